@@ -1,0 +1,71 @@
+// GET /api/v1/events: server-sent events of what reaches the journal — readings, heartbeats,
+// presence — optionally filtered by device, zone or metric.
+import { EventEmitter } from 'node:events';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Entry } from '../domain/reading.ts';
+import { parseId, single } from './params.ts';
+
+/** Entries as they become durable, for live views. Slow listeners never hold up the journal. */
+export class LiveFeed extends EventEmitter<{ entries: [readonly Entry[]] }> {
+  publish(entries: readonly Entry[]): void {
+    if (this.listenerCount('entries') > 0) this.emit('entries', entries);
+  }
+}
+
+const KEEPALIVE_MS = 15_000;
+/** A client this far behind is skipped until it catches up, rather than buffered without bound. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed }> = async (app, { feed }) => {
+  const open = new Set<() => void>();
+  // Streams never end by themselves; the hub ends them when it stops.
+  app.addHook('preClose', async () => {
+    for (const end of open) end();
+  });
+
+  app.get('/api/v1/events', { schema: { summary: 'Server-sent events: reading, heartbeat, status' } }, (request, reply) => {
+    const device = parseId('device', single(request.query, 'device'));
+    const zone = parseId('zone', single(request.query, 'zone'));
+    const metric = single(request.query, 'metric');
+    const raw = reply.raw;
+    reply.hijack();
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.write(': connected\n\n');
+    let skipped = 0;
+    const send = (event: string, data: unknown) => {
+      if (raw.writableLength > MAX_BUFFERED_BYTES) {
+        skipped++;
+        return;
+      }
+      if (skipped > 0) {
+        raw.write(`event: skipped\ndata: ${JSON.stringify({ events: skipped })}\n\n`);
+        skipped = 0;
+      }
+      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const matches = (d: string, z: string) => (device === undefined || d === device) && (zone === undefined || z === zone);
+    const onEntries = (entries: readonly Entry[]) => {
+      for (const entry of entries) {
+        if (entry.type === 'readings') {
+          for (const r of entry.readings) if (matches(r.device, r.zone) && (metric === undefined || r.metric === metric)) send('reading', r);
+        } else if (metric === undefined) {
+          if (entry.type === 'heartbeat' && matches(entry.heartbeat.device, entry.heartbeat.zone)) send('heartbeat', entry.heartbeat);
+          if (entry.type === 'status' && matches(entry.status.id, entry.status.zone)) send('status', entry.status);
+        }
+      }
+    };
+    feed.on('entries', onEntries);
+    const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const stop = () => {
+      clearInterval(keepalive);
+      feed.off('entries', onEntries);
+      open.delete(end);
+    };
+    const end = () => {
+      stop();
+      raw.end();
+    };
+    open.add(end);
+    raw.on('close', stop);
+  });
+};

@@ -1,0 +1,162 @@
+// What the hub knows of each device: declared kind and zone, last seen, presence from birth/LWT,
+// last heartbeat. Fed by the journal like every other consumer; kept in a small snapshot file so
+// a restart does not forget the floor.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { ComponentHealth, DeviceKind, Entry, HealthStatus, Presence } from '../domain/reading.ts';
+
+export interface DeclaredDevice {
+  id: string;
+  kind: DeviceKind;
+  zone?: string;
+  heartbeatIntervalMs: number;
+}
+
+interface Known {
+  id: string;
+  kind?: DeviceKind;
+  zone: string;
+  lastSeen?: number;
+  presence?: Presence;
+  presenceAt?: number;
+  lastHeartbeat?: number;
+  status?: HealthStatus;
+  components?: Record<string, ComponentHealth>;
+  fw?: string;
+  metrics: string[];
+}
+
+export interface DeviceView {
+  id: string;
+  kind: DeviceKind | null;
+  zone: string | null;
+  /** false for devices that report but are not declared in config. */
+  declared: boolean;
+  online: boolean;
+  /** Why online is what it is: the last birth/LWT, or heartbeat freshness. */
+  onlineBy: 'status' | 'activity' | 'never_seen';
+  lastSeen: number | null;
+  lastHeartbeat: number | null;
+  status: HealthStatus | null;
+  components: Record<string, ComponentHealth>;
+  fw: string | null;
+  metrics: string[];
+}
+
+const DEFAULT_INTERVAL_MS = 60_000;
+/** A device is presumed online while it was heard within this many heartbeat intervals. */
+const SILENT_INTERVALS = 3;
+const SAVE_INTERVAL_MS = 1_000;
+
+export class DeviceRegistry {
+  private readonly known = new Map<string, Known>();
+  private readonly declared = new Map<string, DeclaredDevice>();
+  private lastSave = 0;
+
+  constructor(
+    declared: readonly DeclaredDevice[],
+    private readonly snapshotPath?: string,
+  ) {
+    for (const device of declared) this.declared.set(device.id, device);
+    if (snapshotPath) this.load(snapshotPath);
+  }
+
+  private load(path: string): void {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return;
+    }
+    const devices = JSON.parse(text) as Known[];
+    for (const device of devices) this.known.set(device.id, device);
+  }
+
+  private entry(id: string, zone: string): Known {
+    let device = this.known.get(id);
+    if (!device) {
+      device = { id, zone, metrics: [] };
+      this.known.set(id, device);
+    }
+    if (zone) device.zone = zone;
+    return device;
+  }
+
+  apply(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.type === 'readings') {
+        for (const r of entry.readings) {
+          const device = this.entry(r.device, r.zone);
+          device.lastSeen = Math.max(device.lastSeen ?? 0, r.ts);
+          if (!device.metrics.includes(r.metric)) device.metrics.push(r.metric);
+        }
+      } else if (entry.type === 'heartbeat') {
+        const hb = entry.heartbeat;
+        const device = this.entry(hb.device, hb.zone);
+        if ((device.lastHeartbeat ?? 0) <= hb.ts) {
+          device.lastHeartbeat = hb.ts;
+          device.status = hb.status;
+          device.components = hb.components;
+          if (hb.kind) device.kind = hb.kind;
+          if (hb.fw) device.fw = hb.fw;
+        }
+        device.lastSeen = Math.max(device.lastSeen ?? 0, hb.ts);
+      } else if (entry.status.subject === 'device') {
+        const st = entry.status;
+        const device = this.entry(st.id, st.zone);
+        device.presence = st.status;
+        device.presenceAt = st.ts;
+        if (st.status === 'online') device.lastSeen = Math.max(device.lastSeen ?? 0, st.ts);
+      }
+    }
+  }
+
+  /** Writes the snapshot at most once a second, or now when `force`. */
+  save(now: number, force = false): void {
+    if (!this.snapshotPath || (!force && now - this.lastSave < SAVE_INTERVAL_MS)) return;
+    this.lastSave = now;
+    const temp = `${this.snapshotPath}.tmp`;
+    writeFileSync(temp, JSON.stringify([...this.known.values()]));
+    renameSync(temp, this.snapshotPath);
+  }
+
+  list(now: number): DeviceView[] {
+    const ids = new Set([...this.declared.keys(), ...this.known.keys()]);
+    return [...ids].sort().map((id) => this.view(id, now));
+  }
+
+  get(id: string, now: number): DeviceView | undefined {
+    return this.declared.has(id) || this.known.has(id) ? this.view(id, now) : undefined;
+  }
+
+  private view(id: string, now: number): DeviceView {
+    const declared = this.declared.get(id);
+    const known = this.known.get(id);
+    const interval = declared?.heartbeatIntervalMs ?? DEFAULT_INTERVAL_MS;
+    const lastSeen = known?.lastSeen;
+    let online = false;
+    let onlineBy: DeviceView['onlineBy'] = 'never_seen';
+    // The newer of the two signals wins: an LWT after the last message means offline, a message
+    // after an LWT means the device is back.
+    if (known?.presence !== undefined && (known.presenceAt ?? 0) >= (lastSeen ?? 0)) {
+      online = known.presence === 'online';
+      onlineBy = 'status';
+    } else if (lastSeen !== undefined) {
+      online = now - lastSeen <= SILENT_INTERVALS * interval;
+      onlineBy = 'activity';
+    }
+    return {
+      id,
+      kind: declared?.kind ?? known?.kind ?? null,
+      zone: declared?.zone ?? (known?.zone || null),
+      declared: declared !== undefined,
+      online,
+      onlineBy,
+      lastSeen: lastSeen ?? null,
+      lastHeartbeat: known?.lastHeartbeat ?? null,
+      status: known?.status ?? null,
+      components: known?.components ?? {},
+      fw: known?.fw ?? null,
+      metrics: known?.metrics ?? [],
+    };
+  }
+}

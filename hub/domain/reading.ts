@@ -1,0 +1,96 @@
+// The vocabulary every stage shares: ids, metrics, readings, heartbeats, device status.
+// Nothing here does I/O.
+
+/** Device, gateway and zone ids. Checked, never escaped: they become storage keys and topic levels. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isValidId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
+
+/** Why an id is refused, in words an operator can act on; undefined when it is fine. */
+export function idProblem(id: string): string | undefined {
+  if (id.length === 0) return 'is empty';
+  if (id.length > 64) return `is ${id.length} characters long (at most 64)`;
+  if (!/^[A-Za-z0-9]/.test(id)) return 'must start with a letter or digit';
+  const bad = [...id].find((c) => !/[A-Za-z0-9._-]/.test(c));
+  if (bad !== undefined) return `contains ${JSON.stringify(bad)} (allowed: letters, digits, '.', '_', '-')`;
+  return undefined;
+}
+
+export type MetricName = string;
+
+export interface MetricSpec {
+  /** Canonical unit, as SenML writes it. */
+  unit: string;
+  /** Physically possible range: outside it a value is a sensor fault, not an environment reading. */
+  min: number;
+  max: number;
+}
+
+export const METRICS: Readonly<Record<string, MetricSpec>> = {
+  temperature: { unit: 'Cel', min: -50, max: 100 },
+  humidity: { unit: '%RH', min: 0, max: 100 },
+  co2: { unit: 'ppm', min: 0, max: 40000 },
+  fresh_air: { unit: 'm3/h/person', min: 0, max: 10000 },
+  air_speed: { unit: 'm/s', min: 0, max: 50 },
+  noise: { unit: 'dB(A)', min: 0, max: 160 },
+  noise_peak: { unit: 'dB(C)', min: 0, max: 180 },
+  dew_point: { unit: 'Cel', min: -80, max: 100 },
+};
+
+/** Metric names are stored as keys too, so the same grammar as ids, lower-case by convention. */
+export const METRIC_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+export type DeviceKind = 'phone' | 'headset' | 'pc' | 'server' | 'sensor' | 'gateway';
+export const DEVICE_KINDS: readonly DeviceKind[] = ['phone', 'headset', 'pc', 'server', 'sensor', 'gateway'];
+
+export type HealthStatus = 'ok' | 'degraded' | 'fault';
+export const HEALTH_STATUSES: readonly HealthStatus[] = ['ok', 'degraded', 'fault'];
+
+/** One measured value at one moment, the unit of storage. */
+export interface Reading {
+  device: string;
+  metric: MetricName;
+  value: number;
+  /** Event time, ms since epoch. */
+  ts: number;
+  /** Zone the device belonged to when the reading was taken; empty when unassigned. */
+  zone: string;
+  /** Present when the metric is not one of the canonical ones: kept, but flagged. */
+  unknownMetric?: true;
+  seq?: number;
+}
+
+export interface ComponentHealth {
+  state: HealthStatus;
+  code?: string;
+}
+
+export interface Heartbeat {
+  device: string;
+  zone: string;
+  ts: number;
+  kind?: DeviceKind;
+  status: HealthStatus;
+  components: Record<string, ComponentHealth>;
+  uptimeS?: number;
+  fw?: string;
+}
+
+export type Presence = 'online' | 'offline';
+
+export interface StatusChange {
+  /** 'device' for a device's birth/LWT, 'gateway' for a serial gateway the hub watches. */
+  subject: 'device' | 'gateway';
+  id: string;
+  zone: string;
+  status: Presence;
+  ts: number;
+}
+
+/** What the journal carries from ingest to its consumers. */
+export type Entry =
+  | { type: 'readings'; readings: Reading[] }
+  | { type: 'heartbeat'; heartbeat: Heartbeat }
+  | { type: 'status'; status: StatusChange };

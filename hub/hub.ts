@@ -1,0 +1,215 @@
+// Assembles the hub in the direction readings flow: sources → ingest → journal → store, device
+// registry and live feed → HTTP API. Each part gets only what it needs.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { devicesRoutes } from './api/devices.ts';
+import { registerDocs } from './api/docs.ts';
+import { LiveFeed, eventsRoutes } from './api/events.ts';
+import { healthRoutes, type HealthReport } from './api/health.ts';
+import { metricsRoutes } from './api/metrics.ts';
+import { mqttWebSocketRoute } from './api/mqtt-websocket.ts';
+import { readingsRoutes } from './api/readings.ts';
+import { rejectionsRoutes } from './api/rejections.ts';
+import { ms, type Config } from './config/config.ts';
+import { DeviceRegistry } from './devices/registry.ts';
+import { Ingest } from './ingest/ingest.ts';
+import { RejectionLog } from './ingest/rejections.ts';
+import { Journal } from './journal/journal.ts';
+import { startMqttSource, type MqttSource } from './sources/mqtt.ts';
+import { InfluxStore } from './store/influx.ts';
+import { SqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/store.ts';
+import { StoreWriter } from './store/writer.ts';
+import { createMetrics, type Metrics } from './telemetry/metrics.ts';
+
+export const VERSION = '0.1.0';
+
+export interface HubOptions {
+  config: Config;
+  log?: Logger;
+  now?: () => number;
+  /** Process metrics (CPU, memory) in /metrics; off in tests that run several hubs. */
+  processMetrics?: boolean;
+}
+
+export interface Hub {
+  readonly httpPort: number;
+  readonly mqttPort: number;
+  readonly url: string;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  health(): Promise<HealthReport>;
+  stop(): Promise<void>;
+}
+
+/** How many recent journal entries seed the duplicate filter at start. */
+const DUPLICATE_MEMORY_ENTRIES = 100_000;
+/** Above this many entries waiting for the store, health reports a backlog. */
+const BACKLOG_WARNING = 10_000;
+
+function createStore(config: Config): Store {
+  const { influx_url: url, raw_retention, long_term_retention } = config.storage;
+  if (url) return new InfluxStore({ url, rawRetention: raw_retention, longTermRetention: long_term_retention });
+  return new SqliteStore({ path: join(config.data_dir, 'readings.sqlite'), rawRetentionMs: ms(raw_retention) });
+}
+
+export async function startHub(options: HubOptions): Promise<Hub> {
+  const { config } = options;
+  const now = options.now ?? Date.now;
+  const log = options.log ?? pino({ level: config.log_level, base: { site: config.site.name } });
+  const metrics = createMetrics({ defaultMetrics: options.processMetrics ?? false });
+  mkdirSync(config.data_dir, { recursive: true });
+
+  const journal = await Journal.open({
+    dir: join(config.data_dir, 'journal'),
+    log: (level, msg, fields) => log[level](fields ?? {}, msg),
+  });
+
+  const store = createStore(config);
+  const writer = new StoreWriter(store, metrics, log, now);
+  try {
+    await store.init();
+    log.info({ store: store.name }, `storage ready: ${store.name}`);
+  } catch (err) {
+    // The hub still starts: readings wait in the journal and the writer keeps trying.
+    log.error({ store: store.name, err: (err as Error).message }, `storage not reachable at start (${(err as Error).message}); readings are kept in the journal until it is`);
+  }
+
+  const declared = config.devices.map((d) => ({ id: d.id, kind: d.kind, zone: d.zone, heartbeatIntervalMs: ms(d.heartbeat_interval) }));
+  const registry = new DeviceRegistry(declared, join(config.data_dir, 'devices.json'));
+  const feed = new LiveFeed();
+
+  const rejections = new RejectionLog({
+    capacity: config.ingest.rejections_kept,
+    now,
+    onReject: (r) => metrics.rejections.inc({ reason: r.reason }),
+    log: (r, suppressed) =>
+      log.warn(
+        { device: r.device, topic: r.topic, reason: r.reason, source: r.source },
+        `refused input from ${r.device ?? r.source}: ${r.detail}${suppressed > 0 ? ` (${suppressed} more refused in the last minute)` : ''}`,
+      ),
+  });
+  const ingest = new Ingest({
+    settings: {
+      maxClockSkewMs: ms(config.ingest.max_clock_skew),
+      maxReplayAgeMs: ms(config.ingest.max_replay_age),
+      maxPayloadBytes: config.ingest.max_payload_bytes,
+      maxMetricsPerDevice: config.ingest.max_metrics_per_device,
+      acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
+    },
+    declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
+    append: (entries) => journal.append(entries),
+    rejections,
+    metrics,
+    onClockSkew: (device, deviceTs, receivedAt) =>
+      log.warn({ device }, `clock of device ${device} is off by ${Math.round((deviceTs - receivedAt) / 1000)} s; its readings are stored at the hub's receive time`),
+  });
+  const lastLsn = journal.status().lastLsn;
+  for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) ingest.remember(record.entry);
+
+  const consumers = [
+    journal.consume('store', (entries) => writer.write(entries), {
+      onError: (err, attempt) => {
+        if (attempt === 1) log.debug({ err: (err as Error).message }, 'store write failed; retrying');
+      },
+    }),
+    journal.consume('devices', (entries) => {
+      registry.apply(entries);
+      registry.save(now());
+    }),
+    journal.consume('live', (entries) => feed.publish(entries), { from: 'end', durable: false }),
+  ];
+
+  let mqtt: MqttSource;
+  try {
+    mqtt = await startMqttSource({ host: config.bind, port: config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now });
+  } catch (err) {
+    await Promise.all(consumers.map((c) => c.stop()));
+    await journal.close();
+    await store.close();
+    throw err;
+  }
+
+  const health = async (): Promise<HealthReport> => {
+    const journalStatus = journal.status();
+    const storeHealth = await store.health();
+    const storeLag = journalStatus.consumers.find((c) => c.name === 'store')?.lag ?? 0;
+    const storeOk = storeHealth.ok && writer.state.ok;
+    const checks: HealthReport['checks'] = {
+      broker: { ok: true, detail: `${mqtt.connectedClients()} MQTT clients connected`, clients: mqtt.connectedClients(), port: mqtt.port },
+      store: {
+        ok: storeOk,
+        detail: storeOk ? `${store.name}: ${storeHealth.detail}` : `${store.name} down: ${writer.state.lastError ?? storeHealth.detail}`,
+        backend: store.name,
+        ...(writer.state.downSince !== undefined && { downSince: writer.state.downSince }),
+        ...(writer.state.lastWriteAt !== undefined && { lastWriteAt: writer.state.lastWriteAt }),
+      },
+      journal: {
+        ok: journalStatus.writable,
+        detail: journalStatus.writable
+          ? `${storeLag} entries waiting for the store`
+          : `cannot write to disk (${journalStatus.lastError ?? 'unknown error'}): new readings are not acknowledged`,
+        backlog: storeLag,
+        consumers: journalStatus.consumers,
+        segments: journalStatus.segments,
+        bytes: journalStatus.bytes,
+      },
+    };
+    const down = !journalStatus.writable || !storeOk;
+    return { status: down ? 'down' : storeLag > BACKLOG_WARNING ? 'degraded' : 'ok', checks };
+  };
+
+  const refreshGauges = () => {
+    const status = journal.status();
+    metrics.journalWritable.set(status.writable ? 1 : 0);
+    for (const c of status.consumers) metrics.journalLag.set({ consumer: c.name }, c.lag);
+  };
+
+  const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, disableRequestLogging: true, forceCloseConnections: true });
+  await registerDocs(app, VERSION);
+  await app.register(healthRoutes, { health });
+  await app.register(metricsRoutes, { metrics, refresh: refreshGauges });
+  await app.register(devicesRoutes, { registry, now });
+  await app.register(readingsRoutes, { store, ingest, maxPayloadBytes: config.ingest.max_payload_bytes, now });
+  await app.register(rejectionsRoutes, { rejections });
+  await app.register(eventsRoutes, { feed });
+  await app.register(mqttWebSocketRoute, { mqtt });
+  try {
+    await app.listen({ host: config.bind, port: config.http.port });
+  } catch (err) {
+    await mqtt.close();
+    await Promise.all(consumers.map((c) => c.stop()));
+    await journal.close();
+    await store.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('hub stopping: no new connections; flushing the journal');
+      await mqtt.stopAccepting();
+      await app.close();
+      await mqtt.close();
+      await journal.close();
+      registry.save(now(), true);
+      await store.close();
+      log.info('hub stopped');
+    })();
+    return stopping;
+  };
+
+  return {
+    httpPort,
+    mqttPort: mqtt.port,
+    url: `http://${config.bind.includes(':') ? `[${config.bind}]` : config.bind}:${httpPort}`,
+    log,
+    metrics,
+    health,
+    stop,
+  };
+}

@@ -1,0 +1,234 @@
+// Ingest: one message from any source → parsed → checked against the contract → journaled.
+// Resolves only when what it accepted is durable in the journal; refused input is recorded in
+// the rejection log and never stops the rest of the message or the other devices.
+import { METRICS, METRIC_PATTERN, idProblem, type Entry, type Reading } from '../domain/reading.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { DuplicateFilter } from './duplicates.ts';
+import { parsePayload, type MessageKind, type ParsedValue } from './parsers/index.ts';
+import { Rejection } from './rejection.ts';
+import { excerptOf, type RejectionLog } from './rejections.ts';
+import { toCanonical } from './units.ts';
+
+export type Source = 'mqtt' | 'http' | 'serial';
+
+export interface IncomingMessage {
+  source: Source;
+  kind: MessageKind;
+  /** The device the transport says sent it (topic level); absent for HTTP SenML, whose names carry it. */
+  device?: string;
+  topic?: string;
+  payload: Buffer;
+  receivedAt: number;
+  /** Zone for devices not declared in config (serial gateways map their sensors to zones). */
+  zone?: string;
+  /** 'gateway' for a serial gateway's own presence. */
+  subject?: 'device' | 'gateway';
+}
+
+export interface IngestOutcome {
+  accepted: number;
+  rejected: number;
+  duplicates: number;
+  /** What was refused and why (also kept in the rejection log). */
+  problems: Array<{ reason: string; detail: string; device?: string }>;
+}
+
+export interface IngestSettings {
+  maxClockSkewMs: number;
+  maxReplayAgeMs: number;
+  maxPayloadBytes: number;
+  maxMetricsPerDevice: number;
+  acceptUndeclaredDevices: boolean;
+}
+
+export interface IngestDeps {
+  settings: IngestSettings;
+  /** Zone of each declared device. */
+  declaredZones: ReadonlyMap<string, string | undefined>;
+  append: (entries: Entry[]) => Promise<unknown>;
+  rejections: RejectionLog;
+  metrics: Metrics;
+  /** Told once per device per minute that its clock is off. */
+  onClockSkew?: (device: string, deviceTs: number, receivedAt: number) => void;
+}
+
+const CLOCK_NOTICE_MS = 60_000;
+
+export class Ingest {
+  private readonly duplicates = new DuplicateFilter();
+  private readonly metricsByDevice = new Map<string, Set<string>>();
+  private readonly clockNoticeAt = new Map<string, number>();
+
+  constructor(private readonly deps: IngestDeps) {}
+
+  /** Feeds an entry the journal still holds into the duplicate filter, so a restart does not forget. */
+  remember(entry: Entry): void {
+    if (entry.type !== 'readings') return;
+    for (const r of entry.readings) {
+      this.duplicates.add(r.device, r.metric, r.seq, r.ts);
+      this.metricsOf(r.device).add(r.metric);
+    }
+  }
+
+  /**
+   * Accepts what is valid in one message. Resolves once it is in the journal; rejects only when
+   * the journal could not write it (the caller must then not acknowledge the message).
+   */
+  async accept(message: IncomingMessage): Promise<IngestOutcome> {
+    const { metrics } = this.deps;
+    metrics.messagesIn.inc({ source: message.source, kind: message.kind });
+    const outcome: IngestOutcome = { accepted: 0, rejected: 0, duplicates: 0, problems: [] };
+    const reject = (rejection: Rejection, device = message.device) => {
+      outcome.rejected++;
+      outcome.problems.push({ reason: rejection.reason, detail: rejection.detail, ...(device !== undefined && { device }) });
+      this.deps.rejections.add({
+        at: message.receivedAt,
+        source: message.source,
+        reason: rejection.reason,
+        detail: rejection.detail,
+        excerpt: excerptOf(message.payload),
+        ...(device !== undefined && { device }),
+        ...(message.topic !== undefined && { topic: message.topic }),
+      });
+    };
+
+    let entries: Entry[];
+    const fresh: Array<[string, string, number | undefined, number | undefined]> = [];
+    try {
+      entries = this.toEntries(message, outcome, reject, fresh);
+    } catch (err) {
+      if (!(err instanceof Rejection)) throw err;
+      reject(err);
+      return outcome;
+    }
+    if (entries.length === 0) return outcome;
+    await this.deps.append(entries);
+    for (const key of fresh) this.duplicates.add(...key);
+    metrics.readingsAccepted.inc(outcome.accepted);
+    return outcome;
+  }
+
+  private toEntries(
+    message: IncomingMessage,
+    outcome: IngestOutcome,
+    reject: (r: Rejection, device?: string) => void,
+    fresh: Array<[string, string, number | undefined, number | undefined]>,
+  ): Entry[] {
+    const { settings } = this.deps;
+    if (message.payload.length > settings.maxPayloadBytes) {
+      throw new Rejection('payload_too_large', `payload is ${message.payload.length} bytes; the limit is ${settings.maxPayloadBytes} (ingest.max_payload_bytes)`);
+    }
+    if (message.device !== undefined) this.checkDevice(message.device);
+    const parsed = parsePayload(message.kind, message.payload, message.receivedAt);
+    const device = message.device;
+
+    if (parsed.kind === 'status') {
+      if (device === undefined) throw new Rejection('invalid_payload', 'status needs a device');
+      return [{ type: 'status', status: { subject: message.subject ?? 'device', id: device, zone: this.zoneOf(device, message), status: parsed.status, ts: message.receivedAt } }];
+    }
+    if (parsed.kind === 'heartbeat') {
+      if (device === undefined) throw new Rejection('invalid_payload', 'heartbeat needs a device');
+      const { ts: deviceTs, ...heartbeat } = parsed.heartbeat;
+      const ts = this.eventTime(device, deviceTs, message.receivedAt);
+      return [{ type: 'heartbeat', heartbeat: { ...heartbeat, device, zone: this.zoneOf(device, message), ts } }];
+    }
+
+    const readings: Reading[] = [];
+    const inMessage = new Set<string>();
+    for (const value of parsed.values) {
+      const owner = value.device ?? device;
+      try {
+        const reading = this.toReading(value, owner, message);
+        const key: [string, string, number | undefined, number | undefined] = [reading.device, reading.metric, reading.seq, value.ts];
+        const messageKey = key.join('\u0000');
+        if (this.duplicates.has(...key) || inMessage.has(messageKey)) {
+          outcome.duplicates++;
+          continue;
+        }
+        inMessage.add(messageKey);
+        fresh.push(key);
+        readings.push(reading);
+      } catch (err) {
+        if (!(err instanceof Rejection)) throw err;
+        reject(err, owner);
+      }
+    }
+    if (outcome.duplicates > 0) this.deps.metrics.duplicates.inc(outcome.duplicates);
+    outcome.accepted = readings.length;
+    return readings.length > 0 ? [{ type: 'readings', readings }] : [];
+  }
+
+  private checkDevice(device: string): void {
+    const problem = idProblem(device);
+    if (problem) throw new Rejection('invalid_id', `device id ${JSON.stringify(device.slice(0, 80))} ${problem}`);
+    if (!this.deps.settings.acceptUndeclaredDevices && !this.deps.declaredZones.has(device)) {
+      throw new Rejection('undeclared_device', `device "${device}" is not declared under devices, and ingest.accept_undeclared_devices is false`);
+    }
+  }
+
+  private zoneOf(device: string, message: IncomingMessage): string {
+    return this.deps.declaredZones.get(device) ?? message.zone ?? '';
+  }
+
+  private toReading(value: ParsedValue, device: string | undefined, message: IncomingMessage): Reading {
+    if (device === undefined) throw new Rejection('invalid_senml', `reading "${value.metric}" names no device (use a SenML name such as "t-17/${value.metric}")`);
+    if (message.device !== undefined && value.device !== undefined && value.device !== message.device) {
+      throw new Rejection('device_mismatch', `SenML names device "${value.device.slice(0, 80)}" but the message came from device "${message.device}"`);
+    }
+    if (value.device !== undefined) this.checkDevice(value.device);
+    const { metric } = value;
+    if (!METRIC_PATTERN.test(metric)) {
+      throw new Rejection('invalid_metric', `metric name ${JSON.stringify(metric.slice(0, 80))} must be 1-64 letters, digits or "_", starting with a letter`);
+    }
+    if (typeof value.value !== 'number' || !Number.isFinite(value.value)) {
+      throw new Rejection('invalid_value', `${metric} must be a finite number, found ${JSON.stringify(value.value)?.slice(0, 80) ?? String(value.value)}`);
+    }
+    const converted = toCanonical(metric, value.value, value.unit);
+    if (!converted.ok) {
+      throw new Rejection('invalid_unit', `${metric} in "${value.unit}" is not accepted (accepted: ${converted.accepted.join(', ')})`);
+    }
+    const spec = METRICS[metric];
+    if (spec && (converted.value < spec.min || converted.value > spec.max)) {
+      throw new Rejection('out_of_range', `${metric} ${converted.value} ${spec.unit} is outside what a sensor can measure (${spec.min} to ${spec.max}): sensor fault`);
+    }
+    const known = this.metricsOf(device);
+    if (!known.has(metric)) {
+      if (known.size >= this.deps.settings.maxMetricsPerDevice) {
+        throw new Rejection('too_many_metrics', `device "${device}" already reports ${known.size} metrics; "${metric.slice(0, 80)}" would exceed ingest.max_metrics_per_device`);
+      }
+      known.add(metric);
+    }
+    return {
+      device,
+      metric,
+      value: converted.value,
+      ts: this.eventTime(device, value.ts, message.receivedAt),
+      zone: this.zoneOf(device, message),
+      ...(spec === undefined && { unknownMetric: true as const }),
+      ...(value.seq !== undefined && { seq: value.seq }),
+    };
+  }
+
+  private metricsOf(device: string): Set<string> {
+    let known = this.metricsByDevice.get(device);
+    if (!known) {
+      known = new Set();
+      this.metricsByDevice.set(device, known);
+    }
+    return known;
+  }
+
+  /** The device's time when plausible; otherwise receive time, and the operator is told. */
+  private eventTime(device: string, deviceTs: number | undefined, receivedAt: number): number {
+    if (deviceTs === undefined) return receivedAt;
+    const { maxClockSkewMs, maxReplayAgeMs } = this.deps.settings;
+    if (deviceTs <= receivedAt + maxClockSkewMs && deviceTs >= receivedAt - maxReplayAgeMs) return deviceTs;
+    this.deps.metrics.clockCorrections.inc();
+    const last = this.clockNoticeAt.get(device);
+    if (last === undefined || receivedAt - last >= CLOCK_NOTICE_MS) {
+      this.clockNoticeAt.set(device, receivedAt);
+      this.deps.onClockSkew?.(device, deviceTs, receivedAt);
+    }
+    return receivedAt;
+  }
+}

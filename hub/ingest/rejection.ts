@@ -1,0 +1,31 @@
+// Why a message or a value was refused. The reason codes label the /metrics counter; the
+// detail is the sentence an operator reads.
+
+export const REJECTION_REASONS = [
+  'payload_too_large',
+  'invalid_json',
+  'invalid_payload',
+  'invalid_senml',
+  'invalid_id',
+  'invalid_metric',
+  'invalid_value',
+  'out_of_range',
+  'invalid_unit',
+  'invalid_timestamp',
+  'too_many_metrics',
+  'undeclared_device',
+  'device_mismatch',
+] as const;
+
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+/** Thrown by parsers and validation; carries the reason code and a readable detail. */
+export class Rejection extends Error {
+  constructor(
+    readonly reason: RejectionReason,
+    readonly detail: string,
+  ) {
+    super(detail);
+    this.name = 'Rejection';
+  }
+}

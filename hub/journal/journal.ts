@@ -1,0 +1,1006 @@
+// The durable journal between ingest and its consumers. An append is acknowledged only once it is
+// fsync'd; consumers (store writer, rule engine, ...) each read the same segment files at their own
+// pace and persist how far they got, so a restart resumes where each one left off.
+//
+// On disk, in `dir`:
+//   NNNNNNNNNNNNNNNNNNNN.seg  records, the file named after its first LSN (20 digits)
+//   consumers/<name>.pos      the consumer's committed LSN, in decimal
+// A record is: u32 LE payload length, u32 LE crc32 of the payload, the payload (UTF-8 JSON of an Entry).
+// LSNs are not stored: a record's LSN is its segment's first LSN plus its index in the segment.
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
+import { crc32 } from 'node:zlib';
+import type { Entry } from '../domain/reading.ts';
+
+export type JournalLogLevel = 'info' | 'warn' | 'error';
+export type JournalLog = (level: JournalLogLevel, msg: string, fields?: object) => void;
+
+export interface JournalOptions {
+  dir: string;
+  /** A new segment is started once the current one has reached this size. Default 16 MiB. */
+  segmentBytes?: number;
+  log?: JournalLog;
+}
+
+/** Called with consecutive entries whose last LSN is `lastLsn`. Resolving commits them. */
+export type ConsumerHandler = (entries: Entry[], lastLsn: number) => Promise<void> | void;
+
+export interface ConsumeOptions {
+  /** Where a consumer without a committed position starts. Default 'oldest'. */
+  from?: 'oldest' | 'end';
+  /** Most entries per handler call. Default 1000. */
+  maxBatch?: number;
+  /** Position writes are coalesced to at most one per interval (and one on stop). Default 200. */
+  commitIntervalMs?: number;
+  /** Cap of the retry backoff, which starts at 100 ms and doubles. Default 5000. */
+  maxBackoffMs?: number;
+  /** Each failed attempt at a batch (handler error or read error), attempt counting from 1. */
+  onError?: (err: unknown, attempt: number) => void;
+}
+
+export interface ConsumerHandle {
+  /** Waits for the batch in hand, then commits the position. */
+  stop(): Promise<void>;
+}
+
+export interface JournalRecord {
+  lsn: number;
+  entry: Entry;
+}
+
+export interface ConsumerStatus {
+  name: string;
+  committedLsn: number;
+  lag: number;
+}
+
+export interface JournalStatus {
+  /** False from a failed write/fsync until the next successful one. */
+  writable: boolean;
+  /** The failure that made the journal unwritable; absent while writable. */
+  lastError?: string;
+  /** LSN the newest accepted append gets once flushed (equals durableLsn when nothing is pending). */
+  lastLsn: number;
+  /** Highest LSN on disk and fsync'd. */
+  durableLsn: number;
+  segments: number;
+  bytes: number;
+  /** Write+fdatasync rounds done so far; with group commit, far fewer than appends. */
+  flushes: number;
+  /** Active consumers and those known from their position files. */
+  consumers: ConsumerStatus[];
+}
+
+/** A journal failure; `code` is the errno code (ENOSPC, EIO, ...) when there is one. */
+export class JournalError extends Error {
+  override readonly name = 'JournalError';
+  readonly code: string | undefined;
+
+  constructor(message: string, code?: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+  }
+}
+
+const HEADER_BYTES = 8;
+/** Sanity bound on a record: a larger length in a header means corruption, not data. */
+const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const READ_CHUNK_BYTES = 1024 * 1024;
+const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+const SEGMENT_FILE = /^(\d{20})\.seg$/;
+const CONSUMER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const INITIAL_BACKOFF_MS = 100;
+
+interface Segment {
+  firstLsn: number;
+  path: string;
+  /** Bytes of durable, valid records; anything beyond is not part of the journal. */
+  size: number;
+  /** firstLsn - 1 while empty. */
+  lastLsn: number;
+}
+
+interface PendingAppend {
+  data: Buffer;
+  count: number;
+  resolve: (lastLsn: number) => void;
+  reject: (err: Error) => void;
+}
+
+interface ConsumerState {
+  name: string;
+  handler: ConsumerHandler;
+  maxBatch: number;
+  commitIntervalMs: number;
+  maxBackoffMs: number;
+  onError: ((err: unknown, attempt: number) => void) | undefined;
+  /** Last LSN the handler has accepted. */
+  processed: number;
+  /** Last LSN written to the position file. */
+  committed: number;
+  /** The position file does not reflect `committed` yet (new consumer, or clamped position). */
+  needsPersist: boolean;
+  lastCommitAt: number;
+  timer: NodeJS.Timeout | undefined;
+  commitChain: Promise<void>;
+  stopped: boolean;
+  stopSignal: Promise<void>;
+  signalStop: () => void;
+  loop: Promise<void> | undefined;
+  stopping: Promise<void> | undefined;
+}
+
+/** One promise shared by everyone waiting for the next event. */
+class Signal {
+  private promise: Promise<void> | undefined;
+  private release: (() => void) | undefined;
+
+  wait(): Promise<void> {
+    this.promise ??= new Promise<void>((r) => {
+      this.release = r;
+    });
+    return this.promise;
+  }
+
+  notify(): void {
+    const release = this.release;
+    this.promise = undefined;
+    this.release = undefined;
+    release?.();
+  }
+}
+
+export class Journal {
+  private readonly consumersDir: string;
+  private readonly segments: Segment[];
+  private writer: FileHandle;
+  private durableLsn: number;
+  private queue: PendingAppend[] = [];
+  private queuedEntries = 0;
+  private inFlightEntries = 0;
+  private flushing: Promise<void> | undefined;
+  /** Bytes past the durable size may be on disk after a failed flush; cut them before writing. */
+  private dirtyTail = false;
+  private writable = true;
+  private lastError: string | undefined;
+  private flushes = 0;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly durable = new Signal();
+  /** Committed LSN of every registered consumer, running or known from its position file. */
+  private readonly positions: Map<string, number>;
+  private readonly active = new Map<string, ConsumerState>();
+  private removal: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly log: JournalLog,
+    segments: Segment[],
+    writer: FileHandle,
+    positions: Map<string, number>,
+  ) {
+    this.consumersDir = join(dir, 'consumers');
+    this.segments = segments;
+    this.writer = writer;
+    this.positions = positions;
+    this.durableLsn = segments.at(-1)?.lastLsn ?? 0;
+  }
+
+  static async open(opts: JournalOptions): Promise<Journal> {
+    const dir = resolve(opts.dir);
+    const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    if (!Number.isInteger(segmentBytes) || segmentBytes <= 0) {
+      throw new Error(`journal segmentBytes must be a positive integer, got ${segmentBytes}`);
+    }
+    const log: JournalLog = opts.log ?? (() => {});
+    const consumersDir = join(dir, 'consumers');
+    await mkdir(consumersDir, { recursive: true });
+
+    const segments = await recoverSegments(dir, log);
+    const positions = await loadPositions(consumersDir, log);
+
+    if (segments.length === 0) {
+      // Continue after any position a consumer holds, so it never mistakes new entries for read ones.
+      const firstLsn = Math.max(0, ...positions.values()) + 1;
+      const path = segmentPath(dir, firstLsn);
+      const fh = await open(path, 'w');
+      await fh.close();
+      await fsyncDir(dir);
+      segments.push({ firstLsn, path, size: 0, lastLsn: firstLsn - 1 });
+    }
+    const current = segments.at(-1)!;
+    const writer = await open(current.path, 'r+');
+    const journal = new Journal(dir, segmentBytes, log, segments, writer, positions);
+    log('info', 'journal opened', {
+      dir,
+      segments: segments.length,
+      firstLsn: segments[0]!.firstLsn,
+      lastLsn: journal.durableLsn,
+      consumers: [...positions.keys()],
+    });
+    return journal;
+  }
+
+  /** Resolves with the LSN of the last entry once all of them are written and fsync'd. */
+  append(entries: readonly Entry[]): Promise<number> {
+    if (this.closed) return Promise.reject(new JournalError(`journal is closed (${this.dir})`));
+    let data: Buffer;
+    try {
+      data = encodeRecords(entries);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ data, count: entries.length, resolve, reject });
+      this.queuedEntries += entries.length;
+      this.kickFlush();
+    });
+  }
+
+  status(): JournalStatus {
+    const consumers = [...this.positions.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, committedLsn]) => ({
+        name,
+        committedLsn,
+        lag: Math.max(0, this.durableLsn - committedLsn),
+      }));
+    return {
+      writable: this.writable,
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      lastLsn: this.durableLsn + this.inFlightEntries + this.queuedEntries,
+      durableLsn: this.durableLsn,
+      segments: this.segments.length,
+      bytes: this.segments.reduce((sum, s) => sum + s.size, 0),
+      flushes: this.flushes,
+      consumers,
+    };
+  }
+
+  /**
+   * Starts delivering entries after the consumer's committed position (or per `opts.from` when it
+   * has none), then follows new durable appends.
+   */
+  consume(name: string, handler: ConsumerHandler, opts: ConsumeOptions = {}): ConsumerHandle {
+    if (this.closed) throw new Error(`journal is closed (${this.dir})`);
+    if (!CONSUMER_NAME.test(name)) {
+      throw new Error(
+        `consumer name ${JSON.stringify(name)} is invalid: lower-case letter first, then up to 31 of a-z, 0-9, '-'`,
+      );
+    }
+    if (this.active.has(name)) throw new Error(`consumer ${name} is already running`);
+    const maxBatch = positiveInt('maxBatch', opts.maxBatch ?? 1000);
+    const commitIntervalMs = nonNegative('commitIntervalMs', opts.commitIntervalMs ?? 200);
+    const maxBackoffMs = nonNegative('maxBackoffMs', opts.maxBackoffMs ?? 5000);
+
+    const oldestLsn = this.segments[0]!.firstLsn;
+    const known = this.positions.get(name);
+    let start = known ?? (opts.from === 'end' ? this.durableLsn : oldestLsn - 1);
+    let needsPersist = known === undefined;
+    if (start > this.durableLsn) {
+      this.log('warn', 'journal: consumer position is past the end of the journal; starting at the end', {
+        consumer: name,
+        position: start,
+        durableLsn: this.durableLsn,
+      });
+      start = this.durableLsn;
+      needsPersist = true;
+    } else if (start < oldestLsn - 1) {
+      this.log('warn', 'journal: entries this consumer has not read are no longer retained; starting at the oldest', {
+        consumer: name,
+        position: start,
+        oldestLsn,
+        lost: oldestLsn - 1 - start,
+      });
+      start = oldestLsn - 1;
+      needsPersist = true;
+    }
+    // Registered before anything is awaited, so segment removal already accounts for it.
+    this.positions.set(name, start);
+
+    let signalStop = (): void => {};
+    const stopSignal = new Promise<void>((r) => {
+      signalStop = r;
+    });
+    const c: ConsumerState = {
+      name,
+      handler,
+      maxBatch,
+      commitIntervalMs,
+      maxBackoffMs,
+      onError: opts.onError,
+      processed: start,
+      committed: start,
+      needsPersist,
+      lastCommitAt: 0,
+      timer: undefined,
+      commitChain: Promise.resolve(),
+      stopped: false,
+      stopSignal,
+      signalStop,
+      loop: undefined,
+      stopping: undefined,
+    };
+    this.active.set(name, c);
+    c.loop = this.runConsumer(c).catch((err: unknown) => {
+      this.log('error', 'journal: consumer stopped on an unexpected error', { consumer: name, error: describeError(err) });
+    });
+    return { stop: () => this.stopConsumer(c) };
+  }
+
+  /** Forgets a consumer (stopping it if running): its position no longer holds segments back. */
+  async removeConsumer(name: string): Promise<void> {
+    const c = this.active.get(name);
+    if (c) await this.stopConsumer(c);
+    this.positions.delete(name);
+    await rm(join(this.consumersDir, `${name}.pos`), { force: true });
+    await fsyncDir(this.consumersDir).catch(() => {});
+    this.log('info', 'journal: consumer removed', { consumer: name });
+    await this.removeSegments();
+  }
+
+  /** Every retained durable entry from `fromLsn` on, up to the durable end at the time of the call. */
+  async *readAll(fromLsn = 1): AsyncGenerator<JournalRecord, void, undefined> {
+    const end = this.durableLsn;
+    const cursor = new Cursor(() => this.segments, fromLsn);
+    try {
+      while (cursor.nextLsn <= end) {
+        const batch = await cursor.read(1000);
+        if (!batch) return;
+        let lsn = batch.lastLsn - batch.entries.length + 1;
+        for (const entry of batch.entries) {
+          if (lsn > end) return;
+          yield { lsn, entry };
+          lsn += 1;
+        }
+      }
+    } finally {
+      await cursor.close();
+    }
+  }
+
+  /** Flushes pending appends, stops consumers (committing their positions) and closes files. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closed = true;
+    while (this.flushing) await this.flushing;
+    await Promise.all([...this.active.values()].map((c) => this.stopConsumer(c)));
+    await this.removal;
+    await this.writer.close();
+    this.log('info', 'journal closed', { dir: this.dir, durableLsn: this.durableLsn });
+  }
+
+  // ---- writing ----
+
+  private get current(): Segment {
+    return this.segments.at(-1)!;
+  }
+
+  private kickFlush(): void {
+    if (this.flushing) return;
+    this.flushing = (async () => {
+      // Appends made in the same tick as the first one join its flush.
+      await Promise.resolve();
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.flush(batch);
+      }
+    })().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0) this.kickFlush();
+    });
+  }
+
+  /** One write and one fdatasync for the whole batch. Never throws: failures reject the appends. */
+  private async flush(batch: PendingAppend[]): Promise<void> {
+    let count = 0;
+    for (const p of batch) count += p.count;
+    this.queuedEntries -= count;
+    this.inFlightEntries = count;
+    const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data));
+    try {
+      if (data.length > 0) {
+        await this.repairTail();
+        await this.rollIfFull();
+        const seg = this.current;
+        this.dirtyTail = true;
+        try {
+          await writeFully(this.writer, data, seg.size);
+        } catch (err) {
+          throw this.ioError('write', err);
+        }
+        try {
+          await this.writer.datasync();
+        } catch (err) {
+          throw this.ioError('fsync', err);
+        }
+        this.dirtyTail = false;
+        this.flushes += 1;
+        seg.size += data.length;
+        seg.lastLsn += count;
+      }
+    } catch (err) {
+      const error = err instanceof JournalError ? err : this.ioError('write', err);
+      this.inFlightEntries = 0;
+      await this.repairTail().catch(() => {});
+      if (this.writable || this.lastError !== error.message) {
+        this.log('error', error.message, { dir: this.dir, code: error.code, entries: count });
+      }
+      this.writable = false;
+      this.lastError = error.message;
+      for (const p of batch) p.reject(error);
+      return;
+    }
+
+    this.inFlightEntries = 0;
+    let lsn = this.durableLsn;
+    this.durableLsn += count;
+    if (!this.writable) {
+      this.log('info', 'journal writable again', { dir: this.dir, previousError: this.lastError });
+      this.writable = true;
+      this.lastError = undefined;
+    }
+    for (const p of batch) {
+      lsn += p.count;
+      p.resolve(lsn);
+    }
+    this.durable.notify();
+  }
+
+  /** Cuts the current segment back to its durable size, so later records never follow garbage. */
+  private async repairTail(): Promise<void> {
+    if (!this.dirtyTail) return;
+    try {
+      await this.writer.truncate(this.current.size);
+      await this.writer.datasync();
+    } catch (err) {
+      throw this.ioError('truncate', err);
+    }
+    this.dirtyTail = false;
+  }
+
+  private async rollIfFull(): Promise<void> {
+    const cur = this.current;
+    if (cur.size === 0 || cur.size < this.segmentBytes) return;
+    const firstLsn = cur.lastLsn + 1;
+    const path = segmentPath(this.dir, firstLsn);
+    let fh: FileHandle | undefined;
+    try {
+      // 'w' truncates a leftover of an earlier failed roll: no durable entry can have this LSN yet.
+      fh = await open(path, 'w+');
+      await fsyncDir(this.dir);
+    } catch (err) {
+      await fh?.close().catch(() => {});
+      throw this.ioError('segment creation', err);
+    }
+    const old = this.writer;
+    this.writer = fh;
+    this.segments.push({ firstLsn, path, size: 0, lastLsn: firstLsn - 1 });
+    await old.close().catch(() => {});
+  }
+
+  private ioError(action: string, err: unknown): JournalError {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    return new JournalError(`journal ${action} failed: ${describeError(err)} in ${this.dir}`, code, err);
+  }
+
+  // ---- consumers ----
+
+  private async runConsumer(c: ConsumerState): Promise<void> {
+    const cursor = new Cursor(() => this.segments, c.processed + 1);
+    try {
+      if (c.needsPersist) await this.commit(c);
+      let readFailures = 0;
+      while (!c.stopped) {
+        // Taken before reading, so an append that lands while we read still wakes us.
+        const woke = this.durable.wait();
+        let batch: Batch | undefined;
+        try {
+          batch = await cursor.read(c.maxBatch);
+          readFailures = 0;
+        } catch (err) {
+          readFailures += 1;
+          this.log('error', 'journal: consumer could not read the journal', {
+            consumer: c.name,
+            lsn: cursor.nextLsn,
+            error: describeError(err),
+            attempt: readFailures,
+          });
+          this.reportConsumerError(c, err, readFailures, false);
+          await this.pause(c, backoffMs(readFailures, c.maxBackoffMs));
+          continue;
+        }
+        if (!batch) {
+          await Promise.race([woke, c.stopSignal]);
+          continue;
+        }
+        let attempt = 0;
+        for (;;) {
+          try {
+            await c.handler(batch.entries, batch.lastLsn);
+            break;
+          } catch (err) {
+            attempt += 1;
+            this.reportConsumerError(c, err, attempt, true);
+            if (c.stopped) return;
+            await this.pause(c, backoffMs(attempt, c.maxBackoffMs));
+            if (c.stopped) return;
+          }
+        }
+        c.processed = batch.lastLsn;
+        const due = c.lastCommitAt + c.commitIntervalMs;
+        const now = Date.now();
+        if (now >= due) {
+          await this.commit(c);
+        } else if (!c.timer) {
+          c.timer = setTimeout(() => {
+            c.timer = undefined;
+            void this.commit(c);
+          }, due - now);
+          c.timer.unref();
+        }
+      }
+    } finally {
+      await cursor.close();
+    }
+  }
+
+  private reportConsumerError(c: ConsumerState, err: unknown, attempt: number, fromHandler: boolean): void {
+    if (c.onError) {
+      try {
+        c.onError(err, attempt);
+      } catch {
+        // A faulty error reporter must not stop delivery.
+      }
+    } else if (fromHandler) {
+      this.log('warn', 'journal: consumer handler failed; retrying the batch', {
+        consumer: c.name,
+        attempt,
+        error: describeError(err),
+      });
+    }
+  }
+
+  private async pause(c: ConsumerState, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((r) => {
+        timer = setTimeout(r, ms);
+      }),
+      c.stopSignal,
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Persists the consumer's position; serialised per consumer, never rejects. */
+  private commit(c: ConsumerState): Promise<void> {
+    c.commitChain = c.commitChain.then(async () => {
+      const lsn = c.processed;
+      if (lsn === c.committed && !c.needsPersist) return;
+      c.lastCommitAt = Date.now();
+      try {
+        await this.writePosition(c.name, lsn);
+      } catch (err) {
+        this.log('warn', 'journal: could not save consumer position; will retry', {
+          consumer: c.name,
+          lsn,
+          error: describeError(err),
+        });
+        return;
+      }
+      c.committed = lsn;
+      c.needsPersist = false;
+      this.positions.set(c.name, lsn);
+      await this.removeSegments();
+    });
+    return c.commitChain;
+  }
+
+  private stopConsumer(c: ConsumerState): Promise<void> {
+    c.stopping ??= (async () => {
+      c.stopped = true;
+      c.signalStop();
+      await c.loop;
+      clearTimeout(c.timer);
+      c.timer = undefined;
+      await this.commit(c);
+      if (this.active.get(c.name) === c) this.active.delete(c.name);
+    })();
+    return c.stopping;
+  }
+
+  /** Write to a temp file, fsync, rename: a crash leaves either the old or the new position. */
+  private async writePosition(name: string, lsn: number): Promise<void> {
+    const path = join(this.consumersDir, `${name}.pos`);
+    const tmp = `${path}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(`${lsn}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    await fsyncDir(this.consumersDir);
+  }
+
+  /** Deletes the oldest segments every registered consumer has committed past; serialised. */
+  private removeSegments(): Promise<void> {
+    this.removal = this.removal.then(async () => {
+      let min = Number.POSITIVE_INFINITY;
+      for (const lsn of this.positions.values()) min = Math.min(min, lsn);
+      while (this.segments.length > 1) {
+        const seg = this.segments[0]!;
+        if (seg.lastLsn > min) break;
+        // Out of the list first: readers then never pick it up, and open handles stay valid.
+        this.segments.shift();
+        try {
+          await unlink(seg.path);
+          this.log('info', 'journal: segment removed', { segment: seg.path, lastLsn: seg.lastLsn });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+            this.log('warn', 'journal: could not remove segment', { segment: seg.path, error: describeError(err) });
+          }
+        }
+      }
+    }).catch(() => {});
+    return this.removal;
+  }
+}
+
+// ---- reading ----
+
+interface Batch {
+  entries: Entry[];
+  lastLsn: number;
+}
+
+/** Buffered reads of one file: large chunks, records parsed from memory. */
+class ChunkReader {
+  private buf: Buffer = Buffer.alloc(0);
+
+  /** `pos` is the file offset of the first unconsumed byte. */
+  constructor(
+    private readonly fh: FileHandle,
+    public pos: number,
+  ) {}
+
+  /** Makes `n` bytes from `pos` available without reading past `limit`; false if there are fewer. */
+  async ensure(n: number, limit: number): Promise<boolean> {
+    if (this.buf.length >= n) return true;
+    const from = this.pos + this.buf.length;
+    if (this.pos + n > limit) return false;
+    const want = Math.min(Math.max(READ_CHUNK_BYTES, n - this.buf.length), limit - from);
+    const chunk = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await this.fh.read(chunk, got, want - got, from + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    const data = chunk.subarray(0, got);
+    this.buf = this.buf.length > 0 ? Buffer.concat([this.buf, data]) : data;
+    return this.buf.length >= n;
+  }
+
+  u32(offset: number): number {
+    return this.buf.readUInt32LE(offset);
+  }
+
+  view(start: number, end: number): Buffer {
+    return this.buf.subarray(start, end);
+  }
+
+  skip(n: number): void {
+    this.buf = this.buf.subarray(n);
+    this.pos += n;
+  }
+}
+
+/** Reads entries from `nextLsn` on across segments, never past the durable end. */
+class Cursor {
+  private seg: Segment | undefined;
+  private fh: FileHandle | undefined;
+  private reader: ChunkReader | undefined;
+  /** LSN of the record at reader.pos. */
+  private segLsn = 0;
+
+  constructor(
+    private readonly segments: () => readonly Segment[],
+    public nextLsn: number,
+  ) {}
+
+  /** Up to `max` entries from one segment, or undefined when nothing durable is left. */
+  async read(max: number): Promise<Batch | undefined> {
+    try {
+      return await this.readInner(max);
+    } catch (err) {
+      // Re-seek from nextLsn on the next call.
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async readInner(max: number): Promise<Batch | undefined> {
+    for (;;) {
+      if (!this.seg) {
+        const found = this.locate();
+        if (!found) return undefined;
+        if (!(await this.openSegment(found))) continue;
+      }
+      const seg = this.seg!;
+      const reader = this.reader!;
+      // Size and last LSN change together after each fsync: read them together.
+      const lastLsn = seg.lastLsn;
+      const limit = seg.size;
+      if (this.nextLsn > lastLsn) {
+        // Once a later segment exists, this one is sealed and fully read.
+        if (!this.segments().some((s) => s.firstLsn > seg.firstLsn)) return undefined;
+        await this.close();
+        continue;
+      }
+      const entries: Entry[] = [];
+      let last = 0;
+      while (entries.length < max && this.segLsn <= lastLsn) {
+        if (!(await reader.ensure(HEADER_BYTES, limit))) throw corrupt(seg, reader.pos, 'truncated header');
+        const len = reader.u32(0);
+        const sum = reader.u32(4);
+        if (len === 0 || len > MAX_RECORD_BYTES) throw corrupt(seg, reader.pos, `bad length ${len}`);
+        if (!(await reader.ensure(HEADER_BYTES + len, limit))) throw corrupt(seg, reader.pos, 'truncated record');
+        if (this.segLsn >= this.nextLsn) {
+          const payload = reader.view(HEADER_BYTES, HEADER_BYTES + len);
+          if (crc32(payload) !== sum) throw corrupt(seg, reader.pos, 'checksum mismatch');
+          entries.push(JSON.parse(payload.toString('utf8')) as Entry);
+          last = this.segLsn;
+        }
+        reader.skip(HEADER_BYTES + len);
+        this.segLsn += 1;
+      }
+      if (entries.length > 0) {
+        this.nextLsn = last + 1;
+        return { entries, lastLsn: last };
+      }
+    }
+  }
+
+  /** The segment holding nextLsn, or the next one after it (skipping what is no longer there). */
+  private locate(): Segment | undefined {
+    const segs = this.segments();
+    const found = segs.find((s) => s.lastLsn >= this.nextLsn) ?? segs.at(-1);
+    if (found && found.firstLsn > this.nextLsn) this.nextLsn = found.firstLsn;
+    return found;
+  }
+
+  private async openSegment(seg: Segment): Promise<boolean> {
+    try {
+      this.fh = await open(seg.path, 'r');
+    } catch (err) {
+      // Removed since it was listed (readAll racing retention): its entries are gone, move on.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && seg !== this.segments().at(-1)) {
+        this.nextLsn = Math.max(this.nextLsn, seg.lastLsn + 1);
+        return false;
+      }
+      throw new JournalError(`journal read failed: ${describeError(err)} in ${seg.path}`, undefined, err);
+    }
+    this.seg = seg;
+    this.reader = new ChunkReader(this.fh, 0);
+    this.segLsn = seg.firstLsn;
+    return true;
+  }
+
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    this.seg = undefined;
+    this.reader = undefined;
+    await fh?.close().catch(() => {});
+  }
+}
+
+function corrupt(seg: Segment, offset: number, what: string): JournalError {
+  return new JournalError(`journal corrupt: ${what} at byte ${offset} of ${seg.path}`);
+}
+
+// ---- recovery ----
+
+interface ScanResult {
+  validBytes: number;
+  count: number;
+  fileSize: number;
+  problem?: string;
+}
+
+/** Counts the valid records at the start of a segment; stops at the first bad one. */
+async function scanSegment(path: string): Promise<ScanResult> {
+  const fh = await open(path, 'r');
+  try {
+    const fileSize = (await fh.stat()).size;
+    const reader = new ChunkReader(fh, 0);
+    let count = 0;
+    const result = (problem?: string): ScanResult => ({
+      validBytes: reader.pos,
+      count,
+      fileSize,
+      ...(problem === undefined ? {} : { problem }),
+    });
+    while (reader.pos < fileSize) {
+      if (!(await reader.ensure(HEADER_BYTES, fileSize))) return result('partial record header');
+      const len = reader.u32(0);
+      // A zero length is rejected too: a zero-filled tail would otherwise pass (crc32 of nothing is 0).
+      if (len === 0 || len > MAX_RECORD_BYTES) return result(`bad record length ${len}`);
+      if (!(await reader.ensure(HEADER_BYTES + len, fileSize))) return result('partial record');
+      if (crc32(reader.view(HEADER_BYTES, HEADER_BYTES + len)) !== reader.u32(4)) return result('checksum mismatch');
+      reader.skip(HEADER_BYTES + len);
+      count += 1;
+    }
+    return result();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function recoverSegments(dir: string, log: JournalLog): Promise<Segment[]> {
+  const files = (await readdir(dir))
+    .map((name) => ({ name, m: SEGMENT_FILE.exec(name) }))
+    .filter((f): f is { name: string; m: RegExpExecArray } => f.m !== null)
+    .map((f) => ({ path: join(dir, f.name), firstLsn: Number(f.m[1]) }))
+    .sort((a, b) => a.firstLsn - b.firstLsn);
+
+  const segments: Segment[] = [];
+  for (const [i, file] of files.entries()) {
+    const prev = segments.at(-1);
+    if (prev && file.firstLsn <= prev.lastLsn) {
+      throw new Error(
+        `journal segments overlap: ${file.path} starts at LSN ${file.firstLsn} but ${prev.path} ends at ${prev.lastLsn}`,
+      );
+    }
+    if (prev && file.firstLsn !== prev.lastLsn + 1) {
+      log('warn', 'journal: entries missing between segments', {
+        after: prev.path,
+        missingFrom: prev.lastLsn + 1,
+        missingTo: file.firstLsn - 1,
+      });
+    }
+    const scan = await scanSegment(file.path);
+    const isLast = i === files.length - 1;
+    if (scan.problem !== undefined) {
+      const fields = {
+        segment: file.path,
+        problem: scan.problem,
+        at: scan.validBytes,
+        droppedBytes: scan.fileSize - scan.validBytes,
+        lastGoodLsn: file.firstLsn + scan.count - 1,
+      };
+      if (isLast) {
+        // An interrupted flush: those bytes were never acknowledged.
+        const fh = await open(file.path, 'r+');
+        try {
+          await fh.truncate(scan.validBytes);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+        log('warn', 'journal: truncated an incomplete record at the end of the journal', fields);
+      } else {
+        // Later segments hold acknowledged entries: keep them and skip the rest of this one.
+        log('warn', 'journal: corrupt record in an older segment; the entries after it in that segment are lost', fields);
+      }
+    }
+    segments.push({
+      firstLsn: file.firstLsn,
+      path: file.path,
+      size: scan.validBytes,
+      lastLsn: file.firstLsn + scan.count - 1,
+    });
+  }
+  return segments;
+}
+
+async function loadPositions(consumersDir: string, log: JournalLog): Promise<Map<string, number>> {
+  const positions = new Map<string, number>();
+  for (const file of await readdir(consumersDir)) {
+    const path = join(consumersDir, file);
+    if (file.endsWith('.pos.tmp')) {
+      // A position write interrupted before its rename; the .pos file still holds the old one.
+      await unlink(path).catch(() => {});
+      continue;
+    }
+    if (!file.endsWith('.pos')) continue;
+    const name = file.slice(0, -'.pos'.length);
+    if (!CONSUMER_NAME.test(name)) continue;
+    const text = await readFile(path, 'utf8');
+    const m = /^(\d+)\n?$/.exec(text);
+    if (m) {
+      positions.set(name, Number(m[1]));
+    } else {
+      // Replaying everything is safe for idempotent consumers; skipping is not.
+      log('warn', 'journal: unreadable consumer position; it will replay from the oldest entry', {
+        consumer: name,
+        file: path,
+      });
+      positions.set(name, 0);
+    }
+  }
+  return positions;
+}
+
+// ---- helpers ----
+
+function encodeRecords(entries: readonly Entry[]): Buffer {
+  const payloads: Buffer[] = [];
+  let total = 0;
+  for (const [i, entry] of entries.entries()) {
+    const json: unknown = JSON.stringify(entry);
+    if (typeof json !== 'string') throw new JournalError(`journal append refused: entry ${i} is not JSON-serialisable`);
+    const payload = Buffer.from(json, 'utf8');
+    if (payload.length > MAX_RECORD_BYTES) {
+      throw new JournalError(`journal append refused: entry ${i} is ${payload.length} bytes (at most ${MAX_RECORD_BYTES})`);
+    }
+    payloads.push(payload);
+    total += HEADER_BYTES + payload.length;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (const payload of payloads) {
+    out.writeUInt32LE(payload.length, off);
+    out.writeUInt32LE(crc32(payload), off + 4);
+    payload.copy(out, off + HEADER_BYTES);
+    off += HEADER_BYTES + payload.length;
+  }
+  return out;
+}
+
+async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await fh.write(data, written, data.length - written, position + written);
+    written += bytesWritten;
+  }
+}
+
+/** Makes file creations, renames and deletions in `dir` durable. */
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function segmentPath(dir: string, firstLsn: number): string {
+  return join(dir, `${String(firstLsn).padStart(20, '0')}.seg`);
+}
+
+function backoffMs(attempt: number, cap: number): number {
+  return Math.min(INITIAL_BACKOFF_MS * 2 ** (attempt - 1), cap);
+}
+
+/** "no space left on device (ENOSPC)" rather than Node's "ENOSPC: no space left on device, write". */
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e.errno === 'number') {
+    const known = getSystemErrorMap().get(e.errno);
+    if (known) return `${known[1]} (${known[0]})`;
+  }
+  return e.message;
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${value}`);
+  return value;
+}

@@ -1,0 +1,48 @@
+// `npm start`: the hub on its configuration, until SIGINT or SIGTERM.
+import { ConfigError, loadConfig } from './config/config.ts';
+import { startHub } from './hub.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const hub = await startHub({ config, processMetrics: true });
+  const storage = config.storage.influx_url ? `InfluxDB at ${new URL(config.storage.influx_url).host}` : `embedded SQLite in ${config.data_dir}`;
+  hub.log.info(
+    { http: hub.url, mqtt: `${config.bind}:${hub.mqttPort}` },
+    `floorwatch hub ready: sensors publish to mqtt://${config.bind}:${hub.mqttPort} (or ws at ${hub.url.replace('http', 'ws')}/mqtt); API at ${hub.url}/api/v1 (docs at ${hub.url}/docs); readings stored in ${storage}`,
+  );
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      hub.log.warn(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    hub.log.info(`${signal} received`);
+    hub.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        hub.log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  const hint = code === 'EADDRINUSE' ? ' — another program already uses that port: stop it, or set FLOORWATCH_HTTP_PORT / FLOORWATCH_MQTT_PORT' : '';
+  process.stderr.write(`floorwatch hub could not start: ${message}${hint}\n`);
+  process.exit(1);
+});

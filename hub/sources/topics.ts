@@ -1,0 +1,24 @@
+// The MQTT topic contract: {prefix}/devices/{deviceId}/{telemetry|heartbeat|status}.
+import type { MessageKind } from '../ingest/parsers/index.ts';
+
+export interface DeviceTopic {
+  device: string;
+  kind: MessageKind;
+}
+
+const KINDS = new Set<string>(['telemetry', 'heartbeat', 'status']);
+
+/** The device and kind a topic addresses; undefined for topics that carry no device data. */
+export function parseDeviceTopic(prefix: string, topic: string): DeviceTopic | undefined {
+  const levels = topic.split('/');
+  if (levels.length !== 4 || levels[0] !== prefix || levels[1] !== 'devices') return undefined;
+  const [, , device, kind] = levels;
+  if (device === undefined || kind === undefined || !KINDS.has(kind)) return undefined;
+  return { device, kind: kind as MessageKind };
+}
+
+export const topics = {
+  hubStatus: (prefix: string) => `${prefix}/hub/status`,
+  gatewayStatus: (prefix: string, gateway: string) => `${prefix}/gateways/${gateway}/status`,
+  device: (prefix: string, device: string, kind: MessageKind) => `${prefix}/devices/${device}/${kind}`,
+};

@@ -1,0 +1,414 @@
+// InfluxDB store over the 1.x HTTP API (/write, /query, /ping), which InfluxDB 1.8, 2.x (v1
+// compatibility) and 3.x Core also serve.
+//
+// Schema, chosen so a Grafana panel is a plain `SELECT ... FROM "noise" WHERE "zone" = ...`:
+//   database     the last path segment of the store URL
+//   retention    "raw" (DEFAULT, rawRetention, 30d unless set) holds every reading;
+//                "long_term" (longTermRetention, 104w unless set) holds 1-minute means that the
+//                continuous query cq_1m writes from raw, same measurements and tags, field
+//                `mean_value`.
+//   measurement  the metric name (noise, co2, ...): one per metric, so the continuous query can
+//                downsample every metric with :MEASUREMENT and a query reads one metric only.
+//   tags         device; zone (left out when the reading has none: InfluxDB cannot store an empty
+//                tag value, and `"zone" = ''` matches such series); unknown=true for metrics
+//                outside the canonical list, so dashboards can filter them out.
+//   field        value (float)
+//   time         ms precision
+// A point is identified by measurement + tag set + time, so the same device, metric and ts written
+// twice overwrites one point, the later value winning. Zone and unknown are tags, hence part of
+// the series: a device that moves zone starts a new series, and a reading re-sent at an old
+// timestamp with a different zone would be stored twice (SQLite keeps one row per device, metric
+// and ts). Readings carry the zone they were taken in, so that takes a rewritten resend.
+//
+// Everything a caller supplies reaches InfluxQL as a bound parameter ($device, $zone, $from, $to,
+// $limit). What cannot be bound (database, measurement, durations, GROUP BY interval) is checked
+// against a strict grammar and quoted; anything else is refused.
+import { ID_PATTERN, METRIC_PATTERN, type Reading } from '../domain/reading.ts';
+import type { Aggregate, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
+
+export interface InfluxStoreOptions {
+  /** http(s)://[user:pass@]host:port[/prefix]/database */
+  url: string;
+  /** Duration of the default "raw" retention policy, InfluxQL syntax (default '30d'). */
+  rawRetention?: string;
+  /** Duration of the "long_term" retention policy for 1-minute means (default '104w'). */
+  longTermRetention?: string;
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+const DATABASE_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
+const DURATION_PATTERN = /^(?:\d+(?:ns|u|µ|ms|s|m|h|d|w))+$/;
+const DURATION_PART = /(\d+)(ns|u|µ|ms|s|m|h|d|w)/g;
+const WRITE_CHUNK = 5000;
+const HEALTH_TIMEOUT_MS = 2000;
+/** InfluxDB's time range is int64 ns, roughly 1677..2262. */
+const MIN_TIME_MS = -9_223_372_036_854;
+const MAX_TIME_MS = 9_223_372_036_854;
+const BEYOND_RETENTION = /^partial write: points beyond retention policy dropped=(\d+)$/;
+
+const MS_PER_UNIT: Record<string, number> = {
+  ns: 1e-6,
+  u: 1e-3,
+  µ: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** ms in an InfluxQL duration ('30d', '1h30m') or as SHOW RETENTION POLICIES prints it ('720h0m0s'); 0 = INF. */
+export function durationMs(d: string): number {
+  if (d === 'INF' || d === 'inf' || d === '0s') return 0;
+  let total = 0;
+  for (const m of d.matchAll(DURATION_PART)) total += Number(m[1]) * (MS_PER_UNIT[m[2]!] ?? NaN);
+  return total;
+}
+
+/** The shard group duration InfluxDB picks for a new policy, so ALTER keeps shards smaller than the policy. */
+function shardDuration(retentionMs: number): string {
+  if (retentionMs === 0 || retentionMs > 180 * 86_400_000) return '7d';
+  if (retentionMs >= 2 * 86_400_000) return '1d';
+  return '1h';
+}
+
+function checkDuration(what: string, d: string): string {
+  if (d !== 'INF' && !DURATION_PATTERN.test(d)) {
+    throw new Error(`${what} ${JSON.stringify(d)} is not an InfluxQL duration (e.g. '30d', '104w', 'INF')`);
+  }
+  return d;
+}
+
+export class InfluxError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'InfluxError';
+  }
+}
+
+interface InfluxSeries {
+  name?: string;
+  columns: string[];
+  values?: unknown[][];
+}
+
+interface InfluxResult {
+  statement_id?: number;
+  series?: InfluxSeries[];
+  error?: string;
+}
+
+type Params = Record<string, string | number>;
+
+/** Why a reading cannot be written, or undefined. Shared grammar with the API layer, checked again here. */
+function readingProblem(r: Reading): string | undefined {
+  if (typeof r.metric !== 'string' || !METRIC_PATTERN.test(r.metric)) return `metric ${JSON.stringify(r.metric)} is not a valid metric name`;
+  if (typeof r.device !== 'string' || !ID_PATTERN.test(r.device)) return `device ${JSON.stringify(r.device)} is not a valid id`;
+  if (typeof r.zone !== 'string' || (r.zone !== '' && !ID_PATTERN.test(r.zone))) return `zone ${JSON.stringify(r.zone)} is not a valid id`;
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return `value ${String(r.value)} is not a finite number`;
+  if (!Number.isSafeInteger(r.ts) || r.ts < MIN_TIME_MS || r.ts > MAX_TIME_MS) return `ts ${String(r.ts)} is not an integer ms time InfluxDB can store`;
+  return undefined;
+}
+
+function checkMetric(metric: string): string {
+  if (typeof metric !== 'string' || !METRIC_PATTERN.test(metric)) {
+    throw new Error(`metric ${JSON.stringify(metric)} is not a valid metric name`);
+  }
+  return metric;
+}
+
+function clampTime(ms: number): number {
+  if (Number.isNaN(ms)) throw new Error('time bound is NaN');
+  return Math.min(MAX_TIME_MS, Math.max(MIN_TIME_MS, Math.trunc(ms)));
+}
+
+export class InfluxStore implements Store {
+  readonly name = 'influxdb';
+  readonly database: string;
+  /** Points InfluxDB refused because they were older than the raw retention (accepted as done). */
+  droppedBeyondRetention = 0;
+
+  private readonly base: string;
+  private readonly auth: string | undefined;
+  private readonly rawRetention: string;
+  private readonly longTermRetention: string;
+  private readonly timeoutMs: number;
+
+  constructor(opts: InfluxStoreOptions) {
+    let u: URL;
+    try {
+      u = new URL(opts.url);
+    } catch {
+      throw new Error('InfluxDB url is not a URL (expected http://host:port/database)');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      throw new Error(`InfluxDB url must be http or https, not ${u.protocol}`);
+    }
+    const segments = u.pathname.split('/').filter((s) => s !== '');
+    const db = decodeURIComponent(segments.pop() ?? '');
+    if (!DATABASE_PATTERN.test(db)) {
+      throw new Error(
+        `InfluxDB database name ${JSON.stringify(db)} is not allowed: use 1-64 letters, digits or '_' ` +
+          `(it is the last path segment of the url, e.g. http://host:8086/floorwatch)`,
+      );
+    }
+    this.database = db;
+    this.base = `${u.protocol}//${u.host}${segments.length > 0 ? `/${segments.join('/')}` : ''}`;
+    this.auth =
+      u.username !== ''
+        ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
+        : undefined;
+    this.rawRetention = checkDuration('rawRetention', opts.rawRetention ?? '30d');
+    this.longTermRetention = checkDuration('longTermRetention', opts.longTermRetention ?? '104w');
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  async init(): Promise<void> {
+    const db = `"${this.database}"`;
+    await this.influxql(`CREATE DATABASE ${db}`);
+    const [rps] = await this.influxql(`SHOW RETENTION POLICIES ON ${db}`);
+    const existing = new Map<string, { duration: number; isDefault: boolean }>();
+    for (const s of rps?.series ?? []) {
+      const col = (n: string): number => s.columns.indexOf(n);
+      for (const row of s.values ?? []) {
+        existing.set(String(row[col('name')]), {
+          duration: durationMs(String(row[col('duration')])),
+          isDefault: row[col('default')] === true,
+        });
+      }
+    }
+    await this.ensurePolicy('raw', this.rawRetention, true, existing.get('raw'));
+    await this.ensurePolicy('long_term', this.longTermRetention, false, existing.get('long_term'));
+
+    const cq =
+      `CREATE CONTINUOUS QUERY "cq_1m" ON ${db} BEGIN SELECT mean(*) INTO ${db}."long_term".:MEASUREMENT ` +
+      `FROM ${db}."raw"./.*/ GROUP BY time(1m), * END`;
+    try {
+      await this.influxql(cq);
+    } catch (err) {
+      // Same name, different definition (an older release's): replace it.
+      if (!(err instanceof InfluxError) || !/already exists/.test(err.message)) throw err;
+      await this.influxql(`DROP CONTINUOUS QUERY "cq_1m" ON ${db}`);
+      await this.influxql(cq);
+    }
+  }
+
+  private async ensurePolicy(
+    name: string,
+    duration: string,
+    isDefault: boolean,
+    current: { duration: number; isDefault: boolean } | undefined,
+  ): Promise<void> {
+    const db = `"${this.database}"`;
+    const def = isDefault ? ' DEFAULT' : '';
+    if (current === undefined) {
+      await this.influxql(`CREATE RETENTION POLICY "${name}" ON ${db} DURATION ${duration} REPLICATION 1${def}`);
+      return;
+    }
+    const wanted = durationMs(duration);
+    if (current.duration === wanted && (!isDefault || current.isDefault)) return;
+    await this.influxql(
+      `ALTER RETENTION POLICY "${name}" ON ${db} DURATION ${duration} SHARD DURATION ${shardDuration(wanted)}${def}`,
+    );
+  }
+
+  async write(readings: readonly Reading[]): Promise<void> {
+    if (readings.length === 0) return;
+    // Every line is checked before the first is sent, so a bad reading never leaves half a batch.
+    const lines = readings.map((r) => {
+      const problem = readingProblem(r);
+      if (problem !== undefined) throw new Error(`refusing reading: ${problem}`);
+      // Tags in key order, as InfluxDB stores them.
+      let line = `${r.metric},device=${r.device}`;
+      if (r.unknownMetric === true) line += ',unknown=true';
+      if (r.zone !== '') line += `,zone=${r.zone}`;
+      return `${line} value=${String(r.value)} ${r.ts}`;
+    });
+    const path = `/write?db=${this.database}&rp=raw&precision=ms`;
+    for (let i = 0; i < lines.length; i += WRITE_CHUNK) {
+      const body = lines.slice(i, i + WRITE_CHUNK).join('\n');
+      const res = await this.request('POST', path, body, 'text/plain; charset=utf-8');
+      if (res.ok) {
+        await res.arrayBuffer();
+        continue;
+      }
+      const message = await errorMessage(res);
+      // Too old for the raw policy: retention would delete them anyway, and a retry cannot succeed.
+      const dropped = BEYOND_RETENTION.exec(message);
+      if (dropped) {
+        this.droppedBeyondRetention += Number(dropped[1]);
+        continue;
+      }
+      throw new InfluxError(`InfluxDB write failed (${res.status}): ${message}`, res.status);
+    }
+  }
+
+  async query(q: ReadingQuery): Promise<SeriesPoint[]> {
+    if ((q.device === undefined) === (q.zone === undefined)) throw new Error('query needs exactly one of device or zone');
+    const from = `"${this.database}"."raw"."${checkMetric(q.metric)}"`;
+    const params: Params = {};
+    const where = this.where(q, params);
+    if (where === undefined) return [];
+
+    if (q.agg === undefined) {
+      let sql = `SELECT "value", "device" FROM ${from} WHERE ${where}`;
+      if (q.limit !== undefined) {
+        if (!Number.isSafeInteger(q.limit) || q.limit < 0) throw new Error(`limit ${q.limit} is not a non-negative integer`);
+        // LIMIT 0 means "no limit" to InfluxDB.
+        if (q.limit === 0) return [];
+        params['limit'] = q.limit;
+        sql += ' ORDER BY time DESC LIMIT $limit';
+      }
+      const rows = firstSeries(await this.influxql(sql, params));
+      const points = rows.map((row) => ({ ts: Number(row[0]), value: Number(row[1]), device: String(row[2]) }));
+      return points.sort((a, b) => a.ts - b.ts || (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+    }
+
+    let groupBy = '';
+    if (q.every !== undefined) {
+      if (!Number.isSafeInteger(q.every) || q.every <= 0) throw new Error(`every ${q.every} is not a positive integer of ms`);
+      groupBy = ` GROUP BY time(${q.every}ms) fill(none)`;
+    }
+    const sql = aggregateSql(q.agg, from, where) + groupBy;
+    const rows = firstSeries(await this.influxql(sql, params));
+    const points: SeriesPoint[] = [];
+    for (const row of rows) {
+      if (row[1] === null || row[1] === undefined) continue;
+      // Over the whole range InfluxDB reports a selector's own time (or 0 from a subquery).
+      points.push({ ts: q.every === undefined ? q.from : Number(row[0]), value: Number(row[1]) });
+    }
+    return points;
+  }
+
+  async count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number> {
+    const from =
+      q.metric === undefined ? `"${this.database}"."raw"./.*/` : `"${this.database}"."raw"."${checkMetric(q.metric)}"`;
+    const params: Params = {};
+    const where = this.where(q, params);
+    if (where === undefined) return 0;
+    const [result] = await this.influxql(`SELECT count("value") FROM ${from} WHERE ${where}`, params);
+    let total = 0;
+    // One series per measurement when counting across metrics.
+    for (const s of result?.series ?? []) for (const row of s.values ?? []) total += Number(row[1] ?? 0);
+    return total;
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      const res = await this.request('GET', '/ping', undefined, undefined, Math.min(this.timeoutMs, HEALTH_TIMEOUT_MS));
+      await res.arrayBuffer();
+      if (res.status === 204) {
+        const version = res.headers.get('x-influxdb-version') ?? 'unknown version';
+        return { ok: true, detail: `InfluxDB ${version} at ${this.base}, database ${this.database}` };
+      }
+      return { ok: false, detail: `InfluxDB /ping answered ${res.status} at ${this.base}` };
+    } catch (err) {
+      return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open: fetch's connection pool is process-wide and idles out by itself.
+  }
+
+  /** Time and device/zone conditions with their parameters; undefined when the range is empty. */
+  private where(q: { device?: string; zone?: string; from: number; to: number }, params: Params): string | undefined {
+    const from = clampTime(q.from);
+    const to = clampTime(q.to);
+    if (!(from < to)) return undefined;
+    params['from'] = new Date(from).toISOString();
+    params['to'] = new Date(to).toISOString();
+    let where = 'time >= $from AND time < $to';
+    if (q.device !== undefined) {
+      params['device'] = String(q.device);
+      where += ' AND "device" = $device';
+    }
+    if (q.zone !== undefined) {
+      params['zone'] = String(q.zone);
+      where += ' AND "zone" = $zone';
+    }
+    return where;
+  }
+
+  private async influxql(q: string, params?: Params): Promise<InfluxResult[]> {
+    const form = new URLSearchParams({ q, db: this.database, epoch: 'ms' });
+    if (params !== undefined && Object.keys(params).length > 0) form.set('params', JSON.stringify(params));
+    const res = await this.request('POST', '/query', form.toString(), 'application/x-www-form-urlencoded');
+    if (!res.ok) throw new InfluxError(`InfluxDB query failed (${res.status}): ${await errorMessage(res)}`, res.status);
+    const body = (await res.json()) as { results?: InfluxResult[]; error?: string };
+    if (body.error !== undefined) throw new InfluxError(`InfluxDB query failed: ${body.error}`, res.status);
+    const results = body.results ?? [];
+    for (const r of results) {
+      if (r.error !== undefined) throw new InfluxError(`InfluxDB query failed: ${r.error}`, res.status);
+    }
+    return results;
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    body?: string,
+    contentType?: string,
+    timeoutMs = this.timeoutMs,
+  ): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (contentType !== undefined) headers['content-type'] = contentType;
+    if (this.auth !== undefined) headers['authorization'] = this.auth;
+    try {
+      return await fetch(`${this.base}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const what = `${method} ${this.base}${path.split('?')[0]}`;
+      if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+        throw new InfluxError(`InfluxDB ${what} timed out after ${timeoutMs} ms`);
+      }
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+      throw new InfluxError(`InfluxDB ${what} failed: ${err instanceof Error ? err.message : String(err)}${cause}`);
+    }
+  }
+}
+
+function aggregateSql(agg: Aggregate, from: string, where: string): string {
+  switch (agg) {
+    case 'mean':
+    case 'min':
+    case 'max':
+    case 'last':
+      return `SELECT ${agg}("value") FROM ${from} WHERE ${where}`;
+    case 'laeq':
+      // InfluxQL cannot aggregate an expression, so the energy goes through a subquery. The 10.0
+      // matters: 1.6 types pow(10, x) in a subquery as an integer and truncates the energy.
+      return (
+        `SELECT 10 * log10(mean("energy")) FROM (SELECT pow(10.0, "value" / 10.0) AS "energy" ` +
+        `FROM ${from} WHERE ${where}) WHERE ${where}`
+      );
+    default: {
+      const never: never = agg;
+      throw new Error(`unknown aggregate ${String(never)}`);
+    }
+  }
+}
+
+function firstSeries(results: InfluxResult[]): unknown[][] {
+  return results[0]?.series?.[0]?.values ?? [];
+}
+
+async function errorMessage(res: Response): Promise<string> {
+  const text = await res.text();
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // not JSON: a proxy's page, say
+  }
+  return text.trim().slice(0, 500) || res.statusText;
+}

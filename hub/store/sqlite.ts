@@ -1,0 +1,209 @@
+// Embedded store for sites without InfluxDB: one SQLite file, one row per (device, metric, ts).
+// It answers every query exactly as InfluxStore does for the same data (tests/store-contract.ts
+// holds both to it): windows aligned to the epoch, only windows with data, LAeq as an energy
+// average.
+//
+// Retention: rows older than rawRetentionMs are deleted by prune(now). Nothing here schedules
+// it; whoever owns the hub's timers calls it (hourly is plenty). There is no long-term
+// downsampled copy as in InfluxDB.
+import Database from 'better-sqlite3';
+import { ID_PATTERN, METRIC_PATTERN, type Reading } from '../domain/reading.ts';
+import type { Aggregate, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
+
+export interface SqliteStoreOptions {
+  /** Database file; ':memory:' for a store that lives as long as the process. */
+  path: string;
+  /** Age beyond which prune() deletes readings (default 30 days). */
+  rawRetentionMs?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS readings (
+  device  TEXT    NOT NULL,
+  metric  TEXT    NOT NULL,
+  ts      INTEGER NOT NULL,
+  zone    TEXT    NOT NULL,
+  value   REAL    NOT NULL,
+  unknown INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (device, metric, ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_zone ON readings (zone, metric, ts);
+CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts);
+`;
+
+/** Aggregate expressions over `value`; `last` takes the value of the row holding max(ts). */
+const AGG_SQL: Record<Aggregate, string> = {
+  mean: 'avg(value)',
+  min: 'min(value)',
+  max: 'max(value)',
+  last: 'value',
+  laeq: '10 * log10(avg(pow(10, value / 10.0)))',
+};
+
+/** Window start, floored to the epoch also for times before 1970 (SQLite's % truncates). */
+const WINDOW = '(ts - (((ts % @every) + @every) % @every))';
+
+interface Row {
+  ts: number;
+  value: number | null;
+  device?: string;
+}
+
+type Scope = { device?: string; zone?: string; metric?: string };
+
+function readingProblem(r: Reading): string | undefined {
+  if (typeof r.metric !== 'string' || !METRIC_PATTERN.test(r.metric)) return `metric ${JSON.stringify(r.metric)} is not a valid metric name`;
+  if (typeof r.device !== 'string' || !ID_PATTERN.test(r.device)) return `device ${JSON.stringify(r.device)} is not a valid id`;
+  if (typeof r.zone !== 'string' || (r.zone !== '' && !ID_PATTERN.test(r.zone))) return `zone ${JSON.stringify(r.zone)} is not a valid id`;
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return `value ${String(r.value)} is not a finite number`;
+  if (!Number.isSafeInteger(r.ts)) return `ts ${String(r.ts)} is not an integer ms time`;
+  return undefined;
+}
+
+/** Same refusal as InfluxStore, which cannot bind a measurement name. */
+function checkMetric(metric: string): string {
+  if (typeof metric !== 'string' || !METRIC_PATTERN.test(metric)) {
+    throw new Error(`metric ${JSON.stringify(metric)} is not a valid metric name`);
+  }
+  return metric;
+}
+
+export class SqliteStore implements Store {
+  readonly name = 'sqlite';
+  readonly path: string;
+  readonly rawRetentionMs: number;
+
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private insertBatch: ((readings: readonly Reading[]) => void) | undefined;
+
+  constructor(opts: SqliteStoreOptions) {
+    this.path = opts.path;
+    this.rawRetentionMs = opts.rawRetentionMs ?? 30 * DAY_MS;
+    if (!(this.rawRetentionMs > 0)) throw new Error(`rawRetentionMs ${this.rawRetentionMs} must be positive`);
+    this.db = new Database(opts.path);
+    // WAL lets readers run during a write batch; NORMAL syncs at checkpoints, which in WAL mode
+    // can lose the last commits on power loss but never corrupts the file. The journal upstream
+    // holds readings until the store has them.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  async init(): Promise<void> {
+    this.db.exec(SCHEMA);
+    const insert = this.db.prepare(
+      `INSERT INTO readings (device, metric, ts, zone, value, unknown) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, value = excluded.value, unknown = excluded.unknown`,
+    );
+    this.insertBatch = this.db.transaction((readings: readonly Reading[]) => {
+      for (const r of readings) insert.run(r.device, r.metric, r.ts, r.zone, r.value, r.unknownMetric === true ? 1 : 0);
+    });
+  }
+
+  async write(readings: readonly Reading[]): Promise<void> {
+    if (readings.length === 0) return;
+    if (this.insertBatch === undefined) throw new Error('SqliteStore.write before init()');
+    for (const r of readings) {
+      const problem = readingProblem(r);
+      if (problem !== undefined) throw new Error(`refusing reading: ${problem}`);
+    }
+    this.insertBatch(readings);
+  }
+
+  async query(q: ReadingQuery): Promise<SeriesPoint[]> {
+    if ((q.device === undefined) === (q.zone === undefined)) throw new Error('query needs exactly one of device or zone');
+    checkMetric(q.metric);
+    if (!(q.from < q.to)) return [];
+    const scope = this.scopeSql(q);
+    const params: Record<string, string | number> = { ...this.scopeParams(q), from: q.from, to: q.to };
+
+    if (q.agg === undefined) {
+      const base = `SELECT ts, value, device FROM readings WHERE ${scope}`;
+      let sql = `${base} ORDER BY ts, device`;
+      if (q.limit !== undefined) {
+        if (!Number.isSafeInteger(q.limit) || q.limit < 0) throw new Error(`limit ${q.limit} is not a non-negative integer`);
+        if (q.limit === 0) return [];
+        params['limit'] = q.limit;
+        sql = `SELECT * FROM (${base} ORDER BY ts DESC, device DESC LIMIT @limit) ORDER BY ts, device`;
+      }
+      const rows = this.stmt(sql).all(params) as Row[];
+      return rows.map((r) => ({ ts: r.ts, value: r.value as number, device: r.device as string }));
+    }
+
+    const expr = AGG_SQL[q.agg];
+    if (expr === undefined) throw new Error(`unknown aggregate ${String(q.agg)}`);
+    // A bare column next to max() takes its value from the row holding the max: that is `last`.
+    const lastTs = q.agg === 'last' ? ', max(ts) AS last_ts' : '';
+    if (q.every === undefined) {
+      const row = this.stmt(`SELECT ${expr} AS value${lastTs} FROM readings WHERE ${scope}`).get(params) as Row | undefined;
+      return row === undefined || row.value === null ? [] : [{ ts: q.from, value: row.value }];
+    }
+    if (!Number.isSafeInteger(q.every) || q.every <= 0) throw new Error(`every ${q.every} is not a positive integer of ms`);
+    params['every'] = q.every;
+    const rows = this.stmt(
+      `SELECT ${WINDOW} AS w, ${expr} AS value${lastTs} FROM readings WHERE ${scope} GROUP BY w ORDER BY w`,
+    ).all(params) as { w: number; value: number | null }[];
+    return rows.filter((r) => r.value !== null).map((r) => ({ ts: r.w, value: r.value as number }));
+  }
+
+  async count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number> {
+    if (q.metric !== undefined) checkMetric(q.metric);
+    if (!(q.from < q.to)) return 0;
+    const row = this.stmt(`SELECT count(*) AS n FROM readings WHERE ${this.scopeSql(q)}`).get({
+      ...this.scopeParams(q),
+      from: q.from,
+      to: q.to,
+    }) as { n: number };
+    return row.n;
+  }
+
+  /** Deletes readings older than rawRetentionMs before `now` (ms); returns how many went. */
+  async prune(now: number = Date.now()): Promise<number> {
+    return this.stmt('DELETE FROM readings WHERE ts < @cutoff').run({ cutoff: now - this.rawRetentionMs }).changes;
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      this.stmt('SELECT 1 FROM readings LIMIT 1').get();
+      const { v } = this.db.prepare('SELECT sqlite_version() AS v').get() as { v: string };
+      return { ok: true, detail: `SQLite ${v} at ${this.path}` };
+    } catch (err) {
+      return { ok: false, detail: `SQLite at ${this.path}: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    this.statements.clear();
+    this.insertBatch = undefined;
+  }
+
+  /** Conditions from fixed fragments only: values always go through named parameters. */
+  private scopeSql(q: Scope): string {
+    let sql = 'ts >= @from AND ts < @to';
+    if (q.device !== undefined) sql += ' AND device = @device';
+    if (q.zone !== undefined) sql += ' AND zone = @zone';
+    if (q.metric !== undefined) sql += ' AND metric = @metric';
+    return sql;
+  }
+
+  private scopeParams(q: Scope): Record<string, string> {
+    const p: Record<string, string> = {};
+    if (q.device !== undefined) p['device'] = String(q.device);
+    if (q.zone !== undefined) p['zone'] = String(q.zone);
+    if (q.metric !== undefined) p['metric'] = String(q.metric);
+    return p;
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+}

@@ -1,0 +1,53 @@
+// The one interface both storage backends (InfluxDB, embedded SQLite) implement.
+// tests/store-contract.ts holds the suite that every backend must pass.
+import type { Reading } from '../domain/reading.ts';
+
+export type Aggregate = 'mean' | 'min' | 'max' | 'last' | 'laeq';
+export const AGGREGATES: readonly Aggregate[] = ['mean', 'min', 'max', 'last', 'laeq'];
+
+export interface ReadingQuery {
+  /** Exactly one of device or zone. */
+  device?: string;
+  zone?: string;
+  metric: string;
+  /** Inclusive start, ms since epoch. */
+  from: number;
+  /** Exclusive end, ms since epoch. */
+  to: number;
+  /** Window length in ms; with `agg`, one point per window (windows aligned to the epoch). */
+  every?: number;
+  /** Without `every`, one point over the whole range. Without `agg`, raw points. */
+  agg?: Aggregate;
+  /** Most points returned (raw queries); newest are kept when cut. */
+  limit?: number;
+}
+
+export interface SeriesPoint {
+  /** Raw: the reading's time. Windowed: the window's start. Whole range: the range's start. */
+  ts: number;
+  value: number;
+  /** The device the point came from (raw points only). */
+  device?: string;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  detail: string;
+}
+
+export interface Store {
+  /** Human name of the backend, for logs and health. */
+  readonly name: string;
+  /** Create what the backend needs (database, retention policies, tables). Idempotent. */
+  init(): Promise<void>;
+  /**
+   * Write readings. Idempotent: the same (device, metric, ts) written twice is stored once, the
+   * later value winning. Rejects when the backend cannot take them; the caller retries.
+   */
+  write(readings: readonly Reading[]): Promise<void>;
+  query(q: ReadingQuery): Promise<SeriesPoint[]>;
+  /** Number of stored readings matching device/zone, metric and range (metric optional). */
+  count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number>;
+  health(): Promise<StoreHealth>;
+  close(): Promise<void>;
+}

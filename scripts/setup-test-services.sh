@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Makes sure the programs the tests start are installed: influxd (InfluxDB 1.x), mosquitto and
+# its clients, socat. Installs them with apt-get when run as root; otherwise prints the command.
+set -euo pipefail
+
+declare -A package_of=(
+  [influxd]=influxdb
+  [mosquitto]=mosquitto
+  [mosquitto_pub]=mosquitto-clients
+  [mosquitto_sub]=mosquitto-clients
+  [socat]=socat
+)
+
+missing=()
+for program in "${!package_of[@]}"; do
+  if ! command -v "$program" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$program" ]; then
+    missing+=("${package_of[$program]}")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+if [ "$(id -u)" -ne 0 ]; then
+  echo "The tests need programs that are not installed. Run, as root:" >&2
+  echo "  apt-get update && apt-get install -y $packages" >&2
+  exit 1
+fi
+echo "Installing test services: $packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $packages >/dev/null
+# Debian's packages start their own daemons where an init system runs; the tests start their own
+# on free ports, so those are not needed.
+for service in influxdb mosquitto; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl stop "$service" || true
+  fi
+done
+echo "Test services installed."

@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../hub/config/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'floorwatch-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function problems(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig({ env, cwd: dir });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration', () => {
+  it('starts on the documented defaults with no file and no variables', () => {
+    const config = loadConfig({ env: {}, cwd: dir });
+    expect(config.http.port).toBe(8080);
+    expect(config.mqtt.port).toBe(1883);
+    expect(config.bind).toBe('127.0.0.1');
+    expect(config.data_dir).toBe(join(dir, 'data'));
+    expect(config.storage.influx_url).toBeUndefined();
+    expect(config.storage.raw_retention).toBe('30d');
+    expect(config.ingest.accept_undeclared_devices).toBe(true);
+  });
+
+  it('reads floorwatch.yaml and lets FLOORWATCH_* variables override it', () => {
+    const path = file(
+      'site.yaml',
+      'http:\n  port: 9000\nzones:\n  - id: floor-a\n    type: call_floor\ndevices:\n  - id: t-1\n    kind: sensor\n    zone: floor-a\n    heartbeat_interval: 30s\n',
+    );
+    const config = loadConfig({
+      env: { FLOORWATCH_CONFIG: path, FLOORWATCH_HTTP_PORT: '9100', FLOORWATCH_INFLUX_URL: 'http://127.0.0.1:8086/fw', FLOORWATCH_INGEST__MAX_CLOCK_SKEW: '2m', FLOORWATCH_INGEST__ACCEPT_UNDECLARED_DEVICES: 'false' },
+      cwd: dir,
+    });
+    expect(config.http.port).toBe(9100);
+    expect(config.storage.influx_url).toBe('http://127.0.0.1:8086/fw');
+    expect(config.ingest.max_clock_skew).toBe('2m');
+    expect(config.ingest.accept_undeclared_devices).toBe(false);
+    expect(config.devices[0]).toMatchObject({ id: 't-1', kind: 'sensor', zone: 'floor-a', heartbeat_interval: '30s' });
+  });
+
+  it('names the field, the bad value and what is allowed', () => {
+    const path = file('bad.yaml', 'zones:\n  - id: "floor a"\n    type: open_plan\ndevices:\n  - id: t-1\n    kind: toaster\n    zone: nowhere\n');
+    const found = problems({ FLOORWATCH_CONFIG: path });
+    expect(found.find((p) => p.startsWith('zones.0.id'))).toMatch(/"floor a".*letters, digits/);
+    expect(found.find((p) => p.startsWith('zones.0.type'))).toMatch(/"open_plan".*"call_floor", "quiet_room", "server_room"/);
+    expect(found.find((p) => p.startsWith('devices.0.kind'))).toMatch(/"toaster".*"phone"/);
+  });
+
+  it('refuses a device placed in a zone that is not declared', () => {
+    const path = file('zone.yaml', 'zones:\n  - id: floor-a\ndevices:\n  - id: t-1\n    kind: sensor\n    zone: nowhere\n');
+    expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(/^devices\.0\.zone \(found "nowhere"\).*not under zones \(known: floor-a\)/);
+  });
+
+  it('says which variable holds a bad value', () => {
+    expect(problems({ FLOORWATCH_MQTT_PORT: 'eighty' })[0]).toMatch(/^mqtt\.port \(found "eighty"\).*from FLOORWATCH_MQTT_PORT/);
+    expect(problems({ FLOORWATCH_INFLUX_URL: 'influx:8086' })[0]).toMatch(/storage\.influx_url.*database in the path/);
+    expect(problems({ FLOORWATCH_INGEST__MAX_CLOCK_SKEW: 'soon' })[0]).toMatch(/ingest\.max_clock_skew \(found "soon"\).*duration/);
+  });
+
+  it('refuses unknown fields, so a typo is not silently ignored', () => {
+    const path = file('typo.yaml', 'http:\n  prot: 8080\n');
+    expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(/http.*unknown field.*"prot"/);
+  });
+
+  it('explains a file that cannot be read or parsed', () => {
+    expect(problems({ FLOORWATCH_CONFIG: join(dir, 'missing.yaml') })[0]).toMatch(/cannot be read/);
+    const broken = file('broken.yaml', 'zones: [\n');
+    expect(problems({ FLOORWATCH_CONFIG: broken })[0]).toMatch(/not valid YAML/);
+  });
+
+  it('refuses a device listed twice', () => {
+    const path = file('twice.yaml', 'devices:\n  - {id: t-1, kind: sensor}\n  - {id: t-1, kind: phone}\n');
+    expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(/devices\.1\.id.*listed twice/);
+  });
+});

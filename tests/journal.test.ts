@@ -1,0 +1,451 @@
+import { execFileSync } from 'node:child_process';
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Entry } from '../hub/domain/reading.ts';
+import { Journal, type JournalLogLevel, type JournalOptions, type JournalRecord } from '../hub/journal/journal.ts';
+
+const tempDirs: string[] = [];
+const openJournals: Journal[] = [];
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'floorwatch-journal-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+async function openJournal(opts: JournalOptions): Promise<Journal> {
+  const j = await Journal.open(opts);
+  openJournals.push(j);
+  return j;
+}
+
+afterEach(async () => {
+  await Promise.all(openJournals.splice(0).map((j) => j.close()));
+  await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+function reading(i: number, readings = 1): Entry {
+  return {
+    type: 'readings',
+    readings: Array.from({ length: readings }, (_, k) => ({
+      device: `dev-${k}`,
+      metric: 'temperature',
+      value: i + k / 100,
+      ts: 1_700_000_000_000 + i,
+      zone: 'floor-1',
+    })),
+  };
+}
+
+function logCapture(): {
+  logs: Array<{ level: JournalLogLevel; msg: string; fields?: object }>;
+  log: NonNullable<JournalOptions['log']>;
+} {
+  const logs: Array<{ level: JournalLogLevel; msg: string; fields?: object }> = [];
+  return { logs, log: (level, msg, fields) => logs.push({ level, msg, ...(fields ? { fields } : {}) }) };
+}
+
+async function readAll(j: Journal, from?: number): Promise<JournalRecord[]> {
+  const out: JournalRecord[] = [];
+  for await (const r of j.readAll(from)) out.push(r);
+  return out;
+}
+
+/** Decodes a segment file independently of the journal code. */
+function decodeSegment(buf: Buffer): unknown[] {
+  const out: unknown[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    const len = buf.readUInt32LE(off);
+    const sum = buf.readUInt32LE(off + 4);
+    const payload = buf.subarray(off + 8, off + 8 + len);
+    expect(payload.length).toBe(len);
+    expect(crc32(payload)).toBe(sum);
+    out.push(JSON.parse(payload.toString('utf8')));
+    off += 8 + len;
+  }
+  return out;
+}
+
+async function segmentFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.seg')).sort();
+}
+
+/** A consumer handler that records what it got and lets a test await a count. */
+function collector() {
+  const got: JournalRecord[] = [];
+  const calls: Array<{ entries: Entry[]; lastLsn: number }> = [];
+  let waiters: Array<{ n: number; resolve: () => void }> = [];
+  const handler = (entries: Entry[], lastLsn: number): void => {
+    calls.push({ entries, lastLsn });
+    entries.forEach((entry, i) => got.push({ lsn: lastLsn - entries.length + 1 + i, entry }));
+    waiters = waiters.filter((w) => {
+      if (got.length < w.n) return true;
+      w.resolve();
+      return false;
+    });
+  };
+  const until = (n: number): Promise<void> =>
+    got.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }));
+  return { got, calls, handler, until };
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('journal', () => {
+  it('delivers appended entries to a consumer with their LSNs and commits its position on stop', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+    const c = collector();
+    const handle = j.consume('store', c.handler);
+
+    expect(await j.append([reading(1)])).toBe(1);
+    expect(await j.append([reading(2), reading(3)])).toBe(3);
+    expect(await j.append([reading(4), reading(5), reading(6)])).toBe(6);
+    await c.until(6);
+
+    expect(c.got).toEqual(range(1, 6).map((i) => ({ lsn: i, entry: reading(i) })));
+    expect(await readAll(j)).toEqual(c.got);
+    expect(await readAll(j, 4)).toEqual(c.got.slice(3));
+
+    await handle.stop();
+    expect(await readFile(join(dir, 'consumers', 'store.pos'), 'utf8')).toBe('6\n');
+    const st = j.status();
+    expect(st).toMatchObject({ writable: true, lastLsn: 6, durableLsn: 6, segments: 1 });
+    expect(st.lastError).toBeUndefined();
+    expect(st.consumers).toEqual([{ name: 'store', committedLsn: 6, lag: 0 }]);
+  });
+
+  it('has the entries on disk, in the documented format, when append resolves', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+    await j.append([reading(1), reading(2)]);
+    await j.append([reading(3)]);
+
+    expect(await segmentFiles(dir)).toEqual(['00000000000000000001.seg']);
+    const onDisk = decodeSegment(await readFile(join(dir, '00000000000000000001.seg')));
+    expect(onDisk).toEqual([reading(1), reading(2), reading(3)]);
+    expect(j.status().bytes).toBe((await stat(join(dir, '00000000000000000001.seg'))).size);
+
+    // A second instance sees them too, while the first is still open.
+    const other = await Journal.open({ dir });
+    try {
+      expect((await readAll(other)).map((r) => r.lsn)).toEqual([1, 2, 3]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('group-commits concurrent appends: one write and fsync for many appends', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+
+    for (let i = 1; i <= 10; i++) await j.append([reading(i)]);
+    // Sequential appends cannot share a flush: the counter counts real fsyncs.
+    expect(j.status().flushes).toBe(10);
+
+    const lsns = await Promise.all(range(11, 1010).map((i) => j.append([reading(i)])));
+    expect(lsns).toEqual(range(11, 1010));
+    const flushes = j.status().flushes - 10;
+    expect(flushes).toBeGreaterThanOrEqual(1);
+    expect(flushes).toBeLessThanOrEqual(5);
+
+    const all = await readAll(j);
+    expect(all.map((r) => r.lsn)).toEqual(range(1, 1010));
+    expect(all.map((r) => r.entry)).toEqual(range(1, 1010).map((i) => reading(i)));
+  });
+
+  it('replays after reopen from the committed position; new consumers start per `from`', async () => {
+    const dir = await tempDir();
+    const j1 = await openJournal({ dir });
+    for (let i = 1; i <= 10; i++) await j1.append([reading(i)]);
+    const first = collector();
+    const h = j1.consume('rules', first.handler, { maxBatch: 3 });
+    await first.until(10);
+    await h.stop();
+    await j1.append([11, 12, 13, 14, 15].map((i) => reading(i)));
+    await j1.close();
+
+    const j2 = await openJournal({ dir });
+    expect(j2.status().consumers).toEqual([{ name: 'rules', committedLsn: 10, lag: 5 }]);
+    const again = collector();
+    j2.consume('rules', again.handler);
+    const late = collector();
+    j2.consume('late', late.handler, { from: 'end' });
+    await again.until(5);
+    await j2.append([reading(16)]);
+    await again.until(6);
+    await late.until(1);
+    const fresh = collector();
+    j2.consume('fresh', fresh.handler);
+    await fresh.until(16);
+
+    expect(again.got.map((r) => r.lsn)).toEqual(range(11, 16));
+    expect(again.got.map((r) => r.entry)).toEqual(range(11, 16).map((i) => reading(i)));
+    expect(late.got.map((r) => r.lsn)).toEqual([16]);
+    expect(fresh.got.map((r) => r.lsn)).toEqual(range(1, 16));
+  });
+
+  const garbage: Array<[string, Buffer]> = [
+    ['a partial header', Buffer.from([0x20, 0x00, 0x00])],
+    [
+      'a partial record',
+      Buffer.concat([Buffer.from([100, 0, 0, 0, 1, 2, 3, 4]), Buffer.from('{"type":"readi')]),
+    ],
+    [
+      'a record with a bad checksum',
+      (() => {
+        const payload = Buffer.from(JSON.stringify(reading(99)));
+        const head = Buffer.alloc(8);
+        head.writeUInt32LE(payload.length, 0);
+        head.writeUInt32LE((crc32(payload) ^ 1) >>> 0, 4);
+        return Buffer.concat([head, payload]);
+      })(),
+    ],
+    ['a zero-filled tail', Buffer.alloc(4096)],
+  ];
+
+  it.each(garbage)('truncates %s at the end of the last segment on reopen', async (_what, bytes) => {
+    const dir = await tempDir();
+    const seg = join(dir, '00000000000000000001.seg');
+    const j1 = await openJournal({ dir });
+    for (let i = 1; i <= 5; i++) await j1.append([reading(i)]);
+    await j1.close();
+    const goodSize = (await stat(seg)).size;
+    await appendFile(seg, bytes);
+
+    const { logs, log } = logCapture();
+    const j2 = await openJournal({ dir, log });
+    expect(logs.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([
+      'journal: truncated an incomplete record at the end of the journal',
+    ]);
+    expect((await stat(seg)).size).toBe(goodSize);
+    expect(await readAll(j2)).toEqual(range(1, 5).map((i) => ({ lsn: i, entry: reading(i) })));
+    expect(await j2.append([reading(6)])).toBe(6);
+    await j2.close();
+
+    const again = logCapture();
+    const j3 = await openJournal({ dir, log: again.log });
+    expect(again.logs.filter((l) => l.level !== 'info')).toEqual([]);
+    expect(await readAll(j3)).toEqual(range(1, 6).map((i) => ({ lsn: i, entry: reading(i) })));
+  });
+
+  it('stops at corruption inside an older segment, warns, and keeps the later segments', async () => {
+    const dir = await tempDir();
+    const j1 = await openJournal({ dir, segmentBytes: 512 });
+    for (let i = 1; i <= 40; i++) await j1.append([reading(i)]);
+    await j1.close();
+    const files = await segmentFiles(dir);
+    expect(files.length).toBeGreaterThan(3);
+
+    // Flip a byte inside the second record's payload of the first segment.
+    const firstPath = join(dir, files[0]!);
+    const buf = await readFile(firstPath);
+    const second = 8 + buf.readUInt32LE(0);
+    buf.writeUInt8(buf.readUInt8(second + 8 + 5) ^ 0xff, second + 8 + 5);
+    await writeFile(firstPath, buf);
+    const secondFirstLsn = Number(files[1]!.slice(0, 20));
+
+    const { logs, log } = logCapture();
+    const j2 = await openJournal({ dir, segmentBytes: 512, log });
+    const warnings = logs.filter((l) => l.level === 'warn');
+    expect(warnings.map((l) => l.msg)).toEqual([
+      'journal: corrupt record in an older segment; the entries after it in that segment are lost',
+      'journal: entries missing between segments',
+    ]);
+    expect(warnings[0]!.fields).toMatchObject({ segment: firstPath, problem: 'checksum mismatch', lastGoodLsn: 1 });
+    // Older segments are left as they are, for inspection.
+    expect((await stat(firstPath)).size).toBe(buf.length);
+
+    const expected = [1, ...range(secondFirstLsn, 40)];
+    expect((await readAll(j2)).map((r) => r.lsn)).toEqual(expected);
+    const c = collector();
+    j2.consume('store', c.handler);
+    await c.until(expected.length);
+    expect(c.got.map((r) => r.lsn)).toEqual(expected);
+    expect(c.got.map((r) => r.entry)).toEqual(expected.map((i) => reading(i)));
+    expect(await j2.append([reading(41)])).toBe(41);
+  });
+
+  it('retries a failed batch after a backoff, skipping and duplicating nothing', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+    await j.append(range(1, 30).map((i) => reading(i)));
+
+    const calls: Array<{ lastLsn: number; lsns: number[]; ok: boolean }> = [];
+    const errors: Array<{ err: unknown; attempt: number }> = [];
+    const boom = new Error('store unavailable');
+    let failuresLeft = 2;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    const started = Date.now();
+    j.consume(
+      'store',
+      async (entries, lastLsn) => {
+        const lsns = entries.map((_, i) => lastLsn - entries.length + 1 + i);
+        expect(entries).toEqual(lsns.map((i) => reading(i)));
+        if (lsns.includes(10) && failuresLeft > 0) {
+          calls.push({ lastLsn, lsns, ok: false });
+          failuresLeft -= 1;
+          if (failuresLeft === 1) throw boom; // synchronous-style throw in an async handler
+          return Promise.reject(boom);
+        }
+        calls.push({ lastLsn, lsns, ok: true });
+        if (lastLsn === 30) done();
+      },
+      { maxBatch: 7, maxBackoffMs: 150, onError: (err, attempt) => errors.push({ err, attempt }) },
+    );
+    await finished;
+
+    expect(errors).toEqual([
+      { err: boom, attempt: 1 },
+      { err: boom, attempt: 2 },
+    ]);
+    // Backoff: 100 ms, then 150 ms (capped).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(240);
+    const failed = calls.filter((c) => !c.ok);
+    const ok = calls.filter((c) => c.ok);
+    expect(failed.map((c) => c.lsns)).toEqual([range(8, 14), range(8, 14)]);
+    expect(ok.flatMap((c) => c.lsns)).toEqual(range(1, 30));
+    // The failed batch is retried as-is, right after its failures.
+    expect(calls.map((c) => c.lastLsn)).toEqual([7, 14, 14, 14, 21, 28, 30]);
+  });
+
+  it('removes a segment only once every consumer, including ones known only from disk, is past it', async () => {
+    const dir = await tempDir();
+    const j1 = await openJournal({ dir, segmentBytes: 512 });
+    // Registers 'audit' at position 0, then leaves it only on disk.
+    await j1.consume('audit', () => {}).stop();
+    expect(await readFile(join(dir, 'consumers', 'audit.pos'), 'utf8')).toBe('0\n');
+    for (let i = 1; i <= 40; i++) await j1.append([reading(i)]);
+    await j1.close();
+    const before = await segmentFiles(dir);
+    expect(before.length).toBeGreaterThan(3);
+
+    const j2 = await openJournal({ dir, segmentBytes: 512 });
+    const store = collector();
+    const storeHandle = j2.consume('store', store.handler, { commitIntervalMs: 0 });
+    await store.until(40);
+    await storeHandle.stop();
+    expect(j2.status().consumers).toEqual([
+      { name: 'audit', committedLsn: 0, lag: 40 },
+      { name: 'store', committedLsn: 40, lag: 0 },
+    ]);
+    // 'audit' has read nothing: every segment stays.
+    expect(await segmentFiles(dir)).toEqual(before);
+    expect(j2.status().segments).toBe(before.length);
+
+    // 'audit' reads part of the way: only segments wholly behind it go.
+    const audit = collector();
+    const auditHandle = j2.consume('audit', audit.handler, { maxBatch: 4, commitIntervalMs: 0 });
+    await audit.until(20);
+    await auditHandle.stop();
+    const committed = j2.status().consumers.find((c) => c.name === 'audit')!.committedLsn;
+    expect(committed).toBeGreaterThanOrEqual(20);
+    const after = await segmentFiles(dir);
+    expect(after.length).toBeLessThan(before.length);
+    expect(after.length).toBeGreaterThan(1);
+    expect(before.slice(before.length - after.length)).toEqual(after);
+    const oldestLeft = Number(after[0]!.slice(0, 20));
+    expect(oldestLeft).toBeLessThanOrEqual(committed + 1); // nothing 'audit' has not read is gone
+    const oldestNext = Number(after[1]!.slice(0, 20));
+    expect(oldestNext).toBeGreaterThan(committed + 1); // the kept oldest segment is still needed
+    expect((await readAll(j2))[0]!.lsn).toBe(oldestLeft);
+
+    // Forgetting 'audit' frees everything but the current segment.
+    await j2.removeConsumer('audit');
+    expect(await segmentFiles(dir)).toEqual([before.at(-1)]);
+    expect(j2.status().segments).toBe(1);
+    expect(j2.status().consumers.map((c) => c.name)).toEqual(['store']);
+    await expect(stat(join(dir, 'consumers', 'audit.pos'))).rejects.toThrow(/ENOENT/);
+    expect((await readAll(j2)).map((r) => r.lsn).at(-1)).toBe(40);
+  });
+
+  it('refuses appends after close and bad consumer names', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+    expect(() => j.consume('Bad_Name', () => {})).toThrow(/consumer name "Bad_Name" is invalid/);
+    j.consume('ok-name', () => {});
+    expect(() => j.consume('ok-name', () => {})).toThrow(/already running/);
+    const pending = j.append([reading(1)]);
+    await j.close();
+    expect(await pending).toBe(1);
+    await expect(j.append([reading(2)])).rejects.toThrow(/journal is closed/);
+  });
+});
+
+describe('journal on a full disk', () => {
+  let mnt = '';
+  let j: Journal | undefined;
+
+  beforeAll(async () => {
+    mnt = await mkdtemp(join(tmpdir(), 'floorwatch-journal-tmpfs-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+  });
+
+  afterAll(async () => {
+    await j?.close();
+    execFileSync('umount', [mnt]);
+    await rm(mnt, { recursive: true, force: true });
+  });
+
+  it('rejects with a clear error on ENOSPC, keeps what was acknowledged, and recovers once space frees up', async () => {
+    const dir = join(mnt, 'journal');
+    const filler = join(mnt, 'filler');
+    const seg = join(dir, '00000000000000000001.seg');
+    j = await Journal.open({ dir });
+    const fs = await statfs(mnt);
+    await writeFile(filler, Buffer.alloc(fs.bavail * fs.bsize - 48 * 1024));
+
+    const acked: Entry[] = [];
+    let failure: unknown;
+    for (let i = 1; i <= 2000 && failure === undefined; i++) {
+      const entry = reading(i, 8);
+      try {
+        expect(await j.append([entry])).toBe(acked.length + 1);
+        acked.push(entry);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    expect(acked.length).toBeGreaterThan(5);
+    expect(failure).toBeInstanceOf(Error);
+    const message = (failure as Error).message;
+    expect(message).toBe(`journal write failed: no space left on device (ENOSPC) in ${dir}`);
+    expect((failure as { code?: string }).code).toBe('ENOSPC');
+
+    let st = j.status();
+    expect(st.writable).toBe(false);
+    expect(st.lastError).toBe(message);
+    expect(st.durableLsn).toBe(acked.length);
+    expect(st.lastLsn).toBe(acked.length);
+    // The partial write was cut off again.
+    expect((await stat(seg)).size).toBe(st.bytes);
+
+    // Still full: the next append tries again and fails the same way.
+    await expect(j.append([reading(5000, 8)])).rejects.toThrow(message);
+    expect(j.status().writable).toBe(false);
+
+    await rm(filler);
+    const more = [reading(6000, 8), reading(6001, 8)];
+    expect(await j.append(more)).toBe(acked.length + 2);
+    acked.push(...more);
+    st = j.status();
+    expect(st.writable).toBe(true);
+    expect(st.lastError).toBeUndefined();
+    await j.close();
+    j = undefined;
+
+    const reopened = await Journal.open({ dir });
+    try {
+      expect(await readAll(reopened)).toEqual(acked.map((entry, i) => ({ lsn: i + 1, entry })));
+    } finally {
+      await reopened.close();
+    }
+  });
+});

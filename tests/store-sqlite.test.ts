@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../hub/store/sqlite.ts';
+import { describeStoreContract } from './store-contract.ts';
+
+let dir: string;
+let n = 0;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'floorwatch-sqlite-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const newPath = (): string => join(dir, `store-${++n}.db`);
+
+describeStoreContract('SqliteStore (file)', async () => new SqliteStore({ path: newPath() }));
+describeStoreContract('SqliteStore (:memory:)', async () => new SqliteStore({ path: ':memory:' }));
+
+describe('SqliteStore', () => {
+  const HOUR = 3_600_000;
+  const now = Date.UTC(2026, 0, 31, 12);
+
+  it('uses WAL and keeps its data across a reopen', async () => {
+    const path = newPath();
+    const a = new SqliteStore({ path });
+    await a.init();
+    await a.write([{ device: 'd1', metric: 'noise', ts: now, value: 61.5, zone: 'z1' }]);
+    await a.close();
+
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+
+    const b = new SqliteStore({ path });
+    await b.init();
+    expect(await b.query({ device: 'd1', metric: 'noise', from: now, to: now + 1 })).toEqual([
+      { ts: now, value: 61.5, device: 'd1' },
+    ]);
+    await b.close();
+  });
+
+  it('prune(now) deletes readings older than rawRetentionMs and nothing newer', async () => {
+    const store = new SqliteStore({ path: newPath(), rawRetentionMs: 24 * HOUR });
+    await store.init();
+    const ts = [now - 48 * HOUR, now - 24 * HOUR - 1, now - 24 * HOUR, now - HOUR, now];
+    await store.write(ts.map((t, i) => ({ device: 'd1', metric: 'co2', ts: t, value: 400 + i, zone: 'z1' })));
+    expect(await store.prune(now)).toBe(2);
+    expect(await store.prune(now)).toBe(0);
+    const left = await store.query({ device: 'd1', metric: 'co2', from: 0, to: now + 1 });
+    expect(left.map((p) => p.ts)).toEqual([now - 24 * HOUR, now - HOUR, now]);
+    await store.close();
+  });
+
+  it('defaults to 30 days of retention', () => {
+    expect(new SqliteStore({ path: ':memory:' }).rawRetentionMs).toBe(30 * 24 * HOUR);
+  });
+
+  it('windows readings before 1970 on the epoch grid too', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.init();
+    await store.write([
+      { device: 'd1', metric: 'noise', ts: -1500, value: 40, zone: 'z1' },
+      { device: 'd1', metric: 'noise', ts: -500, value: 50, zone: 'z1' },
+      { device: 'd1', metric: 'noise', ts: 500, value: 60, zone: 'z1' },
+    ]);
+    expect(await store.query({ device: 'd1', metric: 'noise', from: -5000, to: 5000, every: 1000, agg: 'max' })).toEqual([
+      { ts: -2000, value: 40 },
+      { ts: -1000, value: 50 },
+      { ts: 0, value: 60 },
+    ]);
+    await store.close();
+  });
+
+  it('reports unhealthy once closed', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.init();
+    expect((await store.health()).ok).toBe(true);
+    await store.close();
+    expect((await store.health()).ok).toBe(false);
+  });
+});

@@ -1,0 +1,139 @@
+// Starting hubs for tests: in this process (fast, for most tests) or as a child process (for
+// tests that kill it). Both bind 127.0.0.1 on free ports with a temp data dir.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../hub/config/config.ts';
+import { startHub, type Hub } from '../../hub/hub.ts';
+import { freePort } from './influxd.ts';
+
+export interface TestHubOptions {
+  influxUrl?: string;
+  /** Extra floorwatch.yaml content (zones, devices, ingest…). */
+  config?: Record<string, unknown>;
+  dataDir?: string;
+  now?: () => number;
+}
+
+export interface TestHub {
+  hub: Hub;
+  dataDir: string;
+  api(path: string, init?: RequestInit): Promise<Response>;
+  json<T = any>(path: string): Promise<T>;
+  mqttUrl: string;
+  stop(): Promise<void>;
+  /** Stops the hub and removes its data dir. */
+  dispose(): Promise<void>;
+}
+
+export function testEnv(dataDir: string, options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number }): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    FLOORWATCH_BIND: '127.0.0.1',
+    FLOORWATCH_HTTP_PORT: String(options.httpPort ?? 0),
+    FLOORWATCH_MQTT_PORT: String(options.mqttPort ?? 0),
+    FLOORWATCH_DATA_DIR: dataDir,
+    FLOORWATCH_LOG_LEVEL: 'silent',
+  };
+  if (options.influxUrl) env.FLOORWATCH_INFLUX_URL = options.influxUrl;
+  if (options.config) {
+    const file = join(dataDir, 'floorwatch.yaml');
+    writeFileSync(file, stringify(options.config));
+    env.FLOORWATCH_CONFIG = file;
+  }
+  return env;
+}
+
+export function tempDir(prefix = 'floorwatch-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
+  const dataDir = options.dataDir ?? tempDir();
+  const config = loadConfig({ env: testEnv(dataDir, options) });
+  const hub = await startHub({ config, ...(options.now && { now: options.now }) });
+  return wrap(hub, dataDir);
+}
+
+function wrap(hub: Hub, dataDir: string): TestHub {
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await hub.stop();
+  };
+  return {
+    hub,
+    dataDir,
+    mqttUrl: `mqtt://127.0.0.1:${hub.mqttPort}`,
+    api: (path, init) => fetch(`${hub.url}${path}`, init),
+    json: async (path) => {
+      const response = await fetch(`${hub.url}${path}`);
+      if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+      return response.json();
+    },
+    stop,
+    dispose: async () => {
+      await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface HubProcess {
+  child: ChildProcess;
+  httpPort: number;
+  mqttPort: number;
+  url: string;
+  mqttUrl: string;
+  /** Everything the process printed, for failure messages. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+
+/** Runs `hub/main.ts` as `npm start` would, and resolves once it says it is ready. */
+export async function spawnHub(dataDir: string, options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; logLevel?: string } = {}): Promise<HubProcess> {
+  const httpPort = options.httpPort ?? (await freePort());
+  const mqttPort = options.mqttPort ?? (await freePort());
+  const env = { ...process.env, ...testEnv(dataDir, { ...options, httpPort, mqttPort }), FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info' };
+  const child = spawn(TSX, ['hub/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('floorwatch hub ready')) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    exited.then(({ code, signal }) => reject(new Error(`hub exited (${code ?? signal}) before it was ready:\n${text}`)));
+  });
+  return {
+    child,
+    httpPort,
+    mqttPort,
+    url: `http://127.0.0.1:${httpPort}`,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    output: () => text,
+    exited,
+  };
+}
+
+/** Polls a condition of another process (a server, a store) until it holds or the deadline passes. */
+export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+  }
+}
