@@ -45,6 +45,7 @@ const HEALTH_TIMEOUT_MS = 2000;
 /** InfluxDB's time range is int64 ns, roughly 1677..2262. */
 const MIN_TIME_MS = -9_223_372_036_854;
 const MAX_TIME_MS = 9_223_372_036_854;
+const TIME_RANGE = 'time >= $from AND time < $to';
 const BEYOND_RETENTION = /^partial write: points beyond retention policy dropped=(\d+)$/;
 
 const MS_PER_UNIT: Record<string, number> = {
@@ -323,7 +324,7 @@ export class InfluxStore implements Store {
     if (!(from < to)) return undefined;
     params['from'] = new Date(from).toISOString();
     params['to'] = new Date(to).toISOString();
-    let where = 'time >= $from AND time < $to';
+    let where = TIME_RANGE;
     if (q.device !== undefined) {
       params['device'] = String(q.device);
       where += ' AND "device" = $device';
@@ -386,10 +387,12 @@ function aggregateSql(agg: Aggregate, from: string, where: string): string {
       return `SELECT ${agg}("value") FROM ${from} WHERE ${where}`;
     case 'laeq':
       // InfluxQL cannot aggregate an expression, so the energy goes through a subquery. The 10.0
-      // matters: 1.6 types pow(10, x) in a subquery as an integer and truncates the energy.
+      // matters: 1.6 types pow(10, x) in a subquery as an integer and truncates the energy. The
+      // outer query filters on time only: the subquery's rows no longer carry the device/zone tags,
+      // so a tag condition there would match nothing.
       return (
         `SELECT 10 * log10(mean("energy")) FROM (SELECT pow(10.0, "value" / 10.0) AS "energy" ` +
-        `FROM ${from} WHERE ${where}) WHERE ${where}`
+        `FROM ${from} WHERE ${where}) WHERE ${TIME_RANGE}`
       );
     default: {
       const never: never = agg;

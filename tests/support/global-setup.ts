@@ -1,4 +1,5 @@
 // One InfluxDB for the whole run: test files share it, each in a database of its own.
+
 // Brings 'vitest' into this file's resolution so the augmentation below can find it.
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';

@@ -186,13 +186,22 @@ export async function startInfluxd(): Promise<InfluxdHandle> {
     });
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (exited !== undefined) throw new Error(`influxd ${exited} before answering /ping:\n${logTail(logPath)}`);
+    let failure: string;
+    for (;;) {
+      if (exited !== undefined) {
+        failure = `influxd ${exited} before answering /ping`;
+        break;
+      }
       if (await ping(url)) return;
+      if (Date.now() > deadline) {
+        failure = `influxd did not answer ${url}/ping within ${READY_TIMEOUT_MS} ms`;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
+    // Leaves no half-started process behind, so a later start() begins from scratch.
     await terminate();
-    throw new Error(`influxd did not answer ${url}/ping within ${READY_TIMEOUT_MS} ms:\n${logTail(logPath)}`);
+    throw new Error(`${failure}:\n${logTail(logPath)}`);
   };
 
   const terminate = async (): Promise<void> => {
