@@ -9,6 +9,8 @@ import { Journal, type JournalLogLevel, type JournalOptions, type JournalRecord 
 
 const tempDirs: string[] = [];
 const openJournals: Journal[] = [];
+/** Run before journals close, e.g. to release a handler a failed test left blocked. */
+const cleanups: Array<() => void> = [];
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'floorwatch-journal-'));
@@ -23,6 +25,7 @@ async function openJournal(opts: JournalOptions): Promise<Journal> {
 }
 
 afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
   await Promise.all(openJournals.splice(0).map((j) => j.close()));
   await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
@@ -118,6 +121,20 @@ describe('journal', () => {
     expect(st.lastError).toBeUndefined();
     expect(st.consumers).toEqual([{ name: 'store', committedLsn: 6, lag: 0 }]);
   });
+
+  it('wakes a caught-up consumer on every durable append', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+    const c = collector();
+    j.consume('rules', c.handler);
+    for (let i = 1; i <= 20; i++) {
+      // Reading back needs no I/O, the append does: the consumer is idle before each append lands.
+      expect(await j.append([reading(i)])).toBe(i);
+      await c.until(i);
+    }
+    expect(c.got.map((r) => r.lsn)).toEqual(range(1, 20));
+    expect(c.calls.length).toBeGreaterThanOrEqual(2);
+  }, 10_000);
 
   it('has the entries on disk, in the documented format, when append resolves', async () => {
     const dir = await tempDir();
@@ -364,6 +381,51 @@ describe('journal', () => {
     expect(j2.status().consumers.map((c) => c.name)).toEqual(['store']);
     await expect(stat(join(dir, 'consumers', 'audit.pos'))).rejects.toThrow(/ENOENT/);
     expect((await readAll(j2)).map((r) => r.lsn).at(-1)).toBe(40);
+  });
+
+  it('keeps a non-durable consumer in memory only: no position file, no hold on segments', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir, segmentBytes: 512 });
+    for (let i = 1; i <= 20; i++) await j.append([reading(i)]);
+    const segmentsBefore = j.status().segments;
+    expect(segmentsBefore).toBeGreaterThan(2);
+
+    // 'live' is stuck in its first batch, far behind.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    cleanups.push(release);
+    const live = collector();
+    const liveHandle = j.consume(
+      'live',
+      async (entries, lastLsn) => {
+        live.handler(entries, lastLsn);
+        await gate;
+      },
+      { durable: false, maxBatch: 2 },
+    );
+    await live.until(2);
+    const store = collector();
+    const storeHandle = j.consume('store', store.handler, { commitIntervalMs: 0 });
+    await store.until(20);
+    await storeHandle.stop();
+    expect(j.status().consumers).toEqual([
+      { name: 'live', committedLsn: 0, lag: 20 },
+      { name: 'store', committedLsn: 20, lag: 0 },
+    ]);
+    expect(j.status().segments).toBe(1);
+
+    // It carries on from what is still there.
+    release();
+    expect(await j.append([reading(21)])).toBe(21);
+    while (live.got.at(-1)?.lsn !== 21) await live.until(live.got.length + 1);
+    const lsns = live.got.map((r) => r.lsn);
+    expect(lsns).toEqual([...lsns].sort((a, b) => a - b));
+    expect(new Set(lsns).size).toBe(lsns.length);
+    await liveHandle.stop();
+    expect(await readdir(join(dir, 'consumers'))).toEqual(['store.pos']);
+    expect(j.status().consumers.map((c) => c.name)).toEqual(['store']);
   });
 
   it('refuses appends after close and bad consumer names', async () => {

@@ -38,6 +38,11 @@ export interface ConsumeOptions {
   maxBackoffMs?: number;
   /** Each failed attempt at a batch (handler error or read error), attempt counting from 1. */
   onError?: (err: unknown, attempt: number) => void;
+  /**
+   * Default true. False keeps the position in memory only, for live views: no position file, it
+   * never holds segments back, and every start begins per `from`.
+   */
+  durable?: boolean;
 }
 
 export interface ConsumerHandle {
@@ -116,6 +121,7 @@ interface ConsumerState {
   commitIntervalMs: number;
   maxBackoffMs: number;
   onError: ((err: unknown, attempt: number) => void) | undefined;
+  durable: boolean;
   /** Last LSN the handler has accepted. */
   processed: number;
   /** Last LSN written to the position file. */
@@ -241,7 +247,9 @@ export class Journal {
   }
 
   status(): JournalStatus {
-    const consumers = [...this.positions.entries()]
+    const committed = new Map(this.positions);
+    for (const c of this.active.values()) if (!c.durable) committed.set(c.name, c.committed);
+    const consumers = [...committed.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, committedLsn]) => ({
         name,
@@ -276,10 +284,11 @@ export class Journal {
     const commitIntervalMs = nonNegative('commitIntervalMs', opts.commitIntervalMs ?? 200);
     const maxBackoffMs = nonNegative('maxBackoffMs', opts.maxBackoffMs ?? 5000);
 
+    const durable = opts.durable ?? true;
     const oldestLsn = this.segments[0]!.firstLsn;
-    const known = this.positions.get(name);
+    const known = durable ? this.positions.get(name) : undefined;
     let start = known ?? (opts.from === 'end' ? this.durableLsn : oldestLsn - 1);
-    let needsPersist = known === undefined;
+    let needsPersist = durable && known === undefined;
     if (start > this.durableLsn) {
       this.log('warn', 'journal: consumer position is past the end of the journal; starting at the end', {
         consumer: name,
@@ -287,7 +296,7 @@ export class Journal {
         durableLsn: this.durableLsn,
       });
       start = this.durableLsn;
-      needsPersist = true;
+      needsPersist = durable;
     } else if (start < oldestLsn - 1) {
       this.log('warn', 'journal: entries this consumer has not read are no longer retained; starting at the oldest', {
         consumer: name,
@@ -296,10 +305,10 @@ export class Journal {
         lost: oldestLsn - 1 - start,
       });
       start = oldestLsn - 1;
-      needsPersist = true;
+      needsPersist = durable;
     }
     // Registered before anything is awaited, so segment removal already accounts for it.
-    this.positions.set(name, start);
+    if (durable) this.positions.set(name, start);
 
     let signalStop = (): void => {};
     const stopSignal = new Promise<void>((r) => {
@@ -312,6 +321,7 @@ export class Journal {
       commitIntervalMs,
       maxBackoffMs,
       onError: opts.onError,
+      durable,
       processed: start,
       committed: start,
       needsPersist,
@@ -584,6 +594,10 @@ export class Journal {
   private commit(c: ConsumerState): Promise<void> {
     c.commitChain = c.commitChain.then(async () => {
       const lsn = c.processed;
+      if (!c.durable) {
+        c.committed = lsn;
+        return;
+      }
       if (lsn === c.committed && !c.needsPersist) return;
       c.lastCommitAt = Date.now();
       try {
@@ -673,6 +687,11 @@ class ChunkReader {
     public pos: number,
   ) {}
 
+  /** Bytes buffered from `pos`: callers check this first to skip an await per record. */
+  get buffered(): number {
+    return this.buf.length;
+  }
+
   /** Makes `n` bytes from `pos` available without reading past `limit`; false if there are fewer. */
   async ensure(n: number, limit: number): Promise<boolean> {
     if (this.buf.length >= n) return true;
@@ -750,11 +769,15 @@ class Cursor {
       const entries: Entry[] = [];
       let last = 0;
       while (entries.length < max && this.segLsn <= lastLsn) {
-        if (!(await reader.ensure(HEADER_BYTES, limit))) throw corrupt(seg, reader.pos, 'truncated header');
+        if (reader.buffered < HEADER_BYTES && !(await reader.ensure(HEADER_BYTES, limit))) {
+          throw corrupt(seg, reader.pos, 'truncated header');
+        }
         const len = reader.u32(0);
         const sum = reader.u32(4);
         if (len === 0 || len > MAX_RECORD_BYTES) throw corrupt(seg, reader.pos, `bad length ${len}`);
-        if (!(await reader.ensure(HEADER_BYTES + len, limit))) throw corrupt(seg, reader.pos, 'truncated record');
+        if (reader.buffered < HEADER_BYTES + len && !(await reader.ensure(HEADER_BYTES + len, limit))) {
+          throw corrupt(seg, reader.pos, 'truncated record');
+        }
         if (this.segLsn >= this.nextLsn) {
           const payload = reader.view(HEADER_BYTES, HEADER_BYTES + len);
           if (crc32(payload) !== sum) throw corrupt(seg, reader.pos, 'checksum mismatch');
