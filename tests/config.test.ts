@@ -86,3 +86,11 @@ describe('configuration', () => {
     expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(/devices\.1\.id.*listed twice/);
   });
 });
+
+describe('the example configuration', () => {
+  it('is valid as shipped', () => {
+    const config = loadConfig({ env: { FLOORWATCH_CONFIG: join(process.cwd(), 'floorwatch.example.yaml') }, cwd: dir });
+    expect(config.zones.map((z) => z.id)).toEqual(['floor-a', 'quiet-1', 'server-room']);
+    expect(config.devices.find((d) => d.id === 'pc-a17')?.heartbeat_interval).toBe('30s');
+  });
+});

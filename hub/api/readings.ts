@@ -25,7 +25,7 @@ const readingsQuerySchema = {
     from: { type: 'string', description: 'ms since 1970, ISO 8601, or relative such as -1h (default -1h)' },
     to: { type: 'string', description: 'as from (default now)' },
     every: { type: 'string', description: 'window such as 1m or 15m (with agg)' },
-    agg: { type: 'string', enum: [...AGGREGATES], description: 'laeq is the energy average of decibels' },
+    agg: { type: 'string', description: 'mean, min, max, last or laeq (the energy average of decibels)' },
     limit: { type: 'string', description: 'most raw points returned, newest kept' },
   },
   required: ['metric'],

@@ -93,6 +93,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       resolve();
     });
   });
+  const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
 
@@ -111,19 +112,17 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     handle: (stream, request) => broker.handle(stream, request),
     publish,
     connectedClients: () => broker.connectedClients,
-    stopAccepting: () =>
-      new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-      }),
+    stopAccepting: async () => {
+      // close() stops listening at once; its callback waits for the open connections, which the
+      // broker ends in close() below.
+      if (server.listening) server.close();
+    },
     async close() {
       await publish(topics.hubStatus(prefix), 'offline', { retain: true }).catch(() => undefined);
       closing = true;
+      if (server.listening) server.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-      });
+      await serverClosed;
     },
   };
 }

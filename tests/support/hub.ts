@@ -71,7 +71,7 @@ function wrap(hub: Hub, dataDir: string): TestHub {
     json: async (path) => {
       const response = await fetch(`${hub.url}${path}`);
       if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-      return response.json();
+      return (await response.json()) as never;
     },
     stop,
     dispose: async () => {

@@ -1,0 +1,204 @@
+// Ingest as pure logic: parsers, units, validation, duplicates. The journal is a plain array here;
+// the integration tests run the same code behind the real broker and journal.
+import { describe, expect, it } from 'vitest';
+import type { Entry, Reading } from '../hub/domain/reading.ts';
+import { Ingest, type IncomingMessage, type IngestSettings } from '../hub/ingest/ingest.ts';
+import { parseSenml } from '../hub/ingest/parsers/senml.ts';
+import { RejectionLog, type RejectionRecord } from '../hub/ingest/rejections.ts';
+import { createMetrics } from '../hub/telemetry/metrics.ts';
+
+const NOW = Date.UTC(2026, 10, 29, 9, 0, 0);
+
+const settings: IngestSettings = {
+  maxClockSkewMs: 300_000,
+  maxReplayAgeMs: 7 * 86_400_000,
+  maxPayloadBytes: 64 * 1024,
+  maxMetricsPerDevice: 8,
+  acceptUndeclaredDevices: true,
+};
+
+function setup(overrides: Partial<IngestSettings> = {}) {
+  const journal: Entry[] = [];
+  const logged: RejectionRecord[] = [];
+  const metrics = createMetrics();
+  const rejections = new RejectionLog({ capacity: 5, now: () => NOW, log: (r) => logged.push(r) });
+  let failAppend = false;
+  const ingest = new Ingest({
+    settings: { ...settings, ...overrides },
+    declaredZones: new Map([['t-1', 'floor-a']]),
+    append: async (entries) => {
+      if (failAppend) throw new Error('no space left on device');
+      journal.push(...entries);
+    },
+    rejections,
+    metrics,
+  });
+  const send = (payload: string | object, extra: Partial<IncomingMessage> = {}) =>
+    ingest.accept({ source: 'mqtt', kind: 'telemetry', device: 't-1', payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)), receivedAt: NOW, ...extra });
+  const readings = () => journal.flatMap((e) => (e.type === 'readings' ? e.readings : []));
+  return { ingest, journal, readings, rejections, logged, metrics, send, failNext: (v: boolean) => (failAppend = v) };
+}
+
+describe('SenML resolution (RFC 8428)', () => {
+  it('applies base name, time, unit and value to the records after them', () => {
+    const values = parseSenml(
+      [
+        { bn: 't-17/', bt: 1764460800, bu: 'Cel', n: 'temperature', v: 23.4 },
+        { n: 'co2', u: 'ppm', v: 812, t: 60 },
+        { bv: 10, n: 'temperature', v: 1.5, t: 120 },
+      ],
+      NOW,
+    );
+    expect(values).toEqual([
+      { device: 't-17', metric: 'temperature', value: 23.4, unit: 'Cel', ts: 1764460800000 },
+      { device: 't-17', metric: 'co2', value: 812, unit: 'ppm', ts: 1764460860000 },
+      { device: 't-17', metric: 'temperature', value: 11.5, unit: 'Cel', ts: 1764460920000 },
+    ]);
+  });
+
+  it('treats a time below 2^28 as relative to now', () => {
+    const [value] = parseSenml([{ n: 'noise', v: 55, t: -30 }], NOW);
+    expect(value?.ts).toBe(NOW - 30_000);
+  });
+
+  it('refuses broken base fields with the record and the field named', () => {
+    expect(() => parseSenml([{ bn: 5, n: 'x', v: 1 }], NOW)).toThrow(/record 0: "bn" must be a string/);
+    expect(() => parseSenml([{ n: 'x', v: 1 }, { bt: 'yesterday', n: 'y', v: 2 }], NOW)).toThrow(/record 1: "bt" must be a number/);
+    expect(() => parseSenml([{ n: 'temperature', vs: 'warm' }], NOW)).toThrow(/only numeric values/);
+    expect(() => parseSenml([{ v: 1 }], NOW)).toThrow(/no name/);
+    expect(() => parseSenml([], NOW)).toThrow(/empty/);
+  });
+});
+
+describe('ingest', () => {
+  it('journals plain JSON telemetry with the device time and the declared zone', async () => {
+    const { send, readings } = setup();
+    const outcome = await send({ ts: NOW - 1000, seq: 7, temperature: 23.4, humidity: 41 });
+    expect(outcome).toMatchObject({ accepted: 2, rejected: 0 });
+    expect(readings()).toEqual([
+      { device: 't-1', metric: 'temperature', value: 23.4, ts: NOW - 1000, zone: 'floor-a', seq: 7 },
+      { device: 't-1', metric: 'humidity', value: 41, ts: NOW - 1000, zone: 'floor-a', seq: 7 },
+    ]);
+  });
+
+  it('normalises units to the canonical ones', async () => {
+    const { send, readings } = setup();
+    await send([
+      { bn: 't-1/', n: 'temperature', u: 'K', v: 296.15 },
+      { n: 'humidity', u: '/', v: 0.41 },
+      { n: 'fresh_air', u: 'l/s/person', v: 10 },
+    ]);
+    const byMetric = Object.fromEntries(readings().map((r) => [r.metric, r.value]));
+    expect(byMetric.temperature).toBeCloseTo(23, 6);
+    expect(byMetric.humidity).toBeCloseTo(41, 6);
+    expect(byMetric.fresh_air).toBeCloseTo(36, 6);
+  });
+
+  it('keeps the good values of a message and rejects the bad ones with a reason each', async () => {
+    const { send, readings, rejections } = setup();
+    const outcome = await send({ temperature: 900, humidity: 'wet', co2: null, noise: 55, 'bad name': 1 });
+    expect(outcome.accepted).toBe(1);
+    expect(readings().map((r) => r.metric)).toEqual(['noise']);
+    const reasons = rejections.list().map((r) => r.reason).sort();
+    expect(reasons).toEqual(['invalid_metric', 'invalid_value', 'invalid_value', 'out_of_range']);
+    expect(rejections.list({ reason: 'out_of_range' })[0]?.detail).toMatch(/temperature 900 Cel is outside .*sensor fault/);
+  });
+
+  it('flags unknown metrics but keeps them', async () => {
+    const { send, readings } = setup();
+    await send({ pm25: 12 });
+    expect(readings()[0]).toMatchObject({ metric: 'pm25', value: 12, unknownMetric: true });
+  });
+
+  it('stores a reading from a device whose clock is off at receive time', async () => {
+    const { send, readings, metrics } = setup();
+    await send({ ts: NOW + 3_600_000, temperature: 22 });
+    await send({ ts: Date.UTC(2019, 0, 1), humidity: 40 });
+    expect(readings().map((r) => r.ts)).toEqual([NOW, NOW]);
+    expect((await metrics.clockCorrections.get()).values[0]?.value).toBe(2);
+  });
+
+  it('keeps the original time of a replayed reading inside the replay window', async () => {
+    const { send, readings } = setup();
+    await send({ ts: NOW - 86_400_000, temperature: 22 });
+    expect(readings()[0]?.ts).toBe(NOW - 86_400_000);
+  });
+
+  it('journals the same (device, seq) or (device, metric, ts) once', async () => {
+    const { send, readings } = setup();
+    await send({ seq: 1, temperature: 22 });
+    const again = await send({ seq: 1, temperature: 22 }, { receivedAt: NOW + 5000 });
+    await send({ ts: NOW - 10, humidity: 40 });
+    const tsAgain = await send({ ts: NOW - 10, humidity: 40 });
+    await send({ seq: 2, temperature: 22 });
+    expect(again).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(tsAgain).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(readings().length).toBe(3);
+  });
+
+  it('does not remember a message the journal failed to write, so its retry is accepted', async () => {
+    const { send, readings, failNext } = setup();
+    failNext(true);
+    await expect(send({ seq: 9, temperature: 22 })).rejects.toThrow(/no space/);
+    failNext(false);
+    expect(await send({ seq: 9, temperature: 22 })).toMatchObject({ accepted: 1 });
+    expect(readings().length).toBe(1);
+  });
+
+  it('limits the distinct metrics of one device', async () => {
+    const { send, rejections } = setup();
+    const doc: Record<string, number> = {};
+    for (let i = 0; i < 20; i++) doc[`m${i}`] = i;
+    const outcome = await send(doc);
+    expect(outcome).toMatchObject({ accepted: 8, rejected: 12 });
+    expect(rejections.list()[0]?.reason).toBe('too_many_metrics');
+  });
+
+  it('refuses hostile ids, oversized payloads and a SenML name for another device', async () => {
+    const { send, rejections, journal } = setup({ maxPayloadBytes: 1000 });
+    for (const device of ['a b', 'a,b', 'a"b', 'a\\b', 'a\nb', '#', 'ü', '', 'x'.repeat(65)]) {
+      await send({ temperature: 20 }, { device });
+    }
+    await send({ temperature: 20, padding: 'x'.repeat(2000) });
+    await send([{ bn: 't-2/', n: 'temperature', v: 20 }]);
+    expect(journal).toEqual([]);
+    const reasons = rejections.list({ limit: 20 }).map((r) => r.reason);
+    expect(reasons.slice(0, 2)).toEqual(['device_mismatch', 'payload_too_large']);
+    expect(rejections.total).toBe(11);
+    expect(rejections.evicted).toBe(6);
+  });
+
+  it('logs a rejecting device at most once a minute', async () => {
+    const { send, logged } = setup();
+    for (let i = 0; i < 5; i++) await send('{broken');
+    await send('{broken', { receivedAt: NOW + 61_000 });
+    expect(logged.length).toBe(2);
+    expect(logged[0]?.detail).toMatch(/not valid JSON/);
+  });
+
+  it('refuses undeclared devices when configured to', async () => {
+    const { send, journal, rejections } = setup({ acceptUndeclaredDevices: false });
+    await send({ temperature: 20 }, { device: 'stranger' });
+    await send({ temperature: 20 });
+    expect(journal.length).toBe(1);
+    expect(rejections.list()[0]?.reason).toBe('undeclared_device');
+  });
+
+  it('journals heartbeats and presence', async () => {
+    const { send, journal } = setup();
+    await send({ ts: NOW, kind: 'headset', status: 'degraded', components: { headset: { state: 'degraded', code: 'noise' } }, uptime_s: 10, fw: '1.4.2' }, { kind: 'heartbeat' });
+    await send('offline', { kind: 'status' });
+    expect(journal).toEqual([
+      { type: 'heartbeat', heartbeat: { device: 't-1', zone: 'floor-a', ts: NOW, kind: 'headset', status: 'degraded', components: { headset: { state: 'degraded', code: 'noise' } }, uptimeS: 10, fw: '1.4.2' } },
+      { type: 'status', status: { subject: 'device', id: 't-1', zone: 'floor-a', status: 'offline', ts: NOW } },
+    ]);
+    const bad = await send({ status: 'on fire' }, { kind: 'heartbeat' });
+    expect(bad.problems[0]?.detail).toMatch(/"status" must be one of ok, degraded, fault/);
+  });
+
+  it('takes the device from SenML names on HTTP, where there is no topic', async () => {
+    const { send, readings } = setup();
+    await send([{ bn: 'h-7/', n: 'noise', u: 'dB(A)', v: 61 }], { source: 'http', device: undefined });
+    expect(readings()[0]).toMatchObject<Partial<Reading>>({ device: 'h-7', metric: 'noise', value: 61, zone: '' });
+  });
+});
