@@ -150,7 +150,7 @@ export class Ingest {
         readings.push(reading);
       } catch (err) {
         if (!(err instanceof Rejection)) throw err;
-        reject(err, owner);
+        reject(err, device ?? owner);
       }
     }
     if (outcome.duplicates > 0) this.deps.metrics.duplicates.inc(outcome.duplicates);
