@@ -2,7 +2,7 @@
 // registry and live feed → HTTP API. Each part gets only what it needs.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { devicesRoutes } from './api/devices.ts';
 import { registerDocs } from './api/docs.ts';
@@ -167,7 +167,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     for (const c of status.consumers) metrics.journalLag.set({ consumer: c.name }, c.lag);
   };
 
-  const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, disableRequestLogging: true, forceCloseConnections: true });
+  const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
   await registerDocs(app, VERSION);
   await app.register(healthRoutes, { health });
   await app.register(metricsRoutes, { metrics, refresh: refreshGauges });

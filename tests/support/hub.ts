@@ -92,24 +92,30 @@ export interface HubProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 
-/** Runs `hub/main.ts` as `npm start` would, and resolves once it says it is ready. */
+/** Runs `hub/main.ts` as `npm start` would, and resolves once its API answers. */
 export async function spawnHub(dataDir: string, options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; logLevel?: string } = {}): Promise<HubProcess> {
   const httpPort = options.httpPort ?? (await freePort());
   const mqttPort = options.mqttPort ?? (await freePort());
   const env = { ...process.env, ...testEnv(dataDir, { ...options, httpPort, mqttPort }), FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info' };
-  const child = spawn(TSX, ['hub/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node itself with tsx as a loader, so a signal reaches the hub and not a wrapper process.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('floorwatch hub ready')) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    exited.then(({ code, signal }) => reject(new Error(`hub exited (${code ?? signal}) before it was ready:\n${text}`)));
+  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  let exitedEarly: string | undefined;
+  void exited.then(({ code, signal }) => (exitedEarly = `hub exited (${code ?? signal}) before it was ready:\n${text}`));
+  // Ready when the API answers, whatever the log level.
+  await eventually(
+    async () => {
+      if (exitedEarly) throw new Error(exitedEarly);
+      return (await fetch(`http://127.0.0.1:${httpPort}/api/v1/health`)).status > 0;
+    },
+    { what: 'the hub to answer', timeoutMs: 30_000, intervalMs: 25 },
+  ).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(exitedEarly ?? err.message);
   });
   return {
     child,
