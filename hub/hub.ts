@@ -196,7 +196,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       await app.close();
       await mqtt.close();
       await journal.close();
-      registry.save(now(), true);
+      try {
+        registry.save(now(), true);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, `could not save the device list (${(err as Error).message}); it is rebuilt from new messages`);
+      }
       await store.close();
       log.info('hub stopped');
     })();

@@ -12,6 +12,7 @@ export interface FleetOptions {
   baseTs: number;
   /** Pause between a device's messages, to stretch a run over time. */
   intervalMs?: number;
+  /** Default co2, whose range holds the encoded values of up to 40,000 readings. */
   metric?: string;
 }
 
