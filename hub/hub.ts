@@ -46,6 +46,7 @@ export interface Hub {
 
 /** How many recent journal entries seed the duplicate filter at start. */
 const DUPLICATE_MEMORY_ENTRIES = 100_000;
+const PRUNE_EVERY_MS = 3_600_000;
 /** Above this many entries waiting for the store, health reports a backlog. */
 const BACKLOG_WARNING = 10_000;
 
@@ -122,6 +123,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     journal.consume('live', (entries) => feed.publish(entries), { from: 'end', durable: false }),
   ];
 
+  const prune = async () => {
+    try {
+      const removed = (await store.prune?.(now())) ?? 0;
+      if (removed > 0) log.info({ removed }, `removed ${removed} readings older than the raw retention (${config.storage.raw_retention})`);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not remove expired readings; will try again in an hour');
+    }
+  };
+  const pruneTimer = store.prune ? setInterval(prune, PRUNE_EVERY_MS).unref() : undefined;
+
   let mqtt: MqttSource;
   try {
     mqtt = await startMqttSource({ host: config.bind, port: config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now });
@@ -192,6 +203,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const stop = () => {
     stopping ??= (async () => {
       log.info('hub stopping: no new connections; flushing the journal');
+      clearInterval(pruneTimer);
       await mqtt.stopAccepting();
       await app.close();
       await mqtt.close();

@@ -49,5 +49,10 @@ export interface Store {
   /** Number of stored readings matching device/zone, metric and range (metric optional). */
   count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number>;
   health(): Promise<StoreHealth>;
+  /**
+   * Deletes readings past the raw retention; returns how many. Only for backends that do not
+   * expire data themselves (InfluxDB does, through its retention policy).
+   */
+  prune?(now: number): Promise<number>;
   close(): Promise<void>;
 }
