@@ -1,0 +1,51 @@
+// `npm run floorwatch -- <command>`: the operator's command line. Each command is one file in this folder
+// exporting a `Command`; adding one means adding it to COMMANDS.
+import { ConfigError } from '../config/config.ts';
+
+export interface Command {
+  /** One line, shown in the command list. */
+  summary: string;
+  /** Usage text shown by `floorwatch help <command>`. */
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => ({
+    summary: 'run the hub (same as npm start)',
+    usage: 'floorwatch start',
+    run: async () => {
+      await import('../main.ts');
+      return new Promise<number>(() => undefined);
+    },
+  }),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    const target = args[0] !== undefined ? COMMANDS[args[0]] : undefined;
+    if (target) {
+      const command = await target();
+      process.stdout.write(`${command.summary}\n\n${command.usage}\n`);
+    } else {
+      const summaries = await Promise.all(Object.entries(COMMANDS).map(async ([n, load]) => `  ${n.padEnd(12)} ${(await load()).summary}`));
+      process.stdout.write(`usage: floorwatch <command> [options]\n\ncommands:\n${summaries.sort().join('\n')}\n`);
+    }
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`floorwatch: unknown command "${name}" (known: ${Object.keys(COMMANDS).sort().join(', ')}; see: npm run floorwatch -- help)\n`);
+    return 2;
+  }
+  return (await load()).run(args);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof ConfigError ? err.message : `floorwatch: ${err instanceof Error ? err.message : String(err)}`}\n`);
+    process.exit(1);
+  },
+);
