@@ -188,6 +188,34 @@ describe.each(backends)('hub on $name', ({ influx }) => {
   });
 });
 
+describe('hub restart', () => {
+  it('remembers devices and does not store a re-sent reading twice', async () => {
+    const { tempDir } = await import('./support/hub.ts');
+    const dataDir = tempDir();
+    const first = await startTestHub({ dataDir });
+    const client = await mqtt.connectAsync(first.mqttUrl, { clientId: 'r-1' });
+    await client.publishAsync('floorwatch/devices/r-1/heartbeat', JSON.stringify({ kind: 'pc', status: 'ok' }), { qos: 1 });
+    await client.publishAsync('floorwatch/devices/r-1/telemetry', JSON.stringify({ seq: 5, temperature: 22.5 }), { qos: 1 });
+    await client.endAsync();
+    await eventually(async () => (await first.json<{ lastHeartbeat: number | null }>('/api/v1/devices/r-1')).lastHeartbeat !== null);
+    await first.stop();
+
+    const second = await startTestHub({ dataDir });
+    try {
+      expect(await second.json('/api/v1/devices/r-1')).toMatchObject({ kind: 'pc', status: 'ok', metrics: ['temperature'] });
+      // The same message again, as a device does after a lost PUBACK: journaled once.
+      const again = await mqtt.connectAsync(second.mqttUrl, { clientId: 'r-1' });
+      await again.publishAsync('floorwatch/devices/r-1/telemetry', JSON.stringify({ seq: 5, temperature: 22.5 }), { qos: 1 });
+      await again.endAsync();
+      expect(await (await second.api('/metrics')).text()).toMatch(/floorwatch_duplicates_dropped_total 1/);
+      const points = await readingsOf(second, 'device=r-1&metric=temperature');
+      expect(points.length).toBe(1);
+    } finally {
+      await second.dispose();
+    }
+  });
+});
+
 describe('hub process', () => {
   it('stops cleanly on SIGTERM: exit 0, the hub says offline', async () => {
     const { spawnHub, tempDir } = await import('./support/hub.ts');
