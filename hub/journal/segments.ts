@@ -24,7 +24,7 @@ export class JournalError extends Error {
   }
 }
 
-export const HEADER_BYTES = 8;
+const HEADER_BYTES = 8;
 /** Sanity bound on a record: a larger length in a header means corruption, not data. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
