@@ -32,6 +32,8 @@ export interface HubOptions {
   now?: () => number;
   /** Process metrics (CPU, memory) in /metrics; off in tests that run several hubs. */
   processMetrics?: boolean;
+  /** False only in benchmarks that measure what the journal's fsync costs. */
+  journalFsync?: boolean;
 }
 
 export interface Hub {
@@ -65,6 +67,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   const journal = await Journal.open({
     dir: join(config.data_dir, 'journal'),
+    fsync: options.journalFsync ?? true,
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
 

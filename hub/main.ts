@@ -13,7 +13,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const hub = await startHub({ config, processMetrics: true });
+  // Benchmarks only: what the fsync costs. Deliberately not part of the configuration.
+  const journalFsync = process.env.BENCH_NO_JOURNAL_FSYNC !== '1';
+  const hub = await startHub({ config, processMetrics: true, journalFsync });
+  if (!journalFsync) hub.log.warn('BENCH_NO_JOURNAL_FSYNC=1: the journal does not fsync; acknowledged readings can be lost in a crash');
   const storage = config.storage.influx_url ? `InfluxDB at ${new URL(config.storage.influx_url).host}` : `embedded SQLite in ${config.data_dir}`;
   hub.log.info(
     { http: hub.url, mqtt: `${config.bind}:${hub.mqttPort}` },

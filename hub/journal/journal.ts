@@ -33,6 +33,11 @@ export interface JournalOptions {
   /** A new segment is started once the current one has reached this size. Default 16 MiB. */
   segmentBytes?: number;
   log?: JournalLog;
+  /**
+   * Default true. False skips the fdatasync, so an acknowledged append can be lost in a crash:
+   * only for measuring what durability costs.
+   */
+  fsync?: boolean;
 }
 
 /** Called with consecutive entries whose last LSN is `lastLsn`. Resolving commits them. */
@@ -168,6 +173,7 @@ export class Journal {
   private constructor(
     readonly dir: string,
     private readonly segmentBytes: number,
+    private readonly fsync: boolean,
     private readonly log: JournalLog,
     segments: Segment[],
     writer: FileHandle,
@@ -204,7 +210,7 @@ export class Journal {
     }
     const current = segments.at(-1)!;
     const writer = await open(current.path, 'r+');
-    const journal = new Journal(dir, segmentBytes, log, segments, writer, positions);
+    const journal = new Journal(dir, segmentBytes, opts.fsync ?? true, log, segments, writer, positions);
     log('info', 'journal opened', {
       dir,
       segments: segments.length,
@@ -413,7 +419,7 @@ export class Journal {
           throw this.ioError('write', err);
         }
         try {
-          await this.writer.datasync();
+          if (this.fsync) await this.writer.datasync();
         } catch (err) {
           throw this.ioError('fsync', err);
         }
