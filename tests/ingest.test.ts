@@ -136,6 +136,14 @@ describe('ingest', () => {
     expect(readings().length).toBe(3);
   });
 
+  it('does not take a restarted device that sends its own time for a repeat of its old seq', async () => {
+    const { send, readings } = setup();
+    await send({ seq: 0, ts: NOW - 60_000, temperature: 22 });
+    const afterReboot = await send({ seq: 0, ts: NOW, temperature: 23 });
+    expect(afterReboot).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(readings().map((r) => r.value)).toEqual([22, 23]);
+  });
+
   it('does not remember a message the journal failed to write, so its retry is accepted', async () => {
     const { send, readings, failNext } = setup();
     failNext(true);

@@ -1,6 +1,8 @@
 // Remembers what each device sent lately, so a message re-sent after a lost PUBACK or a
 // reconnect is journaled once. The stores are idempotent on (device, metric, ts) too; this filter
-// is what catches (device, seq) repeats whose receive time differs.
+// is what catches (device, seq) repeats whose receive time differs. A device without a clock that
+// restarts its seq at 0 within its last ~1000 readings has those readings taken for repeats: such
+// firmware must keep its seq across restarts (the contract says so).
 const PER_DEVICE = 1024;
 const DEVICES_MAX = 100_000;
 
@@ -43,21 +45,23 @@ export class DuplicateFilter {
     return keys;
   }
 
-  private static key(metric: string, seq: number | undefined, ts: number | undefined): string | undefined {
+  /**
+   * The key a reading is known by: its metric at the device's own timestamp when it sent one (so a
+   * device that restarts its seq at 0 is not mistaken for a repeat), else its metric and seq.
+   * Without either, a reading cannot be recognised again.
+   */
+  static keyOf(metric: string, seq: number | undefined, deviceTs: number | undefined): string | undefined {
+    if (deviceTs !== undefined) return `t${deviceTs}:${metric}`;
     if (seq !== undefined) return `s${seq}:${metric}`;
-    if (ts !== undefined) return `t${ts}:${metric}`;
     return undefined;
   }
 
-  /** True when this (device, seq) or (device, metric, device-ts) was already recorded. */
-  has(device: string, metric: string, seq: number | undefined, deviceTs: number | undefined): boolean {
-    const key = DuplicateFilter.key(metric, seq, deviceTs);
-    return key !== undefined && this.devices.get(device)?.has(key) === true;
+  has(device: string, key: string): boolean {
+    return this.devices.get(device)?.has(key) === true;
   }
 
-  /** Records a reading once it is durable, so a failed write can be retried without being dropped. */
-  add(device: string, metric: string, seq: number | undefined, deviceTs: number | undefined): void {
-    const key = DuplicateFilter.key(metric, seq, deviceTs);
-    if (key !== undefined) this.keysOf(device).add(key);
+  /** Records a key once its reading is durable, so a failed write can be retried without being dropped. */
+  add(device: string, key: string): void {
+    this.keysOf(device).add(key);
   }
 }

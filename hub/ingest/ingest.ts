@@ -65,7 +65,9 @@ export class Ingest {
   remember(entry: Entry): void {
     if (entry.type !== 'readings') return;
     for (const r of entry.readings) {
-      this.duplicates.add(r.device, r.metric, r.seq, r.ts);
+      // Whether r.ts came from the device is not recorded, so remember it both ways.
+      this.duplicates.add(r.device, DuplicateFilter.keyOf(r.metric, undefined, r.ts)!);
+      if (r.seq !== undefined) this.duplicates.add(r.device, DuplicateFilter.keyOf(r.metric, r.seq, undefined)!);
       this.metricsOf(r.device).add(r.metric);
     }
   }
@@ -93,7 +95,7 @@ export class Ingest {
     };
 
     let entries: Entry[];
-    const fresh: Array<[string, string, number | undefined, number | undefined]> = [];
+    const fresh: Array<[device: string, key: string]> = [];
     try {
       entries = this.toEntries(message, outcome, reject, fresh);
     } catch (err) {
@@ -103,7 +105,7 @@ export class Ingest {
     }
     if (entries.length === 0) return outcome;
     await this.deps.append(entries);
-    for (const key of fresh) this.duplicates.add(...key);
+    for (const [device, key] of fresh) this.duplicates.add(device, key);
     metrics.readingsAccepted.inc(outcome.accepted);
     return outcome;
   }
@@ -112,7 +114,7 @@ export class Ingest {
     message: IncomingMessage,
     outcome: IngestOutcome,
     reject: (r: Rejection, device?: string) => void,
-    fresh: Array<[string, string, number | undefined, number | undefined]>,
+    fresh: Array<[device: string, key: string]>,
   ): Entry[] {
     const { settings } = this.deps;
     if (message.payload.length > settings.maxPayloadBytes) {
@@ -139,14 +141,16 @@ export class Ingest {
       const owner = value.device ?? device;
       try {
         const reading = this.toReading(value, owner, message);
-        const key: [string, string, number | undefined, number | undefined] = [reading.device, reading.metric, reading.seq, value.ts];
-        const messageKey = key.join('\u0000');
-        if (this.duplicates.has(...key) || inMessage.has(messageKey)) {
-          outcome.duplicates++;
-          continue;
+        const key = DuplicateFilter.keyOf(reading.metric, reading.seq, value.ts);
+        if (key !== undefined) {
+          const messageKey = `${reading.device}\u0000${key}`;
+          if (this.duplicates.has(reading.device, key) || inMessage.has(messageKey)) {
+            outcome.duplicates++;
+            continue;
+          }
+          inMessage.add(messageKey);
+          fresh.push([reading.device, key]);
         }
-        inMessage.add(messageKey);
-        fresh.push(key);
         readings.push(reading);
       } catch (err) {
         if (!(err instanceof Rejection)) throw err;
