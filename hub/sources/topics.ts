@@ -1,9 +1,12 @@
 // The MQTT topic contract: {prefix}/devices/{deviceId}/{telemetry|heartbeat|status}.
 import type { MessageKind } from '../ingest/parsers/index.ts';
 
+/** What a device topic can carry; serial frames arrive another way. */
+export type TopicKind = Exclude<MessageKind, 'frame'>;
+
 export interface DeviceTopic {
   device: string;
-  kind: MessageKind;
+  kind: TopicKind;
 }
 
 const KINDS = new Set<string>(['telemetry', 'heartbeat', 'status']);
@@ -14,7 +17,7 @@ export function parseDeviceTopic(prefix: string, topic: string): DeviceTopic | u
   if (levels.length !== 4 || levels[0] !== prefix || levels[1] !== 'devices') return undefined;
   const [, , device, kind] = levels;
   if (device === undefined || kind === undefined || !KINDS.has(kind)) return undefined;
-  return { device, kind: kind as MessageKind };
+  return { device, kind: kind as TopicKind };
 }
 
 export const topics = {

@@ -1,12 +1,14 @@
 // Payload → Parsed, by message kind. A new payload format is one more parser file here.
 import type { Presence } from '../../domain/reading.ts';
 import { Rejection } from '../rejection.ts';
+import { parseFrame } from './frame.ts';
 import { parseHeartbeat } from './heartbeat.ts';
 import { parseJson, parseJsonTelemetry } from './json.ts';
 import type { Parsed } from './parsed.ts';
 import { parseSenml } from './senml.ts';
 
-export type MessageKind = 'telemetry' | 'heartbeat' | 'status';
+/** 'frame' is one serial gateway frame whose envelope the serial source has checked. */
+export type MessageKind = 'telemetry' | 'heartbeat' | 'status' | 'frame';
 export type { Parsed, ParsedHeartbeat, ParsedValue } from './parsed.ts';
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -22,6 +24,7 @@ export function parsePayload(kind: MessageKind, payload: Buffer, now: number): P
     }
     return { kind: 'status', status: text as Presence };
   }
+  if (kind === 'frame') return parseFrame(payload.toString('latin1'));
   const doc = parseJson(payload);
   if (kind === 'heartbeat') {
     if (!isObject(doc)) throw new Rejection('invalid_payload', 'heartbeat must be a JSON object');
