@@ -1,0 +1,235 @@
+// A simulated floor: the fleet's zones as environments, one firmware per sensor and device, and
+// the scenario timeline, all on one SimClock. Sensors sample their zone at their interval; every
+// device heartbeats at its own; scenarios change what they report.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ComponentHealth, HealthStatus } from '../hub/domain/reading.ts';
+import type { SimClock } from './clock.ts';
+import { ZoneEnvironment } from './environment.ts';
+import { Firmware, type FirmwareStats } from './firmware.ts';
+import type { DeviceSpec, Fleet, SensorMetric, SensorSpec } from './fleet.ts';
+import type { TelemetryRecord } from './offline-buffer.ts';
+import { hashFraction, seededRandom, type Random } from './random.ts';
+import { Timeline } from './scenarios.ts';
+import { sense } from './sensor.ts';
+
+/** What `out_of_range` sends when the fleet gives no value: beyond what any such sensor can measure. */
+export const OUT_OF_RANGE: Record<SensorMetric, number> = {
+  temperature: 900,
+  humidity: 140,
+  co2: 65_000,
+  fresh_air: 20_000,
+  air_speed: 80,
+  noise: 200,
+  noise_peak: 250,
+};
+
+/** What `broken_payloads` sends, in turn, and the reason the hub gives for refusing each. */
+export const BROKEN_PAYLOADS: ReadonlyArray<{ payload: string; reason: string }> = [
+  { payload: '{"ts":17644608', reason: 'invalid_json' },
+  { payload: '{"temperature":"warm"}', reason: 'invalid_value' },
+  { payload: '[{"n":"co2","u":"ppm"}]', reason: 'invalid_senml' },
+  { payload: '{"ts":"yesterday","co2":612}', reason: 'invalid_timestamp' },
+  { payload: '{"Temp erature":21.5}', reason: 'invalid_metric' },
+  { payload: '{}', reason: 'invalid_payload' },
+];
+
+export interface FloorOptions {
+  fleet: Fleet;
+  clock: SimClock;
+  /** Overrides the fleet's broker URL. */
+  url?: string;
+  /** Connection news, in words for the operator. */
+  log?: (line: string) => void;
+  /** Every reading a sensor takes, as its firmware recorded it. */
+  onReading?: (device: string, record: TelemetryRecord) => void;
+}
+
+interface Loop {
+  cancel: () => void;
+}
+
+export class Floor {
+  readonly timeline: Timeline;
+  readonly environments = new Map<string, ZoneEnvironment>();
+  readonly firmware = new Map<string, Firmware>();
+  private readonly randoms = new Map<string, Random>();
+  private readonly loops: Loop[] = [];
+  /** Last value of each (sensor, metric), which a stuck sensor keeps repeating. */
+  private readonly lastValue = new Map<string, number>();
+  private readonly frozen = new Map<string, number>();
+  private readonly silent = new Set<string>();
+  private brokenNext = 0;
+  private stopped = false;
+
+  constructor(private readonly options: FloorOptions) {
+    const { fleet, clock } = options;
+    const start = clock.now();
+    this.timeline = new Timeline(fleet.scenarios, start);
+    for (const zone of fleet.zones) this.environments.set(zone.id, new ZoneEnvironment(zone, fleet.site, this.timeline, start));
+    const url = options.url ?? fleet.mqtt.url;
+    const all: Array<(SensorSpec & { kind: 'sensor' }) | DeviceSpec> = [...fleet.sensors.map((s) => ({ ...s, kind: 'sensor' as const })), ...fleet.devices];
+    for (const device of all) {
+      const random = seededRandom(Math.floor(hashFraction(device.id, fleet.site.seed) * 2 ** 32));
+      this.randoms.set(device.id, random);
+      const bufferDir = 'buffer' in device ? device.buffer.dir : undefined;
+      if (bufferDir) mkdirSync(bufferDir, { recursive: true });
+      const username = device.username ?? fleet.mqtt.username;
+      const password = device.password ?? fleet.mqtt.password;
+      this.firmware.set(
+        device.id,
+        new Firmware({
+          id: device.id,
+          kind: device.kind,
+          url,
+          clock,
+          random,
+          prefix: fleet.mqtt.topic_prefix,
+          clockSkewMs: device.clock_skew,
+          fw: device.fw,
+          reconnect: { firstMs: fleet.mqtt.reconnect_first, maxMs: fleet.mqtt.reconnect_max },
+          ...(username !== undefined && { username }),
+          ...(password !== undefined && { password }),
+          ...('format' in device && { format: device.format }),
+          ...('buffer' in device && { buffer: { max: device.buffer.max, ...(bufferDir && { file: join(bufferDir, `${device.id}.jsonl`) }) } }),
+          ...(options.log && { log: options.log }),
+        }),
+      );
+    }
+  }
+
+  /** Connects every device and starts their sampling and heartbeats. */
+  start(): void {
+    const { fleet, clock } = this.options;
+    const start = clock.now();
+    for (const fw of this.firmware.values()) fw.start();
+    for (const sensor of fleet.sensors) {
+      // A phase within the interval, so sensors do not all report at the same instant.
+      this.every(start + hashFraction(sensor.id, 1) * sensor.interval, sensor.interval, (t) => this.sample(sensor, t));
+      this.every(start + hashFraction(sensor.id, 2) * sensor.heartbeat_interval, sensor.heartbeat_interval, () => this.firmware.get(sensor.id)?.heartbeat('ok'));
+    }
+    for (const device of fleet.devices) {
+      this.every(start + hashFraction(device.id, 2) * device.heartbeat_interval, device.heartbeat_interval, (t) => this.beat(device, t));
+    }
+  }
+
+  private every(first: number, interval: number, fn: (t: number) => void): void {
+    const { clock } = this.options;
+    const loop: Loop = { cancel: () => undefined };
+    const tick = (t: number) => {
+      if (this.stopped) return;
+      fn(t);
+      loop.cancel = clock.at(t + interval, () => tick(t + interval));
+    };
+    loop.cancel = clock.at(first, () => tick(first));
+    this.loops.push(loop);
+  }
+
+  private sample(sensor: SensorSpec, t: number): void {
+    const fw = this.firmware.get(sensor.id);
+    const env = this.environments.get(sensor.zone);
+    const random = this.randoms.get(sensor.id);
+    if (!fw || !env || !random) return;
+    const { timeline } = this;
+
+    const dropout = timeline.active('dropout', sensor.id, t);
+    if (dropout && !this.silent.has(sensor.id)) {
+      this.silent.add(sensor.id);
+      fw.dropConnection();
+    } else if (!dropout && this.silent.has(sensor.id)) {
+      this.silent.delete(sensor.id);
+      fw.restoreConnection();
+    }
+
+    const room = env.at(t);
+    const values: Record<string, number> = {};
+    for (const metric of sensor.metrics) {
+      const key = `${sensor.id}\u0000${metric}`;
+      let value = sense(metric, room, random);
+      if (timeline.active('stuck_sensor', sensor.id, t, metric)) {
+        // Frozen at the last value it read before it stuck.
+        const held = this.frozen.get(key) ?? this.lastValue.get(key) ?? value;
+        this.frozen.set(key, held);
+        value = held;
+      } else {
+        this.frozen.delete(key);
+        this.lastValue.set(key, value);
+      }
+      const spikes = timeline.active('spikes', sensor.id, t, metric);
+      if (spikes) {
+        const { from } = timeline.window(spikes);
+        // The first sample at or after each spike moment (from, from + every, …).
+        const k = Math.floor((t - from) / spikes.every);
+        if (t - sensor.interval < from + k * spikes.every) value = spikes.value;
+      }
+      const outOfRange = timeline.active('out_of_range', sensor.id, t, metric);
+      if (outOfRange) value = outOfRange.value ?? OUT_OF_RANGE[metric];
+      values[metric] = value;
+    }
+    const record = fw.telemetry(values);
+    this.options.onReading?.(sensor.id, record);
+    if (timeline.active('broken_payloads', sensor.id, t)) {
+      const broken = BROKEN_PAYLOADS[this.brokenNext++ % BROKEN_PAYLOADS.length];
+      if (broken) fw.sendRaw(broken.payload);
+    }
+  }
+
+  private beat(device: DeviceSpec, t: number): void {
+    const fw = this.firmware.get(device.id);
+    if (!fw) return;
+    let status: HealthStatus = 'ok';
+    const components: Record<string, ComponentHealth> = {};
+    const wave = device.kind === 'headset' && device.zone !== undefined ? this.timeline.active('headset_faults', device.zone, t) : undefined;
+    if (wave) {
+      const seed = this.options.fleet.site.seed;
+      const chosen = hashFraction(device.id, seed) < wave.fraction;
+      // Each chosen headset fails at its own moment within the spread.
+      const onset = this.timeline.window(wave).from + hashFraction(device.id, seed + 1) * wave.spread;
+      if (chosen && t >= onset) {
+        status = wave.status;
+        const code = wave.codes[Math.floor(hashFraction(device.id, seed + 2) * wave.codes.length)] ?? 'noise';
+        components.headset = { state: wave.status, code };
+      }
+    }
+    fw.heartbeat(status, components);
+  }
+
+  /** For a SteppedClock: waits until no device is ahead of the broker by more than its window. */
+  async ready(): Promise<void> {
+    for (const fw of this.firmware.values()) await fw.ready();
+  }
+
+  /** Waits until every device is connected with everything delivered. */
+  async delivered(): Promise<void> {
+    await Promise.all([...this.firmware.values()].map((fw) => fw.delivered()));
+  }
+
+  async online(): Promise<void> {
+    await Promise.all([...this.firmware.values()].map((fw) => fw.online()));
+  }
+
+  stats(): FirmwareStats & { devices: number; connected: number } {
+    const total = { devices: 0, connected: 0, produced: 0, sent: 0, acked: 0, buffered: 0, bufferedPeak: 0, dropped: 0, connects: 0, failedConnects: 0 };
+    for (const fw of this.firmware.values()) {
+      const s = fw.stats;
+      total.devices++;
+      if (fw.isConnected) total.connected++;
+      total.produced += s.produced;
+      total.sent += s.sent;
+      total.acked += s.acked;
+      total.buffered += s.buffered;
+      total.bufferedPeak += s.bufferedPeak;
+      total.dropped += s.dropped;
+      total.connects += s.connects;
+      total.failedConnects += s.failedConnects;
+    }
+    return total;
+  }
+
+  /** Stops sampling and disconnects every device cleanly. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const loop of this.loops) loop.cancel();
+    await Promise.all([...this.firmware.values()].map((fw) => fw.stop()));
+  }
+}

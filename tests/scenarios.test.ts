@@ -1,0 +1,281 @@
+// Every scenario documented in sensors-firmware-sim/README.md, run on simulated time against a
+// real hub, produces the readings the README says it does. Each case lists the alerts it should
+// raise under the default requirements in `alerts`; the check runs for every alert listed.
+import { describe, expect, it } from 'vitest';
+import { SteppedClock } from '../sensors-firmware-sim/clock.ts';
+import { BROKEN_PAYLOADS, Floor } from '../sensors-firmware-sim/floor.ts';
+import { hubDeclarations, parseFleet } from '../sensors-firmware-sim/fleet.ts';
+import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+
+const MINUTE = 60_000;
+
+/** 09:00 UTC on the latest day whose morning shift has had time to run: occupied from the start. */
+function morning(): number {
+  const now = Date.now();
+  let start = Math.floor(now / 86_400_000) * 86_400_000 + 9 * 60 * MINUTE;
+  while (start > now - 3 * 60 * MINUTE) start -= 86_400_000;
+  return start;
+}
+
+interface Point {
+  ts: number;
+  value: number;
+}
+
+interface Run {
+  hub: TestHub;
+  start: number;
+  floor: Floor;
+  /** Raw points of one device's metric between two minute marks of the run. */
+  points(device: string, metric: string, fromMinute: number, toMinute: number): Promise<Point[]>;
+  /** One aggregate over a span, e.g. the LAeq. */
+  aggregate(device: string, metric: string, agg: string, fromMinute: number, toMinute: number): Promise<number>;
+}
+
+interface ExpectedAlert {
+  severity: 'warning' | 'critical';
+  /** The device, or the zone, the alert is about. */
+  subject?: string;
+  zone?: string;
+  rule?: string;
+}
+
+interface Case {
+  scenario: string;
+  fleet: Record<string, unknown>;
+  minutes: number;
+  readings(run: Run): Promise<void>;
+  /** Under the default requirements (README: Scenarios); checked against GET /api/v1/alerts. */
+  alerts: ExpectedAlert[];
+}
+
+const office = (id: string, seats = 20) => ({ id, type: 'call_floor', seats, shifts: [{ start: '08:00', end: '18:00' }] });
+
+const cases: Case[] = [
+  {
+    scenario: 'cooling_failure',
+    fleet: {
+      zones: [{ id: 'cf-srv', type: 'server_room' }],
+      sensors: [{ id: 'cf-rack1', zone: 'cf-srv', interval: '30s' }],
+      scenarios: [{ type: 'cooling_failure', zone: 'cf-srv', at: '5m' }],
+    },
+    minutes: 35,
+    async readings(run) {
+      const before = await run.points('cf-rack1', 'temperature', 0, 5);
+      expect(before.length).toBe(10);
+      for (const p of before) expect(p.value).toBeGreaterThan(21.4), expect(p.value).toBeLessThan(22.6);
+      // Above 27 within 6 minutes, above 30 within 11, and 2 °C or more in any 10 minutes at the start.
+      expect(Math.min(...(await run.points('cf-rack1', 'temperature', 11, 12)).map((p) => p.value))).toBeGreaterThan(27);
+      expect(Math.min(...(await run.points('cf-rack1', 'temperature', 16, 17)).map((p) => p.value))).toBeGreaterThan(30);
+      const end = await run.points('cf-rack1', 'temperature', 34, 35);
+      expect(end[0]!.value).toBeGreaterThan(37);
+      expect(end[0]!.value).toBeLessThan(42);
+      expect((await run.points('cf-rack1', 'humidity', 34, 35))[0]!.value).toBeLessThan(25);
+    },
+    alerts: [],
+  },
+  {
+    scenario: 'hvac_failure',
+    fleet: {
+      zones: [office('hv-floor')],
+      sensors: [{ id: 'hv-env1', zone: 'hv-floor', interval: '1m' }],
+      scenarios: [{ type: 'hvac_failure', zone: 'hv-floor', at: '10m' }],
+    },
+    minutes: 100,
+    async readings(run) {
+      const mean = (metric: string, from: number, to: number) => run.aggregate('hv-env1', metric, 'mean', from, to);
+      expect(await mean('co2', 0, 10)).toBeGreaterThan(750);
+      expect(await mean('co2', 0, 10)).toBeLessThan(1000);
+      expect(await mean('fresh_air', 0, 10)).toBeCloseTo(36, -1);
+      expect(await mean('temperature', 0, 10)).toBeGreaterThan(24.9);
+      expect(await mean('temperature', 0, 10)).toBeLessThan(25.9);
+      // An hour after the failure: CO₂ past 1500, fresh air a tenth, temperature past 28.
+      expect(await mean('co2', 70, 75)).toBeGreaterThan(1500);
+      expect(await mean('fresh_air', 70, 75)).toBeLessThan(5);
+      expect(await mean('air_speed', 70, 75)).toBeLessThan(0.06);
+      expect(await mean('temperature', 95, 100)).toBeGreaterThan(28);
+    },
+    alerts: [],
+  },
+  {
+    scenario: 'noisy_shift',
+    fleet: {
+      zones: [office('ns-floor')],
+      sensors: [{ id: 'ns-env1', zone: 'ns-floor', interval: '1m', metrics: ['noise', 'noise_peak'] }],
+      scenarios: [{ type: 'noisy_shift', zone: 'ns-floor', at: '30m', duration: '1h' }],
+    },
+    minutes: 120,
+    async readings(run) {
+      const laeq = (from: number, to: number) => run.aggregate('ns-env1', 'noise', 'laeq', from, to);
+      expect(await laeq(0, 30)).toBeGreaterThan(55);
+      expect(await laeq(0, 30)).toBeLessThan(61);
+      expect(await laeq(45, 90)).toBeGreaterThan(66);
+      expect(await laeq(45, 90)).toBeLessThan(70);
+      expect(await laeq(95, 120)).toBeLessThan(61);
+      expect(await run.aggregate('ns-env1', 'noise_peak', 'max', 0, 120)).toBeLessThan(120);
+    },
+    alerts: [],
+  },
+  {
+    scenario: 'headset_faults',
+    fleet: {
+      zones: [office('hf-floor')],
+      devices: [{ id: 'hf-hs{n}', count: 20, kind: 'headset', zone: 'hf-floor', heartbeat_interval: '30s' }],
+      scenarios: [{ type: 'headset_faults', zone: 'hf-floor', at: '5m', fraction: 0.5, spread: '5m' }],
+    },
+    minutes: 12,
+    async readings(run) {
+      type View = { id: string; status: string | null; components: Record<string, { state: string; code?: string }> };
+      // Heartbeats reach the device list through the journal: wait for the wave to show.
+      const devices = await eventually(async () => {
+        const list = (await run.hub.json<{ devices: View[] }>('/api/v1/devices?zone=hf-floor')).devices;
+        return list.filter((d) => d.status === 'degraded').length >= 5 && list;
+      }, { what: 'degraded headsets' });
+      expect(devices).toHaveLength(20);
+      const degraded = devices.filter((d) => d.status === 'degraded');
+      expect(degraded.length).toBeGreaterThanOrEqual(5);
+      expect(degraded.length).toBeLessThanOrEqual(15);
+      for (const d of degraded) expect(['noise', 'drop_outs']).toContain(d.components.headset?.code);
+      for (const d of devices.filter((d) => d.status !== 'degraded')) expect(d.status).toBe('ok');
+    },
+    alerts: [],
+  },
+  {
+    scenario: 'stuck_sensor',
+    fleet: {
+      zones: [office('st-floor')],
+      sensors: [{ id: 'st-env1', zone: 'st-floor', interval: '1m', metrics: ['temperature', 'humidity'] }],
+      scenarios: [{ type: 'stuck_sensor', device: 'st-env1', metric: 'temperature', at: '10m', duration: '20m' }],
+    },
+    minutes: 40,
+    async readings(run) {
+      const stuck = await run.points('st-env1', 'temperature', 10, 30);
+      expect(stuck).toHaveLength(20);
+      expect(new Set(stuck.map((p) => p.value)).size).toBe(1);
+      expect(new Set((await run.points('st-env1', 'temperature', 0, 10)).map((p) => p.value)).size).toBeGreaterThan(1);
+      expect(new Set((await run.points('st-env1', 'humidity', 10, 30)).map((p) => p.value)).size).toBeGreaterThan(1);
+    },
+    alerts: [],
+  },
+  {
+    scenario: 'spikes',
+    fleet: {
+      zones: [office('sp-floor')],
+      sensors: [{ id: 'sp-env1', zone: 'sp-floor', interval: '1m', metrics: ['noise', 'noise_peak'] }],
+      scenarios: [{ type: 'spikes', device: 'sp-env1', metric: 'noise_peak', value: 138, every: '5m', at: '10m', duration: '20m' }],
+    },
+    minutes: 40,
+    async readings(run) {
+      const peaks = await run.points('sp-env1', 'noise_peak', 0, 40);
+      expect(peaks).toHaveLength(40);
+      expect(peaks.filter((p) => p.value === 138).map((p) => Math.floor((p.ts - run.start) / MINUTE))).toEqual([10, 15, 20, 25]);
+      expect(Math.max(...peaks.filter((p) => p.value !== 138).map((p) => p.value))).toBeLessThan(120);
+    },
+    alerts: [],
+  },
+  {
+    scenario: 'dropout',
+    fleet: {
+      zones: [office('do-floor')],
+      sensors: [{ id: 'do-env1', zone: 'do-floor', interval: '10s', metrics: ['co2'] }],
+      scenarios: [{ type: 'dropout', device: 'do-env1', at: '5m', duration: '3m' }],
+    },
+    minutes: 15,
+    async readings(run) {
+      // No gap: what was taken during the dropout was buffered and replayed at its own time.
+      const points = await run.points('do-env1', 'co2', 0, 15);
+      expect(points).toHaveLength(90);
+      expect(points.every((p, i) => i === 0 || p.ts - points[i - 1]!.ts === 10_000)).toBe(true);
+      expect(run.floor.firmware.get('do-env1')!.stats).toMatchObject({ connects: 2, dropped: 0 });
+      expect(run.floor.firmware.get('do-env1')!.stats.bufferedPeak).toBeGreaterThanOrEqual(17);
+    },
+    alerts: [],
+  },
+  {
+    scenario: 'broken_payloads',
+    fleet: {
+      zones: [office('bp-floor')],
+      sensors: [{ id: 'bp-env1', zone: 'bp-floor', interval: '1m', metrics: ['temperature'] }],
+      scenarios: [{ type: 'broken_payloads', device: 'bp-env1', at: '2m', duration: '6m' }],
+    },
+    minutes: 10,
+    async readings(run) {
+      expect(await run.points('bp-env1', 'temperature', 0, 10)).toHaveLength(10);
+      const { rejections } = await run.hub.json<{ rejections: Array<{ reason: string }> }>('/api/v1/rejections?device=bp-env1');
+      expect(rejections.map((r) => r.reason).sort()).toEqual(BROKEN_PAYLOADS.map((b) => b.reason).sort());
+    },
+    alerts: [],
+  },
+  {
+    scenario: 'out_of_range',
+    fleet: {
+      zones: [office('or-floor')],
+      sensors: [{ id: 'or-env1', zone: 'or-floor', interval: '1m', metrics: ['temperature', 'humidity'] }],
+      scenarios: [{ type: 'out_of_range', device: 'or-env1', metric: 'temperature', at: '5m', duration: '5m' }],
+    },
+    minutes: 15,
+    async readings(run) {
+      const temperatures = await run.points('or-env1', 'temperature', 0, 15);
+      expect(temperatures).toHaveLength(10);
+      expect(Math.max(...temperatures.map((p) => p.value))).toBeLessThan(30);
+      expect(await run.points('or-env1', 'humidity', 0, 15)).toHaveLength(15);
+      const { rejections } = await run.hub.json<{ rejections: Array<{ reason: string; detail: string }> }>('/api/v1/rejections?device=or-env1');
+      expect(rejections).toHaveLength(5);
+      for (const r of rejections) expect(r).toMatchObject({ reason: 'out_of_range', detail: expect.stringContaining('temperature 900 Cel') });
+    },
+    alerts: [],
+  },
+];
+
+async function expectAlert(hub: TestHub, expected: ExpectedAlert): Promise<void> {
+  await eventually(
+    async () => {
+      const body = await hub.json<{ alerts: Array<Record<string, unknown>> }>('/api/v1/alerts');
+      return body.alerts.some((a) => Object.entries(expected).every(([k, v]) => (k === 'rule' ? String(a.rule).includes(v) : a[k] === v)));
+    },
+    { what: `alert ${JSON.stringify(expected)}` },
+  );
+}
+
+describe.each(cases)('scenario $scenario', (c) => {
+  it('produces the readings it documents, and its alerts', async () => {
+    const fleet = parseFleet({ site: { season: 'summer', utc_offset: '+00:00' }, ...c.fleet });
+    const hub = await startTestHub({ config: hubDeclarations(fleet) });
+    const start = morning();
+    const clock = new SteppedClock(start);
+    const floor = new Floor({ fleet, clock, url: hub.mqttUrl });
+    try {
+      floor.start();
+      await floor.online();
+      const began = Date.now();
+      await clock.advanceTo(start + c.minutes * MINUTE - 1, () => floor.ready());
+      await floor.delivered();
+      // Simulated time runs as fast as the hub acknowledges: minutes of floor in well under a minute.
+      expect(Date.now() - began).toBeLessThan(30_000);
+      const produced = floor.stats().produced;
+      const query = (device: string, metric: string, from: number, to: number, extra = '') =>
+        `/api/v1/readings?device=${device}&metric=${metric}&from=${start + from * MINUTE}&to=${start + to * MINUTE}${extra}`;
+      const run: Run = {
+        hub,
+        start,
+        floor,
+        points: async (device, metric, from, to) => (await hub.json<{ points: Point[] }>(query(device, metric, from, to, '&limit=100000'))).points,
+        aggregate: async (device, metric, agg, from, to) => {
+          const points = (await hub.json<{ points: Point[] }>(query(device, metric, from, to, `&agg=${agg}`))).points;
+          if (points[0] === undefined) throw new Error(`no ${metric} from ${device} between minute ${from} and ${to}`);
+          return points[0].value;
+        },
+      };
+      if (produced > 0) {
+        // The store writer runs behind the journal: wait until the last reading is readable.
+        const last = fleet.sensors[0]!;
+        await eventually(async () => (await run.points(last.id, last.metrics[0]!, c.minutes - 1, c.minutes)).length > 0, { what: 'the last reading stored' });
+      }
+      await c.readings(run);
+      for (const alert of c.alerts) await expectAlert(hub, alert);
+    } finally {
+      await floor.stop();
+      await hub.dispose();
+    }
+  });
+});
