@@ -1,0 +1,70 @@
+// `floorwatch devices add|rotate|revoke|list`: device passwords for the broker. A new password is
+// printed once and kept only as a hash; every change goes to the audit log.
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/config.ts';
+import { AuditLog } from '../security/audit.ts';
+import { CredentialError, DeviceCredentials } from '../security/credentials.ts';
+import type { Command } from './main.ts';
+
+const usage = `floorwatch devices add <device-id> [--zone <zone-id>]   new device: prints its password once
+floorwatch devices rotate <device-id>                   new password; the old one stops working
+floorwatch devices revoke <device-id>                   the device can no longer connect
+floorwatch devices list                                 devices with passwords, and when they changed
+
+The device connects with user name and client id = its id, and the printed password.
+Passwords are kept in {data_dir}/security/devices.json as scrypt hashes.`;
+
+function printSecret(id: string, secret: string): void {
+  process.stdout.write(
+    `device:    ${id}\nclient id: ${id}\nuser name: ${id}\npassword:  ${secret}\n\nThis password is shown once: put it in the device's configuration now.\n`,
+  );
+}
+
+/** A moment to the minute, as the lists show it. */
+export const date = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString().slice(0, 16).replace('T', ' '));
+
+export const command: Command = {
+  summary: 'add, rotate, revoke or list device passwords for MQTT',
+  usage,
+  async run(args) {
+    const { positionals, values } = parseArgs({ args, options: { zone: { type: 'string' } }, allowPositionals: true, strict: true });
+    const [action, id] = positionals;
+    const config = loadConfig();
+    const credentials = new DeviceCredentials(config.data_dir);
+    const audit = new AuditLog(config.data_dir);
+    const who = `cli:${userInfo().username}`;
+    const now = Date.now();
+    try {
+      if (action === 'list') {
+        const list = credentials.list();
+        if (list.length === 0) process.stdout.write('no device has a password yet: anonymous clients are accepted on this machine only\n');
+        for (const d of list) {
+          const state = d.revokedAt !== undefined ? `revoked ${date(d.revokedAt)}` : d.rotatedAt !== undefined ? `rotated ${date(d.rotatedAt)}` : 'active';
+          process.stdout.write(`${d.id.padEnd(24)} zone ${(d.zone ?? '-').padEnd(16)} added ${date(d.createdAt)}  ${state}\n`);
+        }
+        return 0;
+      }
+      if (id === undefined || (action !== 'add' && action !== 'rotate' && action !== 'revoke')) {
+        process.stderr.write(`usage:\n${usage}\n`);
+        return 2;
+      }
+      if (action === 'add') {
+        printSecret(id, await credentials.add(id, values.zone, now));
+        audit.record(who, 'device.add', { device: id, ...(values.zone !== undefined && { zone: values.zone }) });
+      } else if (action === 'rotate') {
+        printSecret(id, await credentials.rotate(id, now));
+        audit.record(who, 'device.rotate', { device: id });
+      } else {
+        credentials.revoke(id, now);
+        audit.record(who, 'device.revoke', { device: id });
+        process.stdout.write(`device ${id} revoked: it can no longer connect (a connection it has open now stays until it ends)\n`);
+      }
+      return 0;
+    } catch (err) {
+      if (!(err instanceof CredentialError)) throw err;
+      process.stderr.write(`floorwatch devices: ${err.message}\n`);
+      return 1;
+    }
+  },
+};

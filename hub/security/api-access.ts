@@ -1,0 +1,94 @@
+// Who may call the HTTP API. Every route is covered without doing anything itself: GET needs a
+// viewer, anything that changes state an operator, and a route can ask for more (or less) with
+// `config: { role: 'admin' }`. With no API token on record the API is open, which the exposure
+// check allows only on a loopback bind; once any token exists every request needs one.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RequestRate } from './rate.ts';
+import { roleAllows, type ApiTokens, type Role } from './tokens.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The least role a route needs; 'public' for routes anyone may call. */
+    role?: Role | 'public';
+  }
+  interface FastifyRequest {
+    /** Who made the request, for the audit log: the token's name, or "anonymous" on an open hub. */
+    actor: string;
+  }
+}
+
+/** Open to anyone: health for load balancers, the API description, and MQTT over WebSocket, which the broker authenticates itself. */
+const PUBLIC_ROUTES = [/^\/api\/v1\/health$/, /^\/docs(\/|$)/, /^\/mqtt$/];
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+export interface ApiAccessOptions {
+  tokens: ApiTokens;
+  requestsPerMinute: number;
+  now: () => number;
+  https: boolean;
+}
+
+export function requiredRole(request: FastifyRequest): Role | 'public' {
+  const configured = request.routeOptions.config.role;
+  if (configured !== undefined) return configured;
+  const route = request.routeOptions.url;
+  if (route !== undefined && PUBLIC_ROUTES.some((p) => p.test(route))) return 'public';
+  return request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'operator';
+}
+
+function refuse(reply: FastifyReply, status: 401 | 403 | 429, message: string) {
+  const error = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' }[status];
+  return reply.code(status).send({ error, message });
+}
+
+/** Adds authentication, roles, rate limits and security headers to every route of the app. */
+export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions): void {
+  const { tokens } = options;
+  const byAddress = new RequestRate(options.requestsPerMinute, options.now);
+  const byToken = new RequestRate(options.requestsPerMinute, options.now);
+  app.decorateRequest('actor', 'anonymous');
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!tokens.any()) return;
+    const addressWait = byAddress.take(request.ip);
+    if (addressWait > 0) {
+      reply.header('retry-after', String(addressWait));
+      return refuse(reply, 429, `more than ${options.requestsPerMinute} requests a minute from ${request.ip}; try again in ${addressWait} s`);
+    }
+    const needed = requiredRole(request);
+    if (needed === 'public') return;
+    const header = request.headers.authorization;
+    if (header === undefined) {
+      reply.header('www-authenticate', 'Bearer realm="floorwatch"');
+      return refuse(reply, 401, 'this hub needs an API token: send "Authorization: Bearer <token>" (an administrator creates one with: npm run floorwatch -- tokens create <name> --role viewer)');
+    }
+    const match = /^Bearer +(\S+)$/i.exec(header);
+    const token = match?.[1] !== undefined ? tokens.find(match[1]) : undefined;
+    if (!token) {
+      reply.header('www-authenticate', 'Bearer realm="floorwatch", error="invalid_token"');
+      return refuse(reply, 401, 'the API token was not recognised: it may have been revoked, or mistyped');
+    }
+    const tokenWait = byToken.take(token.name);
+    if (tokenWait > 0) {
+      reply.header('retry-after', String(tokenWait));
+      return refuse(reply, 429, `more than ${options.requestsPerMinute} requests a minute with token ${token.name}; try again in ${tokenWait} s`);
+    }
+    if (!roleAllows(token.role, needed)) return refuse(reply, 403, `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
+    request.actor = token.name;
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
+    if (options.https) reply.header('strict-transport-security', 'max-age=31536000');
+    return payload;
+  });
+}

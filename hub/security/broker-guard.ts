@@ -1,0 +1,174 @@
+// The broker's door and rules: who connects (MqttLogin), what each may publish and subscribe to
+// (acl.ts), and how much one client may send (connections, packet size, rate, in-flight).
+// Everything here runs before ingest: a refused message never reaches the journal.
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { Logger } from 'pino';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { describePrincipal, publishProblem, subscribeProblem, type Principal } from './acl.ts';
+import type { MqttLogin } from './mqtt-login.ts';
+import { PacketSizeLimit } from './packet-size.ts';
+import { MessageRate } from './rate.ts';
+
+export interface BrokerLimits {
+  maxConnections: number;
+  maxPacketBytes: number;
+  messagesPerSecond: number;
+  messageBurst: number;
+  rateGraceMs: number;
+  maxInflight: number;
+}
+
+export interface BrokerGuardOptions {
+  login: MqttLogin;
+  limits: BrokerLimits;
+  prefix: string;
+  log: Logger;
+  metrics: Metrics;
+  now: () => number;
+  connectedClients: () => number;
+}
+
+interface Session {
+  principal: Principal;
+  rate: MessageRate;
+  inflight: number;
+}
+
+/** A refusal is logged at most this often per client and reason, so a client retrying in a loop cannot flood the log. */
+const LOG_EVERY_MS = 60_000;
+
+export class BrokerGuard {
+  private readonly sessions = new WeakMap<Client, Session>();
+  private readonly lastLogged = new Map<string, number>();
+
+  constructor(private readonly options: BrokerGuardOptions) {}
+
+  /** Wraps a new connection's stream so a packet announced above the size limit closes it before it is buffered. */
+  accept(stream: Duplex): Duplex {
+    const limit = new PacketSizeLimit(this.options.limits.maxPacketBytes);
+    const read = stream.read.bind(stream);
+    // The broker pulls bytes with read(); looking at them there keeps its back-pressure intact.
+    stream.read = (size?: number) => {
+      const chunk = read(size) as Buffer | null;
+      if (chunk === null) return chunk;
+      const announced = limit.scan(chunk);
+      if (announced === undefined) return chunk;
+      this.refuse('packet_too_large', addressOf(stream), `an MQTT packet of ${announced} bytes from ${addressOf(stream)} is over the limit of ${this.options.limits.maxPacketBytes}; connection closed`);
+      stream.destroy();
+      return null;
+    };
+    return stream;
+  }
+
+  readonly authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, success: boolean | null) => void): void => {
+    const connection = client.req?.socket ?? client.conn;
+    const address = addressOf(connection);
+    if (this.options.connectedClients() >= this.options.limits.maxConnections) {
+      done(this.loginError('too_many_connections', 3, address, `${this.options.limits.maxConnections} clients are connected, the most allowed (limits.max_connections); refused ${client.id} from ${address}`), null);
+      return;
+    }
+    const certificateName = connection instanceof TLSSocket && connection.authorized ? commonName(connection) : undefined;
+    this.options.login
+      .login({ address, clientId: client.id, ...(username !== undefined && { username }), ...(password !== undefined && { password }), ...(certificateName !== undefined && { certificateName }) })
+      .then(
+        (result) => {
+          if ('principal' in result) {
+            const { limits, now } = this.options;
+            this.sessions.set(client, { principal: result.principal, rate: new MessageRate(limits.messagesPerSecond, limits.messageBurst, limits.rateGraceMs, now()), inflight: 0 });
+            done(null, true);
+            return;
+          }
+          const reason = result.returnCode === 4 ? 'bad_credentials' : 'not_authorized';
+          done(this.loginError(reason, result.returnCode, address, `MQTT login refused for client ${client.id} from ${address}: ${result.reason}`), null);
+        },
+        (err: unknown) => done(this.loginError('not_authorized', 3, address, `MQTT login of ${client.id} failed: ${(err as Error).message}`), null),
+      );
+  };
+
+  /**
+   * Before a message is ingested: the ACL, then the client's rate. An Error disconnects the client
+   * (MQTT 3.1.1 has no negative PUBACK); 'drop' acknowledges without storing. A null client is a
+   * will the broker publishes for a client already gone; it was checked against the ACL when set.
+   */
+  admit(client: Client | null, packet: PublishPacket): 'ok' | 'drop' | Error {
+    const session = client ? this.sessions.get(client) : undefined;
+    if (client && !session) return new Error('client has not logged in');
+    const principal = session?.principal ?? { kind: 'anonymous' };
+    const problem = publishProblem(principal, this.options.prefix, packet.topic);
+    if (problem) {
+      this.refuse('publish_denied', client?.id ?? 'will', `publish refused for ${describePrincipal(principal)} (client ${client?.id ?? 'will'}): ${problem}; disconnected`);
+      return new Error(problem);
+    }
+    if (!client || !session || client.closed) return 'ok';
+    const verdict = session.rate.take(this.options.now());
+    if (verdict === 'disconnect') {
+      this.refuse('rate_exceeded', client.id, `client ${client.id} stayed above ${this.options.limits.messagesPerSecond} messages/s for ${this.options.limits.rateGraceMs / 1000} s; disconnected`);
+      return new Error('message rate limit exceeded');
+    }
+    if (verdict === 'drop') {
+      this.options.metrics.mqttDropped.inc();
+      this.logOnce(`drop:${client.id}`, `client ${client.id} sends more than ${this.options.limits.messagesPerSecond} messages/s: the excess is acknowledged but not stored`);
+      return 'drop';
+    }
+    return 'ok';
+  }
+
+  /** Counts a message being journaled; an Error when the client already has too many waiting. */
+  hold(client: Client | null): Error | undefined {
+    const session = client ? this.sessions.get(client) : undefined;
+    if (!client || !session) return undefined;
+    if (session.inflight >= this.options.limits.maxInflight) {
+      this.refuse('too_many_inflight', client.id, `client ${client.id} has ${session.inflight} messages waiting for acknowledgement, the most allowed (limits.max_inflight); disconnected`);
+      return new Error('too many messages in flight');
+    }
+    session.inflight++;
+    return undefined;
+  }
+
+  release(client: Client | null): void {
+    const session = client ? this.sessions.get(client) : undefined;
+    if (session) session.inflight--;
+  }
+
+  readonly authorizeSubscribe = (client: Client, subscription: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void): void => {
+    const principal = this.sessions.get(client)?.principal;
+    const problem = principal ? subscribeProblem(principal, this.options.prefix, subscription.topic) : 'client has not logged in';
+    if (problem) {
+      this.refuse('subscribe_denied', client.id, `subscription to "${subscription.topic}" refused for client ${client.id}: ${problem}`);
+      // A null subscription is a failure code (128) in the SUBACK; the client stays connected.
+      callback(null, null);
+      return;
+    }
+    callback(null, subscription);
+  };
+
+  private loginError(reason: string, returnCode: 2 | 3 | 4 | 5, who: string, message: string): AuthenticateError {
+    this.refuse(reason, who, message);
+    return Object.assign(new Error(message), { returnCode: returnCode as AuthenticateError['returnCode'] });
+  }
+
+  private refuse(reason: string, who: string, message: string): void {
+    this.options.metrics.mqttRefused.inc({ reason });
+    this.logOnce(`${reason}:${who}`, message);
+  }
+
+  private logOnce(key: string, message: string): void {
+    const at = this.options.now();
+    if (at - (this.lastLogged.get(key) ?? -Infinity) < LOG_EVERY_MS) return;
+    if (this.lastLogged.size > 10_000) this.lastLogged.clear();
+    this.lastLogged.set(key, at);
+    this.options.log.warn(message);
+  }
+}
+
+function addressOf(stream: unknown): string {
+  return (stream as Partial<Socket>).remoteAddress ?? 'unknown address';
+}
+
+function commonName(socket: TLSSocket): string | undefined {
+  const cn: unknown = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' ? cn : undefined;
+}

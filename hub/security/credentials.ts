@@ -1,0 +1,92 @@
+// Device credentials: username = device id, password = a secret the hub generated and printed
+// once. Only the scrypt hash is kept, in {data_dir}/security/devices.json.
+import { join } from 'node:path';
+import { idProblem } from '../domain/reading.ts';
+import { RecordFile } from './record-file.ts';
+import { hashPassword, newSecret, verifyPassword } from './secrets.ts';
+
+interface StoredDevice {
+  hash: string;
+  zone?: string;
+  createdAt: number;
+  rotatedAt?: number;
+  revokedAt?: number;
+}
+
+export interface DeviceCredentialInfo {
+  id: string;
+  zone?: string;
+  createdAt: number;
+  rotatedAt?: number;
+  revokedAt?: number;
+}
+
+export class CredentialError extends Error {
+  override name = 'CredentialError';
+}
+
+export class DeviceCredentials {
+  private readonly file: RecordFile<StoredDevice>;
+
+  constructor(dataDir: string) {
+    this.file = new RecordFile(join(dataDir, 'security', 'devices.json'));
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** True once any device has a live credential: from then on anonymous clients are refused. */
+  any(): boolean {
+    for (const d of this.file.all().values()) if (d.revokedAt === undefined) return true;
+    return false;
+  }
+
+  isRevoked(id: string): boolean {
+    return this.file.get(id)?.revokedAt !== undefined;
+  }
+
+  list(): DeviceCredentialInfo[] {
+    return [...this.file.all()].map(([id, { hash: _hash, ...info }]) => ({ id, ...info })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** A new device; returns its password, which is not kept anywhere. */
+  async add(id: string, zone: string | undefined, now: number): Promise<string> {
+    const problem = idProblem(id);
+    if (problem) throw new CredentialError(`device id ${JSON.stringify(id.slice(0, 80))} ${problem}`);
+    if (zone !== undefined) {
+      const zoneProblem = idProblem(zone);
+      if (zoneProblem) throw new CredentialError(`zone ${JSON.stringify(zone.slice(0, 80))} ${zoneProblem}`);
+    }
+    const existing = this.file.get(id);
+    if (existing && existing.revokedAt === undefined) throw new CredentialError(`device ${id} already has a password: use "devices rotate ${id}" for a new one`);
+    const secret = newSecret();
+    const hash = await hashPassword(secret);
+    this.file.update((records) => records.set(id, { hash, ...(zone !== undefined && { zone }), createdAt: now }));
+    return secret;
+  }
+
+  /** A new password for a device; the old one stops working at once. */
+  async rotate(id: string, now: number): Promise<string> {
+    const existing = this.file.get(id);
+    if (!existing) throw new CredentialError(`no device ${JSON.stringify(id.slice(0, 80))} has a password: add it with "devices add ${id.slice(0, 80)}"`);
+    const secret = newSecret();
+    const hash = await hashPassword(secret);
+    this.file.update((records) => records.set(id, { hash, ...(existing.zone !== undefined && { zone: existing.zone }), createdAt: existing.createdAt, rotatedAt: now }));
+    return secret;
+  }
+
+  /** The device can no longer connect; its record stays so the list shows when it was revoked. */
+  revoke(id: string, now: number): void {
+    const existing = this.file.get(id);
+    if (!existing) throw new CredentialError(`no device ${JSON.stringify(id.slice(0, 80))} has a password`);
+    if (existing.revokedAt !== undefined) throw new CredentialError(`device ${id} was already revoked on ${new Date(existing.revokedAt).toISOString()}`);
+    this.file.update((records) => records.set(id, { ...existing, revokedAt: now }));
+  }
+
+  async verify(id: string, password: Buffer | string): Promise<boolean> {
+    const stored = this.file.get(id);
+    if (!stored || stored.revokedAt !== undefined) return false;
+    return verifyPassword(password, stored.hash);
+  }
+}

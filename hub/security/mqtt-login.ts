@@ -1,0 +1,60 @@
+// Who a new MQTT connection is: a device (password or client certificate), an integration (an
+// API token as password), or anonymous where that is allowed. The broker turns a refusal into
+// CONNACK 2 (identifier rejected), 4 (bad user name or password) or 5 (not authorized).
+import { idProblem } from '../domain/reading.ts';
+import type { Principal } from './acl.ts';
+import type { DeviceCredentials } from './credentials.ts';
+import { isLoopbackAddress } from './exposure.ts';
+import type { ApiTokens } from './tokens.ts';
+
+export interface ConnectionFacts {
+  /** Remote address of the TCP connection. */
+  address: string;
+  /** CN of a client certificate that the configured CA verified. */
+  certificateName?: string;
+  clientId: string;
+  username?: string;
+  password?: Buffer;
+}
+
+export type LoginResult = { principal: Principal } | { returnCode: 2 | 4 | 5; reason: string };
+
+export interface MqttLoginOptions {
+  credentials: DeviceCredentials;
+  tokens: ApiTokens;
+  allowAnonymous: boolean;
+  /** Device certificates can be checked, so the site has device logins even without passwords. */
+  certificateLogins: boolean;
+}
+
+export class MqttLogin {
+  constructor(private readonly options: MqttLoginOptions) {}
+
+  async login(facts: ConnectionFacts): Promise<LoginResult> {
+    const { credentials, tokens } = this.options;
+    const { username, password, clientId } = facts;
+    if (username !== undefined && username !== '') {
+      const secret = password?.toString('utf8') ?? '';
+      const integration = tokens.find(secret);
+      if (integration) {
+        if (integration.name !== username) return { returnCode: 4, reason: `the token given is not ${username}'s` };
+        return { principal: { kind: 'integration', name: integration.name, role: integration.role } };
+      }
+      if (!(await credentials.verify(username, password ?? ''))) return { returnCode: 4, reason: `wrong password for ${username.slice(0, 64)}, or no such device` };
+      if (clientId !== username) return { returnCode: 2, reason: `device ${username} connected with client id ${JSON.stringify(clientId.slice(0, 64))}; it must be the device id` };
+      return { principal: { kind: 'device', id: username } };
+    }
+    if (facts.certificateName !== undefined) {
+      const id = facts.certificateName;
+      const problem = idProblem(id);
+      if (problem) return { returnCode: 5, reason: `certificate name ${JSON.stringify(id.slice(0, 64))} is not a device id: it ${problem}` };
+      if (credentials.isRevoked(id)) return { returnCode: 5, reason: `device ${id} was revoked` };
+      if (clientId !== id) return { returnCode: 2, reason: `certificate of ${id} used with client id ${JSON.stringify(clientId.slice(0, 64))}; it must be the device id` };
+      return { principal: { kind: 'device', id } };
+    }
+    if (this.options.allowAnonymous) return { principal: { kind: 'anonymous' } };
+    if (credentials.any() || this.options.certificateLogins) return { returnCode: 5, reason: 'no user name or certificate: this hub requires device credentials' };
+    if (!isLoopbackAddress(facts.address)) return { returnCode: 5, reason: `anonymous clients are accepted only from this machine, not from ${facts.address}` };
+    return { principal: { kind: 'anonymous' } };
+  }
+}

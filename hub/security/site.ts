@@ -1,0 +1,78 @@
+// The site's security settings put together at start: credentials, tokens, audit log, TLS files,
+// and the verdict on whether the hub may listen where it is told to.
+import { readFileSync } from 'node:fs';
+import { ms, type Config } from '../config/config.ts';
+import { AuditLog } from './audit.ts';
+import type { BrokerLimits } from './broker-guard.ts';
+import { DeviceCredentials } from './credentials.ts';
+import { exposureRefusal, exposureWarnings, type ExposureInput } from './exposure.ts';
+import { MqttLogin } from './mqtt-login.ts';
+import { ApiTokens } from './tokens.ts';
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+}
+
+export interface SiteSecurity {
+  credentials: DeviceCredentials;
+  tokens: ApiTokens;
+  audit: AuditLog;
+  login: MqttLogin;
+  tls: TlsFiles | undefined;
+  brokerLimits: BrokerLimits & { maxKeepaliveS: number; connectTimeoutMs: number };
+  /** What the log says at every start. */
+  warnings: string[];
+}
+
+export class SecurityRefusal extends Error {
+  override name = 'SecurityRefusal';
+}
+
+function readPem(field: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new SecurityRefusal(`security.tls.${field} names ${path}, which cannot be read: ${(err as Error).message}`);
+  }
+}
+
+/** Throws SecurityRefusal when the hub must not start as configured. */
+export function openSiteSecurity(config: Config, now: () => number): SiteSecurity {
+  const credentials = new DeviceCredentials(config.data_dir);
+  const tokens = new ApiTokens(config.data_dir);
+  const tlsConfig = config.security.tls;
+  const tls = tlsConfig && {
+    cert: readPem('cert', tlsConfig.cert),
+    key: readPem('key', tlsConfig.key),
+    ...(tlsConfig.ca !== undefined && { ca: readPem('ca', tlsConfig.ca) }),
+  };
+  const exposure: ExposureInput = {
+    bind: config.bind,
+    allowAnonymous: config.security.allow_anonymous,
+    deviceLogins: credentials.any() || tls?.ca !== undefined,
+    apiTokens: tokens.any(),
+  };
+  const refusal = exposureRefusal(exposure);
+  if (refusal) throw new SecurityRefusal(refusal);
+  const { limits } = config;
+  return {
+    credentials,
+    tokens,
+    audit: new AuditLog(config.data_dir, now),
+    login: new MqttLogin({ credentials, tokens, allowAnonymous: config.security.allow_anonymous, certificateLogins: tls?.ca !== undefined }),
+    tls,
+    brokerLimits: {
+      maxConnections: limits.max_connections,
+      maxPacketBytes: limits.max_packet_bytes,
+      messagesPerSecond: limits.messages_per_second,
+      messageBurst: limits.message_burst,
+      rateGraceMs: ms(limits.rate_grace),
+      maxInflight: limits.max_inflight,
+      maxKeepaliveS: Math.max(1, Math.round(ms(limits.max_keepalive) / 1000)),
+      connectTimeoutMs: ms(limits.connect_timeout),
+    },
+    warnings: exposureWarnings(exposure),
+  };
+}

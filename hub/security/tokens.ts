@@ -1,0 +1,76 @@
+// API tokens: bearer tokens with a role, for people and integrations. Only a hash is kept, in
+// {data_dir}/security/tokens.json; the token itself is printed once when it is created.
+import { join } from 'node:path';
+import { idProblem } from '../domain/reading.ts';
+import { CredentialError } from './credentials.ts';
+import { RecordFile } from './record-file.ts';
+import { hashToken, newSecret } from './secrets.ts';
+
+/** viewer reads; operator also acknowledges and silences alerts; admin also manages devices and configuration. */
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function roleAllows(held: Role, needed: Role): boolean {
+  return ROLES.indexOf(held) >= ROLES.indexOf(needed);
+}
+
+interface StoredToken {
+  role: Role;
+  hash: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+export interface TokenInfo {
+  name: string;
+  role: Role;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+/** Prefix of every token, so one pasted in the wrong place is recognisable. */
+const TOKEN_PREFIX = 'fwt_';
+
+export class ApiTokens {
+  private readonly file: RecordFile<StoredToken>;
+
+  constructor(dataDir: string) {
+    this.file = new RecordFile(join(dataDir, 'security', 'tokens.json'));
+  }
+
+  /** True once any token is live: from then on every API request needs one. */
+  any(): boolean {
+    for (const t of this.file.all().values()) if (t.revokedAt === undefined) return true;
+    return false;
+  }
+
+  list(): TokenInfo[] {
+    return [...this.file.all()].map(([name, { hash: _hash, ...info }]) => ({ name, ...info })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  create(name: string, role: Role, now: number): string {
+    const problem = idProblem(name);
+    if (problem) throw new CredentialError(`token name ${JSON.stringify(name.slice(0, 80))} ${problem}`);
+    if (!ROLES.includes(role)) throw new CredentialError(`role ${JSON.stringify(String(role).slice(0, 40))} is not one of ${ROLES.join(', ')}`);
+    const existing = this.file.get(name);
+    if (existing && existing.revokedAt === undefined) throw new CredentialError(`a token named ${name} exists: revoke it first, or pick another name`);
+    const token = `${TOKEN_PREFIX}${newSecret()}`;
+    this.file.update((records) => records.set(name, { role, hash: hashToken(token), createdAt: now }));
+    return token;
+  }
+
+  revoke(name: string, now: number): void {
+    const existing = this.file.get(name);
+    if (!existing) throw new CredentialError(`no token is named ${JSON.stringify(name.slice(0, 80))}`);
+    if (existing.revokedAt !== undefined) throw new CredentialError(`token ${name} was already revoked on ${new Date(existing.revokedAt).toISOString()}`);
+    this.file.update((records) => records.set(name, { ...existing, revokedAt: now }));
+  }
+
+  /** The live token's name and role, or undefined. */
+  find(token: string): { name: string; role: Role } | undefined {
+    if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+    const hash = hashToken(token);
+    for (const [name, t] of this.file.all()) if (t.hash === hash && t.revokedAt === undefined) return { name, role: t.role };
+    return undefined;
+  }
+}

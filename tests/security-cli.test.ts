@@ -1,0 +1,57 @@
+// The operator's commands against a running hub: `devices add|rotate|revoke|list` and
+// `tokens create|list`, each a real process, each change in force at once and in the audit log.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestHub, testEnv, type TestHub } from './support/hub.ts';
+
+const run = promisify(execFile);
+
+describe('floorwatch devices and tokens', () => {
+  let hub: TestHub;
+  const floorwatch = async (...args: string[]) => (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], { env: { ...process.env, ...testEnv(hub.dataDir, {}) } })).stdout;
+  const connects = async (password: string) => {
+    const client = mqtt.connect(hub.mqttUrl, { clientId: 't-17', username: 't-17', password, reconnectPeriod: 0 });
+    const outcome = await new Promise<boolean>((resolve) => {
+      client.once('connect', () => resolve(true));
+      client.once('error', () => resolve(false));
+    });
+    client.end(true);
+    return outcome;
+  };
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+  });
+  afterAll(async () => hub?.dispose());
+
+  it('adds a device and prints its password once; rotating and revoking apply at once; all of it audited', async () => {
+    const added = await floorwatch('devices', 'add', 't-17', '--zone', 'floor-a');
+    const password = /password: +(\S+)/.exec(added)?.[1] ?? '';
+    expect(password.length).toBeGreaterThanOrEqual(40);
+    expect(added).toMatch(/shown once/);
+    expect(await connects(password)).toBe(true);
+
+    const rotated = /password: +(\S+)/.exec(await floorwatch('devices', 'rotate', 't-17'))?.[1] ?? '';
+    expect(await connects(password)).toBe(false);
+    expect(await connects(rotated)).toBe(true);
+
+    await floorwatch('devices', 'revoke', 't-17');
+    expect(await connects(rotated)).toBe(false);
+    expect(await floorwatch('devices', 'list')).toMatch(/t-17 +zone floor-a .* revoked/);
+
+    const token = /^(fwt_\S+)$/m.exec(await floorwatch('tokens', 'create', 'facilities', '--role', 'admin'))?.[1] ?? '';
+    const audit = await hub.api('/api/v1/audit', { headers: { authorization: `Bearer ${token}` } });
+    const { entries } = (await audit.json()) as { entries: Array<{ who: string; action: string; details: Record<string, unknown> }> };
+    expect(entries.map((e) => e.action)).toEqual(['token.create', 'device.revoke', 'device.rotate', 'device.add']);
+    expect(entries.every((e) => e.who.startsWith('cli:'))).toBe(true);
+    expect(await floorwatch('tokens', 'list')).toMatch(/facilities +admin/);
+  });
+
+  it('refuses a bad id or role with a clear message and changes nothing', async () => {
+    await expect(floorwatch('devices', 'add', 'bad id')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/device id "bad id" contains " "/) });
+    await expect(floorwatch('tokens', 'create', 'x', '--role', 'boss')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/role "boss" is not one of viewer, operator, admin/) });
+    expect(await floorwatch('tokens', 'list')).not.toMatch(/^x /m);
+  });
+});

@@ -1,0 +1,96 @@
+// MQTTS and HTTPS from a test CA made with openssl, as the README tells a site to: a device logs
+// in with its certificate (CN = device id), a plaintext client on the MQTTS port gets nowhere.
+import { execFile } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+
+const run = promisify(execFile);
+
+/** A CA, a server certificate for 127.0.0.1, and certificates signed by it (or by a stranger) for devices. */
+async function makeTestCa(dir: string): Promise<void> {
+  const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
+  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=floorwatch test CA', '-keyout', 'ca.key', '-out', 'ca.crt');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  const sign = async (name: string, cn: string, ca: string, ext?: string) => {
+    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+    await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-out', `${name}.crt`, ...(ext ? ['-extfile', ext] : []));
+  };
+  await sign('server', '127.0.0.1', 'ca', 'server.ext');
+  await sign('t-9', 't-9', 'ca');
+  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=stranger CA', '-keyout', 'rogue-ca.key', '-out', 'rogue-ca.crt');
+  await sign('rogue', 't-9', 'rogue-ca');
+}
+
+describe('TLS', () => {
+  let hub: TestHub;
+  let certs: string;
+  const file = (name: string) => readFileSync(join(certs, name));
+
+  beforeAll(async () => {
+    certs = tempDir('floorwatch-ca-');
+    await makeTestCa(certs);
+    hub = await startTestHub({ config: { security: { tls: { cert: join(certs, 'server.crt'), key: join(certs, 'server.key'), ca: join(certs, 'ca.crt'), mqtt_port: 0 } } } });
+  });
+  afterAll(async () => {
+    await hub?.dispose();
+    if (certs) rmSync(certs, { recursive: true, force: true });
+  });
+
+  const mqttsUrl = () => `mqtts://127.0.0.1:${hub.hub.mqttsPort}`;
+
+  it('accepts a device by its certificate over MQTTS and stores what it sends', async () => {
+    const client = await mqtt.connectAsync(mqttsUrl(), { clientId: 't-9', ca: file('ca.crt'), cert: file('t-9.crt'), key: file('t-9.key') });
+    await client.publishAsync('floorwatch/devices/t-9/telemetry', JSON.stringify({ co2: 700 }), { qos: 1 });
+    await client.endAsync();
+    // mosquitto_pub, a client no one here wrote, with the same files.
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttsPort), '--cafile', join(certs, 'ca.crt'), '--cert', join(certs, 't-9.crt'), '--key', join(certs, 't-9.key'), '-i', 't-9', '-q', '1', '-t', 'floorwatch/devices/t-9/telemetry', '-m', '{"co2":710}']);
+    const values = await eventually(async () => {
+      const body = await new Promise<string>((resolve, reject) => {
+        request(`${hub.hub.url}/api/v1/readings?device=t-9&metric=co2&from=-1h`, { ca: file('ca.crt') }, (res) => {
+          expect(res.headers['strict-transport-security']).toMatch(/max-age/);
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve(text));
+        })
+          .on('error', reject)
+          .end();
+      });
+      const points = (JSON.parse(body) as { points: Array<{ value: number }> }).points.map((p) => p.value);
+      return points.length === 2 && points;
+    });
+    expect(values).toEqual([700, 710]);
+    expect(hub.hub.url).toMatch(/^https:/);
+  });
+
+  it('refuses a certificate from another CA, a certificate used under another client id, and no certificate at all', async () => {
+    const refused = async (options: mqtt.IClientOptions) => {
+      const client = mqtt.connect(mqttsUrl(), { ca: file('ca.crt'), reconnectPeriod: 0, ...options });
+      try {
+        return await new Promise<number | undefined>((resolve, reject) => {
+          client.once('connect', () => reject(new Error('connected, but should have been refused')));
+          client.once('error', (err) => resolve((err as { code?: number }).code));
+        });
+      } finally {
+        client.end(true);
+      }
+    };
+    expect(await refused({ clientId: 't-9', cert: file('rogue.crt'), key: file('rogue.key') })).toBe(5);
+    expect(await refused({ clientId: 't-10', cert: file('t-9.crt'), key: file('t-9.key') })).toBe(2);
+    expect(await refused({ clientId: 't-11' })).toBe(5);
+  });
+
+  it('gives a plaintext client on the MQTTS port nothing', async () => {
+    const client = mqtt.connect(`mqtt://127.0.0.1:${hub.hub.mqttsPort}`, { clientId: 'plain-1', reconnectPeriod: 0, connectTimeout: 5000 });
+    const outcome = await new Promise<string>((resolve) => {
+      client.once('connect', () => resolve('connected'));
+      client.once('close', () => resolve('closed'));
+    });
+    client.end(true);
+    expect(outcome).toBe('closed');
+  });
+});
