@@ -2,7 +2,7 @@
 // same data. Expected numbers are computed here from the readings, never by asking a store.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../hub/domain/reading.ts';
-import type { Aggregate, SeriesPoint, Store } from '../hub/store/store.ts';
+import type { Aggregate, AlertRecord, SeriesPoint, Store } from '../hub/store/store.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -337,6 +337,18 @@ export function describeStoreContract(
       expectClose(await store.query({ device: 'd7', metric: 'temperature', from: BASE, to: END, agg: 'mean' }), [
         { ts: BASE, value: aggregate('mean', d7) },
       ]);
+    });
+
+    it('keeps alert history once per alert, event and time, and finds it by range and zone', async () => {
+      const firing: AlertRecord = { alertId: 7, key: 'noise.n-1', rule: 'noise', subject: 'n-1', zone: 'floor-a', event: 'firing', severity: 'warning', at: BASE + MINUTE, summary: 'noise "LAeq" 66 dB(A) \\ above 65', value: 66.2 };
+      const resolved: AlertRecord = { ...firing, event: 'resolved', at: BASE + 10 * MINUTE, value: 61 };
+      const hub: AlertRecord = { alertId: 8, key: 'storage_down.hub', rule: 'storage_down', subject: 'hub', zone: 'hub', event: 'firing', severity: 'critical', at: BASE + 2 * MINUTE, summary: 'storage down' };
+      await store.writeAlertEvents([firing, resolved, hub]);
+      await store.writeAlertEvents([firing]);
+      expect(await store.queryAlertEvents({ from: BASE, to: END })).toEqual([firing, hub, resolved]);
+      expect(await store.queryAlertEvents({ from: BASE, to: END, zone: 'floor-a' })).toEqual([firing, resolved]);
+      expect(await store.queryAlertEvents({ from: BASE + 5 * MINUTE, to: END })).toEqual([resolved]);
+      expect(await store.queryAlertEvents({ from: BASE, to: END, limit: 1 })).toEqual([resolved]);
     });
   });
 }

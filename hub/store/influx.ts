@@ -24,7 +24,7 @@
 // $limit). What cannot be bound (database, measurement, durations, GROUP BY interval) is checked
 // against a strict grammar and quoted; anything else is refused.
 import { ID_PATTERN, METRIC_PATTERN, type Reading } from '../domain/reading.ts';
-import type { Aggregate, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
+import type { Aggregate, AlertQuery, AlertRecord, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
 
 export interface InfluxStoreOptions {
   /** http(s)://[user:pass@]host:port[/prefix]/database */
@@ -299,6 +299,52 @@ export class InfluxStore implements Store {
     return total;
   }
 
+  /**
+   * Alert history as measurement `alerts`: tags event, key, rule, severity, zone; fields alert_id,
+   * subject, summary (the annotation text for Grafana) and value.
+   */
+  async writeAlertEvents(records: readonly AlertRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const lines = records.map((r) => {
+      for (const [name, tag] of [['event', r.event], ['key', r.key], ['rule', r.rule], ['severity', r.severity], ['zone', r.zone]] as const) {
+        if (!ALERT_TAG.test(tag)) throw new Error(`refusing alert record: ${name} ${JSON.stringify(tag)} is not a valid tag value`);
+      }
+      if (!Number.isSafeInteger(r.at) || !Number.isSafeInteger(r.alertId)) throw new Error('refusing alert record: at and alertId must be integers');
+      const value = r.value !== undefined && Number.isFinite(r.value) ? `,value=${String(r.value)}` : '';
+      return `alerts,event=${r.event},key=${r.key},rule=${r.rule},severity=${r.severity},zone=${r.zone} alert_id=${r.alertId}i,subject=${fieldString(r.subject)},summary=${fieldString(r.summary)}${value} ${r.at}`;
+    });
+    const res = await this.request('POST', `/write?db=${this.database}&rp=raw&precision=ms`, lines.join('\n'), 'text/plain; charset=utf-8');
+    if (!res.ok) throw new InfluxError(`InfluxDB write failed (${res.status}): ${await errorMessage(res)}`, res.status);
+    await res.arrayBuffer();
+  }
+
+  async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
+    const params: Params = {};
+    const where = this.where(q, params);
+    if (where === undefined) return [];
+    params['limit'] = q.limit ?? 10_000;
+    const [result] = await this.influxql(`SELECT * FROM "${this.database}"."raw"."alerts" WHERE ${where} ORDER BY time DESC LIMIT $limit`, params);
+    const series = result?.series?.[0];
+    if (!series) return [];
+    const col = (row: unknown[], name: string): unknown => row[series.columns.indexOf(name)];
+    const records = (series.values ?? []).map((row) => {
+      const value = col(row, 'value');
+      const record: AlertRecord = {
+        alertId: Number(col(row, 'alert_id')),
+        key: String(col(row, 'key')),
+        rule: String(col(row, 'rule')),
+        subject: String(col(row, 'subject')),
+        zone: String(col(row, 'zone')),
+        event: String(col(row, 'event')),
+        severity: col(row, 'severity') === 'critical' ? 'critical' : 'warning',
+        at: Number(col(row, 'time')),
+        summary: String(col(row, 'summary')),
+      };
+      return typeof value === 'number' ? { ...record, value } : record;
+    });
+    return records.sort((a, b) => a.at - b.at || a.alertId - b.alertId);
+  }
+
   async health(): Promise<StoreHealth> {
     try {
       const res = await this.request('GET', '/ping', undefined, undefined, Math.min(this.timeoutMs, HEALTH_TIMEOUT_MS));
@@ -399,6 +445,14 @@ function aggregateSql(agg: Aggregate, from: string, where: string): string {
       throw new Error(`unknown aggregate ${String(never)}`);
     }
   }
+}
+
+/** Alert tag values are ids, rule names and words: the id grammar, dots allowed. */
+const ALERT_TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
+
+/** A line-protocol string field: quotes and backslashes escaped, line breaks flattened. */
+function fieldString(text: string): string {
+  return `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;
 }
 
 function firstSeries(results: InfluxResult[]): unknown[][] {

@@ -8,7 +8,7 @@
 // downsampled copy as in InfluxDB.
 import Database from 'better-sqlite3';
 import { ID_PATTERN, METRIC_PATTERN, type Reading } from '../domain/reading.ts';
-import type { Aggregate, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
+import type { Aggregate, AlertQuery, AlertRecord, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a store that lives as long as the process. */
@@ -31,6 +31,20 @@ CREATE TABLE IF NOT EXISTS readings (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_zone ON readings (zone, metric, ts);
 CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts);
+CREATE TABLE IF NOT EXISTS alerts (
+  alert_id INTEGER NOT NULL,
+  event    TEXT    NOT NULL,
+  at       INTEGER NOT NULL,
+  key      TEXT    NOT NULL,
+  rule     TEXT    NOT NULL,
+  subject  TEXT    NOT NULL,
+  zone     TEXT    NOT NULL,
+  severity TEXT    NOT NULL,
+  summary  TEXT    NOT NULL,
+  value    REAL,
+  PRIMARY KEY (alert_id, event, at)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alerts_at ON alerts (at);
 `;
 
 /** Aggregate expressions over `value`; `last` takes the value of the row holding max(ts). */
@@ -158,6 +172,30 @@ export class SqliteStore implements Store {
       to: q.to,
     }) as { n: number };
     return row.n;
+  }
+
+  async writeAlertEvents(records: readonly AlertRecord[]): Promise<void> {
+    const insert = this.stmt(
+      `INSERT INTO alerts (alert_id, event, at, key, rule, subject, zone, severity, summary, value)
+       VALUES (@alertId, @event, @at, @key, @rule, @subject, @zone, @severity, @summary, @value)
+       ON CONFLICT (alert_id, event, at) DO UPDATE SET severity = excluded.severity, summary = excluded.summary, value = excluded.value`,
+    );
+    this.db.transaction(() => {
+      for (const r of records) insert.run({ ...r, value: r.value ?? null });
+    })();
+  }
+
+  async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
+    const params: Record<string, string | number> = { from: q.from, to: q.to, limit: q.limit ?? 10_000 };
+    let where = 'at >= @from AND at < @to';
+    if (q.zone !== undefined) {
+      where += ' AND zone = @zone';
+      params['zone'] = String(q.zone);
+    }
+    const rows = this.stmt(
+      `SELECT * FROM (SELECT alert_id AS alertId, key, rule, subject, zone, event, severity, at, summary, value FROM alerts WHERE ${where} ORDER BY at DESC, alert_id DESC LIMIT @limit) ORDER BY at, alertId`,
+    ).all(params) as (AlertRecord & { value: number | null })[];
+    return rows.map(({ value, ...r }) => (value === null ? r : { ...r, value }));
   }
 
   /** Deletes readings older than rawRetentionMs before `now` (ms); returns how many went. */

@@ -30,6 +30,32 @@ export interface SeriesPoint {
   device?: string;
 }
 
+/** One alert transition, kept as history: InfluxDB measurement `alerts` (Grafana annotations), SQLite table `alerts`. */
+export interface AlertRecord {
+  alertId: number;
+  /** rule.subject, the alert's fingerprint. */
+  key: string;
+  rule: string;
+  subject: string;
+  /** 'unassigned' for devices without a zone, 'hub' for the hub's own alerts. */
+  zone: string;
+  /** firing, severity, resolved, acknowledged, escalated */
+  event: string;
+  severity: 'warning' | 'critical';
+  at: number;
+  summary: string;
+  value?: number;
+}
+
+export interface AlertQuery {
+  /** Inclusive start and exclusive end, ms since epoch. */
+  from: number;
+  to: number;
+  zone?: string;
+  /** Most records returned, newest kept. */
+  limit?: number;
+}
+
 export interface StoreHealth {
   ok: boolean;
   detail: string;
@@ -49,6 +75,10 @@ export interface Store {
   /** Number of stored readings matching device/zone, metric and range (metric optional). */
   count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number>;
   health(): Promise<StoreHealth>;
+  /** Writes alert history. Idempotent: the same alert, event and time written twice is kept once. */
+  writeAlertEvents(records: readonly AlertRecord[]): Promise<void>;
+  /** Alert history in time order. */
+  queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]>;
   /**
    * Deletes readings past the raw retention; returns how many. Only for backends that do not
    * expire data themselves (InfluxDB does, through its retention policy).

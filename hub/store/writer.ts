@@ -47,6 +47,8 @@ export class StoreWriter {
     }
     stopTimer();
     this.metrics.readingsStored.inc(readings.length);
+    const storedAt = this.now();
+    for (const r of readings) this.metrics.readingAgeAtStore.observe((storedAt - r.ts) / 1000);
     if (!this.state.ok) {
       const downFor = Math.round((this.now() - (this.state.downSince ?? this.now())) / 1000);
       this.log.warn({ store: this.store.name }, `storage back after ${downFor} s: ${this.store.name} accepts writes again; writing the backlog`);

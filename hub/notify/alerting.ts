@@ -1,0 +1,124 @@
+// Assembles alerting for the hub: the alert ledger in data_dir/alerts.sqlite, the rule engine as
+// the journal consumer 'rules', its clock tick (with the hub's own health for the self-alerts),
+// and the notifications — MQTT, webhooks and store history through the durable outbox, the SSE feed.
+import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AlertsRoutesOptions } from '../api/alerts.ts';
+import type { LiveFeed } from '../api/events.ts';
+import { ms, type Config } from '../config/config.ts';
+import type { Journal } from '../journal/journal.ts';
+import { RuleEngine, type HubStatus } from '../rules/engine.ts';
+import { AlertLedger } from '../rules/ledger.ts';
+import { ruleSettings, siteRules } from '../rules/site.ts';
+import type { Store } from '../store/store.ts';
+import { Notifier, historyTarget } from './notifier.ts';
+import { Outbox, type Timers } from './outbox.ts';
+import { webhookTarget } from './webhook.ts';
+
+export interface AlertingOptions {
+  config: Config;
+  journal: Journal;
+  store: Store;
+  publish: (topic: string, payload: string, options: { retain: boolean }) => Promise<void>;
+  feed: LiveFeed;
+  log: Logger;
+  now: () => number;
+  /** Store and journal health, minus the disk, which is read here. */
+  hubStatus: () => Omit<HubStatus, 'diskFreePercent'>;
+  timers?: Timers;
+  tickMs?: number;
+}
+
+export interface Alerting {
+  routes: AlertsRoutesOptions;
+  /** Stops the consumer and the tick; call before the journal and the store close. */
+  stop(): Promise<void>;
+}
+
+const TICK_MS = 1000;
+const PRUNE_EVERY_MS = 3_600_000;
+
+export function startAlerting(options: AlertingOptions): Alerting {
+  const { config, journal, store, log, now } = options;
+  const settings = ruleSettings(config);
+  const ledger = new AlertLedger(join(config.data_dir, 'alerts.sqlite'));
+  const webhooks = config.notify.webhooks.map((hook) => webhookTarget(hook));
+  const outbox = new Outbox({
+    db: ledger.db,
+    targets: [historyTarget(store), ...webhooks],
+    log,
+    now,
+    ...(options.timers && { timers: options.timers }),
+    retryFirstMs: ms(config.notify.retry_first),
+    retryMaxMs: ms(config.notify.retry_max),
+  });
+  const notifier = new Notifier({
+    site: config.site.name,
+    prefix: config.mqtt.topic_prefix,
+    log: log.child({ part: 'alerts' }),
+    outbox,
+    webhooks: webhooks.map((w) => w.name),
+    publish: options.publish,
+    onEvent: (e) => options.feed.publishAlert(e),
+  });
+  const engine = new RuleEngine(settings, ledger, notifier, now);
+  notifier.restore(engine.announcedFiring());
+  outbox.kick();
+
+  // A new rules consumer starts at the end: old readings in the journal are history, not news.
+  const consumer = journal.consume('rules', (entries, lastLsn) => engine.apply(entries, lastLsn), {
+    from: 'end',
+    onError: (err, attempt) => {
+      if (attempt === 1) log.error({ err: (err as Error).message }, `the rule engine could not apply a batch (${(err as Error).message}); retrying`);
+    },
+  });
+
+  let ticking = false;
+  let closing = false;
+  let failing = false;
+  let lastPrune = now();
+  const tick = async () => {
+    if (ticking || closing) return;
+    ticking = true;
+    try {
+      let diskFreePercent: number | undefined;
+      try {
+        const fs = await statfs(config.data_dir);
+        diskFreePercent = (100 * fs.bavail) / fs.blocks;
+      } catch {
+        // An unreadable disk size is no alert; the journal's own write errors are.
+      }
+      if (closing) return;
+      engine.tick({ ...options.hubStatus(), ...(diskFreePercent !== undefined && { diskFreePercent }) });
+      if (now() - lastPrune > PRUNE_EVERY_MS) {
+        lastPrune = now();
+        ledger.prune(lastPrune);
+      }
+      if (failing) log.info('alert evaluation works again');
+      failing = false;
+    } catch (err) {
+      // Once per failure, not once a second: a full disk would otherwise flood the log.
+      if (!failing) log.error({ err: (err as Error).message }, `alert evaluation failed (${(err as Error).message}); retrying every second`);
+      failing = true;
+    } finally {
+      ticking = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), options.tickMs ?? TICK_MS);
+  timer.unref();
+
+  let stopped: Promise<void> | undefined;
+  return {
+    routes: { engine, rules: () => siteRules(config, now()), now },
+    stop: () =>
+      (stopped ??= (async () => {
+        closing = true;
+        clearInterval(timer);
+        await consumer.stop();
+        await outbox.close();
+        await notifier.flushed();
+        ledger.close();
+      })()),
+  };
+}

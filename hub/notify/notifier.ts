@@ -1,0 +1,114 @@
+// Tells the world about alert transitions: a structured log line for each; for those not held by a
+// silence or flapping, a retained MQTT message on {prefix}/alerts/{zone}/{alertKey} (an empty
+// retained payload clears it on resolution) and a signed webhook POST; every transition also goes
+// to the store's alert history. Webhooks and history go through the durable outbox.
+import type { Logger } from 'pino';
+import type { Alert, AlertEvent } from '../rules/ledger.ts';
+import type { AlertSink } from '../rules/engine.ts';
+import type { AlertRecord, Store } from '../store/store.ts';
+import type { Outbox, OutboxTarget } from './outbox.ts';
+
+/** The JSON of a notification: the MQTT payload and the webhook body. */
+export interface AlertNotice {
+  site: string;
+  event: AlertEvent['kind'];
+  /** A notice that a silence or flapping held back, sent once it no longer was. */
+  late: boolean;
+  at: number;
+  alert: Alert;
+}
+
+export interface NotifierOptions {
+  site: string;
+  prefix: string;
+  log: Logger;
+  outbox: Outbox;
+  /** Outbox target names of the webhooks. */
+  webhooks: readonly string[];
+  publish: (topic: string, payload: string, options: { retain: boolean }) => Promise<void>;
+  /** Live views (the SSE stream). */
+  onEvent?: (event: AlertEvent) => void;
+}
+
+export const STORE_TARGET = 'store';
+
+/** The outbox target that writes alert history to the store, in batches. */
+export function historyTarget(store: Store): OutboxTarget {
+  return {
+    name: STORE_TARGET,
+    batch: 500,
+    deliver: (rows) => store.writeAlertEvents(rows.map((r) => JSON.parse(r.payload) as AlertRecord)),
+  };
+}
+
+function alertTopic(prefix: string, alert: Pick<Alert, 'zone' | 'key'>): string {
+  return `${prefix}/alerts/${alert.zone}/${alert.key}`;
+}
+
+export class Notifier implements AlertSink {
+  private published: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: NotifierOptions) {}
+
+  record(events: readonly AlertEvent[]): void {
+    const { outbox, webhooks } = this.options;
+    for (const e of events) {
+      if (e.notified) {
+        const body = JSON.stringify(this.notice(e));
+        for (const target of webhooks) outbox.enqueue(target, body);
+      }
+      if (!e.late) outbox.enqueue(STORE_TARGET, JSON.stringify(record(e)));
+    }
+  }
+
+  announce(events: readonly AlertEvent[]): void {
+    const { log, outbox } = this.options;
+    for (const e of events) {
+      const a = e.alert;
+      const held = e.notified ? '' : ` (notification held: ${e.heldBy})`;
+      const line = `alert ${e.kind}${e.late ? ' (sent late)' : ''} [${a.severity}] ${a.key}: ${a.summary || a.key}${held}`;
+      const fields = { alert: a.id, key: a.key, zone: a.zone, rule: a.rule, subject: a.subject, severity: a.severity, event: e.kind, notified: e.notified };
+      if (e.kind === 'resolved' || e.kind === 'acknowledged') log.info(fields, line);
+      else log.warn(fields, line);
+      if (e.notified) this.publish(e);
+      this.options.onEvent?.(e);
+    }
+    outbox.kick();
+  }
+
+  /** Retained messages live in the broker's memory: after a start, say again what is firing. */
+  restore(firing: readonly Alert[]): void {
+    for (const alert of firing) this.publish({ alertId: alert.id, key: alert.key, kind: 'firing', at: alert.firingAt ?? alert.updatedAt, alert, notified: true, late: true });
+  }
+
+  /** Waits for the MQTT messages sent so far. */
+  flushed(): Promise<void> {
+    return this.published;
+  }
+
+  private notice(e: AlertEvent): AlertNotice {
+    return { site: this.options.site, event: e.kind, late: e.late === true, at: e.at, alert: e.alert };
+  }
+
+  private publish(e: AlertEvent): void {
+    const { prefix, log } = this.options;
+    const topic = alertTopic(prefix, e.alert);
+    const body = JSON.stringify(this.notice(e));
+    // In order: a resolution must never overtake the firing it ends.
+    this.published = this.published
+      .then(async () => {
+        if (e.alert.state === 'resolved') {
+          await this.options.publish(topic, body, { retain: false });
+          await this.options.publish(topic, '', { retain: true });
+        } else {
+          await this.options.publish(topic, body, { retain: true });
+        }
+      })
+      .catch((err: unknown) => log.error({ topic, err: (err as Error).message }, `could not publish the alert on ${topic}: ${(err as Error).message}`));
+  }
+}
+
+function record(e: AlertEvent): AlertRecord {
+  const a = e.alert;
+  return { alertId: a.id, key: a.key, rule: a.rule, subject: a.subject, zone: a.zone, event: e.kind, severity: a.severity, at: e.at, summary: a.summary || a.key, ...(a.value !== undefined && { value: a.value }) };
+}

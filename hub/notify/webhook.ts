@@ -1,0 +1,40 @@
+// Webhook delivery: one POST per notification, JSON, signed so the receiver can tell it came from
+// this hub: X-Floorwatch-Signature: sha256=<hex HMAC-SHA256 of the raw body with the shared secret>.
+// X-Floorwatch-Delivery carries the outbox id, the same on every retry, for receivers that dedupe.
+import { createHmac } from 'node:crypto';
+import type { OutboxTarget } from './outbox.ts';
+
+export function signature(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** The target's name, without any credentials the URL holds. */
+export function webhookName(url: string): string {
+  const u = new URL(url);
+  return `webhook ${u.origin}${u.pathname}`;
+}
+
+export function webhookTarget(hook: { url: string; secret: string }, timeoutMs = 10_000): OutboxTarget {
+  return {
+    name: webhookName(hook.url),
+    batch: 1,
+    async deliver(rows) {
+      for (const row of rows) {
+        let response: Response;
+        try {
+          response = await fetch(hook.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-floorwatch-signature': signature(hook.secret, row.payload), 'x-floorwatch-delivery': String(row.id) },
+            body: row.payload,
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+        } catch (err) {
+          const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : (err as Error).message;
+          throw new Error(`the receiver is not reachable: ${cause}`);
+        }
+        await response.arrayBuffer();
+        if (!response.ok) throw new Error(`the receiver answered ${response.status}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,279 @@
+// The alert lifecycle: pending → firing → resolved, severity changes inside firing, one live alert
+// per key (rule + subject), acknowledgements, silences, escalation and flapping. What subscribers
+// were last told is kept per key, so a notification held back by a silence or by flapping is sent
+// once it is no longer held — and only if the truth differs from what they were told.
+import { FLAPPING, type Severity } from './requirements.ts';
+import type { Alert, AlertEvent, AlertEventKind, AlertLedger, KeyState, Silence, SilenceMatchers } from './ledger.ts';
+
+/** What a rule concluded about one key at one moment. */
+export interface Observation {
+  key: string;
+  rule: string;
+  subject: string;
+  zone: string;
+  state: 'ok' | 'pending' | 'firing';
+  severity?: Severity;
+  at: number;
+  summary?: string;
+  value?: number;
+  threshold?: number;
+  unit?: string;
+  source?: string;
+}
+
+export class AlertError extends Error {
+  constructor(
+    readonly statusCode: 404 | 409,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AlertError';
+  }
+}
+
+export interface AlertBookSettings {
+  /** A critical not acknowledged this long is notified again as escalated. */
+  escalateAfterMs: number;
+  /** Wall-clock time: silences are judged by it, whatever the event time of a transition. */
+  now: () => number;
+}
+
+export class AlertBook {
+  private readonly live = new Map<string, Alert>();
+  private readonly keys: Map<string, KeyState>;
+  private silences: Silence[];
+  private pending: AlertEvent[] = [];
+
+  constructor(
+    private readonly ledger: AlertLedger,
+    private readonly settings: AlertBookSettings,
+  ) {
+    for (const a of ledger.liveAlerts()) this.live.set(a.key, a);
+    this.keys = ledger.keys();
+    this.silences = ledger.silences();
+  }
+
+  /** Events since the last call, in order. */
+  drain(): AlertEvent[] {
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  /** Firing alerts as subscribers were last told of them. */
+  toldFiring(): Alert[] {
+    return [...this.live.values()].filter((a) => {
+      const told = this.keys.get(a.key)?.told;
+      return a.state === 'firing' && told?.state === 'firing' && told.alertId === a.id;
+    });
+  }
+
+  observe(o: Observation): void {
+    const a = this.live.get(o.key);
+    if (o.state === 'ok') {
+      if (a) this.close(a, o.at);
+      return;
+    }
+    const severity = o.severity ?? 'warning';
+    if (o.state === 'pending') {
+      if (a?.state === 'firing') this.close(a, o.at);
+      const current = a?.state === 'pending' ? a : undefined;
+      this.save(this.describe(current ?? this.open(o, severity), o, severity));
+      return;
+    }
+    if (!a || a.state === 'pending') {
+      const alert = this.describe(a ?? this.open(o, severity), o, severity);
+      alert.state = 'firing';
+      alert.firingAt = o.at;
+      if (severity === 'critical') alert.criticalSince = o.at;
+      this.save(alert);
+      this.change(alert, o.at);
+      this.emit(alert, 'firing', o.at);
+    } else if (a.severity !== severity) {
+      this.describe(a, o, severity);
+      if (severity === 'critical') a.criticalSince = o.at;
+      else delete a.criticalSince;
+      this.save(a);
+      this.emit(a, 'severity', o.at);
+    } else if (a.value !== o.value || a.summary !== (o.summary ?? a.summary)) {
+      this.save(this.describe(a, o, severity));
+    }
+  }
+
+  ack(id: number, by: string, comment: string | undefined, now: number): Alert {
+    const a = [...this.live.values()].find((x) => x.id === id);
+    if (!a) {
+      const stored = this.ledger.alert(id);
+      if (!stored) throw new AlertError(404, `no alert ${id}`);
+      throw new AlertError(409, `alert ${id} is already resolved; nothing to acknowledge`);
+    }
+    a.ack = { by, at: now, ...(comment !== undefined && comment !== '' && { comment }) };
+    a.updatedAt = now;
+    this.save(a);
+    this.emit(a, 'acknowledged', now);
+    return a;
+  }
+
+  activeSilences(now: number): Silence[] {
+    return this.silences.filter((s) => s.startsAt <= now && now < s.endsAt);
+  }
+
+  allSilences(): Silence[] {
+    return [...this.silences];
+  }
+
+  addSilence(s: Omit<Silence, 'id'>, now: number): Silence {
+    const silence = { id: this.ledger.nextId('silence'), ...s };
+    this.ledger.saveSilence(silence);
+    this.silences.push(silence);
+    this.reconcile(now);
+    return silence;
+  }
+
+  removeSilence(id: number, now: number): boolean {
+    if (!this.ledger.deleteSilence(id)) return false;
+    this.silences = this.silences.filter((s) => s.id !== id);
+    this.reconcile(now);
+    return true;
+  }
+
+  /** Time-driven lifecycle: expired silences, flapping that went quiet, escalation. */
+  tick(now: number): void {
+    this.silences = this.silences.filter((s) => s.endsAt > now);
+    for (const [key, k] of this.keys) {
+      const last = k.changes.at(-1) ?? 0;
+      if (k.flappingSince !== undefined && now - last >= FLAPPING.quietMs.value) {
+        delete k.flappingSince;
+        k.changes = [];
+        this.ledger.saveKey(key, k);
+        const flapping = this.live.get(flappingKey(key));
+        if (flapping) this.close(flapping, now);
+      }
+    }
+    for (const a of this.live.values()) {
+      if (a.state !== 'firing' || a.severity !== 'critical' || a.ack || a.escalatedAt !== undefined || a.criticalSince === undefined) continue;
+      if (now - a.criticalSince < this.settings.escalateAfterMs || this.heldBy(a, now)) continue;
+      a.escalatedAt = now;
+      a.updatedAt = now;
+      this.save(a);
+      this.emit(a, 'escalated', now);
+    }
+    this.reconcile(now);
+  }
+
+  private open(o: Observation, severity: Severity): Alert {
+    return { id: this.ledger.nextId('alert'), key: o.key, rule: o.rule, subject: o.subject, zone: o.zone, state: 'pending', severity, summary: '', startsAt: o.at, updatedAt: o.at };
+  }
+
+  private describe(a: Alert, o: Observation, severity: Severity): Alert {
+    a.severity = severity;
+    a.zone = o.zone;
+    a.updatedAt = Math.max(a.updatedAt, o.at);
+    if (o.summary !== undefined) a.summary = o.summary;
+    for (const field of ['value', 'threshold', 'unit', 'source'] as const) {
+      if (o[field] !== undefined) (a as unknown as Record<string, unknown>)[field] = o[field];
+    }
+    return a;
+  }
+
+  private save(a: Alert): void {
+    if (a.state === 'resolved') this.live.delete(a.key);
+    else this.live.set(a.key, a);
+    this.ledger.saveAlert(a);
+  }
+
+  /** Ends a live alert: a pending one that never fired leaves no trace; a firing one resolves. */
+  private close(a: Alert, at: number): void {
+    if (a.state === 'pending') {
+      this.live.delete(a.key);
+      this.ledger.deleteAlert(a.id);
+      return;
+    }
+    a.state = 'resolved';
+    a.resolvedAt = at;
+    a.updatedAt = Math.max(a.updatedAt, at);
+    this.save(a);
+    this.change(a, at);
+    this.emit(a, 'resolved', at);
+  }
+
+  /** Counts a firing/resolved change; the FLAPPING.changes-th within the window starts flapping. */
+  private change(a: Alert, at: number): void {
+    if (a.rule === 'flapping') return;
+    const k = this.keyState(a.key);
+    k.changes = [...k.changes.filter((t) => t > at - FLAPPING.windowMs.value), at];
+    this.ledger.saveKey(a.key, k);
+    if (k.flappingSince !== undefined || k.changes.length < FLAPPING.changes.value) return;
+    k.flappingSince = at;
+    this.ledger.saveKey(a.key, k);
+    this.observe({
+      key: flappingKey(a.key),
+      rule: 'flapping',
+      subject: a.subject,
+      zone: a.zone,
+      state: 'firing',
+      severity: 'warning',
+      at,
+      summary: `the ${a.rule} alert for ${a.subject} in ${a.zone} is flapping: ${k.changes.length} changes in ${FLAPPING.windowMs.value / 60_000} min; its notices are held until it has been quiet for ${FLAPPING.quietMs.value / 60_000} min`,
+    });
+  }
+
+  private keyState(key: string): KeyState {
+    let k = this.keys.get(key);
+    if (!k) {
+      k = { changes: [] };
+      this.keys.set(key, k);
+    }
+    return k;
+  }
+
+  private heldBy(a: Alert, now: number): string | undefined {
+    if (a.rule !== 'flapping' && this.keys.get(a.key)?.flappingSince !== undefined) return 'flapping';
+    const silence = this.activeSilences(now).find((s) => matches(s.matchers, a));
+    return silence ? `silence ${silence.id}` : undefined;
+  }
+
+  private emit(a: Alert, kind: AlertEventKind, at: number, late = false): void {
+    const heldBy = this.heldBy(a, this.settings.now());
+    const event: AlertEvent = { alertId: a.id, key: a.key, kind, at, alert: structuredClone(a), notified: heldBy === undefined, ...(heldBy !== undefined && { heldBy }), ...(late && { late: true }) };
+    // A late notice repeats what history already holds; only the notification is new.
+    if (!late) this.ledger.addEvent(event);
+    this.pending.push(event);
+    if (heldBy === undefined) this.tell(a);
+  }
+
+  private tell(a: Alert): void {
+    const k = this.keyState(a.key);
+    k.told = { alertId: a.id, state: a.state === 'resolved' ? 'resolved' : 'firing', severity: a.severity, acked: a.ack !== undefined };
+    this.ledger.saveKey(a.key, k);
+  }
+
+  /** Tells subscribers the current truth of every key whose notices are no longer held. */
+  private reconcile(now: number): void {
+    for (const [key, k] of this.keys) {
+      const a = this.live.get(key);
+      const firing = a?.state === 'firing' ? a : undefined;
+      if (firing) {
+        const told = k.told;
+        const same = told?.state === 'firing' && told.alertId === firing.id && told.severity === firing.severity && told.acked === (firing.ack !== undefined);
+        if (!same && !this.heldBy(firing, now)) this.emit(firing, 'firing', now, true);
+      } else if (k.told?.state === 'firing') {
+        const last = this.ledger.alert(k.told.alertId);
+        if (last && last.state === 'resolved' && !this.heldBy(last, now)) this.emit(last, 'resolved', now, true);
+      }
+    }
+  }
+}
+
+export function flappingKey(key: string): string {
+  return `flapping.${key}`;
+}
+
+export function matches(m: SilenceMatchers, a: Alert): boolean {
+  return (
+    (m.zone === undefined || m.zone === a.zone) &&
+    (m.device === undefined || m.device === a.subject) &&
+    (m.rule === undefined || a.rule === m.rule || a.rule.startsWith(`${m.rule}.`)) &&
+    (m.severity === undefined || m.severity === a.severity)
+  );
+}

@@ -1,0 +1,222 @@
+// The alert state on disk (data_dir/alerts.sqlite, WAL): alerts and their history, silences,
+// per-key notification state, the rule engine's per-device evaluation state (windows, pending
+// timers) and the last journal entry applied. One transaction per journal batch holds all of it,
+// so after a crash the state and the journal position it reflects always agree.
+import Database from 'better-sqlite3';
+import type { Severity } from './requirements.ts';
+
+export type AlertState = 'pending' | 'firing' | 'resolved';
+export type AlertEventKind = 'firing' | 'severity' | 'resolved' | 'acknowledged' | 'escalated';
+export const ALERT_STATES: readonly AlertState[] = ['pending', 'firing', 'resolved'];
+
+export interface Alert {
+  id: number;
+  /** The fingerprint: rule + subject. One live alert per key. */
+  key: string;
+  rule: string;
+  /** The device, gateway or 'hub' the alert is about. */
+  subject: string;
+  zone: string;
+  state: AlertState;
+  severity: Severity;
+  summary: string;
+  value?: number;
+  threshold?: number;
+  unit?: string;
+  source?: string;
+  /** Since when the condition held (pending start). */
+  startsAt: number;
+  firingAt?: number;
+  resolvedAt?: number;
+  /** Since when the alert fires at critical, for escalation. */
+  criticalSince?: number;
+  ack?: { by: string; at: number; comment?: string };
+  escalatedAt?: number;
+  updatedAt: number;
+}
+
+export interface AlertEvent {
+  alertId: number;
+  key: string;
+  kind: AlertEventKind;
+  at: number;
+  alert: Alert;
+  /** False when a silence or flapping held the notification back. */
+  notified: boolean;
+  /** Why it was held. */
+  heldBy?: string;
+  /** A notification sent late, once a silence or flapping no longer held it; not a new transition. */
+  late?: true;
+}
+
+export interface SilenceMatchers {
+  zone?: string;
+  device?: string;
+  rule?: string;
+  severity?: Severity;
+}
+
+export interface Silence {
+  id: number;
+  matchers: SilenceMatchers;
+  startsAt: number;
+  endsAt: number;
+  createdBy: string;
+  comment: string;
+  createdAt: number;
+}
+
+/** What notification subscribers were last told about a key, and its flapping record. */
+export interface KeyState {
+  changes: number[];
+  flappingSince?: number;
+  told?: { alertId: number; state: 'firing' | 'resolved'; severity: Severity; acked: boolean };
+}
+
+export interface AlertFilter {
+  state?: AlertState;
+  zone?: string;
+  severity?: Severity;
+  limit?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY, key TEXT NOT NULL, state TEXT NOT NULL, zone TEXT NOT NULL,
+  severity TEXT NOT NULL, updated_at INTEGER NOT NULL, doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_key ON alerts (key, id);
+CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id);
+CREATE TABLE IF NOT EXISTS alert_events (
+  alert_id INTEGER NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, at INTEGER NOT NULL, doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events (alert_id, seq);
+CREATE TABLE IF NOT EXISTS silences (id INTEGER PRIMARY KEY, ends_at INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+`;
+
+/** Resolved alerts and their history are kept this long. */
+const KEEP_RESOLVED_MS = 90 * 86_400_000;
+
+export class AlertLedger {
+  readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a transition must not be lost once the journal position that produced it is committed.
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(SCHEMA);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  meta(name: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(name: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+  }
+
+  /** The next id of a kind ('alert', 'silence'): never reused, also after deletes. */
+  nextId(kind: string): number {
+    const id = Number(this.meta(`next_${kind}`) ?? '1');
+    this.setMeta(`next_${kind}`, String(id + 1));
+    return id;
+  }
+
+  saveAlert(a: Alert): void {
+    this.db
+      .prepare(
+        `INSERT INTO alerts (id, key, state, zone, severity, updated_at, doc) VALUES (@id, @key, @state, @zone, @severity, @updatedAt, @doc)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, zone = excluded.zone, severity = excluded.severity, updated_at = excluded.updated_at, doc = excluded.doc`,
+      )
+      .run({ id: a.id, key: a.key, state: a.state, zone: a.zone, severity: a.severity, updatedAt: a.updatedAt, doc: JSON.stringify(a) });
+  }
+
+  deleteAlert(id: number): void {
+    this.db.prepare('DELETE FROM alerts WHERE id = ?').run(id);
+    this.db.prepare('DELETE FROM alert_events WHERE alert_id = ?').run(id);
+  }
+
+  alert(id: number): Alert | undefined {
+    const row = this.db.prepare('SELECT doc FROM alerts WHERE id = ?').get(id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as Alert) : undefined;
+  }
+
+  liveAlerts(): Alert[] {
+    return this.docs<Alert>("SELECT doc FROM alerts WHERE state != 'resolved' ORDER BY id");
+  }
+
+  /** Newest first. */
+  alerts(filter: AlertFilter): Alert[] {
+    let sql = 'SELECT doc FROM alerts WHERE 1 = 1';
+    const params: Record<string, unknown> = { limit: filter.limit ?? 1000 };
+    for (const field of ['state', 'zone', 'severity'] as const) {
+      if (filter[field] === undefined) continue;
+      sql += ` AND ${field} = @${field}`;
+      params[field] = filter[field];
+    }
+    return this.docs<Alert>(`${sql} ORDER BY id DESC LIMIT @limit`, params);
+  }
+
+  addEvent(e: AlertEvent): void {
+    this.db.prepare('INSERT INTO alert_events (alert_id, kind, at, doc) VALUES (?, ?, ?, ?)').run(e.alertId, e.kind, e.at, JSON.stringify(e));
+  }
+
+  events(alertId: number): AlertEvent[] {
+    return this.docs<AlertEvent>('SELECT doc FROM alert_events WHERE alert_id = @alertId ORDER BY seq', { alertId });
+  }
+
+  keys(): Map<string, KeyState> {
+    const rows = this.db.prepare('SELECT key, doc FROM keys').all() as { key: string; doc: string }[];
+    return new Map(rows.map((r) => [r.key, JSON.parse(r.doc) as KeyState]));
+  }
+
+  saveKey(key: string, state: KeyState): void {
+    this.db.prepare('INSERT INTO keys (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc').run(key, JSON.stringify(state));
+  }
+
+  silences(): Silence[] {
+    return this.docs<Silence>('SELECT doc FROM silences ORDER BY id');
+  }
+
+  saveSilence(s: Silence): void {
+    this.db.prepare('INSERT INTO silences (id, ends_at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, doc = excluded.doc').run(s.id, s.endsAt, JSON.stringify(s));
+  }
+
+  deleteSilence(id: number): boolean {
+    return this.db.prepare('DELETE FROM silences WHERE id = ?').run(id).changes > 0;
+  }
+
+  /** The engine's evaluation state of every device, as it saved it. */
+  devices(): Map<string, unknown> {
+    const rows = this.db.prepare('SELECT id, doc FROM devices').all() as { id: string; doc: string }[];
+    return new Map(rows.map((r) => [r.id, JSON.parse(r.doc) as unknown]));
+  }
+
+  saveDevice(id: string, doc: unknown): void {
+    this.db.prepare('INSERT INTO devices (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc').run(id, JSON.stringify(doc));
+  }
+
+  /** Drops resolved alerts, their history and expired silences past retention. */
+  prune(now: number): void {
+    const cutoff = now - KEEP_RESOLVED_MS;
+    this.db.prepare("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_at < ?)").run(cutoff);
+    this.db.prepare("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?").run(cutoff);
+    this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(cutoff);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private docs<T>(sql: string, params: Record<string, unknown> = {}): T[] {
+    return (this.db.prepare(sql).all(params) as { doc: string }[]).map((r) => JSON.parse(r.doc) as T);
+  }
+}

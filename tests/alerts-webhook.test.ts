@@ -1,0 +1,122 @@
+// Webhook delivery through the durable outbox, against a real HTTP receiver on 127.0.0.1 that goes
+// down and comes back. The backoff runs on an injected clock, so two minutes pass in milliseconds.
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Outbox } from '../hub/notify/outbox.ts';
+import { signature, webhookTarget } from '../hub/notify/webhook.ts';
+import { freePort } from './support/influxd.ts';
+import { eventually, tempDir } from './support/hub.ts';
+import { ManualClock, SECOND, T0 } from './rules-fixtures.ts';
+
+const SECRET = 'a-shared-secret-of-some-length';
+
+interface Received {
+  body: string;
+  signature: string | undefined;
+  delivery: string | undefined;
+}
+
+async function receiver(port: number, received: Received[]): Promise<Server> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push({ body, signature: req.headers['x-floorwatch-signature'] as string | undefined, delivery: req.headers['x-floorwatch-delivery'] as string | undefined });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+
+describe('webhook outbox', () => {
+  let dir: string;
+  let server: Server | undefined;
+  afterEach(async () => {
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a receiver down for 2 minutes gets every notification afterwards, once each, in order, signed', async () => {
+    dir = tempDir('floorwatch-outbox-');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/floorwatch`;
+    const clock = new ManualClock(T0);
+    const attempts: number[] = [];
+    const target = webhookTarget({ url, secret: SECRET });
+    const counted = { ...target, deliver: (rows: Parameters<typeof target.deliver>[0]) => (attempts.push(clock.t), target.deliver(rows)) };
+    const open = (db: Database.Database) => new Outbox({ db, targets: [counted], log: pino({ level: 'silent' }), now: clock.now, timers: clock, retryFirstMs: SECOND, retryMaxMs: 30 * SECOND });
+    let db = new Database(join(dir, 'alerts.sqlite'));
+    let outbox = open(db);
+
+    const payloads = Array.from({ length: 6 }, (_, i) => JSON.stringify({ event: i % 2 === 0 ? 'firing' : 'resolved', alert: { id: i } }));
+    for (const p of payloads.slice(0, 3)) outbox.enqueue(target.name, p);
+    outbox.kick();
+    await eventually(() => attempts.length === 1 && clock.pendingTimers() === 1, { what: 'the first failed attempt' });
+
+    // Two minutes of floor time with the receiver down; the hub restarts in the middle of it.
+    for (let t = 0; t < 60; t++) {
+      clock.advance(SECOND);
+      await eventually(() => clock.pendingTimers() === 1, { what: 'the next retry to be scheduled' });
+    }
+    await outbox.close();
+    db.close();
+    db = new Database(join(dir, 'alerts.sqlite'));
+    outbox = open(db);
+    for (const p of payloads.slice(3)) outbox.enqueue(target.name, p);
+    outbox.kick();
+    await eventually(() => clock.pendingTimers() === 1, { what: 'a retry after the restart' });
+    for (let t = 0; t < 60; t++) {
+      clock.advance(SECOND);
+      await eventually(() => clock.pendingTimers() === 1, { what: 'the next retry to be scheduled' });
+    }
+    expect(outbox.waiting()).toBe(6);
+    const gaps = attempts.slice(1, 7).map((at, i) => at - attempts[i]!);
+    // Exponential backoff: 1, 2, 4, 8, 16 s, then capped at 30 s.
+    expect(gaps.slice(0, 5)).toEqual([1, 2, 4, 8, 16].map((s) => s * SECOND));
+
+    const received: Received[] = [];
+    server = await receiver(port, received);
+    clock.advance(30 * SECOND);
+    await eventually(() => outbox.waiting() === 0, { what: 'the outbox to drain' });
+    expect(received.map((r) => r.body)).toEqual(payloads);
+    for (const r of received) expect(r.signature).toBe(signature(SECRET, r.body));
+    expect(new Set(received.map((r) => r.delivery)).size).toBe(6);
+    await outbox.close();
+    db.close();
+  });
+
+  it('a receiver that answers an error keeps the notification for a retry', async () => {
+    dir = tempDir('floorwatch-outbox-');
+    const port = await freePort();
+    let failures = 1;
+    const got: string[] = [];
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (failures-- > 0) return void res.writeHead(503).end();
+        got.push(body);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+    const clock = new ManualClock(T0);
+    const db = new Database(join(dir, 'alerts.sqlite'));
+    const target = webhookTarget({ url: `http://127.0.0.1:${port}/`, secret: SECRET });
+    const outbox = new Outbox({ db, targets: [target], log: pino({ level: 'silent' }), now: clock.now, timers: clock, retryFirstMs: SECOND, retryMaxMs: SECOND });
+    outbox.enqueue(target.name, '{"n":1}');
+    outbox.kick();
+    await eventually(() => clock.pendingTimers() === 1, { what: 'a retry after the 503' });
+    expect(got).toEqual([]);
+    clock.advance(SECOND);
+    await eventually(() => outbox.waiting() === 0, { what: 'the retry to succeed' });
+    expect(got).toEqual(['{"n":1}']);
+    await outbox.close();
+    db.close();
+  });
+});

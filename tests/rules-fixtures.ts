@@ -1,0 +1,127 @@
+// The rule engine on a hand-driven clock: a real ledger (SQLite in a temp dir), entries fed as the
+// journal would, and every transition captured, so hours of floor time run in milliseconds.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../hub/config/config.ts';
+import type { Entry, Reading, StatusChange } from '../hub/domain/reading.ts';
+import { RuleEngine, type AlertSink, type HubStatus } from '../hub/rules/engine.ts';
+import { AlertLedger, type AlertEvent } from '../hub/rules/ledger.ts';
+import { ruleSettings } from '../hub/rules/site.ts';
+import type { Timers } from '../hub/notify/outbox.ts';
+import { tempDir, testEnv } from './support/hub.ts';
+
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+/** A Wednesday in January at 09:00 local time: winter, inside the 06:00 shift. */
+export const T0 = new Date(2026, 0, 14, 9, 0, 0).getTime();
+
+/** A clock the test moves, with timers that fire as it passes them. */
+export class ManualClock implements Timers {
+  t: number;
+  private timers: { at: number; fn: () => void; id: number }[] = [];
+  private nextId = 1;
+
+  constructor(start: number) {
+    this.t = start;
+  }
+
+  now = (): number => this.t;
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers = this.timers.filter((t) => t.id !== handle);
+  }
+
+  /** Moves the clock, firing each timer that falls due on the way, in order. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((t) => t !== due);
+      this.t = Math.max(this.t, due.at);
+      due.fn();
+    }
+    this.t = end;
+  }
+
+  pendingTimers(): number {
+    return this.timers.length;
+  }
+}
+
+export interface EngineFixture {
+  engine: RuleEngine;
+  clock: ManualClock;
+  events: AlertEvent[];
+  dir: string;
+  /** Journal entries as the rules consumer gets them, with increasing LSNs. */
+  feed(...entries: Entry[]): void;
+  reading(device: string, metric: string, value: number, ts?: number, zone?: string): void;
+  status(s: Omit<StatusChange, 'ts'> & { ts?: number }): void;
+  tick(hub?: HubStatus): void;
+  /** Events of one kind for one key. */
+  of(kind: AlertEvent['kind'], key: string, notifiedOnly?: boolean): AlertEvent[];
+  /** A new engine on the same state, as after a hub restart; the LSN continues from `lsn`. */
+  restart(options?: { lsn?: number }): void;
+  lsn: number;
+  close(): void;
+}
+
+export function engineFixture(config: Record<string, unknown> = {}, start = T0): EngineFixture {
+  const dir = tempDir('floorwatch-rules-');
+  const settings = ruleSettings(loadConfig({ env: testEnv(dir, { config }) }));
+  const clock = new ManualClock(start);
+  const events: AlertEvent[] = [];
+  const sink: AlertSink = { record: () => undefined, announce: (e) => events.push(...e) };
+  let ledger = new AlertLedger(join(dir, 'alerts.sqlite'));
+  const fixture: EngineFixture = {
+    engine: new RuleEngine(settings, ledger, sink, clock.now),
+    clock,
+    events,
+    dir,
+    lsn: 0,
+    feed(...entries) {
+      fixture.lsn += entries.length;
+      fixture.engine.apply(entries, fixture.lsn);
+    },
+    reading(device, metric, value, ts = clock.t, zone = 'floor-a') {
+      const r: Reading = { device, metric, value, ts, zone };
+      fixture.feed({ type: 'readings', readings: [r] });
+    },
+    status(s) {
+      fixture.feed({ type: 'status', status: { ...s, ts: s.ts ?? clock.t } });
+    },
+    tick(hub) {
+      fixture.engine.tick(hub);
+    },
+    of(kind, key, notifiedOnly = false) {
+      return events.filter((e) => e.kind === kind && e.key === key && (!notifiedOnly || e.notified));
+    },
+    restart(options = {}) {
+      ledger.close();
+      ledger = new AlertLedger(join(dir, 'alerts.sqlite'));
+      if (options.lsn !== undefined) fixture.lsn = options.lsn;
+      fixture.engine = new RuleEngine(settings, ledger, sink, clock.now);
+    },
+    close() {
+      ledger.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return fixture;
+}
+
+export const ZONES = {
+  zones: [
+    { id: 'floor-a', type: 'call_floor' },
+    { id: 'quiet-1', type: 'quiet_room' },
+    { id: 'server-room', type: 'server_room' },
+  ],
+};
