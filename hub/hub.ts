@@ -4,9 +4,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { alertsRoutes } from './api/alerts.ts';
+import { auditRoutes } from './api/audit.ts';
 import { devicesRoutes } from './api/devices.ts';
 import { registerDocs } from './api/docs.ts';
 import { LiveFeed, eventsRoutes } from './api/events.ts';
+import { gatewaysRoutes } from './api/gateways.ts';
 import { healthRoutes, type HealthReport } from './api/health.ts';
 import { metricsRoutes } from './api/metrics.ts';
 import { mqttWebSocketRoute } from './api/mqtt-websocket.ts';
@@ -17,7 +20,11 @@ import { DeviceRegistry } from './devices/registry.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { RejectionLog } from './ingest/rejections.ts';
 import { Journal } from './journal/journal.ts';
+import { startAlerting } from './notify/alerting.ts';
+import { installApiAccess } from './security/api-access.ts';
+import { openSiteSecurity } from './security/site.ts';
 import { startMqttSource, type MqttSource } from './sources/mqtt.ts';
+import { startSerialSource } from './sources/serial.ts';
 import { InfluxStore } from './store/influx.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/store.ts';
@@ -39,6 +46,8 @@ export interface HubOptions {
 export interface Hub {
   readonly httpPort: number;
   readonly mqttPort: number;
+  /** MQTTS, when security.tls is configured. */
+  readonly mqttsPort: number | undefined;
   readonly url: string;
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -63,6 +72,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const now = options.now ?? Date.now;
   const log = options.log ?? pino({ level: config.log_level, base: { site: config.site.name } });
   const metrics = createMetrics({ defaultMetrics: options.processMetrics ?? false });
+  // Before anything opens: a hub that would be exposed without credentials does not start.
+  const security = openSiteSecurity(config, now);
+  for (const warning of security.warnings) log.warn(warning);
   mkdirSync(config.data_dir, { recursive: true });
 
   const journal = await Journal.open({
@@ -138,13 +150,38 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   let mqtt: MqttSource;
   try {
-    mqtt = await startMqttSource({ host: config.bind, port: config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now });
+    const tls = config.security.tls && security.tls && { port: config.security.tls.mqtt_port, ...security.tls };
+    mqtt = await startMqttSource({ host: config.bind, port: config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now, login: security.login, limits: security.brokerLimits, ...(tls && { tls }) });
   } catch (err) {
     await Promise.all(consumers.map((c) => c.stop()));
     await journal.close();
     await store.close();
     throw err;
   }
+
+  const serial = startSerialSource({ ports: config.serial, prefix: config.mqtt.topic_prefix, ingest, publish: mqtt.publish, log, metrics, now });
+
+  const alerting = startAlerting({
+    config,
+    journal,
+    store,
+    publish: mqtt.publish,
+    feed,
+    log,
+    now,
+    hubStatus: () => {
+      const status = journal.status();
+      return {
+        storeName: store.name,
+        storeOk: writer.state.ok,
+        ...(writer.state.downSince !== undefined && { storeDownSince: writer.state.downSince }),
+        ...(writer.state.lastError !== undefined && { storeError: writer.state.lastError }),
+        backlog: status.consumers.find((c) => c.name === 'store')?.lag ?? 0,
+        journalWritable: status.writable,
+        ...(status.lastError !== undefined && { journalError: status.lastError }),
+      };
+    },
+  });
 
   const health = async (): Promise<HealthReport> => {
     const journalStatus = journal.status();
@@ -181,19 +218,25 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     for (const c of status.consumers) metrics.journalLag.set({ consumer: c.name }, c.lag);
   };
 
-  const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
+  const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true, https: security.tls ?? null });
+  installApiAccess(app, { tokens: security.tokens, requestsPerMinute: config.limits.api_requests_per_minute, now, https: security.tls !== undefined });
   await registerDocs(app, VERSION);
   await app.register(healthRoutes, { health });
   await app.register(metricsRoutes, { metrics, refresh: refreshGauges });
   await app.register(devicesRoutes, { registry, now });
   await app.register(readingsRoutes, { store, ingest, maxPayloadBytes: config.ingest.max_payload_bytes, now });
   await app.register(rejectionsRoutes, { rejections });
+  await app.register(auditRoutes, { audit: security.audit });
+  await app.register(gatewaysRoutes, { gateways: serial.gateways });
   await app.register(eventsRoutes, { feed });
+  await app.register(alertsRoutes, alerting.routes);
   await app.register(mqttWebSocketRoute, { mqtt });
   try {
     await app.listen({ host: config.bind, port: config.http.port });
   } catch (err) {
+    await serial.close();
     await mqtt.close();
+    await alerting.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await journal.close();
     await store.close();
@@ -208,7 +251,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log.info('hub stopping: no new connections; flushing the journal');
       clearInterval(pruneTimer);
       await mqtt.stopAccepting();
+      await serial.close();
       await app.close();
+      // Before the broker closes, so alert messages can still be published.
+      await alerting.stop();
       await mqtt.close();
       await journal.close();
       try {
@@ -225,7 +271,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   return {
     httpPort,
     mqttPort: mqtt.port,
-    url: `http://${config.bind.includes(':') ? `[${config.bind}]` : config.bind}:${httpPort}`,
+    mqttsPort: mqtt.tlsPort,
+    url: `${security.tls ? 'https' : 'http'}://${config.bind.includes(':') ? `[${config.bind}]` : config.bind}:${httpPort}`,
     log,
     metrics,
     health,

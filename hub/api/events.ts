@@ -1,14 +1,19 @@
 // GET /api/v1/events: server-sent events of what reaches the journal — readings, heartbeats,
-// presence — optionally filtered by device, zone or metric.
+// presence — and alert transitions, optionally filtered by device, zone or metric.
 import { EventEmitter } from 'node:events';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Entry } from '../domain/reading.ts';
+import type { AlertEvent } from '../rules/ledger.ts';
 import { parseId, single } from './params.ts';
 
 /** Entries as they become durable, for live views. Slow listeners never hold up the journal. */
-export class LiveFeed extends EventEmitter<{ entries: [readonly Entry[]] }> {
+export class LiveFeed extends EventEmitter<{ entries: [readonly Entry[]]; alert: [AlertEvent] }> {
   publish(entries: readonly Entry[]): void {
     if (this.listenerCount('entries') > 0) this.emit('entries', entries);
+  }
+
+  publishAlert(event: AlertEvent): void {
+    if (this.listenerCount('alert') > 0) this.emit('alert', event);
   }
 }
 
@@ -23,7 +28,7 @@ export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed }> = async (app, 
     for (const end of open) end();
   });
 
-  app.get('/api/v1/events', { schema: { summary: 'Server-sent events: reading, heartbeat, status' } }, (request, reply) => {
+  app.get('/api/v1/events', { schema: { summary: 'Server-sent events: reading, heartbeat, status, alert' } }, (request, reply) => {
     const device = parseId('device', single(request.query, 'device'));
     const zone = parseId('zone', single(request.query, 'zone'));
     const metric = single(request.query, 'metric');
@@ -54,11 +59,16 @@ export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed }> = async (app, 
         }
       }
     };
+    const onAlert = (e: AlertEvent) => {
+      if (metric === undefined && matches(e.alert.subject, e.alert.zone)) send('alert', { event: e.kind, at: e.at, notified: e.notified, late: e.late === true, alert: e.alert });
+    };
     feed.on('entries', onEntries);
+    feed.on('alert', onAlert);
     const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
     const stop = () => {
       clearInterval(keepalive);
       feed.off('entries', onEntries);
+      feed.off('alert', onAlert);
       open.delete(end);
     };
     const end = () => {

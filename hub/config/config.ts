@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEVICE_KINDS, ID_PATTERN } from '../domain/reading.ts';
+import { REQUIREMENT_KEYS } from '../rules/requirements.ts';
 import { parseDuration } from './duration.ts';
 
 const id = z.string().regex(ID_PATTERN, {
@@ -33,10 +34,29 @@ const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v 
 
 export const ZONE_TYPES = ['call_floor', 'quiet_room', 'server_room'] as const;
 
+/** A number, also when it arrives as text from an environment variable. */
+const decimal = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)], { message: 'must be a number' });
+const bounds = z.strictObject({ above: decimal.optional(), below: decimal.optional() });
+
+/** Changes to built-in requirements, by key (`npm run floorwatch -- rules` lists them). */
+const ruleOverridesSchema = z.partialRecord(
+  z.enum(REQUIREMENT_KEYS),
+  z.strictObject({
+    enabled: flag.optional(),
+    warning: bounds.optional(),
+    critical: bounds.optional(),
+    for: duration.optional(),
+    hysteresis: decimal.pipe(z.number().min(0, { message: 'must be 0 or more' })).optional(),
+    keep_firing_for: duration.optional(),
+  }),
+);
+
 const zoneSchema = z.strictObject({
   id,
   name: z.string().max(200).optional(),
   type: z.enum(ZONE_TYPES).default('call_floor'),
+  /** This zone's own changes to the requirements, on top of the site's. */
+  rules: ruleOverridesSchema.optional(),
 });
 
 const deviceSchema = z.strictObject({
@@ -45,6 +65,20 @@ const deviceSchema = z.strictObject({
   zone: id.optional(),
   /** How often the device reports; the liveness rules derive their timeouts from it. */
   heartbeat_interval: duration.default('60s'),
+  /** Battery devices report rarely: critical only after 25 h of silence. */
+  battery: flag.default(false),
+  /** The gateway it reports through: while that is down, this device's offline alert is held. */
+  gateway: id.optional(),
+});
+
+/** A serial port with an RS-485 gateway on it, and the zone of each sensor behind the gateway. */
+const serialPortSchema = z.strictObject({
+  path: z.string().min(1),
+  baud_rate: integer(50, 4_000_000).default(9600),
+  gateway: id,
+  /** How often the gateway sends $FWG; after 3 intervals without any frame it is offline. */
+  alive_interval: duration.default('10s'),
+  devices: z.record(id, id, { message: 'device ids must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit' }).default({}),
 });
 
 const configSchema = z
@@ -52,6 +86,8 @@ const configSchema = z
     site: z
       .strictObject({
         name: z.string().max(200).default('floorwatch'),
+        /** Which comfort bands apply; calendar: winter Nov–Mar, summer Jun–Aug, transition between. */
+        season: z.enum(['winter', 'summer', 'transition', 'calendar']).default('calendar'),
       })
       .prefault({}),
     bind: z.string().min(1).default('127.0.0.1'),
@@ -89,9 +125,76 @@ const configSchema = z
         rejections_kept: integer(10, 100_000).default(1000),
       })
       .prefault({}),
+    security: z
+      .strictObject({
+        /** true: clients without credentials are accepted from any address; warned at every start. */
+        allow_anonymous: flag.default(false),
+        /** MQTTS and HTTPS from PEM files; relative paths resolve like data_dir. */
+        tls: z
+          .strictObject({
+            cert: z.string().min(1),
+            key: z.string().min(1),
+            /** Device certificates signed by this CA log in as the device named by their CN. */
+            ca: z.string().min(1).optional(),
+            mqtt_port: port.default(8883),
+          })
+          .optional(),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        max_connections: integer(1, 1_000_000).default(5000),
+        /** Largest MQTT packet the broker reads; a bigger one closes the connection. */
+        max_packet_bytes: integer(1024, 256 * 1024 * 1024).default(2 * 1024 * 1024),
+        /** Per client: sustained messages per second, and the burst allowed above it. */
+        messages_per_second: integer(1, 1_000_000).default(200),
+        message_burst: integer(1, 10_000_000).default(2000),
+        /** A client over its rate for this long without a pause is disconnected. */
+        rate_grace: duration.default('10s'),
+        /** Per client: QoS 1/2 messages received and not yet acknowledged. */
+        max_inflight: integer(1, 65_535).default(1000),
+        /** Longest MQTT keepalive a client may ask for; 0 (never) is refused. */
+        max_keepalive: duration.default('15m'),
+        /** Time a new connection has to send CONNECT. */
+        connect_timeout: duration.default('10s'),
+        /** Per API token and per address, once API tokens exist. */
+        api_requests_per_minute: integer(1, 1_000_000).default(1200),
+      })
+      .prefault({}),
+    rules: z
+      .strictObject({
+        /** Changes to the built-in requirements for the whole site; a zone's `rules` go further. */
+        overrides: ruleOverridesSchema.default({}),
+        /** After a start, no device is declared offline before this: devices reconnect first. */
+        startup_grace: duration.default('2m'),
+        /** A critical alert not acknowledged this long is notified again, as escalated. */
+        escalate_after: duration.default('15m'),
+        /** Storage is reported down once its writes have failed this long. */
+        storage_down_after: duration.default('1m'),
+        /** Shift start times (local time of day): noise exposure is counted per shift. */
+        shifts: z.array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be a time of day such as "06:00"' })).min(1).default(['06:00', '14:00', '22:00']),
+      })
+      .prefault({}),
+    notify: z
+      .strictObject({
+        /** Each alert transition is POSTed to every webhook, signed with its secret (HMAC-SHA256). */
+        webhooks: z
+          .array(
+            z.strictObject({
+              url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+              secret: z.string().min(16, { message: 'must be at least 16 characters: receivers check the signature with it' }),
+            }),
+          )
+          .default([]),
+        /** Delivery retries start this soon and double up to retry_max; undelivered ones wait on disk. */
+        retry_first: duration.default('1s'),
+        retry_max: duration.default('5m'),
+      })
+      .prefault({}),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     zones: z.array(zoneSchema).default([]),
     devices: z.array(deviceSchema).default([]),
+    serial: z.array(serialPortSchema).default([]),
   })
   .superRefine((cfg, ctx) => {
     const zoneIds = new Set<string>();
@@ -112,11 +215,25 @@ const configSchema = z
         });
       }
     });
+    const portOf = new Map<string, string>();
+    cfg.serial.forEach((port, i) => {
+      if (cfg.serial.findIndex((p) => p.path === port.path) < i) ctx.addIssue({ code: 'custom', path: ['serial', i, 'path'], message: `port ${port.path} is listed twice`, input: port.path });
+      if (cfg.serial.findIndex((p) => p.gateway === port.gateway) < i) ctx.addIssue({ code: 'custom', path: ['serial', i, 'gateway'], message: `gateway "${port.gateway}" is listed on two ports`, input: port.gateway });
+      for (const [device, zone] of Object.entries(port.devices)) {
+        if (!zoneIds.has(zone)) {
+          ctx.addIssue({ code: 'custom', path: ['serial', i, 'devices', device], message: `names zone "${zone}", which is not under zones (known: ${[...zoneIds].join(', ') || 'none'})`, input: zone });
+        }
+        const other = portOf.get(device);
+        if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['serial', i, 'devices', device], message: `device "${device}" is already behind the gateway on ${other}`, input: device });
+        portOf.set(device, port.path);
+      }
+    });
   });
 
 export type Config = z.output<typeof configSchema>;
 export type ZoneConfig = Config['zones'][number];
 export type DeviceConfig = Config['devices'][number];
+export type SerialPortConfig = Config['serial'][number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -158,9 +275,20 @@ function setPath(target: Record<string, unknown>, path: string[], value: string)
   if (last !== undefined) node[last] = value === '' ? undefined : value;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, source: string): string {
+/** A value as an error shows it: YAML aliases can make it contain itself, and it can be long. */
+function shownValue(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    return 'a value that contains itself (a YAML alias loop)';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+export function describeIssue(issue: z.core.$ZodIssue, source: string): string {
   const field = issue.path.length ? issue.path.join('.') : '(top level)';
-  const shown = 'input' in issue && issue.input !== undefined ? ` (found ${JSON.stringify(issue.input)})` : '';
+  const shown = 'input' in issue && issue.input !== undefined ? ` (found ${shownValue(issue.input)})` : '';
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling`;
   if (issue.code === 'invalid_value') message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
@@ -217,6 +345,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   const config = result.data;
   config.data_dir = isAbsolute(config.data_dir) ? config.data_dir : resolve(cwd, config.data_dir);
+  const tls = config.security.tls;
+  if (tls) {
+    tls.cert = resolve(cwd, tls.cert);
+    tls.key = resolve(cwd, tls.key);
+    if (tls.ca !== undefined) tls.ca = resolve(cwd, tls.ca);
+  }
   return config;
 }
 

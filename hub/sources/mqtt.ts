@@ -1,13 +1,18 @@
 // The embedded MQTT broker as a source of readings: TCP on the MQTT port, and WebSocket through
 // the HTTP server (see api/mqtt-websocket.ts). A QoS 1 PUBACK is held until ingest has the
 // message's readings durable in the journal: aedes sends the PUBACK only after
-// authorizePublish calls back, and a held callback back-pressures only that client.
+// authorizePublish calls back, and a held callback back-pressures only that client. Logins, the
+// topic ACL and the per-client limits (security/broker-guard.ts) run before ingest.
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { IncomingMessage as HttpRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import type { Ingest } from '../ingest/ingest.ts';
+import { BrokerGuard, type BrokerLimits } from '../security/broker-guard.ts';
+import type { MqttLogin } from '../security/mqtt-login.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { parseDeviceTopic, topics } from './topics.ts';
 
@@ -19,10 +24,16 @@ export interface MqttSourceOptions {
   log: Logger;
   metrics: Metrics;
   now: () => number;
+  login: MqttLogin;
+  limits: BrokerLimits & { maxKeepaliveS: number; connectTimeoutMs: number };
+  /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
+  tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 export interface MqttSource {
   readonly port: number;
+  /** The MQTTS port, when TLS is configured. */
+  readonly tlsPort: number | undefined;
   /** Serves one MQTT connection that arrived another way (WebSocket). */
   handle(stream: Duplex, request: HttpRequest): void;
   publish(topic: string, payload: string | Buffer, options?: { retain?: boolean }): Promise<void>;
@@ -59,24 +70,40 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     }
   }
 
+  const { limits } = options;
+  const guard = new BrokerGuard({ login: options.login, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
   const broker = await Aedes.createBroker({
+    connectTimeout: limits.connectTimeoutMs,
+    // A client must ask for a keepalive, and not a longer one than this, so a half-open connection is found.
+    keepaliveLimit: limits.maxKeepaliveS,
+    maxInflightInbound: limits.maxInflight,
+    authenticate: guard.authenticate,
+    authorizeSubscribe: guard.authorizeSubscribe,
     authorizePublish(client, packet, callback) {
-      if (packet.topic.startsWith('$SYS')) {
-        callback(new Error('$SYS topics are reserved for the broker'));
+      const verdict = guard.admit(client, packet);
+      if (verdict instanceof Error) {
+        callback(verdict);
         return;
       }
       const route = parseDeviceTopic(prefix, packet.topic);
-      if (!route) {
+      if (!route || verdict === 'drop') {
         callback(null);
         return;
       }
-      journal(client, packet, route.device, route.kind).then(
-        (written) => (written ? callback(null) : undefined),
-        (err: unknown) => {
-          // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
-          log.error({ err, topic: packet.topic }, 'unexpected error while ingesting a message');
-        },
-      );
+      const full = guard.hold(client);
+      if (full) {
+        callback(full);
+        return;
+      }
+      journal(client, packet, route.device, route.kind)
+        .then(
+          (written) => (written ? callback(null) : undefined),
+          (err: unknown) => {
+            // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
+            log.error({ err, topic: packet.topic }, 'unexpected error while ingesting a message');
+          },
+        )
+        .finally(() => guard.release(client));
     },
   });
 
@@ -85,17 +112,26 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
   broker.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT connection error'));
 
-  const server: Server = createServer((socket) => broker.handle(socket));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
+  const server: Server = createServer((socket) => broker.handle(guard.accept(socket)));
+  const { tls } = options;
+  // requestCert without rejectUnauthorized: a device may log in by certificate or by password.
+  const tlsServer = tls && createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) }, (socket) => broker.handle(guard.accept(socket)));
+  tlsServer?.on('tlsClientError', (err, socket) => log.debug({ address: socket.remoteAddress, err: err.message }, 'MQTTS handshake failed'));
+  const listen = async (target: Server, port: number): Promise<number> => {
+    target.listen(port, options.host);
+    await once(target, 'listening');
+    const address = target.address();
+    return typeof address === 'object' && address ? address.port : port;
+  };
+  const port = await listen(server, options.port);
+  let tlsPort: number | undefined;
+  try {
+    if (tlsServer && tls) tlsPort = await listen(tlsServer, tls.port);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  const serversClosed = Promise.all([server, ...(tlsServer ? [tlsServer] : [])].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
 
   const publish = (topic: string, payload: string | Buffer, publishOptions: { retain?: boolean } = {}) =>
     new Promise<void>((resolve, reject) => {
@@ -109,20 +145,23 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
 
   return {
     port,
-    handle: (stream, request) => broker.handle(stream, request),
+    tlsPort,
+    handle: (stream, request) => broker.handle(guard.accept(stream), request),
     publish,
     connectedClients: () => broker.connectedClients,
     stopAccepting: async () => {
       // close() stops listening at once; its callback waits for the open connections, which the
       // broker ends in close() below.
       if (server.listening) server.close();
+      if (tlsServer?.listening) tlsServer.close();
     },
     async close() {
       await publish(topics.hubStatus(prefix), 'offline', { retain: true }).catch(() => undefined);
       closing = true;
       if (server.listening) server.close();
+      if (tlsServer?.listening) tlsServer.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await serverClosed;
+      await serversClosed;
     },
   };
 }

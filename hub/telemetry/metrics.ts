@@ -23,8 +23,28 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    readingAgeAtStore: new Histogram({
+      name: 'floorwatch_reading_age_at_store_seconds',
+      help: 'Time from a reading\'s event time to its write to the store (includes any replayed backlog)',
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    }),
     storeWriteFailures: new Counter({ name: 'floorwatch_store_write_failures_total', help: 'Store write attempts that failed (retried)', registers }),
     mqttClients: new Gauge({ name: 'floorwatch_mqtt_clients', help: 'Connected MQTT clients', registers }),
+    mqttRefused: new Counter({
+      name: 'floorwatch_mqtt_refused_total',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    mqttDropped: new Counter({ name: 'floorwatch_mqtt_dropped_total', help: 'MQTT messages over a client\'s rate limit, acknowledged but not stored', registers }),
+    serialFrames: new Counter({
+      name: 'floorwatch_serial_frames_total',
+      help: 'Serial gateway frames and line noise, by gateway and result (ok, bad_checksum, garbage, too_long, rejected)',
+      labelNames: ['gateway', 'result'] as const,
+      registers,
+    }),
+    gatewayOnline: new Gauge({ name: 'floorwatch_gateway_online', help: '1 while a serial gateway is online', labelNames: ['gateway'] as const, registers }),
   };
 }
 

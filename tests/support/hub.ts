@@ -96,13 +96,13 @@ export interface HubProcess {
 /** Runs `hub/main.ts` as `npm start` would, and resolves once its API answers. */
 export async function spawnHub(
   dataDir: string,
-  options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; logLevel?: string; env?: Record<string, string> } = {},
+  options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; logLevel?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
 ): Promise<HubProcess> {
   const httpPort = options.httpPort ?? (await freePort());
   const mqttPort = options.mqttPort ?? (await freePort());
   const env = { ...process.env, ...testEnv(dataDir, { ...options, httpPort, mqttPort }), FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info', ...options.env };
   // node itself with tsx as a loader, so a signal reaches the hub and not a wrapper process.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'hub/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
