@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests start are installed: influxd (InfluxDB 1.x), mosquitto and
-# its clients, socat. Installs them with apt-get when run as root; otherwise prints the command.
+# its clients, socat (pty pairs), openssl (a test CA). Installs them with apt-get when run as root;
+# otherwise prints the command.
 set -euo pipefail
 
 declare -A package_of=(
@@ -9,6 +10,7 @@ declare -A package_of=(
   [mosquitto_pub]=mosquitto-clients
   [mosquitto_sub]=mosquitto-clients
   [socat]=socat
+  [openssl]=openssl
 )
 
 missing=()
