@@ -229,7 +229,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(gatewaysRoutes, { gateways: serial.gateways });
   await app.register(eventsRoutes, { feed });
-  await app.register(alertsRoutes, alerting.routes);
+  await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
   await app.register(mqttWebSocketRoute, { mqtt });
   try {
     await app.listen({ host: config.bind, port: config.http.port });

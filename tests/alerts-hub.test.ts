@@ -103,6 +103,8 @@ describe('alerts through the hub', () => {
     const ack = await hub.api(`/api/v1/alerts/${alert!.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: 'li.wei', comment: 'checking the headset' }) });
     expect(ack.status).toBe(200);
     expect(((await ack.json()) as Alert).ack).toMatchObject({ by: 'li.wei', comment: 'checking the headset' });
+    const audit = await hub.json<{ entries: Array<{ who: string; action: string; details: Record<string, unknown> }> }>('/api/v1/audit?action=alert.ack');
+    expect(audit.entries[0]).toMatchObject({ who: 'anonymous', action: 'alert.ack', details: { alert: alert!.id, by: 'li.wei', comment: 'checking the headset' } });
 
     await heartbeat(hub.mqttUrl, 'p-1', 'ok');
     await eventually(() => watch.messages.some((m) => m.topic.endsWith('equipment.headset.p-1') && m.payload === ''), { what: 'the retained message to be cleared' });

@@ -11,12 +11,15 @@ import type { RuleEngine } from '../rules/engine.ts';
 import { ALERT_STATES, type Alert, type SilenceMatchers } from '../rules/ledger.ts';
 import { SEVERITIES } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
+import type { Audit } from '../security/audit.ts';
 import { BadRequest, parseChoice, parseId, parseLimit, parseTime, single } from './params.ts';
 
 export interface AlertsRoutesOptions {
   engine: RuleEngine;
   rules: () => SiteRules;
   now: () => number;
+  /** Who acknowledged or silenced what: the signed-in token as well as the name given. */
+  audit: Audit;
 }
 
 const RULE = /^[a-z][a-z_]{0,40}(\.[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/;
@@ -44,7 +47,7 @@ function alertId(params: unknown): number {
   return id;
 }
 
-export const alertsRoutes: FastifyPluginAsync<AlertsRoutesOptions> = async (app, { engine, rules, now }) => {
+export const alertsRoutes: FastifyPluginAsync<AlertsRoutesOptions> = async (app, { engine, rules, now, audit }) => {
   const view = (a: Alert) => ({ ...a, silencedBy: engine.isSilenced(a) });
 
   app.get('/api/v1/alerts', { schema: { summary: 'Alerts, newest first (filters: state, zone, severity)' } }, async (request) => {
@@ -72,7 +75,9 @@ export const alertsRoutes: FastifyPluginAsync<AlertsRoutesOptions> = async (app,
     const body = objectBody(request.body);
     const by = text(body, 'by', 100, true)!;
     const comment = text(body, 'comment', 1000, false);
-    return view(engine.ack(id, by, comment));
+    const acked = view(engine.ack(id, by, comment));
+    audit(request.actor, 'alert.ack', { alert: id, by, ...(comment !== undefined && { comment }) });
+    return acked;
   });
 
   app.get('/api/v1/silences', { schema: { summary: 'Silences, active and scheduled' } }, async () => {
@@ -114,8 +119,10 @@ export const alertsRoutes: FastifyPluginAsync<AlertsRoutesOptions> = async (app,
     if (endsAt - startsAt > MAX_SILENCE_MS) throw new BadRequest('a silence may last at most 90 days');
     const createdBy = text(body, 'createdBy', 100, true)!;
     const comment = text(body, 'comment', 1000, false) ?? '';
+    const silence = engine.addSilence({ matchers, startsAt, endsAt, createdBy, comment });
+    audit(request.actor, 'silence.create', { silence: silence.id, matchers, startsAt, endsAt, createdBy, comment });
     reply.code(201);
-    return engine.addSilence({ matchers, startsAt, endsAt, createdBy, comment });
+    return silence;
   });
 
   app.delete('/api/v1/silences/:id', { schema: { summary: 'End a silence' } }, async (request, reply) => {
@@ -126,6 +133,7 @@ export const alertsRoutes: FastifyPluginAsync<AlertsRoutesOptions> = async (app,
       reply.code(404);
       return { error: 'Not Found', message: `no silence ${id}` };
     }
+    audit(request.actor, 'silence.delete', { silence: id });
     reply.code(204);
     return null;
   });

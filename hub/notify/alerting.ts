@@ -31,7 +31,7 @@ export interface AlertingOptions {
 }
 
 export interface Alerting {
-  routes: AlertsRoutesOptions;
+  routes: Omit<AlertsRoutesOptions, 'audit'>;
   /** Stops the consumer and the tick; call before the journal and the store close. */
   stop(): Promise<void>;
 }
