@@ -189,20 +189,26 @@ describe.each(backends)('hub on $name', ({ influx }) => {
 });
 
 describe('hub restart', () => {
-  it('remembers devices and does not store a re-sent reading twice', async () => {
+  it('remembers devices, does not take its own stop for their last wills, and does not store a re-sent reading twice', async () => {
     const { tempDir } = await import('./support/hub.ts');
     const dataDir = tempDir();
     const first = await startTestHub({ dataDir });
-    const client = await mqtt.connectAsync(first.mqttUrl, { clientId: 'r-1' });
+    const client = await mqtt.connectAsync(first.mqttUrl, {
+      clientId: 'r-1',
+      reconnectPeriod: 0,
+      will: { topic: 'floorwatch/devices/r-1/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+    });
+    await client.publishAsync('floorwatch/devices/r-1/status', 'online', { qos: 1, retain: true });
     await client.publishAsync('floorwatch/devices/r-1/heartbeat', JSON.stringify({ kind: 'pc', status: 'ok' }), { qos: 1 });
     await client.publishAsync('floorwatch/devices/r-1/telemetry', JSON.stringify({ seq: 5, temperature: 22.5 }), { qos: 1 });
-    await client.endAsync();
     await eventually(async () => (await first.json<{ lastHeartbeat: number | null }>('/api/v1/devices/r-1')).lastHeartbeat !== null);
+    // Still connected while the hub stops: the broker publishes its will, but the device did not go offline.
     await first.stop();
+    client.end(true);
 
     const second = await startTestHub({ dataDir });
     try {
-      expect(await second.json('/api/v1/devices/r-1')).toMatchObject({ kind: 'pc', status: 'ok', metrics: ['temperature'] });
+      expect(await second.json('/api/v1/devices/r-1')).toMatchObject({ kind: 'pc', status: 'ok', metrics: ['temperature'], online: true });
       // The same message again, as a device does after a lost PUBACK: journaled once.
       const again = await mqtt.connectAsync(second.mqttUrl, { clientId: 'r-1' });
       await again.publishAsync('floorwatch/devices/r-1/telemetry', JSON.stringify({ seq: 5, temperature: 22.5 }), { qos: 1 });

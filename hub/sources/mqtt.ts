@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { IncomingMessage as HttpRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import type { Ingest } from '../ingest/ingest.ts';
 import { BrokerGuard, type BrokerLimits } from '../security/broker-guard.ts';
@@ -50,9 +50,9 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   const { ingest, log, metrics, prefix, now } = options;
   let closing = false;
 
-  // Keeps trying while the journal cannot write: the PUBACK stays withheld, so the client holds
-  // the message. Gives up when the client has gone (it re-sends on reconnect) or the hub stops.
-  async function journal(client: Client | null, packet: PublishPacket, device: string, kind: 'telemetry' | 'heartbeat' | 'status'): Promise<boolean> {
+  // Keeps trying while the journal cannot write (it logs that once): the PUBACK stays withheld, so
+  // the client keeps the message, and a last will is not lost. Gives up only when the hub stops.
+  async function journal(packet: PublishPacket, device: string, kind: 'telemetry' | 'heartbeat' | 'status'): Promise<boolean> {
     const receivedAt = now();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     let wait = RETRY_FIRST_MS;
@@ -61,9 +61,8 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         await ingest.accept({ source: 'mqtt', kind, device, topic: packet.topic, payload, receivedAt });
         return true;
       } catch (err) {
-        const isWill = client === null || client.closed;
-        if (closing || (client?.closed && !isWill)) return false;
-        log.error({ err, device }, `reading from ${device} not acknowledged: the journal cannot write (${(err as Error).message}); retrying`);
+        if (closing) return false;
+        log.debug({ err: (err as Error).message, device }, `message from ${device} waits for the journal`);
         await new Promise((resolve) => setTimeout(resolve, wait));
         wait = Math.min(wait * 2, RETRY_MAX_MS);
       }
@@ -86,7 +85,9 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         return;
       }
       const route = parseDeviceTopic(prefix, packet.topic);
-      if (!route || verdict === 'drop') {
+      // While the hub stops, the broker publishes the last will of every connected device; those
+      // devices did not go offline, the hub did, so their wills are not news for the floor.
+      if (!route || verdict === 'drop' || (closing && route.kind === 'status')) {
         callback(null);
         return;
       }
@@ -95,7 +96,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         callback(full);
         return;
       }
-      journal(client, packet, route.device, route.kind)
+      journal(packet, route.device, route.kind)
         .then(
           (written) => (written ? callback(null) : undefined),
           (err: unknown) => {
