@@ -48,8 +48,8 @@ async function main(): Promise<void> {
 
   const declarations = hubDeclarations(fleet);
   const config = {
-    site: { name: 'floorwatch demo' },
     ...declarations,
+    site: { ...declarations.site, name: 'floorwatch demo' },
     ...(pty && { serial: [{ path: pty.hubPath, gateway: GATEWAY, devices: Object.fromEntries(BUS_SENSORS.map((s) => [s.device, 'quiet-1'])) }] }),
   };
   writeFileSync(join(dataDir, 'floorwatch.yaml'), stringify(config));

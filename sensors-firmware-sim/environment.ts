@@ -39,7 +39,7 @@ const RH_PER_DEGREE = 0.06;
 /** Integration step: occupancy changes within a shift ramp are followed at this resolution. */
 const STEP_MS = 60_000;
 
-const SETPOINT: Record<Season, number> = { winter: 21.5, summer: 24.5, transition: 23 };
+const SETPOINT: Record<Season, number> = { winter: 21.5, summer: 24, transition: 23 };
 /** Where an office heads without HVAC: the season's outdoor conditions plus the building's inertia. */
 const FREE_RUNNING: Record<Season, number> = { winter: 15, summer: 31, transition: 27 };
 const BASE_HUMIDITY: Record<Season, number> = { winter: 35, summer: 52, transition: 45 };

@@ -260,8 +260,10 @@ export function loadFleet(file: string): Fleet {
 }
 
 /** The zones and devices a hub should declare (floorwatch.yaml `zones` and `devices`) for this fleet. */
-export function hubDeclarations(fleet: Fleet): { zones: Array<Record<string, string>>; devices: Array<Record<string, string>> } {
+export function hubDeclarations(fleet: Fleet): { site: { season: string }; zones: Array<Record<string, string>>; devices: Array<Record<string, string>> } {
   return {
+    // The hub judges the floor by the season the floor is simulated in.
+    site: { season: fleet.site.season === 'auto' ? 'calendar' : fleet.site.season },
     zones: fleet.zones.map((z) => ({ id: z.id, type: z.type, ...(z.name !== undefined && { name: z.name }) })),
     devices: [
       ...fleet.sensors.map((s) => ({ id: s.id, kind: 'sensor', zone: s.zone, heartbeat_interval: `${s.heartbeat_interval}ms` })),

@@ -34,6 +34,7 @@ interface Run {
 
 interface ExpectedAlert {
   severity: 'warning' | 'critical';
+  state?: 'pending' | 'firing' | 'resolved';
   /** The device, or the zone, the alert is about. */
   subject?: string;
   zone?: string;
@@ -47,6 +48,8 @@ interface Case {
   readings(run: Run): Promise<void>;
   /** Under the default requirements (README: Scenarios); checked against GET /api/v1/alerts. */
   alerts: ExpectedAlert[];
+  /** Environment rules that must not fire: a scenario that should raise nothing says so. */
+  quiet?: string[];
 }
 
 const office = (id: string, seats = 20) => ({ id, type: 'call_floor', seats, shifts: [{ start: '08:00', end: '18:00' }] });
@@ -72,7 +75,10 @@ const cases: Case[] = [
       expect(end[0]!.value).toBeLessThan(42);
       expect((await run.points('cf-rack1', 'humidity', 34, 35))[0]!.value).toBeLessThan(25);
     },
-    alerts: [],
+    alerts: [
+      { rule: 'temperature_rise', subject: 'cf-rack1', zone: 'cf-srv', severity: 'warning' },
+      { rule: 'temperature', subject: 'cf-rack1', zone: 'cf-srv', severity: 'critical' },
+    ],
   },
   {
     scenario: 'hvac_failure',
@@ -87,15 +93,19 @@ const cases: Case[] = [
       expect(await mean('co2', 0, 10)).toBeGreaterThan(750);
       expect(await mean('co2', 0, 10)).toBeLessThan(1000);
       expect(await mean('fresh_air', 0, 10)).toBeCloseTo(36, -1);
-      expect(await mean('temperature', 0, 10)).toBeGreaterThan(24.9);
-      expect(await mean('temperature', 0, 10)).toBeLessThan(25.9);
+      expect(await mean('temperature', 0, 10)).toBeGreaterThan(24.4);
+      expect(await mean('temperature', 0, 10)).toBeLessThan(25.4);
       // An hour after the failure: CO₂ past 1500, fresh air a tenth, temperature past 28.
       expect(await mean('co2', 70, 75)).toBeGreaterThan(1500);
       expect(await mean('fresh_air', 70, 75)).toBeLessThan(5);
       expect(await mean('air_speed', 70, 75)).toBeLessThan(0.06);
       expect(await mean('temperature', 95, 100)).toBeGreaterThan(28);
     },
-    alerts: [],
+    alerts: [
+      { rule: 'fresh_air', subject: 'hv-env1', severity: 'critical' },
+      { rule: 'co2', subject: 'hv-env1', severity: 'critical' },
+      { rule: 'temperature', subject: 'hv-env1', severity: 'critical' },
+    ],
   },
   {
     scenario: 'noisy_shift',
@@ -114,7 +124,8 @@ const cases: Case[] = [
       expect(await laeq(95, 120)).toBeLessThan(61);
       expect(await run.aggregate('ns-env1', 'noise_peak', 'max', 0, 120)).toBeLessThan(120);
     },
-    alerts: [],
+    alerts: [{ rule: 'noise', subject: 'ns-env1', severity: 'warning', state: 'resolved' }],
+    quiet: ['noise_peak'],
   },
   {
     scenario: 'headset_faults',
@@ -138,7 +149,7 @@ const cases: Case[] = [
       for (const d of degraded) expect(['noise', 'drop_outs']).toContain(d.components.headset?.code);
       for (const d of devices.filter((d) => d.status !== 'degraded')) expect(d.status).toBe('ok');
     },
-    alerts: [],
+    alerts: [{ rule: 'equipment.headset', zone: 'hf-floor', severity: 'warning' }],
   },
   {
     scenario: 'stuck_sensor',
@@ -156,6 +167,7 @@ const cases: Case[] = [
       expect(new Set((await run.points('st-env1', 'humidity', 10, 30)).map((p) => p.value)).size).toBeGreaterThan(1);
     },
     alerts: [],
+    quiet: ['temperature', 'humidity', 'stale'],
   },
   {
     scenario: 'spikes',
@@ -171,7 +183,8 @@ const cases: Case[] = [
       expect(peaks.filter((p) => p.value === 138).map((p) => Math.floor((p.ts - run.start) / MINUTE))).toEqual([10, 15, 20, 25]);
       expect(Math.max(...peaks.filter((p) => p.value !== 138).map((p) => p.value))).toBeLessThan(120);
     },
-    alerts: [],
+    alerts: [{ rule: 'noise_peak', subject: 'sp-env1', severity: 'critical' }],
+    quiet: ['noise'],
   },
   {
     scenario: 'dropout',
@@ -189,7 +202,11 @@ const cases: Case[] = [
       expect(run.floor.firmware.get('do-env1')!.stats).toMatchObject({ connects: 2, dropped: 0 });
       expect(run.floor.firmware.get('do-env1')!.stats.bufferedPeak).toBeGreaterThanOrEqual(17);
     },
+    // The last will is stamped with the hub's own clock while the readings carry simulated time
+    // hours earlier, so the offline alert cannot be judged on stepped time; the rule engine's tests
+    // cover it on one clock (tests/rules-engine.test.ts, liveness).
     alerts: [],
+    quiet: ['co2', 'stale'],
   },
   {
     scenario: 'broken_payloads',
@@ -205,6 +222,7 @@ const cases: Case[] = [
       expect(rejections.map((r) => r.reason).sort()).toEqual(BROKEN_PAYLOADS.map((b) => b.reason).sort());
     },
     alerts: [],
+    quiet: ['temperature'],
   },
   {
     scenario: 'out_of_range',
@@ -224,6 +242,7 @@ const cases: Case[] = [
       for (const r of rejections) expect(r).toMatchObject({ reason: 'out_of_range', detail: expect.stringContaining('temperature 900 Cel') });
     },
     alerts: [],
+    quiet: ['temperature', 'humidity'],
   },
 ];
 
@@ -273,6 +292,11 @@ describe.each(cases)('scenario $scenario', (c) => {
       }
       await c.readings(run);
       for (const alert of c.alerts) await expectAlert(hub, alert);
+      if (c.quiet) {
+        const { alerts } = await hub.json<{ alerts: Array<{ rule: string; summary: string }> }>('/api/v1/alerts');
+        const loud = alerts.filter((a) => c.quiet!.some((rule) => a.rule === rule || a.rule.startsWith(`${rule}.`)));
+        expect(loud.map((a) => a.summary)).toEqual([]);
+      }
     } finally {
       await floor.stop();
       await hub.dispose();
