@@ -1,0 +1,158 @@
+// The shift handover: what the floor was like between `from` and `to`, per zone and per noise
+// position, and what went wrong — alerts, devices that went offline, equipment faults. Figures come
+// from the store's own aggregates; compliance is judged against the same requirements the alert
+// rules use; the alert history is the store's.
+import type { ZoneType } from '../rules/requirements.ts';
+import type { SiteRules } from '../rules/site.ts';
+import { dosePercent, lex8h } from '../rules/window.ts';
+import type { Aggregate, SeriesPoint, Store } from '../store/store.ts';
+import { isBand, percentWithin, windowKey, windowsOf } from './compliance.ts';
+import { faultName, incidents, isFault, isOffline, overlapMs, type Incident } from './incidents.ts';
+
+const HOUR = 3_600_000;
+/** Alerts that began up to this long before a report's start are found in the history. */
+const HISTORY_LOOKBACK_MS = 7 * 24 * HOUR;
+const HISTORY_LIMIT = 100_000;
+
+export const ROOM_METER_NOTE =
+  'Noise figures come from room meters at each position: a room meter is a proxy for what an agent hears. Per-agent exposure needs a headset- or ear-referenced measurement (ISO 9612).';
+
+export interface Spread {
+  min: number;
+  mean: number;
+  max: number;
+}
+
+export interface ZoneCompliance {
+  requirement: string;
+  metric: string;
+  title: string;
+  /** Percent of the zone's readings at which no limit of the requirement was crossed. */
+  percentWithin: number;
+  readings: number;
+}
+
+export interface ZoneSummary {
+  zone: string;
+  name?: string;
+  type: ZoneType;
+  temperature?: Spread;
+  humidity?: Spread;
+  /** The highest 1-hour mean (clock hours) and the hour it started. */
+  co2MaxHourlyMean?: { value: number; hour: number };
+  compliance: ZoneCompliance[];
+}
+
+export interface PositionExposure {
+  device: string;
+  zone: string;
+  /** Energy average over the span. */
+  laeq: number;
+  /** Daily exposure, the span's LAeq held for the span's length. */
+  lex8h: number;
+  dosePercent: number;
+}
+
+export interface AlertLine extends Incident {
+  /** From firing to resolution, or to the end of the span while still open. */
+  durationMs: number;
+  open: boolean;
+}
+
+export interface ShiftReport {
+  from: number;
+  to: number;
+  season: SiteRules['season'];
+  zones: ZoneSummary[];
+  positions: PositionExposure[];
+  alerts: { fired: number; acknowledged: number; open: number; list: AlertLine[] };
+  offline: { device: string; zone: string; since: number; back?: number; offlineMs: number }[];
+  faults: { device: string; zone: string; fault: string; severity: 'warning' | 'critical'; since: number; cleared?: number; durationMs: number }[];
+  notes: string[];
+}
+
+/** The alert history a report over [from, to) needs, alerts that were already open included. */
+export async function alertHistory(store: Store, from: number, to: number): Promise<Incident[]> {
+  const history = await store.queryAlertEvents({ from: from - HISTORY_LOOKBACK_MS, to, limit: HISTORY_LIMIT });
+  return incidents(history, from, to);
+}
+
+async function single(store: Store, zone: string, metric: string, agg: Aggregate, from: number, to: number): Promise<number | undefined> {
+  return (await store.query({ zone, metric, from, to, agg }))[0]?.value;
+}
+
+async function spread(store: Store, zone: string, metric: string, from: number, to: number): Promise<Spread | undefined> {
+  const [min, mean, max] = await Promise.all((['min', 'mean', 'max'] as const).map((agg) => single(store, zone, metric, agg, from, to)));
+  return min === undefined || mean === undefined || max === undefined ? undefined : { min, mean, max };
+}
+
+async function zoneSummary(store: Store, z: SiteRules['zones'][number], from: number, to: number, raw: (metric: string) => Promise<SeriesPoint[]>): Promise<ZoneSummary> {
+  const [temperature, humidity, hourly] = await Promise.all([
+    spread(store, z.zone, 'temperature', from, to),
+    spread(store, z.zone, 'humidity', from, to),
+    store.query({ zone: z.zone, metric: 'co2', from, to, agg: 'mean', every: HOUR }),
+  ]);
+  const peak = hourly.reduce<SeriesPoint | undefined>((best, p) => (best === undefined || p.value > best.value ? p : best), undefined);
+  const compliance: ZoneCompliance[] = [];
+  for (const req of z.requirements.filter(isBand)) {
+    const points = await raw(req.metric);
+    const windows = new Map<string, SeriesPoint[]>();
+    for (const w of windowsOf(req)) windows.set(windowKey(w), await store.query({ zone: z.zone, metric: req.metric, from, to, agg: w.kind, every: w.windowMs }));
+    const percent = percentWithin(req, points, windows);
+    if (percent !== undefined) compliance.push({ requirement: req.key, metric: req.metric, title: req.title, percentWithin: percent, readings: points.length });
+  }
+  return {
+    zone: z.zone,
+    ...(z.name !== undefined && { name: z.name }),
+    type: z.type,
+    ...(temperature && { temperature }),
+    ...(humidity && { humidity }),
+    ...(peak && { co2MaxHourlyMean: { value: peak.value, hour: peak.ts } }),
+    compliance,
+  };
+}
+
+export async function shiftReport(store: Store, rules: SiteRules, from: number, to: number): Promise<ShiftReport> {
+  const zones: ZoneSummary[] = [];
+  const positions: PositionExposure[] = [];
+  // 'unassigned' is not a place on the floor: its devices have no zone in the store.
+  for (const z of rules.zones.filter((z) => z.zone !== 'unassigned')) {
+    const cache = new Map<string, Promise<SeriesPoint[]>>();
+    const raw = (metric: string) => {
+      let points = cache.get(metric);
+      if (!points) cache.set(metric, (points = store.query({ zone: z.zone, metric, from, to })));
+      return points;
+    };
+    zones.push(await zoneSummary(store, z, from, to, raw));
+    const devices = [...new Set((await raw('noise')).map((p) => p.device).filter((d): d is string => d !== undefined))].sort();
+    for (const device of devices) {
+      const laeq = (await store.query({ device, metric: 'noise', from, to, agg: 'laeq' }))[0]?.value;
+      if (laeq === undefined) continue;
+      const lex = lex8h((to - from) * 10 ** (laeq / 10));
+      positions.push({ device, zone: z.zone, laeq, lex8h: lex, dosePercent: dosePercent(lex) });
+    }
+  }
+
+  const all = await alertHistory(store, from, to);
+  const inSpan = (t: number | undefined) => t !== undefined && t >= from && t < to;
+  const list = all.map((i) => ({ ...i, durationMs: (i.resolvedAt ?? to) - i.firingAt, open: i.resolvedAt === undefined }));
+  return {
+    from,
+    to,
+    season: rules.season,
+    zones,
+    positions,
+    alerts: {
+      fired: all.filter((i) => inSpan(i.firingAt)).length,
+      acknowledged: all.filter((i) => inSpan(i.acknowledgedAt)).length,
+      open: list.filter((i) => i.open).length,
+      list,
+    },
+    offline: all.filter(isOffline).map((i) => ({ device: i.subject, zone: i.zone, since: i.firingAt, ...(i.resolvedAt !== undefined && { back: i.resolvedAt }), offlineMs: overlapMs(i, from, to) })),
+    faults: all.filter(isFault).map((i) => ({ device: i.subject, zone: i.zone, fault: faultName(i), severity: i.severity, since: i.firingAt, ...(i.resolvedAt !== undefined && { cleared: i.resolvedAt }), durationMs: (i.resolvedAt ?? to) - i.firingAt })),
+    notes: [
+      ROOM_METER_NOTE,
+      `LEX,8h takes each position's LAeq as its level for the whole report (${Math.round((to - from) / 60_000)} min). Within requirements: the share of readings at which no limit was crossed, windowed limits judged on clock-aligned windows.`,
+    ],
+  };
+}
