@@ -1,0 +1,65 @@
+// A Grafana query against InfluxDB 1.x in raw InfluxQL. The SDK ships no InfluxDB query type, so
+// this is the query model Grafana's InfluxDB data source saves for a raw query.
+import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
+import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, type DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
+
+/** The data sources the provisioning files create, by uid. */
+export const INFLUX: DataSourceRef = { type: 'influxdb', uid: 'floorwatch-influxdb' };
+export const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: 'floorwatch-prometheus' };
+
+/** A legend naming each series (device, reason, …) under a time series panel. */
+export function legend(): VizLegendOptionsBuilder {
+  return new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom);
+}
+
+export type ResultFormat = 'time_series' | 'table';
+
+export interface InfluxQuery {
+  refId?: string;
+  hide?: boolean;
+  datasource: DataSourceRef;
+  /** InfluxQL; Grafana fills $timeFilter, $__interval, ${__from}, ${__to} and template variables. */
+  query: string;
+  rawQuery: true;
+  resultFormat: ResultFormat;
+  /** Series name pattern, e.g. "$tag_device". */
+  alias?: string;
+  _implementsDataqueryVariant(): void;
+}
+
+export class InfluxQueryBuilder implements Builder<Dataquery> {
+  private readonly internal: InfluxQuery;
+
+  constructor(query: string) {
+    this.internal = { datasource: INFLUX, query, rawQuery: true, resultFormat: 'time_series', _implementsDataqueryVariant() {} };
+  }
+
+  build(): InfluxQuery {
+    return this.internal;
+  }
+
+  refId(refId: string): this {
+    this.internal.refId = refId;
+    return this;
+  }
+
+  alias(alias: string): this {
+    this.internal.alias = alias;
+    return this;
+  }
+
+  table(): this {
+    this.internal.resultFormat = 'table';
+    return this;
+  }
+}
+
+/** `"zone" =~ /^$zone$/`: a tag matched against a multi-value template variable (Grafana regex-escapes the values). */
+export function matchesVariable(tag: string, variable: string): string {
+  return `"${tag}" =~ /^$${variable}$/`;
+}
+
+/** The energy average of decibel levels (LAeq) per window of `every`, per device. */
+export function laeqQuery(where: string, every: string): string {
+  return `SELECT 10 * log10(mean("energy")) FROM (SELECT pow(10, "value" / 10) AS "energy" FROM "noise" WHERE ${where} AND $timeFilter) WHERE $timeFilter GROUP BY time(${every}), "device" fill(none)`;
+}
