@@ -82,8 +82,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   // Timestamps 1 ms apart per device, ending now, so none is in the future and each is distinct.
   const baseTs = connectStarted - options.messages * batch;
 
+  // Per device, the last stamp given: two messages in one millisecond would be one reading.
+  const lastStamp = new Map<string, number>();
   const payload = (id: string, seq: number): string => {
-    const ts = options.timestamps === 'publish' ? Date.now() : baseTs + seq * batch;
+    let ts = baseTs + seq * batch;
+    if (options.timestamps === 'publish') {
+      ts = Math.max(Date.now(), (lastStamp.get(id) ?? 0) + batch);
+      lastStamp.set(id, ts);
+    }
     if (options.format === 'heartbeat') return JSON.stringify({ ts, kind: 'pc', status: 'ok', uptime_s: seq });
     const value = 400 + (seq % 1000);
     if (options.format === 'json') return JSON.stringify({ ts, seq, co2: value });
