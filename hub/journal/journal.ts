@@ -27,6 +27,7 @@ export { JournalError, type JournalLog, type JournalLogLevel } from './segments.
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 const CONSUMER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const INITIAL_BACKOFF_MS = 100;
+const TAIL_ENTRIES = 65_536;
 
 export interface JournalOptions {
   dir: string;
@@ -99,6 +100,7 @@ export interface JournalStatus {
 
 interface PendingAppend {
   data: Buffer;
+  entries: readonly Entry[];
   count: number;
   resolve: (lastLsn: number) => void;
   reject: (err: Error) => void;
@@ -126,6 +128,36 @@ interface ConsumerState {
   signalStop: () => void;
   loop: Promise<void> | undefined;
   stopping: Promise<void> | undefined;
+}
+
+/** A bounded run of consecutive entries ending at the newest durable one. */
+class RecentEntries {
+  private entries: Entry[] = [];
+  private firstLsn = 1;
+
+  constructor(private readonly capacity: number) {}
+
+  push(firstLsn: number, entries: readonly Entry[]): void {
+    if (firstLsn !== this.firstLsn + this.entries.length) {
+      // Not contiguous (first flush after open): start over from here.
+      this.entries = [];
+      this.firstLsn = firstLsn;
+    }
+    this.entries.push(...entries);
+    const excess = this.entries.length - this.capacity;
+    if (excess > this.capacity / 4) {
+      this.entries = this.entries.slice(excess);
+      this.firstLsn += excess;
+    }
+  }
+
+  /** Up to `max` entries from `lsn` on, when they are all still held. */
+  read(lsn: number, max: number): Batch | undefined {
+    const start = lsn - this.firstLsn;
+    if (start < 0 || start >= this.entries.length || max <= 0) return undefined;
+    const entries = this.entries.slice(start, start + max);
+    return { entries, lastLsn: lsn + entries.length - 1 };
+  }
 }
 
 /** One promise shared by everyone waiting for the next event. */
@@ -165,6 +197,11 @@ export class Journal {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly durable = new Signal();
+  /**
+   * The newest durable entries, as appended, so consumers that keep up read them from memory
+   * instead of reading and parsing the segment again each. Entries are shared: read-only.
+   */
+  private readonly tail = new RecentEntries(TAIL_ENTRIES);
   /** Committed LSN of every registered consumer, running or known from its position file. */
   private readonly positions: Map<string, number>;
   private readonly active = new Map<string, ConsumerState>();
@@ -231,7 +268,7 @@ export class Journal {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ data, count: entries.length, resolve, reject });
+      this.queue.push({ data, entries, count: entries.length, resolve, reject });
       this.queuedEntries += entries.length;
       this.kickFlush();
     });
@@ -450,6 +487,7 @@ export class Journal {
       this.lastError = undefined;
     }
     for (const p of batch) {
+      this.tail.push(lsn + 1, p.entries);
       lsn += p.count;
       p.resolve(lsn);
     }
@@ -505,7 +543,9 @@ export class Journal {
         const woke = this.durable.wait();
         let batch: Batch | undefined;
         try {
-          batch = await cursor.read(c.maxBatch);
+          batch = this.tail.read(cursor.nextLsn, Math.min(c.maxBatch, this.durableLsn - cursor.nextLsn + 1));
+          if (batch) cursor.nextLsn = batch.lastLsn + 1;
+          else batch = await cursor.read(c.maxBatch);
           readFailures = 0;
         } catch (err) {
           readFailures += 1;

@@ -111,16 +111,28 @@ export class AlertLedger {
     this.db.exec(SCHEMA);
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per text: the engine runs the same few statements for every batch. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (statement === undefined) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }
 
   meta(name: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+    return (this.sql('SELECT value FROM meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;
   }
 
   setMeta(name: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+    this.sql('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
   }
 
   /** The next id of a kind ('alert', 'silence'): never reused, also after deletes. */
@@ -131,21 +143,19 @@ export class AlertLedger {
   }
 
   saveAlert(a: Alert): void {
-    this.db
-      .prepare(
-        `INSERT INTO alerts (id, key, state, zone, severity, updated_at, doc) VALUES (@id, @key, @state, @zone, @severity, @updatedAt, @doc)
-         ON CONFLICT (id) DO UPDATE SET state = excluded.state, zone = excluded.zone, severity = excluded.severity, updated_at = excluded.updated_at, doc = excluded.doc`,
-      )
-      .run({ id: a.id, key: a.key, state: a.state, zone: a.zone, severity: a.severity, updatedAt: a.updatedAt, doc: JSON.stringify(a) });
+    this.sql(
+      `INSERT INTO alerts (id, key, state, zone, severity, updated_at, doc) VALUES (@id, @key, @state, @zone, @severity, @updatedAt, @doc)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, zone = excluded.zone, severity = excluded.severity, updated_at = excluded.updated_at, doc = excluded.doc`,
+    ).run({ id: a.id, key: a.key, state: a.state, zone: a.zone, severity: a.severity, updatedAt: a.updatedAt, doc: JSON.stringify(a) });
   }
 
   deleteAlert(id: number): void {
-    this.db.prepare('DELETE FROM alerts WHERE id = ?').run(id);
-    this.db.prepare('DELETE FROM alert_events WHERE alert_id = ?').run(id);
+    this.sql('DELETE FROM alerts WHERE id = ?').run(id);
+    this.sql('DELETE FROM alert_events WHERE alert_id = ?').run(id);
   }
 
   alert(id: number): Alert | undefined {
-    const row = this.db.prepare('SELECT doc FROM alerts WHERE id = ?').get(id) as { doc: string } | undefined;
+    const row = this.sql('SELECT doc FROM alerts WHERE id = ?').get(id) as { doc: string } | undefined;
     return row ? (JSON.parse(row.doc) as Alert) : undefined;
   }
 
@@ -166,7 +176,7 @@ export class AlertLedger {
   }
 
   addEvent(e: AlertEvent): void {
-    this.db.prepare('INSERT INTO alert_events (alert_id, kind, at, doc) VALUES (?, ?, ?, ?)').run(e.alertId, e.kind, e.at, JSON.stringify(e));
+    this.sql('INSERT INTO alert_events (alert_id, kind, at, doc) VALUES (?, ?, ?, ?)').run(e.alertId, e.kind, e.at, JSON.stringify(e));
   }
 
   events(alertId: number): AlertEvent[] {
@@ -174,12 +184,12 @@ export class AlertLedger {
   }
 
   keys(): Map<string, KeyState> {
-    const rows = this.db.prepare('SELECT key, doc FROM keys').all() as { key: string; doc: string }[];
+    const rows = this.sql('SELECT key, doc FROM keys').all() as { key: string; doc: string }[];
     return new Map(rows.map((r) => [r.key, JSON.parse(r.doc) as KeyState]));
   }
 
   saveKey(key: string, state: KeyState): void {
-    this.db.prepare('INSERT INTO keys (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc').run(key, JSON.stringify(state));
+    this.sql('INSERT INTO keys (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc').run(key, JSON.stringify(state));
   }
 
   silences(): Silence[] {
@@ -187,29 +197,29 @@ export class AlertLedger {
   }
 
   saveSilence(s: Silence): void {
-    this.db.prepare('INSERT INTO silences (id, ends_at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, doc = excluded.doc').run(s.id, s.endsAt, JSON.stringify(s));
+    this.sql('INSERT INTO silences (id, ends_at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, doc = excluded.doc').run(s.id, s.endsAt, JSON.stringify(s));
   }
 
   deleteSilence(id: number): boolean {
-    return this.db.prepare('DELETE FROM silences WHERE id = ?').run(id).changes > 0;
+    return this.sql('DELETE FROM silences WHERE id = ?').run(id).changes > 0;
   }
 
   /** The engine's evaluation state of every device, as it saved it. */
   devices(): Map<string, unknown> {
-    const rows = this.db.prepare('SELECT id, doc FROM devices').all() as { id: string; doc: string }[];
+    const rows = this.sql('SELECT id, doc FROM devices').all() as { id: string; doc: string }[];
     return new Map(rows.map((r) => [r.id, JSON.parse(r.doc) as unknown]));
   }
 
   saveDevice(id: string, doc: unknown): void {
-    this.db.prepare('INSERT INTO devices (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc').run(id, JSON.stringify(doc));
+    this.sql('INSERT INTO devices (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc').run(id, JSON.stringify(doc));
   }
 
   /** Drops resolved alerts, their history and expired silences past retention. */
   prune(now: number): void {
     const cutoff = now - KEEP_RESOLVED_MS;
-    this.db.prepare("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_at < ?)").run(cutoff);
-    this.db.prepare("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?").run(cutoff);
-    this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(cutoff);
+    this.sql("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_at < ?)").run(cutoff);
+    this.sql("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?").run(cutoff);
+    this.sql('DELETE FROM silences WHERE ends_at < ?').run(cutoff);
   }
 
   close(): void {
@@ -217,6 +227,6 @@ export class AlertLedger {
   }
 
   private docs<T>(sql: string, params: Record<string, unknown> = {}): T[] {
-    return (this.db.prepare(sql).all(params) as { doc: string }[]).map((r) => JSON.parse(r.doc) as T);
+    return (this.sql(sql).all(params) as { doc: string }[]).map((r) => JSON.parse(r.doc) as T);
   }
 }
