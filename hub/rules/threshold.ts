@@ -33,7 +33,8 @@ export function newThresholdState(req: Requirement): ThresholdState {
   return { limits: req.limits.map(() => ({ active: false })), values: req.limits.map(() => undefined) };
 }
 
-function exceeds(l: Limit, v: number): boolean {
+/** Whether a value is past a limit, before any `for` or hysteresis. */
+export function exceeds(l: Limit, v: number): boolean {
   const t = l.threshold.value;
   if (l.when === 'above') return l.inclusive ? v >= t : v > t;
   return l.inclusive ? v <= t : v < t;

@@ -20,6 +20,20 @@ declare module 'fastify' {
 /** Open to anyone: health for load balancers, the API description, and MQTT over WebSocket, which the broker authenticates itself. */
 const PUBLIC_ROUTES = [/^\/api\/v1\/health$/, /^\/docs(\/|$)/, /^\/mqtt$/];
 
+/**
+ * A browser's EventSource cannot send an Authorization header, so the live feed alone also takes
+ * its token as `?access_token=` (RFC 6750 §2.3). Nowhere else: a token in a URL can end up in
+ * history and proxy logs, and the feed only reads.
+ */
+const QUERY_TOKEN_ROUTE = '/api/v1/events';
+
+function presentedToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined || request.routeOptions.url !== QUERY_TOKEN_ROUTE) return header;
+  const token = (request.query as Record<string, unknown>).access_token;
+  return typeof token === 'string' ? `Bearer ${token}` : undefined;
+}
+
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy':
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
@@ -66,7 +80,7 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
     }
     const needed = requiredRole(request);
     if (needed === 'public') return;
-    const header = request.headers.authorization;
+    const header = presentedToken(request);
     if (header === undefined) {
       reply.header('www-authenticate', 'Bearer realm="floorwatch"');
       return refuse(reply, 401, 'this hub needs an API token: send "Authorization: Bearer <token>" (an administrator creates one with: npm run floorwatch -- tokens create <name> --role viewer)');

@@ -1,0 +1,129 @@
+// GET /api/v1/zones: each zone's latest values and whether it is inside its environment
+// requirements now. The requirements and the comparison are the alert rules' own
+// (rules/requirements.ts, rules/threshold.ts), so the floor page and an alert never disagree on
+// a number. A zone is judged by its worst position: a plain limit compares the highest (or
+// lowest) reading of the last 10 minutes, a windowed one (CO₂ 1-hour mean, noise LAeq 15 min,
+// peak over 1 min) the zone's aggregate over that window. Per-position exposure (LEX,8h) and the
+// server-room temperature rise are judged per device: they show up as alerts, not here.
+import type { FastifyPluginAsync } from 'fastify';
+import type { RuleEngine } from '../rules/engine.ts';
+import type { Limit, Requirement, Severity } from '../rules/requirements.ts';
+import type { SiteRules } from '../rules/site.ts';
+import { exceeds } from '../rules/threshold.ts';
+import type { Aggregate, Store } from '../store/store.ts';
+
+export interface ZonesRoutesOptions {
+  site: string;
+  store: Store;
+  rules: () => SiteRules;
+  engine: Pick<RuleEngine, 'alerts'>;
+  now: () => number;
+}
+
+export type Compliance = 'ok' | Severity | 'no_data';
+
+export interface RequirementStatus {
+  key: string;
+  metric: string;
+  title: string;
+  unit: string;
+  /** The value the deciding limit compared, and over what. */
+  value: number | null;
+  over: string;
+  compliance: Compliance;
+  /** The worst limit the value is past. */
+  breached?: { severity: Severity; when: 'above' | 'below'; threshold: number; source: string };
+}
+
+export interface ZoneStatus {
+  zone: string;
+  name: string | null;
+  type: string;
+  compliance: Compliance;
+  /** The newest reading of each metric the zone's requirements watch, within the last 10 minutes. */
+  latest: Record<string, { value: number; ts: number; device: string; unit: string }>;
+  requirements: RequirementStatus[];
+  alerts: { firing: number; critical: number };
+}
+
+/** Readings older than this say nothing about the zone now. */
+const FRESH_MS = 10 * 60_000;
+const RANK: Record<Compliance, number> = { no_data: 0, ok: 1, warning: 2, critical: 3 };
+
+function worst(list: readonly Compliance[]): Compliance {
+  return list.reduce<Compliance>((a, b) => (RANK[b] > RANK[a] ? b : a), 'no_data');
+}
+
+/** What the store is asked for one limit; undefined for limits judged per device only. */
+function queryFor(l: Limit): { agg: Aggregate; windowMs: number; over: string } | undefined {
+  const o = l.over;
+  if (o.kind === 'last') return l.when === 'above' ? { agg: 'max', windowMs: FRESH_MS, over: 'highest in 10 min' } : { agg: 'min', windowMs: FRESH_MS, over: 'lowest in 10 min' };
+  if (o.kind === 'mean' || o.kind === 'laeq' || o.kind === 'max') return { agg: o.kind, windowMs: o.windowMs, over: `${o.kind === 'laeq' ? 'LAeq' : o.kind} over ${Math.round(o.windowMs / 60_000)} min` };
+  return undefined;
+}
+
+export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, { site, store, rules, engine, now }) => {
+  const zoneStatus = async (zone: string, name: string | undefined, type: string, requirements: Requirement[], at: number): Promise<ZoneStatus> => {
+    const asked = new Map<string, Promise<number | undefined>>();
+    const aggregate = (metric: string, agg: Aggregate, windowMs: number) => {
+      const key = `${metric}|${agg}|${windowMs}`;
+      let value = asked.get(key);
+      if (!value) {
+        value = store.query({ zone, metric, agg, from: at - windowMs, to: at + 1 }).then((points) => points[0]?.value);
+        asked.set(key, value);
+      }
+      return value;
+    };
+    const judged = await Promise.all(
+      requirements
+        .filter((req) => req.limits.some((l) => queryFor(l) !== undefined))
+        .map(async (req): Promise<RequirementStatus> => {
+          const limits = await Promise.all(
+            req.limits.map(async (l) => {
+              const q = queryFor(l);
+              const value = q && (await aggregate(req.metric, q.agg, q.windowMs));
+              return { l, over: q?.over, value };
+            }),
+          );
+          const past = limits.filter((x) => x.value !== undefined && exceeds(x.l, x.value)).sort((a, b) => RANK[b.l.severity] - RANK[a.l.severity]);
+          const deciding = past[0] ?? limits.find((x) => x.value !== undefined) ?? limits.find((x) => x.over !== undefined);
+          return {
+            key: req.key,
+            metric: req.metric,
+            title: req.title,
+            unit: req.unit,
+            value: deciding?.value ?? null,
+            over: deciding?.over ?? '',
+            compliance: past[0] ? past[0].l.severity : limits.some((x) => x.value !== undefined) ? 'ok' : 'no_data',
+            ...(past[0] && { breached: { severity: past[0].l.severity, when: past[0].l.when, threshold: past[0].l.threshold.value, source: past[0].l.threshold.source } }),
+          };
+        }),
+    );
+    const latest: ZoneStatus['latest'] = {};
+    const units = new Map(requirements.map((req) => [req.metric, req.unit]));
+    await Promise.all(
+      [...units].map(async ([metric, unit]) => {
+        const [point] = await store.query({ zone, metric, from: at - FRESH_MS, to: at + 1, limit: 1 });
+        if (point) latest[metric] = { value: point.value, ts: point.ts, device: point.device ?? '', unit };
+      }),
+    );
+    const firing = engine.alerts({ state: 'firing', zone });
+    return {
+      zone,
+      name: name ?? null,
+      type,
+      compliance: worst(judged.map((r) => r.compliance)),
+      latest,
+      requirements: judged,
+      alerts: { firing: firing.length, critical: firing.filter((a) => a.severity === 'critical').length },
+    };
+  };
+
+  app.get('/api/v1/zones', { schema: { summary: 'Zones: latest values and compliance with their environment requirements now' } }, async () => {
+    const at = now();
+    const current = rules();
+    // Devices without a zone have no place on the floor; their alerts are listed with the others.
+    const zones = current.zones.filter((z) => z.zone !== 'unassigned');
+    return { site, season: current.season, at, zones: await Promise.all(zones.map((z) => zoneStatus(z.zone, z.name, z.type, z.requirements, at))) };
+  });
+};

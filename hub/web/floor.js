@@ -1,0 +1,338 @@
+// The live floor page: zones, open alerts and devices from the hub's API, kept current by its
+// server-sent events. Every piece of data reaches the page as text (textContent, attributes set
+// one by one), never as HTML: zone names, alert texts and acknowledgements can hold anything.
+
+const TOKEN_KEY = 'floorwatch.token';
+const WHO_KEY = 'floorwatch.who';
+/** The small charts: metric, the aggregate that is honest for it, and its label. */
+const CHARTS = [
+  { metric: 'temperature', agg: 'mean', label: 'Temperature' },
+  { metric: 'humidity', agg: 'mean', label: 'Humidity' },
+  { metric: 'co2', agg: 'mean', label: 'CO₂' },
+  // Decibels are averaged as energy, as the noise rules do.
+  { metric: 'noise', agg: 'laeq', label: 'Noise' },
+];
+const UNITS = { Cel: '°C', '%RH': '%RH', ppm: 'ppm', 'dB(A)': 'dB(A)', 'dB(C)': 'dB(C)', 'm/s': 'm/s', 'm3/h/person': 'm³/h per person' };
+const LABELS = { temperature: 'Temperature', humidity: 'Humidity', co2: 'CO₂', noise: 'Noise', noise_peak: 'Peak noise', fresh_air: 'Fresh air', air_speed: 'Air speed', dew_point: 'Dew point' };
+const COMPLIANCE = { ok: 'Inside requirements', warning: 'Warning', critical: 'Critical', no_data: 'No recent data' };
+const ZONE_TYPES = { call_floor: 'call floor', quiet_room: 'quiet room', server_room: 'server room' };
+
+const state = { zones: [], season: '', alerts: [], devices: [], series: new Map(), events: undefined };
+
+const $ = (id) => document.getElementById(id);
+
+/** An element with text children only; attributes are set one by one, never parsed. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === false) continue;
+    if (name === 'class') node.className = value;
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children) if (child !== undefined && child !== null) node.append(child);
+  return node;
+}
+
+/** Replaces a list's content and gives focus back to the same control, so live updates do not throw a keyboard user off. */
+function render(container, nodes) {
+  const focusKey = document.activeElement instanceof HTMLElement && container.contains(document.activeElement) ? document.activeElement.dataset.focusKey : undefined;
+  container.replaceChildren(...nodes);
+  if (focusKey) container.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+}
+
+function unit(u) {
+  return UNITS[u] ?? u;
+}
+
+function number(v) {
+  return Math.abs(v) >= 100 ? String(Math.round(v)) : (Math.round(v * 10) / 10).toFixed(1);
+}
+
+function ago(ts) {
+  if (ts === null || ts === undefined) return 'never';
+  const s = Math.max(0, Math.round((Date.now() - ts) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(ts).toLocaleString();
+}
+
+function clock(ts) {
+  return new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+class SignInNeeded extends Error {}
+
+async function api(path, init = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { ...(init.body !== undefined && { 'content-type': 'application/json' }), ...(token && { authorization: `Bearer ${token}` }) };
+  const response = await fetch(path, { ...init, headers });
+  if (response.status === 401) throw new SignInNeeded((await response.json().catch(() => ({}))).message ?? 'sign in');
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new Error(body?.message ?? `${response.status} ${response.statusText}`);
+  return body;
+}
+
+// ---- zones ----
+
+function sparkline(points, metric, u) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 120 32');
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('role', 'img');
+  if (points.length < 2) {
+    svg.setAttribute('aria-label', `${LABELS[metric] ?? metric}: not enough readings in the last hour for a chart`);
+    return svg;
+  }
+  const values = points.map((p) => p.value);
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const from = Date.now() - 3_600_000;
+  const span = max - min || 1;
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('points', points.map((p) => `${(Math.max(0, p.ts - from) / 3_600_000) * 120},${30 - ((p.value - min) / span) * 28}`).join(' '));
+  svg.setAttribute('aria-label', `${LABELS[metric] ?? metric} over the last hour: ${number(min)} to ${number(max)} ${unit(u)}`);
+  svg.append(line);
+  return svg;
+}
+
+function zoneTile(z) {
+  const tile = el('li', { class: `zone compliance-${z.compliance}`, 'data-zone': z.zone });
+  const heading = el('h3', {}, z.name ?? z.zone);
+  const meta = el('p', { class: 'zone-meta' }, `${z.name ? `${z.zone} · ` : ''}${ZONE_TYPES[z.type] ?? z.type}`);
+  const badge = el('p', { class: 'badge' }, COMPLIANCE[z.compliance] ?? z.compliance);
+  tile.append(heading, meta, badge);
+  if (z.alerts.firing > 0) tile.append(el('p', { class: 'zone-alerts' }, `${z.alerts.firing} open alert${z.alerts.firing === 1 ? '' : 's'}${z.alerts.critical > 0 ? `, ${z.alerts.critical} critical` : ''}`));
+
+  const list = el('dl', { class: 'values' });
+  // The charted metrics the zone is judged on always have a row; others once they report.
+  const charted = (m) => CHARTS.some((c) => c.metric === m) && z.requirements.some((r) => r.metric === m);
+  const metrics = [...new Set([...CHARTS.map((c) => c.metric), ...z.requirements.map((r) => r.metric), ...Object.keys(z.latest).sort()])].filter((m) => z.latest[m] || charted(m));
+  for (const metric of metrics) {
+    const latest = z.latest[metric];
+    const reqs = z.requirements.filter((r) => r.metric === metric);
+    const breached = reqs.find((r) => r.breached);
+    const u = latest?.unit ?? reqs[0]?.unit ?? '';
+    const value = el('dd', { 'data-metric': metric }, el('span', { class: 'value' }, latest ? number(latest.value) : '–'), ` ${unit(u)}`);
+    if (breached) value.append(el('span', { class: `breach ${breached.breached.severity}` }, `${breached.breached.severity}: ${breached.over} ${number(breached.value)}, ${breached.breached.when} ${number(breached.breached.threshold)}`));
+    const chart = CHARTS.find((c) => c.metric === metric);
+    if (chart) value.append(sparkline(state.series.get(`${z.zone}|${metric}`) ?? [], metric, u));
+    list.append(el('div', { class: 'value-row' }, el('dt', {}, LABELS[metric] ?? metric), value));
+  }
+  tile.append(list);
+  return tile;
+}
+
+function renderZones() {
+  $('season').textContent = state.season ? `· ${state.season} requirements` : '';
+  render($('zones'), state.zones.map(zoneTile));
+}
+
+async function loadZones() {
+  const body = await api('/api/v1/zones');
+  state.zones = body.zones;
+  state.season = body.season;
+  $('site').textContent = body.site;
+  document.title = `${body.site} · the floor`;
+  renderZones();
+}
+
+async function loadSeries() {
+  const asks = state.zones.flatMap((z) => CHARTS.map(async (c) => {
+    const q = new URLSearchParams({ zone: z.zone, metric: c.metric, from: '-1h', every: '1m', agg: c.agg });
+    const body = await api(`/api/v1/readings?${q}`);
+    state.series.set(`${z.zone}|${c.metric}`, body.points);
+  }));
+  await Promise.all(asks);
+  renderZones();
+}
+
+// ---- alerts ----
+
+function who() {
+  const name = $('who').value.trim();
+  if (!name) {
+    $('alert-error').textContent = 'Type your name under "Acknowledge as" first: the hub records who acknowledged or silenced an alert.';
+    $('who').focus();
+    return undefined;
+  }
+  sessionStorage.setItem(WHO_KEY, name);
+  return name;
+}
+
+async function act(work) {
+  $('alert-error').textContent = '';
+  try {
+    await work();
+    await loadAlerts();
+  } catch (err) {
+    if (err instanceof SignInNeeded) return signIn(err.message);
+    $('alert-error').textContent = `That did not work: ${err.message}`;
+  }
+}
+
+function acknowledge(alert) {
+  const by = who();
+  if (by) void act(() => api(`/api/v1/alerts/${alert.id}/ack`, { method: 'POST', body: JSON.stringify({ by }) }));
+}
+
+function silence(alert) {
+  const by = who();
+  if (by) void act(() => api('/api/v1/silences', { method: 'POST', body: JSON.stringify({ matchers: { rule: alert.rule, device: alert.subject }, duration: '1h', createdBy: by, comment: 'from the floor page' }) }));
+}
+
+function alertItem(a) {
+  const item = el('li', { class: `alert ${a.severity}`, 'data-alert': a.id });
+  item.append(
+    el('p', { class: 'alert-head' }, el('span', { class: `severity ${a.severity}` }, a.severity), ' ', el('span', { class: 'summary' }, a.summary)),
+    el('p', { class: 'alert-meta' }, `${a.zone} · ${a.subject} · firing since ${clock(a.firingAt ?? a.startsAt)} (${ago(a.firingAt ?? a.startsAt)})`),
+  );
+  if (a.ack) item.append(el('p', { class: 'acked' }, `Acknowledged by ${a.ack.by} ${ago(a.ack.at)}${a.ack.comment ? ` — ${a.ack.comment}` : ''}`));
+  if (a.silencedBy?.length > 0) item.append(el('p', { class: 'silenced' }, `Notifications silenced (silence ${a.silencedBy.join(', ')})`));
+  const actions = el('p', { class: 'actions' });
+  if (!a.ack) {
+    const ack = el('button', { type: 'button', class: 'ack', 'data-focus-key': `ack-${a.id}`, 'aria-label': `Acknowledge: ${a.summary}` }, 'Acknowledge');
+    ack.addEventListener('click', () => acknowledge(a));
+    actions.append(ack);
+  }
+  if (!(a.silencedBy?.length > 0)) {
+    const mute = el('button', { type: 'button', class: 'silence', 'data-focus-key': `silence-${a.id}`, 'aria-label': `Silence for 1 hour: ${a.summary}` }, 'Silence 1 h');
+    mute.addEventListener('click', () => silence(a));
+    actions.append(mute);
+  }
+  if (actions.childElementCount > 0) item.append(actions);
+  return item;
+}
+
+function renderAlerts() {
+  $('alert-count').textContent = `(${state.alerts.length})`;
+  render($('alert-list'), state.alerts.length > 0 ? state.alerts.map(alertItem) : [el('li', { class: 'none' }, 'No open alerts.')]);
+}
+
+async function loadAlerts() {
+  state.alerts = (await api('/api/v1/alerts?state=firing')).alerts;
+  renderAlerts();
+}
+
+// ---- devices ----
+
+function renderDevices() {
+  const online = state.devices.filter((d) => d.online).length;
+  $('device-count').textContent = `(${online} of ${state.devices.length} online)`;
+  // Offline first: that is what someone walking the floor goes to look at.
+  const sorted = [...state.devices].sort((a, b) => Number(a.online) - Number(b.online) || a.id.localeCompare(b.id));
+  render($('devices'), sorted.map((d) => el('tr', { class: d.online ? 'online' : 'offline', 'data-device': d.id },
+    el('th', { scope: 'row' }, d.id),
+    el('td', {}, d.kind ?? '–'),
+    el('td', {}, d.zone ?? '–'),
+    el('td', {}, el('span', { class: 'presence' }, d.online ? 'online' : 'offline'), d.status && d.status !== 'ok' ? ` · ${d.status}` : ''),
+    el('td', {}, ago(d.lastHeartbeat)),
+  )));
+}
+
+async function loadDevices() {
+  state.devices = (await api('/api/v1/devices')).devices;
+  renderDevices();
+}
+
+// ---- live ----
+
+/** Collapses bursts of events into one reload per part. */
+const pending = new Map();
+function soon(name, load, ms) {
+  if (pending.has(name)) return;
+  pending.set(name, setTimeout(() => {
+    pending.delete(name);
+    load().catch(failed);
+  }, ms));
+}
+
+function live(text, ok) {
+  $('live').textContent = text;
+  $('live').className = `live ${ok ? 'on' : 'off'}`;
+}
+
+function connect() {
+  state.events?.close();
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const events = new EventSource(`/api/v1/events${token ? `?access_token=${encodeURIComponent(token)}` : ''}`);
+  state.events = events;
+  events.onopen = () => live('Live', true);
+  events.onerror = () => {
+    live('Reconnecting…', false);
+    // A refused token closes the stream for good; asking the API tells us whether to sign in.
+    if (events.readyState === EventSource.CLOSED) loadAll().catch(failed);
+  };
+  events.addEventListener('reading', (e) => {
+    const r = JSON.parse(e.data);
+    const zone = state.zones.find((z) => z.zone === r.zone);
+    if (zone) {
+      const known = zone.latest[r.metric];
+      if (!known || r.ts >= known.ts) zone.latest[r.metric] = { value: r.value, ts: r.ts, device: r.device, unit: known?.unit ?? zone.requirements.find((q) => q.metric === r.metric)?.unit ?? '' };
+      renderZones();
+      // Compliance needs the stored readings, which the store writes a moment later.
+      soon('zones', loadZones, 2000);
+    }
+  });
+  for (const name of ['heartbeat', 'status']) events.addEventListener(name, () => soon('devices', loadDevices, 1000));
+  events.addEventListener('alert', () => {
+    soon('alerts', loadAlerts, 200);
+    soon('zones', loadZones, 1000);
+  });
+}
+
+// ---- sign-in and start ----
+
+function signIn(message) {
+  state.events?.close();
+  $('floor').hidden = true;
+  $('sign-out').hidden = true;
+  $('sign-in').hidden = false;
+  $('sign-in-error').textContent = sessionStorage.getItem(TOKEN_KEY) ? `That token was not accepted: ${message}` : '';
+  sessionStorage.removeItem(TOKEN_KEY);
+  live('Signed out', false);
+  $('token').focus();
+}
+
+function failed(err) {
+  if (err instanceof SignInNeeded) return signIn(err.message);
+  live(`Cannot reach the hub: ${err.message}`, false);
+}
+
+async function loadAll() {
+  await loadZones();
+  await Promise.all([loadAlerts(), loadDevices(), loadSeries()]);
+  $('sign-in').hidden = true;
+  $('floor').hidden = false;
+  $('sign-out').hidden = !sessionStorage.getItem(TOKEN_KEY);
+}
+
+async function start() {
+  try {
+    await loadAll();
+    connect();
+  } catch (err) {
+    failed(err);
+  }
+}
+
+$('sign-in-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
+  $('token').value = '';
+  void start();
+});
+$('sign-out').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  signIn('');
+});
+$('who').value = sessionStorage.getItem(WHO_KEY) ?? '';
+// Relative times ("2 min ago") and the charts age; refresh them without waiting for events.
+setInterval(() => {
+  if (!$('floor').hidden) renderDevices();
+}, 10_000);
+setInterval(() => {
+  if (!$('floor').hidden) Promise.all([loadSeries(), loadDevices(), loadAlerts()]).catch(failed);
+}, 60_000);
+void start();

@@ -1,0 +1,260 @@
+// The live floor page in a real browser (Debian's chromium through playwright-core) against a real
+// hub on InfluxDB: it loads under its Content-Security-Policy, follows readings, heartbeats and
+// alerts over the event stream, acknowledges and silences by mouse and by keyboard, shows hostile
+// names and texts as text, fits a phone, and signs in with a token once the hub asks for one.
+// GET /api/v1/zones and the feed's ?access_token= are checked here too, without the browser.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ApiTokens } from '../hub/security/tokens.ts';
+import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+const SITE = 'Floor 3 <script>window.__pwned=2</script>';
+const CONFIG = {
+  site: { name: SITE, season: 'winter' },
+  zones: [
+    { id: 'floor-a', name: 'Floor A — calls', type: 'call_floor' },
+    { id: 'quiet-1', name: HOSTILE, type: 'quiet_room' },
+    { id: 'server-room', name: 'Server room', type: 'server_room' },
+  ],
+  devices: [
+    { id: 'env-a1', kind: 'sensor', zone: 'floor-a' },
+    { id: 'env-a2', kind: 'sensor', zone: 'floor-a' },
+    { id: 'env-q1', kind: 'sensor', zone: 'quiet-1' },
+    { id: 'env-s1', kind: 'sensor', zone: 'server-room' },
+    { id: 'hs-1', kind: 'headset', zone: 'floor-a' },
+  ],
+};
+const ARTIFACTS = join(import.meta.dirname, 'artifacts');
+
+interface Alert {
+  id: number;
+  key: string;
+  ack?: { by: string; comment?: string };
+  silencedBy: number[];
+}
+
+describe('the floor page', () => {
+  let hub: TestHub;
+  let device: MqttClient;
+  let browser: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const dialogs: string[] = [];
+  const consoleErrors: string[] = [];
+
+  const publish = (id: string, body: Record<string, number>) => device.publishAsync(`floorwatch/devices/${id}/telemetry`, JSON.stringify(body), { qos: 1 });
+  const alerts = async () => (await hub.json<{ alerts: Alert[] }>('/api/v1/alerts?state=firing')).alerts;
+  const firing = (key: string) => eventually(async () => (await alerts()).find((a) => a.key === key), { what: `alert ${key}` });
+  /** Fails the test if the page ran anything it was shown as data. */
+  const assertNothingRan = async () => {
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    expect(dialogs).toEqual([]);
+    expect(await page.locator('img, script:not([src])').count()).toBe(0);
+    expect(await page.evaluate('window.__violations')).toEqual([]);
+  };
+
+  beforeAll(async () => {
+    hub = await startTestHub({ influxUrl: `${inject('influxUrl')}/floorpage_${Date.now()}`, config: CONFIG });
+    device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'floor-page-devices' });
+    profile = tempDir('floorwatch-chromium-');
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1600, height: 1000 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    // Runs before the page's own script: records any CSP violation the page causes.
+    await browser.addInitScript({
+      content: "window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));",
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await device?.endAsync();
+    await hub?.dispose();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('GET /api/v1/zones judges each zone by the alert rules own requirements', async () => {
+    // The last hour, as a sensor's offline buffer would replay it: comfortable, so it raises nothing.
+    const start = Date.now() - 3_600_000;
+    for (let minute = 0; minute < 55; minute++) {
+      const wave = Math.sin(minute / 9);
+      await publish('env-a2', { ts: start + minute * 60_000, temperature: 22 + wave, humidity: 42 + 2 * wave, co2: 650 + 80 * wave, noise: 58 + 3 * wave });
+    }
+    await publish('env-a1', { temperature: 25.2, humidity: 45, co2: 700 });
+    await publish('env-a2', { temperature: 21.5, humidity: 44 });
+    await publish('env-s1', { temperature: 31 });
+    const body = await eventually(
+      async () => {
+        const b = await hub.json('/api/v1/zones');
+        return b.zones.find((z: { zone: string }) => z.zone === 'server-room').compliance === 'critical' && b.zones.find((z: { zone: string }) => z.zone === 'floor-a').latest.humidity ? b : undefined;
+      },
+      { what: 'the zones to reflect the readings' },
+    );
+    expect(body.site).toBe(SITE);
+    expect(body.season).toBe('winter');
+    const [floorA, quiet, server] = ['floor-a', 'quiet-1', 'server-room'].map((id) => body.zones.find((z: { zone: string }) => z.zone === id));
+    // Winter office comfort: above 24 °C is a warning; the warmest position decides.
+    expect(floorA.compliance).toBe('warning');
+    const temperature = floorA.requirements.find((r: { key: string }) => r.key === 'temperature');
+    expect(temperature).toMatchObject({ compliance: 'warning', value: 25.2, over: 'highest in 10 min', breached: { severity: 'warning', when: 'above', threshold: 24 } });
+    expect(temperature.breached.source).toMatch(/GB/);
+    const co2 = floorA.requirements.find((r: { key: string }) => r.key === 'co2');
+    expect(co2).toMatchObject({ compliance: 'ok', over: 'mean over 60 min' });
+    expect(co2.value).toBeGreaterThan(570);
+    expect(co2.value).toBeLessThan(730);
+    expect(floorA.requirements.find((r: { key: string }) => r.key === 'noise')).toMatchObject({ compliance: 'ok', over: 'LAeq over 15 min' });
+    expect(floorA.latest.humidity.value).toBeGreaterThanOrEqual(44);
+    // Per-position exposure is an alert matter, not a zone value.
+    expect(floorA.requirements.map((r: { key: string }) => r.key)).not.toContain('noise_exposure');
+    expect(server).toMatchObject({ compliance: 'critical', type: 'server_room' });
+    expect(server.requirements.find((r: { key: string }) => r.key === 'temperature').breached).toMatchObject({ severity: 'critical', threshold: 30 });
+    expect(quiet).toMatchObject({ compliance: 'no_data', name: HOSTILE, latest: {} });
+  });
+
+  it('loads under a strict CSP and shows zones, devices and names as plain text', async () => {
+    await device.publishAsync('floorwatch/devices/hs-1/heartbeat', JSON.stringify({ kind: 'headset', status: 'ok', fw: '1.4.2' }), { qos: 1 });
+    const response = await page.goto(`${hub.hub.url}/`);
+    expect(response?.status()).toBe(200);
+    const csp = response?.headers()['content-security-policy'] ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    await page.locator('.zone').nth(2).waitFor();
+    expect(await page.locator('.zone h3').allTextContents()).toEqual(['Floor A — calls', HOSTILE, 'Server room']);
+    expect(await page.locator('#site').textContent()).toBe(SITE);
+    expect(await page.locator('[data-zone="floor-a"] .badge').textContent()).toBe('Warning');
+    expect(await page.locator('[data-zone="server-room"] .badge').textContent()).toBe('Critical');
+    expect(await page.locator('[data-zone="quiet-1"] .badge').textContent()).toBe('No recent data');
+    await page.locator('#devices tr[data-device="hs-1"]', { hasText: 'online' }).waitFor();
+    expect(await page.locator('#devices tr[data-device="env-q1"]').textContent()).toContain('offline');
+    await page.locator('#live', { hasText: 'Live' }).waitFor();
+    // The last hour as a small chart: one line per metric with readings.
+    const chart = page.locator('[data-zone="floor-a"] [data-metric="temperature"] svg.spark');
+    await chart.locator('polyline').waitFor();
+    expect((await chart.locator('polyline').getAttribute('points'))?.split(' ').length).toBeGreaterThanOrEqual(50);
+    expect(await chart.getAttribute('aria-label')).toMatch(/^Temperature over the last hour: 2\d\.\d to 2\d\.\d °C$/);
+    await assertNothingRan();
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('updates when a reading, a heartbeat or a presence change arrives', async () => {
+    const value = page.locator('[data-zone="floor-a"] [data-metric="co2"] .value');
+    expect(await value.textContent()).toBe('700');
+    await publish('env-a2', { co2: 1234 });
+    await page.locator('[data-zone="floor-a"] [data-metric="co2"] .value', { hasText: /^1234$/ }).waitFor({ timeout: 10_000 });
+    await device.publishAsync('floorwatch/devices/env-q1/status', 'online', { qos: 1, retain: true });
+    await page.locator('#devices tr[data-device="env-q1"]', { hasText: 'online' }).waitFor({ timeout: 10_000 });
+    await device.publishAsync('floorwatch/devices/env-q1/status', 'offline', { qos: 1, retain: true });
+    await page.locator('#devices tr[data-device="env-q1"]', { hasText: 'offline' }).waitFor({ timeout: 10_000 });
+  });
+
+  it('acknowledges by mouse, refusing without a name, and by keyboard alone', async () => {
+    // Above 137 dB(C) is an immediate critical (EU 2003/10/EC peak).
+    await publish('env-a1', { noise_peak: 140 });
+    await publish('env-a2', { noise_peak: 141 });
+    const [one, two] = await Promise.all([firing('noise_peak.env-a1'), firing('noise_peak.env-a2')]);
+    const first = page.locator(`li[data-alert="${one.id}"]`);
+    await first.waitFor({ timeout: 10_000 });
+    await page.locator(`li[data-alert="${two.id}"]`).waitFor({ timeout: 10_000 });
+
+    await page.fill('#who', '');
+    await first.locator('button.ack').click();
+    expect(await page.locator('#alert-error').textContent()).toContain('Type your name');
+    expect((await alerts()).find((a) => a.id === one.id)?.ack).toBeUndefined();
+
+    await page.fill('#who', 'li.wei');
+    await first.locator('button.ack').click();
+    await first.locator('.acked', { hasText: 'Acknowledged by li.wei' }).waitFor();
+    expect((await alerts()).find((a) => a.id === one.id)?.ack?.by).toBe('li.wei');
+
+    // From the top of the page, Tab alone reaches the other alert's button; Enter presses it.
+    await page.evaluate('document.activeElement?.blur()');
+    let reached: string | undefined;
+    for (let i = 0; i < 30 && reached !== `ack-${two.id}`; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate<string | undefined>('document.activeElement?.dataset.focusKey');
+    }
+    expect(reached).toBe(`ack-${two.id}`);
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await alerts()).find((a) => a.id === two.id)?.ack?.by === 'li.wei', { what: 'the keyboard acknowledgement' });
+  });
+
+  it('silences an alert for an hour', async () => {
+    const one = await firing('noise_peak.env-a1');
+    await page.locator(`li[data-alert="${one.id}"] button.silence`).click();
+    await page.locator(`li[data-alert="${one.id}"] .silenced`).waitFor({ timeout: 10_000 });
+    const { silences } = await hub.json<{ silences: Array<{ matchers: unknown; createdBy: string; endsAt: number; startsAt: number }> }>('/api/v1/silences');
+    expect(silences).toHaveLength(1);
+    expect(silences[0]).toMatchObject({ matchers: { rule: 'noise_peak', device: 'env-a1' }, createdBy: 'li.wei' });
+    expect(silences[0]!.endsAt - silences[0]!.startsAt).toBe(3_600_000);
+  });
+
+  it('shows hostile texts in alerts literally and runs none of them', async () => {
+    await publish('env-q1', { noise_peak: 150 });
+    const alert = await firing('noise_peak.env-q1');
+    const acked = await hub.api(`/api/v1/alerts/${alert.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: HOSTILE, comment: '<script>window.__pwned=3</script>' }) });
+    expect(acked.status).toBe(200);
+    const shown = page.locator(`li[data-alert="${alert.id}"] .acked`);
+    await shown.waitFor({ timeout: 10_000 });
+    expect(await shown.textContent()).toMatch(/^Acknowledged by <img src=x onerror="window.__pwned=1"> .* — <script>window.__pwned=3<\/script>$/);
+    await assertNothingRan();
+  });
+
+  it('fits a wall screen and a phone; screenshots are saved', async () => {
+    await page.screenshot({ path: join(ARTIFACTS, 'floor-page.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(await page.locator('[data-zone="floor-a"] .value').first().isVisible()).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'floor-page-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1600, height: 1000 });
+  });
+
+  it('takes the feed token as ?access_token= on /api/v1/events only', async () => {
+    const token = new ApiTokens(hub.dataDir).create('wall-screen', 'operator', Date.now());
+    const events = (query: string) => {
+      const abort = new AbortController();
+      return hub.api(`/api/v1/events${query}`, { signal: abort.signal }).finally(() => abort.abort());
+    };
+    const ok = await events(`?access_token=${encodeURIComponent(token)}`);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toBe('text/event-stream');
+    expect((await events('?access_token=fwt_not-a-token')).status).toBe(401);
+    expect((await events('')).status).toBe(401);
+    expect((await hub.api(`/api/v1/devices?access_token=${encodeURIComponent(token)}`)).status).toBe(401);
+    expect((await hub.api('/')).status).toBe(200);
+  });
+
+  it('asks for a token once the hub has them, then works live with it', async () => {
+    const token = new ApiTokens(hub.dataDir).create('floor-lead', 'operator', Date.now());
+    await page.reload();
+    await page.locator('#sign-in').waitFor();
+    expect(await page.locator('#floor').isHidden()).toBe(true);
+    await page.fill('#token', 'fwt_wrong');
+    await page.press('#token', 'Enter');
+    await page.locator('#sign-in-error', { hasText: 'not accepted' }).waitFor();
+    await page.fill('#token', token);
+    await page.press('#token', 'Enter');
+    await page.locator('#floor').waitFor();
+    await page.locator('#live', { hasText: 'Live' }).waitFor();
+    await publish('env-a2', { co2: 987 });
+    await page.locator('[data-zone="floor-a"] [data-metric="co2"] .value', { hasText: /^987$/ }).waitFor({ timeout: 10_000 });
+    expect(await page.evaluate("sessionStorage.getItem('floorwatch.token')")).toBe(token);
+    await assertNothingRan();
+  });
+});
