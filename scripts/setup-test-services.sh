@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests start are installed: influxd (InfluxDB 1.x), mosquitto and
-# its clients, socat (pty pairs), openssl (a test CA). Installs them with apt-get when run as root;
+# its clients, socat (pty pairs), openssl (a test CA), docker-compose (checks docker-compose.yml;
+# no Docker engine is needed), chromium (the floor page's browser tests). Installs them with apt-get when run as root;
 # otherwise prints the command.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ declare -A package_of=(
   [mosquitto_sub]=mosquitto-clients
   [socat]=socat
   [openssl]=openssl
+  [docker-compose]=docker-compose
+  [chromium]=chromium
 )
 
 missing=()

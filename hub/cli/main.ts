@@ -13,6 +13,7 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   devices: async () => (await import('./devices.ts')).command,
   rules: async () => (await import('./rules.ts')).command,
+  'shift-report': async () => (await import('./shift-report.ts')).command,
   tokens: async () => (await import('./tokens.ts')).command,
   start: async () => ({
     summary: 'run the hub (same as npm start)',
