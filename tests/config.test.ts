@@ -94,3 +94,11 @@ describe('the example configuration', () => {
     expect(config.devices.find((d) => d.id === 'pc-a17')?.heartbeat_interval).toBe('30s');
   });
 });
+
+describe('YAML the loader will not guess at', () => {
+  it('refuses unknown tags and directives instead of printing a warning', () => {
+    const tagged = join(dir, 'tagged.yaml');
+    writeFileSync(tagged, 'http:\n  port: !port 8080\n');
+    expect(() => loadConfig({ env: { FLOORWATCH_CONFIG: tagged }, cwd: dir })).toThrow(/not valid YAML: .*tag/i);
+  });
+});

@@ -3,7 +3,7 @@
 // can fix the file without reading code.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEVICE_KINDS, ID_PATTERN } from '../domain/reading.ts';
 import { REQUIREMENT_KEYS } from '../rules/requirements.ts';
@@ -318,7 +318,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
     let parsed: unknown;
     try {
-      parsed = parseYaml(text);
+      // Warnings (unknown tags or directives) mean the file does not say what its author thinks.
+      const doc = parseDocument(text, { logLevel: 'silent' });
+      const problem = doc.errors[0] ?? doc.warnings[0];
+      if (problem) throw problem;
+      parsed = doc.toJS();
     } catch (err) {
       throw new ConfigError([`${file} is not valid YAML: ${(err as Error).message}`]);
     }
