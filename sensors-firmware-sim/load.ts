@@ -35,8 +35,8 @@ export interface LoadOptions {
   latencies?: boolean;
   /** Connections opened at once while connecting. Default 200. */
   connectConcurrency?: number;
-  /** Called once every device is connected, before the first message. */
-  onConnected?: () => void | Promise<void>;
+  /** Called with how many devices connected, once all have tried, before the first message. */
+  onConnected?: (connected: number) => void | Promise<void>;
 }
 
 export interface Percentiles {
@@ -119,7 +119,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     clients.push(...(await Promise.all(wave)));
   }
   const connectMs = Date.now() - connectStarted;
-  await options.onConnected?.();
+  await options.onConnected?.(clients.filter((c) => c !== undefined).length);
 
   const started = Date.now();
   const deadline = started + options.durationMs;

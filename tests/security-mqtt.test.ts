@@ -2,26 +2,16 @@
 // that keep one client from taking the hub down. Real broker, mqtt.js and mosquitto's clients.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceCredentials } from '../hub/security/credentials.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
 import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { connackRefusal } from './support/mqtt.ts';
 
 const run = promisify(execFile);
 
 /** The CONNACK return code of a refused connection (mqtt.js puts it on the error). */
-async function refusal(url: string, options: IClientOptions): Promise<number | undefined> {
-  const client = mqtt.connect(url, { ...options, reconnectPeriod: 0 });
-  try {
-    return await new Promise<number | undefined>((resolve, reject) => {
-      client.once('connect', () => reject(new Error('connected, but should have been refused')));
-      client.once('error', (err) => resolve((err as { code?: number }).code));
-    });
-  } finally {
-    client.end(true);
-  }
-}
 
 /** Bearer header for hubs that have API tokens. */
 const bearer = (token: string | undefined): RequestInit => (token ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -69,15 +59,15 @@ describe('broker with device credentials', () => {
   it('refuses a wrong password with CONNACK 4 (mosquitto_pub) and stores nothing', async () => {
     const attempt = run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttPort), '-q', '1', '-i', 't-a', '-u', 't-a', '-P', 'not-the-password', '-t', 'floorwatch/devices/t-a/telemetry', '-m', '{"temperature":30}']);
     await expect(attempt).rejects.toMatchObject({ stderr: expect.stringMatching(/bad user name or password/i) });
-    expect(await refusal(hub.mqttUrl, { clientId: 't-a', username: 't-a', password: 'wrong' })).toBe(4);
-    expect(await refusal(hub.mqttUrl, { clientId: 'ghost', username: 'ghost', password: secrets['t-a'] })).toBe(4);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 't-a', username: 't-a', password: 'wrong' })).toBe(4);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 'ghost', username: 'ghost', password: secrets['t-a'] })).toBe(4);
     expect(await stored(hub, 't-a', 'temperature', token)).toEqual([]);
     expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="bad_credentials"\} (\d+)/, token)).toBe(3);
   });
 
   it('refuses anonymous clients once devices have passwords, and a client id that is not the device id', async () => {
-    expect(await refusal(hub.mqttUrl, { clientId: 'anon-1' })).toBe(5);
-    expect(await refusal(hub.mqttUrl, { clientId: 'someone-else', username: 't-a', password: secrets['t-a'] })).toBe(2);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 'anon-1' })).toBe(5);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 'someone-else', username: 't-a', password: secrets['t-a'] })).toBe(2);
   });
 
   it('refuses device A publishing on B\'s topic and counts it, while A\'s own data keeps flowing', async () => {
@@ -115,12 +105,12 @@ describe('broker with device credentials', () => {
     a.options.reconnectPeriod = 0;
     await closedBy(a, '$SYS/broker/uptime', '0');
     expect(await stored(hub, 't-a', 'humidity', token)).toEqual([40]);
-    expect(await refusal(hub.mqttUrl, { clientId: 'bridge-2', username: 'someone', password: token })).toBe(4);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 'bridge-2', username: 'someone', password: token })).toBe(4);
   });
 
   it('stops accepting a device the moment it is revoked', async () => {
     new DeviceCredentials(hub.dataDir).revoke('t-b', Date.now());
-    expect(await refusal(hub.mqttUrl, { clientId: 't-b', username: 't-b', password: secrets['t-b'] })).toBe(4);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 't-b', username: 't-b', password: secrets['t-b'] })).toBe(4);
   });
 });
 
@@ -165,13 +155,13 @@ describe('broker limits', () => {
   });
 
   it('refuses a client that asks for no keepalive, or a longer one than allowed', async () => {
-    expect(await refusal(hub.mqttUrl, { clientId: 'idle-1', keepalive: 0 })).toBe(6);
-    expect(await refusal(hub.mqttUrl, { clientId: 'idle-2', keepalive: 600 })).toBe(6);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 'idle-1', keepalive: 0 })).toBe(6);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 'idle-2', keepalive: 600 })).toBe(6);
   });
 
   it('answers CONNACK 3 (server unavailable) above max_connections', async () => {
     const clients = await Promise.all([1, 2, 3].map((i) => mqtt.connectAsync(hub.mqttUrl, { clientId: `c-${i}` })));
-    expect(await refusal(hub.mqttUrl, { clientId: 'c-4' })).toBe(3);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 'c-4' })).toBe(3);
     await Promise.all(clients.map((c) => c.endAsync()));
     expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="too_many_connections"\} (\d+)/)).toBe(1);
   });

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+import { connackRefusal } from './support/mqtt.ts';
 
 const run = promisify(execFile);
 
@@ -68,17 +69,7 @@ describe('TLS', () => {
   });
 
   it('refuses a certificate from another CA, a certificate used under another client id, and no certificate at all', async () => {
-    const refused = async (options: mqtt.IClientOptions) => {
-      const client = mqtt.connect(mqttsUrl(), { ca: file('ca.crt'), reconnectPeriod: 0, ...options });
-      try {
-        return await new Promise<number | undefined>((resolve, reject) => {
-          client.once('connect', () => reject(new Error('connected, but should have been refused')));
-          client.once('error', (err) => resolve((err as { code?: number }).code));
-        });
-      } finally {
-        client.end(true);
-      }
-    };
+    const refused = (options: mqtt.IClientOptions) => connackRefusal(mqttsUrl(), { ca: file('ca.crt'), ...options });
     expect(await refused({ clientId: 't-9', cert: file('rogue.crt'), key: file('rogue.key') })).toBe(5);
     expect(await refused({ clientId: 't-10', cert: file('t-9.crt'), key: file('t-9.key') })).toBe(2);
     expect(await refused({ clientId: 't-11' })).toBe(5);

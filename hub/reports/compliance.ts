@@ -3,6 +3,7 @@
 // mean / LAeq / maximum of the (epoch-aligned) window the reading falls in. Pure.
 import type { Limit, Requirement } from '../rules/requirements.ts';
 import type { SeriesPoint } from '../store/store.ts';
+import { exceeds } from '../rules/threshold.ts';
 
 export interface WindowAggregate {
   kind: 'mean' | 'laeq' | 'max';
@@ -32,12 +33,6 @@ export function windowsOf(req: Requirement): WindowAggregate[] {
   return [...out.values()];
 }
 
-export function crossed(l: Limit, value: number): boolean {
-  const t = l.threshold.value;
-  if (l.when === 'above') return l.inclusive ? value >= t : value > t;
-  return l.inclusive ? value <= t : value < t;
-}
-
 /**
  * Percent of `raw` readings within the requirement; `windows` holds, per windowKey, the series
  * aggregated by window start. Undefined when there are no readings.
@@ -50,11 +45,11 @@ export function percentWithin(req: Requirement, raw: readonly SeriesPoint[], win
   for (const p of raw) {
     const ok = limits.every((l) => {
       const over = l.over;
-      if (over.kind === 'last') return !crossed(l, p.value);
+      if (over.kind === 'last') return !exceeds(l, p.value);
       if (over.kind !== 'mean' && over.kind !== 'laeq' && over.kind !== 'max') return true;
       const start = p.ts - (((p.ts % over.windowMs) + over.windowMs) % over.windowMs);
       const value = byStart.get(windowKey({ kind: over.kind, windowMs: over.windowMs }))?.get(start);
-      return value === undefined || !crossed(l, value);
+      return value === undefined || !exceeds(l, value);
     });
     if (ok) within += 1;
   }
