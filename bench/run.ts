@@ -1,0 +1,235 @@
+// `npm run bench`: the hub side by side with bare Aedes, Mosquitto and raw InfluxDB writes, all on
+// 127.0.0.1 and driven by the simulator's load mode. Every scenario is bounded in count and time.
+// Prints one table of ratios and writes bench/results/<date>.json.
+//
+//   npm run bench [-- --only throughput,senml,latency,fleet,journal] [--profile]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+import { runLoad, type LoadOptions, type LoadReport, type Percentiles } from '../sensors-firmware-sim/load.ts';
+import { startInfluxd } from '../tests/support/influxd.ts';
+import { rawInfluxWrite, waitForCount } from './influx-raw.ts';
+import { cpuShare, sampleProcess } from './process-stats.ts';
+import { startBareAedes, startHub, startMosquitto, type BrokerProcess } from './services.ts';
+import { histogramPercentiles, scrapeHistogram, subtractHistogram } from './prometheus.ts';
+import mqtt from 'mqtt';
+import { percentiles } from '../sensors-firmware-sim/load.ts';
+
+const SCENARIOS = ['throughput', 'senml', 'latency', 'fleet', 'journal'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values: flags } = parseArgs({ options: { only: { type: 'string' }, profile: { type: 'boolean', default: false } } });
+const only = new Set((flags.only?.split(',') ?? SCENARIOS) as Scenario[]);
+for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const say = (text: string) => process.stdout.write(`${text}\n`);
+const rows: Array<{ scenario: string; figure: string; value: string; ratio?: string }> = [];
+const results: Record<string, unknown> = {};
+const round = (n: number, digits = 0) => Number(n.toFixed(digits));
+
+const influxd = await startInfluxd();
+let databases = 0;
+const freshDatabase = () => `${influxd.url}/bench_${++databases}`;
+const profileDir = join(import.meta.dirname, 'results', 'profiles');
+
+async function withBroker<T>(start: () => Promise<BrokerProcess>, use: (broker: BrokerProcess) => Promise<T>): Promise<T> {
+  const broker = await start();
+  try {
+    return await use(broker);
+  } finally {
+    await broker.stop();
+  }
+}
+
+function hubOptions(influxUrl: string, env: Record<string, string> = {}) {
+  if (!flags.profile) return { influxUrl, env };
+  mkdirSync(profileDir, { recursive: true });
+  return { influxUrl, env, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] };
+}
+
+interface Throughput {
+  report: LoadReport;
+  messagesPerSecond: number;
+  storedReadingsPerSecond?: number;
+}
+
+/** Runs one load against a broker; for the hub also waits until InfluxDB holds every reading. */
+async function throughput(broker: BrokerProcess, load: Omit<LoadOptions, 'url' | 'onConnected'>, influxUrl?: string): Promise<Throughput> {
+  let sendStarted = 0;
+  const report = await runLoad({ ...load, url: broker.url, onConnected: () => void (sendStarted = performance.now()) });
+  if (report.messagesAcked !== report.messagesSent) throw new Error(`${broker.name}: ${report.messagesAcked} of ${report.messagesSent} messages acknowledged`);
+  const result: Throughput = { report, messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs) };
+  if (influxUrl) {
+    const storedAt = await waitForCount(influxUrl, 'co2', report.readingsAcked, 120_000);
+    result.storedReadingsPerSecond = round((report.readingsAcked * 1000) / (storedAt - sendStarted));
+  }
+  return result;
+}
+
+async function scenarioThroughput(): Promise<void> {
+  for (const [devices, messages, window] of [
+    [50, 400, 8],
+    [500, 40, 4],
+  ] as const) {
+    const load = { devices, messages, window, rate: 0, format: 'json' as const, batch: 1, durationMs: 120_000 };
+    say(`QoS 1 throughput, ${devices} devices × ${messages} messages…`);
+    const mosquitto = await withBroker(startMosquitto, (b) => throughput(b, load));
+    const aedes = await withBroker(startBareAedes, (b) => throughput(b, load));
+    const influxUrl = freshDatabase();
+    const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, influxUrl));
+    results[`throughput_${devices}`] = { mosquitto: mosquitto.messagesPerSecond, aedes: aedes.messagesPerSecond, hub: hub.messagesPerSecond, hubStored: hub.storedReadingsPerSecond };
+    rows.push(
+      { scenario: `QoS 1, ${devices} devices`, figure: 'Mosquitto msg/s', value: String(mosquitto.messagesPerSecond) },
+      { scenario: '', figure: 'bare Aedes msg/s', value: String(aedes.messagesPerSecond) },
+      { scenario: '', figure: 'hub msg/s acknowledged', value: String(hub.messagesPerSecond), ratio: `${(hub.messagesPerSecond / aedes.messagesPerSecond).toFixed(2)}× Aedes (target ≥ 0.8), ${(hub.messagesPerSecond / mosquitto.messagesPerSecond).toFixed(2)}× Mosquitto` },
+      { scenario: '', figure: 'hub readings/s stored in InfluxDB', value: String(hub.storedReadingsPerSecond) },
+    );
+  }
+}
+
+async function scenarioSenml(): Promise<void> {
+  say('SenML batches of 10 readings, 50 devices × 100 messages…');
+  const load = { devices: 50, messages: 100, window: 8, rate: 0, format: 'senml' as const, batch: 10, durationMs: 120_000 };
+  const mosquittoJson = await withBroker(startMosquitto, (b) => throughput(b, { ...load, format: 'json', messages: 400 }));
+  const influxUrl = freshDatabase();
+  const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, influxUrl));
+  const raw = await rawInfluxWrite(freshDatabase(), 200_000);
+  const rawPerSecond = round(raw.points / raw.seconds);
+  const stored = hub.storedReadingsPerSecond ?? 0;
+  results.senml = { hubStoredReadingsPerSecond: stored, mosquittoMessagesPerSecond: mosquittoJson.messagesPerSecond, rawInfluxPointsPerSecond: rawPerSecond };
+  rows.push(
+    { scenario: 'SenML × 10, 50 devices', figure: 'hub readings/s stored', value: String(stored), ratio: `${(stored / mosquittoJson.messagesPerSecond).toFixed(2)}× Mosquitto msg/s (target ≥ 1.0)` },
+    { scenario: '', figure: 'raw InfluxDB line protocol points/s', value: String(rawPerSecond), ratio: `hub at ${(stored / rawPerSecond).toFixed(2)}× the storage ceiling` },
+  );
+}
+
+async function scenarioLatency(): Promise<void> {
+  say('Latency at a steady 1,000 msg/s for 15 s…');
+  const influxUrl = freshDatabase();
+  await withBroker(() => startHub(hubOptions(influxUrl)), async (hub) => {
+    const metricsUrl = `${hub.httpUrl}/metrics`;
+    const before = await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds');
+    const loadRun = runLoad({ url: hub.url, devices: 50, rate: 20, messages: 300, window: 8, format: 'json', batch: 1, durationMs: 30_000, timestamps: 'publish', latencies: true });
+    const alertMs = await probeAlerts(hub.url, 20);
+    const report = await loadRun;
+    await waitForCount(influxUrl, 'co2', report.readingsAcked, 60_000);
+    const stored = histogramPercentiles(subtractHistogram(await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds'), before));
+    const ack = report.ackLatencyMs as Percentiles;
+    const alert = percentiles(alertMs);
+    results.latency = { messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs), publishToAckMs: ack, publishToStoredMs: stored, publishToAlertMs: alert };
+    rows.push(
+      { scenario: 'steady 1,000 msg/s', figure: 'publish → PUBACK (journal fsync) ms', value: `p50 ${ack.p50.toFixed(1)} / p99 ${ack.p99.toFixed(1)} / max ${ack.max.toFixed(1)}` },
+      { scenario: '', figure: 'publish → stored in InfluxDB ms', value: `p50 ≤ ${stored.p50} / p99 ≤ ${stored.p99} / max ≤ ${stored.max}`, ratio: 'histogram bucket bounds' },
+      { scenario: '', figure: 'publish → alert on MQTT ms', value: `p50 ${alert.p50.toFixed(1)} / p99 ${alert.p99.toFixed(1)} / max ${alert.max.toFixed(1)}`, ratio: 'target p99 ≤ 50' },
+    );
+  });
+}
+
+/**
+ * Publish → alert notification: each probe device sends one noise peak of 140 dB(C), an immediate
+ * critical, while the steady load runs; the time until its retained alert arrives on MQTT.
+ */
+async function probeAlerts(url: string, probes: number): Promise<number[]> {
+  const watcher = await mqtt.connectAsync(url, { clientId: 'bench-alert-watcher' });
+  const arrived = new Map<string, number>();
+  const waiting = new Map<string, () => void>();
+  watcher.on('message', (topic, payload) => {
+    const device = /noise_peak\.(probe-\d+)$/.exec(topic)?.[1];
+    if (!device || payload.length === 0 || arrived.has(device)) return;
+    arrived.set(device, performance.now());
+    waiting.get(device)?.();
+  });
+  await watcher.subscribeAsync('floorwatch/alerts/#', { qos: 1 });
+  const probe = await mqtt.connectAsync(url, { clientId: 'bench-alert-probe' });
+  const samples: number[] = [];
+  for (let i = 0; i < probes; i++) {
+    await sleep(500);
+    const device = `probe-${i}`;
+    const seen = new Promise<void>((resolve) => waiting.set(device, resolve));
+    const sentAt = performance.now();
+    await probe.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify({ ts: Date.now(), noise_peak: 140 }), { qos: 1 });
+    await Promise.race([seen, sleep(10_000)]);
+    const at = arrived.get(device);
+    if (at === undefined) throw new Error(`no alert for ${device} within 10 s`);
+    samples.push(at - sentAt);
+  }
+  await probe.endAsync();
+  await watcher.endAsync();
+  return samples;
+}
+
+async function scenarioFleet(): Promise<void> {
+  const devices = 10_000;
+  say(`${devices} devices heartbeating every 30 s…`);
+  const influxUrl = freshDatabase();
+  // The default connection limit (5,000) protects a small site; this scenario is about more.
+  await withBroker(() => startHub(hubOptions(influxUrl, { FLOORWATCH_LIMITS__MAX_CONNECTIONS: String(devices + 100) })), async (hub) => {
+    let atRest = 0;
+    let connectedRss = 0;
+    let peakRss = 0;
+    let heartbeatsFrom = sampleProcess(hub.pid);
+    const watch = setInterval(() => (peakRss = Math.max(peakRss, sampleProcess(hub.pid).rssBytes)), 1000);
+    const report = await runLoad({
+      url: hub.url,
+      devices,
+      rate: 1 / 30,
+      messages: 2,
+      window: 1,
+      format: 'heartbeat',
+      batch: 1,
+      durationMs: 45_000,
+      idPrefix: 'hb-',
+      onConnected: async (connected) => {
+        if (connected < devices) throw new Error(`only ${connected} of ${devices} devices could connect`);
+        const rest = sampleProcess(hub.pid);
+        connectedRss = rest.rssBytes;
+        await sleep(10_000);
+        heartbeatsFrom = sampleProcess(hub.pid);
+        atRest = cpuShare(rest, heartbeatsFrom);
+      },
+    });
+    const underLoad = cpuShare(heartbeatsFrom, sampleProcess(hub.pid));
+    clearInterval(watch);
+    peakRss = Math.max(peakRss, connectedRss);
+    const mb = (bytes: number) => round(bytes / 1024 / 1024);
+    results.fleet = { devices, connected: report.connected, connectSeconds: round(report.connectMs / 1000, 1), rssMbConnected: mb(connectedRss), rssMbPeak: mb(peakRss), cpuAtRest: round(atRest, 3), cpuUnderHeartbeats: round(underLoad, 3), heartbeatsAcked: report.messagesAcked };
+    rows.push(
+      { scenario: `${devices} devices, heartbeat / 30 s`, figure: 'time to connect all', value: `${(report.connectMs / 1000).toFixed(1)} s`, ratio: `${report.connected} connected` },
+      { scenario: '', figure: 'hub RSS (connected / peak)', value: `${mb(connectedRss)} / ${mb(peakRss)} MB`, ratio: 'target ≤ 400 MB' },
+      { scenario: '', figure: 'hub CPU at rest / under heartbeats', value: `${(atRest * 100).toFixed(1)} % / ${(underLoad * 100).toFixed(1)} % of a core` },
+    );
+  });
+}
+
+async function scenarioJournal(): Promise<void> {
+  say('The journal\'s cost: fsync group commit against no fsync, 50 devices × 400 messages…');
+  const load = { devices: 50, messages: 400, window: 8, rate: 0, format: 'json' as const, batch: 1, durationMs: 120_000 };
+  const withFsync = await withBroker(() => startHub(hubOptions(freshDatabase())), (b) => throughput(b, load));
+  const withoutFsync = await withBroker(() => startHub(hubOptions(freshDatabase(), { BENCH_NO_JOURNAL_FSYNC: '1' })), (b) => throughput(b, load));
+  results.journal = { fsyncMessagesPerSecond: withFsync.messagesPerSecond, noFsyncMessagesPerSecond: withoutFsync.messagesPerSecond };
+  rows.push(
+    { scenario: 'journal', figure: 'hub msg/s with fsync group commit', value: String(withFsync.messagesPerSecond), ratio: `${(withFsync.messagesPerSecond / withoutFsync.messagesPerSecond).toFixed(2)}× without fsync` },
+    { scenario: '', figure: 'hub msg/s without fsync (bench only)', value: String(withoutFsync.messagesPerSecond) },
+  );
+}
+
+const started = Date.now();
+try {
+  const run: Record<Scenario, () => Promise<void>> = { throughput: scenarioThroughput, senml: scenarioSenml, latency: scenarioLatency, fleet: scenarioFleet, journal: scenarioJournal };
+  for (const name of SCENARIOS) if (only.has(name)) await run[name]();
+} finally {
+  await influxd.dispose();
+}
+
+const widths = [28, 40, 36];
+say('');
+say(['scenario', 'figure', 'value'].map((h, i) => h.padEnd(widths[i] ?? 0)).join(' ') + ' ratio');
+for (const row of rows) say([row.scenario, row.figure, row.value].map((c, i) => c.padEnd(widths[i] ?? 0)).join(' ') + ` ${row.ratio ?? ''}`);
+const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, platform: `${os.type()} ${os.release()}` };
+const file = join(import.meta.dirname, 'results', `${new Date().toISOString().slice(0, 10)}.json`);
+mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine, durationSeconds: round((Date.now() - started) / 1000), results }, null, 2)}\n`);
+say(`\nwritten to ${file} (${round((Date.now() - started) / 1000)} s)`);
+process.exit(0);
