@@ -78,7 +78,17 @@ describe('ingest', () => {
     expect(readings()).toEqual([
       { device: 't-1', metric: 'temperature', value: 23.4, ts: NOW - 1000, zone: 'floor-a', seq: 7 },
       { device: 't-1', metric: 'humidity', value: 41, ts: NOW - 1000, zone: 'floor-a', seq: 7 },
+      // Worked out from the two (Magnus formula): what the server-room dew-point rule judges.
+      { device: 't-1', metric: 'dew_point', value: 9.39, ts: NOW - 1000, zone: 'floor-a', seq: 7 },
     ]);
+  });
+
+  it('does not work out a dew point the sensor measured itself', async () => {
+    const { send, readings } = setup();
+    await send({ temperature: 22, humidity: 50, dew_point: 11.5 });
+    expect(readings().filter((r) => r.metric === 'dew_point').map((r) => r.value)).toEqual([11.5]);
+    await send({ temperature: 22, humidity: 50, ts: NOW - 5 });
+    expect(readings().filter((r) => r.metric === 'dew_point').map((r) => r.value)).toEqual([11.5, 11.09]);
   });
 
   it('normalises units to the canonical ones', async () => {

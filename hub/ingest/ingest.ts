@@ -3,6 +3,7 @@
 // the rejection log and never stops the rest of the message or the other devices.
 import { METRICS, METRIC_PATTERN, idProblem, type Entry, type Reading } from '../domain/reading.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { derivedReadings } from './derive.ts';
 import { DuplicateFilter } from './duplicates.ts';
 import { parsePayload, type MessageKind, type ParsedValue } from './parsers/index.ts';
 import { Rejection } from './rejection.ts';
@@ -159,6 +160,7 @@ export class Ingest {
     }
     if (outcome.duplicates > 0) this.deps.metrics.duplicates.inc(outcome.duplicates);
     outcome.accepted = readings.length;
+    readings.push(...derivedReadings(readings));
     return readings.length > 0 ? [{ type: 'readings', readings }] : [];
   }
 
