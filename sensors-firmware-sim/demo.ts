@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       '',
       `floorwatch demo: ${fleet.sensors.length + fleet.devices.length} simulated devices on ${fleet.zones.length} zones${gateway ? `, and serial gateway ${GATEWAY} on ${pty?.hubPath}` : ''}`,
       ...(busy.length ? [`  (${busy.join('; ')})`] : []),
+      `  floor page     ${hub.url}/   (open it in a browser)`,
       `  API            ${api}   (description: ${hub.url}/docs)`,
       `  devices        curl '${api}/devices?zone=floor-a'`,
       `  CO₂, floor A   curl '${api}/readings?zone=floor-a&metric=co2&from=-5m&every=1m&agg=mean'`,
