@@ -37,8 +37,15 @@ async function closedBy(client: MqttClient, topic: string, payload: string): Pro
 }
 
 /** A QoS 1 publish, or 'closed' when the broker ends the connection instead of acknowledging. */
-function publishOrClose(client: MqttClient, topic: string, payload: string): Promise<'acked' | 'closed'> {
-  return Promise.race([client.publishAsync(topic, payload, { qos: 1 }).then(() => 'acked' as const), new Promise<'closed'>((resolve) => client.once('close', () => resolve('closed')))]);
+async function publishOrClose(client: MqttClient, topic: string, payload: string): Promise<'acked' | 'closed'> {
+  let onClose: (() => void) | undefined;
+  const closed = new Promise<'closed'>((resolve) => client.once('close', (onClose = () => resolve('closed'))));
+  try {
+    return await Promise.race([client.publishAsync(topic, payload, { qos: 1 }).then(() => 'acked' as const), closed]);
+  } finally {
+    // Called in a loop: leave no listener behind.
+    if (onClose) client.off('close', onClose);
+  }
 }
 
 describe('broker with device credentials', () => {
