@@ -1,5 +1,5 @@
 // `npm run demo`: the hub on its embedded defaults (SQLite in a temporary folder) and the 40-seat
-// floor of demo-floor.yaml in real time, plus an RS-485 gateway on a pty pair when socat is
+// floor of demo-floor.yaml in real time, with its RS-485 gateway on a pty pair when socat is
 // installed. Ctrl-C stops everything and removes the temporary folder.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,21 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { loadConfig } from '../hub/config/config.ts';
 import { startHub, type Hub } from '../hub/hub.ts';
-import { startPtyPair, type PtyPair } from './pty.ts';
 import { realTimeClock } from './clock.ts';
-import { Floor } from './floor.ts';
+import { Floor, startGatewayLines } from './floor.ts';
 import { hubDeclarations, loadFleet } from './fleet.ts';
-import { seededRandom } from './random.ts';
-import { sense } from './sensor.ts';
-import { startSerialGateway, type SerialGateway } from './serial-gateway.ts';
+import type { PtyPair } from './pty.ts';
 
 const BIND = '127.0.0.1';
-const GATEWAY = 'gw-quiet';
-/** Sensors on the RS-485 bus in the quiet room, behind the serial gateway. */
-const BUS_SENSORS = [
-  { device: 'rs-q1', metric: 'noise' },
-  { device: 'rs-q2', metric: 'co2' },
-] as const;
 
 /** The port if nothing listens on it, else 0 (the system picks a free one). */
 function portOrAny(port: number): Promise<number> {
@@ -35,23 +26,20 @@ function portOrAny(port: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const fleet = loadFleet(fileURLToPath(new URL('./demo-floor.yaml', import.meta.url)));
+  let fleet = loadFleet(fileURLToPath(new URL('./demo-floor.yaml', import.meta.url)));
   const dataDir = mkdtempSync(join(tmpdir(), 'floorwatch-demo-'));
   const [httpPort, mqttPort] = [await portOrAny(8080), await portOrAny(1883)];
 
-  let pty: PtyPair | undefined;
+  let lines = new Map<string, PtyPair>();
   try {
-    pty = await startPtyPair();
+    lines = await startGatewayLines(fleet);
   } catch (err) {
     process.stdout.write(`(no serial gateway in this demo: socat could not make a pty pair — ${(err as Error).message.split('\n')[0]}; install it with apt-get install socat)\n`);
+    fleet = { ...fleet, gateways: [], scenarios: fleet.scenarios.filter((s) => s.type !== 'gateway_unplugged') };
   }
 
-  const declarations = hubDeclarations(fleet);
-  const config = {
-    ...declarations,
-    site: { ...declarations.site, name: 'floorwatch demo' },
-    ...(pty && { serial: [{ path: pty.hubPath, gateway: GATEWAY, devices: Object.fromEntries(BUS_SENSORS.map((s) => [s.device, 'quiet-1'])) }] }),
-  };
+  const declarations = hubDeclarations(fleet, lines);
+  const config = { ...declarations, site: { ...declarations.site, name: 'floorwatch demo' } };
   writeFileSync(join(dataDir, 'floorwatch.yaml'), stringify(config));
   const hub: Hub = await startHub({
     config: loadConfig({
@@ -67,27 +55,15 @@ async function main(): Promise<void> {
   });
 
   const clock = realTimeClock();
-  const floor = new Floor({ fleet, clock, url: `mqtt://${BIND}:${hub.mqttPort}`, log: (line) => process.stdout.write(`${line}\n`) });
+  const floor = new Floor({ fleet, clock, url: `mqtt://${BIND}:${hub.mqttPort}`, lines, log: (line) => process.stdout.write(`${line}\n`) });
   floor.start();
-
-  let gateway: SerialGateway | undefined;
-  const quiet = floor.environments.get('quiet-1');
-  if (pty && quiet) {
-    const random = seededRandom(fleet.site.seed);
-    gateway = await startSerialGateway({
-      path: pty.simPath,
-      gateway: GATEWAY,
-      clock,
-      sensors: BUS_SENSORS.map(({ device, metric }) => ({ device, metric, read: (now: number) => sense(metric, quiet.at(now), random) })),
-    });
-  }
 
   const api = `${hub.url}/api/v1`;
   const busy = [httpPort === 0 && `HTTP 8080 was busy, using ${hub.httpPort}`, mqttPort === 0 && `MQTT 1883 was busy, using ${hub.mqttPort}`].filter(Boolean);
   process.stdout.write(
     [
       '',
-      `floorwatch demo: ${fleet.sensors.length + fleet.devices.length} simulated devices on ${fleet.zones.length} zones${gateway ? `, and serial gateway ${GATEWAY} on ${pty?.hubPath}` : ''}`,
+      `floorwatch demo: ${fleet.sensors.length + fleet.devices.length} simulated devices on ${fleet.zones.length} zones${[...lines].map(([gateway, line]) => `, and serial gateway ${gateway} on ${line.hubPath}`).join('')}`,
       ...(busy.length ? [`  (${busy.join('; ')})`] : []),
       `  floor page     ${hub.url}/   (open it in a browser)`,
       `  API            ${api}   (description: ${hub.url}/docs)`,
@@ -110,8 +86,7 @@ async function main(): Promise<void> {
     process.stdout.write('stopping the demo: devices disconnect, then the hub flushes and stops\n');
     await floor.stop();
     await hub.stop();
-    await gateway?.stop();
-    await pty?.dispose();
+    for (const line of lines.values()) await line.dispose();
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);
   };

@@ -78,6 +78,16 @@ const deviceSchema = z.strictObject({
   ...credentials,
 });
 
+/** An RS-485 gateway on a serial port, with sensors behind it (serial-gateway.ts). */
+const gatewaySchema = z.strictObject({
+  id,
+  /** The zone the sensors behind it measure, unless a sensor names its own. */
+  zone: id,
+  sensors: z.array(z.strictObject({ device: id, metric, zone: id.optional() })).min(1),
+  interval: duration.default(10_000),
+  alive_interval: duration.default(10_000),
+});
+
 const when = { at: duration, duration: duration.optional() };
 const scenarioSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hvac_failure'), zone: id, ...when }),
@@ -95,6 +105,7 @@ const scenarioSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('stuck_sensor'), device: id, metric: metric.optional(), ...when }),
   z.strictObject({ type: z.literal('spikes'), device: id, metric, value: z.number(), every: duration.default(300_000), ...when }),
   z.strictObject({ type: z.literal('dropout'), device: id, at: duration, duration }),
+  z.strictObject({ type: z.literal('gateway_unplugged'), gateway: id, at: duration, duration }),
   z.strictObject({ type: z.literal('broken_payloads'), device: id, ...when }),
   z.strictObject({ type: z.literal('out_of_range'), device: id, metric, value: z.number().optional(), ...when }),
 ]);
@@ -123,6 +134,7 @@ const fleetSchema = z
     zones: z.array(zoneSchema).min(1, { message: 'needs at least one zone' }),
     sensors: z.array(sensorSchema).default([]),
     devices: z.array(deviceSchema).default([]),
+    gateways: z.array(gatewaySchema).default([]),
     scenarios: z.array(scenarioSchema).default([]),
   })
   .superRefine((fleet, ctx) => {
@@ -155,7 +167,27 @@ const fleetSchema = z
       claim('devices', i, device);
       if (device.zone !== undefined && !zones.has(device.zone)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'zone'], message: zoneProblem(device.zone), input: device.zone });
     });
+    const gateways = new Set<string>();
+    fleet.gateways.forEach((gateway, i) => {
+      // The hub keeps gateways and devices apart, but one id for both would confuse an operator.
+      if (gateways.has(gateway.id) || ids.has(gateway.id)) ctx.addIssue({ code: 'custom', path: ['gateways', i, 'id'], message: `"${gateway.id}" is listed twice`, input: gateway.id });
+      gateways.add(gateway.id);
+      if (!zones.has(gateway.zone)) ctx.addIssue({ code: 'custom', path: ['gateways', i, 'zone'], message: zoneProblem(gateway.zone), input: gateway.zone });
+      const behind = new Set<string>();
+      gateway.sensors.forEach((sensor, j) => {
+        if (sensor.zone !== undefined && !zones.has(sensor.zone)) ctx.addIssue({ code: 'custom', path: ['gateways', i, 'sensors', j, 'zone'], message: zoneProblem(sensor.zone), input: sensor.zone });
+        // Several metrics of one sensor are several entries; one device behind two gateways is not.
+        if (!behind.has(sensor.device) && ids.has(sensor.device)) {
+          ctx.addIssue({ code: 'custom', path: ['gateways', i, 'sensors', j, 'device'], message: `device "${sensor.device}" is listed twice`, input: sensor.device });
+        }
+        behind.add(sensor.device);
+      });
+      for (const device of behind) ids.set(device, 'sensor');
+    });
     fleet.scenarios.forEach((scenario, i) => {
+      if ('gateway' in scenario && !gateways.has(scenario.gateway)) {
+        ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'gateway'], message: `names "${scenario.gateway}", which is not under gateways (known: ${[...gateways].join(', ') || 'none'})`, input: scenario.gateway });
+      }
       if ('zone' in scenario && !zones.has(scenario.zone)) ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'zone'], message: zoneProblem(scenario.zone), input: scenario.zone });
       if (scenario.type === 'cooling_failure' && fleet.zones.find((z) => z.id === scenario.zone)?.type !== 'server_room') {
         ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'zone'], message: 'cooling_failure needs a zone of type server_room', input: scenario.zone });
@@ -188,6 +220,7 @@ export interface ZoneSpec {
 
 type SensorEntry = ParsedFleet['sensors'][number];
 type DeviceEntry = ParsedFleet['devices'][number];
+export type GatewaySpec = ParsedFleet['gateways'][number];
 export type SensorSpec = Omit<SensorEntry, 'count' | 'metrics'> & { metrics: SensorMetric[] };
 export type DeviceSpec = Omit<DeviceEntry, 'count'>;
 
@@ -198,6 +231,7 @@ export interface Fleet {
   zones: ZoneSpec[];
   sensors: SensorSpec[];
   devices: DeviceSpec[];
+  gateways: GatewaySpec[];
   scenarios: Scenario[];
 }
 
@@ -237,6 +271,7 @@ export function parseFleet(raw: unknown, source = 'the fleet'): Fleet {
       expandIds(sensor.id, count).map((one) => ({ ...sensor, id: one, metrics: metrics ?? defaultMetrics(zoneType.get(sensor.zone) ?? 'call_floor') })),
     ),
     devices: fleet.devices.flatMap(({ count, ...device }) => expandIds(device.id, count).map((one) => ({ ...device, id: one }))),
+    gateways: fleet.gateways,
     scenarios: fleet.scenarios,
   };
 }
@@ -259,8 +294,20 @@ export function loadFleet(file: string): Fleet {
   return parseFleet(raw, file);
 }
 
-/** The zones and devices a hub should declare (floorwatch.yaml `zones` and `devices`) for this fleet. */
-export function hubDeclarations(fleet: Fleet): { site: { season: string }; zones: Array<Record<string, string>>; devices: Array<Record<string, string>> } {
+/**
+ * The zones, devices and serial ports a hub should declare (floorwatch.yaml `zones`, `devices` and
+ * `serial`) for this fleet. A gateway's port exists only once its pty pair does, so the hub end of
+ * each gateway's line is given here (startGatewayLines in floor.ts).
+ */
+export function hubDeclarations(
+  fleet: Fleet,
+  lines: ReadonlyMap<string, { hubPath: string }> = new Map(),
+): { site: { season: string }; zones: Array<Record<string, string>>; devices: Array<Record<string, string>>; serial?: Array<Record<string, unknown>> } {
+  const serial = fleet.gateways.map((g) => {
+    const line = lines.get(g.id);
+    if (!line) throw new Error(`gateway ${g.id} has no serial line: start the fleet's lines first`);
+    return { path: line.hubPath, gateway: g.id, alive_interval: `${g.alive_interval}ms`, devices: Object.fromEntries(g.sensors.map((s) => [s.device, s.zone ?? g.zone])) };
+  });
   return {
     // The hub judges the floor by the season the floor is simulated in.
     site: { season: fleet.site.season === 'auto' ? 'calendar' : fleet.site.season },
@@ -269,5 +316,6 @@ export function hubDeclarations(fleet: Fleet): { site: { season: string }; zones
       ...fleet.sensors.map((s) => ({ id: s.id, kind: 'sensor', zone: s.zone, heartbeat_interval: `${s.heartbeat_interval}ms` })),
       ...fleet.devices.map((d) => ({ id: d.id, kind: d.kind, ...(d.zone !== undefined && { zone: d.zone }), heartbeat_interval: `${d.heartbeat_interval}ms` })),
     ],
+    ...(serial.length > 0 && { serial }),
   };
 }

@@ -1,17 +1,20 @@
-// A simulated floor: the fleet's zones as environments, one firmware per sensor and device, and
-// the scenario timeline, all on one SimClock. Sensors sample their zone at their interval; every
-// device heartbeats at its own; scenarios change what they report.
+// A simulated floor: the fleet's zones as environments, one firmware per sensor and device, one
+// serial gateway per fleet gateway on its pty pair, and the scenario timeline, all on one
+// SimClock. Sensors sample their zone at their interval; every device heartbeats at its own;
+// scenarios change what they report.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComponentHealth, HealthStatus } from '../hub/domain/reading.ts';
 import type { SimClock } from './clock.ts';
 import { ZoneEnvironment } from './environment.ts';
 import { Firmware, type FirmwareStats } from './firmware.ts';
-import type { DeviceSpec, Fleet, SensorMetric, SensorSpec } from './fleet.ts';
+import type { DeviceSpec, Fleet, GatewaySpec, SensorMetric, SensorSpec } from './fleet.ts';
 import type { TelemetryRecord } from './offline-buffer.ts';
+import { startPtyPair, type PtyPair } from './pty.ts';
 import { hashFraction, seededRandom, type Random } from './random.ts';
 import { Timeline } from './scenarios.ts';
 import { sense } from './sensor.ts';
+import { startSerialGateway, type SerialGateway } from './serial-gateway.ts';
 
 /** What `out_of_range` sends when the fleet gives no value: beyond what any such sensor can measure. */
 export const OUT_OF_RANGE: Record<SensorMetric, number> = {
@@ -43,6 +46,30 @@ export interface FloorOptions {
   log?: (line: string) => void;
   /** Every reading a sensor takes, as its firmware recorded it. */
   onReading?: (device: string, record: TelemetryRecord) => void;
+  /** Each gateway's pty pair (startGatewayLines); the Floor writes to simPath, the hub reads hubPath. */
+  lines?: ReadonlyMap<string, PtyPair>;
+  /**
+   * Awaited before simulated time moves on: once a gateway has started ('plugged'), before it is
+   * unplugged ('unplugging', with the frames it has written so far), once unplugged, and once
+   * plugged back in. The hub opens ports and judges gateways on its own clock: on a stepped clock
+   * minutes would otherwise pass in milliseconds of the hub's, and an unplug would cut off frames
+   * still on their way.
+   */
+  gatewayHold?: (gateway: string, moment: GatewayMoment, framesWritten: number) => Promise<void>;
+}
+
+export type GatewayMoment = 'plugged' | 'unplugging' | 'unplugged';
+
+/** One pty pair per gateway of the fleet, to give to hubDeclarations and to the Floor; dispose them after the Floor stops. */
+export async function startGatewayLines(fleet: Fleet): Promise<Map<string, PtyPair>> {
+  const lines = new Map<string, PtyPair>();
+  try {
+    for (const gateway of fleet.gateways) lines.set(gateway.id, await startPtyPair());
+  } catch (err) {
+    await Promise.all([...lines.values()].map((line) => line.dispose()));
+    throw err;
+  }
+  return lines;
 }
 
 interface Loop {
@@ -53,6 +80,9 @@ export class Floor {
   readonly timeline: Timeline;
   readonly environments = new Map<string, ZoneEnvironment>();
   readonly firmware = new Map<string, Firmware>();
+  readonly gateways = new Map<string, SerialGateway>();
+  /** Starting the gateways, then each unplug and replug in turn: simulated time waits for it. */
+  private gatewayWork: Promise<void> = Promise.resolve();
   private readonly randoms = new Map<string, Random>();
   private readonly loops: Loop[] = [];
   /** Last value of each (sensor, metric), which a stuck sensor keeps repeating. */
@@ -67,6 +97,7 @@ export class Floor {
     const start = clock.now();
     this.timeline = new Timeline(fleet.scenarios, start);
     for (const zone of fleet.zones) this.environments.set(zone.id, new ZoneEnvironment(zone, fleet.site, this.timeline, start));
+    for (const gateway of fleet.gateways) if (!options.lines?.has(gateway.id)) throw new Error(`gateway ${gateway.id} has no serial line: pass startGatewayLines(fleet) as lines`);
     const url = options.url ?? fleet.mqtt.url;
     const all: Array<(SensorSpec & { kind: 'sensor' }) | DeviceSpec> = [...fleet.sensors.map((s) => ({ ...s, kind: 'sensor' as const })), ...fleet.devices];
     for (const device of all) {
@@ -111,6 +142,55 @@ export class Floor {
     for (const device of fleet.devices) {
       this.every(start + hashFraction(device.id, 2) * device.heartbeat_interval, device.heartbeat_interval, (t) => this.beat(device, t));
     }
+    this.gatewayWork = Promise.all(fleet.gateways.map((g) => this.startGateway(g))).then(() => undefined);
+    for (const scenario of fleet.scenarios) {
+      if (scenario.type !== 'gateway_unplugged') continue;
+      const { from, to } = this.timeline.window(scenario);
+      this.loops.push({ cancel: clock.at(from, () => this.plug(scenario.gateway, false)) });
+      this.loops.push({ cancel: clock.at(to, () => this.plug(scenario.gateway, true)) });
+    }
+  }
+
+  private async startGateway(spec: GatewaySpec): Promise<void> {
+    const { fleet, clock } = this.options;
+    const line = this.options.lines?.get(spec.id);
+    if (!line) return;
+    const random = seededRandom(Math.floor(hashFraction(spec.id, fleet.site.seed) * 2 ** 32));
+    const sensors = spec.sensors.map(({ device, metric, zone }) => {
+      const env = this.environments.get(zone ?? spec.zone);
+      return { device, metric, ...(env && { read: (now: number) => sense(metric, env.at(now), random) }) };
+    });
+    const gateway = await startSerialGateway({ path: line.simPath, gateway: spec.id, sensors, clock, random: random.next, intervalMs: spec.interval, aliveIntervalMs: spec.alive_interval });
+    if (this.stopped) return gateway.stop();
+    this.gateways.set(spec.id, gateway);
+    // Plugged in from the start: the hub's side of the line has to be open before frames count.
+    await this.hold(spec.id, 'plugged');
+  }
+
+  /** Pulls the gateway's cable (its port closes and the pty pair disappears, as a USB adapter does) or puts it back. */
+  private plug(id: string, plugged: boolean): void {
+    this.gatewayWork = this.gatewayWork.then(async () => {
+      const gateway = this.gateways.get(id);
+      const line = this.options.lines?.get(id);
+      if (!gateway || !line || this.stopped) return;
+      if (plugged) {
+        await line.start();
+        await gateway.replug();
+        await this.hold(id, 'plugged');
+      } else {
+        await gateway.flushed();
+        await this.hold(id, 'unplugging');
+        await gateway.unplug();
+        await line.stop();
+        await this.hold(id, 'unplugged');
+      }
+      this.options.log?.(`gateway ${id} ${plugged ? 'plugged back in' : 'unplugged'}`);
+    });
+  }
+
+  private async hold(id: string, moment: GatewayMoment): Promise<void> {
+    const stats = this.gateways.get(id)?.stats();
+    if (stats) await this.options.gatewayHold?.(id, moment, stats.intact + stats.corrupted);
   }
 
   private every(first: number, interval: number, fn: (t: number) => void): void {
@@ -196,15 +276,18 @@ export class Floor {
 
   /** For a SteppedClock: waits until no device is ahead of the broker by more than its window. */
   async ready(): Promise<void> {
+    await this.gatewayWork;
     for (const fw of this.firmware.values()) await fw.ready();
   }
 
   /** Waits until every device is connected with everything delivered. */
   async delivered(): Promise<void> {
+    await this.gatewayWork;
     await Promise.all([...this.firmware.values()].map((fw) => fw.delivered()));
   }
 
   async online(): Promise<void> {
+    await this.gatewayWork;
     await Promise.all([...this.firmware.values()].map((fw) => fw.online()));
   }
 
@@ -230,6 +313,8 @@ export class Floor {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const loop of this.loops) loop.cancel();
-    await Promise.all([...this.firmware.values()].map((fw) => fw.stop()));
+    // A failed unplug or replug has already failed ready(); stopping goes on regardless.
+    await this.gatewayWork.catch(() => undefined);
+    await Promise.all([...[...this.firmware.values()].map((fw) => fw.stop()), ...[...this.gateways.values()].map((g) => g.stop())]);
   }
 }

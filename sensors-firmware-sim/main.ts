@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../hub/config/duration.ts';
 import { realTimeClock } from './clock.ts';
-import { Floor } from './floor.ts';
+import { Floor, startGatewayLines } from './floor.ts';
 import { FleetError, loadFleet, parseFleet, type Fleet } from './fleet.ts';
 import { runLoad } from './load.ts';
 
@@ -111,10 +111,13 @@ async function floor(args: string[]): Promise<void> {
   if (start !== undefined && Number.isNaN(start)) fail(`--start "${values.start}" is not a date: use ISO 8601, e.g. 2025-03-03T08:00:00Z`);
   const clock = realTimeClock({ speed, ...(start !== undefined && { start }) });
   const log = (line: string) => process.stdout.write(`${new Date(clock.now()).toISOString()} ${line}\n`);
-  const sim = new Floor({ fleet, clock, log, ...(values.url && { url: values.url }) });
+  const lines = await startGatewayLines(fleet);
+  const sim = new Floor({ fleet, clock, log, lines, ...(values.url && { url: values.url }) });
   sim.start();
   const url = values.url ?? fleet.mqtt.url;
   log(`simulating ${fleet.zones.length} zone(s), ${fleet.sensors.length} sensor(s) and ${fleet.devices.length} other device(s) against ${url}, ${speed}× real time`);
+  // The pty pairs are new on every run: the hub's serial section has to name these paths.
+  for (const [gateway, line] of lines) log(`serial gateway ${gateway}: the hub's port is ${line.hubPath}`);
   for (const s of fleet.scenarios) log(`scenario ${s.type} at +${s.at / 60_000} min${s.duration !== undefined ? ` for ${s.duration / 60_000} min` : ''}`);
 
   const report = setInterval(() => {
@@ -128,6 +131,7 @@ async function floor(args: string[]): Promise<void> {
     clearInterval(report);
     log('stopping: devices say offline and disconnect');
     await sim.stop();
+    for (const line of lines.values()) await line.dispose();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());

@@ -20,11 +20,11 @@ export class Timeline {
     return { from, to: scenario.duration === undefined ? Infinity : from + scenario.duration };
   }
 
-  /** The scenario of this type under way for this zone or device at time t, if any. */
+  /** The scenario of this type under way for this zone, device or gateway at time t, if any. */
   active<T extends ScenarioType>(type: T, target: string, t: number, metric?: string): Of<T> | undefined {
     for (const scenario of this.scenarios) {
       if (scenario.type !== type) continue;
-      const subject = 'zone' in scenario ? scenario.zone : scenario.device;
+      const subject = 'zone' in scenario ? scenario.zone : 'gateway' in scenario ? scenario.gateway : scenario.device;
       if (subject !== target) continue;
       if (metric !== undefined && 'metric' in scenario && scenario.metric !== undefined && scenario.metric !== metric) continue;
       const { from, to } = this.window(scenario);

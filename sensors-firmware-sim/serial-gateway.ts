@@ -58,6 +58,8 @@ export interface SerialGateway {
   /** Stops sending (the gateway hangs) until resume(). */
   pause(): void;
   resume(): void;
+  /** Resolves once every frame due so far has been written (or dropped). */
+  flushed(): Promise<void>;
   /** Closes the port, as if the cable were pulled. */
   unplug(): Promise<void>;
   /** Opens the port again, waiting for the path to exist. */
@@ -263,6 +265,7 @@ export async function startSerialGateway(options: SerialGatewayOptions): Promise
     resume: () => {
       paused = false;
     },
+    flushed: () => line,
     unplug: async () => {
       plugged = false;
       await line;
