@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { alertsRoutes } from './api/alerts.ts';
 import { auditRoutes } from './api/audit.ts';
 import { devicesRoutes } from './api/devices.ts';
@@ -34,6 +34,7 @@ import { InfluxStore } from './store/influx.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/store.ts';
 import { StoreWriter } from './store/writer.ts';
+import { createLog } from './telemetry/log.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 
 export const VERSION = '0.1.0';
@@ -75,7 +76,7 @@ function createStore(config: Config): Store {
 export async function startHub(options: HubOptions): Promise<Hub> {
   const { config } = options;
   const now = options.now ?? Date.now;
-  const log = options.log ?? pino({ level: config.log_level, base: { site: config.site.name } });
+  const log = options.log ?? createLog(config);
   const metrics = createMetrics({ defaultMetrics: options.processMetrics ?? false });
   // Before anything opens: a hub that would be exposed without credentials does not start.
   const security = openSiteSecurity(config, now);

@@ -33,6 +33,12 @@ describe('configuration', () => {
     expect(config.storage.influx_url).toBeUndefined();
     expect(config.storage.raw_retention).toBe('30d');
     expect(config.ingest.accept_undeclared_devices).toBe(true);
+    expect(config.log_format).toBe('auto');
+  });
+
+  it('takes the log format from FLOORWATCH_LOG_FORMAT and refuses one it does not know', () => {
+    expect(loadConfig({ env: { FLOORWATCH_LOG_FORMAT: 'json' }, cwd: dir }).log_format).toBe('json');
+    expect(problems({ FLOORWATCH_LOG_FORMAT: 'xml' })[0]).toMatch(/^log_format \(found "xml"\): must be one of "auto", "text", "json" \[from FLOORWATCH_LOG_FORMAT\]/);
   });
 
   it('reads floorwatch.yaml and lets FLOORWATCH_* variables override it', () => {

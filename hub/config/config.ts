@@ -192,6 +192,8 @@ const configSchema = z
       })
       .prefault({}),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** auto: readable lines on a terminal, JSON lines otherwise (systemd, containers, files). */
+    log_format: z.enum(['auto', 'text', 'json']).default('auto'),
     zones: z.array(zoneSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     serial: z.array(serialPortSchema).default([]),
@@ -250,6 +252,7 @@ const NAMED_VARIABLES: Record<string, string[]> = {
   FLOORWATCH_DATA_DIR: ['data_dir'],
   FLOORWATCH_INFLUX_URL: ['storage', 'influx_url'],
   FLOORWATCH_LOG_LEVEL: ['log_level'],
+  FLOORWATCH_LOG_FORMAT: ['log_format'],
 };
 
 /**
