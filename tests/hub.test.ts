@@ -1,6 +1,7 @@
 // The hub end to end through its real broker, journal and store, with mqtt.js, mosquitto's
 // clients and plain HTTP — once on the embedded SQLite store and once on InfluxDB.
 import { execFile, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -229,10 +230,18 @@ describe('hub process', () => {
     const hubProcess = await spawnHub(dir);
     const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(hubProcess.mqttPort), '-t', 'floorwatch/hub/status', '-v']);
     let seen = '';
-    await new Promise<void>((resolve) => sub.stdout.on('data', (d: Buffer) => ((seen += d.toString()), seen.includes('online') && resolve())));
-    hubProcess.child.kill('SIGTERM');
-    const exit = await hubProcess.exited;
-    sub.kill();
+    let exit;
+    try {
+      await new Promise<void>((resolve) => sub.stdout.on('data', (d: Buffer) => ((seen += d.toString()), seen.includes('online') && resolve())));
+      hubProcess.child.kill('SIGTERM');
+      exit = await hubProcess.exited;
+    } finally {
+      // Whatever happened above, neither process outlives the test.
+      sub.kill();
+      if (hubProcess.child.exitCode === null && hubProcess.child.signalCode === null) hubProcess.child.kill('SIGKILL');
+      await hubProcess.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(exit.code).toBe(0);
     expect(seen).toContain('floorwatch/hub/status offline');
     expect(hubProcess.output()).toContain('hub stopped');
