@@ -86,8 +86,13 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       }
       const route = parseDeviceTopic(prefix, packet.topic);
       // While the hub stops, the broker publishes the last will of every connected device; those
-      // devices did not go offline, the hub did, so their wills are not news for the floor.
-      if (!route || verdict === 'drop' || (closing && route.kind === 'status')) {
+      // devices did not go offline, the hub did. Refusing the will keeps it out of the journal
+      // and from subscribers alike (Aedes drops a refused will).
+      if (closing && route?.kind === 'status') {
+        callback(new Error('the hub is stopping'));
+        return;
+      }
+      if (!route || verdict === 'drop') {
         callback(null);
         return;
       }
