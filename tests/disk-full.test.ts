@@ -1,17 +1,22 @@
 // The data disk fills up: the hub withholds the PUBACK, says so in health, and acknowledges and
 // stores the reading once space is back. The data dir is a small tmpfs (the tests run as root).
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
-function fill(path: string): void {
+/** Fills the disk until at most `leaveBytes` are free (all of it by default). */
+function fill(path: string, leaveBytes = 0): void {
   const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 1);
+  const chunk = Buffer.alloc(16 * 1024, 1);
+  const free = () => {
+    const fs = statfsSync(path);
+    return fs.bavail * fs.bsize;
+  };
   try {
-    for (;;) writeSync(fd, chunk);
+    while (free() > leaveBytes) writeSync(fd, chunk);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
   } finally {
@@ -36,6 +41,23 @@ describe('data disk full', () => {
       execFileSync('umount', [mount]);
       rmSync(mount, { recursive: true, force: true });
     }
+  });
+
+  it('warns that the data disk is nearly full while there is still room to record it', async () => {
+    const filler = join(mount, 'nearly');
+    fill(filler, 160 * 1024);
+    type Alert = { rule: string; severity: string; state: string; summary: string };
+    const alert = await eventually(async () => {
+      const { alerts } = await hub.json<{ alerts: Alert[] }>('/api/v1/alerts?zone=hub');
+      return alerts.find((a) => a.rule === 'disk_space' && a.state === 'firing');
+    }, { what: 'the disk-space alert' });
+    expect(alert.severity).toBe('warning');
+    expect(alert.summary).toMatch(/data disk is nearly full: [0-9.]+ % free/);
+    unlinkSync(filler);
+    await eventually(async () => {
+      const { alerts } = await hub.json<{ alerts: Alert[] }>('/api/v1/alerts?zone=hub');
+      return alerts.some((a) => a.rule === 'disk_space' && a.state === 'resolved');
+    }, { what: 'the disk-space alert to resolve' });
   });
 
   it('withholds the acknowledgement until the reading is on disk', async () => {
