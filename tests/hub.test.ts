@@ -167,6 +167,7 @@ describe.each(backends)('hub on $name', ({ influx }) => {
       ['/api/v1/readings?device=t-1&metric=temperature&every=1m', /every needs agg/],
       ['/api/v1/readings?device=t%201&metric=temperature', /device="t 1" contains " "/],
       ['/api/v1/readings?device=t-1&metric=temperature&from=-1h&to=-2h', /must be before to/],
+      ['/api/v1/events?metric=co2%22%3E', /metric="co2\\">" must be a metric name/],
     ];
     for (const [path, message] of cases) {
       const response = await hub.api(path);

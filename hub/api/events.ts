@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Entry } from '../domain/reading.ts';
 import type { AlertEvent } from '../rules/ledger.ts';
-import { parseId, single } from './params.ts';
+import { parseId, parseMetric, single } from './params.ts';
 
 /** Entries as they become durable, for live views. Slow listeners never hold up the journal. */
 export class LiveFeed extends EventEmitter<{ entries: [readonly Entry[]]; alert: [AlertEvent] }> {
@@ -31,7 +31,7 @@ export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed }> = async (app, 
   app.get('/api/v1/events', { schema: { summary: 'Server-sent events: reading, heartbeat, status, alert' } }, (request, reply) => {
     const device = parseId('device', single(request.query, 'device'));
     const zone = parseId('zone', single(request.query, 'zone'));
-    const metric = single(request.query, 'metric');
+    const metric = parseMetric('metric', single(request.query, 'metric'));
     const raw = reply.raw;
     reply.hijack();
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

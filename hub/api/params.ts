@@ -1,7 +1,7 @@
 // Query-string parameters shared by the API routes. Every problem becomes a 400 that names the
 // parameter, the value and what is accepted.
 import { parseDuration } from '../config/duration.ts';
-import { idProblem } from '../domain/reading.ts';
+import { METRIC_PATTERN, idProblem } from '../domain/reading.ts';
 
 export class BadRequest extends Error {
   readonly statusCode = 400;
@@ -28,6 +28,12 @@ export function parseId(name: string, value: string | undefined): string | undef
   if (value === undefined) return undefined;
   const problem = idProblem(value);
   if (problem) throw new BadRequest(`${name}=${JSON.stringify(value.slice(0, 80))} ${problem}`);
+  return value;
+}
+
+export function parseMetric(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!METRIC_PATTERN.test(value)) throw new BadRequest(`${name}=${JSON.stringify(value.slice(0, 80))} must be a metric name such as temperature`);
   return value;
 }
 

@@ -1,10 +1,10 @@
 // GET /api/v1/readings: stored readings, raw or aggregated. POST /api/v1/readings: SenML into the
 // same ingest → journal path as MQTT.
 import type { FastifyPluginAsync } from 'fastify';
-import { METRIC_PATTERN, METRICS } from '../domain/reading.ts';
+import { METRICS } from '../domain/reading.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import { AGGREGATES, type ReadingQuery, type Store } from '../store/store.ts';
-import { BadRequest, parseChoice, parseId, parseLimit, parseTime, parseWindow, single } from './params.ts';
+import { BadRequest, parseChoice, parseId, parseLimit, parseMetric, parseTime, parseWindow, single } from './params.ts';
 
 export interface ReadingsRoutesOptions {
   store: Store;
@@ -39,8 +39,8 @@ export const readingsRoutes: FastifyPluginAsync<ReadingsRoutesOptions> = async (
     const device = parseId('device', single(q, 'device'));
     const zone = parseId('zone', single(q, 'zone'));
     if ((device === undefined) === (zone === undefined)) throw new BadRequest('give exactly one of device or zone');
-    const metric = single(q, 'metric');
-    if (metric === undefined || !METRIC_PATTERN.test(metric)) throw new BadRequest(`metric=${JSON.stringify(metric?.slice(0, 80) ?? '')} must be a metric name such as temperature`);
+    const metric = parseMetric('metric', single(q, 'metric'));
+    if (metric === undefined) throw new BadRequest('metric is required, e.g. metric=temperature');
     const at = now();
     const to = parseTime('to', single(q, 'to'), at, at);
     const from = parseTime('from', single(q, 'from'), at, to - DEFAULT_RANGE_MS);
