@@ -4,10 +4,6 @@
 /** Device, gateway and zone ids. Checked, never escaped: they become storage keys and topic levels. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export function isValidId(id: string): boolean {
-  return ID_PATTERN.test(id);
-}
-
 /** Why an id is refused, in words an operator can act on; undefined when it is fine. */
 export function idProblem(id: string): string | undefined {
   if (id.length === 0) return 'is empty';

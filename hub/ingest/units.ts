@@ -1,5 +1,4 @@
 // Units a device may send for each canonical metric, and how to bring them to the canonical one.
-import { METRICS } from '../domain/reading.ts';
 
 type Convert = (value: number) => number;
 const same: Convert = (v) => v;
@@ -24,8 +23,4 @@ export function toCanonical(metric: string, value: number, unit: string | undefi
   const convert = table[unit];
   if (!convert) return { ok: false, accepted: Object.keys(table) };
   return { ok: true, value: convert(value) };
-}
-
-export function canonicalUnit(metric: string): string | undefined {
-  return METRICS[metric]?.unit;
 }
