@@ -56,6 +56,11 @@ export interface ConsumeOptions {
   /** Each failed attempt at a batch (handler error or read error), attempt counting from 1. */
   onError?: (err: unknown, attempt: number) => void;
   /**
+   * Makes what the handler did durable; called before each position write, which is skipped (and
+   * retried later) when it throws. For handlers that defer their own fsync.
+   */
+  beforeCommit?: () => void | Promise<void>;
+  /**
    * Default true. False keeps the position in memory only, for live views: no position file, it
    * never holds segments back, and every start begins per `from`.
    */
@@ -113,6 +118,7 @@ interface ConsumerState {
   commitIntervalMs: number;
   maxBackoffMs: number;
   onError: ((err: unknown, attempt: number) => void) | undefined;
+  beforeCommit: (() => void | Promise<void>) | undefined;
   durable: boolean;
   /** Last LSN the handler has accepted. */
   processed: number;
@@ -349,6 +355,7 @@ export class Journal {
       commitIntervalMs,
       maxBackoffMs,
       onError: opts.onError,
+      beforeCommit: opts.beforeCommit,
       durable,
       processed: start,
       committed: start,
@@ -632,6 +639,7 @@ export class Journal {
       if (lsn === c.committed && !c.needsPersist) return;
       c.lastCommitAt = Date.now();
       try {
+        await c.beforeCommit?.();
         await this.writePosition(c.name, lsn);
       } catch (err) {
         this.log('warn', 'journal: could not save consumer position; will retry', {

@@ -6,7 +6,9 @@
 //
 // Consistency with the journal: the last applied LSN is saved in the same SQLite transaction as
 // the state and the outbox rows of the batch, and entries at or below it are skipped, so a batch
-// the journal replays after a crash is applied exactly once.
+// the journal replays after a crash is applied exactly once. A commit is made durable before its
+// transitions are announced, before an operator's change is answered, and before the journal
+// saves the rules' position (`sync`); a batch that changed no alert need not wait for the disk.
 //
 // Late readings: each (device, metric) has an evaluation point, the event time of the newest
 // reading evaluated. A reading at or before it still joins the windows (so later averages are
@@ -174,15 +176,20 @@ export class RuleEngine {
   }
 
   ack(id: number, by: string, comment?: string): Alert {
-    return this.commit(() => this.book.ack(id, by, comment, this.now()));
+    return this.commit(() => this.book.ack(id, by, comment, this.now()), { durable: true });
   }
 
   addSilence(s: Omit<Silence, 'id' | 'createdAt'>): Silence {
-    return this.commit(() => this.book.addSilence({ ...s, createdAt: this.now() }, this.now()));
+    return this.commit(() => this.book.addSilence({ ...s, createdAt: this.now() }, this.now()), { durable: true });
   }
 
   removeSilence(id: number): boolean {
-    return this.commit(() => this.book.removeSilence(id, this.now()));
+    return this.commit(() => this.book.removeSilence(id, this.now()), { durable: true });
+  }
+
+  /** Makes every applied batch durable; the journal calls it before saving the rules' position. */
+  sync(): void {
+    this.ledger.sync();
   }
 
   /** Firing alerts whose notification went out: what the retained MQTT messages should say. */
@@ -223,8 +230,11 @@ export class RuleEngine {
     return list;
   }
 
-  /** Runs a change in one transaction with its notifications; on error the state is reloaded. */
-  private commit<T>(change: () => T): T {
+  /**
+   * Runs a change in one transaction with its notifications; on error the state is reloaded.
+   * Durable before returning when asked, or when it produced transitions to announce.
+   */
+  private commit<T>(change: () => T, { durable = false } = {}): T {
     let events: AlertEvent[] = [];
     let result: T;
     try {
@@ -245,6 +255,14 @@ export class RuleEngine {
     }
     this.dirty.clear();
     this.gatewaysChanged = false;
+    if (durable || events.length > 0) {
+      try {
+        this.ledger.sync();
+      } catch {
+        // Committed all the same, and visible: only a power cut before the next sync could undo it,
+        // and the journal keeps the rules' position behind until a sync succeeds.
+      }
+    }
     if (events.length > 0) this.sink.announce(events);
     return result;
   }
