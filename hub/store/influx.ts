@@ -24,6 +24,7 @@
 // $limit). What cannot be bound (database, measurement, durations, GROUP BY interval) is checked
 // against a strict grammar and quoted; anything else is refused.
 import { ID_PATTERN, METRIC_PATTERN, type Reading } from '../domain/reading.ts';
+import { HttpClient, type HttpAnswer } from './http.ts';
 import type { Aggregate, AlertQuery, AlertRecord, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
 
 export interface InfluxStoreOptions {
@@ -139,6 +140,7 @@ export class InfluxStore implements Store {
   private readonly rawRetention: string;
   private readonly longTermRetention: string;
   private readonly timeoutMs: number;
+  private readonly http: HttpClient;
 
   constructor(opts: InfluxStoreOptions) {
     let u: URL;
@@ -167,6 +169,7 @@ export class InfluxStore implements Store {
     this.rawRetention = checkDuration('rawRetention', opts.rawRetention ?? '30d');
     this.longTermRetention = checkDuration('longTermRetention', opts.longTermRetention ?? '104w');
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.http = new HttpClient(this.base);
   }
 
   async init(): Promise<void> {
@@ -234,11 +237,8 @@ export class InfluxStore implements Store {
     for (let i = 0; i < lines.length; i += WRITE_CHUNK) {
       const body = lines.slice(i, i + WRITE_CHUNK).join('\n');
       const res = await this.request('POST', path, body, 'text/plain; charset=utf-8');
-      if (res.ok) {
-        await res.arrayBuffer();
-        continue;
-      }
-      const message = await errorMessage(res);
+      if (ok(res)) continue;
+      const message = errorMessage(res);
       // Too old for the raw policy: retention would delete them anyway, and a retry cannot succeed.
       const dropped = BEYOND_RETENTION.exec(message);
       if (dropped) {
@@ -314,8 +314,7 @@ export class InfluxStore implements Store {
       return `alerts,event=${r.event},key=${r.key},rule=${r.rule},severity=${r.severity},zone=${r.zone} alert_id=${r.alertId}i,subject=${fieldString(r.subject)},summary=${fieldString(r.summary)}${value} ${r.at}`;
     });
     const res = await this.request('POST', `/write?db=${this.database}&rp=raw&precision=ms`, lines.join('\n'), 'text/plain; charset=utf-8');
-    if (!res.ok) throw new InfluxError(`InfluxDB write failed (${res.status}): ${await errorMessage(res)}`, res.status);
-    await res.arrayBuffer();
+    if (!ok(res)) throw new InfluxError(`InfluxDB write failed (${res.status}): ${errorMessage(res)}`, res.status);
   }
 
   async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
@@ -348,9 +347,8 @@ export class InfluxStore implements Store {
   async health(): Promise<StoreHealth> {
     try {
       const res = await this.request('GET', '/ping', undefined, undefined, Math.min(this.timeoutMs, HEALTH_TIMEOUT_MS));
-      await res.arrayBuffer();
       if (res.status === 204) {
-        const version = res.headers.get('x-influxdb-version') ?? 'unknown version';
+        const version = res.headers['x-influxdb-version'] ?? 'unknown version';
         return { ok: true, detail: `InfluxDB ${version} at ${this.base}, database ${this.database}` };
       }
       return { ok: false, detail: `InfluxDB /ping answered ${res.status} at ${this.base}` };
@@ -360,7 +358,7 @@ export class InfluxStore implements Store {
   }
 
   async close(): Promise<void> {
-    // Nothing held open: fetch's connection pool is process-wide and idles out by itself.
+    this.http.close();
   }
 
   /** Time and device/zone conditions with their parameters; undefined when the range is empty. */
@@ -386,8 +384,8 @@ export class InfluxStore implements Store {
     const form = new URLSearchParams({ q, db: this.database, epoch: 'ms' });
     if (params !== undefined && Object.keys(params).length > 0) form.set('params', JSON.stringify(params));
     const res = await this.request('POST', '/query', form.toString(), 'application/x-www-form-urlencoded');
-    if (!res.ok) throw new InfluxError(`InfluxDB query failed (${res.status}): ${await errorMessage(res)}`, res.status);
-    const body = (await res.json()) as { results?: InfluxResult[]; error?: string };
+    if (!ok(res)) throw new InfluxError(`InfluxDB query failed (${res.status}): ${errorMessage(res)}`, res.status);
+    const body = JSON.parse(res.body) as { results?: InfluxResult[]; error?: string };
     if (body.error !== undefined) throw new InfluxError(`InfluxDB query failed: ${body.error}`, res.status);
     const results = body.results ?? [];
     for (const r of results) {
@@ -402,17 +400,12 @@ export class InfluxStore implements Store {
     body?: string,
     contentType?: string,
     timeoutMs = this.timeoutMs,
-  ): Promise<Response> {
+  ): Promise<HttpAnswer> {
     const headers: Record<string, string> = {};
     if (contentType !== undefined) headers['content-type'] = contentType;
     if (this.auth !== undefined) headers['authorization'] = this.auth;
     try {
-      return await fetch(`${this.base}${path}`, {
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      return await this.http.send(method, path, headers, body, timeoutMs);
     } catch (err) {
       const what = `${method} ${this.base}${path.split('?')[0]}`;
       if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
@@ -459,13 +452,17 @@ function firstSeries(results: InfluxResult[]): unknown[][] {
   return results[0]?.series?.[0]?.values ?? [];
 }
 
-async function errorMessage(res: Response): Promise<string> {
-  const text = await res.text();
+function ok(res: HttpAnswer): boolean {
+  return res.status >= 200 && res.status < 300;
+}
+
+function errorMessage(res: HttpAnswer): string {
+  const text = res.body;
   try {
     const parsed = JSON.parse(text) as { error?: unknown };
     if (typeof parsed.error === 'string') return parsed.error;
   } catch {
     // not JSON: a proxy's page, say
   }
-  return text.trim().slice(0, 500) || res.statusText;
+  return text.trim().slice(0, 500) || `HTTP ${res.status}`;
 }
