@@ -12,10 +12,11 @@ import {
   Cursor,
   JournalError,
   describeError,
-  encodeRecords,
   fsyncDir,
   recoverSegments,
+  RecordEncoder,
   segmentPath,
+  serialise,
   writeFully,
   type Batch,
   type JournalLog,
@@ -104,7 +105,7 @@ export interface JournalStatus {
 
 
 interface PendingAppend {
-  data: Buffer;
+  texts: string[];
   entries: readonly Entry[];
   count: number;
   resolve: (lastLsn: number) => void;
@@ -203,6 +204,7 @@ export class Journal {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly durable = new Signal();
+  private readonly encoder = new RecordEncoder();
   /**
    * The newest durable entries, as appended, so consumers that keep up read them from memory
    * instead of reading and parsing the segment again each. Entries are shared: read-only.
@@ -267,14 +269,14 @@ export class Journal {
   /** Resolves with the LSN of the last entry once all of them are written and fsync'd. */
   append(entries: readonly Entry[]): Promise<number> {
     if (this.closed) return Promise.reject(new JournalError(`journal is closed (${this.dir})`));
-    let data: Buffer;
+    let texts: string[];
     try {
-      data = encodeRecords(entries);
+      texts = serialise(entries);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ data, entries, count: entries.length, resolve, reject });
+      this.queue.push({ texts, entries, count: entries.length, resolve, reject });
       this.queuedEntries += entries.length;
       this.kickFlush();
     });
@@ -450,7 +452,7 @@ export class Journal {
     for (const p of batch) count += p.count;
     this.queuedEntries -= count;
     this.inFlightEntries = count;
-    const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data));
+    const data = this.encoder.encode(batch.map((p) => p.texts));
     try {
       if (data.length > 0) {
         await this.repairTail();

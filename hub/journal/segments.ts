@@ -296,28 +296,51 @@ export async function recoverSegments(dir: string, log: JournalLog): Promise<Seg
 
 
 
-export function encodeRecords(entries: readonly Entry[]): Buffer {
-  const payloads: Buffer[] = [];
-  let total = 0;
-  for (const [i, entry] of entries.entries()) {
-    const json: unknown = JSON.stringify(entry);
+/** Each entry as the JSON its record will hold; refuses what cannot be written. */
+export function serialise(entries: readonly Entry[]): string[] {
+  const texts: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const json: unknown = JSON.stringify(entries[i]);
     if (typeof json !== 'string') throw new JournalError(`journal append refused: entry ${i} is not JSON-serialisable`);
-    const payload = Buffer.from(json, 'utf8');
-    if (payload.length > MAX_RECORD_BYTES) {
-      throw new JournalError(`journal append refused: entry ${i} is ${payload.length} bytes (at most ${MAX_RECORD_BYTES})`);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long text needs measuring.
+    const bytes = json.length * 3 > MAX_RECORD_BYTES ? Buffer.byteLength(json) : 0;
+    if (bytes > MAX_RECORD_BYTES) throw new JournalError(`journal append refused: entry ${i} is ${bytes} bytes (at most ${MAX_RECORD_BYTES})`);
+    texts.push(json);
+  }
+  return texts;
+}
+
+/**
+ * Encodes a group commit's records into one buffer, reused from one flush to the next (a flush
+ * writes it before the next one starts): one allocation per group rather than per entry.
+ */
+export class RecordEncoder {
+  private static readonly USUAL_BYTES = 1024 * 1024;
+  private buffer = Buffer.allocUnsafe(RecordEncoder.USUAL_BYTES);
+
+  encode(groups: ReadonlyArray<readonly string[]>): Buffer {
+    // One huge entry should not keep a huge buffer alive for good.
+    if (this.buffer.length > 16 * RecordEncoder.USUAL_BYTES) this.buffer = Buffer.allocUnsafe(RecordEncoder.USUAL_BYTES);
+    let off = 0;
+    for (const texts of groups) {
+      for (const text of texts) {
+        // Worst case for the text, so the write below never runs out of room.
+        this.reserve(off + HEADER_BYTES + text.length * 3);
+        const length = this.buffer.write(text, off + HEADER_BYTES);
+        this.buffer.writeUInt32LE(length, off);
+        this.buffer.writeUInt32LE(crc32(this.buffer.subarray(off + HEADER_BYTES, off + HEADER_BYTES + length)), off + 4);
+        off += HEADER_BYTES + length;
+      }
     }
-    payloads.push(payload);
-    total += HEADER_BYTES + payload.length;
+    return this.buffer.subarray(0, off);
   }
-  const out = Buffer.allocUnsafe(total);
-  let off = 0;
-  for (const payload of payloads) {
-    out.writeUInt32LE(payload.length, off);
-    out.writeUInt32LE(crc32(payload), off + 4);
-    payload.copy(out, off + HEADER_BYTES);
-    off += HEADER_BYTES + payload.length;
+
+  private reserve(bytes: number): void {
+    if (bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(bytes, this.buffer.length * 2));
+    this.buffer.copy(grown);
+    this.buffer = grown;
   }
-  return out;
 }
 
 export async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
