@@ -13,6 +13,8 @@ export function dewPoint(temperature: number, humidity: number): number {
 
 /** Dew-point readings for each (device, ts) that has temperature and humidity but no dew point. */
 export function derivedReadings(readings: readonly Reading[]): Reading[] {
+  // Most messages carry neither: no map for them.
+  if (!readings.some((r) => r.metric === 'humidity')) return [];
   const byMoment = new Map<string, { temperature?: Reading; humidity?: Reading; dew?: boolean }>();
   for (const r of readings) {
     if (r.metric !== 'temperature' && r.metric !== 'humidity' && r.metric !== 'dew_point') continue;

@@ -3,34 +3,74 @@
 // is what catches (device, seq) repeats whose receive time differs. A device without a clock that
 // restarts its seq at 0 within its last ~1000 readings has those readings taken for repeats: such
 // firmware must keep its seq across restarts (the contract says so).
+//
+// A reading is known by its metric at the device's own timestamp when it sent one (so a device
+// that restarts its seq at 0 is not mistaken for a repeat), else by its metric and seq. Without
+// either, it cannot be recognised again. Keys are kept as numbers in per-metric sets: this runs
+// for every reading, and building a string key for each cost more than the lookup.
 const PER_DEVICE = 1024;
 const DEVICES_MAX = 100_000;
 
-class RecentKeys {
-  private readonly ring: string[] = [];
-  private next = 0;
-  private readonly set = new Set<string>();
+/** A reading as the filter knows it: `ts` is the device's own timestamp, if it sent one. */
+export interface ReadingKey {
+  metric: string;
+  seq?: number | undefined;
+  ts?: number | undefined;
+}
 
-  has(key: string): boolean {
-    return this.set.has(key);
+class RecentKeys {
+  private readonly byTime = new Map<string, Set<number>>();
+  private readonly bySeq = new Map<string, Set<number>>();
+  /** Oldest first once full: the set and the number in it, for forgetting. */
+  private readonly ringSets: Array<Set<number>> = [];
+  private readonly ringKeys: number[] = [];
+  private next = 0;
+
+  has(byTime: boolean, metric: string, n: number): boolean {
+    return (byTime ? this.byTime : this.bySeq).get(metric)?.has(n) === true;
   }
 
-  add(key: string): void {
-    if (this.set.has(key)) return;
-    if (this.ring.length < PER_DEVICE) {
-      this.ring.push(key);
+  add(byTime: boolean, metric: string, n: number): void {
+    const sets = byTime ? this.byTime : this.bySeq;
+    let set = sets.get(metric);
+    if (!set) {
+      set = new Set();
+      sets.set(metric, set);
+    }
+    if (set.has(n)) return;
+    if (this.ringKeys.length < PER_DEVICE) {
+      this.ringSets.push(set);
+      this.ringKeys.push(n);
     } else {
-      const old = this.ring[this.next];
-      if (old !== undefined) this.set.delete(old);
-      this.ring[this.next] = key;
+      this.ringSets[this.next]!.delete(this.ringKeys[this.next]!);
+      this.ringSets[this.next] = set;
+      this.ringKeys[this.next] = n;
       this.next = (this.next + 1) % PER_DEVICE;
     }
-    this.set.add(key);
+    set.add(n);
   }
 }
 
 export class DuplicateFilter {
   private readonly devices = new Map<string, RecentKeys>();
+
+  /** Whether the reading can be recognised again at all. */
+  static recognisable(key: ReadingKey): boolean {
+    return key.ts !== undefined || key.seq !== undefined;
+  }
+
+  has(device: string, key: ReadingKey): boolean {
+    const keys = this.devices.get(device);
+    if (!keys) return false;
+    if (key.ts !== undefined) return keys.has(true, key.metric, key.ts);
+    return key.seq !== undefined && keys.has(false, key.metric, key.seq);
+  }
+
+  /** Records a key once its reading is durable, so a failed write can be retried without being dropped. */
+  add(device: string, key: ReadingKey): void {
+    if (key.ts !== undefined) this.keysOf(device).add(true, key.metric, key.ts);
+    else if (key.seq !== undefined) this.keysOf(device).add(false, key.metric, key.seq);
+  }
 
   private keysOf(device: string): RecentKeys {
     let keys = this.devices.get(device);
@@ -43,25 +83,5 @@ export class DuplicateFilter {
       this.devices.set(device, keys);
     }
     return keys;
-  }
-
-  /**
-   * The key a reading is known by: its metric at the device's own timestamp when it sent one (so a
-   * device that restarts its seq at 0 is not mistaken for a repeat), else its metric and seq.
-   * Without either, a reading cannot be recognised again.
-   */
-  static keyOf(metric: string, seq: number | undefined, deviceTs: number | undefined): string | undefined {
-    if (deviceTs !== undefined) return `t${deviceTs}:${metric}`;
-    if (seq !== undefined) return `s${seq}:${metric}`;
-    return undefined;
-  }
-
-  has(device: string, key: string): boolean {
-    return this.devices.get(device)?.has(key) === true;
-  }
-
-  /** Records a key once its reading is durable, so a failed write can be retried without being dropped. */
-  add(device: string, key: string): void {
-    this.keysOf(device).add(key);
   }
 }

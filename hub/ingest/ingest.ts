@@ -4,7 +4,7 @@
 import { METRICS, METRIC_PATTERN, idProblem, type Entry, type Reading } from '../domain/reading.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { derivedReadings } from './derive.ts';
-import { DuplicateFilter } from './duplicates.ts';
+import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
 import { parsePayload, type MessageKind, type ParsedValue } from './parsers/index.ts';
 import { Rejection } from './rejection.ts';
 import { excerptOf, type RejectionLog } from './rejections.ts';
@@ -67,8 +67,8 @@ export class Ingest {
     if (entry.type !== 'readings') return;
     for (const r of entry.readings) {
       // Whether r.ts came from the device is not recorded, so remember it both ways.
-      this.duplicates.add(r.device, DuplicateFilter.keyOf(r.metric, undefined, r.ts)!);
-      if (r.seq !== undefined) this.duplicates.add(r.device, DuplicateFilter.keyOf(r.metric, r.seq, undefined)!);
+      this.duplicates.add(r.device, { metric: r.metric, ts: r.ts });
+      if (r.seq !== undefined) this.duplicates.add(r.device, { metric: r.metric, seq: r.seq });
       this.metricsOf(r.device).add(r.metric);
     }
   }
@@ -81,27 +81,13 @@ export class Ingest {
     const { metrics } = this.deps;
     metrics.messagesIn.inc({ source: message.source, kind: message.kind });
     const outcome: IngestOutcome = { accepted: 0, rejected: 0, duplicates: 0, problems: [] };
-    const reject = (rejection: Rejection, device = message.device) => {
-      outcome.rejected++;
-      outcome.problems.push({ reason: rejection.reason, detail: rejection.detail, ...(device !== undefined && { device }) });
-      this.deps.rejections.add({
-        at: message.receivedAt,
-        source: message.source,
-        reason: rejection.reason,
-        detail: rejection.detail,
-        excerpt: excerptOf(message.payload),
-        ...(device !== undefined && { device }),
-        ...(message.topic !== undefined && { topic: message.topic }),
-      });
-    };
-
     let entries: Entry[];
-    const fresh: Array<[device: string, key: string]> = [];
+    const fresh: Array<[device: string, key: ReadingKey]> = [];
     try {
-      entries = this.toEntries(message, outcome, reject, fresh);
+      entries = this.toEntries(message, outcome, fresh);
     } catch (err) {
       if (!(err instanceof Rejection)) throw err;
-      reject(err);
+      this.reject(message, outcome, err, message.device);
       return outcome;
     }
     if (entries.length === 0) return outcome;
@@ -111,12 +97,21 @@ export class Ingest {
     return outcome;
   }
 
-  private toEntries(
-    message: IncomingMessage,
-    outcome: IngestOutcome,
-    reject: (r: Rejection, device?: string) => void,
-    fresh: Array<[device: string, key: string]>,
-  ): Entry[] {
+  private reject(message: IncomingMessage, outcome: IngestOutcome, rejection: Rejection, device: string | undefined): void {
+    outcome.rejected++;
+    outcome.problems.push({ reason: rejection.reason, detail: rejection.detail, ...(device !== undefined && { device }) });
+    this.deps.rejections.add({
+      at: message.receivedAt,
+      source: message.source,
+      reason: rejection.reason,
+      detail: rejection.detail,
+      excerpt: excerptOf(message.payload),
+      ...(device !== undefined && { device }),
+      ...(message.topic !== undefined && { topic: message.topic }),
+    });
+  }
+
+  private toEntries(message: IncomingMessage, outcome: IngestOutcome, fresh: Array<[device: string, key: ReadingKey]>): Entry[] {
     const { settings } = this.deps;
     if (message.payload.length > settings.maxPayloadBytes) {
       throw new Rejection('payload_too_large', `payload is ${message.payload.length} bytes; the limit is ${settings.maxPayloadBytes} (ingest.max_payload_bytes)`);
@@ -137,30 +132,31 @@ export class Ingest {
     }
 
     const readings: Reading[] = [];
-    const inMessage = new Set<string>();
+    // Repeats within one message; only a message of several readings can hold any.
+    const inMessage = parsed.values.length > 1 ? new Set<string>() : undefined;
     for (const value of parsed.values) {
       const owner = value.device ?? device;
       try {
         const reading = this.toReading(value, owner, message);
-        const key = DuplicateFilter.keyOf(reading.metric, reading.seq, value.ts);
-        if (key !== undefined) {
-          const messageKey = `${reading.device}\u0000${key}`;
-          if (this.duplicates.has(reading.device, key) || inMessage.has(messageKey)) {
+        const key: ReadingKey = { metric: reading.metric, seq: reading.seq, ts: value.ts };
+        if (DuplicateFilter.recognisable(key)) {
+          const messageKey = inMessage && `${reading.device}\u0000${key.metric}\u0000${key.ts ?? `s${key.seq}`}`;
+          if (this.duplicates.has(reading.device, key) || (messageKey !== undefined && inMessage?.has(messageKey))) {
             outcome.duplicates++;
             continue;
           }
-          inMessage.add(messageKey);
+          if (messageKey !== undefined) inMessage?.add(messageKey);
           fresh.push([reading.device, key]);
         }
         readings.push(reading);
       } catch (err) {
         if (!(err instanceof Rejection)) throw err;
-        reject(err, device ?? owner);
+        this.reject(message, outcome, err, device ?? owner);
       }
     }
     if (outcome.duplicates > 0) this.deps.metrics.duplicates.inc(outcome.duplicates);
     outcome.accepted = readings.length;
-    readings.push(...derivedReadings(readings));
+    for (const derived of derivedReadings(readings)) readings.push(derived);
     return readings.length > 0 ? [{ type: 'readings', readings }] : [];
   }
 
@@ -183,7 +179,9 @@ export class Ingest {
     }
     if (value.device !== undefined) this.checkDevice(value.device);
     const { metric } = value;
-    if (!METRIC_PATTERN.test(metric)) {
+    const known = this.metricsOf(device);
+    // A metric the device reported before has passed this check already.
+    if (!known.has(metric) && !METRIC_PATTERN.test(metric)) {
       throw new Rejection('invalid_metric', `metric name ${JSON.stringify(metric.slice(0, 80))} must be 1-64 letters, digits or "_", starting with a letter`);
     }
     if (typeof value.value !== 'number' || !Number.isFinite(value.value)) {
@@ -197,7 +195,6 @@ export class Ingest {
     if (spec && (converted.value < spec.min || converted.value > spec.max)) {
       throw new Rejection('out_of_range', `${metric} ${converted.value} ${spec.unit} is outside what a sensor can measure (${spec.min} to ${spec.max}): sensor fault`);
     }
-    const known = this.metricsOf(device);
     if (!known.has(metric)) {
       if (known.size >= this.deps.settings.maxMetricsPerDevice) {
         throw new Rejection('too_many_metrics', `device "${device}" already reports ${known.size} metrics; "${metric.slice(0, 80)}" would exceed ingest.max_metrics_per_device`);
