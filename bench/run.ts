@@ -10,7 +10,7 @@ import os from 'node:os';
 import { runLoad, type LoadOptions, type LoadReport, type Percentiles } from '../sensors-firmware-sim/load.ts';
 import { startInfluxd } from '../tests/support/influxd.ts';
 import { rawInfluxWrite, waitForCount } from './influx-raw.ts';
-import { cpuShare, sampleProcess } from './process-stats.ts';
+import { cpuShare, sampleProcess, type ProcessSample } from './process-stats.ts';
 import { startBareAedes, startHub, startMosquitto, type BrokerProcess } from './services.ts';
 import { histogramPercentiles, scrapeHistogram, subtractHistogram } from './prometheus.ts';
 import mqtt from 'mqtt';
@@ -53,25 +53,43 @@ interface Throughput {
   report: LoadReport;
   messagesPerSecond: number;
   storedReadingsPerSecond?: number;
+  /** CPU time per acknowledged message, µs, from the first message until all were acknowledged (and, for the hub, stored). */
+  cpuMicroseconds: { broker: number; load: number; influxd?: number };
 }
 
 /** Runs one load against a broker; for the hub also waits until InfluxDB holds every reading. */
 async function throughput(broker: BrokerProcess, load: Omit<LoadOptions, 'url' | 'onConnected'>, influxUrl?: string): Promise<Throughput> {
   let sendStarted = 0;
-  const report = await runLoad({ ...load, url: broker.url, onConnected: () => void (sendStarted = performance.now()) });
+  let before: { broker: ProcessSample; load: NodeJS.CpuUsage; influxd?: ProcessSample } | undefined;
+  const report = await runLoad({
+    ...load,
+    url: broker.url,
+    onConnected: () => {
+      before = { broker: sampleProcess(broker.pid), load: process.cpuUsage(), ...(influxUrl && influxd.pid !== undefined && { influxd: sampleProcess(influxd.pid) }) };
+      sendStarted = performance.now();
+    },
+  });
   if (report.messagesAcked !== report.messagesSent) throw new Error(`${broker.name}: ${report.messagesAcked} of ${report.messagesSent} messages acknowledged`);
-  const result: Throughput = { report, messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs) };
-  if (influxUrl) {
-    const storedAt = await waitForCount(influxUrl, 'co2', report.readingsAcked, 120_000);
-    result.storedReadingsPerSecond = round((report.readingsAcked * 1000) / (storedAt - sendStarted));
-  }
+  let storedAt: number | undefined;
+  if (influxUrl) storedAt = await waitForCount(influxUrl, 'co2', report.readingsAcked, 120_000);
+  if (!before) throw new Error(`${broker.name}: the load never started`);
+  const perMessage = (seconds: number) => round((seconds * 1e6) / report.messagesAcked, 1);
+  const loadCpu = process.cpuUsage(before.load);
+  const cpuMicroseconds: Throughput['cpuMicroseconds'] = {
+    broker: perMessage(sampleProcess(broker.pid).cpuSeconds - before.broker.cpuSeconds),
+    load: perMessage((loadCpu.user + loadCpu.system) / 1e6),
+    ...(before.influxd && influxd.pid !== undefined && { influxd: perMessage(sampleProcess(influxd.pid).cpuSeconds - before.influxd.cpuSeconds) }),
+  };
+  const result: Throughput = { report, messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs), cpuMicroseconds };
+  if (storedAt !== undefined) result.storedReadingsPerSecond = round((report.readingsAcked * 1000) / (storedAt - sendStarted));
   return result;
 }
 
 async function scenarioThroughput(): Promise<void> {
+  // 100,000 messages each, so warming up is a small part of every figure.
   for (const [devices, messages, window] of [
-    [50, 400, 8],
-    [500, 40, 4],
+    [50, 2000, 8],
+    [500, 200, 4],
   ] as const) {
     const load = { devices, messages, window, rate: 0, format: 'json' as const, batch: 1, durationMs: 120_000 };
     say(`QoS 1 throughput, ${devices} devices × ${messages} messages…`);
@@ -79,20 +97,33 @@ async function scenarioThroughput(): Promise<void> {
     const aedes = await withBroker(startBareAedes, (b) => throughput(b, load));
     const influxUrl = freshDatabase();
     const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, influxUrl));
-    results[`throughput_${devices}`] = { mosquitto: mosquitto.messagesPerSecond, aedes: aedes.messagesPerSecond, hub: hub.messagesPerSecond, hubStored: hub.storedReadingsPerSecond };
+    results[`throughput_${devices}`] = {
+      mosquitto: mosquitto.messagesPerSecond,
+      aedes: aedes.messagesPerSecond,
+      hub: hub.messagesPerSecond,
+      hubStored: hub.storedReadingsPerSecond,
+      cpuMicrosecondsPerMessage: { mosquitto: mosquitto.cpuMicroseconds, aedes: aedes.cpuMicroseconds, hub: hub.cpuMicroseconds },
+    };
+    const cpu = hub.cpuMicroseconds;
     rows.push(
       { scenario: `QoS 1, ${devices} devices`, figure: 'Mosquitto msg/s', value: String(mosquitto.messagesPerSecond) },
       { scenario: '', figure: 'bare Aedes msg/s', value: String(aedes.messagesPerSecond) },
       { scenario: '', figure: 'hub msg/s acknowledged', value: String(hub.messagesPerSecond), ratio: `${(hub.messagesPerSecond / aedes.messagesPerSecond).toFixed(2)}× Aedes (target ≥ 0.8), ${(hub.messagesPerSecond / mosquitto.messagesPerSecond).toFixed(2)}× Mosquitto` },
       { scenario: '', figure: 'hub readings/s stored in InfluxDB', value: String(hub.storedReadingsPerSecond) },
+      {
+        scenario: '',
+        figure: 'broker CPU µs/msg: Mosquitto / Aedes / hub',
+        value: `${mosquitto.cpuMicroseconds.broker} / ${aedes.cpuMicroseconds.broker} / ${cpu.broker}`,
+        ratio: `hub ${(cpu.broker / aedes.cpuMicroseconds.broker).toFixed(1)}× Aedes; + InfluxDB ${cpu.influxd ?? '?'}; load generator ${aedes.cpuMicroseconds.load}–${cpu.load}`,
+      },
     );
   }
 }
 
 async function scenarioSenml(): Promise<void> {
-  say('SenML batches of 10 readings, 50 devices × 100 messages…');
-  const load = { devices: 50, messages: 100, window: 8, rate: 0, format: 'senml' as const, batch: 10, durationMs: 120_000 };
-  const mosquittoJson = await withBroker(startMosquitto, (b) => throughput(b, { ...load, format: 'json', messages: 400 }));
+  say('SenML batches of 10 readings, 50 devices × 400 messages…');
+  const load = { devices: 50, messages: 400, window: 8, rate: 0, format: 'senml' as const, batch: 10, durationMs: 120_000 };
+  const mosquittoJson = await withBroker(startMosquitto, (b) => throughput(b, { ...load, format: 'json', messages: 2000 }));
   const influxUrl = freshDatabase();
   const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, influxUrl));
   const raw = await rawInfluxWrite(freshDatabase(), 200_000);
@@ -204,8 +235,8 @@ async function scenarioFleet(): Promise<void> {
 }
 
 async function scenarioJournal(): Promise<void> {
-  say('The journal\'s cost: fsync group commit against no fsync, 50 devices × 400 messages…');
-  const load = { devices: 50, messages: 400, window: 8, rate: 0, format: 'json' as const, batch: 1, durationMs: 120_000 };
+  say('The journal\'s cost: fsync group commit against no fsync, 50 devices × 2000 messages…');
+  const load = { devices: 50, messages: 2000, window: 8, rate: 0, format: 'json' as const, batch: 1, durationMs: 120_000 };
   const withFsync = await withBroker(() => startHub(hubOptions(freshDatabase())), (b) => throughput(b, load));
   const withoutFsync = await withBroker(() => startHub(hubOptions(freshDatabase(), { BENCH_NO_JOURNAL_FSYNC: '1' })), (b) => throughput(b, load));
   results.journal = { fsyncMessagesPerSecond: withFsync.messagesPerSecond, noFsyncMessagesPerSecond: withoutFsync.messagesPerSecond };
@@ -223,7 +254,7 @@ try {
   await influxd.dispose();
 }
 
-const widths = [28, 40, 36];
+const widths = [28, 44, 36];
 say('');
 say(['scenario', 'figure', 'value'].map((h, i) => h.padEnd(widths[i] ?? 0)).join(' ') + ' ratio');
 for (const row of rows) say([row.scenario, row.figure, row.value].map((c, i) => c.padEnd(widths[i] ?? 0)).join(' ') + ` ${row.ratio ?? ''}`);

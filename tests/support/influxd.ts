@@ -17,6 +17,8 @@ export interface InfluxdHandle {
   port: number;
   /** Temp dir holding the config, meta/data/wal dirs and influxd.log. */
   dataDir: string;
+  /** The running process's id (for CPU accounting in benchmarks); undefined while stopped. */
+  readonly pid: number | undefined;
   /** Stops the process (SIGTERM, SIGKILL after 10 s). Keeps the data dir so start() can resume. */
   stop(): Promise<void>;
   /** Starts again after stop(), on the same port and data dir. */
@@ -250,6 +252,9 @@ export async function startInfluxd(): Promise<InfluxdHandle> {
     url,
     port,
     dataDir,
+    get pid() {
+      return child?.pid;
+    },
     stop: terminate,
     async start() {
       if (disposed) throw new Error('influxd handle was disposed');
