@@ -63,6 +63,8 @@ export interface Hub {
 
 /** How many recent journal entries seed the duplicate filter at start. */
 const DUPLICATE_MEMORY_ENTRIES = 100_000;
+/** At most one store write per this interval while readings keep coming; a reading after a quiet spell is written at once. */
+const STORE_WRITE_INTERVAL_MS = 25;
 const PRUNE_EVERY_MS = 3_600_000;
 /** Above this many entries waiting for the store, health reports a backlog. */
 const BACKLOG_WARNING = 10_000;
@@ -133,6 +135,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   const consumers = [
     journal.consume('store', (entries) => writer.write(entries), {
+      // Under load, fewer and larger writes: InfluxDB spends far less CPU per reading in big ones.
+      minCallIntervalMs: STORE_WRITE_INTERVAL_MS,
       onError: (err, attempt) => {
         if (attempt === 1) log.debug({ err: (err as Error).message }, 'store write failed; retrying');
       },

@@ -136,6 +136,27 @@ describe('journal', () => {
     expect(c.calls.length).toBeGreaterThanOrEqual(2);
   }, 10_000);
 
+  it('with a minimum interval between calls, gathers what arrives meanwhile into the next call', async () => {
+    const dir = await tempDir();
+    // Without fsync the appends take far less than the interval, however busy the machine.
+    const j = await openJournal({ dir, fsync: false });
+    const c = collector();
+    const handle = j.consume('store', c.handler, { minCallIntervalMs: 1000 });
+    // A quiet journal: the first entry is handed over at once.
+    await j.append([reading(1)]);
+    await c.until(1);
+    for (let i = 2; i <= 4; i++) await j.append([reading(i)]);
+    await c.until(4);
+    expect(c.calls).toEqual([
+      { entries: [reading(1)], lastLsn: 1 },
+      { entries: [reading(2), reading(3), reading(4)], lastLsn: 4 },
+    ]);
+    // Stopped while it waits: the position is that of the last call.
+    await j.append([reading(5)]);
+    await handle.stop();
+    expect(await readFile(join(dir, 'consumers', 'store.pos'), 'utf8')).toBe('4\n');
+  });
+
   it('has the entries on disk, in the documented format, when append resolves', async () => {
     const dir = await tempDir();
     const j = await openJournal({ dir });
