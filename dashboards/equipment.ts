@@ -8,7 +8,7 @@ import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
-import { INFLUX, InfluxQueryBuilder, legend, matchesVariable } from './influxql.ts';
+import { ALERTS, INFLUX, InfluxQueryBuilder, legend, matchesVariable } from './influxql.ts';
 
 const IN_ZONE = matchesVariable('zone', 'zone');
 const PRESENCE_RULES = '/^(offline|gateway_offline)$/';
@@ -19,7 +19,7 @@ function zoneVariable(): QueryVariableBuilder {
   return new QueryVariableBuilder('zone')
     .label('Zone')
     .datasource(INFLUX)
-    .query('SHOW TAG VALUES FROM "alerts" WITH KEY = "zone"')
+    .query(`SHOW TAG VALUES FROM ${ALERTS} WITH KEY = "zone"`)
     .multi(true)
     .includeAll(true)
     .allValue('.*')
@@ -29,7 +29,7 @@ function zoneVariable(): QueryVariableBuilder {
 
 /** Alerts whose latest transition is not `resolved`: the last event of each alert key. */
 function openAlerts(filter: string, columns: string): string {
-  return `SELECT ${columns} FROM (SELECT last("alert_id") AS "alert_id", "subject", "rule", "severity", "event", "summary", "zone" FROM "alerts" WHERE ${filter} GROUP BY "key") WHERE "event" != 'resolved'`;
+  return `SELECT ${columns} FROM (SELECT last("alert_id") AS "alert_id", "subject", "rule", "severity", "event", "summary", "zone" FROM ${ALERTS} WHERE ${filter} GROUP BY "key") WHERE "event" != 'resolved'`;
 }
 
 const OPEN_COLUMNS = '"zone", "subject", "rule", "severity", "event", "summary"';
@@ -85,10 +85,10 @@ export function equipmentHealth(): DashboardBuilder {
         .height(10)
         .span(24)
         .withTransformation({ id: 'organize', options: { excludeByName: { alert_id: true } } })
-        .withTarget(new InfluxQueryBuilder(`SELECT "event" AS "state", "alert_id" FROM "alerts" WHERE "rule" =~ /^(offline|gateway_offline|equipment)/ AND ${IN_ZONE} AND $timeFilter GROUP BY "key"`).refId('A').alias('$tag_key')),
+        .withTarget(new InfluxQueryBuilder(`SELECT "event" AS "state", "alert_id" FROM ${ALERTS} WHERE "rule" =~ /^(offline|gateway_offline|equipment)/ AND ${IN_ZONE} AND $timeFilter GROUP BY "key"`).refId('A').alias('$tag_key')),
     )
     .withPanel(
-      tableOf('Fault codes', 'Every equipment fault reported in the time range, with the code the device sent.', `SELECT "subject", "rule", "severity", "summary" FROM "alerts" WHERE "rule" =~ ${EQUIPMENT_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter`).id(6),
+      tableOf('Fault codes', 'Every equipment fault reported in the time range, with the code the device sent.', `SELECT "subject", "rule", "severity", "summary" FROM ${ALERTS} WHERE "rule" =~ ${EQUIPMENT_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter`).id(6),
     )
     .withPanel(
       new bargauge.PanelBuilder()
@@ -100,7 +100,7 @@ export function equipmentHealth(): DashboardBuilder {
         .reduceOptions(new ReduceDataOptionsBuilder().calcs(['sum']))
         .height(8)
         .span(12)
-        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM "alerts" WHERE "rule" =~ ${EQUIPMENT_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY "rule"`).refId('A').alias('$tag_rule')),
+        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM ${ALERTS} WHERE "rule" =~ ${EQUIPMENT_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY "rule"`).refId('A').alias('$tag_rule')),
     )
     .withRow(new RowBuilder('Availability').id(8))
     .withPanel(
@@ -135,7 +135,7 @@ export function equipmentHealth(): DashboardBuilder {
         .reduceOptions(new ReduceDataOptionsBuilder().calcs(['sum']))
         .height(10)
         .span(12)
-        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM "alerts" WHERE "rule" =~ ${PRESENCE_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY "key"`).refId('A').alias('$tag_key')),
+        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM ${ALERTS} WHERE "rule" =~ ${PRESENCE_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY "key"`).refId('A').alias('$tag_key')),
     );
 }
 
@@ -155,7 +155,7 @@ export function alertsBoard(): DashboardBuilder {
         .datasource(INFLUX)
         .enable(true)
         .iconColor('red')
-        .target(new InfluxQueryBuilder(`SELECT "summary" AS "text", "rule", "severity" FROM "alerts" WHERE "event" = 'firing' AND ${IN_ZONE} AND $timeFilter`).refId('Anno').table()),
+        .target(new InfluxQueryBuilder(`SELECT "summary" AS "text", "rule", "severity" FROM ${ALERTS} WHERE "event" = 'firing' AND ${IN_ZONE} AND $timeFilter`).refId('Anno').table()),
     )
     .withPanel(tableOf('Open alerts', 'Every alert whose latest transition is not resolved, whatever the time range.', openAlerts(IN_ZONE, OPEN_COLUMNS)).id(1).span(24))
     .withPanel(
@@ -166,7 +166,7 @@ export function alertsBoard(): DashboardBuilder {
         .legend(legend())
         .height(8)
         .span(24)
-        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM "alerts" WHERE "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY time($__interval), "severity" fill(none)`).refId('A').alias('$tag_severity')),
+        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM ${ALERTS} WHERE "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY time($__interval), "severity" fill(none)`).refId('A').alias('$tag_severity')),
     )
-    .withPanel(tableOf('Alert history', 'Every transition in the time range: firing, severity, acknowledged, escalated, resolved.', `SELECT "key", "event", "severity", "summary" FROM "alerts" WHERE ${IN_ZONE} AND $timeFilter`).id(3).span(24));
+    .withPanel(tableOf('Alert history', 'Every transition in the time range: firing, severity, acknowledged, escalated, resolved.', `SELECT "key", "event", "severity", "summary" FROM ${ALERTS} WHERE ${IN_ZONE} AND $timeFilter`).id(3).span(24));
 }

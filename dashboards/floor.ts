@@ -7,7 +7,7 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
 import type { Limit, Requirement, RequirementKey } from '../hub/rules/requirements.ts';
 import type { SiteRules, ZoneRules } from '../hub/rules/site.ts';
-import { INFLUX, InfluxQueryBuilder, laeqQuery, legend, matchesVariable } from './influxql.ts';
+import { ALERTS, INFLUX, InfluxQueryBuilder, laeqQuery, legend, matchesVariable } from './influxql.ts';
 import { describeLimits, thresholds } from './thresholds.ts';
 
 /** Grafana's unit ids for the canonical units. */
@@ -93,7 +93,7 @@ export function floorEnvironment(rules: SiteRules, uid: string, title: string): 
         .datasource(INFLUX)
         .enable(true)
         .iconColor('red')
-        .target(new InfluxQueryBuilder(`SELECT "summary" AS "text", "rule", "severity", "event" FROM "alerts" WHERE "zone" = '${zone.zone}' AND $timeFilter`).refId('Anno').table())
+        .target(new InfluxQueryBuilder(`SELECT "summary" AS "text", "rule", "severity", "event" FROM ${ALERTS} WHERE "zone" = '${zone.zone}' AND $timeFilter`).refId('Anno').table())
         .filter(new AnnotationPanelFilterBuilder().ids(ids)),
     );
   }

@@ -2,10 +2,14 @@
 // this is the query model Grafana's InfluxDB data source saves for a raw query.
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
 import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, type DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
+import { ALERT_HISTORY_POLICY } from '../hub/store/influx.ts';
 
 /** The data sources the provisioning files create, by uid. */
 export const INFLUX: DataSourceRef = { type: 'influxdb', uid: 'floorwatch-influxdb' };
 export const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: 'floorwatch-prometheus' };
+
+/** The alert history measurement, in the retention policy the hub keeps it in (not the default one). */
+export const ALERTS = `"${ALERT_HISTORY_POLICY}"."alerts"`;
 
 /** A legend naming each series (device, reason, …) under a time series panel. */
 export function legend(): VizLegendOptionsBuilder {

@@ -71,8 +71,9 @@ const BACKLOG_WARNING = 10_000;
 
 function createStore(config: Config): Store {
   const { influx_url: url, raw_retention, long_term_retention } = config.storage;
+  // Alert history is kept as long as the long-term readings (InfluxDB's default for its policy).
   if (url) return new InfluxStore({ url, rawRetention: raw_retention, longTermRetention: long_term_retention });
-  return new SqliteStore({ path: join(config.data_dir, 'readings.sqlite'), rawRetentionMs: ms(raw_retention) });
+  return new SqliteStore({ path: join(config.data_dir, 'readings.sqlite'), rawRetentionMs: ms(raw_retention), alertHistoryRetentionMs: ms(long_term_retention) });
 }
 
 export async function startHub(options: HubOptions): Promise<Hub> {
@@ -150,8 +151,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   const prune = async () => {
     try {
-      const removed = (await store.prune?.(now())) ?? 0;
-      if (removed > 0) log.info({ removed }, `removed ${removed} readings older than the raw retention (${config.storage.raw_retention})`);
+      const removed = await store.prune?.(now());
+      if (removed && removed.readings > 0) log.info({ removed: removed.readings }, `removed ${removed.readings} readings older than the raw retention (${config.storage.raw_retention})`);
+      if (removed && removed.alertEvents > 0) log.info({ removed: removed.alertEvents }, `removed ${removed.alertEvents} alert history entries older than the long-term retention (${config.storage.long_term_retention})`);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not remove expired readings; will try again in an hour');
     }

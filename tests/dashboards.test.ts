@@ -185,7 +185,7 @@ describe('on a simulated floor in InfluxDB', () => {
     await eventually(async () => (await store.count({ device: 'env-s1', metric: 'temperature', from: range.to - 2 * MINUTE, to: range.to })) > 0, { what: 'the last readings stored' });
     // Alert history reaches the store through the hub's outbox, shortly after the readings.
     for (const zone of ['floor-a', 'quiet-1', 'server-room']) {
-      await eventually(async () => (await influxql(`SELECT count("alert_id") FROM "alerts" WHERE "zone" = '${zone}'`)).rows > 0, { what: `alerts of ${zone} stored`, timeoutMs: 30_000 });
+      await eventually(async () => (await influxql(`SELECT count("alert_id") FROM "alert_history"."alerts" WHERE "zone" = '${zone}'`)).rows > 0, { what: `alerts of ${zone} stored`, timeoutMs: 30_000 });
     }
     // Sensors here do not measure dew point, and an offline alert needs the hub's own clock to
     // pass: both are written the way the hub writes them, through the store.

@@ -350,5 +350,21 @@ export function describeStoreContract(
       expect(await store.queryAlertEvents({ from: BASE + 5 * MINUTE, to: END })).toEqual([resolved]);
       expect(await store.queryAlertEvents({ from: BASE, to: END, limit: 1 })).toEqual([resolved]);
     });
+
+    it('keeps alert history past the raw retention, for the long-term retention', async () => {
+      // Default retentions: readings 30 days, alert history 104 weeks.
+      const DAY = 24 * HOUR;
+      const now = Date.now();
+      const twoMonthsAgo = now - 60 * DAY;
+      const threeYearsAgo = now - 3 * 365 * DAY;
+      const kept: AlertRecord = { alertId: 21, key: 'offline.ph-4', rule: 'offline', subject: 'ph-4', zone: 'floor-a', event: 'firing', severity: 'critical', at: twoMonthsAgo, summary: 'phone ph-4 silent for 600 s' };
+      const expired: AlertRecord = { ...kept, alertId: 20, at: threeYearsAgo };
+      await store.write([reading('d1', 'co2', twoMonthsAgo, 800)]);
+      await store.writeAlertEvents([expired, kept]);
+      await store.prune?.(now);
+      expect(await store.count({ from: threeYearsAgo, to: now })).toBe(0);
+      expect(await store.queryAlertEvents({ from: threeYearsAgo - DAY, to: now })).toEqual([kept]);
+      expect(await store.queryAlertEvents({ from: threeYearsAgo - DAY, to: now, zone: 'floor-a' })).toEqual([kept]);
+    });
   });
 }

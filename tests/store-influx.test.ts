@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx.ts';
-import type { Store } from '../hub/store/store.ts';
+import type { AlertRecord, Store } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { freePort, startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
@@ -10,13 +10,35 @@ const prefix = `fw_${process.pid}_${Date.now().toString(36)}`;
 let n = 0;
 const newDatabase = (): string => `${prefix}_${++n}`;
 
-/** Raw InfluxQL against the shared server, for checks the Store interface does not expose. */
-async function influxql(q: string, db?: string, base = influxUrl): Promise<{ results: { series?: { values: unknown[][] }[]; error?: string }[] }> {
-  const form = new URLSearchParams({ q });
+interface QueryBody {
+  results: { series?: { name: string; columns: string[]; values: unknown[][] }[]; error?: string }[];
+}
+
+/** Raw InfluxQL against the shared server, for checks the Store interface does not expose; times in ms. */
+async function influxql(q: string, db?: string, base = influxUrl): Promise<QueryBody> {
+  const form = new URLSearchParams({ q, epoch: 'ms' });
   if (db !== undefined) form.set('db', db);
   const res = await fetch(`${base}/query`, { method: 'POST', body: form, signal: AbortSignal.timeout(10_000) });
   expect(res.status).toBe(200);
-  return (await res.json()) as { results: { series?: { values: unknown[][] }[]; error?: string }[] };
+  return (await res.json()) as QueryBody;
+}
+
+/** The definition of a database's continuous query, as the server keeps it. */
+async function continuousQuery(db: string, name: string): Promise<string | undefined> {
+  const body = await influxql('SHOW CONTINUOUS QUERIES');
+  const series = body.results[0]?.series?.find((s) => s.name === db);
+  return series?.values.find((row) => row[0] === name)?.[1] as string | undefined;
+}
+
+/**
+ * Runs a continuous query's own SELECT ... INTO once over [from, to), as InfluxDB does when that
+ * interval closes, so a test need not wait for the wall clock.
+ */
+async function runContinuousQuery(db: string, name: string, from: number, to: number): Promise<void> {
+  const select = /BEGIN (SELECT .*) END$/.exec((await continuousQuery(db, name)) ?? '')?.[1];
+  expect(select, `continuous query ${name}`).toBeDefined();
+  const body = await influxql(select!.replace(' GROUP BY ', ` WHERE time >= ${from}ms AND time < ${to}ms GROUP BY `), db);
+  expect(body.results[0]?.error).toBeUndefined();
 }
 
 async function dropDatabase(store: Store): Promise<void> {
@@ -35,7 +57,7 @@ describe('InfluxStore', () => {
     return new Map(rows.map((r) => [String(r[0]), { duration: String(r[1]), isDefault: r[4] === true }]));
   }
 
-  it('creates the raw and long_term policies and the 1-minute continuous query, idempotently', async () => {
+  it('creates the raw, long_term and alert_history policies and the 1-minute continuous queries, idempotently', async () => {
     const db = newDatabase();
     const store = new InfluxStore({ url: `${influxUrl}/${db}` });
     await store.init();
@@ -43,10 +65,93 @@ describe('InfluxStore', () => {
     const rps = await policies(db);
     expect(rps.get('raw')).toEqual({ duration: '720h0m0s', isDefault: true });
     expect(rps.get('long_term')).toEqual({ duration: '17472h0m0s', isDefault: false });
-    const cqs = await influxql('SHOW CONTINUOUS QUERIES');
-    const flat = JSON.stringify(cqs);
-    expect(flat).toContain(`CREATE CONTINUOUS QUERY cq_1m ON ${db} BEGIN SELECT mean(*) INTO ${db}.long_term.:MEASUREMENT`);
-    expect(flat).toContain(`FROM ${db}.raw./.*/ GROUP BY time(1m), * END`);
+    expect(rps.get('alert_history')).toEqual({ duration: '17472h0m0s', isDefault: false });
+    expect(await continuousQuery(db, 'cq_1m')).toBe(
+      `CREATE CONTINUOUS QUERY cq_1m ON ${db} BEGIN SELECT mean(*) INTO ${db}.long_term.:MEASUREMENT FROM ${db}.raw./.*/ GROUP BY time(1m), * END`,
+    );
+    expect(await continuousQuery(db, 'cq_1m_peak')).toBe(
+      `CREATE CONTINUOUS QUERY cq_1m_peak ON ${db} BEGIN SELECT max(value) AS max_value INTO ${db}.long_term.noise_peak FROM ${db}.raw.noise_peak GROUP BY time(1m), * END`,
+    );
+    await store.close();
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('replaces a continuous query an older release defined differently', async () => {
+    const db = newDatabase();
+    await new InfluxStore({ url: `${influxUrl}/${db}` }).init();
+    await influxql(`DROP CONTINUOUS QUERY "cq_1m_peak" ON "${db}"`);
+    await influxql(`CREATE CONTINUOUS QUERY "cq_1m_peak" ON "${db}" BEGIN SELECT mean("value") INTO "${db}"."long_term"."noise_peak" FROM "${db}"."raw"."noise_peak" GROUP BY time(5m), * END`);
+    expect(await continuousQuery(db, 'cq_1m_peak')).toContain('mean(value)');
+    await new InfluxStore({ url: `${influxUrl}/${db}` }).init();
+    expect(await continuousQuery(db, 'cq_1m_peak')).toContain('SELECT max(value) AS max_value');
+    expect(await continuousQuery(db, 'cq_1m_peak')).toContain('GROUP BY time(1m), *');
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('keeps long-term noise as an energy average and noise peaks as the loudest of each minute', async () => {
+    const db = newDatabase();
+    const store = new InfluxStore({ url: `${influxUrl}/${db}` });
+    await store.init();
+    const MINUTE = 60_000;
+    const minute = recent + 5 * MINUTE;
+    await store.write([
+      { device: 'd1', metric: 'noise', ts: minute + 10_000, value: 40, zone: 'z1' },
+      { device: 'd1', metric: 'noise', ts: minute + 40_000, value: 80, zone: 'z1' },
+      // The next minute: not part of this one's average.
+      { device: 'd1', metric: 'noise', ts: minute + MINUTE, value: 95, zone: 'z1' },
+      { device: 'd1', metric: 'noise_peak', ts: minute + 10_000, value: 120, zone: 'z1' },
+      { device: 'd1', metric: 'noise_peak', ts: minute + 40_000, value: 136, zone: 'z1' },
+      { device: 'd1', metric: 'temperature', ts: minute + 10_000, value: 21.5, zone: 'z1' },
+    ]);
+    const energy = await influxql(`SELECT "energy" FROM "raw"."noise" WHERE time < ${minute + MINUTE}ms`, db);
+    expect(energy.results[0]?.series?.[0]?.values).toEqual([[minute + 10_000, 1e4], [minute + 40_000, 1e8]]);
+
+    await runContinuousQuery(db, 'cq_1m', minute, minute + MINUTE);
+    await runContinuousQuery(db, 'cq_1m_peak', minute, minute + MINUTE);
+
+    const noise = await influxql('SELECT 10 * log10("mean_energy") AS "level", "mean_value" FROM "long_term"."noise"', db);
+    const [noiseRow] = noise.results[0]?.series?.[0]?.values ?? [];
+    expect(noise.results[0]?.series?.[0]?.values).toHaveLength(1);
+    expect(noiseRow?.[0]).toBe(minute);
+    // 40 and 80 dB for equal times: about 77 dB of sound energy, not the arithmetic 60.
+    expect(noiseRow?.[1]).toBeCloseTo(10 * Math.log10((1e4 + 1e8) / 2), 6);
+    expect(noiseRow?.[1]).toBeCloseTo(77, 0);
+    expect(noiseRow?.[2]).toBe(60);
+
+    const peak = await influxql('SELECT "max_value", 10 * log10("mean_energy") AS "level" FROM "long_term"."noise_peak"', db);
+    expect(peak.results[0]?.series?.[0]?.values).toHaveLength(1);
+    const [peakRow] = peak.results[0]?.series?.[0]?.values ?? [];
+    expect(peakRow?.[0]).toBe(minute);
+    expect(peakRow?.[1]).toBe(136);
+    expect(peakRow?.[2]).toBeCloseTo(10 * Math.log10((1e12 + 10 ** 13.6) / 2), 6);
+
+    // Not a decibel metric: no energy, its mean stays the plain mean.
+    const temperature = await influxql('SELECT * FROM "long_term"."temperature"', db);
+    expect(temperature.results[0]?.series?.[0]?.columns).toEqual(['time', 'device', 'mean_value', 'zone']);
+    expect(temperature.results[0]?.series?.[0]?.values).toEqual([[minute, 'd1', 21.5, 'z1']]);
+    await store.close();
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('writes alert history into alert_history and carries over what an older release kept in raw', async () => {
+    const db = newDatabase();
+    await new InfluxStore({ url: `${influxUrl}/${db}` }).init();
+    // An older release's alert history, in the raw policy.
+    const write = await fetch(`${influxUrl}/write?db=${db}&rp=raw&precision=ms`, {
+      method: 'POST',
+      body: `alerts,event=firing,key=equipment.headset.hs-17,rule=equipment.headset,severity=critical,zone=floor-a alert_id=42i,subject="hs-17",summary="headset fault: call drop-outs" ${recent}`,
+    });
+    expect(write.status).toBe(204);
+    const store = new InfluxStore({ url: `${influxUrl}/${db}` });
+    await store.init();
+    const older: AlertRecord = { alertId: 42, key: 'equipment.headset.hs-17', rule: 'equipment.headset', subject: 'hs-17', zone: 'floor-a', event: 'firing', severity: 'critical', at: recent, summary: 'headset fault: call drop-outs' };
+    const newer: AlertRecord = { ...older, event: 'resolved', at: recent + 60_000, value: 0 };
+    await store.writeAlertEvents([newer]);
+    expect(await store.queryAlertEvents({ from: recent, to: recent + HOUR })).toEqual([older, newer]);
+    const inPolicy = await influxql('SELECT count("alert_id") FROM "alert_history"."alerts"', db);
+    expect(inPolicy.results[0]?.series?.[0]?.values).toEqual([[0, 2]]);
+    const inRaw = await influxql('SELECT count("alert_id") FROM "raw"."alerts"', db);
+    expect(inRaw.results[0]?.series?.[0]?.values).toEqual([[0, 1]]);
     await store.close();
     await influxql(`DROP DATABASE "${db}"`);
   });
@@ -60,6 +165,10 @@ describe('InfluxStore', () => {
     const rps = await policies(db);
     expect(rps.get('raw')).toEqual({ duration: '168h0m0s', isDefault: true });
     expect(rps.get('long_term')).toEqual({ duration: '8736h0m0s', isDefault: false });
+    // Alert history follows the long-term retention unless given its own.
+    expect(rps.get('alert_history')).toEqual({ duration: '8736h0m0s', isDefault: false });
+    await new InfluxStore({ url: `${influxUrl}/${db}`, longTermRetention: '52w', alertHistoryRetention: '156w' }).init();
+    expect((await policies(db)).get('alert_history')).toEqual({ duration: '26208h0m0s', isDefault: false });
     await influxql(`DROP DATABASE "${db}"`);
   });
 
@@ -90,6 +199,7 @@ describe('InfluxStore', () => {
       expect(() => new InfluxStore({ url: `${influxUrl}/${bad}` })).toThrow(/database name/);
     }
     expect(() => new InfluxStore({ url: `${influxUrl}/ok`, rawRetention: '30 days; DROP' })).toThrow(/duration/);
+    expect(() => new InfluxStore({ url: `${influxUrl}/ok`, alertHistoryRetention: '2 years' })).toThrow(/alertHistoryRetention "2 years" is not an InfluxQL duration/);
     expect(new InfluxStore({ url: `http://u:p@127.0.0.1:8086/prefix/floor_1` }).database).toBe('floor_1');
   });
 

@@ -50,15 +50,30 @@ describe('SqliteStore', () => {
     await store.init();
     const ts = [now - 48 * HOUR, now - 24 * HOUR - 1, now - 24 * HOUR, now - HOUR, now];
     await store.write(ts.map((t, i) => ({ device: 'd1', metric: 'co2', ts: t, value: 400 + i, zone: 'z1' })));
-    expect(await store.prune(now)).toBe(2);
-    expect(await store.prune(now)).toBe(0);
+    expect(await store.prune(now)).toEqual({ readings: 2, alertEvents: 0 });
+    expect(await store.prune(now)).toEqual({ readings: 0, alertEvents: 0 });
     const left = await store.query({ device: 'd1', metric: 'co2', from: 0, to: now + 1 });
     expect(left.map((p) => p.ts)).toEqual([now - 24 * HOUR, now - HOUR, now]);
     await store.close();
   });
 
-  it('defaults to 30 days of retention', () => {
-    expect(new SqliteStore({ path: ':memory:' }).rawRetentionMs).toBe(30 * 24 * HOUR);
+  it('prune(now) deletes alert history older than alertHistoryRetentionMs and nothing newer', async () => {
+    const store = new SqliteStore({ path: newPath(), rawRetentionMs: HOUR, alertHistoryRetentionMs: 48 * HOUR });
+    await store.init();
+    const at = [now - 72 * HOUR, now - 48 * HOUR - 1, now - 48 * HOUR, now - 2 * HOUR, now];
+    await store.writeAlertEvents(at.map((t, i) => ({ alertId: i + 1, key: 'co2.c-1', rule: 'co2', subject: 'c-1', zone: 'z1', event: 'firing', severity: 'warning', at: t, summary: 'CO₂ above 1000 ppm' })));
+    expect(await store.prune(now)).toEqual({ readings: 0, alertEvents: 2 });
+    expect(await store.prune(now)).toEqual({ readings: 0, alertEvents: 0 });
+    const left = await store.queryAlertEvents({ from: 0, to: now + 1 });
+    expect(left.map((r) => r.at)).toEqual([now - 48 * HOUR, now - 2 * HOUR, now]);
+    await store.close();
+  });
+
+  it('defaults to 30 days of readings and 104 weeks of alert history', () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    expect(store.rawRetentionMs).toBe(30 * 24 * HOUR);
+    expect(store.alertHistoryRetentionMs).toBe(104 * 7 * 24 * HOUR);
+    expect(() => new SqliteStore({ path: ':memory:', alertHistoryRetentionMs: 0 })).toThrow(/alertHistoryRetentionMs 0 must be positive/);
   });
 
   it('windows readings before 1970 on the epoch grid too', async () => {

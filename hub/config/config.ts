@@ -109,6 +109,7 @@ const configSchema = z
           .url({ protocol: /^https?$/, message: 'must be an http(s) URL with the database in the path, e.g. http://127.0.0.1:8086/floorwatch' })
           .optional(),
         raw_retention: duration.default('30d'),
+        /** InfluxDB's 1-minute means, and alert history in either store. */
         long_term_retention: duration.default('104w'),
       })
       .prefault({}),

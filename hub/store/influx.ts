@@ -5,14 +5,19 @@
 //   database     the last path segment of the store URL
 //   retention    "raw" (DEFAULT, rawRetention, 30d unless set) holds every reading;
 //                "long_term" (longTermRetention, 104w unless set) holds 1-minute means that the
-//                continuous query cq_1m writes from raw, same measurements and tags, field
-//                `mean_value`.
+//                continuous query cq_1m writes from raw, same measurements and tags, fields
+//                `mean_value` and, for decibel metrics, `mean_energy`; cq_1m_peak adds
+//                `max_value` to noise_peak, the loudest peak of each minute;
+//                "alert_history" (alertHistoryRetention, as long as long_term unless set) holds
+//                the measurement `alerts`, so alert history outlives the raw readings.
 //   measurement  the metric name (noise, co2, ...): one per metric, so the continuous query can
 //                downsample every metric with :MEASUREMENT and a query reads one metric only.
 //   tags         device; zone (left out when the reading has none: InfluxDB cannot store an empty
 //                tag value, and `"zone" = ''` matches such series); unknown=true for metrics
 //                outside the canonical list, so dashboards can filter them out.
-//   field        value (float)
+//   fields       value (float); energy = 10^(value/10) for decibel metrics (noise, noise_peak), so
+//                the continuous query's mean is an energy average: a level in dB is
+//                10·log10(mean_energy), while mean_value would be the arithmetic mean of decibels.
 //   time         ms precision
 // A point is identified by measurement + tag set + time, so the same device, metric and ts written
 // twice overwrites one point, the later value winning. Zone and unknown are tags, hence part of
@@ -23,7 +28,7 @@
 // Everything a caller supplies reaches InfluxQL as a bound parameter ($device, $zone, $from, $to,
 // $limit). What cannot be bound (database, measurement, durations, GROUP BY interval) is checked
 // against a strict grammar and quoted; anything else is refused.
-import { ID_PATTERN, METRIC_PATTERN, type Reading } from '../domain/reading.ts';
+import { ID_PATTERN, METRIC_PATTERN, METRICS, type Reading } from '../domain/reading.ts';
 import { HttpClient, type HttpAnswer } from './http.ts';
 import type { Aggregate, AlertQuery, AlertRecord, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
 
@@ -34,6 +39,8 @@ export interface InfluxStoreOptions {
   rawRetention?: string;
   /** Duration of the "long_term" retention policy for 1-minute means (default '104w'). */
   longTermRetention?: string;
+  /** Duration of the "alert_history" retention policy (default: the long-term retention). */
+  alertHistoryRetention?: string;
   /** Per-request timeout (default 10 s). */
   timeoutMs?: number;
 }
@@ -48,6 +55,12 @@ const MIN_TIME_MS = -9_223_372_036_854;
 const MAX_TIME_MS = 9_223_372_036_854;
 const TIME_RANGE = 'time >= $from AND time < $to';
 const BEYOND_RETENTION = /^partial write: points beyond retention policy dropped=(\d+)$/;
+/** The retention policy holding the `alerts` measurement. */
+export const ALERT_HISTORY_POLICY = 'alert_history';
+/** Metrics measured in decibels: written with their sound energy too, for energy averages. */
+const DECIBEL_METRICS = new Set(Object.keys(METRICS).filter((m) => METRICS[m]!.unit.startsWith('dB')));
+/** A peak level: its 1-minute maximum is what long-term reports of peaks look at. */
+const PEAK_METRIC = 'noise_peak';
 
 const MS_PER_UNIT: Record<string, number> = {
   ns: 1e-6,
@@ -132,13 +145,14 @@ function clampTime(ms: number): number {
 export class InfluxStore implements Store {
   readonly name = 'influxdb';
   readonly database: string;
-  /** Points InfluxDB refused because they were older than the raw retention (accepted as done). */
+  /** Points InfluxDB refused because they were older than their retention policy (accepted as done). */
   droppedBeyondRetention = 0;
 
   private readonly base: string;
   private readonly auth: string | undefined;
   private readonly rawRetention: string;
   private readonly longTermRetention: string;
+  private readonly alertHistoryRetention: string;
   private readonly timeoutMs: number;
   private readonly http: HttpClient;
 
@@ -168,6 +182,7 @@ export class InfluxStore implements Store {
         : undefined;
     this.rawRetention = checkDuration('rawRetention', opts.rawRetention ?? '30d');
     this.longTermRetention = checkDuration('longTermRetention', opts.longTermRetention ?? '104w');
+    this.alertHistoryRetention = checkDuration('alertHistoryRetention', opts.alertHistoryRetention ?? this.longTermRetention);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.http = new HttpClient(this.base);
   }
@@ -188,16 +203,27 @@ export class InfluxStore implements Store {
     }
     await this.ensurePolicy('raw', this.rawRetention, true, existing.get('raw'));
     await this.ensurePolicy('long_term', this.longTermRetention, false, existing.get('long_term'));
+    await this.ensurePolicy(ALERT_HISTORY_POLICY, this.alertHistoryRetention, false, existing.get(ALERT_HISTORY_POLICY));
 
-    const cq =
-      `CREATE CONTINUOUS QUERY "cq_1m" ON ${db} BEGIN SELECT mean(*) INTO ${db}."long_term".:MEASUREMENT ` +
-      `FROM ${db}."raw"./.*/ GROUP BY time(1m), * END`;
+    await this.ensureContinuousQuery('cq_1m', `SELECT mean(*) INTO ${db}."long_term".:MEASUREMENT FROM ${db}."raw"./.*/ GROUP BY time(1m), *`);
+    await this.ensureContinuousQuery(
+      'cq_1m_peak',
+      `SELECT max("value") AS "max_value" INTO ${db}."long_term"."${PEAK_METRIC}" FROM ${db}."raw"."${PEAK_METRIC}" GROUP BY time(1m), *`,
+    );
+    // Older releases wrote alert history into raw, where it expires with the readings: copy what
+    // is left of it (the same points each time, so rerunning is harmless).
+    await this.influxql(`SELECT * INTO ${db}."${ALERT_HISTORY_POLICY}"."alerts" FROM ${db}."raw"."alerts" GROUP BY *`);
+  }
+
+  private async ensureContinuousQuery(name: string, select: string): Promise<void> {
+    const db = `"${this.database}"`;
+    const cq = `CREATE CONTINUOUS QUERY "${name}" ON ${db} BEGIN ${select} END`;
     try {
       await this.influxql(cq);
     } catch (err) {
       // Same name, different definition (an older release's): replace it.
       if (!(err instanceof InfluxError) || !/already exists/.test(err.message)) throw err;
-      await this.influxql(`DROP CONTINUOUS QUERY "cq_1m" ON ${db}`);
+      await this.influxql(`DROP CONTINUOUS QUERY "${name}" ON ${db}`);
       await this.influxql(cq);
     }
   }
@@ -231,15 +257,25 @@ export class InfluxStore implements Store {
       let line = `${r.metric},device=${r.device}`;
       if (r.unknownMetric === true) line += ',unknown=true';
       if (r.zone !== '') line += `,zone=${r.zone}`;
-      return `${line} value=${String(r.value)} ${r.ts}`;
+      line += ` value=${String(r.value)}`;
+      if (DECIBEL_METRICS.has(r.metric)) {
+        // Finite for any level a sensor can report; beyond ~3000 dB it would not be a number to InfluxDB.
+        const energy = 10 ** (r.value / 10);
+        if (Number.isFinite(energy)) line += `,energy=${String(energy)}`;
+      }
+      return `${line} ${r.ts}`;
     });
-    const path = `/write?db=${this.database}&rp=raw&precision=ms`;
+    await this.writeLines(lines, 'raw');
+  }
+
+  private async writeLines(lines: readonly string[], policy: string): Promise<void> {
+    const path = `/write?db=${this.database}&rp=${policy}&precision=ms`;
     for (let i = 0; i < lines.length; i += WRITE_CHUNK) {
       const body = lines.slice(i, i + WRITE_CHUNK).join('\n');
       const res = await this.request('POST', path, body, 'text/plain; charset=utf-8');
       if (ok(res)) continue;
       const message = errorMessage(res);
-      // Too old for the raw policy: retention would delete them anyway, and a retry cannot succeed.
+      // Too old for the policy: retention would delete them anyway, and a retry cannot succeed.
       const dropped = BEYOND_RETENTION.exec(message);
       if (dropped) {
         this.droppedBeyondRetention += Number(dropped[1]);
@@ -300,8 +336,8 @@ export class InfluxStore implements Store {
   }
 
   /**
-   * Alert history as measurement `alerts`: tags event, key, rule, severity, zone; fields alert_id,
-   * subject, summary (the annotation text for Grafana) and value.
+   * Alert history as measurement `alerts` in the alert_history policy: tags event, key, rule,
+   * severity, zone; fields alert_id, subject, summary (the annotation text for Grafana) and value.
    */
   async writeAlertEvents(records: readonly AlertRecord[]): Promise<void> {
     if (records.length === 0) return;
@@ -313,8 +349,7 @@ export class InfluxStore implements Store {
       const value = r.value !== undefined && Number.isFinite(r.value) ? `,value=${String(r.value)}` : '';
       return `alerts,event=${r.event},key=${r.key},rule=${r.rule},severity=${r.severity},zone=${r.zone} alert_id=${r.alertId}i,subject=${fieldString(r.subject)},summary=${fieldString(r.summary)}${value} ${r.at}`;
     });
-    const res = await this.request('POST', `/write?db=${this.database}&rp=raw&precision=ms`, lines.join('\n'), 'text/plain; charset=utf-8');
-    if (!ok(res)) throw new InfluxError(`InfluxDB write failed (${res.status}): ${errorMessage(res)}`, res.status);
+    await this.writeLines(lines, ALERT_HISTORY_POLICY);
   }
 
   async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
@@ -322,7 +357,7 @@ export class InfluxStore implements Store {
     const where = this.where(q, params);
     if (where === undefined) return [];
     params['limit'] = q.limit ?? 10_000;
-    const [result] = await this.influxql(`SELECT * FROM "${this.database}"."raw"."alerts" WHERE ${where} ORDER BY time DESC LIMIT $limit`, params);
+    const [result] = await this.influxql(`SELECT * FROM "${this.database}"."${ALERT_HISTORY_POLICY}"."alerts" WHERE ${where} ORDER BY time DESC LIMIT $limit`, params);
     const series = result?.series?.[0];
     if (!series) return [];
     const col = (row: unknown[], name: string): unknown => row[series.columns.indexOf(name)];

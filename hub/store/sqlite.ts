@@ -3,18 +3,21 @@
 // holds both to it): windows aligned to the epoch, only windows with data, LAeq as an energy
 // average.
 //
-// Retention: rows older than rawRetentionMs are deleted by prune(now). Nothing here schedules
-// it; whoever owns the hub's timers calls it (hourly is plenty). There is no long-term
-// downsampled copy as in InfluxDB.
+// Retention: prune(now) deletes readings older than rawRetentionMs and alert history older than
+// alertHistoryRetentionMs (kept longer, so reports over months still find their alerts). Nothing
+// here schedules it; whoever owns the hub's timers calls it (hourly is plenty). There is no
+// long-term downsampled copy of the readings as in InfluxDB.
 import Database from 'better-sqlite3';
 import { ID_PATTERN, METRIC_PATTERN, type Reading } from '../domain/reading.ts';
-import type { Aggregate, AlertQuery, AlertRecord, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
+import type { Aggregate, AlertQuery, AlertRecord, Pruned, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a store that lives as long as the process. */
   path: string;
   /** Age beyond which prune() deletes readings (default 30 days). */
   rawRetentionMs?: number;
+  /** Age beyond which prune() deletes alert history (default 104 weeks, as InfluxDB's long term). */
+  alertHistoryRetentionMs?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -88,6 +91,7 @@ export class SqliteStore implements Store {
   readonly name = 'sqlite';
   readonly path: string;
   readonly rawRetentionMs: number;
+  readonly alertHistoryRetentionMs: number;
 
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
@@ -97,6 +101,8 @@ export class SqliteStore implements Store {
     this.path = opts.path;
     this.rawRetentionMs = opts.rawRetentionMs ?? 30 * DAY_MS;
     if (!(this.rawRetentionMs > 0)) throw new Error(`rawRetentionMs ${this.rawRetentionMs} must be positive`);
+    this.alertHistoryRetentionMs = opts.alertHistoryRetentionMs ?? 104 * 7 * DAY_MS;
+    if (!(this.alertHistoryRetentionMs > 0)) throw new Error(`alertHistoryRetentionMs ${this.alertHistoryRetentionMs} must be positive`);
     this.db = new Database(opts.path);
     // WAL lets readers run during a write batch; NORMAL syncs at checkpoints, which in WAL mode
     // can lose the last commits on power loss but never corrupts the file. The journal upstream
@@ -198,9 +204,12 @@ export class SqliteStore implements Store {
     return rows.map(({ value, ...r }) => (value === null ? r : { ...r, value }));
   }
 
-  /** Deletes readings older than rawRetentionMs before `now` (ms); returns how many went. */
-  async prune(now: number = Date.now()): Promise<number> {
-    return this.stmt('DELETE FROM readings WHERE ts < @cutoff').run({ cutoff: now - this.rawRetentionMs }).changes;
+  /** Deletes readings older than rawRetentionMs and alert history older than alertHistoryRetentionMs before `now` (ms). */
+  async prune(now: number = Date.now()): Promise<Pruned> {
+    return {
+      readings: this.stmt('DELETE FROM readings WHERE ts < @cutoff').run({ cutoff: now - this.rawRetentionMs }).changes,
+      alertEvents: this.stmt('DELETE FROM alerts WHERE at < @cutoff').run({ cutoff: now - this.alertHistoryRetentionMs }).changes,
+    };
   }
 
   async health(): Promise<StoreHealth> {

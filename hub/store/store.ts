@@ -30,7 +30,11 @@ export interface SeriesPoint {
   device?: string;
 }
 
-/** One alert transition, kept as history: InfluxDB measurement `alerts` (Grafana annotations), SQLite table `alerts`. */
+/**
+ * One alert transition, kept as history for as long as the long-term readings, beyond the raw
+ * ones: InfluxDB measurement `alerts` in policy `alert_history` (Grafana annotations), SQLite
+ * table `alerts`.
+ */
 export interface AlertRecord {
   alertId: number;
   /** rule.subject, the alert's fingerprint. */
@@ -54,6 +58,12 @@ export interface AlertQuery {
   zone?: string;
   /** Most records returned, newest kept. */
   limit?: number;
+}
+
+/** What one prune removed. */
+export interface Pruned {
+  readings: number;
+  alertEvents: number;
 }
 
 export interface StoreHealth {
@@ -80,9 +90,10 @@ export interface Store {
   /** Alert history in time order. */
   queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]>;
   /**
-   * Deletes readings past the raw retention; returns how many. Only for backends that do not
-   * expire data themselves (InfluxDB does, through its retention policy).
+   * Deletes readings past the raw retention and alert history past its own, longer retention;
+   * returns how many of each. Only for backends that do not expire data themselves (InfluxDB
+   * does, through its retention policies).
    */
-  prune?(now: number): Promise<number>;
+  prune?(now: number): Promise<Pruned>;
   close(): Promise<void>;
 }
