@@ -27,6 +27,7 @@ import { startAlerting } from './notify/alerting.ts';
 import { parseShifts } from './rules/exposure.ts';
 import { siteRules } from './rules/site.ts';
 import { installApiAccess } from './security/api-access.ts';
+import { Revocations } from './security/revocations.ts';
 import { openSiteSecurity } from './security/site.ts';
 import { startMqttSource, type MqttSource } from './sources/mqtt.ts';
 import { startSerialSource } from './sources/serial.ts';
@@ -51,7 +52,8 @@ export interface HubOptions {
 
 export interface Hub {
   readonly httpPort: number;
-  readonly mqttPort: number;
+  /** Plain MQTT; undefined when security.require_tls leaves only MQTTS. */
+  readonly mqttPort: number | undefined;
   /** MQTTS, when security.tls is configured. */
   readonly mqttsPort: number | undefined;
   readonly url: string;
@@ -155,16 +157,19 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       if (removed && removed.readings > 0) log.info({ removed: removed.readings }, `removed ${removed.readings} readings older than the raw retention (${config.storage.raw_retention})`);
       if (removed && removed.alertEvents > 0) log.info({ removed: removed.alertEvents }, `removed ${removed.alertEvents} alert history entries older than the long-term retention (${config.storage.long_term_retention})`);
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not remove expired readings; will try again in an hour');
+      log.warn({ err: (err as Error).message }, 'could not remove expired readings and alert history; will try again in an hour');
     }
   };
   const pruneTimer = store.prune ? setInterval(prune, PRUNE_EVERY_MS).unref() : undefined;
 
+  const revocations = new Revocations({ credentials: security.credentials, tokens: security.tokens, log, metrics, audit: security.audit.record });
+  revocations.watch();
   let mqtt: MqttSource;
   try {
     const tls = config.security.tls && security.tls && { port: config.security.tls.mqtt_port, ...security.tls };
-    mqtt = await startMqttSource({ host: config.bind, port: config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now, login: security.login, limits: security.brokerLimits, ...(tls && { tls }) });
+    mqtt = await startMqttSource({ host: config.bind, port: config.security.require_tls ? undefined : config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now, login: security.login, revocations, limits: security.brokerLimits, ...(tls && { tls }) });
   } catch (err) {
+    revocations.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await journal.close();
     await store.close();
@@ -240,7 +245,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(rejectionsRoutes, { rejections });
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(gatewaysRoutes, { gateways: serial.gateways });
-  await app.register(eventsRoutes, { feed });
+  await app.register(eventsRoutes, { feed, revocations });
   await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
   await app.register(zonesRoutes, { site: config.site.name, store, rules: alerting.routes.rules, engine: alerting.routes.engine, now });
   await app.register(floorPageRoutes);
@@ -249,6 +254,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   try {
     await app.listen({ host: config.bind, port: config.http.port });
   } catch (err) {
+    revocations.stop();
     await serial.close();
     await mqtt.close();
     await alerting.stop();
@@ -264,6 +270,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const stop = () => {
     stopping ??= (async () => {
       log.info('hub stopping: no new connections; flushing the journal');
+      revocations.stop();
       clearInterval(pruneTimer);
       await mqtt.stopAccepting();
       await serial.close();

@@ -18,9 +18,10 @@ async function main(): Promise<void> {
   const hub = await startHub({ config, processMetrics: true, journalFsync });
   if (!journalFsync) hub.log.warn('BENCH_NO_JOURNAL_FSYNC=1: the journal does not fsync; acknowledged readings can be lost in a crash');
   const storage = config.storage.influx_url ? `InfluxDB at ${new URL(config.storage.influx_url).host}` : `embedded SQLite in ${config.data_dir}`;
+  const mqtt = [hub.mqttPort !== undefined && `mqtt://${config.bind}:${hub.mqttPort}`, hub.mqttsPort !== undefined && `mqtts://${config.bind}:${hub.mqttsPort}`].filter(Boolean).join(' or ');
   hub.log.info(
-    { http: hub.url, mqtt: `${config.bind}:${hub.mqttPort}` },
-    `floorwatch hub ready: sensors publish to mqtt://${config.bind}:${hub.mqttPort} (or ws at ${hub.url.replace('http', 'ws')}/mqtt); API at ${hub.url}/api/v1 (docs at ${hub.url}/docs); readings stored in ${storage}`,
+    { http: hub.url, mqtt },
+    `floorwatch hub ready: sensors publish to ${mqtt} (or ${hub.url.replace('http', 'ws')}/mqtt); API at ${hub.url}/api/v1 (docs at ${hub.url}/docs); readings stored in ${storage}`,
   );
   let signals = 0;
   const shutdown = (signal: string) => {

@@ -1,5 +1,6 @@
 // The operator's commands against a running hub: `devices add|rotate|revoke|list` and
 // `tokens create|list`, each a real process, each change in force at once and in the audit log.
+// The hub and the commands share one configuration, as on a site.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
@@ -8,9 +9,13 @@ import { startTestHub, testEnv, type TestHub } from './support/hub.ts';
 
 const run = promisify(execFile);
 
+const site = { zones: [{ id: 'floor-a' }, { id: 'server-room', type: 'server_room' }] };
+
 describe('floorwatch devices and tokens', () => {
   let hub: TestHub;
-  const floorwatch = async (...args: string[]) => (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], { env: { ...process.env, ...testEnv(hub.dataDir, {}) } })).stdout;
+  const floorwatchOn = async (config: Record<string, unknown> | undefined, args: string[]) =>
+    (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], { env: { ...process.env, ...testEnv(hub.dataDir, config ? { config } : {}) } })).stdout;
+  const floorwatch = (...args: string[]) => floorwatchOn(site, args);
   const connects = async (password: string) => {
     const client = mqtt.connect(hub.mqttUrl, { clientId: 't-17', username: 't-17', password, reconnectPeriod: 0 });
     const outcome = await new Promise<boolean>((resolve) => {
@@ -22,7 +27,7 @@ describe('floorwatch devices and tokens', () => {
   };
 
   beforeAll(async () => {
-    hub = await startTestHub();
+    hub = await startTestHub({ config: site });
   });
   afterAll(async () => hub?.dispose());
 
@@ -53,5 +58,20 @@ describe('floorwatch devices and tokens', () => {
     await expect(floorwatch('devices', 'add', 'bad id')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/device id "bad id" contains " "/) });
     await expect(floorwatch('tokens', 'create', 'x', '--role', 'boss')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/role "boss" is not one of viewer, operator, admin/) });
     expect(await floorwatch('tokens', 'list')).not.toMatch(/^x /m);
+  });
+
+  it('refuses a zone the configuration does not list, naming the zones it does', async () => {
+    await expect(floorwatch('devices', 'add', 't-18', '--zone', 'floor-z')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/zone "floor-z" is not one of the zones in the configuration \(known: floor-a, server-room\); nothing was changed/),
+    });
+    expect(await floorwatch('devices', 'list')).not.toMatch(/^t-18 /m);
+    expect(await floorwatch('devices', 'add', 't-18', '--zone', 'server-room')).toMatch(/password: +\S{40,}/);
+    expect(await floorwatch('devices', 'list')).toMatch(/^t-18 +zone server-room /m);
+  });
+
+  it('takes any zone on a site whose configuration lists none', async () => {
+    expect(await floorwatchOn(undefined, ['devices', 'add', 't-19', '--zone', 'floor-z'])).toMatch(/password: +\S{40,}/);
+    expect(await floorwatch('devices', 'list')).toMatch(/^t-19 +zone floor-z /m);
   });
 });

@@ -1,9 +1,11 @@
 // GET /api/v1/events: server-sent events of what reaches the journal — readings, heartbeats,
-// presence — and alert transitions, optionally filtered by device, zone or metric.
+// presence — and alert transitions, optionally filtered by device, zone or metric. A stream ends
+// when the token it was opened with is revoked.
 import { EventEmitter } from 'node:events';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Entry } from '../domain/reading.ts';
 import type { AlertEvent } from '../rules/ledger.ts';
+import type { Credential, Revocations } from '../security/revocations.ts';
 import { parseId, parseMetric, single } from './params.ts';
 
 /** Entries as they become durable, for live views. Slow listeners never hold up the journal. */
@@ -21,12 +23,23 @@ const KEEPALIVE_MS = 15_000;
 /** A client this far behind is skipped until it catches up, rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed }> = async (app, { feed }) => {
-  const open = new Set<() => void>();
-  // Streams never end by themselves; the hub ends them when it stops.
+export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed; revocations: Revocations }> = async (app, { feed, revocations }) => {
+  /** Each open stream's end, with the token it was opened with (null on an open hub). */
+  const open = new Map<() => void, Credential | null>();
+  // Streams never end by themselves; the hub ends them when it stops, or when their token is revoked.
   app.addHook('preClose', async () => {
-    for (const end of open) end();
+    revocations.off('changed', endWithdrawn);
+    for (const end of open.keys()) end();
   });
+  const endWithdrawn = () => {
+    for (const [end, credential] of open) {
+      const withdrawal = credential && revocations.withdrawal(credential);
+      if (!credential || !withdrawal) continue;
+      end();
+      revocations.closed('events', credential, withdrawal);
+    }
+  };
+  revocations.on('changed', endWithdrawn);
 
   app.get('/api/v1/events', { schema: { summary: 'Server-sent events: reading, heartbeat, status, alert' } }, (request, reply) => {
     const device = parseId('device', single(request.query, 'device'));
@@ -75,7 +88,7 @@ export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed }> = async (app, 
       stop();
       raw.end();
     };
-    open.add(end);
+    open.set(end, request.credential);
     raw.on('close', stop);
   });
 };

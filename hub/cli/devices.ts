@@ -13,7 +13,9 @@ floorwatch devices revoke <device-id>                   the device can no longer
 floorwatch devices list                                 devices with passwords, and when they changed
 
 The device connects with user name and client id = its id, and the printed password.
-Passwords are kept in {data_dir}/security/devices.json as scrypt hashes.`;
+--zone must be one of the configuration's zones when it lists any.
+Passwords are kept in {data_dir}/security/devices.json as scrypt hashes. A running hub closes,
+within a second, a connection made with a password that was rotated or revoked.`;
 
 function printSecret(id: string, secret: string): void {
   process.stdout.write(
@@ -50,15 +52,20 @@ export const command: Command = {
         return 2;
       }
       if (action === 'add') {
+        const zones = config.zones.map((z) => z.id);
+        if (values.zone !== undefined && zones.length > 0 && !zones.includes(values.zone)) {
+          throw new CredentialError(`zone ${JSON.stringify(values.zone.slice(0, 80))} is not one of the zones in the configuration (known: ${zones.join(', ')}); nothing was changed`);
+        }
         printSecret(id, await credentials.add(id, values.zone, now));
         audit.record(who, 'device.add', { device: id, ...(values.zone !== undefined && { zone: values.zone }) });
       } else if (action === 'rotate') {
         printSecret(id, await credentials.rotate(id, now));
         audit.record(who, 'device.rotate', { device: id });
+        process.stdout.write(`The running hub closes a connection ${id} has open with the old password within a second; the device reconnects once it has the new one.\n`);
       } else {
         credentials.revoke(id, now);
         audit.record(who, 'device.revoke', { device: id });
-        process.stdout.write(`device ${id} revoked: it can no longer connect (a connection it has open now stays until it ends)\n`);
+        process.stdout.write(`device ${id} revoked: it can no longer connect, and the running hub closes a connection it has open within a second\n`);
       }
       return 0;
     } catch (err) {

@@ -16,7 +16,8 @@ floorwatch tokens list
 viewer reads; operator also acknowledges and silences alerts; admin also manages devices and
 configuration. Once any token exists, every API request needs one:
   curl -H "Authorization: Bearer <token>" http://127.0.0.1:8080/api/v1/devices
-An integration can also log in to MQTT with user name = the token's name and password = the token.`;
+An integration can also log in to MQTT with user name = the token's name and password = the token.
+A running hub closes, within a second, the live feeds and MQTT connections opened with a revoked token.`;
 
 export const command: Command = {
   summary: 'create, revoke or list API tokens (viewer, operator, admin)',
@@ -47,7 +48,7 @@ export const command: Command = {
       } else {
         tokens.revoke(name, Date.now());
         audit.record(who, 'token.revoke', { token: name });
-        process.stdout.write(`token ${name} revoked\n`);
+        process.stdout.write(`token ${name} revoked: no request is accepted with it any more, and the running hub closes the live feeds and MQTT connections opened with it within a second\n`);
       }
       return 0;
     } catch (err) {

@@ -130,6 +130,8 @@ const configSchema = z
       .strictObject({
         /** true: clients without credentials are accepted from any address; warned at every start. */
         allow_anonymous: flag.default(false),
+        /** true: encrypted connections only: the plain MQTT port is not opened (MQTTS and wss:// stay). Needs tls. */
+        require_tls: flag.default(false),
         /** MQTTS and HTTPS from PEM files; relative paths resolve like data_dir. */
         tls: z
           .strictObject({
@@ -200,6 +202,14 @@ const configSchema = z
     serial: z.array(serialPortSchema).default([]),
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.security.require_tls && !cfg.security.tls) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['security', 'require_tls'],
+        message: 'needs security.tls (cert and key): without TLS the hub would have no MQTT port to open; configure security.tls, or set require_tls to false',
+        input: cfg.security.require_tls,
+      });
+    }
     const zoneIds = new Set<string>();
     cfg.zones.forEach((zone, i) => {
       if (zoneIds.has(zone.id)) ctx.addIssue({ code: 'custom', path: ['zones', i, 'id'], message: `zone "${zone.id}" is listed twice`, input: zone.id });

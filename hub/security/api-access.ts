@@ -4,6 +4,7 @@
 // check allows only on a loopback bind; once any token exists every request needs one.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RequestRate } from './rate.ts';
+import type { Credential } from './revocations.ts';
 import { roleAllows, type ApiTokens, type Role } from './tokens.ts';
 
 declare module 'fastify' {
@@ -14,6 +15,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who made the request, for the audit log: the token's name, or "anonymous" on an open hub. */
     actor: string;
+    /** The token the request came with; null on an open hub. A stream held open ends when it is revoked. */
+    credential: Credential | null;
   }
 }
 
@@ -70,6 +73,7 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
   const byAddress = new RequestRate(options.requestsPerMinute, options.now);
   const byToken = new RequestRate(options.requestsPerMinute, options.now);
   app.decorateRequest('actor', 'anonymous');
+  app.decorateRequest('credential', null);
 
   app.addHook('onRequest', async (request, reply) => {
     if (!tokens.any()) return;
@@ -98,6 +102,7 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
     }
     if (!roleAllows(token.role, needed)) return refuse(reply, 403, `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
     request.actor = token.name;
+    request.credential = { kind: 'token', name: token.name, issuedAt: token.createdAt };
   });
 
   app.addHook('onSend', async (_request, reply, payload) => {

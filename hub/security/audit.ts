@@ -1,13 +1,14 @@
-// The audit log: who did what, and when — acknowledgements, silences, device and token changes.
+// The audit log: who did what, and when — acknowledgements, silences, device and token changes,
+// and the open connections the hub closed because of them.
 // One JSON line per action in {data_dir}/audit.log, appended and never rewritten.
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface AuditEntry {
   at: number;
-  /** The token name, "cli:<os user>", or "anonymous" on an open hub. */
+  /** The token name, "cli:<os user>", "anonymous" on an open hub, or "hub" for what the hub did itself. */
   who: string;
-  /** e.g. alert.ack, silence.create, device.add, token.revoke */
+  /** e.g. alert.ack, silence.create, device.add, token.revoke, connection.close */
   action: string;
   details: Record<string, unknown>;
 }

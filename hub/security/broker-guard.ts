@@ -1,5 +1,6 @@
 // The broker's door and rules: who connects (MqttLogin), what each may publish and subscribe to
-// (acl.ts), and how much one client may send (connections, packet size, rate, in-flight).
+// (acl.ts), how much one client may send (connections, packet size, rate, in-flight), and who
+// must leave because their password or token was withdrawn (revocations.ts).
 // Everything here runs before ingest: a refused message never reaches the journal.
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -11,6 +12,7 @@ import { describePrincipal, publishProblem, subscribeProblem, type Principal } f
 import type { MqttLogin } from './mqtt-login.ts';
 import { PacketSizeLimit } from './packet-size.ts';
 import { MessageRate } from './rate.ts';
+import type { Credential, Revocations } from './revocations.ts';
 
 export interface BrokerLimits {
   maxConnections: number;
@@ -23,6 +25,7 @@ export interface BrokerLimits {
 
 export interface BrokerGuardOptions {
   login: MqttLogin;
+  revocations: Revocations;
   limits: BrokerLimits;
   prefix: string;
   log: Logger;
@@ -33,6 +36,8 @@ export interface BrokerGuardOptions {
 
 interface Session {
   principal: Principal;
+  /** Undefined for an anonymous client, which nothing can withdraw. */
+  credential: Credential | undefined;
   rate: MessageRate;
   inflight: number;
 }
@@ -77,7 +82,7 @@ export class BrokerGuard {
         (result) => {
           if ('principal' in result) {
             const { limits, now } = this.options;
-            this.sessions.set(client, { principal: result.principal, rate: new MessageRate(limits.messagesPerSecond, limits.messageBurst, limits.rateGraceMs, now()), inflight: 0 });
+            this.sessions.set(client, { principal: result.principal, credential: result.credential, rate: new MessageRate(limits.messagesPerSecond, limits.messageBurst, limits.rateGraceMs, now()), inflight: 0 });
             done(null, true);
             return;
           }
@@ -131,6 +136,15 @@ export class BrokerGuard {
   release(client: Client | null): void {
     const session = client ? this.sessions.get(client) : undefined;
     if (session) session.inflight--;
+  }
+
+  /** Closes the client when the password, certificate or token it logged in with has been revoked or replaced since. */
+  closeIfWithdrawn(client: Client): void {
+    const credential = this.sessions.get(client)?.credential;
+    const withdrawal = credential && this.options.revocations.withdrawal(credential);
+    if (!credential || !withdrawal || client.closed) return;
+    client.close();
+    this.options.revocations.closed('mqtt', credential, withdrawal);
   }
 
   readonly authorizeSubscribe = (client: Client, subscription: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void): void => {

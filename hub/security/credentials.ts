@@ -46,6 +46,12 @@ export class DeviceCredentials {
     return this.file.get(id)?.revokedAt !== undefined;
   }
 
+  /** When the device's live password was issued (added or last rotated); undefined when it has none. */
+  passwordIssuedAt(id: string): number | undefined {
+    const stored = this.file.get(id);
+    return stored && stored.revokedAt === undefined ? issuedAt(stored) : undefined;
+  }
+
   list(): DeviceCredentialInfo[] {
     return [...this.file.all()].map(([id, { hash: _hash, ...info }]) => ({ id, ...info })).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
@@ -84,9 +90,17 @@ export class DeviceCredentials {
     this.file.update((records) => records.set(id, { ...existing, revokedAt: now }));
   }
 
-  async verify(id: string, password: Buffer | string): Promise<boolean> {
+  /**
+   * Whether the password is the device's live one; if so, when that password was issued, so a
+   * connection made with it can be told apart from one made after a rotation.
+   */
+  async verify(id: string, password: Buffer | string): Promise<{ issuedAt: number } | undefined> {
     const stored = this.file.get(id);
-    if (!stored || stored.revokedAt !== undefined) return false;
-    return verifyPassword(password, stored.hash);
+    if (!stored || stored.revokedAt !== undefined) return undefined;
+    return (await verifyPassword(password, stored.hash)) ? { issuedAt: issuedAt(stored) } : undefined;
   }
+}
+
+function issuedAt(stored: StoredDevice): number {
+  return stored.rotatedAt ?? stored.createdAt;
 }

@@ -5,6 +5,7 @@ import { idProblem } from '../domain/reading.ts';
 import type { Principal } from './acl.ts';
 import type { DeviceCredentials } from './credentials.ts';
 import { isLoopbackAddress } from './exposure.ts';
+import type { Credential } from './revocations.ts';
 import type { ApiTokens } from './tokens.ts';
 
 export interface ConnectionFacts {
@@ -17,7 +18,8 @@ export interface ConnectionFacts {
   password?: Buffer;
 }
 
-export type LoginResult = { principal: Principal } | { returnCode: 2 | 4 | 5; reason: string };
+/** A login, with the credential it rests on (none for an anonymous client). */
+export type LoginResult = { principal: Principal; credential?: Credential } | { returnCode: 2 | 4 | 5; reason: string };
 
 export interface MqttLoginOptions {
   credentials: DeviceCredentials;
@@ -38,11 +40,12 @@ export class MqttLogin {
       const integration = tokens.find(secret);
       if (integration) {
         if (integration.name !== username) return { returnCode: 4, reason: `the token given is not ${username}'s` };
-        return { principal: { kind: 'integration', name: integration.name, role: integration.role } };
+        return { principal: { kind: 'integration', name: integration.name, role: integration.role }, credential: { kind: 'token', name: integration.name, issuedAt: integration.createdAt } };
       }
-      if (!(await credentials.verify(username, password ?? ''))) return { returnCode: 4, reason: `wrong password for ${username.slice(0, 64)}, or no such device` };
+      const verified = await credentials.verify(username, password ?? '');
+      if (!verified) return { returnCode: 4, reason: `wrong password for ${username.slice(0, 64)}, or no such device` };
       if (clientId !== username) return { returnCode: 2, reason: `device ${username} connected with client id ${JSON.stringify(clientId.slice(0, 64))}; it must be the device id` };
-      return { principal: { kind: 'device', id: username } };
+      return { principal: { kind: 'device', id: username }, credential: { kind: 'password', device: username, issuedAt: verified.issuedAt } };
     }
     if (facts.certificateName !== undefined) {
       const id = facts.certificateName;
@@ -50,7 +53,7 @@ export class MqttLogin {
       if (problem) return { returnCode: 5, reason: `certificate name ${JSON.stringify(id.slice(0, 64))} is not a device id: it ${problem}` };
       if (credentials.isRevoked(id)) return { returnCode: 5, reason: `device ${id} was revoked` };
       if (clientId !== id) return { returnCode: 2, reason: `certificate of ${id} used with client id ${JSON.stringify(clientId.slice(0, 64))}; it must be the device id` };
-      return { principal: { kind: 'device', id } };
+      return { principal: { kind: 'device', id }, credential: { kind: 'certificate', device: id } };
     }
     if (this.options.allowAnonymous) return { principal: { kind: 'anonymous' } };
     if (credentials.any() || this.options.certificateLogins) return { returnCode: 5, reason: 'no user name or certificate: this hub requires device credentials' };

@@ -38,6 +38,10 @@ export class ApiTokens {
     this.file = new RecordFile(join(dataDir, 'security', 'tokens.json'));
   }
 
+  get path(): string {
+    return this.file.path;
+  }
+
   /** True once any token is live: from then on every API request needs one. */
   any(): boolean {
     for (const t of this.file.all().values()) if (t.revokedAt === undefined) return true;
@@ -66,11 +70,17 @@ export class ApiTokens {
     this.file.update((records) => records.set(name, { ...existing, revokedAt: now }));
   }
 
-  /** The live token's name and role, or undefined. */
-  find(token: string): { name: string; role: Role } | undefined {
+  /** The live token's name, role and creation time, or undefined. */
+  find(token: string): { name: string; role: Role; createdAt: number } | undefined {
     if (!token.startsWith(TOKEN_PREFIX)) return undefined;
     const hash = hashToken(token);
-    for (const [name, t] of this.file.all()) if (t.hash === hash && t.revokedAt === undefined) return { name, role: t.role };
+    for (const [name, t] of this.file.all()) if (t.hash === hash && t.revokedAt === undefined) return { name, role: t.role, createdAt: t.createdAt };
     return undefined;
+  }
+
+  /** When the live token of this name was created; undefined when none is live. A name revoked and created again gets a new time. */
+  createdAt(name: string): number | undefined {
+    const stored = this.file.get(name);
+    return stored && stored.revokedAt === undefined ? stored.createdAt : undefined;
   }
 }

@@ -1,37 +1,42 @@
-// The embedded MQTT broker as a source of readings: TCP on the MQTT port, and WebSocket through
-// the HTTP server (see api/mqtt-websocket.ts). A QoS 1 PUBACK is held until ingest has the
-// message's readings durable in the journal: aedes sends the PUBACK only after
-// authorizePublish calls back, and a held callback back-pressures only that client. Logins, the
-// topic ACL and the per-client limits (security/broker-guard.ts) run before ingest.
+// The embedded MQTT broker as a source of readings: TCP on the MQTT port (unless only TLS is
+// allowed), MQTTS when TLS is configured, and WebSocket through the HTTP server (see
+// api/mqtt-websocket.ts). A QoS 1 PUBACK is held until ingest has the message's readings durable
+// in the journal: aedes sends the PUBACK only after authorizePublish calls back, and a held
+// callback back-pressures only that client. Logins, the topic ACL and the per-client limits
+// (security/broker-guard.ts) run before ingest.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { IncomingMessage as HttpRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Aedes, type PublishPacket } from 'aedes';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import type { Ingest } from '../ingest/ingest.ts';
 import { BrokerGuard, type BrokerLimits } from '../security/broker-guard.ts';
 import type { MqttLogin } from '../security/mqtt-login.ts';
+import type { Revocations } from '../security/revocations.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { parseDeviceTopic, topics } from './topics.ts';
 
 export interface MqttSourceOptions {
   host: string;
-  port: number;
+  /** Plain MQTT; absent when security.require_tls leaves only MQTTS. */
+  port?: number;
   prefix: string;
   ingest: Ingest;
   log: Logger;
   metrics: Metrics;
   now: () => number;
   login: MqttLogin;
+  revocations: Revocations;
   limits: BrokerLimits & { maxKeepaliveS: number; connectTimeoutMs: number };
   /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
   tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 export interface MqttSource {
-  readonly port: number;
+  /** Plain MQTT; undefined when security.require_tls leaves only MQTTS. */
+  readonly port: number | undefined;
   /** The MQTTS port, when TLS is configured. */
   readonly tlsPort: number | undefined;
   /** Serves one MQTT connection that arrived another way (WebSocket). */
@@ -69,8 +74,8 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     }
   }
 
-  const { limits } = options;
-  const guard = new BrokerGuard({ login: options.login, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
+  const { limits, revocations } = options;
+  const guard = new BrokerGuard({ login: options.login, revocations, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
   const broker = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
     // A client must ask for a keepalive, and not a longer one than this, so a half-open connection is found.
@@ -113,12 +118,26 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     },
   });
 
-  broker.on('client', () => metrics.mqttClients.set(broker.connectedClients));
-  broker.on('clientDisconnect', () => metrics.mqttClients.set(broker.connectedClients));
+  // The clients served now, to look over when a password or token is withdrawn.
+  const clients = new Set<Client>();
+  const closeWithdrawn = () => {
+    for (const client of clients) guard.closeIfWithdrawn(client);
+  };
+  revocations.on('changed', closeWithdrawn);
+  broker.on('client', (client) => {
+    clients.add(client);
+    metrics.mqttClients.set(broker.connectedClients);
+    // A login checked just before a change, but registered after the look over that followed it.
+    guard.closeIfWithdrawn(client);
+  });
+  broker.on('clientDisconnect', (client) => {
+    clients.delete(client);
+    metrics.mqttClients.set(broker.connectedClients);
+  });
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
   broker.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT connection error'));
 
-  const server: Server = createServer((socket) => broker.handle(guard.accept(socket)));
+  const server: Server | undefined = options.port === undefined ? undefined : createServer((socket) => broker.handle(guard.accept(socket)));
   const { tls } = options;
   // requestCert without rejectUnauthorized: a device may log in by certificate or by password.
   const tlsServer = tls && createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) }, (socket) => broker.handle(guard.accept(socket)));
@@ -129,15 +148,16 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     const address = target.address();
     return typeof address === 'object' && address ? address.port : port;
   };
-  const port = await listen(server, options.port);
+  const port = server && options.port !== undefined ? await listen(server, options.port) : undefined;
   let tlsPort: number | undefined;
   try {
     if (tlsServer && tls) tlsPort = await listen(tlsServer, tls.port);
   } catch (err) {
-    server.close();
+    server?.close();
     throw err;
   }
-  const serversClosed = Promise.all([server, ...(tlsServer ? [tlsServer] : [])].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
+  const servers = [server, tlsServer].filter((s) => s !== undefined);
+  const serversClosed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
 
   const publish = (topic: string, payload: string | Buffer, publishOptions: { retain?: boolean } = {}) =>
     new Promise<void>((resolve, reject) => {
@@ -158,14 +178,13 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     stopAccepting: async () => {
       // close() stops listening at once; its callback waits for the open connections, which the
       // broker ends in close() below.
-      if (server.listening) server.close();
-      if (tlsServer?.listening) tlsServer.close();
+      for (const s of servers) if (s.listening) s.close();
     },
     async close() {
       await publish(topics.hubStatus(prefix), 'offline', { retain: true }).catch(() => undefined);
       closing = true;
-      if (server.listening) server.close();
-      if (tlsServer?.listening) tlsServer.close();
+      revocations.off('changed', closeWithdrawn);
+      for (const s of servers) if (s.listening) s.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await serversClosed;
     },

@@ -37,6 +37,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    revokedConnectionsClosed: new Counter({
+      name: 'floorwatch_revoked_connections_closed_total',
+      help: 'Open connections the hub closed because the password or token they logged in with was revoked or replaced, by connection (mqtt, events) and reason (revoked, password_changed)',
+      labelNames: ['connection', 'reason'] as const,
+      registers,
+    }),
     mqttDropped: new Counter({ name: 'floorwatch_mqtt_dropped_total', help: 'MQTT messages over a client\'s rate limit, acknowledged but not stored', registers }),
     serialFrames: new Counter({
       name: 'floorwatch_serial_frames_total',
