@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../hub/domain/reading.ts';
-import { Journal, type JournalLogLevel, type JournalOptions, type JournalRecord } from '../hub/journal/journal.ts';
+import { Journal, ReplayRequest, type JournalLogLevel, type JournalOptions, type JournalRecord } from '../hub/journal/journal.ts';
 
 const tempDirs: string[] = [];
 const openJournals: Journal[] = [];
@@ -306,6 +306,36 @@ describe('journal', () => {
     expect(c.got.map((r) => r.lsn)).toEqual(expected);
     expect(c.got.map((r) => r.entry)).toEqual(expected.map((i) => reading(i)));
     expect(await j2.append([reading(41)])).toBe(41);
+  });
+
+  it('hands a consumer that asks for a replay everything after its committed position again', async () => {
+    const dir = await tempDir();
+    const { logs, log } = logCapture();
+    const j = await openJournal({ dir, log });
+    const calls: number[][] = [];
+    let refuse = true;
+    const c = collector();
+    // The position is committed once at the start (0), then not again within the long interval.
+    j.consume(
+      'rules',
+      (entries, lastLsn) => {
+        const lsns = entries.map((_, i) => lastLsn - entries.length + 1 + i);
+        calls.push(lsns);
+        if (lsns.includes(11) && refuse) {
+          refuse = false;
+          throw new ReplayRequest('state reverted to an older save');
+        }
+        c.handler(entries, lastLsn);
+      },
+      { maxBatch: 5, commitIntervalMs: 60_000, maxBackoffMs: 0 },
+    );
+    for (const first of [1, 6, 11]) {
+      await j.append(range(first, first + 4).map((i) => reading(i)));
+      await c.until(Math.min(first + 4, 10));
+    }
+    await c.until(25);
+    expect(calls).toEqual([range(1, 5), range(6, 10), range(11, 15), range(1, 5), range(6, 10), range(11, 15)]);
+    expect(logs.find((l) => l.msg.includes('replaying'))?.fields).toMatchObject({ consumer: 'rules', from: 1 });
   });
 
   it('retries a failed batch after a backoff, skipping and duplicating nothing', async () => {

@@ -42,6 +42,14 @@ export interface JournalOptions {
   fsync?: boolean;
 }
 
+/**
+ * Thrown by a handler that lost what it did since its last committed position (its own state
+ * reverted to an older save): the consumer is handed the entries after that position again.
+ */
+export class ReplayRequest extends Error {
+  override readonly name = 'ReplayRequest';
+}
+
 /** Called with consecutive entries whose last LSN is `lastLsn`. Resolving commits them. */
 export type ConsumerHandler = (entries: Entry[], lastLsn: number) => Promise<void> | void;
 
@@ -554,7 +562,7 @@ export class Journal {
   // ---- consumers ----
 
   private async runConsumer(c: ConsumerState): Promise<void> {
-    const cursor = new Cursor(() => this.segments, c.processed + 1);
+    let cursor = new Cursor(() => this.segments, c.processed + 1);
     try {
       if (c.needsPersist) await this.commit(c);
       let readFailures = 0;
@@ -589,6 +597,7 @@ export class Journal {
           continue;
         }
         let attempt = 0;
+        let replay = false;
         for (;;) {
           try {
             c.lastCallAt = Date.now();
@@ -600,7 +609,20 @@ export class Journal {
             if (c.stopped) return;
             await this.pause(c, backoffMs(attempt, c.maxBackoffMs));
             if (c.stopped) return;
+            if (err instanceof ReplayRequest) {
+              replay = true;
+              break;
+            }
           }
+        }
+        if (replay) {
+          // Segments are kept back to the committed position, so its entries can still be read.
+          await c.commitChain;
+          this.log('warn', 'journal: consumer asked for its entries again; replaying from its committed position', { consumer: c.name, from: c.committed + 1 });
+          await cursor.close();
+          cursor = new Cursor(() => this.segments, c.committed + 1);
+          c.processed = c.committed;
+          continue;
         }
         c.processed = batch.lastLsn;
         const due = c.lastCommitAt + c.commitIntervalMs;
