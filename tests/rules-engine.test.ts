@@ -1,6 +1,9 @@
 // The rule engine on an injected clock: each rule kind, the lifecycle, and restarts, in floor time
 // that runs in milliseconds. The ledger is real SQLite.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ReplayRequest } from '../hub/journal/journal.ts';
 import { engineFixture, HOUR, MINUTE, SECOND, T0, ZONES, type EngineFixture } from './rules-fixtures.ts';
 
 /** The reference energy average, computed independently of the engine. */
@@ -86,6 +89,55 @@ describe('restarts', () => {
     }
     expect(f.of('firing', 'temperature.t-2').map((e) => e.at)).toEqual([T0 + 10 * MINUTE]);
     expect(f.engine.history(f.of('firing', 'temperature.t-2')[0]!.alertId).map((e) => e.kind)).toEqual(['firing']);
+  });
+
+  it('a crash between saves loses nothing: evaluation state not yet saved is rebuilt from the journal', () => {
+    // CO₂ over its 1-hour mean: 30 min at 700 ppm, then 1300 ppm, fires once the hour averages above 1000.
+    const level = (minute: number) => (minute < 30 ? 700 : 1300);
+    const firingMinute = (crashAfter: number | undefined): number | undefined => {
+      f?.close();
+      f = engineFixture(winter);
+      // Readings arrive while the hub's clock stands still: no batch changes an alert or is due to be saved.
+      for (let minute = 0; minute <= 90; minute++) {
+        f.reading('c-9', 'co2', level(minute), T0 + minute * MINUTE);
+        if (minute === crashAfter) {
+          const saved = f.savedLsn();
+          expect(saved).toBeLessThan(f.lsn);
+          f.restart();
+          f.replay(saved);
+        }
+      }
+      const at = f.of('firing', 'co2.c-9')[0]?.alert.firingAt;
+      return at === undefined ? undefined : (at - T0) / MINUTE;
+    };
+    const undisturbed = firingMinute(undefined);
+    expect(undisturbed).toBeGreaterThanOrEqual(60);
+    expect(firingMinute(45)).toBe(undisturbed);
+  });
+
+  it('a change the ledger refuses reloads the last save, and the engine asks the journal for what followed it', () => {
+    f = engineFixture(winter);
+    const level = (minute: number) => (minute < 30 ? 700 : 1300);
+    for (let minute = 0; minute < 60; minute++) f.reading('c-9', 'co2', level(minute), T0 + minute * MINUTE);
+    // Another connection makes the disk refuse the alert the next reading fires.
+    const other = new Database(join(f.dir, 'alerts.sqlite'));
+    other.exec(`CREATE TRIGGER refuse BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+    expect(() => f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE)).toThrow('disk I/O error');
+    expect(() => f.reading('c-9', 'co2', 1300, T0 + 61 * MINUTE)).toThrow(ReplayRequest);
+    other.exec('DROP TRIGGER refuse');
+    other.close();
+    f.replay(f.savedLsn());
+    expect(f.of('firing', 'co2.c-9').map((e) => e.alert.firingAt)).toEqual([T0 + 60 * MINUTE]);
+  });
+
+  it('sync saves what is pending, so a restart after it needs nothing replayed', () => {
+    f = engineFixture(tenMinutes);
+    for (let minute = 0; minute <= 7; minute++) f.reading('t-2', 'temperature', 25, T0 + minute * MINUTE);
+    f.engine.sync();
+    expect(f.savedLsn()).toBe(f.lsn);
+    f.restart();
+    for (let minute = 8; minute <= 12; minute++) f.reading('t-2', 'temperature', 25, T0 + minute * MINUTE);
+    expect(f.of('firing', 'temperature.t-2').map((e) => e.alert.firingAt)).toEqual([T0 + 10 * MINUTE]);
   });
 
   it('the pending timer also runs out on the clock, without a new reading', () => {

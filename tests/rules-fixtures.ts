@@ -71,6 +71,10 @@ export interface EngineFixture {
   /** A new engine on the same state, as after a hub restart; the LSN continues from `lsn`. */
   restart(options?: { lsn?: number }): void;
   lsn: number;
+  /** The journal position the engine's saved state reflects. */
+  savedLsn(): number;
+  /** Hands the engine every entry fed after `fromLsn` again, as the journal does after a crash. */
+  replay(fromLsn: number): void;
   close(): void;
 }
 
@@ -81,6 +85,7 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
   const events: AlertEvent[] = [];
   const sink: AlertSink = { record: () => undefined, announce: (e) => events.push(...e) };
   let ledger = new AlertLedger(join(dir, 'alerts.sqlite'));
+  const journal: Entry[] = [];
   const fixture: EngineFixture = {
     engine: new RuleEngine(settings, ledger, sink, clock.now),
     clock,
@@ -88,6 +93,7 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
     dir,
     lsn: 0,
     feed(...entries) {
+      journal.push(...entries);
       fixture.lsn += entries.length;
       fixture.engine.apply(entries, fixture.lsn);
     },
@@ -107,8 +113,18 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
     restart(options = {}) {
       ledger.close();
       ledger = new AlertLedger(join(dir, 'alerts.sqlite'));
-      if (options.lsn !== undefined) fixture.lsn = options.lsn;
+      if (options.lsn !== undefined) {
+        // The journal hands over what follows `lsn` again.
+        fixture.lsn = options.lsn;
+        journal.length = options.lsn;
+      }
       fixture.engine = new RuleEngine(settings, ledger, sink, clock.now);
+    },
+    savedLsn() {
+      return Number(ledger.meta('lsn') ?? '0');
+    },
+    replay(fromLsn) {
+      fixture.engine.apply(journal.slice(fromLsn), journal.length);
     },
     close() {
       ledger.close();

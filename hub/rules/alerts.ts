@@ -43,6 +43,8 @@ export class AlertBook {
   private readonly keys: Map<string, KeyState>;
   private silences: Silence[];
   private pending: AlertEvent[] = [];
+  /** Live alerts whose value or summary moved on without a transition: written by `saveUpdates`. */
+  private readonly updated = new Set<Alert>();
 
   constructor(
     private readonly ledger: AlertLedger,
@@ -51,6 +53,12 @@ export class AlertBook {
     for (const a of ledger.liveAlerts()) this.live.set(a.key, a);
     this.keys = ledger.keys();
     this.silences = ledger.silences();
+  }
+
+  /** Writes the alerts whose value moved on since the last call; the engine saves them with its state. */
+  saveUpdates(): void {
+    for (const a of this.updated) this.ledger.saveAlert(a);
+    this.updated.clear();
   }
 
   /** Events since the last call, in order. */
@@ -77,8 +85,8 @@ export class AlertBook {
     const severity = o.severity ?? 'warning';
     if (o.state === 'pending') {
       if (a?.state === 'firing') this.close(a, o.at);
-      const current = a?.state === 'pending' ? a : undefined;
-      this.save(this.describe(current ?? this.open(o, severity), o, severity));
+      if (a?.state === 'pending') this.update(this.describe(a, o, severity));
+      else this.save(this.describe(this.open(o, severity), o, severity));
       return;
     }
     if (!a || a.state === 'pending') {
@@ -96,7 +104,7 @@ export class AlertBook {
       this.save(a);
       this.emit(a, 'severity', o.at);
     } else if (a.value !== o.value || a.summary !== (o.summary ?? a.summary)) {
-      this.save(this.describe(a, o, severity));
+      this.update(this.describe(a, o, severity));
     }
   }
 
@@ -179,13 +187,20 @@ export class AlertBook {
   private save(a: Alert): void {
     if (a.state === 'resolved') this.live.delete(a.key);
     else this.live.set(a.key, a);
+    this.updated.delete(a);
     this.ledger.saveAlert(a);
+  }
+
+  /** A live alert's figures moved on, nothing else: no need to write it for every reading. */
+  private update(a: Alert): void {
+    this.updated.add(a);
   }
 
   /** Ends a live alert: a pending one that never fired leaves no trace; a firing one resolves. */
   private close(a: Alert, at: number): void {
     if (a.state === 'pending') {
       this.live.delete(a.key);
+      this.updated.delete(a);
       this.ledger.deleteAlert(a.id);
       return;
     }

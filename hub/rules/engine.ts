@@ -5,10 +5,14 @@
 // hub's own health.
 //
 // Consistency with the journal: the last applied LSN is saved in the same SQLite transaction as
-// the state and the outbox rows of the batch, and entries at or below it are skipped, so a batch
-// the journal replays after a crash is applied exactly once. A commit is made durable before its
-// transitions are announced, before an operator's change is answered, and before the journal
-// saves the rules' position (`sync`); a batch that changed no alert need not wait for the disk.
+// the state and the outbox rows it reflects, and entries at or below it are skipped, so a batch
+// the journal replays after a crash is applied exactly once. Saving every device's evaluation
+// state for every batch cost more than evaluating it, so a batch that changed nothing in the
+// alert ledger leaves its device state in memory: it is saved, with its LSN, by the next batch
+// that changes an alert, at least every SAVE_EVERY_MS, and before the journal saves the rules'
+// position (`sync`). After a crash the journal replays from that position, rebuilding what was
+// not saved. A save is made durable before its transitions are announced, before an operator's
+// change is answered, and in `sync`; one that changed no alert need not wait for the disk.
 //
 // Late readings: each (device, metric) has an evaluation point, the event time of the newest
 // reading evaluated. A reading at or before it still joins the windows (so later averages are
@@ -17,6 +21,7 @@ import type { DeviceKind, Entry, Heartbeat, Reading, StatusChange } from '../dom
 import { AlertBook, matches, type Observation } from './alerts.ts';
 import { faultsOf } from './equipment.ts';
 import { addLevel, parseShifts, projectedLex8h, type ExposureState } from './exposure.ts';
+import { ReplayRequest } from '../journal/journal.ts';
 import type { Alert, AlertEvent, AlertFilter, AlertLedger, Silence } from './ledger.ts';
 import { judge, recordData, recordPresence, type Liveness, type Presence } from './liveness.ts';
 import { calendarSeason, effectiveRequirements, HUB_HEALTH, LIVENESS, type Limit, type Requirement, type RuleOverrides, type Season, type Severity, type ZoneType } from './requirements.ts';
@@ -113,13 +118,21 @@ function zoneLabel(zone: string): string {
   return zone || 'unassigned';
 }
 
+/** Evaluation state left unsaved is saved at least this often (engine clock). */
+const SAVE_EVERY_MS = 1000;
+
 export class RuleEngine {
   private devices = new Map<string, DeviceState>();
   private gateways = new Map<string, GatewayState>();
+  /** Devices whose evaluation state changed since it was last saved. */
   private dirty = new Set<string>();
   private gatewaysChanged = false;
-  // Both assigned by load().
+  // Assigned by load().
   private appliedLsn!: number;
+  private savedLsn!: number;
+  private savedAt!: number;
+  /** A failed change reloaded a save older than the batches applied: they must come again. */
+  private replayNeeded = false;
   private book!: AlertBook;
   private readonly requirementCache = new Map<string, Requirement[]>();
   private readonly shifts: number[];
@@ -143,6 +156,8 @@ export class RuleEngine {
     this.devices = new Map([...this.ledger.devices()].map(([id, doc]) => [id, deserialize(doc)]));
     this.gateways = new Map(JSON.parse(this.ledger.meta('gateways') ?? '[]') as [string, GatewayState][]);
     this.appliedLsn = Number(this.ledger.meta('lsn') ?? '0');
+    this.savedLsn = this.appliedLsn;
+    this.savedAt = this.now();
     this.book = new AlertBook(this.ledger, { escalateAfterMs: this.settings.escalateAfterMs, now: this.now });
     this.dirty.clear();
     this.gatewaysChanged = false;
@@ -150,15 +165,17 @@ export class RuleEngine {
 
   /** The journal handler. */
   apply(entries: readonly Entry[], lastLsn: number): void {
+    if (this.replayNeeded) {
+      this.replayNeeded = false;
+      throw new ReplayRequest(`the rule engine needs the journal from entry ${this.appliedLsn + 1} again`);
+    }
     if (lastLsn <= this.appliedLsn) return;
     const firstLsn = lastLsn - entries.length + 1;
     this.commit(() => {
       entries.forEach((entry, i) => {
         if (firstLsn + i > this.appliedLsn) this.applyEntry(entry);
       });
-      this.ledger.setMeta('lsn', String(lastLsn));
-    });
-    this.appliedLsn = lastLsn;
+    }, { lsn: lastLsn });
   }
 
   /** Time-driven rules at the clock's now; `hub` feeds the self-alerts. */
@@ -187,9 +204,9 @@ export class RuleEngine {
     return this.commit(() => this.book.removeSilence(id, this.now()), { durable: true });
   }
 
-  /** Makes every applied batch durable; the journal calls it before saving the rules' position. */
+  /** Saves every applied batch, durably; the journal calls it before saving the rules' position. */
   sync(): void {
-    this.ledger.sync();
+    this.commit(() => undefined, { durable: true });
   }
 
   /** Firing alerts whose notification went out: what the retained MQTT messages should say. */
@@ -231,30 +248,47 @@ export class RuleEngine {
   }
 
   /**
-   * Runs a change in one transaction with its notifications; on error the state is reloaded.
-   * Durable before returning when asked, or when it produced transitions to announce.
+   * Runs a change in one transaction with its notifications; `lsn` is the journal position the
+   * change brings the engine to. The evaluation state is saved with it when the change touched the
+   * alert ledger, when asked to be durable, or when the last save is SAVE_EVERY_MS old. On error
+   * the saved state is reloaded; batches applied since that save are lost with it, and the next
+   * `apply` asks the journal to hand them over again.
    */
-  private commit<T>(change: () => T, { durable = false } = {}): T {
+  private commit<T>(change: () => T, { durable = false, lsn = this.appliedLsn } = {}): T {
     let events: AlertEvent[] = [];
     let result: T;
+    let saved = false;
+    const unsavedBefore = this.appliedLsn > this.savedLsn;
     try {
       result = this.ledger.transaction(() => {
+        const writesBefore = this.ledger.changes();
         const r = change();
-        for (const id of this.dirty) {
-          const d = this.devices.get(id);
-          if (d) this.ledger.saveDevice(id, serialize(d));
-        }
-        if (this.gatewaysChanged) this.ledger.setMeta('gateways', JSON.stringify([...this.gateways]));
         events = this.book.drain();
         this.sink.record(events);
+        saved = durable || this.ledger.changes() !== writesBefore || this.now() - this.savedAt >= SAVE_EVERY_MS;
+        if (saved) {
+          this.book.saveUpdates();
+          for (const id of this.dirty) {
+            const d = this.devices.get(id);
+            if (d) this.ledger.saveDevice(id, serialize(d));
+          }
+          if (this.gatewaysChanged) this.ledger.setMeta('gateways', JSON.stringify([...this.gateways]));
+          if (lsn !== this.savedLsn) this.ledger.setMeta('lsn', String(lsn));
+        }
         return r;
       });
     } catch (err) {
       this.load();
+      this.replayNeeded ||= unsavedBefore;
       throw err;
     }
-    this.dirty.clear();
-    this.gatewaysChanged = false;
+    this.appliedLsn = lsn;
+    if (saved) {
+      this.savedLsn = lsn;
+      this.savedAt = this.now();
+      this.dirty.clear();
+      this.gatewaysChanged = false;
+    }
     if (durable || events.length > 0) {
       try {
         this.ledger.sync();

@@ -130,6 +130,11 @@ export class AlertLedger {
     return this.db.transaction(fn)();
   }
 
+  /** Rows written since the database was opened: tells a transaction that wrote nothing. */
+  changes(): number {
+    return (this.sql('SELECT total_changes() AS n').get() as { n: number }).n;
+  }
+
   /** Makes every commit so far durable: a checkpoint fsyncs the WAL, then the database. */
   sync(): void {
     this.db.pragma('wal_checkpoint(PASSIVE)');
