@@ -59,6 +59,8 @@ export class Ingest {
   private readonly duplicates = new DuplicateFilter();
   private readonly metricsByDevice = new Map<string, Set<string>>();
   private readonly clockNoticeAt = new Map<string, number>();
+  /** The received-messages counter of each source and kind, looked up once rather than per message. */
+  private readonly receivedCounters = new Map<Source, Map<MessageKind, { inc(): void }>>();
 
   constructor(private readonly deps: IngestDeps) {}
 
@@ -79,7 +81,7 @@ export class Ingest {
    */
   async accept(message: IncomingMessage): Promise<IngestOutcome> {
     const { metrics } = this.deps;
-    metrics.messagesIn.inc({ source: message.source, kind: message.kind });
+    this.received(message.source, message.kind).inc();
     const outcome: IngestOutcome = { accepted: 0, rejected: 0, duplicates: 0, problems: [] };
     let entries: Entry[];
     const fresh: Array<[device: string, key: ReadingKey]> = [];
@@ -160,6 +162,20 @@ export class Ingest {
     return readings.length > 0 ? [{ type: 'readings', readings }] : [];
   }
 
+  private received(source: Source, kind: MessageKind): { inc(): void } {
+    let bySource = this.receivedCounters.get(source);
+    if (!bySource) {
+      bySource = new Map();
+      this.receivedCounters.set(source, bySource);
+    }
+    let counter = bySource.get(kind);
+    if (!counter) {
+      counter = this.deps.metrics.messagesIn.labels(source, kind);
+      bySource.set(kind, counter);
+    }
+    return counter;
+  }
+
   private checkDevice(device: string): void {
     const problem = idProblem(device);
     if (problem) throw new Rejection('invalid_id', `device id ${JSON.stringify(device.slice(0, 80))} ${problem}`);
@@ -201,15 +217,11 @@ export class Ingest {
       }
       known.add(metric);
     }
-    return {
-      device,
-      metric,
-      value: converted.value,
-      ts: this.eventTime(device, value.ts, message.receivedAt),
-      zone: this.zoneOf(device, message),
-      ...(spec === undefined && { unknownMetric: true as const }),
-      ...(value.seq !== undefined && { seq: value.seq }),
-    };
+    const reading: Reading = { device, metric, value: converted.value, ts: this.eventTime(device, value.ts, message.receivedAt), zone: this.zoneOf(device, message) };
+    // Assigned rather than spread: this runs for every reading.
+    if (spec === undefined) reading.unknownMetric = true;
+    if (value.seq !== undefined) reading.seq = value.seq;
+    return reading;
   }
 
   private metricsOf(device: string): Set<string> {

@@ -106,15 +106,17 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         callback(full);
         return;
       }
-      journal(packet, route.device, route.kind)
-        .then(
-          (written) => (written ? callback(null) : undefined),
-          (err: unknown) => {
-            // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
-            log.error({ err, topic: packet.topic }, 'unexpected error while ingesting a message');
-          },
-        )
-        .finally(() => guard.release(client));
+      journal(packet, route.device, route.kind).then(
+        (written) => {
+          guard.release(client);
+          if (written) callback(null);
+        },
+        (err: unknown) => {
+          guard.release(client);
+          // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
+          log.error({ err, topic: packet.topic }, 'unexpected error while ingesting a message');
+        },
+      );
     },
   });
 

@@ -34,7 +34,10 @@ export function parseJsonTelemetry(doc: Record<string, unknown>): ParsedValue[] 
   const values: ParsedValue[] = [];
   for (const [metric, value] of Object.entries(doc)) {
     if (RESERVED.has(metric)) continue;
-    values.push({ metric, value, ...(ts !== undefined && { ts }), ...(seq !== undefined && { seq }) });
+    const parsed: ParsedValue = { metric, value };
+    if (ts !== undefined) parsed.ts = ts;
+    if (seq !== undefined) parsed.seq = seq;
+    values.push(parsed);
   }
   if (values.length === 0) throw new Rejection('invalid_payload', 'telemetry object has no readings (expected fields such as "temperature": 23.4)');
   return values;
