@@ -43,7 +43,14 @@ async function withBroker<T>(start: () => Promise<BrokerProcess>, use: (broker: 
   }
 }
 
-function hubOptions(influxUrl: string, env: Record<string, string> = {}) {
+/**
+ * A device's default rate limit (200 msg/s after a burst of 2,000) would acknowledge and drop what
+ * the load generator sends flat out, so the bench lifts it: the hub stores every message here.
+ */
+const UNLIMITED_RATE = { FLOORWATCH_LIMITS__MESSAGES_PER_SECOND: '1000000', FLOORWATCH_LIMITS__MESSAGE_BURST: '1000000' };
+
+function hubOptions(influxUrl: string, extraEnv: Record<string, string> = {}) {
+  const env = { ...UNLIMITED_RATE, ...extraEnv };
   if (!flags.profile) return { influxUrl, env };
   mkdirSync(profileDir, { recursive: true });
   return { influxUrl, env, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] };
