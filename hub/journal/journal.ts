@@ -58,7 +58,7 @@ export interface ConsumeOptions {
   from?: 'oldest' | 'end';
   /** Most entries per handler call. Default 1000. */
   maxBatch?: number;
-  /** Position writes are coalesced to at most one per interval (and one on stop). Default 200. */
+  /** Position writes are coalesced to at most one per interval (and one on stop). Default 1000. */
   commitIntervalMs?: number;
   /**
    * Handler calls start at least this far apart; entries that arrive meanwhile join the next
@@ -333,7 +333,7 @@ export class Journal {
     }
     if (this.active.has(name)) throw new Error(`consumer ${name} is already running`);
     const maxBatch = positiveInt('maxBatch', opts.maxBatch ?? 1000);
-    const commitIntervalMs = nonNegative('commitIntervalMs', opts.commitIntervalMs ?? 200);
+    const commitIntervalMs = nonNegative('commitIntervalMs', opts.commitIntervalMs ?? 1000);
     const minCallIntervalMs = nonNegative('minCallIntervalMs', opts.minCallIntervalMs ?? 0);
     const maxBackoffMs = nonNegative('maxBackoffMs', opts.maxBackoffMs ?? 5000);
 
