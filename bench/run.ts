@@ -150,7 +150,7 @@ async function scenarioLatency(): Promise<void> {
     const metricsUrl = `${hub.httpUrl}/metrics`;
     const before = await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds');
     const loadRun = runLoad({ url: hub.url, devices: 50, rate: 20, messages: 300, window: 8, format: 'json', batch: 1, durationMs: 30_000, timestamps: 'publish', latencies: true });
-    const alertMs = await probeAlerts(hub.url, 20);
+    const alertMs = await probeAlerts(hub.url, 100);
     const report = await loadRun;
     await waitForCount(influxUrl, 'co2', report.readingsAcked, 60_000);
     const stored = histogramPercentiles(subtractHistogram(await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds'), before));
@@ -183,7 +183,7 @@ async function probeAlerts(url: string, probes: number): Promise<number[]> {
   const probe = await mqtt.connectAsync(url, { clientId: 'bench-alert-probe' });
   const samples: number[] = [];
   for (let i = 0; i < probes; i++) {
-    await sleep(500);
+    await sleep(100);
     const device = `probe-${i}`;
     const seen = new Promise<void>((resolve) => waiting.set(device, resolve));
     const sentAt = performance.now();
