@@ -112,6 +112,8 @@ async function scenarioThroughput(): Promise<void> {
       cpuMicrosecondsPerMessage: { mosquitto: mosquitto.cpuMicroseconds, aedes: aedes.cpuMicroseconds, hub: hub.cpuMicroseconds },
     };
     const cpu = hub.cpuMicroseconds;
+    const loads = [mosquitto, aedes, hub].map((t) => t.cpuMicroseconds.load);
+    const loadRange = `${Math.min(...loads)}–${Math.max(...loads)}`;
     rows.push(
       { scenario: `QoS 1, ${devices} devices`, figure: 'Mosquitto msg/s', value: String(mosquitto.messagesPerSecond) },
       { scenario: '', figure: 'bare Aedes msg/s', value: String(aedes.messagesPerSecond) },
@@ -121,7 +123,7 @@ async function scenarioThroughput(): Promise<void> {
         scenario: '',
         figure: 'broker CPU µs/msg: Mosquitto / Aedes / hub',
         value: `${mosquitto.cpuMicroseconds.broker} / ${aedes.cpuMicroseconds.broker} / ${cpu.broker}`,
-        ratio: `hub ${(cpu.broker / aedes.cpuMicroseconds.broker).toFixed(1)}× Aedes; + InfluxDB ${cpu.influxd ?? '?'}; load generator ${aedes.cpuMicroseconds.load}–${cpu.load}`,
+        ratio: `hub ${(cpu.broker / aedes.cpuMicroseconds.broker).toFixed(1)}× Aedes; + InfluxDB ${cpu.influxd ?? '?'}; load generator ${loadRange}`,
       },
     );
   }
