@@ -261,8 +261,11 @@ describe('reports through a running hub', () => {
   const shift = async (): Promise<ShiftReport> =>
     eventually(
       async () => {
+        // Every reading in the store (the writer may wait a moment to write several at once)...
+        const health = await hub.json<{ checks: { journal: { backlog: number } } }>('/api/v1/health');
+        if (health.checks.journal.backlog > 0) return undefined;
         const r = await hub.json<ShiftReport>(`/api/v1/reports/shift?from=${F}&to=${T}`);
-        // Alert history reaches the store through the outbox: wait for both resolutions.
+        // ...and the alert history, which reaches the store through the outbox: both resolutions.
         return r.alerts.list.length === 2 && r.alerts.open === 0 && r.positions.length === 2 ? r : undefined;
       },
       { what: 'the alert history in the store' },
