@@ -313,6 +313,7 @@ describe('journal', () => {
     const { logs, log } = logCapture();
     const j = await openJournal({ dir, log });
     const calls: number[][] = [];
+    const errors: unknown[] = [];
     let refuse = true;
     const c = collector();
     // The position is committed once at the start (0), then not again within the long interval.
@@ -327,7 +328,7 @@ describe('journal', () => {
         }
         c.handler(entries, lastLsn);
       },
-      { maxBatch: 5, commitIntervalMs: 60_000, maxBackoffMs: 0 },
+      { maxBatch: 5, commitIntervalMs: 60_000, onError: (err) => errors.push(err) },
     );
     for (const first of [1, 6, 11]) {
       await j.append(range(first, first + 4).map((i) => reading(i)));
@@ -335,7 +336,40 @@ describe('journal', () => {
     }
     await c.until(25);
     expect(calls).toEqual([range(1, 5), range(6, 10), range(11, 15), range(1, 5), range(6, 10), range(11, 15)]);
-    expect(logs.find((l) => l.msg.includes('replaying'))?.fields).toMatchObject({ consumer: 'rules', from: 1 });
+    expect(logs.find((l) => l.msg.includes('replaying'))?.fields).toMatchObject({ consumer: 'rules', from: 1, reason: 'state reverted to an older save' });
+    // A request, not a failure: not reported as an error.
+    expect(errors).toEqual([]);
+  });
+
+  it('saves a position only once the consumer has made what it did up to there durable', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+    const asked: number[] = [];
+    const durableUpTo = 0;
+    const c = collector();
+    const handle = j.consume('rules', c.handler, {
+      commitIntervalMs: 0,
+      beforeCommit: (lsn) => {
+        asked.push(lsn);
+        if (lsn > durableUpTo) throw new Error(`only ${durableUpTo} is durable`);
+      },
+    });
+    await j.append([reading(1), reading(2)]);
+    await c.until(2);
+    await j.append([reading(3)]);
+    await c.until(3);
+    await handle.stop();
+    // Not asked about the start position (nothing handled yet); refused for 2 and 3.
+    expect(asked).toEqual([2, 3, 3]);
+    expect(await readFile(join(dir, 'consumers', 'rules.pos'), 'utf8')).toBe('0\n');
+
+    // Once it agrees, the position moves: the next consumer gets everything after 0 again.
+    const after = collector();
+    const again = j.consume('rules', after.handler, { beforeCommit: () => undefined });
+    await j.append([reading(4)]);
+    await after.until(4);
+    await again.stop();
+    expect(await readFile(join(dir, 'consumers', 'rules.pos'), 'utf8')).toBe('4\n');
   });
 
   it('retries a failed batch after a backoff, skipping and duplicating nothing', async () => {

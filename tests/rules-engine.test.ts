@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplayRequest } from '../hub/journal/journal.ts';
+import { AlertError } from '../hub/rules/alerts.ts';
 import { engineFixture, HOUR, MINUTE, SECOND, T0, ZONES, type EngineFixture } from './rules-fixtures.ts';
 
 /** The reference energy average, computed independently of the engine. */
@@ -123,10 +124,41 @@ describe('restarts', () => {
     const other = new Database(join(f.dir, 'alerts.sqlite'));
     other.exec(`CREATE TRIGGER refuse BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
     expect(() => f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE)).toThrow('disk I/O error');
+    // The journal may not save the rules' position past the state the engine fell back to.
+    expect(() => f.engine.sync(f.lsn)).toThrow(/behind journal entry/);
     expect(() => f.reading('c-9', 'co2', 1300, T0 + 61 * MINUTE)).toThrow(ReplayRequest);
     other.exec('DROP TRIGGER refuse');
     other.close();
     f.replay(f.savedLsn());
+    expect(f.of('firing', 'co2.c-9').map((e) => e.alert.firingAt)).toEqual([T0 + 60 * MINUTE]);
+  });
+
+  it('an ack the engine refuses (no such alert) keeps what it has not saved yet', () => {
+    f = engineFixture(winter);
+    const level = (minute: number) => (minute < 30 ? 700 : 1300);
+    for (let minute = 0; minute < 60; minute++) f.reading('c-9', 'co2', level(minute), T0 + minute * MINUTE);
+    expect(f.savedLsn()).toBeLessThan(f.lsn);
+    expect(() => f.engine.ack(999, 'li.wei')).toThrow(AlertError);
+    expect(() => f.engine.sync(f.lsn)).not.toThrow();
+    expect(f.savedLsn()).toBe(f.lsn);
+    f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE);
+    expect(f.of('firing', 'co2.c-9').map((e) => e.alert.firingAt)).toEqual([T0 + 60 * MINUTE]);
+  });
+
+  it('announces a transition only once it is on disk: a failed fsync holds it until one works', () => {
+    f = engineFixture(winter);
+    const level = (minute: number) => (minute < 30 ? 700 : 1300);
+    for (let minute = 0; minute < 60; minute++) f.reading('c-9', 'co2', level(minute), T0 + minute * MINUTE);
+    // The commit that makes the ledger durable is refused; the transition's own commit is not.
+    const other = new Database(join(f.dir, 'alerts.sqlite'));
+    other.exec(`CREATE TRIGGER refuse_sync BEFORE INSERT ON meta WHEN NEW.name = 'synced_at' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+    f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE);
+    expect(f.engine.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['co2.c-9']);
+    expect(f.of('firing', 'co2.c-9')).toEqual([]);
+    expect(() => f.engine.sync(f.lsn)).toThrow('disk I/O error');
+    other.exec('DROP TRIGGER refuse_sync');
+    other.close();
+    f.tick();
     expect(f.of('firing', 'co2.c-9').map((e) => e.alert.firingAt)).toEqual([T0 + 60 * MINUTE]);
   });
 

@@ -70,10 +70,11 @@ export interface ConsumeOptions {
   /** Each failed attempt at a batch (handler error or read error), attempt counting from 1. */
   onError?: (err: unknown, attempt: number) => void;
   /**
-   * Makes what the handler did durable; called before each position write, which is skipped (and
-   * retried later) when it throws. For handlers that defer their own fsync.
+   * Makes what the handler did up to `lsn` durable; called before each position write of `lsn`,
+   * which is skipped (and retried later) when it throws. For handlers that defer their own fsync,
+   * or whose state can fall behind what they were handed.
    */
-  beforeCommit?: () => void | Promise<void>;
+  beforeCommit?: (lsn: number) => void | Promise<void>;
   /**
    * Default true. False keeps the position in memory only, for live views: no position file, it
    * never holds segments back, and every start begins per `from`.
@@ -135,8 +136,10 @@ interface ConsumerState {
   lastCallAt: number;
   maxBackoffMs: number;
   onError: ((err: unknown, attempt: number) => void) | undefined;
-  beforeCommit: (() => void | Promise<void>) | undefined;
+  beforeCommit: ((lsn: number) => void | Promise<void>) | undefined;
   durable: boolean;
+  /** Where delivery started: a position at or before it covers nothing the handler did. */
+  start: number;
   /** Last LSN the handler has accepted. */
   processed: number;
   /** Last LSN written to the position file. */
@@ -378,6 +381,7 @@ export class Journal {
       onError: opts.onError,
       beforeCommit: opts.beforeCommit,
       durable,
+      start,
       processed: start,
       committed: start,
       needsPersist,
@@ -597,28 +601,29 @@ export class Journal {
           continue;
         }
         let attempt = 0;
-        let replay = false;
+        let replayReason: ReplayRequest | undefined;
         for (;;) {
           try {
             c.lastCallAt = Date.now();
             await c.handler(batch.entries, batch.lastLsn);
             break;
           } catch (err) {
+            // Not a failure: the handler wants earlier entries again, at once.
+            if (err instanceof ReplayRequest) {
+              replayReason = err;
+              break;
+            }
             attempt += 1;
             this.reportConsumerError(c, err, attempt, true);
             if (c.stopped) return;
             await this.pause(c, backoffMs(attempt, c.maxBackoffMs));
             if (c.stopped) return;
-            if (err instanceof ReplayRequest) {
-              replay = true;
-              break;
-            }
           }
         }
-        if (replay) {
+        if (replayReason) {
           // Segments are kept back to the committed position, so its entries can still be read.
           await c.commitChain;
-          this.log('warn', 'journal: consumer asked for its entries again; replaying from its committed position', { consumer: c.name, from: c.committed + 1 });
+          this.log('warn', 'journal: consumer asked for its entries again; replaying from its committed position', { consumer: c.name, from: c.committed + 1, reason: describeError(replayReason) });
           await cursor.close();
           cursor = new Cursor(() => this.segments, c.committed + 1);
           c.processed = c.committed;
@@ -680,7 +685,7 @@ export class Journal {
       if (lsn === c.committed && !c.needsPersist) return;
       c.lastCommitAt = Date.now();
       try {
-        await c.beforeCommit?.();
+        if (lsn > c.start) await c.beforeCommit?.(lsn);
         await this.writePosition(c.name, lsn);
       } catch (err) {
         this.log('warn', 'journal: could not save consumer position; will retry', {

@@ -69,7 +69,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
   // A new rules consumer starts at the end: old readings in the journal are history, not news.
   const consumer = journal.consume('rules', (entries, lastLsn) => engine.apply(entries, lastLsn), {
     from: 'end',
-    beforeCommit: () => engine.sync(),
+    beforeCommit: (lsn) => engine.sync(lsn),
     onError: (err, attempt) => {
       if (attempt === 1) log.error({ err: (err as Error).message }, `the rule engine could not apply a batch (${(err as Error).message}); retrying`);
     },

@@ -10,15 +10,16 @@
 // state for every batch cost more than evaluating it, so a batch that changed nothing in the
 // alert ledger leaves its device state in memory: it is saved, with its LSN, by the next batch
 // that changes an alert, at least every SAVE_EVERY_MS, and before the journal saves the rules'
-// position (`sync`). After a crash the journal replays from that position, rebuilding what was
-// not saved. A save is made durable before its transitions are announced, before an operator's
-// change is answered, and in `sync`; one that changed no alert need not wait for the disk.
+// position (`sync`, which refuses a position past the saved state). After a crash the journal
+// replays from that position, rebuilding what was not saved. A save is made durable before its
+// transitions are announced, before an operator's change is answered, and in `sync`; one that
+// changed no alert need not wait for the disk.
 //
 // Late readings: each (device, metric) has an evaluation point, the event time of the newest
 // reading evaluated. A reading at or before it still joins the windows (so later averages are
 // right) but is not evaluated: it never re-opens a resolved alert nor resolves a live one.
 import type { DeviceKind, Entry, Heartbeat, Reading, StatusChange } from '../domain/reading.ts';
-import { AlertBook, matches, type Observation } from './alerts.ts';
+import { AlertBook, AlertError, matches, type Observation } from './alerts.ts';
 import { faultsOf } from './equipment.ts';
 import { addLevel, parseShifts, projectedLex8h, type ExposureState } from './exposure.ts';
 import { ReplayRequest } from '../journal/journal.ts';
@@ -133,6 +134,8 @@ export class RuleEngine {
   private savedAt!: number;
   /** A failed change reloaded a save older than the batches applied: they must come again. */
   private replayNeeded = false;
+  /** Transitions committed but not yet known to be on disk, so not yet announced. */
+  private unannounced: AlertEvent[] = [];
   private book!: AlertBook;
   private readonly requirementCache = new Map<string, Requirement[]>();
   private readonly shifts: number[];
@@ -204,8 +207,14 @@ export class RuleEngine {
     return this.commit(() => this.book.removeSilence(id, this.now()), { durable: true });
   }
 
-  /** Saves every applied batch, durably; the journal calls it before saving the rules' position. */
-  sync(): void {
+  /**
+   * Saves every applied batch, durably; the journal calls it before it saves the rules' position
+   * `upTo`, and does not save it when this throws: the position must never pass the saved state.
+   */
+  sync(upTo?: number): void {
+    if (this.replayNeeded || (upTo !== undefined && upTo > this.appliedLsn)) {
+      throw new Error(`the rule engine's saved state is behind journal entry ${upTo ?? this.appliedLsn + 1}; it waits for the replay`);
+    }
     this.commit(() => undefined, { durable: true });
   }
 
@@ -278,6 +287,8 @@ export class RuleEngine {
         return r;
       });
     } catch (err) {
+      // An operator's request refused (no such alert) changed nothing: no reload.
+      if (err instanceof AlertError) throw err;
       this.load();
       this.replayNeeded ||= unsavedBefore;
       throw err;
@@ -289,15 +300,21 @@ export class RuleEngine {
       this.dirty.clear();
       this.gatewaysChanged = false;
     }
-    if (durable || events.length > 0) {
+    // Transitions are announced only once they are on disk; if that fails they wait for the next
+    // sync that works, and a durable change reports the failure (the journal then keeps the
+    // rules' position where it was).
+    this.unannounced.push(...events);
+    if (durable || this.unannounced.length > 0) {
       try {
         this.ledger.sync();
-      } catch {
-        // Committed all the same, and visible: only a power cut before the next sync could undo it,
-        // and the journal keeps the rules' position behind until a sync succeeds.
+      } catch (err) {
+        if (durable) throw err;
+        return result;
       }
+      const announce = this.unannounced;
+      this.unannounced = [];
+      if (announce.length > 0) this.sink.announce(announce);
     }
-    if (events.length > 0) this.sink.announce(events);
     return result;
   }
 
