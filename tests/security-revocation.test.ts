@@ -1,7 +1,8 @@
 // Revoking or replacing a credential closes what it opened, not only the next login: the MQTT
 // connection of a device whose password was revoked or rotated, and the live feed and MQTT login
-// of a revoked token. A real hub process, the real command line in its own process, mqtt.js and
-// fetch; every other connection stays up.
+// of a revoked token. Likewise what an open hub let in anonymously is closed once it needs a
+// password (MQTT) or a token (live feed). A real hub process, the real command line in its own
+// process, mqtt.js and fetch; every other connection stays up.
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,9 @@ interface Feed {
 /** Resolves when the broker has closed the client's connection. */
 const closing = (client: MqttClient) => new Promise<void>((resolve) => client.once('close', () => resolve()));
 
+const passwordIn = (text: string) => /password: +(\S+)/.exec(text)?.[1] ?? '';
+const tokenIn = (text: string) => /^(fwt_\S+)$/m.exec(text)?.[1] ?? '';
+
 async function openFeed(url: string, init: RequestInit = {}): Promise<Feed> {
   const response = await fetch(url, init);
   expect(response.status).toBe(200);
@@ -40,52 +44,66 @@ async function openFeed(url: string, init: RequestInit = {}): Promise<Feed> {
   return { text: () => text, ended, cancel: () => reader.cancel() };
 }
 
-describe('revoking a credential closes its open connections', () => {
-  let dataDir: string;
-  let hub: HubProcess;
-  let admin: string;
-  const clients: MqttClient[] = [];
-  const feeds: Feed[] = [];
+/** A hub process of its own in a fresh data dir, with the command line, clients and feeds pointed at it; stop() closes them all. */
+class Site {
+  readonly dataDir = tempDir();
+  hub!: HubProcess;
+  /** An admin token, once the tests created one: from then on the API needs it. */
+  admin = '';
+  private readonly clients: MqttClient[] = [];
+  private readonly feeds: Feed[] = [];
 
-  const floorwatch = async (...args: string[]) => (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], { env: { ...process.env, ...testEnv(dataDir, {}) } })).stdout;
-  const passwordIn = (text: string) => /password: +(\S+)/.exec(text)?.[1] ?? '';
-  const tokenIn = (text: string) => /^(fwt_\S+)$/m.exec(text)?.[1] ?? '';
-  const connect = async (options: IClientOptions) => {
-    const client = await mqtt.connectAsync(hub.mqttUrl, { ...options, reconnectPeriod: 0 });
-    clients.push(client);
+  readonly start = async () => {
+    this.hub = await spawnHub(this.dataDir, { logLevel: 'info' });
+  };
+
+  readonly stop = async () => {
+    for (const client of this.clients) client.end(true);
+    await Promise.all(this.feeds.map((f) => f.cancel()));
+    if (this.hub) {
+      this.hub.child.kill('SIGTERM');
+      await this.hub.exited;
+    }
+    rmSync(this.dataDir, { recursive: true, force: true });
+  };
+
+  readonly floorwatch = async (...args: string[]) => (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], { env: { ...process.env, ...testEnv(this.dataDir, {}) } })).stdout;
+  readonly output = () => this.hub.output();
+
+  readonly connect = async (options: IClientOptions) => {
+    const client = await mqtt.connectAsync(this.hub.mqttUrl, { ...options, reconnectPeriod: 0 });
+    this.clients.push(client);
     return client;
   };
-  const device = async (id: string, password: string) => connect({ clientId: id, username: id, password });
-  const feed = async (path: string, init?: RequestInit) => {
-    const opened = await openFeed(`${hub.url}${path}`, init);
-    feeds.push(opened);
+  readonly device = async (id: string, password: string) => this.connect({ clientId: id, username: id, password });
+
+  readonly feed = async (path: string, init?: RequestInit) => {
+    const opened = await openFeed(`${this.hub.url}${path}`, init);
+    this.feeds.push(opened);
     return opened;
   };
-  const asAdmin = async (path: string) => {
-    const response = await fetch(`${hub.url}${path}`, { headers: { authorization: `Bearer ${admin}` } });
+
+  readonly asAdmin = async (path: string) => {
+    const response = await fetch(`${this.hub.url}${path}`, { headers: { authorization: `Bearer ${this.admin}` } });
     expect(response.status).toBe(200);
     return response;
   };
-  const closedCount = async (connection: string, reason: string) => {
-    const text = await (await asAdmin('/metrics')).text();
+  readonly closedCount = async (connection: string, reason: string) => {
+    const text = await (await this.asAdmin('/metrics')).text();
     return Number(new RegExp(`floorwatch_revoked_connections_closed_total\\{connection="${connection}",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
   };
-  const closures = async () => ((await (await asAdmin('/api/v1/audit?action=connection.close')).json()) as { entries: Array<{ who: string; details: Record<string, unknown> }> }).entries;
+  readonly closures = async () => ((await (await this.asAdmin('/api/v1/audit?action=connection.close')).json()) as { entries: Array<{ who: string; details: Record<string, unknown> }> }).entries;
+}
+
+describe('revoking a credential closes its open connections', () => {
+  const site = new Site();
+  const { floorwatch, output, connect, device, feed, closedCount, closures } = site;
 
   beforeAll(async () => {
-    dataDir = tempDir();
-    hub = await spawnHub(dataDir, { logLevel: 'info' });
-    admin = tokenIn(await floorwatch('tokens', 'create', 'facilities', '--role', 'admin'));
+    await site.start();
+    site.admin = tokenIn(await floorwatch('tokens', 'create', 'facilities', '--role', 'admin'));
   });
-  afterAll(async () => {
-    for (const client of clients) client.end(true);
-    await Promise.all(feeds.map((f) => f.cancel()));
-    if (hub) {
-      hub.child.kill('SIGTERM');
-      await hub.exited;
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(site.stop);
 
   it('closes the open connection of a revoked device, and no other', async () => {
     const revokedPassword = passwordIn(await floorwatch('devices', 'add', 'rv-a'));
@@ -100,7 +118,7 @@ describe('revoking a credential closes its open connections', () => {
     // The other device is still served: its QoS 1 message is acknowledged.
     await other.publishAsync('floorwatch/devices/rv-b/telemetry', JSON.stringify({ temperature: 21 }), { qos: 1 });
     expect(other.connected).toBe(true);
-    await eventually(() => /device rv-a was revoked: its open connection was closed/.test(hub.output()), { what: 'the log line' });
+    await eventually(() => /device rv-a was revoked: its open connection was closed/.test(output()), { what: 'the log line' });
     expect(await closedCount('mqtt', 'revoked')).toBe(1);
     expect(await closures()).toEqual([expect.objectContaining({ who: 'hub', details: { connection: 'mqtt', device: 'rv-a', reason: 'revoked' } })]);
   });
@@ -113,7 +131,7 @@ describe('revoking a credential closes its open connections', () => {
     await closed;
     expect(rotated).toMatch(/closes a connection rv-c has open with the old password/);
     const withNew = await device('rv-c', passwordIn(rotated));
-    await eventually(() => /device rv-c has a new password: its open connection, made with the old one, was closed/.test(hub.output()), { what: 'the log line' });
+    await eventually(() => /device rv-c has a new password: its open connection, made with the old one, was closed/.test(output()), { what: 'the log line' });
     expect(await closedCount('mqtt', 'password_changed')).toBe(1);
 
     // The hub looks again at the next change; the connection made with the new password survives it.
@@ -144,7 +162,7 @@ describe('revoking a credential closes its open connections', () => {
     expect(revokedFeed.text()).not.toContain('"device":"rv-e"');
 
     const logged = [/token wall-screen was revoked: its open live feed \(\/api\/v1\/events\) was closed/, /token wall-screen was revoked: its open MQTT connection was closed/];
-    await eventually(() => logged.every((line) => line.test(hub.output())), { what: 'the log lines' });
+    await eventually(() => logged.every((line) => line.test(output())), { what: 'the log lines' });
     expect(await closedCount('events', 'revoked')).toBe(1);
     const details = (await closures()).map((e) => e.details);
     expect(details).toContainEqual({ connection: 'events', token: 'wall-screen', reason: 'revoked' });
@@ -154,16 +172,67 @@ describe('revoking a credential closes its open connections', () => {
 
   it('keeps running, and keeps open connections, when a credential file is damaged by hand; the log says why', async () => {
     const sensor = await device('rv-f', passwordIn(await floorwatch('devices', 'add', 'rv-f')));
-    const file = join(dataDir, 'security', 'devices.json');
+    const file = join(site.dataDir, 'security', 'devices.json');
     const intact = readFileSync(file, 'utf8');
     writeFileSync(file, intact.slice(0, intact.length / 2));
     try {
-      await eventually(() => /open connections cannot be checked for revoked passwords or tokens: .*devices\.json cannot be read/.test(hub.output()), { what: 'the log line' });
+      await eventually(() => /open connections cannot be checked for revoked passwords or tokens: .*devices\.json cannot be read/.test(output()), { what: 'the log line' });
       await sensor.publishAsync('floorwatch/devices/rv-f/telemetry', JSON.stringify({ humidity: 45 }), { qos: 1 });
       expect(sensor.connected).toBe(true);
-      expect((await fetch(`${hub.url}/api/v1/health`)).status).toBe(200);
+      expect((await fetch(`${site.hub.url}/api/v1/health`)).status).toBe(200);
     } finally {
       writeFileSync(file, intact);
     }
+  });
+});
+
+describe('the first password or token closes what the open hub let in anonymously', () => {
+  const site = new Site();
+  const { floorwatch, output, connect, device, feed, closedCount, closures } = site;
+  let anonymous: MqttClient;
+  let tokenless: Feed;
+
+  beforeAll(async () => {
+    await site.start();
+    // No password and no token yet: both doors are open on this machine.
+    anonymous = await connect({ clientId: 'x-1' });
+    tokenless = await feed('/api/v1/events');
+  });
+  afterAll(site.stop);
+
+  it('ends a live feed opened without a token once the first token is created; anonymous MQTT clients stay', async () => {
+    site.admin = tokenIn(await floorwatch('tokens', 'create', 'facilities', '--role', 'admin'));
+    // The broker looks at its clients on the same change that ends the feed.
+    await tokenless.ended;
+    await anonymous.publishAsync('floorwatch/devices/x-1/telemetry', JSON.stringify({ temperature: 20 }), { qos: 1 });
+    expect(anonymous.connected).toBe(true);
+
+    await eventually(() => /an anonymous live feed \(\/api\/v1\/events from 127\.0\.0\.1\) was opened before the API needed a token: it was closed/.test(output()), { what: 'the log line' });
+    expect(await closedCount('events', 'login_required')).toBe(1);
+    expect(await closedCount('mqtt', 'login_required')).toBe(0);
+    expect(await closures()).toEqual([expect.objectContaining({ who: 'hub', details: { connection: 'events', address: '127.0.0.1', reason: 'login_required' } })]);
+    // A new feed without a token is refused now, one with the token is served.
+    expect((await fetch(`${site.hub.url}/api/v1/events`)).status).toBe(401);
+    await feed(`/api/v1/events?access_token=${encodeURIComponent(site.admin)}`);
+  });
+
+  it('closes an anonymous MQTT client once the first device password is created; the device logs in with it, and live feeds with a token stay', async () => {
+    const watching = await feed('/api/v1/events', { headers: { authorization: `Bearer ${site.admin}` } });
+    const closed = closing(anonymous);
+    const password = passwordIn(await floorwatch('devices', 'add', 'x-2'));
+    await closed;
+
+    const sensor = await device('x-2', password);
+    await sensor.publishAsync('floorwatch/devices/x-2/telemetry', JSON.stringify({ co2: 610 }), { qos: 1 });
+    await eventually(() => watching.text().includes('"device":"x-2"'), { what: 'the reading on the live feed opened with a token' });
+    await expect(mqtt.connectAsync(site.hub.mqttUrl, { clientId: 'x-3', reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+
+    await eventually(() => /an anonymous MQTT client \(client x-1 from 127\.0\.0\.1\) was let in before devices needed a password: its connection was closed/.test(output()), { what: 'the log line' });
+    expect(await closedCount('mqtt', 'login_required')).toBe(1);
+    expect(await closedCount('events', 'login_required')).toBe(1);
+    expect((await closures()).map((e) => e.details)).toEqual([
+      { connection: 'mqtt', client: 'x-1', address: '127.0.0.1', reason: 'login_required' },
+      { connection: 'events', address: '127.0.0.1', reason: 'login_required' },
+    ]);
   });
 });

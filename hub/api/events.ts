@@ -1,6 +1,7 @@
 // GET /api/v1/events: server-sent events of what reaches the journal — readings, heartbeats,
 // presence — and alert transitions, optionally filtered by device, zone or metric. A stream ends
-// when the token it was opened with is revoked.
+// when the token it was opened with is revoked, or, opened without one on an open hub, when the
+// first token is created.
 import { EventEmitter } from 'node:events';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Entry } from '../domain/reading.ts';
@@ -24,9 +25,9 @@ const KEEPALIVE_MS = 15_000;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed; revocations: Revocations }> = async (app, { feed, revocations }) => {
-  /** Each open stream's end, with the token it was opened with (null on an open hub). */
+  /** Each open stream's end, with the token it was opened with (anonymous on an open hub). */
   const open = new Map<() => void, Credential | null>();
-  // Streams never end by themselves; the hub ends them when it stops, or when their token is revoked.
+  // Streams never end by themselves; the hub ends them when it stops, or when their credential is withdrawn.
   app.addHook('preClose', async () => {
     revocations.off('changed', endWithdrawn);
     for (const end of open.keys()) end();

@@ -56,8 +56,10 @@ export const command: Command = {
         if (values.zone !== undefined && zones.length > 0 && !zones.includes(values.zone)) {
           throw new CredentialError(`zone ${JSON.stringify(values.zone.slice(0, 80))} is not one of the zones in the configuration (known: ${zones.join(', ')}); nothing was changed`);
         }
+        const first = !credentials.any();
         printSecret(id, await credentials.add(id, values.zone, now));
         audit.record(who, 'device.add', { device: id, ...(values.zone !== undefined && { zone: values.zone }) });
+        if (first) process.stdout.write('This is the first device password: from now on every device needs one, and the running hub closes anonymous MQTT connections within a second.\n');
       } else if (action === 'rotate') {
         printSecret(id, await credentials.rotate(id, now));
         audit.record(who, 'device.rotate', { device: id });

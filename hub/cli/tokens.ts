@@ -42,9 +42,11 @@ export const command: Command = {
       }
       if (action === 'create') {
         if (values.role === undefined) throw new CredentialError(`give the token a role: --role ${ROLES.join('|')}`);
+        const first = !tokens.any();
         const token = tokens.create(name, values.role as Role, Date.now());
         audit.record(who, 'token.create', { token: name, role: values.role });
         process.stdout.write(`token ${name} (${values.role}):\n${token}\n\nThis token is shown once: store it now.\n`);
+        if (first) process.stdout.write('This is the first API token: from now on every request needs one, and the running hub ends live feeds opened without one within a second.\n');
       } else {
         tokens.revoke(name, Date.now());
         audit.record(who, 'token.revoke', { token: name });

@@ -15,7 +15,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who made the request, for the audit log: the token's name, or "anonymous" on an open hub. */
     actor: string;
-    /** The token the request came with; null on an open hub. A stream held open ends when it is revoked. */
+    /** The token the request came with, or on an open hub none (anonymous); null on a public route. A stream held open ends when it is withdrawn. */
     credential: Credential | null;
   }
 }
@@ -76,7 +76,11 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
   app.decorateRequest('credential', null);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!tokens.any()) return;
+    if (!tokens.any()) {
+      // Open only until the first token is created, which also ends a live feed opened now.
+      request.credential = { kind: 'anonymous', openUntil: 'api_token', address: request.ip };
+      return;
+    }
     const addressWait = byAddress.take(request.ip);
     if (addressWait > 0) {
       reply.header('retry-after', String(addressWait));

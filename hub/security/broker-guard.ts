@@ -1,6 +1,7 @@
 // The broker's door and rules: who connects (MqttLogin), what each may publish and subscribe to
 // (acl.ts), how much one client may send (connections, packet size, rate, in-flight), and who
-// must leave because their password or token was withdrawn (revocations.ts).
+// must leave because their password or token was withdrawn, or because they came in anonymously
+// before devices needed a password (revocations.ts).
 // Everything here runs before ingest: a refused message never reaches the journal.
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -36,7 +37,7 @@ export interface BrokerGuardOptions {
 
 interface Session {
   principal: Principal;
-  /** Undefined for an anonymous client, which nothing can withdraw. */
+  /** Undefined for an anonymous client that security.allow_anonymous lets in, which nothing can withdraw. */
   credential: Credential | undefined;
   rate: MessageRate;
   inflight: number;
@@ -138,7 +139,7 @@ export class BrokerGuard {
     if (session) session.inflight--;
   }
 
-  /** Closes the client when the password, certificate or token it logged in with has been revoked or replaced since. */
+  /** Closes the client when the password, certificate or token it logged in with has been revoked or replaced since, or when it came in anonymously and devices now need a password. */
   closeIfWithdrawn(client: Client): void {
     const credential = this.sessions.get(client)?.credential;
     const withdrawal = credential && this.options.revocations.withdrawal(credential);

@@ -18,7 +18,7 @@ export interface ConnectionFacts {
   password?: Buffer;
 }
 
-/** A login, with the credential it rests on (none for an anonymous client). */
+/** A login, with the credential it rests on (none for an anonymous client where security.allow_anonymous lets them in for good). */
 export type LoginResult = { principal: Principal; credential?: Credential } | { returnCode: 2 | 4 | 5; reason: string };
 
 export interface MqttLoginOptions {
@@ -58,6 +58,7 @@ export class MqttLogin {
     if (this.options.allowAnonymous) return { principal: { kind: 'anonymous' } };
     if (credentials.any() || this.options.certificateLogins) return { returnCode: 5, reason: 'no user name or certificate: this hub requires device credentials' };
     if (!isLoopbackAddress(facts.address)) return { returnCode: 5, reason: `anonymous clients are accepted only from this machine, not from ${facts.address}` };
-    return { principal: { kind: 'anonymous' } };
+    // Let in only while no device has a password: the first one added closes this connection too.
+    return { principal: { kind: 'anonymous' }, credential: { kind: 'anonymous', openUntil: 'device_password', client: clientId, address: facts.address } };
   }
 }

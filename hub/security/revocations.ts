@@ -1,8 +1,8 @@
-// A password or token withdrawn while the hub runs must not leave open what it let in. The
-// command line changes the credential files without talking to the hub, so the hub looks at them
-// once a second; after a change, the broker and the live feed check each open connection's
-// credential here and close those that no longer hold. Each one closed is logged, counted and
-// audited.
+// A password or token withdrawn while the hub runs must not leave open what it let in, nor may
+// what an open hub let in without one outlive the first password or token. The command line
+// changes the credential files without talking to the hub, so the hub looks at them once a
+// second; after a change, the broker and the live feed check each open connection's credential
+// here and close those that no longer hold. Each one closed is logged, counted and audited.
 import { EventEmitter } from 'node:events';
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from 'pino';
@@ -15,9 +15,13 @@ import type { ApiTokens } from './tokens.ts';
 export type Credential =
   | { kind: 'password'; device: string; issuedAt: number }
   | { kind: 'certificate'; device: string }
-  | { kind: 'token'; name: string; issuedAt: number };
+  | { kind: 'token'; name: string; issuedAt: number }
+  /** None, on an open hub: the broker is open until a device has a password, the API until a token exists. */
+  | { kind: 'anonymous'; openUntil: 'device_password'; client: string; address: string }
+  | { kind: 'anonymous'; openUntil: 'api_token'; address: string };
 
-export type Withdrawal = 'revoked' | 'password_changed';
+/** login_required: the connection was let in anonymously, and the hub now asks for a password or token. */
+export type Withdrawal = 'revoked' | 'password_changed' | 'login_required';
 
 /** The kinds of connection that stay open after the request that authenticated them. */
 export type OpenConnection = 'mqtt' | 'events';
@@ -72,6 +76,7 @@ export class Revocations extends EventEmitter<{ changed: [] }> {
 
   private check(credential: Credential): Withdrawal | undefined {
     const { credentials, tokens } = this.options;
+    if (credential.kind === 'anonymous') return (credential.openUntil === 'api_token' ? tokens.any() : credentials.any()) ? 'login_required' : undefined;
     if (credential.kind === 'certificate') return credentials.isRevoked(credential.device) ? 'revoked' : undefined;
     if (credential.kind === 'token') return tokens.createdAt(credential.name) === credential.issuedAt ? undefined : 'revoked';
     const issuedAt = credentials.passwordIssuedAt(credential.device);
@@ -82,7 +87,7 @@ export class Revocations extends EventEmitter<{ changed: [] }> {
   /** Records a connection the caller has just closed because its credential was withdrawn. */
   closed(connection: OpenConnection, credential: Credential, withdrawal: Withdrawal): void {
     const { log, metrics, audit } = this.options;
-    const subject = credential.kind === 'token' ? { token: credential.name } : { device: credential.device };
+    const subject = subjectOf(credential);
     metrics.revokedConnectionsClosed.inc({ connection, reason: withdrawal });
     log.info({ ...subject, connection, reason: withdrawal }, describeClosing(connection, credential, withdrawal));
     try {
@@ -98,7 +103,18 @@ export class Revocations extends EventEmitter<{ changed: [] }> {
   }
 }
 
+/** Who the connection was, for the log and the audit entry. */
+function subjectOf(credential: Credential): Record<string, string> {
+  if (credential.kind === 'token') return { token: credential.name };
+  if (credential.kind === 'anonymous') return credential.openUntil === 'device_password' ? { client: credential.client, address: credential.address } : { address: credential.address };
+  return { device: credential.device };
+}
+
 function describeClosing(connection: OpenConnection, credential: Credential, withdrawal: Withdrawal): string {
+  if (credential.kind === 'anonymous') {
+    if (credential.openUntil === 'api_token') return `an anonymous live feed (/api/v1/events from ${credential.address}) was opened before the API needed a token: it was closed`;
+    return `an anonymous MQTT client (client ${credential.client} from ${credential.address}) was let in before devices needed a password: its connection was closed`;
+  }
   const what = connection === 'events' ? 'open live feed (/api/v1/events)' : credential.kind === 'token' ? 'open MQTT connection' : 'open connection';
   if (credential.kind === 'token') return `token ${credential.name} was revoked: its ${what} was closed`;
   if (withdrawal === 'password_changed') return `device ${credential.device} has a new password: its ${what}, made with the old one, was closed`;

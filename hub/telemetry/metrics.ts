@@ -39,7 +39,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     revokedConnectionsClosed: new Counter({
       name: 'floorwatch_revoked_connections_closed_total',
-      help: 'Open connections the hub closed because the password or token they logged in with was revoked or replaced, by connection (mqtt, events) and reason (revoked, password_changed)',
+      help: 'Open connections the hub closed because the password or token they logged in with was revoked or replaced, or because they came in anonymously, by connection (mqtt, events) and reason (revoked, password_changed, login_required: let in anonymously before the first password or token)',
       labelNames: ['connection', 'reason'] as const,
       registers,
     }),
