@@ -18,7 +18,7 @@ import { siteRules } from '../hub/rules/site.ts';
 import { InfluxStore } from '../hub/store/influx.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
 import type { AlertRecord, Store } from '../hub/store/store.ts';
-import { eventually, startTestHub, tempDir, testEnv, type TestHub } from './support/hub.ts';
+import { eventually, startTestHub, storeCaughtUp, tempDir, testEnv, type TestHub } from './support/hub.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -258,18 +258,17 @@ describe('reports through a running hub', () => {
     await hub?.dispose();
   });
 
-  const shift = async (): Promise<ShiftReport> =>
-    eventually(
+  const shift = async (): Promise<ShiftReport> => {
+    await storeCaughtUp(hub);
+    return eventually(
       async () => {
-        // Every reading in the store (the writer may wait a moment to write several at once)...
-        const health = await hub.json<{ checks: { journal: { backlog: number } } }>('/api/v1/health');
-        if (health.checks.journal.backlog > 0) return undefined;
         const r = await hub.json<ShiftReport>(`/api/v1/reports/shift?from=${F}&to=${T}`);
-        // ...and the alert history, which reaches the store through the outbox: both resolutions.
+        // The alert history reaches the store through the outbox: wait for both resolutions.
         return r.alerts.list.length === 2 && r.alerts.open === 0 && r.positions.length === 2 ? r : undefined;
       },
       { what: 'the alert history in the store' },
     );
+  };
 
   it('serves the shift report as JSON with the figures of the readings sent', async () => {
     const r = await shift();

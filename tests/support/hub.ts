@@ -132,6 +132,15 @@ export async function spawnHub(
 }
 
 /** Polls a condition of another process (a server, a store) until it holds or the deadline passes. */
+/**
+ * Resolves once the store holds every reading the journal has: the health report's backlog (what
+ * the store writer has not committed) is 0. The writer may hold readings a moment to write several
+ * at once, so a test that counts readings waits for this first.
+ */
+export async function storeCaughtUp(hub: Pick<TestHub, 'json'>): Promise<void> {
+  await eventually(async () => (await hub.json<{ checks: { journal: { backlog: number } } }>('/api/v1/health')).checks.journal.backlog === 0, { what: 'the store to hold every journaled reading' });
+}
+
 export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   let last: unknown;
