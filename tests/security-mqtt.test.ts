@@ -1,6 +1,8 @@
 // The broker with device credentials: logins, the topic ACL, integration tokens, and the limits
 // that keep one client from taking the hub down. Real broker, mqtt.js and mosquitto's clients.
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,7 +130,7 @@ describe('broker limits', () => {
   beforeAll(async () => {
     hub = await startTestHub({
       now: () => clock,
-      config: { limits: { max_connections: 3, max_packet_bytes: 2048, messages_per_second: 1, message_burst: 3, rate_grace: '2s', max_keepalive: '2m' } },
+      config: { limits: { max_connections: 3, max_packet_bytes: 2048, messages_per_second: 1, message_burst: 3, rate_grace: '2s', max_keepalive: '2m', max_inflight: 2 } },
     });
   });
   afterAll(async () => hub?.dispose());
@@ -153,6 +155,45 @@ describe('broker limits', () => {
       return values.length + dropped === sent - 1 && values;
     });
     expect(kept.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('disconnects a client with more messages waiting for their PUBACK than max_inflight, and acknowledges one within it', async () => {
+    const { port } = new URL(hub.mqttUrl);
+    // MQTT 3.1.1 by hand, so several PUBLISH packets reach the broker in one write: it takes them
+    // in together, before the journal has acknowledged any.
+    const frame = (type: number, ...parts: Buffer[]) => {
+      const body = Buffer.concat(parts);
+      expect(body.length).toBeLessThan(128);
+      return Buffer.concat([Buffer.from([type, body.length]), body]);
+    };
+    const text = (value: string) => Buffer.concat([Buffer.from([0, Buffer.byteLength(value)]), Buffer.from(value)]);
+    const session = async (device: string, messages: number) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      await once(socket, 'connect');
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      const closed = once(socket, 'close');
+      socket.write(frame(0x10, text('MQTT'), Buffer.from([4, 0x02, 0, 60]), text(device)));
+      await eventually(() => Buffer.concat(received).length >= 4, { what: 'the CONNACK' });
+      expect([...Buffer.concat(received).subarray(0, 4)]).toEqual([0x20, 2, 0, 0]);
+      received.length = 0;
+      const publishes = Array.from({ length: messages }, (_, i) =>
+        frame(0x32, text(`floorwatch/devices/${device}/telemetry`), Buffer.from([0, i + 1]), Buffer.from(JSON.stringify({ seq: i, noise: 50 }))),
+      );
+      socket.write(Buffer.concat(publishes));
+      return { socket, received, closed };
+    };
+
+    const within = await session('burst-1', 2);
+    // Two PUBACKs (0x40 0x02 id), and the connection stays.
+    await eventually(() => Buffer.concat(within.received).length >= 8, { what: 'two PUBACKs' });
+    expect([...Buffer.concat(within.received)]).toEqual([0x40, 2, 0, 1, 0x40, 2, 0, 2]);
+    within.socket.end();
+    await within.closed;
+
+    const over = await session('burst-2', 3);
+    await over.closed;
+    expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="too_many_inflight"\} (\d+)/)).toBe(1);
   });
 
   it('closes a connection that announces a packet over max_packet_bytes', async () => {
