@@ -152,6 +152,14 @@ describe('InfluxStore', () => {
     expect(inPolicy.results[0]?.series?.[0]?.values).toEqual([[0, 2]]);
     const inRaw = await influxql('SELECT count("alert_id") FROM "raw"."alerts"', db);
     expect(inRaw.results[0]?.series?.[0]?.values).toEqual([[0, 1]]);
+    // The copy is made once: what raw holds at a later start stays there.
+    const late = await fetch(`${influxUrl}/write?db=${db}&rp=raw&precision=ms`, {
+      method: 'POST',
+      body: `alerts,event=resolved,key=equipment.headset.hs-17,rule=equipment.headset,severity=critical,zone=floor-a alert_id=42i,subject="hs-17",summary="headset ok" ${recent + 1000}`,
+    });
+    expect(late.status).toBe(204);
+    await store.init();
+    expect((await influxql('SELECT count("alert_id") FROM "alert_history"."alerts"', db)).results[0]?.series?.[0]?.values).toEqual([[0, 2]]);
     await store.close();
     await influxql(`DROP DATABASE "${db}"`);
   });

@@ -211,8 +211,12 @@ export class InfluxStore implements Store {
       `SELECT max("value") AS "max_value" INTO ${db}."long_term"."${PEAK_METRIC}" FROM ${db}."raw"."${PEAK_METRIC}" GROUP BY time(1m), *`,
     );
     // Older releases wrote alert history into raw, where it expires with the readings: copy what
-    // is left of it (the same points each time, so rerunning is harmless).
-    await this.influxql(`SELECT * INTO ${db}."${ALERT_HISTORY_POLICY}"."alerts" FROM ${db}."raw"."alerts" GROUP BY *`);
+    // is left of it, once, while the new policy is still empty (not at every start: the copy is
+    // of up to a month of alerts).
+    const kept = await this.influxql(`SELECT count("alert_id") FROM ${db}."${ALERT_HISTORY_POLICY}"."alerts"`);
+    if (firstSeries(kept).length === 0) {
+      await this.influxql(`SELECT * INTO ${db}."${ALERT_HISTORY_POLICY}"."alerts" FROM ${db}."raw"."alerts" GROUP BY *`);
+    }
   }
 
   private async ensureContinuousQuery(name: string, select: string): Promise<void> {
