@@ -67,6 +67,16 @@ describe('CO₂', () => {
   });
 });
 
+/**
+ * CO₂ at c-9 over its 1-hour mean: 30 min at 700 ppm, then 1300 ppm, so the hour averages above
+ * 1000 at minute 60. Readings arrive while the hub's clock stands still: until then no batch
+ * changes an alert or is due to be saved.
+ */
+const co2Level = (minute: number) => (minute < 30 ? 700 : 1300);
+function co2UpTo(fx: EngineFixture, minutes: number): void {
+  for (let minute = 0; minute < minutes; minute++) fx.reading('c-9', 'co2', co2Level(minute), T0 + minute * MINUTE);
+}
+
 describe('restarts', () => {
   // 25 °C in winter: above the 24 °C warning limit, with a 10-minute `for`.
   const tenMinutes = { ...winter, rules: { overrides: { temperature: { for: '10m' } } } };
@@ -93,14 +103,11 @@ describe('restarts', () => {
   });
 
   it('a crash between saves loses nothing: evaluation state not yet saved is rebuilt from the journal', () => {
-    // CO₂ over its 1-hour mean: 30 min at 700 ppm, then 1300 ppm, fires once the hour averages above 1000.
-    const level = (minute: number) => (minute < 30 ? 700 : 1300);
     const firingMinute = (crashAfter: number | undefined): number | undefined => {
       f?.close();
       f = engineFixture(winter);
-      // Readings arrive while the hub's clock stands still: no batch changes an alert or is due to be saved.
       for (let minute = 0; minute <= 90; minute++) {
-        f.reading('c-9', 'co2', level(minute), T0 + minute * MINUTE);
+        f.reading('c-9', 'co2', co2Level(minute), T0 + minute * MINUTE);
         if (minute === crashAfter) {
           const saved = f.savedLsn();
           expect(saved).toBeLessThan(f.lsn);
@@ -118,8 +125,7 @@ describe('restarts', () => {
 
   it('a change the ledger refuses reloads the last save, and the engine asks the journal for what followed it', () => {
     f = engineFixture(winter);
-    const level = (minute: number) => (minute < 30 ? 700 : 1300);
-    for (let minute = 0; minute < 60; minute++) f.reading('c-9', 'co2', level(minute), T0 + minute * MINUTE);
+    co2UpTo(f, 60);
     // Another connection makes the disk refuse the alert the next reading fires.
     const other = new Database(join(f.dir, 'alerts.sqlite'));
     other.exec(`CREATE TRIGGER refuse BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
@@ -135,8 +141,7 @@ describe('restarts', () => {
 
   it('an ack the engine refuses (no such alert) keeps what it has not saved yet', () => {
     f = engineFixture(winter);
-    const level = (minute: number) => (minute < 30 ? 700 : 1300);
-    for (let minute = 0; minute < 60; minute++) f.reading('c-9', 'co2', level(minute), T0 + minute * MINUTE);
+    co2UpTo(f, 60);
     expect(f.savedLsn()).toBeLessThan(f.lsn);
     expect(() => f.engine.ack(999, 'li.wei')).toThrow(AlertError);
     expect(() => f.engine.sync(f.lsn)).not.toThrow();
@@ -147,8 +152,7 @@ describe('restarts', () => {
 
   it('announces a transition only once it is on disk: a failed fsync holds it until one works', () => {
     f = engineFixture(winter);
-    const level = (minute: number) => (minute < 30 ? 700 : 1300);
-    for (let minute = 0; minute < 60; minute++) f.reading('c-9', 'co2', level(minute), T0 + minute * MINUTE);
+    co2UpTo(f, 60);
     // The commit that makes the ledger durable is refused; the transition's own commit is not.
     const other = new Database(join(f.dir, 'alerts.sqlite'));
     other.exec(`CREATE TRIGGER refuse_sync BEFORE INSERT ON meta WHEN NEW.name = 'synced_at' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
