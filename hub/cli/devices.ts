@@ -1,10 +1,8 @@
 // `floorwatch devices add|rotate|revoke|list`: device passwords for the broker. A new password is
 // printed once and kept only as a hash; every change goes to the audit log.
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/config.ts';
-import { AuditLog } from '../security/audit.ts';
 import { CredentialError, DeviceCredentials } from '../security/credentials.ts';
+import { changeCredentials, date } from './credential-change.ts';
 import type { Command } from './main.ts';
 
 const usage = `floorwatch devices add <device-id> [--zone <zone-id>]   new device: prints its password once
@@ -23,21 +21,15 @@ function printSecret(id: string, secret: string): void {
   );
 }
 
-/** A moment to the minute, as the lists show it. */
-export const date = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString().slice(0, 16).replace('T', ' '));
-
 export const command: Command = {
   summary: 'add, rotate, revoke or list device passwords for MQTT',
   usage,
   async run(args) {
     const { positionals, values } = parseArgs({ args, options: { zone: { type: 'string' } }, allowPositionals: true, strict: true });
     const [action, id] = positionals;
-    const config = loadConfig();
-    const credentials = new DeviceCredentials(config.data_dir);
-    const audit = new AuditLog(config.data_dir);
-    const who = `cli:${userInfo().username}`;
-    const now = Date.now();
-    try {
+    return changeCredentials('devices', async ({ config, audit, who }) => {
+      const credentials = new DeviceCredentials(config.data_dir);
+      const now = Date.now();
       if (action === 'list') {
         const list = credentials.list();
         if (list.length === 0) process.stdout.write('no device has a password yet: anonymous clients are accepted on this machine only\n');
@@ -70,10 +62,6 @@ export const command: Command = {
         process.stdout.write(`device ${id} revoked: it can no longer connect, and the running hub closes a connection it has open within a second\n`);
       }
       return 0;
-    } catch (err) {
-      if (!(err instanceof CredentialError)) throw err;
-      process.stderr.write(`floorwatch devices: ${err.message}\n`);
-      return 1;
-    }
+    });
   },
 };

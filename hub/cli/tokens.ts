@@ -1,12 +1,9 @@
 // `floorwatch tokens create|revoke|list`: API tokens with a role. A new token is printed once and
 // kept only as a hash; every change goes to the audit log.
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/config.ts';
-import { AuditLog } from '../security/audit.ts';
 import { CredentialError } from '../security/credentials.ts';
 import { ApiTokens, ROLES, type Role } from '../security/tokens.ts';
-import { date } from './devices.ts';
+import { changeCredentials, date } from './credential-change.ts';
 import type { Command } from './main.ts';
 
 const usage = `floorwatch tokens create <name> --role viewer|operator|admin   prints the token once
@@ -25,11 +22,8 @@ export const command: Command = {
   async run(args) {
     const { positionals, values } = parseArgs({ args, options: { role: { type: 'string' } }, allowPositionals: true, strict: true });
     const [action, name] = positionals;
-    const config = loadConfig();
-    const tokens = new ApiTokens(config.data_dir);
-    const audit = new AuditLog(config.data_dir);
-    const who = `cli:${userInfo().username}`;
-    try {
+    return changeCredentials('tokens', async ({ config, audit, who }) => {
+      const tokens = new ApiTokens(config.data_dir);
       if (action === 'list') {
         const list = tokens.list();
         if (list.length === 0) process.stdout.write('no API tokens: the API is open to this machine only\n');
@@ -53,10 +47,6 @@ export const command: Command = {
         process.stdout.write(`token ${name} revoked: no request is accepted with it any more, and the running hub closes the live feeds and MQTT connections opened with it within a second\n`);
       }
       return 0;
-    } catch (err) {
-      if (!(err instanceof CredentialError)) throw err;
-      process.stderr.write(`floorwatch tokens: ${err.message}\n`);
-      return 1;
-    }
+    });
   },
 };
