@@ -51,7 +51,7 @@ const EVENT_COLOURS: ValueMap = {
 
 export function equipmentHealth(): DashboardBuilder {
   const offlineNow = openAlerts(`"rule" =~ ${PRESENCE_RULES} AND ${IN_ZONE}`, OPEN_COLUMNS);
-  const metrics = Object.keys(METRICS).join('|');
+  const metrics = [...METRICS.keys()].join('|');
   return new DashboardBuilder('Equipment health')
     .uid('floorwatch-equipment')
     .description('Devices and gateways from their alerts (offline, equipment faults) and from the readings they send. Heartbeats are not stored, so a device that only heartbeats shows here through its alerts.')

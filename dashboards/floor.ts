@@ -83,7 +83,7 @@ export function floorEnvironment(rules: SiteRules, uid: string, title: string): 
     for (const plot of zone.type === 'server_room' ? SERVER_ROOM : OFFICE) {
       const req = zone.requirements.find((r) => r.key === plot.key);
       const description = req ? describeLimits(req) : `No ${plot.key} rule is enabled for ${zone.zone}.`;
-      const unit = req?.unit ?? METRICS[plot.key]?.unit ?? '';
+      const unit = req?.unit ?? METRICS.get(plot.key)?.unit ?? '';
       ids.push(++id);
       board.withPanel(banded(`${plot.title} — ${zone.zone}`, unit, req?.limits ?? [], description).id(id).withTarget(new InfluxQueryBuilder(plot.query(zone.zone, req)).refId('A').alias('$tag_device')));
     }

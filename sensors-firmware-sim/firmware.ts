@@ -219,7 +219,7 @@ export class Firmware {
         entries.map(([metric, v], i) => ({
           ...(i === 0 && { bn: `${this.id}/`, bt: record.ts / 1000 }),
           n: metric,
-          ...(METRICS[metric] && { u: METRICS[metric].unit }),
+          u: METRICS.get(metric)?.unit,
           v,
         })),
       );

@@ -61,7 +61,7 @@ export const readingsRoutes: FastifyPluginAsync<ReadingsRoutesOptions> = async (
       ...(limit !== undefined && { limit }),
     };
     const points = await store.query(query);
-    return { ...query, unit: METRICS[metric]?.unit ?? null, points };
+    return { ...query, unit: METRICS.get(metric)?.unit ?? null, points };
   });
 
   // Raw bytes, so the body goes through the same parser and limits as an MQTT payload.

@@ -10,37 +10,41 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  devices: async () => (await import('./devices.ts')).command,
-  rules: async () => (await import('./rules.ts')).command,
-  'shift-report': async () => (await import('./shift-report.ts')).command,
-  tokens: async () => (await import('./tokens.ts')).command,
-  start: async () => ({
-    summary: 'run the hub (same as npm start)',
-    usage: 'floorwatch start',
-    run: async () => {
-      await import('../main.ts');
-      return new Promise<number>(() => undefined);
-    },
-  }),
-};
+// A Map: a command line such as `floorwatch constructor` must find no command.
+const COMMANDS = new Map<string, () => Promise<Command>>([
+  ['devices', async () => (await import('./devices.ts')).command],
+  ['rules', async () => (await import('./rules.ts')).command],
+  ['shift-report', async () => (await import('./shift-report.ts')).command],
+  ['tokens', async () => (await import('./tokens.ts')).command],
+  [
+    'start',
+    async () => ({
+      summary: 'run the hub (same as npm start)',
+      usage: 'floorwatch start',
+      run: async () => {
+        await import('../main.ts');
+        return new Promise<number>(() => undefined);
+      },
+    }),
+  ],
+]);
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    const target = args[0] !== undefined ? COMMANDS[args[0]] : undefined;
+    const target = args[0] !== undefined ? COMMANDS.get(args[0]) : undefined;
     if (target) {
       const command = await target();
       process.stdout.write(`${command.summary}\n\n${command.usage}\n`);
     } else {
-      const summaries = await Promise.all(Object.entries(COMMANDS).map(async ([n, load]) => `  ${n.padEnd(12)} ${(await load()).summary}`));
+      const summaries = await Promise.all([...COMMANDS].map(async ([n, load]) => `  ${n.padEnd(12)} ${(await load()).summary}`));
       process.stdout.write(`usage: floorwatch <command> [options]\n\ncommands:\n${summaries.sort().join('\n')}\n`);
     }
     return 0;
   }
-  const load = COMMANDS[name];
+  const load = COMMANDS.get(name);
   if (!load) {
-    process.stderr.write(`floorwatch: unknown command "${name}" (known: ${Object.keys(COMMANDS).sort().join(', ')}; see: npm run floorwatch -- help)\n`);
+    process.stderr.write(`floorwatch: unknown command "${name}" (known: ${[...COMMANDS.keys()].sort().join(', ')}; see: npm run floorwatch -- help)\n`);
     return 2;
   }
   return (await load()).run(args);

@@ -256,15 +256,15 @@ export class ConfigError extends Error {
 }
 
 /** The operational variables scripts and containers rely on, and where each lands in the config. */
-const NAMED_VARIABLES: Record<string, string[]> = {
-  FLOORWATCH_HTTP_PORT: ['http', 'port'],
-  FLOORWATCH_MQTT_PORT: ['mqtt', 'port'],
-  FLOORWATCH_BIND: ['bind'],
-  FLOORWATCH_DATA_DIR: ['data_dir'],
-  FLOORWATCH_INFLUX_URL: ['storage', 'influx_url'],
-  FLOORWATCH_LOG_LEVEL: ['log_level'],
-  FLOORWATCH_LOG_FORMAT: ['log_format'],
-};
+const NAMED_VARIABLES = new Map<string, string[]>([
+  ['FLOORWATCH_HTTP_PORT', ['http', 'port']],
+  ['FLOORWATCH_MQTT_PORT', ['mqtt', 'port']],
+  ['FLOORWATCH_BIND', ['bind']],
+  ['FLOORWATCH_DATA_DIR', ['data_dir']],
+  ['FLOORWATCH_INFLUX_URL', ['storage', 'influx_url']],
+  ['FLOORWATCH_LOG_LEVEL', ['log_level']],
+  ['FLOORWATCH_LOG_FORMAT', ['log_format']],
+]);
 
 /**
  * Every other scalar field is reachable as FLOORWATCH_<SECTION>__<FIELD>, e.g.
@@ -272,7 +272,7 @@ const NAMED_VARIABLES: Record<string, string[]> = {
  * names have single ones.
  */
 function variablePath(name: string): string[] | undefined {
-  const named = NAMED_VARIABLES[name];
+  const named = NAMED_VARIABLES.get(name);
   if (named) return named;
   if (!name.startsWith('FLOORWATCH_') || name === 'FLOORWATCH_CONFIG') return undefined;
   return name.slice('FLOORWATCH_'.length).toLowerCase().split('__');
@@ -281,7 +281,8 @@ function variablePath(name: string): string[] | undefined {
 function setPath(target: Record<string, unknown>, path: string[], value: string): void {
   let node = target;
   for (const key of path.slice(0, -1)) {
-    const next = node[key];
+    // Own fields only: FLOORWATCH_CONSTRUCTOR__X must not walk into Object.prototype.
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
     if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }

@@ -24,16 +24,20 @@ export interface MetricSpec {
   max: number;
 }
 
-export const METRICS: Readonly<Record<string, MetricSpec>> = {
-  temperature: { unit: 'Cel', min: -50, max: 100 },
-  humidity: { unit: '%RH', min: 0, max: 100 },
-  co2: { unit: 'ppm', min: 0, max: 40000 },
-  fresh_air: { unit: 'm3/h/person', min: 0, max: 10000 },
-  air_speed: { unit: 'm/s', min: 0, max: 50 },
-  noise: { unit: 'dB(A)', min: 0, max: 160 },
-  noise_peak: { unit: 'dB(C)', min: 0, max: 180 },
-  dew_point: { unit: 'Cel', min: -80, max: 100 },
-};
+/**
+ * The canonical metrics. A Map, not an object literal: metric names come from devices, and a
+ * name such as "toString" or "constructor" must not find something on Object.prototype.
+ */
+export const METRICS: ReadonlyMap<string, MetricSpec> = new Map([
+  ['temperature', { unit: 'Cel', min: -50, max: 100 }],
+  ['humidity', { unit: '%RH', min: 0, max: 100 }],
+  ['co2', { unit: 'ppm', min: 0, max: 40000 }],
+  ['fresh_air', { unit: 'm3/h/person', min: 0, max: 10000 }],
+  ['air_speed', { unit: 'm/s', min: 0, max: 50 }],
+  ['noise', { unit: 'dB(A)', min: 0, max: 160 }],
+  ['noise_peak', { unit: 'dB(C)', min: 0, max: 180 }],
+  ['dew_point', { unit: 'Cel', min: -80, max: 100 }],
+]);
 
 /** Metric names are stored as keys too, so the same grammar as ids, lower-case by convention. */
 export const METRIC_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -56,6 +60,23 @@ export interface Reading {
   /** Present when the metric is not one of the canonical ones: kept, but flagged. */
   unknownMetric?: true;
   seq?: number;
+}
+
+/**
+ * Why this is not a reading the journal and the stores can take; undefined when it is one. Ingest
+ * checks every reading with it before journaling, and each store again before writing, so nothing
+ * that is not a plain reading (a function, NaN, an id that could not be a storage key) gets through.
+ */
+export function readingProblem(r: Reading): string | undefined {
+  if (typeof r !== 'object' || r === null) return 'is not a reading';
+  if (typeof r.metric !== 'string' || !METRIC_PATTERN.test(r.metric)) return `metric ${JSON.stringify(r.metric)} is not a valid metric name`;
+  if (typeof r.device !== 'string' || !ID_PATTERN.test(r.device)) return `device ${JSON.stringify(r.device)} is not a valid id`;
+  if (typeof r.zone !== 'string' || (r.zone !== '' && !ID_PATTERN.test(r.zone))) return `zone ${JSON.stringify(r.zone)} is not a valid id`;
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return `value ${typeof r.value === 'number' ? String(r.value) : `of type ${typeof r.value}`} is not a finite number`;
+  if (!Number.isSafeInteger(r.ts)) return `time ${typeof r.ts === 'number' ? String(r.ts) : `of type ${typeof r.ts}`} is not a whole number of ms`;
+  if (r.seq !== undefined && !Number.isSafeInteger(r.seq)) return `seq of type ${typeof r.seq} is not a whole number`;
+  if (r.unknownMetric !== undefined && r.unknownMetric !== true) return 'unknownMetric is neither absent nor true';
+  return undefined;
 }
 
 export interface ComponentHealth {

@@ -1,7 +1,7 @@
 // Ingest: one message from any source → parsed → checked against the contract → journaled.
 // Resolves only when what it accepted is durable in the journal; refused input is recorded in
 // the rejection log and never stops the rest of the message or the other devices.
-import { METRICS, METRIC_PATTERN, idProblem, type Entry, type Reading } from '../domain/reading.ts';
+import { METRICS, METRIC_PATTERN, idProblem, readingProblem, type Entry, type Reading } from '../domain/reading.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { derivedReadings } from './derive.ts';
 import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
@@ -66,8 +66,10 @@ export class Ingest {
 
   /** Feeds an entry the journal still holds into the duplicate filter, so a restart does not forget. */
   remember(entry: Entry): void {
-    if (entry.type !== 'readings') return;
+    // An entry that is not what this release writes (an older format, a bug) is no reason not to start.
+    if (entry.type !== 'readings' || !Array.isArray(entry.readings)) return;
     for (const r of entry.readings) {
+      if (readingProblem(r) !== undefined) continue;
       // Whether r.ts came from the device is not recorded, so remember it both ways.
       this.duplicates.add(r.device, { metric: r.metric, ts: r.ts });
       if (r.seq !== undefined) this.duplicates.add(r.device, { metric: r.metric, seq: r.seq });
@@ -158,7 +160,7 @@ export class Ingest {
     }
     if (outcome.duplicates > 0) this.deps.metrics.duplicates.inc(outcome.duplicates);
     outcome.accepted = readings.length;
-    for (const derived of derivedReadings(readings)) readings.push(derived);
+    for (const derived of derivedReadings(readings)) if (readingProblem(derived) === undefined) readings.push(derived);
     return readings.length > 0 ? [{ type: 'readings', readings }] : [];
   }
 
@@ -207,7 +209,10 @@ export class Ingest {
     if (!converted.ok) {
       throw new Rejection('invalid_unit', `${metric} in "${value.unit}" is not accepted (accepted: ${converted.accepted.join(', ')})`);
     }
-    const spec = METRICS[metric];
+    if (!Number.isFinite(converted.value)) {
+      throw new Rejection('invalid_value', `${metric} ${value.value} ${value.unit ?? ''} is not a finite number once converted`);
+    }
+    const spec = METRICS.get(metric);
     if (spec && (converted.value < spec.min || converted.value > spec.max)) {
       throw new Rejection('out_of_range', `${metric} ${converted.value} ${spec.unit} is outside what a sensor can measure (${spec.min} to ${spec.max}): sensor fault`);
     }
@@ -221,6 +226,9 @@ export class Ingest {
     // Assigned rather than spread: this runs for every reading.
     if (spec === undefined) reading.unknownMetric = true;
     if (value.seq !== undefined) reading.seq = value.seq;
+    // The last word before the journal: whatever the checks above missed, only a plain reading passes.
+    const problem = readingProblem(reading);
+    if (problem !== undefined) throw new Rejection('invalid_value', `reading of ${metric} refused: ${problem}`);
     return reading;
   }
 

@@ -149,15 +149,17 @@ export function parseFrame(frame: string): Parsed {
     if (kind === undefined || status === undefined) {
       throw new Rejection('invalid_payload', 'heartbeat frame needs $FWH,device,kind,status[,component=state:code…]');
     }
-    const components: Record<string, { state: string; code?: string }> = {};
+    // A Map, then own properties: a component named "__proto__" must be refused by its name, not
+    // vanish into the object's prototype.
+    const components = new Map<string, { state: string; code?: string }>();
     for (const part of parts) {
       const match = /^([^=]*)=([^:]*)(?::(.*))?$/.exec(part);
       if (!match) throw new Rejection('invalid_payload', `heartbeat frame component ${JSON.stringify(part.slice(0, 40))} must be name=state:code`);
       const [, name = '', state = '', code] = match;
-      if (Object.hasOwn(components, name)) throw new Rejection('invalid_payload', `heartbeat frame names component "${name.slice(0, 40)}" twice`);
-      components[name] = { state, ...(code !== undefined && { code }) };
+      if (components.has(name)) throw new Rejection('invalid_payload', `heartbeat frame names component "${name.slice(0, 40)}" twice`);
+      components.set(name, { state, ...(code !== undefined && { code }) });
     }
-    return { kind: 'heartbeat', heartbeat: parseHeartbeat({ kind, status, components }) };
+    return { kind: 'heartbeat', heartbeat: parseHeartbeat({ kind, status, components: Object.fromEntries(components) }) };
   }
   if (tag === 'FWG') {
     const [uptime, ...extra] = rest;

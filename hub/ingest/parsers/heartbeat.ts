@@ -17,7 +17,7 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
   const ts = optionalTimestamp(doc.ts, 'ts');
   const status = doc.status === undefined ? 'ok' : oneOf<HealthStatus>(doc.status, HEALTH_STATUSES, 'status');
   const kind = doc.kind === undefined ? undefined : oneOf<DeviceKind>(doc.kind, DEVICE_KINDS, 'kind');
-  const components: Record<string, ComponentHealth> = {};
+  const components = new Map<string, ComponentHealth>();
   if (doc.components !== undefined) {
     if (typeof doc.components !== 'object' || doc.components === null || Array.isArray(doc.components)) {
       throw new Rejection('invalid_payload', 'heartbeat "components" must be an object of {"state": …, "code": …}');
@@ -31,7 +31,7 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
       if (code !== undefined && (typeof code !== 'string' || !CODE.test(code))) {
         throw new Rejection('invalid_payload', `heartbeat component "${name}" has an invalid code ${JSON.stringify(code)}`);
       }
-      components[name] = { state: oneOf<HealthStatus>(state, HEALTH_STATUSES, `components.${name}.state`), ...(typeof code === 'string' && { code }) };
+      components.set(name, { state: oneOf<HealthStatus>(state, HEALTH_STATUSES, `components.${name}.state`), ...(typeof code === 'string' && { code }) });
     }
   }
   const uptime = doc.uptime_s;
@@ -44,7 +44,8 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
   }
   return {
     status,
-    components,
+    // Own properties only (Object.fromEntries defines, never assigns), whatever the names.
+    components: Object.fromEntries(components),
     ...(ts !== undefined && { ts }),
     ...(kind !== undefined && { kind }),
     ...(typeof uptime === 'number' && { uptimeS: uptime }),
