@@ -2,7 +2,7 @@
 // same data. Expected numbers are computed here from the readings, never by asking a store.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../hub/domain/reading.ts';
-import type { Aggregate, AlertRecord, SeriesPoint, Store } from '../hub/store/store.ts';
+import { StoreRefusal, type Aggregate, type AlertRecord, type SeriesPoint, type Store } from '../hub/store/store.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -306,16 +306,25 @@ export function describeStoreContract(
       ]);
     });
 
-    it('refuses a batch holding an invalid reading, writing none of it', async () => {
+    it('refuses for good a batch holding what is not a reading, writing none of it', async () => {
       const good = reading('d1', 'noise', BASE + 1000, 50);
+      const fn = (() => 1) as unknown as number;
       const bad: Reading[] = [
         reading('d1', 'noise bad', BASE + 2000, 50),
         reading('d1,zone=x', 'noise', BASE + 2000, 50),
         reading('d1', 'noise', BASE + 2000, 50, 'z 1'),
         reading('d1', 'noise', BASE + 2000, Number.NaN),
+        reading('d1', 'noise', BASE + 2000, fn),
+        reading('d1', 'toString', BASE + 2000, Number.POSITIVE_INFINITY),
         reading('d1', 'noise', BASE + 2000.5, 50),
+        { ...reading('d1', 'noise', BASE + 2000, 50), value: undefined as unknown as number },
       ];
-      for (const b of bad) await expect(store.write([good, b])).rejects.toThrow(/refusing reading/);
+      for (const b of bad) {
+        const refusal = await store.write([good, b]).catch((err: unknown) => err);
+        // A refusal, not an outage: the writer sets the reading aside instead of retrying forever.
+        expect(refusal).toBeInstanceOf(StoreRefusal);
+        expect((refusal as Error).message).toMatch(/refusing reading/);
+      }
       expect(await store.count({ from: BASE, to: END })).toBe(0);
     });
 
@@ -359,8 +368,11 @@ export function describeStoreContract(
       const threeYearsAgo = now - 3 * 365 * DAY;
       const kept: AlertRecord = { alertId: 21, key: 'offline.ph-4', rule: 'offline', subject: 'ph-4', zone: 'floor-a', event: 'firing', severity: 'critical', at: twoMonthsAgo, summary: 'phone ph-4 silent for 600 s' };
       const expired: AlertRecord = { ...kept, alertId: 20, at: threeYearsAgo };
-      await store.write([reading('d1', 'co2', twoMonthsAgo, 800)]);
-      await store.writeAlertEvents([expired, kept]);
+      // Data older than its retention is either refused for good (InfluxDB) or removed by prune (SQLite).
+      const refusedForGood = (err: unknown) => expect(err).toBeInstanceOf(StoreRefusal);
+      await store.write([reading('d1', 'co2', twoMonthsAgo, 800)]).catch(refusedForGood);
+      await store.writeAlertEvents([kept]);
+      await store.writeAlertEvents([expired]).catch(refusedForGood);
       await store.prune?.(now);
       expect(await store.count({ from: threeYearsAgo, to: now })).toBe(0);
       expect(await store.queryAlertEvents({ from: threeYearsAgo - DAY, to: now })).toEqual([kept]);

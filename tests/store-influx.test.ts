@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx.ts';
-import type { AlertRecord, Store } from '../hub/store/store.ts';
+import { StoreRefusal, StoreUnavailable, type AlertRecord, type Store } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { freePort, startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
@@ -214,23 +214,41 @@ describe('InfluxStore', () => {
   it("surfaces InfluxDB's own error messages", async () => {
     const db = newDatabase();
     const store = new InfluxStore({ url: `${influxUrl}/${db}` });
-    await expect(store.write([{ device: 'd1', metric: 'noise', ts: recent, value: 1, zone: 'z1' }])).rejects.toThrow(
-      /database not found/,
-    );
     await expect(store.query({ device: 'd1', metric: 'noise', from: recent, to: recent + 1 })).rejects.toThrow(
       /database not found/,
     );
   });
 
-  it('accepts readings older than the raw policy as done, counting them', async () => {
+  it('creates its database at the first write when it could not at start, and again once it was dropped', async () => {
+    const db = newDatabase();
+    const store = new InfluxStore({ url: `${influxUrl}/${db}` });
+    // No init(): as when InfluxDB was down while the hub started.
+    await store.write([{ device: 'd1', metric: 'noise', ts: recent, value: 1, zone: 'z1' }]);
+    expect(await store.count({ device: 'd1', from: 0, to: recent + HOUR })).toBe(1);
+    await influxql(`DROP DATABASE "${db}"`);
+    const gone = await store.write([{ device: 'd1', metric: 'noise', ts: recent + 1, value: 2, zone: 'z1' }]).catch((err: unknown) => err);
+    expect(gone).toBeInstanceOf(StoreUnavailable);
+    expect((gone as Error).message).toMatch(/database not found/);
+    await store.write([{ device: 'd1', metric: 'noise', ts: recent + 1, value: 2, zone: 'z1' }]);
+    expect(await store.count({ device: 'd1', from: 0, to: recent + HOUR })).toBe(1);
+    const policies = await influxql(`SHOW RETENTION POLICIES ON "${db}"`);
+    expect(JSON.stringify(policies)).toContain('long_term');
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('refuses readings older than the raw policy for good, saying how many it dropped, and stores the rest', async () => {
     const db = newDatabase();
     const store = new InfluxStore({ url: `${influxUrl}/${db}`, rawRetention: '1d' });
     await store.init();
-    await store.write([
-      { device: 'd1', metric: 'noise', ts: recent - 10 * 24 * HOUR, value: 50, zone: 'z1' },
-      { device: 'd1', metric: 'noise', ts: recent, value: 51, zone: 'z1' },
-    ]);
-    expect(store.droppedBeyondRetention).toBe(1);
+    const refusal = await store
+      .write([
+        { device: 'd1', metric: 'noise', ts: recent - 10 * 24 * HOUR, value: 50, zone: 'z1' },
+        { device: 'd1', metric: 'noise', ts: recent, value: 51, zone: 'z1' },
+      ])
+      .catch((err: unknown) => err);
+    expect(refusal).toBeInstanceOf(StoreRefusal);
+    expect((refusal as StoreRefusal).message).toMatch(/points beyond retention policy/);
+    expect((refusal as StoreRefusal).dropped).toBe(1);
     expect(await store.count({ device: 'd1', from: 0, to: recent + HOUR })).toBe(1);
     await influxql(`DROP DATABASE "${db}"`);
   });

@@ -28,9 +28,9 @@
 // Everything a caller supplies reaches InfluxQL as a bound parameter ($device, $zone, $from, $to,
 // $limit). What cannot be bound (database, measurement, durations, GROUP BY interval) is checked
 // against a strict grammar and quoted; anything else is refused.
-import { ID_PATTERN, METRIC_PATTERN, METRICS, type Reading } from '../domain/reading.ts';
+import { METRIC_PATTERN, METRICS, readingProblem as domainProblem, type Reading } from '../domain/reading.ts';
 import { HttpClient, type HttpAnswer } from './http.ts';
-import type { Aggregate, AlertQuery, AlertRecord, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
+import { StoreRefusal, StoreUnavailable, type Aggregate, type AlertQuery, type AlertRecord, type ReadingQuery, type SeriesPoint, type Store, type StoreHealth } from './store.ts';
 
 export interface InfluxStoreOptions {
   /** http(s)://[user:pass@]host:port[/prefix]/database */
@@ -54,11 +54,12 @@ const HEALTH_TIMEOUT_MS = 2000;
 const MIN_TIME_MS = -9_223_372_036_854;
 const MAX_TIME_MS = 9_223_372_036_854;
 const TIME_RANGE = 'time >= $from AND time < $to';
-const BEYOND_RETENTION = /^partial write: points beyond retention policy dropped=(\d+)$/;
+/** InfluxDB's count of the points of a partial write it dropped. */
+const DROPPED = /\bdropped=(\d+)\s*$/;
 /** The retention policy holding the `alerts` measurement. */
 export const ALERT_HISTORY_POLICY = 'alert_history';
 /** Metrics measured in decibels: written with their sound energy too, for energy averages. */
-const DECIBEL_METRICS = new Set(Object.keys(METRICS).filter((m) => METRICS[m]!.unit.startsWith('dB')));
+const DECIBEL_METRICS = new Set([...METRICS].filter(([, spec]) => spec.unit.startsWith('dB')).map(([m]) => m));
 /** A peak level: its 1-minute maximum is what long-term reports of peaks look at. */
 const PEAK_METRIC = 'noise_peak';
 
@@ -120,13 +121,11 @@ interface InfluxResult {
 
 type Params = Record<string, string | number>;
 
-/** Why a reading cannot be written, or undefined. Shared grammar with the API layer, checked again here. */
+/** Why a reading cannot be written, or undefined: the domain's check, and InfluxDB's time range. */
 function readingProblem(r: Reading): string | undefined {
-  if (typeof r.metric !== 'string' || !METRIC_PATTERN.test(r.metric)) return `metric ${JSON.stringify(r.metric)} is not a valid metric name`;
-  if (typeof r.device !== 'string' || !ID_PATTERN.test(r.device)) return `device ${JSON.stringify(r.device)} is not a valid id`;
-  if (typeof r.zone !== 'string' || (r.zone !== '' && !ID_PATTERN.test(r.zone))) return `zone ${JSON.stringify(r.zone)} is not a valid id`;
-  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return `value ${String(r.value)} is not a finite number`;
-  if (!Number.isSafeInteger(r.ts) || r.ts < MIN_TIME_MS || r.ts > MAX_TIME_MS) return `ts ${String(r.ts)} is not an integer ms time InfluxDB can store`;
+  const problem = domainProblem(r);
+  if (problem !== undefined) return problem;
+  if (r.ts < MIN_TIME_MS || r.ts > MAX_TIME_MS) return `time ${r.ts} is outside what InfluxDB can store (1677 to 2262)`;
   return undefined;
 }
 
@@ -145,16 +144,15 @@ function clampTime(ms: number): number {
 export class InfluxStore implements Store {
   readonly name = 'influxdb';
   readonly database: string;
-  /** Points InfluxDB refused because they were older than their retention policy (accepted as done). */
-  droppedBeyondRetention = 0;
-
-  private readonly base: string;
+    private readonly base: string;
   private readonly auth: string | undefined;
   private readonly rawRetention: string;
   private readonly longTermRetention: string;
   private readonly alertHistoryRetention: string;
   private readonly timeoutMs: number;
   private readonly http: HttpClient;
+  /** init() has succeeded since the database was last found missing. */
+  private ready = false;
 
   constructor(opts: InfluxStoreOptions) {
     let u: URL;
@@ -217,6 +215,7 @@ export class InfluxStore implements Store {
     if (firstSeries(kept).length === 0) {
       await this.influxql(`SELECT * INTO ${db}."${ALERT_HISTORY_POLICY}"."alerts" FROM ${db}."raw"."alerts" GROUP BY *`);
     }
+    this.ready = true;
   }
 
   private async ensureContinuousQuery(name: string, select: string): Promise<void> {
@@ -256,7 +255,7 @@ export class InfluxStore implements Store {
     // Every line is checked before the first is sent, so a bad reading never leaves half a batch.
     const lines = readings.map((r) => {
       const problem = readingProblem(r);
-      if (problem !== undefined) throw new Error(`refusing reading: ${problem}`);
+      if (problem !== undefined) throw new StoreRefusal(`refusing reading: ${problem}`);
       // Tags in key order, as InfluxDB stores them.
       let line = `${r.metric},device=${r.device}`;
       if (r.unknownMetric === true) line += ',unknown=true';
@@ -273,20 +272,34 @@ export class InfluxStore implements Store {
   }
 
   private async writeLines(lines: readonly string[], policy: string): Promise<void> {
+    // A database that was missing when the hub started, or dropped since, is created (again).
+    if (!this.ready) await this.init();
     const path = `/write?db=${this.database}&rp=${policy}&precision=ms`;
     for (let i = 0; i < lines.length; i += WRITE_CHUNK) {
       const body = lines.slice(i, i + WRITE_CHUNK).join('\n');
       const res = await this.request('POST', path, body, 'text/plain; charset=utf-8');
       if (ok(res)) continue;
-      const message = errorMessage(res);
-      // Too old for the policy: retention would delete them anyway, and a retry cannot succeed.
-      const dropped = BEYOND_RETENTION.exec(message);
-      if (dropped) {
-        this.droppedBeyondRetention += Number(dropped[1]);
-        continue;
-      }
-      throw new InfluxError(`InfluxDB write failed (${res.status}): ${message}`, res.status);
+      throw this.writeFailure(res);
     }
+  }
+
+  /**
+   * What a refused write means, as InfluxDB's own status and message say, in the way Telegraf's
+   * InfluxDB output reads them: a 400 (a field type conflict, a series limit, points beyond the
+   * retention policy, a line it cannot parse) and other 4xx refuse those points for good; a 5xx,
+   * a timeout, refused credentials or a missing database are the server's state, worth a retry.
+   */
+  private writeFailure(res: HttpAnswer): StoreRefusal | StoreUnavailable {
+    const message = errorMessage(res);
+    const text = `InfluxDB write failed (${res.status}): ${message}`;
+    if (res.status === 404 && /database not found/.test(message)) {
+      this.ready = false;
+      return new StoreUnavailable(text);
+    }
+    if (res.status === 401 || res.status === 403) return new StoreUnavailable(`${text}: InfluxDB refuses the hub's credentials (check the user and password in the InfluxDB url)`);
+    if (res.status >= 500 || res.status === 408 || res.status === 429) return new StoreUnavailable(text);
+    const dropped = DROPPED.exec(message);
+    return new StoreRefusal(text, dropped ? Number(dropped[1]) : undefined);
   }
 
   async query(q: ReadingQuery): Promise<SeriesPoint[]> {
@@ -347,9 +360,9 @@ export class InfluxStore implements Store {
     if (records.length === 0) return;
     const lines = records.map((r) => {
       for (const [name, tag] of [['event', r.event], ['key', r.key], ['rule', r.rule], ['severity', r.severity], ['zone', r.zone]] as const) {
-        if (!ALERT_TAG.test(tag)) throw new Error(`refusing alert record: ${name} ${JSON.stringify(tag)} is not a valid tag value`);
+        if (typeof tag !== 'string' || !ALERT_TAG.test(tag)) throw new StoreRefusal(`refusing alert record: ${name} ${JSON.stringify(tag)} is not a valid tag value`);
       }
-      if (!Number.isSafeInteger(r.at) || !Number.isSafeInteger(r.alertId)) throw new Error('refusing alert record: at and alertId must be integers');
+      if (!Number.isSafeInteger(r.at) || !Number.isSafeInteger(r.alertId)) throw new StoreRefusal('refusing alert record: at and alertId must be integers');
       const value = r.value !== undefined && Number.isFinite(r.value) ? `,value=${String(r.value)}` : '';
       return `alerts,event=${r.event},key=${r.key},rule=${r.rule},severity=${r.severity},zone=${r.zone} alert_id=${r.alertId}i,subject=${fieldString(r.subject)},summary=${fieldString(r.summary)}${value} ${r.at}`;
     });
@@ -423,6 +436,7 @@ export class InfluxStore implements Store {
     const form = new URLSearchParams({ q, db: this.database, epoch: 'ms' });
     if (params !== undefined && Object.keys(params).length > 0) form.set('params', JSON.stringify(params));
     const res = await this.request('POST', '/query', form.toString(), 'application/x-www-form-urlencoded');
+    if (res.status >= 500) throw new StoreUnavailable(`InfluxDB query failed (${res.status}): ${errorMessage(res)}`);
     if (!ok(res)) throw new InfluxError(`InfluxDB query failed (${res.status}): ${errorMessage(res)}`, res.status);
     const body = JSON.parse(res.body) as { results?: InfluxResult[]; error?: string };
     if (body.error !== undefined) throw new InfluxError(`InfluxDB query failed: ${body.error}`, res.status);
@@ -448,10 +462,10 @@ export class InfluxStore implements Store {
     } catch (err) {
       const what = `${method} ${this.base}${path.split('?')[0]}`;
       if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
-        throw new InfluxError(`InfluxDB ${what} timed out after ${timeoutMs} ms`);
+        throw new StoreUnavailable(`InfluxDB ${what} timed out after ${timeoutMs} ms`);
       }
       const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-      throw new InfluxError(`InfluxDB ${what} failed: ${err instanceof Error ? err.message : String(err)}${cause}`);
+      throw new StoreUnavailable(`InfluxDB ${what} failed: ${err instanceof Error ? err.message : String(err)}${cause}`);
     }
   }
 }

@@ -8,8 +8,8 @@
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty). There is no
 // long-term downsampled copy of the readings as in InfluxDB.
 import Database from 'better-sqlite3';
-import { ID_PATTERN, METRIC_PATTERN, type Reading } from '../domain/reading.ts';
-import type { Aggregate, AlertQuery, AlertRecord, Pruned, ReadingQuery, SeriesPoint, Store, StoreHealth } from './store.ts';
+import { METRIC_PATTERN, readingProblem, type Reading } from '../domain/reading.ts';
+import { StoreRefusal, StoreUnavailable, type Aggregate, type AlertQuery, type AlertRecord, type Pruned, type ReadingQuery, type SeriesPoint, type Store, type StoreHealth } from './store.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a store that lives as long as the process. */
@@ -70,13 +70,20 @@ interface Row {
 
 type Scope = { device?: string; zone?: string; metric?: string };
 
-function readingProblem(r: Reading): string | undefined {
-  if (typeof r.metric !== 'string' || !METRIC_PATTERN.test(r.metric)) return `metric ${JSON.stringify(r.metric)} is not a valid metric name`;
-  if (typeof r.device !== 'string' || !ID_PATTERN.test(r.device)) return `device ${JSON.stringify(r.device)} is not a valid id`;
-  if (typeof r.zone !== 'string' || (r.zone !== '' && !ID_PATTERN.test(r.zone))) return `zone ${JSON.stringify(r.zone)} is not a valid id`;
-  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return `value ${String(r.value)} is not a finite number`;
-  if (!Number.isSafeInteger(r.ts)) return `ts ${String(r.ts)} is not an integer ms time`;
-  return undefined;
+/** SQLite's result codes that are the database's state rather than the data's: worth a retry. */
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL|CORRUPT|NOTADB|AUTH)/;
+/** Codes that refuse the rows themselves. */
+const REFUSAL_CODES = /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/;
+
+/** StoreUnavailable or StoreRefusal for SQLite's own errors; anything else is left as it is. */
+function classified(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = `SQLite write failed: ${err instanceof Error ? err.message : String(err)}`;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) return new StoreUnavailable(`${message} (${code})`);
+  if (typeof code === 'string' && REFUSAL_CODES.test(code)) return new StoreRefusal(`${message} (${code})`);
+  // better-sqlite3 throws a TypeError once the connection is closed (the hub is stopping).
+  if (err instanceof TypeError && /database connection is not open/.test(err.message)) return new StoreUnavailable(message);
+  return err;
 }
 
 /** Same refusal as InfluxStore, which cannot bind a measurement name. */
@@ -128,9 +135,13 @@ export class SqliteStore implements Store {
     if (this.insertBatch === undefined) throw new Error('SqliteStore.write before init()');
     for (const r of readings) {
       const problem = readingProblem(r);
-      if (problem !== undefined) throw new Error(`refusing reading: ${problem}`);
+      if (problem !== undefined) throw new StoreRefusal(`refusing reading: ${problem}`);
     }
-    this.insertBatch(readings);
+    try {
+      this.insertBatch(readings);
+    } catch (err) {
+      throw classified(err);
+    }
   }
 
   async query(q: ReadingQuery): Promise<SeriesPoint[]> {
@@ -186,9 +197,13 @@ export class SqliteStore implements Store {
        VALUES (@alertId, @event, @at, @key, @rule, @subject, @zone, @severity, @summary, @value)
        ON CONFLICT (alert_id, event, at) DO UPDATE SET severity = excluded.severity, summary = excluded.summary, value = excluded.value`,
     );
-    this.db.transaction(() => {
-      for (const r of records) insert.run({ ...r, value: r.value ?? null });
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const r of records) insert.run({ ...r, value: r.value ?? null });
+      })();
+    } catch (err) {
+      throw classified(err);
+    }
   }
 
   async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {

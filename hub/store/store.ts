@@ -71,6 +71,28 @@ export interface StoreHealth {
   detail: string;
 }
 
+/**
+ * The store refused what it was given for good: a field type conflict, a series limit, a value it
+ * cannot hold. Writing the same again cannot succeed, so the caller finds the refused readings
+ * and sets them aside rather than retrying; the others may or may not have been written.
+ */
+export class StoreRefusal extends Error {
+  override readonly name = 'StoreRefusal';
+
+  constructor(
+    message: string,
+    /** How many of the readings written the store says it dropped (InfluxDB's "dropped=N"), when it says. */
+    readonly dropped?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The store cannot take writes now (down, unreachable, disk full, busy, refusing the hub's credentials): retry later. */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+}
+
 export interface Store {
   /** Human name of the backend, for logs and health. */
   readonly name: string;
@@ -78,7 +100,9 @@ export interface Store {
   init(): Promise<void>;
   /**
    * Write readings. Idempotent: the same (device, metric, ts) written twice is stored once, the
-   * later value winning. Rejects when the backend cannot take them; the caller retries.
+   * later value winning. Rejects with StoreUnavailable when the backend cannot take writes now
+   * (the caller retries), with StoreRefusal when it refuses some of them for good (the caller
+   * looks for those); any other error is a fault.
    */
   write(readings: readonly Reading[]): Promise<void>;
   query(q: ReadingQuery): Promise<SeriesPoint[]>;
