@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../hub/domain/reading.ts';
 import { Journal, ReplayRequest, type JournalLogLevel, type JournalOptions, type JournalRecord } from '../hub/journal/journal.ts';
+import { SetAsideLog } from '../hub/journal/set-aside.ts';
 
 const tempDirs: string[] = [];
 const openJournals: Journal[] = [];
@@ -416,6 +417,81 @@ describe('journal', () => {
     expect(ok.flatMap((c) => c.lsns)).toEqual(range(1, 30));
     // The failed batch is retried as-is, right after its failures.
     expect(calls.map((c) => c.lastLsn)).toEqual([7, 14, 14, 14, 21, 28, 30]);
+  });
+
+  it('sets aside an entry its consumer keeps failing on, hands over everything after it, and never that entry again, also after a restart', async () => {
+    const dir = await tempDir();
+    const asidePath = join(dir, 'set-aside.jsonl');
+    let setAside = await SetAsideLog.open({ path: asidePath, capacity: 100, now: () => 42 });
+    const j = await Journal.open({ dir, setAside });
+    await j.append(range(1, 30).map((i) => reading(i)));
+
+    const accepted: number[] = [];
+    const attemptsAt12: number[][] = [];
+    let reached30!: () => void;
+    const all = new Promise<void>((r) => {
+      reached30 = r;
+    });
+    const poisoned = (entries: Entry[], lastLsn: number) => {
+      const lsns = entries.map((_, i) => lastLsn - entries.length + 1 + i);
+      // What an entry of an older release, or a bug, does to a handler: it throws on that entry only.
+      if (lsns.includes(12)) {
+        attemptsAt12.push(lsns);
+        throw new TypeError("Cannot read properties of undefined (reading 'value')");
+      }
+      accepted.push(...lsns);
+      if (lastLsn === 30) reached30();
+    };
+    j.consume('store', poisoned, { maxBatch: 7, maxBackoffMs: 5 });
+    await all;
+    await j.close();
+    await setAside.close();
+
+    // Everything but entry 12, once each, in order.
+    expect(accepted).toEqual(range(1, 30).filter((i) => i !== 12));
+    // The failing run of 7 three times, then one entry at a time up to 12, which fails three times alone.
+    expect(attemptsAt12).toEqual([range(8, 14), range(8, 14), range(8, 14), [12], [12], [12]]);
+    const listed = setAside.list();
+    expect(listed).toEqual([
+      expect.objectContaining({ at: 42, stage: 'store', reason: 'consumer_failed', lsn: 12, device: 'dev-0', detail: "Cannot read properties of undefined (reading 'value')" }),
+    ]);
+    expect(listed[0]?.excerpt).toContain('"value":12');
+
+    // A consumer whose position is behind the entry (its own saved state is older) never sees it again.
+    await rm(join(dir, 'consumers', 'store.pos'));
+    setAside = await SetAsideLog.open({ path: asidePath, capacity: 100, now: () => 43 });
+    const again = await openJournal({ dir, setAside });
+    const c = collector();
+    again.consume('store', c.handler, { maxBatch: 7 });
+    await c.until(29);
+    expect(c.got.map((r) => r.lsn)).toEqual(range(1, 30).filter((i) => i !== 12));
+    await again.close();
+    await setAside.close();
+  });
+
+  it('waits out transient failures however long they last, and sets nothing aside for them', async () => {
+    const dir = await tempDir();
+    const setAside = await SetAsideLog.open({ path: join(dir, 'set-aside.jsonl'), capacity: 100, now: Date.now });
+    const j = await openJournal({ dir, setAside });
+    await j.append(range(1, 20).map((i) => reading(i)));
+    let failuresLeft = 8;
+    const c = collector();
+    j.consume(
+      'store',
+      (entries, lastLsn) => {
+        if (failuresLeft > 0) {
+          failuresLeft -= 1;
+          throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        }
+        c.handler(entries, lastLsn);
+      },
+      { maxBatch: 5, maxBackoffMs: 2 },
+    );
+    await c.until(20);
+    expect(c.got.map((r) => r.lsn)).toEqual(range(1, 20));
+    expect(setAside.list()).toEqual([]);
+    await j.close();
+    await setAside.close();
   });
 
   it('removes a segment only once every consumer, including ones known only from disk, is past it', async () => {

@@ -40,6 +40,38 @@ export interface JournalOptions {
    * only for measuring what durability costs.
    */
   fsync?: boolean;
+  /** Where entries a consumer gave up on are recorded; default: in memory, for this run only. */
+  setAside?: SetAsideRecorder;
+}
+
+/** Records the entries consumers gave up on, so they are listed and never handed to them again. */
+export interface SetAsideRecorder {
+  /** Resolves once the record is durable: only then does the consumer move past the entry. */
+  entry(consumer: string, lsn: number, entry: Entry, error: unknown): Promise<void>;
+  lsns(consumer: string): ReadonlySet<number>;
+}
+
+/** I/O trouble rather than a bad entry: system errors (a full disk) and SQLite's database-state codes. */
+export function isIoError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code));
+}
+
+class MemorySetAside implements SetAsideRecorder {
+  private readonly byConsumer = new Map<string, Set<number>>();
+
+  async entry(consumer: string, lsn: number): Promise<void> {
+    let lsns = this.byConsumer.get(consumer);
+    if (!lsns) {
+      lsns = new Set();
+      this.byConsumer.set(consumer, lsns);
+    }
+    lsns.add(lsn);
+  }
+
+  lsns(consumer: string): ReadonlySet<number> {
+    return this.byConsumer.get(consumer) ?? new Set();
+  }
 }
 
 /**
@@ -67,7 +99,15 @@ export interface ConsumeOptions {
   minCallIntervalMs?: number;
   /** Cap of the retry backoff, which starts at 100 ms and doubles. Default 5000. */
   maxBackoffMs?: number;
-  /** Each failed attempt at a batch (handler error or read error), attempt counting from 1. */
+  /**
+   * Errors that come from the consumer's surroundings rather than the entries (a store down, a full
+   * disk): retried with backoff for as long as they last, never held against an entry. Any other
+   * error is: an entry that fails `maxAttempts` times alone is set aside. Default: isIoError.
+   */
+  transient?: (err: unknown) => boolean;
+  /** Failed attempts at a run of entries, and then at one entry alone, before it is set aside. Default 3. */
+  maxAttempts?: number;
+  /** Each failed attempt (handler error or read error), counting consecutive failures from 1. */
   onError?: (err: unknown, attempt: number) => void;
   /**
    * Makes what the handler did up to `lsn` durable; called before each position write of `lsn`,
@@ -135,6 +175,12 @@ interface ConsumerState {
   /** When the handler was last called (ms). */
   lastCallAt: number;
   maxBackoffMs: number;
+  transient: (err: unknown) => boolean;
+  maxAttempts: number;
+  /** Consecutive failed handler calls. */
+  failures: number;
+  /** A run of entries known to hold one that fails, being narrowed down; attempts at this very run. */
+  poison: { lo: number; hi: number; attempts: number } | undefined;
   onError: ((err: unknown, attempt: number) => void) | undefined;
   beforeCommit: ((lsn: number) => void | Promise<void>) | undefined;
   durable: boolean;
@@ -239,6 +285,7 @@ export class Journal {
     private readonly segmentBytes: number,
     private readonly fsync: boolean,
     private readonly log: JournalLog,
+    private readonly setAside: SetAsideRecorder,
     segments: Segment[],
     writer: FileHandle,
     positions: Map<string, number>,
@@ -274,7 +321,7 @@ export class Journal {
     }
     const current = segments.at(-1)!;
     const writer = await open(current.path, 'r+');
-    const journal = new Journal(dir, segmentBytes, opts.fsync ?? true, log, segments, writer, positions);
+    const journal = new Journal(dir, segmentBytes, opts.fsync ?? true, log, opts.setAside ?? new MemorySetAside(), segments, writer, positions);
     log('info', 'journal opened', {
       dir,
       segments: segments.length,
@@ -378,6 +425,10 @@ export class Journal {
       minCallIntervalMs,
       lastCallAt: 0,
       maxBackoffMs,
+      transient: opts.transient ?? isIoError,
+      maxAttempts: positiveInt('maxAttempts', opts.maxAttempts ?? 3),
+      failures: 0,
+      poison: undefined,
       onError: opts.onError,
       beforeCommit: opts.beforeCommit,
       durable,
@@ -566,7 +617,12 @@ export class Journal {
   // ---- consumers ----
 
   private async runConsumer(c: ConsumerState): Promise<void> {
-    let cursor = new Cursor(() => this.segments, c.processed + 1);
+    const cursor = new Cursor(() => this.segments, c.processed + 1);
+    /** The next reads start at `lsn` again (a retry, or the entries before a replay). */
+    const rewind = async (lsn: number): Promise<void> => {
+      await cursor.close();
+      cursor.nextLsn = lsn;
+    };
     try {
       if (c.needsPersist) await this.commit(c);
       let readFailures = 0;
@@ -578,11 +634,13 @@ export class Journal {
         }
         // Taken before reading, so an append that lands while we read still wakes us.
         const woke = this.durable.wait();
+        if (this.passSetAside(c, cursor)) this.scheduleCommit(c);
+        const limit = this.deliveryLimit(c, cursor.nextLsn);
         let batch: Batch | undefined;
         try {
-          batch = this.tail.read(cursor.nextLsn, Math.min(c.maxBatch, this.durableLsn - cursor.nextLsn + 1));
+          batch = this.tail.read(cursor.nextLsn, Math.min(limit, this.durableLsn - cursor.nextLsn + 1));
           if (batch) cursor.nextLsn = batch.lastLsn + 1;
-          else batch = await cursor.read(c.maxBatch);
+          else batch = await cursor.read(limit);
           readFailures = 0;
         } catch (err) {
           readFailures += 1;
@@ -600,50 +658,138 @@ export class Journal {
           await Promise.race([woke, c.stopSignal]);
           continue;
         }
-        let attempt = 0;
-        let replayReason: ReplayRequest | undefined;
-        for (;;) {
-          try {
-            c.lastCallAt = Date.now();
-            await c.handler(batch.entries, batch.lastLsn);
-            break;
-          } catch (err) {
-            // Not a failure: the handler wants earlier entries again, at once.
-            if (err instanceof ReplayRequest) {
-              replayReason = err;
-              break;
-            }
-            attempt += 1;
-            this.reportConsumerError(c, err, attempt, true);
-            if (c.stopped) return;
-            await this.pause(c, backoffMs(attempt, c.maxBackoffMs));
-            if (c.stopped) return;
-          }
+        const firstLsn = batch.lastLsn - batch.entries.length + 1;
+        let failure: unknown;
+        try {
+          c.lastCallAt = Date.now();
+          await c.handler(batch.entries, batch.lastLsn);
+        } catch (err) {
+          failure = err;
         }
-        if (replayReason) {
-          // Segments are kept back to the committed position, so its entries can still be read.
+        if (failure instanceof ReplayRequest) {
+          // Not a failure: the handler wants earlier entries again, at once. Segments are kept
+          // back to the committed position, so its entries can still be read.
           await c.commitChain;
-          this.log('warn', 'journal: consumer asked for its entries again; replaying from its committed position', { consumer: c.name, from: c.committed + 1, reason: describeError(replayReason) });
-          await cursor.close();
-          cursor = new Cursor(() => this.segments, c.committed + 1);
+          this.log('warn', 'journal: consumer asked for its entries again; replaying from its committed position', { consumer: c.name, from: c.committed + 1, reason: describeError(failure) });
+          await rewind(c.committed + 1);
           c.processed = c.committed;
           continue;
         }
-        c.processed = batch.lastLsn;
-        const due = c.lastCommitAt + c.commitIntervalMs;
-        const now = Date.now();
-        if (now >= due) {
-          await this.commit(c);
-        } else if (!c.timer) {
-          c.timer = setTimeout(() => {
-            c.timer = undefined;
-            void this.commit(c);
-          }, due - now);
-          c.timer.unref();
+        if (failure !== undefined) {
+          if (c.stopped) return;
+          const waitMs = await this.onHandlerFailure(c, batch, firstLsn, failure);
+          if (waitMs === 0) this.scheduleCommit(c);
+          else await this.pause(c, waitMs);
+          if (c.stopped) return;
+          await rewind(c.processed + 1);
+          continue;
         }
+        c.failures = 0;
+        this.cleared(c, firstLsn, batch.lastLsn);
+        c.processed = batch.lastLsn;
+        this.scheduleCommit(c);
       }
     } finally {
       await cursor.close();
+    }
+  }
+
+  /**
+   * Moves past entries this consumer set aside before, so they are never handed to it again;
+   * true when it did.
+   */
+  private passSetAside(c: ConsumerState, cursor: Cursor): boolean {
+    const setAside = this.setAside.lsns(c.name);
+    if (setAside.size === 0) return false;
+    let passed = false;
+    while (cursor.nextLsn <= this.durableLsn && setAside.has(cursor.nextLsn)) {
+      c.processed = cursor.nextLsn;
+      cursor.nextLsn += 1;
+      passed = true;
+    }
+    return passed;
+  }
+
+  /**
+   * How many entries from `next` the consumer may be handed at once: never across an entry it set
+   * aside, and while a failing run of entries is being narrowed down, only the entries before it,
+   * then the run itself, then (after maxAttempts) one entry at a time.
+   */
+  private deliveryLimit(c: ConsumerState, next: number): number {
+    let limit = c.maxBatch;
+    for (const lsn of this.setAside.lsns(c.name)) if (lsn > next && lsn - next < limit) limit = lsn - next;
+    const p = c.poison;
+    if (p && next <= p.hi) {
+      if (next < p.lo) limit = Math.min(limit, p.lo - next);
+      else limit = p.attempts >= c.maxAttempts ? 1 : Math.min(limit, p.hi - next + 1);
+    }
+    return limit;
+  }
+
+  /** A batch went through: whatever failed in that run before was not the entries' fault. */
+  private cleared(c: ConsumerState, first: number, last: number): void {
+    const p = c.poison;
+    if (!p || last < p.lo || first > p.hi) return;
+    if (first <= p.lo && last >= p.hi) c.poison = undefined;
+    else if (first <= p.lo) p.lo = last + 1;
+  }
+
+  /**
+   * A handler call failed. A transient failure (the consumer's surroundings: a store down, a full
+   * disk) is retried for as long as it lasts. Otherwise the run of entries that fails is narrowed
+   * down, and an entry that fails `maxAttempts` times alone is set aside so the entries behind it
+   * keep flowing. Resolves with how long to wait before the next attempt: 0 when an entry was set
+   * aside and the consumer moves on at once.
+   */
+  private async onHandlerFailure(c: ConsumerState, batch: Batch, first: number, err: unknown): Promise<number> {
+    c.failures += 1;
+    this.reportConsumerError(c, err, c.failures, true);
+    if (c.transient(err)) return backoffMs(c.failures, c.maxBackoffMs);
+    const last = batch.lastLsn;
+    const p = c.poison;
+    if (!p || last < p.lo || first > p.hi) {
+      c.poison = { lo: first, hi: last, attempts: 1 };
+    } else {
+      const lo = Math.max(first, p.lo);
+      const hi = Math.min(last, p.hi);
+      c.poison = lo === p.lo && hi === p.hi ? { lo, hi, attempts: p.attempts + 1 } : { lo, hi, attempts: 1 };
+    }
+    const poison = c.poison;
+    // Entries are held against only for their own failures: the backoff follows this run's attempts.
+    const waitMs = backoffMs(poison.attempts, c.maxBackoffMs);
+    if (poison.lo !== poison.hi || first !== poison.lo || poison.attempts < c.maxAttempts) return waitMs;
+    const entry = batch.entries[0];
+    if (entry === undefined) return waitMs;
+    try {
+      await this.setAside.entry(c.name, poison.lo, entry, err);
+    } catch (recordErr) {
+      // Moving on without a record would lose the entry silently: try again after the backoff.
+      this.log('error', 'journal: could not record an entry set aside; the consumer waits', { consumer: c.name, lsn: poison.lo, error: describeError(recordErr) });
+      return waitMs;
+    }
+    this.log('error', `journal: consumer ${c.name} set aside entry ${poison.lo} after ${poison.attempts} failed attempts; the entries after it carry on`, {
+      consumer: c.name,
+      lsn: poison.lo,
+      error: describeError(err),
+    });
+    c.poison = undefined;
+    c.failures = 0;
+    c.processed = poison.lo;
+    return 0;
+  }
+
+  /** Commits the position now, or schedules it within the commit interval. */
+  private scheduleCommit(c: ConsumerState): void {
+    const due = c.lastCommitAt + c.commitIntervalMs;
+    const now = Date.now();
+    if (now >= due) {
+      void this.commit(c);
+    } else if (!c.timer) {
+      c.timer = setTimeout(() => {
+        c.timer = undefined;
+        void this.commit(c);
+      }, due - now);
+      c.timer.unref();
     }
   }
 
