@@ -119,4 +119,52 @@ describe('webhook outbox', () => {
     await outbox.close();
     db.close();
   });
+
+  it('a notification the receiver refuses for good is set aside after three attempts; the ones after it still arrive, in order', async () => {
+    dir = tempDir('floorwatch-outbox-');
+    const port = await freePort();
+    const got: string[] = [];
+    let refusals = 0;
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        // A receiver whose schema this one payload breaks: 422, every time.
+        if (body.includes('"summary":"\u0000"')) {
+          refusals++;
+          return void res.writeHead(422).end('{"error":"summary must be printable"}');
+        }
+        got.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+    const clock = new ManualClock(T0);
+    const db = new Database(join(dir, 'alerts.sqlite'));
+    const target = webhookTarget({ url: `http://127.0.0.1:${port}/`, secret: SECRET });
+    const setAside: Array<{ target: string; payload: string; err: string }> = [];
+    const outbox = new Outbox({
+      db,
+      targets: [target],
+      log: pino({ level: 'silent' }),
+      now: clock.now,
+      timers: clock,
+      retryFirstMs: SECOND,
+      retryMaxMs: SECOND,
+      setAside: async (name, row, err) => void setAside.push({ target: name, payload: row.payload, err: (err as Error).message }),
+    });
+    const payloads = ['{"n":1}', '{"n":2,"summary":"\u0000"}', '{"n":3}', '{"n":4}'];
+    for (const p of payloads) outbox.enqueue(target.name, p);
+    outbox.kick();
+    for (let attempt = 1; attempt < 3; attempt++) {
+      await eventually(() => clock.pendingTimers() === 1, { what: `a retry after refusal ${attempt}` });
+      clock.advance(SECOND);
+    }
+    await eventually(() => outbox.waiting() === 0, { what: 'the notifications after the refused one' });
+    expect(refusals).toBe(3);
+    expect(got).toEqual(['{"n":1}', '{"n":3}', '{"n":4}']);
+    expect(setAside).toEqual([{ target: target.name, payload: payloads[1], err: 'the receiver refused the notification (422)' }]);
+    await outbox.close();
+    db.close();
+  });
 });

@@ -8,6 +8,7 @@ import type { AlertsRoutesOptions } from '../api/alerts.ts';
 import type { LiveFeed } from '../api/events.ts';
 import { ms, type Config } from '../config/config.ts';
 import type { Journal } from '../journal/journal.ts';
+import type { SetAsideLog } from '../journal/set-aside.ts';
 import { RuleEngine, type HubStatus } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
 import { ruleSettings, siteRules } from '../rules/site.ts';
@@ -24,6 +25,8 @@ export interface AlertingOptions {
   feed: LiveFeed;
   log: Logger;
   now: () => number;
+  /** Where notifications refused for good are recorded. */
+  setAside: Pick<SetAsideLog, 'notification'>;
   /** Store and journal health, minus the disk, which is read here. */
   hubStatus: () => Omit<HubStatus, 'diskFreePercent'>;
   timers?: Timers;
@@ -52,6 +55,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
     ...(options.timers && { timers: options.timers }),
     retryFirstMs: ms(config.notify.retry_first),
     retryMaxMs: ms(config.notify.retry_max),
+    setAside: (target, row, err) => options.setAside.notification(target, row.payload, err),
   });
   const notifier = new Notifier({
     site: config.site.name,

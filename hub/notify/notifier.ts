@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Alert, AlertEvent } from '../rules/ledger.ts';
 import type { AlertSink } from '../rules/engine.ts';
-import type { AlertRecord, Store } from '../store/store.ts';
+import { StoreRefusal, type AlertRecord, type Store } from '../store/store.ts';
 import type { Outbox, OutboxTarget } from './outbox.ts';
 
 /** The JSON of a notification: the MQTT payload and the webhook body. */
@@ -38,6 +38,7 @@ export function historyTarget(store: Store): OutboxTarget {
     name: STORE_TARGET,
     batch: 500,
     deliver: (rows) => store.writeAlertEvents(rows.map((r) => JSON.parse(r.payload) as AlertRecord)),
+    refusedForGood: (err) => err instanceof StoreRefusal,
   };
 }
 

@@ -2,6 +2,9 @@
 // history, in the alert state's own database. A row is written in the same transaction as the
 // alert transition that produced it and deleted only once its target took it, so a receiver that
 // is down for an hour gets everything, in order, when it is back; retries back off exponentially.
+// A notification the target refuses for good (a 400 from a webhook, alert history the store
+// cannot hold) must not hold back every one after it: it is found by delivering one at a time,
+// and after a few attempts set aside (recorded, logged) so the rest flow.
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 
@@ -23,6 +26,8 @@ export interface OutboxTarget {
   batch: number;
   /** Resolves once the target has every row; rejects to retry all of them later. */
   deliver(rows: readonly OutboxRow[]): Promise<void>;
+  /** True for an error that refuses the rows themselves, not the target's state: retrying cannot help. */
+  refusedForGood?(err: unknown): boolean;
 }
 
 export interface OutboxRow {
@@ -39,7 +44,12 @@ export interface OutboxOptions {
   timers?: Timers;
   retryFirstMs: number;
   retryMaxMs: number;
+  /** Records a notification given up on; resolves once that record is durable. */
+  setAside?: (target: string, row: OutboxRow, err: unknown) => Promise<void>;
 }
+
+/** Attempts at a notification refused for good, alone, before it is set aside. */
+const REFUSED_ATTEMPTS = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
@@ -54,6 +64,10 @@ interface Lane {
   timer?: unknown;
   failures: number;
   closed: boolean;
+  /** Rows to deliver one at a time, to find the one refused for good. */
+  singles: number;
+  /** The row refused for good, and how many times alone. */
+  refused?: { id: number; attempts: number };
 }
 
 export class Outbox {
@@ -65,7 +79,7 @@ export class Outbox {
     this.db = options.db;
     this.timers = options.timers ?? realTimers;
     this.db.exec(SCHEMA);
-    for (const target of options.targets) this.lanes.set(target.name, { target, failures: 0, closed: false });
+    for (const target of options.targets) this.lanes.set(target.name, { target, failures: 0, closed: false, singles: 0 });
     const orphans = this.db.prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target').all() as { target: string; n: number }[];
     for (const { target, n } of orphans) {
       if (this.lanes.has(target)) continue;
@@ -111,11 +125,12 @@ export class Outbox {
     const { target } = lane;
     const select = this.db.prepare('SELECT id, payload, created_at AS createdAt FROM outbox WHERE target = ? ORDER BY id LIMIT ?');
     while (!lane.closed && this.db.open) {
-      const rows = select.all(target.name, target.batch) as OutboxRow[];
+      const rows = select.all(target.name, lane.singles > 0 ? 1 : target.batch) as OutboxRow[];
       if (rows.length === 0) return;
       try {
         await target.deliver(rows);
       } catch (err) {
+        if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
         lane.failures += 1;
         const wait = Math.min(this.options.retryFirstMs * 2 ** (lane.failures - 1), this.options.retryMaxMs);
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
@@ -134,6 +149,37 @@ export class Outbox {
       this.db.prepare('DELETE FROM outbox WHERE target = ? AND id <= ?').run(target.name, rows.at(-1)!.id);
       if (lane.failures > 0) this.options.log.info({ target: target.name }, `alert notifications reach ${target.name} again; sending what waited`);
       lane.failures = 0;
+      lane.singles = Math.max(0, lane.singles - 1);
+      delete lane.refused;
     }
+  }
+
+  /**
+   * The target refused these rows for good. A batch is taken apart; a row refused alone
+   * REFUSED_ATTEMPTS times is set aside. True when the lane should go on at once.
+   */
+  private async refused(lane: Lane, rows: readonly OutboxRow[], err: unknown): Promise<boolean> {
+    const { target } = lane;
+    if (rows.length > 1) {
+      lane.singles = rows.length;
+      return true;
+    }
+    const row = rows[0]!;
+    const attempts = lane.refused?.id === row.id ? lane.refused.attempts + 1 : 1;
+    lane.refused = { id: row.id, attempts };
+    if (attempts < REFUSED_ATTEMPTS) return false;
+    try {
+      await this.options.setAside?.(target.name, row, err);
+    } catch (recordErr) {
+      this.options.log.error({ target: target.name, err: (recordErr as Error).message }, `could not record a notification ${target.name} refused; it stays queued`);
+      return false;
+    }
+    if (!this.db.open) return false;
+    this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
+    this.options.log.error({ target: target.name, delivery: row.id, err: (err as Error).message }, `${target.name} refused a notification ${attempts} times (${(err as Error).message}); it is set aside (GET /api/v1/rejections?stage=notify) and the notifications after it are sent`);
+    delete lane.refused;
+    lane.failures = 0;
+    lane.singles = Math.max(0, lane.singles - 1);
+    return true;
   }
 }

@@ -4,6 +4,14 @@
 import { createHmac } from 'node:crypto';
 import type { OutboxTarget } from './outbox.ts';
 
+/** The receiver refused this notification itself (400, 413, 415, 422): sending it again cannot help. */
+export class DeliveryRefused extends Error {
+  override readonly name = 'DeliveryRefused';
+}
+
+/** Statuses that refuse the payload; others (401, 404, 5xx, …) are the receiver's state or setup, and retried. */
+const REFUSED_STATUSES = new Set([400, 413, 415, 422]);
+
 export function signature(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
@@ -33,8 +41,10 @@ export function webhookTarget(hook: { url: string; secret: string }, timeoutMs =
           throw new Error(`the receiver is not reachable: ${cause}`);
         }
         await response.arrayBuffer();
+        if (REFUSED_STATUSES.has(response.status)) throw new DeliveryRefused(`the receiver refused the notification (${response.status})`);
         if (!response.ok) throw new Error(`the receiver answered ${response.status}`);
       }
     },
+    refusedForGood: (err) => err instanceof DeliveryRefused,
   };
 }
