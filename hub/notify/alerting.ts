@@ -66,7 +66,13 @@ export function startAlerting(options: AlertingOptions): Alerting {
     publish: options.publish,
     onEvent: (e) => options.feed.publishAlert(e),
   });
-  const engine = new RuleEngine(settings, ledger, notifier, now);
+  const faultyDevices = new Set<string>();
+  const engine = new RuleEngine(settings, ledger, notifier, now, (device, err) => {
+    // Once per device and run: the tick repeats every second.
+    if (faultyDevices.has(device) || faultyDevices.size >= 1000) return;
+    faultyDevices.add(device);
+    log.error({ device, err: (err as Error).message }, `the time-based rules could not judge device ${device} (${(err as Error).message}); the other devices are judged as usual`);
+  });
   notifier.restore(engine.announcedFiring());
   outbox.kick();
 

@@ -147,6 +147,8 @@ export class RuleEngine {
     private readonly ledger: AlertLedger,
     private readonly sink: AlertSink,
     private readonly now: () => number,
+    /** Told when the tick could not judge a device (a fault in its saved state or in the rules): the others carry on. */
+    private readonly onFault: (device: string, err: unknown) => void = () => undefined,
   ) {
     this.shifts = parseShifts(settings.shifts);
     this.startedAt = now();
@@ -185,14 +187,24 @@ export class RuleEngine {
   tick(hub?: HubStatus): void {
     const now = this.now();
     this.commit(() => {
-      for (const [id, d] of this.devices) this.tickDevice(id, d, now);
+      // One device whose state the rules cannot judge must not stop the clock for all the others.
+      for (const [id, d] of this.devices) this.isolated(id, () => this.tickDevice(id, d, now));
       for (const id of [...this.settings.devices.keys(), ...this.settings.gatewayOf.keys()]) {
-        if (!this.devices.has(id)) this.tickLiveness(id, this.device(id, this.settings.devices.get(id)?.zone ?? ''), now);
+        if (!this.devices.has(id)) this.isolated(id, () => this.tickLiveness(id, this.device(id, this.settings.devices.get(id)?.zone ?? ''), now));
       }
       if (now >= this.graceUntil) this.tickGateways(now);
       if (hub) this.tickHub(hub, now);
       this.book.tick(now);
     });
+  }
+
+  /** Runs one device's part of the tick; a fault is reported (see `onFault`) and the tick goes on. */
+  private isolated(device: string, part: () => void): void {
+    try {
+      part();
+    } catch (err) {
+      this.onFault(device, err);
+    }
   }
 
   ack(id: number, by: string, comment?: string): Alert {
