@@ -60,6 +60,8 @@ export interface EngineFixture {
   engine: RuleEngine;
   clock: ManualClock;
   events: AlertEvent[];
+  /** Devices the tick could not judge, as the engine reported them. */
+  faults: string[];
   dir: string;
   /** Journal entries as the rules consumer gets them, with increasing LSNs. */
   feed(...entries: Entry[]): void;
@@ -86,10 +88,13 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
   const sink: AlertSink = { record: () => undefined, announce: (e) => events.push(...e) };
   let ledger = new AlertLedger(join(dir, 'alerts.sqlite'));
   const journal: Entry[] = [];
+  const faults: string[] = [];
+  const onFault = (device: string) => void faults.push(device);
   const fixture: EngineFixture = {
-    engine: new RuleEngine(settings, ledger, sink, clock.now),
+    engine: new RuleEngine(settings, ledger, sink, clock.now, onFault),
     clock,
     events,
+    faults,
     dir,
     lsn: 0,
     feed(...entries) {
@@ -118,7 +123,7 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
         fixture.lsn = options.lsn;
         journal.length = options.lsn;
       }
-      fixture.engine = new RuleEngine(settings, ledger, sink, clock.now);
+      fixture.engine = new RuleEngine(settings, ledger, sink, clock.now, onFault);
     },
     savedLsn() {
       return Number(ledger.meta('lsn') ?? '0');

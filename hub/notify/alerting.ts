@@ -71,7 +71,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
     // Once per device and run: the tick repeats every second.
     if (faultyDevices.has(device) || faultyDevices.size >= 1000) return;
     faultyDevices.add(device);
-    log.error({ device, err: (err as Error).message }, `the time-based rules could not judge device ${device} (${(err as Error).message}); the other devices are judged as usual`);
+    log.error({ device, err: (err as Error).message }, `the rules could not read or judge the saved state of device ${device} (${(err as Error).message}); the other devices are judged as usual`);
   });
   notifier.restore(engine.announcedFiring());
   outbox.kick();

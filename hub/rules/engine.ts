@@ -147,7 +147,7 @@ export class RuleEngine {
     private readonly ledger: AlertLedger,
     private readonly sink: AlertSink,
     private readonly now: () => number,
-    /** Told when the tick could not judge a device (a fault in its saved state or in the rules): the others carry on. */
+    /** Told when a device's saved state cannot be read, or the tick could not judge it: the others carry on. */
     private readonly onFault: (device: string, err: unknown) => void = () => undefined,
   ) {
     this.shifts = parseShifts(settings.shifts);
@@ -158,7 +158,15 @@ export class RuleEngine {
 
   /** (Re)reads everything from the ledger: at start, and after a failed batch rolled back. */
   private load(): void {
-    this.devices = new Map([...this.ledger.devices()].map(([id, doc]) => [id, deserialize(doc)]));
+    this.devices = new Map();
+    for (const [id, doc] of this.ledger.devices()) {
+      // A state this release cannot read costs that device its history, not the hub its rules.
+      try {
+        this.devices.set(id, deserialize(doc));
+      } catch (err) {
+        this.onFault(id, err);
+      }
+    }
     this.gateways = new Map(JSON.parse(this.ledger.meta('gateways') ?? '[]') as [string, GatewayState][]);
     this.appliedLsn = Number(this.ledger.meta('lsn') ?? '0');
     this.savedLsn = this.appliedLsn;
