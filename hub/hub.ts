@@ -22,7 +22,8 @@ import { ms, type Config } from './config/config.ts';
 import { DeviceRegistry } from './devices/registry.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { RejectionLog } from './ingest/rejections.ts';
-import { Journal } from './journal/journal.ts';
+import { isIoError, Journal, type JournalLog } from './journal/journal.ts';
+import { SetAsideLog } from './journal/set-aside.ts';
 import { startAlerting } from './notify/alerting.ts';
 import { parseShifts } from './rules/exposure.ts';
 import { siteRules } from './rules/site.ts';
@@ -33,7 +34,7 @@ import { startMqttSource, type MqttSource } from './sources/mqtt.ts';
 import { startSerialSource } from './sources/serial.ts';
 import { InfluxStore } from './store/influx.ts';
 import { SqliteStore } from './store/sqlite.ts';
-import type { Store } from './store/store.ts';
+import { StoreUnavailable, type Store } from './store/store.ts';
 import { StoreWriter } from './store/writer.ts';
 import { createLog } from './telemetry/log.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
@@ -88,14 +89,23 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   for (const warning of security.warnings) log.warn(warning);
   mkdirSync(config.data_dir, { recursive: true });
 
+  const journalLog: JournalLog = (level, msg, fields) => log[level](fields ?? {}, msg);
+  const setAside = await SetAsideLog.open({
+    path: join(config.data_dir, 'set-aside.jsonl'),
+    capacity: config.storage.set_aside_kept,
+    now,
+    log: journalLog,
+    onAdd: (record) => metrics.setAside.inc({ stage: record.stage }),
+  });
   const journal = await Journal.open({
     dir: join(config.data_dir, 'journal'),
     fsync: options.journalFsync ?? true,
-    log: (level, msg, fields) => log[level](fields ?? {}, msg),
+    log: journalLog,
+    setAside,
   });
 
   const store = createStore(config);
-  const writer = new StoreWriter(store, metrics, log, now);
+  const writer = new StoreWriter({ store, metrics, log, now, setAside: (refused) => setAside.refusedReadings(refused) });
   try {
     await store.init();
     log.info({ store: store.name }, `storage ready: ${store.name}`);
@@ -140,6 +150,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     journal.consume('store', (entries) => writer.write(entries), {
       // Under load, fewer and larger writes: InfluxDB spends far less CPU per reading in big ones.
       minCallIntervalMs: STORE_WRITE_INTERVAL_MS,
+      // An unavailable store is waited for, however long; refusals never reach the journal.
+      transient: (err) => err instanceof StoreUnavailable || isIoError(err),
       onError: (err, attempt) => {
         if (attempt === 1) log.debug({ err: (err as Error).message }, 'store write failed; retrying');
       },
@@ -172,6 +184,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     revocations.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await journal.close();
+    await setAside.close();
     await store.close();
     throw err;
   }
@@ -182,6 +195,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     config,
     journal,
     store,
+    setAside,
     publish: mqtt.publish,
     feed,
     log,
@@ -193,6 +207,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         storeOk: writer.state.ok,
         ...(writer.state.downSince !== undefined && { storeDownSince: writer.state.downSince }),
         ...(writer.state.lastError !== undefined && { storeError: writer.state.lastError }),
+        storeRefused: writer.state.refused,
+        ...(writer.state.lastRefusalAt !== undefined && { storeLastRefusalAt: writer.state.lastRefusalAt }),
+        ...(writer.state.lastRefusal !== undefined && { storeLastRefusal: writer.state.lastRefusal }),
         backlog: status.consumers.find((c) => c.name === 'store')?.lag ?? 0,
         journalWritable: status.writable,
         ...(status.lastError !== undefined && { journalError: status.lastError }),
@@ -213,6 +230,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         backend: store.name,
         ...(writer.state.downSince !== undefined && { downSince: writer.state.downSince }),
         ...(writer.state.lastWriteAt !== undefined && { lastWriteAt: writer.state.lastWriteAt }),
+        refused: writer.state.refused,
+        ...(writer.state.lastRefusalAt !== undefined && { lastRefusalAt: writer.state.lastRefusalAt, lastRefusal: writer.state.lastRefusal }),
       },
       journal: {
         ok: journalStatus.writable,
@@ -226,7 +245,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
     };
     const down = !journalStatus.writable || !storeOk;
-    return { status: down ? 'down' : storeLag > BACKLOG_WARNING ? 'degraded' : 'ok', checks };
+    const refusing = writer.state.lastRefusalAt !== undefined && now() - writer.state.lastRefusalAt < ms(config.rules.storage_rejecting_clears_after);
+    return { status: down ? 'down' : storeLag > BACKLOG_WARNING || refusing ? 'degraded' : 'ok', checks };
   };
 
   const refreshGauges = () => {
@@ -242,7 +262,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(metricsRoutes, { metrics, refresh: refreshGauges });
   await app.register(devicesRoutes, { registry, now });
   await app.register(readingsRoutes, { store, ingest, maxPayloadBytes: config.ingest.max_payload_bytes, now });
-  await app.register(rejectionsRoutes, { rejections });
+  await app.register(rejectionsRoutes, { rejections, setAside });
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(gatewaysRoutes, { gateways: serial.gateways });
   await app.register(eventsRoutes, { feed, revocations });
@@ -260,6 +280,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     await alerting.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await journal.close();
+    await setAside.close();
     await store.close();
     throw err;
   }
@@ -279,6 +300,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       await alerting.stop();
       await mqtt.close();
       await journal.close();
+      await setAside.close();
       try {
         registry.save(now(), true);
       } catch (err) {

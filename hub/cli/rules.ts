@@ -74,7 +74,7 @@ export const command: Command = {
       `  offline   warning after ${sourced(l.silentIntervals)} heartbeat intervals of silence or an MQTT last will; critical after ${duration(l.mainsCriticalMs.value)} [${l.mainsCriticalMs.source}] (battery devices ${duration(l.batteryCriticalMs.value)} [${l.batteryCriticalMs.source}]); recovers after ${sourced(l.freshMessagesToRecover)} fresh messages`,
       `  stale     a connected device with no value of a metric for ${sourced(l.staleIntervals)} of its intervals`,
       `  flapping  ${sourced(rules.flapping.changes)} changes in ${duration(rules.flapping.windowMs.value)} → one flapping alert; notices held until ${duration(rules.flapping.quietMs.value)} quiet`,
-      `  hub       storage down after ${duration(rules.hub.storageDownAfterMs)}; journal backlog above ${sourced(rules.hub.backlogEntries)}; disk free below ${rules.hub.diskFreeWarningPercent.value} % (warning) / ${rules.hub.diskFreeCriticalPercent.value} % (critical) (J)`,
+      `  hub       storage down after ${duration(rules.hub.storageDownAfterMs)}; storage refusing readings until none for ${duration(rules.hub.storageRejectingClearsAfterMs)}; journal backlog above ${sourced(rules.hub.backlogEntries)}; disk free below ${rules.hub.diskFreeWarningPercent.value} % (warning) / ${rules.hub.diskFreeCriticalPercent.value} % (critical) (J)`,
       `  start-up  no offline alert for ${duration(rules.hub.startupGraceMs)} after the hub starts; unacknowledged critical alerts escalate after ${duration(rules.hub.escalateAfterMs)}`,
     );
     process.stdout.write(`${out.join('\n')}\n`);

@@ -111,6 +111,8 @@ const configSchema = z
         raw_retention: duration.default('30d'),
         /** InfluxDB's 1-minute means, and alert history in either store. */
         long_term_retention: duration.default('104w'),
+        /** Readings the store refused for good and journal entries set aside, kept on disk for GET /api/v1/rejections. */
+        set_aside_kept: integer(10, 1_000_000).default(10_000),
       })
       .prefault({}),
     ingest: z
@@ -174,6 +176,8 @@ const configSchema = z
         escalate_after: duration.default('15m'),
         /** Storage is reported down once its writes have failed this long. */
         storage_down_after: duration.default('1m'),
+        /** The storage_rejecting alert resolves once the store has refused no reading for this long. */
+        storage_rejecting_clears_after: duration.default('5m'),
         /** Shift start times (local time of day): noise exposure is counted per shift. */
         shifts: z.array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be a time of day such as "06:00"' })).min(1).default(['06:00', '14:00', '22:00']),
       })

@@ -46,6 +46,8 @@ export interface RuleSettings {
   startupGraceMs: number;
   escalateAfterMs: number;
   storageDownAfterMs: number;
+  /** storage_rejecting resolves once the store has refused nothing for this long. */
+  storageRejectingClearsAfterMs: number;
   /** Shift start times, "HH:MM" local time. */
   shifts: readonly string[];
 }
@@ -55,6 +57,10 @@ export interface HubStatus {
   storeOk: boolean;
   storeDownSince?: number;
   storeError?: string;
+  /** Readings the store refused for good since the hub started, and the last refusal. */
+  storeRefused?: number;
+  storeLastRefusalAt?: number;
+  storeLastRefusal?: string;
   /** Journal entries waiting for the store. */
   backlog: number;
   journalWritable: boolean;
@@ -534,6 +540,14 @@ export class RuleEngine {
     const downFor = hub.storeDownSince === undefined ? 0 : now - hub.storeDownSince;
     const storeDown = !hub.storeOk && downFor >= this.settings.storageDownAfterMs;
     hubObs('storage_down', storeDown ? 'critical' : undefined, `storage down: ${hub.storeName} has refused writes for ${Math.round(downFor / 1000)} s (${hub.storeError ?? 'unknown error'}); readings wait in the journal and the floor's rules keep running`);
+
+    // Readings refused for good are set aside and the rest keep flowing: a warning, not an outage.
+    const refusing = hub.storeLastRefusalAt !== undefined && now - hub.storeLastRefusalAt < this.settings.storageRejectingClearsAfterMs;
+    hubObs(
+      'storage_rejecting',
+      refusing ? 'warning' : undefined,
+      `storage refuses some readings: ${hub.storeName} has refused ${hub.storeRefused ?? 0} reading(s) for good since the hub started, the last ${Math.round((now - (hub.storeLastRefusalAt ?? now)) / 1000)} s ago (${hub.storeLastRefusal ?? 'no reason given'}); the other readings are stored, and the refused ones are listed at GET /api/v1/rejections?stage=store`,
+    );
 
     // A backlog while the store is down is the storage alert's business, not a second alert.
     const backlogHigh = hub.storeOk && hub.backlog > HUB_HEALTH.backlogEntries.value;

@@ -52,6 +52,7 @@ export function ruleSettings(config: Config): RuleSettings {
     startupGraceMs: ms(config.rules.startup_grace),
     escalateAfterMs: ms(config.rules.escalate_after),
     storageDownAfterMs: ms(config.rules.storage_down_after),
+    storageRejectingClearsAfterMs: ms(config.rules.storage_rejecting_clears_after),
     shifts: config.rules.shifts,
   };
 }
@@ -70,7 +71,7 @@ export interface SiteRules {
   zones: ZoneRules[];
   liveness: typeof LIVENESS;
   flapping: typeof FLAPPING;
-  hub: typeof HUB_HEALTH & { storageDownAfterMs: number; startupGraceMs: number; escalateAfterMs: number };
+  hub: typeof HUB_HEALTH & { storageDownAfterMs: number; storageRejectingClearsAfterMs: number; startupGraceMs: number; escalateAfterMs: number };
 }
 
 /** The effective rules of every zone at time `at`, each number with its source. */
@@ -89,6 +90,6 @@ export function siteRules(config: Config, at: number): SiteRules {
     })),
     liveness: LIVENESS,
     flapping: FLAPPING,
-    hub: { ...HUB_HEALTH, storageDownAfterMs: settings.storageDownAfterMs, startupGraceMs: settings.startupGraceMs, escalateAfterMs: settings.escalateAfterMs },
+    hub: { ...HUB_HEALTH, storageDownAfterMs: settings.storageDownAfterMs, storageRejectingClearsAfterMs: settings.storageRejectingClearsAfterMs, startupGraceMs: settings.startupGraceMs, escalateAfterMs: settings.escalateAfterMs },
   };
 }

@@ -1,9 +1,22 @@
-// The store writer: the journal consumer that puts readings into the store. A failed write is
-// retried by the journal with backoff, so an outage leaves a backlog in the journal, never a gap.
+// The store writer: the journal consumer that puts readings into the store. A store that is
+// unavailable fails the batch, which the journal retries with backoff, so an outage leaves a
+// backlog in the journal, never a gap. A store that refuses some readings for good (a field type
+// conflict, a series limit) must not hold back the rest: the batch is split until the refused
+// readings are found, everything else is written at once, and the refused ones are set aside with
+// the database's own reason before the journal moves past them.
 import type { Logger } from 'pino';
 import type { Entry, Reading } from '../domain/reading.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { Store } from './store.ts';
+import { StoreRefusal, type Store } from './store.ts';
+
+export interface RefusedReading {
+  device: string;
+  metric: string;
+  ts: number;
+  value: number;
+  /** The database's reason. */
+  reason: string;
+}
 
 export interface StoreWriterState {
   ok: boolean;
@@ -11,51 +24,113 @@ export interface StoreWriterState {
   downSince?: number;
   lastError?: string;
   lastWriteAt?: number;
+  /** Readings the store refused for good since the hub started. */
+  refused: number;
+  /** When the store last refused a reading, and why. */
+  lastRefusalAt?: number;
+  lastRefusal?: string;
 }
 
-export class StoreWriter {
-  readonly state: StoreWriterState = { ok: true };
+export interface StoreWriterOptions {
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+  /** Keeps what the store refused, durably: resolves once it is recorded. */
+  setAside: (refused: readonly RefusedReading[]) => Promise<void>;
+}
 
-  constructor(
-    private readonly store: Store,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly now: () => number,
-  ) {
-    metrics.storeUp.set(1);
+/** The log names the store's refusals at most this often; the rest are counted and listed. */
+const REFUSAL_LOG_EVERY_MS = 60_000;
+
+export class StoreWriter {
+  readonly state: StoreWriterState = { ok: true, refused: 0 };
+  private refusalLoggedAt = -Infinity;
+  private refusalsUnlogged = 0;
+
+  constructor(private readonly options: StoreWriterOptions) {
+    options.metrics.storeUp.set(1);
   }
 
-  /** The journal handler: resolves when every reading of the batch is stored. */
+  /** The journal handler: resolves when every reading of the batch is stored or set aside. */
   readonly write = async (entries: readonly Entry[]): Promise<void> => {
+    const { store, metrics, log, now } = this.options;
     const readings: Reading[] = [];
     for (const entry of entries) if (entry.type === 'readings') readings.push(...entry.readings);
     if (readings.length === 0) return;
-    const stopTimer = this.metrics.storeWriteSeconds.startTimer();
+    const stopTimer = metrics.storeWriteSeconds.startTimer();
+    let refused: RefusedReading[];
     try {
-      await this.store.write(readings);
+      refused = await this.writeTaking(readings);
+      if (refused.length > 0) await this.options.setAside(refused);
     } catch (err) {
-      this.metrics.storeWriteFailures.inc();
-      this.metrics.storeUp.set(0);
+      metrics.storeWriteFailures.inc();
+      metrics.storeUp.set(0);
       const message = (err as Error).message;
       if (this.state.ok) {
-        this.log.error({ store: this.store.name, err: message }, `storage down: cannot write to ${this.store.name} (${message}); readings are kept in the journal and will be written when it is back`);
-        this.state.downSince = this.now();
+        log.error({ store: store.name, err: message }, `storage down: cannot write to ${store.name} (${message}); readings are kept in the journal and will be written when it is back`);
+        this.state.downSince = now();
       }
       this.state.ok = false;
       this.state.lastError = message;
       throw err;
     }
     stopTimer();
-    this.metrics.readingsStored.inc(readings.length);
-    const storedAt = this.now();
-    for (const r of readings) this.metrics.readingAgeAtStore.observe((storedAt - r.ts) / 1000);
+    const stored = readings.length - refused.length;
+    metrics.readingsStored.inc(stored);
+    const storedAt = now();
+    for (const r of readings) metrics.readingAgeAtStore.observe((storedAt - r.ts) / 1000);
+    if (refused.length > 0) this.noteRefusals(refused);
     if (!this.state.ok) {
-      const downFor = Math.round((this.now() - (this.state.downSince ?? this.now())) / 1000);
-      this.log.warn({ store: this.store.name }, `storage back after ${downFor} s: ${this.store.name} accepts writes again; writing the backlog`);
-      this.metrics.storeUp.set(1);
+      const downFor = Math.round((now() - (this.state.downSince ?? now())) / 1000);
+      log.warn({ store: store.name }, `storage back after ${downFor} s: ${store.name} accepts writes again; writing the backlog`);
+      metrics.storeUp.set(1);
       this.state.ok = true;
       delete this.state.downSince;
+      delete this.state.lastError;
     }
-    this.state.lastWriteAt = this.now();
+    this.state.lastWriteAt = now();
   };
+
+  /**
+   * Writes what the store takes; resolves with the readings it refused for good. Halves a refused
+   * batch until each refusal is pinned to its readings, unless the store says it dropped all of
+   * them. Any error other than a refusal (the store unavailable) fails the whole call.
+   */
+  private async writeTaking(readings: readonly Reading[]): Promise<RefusedReading[]> {
+    try {
+      await this.options.store.write(readings);
+      return [];
+    } catch (err) {
+      if (!(err instanceof StoreRefusal)) throw err;
+      if (readings.length === 1 || err.dropped === readings.length) {
+        return readings.map((r) => ({ device: r.device, metric: r.metric, ts: r.ts, value: r.value, reason: err.message }));
+      }
+      const half = Math.ceil(readings.length / 2);
+      const first = await this.writeTaking(readings.slice(0, half));
+      const second = await this.writeTaking(readings.slice(half));
+      return first.concat(second);
+    }
+  }
+
+  private noteRefusals(refused: readonly RefusedReading[]): void {
+    const { metrics, log, now, store } = this.options;
+    metrics.storeRefused.inc(refused.length);
+    const at = now();
+    const last = refused.at(-1)!;
+    this.state.refused += refused.length;
+    this.state.lastRefusalAt = at;
+    this.state.lastRefusal = last.reason;
+    if (at - this.refusalLoggedAt < REFUSAL_LOG_EVERY_MS) {
+      this.refusalsUnlogged += refused.length;
+      return;
+    }
+    const earlier = this.refusalsUnlogged > 0 ? ` (and ${this.refusalsUnlogged} more since the last notice)` : '';
+    log.warn(
+      { store: store.name, refused: refused.length, device: last.device, metric: last.metric },
+      `${store.name} refused ${refused.length} reading(s) for good${earlier}, e.g. ${last.metric} ${last.value} from ${last.device}: ${last.reason}; the other readings are stored, and the refused ones are listed at GET /api/v1/rejections?stage=store`,
+    );
+    this.refusalLoggedAt = at;
+    this.refusalsUnlogged = 0;
+  }
 }

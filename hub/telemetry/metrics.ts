@@ -29,6 +29,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300],
       registers,
     }),
+    storeRefused: new Counter({ name: 'floorwatch_store_refused_total', help: 'Readings the store refused for good (a field type conflict, a series limit, a value it cannot hold): set aside and listed at /api/v1/rejections?stage=store', registers }),
+    setAside: new Counter({ name: 'floorwatch_set_aside_total', help: 'Records set aside so the pipeline keeps flowing, by stage: store (readings the store refused) or the journal consumer that gave up on an entry', labelNames: ['stage'] as const, registers }),
     storeWriteFailures: new Counter({ name: 'floorwatch_store_write_failures_total', help: 'Store write attempts that failed (retried)', registers }),
     mqttClients: new Gauge({ name: 'floorwatch_mqtt_clients', help: 'Connected MQTT clients', registers }),
     mqttRefused: new Counter({

@@ -34,7 +34,8 @@ export function testEnv(dataDir: string, options: { influxUrl?: string; config?:
     FLOORWATCH_HTTP_PORT: String(options.httpPort ?? 0),
     FLOORWATCH_MQTT_PORT: String(options.mqttPort ?? 0),
     FLOORWATCH_DATA_DIR: dataDir,
-    FLOORWATCH_LOG_LEVEL: 'silent',
+    // TEST_LOG_LEVEL=warn shows a test hub's log while investigating a failure.
+    FLOORWATCH_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   };
   if (options.influxUrl) env.FLOORWATCH_INFLUX_URL = options.influxUrl;
   if (options.config) {

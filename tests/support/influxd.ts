@@ -107,7 +107,10 @@ export function setTomlKey(toml: string, section: string, key: string, value: st
   return lines.join('\n');
 }
 
-async function buildConfig(bin: string, dir: string, httpPort: number, rpcPort: number): Promise<string> {
+/** A setting of influxd's config file: section ('' = top level), key and TOML value. */
+export type InfluxdSetting = [section: string, key: string, value: string];
+
+async function buildConfig(bin: string, dir: string, httpPort: number, rpcPort: number, extra: readonly InfluxdSetting[]): Promise<string> {
   let toml = await run(bin, ['config']);
   const q = (s: string): string => JSON.stringify(s);
   const set = (section: string, key: string, value: string): void => {
@@ -130,6 +133,7 @@ async function buildConfig(bin: string, dir: string, httpPort: number, rpcPort: 
   set('logging', 'level', q('warn'));
   set('ifql', 'enabled', 'false');
   for (const listener of ['graphite', 'collectd', 'opentsdb', 'udp']) set(listener, 'enabled', 'false');
+  for (const [section, key, value] of extra) set(section, key, value);
   return toml;
 }
 
@@ -151,7 +155,8 @@ function logTail(path: string): string {
   }
 }
 
-export async function startInfluxd(): Promise<InfluxdHandle> {
+/** `settings` changes influxd's own configuration, e.g. [['data', 'max-series-per-database', '4']]. */
+export async function startInfluxd(settings: readonly InfluxdSetting[] = []): Promise<InfluxdHandle> {
   const bin = findInfluxd();
   const dataDir = await mkdtemp(join(tmpdir(), 'floorwatch-influxd-'));
   const configPath = join(dataDir, 'influxdb.conf');
@@ -231,7 +236,7 @@ export async function startInfluxd(): Promise<InfluxdHandle> {
     port = await freePort();
     let rpcPort = await freePort();
     while (rpcPort === port) rpcPort = await freePort();
-    await writeFile(configPath, await buildConfig(bin, dataDir, port, rpcPort));
+    await writeFile(configPath, await buildConfig(bin, dataDir, port, rpcPort, settings));
     try {
       await launch();
       lastError = undefined;
