@@ -102,6 +102,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     fsync: options.journalFsync ?? true,
     log: journalLog,
     setAside,
+    now,
   });
 
   const store = createStore(config);
@@ -239,6 +240,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
           ? `${storeLag} entries waiting for the store`
           : `cannot write to disk (${journalStatus.lastError ?? 'unknown error'}): new readings are not acknowledged`,
         backlog: storeLag,
+        durableLsn: journalStatus.durableLsn,
         consumers: journalStatus.consumers,
         segments: journalStatus.segments,
         bytes: journalStatus.bytes,
@@ -252,7 +254,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const refreshGauges = () => {
     const status = journal.status();
     metrics.journalWritable.set(status.writable ? 1 : 0);
-    for (const c of status.consumers) metrics.journalLag.set({ consumer: c.name }, c.lag);
+    for (const c of status.consumers) {
+      metrics.journalLag.set({ consumer: c.name }, c.lag);
+      if (c.behindMs !== undefined) metrics.journalBehind.set({ consumer: c.name }, c.behindMs / 1000);
+    }
   };
 
   const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true, https: security.tls ?? null });

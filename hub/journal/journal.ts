@@ -42,6 +42,8 @@ export interface JournalOptions {
   fsync?: boolean;
   /** Where entries a consumer gave up on are recorded; default: in memory, for this run only. */
   setAside?: SetAsideRecorder;
+  /** The clock for how far behind consumers are. Default Date.now. */
+  now?: () => number;
 }
 
 /** Records the entries consumers gave up on, so they are listed and never handed to them again. */
@@ -135,7 +137,10 @@ export interface JournalRecord {
 export interface ConsumerStatus {
   name: string;
   committedLsn: number;
+  /** Entries after the committed position (positions are saved at most once a second). */
   lag: number;
+  /** For a running consumer: how long ago the oldest entry it has not handled yet became durable, ms; 0 when caught up. */
+  behindMs?: number;
 }
 
 export interface JournalStatus {
@@ -232,6 +237,44 @@ class RecentEntries {
   }
 }
 
+/**
+ * When entries became durable, sampled at most every SAMPLE_MS, so how far behind a consumer is can
+ * be told in time, not only in entries. Bounded: the oldest samples are dropped.
+ */
+class FlushTimes {
+  private static readonly SAMPLE_MS = 100;
+  private static readonly KEPT = 8192;
+  /** [last LSN of the sample, time it became durable], oldest first. */
+  private samples: Array<[number, number]> = [];
+
+  constructor(durableLsn: number, at: number) {
+    this.samples.push([durableLsn, at]);
+  }
+
+  flushed(lastLsn: number, at: number): void {
+    const newest = this.samples.at(-1);
+    if (newest && at - newest[1] < FlushTimes.SAMPLE_MS) {
+      newest[0] = lastLsn;
+      return;
+    }
+    this.samples.push([lastLsn, at]);
+    if (this.samples.length > FlushTimes.KEPT) this.samples = this.samples.slice(FlushTimes.KEPT / 4);
+  }
+
+  /** When the entry after `processed` became durable (the earliest sample, for entries older than all kept). */
+  durableAt(processed: number): number | undefined {
+    let lo = 0;
+    let hi = this.samples.length - 1;
+    if (hi < 0 || this.samples[hi]![0] <= processed) return undefined;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.samples[mid]![0] > processed) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.samples[lo]![1];
+  }
+}
+
 /** One promise shared by everyone waiting for the next event. */
 class Signal {
   private promise: Promise<void> | undefined;
@@ -279,6 +322,7 @@ export class Journal {
   private readonly positions: Map<string, number>;
   private readonly active = new Map<string, ConsumerState>();
   private removal: Promise<void> = Promise.resolve();
+  private readonly flushTimes: FlushTimes;
 
   private constructor(
     readonly dir: string,
@@ -286,6 +330,7 @@ export class Journal {
     private readonly fsync: boolean,
     private readonly log: JournalLog,
     private readonly setAside: SetAsideRecorder,
+    private readonly now: () => number,
     segments: Segment[],
     writer: FileHandle,
     positions: Map<string, number>,
@@ -295,6 +340,7 @@ export class Journal {
     this.writer = writer;
     this.positions = positions;
     this.durableLsn = segments.at(-1)?.lastLsn ?? 0;
+    this.flushTimes = new FlushTimes(this.durableLsn, now());
   }
 
   static async open(opts: JournalOptions): Promise<Journal> {
@@ -321,7 +367,7 @@ export class Journal {
     }
     const current = segments.at(-1)!;
     const writer = await open(current.path, 'r+');
-    const journal = new Journal(dir, segmentBytes, opts.fsync ?? true, log, opts.setAside ?? new MemorySetAside(), segments, writer, positions);
+    const journal = new Journal(dir, segmentBytes, opts.fsync ?? true, log, opts.setAside ?? new MemorySetAside(), opts.now ?? Date.now, segments, writer, positions);
     log('info', 'journal opened', {
       dir,
       segments: segments.length,
@@ -351,13 +397,19 @@ export class Journal {
   status(): JournalStatus {
     const committed = new Map(this.positions);
     for (const c of this.active.values()) if (!c.durable) committed.set(c.name, c.committed);
+    const now = this.now();
     const consumers = [...committed.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, committedLsn]) => ({
-        name,
-        committedLsn,
-        lag: Math.max(0, this.durableLsn - committedLsn),
-      }));
+      .map(([name, committedLsn]): ConsumerStatus => {
+        const running = this.active.get(name);
+        const since = running && this.flushTimes.durableAt(running.processed);
+        return {
+          name,
+          committedLsn,
+          lag: Math.max(0, this.durableLsn - committedLsn),
+          ...(running && { behindMs: since === undefined ? 0 : Math.max(0, now - since) }),
+        };
+      });
     return {
       writable: this.writable,
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
@@ -564,6 +616,7 @@ export class Journal {
     this.inFlightEntries = 0;
     let lsn = this.durableLsn;
     this.durableLsn += count;
+    this.flushTimes.flushed(this.durableLsn, this.now());
     if (!this.writable) {
       this.log('info', 'journal writable again', { dir: this.dir, previousError: this.lastError });
       this.writable = true;

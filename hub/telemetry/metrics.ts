@@ -15,6 +15,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     duplicates: new Counter({ name: 'floorwatch_duplicates_dropped_total', help: 'Readings dropped because the same (device, seq) or (device, metric, ts) was already journaled', registers }),
     clockCorrections: new Counter({ name: 'floorwatch_clock_corrections_total', help: 'Readings whose device timestamp was outside the allowed skew and were stored at receive time', registers }),
     journalLag: new Gauge({ name: 'floorwatch_journal_lag_entries', help: 'Journal entries a consumer has not yet committed', labelNames: ['consumer'] as const, registers }),
+    journalBehind: new Gauge({ name: 'floorwatch_journal_behind_seconds', help: 'How long ago the oldest entry a running journal consumer has not handled yet became durable; 0 when it is caught up', labelNames: ['consumer'] as const, registers }),
     journalWritable: new Gauge({ name: 'floorwatch_journal_writable', help: '1 when the journal can write to disk', registers }),
     storeUp: new Gauge({ name: 'floorwatch_store_up', help: '1 when the last store write succeeded', registers }),
     storeWriteSeconds: new Histogram({
