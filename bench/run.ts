@@ -2,7 +2,7 @@
 // 127.0.0.1 and driven by the simulator's load mode. Every scenario is bounded in count and time.
 // Prints one table of ratios and writes bench/results/<date>.json.
 //
-//   npm run bench [-- --only throughput,senml,latency,fleet,journal] [--profile]
+//   npm run bench [-- --only throughput,senml,latency,fleet,journal,overload] [--profile]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,11 +12,12 @@ import { startInfluxd } from '../tests/support/influxd.ts';
 import { rawInfluxWrite, waitForCount } from './influx-raw.ts';
 import { cpuShare, sampleProcess, type ProcessSample } from './process-stats.ts';
 import { startBareAedes, startHub, startMosquitto, type BrokerProcess } from './services.ts';
+import { flood } from './flood.ts';
 import { histogramPercentiles, scrapeHistogram, subtractHistogram } from './prometheus.ts';
 import mqtt from 'mqtt';
 import { percentiles } from '../sensors-firmware-sim/load.ts';
 
-const SCENARIOS = ['throughput', 'senml', 'latency', 'fleet', 'journal'] as const;
+const SCENARIOS = ['throughput', 'senml', 'latency', 'fleet', 'journal', 'overload'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: flags } = parseArgs({ options: { only: { type: 'string' }, profile: { type: 'boolean', default: false } } });
@@ -49,11 +50,13 @@ async function withBroker<T>(start: () => Promise<BrokerProcess>, use: (broker: 
  */
 const UNLIMITED_RATE = { FLOORWATCH_LIMITS__MESSAGES_PER_SECOND: '1000000', FLOORWATCH_LIMITS__MESSAGE_BURST: '1000000' };
 
-function hubOptions(influxUrl: string, extraEnv: Record<string, string> = {}) {
+/** The hub on InfluxDB, or on its embedded SQLite store when `influxUrl` is undefined. */
+function hubOptions(influxUrl: string | undefined, extraEnv: Record<string, string> = {}) {
   const env = { ...UNLIMITED_RATE, ...extraEnv };
-  if (!flags.profile) return { influxUrl, env };
+  const store = influxUrl === undefined ? {} : { influxUrl };
+  if (!flags.profile) return { ...store, env };
   mkdirSync(profileDir, { recursive: true });
-  return { influxUrl, env, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] };
+  return { ...store, env, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] };
 }
 
 interface Throughput {
@@ -152,7 +155,8 @@ async function scenarioLatency(): Promise<void> {
     const metricsUrl = `${hub.httpUrl}/metrics`;
     const before = await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds');
     const loadRun = runLoad({ url: hub.url, devices: 50, rate: 20, messages: 300, window: 8, format: 'json', batch: 1, durationMs: 30_000, timestamps: 'publish', latencies: true });
-    const alertMs = await probeAlerts(hub.url, 100);
+    const { samples: alertMs, missed } = await probeAlerts(hub.url, 100);
+    if (missed > 0) throw new Error(`${missed} of 100 probe alerts did not arrive within 10 s`);
     const report = await loadRun;
     await waitForCount(influxUrl, 'co2', report.readingsAcked, 60_000);
     const stored = histogramPercentiles(subtractHistogram(await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds'), before));
@@ -169,35 +173,39 @@ async function scenarioLatency(): Promise<void> {
 
 /**
  * Publish → alert notification: each probe device sends one noise peak of 140 dB(C), an immediate
- * critical, while the steady load runs; the time until its retained alert arrives on MQTT.
+ * critical, while another load runs; the time until its retained alert arrives on MQTT. A probe
+ * whose alert has not arrived within `timeoutMs` counts as missed.
  */
-async function probeAlerts(url: string, probes: number): Promise<number[]> {
-  const watcher = await mqtt.connectAsync(url, { clientId: 'bench-alert-watcher' });
+async function probeAlerts(url: string, probes: number, { intervalMs = 100, timeoutMs = 10_000, prefix = 'probe' } = {}): Promise<{ samples: number[]; missed: number }> {
+  const watcher = await mqtt.connectAsync(url, { clientId: `bench-alert-watcher-${prefix}` });
   const arrived = new Map<string, number>();
   const waiting = new Map<string, () => void>();
+  const pattern = new RegExp(`noise_peak\\.(${prefix}-\\d+)$`);
   watcher.on('message', (topic, payload) => {
-    const device = /noise_peak\.(probe-\d+)$/.exec(topic)?.[1];
+    const device = pattern.exec(topic)?.[1];
     if (!device || payload.length === 0 || arrived.has(device)) return;
     arrived.set(device, performance.now());
     waiting.get(device)?.();
   });
   await watcher.subscribeAsync('floorwatch/alerts/#', { qos: 1 });
-  const probe = await mqtt.connectAsync(url, { clientId: 'bench-alert-probe' });
+  const probe = await mqtt.connectAsync(url, { clientId: `bench-alert-${prefix}` });
   const samples: number[] = [];
+  let missed = 0;
   for (let i = 0; i < probes; i++) {
-    await sleep(100);
-    const device = `probe-${i}`;
+    const next = sleep(intervalMs);
+    const device = `${prefix}-${i}`;
     const seen = new Promise<void>((resolve) => waiting.set(device, resolve));
     const sentAt = performance.now();
     await probe.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify({ ts: Date.now(), noise_peak: 140 }), { qos: 1 });
-    await Promise.race([seen, sleep(10_000)]);
+    await Promise.race([seen, sleep(timeoutMs)]);
     const at = arrived.get(device);
-    if (at === undefined) throw new Error(`no alert for ${device} within 10 s`);
-    samples.push(at - sentAt);
+    if (at === undefined) missed++;
+    else samples.push(at - sentAt);
+    await next;
   }
   await probe.endAsync();
   await watcher.endAsync();
-  return samples;
+  return { samples, missed };
 }
 
 async function scenarioFleet(): Promise<void> {
@@ -255,9 +263,141 @@ async function scenarioJournal(): Promise<void> {
   );
 }
 
+interface OverloadResult {
+  floodClients: number;
+  floodMessagesWritten: number;
+  probePubackMs: Percentiles;
+  probesUnacknowledged: number;
+  rssMb: { start: number; peak: number };
+  alerts?: { p50: number; max: number; missed: number };
+  /** After the flood ended: when the journal stopped growing, and when the rules had handled everything. */
+  journalSettledMs?: number;
+  rulesCaughtUpMs?: number;
+  /** Most the rules were behind the journal, as the hub reports it (sampled every 250 ms). */
+  rulesBehindMaxMs?: number;
+}
+
+interface HealthJournal {
+  checks: { journal: { durableLsn: number; consumers: Array<{ name: string; behindMs?: number }> } };
+}
+
+/**
+ * The flood the hub must survive: 200 clients writing QoS 0 readings flat out for 20 s, while one
+ * device publishes a QoS 1 reading every 100 ms and, on the hub, another raises a noise-peak
+ * alert every second. Peers get the same flood and probe.
+ */
+async function overload(broker: BrokerProcess): Promise<OverloadResult> {
+  const FLOOD_MS = 20_000;
+  const CLIENTS = 200;
+  const { hostname, port } = new URL(broker.url);
+  const mb = (bytes: number) => round(bytes / 1024 / 1024);
+  const rssStart = sampleProcess(broker.pid).rssBytes;
+  let rssPeak = rssStart;
+  let rulesBehindMax = 0;
+  const health = async (): Promise<HealthJournal | undefined> => {
+    if (!broker.httpUrl) return undefined;
+    const res = await fetch(`${broker.httpUrl}/api/v1/health`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    return res ? ((await res.json()) as HealthJournal) : undefined;
+  };
+  const rulesBehind = (h: HealthJournal | undefined) => h?.checks.journal.consumers.find((c) => c.name === 'rules')?.behindMs ?? 0;
+  const memory = setInterval(() => (rssPeak = Math.max(rssPeak, sampleProcess(broker.pid).rssBytes)), 200);
+  let watching = true;
+  const rulesWatch = (async () => {
+    while (watching && broker.httpUrl) {
+      rulesBehindMax = Math.max(rulesBehindMax, rulesBehind(await health()));
+      await sleep(250);
+    }
+  })();
+
+  const probe = await mqtt.connectAsync(broker.url, { clientId: 'bench-overload-probe' });
+  const acks: number[] = [];
+  const pending: Array<Promise<void>> = [];
+  let probing = true;
+  const probeLoop = (async () => {
+    for (let i = 0; probing; i++) {
+      const sentAt = performance.now();
+      pending.push(probe.publishAsync('floorwatch/devices/overload-probe/telemetry', JSON.stringify({ ts: Date.now(), seq: i, co2: 600 }), { qos: 1 }).then(() => void acks.push(performance.now() - sentAt)));
+      await sleep(100);
+    }
+  })();
+  const alertRun = broker.httpUrl ? probeAlerts(broker.url, 20, { intervalMs: 1000, timeoutMs: 30_000, prefix: 'overload-alert' }) : undefined;
+
+  const report = await flood({ host: hostname, port: Number(port), clients: CLIENTS, durationMs: FLOOD_MS, topic: (n) => `floorwatch/devices/flood-${n}/telemetry`, clientId: (n) => `flood-${n}`, payload: '{"co2":612}' });
+  const floodEnded = performance.now();
+  probing = false;
+  await probeLoop;
+  await Promise.race([Promise.all(pending), sleep(60_000)]);
+  const alerts = alertRun && (await alertRun);
+
+  const result: OverloadResult = {
+    floodClients: report.connected,
+    floodMessagesWritten: report.messagesWritten,
+    probePubackMs: percentiles(acks),
+    probesUnacknowledged: pending.length - acks.length,
+    rssMb: { start: mb(rssStart), peak: 0 },
+  };
+  if (alerts) {
+    const p = percentiles(alerts.samples.length > 0 ? alerts.samples : [Number.NaN]);
+    result.alerts = { p50: round(p.p50), max: round(p.max), missed: alerts.missed };
+  }
+  if (broker.httpUrl) {
+    // The journal has settled once it has not grown for a second; the rules, once nothing waits for them.
+    let lastLsn = -1;
+    let lastGrowth = performance.now();
+    let settledAt: number | undefined;
+    let caughtUpAt: number | undefined;
+    const deadline = performance.now() + 300_000;
+    while ((settledAt === undefined || caughtUpAt === undefined) && performance.now() < deadline) {
+      const h = await health();
+      const now = performance.now();
+      const lsn = h?.checks.journal.durableLsn ?? lastLsn;
+      if (lsn !== lastLsn) {
+        lastLsn = lsn;
+        lastGrowth = now;
+        settledAt = undefined;
+      } else if (settledAt === undefined && now - lastGrowth >= 1000) {
+        settledAt = lastGrowth;
+      }
+      const behind = rulesBehind(h);
+      rulesBehindMax = Math.max(rulesBehindMax, behind);
+      if (behind === 0 && caughtUpAt === undefined && settledAt !== undefined) caughtUpAt = now;
+      await sleep(200);
+    }
+    result.journalSettledMs = settledAt === undefined ? undefined : round(Math.max(0, settledAt - floodEnded));
+    result.rulesCaughtUpMs = caughtUpAt === undefined ? undefined : round(Math.max(0, caughtUpAt - floodEnded));
+  }
+  watching = false;
+  await rulesWatch;
+  clearInterval(memory);
+  rssPeak = Math.max(rssPeak, sampleProcess(broker.pid).rssBytes);
+  result.rssMb.peak = mb(rssPeak);
+  if (broker.httpUrl) result.rulesBehindMaxMs = round(rulesBehindMax);
+  await probe.endAsync();
+  return result;
+}
+
+async function scenarioOverload(): Promise<void> {
+  say('Overload: 200 clients flooding QoS 0 for 20 s, a QoS 1 probe every 100 ms, a probe alert every second…');
+  const mosquitto = await withBroker(startMosquitto, overload);
+  const aedes = await withBroker(startBareAedes, overload);
+  const hub = await withBroker(() => startHub(hubOptions(undefined)), overload);
+  results.overload = { mosquitto, aedes, hub };
+  const ack = (r: OverloadResult) => `p50 ${r.probePubackMs.p50.toFixed(0)} / p99 ${r.probePubackMs.p99.toFixed(0)} ms${r.probesUnacknowledged > 0 ? ` (${r.probesUnacknowledged} never acknowledged)` : ''}`;
+  const rss = (r: OverloadResult) => `${r.rssMb.start} → ${r.rssMb.peak} MB`;
+  rows.push(
+    { scenario: 'overload: 200 × QoS 0 flood', figure: 'probe PUBACK: Mosquitto', value: ack(mosquitto), ratio: `RSS ${rss(mosquitto)}` },
+    { scenario: '', figure: 'probe PUBACK: bare Aedes', value: ack(aedes), ratio: `RSS ${rss(aedes)}` },
+    { scenario: '', figure: 'probe PUBACK: hub', value: ack(hub), ratio: `target p99 ≤ 250 ms; RSS ${rss(hub)} (target ≤ 400 MB)` },
+    { scenario: '', figure: 'hub: publish → alert on MQTT', value: hub.alerts ? `p50 ${hub.alerts.p50} / max ${hub.alerts.max} ms, ${hub.alerts.missed} missed` : '–', ratio: 'target: every alert within 2 s' },
+    { scenario: '', figure: 'hub: rules behind the journal, most', value: `${hub.rulesBehindMaxMs ?? '?'} ms`, ratio: 'target ≤ 2 s' },
+    { scenario: '', figure: 'hub: after the flood, journal settled / rules caught up', value: `${hub.journalSettledMs ?? '?'} / ${hub.rulesCaughtUpMs ?? '?'} ms`, ratio: 'target: journal within 2 s' },
+    { scenario: '', figure: 'flood messages written (Mosquitto / Aedes / hub)', value: `${mosquitto.floodMessagesWritten} / ${aedes.floodMessagesWritten} / ${hub.floodMessagesWritten}` },
+  );
+}
+
 const started = Date.now();
 try {
-  const run: Record<Scenario, () => Promise<void>> = { throughput: scenarioThroughput, senml: scenarioSenml, latency: scenarioLatency, fleet: scenarioFleet, journal: scenarioJournal };
+  const run: Record<Scenario, () => Promise<void>> = { throughput: scenarioThroughput, senml: scenarioSenml, latency: scenarioLatency, fleet: scenarioFleet, journal: scenarioJournal, overload: scenarioOverload };
   for (const name of SCENARIOS) if (only.has(name)) await run[name]();
 } finally {
   await influxd.dispose();
