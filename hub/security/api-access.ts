@@ -1,8 +1,10 @@
 // Who may call the HTTP API. Every route is covered without doing anything itself: GET needs a
 // viewer, anything that changes state an operator, and a route can ask for more (or less) with
-// `config: { role: 'admin' }`. With no API token on record the API is open, which the exposure
-// check allows only on a loopback bind; once any token exists every request needs one.
+// `config: { role: 'admin' }`. A request without a token is judged by tokenlessAccess
+// (exposure.ts): open only on a loopback hub that never had a token, or with
+// security.allow_anonymous.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { tokenlessAccess } from './exposure.ts';
 import { RequestRate } from './rate.ts';
 import type { Credential } from './revocations.ts';
 import { roleAllows, type ApiTokens, type Role } from './tokens.ts';
@@ -15,7 +17,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who made the request, for the audit log: the token's name, or "anonymous" on an open hub. */
     actor: string;
-    /** The token the request came with, or on an open hub none (anonymous); null on a public route. A stream held open ends when it is withdrawn. */
+    /** The token the request came with, or on an open hub none (anonymous); null on a public route called without a valid token. A stream held open ends when it is withdrawn. */
     credential: Credential | null;
   }
 }
@@ -49,6 +51,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 export interface ApiAccessOptions {
   tokens: ApiTokens;
+  allowAnonymous: boolean;
   requestsPerMinute: number;
   now: () => number;
   https: boolean;
@@ -76,7 +79,9 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
   app.decorateRequest('credential', null);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!tokens.any()) {
+    const standing = tokens.standing();
+    const tokenless = tokenlessAccess({ tokens: standing, allowAnonymous: options.allowAnonymous, address: request.ip });
+    if (tokenless.served) {
       // Open only until the first token is created, which also ends a live feed opened now.
       request.credential = { kind: 'anonymous', openUntil: 'api_token', address: request.ip };
       return;
@@ -87,24 +92,23 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
       return refuse(reply, 429, `more than ${options.requestsPerMinute} requests a minute from ${request.ip}; try again in ${addressWait} s`);
     }
     const needed = requiredRole(request);
-    if (needed === 'public') return;
     const header = presentedToken(request);
-    if (header === undefined) {
-      reply.header('www-authenticate', 'Bearer realm="floorwatch"');
-      return refuse(reply, 401, 'this hub needs an API token: send "Authorization: Bearer <token>" (an administrator creates one with: npm run floorwatch -- tokens create <name> --role viewer)');
-    }
-    const match = /^Bearer +(\S+)$/i.exec(header);
+    const match = header === undefined ? null : /^Bearer +(\S+)$/i.exec(header);
     const token = match?.[1] !== undefined ? tokens.find(match[1]) : undefined;
     if (!token) {
-      reply.header('www-authenticate', 'Bearer realm="floorwatch", error="invalid_token"');
-      return refuse(reply, 401, 'the API token was not recognised: it may have been revoked, or mistyped');
+      // A public route answers anyway.
+      if (needed === 'public') return;
+      const invalid = header !== undefined;
+      reply.header('www-authenticate', `Bearer realm="floorwatch"${invalid ? ', error="invalid_token"' : ''}`);
+      // With no live token at all, what to do next matters more than which token was wrong.
+      return refuse(reply, 401, invalid && standing === 'live' ? 'the API token was not recognised: it may have been revoked, or mistyped' : tokenless.message);
     }
     const tokenWait = byToken.take(token.name);
     if (tokenWait > 0) {
       reply.header('retry-after', String(tokenWait));
       return refuse(reply, 429, `more than ${options.requestsPerMinute} requests a minute with token ${token.name}; try again in ${tokenWait} s`);
     }
-    if (!roleAllows(token.role, needed)) return refuse(reply, 403, `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
+    if (needed !== 'public' && !roleAllows(token.role, needed)) return refuse(reply, 403, `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
     request.actor = token.name;
     request.credential = { kind: 'token', name: token.name, issuedAt: token.createdAt };
   });
