@@ -1,9 +1,9 @@
 // A site that has had an API token never opens its API again by itself. Revoking the last token is
 // refused by the command line unless forced, and forced it closes the API to everyone — this
-// machine included — until a new token is created. Seen from another host too: a hub bound to
-// one of this machine's network addresses, asked from that address, so the hub sees a caller that
-// is not loopback. The decision itself is checked for every kind of address, since a test has no
-// second machine.
+// machine included — until a new token is created; health then tells a caller without a token
+// only the status. Seen from another host too: a hub bound to one of this machine's network
+// addresses, asked from that address, so the hub sees a caller that is not loopback. The
+// decision itself is checked for every kind of address, since a test has no second machine.
 import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { networkInterfaces } from 'node:os';
@@ -105,6 +105,9 @@ describe('revoking the last API token, on this machine', () => {
     expect((await ask(`${hub.hub.url}/api/v1/silences`, { method: 'POST', body: LONG_SILENCE })).status).toBe(401);
     expect((await ask(`${hub.hub.url}/api/v1/devices`)).status).toBe(401);
     expect(await ask(`${hub.hub.url}/api/v1/audit`, { token: admin })).toMatchObject({ status: 401, body: { message: expect.stringMatching(/every API token of this hub has been revoked/) } });
+    const health = await ask(`${hub.hub.url}/api/v1/health`);
+    expect(health).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(Object.keys(health.body)).toEqual(['status']);
 
     const created = await cli('tokens', 'create', 'night-shift', '--role', 'admin');
     expect(created.stdout).toMatch(/accepts requests with this token again/);
@@ -143,9 +146,18 @@ describe('revoking the last API token, seen from another host', () => {
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('answers neither the audit log nor a 90-day silence to another host once the last token is revoked', async () => {
+  it('tells another host without a token only the status of its health, and everything with one', async () => {
     await cli('devices', 'add', 'env-1');
     admin = tokenIn((await cli('tokens', 'create', 'facilities', '--role', 'admin')).stdout);
+    hub = await startTestHub({ dataDir, bind: lan });
+    const anonymous = await ask(`${hub.hub.url}/api/v1/health`);
+    expect(anonymous).toMatchObject({ status: 200, from: lan, body: { status: 'ok' } });
+    expect(Object.keys(anonymous.body)).toEqual(['status']);
+    const full = await ask(`${hub.hub.url}/api/v1/health`, { token: admin });
+    expect(full.body).toMatchObject({ status: 'ok', checks: { broker: { clients: 0 }, store: { ok: true, detail: expect.stringContaining(dataDir) }, journal: { ok: true } } });
+  });
+
+  it('answers neither the audit log nor a 90-day silence to another host once the last token is revoked', async () => {
     hub = await startTestHub({ dataDir, bind: lan });
     const base = hub.hub.url;
     expect(await ask(`${base}/api/v1/audit`, { token: admin })).toMatchObject({ status: 200, from: lan });
@@ -164,5 +176,7 @@ describe('revoking the last API token, seen from another host', () => {
     hub = await startTestHub({ dataDir, bind: lan, log });
     expect(text()).toMatch(/every API token of this site has been revoked: the API refuses every request \(401\) until an administrator creates a new token/);
     expect(await ask(`${hub.hub.url}/api/v1/audit`)).toMatchObject({ status: 401, from: lan });
+    const health = await ask(`${hub.hub.url}/api/v1/health`);
+    expect(Object.keys(health.body)).toEqual(['status']);
   });
 });

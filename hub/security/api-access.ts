@@ -96,7 +96,7 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
     const match = header === undefined ? null : /^Bearer +(\S+)$/i.exec(header);
     const token = match?.[1] !== undefined ? tokens.find(match[1]) : undefined;
     if (!token) {
-      // A public route answers anyway.
+      // A public route answers anyway; health then tells only the status.
       if (needed === 'public') return;
       const invalid = header !== undefined;
       reply.header('www-authenticate', `Bearer realm="floorwatch"${invalid ? ', error="invalid_token"' : ''}`);
