@@ -239,9 +239,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   installApiAccess(app, {
     tokens: security.tokens,
     allowAnonymous: config.security.allow_anonymous,
+    allowedOrigins: config.http.allowed_origins,
     requestsPerMinute: config.limits.api_requests_per_minute,
     now,
     https: security.tls !== undefined,
+    log,
+    metrics,
   });
   await registerDocs(app, VERSION);
   await app.register(healthRoutes, { health });

@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { tokenlessAccess } from '../hub/security/exposure.ts';
+import { isLoopbackHost, tokenlessAccess } from '../hub/security/exposure.ts';
 import { ApiTokens, type TokenStanding } from '../hub/security/tokens.ts';
 import { capturedLog, startTestHub, tempDir, testEnv, type TestHub } from './support/hub.ts';
 
@@ -45,7 +45,7 @@ function ask(url: string, init: { method?: string; token?: string; body?: string
 }
 
 describe('who is served without a token', () => {
-  const asked = (tokens: TokenStanding, allowAnonymous: boolean, address: string) => tokenlessAccess({ tokens, allowAnonymous, address });
+  const asked = (tokens: TokenStanding, allowAnonymous: boolean, address: string, host: string | undefined = '127.0.0.1:8080') => tokenlessAccess({ tokens, allowAnonymous, address, host });
   const network = ['192.0.2.9', '10.0.0.5', '::ffff:192.168.1.20', 'fd00::2', 'fe80::1'];
   const loopback = ['127.0.0.1', '127.3.2.1', '::1', '::ffff:127.0.0.1'];
 
@@ -66,11 +66,20 @@ describe('who is served without a token', () => {
     for (const address of [...loopback, ...network]) {
       expect(asked('live', true, address)).toMatchObject({ served: false, status: 401 });
       expect(asked('live', false, address)).toMatchObject({ served: false, status: 401 });
-      expect(asked('none', true, address)).toEqual({ served: true });
+      expect(asked('none', true, address, 'hub.example.local:8080')).toEqual({ served: true });
       expect(asked('all_revoked', true, address)).toEqual({ served: true });
     }
   });
 
+  it('an open hub answers only to the names of this machine', () => {
+    for (const host of ['localhost', 'localhost:8080', 'LOCALHOST:80', '127.0.0.1', '127.0.0.1:8080', '127.9.8.7:1', '[::1]', '[::1]:8080']) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['evil.example:8080', 'evil.example', '127.0.0.1.evil.example', 'localhost.evil.example:8080', '192.0.2.2:8080', '[fd00::2]:8080', '127.1', '127.0.0.1:', '127.0.0.1:8080:80', '[::1', 'localhost:http', '']) {
+      expect(isLoopbackHost(host), host).toBe(false);
+    }
+    expect(asked('none', false, '127.0.0.1', 'evil.example:8080')).toMatchObject({ served: false, status: 421, message: expect.stringMatching(/not as "evil.example:8080"/) });
+    // No Host at all is not a browser (they always send it): HTTP/1.0 tools.
+    expect(asked('none', false, '127.0.0.1', undefined)).toEqual({ served: true });
+  });
 });
 
 describe('revoking the last API token, on this machine', () => {

@@ -13,6 +13,15 @@ export function isLoopbackBind(bind: string): boolean {
   return bind === 'localhost' || isLoopbackAddress(bind);
 }
 
+/**
+ * A Host header that names this machine: localhost, 127.x.x.x or [::1], with or without a port.
+ * A page that rebinds a DNS name it controls to 127.0.0.1 still sends its own name here.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const name = /^(\[[^\]]*\]|[^:[\]]*)(?::\d{1,5})?$/.exec(host)?.[1]?.toLowerCase();
+  return name === 'localhost' || name === '[::1]' || (name !== undefined && isIP(name) === 4 && name.startsWith('127.'));
+}
+
 export interface ExposureInput {
   bind: string;
   allowAnonymous: boolean;
@@ -55,15 +64,18 @@ export interface TokenlessRequest {
   allowAnonymous: boolean;
   /** The remote address of the connection. */
   address: string;
+  /** The Host header, when there is one (a browser always sends it). */
+  host: string | undefined;
 }
 
 export type TokenlessVerdict =
   | { served: true }
-  | { served: false; status: 401; message: string };
+  /** 401: the request needs a token; 421: a name that is not this machine, on a hub that answers without a token. */
+  | { served: false; status: 401 | 421; message: string };
 
 /**
  * Whether a request without a valid API token is served. Open only while no token was ever
- * created, and then only from this machine; anywhere, only with
+ * created, and then only from this machine and to this machine's names; anywhere, only with
  * security.allow_anonymous. A live token always closes the API.
  */
 export function tokenlessAccess(request: TokenlessRequest): TokenlessVerdict {
@@ -79,6 +91,13 @@ export function tokenlessAccess(request: TokenlessRequest): TokenlessVerdict {
       served: false,
       status: 401,
       message: `this hub has no API token yet, so it answers without one only on its own machine, not to ${request.address}: create a token there with: ${CREATE_TOKEN} (or, on a network you trust completely, set security.allow_anonymous: true)`,
+    };
+  }
+  if (request.host !== undefined && !isLoopbackHost(request.host)) {
+    return {
+      served: false,
+      status: 421,
+      message: `this hub has no API token yet, so it answers only when called by this machine's own name (localhost, 127.0.0.1 or [::1]), not as ${JSON.stringify(request.host.slice(0, 100))}: a web page may be reaching it through a DNS name of its own. Put localhost or 127.0.0.1 in the address instead, or create an API token: ${CREATE_TOKEN}`,
     };
   }
   return { served: true };
