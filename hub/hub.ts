@@ -261,7 +261,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   };
 
   const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true, https: security.tls ?? null });
-  installApiAccess(app, { tokens: security.tokens, requestsPerMinute: config.limits.api_requests_per_minute, now, https: security.tls !== undefined });
+  installApiAccess(app, {
+    tokens: security.tokens,
+    allowAnonymous: config.security.allow_anonymous,
+    allowedOrigins: config.http.allowed_origins,
+    requestsPerMinute: config.limits.api_requests_per_minute,
+    now,
+    https: security.tls !== undefined,
+    log,
+    metrics,
+  });
   await registerDocs(app, VERSION);
   await app.register(healthRoutes, { health });
   await app.register(metricsRoutes, { metrics, refresh: refreshGauges });

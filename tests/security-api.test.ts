@@ -1,5 +1,6 @@
 // The HTTP API's door: open on a fresh loopback hub, then bearer tokens with roles once any
-// token exists; security headers, closed CORS, rate limits and the audit log.
+// token exists; security headers, closed CORS, rate limits and the audit log. Pages from other
+// origins, the Host check and the revoked-last-token case are in security-browser and security-closed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../hub/security/audit.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
@@ -19,13 +20,15 @@ describe('API access', () => {
   });
   afterAll(async () => hub?.dispose());
 
-  it('is open on a fresh loopback hub, with security headers and no CORS', async () => {
-    const response = await hub.api('/api/v1/devices', { headers: { origin: 'https://evil.example' } });
+  it('is open on a fresh loopback hub, with security headers; a page from another origin gets no CORS and is turned away', async () => {
+    const response = await hub.api('/api/v1/devices');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-security-policy')).toMatch(/default-src 'self'.*frame-ancestors 'none'/);
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('x-frame-options')).toBe('DENY');
-    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    const foreign = await hub.api('/api/v1/devices', { headers: { origin: 'https://evil.example' } });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     const preflight = await hub.api('/api/v1/readings', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });

@@ -2,15 +2,13 @@
 // and says how to add them; allow_anonymous is warned about at every start.
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../hub/config/config.ts';
 import { startHub } from '../hub/hub.ts';
 import { exposureRefusal } from '../hub/security/exposure.ts';
 import { freePort } from './support/influxd.ts';
-import { tempDir, testEnv } from './support/hub.ts';
+import { capturedLog, tempDir, testEnv } from './support/hub.ts';
 
 const run = promisify(execFile);
 
@@ -33,21 +31,20 @@ describe('start-up exposure check', () => {
   });
 
   it('knows loopback from network addresses', () => {
-    const input = { allowAnonymous: false, deviceLogins: false, apiTokens: false };
+    const input = { allowAnonymous: false, deviceLogins: false, apiTokens: 'none' as const };
     for (const bind of ['127.0.0.1', '127.0.1.1', '::1', 'localhost', '::ffff:127.0.0.1']) expect(exposureRefusal({ ...input, bind }), bind).toBeUndefined();
     for (const bind of ['0.0.0.0', '::', '192.168.1.20', 'hub.example.com']) expect(exposureRefusal({ ...input, bind }), bind).toMatch(/other machines can reach/);
     expect(exposureRefusal({ ...input, bind: '0.0.0.0', deviceLogins: true })).toMatch(/no API token exists/);
-    expect(exposureRefusal({ bind: '0.0.0.0', allowAnonymous: false, deviceLogins: true, apiTokens: true })).toBeUndefined();
+    expect(exposureRefusal({ bind: '0.0.0.0', allowAnonymous: false, deviceLogins: true, apiTokens: 'live' })).toBeUndefined();
     expect(exposureRefusal({ ...input, bind: '0.0.0.0', allowAnonymous: true })).toBeUndefined();
   });
 
   it('warns at start when allow_anonymous is on', async () => {
     const dataDir = dir();
     const config = loadConfig({ env: { ...testEnv(dataDir, { config: { security: { allow_anonymous: true } } }) } });
-    let text = '';
-    const log = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) }));
+    const { log, text } = capturedLog('warn');
     const hub = await startHub({ config, log });
     await hub.stop();
-    expect(text).toMatch(/security.allow_anonymous is on: clients without a password are accepted from any address/);
+    expect(text()).toMatch(/security.allow_anonymous is on: clients without a password are accepted from any address/);
   });
 });

@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEVICE_KINDS, ID_PATTERN } from '../domain/reading.ts';
 import { REQUIREMENT_KEYS } from '../rules/requirements.ts';
+import { originOf } from '../security/origins.ts';
 import { parseDuration } from './duration.ts';
 
 const id = z.string().regex(ID_PATTERN, {
@@ -26,6 +27,14 @@ function integer(min: number, max: number) {
 }
 
 const port = integer(0, 65535);
+
+/** A web page's origin, as a browser sends it: scheme, host and port, nothing after. */
+const origin = z.string().transform((value, ctx) => {
+  const normalised = originOf(value);
+  if (normalised !== undefined) return normalised;
+  ctx.addIssue({ code: 'custom', message: 'must be an origin: http:// or https://, a host name and an optional port, with no path (e.g. "https://grafana.example.com:3000")', input: value });
+  return z.NEVER;
+});
 
 // Environment variables arrive as text; "false" must not coerce to true.
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], {
@@ -91,7 +100,16 @@ const configSchema = z
       })
       .prefault({}),
     bind: z.string().min(1).default('127.0.0.1'),
-    http: z.strictObject({ port: port.default(8080) }).prefault({}),
+    http: z
+      .strictObject({
+        port: port.default(8080),
+        /** Web pages, besides the hub's own, that may use it from a browser (/mqtt, the live feed, the API); a list, or comma-separated from an environment variable. */
+        allowed_origins: z
+          .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))], { message: 'must be a list of origins such as "https://grafana.example.com:3000"' })
+          .pipe(z.array(origin))
+          .default([]),
+      })
+      .prefault({}),
     mqtt: z
       .strictObject({
         port: port.default(1883),

@@ -1,8 +1,13 @@
 // Who may call the HTTP API. Every route is covered without doing anything itself: GET needs a
 // viewer, anything that changes state an operator, and a route can ask for more (or less) with
-// `config: { role: 'admin' }`. With no API token on record the API is open, which the exposure
-// check allows only on a loopback bind; once any token exists every request needs one.
+// `config: { role: 'admin' }`. Before any of that, a web page from a foreign origin is turned
+// away (origins.ts), and a request without a token is judged by tokenlessAccess (exposure.ts):
+// open only on a loopback hub that never had a token, or with security.allow_anonymous.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { tokenlessAccess } from './exposure.ts';
+import { originAllowed } from './origins.ts';
 import { RequestRate } from './rate.ts';
 import type { Credential } from './revocations.ts';
 import { roleAllows, type ApiTokens, type Role } from './tokens.ts';
@@ -15,7 +20,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who made the request, for the audit log: the token's name, or "anonymous" on an open hub. */
     actor: string;
-    /** The token the request came with, or on an open hub none (anonymous); null on a public route. A stream held open ends when it is withdrawn. */
+    /** The token the request came with, or on an open hub none (anonymous); null on a public route called without a valid token. A stream held open ends when it is withdrawn. */
     credential: Credential | null;
   }
 }
@@ -49,9 +54,14 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 export interface ApiAccessOptions {
   tokens: ApiTokens;
+  allowAnonymous: boolean;
+  /** http.allowed_origins: web pages besides the hub's own that may use it from a browser. */
+  allowedOrigins: readonly string[];
   requestsPerMinute: number;
   now: () => number;
   https: boolean;
+  log: Logger;
+  metrics: Metrics;
 }
 
 export function requiredRole(request: FastifyRequest): Role | 'public' {
@@ -62,49 +72,85 @@ export function requiredRole(request: FastifyRequest): Role | 'public' {
   return request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'operator';
 }
 
-function refuse(reply: FastifyReply, status: 401 | 403 | 429, message: string) {
-  const error = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' }[status];
-  return reply.code(status).send({ error, message });
+type Status = 401 | 403 | 421 | 429;
+const STATUS_NAMES: Record<Status, string> = { 401: 'Unauthorized', 403: 'Forbidden', 421: 'Misdirected Request', 429: 'Too Many Requests' };
+
+function refuse(request: FastifyRequest, reply: FastifyReply, status: Status, message: string) {
+  // A WebSocket upgrade refused here never reaches the WebSocket plugin, which would close its
+  // socket; left open, a closed browser tab's socket would also hold up the hub's stop.
+  if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket.destroy());
+  return reply.code(status).send({ error: STATUS_NAMES[status], message });
 }
 
-/** Adds authentication, roles, rate limits and security headers to every route of the app. */
+/** Refusals of a foreign page or Host name: counted each, logged at most this often per reason, since a page can retry in a loop. */
+const LOG_EVERY_MS = 60_000;
+type Turned = 'origin' | 'host';
+
+/** Adds origin and Host checks, authentication, roles, rate limits and security headers to every route of the app. */
 export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions): void {
   const { tokens } = options;
   const byAddress = new RequestRate(options.requestsPerMinute, options.now);
   const byToken = new RequestRate(options.requestsPerMinute, options.now);
+  const allowed = new Set(options.allowedOrigins);
+  const scheme = options.https ? 'https' : 'http';
+  const lastLogged = new Map<Turned, { at: number; suppressed: number }>();
+  const turnAway = (reason: Turned, message: string) => {
+    options.metrics.httpRefused.inc({ reason });
+    const at = options.now();
+    const last = lastLogged.get(reason);
+    if (last && at - last.at < LOG_EVERY_MS) {
+      last.suppressed++;
+      return;
+    }
+    options.log.warn({ reason }, `${message}${last && last.suppressed > 0 ? ` (${last.suppressed} more like it since the last such line)` : ''}`);
+    lastLogged.set(reason, { at, suppressed: 0 });
+  };
   app.decorateRequest('actor', 'anonymous');
   app.decorateRequest('credential', null);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!tokens.any()) {
+    const { host, origin } = request.headers;
+    // The query is left out: the live feed's may hold a token.
+    const target = `${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`;
+    if (origin !== undefined && !originAllowed({ origin, own: host === undefined ? undefined : `${scheme}://${host}`, allowed })) {
+      const page = JSON.stringify(origin.slice(0, 200));
+      turnAway('origin', `refused ${target} from a web page at ${page} (address ${request.ip}): only the hub's own pages${allowed.size > 0 ? ' and those under http.allowed_origins' : ''} may use it`);
+      return refuse(request, reply, 403, `a web page from ${page} may not use this hub: only the hub's own pages and the origins listed under http.allowed_origins may (add it there if the page is yours)`);
+    }
+    const standing = tokens.standing();
+    const tokenless = tokenlessAccess({ tokens: standing, allowAnonymous: options.allowAnonymous, address: request.ip, host });
+    if (tokenless.served) {
       // Open only until the first token is created, which also ends a live feed opened now.
       request.credential = { kind: 'anonymous', openUntil: 'api_token', address: request.ip };
       return;
     }
+    if (tokenless.status === 421) {
+      turnAway('host', `refused ${target} from ${request.ip} addressed to ${JSON.stringify((host ?? '').slice(0, 100))}: a hub without API tokens answers only to localhost, 127.0.0.1 and [::1]`);
+      return refuse(request, reply, 421, tokenless.message);
+    }
     const addressWait = byAddress.take(request.ip);
     if (addressWait > 0) {
       reply.header('retry-after', String(addressWait));
-      return refuse(reply, 429, `more than ${options.requestsPerMinute} requests a minute from ${request.ip}; try again in ${addressWait} s`);
+      return refuse(request, reply, 429, `more than ${options.requestsPerMinute} requests a minute from ${request.ip}; try again in ${addressWait} s`);
     }
     const needed = requiredRole(request);
-    if (needed === 'public') return;
     const header = presentedToken(request);
-    if (header === undefined) {
-      reply.header('www-authenticate', 'Bearer realm="floorwatch"');
-      return refuse(reply, 401, 'this hub needs an API token: send "Authorization: Bearer <token>" (an administrator creates one with: npm run floorwatch -- tokens create <name> --role viewer)');
-    }
-    const match = /^Bearer +(\S+)$/i.exec(header);
+    const match = header === undefined ? null : /^Bearer +(\S+)$/i.exec(header);
     const token = match?.[1] !== undefined ? tokens.find(match[1]) : undefined;
     if (!token) {
-      reply.header('www-authenticate', 'Bearer realm="floorwatch", error="invalid_token"');
-      return refuse(reply, 401, 'the API token was not recognised: it may have been revoked, or mistyped');
+      // A public route answers anyway; health then tells only the status.
+      if (needed === 'public') return;
+      const invalid = header !== undefined;
+      reply.header('www-authenticate', `Bearer realm="floorwatch"${invalid ? ', error="invalid_token"' : ''}`);
+      // With no live token at all, what to do next matters more than which token was wrong.
+      return refuse(request, reply, 401, invalid && standing === 'live' ? 'the API token was not recognised: it may have been revoked, or mistyped' : tokenless.message);
     }
     const tokenWait = byToken.take(token.name);
     if (tokenWait > 0) {
       reply.header('retry-after', String(tokenWait));
-      return refuse(reply, 429, `more than ${options.requestsPerMinute} requests a minute with token ${token.name}; try again in ${tokenWait} s`);
+      return refuse(request, reply, 429, `more than ${options.requestsPerMinute} requests a minute with token ${token.name}; try again in ${tokenWait} s`);
     }
-    if (!roleAllows(token.role, needed)) return refuse(reply, 403, `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
+    if (needed !== 'public' && !roleAllows(token.role, needed)) return refuse(request, reply, 403, `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
     request.actor = token.name;
     request.credential = { kind: 'token', name: token.name, issuedAt: token.createdAt };
   });

@@ -52,7 +52,7 @@ export function openSiteSecurity(config: Config, now: () => number): SiteSecurit
     bind: config.bind,
     allowAnonymous: config.security.allow_anonymous,
     deviceLogins: credentials.any() || tls?.ca !== undefined,
-    apiTokens: tokens.any(),
+    apiTokens: tokens.standing(),
   };
   const refusal = exposureRefusal(exposure);
   if (refusal) throw new SecurityRefusal(refusal);

@@ -28,6 +28,13 @@ export interface TokenInfo {
   revokedAt?: number;
 }
 
+/**
+ * Where the site stands with API tokens. none: never had one, so the API is open on this machine
+ * only; live: at least one works; all_revoked: it had tokens and every one was revoked, so the API
+ * stays closed (a revocation must never open it).
+ */
+export type TokenStanding = 'none' | 'live' | 'all_revoked';
+
 /** Prefix of every token, so one pasted in the wrong place is recognisable. */
 const TOKEN_PREFIX = 'fwt_';
 
@@ -42,10 +49,15 @@ export class ApiTokens {
     return this.file.path;
   }
 
-  /** True once any token is live: from then on every API request needs one. */
+  /** True while any token is live. */
   any(): boolean {
-    for (const t of this.file.all().values()) if (t.revokedAt === undefined) return true;
-    return false;
+    return this.standing() === 'live';
+  }
+
+  standing(): TokenStanding {
+    const records = [...this.file.all().values()];
+    if (records.length === 0) return 'none';
+    return records.some((t) => t.revokedAt === undefined) ? 'live' : 'all_revoked';
   }
 
   list(): TokenInfo[] {

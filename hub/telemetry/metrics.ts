@@ -46,6 +46,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['connection', 'reason'] as const,
       registers,
     }),
+    httpRefused: new Counter({
+      name: 'floorwatch_http_refused_total',
+      help: 'HTTP requests and WebSocket upgrades refused before any route ran, by reason (origin: from a web page of an origin not allowed; host: a Host name other than this machine\'s, on a hub that answers without a token)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     mqttDropped: new Counter({ name: 'floorwatch_mqtt_dropped_total', help: 'MQTT messages over a client\'s rate limit, acknowledged but not stored', registers }),
     serialFrames: new Counter({
       name: 'floorwatch_serial_frames_total',

@@ -1,9 +1,12 @@
 // Starting hubs for tests: in this process (fast, for most tests) or as a child process (for
-// tests that kill it). Both bind 127.0.0.1 on free ports with a temp data dir.
+// tests that kill it). Both bind 127.0.0.1 on free ports with a temp data dir (a test of what
+// another host sees may bind one of this machine's network addresses instead).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../hub/config/config.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
@@ -15,6 +18,9 @@ export interface TestHubOptions {
   config?: Record<string, unknown>;
   dataDir?: string;
   now?: () => number;
+  /** The address to listen on; 127.0.0.1 unless a test needs another host's view. */
+  bind?: string;
+  log?: Logger;
 }
 
 export interface TestHub {
@@ -28,9 +34,9 @@ export interface TestHub {
   dispose(): Promise<void>;
 }
 
-export function testEnv(dataDir: string, options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number }): NodeJS.ProcessEnv {
+export function testEnv(dataDir: string, options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; bind?: string }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    FLOORWATCH_BIND: '127.0.0.1',
+    FLOORWATCH_BIND: options.bind ?? '127.0.0.1',
     FLOORWATCH_HTTP_PORT: String(options.httpPort ?? 0),
     FLOORWATCH_MQTT_PORT: String(options.mqttPort ?? 0),
     FLOORWATCH_DATA_DIR: dataDir,
@@ -46,6 +52,13 @@ export function testEnv(dataDir: string, options: { influxUrl?: string; config?:
   return env;
 }
 
+/** A logger whose lines (JSON) a test can read back. */
+export function capturedLog(level = 'info'): { log: Logger; text(): string } {
+  let text = '';
+  const log = pino({ level }, new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) }));
+  return { log, text: () => text };
+}
+
 export function tempDir(prefix = 'floorwatch-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -53,7 +66,7 @@ export function tempDir(prefix = 'floorwatch-test-'): string {
 export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ env: testEnv(dataDir, options) });
-  const hub = await startHub({ config, ...(options.now && { now: options.now }) });
+  const hub = await startHub({ config, ...(options.now && { now: options.now }), ...(options.log && { log: options.log }) });
   return wrap(hub, dataDir);
 }
 
@@ -67,7 +80,7 @@ function wrap(hub: Hub, dataDir: string): TestHub {
   return {
     hub,
     dataDir,
-    mqttUrl: `mqtt://127.0.0.1:${hub.mqttPort}`,
+    mqttUrl: `mqtt://${new URL(hub.url).hostname}:${hub.mqttPort}`,
     api: (path, init) => fetch(`${hub.url}${path}`, init),
     json: async (path) => {
       const response = await fetch(`${hub.url}${path}`);
