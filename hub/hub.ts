@@ -17,6 +17,7 @@ import { mqttWebSocketRoute } from './api/mqtt-websocket.ts';
 import { readingsRoutes } from './api/readings.ts';
 import { rejectionsRoutes } from './api/rejections.ts';
 import { reportsRoutes } from './api/reports.ts';
+import { outageAwareReads } from './api/store-outage.ts';
 import { zonesRoutes } from './api/zones.ts';
 import { ms, type Config } from './config/config.ts';
 import { DeviceRegistry } from './devices/registry.ts';
@@ -93,6 +94,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     fsync: options.journalFsync ?? true,
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
+  /** Journal entries the store writer has not yet written. */
+  const storeBacklog = () => journal.status().consumers.find((c) => c.name === 'store')?.lag ?? 0;
 
   const store = createStore(config);
   const writer = new StoreWriter(store, metrics, log, now);
@@ -193,7 +196,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         storeOk: writer.state.ok,
         ...(writer.state.downSince !== undefined && { storeDownSince: writer.state.downSince }),
         ...(writer.state.lastError !== undefined && { storeError: writer.state.lastError }),
-        backlog: status.consumers.find((c) => c.name === 'store')?.lag ?? 0,
+        backlog: storeBacklog(),
         journalWritable: status.writable,
         ...(status.lastError !== undefined && { journalError: status.lastError }),
       };
@@ -203,7 +206,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const health = async (): Promise<HealthReport> => {
     const journalStatus = journal.status();
     const storeHealth = await store.health();
-    const storeLag = journalStatus.consumers.find((c) => c.name === 'store')?.lag ?? 0;
+    const storeLag = storeBacklog();
     const storeOk = storeHealth.ok && writer.state.ok;
     const checks: HealthReport['checks'] = {
       broker: { ok: true, detail: `${mqtt.connectedClients()} MQTT clients connected`, clients: mqtt.connectedClients(), port: mqtt.port },
@@ -241,15 +244,17 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(healthRoutes, { health });
   await app.register(metricsRoutes, { metrics, refresh: refreshGauges });
   await app.register(devicesRoutes, { registry, now });
-  await app.register(readingsRoutes, { store, ingest, maxPayloadBytes: config.ingest.max_payload_bytes, now });
+  // The API reads the store through this, so an outage is a 503 that says what waits, not a raw error.
+  const reads = outageAwareReads({ store, backlog: storeBacklog });
+  await app.register(readingsRoutes, { store: reads, ingest, maxPayloadBytes: config.ingest.max_payload_bytes, now });
   await app.register(rejectionsRoutes, { rejections });
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(gatewaysRoutes, { gateways: serial.gateways });
   await app.register(eventsRoutes, { feed, revocations });
   await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
-  await app.register(zonesRoutes, { site: config.site.name, store, rules: alerting.routes.rules, engine: alerting.routes.engine, now });
+  await app.register(zonesRoutes, { site: config.site.name, store: reads, rules: alerting.routes.rules, engine: alerting.routes.engine, now });
   await app.register(floorPageRoutes);
-  await app.register(reportsRoutes, { store, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
+  await app.register(reportsRoutes, { store: reads, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
   await app.register(mqttWebSocketRoute, { mqtt });
   try {
     await app.listen({ host: config.bind, port: config.http.port });

@@ -3,11 +3,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { METRICS } from '../domain/reading.ts';
 import type { Ingest } from '../ingest/ingest.ts';
-import { AGGREGATES, type ReadingQuery, type Store } from '../store/store.ts';
+import { AGGREGATES, type ReadingQuery, type StoreReader } from '../store/store.ts';
 import { BadRequest, parseChoice, parseId, parseLimit, parseMetric, parseTime, parseWindow, single } from './params.ts';
 
 export interface ReadingsRoutesOptions {
-  store: Store;
+  store: StoreReader;
   ingest: Ingest;
   maxPayloadBytes: number;
   now: () => number;

@@ -10,11 +10,11 @@ import type { RuleEngine } from '../rules/engine.ts';
 import type { Limit, Requirement, Severity } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { exceeds } from '../rules/threshold.ts';
-import type { Aggregate, Store } from '../store/store.ts';
+import type { Aggregate, StoreReader } from '../store/store.ts';
 
 export interface ZonesRoutesOptions {
   site: string;
-  store: Store;
+  store: StoreReader;
   rules: () => SiteRules;
   engine: Pick<RuleEngine, 'alerts'>;
   now: () => number;
