@@ -239,14 +239,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   };
 
   const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true, https: security.tls ?? null });
-  installApiAccess(app, { tokens: security.tokens, requestsPerMinute: config.limits.api_requests_per_minute, now, https: security.tls !== undefined });
+  installApiAccess(app, { tokens: security.tokens, writers: security.writers, requestsPerMinute: config.limits.api_requests_per_minute, now, https: security.tls !== undefined });
   await registerDocs(app, VERSION);
   await app.register(healthRoutes, { health });
   await app.register(metricsRoutes, { metrics, refresh: refreshGauges });
   await app.register(devicesRoutes, { registry, now });
   // The API reads the store through this, so an outage is a 503 that says what waits, not a raw error.
   const reads = outageAwareReads({ store, backlog: storeBacklog });
-  await app.register(readingsRoutes, { store: reads, ingest, maxPayloadBytes: config.ingest.max_payload_bytes, now });
+  await app.register(readingsRoutes, { store: reads, ingest, writers: security.writers, maxPayloadBytes: config.ingest.max_payload_bytes, now });
   await app.register(rejectionsRoutes, { rejections });
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(gatewaysRoutes, { gateways: serial.gateways });

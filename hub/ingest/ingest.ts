@@ -15,7 +15,7 @@ export type Source = 'mqtt' | 'http' | 'serial';
 export interface IncomingMessage {
   source: Source;
   kind: MessageKind;
-  /** The device the transport says sent it (topic level); absent for HTTP SenML, whose names carry it. */
+  /** The device the transport says sent it (topic level, serial frame, HTTP Basic login); absent for other HTTP SenML, whose names carry it. */
   device?: string;
   topic?: string;
   payload: Buffer;
@@ -24,6 +24,8 @@ export interface IncomingMessage {
   zone?: string;
   /** 'gateway' for a serial gateway's own presence. */
   subject?: 'device' | 'gateway';
+  /** For a sender that may write for some devices only (an ingest token): why not for this one. */
+  refuseDevice?: (device: string) => string | undefined;
 }
 
 export interface IngestOutcome {
@@ -193,6 +195,8 @@ export class Ingest {
     if (message.device !== undefined && value.device !== undefined && value.device !== message.device) {
       throw new Rejection('device_mismatch', `SenML names device "${value.device.slice(0, 80)}" but the message came from device "${message.device}"`);
     }
+    const refusal = message.refuseDevice?.(device);
+    if (refusal !== undefined) throw new Rejection('device_mismatch', refusal);
     if (value.device !== undefined) this.checkDevice(value.device);
     const { metric } = value;
     const known = this.metricsOf(device);
