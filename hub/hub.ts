@@ -22,6 +22,7 @@ import { zonesRoutes } from './api/zones.ts';
 import { ms, type Config } from './config/config.ts';
 import { DeviceRegistry } from './devices/registry.ts';
 import { Ingest } from './ingest/ingest.ts';
+import { KnownDevices } from './ingest/known-devices.ts';
 import { RejectionLog } from './ingest/rejections.ts';
 import { Journal } from './journal/journal.ts';
 import { startAlerting } from './notify/alerting.ts';
@@ -110,6 +111,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const declared = config.devices.map((d) => ({ id: d.id, kind: d.kind, zone: d.zone, heartbeatIntervalMs: ms(d.heartbeat_interval) }));
   const registry = new DeviceRegistry(declared, join(config.data_dir, 'devices.json'));
   const feed = new LiveFeed();
+  const knownDevices = new KnownDevices({
+    max: config.limits.max_devices,
+    configured: [...config.devices.map((d) => d.id), ...config.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)])],
+  });
+  for (const id of registry.ids()) knownDevices.add(id);
 
   const rejections = new RejectionLog({
     capacity: config.ingest.rejections_kept,
@@ -130,6 +136,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
     },
     declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
+    knownDevices,
     append: (entries) => journal.append(entries),
     rejections,
     metrics,
@@ -137,7 +144,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log.warn({ device }, `clock of device ${device} is off by ${Math.round((deviceTs - receivedAt) / 1000)} s; its readings are stored at the hub's receive time`),
   });
   const lastLsn = journal.status().lastLsn;
-  for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) ingest.remember(record.entry);
+  for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) {
+    ingest.remember(record.entry);
+    knownDevices.remember(record.entry);
+  }
+  if (knownDevices.size > config.limits.max_devices) {
+    log.warn({ known: knownDevices.size, max: config.limits.max_devices }, `the hub already knows ${knownDevices.size} devices, more than limits.max_devices (${config.limits.max_devices}): they stay known, and no new device is taken on`);
+  }
 
   const consumers = [
     journal.consume('store', (entries) => writer.write(entries), {
@@ -208,6 +221,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const storeHealth = await store.health();
     const storeLag = storeBacklog();
     const storeOk = storeHealth.ok && writer.state.ok;
+    const devices = knownDevices.status();
     const checks: HealthReport['checks'] = {
       broker: { ok: true, detail: `${mqtt.connectedClients()} MQTT clients connected`, clients: mqtt.connectedClients(), port: mqtt.port },
       store: {
@@ -227,14 +241,23 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         segments: journalStatus.segments,
         bytes: journalStatus.bytes,
       },
+      devices: {
+        ok: devices.refused === 0,
+        detail:
+          devices.refused === 0
+            ? `${devices.known} devices known; limits.max_devices is ${devices.max}`
+            : `${devices.known} devices known, the most limits.max_devices allows (${devices.max}): ${devices.refused} messages from further devices refused`,
+        ...devices,
+      },
     };
     const down = !journalStatus.writable || !storeOk;
-    return { status: down ? 'down' : storeLag > BACKLOG_WARNING ? 'degraded' : 'ok', checks };
+    return { status: down ? 'down' : storeLag > BACKLOG_WARNING || devices.refused > 0 ? 'degraded' : 'ok', checks };
   };
 
   const refreshGauges = () => {
     const status = journal.status();
     metrics.journalWritable.set(status.writable ? 1 : 0);
+    metrics.knownDevices.set(knownDevices.size);
     for (const c of status.consumers) metrics.journalLag.set({ consumer: c.name }, c.lag);
   };
 

@@ -5,6 +5,7 @@ import { METRICS, METRIC_PATTERN, idProblem, type Entry, type Reading } from '..
 import type { Metrics } from '../telemetry/metrics.ts';
 import { derivedReadings } from './derive.ts';
 import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
+import type { KnownDevices } from './known-devices.ts';
 import { parsePayload, type MessageKind, type ParsedValue } from './parsers/index.ts';
 import { Rejection } from './rejection.ts';
 import { excerptOf, type RejectionLog } from './rejections.ts';
@@ -48,6 +49,8 @@ export interface IngestDeps {
   settings: IngestSettings;
   /** Zone of each declared device. */
   declaredZones: ReadonlyMap<string, string | undefined>;
+  /** The devices taken on, bounded by limits.max_devices; every per-device structure grows only with these. */
+  knownDevices: KnownDevices;
   append: (entries: Entry[]) => Promise<unknown>;
   rejections: RejectionLog;
   metrics: Metrics;
@@ -184,6 +187,7 @@ export class Ingest {
     if (!this.deps.settings.acceptUndeclaredDevices && !this.deps.declaredZones.has(device)) {
       throw new Rejection('undeclared_device', `device "${device}" is not declared under devices, and ingest.accept_undeclared_devices is false`);
     }
+    this.deps.knownDevices.admit(device);
   }
 
   private zoneOf(device: string, message: IncomingMessage): string {

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../hub/config/config.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
@@ -15,6 +16,8 @@ export interface TestHubOptions {
   config?: Record<string, unknown>;
   dataDir?: string;
   now?: () => number;
+  /** The hub's log, for tests that read what it says; silent otherwise. */
+  log?: Logger;
 }
 
 export interface TestHub {
@@ -52,7 +55,7 @@ export function tempDir(prefix = 'floorwatch-test-'): string {
 export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ env: testEnv(dataDir, options) });
-  const hub = await startHub({ config, ...(options.now && { now: options.now }) });
+  const hub = await startHub({ config, ...(options.now && { now: options.now }), ...(options.log && { log: options.log }) });
   return wrap(hub, dataDir);
 }
 
