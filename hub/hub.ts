@@ -275,7 +275,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(gatewaysRoutes, { gateways: serial.gateways });
   await app.register(eventsRoutes, { feed, revocations });
   await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
-  await app.register(zonesRoutes, { site: config.site.name, store: reads, rules: alerting.routes.rules, engine: alerting.routes.engine, now });
+  await app.register(zonesRoutes, { site: config.site.name, store: reads, rules: alerting.routes.rules, engine: alerting.routes.engine, devices: (at) => registry.counts(at), now });
   await app.register(floorPageRoutes);
   await app.register(reportsRoutes, { store: reads, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
   await app.register(mqttWebSocketRoute, { mqtt });
