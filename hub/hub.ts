@@ -17,10 +17,12 @@ import { mqttWebSocketRoute } from './api/mqtt-websocket.ts';
 import { readingsRoutes } from './api/readings.ts';
 import { rejectionsRoutes } from './api/rejections.ts';
 import { reportsRoutes } from './api/reports.ts';
+import { outageAwareReads } from './api/store-outage.ts';
 import { zonesRoutes } from './api/zones.ts';
 import { ms, type Config } from './config/config.ts';
 import { DeviceRegistry } from './devices/registry.ts';
 import { Ingest } from './ingest/ingest.ts';
+import { KnownDevices } from './ingest/known-devices.ts';
 import { RejectionLog } from './ingest/rejections.ts';
 import { isIoError, Journal, type JournalLog } from './journal/journal.ts';
 import { SetAsideLog } from './journal/set-aside.ts';
@@ -104,6 +106,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     setAside,
     now,
   });
+  /** Journal entries the store writer has not yet written. */
+  const storeBacklog = () => journal.status().consumers.find((c) => c.name === 'store')?.lag ?? 0;
 
   const store = createStore(config);
   const writer = new StoreWriter({ store, metrics, log, now, setAside: (refused) => setAside.refusedReadings(refused) });
@@ -118,6 +122,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const declared = config.devices.map((d) => ({ id: d.id, kind: d.kind, zone: d.zone, heartbeatIntervalMs: ms(d.heartbeat_interval) }));
   const registry = new DeviceRegistry(declared, join(config.data_dir, 'devices.json'));
   const feed = new LiveFeed();
+  const knownDevices = new KnownDevices({
+    max: config.limits.max_devices,
+    configured: [...config.devices.map((d) => d.id), ...config.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)])],
+  });
+  for (const id of registry.ids()) knownDevices.add(id);
 
   const rejections = new RejectionLog({
     capacity: config.ingest.rejections_kept,
@@ -138,6 +147,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
     },
     declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
+    knownDevices,
     append: (entries) => journal.append(entries),
     rejections,
     metrics,
@@ -145,7 +155,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log.warn({ device }, `clock of device ${device} is off by ${Math.round((deviceTs - receivedAt) / 1000)} s; its readings are stored at the hub's receive time`),
   });
   const lastLsn = journal.status().lastLsn;
-  for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) ingest.remember(record.entry);
+  for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) {
+    ingest.remember(record.entry);
+    knownDevices.remember(record.entry);
+  }
+  if (knownDevices.size > config.limits.max_devices) {
+    log.warn({ known: knownDevices.size, max: config.limits.max_devices }, `the hub already knows ${knownDevices.size} devices, more than limits.max_devices (${config.limits.max_devices}): they stay known, and no new device is taken on`);
+  }
 
   const consumers = [
     journal.consume('store', (entries) => writer.write(entries), {
@@ -211,7 +227,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         storeRefused: writer.state.refused,
         ...(writer.state.lastRefusalAt !== undefined && { storeLastRefusalAt: writer.state.lastRefusalAt }),
         ...(writer.state.lastRefusal !== undefined && { storeLastRefusal: writer.state.lastRefusal }),
-        backlog: status.consumers.find((c) => c.name === 'store')?.lag ?? 0,
+        backlog: storeBacklog(),
         journalWritable: status.writable,
         ...(status.lastError !== undefined && { journalError: status.lastError }),
       };
@@ -221,8 +237,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const health = async (): Promise<HealthReport> => {
     const journalStatus = journal.status();
     const storeHealth = await store.health();
-    const storeLag = journalStatus.consumers.find((c) => c.name === 'store')?.lag ?? 0;
+    const storeLag = storeBacklog();
     const storeOk = storeHealth.ok && writer.state.ok;
+    const devices = knownDevices.status();
     const checks: HealthReport['checks'] = {
       broker: { ok: true, detail: `${mqtt.connectedClients()} MQTT clients connected`, clients: mqtt.connectedClients(), port: mqtt.port },
       store: {
@@ -245,15 +262,24 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         segments: journalStatus.segments,
         bytes: journalStatus.bytes,
       },
+      devices: {
+        ok: devices.refused === 0,
+        detail:
+          devices.refused === 0
+            ? `${devices.known} devices known; limits.max_devices is ${devices.max}`
+            : `${devices.known} devices known, the most limits.max_devices allows (${devices.max}): ${devices.refused} messages from further devices refused`,
+        ...devices,
+      },
     };
     const down = !journalStatus.writable || !storeOk;
     const refusing = writer.state.lastRefusalAt !== undefined && now() - writer.state.lastRefusalAt < ms(config.rules.storage_rejecting_clears_after);
-    return { status: down ? 'down' : storeLag > BACKLOG_WARNING || refusing ? 'degraded' : 'ok', checks };
+    return { status: down ? 'down' : storeLag > BACKLOG_WARNING || refusing || devices.refused > 0 ? 'degraded' : 'ok', checks };
   };
 
   const refreshGauges = () => {
     const status = journal.status();
     metrics.journalWritable.set(status.writable ? 1 : 0);
+    metrics.knownDevices.set(knownDevices.size);
     for (const c of status.consumers) {
       metrics.journalLag.set({ consumer: c.name }, c.lag);
       if (c.behindMs !== undefined) metrics.journalBehind.set({ consumer: c.name }, c.behindMs / 1000);
@@ -263,6 +289,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const app = Fastify({ loggerInstance: log.child({ part: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true, https: security.tls ?? null });
   installApiAccess(app, {
     tokens: security.tokens,
+    writers: security.writers,
     allowAnonymous: config.security.allow_anonymous,
     allowedOrigins: config.http.allowed_origins,
     requestsPerMinute: config.limits.api_requests_per_minute,
@@ -275,15 +302,17 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(healthRoutes, { health });
   await app.register(metricsRoutes, { metrics, refresh: refreshGauges });
   await app.register(devicesRoutes, { registry, now });
-  await app.register(readingsRoutes, { store, ingest, maxPayloadBytes: config.ingest.max_payload_bytes, now });
+  // The API reads the store through this, so an outage is a 503 that says what waits, not a raw error.
+  const reads = outageAwareReads({ store, backlog: storeBacklog });
+  await app.register(readingsRoutes, { store: reads, ingest, writers: security.writers, maxPayloadBytes: config.ingest.max_payload_bytes, now });
   await app.register(rejectionsRoutes, { rejections, setAside });
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(gatewaysRoutes, { gateways: serial.gateways });
   await app.register(eventsRoutes, { feed, revocations });
   await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
-  await app.register(zonesRoutes, { site: config.site.name, store, rules: alerting.routes.rules, engine: alerting.routes.engine, now });
+  await app.register(zonesRoutes, { site: config.site.name, store: reads, rules: alerting.routes.rules, engine: alerting.routes.engine, devices: (at) => registry.counts(at), now });
   await app.register(floorPageRoutes);
-  await app.register(reportsRoutes, { store, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
+  await app.register(reportsRoutes, { store: reads, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
   await app.register(mqttWebSocketRoute, { mqtt });
   try {
     await app.listen({ host: config.bind, port: config.http.port });

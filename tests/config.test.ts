@@ -57,6 +57,16 @@ describe('configuration', () => {
     expect(config.devices[0]).toMatchObject({ id: 't-1', kind: 'sensor', zone: 'floor-a', heartbeat_interval: '30s' });
   });
 
+  it('bounds the known devices at 20,000 by default, and never below what the configuration names', () => {
+    expect(loadConfig({ env: {}, cwd: dir }).limits.max_devices).toBe(20_000);
+    expect(loadConfig({ env: { FLOORWATCH_LIMITS__MAX_DEVICES: '500' }, cwd: dir }).limits.max_devices).toBe(500);
+    const path = file('three.yaml', 'zones:\n  - id: floor-a\ndevices:\n  - { id: t-1, kind: sensor }\n  - { id: t-2, kind: sensor }\nserial:\n  - { path: /dev/ttyUSB0, gateway: gw-1, devices: { t-3: floor-a } }\n');
+    expect(problems({ FLOORWATCH_CONFIG: path, FLOORWATCH_LIMITS__MAX_DEVICES: '3' })).toEqual([
+      'limits.max_devices (found 3): is below the 4 devices and gateways the configuration names (under devices and serial): raise it to at least 4 [from FLOORWATCH_LIMITS__MAX_DEVICES]',
+    ]);
+    expect(problems({ FLOORWATCH_LIMITS__MAX_DEVICES: '100001' })[0]).toMatch(/^limits.max_devices \(found 100001\): must be a whole number from 1 to 100000/);
+  });
+
   it('names the field, the bad value and what is allowed', () => {
     const path = file('bad.yaml', 'zones:\n  - id: "floor a"\n    type: open_plan\ndevices:\n  - id: t-1\n    kind: toaster\n    zone: nowhere\n');
     const found = problems({ FLOORWATCH_CONFIG: path });

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry, Reading } from '../hub/domain/reading.ts';
 import { Ingest, type IncomingMessage, type IngestSettings } from '../hub/ingest/ingest.ts';
+import { KnownDevices } from '../hub/ingest/known-devices.ts';
 import { parseSenml } from '../hub/ingest/parsers/senml.ts';
 import { RejectionLog, type RejectionRecord } from '../hub/ingest/rejections.ts';
 import { createMetrics } from '../hub/telemetry/metrics.ts';
@@ -26,6 +27,7 @@ function setup(overrides: Partial<IngestSettings> = {}) {
   const ingest = new Ingest({
     settings: { ...settings, ...overrides },
     declaredZones: new Map([['t-1', 'floor-a']]),
+    knownDevices: new KnownDevices({ max: 1000, configured: ['t-1'] }),
     append: async (entries) => {
       if (failAppend) throw new Error('no space left on device');
       journal.push(...entries);

@@ -469,6 +469,31 @@ describe('journal', () => {
     await setAside.close();
   });
 
+  it('tells how long ago the oldest entry a running consumer has not handled became durable', async () => {
+    const dir = await tempDir();
+    let now = 1_000_000;
+    const j = await openJournal({ dir, now: () => now });
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const c = collector();
+    j.consume('rules', async (entries, lastLsn) => {
+      await held;
+      c.handler(entries, lastLsn);
+    });
+    await j.append([reading(1)]);
+    now += 300;
+    await j.append([reading(2)]);
+    now += 4_700;
+    expect(j.status().consumers).toEqual([{ name: 'rules', committedLsn: 0, lag: 2, behindMs: 5000 }]);
+    release();
+    await c.until(2);
+    // The position moves once the handler has returned.
+    for (let turn = 0; turn < 100 && j.status().consumers[0]?.behindMs !== 0; turn++) await new Promise((r) => setImmediate(r));
+    expect(j.status().consumers[0]?.behindMs).toBe(0);
+  });
+
   it('waits out transient failures however long they last, and sets nothing aside for them', async () => {
     const dir = await tempDir();
     const setAside = await SetAsideLog.open({ path: join(dir, 'set-aside.jsonl'), capacity: 100, now: Date.now });
@@ -572,7 +597,7 @@ describe('journal', () => {
     await store.until(20);
     await storeHandle.stop();
     expect(j.status().consumers).toEqual([
-      { name: 'live', committedLsn: 0, lag: 20 },
+      { name: 'live', committedLsn: 0, lag: 20, behindMs: expect.any(Number) },
       { name: 'store', committedLsn: 20, lag: 0 },
     ]);
     expect(j.status().segments).toBe(1);

@@ -48,10 +48,17 @@ describe('API access', () => {
 
   it('lets a viewer read but not act (403); an operator may', async () => {
     expect((await hub.api('/api/v1/devices', get(tokens.viewer))).status).toBe(200);
-    const refused = await hub.api('/api/v1/readings', post(tokens.viewer));
+    const silence = (token: string): RequestInit => ({
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ matchers: { device: 'api-1' }, duration: '1h', createdBy: 'li.wei' }),
+    });
+    const refused = await hub.api('/api/v1/silences', silence(tokens.viewer));
     expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { message: string }).message).toMatch(/viewer-1 has the viewer role; POST \/api\/v1\/readings needs operator/);
-    expect((await hub.api('/api/v1/readings', post(tokens.operator))).status).toBe(200);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/viewer-1 has the viewer role; POST \/api\/v1\/silences needs operator/);
+    expect((await hub.api('/api/v1/silences', silence(tokens.operator))).status).toBe(201);
+    // Readings come from devices and ingest tokens, never from a person's token (security-ingest.test.ts).
+    expect((await hub.api('/api/v1/readings', post(tokens.operator))).status).toBe(403);
     // Acknowledging an alert is an operator's action: a viewer is refused before the alert is even looked up.
     const ack = (token: string) => hub.api('/api/v1/alerts/no-such-alert/ack', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ by: 'someone' }) });
     expect((await ack(tokens.viewer)).status).toBe(403);

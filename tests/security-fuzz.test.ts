@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../hub/config/config.ts';
 import { readingProblem, type Entry } from '../hub/domain/reading.ts';
 import { Ingest } from '../hub/ingest/ingest.ts';
+import { KnownDevices } from '../hub/ingest/known-devices.ts';
 import { FrameSplitter, frameChecksum, openFrame, parseFrame } from '../hub/ingest/parsers/frame.ts';
 import { parsePayload, type MessageKind } from '../hub/ingest/parsers/index.ts';
 import { parseSenml } from '../hub/ingest/parsers/senml.ts';
@@ -122,6 +123,7 @@ describe('payload decoders under generated input', () => {
     const ingest = new Ingest({
       settings: { maxClockSkewMs: 300_000, maxReplayAgeMs: 7 * 86_400_000, maxPayloadBytes: 4096, maxMetricsPerDevice: 64, acceptUndeclaredDevices: true },
       declaredZones: new Map([['t-1', 'floor-a']]),
+      knownDevices: new KnownDevices({ max: 20_000, configured: ['t-1'] }),
       append: async (entries) => journaled.push(...entries),
       rejections: new RejectionLog({ capacity: 100, now: () => NOW, log: () => undefined }),
       metrics: createMetrics(),

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../hub/config/config.ts';
 import type { Entry, StatusChange } from '../hub/domain/reading.ts';
 import { Ingest } from '../hub/ingest/ingest.ts';
+import { KnownDevices } from '../hub/ingest/known-devices.ts';
 import { FrameSplitter, frameChecksum, openFrame, parseFrame, type LineNoise } from '../hub/ingest/parsers/frame.ts';
 import { RejectionLog } from '../hub/ingest/rejections.ts';
 import { Journal } from '../hub/journal/journal.ts';
@@ -115,6 +116,7 @@ describe('serial frame decoder', () => {
     const ingest = new Ingest({
       settings: { maxClockSkewMs: 300_000, maxReplayAgeMs: 7 * 86_400_000, maxPayloadBytes: 65_536, maxMetricsPerDevice: 8, acceptUndeclaredDevices: true },
       declaredZones: new Map(),
+      knownDevices: new KnownDevices({ max: 1000, configured: [] }),
       append: async (entries) => void journal.push(...entries),
       rejections,
       metrics: createMetrics(),

@@ -115,8 +115,8 @@ export const alertsRoutes: FastifyPluginAsync<AlertsRoutesOptions> = async (app,
       if (duration === undefined) throw new BadRequest('give endsAt (a time) or duration (such as "2h")');
       endsAt = startsAt + duration;
     }
-    if (endsAt <= startsAt || endsAt <= at) throw new BadRequest('the silence must end in the future and after it starts');
-    if (endsAt - startsAt > MAX_SILENCE_MS) throw new BadRequest('a silence may last at most 90 days');
+    if (endsAt <= startsAt || endsAt <= at) throw new BadRequest(`endsAt (${new Date(endsAt).toISOString()}) must be after startsAt and in the future: the silence would never be in force`);
+    if (endsAt - startsAt > MAX_SILENCE_MS) throw new BadRequest('a silence may last at most 90 days: make endsAt (or the duration) sooner');
     const createdBy = text(body, 'createdBy', 100, true)!;
     const comment = text(body, 'comment', 1000, false) ?? '';
     const silence = engine.addSilence({ matchers, startsAt, endsAt, createdBy, comment });

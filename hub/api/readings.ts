@@ -1,14 +1,17 @@
 // GET /api/v1/readings: stored readings, raw or aggregated. POST /api/v1/readings: SenML into the
-// same ingest → journal path as MQTT.
+// same ingest → journal path as MQTT, from a device for itself or an ingest token for devices
+// without a password (security/reading-writers.ts decides who may write for which device).
 import type { FastifyPluginAsync } from 'fastify';
 import { METRICS } from '../domain/reading.ts';
 import type { Ingest } from '../ingest/ingest.ts';
-import { AGGREGATES, type ReadingQuery, type Store } from '../store/store.ts';
+import type { ReadingWriters } from '../security/reading-writers.ts';
+import { AGGREGATES, type ReadingQuery, type StoreReader } from '../store/store.ts';
 import { BadRequest, parseChoice, parseId, parseLimit, parseMetric, parseTime, parseWindow, single } from './params.ts';
 
 export interface ReadingsRoutesOptions {
-  store: Store;
+  store: StoreReader;
   ingest: Ingest;
+  writers: ReadingWriters;
   maxPayloadBytes: number;
   now: () => number;
 }
@@ -32,7 +35,7 @@ const readingsQuerySchema = {
 } as const;
 
 export const readingsRoutes: FastifyPluginAsync<ReadingsRoutesOptions> = async (app, options) => {
-  const { store, ingest, now } = options;
+  const { store, ingest, writers, now } = options;
 
   app.get('/api/v1/readings', { schema: { summary: 'Stored readings, raw or aggregated', querystring: readingsQuerySchema } }, async (request) => {
     const q = request.query;
@@ -67,17 +70,30 @@ export const readingsRoutes: FastifyPluginAsync<ReadingsRoutesOptions> = async (
   // Raw bytes, so the body goes through the same parser and limits as an MQTT payload.
   app.addContentTypeParser(['application/json', 'application/senml+json'], { parseAs: 'buffer', bodyLimit: options.maxPayloadBytes }, (_req, body, done) => done(null, body));
 
-  app.post('/api/v1/readings', { schema: { summary: 'Submit readings as SenML (RFC 8428); names are "{deviceId}/{metric}"' } }, async (request, reply) => {
+  const postSummary = 'Submit readings as SenML (RFC 8428); names are "{deviceId}/{metric}". A device logs in with HTTP Basic (its id and MQTT password) and sends only its own; a token of the ingest role sends for devices without a password';
+  app.post('/api/v1/readings', { config: { role: 'ingest' }, schema: { summary: postSummary } }, async (request, reply) => {
+    const { writer } = request;
+    // The access hook always decides who writes; without it nothing is written.
+    if (!writer) throw new Error('no reading writer was identified for this request');
     if (!Buffer.isBuffer(request.body)) throw new BadRequest('send a SenML array as application/senml+json or application/json');
     const receivedAt = now();
     let outcome;
     try {
-      outcome = await ingest.accept({ source: 'http', kind: 'telemetry', payload: request.body, receivedAt });
+      outcome = await ingest.accept({
+        source: 'http',
+        kind: 'telemetry',
+        payload: request.body,
+        receivedAt,
+        // A device's records without a name are its own, and names of other devices are refused.
+        ...(writer.kind === 'device' && { device: writer.id }),
+        ...(writer.kind === 'ingest' && { refuseDevice: (device: string) => writers.refusal(writer, device) }),
+      });
     } catch (err) {
       reply.code(503);
       return { error: 'Service Unavailable', message: `readings not accepted: ${(err as Error).message}` };
     }
-    if (outcome.accepted === 0 && outcome.rejected > 0) reply.code(400);
+    // Nothing taken, and only because the sender may not speak for those devices: forbidden, not malformed.
+    if (outcome.accepted === 0 && outcome.rejected > 0) reply.code(outcome.problems.every((p) => p.reason === 'device_mismatch') ? 403 : 400);
     return outcome;
   });
 };

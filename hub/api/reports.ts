@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceView } from '../devices/registry.ts';
 import { shiftAt } from '../rules/exposure.ts';
 import type { SiteRules } from '../rules/site.ts';
-import type { Store } from '../store/store.ts';
+import type { StoreReader } from '../store/store.ts';
 import { equipmentReport } from '../reports/equipment.ts';
 import { layoutHtml } from '../reports/html.ts';
 import { shiftLayout } from '../reports/layout.ts';
@@ -14,7 +14,7 @@ import { alertHistory, shiftReport } from '../reports/shift.ts';
 import { BadRequest, parseChoice, parseTime, single } from './params.ts';
 
 export interface ReportsRoutesOptions {
-  store: Store;
+  store: StoreReader;
   /** The effective rules at a moment (the season can depend on it). */
   rules: (at: number) => SiteRules;
   /** Shift start times, minutes after local midnight. */

@@ -4,19 +4,24 @@
 // a number. A zone is judged by its worst position: a plain limit compares the highest (or
 // lowest) reading of the last 10 minutes, a windowed one (CO₂ 1-hour mean, noise LAeq 15 min,
 // peak over 1 min) the zone's aggregate over that window. Per-position exposure (LEX,8h) and the
-// server-room temperature rise are judged per device: they show up as alerts, not here.
+// server-room temperature rise are judged per device: they show up as alerts, not here. Each zone
+// also says how many of its devices are online, so a floor of thousands of devices is summed up
+// here rather than listed.
 import type { FastifyPluginAsync } from 'fastify';
+import type { DeviceCount } from '../devices/registry.ts';
 import type { RuleEngine } from '../rules/engine.ts';
 import type { Limit, Requirement, Severity } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { exceeds } from '../rules/threshold.ts';
-import type { Aggregate, Store } from '../store/store.ts';
+import type { Aggregate, StoreReader } from '../store/store.ts';
 
 export interface ZonesRoutesOptions {
   site: string;
-  store: Store;
+  store: StoreReader;
   rules: () => SiteRules;
   engine: Pick<RuleEngine, 'alerts'>;
+  /** Devices and online devices per zone ('' for devices without a zone). */
+  devices: (now: number) => ReadonlyMap<string, DeviceCount>;
   now: () => number;
 }
 
@@ -44,6 +49,7 @@ export interface ZoneStatus {
   latest: Record<string, { value: number; ts: number; device: string; unit: string }>;
   requirements: RequirementStatus[];
   alerts: { firing: number; critical: number };
+  devices: DeviceCount;
 }
 
 /** Readings older than this say nothing about the zone now. */
@@ -62,8 +68,8 @@ function queryFor(l: Limit): { agg: Aggregate; windowMs: number; over: string } 
   return undefined;
 }
 
-export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, { site, store, rules, engine, now }) => {
-  const zoneStatus = async (zone: string, name: string | undefined, type: string, requirements: Requirement[], at: number): Promise<ZoneStatus> => {
+export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, { site, store, rules, engine, devices, now }) => {
+  const zoneStatus = async (zone: string, name: string | undefined, type: string, requirements: Requirement[], at: number, count: DeviceCount): Promise<ZoneStatus> => {
     const asked = new Map<string, Promise<number | undefined>>();
     const aggregate = (metric: string, agg: Aggregate, windowMs: number) => {
       const key = `${metric}|${agg}|${windowMs}`;
@@ -116,6 +122,7 @@ export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, {
       latest,
       requirements: judged,
       alerts: { firing: firing.length, critical: firing.filter((a) => a.severity === 'critical').length },
+      devices: count,
     };
   };
 
@@ -124,6 +131,16 @@ export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, {
     const current = rules();
     // Devices without a zone have no place on the floor; their alerts are listed with the others.
     const zones = current.zones.filter((z) => z.zone !== 'unassigned');
-    return { site, season: current.season, at, zones: await Promise.all(zones.map((z) => zoneStatus(z.zone, z.name, z.type, z.requirements, at))) };
+    const counts = devices(at);
+    const none: DeviceCount = { total: 0, online: 0 };
+    const all = [...counts.values()].reduce((sum, c) => ({ total: sum.total + c.total, online: sum.online + c.online }), none);
+    return {
+      site,
+      season: current.season,
+      at,
+      // Every device, in a zone or not.
+      devices: all,
+      zones: await Promise.all(zones.map((z) => zoneStatus(z.zone, z.name, z.type, z.requirements, at, counts.get(z.zone) ?? none))),
+    };
   });
 };

@@ -14,7 +14,7 @@ floorwatch shift-report --from -8h            the last 8 hours
   --url       the hub's address (default: this machine, the port in floorwatch.yaml)
 
 Times are ms since 1970, an ISO 8601 date, or relative such as -8h. When the hub has API tokens,
-set FLOORWATCH_TOKEN to one (any role).`;
+set FLOORWATCH_TOKEN to one (viewer, operator or admin).`;
 
 export const command: Command = {
   summary: 'print the shift handover report: environment, noise, alerts, offline devices, faults',

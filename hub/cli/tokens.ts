@@ -8,21 +8,24 @@ import type { Command } from './main.ts';
 
 const CREATE_ADMIN = 'npm run floorwatch -- tokens create <name> --role admin';
 
-const usage = `floorwatch tokens create <name> --role viewer|operator|admin   prints the token once
-floorwatch tokens revoke <name> [--force]                        the token stops working at once
+const usage = `floorwatch tokens create <name> --role viewer|operator|admin|ingest   prints the token once
+floorwatch tokens revoke <name> [--force]                               the token stops working at once
 floorwatch tokens list
 
 viewer reads; operator also acknowledges and silences alerts; admin also manages devices and
-configuration. Once any token exists, every API request needs one:
+configuration. ingest only sends readings (POST /api/v1/readings), for devices that have no
+password of their own, and reads nothing; no other role sends readings. Once any token exists,
+every API request needs one:
   curl -H "Authorization: Bearer <token>" http://127.0.0.1:8080/api/v1/devices
-An integration can also log in to MQTT with user name = the token's name and password = the token.
+An integration can also log in to MQTT with user name = the token's name and password = the token
+(not with an ingest token).
 A running hub closes, within a second, the live feeds and MQTT connections opened with a revoked token.
 A site that has had a token never opens its API again by itself: revoking the last live token is
 refused, since it would close the API to everyone; create another admin token first, or add
 --force to close it on purpose until a new token is created.`;
 
 export const command: Command = {
-  summary: 'create, revoke or list API tokens (viewer, operator, admin)',
+  summary: 'create, revoke or list API tokens (viewer, operator, admin, ingest)',
   usage,
   async run(args) {
     const { positionals, values } = parseArgs({ args, options: { role: { type: 'string' }, force: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });

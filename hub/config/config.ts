@@ -182,6 +182,8 @@ const configSchema = z
         connect_timeout: duration.default('10s'),
         /** Per API token and per address, once API tokens exist. */
         api_requests_per_minute: integer(1, 1_000_000).default(1200),
+        /** Devices the hub takes on (declared ones included); a message from a further one is refused. */
+        max_devices: integer(1, 100_000).default(20_000),
       })
       .prefault({}),
     rules: z
@@ -250,6 +252,15 @@ const configSchema = z
         });
       }
     });
+    const configured = new Set([...cfg.devices.map((d) => d.id), ...cfg.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)])]);
+    if (configured.size > cfg.limits.max_devices) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits', 'max_devices'],
+        message: `is below the ${configured.size} devices and gateways the configuration names (under devices and serial): raise it to at least ${configured.size}`,
+        input: cfg.limits.max_devices,
+      });
+    }
     const portOf = new Map<string, string>();
     cfg.serial.forEach((port, i) => {
       if (cfg.serial.findIndex((p) => p.path === port.path) < i) ctx.addIssue({ code: 'custom', path: ['serial', i, 'path'], message: `port ${port.path} is listed twice`, input: port.path });

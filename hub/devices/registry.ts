@@ -1,6 +1,7 @@
 // What the hub knows of each device: declared kind and zone, last seen, presence from birth/LWT,
 // last heartbeat. Fed by the journal like every other consumer; kept in a small snapshot file so
-// a restart does not forget the floor.
+// a restart does not forget the floor. Its size follows the devices ingest admits (at most
+// limits.max_devices); readers get it a page at a time, in id order, or as counts per zone.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { ComponentHealth, DeviceKind, Entry, HealthStatus, Presence } from '../domain/reading.ts';
 
@@ -47,10 +48,31 @@ const DEFAULT_INTERVAL_MS = 60_000;
 const SILENT_INTERVALS = 3;
 const SAVE_INTERVAL_MS = 1_000;
 
+export interface DeviceFilter {
+  zone?: string;
+  online?: boolean;
+}
+
+export interface DevicePage {
+  devices: DeviceView[];
+  /** Devices matching the filter on every page. */
+  total: number;
+  /** Pass as `after` for the next page; null on the last. */
+  next: string | null;
+}
+
+/** Devices in one zone ('' for those without one), and how many of them are online. */
+export interface DeviceCount {
+  total: number;
+  online: number;
+}
+
 export class DeviceRegistry {
   private readonly known = new Map<string, Known>();
   private readonly declared = new Map<string, DeclaredDevice>();
   private lastSave = 0;
+  /** Every id, declared or reported, in order; rebuilt only after a new device appears. */
+  private sorted: string[] | undefined;
 
   constructor(
     declared: readonly DeclaredDevice[],
@@ -76,6 +98,7 @@ export class DeviceRegistry {
     if (!device) {
       device = { id, zone, metrics: [] };
       this.known.set(id, device);
+      if (!this.declared.has(id)) this.sorted = undefined;
     }
     if (zone) device.zone = zone;
     return device;
@@ -119,9 +142,44 @@ export class DeviceRegistry {
     renameSync(temp, this.snapshotPath);
   }
 
+  /** Every device, in id order. */
   list(now: number): DeviceView[] {
-    const ids = new Set([...this.declared.keys(), ...this.known.keys()]);
-    return [...ids].sort().map((id) => this.view(id, now));
+    return this.ids().map((id) => this.view(id, now));
+  }
+
+  /** Up to `limit` devices matching the filter with ids after `after`, in id order. */
+  page(now: number, options: DeviceFilter & { after?: string; limit: number }): DevicePage {
+    const devices: DeviceView[] = [];
+    let total = 0;
+    let next: string | null = null;
+    for (const id of this.ids()) {
+      const device = this.view(id, now);
+      if ((options.zone !== undefined && device.zone !== options.zone) || (options.online !== undefined && device.online !== options.online)) continue;
+      total++;
+      if (options.after !== undefined && id <= options.after) continue;
+      if (devices.length < options.limit) devices.push(device);
+      else next ??= devices.at(-1)?.id ?? null;
+    }
+    return { devices, total, next };
+  }
+
+  /** Devices and online devices per zone ('' for devices without a zone). */
+  counts(now: number): Map<string, DeviceCount> {
+    const counts = new Map<string, DeviceCount>();
+    for (const id of this.ids()) {
+      const { zone, online } = this.view(id, now);
+      let count = counts.get(zone ?? '');
+      if (!count) counts.set(zone ?? '', (count = { total: 0, online: 0 }));
+      count.total++;
+      if (online) count.online++;
+    }
+    return counts;
+  }
+
+  /** Every device id, declared or reported, in order. */
+  ids(): readonly string[] {
+    this.sorted ??= [...new Set([...this.declared.keys(), ...this.known.keys()])].sort();
+    return this.sorted;
   }
 
   get(id: string, now: number): DeviceView | undefined {

@@ -111,3 +111,13 @@ export type Entry =
   | { type: 'readings'; readings: Reading[] }
   | { type: 'heartbeat'; heartbeat: Heartbeat }
   | { type: 'status'; status: StatusChange };
+
+/**
+ * The devices an entry speaks of, read defensively: an entry read back from the journal may be of
+ * another release's making, or damaged, and looking at it must not throw.
+ */
+export function devicesOf(entry: unknown): string[] {
+  const e = entry as { readings?: unknown; heartbeat?: { device?: unknown } | null; status?: { id?: unknown } | null } | null;
+  const candidates = Array.isArray(e?.readings) ? e.readings.map((r) => (r as { device?: unknown } | null)?.device) : [e?.heartbeat?.device ?? e?.status?.id];
+  return candidates.filter((d): d is string => typeof d === 'string' && ID_PATTERN.test(d));
+}

@@ -9,6 +9,7 @@
 // either, it cannot be recognised again. Keys are kept as numbers in per-metric sets: this runs
 // for every reading, and building a string key for each cost more than the lookup.
 const PER_DEVICE = 1024;
+/** Ingest admits at most limits.max_devices (at most 100,000) devices; this only backs that bound up. */
 const DEVICES_MAX = 100_000;
 
 /** A reading as the filter knows it: `ts` is the device's own timestamp, if it sent one. */

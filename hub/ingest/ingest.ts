@@ -5,6 +5,7 @@ import { METRICS, METRIC_PATTERN, idProblem, readingProblem, type Entry, type Re
 import type { Metrics } from '../telemetry/metrics.ts';
 import { derivedReadings } from './derive.ts';
 import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
+import type { KnownDevices } from './known-devices.ts';
 import { parsePayload, type MessageKind, type ParsedValue } from './parsers/index.ts';
 import { Rejection } from './rejection.ts';
 import { excerptOf, type RejectionLog } from './rejections.ts';
@@ -15,7 +16,7 @@ export type Source = 'mqtt' | 'http' | 'serial';
 export interface IncomingMessage {
   source: Source;
   kind: MessageKind;
-  /** The device the transport says sent it (topic level); absent for HTTP SenML, whose names carry it. */
+  /** The device the transport says sent it (topic level, serial frame, HTTP Basic login); absent for other HTTP SenML, whose names carry it. */
   device?: string;
   topic?: string;
   payload: Buffer;
@@ -24,6 +25,8 @@ export interface IncomingMessage {
   zone?: string;
   /** 'gateway' for a serial gateway's own presence. */
   subject?: 'device' | 'gateway';
+  /** For a sender that may write for some devices only (an ingest token): why not for this one. */
+  refuseDevice?: (device: string) => string | undefined;
 }
 
 export interface IngestOutcome {
@@ -46,6 +49,8 @@ export interface IngestDeps {
   settings: IngestSettings;
   /** Zone of each declared device. */
   declaredZones: ReadonlyMap<string, string | undefined>;
+  /** The devices taken on, bounded by limits.max_devices; every per-device structure grows only with these. */
+  knownDevices: KnownDevices;
   append: (entries: Entry[]) => Promise<unknown>;
   rejections: RejectionLog;
   metrics: Metrics;
@@ -184,6 +189,7 @@ export class Ingest {
     if (!this.deps.settings.acceptUndeclaredDevices && !this.deps.declaredZones.has(device)) {
       throw new Rejection('undeclared_device', `device "${device}" is not declared under devices, and ingest.accept_undeclared_devices is false`);
     }
+    this.deps.knownDevices.admit(device);
   }
 
   private zoneOf(device: string, message: IncomingMessage): string {
@@ -195,6 +201,8 @@ export class Ingest {
     if (message.device !== undefined && value.device !== undefined && value.device !== message.device) {
       throw new Rejection('device_mismatch', `SenML names device "${value.device.slice(0, 80)}" but the message came from device "${message.device}"`);
     }
+    const refusal = message.refuseDevice?.(device);
+    if (refusal !== undefined) throw new Rejection('device_mismatch', refusal);
     if (value.device !== undefined) this.checkDevice(value.device);
     const { metric } = value;
     const known = this.metricsOf(device);

@@ -15,6 +15,7 @@ export const REJECTION_REASONS = [
   'too_many_metrics',
   'undeclared_device',
   'device_mismatch',
+  'too_many_devices',
 ] as const;
 
 export type RejectionReason = (typeof REJECTION_REASONS)[number];

@@ -1,6 +1,8 @@
 // The record of refused input: bounded (oldest evicted and counted), readable at
 // GET /api/v1/rejections, and logged at most once per device per minute so a chatty broken
-// sensor cannot flood the logs.
+// sensor cannot flood the logs. A refusal of the device itself (an invalid id, an undeclared
+// device, one past limits.max_devices) is logged once a minute per reason instead: those ids are
+// the sender's to invent, and a flood of them is one event for the operator, not thousands.
 import type { RejectionReason } from './rejection.ts';
 
 export interface RejectionRecord {
@@ -26,6 +28,7 @@ export interface RejectionLogOptions {
 const LOG_INTERVAL_MS = 60_000;
 const EXCERPT_CHARS = 200;
 const LOG_KEYS_MAX = 10_000;
+const LOGGED_PER_REASON: ReadonlySet<RejectionReason> = new Set<RejectionReason>(['invalid_id', 'undeclared_device', 'too_many_devices']);
 
 export function excerptOf(payload: Buffer): string {
   const head = payload.subarray(0, EXCERPT_CHARS * 4).toString('utf8');
@@ -56,7 +59,7 @@ export class RejectionLog {
   }
 
   private maybeLog(record: RejectionRecord): void {
-    const key = record.device ?? `${record.source}:${record.topic ?? ''}`;
+    const key = LOGGED_PER_REASON.has(record.reason) ? `reason:${record.reason}` : (record.device ?? `${record.source}:${record.topic ?? ''}`);
     const now = record.at;
     const last = this.lastLogged.get(key);
     if (last && now - last.at < LOG_INTERVAL_MS) {

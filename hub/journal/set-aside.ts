@@ -6,7 +6,7 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Entry } from '../domain/reading.ts';
+import { devicesOf, type Entry } from '../domain/reading.ts';
 import { describeError, fsyncDir, type JournalLog } from './segments.ts';
 
 export type SetAsideReason = 'store_refused' | 'consumer_failed' | 'notification_refused';
@@ -41,13 +41,6 @@ export interface SetAsideOptions {
 }
 
 const EXCERPT_CHARS = 300;
-
-/** The device an entry is about, when it can be read off it at all: a set-aside entry may be any shape. */
-function deviceOf(entry: unknown): string | undefined {
-  const e = entry as { readings?: unknown; heartbeat?: { device?: unknown } | null; status?: { id?: unknown } | null } | null;
-  const candidate = Array.isArray(e?.readings) ? (e.readings[0] as { device?: unknown } | null | undefined)?.device : (e?.heartbeat?.device ?? e?.status?.id);
-  return typeof candidate === 'string' ? candidate : undefined;
-}
 
 export class SetAsideLog {
   private records: SetAsideRecord[];
@@ -108,7 +101,7 @@ export class SetAsideLog {
     } catch {
       excerpt = '(an entry that cannot be shown as JSON)';
     }
-    const device = deviceOf(entry);
+    const [device] = devicesOf(entry);
     return this.add([{ at: this.options.now(), stage: consumer, reason: 'consumer_failed', detail: describeError(error), lsn, excerpt, ...(device !== undefined && { device }) }]);
   }
 

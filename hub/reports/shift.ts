@@ -5,7 +5,7 @@
 import type { ZoneType } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { dosePercent, lex8h } from '../rules/window.ts';
-import type { Aggregate, SeriesPoint, Store } from '../store/store.ts';
+import type { Aggregate, SeriesPoint, StoreReader } from '../store/store.ts';
 import { isBand, percentWithin, windowKey, windowsOf } from './compliance.ts';
 import { faultName, incidents, isFault, isOffline, overlapMs, type Incident } from './incidents.ts';
 
@@ -72,21 +72,21 @@ export interface ShiftReport {
 }
 
 /** The alert history a report over [from, to) needs, alerts that were already open included. */
-export async function alertHistory(store: Store, from: number, to: number): Promise<Incident[]> {
+export async function alertHistory(store: StoreReader, from: number, to: number): Promise<Incident[]> {
   const history = await store.queryAlertEvents({ from: from - HISTORY_LOOKBACK_MS, to, limit: HISTORY_LIMIT });
   return incidents(history, from, to);
 }
 
-async function single(store: Store, zone: string, metric: string, agg: Aggregate, from: number, to: number): Promise<number | undefined> {
+async function single(store: StoreReader, zone: string, metric: string, agg: Aggregate, from: number, to: number): Promise<number | undefined> {
   return (await store.query({ zone, metric, from, to, agg }))[0]?.value;
 }
 
-async function spread(store: Store, zone: string, metric: string, from: number, to: number): Promise<Spread | undefined> {
+async function spread(store: StoreReader, zone: string, metric: string, from: number, to: number): Promise<Spread | undefined> {
   const [min, mean, max] = await Promise.all((['min', 'mean', 'max'] as const).map((agg) => single(store, zone, metric, agg, from, to)));
   return min === undefined || mean === undefined || max === undefined ? undefined : { min, mean, max };
 }
 
-async function zoneSummary(store: Store, z: SiteRules['zones'][number], from: number, to: number, raw: (metric: string) => Promise<SeriesPoint[]>): Promise<ZoneSummary> {
+async function zoneSummary(store: StoreReader, z: SiteRules['zones'][number], from: number, to: number, raw: (metric: string) => Promise<SeriesPoint[]>): Promise<ZoneSummary> {
   const [temperature, humidity, hourly] = await Promise.all([
     spread(store, z.zone, 'temperature', from, to),
     spread(store, z.zone, 'humidity', from, to),
@@ -112,7 +112,7 @@ async function zoneSummary(store: Store, z: SiteRules['zones'][number], from: nu
   };
 }
 
-export async function shiftReport(store: Store, rules: SiteRules, from: number, to: number): Promise<ShiftReport> {
+export async function shiftReport(store: StoreReader, rules: SiteRules, from: number, to: number): Promise<ShiftReport> {
   const zones: ZoneSummary[] = [];
   const positions: PositionExposure[] = [];
   // 'unassigned' is not a place on the floor: its devices have no zone in the store.

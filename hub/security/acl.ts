@@ -1,5 +1,5 @@
 // Who may publish and subscribe where on the broker. Pure: a principal, a topic, a verdict.
-import type { Role } from './tokens.ts';
+import { roleAllows, type Role } from './tokens.ts';
 
 export type Principal =
   /** No credentials: on loopback while none are configured, or anywhere with allow_anonymous. */
@@ -35,8 +35,9 @@ export function publishProblem(principal: Principal, prefix: string, topic: stri
   // Commands to a device are the one thing an operator or admin sends; readings come from devices.
   const levels = topic.split('/');
   const isCommand = levels.length >= 4 && levels[0] === prefix && levels[1] === 'devices' && levels[3] === 'command';
-  if (isCommand && principal.role !== 'viewer') return undefined;
-  return `${principal.role} ${principal.name} may not publish to "${topic}"; readings come only from devices${principal.role === 'viewer' ? '' : ` (operators may send to ${prefix}/devices/{id}/command)`}`;
+  const commands = roleAllows(principal.role, 'operator');
+  if (isCommand && commands) return undefined;
+  return `${principal.role} ${principal.name} may not publish to "${topic}"; readings come only from devices${commands ? ` (operators may send to ${prefix}/devices/{id}/command)` : ''}`;
 }
 
 /** Why this principal may not subscribe to this filter; undefined when it may. */
@@ -47,6 +48,7 @@ export function subscribeProblem(principal: Principal, prefix: string, filter: s
     if (filter === command || filter.startsWith(`${command}/`)) return undefined;
     return `device ${principal.id} may subscribe only to ${command}`;
   }
+  if (!roleAllows(principal.role, 'viewer')) return `${principal.role} ${principal.name} may not read the floor`;
   const first = filter.split('/')[0];
   if (first === prefix || first === '$SYS') return undefined;
   return `${principal.role} ${principal.name} may subscribe only under ${prefix}/ or $SYS/`;

@@ -2,13 +2,17 @@
 // viewer, anything that changes state an operator, and a route can ask for more (or less) with
 // `config: { role: 'admin' }`. Before any of that, a web page from a foreign origin is turned
 // away (origins.ts), and a request without a token is judged by tokenlessAccess (exposure.ts):
-// open only on a loopback hub that never had a token, or with security.allow_anonymous.
+// open only on a loopback hub that never had a token, or with security.allow_anonymous. A route
+// with `config: { role: 'ingest' }` (writing readings) is for devices and ingest tokens only
+// (reading-writers.ts), and open without a login only where the API is, and while devices need no
+// password either.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { tokenlessAccess } from './exposure.ts';
 import { originAllowed } from './origins.ts';
 import { RequestRate } from './rate.ts';
+import type { ReadingWriter, ReadingWriters } from './reading-writers.ts';
 import type { Credential } from './revocations.ts';
 import { roleAllows, type ApiTokens, type Role } from './tokens.ts';
 
@@ -22,6 +26,8 @@ declare module 'fastify' {
     actor: string;
     /** The token the request came with, or on an open hub none (anonymous); null on a public route called without a valid token. A stream held open ends when it is withdrawn. */
     credential: Credential | null;
+    /** On a route that writes readings: who is writing, which decides for which devices. Null elsewhere. */
+    writer: ReadingWriter | null;
   }
 }
 
@@ -57,6 +63,7 @@ export interface ApiAccessOptions {
   allowAnonymous: boolean;
   /** http.allowed_origins: web pages besides the hub's own that may use it from a browser. */
   allowedOrigins: readonly string[];
+  writers: ReadingWriters;
   requestsPerMinute: number;
   now: () => number;
   https: boolean;
@@ -75,10 +82,11 @@ export function requiredRole(request: FastifyRequest): Role | 'public' {
 type Status = 401 | 403 | 421 | 429;
 const STATUS_NAMES: Record<Status, string> = { 401: 'Unauthorized', 403: 'Forbidden', 421: 'Misdirected Request', 429: 'Too Many Requests' };
 
-function refuse(request: FastifyRequest, reply: FastifyReply, status: Status, message: string) {
+function refuse(request: FastifyRequest, reply: FastifyReply, status: Status, message: string, challenge?: string) {
   // A WebSocket upgrade refused here never reaches the WebSocket plugin, which would close its
   // socket; left open, a closed browser tab's socket would also hold up the hub's stop.
   if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket.destroy());
+  if (challenge !== undefined) reply.header('www-authenticate', challenge);
   return reply.code(status).send({ error: STATUS_NAMES[status], message });
 }
 
@@ -88,7 +96,7 @@ type Turned = 'origin' | 'host';
 
 /** Adds origin and Host checks, authentication, roles, rate limits and security headers to every route of the app. */
 export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions): void {
-  const { tokens } = options;
+  const { tokens, writers } = options;
   const byAddress = new RequestRate(options.requestsPerMinute, options.now);
   const byToken = new RequestRate(options.requestsPerMinute, options.now);
   const allowed = new Set(options.allowedOrigins);
@@ -107,6 +115,27 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
   };
   app.decorateRequest('actor', 'anonymous');
   app.decorateRequest('credential', null);
+  app.decorateRequest('writer', null);
+
+  /** True (and the 429 sent) when this address or credential is over its rate. */
+  const overRate = (request: FastifyRequest, reply: FastifyReply, rate: RequestRate, key: string, who: string): boolean => {
+    const wait = rate.take(key);
+    if (wait <= 0) return false;
+    reply.header('retry-after', String(wait));
+    void refuse(request, reply, 429, `more than ${options.requestsPerMinute} requests a minute ${who}; try again in ${wait} s`);
+    return true;
+  };
+
+  /** Writing readings on a hub that is not open: a device for itself, an ingest token for devices without a password. */
+  const admitWriter = async (request: FastifyRequest, reply: FastifyReply) => {
+    const verdict = await writers.identify(request.headers.authorization);
+    if ('status' in verdict) return refuse(request, reply, verdict.status, verdict.message, verdict.challenge);
+    if (overRate(request, reply, byToken, verdict.rateKey, `as ${verdict.actor}`)) return reply;
+    request.writer = verdict.writer;
+    request.actor = verdict.actor;
+    request.credential = verdict.credential;
+    return undefined;
+  };
 
   app.addHook('onRequest', async (request, reply) => {
     const { host, origin } = request.headers;
@@ -119,21 +148,19 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
     }
     const standing = tokens.standing();
     const tokenless = tokenlessAccess({ tokens: standing, allowAnonymous: options.allowAnonymous, address: request.ip, host });
-    if (tokenless.served) {
+    const needed = requiredRole(request);
+    if (tokenless.served && (needed !== 'ingest' || writers.openToTokenless())) {
       // Open only until the first token is created, which also ends a live feed opened now.
       request.credential = { kind: 'anonymous', openUntil: 'api_token', address: request.ip };
+      if (needed === 'ingest') request.writer = { kind: 'anyone' };
       return;
     }
-    if (tokenless.status === 421) {
+    if (!tokenless.served && tokenless.status === 421) {
       turnAway('host', `refused ${target} from ${request.ip} addressed to ${JSON.stringify((host ?? '').slice(0, 100))}: a hub without API tokens answers only to localhost, 127.0.0.1 and [::1]`);
       return refuse(request, reply, 421, tokenless.message);
     }
-    const addressWait = byAddress.take(request.ip);
-    if (addressWait > 0) {
-      reply.header('retry-after', String(addressWait));
-      return refuse(request, reply, 429, `more than ${options.requestsPerMinute} requests a minute from ${request.ip}; try again in ${addressWait} s`);
-    }
-    const needed = requiredRole(request);
+    if (overRate(request, reply, byAddress, request.ip, `from ${request.ip}`)) return reply;
+    if (needed === 'ingest') return admitWriter(request, reply);
     const header = presentedToken(request);
     const match = header === undefined ? null : /^Bearer +(\S+)$/i.exec(header);
     const token = match?.[1] !== undefined ? tokens.find(match[1]) : undefined;
@@ -141,15 +168,11 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
       // A public route answers anyway; health then tells only the status.
       if (needed === 'public') return;
       const invalid = header !== undefined;
-      reply.header('www-authenticate', `Bearer realm="floorwatch"${invalid ? ', error="invalid_token"' : ''}`);
       // With no live token at all, what to do next matters more than which token was wrong.
-      return refuse(request, reply, 401, invalid && standing === 'live' ? 'the API token was not recognised: it may have been revoked, or mistyped' : tokenless.message);
+      const needsToken = tokenless.served ? 'this route needs an API token' : tokenless.message;
+      return refuse(request, reply, 401, invalid && standing === 'live' ? 'the API token was not recognised: it may have been revoked, or mistyped' : needsToken, `Bearer realm="floorwatch"${invalid ? ', error="invalid_token"' : ''}`);
     }
-    const tokenWait = byToken.take(token.name);
-    if (tokenWait > 0) {
-      reply.header('retry-after', String(tokenWait));
-      return refuse(request, reply, 429, `more than ${options.requestsPerMinute} requests a minute with token ${token.name}; try again in ${tokenWait} s`);
-    }
+    if (overRate(request, reply, byToken, token.name, `with token ${token.name}`)) return reply;
     if (needed !== 'public' && !roleAllows(token.role, needed)) return refuse(request, reply, 403, `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
     request.actor = token.name;
     request.credential = { kind: 'token', name: token.name, issuedAt: token.createdAt };

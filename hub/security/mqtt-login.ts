@@ -6,7 +6,7 @@ import type { Principal } from './acl.ts';
 import type { DeviceCredentials } from './credentials.ts';
 import { isLoopbackAddress } from './exposure.ts';
 import type { Credential } from './revocations.ts';
-import type { ApiTokens } from './tokens.ts';
+import { roleAllows, type ApiTokens } from './tokens.ts';
 
 export interface ConnectionFacts {
   /** Remote address of the TCP connection. */
@@ -40,6 +40,8 @@ export class MqttLogin {
       const integration = tokens.find(secret);
       if (integration) {
         if (integration.name !== username) return { returnCode: 4, reason: `the token given is not ${username}'s` };
+        // An ingest token writes readings over HTTP for devices without a password; on MQTT it could only read the floor.
+        if (!roleAllows(integration.role, 'viewer')) return { returnCode: 5, reason: `token ${integration.name} has the ${integration.role} role: it sends readings to POST /api/v1/readings and cannot log in to MQTT` };
         return { principal: { kind: 'integration', name: integration.name, role: integration.role }, credential: { kind: 'token', name: integration.name, issuedAt: integration.createdAt } };
       }
       const verified = await credentials.verify(username, password ?? '');

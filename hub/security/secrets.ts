@@ -32,6 +32,6 @@ export async function verifyPassword(secret: string | Buffer, stored: string): P
 }
 
 /** A token is 256 random bits, so a fast hash is as safe as a slow one and costs nothing per request. */
-export function hashToken(token: string): string {
+export function hashToken(token: string | Buffer): string {
   return createHash('sha256').update(token).digest('base64url');
 }

@@ -7,6 +7,7 @@ import type { BrokerLimits } from './broker-guard.ts';
 import { DeviceCredentials } from './credentials.ts';
 import { exposureRefusal, exposureWarnings, type ExposureInput } from './exposure.ts';
 import { MqttLogin } from './mqtt-login.ts';
+import { ReadingWriters } from './reading-writers.ts';
 import { ApiTokens } from './tokens.ts';
 
 export interface TlsFiles {
@@ -20,6 +21,8 @@ export interface SiteSecurity {
   tokens: ApiTokens;
   audit: AuditLog;
   login: MqttLogin;
+  /** Who may write readings over HTTP, and for which devices. */
+  writers: ReadingWriters;
   tls: TlsFiles | undefined;
   brokerLimits: BrokerLimits & { maxKeepaliveS: number; connectTimeoutMs: number };
   /** What the log says at every start. */
@@ -62,6 +65,7 @@ export function openSiteSecurity(config: Config, now: () => number): SiteSecurit
     tokens,
     audit: new AuditLog(config.data_dir, now),
     login: new MqttLogin({ credentials, tokens, allowAnonymous: config.security.allow_anonymous, certificateLogins: tls?.ca !== undefined }),
+    writers: new ReadingWriters({ credentials, tokens, allowAnonymous: config.security.allow_anonymous }),
     tls,
     brokerLimits: {
       maxConnections: limits.max_connections,

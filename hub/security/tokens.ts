@@ -6,12 +6,26 @@ import { CredentialError } from './credentials.ts';
 import { RecordFile } from './record-file.ts';
 import { hashToken, newSecret } from './secrets.ts';
 
-/** viewer reads; operator also acknowledges and silences alerts; admin also manages devices and configuration. */
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
+/**
+ * viewer reads; operator also acknowledges and silences alerts; admin also manages devices and
+ * configuration. ingest only writes readings (POST /api/v1/readings) for devices without a password
+ * of their own: it reads nothing, and no other role writes readings, so a person's token cannot
+ * forge a sensor's values.
+ */
+export const ROLES = ['viewer', 'operator', 'admin', 'ingest'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** What each role may do: the people's roles in a line, ingest beside them. */
+const GRANTS = new Map<Role, readonly Role[]>([
+  ['viewer', ['viewer']],
+  ['operator', ['viewer', 'operator']],
+  ['admin', ['viewer', 'operator', 'admin']],
+  ['ingest', ['ingest']],
+]);
+
 export function roleAllows(held: Role, needed: Role): boolean {
-  return ROLES.indexOf(held) >= ROLES.indexOf(needed);
+  // A role the file holds but this release does not know (edited by hand) allows nothing.
+  return GRANTS.get(held)?.includes(needed) === true;
 }
 
 interface StoredToken {

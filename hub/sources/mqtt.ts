@@ -11,7 +11,7 @@ import type { IncomingMessage as HttpRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
-import type { Ingest } from '../ingest/ingest.ts';
+import type { Ingest, IngestOutcome } from '../ingest/ingest.ts';
 import { BrokerGuard, type BrokerLimits } from '../security/broker-guard.ts';
 import type { MqttLogin } from '../security/mqtt-login.ts';
 import type { Revocations } from '../security/revocations.ts';
@@ -57,16 +57,15 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
 
   // Keeps trying while the journal cannot write (it logs that once): the PUBACK stays withheld, so
   // the client keeps the message, and a last will is not lost. Gives up only when the hub stops.
-  async function journal(packet: PublishPacket, device: string, kind: 'telemetry' | 'heartbeat' | 'status'): Promise<boolean> {
+  async function journal(packet: PublishPacket, device: string, kind: 'telemetry' | 'heartbeat' | 'status'): Promise<IngestOutcome | undefined> {
     const receivedAt = now();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     let wait = RETRY_FIRST_MS;
     for (;;) {
       try {
-        await ingest.accept({ source: 'mqtt', kind, device, topic: packet.topic, payload, receivedAt });
-        return true;
+        return await ingest.accept({ source: 'mqtt', kind, device, topic: packet.topic, payload, receivedAt });
       } catch (err) {
-        if (closing) return false;
+        if (closing) return undefined;
         log.debug({ err: (err as Error).message, device }, `message from ${device} waits for the journal`);
         await new Promise((resolve) => setTimeout(resolve, wait));
         wait = Math.min(wait * 2, RETRY_MAX_MS);
@@ -107,9 +106,13 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         return;
       }
       journal(packet, route.device, route.kind).then(
-        (written) => {
+        (outcome) => {
           guard.release(client);
-          if (written) callback(null);
+          if (!outcome) return;
+          // A device past limits.max_devices leaves nothing behind in the broker either: a retained
+          // message would be kept for every id a client invents.
+          if (outcome.problems.some((p) => p.reason === 'too_many_devices')) packet.retain = false;
+          callback(null);
         },
         (err: unknown) => {
           guard.release(client);

@@ -121,3 +121,6 @@ export interface Store {
   prune?(now: number): Promise<Pruned>;
   close(): Promise<void>;
 }
+
+/** What readers of the store (the API, reports) may use. */
+export type StoreReader = Pick<Store, 'name' | 'query' | 'count' | 'queryAlertEvents' | 'health'>;

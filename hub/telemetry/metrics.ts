@@ -34,6 +34,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     setAside: new Counter({ name: 'floorwatch_set_aside_total', help: 'Records set aside so the pipeline keeps flowing, by stage: store (readings the store refused) or the journal consumer that gave up on an entry', labelNames: ['stage'] as const, registers }),
     storeWriteFailures: new Counter({ name: 'floorwatch_store_write_failures_total', help: 'Store write attempts that failed (retried)', registers }),
     mqttClients: new Gauge({ name: 'floorwatch_mqtt_clients', help: 'Connected MQTT clients', registers }),
+    knownDevices: new Gauge({ name: 'floorwatch_known_devices', help: 'Devices the hub has taken on (declared ones included); at limits.max_devices further ones are refused (floorwatch_rejections_total{reason="too_many_devices"})', registers }),
     mqttRefused: new Counter({
       name: 'floorwatch_mqtt_refused_total',
       help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded)',

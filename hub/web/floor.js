@@ -1,6 +1,8 @@
 // The live floor page: zones, open alerts and devices from the hub's API, kept current by its
 // server-sent events. Every piece of data reaches the page as text (textContent, attributes set
 // one by one), never as HTML: zone names, alert texts and acknowledgements can hold anything.
+// A floor can have thousands of devices: zones show how many of theirs are online, and the device
+// table holds at most DEVICE_ROWS of them, offline ones first, so the page never loads them all.
 
 const TOKEN_KEY = 'floorwatch.token';
 const WHO_KEY = 'floorwatch.who';
@@ -16,8 +18,9 @@ const UNITS = { Cel: '°C', '%RH': '%RH', ppm: 'ppm', 'dB(A)': 'dB(A)', 'dB(C)':
 const LABELS = { temperature: 'Temperature', humidity: 'Humidity', co2: 'CO₂', noise: 'Noise', noise_peak: 'Peak noise', fresh_air: 'Fresh air', air_speed: 'Air speed', dew_point: 'Dew point' };
 const COMPLIANCE = { ok: 'Inside requirements', warning: 'Warning', critical: 'Critical', no_data: 'No recent data' };
 const ZONE_TYPES = { call_floor: 'call floor', quiet_room: 'quiet room', server_room: 'server room' };
+const DEVICE_ROWS = 200;
 
-const state = { zones: [], season: '', alerts: [], devices: [], series: new Map(), events: undefined };
+const state = { zones: [], season: '', alerts: [], devices: [], deviceTotals: { online: 0, offline: 0 }, series: new Map(), events: undefined };
 
 const $ = (id) => document.getElementById(id);
 
@@ -42,6 +45,10 @@ function render(container, nodes) {
 
 function unit(u) {
   return UNITS[u] ?? u;
+}
+
+function count(n) {
+  return n.toLocaleString('en');
 }
 
 function number(v) {
@@ -104,6 +111,7 @@ function zoneTile(z) {
   const badge = el('p', { class: 'badge' }, COMPLIANCE[z.compliance] ?? z.compliance);
   tile.append(heading, meta, badge);
   if (z.alerts.firing > 0) tile.append(el('p', { class: 'zone-alerts' }, `${z.alerts.firing} open alert${z.alerts.firing === 1 ? '' : 's'}${z.alerts.critical > 0 ? `, ${z.alerts.critical} critical` : ''}`));
+  if (z.devices.total > 0) tile.append(el('p', { class: 'zone-devices' }, `${count(z.devices.online)} of ${count(z.devices.total)} device${z.devices.total === 1 ? '' : 's'} online`));
 
   const list = el('dl', { class: 'values' });
   // The charted metrics the zone is judged on always have a row; others once they report.
@@ -127,6 +135,15 @@ function zoneTile(z) {
 function renderZones() {
   $('season').textContent = state.season ? `· ${state.season} requirements` : '';
   render($('zones'), state.zones.map(zoneTile));
+}
+
+/** Many readings a second on a big floor: the tiles are drawn once per frame at most. */
+let zonesFrame;
+function renderZonesSoon() {
+  zonesFrame ??= requestAnimationFrame(() => {
+    zonesFrame = undefined;
+    renderZones();
+  });
 }
 
 async function loadZones() {
@@ -218,11 +235,12 @@ async function loadAlerts() {
 // ---- devices ----
 
 function renderDevices() {
-  const online = state.devices.filter((d) => d.online).length;
-  $('device-count').textContent = `(${online} of ${state.devices.length} online)`;
-  // Offline first: that is what someone walking the floor goes to look at.
-  const sorted = [...state.devices].sort((a, b) => Number(a.online) - Number(b.online) || a.id.localeCompare(b.id));
-  render($('devices'), sorted.map((d) => el('tr', { class: d.online ? 'online' : 'offline', 'data-device': d.id },
+  const { online, offline } = state.deviceTotals;
+  $('device-count').textContent = `(${count(online)} of ${count(online + offline)} online)`;
+  const shown = state.devices.length;
+  $('device-more').textContent = shown < online + offline ? `Showing ${count(shown)} of ${count(online + offline)} devices, offline ones first; the zones above count them all.` : '';
+  // Offline first (the API gives them in that order): that is what someone walking the floor goes to look at.
+  render($('devices'), state.devices.map((d) => el('tr', { class: d.online ? 'online' : 'offline', 'data-device': d.id },
     el('th', { scope: 'row' }, d.id),
     el('td', {}, d.kind ?? '–'),
     el('td', {}, d.zone ?? '–'),
@@ -232,7 +250,9 @@ function renderDevices() {
 }
 
 async function loadDevices() {
-  state.devices = (await api('/api/v1/devices')).devices;
+  const [offline, online] = await Promise.all([false, true].map((on) => api(`/api/v1/devices?online=${on}&limit=${DEVICE_ROWS}`)));
+  state.devices = [...offline.devices, ...online.devices].slice(0, DEVICE_ROWS);
+  state.deviceTotals = { online: online.total, offline: offline.total };
   renderDevices();
 }
 
@@ -270,12 +290,18 @@ function connect() {
     if (zone) {
       const known = zone.latest[r.metric];
       if (!known || r.ts >= known.ts) zone.latest[r.metric] = { value: r.value, ts: r.ts, device: r.device, unit: known?.unit ?? zone.requirements.find((q) => q.metric === r.metric)?.unit ?? '' };
-      renderZones();
+      renderZonesSoon();
       // Compliance needs the stored readings, which the store writes a moment later.
       soon('zones', loadZones, 2000);
     }
   });
-  for (const name of ['heartbeat', 'status']) events.addEventListener(name, () => soon('devices', loadDevices, 1000));
+  for (const name of ['heartbeat', 'status']) {
+    events.addEventListener(name, () => {
+      soon('devices', loadDevices, 1000);
+      // The zones count their devices online.
+      soon('zones', loadZones, 2000);
+    });
+  }
   events.addEventListener('alert', () => {
     soon('alerts', loadAlerts, 200);
     soon('zones', loadZones, 1000);
@@ -333,6 +359,6 @@ setInterval(() => {
   if (!$('floor').hidden) renderDevices();
 }, 10_000);
 setInterval(() => {
-  if (!$('floor').hidden) Promise.all([loadSeries(), loadDevices(), loadAlerts()]).catch(failed);
+  if (!$('floor').hidden) Promise.all([loadZones(), loadSeries(), loadDevices(), loadAlerts()]).catch(failed);
 }, 60_000);
 void start();

@@ -20,6 +20,7 @@ export interface TestHubOptions {
   now?: () => number;
   /** The address to listen on; 127.0.0.1 unless a test needs another host's view. */
   bind?: string;
+  /** The hub's log, for tests that read what it says; silent otherwise. */
   log?: Logger;
 }
 

@@ -1,0 +1,67 @@
+// Reading the floor while InfluxDB is stopped: every route that asks the store answers 503, says
+// the store is not available and how many journal entries wait for it (the health report's
+// backlog), and answers again once InfluxDB is back. Routes that do not ask the store keep working.
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
+import { startInfluxd, type InfluxdHandle } from './support/influxd.ts';
+
+const CONFIG = { zones: [{ id: 'floor-a' }], devices: [{ id: 't-1', kind: 'sensor', zone: 'floor-a' }] };
+const STORE_ROUTES = [
+  '/api/v1/readings?device=t-1&metric=temperature',
+  '/api/v1/readings?zone=floor-a&metric=temperature&agg=mean&every=1m',
+  '/api/v1/zones',
+  '/api/v1/reports/shift',
+  '/api/v1/reports/shift?format=html',
+  '/api/v1/reports/equipment',
+];
+
+describe('reading the store while it is down', () => {
+  let influxd: InfluxdHandle;
+  let hub: TestHub;
+  let device: MqttClient;
+  const backlog = async () => (await (await hub.api('/api/v1/health')).json() as { checks: { journal: { backlog: number } } }).checks.journal.backlog;
+
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+    hub = await startTestHub({ influxUrl: `${influxd.url}/outage_api`, config: CONFIG });
+    device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1' });
+  });
+  afterAll(async () => {
+    await device?.endAsync();
+    await hub?.dispose();
+    await influxd?.dispose();
+  });
+
+  it('answers 503 with the backlog on every route that reads the store, and 200 again once it is back', async () => {
+    await device.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+    await storeCaughtUp(hub);
+    for (const path of STORE_ROUTES) expect({ path, status: (await hub.api(path)).status }).toEqual({ path, status: 200 });
+
+    await influxd.stop();
+    for (let i = 0; i < 3; i++) await device.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 22 + i }), { qos: 1 });
+    // The three messages wait in the journal; the writer keeps retrying them.
+    await eventually(async () => (await backlog()) === 3, { what: 'the backlog to hold the three messages' });
+
+    for (const path of STORE_ROUTES) {
+      const response = await hub.api(path);
+      const body = (await response.json()) as { error: string; message: string };
+      expect({ path, status: response.status }).toEqual({ path, status: 503 });
+      expect(body.error).toBe('Service Unavailable');
+      expect(body.message).toMatch(/^the reading store \(influxdb\) is not available: .*Nothing is lost: 3 journal entries wait to be stored and will be written when it is back/);
+      expect(response.headers.get('retry-after')).toBe('10');
+    }
+    // Routes that do not read the store are unaffected.
+    expect((await hub.api('/api/v1/devices')).status).toBe(200);
+    expect((await hub.api('/api/v1/alerts')).status).toBe(200);
+
+    await influxd.start();
+    await storeCaughtUp(hub);
+    const answer = await eventually(async () => {
+      const response = await hub.api('/api/v1/readings?device=t-1&metric=temperature');
+      return response.status === 200 && ((await response.json()) as { points: Array<{ value: number }> });
+    }, { what: 'readings to answer again' });
+    expect(answer.points.map((p) => p.value).sort()).toEqual([21.5, 22, 23, 24]);
+    for (const path of STORE_ROUTES) expect({ path, status: (await hub.api(path)).status }).toEqual({ path, status: 200 });
+  });
+});
