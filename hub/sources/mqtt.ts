@@ -3,7 +3,8 @@
 // api/mqtt-websocket.ts). A QoS 1 PUBACK is held until ingest has the message's readings durable
 // in the journal: aedes sends the PUBACK only after authorizePublish calls back, and a held
 // callback back-pressures only that client. Logins, the topic ACL and the per-client limits
-// (security/broker-guard.ts) run before ingest.
+// (security/broker-guard.ts) run before ingest; a QoS 2 message is journaled once however often
+// it arrives (qos2-arrivals.ts).
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -16,6 +17,7 @@ import { BrokerGuard, type BrokerLimits } from '../security/broker-guard.ts';
 import type { MqttLogin } from '../security/mqtt-login.ts';
 import type { Revocations } from '../security/revocations.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { parseDeviceTopic, topics } from './topics.ts';
 
 export interface MqttSourceOptions {
@@ -106,7 +108,8 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         callback(full);
         return;
       }
-      journal(packet, route.device, route.kind).then(
+      const journaled = client && packet.qos === 2 ? qos2.journalOnce(client, packet, () => journal(packet, route.device, route.kind)) : journal(packet, route.device, route.kind);
+      journaled.then(
         (written) => {
           guard.release(client);
           if (written) callback(null);
@@ -119,6 +122,9 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       );
     },
   });
+
+  // Aedes' persistence (the aedes-persistence interface), which keeps each QoS 2 message until its PUBREL.
+  const qos2 = new Qos2Arrivals((broker as Aedes & { persistence: IncomingPackets }).persistence);
 
   // The clients served now, to look over when a password or token is withdrawn.
   const clients = new Set<Client>();
