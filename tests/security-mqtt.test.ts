@@ -184,11 +184,6 @@ describe('broker limits', () => {
     expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="packet_too_large"\} (\d+)/)).toBe(1);
   });
 
-  it('refuses a client that asks for no keepalive, or a longer one than allowed', async () => {
-    expect(await connackRefusal(hub.mqttUrl, { clientId: 'idle-1', keepalive: 0 })).toBe(6);
-    expect(await connackRefusal(hub.mqttUrl, { clientId: 'idle-2', keepalive: 600 })).toBe(6);
-  });
-
   it('answers CONNACK 3 (server unavailable) above max_connections', async () => {
     const clients = await Promise.all([1, 2, 3].map((i) => mqtt.connectAsync(hub.mqttUrl, { clientId: `c-${i}` })));
     expect(await connackRefusal(hub.mqttUrl, { clientId: 'c-4' })).toBe(3);

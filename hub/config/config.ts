@@ -156,7 +156,11 @@ const configSchema = z
         rate_grace: duration.default('10s'),
         /** Per client: QoS 1/2 messages received and not yet acknowledged. */
         max_inflight: integer(1, 65_535).default(1000),
-        /** Longest MQTT keepalive a client may ask for; 0 (never) is refused. */
+        /**
+         * Longest silence the hub allows a connection: a client asking for a longer keepalive is
+         * closed after 1.5 times this without a packet. Keepalive 0 (none) is accepted; TCP
+         * keepalive probes, sent after this much silence, find a peer that vanished.
+         */
         max_keepalive: duration.default('15m'),
         /** Time a new connection has to send CONNECT. */
         connect_timeout: duration.default('10s'),

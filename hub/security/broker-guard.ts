@@ -1,12 +1,13 @@
 // The broker's door and rules: who connects (MqttLogin), what each may publish and subscribe to
-// (acl.ts), how much one client may send (connections, packet size, rate, in-flight), and who
-// must leave because their password or token was withdrawn, or because they came in anonymously
-// before devices needed a password (revocations.ts).
+// (acl.ts), how much one client may send (connections, packet size, rate, in-flight, keepalive),
+// and who must leave because their password or token was withdrawn, or because they came in
+// anonymously before devices needed a password (revocations.ts).
 // Everything here runs before ingest: a refused message never reaches the journal.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { describePrincipal, publishProblem, subscribeProblem, type Principal } from './acl.ts';
@@ -22,6 +23,8 @@ export interface BrokerLimits {
   messageBurst: number;
   rateGraceMs: number;
   maxInflight: number;
+  /** The longest silence allowed, whatever keepalive a client asks for; also the TCP keepalive idle time. */
+  maxKeepaliveS: number;
 }
 
 export interface BrokerGuardOptions {
@@ -52,8 +55,14 @@ export class BrokerGuard {
 
   constructor(private readonly options: BrokerGuardOptions) {}
 
-  /** Wraps a new connection's stream so a packet announced above the size limit closes it before it is buffered. */
-  accept(stream: Duplex): Duplex {
+  /**
+   * Wraps a new connection's stream so a packet announced above the size limit closes it before it
+   * is buffered, and turns on TCP keepalive: a client may ask for no MQTT keepalive at all, and
+   * the probes still find a peer that vanished without closing its connection.
+   */
+  accept(stream: Duplex, request?: IncomingMessage): Duplex {
+    const socket = request?.socket ?? stream;
+    if (socket instanceof Socket) socket.setKeepAlive(true, this.options.limits.maxKeepaliveS * 1000);
     const limit = new PacketSizeLimit(this.options.limits.maxPacketBytes);
     const read = stream.read.bind(stream);
     // The broker pulls bytes with read(); looking at them there keeps its back-pressure intact.
@@ -68,6 +77,22 @@ export class BrokerGuard {
     };
     return stream;
   }
+
+  /**
+   * MQTT 3.1.1 has no CONNACK code for a keepalive the server will not honour (Aedes' own check
+   * answers 6, which 3.1.1 clients take for a protocol error), so every keepalive is accepted:
+   * 0 means none, and TCP keepalive (accept) watches the connection instead; one above the limit
+   * is held to the limit, which 3.1.1 allows: a server may close a client it finds inactive at
+   * any time. Such a client is closed after 1.5 × max_keepalive without a packet.
+   */
+  readonly preConnect = (_client: Client, packet: ConnectPacket, done: (error: Error | null, success: boolean) => void): void => {
+    const { maxKeepaliveS } = this.options.limits;
+    if ((packet.keepalive ?? 0) > maxKeepaliveS) {
+      this.options.log.debug({ client: packet.clientId.slice(0, 64), keepalive: packet.keepalive }, `client ${packet.clientId.slice(0, 64)} asked for a keepalive of ${packet.keepalive} s; the hub closes it after ${maxKeepaliveS * 1.5} s without a packet (limits.max_keepalive)`);
+      packet.keepalive = maxKeepaliveS;
+    }
+    done(null, true);
+  };
 
   readonly authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, success: boolean | null) => void): void => {
     const connection = client.req?.socket ?? client.conn;

@@ -21,7 +21,7 @@ export interface SiteSecurity {
   audit: AuditLog;
   login: MqttLogin;
   tls: TlsFiles | undefined;
-  brokerLimits: BrokerLimits & { maxKeepaliveS: number; connectTimeoutMs: number };
+  brokerLimits: BrokerLimits & { connectTimeoutMs: number };
   /** What the log says at every start. */
   warnings: string[];
 }

@@ -31,7 +31,7 @@ export interface MqttSourceOptions {
   now: () => number;
   login: MqttLogin;
   revocations: Revocations;
-  limits: BrokerLimits & { maxKeepaliveS: number; connectTimeoutMs: number };
+  limits: BrokerLimits & { connectTimeoutMs: number };
   /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
   tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
@@ -80,8 +80,8 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   const guard = new BrokerGuard({ login: options.login, revocations, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
   const broker = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
-    // A client must ask for a keepalive, and not a longer one than this, so a half-open connection is found.
-    keepaliveLimit: limits.maxKeepaliveS,
+    // No keepaliveLimit: Aedes answers it with CONNACK 6, which MQTT 3.1.1 lacks; the guard's preConnect holds keepalives to the limit instead.
+    preConnect: guard.preConnect,
     maxInflightInbound: limits.maxInflight,
     authenticate: guard.authenticate,
     authorizeSubscribe: guard.authorizeSubscribe,
@@ -180,7 +180,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   return {
     port,
     tlsPort,
-    handle: (stream, request) => broker.handle(guard.accept(stream), request),
+    handle: (stream, request) => broker.handle(guard.accept(stream, request), request),
     publish,
     connectedClients: () => broker.connectedClients,
     stopAccepting: async () => {
