@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { idProblem } from '../domain/reading.ts';
 import { RecordFile } from './record-file.ts';
-import { hashPassword, newSecret, verifyPassword } from './secrets.ts';
+import { hashPassword, newSecret } from './secrets.ts';
 
 interface StoredDevice {
   hash: string;
@@ -90,14 +90,15 @@ export class DeviceCredentials {
     this.file.update((records) => records.set(id, { ...existing, revokedAt: now }));
   }
 
-  /**
-   * Whether the password is the device's live one; if so, when that password was issued, so a
-   * connection made with it can be told apart from one made after a rotation.
-   */
-  async verify(id: string, password: Buffer | string): Promise<{ issuedAt: number } | undefined> {
+  /** The device's live password hash and when it was issued, for checking a login; undefined when it has none. */
+  livePassword(id: string): { hash: string; issuedAt: number } | undefined {
     const stored = this.file.get(id);
-    if (!stored || stored.revokedAt !== undefined) return undefined;
-    return (await verifyPassword(password, stored.hash)) ? { issuedAt: issuedAt(stored) } : undefined;
+    return stored && stored.revokedAt === undefined ? { hash: stored.hash, issuedAt: issuedAt(stored) } : undefined;
+  }
+
+  /** True when the id has a password, live or revoked: it names a device. */
+  has(id: string): boolean {
+    return this.file.get(id) !== undefined;
   }
 }
 

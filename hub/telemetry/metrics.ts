@@ -33,7 +33,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     mqttClients: new Gauge({ name: 'floorwatch_mqtt_clients', help: 'Connected MQTT clients', registers }),
     mqttRefused: new Counter({
       name: 'floorwatch_mqtt_refused_total',
-      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded)',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded)',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -41,6 +41,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: 'floorwatch_revoked_connections_closed_total',
       help: 'Open connections the hub closed because the password or token they logged in with was revoked or replaced, or because they came in anonymously, by connection (mqtt, events) and reason (revoked, password_changed, login_required: let in anonymously before the first password or token)',
       labelNames: ['connection', 'reason'] as const,
+      registers,
+    }),
+    mqttPasswordChecks: new Counter({
+      name: 'floorwatch_mqtt_password_checks_total',
+      help: 'Device passwords checked at MQTT login, by how: scrypt, or remembered (the device reconnected with the password it last proved)',
+      labelNames: ['how'] as const,
+      registers,
+    }),
+    loginLockouts: new Counter({ name: 'floorwatch_mqtt_login_lockouts_total', help: 'Source addresses locked out of MQTT logins after too many wrong passwords (security.login_failures)', registers }),
+    loginFailureSourcesForgotten: new Counter({
+      name: 'floorwatch_mqtt_login_failure_sources_forgotten_total',
+      help: 'Addresses whose wrong passwords were forgotten to stay within security.login_failures.tracked_addresses',
       registers,
     }),
     mqttDropped: new Counter({ name: 'floorwatch_mqtt_dropped_total', help: 'MQTT messages over a client\'s rate limit, acknowledged but not stored', registers }),

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../hub/config/config.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
@@ -15,6 +16,8 @@ export interface TestHubOptions {
   config?: Record<string, unknown>;
   dataDir?: string;
   now?: () => number;
+  /** The hub's log; by default none. See logLines() for one a test can read. */
+  log?: Logger;
 }
 
 export interface TestHub {
@@ -45,6 +48,13 @@ export function testEnv(dataDir: string, options: { influxUrl?: string; config?:
   return env;
 }
 
+/** A logger that keeps the message of every line at warn and above, for a test to read. */
+export function logLines(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => lines.push((JSON.parse(line) as { msg: string }).msg) });
+  return { log, lines };
+}
+
 export function tempDir(prefix = 'floorwatch-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -52,7 +62,7 @@ export function tempDir(prefix = 'floorwatch-test-'): string {
 export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ env: testEnv(dataDir, options) });
-  const hub = await startHub({ config, ...(options.now && { now: options.now }) });
+  const hub = await startHub({ config, ...(options.now && { now: options.now }), ...(options.log && { log: options.log }) });
   return wrap(hub, dataDir);
 }
 
