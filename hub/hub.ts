@@ -87,7 +87,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const log = options.log ?? createLog(config);
   const metrics = createMetrics({ defaultMetrics: options.processMetrics ?? false });
   // Before anything opens: a hub that would be exposed without credentials does not start.
-  const security = openSiteSecurity(config, now);
+  const security = openSiteSecurity(config, now, metrics);
   for (const warning of security.warnings) log.warn(warning);
   mkdirSync(config.data_dir, { recursive: true });
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests start are installed: influxd (InfluxDB 1.x), mosquitto and
 # its clients, socat (pty pairs), openssl (a test CA), docker-compose (checks docker-compose.yml;
-# no Docker engine is needed), chromium (the floor page's browser tests). Installs them with apt-get when run as root;
+# no Docker engine is needed), chromium (the floor page's browser tests), ss (the broker's TCP
+# keepalive, seen from the kernel's socket table). Installs them with apt-get when run as root;
 # otherwise prints the command.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ declare -A package_of=(
   [openssl]=openssl
   [docker-compose]=docker-compose
   [chromium]=chromium
+  [ss]=iproute2
 )
 
 missing=()

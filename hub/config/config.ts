@@ -162,11 +162,32 @@ const configSchema = z
             mqtt_port: port.default(8883),
           })
           .optional(),
+        /**
+         * Wrong passwords from one address (an IPv6 /64 counts as one): after `max` within `within`,
+         * every login from there is refused for `lockout`, before any password is checked.
+         */
+        login_failures: z
+          .strictObject({
+            max: integer(1, 1000).default(5),
+            within: duration.default('5m'),
+            lockout: duration.default('5m'),
+            /** Addresses remembered at once; beyond it the longest-quiet one is forgotten. */
+            tracked_addresses: integer(100, 10_000_000).default(10_000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     limits: z
       .strictObject({
         max_connections: integer(1, 1_000_000).default(5000),
+        /**
+         * Open MQTT connections per API token, and per address for anonymous clients under
+         * security.allow_anonymous. A device has one by MQTT's own rule: its id is its client id.
+         */
+        max_connections_per_credential: integer(1, 1_000_000).default(50),
+        /** Device passwords checked (scrypt) at the same time, and logins waiting for a check; more are refused with CONNACK 3. */
+        password_checks_at_once: integer(1, 64).default(2),
+        password_checks_waiting: integer(0, 100_000).default(64),
         /** Largest MQTT packet the broker reads; a bigger one closes the connection. */
         max_packet_bytes: integer(1024, 256 * 1024 * 1024).default(2 * 1024 * 1024),
         /** Per client: sustained messages per second, and the burst allowed above it. */
@@ -176,7 +197,11 @@ const configSchema = z
         rate_grace: duration.default('10s'),
         /** Per client: QoS 1/2 messages received and not yet acknowledged. */
         max_inflight: integer(1, 65_535).default(1000),
-        /** Longest MQTT keepalive a client may ask for; 0 (never) is refused. */
+        /**
+         * Longest silence the hub allows a connection: a client asking for a longer keepalive is
+         * closed after 1.5 times this without a packet. Keepalive 0 (none) is accepted; TCP
+         * keepalive probes, sent after this much silence, find a peer that vanished.
+         */
         max_keepalive: duration.default('15m'),
         /** Time a new connection has to send CONNECT. */
         connect_timeout: duration.default('10s'),

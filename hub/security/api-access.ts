@@ -79,8 +79,8 @@ export function requiredRole(request: FastifyRequest): Role | 'public' {
   return request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'operator';
 }
 
-type Status = 401 | 403 | 421 | 429;
-const STATUS_NAMES: Record<Status, string> = { 401: 'Unauthorized', 403: 'Forbidden', 421: 'Misdirected Request', 429: 'Too Many Requests' };
+type Status = 401 | 403 | 421 | 429 | 503;
+const STATUS_NAMES: Record<Status, string> = { 401: 'Unauthorized', 403: 'Forbidden', 421: 'Misdirected Request', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 function refuse(request: FastifyRequest, reply: FastifyReply, status: Status, message: string, challenge?: string) {
   // A WebSocket upgrade refused here never reaches the WebSocket plugin, which would close its

@@ -1,27 +1,36 @@
-// The broker's door and rules: who connects (MqttLogin), what each may publish and subscribe to
-// (acl.ts), how much one client may send (connections, packet size, rate, in-flight), and who
-// must leave because their password or token was withdrawn, or because they came in anonymously
-// before devices needed a password (revocations.ts).
+// The broker's door and rules: who connects (MqttLogin), from where and how often they got the
+// password wrong (login-failures.ts), how many connections one credential holds, what each may
+// publish and subscribe to (acl.ts), how much one client may send (connections, packet size,
+// rate, in-flight, keepalive), and who must leave because their password or token was withdrawn,
+// or because they came in anonymously before devices needed a password (revocations.ts).
 // Everything here runs before ingest: a refused message never reaches the journal.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { describePrincipal, publishProblem, subscribeProblem, type Principal } from './acl.ts';
-import type { MqttLogin } from './mqtt-login.ts';
+import { LoginFailures, type LoginFailureSettings } from './login-failures.ts';
+import type { LoginResult, MqttLogin } from './mqtt-login.ts';
 import { PacketSizeLimit } from './packet-size.ts';
 import { MessageRate } from './rate.ts';
 import type { Credential, Revocations } from './revocations.ts';
+import { sourceOf } from './source-address.ts';
 
 export interface BrokerLimits {
   maxConnections: number;
+  /** Open connections per API token, and per source for anonymous clients under allow_anonymous. */
+  maxConnectionsPerCredential: number;
+  loginFailures: LoginFailureSettings;
   maxPacketBytes: number;
   messagesPerSecond: number;
   messageBurst: number;
   rateGraceMs: number;
   maxInflight: number;
+  /** The longest silence allowed, whatever keepalive a client asks for; also the TCP keepalive idle time. */
+  maxKeepaliveS: number;
 }
 
 export interface BrokerGuardOptions {
@@ -46,14 +55,31 @@ interface Session {
 /** A refusal is logged at most this often per client and reason, so a client retrying in a loop cannot flood the log. */
 const LOG_EVERY_MS = 60_000;
 
+/** The refusal counted in floorwatch_mqtt_refused_total for each CONNACK return code a login can get. */
+const LOGIN_REFUSAL = { 2: 'client_id_rejected', 3: 'logins_busy', 4: 'bad_credentials', 5: 'not_authorized' } as const;
+
 export class BrokerGuard {
   private readonly sessions = new WeakMap<Client, Session>();
   private readonly lastLogged = new Map<string, number>();
+  private readonly failures: LoginFailures;
+  /** The open connections of each capped credential (see capOf); an entry lives as long as its connections. */
+  private readonly connectionsOf = new Map<string, Set<Client>>();
 
-  constructor(private readonly options: BrokerGuardOptions) {}
+  constructor(private readonly options: BrokerGuardOptions) {
+    this.failures = new LoginFailures(options.limits.loginFailures, options.now, (tracked) => {
+      options.metrics.loginFailureSourcesForgotten.inc();
+      this.logOnce('login_failures_full', `wrong passwords are being counted for ${tracked} addresses, the most kept (security.login_failures.tracked_addresses): the one quiet the longest was forgotten`);
+    });
+  }
 
-  /** Wraps a new connection's stream so a packet announced above the size limit closes it before it is buffered. */
-  accept(stream: Duplex): Duplex {
+  /**
+   * Wraps a new connection's stream so a packet announced above the size limit closes it before it
+   * is buffered, and turns on TCP keepalive: a client may ask for no MQTT keepalive at all, and
+   * the probes still find a peer that vanished without closing its connection.
+   */
+  accept(stream: Duplex, request?: IncomingMessage): Duplex {
+    const socket = request?.socket ?? stream;
+    if (socket instanceof Socket) socket.setKeepAlive(true, this.options.limits.maxKeepaliveS * 1000);
     const limit = new PacketSizeLimit(this.options.limits.maxPacketBytes);
     const read = stream.read.bind(stream);
     // The broker pulls bytes with read(); looking at them there keeps its back-pressure intact.
@@ -69,30 +95,81 @@ export class BrokerGuard {
     return stream;
   }
 
+  /**
+   * MQTT 3.1.1 has no CONNACK code for a keepalive the server will not honour (Aedes' own check
+   * answers 6, which 3.1.1 clients take for a protocol error), so every keepalive is accepted:
+   * 0 means none, and TCP keepalive (accept) watches the connection instead; one above the limit
+   * is held to the limit, which 3.1.1 allows: a server may close a client it finds inactive at
+   * any time. Such a client is closed after 1.5 × max_keepalive without a packet.
+   */
+  readonly preConnect = (_client: Client, packet: ConnectPacket, done: (error: Error | null, success: boolean) => void): void => {
+    const { maxKeepaliveS } = this.options.limits;
+    if ((packet.keepalive ?? 0) > maxKeepaliveS) {
+      this.options.log.debug({ client: packet.clientId.slice(0, 64), keepalive: packet.keepalive }, `client ${packet.clientId.slice(0, 64)} asked for a keepalive of ${packet.keepalive} s; the hub closes it after ${maxKeepaliveS * 1.5} s without a packet (limits.max_keepalive)`);
+      packet.keepalive = maxKeepaliveS;
+    }
+    done(null, true);
+  };
+
   readonly authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, success: boolean | null) => void): void => {
     const connection = client.req?.socket ?? client.conn;
     const address = addressOf(connection);
+    const source = sourceOf(address);
     if (this.options.connectedClients() >= this.options.limits.maxConnections) {
       done(this.loginError('too_many_connections', 3, address, `${this.options.limits.maxConnections} clients are connected, the most allowed (limits.max_connections); refused ${client.id} from ${address}`), null);
       return;
     }
+    // Before any password is looked at, so a locked-out address costs no scrypt.
+    const lockedUntil = username ? this.failures.lockedUntil(source) : undefined;
+    if (lockedUntil !== undefined) {
+      done(this.loginError('locked_out', 5, source, `MQTT logins from ${source} are refused until ${new Date(lockedUntil).toISOString()}: ${this.options.limits.loginFailures.max} wrong passwords came from there (security.login_failures)`), null);
+      return;
+    }
     const certificateName = connection instanceof TLSSocket && connection.authorized ? commonName(connection) : undefined;
     this.options.login
-      .login({ address, clientId: client.id, ...(username !== undefined && { username }), ...(password !== undefined && { password }), ...(certificateName !== undefined && { certificateName }) })
+      .login({ address, clientId: client.id, gone: () => client.closed || client.conn.destroyed, ...(username !== undefined && { username }), ...(password !== undefined && { password }), ...(certificateName !== undefined && { certificateName }) })
       .then(
         (result) => {
           if ('principal' in result) {
-            const { limits, now } = this.options;
-            this.sessions.set(client, { principal: result.principal, credential: result.credential, rate: new MessageRate(limits.messagesPerSecond, limits.messageBurst, limits.rateGraceMs, now()), inflight: 0 });
-            done(null, true);
+            done(...this.admitLogin(client, result, address));
             return;
           }
-          const reason = result.returnCode === 4 ? 'bad_credentials' : 'not_authorized';
-          done(this.loginError(reason, result.returnCode, address, `MQTT login refused for client ${client.id} from ${address}: ${result.reason}`), null);
+          done(this.loginError(LOGIN_REFUSAL[result.returnCode], result.returnCode, address, `MQTT login refused for client ${client.id} from ${address}: ${result.reason}`), null);
+          const locked = result.returnCode === 4 ? this.failures.fail(source) : undefined;
+          if (locked !== undefined) {
+            const { max, withinMs } = this.options.limits.loginFailures;
+            this.options.metrics.loginLockouts.inc();
+            this.logOnce(`lockout:${source}`, `${max} wrong MQTT passwords from ${source} within ${withinMs / 1000} s: logins from there are refused until ${new Date(locked).toISOString()} (security.login_failures)`);
+          }
         },
         (err: unknown) => done(this.loginError('not_authorized', 3, address, `MQTT login of ${client.id} failed: ${(err as Error).message}`), null),
       );
   };
+
+  /** A login that succeeded, unless its credential already holds as many connections as allowed. */
+  private admitLogin(client: Client, result: Extract<LoginResult, { principal: Principal }>, address: string): [AuthenticateError | null, boolean | null] {
+    const { limits, now } = this.options;
+    const cap = capOf(result, address);
+    if (cap !== undefined) {
+      const open = this.connectionsOf.get(cap.key) ?? new Set<Client>();
+      // A client reconnecting under its own id takes its old session over: that one is on its way out.
+      let others = 0;
+      for (const c of open) if (c.id !== client.id) others++;
+      if (others >= limits.maxConnectionsPerCredential) {
+        return [this.loginError('credential_connections', 5, cap.key, `${cap.who} already has ${others} MQTT connections open, the most allowed (limits.max_connections_per_credential); refused client ${client.id} from ${address}`), null];
+      }
+      this.connectionsOf.set(cap.key, open);
+      open.add(client);
+      const release = () => {
+        open.delete(client);
+        if (open.size === 0 && this.connectionsOf.get(cap.key) === open) this.connectionsOf.delete(cap.key);
+      };
+      if (client.conn.destroyed) release();
+      else client.conn.once('close', release);
+    }
+    this.sessions.set(client, { principal: result.principal, credential: result.credential, rate: new MessageRate(limits.messagesPerSecond, limits.messageBurst, limits.rateGraceMs, now()), inflight: 0 });
+    return [null, true];
+  }
 
   /**
    * Before a message is ingested: the ACL, then the client's rate. An Error disconnects the client
@@ -177,6 +254,23 @@ export class BrokerGuard {
     this.lastLogged.set(key, at);
     this.options.log.warn(message);
   }
+}
+
+/**
+ * Which connection count a login joins. A device needs none: its client id is its device id, and
+ * MQTT lets one client id hold one connection (a new one takes the old one's place). Tokens are
+ * counted by name, anonymous clients by source. Anonymous clients of a hub open to this machine
+ * only (no device passwords yet) are not counted: they are all this machine's own, such as a
+ * simulated floor of hundreds of devices.
+ */
+function capOf(result: Extract<LoginResult, { principal: Principal }>, address: string): { key: string; who: string } | undefined {
+  const { principal, credential } = result;
+  if (principal.kind === 'integration') return { key: `token ${principal.name}`, who: `token ${principal.name}` };
+  if (principal.kind === 'anonymous' && credential === undefined) {
+    const source = sourceOf(address);
+    return { key: `anonymous ${source}`, who: `anonymous clients from ${source}` };
+  }
+  return undefined;
 }
 
 function addressOf(stream: unknown): string {

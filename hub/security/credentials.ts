@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { idProblem } from '../domain/reading.ts';
 import { RecordFile } from './record-file.ts';
-import { hashPassword, hashToken, newSecret, verifyPassword } from './secrets.ts';
+import { hashPassword, newSecret } from './secrets.ts';
 
 interface StoredDevice {
   hash: string;
@@ -27,13 +27,6 @@ export class CredentialError extends Error {
 
 export class DeviceCredentials {
   private readonly file: RecordFile<StoredDevice>;
-  /**
-   * The password each device last logged in with, as a fast hash, beside the stored hash it was
-   * checked against: a device that posts readings over HTTP costs one scrypt per password, not one
-   * per request. The passwords are 256 random bits, so a fast hash of them is as safe as a slow one
-   * (see hashToken). One entry per device on record; a rotation changes the stored hash.
-   */
-  private readonly verified = new Map<string, { stored: string; digest: string }>();
 
   constructor(dataDir: string) {
     this.file = new RecordFile(join(dataDir, 'security', 'devices.json'));
@@ -102,19 +95,10 @@ export class DeviceCredentials {
     this.file.update((records) => records.set(id, { ...existing, revokedAt: now }));
   }
 
-  /**
-   * Whether the password is the device's live one; if so, when that password was issued, so a
-   * connection made with it can be told apart from one made after a rotation.
-   */
-  async verify(id: string, password: Buffer | string): Promise<{ issuedAt: number } | undefined> {
+  /** The device's live password hash and when it was issued, for checking a login; undefined when it has none. */
+  livePassword(id: string): { hash: string; issuedAt: number } | undefined {
     const stored = this.file.get(id);
-    if (!stored || stored.revokedAt !== undefined) return undefined;
-    const digest = hashToken(password);
-    const known = this.verified.get(id);
-    if (known?.stored === stored.hash && known.digest === digest) return { issuedAt: issuedAt(stored) };
-    if (!(await verifyPassword(password, stored.hash))) return undefined;
-    this.verified.set(id, { stored: stored.hash, digest });
-    return { issuedAt: issuedAt(stored) };
+    return stored && stored.revokedAt === undefined ? { hash: stored.hash, issuedAt: issuedAt(stored) } : undefined;
   }
 }
 

@@ -7,6 +7,7 @@
 // forge a sensor's values.
 import { idProblem } from '../domain/reading.ts';
 import type { DeviceCredentials } from './credentials.ts';
+import type { PasswordChecks } from './password-checks.ts';
 import type { Credential } from './revocations.ts';
 import type { ApiTokens } from './tokens.ts';
 
@@ -14,10 +15,12 @@ export type ReadingWriter = { kind: 'anyone' } | { kind: 'device'; id: string } 
 
 export type WriterVerdict =
   | { writer: ReadingWriter; credential: Credential; actor: string; rateKey: string }
-  | { status: 401 | 403; message: string; challenge?: string };
+  | { status: 401 | 403 | 503; message: string; challenge?: string };
 
 export interface ReadingWritersOptions {
   credentials: DeviceCredentials;
+  /** The same bounded, remembering password checks MQTT logins use. */
+  passwords: PasswordChecks;
   tokens: ApiTokens;
   allowAnonymous: boolean;
 }
@@ -65,8 +68,9 @@ export class ReadingWriters {
     const colon = decoded.indexOf(':');
     const id = colon < 0 ? decoded : decoded.slice(0, colon);
     if (colon < 0 || idProblem(id) !== undefined) return { status: 401, message: `HTTP Basic needs "<device id>:<password>": ${HOW}`, challenge: CHALLENGE };
-    const verified = await this.options.credentials.verify(id, decoded.slice(colon + 1));
-    if (!verified) return { status: 401, message: `wrong password for device ${id}, or no such device (or it was revoked): ${HOW}`, challenge: CHALLENGE };
+    const verified = await this.options.passwords.check(id, decoded.slice(colon + 1));
+    if (verified === 'busy') return { status: 503, message: 'too many device passwords are being checked at once (limits.password_checks_waiting); try again shortly' };
+    if (verified === 'wrong') return { status: 401, message: `wrong password for device ${id}, or no such device (or it was revoked): ${HOW}`, challenge: CHALLENGE };
     // Device ids and token names share a grammar without ":", so the two never share a rate.
     return { writer: { kind: 'device', id }, credential: { kind: 'password', device: id, issuedAt: verified.issuedAt }, actor: `device:${id}`, rateKey: `device:${id}` };
   }

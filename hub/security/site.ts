@@ -2,12 +2,14 @@
 // and the verdict on whether the hub may listen where it is told to.
 import { readFileSync } from 'node:fs';
 import { ms, type Config } from '../config/config.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import { AuditLog } from './audit.ts';
 import type { BrokerLimits } from './broker-guard.ts';
 import { DeviceCredentials } from './credentials.ts';
 import { exposureRefusal, exposureWarnings, type ExposureInput } from './exposure.ts';
 import { MqttLogin } from './mqtt-login.ts';
 import { ReadingWriters } from './reading-writers.ts';
+import { PasswordChecks } from './password-checks.ts';
 import { ApiTokens } from './tokens.ts';
 
 export interface TlsFiles {
@@ -24,7 +26,7 @@ export interface SiteSecurity {
   /** Who may write readings over HTTP, and for which devices. */
   writers: ReadingWriters;
   tls: TlsFiles | undefined;
-  brokerLimits: BrokerLimits & { maxKeepaliveS: number; connectTimeoutMs: number };
+  brokerLimits: BrokerLimits & { connectTimeoutMs: number };
   /** What the log says at every start. */
   warnings: string[];
 }
@@ -42,7 +44,7 @@ function readPem(field: string, path: string): Buffer {
 }
 
 /** Throws SecurityRefusal when the hub must not start as configured. */
-export function openSiteSecurity(config: Config, now: () => number): SiteSecurity {
+export function openSiteSecurity(config: Config, now: () => number, metrics: Metrics): SiteSecurity {
   const credentials = new DeviceCredentials(config.data_dir);
   const tokens = new ApiTokens(config.data_dir);
   const tlsConfig = config.security.tls;
@@ -60,15 +62,20 @@ export function openSiteSecurity(config: Config, now: () => number): SiteSecurit
   const refusal = exposureRefusal(exposure);
   if (refusal) throw new SecurityRefusal(refusal);
   const { limits } = config;
+  const { login_failures: failures } = config.security;
+  // A device that reconnects was connected a moment ago, so remembering as many as may be connected at once covers them.
+  const passwords = new PasswordChecks({ credentials, atOnce: limits.password_checks_at_once, waiting: limits.password_checks_waiting, remember: limits.max_connections, onCheck: (how) => metrics.mqttPasswordChecks.inc({ how }) });
   return {
     credentials,
     tokens,
     audit: new AuditLog(config.data_dir, now),
-    login: new MqttLogin({ credentials, tokens, allowAnonymous: config.security.allow_anonymous, certificateLogins: tls?.ca !== undefined }),
-    writers: new ReadingWriters({ credentials, tokens, allowAnonymous: config.security.allow_anonymous }),
+    login: new MqttLogin({ credentials, passwords, tokens, declaredDevices: new Set(config.devices.map((d) => d.id)), allowAnonymous: config.security.allow_anonymous, certificateLogins: tls?.ca !== undefined }),
+    writers: new ReadingWriters({ credentials, passwords, tokens, allowAnonymous: config.security.allow_anonymous }),
     tls,
     brokerLimits: {
       maxConnections: limits.max_connections,
+      maxConnectionsPerCredential: limits.max_connections_per_credential,
+      loginFailures: { max: failures.max, withinMs: ms(failures.within), lockoutMs: ms(failures.lockout), trackedSources: failures.tracked_addresses },
       maxPacketBytes: limits.max_packet_bytes,
       messagesPerSecond: limits.messages_per_second,
       messageBurst: limits.message_burst,

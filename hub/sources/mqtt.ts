@@ -3,7 +3,8 @@
 // api/mqtt-websocket.ts). A QoS 1 PUBACK is held until ingest has the message's readings durable
 // in the journal: aedes sends the PUBACK only after authorizePublish calls back, and a held
 // callback back-pressures only that client. Logins, the topic ACL and the per-client limits
-// (security/broker-guard.ts) run before ingest.
+// (security/broker-guard.ts) run before ingest; a QoS 2 message is journaled once however often
+// it arrives (qos2-arrivals.ts).
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -16,6 +17,7 @@ import { BrokerGuard, type BrokerLimits } from '../security/broker-guard.ts';
 import type { MqttLogin } from '../security/mqtt-login.ts';
 import type { Revocations } from '../security/revocations.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { parseDeviceTopic, topics } from './topics.ts';
 
 export interface MqttSourceOptions {
@@ -29,7 +31,7 @@ export interface MqttSourceOptions {
   now: () => number;
   login: MqttLogin;
   revocations: Revocations;
-  limits: BrokerLimits & { maxKeepaliveS: number; connectTimeoutMs: number };
+  limits: BrokerLimits & { connectTimeoutMs: number };
   /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
   tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
@@ -77,8 +79,8 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   const guard = new BrokerGuard({ login: options.login, revocations, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
   const broker = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
-    // A client must ask for a keepalive, and not a longer one than this, so a half-open connection is found.
-    keepaliveLimit: limits.maxKeepaliveS,
+    // No keepaliveLimit: Aedes answers it with CONNACK 6, which MQTT 3.1.1 lacks; the guard's preConnect holds keepalives to the limit instead.
+    preConnect: guard.preConnect,
     maxInflightInbound: limits.maxInflight,
     authenticate: guard.authenticate,
     authorizeSubscribe: guard.authorizeSubscribe,
@@ -105,13 +107,14 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         callback(full);
         return;
       }
-      journal(packet, route.device, route.kind).then(
+      const journaled = client && packet.qos === 2 ? qos2.journalOnce(client, packet, () => journal(packet, route.device, route.kind)) : journal(packet, route.device, route.kind);
+      journaled.then(
         (outcome) => {
           guard.release(client);
           if (!outcome) return;
           // A device past limits.max_devices leaves nothing behind in the broker either: a retained
           // message would be kept for every id a client invents.
-          if (outcome.problems.some((p) => p.reason === 'too_many_devices')) packet.retain = false;
+          if (outcome !== 'copy' && outcome.problems.some((p) => p.reason === 'too_many_devices')) packet.retain = false;
           callback(null);
         },
         (err: unknown) => {
@@ -122,6 +125,9 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       );
     },
   });
+
+  // Aedes' persistence (the aedes-persistence interface), which keeps each QoS 2 message until its PUBREL.
+  const qos2 = new Qos2Arrivals((broker as Aedes & { persistence: IncomingPackets }).persistence);
 
   // The clients served now, to look over when a password or token is withdrawn.
   const clients = new Set<Client>();
@@ -177,7 +183,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   return {
     port,
     tlsPort,
-    handle: (stream, request) => broker.handle(guard.accept(stream), request),
+    handle: (stream, request) => broker.handle(guard.accept(stream, request), request),
     publish,
     connectedClients: () => broker.connectedClients,
     stopAccepting: async () => {

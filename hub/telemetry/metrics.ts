@@ -37,7 +37,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     knownDevices: new Gauge({ name: 'floorwatch_known_devices', help: 'Devices the hub has taken on (declared ones included); at limits.max_devices further ones are refused (floorwatch_rejections_total{reason="too_many_devices"})', registers }),
     mqttRefused: new Counter({
       name: 'floorwatch_mqtt_refused_total',
-      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded)',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded)',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -51,6 +51,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: 'floorwatch_http_refused_total',
       help: 'HTTP requests and WebSocket upgrades refused before any route ran, by reason (origin: from a web page of an origin not allowed; host: a Host name other than this machine\'s, on a hub that answers without a token)',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    mqttPasswordChecks: new Counter({
+      name: 'floorwatch_mqtt_password_checks_total',
+      help: 'Device passwords checked at login (MQTT, or HTTP Basic to send readings), by how: scrypt, or remembered (the device came back with the password it last proved)',
+      labelNames: ['how'] as const,
+      registers,
+    }),
+    loginLockouts: new Counter({ name: 'floorwatch_mqtt_login_lockouts_total', help: 'Source addresses locked out of MQTT logins after too many wrong passwords (security.login_failures)', registers }),
+    loginFailureSourcesForgotten: new Counter({
+      name: 'floorwatch_mqtt_login_failure_sources_forgotten_total',
+      help: 'Addresses whose wrong passwords were forgotten to stay within security.login_failures.tracked_addresses',
       registers,
     }),
     mqttDropped: new Counter({ name: 'floorwatch_mqtt_dropped_total', help: 'MQTT messages over a client\'s rate limit, acknowledged but not stored', registers }),

@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../hub/config/config.ts';
@@ -20,7 +19,7 @@ export interface TestHubOptions {
   now?: () => number;
   /** The address to listen on; 127.0.0.1 unless a test needs another host's view. */
   bind?: string;
-  /** The hub's log, for tests that read what it says; silent otherwise. */
+  /** The hub's log, for tests that read what it says (see capturedLog); silent otherwise. */
   log?: Logger;
 }
 
@@ -53,11 +52,17 @@ export function testEnv(dataDir: string, options: { influxUrl?: string; config?:
   return env;
 }
 
-/** A logger whose lines (JSON) a test can read back. */
-export function capturedLog(level = 'info'): { log: Logger; text(): string } {
+/** A logger a test can read back: every line as JSON text, and the message of each line. */
+export function capturedLog(level = 'info'): { log: Logger; text(): string; lines: string[] } {
   let text = '';
-  const log = pino({ level }, new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) }));
-  return { log, text: () => text };
+  const lines: string[] = [];
+  const log = pino({ level }, {
+    write: (line: string) => {
+      text += line;
+      lines.push((JSON.parse(line) as { msg: string }).msg);
+    },
+  });
+  return { log, text: () => text, lines };
 }
 
 export function tempDir(prefix = 'floorwatch-test-'): string {
@@ -152,8 +157,11 @@ export async function spawnHub(
  * the store writer has not committed) is 0. The writer may hold readings a moment to write several
  * at once, so a test that counts readings waits for this first.
  */
-export async function storeCaughtUp(hub: Pick<TestHub, 'json'>): Promise<void> {
-  await eventually(async () => (await hub.json<{ checks: { journal: { backlog: number } } }>('/api/v1/health')).checks.journal.backlog === 0, { what: 'the store to hold every journaled reading' });
+export async function storeCaughtUp(hub: Pick<TestHub, 'api'>, viewerToken?: string): Promise<void> {
+  // Without a token, a hub that has tokens tells only its status.
+  const init = viewerToken === undefined ? undefined : { headers: { authorization: `Bearer ${viewerToken}` } };
+  const backlog = async () => ((await (await hub.api('/api/v1/health', init)).json()) as { checks: { journal: { backlog: number } } }).checks.journal.backlog;
+  await eventually(async () => (await backlog()) === 0, { what: 'the store to hold every journaled reading' });
 }
 
 export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
