@@ -313,7 +313,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(zonesRoutes, { site: config.site.name, store: reads, rules: alerting.routes.rules, engine: alerting.routes.engine, devices: (at) => registry.counts(at), now });
   await app.register(floorPageRoutes);
   await app.register(reportsRoutes, { store: reads, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
-  await app.register(mqttWebSocketRoute, { mqtt });
+  await app.register(mqttWebSocketRoute, { mqtt, maxPacketBytes: security.brokerLimits.maxPacketBytes });
   try {
     await app.listen({ host: config.bind, port: config.http.port });
   } catch (err) {

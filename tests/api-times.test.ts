@@ -2,7 +2,7 @@
 // one on SQLite: a time the hub cannot handle is a 400 that names the parameter, never a 5xx.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startTestHub, type TestHub } from './support/hub.ts';
+import { startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
 
 const CONFIG = { zones: [{ id: 'floor-a' }] };
 
@@ -91,6 +91,7 @@ describe.each([
     hub = await startTestHub({ config: CONFIG, ...(influx && { influxUrl: `${inject('influxUrl')}/times_${Date.now()}` }) });
     const reading = JSON.stringify([{ bn: 't-1/', n: 'temperature', u: 'Cel', v: 21.5 }]);
     expect((await hub.api('/api/v1/readings', { method: 'POST', headers: { 'content-type': 'application/senml+json' }, body: reading })).status).toBe(200);
+    await storeCaughtUp(hub);
   });
   afterAll(async () => hub?.dispose());
 

@@ -9,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApiTokens } from '../hub/security/tokens.ts';
-import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 const SITE = 'Floor 3 <script>window.__pwned=2</script>';
@@ -99,6 +99,8 @@ describe('the floor page', () => {
     await publish('env-a1', { temperature: 25.2, humidity: 45, co2: 700 });
     await publish('env-a2', { temperature: 21.5, humidity: 44 });
     await publish('env-s1', { temperature: 31 });
+    // The store writer gathers what arrives within 25 ms: every reading is in the store before the zones are judged.
+    await storeCaughtUp(hub);
     const body = await eventually(
       async () => {
         const b = await hub.json('/api/v1/zones');

@@ -1,6 +1,6 @@
 // What a web page in the operator's browser can do to an open hub on the same machine, in a real
 // browser (Debian's chromium through playwright-core). A page served from another origin tries
-// MQTT over WebSocket (a retained "hub offline" and a made-up reading) and the live feed; a page
+// MQTT over WebSocket (a retained "device offline" and a made-up reading) and the live feed; a page
 // reaching the hub through a DNS name of its own (a rebinding, played here by chromium's host
 // resolver rules) tries the same from "inside". Both are refused, nothing is journaled or
 // retained, and the hub's own floor page still follows its live feed; a page listed under
@@ -17,7 +17,7 @@ const CONFIG = { zones: [{ id: 'floor-a', name: 'Floor A' }], devices: [{ id: 'e
 
 /**
  * Runs in the page: MQTT 3.1.1 by hand over a WebSocket (CONNECT, then two QoS 1 PUBLISHes: a
- * retained "offline" on the hub's status and a reading of a device that does not exist), then an
+ * retained "offline" on a real device's status and a reading of a device that does not exist), then an
  * EventSource on the live feed. Plain JavaScript text, so nothing of the test's build reaches the page.
  */
 const USE_THE_HUB = String.raw`async ({ mqttUrl, feedUrl }) => {
@@ -38,7 +38,7 @@ const USE_THE_HUB = String.raw`async ({ mqttUrl, feedUrl }) => {
       received += e.data.byteLength;
       if (received >= 4 && !published) {
         published = true;
-        socket.send(publish('floorwatch/hub/status', 'offline', 1, true));
+        socket.send(publish('floorwatch/devices/env-a1/status', 'offline', 1, true));
         socket.send(publish('floorwatch/devices/poison-1/telemetry', '{"co2":9999}', 2, false));
       }
       if (received >= 12) socket.close();
@@ -83,7 +83,7 @@ describe('web pages and the open hub', () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'status-reader', reconnectPeriod: 0 });
     try {
       const message = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
-      await client.subscribeAsync('floorwatch/hub/status', { qos: 1 });
+      await client.subscribeAsync('floorwatch/devices/env-a1/status', { qos: 1 });
       return await message;
     } finally {
       await client.endAsync();
@@ -98,6 +98,7 @@ describe('web pages and the open hub', () => {
   beforeAll(async () => {
     hub = await startTestHub({ config: CONFIG });
     device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'env-a1' });
+    await device.publishAsync('floorwatch/devices/env-a1/status', 'online', { qos: 1, retain: true });
     foreign = await startForeignSite();
     foreignOrigin = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
     profile = tempDir('floorwatch-chromium-');

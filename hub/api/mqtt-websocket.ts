@@ -4,8 +4,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import { createWebSocketStream } from 'ws';
 import type { MqttSource } from '../sources/mqtt.ts';
 
-export const mqttWebSocketRoute: FastifyPluginAsync<{ mqtt: MqttSource }> = async (app, { mqtt }) => {
-  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+export const mqttWebSocketRoute: FastifyPluginAsync<{ mqtt: MqttSource; maxPacketBytes: number }> = async (app, { mqtt, maxPacketBytes }) => {
+  // A WebSocket message is buffered whole before the broker sees a byte of it: no bigger than the
+  // largest MQTT packet the broker takes (with room for its fixed header).
+  await app.register(websocket, { options: { maxPayload: maxPacketBytes + 16 } });
   app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, request) => {
     mqtt.handle(createWebSocketStream(socket), request.raw);
   });

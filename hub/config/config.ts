@@ -188,8 +188,18 @@ const configSchema = z
         /** Device passwords checked (scrypt) at the same time, and logins waiting for a check; more are refused with CONNACK 3. */
         password_checks_at_once: integer(1, 64).default(2),
         password_checks_waiting: integer(0, 100_000).default(64),
-        /** Largest MQTT packet the broker reads; a bigger one closes the connection. */
-        max_packet_bytes: integer(1024, 256 * 1024 * 1024).default(2 * 1024 * 1024),
+        /**
+         * Largest MQTT packet the broker reads; a bigger one closes the connection. Unset: what
+         * ingest accepts (ingest.max_payload_bytes) and 1 KiB for the topic and headers.
+         */
+        max_packet_bytes: integer(1024, 256 * 1024 * 1024).optional(),
+        /** Retained messages clients may leave in the broker, in all (topic + payload + 256 bytes each); past it a message is delivered but not retained. */
+        max_retained_bytes: integer(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+        /** Per client, messages the broker has for it and it has not read yet, and their bytes; past either it is disconnected. */
+        max_queued_messages: integer(10, 10_000_000).default(1000),
+        max_queued_bytes: integer(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+        /** QoS 1/2 messages kept for all clients with a persistent session together, beside max_queued_messages each. */
+        max_offline_messages: integer(100, 100_000_000).default(100_000),
         /** Per client: sustained messages per second, and the burst allowed above it. */
         messages_per_second: integer(1, 1_000_000).default(200),
         message_burst: integer(1, 10_000_000).default(2000),

@@ -20,24 +20,45 @@ export function commandTopic(prefix: string, device: string): string {
   return `${prefix}/devices/${device}/command`;
 }
 
-/** Why this principal may not publish to this topic; undefined when it may. */
+/** What a device publishes: the contract's topics, nothing else under its id. */
+const DEVICE_TOPICS = new Set(['telemetry', 'heartbeat', 'status']);
+
+/**
+ * Why this principal may not publish to this topic; undefined when it may. Under the prefix only
+ * the contract's topics exist: a device's telemetry, heartbeat and status, and the commands
+ * operators send; everything else there is the hub's own (alerts, gateway and hub status), so no
+ * client writes it. Outside the prefix only an anonymous client on an open broker may publish.
+ */
 export function publishProblem(principal: Principal, prefix: string, topic: string): string | undefined {
   if (topic.includes('+') || topic.includes('#')) return `"${topic}" has a wildcard; a message goes to one exact topic`;
   if (topic.startsWith('$')) return `"${topic}" is reserved for the broker (read-only)`;
+  const levels = topic.split('/');
+  const underPrefix = levels[0] === prefix;
+  const isDeviceTopic = underPrefix && levels.length === 4 && levels[1] === 'devices' && DEVICE_TOPICS.has(levels[3] ?? '');
+  const isCommand = underPrefix && levels.length >= 4 && levels[1] === 'devices' && levels[3] === 'command';
+  if (underPrefix && !isDeviceTopic && !isCommand) {
+    return `"${topic.slice(0, 200)}" is not a topic a client publishes: under ${prefix}/ there are only ${prefix}/devices/{id}/telemetry, heartbeat and status, and commands; the rest is the hub's own`;
+  }
   if (principal.kind === 'anonymous') return undefined;
   if (principal.kind === 'device') {
-    const own = `${prefix}/devices/${principal.id}/`;
-    const command = commandTopic(prefix, principal.id);
-    if (!topic.startsWith(own)) return `device ${principal.id} may publish only under ${own}…`;
-    if (topic === command || topic.startsWith(`${command}/`)) return `device ${principal.id} may not publish on its own command topic`;
+    if (!isDeviceTopic || levels[2] !== principal.id) return `device ${principal.id} may publish only to ${prefix}/devices/${principal.id}/telemetry, heartbeat or status`;
     return undefined;
   }
   // Commands to a device are the one thing an operator or admin sends; readings come from devices.
-  const levels = topic.split('/');
-  const isCommand = levels.length >= 4 && levels[0] === prefix && levels[1] === 'devices' && levels[3] === 'command';
   const commands = roleAllows(principal.role, 'operator');
   if (isCommand && commands) return undefined;
   return `${principal.role} ${principal.name} may not publish to "${topic}"; readings come only from devices${commands ? ` (operators may send to ${prefix}/devices/{id}/command)` : ''}`;
+}
+
+/**
+ * Whether a message on this topic may stay in the broker as a retained message. Under the prefix
+ * only a device's status (its birth, and its last will) is retained, as the contract says;
+ * readings and commands are never replayed to a later subscriber as if they were new.
+ */
+export function mayRetain(prefix: string, topic: string): boolean {
+  const levels = topic.split('/');
+  if (levels[0] !== prefix) return true;
+  return levels.length === 4 && levels[1] === 'devices' && levels[3] === 'status';
 }
 
 /** Why this principal may not subscribe to this filter; undefined when it may. */

@@ -18,6 +18,7 @@ import { PacketSizeLimit } from './packet-size.ts';
 import { MessageRate } from './rate.ts';
 import type { Credential, Revocations } from './revocations.ts';
 import { sourceOf } from './source-address.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
 
 export interface BrokerLimits {
   maxConnections: number;
@@ -25,6 +26,13 @@ export interface BrokerLimits {
   maxConnectionsPerCredential: number;
   loginFailures: LoginFailureSettings;
   maxPacketBytes: number;
+  /** Retained messages clients may leave in the broker, bytes in all (RetainedBudget). */
+  maxRetainedBytes: number;
+  /** Per client, messages waiting to be read by it, and their bytes (OutgoingQueues). */
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+  /** QoS 1/2 messages kept for all persistent sessions together. */
+  maxOfflineMessages: number;
   messagesPerSecond: number;
   messageBurst: number;
   rateGraceMs: number;
@@ -52,20 +60,19 @@ interface Session {
   inflight: number;
 }
 
-/** A refusal is logged at most this often per client and reason, so a client retrying in a loop cannot flood the log. */
-const LOG_EVERY_MS = 60_000;
 
 /** The refusal counted in floorwatch_mqtt_refused_total for each CONNACK return code a login can get. */
 const LOGIN_REFUSAL = { 2: 'client_id_rejected', 3: 'logins_busy', 4: 'bad_credentials', 5: 'not_authorized' } as const;
 
 export class BrokerGuard {
   private readonly sessions = new WeakMap<Client, Session>();
-  private readonly lastLogged = new Map<string, number>();
+  private readonly notices: NoticeLog;
   private readonly failures: LoginFailures;
   /** The open connections of each capped credential (see capOf); an entry lives as long as its connections. */
   private readonly connectionsOf = new Map<string, Set<Client>>();
 
   constructor(private readonly options: BrokerGuardOptions) {
+    this.notices = new NoticeLog(options.log, options.now);
     this.failures = new LoginFailures(options.limits.loginFailures, options.now, (tracked) => {
       options.metrics.loginFailureSourcesForgotten.inc();
       this.logOnce('login_failures_full', `wrong passwords are being counted for ${tracked} addresses, the most kept (security.login_failures.tracked_addresses): the one quiet the longest was forgotten`);
@@ -248,11 +255,7 @@ export class BrokerGuard {
   }
 
   private logOnce(key: string, message: string): void {
-    const at = this.options.now();
-    if (at - (this.lastLogged.get(key) ?? -Infinity) < LOG_EVERY_MS) return;
-    if (this.lastLogged.size > 10_000) this.lastLogged.clear();
-    this.lastLogged.set(key, at);
-    this.options.log.warn(message);
+    this.notices.once(key, message);
   }
 }
 

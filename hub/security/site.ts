@@ -31,6 +31,9 @@ export interface SiteSecurity {
   warnings: string[];
 }
 
+/** Room in an MQTT packet for its topic and headers, beside the largest payload ingest accepts. */
+const PACKET_OVERHEAD_BYTES = 1024;
+
 export class SecurityRefusal extends Error {
   override name = 'SecurityRefusal';
 }
@@ -76,7 +79,11 @@ export function openSiteSecurity(config: Config, now: () => number, metrics: Met
       maxConnections: limits.max_connections,
       maxConnectionsPerCredential: limits.max_connections_per_credential,
       loginFailures: { max: failures.max, withinMs: ms(failures.within), lockoutMs: ms(failures.lockout), trackedSources: failures.tracked_addresses },
-      maxPacketBytes: limits.max_packet_bytes,
+      maxPacketBytes: limits.max_packet_bytes ?? config.ingest.max_payload_bytes + PACKET_OVERHEAD_BYTES,
+      maxRetainedBytes: limits.max_retained_bytes,
+      maxQueuedMessages: limits.max_queued_messages,
+      maxQueuedBytes: limits.max_queued_bytes,
+      maxOfflineMessages: limits.max_offline_messages,
       messagesPerSecond: limits.messages_per_second,
       messageBurst: limits.message_burst,
       rateGraceMs: ms(limits.rate_grace),

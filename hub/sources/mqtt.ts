@@ -17,7 +17,11 @@ import { BrokerGuard, type BrokerLimits } from '../security/broker-guard.ts';
 import type { MqttLogin } from '../security/mqtt-login.ts';
 import type { Revocations } from '../security/revocations.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { mayRetain } from '../security/acl.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
+import { boundOfflineQueues, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
+import { RetainedBudget } from './retained-budget.ts';
 import { parseDeviceTopic, topics } from './topics.ts';
 
 export interface MqttSourceOptions {
@@ -77,10 +81,40 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
 
   const { limits, revocations } = options;
   const guard = new BrokerGuard({ login: options.login, revocations, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
+  const notices = new NoticeLog(log, now);
+  const retained = new RetainedBudget(limits.maxRetainedBytes);
+  const outgoing = new OutgoingQueues({ maxMessages: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes }, (client, queued) => {
+    metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
+    notices.once(`queue:${client.id}`, `client ${client.id} has not read ${queued.messages} messages (${queued.bytes} bytes) the hub has for it, past limits.max_queued_messages / max_queued_bytes; disconnected`);
+  });
+  /**
+   * Whether the broker keeps this message as retained: only a device's status under the prefix,
+   * and only while what clients retain stays within limits.max_retained_bytes. Otherwise it is
+   * delivered to subscribers as usual and not kept.
+   */
+  const keepRetained = (client: Client | null, packet: PublishPacket): void => {
+    if (!packet.retain) return;
+    const payloadBytes = packet.payload.length;
+    const reason = !mayRetain(prefix, packet.topic) ? 'not_retained_topic' : !retained.admit(packet.topic, payloadBytes) ? 'retained_full' : undefined;
+    metrics.mqttRetainedBytes.set(retained.bytes);
+    if (reason === undefined) return;
+    packet.retain = false;
+    metrics.mqttRetainIgnored.inc({ reason });
+    const who = client?.id ?? 'a last will';
+    notices.once(
+      `retain:${reason}:${who}`,
+      reason === 'not_retained_topic'
+        ? `${who} sent a retained message to ${packet.topic.slice(0, 200)}; under ${prefix}/ only a device's status is retained, so it was delivered and not kept`
+        : `${who} sent a retained message to ${packet.topic.slice(0, 200)}, but what clients retain is at limits.max_retained_bytes (${limits.maxRetainedBytes}); it was delivered and not kept`,
+    );
+  };
   const broker = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
     // No keepaliveLimit: Aedes answers it with CONNACK 6, which MQTT 3.1.1 lacks; the guard's preConnect holds keepalives to the limit instead.
-    preConnect: guard.preConnect,
+    preConnect(client, packet, done) {
+      outgoing.watch(client);
+      guard.preConnect(client, packet, done);
+    },
     maxInflightInbound: limits.maxInflight,
     authenticate: guard.authenticate,
     authorizeSubscribe: guard.authorizeSubscribe,
@@ -99,6 +133,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         return;
       }
       if (!route || verdict === 'drop') {
+        keepRetained(client, packet);
         callback(null);
         return;
       }
@@ -115,6 +150,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
           // A device past limits.max_devices leaves nothing behind in the broker either: a retained
           // message would be kept for every id a client invents.
           if (outcome !== 'copy' && outcome.problems.some((p) => p.reason === 'too_many_devices')) packet.retain = false;
+          keepRetained(client, packet);
           callback(null);
         },
         (err: unknown) => {
@@ -126,8 +162,14 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     },
   });
 
-  // Aedes' persistence (the aedes-persistence interface), which keeps each QoS 2 message until its PUBREL.
-  const qos2 = new Qos2Arrivals((broker as Aedes & { persistence: IncomingPackets }).persistence);
+  // Aedes' persistence (the aedes-persistence interface), which keeps each QoS 2 message until its
+  // PUBREL, and QoS 1/2 messages for clients with a persistent session until they acknowledge them.
+  const persistence = (broker as Aedes & { persistence: IncomingPackets & OutgoingStore }).persistence;
+  const qos2 = new Qos2Arrivals(persistence);
+  boundOfflineQueues(persistence, { maxMessages: limits.maxQueuedMessages, maxTotal: limits.maxOfflineMessages }, (clientId) => {
+    metrics.mqttQueueDropped.inc();
+    notices.once(`offline:${clientId}`, `client ${clientId} has a persistent session whose kept messages reached limits.max_queued_messages (or all such sessions together limits.max_offline_messages); new messages are not kept for it until it reads and acknowledges`);
+  });
 
   // The clients served now, to look over when a password or token is withdrawn.
   const clients = new Set<Client>();

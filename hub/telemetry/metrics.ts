@@ -37,7 +37,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     knownDevices: new Gauge({ name: 'floorwatch_known_devices', help: 'Devices the hub has taken on (declared ones included); at limits.max_devices further ones are refused (floorwatch_rejections_total{reason="too_many_devices"})', registers }),
     mqttRefused: new Counter({
       name: 'floorwatch_mqtt_refused_total',
-      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded)',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded, outgoing_queue_full: a client that does not read what the hub sends it)',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -65,6 +65,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Addresses whose wrong passwords were forgotten to stay within security.login_failures.tracked_addresses',
       registers,
     }),
+    mqttRetainIgnored: new Counter({ name: 'floorwatch_mqtt_retain_ignored_total', help: 'Retained MQTT messages delivered but not kept, by reason (not_retained_topic: under the prefix only a device status is retained; retained_full: limits.max_retained_bytes reached)', labelNames: ['reason'] as const, registers }),
+    mqttRetainedBytes: new Gauge({ name: 'floorwatch_mqtt_retained_bytes', help: 'Bytes of retained messages clients keep in the broker (topic + payload + 256 each), against limits.max_retained_bytes', registers }),
+    mqttQueueDropped: new Counter({ name: 'floorwatch_mqtt_queue_dropped_total', help: 'QoS 1/2 messages not kept for a client with a persistent session, whose kept messages reached limits.max_queued_messages (or all such sessions limits.max_offline_messages)', registers }),
     mqttDropped: new Counter({ name: 'floorwatch_mqtt_dropped_total', help: 'MQTT messages over a client\'s rate limit, acknowledged but not stored', registers }),
     serialFrames: new Counter({
       name: 'floorwatch_serial_frames_total',

@@ -74,6 +74,10 @@ export function publishPacket(p: { topic: string; payload: string; qos: 0 | 1 | 
 
 export const pubrelPacket = (id: number): Buffer => packet(0x62, u16(id));
 
+export function subscribePacket(id: number, filter: string, qos: 0 | 1 | 2): Buffer {
+  return packet(0x82, u16(id), field(filter), Buffer.from([qos]));
+}
+
 export interface ReceivedPacket {
   type: number;
   flags: number;

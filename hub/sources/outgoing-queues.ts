@@ -1,0 +1,105 @@
+// Every client's outgoing queue has a bound, as Mosquitto's max_queued_messages and
+// max_queued_bytes: messages the broker has handed to the client's connection that it has not
+// read yet. Aedes routes a message to all subscribers and waits for each write to reach the
+// socket; one subscriber that never reads would hold up routing for everyone, and what is written
+// to its socket meanwhile would grow without end. Here the broker goes on at once, the client's
+// own queue is counted, and past either bound the client is disconnected (and told why in the log).
+import type { Client, PublishPacket } from 'aedes';
+
+export interface OutgoingLimits {
+  maxMessages: number;
+  maxBytes: number;
+}
+
+type Deliver = (packet: PublishPacket, done: () => void) => void;
+
+/** The two delivery functions Aedes calls for each message it routes to a client (QoS 0, and QoS 1/2). */
+interface Deliveries {
+  deliver0: Deliver;
+  deliverQoS: Deliver;
+}
+
+export class OutgoingQueues {
+  constructor(
+    private readonly limits: OutgoingLimits,
+    /** Called once for a client whose queue went past a bound; it is then closed. */
+    private readonly onOverflow: (client: Client, queued: { messages: number; bytes: number }) => void,
+  ) {}
+
+  /** Counts the client's queue from now on; call before it can subscribe (Aedes' preConnect). */
+  watch(client: Client): void {
+    const queue = { messages: 0, bytes: 0, overflowed: false };
+    const deliveries = client as unknown as Deliveries;
+    const bounded =
+      (deliver: Deliver): Deliver =>
+      (packet, done) => {
+        // The broker does not wait for this client: its queue is counted here instead.
+        setImmediate(done);
+        if (queue.overflowed) return;
+        const size = Buffer.byteLength(packet.topic) + (packet.payload?.length ?? 0);
+        queue.messages++;
+        queue.bytes += size;
+        if (queue.messages > this.limits.maxMessages || queue.bytes > this.limits.maxBytes) {
+          queue.overflowed = true;
+          this.onOverflow(client, { messages: queue.messages, bytes: queue.bytes });
+          client.close();
+          return;
+        }
+        deliver.call(client, packet, () => {
+          queue.messages--;
+          queue.bytes -= size;
+        });
+      };
+    deliveries.deliver0 = bounded(deliveries.deliver0);
+    deliveries.deliverQoS = bounded(deliveries.deliverQoS);
+  }
+}
+
+/** The part of the aedes-persistence interface that keeps QoS 1/2 messages for clients with a persistent session. */
+export interface OutgoingStore {
+  outgoingEnqueue(sub: { clientId: string }, packet: PublishPacket): Promise<void>;
+  outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: PublishPacket): Promise<void>;
+  outgoingClearMessageId(client: { id: string }, packet: PublishPacket): Promise<PublishPacket | undefined>;
+}
+
+/**
+ * A client with a persistent session gets its QoS 1/2 messages kept while it is away, until it
+ * acknowledges them; one that never comes back, or never acknowledges, would be kept for without
+ * end. Each such client is held to maxMessages kept, and all of them together to maxTotal; past
+ * either, a new message is not kept for it (counted and reported), as Mosquitto's
+ * max_queued_messages does.
+ */
+export function boundOfflineQueues(store: OutgoingStore, limits: { maxMessages: number; maxTotal: number }, onDropped: (clientId: string) => void): void {
+  const kept = new Map<string, number>();
+  let total = 0;
+  const admit = (clientId: string): boolean => {
+    const n = kept.get(clientId) ?? 0;
+    if (n >= limits.maxMessages || total >= limits.maxTotal) {
+      onDropped(clientId);
+      return false;
+    }
+    kept.set(clientId, n + 1);
+    total++;
+    return true;
+  };
+  const enqueue = store.outgoingEnqueue.bind(store);
+  const enqueueCombi = store.outgoingEnqueueCombi.bind(store);
+  const clear = store.outgoingClearMessageId.bind(store);
+  store.outgoingEnqueue = async (sub, packet) => {
+    if (admit(sub.clientId)) await enqueue(sub, packet);
+  };
+  store.outgoingEnqueueCombi = async (subs, packet) => {
+    const admitted = subs.filter((sub) => admit(sub.clientId));
+    if (admitted.length > 0) await enqueueCombi(admitted, packet);
+  };
+  store.outgoingClearMessageId = async (client, packet) => {
+    const cleared = await clear(client, packet);
+    const n = kept.get(client.id);
+    if (cleared && n !== undefined) {
+      if (n <= 1) kept.delete(client.id);
+      else kept.set(client.id, n - 1);
+      total--;
+    }
+    return cleared;
+  };
+}

@@ -1,0 +1,25 @@
+// Log lines about things a client can repeat in a loop (a refusal, a full queue): each kind, by
+// its key, at most once a minute, so a misbehaving client cannot flood the log. The keys held are
+// bounded; forgetting them costs at most one extra line each.
+import type { Logger } from 'pino';
+
+const EVERY_MS = 60_000;
+const KEYS_MAX = 10_000;
+
+export class NoticeLog {
+  private readonly lastLogged = new Map<string, number>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  /** Logs `message` as a warning unless the same key was logged within the last minute. */
+  once(key: string, message: string): void {
+    const at = this.now();
+    if (at - (this.lastLogged.get(key) ?? -Infinity) < EVERY_MS) return;
+    if (this.lastLogged.size >= KEYS_MAX) this.lastLogged.clear();
+    this.lastLogged.set(key, at);
+    this.log.warn(message);
+  }
+}
