@@ -166,6 +166,15 @@ describe('the floor page', () => {
     await page.locator('#devices tr[data-device="env-q1"]', { hasText: 'offline' }).waitFor({ timeout: 10_000 });
   });
 
+  it('shows a metric a device names after something on Object.prototype as itself', async () => {
+    await publish('env-a2', { constructor: 5.5, toString: 7.5 });
+    for (const [metric, value] of [['constructor', '5.5'], ['toString', '7.5']] as const) {
+      await page.locator(`[data-zone="floor-a"] [data-metric="${metric}"] .value`, { hasText: value }).waitFor({ timeout: 10_000 });
+      expect(await page.locator('[data-zone="floor-a"] dt', { hasText: new RegExp(`^${metric}$`) }).count()).toBe(1);
+    }
+    await assertNothingRan();
+  });
+
   it('acknowledges by mouse, refusing without a name, and by keyboard alone', async () => {
     // Above 137 dB(C) is an immediate critical (EU 2003/10/EC peak).
     await publish('env-a1', { noise_peak: 140 });

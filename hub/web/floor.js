@@ -14,10 +14,15 @@ const CHARTS = [
   // Decibels are averaged as energy, as the noise rules do.
   { metric: 'noise', agg: 'laeq', label: 'Noise' },
 ];
-const UNITS = { Cel: '°C', '%RH': '%RH', ppm: 'ppm', 'dB(A)': 'dB(A)', 'dB(C)': 'dB(C)', 'm/s': 'm/s', 'm3/h/person': 'm³/h per person' };
-const LABELS = { temperature: 'Temperature', humidity: 'Humidity', co2: 'CO₂', noise: 'Noise', noise_peak: 'Peak noise', fresh_air: 'Fresh air', air_speed: 'Air speed', dew_point: 'Dew point' };
-const COMPLIANCE = { ok: 'Inside requirements', warning: 'Warning', critical: 'Critical', no_data: 'No recent data' };
-const ZONE_TYPES = { call_floor: 'call floor', quiet_room: 'quiet room', server_room: 'server room' };
+// Maps, and own-property lookups below: metric names come from devices, and one called
+// "constructor" must show as itself, not as something found on Object.prototype.
+const UNITS = new Map([['Cel', '°C'], ['%RH', '%RH'], ['ppm', 'ppm'], ['dB(A)', 'dB(A)'], ['dB(C)', 'dB(C)'], ['m/s', 'm/s'], ['m3/h/person', 'm³/h per person']]);
+const LABELS = new Map([['temperature', 'Temperature'], ['humidity', 'Humidity'], ['co2', 'CO₂'], ['noise', 'Noise'], ['noise_peak', 'Peak noise'], ['fresh_air', 'Fresh air'], ['air_speed', 'Air speed'], ['dew_point', 'Dew point']]);
+const COMPLIANCE = new Map([['ok', 'Inside requirements'], ['warning', 'Warning'], ['critical', 'Critical'], ['no_data', 'No recent data']]);
+const ZONE_TYPES = new Map([['call_floor', 'call floor'], ['quiet_room', 'quiet room'], ['server_room', 'server room']]);
+
+/** A zone's latest value of a metric, when the zone has one of its own. */
+const latestOf = (zone, metric) => (Object.hasOwn(zone.latest, metric) ? zone.latest[metric] : undefined);
 const DEVICE_ROWS = 200;
 
 const state = { zones: [], season: '', alerts: [], devices: [], deviceTotals: { online: 0, offline: 0 }, series: new Map(), events: undefined };
@@ -44,7 +49,7 @@ function render(container, nodes) {
 }
 
 function unit(u) {
-  return UNITS[u] ?? u;
+  return UNITS.get(u) ?? u;
 }
 
 function count(n) {
@@ -89,7 +94,7 @@ function sparkline(points, metric, u) {
   svg.setAttribute('class', 'spark');
   svg.setAttribute('role', 'img');
   if (points.length < 2) {
-    svg.setAttribute('aria-label', `${LABELS[metric] ?? metric}: not enough readings in the last hour for a chart`);
+    svg.setAttribute('aria-label', `${LABELS.get(metric) ?? metric}: not enough readings in the last hour for a chart`);
     return svg;
   }
   const values = points.map((p) => p.value);
@@ -99,7 +104,7 @@ function sparkline(points, metric, u) {
   const span = max - min || 1;
   const line = document.createElementNS(ns, 'polyline');
   line.setAttribute('points', points.map((p) => `${(Math.max(0, p.ts - from) / 3_600_000) * 120},${30 - ((p.value - min) / span) * 28}`).join(' '));
-  svg.setAttribute('aria-label', `${LABELS[metric] ?? metric} over the last hour: ${number(min)} to ${number(max)} ${unit(u)}`);
+  svg.setAttribute('aria-label', `${LABELS.get(metric) ?? metric} over the last hour: ${number(min)} to ${number(max)} ${unit(u)}`);
   svg.append(line);
   return svg;
 }
@@ -107,8 +112,8 @@ function sparkline(points, metric, u) {
 function zoneTile(z) {
   const tile = el('li', { class: `zone compliance-${z.compliance}`, 'data-zone': z.zone });
   const heading = el('h3', {}, z.name ?? z.zone);
-  const meta = el('p', { class: 'zone-meta' }, `${z.name ? `${z.zone} · ` : ''}${ZONE_TYPES[z.type] ?? z.type}`);
-  const badge = el('p', { class: 'badge' }, COMPLIANCE[z.compliance] ?? z.compliance);
+  const meta = el('p', { class: 'zone-meta' }, `${z.name ? `${z.zone} · ` : ''}${ZONE_TYPES.get(z.type) ?? z.type}`);
+  const badge = el('p', { class: 'badge' }, COMPLIANCE.get(z.compliance) ?? z.compliance);
   tile.append(heading, meta, badge);
   if (z.alerts.firing > 0) tile.append(el('p', { class: 'zone-alerts' }, `${z.alerts.firing} open alert${z.alerts.firing === 1 ? '' : 's'}${z.alerts.critical > 0 ? `, ${z.alerts.critical} critical` : ''}`));
   if (z.devices.total > 0) tile.append(el('p', { class: 'zone-devices' }, `${count(z.devices.online)} of ${count(z.devices.total)} device${z.devices.total === 1 ? '' : 's'} online`));
@@ -116,9 +121,9 @@ function zoneTile(z) {
   const list = el('dl', { class: 'values' });
   // The charted metrics the zone is judged on always have a row; others once they report.
   const charted = (m) => CHARTS.some((c) => c.metric === m) && z.requirements.some((r) => r.metric === m);
-  const metrics = [...new Set([...CHARTS.map((c) => c.metric), ...z.requirements.map((r) => r.metric), ...Object.keys(z.latest).sort()])].filter((m) => z.latest[m] || charted(m));
+  const metrics = [...new Set([...CHARTS.map((c) => c.metric), ...z.requirements.map((r) => r.metric), ...Object.keys(z.latest).sort()])].filter((m) => latestOf(z, m) || charted(m));
   for (const metric of metrics) {
-    const latest = z.latest[metric];
+    const latest = latestOf(z, metric);
     const reqs = z.requirements.filter((r) => r.metric === metric);
     const breached = reqs.find((r) => r.breached);
     const u = latest?.unit ?? reqs[0]?.unit ?? '';
@@ -126,7 +131,7 @@ function zoneTile(z) {
     if (breached) value.append(el('span', { class: `breach ${breached.breached.severity}` }, `${breached.breached.severity}: ${breached.over} ${number(breached.value)}, ${breached.breached.when} ${number(breached.breached.threshold)}`));
     const chart = CHARTS.find((c) => c.metric === metric);
     if (chart) value.append(sparkline(state.series.get(`${z.zone}|${metric}`) ?? [], metric, u));
-    list.append(el('div', { class: 'value-row' }, el('dt', {}, LABELS[metric] ?? metric), value));
+    list.append(el('div', { class: 'value-row' }, el('dt', {}, LABELS.get(metric) ?? metric), value));
   }
   tile.append(list);
   return tile;
@@ -288,7 +293,7 @@ function connect() {
     const r = JSON.parse(e.data);
     const zone = state.zones.find((z) => z.zone === r.zone);
     if (zone) {
-      const known = zone.latest[r.metric];
+      const known = latestOf(zone, r.metric);
       if (!known || r.ts >= known.ts) zone.latest[r.metric] = { value: r.value, ts: r.ts, device: r.device, unit: known?.unit ?? zone.requirements.find((q) => q.metric === r.metric)?.unit ?? '' };
       renderZonesSoon();
       // Compliance needs the stored readings, which the store writes a moment later.
