@@ -91,7 +91,7 @@ export function nodeRedInstalled(): boolean {
 }
 
 /** The device the readiness probe publishes as: one point of it stays in the database. */
-export const NODE_RED_PROBE_DEVICE = 'pipeline-ready';
+const NODE_RED_PROBE_DEVICE = 'pipeline-ready';
 
 export interface PipelineProcess {
   pid: number;
