@@ -2,22 +2,22 @@
 // 127.0.0.1 and driven by the simulator's load mode. Every scenario is bounded in count and time.
 // Prints one table of ratios and writes bench/results/<date>.json.
 //
-//   npm run bench [-- --only throughput,senml,latency,fleet,journal,overload] [--profile]
+//   npm run bench [-- --only throughput,senml,latency,fleet,journal,overload,pipeline] [--profile]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { runLoad, type LoadOptions, type LoadReport, type Percentiles } from '../sensors-firmware-sim/load.ts';
 import { startInfluxd } from '../tests/support/influxd.ts';
-import { rawInfluxWrite, waitForCount } from './influx-raw.ts';
-import { cpuShare, sampleProcess, type ProcessSample } from './process-stats.ts';
-import { startBareAedes, startHub, startMosquitto, type BrokerProcess } from './services.ts';
+import { countUntil, createDatabase, rawInfluxWrite, waitForCount, type StoredCount } from './influx-raw.ts';
+import { cpuShare, sampleProcess } from './process-stats.ts';
+import { NODE_RED_INSTALL, nodeRedInstalled, startBareAedes, startHub, startMosquitto, startNodeRed, type BrokerProcess } from './services.ts';
 import { flood } from './flood.ts';
 import { histogramPercentiles, scrapeHistogram, subtractHistogram } from './prometheus.ts';
 import mqtt from 'mqtt';
 import { percentiles } from '../sensors-firmware-sim/load.ts';
 
-const SCENARIOS = ['throughput', 'senml', 'latency', 'fleet', 'journal', 'overload'] as const;
+const SCENARIOS = ['throughput', 'senml', 'latency', 'fleet', 'journal', 'overload', 'pipeline'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: flags } = parseArgs({ options: { only: { type: 'string' }, profile: { type: 'boolean', default: false } } });
@@ -59,39 +59,84 @@ function hubOptions(influxUrl: string | undefined, extraEnv: Record<string, stri
   return { ...store, env, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] };
 }
 
+/** Where a broker's readings end up in InfluxDB, and what else works on the way there. */
+interface Storage {
+  influxUrl: string;
+  /** Processes between the broker and InfluxDB whose CPU counts too, by name. */
+  between?: Record<string, number>;
+  /** Points of co2 the database held before the load. */
+  already?: number;
+  /**
+   * For a pipeline that may drop readings: once its count has not grown for this long, report
+   * what was stored instead of failing.
+   */
+  stallMs?: number;
+}
+
+/** The 50-device QoS 1 load: 100,000 messages, so warming up is a small part of every figure. */
+const FIFTY_DEVICES_QOS1 = { devices: 50, messages: 2000, window: 8, rate: 0, format: 'json' as const, batch: 1, durationMs: 120_000 };
+
 interface Throughput {
   report: LoadReport;
   messagesPerSecond: number;
+  /** With storage: readings stored, and at what rate from the first message until the count was reached. */
+  storedReadings?: number;
   storedReadingsPerSecond?: number;
-  /** CPU time per acknowledged message, µs, from the first message until all were acknowledged (and, for the hub, stored). */
-  cpuMicroseconds: { broker: number; load: number; influxd?: number };
+  /**
+   * CPU time per acknowledged message, µs, from the first message until all were acknowledged
+   * (and, with storage, stored): each process's, the load generator's (this process) among them.
+   */
+  cpuMicroseconds: { broker: number; load: number; influxd?: number; between?: Record<string, number> };
+  /** With storage: CPU µs per reading stored, of the broker, InfluxDB and everything between, and their sum. */
+  cpuPerStoredReading?: { total: number; processes: Record<string, number> };
 }
 
-/** Runs one load against a broker; for the hub also waits until InfluxDB holds every reading. */
-async function throughput(broker: BrokerProcess, load: Omit<LoadOptions, 'url' | 'onConnected'>, influxUrl?: string): Promise<Throughput> {
+/** Runs one load against a broker; with storage also waits until InfluxDB holds every reading. */
+async function throughput(broker: BrokerProcess, load: Omit<LoadOptions, 'url' | 'onConnected'>, storage?: Storage): Promise<Throughput> {
+  const pids: Record<string, number> = { broker: broker.pid, ...(storage && influxd.pid !== undefined && { influxd: influxd.pid }), ...storage?.between };
+  const sampleAll = () => new Map(Object.entries(pids).map(([name, pid]) => [name, sampleProcess(pid).cpuSeconds]));
   let sendStarted = 0;
-  let before: { broker: ProcessSample; load: NodeJS.CpuUsage; influxd?: ProcessSample } | undefined;
+  let before: { cpuSeconds: Map<string, number>; load: NodeJS.CpuUsage } | undefined;
   const report = await runLoad({
     ...load,
     url: broker.url,
     onConnected: () => {
-      before = { broker: sampleProcess(broker.pid), load: process.cpuUsage(), ...(influxUrl && influxd.pid !== undefined && { influxd: sampleProcess(influxd.pid) }) };
+      before = { cpuSeconds: sampleAll(), load: process.cpuUsage() };
       sendStarted = performance.now();
     },
   });
   if (report.messagesAcked !== report.messagesSent) throw new Error(`${broker.name}: ${report.messagesAcked} of ${report.messagesSent} messages acknowledged`);
-  let storedAt: number | undefined;
-  if (influxUrl) storedAt = await waitForCount(influxUrl, 'co2', report.readingsAcked, 120_000);
+  let stored: StoredCount | undefined;
+  if (storage) {
+    const expected = (storage.already ?? 0) + report.readingsAcked;
+    stored = await countUntil(storage.influxUrl, 'co2', expected, { timeoutMs: 120_000, ...(storage.stallMs !== undefined && { stallMs: storage.stallMs }) });
+    if (stored.count < expected && storage.stallMs === undefined) throw new Error(`${broker.name}: InfluxDB holds ${stored.count} of ${expected} readings after 120 s`);
+  }
   if (!before) throw new Error(`${broker.name}: the load never started`);
+  const start = before.cpuSeconds;
+  const used = new Map([...sampleAll()].map(([name, seconds]) => [name, seconds - (start.get(name) ?? seconds)]));
   const perMessage = (seconds: number) => round((seconds * 1e6) / report.messagesAcked, 1);
   const loadCpu = process.cpuUsage(before.load);
+  const between = Object.keys(storage?.between ?? {});
+  const influxdSeconds = used.get('influxd');
   const cpuMicroseconds: Throughput['cpuMicroseconds'] = {
-    broker: perMessage(sampleProcess(broker.pid).cpuSeconds - before.broker.cpuSeconds),
+    broker: perMessage(used.get('broker') ?? 0),
     load: perMessage((loadCpu.user + loadCpu.system) / 1e6),
-    ...(before.influxd && influxd.pid !== undefined && { influxd: perMessage(sampleProcess(influxd.pid).cpuSeconds - before.influxd.cpuSeconds) }),
+    ...(influxdSeconds !== undefined && { influxd: perMessage(influxdSeconds) }),
+    ...(between.length > 0 && { between: Object.fromEntries(between.map((name) => [name, perMessage(used.get(name) ?? 0)])) }),
   };
   const result: Throughput = { report, messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs), cpuMicroseconds };
-  if (storedAt !== undefined) result.storedReadingsPerSecond = round((report.readingsAcked * 1000) / (storedAt - sendStarted));
+  if (stored) {
+    const readings = stored.count - (storage?.already ?? 0);
+    if (readings <= 0) throw new Error(`${broker.name}: no reading reached InfluxDB`);
+    const perReading = (seconds: number) => round((seconds * 1e6) / readings, 1);
+    result.storedReadings = readings;
+    result.storedReadingsPerSecond = round((readings * 1000) / (stored.at - sendStarted));
+    result.cpuPerStoredReading = {
+      total: perReading([...used.values()].reduce((sum, seconds) => sum + seconds, 0)),
+      processes: Object.fromEntries([...used].map(([name, seconds]) => [name, perReading(seconds)])),
+    };
+  }
   return result;
 }
 
@@ -106,7 +151,7 @@ async function scenarioThroughput(): Promise<void> {
     const mosquitto = await withBroker(startMosquitto, (b) => throughput(b, load));
     const aedes = await withBroker(startBareAedes, (b) => throughput(b, load));
     const influxUrl = freshDatabase();
-    const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, influxUrl));
+    const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, { influxUrl }));
     results[`throughput_${devices}`] = {
       mosquitto: mosquitto.messagesPerSecond,
       aedes: aedes.messagesPerSecond,
@@ -137,7 +182,7 @@ async function scenarioSenml(): Promise<void> {
   const load = { devices: 50, messages: 400, window: 8, rate: 0, format: 'senml' as const, batch: 10, durationMs: 120_000 };
   const mosquittoJson = await withBroker(startMosquitto, (b) => throughput(b, { ...load, format: 'json', messages: 2000 }));
   const influxUrl = freshDatabase();
-  const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, influxUrl));
+  const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, { influxUrl }));
   const raw = await rawInfluxWrite(freshDatabase(), 200_000);
   const rawPerSecond = round(raw.points / raw.seconds);
   const stored = hub.storedReadingsPerSecond ?? 0;
@@ -253,7 +298,7 @@ async function scenarioFleet(): Promise<void> {
 
 async function scenarioJournal(): Promise<void> {
   say('The journal\'s cost: fsync group commit against no fsync, 50 devices × 2000 messages…');
-  const load = { devices: 50, messages: 2000, window: 8, rate: 0, format: 'json' as const, batch: 1, durationMs: 120_000 };
+  const load = FIFTY_DEVICES_QOS1;
   const withFsync = await withBroker(() => startHub(hubOptions(freshDatabase())), (b) => throughput(b, load));
   const withoutFsync = await withBroker(() => startHub(hubOptions(freshDatabase(), { BENCH_NO_JOURNAL_FSYNC: '1' })), (b) => throughput(b, load));
   results.journal = { fsyncMessagesPerSecond: withFsync.messagesPerSecond, noFsyncMessagesPerSecond: withoutFsync.messagesPerSecond };
@@ -395,9 +440,59 @@ async function scenarioOverload(): Promise<void> {
   );
 }
 
+/**
+ * The whole path from device to database, against what a site builds without floorwatch:
+ * Mosquitto → Node-RED → InfluxDB (bench/node-red/flows.json: MQTT in at QoS 1, a function making
+ * points, a join of up to 1000 points or 50 ms, one InfluxDB batch write each). Same load as the
+ * 50-device QoS 1 throughput run; CPU is summed over every process of each pipeline. Node-RED
+ * acknowledges on receipt and may fall behind or drop writes, so its count is awaited until it
+ * stops growing, and what was stored is what counts.
+ */
+async function scenarioPipeline(): Promise<void> {
+  const scenario = 'pipeline, QoS 1, 50 devices';
+  if (!nodeRedInstalled()) {
+    say(`Pipeline against Mosquitto → Node-RED → InfluxDB: skipped, Node-RED is not installed (run \`${NODE_RED_INSTALL}\`).`);
+    results.pipeline = { skipped: `Node-RED is not installed: ${NODE_RED_INSTALL}` };
+    rows.push({ scenario, figure: 'skipped: Node-RED is not installed', value: `run ${NODE_RED_INSTALL}` });
+    return;
+  }
+  say('Whole pipeline, 50 devices × 2000 messages: the hub on InfluxDB against Mosquitto → Node-RED → InfluxDB…');
+  const load = FIFTY_DEVICES_QOS1;
+  const hubUrl = freshDatabase();
+  const hub = await withBroker(() => startHub(hubOptions(hubUrl)), (b) => throughput(b, load, { influxUrl: hubUrl }));
+  const peerUrl = freshDatabase();
+  await createDatabase(peerUrl);
+  const peer = await withBroker(startMosquitto, async (mosquitto) => {
+    const nodeRed = await startNodeRed(mosquitto.url, peerUrl);
+    try {
+      // The readiness probe left one point in the database.
+      return await throughput(mosquitto, load, { influxUrl: peerUrl, between: { nodeRed: nodeRed.pid }, already: 1, stallMs: 10_000 });
+    } finally {
+      await nodeRed.stop();
+    }
+  });
+  const hubStored = hub.storedReadingsPerSecond ?? 0;
+  const peerStored = peer.storedReadingsPerSecond ?? 0;
+  const hubCpu = hub.cpuPerStoredReading ?? { total: 0, processes: {} };
+  const peerCpu = peer.cpuPerStoredReading ?? { total: 0, processes: {} };
+  const summary = (t: Throughput) => ({ storedReadings: t.storedReadings, storedReadingsPerSecond: t.storedReadingsPerSecond, messagesPerSecondAcknowledged: t.messagesPerSecond, cpuMicrosecondsPerStoredReading: t.cpuPerStoredReading, cpuMicrosecondsPerMessage: t.cpuMicroseconds });
+  results.pipeline = { readingsSent: peer.report.readingsSent, floorwatch: summary(hub), nodeRed: summary(peer) };
+  const parts = (cpu: { processes: Record<string, number> }, names: string[]) => names.map((name) => cpu.processes[name] ?? '?').join(' + ');
+  rows.push(
+    { scenario, figure: 'readings stored: floorwatch / peer', value: `${hub.storedReadings} / ${peer.storedReadings}`, ratio: `of ${peer.report.readingsSent} sent to each` },
+    { scenario: '', figure: 'stored readings/s: floorwatch / peer', value: `${hubStored} / ${peerStored}`, ratio: `floorwatch ${(hubStored / peerStored).toFixed(2)}× the peer (target ≥ 1.5)` },
+    { scenario: '', figure: 'CPU µs per stored reading: floorwatch / peer', value: `${hubCpu.total} / ${peerCpu.total}`, ratio: `floorwatch ${(hubCpu.total / peerCpu.total).toFixed(2)}× the peer (target ≤ 0.7)` },
+    { scenario: '', figure: 'floorwatch: hub + InfluxDB', value: parts(hubCpu, ['broker', 'influxd']) },
+    { scenario: '', figure: 'peer: Mosquitto + Node-RED + InfluxDB', value: parts(peerCpu, ['broker', 'nodeRed', 'influxd']) },
+    { scenario: '', figure: 'msg/s acknowledged: floorwatch / peer', value: `${hub.messagesPerSecond} / ${peer.messagesPerSecond}` },
+    { scenario: '', figure: 'floorwatch acknowledges', value: 'after its journal\'s fsync', ratio: 'and judges every reading against the alert rules' },
+    { scenario: '', figure: 'the peer acknowledges', value: 'on receipt (Mosquitto, Node-RED)', ratio: 'before the InfluxDB write; no journal, no alert rules' },
+  );
+}
+
 const started = Date.now();
 try {
-  const run: Record<Scenario, () => Promise<void>> = { throughput: scenarioThroughput, senml: scenarioSenml, latency: scenarioLatency, fleet: scenarioFleet, journal: scenarioJournal, overload: scenarioOverload };
+  const run: Record<Scenario, () => Promise<void>> = { throughput: scenarioThroughput, senml: scenarioSenml, latency: scenarioLatency, fleet: scenarioFleet, journal: scenarioJournal, overload: scenarioOverload, pipeline: scenarioPipeline };
   for (const name of SCENARIOS) if (only.has(name)) await run[name]();
 } finally {
   await influxd.dispose();
