@@ -6,13 +6,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceCredentials } from '../hub/security/credentials.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
-import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 import { PACKET, RawMqtt, subscribePacket } from './support/mqtt.ts';
-
-async function metric(hub: TestHub, line: RegExp, token?: string): Promise<number> {
-  const text = await (await hub.api('/metrics', token === undefined ? undefined : { headers: { authorization: `Bearer ${token}` } })).text();
-  return Number(line.exec(text)?.[1] ?? 0);
-}
 
 /**
  * Subscribes a new client to `filter` and collects the retained messages the broker sends it.

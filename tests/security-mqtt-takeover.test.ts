@@ -6,13 +6,10 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceCredentials } from '../hub/security/credentials.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
-import { eventually, capturedLog, startTestHub, type TestHub } from './support/hub.ts';
+import { eventually, capturedLog, metric, startTestHub, type TestHub } from './support/hub.ts';
 import { connackRefusal, RawMqtt } from './support/mqtt.ts';
 
-async function refusals(hub: TestHub, reason: string, token?: string): Promise<number> {
-  const text = await (await hub.api('/metrics', token ? { headers: { authorization: `Bearer ${token}` } } : {})).text();
-  return Number(new RegExp(`floorwatch_mqtt_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-}
+const refusals = (hub: TestHub, reason: string, token?: string): Promise<number> => metric(hub, new RegExp(`floorwatch_mqtt_refused_total\\{reason="${reason}"\\} (\\d+)`), token);
 
 describe('integrations on MQTT', () => {
   let hub: TestHub;

@@ -6,7 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceCredentials } from '../hub/security/credentials.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
-import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 import { connackRefusal, PACKET, publishPacket, RawMqtt } from './support/mqtt.ts';
 
 const run = promisify(execFile);
@@ -15,12 +15,6 @@ const run = promisify(execFile);
 
 /** Bearer header for hubs that have API tokens. */
 const bearer = (token: string | undefined): RequestInit => (token ? { headers: { authorization: `Bearer ${token}` } } : {});
-
-async function metric(hub: TestHub, pattern: RegExp, token?: string): Promise<number> {
-  const text = await (await hub.api('/metrics', bearer(token))).text();
-  const match = pattern.exec(text);
-  return match ? Number(match[1]) : 0;
-}
 
 async function stored(hub: TestHub, device: string, metricName: string, token?: string): Promise<number[]> {
   const response = await hub.api(`/api/v1/readings?device=${device}&metric=${metricName}&from=-1d&limit=100000`, bearer(token));

@@ -52,6 +52,12 @@ export function testEnv(dataDir: string, options: { influxUrl?: string; config?:
   return env;
 }
 
+/** The value of the first /metrics line `line` matches (its first group), or 0 when none does. */
+export async function metric(hub: TestHub, line: RegExp, token?: string): Promise<number> {
+  const text = await (await hub.api('/metrics', token === undefined ? undefined : { headers: { authorization: `Bearer ${token}` } })).text();
+  return Number(line.exec(text)?.[1] ?? 0);
+}
+
 /** A logger a test can read back: every line as JSON text, and the message of each line. */
 export function capturedLog(level = 'info'): { log: Logger; text(): string; lines: string[] } {
   let text = '';

@@ -100,7 +100,8 @@ export class RawMqtt {
       this.waiting?.();
     });
     socket.on('error', () => undefined);
-    this.closed = once(socket, 'close').then(() => {
+    // Not events.once: it rejects when an 'error' (a reset by the broker) comes before 'close'.
+    this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve())).then(() => {
       this.ended = true;
       this.waiting?.();
     });
