@@ -494,6 +494,49 @@ describe('journal', () => {
     expect(j.status().consumers[0]?.behindMs).toBe(0);
   });
 
+  it('tells a consumer stuck at one batch, or failing, from one that is slow', async () => {
+    const dir = await tempDir();
+    let now = 1_000_000;
+    const j = await openJournal({ dir, now: () => now });
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let failing = true;
+    let started!: () => void;
+    const handling = new Promise<void>((r) => {
+      started = r;
+    });
+    j.consume('slow', async () => {
+      started();
+      await held;
+    });
+    const failed = new Promise<void>((resolve) =>
+      j.consume(
+        'failing',
+        async () => {
+          if (failing) throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
+        },
+        { onError: () => resolve() },
+      ),
+    );
+    await j.append([reading(1)]);
+    await handling;
+    await failed;
+    expect(j.stuck('slow', 5_000)).toBe(false);
+    now += 5_001;
+    expect(j.stuck('slow', 5_000)).toBe(true);
+    release();
+    // A failing consumer is stuck until a batch goes through.
+    expect(j.stuck('failing', 5_000)).toBe(true);
+    failing = false;
+    for (let turn = 0; turn < 1000 && (j.stuck('failing', 5_000) || j.stuck('slow', 5_000)); turn++) await new Promise((r) => setTimeout(r, 5));
+    expect(j.stuck('failing', 5_000)).toBe(false);
+    expect(j.stuck('slow', 5_000)).toBe(false);
+    expect(j.stuck('nobody', 5_000)).toBe(false);
+    await j.close();
+  });
+
   it('waits out transient failures however long they last, and sets nothing aside for them', async () => {
     const dir = await tempDir();
     const setAside = await SetAsideLog.open({ path: join(dir, 'set-aside.jsonl'), capacity: 100, now: Date.now });

@@ -193,6 +193,8 @@ interface ConsumerState {
   start: number;
   /** Last LSN the handler has accepted. */
   processed: number;
+  /** When the handler call under way began; undefined between calls. */
+  handlingSince: number | undefined;
   /** Last LSN written to the position file. */
   committed: number;
   /** The position file does not reflect `committed` yet (new consumer, or clamped position). */
@@ -397,19 +399,14 @@ export class Journal {
   status(): JournalStatus {
     const committed = new Map(this.positions);
     for (const c of this.active.values()) if (!c.durable) committed.set(c.name, c.committed);
-    const now = this.now();
     const consumers = [...committed.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, committedLsn]): ConsumerStatus => {
-        const running = this.active.get(name);
-        const since = running && this.flushTimes.durableAt(running.processed);
-        return {
-          name,
-          committedLsn,
-          lag: Math.max(0, this.durableLsn - committedLsn),
-          ...(running && { behindMs: since === undefined ? 0 : Math.max(0, now - since) }),
-        };
-      });
+      .map(([name, committedLsn]): ConsumerStatus => ({
+        name,
+        committedLsn,
+        lag: Math.max(0, this.durableLsn - committedLsn),
+        ...(this.active.has(name) && { behindMs: this.behindMs(name) }),
+      }));
     return {
       writable: this.writable,
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
@@ -420,6 +417,23 @@ export class Journal {
       flushes: this.flushes,
       consumers,
     };
+  }
+
+  /**
+   * Whether a running consumer is stuck rather than slow: its last batch failed and it is waiting
+   * to try again, or its handler has been at one batch for longer than `ms`.
+   */
+  stuck(name: string, ms: number): boolean {
+    const running = this.active.get(name);
+    if (!running) return false;
+    return running.failures > 0 || running.poison !== undefined || (running.handlingSince !== undefined && this.now() - running.handlingSince > ms);
+  }
+
+  /** How long ago the oldest entry this running consumer has not handled became durable, ms; 0 when caught up or not running. */
+  behindMs(name: string): number {
+    const running = this.active.get(name);
+    const since = running && this.flushTimes.durableAt(running.processed);
+    return since === undefined ? 0 : Math.max(0, this.now() - since);
   }
 
   /**
@@ -486,6 +500,7 @@ export class Journal {
       durable,
       start,
       processed: start,
+      handlingSince: undefined,
       committed: start,
       needsPersist,
       lastCommitAt: 0,
@@ -715,9 +730,12 @@ export class Journal {
         let failure: unknown;
         try {
           c.lastCallAt = Date.now();
+          c.handlingSince = this.now();
           await c.handler(batch.entries, batch.lastLsn);
         } catch (err) {
           failure = err;
+        } finally {
+          c.handlingSince = undefined;
         }
         if (failure instanceof ReplayRequest) {
           // Not a failure: the handler wants earlier entries again, at once. Segments are kept
