@@ -32,6 +32,7 @@ import { siteRules } from './rules/site.ts';
 import { installApiAccess } from './security/api-access.ts';
 import { Revocations } from './security/revocations.ts';
 import { openSiteSecurity } from './security/site.ts';
+import { describeAdmission } from './sources/admission.ts';
 import { startMqttSource, type MqttSource } from './sources/mqtt.ts';
 import { startSerialSource } from './sources/serial.ts';
 import { InfluxStore } from './store/influx.ts';
@@ -73,6 +74,8 @@ const STORE_WRITE_INTERVAL_MS = 25;
 const PRUNE_EVERY_MS = 3_600_000;
 /** Above this many entries waiting for the store, health reports a backlog. */
 const BACKLOG_WARNING = 10_000;
+/** The rules' handler at one batch this long is stuck, not slow: admission stops waiting for it. */
+const RULES_STUCK_MS = 5_000;
 
 function createStore(config: Config): Store {
   const { influx_url: url, raw_retention, long_term_retention } = config.storage;
@@ -193,10 +196,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   const revocations = new Revocations({ credentials: security.credentials, tokens: security.tokens, log, metrics, audit: security.audit.record });
   revocations.watch();
+  // Admission waits for rules that are slow, not for rules that are stuck (a batch failing, or one
+  // taking seconds): readings are still journaled and stored meanwhile, and health shows the lag.
+  const rulesPace = () => (journal.stuck('rules', RULES_STUCK_MS) ? 0 : journal.behindMs('rules'));
   let mqtt: MqttSource;
   try {
     const tls = config.security.tls && security.tls && { port: config.security.tls.mqtt_port, ...security.tls };
-    mqtt = await startMqttSource({ host: config.bind, port: config.security.require_tls ? undefined : config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now, login: security.login, revocations, limits: security.brokerLimits, ...(tls && { tls }) });
+    mqtt = await startMqttSource({ host: config.bind, port: config.security.require_tls ? undefined : config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now, login: security.login, revocations, limits: security.brokerLimits, admission: { maxPendingBytes: config.limits.max_pending_bytes, maxDelayMs: ms(config.limits.max_ingest_delay), maxRulesBehindMs: ms(config.rules.max_behind), rulesBehindMs: rulesPace }, ...(tls && { tls }) });
   } catch (err) {
     revocations.stop();
     await Promise.all(consumers.map((c) => c.stop()));
@@ -240,8 +246,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const storeLag = storeBacklog();
     const storeOk = storeHealth.ok && writer.state.ok;
     const devices = knownDevices.status();
+    const admission = mqtt.admission();
+    const overload = describeAdmission(admission);
     const checks: HealthReport['checks'] = {
-      broker: { ok: true, detail: `${mqtt.connectedClients()} MQTT clients connected`, clients: mqtt.connectedClients(), port: mqtt.port },
+      broker: {
+        ok: overload === undefined,
+        detail: `${mqtt.connectedClients()} MQTT clients connected${overload === undefined ? '' : `; ${overload}`}`,
+        clients: mqtt.connectedClients(),
+        port: mqtt.port,
+        admission,
+      },
       store: {
         ok: storeOk,
         detail: storeOk ? `${store.name}: ${storeHealth.detail}` : `${store.name} down: ${writer.state.lastError ?? storeHealth.detail}`,
@@ -273,13 +287,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     };
     const down = !journalStatus.writable || !storeOk;
     const refusing = writer.state.lastRefusalAt !== undefined && now() - writer.state.lastRefusalAt < ms(config.rules.storage_rejecting_clears_after);
-    return { status: down ? 'down' : storeLag > BACKLOG_WARNING || refusing || devices.refused > 0 ? 'degraded' : 'ok', checks };
+    return { status: down ? 'down' : storeLag > BACKLOG_WARNING || refusing || devices.refused > 0 || overload !== undefined ? 'degraded' : 'ok', checks };
   };
 
   const refreshGauges = () => {
     const status = journal.status();
     metrics.journalWritable.set(status.writable ? 1 : 0);
     metrics.knownDevices.set(knownDevices.size);
+    const admission = mqtt.admission();
+    metrics.mqttPendingBytes.set(admission.pendingBytes);
+    metrics.mqttOverloaded.set(admission.overloaded ? 1 : 0);
     for (const c of status.consumers) {
       metrics.journalLag.set({ consumer: c.name }, c.lag);
       if (c.behindMs !== undefined) metrics.journalBehind.set({ consumer: c.name }, c.behindMs / 1000);

@@ -198,6 +198,14 @@ const configSchema = z
         /** Per client, messages the broker has for it and it has not read yet, and their bytes; past either it is disconnected. */
         max_queued_messages: integer(10, 10_000_000).default(1000),
         max_queued_bytes: integer(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+        /**
+         * Bytes of messages read from clients and not yet in the journal, each counted with 1 KiB
+         * for what the hub keeps of it on the way; at it, the hub stops reading from publishing
+         * clients until it drains.
+         */
+        max_pending_bytes: integer(64 * 1024, 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+        /** While messages wait longer than this for the journal, QoS 0 readings and heartbeats are shed (counted). */
+        max_ingest_delay: duration.default('50ms'),
         /** QoS 1/2 messages kept for all clients with a persistent session together, beside max_queued_messages each. */
         max_offline_messages: integer(100, 100_000_000).default(100_000),
         /** Per client: sustained messages per second, and the burst allowed above it. */
@@ -231,6 +239,11 @@ const configSchema = z
         escalate_after: duration.default('15m'),
         /** Storage is reported down once its writes have failed this long. */
         storage_down_after: duration.default('1m'),
+        /**
+         * Alerts come first: while the rules are this far behind the journal, QoS 0 readings are
+         * shed; at twice it, the hub stops reading from publishing clients until they catch up.
+         */
+        max_behind: duration.default('500ms'),
         /** The storage_rejecting alert resolves once the store has refused no reading for this long. */
         storage_rejecting_clears_after: duration.default('5m'),
         /** Shift start times (local time of day): noise exposure is counted per shift. */

@@ -14,7 +14,6 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { describePrincipal, publishProblem, subscribeProblem, type Principal } from './acl.ts';
 import { LoginFailures, type LoginFailureSettings } from './login-failures.ts';
 import type { LoginResult, MqttLogin } from './mqtt-login.ts';
-import { PacketSizeLimit } from './packet-size.ts';
 import { MessageRate } from './rate.ts';
 import type { Credential, Revocations } from './revocations.ts';
 import { sourceOf } from './source-address.ts';
@@ -80,26 +79,18 @@ export class BrokerGuard {
   }
 
   /**
-   * Wraps a new connection's stream so a packet announced above the size limit closes it before it
-   * is buffered, and turns on TCP keepalive: a client may ask for no MQTT keepalive at all, and
-   * the probes still find a peer that vanished without closing its connection.
+   * Turns on TCP keepalive for a new connection: a client may ask for no MQTT keepalive at all,
+   * and the probes still find a peer that vanished without closing its connection.
    */
   accept(stream: Duplex, request?: IncomingMessage): Duplex {
     const socket = request?.socket ?? stream;
     if (socket instanceof Socket) socket.setKeepAlive(true, this.options.limits.maxKeepaliveS * 1000);
-    const limit = new PacketSizeLimit(this.options.limits.maxPacketBytes);
-    const read = stream.read.bind(stream);
-    // The broker pulls bytes with read(); looking at them there keeps its back-pressure intact.
-    stream.read = (size?: number) => {
-      const chunk = read(size) as Buffer | null;
-      if (chunk === null) return chunk;
-      const announced = limit.scan(chunk);
-      if (announced === undefined) return chunk;
-      this.refuse('packet_too_large', addressOf(stream), `an MQTT packet of ${announced} bytes from ${addressOf(stream)} is over the limit of ${this.options.limits.maxPacketBytes}; connection closed`);
-      stream.destroy();
-      return null;
-    };
     return stream;
+  }
+
+  /** A packet announced above limits.max_packet_bytes: refused (the connection is closed before the packet is read in). */
+  packetTooLarge(stream: Duplex, length: number): void {
+    this.refuse('packet_too_large', addressOf(stream), `an MQTT packet of ${length} bytes from ${addressOf(stream)} is over the limit of ${this.options.limits.maxPacketBytes}; connection closed`);
   }
 
   /**

@@ -19,6 +19,7 @@ import type { Revocations } from '../security/revocations.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { mayRetain } from '../security/acl.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
+import { Admission, type AdmissionOptions, type AdmissionStatus } from './admission.ts';
 import { boundOfflineQueues, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { RetainedBudget } from './retained-budget.ts';
@@ -36,6 +37,8 @@ export interface MqttSourceOptions {
   login: MqttLogin;
   revocations: Revocations;
   limits: BrokerLimits & { connectTimeoutMs: number };
+  /** How much the hub takes in under load (sources/admission.ts). */
+  admission: Omit<AdmissionOptions, 'now' | 'onShed' | 'onFlooding' | 'floodGraceMs'>;
   /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
   tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
@@ -49,12 +52,15 @@ export interface MqttSource {
   handle(stream: Duplex, request: HttpRequest): void;
   publish(topic: string, payload: string | Buffer, options?: { retain?: boolean }): Promise<void>;
   connectedClients(): number;
+  /** What admission control is doing now: bytes waiting for the journal, the delay, what it shed, who is paused. */
+  admission(): AdmissionStatus;
   /** Stops accepting connections; the broker keeps serving those it has. */
   stopAccepting(): Promise<void>;
   close(): Promise<void>;
 }
 
 const RETRY_FIRST_MS = 100;
+const SHEDDING = 'the hub is overloaded (messages wait more than limits.max_ingest_delay for the journal, or the rules are more than rules.max_behind behind): QoS 0 messages of clients sending more than their share are not taken in; QoS 1 messages are acknowledged as they are stored';
 const RETRY_MAX_MS = 5_000;
 
 export async function startMqttSource(options: MqttSourceOptions): Promise<MqttSource> {
@@ -82,6 +88,22 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   const { limits, revocations } = options;
   const guard = new BrokerGuard({ login: options.login, revocations, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
   const notices = new NoticeLog(log, now);
+  const admission = new Admission({
+    ...options.admission,
+    now,
+    onShed: (packets) => {
+      metrics.mqttShed.inc(packets);
+      notices.once('shed', SHEDDING);
+    },
+    floodGraceMs: limits.rateGraceMs,
+    onFlooding: (stream) => {
+      const client = (stream as Duplex & { client?: Client }).client;
+      metrics.mqttRefused.inc({ reason: 'flooding' });
+      notices.once(`flooding:${client?.id ?? 'unknown'}`, `client ${client?.id ?? 'unknown'} sent QoS 0 messages past its share of the overloaded hub for ${limits.rateGraceMs / 1000} s (limits.rate_grace); disconnected, and what it had sent meanwhile is not read`);
+    },
+  });
+  /** Connections whose client has published: under overload only these stop being read. */
+  const publishers = new WeakSet<object>();
   const retained = new RetainedBudget(limits.maxRetainedBytes);
   const outgoing = new OutgoingQueues({ maxMessages: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes }, (client, queued) => {
     metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
@@ -137,15 +159,23 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         callback(null);
         return;
       }
-      const full = guard.hold(client);
+      if (client) publishers.add(client.conn);
+      // Only QoS 1 and 2 wait for an acknowledgement, so only they count against max_inflight.
+      const held = packet.qos > 0;
+      const full = held ? guard.hold(client) : undefined;
       if (full) {
         callback(full);
         return;
       }
+      const admitted = admission.begin(packet.payload.length + packet.topic.length);
+      const finished = () => {
+        admission.done(admitted);
+        if (held) guard.release(client);
+      };
       const journaled = client && packet.qos === 2 ? qos2.journalOnce(client, packet, () => journal(packet, route.device, route.kind)) : journal(packet, route.device, route.kind);
       journaled.then(
         (outcome) => {
-          guard.release(client);
+          finished();
           if (!outcome) return;
           // A device past limits.max_devices leaves nothing behind in the broker either: a retained
           // message would be kept for every id a client invents.
@@ -154,7 +184,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
           callback(null);
         },
         (err: unknown) => {
-          guard.release(client);
+          finished();
           // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
           log.error({ err, topic: packet.topic }, 'unexpected error while ingesting a message');
         },
@@ -190,10 +220,12 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
   broker.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT connection error'));
 
-  const server: Server | undefined = options.port === undefined ? undefined : createServer((socket) => broker.handle(guard.accept(socket)));
+  const admit = (stream: Duplex): Duplex =>
+    admission.gate(stream, { publishes: () => publishers.has(stream), maxPacketBytes: limits.maxPacketBytes, tooLarge: (length) => guard.packetTooLarge(stream, length) });
+  const server: Server | undefined = options.port === undefined ? undefined : createServer((socket) => broker.handle(admit(guard.accept(socket))));
   const { tls } = options;
   // requestCert without rejectUnauthorized: a device may log in by certificate or by password.
-  const tlsServer = tls && createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) }, (socket) => broker.handle(guard.accept(socket)));
+  const tlsServer = tls && createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) }, (socket) => broker.handle(admit(guard.accept(socket))));
   tlsServer?.on('tlsClientError', (err, socket) => log.debug({ address: socket.remoteAddress, err: err.message }, 'MQTTS handshake failed'));
   const listen = async (target: Server, port: number): Promise<number> => {
     target.listen(port, options.host);
@@ -225,9 +257,10 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   return {
     port,
     tlsPort,
-    handle: (stream, request) => broker.handle(guard.accept(stream, request), request),
+    handle: (stream, request) => broker.handle(admit(guard.accept(stream, request)), request),
     publish,
     connectedClients: () => broker.connectedClients,
+    admission: () => admission.status(),
     stopAccepting: async () => {
       // close() stops listening at once; its callback waits for the open connections, which the
       // broker ends in close() below.
@@ -236,6 +269,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     async close() {
       await publish(topics.hubStatus(prefix), 'offline', { retain: true }).catch(() => undefined);
       closing = true;
+      admission.close();
       revocations.off('changed', closeWithdrawn);
       for (const s of servers) if (s.listening) s.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));

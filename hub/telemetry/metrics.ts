@@ -37,7 +37,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     knownDevices: new Gauge({ name: 'floorwatch_known_devices', help: 'Devices the hub has taken on (declared ones included); at limits.max_devices further ones are refused (floorwatch_rejections_total{reason="too_many_devices"})', registers }),
     mqttRefused: new Counter({
       name: 'floorwatch_mqtt_refused_total',
-      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded, outgoing_queue_full: a client that does not read what the hub sends it)',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded, outgoing_queue_full: a client that does not read what the hub sends it, flooding: QoS 0 past its share of an overloaded hub for rate_grace)',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -68,6 +68,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     mqttRetainIgnored: new Counter({ name: 'floorwatch_mqtt_retain_ignored_total', help: 'Retained MQTT messages delivered but not kept, by reason (not_retained_topic: under the prefix only a device status is retained; retained_full: limits.max_retained_bytes reached)', labelNames: ['reason'] as const, registers }),
     mqttRetainedBytes: new Gauge({ name: 'floorwatch_mqtt_retained_bytes', help: 'Bytes of retained messages clients keep in the broker (topic + payload + 256 each), against limits.max_retained_bytes', registers }),
     mqttQueueDropped: new Counter({ name: 'floorwatch_mqtt_queue_dropped_total', help: 'QoS 1/2 messages not kept for a client with a persistent session, whose kept messages reached limits.max_queued_messages (or all such sessions limits.max_offline_messages)', registers }),
+    mqttPendingBytes: new Gauge({ name: 'floorwatch_mqtt_pending_bytes', help: 'Bytes of MQTT messages read and not yet journaled, 1 KiB counted per message, against limits.max_pending_bytes', registers }),
+    mqttOverloaded: new Gauge({ name: 'floorwatch_mqtt_overloaded', help: '1 while the hub is overloaded (see floorwatch_mqtt_shed_total), else 0', registers }),
+    mqttShed: new Counter({ name: 'floorwatch_mqtt_shed_total', help: 'QoS 0 messages not taken in because the hub was overloaded (messages waited longer than limits.max_ingest_delay for the journal, or the rules were further behind than rules.max_behind) and their client sent more than its share', registers }),
     mqttDropped: new Counter({ name: 'floorwatch_mqtt_dropped_total', help: 'MQTT messages over a client\'s rate limit, acknowledged but not stored', registers }),
     serialFrames: new Counter({
       name: 'floorwatch_serial_frames_total',

@@ -1,0 +1,360 @@
+// How much the hub takes in, so that under a flood it stays on time rather than buffering. Two
+// levers, both driven by what the hub measures of itself:
+// - Once the hub is overloaded — messages wait longer than `maxDelayMs` for the journal, or the
+//   rules are further behind the journal than `maxRulesBehindMs` — each client gets a share of
+//   QoS 0 publishes per quarter second, and those past it are left out as their bytes are read,
+//   before the broker parses them, and counted: a QoS 0 sender accepted that a message can be
+//   lost, the broker drains a flood at the speed of skipping bytes, and an alert that comes late
+//   is worth less than a reading that never came. The share halves while the hub stays
+//   overloaded and grows back while it keeps up; once no client sends past it, nothing is left
+//   out. A device within its share, and every QoS 1 or 2 message, is kept.
+// - Reading stops, for every client that publishes, while the bytes read but not yet journaled
+//   reach `maxPendingBytes`, or the rules fall twice as far behind: the rest stays in the
+//   kernel's socket buffers, and TCP holds the senders back. Paused clients get their turn back
+//   in order, so a device that sends a reading a second is not starved by those flooding beside it.
+import type { Duplex } from 'node:stream';
+import { isQos0Publish, PacketScanner } from '../security/packet-scanner.ts';
+
+export interface AdmissionOptions {
+  maxPendingBytes: number;
+  maxDelayMs: number;
+  maxRulesBehindMs: number;
+  /** How long ago the oldest entry the rules have not judged became durable, ms. */
+  rulesBehindMs: () => number;
+  now: () => number;
+  /** Told of QoS 0 packets left out, as they are. */
+  onShed?: (packets: number) => void;
+  /**
+   * A client that sends past its share in every window for this long is disconnected: what it
+   * left waiting in the kernel goes with it, instead of being read only to be left out.
+   */
+  floodGraceMs: number;
+  /** Told of a client disconnected for flooding, before it is. */
+  onFlooding?: (stream: Duplex) => void;
+  /** How often a paused reader looks again whether it may go on, ms. */
+  recheckMs?: number;
+}
+
+export interface AdmissionStatus {
+  pendingBytes: number;
+  peakPendingBytes: number;
+  delayMs: number;
+  overloaded: boolean;
+  /** QoS 0 messages a second each client may send while shedding; absent while not. */
+  sharePerSecond?: number;
+  shed: number;
+  pauses: number;
+  pausedClients: number;
+  pausedForMs: number;
+  /** How far the rules are behind the journal (0 while they are stuck rather than slow), ms. */
+  rulesBehindMs: number;
+  /** The rules' limit behind the journal: past it the hub is overloaded, past twice it publishers wait. */
+  maxRulesBehindMs: number;
+}
+
+/** What admission is doing, for the health report; undefined while the hub keeps up. */
+export function describeAdmission(status: AdmissionStatus): string | undefined {
+  const parts = [
+    status.sharePerSecond !== undefined &&
+      `overloaded: QoS 0 messages past ${status.sharePerSecond}/s per client are being shed (${status.shed} since start, floorwatch_mqtt_shed_total)`,
+    status.pausedClients > 0 &&
+      `reading from ${status.pausedClients} publishing clients paused for ${Math.round(status.pausedForMs)} ms until ${
+        status.rulesBehindMs > 2 * status.maxRulesBehindMs
+          ? `the rules, ${Math.round(status.rulesBehindMs)} ms behind the journal, catch up (rules.max_behind)`
+          : `what was read is journaled (limits.max_pending_bytes)`
+      }`,
+  ].filter((part) => part !== false);
+  return parts.length === 0 ? undefined : parts.join('; ');
+}
+
+/** A message on its way to the journal, from when it was read. */
+export interface Admitted {
+  bytes: number;
+  at: number;
+}
+
+/**
+ * What the hub keeps of a message on its way to the journal besides its bytes (its parsed form,
+ * the entries made of it, the promises waiting for it): counted against maxPendingBytes with them.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 1024;
+
+/** Weight of the newest delay in its moving average. */
+const DELAY_WEIGHT = 0.2;
+/** Shares are counted over windows of this length, ms. */
+const WINDOW_MS = 250;
+/** Packets one read hands to the broker, at most. */
+const PACKETS_PER_READ = 64;
+/** No client's share is less than this many QoS 0 messages a window (20 a second): a sensor's readings always fit. */
+const MIN_SHARE = 5;
+
+/** One connection's reading: its own packet scanner and its QoS 0 publishes in the current window. */
+interface Reader {
+  scanner: PacketScanner;
+  window: number;
+  count: number;
+  /** Packets left out in the read under way, reported when it ends. */
+  shed: number;
+  /** The window in which it went past its share: it is not read again before the next one. */
+  throttledWindow: number;
+  /** Since when it has gone past its share in every window. */
+  floodingSince: number | undefined;
+}
+
+export class Admission {
+  private pendingBytes = 0;
+  /** Messages on their way to the journal, oldest first (a Set keeps insertion order). */
+  private readonly pending = new Set<Admitted>();
+  private peakPendingBytes = 0;
+  private delayMs = 0;
+  private shedCount = 0;
+  private pauses = 0;
+  private pausedSince: number | undefined;
+  /** Paused streams, in the order they were paused: the first is read first. */
+  private readonly waiting: Duplex[] = [];
+  /** The stream being given its turn: its read goes through. */
+  private turn: Duplex | undefined;
+  /** Clients past their share in this window, read again in the next. */
+  private readonly throttled = new Set<Duplex>();
+  private timer: NodeJS.Timeout | undefined;
+  /** QoS 0 publishes each client may send per window while shedding; undefined while not. */
+  private share: number | undefined;
+  /** The current window, counted from start; messages journaled, clients publishing, and whether any went past the share in it. */
+  private window = 0;
+  private windowStart: number;
+  private admittedInWindow = 0;
+  private activeInWindow = 0;
+  private overShareInWindow = false;
+
+  constructor(private readonly options: AdmissionOptions) {
+    this.windowStart = options.now();
+  }
+
+  /** A message of `payloadBytes` goes to the journal; call `done` with the result once it is there (or refused). */
+  begin(payloadBytes: number): Admitted {
+    this.roll();
+    this.admittedInWindow++;
+    const bytes = payloadBytes + MESSAGE_OVERHEAD_BYTES;
+    this.pendingBytes += bytes;
+    this.peakPendingBytes = Math.max(this.peakPendingBytes, this.pendingBytes);
+    const admitted = { bytes, at: this.options.now() };
+    this.pending.add(admitted);
+    return admitted;
+  }
+
+  done(admitted: Admitted): void {
+    if (!this.pending.delete(admitted)) return;
+    this.pendingBytes -= admitted.bytes;
+    this.delayMs += DELAY_WEIGHT * (this.options.now() - admitted.at - this.delayMs);
+    if (this.waiting.length > 0 && !this.full()) this.resume();
+  }
+
+  /**
+   * Wraps a connection's stream: a packet announced above `maxPacketBytes` closes it before it is
+   * read in; QoS 0 publishes past the client's share are left out while the hub is overloaded;
+   * and while the hub is full the broker's reads of a client that has published get nothing.
+   * `publishes` tells whether the stream's client has published, so subscribers'
+   * acknowledgements and pings keep flowing.
+   */
+  gate(stream: Duplex, connection: { publishes: () => boolean; maxPacketBytes: number; tooLarge: (length: number) => void }): Duplex {
+    const { publishes } = connection;
+    const reader: Reader = {
+      window: -1,
+      count: 0,
+      shed: 0,
+      throttledWindow: -1,
+      floodingSince: undefined,
+      // One scanner per connection, at the bottom of its reads: bytes put back (unshift) come again
+      // to it alone, so it never sees a byte twice.
+      scanner: new PacketScanner((first, length) => {
+        if (length > connection.maxPacketBytes) {
+          connection.tooLarge(length);
+          return 'close';
+        }
+        if (!isQos0Publish(first) || !this.sheds(reader)) return 'keep';
+        if (reader.floodingSince !== undefined && this.options.now() - reader.floodingSince >= this.options.floodGraceMs) {
+          this.options.onFlooding?.(stream);
+          return 'close';
+        }
+        reader.shed++;
+        return 'drop';
+      }),
+    };
+    const read = stream.read.bind(stream);
+    stream.read = (size?: number) => {
+      const turn = this.turn === stream;
+      if (!turn && publishes() && (this.full() || this.waiting.length > 0)) {
+        this.pause(stream);
+        return null;
+      }
+      // What is left out is skipped here; a read that left out everything reads on, so the
+      // broker is not handed an empty chunk while bytes wait. A read hands on at most
+      // PACKETS_PER_READ packets and puts the rest back: what one client has in flight, and the
+      // time its turn takes, stay small whatever its socket buffer holds.
+      this.roll();
+      // A client past its share is read again in the next window: what it sends meanwhile waits
+      // in the kernel, and TCP holds it back, rather than being read only to be left out.
+      if (reader.throttledWindow === this.window) {
+        this.throttle(stream);
+        return null;
+      }
+      try {
+        for (;;) {
+          const chunk = read(size) as Buffer | null;
+          if (chunk === null) return null;
+          const passed = reader.scanner.filter(chunk, PACKETS_PER_READ);
+          if (passed === 'close') {
+            stream.destroy();
+            return null;
+          }
+          if (passed.rest) stream.unshift(passed.rest);
+          if (passed.kept.length > 0) return passed.kept;
+          if (passed.rest) return null;
+          if (reader.throttledWindow === this.window) {
+            this.throttle(stream);
+            return null;
+          }
+        }
+      } finally {
+        if (reader.shed > 0) {
+          this.shedCount += reader.shed;
+          this.options.onShed?.(reader.shed);
+          reader.shed = 0;
+        }
+      }
+    };
+    stream.once('close', () => {
+      const at = this.waiting.indexOf(stream);
+      if (at >= 0) this.waiting.splice(at, 1);
+      this.throttled.delete(stream);
+    });
+    return stream;
+  }
+
+  /** Now, and since start: the most ever pending, messages shed, and how often reading was paused. */
+  status(): AdmissionStatus {
+    this.roll();
+    return {
+      pendingBytes: this.pendingBytes,
+      peakPendingBytes: this.peakPendingBytes,
+      delayMs: Math.round(this.delayMs),
+      overloaded: this.overloaded(),
+      ...(this.share !== undefined && { sharePerSecond: Math.round((this.share * 1000) / WINDOW_MS) }),
+      shed: this.shedCount,
+      pauses: this.pauses,
+      pausedClients: this.waiting.length,
+      pausedForMs: this.pausedSince === undefined ? 0 : this.options.now() - this.pausedSince,
+      rulesBehindMs: this.options.rulesBehindMs(),
+      maxRulesBehindMs: this.options.maxRulesBehindMs,
+    };
+  }
+
+  /** Lets every paused stream go on, as the hub stops. */
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const streams = [...this.waiting.splice(0), ...this.throttled];
+    this.throttled.clear();
+    for (const stream of streams) setImmediate(() => stream.emit('readable'));
+  }
+
+  /**
+   * Overloaded when messages waited too long for the journal — on average of late, or the oldest
+   * still waiting, which tells at once what the average tells only once it has arrived — or the
+   * rules are too far behind.
+   */
+  private overloaded(): boolean {
+    const oldest = this.pending.values().next();
+    const waiting = oldest.done ? 0 : this.options.now() - oldest.value.at;
+    return Math.max(this.delayMs, waiting) > this.options.maxDelayMs || this.options.rulesBehindMs() > this.options.maxRulesBehindMs;
+  }
+
+  /** Counts a QoS 0 publish of this client; true when it goes past the client's share. Windows roll per read, not per packet. */
+  private sheds(reader: Reader): boolean {
+    if (reader.window !== this.window) {
+      reader.window = this.window;
+      reader.count = 0;
+      this.activeInWindow++;
+    }
+    reader.count++;
+    if (this.share === undefined || reader.count <= this.share) return false;
+    this.overShareInWindow = true;
+    // Past its share in the window before too, or it starts counting now.
+    if (reader.throttledWindow !== this.window - 1 && reader.throttledWindow !== this.window) reader.floodingSince = this.options.now();
+    reader.throttledWindow = this.window;
+    return true;
+  }
+
+  /**
+   * At the end of a window, the share follows what the hub measured in it: half of it (never
+   * less than what a sensor needs) while overloaded, a quarter more while it keeps up, and no
+   * share at all once no client sent past it.
+   */
+  private roll(): void {
+    const now = this.options.now();
+    if (now - this.windowStart < WINDOW_MS) return;
+    // A window in which nothing came or waited: what the last messages waited is history.
+    if (this.admittedInWindow === 0 && this.pending.size === 0) this.delayMs = 0;
+    const each = this.admittedInWindow / Math.max(1, this.activeInWindow);
+    if (this.overloaded()) this.share = Math.max(MIN_SHARE, Math.floor(Math.min(this.share ?? each, each) / 2));
+    else if (this.share !== undefined) this.share = this.overShareInWindow ? Math.ceil(this.share * 1.25) : undefined;
+    this.window += 1;
+    this.windowStart = now;
+    this.admittedInWindow = 0;
+    this.activeInWindow = 0;
+    this.overShareInWindow = false;
+    // Clients held back for the window just over get their turn.
+    const held = [...this.throttled];
+    this.throttled.clear();
+    for (const stream of held) setImmediate(() => stream.emit('readable'));
+  }
+
+  private giveTurn(stream: Duplex): void {
+    this.turn = stream;
+    try {
+      stream.emit('readable');
+    } finally {
+      this.turn = undefined;
+    }
+  }
+
+  private throttle(stream: Duplex): void {
+    this.throttled.add(stream);
+    this.tick();
+  }
+
+  /** While anyone is held back or waits, the clock is looked at: nothing else may come to roll the window or resume. */
+  private tick(): void {
+    this.timer ??= setInterval(() => {
+      this.roll();
+      this.resume();
+      if (this.waiting.length === 0 && this.throttled.size === 0) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    }, this.options.recheckMs ?? 20);
+  }
+
+  private full(): boolean {
+    return this.pendingBytes >= this.options.maxPendingBytes || this.options.rulesBehindMs() > 2 * this.options.maxRulesBehindMs;
+  }
+
+  private pause(stream: Duplex): void {
+    if (this.waiting.length === 0) this.pauses++;
+    if (!this.waiting.includes(stream)) this.waiting.push(stream);
+    this.pausedSince ??= this.options.now();
+    // The rules catching up announces nothing: look again on a clock while anyone waits.
+    this.tick();
+  }
+
+  /**
+   * Gives paused streams their turn, oldest first, while there is room: each is told it is
+   * readable, and Aedes reads and parses it at once, so the room it takes shows before the next.
+   */
+  private resume(): void {
+    while (this.waiting.length > 0 && !this.full()) {
+      this.giveTurn(this.waiting.shift()!);
+    }
+    if (this.waiting.length === 0) this.pausedSince = undefined;
+  }
+}

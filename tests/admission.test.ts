@@ -1,0 +1,239 @@
+// Admission control: the decision as pure logic on a hand-driven clock, then the mechanism in a
+// real hub: a flooding client stops being read while the read budget is spent, another client's
+// QoS 1 message is still acknowledged, and what the hub holds stays within the budget.
+import { PassThrough } from 'node:stream';
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Admission } from '../hub/sources/admission.ts';
+import { eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
+import { RawMqtt, publishPacket } from './support/mqtt.ts';
+
+describe('admission decisions', () => {
+  const admission = (overrides: { rulesBehind?: () => number; onFlooding?: (stream: unknown) => void } = {}) => {
+    let now = 0;
+    const a = new Admission({
+      maxPendingBytes: 1000,
+      maxDelayMs: 100,
+      maxRulesBehindMs: 500,
+      rulesBehindMs: overrides.rulesBehind ?? (() => 0),
+      now: () => now,
+      recheckMs: 1,
+      floodGraceMs: 1000,
+      ...(overrides.onFlooding && { onFlooding: overrides.onFlooding }),
+    });
+    return { a, advance: (ms: number) => (now += ms) };
+  };
+
+  const connection = (publishes: boolean) => ({ publishes: () => publishes, maxPacketBytes: 65_536, tooLarge: () => undefined });
+  /** A stream carrying `count` PUBLISH packets at this QoS. */
+  const publishes = (count: number, qos: 0 | 1, from = 0) => Buffer.concat(Array.from({ length: count }, (_, i) => publishPacket({ topic: 'floorwatch/devices/d/telemetry', payload: `{"co2":${from + i}}`, qos, id: from + i + 1 })));
+  const readAll = (stream: PassThrough): Buffer => {
+    const parts: Buffer[] = [];
+    for (let chunk = stream.read() as Buffer | null; chunk !== null; chunk = stream.read() as Buffer | null) parts.push(chunk);
+    return Buffer.concat(parts);
+  };
+  const overload = (a: Admission, advance: (ms: number) => void) => {
+    // Ten messages that each waited 400 ms: the moving delay passes 100 ms.
+    for (let i = 0; i < 10; i++) {
+      const m = a.begin(10);
+      advance(400);
+      a.done(m);
+    }
+  };
+
+  it('while overloaded, leaves out the QoS 0 publishes of a client past its share, and keeps its QoS 1 ones', () => {
+    const { a, advance } = admission();
+    overload(a, advance);
+    expect(a.status()).toMatchObject({ overloaded: true, sharePerSecond: 20 });
+    const flood = new PassThrough();
+    a.gate(flood, connection(false));
+    flood.write(publishes(100, 0));
+    // A share of 5 a quarter second (20 a second, what a sensor needs at least): the rest is left out.
+    expect(readAll(flood)).toEqual(publishes(5, 0));
+    expect(a.status().shed).toBe(95);
+    // Past its share, it is not read again in this window: the next bytes wait in the kernel.
+    flood.write(publishes(3, 1, 200));
+    expect(readAll(flood)).toEqual(Buffer.alloc(0));
+    advance(250);
+    a.status();
+    expect(readAll(flood)).toEqual(publishes(3, 1, 200));
+  });
+
+  it('leaves nothing out while the hub keeps up, and once no client sends past its share', () => {
+    const { a, advance } = admission();
+    const stream = new PassThrough();
+    a.gate(stream, connection(false));
+    stream.write(publishes(100, 0));
+    expect(readAll(stream)).toEqual(publishes(100, 0));
+    overload(a, advance);
+    stream.write(publishes(10, 0));
+    expect(readAll(stream)).toEqual(publishes(5, 0));
+    // The hub keeps up again: the share grows back by a quarter while the client still sends past it...
+    for (let i = 0; i < 30; i++) a.done(a.begin(10));
+    expect(a.status().overloaded).toBe(false);
+    advance(250);
+    stream.write(publishes(10, 0, 20));
+    expect(readAll(stream)).toEqual(publishes(7, 0, 20));
+    advance(250);
+    stream.write(publishes(3, 0, 40));
+    expect(readAll(stream)).toEqual(publishes(3, 0, 40));
+    // ...and is gone after a quarter second in which nobody did.
+    advance(250);
+    stream.write(publishes(50, 0, 100));
+    expect(readAll(stream)).toEqual(publishes(50, 0, 100));
+    expect(a.status().sharePerSecond).toBeUndefined();
+  });
+
+  it('disconnects a client that sends past its share in every window for the grace period, and only it', () => {
+    const flooding: unknown[] = [];
+    const { a, advance } = admission({ onFlooding: (stream) => flooding.push(stream) });
+    overload(a, advance);
+    const flood = new PassThrough();
+    const sensor = new PassThrough();
+    a.gate(flood, connection(false));
+    a.gate(sensor, connection(false));
+    // Past its share in four windows in a row (1 s, the grace): still connected; in the fifth it is closed.
+    for (let window = 0; window < 4; window++) {
+      flood.write(publishes(20, 0, window * 20));
+      sensor.write(publishes(2, 0, window * 2));
+      readAll(flood);
+      expect(readAll(sensor)).toEqual(publishes(2, 0, window * 2));
+      expect(flood.destroyed).toBe(false);
+      advance(250);
+    }
+    flood.write(publishes(20, 0, 100));
+    readAll(flood);
+    expect(flood.destroyed).toBe(true);
+    expect(flooding).toEqual([flood]);
+    expect(sensor.destroyed).toBe(false);
+  });
+
+  it('is no longer overloaded once a quarter second passes with nothing coming in', () => {
+    const { a, advance } = admission();
+    overload(a, advance);
+    expect(a.status().overloaded).toBe(true);
+    advance(250);
+    a.status();
+    advance(250);
+    expect(a.status()).toMatchObject({ overloaded: false, delayMs: 0 });
+  });
+
+  it('counts the rules falling behind as overload: alerts come first', () => {
+    let behind = 0;
+    const { a } = admission({ rulesBehind: () => behind });
+    expect(a.status().overloaded).toBe(false);
+    behind = 600;
+    expect(a.status().overloaded).toBe(true);
+  });
+
+  it("stops reading a publisher's stream while the budget is spent, and reads it again once it drains", async () => {
+    const { a } = admission();
+    const stream = new PassThrough();
+    stream.write(publishes(1, 1));
+    a.gate(stream, connection(true));
+    const pending = a.begin(1000);
+    expect(stream.read()).toBeNull();
+    expect(a.status().pausedClients).toBe(1);
+    // A subscriber (it has not published) is read whatever the budget.
+    const subscriber = new PassThrough();
+    subscriber.write(publishes(1, 1, 7));
+    a.gate(subscriber, connection(false));
+    expect(readAll(subscriber)).toEqual(publishes(1, 1, 7));
+    const readable = new Promise<void>((resolve) => stream.once('readable', () => resolve()));
+    a.done(pending);
+    await readable;
+    expect(readAll(stream)).toEqual(publishes(1, 1));
+    expect(a.status().pausedClients).toBe(0);
+  });
+
+  it('stops reading while the rules are twice their limit behind', () => {
+    let behind = 1200;
+    const { a } = admission({ rulesBehind: () => behind });
+    const stream = new PassThrough();
+    stream.write(publishes(1, 1));
+    a.gate(stream, connection(true));
+    expect(stream.read()).toBeNull();
+    behind = 0;
+    a.close();
+    expect(readAll(stream)).toEqual(publishes(1, 1));
+  });
+});
+
+describe('admission in a real hub', () => {
+  let hub: TestHub | undefined;
+  afterEach(async () => {
+    await hub?.dispose();
+    hub = undefined;
+  });
+
+  it('a flooding client stops being read while the read budget is spent; another client is still acknowledged', async () => {
+    // Shedding off (a long delay, rules far behind allowed): the read budget alone holds the flood back.
+    hub = await startTestHub({
+      config: {
+        limits: { max_pending_bytes: 65_536, max_ingest_delay: '1h', messages_per_second: 1_000_000, message_burst: 1_000_000 },
+        rules: { max_behind: '1h' },
+      },
+    });
+    const budget = 65_536;
+    // Four flooders, each read a socket buffer at a time: together more than the budget.
+    const flooders = await Promise.all(Array.from({ length: 4 }, async (_, n) => (await RawMqtt.connect(hub!.hub.mqttPort!, { clientId: `flood-${n}` })).client));
+    let flooding = true;
+    const pump = async (flooder: RawMqtt, n: number) => {
+      const burst = Buffer.concat(Array.from({ length: 200 }, (_, i) => publishPacket({ topic: `floorwatch/devices/flood-${n}/telemetry`, payload: `{"co2":${600 + (i % 50)}}`, qos: 0 })));
+      while (flooding && !flooder.socket.destroyed) {
+        if (!flooder.socket.write(burst)) await new Promise((resolve) => flooder.socket.once('drain', resolve));
+      }
+    };
+    const pumping = Promise.all(flooders.map(pump));
+    const probe = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'probe' });
+    for (let i = 0; i < 5; i++) await probe.publishAsync('floorwatch/devices/probe/telemetry', JSON.stringify({ seq: i, co2: 500 }), { qos: 1 });
+    flooding = false;
+    await pumping;
+    const { admission } = (await hub.json<{ checks: { broker: { admission: { peakPendingBytes: number; pauses: number } } } }>('/api/v1/health')).checks.broker;
+    // The flooders were held back, and what the hub held for the journal stayed near the budget.
+    expect(admission.pauses).toBeGreaterThanOrEqual(1);
+    expect(admission.peakPendingBytes).toBeGreaterThan(budget / 2);
+    // The budget is looked at before each read, and a client reads at most one socket buffer (64 KiB) at a time.
+    expect(admission.peakPendingBytes).toBeLessThanOrEqual(budget + (flooders.length + 1) * 65_536);
+    // Gone at once, not ended: an ending flooder would wait for the hub to read all it had sent.
+    for (const f of flooders) f.socket.destroy();
+    await probe.endAsync();
+    await eventually(async () => (await hub!.json<{ points: unknown[] }>('/api/v1/readings?device=probe&metric=co2&from=-1h')).points.length === 5, { what: "the probe's readings" });
+  });
+
+  it('sheds a flood of QoS 0 while a sensor within its share and a QoS 1 device are kept; the flooder is disconnected after rate_grace; health says so', async () => {
+    // Overloaded as soon as any message waits 1 ms for the journal: every fsync is long enough.
+    hub = await startTestHub({ config: { limits: { max_ingest_delay: '1ms', rate_grace: '1s', messages_per_second: 1_000_000, message_burst: 1_000_000 } } });
+    const { client: flooder } = await RawMqtt.connect(hub.hub.mqttPort!, { clientId: 'flooder' });
+    const burst = Buffer.concat(Array.from({ length: 200 }, (_, i) => publishPacket({ topic: 'floorwatch/devices/flooder/telemetry', payload: `{"co2":${600 + (i % 50)}}`, qos: 0 })));
+    const pumping = (async () => {
+      while (!flooder.socket.destroyed) {
+        if (!flooder.socket.write(burst)) await Promise.race([new Promise((resolve) => flooder.socket.once('drain', resolve)), flooder.closed]);
+      }
+    })();
+    const sensor = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'sensor' });
+    const device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'device' });
+    let overloadSeen: { status: string; detail: string; gauge: number } | undefined;
+    for (let i = 0; i < 10; i++) {
+      // A reading every 100 ms, well within the share of 20 a second no client goes below.
+      await sensor.publishAsync('floorwatch/devices/sensor/telemetry', JSON.stringify({ seq: i, co2: 500 + i }), { qos: 0 });
+      await device.publishAsync('floorwatch/devices/device/telemetry', JSON.stringify({ seq: i, co2: 700 + i }), { qos: 1 });
+      const health = await hub.json<{ status: string; checks: { broker: { detail: string } } }>('/api/v1/health');
+      if (health.checks.broker.detail.includes('being shed')) overloadSeen ??= { status: health.status, detail: health.checks.broker.detail, gauge: await metric(hub, /^floorwatch_mqtt_overloaded (\d+)$/m) };
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // The flooder went past its share in every window for a second (rate_grace): disconnected.
+    await flooder.closed;
+    await pumping;
+    expect(await metric(hub, /^floorwatch_mqtt_refused_total\{reason="flooding"\} (\d+)$/m)).toBe(1);
+    expect(await metric(hub, /^floorwatch_mqtt_shed_total (\d+)$/m)).toBeGreaterThan(0);
+    expect(overloadSeen).toMatchObject({ status: 'degraded', gauge: 1, detail: expect.stringMatching(/QoS 0 messages past \d+\/s per client are being shed/) });
+    await sensor.endAsync();
+    await device.endAsync();
+    const stored = async (id: string) => (await hub!.json<{ points: unknown[] }>(`/api/v1/readings?device=${id}&metric=co2&from=-1h`)).points.length;
+    await eventually(async () => (await stored('sensor')) === 10 && (await stored('device')) === 10, { what: "every reading of the sensor and the QoS 1 device" });
+    // Once the flood is gone, the hub keeps up again and says so.
+    await eventually(async () => (await hub!.json<{ status: string }>('/api/v1/health')).status === 'ok', { what: 'health back to ok' });
+    expect(await metric(hub, /^floorwatch_mqtt_overloaded (\d+)$/m)).toBe(0);
+  });
+});
