@@ -344,12 +344,20 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
     const res = await fetch(`${broker.httpUrl}/api/v1/health`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
     return res ? ((await res.json()) as HealthJournal) : undefined;
   };
-  const rulesBehind = (h: HealthJournal | undefined) => h?.checks.journal.consumers.find((c) => c.name === 'rules')?.behindMs ?? 0;
+  const rules = (h: HealthJournal | undefined) => h?.checks.journal.consumers.find((c) => c.name === 'rules');
   const memory = setInterval(() => (rssPeak = Math.max(rssPeak, sampleProcess(broker.pid).rssBytes)), 200);
+  // The hub's journal head and the rules, every 250 ms from the start to the end: when the journal
+  // last grew and the rules caught up are read from these samples afterwards.
+  const samples: Array<{ at: number; lsn: number; rulesBehindMs: number }> = [];
   let watching = true;
-  const rulesWatch = (async () => {
+  const journalWatch = (async () => {
     while (watching && broker.httpUrl) {
-      rulesBehindMax = Math.max(rulesBehindMax, rulesBehind(await health()));
+      const h = await health();
+      const r = rules(h);
+      if (h && r) {
+        rulesBehindMax = Math.max(rulesBehindMax, r.behindMs ?? 0);
+        samples.push({ at: performance.now(), lsn: h.checks.journal.durableLsn, rulesBehindMs: r.behindMs ?? 0 });
+      }
       await sleep(250);
     }
   })();
@@ -386,33 +394,18 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
     result.alerts = { p50: round(p.p50), max: round(p.max), missed: alerts.missed };
   }
   if (broker.httpUrl) {
-    // The journal has settled once it has not grown for a second; the rules, once nothing waits for them.
-    let lastLsn = -1;
-    let lastGrowth = performance.now();
-    let settledAt: number | undefined;
-    let caughtUpAt: number | undefined;
+    // The journal has settled once it has not grown for 2 s: it settled at the first sample with
+    // its final head; the rules caught up at the first sample after that in which they had judged all of it.
     const deadline = performance.now() + 300_000;
-    while ((settledAt === undefined || caughtUpAt === undefined) && performance.now() < deadline) {
-      const h = await health();
-      const now = performance.now();
-      const lsn = h?.checks.journal.durableLsn ?? lastLsn;
-      if (lsn !== lastLsn) {
-        lastLsn = lsn;
-        lastGrowth = now;
-        settledAt = undefined;
-      } else if (settledAt === undefined && now - lastGrowth >= 1000) {
-        settledAt = lastGrowth;
-      }
-      const behind = rulesBehind(h);
-      rulesBehindMax = Math.max(rulesBehindMax, behind);
-      if (behind === 0 && caughtUpAt === undefined && settledAt !== undefined) caughtUpAt = now;
-      await sleep(200);
-    }
-    result.journalSettledMs = settledAt === undefined ? undefined : round(Math.max(0, settledAt - floodEnded));
-    result.rulesCaughtUpMs = caughtUpAt === undefined ? undefined : round(Math.max(0, caughtUpAt - floodEnded));
+    const grewLast = () => samples.findIndex((x) => x.lsn === samples.at(-1)?.lsn);
+    while (performance.now() < deadline && (samples.length === 0 || performance.now() - samples[grewLast()]!.at < 2000)) await sleep(250);
+    const settled = samples[grewLast()];
+    const caughtUp = samples.slice(grewLast()).find((x) => x.rulesBehindMs === 0);
+    if (settled) result.journalSettledMs = round(Math.max(0, settled.at - floodEnded));
+    if (caughtUp) result.rulesCaughtUpMs = round(Math.max(0, caughtUp.at - floodEnded));
   }
   watching = false;
-  await rulesWatch;
+  await journalWatch;
   clearInterval(memory);
   rssPeak = Math.max(rssPeak, sampleProcess(broker.pid).rssBytes);
   result.rssMb.peak = mb(rssPeak);
