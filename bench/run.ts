@@ -1,6 +1,6 @@
 // `npm run bench`: the hub side by side with bare Aedes, Mosquitto and raw InfluxDB writes, all on
 // 127.0.0.1 and driven by the simulator's load mode. Every scenario is bounded in count and time.
-// Prints one table of ratios and writes bench/results/<date>.json.
+// Prints one table of ratios and writes bench/results/<date>-node<major>.json.
 //
 //   npm run bench [-- --only throughput,senml,latency,fleet,journal,overload,pipeline] [--profile]
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -491,12 +491,15 @@ try {
   await influxd.dispose();
 }
 
+const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, platform: `${os.type()} ${os.release()}` };
 const widths = [28, 44, 36];
 say('');
+// Every process measured (hub, bare Aedes, load generator) runs on this Node: figures from different Nodes differ.
+say(`Node ${machine.node}, ${machine.cpus} × ${machine.model ?? 'unknown CPU'}, ${machine.memoryGb} GB, ${machine.platform}`);
 say(['scenario', 'figure', 'value'].map((h, i) => h.padEnd(widths[i] ?? 0)).join(' ') + ' ratio');
 for (const row of rows) say([row.scenario, row.figure, row.value].map((c, i) => c.padEnd(widths[i] ?? 0)).join(' ') + ` ${row.ratio ?? ''}`);
-const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, platform: `${os.type()} ${os.release()}` };
-const file = join(import.meta.dirname, 'results', `${new Date().toISOString().slice(0, 10)}.json`);
+// One file per day and Node major version, so runs on two Nodes the same day are both kept.
+const file = join(import.meta.dirname, 'results', `${new Date().toISOString().slice(0, 10)}-node${process.versions.node.split('.')[0]}.json`);
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
 writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine, durationSeconds: round((Date.now() - started) / 1000), results }, null, 2)}\n`);
 say(`\nwritten to ${file} (${round((Date.now() - started) / 1000)} s)`);

@@ -119,16 +119,23 @@ export interface HubProcess {
 }
 
 
-/** Runs `hub/main.ts` as `npm start` would, and resolves once its API answers. */
+/** What node runs instead of `hub/main.ts` through tsx (the built hub, say), and in which folder. */
+export interface HubCommand {
+  args: string[];
+  cwd: string;
+}
+
+/** Runs `hub/main.ts` as `npm start` would (or `options.command`), and resolves once its API answers. */
 export async function spawnHub(
   dataDir: string,
-  options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; logLevel?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
+  options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; logLevel?: string; env?: Record<string, string>; nodeArgs?: string[]; command?: HubCommand } = {},
 ): Promise<HubProcess> {
   const httpPort = options.httpPort ?? (await freePort());
   const mqttPort = options.mqttPort ?? (await freePort());
   const env = { ...process.env, ...testEnv(dataDir, { ...options, httpPort, mqttPort }), FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info', ...options.env };
-  // node itself with tsx as a loader, so a signal reaches the hub and not a wrapper process.
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'hub/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node itself (with tsx as a loader, unless told otherwise), so a signal reaches the hub and not a wrapper process.
+  const args = options.command?.args ?? ['--import', 'tsx', 'hub/main.ts'];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], { env, cwd: options.command?.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
