@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { InfluxStore } from '../hub/store/influx.ts';
+import { InfluxStore } from '../hub/store/influx/index.ts';
 import { StoreRefusal, StoreUnavailable, type AlertRecord, type Store } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { freePort, startInfluxd, type InfluxdHandle } from './support/influxd.ts';
