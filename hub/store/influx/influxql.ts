@@ -166,7 +166,7 @@ export function parseAnswer(body: string): Answer {
 }
 
 /** A row's cell by column name (undefined when the answer has no such column). */
-export function cell(series: InfluxSeries, row: readonly unknown[], column: string): unknown {
+function cell(series: InfluxSeries, row: readonly unknown[], column: string): unknown {
   const i = series.columns.indexOf(column);
   return i < 0 ? undefined : row[i];
 }

@@ -76,7 +76,7 @@ export function escapeKey(text: string, what: 'tag key' | 'field key' = 'tag key
 }
 
 /** The value of tag `key`, escaped as keys are. */
-export function escapeTagValue(value: string, key: string): string {
+function escapeTagValue(value: string, key: string): string {
   return escaped(value, KEY_SPECIAL, 'tag value', key);
 }
 

@@ -29,7 +29,7 @@ import { countTotal, everyMeasurementIn, measurementIn, quoteIdentifier, type In
 import type { FieldValue, Point } from './line-protocol.ts';
 
 export const RAW_POLICY = 'raw';
-export const LONG_TERM_POLICY = 'long_term';
+const LONG_TERM_POLICY = 'long_term';
 /** The retention policy holding the `alerts` measurement. */
 export const ALERT_HISTORY_POLICY = 'alert_history';
 export const ALERTS_MEASUREMENT = 'alerts';
