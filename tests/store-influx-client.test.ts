@@ -26,7 +26,7 @@ describe('a refused write', () => {
     expect(tooLarge).not.toBeInstanceOf(StoreUnavailable);
   });
 
-  it('is the server state, to retry, on a 5xx, a timeout, too many requests, refused credentials or a missing database', () => {
+  it('is the server state, to retry, on a 5xx, a timeout, too many requests, refused credentials, a missing database or an answer that is not InfluxDB\'s', () => {
     for (const status of [500, 502, 503, 504, 408, 429]) {
       const failure = writeFailure({ status, body: json('engine: cache-max-memory-size exceeded') });
       expect(failure, String(status)).toBeInstanceOf(StoreUnavailable);
@@ -37,6 +37,8 @@ describe('a refused write', () => {
       expect(failure).toBeInstanceOf(StoreUnavailable);
       expect(failure.message).toBe(`InfluxDB write failed (${status}): authorization failed: InfluxDB refuses the hub's credentials (check the user and password in the InfluxDB url)`);
     }
+    // Not InfluxDB's answer to a stored write (204): a proxy's page, a redirect.
+    for (const status of [200, 201, 301, 307]) expect(writeFailure({ status, body: '<html>moved</html>' }), String(status)).toBeInstanceOf(StoreUnavailable);
     const missing = writeFailure({ status: 404, body: json('database not found: "floor"') });
     expect(missing).toBeInstanceOf(DatabaseNotFound);
     expect(missing).toBeInstanceOf(StoreUnavailable);

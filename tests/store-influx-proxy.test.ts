@@ -12,11 +12,14 @@ describe('a server that is not InfluxDB answering at the store URL', () => {
   let server: Server;
   let base: string;
   beforeAll(async () => {
-    // /ping answers as InfluxDB would; /query with a proxy's page under /html, with JSON of another shape under /json.
+    // /ping answers as InfluxDB would; /query with a proxy's page under /html, with JSON of another
+    // shape under /json; under /ok, /query answers as InfluxDB does and /write with a proxy's page.
     server = createServer((req, res) => {
       if (req.url?.endsWith('/ping')) {
         res.writeHead(204, { 'x-influxdb-version': '1.8.10' }).end();
-      } else if (req.url?.startsWith('/html/')) {
+      } else if (req.url?.startsWith('/ok/query')) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
+      } else if (req.url?.startsWith('/html/') || req.url?.startsWith('/ok/')) {
         res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Welcome to the site proxy</body></html>');
       } else {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0,"series":[{"name":"noise","columns":"time,value"}]}]}');
@@ -40,5 +43,16 @@ describe('a server that is not InfluxDB answering at the store URL', () => {
       }
       await store.close();
     }
+  });
+
+  it('does not take a write answered 200 for a stored one', async () => {
+    const store = new InfluxStore({ url: `${base}/ok/floor`, timeoutMs: 2000 });
+    await store.init();
+    const err = await store.write([reading]).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailable);
+    expect((err as Error).message).toBe(
+      'InfluxDB write failed (200): <html><body>Welcome to the site proxy</body></html>: InfluxDB answers a write it stored with 204, so something else answered in its place (a proxy, a redirect)',
+    );
+    await store.close();
   });
 });

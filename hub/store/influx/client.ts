@@ -73,13 +73,17 @@ export function errorMessage(res: Pick<HttpAnswer, 'status' | 'body'>): string {
 }
 
 /**
- * What a refused write means: a 400 (a field type conflict, a series limit, points beyond the
- * retention policy, a line it cannot parse) and other 4xx refuse those points for good; a 5xx, a
- * timeout, refused credentials or a missing database are the server's state, worth a retry.
+ * What a write answered with anything but 204 No Content means: a 400 (a field type conflict, a
+ * series limit, points beyond the retention policy, a line it cannot parse) and other 4xx refuse
+ * those points for good; a 5xx, a timeout, refused credentials or a missing database are the
+ * server's state, worth a retry. So is any other answer: InfluxDB (1.x, and 2.x and 3.x on this
+ * API) stores a write only when it answers 204, and a 200 comes from something else in its place
+ * (a proxy's page), which stored nothing.
  */
 export function writeFailure(res: Pick<HttpAnswer, 'status' | 'body'>): StoreRefusal | StoreUnavailable {
   const message = errorMessage(res);
   const text = `InfluxDB write failed (${res.status}): ${message}`;
+  if (res.status < 400) return new StoreUnavailable(`${text}: InfluxDB answers a write it stored with 204, so something else answered in its place (a proxy, a redirect)`);
   if (res.status === 404 && /database not found/.test(message)) return new DatabaseNotFound(text);
   if (res.status === 401 || res.status === 403) return new StoreUnavailable(`${text}: InfluxDB refuses the hub's credentials (check the user and password in the InfluxDB url)`);
   if (res.status >= 500 || res.status === 408 || res.status === 429) return new StoreUnavailable(text);
@@ -113,7 +117,7 @@ export class InfluxClient {
   async write(body: string, policy: string): Promise<void> {
     const query = new URLSearchParams({ db: this.database, rp: policy, precision: 'ms' });
     const res = await this.send('POST', `/write?${query}`, body, 'text/plain; charset=utf-8');
-    if (!ok(res)) throw writeFailure(res);
+    if (res.status !== 204) throw writeFailure(res);
   }
 
   /** One InfluxQL statement, its values bound; the results, or InfluxError in InfluxDB's words. */
