@@ -2,7 +2,7 @@
 // this is the query model Grafana's InfluxDB data source saves for a raw query.
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
 import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, type DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
-import { ALERT_HISTORY_POLICY } from '../hub/store/influx.ts';
+import { ALERT_HISTORY_POLICY } from '../hub/store/influx/index.ts';
 
 /** The data sources the provisioning files create, by uid. */
 export const INFLUX: DataSourceRef = { type: 'influxdb', uid: 'floorwatch-influxdb' };

@@ -35,7 +35,7 @@ import { openSiteSecurity } from './security/site.ts';
 import { describeAdmission } from './sources/admission.ts';
 import { startMqttSource, type MqttSource } from './sources/mqtt.ts';
 import { startSerialSource } from './sources/serial.ts';
-import { InfluxStore } from './store/influx.ts';
+import { InfluxStore } from './store/influx/index.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import { StoreUnavailable, type Store } from './store/store.ts';
 import { StoreWriter } from './store/writer.ts';

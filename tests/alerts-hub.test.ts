@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signature } from '../hub/notify/webhook.ts';
-import { InfluxStore } from '../hub/store/influx.ts';
+import { InfluxStore } from '../hub/store/influx/index.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 import { startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 

@@ -1,7 +1,7 @@
 // Nothing acknowledged is lost: the hub is killed with SIGKILL twice while 100 devices publish
 // 20,000 QoS 1 readings, and InfluxDB ends with every reading exactly once.
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { InfluxStore } from '../hub/store/influx.ts';
+import { InfluxStore } from '../hub/store/influx/index.ts';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.ts';
 import { startFleet } from './support/load.ts';
 import { rmSync } from 'node:fs';

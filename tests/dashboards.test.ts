@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { DASHBOARD_DIR, generate } from '../dashboards/generate.ts';
 import { loadConfig } from '../hub/config/config.ts';
-import { InfluxStore } from '../hub/store/influx.ts';
+import { InfluxStore } from '../hub/store/influx/index.ts';
 import { SteppedClock } from '../sensors-firmware-sim/clock.ts';
 import { Floor } from '../sensors-firmware-sim/floor.ts';
 import { hubDeclarations, parseFleet } from '../sensors-firmware-sim/fleet.ts';

@@ -2,7 +2,7 @@
 // readings), health shows the outage and the backlog, and after InfluxDB returns the backlog
 // drains with nothing lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InfluxStore } from '../hub/store/influx.ts';
+import { InfluxStore } from '../hub/store/influx/index.ts';
 import { eventually, startTestHub, type TestHub } from './support/hub.ts';
 import { startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 import { startFleet } from './support/load.ts';

@@ -15,7 +15,7 @@ import { faultName, incidents } from '../hub/reports/incidents.ts';
 import { shiftLayout } from '../hub/reports/layout.ts';
 import { alertHistory, shiftReport, type ShiftReport } from '../hub/reports/shift.ts';
 import { siteRules } from '../hub/rules/site.ts';
-import { InfluxStore } from '../hub/store/influx.ts';
+import { InfluxStore } from '../hub/store/influx/index.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
 import type { AlertRecord, Store } from '../hub/store/store.ts';
 import { eventually, startTestHub, storeCaughtUp, tempDir, testEnv, type TestHub } from './support/hub.ts';

@@ -1,7 +1,8 @@
 // The suite every Store backend must pass, so InfluxDB and SQLite give the same answers for the
 // same data. Expected numbers are computed here from the readings, never by asking a store.
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Reading } from '../hub/domain/reading.ts';
+import { METRICS, type Reading } from '../hub/domain/reading.ts';
 import { StoreRefusal, type Aggregate, type AlertRecord, type SeriesPoint, type Store } from '../hub/store/store.ts';
 
 const MINUTE = 60_000;
@@ -51,6 +52,13 @@ function expectClose(actual: SeriesPoint[], expected: SeriesPoint[]): void {
 }
 
 const AGGS: readonly Aggregate[] = ['mean', 'min', 'max', 'last', 'laeq'];
+
+/** Ids of the grammar, and among them the names every object answers to. */
+const anyId = fc.oneof(fc.constantFrom('constructor', 'toString', 'valueOf', 'hasOwnProperty', 'a', '0', 'A.b_c-d'), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/));
+const anyMetric = fc.oneof(fc.constantFrom(...METRICS.keys(), 'constructor', 'toString', 'time', 'select', 'value'), fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,63}$/));
+/** Every finite double; -0 is written as 0 by InfluxDB's line protocol, so it is left to other tests. */
+const anyValue = fc.double({ noNaN: true, noDefaultInfinity: true }).map((v) => (Object.is(v, -0) ? 0 : v));
+const SLOT = 10 * MINUTE;
 
 export function describeStoreContract(
   name: string,
@@ -326,6 +334,32 @@ export function describeStoreContract(
         expect((refusal as Error).message).toMatch(/refusing reading/);
       }
       expect(await store.count({ from: BASE, to: END })).toBe(0);
+    });
+
+    it('gives back any batch of valid readings as written, the last of a repeated (device, metric, ts) winning', async () => {
+      // Each run writes into its own zone and ten-minute slot, so runs never see each other's readings.
+      let run = 0;
+      const batch = fc.array(fc.record({ device: anyId, metric: anyMetric, offset: fc.integer({ min: 0, max: SLOT - 1 }), value: anyValue }), { minLength: 1, maxLength: 40 });
+      await fc.assert(
+        fc.asyncProperty(batch, async (drawn) => {
+          const zone = `prop-${++run}`;
+          const slot = BASE + run * SLOT;
+          const readings: Reading[] = drawn.map(({ device, metric, offset, value }) => ({ device, metric, ts: slot + offset, value, zone, ...(!METRICS.has(metric) && { unknownMetric: true as const }) }));
+          await store.write(readings);
+          const kept = new Map<string, Reading>();
+          for (const r of readings) kept.set(JSON.stringify([r.device, r.metric, r.ts]), r);
+          const byTime = (a: SeriesPoint, b: SeriesPoint) => a.ts - b.ts || (a.device! < b.device! ? -1 : a.device! > b.device! ? 1 : 0);
+          for (const metric of new Set(readings.map((r) => r.metric))) {
+            const expected = [...kept.values()].filter((r) => r.metric === metric).map((r) => ({ ts: r.ts, value: r.value, device: r.device })).sort(byTime);
+            expect(await store.query({ zone, metric, from: slot, to: slot + SLOT })).toEqual(expected);
+            for (const device of new Set(expected.map((p) => p.device))) {
+              expect(await store.query({ device, metric, from: slot, to: slot + SLOT })).toEqual(expected.filter((p) => p.device === device));
+            }
+          }
+          expect(await store.count({ zone, from: slot, to: slot + SLOT })).toBe(kept.size);
+        }),
+        { numRuns: 25 },
+      );
     });
 
     it('rejects a query naming both or neither of device and zone', async () => {

@@ -1,7 +1,12 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { InfluxStore } from '../hub/store/influx.ts';
+import { InfluxClient, parseInfluxUrl } from '../hub/store/influx/client.ts';
+import { InfluxStore } from '../hub/store/influx/index.ts';
+import { firstSeries, measurementIn, rawPoints, rawQuery, whereScope } from '../hub/store/influx/influxql.ts';
+import { encodePoint } from '../hub/store/influx/line-protocol.ts';
 import { StoreRefusal, StoreUnavailable, type AlertRecord, type Store } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
+import { hostileName } from './support/hostile-names.ts';
 import { freePort, startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
 const influxUrl = inject('influxUrl');
@@ -262,6 +267,30 @@ describe('InfluxStore', () => {
     await expect(store.write([{ device: 'd1', metric: 'noise', ts: recent, value: 1, zone: 'z1' }])).rejects.toThrow(
       /InfluxDB POST/,
     );
+  });
+
+  it('reads back as written a point whose measurement, tag value and text hold hostile names', async () => {
+    const db = newDatabase();
+    await influxql(`CREATE DATABASE "${db}"`);
+    const client = new InfluxClient(parseInfluxUrl(`${influxUrl}/${db}`), 10_000);
+    const text = fc.oneof(hostileName, fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('', '\\', '\\"', 'a\nb\r\nc', '"); DROP DATABASE x'));
+    const value = fc.double({ noNaN: true, noDefaultInfinity: true }).map((v) => (Object.is(v, -0) ? 0 : v));
+    let time = recent;
+    await fc.assert(
+      fc.asyncProperty(hostileName.filter((s) => !s.startsWith('#')), hostileName, text, value, async (measurement, device, note, v) => {
+        time += 1;
+        await client.write(encodePoint({ measurement, tags: [['device', device]], fields: [['value', v], ['note', note]], time }), 'autogen');
+        const from = measurementIn(db, 'autogen', measurement);
+        const scope = whereScope({ device, from: time, to: time + 1 })!;
+        expect(rawPoints(await client.query(rawQuery(from, scope)))).toEqual([{ ts: time, value: v, device }]);
+        const notes = await client.query({ q: `SELECT "note" FROM ${from} WHERE ${scope.where}`, params: scope.params });
+        // Line breaks in text become one space, on purpose; everything else comes back as it was.
+        expect(firstSeries(notes)?.values).toEqual([[time, note.replace(/[\r\n]+/g, ' ')]]);
+      }),
+      { numRuns: 100 },
+    );
+    client.close();
+    await influxql(`DROP DATABASE "${db}"`);
   });
 
   describe('across a server restart', () => {

@@ -5,7 +5,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import type { Reading } from '../hub/domain/reading.ts';
-import { InfluxStore } from '../hub/store/influx.ts';
+import { InfluxStore } from '../hub/store/influx/index.ts';
 import { StoreWriter, type RefusedReading } from '../hub/store/writer.ts';
 import { createMetrics } from '../hub/telemetry/metrics.ts';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';

@@ -8,8 +8,9 @@
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty). There is no
 // long-term downsampled copy of the readings as in InfluxDB.
 import Database from 'better-sqlite3';
-import { METRIC_PATTERN, readingProblem, type Reading } from '../domain/reading.ts';
+import type { Reading } from '../domain/reading.ts';
 import { StoreRefusal, StoreUnavailable, type Aggregate, type AlertQuery, type AlertRecord, type Pruned, type ReadingQuery, type SeriesPoint, type Store, type StoreHealth } from './store.ts';
+import { ALERT_QUERY_LIMIT, checkAggregate, checkEvery, checkLimit, checkMetric, checkScope, isEmptyRange, refuseUnwritable } from './validate.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a store that lives as long as the process. */
@@ -86,14 +87,6 @@ function classified(err: unknown): unknown {
   return err;
 }
 
-/** Same refusal as InfluxStore, which cannot bind a measurement name. */
-function checkMetric(metric: string): string {
-  if (typeof metric !== 'string' || !METRIC_PATTERN.test(metric)) {
-    throw new Error(`metric ${JSON.stringify(metric)} is not a valid metric name`);
-  }
-  return metric;
-}
-
 export class SqliteStore implements Store {
   readonly name = 'sqlite';
   readonly path: string;
@@ -133,10 +126,7 @@ export class SqliteStore implements Store {
   async write(readings: readonly Reading[]): Promise<void> {
     if (readings.length === 0) return;
     if (this.insertBatch === undefined) throw new Error('SqliteStore.write before init()');
-    for (const r of readings) {
-      const problem = readingProblem(r);
-      if (problem !== undefined) throw new StoreRefusal(`refusing reading: ${problem}`);
-    }
+    refuseUnwritable(readings);
     try {
       this.insertBatch(readings);
     } catch (err) {
@@ -145,9 +135,9 @@ export class SqliteStore implements Store {
   }
 
   async query(q: ReadingQuery): Promise<SeriesPoint[]> {
-    if ((q.device === undefined) === (q.zone === undefined)) throw new Error('query needs exactly one of device or zone');
+    checkScope(q);
     checkMetric(q.metric);
-    if (!(q.from < q.to)) return [];
+    if (isEmptyRange(q.from, q.to)) return [];
     const scope = this.scopeSql(q);
     const params: Record<string, string | number> = { ...this.scopeParams(q), from: q.from, to: q.to };
 
@@ -155,8 +145,7 @@ export class SqliteStore implements Store {
       const base = `SELECT ts, value, device FROM readings WHERE ${scope}`;
       let sql = `${base} ORDER BY ts, device`;
       if (q.limit !== undefined) {
-        if (!Number.isSafeInteger(q.limit) || q.limit < 0) throw new Error(`limit ${q.limit} is not a non-negative integer`);
-        if (q.limit === 0) return [];
+        if (checkLimit(q.limit) === 0) return [];
         params['limit'] = q.limit;
         sql = `SELECT * FROM (${base} ORDER BY ts DESC, device DESC LIMIT @limit) ORDER BY ts, device`;
       }
@@ -164,16 +153,14 @@ export class SqliteStore implements Store {
       return rows.map((r) => ({ ts: r.ts, value: r.value as number, device: r.device as string }));
     }
 
-    const expr = AGG_SQL[q.agg];
-    if (expr === undefined) throw new Error(`unknown aggregate ${String(q.agg)}`);
+    const expr = AGG_SQL[checkAggregate(q.agg)];
     // A bare column next to max() takes its value from the row holding the max: that is `last`.
     const lastTs = q.agg === 'last' ? ', max(ts) AS last_ts' : '';
     if (q.every === undefined) {
       const row = this.stmt(`SELECT ${expr} AS value${lastTs} FROM readings WHERE ${scope}`).get(params) as Row | undefined;
       return row === undefined || row.value === null ? [] : [{ ts: q.from, value: row.value }];
     }
-    if (!Number.isSafeInteger(q.every) || q.every <= 0) throw new Error(`every ${q.every} is not a positive integer of ms`);
-    params['every'] = q.every;
+    params['every'] = checkEvery(q.every);
     const rows = this.stmt(
       `SELECT ${WINDOW} AS w, ${expr} AS value${lastTs} FROM readings WHERE ${scope} GROUP BY w ORDER BY w`,
     ).all(params) as { w: number; value: number | null }[];
@@ -182,7 +169,7 @@ export class SqliteStore implements Store {
 
   async count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number> {
     if (q.metric !== undefined) checkMetric(q.metric);
-    if (!(q.from < q.to)) return 0;
+    if (isEmptyRange(q.from, q.to)) return 0;
     const row = this.stmt(`SELECT count(*) AS n FROM readings WHERE ${this.scopeSql(q)}`).get({
       ...this.scopeParams(q),
       from: q.from,
@@ -207,7 +194,7 @@ export class SqliteStore implements Store {
   }
 
   async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
-    const params: Record<string, string | number> = { from: q.from, to: q.to, limit: q.limit ?? 10_000 };
+    const params: Record<string, string | number> = { from: q.from, to: q.to, limit: q.limit ?? ALERT_QUERY_LIMIT };
     let where = 'at >= @from AND at < @to';
     if (q.zone !== undefined) {
       where += ' AND zone = @zone';

@@ -1,0 +1,134 @@
+// The InfluxDB store: the one entry point the hub imports. It composes the parts the way
+// Telegraf's InfluxDB output does (serializer / client / output):
+//   line-protocol.ts  points → text, escaped (pure)
+//   influxql.ts       queries built with bound values, answers parsed and checked (pure)
+//   schema.ts         what is created and kept: database, policies, continuous queries, point shapes
+//   client.ts         HTTP, and what each failure means: unavailable (retry) or refused (set aside)
+// This file checks what it is given (validate.ts, shared with SQLite), creates the database again
+// when it went missing, and cuts large writes into chunks.
+import type { Reading } from '../../domain/reading.ts';
+import { StoreRefusal, type AlertQuery, type AlertRecord, type ReadingQuery, type SeriesPoint, type Store, type StoreHealth } from '../store.ts';
+import { ALERT_QUERY_LIMIT, checkAggregate, checkEvery, checkLimit, checkMetric, checkScope, refuseUnwritable } from '../validate.ts';
+import { DatabaseNotFound, InfluxClient, parseInfluxUrl } from './client.ts';
+import { aggregatePoints, aggregateQuery, alertRecords, alertsQuery, countQuery, countTotal, everyMeasurementIn, measurementIn, rawPoints, rawQuery, whereScope } from './influxql.ts';
+import { encodePoint, LineProtocolError, type Point } from './line-protocol.ts';
+import { ALERT_HISTORY_POLICY, ALERTS_MEASUREMENT, RAW_POLICY, alertPoint, ensureSchema, readingPoint, retentionsOf, type Retentions } from './schema.ts';
+
+export { ALERT_HISTORY_POLICY } from './schema.ts';
+
+export interface InfluxStoreOptions extends Retentions {
+  /** http(s)://[user:pass@]host:port[/prefix]/database */
+  url: string;
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+const WRITE_CHUNK = 5000;
+const HEALTH_TIMEOUT_MS = 2000;
+/** Alert tag values are ids, rule names and words: the id grammar, dots allowed. */
+const ALERT_TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
+
+/** The point as a line; what the line protocol cannot carry (a time beyond 2262, say) is refused for good. */
+function encoded(point: Point, what: string): string {
+  try {
+    return encodePoint(point);
+  } catch (err) {
+    if (err instanceof LineProtocolError) throw new StoreRefusal(`refusing ${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+export class InfluxStore implements Store {
+  readonly name = 'influxdb';
+  readonly database: string;
+  private readonly retentions: Required<Retentions>;
+  private readonly timeoutMs: number;
+  private readonly client: InfluxClient;
+  /** init() has succeeded since the database was last found missing. */
+  private ready = false;
+
+  constructor(opts: InfluxStoreOptions) {
+    const target = parseInfluxUrl(opts.url);
+    this.database = target.database;
+    this.retentions = retentionsOf(opts);
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.client = new InfluxClient(target, this.timeoutMs);
+  }
+
+  async init(): Promise<void> {
+    await ensureSchema((q) => this.client.query(q), this.database, this.retentions);
+    this.ready = true;
+  }
+
+  async write(readings: readonly Reading[]): Promise<void> {
+    if (readings.length === 0) return;
+    // Every reading is checked and encoded before the first is sent, so a bad one never leaves half a batch.
+    refuseUnwritable(readings);
+    await this.writeLines(readings.map((r) => encoded(readingPoint(r), 'reading')), RAW_POLICY);
+  }
+
+  async writeAlertEvents(records: readonly AlertRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const lines = records.map((r) => {
+      for (const [name, tag] of [['event', r.event], ['key', r.key], ['rule', r.rule], ['severity', r.severity], ['zone', r.zone]] as const) {
+        if (typeof tag !== 'string' || !ALERT_TAG.test(tag)) throw new StoreRefusal(`refusing alert record: ${name} ${JSON.stringify(tag)} is not a valid tag value`);
+      }
+      if (!Number.isSafeInteger(r.at) || !Number.isSafeInteger(r.alertId)) throw new StoreRefusal('refusing alert record: at and alertId must be integers');
+      return encoded(alertPoint(r), 'alert record');
+    });
+    await this.writeLines(lines, ALERT_HISTORY_POLICY);
+  }
+
+  private async writeLines(lines: readonly string[], policy: string): Promise<void> {
+    // A database that was missing when the hub started, or dropped since, is created (again).
+    if (!this.ready) await this.init();
+    try {
+      for (let i = 0; i < lines.length; i += WRITE_CHUNK) await this.client.write(lines.slice(i, i + WRITE_CHUNK).join('\n'), policy);
+    } catch (err) {
+      if (err instanceof DatabaseNotFound) this.ready = false;
+      throw err;
+    }
+  }
+
+  async query(q: ReadingQuery): Promise<SeriesPoint[]> {
+    checkScope(q);
+    const from = measurementIn(this.database, RAW_POLICY, checkMetric(q.metric));
+    const scope = whereScope(q);
+    if (scope === undefined) return [];
+    if (q.agg === undefined) {
+      // LIMIT 0 would mean "no limit" to InfluxDB.
+      if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
+      return rawPoints(await this.client.query(rawQuery(from, scope, q.limit)));
+    }
+    const every = q.every === undefined ? undefined : checkEvery(q.every);
+    const results = await this.client.query(aggregateQuery(checkAggregate(q.agg), from, scope, every));
+    return aggregatePoints(results, every === undefined ? q.from : undefined);
+  }
+
+  async count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number> {
+    const from = q.metric === undefined ? everyMeasurementIn(this.database, RAW_POLICY) : measurementIn(this.database, RAW_POLICY, checkMetric(q.metric));
+    const scope = whereScope(q);
+    if (scope === undefined) return 0;
+    return countTotal(await this.client.query(countQuery(from, scope)));
+  }
+
+  async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
+    const scope = whereScope(q);
+    if (scope === undefined) return [];
+    return alertRecords(await this.client.query(alertsQuery(measurementIn(this.database, ALERT_HISTORY_POLICY, ALERTS_MEASUREMENT), scope, q.limit ?? ALERT_QUERY_LIMIT)));
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      const ping = await this.client.ping(Math.min(this.timeoutMs, HEALTH_TIMEOUT_MS));
+      if (ping.up) return { ok: true, detail: `InfluxDB ${ping.version} at ${this.client.base}, database ${this.database}` };
+      return { ok: false, detail: `InfluxDB /ping answered ${ping.status} at ${this.client.base}` };
+    } catch (err) {
+      return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}
