@@ -2,7 +2,8 @@
 # Makes sure the programs the tests start are installed: influxd (InfluxDB 1.x), mosquitto and
 # its clients, socat (pty pairs), openssl (a test CA), docker-compose (checks docker-compose.yml;
 # no Docker engine is needed), chromium (the floor page's browser tests), ss (the broker's TCP
-# keepalive, seen from the kernel's socket table). Installs them with apt-get when run as root;
+# keepalive, seen from the kernel's socket table), redis-server and haproxy (a cluster of hubs behind
+# a TCP load balancer), python3-aiosmtpd (an SMTP server for email receivers). Installs them with apt-get when run as root;
 # otherwise prints the command.
 set -euo pipefail
 
@@ -16,6 +17,9 @@ declare -A package_of=(
   [docker-compose]=docker-compose
   [chromium]=chromium
   [ss]=iproute2
+  [redis-server]=redis-server
+  [haproxy]=haproxy
+  [aiosmtpd]=python3-aiosmtpd
 )
 
 missing=()
@@ -39,7 +43,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends $packages >/dev/null
 # Debian's packages start their own daemons where an init system runs; the tests start their own
 # on free ports, so those are not needed.
-for service in influxdb mosquitto; do
+for service in influxdb mosquitto redis-server haproxy; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
     systemctl stop "$service" || true
   fi
