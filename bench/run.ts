@@ -349,9 +349,9 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
   // The hub's journal head and the rules, every 250 ms from the start to the end: when the journal
   // last grew and the rules caught up are read from these samples afterwards.
   const samples: Array<{ at: number; lsn: number; rulesBehindMs: number }> = [];
-  let watching = true;
+  const watching = new AbortController();
   const journalWatch = (async () => {
-    while (watching && broker.httpUrl) {
+    while (!watching.signal.aborted) {
       const h = await health();
       const r = rules(h);
       if (h && r) {
@@ -365,9 +365,9 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
   const probe = await mqtt.connectAsync(broker.url, { clientId: 'bench-overload-probe' });
   const acks: number[] = [];
   const pending: Array<Promise<void>> = [];
-  let probing = true;
+  const probing = new AbortController();
   const probeLoop = (async () => {
-    for (let i = 0; probing; i++) {
+    for (let i = 0; !probing.signal.aborted; i++) {
       const sentAt = performance.now();
       pending.push(probe.publishAsync('floorwatch/devices/overload-probe/telemetry', JSON.stringify({ ts: Date.now(), seq: i, co2: 600 }), { qos: 1 }).then(() => void acks.push(performance.now() - sentAt)));
       await sleep(100);
@@ -377,7 +377,7 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
 
   const report = await flood({ host: hostname, port: Number(port), clients: CLIENTS, durationMs: FLOOD_MS, topic: (n) => `floorwatch/devices/flood-${n}/telemetry`, clientId: (n) => `flood-${n}`, payload: '{"co2":612}' });
   const floodEnded = performance.now();
-  probing = false;
+  probing.abort();
   await probeLoop;
   await Promise.race([Promise.all(pending), sleep(60_000)]);
   const alerts = alertRun && (await alertRun);
@@ -404,7 +404,7 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
     if (settled) result.journalSettledMs = round(Math.max(0, settled.at - floodEnded));
     if (caughtUp) result.rulesCaughtUpMs = round(Math.max(0, caughtUp.at - floodEnded));
   }
-  watching = false;
+  watching.abort();
   await journalWatch;
   clearInterval(memory);
   rssPeak = Math.max(rssPeak, sampleProcess(broker.pid).rssBytes);

@@ -16,20 +16,20 @@ export type SensorMetric = (typeof SENSOR_METRICS)[number];
 export const HEARTBEAT_KINDS = ['phone', 'headset', 'pc', 'server', 'gateway'] as const;
 
 const idMessage = 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit';
-const id = z.string().regex(ID_PATTERN, { message: idMessage });
+const id = z.string().regex(ID_PATTERN, { error: idMessage });
 /** An id, or a pattern with {n} when `count` makes several devices: "hs-a{n}". */
-const idTemplate = z.string().refine((v) => ID_PATTERN.test(v.replaceAll('{n}', '1')), { message: `${idMessage}; {n} numbers several devices` });
+const idTemplate = z.string().refine((v) => ID_PATTERN.test(v.replaceAll('{n}', '1')), { error: `${idMessage}; {n} numbers several devices` });
 
 const duration = z
   .string()
-  .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as "500ms", "10s", "15m" or "2h"' })
+  .refine((v) => parseDuration(v) !== undefined, { error: 'must be a duration such as "500ms", "10s", "15m" or "2h"' })
   .transform((v) => parseDuration(v) as number);
 /** A clock offset, ahead ("+3m" or "3m") or behind ("-3m"). */
 const offset = z
   .string()
-  .regex(/^[+-]?\d+(\.\d+)?(ms|s|m|h|d)$/, { message: 'must be a signed duration such as "+90s" or "-5m"' })
+  .regex(/^[+-]?\d+(\.\d+)?(ms|s|m|h|d)$/, { error: 'must be a signed duration such as "+90s" or "-5m"' })
   .transform((v) => (v.startsWith('-') ? -1 : 1) * (parseDuration(v.replace(/^[+-]/, '')) as number));
-const clockTime = z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, { message: 'must be a time of day such as "08:00" or "17:30"' });
+const clockTime = z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, { error: 'must be a time of day such as "08:00" or "17:30"' });
 const metric = z.enum(SENSOR_METRICS);
 const credentials = { username: z.string().min(1).max(256).optional(), password: z.string().max(256).optional() };
 
@@ -117,21 +117,21 @@ const fleetSchema = z
         /** auto: from the month (northern hemisphere). */
         season: z.enum([...SEASONS, 'auto']).default('auto'),
         /** Shift times are in this offset from UTC. */
-        utc_offset: z.string().regex(/^[+-]([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be an offset such as "+08:00" or "-05:00"' }).default('+00:00'),
+        utc_offset: z.string().regex(/^[+-]([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be an offset such as "+08:00" or "-05:00"' }).default('+00:00'),
         seed: z.number().int().default(1),
         outdoor_co2: z.number().min(300).max(1000).default(420),
       })
       .prefault({}),
     mqtt: z
       .strictObject({
-        url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, { message: 'must be a broker URL such as mqtt://127.0.0.1:1883' }).default('mqtt://127.0.0.1:1883'),
-        topic_prefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, { message: 'must be one topic level of letters, digits, "_" or "-"' }).default('floorwatch'),
+        url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, { error: 'must be a broker URL such as mqtt://127.0.0.1:1883' }).default('mqtt://127.0.0.1:1883'),
+        topic_prefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, { error: 'must be one topic level of letters, digits, "_" or "-"' }).default('floorwatch'),
         ...credentials,
         reconnect_first: duration.default(500),
         reconnect_max: duration.default(30_000),
       })
       .prefault({}),
-    zones: z.array(zoneSchema).min(1, { message: 'needs at least one zone' }),
+    zones: z.array(zoneSchema).min(1, { error: 'needs at least one zone' }),
     sensors: z.array(sensorSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     gateways: z.array(gatewaySchema).default([]),

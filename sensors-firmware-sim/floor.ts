@@ -160,7 +160,7 @@ export class Floor {
       const env = this.environments.get(zone ?? spec.zone);
       return { device, metric, ...(env && { read: (now: number) => sense(metric, env.at(now), random) }) };
     });
-    const gateway = await startSerialGateway({ path: line.simPath, gateway: spec.id, sensors, clock, random: random.next, intervalMs: spec.interval, aliveIntervalMs: spec.alive_interval });
+    const gateway = await startSerialGateway({ path: line.simPath, gateway: spec.id, sensors, clock, random: () => random.next(), intervalMs: spec.interval, aliveIntervalMs: spec.alive_interval });
     if (this.stopped) return gateway.stop();
     this.gateways.set(spec.id, gateway);
     // Plugged in from the start: the hub's side of the line has to be open before frames count.

@@ -151,9 +151,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     while (inFlight > 0 && Date.now() < settleBy && client.connected) await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(100)]);
   };
 
-  await Promise.all(clients.map((client, i) => (client ? runDevice(client, i + 1) : undefined)));
+  await Promise.all(clients.flatMap((client, i) => (client ? [runDevice(client, i + 1)] : [])));
   const elapsedMs = Date.now() - started;
-  await Promise.all(clients.map((c) => c?.endAsync(true)));
+  await Promise.all(clients.flatMap((c) => (c ? [c.endAsync(true)] : [])));
   return {
     devices: options.devices,
     connected: clients.filter((c) => c !== undefined).length,

@@ -32,7 +32,7 @@ export async function startPtyPair(): Promise<PtyPair> {
     let log = '';
     // socat makes both links, then says it starts its transfer loop.
     await new Promise<void>((resolve, reject) => {
-      child.stderr?.on('data', (chunk: Buffer) => {
+      child.stderr.on('data', (chunk: Buffer) => {
         log += chunk.toString();
         if (log.includes('starting data transfer loop')) resolve();
       });

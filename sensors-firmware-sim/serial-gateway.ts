@@ -100,7 +100,10 @@ export async function startSerialGateway(options: SerialGatewayOptions): Promise
     new Promise((resolve) => {
       let wait = REOPEN_FIRST_MS;
       const attempt = () => {
-        if (stopped || !plugged) return resolve();
+        if (stopped || !plugged) {
+          resolve();
+          return;
+        }
         const candidate = new SerialPort({ path: options.path, baudRate: options.baudRate ?? 9600, autoOpen: false });
         candidate.on('error', () => undefined);
         candidate.on('close', () => {
@@ -125,8 +128,10 @@ export async function startSerialGateway(options: SerialGatewayOptions): Promise
   const write = (data: string | Buffer): Promise<void> =>
     new Promise((resolve) => {
       const target = port;
-      if (!target?.isOpen) return resolve();
-      if (target.write(data)) return resolve();
+      if (!target?.isOpen || target.write(data)) {
+        resolve();
+        return;
+      }
       // A port that closes meanwhile never drains.
       const done = () => {
         target.off('drain', done);
@@ -214,7 +219,11 @@ export async function startSerialGateway(options: SerialGatewayOptions): Promise
       const sensor = options.sensors[i % options.sensors.length];
       if (!sensor) break;
       const reading = readSensor(sensor);
-      sends.push(sendFrame(readingFrame(reading)).then((ok) => void (ok && intact.push(reading))));
+      sends.push(
+        sendFrame(readingFrame(reading)).then((ok) => {
+          if (ok) intact.push(reading);
+        }),
+      );
     }
     await Promise.all(sends);
     return intact;

@@ -26,7 +26,7 @@ export const command: Command = {
     const token = process.env.FLOORWATCH_TOKEN;
     let response: Response;
     try {
-      response = await fetch(`${base}/api/v1/reports/shift?${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      response = await fetch(`${base}/api/v1/reports/shift?${query.toString()}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     } catch (err) {
       process.stderr.write(`floorwatch: the hub does not answer at ${base} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); is it running? (npm start)\n`);
       return 1;

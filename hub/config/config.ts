@@ -11,19 +11,19 @@ import { originOf } from '../security/origins.ts';
 import { parseDuration } from './duration.ts';
 
 const id = z.string().regex(ID_PATTERN, {
-  message: 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  error: 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
 });
 
 const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
-  message: 'must be a duration such as "90s", "15m", "12h", "30d" or "2w"',
+  error: 'must be a duration such as "90s", "15m", "12h", "30d" or "2w"',
 });
 
 /** A whole number, also when it arrives as text from an environment variable. */
 function integer(min: number, max: number) {
   const message = `must be a whole number from ${min} to ${max}`;
   return z
-    .union([z.number(), z.string().trim().regex(/^-?\d+$/).transform(Number)], { message })
-    .pipe(z.number().int({ message }).min(min, { message }).max(max, { message }));
+    .union([z.number(), z.string().trim().regex(/^-?\d+$/).transform(Number)], { error: message })
+    .pipe(z.number().int({ error: message }).min(min, { error: message }).max(max, { error: message }));
 }
 
 const port = integer(0, 65535);
@@ -38,13 +38,13 @@ const origin = z.string().transform((value, ctx) => {
 
 // Environment variables arrive as text; "false" must not coerce to true.
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], {
-  message: 'must be true or false',
+  error: 'must be true or false',
 });
 
 export const ZONE_TYPES = ['call_floor', 'quiet_room', 'server_room'] as const;
 
 /** A number, also when it arrives as text from an environment variable. */
-const decimal = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)], { message: 'must be a number' });
+const decimal = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)], { error: 'must be a number' });
 const bounds = z.strictObject({ above: decimal.optional(), below: decimal.optional() });
 
 /** Changes to built-in requirements, by key (`npm run floorwatch -- rules` lists them). */
@@ -55,7 +55,7 @@ const ruleOverridesSchema = z.partialRecord(
     warning: bounds.optional(),
     critical: bounds.optional(),
     for: duration.optional(),
-    hysteresis: decimal.pipe(z.number().min(0, { message: 'must be 0 or more' })).optional(),
+    hysteresis: decimal.pipe(z.number().min(0, { error: 'must be 0 or more' })).optional(),
     keep_firing_for: duration.optional(),
   }),
 );
@@ -87,7 +87,7 @@ const serialPortSchema = z.strictObject({
   gateway: id,
   /** How often the gateway sends $FWG; after 3 intervals without any frame it is offline. */
   alive_interval: duration.default('10s'),
-  devices: z.record(id, id, { message: 'device ids must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit' }).default({}),
+  devices: z.record(id, id, { error: 'device ids must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit' }).default({}),
 });
 
 const configSchema = z
@@ -105,7 +105,7 @@ const configSchema = z
         port: port.default(8080),
         /** Web pages, besides the hub's own, that may use it from a browser (/mqtt, the live feed, the API); a list, or comma-separated from an environment variable. */
         allowed_origins: z
-          .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))], { message: 'must be a list of origins such as "https://grafana.example.com:3000"' })
+          .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))], { error: 'must be a list of origins such as "https://grafana.example.com:3000"' })
           .pipe(z.array(origin))
           .default([]),
       })
@@ -115,7 +115,7 @@ const configSchema = z
         port: port.default(1883),
         topic_prefix: z
           .string()
-          .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, { message: 'must be one topic level of letters, digits, "_" or "-"' })
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, { error: 'must be one topic level of letters, digits, "_" or "-"' })
           .default('floorwatch'),
       })
       .prefault({}),
@@ -124,7 +124,7 @@ const configSchema = z
       .strictObject({
         /** http://host:8086/database — unset means the embedded SQLite store. */
         influx_url: z
-          .url({ protocol: /^https?$/, message: 'must be an http(s) URL with the database in the path, e.g. http://127.0.0.1:8086/floorwatch' })
+          .url({ protocol: /^https?$/, error: 'must be an http(s) URL with the database in the path, e.g. http://127.0.0.1:8086/floorwatch' })
           .optional(),
         raw_retention: duration.default('30d'),
         /** InfluxDB's 1-minute means, and alert history in either store. */
@@ -247,7 +247,7 @@ const configSchema = z
         /** The storage_rejecting alert resolves once the store has refused no reading for this long. */
         storage_rejecting_clears_after: duration.default('5m'),
         /** Shift start times (local time of day): noise exposure is counted per shift. */
-        shifts: z.array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be a time of day such as "06:00"' })).min(1).default(['06:00', '14:00', '22:00']),
+        shifts: z.array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day such as "06:00"' })).min(1).default(['06:00', '14:00', '22:00']),
       })
       .prefault({}),
     notify: z
@@ -256,8 +256,8 @@ const configSchema = z
         webhooks: z
           .array(
             z.strictObject({
-              url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
-              secret: z.string().min(16, { message: 'must be at least 16 characters: receivers check the signature with it' }),
+              url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+              secret: z.string().min(16, { error: 'must be at least 16 characters: receivers check the signature with it' }),
             }),
           )
           .default([]),
@@ -375,7 +375,8 @@ function setPath(target: Record<string, unknown>, path: string[], value: string)
 function shownValue(value: unknown): string {
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    // undefined has no JSON.
+    text = value === undefined ? 'nothing' : JSON.stringify(value);
   } catch {
     return 'a value that contains itself (a YAML alias loop)';
   }

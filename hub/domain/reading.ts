@@ -9,7 +9,7 @@ export function idProblem(id: string): string | undefined {
   if (id.length === 0) return 'is empty';
   if (id.length > 64) return `is ${id.length} characters long (at most 64)`;
   if (!/^[A-Za-z0-9]/.test(id)) return 'must start with a letter or digit';
-  const bad = [...id].find((c) => !/[A-Za-z0-9._-]/.test(c));
+  const bad = Array.from(id).find((c) => !/[A-Za-z0-9._-]/.test(c));
   if (bad !== undefined) return `contains ${JSON.stringify(bad)} (allowed: letters, digits, '.', '_', '-')`;
   return undefined;
 }
@@ -67,8 +67,9 @@ export interface Reading {
  * checks every reading with it before journaling, and each store again before writing, so nothing
  * that is not a plain reading (a function, NaN, an id that could not be a storage key) gets through.
  */
-export function readingProblem(r: Reading): string | undefined {
-  if (typeof r !== 'object' || r === null) return 'is not a reading';
+export function readingProblem(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null) return 'is not a reading';
+  const r = input as Partial<Record<keyof Reading, unknown>>;
   if (typeof r.metric !== 'string' || !METRIC_PATTERN.test(r.metric)) return `metric ${JSON.stringify(r.metric)} is not a valid metric name`;
   if (typeof r.device !== 'string' || !ID_PATTERN.test(r.device)) return `device ${JSON.stringify(r.device)} is not a valid id`;
   if (typeof r.zone !== 'string' || (r.zone !== '' && !ID_PATTERN.test(r.zone))) return `zone ${JSON.stringify(r.zone)} is not a valid id`;

@@ -211,7 +211,7 @@ export class Ingest {
       throw new Rejection('invalid_metric', `metric name ${JSON.stringify(metric.slice(0, 80))} must be 1-64 letters, digits or "_", starting with a letter`);
     }
     if (typeof value.value !== 'number' || !Number.isFinite(value.value)) {
-      throw new Rejection('invalid_value', `${metric} must be a finite number, found ${JSON.stringify(value.value)?.slice(0, 80) ?? String(value.value)}`);
+      throw new Rejection('invalid_value', `${metric} must be a finite number, found ${value.value === undefined ? 'nothing' : JSON.stringify(value.value).slice(0, 80)}`);
     }
     const converted = toCanonical(metric, value.value, value.unit);
     if (!converted.ok) {

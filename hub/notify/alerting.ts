@@ -100,6 +100,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
       } catch {
         // An unreadable disk size is no alert; the journal's own write errors are.
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run while statfs was awaited
       if (closing) return;
       engine.tick({ ...options.hubStatus(), ...(diskFreePercent !== undefined && { diskFreePercent }) });
       if (now() - lastPrune > PRUNE_EVERY_MS) {

@@ -5,7 +5,7 @@
 // or because they came in anonymously before devices needed a password (revocations.ts).
 // Everything here runs before ingest: a refused message never reaches the journal.
 import { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { TLSSocket, type PeerCertificate } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
@@ -237,7 +237,8 @@ export class BrokerGuard {
 
   private loginError(reason: string, returnCode: 2 | 3 | 4 | 5, who: string, message: string): AuthenticateError {
     this.refuse(reason, who, message);
-    return Object.assign(new Error(message), { returnCode: returnCode as AuthenticateError['returnCode'] });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- aedes types CONNACK codes as a const enum, which a module compiled on its own cannot import
+    return Object.assign(new Error(message), { returnCode });
   }
 
   private refuse(reason: string, who: string, message: string): void {
@@ -272,6 +273,6 @@ function addressOf(stream: unknown): string {
 }
 
 function commonName(socket: TLSSocket): string | undefined {
-  const cn: unknown = socket.getPeerCertificate().subject?.CN;
+  const cn: unknown = (socket.getPeerCertificate().subject as PeerCertificate['subject'] | undefined)?.CN;
   return typeof cn === 'string' ? cn : undefined;
 }

@@ -20,7 +20,7 @@ export class RecordFile<T> {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (stamp !== this.loadedStamp) {
-      this.records = stamp === 'absent' ? new Map() : this.read();
+      this.records = stamp === 'absent' ? new Map<string, T>() : this.read();
       this.loadedStamp = stamp;
     }
     return this.records;

@@ -81,7 +81,7 @@ export class ApiTokens {
   create(name: string, role: Role, now: number): string {
     const problem = idProblem(name);
     if (problem) throw new CredentialError(`token name ${JSON.stringify(name.slice(0, 80))} ${problem}`);
-    if (!ROLES.includes(role)) throw new CredentialError(`role ${JSON.stringify(String(role).slice(0, 40))} is not one of ${ROLES.join(', ')}`);
+    if (!ROLES.includes(role)) throw new CredentialError(`role ${JSON.stringify(role.slice(0, 40))} is not one of ${ROLES.join(', ')}`);
     const existing = this.file.get(name);
     if (existing && existing.revokedAt === undefined) throw new CredentialError(`a token named ${name} exists: revoke it first, or pick another name`);
     const token = `${TOKEN_PREFIX}${newSecret()}`;

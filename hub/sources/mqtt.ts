@@ -218,7 +218,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     metrics.mqttClients.set(broker.connectedClients);
   });
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
-  broker.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT connection error'));
+  broker.on('connectionError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT connection error'));
 
   const admit = (stream: Duplex): Duplex =>
     admission.gate(stream, { publishes: () => publishers.has(stream), maxPacketBytes: limits.maxPacketBytes, tooLarge: (length) => guard.packetTooLarge(stream, length) });
@@ -236,7 +236,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   const port = server && options.port !== undefined ? await listen(server, options.port) : undefined;
   let tlsPort: number | undefined;
   try {
-    if (tlsServer && tls) tlsPort = await listen(tlsServer, tls.port);
+    if (tlsServer) tlsPort = await listen(tlsServer, tls.port);
   } catch (err) {
     server?.close();
     throw err;

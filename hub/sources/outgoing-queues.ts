@@ -36,7 +36,9 @@ export class OutgoingQueues {
         // The broker does not wait for this client: its queue is counted here instead.
         setImmediate(done);
         if (queue.overflowed) return;
-        const size = Buffer.byteLength(packet.topic) + (packet.payload?.length ?? 0);
+        // Typed as always there, but a message published inside the hub may come without one.
+        const payload = packet.payload as PublishPacket['payload'] | undefined;
+        const size = Buffer.byteLength(packet.topic) + (payload?.length ?? 0);
         queue.messages++;
         queue.bytes += size;
         if (queue.messages > this.limits.maxMessages || queue.bytes > this.limits.maxBytes) {

@@ -214,11 +214,13 @@ class Gateway {
     this.deps.metrics.gatewayOnline.set({ gateway }, status === 'online' ? 1 : 0);
     if (status === 'online') this.log.info(`gateway ${gateway} is online: ${why}`);
     else this.log.warn(`gateway ${gateway} is offline: ${why}`);
-    this.deps.publish(topics.gatewayStatus(this.deps.prefix, gateway), status, { retain: true }).catch((err: Error) => {
-      this.log.error({ err: err.message }, `could not publish the status of gateway ${gateway}: ${err.message}`);
+    this.deps.publish(topics.gatewayStatus(this.deps.prefix, gateway), status, { retain: true }).catch((err: unknown) => {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log.error({ err: reason }, `could not publish the status of gateway ${gateway}: ${reason}`);
     });
-    this.deps.ingest.accept({ source: 'serial', kind: 'status', subject: 'gateway', device: gateway, payload: Buffer.from(status), receivedAt: at }).catch((err: Error) => {
-      this.log.error({ err: err.message }, `could not journal that gateway ${gateway} is ${status}: ${err.message}`);
+    this.deps.ingest.accept({ source: 'serial', kind: 'status', subject: 'gateway', device: gateway, payload: Buffer.from(status), receivedAt: at }).catch((err: unknown) => {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log.error({ err: reason }, `could not journal that gateway ${gateway} is ${status}: ${reason}`);
     });
   }
 

@@ -198,11 +198,11 @@ export class SqliteStore implements Store {
     let where = 'at >= @from AND at < @to';
     if (q.zone !== undefined) {
       where += ' AND zone = @zone';
-      params['zone'] = String(q.zone);
+      params['zone'] = q.zone;
     }
     const rows = this.stmt(
       `SELECT * FROM (SELECT alert_id AS alertId, key, rule, subject, zone, event, severity, at, summary, value FROM alerts WHERE ${where} ORDER BY at DESC, alert_id DESC LIMIT @limit) ORDER BY at, alertId`,
-    ).all(params) as (AlertRecord & { value: number | null })[];
+    ).all(params) as (Omit<AlertRecord, 'value'> & { value: number | null })[];
     return rows.map(({ value, ...r }) => (value === null ? r : { ...r, value }));
   }
 
@@ -241,9 +241,9 @@ export class SqliteStore implements Store {
 
   private scopeParams(q: Scope): Record<string, string> {
     const p: Record<string, string> = {};
-    if (q.device !== undefined) p['device'] = String(q.device);
-    if (q.zone !== undefined) p['zone'] = String(q.zone);
-    if (q.metric !== undefined) p['metric'] = String(q.metric);
+    if (q.device !== undefined) p['device'] = q.device;
+    if (q.zone !== undefined) p['zone'] = q.zone;
+    if (q.metric !== undefined) p['metric'] = q.metric;
     return p;
   }
 

@@ -1,5 +1,4 @@
 // Payload → Parsed, by message kind. A new payload format is one more parser file here.
-import type { Presence } from '../../domain/reading.ts';
 import { Rejection } from '../rejection.ts';
 import { parseFrame } from './frame.ts';
 import { parseHeartbeat } from './heartbeat.ts';
@@ -22,7 +21,7 @@ export function parsePayload(kind: MessageKind, payload: Buffer, now: number): P
     if (text !== 'online' && text !== 'offline') {
       throw new Rejection('invalid_payload', `status must be "online" or "offline", found ${JSON.stringify(text.slice(0, 40))}`);
     }
-    return { kind: 'status', status: text as Presence };
+    return { kind: 'status', status: text };
   }
   if (kind === 'frame') return parseFrame(payload.toString('latin1'));
   const doc = parseJson(payload);

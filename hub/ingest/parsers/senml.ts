@@ -13,13 +13,15 @@ interface Base {
   value: number;
 }
 
-function field<T>(record: Record<string, unknown>, key: string, type: 'string' | 'number', index: number): T | undefined {
+function field(record: Record<string, unknown>, key: string, type: 'string', index: number): string | undefined;
+function field(record: Record<string, unknown>, key: string, type: 'number', index: number): number | undefined;
+function field(record: Record<string, unknown>, key: string, type: 'string' | 'number', index: number): unknown {
   const value = record[key];
   if (value === undefined) return undefined;
-  if (typeof value !== type || (type === 'number' && !Number.isFinite(value as number))) {
+  if (typeof value !== type || (typeof value === 'number' && !Number.isFinite(value))) {
     throw new Rejection('invalid_senml', `record ${index}: "${key}" must be a ${type}, found ${JSON.stringify(value)}`);
   }
-  return value as T;
+  return value;
 }
 
 /**
@@ -35,18 +37,18 @@ export function parseSenml(pack: unknown[], now: number): ParsedValue[] {
       throw new Rejection('invalid_senml', `record ${index} is not an object`);
     }
     const record = item as Record<string, unknown>;
-    const bver = field<number>(record, 'bver', 'number', index);
+    const bver = field(record, 'bver', 'number', index);
     if (bver !== undefined && bver > 10) throw new Rejection('invalid_senml', `record ${index}: SenML version ${bver} is not supported (10 or lower)`);
-    const bn = field<string>(record, 'bn', 'string', index);
-    const bt = field<number>(record, 'bt', 'number', index);
-    const bu = field<string>(record, 'bu', 'string', index);
-    const bv = field<number>(record, 'bv', 'number', index);
+    const bn = field(record, 'bn', 'string', index);
+    const bt = field(record, 'bt', 'number', index);
+    const bu = field(record, 'bu', 'string', index);
+    const bv = field(record, 'bv', 'number', index);
     if (bn !== undefined) base.name = bn;
     if (bt !== undefined) base.time = bt;
     if (bu !== undefined) base.unit = bu;
     if (bv !== undefined) base.value = bv;
 
-    const n = field<string>(record, 'n', 'string', index) ?? '';
+    const n = field(record, 'n', 'string', index) ?? '';
     const name = base.name + n;
     const hasValue = ['v', 'vs', 'vb', 'vd', 's'].some((k) => record[k] !== undefined);
     if (!hasValue) {
@@ -59,10 +61,10 @@ export function parseSenml(pack: unknown[], now: number): ParsedValue[] {
     }
     if (name === '') throw new Rejection('invalid_senml', `record ${index} has a value but no name (n or bn)`);
 
-    const t = field<number>(record, 't', 'number', index) ?? 0;
+    const t = field(record, 't', 'number', index) ?? 0;
     const timeS = base.time + t;
     const ts = timeS < RELATIVE_TIME_LIMIT_S ? now + timeS * 1000 : timeS * 1000;
-    const u = field<string>(record, 'u', 'string', index) ?? base.unit;
+    const u = field(record, 'u', 'string', index) ?? base.unit;
     const raw = record.v;
     const value = typeof raw === 'number' ? raw + base.value : raw;
 

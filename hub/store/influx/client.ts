@@ -116,7 +116,7 @@ export class InfluxClient {
   /** Line-protocol text into a policy, ms precision. Rejects with writeFailure's classes. */
   async write(body: string, policy: string): Promise<void> {
     const query = new URLSearchParams({ db: this.database, rp: policy, precision: 'ms' });
-    const res = await this.send('POST', `/write?${query}`, body, 'text/plain; charset=utf-8');
+    const res = await this.send('POST', `/write?${query.toString()}`, body, 'text/plain; charset=utf-8');
     if (res.status !== 204) throw writeFailure(res);
   }
 

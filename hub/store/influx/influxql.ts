@@ -71,11 +71,11 @@ export function whereScope(q: { device?: string; zone?: string; from: number; to
   const params: Params = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
   let where = TIME_RANGE;
   if (q.device !== undefined) {
-    params['device'] = String(q.device);
+    params['device'] = q.device;
     where += ' AND "device" = $device';
   }
   if (q.zone !== undefined) {
-    params['zone'] = String(q.zone);
+    params['zone'] = q.zone;
     where += ' AND "zone" = $zone';
   }
   return { where, params };
@@ -137,7 +137,7 @@ function seriesOf(raw: unknown, at: string): InfluxSeries {
   const { name, columns, values } = raw;
   if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string')) throw malformed(`${at}.columns is not a list of names`);
   if (values !== undefined && (!Array.isArray(values) || !values.every(Array.isArray))) throw malformed(`${at}.values is not a list of rows`);
-  const series: InfluxSeries = { columns: columns as string[], values: (values ?? []) as unknown[][] };
+  const series: InfluxSeries = { columns, values: (values ?? []) as unknown[][] };
   if (typeof name === 'string') series.name = name;
   return series;
 }
