@@ -1,6 +1,6 @@
 // The gateway side of the serial frame format (see the hub's hub/ingest/parsers/frame.ts, which
 // decodes it): one function per frame type, each returning the whole line with checksum and \r\n.
-import { frameChecksum } from '../hub/ingest/parsers/frame.ts';
+import { frameChecksum } from '../hub/domain/frame.ts';
 
 /** `$` + fields joined by commas + `*HH\r\n`. Fields are written as given: no escaping exists. */
 export function encodeFrame(fields: ReadonlyArray<string | number>): string {

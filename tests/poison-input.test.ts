@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Entry } from '../hub/domain/reading.ts';
-import { frameChecksum } from '../hub/ingest/parsers/frame.ts';
+import { frameChecksum } from '../hub/domain/frame.ts';
 import { Journal } from '../hub/journal/journal.ts';
 import { startPtyPair, type PtyPair } from '../sensors-firmware-sim/pty.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';

@@ -6,6 +6,7 @@
 // Three layers, each for the layer of the serial source that needs it: FrameSplitter finds
 // frames in a byte stream, openFrame checks one frame's envelope (checksum, type, id), and
 // parseFrame turns its fields into what ingest validates like any other payload.
+import { frameChecksum } from '../../domain/frame.ts';
 import { Rejection } from '../rejection.ts';
 import { parseHeartbeat } from './heartbeat.ts';
 import { optionalSeq, optionalTimestamp } from './json.ts';
@@ -20,13 +21,6 @@ export const MAX_FRAME_BYTES = 256;
 const DOLLAR = 0x24;
 const CR = 0x0d;
 const LF = 0x0a;
-
-/** XOR of the bytes between '$' and '*', as two upper-case hex digits. */
-export function frameChecksum(body: string): string {
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) sum ^= body.charCodeAt(i) & 0xff;
-  return sum.toString(16).toUpperCase().padStart(2, '0');
-}
 
 /** Bytes on the line that were not a whole frame: junk between frames, a cut-off frame, an overlong one. */
 export type LineNoise = 'garbage' | 'too_long';
