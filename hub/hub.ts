@@ -32,8 +32,9 @@ import { siteRules } from './rules/site.ts';
 import { installApiAccess } from './security/api-access.ts';
 import { Revocations } from './security/revocations.ts';
 import { openSiteSecurity } from './security/site.ts';
-import { describeAdmission } from './sources/admission.ts';
-import { startMqttSource, type MqttSource } from './sources/mqtt.ts';
+import { describeAdmission } from './broker/admission.ts';
+import { startBroker, type Broker } from './broker/broker.ts';
+import { mqttReadings } from './sources/mqtt.ts';
 import { startSerialSource } from './sources/serial.ts';
 import { InfluxStore } from './store/influx/index.ts';
 import { SqliteStore } from './store/sqlite.ts';
@@ -199,10 +200,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   // Admission waits for rules that are slow, not for rules that are stuck (a batch failing, or one
   // taking seconds): readings are still journaled and stored meanwhile, and health shows the lag.
   const rulesPace = () => (journal.stuck('rules', RULES_STUCK_MS) ? 0 : journal.behindMs('rules'));
-  let mqtt: MqttSource;
+  const readings = mqttReadings({ ingest, log, now });
+  let broker: Broker;
   try {
     const tls = config.security.tls && security.tls && { port: config.security.tls.mqtt_port, ...security.tls };
-    mqtt = await startMqttSource({ host: config.bind, port: config.security.require_tls ? undefined : config.mqtt.port, prefix: config.mqtt.topic_prefix, ingest, log, metrics, now, login: security.login, revocations, limits: security.brokerLimits, admission: { maxPendingBytes: config.limits.max_pending_bytes, maxDelayMs: ms(config.limits.max_ingest_delay), maxRulesBehindMs: ms(config.rules.max_behind), rulesBehindMs: rulesPace }, ...(tls && { tls }) });
+    broker = await startBroker({ host: config.bind, port: config.security.require_tls ? undefined : config.mqtt.port, prefix: config.mqtt.topic_prefix, take: readings.take, log, metrics, now, login: security.login, revocations, limits: security.brokerLimits, admission: { maxPendingBytes: config.limits.max_pending_bytes, maxDelayMs: ms(config.limits.max_ingest_delay), maxRulesBehindMs: ms(config.rules.max_behind), rulesBehindMs: rulesPace }, ...(tls && { tls }) });
   } catch (err) {
     revocations.stop();
     await Promise.all(consumers.map((c) => c.stop()));
@@ -212,14 +214,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     throw err;
   }
 
-  const serial = startSerialSource({ ports: config.serial, prefix: config.mqtt.topic_prefix, ingest, publish: mqtt.publish, log, metrics, now });
+  const serial = startSerialSource({ ports: config.serial, prefix: config.mqtt.topic_prefix, ingest, publish: broker.publish, log, metrics, now });
 
   const alerting = startAlerting({
     config,
     journal,
     store,
     setAside,
-    publish: mqtt.publish,
+    publish: broker.publish,
     feed,
     log,
     now,
@@ -246,14 +248,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const storeLag = storeBacklog();
     const storeOk = storeHealth.ok && writer.state.ok;
     const devices = knownDevices.status();
-    const admission = mqtt.admission();
+    const admission = broker.admission();
     const overload = describeAdmission(admission);
     const checks: HealthReport['checks'] = {
       broker: {
         ok: overload === undefined,
-        detail: `${mqtt.connectedClients()} MQTT clients connected${overload === undefined ? '' : `; ${overload}`}`,
-        clients: mqtt.connectedClients(),
-        port: mqtt.port,
+        detail: `${broker.connectedClients()} MQTT clients connected${overload === undefined ? '' : `; ${overload}`}`,
+        clients: broker.connectedClients(),
+        port: broker.port,
         admission,
       },
       store: {
@@ -294,7 +296,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const status = journal.status();
     metrics.journalWritable.set(status.writable ? 1 : 0);
     metrics.knownDevices.set(knownDevices.size);
-    const admission = mqtt.admission();
+    const admission = broker.admission();
     metrics.mqttPendingBytes.set(admission.pendingBytes);
     metrics.mqttOverloaded.set(admission.overloaded ? 1 : 0);
     for (const c of status.consumers) {
@@ -330,13 +332,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(zonesRoutes, { site: config.site.name, store: reads, rules: alerting.routes.rules, engine: alerting.routes.engine, devices: (at) => registry.counts(at), now });
   await app.register(floorPageRoutes);
   await app.register(reportsRoutes, { store: reads, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
-  await app.register(mqttWebSocketRoute, { mqtt, maxPacketBytes: security.brokerLimits.maxPacketBytes });
+  await app.register(mqttWebSocketRoute, { broker, maxPacketBytes: security.brokerLimits.maxPacketBytes });
   try {
     await app.listen({ host: config.bind, port: config.http.port });
   } catch (err) {
     revocations.stop();
     await serial.close();
-    await mqtt.close();
+    readings.stop();
+    await broker.close();
     await alerting.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await journal.close();
@@ -353,12 +356,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log.info('hub stopping: no new connections; flushing the journal');
       revocations.stop();
       clearInterval(pruneTimer);
-      await mqtt.stopAccepting();
+      await broker.stopAccepting();
       await serial.close();
       await app.close();
       // Before the broker closes, so alert messages can still be published.
       await alerting.stop();
-      await mqtt.close();
+      readings.stop();
+    await broker.close();
       await journal.close();
       await setAside.close();
       try {
@@ -374,8 +378,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   return {
     httpPort,
-    mqttPort: mqtt.port,
-    mqttsPort: mqtt.tlsPort,
+    mqttPort: broker.port,
+    mqttsPort: broker.tlsPort,
     url: `${security.tls ? 'https' : 'http'}://${config.bind.includes(':') ? `[${config.bind}]` : config.bind}:${httpPort}`,
     log,
     metrics,

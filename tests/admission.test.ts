@@ -4,7 +4,7 @@
 import { PassThrough } from 'node:stream';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Admission } from '../hub/sources/admission.ts';
+import { Admission } from '../hub/broker/admission.ts';
 import { eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 import { RawMqtt, publishPacket } from './support/mqtt.ts';
 

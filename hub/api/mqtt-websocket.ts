@@ -2,13 +2,13 @@
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import { createWebSocketStream } from 'ws';
-import type { MqttSource } from '../sources/mqtt.ts';
+import type { Broker } from '../broker/broker.ts';
 
-export const mqttWebSocketRoute: FastifyPluginAsync<{ mqtt: MqttSource; maxPacketBytes: number }> = async (app, { mqtt, maxPacketBytes }) => {
+export const mqttWebSocketRoute: FastifyPluginAsync<{ broker: Broker; maxPacketBytes: number }> = async (app, { broker, maxPacketBytes }) => {
   // A WebSocket message is buffered whole before the broker sees a byte of it: no bigger than the
   // largest MQTT packet the broker takes (with room for its fixed header).
   await app.register(websocket, { options: { maxPayload: maxPacketBytes + 16 } });
   app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, request) => {
-    mqtt.handle(createWebSocketStream(socket), request.raw);
+    broker.handle(createWebSocketStream(socket), request.raw);
   });
 };

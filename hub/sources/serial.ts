@@ -10,7 +10,7 @@ import type { Presence } from '../domain/reading.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import { FrameSplitter, openFrame, type LineNoise } from '../ingest/parsers/frame.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { topics } from './topics.ts';
+import { topics } from '../domain/topics.ts';
 
 export type FrameResult = 'ok' | 'bad_checksum' | LineNoise | 'rejected' | 'lost';
 const FRAME_RESULTS: readonly FrameResult[] = ['ok', 'bad_checksum', 'garbage', 'too_long', 'rejected', 'lost'];

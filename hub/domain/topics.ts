@@ -1,8 +1,7 @@
 // The MQTT topic contract: {prefix}/devices/{deviceId}/{telemetry|heartbeat|status}.
-import type { MessageKind } from '../ingest/parsers/index.ts';
 
 /** What a device topic can carry; serial frames arrive another way. */
-export type TopicKind = Exclude<MessageKind, 'frame'>;
+export type TopicKind = 'telemetry' | 'heartbeat' | 'status';
 
 export interface DeviceTopic {
   device: string;
@@ -23,5 +22,5 @@ export function parseDeviceTopic(prefix: string, topic: string): DeviceTopic | u
 export const topics = {
   hubStatus: (prefix: string) => `${prefix}/hub/status`,
   gatewayStatus: (prefix: string, gateway: string) => `${prefix}/gateways/${gateway}/status`,
-  device: (prefix: string, device: string, kind: MessageKind) => `${prefix}/devices/${device}/${kind}`,
+  device: (prefix: string, device: string, kind: TopicKind) => `${prefix}/devices/${device}/${kind}`,
 };

@@ -1,4 +1,4 @@
-// A QoS 2 message is journaled once, however often it arrives. Aedes keeps each QoS 2 message it
+// A QoS 2 message is taken in (journaled) once, however often it arrives. Aedes keeps each QoS 2 message it
 // received in its persistence until the client's PUBREL, and answers a copy with the same packet
 // id by PUBREC alone, without publishing it again; but the hook that journals (authorizePublish)
 // runs before that check, for every copy. So a message is journaled only when Aedes will publish
@@ -18,8 +18,8 @@ export class Qos2Arrivals {
 
   constructor(private readonly incoming: IncomingPackets) {}
 
-  /** Runs `journal` for a QoS 2 message Aedes has not seen yet; resolves 'copy' without running it for a copy of one it has. */
-  async journalOnce<T>(client: Client, packet: PublishPacket, journal: () => Promise<T>): Promise<T | 'copy'> {
+  /** Runs `take` for a QoS 2 message Aedes has not seen yet; resolves 'copy' without running it for a copy of one it has. */
+  async takeOnce<T>(client: Client, packet: PublishPacket, take: () => Promise<T>): Promise<T | 'copy'> {
     const id = packet.messageId ?? 0;
     let mine = this.underway.get(client);
     if (!mine) {
@@ -36,7 +36,7 @@ export class Qos2Arrivals {
     }
     const work = this.incoming.incomingGetPacket(client, packet).then(
       () => 'copy' as const,
-      () => journal(),
+      () => take(),
     );
     mine.set(id, work);
     const done = () => {

@@ -1,0 +1,269 @@
+// The embedded MQTT broker: TCP on the MQTT port (unless only TLS is allowed), MQTTS when TLS is
+// configured, and WebSocket through the HTTP server (see api/mqtt-websocket.ts). It carries the
+// devices' messages to whoever takes them in (sources/mqtt.ts) and the hub's own announcements
+// (alerts, statuses) to subscribers. A QoS 1 PUBACK is held until the message is taken in: aedes
+// sends the PUBACK only after authorizePublish calls back, and a held callback back-pressures only
+// that client. Logins, the topic ACL and the per-client limits (security/broker-guard.ts) come
+// first; a QoS 2 message is taken in once however often it arrives (qos2-arrivals.ts).
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { IncomingMessage as HttpRequest } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
+import type { Logger } from 'pino';
+import { BrokerGuard, type BrokerLimits } from '../security/broker-guard.ts';
+import type { MqttLogin } from '../security/mqtt-login.ts';
+import type { Revocations } from '../security/revocations.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { mayRetain } from '../security/acl.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
+import { Admission, type AdmissionOptions, type AdmissionStatus } from './admission.ts';
+import { boundOfflineQueues, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
+import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
+import { RetainedBudget } from './retained-budget.ts';
+import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
+
+/** A device's message, as the broker hands it over to be taken in. */
+export interface DeviceMessage {
+  client: Client | null;
+  packet: PublishPacket;
+  device: string;
+  kind: TopicKind;
+}
+
+/** A message taken in; `retain: false` when the broker must not keep it even if it asked to be retained. */
+export type Taken = { retain: boolean };
+
+export interface BrokerOptions {
+  host: string;
+  /** Plain MQTT; absent when security.require_tls leaves only MQTTS. */
+  port?: number;
+  prefix: string;
+  /** Takes a device's message in; the PUBACK waits for it. Undefined: the hub stops first, no PUBACK. */
+  take: (message: DeviceMessage) => Promise<Taken | undefined>;
+  log: Logger;
+  metrics: Metrics;
+  now: () => number;
+  login: MqttLogin;
+  revocations: Revocations;
+  limits: BrokerLimits & { connectTimeoutMs: number };
+  /** How much the hub takes in under load (sources/admission.ts). */
+  admission: Omit<AdmissionOptions, 'now' | 'onShed' | 'onFlooding' | 'floodGraceMs'>;
+  /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
+  tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
+}
+
+export interface Broker {
+  /** Plain MQTT; undefined when security.require_tls leaves only MQTTS. */
+  readonly port: number | undefined;
+  /** The MQTTS port, when TLS is configured. */
+  readonly tlsPort: number | undefined;
+  /** Serves one MQTT connection that arrived another way (WebSocket). */
+  handle(stream: Duplex, request: HttpRequest): void;
+  publish: (topic: string, payload: string | Buffer, options?: { retain?: boolean }) => Promise<void>;
+  connectedClients(): number;
+  /** What admission control is doing now: bytes waiting for the journal, the delay, what it shed, who is paused. */
+  admission(): AdmissionStatus;
+  /** Stops accepting connections; the broker keeps serving those it has. */
+  stopAccepting(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SHEDDING = 'the hub is overloaded (messages wait more than limits.max_ingest_delay for the journal, or the rules are more than rules.max_behind behind): QoS 0 messages of clients sending more than their share are not taken in; QoS 1 messages are acknowledged as they are stored';
+
+export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  const { log, metrics, prefix, now } = options;
+  let closing = false;
+
+  const { limits, revocations } = options;
+  const guard = new BrokerGuard({ login: options.login, revocations, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
+  const notices = new NoticeLog(log, now);
+  const admission = new Admission({
+    ...options.admission,
+    now,
+    onShed: (packets) => {
+      metrics.mqttShed.inc(packets);
+      notices.once('shed', SHEDDING);
+    },
+    floodGraceMs: limits.rateGraceMs,
+    onFlooding: (stream) => {
+      const client = (stream as Duplex & { client?: Client }).client;
+      metrics.mqttRefused.inc({ reason: 'flooding' });
+      notices.once(`flooding:${client?.id ?? 'unknown'}`, `client ${client?.id ?? 'unknown'} sent QoS 0 messages past its share of the overloaded hub for ${limits.rateGraceMs / 1000} s (limits.rate_grace); disconnected, and what it had sent meanwhile is not read`);
+    },
+  });
+  /** Connections whose client has published: under overload only these stop being read. */
+  const publishers = new WeakSet<object>();
+  const retained = new RetainedBudget(limits.maxRetainedBytes);
+  const outgoing = new OutgoingQueues({ maxMessages: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes }, (client, queued) => {
+    metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
+    notices.once(`queue:${client.id}`, `client ${client.id} has not read ${queued.messages} messages (${queued.bytes} bytes) the hub has for it, past limits.max_queued_messages / max_queued_bytes; disconnected`);
+  });
+  /**
+   * Whether the broker keeps this message as retained: only a device's status under the prefix,
+   * and only while what clients retain stays within limits.max_retained_bytes. Otherwise it is
+   * delivered to subscribers as usual and not kept.
+   */
+  const keepRetained = (client: Client | null, packet: PublishPacket): void => {
+    if (!packet.retain) return;
+    const payloadBytes = packet.payload.length;
+    const reason = !mayRetain(prefix, packet.topic) ? 'not_retained_topic' : !retained.admit(packet.topic, payloadBytes) ? 'retained_full' : undefined;
+    metrics.mqttRetainedBytes.set(retained.bytes);
+    if (reason === undefined) return;
+    packet.retain = false;
+    metrics.mqttRetainIgnored.inc({ reason });
+    const who = client?.id ?? 'a last will';
+    notices.once(
+      `retain:${reason}:${who}`,
+      reason === 'not_retained_topic'
+        ? `${who} sent a retained message to ${packet.topic.slice(0, 200)}; under ${prefix}/ only a device's status is retained, so it was delivered and not kept`
+        : `${who} sent a retained message to ${packet.topic.slice(0, 200)}, but what clients retain is at limits.max_retained_bytes (${limits.maxRetainedBytes}); it was delivered and not kept`,
+    );
+  };
+  const broker = await Aedes.createBroker({
+    connectTimeout: limits.connectTimeoutMs,
+    // No keepaliveLimit: Aedes answers it with CONNACK 6, which MQTT 3.1.1 lacks; the guard's preConnect holds keepalives to the limit instead.
+    preConnect(client, packet, done) {
+      outgoing.watch(client);
+      guard.preConnect(client, packet, done);
+    },
+    maxInflightInbound: limits.maxInflight,
+    authenticate: guard.authenticate,
+    authorizeSubscribe: guard.authorizeSubscribe,
+    authorizePublish(client, packet, callback) {
+      const verdict = guard.admit(client, packet);
+      if (verdict instanceof Error) {
+        callback(verdict);
+        return;
+      }
+      const route = parseDeviceTopic(prefix, packet.topic);
+      // While the hub stops, the broker publishes the last will of every connected device; those
+      // devices did not go offline, the hub did. Refusing the will keeps it out of the journal
+      // and from subscribers alike (Aedes drops a refused will).
+      if (closing && route?.kind === 'status') {
+        callback(new Error('the hub is stopping'));
+        return;
+      }
+      if (!route || verdict === 'drop') {
+        keepRetained(client, packet);
+        callback(null);
+        return;
+      }
+      if (client) publishers.add(client.conn);
+      // Only QoS 1 and 2 wait for an acknowledgement, so only they count against max_inflight.
+      const held = packet.qos > 0;
+      const full = held ? guard.hold(client) : undefined;
+      if (full) {
+        callback(full);
+        return;
+      }
+      const admitted = admission.begin(packet.payload.length + packet.topic.length);
+      const finished = () => {
+        admission.done(admitted);
+        if (held) guard.release(client);
+      };
+      const message = { client, packet, device: route.device, kind: route.kind };
+      const taken = client && packet.qos === 2 ? qos2.takeOnce(client, packet, () => options.take(message)) : options.take(message);
+      taken.then(
+        (outcome) => {
+          finished();
+          if (!outcome) return;
+          if (outcome !== 'copy' && !outcome.retain) packet.retain = false;
+          keepRetained(client, packet);
+          callback(null);
+        },
+        (err: unknown) => {
+          finished();
+          // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
+          log.error({ err, topic: packet.topic }, 'unexpected error while taking in a message');
+        },
+      );
+    },
+  });
+
+  // Aedes' persistence (the aedes-persistence interface), which keeps each QoS 2 message until its
+  // PUBREL, and QoS 1/2 messages for clients with a persistent session until they acknowledge them.
+  const persistence = (broker as Aedes & { persistence: IncomingPackets & OutgoingStore }).persistence;
+  const qos2 = new Qos2Arrivals(persistence);
+  boundOfflineQueues(persistence, { maxMessages: limits.maxQueuedMessages, maxTotal: limits.maxOfflineMessages }, (clientId) => {
+    metrics.mqttQueueDropped.inc();
+    notices.once(`offline:${clientId}`, `client ${clientId} has a persistent session whose kept messages reached limits.max_queued_messages (or all such sessions together limits.max_offline_messages); new messages are not kept for it until it reads and acknowledges`);
+  });
+
+  // The clients served now, to look over when a password or token is withdrawn.
+  const clients = new Set<Client>();
+  const closeWithdrawn = () => {
+    for (const client of clients) guard.closeIfWithdrawn(client);
+  };
+  revocations.on('changed', closeWithdrawn);
+  broker.on('client', (client) => {
+    clients.add(client);
+    metrics.mqttClients.set(broker.connectedClients);
+    // A login checked just before a change, but registered after the look over that followed it.
+    guard.closeIfWithdrawn(client);
+  });
+  broker.on('clientDisconnect', (client) => {
+    clients.delete(client);
+    metrics.mqttClients.set(broker.connectedClients);
+  });
+  broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
+  broker.on('connectionError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT connection error'));
+
+  const admit = (stream: Duplex): Duplex =>
+    admission.gate(stream, { publishes: () => publishers.has(stream), maxPacketBytes: limits.maxPacketBytes, tooLarge: (length) => guard.packetTooLarge(stream, length) });
+  const server: Server | undefined = options.port === undefined ? undefined : createServer((socket) => broker.handle(admit(guard.accept(socket))));
+  const { tls } = options;
+  // requestCert without rejectUnauthorized: a device may log in by certificate or by password.
+  const tlsServer = tls && createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) }, (socket) => broker.handle(admit(guard.accept(socket))));
+  tlsServer?.on('tlsClientError', (err, socket) => log.debug({ address: socket.remoteAddress, err: err.message }, 'MQTTS handshake failed'));
+  const listen = async (target: Server, port: number): Promise<number> => {
+    target.listen(port, options.host);
+    await once(target, 'listening');
+    const address = target.address();
+    return typeof address === 'object' && address ? address.port : port;
+  };
+  const port = server && options.port !== undefined ? await listen(server, options.port) : undefined;
+  let tlsPort: number | undefined;
+  try {
+    if (tlsServer) tlsPort = await listen(tlsServer, tls.port);
+  } catch (err) {
+    server?.close();
+    throw err;
+  }
+  const servers = [server, tlsServer].filter((s) => s !== undefined);
+  const serversClosed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
+
+  const publish = (topic: string, payload: string | Buffer, publishOptions: { retain?: boolean } = {}) =>
+    new Promise<void>((resolve, reject) => {
+      broker.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: publishOptions.retain ?? false, dup: false },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+
+  await publish(topics.hubStatus(prefix), 'online', { retain: true });
+
+  return {
+    port,
+    tlsPort,
+    handle: (stream, request) => broker.handle(admit(guard.accept(stream, request)), request),
+    publish,
+    connectedClients: () => broker.connectedClients,
+    admission: () => admission.status(),
+    stopAccepting: async () => {
+      // close() stops listening at once; its callback waits for the open connections, which the
+      // broker ends in close() below.
+      for (const s of servers) if (s.listening) s.close();
+    },
+    async close() {
+      await publish(topics.hubStatus(prefix), 'offline', { retain: true }).catch(() => undefined);
+      closing = true;
+      admission.close();
+      revocations.off('changed', closeWithdrawn);
+      for (const s of servers) if (s.listening) s.close();
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await serversClosed;
+    },
+  };
+}
