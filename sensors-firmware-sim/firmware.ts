@@ -7,6 +7,7 @@
 // the offline buffer holds the readings taken while there was no connection at all. All timing
 // (intervals, backoff) runs on the SimClock, so simulated time covers the firmware's behaviour.
 import mqtt, { type MqttClient } from 'mqtt';
+import { backoffMs } from '../hub/domain/backoff.ts';
 import { METRICS, type ComponentHealth, type DeviceKind, type HealthStatus } from '../hub/domain/reading.ts';
 import type { SimClock } from './clock.ts';
 import { OfflineBuffer, type TelemetryRecord } from './offline-buffer.ts';
@@ -142,10 +143,8 @@ export class Firmware {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.silent || this.cancelReconnect || this.connected || this.connecting) return;
-    const { firstMs, maxMs } = this.options.reconnect ?? { firstMs: 500, maxMs: 30_000 };
-    const step = Math.min(maxMs, firstMs * 2 ** this.attempt);
-    const delay = step * (1 - JITTER * this.options.random.next());
     this.attempt++;
+    const delay = backoffMs(this.attempt, { ...(this.options.reconnect ?? { firstMs: 500, maxMs: 30_000 }), jitter: JITTER }, () => this.options.random.next());
     const clock = this.options.clock;
     this.cancelReconnect = clock.at(clock.now() + delay, () => {
       this.cancelReconnect = undefined;

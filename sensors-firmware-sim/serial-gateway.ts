@@ -4,6 +4,7 @@
 // switched on at any time: garbage between frames, corrupted checksums, frames split across
 // writes; and the gateway can pause, or be unplugged and plugged back in.
 import { SerialPort } from 'serialport';
+import { backoffMs, type Backoff } from '../hub/domain/backoff.ts';
 import { realTimeClock, type SimClock } from './clock.ts';
 import { gatewayFrame, heartbeatFrame, readingFrame, type ReadingFrame } from './frame.ts';
 
@@ -70,8 +71,7 @@ export interface SerialGateway {
 const DEFAULT_VALUES: Record<string, number> = { temperature: 23.5, humidity: 45, co2: 750, fresh_air: 36, air_speed: 0.15, noise: 58, noise_peak: 85, dew_point: 11 };
 /** Where the noise counters start, so that equal rates do not hit the same frames. */
 const PHASE = { corrupt: 0.5, split: 0.75, garbage: 0.25 } as const;
-const REOPEN_FIRST_MS = 50;
-const REOPEN_MAX_MS = 2_000;
+const REOPEN: Backoff = { firstMs: 50, maxMs: 2_000 };
 /** Gap between the two halves of a split frame, so they reach the hub in separate reads. */
 const SPLIT_GAP_MS = 2;
 const SPECIAL = new Set([0x24, 0x2a, 0x0d, 0x0a]);
@@ -98,7 +98,7 @@ export async function startSerialGateway(options: SerialGatewayOptions): Promise
 
   const open = (): Promise<void> =>
     new Promise((resolve) => {
-      let wait = REOPEN_FIRST_MS;
+      let retry = 0;
       const attempt = () => {
         if (stopped || !plugged) {
           resolve();
@@ -114,8 +114,7 @@ export async function startSerialGateway(options: SerialGatewayOptions): Promise
         });
         candidate.open((err) => {
           if (err) {
-            setTimeout(attempt, wait);
-            wait = Math.min(wait * 2, REOPEN_MAX_MS);
+            setTimeout(attempt, backoffMs(++retry, REOPEN));
             return;
           }
           port = candidate;

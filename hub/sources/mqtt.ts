@@ -2,6 +2,7 @@
 // and the broker's PUBACK waits until ingest has it durable in the journal.
 import type { Logger } from 'pino';
 import type { DeviceMessage, Taken } from '../broker/broker.ts';
+import { backoffMs, type Backoff } from '../domain/backoff.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 
 export interface MqttReadings {
@@ -10,8 +11,7 @@ export interface MqttReadings {
   stop(): void;
 }
 
-const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 5_000;
+const RETRY: Backoff = { firstMs: 100, maxMs: 5_000 };
 
 export function mqttReadings(options: { ingest: Ingest; log: Logger; now: () => number }): MqttReadings {
   const { ingest, log, now } = options;
@@ -22,7 +22,7 @@ export function mqttReadings(options: { ingest: Ingest; log: Logger; now: () => 
     take: async ({ packet, device, kind }) => {
       const receivedAt = now();
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      for (let wait = RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+      for (let retry = 1; ; retry++) {
         try {
           const outcome = await ingest.accept({ source: 'mqtt', kind, device, topic: packet.topic, payload, receivedAt });
           // A device past limits.max_devices leaves nothing behind in the broker either: a retained
@@ -31,7 +31,7 @@ export function mqttReadings(options: { ingest: Ingest; log: Logger; now: () => 
         } catch (err) {
           if (stopped) return undefined;
           log.debug({ err: (err as Error).message, device }, `message from ${device} waits for the journal`);
-          await new Promise((resolve) => setTimeout(resolve, wait));
+          await new Promise((resolve) => setTimeout(resolve, backoffMs(retry, RETRY)));
         }
       }
     },

@@ -10,6 +10,7 @@ import type { Presence } from '../domain/reading.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import { FrameSplitter, openFrame, type LineNoise } from '../ingest/parsers/frame.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { backoffMs, type Backoff } from '../domain/backoff.ts';
 import { topics } from '../domain/topics.ts';
 
 export type FrameResult = 'ok' | 'bad_checksum' | LineNoise | 'rejected' | 'lost';
@@ -51,8 +52,8 @@ export interface SerialSource {
   close(): Promise<void>;
 }
 
-const RECONNECT_FIRST_MS = 250;
-const RECONNECT_MAX_MS = 10_000;
+/** Several gateways on one hub do not retry in step. */
+const RECONNECT: Backoff = { firstMs: 250, maxMs: 10_000, jitter: 0.5 };
 const SILENT_INTERVALS = 3;
 /** Frames waiting for the journal before the port is paused; the line then waits in the OS buffer. */
 const MAX_IN_FLIGHT = 2_000;
@@ -158,11 +159,9 @@ class Gateway {
     this.reconnectLater();
   }
 
-  /** Exponential backoff with jitter, so several gateways on one hub do not retry in step. */
   private reconnectLater(): void {
     if (this.closing) return;
-    const base = Math.min(RECONNECT_FIRST_MS * 2 ** Math.max(0, this.failedOpens - 1), RECONNECT_MAX_MS);
-    this.cancelReconnect = this.deps.schedule(() => this.open(), base * (0.5 + this.deps.random() / 2));
+    this.cancelReconnect = this.deps.schedule(() => this.open(), backoffMs(this.failedOpens, RECONNECT, this.deps.random));
   }
 
   private onFrame(frame: string): void {

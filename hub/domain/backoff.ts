@@ -1,0 +1,17 @@
+// How long to wait before trying again: doubling from `firstMs` up to `maxMs`. With jitter, each
+// wait is drawn from the upper part of its step, so many clients that failed together (a floor of
+// devices, several gateways) do not all retry at the same moment.
+
+export interface Backoff {
+  firstMs: number;
+  maxMs: number;
+  /** The share of each step that is random: 0.5 waits 50-100 % of it. Default 0. */
+  jitter?: number;
+}
+
+/** The wait before retry number `retry` (1 for the first retry). `random` returns [0, 1). */
+export function backoffMs(retry: number, backoff: Backoff, random: () => number = Math.random): number {
+  const step = Math.min(backoff.maxMs, backoff.firstMs * 2 ** Math.max(0, retry - 1));
+  const jitter = backoff.jitter ?? 0;
+  return jitter === 0 ? step : step * (1 - jitter * random());
+}
