@@ -17,6 +17,7 @@ import { mqttWebSocketRoute } from './api/mqtt-websocket.ts';
 import { readingsRoutes } from './api/readings.ts';
 import { rejectionsRoutes } from './api/rejections.ts';
 import { reportsRoutes } from './api/reports.ts';
+import { useZodSchemas } from './api/schemas.ts';
 import { outageAwareReads } from './api/store-outage.ts';
 import { zonesRoutes } from './api/zones.ts';
 import { ms, type Config } from './config/config.ts';
@@ -317,6 +318,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     log,
     metrics,
   });
+  useZodSchemas(app);
   await registerDocs(app, VERSION);
   await app.register(healthRoutes, { health });
   await app.register(metricsRoutes, { metrics, refresh: refreshGauges });

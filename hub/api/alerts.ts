@@ -5,14 +5,17 @@
 //   GET|POST /api/v1/silences, DELETE /api/v1/silences/{id}
 //   GET  /api/v1/rules                                     every zone's requirements, each number with its source
 // Acknowledgements and silences change alert state, so they go through the rule engine.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
 import type { RuleEngine } from '../rules/engine.ts';
 import { ALERT_STATES, type Alert, type SilenceMatchers } from '../rules/ledger.ts';
 import { SEVERITIES } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import type { Audit } from '../security/audit.ts';
-import { BadRequest, parseChoice, parseId, parseLimit, parseTime, single } from './params.ts';
+import { choiceParam, idParam, limitParam, refuse, resolveTime, serialParam, textParam, TIME_FORMS } from './params.ts';
+import { alertEvent, alertView, silence, siteRules } from './rule-schemas.ts';
+import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
 
 export interface AlertsRoutesOptions {
   engine: RuleEngine;
@@ -24,119 +27,211 @@ export interface AlertsRoutesOptions {
 
 const RULE = /^[a-z][a-z_]{0,40}(\.[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/;
 const MAX_SILENCE_MS = 90 * 86_400_000;
+const NOT_AN_OBJECT = 'send a JSON object';
 
-function text(body: Record<string, unknown>, name: string, max: number, required: boolean): string | undefined {
-  const value = body[name];
-  if (value === undefined || value === null || value === '') {
-    if (required) throw new BadRequest(`${name} is required: say who you are, e.g. {"${name}": "li.wei"}`);
-    return undefined;
-  }
-  if (typeof value !== 'string' || value.length > max) throw new BadRequest(`${name} must be text of at most ${max} characters`);
-  return value;
+/** Text a person types, such as a comment; empty is the same as not given. */
+function typed(name: string, max: number) {
+  const problem = `${name} must be text of at most ${max} characters`;
+  return z
+    .string({ error: problem })
+    .max(max, { error: problem })
+    .nullable()
+    .optional()
+    .transform((value) => (value === null || value === '' ? undefined : value));
 }
 
-function objectBody(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('send a JSON object');
-  return body as Record<string, unknown>;
+/** Who is acting, in their own words: required. */
+function signedBy(name: string) {
+  const missing = `${name} is required: say who you are, e.g. {"${name}": "li.wei"}`;
+  const problem = `${name} must be text of at most 100 characters`;
+  return z
+    .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
+    .min(1, { error: missing })
+    .max(100, { error: problem });
 }
 
-function alertId(params: unknown): number {
-  const raw = (params as { id: string }).id;
-  const id = Number(raw);
-  if (!/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(id)) throw new BadRequest(`alert id ${JSON.stringify(raw.slice(0, 40))} must be a whole number`);
-  return id;
+/** A time in a body: ms since 1970 as a number, or any form the query parameters take. */
+function timeField(name: string) {
+  return z.union([z.number(), z.string()], { error: (issue) => `${name}=${JSON.stringify(issue.input)?.slice(0, 80)} is not a time: use ${TIME_FORMS}` });
 }
 
-export const alertsRoutes: FastifyPluginAsync<AlertsRoutesOptions> = async (app, { engine, rules, now, audit }) => {
+const alertId = z.object({ id: serialParam('alert id').describe('the alert id') });
+const silenceId = z.object({ id: serialParam('silence id').describe('the silence id') });
+
+export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (app, { engine, rules, now, audit }) => {
   const view = (a: Alert) => ({ ...a, silencedBy: engine.isSilenced(a) });
 
-  app.get('/api/v1/alerts', { schema: { summary: 'Alerts, newest first (filters: state, zone, severity)' } }, async (request) => {
-    const q = request.query;
-    const state = parseChoice('state', single(q, 'state'), ALERT_STATES);
-    const zone = parseId('zone', single(q, 'zone'));
-    const severity = parseChoice('severity', single(q, 'severity'), SEVERITIES);
-    const limit = parseLimit('limit', single(q, 'limit'), 10_000);
-    const alerts = engine.alerts({ ...(state && { state }), ...(zone && { zone }), ...(severity && { severity }), ...(limit && { limit }) });
-    return { alerts: alerts.map(view) };
-  });
+  app.get(
+    '/api/v1/alerts',
+    {
+      schema: {
+        summary: 'Alerts, newest first (filters: state, zone, severity)',
+        querystring: z.object({
+          state: choiceParam('state', ALERT_STATES).optional().describe('pending, firing or resolved'),
+          zone: idParam('zone').optional().describe('only alerts of this zone'),
+          severity: choiceParam('severity', SEVERITIES).optional().describe('warning or critical'),
+          limit: limitParam('limit', 10_000).optional().describe('most alerts returned, 1 to 10000'),
+        }),
+        response: { 200: z.object({ alerts: z.array(alertView).describe('newest first') }).describe('alerts'), 400: BAD_REQUEST, ...ACCESS_REFUSALS },
+      },
+    },
+    async (request) => {
+      const { state, zone, severity, limit } = request.query;
+      const alerts = engine.alerts({ ...(state && { state }), ...(zone && { zone }), ...(severity && { severity }), ...(limit && { limit }) });
+      return { alerts: alerts.map(view) };
+    },
+  );
 
-  app.get('/api/v1/alerts/:id', { schema: { summary: 'One alert with its history' } }, async (request, reply) => {
-    const id = alertId(request.params);
-    const alert = engine.alert(id);
-    if (!alert) {
-      reply.code(404);
-      return { error: 'Not Found', message: `no alert ${id}` };
-    }
-    return { ...view(alert), history: engine.history(id) };
-  });
+  app.get(
+    '/api/v1/alerts/:id',
+    {
+      schema: {
+        summary: 'One alert with its history',
+        params: alertId,
+        response: {
+          200: alertView.extend({ history: z.array(alertEvent).describe('its transitions, oldest first') }).describe('the alert'),
+          400: BAD_REQUEST,
+          404: refusal('no alert of this id (resolved alerts are kept 90 days)'),
+          ...ACCESS_REFUSALS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const alert = engine.alert(id);
+      if (!alert) return reply.code(404).send({ error: 'Not Found', message: `no alert ${id}` });
+      return { ...view(alert), history: engine.history(id) };
+    },
+  );
 
-  app.post('/api/v1/alerts/:id/ack', { schema: { summary: 'Acknowledge an alert: {"by": "...", "comment": "..."}; stops its escalation' } }, async (request) => {
-    const id = alertId(request.params);
-    const body = objectBody(request.body);
-    const by = text(body, 'by', 100, true)!;
-    const comment = text(body, 'comment', 1000, false);
-    const acked = view(engine.ack(id, by, comment));
-    audit(request.actor, 'alert.ack', { alert: id, by, ...(comment !== undefined && { comment }) });
-    return acked;
-  });
+  app.post(
+    '/api/v1/alerts/:id/ack',
+    {
+      schema: {
+        summary: 'Acknowledge an alert: {"by": "...", "comment": "..."}; stops its escalation',
+        params: alertId,
+        body: z.object({ by: signedBy('by').describe('who acknowledges, up to 100 characters'), comment: typed('comment', 1000).describe('up to 1000 characters') }, { error: NOT_AN_OBJECT }),
+        response: {
+          200: alertView.describe('the alert, acknowledged'),
+          400: BAD_REQUEST,
+          404: refusal('no alert of this id'),
+          409: refusal('the alert is already resolved: nothing to acknowledge'),
+          ...ACCESS_REFUSALS,
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { by, comment } = request.body;
+      const acked = view(engine.ack(id, by, comment));
+      audit(request.actor, 'alert.ack', { alert: id, by, ...(comment !== undefined && { comment }) });
+      return acked;
+    },
+  );
 
-  app.get('/api/v1/silences', { schema: { summary: 'Silences, active and scheduled' } }, async () => {
-    const at = now();
-    return { silences: engine.silences().map((s) => ({ ...s, active: s.startsAt <= at && at < s.endsAt })) };
-  });
+  app.get(
+    '/api/v1/silences',
+    {
+      schema: {
+        summary: 'Silences, active and scheduled',
+        response: { 200: z.object({ silences: z.array(silence.extend({ active: z.boolean().describe('in force now') })) }).describe('silences'), ...ACCESS_REFUSALS },
+      },
+    },
+    async () => {
+      const at = now();
+      return { silences: engine.silences().map((s) => ({ ...s, active: s.startsAt <= at && at < s.endsAt })) };
+    },
+  );
 
-  app.post('/api/v1/silences', { schema: { summary: 'Silence notifications: {"matchers": {"zone","device","rule","severity"}, "endsAt" or "duration", "createdBy", "comment"}' } }, async (request, reply) => {
-    const body = objectBody(request.body);
-    const m = body.matchers === undefined ? {} : objectBody(body.matchers);
-    const unknown = Object.keys(m).filter((k) => !['zone', 'device', 'rule', 'severity'].includes(k));
-    if (unknown.length > 0) throw new BadRequest(`matchers: unknown field(s) ${unknown.join(', ')} (use zone, device, rule, severity)`);
-    const str = (name: string) => {
-      const v = m[name];
-      if (v !== undefined && typeof v !== 'string') throw new BadRequest(`matchers.${name} must be text`);
-      return v;
-    };
-    const rule = str('rule');
-    if (rule !== undefined && !RULE.test(rule)) throw new BadRequest(`matchers.rule=${JSON.stringify(rule.slice(0, 80))} is not a rule name such as noise, offline or equipment.headset`);
-    const zone = parseId('matchers.zone', str('zone'));
-    const device = parseId('matchers.device', str('device'));
-    const severity = parseChoice('matchers.severity', str('severity'), SEVERITIES);
-    const matchers: SilenceMatchers = { ...(zone && { zone }), ...(device && { device }), ...(rule && { rule }), ...(severity && { severity }) };
-    if (Object.keys(matchers).length === 0) throw new BadRequest('matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed');
-    const at = now();
-    const timeField = (name: string) => {
-      const v = body[name];
-      if (v === undefined) return undefined;
-      return parseTime(name, typeof v === 'number' ? String(v) : typeof v === 'string' ? v : 'not a time', at, at);
-    };
-    const startsAt = timeField('startsAt') ?? at;
-    let endsAt = timeField('endsAt');
-    if (endsAt === undefined) {
-      const duration = typeof body.duration === 'string' ? parseDuration(body.duration) : undefined;
-      if (duration === undefined) throw new BadRequest('give endsAt (a time) or duration (such as "2h")');
-      endsAt = startsAt + duration;
-    }
-    if (endsAt <= startsAt || endsAt <= at) throw new BadRequest(`endsAt (${new Date(endsAt).toISOString()}) must be after startsAt and in the future: the silence would never be in force`);
-    if (endsAt - startsAt > MAX_SILENCE_MS) throw new BadRequest('a silence may last at most 90 days: make endsAt (or the duration) sooner');
-    const createdBy = text(body, 'createdBy', 100, true)!;
-    const comment = text(body, 'comment', 1000, false) ?? '';
-    const silence = engine.addSilence({ matchers, startsAt, endsAt, createdBy, comment });
-    audit(request.actor, 'silence.create', { silence: silence.id, matchers, startsAt, endsAt, createdBy, comment });
-    reply.code(201);
-    return silence;
-  });
+  const matchers = z.strictObject(
+    {
+      zone: idParam('matchers.zone', 'body').optional(),
+      device: idParam('matchers.device', 'body').optional(),
+      rule: textParam('matchers.rule', { source: 'body' })
+        .regex(RULE, { error: (issue) => `matchers.rule=${JSON.stringify(String(issue.input).slice(0, 80))} is not a rule name such as noise, offline or equipment.headset` })
+        .optional(),
+      severity: choiceParam('matchers.severity', SEVERITIES, 'body').optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys' ? `matchers: unknown field(s) ${issue.keys.join(', ')} (use zone, device, rule, severity)` : 'matchers must be a JSON object, such as {"zone": "floor-a"}',
+    },
+  );
 
-  app.delete('/api/v1/silences/:id', { schema: { summary: 'End a silence' } }, async (request, reply) => {
-    const raw = (request.params as { id: string }).id;
-    const id = Number(raw);
-    if (!/^\d{1,15}$/.test(raw)) throw new BadRequest(`silence id ${JSON.stringify(raw.slice(0, 40))} must be a whole number`);
-    if (!engine.removeSilence(id)) {
-      reply.code(404);
-      return { error: 'Not Found', message: `no silence ${id}` };
-    }
-    audit(request.actor, 'silence.delete', { silence: id });
-    reply.code(204);
-    return null;
-  });
+  const silenceBody = z
+    .object(
+      {
+        matchers: matchers.optional().describe('what to silence: at least one of zone, device, rule (such as noise, offline, equipment.headset), severity'),
+        startsAt: timeField('startsAt').optional().describe(`when it starts: ${TIME_FORMS} (default now)`),
+        endsAt: timeField('endsAt').optional().describe('when it ends, as startsAt; or give duration'),
+        duration: textParam('duration', { source: 'body' }).optional().describe('how long it lasts, such as 2h (when endsAt is not given); at most 90 days'),
+        createdBy: signedBy('createdBy').describe('who silences, up to 100 characters'),
+        comment: typed('comment', 1000).describe('why, up to 1000 characters'),
+      },
+      { error: NOT_AN_OBJECT },
+    )
+    .transform((body, ctx) => {
+      // Zod gets here even past an unknown matcher (unknown keys do not stop it): that alone is said.
+      if (ctx.issues.length > 0) return z.NEVER;
+      const given: SilenceMatchers = body.matchers ?? {};
+      if (Object.keys(given).length === 0) return refuse(ctx, 'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed');
+      const at = now();
+      const time = (name: string, value: number | string | undefined) => resolveTime(ctx, name, value === undefined ? undefined : String(value), at, at);
+      const startsAt = time('startsAt', body.startsAt);
+      let endsAt = body.endsAt === undefined ? undefined : time('endsAt', body.endsAt);
+      if (startsAt === undefined || (body.endsAt !== undefined && endsAt === undefined)) return z.NEVER;
+      if (endsAt === undefined) {
+        const duration = body.duration === undefined ? undefined : parseDuration(body.duration);
+        if (duration === undefined) return refuse(ctx, 'give endsAt (a time) or duration (such as "2h")');
+        endsAt = startsAt + duration;
+      }
+      if (endsAt <= startsAt || endsAt <= at) return refuse(ctx, `endsAt (${new Date(endsAt).toISOString()}) must be after startsAt and in the future: the silence would never be in force`);
+      if (endsAt - startsAt > MAX_SILENCE_MS) return refuse(ctx, 'a silence may last at most 90 days: make endsAt (or the duration) sooner');
+      return { matchers: given, startsAt, endsAt, createdBy: body.createdBy, comment: body.comment ?? '' };
+    });
 
-  app.get('/api/v1/rules', { schema: { summary: 'Effective rules per zone, with the source of every number' } }, async () => rules());
+  app.post(
+    '/api/v1/silences',
+    {
+      schema: {
+        summary: 'Silence notifications: {"matchers": {"zone","device","rule","severity"}, "endsAt" or "duration", "createdBy", "comment"}',
+        body: silenceBody,
+        response: { 201: silence.describe('the silence, created'), 400: BAD_REQUEST, ...ACCESS_REFUSALS },
+      },
+    },
+    async (request, reply) => {
+      const created = engine.addSilence(request.body);
+      const { matchers: given, startsAt, endsAt, createdBy, comment } = request.body;
+      audit(request.actor, 'silence.create', { silence: created.id, matchers: given, startsAt, endsAt, createdBy, comment });
+      return reply.code(201).send(created);
+    },
+  );
+
+  app.delete(
+    '/api/v1/silences/:id',
+    {
+      schema: {
+        summary: 'End a silence',
+        params: silenceId,
+        response: { 204: z.undefined().describe('ended'), 400: BAD_REQUEST, 404: refusal('no silence of this id'), ...ACCESS_REFUSALS },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!engine.removeSilence(id)) return reply.code(404).send({ error: 'Not Found', message: `no silence ${id}` });
+      audit(request.actor, 'silence.delete', { silence: id });
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/api/v1/rules',
+    {
+      schema: {
+        summary: 'Effective rules per zone, with the source of every number',
+        response: { 200: siteRules.describe('the season, and every zone\'s requirements with their limits; liveness, flapping and the hub\'s own health'), ...ACCESS_REFUSALS },
+      },
+    },
+    async () => rules(),
+  );
 };

@@ -3,11 +3,13 @@
 // when the token it was opened with is revoked, or, opened without one on an open hub, when the
 // first token is created.
 import { EventEmitter } from 'node:events';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Entry } from '../domain/reading.ts';
 import type { AlertEvent } from '../rules/ledger.ts';
 import type { Credential, Revocations } from '../security/revocations.ts';
-import { parseId, parseMetric, single } from './params.ts';
+import { idParam, metricParam, textParam } from './params.ts';
+import { ACCESS_REFUSALS, BAD_REQUEST } from './schemas.ts';
 
 /** Entries as they become durable, for live views. Slow listeners never hold up the journal. */
 export class LiveFeed extends EventEmitter<{ entries: [readonly Entry[]]; alert: [AlertEvent] }> {
@@ -24,7 +26,7 @@ const KEEPALIVE_MS = 15_000;
 /** A client this far behind is skipped until it catches up, rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed; revocations: Revocations }> = async (app, { feed, revocations }) => {
+export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: Revocations }> = async (app, { feed, revocations }) => {
   /** Each open stream's end, with the token it was opened with (anonymous on an open hub). */
   const open = new Map<() => void, Credential | null>();
   // Streams never end by themselves; the hub ends them when it stops, or when their credential is withdrawn.
@@ -42,54 +44,77 @@ export const eventsRoutes: FastifyPluginAsync<{ feed: LiveFeed; revocations: Rev
   };
   revocations.on('changed', endWithdrawn);
 
-  app.get('/api/v1/events', { schema: { summary: 'Server-sent events: reading, heartbeat, status, alert' } }, (request, reply) => {
-    const device = parseId('device', single(request.query, 'device'));
-    const zone = parseId('zone', single(request.query, 'zone'));
-    const metric = parseMetric('metric', single(request.query, 'metric'));
-    const raw = reply.raw;
-    reply.hijack();
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    raw.write(': connected\n\n');
-    let skipped = 0;
-    const send = (event: string, data: unknown) => {
-      if (raw.writableLength > MAX_BUFFERED_BYTES) {
-        skipped++;
-        return;
-      }
-      if (skipped > 0) {
-        raw.write(`event: skipped\ndata: ${JSON.stringify({ events: skipped })}\n\n`);
-        skipped = 0;
-      }
-      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    const matches = (d: string, z: string) => (device === undefined || d === device) && (zone === undefined || z === zone);
-    const onEntries = (entries: readonly Entry[]) => {
-      for (const entry of entries) {
-        if (entry.type === 'readings') {
-          for (const r of entry.readings) if (matches(r.device, r.zone) && (metric === undefined || r.metric === metric)) send('reading', r);
-        } else if (metric === undefined) {
-          if (entry.type === 'heartbeat' && matches(entry.heartbeat.device, entry.heartbeat.zone)) send('heartbeat', entry.heartbeat);
-          if (entry.type === 'status' && matches(entry.status.id, entry.status.zone)) send('status', entry.status);
+  const stream =
+    'A text/event-stream that stays open. Each event is "event: reading|heartbeat|status|alert" and "data:" with the JSON of the reading, heartbeat, ' +
+    'presence change or alert transition ({event, at, notified, late, alert}); "event: skipped" with {events} tells how many a client too slow to read missed. ' +
+    'Filters apply to readings; heartbeats, presence and alerts are left out when metric is given.';
+  app.get(
+    '/api/v1/events',
+    {
+      schema: {
+        summary: 'Server-sent events: reading, heartbeat, status, alert',
+        description: stream,
+        querystring: z.object({
+          device: idParam('device').optional().describe('only events of this device'),
+          zone: idParam('zone').optional().describe('only events of devices in this zone'),
+          metric: metricParam('metric').optional().describe('only readings of this metric'),
+          // Read by the access check (security/api-access.ts) before this route; listed so it is described.
+          access_token: textParam('access_token').optional().describe('the API token, for a browser\'s EventSource, which cannot send an Authorization header'),
+        }),
+        response: {
+          200: { description: 'the stream of events', content: { 'text/event-stream': { schema: z.string() } } },
+          400: BAD_REQUEST,
+          ...ACCESS_REFUSALS,
+        },
+      },
+    },
+    (request, reply) => {
+      const { device, zone, metric } = request.query;
+      const raw = reply.raw;
+      reply.hijack();
+      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      raw.write(': connected\n\n');
+      let skipped = 0;
+      const send = (event: string, data: unknown) => {
+        if (raw.writableLength > MAX_BUFFERED_BYTES) {
+          skipped++;
+          return;
         }
-      }
-    };
-    const onAlert = (e: AlertEvent) => {
-      if (metric === undefined && matches(e.alert.subject, e.alert.zone)) send('alert', { event: e.kind, at: e.at, notified: e.notified, late: e.late === true, alert: e.alert });
-    };
-    feed.on('entries', onEntries);
-    feed.on('alert', onAlert);
-    const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
-    const stop = () => {
-      clearInterval(keepalive);
-      feed.off('entries', onEntries);
-      feed.off('alert', onAlert);
-      open.delete(end);
-    };
-    const end = () => {
-      stop();
-      raw.end();
-    };
-    open.set(end, request.credential);
-    raw.on('close', stop);
-  });
+        if (skipped > 0) {
+          raw.write(`event: skipped\ndata: ${JSON.stringify({ events: skipped })}\n\n`);
+          skipped = 0;
+        }
+        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      const matches = (d: string, z: string) => (device === undefined || d === device) && (zone === undefined || z === zone);
+      const onEntries = (entries: readonly Entry[]) => {
+        for (const entry of entries) {
+          if (entry.type === 'readings') {
+            for (const r of entry.readings) if (matches(r.device, r.zone) && (metric === undefined || r.metric === metric)) send('reading', r);
+          } else if (metric === undefined) {
+            if (entry.type === 'heartbeat' && matches(entry.heartbeat.device, entry.heartbeat.zone)) send('heartbeat', entry.heartbeat);
+            if (entry.type === 'status' && matches(entry.status.id, entry.status.zone)) send('status', entry.status);
+          }
+        }
+      };
+      const onAlert = (e: AlertEvent) => {
+        if (metric === undefined && matches(e.alert.subject, e.alert.zone)) send('alert', { event: e.kind, at: e.at, notified: e.notified, late: e.late === true, alert: e.alert });
+      };
+      feed.on('entries', onEntries);
+      feed.on('alert', onAlert);
+      const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
+      const stop = () => {
+        clearInterval(keepalive);
+        feed.off('entries', onEntries);
+        feed.off('alert', onAlert);
+        open.delete(end);
+      };
+      const end = () => {
+        stop();
+        raw.end();
+      };
+      open.set(end, request.credential);
+      raw.on('close', stop);
+    },
+  );
 };

@@ -2,18 +2,48 @@
 // (store down, journal cannot write); 200 "degraded" while a backlog drains. Public, for load
 // balancers; but on a hub that needs tokens, a caller without one learns only the status: the
 // checks name paths, versions, internal addresses and client counts.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ACCESS_REFUSALS, schemaOf } from './schemas.ts';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'down';
   checks: Record<string, { ok: boolean; detail: string; [key: string]: unknown }>;
 }
 
-export const healthRoutes: FastifyPluginAsync<{ health: () => Promise<HealthReport> }> = async (app, { health }) => {
-  app.get('/api/v1/health', { schema: { summary: 'Broker, store and journal health (503 when not healthy); without a token on a hub that needs one, the status only' } }, async (request, reply) => {
-    const report = await health();
-    if (report.status === 'down') reply.code(503);
-    // No credential: neither a valid token nor a hub open to this caller.
-    return request.credential === null ? { status: report.status } : report;
-  });
+const report = schemaOf<{ status: HealthReport['status']; checks?: HealthReport['checks'] }>()(
+  z.object({
+    status: z.enum(['ok', 'degraded', 'down']),
+    checks: z
+      .record(z.string(), z.looseObject({ ok: z.boolean(), detail: z.string().describe('in words') }))
+      .optional()
+      .describe(
+        'absent without a token on a hub that needs one. broker: clients, port, admission (overload, shedding, paused publishers); ' +
+          'store: backend, downSince, lastWriteAt, refused, lastRefusal; journal: backlog, durableLsn, consumers, segments, bytes; devices: known, max, refused',
+      ),
+  }),
+);
+
+export const healthRoutes: FastifyPluginAsyncZod<{ health: () => Promise<HealthReport> }> = async (app, { health }) => {
+  app.get(
+    '/api/v1/health',
+    {
+      schema: {
+        summary: 'Broker, store and journal health (503 when not healthy); without a token on a hub that needs one, the status only',
+        response: {
+          200: report.describe('ok, or degraded: a backlog drains, the store refuses readings, devices are refused, or the hub is overloaded'),
+          503: report.describe('down: the store is down or the journal cannot write'),
+          403: ACCESS_REFUSALS[403],
+          421: ACCESS_REFUSALS[421],
+          429: ACCESS_REFUSALS[429],
+        },
+      },
+    },
+    async (request, reply) => {
+      const answer = await health();
+      // No credential: neither a valid token nor a hub open to this caller.
+      const shown = request.credential === null ? { status: answer.status } : answer;
+      return answer.status === 'down' ? reply.code(503).send(shown) : shown;
+    },
+  );
 };

@@ -1,11 +1,24 @@
 // GET /metrics in the Prometheus text format.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { ACCESS_REFUSALS } from './schemas.ts';
 
-export const metricsRoutes: FastifyPluginAsync<{ metrics: Metrics; refresh: () => void }> = async (app, { metrics, refresh }) => {
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_request, reply) => {
-    refresh();
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+export const metricsRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; refresh: () => void }> = async (app, { metrics, refresh }) => {
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics',
+        response: {
+          200: { description: 'the Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } },
+          ...ACCESS_REFUSALS,
+        },
+      },
+    },
+    async (_request, reply) => {
+      refresh();
+      return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+  );
 };

@@ -3,34 +3,86 @@
 // after the journal, the store (a reading the database refused for good, "stage":"store"), a
 // journal consumer that gave up on an entry ("stage" is the consumer's name), or a receiver that
 // refused an alert notification for good ("stage":"notify").
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { REJECTION_REASONS } from '../ingest/rejection.ts';
-import type { RejectionLog } from '../ingest/rejections.ts';
-import type { SetAsideLog } from '../journal/set-aside.ts';
-import { parseChoice, parseLimit, single } from './params.ts';
+import type { RejectionLog, RejectionRecord } from '../ingest/rejections.ts';
+import type { SetAsideLog, SetAsideRecord } from '../journal/set-aside.ts';
+import { choiceParam, limitParam, textParam } from './params.ts';
+import { ACCESS_REFUSALS, BAD_REQUEST, schemaOf } from './schemas.ts';
 
 const SET_ASIDE_REASONS = ['store_refused', 'consumer_failed', 'notification_refused'] as const;
 
-export const rejectionsRoutes: FastifyPluginAsync<{ rejections: RejectionLog; setAside: SetAsideLog }> = async (app, { rejections, setAside }) => {
-  app.get('/api/v1/rejections', { schema: { summary: 'Refused messages and values, and readings or entries set aside after the journal, newest first' } }, async (request) => {
-    // Hostile device names are exactly what an operator looks for here, so no id grammar check.
-    const device = single(request.query, 'device');
-    const reason = parseChoice('reason', single(request.query, 'reason'), [...REJECTION_REASONS, ...SET_ASIDE_REASONS]);
-    const stage = single(request.query, 'stage');
-    const limit = parseLimit('limit', single(request.query, 'limit'), 100_000) ?? 100;
-    const byDevice = device !== undefined ? { device } : {};
-    const ingest =
-      (stage === undefined || stage === 'ingest') && (reason === undefined || (REJECTION_REASONS as readonly string[]).includes(reason))
-        ? rejections.list({ limit, ...byDevice, ...(reason !== undefined && { reason }) }).map((r) => ({ stage: 'ingest', ...r }))
-        : [];
-    const later =
-      stage !== 'ingest' && (reason === undefined || (SET_ASIDE_REASONS as readonly string[]).includes(reason))
-        ? setAside.list({ limit, ...byDevice, ...(stage !== undefined && { stage }) }).filter((r) => reason === undefined || r.reason === reason)
-        : [];
-    return {
-      total: rejections.total + setAside.total,
-      evicted: rejections.evicted + setAside.dropped,
-      rejections: [...ingest, ...later].sort((a, b) => b.at - a.at).slice(0, limit),
-    };
-  });
+const refusedInput = schemaOf<RejectionRecord & { stage: 'ingest' }>()(
+  z.object({
+    stage: z.literal('ingest'),
+    at: z.number().describe('when it was refused, ms since 1970'),
+    source: z.string().describe('mqtt, http or serial'),
+    device: z.string().optional().describe('the device the message claimed to be from, as sent (even an invalid id)'),
+    topic: z.string().optional(),
+    reason: z.enum(REJECTION_REASONS),
+    detail: z.string().describe('why, in words'),
+    excerpt: z.string().describe('the start of the payload, as text'),
+  }),
+);
+
+const setAside = schemaOf<SetAsideRecord>()(
+  z.object({
+    at: z.number().describe('when it was set aside, ms since 1970'),
+    stage: z.string().describe('store for readings the store refused, notify for notifications a receiver refused; otherwise the journal consumer that gave up on an entry'),
+    reason: z.enum(SET_ASIDE_REASONS),
+    detail: z.string().describe("the database's reason, or the consumer's error"),
+    lsn: z.number().optional().describe('the journal entry a consumer gave up on'),
+    device: z.string().optional(),
+    metric: z.string().optional(),
+    ts: z.number().optional().describe("the reading's time"),
+    value: z.number().optional(),
+    excerpt: z.string().optional().describe('the start of the entry or notification'),
+  }),
+);
+
+export const rejectionsRoutes: FastifyPluginAsyncZod<{ rejections: RejectionLog; setAside: SetAsideLog }> = async (app, { rejections, setAside: later }) => {
+  app.get(
+    '/api/v1/rejections',
+    {
+      schema: {
+        summary: 'Refused messages and values, and readings or entries set aside after the journal, newest first',
+        querystring: z.object({
+          // Hostile device names are exactly what an operator looks for here, so no id grammar check.
+          device: textParam('device').optional().describe('the device as it was sent, valid id or not'),
+          reason: choiceParam('reason', [...REJECTION_REASONS, ...SET_ASIDE_REASONS]).optional().describe('only records of this reason'),
+          stage: textParam('stage').optional().describe('ingest, store, notify, or the name of a journal consumer: rules, devices'),
+          limit: limitParam('limit', 100_000).optional().describe('most records returned, 1 to 100000 (default 100)'),
+        }),
+        response: {
+          200: z
+            .object({
+              total: z.number().describe('refusals since the start, and set-aside records ever'),
+              evicted: z.number().describe('records no longer kept, to stay within the bounds'),
+              rejections: z.array(z.union([refusedInput, setAside])).describe('newest first'),
+            })
+            .describe('refused input and set-aside readings and entries'),
+          400: BAD_REQUEST,
+          ...ACCESS_REFUSALS,
+        },
+      },
+    },
+    async (request) => {
+      const { device, reason, stage, limit = 100 } = request.query;
+      const byDevice = device !== undefined ? { device } : {};
+      const ingest =
+        (stage === undefined || stage === 'ingest') && (reason === undefined || (REJECTION_REASONS as readonly string[]).includes(reason))
+          ? rejections.list({ limit, ...byDevice, ...(reason !== undefined && { reason }) }).map((r) => ({ stage: 'ingest' as const, ...r }))
+          : [];
+      const afterJournal =
+        stage !== 'ingest' && (reason === undefined || (SET_ASIDE_REASONS as readonly string[]).includes(reason))
+          ? later.list({ limit, ...byDevice, ...(stage !== undefined && { stage }) }).filter((r) => reason === undefined || r.reason === reason)
+          : [];
+      return {
+        total: rejections.total + later.total,
+        evicted: rejections.evicted + later.dropped,
+        rejections: [...ingest, ...afterJournal].sort((a, b) => b.at - a.at).slice(0, limit),
+      };
+    },
+  );
 };

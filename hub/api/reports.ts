@@ -2,7 +2,8 @@
 //   GET /api/v1/reports/shift?from=&to=[&format=json|html]   JSON, or printable HTML (also for Accept: text/html)
 //   GET /api/v1/reports/equipment?from=&to=                  availability, incidents, MTTR, faults
 // Without from and to, the shift report covers the current shift so far and the equipment report the last 30 days.
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { DeviceView } from '../devices/registry.ts';
 import { shiftAt } from '../rules/exposure.ts';
 import type { SiteRules } from '../rules/site.ts';
@@ -11,7 +12,9 @@ import { equipmentReport } from '../reports/equipment.ts';
 import { layoutHtml } from '../reports/html.ts';
 import { shiftLayout } from '../reports/layout.ts';
 import { alertHistory, shiftReport } from '../reports/shift.ts';
-import { BadRequest, parseChoice, parseTime, single } from './params.ts';
+import { choiceParam, refuse, resolveTime, textParam, TIME_FORMS } from './params.ts';
+import { equipmentReportSchema, shiftReportSchema } from './report-schemas.ts';
+import { ACCESS_REFUSALS, BAD_REQUEST, STORE_DOWN } from './schemas.ts';
 
 export interface ReportsRoutesOptions {
   store: StoreReader;
@@ -28,36 +31,72 @@ const DAY = 86_400_000;
 const MAX_SHIFT_SPAN = 7 * DAY;
 const MAX_EQUIPMENT_SPAN = 366 * DAY;
 
-function span(request: FastifyRequest, now: number, defaultFrom: number, maxMs: number): { from: number; to: number } {
-  const to = parseTime('to', single(request.query, 'to'), now, now);
-  const from = parseTime('from', single(request.query, 'from'), now, defaultFrom);
-  if (from >= to) throw new BadRequest(`from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
-  if (to - from > maxMs) throw new BadRequest(`a report covers at most ${maxMs / DAY} days; from and to are ${Math.ceil((to - from) / DAY)} days apart`);
-  return { from, to };
-}
-
-function wantsHtml(request: FastifyRequest): boolean {
-  const format = parseChoice('format', single(request.query, 'format'), ['json', 'html'] as const);
-  if (format !== undefined) return format === 'html';
-  const accept = request.headers.accept ?? '';
-  return accept.includes('text/html') && !accept.includes('application/json');
-}
-
-export const reportsRoutes: FastifyPluginAsync<ReportsRoutesOptions> = async (app, { store, rules, shifts, devices, now }) => {
-  app.get('/api/v1/reports/shift', { schema: { summary: 'Shift handover: environment per zone, noise per position, time within requirements, alerts, offline devices, faults (JSON or HTML)' } }, async (request, reply: FastifyReply) => {
-    const at = now();
-    const html = wantsHtml(request);
-    const { from, to } = span(request, at, shiftAt(at, shifts).start, MAX_SHIFT_SPAN);
-    const report = await shiftReport(store, rules(from), from, to);
-    if (!html) return report;
-    reply.type('text/html; charset=utf-8');
-    return layoutHtml(shiftLayout(report));
+export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async (app, { store, rules, shifts, devices, now }) => {
+  const times = (fromText: string) => ({
+    from: textParam('from').optional().describe(`${fromText}: ${TIME_FORMS}`),
+    to: textParam('to').optional().describe('end of the report, as from (default now)'),
   });
 
-  app.get('/api/v1/reports/equipment', { schema: { summary: 'Equipment record: availability, incidents, mean time to repair and most frequent faults per device and per kind' } }, async (request) => {
+  /** from and to, resolved against one reading of the clock, at most `maxMs` apart; undefined, with the problem in `ctx`, otherwise. */
+  const span = (q: { from?: string | undefined; to?: string | undefined }, ctx: z.RefinementCtx, defaultFrom: (at: number) => number, maxMs: number) => {
     const at = now();
-    const { from, to } = span(request, at, at - 30 * DAY, MAX_EQUIPMENT_SPAN);
-    const known = devices(at).map((d) => ({ id: d.id, kind: d.kind, zone: d.zone }));
-    return equipmentReport(await alertHistory(store, from, to), known, from, to);
-  });
+    const to = resolveTime(ctx, 'to', q.to, at, at);
+    const from = resolveTime(ctx, 'from', q.from, at, defaultFrom(at));
+    if (from === undefined || to === undefined) return undefined;
+    if (from >= to) return refuse(ctx, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
+    if (to - from > maxMs) return refuse(ctx, `a report covers at most ${maxMs / DAY} days; from and to are ${Math.ceil((to - from) / DAY)} days apart`);
+    return { from, to };
+  };
+
+  const shiftQuery = z
+    .object({
+      ...times('start of the report (default: the start of the current shift)'),
+      format: choiceParam('format', ['json', 'html']).optional().describe('json or html (printable); without it, HTML for Accept: text/html'),
+    })
+    .transform((q, ctx) => {
+      const covered = span(q, ctx, (at) => shiftAt(at, shifts).start, MAX_SHIFT_SPAN);
+      return covered === undefined ? z.NEVER : { ...covered, format: q.format };
+    });
+
+  const equipmentQuery = z.object(times('start of the record (default: 30 days ago)')).transform((q, ctx) => span(q, ctx, (at) => at - 30 * DAY, MAX_EQUIPMENT_SPAN) ?? z.NEVER);
+
+  app.get(
+    '/api/v1/reports/shift',
+    {
+      schema: {
+        summary: 'Shift handover: environment per zone, noise per position, time within requirements, alerts, offline devices, faults (JSON or HTML)',
+        querystring: shiftQuery,
+        response: {
+          200: { description: 'the handover, as JSON or as a printable HTML page', content: { 'application/json': { schema: shiftReportSchema }, 'text/html': { schema: z.string() } } },
+          400: BAD_REQUEST,
+          ...ACCESS_REFUSALS,
+          503: STORE_DOWN,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { from, to, format } = request.query;
+      const accept = request.headers.accept ?? '';
+      const html = format !== undefined ? format === 'html' : accept.includes('text/html') && !accept.includes('application/json');
+      const report = await shiftReport(store, rules(from), from, to);
+      if (!html) return report;
+      return reply.type('text/html; charset=utf-8').send(layoutHtml(shiftLayout(report)));
+    },
+  );
+
+  app.get(
+    '/api/v1/reports/equipment',
+    {
+      schema: {
+        summary: 'Equipment record: availability, incidents, mean time to repair and most frequent faults per device and per kind',
+        querystring: equipmentQuery,
+        response: { 200: equipmentReportSchema.describe('the equipment record'), 400: BAD_REQUEST, ...ACCESS_REFUSALS, 503: STORE_DOWN },
+      },
+    },
+    async (request) => {
+      const { from, to } = request.query;
+      const known = devices(now()).map((d) => ({ id: d.id, kind: d.kind, zone: d.zone }));
+      return equipmentReport(await alertHistory(store, from, to), known, from, to);
+    },
+  );
 };

@@ -7,13 +7,15 @@
 // server-room temperature rise are judged per device: they show up as alerts, not here. Each zone
 // also says how many of its devices are online, so a floor of thousands of devices is summed up
 // here rather than listed.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { DeviceCount } from '../devices/registry.ts';
 import type { RuleEngine } from '../rules/engine.ts';
-import type { Limit, Requirement, Severity } from '../rules/requirements.ts';
+import type { Limit, Requirement, Severity, ZoneType } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { exceeds } from '../rules/threshold.ts';
 import type { Aggregate, StoreReader } from '../store/store.ts';
+import { ACCESS_REFUSALS, STORE_DOWN } from './schemas.ts';
+import { floorSchema } from './zone-schemas.ts';
 
 export interface ZonesRoutesOptions {
   site: string;
@@ -43,7 +45,7 @@ export interface RequirementStatus {
 export interface ZoneStatus {
   zone: string;
   name: string | null;
-  type: string;
+  type: ZoneType;
   compliance: Compliance;
   /** The newest reading of each metric the zone's requirements watch, within the last 10 minutes. */
   latest: Record<string, { value: number; ts: number; device: string; unit: string }>;
@@ -68,8 +70,8 @@ function queryFor(l: Limit): { agg: Aggregate; windowMs: number; over: string } 
   return undefined;
 }
 
-export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, { site, store, rules, engine, devices, now }) => {
-  const zoneStatus = async (zone: string, name: string | undefined, type: string, requirements: Requirement[], at: number, count: DeviceCount): Promise<ZoneStatus> => {
+export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (app, { site, store, rules, engine, devices, now }) => {
+  const zoneStatus = async (zone: string, name: string | undefined, type: ZoneType, requirements: Requirement[], at: number, count: DeviceCount): Promise<ZoneStatus> => {
     const asked = new Map<string, Promise<number | undefined>>();
     const aggregate = (metric: string, agg: Aggregate, windowMs: number) => {
       const key = `${metric}|${agg}|${windowMs}`;
@@ -126,7 +128,11 @@ export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, {
     };
   };
 
-  app.get('/api/v1/zones', { schema: { summary: 'Zones: latest values and compliance with their environment requirements now' } }, async () => {
+  const schema = {
+    summary: 'Zones: latest values and compliance with their environment requirements now',
+    response: { 200: floorSchema, ...ACCESS_REFUSALS, 503: STORE_DOWN },
+  };
+  app.get('/api/v1/zones', { schema }, async () => {
     const at = now();
     const current = rules();
     // Devices without a zone have no place on the floor; their alerts are listed with the others.

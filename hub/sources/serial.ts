@@ -14,7 +14,7 @@ import { backoffMs, type Backoff } from '../domain/backoff.ts';
 import { topics } from '../domain/topics.ts';
 
 export type FrameResult = 'ok' | 'bad_checksum' | LineNoise | 'rejected' | 'lost';
-const FRAME_RESULTS: readonly FrameResult[] = ['ok', 'bad_checksum', 'garbage', 'too_long', 'rejected', 'lost'];
+export const FRAME_RESULTS: readonly FrameResult[] = ['ok', 'bad_checksum', 'garbage', 'too_long', 'rejected', 'lost'];
 
 /** Runs fn after delayMs; returns a cancel function. Injected so tests control time. */
 export type Schedule = (fn: () => void, delayMs: number) => () => void;

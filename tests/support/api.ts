@@ -1,0 +1,148 @@
+// The hub's HTTP API on real parts that live in memory, for tests of route logic alone: SQLite at
+// ':memory:', the device registry, ingest with its rejection log, the rule engine on a hand-driven
+// clock (rules-fixtures.ts), the access check of an open hub. Requests go through `app.inject`:
+// no port, no broker, no journal; what ingest takes is applied at once to the store, the registry
+// and the rules, as the journal's consumers would.
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { alertsRoutes } from '../../hub/api/alerts.ts';
+import { auditRoutes } from '../../hub/api/audit.ts';
+import { devicesRoutes } from '../../hub/api/devices.ts';
+import { registerDocs } from '../../hub/api/docs.ts';
+import { LiveFeed, eventsRoutes } from '../../hub/api/events.ts';
+import { gatewaysRoutes } from '../../hub/api/gateways.ts';
+import { healthRoutes } from '../../hub/api/health.ts';
+import { metricsRoutes } from '../../hub/api/metrics.ts';
+import { readingsRoutes } from '../../hub/api/readings.ts';
+import { rejectionsRoutes } from '../../hub/api/rejections.ts';
+import { reportsRoutes } from '../../hub/api/reports.ts';
+import { useZodSchemas } from '../../hub/api/schemas.ts';
+import { zonesRoutes } from '../../hub/api/zones.ts';
+import { loadConfig, ms, type Config } from '../../hub/config/config.ts';
+import { DeviceRegistry } from '../../hub/devices/registry.ts';
+import type { Entry } from '../../hub/domain/reading.ts';
+import { Ingest } from '../../hub/ingest/ingest.ts';
+import { KnownDevices } from '../../hub/ingest/known-devices.ts';
+import { RejectionLog } from '../../hub/ingest/rejections.ts';
+import { SetAsideLog } from '../../hub/journal/set-aside.ts';
+import { parseShifts } from '../../hub/rules/exposure.ts';
+import { siteRules } from '../../hub/rules/site.ts';
+import { installApiAccess } from '../../hub/security/api-access.ts';
+import { Revocations } from '../../hub/security/revocations.ts';
+import { openSiteSecurity, type SiteSecurity } from '../../hub/security/site.ts';
+import type { GatewayState } from '../../hub/sources/serial.ts';
+import { SqliteStore } from '../../hub/store/sqlite.ts';
+import { createMetrics } from '../../hub/telemetry/metrics.ts';
+import { engineFixture, T0, type EngineFixture } from '../rules-fixtures.ts';
+import { testEnv } from './hub.ts';
+
+export interface MemoryApi {
+  app: FastifyInstance;
+  config: Config;
+  rules: EngineFixture;
+  store: SqliteStore;
+  registry: DeviceRegistry;
+  rejections: RejectionLog;
+  security: SiteSecurity;
+  /** Every operation the app serves and does not hide from /docs, such as "GET /api/v1/devices/:id". */
+  served: string[];
+  /** POSTs a SenML pack as an integration would; the answer's status and body. */
+  send(pack: unknown[]): Promise<{ status: number; body: unknown }>;
+  close(): Promise<void>;
+}
+
+export interface MemoryApiOptions {
+  config?: Record<string, unknown>;
+  start?: number;
+  /** What the serial source reports; none by default. */
+  gateways?: GatewayState[];
+}
+
+export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryApi> {
+  const rules = engineFixture(options.config ?? {}, options.start ?? T0);
+  const { clock, dir } = rules;
+  const config = loadConfig({ env: testEnv(dir, { config: options.config ?? {} }) });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const log = pino({ level: 'silent' });
+  const security = openSiteSecurity(config, clock.now, metrics);
+  const store = new SqliteStore({ path: ':memory:' });
+  await store.init();
+  const registry = new DeviceRegistry(config.devices.map((d) => ({ id: d.id, kind: d.kind, zone: d.zone, heartbeatIntervalMs: ms(d.heartbeat_interval) })));
+  const rejections = new RejectionLog({ capacity: 1000, now: clock.now, log: () => undefined });
+  const setAside = await SetAsideLog.open({ path: join(dir, 'set-aside.jsonl'), capacity: 100, now: clock.now });
+  const apply = async (entries: Entry[]) => {
+    await store.write(entries.flatMap((e) => (e.type === 'readings' ? e.readings : [])));
+    registry.apply(entries);
+    rules.feed(...entries);
+  };
+  const ingest = new Ingest({
+    settings: {
+      maxClockSkewMs: ms(config.ingest.max_clock_skew),
+      maxReplayAgeMs: ms(config.ingest.max_replay_age),
+      maxPayloadBytes: config.ingest.max_payload_bytes,
+      maxMetricsPerDevice: config.ingest.max_metrics_per_device,
+      acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
+    },
+    declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
+    knownDevices: new KnownDevices({ max: config.limits.max_devices, configured: config.devices.map((d) => d.id) }),
+    append: apply,
+    rejections,
+    metrics,
+  });
+
+  const app = Fastify();
+  const served: string[] = [];
+  // HEAD routes are Fastify's own copies of the GET routes.
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD' && route.schema?.hide !== true) served.push(`${method} ${route.url}`);
+  });
+  installApiAccess(app, {
+    tokens: security.tokens,
+    writers: security.writers,
+    allowAnonymous: false,
+    allowedOrigins: [],
+    requestsPerMinute: 1_000_000,
+    now: clock.now,
+    https: false,
+    log,
+    metrics,
+  });
+  useZodSchemas(app);
+  await registerDocs(app, 'test');
+  await app.register(healthRoutes, { health: async () => ({ status: 'ok', checks: { store: { ok: true, detail: 'sqlite in memory', backend: store.name } } }) });
+  await app.register(metricsRoutes, { metrics, refresh: () => undefined });
+  await app.register(devicesRoutes, { registry, now: clock.now });
+  await app.register(readingsRoutes, { store, ingest, writers: security.writers, maxPayloadBytes: config.ingest.max_payload_bytes, now: clock.now });
+  await app.register(rejectionsRoutes, { rejections, setAside });
+  await app.register(auditRoutes, { audit: security.audit });
+  await app.register(gatewaysRoutes, { gateways: () => options.gateways ?? [] });
+  const revocations = new Revocations({ credentials: security.credentials, tokens: security.tokens, log, metrics, audit: security.audit.record });
+  await app.register(eventsRoutes, { feed: new LiveFeed(), revocations });
+  const site = () => siteRules(config, clock.t);
+  await app.register(alertsRoutes, { engine: rules.engine, rules: site, now: clock.now, audit: security.audit.record });
+  await app.register(zonesRoutes, { site: config.site.name, store, rules: site, engine: rules.engine, devices: (at) => registry.counts(at), now: clock.now });
+  await app.register(reportsRoutes, { store, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now: clock.now });
+  await app.ready();
+
+  return {
+    app,
+    config,
+    rules,
+    store,
+    registry,
+    rejections,
+    security,
+    served,
+    send: async (pack) => {
+      const response = await app.inject({ method: 'POST', url: '/api/v1/readings', headers: { 'content-type': 'application/senml+json' }, payload: JSON.stringify(pack) });
+      return { status: response.statusCode, body: response.json() };
+    },
+    close: async () => {
+      await app.close();
+      await setAside.close();
+      await store.close();
+      rules.close();
+    },
+  };
+}
