@@ -2,25 +2,14 @@
 // presence — and alert transitions, optionally filtered by device, zone or metric. A stream ends
 // when the token it was opened with is revoked, or, opened without one on an open hub, when the
 // first token is created.
-import { EventEmitter } from 'node:events';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Entry } from '../domain/reading.ts';
+import type { LiveFeed } from '../feed/live-feed.ts';
 import type { AlertEvent } from '../rules/ledger.ts';
 import type { Credential, Revocations } from '../security/revocations.ts';
 import { idParam, metricParam, textParam } from './params.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST } from './schemas.ts';
-
-/** Entries as they become durable, for live views. Slow listeners never hold up the journal. */
-export class LiveFeed extends EventEmitter<{ entries: [readonly Entry[]]; alert: [AlertEvent] }> {
-  publish(entries: readonly Entry[]): void {
-    if (this.listenerCount('entries') > 0) this.emit('entries', entries);
-  }
-
-  publishAlert(event: AlertEvent): void {
-    if (this.listenerCount('alert') > 0) this.emit('alert', event);
-  }
-}
 
 const KEEPALIVE_MS = 15_000;
 /** A client this far behind is skipped until it catches up, rather than buffered without bound. */

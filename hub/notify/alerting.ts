@@ -5,7 +5,7 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AlertsRoutesOptions } from '../api/alerts.ts';
-import type { LiveFeed } from '../api/events.ts';
+import type { LiveFeed } from '../feed/live-feed.ts';
 import { ms, type Config } from '../config/config.ts';
 import type { Journal } from '../journal/journal.ts';
 import type { SetAsideLog } from '../journal/set-aside.ts';
