@@ -47,7 +47,7 @@ export interface GatewayState {
 }
 
 export interface SerialSource {
-  gateways(): GatewayState[];
+  gateways: () => GatewayState[];
   /** Closes the ports. The gateways are not marked offline: the hub stops watching, they did not fail. */
   close(): Promise<void>;
 }

@@ -1,0 +1,103 @@
+// Where readings come in and what keeps track of them: ingest (validation, duplicates, the device
+// cap) in front of the journal, the device registry and the live feed behind it.
+import { join } from 'node:path';
+import { ms } from '../config/config.ts';
+import { DeviceRegistry } from '../devices/registry.ts';
+import { LiveFeed } from '../feed/live-feed.ts';
+import { Ingest } from '../ingest/ingest.ts';
+import { KnownDevices } from '../ingest/known-devices.ts';
+import { RejectionLog } from '../ingest/rejections.ts';
+import type { Journal } from '../journal/journal.ts';
+import type { HubContext } from './context.ts';
+
+export interface Intake {
+  ingest: Ingest;
+  rejections: RejectionLog;
+  registry: DeviceRegistry;
+  feed: LiveFeed;
+}
+
+/** How many recent journal entries seed the duplicate filter at start. */
+const DUPLICATE_MEMORY_ENTRIES = 100_000;
+
+export async function openIntake(ctx: HubContext, journal: Journal): Promise<Intake> {
+  const { config, log, metrics, now, lifecycle } = ctx;
+  const declared = config.devices.map((d) => ({ id: d.id, kind: d.kind, zone: d.zone, heartbeatIntervalMs: ms(d.heartbeat_interval) }));
+  const registry = new DeviceRegistry(declared, join(config.data_dir, 'devices.json'));
+  const feed = new LiveFeed();
+  const knownDevices = new KnownDevices({
+    max: config.limits.max_devices,
+    configured: [...config.devices.map((d) => d.id), ...config.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)])],
+  });
+  for (const id of registry.ids()) knownDevices.add(id);
+
+  const rejections = new RejectionLog({
+    capacity: config.ingest.rejections_kept,
+    now,
+    onReject: (r) => metrics.rejections.inc({ reason: r.reason }),
+    log: (r, suppressed) =>
+      log.warn(
+        { device: r.device, topic: r.topic, reason: r.reason, source: r.source },
+        `refused input from ${r.device ?? r.source}: ${r.detail}${suppressed > 0 ? ` (${suppressed} more refused in the last minute)` : ''}`,
+      ),
+  });
+  const ingest = new Ingest({
+    settings: {
+      maxClockSkewMs: ms(config.ingest.max_clock_skew),
+      maxReplayAgeMs: ms(config.ingest.max_replay_age),
+      maxPayloadBytes: config.ingest.max_payload_bytes,
+      maxMetricsPerDevice: config.ingest.max_metrics_per_device,
+      acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
+    },
+    declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
+    knownDevices,
+    append: (entries) => journal.append(entries),
+    rejections,
+    metrics,
+    onClockSkew: (device, deviceTs, receivedAt) =>
+      log.warn({ device }, `clock of device ${device} is off by ${Math.round((deviceTs - receivedAt) / 1000)} s; its readings are stored at the hub's receive time`),
+  });
+  const lastLsn = journal.status().lastLsn;
+  for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) {
+    ingest.remember(record.entry);
+    knownDevices.remember(record.entry);
+  }
+  if (knownDevices.size > config.limits.max_devices) {
+    log.warn({ known: knownDevices.size, max: config.limits.max_devices }, `the hub already knows ${knownDevices.size} devices, more than limits.max_devices (${config.limits.max_devices}): they stay known, and no new device is taken on`);
+  }
+
+  const consumers = [
+    journal.consume('devices', (entries) => {
+      registry.apply(entries);
+      registry.save(now());
+    }),
+    journal.consume('live', (entries) => feed.publish(entries), { from: 'end', durable: false }),
+  ];
+  lifecycle.add({
+    name: 'devices',
+    stop: async () => {
+      await Promise.all(consumers.map((c) => c.stop()));
+      try {
+        registry.save(now(), true);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, `could not save the device list (${(err as Error).message}); it is rebuilt from new messages`);
+      }
+    },
+    health: () => {
+      const devices = knownDevices.status();
+      return {
+        condition: devices.refused === 0 ? 'ok' : 'degraded',
+        check: {
+          ok: devices.refused === 0,
+          detail:
+            devices.refused === 0
+              ? `${devices.known} devices known; limits.max_devices is ${devices.max}`
+              : `${devices.known} devices known, the most limits.max_devices allows (${devices.max}): ${devices.refused} messages from further devices refused`,
+          ...devices,
+        },
+      };
+    },
+    refreshGauges: () => metrics.knownDevices.set(knownDevices.size),
+  });
+  return { ingest, rejections, registry, feed };
+}

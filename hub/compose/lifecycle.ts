@@ -1,0 +1,63 @@
+// The hub's parts in the order they started: each says how it stops and, if it has one, its health
+// check and the gauges it keeps current. Stopping runs the parts in reverse, so nothing stops
+// before what depends on it; a start that fails half way stops what had started.
+import type { Logger } from 'pino';
+import type { HealthReport } from '../api/health.ts';
+
+export type Check = HealthReport['checks'][string];
+
+export interface PartHealth {
+  /** down: the hub cannot do its job; degraded: it does, with something to look at. */
+  condition: 'ok' | 'degraded' | 'down';
+  check: Check;
+}
+
+export interface Part {
+  name: string;
+  stop?: () => Promise<void> | void;
+  /** A check in GET /api/v1/health, under the part's name. */
+  health?: () => Promise<PartHealth> | PartHealth;
+  /** Brings the part's gauges up to date before /metrics is read. */
+  refreshGauges?: () => void;
+}
+
+export class Lifecycle {
+  private readonly parts: Part[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  add(part: Part): void {
+    this.parts.push(part);
+  }
+
+  /** Stops every part, last started first; a part that fails to stop is logged and the rest still stop. Once. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const part of [...this.parts].reverse()) {
+        try {
+          await part.stop?.();
+        } catch (err) {
+          this.log.error({ part: part.name, err: (err as Error).message }, `could not stop ${part.name} cleanly: ${(err as Error).message}`);
+        }
+      }
+    })();
+    return this.stopping;
+  }
+
+  async health(): Promise<HealthReport> {
+    const checks: HealthReport['checks'] = {};
+    let status: HealthReport['status'] = 'ok';
+    for (const part of this.parts) {
+      if (!part.health) continue;
+      const { condition, check } = await part.health();
+      checks[part.name] = check;
+      if (condition === 'down' || (condition === 'degraded' && status === 'ok')) status = condition;
+    }
+    return { status, checks };
+  }
+
+  refreshGauges(): void {
+    for (const part of this.parts) part.refreshGauges?.();
+  }
+}

@@ -1,0 +1,79 @@
+// The broker and the sources that feed ingest: MQTT devices (TCP, MQTTS, WebSocket) and serial
+// gateways, with the credentials that may be withdrawn while clients are connected.
+import { ms } from '../config/config.ts';
+import { describeAdmission } from '../broker/admission.ts';
+import { startBroker, type Broker } from '../broker/broker.ts';
+import type { Ingest } from '../ingest/ingest.ts';
+import type { Journal } from '../journal/journal.ts';
+import { Revocations } from '../security/revocations.ts';
+import type { SiteSecurity } from '../security/site.ts';
+import { mqttReadings } from '../sources/mqtt.ts';
+import { startSerialSource, type SerialSource } from '../sources/serial.ts';
+import type { HubContext } from './context.ts';
+
+export interface Mqtt {
+  broker: Broker;
+  serial: SerialSource;
+  revocations: Revocations;
+}
+
+/** The rules' handler at one batch this long is stuck, not slow: admission stops waiting for it. */
+const RULES_STUCK_MS = 5_000;
+
+export async function openMqtt(ctx: HubContext, deps: { security: SiteSecurity; ingest: Ingest; journal: Journal }): Promise<Mqtt> {
+  const { config, log, metrics, now, lifecycle } = ctx;
+  const { security, ingest, journal } = deps;
+  const revocations = new Revocations({ credentials: security.credentials, tokens: security.tokens, log, metrics, audit: security.audit.record });
+  revocations.watch();
+  lifecycle.add({ name: 'credential watch', stop: () => revocations.stop() });
+
+  // Admission waits for rules that are slow, not for rules that are stuck (a batch failing, or one
+  // taking seconds): readings are still journaled and stored meanwhile, and health shows the lag.
+  const rulesBehindMs = () => (journal.stuck('rules', RULES_STUCK_MS) ? 0 : journal.behindMs('rules'));
+  const readings = mqttReadings({ ingest, log, now });
+  const tls = config.security.tls && security.tls && { port: config.security.tls.mqtt_port, ...security.tls };
+  const broker = await startBroker({
+    host: config.bind,
+    ...(!config.security.require_tls && { port: config.mqtt.port }),
+    prefix: config.mqtt.topic_prefix,
+    take: readings.take,
+    log,
+    metrics,
+    now,
+    login: security.login,
+    revocations,
+    limits: security.brokerLimits,
+    admission: { maxPendingBytes: config.limits.max_pending_bytes, maxDelayMs: ms(config.limits.max_ingest_delay), maxRulesBehindMs: ms(config.rules.max_behind), rulesBehindMs },
+    ...(tls && { tls }),
+  });
+  lifecycle.add({
+    name: 'broker',
+    stop: async () => {
+      readings.stop();
+      await broker.close();
+    },
+    health: () => {
+      const admission = broker.admission();
+      const overload = describeAdmission(admission);
+      return {
+        condition: overload === undefined ? 'ok' : 'degraded',
+        check: {
+          ok: overload === undefined,
+          detail: `${broker.connectedClients()} MQTT clients connected${overload === undefined ? '' : `; ${overload}`}`,
+          clients: broker.connectedClients(),
+          port: broker.port,
+          admission,
+        },
+      };
+    },
+    refreshGauges: () => {
+      const admission = broker.admission();
+      metrics.mqttPendingBytes.set(admission.pendingBytes);
+      metrics.mqttOverloaded.set(admission.overloaded ? 1 : 0);
+    },
+  });
+
+  const serial = startSerialSource({ ports: config.serial, prefix: config.mqtt.topic_prefix, ingest, publish: broker.publish, log, metrics, now });
+  lifecycle.add({ name: 'serial gateways', stop: () => serial.close() });
+  return { broker, serial, revocations };
+}

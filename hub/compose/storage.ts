@@ -1,0 +1,134 @@
+// The journal and the store behind it: the set-aside log, the fsync'd journal, the store (SQLite or
+// InfluxDB), and the writer that moves journaled readings into the store, waiting out outages.
+import { join } from 'node:path';
+import { ms, type Config } from '../config/config.ts';
+import { isIoError, Journal, type JournalLog } from '../journal/journal.ts';
+import { SetAsideLog } from '../journal/set-aside.ts';
+import { InfluxStore } from '../store/influx/index.ts';
+import { SqliteStore } from '../store/sqlite.ts';
+import { StoreUnavailable, type Store } from '../store/store.ts';
+import { StoreWriter } from '../store/writer.ts';
+import type { HubContext } from './context.ts';
+
+export interface Storage {
+  setAside: SetAsideLog;
+  journal: Journal;
+  store: Store;
+  writer: StoreWriter;
+  /** Journal entries the store writer has not yet written. */
+  storeBacklog: () => number;
+}
+
+/** At most one store write per this interval while readings keep coming; a reading after a quiet spell is written at once. */
+const STORE_WRITE_INTERVAL_MS = 25;
+const PRUNE_EVERY_MS = 3_600_000;
+/** Above this many entries waiting for the store, health reports a backlog. */
+const BACKLOG_WARNING = 10_000;
+
+function createStore(config: Config): Store {
+  const { influx_url: url, raw_retention, long_term_retention } = config.storage;
+  // Alert history is kept as long as the long-term readings (InfluxDB's default for its policy).
+  if (url) return new InfluxStore({ url, rawRetention: raw_retention, longTermRetention: long_term_retention });
+  return new SqliteStore({ path: join(config.data_dir, 'readings.sqlite'), rawRetentionMs: ms(raw_retention), alertHistoryRetentionMs: ms(long_term_retention) });
+}
+
+export async function openStorage(ctx: HubContext, options: { fsync: boolean }): Promise<Storage> {
+  const { config, log, metrics, now, lifecycle } = ctx;
+  const journalLog: JournalLog = (level, msg, fields) => log[level](fields ?? {}, msg);
+  const setAside = await SetAsideLog.open({
+    path: join(config.data_dir, 'set-aside.jsonl'),
+    capacity: config.storage.set_aside_kept,
+    now,
+    log: journalLog,
+    onAdd: (record) => metrics.setAside.inc({ stage: record.stage }),
+  });
+  lifecycle.add({ name: 'set-aside log', stop: () => setAside.close() });
+
+  const journal = await Journal.open({ dir: join(config.data_dir, 'journal'), fsync: options.fsync, log: journalLog, setAside, now });
+  const storeBacklog = () => journal.status().consumers.find((c) => c.name === 'store')?.lag ?? 0;
+  lifecycle.add({
+    name: 'journal',
+    stop: () => journal.close(),
+    health: () => {
+      const status = journal.status();
+      const backlog = storeBacklog();
+      return {
+        condition: !status.writable ? 'down' : backlog > BACKLOG_WARNING ? 'degraded' : 'ok',
+        check: {
+          ok: status.writable,
+          detail: status.writable ? `${backlog} entries waiting for the store` : `cannot write to disk (${status.lastError ?? 'unknown error'}): new readings are not acknowledged`,
+          backlog,
+          durableLsn: status.durableLsn,
+          consumers: status.consumers,
+          segments: status.segments,
+          bytes: status.bytes,
+        },
+      };
+    },
+    refreshGauges: () => {
+      const status = journal.status();
+      metrics.journalWritable.set(status.writable ? 1 : 0);
+      for (const c of status.consumers) {
+        metrics.journalLag.set({ consumer: c.name }, c.lag);
+        if (c.behindMs !== undefined) metrics.journalBehind.set({ consumer: c.name }, c.behindMs / 1000);
+      }
+    },
+  });
+
+  const store = createStore(config);
+  const writer = new StoreWriter({ store, metrics, log, now, setAside: (refused) => setAside.refusedReadings(refused) });
+  try {
+    await store.init();
+    log.info({ store: store.name }, `storage ready: ${store.name}`);
+  } catch (err) {
+    // The hub still starts: readings wait in the journal and the writer keeps trying.
+    log.error({ store: store.name, err: (err as Error).message }, `storage not reachable at start (${(err as Error).message}); readings are kept in the journal until it is`);
+  }
+  const prune = async () => {
+    try {
+      const removed = await store.prune?.(now());
+      if (removed && removed.readings > 0) log.info({ removed: removed.readings }, `removed ${removed.readings} readings older than the raw retention (${config.storage.raw_retention})`);
+      if (removed && removed.alertEvents > 0) log.info({ removed: removed.alertEvents }, `removed ${removed.alertEvents} alert history entries older than the long-term retention (${config.storage.long_term_retention})`);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not remove expired readings and alert history; will try again in an hour');
+    }
+  };
+  const pruneTimer = store.prune ? setInterval(() => void prune(), PRUNE_EVERY_MS).unref() : undefined;
+  lifecycle.add({
+    name: 'store',
+    stop: async () => {
+      clearInterval(pruneTimer);
+      await store.close();
+    },
+    health: async () => {
+      const storeHealth = await store.health();
+      const { state } = writer;
+      const ok = storeHealth.ok && state.ok;
+      const refusing = state.lastRefusalAt !== undefined && now() - state.lastRefusalAt < ms(config.rules.storage_rejecting_clears_after);
+      return {
+        condition: !ok ? 'down' : refusing ? 'degraded' : 'ok',
+        check: {
+          ok,
+          detail: ok ? `${store.name}: ${storeHealth.detail}` : `${store.name} down: ${state.lastError ?? storeHealth.detail}`,
+          backend: store.name,
+          ...(state.downSince !== undefined && { downSince: state.downSince }),
+          ...(state.lastWriteAt !== undefined && { lastWriteAt: state.lastWriteAt }),
+          refused: state.refused,
+          ...(state.lastRefusalAt !== undefined && { lastRefusalAt: state.lastRefusalAt, lastRefusal: state.lastRefusal }),
+        },
+      };
+    },
+  });
+
+  const writing = journal.consume('store', (entries) => writer.write(entries), {
+    // Under load, fewer and larger writes: InfluxDB spends far less CPU per reading in big ones.
+    minCallIntervalMs: STORE_WRITE_INTERVAL_MS,
+    // An unavailable store is waited for, however long; refusals never reach the journal.
+    transient: (err) => err instanceof StoreUnavailable || isIoError(err),
+    onError: (err, attempt) => {
+      if (attempt === 1) log.debug({ err: (err as Error).message }, 'store write failed; retrying');
+    },
+  });
+  lifecycle.add({ name: 'store writer', stop: () => writing.stop() });
+  return { setAside, journal, store, writer, storeBacklog };
+}
