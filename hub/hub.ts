@@ -24,7 +24,7 @@ import { DeviceRegistry } from './devices/registry.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { KnownDevices } from './ingest/known-devices.ts';
 import { RejectionLog } from './ingest/rejections.ts';
-import { isIoError, Journal, type JournalLog } from './journal/journal.ts';
+import { isIoError, Journal, systemClock, type JournalLog } from './journal/journal.ts';
 import { SetAsideLog } from './journal/set-aside.ts';
 import { startAlerting } from './notify/alerting.ts';
 import { parseShifts } from './rules/exposure.ts';
@@ -107,7 +107,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     fsync: options.journalFsync ?? true,
     log: journalLog,
     setAside,
-    now,
+    clock: { ...systemClock, now },
   });
   /** Journal entries the store writer has not yet written. */
   const storeBacklog = () => journal.status().consumers.find((c) => c.name === 'store')?.lag ?? 0;

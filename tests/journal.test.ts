@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../hub/domain/reading.ts';
-import { Journal, ReplayRequest, type JournalLogLevel, type JournalOptions, type JournalRecord } from '../hub/journal/journal.ts';
+import { Journal, systemClock, type JournalLogLevel, type JournalOptions, type JournalRecord } from '../hub/journal/journal.ts';
 import { SetAsideLog } from '../hub/journal/set-aside.ts';
 
 const tempDirs: string[] = [];
@@ -309,15 +309,15 @@ describe('journal', () => {
     expect(await j2.append([reading(41)])).toBe(41);
   });
 
-  it('hands a consumer that asks for a replay everything after its committed position again', async () => {
+  it('hands a consumer that keeps its own position everything after that position again when a batch fails', async () => {
     const dir = await tempDir();
-    const { logs, log } = logCapture();
-    const j = await openJournal({ dir, log });
+    const j = await openJournal({ dir });
     const calls: number[][] = [];
     const errors: unknown[] = [];
+    const reverted = new Error('state reverted to an older save');
     let refuse = true;
     const c = collector();
-    // The position is committed once at the start (0), then not again within the long interval.
+    // The consumer has made nothing durable yet: its position stays 0.
     j.consume(
       'rules',
       (entries, lastLsn) => {
@@ -325,11 +325,11 @@ describe('journal', () => {
         calls.push(lsns);
         if (lsns.includes(11) && refuse) {
           refuse = false;
-          throw new ReplayRequest('state reverted to an older save');
+          throw reverted;
         }
         c.handler(entries, lastLsn);
       },
-      { maxBatch: 5, commitIntervalMs: 60_000, onError: (err) => errors.push(err) },
+      { maxBatch: 5, position: () => 0, onError: (err) => errors.push(err) },
     );
     for (const first of [1, 6, 11]) {
       await j.append(range(first, first + 4).map((i) => reading(i)));
@@ -337,40 +337,55 @@ describe('journal', () => {
     }
     await c.until(25);
     expect(calls).toEqual([range(1, 5), range(6, 10), range(11, 15), range(1, 5), range(6, 10), range(11, 15)]);
-    expect(logs.find((l) => l.msg.includes('replaying'))?.fields).toMatchObject({ consumer: 'rules', from: 1, reason: 'state reverted to an older save' });
-    // A request, not a failure: not reported as an error.
-    expect(errors).toEqual([]);
+    // The failure is reported once; handing the entries over again is no second one.
+    expect(errors).toEqual([reverted]);
+    // The journal saved no position of its own for it.
+    await expect(stat(join(dir, 'consumers', 'rules.pos'))).rejects.toThrow(/ENOENT/);
   });
 
-  it('saves a position only once the consumer has made what it did up to there durable', async () => {
+  it('starts a consumer that keeps its own position after it, and saves none for it', async () => {
     const dir = await tempDir();
     const j = await openJournal({ dir });
-    const asked: number[] = [];
-    const durableUpTo = 0;
+    let durableUpTo = 0;
     const c = collector();
-    const handle = j.consume('rules', c.handler, {
-      commitIntervalMs: 0,
-      beforeCommit: (lsn) => {
-        asked.push(lsn);
-        if (lsn > durableUpTo) throw new Error(`only ${durableUpTo} is durable`);
-      },
-    });
+    const handle = j.consume('rules', c.handler, { commitIntervalMs: 0, position: () => durableUpTo });
     await j.append([reading(1), reading(2)]);
     await c.until(2);
     await j.append([reading(3)]);
     await c.until(3);
     await handle.stop();
-    // Not asked about the start position (nothing handled yet); refused for 2 and 3.
-    expect(asked).toEqual([2, 3, 3]);
-    expect(await readFile(join(dir, 'consumers', 'rules.pos'), 'utf8')).toBe('0\n');
+    // Handled is not durable: the position is what the consumer says.
+    expect(j.status().consumers).toEqual([{ name: 'rules', committedLsn: 0, lag: 3 }]);
+    expect(await readdir(join(dir, 'consumers'))).toEqual(['rules.own']);
+    await j.close();
 
-    // Once it agrees, the position moves: the next consumer gets everything after 0 again.
+    // Once it has made 1 and 2 durable, the next start hands it everything after 2.
+    durableUpTo = 2;
+    const j2 = await openJournal({ dir });
     const after = collector();
-    const again = j.consume('rules', after.handler, { beforeCommit: () => undefined });
-    await j.append([reading(4)]);
-    await after.until(4);
+    const again = j2.consume('rules', after.handler, { position: () => durableUpTo });
+    await j2.append([reading(4)]);
+    await after.until(2);
+    expect(after.got.map((r) => r.lsn)).toEqual([3, 4]);
     await again.stop();
-    expect(await readFile(join(dir, 'consumers', 'rules.pos'), 'utf8')).toBe('4\n');
+    expect(await readdir(join(dir, 'consumers'))).toEqual(['rules.own']);
+  });
+
+  it('hands a consumer whose own state went back everything after its position again when it says so', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+    let durableUpTo = 0;
+    const c = collector();
+    const handle = j.consume('rules', c.handler, { position: () => durableUpTo });
+    await j.append(range(1, 5).map((i) => reading(i)));
+    await c.until(5);
+    // Its state went back to the save of 2 outside the handler (a failed tick), while it waited for appends.
+    durableUpTo = 2;
+    handle.rewind();
+    await c.until(8);
+    await j.append([reading(6)]);
+    await c.until(9);
+    expect(c.got.map((r) => r.lsn)).toEqual([1, 2, 3, 4, 5, 3, 4, 5, 6]);
   });
 
   it('retries a failed batch after a backoff, skipping and duplicating nothing', async () => {
@@ -472,7 +487,7 @@ describe('journal', () => {
   it('tells how long ago the oldest entry a running consumer has not handled became durable', async () => {
     const dir = await tempDir();
     let now = 1_000_000;
-    const j = await openJournal({ dir, now: () => now });
+    const j = await openJournal({ dir, clock: { ...systemClock, now: () => now } });
     let release!: () => void;
     const held = new Promise<void>((r) => {
       release = r;
@@ -497,7 +512,7 @@ describe('journal', () => {
   it('tells a consumer stuck at one batch, or failing, from one that is slow', async () => {
     const dir = await tempDir();
     let now = 1_000_000;
-    const j = await openJournal({ dir, now: () => now });
+    const j = await openJournal({ dir, clock: { ...systemClock, now: () => now } });
     let release!: () => void;
     const held = new Promise<void>((r) => {
       release = r;
