@@ -203,7 +203,8 @@ export class SegmentLog implements EntryLog {
         cursor.nextLsn = lsn;
       },
       read: async (max) => {
-        const recent = this.tail.read(cursor.nextLsn, Math.min(max, this._durableLsn - cursor.nextLsn + 1));
+        // Entries released are gone even while the tail still holds them.
+        const recent = cursor.nextLsn < this.oldestLsn ? undefined : this.tail.read(cursor.nextLsn, Math.min(max, this._durableLsn - cursor.nextLsn + 1));
         if (!recent) return cursor.read(max);
         cursor.nextLsn = recent.lastLsn + 1;
         return recent;
