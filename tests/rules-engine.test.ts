@@ -3,7 +3,6 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReplayRequest } from '../hub/journal/journal.ts';
 import { AlertError } from '../hub/rules/alerts.ts';
 import { engineFixture, HOUR, MINUTE, SECOND, T0, ZONES, type EngineFixture } from './rules-fixtures.ts';
 import { AlertLedger } from '../hub/rules/ledger.ts';
@@ -131,12 +130,32 @@ describe('restarts', () => {
     const other = new Database(join(f.dir, 'alerts.sqlite'));
     other.exec(`CREATE TRIGGER refuse BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
     expect(() => f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE)).toThrow('disk I/O error');
-    // The journal may not save the rules' position past the state the engine fell back to.
-    expect(() => f.engine.sync(f.lsn)).toThrow(/behind journal entry/);
-    expect(() => f.reading('c-9', 'co2', 1300, T0 + 61 * MINUTE)).toThrow(ReplayRequest);
+    // The rules' journal position never passes the state the engine fell back to, and it asks for what followed.
+    expect(f.savedLsn()).toBeLessThan(f.lsn - 1);
+    expect(f.engine.position()).toBeLessThanOrEqual(f.savedLsn());
+    expect(f.reloads).toBe(1);
     other.exec('DROP TRIGGER refuse');
     other.close();
-    f.replay(f.savedLsn());
+    f.replay(f.engine.position());
+    expect(f.of('firing', 'co2.c-9').map((e) => e.alert.firingAt)).toEqual([T0 + 60 * MINUTE]);
+  });
+
+  it('a tick the ledger refuses takes the engine back to its last save too, and it asks the journal for what followed', () => {
+    f = engineFixture(winter);
+    co2UpTo(f, 60);
+    expect(f.savedLsn()).toBeLessThan(f.lsn);
+    // The disk refuses the device state the tick saves, a second on.
+    const other = new Database(join(f.dir, 'alerts.sqlite'));
+    other.exec(`CREATE TRIGGER refuse BEFORE INSERT ON devices BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+    f.clock.advance(SECOND);
+    expect(() => f.tick()).toThrow('disk I/O error');
+    expect(f.reloads).toBe(1);
+    expect(f.engine.position()).toBeLessThanOrEqual(f.savedLsn());
+    expect(f.savedLsn()).toBeLessThan(f.lsn);
+    other.exec('DROP TRIGGER refuse');
+    other.close();
+    f.replay(f.engine.position());
+    f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE);
     expect(f.of('firing', 'co2.c-9').map((e) => e.alert.firingAt)).toEqual([T0 + 60 * MINUTE]);
   });
 
@@ -145,8 +164,10 @@ describe('restarts', () => {
     co2UpTo(f, 60);
     expect(f.savedLsn()).toBeLessThan(f.lsn);
     expect(() => f.engine.ack(999, 'li.wei')).toThrow(AlertError);
-    expect(() => f.engine.sync(f.lsn)).not.toThrow();
+    expect(f.reloads).toBe(0);
+    expect(() => f.engine.sync()).not.toThrow();
     expect(f.savedLsn()).toBe(f.lsn);
+    expect(f.engine.position()).toBe(f.lsn);
     f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE);
     expect(f.of('firing', 'co2.c-9').map((e) => e.alert.firingAt)).toEqual([T0 + 60 * MINUTE]);
   });
@@ -160,7 +181,8 @@ describe('restarts', () => {
     f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE);
     expect(f.engine.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['co2.c-9']);
     expect(f.of('firing', 'co2.c-9')).toEqual([]);
-    expect(() => f.engine.sync(f.lsn)).toThrow('disk I/O error');
+    expect(() => f.engine.sync()).toThrow('disk I/O error');
+    expect(f.engine.position()).toBeLessThan(f.lsn);
     other.exec('DROP TRIGGER refuse_sync');
     other.close();
     f.tick();

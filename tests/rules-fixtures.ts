@@ -75,6 +75,8 @@ export interface EngineFixture {
   lsn: number;
   /** The journal position the engine's saved state reflects. */
   savedLsn(): number;
+  /** How often the engine went back to its last save and asked the journal for what followed (`onReload`). */
+  reloads: number;
   /** Hands the engine every entry fed after `fromLsn` again, as the journal does after a crash. */
   replay(fromLsn: number): void;
   close(): void;
@@ -90,13 +92,15 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
   const journal: Entry[] = [];
   const faults: string[] = [];
   const onFault = (device: string) => void faults.push(device);
+  const onReload = () => void (fixture.reloads += 1);
   const fixture: EngineFixture = {
-    engine: new RuleEngine(settings, ledger, sink, clock.now, onFault),
+    engine: new RuleEngine(settings, ledger, sink, clock.now, { onFault, onReload }),
     clock,
     events,
     faults,
     dir,
     lsn: 0,
+    reloads: 0,
     feed(...entries) {
       journal.push(...entries);
       fixture.lsn += entries.length;
@@ -123,7 +127,7 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
         fixture.lsn = options.lsn;
         journal.length = options.lsn;
       }
-      fixture.engine = new RuleEngine(settings, ledger, sink, clock.now, onFault);
+      fixture.engine = new RuleEngine(settings, ledger, sink, clock.now, { onFault, onReload });
     },
     savedLsn() {
       return Number(ledger.meta('lsn') ?? '0');

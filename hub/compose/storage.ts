@@ -2,7 +2,7 @@
 // InfluxDB), and the writer that moves journaled readings into the store, waiting out outages.
 import { join } from 'node:path';
 import { ms, type Config } from '../config/config.ts';
-import { isIoError, Journal, type JournalLog } from '../journal/journal.ts';
+import { isIoError, Journal, systemClock, type JournalLog } from '../journal/journal.ts';
 import { SetAsideLog } from '../journal/set-aside.ts';
 import { InfluxStore } from '../store/influx/index.ts';
 import { SqliteStore } from '../store/sqlite.ts';
@@ -44,7 +44,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
   });
   lifecycle.add({ name: 'set-aside log', stop: () => setAside.close() });
 
-  const journal = await Journal.open({ dir: join(config.data_dir, 'journal'), fsync: options.fsync, log: journalLog, setAside, now });
+  const journal = await Journal.open({ dir: join(config.data_dir, 'journal'), fsync: options.fsync, log: journalLog, setAside, clock: { ...systemClock, now } });
   const storeBacklog = () => journal.status().consumers.find((c) => c.name === 'store')?.lag ?? 0;
   lifecycle.add({
     name: 'journal',

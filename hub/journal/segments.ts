@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { Entry } from '../domain/reading.ts';
+import type { Batch } from './entry-log.ts';
 
 export type JournalLogLevel = 'info' | 'warn' | 'error';
 export type JournalLog = (level: JournalLogLevel, msg: string, fields?: object) => void;
@@ -36,11 +37,6 @@ export interface Segment {
   /** Bytes of durable, valid records; anything beyond is not part of the journal. */
   size: number;
   /** firstLsn - 1 while empty. */
-  lastLsn: number;
-}
-
-export interface Batch {
-  entries: Entry[];
   lastLsn: number;
 }
 

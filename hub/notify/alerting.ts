@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { AlertsRoutesOptions } from '../api/alerts.ts';
 import type { LiveFeed } from '../feed/live-feed.ts';
 import { ms, type Config } from '../config/config.ts';
-import type { Journal } from '../journal/journal.ts';
+import type { ConsumerHandle, Journal } from '../journal/journal.ts';
 import type { SetAsideLog } from '../journal/set-aside.ts';
 import { RuleEngine, type HubStatus } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
@@ -67,19 +67,29 @@ export function startAlerting(options: AlertingOptions): Alerting {
     onEvent: (e) => options.feed.publishAlert(e),
   });
   const faultyDevices = new Set<string>();
-  const engine = new RuleEngine(settings, ledger, notifier, now, (device, err) => {
-    // Once per device and run: the tick repeats every second.
-    if (faultyDevices.has(device) || faultyDevices.size >= 1000) return;
-    faultyDevices.add(device);
-    log.error({ device, err: (err as Error).message }, `the rules could not read or judge the saved state of device ${device} (${(err as Error).message}); the other devices are judged as usual`);
+  let consumer: ConsumerHandle | undefined;
+  const engine = new RuleEngine(settings, ledger, notifier, now, {
+    onFault: (device, err) => {
+      // Once per device and run: the tick repeats every second.
+      if (faultyDevices.has(device) || faultyDevices.size >= 1000) return;
+      faultyDevices.add(device);
+      log.error({ device, err: (err as Error).message }, `the rules could not read or judge the saved state of device ${device} (${(err as Error).message}); the other devices are judged as usual`);
+    },
+    // A failed tick or operator's request lost batches applied since the last save.
+    onReload: () => consumer?.rewind(),
   });
   notifier.restore(engine.announcedFiring());
   outbox.kick();
 
-  // A new rules consumer starts at the end: old readings in the journal are history, not news.
-  const consumer = journal.consume('rules', (entries, lastLsn) => engine.apply(entries, lastLsn), {
-    from: 'end',
-    beforeCommit: (lsn) => engine.sync(lsn),
+  // A new engine starts at the end: old readings in the journal are history, not news.
+  try {
+    engine.startAfter(journal.status().durableLsn);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, `the rule engine could not save where it starts in the journal (${(err as Error).message}): it may judge readings already in the journal as new`);
+  }
+  // The engine keeps its position with its state; the journal asks it, at start and after a failure.
+  consumer = journal.consume('rules', (entries, lastLsn) => engine.apply(entries, lastLsn), {
+    position: () => engine.position(),
     onError: (err, attempt) => {
       if (attempt === 1) log.error({ err: (err as Error).message }, `the rule engine could not apply a batch (${(err as Error).message}); retrying`);
     },
@@ -128,6 +138,12 @@ export function startAlerting(options: AlertingOptions): Alerting {
         closing = true;
         clearInterval(timer);
         await consumer.stop();
+        try {
+          // Everything applied is saved and on disk: the next start hands nothing over again.
+          engine.sync();
+        } catch (err) {
+          log.error({ err: (err as Error).message }, `could not save the rule engine's state at stop (${(err as Error).message}); the journal hands the entries since its last save over again at the next start`);
+        }
         await outbox.close();
         await notifier.flushed();
         ledger.close();

@@ -6,14 +6,14 @@
 //
 // Consistency with the journal: the last applied LSN is saved in the same SQLite transaction as
 // the state and the outbox rows it reflects, and entries at or below it are skipped, so a batch
-// the journal replays after a crash is applied exactly once. Saving every device's evaluation
-// state for every batch cost more than evaluating it, so a batch that changed nothing in the
-// alert ledger leaves its device state in memory: it is saved, with its LSN, by the next batch
-// that changes an alert, at least every SAVE_EVERY_MS, and before the journal saves the rules'
-// position (`sync`, which refuses a position past the saved state). After a crash the journal
-// replays from that position, rebuilding what was not saved. A save is made durable before its
-// transitions are announced, before an operator's change is answered, and in `sync`; one that
-// changed no alert need not wait for the disk.
+// the journal hands over again is applied exactly once. Saving every device's evaluation state
+// for every batch cost more than evaluating it, so a batch that changed nothing in the alert
+// ledger leaves its device state in memory: it is saved, with its LSN, by the next batch that
+// changes an alert, and at least every SAVE_EVERY_MS. A save is made durable before its
+// transitions are announced, before an operator's change is answered, and at least every
+// SAVE_EVERY_MS; others need not wait for the disk. The engine keeps its own journal position:
+// `position()`, the LSN of the last durable save. The journal delivers after it at start and
+// after a failed batch (the engine then reloads its last save), and keeps the entries after it.
 //
 // Late readings: each (device, metric) has an evaluation point, the event time of the newest
 // reading evaluated. A reading at or before it still joins the windows (so later averages are
@@ -22,7 +22,6 @@ import type { DeviceKind, Entry, Heartbeat, Reading, StatusChange } from '../dom
 import { AlertBook, AlertError, matches, type Observation } from './alerts.ts';
 import { faultsOf } from './equipment.ts';
 import { addLevel, parseShifts, projectedLex8h, type ExposureState } from './exposure.ts';
-import { ReplayRequest } from '../journal/journal.ts';
 import type { Alert, AlertEvent, AlertFilter, AlertLedger, Silence } from './ledger.ts';
 import { judge, recordData, recordPresence, type Liveness, type Presence } from './liveness.ts';
 import { calendarSeason, effectiveRequirements, HUB_HEALTH, LIVENESS, type Limit, type Requirement, type RuleOverrides, type Season, type Severity, type ZoneType } from './requirements.ts';
@@ -66,6 +65,17 @@ export interface HubStatus {
   journalWritable: boolean;
   journalError?: string;
   diskFreePercent?: number;
+}
+
+export interface EngineHooks {
+  /** Told when a device's saved state cannot be read, or the tick could not judge it: the others carry on. */
+  onFault?: (device: string, err: unknown) => void;
+  /**
+   * Told when a failed change (a batch, the tick, an operator's request) took the engine back to
+   * its last save, losing batches applied since: the journal must hand over again what follows
+   * `position()`.
+   */
+  onReload?: () => void;
 }
 
 export interface AlertSink {
@@ -138,8 +148,9 @@ export class RuleEngine {
   private appliedLsn!: number;
   private savedLsn!: number;
   private savedAt!: number;
-  /** A failed change reloaded a save older than the batches applied: they must come again. */
-  private replayNeeded = false;
+  /** The LSN of the last save known to be on disk: the engine's journal position. */
+  private syncedLsn: number;
+  private syncedAt: number;
   /** Transitions committed but not yet known to be on disk, so not yet announced. */
   private unannounced: AlertEvent[] = [];
   private book!: AlertBook;
@@ -153,13 +164,21 @@ export class RuleEngine {
     private readonly ledger: AlertLedger,
     private readonly sink: AlertSink,
     private readonly now: () => number,
-    /** Told when a device's saved state cannot be read, or the tick could not judge it: the others carry on. */
-    private readonly onFault: (device: string, err: unknown) => void = () => undefined,
+    private readonly hooks: EngineHooks = {},
   ) {
     this.shifts = parseShifts(settings.shifts);
     this.startedAt = now();
     this.graceUntil = this.startedAt + settings.startupGraceMs;
     this.load();
+    // An earlier run's last commits may be in the page cache only (a kill -9 does not flush them).
+    try {
+      this.ledger.sync();
+      this.syncedLsn = this.savedLsn;
+    } catch {
+      // Not known to be on disk: every entry retained comes again, and those applied are skipped.
+      this.syncedLsn = 0;
+    }
+    this.syncedAt = now();
   }
 
   /** (Re)reads everything from the ledger: at start, and after a failed batch rolled back. */
@@ -170,7 +189,7 @@ export class RuleEngine {
       try {
         this.devices.set(id, deserialize(doc));
       } catch (err) {
-        this.onFault(id, err);
+        this.hooks.onFault?.(id, err);
       }
     }
     this.gateways = new Map(JSON.parse(this.ledger.meta('gateways') ?? '[]') as [string, GatewayState][]);
@@ -184,10 +203,6 @@ export class RuleEngine {
 
   /** The journal handler. */
   apply(entries: readonly Entry[], lastLsn: number): void {
-    if (this.replayNeeded) {
-      this.replayNeeded = false;
-      throw new ReplayRequest(`the rule engine needs the journal from entry ${this.appliedLsn + 1} again`);
-    }
     if (lastLsn <= this.appliedLsn) return;
     const firstLsn = lastLsn - entries.length + 1;
     this.commit(() => {
@@ -217,7 +232,7 @@ export class RuleEngine {
     try {
       part();
     } catch (err) {
-      this.onFault(device, err);
+      this.hooks.onFault?.(device, err);
     }
   }
 
@@ -233,14 +248,22 @@ export class RuleEngine {
     return this.commit(() => this.book.removeSilence(id, this.now()), { durable: true });
   }
 
+  /** The engine's journal position: the last entry whose effects are saved and on disk. */
+  position(): number {
+    return this.syncedLsn;
+  }
+
   /**
-   * Saves every applied batch, durably; the journal calls it before it saves the rules' position
-   * `upTo`, and does not save it when this throws: the position must never pass the saved state.
+   * Where an engine with no saved position starts: after `lsn`, the entries up to it being
+   * history rather than news. Saved at once, so a restart goes on from there.
    */
-  sync(upTo?: number): void {
-    if (this.replayNeeded || (upTo !== undefined && upTo > this.appliedLsn)) {
-      throw new Error(`the rule engine's saved state is behind journal entry ${upTo ?? this.appliedLsn + 1}; it waits for the replay`);
-    }
+  startAfter(lsn: number): void {
+    if (this.ledger.meta('lsn') !== undefined) return;
+    this.commit(() => this.ledger.setMeta('lsn', String(lsn)), { durable: true, lsn });
+  }
+
+  /** Saves every applied batch, durably (at a stop, so a start needs nothing handed over again). */
+  sync(): void {
     this.commit(() => undefined, { durable: true });
   }
 
@@ -286,14 +309,13 @@ export class RuleEngine {
    * Runs a change in one transaction with its notifications; `lsn` is the journal position the
    * change brings the engine to. The evaluation state is saved with it when the change touched the
    * alert ledger, when asked to be durable, or when the last save is SAVE_EVERY_MS old. On error
-   * the saved state is reloaded; batches applied since that save are lost with it, and the next
-   * `apply` asks the journal to hand them over again.
+   * the saved state is reloaded; batches applied since that save are lost with it, and `onReload`
+   * asks the journal to hand them over again, from `position()`.
    */
   private commit<T>(change: () => T, { durable = false, lsn = this.appliedLsn } = {}): T {
     let events: AlertEvent[] = [];
     let result: T;
     let saved = false;
-    const unsavedBefore = this.appliedLsn > this.savedLsn;
     try {
       result = this.ledger.transaction(() => {
         const writesBefore = this.ledger.changes();
@@ -315,8 +337,9 @@ export class RuleEngine {
     } catch (err) {
       // An operator's request refused (no such alert) changed nothing: no reload.
       if (err instanceof AlertError) throw err;
+      const lost = this.appliedLsn > this.savedLsn;
       this.load();
-      this.replayNeeded ||= unsavedBefore;
+      if (lost) this.hooks.onReload?.();
       throw err;
     }
     this.appliedLsn = lsn;
@@ -327,16 +350,18 @@ export class RuleEngine {
       this.gatewaysChanged = false;
     }
     // Transitions are announced only once they are on disk; if that fails they wait for the next
-    // sync that works, and a durable change reports the failure (the journal then keeps the
-    // rules' position where it was).
+    // sync that works, and a durable change reports the failure. The position follows each sync.
     this.unannounced.push(...events);
-    if (durable || this.unannounced.length > 0) {
+    const syncDue = this.savedLsn > this.syncedLsn && this.now() - this.syncedAt >= SAVE_EVERY_MS;
+    if (durable || this.unannounced.length > 0 || syncDue) {
       try {
         this.ledger.sync();
       } catch (err) {
         if (durable) throw err;
         return result;
       }
+      this.syncedLsn = this.savedLsn;
+      this.syncedAt = this.now();
       const announce = this.unannounced;
       this.unannounced = [];
       if (announce.length > 0) this.sink.announce(announce);

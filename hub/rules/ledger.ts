@@ -109,7 +109,7 @@ export class AlertLedger {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // NORMAL: a commit reaches the WAL but is fsync'd only by `sync` (or a checkpoint), which the
-    // engine calls before anything is announced and the journal before it saves the rules' position.
+    // engine calls before anything is announced and within a second of any other save (its journal position follows).
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
   }

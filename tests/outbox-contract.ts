@@ -1,0 +1,283 @@
+// The suite every alert outbox must pass: a notification is queued only with the transaction that
+// makes its reason durable, handed to its target in order and in batches, removed only once the
+// target has it, kept and retried with a doubling backoff while the target is down (also across a
+// restart), never held up by another target, and set aside once the target has refused it alone a
+// few times, so the ones after it flow. Targets here are scripted; the webhook and the store's
+// alert history are tested as targets against a real receiver and real stores.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Outbox, OutboxOptions, OutboxRow, OutboxTarget } from '../hub/notify/outbox.ts';
+import { ManualClock, SECOND, T0 } from './rules-fixtures.ts';
+import { eventually, tempDir } from './support/hub.ts';
+import { latch } from './support/journal.ts';
+
+export type OutboxUnderTest = Pick<Outbox, 'enqueue' | 'kick' | 'waiting' | 'close'>;
+
+interface Started {
+  outbox: OutboxUnderTest;
+  db: Database.Database;
+}
+
+class Refused extends Error {}
+
+/** What a scripted target does with the rows it is handed. */
+type Answer = 'take' | 'down' | 'refuse';
+
+interface ScriptedTarget extends OutboxTarget {
+  answer: (payloads: string[]) => Answer | Promise<Answer>;
+  /** Payloads of every call, taken or not. */
+  calls: string[][];
+  /** Payloads taken, in order. */
+  taken: string[];
+  /** The clock's time at each call. */
+  at: number[];
+}
+
+export function describeOutboxContract(name: string, open: (options: OutboxOptions) => OutboxUnderTest): void {
+  describe(`Outbox contract: ${name}`, () => {
+    let dir = '';
+    let clock = new ManualClock(T0);
+    let logs: Array<{ level: number; msg: string; target?: string; dropped?: number }> = [];
+    const opened = new Set<Started>();
+
+    beforeEach(() => {
+      dir = tempDir('floorwatch-outbox-');
+      clock = new ManualClock(T0);
+      logs = [];
+    });
+
+    afterEach(async () => {
+      await Promise.all([...opened].map(stop));
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    function scripted(targetName: string, batch: number): ScriptedTarget {
+      const target: ScriptedTarget = {
+        name: targetName,
+        batch,
+        answer: () => 'take',
+        calls: [],
+        taken: [],
+        at: [],
+        async deliver(rows: readonly OutboxRow[]) {
+          const payloads = rows.map((r) => r.payload);
+          target.calls.push(payloads);
+          target.at.push(clock.t);
+          const answer = await target.answer(payloads);
+          if (answer === 'down') throw new Error(`${targetName} does not answer`);
+          if (answer === 'refuse') throw new Refused(`${targetName} cannot take ${payloads.join(', ')}`);
+          target.taken.push(...payloads);
+        },
+        refusedForGood: (err) => err instanceof Refused,
+      };
+      return target;
+    }
+
+    /** An outbox on the test's alert database, as at a hub start. */
+    function start(targets: OutboxTarget[], extra: Partial<OutboxOptions> = {}): Started {
+      const db = new Database(join(dir, 'alerts.sqlite'));
+      const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
+      const outbox = open({ db, targets, log, now: clock.now, timers: clock, retryFirstMs: SECOND, retryMaxMs: 8 * SECOND, ...extra });
+      const started = { outbox, db };
+      opened.add(started);
+      return started;
+    }
+
+    async function stop(started: Started): Promise<void> {
+      opened.delete(started);
+      await started.outbox.close();
+      started.db.close();
+    }
+
+    /** Waits for the failed delivery under way to schedule its retry. */
+    const retryScheduled = (what: string) => eventually(() => clock.pendingTimers() === 1, { what });
+
+    it('hands notifications over in the order they were queued, in batches, each removed only once its target has it', async () => {
+      const hook = scripted('webhook http://127.0.0.1/hook', 3);
+      const { outbox } = start([hook]);
+      const waitingDuring: number[] = [];
+      hook.answer = () => (waitingDuring.push(outbox.waiting()), 'take');
+      const payloads = Array.from({ length: 8 }, (_, i) => `{"n":${i}}`);
+      for (const p of payloads) outbox.enqueue(hook.name, p);
+      outbox.kick();
+      await eventually(() => outbox.waiting() === 0, { what: 'every notification to be delivered' });
+      expect(hook.calls).toEqual([payloads.slice(0, 3), payloads.slice(3, 6), payloads.slice(6)]);
+      expect(hook.taken).toEqual(payloads);
+      expect(waitingDuring).toEqual([8, 5, 2]);
+    });
+
+    it('queues a notification only with the transaction that makes its reason durable, and only for a target it knows', async () => {
+      const hook = scripted('webhook http://127.0.0.1/hook', 10);
+      const { outbox, db } = start([hook]);
+      const transition = db.transaction((payload: string, fail: boolean) => {
+        outbox.enqueue(hook.name, payload);
+        if (fail) throw new Error('the alert transition could not be saved');
+      });
+      expect(() => transition('{"rolled":"back"}', true)).toThrow('could not be saved');
+      expect(outbox.waiting()).toBe(0);
+      transition('{"kept":true}', false);
+      outbox.enqueue('webhook http://127.0.0.1/removed', '{"nobody":"listens"}');
+      expect(outbox.waiting()).toBe(1);
+      outbox.kick();
+      await eventually(() => outbox.waiting() === 0, { what: 'the committed notification to be delivered' });
+      expect(hook.calls).toEqual([['{"kept":true}']]);
+    });
+
+    it('keeps what a target that is down cannot take, retries after 1, 2, 4, 8 s and then every 8 s, and sends everything in order once it is back', async () => {
+      const hook = scripted('webhook http://127.0.0.1/hook', 10);
+      hook.answer = () => 'down';
+      const { outbox } = start([hook]);
+      for (const n of [1, 2, 3]) outbox.enqueue(hook.name, `{"n":${n}}`);
+      outbox.kick();
+      for (const gap of [1, 2, 4, 8, 8, 8, 8, 8, 8]) {
+        await retryScheduled(`a retry after failure ${hook.calls.length}`);
+        const calls = hook.calls.length;
+        clock.advance(gap * SECOND - 1);
+        expect(hook.calls.length).toBe(calls);
+        clock.advance(1);
+        await eventually(() => hook.calls.length === calls + 1, { what: `attempt ${calls + 1}` });
+      }
+      // Ten failures logged twice: the first and the tenth.
+      expect(logs.filter((l) => l.level === 40 && l.target === hook.name)).toHaveLength(2);
+      await retryScheduled('the retry after the tenth failure');
+      outbox.enqueue(hook.name, '{"n":4}');
+      outbox.kick();
+      expect(hook.calls).toHaveLength(10);
+      hook.answer = () => 'take';
+      clock.advance(8 * SECOND);
+      await eventually(() => outbox.waiting() === 0, { what: 'the target to get everything once back' });
+      expect(hook.taken).toEqual([1, 2, 3, 4].map((n) => `{"n":${n}}`));
+      expect(logs.filter((l) => l.level === 30 && l.msg.includes('again'))).toHaveLength(1);
+    });
+
+    it('at close waits for the delivery in flight, retries nothing, and the next start on the same database sends what was left, in order', async () => {
+      const hook = scripted('webhook http://127.0.0.1/hook', 2);
+      const inFlight = latch();
+      // The receiver fails the delivery under way only once the hub is closing.
+      hook.answer = async () => (await inFlight.done, 'down' as const);
+      const down = scripted('webhook http://127.0.0.1/down', 2);
+      down.answer = () => 'down';
+      const first = start([hook, down]);
+      for (const n of [1, 2, 3, 4]) {
+        first.outbox.enqueue(hook.name, `{"n":${n}}`);
+        first.outbox.enqueue(down.name, `{"n":${n}}`);
+      }
+      first.outbox.kick();
+      await eventually(() => hook.calls.length === 1 && clock.pendingTimers() === 1, { what: 'a delivery under way and a retry scheduled' });
+      let closed = false;
+      const closing = stop(first).then(() => (closed = true));
+      await new Promise((r) => setImmediate(r));
+      expect(closed).toBe(false);
+      inFlight.release();
+      await closing;
+      expect(clock.pendingTimers()).toBe(0);
+      clock.advance(60 * SECOND);
+      expect(down.calls).toHaveLength(1);
+      expect(hook.calls).toHaveLength(1);
+
+      hook.answer = () => 'take';
+      down.answer = () => 'take';
+      const second = start([hook, down]);
+      second.outbox.enqueue(hook.name, '{"n":5}');
+      second.outbox.kick();
+      await eventually(() => second.outbox.waiting() === 0, { what: 'what was left to be delivered after the restart' });
+      expect(hook.taken).toEqual([1, 2, 3, 4, 5].map((n) => `{"n":${n}}`));
+      expect(down.taken).toEqual([1, 2, 3, 4].map((n) => `{"n":${n}}`));
+    });
+
+    it('a target that is down holds back no other target', async () => {
+      const down = scripted('webhook http://127.0.0.1/down', 10);
+      down.answer = () => 'down';
+      const history = scripted('store', 10);
+      const { outbox } = start([down, history]);
+      for (const n of [1, 2, 3]) {
+        outbox.enqueue(down.name, `{"n":${n}}`);
+        outbox.enqueue(history.name, `{"n":${n}}`);
+      }
+      outbox.kick();
+      await eventually(() => outbox.waiting(history.name) === 0, { what: 'the history to be written' });
+      expect(history.taken).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']);
+      expect(outbox.waiting(down.name)).toBe(3);
+      expect(outbox.waiting()).toBe(3);
+    });
+
+    it('sets a notification its target refuses for good aside after three attempts alone; the ones before and after it are delivered in order', async () => {
+      const hook = scripted('webhook http://127.0.0.1/hook', 4);
+      hook.answer = (payloads) => (payloads.includes('{"n":3}') ? 'refuse' : 'take');
+      const setAside: Array<{ target: string; payload: string; err: string }> = [];
+      const { outbox } = start([hook], { setAside: async (target, row, err) => void setAside.push({ target, payload: row.payload, err: (err as Error).message }) });
+      const payloads = [1, 2, 3, 4, 5, 6].map((n) => `{"n":${n}}`);
+      for (const p of payloads) outbox.enqueue(hook.name, p);
+      outbox.kick();
+      for (const gap of [1, 2]) {
+        await retryScheduled(`a retry after refusal ${gap}`);
+        clock.advance(gap * SECOND);
+      }
+      await eventually(() => outbox.waiting() === 0, { what: 'the notifications after the refused one' });
+      expect(hook.calls).toEqual([payloads.slice(0, 4), [payloads[0]], [payloads[1]], [payloads[2]], [payloads[2]], [payloads[2]], [payloads[3]], payloads.slice(4)]);
+      expect(hook.taken).toEqual(payloads.filter((p) => p !== '{"n":3}'));
+      expect(setAside).toEqual([{ target: hook.name, payload: '{"n":3}', err: `${hook.name} cannot take {"n":3}` }]);
+      expect(logs.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringContaining('refused a notification 3 times')]);
+    });
+
+    it('keeps a refused notification queued while its record cannot be made, and sets it aside once it can', async () => {
+      const hook = scripted('webhook http://127.0.0.1/hook', 1);
+      hook.answer = (payloads) => (payloads.includes('{"n":1}') ? 'refuse' : 'take');
+      let records = 0;
+      const { outbox } = start([hook], {
+        setAside: async () => {
+          records += 1;
+          if (records === 1) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        },
+      });
+      outbox.enqueue(hook.name, '{"n":1}');
+      outbox.enqueue(hook.name, '{"n":2}');
+      outbox.kick();
+      for (const gap of [1, 2]) {
+        await retryScheduled(`a retry after refusal ${gap}`);
+        clock.advance(gap * SECOND);
+      }
+      await retryScheduled('a retry after the record failed');
+      expect(records).toBe(1);
+      expect(outbox.waiting()).toBe(2);
+      expect(logs.some((l) => l.level === 50 && l.msg.includes('it stays queued'))).toBe(true);
+      clock.advance(4 * SECOND);
+      await eventually(() => outbox.waiting() === 0, { what: 'the refused notification to be set aside' });
+      expect(records).toBe(2);
+      expect(hook.taken).toEqual(['{"n":2}']);
+    });
+
+    it('drops at start the notifications of a target no longer configured, and says how many', async () => {
+      const kept = scripted('__proto__', 10);
+      const removed = scripted('webhook http://127.0.0.1/constructor', 10);
+      const first = start([kept, removed]);
+      first.outbox.enqueue(removed.name, '{"n":1}');
+      first.outbox.enqueue(removed.name, '{"n":2}');
+      first.outbox.enqueue(kept.name, '{"n":3}');
+      await stop(first);
+      const second = start([kept]);
+      expect(logs.filter((l) => l.level === 40)).toEqual([expect.objectContaining({ target: removed.name, dropped: 2 })]);
+      expect(second.outbox.waiting()).toBe(1);
+      second.outbox.kick();
+      await eventually(() => second.outbox.waiting() === 0, { what: 'the kept target to get its notification' });
+      expect(kept.taken).toEqual(['{"n":3}']);
+      expect(removed.calls).toEqual([]);
+    });
+
+    it('delivers ten thousand notifications, in order, in full batches', async () => {
+      const history = scripted('store', 500);
+      const { outbox, db } = start([history]);
+      const payloads = Array.from({ length: 10_000 }, (_, i) => `{"n":${i}}`);
+      db.transaction(() => {
+        for (const p of payloads) outbox.enqueue(history.name, p);
+      })();
+      outbox.kick();
+      await eventually(() => outbox.waiting() === 0, { what: 'ten thousand notifications to be delivered' });
+      expect(history.taken).toEqual(payloads);
+      expect(history.calls.map((c) => c.length)).toEqual(Array<number>(20).fill(500));
+    });
+  });
+}
