@@ -28,7 +28,6 @@ import { isIoError, Journal, systemClock, type JournalLog } from './journal/jour
 import { SetAsideLog } from './journal/set-aside.ts';
 import { startAlerting } from './notify/alerting.ts';
 import { parseShifts } from './rules/exposure.ts';
-import { siteRules } from './rules/site.ts';
 import { installApiAccess } from './security/api-access.ts';
 import { Revocations } from './security/revocations.ts';
 import { openSiteSecurity } from './security/site.ts';
@@ -329,7 +328,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
   await app.register(zonesRoutes, { site: config.site.name, store: reads, rules: alerting.routes.rules, engine: alerting.routes.engine, devices: (at) => registry.counts(at), now });
   await app.register(floorPageRoutes);
-  await app.register(reportsRoutes, { store: reads, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
+  await app.register(reportsRoutes, { store: reads, rules: alerting.rules, shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
   await app.register(mqttWebSocketRoute, { mqtt, maxPacketBytes: security.brokerLimits.maxPacketBytes });
   try {
     await app.listen({ host: config.bind, port: config.http.port });

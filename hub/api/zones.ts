@@ -69,7 +69,7 @@ function queryFor(l: Limit): { agg: Aggregate; windowMs: number; over: string } 
 }
 
 export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, { site, store, rules, engine, devices, now }) => {
-  const zoneStatus = async (zone: string, name: string | undefined, type: string, requirements: Requirement[], at: number, count: DeviceCount): Promise<ZoneStatus> => {
+  const zoneStatus = async (zone: string, name: string | undefined, type: string, requirements: readonly Requirement[], at: number, count: DeviceCount): Promise<ZoneStatus> => {
     const asked = new Map<string, Promise<number | undefined>>();
     const aggregate = (metric: string, agg: Aggregate, windowMs: number) => {
       const key = `${metric}|${agg}|${windowMs}`;

@@ -24,7 +24,8 @@ import { faultsOf } from './equipment.ts';
 import { addLevel, parseShifts, projectedLex8h, type ExposureState } from './exposure.ts';
 import type { Alert, AlertEvent, AlertFilter, AlertLedger, Silence } from './ledger.ts';
 import { judge, recordData, recordPresence, type Liveness, type Presence } from './liveness.ts';
-import { calendarSeason, effectiveRequirements, HUB_HEALTH, LIVENESS, type Limit, type Requirement, type RuleOverrides, type Season, type Severity, type ZoneType } from './requirements.ts';
+import { HUB_HEALTH, LIVENESS, type Limit, type Requirement, type Severity } from './requirements.ts';
+import type { RuleBook } from './rulebook.ts';
 import { evaluateThreshold, newThresholdState, type ThresholdOutcome, type ThresholdState } from './threshold.ts';
 import { dosePercent, Window, type Bucket } from './window.ts';
 
@@ -35,10 +36,9 @@ export interface DeclaredDevice {
   battery: boolean;
 }
 
+/** The site as the rules see it: built once from the configuration (`ruleSettings`). */
 export interface RuleSettings {
-  zones: ReadonlyMap<string, { type: ZoneType; overrides?: RuleOverrides }>;
-  siteOverrides: RuleOverrides;
-  season: Season | 'calendar';
+  book: RuleBook;
   devices: ReadonlyMap<string, DeclaredDevice>;
   /** Device → the gateway it reports through (declared `gateway:` fields and serial ports). */
   gatewayOf: ReadonlyMap<string, string>;
@@ -154,7 +154,6 @@ export class RuleEngine {
   /** Transitions committed but not yet known to be on disk, so not yet announced. */
   private unannounced: AlertEvent[] = [];
   private book!: AlertBook;
-  private readonly requirementCache = new Map<string, Requirement[]>();
   private readonly shifts: number[];
   private readonly graceUntil: number;
   readonly startedAt: number;
@@ -292,19 +291,6 @@ export class RuleEngine {
     return this.ledger.events(id);
   }
 
-  /** The effective requirements of a zone at a time (the season may follow the calendar). */
-  requirements(zone: string, at: number): Requirement[] {
-    const season = this.settings.season === 'calendar' ? calendarSeason(at) : this.settings.season;
-    const cacheKey = `${zone}|${season}`;
-    let list = this.requirementCache.get(cacheKey);
-    if (!list) {
-      const z = this.settings.zones.get(zone);
-      list = effectiveRequirements({ zone, type: z?.type ?? 'call_floor', season, site: this.settings.siteOverrides, ...(z?.overrides && { zoneOverrides: z.overrides }) });
-      this.requirementCache.set(cacheKey, list);
-    }
-    return list;
-  }
-
   /**
    * Runs a change in one transaction with its notifications; `lsn` is the journal position the
    * change brings the engine to. The evaluation state is saved with it when the change touched the
@@ -403,7 +389,7 @@ export class RuleEngine {
   private onReading(r: Reading): void {
     const d = this.device(r.device, r.zone);
     this.onData(r.device, d, r.ts);
-    const reqs = this.requirements(d.zone, r.ts).filter((q) => q.metric === r.metric);
+    const reqs = this.settings.book.forMetric(d.zone, r.metric, r.ts);
     let track = d.tracks.get(r.metric);
     if (!track) {
       track = { value: r.value, buckets: [] };
@@ -503,7 +489,7 @@ export class RuleEngine {
       if (fresh) {
         // Pending `for` and keep_firing_for run out with time, but only while data keeps coming:
         // during a replay of old readings, their own event time decides.
-        for (const req of this.requirements(d.zone, now).filter((q) => q.metric === metric)) {
+        for (const req of this.settings.book.forMetric(d.zone, metric, now)) {
           const state = d.thresholds.get(req.key);
           if (state && (state.clearedAt !== undefined || state.limits.some((l) => l.since !== undefined))) {
             this.dirty.add(id);
