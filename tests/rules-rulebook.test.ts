@@ -1,9 +1,10 @@
 // The rule book: one answer per zone and time for the rule engine, the API, the reports and the
-// dashboards — seasons, overrides, zones the configuration does not name.
+// dashboards — seasons, overrides, zones the configuration does not name — and the one judgement
+// of values against a requirement that the floor page and the shift report share with the alerts.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../hub/config/config.ts';
 import type { Limit, Requirement, RuleOverrides, Season } from '../hub/rules/requirements.ts';
-import { RuleBook, type ZoneSpec } from '../hub/rules/rulebook.ts';
+import { breach, RuleBook, zoneWide, type ZoneSpec } from '../hub/rules/rulebook.ts';
 
 const day = (month: number) => new Date(2026, month - 1, 14, 9).getTime();
 const JANUARY = day(1);
@@ -88,6 +89,37 @@ describe('forZone', () => {
     expect(() => book([['floor-a', { type: 'call_floor', overrides: { temperature: { critical: { above: 22 } } } }]])).toThrow(ConfigError);
     expect(() => book([['floor-a', { type: 'call_floor', overrides: { temperature: { critical: { above: 22 } } } }]])).toThrow(/rules for zone floor-a \(winter\): temperature: critical above 22 is below warning above 24/);
     expect(() => book([], 'winter', { co2: { warning: { above: 1600 } } })).toThrow(/rules for zone unassigned \(summer\): co2: critical above 1500 is below warning above 1600/);
+  });
+});
+
+describe('breach: the one judgement of values against a requirement', () => {
+  const floor = book([], 'winter');
+  const temperature = find(floor.forZone('', JANUARY), 'temperature')!;
+
+  it('names the most severe limit the values are past, the first among equals; no value, no judgement', () => {
+    expect(breach(temperature, () => 21)).toBeUndefined();
+    expect(breach(temperature, () => undefined)).toBeUndefined();
+    expect(breach(temperature, () => 25)).toMatchObject({ value: 25, limit: { severity: 'warning', when: 'above' } });
+    expect(breach(temperature, () => 27)).toMatchObject({ value: 27, limit: { severity: 'critical', when: 'above', threshold: { value: 26 } } });
+    expect(breach(temperature, () => 15)).toMatchObject({ limit: { severity: 'critical', when: 'below' } });
+    // Each limit its own value: a warning's below and a critical's above at once, the critical wins.
+    expect(breach(temperature, (l) => (l.when === 'above' ? 30 : 17))?.limit).toMatchObject({ severity: 'critical', when: 'above' });
+    expect(breach(temperature, (_, i) => (i === 0 ? 17 : undefined))?.limit).toBe(temperature.limits[0]);
+  });
+
+  it('keeps an inclusive limit inclusive, as the alert does', () => {
+    const peak = find(floor.forZone('', JANUARY), 'noise_peak')!;
+    expect(breach(peak, () => 134.9)).toBeUndefined();
+    expect(breach(peak, () => 135)?.limit.severity).toBe('warning');
+    expect(breach(peak, () => 137)?.limit.severity).toBe('critical');
+  });
+
+  it('zone-wide limits are the value and window aggregates; exposure and rates of rise are per device', () => {
+    const wide = (key: string, zone: string) => find(book([['s', { type: 'server_room' }]], 'winter').forZone(zone, JANUARY), key)!.limits.map(zoneWide);
+    expect(wide('co2', '')).toEqual([true, true]);
+    expect(wide('noise', '')).toEqual([true, true]);
+    expect(wide('noise_exposure', '')).toEqual([false, false]);
+    expect(wide('temperature_rise', 's')).toEqual([false]);
   });
 });
 

@@ -1,18 +1,18 @@
 // GET /api/v1/zones: each zone's latest values and whether it is inside its environment
-// requirements now. The requirements and the comparison are the alert rules' own
-// (rules/requirements.ts, rules/threshold.ts), so the floor page and an alert never disagree on
-// a number. A zone is judged by its worst position: a plain limit compares the highest (or
-// lowest) reading of the last 10 minutes, a windowed one (CO₂ 1-hour mean, noise LAeq 15 min,
-// peak over 1 min) the zone's aggregate over that window. Per-position exposure (LEX,8h) and the
-// server-room temperature rise are judged per device: they show up as alerts, not here. Each zone
-// also says how many of its devices are online, so a floor of thousands of devices is summed up
-// here rather than listed.
+// requirements now. The requirements and the judgement are the alert rules' own (the rule book's
+// `forZone` and `breach`), so the floor page and an alert never disagree on a number. A zone is
+// judged by its worst position: a plain limit compares the highest (or lowest) reading of the
+// last 10 minutes, a windowed one (CO₂ 1-hour mean, noise LAeq 15 min, peak over 1 min) the
+// zone's aggregate over that window. Per-position exposure (LEX,8h) and the server-room
+// temperature rise are judged per device: they show up as alerts, not here. Each zone also says
+// how many of its devices are online, so a floor of thousands of devices is summed up here rather
+// than listed.
 import type { FastifyPluginAsync } from 'fastify';
 import type { DeviceCount } from '../devices/registry.ts';
 import type { RuleEngine } from '../rules/engine.ts';
 import type { Limit, Requirement, Severity } from '../rules/requirements.ts';
+import { breach, zoneWide } from '../rules/rulebook.ts';
 import type { SiteRules } from '../rules/site.ts';
-import { exceeds } from '../rules/threshold.ts';
 import type { Aggregate, StoreReader } from '../store/store.ts';
 
 export interface ZonesRoutesOptions {
@@ -62,10 +62,10 @@ function worst(list: readonly Compliance[]): Compliance {
 
 /** What the store is asked for one limit; undefined for limits judged per device only. */
 function queryFor(l: Limit): { agg: Aggregate; windowMs: number; over: string } | undefined {
+  if (!zoneWide(l)) return undefined;
   const o = l.over;
   if (o.kind === 'last') return l.when === 'above' ? { agg: 'max', windowMs: FRESH_MS, over: 'highest in 10 min' } : { agg: 'min', windowMs: FRESH_MS, over: 'lowest in 10 min' };
-  if (o.kind === 'mean' || o.kind === 'laeq' || o.kind === 'max') return { agg: o.kind, windowMs: o.windowMs, over: `${o.kind === 'laeq' ? 'LAeq' : o.kind} over ${Math.round(o.windowMs / 60_000)} min` };
-  return undefined;
+  return { agg: o.kind, windowMs: o.windowMs, over: `${o.kind === 'laeq' ? 'LAeq' : o.kind} over ${Math.round(o.windowMs / 60_000)} min` };
 }
 
 export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, { site, store, rules, engine, devices, now }) => {
@@ -82,17 +82,16 @@ export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, {
     };
     const judged = await Promise.all(
       requirements
-        .filter((req) => req.limits.some((l) => queryFor(l) !== undefined))
+        .filter((req) => req.limits.some(zoneWide))
         .map(async (req): Promise<RequirementStatus> => {
-          const limits = await Promise.all(
+          const figures = await Promise.all(
             req.limits.map(async (l) => {
               const q = queryFor(l);
-              const value = q && (await aggregate(req.metric, q.agg, q.windowMs));
-              return { l, over: q?.over, value };
+              return { over: q?.over, value: q && (await aggregate(req.metric, q.agg, q.windowMs)) };
             }),
           );
-          const past = limits.filter((x) => x.value !== undefined && exceeds(x.l, x.value)).sort((a, b) => RANK[b.l.severity] - RANK[a.l.severity]);
-          const deciding = past[0] ?? limits.find((x) => x.value !== undefined) ?? limits.find((x) => x.over !== undefined);
+          const past = breach(req, (_, i) => figures[i]?.value);
+          const deciding = (past && { value: past.value, over: queryFor(past.limit)?.over }) ?? figures.find((x) => x.value !== undefined) ?? figures.find((x) => x.over !== undefined);
           return {
             key: req.key,
             metric: req.metric,
@@ -100,8 +99,8 @@ export const zonesRoutes: FastifyPluginAsync<ZonesRoutesOptions> = async (app, {
             unit: req.unit,
             value: deciding?.value ?? null,
             over: deciding?.over ?? '',
-            compliance: past[0] ? past[0].l.severity : limits.some((x) => x.value !== undefined) ? 'ok' : 'no_data',
-            ...(past[0] && { breached: { severity: past[0].l.severity, when: past[0].l.when, threshold: past[0].l.threshold.value, source: past[0].l.threshold.source } }),
+            compliance: past ? past.limit.severity : figures.some((x) => x.value !== undefined) ? 'ok' : 'no_data',
+            ...(past && { breached: { severity: past.limit.severity, when: past.limit.when, threshold: past.limit.threshold.value, source: past.limit.threshold.source } }),
           };
         }),
     );

@@ -1,13 +1,15 @@
 // The site's rules, built once at start: every zone's effective requirements in every season
 // (defaults for the zone's type, then the site's overrides, then the zone's own), looked up by
-// zone and time. Pure.
+// zone and time; and the one judgement of values against a requirement's limits that the floor
+// page's zones and the shift report share with the alerts. Pure.
 //
 // Every answer is computed and checked in the constructor, so a lookup never builds anything: zone
 // ids and metric names from outside cannot grow it. A zone the configuration does not name gets
 // the requirements of devices not in a zone. The requirements are frozen: the rule engine, the API
 // and the reports read the very same objects, and none of them can change another's.
 import { ConfigError } from '../config/config.ts';
-import { calendarSeason, effectiveRequirements, requirementProblem, SEASONS, type Requirement, type RuleOverrides, type Season, type ZoneType } from './requirements.ts';
+import { calendarSeason, effectiveRequirements, requirementProblem, SEASONS, type Limit, type Requirement, type RuleOverrides, type Season, type ZoneType } from './requirements.ts';
+import { exceeds, worst } from './threshold.ts';
 
 export interface ZoneSpec {
   type: ZoneType;
@@ -107,4 +109,27 @@ export class RuleBook {
   private rules(zone: string, at: number): Rules {
     return (this.configured.get(zone) ?? this.unzoned).get(this.season(at))!;
   }
+}
+
+/**
+ * Whether a limit can be judged on a zone's readings taken together: the value itself, or a
+ * window's mean, LAeq or maximum. Per-position exposure (LEX,8h) and rates of rise belong to one
+ * device, and only the rule engine judges them.
+ */
+export function zoneWide(l: Limit): l is Limit & { over: { kind: 'last' } | { kind: 'mean' | 'laeq' | 'max'; windowMs: number } } {
+  return l.over.kind === 'last' || l.over.kind === 'mean' || l.over.kind === 'laeq' || l.over.kind === 'max';
+}
+
+/**
+ * The worst limit of a requirement that its values are past at one moment, before any `for` or
+ * hysteresis: the most severe, the first in the requirement's order among equals — the limit an
+ * alert would name. `valueOf` gives what each limit compares (undefined: nothing to judge it on).
+ */
+export function breach(req: Requirement, valueOf: (l: Limit, index: number) => number | undefined): { limit: Limit; value: number } | undefined {
+  const past: { limit: Limit; value: number }[] = [];
+  req.limits.forEach((limit, i) => {
+    const value = valueOf(limit, i);
+    if (value !== undefined && exceeds(limit, value)) past.push({ limit, value });
+  });
+  return worst(past);
 }
