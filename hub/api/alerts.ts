@@ -8,14 +8,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { parseDuration } from '../config/duration.ts';
 import type { RuleEngine } from '../rules/engine.ts';
-import { ALERT_STATES, type Alert, type SilenceMatchers } from '../rules/ledger.ts';
+import { ALERT_STATES, type Alert, type AlertView, type SilenceMatchers } from '../rules/ledger.ts';
 import { SEVERITIES } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import type { Audit } from '../security/audit.ts';
 import { BadRequest, parseChoice, parseId, parseLimit, parseTime, single } from './params.ts';
 
 export interface AlertsRoutesOptions {
-  engine: RuleEngine;
+  /** Reads from the ledger's read-only view; an operator's change through the rule engine, which saves it. */
+  engine: AlertView & Pick<RuleEngine, 'ack' | 'addSilence' | 'removeSilence'>;
   rules: () => SiteRules;
   now: () => number;
   /** Who acknowledged or silenced what: the signed-in token as well as the name given. */

@@ -9,7 +9,7 @@
 // than listed.
 import type { FastifyPluginAsync } from 'fastify';
 import type { DeviceCount } from '../devices/registry.ts';
-import type { RuleEngine } from '../rules/engine.ts';
+import type { AlertView } from '../rules/ledger.ts';
 import type { Limit, Requirement, Severity } from '../rules/requirements.ts';
 import { breach, zoneWide } from '../rules/rulebook.ts';
 import type { SiteRules } from '../rules/site.ts';
@@ -19,7 +19,8 @@ export interface ZonesRoutesOptions {
   site: string;
   store: StoreReader;
   rules: () => SiteRules;
-  engine: Pick<RuleEngine, 'alerts'>;
+  /** The ledger's read-only view: firing alerts per zone. */
+  engine: Pick<AlertView, 'alerts'>;
   /** Devices and online devices per zone ('' for devices without a zone). */
   devices: (now: number) => ReadonlyMap<string, DeviceCount>;
   now: () => number;

@@ -131,10 +131,13 @@ export function startAlerting(options: AlertingOptions): Alerting {
   const timer = setInterval(() => void tick(), options.tickMs ?? TICK_MS);
   timer.unref();
 
+  // The API reads alerts from a read-only view of the ledger; only an operator's change goes through the engine.
+  const view = ledger.view(now);
+  const access: AlertsRoutesOptions['engine'] = Object.freeze({ ...view, ack: engine.ack.bind(engine), addSilence: engine.addSilence.bind(engine), removeSilence: engine.removeSilence.bind(engine) });
   const rules = (at: number) => effectiveRules(settings, at);
   let stopped: Promise<void> | undefined;
   return {
-    routes: { engine, rules: () => rules(now()), now },
+    routes: { engine: access, rules: () => rules(now()), now },
     rules,
     stop: () =>
       (stopped ??= (async () => {

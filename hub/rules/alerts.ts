@@ -3,7 +3,7 @@
 // were last told is kept per key, so a notification held back by a silence or by flapping is sent
 // once it is no longer held — and only if the truth differs from what they were told.
 import { FLAPPING, type Severity } from './requirements.ts';
-import type { Alert, AlertEvent, AlertEventKind, AlertLedger, KeyState, Silence, SilenceMatchers } from './ledger.ts';
+import { inForce, matches, type Alert, type AlertEvent, type AlertEventKind, type AlertLedger, type KeyState, type Silence } from './ledger.ts';
 
 /** What a rule concluded about one key at one moment. */
 export interface Observation {
@@ -122,14 +122,6 @@ export class AlertBook {
     return a;
   }
 
-  activeSilences(now: number): Silence[] {
-    return this.silences.filter((s) => s.startsAt <= now && now < s.endsAt);
-  }
-
-  allSilences(): Silence[] {
-    return [...this.silences];
-  }
-
   addSilence(s: Omit<Silence, 'id'>, now: number): Silence {
     const silence = { id: this.ledger.nextId('silence'), ...s };
     this.ledger.saveSilence(silence);
@@ -244,7 +236,7 @@ export class AlertBook {
 
   private heldBy(a: Alert, now: number): string | undefined {
     if (a.rule !== 'flapping' && this.keys.get(a.key)?.flappingSince !== undefined) return 'flapping';
-    const silence = this.activeSilences(now).find((s) => matches(s.matchers, a));
+    const silence = this.silences.find((s) => inForce(s, now) && matches(s.matchers, a));
     return silence ? `silence ${silence.id}` : undefined;
   }
 
@@ -282,13 +274,4 @@ export class AlertBook {
 
 export function flappingKey(key: string): string {
   return `flapping.${key}`;
-}
-
-export function matches(m: SilenceMatchers, a: Alert): boolean {
-  return (
-    (m.zone === undefined || m.zone === a.zone) &&
-    (m.device === undefined || m.device === a.subject) &&
-    (m.rule === undefined || a.rule === m.rule || a.rule.startsWith(`${m.rule}.`)) &&
-    (m.severity === undefined || m.severity === a.severity)
-  );
 }

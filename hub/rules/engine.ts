@@ -19,10 +19,10 @@
 // reading evaluated. A reading at or before it still joins the windows (so later averages are
 // right) but is not evaluated: it never re-opens a resolved alert nor resolves a live one.
 import type { DeviceKind, Entry, Heartbeat, Reading, StatusChange } from '../domain/reading.ts';
-import { AlertBook, AlertError, matches, type Observation } from './alerts.ts';
+import { AlertBook, AlertError, type Observation } from './alerts.ts';
 import { faultsOf } from './equipment.ts';
 import { addLevel, parseShifts, projectedLex8h, type ExposureState } from './exposure.ts';
-import type { Alert, AlertEvent, AlertFilter, AlertLedger, Silence } from './ledger.ts';
+import type { Alert, AlertEvent, AlertLedger, Silence } from './ledger.ts';
 import { judge, recordData, recordPresence, type Liveness, type Presence } from './liveness.ts';
 import { HUB_HEALTH, LIVENESS, type Limit, type Requirement, type Severity } from './requirements.ts';
 import type { RuleBook } from './rulebook.ts';
@@ -269,26 +269,6 @@ export class RuleEngine {
   /** Firing alerts whose notification went out: what the retained MQTT messages should say. */
   announcedFiring(): Alert[] {
     return this.book.toldFiring();
-  }
-
-  silences(): Silence[] {
-    return this.book.allSilences();
-  }
-
-  isSilenced(a: Alert): number[] {
-    return this.book.activeSilences(this.now()).filter((s) => matches(s.matchers, a)).map((s) => s.id);
-  }
-
-  alerts(filter: AlertFilter): Alert[] {
-    return this.ledger.alerts(filter);
-  }
-
-  alert(id: number): Alert | undefined {
-    return this.ledger.alert(id);
-  }
-
-  history(id: number): AlertEvent[] {
-    return this.ledger.events(id);
   }
 
   /**
