@@ -5,8 +5,8 @@
 import { FLAPPING, type Severity } from './requirements.ts';
 import { inForce, matches, type Alert, type AlertEvent, type AlertEventKind, type AlertLedger, type KeyState, type Silence } from './ledger.ts';
 
-/** What a rule concluded about one key at one moment. */
-export interface Observation {
+/** What a rule found about one key at one moment: what the rules' lifecycle hands the alert book. */
+export interface Finding {
   key: string;
   rule: string;
   subject: string;
@@ -19,6 +19,16 @@ export interface Observation {
   threshold?: number;
   unit?: string;
   source?: string;
+}
+
+/** A zone as summaries name it. */
+export function zoneLabel(zone: string): string {
+  return zone || 'unassigned';
+}
+
+/** A figure as summaries give it, to a tenth. */
+export function tenths(v: number): string {
+  return String(Math.round(v * 10) / 10);
 }
 
 export class AlertError extends Error {
@@ -76,7 +86,7 @@ export class AlertBook {
     });
   }
 
-  observe(o: Observation): void {
+  observe(o: Finding): void {
     const a = this.live.get(o.key);
     if (o.state === 'ok') {
       if (a) this.close(a, o.at);
@@ -161,11 +171,11 @@ export class AlertBook {
     this.reconcile(now);
   }
 
-  private open(o: Observation, severity: Severity): Alert {
+  private open(o: Finding, severity: Severity): Alert {
     return { id: this.ledger.nextId('alert'), key: o.key, rule: o.rule, subject: o.subject, zone: o.zone, state: 'pending', severity, summary: '', startsAt: o.at, updatedAt: o.at };
   }
 
-  private describe(a: Alert, o: Observation, severity: Severity): Alert {
+  private describe(a: Alert, o: Finding, severity: Severity): Alert {
     a.severity = severity;
     a.zone = o.zone;
     a.updatedAt = Math.max(a.updatedAt, o.at);

@@ -2,7 +2,7 @@
 // once at start), devices and the gateways they report through; and the effective rules of every
 // zone at a moment that the API, the command line and the dashboards print.
 import { ms, type Config } from '../config/config.ts';
-import type { DeclaredDevice, RuleSettings } from './engine.ts';
+import type { DeclaredDevice, RuleSettings } from './lifecycle.ts';
 import { FLAPPING, HUB_HEALTH, LIVENESS, type Requirement, type RuleOverride, type RuleOverrides, type Season, type ZoneType } from './requirements.ts';
 import { RuleBook, UNZONED_TYPE, type ZoneSpec } from './rulebook.ts';
 
