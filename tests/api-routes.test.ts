@@ -102,7 +102,7 @@ describe('the API on in-memory parts', () => {
   });
 
   it('alerts, acknowledgement and silences, each answer as the rule engine has it', async () => {
-    const engine = api.rules.engine;
+    const engine = api.rules.view;
     const view = (a: ReturnType<typeof engine.alerts>[number]) => ({ ...a, silencedBy: engine.isSilenced(a) });
     const firing = await get('/api/v1/alerts?state=firing&zone=floor-a&severity=critical');
     expect(firing).toEqual({ status: 200, body: { alerts: wire(engine.alerts({ state: 'firing' }).map(view)) } });
@@ -189,7 +189,7 @@ describe('the API on in-memory parts', () => {
   });
 
   it('refuses a bad body by its field, and creates nothing', async () => {
-    const [alert] = api.rules.engine.alerts({ state: 'firing' });
+    const [alert] = api.rules.view.alerts({ state: 'firing' });
     const cases: Array<[string, unknown, string]> = [
       [`/api/v1/alerts/${alert!.id}/ack`, {}, 'by is required: say who you are, e.g. {"by": "li.wei"}'],
       [`/api/v1/alerts/${alert!.id}/ack`, { by: '' }, 'by is required: say who you are, e.g. {"by": "li.wei"}'],
@@ -214,13 +214,13 @@ describe('the API on in-memory parts', () => {
       ['/api/v1/silences', { matchers: { zone: 'floor-a' }, duration: '91d', createdBy: 'a' }, 'a silence may last at most 90 days: make endsAt (or the duration) sooner'],
       ['/api/v1/silences', { matchers: { zone: 'floor-a' }, endsAt: T0 - HOUR, startsAt: T0 - 2 * HOUR, createdBy: 'a' }, `endsAt (${new Date(T0 - HOUR).toISOString()}) must be after startsAt and in the future: the silence would never be in force`],
     ];
-    const before = { alert: api.rules.engine.alert(alert!.id), silences: api.rules.engine.silences(), audit: api.security.audit.list({ limit: 100 }) };
+    const before = { alert: api.rules.view.alert(alert!.id), silences: api.rules.view.silences(), audit: api.security.audit.list({ limit: 100 }) };
     for (const [url, payload, message] of cases) {
       const { status, body } = await post(url, payload);
       expect({ payload, status }).toEqual({ payload, status: 400 });
       expect(body, JSON.stringify(payload)).toMatchObject({ statusCode: 400, error: 'Bad Request', message });
     }
-    expect({ alert: api.rules.engine.alert(alert!.id), silences: api.rules.engine.silences(), audit: api.security.audit.list({ limit: 100 }) }).toEqual(before);
+    expect({ alert: api.rules.view.alert(alert!.id), silences: api.rules.view.silences(), audit: api.security.audit.list({ limit: 100 }) }).toEqual(before);
   });
 
   it('hostile input in any parameter is refused by name, or answered as the plain name it is; nothing changes', async () => {
@@ -249,8 +249,8 @@ describe('the API on in-memory parts', () => {
     const state = async () => ({
       readings: await api.store.count({ from: 0, to: T0 + HOUR }),
       devices: api.registry.ids(),
-      alerts: api.rules.engine.alerts({}),
-      silences: api.rules.engine.silences(),
+      alerts: api.rules.view.alerts({}),
+      silences: api.rules.view.silences(),
       audit: api.security.audit.list({ limit: 100 }),
       rejections: api.rejections.total,
     });

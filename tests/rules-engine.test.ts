@@ -58,7 +58,7 @@ describe('CO₂', () => {
 
     const start = f.clock.t;
     run(f, 9 * MINUTE + 30 * SECOND, 30 * SECOND, () => f.reading('c-1', 'co2', 1600));
-    expect(f.engine.alerts({ state: 'pending' }).map((a) => a.key)).toEqual(['co2.c-1']);
+    expect(f.view.alerts({ state: 'pending' }).map((a) => a.key)).toEqual(['co2.c-1']);
     expect(f.of('firing', 'co2.c-1')).toEqual([]);
     run(f, MINUTE, 30 * SECOND, () => f.reading('c-1', 'co2', 1600));
     const [firing] = f.of('firing', 'co2.c-1');
@@ -87,7 +87,7 @@ describe('restarts', () => {
       f.reading('t-2', 'temperature', 25);
       f.clock.advance(MINUTE);
     }
-    expect(f.engine.alerts({ state: 'pending' })).toHaveLength(1);
+    expect(f.view.alerts({ state: 'pending' })).toHaveLength(1);
     // The journal had committed LSN 5: it replays 6..8 to the new engine, which already has them.
     f.restart({ lsn: 5 });
     for (let minute = 5; minute <= 7; minute++) f.reading('t-2', 'temperature', 25, T0 + minute * MINUTE);
@@ -99,7 +99,7 @@ describe('restarts', () => {
       f.clock.advance(MINUTE);
     }
     expect(f.of('firing', 'temperature.t-2').map((e) => e.at)).toEqual([T0 + 10 * MINUTE]);
-    expect(f.engine.history(f.of('firing', 'temperature.t-2')[0]!.alertId).map((e) => e.kind)).toEqual(['firing']);
+    expect(f.view.history(f.of('firing', 'temperature.t-2')[0]!.alertId).map((e) => e.kind)).toEqual(['firing']);
   });
 
   it('a crash between saves loses nothing: evaluation state not yet saved is rebuilt from the journal', () => {
@@ -179,7 +179,7 @@ describe('restarts', () => {
     const other = new Database(join(f.dir, 'alerts.sqlite'));
     other.exec(`CREATE TRIGGER refuse_sync BEFORE INSERT ON meta WHEN NEW.name = 'synced_at' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
     f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE);
-    expect(f.engine.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['co2.c-9']);
+    expect(f.view.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['co2.c-9']);
     expect(f.of('firing', 'co2.c-9')).toEqual([]);
     expect(() => f.engine.sync()).toThrow('disk I/O error');
     expect(f.engine.position()).toBeLessThan(f.lsn);
@@ -263,7 +263,7 @@ describe('liveness and dependencies', () => {
     f.status({ subject: 'device', id: 'pc-1', zone: 'floor-a', status: 'online' });
     beat();
     f.tick();
-    expect(f.engine.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['offline.pc-1']);
+    expect(f.view.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['offline.pc-1']);
     f.clock.advance(MINUTE);
     beat();
     expect(f.of('resolved', 'offline.pc-1')).toHaveLength(1);
@@ -328,7 +328,7 @@ describe('more rule kinds', () => {
     const [firing] = f.of('firing', 'noise_exposure.pos-1');
     expect(firing?.alert.severity).toBe('warning');
     // 09:00-10:00 at 86 dB(A), projected to the end of the 06:00-14:00 shift: 5 h at 86.
-    expect(f.engine.alerts({ state: 'firing' }).find((a) => a.key === 'noise_exposure.pos-1')?.value).toBeCloseTo(86 + 10 * Math.log10(5 / 8), 1);
+    expect(f.view.alerts({ state: 'firing' }).find((a) => a.key === 'noise_exposure.pos-1')?.value).toBeCloseTo(86 + 10 * Math.log10(5 / 8), 1);
     expect(f.of('severity', 'noise_exposure.pos-1')).toEqual([]);
   });
 
@@ -337,7 +337,7 @@ describe('more rule kinds', () => {
     run(f, 5 * MINUTE, 10 * SECOND, () => f.reading('p-1', 'noise_peak', 138));
     expect(f.of('firing', 'noise_peak.p-1')).toHaveLength(1);
     f.reading('p-1', 'noise_peak', 100, f.clock.t - 2 * MINUTE);
-    expect(f.engine.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['noise_peak.p-1']);
+    expect(f.view.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['noise_peak.p-1']);
     run(f, 2 * MINUTE, 10 * SECOND, () => f.reading('p-1', 'noise_peak', 100));
     expect(f.of('resolved', 'noise_peak.p-1')).toHaveLength(1);
     f.reading('p-1', 'noise_peak', 140, f.clock.t - 30 * SECOND);
@@ -373,9 +373,9 @@ describe('incident workflow', () => {
     const silence = f.engine.addSilence({ matchers: { zone: 'floor-a', rule: 'noise_peak' }, startsAt: T0, endsAt: T0 + HOUR, createdBy: 'li.wei', comment: 'acoustic test' });
     f.reading('p-3', 'noise_peak', 140);
     expect(f.of('firing', 'noise_peak.p-3')).toMatchObject([{ notified: false, heldBy: `silence ${silence.id}` }]);
-    const [alert] = f.engine.alerts({ state: 'firing' });
+    const [alert] = f.view.alerts({ state: 'firing' });
     expect(alert?.key).toBe('noise_peak.p-3');
-    expect(f.engine.isSilenced(alert!)).toEqual([silence.id]);
+    expect(f.view.isSilenced(alert!)).toEqual([silence.id]);
     f.reading('p-4', 'noise_peak', 140, undefined, 'quiet-1');
     expect(f.of('firing', 'noise_peak.p-4', true)).toHaveLength(1);
     f.engine.removeSilence(silence.id);
@@ -388,7 +388,7 @@ describe('incident workflow', () => {
       f.reading('p-5', 'noise_peak', 140);
       f.reading('p-6', 'noise_peak', 140);
       if (t === 5 * MINUTE) {
-        const id = f.engine.alerts({ state: 'firing' }).find((a) => a.key === 'noise_peak.p-6')!.id;
+        const id = f.view.alerts({ state: 'firing' }).find((a) => a.key === 'noise_peak.p-6')!.id;
         f.engine.ack(id, 'zhang.min', 'technician on the way');
       }
     });

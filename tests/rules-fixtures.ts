@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../hub/config/config.ts';
 import type { Entry, Reading, StatusChange } from '../hub/domain/reading.ts';
 import { RuleEngine, type AlertSink, type HubStatus } from '../hub/rules/engine.ts';
-import { AlertLedger, type AlertEvent } from '../hub/rules/ledger.ts';
+import { AlertLedger, type AlertEvent, type AlertView } from '../hub/rules/ledger.ts';
 import { ruleSettings } from '../hub/rules/site.ts';
 import type { Timers } from '../hub/notify/outbox.ts';
 import { tempDir, testEnv } from './support/hub.ts';
@@ -58,6 +58,8 @@ export class ManualClock implements Timers {
 
 export interface EngineFixture {
   engine: RuleEngine;
+  /** The ledger's read-only view, as the API reads it. */
+  view: AlertView;
   clock: ManualClock;
   events: AlertEvent[];
   /** Devices the tick could not judge, as the engine reported them. */
@@ -95,6 +97,7 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
   const onReload = () => void (fixture.reloads += 1);
   const fixture: EngineFixture = {
     engine: new RuleEngine(settings, ledger, sink, clock.now, { onFault, onReload }),
+    view: ledger.view(clock.now),
     clock,
     events,
     faults,
@@ -128,6 +131,7 @@ export function engineFixture(config: Record<string, unknown> = {}, start = T0):
         journal.length = options.lsn;
       }
       fixture.engine = new RuleEngine(settings, ledger, sink, clock.now, { onFault, onReload });
+      fixture.view = ledger.view(clock.now);
     },
     savedLsn() {
       return Number(ledger.meta('lsn') ?? '0');

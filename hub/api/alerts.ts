@@ -9,7 +9,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
 import type { RuleEngine } from '../rules/engine.ts';
-import { ALERT_STATES, type Alert, type SilenceMatchers } from '../rules/ledger.ts';
+import { ALERT_STATES, type Alert, type AlertView, type SilenceMatchers } from '../rules/ledger.ts';
 import { SEVERITIES } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import type { Audit } from '../security/audit.ts';
@@ -18,7 +18,8 @@ import { alertEvent, alertView, silence, siteRules } from './rule-schemas.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
 
 export interface AlertsRoutesOptions {
-  engine: RuleEngine;
+  /** Reads from the ledger's read-only view; an operator's change through the rule engine, which saves it. */
+  engine: AlertView & Pick<RuleEngine, 'ack' | 'addSilence' | 'removeSilence'>;
   rules: () => SiteRules;
   now: () => number;
   /** Who acknowledged or silenced what: the signed-in token as well as the name given. */

@@ -101,7 +101,7 @@ export const siteRules = schemaOf<SiteRules>()(
   z.object({
     season: z.enum(SEASONS),
     seasonFrom: z.enum(['config', 'calendar']),
-    zones: z.array(z.object({ zone: z.string(), name: z.string().optional(), type: zoneType, requirements: z.array(requirement) })),
+    zones: z.array(z.object({ zone: z.string(), name: z.string().optional(), type: zoneType, requirements: z.array(requirement).readonly() })),
     liveness: z.object({ silentIntervals: sourced, mainsCriticalMs: sourced, batteryCriticalMs: sourced, freshMessagesToRecover: sourced, staleIntervals: sourced }),
     flapping: z.object({ changes: sourced, windowMs: sourced, quietMs: sourced }),
     hub: z.object({

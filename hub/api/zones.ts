@@ -1,18 +1,18 @@
 // GET /api/v1/zones: each zone's latest values and whether it is inside its environment
-// requirements now. The requirements and the comparison are the alert rules' own
-// (rules/requirements.ts, rules/threshold.ts), so the floor page and an alert never disagree on
-// a number. A zone is judged by its worst position: a plain limit compares the highest (or
-// lowest) reading of the last 10 minutes, a windowed one (CO₂ 1-hour mean, noise LAeq 15 min,
-// peak over 1 min) the zone's aggregate over that window. Per-position exposure (LEX,8h) and the
-// server-room temperature rise are judged per device: they show up as alerts, not here. Each zone
-// also says how many of its devices are online, so a floor of thousands of devices is summed up
-// here rather than listed.
+// requirements now. The requirements and the judgement are the alert rules' own (the rule book's
+// `forZone` and `breach`), so the floor page and an alert never disagree on a number. A zone is
+// judged by its worst position: a plain limit compares the highest (or lowest) reading of the
+// last 10 minutes, a windowed one (CO₂ 1-hour mean, noise LAeq 15 min, peak over 1 min) the
+// zone's aggregate over that window. Per-position exposure (LEX,8h) and the server-room
+// temperature rise are judged per device: they show up as alerts, not here. Each zone also says
+// how many of its devices are online, so a floor of thousands of devices is summed up here rather
+// than listed.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { DeviceCount } from '../devices/registry.ts';
-import type { RuleEngine } from '../rules/engine.ts';
+import type { AlertView } from '../rules/ledger.ts';
 import type { Limit, Requirement, Severity, ZoneType } from '../rules/requirements.ts';
+import { breach, zoneWide } from '../rules/rulebook.ts';
 import type { SiteRules } from '../rules/site.ts';
-import { exceeds } from '../rules/threshold.ts';
 import type { Aggregate, StoreReader } from '../store/store.ts';
 import { ACCESS_REFUSALS, STORE_DOWN } from './schemas.ts';
 import { floorSchema } from './zone-schemas.ts';
@@ -21,7 +21,8 @@ export interface ZonesRoutesOptions {
   site: string;
   store: StoreReader;
   rules: () => SiteRules;
-  engine: Pick<RuleEngine, 'alerts'>;
+  /** The ledger's read-only view: firing alerts per zone. */
+  engine: Pick<AlertView, 'alerts'>;
   /** Devices and online devices per zone ('' for devices without a zone). */
   devices: (now: number) => ReadonlyMap<string, DeviceCount>;
   now: () => number;
@@ -64,14 +65,14 @@ function worst(list: readonly Compliance[]): Compliance {
 
 /** What the store is asked for one limit; undefined for limits judged per device only. */
 function queryFor(l: Limit): { agg: Aggregate; windowMs: number; over: string } | undefined {
+  if (!zoneWide(l)) return undefined;
   const o = l.over;
   if (o.kind === 'last') return l.when === 'above' ? { agg: 'max', windowMs: FRESH_MS, over: 'highest in 10 min' } : { agg: 'min', windowMs: FRESH_MS, over: 'lowest in 10 min' };
-  if (o.kind === 'mean' || o.kind === 'laeq' || o.kind === 'max') return { agg: o.kind, windowMs: o.windowMs, over: `${o.kind === 'laeq' ? 'LAeq' : o.kind} over ${Math.round(o.windowMs / 60_000)} min` };
-  return undefined;
+  return { agg: o.kind, windowMs: o.windowMs, over: `${o.kind === 'laeq' ? 'LAeq' : o.kind} over ${Math.round(o.windowMs / 60_000)} min` };
 }
 
 export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (app, { site, store, rules, engine, devices, now }) => {
-  const zoneStatus = async (zone: string, name: string | undefined, type: ZoneType, requirements: Requirement[], at: number, count: DeviceCount): Promise<ZoneStatus> => {
+  const zoneStatus = async (zone: string, name: string | undefined, type: ZoneType, requirements: readonly Requirement[], at: number, count: DeviceCount): Promise<ZoneStatus> => {
     const asked = new Map<string, Promise<number | undefined>>();
     const aggregate = (metric: string, agg: Aggregate, windowMs: number) => {
       const key = `${metric}|${agg}|${windowMs}`;
@@ -84,17 +85,16 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (app
     };
     const judged = await Promise.all(
       requirements
-        .filter((req) => req.limits.some((l) => queryFor(l) !== undefined))
+        .filter((req) => req.limits.some(zoneWide))
         .map(async (req): Promise<RequirementStatus> => {
-          const limits = await Promise.all(
+          const figures = await Promise.all(
             req.limits.map(async (l) => {
               const q = queryFor(l);
-              const value = q && (await aggregate(req.metric, q.agg, q.windowMs));
-              return { l, over: q?.over, value };
+              return { over: q?.over, value: q && (await aggregate(req.metric, q.agg, q.windowMs)) };
             }),
           );
-          const past = limits.filter((x) => x.value !== undefined && exceeds(x.l, x.value)).sort((a, b) => RANK[b.l.severity] - RANK[a.l.severity]);
-          const deciding = past[0] ?? limits.find((x) => x.value !== undefined) ?? limits.find((x) => x.over !== undefined);
+          const past = breach(req, (_, i) => figures[i]?.value);
+          const deciding = (past && { value: past.value, over: queryFor(past.limit)?.over }) ?? figures.find((x) => x.value !== undefined) ?? figures.find((x) => x.over !== undefined);
           return {
             key: req.key,
             metric: req.metric,
@@ -102,8 +102,8 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (app
             unit: req.unit,
             value: deciding?.value ?? null,
             over: deciding?.over ?? '',
-            compliance: past[0] ? past[0].l.severity : limits.some((x) => x.value !== undefined) ? 'ok' : 'no_data',
-            ...(past[0] && { breached: { severity: past[0].l.severity, when: past[0].l.when, threshold: past[0].l.threshold.value, source: past[0].l.threshold.source } }),
+            compliance: past ? past.limit.severity : figures.some((x) => x.value !== undefined) ? 'ok' : 'no_data',
+            ...(past && { breached: { severity: past.limit.severity, when: past.limit.when, threshold: past.limit.threshold.value, source: past.limit.threshold.source } }),
           };
         }),
     );

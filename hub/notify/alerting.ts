@@ -11,7 +11,7 @@ import type { ConsumerHandle, Journal } from '../journal/journal.ts';
 import type { SetAsideLog } from '../journal/set-aside.ts';
 import { RuleEngine, type HubStatus } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
-import { ruleSettings, siteRules } from '../rules/site.ts';
+import { effectiveRules, ruleSettings, type SiteRules } from '../rules/site.ts';
 import type { Store } from '../store/store.ts';
 import { Notifier, historyTarget } from './notifier.ts';
 import { Outbox, type Timers } from './outbox.ts';
@@ -35,6 +35,8 @@ export interface AlertingOptions {
 
 export interface Alerting {
   routes: Omit<AlertsRoutesOptions, 'audit'>;
+  /** The effective rules at a moment, from the rule book built at start. */
+  rules: (at: number) => SiteRules;
   /** Stops the consumer and the tick; call before the journal and the store close. */
   stop(): Promise<void>;
 }
@@ -130,9 +132,14 @@ export function startAlerting(options: AlertingOptions): Alerting {
   const timer = setInterval(() => void tick(), options.tickMs ?? TICK_MS);
   timer.unref();
 
+  // The API reads alerts from a read-only view of the ledger; only an operator's change goes through the engine.
+  const view = ledger.view(now);
+  const access: AlertsRoutesOptions['engine'] = Object.freeze({ ...view, ack: engine.ack.bind(engine), addSilence: engine.addSilence.bind(engine), removeSilence: engine.removeSilence.bind(engine) });
+  const rules = (at: number) => effectiveRules(settings, at);
   let stopped: Promise<void> | undefined;
   return {
-    routes: { engine, rules: () => siteRules(config, now()), now },
+    routes: { engine: access, rules: () => rules(now()), now },
+    rules,
     stop: () =>
       (stopped ??= (async () => {
         closing = true;

@@ -1,22 +1,19 @@
 // How much of a span a zone spent within a requirement: the share of its readings at which no
-// limit was crossed, each limit judged on what the alert rule compares — the value itself, or the
-// mean / LAeq / maximum of the (epoch-aligned) window the reading falls in. Pure.
+// limit was crossed. Each limit is judged by the rule book's own judgement (`breach`) on what the
+// alert rule compares — the value itself, or the mean / LAeq / maximum of the (epoch-aligned)
+// window the reading falls in. Pure.
 import type { Limit, Requirement } from '../rules/requirements.ts';
+import { breach, zoneWide } from '../rules/rulebook.ts';
 import type { SeriesPoint } from '../store/store.ts';
-import { exceeds } from '../rules/threshold.ts';
 
 export interface WindowAggregate {
   kind: 'mean' | 'laeq' | 'max';
   windowMs: number;
 }
 
-/** Projected exposure (reported per position) and rates of rise (an alarm, not a band) are not time-in-band figures. */
-function judged(l: Limit): boolean {
-  return l.over.kind === 'last' || l.over.kind === 'mean' || l.over.kind === 'laeq' || l.over.kind === 'max';
-}
-
+/** Whether a requirement has a limit a zone's readings can be judged on (not only exposure or a rate of rise). */
 export function isBand(req: Requirement): boolean {
-  return req.limits.some(judged);
+  return req.limits.some(zoneWide);
 }
 
 export const windowKey = (w: WindowAggregate): string => `${w.kind}/${w.windowMs}`;
@@ -25,7 +22,7 @@ export const windowKey = (w: WindowAggregate): string => `${w.kind}/${w.windowMs
 export function windowsOf(req: Requirement): WindowAggregate[] {
   const out = new Map<string, WindowAggregate>();
   for (const l of req.limits) {
-    if (l.over.kind === 'mean' || l.over.kind === 'laeq' || l.over.kind === 'max') {
+    if (zoneWide(l) && l.over.kind !== 'last') {
       const w = { kind: l.over.kind, windowMs: l.over.windowMs };
       out.set(windowKey(w), w);
     }
@@ -40,18 +37,15 @@ export function windowsOf(req: Requirement): WindowAggregate[] {
 export function percentWithin(req: Requirement, raw: readonly SeriesPoint[], windows: ReadonlyMap<string, readonly SeriesPoint[]>): number | undefined {
   if (raw.length === 0) return undefined;
   const byStart = new Map([...windows].map(([key, points]) => [key, new Map(points.map((p) => [p.ts, p.value]))]));
-  const limits = req.limits.filter(judged);
+  /** What a limit compares for one reading; nothing for a window without a value, or a limit judged per device only. */
+  const valueAt = (l: Limit, p: SeriesPoint): number | undefined => {
+    if (!zoneWide(l)) return undefined;
+    const over = l.over;
+    if (over.kind === 'last') return p.value;
+    const start = p.ts - (((p.ts % over.windowMs) + over.windowMs) % over.windowMs);
+    return byStart.get(windowKey({ kind: over.kind, windowMs: over.windowMs }))?.get(start);
+  };
   let within = 0;
-  for (const p of raw) {
-    const ok = limits.every((l) => {
-      const over = l.over;
-      if (over.kind === 'last') return !exceeds(l, p.value);
-      if (over.kind !== 'mean' && over.kind !== 'laeq' && over.kind !== 'max') return true;
-      const start = p.ts - (((p.ts % over.windowMs) + over.windowMs) % over.windowMs);
-      const value = byStart.get(windowKey({ kind: over.kind, windowMs: over.windowMs }))?.get(start);
-      return value === undefined || !exceeds(l, value);
-    });
-    if (ok) within += 1;
-  }
+  for (const p of raw) if (breach(req, (l) => valueAt(l, p)) === undefined) within += 1;
   return (100 * within) / raw.length;
 }

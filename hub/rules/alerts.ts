@@ -3,10 +3,10 @@
 // were last told is kept per key, so a notification held back by a silence or by flapping is sent
 // once it is no longer held — and only if the truth differs from what they were told.
 import { FLAPPING, type Severity } from './requirements.ts';
-import type { Alert, AlertEvent, AlertEventKind, AlertLedger, KeyState, Silence, SilenceMatchers } from './ledger.ts';
+import { inForce, matches, type Alert, type AlertEvent, type AlertEventKind, type AlertLedger, type KeyState, type Silence } from './ledger.ts';
 
-/** What a rule concluded about one key at one moment. */
-export interface Observation {
+/** What a rule found about one key at one moment: what the rules' lifecycle hands the alert book. */
+export interface Finding {
   key: string;
   rule: string;
   subject: string;
@@ -19,6 +19,16 @@ export interface Observation {
   threshold?: number;
   unit?: string;
   source?: string;
+}
+
+/** A zone as summaries name it. */
+export function zoneLabel(zone: string): string {
+  return zone || 'unassigned';
+}
+
+/** A figure as summaries give it, to a tenth. */
+export function tenths(v: number): string {
+  return String(Math.round(v * 10) / 10);
 }
 
 export class AlertError extends Error {
@@ -76,7 +86,7 @@ export class AlertBook {
     });
   }
 
-  observe(o: Observation): void {
+  observe(o: Finding): void {
     const a = this.live.get(o.key);
     if (o.state === 'ok') {
       if (a) this.close(a, o.at);
@@ -122,14 +132,6 @@ export class AlertBook {
     return a;
   }
 
-  activeSilences(now: number): Silence[] {
-    return this.silences.filter((s) => s.startsAt <= now && now < s.endsAt);
-  }
-
-  allSilences(): Silence[] {
-    return [...this.silences];
-  }
-
   addSilence(s: Omit<Silence, 'id'>, now: number): Silence {
     const silence = { id: this.ledger.nextId('silence'), ...s };
     this.ledger.saveSilence(silence);
@@ -169,11 +171,11 @@ export class AlertBook {
     this.reconcile(now);
   }
 
-  private open(o: Observation, severity: Severity): Alert {
+  private open(o: Finding, severity: Severity): Alert {
     return { id: this.ledger.nextId('alert'), key: o.key, rule: o.rule, subject: o.subject, zone: o.zone, state: 'pending', severity, summary: '', startsAt: o.at, updatedAt: o.at };
   }
 
-  private describe(a: Alert, o: Observation, severity: Severity): Alert {
+  private describe(a: Alert, o: Finding, severity: Severity): Alert {
     a.severity = severity;
     a.zone = o.zone;
     a.updatedAt = Math.max(a.updatedAt, o.at);
@@ -244,7 +246,7 @@ export class AlertBook {
 
   private heldBy(a: Alert, now: number): string | undefined {
     if (a.rule !== 'flapping' && this.keys.get(a.key)?.flappingSince !== undefined) return 'flapping';
-    const silence = this.activeSilences(now).find((s) => matches(s.matchers, a));
+    const silence = this.silences.find((s) => inForce(s, now) && matches(s.matchers, a));
     return silence ? `silence ${silence.id}` : undefined;
   }
 
@@ -282,13 +284,4 @@ export class AlertBook {
 
 export function flappingKey(key: string): string {
   return `flapping.${key}`;
-}
-
-export function matches(m: SilenceMatchers, a: Alert): boolean {
-  return (
-    (m.zone === undefined || m.zone === a.zone) &&
-    (m.device === undefined || m.device === a.subject) &&
-    (m.rule === undefined || a.rule === m.rule || a.rule.startsWith(`${m.rule}.`)) &&
-    (m.severity === undefined || m.severity === a.severity)
-  );
 }

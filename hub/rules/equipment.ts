@@ -1,6 +1,10 @@
 // Equipment faults from heartbeats: a component (or, without components, the device) that reports
 // degraded is a warning, fault is critical. Codes are the floor procedures' equipment states.
+// The heartbeat evaluator of the rules' lifecycle. Pure.
 import type { Heartbeat } from '../domain/reading.ts';
+import { zoneLabel } from './alerts.ts';
+import type { Evaluation } from './lifecycle.ts';
+import { heard } from './liveness.ts';
 import type { Severity } from './requirements.ts';
 
 const CODE_WORDS = new Map<string, string>([
@@ -35,4 +39,18 @@ export function faultsOf(hb: Heartbeat): Fault[] {
     faults.push({ rule: 'equipment', severity: hb.status === 'fault' ? 'critical' : 'warning', what: `reports ${hb.status}` });
   }
   return faults;
+}
+
+/** A heartbeat: data for liveness, and the faults it reports fire while those it no longer reports resolve. */
+export function onHeartbeat(ev: Evaluation, hb: Heartbeat): void {
+  const d = ev.device(hb.device, hb.zone);
+  heard(ev, hb.device, d, hb.ts);
+  if (hb.kind) d.kind = hb.kind;
+  if (d.heartbeatAt !== undefined && hb.ts <= d.heartbeatAt) return;
+  d.heartbeatAt = hb.ts;
+  const faults = faultsOf(hb);
+  const label = `${d.kind ?? 'device'} ${hb.device} in ${zoneLabel(d.zone)}`;
+  for (const f of faults) ev.find(f.rule, hb.device, d.zone, { state: 'firing', severity: f.severity, at: hb.ts, summary: `${label}: ${f.what}` });
+  for (const rule of d.faults) if (!faults.some((f) => f.rule === rule)) ev.find(rule, hb.device, d.zone, { state: 'ok', at: hb.ts });
+  d.faults = faults.map((f) => f.rule);
 }

@@ -4,6 +4,10 @@
 // so after a crash the state and the journal position it reflects always agree. Commits are
 // fsync'd only when they must survive a power cut (see `sync`): a killed process loses nothing
 // committed either way, and an unsynced batch is applied again from the journal.
+//
+// The API reads alert state through `view()`: an `AlertView` on a read-only connection of its
+// own, with no method that writes, so nothing the API does can change an alert, a silence or the
+// rules' state — not through a method, and not through SQL, which SQLite refuses on it.
 import Database from 'better-sqlite3';
 import type { Severity } from './requirements.ts';
 
@@ -82,6 +86,34 @@ export interface AlertFilter {
   limit?: number;
 }
 
+/** Whether a silence's matchers cover an alert: every matcher given agrees (a rule covers its sub-rules). */
+export function matches(m: SilenceMatchers, a: Alert): boolean {
+  return (
+    (m.zone === undefined || m.zone === a.zone) &&
+    (m.device === undefined || m.device === a.subject) &&
+    (m.rule === undefined || a.rule === m.rule || a.rule.startsWith(`${m.rule}.`)) &&
+    (m.severity === undefined || m.severity === a.severity)
+  );
+}
+
+/** Whether a silence is in force at a time. */
+export function inForce(s: Silence, at: number): boolean {
+  return s.startsAt <= at && at < s.endsAt;
+}
+
+/** What the API may read of alert state: nothing here writes, and nothing here can be replaced. */
+export interface AlertView {
+  /** Newest first. */
+  readonly alerts: (filter: AlertFilter) => Alert[];
+  readonly alert: (id: number) => Alert | undefined;
+  /** An alert's transitions, oldest first. */
+  readonly history: (id: number) => AlertEvent[];
+  /** Silences not yet ended: in force, or scheduled. */
+  readonly silences: () => Silence[];
+  /** The silences holding back an alert's notifications now. */
+  readonly isSilenced: (a: Alert) => number[];
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
@@ -102,11 +134,77 @@ CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 /** Resolved alerts and their history are kept this long. */
 const KEEP_RESOLVED_MS = 90 * 86_400_000;
 
-export class AlertLedger {
-  readonly db: Database.Database;
+/** Reading the ledger, on the ledger's own connection or on a view's read-only one. */
+class LedgerReader {
+  private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(path: string) {
-    this.db = new Database(path);
+  constructor(readonly db: Database.Database) {}
+
+  /** Prepared once per text: the engine runs the same few statements for every batch. */
+  protected sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (statement === undefined) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  meta(name: string): string | undefined {
+    return (this.sql('SELECT value FROM meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+  }
+
+  alert(id: number): Alert | undefined {
+    const row = this.sql('SELECT doc FROM alerts WHERE id = ?').get(id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as Alert) : undefined;
+  }
+
+  liveAlerts(): Alert[] {
+    return this.docs<Alert>("SELECT doc FROM alerts WHERE state != 'resolved' ORDER BY id");
+  }
+
+  /** Newest first. */
+  alerts(filter: AlertFilter): Alert[] {
+    let sql = 'SELECT doc FROM alerts WHERE 1 = 1';
+    const params: Record<string, unknown> = { limit: filter.limit ?? 1000 };
+    for (const field of ['state', 'zone', 'severity'] as const) {
+      if (filter[field] === undefined) continue;
+      sql += ` AND ${field} = @${field}`;
+      params[field] = filter[field];
+    }
+    return this.docs<Alert>(`${sql} ORDER BY id DESC LIMIT @limit`, params);
+  }
+
+  events(alertId: number): AlertEvent[] {
+    return this.docs<AlertEvent>('SELECT doc FROM alert_events WHERE alert_id = @alertId ORDER BY seq', { alertId });
+  }
+
+  keys(): Map<string, KeyState> {
+    const rows = this.sql('SELECT key, doc FROM keys').all() as { key: string; doc: string }[];
+    return new Map(rows.map((r) => [r.key, JSON.parse(r.doc) as KeyState]));
+  }
+
+  silences(): Silence[] {
+    return this.docs<Silence>('SELECT doc FROM silences ORDER BY id');
+  }
+
+  /** The engine's evaluation state of every device, as it saved it. */
+  devices(): Map<string, unknown> {
+    const rows = this.sql('SELECT id, doc FROM devices').all() as { id: string; doc: string }[];
+    return new Map(rows.map((r) => [r.id, JSON.parse(r.doc) as unknown]));
+  }
+
+  private docs<T>(sql: string, params: Record<string, unknown> = {}): T[] {
+    return (this.sql(sql).all(params) as { doc: string }[]).map((r) => JSON.parse(r.doc) as T);
+  }
+}
+
+export class AlertLedger extends LedgerReader {
+  /** The read-only connections of the views handed out, closed with the ledger. */
+  private readonly views: Database.Database[] = [];
+
+  constructor(private readonly path: string) {
+    super(new Database(path));
     this.db.pragma('journal_mode = WAL');
     // NORMAL: a commit reaches the WAL but is fsync'd only by `sync` (or a checkpoint), which the
     // engine calls before anything is announced and within a second of any other save (its journal position follows).
@@ -114,16 +212,27 @@ export class AlertLedger {
     this.db.exec(SCHEMA);
   }
 
-  private readonly statements = new Map<string, Database.Statement>();
-
-  /** Prepared once per text: the engine runs the same few statements for every batch. */
-  private sql(text: string): Database.Statement {
-    let statement = this.statements.get(text);
-    if (statement === undefined) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement;
+  /**
+   * A read-only view of what is committed, for the API; `now` tells which silences are in force.
+   * Its connection is its own, opened read-only, and reachable only inside the view's functions.
+   */
+  view(now: () => number): AlertView {
+    const db = new Database(this.path, { readonly: true, fileMustExist: true });
+    this.views.push(db);
+    const reader = new LedgerReader(db);
+    return Object.freeze({
+      alerts: (filter: AlertFilter) => reader.alerts(filter),
+      alert: (id: number) => reader.alert(id),
+      history: (id: number) => reader.events(id),
+      silences: () => {
+        const at = now();
+        return reader.silences().filter((s) => s.endsAt > at);
+      },
+      isSilenced: (a: Alert) => {
+        const at = now();
+        return reader.silences().filter((s) => inForce(s, at) && matches(s.matchers, a)).map((s) => s.id);
+      },
+    });
   }
 
   transaction<T>(fn: () => T): T {
@@ -149,10 +258,6 @@ export class AlertLedger {
     }
   }
 
-  meta(name: string): string | undefined {
-    return (this.sql('SELECT value FROM meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;
-  }
-
   setMeta(name: string, value: string): void {
     this.sql('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
   }
@@ -176,46 +281,12 @@ export class AlertLedger {
     this.sql('DELETE FROM alert_events WHERE alert_id = ?').run(id);
   }
 
-  alert(id: number): Alert | undefined {
-    const row = this.sql('SELECT doc FROM alerts WHERE id = ?').get(id) as { doc: string } | undefined;
-    return row ? (JSON.parse(row.doc) as Alert) : undefined;
-  }
-
-  liveAlerts(): Alert[] {
-    return this.docs<Alert>("SELECT doc FROM alerts WHERE state != 'resolved' ORDER BY id");
-  }
-
-  /** Newest first. */
-  alerts(filter: AlertFilter): Alert[] {
-    let sql = 'SELECT doc FROM alerts WHERE 1 = 1';
-    const params: Record<string, unknown> = { limit: filter.limit ?? 1000 };
-    for (const field of ['state', 'zone', 'severity'] as const) {
-      if (filter[field] === undefined) continue;
-      sql += ` AND ${field} = @${field}`;
-      params[field] = filter[field];
-    }
-    return this.docs<Alert>(`${sql} ORDER BY id DESC LIMIT @limit`, params);
-  }
-
   addEvent(e: AlertEvent): void {
     this.sql('INSERT INTO alert_events (alert_id, kind, at, doc) VALUES (?, ?, ?, ?)').run(e.alertId, e.kind, e.at, JSON.stringify(e));
   }
 
-  events(alertId: number): AlertEvent[] {
-    return this.docs<AlertEvent>('SELECT doc FROM alert_events WHERE alert_id = @alertId ORDER BY seq', { alertId });
-  }
-
-  keys(): Map<string, KeyState> {
-    const rows = this.sql('SELECT key, doc FROM keys').all() as { key: string; doc: string }[];
-    return new Map(rows.map((r) => [r.key, JSON.parse(r.doc) as KeyState]));
-  }
-
   saveKey(key: string, state: KeyState): void {
     this.sql('INSERT INTO keys (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc').run(key, JSON.stringify(state));
-  }
-
-  silences(): Silence[] {
-    return this.docs<Silence>('SELECT doc FROM silences ORDER BY id');
   }
 
   saveSilence(s: Silence): void {
@@ -224,12 +295,6 @@ export class AlertLedger {
 
   deleteSilence(id: number): boolean {
     return this.sql('DELETE FROM silences WHERE id = ?').run(id).changes > 0;
-  }
-
-  /** The engine's evaluation state of every device, as it saved it. */
-  devices(): Map<string, unknown> {
-    const rows = this.sql('SELECT id, doc FROM devices').all() as { id: string; doc: string }[];
-    return new Map(rows.map((r) => [r.id, JSON.parse(r.doc) as unknown]));
   }
 
   saveDevice(id: string, doc: unknown): void {
@@ -245,10 +310,7 @@ export class AlertLedger {
   }
 
   close(): void {
+    for (const view of this.views) if (view.open) view.close();
     if (this.db.open) this.db.close();
-  }
-
-  private docs<T>(sql: string, params: Record<string, unknown> = {}): T[] {
-    return (this.sql(sql).all(params) as { doc: string }[]).map((r) => JSON.parse(r.doc) as T);
   }
 }

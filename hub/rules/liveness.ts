@@ -1,7 +1,16 @@
 // Whether a device is alive: heartbeat silence measured against its interval, its MQTT last will,
 // and recovery only on fresh data (a birth message alone proves a connection, not a working
-// device). Pure; the engine decides when a verdict may raise an alert (start-up grace, gateways).
+// device); and the evaluators of the rules' lifecycle that decide when a verdict raises an alert:
+// presence changes, and the tick's silence (start-up grace, gateways). Pure.
+//
+// Silence is measured from the newest of the device's last data, a birth since this start, the
+// hub's start and its gateway coming back. Devices behind a gateway that is down are not judged:
+// the gateway raises the one alert.
+import type { StatusChange } from '../domain/reading.ts';
+import { zoneLabel } from './alerts.ts';
+import type { DeviceState, Evaluation } from './lifecycle.ts';
 import { LIVENESS, type Severity } from './requirements.ts';
+import { SEVERITY_RANK } from './threshold.ts';
 
 export interface Presence {
   status: 'online' | 'offline';
@@ -15,6 +24,16 @@ export interface Liveness {
   /** The offline alert in force, and the fresh messages counted towards recovery. */
   offline?: { severity: Severity; seenBefore: number; fresh: number };
 }
+
+export interface GatewayState {
+  zone: string;
+  presence?: Presence;
+  /** When it last came back: devices behind it are judged from then on. */
+  backAt?: number;
+}
+
+/** The interval assumed for a device or metric whose own is not known. */
+export const DEFAULT_INTERVAL_MS = 60_000;
 
 export interface LivenessPolicy {
   intervalMs: number;
@@ -64,4 +83,66 @@ export function judge(l: Liveness, policy: LivenessPolicy | undefined, now: numb
   if (disconnected(l)) return lastWill;
   if (silent > warnAfter) return { severity: 'warning', reason: `${heard} (reports every ${minutes(policy.intervalMs)})` };
   return undefined;
+}
+
+/** Data from a device at event time `ts`: it may complete a recovery, its own or its gateway's. */
+export function heard(ev: Evaluation, id: string, d: DeviceState, ts: number): void {
+  if (recordData(d.life, ts)) {
+    ev.find('offline', id, d.zone, { state: 'ok', at: ts });
+    // A gateway that is back: the devices behind it get their time to report again.
+    if (ev.site.behind.has(id)) ev.gateway(id).backAt = ts;
+  }
+}
+
+/** A birth, a last will, or a serial gateway's presence. */
+export function onStatus(ev: Evaluation, st: StatusChange): void {
+  const presence: Presence = { status: st.status, at: st.ts };
+  if (st.subject === 'gateway') {
+    const g = ev.gateway(st.id);
+    if (st.zone) g.zone = st.zone;
+    if (g.presence && st.ts < g.presence.at) return;
+    const wasDown = g.presence?.status === 'offline';
+    g.presence = presence;
+    if (st.status === 'online') {
+      if (wasDown) g.backAt = st.ts;
+      ev.find('gateway_offline', st.id, st.zone, { state: 'ok', at: st.ts });
+    }
+    return;
+  }
+  recordPresence(ev.device(st.id, st.zone).life, presence);
+}
+
+function gatewayDown(ev: Evaluation, id: string): boolean {
+  return ev.state.gateways.get(id)?.presence?.status === 'offline' || ev.state.devices.get(id)?.life.offline !== undefined;
+}
+
+/** A device's silence at the tick: declared devices by their interval, others by their last will only. */
+export function livenessTick(ev: Evaluation, id: string, d: DeviceState): void {
+  const { now, site } = ev;
+  const declared = site.settings.devices.get(id);
+  const gw = site.settings.gatewayOf.get(id);
+  const watched = declared !== undefined || gw !== undefined;
+  // Undeclared devices have no known interval: only their last will speaks for them.
+  if (!watched && d.life.presence?.status !== 'offline') return;
+  if (now < site.graceUntil) return;
+  if (gw !== undefined && gatewayDown(ev, gw)) return;
+  // Silence counts from the newest of: last data, a birth, this start, the gateway coming back.
+  const since = Math.max(d.life.lastSeen ?? -Infinity, site.startedAt, gw !== undefined ? (ev.state.gateways.get(gw)?.backAt ?? -Infinity) : -Infinity, d.life.presence?.status === 'online' ? d.life.presence.at : -Infinity);
+  const policy = watched ? { intervalMs: declared?.intervalMs ?? DEFAULT_INTERVAL_MS, battery: declared?.battery ?? false } : undefined;
+  const verdict = judge(d.life, policy, now, since);
+  if (!verdict) return;
+  if (d.life.offline && SEVERITY_RANK[d.life.offline.severity] >= SEVERITY_RANK[verdict.severity]) return;
+  d.life.offline = { severity: verdict.severity, seenBefore: d.life.lastSeen ?? 0, fresh: 0 };
+  ev.changed.add(id);
+  const behind = site.behind.get(id) ?? 0;
+  const held = behind > 0 ? `; the offline alerts of the ${behind} devices behind it are held until it is back` : '';
+  ev.find('offline', id, d.zone, { state: 'firing', severity: verdict.severity, at: now, summary: `${d.kind ?? 'device'} ${id} in ${zoneLabel(d.zone)} is offline: ${verdict.reason}${held}` });
+}
+
+/** A gateway that reported offline raises one alert; the devices behind it are held meanwhile. */
+export function gatewaysTick(ev: Evaluation): void {
+  for (const [id, g] of ev.state.gateways) {
+    if (g.presence?.status !== 'offline') continue;
+    ev.find('gateway_offline', id, g.zone, { state: 'firing', severity: 'critical', at: ev.now, summary: `gateway ${id} is offline; the offline alerts of the ${ev.site.behind.get(id) ?? 0} devices behind it are held until it is back` });
+  }
 }

@@ -1,8 +1,10 @@
-// The site's configuration as the rules see it: zone types, overrides, devices and the gateways
-// they report through; and the effective rules per zone that the API and the command line print.
-import { ConfigError, ms, type Config } from '../config/config.ts';
-import type { DeclaredDevice, RuleSettings } from './engine.ts';
-import { calendarSeason, effectiveRequirements, FLAPPING, HUB_HEALTH, LIVENESS, requirementProblem, SEASONS, type Requirement, type RuleOverride, type RuleOverrides, type Season, type ZoneType } from './requirements.ts';
+// The site's configuration as the rules see it: the rule book (zone types and overrides, checked
+// once at start), devices and the gateways they report through; and the effective rules of every
+// zone at a moment that the API, the command line and the dashboards print.
+import { ms, type Config } from '../config/config.ts';
+import type { DeclaredDevice, RuleSettings } from './lifecycle.ts';
+import { FLAPPING, HUB_HEALTH, LIVENESS, type Requirement, type RuleOverride, type RuleOverrides, type Season, type ZoneType } from './requirements.ts';
+import { RuleBook, UNZONED_TYPE, type ZoneSpec } from './rulebook.ts';
 
 type ConfigOverrides = NonNullable<Config['zones'][number]['rules']>;
 
@@ -22,6 +24,7 @@ function overrides(from: ConfigOverrides | undefined): RuleOverrides {
   return out;
 }
 
+/** Everything the rules need from the configuration; overrides that contradict each other are refused here, like any other configuration error. */
 export function ruleSettings(config: Config): RuleSettings {
   const devices = new Map<string, DeclaredDevice>();
   const gatewayOf = new Map<string, string>();
@@ -30,23 +33,9 @@ export function ruleSettings(config: Config): RuleSettings {
     if (d.gateway !== undefined) gatewayOf.set(d.id, d.gateway);
   }
   for (const port of config.serial) for (const device of Object.keys(port.devices)) gatewayOf.set(device, port.gateway);
-  const zones = new Map(config.zones.map((z) => [z.id, { type: z.type, overrides: overrides(z.rules) }]));
-  const siteOverrides = overrides(config.rules.overrides);
-  // Overrides that contradict each other are refused at start, like any other configuration error.
-  const problems = new Set<string>();
-  for (const [zone, z] of [...zones, ['unassigned', { type: 'call_floor' as const, overrides: {} }] as const]) {
-    for (const season of SEASONS) {
-      for (const req of effectiveRequirements({ zone, type: z.type, season, site: siteOverrides, zoneOverrides: z.overrides })) {
-        const problem = requirementProblem(req);
-        if (problem) problems.add(`rules for zone ${zone} (${season}): ${problem}`);
-      }
-    }
-  }
-  if (problems.size > 0) throw new ConfigError([...problems]);
+  const zones = new Map<string, ZoneSpec>(config.zones.map((z) => [z.id, { type: z.type, ...(z.name !== undefined && { name: z.name }), overrides: overrides(z.rules) }]));
   return {
-    zones,
-    siteOverrides,
-    season: config.site.season,
+    book: new RuleBook({ zones, site: overrides(config.rules.overrides), season: config.site.season }),
     devices,
     gatewayOf,
     startupGraceMs: ms(config.rules.startup_grace),
@@ -61,7 +50,7 @@ export interface ZoneRules {
   zone: string;
   name?: string;
   type: ZoneType;
-  requirements: Requirement[];
+  requirements: readonly Requirement[];
 }
 
 export interface SiteRules {
@@ -74,22 +63,24 @@ export interface SiteRules {
   hub: typeof HUB_HEALTH & { storageDownAfterMs: number; storageRejectingClearsAfterMs: number; startupGraceMs: number; escalateAfterMs: number };
 }
 
-/** The effective rules of every zone at time `at`, each number with its source. */
-export function siteRules(config: Config, at: number): SiteRules {
-  const settings = ruleSettings(config);
-  const season = settings.season === 'calendar' ? calendarSeason(at) : settings.season;
-  const zoneList: { id: string; name?: string; type: ZoneType; rules?: ConfigOverrides }[] = [...config.zones, { id: 'unassigned', name: 'devices not in a zone', type: 'call_floor' }];
+/** The effective rules of every zone at time `at`, each number with its source, from settings built at start. */
+export function effectiveRules(settings: RuleSettings, at: number): SiteRules {
+  const { book } = settings;
   return {
-    season,
-    seasonFrom: settings.season === 'calendar' ? 'calendar' : 'config',
-    zones: zoneList.map((z) => ({
-      zone: z.id,
-      ...(z.name !== undefined && { name: z.name }),
-      type: z.type,
-      requirements: effectiveRequirements({ zone: z.id, type: z.type, season, site: settings.siteOverrides, ...(z.rules && { zoneOverrides: overrides(z.rules) }) }),
-    })),
+    season: book.season(at),
+    seasonFrom: book.seasonFrom,
+    zones: [
+      ...book.zones().map((z) => ({ ...z, requirements: book.forZone(z.zone, at) })),
+      // Devices not in a zone have the zone '' in their readings.
+      { zone: 'unassigned', name: 'devices not in a zone', type: UNZONED_TYPE, requirements: book.forZone('', at) },
+    ],
     liveness: LIVENESS,
     flapping: FLAPPING,
     hub: { ...HUB_HEALTH, storageDownAfterMs: settings.storageDownAfterMs, storageRejectingClearsAfterMs: settings.storageRejectingClearsAfterMs, startupGraceMs: settings.startupGraceMs, escalateAfterMs: settings.escalateAfterMs },
   };
+}
+
+/** The effective rules of every zone at time `at`, straight from a configuration (the command line, the dashboards). */
+export function siteRules(config: Config, at: number): SiteRules {
+  return effectiveRules(ruleSettings(config), at);
 }

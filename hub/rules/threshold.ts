@@ -27,7 +27,14 @@ export interface ThresholdOutcome {
   value?: number;
 }
 
-const RANK: Record<Severity, number> = { warning: 1, critical: 2 };
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { warning: 1, critical: 2 };
+
+/** The most severe of some limits, the first in the requirement's order among equals. */
+export function worst<T extends { limit: Limit }>(list: readonly T[]): T | undefined {
+  let out: T | undefined;
+  for (const x of list) if (!out || SEVERITY_RANK[x.limit.severity] > SEVERITY_RANK[out.limit.severity]) out = x;
+  return out;
+}
 
 export function newThresholdState(req: Requirement): ThresholdState {
   return { limits: req.limits.map(() => ({ active: false })), values: req.limits.map(() => undefined) };
@@ -50,8 +57,8 @@ function cleared(req: Requirement, l: Limit, v: number): boolean {
 export function evaluateThreshold(req: Requirement, state: ThresholdState, values: readonly (number | undefined)[], at: number): ThresholdOutcome {
   // A requirement whose limits changed (config edit) starts its limit states afresh.
   if (state.limits.length !== req.limits.length) Object.assign(state, newThresholdState(req));
-  let fire: { l: Limit; v: number } | undefined;
-  let pend: { l: Limit; v: number } | undefined;
+  const firing: { limit: Limit; value: number }[] = [];
+  const pending: { limit: Limit; value: number }[] = [];
   req.limits.forEach((l, i) => {
     const s = state.limits[i]!;
     // `?? undefined`: a value missing before a restart comes back from JSON as null.
@@ -72,14 +79,15 @@ export function evaluateThreshold(req: Requirement, state: ThresholdState, value
     } else {
       delete s.since;
     }
-    if (s.active && (!fire || RANK[l.severity] > RANK[fire.l.severity])) fire = { l, v };
-    if (s.since !== undefined && (!pend || RANK[l.severity] > RANK[pend.l.severity])) pend = { l, v };
+    if (s.active) firing.push({ limit: l, value: v });
+    if (s.since !== undefined) pending.push({ limit: l, value: v });
   });
 
+  const fire = worst(firing);
   if (fire) {
-    state.firing = fire.l.severity;
+    state.firing = fire.limit.severity;
     delete state.clearedAt;
-    return { state: 'firing', severity: fire.l.severity, limit: fire.l, value: fire.v };
+    return { state: 'firing', severity: fire.limit.severity, limit: fire.limit, value: fire.value };
   }
   if (state.firing !== undefined) {
     state.clearedAt ??= at;
@@ -87,6 +95,7 @@ export function evaluateThreshold(req: Requirement, state: ThresholdState, value
     delete state.firing;
     delete state.clearedAt;
   }
-  if (pend) return { state: 'pending', severity: pend.l.severity, limit: pend.l, value: pend.v };
+  const pend = worst(pending);
+  if (pend) return { state: 'pending', severity: pend.limit.severity, limit: pend.limit, value: pend.value };
   return { state: 'ok' };
 }

@@ -121,8 +121,9 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   const revocations = new Revocations({ credentials: security.credentials, tokens: security.tokens, log, metrics, audit: security.audit.record });
   await app.register(eventsRoutes, { feed: new LiveFeed(), revocations });
   const site = () => siteRules(config, clock.t);
-  await app.register(alertsRoutes, { engine: rules.engine, rules: site, now: clock.now, audit: security.audit.record });
-  await app.register(zonesRoutes, { site: config.site.name, store, rules: site, engine: rules.engine, devices: (at) => registry.counts(at), now: clock.now });
+  const engine = { ...rules.view, ack: rules.engine.ack.bind(rules.engine), addSilence: rules.engine.addSilence.bind(rules.engine), removeSilence: rules.engine.removeSilence.bind(rules.engine) };
+  await app.register(alertsRoutes, { engine, rules: site, now: clock.now, audit: security.audit.record });
+  await app.register(zonesRoutes, { site: config.site.name, store, rules: site, engine: rules.view, devices: (at) => registry.counts(at), now: clock.now });
   await app.register(reportsRoutes, { store, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now: clock.now });
   await app.ready();
 

@@ -1,0 +1,52 @@
+// The hub's own health as alerts: the store down (one alert however many rules it affects), the
+// store refusing readings, the journal unable to write or backed up, the data disk filling up.
+// The hub-status evaluator of the rules' lifecycle. Pure.
+import { tenths } from './alerts.ts';
+import type { Evaluation } from './lifecycle.ts';
+import { HUB_HEALTH, type Severity } from './requirements.ts';
+
+export interface HubStatus {
+  storeName: string;
+  storeOk: boolean;
+  storeDownSince?: number;
+  storeError?: string;
+  /** Readings the store refused for good since the hub started, and the last refusal. */
+  storeRefused?: number;
+  storeLastRefusalAt?: number;
+  storeLastRefusal?: string;
+  /** Journal entries waiting for the store. */
+  backlog: number;
+  journalWritable: boolean;
+  journalError?: string;
+  diskFreePercent?: number;
+}
+
+const HUB = 'hub';
+
+export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
+  const { now } = ev;
+  const { settings } = ev.site;
+  const hubFinding = (rule: string, severity: Severity | undefined, summary?: string) =>
+    ev.find(rule, HUB, HUB, severity ? { state: 'firing', severity, at: now, ...(summary && { summary }) } : { state: 'ok', at: now });
+
+  const downFor = hub.storeDownSince === undefined ? 0 : now - hub.storeDownSince;
+  const storeDown = !hub.storeOk && downFor >= settings.storageDownAfterMs;
+  hubFinding('storage_down', storeDown ? 'critical' : undefined, `storage down: ${hub.storeName} has refused writes for ${Math.round(downFor / 1000)} s (${hub.storeError ?? 'unknown error'}); readings wait in the journal and the floor's rules keep running`);
+
+  // Readings refused for good are set aside and the rest keep flowing: a warning, not an outage.
+  const refusing = hub.storeLastRefusalAt !== undefined && now - hub.storeLastRefusalAt < settings.storageRejectingClearsAfterMs;
+  hubFinding(
+    'storage_rejecting',
+    refusing ? 'warning' : undefined,
+    `storage refuses some readings: ${hub.storeName} has refused ${hub.storeRefused ?? 0} reading(s) for good since the hub started, the last ${Math.round((now - (hub.storeLastRefusalAt ?? now)) / 1000)} s ago (${hub.storeLastRefusal ?? 'no reason given'}); the other readings are stored, and the refused ones are listed at GET /api/v1/rejections?stage=store`,
+  );
+
+  // A backlog while the store is down is the storage alert's business, not a second alert.
+  const backlogHigh = hub.storeOk && hub.backlog > HUB_HEALTH.backlogEntries.value;
+  const journal: Severity | undefined = !hub.journalWritable ? 'critical' : backlogHigh ? 'warning' : undefined;
+  hubFinding('journal', journal, !hub.journalWritable ? `the journal cannot write (${hub.journalError ?? 'unknown error'}): new readings are not acknowledged` : `${hub.backlog} readings wait for the store (draining)`);
+
+  const free = hub.diskFreePercent;
+  const disk: Severity | undefined = free === undefined ? undefined : free < HUB_HEALTH.diskFreeCriticalPercent.value ? 'critical' : free < HUB_HEALTH.diskFreeWarningPercent.value ? 'warning' : undefined;
+  hubFinding('disk_space', disk, `the data disk is nearly full: ${tenths(free ?? 0)} % free`);
+}
