@@ -212,7 +212,7 @@ describe('an entry a consumer cannot handle', () => {
     const { rejections } = await hub.json<{ rejections: Array<{ stage: string; reason: string; lsn?: number; detail: string }> }>('/api/v1/rejections');
     const stages = rejections.filter((r) => r.lsn === lsn).map((r) => r.stage).sort();
     expect(stages).toEqual(['devices', 'rules', 'store']);
-    for (const r of rejections) expect(r).toMatchObject({ reason: 'consumer_failed', detail: expect.stringMatching(/null|not iterable/) });
+    for (const r of rejections) expect(r).toMatchObject({ reason: 'consumer_failed', detail: expect.stringMatching(/null|not iterable/) as unknown });
     const metrics = await (await hub.api('/metrics')).text();
     expect(metrics).toContain('floorwatch_set_aside_total{stage="rules"} 1');
     await client.endAsync();

@@ -59,7 +59,7 @@ describe('broker with device credentials', () => {
 
   it('refuses a wrong password with CONNACK 4 (mosquitto_pub) and stores nothing', async () => {
     const attempt = run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttPort), '-q', '1', '-i', 't-a', '-u', 't-a', '-P', 'not-the-password', '-t', 'floorwatch/devices/t-a/telemetry', '-m', '{"temperature":30}']);
-    await expect(attempt).rejects.toMatchObject({ stderr: expect.stringMatching(/bad user name or password/i) });
+    await expect(attempt).rejects.toMatchObject({ stderr: expect.stringMatching(/bad user name or password/i) as unknown });
     expect(await connackRefusal(hub.mqttUrl, { clientId: 't-a', username: 't-a', password: 'wrong' })).toBe(4);
     expect(await connackRefusal(hub.mqttUrl, { clientId: 'ghost', username: 'ghost', password: secrets['t-a'] })).toBe(4);
     expect(await stored(hub, 't-a', 'temperature', token)).toEqual([]);
