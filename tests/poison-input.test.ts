@@ -34,13 +34,12 @@ const deviceId = fc.constantFrom('evil', ...PROTOTYPE_NAMES);
 function objectText(pairs: ReadonlyArray<readonly [string, string]>): string {
   return `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
 }
-const json = (v: unknown): string => JSON.stringify(v) ?? 'null';
 
 type Hostile = { via: 'mqtt'; device: string; kind: 'telemetry' | 'heartbeat' | 'status'; payload: string } | { via: 'serial'; line: string } | { via: 'http'; body: string };
 
 const telemetryJson = fc
   .record({ device: deviceId, pairs: fc.array(fc.tuple(name, value), { minLength: 1, maxLength: 4 }) })
-  .map(({ device, pairs }): Hostile => ({ via: 'mqtt', device, kind: 'telemetry', payload: objectText(pairs.map(([k, v]) => [k, json(v)])) }));
+  .map(({ device, pairs }): Hostile => ({ via: 'mqtt', device, kind: 'telemetry', payload: objectText(pairs.map(([k, v]) => [k, JSON.stringify(v)])) }));
 
 const senmlRecord = fc.record({ bn: name.map((n) => `${n}/`), n: name, u: name, v: value, bt: value }, { requiredKeys: ['n', 'v'] });
 const senml = fc.array(senmlRecord, { minLength: 1, maxLength: 3 });
@@ -58,9 +57,9 @@ const heartbeat = fc
     device,
     kind: 'heartbeat',
     payload: objectText([
-      ['kind', json(kind)],
-      ['status', json(status)],
-      ['components', objectText(components.map(([c, state, code]) => [c, objectText([['state', json(state)], ['code', json(code)]])]))],
+      ['kind', JSON.stringify(kind)],
+      ['status', JSON.stringify(status)],
+      ['components', objectText(components.map(([c, state, code]) => [c, objectText([['state', JSON.stringify(state)], ['code', JSON.stringify(code)]])]))],
     ]),
   }));
 

@@ -53,7 +53,7 @@ describe('serial frame decoder', () => {
   it('reassembles frames split across reads, down to one byte per read', () => {
     const a = readingFrame({ device: 'env-1', metric: 'temperature', value: 23.4 });
     const b = gatewayFrame({ gateway: 'gw-1', uptimeS: 3600 });
-    const { frames, noise } = split([...(a + b)]);
+    const { frames, noise } = split((a + b).split(''));
     expect(frames).toEqual([a.trimEnd(), b.trimEnd()]);
     expect(noise).toEqual([]);
   });
@@ -207,7 +207,7 @@ describe('serial gateways through a real pty pair', () => {
   let quietLine: PtyPair;
   let hub: TestHub;
   let gateway: SerialGateway;
-  let statuses: string[] = [];
+  const statuses: string[] = [];
   let subscriber: mqtt.MqttClient;
   const gatewayState = async (id: string) => (await hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways')).gateways.find((g) => g.gateway === id);
   /** Waits for a gateway state; a timeout shows the last state seen. */
@@ -219,8 +219,8 @@ describe('serial gateways through a real pty pair', () => {
         return last !== undefined && holds(last) && last;
       },
       { what },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; last seen: ${JSON.stringify(last)}`);
+    ).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen: ${JSON.stringify(last)}`);
     });
   };
 
