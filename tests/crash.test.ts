@@ -47,7 +47,7 @@ describe('hub killed mid-stream', () => {
     const window = { from: baseTs, to: baseTs + PER_DEVICE * 1000 };
     const stored = await (async () => {
       for (;;) {
-        const health = (await (await fetch(`${hub!.url}/api/v1/health`)).json()) as { checks: { journal: { backlog: number } } };
+        const health = (await (await fetch(`${hub.url}/api/v1/health`)).json()) as { checks: { journal: { backlog: number } } };
         if (health.checks.journal.backlog === 0) return store.count({ metric: 'co2', ...window });
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

@@ -19,6 +19,9 @@ import { Floor } from '../sensors-firmware-sim/floor.ts';
 import { hubDeclarations, parseFleet } from '../sensors-firmware-sim/fleet.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- sites run v1 dashboards: Grafana's v2 schema needs Grafana 12 with a feature flag
+type Board = Dashboard;
+
 const MINUTE = 60_000;
 const DASHBOARDS = join(import.meta.dirname, '..', 'dashboards');
 const exampleConfig = () => loadConfig({ env: { FLOORWATCH_CONFIG: 'floorwatch.example.yaml' } });
@@ -35,14 +38,14 @@ function generateFor(yaml: Record<string, unknown>) {
   }
 }
 
-function committed(): Dashboard[] {
+function committed(): Board[] {
   const dir = join(DASHBOARDS, DASHBOARD_DIR);
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Dashboard);
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Board);
 }
 
-function panelsOf(d: Dashboard): Panel[] {
+function panelsOf(d: Board): Panel[] {
   return (d.panels ?? []).filter((p): p is Panel => p.type !== 'row');
 }
 
@@ -97,9 +100,9 @@ describe('generated dashboards', () => {
       rules: { overrides: { co2: { warning: { above: 900 } } } },
       zones: [{ id: 'floor-a' }, { id: 'server-room', type: 'server_room', rules: { temperature: { critical: { above: 29 } } } }],
     });
-    const board = JSON.parse(files.find((f) => f.path.endsWith('/floorwatch-environment.json'))!.content) as Dashboard;
+    const board = JSON.parse(files.find((f) => f.path.endsWith('/floorwatch-environment.json'))!.content) as Board;
     expect(board.title).toBe('Floor environment (summer)');
-    const steps = (title: string) => panelsOf(board).find((p) => p.title === title)?.fieldConfig?.defaults?.thresholds?.steps.map((s) => [s.value, s.color]);
+    const steps = (title: string) => panelsOf(board).find((p) => p.title === title)?.fieldConfig?.defaults.thresholds?.steps.map((s) => [s.value, s.color]);
     // Summer office temperature: critical below 20, warning below 22, warning above 26, critical above 28.
     expect(steps('Temperature — floor-a')).toEqual([[null, 'red'], [20, 'orange'], [22, 'green'], [26, 'orange'], [28, 'red']]);
     expect(steps('CO₂, 1-hour mean — floor-a')).toEqual([[null, 'green'], [900, 'orange'], [1500, 'red']]);
@@ -197,7 +200,7 @@ describe('on a simulated floor in InfluxDB', () => {
   }, 240_000);
 
   afterAll(async () => {
-    await hub?.dispose();
+    await hub.dispose();
   });
 
   const ALL = { zone: '.*', position: '.*' };
@@ -246,7 +249,8 @@ describe('on a simulated floor in InfluxDB', () => {
     const values = new Map<string, string[]>();
     for (const d of committed()) {
       for (const v of d.templating.list ?? []) {
-        const result = await influxql(interpolate(String(v.query), {}));
+        if (typeof v.query !== 'string') throw new Error(`${d.title} / $${v.name} has no InfluxQL query`);
+        const result = await influxql(interpolate(v.query, {}));
         expect(result.error, `${d.title} / $${v.name}`).toBeUndefined();
         values.set(v.name, (result.values as string[][]).map((row) => row[1]!));
       }

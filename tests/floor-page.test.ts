@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ZoneStatus } from '../hub/api/zones.ts';
+import type { Season } from '../hub/rules/requirements.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
 import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
 
@@ -83,9 +85,9 @@ describe('the floor page', () => {
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await device?.endAsync();
-    await hub?.dispose();
+    await browser.close();
+    await device.endAsync();
+    await hub.dispose();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
@@ -103,29 +105,30 @@ describe('the floor page', () => {
     await storeCaughtUp(hub);
     const body = await eventually(
       async () => {
-        const b = await hub.json('/api/v1/zones');
-        return b.zones.find((z: { zone: string }) => z.zone === 'server-room').compliance === 'critical' && b.zones.find((z: { zone: string }) => z.zone === 'floor-a').latest.humidity ? b : undefined;
+        const b = await hub.json<{ site: string; season: Season; zones: ZoneStatus[] }>('/api/v1/zones');
+        return b.zones.find((z) => z.zone === 'server-room')?.compliance === 'critical' && b.zones.find((z) => z.zone === 'floor-a')?.latest.humidity ? b : undefined;
       },
       { what: 'the zones to reflect the readings' },
     );
     expect(body.site).toBe(SITE);
     expect(body.season).toBe('winter');
-    const [floorA, quiet, server] = ['floor-a', 'quiet-1', 'server-room'].map((id) => body.zones.find((z: { zone: string }) => z.zone === id));
+    const zone = (id: string): ZoneStatus => body.zones.find((z) => z.zone === id)!;
+    const [floorA, quiet, server] = [zone('floor-a'), zone('quiet-1'), zone('server-room')];
     // Winter office comfort: above 24 °C is a warning; the warmest position decides.
     expect(floorA.compliance).toBe('warning');
-    const temperature = floorA.requirements.find((r: { key: string }) => r.key === 'temperature');
+    const temperature = floorA.requirements.find((r) => r.key === 'temperature');
     expect(temperature).toMatchObject({ compliance: 'warning', value: 25.2, over: 'highest in 10 min', breached: { severity: 'warning', when: 'above', threshold: 24 } });
-    expect(temperature.breached.source).toMatch(/GB/);
-    const co2 = floorA.requirements.find((r: { key: string }) => r.key === 'co2');
+    expect(temperature?.breached?.source).toMatch(/GB/);
+    const co2 = floorA.requirements.find((r) => r.key === 'co2');
     expect(co2).toMatchObject({ compliance: 'ok', over: 'mean over 60 min' });
-    expect(co2.value).toBeGreaterThan(570);
-    expect(co2.value).toBeLessThan(730);
-    expect(floorA.requirements.find((r: { key: string }) => r.key === 'noise')).toMatchObject({ compliance: 'ok', over: 'LAeq over 15 min' });
-    expect(floorA.latest.humidity.value).toBeGreaterThanOrEqual(44);
+    expect(co2?.value).toBeGreaterThan(570);
+    expect(co2?.value).toBeLessThan(730);
+    expect(floorA.requirements.find((r) => r.key === 'noise')).toMatchObject({ compliance: 'ok', over: 'LAeq over 15 min' });
+    expect(floorA.latest.humidity?.value).toBeGreaterThanOrEqual(44);
     // Per-position exposure is an alert matter, not a zone value.
-    expect(floorA.requirements.map((r: { key: string }) => r.key)).not.toContain('noise_exposure');
+    expect(floorA.requirements.map((r) => r.key)).not.toContain('noise_exposure');
     expect(server).toMatchObject({ compliance: 'critical', type: 'server_room' });
-    expect(server.requirements.find((r: { key: string }) => r.key === 'temperature').breached).toMatchObject({ severity: 'critical', threshold: 30 });
+    expect(server.requirements.find((r) => r.key === 'temperature')?.breached).toMatchObject({ severity: 'critical', threshold: 30 });
     expect(quiet).toMatchObject({ compliance: 'no_data', name: HOSTILE, latest: {} });
   });
 

@@ -33,7 +33,7 @@ describe.each(backends)('hub on $name', ({ influx }) => {
       },
     });
   });
-  afterAll(async () => hub?.dispose());
+  afterAll(async () => hub.dispose());
 
   it('stores a QoS 1 reading from mqtt.js and returns it from the API', async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1' });
@@ -143,7 +143,7 @@ describe.each(backends)('hub on $name', ({ influx }) => {
     const controller = new AbortController();
     const response = await hub.api('/api/v1/events?device=sse-1', { signal: controller.signal });
     expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
-    const reader = response.body!.getReader();
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'sse-1' });
     await client.publishAsync('floorwatch/devices/sse-1/telemetry', JSON.stringify({ humidity: 44 }), { qos: 1 });
     await client.endAsync();
@@ -151,7 +151,7 @@ describe.each(backends)('hub on $name', ({ influx }) => {
     while (!text.includes('event: reading')) {
       const { value, done } = await reader.read();
       if (done) break;
-      text += new TextDecoder().decode(value);
+      text += value;
     }
     controller.abort();
     const data = text.split('\n').find((line) => line.startsWith('data: {'));
@@ -233,7 +233,12 @@ describe('hub process', () => {
     let seen = '';
     let exit;
     try {
-      await new Promise<void>((resolve) => sub.stdout.on('data', (d: Buffer) => ((seen += d.toString()), seen.includes('online') && resolve())));
+      await new Promise<void>((resolve) =>
+        sub.stdout.on('data', (d: Buffer) => {
+          seen += d.toString();
+          if (seen.includes('online')) resolve();
+        }),
+      );
       hubProcess.child.kill('SIGTERM');
       exit = await hubProcess.exited;
     } finally {

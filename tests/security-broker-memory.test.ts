@@ -13,7 +13,7 @@ import { PACKET, RawMqtt, subscribePacket } from './support/mqtt.ts';
  * Subscribes a new client to `filter` and collects the retained messages the broker sends it.
  * They follow the SUBACK one by one, so a test waits for what it expects to have arrived.
  */
-async function retainedUnder(url: string, filter: string, login: { username: string; password: string } | undefined = undefined): Promise<{ seen: Map<string, Buffer>; close(): Promise<void> }> {
+async function retainedUnder(url: string, filter: string, login?: { username: string; password: string }): Promise<{ seen: Map<string, Buffer>; close(): Promise<void> }> {
   const client = await mqtt.connectAsync(url, { clientId: `${login?.username ?? 'look'}-${Math.random().toString(36).slice(2)}`, ...login });
   const seen = new Map<string, Buffer>();
   client.on('message', (topic, payload, packet) => {

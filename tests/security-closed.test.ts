@@ -52,13 +52,13 @@ describe('who is served without a token', () => {
   it('a hub that never had a token answers this machine only, and nobody on the network', () => {
     for (const address of loopback) expect(asked('none', false, address), address).toEqual({ served: true });
     for (const address of network) {
-      expect(asked('none', false, address), address).toMatchObject({ served: false, status: 401, message: expect.stringContaining(`only on its own machine, not to ${address}: create a token there with: npm run floorwatch -- tokens create`) });
+      expect(asked('none', false, address), address).toMatchObject({ served: false, status: 401, message: expect.stringContaining(`only on its own machine, not to ${address}: create a token there with: npm run floorwatch -- tokens create`) as unknown });
     }
   });
 
   it('a site whose tokens were all revoked is closed to every address, this machine included', () => {
     for (const address of [...loopback, ...network]) {
-      expect(asked('all_revoked', false, address), address).toMatchObject({ served: false, status: 401, message: expect.stringMatching(/every API token of this hub has been revoked.*tokens create <name> --role admin/) });
+      expect(asked('all_revoked', false, address), address).toMatchObject({ served: false, status: 401, message: expect.stringMatching(/every API token of this hub has been revoked.*tokens create <name> --role admin/) as unknown });
     }
   });
 
@@ -76,7 +76,7 @@ describe('who is served without a token', () => {
     for (const host of ['evil.example:8080', 'evil.example', '127.0.0.1.evil.example', 'localhost.evil.example:8080', '192.0.2.2:8080', '[fd00::2]:8080', '127.1', '127.0.0.1:', '127.0.0.1:8080:80', '[::1', 'localhost:http', '']) {
       expect(isLoopbackHost(host), host).toBe(false);
     }
-    expect(asked('none', false, '127.0.0.1', 'evil.example:8080')).toMatchObject({ served: false, status: 421, message: expect.stringMatching(/not as "evil.example:8080"/) });
+    expect(asked('none', false, '127.0.0.1', 'evil.example:8080')).toMatchObject({ served: false, status: 421, message: expect.stringMatching(/not as "evil.example:8080"/) as unknown });
     // No Host at all is not a browser (they always send it): HTTP/1.0 tools.
     expect(asked('none', false, '127.0.0.1', undefined)).toEqual({ served: true });
   });
@@ -87,7 +87,7 @@ describe('revoking the last API token, on this machine', () => {
   let hub: TestHub;
   const cli = (...args: string[]) => floorwatch(dataDir, '127.0.0.1', ...args);
   afterAll(async () => {
-    await hub?.dispose();
+    await hub.dispose();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -97,7 +97,7 @@ describe('revoking the last API token, on this machine', () => {
 
     await expect(cli('tokens', 'revoke', 'facilities')).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/token facilities is the last live API token; nothing was changed\. Revoking it would close the API to everyone.*Create another admin token first \(npm run floorwatch -- tokens create <name> --role admin\).*tokens revoke facilities --force/),
+      stderr: expect.stringMatching(/token facilities is the last live API token; nothing was changed\. Revoking it would close the API to everyone.*Create another admin token first \(npm run floorwatch -- tokens create <name> --role admin\).*tokens revoke facilities --force/) as unknown,
     });
     expect((await ask(`${hub.hub.url}/api/v1/audit`, { token: admin })).status).toBe(200);
 
@@ -113,7 +113,7 @@ describe('revoking the last API token, on this machine', () => {
     expect(audit.body.message).toMatch(/every API token of this hub has been revoked, so the API accepts no request until an administrator creates a new token on the hub's machine: npm run floorwatch -- tokens create <name> --role admin/);
     expect((await ask(`${hub.hub.url}/api/v1/silences`, { method: 'POST', body: LONG_SILENCE })).status).toBe(401);
     expect((await ask(`${hub.hub.url}/api/v1/devices`)).status).toBe(401);
-    expect(await ask(`${hub.hub.url}/api/v1/audit`, { token: admin })).toMatchObject({ status: 401, body: { message: expect.stringMatching(/every API token of this hub has been revoked/) } });
+    expect(await ask(`${hub.hub.url}/api/v1/audit`, { token: admin })).toMatchObject({ status: 401, body: { message: expect.stringMatching(/every API token of this hub has been revoked/) as unknown } });
     const health = await ask(`${hub.hub.url}/api/v1/health`);
     expect(health).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(Object.keys(health.body)).toEqual(['status']);
@@ -163,7 +163,7 @@ describe('revoking the last API token, seen from another host', () => {
     expect(anonymous).toMatchObject({ status: 200, from: lan, body: { status: 'ok' } });
     expect(Object.keys(anonymous.body)).toEqual(['status']);
     const full = await ask(`${hub.hub.url}/api/v1/health`, { token: admin });
-    expect(full.body).toMatchObject({ status: 'ok', checks: { broker: { clients: 0 }, store: { ok: true, detail: expect.stringContaining(dataDir) }, journal: { ok: true } } });
+    expect(full.body).toMatchObject({ status: 'ok', checks: { broker: { clients: 0 }, store: { ok: true, detail: expect.stringContaining(dataDir) as unknown }, journal: { ok: true } } });
   });
 
   it('answers neither the audit log nor a 90-day silence to another host once the last token is revoked', async () => {

@@ -50,7 +50,7 @@ describe.each(backends)('injection through the API on $name', ({ influx }) => {
     expect(response.status).toBe(200);
     await eventually(async () => (await victimReadings()).length === 1);
   });
-  afterAll(async () => hub?.dispose());
+  afterAll(async () => hub.dispose());
 
   async function victimReadings(): Promise<number[]> {
     const body = await hub.json<{ points: Array<{ value: number }> }>('/api/v1/readings?device=victim&metric=temperature&from=-1d');
@@ -63,12 +63,12 @@ describe.each(backends)('injection through the API on $name', ({ influx }) => {
       for (const param of route.params) {
         for (const attack of ATTACKS) {
           const query = new URLSearchParams({ ...route.base, [param]: attack });
-          const response = await hub.api(`${route.path}?${query}`);
+          const response = await hub.api(`${route.path}?${query.toString()}`);
           const text = await response.text();
           attempts++;
           expect([200, 400], `${route.path} ${param}=${attack}: ${text.slice(0, 200)}`).toContain(response.status);
           expect(text, `${route.path} ${param}=${attack}`).not.toMatch(/21\.5/);
-          if (response.status === 200 && route.path === '/api/v1/readings') expect(JSON.parse(text).points).toEqual([]);
+          if (response.status === 200 && route.path === '/api/v1/readings') expect((JSON.parse(text) as { points: unknown[] }).points).toEqual([]);
         }
       }
     }
@@ -77,7 +77,7 @@ describe.each(backends)('injection through the API on $name', ({ influx }) => {
       expect([400, 404], attack).toContain(response.status);
       // The live feed checks its filters before it starts streaming.
       const controller = new AbortController();
-      const events = await hub.api(`/api/v1/events?${new URLSearchParams({ device: attack })}`, { signal: controller.signal });
+      const events = await hub.api(`/api/v1/events?${new URLSearchParams({ device: attack }).toString()}`, { signal: controller.signal });
       expect(events.status, attack).toBe(400);
       controller.abort();
       attempts += 2;

@@ -59,7 +59,7 @@ describe('an open hub answers only to the names of this machine', () => {
   beforeAll(async () => {
     hub = await startTestHub({ now: () => clock, log: captured.log });
   });
-  afterAll(async () => hub?.dispose());
+  afterAll(async () => hub.dispose());
 
   it('serves localhost, 127.0.0.1 and [::1] with or without a port', async () => {
     for (const host of [`localhost:${port()}`, `127.0.0.1:${port()}`, `[::1]:${port()}`, 'localhost', '127.0.0.2']) {
@@ -97,7 +97,7 @@ describe('an open hub answers only to the names of this machine', () => {
   it('turns away a page of another origin, on any route; clients without an Origin, such as mqtt.js, pass', async () => {
     const own = `http://127.0.0.1:${port()}`;
     expect((await send(port(), '/api/v1/devices', { host: `127.0.0.1:${port()}`, origin: own })).status).toBe(200);
-    for (const origin of ['http://127.0.0.1:1', 'http://localhost:' + port(), 'https://127.0.0.1:' + port(), 'null', 'not an origin']) {
+    for (const origin of ['http://127.0.0.1:1', `http://localhost:${port()}`, `https://127.0.0.1:${port()}`, 'null', 'not an origin']) {
       const answer = await send(port(), '/api/v1/devices', { host: `127.0.0.1:${port()}`, origin });
       expect(answer.status, origin).toBe(403);
       expect(answer.message, origin).toMatch(/may not use this hub: only the hub's own pages and the origins listed under http\.allowed_origins may/);

@@ -31,14 +31,13 @@ async function openFeed(url: string, init: RequestInit = {}): Promise<Feed> {
   expect(response.status).toBe(200);
   const body = response.body;
   if (!body) throw new Error('the live feed has no body');
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let text = '';
   const ended = (async () => {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      text += decoder.decode(value, { stream: true });
+      text += value;
     }
   })();
   return { text: () => text, ended, cancel: () => reader.cancel() };
@@ -47,22 +46,27 @@ async function openFeed(url: string, init: RequestInit = {}): Promise<Feed> {
 /** A hub process of its own in a fresh data dir, with the command line, clients and feeds pointed at it; stop() closes them all. */
 class Site {
   readonly dataDir = tempDir();
-  hub!: HubProcess;
+  private spawned: HubProcess | undefined;
   /** An admin token, once the tests created one: from then on the API needs it. */
   admin = '';
   private readonly clients: MqttClient[] = [];
   private readonly feeds: Feed[] = [];
 
+  get hub(): HubProcess {
+    if (!this.spawned) throw new Error('the site has not been started');
+    return this.spawned;
+  }
+
   readonly start = async () => {
-    this.hub = await spawnHub(this.dataDir, { logLevel: 'info' });
+    this.spawned = await spawnHub(this.dataDir, { logLevel: 'info' });
   };
 
   readonly stop = async () => {
     for (const client of this.clients) client.end(true);
     await Promise.all(this.feeds.map((f) => f.cancel()));
-    if (this.hub) {
-      this.hub.child.kill('SIGTERM');
-      await this.hub.exited;
+    if (this.spawned) {
+      this.spawned.child.kill('SIGTERM');
+      await this.spawned.exited;
     }
     rmSync(this.dataDir, { recursive: true, force: true });
   };

@@ -43,7 +43,7 @@ describe('TLS', () => {
     hub = await startTestHub({ config: { security: { tls: { cert: join(certs, 'server.crt'), key: join(certs, 'server.key'), ca: join(certs, 'ca.crt'), mqtt_port: 0 } } } });
   });
   afterAll(async () => {
-    await hub?.dispose();
+    await hub.dispose();
     if (certs) rmSync(certs, { recursive: true, force: true });
   });
 
@@ -94,7 +94,7 @@ describe('TLS', () => {
       // Nothing listens where plain MQTT would be: the TCP connection itself is refused (a broker's
       // refusal would read "Connection error: Connection Refused: not authorised").
       const plain = run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(plainPort), '-i', 't-9', '-t', 'floorwatch/devices/t-9/telemetry', '-m', '{"co2":700}']);
-      await expect(plain).rejects.toMatchObject({ stderr: expect.stringMatching(/^Error: Connection refused$/m) });
+      await expect(plain).rejects.toMatchObject({ stderr: expect.stringMatching(/^Error: Connection refused$/m) as unknown });
 
       const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsOnly.mqttsPort}`, { clientId: 't-9', ca: file('ca.crt'), cert: file('t-9.crt'), key: file('t-9.key'), reconnectPeriod: 0 });
       await overTls.publishAsync('floorwatch/devices/t-9/telemetry', JSON.stringify({ co2: 700 }), { qos: 1 });
@@ -117,7 +117,7 @@ describe('TLS', () => {
       const env = { ...process.env, ...testEnv(dataDir, {}), FLOORWATCH_SECURITY__REQUIRE_TLS: 'true' };
       await expect(run(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { env, timeout: 30_000 })).rejects.toMatchObject({
         code: 2,
-        stderr: expect.stringMatching(/security\.require_tls \(found true\): needs security\.tls \(cert and key\).* \[from FLOORWATCH_SECURITY__REQUIRE_TLS\]/),
+        stderr: expect.stringMatching(/security\.require_tls \(found true\): needs security\.tls \(cert and key\).* \[from FLOORWATCH_SECURITY__REQUIRE_TLS\]/) as unknown,
       });
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

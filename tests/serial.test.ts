@@ -48,13 +48,13 @@ describe('serial frame decoder', () => {
     const wrong = line.replace('812', '813');
     expect(openFrame(wrong)).toMatchObject({ ok: false, problem: 'bad_checksum' });
     expect(openFrame('$FWR,env-1,co2,812')).toMatchObject({ ok: false, problem: 'garbage' });
-    expect(openFrame(encodeFrame(['GPGGA', '123519']).trimEnd())).toMatchObject({ ok: false, problem: 'garbage', detail: expect.stringContaining('unknown frame type') });
+    expect(openFrame(encodeFrame(['GPGGA', '123519']).trimEnd())).toMatchObject({ ok: false, problem: 'garbage', detail: expect.stringContaining('unknown frame type') as unknown });
   });
 
   it('reassembles frames split across reads, down to one byte per read', () => {
     const a = readingFrame({ device: 'env-1', metric: 'temperature', value: 23.4 });
     const b = gatewayFrame({ gateway: 'gw-1', uptimeS: 3600 });
-    const { frames, noise } = split([...(a + b)]);
+    const { frames, noise } = split((a + b).split(''));
     expect(frames).toEqual([a.trimEnd(), b.trimEnd()]);
     expect(noise).toEqual([]);
   });
@@ -130,7 +130,7 @@ describe('serial frame decoder', () => {
     expect(await send(readingFrame({ device: 'env-1', metric: 'temperature', value: 23.4, seq: 1 }), 'floor-a')).toMatchObject({ accepted: 1, rejected: 0 });
     for (const hostile of ['../etc', "x';DROP", 'a b', 'é-1', '']) {
       const outcome = await send(encodeFrame(['FWR', hostile, 'temperature', 20]));
-      expect(outcome.problems).toEqual([{ reason: 'invalid_id', device: hostile, detail: expect.stringMatching(/^device id .* (contains|must start|is empty)/) }]);
+      expect(outcome.problems).toEqual([{ reason: 'invalid_id', device: hostile, detail: expect.stringMatching(/^device id .* (contains|must start|is empty)/) as unknown }]);
     }
     expect((await send(readingFrame({ device: 'env-1', metric: 'temperature', value: 900 }))).problems[0]?.reason).toBe('out_of_range');
     expect((await send(encodeFrame(['FWR', 'env-1', 'temperature', 'warm']))).problems[0]).toMatchObject({ reason: 'invalid_value', detail: 'temperature must be a finite number, found "warm"' });
@@ -208,7 +208,7 @@ describe('serial gateways through a real pty pair', () => {
   let quietLine: PtyPair;
   let hub: TestHub;
   let gateway: SerialGateway;
-  let statuses: string[] = [];
+  const statuses: string[] = [];
   let subscriber: mqtt.MqttClient;
   const gatewayState = async (id: string) => (await hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways')).gateways.find((g) => g.gateway === id);
   /** Waits for a gateway state; a timeout shows the last state seen. */
@@ -220,8 +220,8 @@ describe('serial gateways through a real pty pair', () => {
         return last !== undefined && holds(last) && last;
       },
       { what },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; last seen: ${JSON.stringify(last)}`);
+    ).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen: ${JSON.stringify(last)}`);
     });
   };
 
@@ -242,11 +242,11 @@ describe('serial gateways through a real pty pair', () => {
     await subscriber.subscribeAsync('floorwatch/gateways/gw-1/status', { qos: 1 });
   });
   afterAll(async () => {
-    await subscriber?.endAsync();
-    await gateway?.stop();
-    await hub?.dispose();
-    await line?.dispose();
-    await quietLine?.dispose();
+    await subscriber.endAsync();
+    await gateway.stop();
+    await hub.dispose();
+    await line.dispose();
+    await quietLine.dispose();
   });
 
   it('stores exactly the valid readings of 10,000 frames with 1 % corrupted and 1 % split, and counts the rest', async () => {

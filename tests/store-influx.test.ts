@@ -47,7 +47,8 @@ async function runContinuousQuery(db: string, name: string, from: number, to: nu
 }
 
 async function dropDatabase(store: Store): Promise<void> {
-  await influxql(`DROP DATABASE "${(store as InfluxStore).database}"`);
+  if (!(store instanceof InfluxStore)) throw new Error('the contract was handed a store that is not InfluxDB');
+  await influxql(`DROP DATABASE "${store.database}"`);
 }
 
 describeStoreContract('InfluxStore', async () => new InfluxStore({ url: `${influxUrl}/${newDatabase()}` }), dropDatabase);
@@ -202,7 +203,7 @@ describe('InfluxStore', () => {
     expect(measurements.results[0]?.series?.[0]?.values).toEqual([['noise'], ['odd_metric']]);
     const tags = await influxql('SHOW SERIES FROM "odd_metric"', db);
     expect(tags.results[0]?.series?.[0]?.values).toEqual([['odd_metric,device=d2,unknown=true']]);
-    const ms = await fetch(`${influxUrl}/query?${new URLSearchParams({ db, epoch: 'ms', q: 'SELECT "value" FROM "raw"."noise"' })}`);
+    const ms = await fetch(`${influxUrl}/query?${new URLSearchParams({ db, epoch: 'ms', q: 'SELECT "value" FROM "raw"."noise"' }).toString()}`);
     expect(JSON.stringify(await ms.json())).toContain(`[${recent + 1},61]`);
     await influxql(`DROP DATABASE "${db}"`);
   });

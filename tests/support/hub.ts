@@ -27,7 +27,7 @@ export interface TestHub {
   hub: Hub;
   dataDir: string;
   api(path: string, init?: RequestInit): Promise<Response>;
-  json<T = any>(path: string): Promise<T>;
+  json<T = unknown>(path: string): Promise<T>;
   mqttUrl: string;
   stop(): Promise<void>;
   /** Stops the hub and removes its data dir. */
@@ -59,7 +59,7 @@ export async function metric(hub: TestHub, line: RegExp, token?: string): Promis
 }
 
 /** A logger a test can read back: every line as JSON text, and the message of each line. */
-export function capturedLog(level = 'info'): { log: Logger; text(): string; lines: string[] } {
+export function capturedLog(level = 'info'): { log: Logger; text: () => string; lines: string[] } {
   let text = '';
   const lines: string[] = [];
   const log = pino({ level }, {
@@ -138,8 +138,8 @@ export async function spawnHub(
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], { env, cwd: options.command?.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
   let exitedEarly: string | undefined;
   void exited.then(({ code, signal }) => (exitedEarly = `hub exited (${code ?? signal}) before it was ready:\n${text}`));
   // Ready when the API answers, whatever the log level.
@@ -149,9 +149,10 @@ export async function spawnHub(
       return (await fetch(`http://127.0.0.1:${httpPort}/api/v1/health`)).status > 0;
     },
     { what: 'the hub to answer', timeoutMs: 30_000, intervalMs: 25 },
-  ).catch((err: Error) => {
+  ).catch((err: unknown) => {
     child.kill('SIGKILL');
-    throw new Error(exitedEarly ?? err.message);
+    if (exitedEarly !== undefined) throw new Error(exitedEarly);
+    throw err;
   });
   return {
     child,
@@ -179,15 +180,15 @@ export async function storeCaughtUp(hub: Pick<TestHub, 'api'>, viewerToken?: str
 
 export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-  let last: unknown;
+  let last: string | undefined;
   for (;;) {
     try {
       const value = await probe();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
-      last = err;
+      last = String(err);
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${last}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
   }
 }

@@ -231,25 +231,22 @@ export async function startInfluxd(settings: readonly InfluxdSetting[] = []): Pr
   };
 
   // Another process may take a probed port before influxd binds it: probe again and retry.
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     port = await freePort();
     let rpcPort = await freePort();
     while (rpcPort === port) rpcPort = await freePort();
     await writeFile(configPath, await buildConfig(bin, dataDir, port, rpcPort, settings));
     try {
       await launch();
-      lastError = undefined;
       break;
     } catch (err) {
-      lastError = err;
       await terminate();
+      if (attempt === 3) {
+        process.off('exit', killOnExit);
+        await rm(dataDir, { recursive: true, force: true });
+        throw err;
+      }
     }
-  }
-  if (lastError !== undefined) {
-    process.off('exit', killOnExit);
-    await rm(dataDir, { recursive: true, force: true });
-    throw lastError;
   }
 
   const url = `http://127.0.0.1:${port}`;
