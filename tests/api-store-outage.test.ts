@@ -28,9 +28,9 @@ describe('reading the store while it is down', () => {
     device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1' });
   });
   afterAll(async () => {
-    await device.endAsync();
-    await hub.dispose();
-    await influxd.dispose();
+    await device?.endAsync();
+    await hub?.dispose();
+    await influxd?.dispose();
   });
 
   it('answers 503 with the backlog on every route that reads the store, and 200 again once it is back', async () => {

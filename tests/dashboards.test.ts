@@ -102,7 +102,7 @@ describe('generated dashboards', () => {
     });
     const board = JSON.parse(files.find((f) => f.path.endsWith('/floorwatch-environment.json'))!.content) as Board;
     expect(board.title).toBe('Floor environment (summer)');
-    const steps = (title: string) => panelsOf(board).find((p) => p.title === title)?.fieldConfig?.defaults.thresholds?.steps.map((s) => [s.value, s.color]);
+    const steps = (title: string) => panelsOf(board).find((p) => p.title === title)?.fieldConfig?.defaults?.thresholds?.steps.map((s) => [s.value, s.color]);
     // Summer office temperature: critical below 20, warning below 22, warning above 26, critical above 28.
     expect(steps('Temperature — floor-a')).toEqual([[null, 'red'], [20, 'orange'], [22, 'green'], [26, 'orange'], [28, 'red']]);
     expect(steps('CO₂, 1-hour mean — floor-a')).toEqual([[null, 'green'], [900, 'orange'], [1500, 'red']]);
@@ -200,7 +200,7 @@ describe('on a simulated floor in InfluxDB', () => {
   }, 240_000);
 
   afterAll(async () => {
-    await hub.dispose();
+    await hub?.dispose();
   });
 
   const ALL = { zone: '.*', position: '.*' };

@@ -57,8 +57,8 @@ describe('the bound on known devices', () => {
 
   beforeAll(start);
   afterAll(async () => {
-    await client.endAsync();
-    await hub.stop();
+    await client?.endAsync();
+    await hub?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -36,7 +36,7 @@ describe('data disk full', () => {
   });
   afterAll(async () => {
     try {
-      await hub.stop();
+      await hub?.stop();
     } finally {
       execFileSync('umount', [mount]);
       rmSync(mount, { recursive: true, force: true });

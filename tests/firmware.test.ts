@@ -213,7 +213,7 @@ describe('fleet file', () => {
 
 describe('load mode', () => {
   let hub: TestHub;
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('reports sent == acknowledged on a healthy hub, for JSON and SenML batches', async () => {
     hub = await startTestHub();

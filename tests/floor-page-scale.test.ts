@@ -57,8 +57,8 @@ describe('a floor of 10,000 devices', () => {
   });
 
   afterAll(async () => {
-    await browser.close();
-    await hub.dispose();
+    await browser?.close();
+    await hub?.dispose();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 

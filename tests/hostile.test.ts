@@ -27,8 +27,8 @@ describe('hostile input', () => {
   });
   afterAll(async () => {
     clearInterval(goodTimer);
-    await good.endAsync();
-    await hub.dispose();
+    await good?.endAsync();
+    await hub?.dispose();
   });
 
   async function rejectionsFor(device: string): Promise<Rejections['rejections']> {

@@ -33,7 +33,7 @@ describe.each(backends)('hub on $name', ({ influx }) => {
       },
     });
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('stores a QoS 1 reading from mqtt.js and returns it from the API', async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1' });

@@ -24,9 +24,9 @@ describe('InfluxDB outage under load', () => {
     hub = await startTestHub({ influxUrl: url });
   });
   afterAll(async () => {
-    await hub.dispose();
-    await store.close();
-    await influxd.dispose();
+    await hub?.dispose();
+    await store?.close();
+    await influxd?.dispose();
   });
 
   it('loses nothing, reports the backlog and drains it', async () => {

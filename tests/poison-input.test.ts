@@ -122,10 +122,10 @@ describe.each(BACKENDS)('one bad message never stops storage or alerting ($name)
     serial = openSync(pty.simPath, 'w');
   });
   afterAll(async () => {
-    closeSync(serial);
-    await client.endAsync();
-    await hub.dispose();
-    await pty.dispose();
+    if (serial !== undefined) closeSync(serial);
+    await client?.endAsync();
+    await hub?.dispose();
+    await pty?.dispose();
   });
 
   /** A good reading from another device: stored and readable within 2 s, and health not down. */

@@ -18,7 +18,7 @@ describe('API access', () => {
   beforeAll(async () => {
     hub = await startTestHub({ now: () => clock, config: { limits: { api_requests_per_minute: 40 } } });
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('is open on a fresh loopback hub, with security headers; a page from another origin gets no CORS and is turned away', async () => {
     const response = await hub.api('/api/v1/devices');

@@ -121,11 +121,11 @@ describe('web pages and the open hub', () => {
   });
 
   afterAll(async () => {
-    await browser.close();
-    await device.endAsync();
-    foreign.closeAllConnections();
-    await new Promise((resolve) => foreign.close(resolve));
-    await hub.dispose();
+    await browser?.close();
+    await device?.endAsync();
+    foreign?.closeAllConnections();
+    await new Promise((resolve) => (foreign ? foreign.close(resolve) : resolve(undefined)));
+    await hub?.dispose();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 

@@ -29,7 +29,7 @@ describe('floorwatch devices and tokens', () => {
   beforeAll(async () => {
     hub = await startTestHub({ config: site });
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('adds a device and prints its password once; rotating and revoking apply at once; all of it audited', async () => {
     const added = await floorwatch('devices', 'add', 't-17', '--zone', 'floor-a');

@@ -87,7 +87,7 @@ describe('revoking the last API token, on this machine', () => {
   let hub: TestHub;
   const cli = (...args: string[]) => floorwatch(dataDir, '127.0.0.1', ...args);
   afterAll(async () => {
-    await hub.dispose();
+    await hub?.dispose();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

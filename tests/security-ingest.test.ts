@@ -47,7 +47,7 @@ describe('writing readings over HTTP on a hub with passwords and tokens', () => 
     const store = new ApiTokens(hub.dataDir);
     for (const role of ROLES) tokens[role] = store.create(`${role}-1`, role, Date.now());
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('refuses viewer, operator and admin tokens, for a device with a password and for a new id alike', async () => {
     for (const role of ['viewer', 'operator', 'admin'] as const) {
@@ -177,7 +177,7 @@ describe('writing readings over HTTP on a hub without tokens', () => {
   beforeAll(async () => {
     hub = await startTestHub();
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('stays open on loopback while nothing has a password, then asks devices for theirs', async () => {
     expect((await post(hub, senml({ bn: 'open-1/', n: 'temperature', v: 21 }))).status).toBe(200);

@@ -50,7 +50,7 @@ describe.each(backends)('injection through the API on $name', ({ influx }) => {
     expect(response.status).toBe(200);
     await eventually(async () => (await victimReadings()).length === 1);
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   async function victimReadings(): Promise<number[]> {
     const body = await hub.json<{ points: Array<{ value: number }> }>('/api/v1/readings?device=victim&metric=temperature&from=-1d');

@@ -41,8 +41,8 @@ describe('the MQTT connection layer under generated input', () => {
     device.on('close', () => deviceClosed++);
   });
   afterAll(async () => {
-    await device.endAsync();
-    await hub.dispose();
+    await device?.endAsync();
+    await hub?.dispose();
     process.off('unhandledRejection', onUnhandled);
   });
   afterEach(() => {

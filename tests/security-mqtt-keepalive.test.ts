@@ -20,7 +20,7 @@ describe('MQTT keepalive', () => {
     hub = await startTestHub({ config: { limits: { max_keepalive: '2s' } } });
     port = hub.hub.mqttPort ?? 0;
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('accepts keepalive 0 and a keepalive above the limit with CONNACK 0 (raw CONNECT)', async () => {
     for (const keepalive of [0, 3, 600, 65535]) {

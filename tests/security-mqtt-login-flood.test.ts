@@ -36,7 +36,7 @@ describe('wrong passwords', () => {
     const credentials = new DeviceCredentials(hub.dataDir);
     for (const id of ['dev-a', 'dev-b', 'dev-c', 'dev-d', 'dev-e']) passwords[id] = await credentials.add(id, undefined, clock);
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('locks an address out after 5 wrong passwords: the 6th attempt gets CONNACK 5 without running scrypt, other addresses are served', async () => {
     const before = await scryptRuns(hub);
@@ -133,7 +133,7 @@ describe('the record of wrong passwords', () => {
   beforeAll(async () => {
     hub = await startTestHub({ log: logged.log, config: { security: { login_failures: { tracked_addresses: 100 } } } });
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('keeps at most security.login_failures.tracked_addresses addresses, forgetting the one quiet the longest, and says so', async () => {
     // A user name that is no device costs no scrypt, so 101 addresses fail quickly.

@@ -18,7 +18,7 @@ describe('QoS 2 messages sent more than once', () => {
     hub = await startTestHub();
     port = hub.hub.mqttPort ?? 0;
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('journals a message re-sent with DUP before its PUBREL once, and a subscriber gets it once', async () => {
     const watcher = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'q2-watch' });

@@ -26,7 +26,7 @@ describe('integrations on MQTT', () => {
     const api = new ApiTokens(hub.dataDir);
     for (const name of ['viewer', 'panel', 'dev']) tokens[name] = api.create(name, 'viewer', Date.now());
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('refuses a token that asks for a device\'s client id with CONNACK 2, and the device stays connected and online', async () => {
     const status = 'floorwatch/devices/dev-a/status';
@@ -82,7 +82,7 @@ describe('integrations on MQTT', () => {
       await client?.endAsync();
       return client !== undefined;
     });
-    await Promise.all([...open.slice(1), again].map((c) => c.endAsync()));
+    await Promise.all([...open.slice(1), again].map((c) => c?.endAsync()));
   });
 });
 
@@ -92,7 +92,7 @@ describe('anonymous clients under allow_anonymous', () => {
   beforeAll(async () => {
     hub = await startTestHub({ config: { security: { allow_anonymous: true }, limits: { max_connections_per_credential: 2 } } });
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('caps the connections from one address, not the others\'', async () => {
     const port = hub.hub.mqttPort ?? 0;

@@ -55,7 +55,7 @@ describe('broker with device credentials', () => {
     for (const id of ['t-a', 't-b']) secrets[id] = await credentials.add(id, 'floor-a', Date.now());
     token = new ApiTokens(hub.dataDir).create('bridge', 'viewer', Date.now());
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('refuses a wrong password with CONNACK 4 (mosquitto_pub) and stores nothing', async () => {
     const attempt = run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttPort), '-q', '1', '-i', 't-a', '-u', 't-a', '-P', 'not-the-password', '-t', 'floorwatch/devices/t-a/telemetry', '-m', '{"temperature":30}']);
@@ -125,7 +125,7 @@ describe('broker limits', () => {
       config: { limits: { max_connections: 3, max_packet_bytes: 2048, messages_per_second: 1, message_burst: 3, rate_grace: '2s', max_keepalive: '2m', max_inflight: 2 } },
     });
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('drops and counts messages over a client\'s rate, and disconnects a client that keeps it up', async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'fast-1', reconnectPeriod: 0 });

@@ -59,7 +59,7 @@ describe('an open hub answers only to the names of this machine', () => {
   beforeAll(async () => {
     hub = await startTestHub({ now: () => clock, log: captured.log });
   });
-  afterAll(async () => hub.dispose());
+  afterAll(async () => hub?.dispose());
 
   it('serves localhost, 127.0.0.1 and [::1] with or without a port', async () => {
     for (const host of [`localhost:${port()}`, `127.0.0.1:${port()}`, `[::1]:${port()}`, 'localhost', '127.0.0.2']) {

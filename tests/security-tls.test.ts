@@ -43,7 +43,7 @@ describe('TLS', () => {
     hub = await startTestHub({ config: { security: { tls: { cert: join(certs, 'server.crt'), key: join(certs, 'server.key'), ca: join(certs, 'ca.crt'), mqtt_port: 0 } } } });
   });
   afterAll(async () => {
-    await hub.dispose();
+    await hub?.dispose();
     if (certs) rmSync(certs, { recursive: true, force: true });
   });
 

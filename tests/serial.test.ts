@@ -242,11 +242,11 @@ describe('serial gateways through a real pty pair', () => {
     await subscriber.subscribeAsync('floorwatch/gateways/gw-1/status', { qos: 1 });
   });
   afterAll(async () => {
-    await subscriber.endAsync();
-    await gateway.stop();
-    await hub.dispose();
-    await line.dispose();
-    await quietLine.dispose();
+    await subscriber?.endAsync();
+    await gateway?.stop();
+    await hub?.dispose();
+    await line?.dispose();
+    await quietLine?.dispose();
   });
 
   it('stores exactly the valid readings of 10,000 frames with 1 % corrupted and 1 % split, and counts the rest', async () => {
