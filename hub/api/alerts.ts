@@ -53,7 +53,9 @@ function signedBy(name: string) {
 
 /** A time in a body: ms since 1970 as a number, or any form the query parameters take. */
 function timeField(name: string) {
-  return z.union([z.number(), z.string()], { error: (issue) => `${name}=${JSON.stringify(issue.input)?.slice(0, 80)} is not a time: use ${TIME_FORMS}` });
+  return z.union([z.number(), z.string()], {
+    error: (issue) => `${name}=${issue.input === undefined ? 'nothing' : JSON.stringify(issue.input).slice(0, 80)} is not a time: use ${TIME_FORMS}`,
+  });
 }
 
 const alertId = z.object({ id: serialParam('alert id').describe('the alert id') });

@@ -97,6 +97,10 @@ export class Consumer {
   private timer: unknown;
   private commitChain: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Read through a call: stop() may run while this consumer awaits, which a narrowed field would hide. */
+  private halted(): boolean {
+    return this.stopped;
+  }
   /** The consumer's own state went back to its position: deliver from there again. */
   private rewinding = false;
   /** Wakes the loop while it waits for appends. */
@@ -165,12 +169,12 @@ export class Consumer {
       // A new position is saved, a consumer-kept one recorded, before anything is handed over.
       await this.commit();
       let readFailures = 0;
-      while (!this.stopped) {
+      while (!this.halted()) {
         const sinceCall = clock.now() - this.lastCallAt;
         if (sinceCall < this.pacing.minCallIntervalMs) {
           // At most the interval, whatever an injected clock did meanwhile.
           await this.pause(Math.min(this.pacing.minCallIntervalMs, this.pacing.minCallIntervalMs - sinceCall));
-          if (this.stopped) return;
+          if (this.halted()) return;
         }
         if (this.rewinding) await this.resume(reader);
         // Taken before reading, so an append that lands while we read still wakes us.
@@ -214,11 +218,11 @@ export class Consumer {
           this.scheduleCommit();
           continue;
         }
-        if (this.stopped) return;
+        if (this.halted()) return;
         const waitMs = await this.onHandlerFailure(batch, firstLsn, failure);
         if (waitMs === 0) this.scheduleCommit();
         else await this.pause(waitMs);
-        if (this.stopped) return;
+        if (this.halted()) return;
         await this.resume(reader);
       }
     } finally {

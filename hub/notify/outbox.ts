@@ -118,7 +118,7 @@ export class Outbox {
       if (lane.timer !== undefined) this.timers.clearTimeout(lane.timer);
       delete lane.timer;
     }
-    await Promise.all([...this.lanes.values()].map((l) => l.running));
+    await Promise.all([...this.lanes.values()].flatMap((l) => (l.running ? [l.running] : [])));
   }
 
   private async drain(lane: Lane): Promise<void> {
@@ -137,6 +137,7 @@ export class Outbox {
         if (lane.failures === 1 || lane.failures % 10 === 0) {
           this.options.log.warn({ target: target.name, attempt: lane.failures, waiting: this.waiting(target.name) }, `cannot deliver alert notifications to ${target.name} (${(err as Error).message}); they are kept and retried in ${Math.round(wait / 1000)} s`);
         }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the delivery
         if (!lane.closed) {
           lane.timer = this.timers.setTimeout(() => {
             delete lane.timer;
@@ -145,6 +146,7 @@ export class Outbox {
         }
         return;
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the database may have closed during the delivery
       if (!this.db.open) return;
       this.db.prepare('DELETE FROM outbox WHERE target = ? AND id <= ?').run(target.name, rows.at(-1)!.id);
       if (lane.failures > 0) this.options.log.info({ target: target.name }, `alert notifications reach ${target.name} again; sending what waited`);

@@ -182,15 +182,15 @@ export class RuleEngine {
   private commit<T>(change: () => T, { durable = false, lsn = this.appliedLsn } = {}): T {
     let events: AlertEvent[] = [];
     let result: T;
-    let saved = false;
+    let saved: boolean;
     try {
-      result = this.ledger.transaction(() => {
+      [result, saved] = this.ledger.transaction((): [T, boolean] => {
         const writesBefore = this.ledger.changes();
         const r = change();
         events = this.book.drain();
         this.sink.record(events);
-        saved = durable || this.ledger.changes() !== writesBefore || this.now() - this.savedAt >= SAVE_EVERY_MS;
-        if (saved) {
+        const save = durable || this.ledger.changes() !== writesBefore || this.now() - this.savedAt >= SAVE_EVERY_MS;
+        if (save) {
           this.book.saveUpdates();
           for (const id of this.dirty) {
             const d = this.state.devices.get(id);
@@ -199,7 +199,7 @@ export class RuleEngine {
           if (this.gatewaysChanged) this.ledger.setMeta('gateways', encodeGateways(this.state.gateways));
           if (lsn !== this.savedLsn) this.ledger.setMeta('lsn', String(lsn));
         }
-        return r;
+        return [r, save];
       });
     } catch (err) {
       // An operator's request refused (no such alert) changed nothing: no reload.

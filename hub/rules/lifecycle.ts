@@ -167,8 +167,9 @@ const EVALUATORS: Evaluators = {
   hub: (ev, o) => onHubStatus(ev, o.hub),
 };
 
-function dispatch<T extends Observation['type']>(ev: Evaluation, o: Extract<Observation, { type: T }>): void {
-  EVALUATORS[o.type](ev, o);
+function dispatch(ev: Evaluation, o: Observation): void {
+  // The table pairs each type with its evaluator; TypeScript cannot follow o.type into both.
+  (EVALUATORS[o.type] as (ev: Evaluation, o: Observation) => void)(ev, o);
 }
 
 export class Lifecycle {

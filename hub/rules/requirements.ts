@@ -327,7 +327,7 @@ export function effectiveRequirements(input: ZoneRulesInput): Requirement[] {
   for (const base of defaultRequirements(input.type, input.season)) {
     let req: Requirement | undefined = base;
     const site = input.site?.[base.key];
-    if (req && site) req = applyOverride(req, site, `rules.overrides.${base.key}`);
+    if (site) req = applyOverride(req, site, `rules.overrides.${base.key}`);
     const own = input.zoneOverrides?.[base.key];
     if (req && own) req = applyOverride(req, own, `zones[${input.zone}].rules.${base.key}`);
     if (req) out.push(req);
