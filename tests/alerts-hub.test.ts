@@ -90,7 +90,7 @@ describe('alerts through the hub', () => {
     expect(JSON.parse(retained.payload)).toMatchObject({ event: 'firing', alert: { key: 'equipment.headset.p-1', state: 'firing', summary: 'headset p-1 in floor-a: headset fault: call drop-outs' } });
 
     let text = '';
-    while (!text.includes('event: alert')) text += new TextDecoder().decode((await reader.read()).value);
+    while (!text.includes('event: alert')) text += new TextDecoder().decode((await reader.read()).value as Uint8Array | undefined);
     controller.abort();
     expect(text).toMatch(/"event":"firing"/);
 
@@ -159,7 +159,7 @@ describe('alerts through the hub', () => {
     expect(rules.season).toBe('winter');
     const floor = rules.zones.find((z) => z.zone === 'floor-a')!;
     const temperature = floor.requirements.find((r) => r.key === 'temperature')!;
-    expect(temperature.limits).toContainEqual(expect.objectContaining({ severity: 'critical', when: 'above', threshold: { value: 26, source: expect.stringMatching(/GB 50736/), judgement: true } }));
+    expect(temperature.limits).toContainEqual(expect.objectContaining({ severity: 'critical', when: 'above', threshold: { value: 26, source: expect.stringMatching(/GB 50736/) as unknown, judgement: true } }));
     const server = rules.zones.find((z) => z.zone === 'server-room')!;
     expect(server.requirements.map((r) => r.key)).toEqual(['temperature', 'humidity', 'dew_point', 'temperature_rise']);
   });

@@ -36,11 +36,11 @@ describe('the API on in-memory parts', () => {
   let api: MemoryApi;
   const get = async (url: string) => {
     const response = await api.app.inject({ method: 'GET', url });
-    return { status: response.statusCode, body: String(response.headers['content-type']).includes('json') ? response.json() : response.body };
+    return { status: response.statusCode, body: String(response.headers['content-type']).includes('json') ? response.json<unknown>() : response.body };
   };
   const post = async (url: string, payload: unknown, method: 'POST' | 'DELETE' = 'POST') => {
     const response = await api.app.inject({ method, url, ...(payload !== undefined && { headers: { 'content-type': 'application/json' }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) }) });
-    return { status: response.statusCode, body: response.body === '' ? undefined : (response.json() as Record<string, unknown>) };
+    return { status: response.statusCode, body: response.body === '' ? undefined : response.json<Record<string, unknown>>() };
   };
 
   beforeAll(async () => {
@@ -264,7 +264,7 @@ describe('the API on in-memory parts', () => {
           const query = new URLSearchParams(route.base);
           query.delete(param);
           for (const value of [hostile].flat()) query.append(param, value);
-          const url = `${route.path}?${query}`;
+          const url = `${route.path}?${query.toString()}`;
           const { status, body } = await get(url);
           tried++;
           const what = `${route.path} ${param}=${String(hostile).slice(0, 20)}`;

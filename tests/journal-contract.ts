@@ -13,11 +13,11 @@ import { eventually } from './support/hub.ts';
 import { collector, journalFixtures, latch, range, readAll, reading } from './support/journal.ts';
 
 export interface JournalUnderTest {
-  open(options: JournalOptions): Promise<Journal>;
+  open: (options: JournalOptions) => Promise<Journal>;
   /** Does to a closed journal's directory what a crash in the middle of an append leaves there. */
-  tearTail(dir: string): Promise<void>;
+  tearTail: (dir: string) => Promise<void>;
   /** The consumers whose positions the journal itself holds on disk in `dir`. */
-  savedPositions(dir: string): Promise<string[]>;
+  savedPositions: (dir: string) => Promise<string[]>;
 }
 
 export function describeJournalContract(name: string, { open, tearTail, savedPositions }: JournalUnderTest): void {

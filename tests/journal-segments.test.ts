@@ -27,7 +27,7 @@ function decodeSegment(buf: Buffer): unknown[] {
 }
 
 describe('journal segments', () => {
-  const { tempDir, openJournal } = journalFixtures(Journal.open);
+  const { tempDir, openJournal } = journalFixtures((options) => Journal.open(options));
 
   it('has the entries on disk, in the documented format, when append resolves', async () => {
     const dir = await tempDir();

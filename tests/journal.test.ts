@@ -11,7 +11,7 @@ import { describeJournalContract } from './journal-contract.ts';
 import { collector, journalFixtures, latch, range, readAll, reading, segmentFiles } from './support/journal.ts';
 
 describeJournalContract('segment files', {
-  open: Journal.open,
+  open: (options) => Journal.open(options),
   // What a crash in the middle of an append leaves: part of a record after the newest segment's last one.
   tearTail: async (dir) => {
     const newest = (await segmentFiles(dir)).at(-1)!;
@@ -21,7 +21,7 @@ describeJournalContract('segment files', {
 });
 
 describe('journal positions and segments on disk', () => {
-  const { tempDir, openJournal, atCleanup } = journalFixtures(Journal.open);
+  const { tempDir, openJournal, atCleanup } = journalFixtures((options) => Journal.open(options));
 
   it('delivers appended entries to a consumer with their LSNs and commits its position on stop', async () => {
     const dir = await tempDir();
@@ -217,7 +217,7 @@ describe('journal positions and segments on disk', () => {
     await store.until(20);
     await storeHandle.stop();
     expect(j.status().consumers).toEqual([
-      { name: 'live', committedLsn: 0, lag: 20, behindMs: expect.any(Number) },
+      { name: 'live', committedLsn: 0, lag: 20, behindMs: expect.any(Number) as unknown },
       { name: 'store', committedLsn: 20, lag: 0 },
     ]);
     expect(j.status().segments).toBe(1);

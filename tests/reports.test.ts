@@ -41,13 +41,13 @@ const lex = (level: number, spanMs: number) => 10 * Math.log10(((spanMs / HOUR) 
 const dose = (lexValue: number) => 100 * 10 ** ((lexValue - 85) / 10);
 
 describe.each([
-  ['SQLite', async () => ({ store: new SqliteStore({ path: join(dir(), 'readings.sqlite'), rawRetentionMs: 30 * 24 * HOUR }) as Store })],
+  ['SQLite', async () => ({ store: new SqliteStore({ path: join(dir(), 'readings.sqlite'), rawRetentionMs: 30 * 24 * HOUR }) })],
   [
     'InfluxDB',
     async () => {
       const database = `fw_reports_${process.pid}_${Date.now().toString(36)}`;
       const drop = async () => void (await fetch(`${inject('influxUrl')}/query`, { method: 'POST', body: new URLSearchParams({ q: `DROP DATABASE "${database}"` }) })).arrayBuffer();
-      return { store: new InfluxStore({ url: `${inject('influxUrl')}/${database}` }) as Store, drop };
+      return { store: new InfluxStore({ url: `${inject('influxUrl')}/${database}` }), drop };
     },
   ],
 ] as [string, () => Promise<{ store: Store; drop?: () => Promise<void> }>][])('reports on %s', (_name, open) => {
@@ -274,8 +274,8 @@ describe('reports through a running hub', () => {
     const r = await shift();
     const zone = r.zones.find((z) => z.zone === 'floor-a')!;
     const temps = [...a1.temperature, ...a2.temperature];
-    expect(zone.temperature).toEqual({ min: Math.min(...temps), mean: expect.closeTo(mean(temps), 9), max: Math.max(...temps) });
-    expect(zone.humidity).toEqual({ min: 40, mean: expect.closeTo(mean(a1.humidity), 9), max: 55 });
+    expect(zone.temperature).toEqual({ min: Math.min(...temps), mean: expect.closeTo(mean(temps), 9) as unknown, max: Math.max(...temps) });
+    expect(zone.humidity).toEqual({ min: 40, mean: expect.closeTo(mean(a1.humidity), 9) as unknown, max: 55 });
     expect(zone.co2MaxHourlyMean).toEqual({ value: mean([900, 950]), hour: F + HOUR });
     expect(zone.compliance.map((c) => [c.requirement, c.readings, c.percentWithin])).toEqual([
       ['temperature', 8, 100],
@@ -345,7 +345,7 @@ describe('reports through a running hub', () => {
     expect(stdout).toContain('room meter is a proxy');
     const refused = await run(['--from', String(T), '--to', String(F)]).then(
       () => undefined,
-      (err: { code: number; stderr: string }) => err,
+      (err: unknown) => err as { code: number; stderr: string },
     );
     expect(refused?.code).toBe(2);
     expect(refused?.stderr).toContain('the hub refused the report (400): from');

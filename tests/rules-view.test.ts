@@ -11,6 +11,7 @@ afterEach(() => f?.close());
 /** Every member of the view, and only those: a member added to AlertView fails to compile here. */
 const READS: Record<keyof AlertView, true> = { alerts: true, alert: true, history: true, silences: true, isSilenced: true };
 
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access -- every line below is a type error on purpose */
 /** Compiled, never run: each line must be a type error, or `tsc --noEmit` fails. */
 export function writesAreNotReachable(view: AlertView): void {
   // @ts-expect-error the view cannot acknowledge
@@ -28,6 +29,7 @@ export function writesAreNotReachable(view: AlertView): void {
   // @ts-expect-error nor replace one of its reads
   view.alerts = () => [];
 }
+/* eslint-enable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access */
 
 describe('the read-only view of the ledger', () => {
   it('holds only its reads, frozen: nothing on it writes and nothing can be put on it', () => {

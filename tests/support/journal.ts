@@ -10,10 +10,10 @@ import type { Journal, JournalLogLevel, JournalOptions, JournalRecord } from '..
 
 /** Temp directories and journals for each test of the calling suite, closed and removed after it. */
 export function journalFixtures(open: (options: JournalOptions) => Promise<Journal>): {
-  tempDir(): Promise<string>;
-  openJournal(options: JournalOptions): Promise<Journal>;
+  tempDir: () => Promise<string>;
+  openJournal: (options: JournalOptions) => Promise<Journal>;
   /** Runs before the journals close, e.g. to release a handler a failed test left blocked. */
-  atCleanup(fn: () => void): void;
+  atCleanup: (fn: () => void) => void;
 } {
   const tempDirs: string[] = [];
   const openJournals: Journal[] = [];
