@@ -4,11 +4,24 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'bench/node-red/', 'bench/results/', 'hub/web/', 'tests/artifacts/', 'dashboards/out/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'bench/node-red/',
+      'bench/results/',
+      'hub/web/',
+      'tests/artifacts/',
+      'dashboards/out/',
+    ],
+  },
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       // Numbers and booleans read well in messages; objects and undefined do not.

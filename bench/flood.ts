@@ -37,7 +37,11 @@ export async function flood(options: FloodOptions): Promise<FloodReport> {
     new Promise<void>((resolve) => {
       const socket = connect(options.port, options.host);
       sockets.push(socket);
-      const burst = Buffer.concat(Array.from({ length: PACKETS_PER_WRITE }, () => publishPacket({ topic: options.topic(n), payload: options.payload, qos: 0 })));
+      const burst = Buffer.concat(
+        Array.from({ length: PACKETS_PER_WRITE }, () =>
+          publishPacket({ topic: options.topic(n), payload: options.payload, qos: 0 }),
+        ),
+      );
       let connacked = false;
       socket.on('error', () => undefined);
       socket.once('close', () => {

@@ -5,11 +5,21 @@
 /** Makes the database named by the path of `influxUrl` (http://host:port/<database>). */
 export async function createDatabase(influxUrl: string): Promise<void> {
   const url = new URL(influxUrl);
-  const response = await fetch(`${url.origin}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE DATABASE "${url.pathname.slice(1)}"` }) });
-  if (!response.ok) throw new Error(`could not create InfluxDB database ${url.pathname.slice(1)}: ${response.status} ${await response.text()}`);
+  const response = await fetch(`${url.origin}/query`, {
+    method: 'POST',
+    body: new URLSearchParams({ q: `CREATE DATABASE "${url.pathname.slice(1)}"` }),
+  });
+  if (!response.ok)
+    throw new Error(
+      `could not create InfluxDB database ${url.pathname.slice(1)}: ${response.status} ${await response.text()}`,
+    );
 }
 
-export async function rawInfluxWrite(influxUrl: string, points: number, batch = 5000): Promise<{ points: number; seconds: number }> {
+export async function rawInfluxWrite(
+  influxUrl: string,
+  points: number,
+  batch = 5000,
+): Promise<{ points: number; seconds: number }> {
   const url = new URL(influxUrl);
   const db = url.pathname.slice(1);
   await createDatabase(influxUrl);
@@ -17,7 +27,8 @@ export async function rawInfluxWrite(influxUrl: string, points: number, batch = 
   const bodies: string[] = [];
   for (let start = 0; start < points; start += batch) {
     const lines: string[] = [];
-    for (let i = start; i < Math.min(points, start + batch); i++) lines.push(`co2,device=raw-${i % 500},zone=bench value=${i % 2000} ${base + Math.floor(i / 500)}`);
+    for (let i = start; i < Math.min(points, start + batch); i++)
+      lines.push(`co2,device=raw-${i % 500},zone=bench value=${i % 2000} ${base + Math.floor(i / 500)}`);
     bodies.push(lines.join('\n'));
   }
   const started = performance.now();
@@ -47,7 +58,12 @@ export interface StoredCount {
  * Polls the count until it reaches `expected`, `timeoutMs` is up, or, with `stallMs`, the count has
  * not grown for that long (a pipeline that dropped readings will not reach `expected`).
  */
-export async function countUntil(influxUrl: string, measurement: string, expected: number, { timeoutMs, stallMs = Infinity }: { timeoutMs: number; stallMs?: number }): Promise<StoredCount> {
+export async function countUntil(
+  influxUrl: string,
+  measurement: string,
+  expected: number,
+  { timeoutMs, stallMs = Infinity }: { timeoutMs: number; stallMs?: number },
+): Promise<StoredCount> {
   const deadline = performance.now() + timeoutMs;
   let last: StoredCount = { count: -1, at: performance.now() };
   for (;;) {
@@ -60,8 +76,14 @@ export async function countUntil(influxUrl: string, measurement: string, expecte
 }
 
 /** Polls a count query until it reaches `expected`; resolves with the time it was reached. */
-export async function waitForCount(influxUrl: string, measurement: string, expected: number, timeoutMs: number): Promise<number> {
+export async function waitForCount(
+  influxUrl: string,
+  measurement: string,
+  expected: number,
+  timeoutMs: number,
+): Promise<number> {
   const stored = await countUntil(influxUrl, measurement, expected, { timeoutMs });
-  if (stored.count < expected) throw new Error(`InfluxDB holds ${stored.count} of ${expected} ${measurement} readings after ${timeoutMs} ms`);
+  if (stored.count < expected)
+    throw new Error(`InfluxDB holds ${stored.count} of ${expected} ${measurement} readings after ${timeoutMs} ms`);
   return stored.at;
 }

@@ -11,7 +11,15 @@ import { runLoad, type LoadOptions, type LoadReport, type Percentiles } from '..
 import { startInfluxd } from '../tests/support/influxd.ts';
 import { countUntil, createDatabase, rawInfluxWrite, waitForCount, type StoredCount } from './influx-raw.ts';
 import { cpuShare, sampleProcess } from './process-stats.ts';
-import { NODE_RED_INSTALL, nodeRedInstalled, startBareAedes, startHub, startMosquitto, startNodeRed, type BrokerProcess } from './services.ts';
+import {
+  NODE_RED_INSTALL,
+  nodeRedInstalled,
+  startBareAedes,
+  startHub,
+  startMosquitto,
+  startNodeRed,
+  type BrokerProcess,
+} from './services.ts';
 import { flood } from './flood.ts';
 import { histogramPercentiles, scrapeHistogram, subtractHistogram } from './prometheus.ts';
 import mqtt from 'mqtt';
@@ -20,9 +28,12 @@ import { percentiles } from '../sensors-firmware-sim/load.ts';
 const SCENARIOS = ['throughput', 'senml', 'latency', 'fleet', 'journal', 'overload', 'pipeline'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-const { values: flags } = parseArgs({ options: { only: { type: 'string' }, profile: { type: 'boolean', default: false } } });
+const { values: flags } = parseArgs({
+  options: { only: { type: 'string' }, profile: { type: 'boolean', default: false } },
+});
 const only = new Set((flags.only?.split(',') ?? SCENARIOS) as Scenario[]);
-for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
+for (const name of only)
+  if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const say = (text: string) => process.stdout.write(`${text}\n`);
@@ -35,7 +46,10 @@ let databases = 0;
 const freshDatabase = () => `${influxd.url}/bench_${++databases}`;
 const profileDir = join(import.meta.dirname, 'results', 'profiles');
 
-async function withBroker<T>(start: () => Promise<BrokerProcess>, use: (broker: BrokerProcess) => Promise<T>): Promise<T> {
+async function withBroker<T>(
+  start: () => Promise<BrokerProcess>,
+  use: (broker: BrokerProcess) => Promise<T>,
+): Promise<T> {
   const broker = await start();
   try {
     return await use(broker);
@@ -48,7 +62,10 @@ async function withBroker<T>(start: () => Promise<BrokerProcess>, use: (broker: 
  * A device's default rate limit (200 msg/s after a burst of 2,000) would acknowledge and drop what
  * the load generator sends flat out, so the bench lifts it: the hub stores every message here.
  */
-const UNLIMITED_RATE = { FLOORWATCH_LIMITS__MESSAGES_PER_SECOND: '1000000', FLOORWATCH_LIMITS__MESSAGE_BURST: '1000000' };
+const UNLIMITED_RATE = {
+  FLOORWATCH_LIMITS__MESSAGES_PER_SECOND: '1000000',
+  FLOORWATCH_LIMITS__MESSAGE_BURST: '1000000',
+};
 
 /** The hub on InfluxDB, or on its embedded SQLite store when `influxUrl` is undefined. */
 function hubOptions(influxUrl: string | undefined, extraEnv: Record<string, string> = {}) {
@@ -74,7 +91,15 @@ interface Storage {
 }
 
 /** The 50-device QoS 1 load: 100,000 messages, so warming up is a small part of every figure. */
-const FIFTY_DEVICES_QOS1 = { devices: 50, messages: 2000, window: 8, rate: 0, format: 'json' as const, batch: 1, durationMs: 120_000 };
+const FIFTY_DEVICES_QOS1 = {
+  devices: 50,
+  messages: 2000,
+  window: 8,
+  rate: 0,
+  format: 'json' as const,
+  batch: 1,
+  durationMs: 120_000,
+};
 
 interface Throughput {
   report: LoadReport;
@@ -92,8 +117,16 @@ interface Throughput {
 }
 
 /** Runs one load against a broker; with storage also waits until InfluxDB holds every reading. */
-async function throughput(broker: BrokerProcess, load: Omit<LoadOptions, 'url' | 'onConnected'>, storage?: Storage): Promise<Throughput> {
-  const pids: Record<string, number> = { broker: broker.pid, ...(storage && influxd.pid !== undefined && { influxd: influxd.pid }), ...storage?.between };
+async function throughput(
+  broker: BrokerProcess,
+  load: Omit<LoadOptions, 'url' | 'onConnected'>,
+  storage?: Storage,
+): Promise<Throughput> {
+  const pids: Record<string, number> = {
+    broker: broker.pid,
+    ...(storage && influxd.pid !== undefined && { influxd: influxd.pid }),
+    ...storage?.between,
+  };
   const sampleAll = () => new Map(Object.entries(pids).map(([name, pid]) => [name, sampleProcess(pid).cpuSeconds]));
   let sendStarted = 0;
   let before: { cpuSeconds: Map<string, number>; load: NodeJS.CpuUsage } | undefined;
@@ -105,12 +138,17 @@ async function throughput(broker: BrokerProcess, load: Omit<LoadOptions, 'url' |
       sendStarted = performance.now();
     },
   });
-  if (report.messagesAcked !== report.messagesSent) throw new Error(`${broker.name}: ${report.messagesAcked} of ${report.messagesSent} messages acknowledged`);
+  if (report.messagesAcked !== report.messagesSent)
+    throw new Error(`${broker.name}: ${report.messagesAcked} of ${report.messagesSent} messages acknowledged`);
   let stored: StoredCount | undefined;
   if (storage) {
     const expected = (storage.already ?? 0) + report.readingsAcked;
-    stored = await countUntil(storage.influxUrl, 'co2', expected, { timeoutMs: 120_000, ...(storage.stallMs !== undefined && { stallMs: storage.stallMs }) });
-    if (stored.count < expected && storage.stallMs === undefined) throw new Error(`${broker.name}: InfluxDB holds ${stored.count} of ${expected} readings after 120 s`);
+    stored = await countUntil(storage.influxUrl, 'co2', expected, {
+      timeoutMs: 120_000,
+      ...(storage.stallMs !== undefined && { stallMs: storage.stallMs }),
+    });
+    if (stored.count < expected && storage.stallMs === undefined)
+      throw new Error(`${broker.name}: InfluxDB holds ${stored.count} of ${expected} readings after 120 s`);
   }
   if (!before) throw new Error(`${broker.name}: the load never started`);
   const start = before.cpuSeconds;
@@ -123,9 +161,15 @@ async function throughput(broker: BrokerProcess, load: Omit<LoadOptions, 'url' |
     broker: perMessage(used.get('broker') ?? 0),
     load: perMessage((loadCpu.user + loadCpu.system) / 1e6),
     ...(influxdSeconds !== undefined && { influxd: perMessage(influxdSeconds) }),
-    ...(between.length > 0 && { between: Object.fromEntries(between.map((name) => [name, perMessage(used.get(name) ?? 0)])) }),
+    ...(between.length > 0 && {
+      between: Object.fromEntries(between.map((name) => [name, perMessage(used.get(name) ?? 0)])),
+    }),
   };
-  const result: Throughput = { report, messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs), cpuMicroseconds };
+  const result: Throughput = {
+    report,
+    messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs),
+    cpuMicroseconds,
+  };
   if (stored) {
     const readings = stored.count - (storage?.already ?? 0);
     if (readings <= 0) throw new Error(`${broker.name}: no reading reached InfluxDB`);
@@ -151,13 +195,20 @@ async function scenarioThroughput(): Promise<void> {
     const mosquitto = await withBroker(startMosquitto, (b) => throughput(b, load));
     const aedes = await withBroker(startBareAedes, (b) => throughput(b, load));
     const influxUrl = freshDatabase();
-    const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, { influxUrl }));
+    const hub = await withBroker(
+      () => startHub(hubOptions(influxUrl)),
+      (b) => throughput(b, load, { influxUrl }),
+    );
     results[`throughput_${devices}`] = {
       mosquitto: mosquitto.messagesPerSecond,
       aedes: aedes.messagesPerSecond,
       hub: hub.messagesPerSecond,
       hubStored: hub.storedReadingsPerSecond,
-      cpuMicrosecondsPerMessage: { mosquitto: mosquitto.cpuMicroseconds, aedes: aedes.cpuMicroseconds, hub: hub.cpuMicroseconds },
+      cpuMicrosecondsPerMessage: {
+        mosquitto: mosquitto.cpuMicroseconds,
+        aedes: aedes.cpuMicroseconds,
+        hub: hub.cpuMicroseconds,
+      },
     };
     const cpu = hub.cpuMicroseconds;
     const loads = [mosquitto, aedes, hub].map((t) => t.cpuMicroseconds.load);
@@ -165,7 +216,12 @@ async function scenarioThroughput(): Promise<void> {
     rows.push(
       { scenario: `QoS 1, ${devices} devices`, figure: 'Mosquitto msg/s', value: String(mosquitto.messagesPerSecond) },
       { scenario: '', figure: 'bare Aedes msg/s', value: String(aedes.messagesPerSecond) },
-      { scenario: '', figure: 'hub msg/s acknowledged', value: String(hub.messagesPerSecond), ratio: `${(hub.messagesPerSecond / aedes.messagesPerSecond).toFixed(2)}× Aedes (target ≥ 0.8), ${(hub.messagesPerSecond / mosquitto.messagesPerSecond).toFixed(2)}× Mosquitto` },
+      {
+        scenario: '',
+        figure: 'hub msg/s acknowledged',
+        value: String(hub.messagesPerSecond),
+        ratio: `${(hub.messagesPerSecond / aedes.messagesPerSecond).toFixed(2)}× Aedes (target ≥ 0.8), ${(hub.messagesPerSecond / mosquitto.messagesPerSecond).toFixed(2)}× Mosquitto`,
+      },
       { scenario: '', figure: 'hub readings/s stored in InfluxDB', value: String(hub.storedReadingsPerSecond) },
       {
         scenario: '',
@@ -179,41 +235,103 @@ async function scenarioThroughput(): Promise<void> {
 
 async function scenarioSenml(): Promise<void> {
   say('SenML batches of 10 readings, 50 devices × 400 messages…');
-  const load = { devices: 50, messages: 400, window: 8, rate: 0, format: 'senml' as const, batch: 10, durationMs: 120_000 };
-  const mosquittoJson = await withBroker(startMosquitto, (b) => throughput(b, { ...load, format: 'json', messages: 2000 }));
+  const load = {
+    devices: 50,
+    messages: 400,
+    window: 8,
+    rate: 0,
+    format: 'senml' as const,
+    batch: 10,
+    durationMs: 120_000,
+  };
+  const mosquittoJson = await withBroker(startMosquitto, (b) =>
+    throughput(b, { ...load, format: 'json', messages: 2000 }),
+  );
   const influxUrl = freshDatabase();
-  const hub = await withBroker(() => startHub(hubOptions(influxUrl)), (b) => throughput(b, load, { influxUrl }));
+  const hub = await withBroker(
+    () => startHub(hubOptions(influxUrl)),
+    (b) => throughput(b, load, { influxUrl }),
+  );
   const raw = await rawInfluxWrite(freshDatabase(), 200_000);
   const rawPerSecond = round(raw.points / raw.seconds);
   const stored = hub.storedReadingsPerSecond ?? 0;
-  results.senml = { hubStoredReadingsPerSecond: stored, mosquittoMessagesPerSecond: mosquittoJson.messagesPerSecond, rawInfluxPointsPerSecond: rawPerSecond };
+  results.senml = {
+    hubStoredReadingsPerSecond: stored,
+    mosquittoMessagesPerSecond: mosquittoJson.messagesPerSecond,
+    rawInfluxPointsPerSecond: rawPerSecond,
+  };
   rows.push(
-    { scenario: 'SenML × 10, 50 devices', figure: 'hub readings/s stored', value: String(stored), ratio: `${(stored / mosquittoJson.messagesPerSecond).toFixed(2)}× Mosquitto msg/s (target ≥ 1.0)` },
-    { scenario: '', figure: 'raw InfluxDB line protocol points/s', value: String(rawPerSecond), ratio: `hub at ${(stored / rawPerSecond).toFixed(2)}× the storage ceiling` },
+    {
+      scenario: 'SenML × 10, 50 devices',
+      figure: 'hub readings/s stored',
+      value: String(stored),
+      ratio: `${(stored / mosquittoJson.messagesPerSecond).toFixed(2)}× Mosquitto msg/s (target ≥ 1.0)`,
+    },
+    {
+      scenario: '',
+      figure: 'raw InfluxDB line protocol points/s',
+      value: String(rawPerSecond),
+      ratio: `hub at ${(stored / rawPerSecond).toFixed(2)}× the storage ceiling`,
+    },
   );
 }
 
 async function scenarioLatency(): Promise<void> {
   say('Latency at a steady 1,000 msg/s for 15 s…');
   const influxUrl = freshDatabase();
-  await withBroker(() => startHub(hubOptions(influxUrl)), async (hub) => {
-    const metricsUrl = `${hub.httpUrl}/metrics`;
-    const before = await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds');
-    const loadRun = runLoad({ url: hub.url, devices: 50, rate: 20, messages: 300, window: 8, format: 'json', batch: 1, durationMs: 30_000, timestamps: 'publish', latencies: true });
-    const { samples: alertMs, missed } = await probeAlerts(hub.url, 100);
-    if (missed > 0) throw new Error(`${missed} of 100 probe alerts did not arrive within 10 s`);
-    const report = await loadRun;
-    await waitForCount(influxUrl, 'co2', report.readingsAcked, 60_000);
-    const stored = histogramPercentiles(subtractHistogram(await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds'), before));
-    const ack = report.ackLatencyMs as Percentiles;
-    const alert = percentiles(alertMs);
-    results.latency = { messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs), publishToAckMs: ack, publishToStoredMs: stored, publishToAlertMs: alert };
-    rows.push(
-      { scenario: 'steady 1,000 msg/s', figure: 'publish → PUBACK (journal fsync) ms', value: `p50 ${ack.p50.toFixed(1)} / p99 ${ack.p99.toFixed(1)} / max ${ack.max.toFixed(1)}` },
-      { scenario: '', figure: 'publish → stored in InfluxDB ms', value: `p50 ≤ ${stored.p50} / p99 ≤ ${stored.p99} / max ≤ ${stored.max}`, ratio: 'histogram bucket bounds' },
-      { scenario: '', figure: 'publish → alert on MQTT ms', value: `p50 ${alert.p50.toFixed(1)} / p99 ${alert.p99.toFixed(1)} / max ${alert.max.toFixed(1)}`, ratio: 'target p99 ≤ 50' },
-    );
-  });
+  await withBroker(
+    () => startHub(hubOptions(influxUrl)),
+    async (hub) => {
+      const metricsUrl = `${hub.httpUrl}/metrics`;
+      const before = await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds');
+      const loadRun = runLoad({
+        url: hub.url,
+        devices: 50,
+        rate: 20,
+        messages: 300,
+        window: 8,
+        format: 'json',
+        batch: 1,
+        durationMs: 30_000,
+        timestamps: 'publish',
+        latencies: true,
+      });
+      const { samples: alertMs, missed } = await probeAlerts(hub.url, 100);
+      if (missed > 0) throw new Error(`${missed} of 100 probe alerts did not arrive within 10 s`);
+      const report = await loadRun;
+      await waitForCount(influxUrl, 'co2', report.readingsAcked, 60_000);
+      const stored = histogramPercentiles(
+        subtractHistogram(await scrapeHistogram(metricsUrl, 'floorwatch_reading_age_at_store_seconds'), before),
+      );
+      const ack = report.ackLatencyMs as Percentiles;
+      const alert = percentiles(alertMs);
+      results.latency = {
+        messagesPerSecond: round((report.messagesAcked * 1000) / report.elapsedMs),
+        publishToAckMs: ack,
+        publishToStoredMs: stored,
+        publishToAlertMs: alert,
+      };
+      rows.push(
+        {
+          scenario: 'steady 1,000 msg/s',
+          figure: 'publish → PUBACK (journal fsync) ms',
+          value: `p50 ${ack.p50.toFixed(1)} / p99 ${ack.p99.toFixed(1)} / max ${ack.max.toFixed(1)}`,
+        },
+        {
+          scenario: '',
+          figure: 'publish → stored in InfluxDB ms',
+          value: `p50 ≤ ${stored.p50} / p99 ≤ ${stored.p99} / max ≤ ${stored.max}`,
+          ratio: 'histogram bucket bounds',
+        },
+        {
+          scenario: '',
+          figure: 'publish → alert on MQTT ms',
+          value: `p50 ${alert.p50.toFixed(1)} / p99 ${alert.p99.toFixed(1)} / max ${alert.max.toFixed(1)}`,
+          ratio: 'target p99 ≤ 50',
+        },
+      );
+    },
+  );
 }
 
 /**
@@ -221,7 +339,11 @@ async function scenarioLatency(): Promise<void> {
  * critical, while another load runs; the time until its retained alert arrives on MQTT. A probe
  * whose alert has not arrived within `timeoutMs` counts as missed.
  */
-async function probeAlerts(url: string, probes: number, { intervalMs = 100, timeoutMs = 10_000, prefix = 'probe' } = {}): Promise<{ samples: number[]; missed: number }> {
+async function probeAlerts(
+  url: string,
+  probes: number,
+  { intervalMs = 100, timeoutMs = 10_000, prefix = 'probe' } = {},
+): Promise<{ samples: number[]; missed: number }> {
   const watcher = await mqtt.connectAsync(url, { clientId: `bench-alert-watcher-${prefix}` });
   const arrived = new Map<string, number>();
   const waiting = new Map<string, () => void>();
@@ -241,7 +363,11 @@ async function probeAlerts(url: string, probes: number, { intervalMs = 100, time
     const device = `${prefix}-${i}`;
     const seen = new Promise<void>((resolve) => waiting.set(device, resolve));
     const sentAt = performance.now();
-    await probe.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify({ ts: Date.now(), noise_peak: 140 }), { qos: 1 });
+    await probe.publishAsync(
+      `floorwatch/devices/${device}/telemetry`,
+      JSON.stringify({ ts: Date.now(), noise_peak: 140 }),
+      { qos: 1 },
+    );
     await Promise.race([seen, sleep(timeoutMs)]);
     const at = arrived.get(device);
     if (at === undefined) missed++;
@@ -258,52 +384,92 @@ async function scenarioFleet(): Promise<void> {
   say(`${devices} devices heartbeating every 30 s…`);
   const influxUrl = freshDatabase();
   // The default connection limit (5,000) protects a small site; this scenario is about more.
-  await withBroker(() => startHub(hubOptions(influxUrl, { FLOORWATCH_LIMITS__MAX_CONNECTIONS: String(devices + 100) })), async (hub) => {
-    let atRest = 0;
-    let connectedRss = 0;
-    let peakRss = 0;
-    let heartbeatsFrom = sampleProcess(hub.pid);
-    const watch = setInterval(() => (peakRss = Math.max(peakRss, sampleProcess(hub.pid).rssBytes)), 1000);
-    const report = await runLoad({
-      url: hub.url,
-      devices,
-      rate: 1 / 30,
-      messages: 2,
-      window: 1,
-      format: 'heartbeat',
-      batch: 1,
-      durationMs: 45_000,
-      idPrefix: 'hb-',
-      onConnected: async (connected) => {
-        if (connected < devices) throw new Error(`only ${connected} of ${devices} devices could connect`);
-        const rest = sampleProcess(hub.pid);
-        connectedRss = rest.rssBytes;
-        await sleep(10_000);
-        heartbeatsFrom = sampleProcess(hub.pid);
-        atRest = cpuShare(rest, heartbeatsFrom);
-      },
-    });
-    const underLoad = cpuShare(heartbeatsFrom, sampleProcess(hub.pid));
-    clearInterval(watch);
-    peakRss = Math.max(peakRss, connectedRss);
-    const mb = (bytes: number) => round(bytes / 1024 / 1024);
-    results.fleet = { devices, connected: report.connected, connectSeconds: round(report.connectMs / 1000, 1), rssMbConnected: mb(connectedRss), rssMbPeak: mb(peakRss), cpuAtRest: round(atRest, 3), cpuUnderHeartbeats: round(underLoad, 3), heartbeatsAcked: report.messagesAcked };
-    rows.push(
-      { scenario: `${devices} devices, heartbeat / 30 s`, figure: 'time to connect all', value: `${(report.connectMs / 1000).toFixed(1)} s`, ratio: `${report.connected} connected` },
-      { scenario: '', figure: 'hub RSS (connected / peak)', value: `${mb(connectedRss)} / ${mb(peakRss)} MB`, ratio: 'target ≤ 400 MB' },
-      { scenario: '', figure: 'hub CPU at rest / under heartbeats', value: `${(atRest * 100).toFixed(1)} % / ${(underLoad * 100).toFixed(1)} % of a core` },
-    );
-  });
+  await withBroker(
+    () => startHub(hubOptions(influxUrl, { FLOORWATCH_LIMITS__MAX_CONNECTIONS: String(devices + 100) })),
+    async (hub) => {
+      let atRest = 0;
+      let connectedRss = 0;
+      let peakRss = 0;
+      let heartbeatsFrom = sampleProcess(hub.pid);
+      const watch = setInterval(() => (peakRss = Math.max(peakRss, sampleProcess(hub.pid).rssBytes)), 1000);
+      const report = await runLoad({
+        url: hub.url,
+        devices,
+        rate: 1 / 30,
+        messages: 2,
+        window: 1,
+        format: 'heartbeat',
+        batch: 1,
+        durationMs: 45_000,
+        idPrefix: 'hb-',
+        onConnected: async (connected) => {
+          if (connected < devices) throw new Error(`only ${connected} of ${devices} devices could connect`);
+          const rest = sampleProcess(hub.pid);
+          connectedRss = rest.rssBytes;
+          await sleep(10_000);
+          heartbeatsFrom = sampleProcess(hub.pid);
+          atRest = cpuShare(rest, heartbeatsFrom);
+        },
+      });
+      const underLoad = cpuShare(heartbeatsFrom, sampleProcess(hub.pid));
+      clearInterval(watch);
+      peakRss = Math.max(peakRss, connectedRss);
+      const mb = (bytes: number) => round(bytes / 1024 / 1024);
+      results.fleet = {
+        devices,
+        connected: report.connected,
+        connectSeconds: round(report.connectMs / 1000, 1),
+        rssMbConnected: mb(connectedRss),
+        rssMbPeak: mb(peakRss),
+        cpuAtRest: round(atRest, 3),
+        cpuUnderHeartbeats: round(underLoad, 3),
+        heartbeatsAcked: report.messagesAcked,
+      };
+      rows.push(
+        {
+          scenario: `${devices} devices, heartbeat / 30 s`,
+          figure: 'time to connect all',
+          value: `${(report.connectMs / 1000).toFixed(1)} s`,
+          ratio: `${report.connected} connected`,
+        },
+        {
+          scenario: '',
+          figure: 'hub RSS (connected / peak)',
+          value: `${mb(connectedRss)} / ${mb(peakRss)} MB`,
+          ratio: 'target ≤ 400 MB',
+        },
+        {
+          scenario: '',
+          figure: 'hub CPU at rest / under heartbeats',
+          value: `${(atRest * 100).toFixed(1)} % / ${(underLoad * 100).toFixed(1)} % of a core`,
+        },
+      );
+    },
+  );
 }
 
 async function scenarioJournal(): Promise<void> {
-  say('The journal\'s cost: fsync group commit against no fsync, 50 devices × 2000 messages…');
+  say("The journal's cost: fsync group commit against no fsync, 50 devices × 2000 messages…");
   const load = FIFTY_DEVICES_QOS1;
-  const withFsync = await withBroker(() => startHub(hubOptions(freshDatabase())), (b) => throughput(b, load));
-  const withoutFsync = await withBroker(() => startHub(hubOptions(freshDatabase(), { BENCH_NO_JOURNAL_FSYNC: '1' })), (b) => throughput(b, load));
-  results.journal = { fsyncMessagesPerSecond: withFsync.messagesPerSecond, noFsyncMessagesPerSecond: withoutFsync.messagesPerSecond };
+  const withFsync = await withBroker(
+    () => startHub(hubOptions(freshDatabase())),
+    (b) => throughput(b, load),
+  );
+  const withoutFsync = await withBroker(
+    () => startHub(hubOptions(freshDatabase(), { BENCH_NO_JOURNAL_FSYNC: '1' })),
+    (b) => throughput(b, load),
+  );
+  results.journal = {
+    fsyncMessagesPerSecond: withFsync.messagesPerSecond,
+    noFsyncMessagesPerSecond: withoutFsync.messagesPerSecond,
+  };
   rows.push(
-    { scenario: 'journal', figure: 'hub msg/s with fsync group commit', value: String(withFsync.messagesPerSecond), ratio: `${(withFsync.messagesPerSecond / withoutFsync.messagesPerSecond).toFixed(2)}× without fsync` },
+    {
+      scenario: 'journal',
+      figure: 'hub msg/s with fsync group commit',
+      value: String(withFsync.messagesPerSecond),
+      ratio: `${(withFsync.messagesPerSecond / withoutFsync.messagesPerSecond).toFixed(2)}× without fsync`,
+    },
     { scenario: '', figure: 'hub msg/s without fsync (bench only)', value: String(withoutFsync.messagesPerSecond) },
   );
 }
@@ -341,7 +507,9 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
   let rulesBehindMax = 0;
   const health = async (): Promise<HealthJournal | undefined> => {
     if (!broker.httpUrl) return undefined;
-    const res = await fetch(`${broker.httpUrl}/api/v1/health`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    const res = await fetch(`${broker.httpUrl}/api/v1/health`, { signal: AbortSignal.timeout(5000) }).catch(
+      () => undefined,
+    );
     return res ? ((await res.json()) as HealthJournal) : undefined;
   };
   const rules = (h: HealthJournal | undefined) => h?.checks.journal.consumers.find((c) => c.name === 'rules');
@@ -369,13 +537,31 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
   const probeLoop = (async () => {
     for (let i = 0; !probing.signal.aborted; i++) {
       const sentAt = performance.now();
-      pending.push(probe.publishAsync('floorwatch/devices/overload-probe/telemetry', JSON.stringify({ ts: Date.now(), seq: i, co2: 600 }), { qos: 1 }).then(() => void acks.push(performance.now() - sentAt)));
+      pending.push(
+        probe
+          .publishAsync(
+            'floorwatch/devices/overload-probe/telemetry',
+            JSON.stringify({ ts: Date.now(), seq: i, co2: 600 }),
+            { qos: 1 },
+          )
+          .then(() => void acks.push(performance.now() - sentAt)),
+      );
       await sleep(100);
     }
   })();
-  const alertRun = broker.httpUrl ? probeAlerts(broker.url, 20, { intervalMs: 1000, timeoutMs: 30_000, prefix: 'overload-alert' }) : undefined;
+  const alertRun = broker.httpUrl
+    ? probeAlerts(broker.url, 20, { intervalMs: 1000, timeoutMs: 30_000, prefix: 'overload-alert' })
+    : undefined;
 
-  const report = await flood({ host: hostname, port: Number(port), clients: CLIENTS, durationMs: FLOOD_MS, topic: (n) => `floorwatch/devices/flood-${n}/telemetry`, clientId: (n) => `flood-${n}`, payload: '{"co2":612}' });
+  const report = await flood({
+    host: hostname,
+    port: Number(port),
+    clients: CLIENTS,
+    durationMs: FLOOD_MS,
+    topic: (n) => `floorwatch/devices/flood-${n}/telemetry`,
+    clientId: (n) => `flood-${n}`,
+    payload: '{"co2":612}',
+  });
   const floodEnded = performance.now();
   probing.abort();
   await probeLoop;
@@ -398,7 +584,8 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
     // its final head; the rules caught up at the first sample after that in which they had judged all of it.
     const deadline = performance.now() + 300_000;
     const grewLast = () => samples.findIndex((x) => x.lsn === samples.at(-1)?.lsn);
-    while (performance.now() < deadline && (samples.length === 0 || performance.now() - samples[grewLast()]!.at < 2000)) await sleep(250);
+    while (performance.now() < deadline && (samples.length === 0 || performance.now() - samples[grewLast()]!.at < 2000))
+      await sleep(250);
     const settled = samples[grewLast()];
     const caughtUp = samples.slice(grewLast()).find((x) => x.rulesBehindMs === 0);
     if (settled) result.journalSettledMs = round(Math.max(0, settled.at - floodEnded));
@@ -420,16 +607,46 @@ async function scenarioOverload(): Promise<void> {
   const aedes = await withBroker(startBareAedes, overload);
   const hub = await withBroker(() => startHub(hubOptions(undefined)), overload);
   results.overload = { mosquitto, aedes, hub };
-  const ack = (r: OverloadResult) => `p50 ${r.probePubackMs.p50.toFixed(0)} / p99 ${r.probePubackMs.p99.toFixed(0)} ms${r.probesUnacknowledged > 0 ? ` (${r.probesUnacknowledged} never acknowledged)` : ''}`;
+  const ack = (r: OverloadResult) =>
+    `p50 ${r.probePubackMs.p50.toFixed(0)} / p99 ${r.probePubackMs.p99.toFixed(0)} ms${r.probesUnacknowledged > 0 ? ` (${r.probesUnacknowledged} never acknowledged)` : ''}`;
   const rss = (r: OverloadResult) => `${r.rssMb.start} → ${r.rssMb.peak} MB`;
   rows.push(
-    { scenario: 'overload: 200 × QoS 0 flood', figure: 'probe PUBACK: Mosquitto', value: ack(mosquitto), ratio: `RSS ${rss(mosquitto)}` },
+    {
+      scenario: 'overload: 200 × QoS 0 flood',
+      figure: 'probe PUBACK: Mosquitto',
+      value: ack(mosquitto),
+      ratio: `RSS ${rss(mosquitto)}`,
+    },
     { scenario: '', figure: 'probe PUBACK: bare Aedes', value: ack(aedes), ratio: `RSS ${rss(aedes)}` },
-    { scenario: '', figure: 'probe PUBACK: hub', value: ack(hub), ratio: `target p99 ≤ 250 ms; RSS ${rss(hub)} (target ≤ 400 MB)` },
-    { scenario: '', figure: 'hub: publish → alert on MQTT', value: hub.alerts ? `p50 ${hub.alerts.p50} / max ${hub.alerts.max} ms, ${hub.alerts.missed} missed` : '–', ratio: 'target: every alert within 2 s' },
-    { scenario: '', figure: 'hub: rules behind the journal, most', value: `${hub.rulesBehindMaxMs ?? '?'} ms`, ratio: 'target ≤ 2 s' },
-    { scenario: '', figure: 'hub: after the flood, journal settled / rules caught up', value: `${hub.journalSettledMs ?? '?'} / ${hub.rulesCaughtUpMs ?? '?'} ms`, ratio: 'target: journal within 2 s' },
-    { scenario: '', figure: 'flood messages written (Mosquitto / Aedes / hub)', value: `${mosquitto.floodMessagesWritten} / ${aedes.floodMessagesWritten} / ${hub.floodMessagesWritten}` },
+    {
+      scenario: '',
+      figure: 'probe PUBACK: hub',
+      value: ack(hub),
+      ratio: `target p99 ≤ 250 ms; RSS ${rss(hub)} (target ≤ 400 MB)`,
+    },
+    {
+      scenario: '',
+      figure: 'hub: publish → alert on MQTT',
+      value: hub.alerts ? `p50 ${hub.alerts.p50} / max ${hub.alerts.max} ms, ${hub.alerts.missed} missed` : '–',
+      ratio: 'target: every alert within 2 s',
+    },
+    {
+      scenario: '',
+      figure: 'hub: rules behind the journal, most',
+      value: `${hub.rulesBehindMaxMs ?? '?'} ms`,
+      ratio: 'target ≤ 2 s',
+    },
+    {
+      scenario: '',
+      figure: 'hub: after the flood, journal settled / rules caught up',
+      value: `${hub.journalSettledMs ?? '?'} / ${hub.rulesCaughtUpMs ?? '?'} ms`,
+      ratio: 'target: journal within 2 s',
+    },
+    {
+      scenario: '',
+      figure: 'flood messages written (Mosquitto / Aedes / hub)',
+      value: `${mosquitto.floodMessagesWritten} / ${aedes.floodMessagesWritten} / ${hub.floodMessagesWritten}`,
+    },
   );
 }
 
@@ -444,7 +661,9 @@ async function scenarioOverload(): Promise<void> {
 async function scenarioPipeline(): Promise<void> {
   const scenario = 'pipeline, QoS 1, 50 devices';
   if (!nodeRedInstalled()) {
-    say(`Pipeline against Mosquitto → Node-RED → InfluxDB: skipped, Node-RED is not installed (run \`${NODE_RED_INSTALL}\`).`);
+    say(
+      `Pipeline against Mosquitto → Node-RED → InfluxDB: skipped, Node-RED is not installed (run \`${NODE_RED_INSTALL}\`).`,
+    );
     results.pipeline = { skipped: `Node-RED is not installed: ${NODE_RED_INSTALL}` };
     rows.push({ scenario, figure: 'skipped: Node-RED is not installed', value: `run ${NODE_RED_INSTALL}` });
     return;
@@ -452,14 +671,22 @@ async function scenarioPipeline(): Promise<void> {
   say('Whole pipeline, 50 devices × 2000 messages: the hub on InfluxDB against Mosquitto → Node-RED → InfluxDB…');
   const load = FIFTY_DEVICES_QOS1;
   const hubUrl = freshDatabase();
-  const hub = await withBroker(() => startHub(hubOptions(hubUrl)), (b) => throughput(b, load, { influxUrl: hubUrl }));
+  const hub = await withBroker(
+    () => startHub(hubOptions(hubUrl)),
+    (b) => throughput(b, load, { influxUrl: hubUrl }),
+  );
   const peerUrl = freshDatabase();
   await createDatabase(peerUrl);
   const peer = await withBroker(startMosquitto, async (mosquitto) => {
     const nodeRed = await startNodeRed(mosquitto.url, peerUrl);
     try {
       // The readiness probe left one point in the database.
-      return await throughput(mosquitto, load, { influxUrl: peerUrl, between: { nodeRed: nodeRed.pid }, already: 1, stallMs: 10_000 });
+      return await throughput(mosquitto, load, {
+        influxUrl: peerUrl,
+        between: { nodeRed: nodeRed.pid },
+        already: 1,
+        stallMs: 10_000,
+      });
     } finally {
       await nodeRed.stop();
     }
@@ -468,39 +695,103 @@ async function scenarioPipeline(): Promise<void> {
   const peerStored = peer.storedReadingsPerSecond ?? 0;
   const hubCpu = hub.cpuPerStoredReading ?? { total: 0, processes: {} };
   const peerCpu = peer.cpuPerStoredReading ?? { total: 0, processes: {} };
-  const summary = (t: Throughput) => ({ storedReadings: t.storedReadings, storedReadingsPerSecond: t.storedReadingsPerSecond, messagesPerSecondAcknowledged: t.messagesPerSecond, cpuMicrosecondsPerStoredReading: t.cpuPerStoredReading, cpuMicrosecondsPerMessage: t.cpuMicroseconds });
+  const summary = (t: Throughput) => ({
+    storedReadings: t.storedReadings,
+    storedReadingsPerSecond: t.storedReadingsPerSecond,
+    messagesPerSecondAcknowledged: t.messagesPerSecond,
+    cpuMicrosecondsPerStoredReading: t.cpuPerStoredReading,
+    cpuMicrosecondsPerMessage: t.cpuMicroseconds,
+  });
   results.pipeline = { readingsSent: peer.report.readingsSent, floorwatch: summary(hub), nodeRed: summary(peer) };
-  const parts = (cpu: { processes: Record<string, number> }, names: string[]) => names.map((name) => cpu.processes[name] ?? '?').join(' + ');
+  const parts = (cpu: { processes: Record<string, number> }, names: string[]) =>
+    names.map((name) => cpu.processes[name] ?? '?').join(' + ');
   rows.push(
-    { scenario, figure: 'readings stored: floorwatch / peer', value: `${hub.storedReadings} / ${peer.storedReadings}`, ratio: `of ${peer.report.readingsSent} sent to each` },
-    { scenario: '', figure: 'stored readings/s: floorwatch / peer', value: `${hubStored} / ${peerStored}`, ratio: `floorwatch ${(hubStored / peerStored).toFixed(2)}× the peer (target ≥ 1.5)` },
-    { scenario: '', figure: 'CPU µs per stored reading: floorwatch / peer', value: `${hubCpu.total} / ${peerCpu.total}`, ratio: `floorwatch ${(hubCpu.total / peerCpu.total).toFixed(2)}× the peer (target ≤ 0.7)` },
+    {
+      scenario,
+      figure: 'readings stored: floorwatch / peer',
+      value: `${hub.storedReadings} / ${peer.storedReadings}`,
+      ratio: `of ${peer.report.readingsSent} sent to each`,
+    },
+    {
+      scenario: '',
+      figure: 'stored readings/s: floorwatch / peer',
+      value: `${hubStored} / ${peerStored}`,
+      ratio: `floorwatch ${(hubStored / peerStored).toFixed(2)}× the peer (target ≥ 1.5)`,
+    },
+    {
+      scenario: '',
+      figure: 'CPU µs per stored reading: floorwatch / peer',
+      value: `${hubCpu.total} / ${peerCpu.total}`,
+      ratio: `floorwatch ${(hubCpu.total / peerCpu.total).toFixed(2)}× the peer (target ≤ 0.7)`,
+    },
     { scenario: '', figure: 'floorwatch: hub + InfluxDB', value: parts(hubCpu, ['broker', 'influxd']) },
-    { scenario: '', figure: 'peer: Mosquitto + Node-RED + InfluxDB', value: parts(peerCpu, ['broker', 'nodeRed', 'influxd']) },
-    { scenario: '', figure: 'msg/s acknowledged: floorwatch / peer', value: `${hub.messagesPerSecond} / ${peer.messagesPerSecond}` },
-    { scenario: '', figure: 'floorwatch acknowledges', value: 'after its journal\'s fsync', ratio: 'and judges every reading against the alert rules' },
-    { scenario: '', figure: 'the peer acknowledges', value: 'on receipt (Mosquitto, Node-RED)', ratio: 'before the InfluxDB write; no journal, no alert rules' },
+    {
+      scenario: '',
+      figure: 'peer: Mosquitto + Node-RED + InfluxDB',
+      value: parts(peerCpu, ['broker', 'nodeRed', 'influxd']),
+    },
+    {
+      scenario: '',
+      figure: 'msg/s acknowledged: floorwatch / peer',
+      value: `${hub.messagesPerSecond} / ${peer.messagesPerSecond}`,
+    },
+    {
+      scenario: '',
+      figure: 'floorwatch acknowledges',
+      value: "after its journal's fsync",
+      ratio: 'and judges every reading against the alert rules',
+    },
+    {
+      scenario: '',
+      figure: 'the peer acknowledges',
+      value: 'on receipt (Mosquitto, Node-RED)',
+      ratio: 'before the InfluxDB write; no journal, no alert rules',
+    },
   );
 }
 
 const started = Date.now();
 try {
-  const run: Record<Scenario, () => Promise<void>> = { throughput: scenarioThroughput, senml: scenarioSenml, latency: scenarioLatency, fleet: scenarioFleet, journal: scenarioJournal, overload: scenarioOverload, pipeline: scenarioPipeline };
+  const run: Record<Scenario, () => Promise<void>> = {
+    throughput: scenarioThroughput,
+    senml: scenarioSenml,
+    latency: scenarioLatency,
+    fleet: scenarioFleet,
+    journal: scenarioJournal,
+    overload: scenarioOverload,
+    pipeline: scenarioPipeline,
+  };
   for (const name of SCENARIOS) if (only.has(name)) await run[name]();
 } finally {
   await influxd.dispose();
 }
 
-const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, platform: `${os.type()} ${os.release()}` };
+const machine = {
+  cpus: os.cpus().length,
+  model: os.cpus()[0]?.model,
+  memoryGb: round(os.totalmem() / 2 ** 30, 1),
+  node: process.version,
+  platform: `${os.type()} ${os.release()}`,
+};
 const widths = [28, 44, 36];
 say('');
 // Every process measured (hub, bare Aedes, load generator) runs on this Node: figures from different Nodes differ.
-say(`Node ${machine.node}, ${machine.cpus} × ${machine.model ?? 'unknown CPU'}, ${machine.memoryGb} GB, ${machine.platform}`);
+say(
+  `Node ${machine.node}, ${machine.cpus} × ${machine.model ?? 'unknown CPU'}, ${machine.memoryGb} GB, ${machine.platform}`,
+);
 say(['scenario', 'figure', 'value'].map((h, i) => h.padEnd(widths[i] ?? 0)).join(' ') + ' ratio');
-for (const row of rows) say([row.scenario, row.figure, row.value].map((c, i) => c.padEnd(widths[i] ?? 0)).join(' ') + ` ${row.ratio ?? ''}`);
+for (const row of rows)
+  say([row.scenario, row.figure, row.value].map((c, i) => c.padEnd(widths[i] ?? 0)).join(' ') + ` ${row.ratio ?? ''}`);
 // One file per day and Node major version, so runs on two Nodes the same day are both kept.
-const file = join(import.meta.dirname, 'results', `${new Date().toISOString().slice(0, 10)}-node${process.versions.node.split('.')[0]}.json`);
+const file = join(
+  import.meta.dirname,
+  'results',
+  `${new Date().toISOString().slice(0, 10)}-node${process.versions.node.split('.')[0]}.json`,
+);
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine, durationSeconds: round((Date.now() - started) / 1000), results }, null, 2)}\n`);
+writeFileSync(
+  file,
+  `${JSON.stringify({ date: new Date().toISOString(), machine, durationSeconds: round((Date.now() - started) / 1000), results }, null, 2)}\n`,
+);
 say(`\nwritten to ${file} (${round((Date.now() - started) / 1000)} s)`);
 process.exit(0);

@@ -45,7 +45,10 @@ export async function startMosquitto(): Promise<BrokerProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'floorwatch-bench-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\nlog_dest none\n`);
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\nlog_dest none\n`,
+  );
   const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
   await eventually(() => portOpen(port), { what: 'mosquitto to listen' });
   return {
@@ -61,14 +64,23 @@ export async function startMosquitto(): Promise<BrokerProcess> {
 
 export async function startBareAedes(): Promise<BrokerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'bare-aedes.ts'), String(port)], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'bare-aedes.ts'), String(port)], {
+    stdio: 'ignore',
+  });
   await eventually(() => portOpen(port), { what: 'bare Aedes to listen' });
   return { name: 'aedes', url: `mqtt://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-export async function startHub(options: { influxUrl?: string; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<BrokerProcess> {
+export async function startHub(
+  options: { influxUrl?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
+): Promise<BrokerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'floorwatch-bench-hub-'));
-  const hub = await spawnHub(dataDir, { ...(options.influxUrl && { influxUrl: options.influxUrl }), logLevel: 'warn', ...(options.env && { env: options.env }), ...(options.nodeArgs && { nodeArgs: options.nodeArgs }) });
+  const hub = await spawnHub(dataDir, {
+    ...(options.influxUrl && { influxUrl: options.influxUrl }),
+    logLevel: 'warn',
+    ...(options.env && { env: options.env }),
+    ...(options.nodeArgs && { nodeArgs: options.nodeArgs }),
+  });
   return {
     name: 'hub',
     url: hub.mqttUrl,
@@ -147,7 +159,8 @@ export async function startNodeRed(mqttUrl: string, influxUrl: string): Promise<
     const payload = JSON.stringify({ ts: Date.now(), seq: 0, co2: 400 });
     await eventually(
       async () => {
-        if (child.exitCode !== null) throw new Error(`Node-RED exited with ${child.exitCode}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+        if (child.exitCode !== null)
+          throw new Error(`Node-RED exited with ${child.exitCode}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
         await probe.publishAsync(`floorwatch/devices/${NODE_RED_PROBE_DEVICE}/telemetry`, payload, { qos: 1 });
         return (await countPoints(influxUrl, 'co2')) > 0;
       },

@@ -2,7 +2,18 @@
 // transition) and the presence of readings. Heartbeats themselves are not stored.
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import { BarGaugeDisplayMode, ReduceDataOptionsBuilder, VizOrientation } from '@grafana/grafana-foundation-sdk/common';
-import { AnnotationQueryBuilder, DashboardBuilder, QueryVariableBuilder, RowBuilder, ThresholdsConfigBuilder, ThresholdsMode, VariableRefresh, VariableSort, type ValueMap, MappingType } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  AnnotationQueryBuilder,
+  DashboardBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  VariableRefresh,
+  VariableSort,
+  type ValueMap,
+  MappingType,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as table from '@grafana/grafana-foundation-sdk/table';
@@ -35,7 +46,12 @@ function openAlerts(filter: string, columns: string): string {
 const OPEN_COLUMNS = '"zone", "subject", "rule", "severity", "event", "summary"';
 
 function tableOf(title: string, description: string, query: string): table.PanelBuilder {
-  return new table.PanelBuilder().title(title).description(description).height(8).span(12).withTarget(new InfluxQueryBuilder(query).refId('A').table());
+  return new table.PanelBuilder()
+    .title(title)
+    .description(description)
+    .height(8)
+    .span(12)
+    .withTarget(new InfluxQueryBuilder(query).refId('A').table());
 }
 
 const EVENT_COLOURS: ValueMap = {
@@ -54,7 +70,9 @@ export function equipmentHealth(): DashboardBuilder {
   const metrics = [...METRICS.keys()].join('|');
   return new DashboardBuilder('Equipment health')
     .uid('floorwatch-equipment')
-    .description('Devices and gateways from their alerts (offline, equipment faults) and from the readings they send. Heartbeats are not stored, so a device that only heartbeats shows here through its alerts.')
+    .description(
+      'Devices and gateways from their alerts (offline, equipment faults) and from the readings they send. Heartbeats are not stored, so a device that only heartbeats shows here through its alerts.',
+    )
     .tags(['floorwatch', 'equipment'])
     .time({ from: 'now-7d', to: 'now' })
     .refresh('1m')
@@ -67,12 +85,21 @@ export function equipmentHealth(): DashboardBuilder {
         .id(2)
         .title('Devices offline now')
         .description('Devices and gateways whose offline alert has not resolved.')
-        .thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([{ value: null, color: 'green' }, { value: 1, color: 'red' }]))
+        .thresholds(
+          new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
+            { value: null, color: 'green' },
+            { value: 1, color: 'red' },
+          ]),
+        )
         .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']))
         .noValue('0')
         .height(8)
         .span(6)
-        .withTarget(new InfluxQueryBuilder(openAlerts(`"rule" =~ ${PRESENCE_RULES} AND ${IN_ZONE}`, 'count("alert_id") AS "offline"')).refId('A')),
+        .withTarget(
+          new InfluxQueryBuilder(
+            openAlerts(`"rule" =~ ${PRESENCE_RULES} AND ${IN_ZONE}`, 'count("alert_id") AS "offline"'),
+          ).refId('A'),
+        ),
     )
     .withPanel(tableOf('Offline devices', 'Since when, and what the hub last said.', offlineNow).id(3).span(18))
     .withRow(new RowBuilder('History').id(4))
@@ -80,15 +107,27 @@ export function equipmentHealth(): DashboardBuilder {
       new statetimeline.PanelBuilder()
         .id(5)
         .title('Device state')
-        .description('Each offline and equipment alert of a device (its key) through the time range: red firing, orange severity change, yellow acknowledged, green resolved.')
+        .description(
+          'Each offline and equipment alert of a device (its key) through the time range: red firing, orange severity change, yellow acknowledged, green resolved.',
+        )
         .mappings([EVENT_COLOURS])
         .height(10)
         .span(24)
         .withTransformation({ id: 'organize', options: { excludeByName: { alert_id: true } } })
-        .withTarget(new InfluxQueryBuilder(`SELECT "event" AS "state", "alert_id" FROM ${ALERTS} WHERE "rule" =~ /^(offline|gateway_offline|equipment)/ AND ${IN_ZONE} AND $timeFilter GROUP BY "key"`).refId('A').alias('$tag_key')),
+        .withTarget(
+          new InfluxQueryBuilder(
+            `SELECT "event" AS "state", "alert_id" FROM ${ALERTS} WHERE "rule" =~ /^(offline|gateway_offline|equipment)/ AND ${IN_ZONE} AND $timeFilter GROUP BY "key"`,
+          )
+            .refId('A')
+            .alias('$tag_key'),
+        ),
     )
     .withPanel(
-      tableOf('Fault codes', 'Every equipment fault reported in the time range, with the code the device sent.', `SELECT "subject", "rule", "severity", "summary" FROM ${ALERTS} WHERE "rule" =~ ${EQUIPMENT_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter`).id(6),
+      tableOf(
+        'Fault codes',
+        'Every equipment fault reported in the time range, with the code the device sent.',
+        `SELECT "subject", "rule", "severity", "summary" FROM ${ALERTS} WHERE "rule" =~ ${EQUIPMENT_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter`,
+      ).id(6),
     )
     .withPanel(
       new bargauge.PanelBuilder()
@@ -100,18 +139,32 @@ export function equipmentHealth(): DashboardBuilder {
         .reduceOptions(new ReduceDataOptionsBuilder().calcs(['sum']))
         .height(8)
         .span(12)
-        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM ${ALERTS} WHERE "rule" =~ ${EQUIPMENT_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY "rule"`).refId('A').alias('$tag_rule')),
+        .withTarget(
+          new InfluxQueryBuilder(
+            `SELECT count("alert_id") FROM ${ALERTS} WHERE "rule" =~ ${EQUIPMENT_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY "rule"`,
+          )
+            .refId('A')
+            .alias('$tag_rule'),
+        ),
     )
     .withRow(new RowBuilder('Availability').id(8))
     .withPanel(
       new bargauge.PanelBuilder()
         .id(9)
         .title('Sensor availability')
-        .description(`Share of ${AVAILABILITY_BUCKET_MS / 60_000}-minute periods in the time range with at least one reading, per device and metric.`)
+        .description(
+          `Share of ${AVAILABILITY_BUCKET_MS / 60_000}-minute periods in the time range with at least one reading, per device and metric.`,
+        )
         .unit('percent')
         .min(0)
         .max(100)
-        .thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([{ value: null, color: 'red' }, { value: 95, color: 'orange' }, { value: 99, color: 'green' }]))
+        .thresholds(
+          new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
+            { value: null, color: 'red' },
+            { value: 95, color: 'orange' },
+            { value: 99, color: 'green' },
+          ]),
+        )
         .displayMode(BarGaugeDisplayMode.Basic)
         .orientation(VizOrientation.Horizontal)
         .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']))
@@ -135,7 +188,13 @@ export function equipmentHealth(): DashboardBuilder {
         .reduceOptions(new ReduceDataOptionsBuilder().calcs(['sum']))
         .height(10)
         .span(12)
-        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM ${ALERTS} WHERE "rule" =~ ${PRESENCE_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY "key"`).refId('A').alias('$tag_key')),
+        .withTarget(
+          new InfluxQueryBuilder(
+            `SELECT count("alert_id") FROM ${ALERTS} WHERE "rule" =~ ${PRESENCE_RULES} AND "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY "key"`,
+          )
+            .refId('A')
+            .alias('$tag_key'),
+        ),
     );
 }
 
@@ -155,9 +214,23 @@ export function alertsBoard(): DashboardBuilder {
         .datasource(INFLUX)
         .enable(true)
         .iconColor('red')
-        .target(new InfluxQueryBuilder(`SELECT "summary" AS "text", "rule", "severity" FROM ${ALERTS} WHERE "event" = 'firing' AND ${IN_ZONE} AND $timeFilter`).refId('Anno').table()),
+        .target(
+          new InfluxQueryBuilder(
+            `SELECT "summary" AS "text", "rule", "severity" FROM ${ALERTS} WHERE "event" = 'firing' AND ${IN_ZONE} AND $timeFilter`,
+          )
+            .refId('Anno')
+            .table(),
+        ),
     )
-    .withPanel(tableOf('Open alerts', 'Every alert whose latest transition is not resolved, whatever the time range.', openAlerts(IN_ZONE, OPEN_COLUMNS)).id(1).span(24))
+    .withPanel(
+      tableOf(
+        'Open alerts',
+        'Every alert whose latest transition is not resolved, whatever the time range.',
+        openAlerts(IN_ZONE, OPEN_COLUMNS),
+      )
+        .id(1)
+        .span(24),
+    )
     .withPanel(
       new timeseries.PanelBuilder()
         .id(2)
@@ -166,7 +239,21 @@ export function alertsBoard(): DashboardBuilder {
         .legend(legend())
         .height(8)
         .span(24)
-        .withTarget(new InfluxQueryBuilder(`SELECT count("alert_id") FROM ${ALERTS} WHERE "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY time($__interval), "severity" fill(none)`).refId('A').alias('$tag_severity')),
+        .withTarget(
+          new InfluxQueryBuilder(
+            `SELECT count("alert_id") FROM ${ALERTS} WHERE "event" = 'firing' AND ${IN_ZONE} AND $timeFilter GROUP BY time($__interval), "severity" fill(none)`,
+          )
+            .refId('A')
+            .alias('$tag_severity'),
+        ),
     )
-    .withPanel(tableOf('Alert history', 'Every transition in the time range: firing, severity, acknowledged, escalated, resolved.', `SELECT "key", "event", "severity", "summary" FROM ${ALERTS} WHERE ${IN_ZONE} AND $timeFilter`).id(3).span(24));
+    .withPanel(
+      tableOf(
+        'Alert history',
+        'Every transition in the time range: firing, severity, acknowledged, escalated, resolved.',
+        `SELECT "key", "event", "severity", "summary" FROM ${ALERTS} WHERE ${IN_ZONE} AND $timeFilter`,
+      )
+        .id(3)
+        .span(24),
+    );
 }

@@ -1,8 +1,22 @@
 // The floor's environment and noise exposure, zone by zone, with the bands of each zone's
 // effective requirements (the ones its alerts are judged by).
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
-import { BarGaugeDisplayMode, GraphThresholdsStyleConfigBuilder, GraphThresholdsStyleMode, ReduceDataOptionsBuilder, VizOrientation } from '@grafana/grafana-foundation-sdk/common';
-import { AnnotationPanelFilterBuilder, AnnotationQueryBuilder, DashboardBuilder, QueryVariableBuilder, RowBuilder, VariableRefresh, VariableSort } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  BarGaugeDisplayMode,
+  GraphThresholdsStyleConfigBuilder,
+  GraphThresholdsStyleMode,
+  ReduceDataOptionsBuilder,
+  VizOrientation,
+} from '@grafana/grafana-foundation-sdk/common';
+import {
+  AnnotationPanelFilterBuilder,
+  AnnotationQueryBuilder,
+  DashboardBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
 import type { Limit, Requirement, RequirementKey } from '../hub/rules/requirements.ts';
@@ -17,7 +31,11 @@ const EIGHT_HOURS = 8 * HOUR;
 /** 100 % daily noise dose is LEX,8h 85 dB(A) (GBZ 2.2-2007; EU 2003/10/EC upper action value). */
 const DOSE_REFERENCE_DB = 85;
 
-export const SEASON_MONTHS = { winter: 'November–March', summer: 'June–August', transition: 'April, May, September, October' } as const;
+export const SEASON_MONTHS = {
+  winter: 'November–March',
+  summer: 'June–August',
+  transition: 'April, May, September, October',
+} as const;
 
 interface Plot {
   key: RequirementKey;
@@ -27,7 +45,8 @@ interface Plot {
 }
 
 function mean(metric: string): (zone: string) => string {
-  return (zone) => `SELECT mean("value") FROM "${metric}" WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time($__interval), "device" fill(none)`;
+  return (zone) =>
+    `SELECT mean("value") FROM "${metric}" WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time($__interval), "device" fill(none)`;
 }
 
 function windowOf(req: Requirement | undefined, kind: 'mean' | 'laeq', fallbackMs: number): number {
@@ -42,9 +61,14 @@ const OFFICE: Plot[] = [
     key: 'co2',
     title: 'CO₂, 1-hour mean',
     // A rolling mean of 1-minute means over the rule's window (the first window of the range stays empty).
-    query: (zone, req) => `SELECT moving_average(mean("value"), ${windowOf(req, 'mean', HOUR) / 60_000}) FROM "co2" WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time(1m), "device" fill(none)`,
+    query: (zone, req) =>
+      `SELECT moving_average(mean("value"), ${windowOf(req, 'mean', HOUR) / 60_000}) FROM "co2" WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time(1m), "device" fill(none)`,
   },
-  { key: 'noise', title: 'Noise, LAeq', query: (zone, req) => laeqQuery(`"zone" = '${zone}'`, `${windowOf(req, 'laeq', 15 * 60_000) / 60_000}m`) },
+  {
+    key: 'noise',
+    title: 'Noise, LAeq',
+    query: (zone, req) => laeqQuery(`"zone" = '${zone}'`, `${windowOf(req, 'laeq', 15 * 60_000) / 60_000}m`),
+  },
 ];
 
 const SERVER_ROOM: Plot[] = [
@@ -75,7 +99,13 @@ function zonesOf(rules: SiteRules): ZoneRules[] {
 }
 
 export function floorEnvironment(rules: SiteRules, uid: string, title: string): DashboardBuilder {
-  const board = new DashboardBuilder(title).uid(uid).tags(['floorwatch', 'environment']).time({ from: 'now-24h', to: 'now' }).refresh('1m').timezone('browser').readonly();
+  const board = new DashboardBuilder(title)
+    .uid(uid)
+    .tags(['floorwatch', 'environment'])
+    .time({ from: 'now-24h', to: 'now' })
+    .refresh('1m')
+    .timezone('browser')
+    .readonly();
   let id = 0;
   for (const zone of zonesOf(rules)) {
     board.withRow(new RowBuilder(zoneTitle(zone)).id(++id));
@@ -85,7 +115,11 @@ export function floorEnvironment(rules: SiteRules, uid: string, title: string): 
       const description = req ? describeLimits(req) : `No ${plot.key} rule is enabled for ${zone.zone}.`;
       const unit = req?.unit ?? METRICS.get(plot.key)?.unit ?? '';
       ids.push(++id);
-      board.withPanel(banded(`${plot.title} — ${zone.zone}`, unit, req?.limits ?? [], description).id(id).withTarget(new InfluxQueryBuilder(plot.query(zone.zone, req)).refId('A').alias('$tag_device')));
+      board.withPanel(
+        banded(`${plot.title} — ${zone.zone}`, unit, req?.limits ?? [], description)
+          .id(id)
+          .withTarget(new InfluxQueryBuilder(plot.query(zone.zone, req)).refId('A').alias('$tag_device')),
+      );
     }
     board.annotation(
       new AnnotationQueryBuilder()
@@ -93,7 +127,13 @@ export function floorEnvironment(rules: SiteRules, uid: string, title: string): 
         .datasource(INFLUX)
         .enable(true)
         .iconColor('red')
-        .target(new InfluxQueryBuilder(`SELECT "summary" AS "text", "rule", "severity", "event" FROM ${ALERTS} WHERE "zone" = '${zone.zone}' AND $timeFilter`).refId('Anno').table())
+        .target(
+          new InfluxQueryBuilder(
+            `SELECT "summary" AS "text", "rule", "severity", "event" FROM ${ALERTS} WHERE "zone" = '${zone.zone}' AND $timeFilter`,
+          )
+            .refId('Anno')
+            .table(),
+        )
         .filter(new AnnotationPanelFilterBuilder().ids(ids)),
     );
   }
@@ -110,7 +150,13 @@ function exposureQuery(zone: string, select: (energyTimesRange: string) => strin
   return `SELECT ${select(energy)} FROM (SELECT pow(10, "value" / 10) AS "energy" FROM "noise" WHERE "zone" = '${zone}' AND ${matchesVariable('device', 'position')} AND $timeFilter) WHERE $timeFilter GROUP BY "device"`;
 }
 
-function gauge(title: string, unit: string, limits: readonly Limit[], description: string, query: string): bargauge.PanelBuilder {
+function gauge(
+  title: string,
+  unit: string,
+  limits: readonly Limit[],
+  description: string,
+  query: string,
+): bargauge.PanelBuilder {
   return new bargauge.PanelBuilder()
     .title(title)
     .description(description)
@@ -127,7 +173,9 @@ function gauge(title: string, unit: string, limits: readonly Limit[], descriptio
 export function noiseExposure(rules: SiteRules): DashboardBuilder {
   const board = new DashboardBuilder('Noise exposure')
     .uid('floorwatch-noise-exposure')
-    .description('Noise per position (device): LAeq, and LEX,8h and daily dose over the selected time range taken as the shift. Select the shift as the time range.')
+    .description(
+      'Noise per position (device): LAeq, and LEX,8h and daily dose over the selected time range taken as the shift. Select the shift as the time range.',
+    )
     .tags(['floorwatch', 'noise'])
     .time({ from: 'now-8h', to: 'now' })
     .refresh('1m')
@@ -151,16 +199,44 @@ export function noiseExposure(rules: SiteRules): DashboardBuilder {
     const exposure = zone.requirements.find((r) => r.key === 'noise_exposure');
     const noiseWindow = `${windowOf(noise, 'laeq', 15 * 60_000) / 60_000}m`;
     board.withPanel(
-      banded(`LAeq per position — ${zone.zone}`, 'dB(A)', noise?.limits ?? [], noise ? describeLimits(noise) : `No noise rule is enabled for ${zone.zone}.`)
+      banded(
+        `LAeq per position — ${zone.zone}`,
+        'dB(A)',
+        noise?.limits ?? [],
+        noise ? describeLimits(noise) : `No noise rule is enabled for ${zone.zone}.`,
+      )
         .id(++id)
         .span(12)
-        .withTarget(new InfluxQueryBuilder(laeqQuery(`"zone" = '${zone.zone}' AND ${matchesVariable('device', 'position')}`, noiseWindow)).refId('A').alias('$tag_device')),
+        .withTarget(
+          new InfluxQueryBuilder(
+            laeqQuery(`"zone" = '${zone.zone}' AND ${matchesVariable('device', 'position')}`, noiseWindow),
+          )
+            .refId('A')
+            .alias('$tag_device'),
+        ),
     );
     const exposureText = exposure ? describeLimits(exposure) : `No noise exposure rule is enabled for ${zone.zone}.`;
-    const doseLimits = (exposure?.limits ?? []).map((l) => ({ ...l, threshold: { ...l.threshold, value: dose(l.threshold.value) } }));
-    board.withPanel(gauge(`LEX,8h per position — ${zone.zone}`, 'dB', exposure?.limits ?? [], exposureText, exposureQuery(zone.zone, (e) => `10 * log10(${e}) AS "lex8h"`)).id(++id));
+    const doseLimits = (exposure?.limits ?? []).map((l) => ({
+      ...l,
+      threshold: { ...l.threshold, value: dose(l.threshold.value) },
+    }));
     board.withPanel(
-      gauge(`Daily noise dose — ${zone.zone}`, 'percent', doseLimits, `100 % is LEX,8h ${DOSE_REFERENCE_DB} dB(A); each 3 dB doubles it.\n${exposureText}`, exposureQuery(zone.zone, (e) => `100 * ${e} / ${(10 ** (DOSE_REFERENCE_DB / 10)).toFixed(0)} AS "dose"`)).id(++id),
+      gauge(
+        `LEX,8h per position — ${zone.zone}`,
+        'dB',
+        exposure?.limits ?? [],
+        exposureText,
+        exposureQuery(zone.zone, (e) => `10 * log10(${e}) AS "lex8h"`),
+      ).id(++id),
+    );
+    board.withPanel(
+      gauge(
+        `Daily noise dose — ${zone.zone}`,
+        'percent',
+        doseLimits,
+        `100 % is LEX,8h ${DOSE_REFERENCE_DB} dB(A); each 3 dB doubles it.\n${exposureText}`,
+        exposureQuery(zone.zone, (e) => `100 * ${e} / ${(10 ** (DOSE_REFERENCE_DB / 10)).toFixed(0)} AS "dose"`),
+      ).id(++id),
     );
   }
   return board;

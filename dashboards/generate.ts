@@ -26,16 +26,27 @@ export function dashboards(config: Config): Dashboard[] {
   // Grafana bands are fixed, so a site on the calendar gets one environment dashboard per season.
   const environment =
     configured === 'calendar'
-      ? SEASONS.map((season) => floorEnvironment(rulesIn(config, season), `floorwatch-environment-${season}`, `Floor environment (${season}: ${SEASON_MONTHS[season]})`))
+      ? SEASONS.map((season) =>
+          floorEnvironment(
+            rulesIn(config, season),
+            `floorwatch-environment-${season}`,
+            `Floor environment (${season}: ${SEASON_MONTHS[season]})`,
+          ),
+        )
       : [floorEnvironment(rulesIn(config, configured), 'floorwatch-environment', `Floor environment (${configured})`)];
   // Exposure limits do not change with the season.
   const anySeason = rulesIn(config, configured === 'calendar' ? 'winter' : configured);
-  return [...environment, noiseExposure(anySeason), equipmentHealth(), alertsBoard(), hubInternals()].map((b) => b.build());
+  return [...environment, noiseExposure(anySeason), equipmentHealth(), alertsBoard(), hubInternals()].map((b) =>
+    b.build(),
+  );
 }
 
 export function generate(config: Config): GeneratedFile[] {
   return [
-    ...dashboards(config).map((d) => ({ path: `${DASHBOARD_DIR}/${d.uid ?? 'dashboard'}.json`, content: `${JSON.stringify(d, null, 2)}\n` })),
+    ...dashboards(config).map((d) => ({
+      path: `${DASHBOARD_DIR}/${d.uid ?? 'dashboard'}.json`,
+      content: `${JSON.stringify(d, null, 2)}\n`,
+    })),
     { path: 'grafana/provisioning/datasources/floorwatch.yaml', content: datasources() },
     { path: 'grafana/provisioning/dashboards/floorwatch.yaml', content: dashboardProvider() },
   ];

@@ -14,17 +14,22 @@ interface Plot {
 const PLOTS: Plot[] = [
   {
     title: 'Ingest rate',
-    description: 'Messages received per second by source and kind, and readings accepted into the journal and written to the store.',
+    description:
+      'Messages received per second by source and kind, and readings accepted into the journal and written to the store.',
     unit: 'ops',
     queries: [
-      { expr: 'sum by (source, kind) (rate(floorwatch_messages_received_total[$__rate_interval]))', legend: '{{source}} {{kind}}' },
+      {
+        expr: 'sum by (source, kind) (rate(floorwatch_messages_received_total[$__rate_interval]))',
+        legend: '{{source}} {{kind}}',
+      },
       { expr: 'rate(floorwatch_readings_accepted_total[$__rate_interval])', legend: 'readings accepted' },
       { expr: 'rate(floorwatch_readings_stored_total[$__rate_interval])', legend: 'readings stored' },
     ],
   },
   {
     title: 'Journal lag',
-    description: 'Journal entries each consumer (store, rules, …) has not yet committed. Grows while the store is down; drains when it is back.',
+    description:
+      'Journal entries each consumer (store, rules, …) has not yet committed. Grows while the store is down; drains when it is back.',
     unit: 'short',
     queries: [{ expr: 'floorwatch_journal_lag_entries', legend: '{{consumer}}' }],
   },
@@ -36,21 +41,50 @@ const PLOTS: Plot[] = [
   },
   {
     title: 'Store write latency',
-    description: 'How long a batch takes to write to InfluxDB or SQLite (50th and 95th percentile), and failed attempts.',
+    description:
+      'How long a batch takes to write to InfluxDB or SQLite (50th and 95th percentile), and failed attempts.',
     unit: 's',
     queries: [
-      { expr: 'histogram_quantile(0.5, sum by (le) (rate(floorwatch_store_write_seconds_bucket[$__rate_interval])))', legend: 'p50' },
-      { expr: 'histogram_quantile(0.95, sum by (le) (rate(floorwatch_store_write_seconds_bucket[$__rate_interval])))', legend: 'p95' },
+      {
+        expr: 'histogram_quantile(0.5, sum by (le) (rate(floorwatch_store_write_seconds_bucket[$__rate_interval])))',
+        legend: 'p50',
+      },
+      {
+        expr: 'histogram_quantile(0.95, sum by (le) (rate(floorwatch_store_write_seconds_bucket[$__rate_interval])))',
+        legend: 'p95',
+      },
       { expr: 'rate(floorwatch_store_write_failures_total[$__rate_interval])', legend: 'failures per second' },
     ],
   },
 ];
 
 export function hubInternals(): DashboardBuilder {
-  const board = new DashboardBuilder('Hub internals').uid('floorwatch-hub').tags(['floorwatch', 'hub']).time({ from: 'now-6h', to: 'now' }).refresh('30s').timezone('browser').readonly();
+  const board = new DashboardBuilder('Hub internals')
+    .uid('floorwatch-hub')
+    .tags(['floorwatch', 'hub'])
+    .time({ from: 'now-6h', to: 'now' })
+    .refresh('30s')
+    .timezone('browser')
+    .readonly();
   PLOTS.forEach((plot, i) => {
-    const panel = new timeseries.PanelBuilder().id(i + 1).title(plot.title).description(plot.description).unit(plot.unit).datasource(PROMETHEUS).legend(legend()).height(8).span(12);
-    plot.queries.forEach((q, j) => panel.withTarget(new DataqueryBuilder().datasource(PROMETHEUS).expr(q.expr).legendFormat(q.legend).refId(String.fromCharCode(65 + j))));
+    const panel = new timeseries.PanelBuilder()
+      .id(i + 1)
+      .title(plot.title)
+      .description(plot.description)
+      .unit(plot.unit)
+      .datasource(PROMETHEUS)
+      .legend(legend())
+      .height(8)
+      .span(12);
+    plot.queries.forEach((q, j) =>
+      panel.withTarget(
+        new DataqueryBuilder()
+          .datasource(PROMETHEUS)
+          .expr(q.expr)
+          .legendFormat(q.legend)
+          .refId(String.fromCharCode(65 + j)),
+      ),
+    );
     board.withPanel(panel);
   });
   return board;

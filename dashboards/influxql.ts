@@ -1,7 +1,12 @@
 // A Grafana query against InfluxDB 1.x in raw InfluxQL. The SDK ships no InfluxDB query type, so
 // this is the query model Grafana's InfluxDB data source saves for a raw query.
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
-import { LegendDisplayMode, LegendPlacement, VizLegendOptionsBuilder, type DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
+import {
+  LegendDisplayMode,
+  LegendPlacement,
+  VizLegendOptionsBuilder,
+  type DataSourceRef,
+} from '@grafana/grafana-foundation-sdk/common';
 import { ALERT_HISTORY_POLICY } from '../hub/store/influx/index.ts';
 
 /** The data sources the provisioning files create, by uid. */
@@ -13,7 +18,10 @@ export const ALERTS = `"${ALERT_HISTORY_POLICY}"."alerts"`;
 
 /** A legend naming each series (device, reason, …) under a time series panel. */
 export function legend(): VizLegendOptionsBuilder {
-  return new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom);
+  return new VizLegendOptionsBuilder()
+    .showLegend(true)
+    .displayMode(LegendDisplayMode.List)
+    .placement(LegendPlacement.Bottom);
 }
 
 export type ResultFormat = 'time_series' | 'table';
@@ -35,7 +43,13 @@ export class InfluxQueryBuilder implements Builder<Dataquery> {
   private readonly internal: InfluxQuery;
 
   constructor(query: string) {
-    this.internal = { datasource: INFLUX, query, rawQuery: true, resultFormat: 'time_series', _implementsDataqueryVariant() {} };
+    this.internal = {
+      datasource: INFLUX,
+      query,
+      rawQuery: true,
+      resultFormat: 'time_series',
+      _implementsDataqueryVariant() {},
+    };
   }
 
   build(): InfluxQuery {

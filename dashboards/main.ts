@@ -19,9 +19,13 @@ try {
     mkdirSync(dirname(join(here, f.path)), { recursive: true });
     writeFileSync(join(here, f.path), f.content);
   }
-  process.stdout.write(`Wrote ${files.length} files for the zones and rules in ${file}:\n${files.map((f) => `  dashboards/${f.path}`).join('\n')}\n`);
+  process.stdout.write(
+    `Wrote ${files.length} files for the zones and rules in ${file}:\n${files.map((f) => `  dashboards/${f.path}`).join('\n')}\n`,
+  );
 } catch (err) {
   const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-  process.stderr.write(`The dashboards were not written; nothing changed. ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}\n`);
+  process.stderr.write(
+    `The dashboards were not written; nothing changed. ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}\n`,
+  );
   process.exit(1);
 }

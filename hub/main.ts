@@ -16,9 +16,17 @@ async function main(): Promise<void> {
   // Benchmarks only: what the fsync costs. Deliberately not part of the configuration.
   const journalFsync = process.env.BENCH_NO_JOURNAL_FSYNC !== '1';
   const hub = await startHub({ config, processMetrics: true, journalFsync });
-  if (!journalFsync) hub.log.warn('BENCH_NO_JOURNAL_FSYNC=1: the journal does not fsync; acknowledged readings can be lost in a crash');
-  const storage = config.storage.influx_url ? `InfluxDB at ${new URL(config.storage.influx_url).host}` : `embedded SQLite in ${config.data_dir}`;
-  const mqtt = [hub.mqttPort !== undefined && `mqtt://${config.bind}:${hub.mqttPort}`, hub.mqttsPort !== undefined && `mqtts://${config.bind}:${hub.mqttsPort}`].filter(Boolean).join(' or ');
+  if (!journalFsync)
+    hub.log.warn('BENCH_NO_JOURNAL_FSYNC=1: the journal does not fsync; acknowledged readings can be lost in a crash');
+  const storage = config.storage.influx_url
+    ? `InfluxDB at ${new URL(config.storage.influx_url).host}`
+    : `embedded SQLite in ${config.data_dir}`;
+  const mqtt = [
+    hub.mqttPort !== undefined && `mqtt://${config.bind}:${hub.mqttPort}`,
+    hub.mqttsPort !== undefined && `mqtts://${config.bind}:${hub.mqttsPort}`,
+  ]
+    .filter(Boolean)
+    .join(' or ');
   hub.log.info(
     { http: hub.url, mqtt },
     `floorwatch hub ready: sensors publish to ${mqtt} (or ${hub.url.replace('http', 'ws')}/mqtt); API at ${hub.url}/api/v1 (docs at ${hub.url}/docs); readings stored in ${storage}`,
@@ -46,7 +54,10 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as NodeJS.ErrnoException).code;
-  const hint = code === 'EADDRINUSE' ? ' — another program already uses that port: stop it, or set FLOORWATCH_HTTP_PORT / FLOORWATCH_MQTT_PORT' : '';
+  const hint =
+    code === 'EADDRINUSE'
+      ? ' — another program already uses that port: stop it, or set FLOORWATCH_HTTP_PORT / FLOORWATCH_MQTT_PORT'
+      : '';
   process.stderr.write(`floorwatch hub could not start: ${message}${hint}\n`);
   process.exit(1);
 });

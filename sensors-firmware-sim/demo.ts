@@ -34,7 +34,9 @@ async function main(): Promise<void> {
   try {
     lines = await startGatewayLines(fleet);
   } catch (err) {
-    process.stdout.write(`(no serial gateway in this demo: socat could not make a pty pair — ${(err as Error).message.split('\n')[0]}; install it with apt-get install socat)\n`);
+    process.stdout.write(
+      `(no serial gateway in this demo: socat could not make a pty pair — ${(err as Error).message.split('\n')[0]}; install it with apt-get install socat)\n`,
+    );
     fleet = { ...fleet, gateways: [], scenarios: fleet.scenarios.filter((s) => s.type !== 'gateway_unplugged') };
   }
 
@@ -55,11 +57,20 @@ async function main(): Promise<void> {
   });
 
   const clock = realTimeClock();
-  const floor = new Floor({ fleet, clock, url: `mqtt://${BIND}:${hub.mqttPort}`, lines, log: (line) => process.stdout.write(`${line}\n`) });
+  const floor = new Floor({
+    fleet,
+    clock,
+    url: `mqtt://${BIND}:${hub.mqttPort}`,
+    lines,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
   floor.start();
 
   const api = `${hub.url}/api/v1`;
-  const busy = [httpPort === 0 && `HTTP 8080 was busy, using ${hub.httpPort}`, mqttPort === 0 && `MQTT 1883 was busy, using ${hub.mqttPort}`].filter(Boolean);
+  const busy = [
+    httpPort === 0 && `HTTP 8080 was busy, using ${hub.httpPort}`,
+    mqttPort === 0 && `MQTT 1883 was busy, using ${hub.mqttPort}`,
+  ].filter(Boolean);
   process.stdout.write(
     [
       '',

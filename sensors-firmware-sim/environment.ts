@@ -148,7 +148,12 @@ export class ZoneEnvironment {
     this.co2 = relax(this.co2, this.co2Target(t), dt, (volume / this.airflow(t)) * 3_600_000);
     if (this.zone.type === 'server_room') {
       const failed = this.timeline.active('cooling_failure', this.zone.id, t) !== undefined;
-      this.temperature = relax(this.temperature, failed ? SERVER_ROOM_NO_COOLING : this.setpoint(season), dt, failed ? TAU_SERVER_FAILED_MS : TAU_SERVER_COOLING_MS);
+      this.temperature = relax(
+        this.temperature,
+        failed ? SERVER_ROOM_NO_COOLING : this.setpoint(season),
+        dt,
+        failed ? TAU_SERVER_FAILED_MS : TAU_SERVER_COOLING_MS,
+      );
       return;
     }
     // People warm the room by up to 1 °C above the setpoint (HVAC working), 2 °C without it.

@@ -123,7 +123,8 @@ export class Firmware {
       this.connected = true;
       this.attempt = 0;
       this.counts.connects++;
-      if (this.counts.connects > 1) options.log?.(`${this.id}: connected again; ${this.buffer.size} readings taken while offline to deliver`);
+      if (this.counts.connects > 1)
+        options.log?.(`${this.id}: connected again; ${this.buffer.size} readings taken while offline to deliver`);
       client.publish(this.topic('status'), 'online', { qos: 1, retain: true });
       this.pump();
       this.notify();
@@ -144,7 +145,11 @@ export class Firmware {
   private scheduleReconnect(): void {
     if (this.stopped || this.silent || this.cancelReconnect || this.connected || this.connecting) return;
     this.attempt++;
-    const delay = backoffMs(this.attempt, { ...(this.options.reconnect ?? { firstMs: 500, maxMs: 30_000 }), jitter: JITTER }, () => this.options.random.next());
+    const delay = backoffMs(
+      this.attempt,
+      { ...(this.options.reconnect ?? { firstMs: 500, maxMs: 30_000 }), jitter: JITTER },
+      () => this.options.random.next(),
+    );
     const clock = this.options.clock;
     this.cancelReconnect = clock.at(clock.now() + delay, () => {
       this.cancelReconnect = undefined;

@@ -96,10 +96,16 @@ export class Floor {
     const { fleet, clock } = options;
     const start = clock.now();
     this.timeline = new Timeline(fleet.scenarios, start);
-    for (const zone of fleet.zones) this.environments.set(zone.id, new ZoneEnvironment(zone, fleet.site, this.timeline, start));
-    for (const gateway of fleet.gateways) if (!options.lines?.has(gateway.id)) throw new Error(`gateway ${gateway.id} has no serial line: pass startGatewayLines(fleet) as lines`);
+    for (const zone of fleet.zones)
+      this.environments.set(zone.id, new ZoneEnvironment(zone, fleet.site, this.timeline, start));
+    for (const gateway of fleet.gateways)
+      if (!options.lines?.has(gateway.id))
+        throw new Error(`gateway ${gateway.id} has no serial line: pass startGatewayLines(fleet) as lines`);
     const url = options.url ?? fleet.mqtt.url;
-    const all: Array<(SensorSpec & { kind: 'sensor' }) | DeviceSpec> = [...fleet.sensors.map((s) => ({ ...s, kind: 'sensor' as const })), ...fleet.devices];
+    const all: Array<(SensorSpec & { kind: 'sensor' }) | DeviceSpec> = [
+      ...fleet.sensors.map((s) => ({ ...s, kind: 'sensor' as const })),
+      ...fleet.devices,
+    ];
     for (const device of all) {
       const random = seededRandom(Math.floor(hashFraction(device.id, fleet.site.seed) * 2 ** 32));
       this.randoms.set(device.id, random);
@@ -122,7 +128,9 @@ export class Floor {
           ...(username !== undefined && { username }),
           ...(password !== undefined && { password }),
           ...('format' in device && { format: device.format }),
-          ...('buffer' in device && { buffer: { max: device.buffer.max, ...(bufferDir && { file: join(bufferDir, `${device.id}.jsonl`) }) } }),
+          ...('buffer' in device && {
+            buffer: { max: device.buffer.max, ...(bufferDir && { file: join(bufferDir, `${device.id}.jsonl`) }) },
+          }),
           ...(options.log && { log: options.log }),
         }),
       );
@@ -137,10 +145,14 @@ export class Floor {
     for (const sensor of fleet.sensors) {
       // A phase within the interval, so sensors do not all report at the same instant.
       this.every(start + hashFraction(sensor.id, 1) * sensor.interval, sensor.interval, (t) => this.sample(sensor, t));
-      this.every(start + hashFraction(sensor.id, 2) * sensor.heartbeat_interval, sensor.heartbeat_interval, () => this.firmware.get(sensor.id)?.heartbeat('ok'));
+      this.every(start + hashFraction(sensor.id, 2) * sensor.heartbeat_interval, sensor.heartbeat_interval, () =>
+        this.firmware.get(sensor.id)?.heartbeat('ok'),
+      );
     }
     for (const device of fleet.devices) {
-      this.every(start + hashFraction(device.id, 2) * device.heartbeat_interval, device.heartbeat_interval, (t) => this.beat(device, t));
+      this.every(start + hashFraction(device.id, 2) * device.heartbeat_interval, device.heartbeat_interval, (t) =>
+        this.beat(device, t),
+      );
     }
     this.gatewayWork = Promise.all(fleet.gateways.map((g) => this.startGateway(g))).then(() => undefined);
     for (const scenario of fleet.scenarios) {
@@ -160,7 +172,15 @@ export class Floor {
       const env = this.environments.get(zone ?? spec.zone);
       return { device, metric, ...(env && { read: (now: number) => sense(metric, env.at(now), random) }) };
     });
-    const gateway = await startSerialGateway({ path: line.simPath, gateway: spec.id, sensors, clock, random: () => random.next(), intervalMs: spec.interval, aliveIntervalMs: spec.alive_interval });
+    const gateway = await startSerialGateway({
+      path: line.simPath,
+      gateway: spec.id,
+      sensors,
+      clock,
+      random: () => random.next(),
+      intervalMs: spec.interval,
+      aliveIntervalMs: spec.alive_interval,
+    });
     if (this.stopped) return gateway.stop();
     this.gateways.set(spec.id, gateway);
     // Plugged in from the start: the hub's side of the line has to be open before frames count.
@@ -259,7 +279,10 @@ export class Floor {
     if (!fw) return;
     let status: HealthStatus = 'ok';
     const components: Record<string, ComponentHealth> = {};
-    const wave = device.kind === 'headset' && device.zone !== undefined ? this.timeline.active('headset_faults', device.zone, t) : undefined;
+    const wave =
+      device.kind === 'headset' && device.zone !== undefined
+        ? this.timeline.active('headset_faults', device.zone, t)
+        : undefined;
     if (wave) {
       const seed = this.options.fleet.site.seed;
       const chosen = hashFraction(device.id, seed) < wave.fraction;
@@ -292,7 +315,18 @@ export class Floor {
   }
 
   stats(): FirmwareStats & { devices: number; connected: number } {
-    const total = { devices: 0, connected: 0, produced: 0, sent: 0, acked: 0, buffered: 0, bufferedPeak: 0, dropped: 0, connects: 0, failedConnects: 0 };
+    const total = {
+      devices: 0,
+      connected: 0,
+      produced: 0,
+      sent: 0,
+      acked: 0,
+      buffered: 0,
+      bufferedPeak: 0,
+      dropped: 0,
+      connects: 0,
+      failedConnects: 0,
+    };
     for (const fw of this.firmware.values()) {
       const s = fw.stats;
       total.devices++;
@@ -315,6 +349,9 @@ export class Floor {
     for (const loop of this.loops) loop.cancel();
     // A failed unplug or replug has already failed ready(); stopping goes on regardless.
     await this.gatewayWork.catch(() => undefined);
-    await Promise.all([...[...this.firmware.values()].map((fw) => fw.stop()), ...[...this.gateways.values()].map((g) => g.stop())]);
+    await Promise.all([
+      ...[...this.firmware.values()].map((fw) => fw.stop()),
+      ...[...this.gateways.values()].map((g) => g.stop()),
+    ]);
   }
 }

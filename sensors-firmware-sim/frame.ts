@@ -32,7 +32,9 @@ export interface HeartbeatFrame {
 }
 
 export function heartbeatFrame({ device, kind, status, components = {} }: HeartbeatFrame): string {
-  const parts = Object.entries(components).map(([name, c]) => `${name}=${c.state}${c.code !== undefined ? `:${c.code}` : ''}`);
+  const parts = Object.entries(components).map(
+    ([name, c]) => `${name}=${c.state}${c.code !== undefined ? `:${c.code}` : ''}`,
+  );
   return encodeFrame(['FWH', device, kind, status, ...parts]);
 }
 

@@ -95,7 +95,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const value = 400 + (seq % 1000);
     if (options.format === 'json') return JSON.stringify({ ts, seq, co2: value });
     // Names and times after the first record are relative to its base name and base time.
-    return JSON.stringify(Array.from({ length: batch }, (_, i) => ({ ...(i === 0 && { bn: `${id}/`, bt: ts / 1000, bu: 'ppm' }), n: 'co2', ...(i > 0 && { t: i / 1000 }), v: value })));
+    return JSON.stringify(
+      Array.from({ length: batch }, (_, i) => ({
+        ...(i === 0 && { bn: `${id}/`, bt: ts / 1000, bu: 'ppm' }),
+        n: 'co2',
+        ...(i > 0 && { t: i / 1000 }),
+        v: value,
+      })),
+    );
   };
 
   const connectDevice = async (n: number): Promise<MqttClient | undefined> => {
@@ -116,7 +123,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const clients: Array<MqttClient | undefined> = [];
   const concurrency = options.connectConcurrency ?? 200;
   for (let first = 1; first <= options.devices; first += concurrency) {
-    const wave = Array.from({ length: Math.min(concurrency, options.devices - first + 1) }, (_, i) => connectDevice(first + i));
+    const wave = Array.from({ length: Math.min(concurrency, options.devices - first + 1) }, (_, i) =>
+      connectDevice(first + i),
+    );
     clients.push(...(await Promise.all(wave)));
   }
   const connectMs = Date.now() - connectStarted;
@@ -148,7 +157,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       });
     }
     const settleBy = Date.now() + (options.settleMs ?? 10_000);
-    while (inFlight > 0 && Date.now() < settleBy && client.connected) await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(100)]);
+    while (inFlight > 0 && Date.now() < settleBy && client.connected)
+      await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(100)]);
   };
 
   await Promise.all(clients.flatMap((client, i) => (client ? [runDevice(client, i + 1)] : [])));

@@ -46,7 +46,8 @@ async function load(args: string[]): Promise<void> {
       password: { type: 'string' },
     },
   });
-  if (values.format !== 'json' && values.format !== 'senml' && values.format !== 'heartbeat') fail(`--format "${values.format}" must be json, senml or heartbeat`);
+  if (values.format !== 'json' && values.format !== 'senml' && values.format !== 'heartbeat')
+    fail(`--format "${values.format}" must be json, senml or heartbeat`);
   const report = await runLoad({
     url: values.url,
     devices: Math.max(1, Math.floor(numberFlag('devices', values.devices, 10))),
@@ -77,8 +78,22 @@ function fleetFromFlags(values: Record<string, string | boolean | string[] | und
   return parseFleet(
     {
       zones: [{ id: zone, type: values['zone-type'] ?? 'call_floor', seats }],
-      sensors: [{ id: `env-${zone}-{n}`, count: Number(values.sensors ?? 1), zone, interval: values.interval ?? '10s', format: values.format ?? 'json' }],
-      devices: perSeat.map((kind) => ({ id: `${kind}-${zone}-{n}`, count: Math.max(1, seats), kind, zone, heartbeat_interval: '30s' })),
+      sensors: [
+        {
+          id: `env-${zone}-{n}`,
+          count: Number(values.sensors ?? 1),
+          zone,
+          interval: values.interval ?? '10s',
+          format: values.format ?? 'json',
+        },
+      ],
+      devices: perSeat.map((kind) => ({
+        id: `${kind}-${zone}-{n}`,
+        count: Math.max(1, seats),
+        kind,
+        zone,
+        heartbeat_interval: '30s',
+      })),
       scenarios,
     },
     'the command line',
@@ -108,21 +123,29 @@ async function floor(args: string[]): Promise<void> {
   const speed = numberFlag('speed', values.speed, 1);
   if (speed <= 0) fail('--speed must be above 0');
   const start = values.start === undefined ? undefined : Date.parse(values.start);
-  if (start !== undefined && Number.isNaN(start)) fail(`--start "${values.start}" is not a date: use ISO 8601, e.g. 2025-03-03T08:00:00Z`);
+  if (start !== undefined && Number.isNaN(start))
+    fail(`--start "${values.start}" is not a date: use ISO 8601, e.g. 2025-03-03T08:00:00Z`);
   const clock = realTimeClock({ speed, ...(start !== undefined && { start }) });
   const log = (line: string) => process.stdout.write(`${new Date(clock.now()).toISOString()} ${line}\n`);
   const lines = await startGatewayLines(fleet);
   const sim = new Floor({ fleet, clock, log, lines, ...(values.url && { url: values.url }) });
   sim.start();
   const url = values.url ?? fleet.mqtt.url;
-  log(`simulating ${fleet.zones.length} zone(s), ${fleet.sensors.length} sensor(s) and ${fleet.devices.length} other device(s) against ${url}, ${speed}× real time`);
+  log(
+    `simulating ${fleet.zones.length} zone(s), ${fleet.sensors.length} sensor(s) and ${fleet.devices.length} other device(s) against ${url}, ${speed}× real time`,
+  );
   // The pty pairs are new on every run: the hub's serial section has to name these paths.
   for (const [gateway, line] of lines) log(`serial gateway ${gateway}: the hub's port is ${line.hubPath}`);
-  for (const s of fleet.scenarios) log(`scenario ${s.type} at +${s.at / 60_000} min${s.duration !== undefined ? ` for ${s.duration / 60_000} min` : ''}`);
+  for (const s of fleet.scenarios)
+    log(
+      `scenario ${s.type} at +${s.at / 60_000} min${s.duration !== undefined ? ` for ${s.duration / 60_000} min` : ''}`,
+    );
 
   const report = setInterval(() => {
     const s = sim.stats();
-    log(`${s.connected}/${s.devices} connected; ${s.produced} readings taken, ${s.acked} acknowledged, ${s.buffered} waiting in offline buffers${s.dropped ? `, ${s.dropped} lost to full buffers` : ''}`);
+    log(
+      `${s.connected}/${s.devices} connected; ${s.produced} readings taken, ${s.acked} acknowledged, ${s.buffered} waiting in offline buffers${s.dropped ? `, ${s.dropped} lost to full buffers` : ''}`,
+    );
   }, REPORT_EVERY_MS);
   let stopping = false;
   const stop = async () => {

@@ -27,7 +27,8 @@ export class OfflineBuffer {
         if (line.trim() === '') continue;
         try {
           const record = JSON.parse(line) as TelemetryRecord;
-          if (typeof record.ts === 'number' && typeof record.seq === 'number' && typeof record.values === 'object') bySeq.set(record.seq, record);
+          if (typeof record.ts === 'number' && typeof record.seq === 'number' && typeof record.values === 'object')
+            bySeq.set(record.seq, record);
         } catch {
           // A line torn by a power cut mid-write: that reading was never complete.
         }

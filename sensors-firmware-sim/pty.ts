@@ -26,7 +26,9 @@ export async function startPtyPair(): Promise<PtyPair> {
   let exited: Promise<void> = Promise.resolve();
 
   const start = async () => {
-    const child = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${hubPath}`, `pty,raw,echo=0,link=${simPath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${hubPath}`, `pty,raw,echo=0,link=${simPath}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     socat = child;
     exited = new Promise((resolve) => child.once('exit', () => resolve()));
     let log = '';
@@ -39,7 +41,8 @@ export async function startPtyPair(): Promise<PtyPair> {
       child.once('error', reject);
       child.once('exit', (code) => reject(new Error(`socat exited (${code}) before the pty pair was ready:\n${log}`)));
     });
-    if (!existsSync(hubPath) || !existsSync(simPath)) throw new Error(`socat is running but the links are missing:\n${log}`);
+    if (!existsSync(hubPath) || !existsSync(simPath))
+      throw new Error(`socat is running but the links are missing:\n${log}`);
   };
 
   const stop = async () => {

@@ -26,7 +26,8 @@ export class Timeline {
       if (scenario.type !== type) continue;
       const subject = 'zone' in scenario ? scenario.zone : 'gateway' in scenario ? scenario.gateway : scenario.device;
       if (subject !== target) continue;
-      if (metric !== undefined && 'metric' in scenario && scenario.metric !== undefined && scenario.metric !== metric) continue;
+      if (metric !== undefined && 'metric' in scenario && scenario.metric !== undefined && scenario.metric !== metric)
+        continue;
       const { from, to } = this.window(scenario);
       if (t >= from && t < to) return scenario as Of<T>;
     }

@@ -68,7 +68,16 @@ export interface SerialGateway {
   stop(): Promise<void>;
 }
 
-const DEFAULT_VALUES: Record<string, number> = { temperature: 23.5, humidity: 45, co2: 750, fresh_air: 36, air_speed: 0.15, noise: 58, noise_peak: 85, dew_point: 11 };
+const DEFAULT_VALUES: Record<string, number> = {
+  temperature: 23.5,
+  humidity: 45,
+  co2: 750,
+  fresh_air: 36,
+  air_speed: 0.15,
+  noise: 58,
+  noise_peak: 85,
+  dew_point: 11,
+};
 /** Where the noise counters start, so that equal rates do not hit the same frames. */
 const PHASE = { corrupt: 0.5, split: 0.75, garbage: 0.25 } as const;
 const REOPEN: Backoff = { firstMs: 50, maxMs: 2_000 };
@@ -231,7 +240,9 @@ export async function startSerialGateway(options: SerialGatewayOptions): Promise
   const sendAlive = async (): Promise<void> => {
     const frames = [
       gatewayFrame({ gateway: options.gateway, uptimeS: (clock.now() - startedAt) / 1000 }),
-      ...[...new Set(options.sensors.map((s) => s.device))].map((device) => heartbeatFrame({ device, kind: 'sensor', status: 'ok' })),
+      ...[...new Set(options.sensors.map((s) => s.device))].map((device) =>
+        heartbeatFrame({ device, kind: 'sensor', status: 'ok' }),
+      ),
     ];
     await Promise.all(frames.map(sendFrame));
   };

@@ -24,12 +24,27 @@ describe('admission decisions', () => {
     return { a, advance: (ms: number) => (now += ms) };
   };
 
-  const connection = (publishes: boolean) => ({ publishes: () => publishes, maxPacketBytes: 65_536, tooLarge: () => undefined });
+  const connection = (publishes: boolean) => ({
+    publishes: () => publishes,
+    maxPacketBytes: 65_536,
+    tooLarge: () => undefined,
+  });
   /** A stream carrying `count` PUBLISH packets at this QoS. */
-  const publishes = (count: number, qos: 0 | 1, from = 0) => Buffer.concat(Array.from({ length: count }, (_, i) => publishPacket({ topic: 'floorwatch/devices/d/telemetry', payload: `{"co2":${from + i}}`, qos, id: from + i + 1 })));
+  const publishes = (count: number, qos: 0 | 1, from = 0) =>
+    Buffer.concat(
+      Array.from({ length: count }, (_, i) =>
+        publishPacket({
+          topic: 'floorwatch/devices/d/telemetry',
+          payload: `{"co2":${from + i}}`,
+          qos,
+          id: from + i + 1,
+        }),
+      ),
+    );
   const readAll = (stream: PassThrough): Buffer => {
     const parts: Buffer[] = [];
-    for (let chunk = stream.read() as Buffer | null; chunk !== null; chunk = stream.read() as Buffer | null) parts.push(chunk);
+    for (let chunk = stream.read() as Buffer | null; chunk !== null; chunk = stream.read() as Buffer | null)
+      parts.push(chunk);
     return Buffer.concat(parts);
   };
   const overload = (a: Admission, advance: (ms: number) => void) => {
@@ -170,26 +185,49 @@ describe('admission in a real hub', () => {
     // Shedding off (a long delay, rules far behind allowed): the read budget alone holds the flood back.
     hub = await startTestHub({
       config: {
-        limits: { max_pending_bytes: 65_536, max_ingest_delay: '1h', messages_per_second: 1_000_000, message_burst: 1_000_000 },
+        limits: {
+          max_pending_bytes: 65_536,
+          max_ingest_delay: '1h',
+          messages_per_second: 1_000_000,
+          message_burst: 1_000_000,
+        },
         rules: { max_behind: '1h' },
       },
     });
     const budget = 65_536;
     // Four flooders, each read a socket buffer at a time: together more than the budget.
-    const flooders = await Promise.all(Array.from({ length: 4 }, async (_, n) => (await RawMqtt.connect(hub!.hub.mqttPort!, { clientId: `flood-${n}` })).client));
+    const flooders = await Promise.all(
+      Array.from(
+        { length: 4 },
+        async (_, n) => (await RawMqtt.connect(hub!.hub.mqttPort!, { clientId: `flood-${n}` })).client,
+      ),
+    );
     let flooding = true;
     const pump = async (flooder: RawMqtt, n: number) => {
-      const burst = Buffer.concat(Array.from({ length: 200 }, (_, i) => publishPacket({ topic: `floorwatch/devices/flood-${n}/telemetry`, payload: `{"co2":${600 + (i % 50)}}`, qos: 0 })));
+      const burst = Buffer.concat(
+        Array.from({ length: 200 }, (_, i) =>
+          publishPacket({
+            topic: `floorwatch/devices/flood-${n}/telemetry`,
+            payload: `{"co2":${600 + (i % 50)}}`,
+            qos: 0,
+          }),
+        ),
+      );
       while (flooding && !flooder.socket.destroyed) {
         if (!flooder.socket.write(burst)) await new Promise((resolve) => flooder.socket.once('drain', resolve));
       }
     };
     const pumping = Promise.all(flooders.map(pump));
     const probe = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'probe' });
-    for (let i = 0; i < 5; i++) await probe.publishAsync('floorwatch/devices/probe/telemetry', JSON.stringify({ seq: i, co2: 500 }), { qos: 1 });
+    for (let i = 0; i < 5; i++)
+      await probe.publishAsync('floorwatch/devices/probe/telemetry', JSON.stringify({ seq: i, co2: 500 }), { qos: 1 });
     flooding = false;
     await pumping;
-    const { admission } = (await hub.json<{ checks: { broker: { admission: { peakPendingBytes: number; pauses: number } } } }>('/api/v1/health')).checks.broker;
+    const { admission } = (
+      await hub.json<{ checks: { broker: { admission: { peakPendingBytes: number; pauses: number } } } }>(
+        '/api/v1/health',
+      )
+    ).checks.broker;
     // The flooders were held back, and what the hub held for the journal stayed near the budget.
     expect(admission.pauses).toBeGreaterThanOrEqual(1);
     expect(admission.peakPendingBytes).toBeGreaterThan(budget / 2);
@@ -198,17 +236,31 @@ describe('admission in a real hub', () => {
     // Gone at once, not ended: an ending flooder would wait for the hub to read all it had sent.
     for (const f of flooders) f.socket.destroy();
     await probe.endAsync();
-    await eventually(async () => (await hub!.json<{ points: unknown[] }>('/api/v1/readings?device=probe&metric=co2&from=-1h')).points.length === 5, { what: "the probe's readings" });
+    await eventually(
+      async () =>
+        (await hub!.json<{ points: unknown[] }>('/api/v1/readings?device=probe&metric=co2&from=-1h')).points.length ===
+        5,
+      { what: "the probe's readings" },
+    );
   });
 
   it('sheds a flood of QoS 0 while a sensor within its share and a QoS 1 device are kept; the flooder is disconnected after rate_grace; health says so', async () => {
     // Overloaded as soon as any message waits 1 ms for the journal: every fsync is long enough.
-    hub = await startTestHub({ config: { limits: { max_ingest_delay: '1ms', rate_grace: '1s', messages_per_second: 1_000_000, message_burst: 1_000_000 } } });
+    hub = await startTestHub({
+      config: {
+        limits: { max_ingest_delay: '1ms', rate_grace: '1s', messages_per_second: 1_000_000, message_burst: 1_000_000 },
+      },
+    });
     const { client: flooder } = await RawMqtt.connect(hub.hub.mqttPort!, { clientId: 'flooder' });
-    const burst = Buffer.concat(Array.from({ length: 200 }, (_, i) => publishPacket({ topic: 'floorwatch/devices/flooder/telemetry', payload: `{"co2":${600 + (i % 50)}}`, qos: 0 })));
+    const burst = Buffer.concat(
+      Array.from({ length: 200 }, (_, i) =>
+        publishPacket({ topic: 'floorwatch/devices/flooder/telemetry', payload: `{"co2":${600 + (i % 50)}}`, qos: 0 }),
+      ),
+    );
     const pumping = (async () => {
       while (!flooder.socket.destroyed) {
-        if (!flooder.socket.write(burst)) await Promise.race([new Promise((resolve) => flooder.socket.once('drain', resolve)), flooder.closed]);
+        if (!flooder.socket.write(burst))
+          await Promise.race([new Promise((resolve) => flooder.socket.once('drain', resolve)), flooder.closed]);
       }
     })();
     const sensor = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'sensor' });
@@ -216,10 +268,19 @@ describe('admission in a real hub', () => {
     let overloadSeen: { status: string; detail: string; gauge: number } | undefined;
     for (let i = 0; i < 10; i++) {
       // A reading every 100 ms, well within the share of 20 a second no client goes below.
-      await sensor.publishAsync('floorwatch/devices/sensor/telemetry', JSON.stringify({ seq: i, co2: 500 + i }), { qos: 0 });
-      await device.publishAsync('floorwatch/devices/device/telemetry', JSON.stringify({ seq: i, co2: 700 + i }), { qos: 1 });
+      await sensor.publishAsync('floorwatch/devices/sensor/telemetry', JSON.stringify({ seq: i, co2: 500 + i }), {
+        qos: 0,
+      });
+      await device.publishAsync('floorwatch/devices/device/telemetry', JSON.stringify({ seq: i, co2: 700 + i }), {
+        qos: 1,
+      });
       const health = await hub.json<{ status: string; checks: { broker: { detail: string } } }>('/api/v1/health');
-      if (health.checks.broker.detail.includes('being shed')) overloadSeen ??= { status: health.status, detail: health.checks.broker.detail, gauge: await metric(hub, /^floorwatch_mqtt_overloaded (\d+)$/m) };
+      if (health.checks.broker.detail.includes('being shed'))
+        overloadSeen ??= {
+          status: health.status,
+          detail: health.checks.broker.detail,
+          gauge: await metric(hub, /^floorwatch_mqtt_overloaded (\d+)$/m),
+        };
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     // The flooder went past its share in every window for a second (rate_grace): disconnected.
@@ -227,13 +288,22 @@ describe('admission in a real hub', () => {
     await pumping;
     expect(await metric(hub, /^floorwatch_mqtt_refused_total\{reason="flooding"\} (\d+)$/m)).toBe(1);
     expect(await metric(hub, /^floorwatch_mqtt_shed_total (\d+)$/m)).toBeGreaterThan(0);
-    expect(overloadSeen).toMatchObject({ status: 'degraded', gauge: 1, detail: expect.stringMatching(/QoS 0 messages past \d+\/s per client are being shed/) as unknown });
+    expect(overloadSeen).toMatchObject({
+      status: 'degraded',
+      gauge: 1,
+      detail: expect.stringMatching(/QoS 0 messages past \d+\/s per client are being shed/) as unknown,
+    });
     await sensor.endAsync();
     await device.endAsync();
-    const stored = async (id: string) => (await hub!.json<{ points: unknown[] }>(`/api/v1/readings?device=${id}&metric=co2&from=-1h`)).points.length;
-    await eventually(async () => (await stored('sensor')) === 10 && (await stored('device')) === 10, { what: "every reading of the sensor and the QoS 1 device" });
+    const stored = async (id: string) =>
+      (await hub!.json<{ points: unknown[] }>(`/api/v1/readings?device=${id}&metric=co2&from=-1h`)).points.length;
+    await eventually(async () => (await stored('sensor')) === 10 && (await stored('device')) === 10, {
+      what: 'every reading of the sensor and the QoS 1 device',
+    });
     // Once the flood is gone, the hub keeps up again and says so.
-    await eventually(async () => (await hub!.json<{ status: string }>('/api/v1/health')).status === 'ok', { what: 'health back to ok' });
+    await eventually(async () => (await hub!.json<{ status: string }>('/api/v1/health')).status === 'ok', {
+      what: 'health back to ok',
+    });
     expect(await metric(hub, /^floorwatch_mqtt_overloaded (\d+)$/m)).toBe(0);
   });
 });

@@ -10,7 +10,13 @@ import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.t
 import { startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
 const SECRET = 'webhook-secret-for-the-tests';
-const ZONES = { site: { season: 'winter' }, zones: [{ id: 'floor-a', type: 'call_floor' }, { id: 'server-room', type: 'server_room' }] };
+const ZONES = {
+  site: { season: 'winter' },
+  zones: [
+    { id: 'floor-a', type: 'call_floor' },
+    { id: 'server-room', type: 'server_room' },
+  ],
+};
 
 interface Alert {
   id: number;
@@ -23,10 +29,14 @@ interface Alert {
 }
 
 /** Every message on floorwatch/alerts/#, retained ones included. */
-async function watchAlerts(url: string): Promise<{ client: MqttClient; messages: Array<{ topic: string; payload: string; retain: boolean }> }> {
+async function watchAlerts(
+  url: string,
+): Promise<{ client: MqttClient; messages: Array<{ topic: string; payload: string; retain: boolean }> }> {
   const client = await mqtt.connectAsync(url, { clientId: `watch-${Math.random().toString(36).slice(2)}` });
   const messages: Array<{ topic: string; payload: string; retain: boolean }> = [];
-  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  client.on('message', (topic, payload, packet) =>
+    messages.push({ topic, payload: payload.toString(), retain: packet.retain }),
+  );
   await client.subscribeAsync('floorwatch/alerts/#', { qos: 1 });
   return { client, messages };
 }
@@ -40,7 +50,11 @@ async function publish(url: string, device: string, body: Record<string, number>
 async function heartbeat(url: string, device: string, state: 'ok' | 'fault'): Promise<void> {
   const client = await mqtt.connectAsync(url, { clientId: device });
   const components = { headset: { state, ...(state === 'fault' && { code: 'dropout' }) } };
-  await client.publishAsync(`floorwatch/devices/${device}/heartbeat`, JSON.stringify({ kind: 'headset', status: state, components }), { qos: 1 });
+  await client.publishAsync(
+    `floorwatch/devices/${device}/heartbeat`,
+    JSON.stringify({ kind: 'headset', status: state, components }),
+    { qos: 1 },
+  );
   await client.endAsync();
 }
 
@@ -66,7 +80,9 @@ describe('alerts through the hub', () => {
     const address = receiver.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     const devices = ['p-1', 'p-2'].map((id) => ({ id, kind: 'sensor', zone: 'floor-a' }));
-    hub = await startTestHub({ config: { ...ZONES, devices, notify: { webhooks: [{ url: `http://127.0.0.1:${port}/hook`, secret: SECRET }] } } });
+    hub = await startTestHub({
+      config: { ...ZONES, devices, notify: { webhooks: [{ url: `http://127.0.0.1:${port}/hook`, secret: SECRET }] } },
+    });
   });
   afterAll(async () => {
     await hub?.dispose();
@@ -80,34 +96,71 @@ describe('alerts through the hub', () => {
     const watch = await watchAlerts(hub.mqttUrl);
 
     await heartbeat(hub.mqttUrl, 'p-1', 'fault');
-    const [alert] = await eventually(async () => {
-      const list = await alerts(hub, '?state=firing&zone=floor-a&severity=critical');
-      return list.length > 0 && list;
-    }, { what: 'the alert to fire' });
-    expect(alert).toMatchObject({ key: 'equipment.headset.p-1', rule: 'equipment.headset', severity: 'critical', silencedBy: [] });
+    const [alert] = await eventually(
+      async () => {
+        const list = await alerts(hub, '?state=firing&zone=floor-a&severity=critical');
+        return list.length > 0 && list;
+      },
+      { what: 'the alert to fire' },
+    );
+    expect(alert).toMatchObject({
+      key: 'equipment.headset.p-1',
+      rule: 'equipment.headset',
+      severity: 'critical',
+      silencedBy: [],
+    });
 
-    const retained = await eventually(() => watch.messages.find((m) => m.topic === 'floorwatch/alerts/floor-a/equipment.headset.p-1'), { what: 'the MQTT alert message' });
-    expect(JSON.parse(retained.payload)).toMatchObject({ event: 'firing', alert: { key: 'equipment.headset.p-1', state: 'firing', summary: 'headset p-1 in floor-a: headset fault: call drop-outs' } });
+    const retained = await eventually(
+      () => watch.messages.find((m) => m.topic === 'floorwatch/alerts/floor-a/equipment.headset.p-1'),
+      { what: 'the MQTT alert message' },
+    );
+    expect(JSON.parse(retained.payload)).toMatchObject({
+      event: 'firing',
+      alert: {
+        key: 'equipment.headset.p-1',
+        state: 'firing',
+        summary: 'headset p-1 in floor-a: headset fault: call drop-outs',
+      },
+    });
 
     let text = '';
-    while (!text.includes('event: alert')) text += new TextDecoder().decode((await reader.read()).value as Uint8Array | undefined);
+    while (!text.includes('event: alert'))
+      text += new TextDecoder().decode((await reader.read()).value as Uint8Array | undefined);
     controller.abort();
     expect(text).toMatch(/"event":"firing"/);
 
-    const hook = await eventually(() => hooks.find((h) => h.body.includes('equipment.headset.p-1')), { what: 'the webhook' });
+    const hook = await eventually(() => hooks.find((h) => h.body.includes('equipment.headset.p-1')), {
+      what: 'the webhook',
+    });
     expect(hook.signature).toBe(signature(SECRET, hook.body));
 
-    const bad = await hub.api(`/api/v1/alerts/${alert!.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"comment":"x"}' });
+    const bad = await hub.api(`/api/v1/alerts/${alert!.id}/ack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"comment":"x"}',
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toMatch(/by is required/);
-    const ack = await hub.api(`/api/v1/alerts/${alert!.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: 'li.wei', comment: 'checking the headset' }) });
+    const ack = await hub.api(`/api/v1/alerts/${alert!.id}/ack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: 'li.wei', comment: 'checking the headset' }),
+    });
     expect(ack.status).toBe(200);
     expect(((await ack.json()) as Alert).ack).toMatchObject({ by: 'li.wei', comment: 'checking the headset' });
-    const audit = await hub.json<{ entries: Array<{ who: string; action: string; details: Record<string, unknown> }> }>('/api/v1/audit?action=alert.ack');
-    expect(audit.entries[0]).toMatchObject({ who: 'anonymous', action: 'alert.ack', details: { alert: alert!.id, by: 'li.wei', comment: 'checking the headset' } });
+    const audit = await hub.json<{ entries: Array<{ who: string; action: string; details: Record<string, unknown> }> }>(
+      '/api/v1/audit?action=alert.ack',
+    );
+    expect(audit.entries[0]).toMatchObject({
+      who: 'anonymous',
+      action: 'alert.ack',
+      details: { alert: alert!.id, by: 'li.wei', comment: 'checking the headset' },
+    });
 
     await heartbeat(hub.mqttUrl, 'p-1', 'ok');
-    await eventually(() => watch.messages.some((m) => m.topic.endsWith('equipment.headset.p-1') && m.payload === ''), { what: 'the retained message to be cleared' });
+    await eventually(() => watch.messages.some((m) => m.topic.endsWith('equipment.headset.p-1') && m.payload === ''), {
+      what: 'the retained message to be cleared',
+    });
     const detail = await hub.json<Alert & { history: Array<{ kind: string }> }>(`/api/v1/alerts/${alert!.id}`);
     expect(detail.state).toBe('resolved');
     expect(detail.history.map((h) => h.kind)).toEqual(['firing', 'acknowledged', 'resolved']);
@@ -118,15 +171,31 @@ describe('alerts through the hub', () => {
     expect(later.messages.filter((m) => m.topic.endsWith('equipment.headset.p-1'))).toEqual([]);
     await later.client.endAsync();
     expect((await hub.api('/api/v1/alerts/999999')).status).toBe(404);
-    expect((await hub.api(`/api/v1/alerts/${alert!.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"by":"x"}' })).status).toBe(409);
+    expect(
+      (
+        await hub.api(`/api/v1/alerts/${alert!.id}/ack`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"by":"x"}',
+        })
+      ).status,
+    ).toBe(409);
   });
 
   it('creates, lists and ends silences, refusing bad ones by name', async () => {
-    const post = (body: unknown) => hub.api('/api/v1/silences', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      hub.api('/api/v1/silences', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const cases: Array<[unknown, RegExp]> = [
       [{ matchers: {}, duration: '1h', createdBy: 'a' }, /at least one of zone, device, rule, severity/],
       [{ matchers: { zone: 'floor a' }, duration: '1h', createdBy: 'a' }, /matchers.zone="floor a" contains " "/],
-      [{ matchers: { severity: 'loud' }, duration: '1h', createdBy: 'a' }, /matchers.severity="loud" is not one of warning, critical/],
+      [
+        { matchers: { severity: 'loud' }, duration: '1h', createdBy: 'a' },
+        /matchers.severity="loud" is not one of warning, critical/,
+      ],
       [{ matchers: { zone: 'floor-a' }, createdBy: 'a' }, /give endsAt/],
       [{ matchers: { zone: 'floor-a' }, duration: '1h' }, /createdBy is required/],
       [{ matchers: { room: 'x' }, duration: '1h', createdBy: 'a' }, /unknown field\(s\) room/],
@@ -136,15 +205,23 @@ describe('alerts through the hub', () => {
       expect(response.status, JSON.stringify(body)).toBe(400);
       expect(((await response.json()) as { message: string }).message).toMatch(message);
     }
-    const created = await post({ matchers: { zone: 'floor-a', rule: 'noise_peak' }, duration: '2h', createdBy: 'li.wei', comment: 'acoustic test' });
+    const created = await post({
+      matchers: { zone: 'floor-a', rule: 'noise_peak' },
+      duration: '2h',
+      createdBy: 'li.wei',
+      comment: 'acoustic test',
+    });
     expect(created.status).toBe(201);
     const silence = (await created.json()) as { id: number };
 
     await publish(hub.mqttUrl, 'p-2', { noise_peak: 141 });
-    const [silenced] = await eventually(async () => {
-      const list = (await alerts(hub, '?state=firing')).filter((a) => a.key === 'noise_peak.p-2');
-      return list.length > 0 && list;
-    }, { what: 'the silenced alert to be visible' });
+    const [silenced] = await eventually(
+      async () => {
+        const list = (await alerts(hub, '?state=firing')).filter((a) => a.key === 'noise_peak.p-2');
+        return list.length > 0 && list;
+      },
+      { what: 'the silenced alert to be visible' },
+    );
     expect(silenced?.silencedBy).toEqual([silence.id]);
     const listed = await hub.json<{ silences: Array<{ id: number; active: boolean }> }>('/api/v1/silences');
     expect(listed.silences).toEqual([expect.objectContaining({ id: silence.id, active: true })]);
@@ -155,11 +232,31 @@ describe('alerts through the hub', () => {
   });
 
   it('lists the effective rules per zone with the source of every number', async () => {
-    const rules = await hub.json<{ season: string; zones: Array<{ zone: string; type: string; requirements: Array<{ key: string; limits: Array<{ severity: string; when: string; threshold: { value: number; source: string; judgement?: boolean } }> }> }> }>('/api/v1/rules');
+    const rules = await hub.json<{
+      season: string;
+      zones: Array<{
+        zone: string;
+        type: string;
+        requirements: Array<{
+          key: string;
+          limits: Array<{
+            severity: string;
+            when: string;
+            threshold: { value: number; source: string; judgement?: boolean };
+          }>;
+        }>;
+      }>;
+    }>('/api/v1/rules');
     expect(rules.season).toBe('winter');
     const floor = rules.zones.find((z) => z.zone === 'floor-a')!;
     const temperature = floor.requirements.find((r) => r.key === 'temperature')!;
-    expect(temperature.limits).toContainEqual(expect.objectContaining({ severity: 'critical', when: 'above', threshold: { value: 26, source: expect.stringMatching(/GB 50736/) as unknown, judgement: true } }));
+    expect(temperature.limits).toContainEqual(
+      expect.objectContaining({
+        severity: 'critical',
+        when: 'above',
+        threshold: { value: 26, source: expect.stringMatching(/GB 50736/) as unknown, judgement: true },
+      }),
+    );
     const server = rules.zones.find((z) => z.zone === 'server-room')!;
     expect(server.requirements.map((r) => r.key)).toEqual(['temperature', 'humidity', 'dew_point', 'temperature_rise']);
   });
@@ -172,9 +269,14 @@ describe('alert state across a restart', () => {
     await publish(hub.mqttUrl, 'r-1', { temperature: 33 });
     await publish(hub.mqttUrl, 'r-1', { temperature: 33 });
     // Server room, critical above 30 °C after 2 minutes: pending now.
-    const pending = await eventually(async () => (await alerts(hub, '?state=pending')).find((a) => a.key === 'temperature.r-1'), { what: 'the pending alert' });
+    const pending = await eventually(
+      async () => (await alerts(hub, '?state=pending')).find((a) => a.key === 'temperature.r-1'),
+      { what: 'the pending alert' },
+    );
     await publish(hub.mqttUrl, 'p-9', { noise_peak: 150 });
-    await eventually(async () => (await alerts(hub, '?state=firing')).some((a) => a.key === 'noise_peak.p-9'), { what: 'the alert to fire' });
+    await eventually(async () => (await alerts(hub, '?state=firing')).some((a) => a.key === 'noise_peak.p-9'), {
+      what: 'the alert to fire',
+    });
     await hub.stop();
 
     hub = await startTestHub({ dataDir, config: ZONES });
@@ -182,7 +284,15 @@ describe('alert state across a restart', () => {
       expect((await alerts(hub, '?state=pending')).map((a) => a.id)).toEqual([pending.id]);
       expect((await alerts(hub, '?state=firing')).map((a) => a.key)).toEqual(['noise_peak.p-9']);
       const watch = await watchAlerts(hub.mqttUrl);
-      const message = await eventually(() => watch.messages.find((m) => m.topic === 'floorwatch/alerts/floor-a/noise_peak.p-9' || m.topic === 'floorwatch/alerts/unassigned/noise_peak.p-9'), { what: 'the retained message' });
+      const message = await eventually(
+        () =>
+          watch.messages.find(
+            (m) =>
+              m.topic === 'floorwatch/alerts/floor-a/noise_peak.p-9' ||
+              m.topic === 'floorwatch/alerts/unassigned/noise_peak.p-9',
+          ),
+        { what: 'the retained message' },
+      );
       expect(message.retain).toBe(true);
       await watch.client.endAsync();
     } finally {
@@ -200,7 +310,10 @@ describe('alerts while InfluxDB is down', () => {
     influxd = await startInfluxd();
     const url = `${influxd.url}/alerting`;
     store = new InfluxStore({ url });
-    hub = await startTestHub({ influxUrl: url, config: { ...ZONES, rules: { storage_down_after: '1s' }, notify: { retry_first: '100ms', retry_max: '1s' } } });
+    hub = await startTestHub({
+      influxUrl: url,
+      config: { ...ZONES, rules: { storage_down_after: '1s' }, notify: { retry_first: '100ms', retry_max: '1s' } },
+    });
   });
   afterAll(async () => {
     await hub?.dispose();
@@ -212,10 +325,17 @@ describe('alerts while InfluxDB is down', () => {
     await influxd.stop();
     const devices = ['q-1', 'q-2', 'q-3'];
     for (const device of devices) await publish(hub.mqttUrl, device, { noise_peak: 140 });
-    const firing = await eventually(async () => {
-      const list = await alerts(hub, '?state=firing');
-      return list.some((a) => a.key === 'storage_down.hub') && devices.every((d) => list.some((a) => a.key === `noise_peak.${d}`)) && list;
-    }, { what: 'storage down and the floor alerts' });
+    const firing = await eventually(
+      async () => {
+        const list = await alerts(hub, '?state=firing');
+        return (
+          list.some((a) => a.key === 'storage_down.hub') &&
+          devices.every((d) => list.some((a) => a.key === `noise_peak.${d}`)) &&
+          list
+        );
+      },
+      { what: 'storage down and the floor alerts' },
+    );
     expect(firing.find((a) => a.key === 'storage_down.hub')?.severity).toBe('critical');
     for (let i = 0; i < 3; i++) {
       await publish(hub.mqttUrl, 'q-4', { co2: 600 + i });
@@ -224,12 +344,23 @@ describe('alerts while InfluxDB is down', () => {
     expect((await alerts(hub)).filter((a) => a.rule === 'storage_down')).toHaveLength(1);
 
     await influxd.start();
-    await eventually(async () => (await alerts(hub, '?state=resolved')).some((a) => a.key === 'storage_down.hub'), { what: 'storage down to resolve', timeoutMs: 30_000 });
-    const history = await eventually(async () => {
-      const records = await store.queryAlertEvents({ from: Date.now() - 3_600_000, to: Date.now() + 60_000 });
-      return records.some((r) => r.key === 'storage_down.hub' && r.event === 'resolved') && records;
-    }, { what: 'the alert history in InfluxDB', timeoutMs: 30_000 });
+    await eventually(async () => (await alerts(hub, '?state=resolved')).some((a) => a.key === 'storage_down.hub'), {
+      what: 'storage down to resolve',
+      timeoutMs: 30_000,
+    });
+    const history = await eventually(
+      async () => {
+        const records = await store.queryAlertEvents({ from: Date.now() - 3_600_000, to: Date.now() + 60_000 });
+        return records.some((r) => r.key === 'storage_down.hub' && r.event === 'resolved') && records;
+      },
+      { what: 'the alert history in InfluxDB', timeoutMs: 30_000 },
+    );
     expect(history.filter((r) => r.key === 'storage_down.hub').map((r) => r.event)).toEqual(['firing', 'resolved']);
-    expect(history.filter((r) => r.rule === 'noise_peak' && r.event === 'firing').map((r) => r.subject).sort()).toEqual(devices);
+    expect(
+      history
+        .filter((r) => r.rule === 'noise_peak' && r.event === 'firing')
+        .map((r) => r.subject)
+        .sort(),
+    ).toEqual(devices);
   });
 });

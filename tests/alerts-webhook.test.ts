@@ -25,7 +25,11 @@ async function receiver(port: number, received: Received[]): Promise<Server> {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      received.push({ body, signature: req.headers['x-floorwatch-signature'] as string | undefined, delivery: req.headers['x-floorwatch-delivery'] as string | undefined });
+      received.push({
+        body,
+        signature: req.headers['x-floorwatch-signature'] as string | undefined,
+        delivery: req.headers['x-floorwatch-delivery'] as string | undefined,
+      });
       res.writeHead(204).end();
     });
   });
@@ -48,12 +52,26 @@ describe('webhook outbox', () => {
     const clock = new ManualClock(T0);
     const attempts: number[] = [];
     const target = webhookTarget({ url, secret: SECRET });
-    const counted = { ...target, deliver: (rows: Parameters<typeof target.deliver>[0]) => (attempts.push(clock.t), target.deliver(rows)) };
-    const open = (db: Database.Database) => new Outbox({ db, targets: [counted], log: pino({ level: 'silent' }), now: clock.now, timers: clock, retryFirstMs: SECOND, retryMaxMs: 30 * SECOND });
+    const counted = {
+      ...target,
+      deliver: (rows: Parameters<typeof target.deliver>[0]) => (attempts.push(clock.t), target.deliver(rows)),
+    };
+    const open = (db: Database.Database) =>
+      new Outbox({
+        db,
+        targets: [counted],
+        log: pino({ level: 'silent' }),
+        now: clock.now,
+        timers: clock,
+        retryFirstMs: SECOND,
+        retryMaxMs: 30 * SECOND,
+      });
     let db = new Database(join(dir, 'alerts.sqlite'));
     let outbox = open(db);
 
-    const payloads = Array.from({ length: 6 }, (_, i) => JSON.stringify({ event: i % 2 === 0 ? 'firing' : 'resolved', alert: { id: i } }));
+    const payloads = Array.from({ length: 6 }, (_, i) =>
+      JSON.stringify({ event: i % 2 === 0 ? 'firing' : 'resolved', alert: { id: i } }),
+    );
     for (const p of payloads.slice(0, 3)) outbox.enqueue(target.name, p);
     outbox.kick();
     await eventually(() => attempts.length === 1 && clock.pendingTimers() === 1, { what: 'the first failed attempt' });
@@ -108,7 +126,15 @@ describe('webhook outbox', () => {
     const clock = new ManualClock(T0);
     const db = new Database(join(dir, 'alerts.sqlite'));
     const target = webhookTarget({ url: `http://127.0.0.1:${port}/`, secret: SECRET });
-    const outbox = new Outbox({ db, targets: [target], log: pino({ level: 'silent' }), now: clock.now, timers: clock, retryFirstMs: SECOND, retryMaxMs: SECOND });
+    const outbox = new Outbox({
+      db,
+      targets: [target],
+      log: pino({ level: 'silent' }),
+      now: clock.now,
+      timers: clock,
+      retryFirstMs: SECOND,
+      retryMaxMs: SECOND,
+    });
     outbox.enqueue(target.name, '{"n":1}');
     outbox.kick();
     await eventually(() => clock.pendingTimers() === 1, { what: 'a retry after the 503' });
@@ -151,7 +177,8 @@ describe('webhook outbox', () => {
       timers: clock,
       retryFirstMs: SECOND,
       retryMaxMs: SECOND,
-      setAside: async (name, row, err) => void setAside.push({ target: name, payload: row.payload, err: (err as Error).message }),
+      setAside: async (name, row, err) =>
+        void setAside.push({ target: name, payload: row.payload, err: (err as Error).message }),
     });
     const payloads = ['{"n":1}', '{"n":2,"summary":"\u0000"}', '{"n":3}', '{"n":4}'];
     for (const p of payloads) outbox.enqueue(target.name, p);
@@ -163,7 +190,9 @@ describe('webhook outbox', () => {
     await eventually(() => outbox.waiting() === 0, { what: 'the notifications after the refused one' });
     expect(refusals).toBe(3);
     expect(got).toEqual(['{"n":1}', '{"n":3}', '{"n":4}']);
-    expect(setAside).toEqual([{ target: target.name, payload: payloads[1], err: 'the receiver refused the notification (422)' }]);
+    expect(setAside).toEqual([
+      { target: target.name, payload: payloads[1], err: 'the receiver refused the notification (422)' },
+    ]);
     await outbox.close();
     db.close();
   });

@@ -22,7 +22,10 @@ const GATEWAY: GatewayState = {
 };
 
 const CONFIG = {
-  zones: [{ id: 'floor-a', name: 'Floor A' }, { id: 'quiet-1', type: 'quiet_room' }],
+  zones: [
+    { id: 'floor-a', name: 'Floor A' },
+    { id: 'quiet-1', type: 'quiet_room' },
+  ],
   devices: [
     { id: 'env-a1', kind: 'sensor', zone: 'floor-a' },
     { id: 'hs-1', kind: 'headset', zone: 'floor-a' },
@@ -36,11 +39,24 @@ describe('the API on in-memory parts', () => {
   let api: MemoryApi;
   const get = async (url: string) => {
     const response = await api.app.inject({ method: 'GET', url });
-    return { status: response.statusCode, body: String(response.headers['content-type']).includes('json') ? response.json<unknown>() : response.body };
+    return {
+      status: response.statusCode,
+      body: String(response.headers['content-type']).includes('json') ? response.json<unknown>() : response.body,
+    };
   };
   const post = async (url: string, payload: unknown, method: 'POST' | 'DELETE' = 'POST') => {
-    const response = await api.app.inject({ method, url, ...(payload !== undefined && { headers: { 'content-type': 'application/json' }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) }) });
-    return { status: response.statusCode, body: response.body === '' ? undefined : response.json<Record<string, unknown>>() };
+    const response = await api.app.inject({
+      method,
+      url,
+      ...(payload !== undefined && {
+        headers: { 'content-type': 'application/json' },
+        payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      }),
+    });
+    return {
+      status: response.statusCode,
+      body: response.body === '' ? undefined : response.json<Record<string, unknown>>(),
+    };
   };
 
   beforeAll(async () => {
@@ -52,7 +68,10 @@ describe('the API on in-memory parts', () => {
       { t: s(30 * MINUTE), n: 'temperature', u: 'Cel', v: 23 },
       { t: s(45 * MINUTE), n: 'temperature', u: 'Cel', v: 24 },
     ];
-    expect(await api.send(temperatures)).toEqual({ status: 200, body: { accepted: 4, rejected: 0, duplicates: 0, problems: [] } });
+    expect(await api.send(temperatures)).toEqual({
+      status: 200,
+      body: { accepted: 4, rejected: 0, duplicates: 0, problems: [] },
+    });
     // A walk-in device nobody declared, and a peak that fires an alert at once.
     expect((await api.send([{ bn: 'w-1/', bt: s(T0 - 5 * MINUTE), n: 'humidity', v: 40 }])).status).toBe(200);
     expect((await api.send([{ bn: 'env-a1/', bt: s(T0), n: 'noise_peak', u: 'dBC', v: 141 }])).status).toBe(200);
@@ -68,20 +87,40 @@ describe('the API on in-memory parts', () => {
         to: T0,
         device: 'env-a1',
         unit: 'Cel',
-        points: [21, 22, 23, 24].map((value, i) => ({ ts: T0 - [50, 40, 20, 5][i]! * MINUTE, value, device: 'env-a1' })),
+        points: [21, 22, 23, 24].map((value, i) => ({
+          ts: T0 - [50, 40, 20, 5][i]! * MINUTE,
+          value,
+          device: 'env-a1',
+        })),
       },
     });
     const half = await get('/api/v1/readings?device=env-a1&metric=temperature&from=-30m');
     expect(half.body).toMatchObject({ from: T0 - 30 * MINUTE, to: T0, points: [{ value: 23 }, { value: 24 }] });
-    const highest = await get(`/api/v1/readings?zone=floor-a&metric=temperature&agg=max&from=${T0 - HOUR}&to=${new Date(T0).toISOString()}`);
-    expect(highest.body).toEqual({ metric: 'temperature', from: T0 - HOUR, to: T0, zone: 'floor-a', agg: 'max', unit: 'Cel', points: [{ ts: T0 - HOUR, value: 24 }] });
+    const highest = await get(
+      `/api/v1/readings?zone=floor-a&metric=temperature&agg=max&from=${T0 - HOUR}&to=${new Date(T0).toISOString()}`,
+    );
+    expect(highest.body).toEqual({
+      metric: 'temperature',
+      from: T0 - HOUR,
+      to: T0,
+      zone: 'floor-a',
+      agg: 'max',
+      unit: 'Cel',
+      points: [{ ts: T0 - HOUR, value: 24 }],
+    });
     const newest = await get('/api/v1/readings?device=env-a1&metric=temperature&limit=1');
     expect(newest.body).toMatchObject({ limit: 1, points: [{ value: 24 }] });
-    expect((await get('/api/v1/readings?device=env-a1&metric=toString')).body).toMatchObject({ unit: null, points: [] });
+    expect((await get('/api/v1/readings?device=env-a1&metric=toString')).body).toMatchObject({
+      unit: null,
+      points: [],
+    });
   });
 
   it('health, metrics and gateways: answered as the hub reports them', async () => {
-    expect(await get('/api/v1/health')).toEqual({ status: 200, body: { status: 'ok', checks: { store: { ok: true, detail: 'sqlite in memory', backend: 'sqlite' } } } });
+    expect(await get('/api/v1/health')).toEqual({
+      status: 200,
+      body: { status: 'ok', checks: { store: { ok: true, detail: 'sqlite in memory', backend: 'sqlite' } } },
+    });
     const metrics = await get('/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(/^# HELP floorwatch_/m);
@@ -90,14 +129,36 @@ describe('the API on in-memory parts', () => {
 
   it('devices: pages in id order, filters, one device, each exactly as the registry has it', async () => {
     const all = await get('/api/v1/devices');
-    expect(all).toEqual({ status: 200, body: { ...(wire(api.registry.page(T0, { limit: 500 })) as object), unassigned: ['w-1'] } });
-    expect((all.body as { devices: Array<{ id: string }> }).devices.map((d) => d.id)).toEqual(['env-a1', 'hs-1', 'w-1']);
-    expect((await get('/api/v1/devices?limit=1')).body).toMatchObject({ devices: [{ id: 'env-a1' }], total: 3, next: 'env-a1' });
-    expect((await get('/api/v1/devices?limit=1&after=env-a1')).body).toMatchObject({ devices: [{ id: 'hs-1' }], next: 'hs-1' });
-    expect((await get('/api/v1/devices?zone=floor-a&online=false')).body).toMatchObject({ devices: [{ id: 'hs-1', onlineBy: 'never_seen' }], total: 1, next: null, unassigned: [] });
+    expect(all).toEqual({
+      status: 200,
+      body: { ...(wire(api.registry.page(T0, { limit: 500 })) as object), unassigned: ['w-1'] },
+    });
+    expect((all.body as { devices: Array<{ id: string }> }).devices.map((d) => d.id)).toEqual([
+      'env-a1',
+      'hs-1',
+      'w-1',
+    ]);
+    expect((await get('/api/v1/devices?limit=1')).body).toMatchObject({
+      devices: [{ id: 'env-a1' }],
+      total: 3,
+      next: 'env-a1',
+    });
+    expect((await get('/api/v1/devices?limit=1&after=env-a1')).body).toMatchObject({
+      devices: [{ id: 'hs-1' }],
+      next: 'hs-1',
+    });
+    expect((await get('/api/v1/devices?zone=floor-a&online=false')).body).toMatchObject({
+      devices: [{ id: 'hs-1', onlineBy: 'never_seen' }],
+      total: 1,
+      next: null,
+      unassigned: [],
+    });
     expect(await get('/api/v1/devices/env-a1')).toEqual({ status: 200, body: wire(api.registry.get('env-a1', T0)) });
     for (const id of ['nobody', 'constructor', 'toString']) {
-      expect(await get(`/api/v1/devices/${id}`)).toEqual({ status: 404, body: { error: 'Not Found', message: `no device "${id}" is declared or has reported` } });
+      expect(await get(`/api/v1/devices/${id}`)).toEqual({
+        status: 404,
+        body: { error: 'Not Found', message: `no device "${id}" is declared or has reported` },
+      });
     }
   });
 
@@ -108,46 +169,105 @@ describe('the API on in-memory parts', () => {
     expect(firing).toEqual({ status: 200, body: { alerts: wire(engine.alerts({ state: 'firing' }).map(view)) } });
     const [alert] = (firing.body as { alerts: Array<{ id: number; key: string }> }).alerts;
     expect(alert?.key).toBe('noise_peak.env-a1');
-    expect(await get(`/api/v1/alerts/${alert!.id}`)).toEqual({ status: 200, body: wire({ ...view(engine.alert(alert!.id)!), history: engine.history(alert!.id) }) });
+    expect(await get(`/api/v1/alerts/${alert!.id}`)).toEqual({
+      status: 200,
+      body: wire({ ...view(engine.alert(alert!.id)!), history: engine.history(alert!.id) }),
+    });
 
     const acked = await post(`/api/v1/alerts/${alert!.id}/ack`, { by: 'li.wei', comment: 'checking the meter' });
     expect(acked).toEqual({ status: 200, body: wire(view(engine.alert(alert!.id)!)) });
     expect(acked.body?.ack).toEqual({ by: 'li.wei', at: T0, comment: 'checking the meter' });
     expect((await get('/api/v1/audit?action=alert.ack')).body).toEqual({
-      entries: [{ at: T0, who: 'anonymous', action: 'alert.ack', details: { alert: alert!.id, by: 'li.wei', comment: 'checking the meter' } }],
+      entries: [
+        {
+          at: T0,
+          who: 'anonymous',
+          action: 'alert.ack',
+          details: { alert: alert!.id, by: 'li.wei', comment: 'checking the meter' },
+        },
+      ],
     });
-    expect(await post('/api/v1/alerts/999/ack', { by: 'li.wei' })).toEqual({ status: 404, body: { statusCode: 404, error: 'Not Found', message: 'no alert 999' } });
+    expect(await post('/api/v1/alerts/999/ack', { by: 'li.wei' })).toEqual({
+      status: 404,
+      body: { statusCode: 404, error: 'Not Found', message: 'no alert 999' },
+    });
 
-    const created = await post('/api/v1/silences', { matchers: { zone: 'floor-a', rule: 'noise_peak' }, duration: '2h', createdBy: 'li.wei' });
+    const created = await post('/api/v1/silences', {
+      matchers: { zone: 'floor-a', rule: 'noise_peak' },
+      duration: '2h',
+      createdBy: 'li.wei',
+    });
     expect(created).toEqual({ status: 201, body: wire(engine.silences()[0]) });
-    expect(created.body).toMatchObject({ matchers: { zone: 'floor-a', rule: 'noise_peak' }, startsAt: T0, endsAt: T0 + 2 * HOUR, createdBy: 'li.wei', comment: '', createdAt: T0 });
+    expect(created.body).toMatchObject({
+      matchers: { zone: 'floor-a', rule: 'noise_peak' },
+      startsAt: T0,
+      endsAt: T0 + 2 * HOUR,
+      createdBy: 'li.wei',
+      comment: '',
+      createdAt: T0,
+    });
     const id = created.body?.id as number;
     expect((await get('/api/v1/silences')).body).toEqual({ silences: [{ ...(created.body as object), active: true }] });
-    expect((await get('/api/v1/alerts?state=firing')).body).toMatchObject({ alerts: [{ key: 'noise_peak.env-a1', silencedBy: [id] }] });
+    expect((await get('/api/v1/alerts?state=firing')).body).toMatchObject({
+      alerts: [{ key: 'noise_peak.env-a1', silencedBy: [id] }],
+    });
     expect(await post(`/api/v1/silences/${id}`, undefined, 'DELETE')).toEqual({ status: 204, body: undefined });
-    expect(await post(`/api/v1/silences/${id}`, undefined, 'DELETE')).toEqual({ status: 404, body: { error: 'Not Found', message: `no silence ${id}` } });
+    expect(await post(`/api/v1/silences/${id}`, undefined, 'DELETE')).toEqual({
+      status: 404,
+      body: { error: 'Not Found', message: `no silence ${id}` },
+    });
     expect((await get('/api/v1/rules')).body).toEqual(wire(siteRules(api.config, T0)));
   });
 
   it('reports and zones: JSON exactly as the report is made, HTML on request', async () => {
     const from = T0 - 2 * HOUR;
     const shift = await get(`/api/v1/reports/shift?from=${from}&to=${T0 + 1}`);
-    expect(shift).toEqual({ status: 200, body: wire(await shiftReport(api.store, siteRules(api.config, from), from, T0 + 1)) });
-    expect((shift.body as { zones: Array<{ zone: string; temperature?: unknown }> }).zones[0]).toMatchObject({ zone: 'floor-a', name: 'Floor A', temperature: { min: 21, max: 24 } });
-    for (const request of [{ url: `/api/v1/reports/shift?from=${from}&format=html` }, { url: `/api/v1/reports/shift?from=${from}`, headers: { accept: 'text/html' } }]) {
+    expect(shift).toEqual({
+      status: 200,
+      body: wire(await shiftReport(api.store, siteRules(api.config, from), from, T0 + 1)),
+    });
+    expect((shift.body as { zones: Array<{ zone: string; temperature?: unknown }> }).zones[0]).toMatchObject({
+      zone: 'floor-a',
+      name: 'Floor A',
+      temperature: { min: 21, max: 24 },
+    });
+    for (const request of [
+      { url: `/api/v1/reports/shift?from=${from}&format=html` },
+      { url: `/api/v1/reports/shift?from=${from}`, headers: { accept: 'text/html' } },
+    ]) {
       const html = await api.app.inject({ method: 'GET', ...request });
       expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
       expect(html.body).toContain('Floor A');
     }
     const equipment = await get('/api/v1/reports/equipment');
     expect(equipment.status).toBe(200);
-    expect(equipment.body).toMatchObject({ from: T0 - 30 * 24 * HOUR, to: T0, devices: [{ device: 'env-a1' }, { device: 'hs-1' }, { device: 'w-1' }] });
+    expect(equipment.body).toMatchObject({
+      from: T0 - 30 * 24 * HOUR,
+      to: T0,
+      devices: [{ device: 'env-a1' }, { device: 'hs-1' }, { device: 'w-1' }],
+    });
     const zones = await get('/api/v1/zones');
     // env-a1 reported at T0; w-1 five minutes ago, past three of the default heartbeat interval.
-    expect(zones.body).toMatchObject({ site: 'floorwatch', at: T0, devices: { total: 3, online: 1 }, zones: [{ zone: 'floor-a', name: 'Floor A', type: 'call_floor', alerts: { firing: 1, critical: 1 } }, { zone: 'quiet-1', name: null }] });
-    const floorA = (zones.body as { zones: Array<{ latest: Record<string, unknown>; requirements: Array<{ key: string; breached?: unknown }> }> }).zones[0];
+    expect(zones.body).toMatchObject({
+      site: 'floorwatch',
+      at: T0,
+      devices: { total: 3, online: 1 },
+      zones: [
+        { zone: 'floor-a', name: 'Floor A', type: 'call_floor', alerts: { firing: 1, critical: 1 } },
+        { zone: 'quiet-1', name: null },
+      ],
+    });
+    const floorA = (
+      zones.body as {
+        zones: Array<{ latest: Record<string, unknown>; requirements: Array<{ key: string; breached?: unknown }> }>;
+      }
+    ).zones[0];
     expect(floorA?.latest.temperature).toEqual({ value: 24, ts: T0 - 5 * MINUTE, device: 'env-a1', unit: 'Cel' });
-    expect(floorA?.requirements.find((r) => r.key === 'noise_peak')?.breached).toMatchObject({ severity: 'critical', when: 'above', threshold: 137 });
+    expect(floorA?.requirements.find((r) => r.key === 'noise_peak')?.breached).toMatchObject({
+      severity: 'critical',
+      when: 'above',
+      threshold: 137,
+    });
   });
 
   it('refuses a bad parameter with a 400 that names it, shows what was given and says what it takes', async () => {
@@ -156,20 +276,38 @@ describe('the API on in-memory parts', () => {
       ['/api/v1/readings', 'metric is required, e.g. metric=temperature; give exactly one of device or zone'],
       ['/api/v1/readings?metric=temperature', 'give exactly one of device or zone'],
       ['/api/v1/readings?device=env-a1&zone=floor-a&metric=temperature', 'give exactly one of device or zone'],
-      ['/api/v1/readings?device=env%20a1&metric=temperature', `device="env a1" contains " " (allowed: letters, digits, '.', '_', '-')`],
-      ['/api/v1/readings?device=env-a1&metric=temperature&agg=median', 'agg="median" is not one of mean, min, max, last, laeq'],
+      [
+        '/api/v1/readings?device=env%20a1&metric=temperature',
+        `device="env a1" contains " " (allowed: letters, digits, '.', '_', '-')`,
+      ],
+      [
+        '/api/v1/readings?device=env-a1&metric=temperature&agg=median',
+        'agg="median" is not one of mean, min, max, last, laeq',
+      ],
       ['/api/v1/readings?device=env-a1&metric=temperature&every=1m', 'every needs agg (mean, min, max, last or laeq)'],
-      ['/api/v1/readings?device=env-a1&metric=temperature&every=0s&agg=mean', 'every="0s" must be a duration from 1s to 366d, such as 1m or 15m'],
-      ['/api/v1/readings?device=env-a1&metric=temperature&every=1s&agg=mean&from=-7d', 'every=1s makes more than 100000 windows over this range: use a longer window'],
+      [
+        '/api/v1/readings?device=env-a1&metric=temperature&every=0s&agg=mean',
+        'every="0s" must be a duration from 1s to 366d, such as 1m or 15m',
+      ],
+      [
+        '/api/v1/readings?device=env-a1&metric=temperature&every=1s&agg=mean&from=-7d',
+        'every=1s makes more than 100000 windows over this range: use a longer window',
+      ],
       ['/api/v1/readings?device=env-a1&metric=temperature&from=-1h&to=-2h', /^from \(\S+\) must be before to \(\S+\)$/],
-      ['/api/v1/readings?device=env-a1&metric=temperature&limit=0', 'limit="0" must be a whole number from 1 to 100000'],
+      [
+        '/api/v1/readings?device=env-a1&metric=temperature&limit=0',
+        'limit="0" must be a whole number from 1 to 100000',
+      ],
       ['/api/v1/devices?online=yes', 'online="yes" must be true or false'],
       ['/api/v1/devices?limit=5001', 'limit="5001" must be a whole number from 1 to 5000'],
       ['/api/v1/devices/-x', 'id="-x" must start with a letter or digit'],
       ['/api/v1/alerts?state=open', 'state="open" is not one of pending, firing, resolved'],
       ['/api/v1/alerts/1e3', 'alert id "1e3" must be a whole number'],
       ['/api/v1/audit?limit=10001', 'limit="10001" must be a whole number from 1 to 10000'],
-      ['/api/v1/rejections?reason=bad', /^reason="bad" is not one of payload_too_large, invalid_json, .*, store_refused, consumer_failed, notification_refused$/],
+      [
+        '/api/v1/rejections?reason=bad',
+        /^reason="bad" is not one of payload_too_large, invalid_json, .*, store_refused, consumer_failed, notification_refused$/,
+      ],
       ['/api/v1/reports/shift?format=pdf', 'format="pdf" is not one of json, html'],
       ['/api/v1/reports/equipment?from=-400d', 'a report covers at most 366 days; from and to are 400 days apart'],
       ['/api/v1/events?metric=co2%22%3E', 'metric="co2\\">" must be a metric name such as temperature'],
@@ -178,8 +316,14 @@ describe('the API on in-memory parts', () => {
         '/api/v1/readings?device=env-a1&metric=temperature&from=yesterday&to=soon',
         'to="soon" is not a time: use ms since 1970, an ISO 8601 date, or a relative time such as -15m; from="yesterday" is not a time: use ms since 1970, an ISO 8601 date, or a relative time such as -15m',
       ],
-      ['/api/v1/devices?zone=a%2Fb&online=maybe&limit=0', `zone="a/b" contains "/" (allowed: letters, digits, '.', '_', '-'); online="maybe" must be true or false; limit="0" must be a whole number from 1 to 5000`],
-      ['/api/v1/readings?device=env-a1&metric=temperature&metric=co2&limit=5&limit=6', 'metric was given more than once; limit was given more than once'],
+      [
+        '/api/v1/devices?zone=a%2Fb&online=maybe&limit=0',
+        `zone="a/b" contains "/" (allowed: letters, digits, '.', '_', '-'); online="maybe" must be true or false; limit="0" must be a whole number from 1 to 5000`,
+      ],
+      [
+        '/api/v1/readings?device=env-a1&metric=temperature&metric=co2&limit=5&limit=6',
+        'metric was given more than once; limit was given more than once',
+      ],
     ];
     for (const [url, message] of cases) {
       const { status, body } = await get(url);
@@ -197,30 +341,94 @@ describe('the API on in-memory parts', () => {
       [`/api/v1/alerts/${alert!.id}/ack`, undefined, 'send a JSON object'],
       [`/api/v1/alerts/${alert!.id}/ack`, 'null', 'send a JSON object'],
       [`/api/v1/alerts/${alert!.id}/ack`, { by: ['li', 'wei'] }, 'by must be text of at most 100 characters'],
-      [`/api/v1/alerts/${alert!.id}/ack`, { by: 'li.wei', comment: 'x'.repeat(1001) }, 'comment must be text of at most 1000 characters'],
+      [
+        `/api/v1/alerts/${alert!.id}/ack`,
+        { by: 'li.wei', comment: 'x'.repeat(1001) },
+        'comment must be text of at most 1000 characters',
+      ],
       [`/api/v1/alerts/${alert!.id}/ack`, [], 'send a JSON object'],
-      ['/api/v1/silences', { matchers: {}, duration: '1h', createdBy: 'a' }, 'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed'],
-      ['/api/v1/silences', { duration: '1h', createdBy: 'a' }, 'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed'],
-      ['/api/v1/silences', { matchers: { room: 'x', constructor: 'y' }, duration: '1h', createdBy: 'a' }, 'matchers: unknown field(s) room, constructor (use zone, device, rule, severity)'],
-      ['/api/v1/silences', { matchers: 'floor-a', duration: '1h', createdBy: 'a' }, 'matchers must be a JSON object, such as {"zone": "floor-a"}'],
-      ['/api/v1/silences', { matchers: { zone: '__proto__' }, duration: '1h', createdBy: 'a' }, 'matchers.zone="__proto__" must start with a letter or digit'],
+      [
+        '/api/v1/silences',
+        { matchers: {}, duration: '1h', createdBy: 'a' },
+        'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed',
+      ],
+      [
+        '/api/v1/silences',
+        { duration: '1h', createdBy: 'a' },
+        'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { room: 'x', constructor: 'y' }, duration: '1h', createdBy: 'a' },
+        'matchers: unknown field(s) room, constructor (use zone, device, rule, severity)',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: 'floor-a', duration: '1h', createdBy: 'a' },
+        'matchers must be a JSON object, such as {"zone": "floor-a"}',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { zone: '__proto__' }, duration: '1h', createdBy: 'a' },
+        'matchers.zone="__proto__" must start with a letter or digit',
+      ],
       ['/api/v1/silences', { matchers: { device: 5 }, duration: '1h', createdBy: 'a' }, 'matchers.device must be text'],
-      ['/api/v1/silences', { matchers: { rule: 'Noise!' }, duration: '1h', createdBy: 'a' }, 'matchers.rule="Noise!" is not a rule name such as noise, offline or equipment.headset'],
-      ['/api/v1/silences', { matchers: { severity: 'loud' }, duration: '1h', createdBy: 'a' }, 'matchers.severity="loud" is not one of warning, critical'],
-      ['/api/v1/silences', { matchers: { zone: 'floor-a' }, createdBy: 'a' }, 'give endsAt (a time) or duration (such as "2h")'],
-      ['/api/v1/silences', { matchers: { zone: 'floor-a' }, duration: '1h' }, 'createdBy is required: say who you are, e.g. {"createdBy": "li.wei"}'],
-      ['/api/v1/silences', { matchers: { zone: 'floor-a' }, endsAt: true, createdBy: 'a' }, 'endsAt=true is not a time: use ms since 1970, an ISO 8601 date, or a relative time such as -15m'],
-      ['/api/v1/silences', { matchers: { zone: 'floor-a' }, endsAt: 'tomorrow', createdBy: 'a' }, 'endsAt="tomorrow" is not a time: use ms since 1970, an ISO 8601 date, or a relative time such as -15m'],
-      ['/api/v1/silences', { matchers: { zone: 'floor-a' }, duration: '91d', createdBy: 'a' }, 'a silence may last at most 90 days: make endsAt (or the duration) sooner'],
-      ['/api/v1/silences', { matchers: { zone: 'floor-a' }, endsAt: T0 - HOUR, startsAt: T0 - 2 * HOUR, createdBy: 'a' }, `endsAt (${new Date(T0 - HOUR).toISOString()}) must be after startsAt and in the future: the silence would never be in force`],
+      [
+        '/api/v1/silences',
+        { matchers: { rule: 'Noise!' }, duration: '1h', createdBy: 'a' },
+        'matchers.rule="Noise!" is not a rule name such as noise, offline or equipment.headset',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { severity: 'loud' }, duration: '1h', createdBy: 'a' },
+        'matchers.severity="loud" is not one of warning, critical',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { zone: 'floor-a' }, createdBy: 'a' },
+        'give endsAt (a time) or duration (such as "2h")',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { zone: 'floor-a' }, duration: '1h' },
+        'createdBy is required: say who you are, e.g. {"createdBy": "li.wei"}',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { zone: 'floor-a' }, endsAt: true, createdBy: 'a' },
+        'endsAt=true is not a time: use ms since 1970, an ISO 8601 date, or a relative time such as -15m',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { zone: 'floor-a' }, endsAt: 'tomorrow', createdBy: 'a' },
+        'endsAt="tomorrow" is not a time: use ms since 1970, an ISO 8601 date, or a relative time such as -15m',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { zone: 'floor-a' }, duration: '91d', createdBy: 'a' },
+        'a silence may last at most 90 days: make endsAt (or the duration) sooner',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { zone: 'floor-a' }, endsAt: T0 - HOUR, startsAt: T0 - 2 * HOUR, createdBy: 'a' },
+        `endsAt (${new Date(T0 - HOUR).toISOString()}) must be after startsAt and in the future: the silence would never be in force`,
+      ],
     ];
-    const before = { alert: api.rules.view.alert(alert!.id), silences: api.rules.view.silences(), audit: api.security.audit.list({ limit: 100 }) };
+    const before = {
+      alert: api.rules.view.alert(alert!.id),
+      silences: api.rules.view.silences(),
+      audit: api.security.audit.list({ limit: 100 }),
+    };
     for (const [url, payload, message] of cases) {
       const { status, body } = await post(url, payload);
       expect({ payload, status }).toEqual({ payload, status: 400 });
       expect(body, JSON.stringify(payload)).toMatchObject({ statusCode: 400, error: 'Bad Request', message });
     }
-    expect({ alert: api.rules.view.alert(alert!.id), silences: api.rules.view.silences(), audit: api.security.audit.list({ limit: 100 }) }).toEqual(before);
+    expect({
+      alert: api.rules.view.alert(alert!.id),
+      silences: api.rules.view.silences(),
+      audit: api.security.audit.list({ limit: 100 }),
+    }).toEqual(before);
   });
 
   it('hostile input in any parameter is refused by name, or answered as the plain name it is; nothing changes', async () => {
@@ -231,15 +439,49 @@ describe('the API on in-memory parts', () => {
      */
     type Kind = 'value' | 'name' | 'text';
     // list: the field of the answer that a name or text matching nothing leaves empty.
-    const routes: Array<{ path: string; base: Record<string, string>; params: Record<string, Kind>; list?: string; stream?: true }> = [
-      { path: '/api/v1/readings', list: 'points', base: { device: 'env-a1', metric: 'temperature' }, params: { device: 'name', metric: 'name', from: 'value', to: 'value', every: 'value', agg: 'value', limit: 'value' } },
-      { path: '/api/v1/readings', list: 'points', base: { zone: 'floor-a', metric: 'temperature' }, params: { zone: 'name' } },
+    const routes: Array<{
+      path: string;
+      base: Record<string, string>;
+      params: Record<string, Kind>;
+      list?: string;
+      stream?: true;
+    }> = [
+      {
+        path: '/api/v1/readings',
+        list: 'points',
+        base: { device: 'env-a1', metric: 'temperature' },
+        params: {
+          device: 'name',
+          metric: 'name',
+          from: 'value',
+          to: 'value',
+          every: 'value',
+          agg: 'value',
+          limit: 'value',
+        },
+      },
+      {
+        path: '/api/v1/readings',
+        list: 'points',
+        base: { zone: 'floor-a', metric: 'temperature' },
+        params: { zone: 'name' },
+      },
       { path: '/api/v1/devices', list: 'devices', base: {}, params: { zone: 'name', online: 'value', limit: 'value' } },
       // A cursor, not a filter: the page starts after the name, whatever it is.
       { path: '/api/v1/devices', base: {}, params: { after: 'name' } },
-      { path: '/api/v1/rejections', list: 'rejections', base: {}, params: { device: 'text', reason: 'value', stage: 'text', limit: 'value' } },
+      {
+        path: '/api/v1/rejections',
+        list: 'rejections',
+        base: {},
+        params: { device: 'text', reason: 'value', stage: 'text', limit: 'value' },
+      },
       { path: '/api/v1/audit', list: 'entries', base: {}, params: { action: 'text', limit: 'value' } },
-      { path: '/api/v1/alerts', list: 'alerts', base: {}, params: { state: 'value', zone: 'name', severity: 'value', limit: 'value' } },
+      {
+        path: '/api/v1/alerts',
+        list: 'alerts',
+        base: {},
+        params: { state: 'value', zone: 'name', severity: 'value', limit: 'value' },
+      },
       { path: '/api/v1/reports/shift', base: {}, params: { from: 'value', to: 'value', format: 'value' } },
       { path: '/api/v1/reports/equipment', base: {}, params: { from: 'value', to: 'value' } },
       // An accepted filter opens a stream that never ends: only what must be refused is tried.
@@ -259,7 +501,10 @@ describe('the API on in-memory parts', () => {
     for (const route of routes) {
       for (const [param, kind] of Object.entries(route.params)) {
         for (const hostile of ['__proto__', 'constructor', 'toString', huge, ['1', '2']]) {
-          const refused = kind === 'value' || Array.isArray(hostile) || (kind === 'name' && (hostile === '__proto__' || hostile === huge));
+          const refused =
+            kind === 'value' ||
+            Array.isArray(hostile) ||
+            (kind === 'name' && (hostile === '__proto__' || hostile === huge));
           if (route.stream && !refused) continue;
           const query = new URLSearchParams(route.base);
           query.delete(param);
@@ -294,7 +539,10 @@ describe('the API on in-memory parts', () => {
       tried++;
     }
     // A body that would reach an object's prototype is refused by the JSON parser itself.
-    for (const payload of ['{"__proto__":{"matchers":{"zone":"floor-a"}},"duration":"1h","createdBy":"a"}', '{"constructor":{"prototype":{"x":1}},"duration":"1h","createdBy":"a"}']) {
+    for (const payload of [
+      '{"__proto__":{"matchers":{"zone":"floor-a"}},"duration":"1h","createdBy":"a"}',
+      '{"constructor":{"prototype":{"x":1}},"duration":"1h","createdBy":"a"}',
+    ]) {
       expect((await post('/api/v1/silences', payload)).status, payload).toBe(400);
       tried++;
     }
@@ -337,17 +585,24 @@ describe('the API on in-memory parts', () => {
       responses: Record<string, Described>;
     }
     const docs = (await get('/docs/json')).body as { paths: Record<string, Record<string, Operation>> };
-    const documented = Object.entries(docs.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`));
+    const documented = Object.entries(docs.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    );
     expect(documented.sort()).toEqual(Object.keys(API).sort());
     expect(api.served.map((s) => s.replace(/:(\w+)/g, '{$1}')).sort()).toEqual(Object.keys(API).sort());
 
-    const hasSchema = (d: Described | undefined) => d?.schema !== undefined || Object.values(d?.content ?? {}).some((c) => c.schema !== undefined);
+    const hasSchema = (d: Described | undefined) =>
+      d?.schema !== undefined || Object.values(d?.content ?? {}).some((c) => c.schema !== undefined);
     for (const [operation, expected] of Object.entries(API)) {
       const [method = '', path = ''] = operation.split(' ');
       const described = docs.paths[path]?.[method.toLowerCase()];
       const parameters = described?.parameters ?? [];
       const named = (where: string) => parameters.filter((p) => p.in === where).map((p) => p.name);
-      expect({ operation, query: named('query'), path: named('path') }).toEqual({ operation, query: expected.query ?? [], path: expected.path ?? [] });
+      expect({ operation, query: named('query'), path: named('path') }).toEqual({
+        operation,
+        query: expected.query ?? [],
+        path: expected.path ?? [],
+      });
       for (const p of parameters) {
         expect(p.description, `${operation} ${p.name}`).toMatch(/\w/);
         expect(p.schema, `${operation} ${p.name}`).toHaveProperty('type');
@@ -356,16 +611,20 @@ describe('the API on in-memory parts', () => {
       expect(hasSchema(described?.requestBody), `${operation} body`).toBe(expected.body === true);
 
       const responses = Object.entries(described?.responses ?? {});
-      for (const [status, response] of responses) expect(response.description, `${operation} ${status}`).not.toMatch(/^(Default Response)?$/);
+      for (const [status, response] of responses)
+        expect(response.description, `${operation} ${status}`).not.toMatch(/^(Default Response)?$/);
       // The answer itself has a schema (a 204 has none to have); every refusal says what it holds.
       const answers = responses.filter(([status]) => status.startsWith('2'));
       expect(answers.length, operation).toBeGreaterThan(0);
-      for (const [status, response] of answers) expect(hasSchema(response) || status === '204', `${operation} ${status}`).toBe(true);
-      for (const [status, response] of responses.filter(([s]) => !s.startsWith('2'))) expect(hasSchema(response), `${operation} ${status}`).toBe(true);
+      for (const [status, response] of answers)
+        expect(hasSchema(response) || status === '204', `${operation} ${status}`).toBe(true);
+      for (const [status, response] of responses.filter(([s]) => !s.startsWith('2')))
+        expect(hasSchema(response), `${operation} ${status}`).toBe(true);
       // Whatever takes a parameter or a body can refuse it; everything but health sits behind the access check.
       const codes = responses.map(([status]) => status);
       if (expected.query ?? expected.path ?? expected.body) expect(codes, operation).toContain('400');
-      if (operation !== 'GET /api/v1/health') expect(codes, operation).toEqual(expect.arrayContaining(['401', '403', '421', '429']));
+      if (operation !== 'GET /api/v1/health')
+        expect(codes, operation).toEqual(expect.arrayContaining(['401', '403', '421', '429']));
     }
   });
 });

@@ -20,7 +20,9 @@ describe('reading the store while it is down', () => {
   let influxd: InfluxdHandle;
   let hub: TestHub;
   let device: MqttClient;
-  const backlog = async () => (await (await hub.api('/api/v1/health')).json() as { checks: { journal: { backlog: number } } }).checks.journal.backlog;
+  const backlog = async () =>
+    ((await (await hub.api('/api/v1/health')).json()) as { checks: { journal: { backlog: number } } }).checks.journal
+      .backlog;
 
   beforeAll(async () => {
     influxd = await startInfluxd();
@@ -36,10 +38,14 @@ describe('reading the store while it is down', () => {
   it('answers 503 with the backlog on every route that reads the store, and 200 again once it is back', async () => {
     await device.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
     await storeCaughtUp(hub);
-    for (const path of STORE_ROUTES) expect({ path, status: (await hub.api(path)).status }).toEqual({ path, status: 200 });
+    for (const path of STORE_ROUTES)
+      expect({ path, status: (await hub.api(path)).status }).toEqual({ path, status: 200 });
 
     await influxd.stop();
-    for (let i = 0; i < 3; i++) await device.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 22 + i }), { qos: 1 });
+    for (let i = 0; i < 3; i++)
+      await device.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 22 + i }), {
+        qos: 1,
+      });
     // The three messages wait in the journal; the writer keeps retrying them.
     await eventually(async () => (await backlog()) === 3, { what: 'the backlog to hold the three messages' });
 
@@ -48,7 +54,9 @@ describe('reading the store while it is down', () => {
       const body = (await response.json()) as { error: string; message: string };
       expect({ path, status: response.status }).toEqual({ path, status: 503 });
       expect(body.error).toBe('Service Unavailable');
-      expect(body.message).toMatch(/^the reading store \(influxdb\) is not available: .*Nothing is lost: 3 journal entries wait to be stored and will be written when it is back/);
+      expect(body.message).toMatch(
+        /^the reading store \(influxdb\) is not available: .*Nothing is lost: 3 journal entries wait to be stored and will be written when it is back/,
+      );
       expect(response.headers.get('retry-after')).toBe('10');
     }
     // Routes that do not read the store are unaffected.
@@ -57,11 +65,15 @@ describe('reading the store while it is down', () => {
 
     await influxd.start();
     await storeCaughtUp(hub);
-    const answer = await eventually(async () => {
-      const response = await hub.api('/api/v1/readings?device=t-1&metric=temperature');
-      return response.status === 200 && ((await response.json()) as { points: Array<{ value: number }> });
-    }, { what: 'readings to answer again' });
+    const answer = await eventually(
+      async () => {
+        const response = await hub.api('/api/v1/readings?device=t-1&metric=temperature');
+        return response.status === 200 && ((await response.json()) as { points: Array<{ value: number }> });
+      },
+      { what: 'readings to answer again' },
+    );
     expect(answer.points.map((p) => p.value).sort()).toEqual([21.5, 22, 23, 24]);
-    for (const path of STORE_ROUTES) expect({ path, status: (await hub.api(path)).status }).toEqual({ path, status: 200 });
+    for (const path of STORE_ROUTES)
+      expect({ path, status: (await hub.api(path)).status }).toEqual({ path, status: 200 });
   });
 });

@@ -10,23 +10,67 @@ const CONFIG = { zones: [{ id: 'floor-a' }] };
 const timeText = fc.oneof(
   fc.stringMatching(/^-?[0-9]{1,40}$/),
   fc
-    .tuple(fc.oneof(fc.bigInt({ min: 0n, max: 10n ** 24n }).map(String), fc.double({ min: 0, max: 1e22, noNaN: true }).map(String)), fc.constantFrom('ms', 's', 'm', 'h', 'd', 'w'))
+    .tuple(
+      fc.oneof(
+        fc.bigInt({ min: 0n, max: 10n ** 24n }).map(String),
+        fc.double({ min: 0, max: 1e22, noNaN: true }).map(String),
+      ),
+      fc.constantFrom('ms', 's', 'm', 'h', 'd', 'w'),
+    )
     .map(([amount, unit]) => `-${amount}${unit}`),
   fc
-    .tuple(fc.integer({ min: -300_000, max: 300_000 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.constantFrom('', 'T00:00:00Z', 'T23:59:59.999Z', 'T12:00:00+14:00'))
-    .map(([year, month, day, time]) => `${year < 0 ? '-' : ''}${String(Math.abs(year)).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}${time}`),
+    .tuple(
+      fc.integer({ min: -300_000, max: 300_000 }),
+      fc.integer({ min: 0, max: 13 }),
+      fc.integer({ min: 0, max: 32 }),
+      fc.constantFrom('', 'T00:00:00Z', 'T23:59:59.999Z', 'T12:00:00+14:00'),
+    )
+    .map(
+      ([year, month, day, time]) =>
+        `${year < 0 ? '-' : ''}${String(Math.abs(year)).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}${time}`,
+    ),
   fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }).map((d) => d.toISOString()),
   fc.constantFrom(
-    '0', '-0', '-1', '253402300799999', '253402300800000', '8640000000000000', '8640000000000001', '-8640000000000001', '9223372036854775807',
-    '9999-12-31T23:59:59.999Z', '10000-01-01', '1969-12-31T23:59:59.999Z', '1677-09-21', '2262-04-12', '+275760-09-13T00:00:00.000Z',
-    '-1000000000000w', '-1e3m', '-0.0001s', 'NaN', 'Infinity', 'now', '-', '', ' ', '__proto__',
+    '0',
+    '-0',
+    '-1',
+    '253402300799999',
+    '253402300800000',
+    '8640000000000000',
+    '8640000000000001',
+    '-8640000000000001',
+    '9223372036854775807',
+    '9999-12-31T23:59:59.999Z',
+    '10000-01-01',
+    '1969-12-31T23:59:59.999Z',
+    '1677-09-21',
+    '2262-04-12',
+    '+275760-09-13T00:00:00.000Z',
+    '-1000000000000w',
+    '-1e3m',
+    '-0.0001s',
+    'NaN',
+    'Infinity',
+    'now',
+    '-',
+    '',
+    ' ',
+    '__proto__',
   ),
   fc.string({ maxLength: 30 }),
 );
 
 /** Durations where a route takes one beside its times. */
 const durationText = fc.oneof(
-  fc.tuple(fc.oneof(fc.bigInt({ min: 0n, max: 10n ** 24n }).map(String), fc.double({ min: 0, max: 1e22, noNaN: true }).map(String)), fc.constantFrom('ms', 's', 'm', 'h', 'd', 'w')).map(([a, u]) => `${a}${u}`),
+  fc
+    .tuple(
+      fc.oneof(
+        fc.bigInt({ min: 0n, max: 10n ** 24n }).map(String),
+        fc.double({ min: 0, max: 1e22, noNaN: true }).map(String),
+      ),
+      fc.constantFrom('ms', 's', 'm', 'h', 'd', 'w'),
+    )
+    .map(([a, u]) => `${a}${u}`),
   fc.constantFrom('1m', '1.0001s', '366d', '367d', '0s', '999ms'),
   fc.string({ maxLength: 12 }),
 );
@@ -50,33 +94,52 @@ const CASES: Case[] = [
   {
     route: 'GET /api/v1/readings (raw)',
     names: ['from', 'to'],
-    request: fc.record({ from: maybe(timeText), to: maybe(timeText) }).map((t) => ({ path: `/api/v1/readings?${query({ device: 't-1', metric: 'temperature', ...t })}` })),
+    request: fc
+      .record({ from: maybe(timeText), to: maybe(timeText) })
+      .map((t) => ({ path: `/api/v1/readings?${query({ device: 't-1', metric: 'temperature', ...t })}` })),
   },
   {
     route: 'GET /api/v1/readings (windows)',
     names: ['from', 'to', 'every'],
     request: fc
-      .record({ from: maybe(timeText), to: maybe(timeText), every: durationText, agg: fc.constantFrom('mean', 'laeq', 'max') })
+      .record({
+        from: maybe(timeText),
+        to: maybe(timeText),
+        every: durationText,
+        agg: fc.constantFrom('mean', 'laeq', 'max'),
+      })
       .map((t) => ({ path: `/api/v1/readings?${query({ zone: 'floor-a', metric: 'noise', ...t })}` })),
   },
   {
     route: 'GET /api/v1/reports/shift',
     names: ['from', 'to'],
-    request: fc.record({ from: maybe(timeText), to: maybe(timeText), format: maybe(fc.constantFrom('json', 'html')) }).map((t) => ({ path: `/api/v1/reports/shift?${query(t)}` })),
+    request: fc
+      .record({ from: maybe(timeText), to: maybe(timeText), format: maybe(fc.constantFrom('json', 'html')) })
+      .map((t) => ({ path: `/api/v1/reports/shift?${query(t)}` })),
   },
   {
     route: 'GET /api/v1/reports/equipment',
     names: ['from', 'to'],
-    request: fc.record({ from: maybe(timeText), to: maybe(timeText) }).map((t) => ({ path: `/api/v1/reports/equipment?${query(t)}` })),
+    request: fc
+      .record({ from: maybe(timeText), to: maybe(timeText) })
+      .map((t) => ({ path: `/api/v1/reports/equipment?${query(t)}` })),
   },
   {
     route: 'POST /api/v1/silences',
     names: ['startsAt', 'endsAt', 'duration'],
     request: fc
-      .record({ startsAt: maybe(fc.oneof(timeText, fc.double())), endsAt: maybe(fc.oneof(timeText, fc.double())), duration: maybe(durationText) })
+      .record({
+        startsAt: maybe(fc.oneof(timeText, fc.double())),
+        endsAt: maybe(fc.oneof(timeText, fc.double())),
+        duration: maybe(durationText),
+      })
       .map((t) => ({
         path: '/api/v1/silences',
-        init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ matchers: { device: 't-1' }, createdBy: 'li.wei', ...t }) },
+        init: {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ matchers: { device: 't-1' }, createdBy: 'li.wei', ...t }),
+        },
       })),
   },
 ];
@@ -88,9 +151,20 @@ describe.each([
   let hub: TestHub;
 
   beforeAll(async () => {
-    hub = await startTestHub({ config: CONFIG, ...(influx && { influxUrl: `${inject('influxUrl')}/times_${Date.now()}` }) });
+    hub = await startTestHub({
+      config: CONFIG,
+      ...(influx && { influxUrl: `${inject('influxUrl')}/times_${Date.now()}` }),
+    });
     const reading = JSON.stringify([{ bn: 't-1/', n: 'temperature', u: 'Cel', v: 21.5 }]);
-    expect((await hub.api('/api/v1/readings', { method: 'POST', headers: { 'content-type': 'application/senml+json' }, body: reading })).status).toBe(200);
+    expect(
+      (
+        await hub.api('/api/v1/readings', {
+          method: 'POST',
+          headers: { 'content-type': 'application/senml+json' },
+          body: reading,
+        })
+      ).status,
+    ).toBe(200);
     await storeCaughtUp(hub);
   });
   afterAll(async () => hub?.dispose());
@@ -110,7 +184,9 @@ describe.each([
       expect(body.message.startsWith(`${name}=`)).toBe(true);
     }
     const far = await hub.api(`/api/v1/readings?device=t-1&metric=temperature&from=${'9'.repeat(40)}`);
-    expect(((await far.json()) as { message: string }).message).toMatch(/outside the times the hub can handle: give one from 1970-01-01 to 9999-12-31/);
+    expect(((await far.json()) as { message: string }).message).toMatch(
+      /outside the times the hub can handle: give one from 1970-01-01 to 9999-12-31/,
+    );
   });
 
   it('still answers the times it can handle', async () => {
@@ -128,7 +204,10 @@ describe.each([
         expect(response.status, `${path} ${init?.body ?? ''} → ${text}`).toBeLessThan(500);
         if (response.status === 400) {
           const { message } = JSON.parse(text) as { message: string };
-          expect(names.some((n) => message.includes(n)), `${path} → ${message}`).toBe(true);
+          expect(
+            names.some((n) => message.includes(n)),
+            `${path} → ${message}`,
+          ).toBe(true);
         }
       }),
       { numRuns: 400 },

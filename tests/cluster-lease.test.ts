@@ -23,7 +23,12 @@ let server: RedisHandle;
 const nodes: Node[] = [];
 
 function connect(): Redis {
-  const redis = new Redis(server.url, { keyPrefix: 'lease-test:', enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: TTL_MS / 3 });
+  const redis = new Redis(server.url, {
+    keyPrefix: 'lease-test:',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: TTL_MS / 3,
+  });
   redis.on('error', () => undefined);
   return redis;
 }

@@ -33,9 +33,14 @@ interface Compose {
 
 function composeConfig(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } }, (err, stdout, stderr) => {
-      done({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'docker-compose',
+      ['-f', 'docker-compose.yml', 'config'],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } },
+      (err, stdout, stderr) => {
+        done({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -68,7 +73,12 @@ describe('docker-compose.yml', () => {
   });
 
   it('keeps every service’s data in a named volume', () => {
-    const dataDirs: Record<string, string> = { hub: '/data', influxdb: '/var/lib/influxdb', grafana: '/var/lib/grafana', prometheus: '/prometheus' };
+    const dataDirs: Record<string, string> = {
+      hub: '/data',
+      influxdb: '/var/lib/influxdb',
+      grafana: '/var/lib/grafana',
+      prometheus: '/prometheus',
+    };
     for (const [name, dir] of Object.entries(dataDirs)) {
       const volume = compose.services[name]!.volumes?.map(mount).find((v) => v.target === dir);
       expect(volume, `${name} keeps ${dir}`).toBeDefined();
@@ -102,21 +112,33 @@ describe('docker-compose.yml', () => {
     expect(boards.source).toBe(join(ROOT, 'dashboards/grafana/dashboards'));
     const home = grafana.environment!.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH!;
     expect(existsSync(join(boards.source, home.slice(DASHBOARDS_IN_CONTAINER.length)))).toBe(true);
-    const sources = parse(readFileSync(join(provisioning.source, 'datasources/floorwatch.yaml'), 'utf8')) as { datasources: Array<{ type: string; url: string; jsonData: { dbName?: string } }> };
+    const sources = parse(readFileSync(join(provisioning.source, 'datasources/floorwatch.yaml'), 'utf8')) as {
+      datasources: Array<{ type: string; url: string; jsonData: { dbName?: string } }>;
+    };
     const influx = sources.datasources.find((d) => d.type === 'influxdb')!;
     const hubInflux = new URL(compose.services.hub!.environment!.FLOORWATCH_INFLUX_URL!);
     expect(influx.url).toBe(hubInflux.origin);
     expect(influx.jsonData.dbName).toBe(hubInflux.pathname.slice(1));
     const prometheus = sources.datasources.find((d) => d.type === 'prometheus')!;
     expect(new URL(prometheus.url).hostname).toBe('prometheus');
-    const provider = parse(readFileSync(join(provisioning.source, 'dashboards/floorwatch.yaml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
+    const provider = parse(readFileSync(join(provisioning.source, 'dashboards/floorwatch.yaml'), 'utf8')) as {
+      providers: Array<{ options: { path: string } }>;
+    };
     expect(provider.providers[0]!.options.path).toBe(DASHBOARDS_IN_CONTAINER);
   });
 
   it('has Prometheus scrape the hub’s /metrics with a token from a compose secret', () => {
     const prometheus = compose.services.prometheus!;
     const configFile = prometheus.volumes!.map(mount).find((v) => v.target === '/etc/prometheus/prometheus.yml')!;
-    const scrape = (parse(readFileSync(configFile.source, 'utf8')) as { scrape_configs: Array<{ metrics_path: string; authorization: { credentials_file: string }; static_configs: Array<{ targets: string[] }> }> }).scrape_configs[0]!;
+    const scrape = (
+      parse(readFileSync(configFile.source, 'utf8')) as {
+        scrape_configs: Array<{
+          metrics_path: string;
+          authorization: { credentials_file: string };
+          static_configs: Array<{ targets: string[] }>;
+        }>;
+      }
+    ).scrape_configs[0]!;
     expect(scrape.metrics_path).toBe('/metrics');
     expect(scrape.static_configs[0]!.targets).toEqual(['hub:8080']);
     const secret = prometheus.secrets![0]!.source;
@@ -145,7 +167,11 @@ interface Stage {
 
 function dockerfileStages(text: string): Stage[] {
   const stages: Stage[] = [];
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   for (const line of lines) {
     const [keyword, ...rest] = line.split(/\s+/);
     const args = rest.join(' ');
@@ -159,7 +185,8 @@ function dockerfileStages(text: string): Stage[] {
   return stages;
 }
 
-const all = (stage: Stage, keyword: string): string[] => stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+const all = (stage: Stage, keyword: string): string[] =>
+  stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
 const last = (stage: Stage, keyword: string): string | undefined => all(stage, keyword).at(-1);
 
 interface Copy {
@@ -197,8 +224,12 @@ function copyInto(stage: Stage, into: string, stageDirs: Record<string, string>)
   const workdir = last(stage, 'WORKDIR')!;
   for (const copy of copies(stage)) {
     for (const source of copy.sources) {
-      const from = copy.from === undefined ? join(ROOT, source) : join(stageDirs[copy.from]!, relative(workdir, source));
-      const target = copy.destination.endsWith('/') || copy.sources.length > 1 ? join(into, copy.destination, basename(source)) : join(into, copy.destination);
+      const from =
+        copy.from === undefined ? join(ROOT, source) : join(stageDirs[copy.from]!, relative(workdir, source));
+      const target =
+        copy.destination.endsWith('/') || copy.sources.length > 1
+          ? join(into, copy.destination, basename(source))
+          : join(into, copy.destination);
       cpSync(from, target, { recursive: true });
     }
   }
@@ -228,8 +259,17 @@ describe('Dockerfile', () => {
   });
 
   it('sends only what the build needs', () => {
-    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-    expect(ignore).toEqual(['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!tsconfig.build.json', '!hub/']);
+    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    expect(ignore).toEqual([
+      '*',
+      '!package.json',
+      '!package-lock.json',
+      '!tsconfig.json',
+      '!tsconfig.build.json',
+      '!hub/',
+    ]);
     const sent = new Set(ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, '')));
     for (const copy of [...copies(build), ...copies(final)].filter((c) => c.from === undefined)) {
       for (const source of copy.sources) {
@@ -239,59 +279,96 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('runs the hub and its command line with plain node from only what the image holds', { timeout: 180_000 }, async () => {
-    const run = promisify(execFile);
-    const buildRuns = all(build, 'RUN').join('\n');
-    expect(buildRuns).toMatch(/npm ci\b/);
-    expect(buildRuns).toMatch(/npm run build\b/);
-    expect(buildRuns).toMatch(/npm prune --omit=dev\b/);
+  it(
+    'runs the hub and its command line with plain node from only what the image holds',
+    { timeout: 180_000 },
+    async () => {
+      const run = promisify(execFile);
+      const buildRuns = all(build, 'RUN').join('\n');
+      expect(buildRuns).toMatch(/npm ci\b/);
+      expect(buildRuns).toMatch(/npm run build\b/);
+      expect(buildRuns).toMatch(/npm prune --omit=dev\b/);
 
-    const dir = tempDir('floorwatch-image-');
-    const data = join(dir, 'data');
-    try {
-      // The build stage, with this checkout's installed packages standing in for its `npm ci`.
-      const buildDir = join(dir, 'build');
-      copyInto(build, buildDir, {});
-      symlinkSync(join(ROOT, 'node_modules'), join(buildDir, 'node_modules'));
-      await run('npm', ['run', 'build'], { cwd: buildDir });
-      // The image: only what the final stage copies, so the hub's TypeScript sources are absent.
-      const imageDir = join(dir, 'image');
-      copyInto(final, imageDir, { build: buildDir });
-      expect(existsSync(join(imageDir, 'hub'))).toBe(false);
-
-      const { FLOORWATCH_BIND, FLOORWATCH_DATA_DIR, ...imageEnv } = environment(final);
-      expect(FLOORWATCH_BIND).toBe('0.0.0.0');
-      expect(FLOORWATCH_DATA_DIR).toBe('/data');
-      // `docker compose run --rm hub <command>`: the entrypoint with the command's words as its CMD.
-      const floorwatch = async (...args: string[]) =>
-        (await run(process.execPath, [...entrypoint.slice(1), ...args], { cwd: imageDir, env: { ...process.env, ...imageEnv, FLOORWATCH_DATA_DIR: data } })).stdout;
-      expect(await floorwatch('help')).toMatch(/^ {2}devices /m);
-      const password = /^password: +(\S+)$/m.exec(await floorwatch('devices', 'add', 'env-a1', '--zone', 'floor-a'))?.[1];
-      const token = /^(fwt_\S+)$/m.exec(await floorwatch('tokens', 'create', 'li.wei', '--role', 'operator'))?.[1];
-      expect(password).toBeDefined();
-      expect(token).toBeDefined();
-
-      // On this machine's loopback rather than the image's 0.0.0.0; otherwise as the image starts it.
-      const hub = await spawnHub(data, { command: { args: [...entrypoint.slice(1), ...cmd], cwd: imageDir }, env: imageEnv, logLevel: 'warn' });
+      const dir = tempDir('floorwatch-image-');
+      const data = join(dir, 'data');
       try {
-        const page = await fetch(`${hub.url}/`);
-        expect(page.status).toBe(200);
-        expect(await page.text()).toContain('/web/floor.js');
-        expect((await fetch(`${hub.url}/web/floor.js`)).status).toBe(200);
-        await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hub.mqttPort), '-q', '1', '-i', 'env-a1', '-u', 'env-a1', '-P', password!, '-t', 'floorwatch/devices/env-a1/telemetry', '-m', '{"co2":812}']);
-        const auth = { headers: { authorization: `Bearer ${token!}` } };
-        const points = await eventually(async () => {
-          const body = (await (await fetch(`${hub.url}/api/v1/readings?device=env-a1&metric=co2`, auth)).json()) as { points: Array<{ value: number }> };
-          return body.points.length > 0 && body.points;
-        }, { what: 'the reading in the store' });
-        expect(points.map((p) => p.value)).toEqual([812]);
-        hub.child.kill('SIGTERM');
-        expect(await hub.exited).toEqual({ code: 0, signal: null });
+        // The build stage, with this checkout's installed packages standing in for its `npm ci`.
+        const buildDir = join(dir, 'build');
+        copyInto(build, buildDir, {});
+        symlinkSync(join(ROOT, 'node_modules'), join(buildDir, 'node_modules'));
+        await run('npm', ['run', 'build'], { cwd: buildDir });
+        // The image: only what the final stage copies, so the hub's TypeScript sources are absent.
+        const imageDir = join(dir, 'image');
+        copyInto(final, imageDir, { build: buildDir });
+        expect(existsSync(join(imageDir, 'hub'))).toBe(false);
+
+        const { FLOORWATCH_BIND, FLOORWATCH_DATA_DIR, ...imageEnv } = environment(final);
+        expect(FLOORWATCH_BIND).toBe('0.0.0.0');
+        expect(FLOORWATCH_DATA_DIR).toBe('/data');
+        // `docker compose run --rm hub <command>`: the entrypoint with the command's words as its CMD.
+        const floorwatch = async (...args: string[]) =>
+          (
+            await run(process.execPath, [...entrypoint.slice(1), ...args], {
+              cwd: imageDir,
+              env: { ...process.env, ...imageEnv, FLOORWATCH_DATA_DIR: data },
+            })
+          ).stdout;
+        expect(await floorwatch('help')).toMatch(/^ {2}devices /m);
+        const password = /^password: +(\S+)$/m.exec(
+          await floorwatch('devices', 'add', 'env-a1', '--zone', 'floor-a'),
+        )?.[1];
+        const token = /^(fwt_\S+)$/m.exec(await floorwatch('tokens', 'create', 'li.wei', '--role', 'operator'))?.[1];
+        expect(password).toBeDefined();
+        expect(token).toBeDefined();
+
+        // On this machine's loopback rather than the image's 0.0.0.0; otherwise as the image starts it.
+        const hub = await spawnHub(data, {
+          command: { args: [...entrypoint.slice(1), ...cmd], cwd: imageDir },
+          env: imageEnv,
+          logLevel: 'warn',
+        });
+        try {
+          const page = await fetch(`${hub.url}/`);
+          expect(page.status).toBe(200);
+          expect(await page.text()).toContain('/web/floor.js');
+          expect((await fetch(`${hub.url}/web/floor.js`)).status).toBe(200);
+          await run('mosquitto_pub', [
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(hub.mqttPort),
+            '-q',
+            '1',
+            '-i',
+            'env-a1',
+            '-u',
+            'env-a1',
+            '-P',
+            password!,
+            '-t',
+            'floorwatch/devices/env-a1/telemetry',
+            '-m',
+            '{"co2":812}',
+          ]);
+          const auth = { headers: { authorization: `Bearer ${token!}` } };
+          const points = await eventually(
+            async () => {
+              const body = (await (
+                await fetch(`${hub.url}/api/v1/readings?device=env-a1&metric=co2`, auth)
+              ).json()) as { points: Array<{ value: number }> };
+              return body.points.length > 0 && body.points;
+            },
+            { what: 'the reading in the store' },
+          );
+          expect(points.map((p) => p.value)).toEqual([812]);
+          hub.child.kill('SIGTERM');
+          expect(await hub.exited).toEqual({ code: 0, signal: null });
+        } finally {
+          hub.child.kill('SIGKILL');
+        }
       } finally {
-        hub.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

@@ -38,7 +38,9 @@ describe('configuration', () => {
 
   it('takes the log format from FLOORWATCH_LOG_FORMAT and refuses one it does not know', () => {
     expect(loadConfig({ env: { FLOORWATCH_LOG_FORMAT: 'json' }, cwd: dir }).log_format).toBe('json');
-    expect(problems({ FLOORWATCH_LOG_FORMAT: 'xml' })[0]).toMatch(/^log_format \(found "xml"\): must be one of "auto", "text", "json" \[from FLOORWATCH_LOG_FORMAT\]/);
+    expect(problems({ FLOORWATCH_LOG_FORMAT: 'xml' })[0]).toMatch(
+      /^log_format \(found "xml"\): must be one of "auto", "text", "json" \[from FLOORWATCH_LOG_FORMAT\]/,
+    );
   });
 
   it('reads floorwatch.yaml and lets FLOORWATCH_* variables override it', () => {
@@ -47,7 +49,13 @@ describe('configuration', () => {
       'http:\n  port: 9000\nzones:\n  - id: floor-a\n    type: call_floor\ndevices:\n  - id: t-1\n    kind: sensor\n    zone: floor-a\n    heartbeat_interval: 30s\n',
     );
     const config = loadConfig({
-      env: { FLOORWATCH_CONFIG: path, FLOORWATCH_HTTP_PORT: '9100', FLOORWATCH_INFLUX_URL: 'http://127.0.0.1:8086/fw', FLOORWATCH_INGEST__MAX_CLOCK_SKEW: '2m', FLOORWATCH_INGEST__ACCEPT_UNDECLARED_DEVICES: 'false' },
+      env: {
+        FLOORWATCH_CONFIG: path,
+        FLOORWATCH_HTTP_PORT: '9100',
+        FLOORWATCH_INFLUX_URL: 'http://127.0.0.1:8086/fw',
+        FLOORWATCH_INGEST__MAX_CLOCK_SKEW: '2m',
+        FLOORWATCH_INGEST__ACCEPT_UNDECLARED_DEVICES: 'false',
+      },
       cwd: dir,
     });
     expect(config.http.port).toBe(9100);
@@ -60,30 +68,49 @@ describe('configuration', () => {
   it('bounds the known devices at 20,000 by default, and never below what the configuration names', () => {
     expect(loadConfig({ env: {}, cwd: dir }).limits.max_devices).toBe(20_000);
     expect(loadConfig({ env: { FLOORWATCH_LIMITS__MAX_DEVICES: '500' }, cwd: dir }).limits.max_devices).toBe(500);
-    const path = file('three.yaml', 'zones:\n  - id: floor-a\ndevices:\n  - { id: t-1, kind: sensor }\n  - { id: t-2, kind: sensor }\nserial:\n  - { path: /dev/ttyUSB0, gateway: gw-1, devices: { t-3: floor-a } }\n');
+    const path = file(
+      'three.yaml',
+      'zones:\n  - id: floor-a\ndevices:\n  - { id: t-1, kind: sensor }\n  - { id: t-2, kind: sensor }\nserial:\n  - { path: /dev/ttyUSB0, gateway: gw-1, devices: { t-3: floor-a } }\n',
+    );
     expect(problems({ FLOORWATCH_CONFIG: path, FLOORWATCH_LIMITS__MAX_DEVICES: '3' })).toEqual([
       'limits.max_devices (found 3): is below the 4 devices and gateways the configuration names (under devices and serial): raise it to at least 4 [from FLOORWATCH_LIMITS__MAX_DEVICES]',
     ]);
-    expect(problems({ FLOORWATCH_LIMITS__MAX_DEVICES: '100001' })[0]).toMatch(/^limits.max_devices \(found 100001\): must be a whole number from 1 to 100000/);
+    expect(problems({ FLOORWATCH_LIMITS__MAX_DEVICES: '100001' })[0]).toMatch(
+      /^limits.max_devices \(found 100001\): must be a whole number from 1 to 100000/,
+    );
   });
 
   it('names the field, the bad value and what is allowed', () => {
-    const path = file('bad.yaml', 'zones:\n  - id: "floor a"\n    type: open_plan\ndevices:\n  - id: t-1\n    kind: toaster\n    zone: nowhere\n');
+    const path = file(
+      'bad.yaml',
+      'zones:\n  - id: "floor a"\n    type: open_plan\ndevices:\n  - id: t-1\n    kind: toaster\n    zone: nowhere\n',
+    );
     const found = problems({ FLOORWATCH_CONFIG: path });
     expect(found.find((p) => p.startsWith('zones.0.id'))).toMatch(/"floor a".*letters, digits/);
-    expect(found.find((p) => p.startsWith('zones.0.type'))).toMatch(/"open_plan".*"call_floor", "quiet_room", "server_room"/);
+    expect(found.find((p) => p.startsWith('zones.0.type'))).toMatch(
+      /"open_plan".*"call_floor", "quiet_room", "server_room"/,
+    );
     expect(found.find((p) => p.startsWith('devices.0.kind'))).toMatch(/"toaster".*"phone"/);
   });
 
   it('refuses a device placed in a zone that is not declared', () => {
-    const path = file('zone.yaml', 'zones:\n  - id: floor-a\ndevices:\n  - id: t-1\n    kind: sensor\n    zone: nowhere\n');
-    expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(/^devices\.0\.zone \(found "nowhere"\).*not under zones \(known: floor-a\)/);
+    const path = file(
+      'zone.yaml',
+      'zones:\n  - id: floor-a\ndevices:\n  - id: t-1\n    kind: sensor\n    zone: nowhere\n',
+    );
+    expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(
+      /^devices\.0\.zone \(found "nowhere"\).*not under zones \(known: floor-a\)/,
+    );
   });
 
   it('says which variable holds a bad value', () => {
-    expect(problems({ FLOORWATCH_MQTT_PORT: 'eighty' })[0]).toMatch(/^mqtt\.port \(found "eighty"\).*from FLOORWATCH_MQTT_PORT/);
+    expect(problems({ FLOORWATCH_MQTT_PORT: 'eighty' })[0]).toMatch(
+      /^mqtt\.port \(found "eighty"\).*from FLOORWATCH_MQTT_PORT/,
+    );
     expect(problems({ FLOORWATCH_INFLUX_URL: 'influx:8086' })[0]).toMatch(/storage\.influx_url.*database in the path/);
-    expect(problems({ FLOORWATCH_INGEST__MAX_CLOCK_SKEW: 'soon' })[0]).toMatch(/ingest\.max_clock_skew \(found "soon"\).*duration/);
+    expect(problems({ FLOORWATCH_INGEST__MAX_CLOCK_SKEW: 'soon' })[0]).toMatch(
+      /ingest\.max_clock_skew \(found "soon"\).*duration/,
+    );
   });
 
   it('refuses unknown fields, so a typo is not silently ignored', () => {

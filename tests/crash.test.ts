@@ -47,7 +47,9 @@ describe('hub killed mid-stream', () => {
     const window = { from: baseTs, to: baseTs + PER_DEVICE * 1000 };
     const stored = await (async () => {
       for (;;) {
-        const health = (await (await fetch(`${hub.url}/api/v1/health`)).json()) as { checks: { journal: { backlog: number } } };
+        const health = (await (await fetch(`${hub.url}/api/v1/health`)).json()) as {
+          checks: { journal: { backlog: number } };
+        };
         if (health.checks.journal.backlog === 0) return store.count({ metric: 'co2', ...window });
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
@@ -55,8 +57,18 @@ describe('hub killed mid-stream', () => {
     expect(stored).toBe(TOTAL);
 
     // Spot checks: the values are the ones sent, at their own timestamps.
-    for (const [d, i] of [[0, 0], [37, 51], [63, 128], [99, 199]] as const) {
-      const points = await store.query({ device: fleet.deviceId(d), metric: 'co2', from: fleet.ts(i), to: fleet.ts(i) + 1 });
+    for (const [d, i] of [
+      [0, 0],
+      [37, 51],
+      [63, 128],
+      [99, 199],
+    ] as const) {
+      const points = await store.query({
+        device: fleet.deviceId(d),
+        metric: 'co2',
+        from: fleet.ts(i),
+        to: fleet.ts(i) + 1,
+      });
       expect(points).toEqual([{ ts: fleet.ts(i), value: fleet.value(d, i), device: fleet.deviceId(d) }]);
     }
     // Per device, every reading once.

@@ -65,15 +65,25 @@ describe('generated dashboards', () => {
       } catch {
         onDisk = undefined;
       }
-      expect(onDisk, `dashboards/${f.path} differs from what the code generates: run npm run dashboards and review the diff`).toBe(f.content);
+      expect(
+        onDisk,
+        `dashboards/${f.path} differs from what the code generates: run npm run dashboards and review the diff`,
+      ).toBe(f.content);
     }
-    const generated = files.filter((f) => f.path.startsWith(DASHBOARD_DIR)).map((f) => f.path.slice(DASHBOARD_DIR.length + 1));
+    const generated = files
+      .filter((f) => f.path.startsWith(DASHBOARD_DIR))
+      .map((f) => f.path.slice(DASHBOARD_DIR.length + 1));
     const onDisk = readdirSync(join(DASHBOARDS, DASHBOARD_DIR)).filter((f) => f.endsWith('.json'));
-    expect(onDisk.sort(), `dashboards/${DASHBOARD_DIR} holds files the code no longer generates: run npm run dashboards`).toEqual(generated.sort());
+    expect(
+      onDisk.sort(),
+      `dashboards/${DASHBOARD_DIR} holds files the code no longer generates: run npm run dashboards`,
+    ).toEqual(generated.sort());
   });
 
   it('use the SDK schema version and only panel types the SDK knows', () => {
-    const known = new Set([timeseries, stat, table, bargauge, statetimeline].map((m) => new m.PanelBuilder().build().type));
+    const known = new Set(
+      [timeseries, stat, table, bargauge, statetimeline].map((m) => new m.PanelBuilder().build().type),
+    );
     const boards = committed();
     expect(boards.map((d) => d.uid).sort()).toEqual([
       'floorwatch-alerts',
@@ -98,19 +108,43 @@ describe('generated dashboards', () => {
     const files = generateFor({
       site: { season: 'summer' },
       rules: { overrides: { co2: { warning: { above: 900 } } } },
-      zones: [{ id: 'floor-a' }, { id: 'server-room', type: 'server_room', rules: { temperature: { critical: { above: 29 } } } }],
+      zones: [
+        { id: 'floor-a' },
+        { id: 'server-room', type: 'server_room', rules: { temperature: { critical: { above: 29 } } } },
+      ],
     });
     const board = JSON.parse(files.find((f) => f.path.endsWith('/floorwatch-environment.json'))!.content) as Board;
     expect(board.title).toBe('Floor environment (summer)');
-    const steps = (title: string) => panelsOf(board).find((p) => p.title === title)?.fieldConfig?.defaults?.thresholds?.steps.map((s) => [s.value, s.color]);
+    const steps = (title: string) =>
+      panelsOf(board)
+        .find((p) => p.title === title)
+        ?.fieldConfig?.defaults?.thresholds?.steps.map((s) => [s.value, s.color]);
     // Summer office temperature: critical below 20, warning below 22, warning above 26, critical above 28.
-    expect(steps('Temperature — floor-a')).toEqual([[null, 'red'], [20, 'orange'], [22, 'green'], [26, 'orange'], [28, 'red']]);
-    expect(steps('CO₂, 1-hour mean — floor-a')).toEqual([[null, 'green'], [900, 'orange'], [1500, 'red']]);
-    expect(steps('Rack inlet temperature — server-room')).toEqual([[null, 'red'], [15, 'orange'], [18, 'green'], [27, 'orange'], [29, 'red']]);
+    expect(steps('Temperature — floor-a')).toEqual([
+      [null, 'red'],
+      [20, 'orange'],
+      [22, 'green'],
+      [26, 'orange'],
+      [28, 'red'],
+    ]);
+    expect(steps('CO₂, 1-hour mean — floor-a')).toEqual([
+      [null, 'green'],
+      [900, 'orange'],
+      [1500, 'red'],
+    ]);
+    expect(steps('Rack inlet temperature — server-room')).toEqual([
+      [null, 'red'],
+      [15, 'orange'],
+      [18, 'green'],
+      [27, 'orange'],
+      [29, 'red'],
+    ]);
   });
 
   it('refuse a configuration whose rules contradict each other, naming the zone', () => {
-    expect(() => generateFor({ zones: [{ id: 'floor-a', rules: { temperature: { critical: { above: 23 } } } }] })).toThrow(/zone floor-a .*critical above 23 is below warning above/);
+    expect(() =>
+      generateFor({ zones: [{ id: 'floor-a', rules: { temperature: { critical: { above: 23 } } } }] }),
+    ).toThrow(/zone floor-a .*critical above 23 is below warning above/);
   });
 });
 
@@ -133,11 +167,18 @@ describe('on a simulated floor in InfluxDB', () => {
   async function influxql(q: string): Promise<{ rows: number; error?: string; values: unknown[] }> {
     const body = new URLSearchParams({ db: database, epoch: 'ms', q });
     const response = await fetch(`${inject('influxUrl')}/query`, { method: 'POST', body });
-    const json = (await response.json()) as { error?: string; results?: Array<{ error?: string; series?: Array<{ values?: unknown[][] }> }> };
+    const json = (await response.json()) as {
+      error?: string;
+      results?: Array<{ error?: string; series?: Array<{ values?: unknown[][] }> }>;
+    };
     const result = json.results?.[0];
     const series = result?.series ?? [];
     const error = json.error ?? result?.error;
-    return { rows: series.reduce((n, s) => n + (s.values?.length ?? 0), 0), values: series.flatMap((s) => s.values ?? []), ...(error !== undefined && { error }) };
+    return {
+      rows: series.reduce((n, s) => n + (s.values?.length ?? 0), 0),
+      values: series.flatMap((s) => s.values ?? []),
+      ...(error !== undefined && { error }),
+    };
   }
 
   /** Fills in what Grafana would: the time range, the interval and the template variables. */
@@ -185,17 +226,43 @@ describe('on a simulated floor in InfluxDB', () => {
       await floor.stop();
     }
     store = new InfluxStore({ url });
-    await eventually(async () => (await store.count({ device: 'env-s1', metric: 'temperature', from: range.to - 2 * MINUTE, to: range.to })) > 0, { what: 'the last readings stored' });
+    await eventually(
+      async () =>
+        (await store.count({ device: 'env-s1', metric: 'temperature', from: range.to - 2 * MINUTE, to: range.to })) > 0,
+      { what: 'the last readings stored' },
+    );
     // Alert history reaches the store through the hub's outbox, shortly after the readings.
     for (const zone of ['floor-a', 'quiet-1', 'server-room']) {
-      await eventually(async () => (await influxql(`SELECT count("alert_id") FROM "alert_history"."alerts" WHERE "zone" = '${zone}'`)).rows > 0, { what: `alerts of ${zone} stored`, timeoutMs: 30_000 });
+      await eventually(
+        async () =>
+          (await influxql(`SELECT count("alert_id") FROM "alert_history"."alerts" WHERE "zone" = '${zone}'`)).rows > 0,
+        { what: `alerts of ${zone} stored`, timeoutMs: 30_000 },
+      );
     }
     // Sensors here do not measure dew point, and an offline alert needs the hub's own clock to
     // pass: both are written the way the hub writes them, through the store.
     const temperature = await store.query({ device: 'env-s1', metric: 'temperature', from: range.from, to: range.to });
-    await store.write(temperature.map((p) => ({ device: 'env-s1', metric: 'dew_point', zone: 'server-room', ts: p.ts, value: Math.round((p.value - 12) * 10) / 10 })));
+    await store.write(
+      temperature.map((p) => ({
+        device: 'env-s1',
+        metric: 'dew_point',
+        zone: 'server-room',
+        ts: p.ts,
+        value: Math.round((p.value - 12) * 10) / 10,
+      })),
+    );
     await store.writeAlertEvents([
-      { alertId: 9001, key: 'offline.pc-a17', rule: 'offline', subject: 'pc-a17', zone: 'floor-a', event: 'firing', severity: 'warning', at: start + 60 * MINUTE, summary: 'pc-a17 in floor-a silent for 3 heartbeat intervals' },
+      {
+        alertId: 9001,
+        key: 'offline.pc-a17',
+        rule: 'offline',
+        subject: 'pc-a17',
+        zone: 'floor-a',
+        event: 'firing',
+        severity: 'warning',
+        at: start + 60 * MINUTE,
+        summary: 'pc-a17 in floor-a silent for 3 heartbeat intervals',
+      },
     ]);
   }, 240_000);
 
@@ -252,7 +319,10 @@ describe('on a simulated floor in InfluxDB', () => {
         if (typeof v.query !== 'string') throw new Error(`${d.title} / $${v.name} has no InfluxQL query`);
         const result = await influxql(interpolate(v.query, {}));
         expect(result.error, `${d.title} / $${v.name}`).toBeUndefined();
-        values.set(v.name, (result.values as string[][]).map((row) => row[1]!));
+        values.set(
+          v.name,
+          (result.values as string[][]).map((row) => row[1]!),
+        );
       }
     }
     expect(values.get('zone')).toEqual(expect.arrayContaining(['floor-a', 'quiet-1', 'server-room']));
@@ -270,7 +340,11 @@ describe('on a simulated floor in InfluxDB', () => {
     const text = await (await hub.api('/metrics')).text();
     const exported = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)/gm)].map((m) => m[1]!));
     const hubBoard = committed().find((d) => d.uid === 'floorwatch-hub')!;
-    const used = panelsOf(hubBoard).flatMap((p) => (p.targets as Target[]).flatMap((t) => [...t.expr!.matchAll(/floorwatch_[a-z_]+/g)].map((m) => m[0].replace(/_bucket$/, ''))));
+    const used = panelsOf(hubBoard).flatMap((p) =>
+      (p.targets as Target[]).flatMap((t) =>
+        [...t.expr!.matchAll(/floorwatch_[a-z_]+/g)].map((m) => m[0].replace(/_bucket$/, '')),
+      ),
+    );
     expect(used.length).toBeGreaterThan(5);
     for (const name of used) expect(exported.has(name), name).toBe(true);
   });

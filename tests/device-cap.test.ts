@@ -48,12 +48,15 @@ describe('the bound on known devices', () => {
     await client.endAsync();
     await hub.stop();
   };
-  const send = (device: string) => client.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify({ temperature: 21 }), { qos: 1 });
+  const send = (device: string) =>
+    client.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify({ temperature: 21 }), { qos: 1 });
   const refused = async (device: string) => {
     const { rejections } = await hub.json<{ rejections: Rejection[] }>(`/api/v1/rejections?device=${device}`);
     return rejections.some((r) => r.reason === 'too_many_devices');
   };
-  const seen = async (device: string) => (await hub.json<{ lastSeen: number | null }>(`/api/v1/devices/${device}`).catch(() => ({ lastSeen: null }))).lastSeen;
+  const seen = async (device: string) =>
+    (await hub.json<{ lastSeen: number | null }>(`/api/v1/devices/${device}`).catch(() => ({ lastSeen: null })))
+      .lastSeen;
 
   beforeAll(start);
   afterAll(async () => {
@@ -65,15 +68,24 @@ describe('the bound on known devices', () => {
   it('takes on devices up to the bound and refuses the rest, each message acknowledged', async () => {
     // 18 undeclared devices fill the bound beside the two declared ones; 1,000 more are refused.
     await Promise.all(Array.from({ length: 1018 }, (_, n) => send(id(n))));
-    const page = await eventually(async () => {
-      const body = await hub.json<{ total: number; devices: Array<{ id: string }> }>('/api/v1/devices?limit=5000');
-      return body.total === MAX && body;
-    }, { what: 'the device list to hold the devices taken on' });
-    expect(page.devices.map((d) => d.id)).toEqual(['decl-1', 'decl-2', ...Array.from({ length: 18 }, (_, n) => id(n))].sort());
+    const page = await eventually(
+      async () => {
+        const body = await hub.json<{ total: number; devices: Array<{ id: string }> }>('/api/v1/devices?limit=5000');
+        return body.total === MAX && body;
+      },
+      { what: 'the device list to hold the devices taken on' },
+    );
+    expect(page.devices.map((d) => d.id)).toEqual(
+      ['decl-1', 'decl-2', ...Array.from({ length: 18 }, (_, n) => id(n))].sort(),
+    );
 
-    const { rejections, total } = await hub.json<{ rejections: Rejection[]; total: number }>('/api/v1/rejections?reason=too_many_devices&limit=5000');
+    const { rejections, total } = await hub.json<{ rejections: Rejection[]; total: number }>(
+      '/api/v1/rejections?reason=too_many_devices&limit=5000',
+    );
     expect(total).toBe(1000);
-    expect(rejections[0]?.detail).toMatch(/^the hub already knows 20 devices, the most limits.max_devices allows \(20\): device "dev-\d{4}" is not taken on; declare it under devices, or raise limits.max_devices$/);
+    expect(rejections[0]?.detail).toMatch(
+      /^the hub already knows 20 devices, the most limits.max_devices allows \(20\): device "dev-\d{4}" is not taken on; declare it under devices, or raise limits.max_devices$/,
+    );
 
     // A declared device is never refused, and a device already known keeps reporting.
     for (const device of ['decl-1', id(3)]) {
@@ -86,7 +98,9 @@ describe('the bound on known devices', () => {
     const health = await hub.json<Health>('/api/v1/health');
     expect(health.status).toBe('degraded');
     expect(health.checks.devices).toMatchObject({ ok: false, known: MAX, max: MAX, refused: 1000 });
-    expect(health.checks.devices.detail).toBe('20 devices known, the most limits.max_devices allows (20): 1000 messages from further devices refused');
+    expect(health.checks.devices.detail).toBe(
+      '20 devices known, the most limits.max_devices allows (20): 1000 messages from further devices refused',
+    );
     const metrics = await (await hub.api('/metrics')).text();
     expect(metrics).toMatch(/^floorwatch_rejections_total\{reason="too_many_devices"\} 1000$/m);
     expect(metrics).toMatch(/^floorwatch_known_devices 20$/m);
@@ -96,12 +110,13 @@ describe('the bound on known devices', () => {
     expect(capLines()).toHaveLength(1);
     clock += 61_000;
     await send(id(5000));
-    await eventually(() => capLines().length === 2, { what: 'the next minute\'s log line' });
+    await eventually(() => capLines().length === 2, { what: "the next minute's log line" });
     expect(capLines()[1]).toMatch(/refused input from dev-5000: .*\(999 more refused in the last minute\)/);
   });
 
   it('keeps no retained message of a refused device', async () => {
-    for (const device of [id(1), id(6000), id(2)]) await client.publishAsync(`floorwatch/devices/${device}/status`, 'online', { qos: 1, retain: true });
+    for (const device of [id(1), id(6000), id(2)])
+      await client.publishAsync(`floorwatch/devices/${device}/status`, 'online', { qos: 1, retain: true });
     expect(await refused(id(6000))).toBe(true);
     const watcher = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'watcher', reconnectPeriod: 0 });
     try {
@@ -111,7 +126,9 @@ describe('the bound on known devices', () => {
       });
       await watcher.subscribeAsync('floorwatch/devices/+/status', { qos: 1 });
       // The broker hands retained messages out in the order it kept them: dev-6000's would come before dev-0002's.
-      await eventually(() => retained.includes(`floorwatch/devices/${id(2)}/status`), { what: 'the retained status of a known device' });
+      await eventually(() => retained.includes(`floorwatch/devices/${id(2)}/status`), {
+        what: 'the retained status of a known device',
+      });
       expect(retained).toEqual([`floorwatch/devices/${id(1)}/status`, `floorwatch/devices/${id(2)}/status`]);
     } finally {
       await watcher.endAsync();
@@ -134,7 +151,9 @@ describe('the bound on known devices', () => {
     clock += 1000;
     await send(id(9));
     await send(id(7002));
-    await eventually(async () => (await seen(id(9))) === clock, { what: `${id(9)} to be seen after a restart without the device list` });
+    await eventually(async () => (await seen(id(9))) === clock, {
+      what: `${id(9)} to be seen after a restart without the device list`,
+    });
     expect(await refused(id(9))).toBe(false);
     expect(await refused(id(7002))).toBe(true);
     expect((await hub.json<Health>('/api/v1/health')).checks.devices).toMatchObject({ known: MAX, refused: 1 });

@@ -47,22 +47,30 @@ describe('data disk full', () => {
     const filler = join(mount, 'nearly');
     fill(filler, 160 * 1024);
     type Alert = { rule: string; severity: string; state: string; summary: string };
-    const alert = await eventually(async () => {
-      const { alerts } = await hub.json<{ alerts: Alert[] }>('/api/v1/alerts?zone=hub');
-      return alerts.find((a) => a.rule === 'disk_space' && a.state === 'firing');
-    }, { what: 'the disk-space alert' });
+    const alert = await eventually(
+      async () => {
+        const { alerts } = await hub.json<{ alerts: Alert[] }>('/api/v1/alerts?zone=hub');
+        return alerts.find((a) => a.rule === 'disk_space' && a.state === 'firing');
+      },
+      { what: 'the disk-space alert' },
+    );
     expect(alert.severity).toBe('warning');
     expect(alert.summary).toMatch(/data disk is nearly full: [0-9.]+ % free/);
     unlinkSync(filler);
-    await eventually(async () => {
-      const { alerts } = await hub.json<{ alerts: Alert[] }>('/api/v1/alerts?zone=hub');
-      return alerts.some((a) => a.rule === 'disk_space' && a.state === 'resolved');
-    }, { what: 'the disk-space alert to resolve' });
+    await eventually(
+      async () => {
+        const { alerts } = await hub.json<{ alerts: Alert[] }>('/api/v1/alerts?zone=hub');
+        return alerts.some((a) => a.rule === 'disk_space' && a.state === 'resolved');
+      },
+      { what: 'the disk-space alert to resolve' },
+    );
   });
 
   it('withholds the acknowledgement until the reading is on disk', async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'df-1' });
-    await client.publishAsync('floorwatch/devices/df-1/telemetry', JSON.stringify({ seq: 1, temperature: 21 }), { qos: 1 });
+    await client.publishAsync('floorwatch/devices/df-1/telemetry', JSON.stringify({ seq: 1, temperature: 21 }), {
+      qos: 1,
+    });
 
     const filler = join(mount, 'filler');
     fill(filler);
@@ -70,24 +78,34 @@ describe('data disk full', () => {
     const doc: Record<string, number> = { seq: 2, temperature: 22 };
     for (let i = 0; i < 60; i++) doc[`spare_channel_with_a_long_descriptive_name_${i}`] = i;
     let acknowledged = false;
-    const publish = client.publishAsync('floorwatch/devices/df-1/telemetry', JSON.stringify(doc), { qos: 1 }).then(() => {
-      acknowledged = true;
-    });
-    const health = await eventually(async () => {
-      const response = await hub.api('/api/v1/health');
-      const body = (await response.json()) as { checks: { journal: { ok: boolean; detail: string } } };
-      return response.status === 503 && !body.checks.journal.ok && body.checks.journal;
-    }, { what: 'health to report the journal unwritable' });
+    const publish = client
+      .publishAsync('floorwatch/devices/df-1/telemetry', JSON.stringify(doc), { qos: 1 })
+      .then(() => {
+        acknowledged = true;
+      });
+    const health = await eventually(
+      async () => {
+        const response = await hub.api('/api/v1/health');
+        const body = (await response.json()) as { checks: { journal: { ok: boolean; detail: string } } };
+        return response.status === 503 && !body.checks.journal.ok && body.checks.journal;
+      },
+      { what: 'health to report the journal unwritable' },
+    );
     expect(health.detail).toMatch(/cannot write to disk .*ENOSPC.*not acknowledged/);
     expect(acknowledged).toBe(false);
 
     unlinkSync(filler);
     await publish;
     expect(acknowledged).toBe(true);
-    const points = await eventually(async () => {
-      const body = await hub.json<{ points: Array<{ value: number }> }>('/api/v1/readings?device=df-1&metric=temperature&from=-1h');
-      return body.points.length === 2 && body.points;
-    }, { what: 'both readings stored' });
+    const points = await eventually(
+      async () => {
+        const body = await hub.json<{ points: Array<{ value: number }> }>(
+          '/api/v1/readings?device=df-1&metric=temperature&from=-1h',
+        );
+        return body.points.length === 2 && body.points;
+      },
+      { what: 'both readings stored' },
+    );
     expect(points.map((p) => p.value)).toEqual([21, 22]);
     await eventually(async () => (await hub.api('/api/v1/health')).status === 200, { what: 'health to recover' });
     await client.endAsync();

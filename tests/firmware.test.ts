@@ -27,7 +27,12 @@ function sampleEvery(clock: SteppedClock, fw: Firmware, produced: TelemetryRecor
   clock.at(clock.now(), () => sample(clock.now()));
 }
 
-async function storedCo2(url: string, device: string, from: number, to: number): Promise<Array<{ ts: number; value: number }>> {
+async function storedCo2(
+  url: string,
+  device: string,
+  from: number,
+  to: number,
+): Promise<Array<{ ts: number; value: number }>> {
   const response = await fetch(`${url}/api/v1/readings?device=${device}&metric=co2&from=${from}&to=${to}&limit=100000`);
   if (!response.ok) throw new Error(`readings: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { points: Array<{ ts: number; value: number }> }).points;
@@ -51,7 +56,14 @@ describe('firmware offline buffer', () => {
     });
     const start = Date.now() - 10 * 60_000;
     const clock = new SteppedClock(start);
-    const fw = new Firmware({ id: 'fw-outage', kind: 'sensor', url: hub.mqttUrl, clock, random: seededRandom(7), reconnect: { firstMs: 500, maxMs: 5_000 } });
+    const fw = new Firmware({
+      id: 'fw-outage',
+      kind: 'sensor',
+      url: hub.mqttUrl,
+      clock,
+      random: seededRandom(7),
+      reconnect: { firstMs: 500, maxMs: 5_000 },
+    });
     cleanups.push(() => fw.stop());
     const produced: TelemetryRecord[] = [];
     const hold = () => fw.ready();
@@ -81,10 +93,13 @@ describe('firmware offline buffer', () => {
 
     const expected = produced.map((r) => ({ ts: r.ts, value: r.values.co2 }));
     expect(expected.length).toBeGreaterThanOrEqual(600);
-    const stored = await eventually(async () => {
-      const points = await storedCo2(hub.url, 'fw-outage', start, clock.now() + 1);
-      return points.length >= expected.length && points;
-    }, { what: 'every reading in the store' });
+    const stored = await eventually(
+      async () => {
+        const points = await storedCo2(hub.url, 'fw-outage', start, clock.now() + 1);
+        return points.length >= expected.length && points;
+      },
+      { what: 'every reading in the store' },
+    );
     expect(stored.map(({ ts, value }) => ({ ts, value }))).toEqual(expected);
   });
 
@@ -96,7 +111,14 @@ describe('firmware offline buffer', () => {
     const clock = new SteppedClock(start);
     // Nothing listens on this port: the device never gets a connection.
     const nowhere = `mqtt://127.0.0.1:${await freePort()}`;
-    const first = new Firmware({ id: 'fw-file', kind: 'sensor', url: nowhere, clock, random: seededRandom(1), buffer: { max: 50, file } });
+    const first = new Firmware({
+      id: 'fw-file',
+      kind: 'sensor',
+      url: nowhere,
+      clock,
+      random: seededRandom(1),
+      buffer: { max: 50, file },
+    });
     const produced: TelemetryRecord[] = [];
     first.start();
     sampleEvery(clock, first, produced);
@@ -105,7 +127,14 @@ describe('firmware offline buffer', () => {
     expect(first.stats).toMatchObject({ buffered: 50, dropped: 30, connects: 0 });
     await first.stop();
 
-    const second = new Firmware({ id: 'fw-file', kind: 'sensor', url: hub.mqttUrl, clock, random: seededRandom(2), buffer: { max: 50, file } });
+    const second = new Firmware({
+      id: 'fw-file',
+      kind: 'sensor',
+      url: hub.mqttUrl,
+      clock,
+      random: seededRandom(2),
+      buffer: { max: 50, file },
+    });
     cleanups.push(() => second.stop());
     second.start();
     await second.delivered();
@@ -114,7 +143,9 @@ describe('firmware offline buffer', () => {
       const points = await storedCo2(hub.hub.url, 'fw-file', start, clock.now() + 1);
       return points.length >= kept.length && points;
     });
-    expect(stored.map(({ ts, value }) => ({ ts, value }))).toEqual(kept.map((r) => ({ ts: r.ts, value: r.values.co2 })));
+    expect(stored.map(({ ts, value }) => ({ ts, value }))).toEqual(
+      kept.map((r) => ({ ts: r.ts, value: r.values.co2 })),
+    );
     // New readings continue after the buffered ones' seq, so the hub does not take them for repeats.
     expect(second.telemetry({ co2: 1 }).seq).toBeGreaterThan(produced.at(-1)!.seq);
   });
@@ -126,7 +157,20 @@ describe('firmware offline buffer', () => {
     const fw = new Firmware({ id: 'fw-lwt', kind: 'sensor', url: hub.mqttUrl, clock, random: seededRandom(3) });
     cleanups.push(() => fw.stop());
     const status = async () =>
-      (await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttPort), '-t', 'floorwatch/devices/fw-lwt/status', '-C', '1', '-W', '5'])).stdout.trim();
+      (
+        await run('mosquitto_sub', [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(hub.hub.mqttPort),
+          '-t',
+          'floorwatch/devices/fw-lwt/status',
+          '-C',
+          '1',
+          '-W',
+          '5',
+        ])
+      ).stdout.trim();
 
     fw.start();
     await fw.online();
@@ -183,7 +227,10 @@ describe('fleet file', () => {
     expect(() =>
       parseFleet({
         zones: [{ id: 'floor-a' }],
-        sensors: [{ id: 'env-a1', zone: 'floor-b' }, { id: 'env-{n}', count: 2, zone: 'floor-a', metrics: ['co2'] }],
+        sensors: [
+          { id: 'env-a1', zone: 'floor-b' },
+          { id: 'env-{n}', count: 2, zone: 'floor-a', metrics: ['co2'] },
+        ],
         devices: [{ id: 'hs-a', count: 2, kind: 'headset' }],
         scenarios: [
           { type: 'cooling_failure', zone: 'floor-a', at: '1m' },
@@ -202,7 +249,10 @@ describe('fleet file', () => {
   });
 
   it('expands counts and fills in the defaults', () => {
-    const fleet = parseFleet({ zones: [{ id: 'srv', type: 'server_room' }], sensors: [{ id: 'rack-{n}', count: 2, zone: 'srv' }] });
+    const fleet = parseFleet({
+      zones: [{ id: 'srv', type: 'server_room' }],
+      sensors: [{ id: 'rack-{n}', count: 2, zone: 'srv' }],
+    });
     expect(fleet.sensors.map((s) => [s.id, s.metrics, s.interval])).toEqual([
       ['rack-1', ['temperature', 'humidity'], 10_000],
       ['rack-2', ['temperature', 'humidity'], 10_000],
@@ -217,16 +267,54 @@ describe('load mode', () => {
 
   it('reports sent == acknowledged on a healthy hub, for JSON and SenML batches', async () => {
     hub = await startTestHub();
-    const json = await runLoad({ url: hub.mqttUrl, devices: 5, rate: 0, format: 'json', batch: 1, messages: 200, durationMs: 20_000, idPrefix: 'lj-' });
-    expect(json).toMatchObject({ devices: 5, connected: 5, messagesSent: 1000, messagesAcked: 1000, readingsSent: 1000, readingsAcked: 1000 });
-    const senml = await runLoad({ url: hub.mqttUrl, devices: 4, rate: 50, format: 'senml', batch: 10, messages: 20, durationMs: 20_000, idPrefix: 'ls-' });
-    expect(senml).toMatchObject({ connected: 4, messagesSent: 80, messagesAcked: 80, readingsSent: 800, readingsAcked: 800 });
+    const json = await runLoad({
+      url: hub.mqttUrl,
+      devices: 5,
+      rate: 0,
+      format: 'json',
+      batch: 1,
+      messages: 200,
+      durationMs: 20_000,
+      idPrefix: 'lj-',
+    });
+    expect(json).toMatchObject({
+      devices: 5,
+      connected: 5,
+      messagesSent: 1000,
+      messagesAcked: 1000,
+      readingsSent: 1000,
+      readingsAcked: 1000,
+    });
+    const senml = await runLoad({
+      url: hub.mqttUrl,
+      devices: 4,
+      rate: 50,
+      format: 'senml',
+      batch: 10,
+      messages: 20,
+      durationMs: 20_000,
+      idPrefix: 'ls-',
+    });
+    expect(senml).toMatchObject({
+      connected: 4,
+      messagesSent: 80,
+      messagesAcked: 80,
+      readingsSent: 800,
+      readingsAcked: 800,
+    });
     // A rate of 50 messages/s for 20 messages takes at least 380 ms.
     expect(senml.elapsedMs).toBeGreaterThanOrEqual(380);
-    const counts = await eventually(async () => {
-      const c = await Promise.all(['lj-3', 'ls-2'].map(async (d) => (await storedCo2(hub.hub.url, d, Date.now() - 3_600_000, Date.now() + 1)).length));
-      return c[0] === 200 && c[1] === 200 && c;
-    }, { what: 'load readings stored' });
+    const counts = await eventually(
+      async () => {
+        const c = await Promise.all(
+          ['lj-3', 'ls-2'].map(
+            async (d) => (await storedCo2(hub.hub.url, d, Date.now() - 3_600_000, Date.now() + 1)).length,
+          ),
+        );
+        return c[0] === 200 && c[1] === 200 && c;
+      },
+      { what: 'load readings stored' },
+    );
     expect(counts).toEqual([200, 200]);
   });
 });

@@ -13,9 +13,14 @@ const ZONES = [
   { id: 'quiet-1', prefix: 'env-q', type: 'quiet_room' },
 ];
 const name = (prefix: string, n: number) => `${prefix}-${String(n).padStart(4, '0')}`;
-const declared = ZONES.flatMap((z) => Array.from({ length: PER_ZONE }, (_, n) => ({ id: name(z.prefix, n), kind: 'sensor', zone: z.id })));
+const declared = ZONES.flatMap((z) =>
+  Array.from({ length: PER_ZONE }, (_, n) => ({ id: name(z.prefix, n), kind: 'sensor', zone: z.id })),
+);
 /** Every declared device reports except the last 1,000 of the quiet room; 1,000 undeclared ones report too. */
-const reporting = [...declared.filter((d) => !(d.zone === 'quiet-1' && Number(d.id.slice(-4)) >= 2000)).map((d) => d.id), ...Array.from({ length: 1000 }, (_, n) => name('walk-in', n))];
+const reporting = [
+  ...declared.filter((d) => !(d.zone === 'quiet-1' && Number(d.id.slice(-4)) >= 2000)).map((d) => d.id),
+  ...Array.from({ length: 1000 }, (_, n) => name('walk-in', n)),
+];
 const CONFIG = {
   zones: ZONES.map(({ id, type }) => ({ id, ...(type && { type }) })),
   devices: declared,
@@ -41,18 +46,35 @@ describe('a floor of 10,000 devices', () => {
     // Registered the way an integration would: SenML packs of 1,000 devices each over HTTP.
     for (let i = 0; i < reporting.length; i += 1000) {
       const pack = reporting.slice(i, i + 1000).map((id) => ({ n: `${id}/temperature`, u: 'Cel', v: 21.5 }));
-      const response = await hub.api('/api/v1/readings', { method: 'POST', headers: { 'content-type': 'application/senml+json' }, body: JSON.stringify(pack) });
+      const response = await hub.api('/api/v1/readings', {
+        method: 'POST',
+        headers: { 'content-type': 'application/senml+json' },
+        body: JSON.stringify(pack),
+      });
       expect(response.status).toBe(200);
     }
     // The packs are applied in order: once the last device is known, all are.
     const last = reporting.at(-1);
-    await eventually(async () => (await hub.json<{ lastSeen: number | null }>(`/api/v1/devices/${last}`).catch(() => ({ lastSeen: null }))).lastSeen !== null, { what: 'the registry to hold every reporting device' });
+    await eventually(
+      async () =>
+        (await hub.json<{ lastSeen: number | null }>(`/api/v1/devices/${last}`).catch(() => ({ lastSeen: null })))
+          .lastSeen !== null,
+      { what: 'the registry to hold every reporting device' },
+    );
     profile = tempDir('floorwatch-chromium-');
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
       headless: true,
       viewport: { width: 1600, height: 1000 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
   });
 
@@ -91,18 +113,34 @@ describe('a floor of 10,000 devices', () => {
     expect(rest.devices.map((d) => d.id)).toEqual(Array.from({ length: 400 }, (_, n) => name('env-q', 2600 + n)));
     expect(rest.next).toBeNull();
 
-    for (const [query, parameter] of [['limit=5001', 'limit'], ['limit=0', 'limit'], ['after=not%20an%20id', 'after']] as const) {
+    for (const [query, parameter] of [
+      ['limit=5001', 'limit'],
+      ['limit=0', 'limit'],
+      ['after=not%20an%20id', 'after'],
+    ] as const) {
       const refused = await hub.api(`/api/v1/devices?${query}`);
       expect(refused.status).toBe(400);
       expect(((await refused.json()) as { message: string }).message.startsWith(`${parameter}=`)).toBe(true);
     }
-    const docs = (await (await hub.api('/docs/json')).json()) as { paths: Record<string, { get?: { description?: string; parameters?: Array<{ name: string }> } }> };
-    expect(docs.paths['/api/v1/devices']?.get?.parameters?.map((p) => p.name).sort()).toEqual(['after', 'limit', 'online', 'zone']);
-    expect(docs.paths['/api/v1/devices']?.get?.description).toMatch(/next is the id to pass as after= for the next page, null on the last/);
+    const docs = (await (await hub.api('/docs/json')).json()) as {
+      paths: Record<string, { get?: { description?: string; parameters?: Array<{ name: string }> } }>;
+    };
+    expect(docs.paths['/api/v1/devices']?.get?.parameters?.map((p) => p.name).sort()).toEqual([
+      'after',
+      'limit',
+      'online',
+      'zone',
+    ]);
+    expect(docs.paths['/api/v1/devices']?.get?.description).toMatch(
+      /next is the id to pass as after= for the next page, null on the last/,
+    );
   });
 
   it('the zones count their devices', async () => {
-    const body = await hub.json<{ devices: { total: number; online: number }; zones: Array<{ zone: string; devices: { total: number; online: number } }> }>('/api/v1/zones');
+    const body = await hub.json<{
+      devices: { total: number; online: number };
+      zones: Array<{ zone: string; devices: { total: number; online: number } }>;
+    }>('/api/v1/zones');
     expect(body.devices).toEqual({ total: 10_000, online: 9000 });
     expect(Object.fromEntries(body.zones.map((z) => [z.zone, z.devices]))).toEqual({
       'floor-a': { total: 3000, online: 3000 },
@@ -125,13 +163,19 @@ describe('a floor of 10,000 devices', () => {
     const elapsed = Date.now() - started;
     expect(elapsed, `the floor page took ${elapsed} ms to show its zones`).toBeLessThan(RENDER_BOUND_MS);
 
-    expect(await page.locator('[data-zone="floor-a"] .zone-devices').textContent()).toBe('3,000 of 3,000 devices online');
-    expect(await page.locator('[data-zone="quiet-1"] .zone-devices').textContent()).toBe('2,000 of 3,000 devices online');
+    expect(await page.locator('[data-zone="floor-a"] .zone-devices').textContent()).toBe(
+      '3,000 of 3,000 devices online',
+    );
+    expect(await page.locator('[data-zone="quiet-1"] .zone-devices').textContent()).toBe(
+      '2,000 of 3,000 devices online',
+    );
     expect(await page.locator('#device-count').textContent()).toBe('(9,000 of 10,000 online)');
     expect(await page.locator('#devices tr').count()).toBe(200);
     // Offline first: the quiet room's silent devices head the table.
     expect(await page.locator('#devices tr').first().getAttribute('data-device')).toBe(name('env-q', 2000));
-    expect(await page.locator('#device-more').textContent()).toBe('Showing 200 of 10,000 devices, offline ones first; the zones above count them all.');
+    expect(await page.locator('#device-more').textContent()).toBe(
+      'Showing 200 of 10,000 devices, offline ones first; the zones above count them all.',
+    );
 
     await eventually(() => deviceAnswers.length >= 2, { what: 'the device answers to be read' });
     for (const answer of deviceAnswers) {

@@ -48,9 +48,11 @@ describe('the floor page', () => {
   const dialogs: string[] = [];
   const consoleErrors: string[] = [];
 
-  const publish = (id: string, body: Record<string, number>) => device.publishAsync(`floorwatch/devices/${id}/telemetry`, JSON.stringify(body), { qos: 1 });
+  const publish = (id: string, body: Record<string, number>) =>
+    device.publishAsync(`floorwatch/devices/${id}/telemetry`, JSON.stringify(body), { qos: 1 });
   const alerts = async () => (await hub.json<{ alerts: Alert[] }>('/api/v1/alerts?state=firing')).alerts;
-  const firing = (key: string) => eventually(async () => (await alerts()).find((a) => a.key === key), { what: `alert ${key}` });
+  const firing = (key: string) =>
+    eventually(async () => (await alerts()).find((a) => a.key === key), { what: `alert ${key}` });
   /** Fails the test if the page ran anything it was shown as data. */
   const assertNothingRan = async () => {
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
@@ -67,11 +69,20 @@ describe('the floor page', () => {
       executablePath: '/usr/bin/chromium',
       headless: true,
       viewport: { width: 1600, height: 1000 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     // Runs before the page's own script: records any CSP violation the page causes.
     await browser.addInitScript({
-      content: "window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));",
+      content:
+        "window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));",
     });
     page = browser.pages()[0] ?? (await browser.newPage());
     page.on('dialog', (d) => {
@@ -96,7 +107,13 @@ describe('the floor page', () => {
     const start = Date.now() - 3_600_000;
     for (let minute = 0; minute < 55; minute++) {
       const wave = Math.sin(minute / 9);
-      await publish('env-a2', { ts: start + minute * 60_000, temperature: 22 + wave, humidity: 42 + 2 * wave, co2: 650 + 80 * wave, noise: 58 + 3 * wave });
+      await publish('env-a2', {
+        ts: start + minute * 60_000,
+        temperature: 22 + wave,
+        humidity: 42 + 2 * wave,
+        co2: 650 + 80 * wave,
+        noise: 58 + 3 * wave,
+      });
     }
     await publish('env-a1', { temperature: 25.2, humidity: 45, co2: 700 });
     await publish('env-a2', { temperature: 21.5, humidity: 44 });
@@ -106,7 +123,10 @@ describe('the floor page', () => {
     const body = await eventually(
       async () => {
         const b = await hub.json<{ site: string; season: Season; zones: ZoneStatus[] }>('/api/v1/zones');
-        return b.zones.find((z) => z.zone === 'server-room')?.compliance === 'critical' && b.zones.find((z) => z.zone === 'floor-a')?.latest.humidity ? b : undefined;
+        return b.zones.find((z) => z.zone === 'server-room')?.compliance === 'critical' &&
+          b.zones.find((z) => z.zone === 'floor-a')?.latest.humidity
+          ? b
+          : undefined;
       },
       { what: 'the zones to reflect the readings' },
     );
@@ -117,23 +137,38 @@ describe('the floor page', () => {
     // Winter office comfort: above 24 °C is a warning; the warmest position decides.
     expect(floorA.compliance).toBe('warning');
     const temperature = floorA.requirements.find((r) => r.key === 'temperature');
-    expect(temperature).toMatchObject({ compliance: 'warning', value: 25.2, over: 'highest in 10 min', breached: { severity: 'warning', when: 'above', threshold: 24 } });
+    expect(temperature).toMatchObject({
+      compliance: 'warning',
+      value: 25.2,
+      over: 'highest in 10 min',
+      breached: { severity: 'warning', when: 'above', threshold: 24 },
+    });
     expect(temperature?.breached?.source).toMatch(/GB/);
     const co2 = floorA.requirements.find((r) => r.key === 'co2');
     expect(co2).toMatchObject({ compliance: 'ok', over: 'mean over 60 min' });
     expect(co2?.value).toBeGreaterThan(570);
     expect(co2?.value).toBeLessThan(730);
-    expect(floorA.requirements.find((r) => r.key === 'noise')).toMatchObject({ compliance: 'ok', over: 'LAeq over 15 min' });
+    expect(floorA.requirements.find((r) => r.key === 'noise')).toMatchObject({
+      compliance: 'ok',
+      over: 'LAeq over 15 min',
+    });
     expect(floorA.latest.humidity?.value).toBeGreaterThanOrEqual(44);
     // Per-position exposure is an alert matter, not a zone value.
     expect(floorA.requirements.map((r) => r.key)).not.toContain('noise_exposure');
     expect(server).toMatchObject({ compliance: 'critical', type: 'server_room' });
-    expect(server.requirements.find((r) => r.key === 'temperature')?.breached).toMatchObject({ severity: 'critical', threshold: 30 });
+    expect(server.requirements.find((r) => r.key === 'temperature')?.breached).toMatchObject({
+      severity: 'critical',
+      threshold: 30,
+    });
     expect(quiet).toMatchObject({ compliance: 'no_data', name: HOSTILE, latest: {} });
   });
 
   it('loads under a strict CSP and shows zones, devices and names as plain text', async () => {
-    await device.publishAsync('floorwatch/devices/hs-1/heartbeat', JSON.stringify({ kind: 'headset', status: 'ok', fw: '1.4.2' }), { qos: 1 });
+    await device.publishAsync(
+      'floorwatch/devices/hs-1/heartbeat',
+      JSON.stringify({ kind: 'headset', status: 'ok', fw: '1.4.2' }),
+      { qos: 1 },
+    );
     const response = await page.goto(`${hub.hub.url}/`);
     expect(response?.status()).toBe(200);
     const csp = response?.headers()['content-security-policy'] ?? '';
@@ -162,7 +197,9 @@ describe('the floor page', () => {
     const value = page.locator('[data-zone="floor-a"] [data-metric="co2"] .value');
     expect(await value.textContent()).toBe('700');
     await publish('env-a2', { co2: 1234 });
-    await page.locator('[data-zone="floor-a"] [data-metric="co2"] .value', { hasText: /^1234$/ }).waitFor({ timeout: 10_000 });
+    await page
+      .locator('[data-zone="floor-a"] [data-metric="co2"] .value', { hasText: /^1234$/ })
+      .waitFor({ timeout: 10_000 });
     await device.publishAsync('floorwatch/devices/env-q1/status', 'online', { qos: 1, retain: true });
     await page.locator('#devices tr[data-device="env-q1"]', { hasText: 'online' }).waitFor({ timeout: 10_000 });
     await device.publishAsync('floorwatch/devices/env-q1/status', 'offline', { qos: 1, retain: true });
@@ -171,8 +208,13 @@ describe('the floor page', () => {
 
   it('shows a metric a device names after something on Object.prototype as itself', async () => {
     await publish('env-a2', { constructor: 5.5, toString: 7.5 });
-    for (const [metric, value] of [['constructor', '5.5'], ['toString', '7.5']] as const) {
-      await page.locator(`[data-zone="floor-a"] [data-metric="${metric}"] .value`, { hasText: value }).waitFor({ timeout: 10_000 });
+    for (const [metric, value] of [
+      ['constructor', '5.5'],
+      ['toString', '7.5'],
+    ] as const) {
+      await page
+        .locator(`[data-zone="floor-a"] [data-metric="${metric}"] .value`, { hasText: value })
+        .waitFor({ timeout: 10_000 });
       expect(await page.locator('[data-zone="floor-a"] dt', { hasText: new RegExp(`^${metric}$`) }).count()).toBe(1);
     }
     await assertNothingRan();
@@ -206,14 +248,18 @@ describe('the floor page', () => {
     }
     expect(reached).toBe(`ack-${two.id}`);
     await page.keyboard.press('Enter');
-    await eventually(async () => (await alerts()).find((a) => a.id === two.id)?.ack?.by === 'li.wei', { what: 'the keyboard acknowledgement' });
+    await eventually(async () => (await alerts()).find((a) => a.id === two.id)?.ack?.by === 'li.wei', {
+      what: 'the keyboard acknowledgement',
+    });
   });
 
   it('silences an alert for an hour', async () => {
     const one = await firing('noise_peak.env-a1');
     await page.locator(`li[data-alert="${one.id}"] button.silence`).click();
     await page.locator(`li[data-alert="${one.id}"] .silenced`).waitFor({ timeout: 10_000 });
-    const { silences } = await hub.json<{ silences: Array<{ matchers: unknown; createdBy: string; endsAt: number; startsAt: number }> }>('/api/v1/silences');
+    const { silences } = await hub.json<{
+      silences: Array<{ matchers: unknown; createdBy: string; endsAt: number; startsAt: number }>;
+    }>('/api/v1/silences');
     expect(silences).toHaveLength(1);
     expect(silences[0]).toMatchObject({ matchers: { rule: 'noise_peak', device: 'env-a1' }, createdBy: 'li.wei' });
     expect(silences[0]!.endsAt - silences[0]!.startsAt).toBe(3_600_000);
@@ -222,11 +268,17 @@ describe('the floor page', () => {
   it('shows hostile texts in alerts literally and runs none of them', async () => {
     await publish('env-q1', { noise_peak: 150 });
     const alert = await firing('noise_peak.env-q1');
-    const acked = await hub.api(`/api/v1/alerts/${alert.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: HOSTILE, comment: '<script>window.__pwned=3</script>' }) });
+    const acked = await hub.api(`/api/v1/alerts/${alert.id}/ack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: HOSTILE, comment: '<script>window.__pwned=3</script>' }),
+    });
     expect(acked.status).toBe(200);
     const shown = page.locator(`li[data-alert="${alert.id}"] .acked`);
     await shown.waitFor({ timeout: 10_000 });
-    expect(await shown.textContent()).toMatch(/^Acknowledged by <img src=x onerror="window.__pwned=1"> .* — <script>window.__pwned=3<\/script>$/);
+    expect(await shown.textContent()).toMatch(
+      /^Acknowledged by <img src=x onerror="window.__pwned=1"> .* — <script>window.__pwned=3<\/script>$/,
+    );
     await assertNothingRan();
   });
 
@@ -267,7 +319,9 @@ describe('the floor page', () => {
     await page.locator('#floor').waitFor();
     await page.locator('#live', { hasText: 'Live' }).waitFor();
     await publish('env-a2', { co2: 987 });
-    await page.locator('[data-zone="floor-a"] [data-metric="co2"] .value', { hasText: /^987$/ }).waitFor({ timeout: 10_000 });
+    await page
+      .locator('[data-zone="floor-a"] [data-metric="co2"] .value', { hasText: /^987$/ })
+      .waitFor({ timeout: 10_000 });
     expect(await page.evaluate("sessionStorage.getItem('floorwatch.token')")).toBe(token);
     await assertNothingRan();
   });

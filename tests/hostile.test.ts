@@ -22,7 +22,13 @@ describe('hostile input', () => {
     // A well-behaved device publishing throughout.
     goodTimer = setInterval(() => {
       const seq = goodSent++;
-      good.publishAsync('floorwatch/devices/good-1/telemetry', JSON.stringify({ seq, ts: Date.now() - 100_000 + seq, humidity: 40 + (seq % 10) }), { qos: 1 }).catch(() => undefined);
+      good
+        .publishAsync(
+          'floorwatch/devices/good-1/telemetry',
+          JSON.stringify({ seq, ts: Date.now() - 100_000 + seq, humidity: 40 + (seq % 10) }),
+          { qos: 1 },
+        )
+        .catch(() => undefined);
     }, 20);
   });
   afterAll(async () => {
@@ -32,7 +38,8 @@ describe('hostile input', () => {
   });
 
   async function rejectionsFor(device: string): Promise<Rejections['rejections']> {
-    return (await hub.json<Rejections>(`/api/v1/rejections?device=${encodeURIComponent(device)}&limit=1000`)).rejections;
+    return (await hub.json<Rejections>(`/api/v1/rejections?device=${encodeURIComponent(device)}&limit=1000`))
+      .rejections;
   }
 
   it('refuses each kind of bad message with its reason, without disconnecting the sender', async () => {
@@ -70,7 +77,17 @@ describe('hostile input', () => {
 
   it('refuses hostile device ids in topics and SenML names', async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'ids-1' });
-    const ids = ['with space', 'with,comma', 'with"quote', "with'quote", 'back\\slash', 'new\nline', 'ünïcode', '-leading', 'x'.repeat(65)];
+    const ids = [
+      'with space',
+      'with,comma',
+      'with"quote',
+      "with'quote",
+      'back\\slash',
+      'new\nline',
+      'ünïcode',
+      '-leading',
+      'x'.repeat(65),
+    ];
     for (const id of ids) {
       await client.publishAsync(`floorwatch/devices/${id}/telemetry`, '{"temperature":20}', { qos: 1 });
       const [latest] = await rejectionsFor(id);
@@ -78,7 +95,11 @@ describe('hostile input', () => {
     }
     await client.endAsync();
     for (const id of ['a+b', 'a#b', 'a/b', 'a b']) {
-      const response = await hub.api('/api/v1/readings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ bn: `${id}/`, n: 'temperature', v: 20 }]) });
+      const response = await hub.api('/api/v1/readings', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ bn: `${id}/`, n: 'temperature', v: 20 }]),
+      });
       expect(response.status, id).toBe(400);
       const body = (await response.json()) as { problems: Array<{ reason: string }> };
       expect(body.problems[0]?.reason, id).toMatch(/invalid_id|invalid_metric/);
@@ -91,11 +112,21 @@ describe('hostile input', () => {
   it('stores a reading with a timestamp years off at receive time and counts it', async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'clock-1' });
     const before = Date.now();
-    await client.publishAsync('floorwatch/devices/clock-1/telemetry', JSON.stringify({ ts: Date.UTC(2003, 0, 1), temperature: 22 }), { qos: 1 });
-    await client.publishAsync('floorwatch/devices/clock-1/telemetry', JSON.stringify({ ts: Date.UTC(2041, 0, 1), humidity: 45 }), { qos: 1 });
+    await client.publishAsync(
+      'floorwatch/devices/clock-1/telemetry',
+      JSON.stringify({ ts: Date.UTC(2003, 0, 1), temperature: 22 }),
+      { qos: 1 },
+    );
+    await client.publishAsync(
+      'floorwatch/devices/clock-1/telemetry',
+      JSON.stringify({ ts: Date.UTC(2041, 0, 1), humidity: 45 }),
+      { qos: 1 },
+    );
     await client.endAsync();
     const points = await eventually(async () => {
-      const body = await hub.json<{ points: Array<{ ts: number }> }>('/api/v1/readings?device=clock-1&metric=temperature&from=-1h');
+      const body = await hub.json<{ points: Array<{ ts: number }> }>(
+        '/api/v1/readings?device=clock-1&metric=temperature&from=-1h',
+      );
       return body.points.length > 0 && body.points;
     });
     expect(points[0]!.ts).toBeGreaterThanOrEqual(before);
@@ -128,7 +159,9 @@ describe('hostile input', () => {
     expect(sentBefore).toBeGreaterThan(10);
     clearInterval(goodTimer);
     const stored = await eventually(async () => {
-      const body = await hub.json<{ points: unknown[] }>('/api/v1/readings?device=good-1&metric=humidity&from=-1d&limit=100000');
+      const body = await hub.json<{ points: unknown[] }>(
+        '/api/v1/readings?device=good-1&metric=humidity&from=-1d&limit=100000',
+      );
       return body.points.length >= goodSent && body.points.length;
     });
     expect(stored).toBe(goodSent);

@@ -38,7 +38,11 @@ describe.each(backends)('hub on $name', ({ influx }) => {
   it('stores a QoS 1 reading from mqtt.js and returns it from the API', async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1' });
     const ts = Date.now() - 5000;
-    await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ ts, temperature: 23.4, humidity: 41 }), { qos: 1 });
+    await client.publishAsync(
+      'floorwatch/devices/t-1/telemetry',
+      JSON.stringify({ ts, temperature: 23.4, humidity: 41 }),
+      { qos: 1 },
+    );
     await client.endAsync();
     const points = await eventually(async () => {
       const p = await readingsOf(hub, 'device=t-1&metric=temperature');
@@ -48,7 +52,20 @@ describe.each(backends)('hub on $name', ({ influx }) => {
   });
 
   it('stores a reading sent with mosquitto_pub, a client no one here wrote', async () => {
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttPort), '-q', '1', '-i', 'mp-1', '-t', 'floorwatch/devices/mp-1/telemetry', '-m', '{"temperature":21.5}']);
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(hub.hub.mqttPort),
+      '-q',
+      '1',
+      '-i',
+      'mp-1',
+      '-t',
+      'floorwatch/devices/mp-1/telemetry',
+      '-m',
+      '{"temperature":21.5}',
+    ]);
     const points = await eventually(async () => {
       const p = await readingsOf(hub, 'device=mp-1&metric=temperature');
       return p.length > 0 && p;
@@ -58,7 +75,9 @@ describe.each(backends)('hub on $name', ({ influx }) => {
       // The same reading, read straight from InfluxDB as Grafana would.
       const url = new URL(influxUrl);
       const db = url.pathname.slice(1);
-      const response = await fetch(`${url.origin}/query?db=${db}&q=${encodeURIComponent('SELECT value FROM temperature WHERE device = \'mp-1\'')}`);
+      const response = await fetch(
+        `${url.origin}/query?db=${db}&q=${encodeURIComponent("SELECT value FROM temperature WHERE device = 'mp-1'")}`,
+      );
       const body = (await response.json()) as { results: Array<{ series?: Array<{ values: unknown[][] }> }> };
       expect(body.results[0]?.series?.[0]?.values.map((v) => v[1])).toEqual([21.5]);
     }
@@ -76,7 +95,18 @@ describe.each(backends)('hub on $name', ({ influx }) => {
   });
 
   it('keeps its own status retained on floorwatch/hub/status', async () => {
-    const { stdout } = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttPort), '-t', 'floorwatch/hub/status', '-C', '1', '-W', '5']);
+    const { stdout } = await run('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(hub.hub.mqttPort),
+      '-t',
+      'floorwatch/hub/status',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ]);
     expect(stdout.trim()).toBe('online');
   });
 
@@ -86,13 +116,30 @@ describe.each(backends)('hub on $name', ({ influx }) => {
       will: { topic: 'floorwatch/devices/h-1/status', payload: Buffer.from('offline'), qos: 1, retain: true },
     });
     await client.publishAsync('floorwatch/devices/h-1/status', 'online', { qos: 1, retain: true });
-    await client.publishAsync('floorwatch/devices/h-1/heartbeat', JSON.stringify({ kind: 'headset', status: 'degraded', components: { headset: { state: 'degraded', code: 'noise' } }, fw: '1.4.2' }), { qos: 1 });
+    await client.publishAsync(
+      'floorwatch/devices/h-1/heartbeat',
+      JSON.stringify({
+        kind: 'headset',
+        status: 'degraded',
+        components: { headset: { state: 'degraded', code: 'noise' } },
+        fw: '1.4.2',
+      }),
+      { qos: 1 },
+    );
     const online = await eventually(async () => {
       const { devices } = await hub.json<{ devices: Array<Record<string, unknown>> }>('/api/v1/devices');
       const device = devices.find((d) => d.id === 'h-1');
       return device?.lastHeartbeat ? device : undefined;
     });
-    expect(online).toMatchObject({ kind: 'headset', zone: 'floor-a', declared: true, online: true, status: 'degraded', fw: '1.4.2', components: { headset: { state: 'degraded', code: 'noise' } } });
+    expect(online).toMatchObject({
+      kind: 'headset',
+      zone: 'floor-a',
+      declared: true,
+      online: true,
+      status: 'degraded',
+      fw: '1.4.2',
+      components: { headset: { state: 'degraded', code: 'noise' } },
+    });
 
     // An abrupt disconnect: the broker publishes the last will.
     client.stream.destroy();
@@ -110,7 +157,10 @@ describe.each(backends)('hub on $name', ({ influx }) => {
     const response = await hub.api('/api/v1/readings', {
       method: 'POST',
       headers: { 'content-type': 'application/senml+json' },
-      body: JSON.stringify([{ bn: 'n-1/', bt: Date.now() / 1000 - 60, bu: 'dB(A)', n: 'noise', v: 62 }, { n: 'noise', t: 30, v: 64 }]),
+      body: JSON.stringify([
+        { bn: 'n-1/', bt: Date.now() / 1000 - 60, bu: 'dB(A)', n: 'noise', v: 62 },
+        { n: 'noise', t: 30, v: 64 },
+      ]),
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ accepted: 2, rejected: 0 });
@@ -120,9 +170,15 @@ describe.each(backends)('hub on $name', ({ influx }) => {
     });
     expect(points.map((p) => p.value)).toEqual([62, 64]);
 
-    const bad = await hub.api('/api/v1/readings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"n":"noise","v":60}]' });
+    const bad = await hub.api('/api/v1/readings', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[{"n":"noise","v":60}]',
+    });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { problems: Array<{ detail: string }> }).problems[0]?.detail).toMatch(/names no device/);
+    expect(((await bad.json()) as { problems: Array<{ detail: string }> }).problems[0]?.detail).toMatch(
+      /names no device/,
+    );
   });
 
   it('aggregates by zone, with LAeq as the energy average', async () => {
@@ -131,9 +187,15 @@ describe.each(backends)('hub on $name', ({ influx }) => {
       { bn: 'z-1/', bt: base / 1000, n: 'noise', v: 60 },
       { n: 'noise', t: 60, v: 70 },
     ];
-    await hub.api('/api/v1/readings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(pack) });
+    await hub.api('/api/v1/readings', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(pack),
+    });
     const body = await eventually(async () => {
-      const b = await hub.json<{ points: Array<{ value: number }> }>(`/api/v1/readings?device=z-1&metric=noise&from=${base}&to=${base + 3_600_000}&agg=laeq`);
+      const b = await hub.json<{ points: Array<{ value: number }> }>(
+        `/api/v1/readings?device=z-1&metric=noise&from=${base}&to=${base + 3_600_000}&agg=laeq`,
+      );
       return b.points.length > 0 && b;
     });
     expect(body.points[0]?.value).toBeCloseTo(10 * Math.log10((10 ** 6 + 10 ** 7) / 2), 6);
@@ -163,7 +225,10 @@ describe.each(backends)('hub on $name', ({ influx }) => {
       ['/api/v1/readings?device=t-1', /metric/],
       ['/api/v1/readings?metric=temperature', /exactly one of device or zone/],
       ['/api/v1/readings?device=t-1&metric=temperature&from=yesterday', /from="yesterday" is not a time/],
-      ['/api/v1/readings?device=t-1&metric=temperature&agg=median', /agg="median" is not one of mean, min, max, last, laeq/],
+      [
+        '/api/v1/readings?device=t-1&metric=temperature&agg=median',
+        /agg="median" is not one of mean, min, max, last, laeq/,
+      ],
       ['/api/v1/readings?device=t-1&metric=temperature&every=1m', /every needs agg/],
       ['/api/v1/readings?device=t%201&metric=temperature', /device="t 1" contains " "/],
       ['/api/v1/readings?device=t-1&metric=temperature&from=-1h&to=-2h', /must be before to/],
@@ -179,14 +244,25 @@ describe.each(backends)('hub on $name', ({ influx }) => {
   it('reports health, Prometheus metrics and its OpenAPI description', async () => {
     const health = await hub.api('/api/v1/health');
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok', checks: { broker: { ok: true }, store: { ok: true }, journal: { ok: true } } });
+    expect(await health.json()).toMatchObject({
+      status: 'ok',
+      checks: { broker: { ok: true }, store: { ok: true }, journal: { ok: true } },
+    });
     const metrics = await (await hub.api('/metrics')).text();
     expect(metrics).toMatch(/floorwatch_messages_received_total\{source="mqtt",kind="telemetry"\} [1-9]/);
     expect(metrics).toMatch(/floorwatch_readings_stored_total [1-9]/);
     expect(metrics).toMatch(/floorwatch_journal_lag_entries\{consumer="store"\} \d/);
     expect(metrics).toMatch(/floorwatch_store_write_seconds_count [1-9]/);
     const openapi = (await (await hub.api('/docs/json')).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/api/v1/readings', '/api/v1/devices', '/api/v1/health', '/api/v1/rejections', '/api/v1/events']));
+    expect(Object.keys(openapi.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/readings',
+        '/api/v1/devices',
+        '/api/v1/health',
+        '/api/v1/rejections',
+        '/api/v1/events',
+      ]),
+    );
   });
 });
 
@@ -201,19 +277,32 @@ describe('hub restart', () => {
       will: { topic: 'floorwatch/devices/r-1/status', payload: Buffer.from('offline'), qos: 1, retain: true },
     });
     await client.publishAsync('floorwatch/devices/r-1/status', 'online', { qos: 1, retain: true });
-    await client.publishAsync('floorwatch/devices/r-1/heartbeat', JSON.stringify({ kind: 'pc', status: 'ok' }), { qos: 1 });
-    await client.publishAsync('floorwatch/devices/r-1/telemetry', JSON.stringify({ seq: 5, temperature: 22.5 }), { qos: 1 });
-    await eventually(async () => (await first.json<{ lastHeartbeat: number | null }>('/api/v1/devices/r-1')).lastHeartbeat !== null);
+    await client.publishAsync('floorwatch/devices/r-1/heartbeat', JSON.stringify({ kind: 'pc', status: 'ok' }), {
+      qos: 1,
+    });
+    await client.publishAsync('floorwatch/devices/r-1/telemetry', JSON.stringify({ seq: 5, temperature: 22.5 }), {
+      qos: 1,
+    });
+    await eventually(
+      async () => (await first.json<{ lastHeartbeat: number | null }>('/api/v1/devices/r-1')).lastHeartbeat !== null,
+    );
     // Still connected while the hub stops: the broker publishes its will, but the device did not go offline.
     await first.stop();
     client.end(true);
 
     const second = await startTestHub({ dataDir });
     try {
-      expect(await second.json('/api/v1/devices/r-1')).toMatchObject({ kind: 'pc', status: 'ok', metrics: ['temperature'], online: true });
+      expect(await second.json('/api/v1/devices/r-1')).toMatchObject({
+        kind: 'pc',
+        status: 'ok',
+        metrics: ['temperature'],
+        online: true,
+      });
       // The same message again, as a device does after a lost PUBACK: journaled once.
       const again = await mqtt.connectAsync(second.mqttUrl, { clientId: 'r-1' });
-      await again.publishAsync('floorwatch/devices/r-1/telemetry', JSON.stringify({ seq: 5, temperature: 22.5 }), { qos: 1 });
+      await again.publishAsync('floorwatch/devices/r-1/telemetry', JSON.stringify({ seq: 5, temperature: 22.5 }), {
+        qos: 1,
+      });
       await again.endAsync();
       expect(await (await second.api('/metrics')).text()).toMatch(/floorwatch_duplicates_dropped_total 1/);
       const points = await readingsOf(second, 'device=r-1&metric=temperature');
@@ -229,7 +318,15 @@ describe('hub process', () => {
     const { spawnHub, tempDir } = await import('./support/hub.ts');
     const dir = tempDir();
     const hubProcess = await spawnHub(dir);
-    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(hubProcess.mqttPort), '-t', 'floorwatch/hub/status', '-v']);
+    const sub = spawn('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(hubProcess.mqttPort),
+      '-t',
+      'floorwatch/hub/status',
+      '-v',
+    ]);
     let seen = '';
     let exit;
     try {

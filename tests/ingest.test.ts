@@ -36,7 +36,14 @@ function setup(overrides: Partial<IngestSettings> = {}) {
     metrics,
   });
   const send = (payload: string | object, extra: Partial<IncomingMessage> = {}) =>
-    ingest.accept({ source: 'mqtt', kind: 'telemetry', device: 't-1', payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)), receivedAt: NOW, ...extra });
+    ingest.accept({
+      source: 'mqtt',
+      kind: 'telemetry',
+      device: 't-1',
+      payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
+      receivedAt: NOW,
+      ...extra,
+    });
   const readings = () => journal.flatMap((e) => (e.type === 'readings' ? e.readings : []));
   return { ingest, journal, readings, rejections, logged, metrics, send, failNext: (v: boolean) => (failAppend = v) };
 }
@@ -65,7 +72,15 @@ describe('SenML resolution (RFC 8428)', () => {
 
   it('refuses broken base fields with the record and the field named', () => {
     expect(() => parseSenml([{ bn: 5, n: 'x', v: 1 }], NOW)).toThrow(/record 0: "bn" must be a string/);
-    expect(() => parseSenml([{ n: 'x', v: 1 }, { bt: 'yesterday', n: 'y', v: 2 }], NOW)).toThrow(/record 1: "bt" must be a number/);
+    expect(() =>
+      parseSenml(
+        [
+          { n: 'x', v: 1 },
+          { bt: 'yesterday', n: 'y', v: 2 },
+        ],
+        NOW,
+      ),
+    ).toThrow(/record 1: "bt" must be a number/);
     expect(() => parseSenml([{ n: 'temperature', vs: 'warm' }], NOW)).toThrow(/only numeric values/);
     expect(() => parseSenml([{ v: 1 }], NOW)).toThrow(/no name/);
     expect(() => parseSenml([], NOW)).toThrow(/empty/);
@@ -88,9 +103,17 @@ describe('ingest', () => {
   it('does not work out a dew point the sensor measured itself', async () => {
     const { send, readings } = setup();
     await send({ temperature: 22, humidity: 50, dew_point: 11.5 });
-    expect(readings().filter((r) => r.metric === 'dew_point').map((r) => r.value)).toEqual([11.5]);
+    expect(
+      readings()
+        .filter((r) => r.metric === 'dew_point')
+        .map((r) => r.value),
+    ).toEqual([11.5]);
     await send({ temperature: 22, humidity: 50, ts: NOW - 5 });
-    expect(readings().filter((r) => r.metric === 'dew_point').map((r) => r.value)).toEqual([11.5, 11.09]);
+    expect(
+      readings()
+        .filter((r) => r.metric === 'dew_point')
+        .map((r) => r.value),
+    ).toEqual([11.5, 11.09]);
   });
 
   it('normalises units to the canonical ones', async () => {
@@ -111,9 +134,14 @@ describe('ingest', () => {
     const outcome = await send({ temperature: 900, humidity: 'wet', co2: null, noise: 55, 'bad name': 1 });
     expect(outcome.accepted).toBe(1);
     expect(readings().map((r) => r.metric)).toEqual(['noise']);
-    const reasons = rejections.list().map((r) => r.reason).sort();
+    const reasons = rejections
+      .list()
+      .map((r) => r.reason)
+      .sort();
     expect(reasons).toEqual(['invalid_metric', 'invalid_value', 'invalid_value', 'out_of_range']);
-    expect(rejections.list({ reason: 'out_of_range' })[0]?.detail).toMatch(/temperature 900 Cel is outside .*sensor fault/);
+    expect(rejections.list({ reason: 'out_of_range' })[0]?.detail).toMatch(
+      /temperature 900 Cel is outside .*sensor fault/,
+    );
   });
 
   it('flags unknown metrics but keeps them', async () => {
@@ -206,10 +234,32 @@ describe('ingest', () => {
 
   it('journals heartbeats and presence', async () => {
     const { send, journal } = setup();
-    await send({ ts: NOW, kind: 'headset', status: 'degraded', components: { headset: { state: 'degraded', code: 'noise' } }, uptime_s: 10, fw: '1.4.2' }, { kind: 'heartbeat' });
+    await send(
+      {
+        ts: NOW,
+        kind: 'headset',
+        status: 'degraded',
+        components: { headset: { state: 'degraded', code: 'noise' } },
+        uptime_s: 10,
+        fw: '1.4.2',
+      },
+      { kind: 'heartbeat' },
+    );
     await send('offline', { kind: 'status' });
     expect(journal).toEqual([
-      { type: 'heartbeat', heartbeat: { device: 't-1', zone: 'floor-a', ts: NOW, kind: 'headset', status: 'degraded', components: { headset: { state: 'degraded', code: 'noise' } }, uptimeS: 10, fw: '1.4.2' } },
+      {
+        type: 'heartbeat',
+        heartbeat: {
+          device: 't-1',
+          zone: 'floor-a',
+          ts: NOW,
+          kind: 'headset',
+          status: 'degraded',
+          components: { headset: { state: 'degraded', code: 'noise' } },
+          uptimeS: 10,
+          fw: '1.4.2',
+        },
+      },
       { type: 'status', status: { subject: 'device', id: 't-1', zone: 'floor-a', status: 'offline', ts: NOW } },
     ]);
     const bad = await send({ status: 'on fire' }, { kind: 'heartbeat' });

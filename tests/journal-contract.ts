@@ -42,12 +42,18 @@ export function describeJournalContract(name: string, { open, tearTail, savedPos
         }),
       );
       // What cannot be written is refused on its own; the appends around it go on.
-      const unwritable = { type: 'readings', readings: [{ device: 'd-1', metric: 'co2', value: 10n, ts: 1, zone: '' }] } as unknown as Entry;
+      const unwritable = {
+        type: 'readings',
+        readings: [{ device: 'd-1', metric: 'co2', value: 10n, ts: 1, zone: '' }],
+      } as unknown as Entry;
       await expect(j.append([unwritable])).rejects.toThrow(/BigInt/);
       expect(await Promise.all(appends)).toEqual(range(1, 200).map((i) => 2 * i));
       expect(acknowledged).toEqual(range(1, 200).map((i) => 2 * i));
       expect(await j.append([reading(201)])).toBe(401);
-      expect((await readAll(j)).map((r) => r.entry)).toEqual([...range(1, 200).flatMap((i) => [reading(i), reading(1000 + i)]), reading(201)]);
+      expect((await readAll(j)).map((r) => r.entry)).toEqual([
+        ...range(1, 200).flatMap((i) => [reading(i), reading(1000 + i)]),
+        reading(201),
+      ]);
       expect(j.status()).toMatchObject({ writable: true, durableLsn: 401, lastLsn: 401 });
     });
 
@@ -92,7 +98,9 @@ export function describeJournalContract(name: string, { open, tearTail, savedPos
       // The rules have made entry 30 durable: what only they held may go, nothing after it.
       rulesAt = 30;
       await j1.append([reading(41)]);
-      await eventually(async () => ((await oldest(j1)) ?? 0) > 1, { what: 'entries all consumers are past to be removed' });
+      await eventually(async () => ((await oldest(j1)) ?? 0) > 1, {
+        what: 'entries all consumers are past to be removed',
+      });
       const first = (await oldest(j1))!;
       expect(first).toBeLessThanOrEqual(31);
       await rules.stop();
@@ -108,7 +116,9 @@ export function describeJournalContract(name: string, { open, tearTail, savedPos
       rulesAt = 70;
       j2.consume('rules', () => {}, { position: () => rulesAt });
       await j2.append([reading(81)]);
-      await eventually(async () => ((await oldest(j2)) ?? 0) > first, { what: 'entries all consumers are past to be removed' });
+      await eventually(async () => ((await oldest(j2)) ?? 0) > first, {
+        what: 'entries all consumers are past to be removed',
+      });
       expect(await oldest(j2)).toBeLessThanOrEqual(71);
       expect((await readAll(j2)).at(-1)?.lsn).toBe(81);
     });
@@ -305,7 +315,8 @@ export function describeJournalContract(name: string, { open, tearTail, savedPos
       release();
       await c.until(2);
       // The position moves once the handler has returned.
-      for (let turn = 0; turn < 100 && j.status().consumers[0]?.behindMs !== 0; turn++) await new Promise((r) => setImmediate(r));
+      for (let turn = 0; turn < 100 && j.status().consumers[0]?.behindMs !== 0; turn++)
+        await new Promise((r) => setImmediate(r));
       expect(j.status().consumers[0]?.behindMs).toBe(0);
     });
 
@@ -339,7 +350,8 @@ export function describeJournalContract(name: string, { open, tearTail, savedPos
       // A failing consumer is stuck until a batch goes through.
       expect(j.stuck('failing', 5_000)).toBe(true);
       failing = false;
-      for (let turn = 0; turn < 1000 && (j.stuck('failing', 5_000) || j.stuck('slow', 5_000)); turn++) await new Promise((r) => setTimeout(r, 5));
+      for (let turn = 0; turn < 1000 && (j.stuck('failing', 5_000) || j.stuck('slow', 5_000)); turn++)
+        await new Promise((r) => setTimeout(r, 5));
       expect(j.stuck('failing', 5_000)).toBe(false);
       expect(j.stuck('slow', 5_000)).toBe(false);
       expect(j.stuck('nobody', 5_000)).toBe(false);

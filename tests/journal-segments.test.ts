@@ -70,10 +70,7 @@ describe('journal segments', () => {
 
   const garbage: Array<[string, Buffer]> = [
     ['a partial header', Buffer.from([0x20, 0x00, 0x00])],
-    [
-      'a partial record',
-      Buffer.concat([Buffer.from([100, 0, 0, 0, 1, 2, 3, 4]), Buffer.from('{"type":"readi')]),
-    ],
+    ['a partial record', Buffer.concat([Buffer.from([100, 0, 0, 0, 1, 2, 3, 4]), Buffer.from('{"type":"readi')])],
     [
       'a record with a bad checksum',
       (() => {

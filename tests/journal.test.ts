@@ -15,9 +15,13 @@ describeJournalContract('segment files', {
   // What a crash in the middle of an append leaves: part of a record after the newest segment's last one.
   tearTail: async (dir) => {
     const newest = (await segmentFiles(dir)).at(-1)!;
-    await appendFile(join(dir, newest), Buffer.concat([Buffer.from([100, 0, 0, 0, 1, 2, 3, 4]), Buffer.from('{"type":"readi')]));
+    await appendFile(
+      join(dir, newest),
+      Buffer.concat([Buffer.from([100, 0, 0, 0, 1, 2, 3, 4]), Buffer.from('{"type":"readi')]),
+    );
   },
-  savedPositions: async (dir) => (await readdir(join(dir, 'consumers'))).filter((f) => f.endsWith('.pos')).map((f) => f.slice(0, -'.pos'.length)),
+  savedPositions: async (dir) =>
+    (await readdir(join(dir, 'consumers'))).filter((f) => f.endsWith('.pos')).map((f) => f.slice(0, -'.pos'.length)),
 });
 
 describe('journal positions and segments on disk', () => {
@@ -126,7 +130,14 @@ describe('journal positions and segments on disk', () => {
     expect(attemptsAt12).toEqual([range(8, 14), range(8, 14), range(8, 14), [12], [12], [12]]);
     const listed = setAside.list();
     expect(listed).toEqual([
-      expect.objectContaining({ at: 42, stage: 'store', reason: 'consumer_failed', lsn: 12, device: 'dev-0', detail: "Cannot read properties of undefined (reading 'value')" }),
+      expect.objectContaining({
+        at: 42,
+        stage: 'store',
+        reason: 'consumer_failed',
+        lsn: 12,
+        device: 'dev-0',
+        detail: "Cannot read properties of undefined (reading 'value')",
+      }),
     ]);
     expect(listed[0]?.excerpt).toContain('"value":12');
 

@@ -38,16 +38,26 @@ describe('InfluxDB outage under load', () => {
     const perDevice = 400;
     const baseTs = Math.floor(Date.now() / 1000) * 1000 - perDevice * 1000;
     // About 100 readings a second for 40 s: before, during and after the outage.
-    const fleet = startFleet({ url: hub.mqttUrl, devices, readingsPerDevice: perDevice, window: 1, baseTs, intervalMs: 100 });
+    const fleet = startFleet({
+      url: hub.mqttUrl,
+      devices,
+      readingsPerDevice: perDevice,
+      window: 1,
+      baseTs,
+      intervalMs: 100,
+    });
     await fleet.ackedAtLeast(200);
 
     await influxd.stop();
     const stoppedAt = Date.now();
     const ackedAtStop = fleet.acked();
-    const down = await eventually(async () => {
-      const h = await health();
-      return h.code === 503 && h.body.checks.journal.backlog > 0 && h;
-    }, { what: 'health to report the store down with a backlog' });
+    const down = await eventually(
+      async () => {
+        const h = await health();
+        return h.code === 503 && h.body.checks.journal.backlog > 0 && h;
+      },
+      { what: 'health to report the store down with a backlog' },
+    );
     expect(down.body.status).toBe('down');
     expect(down.body.checks.store.ok).toBe(false);
     expect(down.body.checks.store.detail).toMatch(/influxdb down/);
@@ -59,10 +69,13 @@ describe('InfluxDB outage under load', () => {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 30_000 - (Date.now() - stoppedAt))));
 
     await influxd.start();
-    const drained = await eventually(async () => {
-      const h = await health();
-      return h.code === 200 && h.body.checks.store.ok && h;
-    }, { what: 'the store to come back', timeoutMs: 30_000 });
+    const drained = await eventually(
+      async () => {
+        const h = await health();
+        return h.code === 200 && h.body.checks.store.ok && h;
+      },
+      { what: 'the store to come back', timeoutMs: 30_000 },
+    );
     expect(drained.body.status).toMatch(/ok|degraded/);
 
     await fleet.done;

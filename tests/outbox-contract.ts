@@ -79,8 +79,20 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
     /** An outbox on the test's alert database, as at a hub start. */
     function start(targets: OutboxTarget[], extra: Partial<OutboxOptions> = {}): Started {
       const db = new Database(join(dir, 'alerts.sqlite'));
-      const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
-      const outbox = open({ db, targets, log, now: clock.now, timers: clock, retryFirstMs: SECOND, retryMaxMs: 8 * SECOND, ...extra });
+      const log = pino(
+        { level: 'info' },
+        { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) },
+      );
+      const outbox = open({
+        db,
+        targets,
+        log,
+        now: clock.now,
+        timers: clock,
+        retryFirstMs: SECOND,
+        retryMaxMs: 8 * SECOND,
+        ...extra,
+      });
       const started = { outbox, db };
       opened.add(started);
       return started;
@@ -166,7 +178,9 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
         first.outbox.enqueue(down.name, `{"n":${n}}`);
       }
       first.outbox.kick();
-      await eventually(() => hook.calls.length === 1 && clock.pendingTimers() === 1, { what: 'a delivery under way and a retry scheduled' });
+      await eventually(() => hook.calls.length === 1 && clock.pendingTimers() === 1, {
+        what: 'a delivery under way and a retry scheduled',
+      });
       let closed = false;
       const closing = stop(first).then(() => (closed = true));
       await new Promise((r) => setImmediate(r));
@@ -183,7 +197,9 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       const second = start([hook, down]);
       second.outbox.enqueue(hook.name, '{"n":5}');
       second.outbox.kick();
-      await eventually(() => second.outbox.waiting() === 0, { what: 'what was left to be delivered after the restart' });
+      await eventually(() => second.outbox.waiting() === 0, {
+        what: 'what was left to be delivered after the restart',
+      });
       expect(hook.taken).toEqual([1, 2, 3, 4, 5].map((n) => `{"n":${n}}`));
       expect(down.taken).toEqual([1, 2, 3, 4].map((n) => `{"n":${n}}`));
     });
@@ -208,7 +224,10 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       const hook = scripted('webhook http://127.0.0.1/hook', 4);
       hook.answer = (payloads) => (payloads.includes('{"n":3}') ? 'refuse' : 'take');
       const setAside: Array<{ target: string; payload: string; err: string }> = [];
-      const { outbox } = start([hook], { setAside: async (target, row, err) => void setAside.push({ target, payload: row.payload, err: (err as Error).message }) });
+      const { outbox } = start([hook], {
+        setAside: async (target, row, err) =>
+          void setAside.push({ target, payload: row.payload, err: (err as Error).message }),
+      });
       const payloads = [1, 2, 3, 4, 5, 6].map((n) => `{"n":${n}}`);
       for (const p of payloads) outbox.enqueue(hook.name, p);
       outbox.kick();
@@ -217,10 +236,21 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
         clock.advance(gap * SECOND);
       }
       await eventually(() => outbox.waiting() === 0, { what: 'the notifications after the refused one' });
-      expect(hook.calls).toEqual([payloads.slice(0, 4), [payloads[0]], [payloads[1]], [payloads[2]], [payloads[2]], [payloads[2]], [payloads[3]], payloads.slice(4)]);
+      expect(hook.calls).toEqual([
+        payloads.slice(0, 4),
+        [payloads[0]],
+        [payloads[1]],
+        [payloads[2]],
+        [payloads[2]],
+        [payloads[2]],
+        [payloads[3]],
+        payloads.slice(4),
+      ]);
       expect(hook.taken).toEqual(payloads.filter((p) => p !== '{"n":3}'));
       expect(setAside).toEqual([{ target: hook.name, payload: '{"n":3}', err: `${hook.name} cannot take {"n":3}` }]);
-      expect(logs.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringContaining('refused a notification 3 times')]);
+      expect(logs.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
+        expect.stringContaining('refused a notification 3 times'),
+      ]);
     });
 
     it('keeps a refused notification queued while its record cannot be made, and sets it aside once it can', async () => {
@@ -259,7 +289,9 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       first.outbox.enqueue(kept.name, '{"n":3}');
       await stop(first);
       const second = start([kept]);
-      expect(logs.filter((l) => l.level === 40)).toEqual([expect.objectContaining({ target: removed.name, dropped: 2 })]);
+      expect(logs.filter((l) => l.level === 40)).toEqual([
+        expect.objectContaining({ target: removed.name, dropped: 2 }),
+      ]);
       expect(second.outbox.waiting()).toBe(1);
       second.outbox.kick();
       await eventually(() => second.outbox.waiting() === 0, { what: 'the kept target to get its notification' });

@@ -10,7 +10,11 @@ const packetArb = fc.record({
   qos: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
   topic: fc.string({ minLength: 1, maxLength: 30 }).filter((t) => !t.includes('+') && !t.includes('#')),
   // Up to 20 KB: lengths of one, two and three bytes.
-  payload: fc.oneof(fc.string({ maxLength: 40 }), fc.string({ minLength: 200, maxLength: 400 }), fc.constant('x'.repeat(20_000))),
+  payload: fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.string({ minLength: 200, maxLength: 400 }),
+    fc.constant('x'.repeat(20_000)),
+  ),
 });
 
 /** Splits `bytes` at the given cut points (sorted, deduplicated). */
@@ -28,27 +32,34 @@ function chunks(bytes: Buffer, cuts: number[]): Buffer[] {
 describe('packet scanner', () => {
   it('hands on exactly the packets it keeps, whatever the chunks and however often a read is cut short', () => {
     fc.assert(
-      fc.property(fc.array(packetArb, { minLength: 1, maxLength: 30 }), fc.array(fc.nat(), { maxLength: 20 }), fc.integer({ min: 1, max: 5 }), (specs, cuts, maxPackets) => {
-        const packets = specs.map((p, i) => publishPacket({ ...p, id: i + 1 }));
-        const keep = specs.map((p) => p.qos !== 0);
-        let judged = 0;
-        const scanner = new PacketScanner((first) => {
-          judged++;
-          return isQos0Publish(first) ? 'drop' : 'keep';
-        });
-        const out: Buffer[] = [];
-        // A read hands on at most maxPackets and puts the rest back: the rest is read next.
-        const queue = chunks(Buffer.concat(packets), cuts);
-        while (queue.length > 0) {
-          const passed = scanner.filter(queue.shift()!, maxPackets);
-          if (passed === 'close') throw new Error('closed');
-          out.push(passed.kept);
-          if (passed.rest) queue.unshift(passed.rest);
-        }
-        // Compared as hex: a deep comparison of 100 KB buffers byte by byte takes most of a second.
-        expect(Buffer.concat(out).toString('hex')).toBe(Buffer.concat(packets.filter((_, i) => keep[i])).toString('hex'));
-        expect(judged).toBe(packets.length);
-      }),
+      fc.property(
+        fc.array(packetArb, { minLength: 1, maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        fc.integer({ min: 1, max: 5 }),
+        (specs, cuts, maxPackets) => {
+          const packets = specs.map((p, i) => publishPacket({ ...p, id: i + 1 }));
+          const keep = specs.map((p) => p.qos !== 0);
+          let judged = 0;
+          const scanner = new PacketScanner((first) => {
+            judged++;
+            return isQos0Publish(first) ? 'drop' : 'keep';
+          });
+          const out: Buffer[] = [];
+          // A read hands on at most maxPackets and puts the rest back: the rest is read next.
+          const queue = chunks(Buffer.concat(packets), cuts);
+          while (queue.length > 0) {
+            const passed = scanner.filter(queue.shift()!, maxPackets);
+            if (passed === 'close') throw new Error('closed');
+            out.push(passed.kept);
+            if (passed.rest) queue.unshift(passed.rest);
+          }
+          // Compared as hex: a deep comparison of 100 KB buffers byte by byte takes most of a second.
+          expect(Buffer.concat(out).toString('hex')).toBe(
+            Buffer.concat(packets.filter((_, i) => keep[i])).toString('hex'),
+          );
+          expect(judged).toBe(packets.length);
+        },
+      ),
       { numRuns: 500 },
     );
   });

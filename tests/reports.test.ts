@@ -41,12 +41,21 @@ const lex = (level: number, spanMs: number) => 10 * Math.log10(((spanMs / HOUR) 
 const dose = (lexValue: number) => 100 * 10 ** ((lexValue - 85) / 10);
 
 describe.each([
-  ['SQLite', async () => ({ store: new SqliteStore({ path: join(dir(), 'readings.sqlite'), rawRetentionMs: 30 * 24 * HOUR }) })],
+  [
+    'SQLite',
+    async () => ({ store: new SqliteStore({ path: join(dir(), 'readings.sqlite'), rawRetentionMs: 30 * 24 * HOUR }) }),
+  ],
   [
     'InfluxDB',
     async () => {
       const database = `fw_reports_${process.pid}_${Date.now().toString(36)}`;
-      const drop = async () => void (await fetch(`${inject('influxUrl')}/query`, { method: 'POST', body: new URLSearchParams({ q: `DROP DATABASE "${database}"` }) })).arrayBuffer();
+      const drop = async () =>
+        void (
+          await fetch(`${inject('influxUrl')}/query`, {
+            method: 'POST',
+            body: new URLSearchParams({ q: `DROP DATABASE "${database}"` }),
+          })
+        ).arrayBuffer();
       return { store: new InfluxStore({ url: `${inject('influxUrl')}/${database}` }), drop };
     },
   ],
@@ -56,11 +65,24 @@ describe.each([
   const T = F + 4 * HOUR;
   const at = (k: number) => F + k * 30 * MIN;
   const series = {
-    'env-a1': { temperature: [21, 22, 23, 25, 22, 21, 20, 22], humidity: [40, 45, 50, 55, 62, 50, 45, 40], co2: [800, 900, 1100, 1300, 900, 700, 600, 600], noise: [60, 70, 60, 70, 60, 70, 60, 70] },
+    'env-a1': {
+      temperature: [21, 22, 23, 25, 22, 21, 20, 22],
+      humidity: [40, 45, 50, 55, 62, 50, 45, 40],
+      co2: [800, 900, 1100, 1300, 900, 700, 600, 600],
+      noise: [60, 70, 60, 70, 60, 70, 60, 70],
+    },
     'env-a2': { temperature: [20, 20, 20, 20, 20, 20, 20, 17], noise: [50, 50, 50, 50, 50, 50, 50, 50] },
   } as const;
   const summary = (device: string, what: string) => `headset ${device} in floor-a: ${what}`;
-  const alert = (alertId: number, key: string, event: string, atMs: number, severity: 'warning' | 'critical', text: string, zone = 'floor-a'): AlertRecord => {
+  const alert = (
+    alertId: number,
+    key: string,
+    event: string,
+    atMs: number,
+    severity: 'warning' | 'critical',
+    text: string,
+    zone = 'floor-a',
+  ): AlertRecord => {
     const [rule, subject] = [key.slice(0, key.lastIndexOf('.')), key.slice(key.lastIndexOf('.') + 1)];
     return { alertId, key, rule, subject, zone, event, severity, at: atMs, summary: text };
   };
@@ -70,16 +92,58 @@ describe.each([
     alert(1, 'co2.env-a1', 'resolved', F + 2 * HOUR, 'warning', 'CO₂ 1-hour mean 1200 ppm'),
     alert(2, 'offline.ph-1', 'firing', F - HOUR, 'warning', 'phone ph-1 is offline'),
     alert(2, 'offline.ph-1', 'resolved', F + 30 * MIN, 'warning', 'phone ph-1 is offline'),
-    alert(3, 'equipment.headset.hs-1', 'firing', F + 2 * HOUR, 'critical', summary('hs-1', 'headset fault: call drop-outs')),
-    alert(3, 'equipment.headset.hs-1', 'resolved', F + 140 * MIN, 'critical', summary('hs-1', 'headset fault: call drop-outs')),
-    alert(4, 'equipment.headset.hs-1', 'firing', F + 3 * HOUR, 'warning', summary('hs-1', 'headset degraded: call noise')),
-    alert(5, 'equipment.headset.hs-2', 'firing', F + 150 * MIN, 'critical', summary('hs-2', 'headset fault: call drop-outs')),
-    alert(5, 'equipment.headset.hs-2', 'resolved', F + 210 * MIN, 'critical', summary('hs-2', 'headset fault: call drop-outs')),
+    alert(
+      3,
+      'equipment.headset.hs-1',
+      'firing',
+      F + 2 * HOUR,
+      'critical',
+      summary('hs-1', 'headset fault: call drop-outs'),
+    ),
+    alert(
+      3,
+      'equipment.headset.hs-1',
+      'resolved',
+      F + 140 * MIN,
+      'critical',
+      summary('hs-1', 'headset fault: call drop-outs'),
+    ),
+    alert(
+      4,
+      'equipment.headset.hs-1',
+      'firing',
+      F + 3 * HOUR,
+      'warning',
+      summary('hs-1', 'headset degraded: call noise'),
+    ),
+    alert(
+      5,
+      'equipment.headset.hs-2',
+      'firing',
+      F + 150 * MIN,
+      'critical',
+      summary('hs-2', 'headset fault: call drop-outs'),
+    ),
+    alert(
+      5,
+      'equipment.headset.hs-2',
+      'resolved',
+      F + 210 * MIN,
+      'critical',
+      summary('hs-2', 'headset fault: call drop-outs'),
+    ),
     alert(6, 'offline.ph-2', 'firing', F - 3 * HOUR, 'warning', 'phone ph-2 is offline'),
     alert(6, 'offline.ph-2', 'resolved', F - 2 * HOUR, 'warning', 'phone ph-2 is offline'),
     alert(7, 'storage_down.hub', 'firing', F + 230 * MIN, 'critical', `<b>disk</b> & 'x' "y"`, 'hub'),
     // After the span: not part of it.
-    alert(4, 'equipment.headset.hs-1', 'resolved', T + 5 * MIN, 'warning', summary('hs-1', 'headset degraded: call noise')),
+    alert(
+      4,
+      'equipment.headset.hs-1',
+      'resolved',
+      T + 5 * MIN,
+      'warning',
+      summary('hs-1', 'headset degraded: call noise'),
+    ),
   ];
 
   let store: Store;
@@ -90,7 +154,8 @@ describe.each([
     await store.init();
     const readings: Reading[] = [];
     for (const [device, metrics] of Object.entries(series)) {
-      for (const [metric, values] of Object.entries(metrics) as [string, readonly number[]][]) values.forEach((value, k) => readings.push({ device, metric, value, ts: at(k), zone: 'floor-a' }));
+      for (const [metric, values] of Object.entries(metrics) as [string, readonly number[]][])
+        values.forEach((value, k) => readings.push({ device, metric, value, ts: at(k), zone: 'floor-a' }));
     }
     await store.write(readings);
     await store.writeAlertEvents(history);
@@ -154,7 +219,9 @@ describe.each([
       [4, HOUR, true],
       [7, 10 * MIN, true],
     ]);
-    expect(report.offline).toEqual([{ device: 'ph-1', zone: 'floor-a', since: F - HOUR, back: F + 30 * MIN, offlineMs: 30 * MIN }]);
+    expect(report.offline).toEqual([
+      { device: 'ph-1', zone: 'floor-a', since: F - HOUR, back: F + 30 * MIN, offlineMs: 30 * MIN },
+    ]);
     expect(report.faults.map((f) => [f.device, f.fault, f.severity, f.durationMs])).toEqual([
       ['hs-1', 'headset: call drop-outs', 'critical', 20 * MIN],
       ['hs-2', 'headset: call drop-outs', 'critical', HOUR],
@@ -173,17 +240,33 @@ describe.each([
     const span = T - F;
     const device = (id: string) => r.devices.find((d) => d.device === id)!;
     // Down while a fault (critical) or an offline alert is open; degraded counts as an incident only.
-    expect(device('hs-1')).toMatchObject({ incidents: 2, downtimeMs: 20 * MIN, mttrMs: 20 * MIN, availabilityPercent: (100 * (span - 20 * MIN)) / span });
-    expect(device('hs-1').faults).toEqual([{ fault: 'headset: call drop-outs', count: 1 }, { fault: 'headset: call noise', count: 1 }]);
+    expect(device('hs-1')).toMatchObject({
+      incidents: 2,
+      downtimeMs: 20 * MIN,
+      mttrMs: 20 * MIN,
+      availabilityPercent: (100 * (span - 20 * MIN)) / span,
+    });
+    expect(device('hs-1').faults).toEqual([
+      { fault: 'headset: call drop-outs', count: 1 },
+      { fault: 'headset: call noise', count: 1 },
+    ]);
     expect(device('hs-2')).toMatchObject({ incidents: 1, mttrMs: HOUR, availabilityPercent: 75 });
     expect(device('hs-3')).toMatchObject({ incidents: 0, mttrMs: null, availabilityPercent: 100 });
     // ph-1 was offline from before the span: 30 minutes down inside it, 90 minutes to repair.
-    expect(device('ph-1')).toMatchObject({ incidents: 1, downtimeMs: 30 * MIN, mttrMs: 90 * MIN, availabilityPercent: 87.5 });
+    expect(device('ph-1')).toMatchObject({
+      incidents: 1,
+      downtimeMs: 30 * MIN,
+      mttrMs: 90 * MIN,
+      availabilityPercent: 87.5,
+    });
     expect(r.devices.map((d) => d.device)).toEqual(['hs-1', 'hs-2', 'hs-3', 'ph-1']);
     const headsets = r.kinds.find((k) => k.kind === 'headset')!;
     expect(headsets).toMatchObject({ devices: 3, incidents: 3, mttrMs: (20 * MIN + HOUR) / 2, downtimeMs: 80 * MIN });
     expect(headsets.availabilityPercent).toBeCloseTo((100 * (3 * span - 80 * MIN)) / (3 * span), 9);
-    expect(r.faults).toEqual([{ fault: 'headset: call drop-outs', count: 2 }, { fault: 'headset: call noise', count: 1 }]);
+    expect(r.faults).toEqual([
+      { fault: 'headset: call drop-outs', count: 2 },
+      { fault: 'headset: call noise', count: 1 },
+    ]);
   });
 
   it('prints as HTML with every value from data escaped', () => {
@@ -197,8 +280,27 @@ describe.each([
 
 describe('fault names from equipment alerts', () => {
   it('names the component and what its code means, or its state when there is no code', () => {
-    const fired = (rule: string, text: string) => incidents([{ alertId: 1, key: `${rule}.x-1`, rule, subject: 'x-1', zone: 'floor-a', event: 'firing', severity: 'critical', at: 0, summary: text }], 0, 1)[0]!;
-    expect(faultName(fired('equipment.headset', 'headset x-1 in floor-a: headset fault: call drop-outs'))).toBe('headset: call drop-outs');
+    const fired = (rule: string, text: string) =>
+      incidents(
+        [
+          {
+            alertId: 1,
+            key: `${rule}.x-1`,
+            rule,
+            subject: 'x-1',
+            zone: 'floor-a',
+            event: 'firing',
+            severity: 'critical',
+            at: 0,
+            summary: text,
+          },
+        ],
+        0,
+        1,
+      )[0]!;
+    expect(faultName(fired('equipment.headset', 'headset x-1 in floor-a: headset fault: call drop-outs'))).toBe(
+      'headset: call drop-outs',
+    );
     expect(faultName(fired('equipment.headset', 'headset x-1 in floor-a: headset degraded'))).toBe('headset: degraded');
     expect(faultName(fired('equipment', 'pc x-1 in floor-a: reports fault'))).toBe('device: reports fault');
   });
@@ -210,16 +312,38 @@ describe('reports through a running hub', () => {
   const T = F + 2 * HOUR;
   let t = F - 5 * MIN;
   let hub: TestHub;
-  const a1 = { temperature: [21, 22, 23, 22], humidity: [40, 45, 50, 55], co2: [700, 800, 900, 950], noise: [60, 62, 64, 58] };
+  const a1 = {
+    temperature: [21, 22, 23, 22],
+    humidity: [40, 45, 50, 55],
+    co2: [700, 800, 900, 950],
+    noise: [60, 62, 64, 58],
+  };
   const a2 = { temperature: [20, 21, 22, 23], noise: [50, 52, 54, 56] };
 
-  async function send(device: string, kind: 'telemetry' | 'heartbeat' | 'status', body: unknown, retain = false): Promise<void> {
+  async function send(
+    device: string,
+    kind: 'telemetry' | 'heartbeat' | 'status',
+    body: unknown,
+    retain = false,
+  ): Promise<void> {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: `${device}-${kind}-${t}` });
-    await client.publishAsync(`floorwatch/devices/${device}/${kind}`, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1, retain });
+    await client.publishAsync(
+      `floorwatch/devices/${device}/${kind}`,
+      typeof body === 'string' ? body : JSON.stringify(body),
+      { qos: 1, retain },
+    );
     await client.endAsync();
   }
-  const firing = async (key: string) => (await hub.json<{ alerts: { id: number; key: string; state: string }[] }>('/api/v1/alerts')).alerts.find((a) => a.key === key && a.state === 'firing');
-  const headset = (state: 'ok' | 'fault') => ({ ts: t, kind: 'headset', status: state, components: { headset: { state, ...(state === 'fault' && { code: 'dropout' }) } } });
+  const firing = async (key: string) =>
+    (await hub.json<{ alerts: { id: number; key: string; state: string }[] }>('/api/v1/alerts')).alerts.find(
+      (a) => a.key === key && a.state === 'firing',
+    );
+  const headset = (state: 'ok' | 'fault') => ({
+    ts: t,
+    kind: 'headset',
+    status: state,
+    components: { headset: { state, ...(state === 'fault' && { code: 'dropout' }) } },
+  });
 
   beforeAll(async () => {
     const devices = [
@@ -230,14 +354,24 @@ describe('reports through a running hub', () => {
     hub = await startTestHub({ now: () => t, config: { ...SITE, devices } });
     for (let k = 0; k < 4; k++) {
       t = F + k * 30 * MIN;
-      await send('env-a1', 'telemetry', { ts: t, temperature: a1.temperature[k], humidity: a1.humidity[k], co2: a1.co2[k], noise: a1.noise[k] });
+      await send('env-a1', 'telemetry', {
+        ts: t,
+        temperature: a1.temperature[k],
+        humidity: a1.humidity[k],
+        co2: a1.co2[k],
+        noise: a1.noise[k],
+      });
       await send('env-a2', 'telemetry', { ts: t, temperature: a2.temperature[k], noise: a2.noise[k] });
       if (k === 0) await send('hs-1', 'heartbeat', headset('ok'));
       if (k === 1) {
         await send('hs-1', 'heartbeat', headset('fault'));
         const fault = await eventually(() => firing('equipment.headset.hs-1'), { what: 'the headset fault alert' });
         t = F + 40 * MIN;
-        const ack = await hub.api(`/api/v1/alerts/${fault.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: 'li.wei', comment: 'spare headset issued' }) });
+        const ack = await hub.api(`/api/v1/alerts/${fault.id}/ack`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ by: 'li.wei', comment: 'spare headset issued' }),
+        });
         expect(ack.status).toBe(200);
       }
       if (k === 2) {
@@ -274,7 +408,11 @@ describe('reports through a running hub', () => {
     const r = await shift();
     const zone = r.zones.find((z) => z.zone === 'floor-a')!;
     const temps = [...a1.temperature, ...a2.temperature];
-    expect(zone.temperature).toEqual({ min: Math.min(...temps), mean: expect.closeTo(mean(temps), 9) as unknown, max: Math.max(...temps) });
+    expect(zone.temperature).toEqual({
+      min: Math.min(...temps),
+      mean: expect.closeTo(mean(temps), 9) as unknown,
+      max: Math.max(...temps),
+    });
     expect(zone.humidity).toEqual({ min: 40, mean: expect.closeTo(mean(a1.humidity), 9) as unknown, max: 55 });
     expect(zone.co2MaxHourlyMean).toEqual({ value: mean([900, 950]), hour: F + HOUR });
     expect(zone.compliance.map((c) => [c.requirement, c.readings, c.percentWithin])).toEqual([
@@ -288,9 +426,20 @@ describe('reports through a running hub', () => {
     expect(position.lex8h).toBeCloseTo(lex(laeq(a1.noise), 2 * HOUR), 6);
     expect(r.alerts).toMatchObject({ fired: 2, acknowledged: 1, open: 0 });
     const fault = r.alerts.list.find((a) => a.rule === 'equipment.headset')!;
-    expect(fault).toMatchObject({ subject: 'hs-1', severity: 'critical', firingAt: F + 30 * MIN, acknowledgedAt: F + 40 * MIN, resolvedAt: F + HOUR, durationMs: 30 * MIN });
-    expect(r.faults).toEqual([expect.objectContaining({ device: 'hs-1', fault: 'headset: call drop-outs', durationMs: 30 * MIN })]);
-    expect(r.offline).toEqual([{ device: 'ph-1', zone: 'floor-a', since: F + HOUR, back: F + 91 * MIN, offlineMs: 31 * MIN }]);
+    expect(fault).toMatchObject({
+      subject: 'hs-1',
+      severity: 'critical',
+      firingAt: F + 30 * MIN,
+      acknowledgedAt: F + 40 * MIN,
+      resolvedAt: F + HOUR,
+      durationMs: 30 * MIN,
+    });
+    expect(r.faults).toEqual([
+      expect.objectContaining({ device: 'hs-1', fault: 'headset: call drop-outs', durationMs: 30 * MIN }),
+    ]);
+    expect(r.offline).toEqual([
+      { device: 'ph-1', zone: 'floor-a', since: F + HOUR, back: F + 91 * MIN, offlineMs: 31 * MIN },
+    ]);
   });
 
   it('serves the equipment report: availability, incidents and MTTR per device and kind', async () => {
@@ -307,7 +456,10 @@ describe('reports through a running hub', () => {
 
   it('serves printable HTML for a browser, with data escaped', async () => {
     await shift();
-    for (const request of [hub.api(`/api/v1/reports/shift?from=${F}&to=${T}`, { headers: { accept: 'text/html,application/xhtml+xml' } }), hub.api(`/api/v1/reports/shift?from=${F}&to=${T}&format=html`)]) {
+    for (const request of [
+      hub.api(`/api/v1/reports/shift?from=${F}&to=${T}`, { headers: { accept: 'text/html,application/xhtml+xml' } }),
+      hub.api(`/api/v1/reports/shift?from=${F}&to=${T}&format=html`),
+    ]) {
       const res = await request;
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toContain('text/html');
@@ -335,7 +487,12 @@ describe('reports through a running hub', () => {
 
   it('prints the handover on the command line', async () => {
     await shift();
-    const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', 'shift-report', '--url', hub.hub.url, ...args], { env: { ...process.env, FLOORWATCH_LOG_LEVEL: 'silent' } });
+    const run = (args: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'hub/cli/main.ts', 'shift-report', '--url', hub.hub.url, ...args],
+        { env: { ...process.env, FLOORWATCH_LOG_LEVEL: 'silent' } },
+      );
     const { stdout } = await run(['--from', String(F), '--to', String(T)]);
     expect(stdout).toContain('Shift handover');
     expect(stdout).toContain(`${HOSTILE_NAME} (floor-a)`);

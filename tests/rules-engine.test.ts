@@ -8,7 +8,8 @@ import { engineFixture, HOUR, MINUTE, SECOND, T0, ZONES, type EngineFixture } fr
 import { AlertLedger } from '../hub/rules/ledger.ts';
 
 /** The reference energy average, computed independently of the engine. */
-const laeq = (levels: readonly number[]) => 10 * Math.log10(levels.reduce((sum, l) => sum + 10 ** (l / 10), 0) / levels.length);
+const laeq = (levels: readonly number[]) =>
+  10 * Math.log10(levels.reduce((sum, l) => sum + 10 ** (l / 10), 0) / levels.length);
 
 let f: EngineFixture;
 afterEach(() => f?.close());
@@ -177,7 +178,9 @@ describe('restarts', () => {
     co2UpTo(f, 60);
     // The commit that makes the ledger durable is refused; the transition's own commit is not.
     const other = new Database(join(f.dir, 'alerts.sqlite'));
-    other.exec(`CREATE TRIGGER refuse_sync BEFORE INSERT ON meta WHEN NEW.name = 'synced_at' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+    other.exec(
+      `CREATE TRIGGER refuse_sync BEFORE INSERT ON meta WHEN NEW.name = 'synced_at' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`,
+    );
     f.reading('c-9', 'co2', 1300, T0 + 60 * MINUTE);
     expect(f.view.alerts({ state: 'firing' }).map((a) => a.key)).toEqual(['co2.c-9']);
     expect(f.of('firing', 'co2.c-9')).toEqual([]);
@@ -215,10 +218,19 @@ describe('restarts', () => {
   });
 
   it('devices that reconnect within the start-up grace period raise no offline alert; one that does not, does', () => {
-    const devices = ['d-1', 'd-2', 'd-3'].map((id) => ({ id, kind: 'phone', zone: 'floor-a', heartbeat_interval: '10s' }));
+    const devices = ['d-1', 'd-2', 'd-3'].map((id) => ({
+      id,
+      kind: 'phone',
+      zone: 'floor-a',
+      heartbeat_interval: '10s',
+    }));
     f = engineFixture({ ...winter, devices, rules: { startup_grace: '2m' } });
     run(f, MINUTE, 10 * SECOND, () => {
-      for (const d of devices) f.feed({ type: 'heartbeat', heartbeat: { device: d.id, zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} } });
+      for (const d of devices)
+        f.feed({
+          type: 'heartbeat',
+          heartbeat: { device: d.id, zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} },
+        });
     });
     // The broker publishes every last will as the hub stops; the hub is then down for 5 minutes.
     for (const d of devices) f.status({ subject: 'device', id: d.id, zone: 'floor-a', status: 'offline' });
@@ -227,7 +239,11 @@ describe('restarts', () => {
     run(f, 10 * MINUTE, 10 * SECOND, (t) => {
       for (const d of devices.slice(0, 2)) {
         if (t === 40 * SECOND) f.status({ subject: 'device', id: d.id, zone: 'floor-a', status: 'online' });
-        if (t >= 40 * SECOND) f.feed({ type: 'heartbeat', heartbeat: { device: d.id, zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} } });
+        if (t >= 40 * SECOND)
+          f.feed({
+            type: 'heartbeat',
+            heartbeat: { device: d.id, zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} },
+          });
       }
     });
     expect(f.events.filter((e) => e.kind === 'firing').map((e) => e.key)).toEqual(['offline.d-3']);
@@ -239,14 +255,23 @@ describe('liveness and dependencies', () => {
   const sensors = Array.from({ length: 20 }, (_, i) => `s-${i + 1}`);
 
   it('a gateway down with 20 sensors behind it raises exactly one alert, and the sensors recover with it', () => {
-    f = engineFixture({ ...winter, rules: { startup_grace: '0s' }, serial: [{ path: '/dev/ttyUSB0', gateway: 'gw-1', devices: Object.fromEntries(sensors.map((s) => [s, 'floor-a'])) }] });
+    f = engineFixture({
+      ...winter,
+      rules: { startup_grace: '0s' },
+      serial: [
+        { path: '/dev/ttyUSB0', gateway: 'gw-1', devices: Object.fromEntries(sensors.map((s) => [s, 'floor-a'])) },
+      ],
+    });
     const report = () => sensors.forEach((s, i) => f.reading(s, 'temperature', 21 + i / 10));
     f.status({ subject: 'gateway', id: 'gw-1', zone: '', status: 'online' });
     run(f, 5 * MINUTE, MINUTE, report);
     f.status({ subject: 'gateway', id: 'gw-1', zone: '', status: 'offline' });
     run(f, 30 * MINUTE, MINUTE, () => undefined);
     // One alert (escalated once, being critical and unacknowledged), nothing for the sensors.
-    expect(f.events.map((e) => `${e.kind} ${e.key}`)).toEqual(['firing gateway_offline.gw-1', 'escalated gateway_offline.gw-1']);
+    expect(f.events.map((e) => `${e.kind} ${e.key}`)).toEqual([
+      'firing gateway_offline.gw-1',
+      'escalated gateway_offline.gw-1',
+    ]);
     expect(f.events[0]?.alert.summary).toMatch(/20 devices behind it are held/);
 
     f.status({ subject: 'gateway', id: 'gw-1', zone: '', status: 'online' });
@@ -255,11 +280,22 @@ describe('liveness and dependencies', () => {
   });
 
   it('a silent device goes offline at 3 intervals, critical at 600 s, and recovers only after 2 fresh messages', () => {
-    f = engineFixture({ ...winter, rules: { startup_grace: '0s' }, devices: [{ id: 'pc-1', kind: 'pc', zone: 'floor-a', heartbeat_interval: '60s' }] });
-    const beat = () => f.feed({ type: 'heartbeat', heartbeat: { device: 'pc-1', zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} } });
+    f = engineFixture({
+      ...winter,
+      rules: { startup_grace: '0s' },
+      devices: [{ id: 'pc-1', kind: 'pc', zone: 'floor-a', heartbeat_interval: '60s' }],
+    });
+    const beat = () =>
+      f.feed({
+        type: 'heartbeat',
+        heartbeat: { device: 'pc-1', zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} },
+      });
     beat();
     run(f, 11 * MINUTE, 10 * SECOND, () => undefined);
-    expect(f.events.map((e) => `${e.kind} ${e.alert.severity} ${e.at - T0}`)).toEqual([`firing warning ${3 * MINUTE + 10 * SECOND}`, `severity critical ${10 * MINUTE + 10 * SECOND}`]);
+    expect(f.events.map((e) => `${e.kind} ${e.alert.severity} ${e.at - T0}`)).toEqual([
+      `firing warning ${3 * MINUTE + 10 * SECOND}`,
+      `severity critical ${10 * MINUTE + 10 * SECOND}`,
+    ]);
     f.status({ subject: 'device', id: 'pc-1', zone: 'floor-a', status: 'online' });
     beat();
     f.tick();
@@ -270,8 +306,15 @@ describe('liveness and dependencies', () => {
   });
 
   it('a device whose saved state the tick cannot judge is reported once and skipped; the others are judged as usual', () => {
-    f = engineFixture({ ...winter, rules: { startup_grace: '0s' }, devices: [{ id: 'pc-1', kind: 'pc', zone: 'floor-a', heartbeat_interval: '60s' }] });
-    f.feed({ type: 'heartbeat', heartbeat: { device: 'pc-1', zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} } });
+    f = engineFixture({
+      ...winter,
+      rules: { startup_grace: '0s' },
+      devices: [{ id: 'pc-1', kind: 'pc', zone: 'floor-a', heartbeat_interval: '60s' }],
+    });
+    f.feed({
+      type: 'heartbeat',
+      heartbeat: { device: 'pc-1', zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} },
+    });
     f.engine.sync();
     // A state this release cannot read, as a bug or another release might have saved it.
     const other = new AlertLedger(join(f.dir, 'alerts.sqlite'));
@@ -302,13 +345,27 @@ describe('liveness and dependencies', () => {
   it('equipment faults follow heartbeat components: degraded warns, fault is critical, ok resolves', () => {
     f = engineFixture(winter);
     const beat = (state: 'ok' | 'degraded' | 'fault', code?: string) =>
-      f.feed({ type: 'heartbeat', heartbeat: { device: 'h-1', zone: 'floor-a', ts: f.clock.t, kind: 'headset', status: state, components: { headset: { state, ...(code && { code }) } } } });
+      f.feed({
+        type: 'heartbeat',
+        heartbeat: {
+          device: 'h-1',
+          zone: 'floor-a',
+          ts: f.clock.t,
+          kind: 'headset',
+          status: state,
+          components: { headset: { state, ...(code && { code }) } },
+        },
+      });
     beat('degraded', 'noise');
     f.clock.advance(MINUTE);
     beat('fault', 'dropout');
     f.clock.advance(MINUTE);
     beat('ok');
-    expect(f.events.map((e) => `${e.kind} ${e.key} ${e.alert.severity}`)).toEqual(['firing equipment.headset.h-1 warning', 'severity equipment.headset.h-1 critical', 'resolved equipment.headset.h-1 critical']);
+    expect(f.events.map((e) => `${e.kind} ${e.key} ${e.alert.severity}`)).toEqual([
+      'firing equipment.headset.h-1 warning',
+      'severity equipment.headset.h-1 critical',
+      'resolved equipment.headset.h-1 critical',
+    ]);
     expect(f.events[0]?.alert.summary).toBe('headset h-1 in floor-a: headset degraded: call noise');
   });
 });
@@ -316,7 +373,9 @@ describe('liveness and dependencies', () => {
 describe('more rule kinds', () => {
   it('server room: a rise of 2 °C in 10 minutes warns at once', () => {
     f = engineFixture(winter);
-    run(f, 10 * MINUTE, MINUTE, (t) => f.reading('r-1', 'temperature', 22 + (t / MINUTE) * 0.3, undefined, 'server-room'));
+    run(f, 10 * MINUTE, MINUTE, (t) =>
+      f.reading('r-1', 'temperature', 22 + (t / MINUTE) * 0.3, undefined, 'server-room'),
+    );
     const [firing] = f.of('firing', 'temperature_rise.r-1');
     expect(firing?.at).toBe(T0 + 7 * MINUTE);
     expect(firing?.alert.summary).toMatch(/rose 2\.1 Cel in 10 min/);
@@ -328,7 +387,10 @@ describe('more rule kinds', () => {
     const [firing] = f.of('firing', 'noise_exposure.pos-1');
     expect(firing?.alert.severity).toBe('warning');
     // 09:00-10:00 at 86 dB(A), projected to the end of the 06:00-14:00 shift: 5 h at 86.
-    expect(f.view.alerts({ state: 'firing' }).find((a) => a.key === 'noise_exposure.pos-1')?.value).toBeCloseTo(86 + 10 * Math.log10(5 / 8), 1);
+    expect(f.view.alerts({ state: 'firing' }).find((a) => a.key === 'noise_exposure.pos-1')?.value).toBeCloseTo(
+      86 + 10 * Math.log10(5 / 8),
+      1,
+    );
     expect(f.of('severity', 'noise_exposure.pos-1')).toEqual([]);
   });
 
@@ -353,7 +415,12 @@ describe('more rule kinds', () => {
       f.clock.advance(2 * MINUTE);
     });
     const notified = f.events.filter((e) => e.notified).map((e) => `${e.kind} ${e.key}`);
-    expect(notified).toEqual(['firing noise_peak.p-2', 'resolved noise_peak.p-2', 'firing noise_peak.p-2', 'firing flapping.noise_peak.p-2']);
+    expect(notified).toEqual([
+      'firing noise_peak.p-2',
+      'resolved noise_peak.p-2',
+      'firing noise_peak.p-2',
+      'firing flapping.noise_peak.p-2',
+    ]);
     expect(f.events.filter((e) => !e.notified).map((e) => e.heldBy)).toEqual(['flapping', 'flapping', 'flapping']);
     // The last change was at minute 10; the clock is at 12.
     f.clock.advance(27 * MINUTE);
@@ -370,7 +437,13 @@ describe('more rule kinds', () => {
 describe('incident workflow', () => {
   it('a silence suppresses notifications while the alert stays visible; they go out when it is removed', () => {
     f = engineFixture(winter);
-    const silence = f.engine.addSilence({ matchers: { zone: 'floor-a', rule: 'noise_peak' }, startsAt: T0, endsAt: T0 + HOUR, createdBy: 'li.wei', comment: 'acoustic test' });
+    const silence = f.engine.addSilence({
+      matchers: { zone: 'floor-a', rule: 'noise_peak' },
+      startsAt: T0,
+      endsAt: T0 + HOUR,
+      createdBy: 'li.wei',
+      comment: 'acoustic test',
+    });
     f.reading('p-3', 'noise_peak', 140);
     expect(f.of('firing', 'noise_peak.p-3')).toMatchObject([{ notified: false, heldBy: `silence ${silence.id}` }]);
     const [alert] = f.view.alerts({ state: 'firing' });
@@ -403,7 +476,13 @@ describe('incident workflow', () => {
     f = engineFixture({ ...winter, rules: { storage_down_after: '1m' } });
     run(f, 30 * MINUTE, 30 * SECOND, (t) => {
       f.reading('c-9', 'co2', t < 5 * MINUTE ? 700 : 1600);
-      f.tick({ ...healthy, storeOk: t < 2 * MINUTE, storeDownSince: T0 + 2 * MINUTE, backlog: t < 2 * MINUTE ? 0 : t, storeError: 'connection refused' });
+      f.tick({
+        ...healthy,
+        storeOk: t < 2 * MINUTE,
+        storeDownSince: T0 + 2 * MINUTE,
+        backlog: t < 2 * MINUTE ? 0 : t,
+        storeError: 'connection refused',
+      });
     });
     expect(f.events.filter((e) => e.kind === 'firing').map((e) => e.key)).toEqual(['storage_down.hub', 'co2.c-9']);
     expect(f.of('firing', 'storage_down.hub')[0]?.at).toBe(T0 + 3 * MINUTE);

@@ -2,13 +2,27 @@
 // ledger, no clock, no services; and ids named after what every object has (`__proto__`,
 // `constructor`, `toString`) going through it as ordinary ids.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeDevice, encodeDevice, Lifecycle, type Observation, type RuleSettings, type RuleState } from '../hub/rules/lifecycle.ts';
+import {
+  decodeDevice,
+  encodeDevice,
+  Lifecycle,
+  type Observation,
+  type RuleSettings,
+  type RuleState,
+} from '../hub/rules/lifecycle.ts';
 import { RuleBook } from '../hub/rules/rulebook.ts';
 import { MINUTE, SECOND, T0 } from './rules-fixtures.ts';
 
 function settings(over: Partial<RuleSettings> = {}): RuleSettings {
   return {
-    book: new RuleBook({ zones: new Map([['floor-a', { type: 'call_floor' }], ['server-room', { type: 'server_room' }]]), site: {}, season: 'winter' }),
+    book: new RuleBook({
+      zones: new Map([
+        ['floor-a', { type: 'call_floor' }],
+        ['server-room', { type: 'server_room' }],
+      ]),
+      site: {},
+      season: 'winter',
+    }),
     devices: new Map(),
     gatewayOf: new Map(),
     startupGraceMs: 0,
@@ -21,10 +35,20 @@ function settings(over: Partial<RuleSettings> = {}): RuleSettings {
 }
 
 const empty = (): RuleState => ({ devices: new Map(), gateways: new Map() });
-const reading = (device: string, metric: string, value: number, ts: number, zone = 'floor-a'): Observation => ({ type: 'readings', readings: [{ device, metric, value, ts, zone }] });
+const reading = (device: string, metric: string, value: number, ts: number, zone = 'floor-a'): Observation => ({
+  type: 'readings',
+  readings: [{ device, metric, value, ts, zone }],
+});
 const beat = (device: string, state: 'ok' | 'degraded' | 'fault', ts: number, code?: string): Observation => ({
   type: 'heartbeat',
-  heartbeat: { device, zone: 'floor-a', ts, kind: 'headset', status: state, components: { headset: { state, ...(code !== undefined && { code }) } } },
+  heartbeat: {
+    device,
+    zone: 'floor-a',
+    ts,
+    kind: 'headset',
+    status: state,
+    components: { headset: { state, ...(code !== undefined && { code }) } },
+  },
 });
 const healthy = { storeName: 'influxdb', storeOk: true, backlog: 0, journalWritable: true, diskFreePercent: 50 };
 
@@ -36,13 +60,29 @@ describe('step, one observation type at a time', () => {
     const state = empty();
     // Winter office: 27 °C is past the critical 26, which must hold 15 minutes.
     const first = life.step(state, reading('t-1', 'temperature', 27, T0), 0);
-    expect(first.events).toEqual([expect.objectContaining({ key: 'temperature.t-1', rule: 'temperature', subject: 't-1', zone: 'floor-a', state: 'pending', severity: 'critical', at: T0, value: 27, threshold: 26 })]);
+    expect(first.events).toEqual([
+      expect.objectContaining({
+        key: 'temperature.t-1',
+        rule: 'temperature',
+        subject: 't-1',
+        zone: 'floor-a',
+        state: 'pending',
+        severity: 'critical',
+        at: T0,
+        value: 27,
+        threshold: 26,
+      }),
+    ]);
     expect(first.state).toBe(state);
     expect([...first.changed]).toEqual(['t-1']);
-    expect(life.step(state, reading('t-1', 'temperature', 27, T0 + 14 * MINUTE), 0).events[0]).toMatchObject({ state: 'pending' });
+    expect(life.step(state, reading('t-1', 'temperature', 27, T0 + 14 * MINUTE), 0).events[0]).toMatchObject({
+      state: 'pending',
+    });
     const fired = life.step(state, reading('t-1', 'temperature', 27, T0 + 15 * MINUTE), T0 - 99 * MINUTE);
     expect(fired.events[0]).toMatchObject({ state: 'firing', severity: 'critical', at: T0 + 15 * MINUTE, unit: 'Cel' });
-    expect(fired.events[0]?.summary).toMatch(/^temperature \(winter\) at t-1 in floor-a: 27 Cel, above the critical limit 26 Cel/);
+    expect(fired.events[0]?.summary).toMatch(
+      /^temperature \(winter\) at t-1 in floor-a: 27 Cel, above the critical limit 26 Cel/,
+    );
     // Older than the evaluation point: counted in the windows, not judged.
     expect(life.step(state, reading('t-1', 'temperature', 21, T0 + 5 * MINUTE), 0).events).toEqual([]);
     expect(state.devices.get('t-1')?.tracks.get('temperature')?.last).toBe(T0 + 15 * MINUTE);
@@ -52,28 +92,63 @@ describe('step, one observation type at a time', () => {
     const life = new Lifecycle(settings(), T0);
     const state = empty();
     const degraded = life.step(state, beat('h-1', 'degraded', T0, 'noise'), T0);
-    expect(degraded.events).toEqual([expect.objectContaining({ key: 'equipment.headset.h-1', state: 'firing', severity: 'warning', summary: 'headset h-1 in floor-a: headset degraded: call noise' })]);
-    expect(life.step(state, beat('h-1', 'fault', T0 + MINUTE, 'dropout'), T0).events).toEqual([expect.objectContaining({ key: 'equipment.headset.h-1', state: 'firing', severity: 'critical' })]);
+    expect(degraded.events).toEqual([
+      expect.objectContaining({
+        key: 'equipment.headset.h-1',
+        state: 'firing',
+        severity: 'warning',
+        summary: 'headset h-1 in floor-a: headset degraded: call noise',
+      }),
+    ]);
+    expect(life.step(state, beat('h-1', 'fault', T0 + MINUTE, 'dropout'), T0).events).toEqual([
+      expect.objectContaining({ key: 'equipment.headset.h-1', state: 'firing', severity: 'critical' }),
+    ]);
     // A repeated or older heartbeat says nothing new.
     expect(life.step(state, beat('h-1', 'ok', T0 + MINUTE), T0).events).toEqual([]);
-    expect(life.step(state, beat('h-1', 'ok', T0 + 2 * MINUTE), T0).events).toEqual([expect.objectContaining({ key: 'equipment.headset.h-1', state: 'ok', at: T0 + 2 * MINUTE })]);
+    expect(life.step(state, beat('h-1', 'ok', T0 + 2 * MINUTE), T0).events).toEqual([
+      expect.objectContaining({ key: 'equipment.headset.h-1', state: 'ok', at: T0 + 2 * MINUTE }),
+    ]);
   });
 
   it('a gateway going offline raises one alert at the tick for the devices behind it, and its return resolves it', () => {
-    const gatewayOf = new Map([['s-1', 'gw-1'], ['s-2', 'gw-1']]);
+    const gatewayOf = new Map([
+      ['s-1', 'gw-1'],
+      ['s-2', 'gw-1'],
+    ]);
     const life = new Lifecycle(settings({ gatewayOf }), T0);
     const state = empty();
-    const offline = life.step(state, { type: 'status', status: { subject: 'gateway', id: 'gw-1', zone: 'floor-a', status: 'offline', ts: T0 } }, T0);
+    const offline = life.step(
+      state,
+      { type: 'status', status: { subject: 'gateway', id: 'gw-1', zone: 'floor-a', status: 'offline', ts: T0 } },
+      T0,
+    );
     expect(offline.events).toEqual([]);
     expect(offline.gatewaysChanged).toBe(true);
     const tick = life.step(state, { type: 'tick' }, T0 + 10 * MINUTE);
-    expect(tick.events.map((e) => `${e.state} ${e.key} ${e.severity}`)).toEqual(['firing gateway_offline.gw-1 critical']);
+    expect(tick.events.map((e) => `${e.state} ${e.key} ${e.severity}`)).toEqual([
+      'firing gateway_offline.gw-1 critical',
+    ]);
     expect(tick.events[0]?.summary).toMatch(/the offline alerts of the 2 devices behind it are held/);
-    const back = life.step(state, { type: 'status', status: { subject: 'gateway', id: 'gw-1', zone: 'floor-a', status: 'online', ts: T0 + 11 * MINUTE } }, T0);
-    expect(back.events).toEqual([expect.objectContaining({ key: 'gateway_offline.gw-1', state: 'ok', at: T0 + 11 * MINUTE })]);
+    const back = life.step(
+      state,
+      {
+        type: 'status',
+        status: { subject: 'gateway', id: 'gw-1', zone: 'floor-a', status: 'online', ts: T0 + 11 * MINUTE },
+      },
+      T0,
+    );
+    expect(back.events).toEqual([
+      expect.objectContaining({ key: 'gateway_offline.gw-1', state: 'ok', at: T0 + 11 * MINUTE }),
+    ]);
     expect(state.gateways.get('gw-1')?.backAt).toBe(T0 + 11 * MINUTE);
     // A device's birth is recorded and judged at the next tick, not now.
-    expect(life.step(state, { type: 'status', status: { subject: 'device', id: 'pc-1', zone: 'floor-a', status: 'online', ts: T0 } }, T0).events).toEqual([]);
+    expect(
+      life.step(
+        state,
+        { type: 'status', status: { subject: 'device', id: 'pc-1', zone: 'floor-a', status: 'online', ts: T0 } },
+        T0,
+      ).events,
+    ).toEqual([]);
     expect(state.devices.get('pc-1')?.life.presence).toEqual({ status: 'online', at: T0 });
   });
 
@@ -83,20 +158,40 @@ describe('step, one observation type at a time', () => {
     const state = empty();
     expect(life.step(state, { type: 'tick' }, T0 + 4 * MINUTE).events).toEqual([]);
     const silent = life.step(state, { type: 'tick' }, T0 + 5 * MINUTE);
-    expect(silent.events).toEqual([expect.objectContaining({ key: 'offline.pc-1', state: 'firing', severity: 'warning', at: T0 + 5 * MINUTE })]);
+    expect(silent.events).toEqual([
+      expect.objectContaining({ key: 'offline.pc-1', state: 'firing', severity: 'warning', at: T0 + 5 * MINUTE }),
+    ]);
     expect(silent.events[0]?.summary).toBe('pc pc-1 in floor-a is offline: never heard from (reports every 60 s)');
     expect(life.step(state, { type: 'tick' }, T0 + 5 * MINUTE + SECOND).events).toEqual([]);
-    expect(life.step(state, { type: 'tick' }, T0 + 11 * MINUTE).events).toEqual([expect.objectContaining({ key: 'offline.pc-1', severity: 'critical' })]);
+    expect(life.step(state, { type: 'tick' }, T0 + 11 * MINUTE).events).toEqual([
+      expect.objectContaining({ key: 'offline.pc-1', severity: 'critical' }),
+    ]);
   });
 
   it("the hub's own health: storage down after its delay, the disk nearly full, the rest fine", () => {
     const life = new Lifecycle(settings(), T0);
     const state = empty();
-    const down = { ...healthy, storeOk: false, storeDownSince: T0, storeError: 'connection refused', diskFreePercent: 1.04 };
-    expect(life.step(state, { type: 'hub', hub: down }, T0 + 30 * SECOND).events.map((e) => `${e.key} ${e.state}`)).toEqual(['storage_down.hub ok', 'storage_rejecting.hub ok', 'journal.hub ok', 'disk_space.hub firing']);
+    const down = {
+      ...healthy,
+      storeOk: false,
+      storeDownSince: T0,
+      storeError: 'connection refused',
+      diskFreePercent: 1.04,
+    };
+    expect(
+      life.step(state, { type: 'hub', hub: down }, T0 + 30 * SECOND).events.map((e) => `${e.key} ${e.state}`),
+    ).toEqual(['storage_down.hub ok', 'storage_rejecting.hub ok', 'journal.hub ok', 'disk_space.hub firing']);
     const later = life.step(state, { type: 'hub', hub: down }, T0 + MINUTE).events;
-    expect(later.find((e) => e.key === 'storage_down.hub')).toMatchObject({ state: 'firing', severity: 'critical', at: T0 + MINUTE, zone: 'hub' });
-    expect(later.find((e) => e.key === 'disk_space.hub')).toMatchObject({ severity: 'critical', summary: 'the data disk is nearly full: 1 % free' });
+    expect(later.find((e) => e.key === 'storage_down.hub')).toMatchObject({
+      state: 'firing',
+      severity: 'critical',
+      at: T0 + MINUTE,
+      zone: 'hub',
+    });
+    expect(later.find((e) => e.key === 'disk_space.hub')).toMatchObject({
+      severity: 'critical',
+      summary: 'the data disk is nearly full: 1 % free',
+    });
     expect(state.devices.size).toBe(0);
   });
 });
@@ -107,7 +202,13 @@ describe('step is pure', () => {
     [reading('n-1', 'noise', 86, T0 + MINUTE), T0],
     [beat('h-1', 'fault', T0 + MINUTE, 'dropout'), T0],
     [reading('c-1', 'co2', 1700, T0 + 11 * MINUTE), T0],
-    [{ type: 'status', status: { subject: 'device', id: 'c-1', zone: 'floor-a', status: 'offline', ts: T0 + 12 * MINUTE } }, T0],
+    [
+      {
+        type: 'status',
+        status: { subject: 'device', id: 'c-1', zone: 'floor-a', status: 'offline', ts: T0 + 12 * MINUTE },
+      },
+      T0,
+    ],
     [{ type: 'tick' }, T0 + 20 * MINUTE],
     [{ type: 'hub', hub: healthy }, T0 + 20 * MINUTE],
   ];
@@ -130,7 +231,9 @@ describe('step is pure', () => {
     vi.useFakeTimers();
     try {
       const first = run(new Date(2001, 6, 1).getTime());
-      expect(first.events.map((e) => `${e.key} ${e.state}`)).toEqual(expect.arrayContaining(['co2.c-1 firing', 'equipment.headset.h-1 firing', 'offline.c-1 firing']));
+      expect(first.events.map((e) => `${e.key} ${e.state}`)).toEqual(
+        expect.arrayContaining(['co2.c-1 firing', 'equipment.headset.h-1 firing', 'offline.c-1 firing']),
+      );
       expect(run(new Date(2041, 0, 1).getTime())).toEqual(first);
     } finally {
       vi.useRealTimers();
@@ -141,7 +244,8 @@ describe('step is pure', () => {
     const life = new Lifecycle(settings(), T0);
     const state = empty();
     for (const [o, now] of observations) life.step(state, o, now);
-    for (const [id, d] of state.devices) expect(decodeDevice(JSON.parse(JSON.stringify(encodeDevice(d))))).toEqual(state.devices.get(id));
+    for (const [id, d] of state.devices)
+      expect(decodeDevice(JSON.parse(JSON.stringify(encodeDevice(d))))).toEqual(state.devices.get(id));
   });
 });
 
@@ -150,15 +254,26 @@ describe('ids named after what every object has', () => {
 
   it('are devices, zones and metrics like any other, and nothing leaks onto Object.prototype', () => {
     const before = Object.getOwnPropertyNames(Object.prototype).sort();
-    const devices = new Map(ids.map((id) => [id, { kind: 'sensor' as const, zone: id, intervalMs: MINUTE, battery: false }]));
-    const book = new RuleBook({ zones: new Map(ids.map((id) => [id, { type: 'server_room' as const }])), site: {}, season: 'winter' });
+    const devices = new Map(
+      ids.map((id) => [id, { kind: 'sensor' as const, zone: id, intervalMs: MINUTE, battery: false }]),
+    );
+    const book = new RuleBook({
+      zones: new Map(ids.map((id) => [id, { type: 'server_room' as const }])),
+      site: {},
+      season: 'winter',
+    });
     const life = new Lifecycle(settings({ book, devices, gatewayOf: new Map([['constructor', 'toString']]) }), T0);
     const state = empty();
     const found: string[] = [];
     for (const id of ids) {
       // A metric no requirement watches, named like a prototype member: no requirement, a track of its own.
-      for (const o of [reading(id, 'temperature', 31, T0, id), reading(id, id, 1, T0, id), beat(id, 'fault', T0)]) found.push(...life.step(state, o, T0).events.map((e) => `${e.key} ${e.state}`));
-      found.push(...life.step(state, { type: 'status', status: { subject: 'gateway', id, zone: id, status: 'offline', ts: T0 } }, T0).events.map((e) => e.key));
+      for (const o of [reading(id, 'temperature', 31, T0, id), reading(id, id, 1, T0, id), beat(id, 'fault', T0)])
+        found.push(...life.step(state, o, T0).events.map((e) => `${e.key} ${e.state}`));
+      found.push(
+        ...life
+          .step(state, { type: 'status', status: { subject: 'gateway', id, zone: id, status: 'offline', ts: T0 } }, T0)
+          .events.map((e) => e.key),
+      );
     }
     found.push(...life.step(state, { type: 'tick' }, T0 + 30 * MINUTE).events.map((e) => `${e.key} ${e.state}`));
     for (const id of ids) {

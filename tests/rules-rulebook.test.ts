@@ -11,7 +11,11 @@ const JANUARY = day(1);
 const MAY = day(5);
 const JULY = day(7);
 
-function book(zones: [string, ZoneSpec][], season: Season | 'calendar' = 'calendar', site: RuleOverrides = {}): RuleBook {
+function book(
+  zones: [string, ZoneSpec][],
+  season: Season | 'calendar' = 'calendar',
+  site: RuleOverrides = {},
+): RuleBook {
   return new RuleBook({ zones: new Map(zones), site, season });
 }
 
@@ -31,9 +35,24 @@ describe('forZone', () => {
   it('follows the calendar: winter in January, summer in July, the union of both bands in May', () => {
     expect(floors.seasonFrom).toBe('calendar');
     expect([JANUARY, MAY, JULY].map((t) => floors.season(t))).toEqual(['winter', 'transition', 'summer']);
-    expect(bounds(find(floors.forZone('floor-a', JANUARY), 'temperature'))).toEqual(['critical above 26', 'critical below 16', 'warning above 24', 'warning below 18']);
-    expect(bounds(find(floors.forZone('floor-a', JULY), 'temperature'))).toEqual(['critical above 28', 'critical below 20', 'warning above 26', 'warning below 22']);
-    expect(bounds(find(floors.forZone('floor-a', MAY), 'temperature'))).toEqual(['critical above 28', 'critical below 16', 'warning above 26', 'warning below 18']);
+    expect(bounds(find(floors.forZone('floor-a', JANUARY), 'temperature'))).toEqual([
+      'critical above 26',
+      'critical below 16',
+      'warning above 24',
+      'warning below 18',
+    ]);
+    expect(bounds(find(floors.forZone('floor-a', JULY), 'temperature'))).toEqual([
+      'critical above 28',
+      'critical below 20',
+      'warning above 26',
+      'warning below 22',
+    ]);
+    expect(bounds(find(floors.forZone('floor-a', MAY), 'temperature'))).toEqual([
+      'critical above 28',
+      'critical below 16',
+      'warning above 26',
+      'warning below 18',
+    ]);
     // The server room has no seasons.
     expect(floors.forZone('server-room', JANUARY)).toEqual(floors.forZone('server-room', JULY));
   });
@@ -47,12 +66,28 @@ describe('forZone', () => {
 
   it("applies the site's overrides everywhere and a zone's own only there, each number naming its source", () => {
     const site: RuleOverrides = { temperature: { critical: { below: 15 } }, air_speed: { enabled: false } };
-    const b = book([['floor-a', { type: 'call_floor', overrides: { temperature: { critical: { above: 27 } } } }], ['floor-b', { type: 'call_floor' }]], 'winter', site);
+    const b = book(
+      [
+        ['floor-a', { type: 'call_floor', overrides: { temperature: { critical: { above: 27 } } } }],
+        ['floor-b', { type: 'call_floor' }],
+      ],
+      'winter',
+      site,
+    );
     const a = find(b.forZone('floor-a', JANUARY), 'temperature');
     expect(bounds(a)).toEqual(['critical above 27', 'critical below 15', 'warning above 24', 'warning below 18']);
-    expect(a?.limits.find((l) => l.threshold.value === 15)?.threshold.source).toBe('override in rules.overrides.temperature.critical.below');
-    expect(a?.limits.find((l) => l.threshold.value === 27)?.threshold.source).toBe('override in zones[floor-a].rules.temperature.critical.above');
-    expect(bounds(find(b.forZone('floor-b', JANUARY), 'temperature'))).toEqual(['critical above 26', 'critical below 15', 'warning above 24', 'warning below 18']);
+    expect(a?.limits.find((l) => l.threshold.value === 15)?.threshold.source).toBe(
+      'override in rules.overrides.temperature.critical.below',
+    );
+    expect(a?.limits.find((l) => l.threshold.value === 27)?.threshold.source).toBe(
+      'override in zones[floor-a].rules.temperature.critical.above',
+    );
+    expect(bounds(find(b.forZone('floor-b', JANUARY), 'temperature'))).toEqual([
+      'critical above 26',
+      'critical below 15',
+      'warning above 24',
+      'warning below 18',
+    ]);
     expect(find(b.forZone('floor-b', JANUARY), 'air_speed')).toBeUndefined();
     expect(find(floors.forZone('quiet-1', JANUARY), 'noise')?.limits.map((l) => l.threshold.value)).toEqual([38, 45]);
   });
@@ -69,7 +104,10 @@ describe('forZone', () => {
   });
 
   it('forMetric gives the requirements watching one metric; a metric none watches gets none', () => {
-    expect(floors.forMetric('server-room', 'temperature', JANUARY).map((r) => r.key)).toEqual(['temperature', 'temperature_rise']);
+    expect(floors.forMetric('server-room', 'temperature', JANUARY).map((r) => r.key)).toEqual([
+      'temperature',
+      'temperature_rise',
+    ]);
     expect(floors.forMetric('floor-a', 'noise', JANUARY).map((r) => r.key)).toEqual(['noise', 'noise_exposure']);
     expect(floors.forMetric('floor-a', 'voltage', JANUARY)).toEqual([]);
   });
@@ -86,9 +124,15 @@ describe('forZone', () => {
   });
 
   it('refuses overrides that contradict each other, naming the zone and the season', () => {
-    expect(() => book([['floor-a', { type: 'call_floor', overrides: { temperature: { critical: { above: 22 } } } }]])).toThrow(ConfigError);
-    expect(() => book([['floor-a', { type: 'call_floor', overrides: { temperature: { critical: { above: 22 } } } }]])).toThrow(/rules for zone floor-a \(winter\): temperature: critical above 22 is below warning above 24/);
-    expect(() => book([], 'winter', { co2: { warning: { above: 1600 } } })).toThrow(/rules for zone unassigned \(summer\): co2: critical above 1500 is below warning above 1600/);
+    expect(() =>
+      book([['floor-a', { type: 'call_floor', overrides: { temperature: { critical: { above: 22 } } } }]]),
+    ).toThrow(ConfigError);
+    expect(() =>
+      book([['floor-a', { type: 'call_floor', overrides: { temperature: { critical: { above: 22 } } } }]]),
+    ).toThrow(/rules for zone floor-a \(winter\): temperature: critical above 22 is below warning above 24/);
+    expect(() => book([], 'winter', { co2: { warning: { above: 1600 } } })).toThrow(
+      /rules for zone unassigned \(summer\): co2: critical above 1500 is below warning above 1600/,
+    );
   });
 });
 
@@ -100,10 +144,16 @@ describe('breach: the one judgement of values against a requirement', () => {
     expect(breach(temperature, () => 21)).toBeUndefined();
     expect(breach(temperature, () => undefined)).toBeUndefined();
     expect(breach(temperature, () => 25)).toMatchObject({ value: 25, limit: { severity: 'warning', when: 'above' } });
-    expect(breach(temperature, () => 27)).toMatchObject({ value: 27, limit: { severity: 'critical', when: 'above', threshold: { value: 26 } } });
+    expect(breach(temperature, () => 27)).toMatchObject({
+      value: 27,
+      limit: { severity: 'critical', when: 'above', threshold: { value: 26 } },
+    });
     expect(breach(temperature, () => 15)).toMatchObject({ limit: { severity: 'critical', when: 'below' } });
     // Each limit its own value: a warning's below and a critical's above at once, the critical wins.
-    expect(breach(temperature, (l) => (l.when === 'above' ? 30 : 17))?.limit).toMatchObject({ severity: 'critical', when: 'above' });
+    expect(breach(temperature, (l) => (l.when === 'above' ? 30 : 17))?.limit).toMatchObject({
+      severity: 'critical',
+      when: 'above',
+    });
     expect(breach(temperature, (_, i) => (i === 0 ? 17 : undefined))?.limit).toBe(temperature.limits[0]);
   });
 
@@ -115,7 +165,8 @@ describe('breach: the one judgement of values against a requirement', () => {
   });
 
   it('zone-wide limits are the value and window aggregates; exposure and rates of rise are per device', () => {
-    const wide = (key: string, zone: string) => find(book([['s', { type: 'server_room' }]], 'winter').forZone(zone, JANUARY), key)!.limits.map(zoneWide);
+    const wide = (key: string, zone: string) =>
+      find(book([['s', { type: 'server_room' }]], 'winter').forZone(zone, JANUARY), key)!.limits.map(zoneWide);
     expect(wide('co2', '')).toEqual([true, true]);
     expect(wide('noise', '')).toEqual([true, true]);
     expect(wide('noise_exposure', '')).toEqual([false, false]);
@@ -131,13 +182,28 @@ describe('zone ids named after what every object has', () => {
       ['constructor', { type: 'quiet_room', overrides: { noise: { warning: { above: 36 } } } }],
       ['toString', { type: 'call_floor' }],
     ]);
-    expect(b.zones()).toEqual([{ zone: '__proto__', name: 'racks', type: 'server_room' }, { zone: 'constructor', type: 'quiet_room' }, { zone: 'toString', type: 'call_floor' }]);
-    expect(b.forZone('__proto__', JANUARY).map((r) => r.key)).toEqual(['temperature', 'humidity', 'dew_point', 'temperature_rise']);
-    expect(find(b.forZone('constructor', JANUARY), 'noise')?.limits[0]?.threshold.source).toBe('override in zones[constructor].rules.noise.warning.above');
+    expect(b.zones()).toEqual([
+      { zone: '__proto__', name: 'racks', type: 'server_room' },
+      { zone: 'constructor', type: 'quiet_room' },
+      { zone: 'toString', type: 'call_floor' },
+    ]);
+    expect(b.forZone('__proto__', JANUARY).map((r) => r.key)).toEqual([
+      'temperature',
+      'humidity',
+      'dew_point',
+      'temperature_rise',
+    ]);
+    expect(find(b.forZone('constructor', JANUARY), 'noise')?.limits[0]?.threshold.source).toBe(
+      'override in zones[constructor].rules.noise.warning.above',
+    );
     expect(find(b.forZone('toString', JANUARY), 'noise')?.title).toMatch(/call floor/);
-    for (const unnamed of ['hasOwnProperty', 'valueOf', '__defineGetter__']) expect(b.forZone(unnamed, JANUARY)).toBe(b.forZone('', JANUARY));
-    for (const metric of ['constructor', 'toString', '__proto__']) expect(b.forMetric('constructor', metric, JANUARY)).toEqual([]);
-    expect(() => book([['toString', { type: 'call_floor', overrides: { humidity: { warning: { below: 65 } } } }]])).toThrow(/zone toString \(winter\): humidity: warning below 65 is not under warning above 60/);
+    for (const unnamed of ['hasOwnProperty', 'valueOf', '__defineGetter__'])
+      expect(b.forZone(unnamed, JANUARY)).toBe(b.forZone('', JANUARY));
+    for (const metric of ['constructor', 'toString', '__proto__'])
+      expect(b.forMetric('constructor', metric, JANUARY)).toEqual([]);
+    expect(() =>
+      book([['toString', { type: 'call_floor', overrides: { humidity: { warning: { below: 65 } } } }]]),
+    ).toThrow(/zone toString \(winter\): humidity: warning below 65 is not under warning above 60/);
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(before);
   });
 });

@@ -9,7 +9,13 @@ let f: EngineFixture;
 afterEach(() => f?.close());
 
 /** Every member of the view, and only those: a member added to AlertView fails to compile here. */
-const READS: Record<keyof AlertView, true> = { alerts: true, alert: true, history: true, silences: true, isSilenced: true };
+const READS: Record<keyof AlertView, true> = {
+  alerts: true,
+  alert: true,
+  history: true,
+  silences: true,
+  isSilenced: true,
+};
 
 /* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access -- every line below is a type error on purpose */
 /** Compiled, never run: each line must be a type error, or `tsc --noEmit` fails. */
@@ -38,7 +44,18 @@ describe('the read-only view of the ledger', () => {
     expect(Object.isFrozen(f.view)).toBe(true);
     expect(() => Object.assign(f.view, { alerts: () => [] })).toThrow(TypeError);
     expect(() => Object.defineProperty(f.view, 'db', { value: null })).toThrow(TypeError);
-    for (const write of ['ack', 'addSilence', 'removeSilence', 'saveAlert', 'deleteAlert', 'setMeta', 'transaction', 'db', 'prune']) expect(write in f.view).toBe(false);
+    for (const write of [
+      'ack',
+      'addSilence',
+      'removeSilence',
+      'saveAlert',
+      'deleteAlert',
+      'setMeta',
+      'transaction',
+      'db',
+      'prune',
+    ])
+      expect(write in f.view).toBe(false);
   });
 
   it('reads what the engine committed; changing what it returns changes no alert', () => {
@@ -61,8 +78,20 @@ describe('the read-only view of the ledger', () => {
 
   it('lists silences not yet ended and tells which hold an alert now, by the clock it was given', () => {
     f = engineFixture({ site: { season: 'winter' }, ...ZONES });
-    const now = f.engine.addSilence({ matchers: { rule: 'noise_peak' }, startsAt: T0, endsAt: T0 + HOUR, createdBy: 'li.wei', comment: '' });
-    const later = f.engine.addSilence({ matchers: { zone: 'floor-a' }, startsAt: T0 + 2 * HOUR, endsAt: T0 + 3 * HOUR, createdBy: 'li.wei', comment: '' });
+    const now = f.engine.addSilence({
+      matchers: { rule: 'noise_peak' },
+      startsAt: T0,
+      endsAt: T0 + HOUR,
+      createdBy: 'li.wei',
+      comment: '',
+    });
+    const later = f.engine.addSilence({
+      matchers: { zone: 'floor-a' },
+      startsAt: T0 + 2 * HOUR,
+      endsAt: T0 + 3 * HOUR,
+      createdBy: 'li.wei',
+      comment: '',
+    });
     f.reading('p-2', 'noise_peak', 140);
     const [alert] = f.view.alerts({ state: 'firing' });
     expect(f.view.isSilenced(alert!)).toEqual([now.id]);

@@ -57,7 +57,12 @@ interface Case {
   gatewayHold?(hub: TestHub, gateway: string, moment: GatewayMoment, framesWritten: number): Promise<void>;
 }
 
-const office = (id: string, seats = 20) => ({ id, type: 'call_floor', seats, shifts: [{ start: '08:00', end: '18:00' }] });
+const office = (id: string, seats = 20) => ({
+  id,
+  type: 'call_floor',
+  seats,
+  shifts: [{ start: '08:00', end: '18:00' }],
+});
 
 const cases: Case[] = [
   {
@@ -76,8 +81,12 @@ const cases: Case[] = [
         expect(p.value).toBeLessThan(22.6);
       }
       // Above 27 within 6 minutes, above 30 within 11, and 2 °C or more in any 10 minutes at the start.
-      expect(Math.min(...(await run.points('cf-rack1', 'temperature', 11, 12)).map((p) => p.value))).toBeGreaterThan(27);
-      expect(Math.min(...(await run.points('cf-rack1', 'temperature', 16, 17)).map((p) => p.value))).toBeGreaterThan(30);
+      expect(Math.min(...(await run.points('cf-rack1', 'temperature', 11, 12)).map((p) => p.value))).toBeGreaterThan(
+        27,
+      );
+      expect(Math.min(...(await run.points('cf-rack1', 'temperature', 16, 17)).map((p) => p.value))).toBeGreaterThan(
+        30,
+      );
       const end = await run.points('cf-rack1', 'temperature', 34, 35);
       expect(end[0]!.value).toBeGreaterThan(37);
       expect(end[0]!.value).toBeLessThan(42);
@@ -146,10 +155,13 @@ const cases: Case[] = [
     async readings(run) {
       type View = { id: string; status: string | null; components: Record<string, { state: string; code?: string }> };
       // Heartbeats reach the device list through the journal: wait for the wave to show.
-      const devices = await eventually(async () => {
-        const list = (await run.hub.json<{ devices: View[] }>('/api/v1/devices?zone=hf-floor')).devices;
-        return list.filter((d) => d.status === 'degraded').length >= 5 && list;
-      }, { what: 'degraded headsets' });
+      const devices = await eventually(
+        async () => {
+          const list = (await run.hub.json<{ devices: View[] }>('/api/v1/devices?zone=hf-floor')).devices;
+          return list.filter((d) => d.status === 'degraded').length >= 5 && list;
+        },
+        { what: 'degraded headsets' },
+      );
       expect(devices).toHaveLength(20);
       const degraded = devices.filter((d) => d.status === 'degraded');
       expect(degraded.length).toBeGreaterThanOrEqual(5);
@@ -182,13 +194,25 @@ const cases: Case[] = [
     fleet: {
       zones: [office('sp-floor')],
       sensors: [{ id: 'sp-env1', zone: 'sp-floor', interval: '1m', metrics: ['noise', 'noise_peak'] }],
-      scenarios: [{ type: 'spikes', device: 'sp-env1', metric: 'noise_peak', value: 138, every: '5m', at: '10m', duration: '20m' }],
+      scenarios: [
+        {
+          type: 'spikes',
+          device: 'sp-env1',
+          metric: 'noise_peak',
+          value: 138,
+          every: '5m',
+          at: '10m',
+          duration: '20m',
+        },
+      ],
     },
     minutes: 40,
     async readings(run) {
       const peaks = await run.points('sp-env1', 'noise_peak', 0, 40);
       expect(peaks).toHaveLength(40);
-      expect(peaks.filter((p) => p.value === 138).map((p) => Math.floor((p.ts - run.start) / MINUTE))).toEqual([10, 15, 20, 25]);
+      expect(peaks.filter((p) => p.value === 138).map((p) => Math.floor((p.ts - run.start) / MINUTE))).toEqual([
+        10, 15, 20, 25,
+      ]);
       expect(Math.max(...peaks.filter((p) => p.value !== 138).map((p) => p.value))).toBeLessThan(120);
     },
     alerts: [{ rule: 'noise_peak', subject: 'sp-env1', severity: 'critical' }],
@@ -239,33 +263,49 @@ const cases: Case[] = [
     // minutes after a start: no start-up grace here, the hub being started for this run.
     hub: { rules: { startup_grace: '0s' } },
     async gatewayHold(hub, gateway, moment, framesWritten) {
-      const state = async () => (await hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways')).gateways.find((g) => g.gateway === gateway);
+      const state = async () =>
+        (await hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways')).gateways.find((g) => g.gateway === gateway);
       if (moment === 'plugged') {
         // The hub opens the port (again, after a backoff) on its own clock, and opening it drops
         // what waited: frames sent before would be lost. A real unplug outlasts that backoff.
-        await eventually(async () => (await state())?.connected === true, { what: `the hub to open ${gateway}'s port` });
+        await eventually(async () => (await state())?.connected === true, {
+          what: `the hub to open ${gateway}'s port`,
+        });
       } else if (moment === 'unplugging') {
         // Minutes of stepped time are milliseconds: let the last frames arrive before the cable goes.
-        await eventually(async () => {
-          const frames = (await state())?.frames;
-          return frames !== undefined && frames.ok + frames.rejected + frames.bad_checksum + frames.lost >= framesWritten;
-        }, { what: `the hub to read the ${framesWritten} frames ${gateway} wrote` });
+        await eventually(
+          async () => {
+            const frames = (await state())?.frames;
+            return (
+              frames !== undefined && frames.ok + frames.rejected + frames.bad_checksum + frames.lost >= framesWritten
+            );
+          },
+          { what: `the hub to read the ${framesWritten} frames ${gateway} wrote` },
+        );
       } else {
         // The hub sees the port close at once, but raises the alert at its next evaluation; three
         // minutes unplugged give it 180 of them, stepped time a few milliseconds. So simulated time
         // waits for the alert before the cable goes back.
-        await eventually(async () => {
-          const { alerts } = await hub.json<{ alerts: Array<{ rule: string; subject: string; state: string }> }>('/api/v1/alerts');
-          return alerts.some((a) => a.rule === 'gateway_offline' && a.subject === gateway && a.state === 'firing');
-        }, { what: `the gateway_offline alert of ${gateway}` });
+        await eventually(
+          async () => {
+            const { alerts } = await hub.json<{ alerts: Array<{ rule: string; subject: string; state: string }> }>(
+              '/api/v1/alerts',
+            );
+            return alerts.some((a) => a.rule === 'gateway_offline' && a.subject === gateway && a.state === 'firing');
+          },
+          { what: `the gateway_offline alert of ${gateway}` },
+        );
       }
     },
     async readings(run) {
       // A reading every 30 s; none from minute 5 to 8, the gateway being unplugged.
-      const co2 = await eventually(async () => {
-        const points = await run.points('gu-env1', 'co2', 0, 12);
-        return points.length >= 17 && points;
-      }, { what: 'the readings sent after the replug in the store' });
+      const co2 = await eventually(
+        async () => {
+          const points = await run.points('gu-env1', 'co2', 0, 12);
+          return points.length >= 17 && points;
+        },
+        { what: 'the readings sent after the replug in the store' },
+      );
       const minutes = co2.map((p) => (p.ts - run.start) / MINUTE);
       expect(minutes).toEqual([0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 8, 8.5, 9, 9.5, 10, 10.5, 11, 11.5]);
       expect(await run.points('gu-env2', 'noise', 5, 8)).toEqual([]);
@@ -295,7 +335,9 @@ const cases: Case[] = [
     minutes: 10,
     async readings(run) {
       expect(await run.points('bp-env1', 'temperature', 0, 10)).toHaveLength(10);
-      const { rejections } = await run.hub.json<{ rejections: Array<{ reason: string }> }>('/api/v1/rejections?device=bp-env1');
+      const { rejections } = await run.hub.json<{ rejections: Array<{ reason: string }> }>(
+        '/api/v1/rejections?device=bp-env1',
+      );
       expect(rejections.map((r) => r.reason).sort()).toEqual(BROKEN_PAYLOADS.map((b) => b.reason).sort());
     },
     alerts: [],
@@ -314,9 +356,15 @@ const cases: Case[] = [
       expect(temperatures).toHaveLength(10);
       expect(Math.max(...temperatures.map((p) => p.value))).toBeLessThan(30);
       expect(await run.points('or-env1', 'humidity', 0, 15)).toHaveLength(15);
-      const { rejections } = await run.hub.json<{ rejections: Array<{ reason: string; detail: string }> }>('/api/v1/rejections?device=or-env1');
+      const { rejections } = await run.hub.json<{ rejections: Array<{ reason: string; detail: string }> }>(
+        '/api/v1/rejections?device=or-env1',
+      );
       expect(rejections).toHaveLength(5);
-      for (const r of rejections) expect(r).toMatchObject({ reason: 'out_of_range', detail: expect.stringContaining('temperature 900 Cel') as unknown });
+      for (const r of rejections)
+        expect(r).toMatchObject({
+          reason: 'out_of_range',
+          detail: expect.stringContaining('temperature 900 Cel') as unknown,
+        });
     },
     alerts: [],
     quiet: ['temperature', 'humidity'],
@@ -328,7 +376,10 @@ async function expectAlert(hub: TestHub, expected: ExpectedAlert): Promise<void>
     async () => {
       const body = await hub.json<{ alerts: Array<Record<string, unknown>> }>('/api/v1/alerts');
       const { rule, ...exact } = expected;
-      return body.alerts.some((a) => (rule === undefined || String(a.rule).includes(rule)) && Object.entries(exact).every(([k, v]) => a[k] === v));
+      return body.alerts.some(
+        (a) =>
+          (rule === undefined || String(a.rule).includes(rule)) && Object.entries(exact).every(([k, v]) => a[k] === v),
+      );
     },
     { what: `alert ${JSON.stringify(expected)}` },
   );
@@ -358,7 +409,8 @@ describe.each(cases)('scenario $scenario', (c) => {
         hub,
         start,
         floor,
-        points: async (device, metric, from, to) => (await hub.json<{ points: Point[] }>(query(device, metric, from, to, '&limit=100000'))).points,
+        points: async (device, metric, from, to) =>
+          (await hub.json<{ points: Point[] }>(query(device, metric, from, to, '&limit=100000'))).points,
         aggregate: async (device, metric, agg, from, to) => {
           const points = (await hub.json<{ points: Point[] }>(query(device, metric, from, to, `&agg=${agg}`))).points;
           if (points[0] === undefined) throw new Error(`no ${metric} from ${device} between minute ${from} and ${to}`);

@@ -7,7 +7,11 @@ import { ApiTokens } from '../hub/security/tokens.ts';
 import { startTestHub, type TestHub } from './support/hub.ts';
 
 const senml = JSON.stringify([{ bn: 'api-1/', n: 'temperature', u: 'Cel', v: 21 }]);
-const post = (token?: string): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/senml+json', ...(token && { authorization: `Bearer ${token}` }) }, body: senml });
+const post = (token?: string): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/senml+json', ...(token && { authorization: `Bearer ${token}` }) },
+  body: senml,
+});
 const get = (token: string): RequestInit => ({ headers: { authorization: `Bearer ${token}` } });
 
 describe('API access', () => {
@@ -29,7 +33,10 @@ describe('API access', () => {
     const foreign = await hub.api('/api/v1/devices', { headers: { origin: 'https://evil.example' } });
     expect(foreign.status).toBe(403);
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
-    const preflight = await hub.api('/api/v1/readings', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const preflight = await hub.api('/api/v1/readings', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -55,12 +62,19 @@ describe('API access', () => {
     });
     const refused = await hub.api('/api/v1/silences', silence(tokens.viewer));
     expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { message: string }).message).toMatch(/viewer-1 has the viewer role; POST \/api\/v1\/silences needs operator/);
+    expect(((await refused.json()) as { message: string }).message).toMatch(
+      /viewer-1 has the viewer role; POST \/api\/v1\/silences needs operator/,
+    );
     expect((await hub.api('/api/v1/silences', silence(tokens.operator))).status).toBe(201);
     // Readings come from devices and ingest tokens, never from a person's token (security-ingest.test.ts).
     expect((await hub.api('/api/v1/readings', post(tokens.operator))).status).toBe(403);
     // Acknowledging an alert is an operator's action: a viewer is refused before the alert is even looked up.
-    const ack = (token: string) => hub.api('/api/v1/alerts/no-such-alert/ack', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ by: 'someone' }) });
+    const ack = (token: string) =>
+      hub.api('/api/v1/alerts/no-such-alert/ack', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ by: 'someone' }),
+      });
     expect((await ack(tokens.viewer)).status).toBe(403);
     expect((await ack(tokens.operator)).status).not.toBe(403);
   });
@@ -70,7 +84,9 @@ describe('API access', () => {
     new AuditLog(hub.dataDir, () => clock).record('cli:facilities', 'device.add', { device: 't-17', zone: 'floor-a' });
     const response = await hub.api('/api/v1/audit?action=device.add', get(tokens.admin));
     expect(response.status).toBe(200);
-    expect(((await response.json()) as { entries: unknown[] }).entries).toEqual([{ at: clock, who: 'cli:facilities', action: 'device.add', details: { device: 't-17', zone: 'floor-a' } }]);
+    expect(((await response.json()) as { entries: unknown[] }).entries).toEqual([
+      { at: clock, who: 'cli:facilities', action: 'device.add', details: { device: 't-17', zone: 'floor-a' } },
+    ]);
   });
 
   it('stops a revoked token at once', async () => {

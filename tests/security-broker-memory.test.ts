@@ -13,8 +13,15 @@ import { PACKET, RawMqtt, subscribePacket } from './support/mqtt.ts';
  * Subscribes a new client to `filter` and collects the retained messages the broker sends it.
  * They follow the SUBACK one by one, so a test waits for what it expects to have arrived.
  */
-async function retainedUnder(url: string, filter: string, login?: { username: string; password: string }): Promise<{ seen: Map<string, Buffer>; close(): Promise<void> }> {
-  const client = await mqtt.connectAsync(url, { clientId: `${login?.username ?? 'look'}-${Math.random().toString(36).slice(2)}`, ...login });
+async function retainedUnder(
+  url: string,
+  filter: string,
+  login?: { username: string; password: string },
+): Promise<{ seen: Map<string, Buffer>; close(): Promise<void> }> {
+  const client = await mqtt.connectAsync(url, {
+    clientId: `${login?.username ?? 'look'}-${Math.random().toString(36).slice(2)}`,
+    ...login,
+  });
   const seen = new Map<string, Buffer>();
   client.on('message', (topic, payload, packet) => {
     if (packet.retain) seen.set(topic, payload);
@@ -38,7 +45,12 @@ describe("the broker's memory", () => {
     hub = await startTestHub();
     const password = await new DeviceCredentials(hub.dataDir).add('dev-a', undefined, Date.now());
     const token = new ApiTokens(hub.dataDir).create('look', 'viewer', Date.now());
-    const device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'dev-a', username: 'dev-a', password, reconnectPeriod: 0 });
+    const device = await mqtt.connectAsync(hub.mqttUrl, {
+      clientId: 'dev-a',
+      username: 'dev-a',
+      password,
+      reconnectPeriod: 0,
+    });
     await device.publishAsync('floorwatch/devices/dev-a/status', 'online', { qos: 1, retain: true });
     const gone = closed(device);
     device.publish('floorwatch/devices/dev-a/junk/1', Buffer.alloc(1000, 120), { qos: 1, retain: true });
@@ -74,7 +86,11 @@ describe("the broker's memory", () => {
     await eventually(() => look.seen.has('floorwatch/devices/env-1/status'), { what: "env-1's retained birth" });
     expect([...look.seen.keys()]).toEqual(['floorwatch/devices/env-1/status']);
     await look.close();
-    await eventually(async () => (await hub!.json<{ points: unknown[] }>('/api/v1/readings?device=env-1&metric=co2&from=-1h')).points.length === 1);
+    await eventually(
+      async () =>
+        (await hub!.json<{ points: unknown[] }>('/api/v1/readings?device=env-1&metric=co2&from=-1h')).points.length ===
+        1,
+    );
   });
 
   it('a packet larger than ingest takes closes the connection before it is read in', async () => {
@@ -87,13 +103,16 @@ describe("the broker's memory", () => {
   });
 
   it('what clients retain stays within limits.max_retained_bytes; past it a message is delivered, not kept, and clearing one makes room', async () => {
-    hub = await startTestHub({ config: { limits: { max_retained_bytes: 65_536, messages_per_second: 10_000, message_burst: 10_000 } } });
+    hub = await startTestHub({
+      config: { limits: { max_retained_bytes: 65_536, messages_per_second: 10_000, message_burst: 10_000 } },
+    });
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'site-tool' });
     const live: string[] = [];
     const watcher = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'watcher' });
     watcher.on('message', (topic) => live.push(topic));
     await watcher.subscribeAsync('site/#', { qos: 1 });
-    for (let i = 0; i < 200; i++) await client.publishAsync(`site/junk/${i}`, Buffer.alloc(1000, 120), { qos: 1, retain: true });
+    for (let i = 0; i < 200; i++)
+      await client.publishAsync(`site/junk/${i}`, Buffer.alloc(1000, 120), { qos: 1, retain: true });
     await eventually(() => live.length === 200, { what: 'every message delivered live' });
     // 1,000 bytes, a topic of about 11 and 256 for the broker's record: 51 fit in 64 KiB.
     expect(await metric(hub, /^floorwatch_mqtt_retained_bytes (\d+)$/m)).toBeLessThanOrEqual(65_536);
@@ -105,7 +124,9 @@ describe("the broker's memory", () => {
     await client.publishAsync('site/junk/0', Buffer.alloc(0), { qos: 1, retain: true });
     await client.publishAsync('site/junk/199', Buffer.alloc(1000, 121), { qos: 1, retain: true });
     const after = await retainedUnder(hub.mqttUrl, 'site/#');
-    await eventually(() => after.seen.get('site/junk/199')?.[0] === 121, { what: 'the message that took the room freed' });
+    await eventually(() => after.seen.get('site/junk/199')?.[0] === 121, {
+      what: 'the message that took the room freed',
+    });
     expect(after.seen.has('site/junk/0')).toBe(false);
     await after.close();
     await client.endAsync();
@@ -113,7 +134,16 @@ describe("the broker's memory", () => {
   });
 
   it('a subscriber that never reads is disconnected once its queue is full, while the broker keeps serving the others', async () => {
-    hub = await startTestHub({ config: { limits: { max_queued_bytes: 262_144, max_queued_messages: 10_000, messages_per_second: 100_000, message_burst: 100_000 } } });
+    hub = await startTestHub({
+      config: {
+        limits: {
+          max_queued_bytes: 262_144,
+          max_queued_messages: 10_000,
+          messages_per_second: 100_000,
+          message_burst: 100_000,
+        },
+      },
+    });
     const { client: stuck, returnCode } = await RawMqtt.connect(hub.hub.mqttPort!, { clientId: 'never-reads' });
     expect(returnCode).toBe(0);
     stuck.write(subscribePacket(1, 'site/#', 0));
@@ -143,7 +173,9 @@ describe("the broker's memory", () => {
   });
 
   it('a persistent session that stays away is kept at most limits.max_queued_messages messages', async () => {
-    hub = await startTestHub({ config: { limits: { max_queued_messages: 100, messages_per_second: 10_000, message_burst: 10_000 } } });
+    hub = await startTestHub({
+      config: { limits: { max_queued_messages: 100, messages_per_second: 10_000, message_burst: 10_000 } },
+    });
     const away = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'away', clean: false });
     await away.subscribeAsync('site/#', { qos: 1 });
     await away.endAsync();

@@ -13,7 +13,10 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
-const CONFIG = { zones: [{ id: 'floor-a', name: 'Floor A' }], devices: [{ id: 'env-a1', kind: 'sensor', zone: 'floor-a' }] };
+const CONFIG = {
+  zones: [{ id: 'floor-a', name: 'Floor A' }],
+  devices: [{ id: 'env-a1', kind: 'sensor', zone: 'floor-a' }],
+};
 
 /**
  * Runs in the page: MQTT 3.1.1 by hand over a WebSocket (CONNECT, then two QoS 1 PUBLISHes: a
@@ -64,7 +67,9 @@ function startForeignSite(): Promise<Server> {
 const hub = new URLSearchParams(location.search).get('hub');
 window.outcome = (${USE_THE_HUB})({ mqttUrl: 'ws://127.0.0.1:' + hub + '/mqtt', feedUrl: 'http://127.0.0.1:' + hub + '/api/v1/events' });
 </script>`;
-  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
+  const server = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page),
+  );
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
@@ -78,11 +83,18 @@ describe('web pages and the open hub', () => {
   let device: MqttClient;
 
   const port = () => hub.hub.httpPort;
-  const refusedCount = async (reason: string) => Number(new RegExp(`floorwatch_http_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(await (await hub.api('/metrics')).text())?.[1] ?? 0);
+  const refusedCount = async (reason: string) =>
+    Number(
+      new RegExp(`floorwatch_http_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(
+        await (await hub.api('/metrics')).text(),
+      )?.[1] ?? 0,
+    );
   const retainedStatus = async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'status-reader', reconnectPeriod: 0 });
     try {
-      const message = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
+      const message = new Promise<string>((resolve) =>
+        client.once('message', (_topic, payload) => resolve(payload.toString())),
+      );
       await client.subscribeAsync('floorwatch/devices/env-a1/status', { qos: 1 });
       return await message;
     } finally {
@@ -92,7 +104,9 @@ describe('web pages and the open hub', () => {
   const nothingFromThePage = async () => {
     expect(await retainedStatus()).toBe('online');
     expect((await hub.api('/api/v1/devices/poison-1')).status).toBe(404);
-    expect((await hub.json<{ points: unknown[] }>('/api/v1/readings?device=poison-1&metric=co2&from=-1h')).points).toEqual([]);
+    expect(
+      (await hub.json<{ points: unknown[] }>('/api/v1/readings?device=poison-1&metric=co2&from=-1h')).points,
+    ).toEqual([]);
   };
 
   beforeAll(async () => {
@@ -142,7 +156,9 @@ describe('web pages and the open hub', () => {
     const response = await page.goto(`http://rebound.example:${port()}/`);
     expect(response?.status()).toBe(421);
     expect(await response?.text()).toMatch(/answers only when called by this machine's own name/);
-    const outcome = await page.evaluate<Outcome>(`(${USE_THE_HUB})({ mqttUrl: 'ws://rebound.example:${port()}/mqtt', feedUrl: '/api/v1/events' })`);
+    const outcome = await page.evaluate<Outcome>(
+      `(${USE_THE_HUB})({ mqttUrl: 'ws://rebound.example:${port()}/mqtt', feedUrl: '/api/v1/events' })`,
+    );
     expect(outcome).toEqual({ mqtt: { opened: false, acknowledged: 0 }, feed: 'refused' });
     expect(await refusedCount('host')).toBeGreaterThanOrEqual(3);
     await nothingFromThePage();
@@ -154,12 +170,18 @@ describe('web pages and the open hub', () => {
       await page.locator('#live', { hasText: 'Live' }).waitFor({ timeout: 10_000 });
       const co2 = host === 'localhost' ? 720 : 710;
       await device.publishAsync('floorwatch/devices/env-a1/telemetry', JSON.stringify({ co2 }), { qos: 1 });
-      await page.locator('[data-zone="floor-a"] [data-metric="co2"] .value', { hasText: new RegExp(`^${co2}$`) }).waitFor({ timeout: 10_000 });
+      await page
+        .locator('[data-zone="floor-a"] [data-metric="co2"] .value', { hasText: new RegExp(`^${co2}$`) })
+        .waitFor({ timeout: 10_000 });
     }
     // The same attempt from the hub's own origin is served: the check is about where a page comes from.
-    const own = await page.evaluate<Outcome>(`(${USE_THE_HUB})({ mqttUrl: 'ws://localhost:${port()}/mqtt', feedUrl: '/api/v1/events' })`);
+    const own = await page.evaluate<Outcome>(
+      `(${USE_THE_HUB})({ mqttUrl: 'ws://localhost:${port()}/mqtt', feedUrl: '/api/v1/events' })`,
+    );
     expect(own).toEqual({ mqtt: { opened: true, acknowledged: 2 }, feed: 'open' });
-    await eventually(async () => (await hub.api('/api/v1/devices/poison-1')).status === 200, { what: 'the reading sent from the hub\'s own page' });
+    await eventually(async () => (await hub.api('/api/v1/devices/poison-1')).status === 200, {
+      what: "the reading sent from the hub's own page",
+    });
   });
 
   it('lets in a page whose origin is listed under http.allowed_origins', async () => {
@@ -169,7 +191,9 @@ describe('web pages and the open hub', () => {
       const outcome = await page.evaluate<Outcome>('window.outcome');
       // The WebSocket is served; the feed is still closed by the browser, since the hub grants no CORS.
       expect(outcome.mqtt).toEqual({ opened: true, acknowledged: 2 });
-      expect(await (await listing.api('/metrics')).text()).not.toMatch(/floorwatch_http_refused_total\{reason="origin"\} [1-9]/);
+      expect(await (await listing.api('/metrics')).text()).not.toMatch(
+        /floorwatch_http_refused_total\{reason="origin"\} [1-9]/,
+      );
     } finally {
       await listing.dispose();
     }

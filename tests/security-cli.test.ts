@@ -14,7 +14,11 @@ const site = { zones: [{ id: 'floor-a' }, { id: 'server-room', type: 'server_roo
 describe('floorwatch devices and tokens', () => {
   let hub: TestHub;
   const floorwatchOn = async (config: Record<string, unknown> | undefined, args: string[]) =>
-    (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], { env: { ...process.env, ...testEnv(hub.dataDir, config ? { config } : {}) } })).stdout;
+    (
+      await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], {
+        env: { ...process.env, ...testEnv(hub.dataDir, config ? { config } : {}) },
+      })
+    ).stdout;
   const floorwatch = (...args: string[]) => floorwatchOn(site, args);
   const connects = async (password: string) => {
     const client = mqtt.connect(hub.mqttUrl, { clientId: 't-17', username: 't-17', password, reconnectPeriod: 0 });
@@ -48,22 +52,32 @@ describe('floorwatch devices and tokens', () => {
 
     const token = /^(fwt_\S+)$/m.exec(await floorwatch('tokens', 'create', 'facilities', '--role', 'admin'))?.[1] ?? '';
     const audit = await hub.api('/api/v1/audit', { headers: { authorization: `Bearer ${token}` } });
-    const { entries } = (await audit.json()) as { entries: Array<{ who: string; action: string; details: Record<string, unknown> }> };
+    const { entries } = (await audit.json()) as {
+      entries: Array<{ who: string; action: string; details: Record<string, unknown> }>;
+    };
     expect(entries.map((e) => e.action)).toEqual(['token.create', 'device.revoke', 'device.rotate', 'device.add']);
     expect(entries.every((e) => e.who.startsWith('cli:'))).toBe(true);
     expect(await floorwatch('tokens', 'list')).toMatch(/facilities +admin/);
   });
 
   it('refuses a bad id or role with a clear message and changes nothing', async () => {
-    await expect(floorwatch('devices', 'add', 'bad id')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/device id "bad id" contains " "/) as unknown });
-    await expect(floorwatch('tokens', 'create', 'x', '--role', 'boss')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/role "boss" is not one of viewer, operator, admin/) as unknown });
+    await expect(floorwatch('devices', 'add', 'bad id')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/device id "bad id" contains " "/) as unknown,
+    });
+    await expect(floorwatch('tokens', 'create', 'x', '--role', 'boss')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/role "boss" is not one of viewer, operator, admin/) as unknown,
+    });
     expect(await floorwatch('tokens', 'list')).not.toMatch(/^x /m);
   });
 
   it('refuses a zone the configuration does not list, naming the zones it does', async () => {
     await expect(floorwatch('devices', 'add', 't-18', '--zone', 'floor-z')).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/zone "floor-z" is not one of the zones in the configuration \(known: floor-a, server-room\); nothing was changed/) as unknown,
+      stderr: expect.stringMatching(
+        /zone "floor-z" is not one of the zones in the configuration \(known: floor-a, server-room\); nothing was changed/,
+      ) as unknown,
     });
     expect(await floorwatch('devices', 'list')).not.toMatch(/^t-18 /m);
     expect(await floorwatch('devices', 'add', 't-18', '--zone', 'server-room')).toMatch(/password: +\S{40,}/);
@@ -71,7 +85,9 @@ describe('floorwatch devices and tokens', () => {
   });
 
   it('takes any zone on a site whose configuration lists none', async () => {
-    expect(await floorwatchOn(undefined, ['devices', 'add', 't-19', '--zone', 'floor-z'])).toMatch(/password: +\S{40,}/);
+    expect(await floorwatchOn(undefined, ['devices', 'add', 't-19', '--zone', 'floor-z'])).toMatch(
+      /password: +\S{40,}/,
+    );
     expect(await floorwatch('devices', 'list')).toMatch(/^t-19 +zone floor-z /m);
   });
 });

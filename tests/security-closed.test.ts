@@ -16,11 +16,19 @@ import { capturedLog, startTestHub, tempDir, testEnv, type TestHub } from './sup
 
 const run = promisify(execFile);
 
-const floorwatch = async (dataDir: string, bind: string, ...args: string[]) => run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], { env: { ...process.env, ...testEnv(dataDir, { bind }) } });
+const floorwatch = async (dataDir: string, bind: string, ...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], {
+    env: { ...process.env, ...testEnv(dataDir, { bind }) },
+  });
 const tokenIn = (text: string) => /^(fwt_\S+)$/m.exec(text)?.[1] ?? '';
 
 /** The 90-day silence the attack sent, that would mute every alert of the site. */
-const LONG_SILENCE = JSON.stringify({ matchers: { severity: 'critical' }, duration: '90d', createdBy: 'intruder', comment: 'maintenance' });
+const LONG_SILENCE = JSON.stringify({
+  matchers: { severity: 'critical' },
+  duration: '90d',
+  createdBy: 'intruder',
+  comment: 'maintenance',
+});
 
 interface Answer {
   status: number;
@@ -32,12 +40,21 @@ interface Answer {
 /** One HTTP request, reporting the local address it was sent from. */
 function ask(url: string, init: { method?: string; token?: string; body?: string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ...(init.token !== undefined && { authorization: `Bearer ${init.token}` }), ...(init.body !== undefined && { 'content-type': 'application/json' }) };
+    const headers: Record<string, string> = {
+      ...(init.token !== undefined && { authorization: `Bearer ${init.token}` }),
+      ...(init.body !== undefined && { 'content-type': 'application/json' }),
+    };
     const req = httpRequest(url, { method: init.method ?? 'GET', headers, agent: false }, (res) => {
       const from = res.socket.localAddress ?? '';
       let text = '';
       res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), from }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+          from,
+        }),
+      );
     });
     req.on('error', reject);
     req.end(init.body);
@@ -45,20 +62,37 @@ function ask(url: string, init: { method?: string; token?: string; body?: string
 }
 
 describe('who is served without a token', () => {
-  const asked = (tokens: TokenStanding, allowAnonymous: boolean, address: string, host: string | undefined = '127.0.0.1:8080') => tokenlessAccess({ tokens, allowAnonymous, address, host });
+  const asked = (
+    tokens: TokenStanding,
+    allowAnonymous: boolean,
+    address: string,
+    host: string | undefined = '127.0.0.1:8080',
+  ) => tokenlessAccess({ tokens, allowAnonymous, address, host });
   const network = ['192.0.2.9', '10.0.0.5', '::ffff:192.168.1.20', 'fd00::2', 'fe80::1'];
   const loopback = ['127.0.0.1', '127.3.2.1', '::1', '::ffff:127.0.0.1'];
 
   it('a hub that never had a token answers this machine only, and nobody on the network', () => {
     for (const address of loopback) expect(asked('none', false, address), address).toEqual({ served: true });
     for (const address of network) {
-      expect(asked('none', false, address), address).toMatchObject({ served: false, status: 401, message: expect.stringContaining(`only on its own machine, not to ${address}: create a token there with: npm run floorwatch -- tokens create`) as unknown });
+      expect(asked('none', false, address), address).toMatchObject({
+        served: false,
+        status: 401,
+        message: expect.stringContaining(
+          `only on its own machine, not to ${address}: create a token there with: npm run floorwatch -- tokens create`,
+        ) as unknown,
+      });
     }
   });
 
   it('a site whose tokens were all revoked is closed to every address, this machine included', () => {
     for (const address of [...loopback, ...network]) {
-      expect(asked('all_revoked', false, address), address).toMatchObject({ served: false, status: 401, message: expect.stringMatching(/every API token of this hub has been revoked.*tokens create <name> --role admin/) as unknown });
+      expect(asked('all_revoked', false, address), address).toMatchObject({
+        served: false,
+        status: 401,
+        message: expect.stringMatching(
+          /every API token of this hub has been revoked.*tokens create <name> --role admin/,
+        ) as unknown,
+      });
     }
   });
 
@@ -72,11 +106,38 @@ describe('who is served without a token', () => {
   });
 
   it('an open hub answers only to the names of this machine', () => {
-    for (const host of ['localhost', 'localhost:8080', 'LOCALHOST:80', '127.0.0.1', '127.0.0.1:8080', '127.9.8.7:1', '[::1]', '[::1]:8080']) expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ['evil.example:8080', 'evil.example', '127.0.0.1.evil.example', 'localhost.evil.example:8080', '192.0.2.2:8080', '[fd00::2]:8080', '127.1', '127.0.0.1:', '127.0.0.1:8080:80', '[::1', 'localhost:http', '']) {
+    for (const host of [
+      'localhost',
+      'localhost:8080',
+      'LOCALHOST:80',
+      '127.0.0.1',
+      '127.0.0.1:8080',
+      '127.9.8.7:1',
+      '[::1]',
+      '[::1]:8080',
+    ])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of [
+      'evil.example:8080',
+      'evil.example',
+      '127.0.0.1.evil.example',
+      'localhost.evil.example:8080',
+      '192.0.2.2:8080',
+      '[fd00::2]:8080',
+      '127.1',
+      '127.0.0.1:',
+      '127.0.0.1:8080:80',
+      '[::1',
+      'localhost:http',
+      '',
+    ]) {
       expect(isLoopbackHost(host), host).toBe(false);
     }
-    expect(asked('none', false, '127.0.0.1', 'evil.example:8080')).toMatchObject({ served: false, status: 421, message: expect.stringMatching(/not as "evil.example:8080"/) as unknown });
+    expect(asked('none', false, '127.0.0.1', 'evil.example:8080')).toMatchObject({
+      served: false,
+      status: 421,
+      message: expect.stringMatching(/not as "evil.example:8080"/) as unknown,
+    });
     // No Host at all is not a browser (they always send it): HTTP/1.0 tools.
     expect(asked('none', false, '127.0.0.1', undefined)).toEqual({ served: true });
   });
@@ -97,23 +158,34 @@ describe('revoking the last API token, on this machine', () => {
 
     await expect(cli('tokens', 'revoke', 'facilities')).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/token facilities is the last live API token; nothing was changed\. Revoking it would close the API to everyone.*Create another admin token first \(npm run floorwatch -- tokens create <name> --role admin\).*tokens revoke facilities --force/) as unknown,
+      stderr: expect.stringMatching(
+        /token facilities is the last live API token; nothing was changed\. Revoking it would close the API to everyone.*Create another admin token first \(npm run floorwatch -- tokens create <name> --role admin\).*tokens revoke facilities --force/,
+      ) as unknown,
     });
     expect((await ask(`${hub.hub.url}/api/v1/audit`, { token: admin })).status).toBe(200);
 
     const forced = await cli('tokens', 'revoke', 'facilities', '--force');
     expect(forced.stdout).toMatch(/token facilities revoked/);
-    expect(forced.stderr).toMatch(/WARNING: no API token is live any more\. The API is now CLOSED TO EVERYONE.*\n.*tokens create <name> --role admin/);
-    expect((await cli('tokens', 'list')).stdout).toMatch(/no token is live: the API refuses every request until one is created/);
+    expect(forced.stderr).toMatch(
+      /WARNING: no API token is live any more\. The API is now CLOSED TO EVERYONE.*\n.*tokens create <name> --role admin/,
+    );
+    expect((await cli('tokens', 'list')).stdout).toMatch(
+      /no token is live: the API refuses every request until one is created/,
+    );
 
     // Loopback, and still refused: the site has had tokens.
     const audit = await ask(`${hub.hub.url}/api/v1/audit`);
     expect(audit.from).toBe('127.0.0.1');
     expect(audit.status).toBe(401);
-    expect(audit.body.message).toMatch(/every API token of this hub has been revoked, so the API accepts no request until an administrator creates a new token on the hub's machine: npm run floorwatch -- tokens create <name> --role admin/);
+    expect(audit.body.message).toMatch(
+      /every API token of this hub has been revoked, so the API accepts no request until an administrator creates a new token on the hub's machine: npm run floorwatch -- tokens create <name> --role admin/,
+    );
     expect((await ask(`${hub.hub.url}/api/v1/silences`, { method: 'POST', body: LONG_SILENCE })).status).toBe(401);
     expect((await ask(`${hub.hub.url}/api/v1/devices`)).status).toBe(401);
-    expect(await ask(`${hub.hub.url}/api/v1/audit`, { token: admin })).toMatchObject({ status: 401, body: { message: expect.stringMatching(/every API token of this hub has been revoked/) as unknown } });
+    expect(await ask(`${hub.hub.url}/api/v1/audit`, { token: admin })).toMatchObject({
+      status: 401,
+      body: { message: expect.stringMatching(/every API token of this hub has been revoked/) as unknown },
+    });
     const health = await ask(`${hub.hub.url}/api/v1/health`);
     expect(health).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(Object.keys(health.body)).toEqual(['status']);
@@ -122,7 +194,9 @@ describe('revoking the last API token, on this machine', () => {
     expect(created.stdout).toMatch(/accepts requests with this token again/);
     const fresh = tokenIn(created.stdout);
     const entries = (await ask(`${hub.hub.url}/api/v1/audit?action=token.revoke`, { token: fresh })).body.entries;
-    expect(entries).toEqual([expect.objectContaining({ action: 'token.revoke', details: { token: 'facilities', last: true } })]);
+    expect(entries).toEqual([
+      expect.objectContaining({ action: 'token.revoke', details: { token: 'facilities', last: true } }),
+    ]);
     expect((await ask(`${hub.hub.url}/api/v1/silences`, { token: fresh })).body).toMatchObject({ silences: [] });
   });
 
@@ -139,7 +213,10 @@ function networkAddress(): string {
   const found = Object.values(networkInterfaces())
     .flat()
     .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
-  if (!found) throw new Error('this test needs a network address on this machine besides loopback (os.networkInterfaces() lists none)');
+  if (!found)
+    throw new Error(
+      'this test needs a network address on this machine besides loopback (os.networkInterfaces() lists none)',
+    );
   return found.address;
 }
 
@@ -163,7 +240,14 @@ describe('revoking the last API token, seen from another host', () => {
     expect(anonymous).toMatchObject({ status: 200, from: lan, body: { status: 'ok' } });
     expect(Object.keys(anonymous.body)).toEqual(['status']);
     const full = await ask(`${hub.hub.url}/api/v1/health`, { token: admin });
-    expect(full.body).toMatchObject({ status: 'ok', checks: { broker: { clients: 0 }, store: { ok: true, detail: expect.stringContaining(dataDir) as unknown }, journal: { ok: true } } });
+    expect(full.body).toMatchObject({
+      status: 'ok',
+      checks: {
+        broker: { clients: 0 },
+        store: { ok: true, detail: expect.stringContaining(dataDir) as unknown },
+        journal: { ok: true },
+      },
+    });
   });
 
   it('answers neither the audit log nor a 90-day silence to another host once the last token is revoked', async () => {
@@ -176,14 +260,19 @@ describe('revoking the last API token, seen from another host', () => {
     const audit = await ask(`${base}/api/v1/audit`);
     expect(audit).toMatchObject({ status: 401, from: lan });
     expect(audit.body.message).toMatch(/every API token of this hub has been revoked/);
-    expect(await ask(`${base}/api/v1/silences`, { method: 'POST', body: LONG_SILENCE })).toMatchObject({ status: 401, from: lan });
+    expect(await ask(`${base}/api/v1/silences`, { method: 'POST', body: LONG_SILENCE })).toMatchObject({
+      status: 401,
+      from: lan,
+    });
     expect((await ask(`${base}/api/v1/silences`)).status).toBe(401);
   });
 
   it('starts again on the network with every token revoked, warns, and stays closed', async () => {
     const { log, text } = capturedLog('warn');
     hub = await startTestHub({ dataDir, bind: lan, log });
-    expect(text()).toMatch(/every API token of this site has been revoked: the API refuses every request \(401\) until an administrator creates a new token/);
+    expect(text()).toMatch(
+      /every API token of this site has been revoked: the API refuses every request \(401\) until an administrator creates a new token/,
+    );
     expect(await ask(`${hub.hub.url}/api/v1/audit`)).toMatchObject({ status: 401, from: lan });
     const health = await ask(`${hub.hub.url}/api/v1/health`);
     expect(Object.keys(health.body)).toEqual(['status']);

@@ -24,8 +24,14 @@ describe('the MQTT connection layer under generated input', () => {
 
   /** The device connected since the start still gets its PUBACK. */
   async function deviceServed(): Promise<void> {
-    const acked = device.publishAsync('floorwatch/devices/dev-ok/telemetry', JSON.stringify({ seq: seq++, temperature: 21 }), { qos: 1 });
-    const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no PUBACK for the connected device within 5 s')), 5000).unref());
+    const acked = device.publishAsync(
+      'floorwatch/devices/dev-ok/telemetry',
+      JSON.stringify({ seq: seq++, temperature: 21 }),
+      { qos: 1 },
+    );
+    const late = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('no PUBACK for the connected device within 5 s')), 5000).unref(),
+    );
     await Promise.race([acked, late]);
     expect(deviceClosed).toBe(0);
   }
@@ -37,7 +43,12 @@ describe('the MQTT connection layer under generated input', () => {
     const credentials = new DeviceCredentials(hub.dataDir);
     for (const id of ['dev-ok', 'dev-fz', 'dev-q']) secrets[id] = await credentials.add(id, undefined, Date.now());
     secrets.bridge = new ApiTokens(hub.dataDir).create('bridge', 'operator', Date.now());
-    device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'dev-ok', username: 'dev-ok', password: secrets['dev-ok'], reconnectPeriod: 0 });
+    device = await mqtt.connectAsync(hub.mqttUrl, {
+      clientId: 'dev-ok',
+      username: 'dev-ok',
+      password: secrets['dev-ok'],
+      reconnectPeriod: 0,
+    });
     device.on('close', () => deviceClosed++);
   });
   afterAll(async () => {
@@ -51,13 +62,42 @@ describe('the MQTT connection layer under generated input', () => {
   });
 
   it('answers 300 generated CONNECTs with a return code from 0 to 5, and the connected device is served throughout', async () => {
-    const named = fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'dev-ok', 'dev-fz', 'decl-1', 'bridge', 'bridge-1', 'bridge-__proto__', '$SYS', '+', '#', 'x'.repeat(65), 'é'.repeat(40), '\u0000', '\uffff');
-    const text = fc.oneof(named, fc.string({ maxLength: 80 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 30 }));
+    const named = fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      '',
+      'dev-ok',
+      'dev-fz',
+      'decl-1',
+      'bridge',
+      'bridge-1',
+      'bridge-__proto__',
+      '$SYS',
+      '+',
+      '#',
+      'x'.repeat(65),
+      'é'.repeat(40),
+      '\u0000',
+      '\uffff',
+    );
+    const text = fc.oneof(
+      named,
+      fc.string({ maxLength: 80 }),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+    );
     // Passwords that work for someone (never dev-ok's own: that would rightly replace the watched connection).
-    const password = fc.oneof(fc.constantFrom(secrets['dev-fz'] ?? '', secrets.bridge ?? '', 'wrong', ''), fc.string({ maxLength: 60 }));
+    const password = fc.oneof(
+      fc.constantFrom(secrets['dev-fz'] ?? '', secrets.bridge ?? '', 'wrong', ''),
+      fc.string({ maxLength: 60 }),
+    );
     const connect = fc.record({
       clientId: text,
-      login: fc.option(fc.record({ username: text, password: fc.option(password, { nil: undefined }) }), { nil: undefined }),
+      login: fc.option(fc.record({ username: text, password: fc.option(password, { nil: undefined }) }), {
+        nil: undefined,
+      }),
       keepalive: fc.oneof(fc.constantFrom(0, 1, 60, 900, 901, 65535), fc.integer({ min: 0, max: 65535 })),
       clean: fc.boolean(),
       from: fc.integer({ min: 1, max: 250 }),
@@ -66,7 +106,13 @@ describe('the MQTT connection layer under generated input', () => {
     await fc.assert(
       fc.asyncProperty(connect, async ({ clientId, login, keepalive, clean, from }) => {
         // dev-ok's id with a working credential is dev-ok itself; nothing generated has its password.
-        const fields: ConnectFields = { clientId, keepalive, clean, ...(login && { username: login.username }), ...(login?.password !== undefined && { password: login.password }) };
+        const fields: ConnectFields = {
+          clientId,
+          keepalive,
+          clean,
+          ...(login && { username: login.username }),
+          ...(login?.password !== undefined && { password: login.password }),
+        };
         const { client, returnCode } = await RawMqtt.connect(port, fields, `127.0.3.${from}`);
         await client.close();
         expect(returnCode === undefined ? 'closed without CONNACK' : returnCode).toBeOneOf([0, 1, 2, 3, 4, 5]);
@@ -88,7 +134,11 @@ describe('the MQTT connection layer under generated input', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
         const before = await accepted();
-        const { client, returnCode } = await RawMqtt.connect(port, { clientId: 'dev-q', username: 'dev-q', password: secrets['dev-q'] ?? '' });
+        const { client, returnCode } = await RawMqtt.connect(port, {
+          clientId: 'dev-q',
+          username: 'dev-q',
+          password: secrets['dev-q'] ?? '',
+        });
         expect(returnCode).toBe(0);
         // What Aedes holds for its PUBREL; a message is new, and journaled, only when its id is not held.
         const held = new Set<number>();
@@ -100,13 +150,26 @@ describe('the MQTT connection layer under generated input', () => {
             held.delete(s.pubrel);
             continue;
           }
-          client.write(Buffer.concat(s.publishes.map((p) => publishPacket({ topic: 'floorwatch/devices/dev-q/telemetry', payload: JSON.stringify({ temperature: 15 + p.id }), qos: 2, id: p.id, dup: p.dup }))));
+          client.write(
+            Buffer.concat(
+              s.publishes.map((p) =>
+                publishPacket({
+                  topic: 'floorwatch/devices/dev-q/telemetry',
+                  payload: JSON.stringify({ temperature: 15 + p.id }),
+                  qos: 2,
+                  id: p.id,
+                  dup: p.dup,
+                }),
+              ),
+            ),
+          );
           for (const p of s.publishes) {
             if (!held.has(p.id)) expected++;
             held.add(p.id);
           }
           const answered: number[] = [];
-          for (let i = 0; i < s.publishes.length; i++) answered.push((await client.expect(PACKET.pubrec)).body.readUInt16BE(0));
+          for (let i = 0; i < s.publishes.length; i++)
+            answered.push((await client.expect(PACKET.pubrec)).body.readUInt16BE(0));
           expect(answered.sort()).toEqual(s.publishes.map((p) => p.id).sort());
         }
         await client.close();

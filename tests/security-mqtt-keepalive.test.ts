@@ -31,7 +31,22 @@ describe('MQTT keepalive', () => {
   });
 
   it('lets mosquitto_pub with the longest keepalive it can ask for (-k 65535) publish, and mqtt.js with keepalive 0', async () => {
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-k', '65535', '-q', '1', '-i', 'ka-mosq', '-t', 'floorwatch/devices/ka-mosq/telemetry', '-m', '{"temperature":21}']);
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-k',
+      '65535',
+      '-q',
+      '1',
+      '-i',
+      'ka-mosq',
+      '-t',
+      'floorwatch/devices/ka-mosq/telemetry',
+      '-m',
+      '{"temperature":21}',
+    ]);
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'ka-mqttjs', keepalive: 0, reconnectPeriod: 0 });
     await client.publishAsync('floorwatch/devices/ka-mqttjs/telemetry', '{"temperature":22}', { qos: 1 });
     await client.endAsync();
@@ -55,7 +70,12 @@ describe('MQTT keepalive', () => {
     const { client } = await RawMqtt.connect(port, { clientId: 'ka-tcp', keepalive: 0 });
     const clientPort = client.socket.localPort;
     // The hub's end of this connection: local port = the hub's, peer = this client.
-    const { stdout } = await run('ss', ['-tnoH', 'state', 'established', `( sport = :${port} and dport = :${clientPort} )`]);
+    const { stdout } = await run('ss', [
+      '-tnoH',
+      'state',
+      'established',
+      `( sport = :${port} and dport = :${clientPort} )`,
+    ]);
     expect(stdout).toMatch(/timer:\(keepalive,/);
     await client.close();
   });

@@ -15,11 +15,16 @@ async function counter(hub: TestHub, pattern: RegExp): Promise<number> {
   return Number(pattern.exec(text)?.[1] ?? 0);
 }
 const scryptRuns = (hub: TestHub) => counter(hub, /floorwatch_mqtt_password_checks_total\{how="scrypt"\} (\d+)/);
-const rememberedChecks = (hub: TestHub) => counter(hub, /floorwatch_mqtt_password_checks_total\{how="remembered"\} (\d+)/);
+const rememberedChecks = (hub: TestHub) =>
+  counter(hub, /floorwatch_mqtt_password_checks_total\{how="remembered"\} (\d+)/);
 
 /** One login attempt with raw packets; the CONNACK return code. */
 async function attempt(hub: TestHub, from: string, device: string, password: string): Promise<number | undefined> {
-  const { client, returnCode } = await RawMqtt.connect(hub.hub.mqttPort ?? 0, { clientId: device, username: device, password }, from);
+  const { client, returnCode } = await RawMqtt.connect(
+    hub.hub.mqttPort ?? 0,
+    { clientId: device, username: device, password },
+    from,
+  );
   await client.close();
   return returnCode;
 }
@@ -34,7 +39,8 @@ describe('wrong passwords', () => {
     // The clock moves only when the test moves it, so the five minutes pass on purpose.
     hub = await startTestHub({ now: () => clock, log: logged.log });
     const credentials = new DeviceCredentials(hub.dataDir);
-    for (const id of ['dev-a', 'dev-b', 'dev-c', 'dev-d', 'dev-e']) passwords[id] = await credentials.add(id, undefined, clock);
+    for (const id of ['dev-a', 'dev-b', 'dev-c', 'dev-d', 'dev-e'])
+      passwords[id] = await credentials.add(id, undefined, clock);
   });
   afterAll(async () => hub?.dispose());
 
@@ -48,8 +54,12 @@ describe('wrong passwords', () => {
     expect((await scryptRuns(hub)) - before).toBe(5);
     expect(await counter(hub, /floorwatch_mqtt_refused_total\{reason="locked_out"\} (\d+)/)).toBe(2);
     expect(await counter(hub, /floorwatch_mqtt_login_lockouts_total (\d+)/)).toBe(1);
-    expect(logged.lines.filter((line) => line.startsWith('5 wrong MQTT passwords from 127.0.0.2 within 300 s'))).toHaveLength(1);
-    expect(logged.lines.filter((line) => line.startsWith('MQTT logins from 127.0.0.2 are refused until'))).toHaveLength(1);
+    expect(
+      logged.lines.filter((line) => line.startsWith('5 wrong MQTT passwords from 127.0.0.2 within 300 s')),
+    ).toHaveLength(1);
+    expect(logged.lines.filter((line) => line.startsWith('MQTT logins from 127.0.0.2 are refused until'))).toHaveLength(
+      1,
+    );
 
     expect(await attempt(hub, '127.0.0.1', 'dev-b', passwords['dev-b'] ?? '')).toBe(0);
 
@@ -58,7 +68,13 @@ describe('wrong passwords', () => {
   });
 
   it('lets a device that reconnects with the password it last proved in without scrypt, and forgets that proof when the password is rotated', async () => {
-    const device = () => mqtt.connectAsync(hub.mqttUrl, { clientId: 'dev-a', username: 'dev-a', password: passwords['dev-a'], reconnectPeriod: 0 });
+    const device = () =>
+      mqtt.connectAsync(hub.mqttUrl, {
+        clientId: 'dev-a',
+        username: 'dev-a',
+        password: passwords['dev-a'],
+        reconnectPeriod: 0,
+      });
     const scrypt = await scryptRuns(hub);
     const remembered = await rememberedChecks(hub);
     await (await device()).endAsync();
@@ -76,8 +92,13 @@ describe('wrong passwords', () => {
     expect((await scryptRuns(hub)) - scrypt).toBe(3);
   });
 
-  it('keeps a device\'s PUBACKs prompt while 100 addresses flood wrong passwords, and turns the excess away with CONNACK 3', async () => {
-    const device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'dev-c', username: 'dev-c', password: passwords['dev-c'], reconnectPeriod: 0 });
+  it("keeps a device's PUBACKs prompt while 100 addresses flood wrong passwords, and turns the excess away with CONNACK 3", async () => {
+    const device = await mqtt.connectAsync(hub.mqttUrl, {
+      clientId: 'dev-c',
+      username: 'dev-c',
+      password: passwords['dev-c'],
+      reconnectPeriod: 0,
+    });
     const scrypt = await scryptRuns(hub);
     let flooding = true;
     const answers: Array<number | undefined> = [];
@@ -100,7 +121,9 @@ describe('wrong passwords', () => {
     while (answers.length === 0) await new Promise((resolve) => setImmediate(resolve));
     for (let seq = 0; seq < 40; seq++) {
       const started = performance.now();
-      await device.publishAsync('floorwatch/devices/dev-c/telemetry', JSON.stringify({ seq, temperature: 21 }), { qos: 1 });
+      await device.publishAsync('floorwatch/devices/dev-c/telemetry', JSON.stringify({ seq, temperature: 21 }), {
+        qos: 1,
+      });
       latencies.push(performance.now() - started);
     }
     flooding = false;
@@ -112,7 +135,13 @@ describe('wrong passwords', () => {
     // they still fill the queue it is told to come back, CONNACK 3) finds that no scrypt ran for
     // the 60-odd that were waiting: only for the guesses answered, a few whose answer was running
     // or on its way when the attackers left, and this one.
-    const late = mqtt.connect(hub.mqttUrl, { clientId: 'dev-e', username: 'dev-e', password: passwords['dev-e'], reconnectPeriod: 100, reconnectOnConnackError: true });
+    const late = mqtt.connect(hub.mqttUrl, {
+      clientId: 'dev-e',
+      username: 'dev-e',
+      password: passwords['dev-e'],
+      reconnectPeriod: 100,
+      reconnectOnConnackError: true,
+    });
     late.on('error', () => undefined);
     await new Promise((resolve) => late.once('connect', resolve));
     await late.endAsync();
@@ -139,6 +168,8 @@ describe('the record of wrong passwords', () => {
     // A user name that is no device costs no scrypt, so 101 addresses fail quickly.
     for (let i = 1; i <= 101; i++) expect(await attempt(hub, `127.0.2.${i}`, 'nobody', 'guess')).toBe(4);
     expect(await counter(hub, /floorwatch_mqtt_login_failure_sources_forgotten_total (\d+)/)).toBe(1);
-    expect(logged.lines).toContain('wrong passwords are being counted for 100 addresses, the most kept (security.login_failures.tracked_addresses): the one quiet the longest was forgotten');
+    expect(logged.lines).toContain(
+      'wrong passwords are being counted for 100 addresses, the most kept (security.login_failures.tracked_addresses): the one quiet the longest was forgotten',
+    );
   });
 });

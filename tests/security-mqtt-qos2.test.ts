@@ -54,7 +54,13 @@ describe('QoS 2 messages sent more than once', () => {
     const before = await accepted();
     const { client } = await RawMqtt.connect(port, { clientId: 'q2-b' });
     const message = { topic: telemetry('q2-b'), payload: reading(23), qos: 2 as const, id: 300 };
-    client.write(Buffer.concat([publishPacket(message), publishPacket({ ...message, dup: true }), publishPacket({ ...message, dup: true })]));
+    client.write(
+      Buffer.concat([
+        publishPacket(message),
+        publishPacket({ ...message, dup: true }),
+        publishPacket({ ...message, dup: true }),
+      ]),
+    );
     for (let i = 0; i < 3; i++) await client.expect(PACKET.pubrec, 300);
     client.write(pubrelPacket(300));
     await client.expect(PACKET.pubcomp, 300);

@@ -14,10 +14,14 @@ const run = promisify(execFile);
 /** The CONNACK return code of a refused connection (mqtt.js puts it on the error). */
 
 /** Bearer header for hubs that have API tokens. */
-const bearer = (token: string | undefined): RequestInit => (token ? { headers: { authorization: `Bearer ${token}` } } : {});
+const bearer = (token: string | undefined): RequestInit =>
+  token ? { headers: { authorization: `Bearer ${token}` } } : {};
 
 async function stored(hub: TestHub, device: string, metricName: string, token?: string): Promise<number[]> {
-  const response = await hub.api(`/api/v1/readings?device=${device}&metric=${metricName}&from=-1d&limit=100000`, bearer(token));
+  const response = await hub.api(
+    `/api/v1/readings?device=${device}&metric=${metricName}&from=-1d&limit=100000`,
+    bearer(token),
+  );
   expect(response.status).toBe(200);
   const body = (await response.json()) as { points: Array<{ value: number }> };
   return body.points.map((p) => p.value);
@@ -58,28 +62,61 @@ describe('broker with device credentials', () => {
   afterAll(async () => hub?.dispose());
 
   it('refuses a wrong password with CONNACK 4 (mosquitto_pub) and stores nothing', async () => {
-    const attempt = run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttPort), '-q', '1', '-i', 't-a', '-u', 't-a', '-P', 'not-the-password', '-t', 'floorwatch/devices/t-a/telemetry', '-m', '{"temperature":30}']);
-    await expect(attempt).rejects.toMatchObject({ stderr: expect.stringMatching(/bad user name or password/i) as unknown });
+    const attempt = run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(hub.hub.mqttPort),
+      '-q',
+      '1',
+      '-i',
+      't-a',
+      '-u',
+      't-a',
+      '-P',
+      'not-the-password',
+      '-t',
+      'floorwatch/devices/t-a/telemetry',
+      '-m',
+      '{"temperature":30}',
+    ]);
+    await expect(attempt).rejects.toMatchObject({
+      stderr: expect.stringMatching(/bad user name or password/i) as unknown,
+    });
     expect(await connackRefusal(hub.mqttUrl, { clientId: 't-a', username: 't-a', password: 'wrong' })).toBe(4);
-    expect(await connackRefusal(hub.mqttUrl, { clientId: 'ghost', username: 'ghost', password: secrets['t-a'] })).toBe(4);
+    expect(await connackRefusal(hub.mqttUrl, { clientId: 'ghost', username: 'ghost', password: secrets['t-a'] })).toBe(
+      4,
+    );
     expect(await stored(hub, 't-a', 'temperature', token)).toEqual([]);
     expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="bad_credentials"\} (\d+)/, token)).toBe(3);
   });
 
   it('refuses anonymous clients once devices have passwords, and a client id that is not the device id', async () => {
     expect(await connackRefusal(hub.mqttUrl, { clientId: 'anon-1' })).toBe(5);
-    expect(await connackRefusal(hub.mqttUrl, { clientId: 'someone-else', username: 't-a', password: secrets['t-a'] })).toBe(2);
+    expect(
+      await connackRefusal(hub.mqttUrl, { clientId: 'someone-else', username: 't-a', password: secrets['t-a'] }),
+    ).toBe(2);
   });
 
-  it('refuses device A publishing on B\'s topic and counts it, while A\'s own data keeps flowing', async () => {
-    const a = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-a', username: 't-a', password: secrets['t-a'], reconnectPeriod: 50 });
+  it("refuses device A publishing on B's topic and counts it, while A's own data keeps flowing", async () => {
+    const a = await mqtt.connectAsync(hub.mqttUrl, {
+      clientId: 't-a',
+      username: 't-a',
+      password: secrets['t-a'],
+      reconnectPeriod: 50,
+    });
     await a.publishAsync('floorwatch/devices/t-a/telemetry', JSON.stringify({ seq: 1, temperature: 21 }), { qos: 1 });
     // QoS 0: a refused QoS 1 message stays in mqtt.js's queue and is re-sent at every reconnect.
     await closedBy(a, 'floorwatch/devices/t-b/telemetry', JSON.stringify({ temperature: 99 }));
     // mqtt.js reconnects; A goes on sending its own readings.
     await a.publishAsync('floorwatch/devices/t-a/telemetry', JSON.stringify({ seq: 2, temperature: 22 }), { qos: 1 });
     await a.endAsync();
-    expect(await eventually(async () => (await stored(hub, 't-a', 'temperature', token)).length === 2 && stored(hub, 't-a', 'temperature', token))).toEqual([21, 22]);
+    expect(
+      await eventually(
+        async () =>
+          (await stored(hub, 't-a', 'temperature', token)).length === 2 && stored(hub, 't-a', 'temperature', token),
+      ),
+    ).toEqual([21, 22]);
     expect(await stored(hub, 't-b', 'temperature', token)).toEqual([]);
     expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="publish_denied"\} (\d+)/, token)).toBe(1);
   });
@@ -95,9 +132,16 @@ describe('broker with device credentials', () => {
   });
 
   it('lets an integration with a token read floorwatch/# but never publish readings, and keeps $SYS read-only', async () => {
-    const bridge = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'bridge-1', username: 'bridge', password: token, reconnectPeriod: 0 });
+    const bridge = await mqtt.connectAsync(hub.mqttUrl, {
+      clientId: 'bridge-1',
+      username: 'bridge',
+      password: token,
+      reconnectPeriod: 0,
+    });
     await bridge.subscribeAsync('floorwatch/#', { qos: 1 });
-    const seen = new Promise<string>((resolve) => bridge.on('message', (topic, payload) => topic.endsWith('t-a/telemetry') && resolve(payload.toString())));
+    const seen = new Promise<string>((resolve) =>
+      bridge.on('message', (topic, payload) => topic.endsWith('t-a/telemetry') && resolve(payload.toString())),
+    );
     const a = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-a', username: 't-a', password: secrets['t-a'] });
     await a.publishAsync('floorwatch/devices/t-a/telemetry', JSON.stringify({ seq: 3, humidity: 40 }), { qos: 1 });
     expect(JSON.parse(await seen)).toEqual({ seq: 3, humidity: 40 });
@@ -122,12 +166,22 @@ describe('broker limits', () => {
   beforeAll(async () => {
     hub = await startTestHub({
       now: () => clock,
-      config: { limits: { max_connections: 3, max_packet_bytes: 2048, messages_per_second: 1, message_burst: 3, rate_grace: '2s', max_keepalive: '2m', max_inflight: 2 } },
+      config: {
+        limits: {
+          max_connections: 3,
+          max_packet_bytes: 2048,
+          messages_per_second: 1,
+          message_burst: 3,
+          rate_grace: '2s',
+          max_keepalive: '2m',
+          max_inflight: 2,
+        },
+      },
     });
   });
   afterAll(async () => hub?.dispose());
 
-  it('drops and counts messages over a client\'s rate, and disconnects a client that keeps it up', async () => {
+  it("drops and counts messages over a client's rate, and disconnects a client that keeps it up", async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'fast-1', reconnectPeriod: 0 });
     let sent = 0;
     let outcome: 'acked' | 'closed' = 'acked';
@@ -135,7 +189,11 @@ describe('broker limits', () => {
     for (let step = 0; step < 20 && outcome === 'acked'; step++) {
       clock += 500;
       for (let i = 0; i < 2 && outcome === 'acked'; i++) {
-        outcome = await publishOrClose(client, 'floorwatch/devices/fast-1/telemetry', JSON.stringify({ seq: sent, ts: clock - 1000 + sent++, noise: 50 }));
+        outcome = await publishOrClose(
+          client,
+          'floorwatch/devices/fast-1/telemetry',
+          JSON.stringify({ seq: sent, ts: clock - 1000 + sent++, noise: 50 }),
+        );
       }
     }
     expect(outcome).toBe('closed');
@@ -156,7 +214,14 @@ describe('broker limits', () => {
     const session = async (device: string, messages: number) => {
       const { client, returnCode } = await RawMqtt.connect(port, { clientId: device });
       expect(returnCode).toBe(0);
-      const publishes = Array.from({ length: messages }, (_, i) => publishPacket({ topic: `floorwatch/devices/${device}/telemetry`, payload: JSON.stringify({ seq: i, noise: 50 }), qos: 1, id: i + 1 }));
+      const publishes = Array.from({ length: messages }, (_, i) =>
+        publishPacket({
+          topic: `floorwatch/devices/${device}/telemetry`,
+          payload: JSON.stringify({ seq: i, noise: 50 }),
+          qos: 1,
+          id: i + 1,
+        }),
+      );
       client.write(Buffer.concat(publishes));
       return client;
     };
@@ -174,7 +239,9 @@ describe('broker limits', () => {
 
   it('closes a connection that announces a packet over max_packet_bytes', async () => {
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'big-1', reconnectPeriod: 0 });
-    expect(await publishOrClose(client, 'floorwatch/devices/big-1/telemetry', JSON.stringify({ note: 'x'.repeat(4096) }))).toBe('closed');
+    expect(
+      await publishOrClose(client, 'floorwatch/devices/big-1/telemetry', JSON.stringify({ note: 'x'.repeat(4096) })),
+    ).toBe('closed');
     expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="packet_too_large"\} (\d+)/)).toBe(1);
   });
 

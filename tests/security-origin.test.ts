@@ -46,15 +46,30 @@ function send(port: number, path: string, headers: Record<string, string>): Prom
   });
 }
 
-const UPGRADE = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'mqtt' };
+const UPGRADE = {
+  connection: 'Upgrade',
+  upgrade: 'websocket',
+  'sec-websocket-version': '13',
+  'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+  'sec-websocket-protocol': 'mqtt',
+};
 
 describe('an open hub answers only to the names of this machine', () => {
   let hub: TestHub;
   let clock = Date.UTC(2025, 5, 2, 9);
   const captured = capturedLog('warn');
   const port = () => hub.hub.httpPort;
-  const refused = async (reason: string) => Number(new RegExp(`floorwatch_http_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(await (await hub.api('/metrics')).text())?.[1] ?? 0);
-  const lines = (pattern: RegExp) => captured.text().split('\n').filter((l) => pattern.test(l));
+  const refused = async (reason: string) =>
+    Number(
+      new RegExp(`floorwatch_http_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(
+        await (await hub.api('/metrics')).text(),
+      )?.[1] ?? 0,
+    );
+  const lines = (pattern: RegExp) =>
+    captured
+      .text()
+      .split('\n')
+      .filter((l) => pattern.test(l));
 
   beforeAll(async () => {
     hub = await startTestHub({ now: () => clock, log: captured.log });
@@ -73,7 +88,9 @@ describe('an open hub answers only to the names of this machine', () => {
     for (const path of ['/', '/api/v1/devices', '/api/v1/health', '/docs', '/api/v1/events']) {
       const answer = await send(port(), path, { host: 'evil.example:8080' });
       expect(answer.status, path).toBe(421);
-      expect(answer.message, path).toMatch(/this hub has no API token yet, so it answers only when called by this machine's own name \(localhost, 127\.0\.0\.1 or \[::1\]\), not as "evil\.example:8080".*tokens create/);
+      expect(answer.message, path).toMatch(
+        /this hub has no API token yet, so it answers only when called by this machine's own name \(localhost, 127\.0\.0\.1 or \[::1\]\), not as "evil\.example:8080".*tokens create/,
+      );
     }
     const upgrade = await send(port(), '/mqtt', { ...UPGRADE, host: 'evil.example:8080' });
     expect(upgrade.status).toBe(421);
@@ -83,8 +100,11 @@ describe('an open hub answers only to the names of this machine', () => {
 
   it('logs such refusals once a minute, with how many it did not log', async () => {
     expect(lines(/addressed to \\"evil\.example:8080\\"/)).toHaveLength(1);
-    expect(lines(/addressed to/)[0]).toMatch(/refused GET \/ from 127\.0\.0\.1 addressed to \\"evil\.example:8080\\": a hub without API tokens answers only to localhost, 127\.0\.0\.1 and \[::1\]/);
-    for (let i = 0; i < 50; i++) expect((await send(port(), '/api/v1/devices', { host: `rebound-${i}.example` })).status).toBe(421);
+    expect(lines(/addressed to/)[0]).toMatch(
+      /refused GET \/ from 127\.0\.0\.1 addressed to \\"evil\.example:8080\\": a hub without API tokens answers only to localhost, 127\.0\.0\.1 and \[::1\]/,
+    );
+    for (let i = 0; i < 50; i++)
+      expect((await send(port(), '/api/v1/devices', { host: `rebound-${i}.example` })).status).toBe(421);
     expect(lines(/addressed to/)).toHaveLength(1);
     clock += 60_000;
     await send(port(), '/api/v1/alerts', { host: 'evil.example' });
@@ -97,23 +117,40 @@ describe('an open hub answers only to the names of this machine', () => {
   it('turns away a page of another origin, on any route; clients without an Origin, such as mqtt.js, pass', async () => {
     const own = `http://127.0.0.1:${port()}`;
     expect((await send(port(), '/api/v1/devices', { host: `127.0.0.1:${port()}`, origin: own })).status).toBe(200);
-    for (const origin of ['http://127.0.0.1:1', `http://localhost:${port()}`, `https://127.0.0.1:${port()}`, 'null', 'not an origin']) {
+    for (const origin of [
+      'http://127.0.0.1:1',
+      `http://localhost:${port()}`,
+      `https://127.0.0.1:${port()}`,
+      'null',
+      'not an origin',
+    ]) {
       const answer = await send(port(), '/api/v1/devices', { host: `127.0.0.1:${port()}`, origin });
       expect(answer.status, origin).toBe(403);
-      expect(answer.message, origin).toMatch(/may not use this hub: only the hub's own pages and the origins listed under http\.allowed_origins may/);
+      expect(answer.message, origin).toMatch(
+        /may not use this hub: only the hub's own pages and the origins listed under http\.allowed_origins may/,
+      );
     }
-    const upgrade = await send(port(), '/mqtt', { ...UPGRADE, host: `127.0.0.1:${port()}`, origin: 'http://127.0.0.1:1' });
+    const upgrade = await send(port(), '/mqtt', {
+      ...UPGRADE,
+      host: `127.0.0.1:${port()}`,
+      origin: 'http://127.0.0.1:1',
+    });
     expect(upgrade.status).toBe(403);
     await upgrade.closed;
     expect(await refused('origin')).toBe(6);
     expect(lines(/from a web page at/)).toHaveLength(1);
 
-    const client = await mqtt.connectAsync(`ws://127.0.0.1:${port()}/mqtt`, { clientId: 'ws-tool', reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(`ws://127.0.0.1:${port()}/mqtt`, {
+      clientId: 'ws-tool',
+      reconnectPeriod: 0,
+    });
     await client.publishAsync('floorwatch/devices/ws-1/telemetry', JSON.stringify({ temperature: 21 }), { qos: 1 });
     await client.endAsync();
     // The same WebSocket client, made to say it runs in a page of another origin.
     const socket = new WebSocket(`ws://127.0.0.1:${port()}/mqtt`, 'mqtt', { origin: 'http://127.0.0.1:1' });
-    await expect(new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject))).rejects.toThrow(/Unexpected server response: 403/);
+    await expect(new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject))).rejects.toThrow(
+      /Unexpected server response: 403/,
+    );
   });
 
   it('answers by any name once a token exists, to a caller with the token; still not to a foreign page', async () => {
@@ -121,23 +158,38 @@ describe('an open hub answers only to the names of this machine', () => {
     const named = { host: `hub.example.local:${port()}`, authorization: `Bearer ${token}` };
     expect((await send(port(), '/api/v1/devices', named)).status).toBe(200);
     expect((await send(port(), '/api/v1/devices', { host: `hub.example.local:${port()}` })).status).toBe(401);
-    expect((await send(port(), '/api/v1/devices', { ...named, origin: `http://hub.example.local:${port()}` })).status).toBe(200);
+    expect(
+      (await send(port(), '/api/v1/devices', { ...named, origin: `http://hub.example.local:${port()}` })).status,
+    ).toBe(200);
     expect((await send(port(), '/api/v1/devices', { ...named, origin: 'http://intranet.example' })).status).toBe(403);
   });
 });
 
 describe('http.allowed_origins', () => {
   const dataDir = tempDir();
-  const load = (config: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env: { ...testEnv(dataDir, { config }), ...env } });
+  const load = (config: Record<string, unknown>, env: Record<string, string> = {}) =>
+    loadConfig({ env: { ...testEnv(dataDir, { config }), ...env } });
 
   it('takes origins from the file or, comma-separated, from FLOORWATCH_HTTP__ALLOWED_ORIGINS, as browsers write them', () => {
-    expect(load({ http: { allowed_origins: ['https://grafana.example.com:3000/', 'http://Wall.Example:80'] } }).http.allowed_origins).toEqual(['https://grafana.example.com:3000', 'http://wall.example']);
-    expect(load({}, { FLOORWATCH_HTTP__ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080' }).http.allowed_origins).toEqual(['https://a.example', 'http://b.example:8080']);
+    expect(
+      load({ http: { allowed_origins: ['https://grafana.example.com:3000/', 'http://Wall.Example:80'] } }).http
+        .allowed_origins,
+    ).toEqual(['https://grafana.example.com:3000', 'http://wall.example']);
+    expect(
+      load({}, { FLOORWATCH_HTTP__ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080' }).http.allowed_origins,
+    ).toEqual(['https://a.example', 'http://b.example:8080']);
     expect(load({}).http.allowed_origins).toEqual([]);
   });
 
   it('refuses what is not an origin, naming the field', () => {
-    for (const bad of ['grafana.example.com', 'https://grafana.example.com/dashboards', 'ftp://files.example', 'https://user:pw@grafana.example.com', '*', 'null']) {
+    for (const bad of [
+      'grafana.example.com',
+      'https://grafana.example.com/dashboards',
+      'ftp://files.example',
+      'https://user:pw@grafana.example.com',
+      '*',
+      'null',
+    ]) {
       let error: unknown;
       try {
         load({ http: { allowed_origins: ['https://ok.example', bad] } });
@@ -145,7 +197,9 @@ describe('http.allowed_origins', () => {
         error = err;
       }
       expect(error, bad).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).message, bad).toMatch(/http\.allowed_origins\.1 \(found .*\): must be an origin: http:\/\/ or https:\/\/, a host name and an optional port, with no path/);
+      expect((error as ConfigError).message, bad).toMatch(
+        /http\.allowed_origins\.1 \(found .*\): must be an origin: http:\/\/ or https:\/\/, a host name and an optional port, with no path/,
+      );
     }
   });
 });

@@ -71,7 +71,12 @@ class Site {
     rmSync(this.dataDir, { recursive: true, force: true });
   };
 
-  readonly floorwatch = async (...args: string[]) => (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], { env: { ...process.env, ...testEnv(this.dataDir, {}) } })).stdout;
+  readonly floorwatch = async (...args: string[]) =>
+    (
+      await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', ...args], {
+        env: { ...process.env, ...testEnv(this.dataDir, {}) },
+      })
+    ).stdout;
   readonly output = () => this.hub.output();
 
   readonly connect = async (options: IClientOptions) => {
@@ -94,9 +99,18 @@ class Site {
   };
   readonly closedCount = async (connection: string, reason: string) => {
     const text = await (await this.asAdmin('/metrics')).text();
-    return Number(new RegExp(`floorwatch_revoked_connections_closed_total\\{connection="${connection}",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return Number(
+      new RegExp(
+        `floorwatch_revoked_connections_closed_total\\{connection="${connection}",reason="${reason}"\\} (\\d+)`,
+      ).exec(text)?.[1] ?? 0,
+    );
   };
-  readonly closures = async () => ((await (await this.asAdmin('/api/v1/audit?action=connection.close')).json()) as { entries: Array<{ who: string; details: Record<string, unknown> }> }).entries;
+  readonly closures = async () =>
+    (
+      (await (await this.asAdmin('/api/v1/audit?action=connection.close')).json()) as {
+        entries: Array<{ who: string; details: Record<string, unknown> }>;
+      }
+    ).entries;
 }
 
 describe('revoking a credential closes its open connections', () => {
@@ -116,15 +130,21 @@ describe('revoking a credential closes its open connections', () => {
     const other = await device('rv-b', otherPassword);
     const closed = closing(revoked);
 
-    expect(await floorwatch('devices', 'revoke', 'rv-a')).toMatch(/device rv-a revoked: it can no longer connect, and the running hub closes a connection it has open within a second/);
+    expect(await floorwatch('devices', 'revoke', 'rv-a')).toMatch(
+      /device rv-a revoked: it can no longer connect, and the running hub closes a connection it has open within a second/,
+    );
     await closed;
 
     // The other device is still served: its QoS 1 message is acknowledged.
     await other.publishAsync('floorwatch/devices/rv-b/telemetry', JSON.stringify({ temperature: 21 }), { qos: 1 });
     expect(other.connected).toBe(true);
-    await eventually(() => /device rv-a was revoked: its open connection was closed/.test(output()), { what: 'the log line' });
+    await eventually(() => /device rv-a was revoked: its open connection was closed/.test(output()), {
+      what: 'the log line',
+    });
     expect(await closedCount('mqtt', 'revoked')).toBe(1);
-    expect(await closures()).toEqual([expect.objectContaining({ who: 'hub', details: { connection: 'mqtt', device: 'rv-a', reason: 'revoked' } })]);
+    expect(await closures()).toEqual([
+      expect.objectContaining({ who: 'hub', details: { connection: 'mqtt', device: 'rv-a', reason: 'revoked' } }),
+    ]);
   });
 
   it('closes a connection made with the old password when the password is rotated; one with the new password stays', async () => {
@@ -135,7 +155,10 @@ describe('revoking a credential closes its open connections', () => {
     await closed;
     expect(rotated).toMatch(/closes a connection rv-c has open with the old password/);
     const withNew = await device('rv-c', passwordIn(rotated));
-    await eventually(() => /device rv-c has a new password: its open connection, made with the old one, was closed/.test(output()), { what: 'the log line' });
+    await eventually(
+      () => /device rv-c has a new password: its open connection, made with the old one, was closed/.test(output()),
+      { what: 'the log line' },
+    );
     expect(await closedCount('mqtt', 'password_changed')).toBe(1);
 
     // The hub looks again at the next change; the connection made with the new password survives it.
@@ -153,19 +176,30 @@ describe('revoking a credential closes its open connections', () => {
     // As the floor page opens it (EventSource cannot send a header), and as a script does.
     const revokedFeed = await feed(`/api/v1/events?access_token=${encodeURIComponent(revokedToken)}`);
     const otherFeed = await feed('/api/v1/events', { headers: { authorization: `Bearer ${otherToken}` } });
-    const integration = await connect({ clientId: 'wall-screen-bridge', username: 'wall-screen', password: revokedToken });
+    const integration = await connect({
+      clientId: 'wall-screen-bridge',
+      username: 'wall-screen',
+      password: revokedToken,
+    });
     const integrationClosed = closing(integration);
 
-    expect(await floorwatch('tokens', 'revoke', 'wall-screen')).toMatch(/closes the live feeds and MQTT connections opened with it/);
+    expect(await floorwatch('tokens', 'revoke', 'wall-screen')).toMatch(
+      /closes the live feeds and MQTT connections opened with it/,
+    );
     await revokedFeed.ended;
     await integrationClosed;
 
     const sensor = await device('rv-e', passwordIn(await floorwatch('devices', 'add', 'rv-e')));
     await sensor.publishAsync('floorwatch/devices/rv-e/telemetry', JSON.stringify({ co2: 640 }), { qos: 1 });
-    await eventually(() => otherFeed.text().includes('"device":"rv-e"'), { what: 'the reading on the other live feed' });
+    await eventually(() => otherFeed.text().includes('"device":"rv-e"'), {
+      what: 'the reading on the other live feed',
+    });
     expect(revokedFeed.text()).not.toContain('"device":"rv-e"');
 
-    const logged = [/token wall-screen was revoked: its open live feed \(\/api\/v1\/events\) was closed/, /token wall-screen was revoked: its open MQTT connection was closed/];
+    const logged = [
+      /token wall-screen was revoked: its open live feed \(\/api\/v1\/events\) was closed/,
+      /token wall-screen was revoked: its open MQTT connection was closed/,
+    ];
     await eventually(() => logged.every((line) => line.test(output())), { what: 'the log lines' });
     expect(await closedCount('events', 'revoked')).toBe(1);
     const details = (await closures()).map((e) => e.details);
@@ -180,7 +214,13 @@ describe('revoking a credential closes its open connections', () => {
     const intact = readFileSync(file, 'utf8');
     writeFileSync(file, intact.slice(0, intact.length / 2));
     try {
-      await eventually(() => /open connections cannot be checked for revoked passwords or tokens: .*devices\.json cannot be read/.test(output()), { what: 'the log line' });
+      await eventually(
+        () =>
+          /open connections cannot be checked for revoked passwords or tokens: .*devices\.json cannot be read/.test(
+            output(),
+          ),
+        { what: 'the log line' },
+      );
       await sensor.publishAsync('floorwatch/devices/rv-f/telemetry', JSON.stringify({ humidity: 45 }), { qos: 1 });
       expect(sensor.connected).toBe(true);
       expect((await fetch(`${site.hub.url}/api/v1/health`)).status).toBe(200);
@@ -211,10 +251,21 @@ describe('the first password or token closes what the open hub let in anonymousl
     await anonymous.publishAsync('floorwatch/devices/x-1/telemetry', JSON.stringify({ temperature: 20 }), { qos: 1 });
     expect(anonymous.connected).toBe(true);
 
-    await eventually(() => /an anonymous live feed \(\/api\/v1\/events from 127\.0\.0\.1\) was opened before the API needed a token: it was closed/.test(output()), { what: 'the log line' });
+    await eventually(
+      () =>
+        /an anonymous live feed \(\/api\/v1\/events from 127\.0\.0\.1\) was opened before the API needed a token: it was closed/.test(
+          output(),
+        ),
+      { what: 'the log line' },
+    );
     expect(await closedCount('events', 'login_required')).toBe(1);
     expect(await closedCount('mqtt', 'login_required')).toBe(0);
-    expect(await closures()).toEqual([expect.objectContaining({ who: 'hub', details: { connection: 'events', address: '127.0.0.1', reason: 'login_required' } })]);
+    expect(await closures()).toEqual([
+      expect.objectContaining({
+        who: 'hub',
+        details: { connection: 'events', address: '127.0.0.1', reason: 'login_required' },
+      }),
+    ]);
     // A new feed without a token is refused now, one with the token is served.
     expect((await fetch(`${site.hub.url}/api/v1/events`)).status).toBe(401);
     await feed(`/api/v1/events?access_token=${encodeURIComponent(site.admin)}`);
@@ -228,10 +279,20 @@ describe('the first password or token closes what the open hub let in anonymousl
 
     const sensor = await device('x-2', password);
     await sensor.publishAsync('floorwatch/devices/x-2/telemetry', JSON.stringify({ co2: 610 }), { qos: 1 });
-    await eventually(() => watching.text().includes('"device":"x-2"'), { what: 'the reading on the live feed opened with a token' });
-    await expect(mqtt.connectAsync(site.hub.mqttUrl, { clientId: 'x-3', reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    await eventually(() => watching.text().includes('"device":"x-2"'), {
+      what: 'the reading on the live feed opened with a token',
+    });
+    await expect(mqtt.connectAsync(site.hub.mqttUrl, { clientId: 'x-3', reconnectPeriod: 0 })).rejects.toThrow(
+      /Not authorized/i,
+    );
 
-    await eventually(() => /an anonymous MQTT client \(client x-1 from 127\.0\.0\.1\) was let in before devices needed a password: its connection was closed/.test(output()), { what: 'the log line' });
+    await eventually(
+      () =>
+        /an anonymous MQTT client \(client x-1 from 127\.0\.0\.1\) was let in before devices needed a password: its connection was closed/.test(
+          output(),
+        ),
+      { what: 'the log line' },
+    );
     expect(await closedCount('mqtt', 'login_required')).toBe(1);
     expect(await closedCount('events', 'login_required')).toBe(1);
     expect((await closures()).map((e) => e.details)).toEqual([

@@ -22,20 +22,30 @@ describe('start-up exposure check', () => {
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
   it('refuses to start on a non-loopback bind with no credentials, saying how to add them', async () => {
-    const env = { ...process.env, ...testEnv(dir(), { httpPort: await freePort(), mqttPort: await freePort() }), FLOORWATCH_BIND: '0.0.0.0' };
+    const env = {
+      ...process.env,
+      ...testEnv(dir(), { httpPort: await freePort(), mqttPort: await freePort() }),
+      FLOORWATCH_BIND: '0.0.0.0',
+    };
     const started = run(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { env, timeout: 30_000 });
     await expect(started).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/0\.0\.0\.0, which other machines can reach, but no device has a password and no API token exists[\s\S]*devices add[\s\S]*tokens create[\s\S]*allow_anonymous/) as unknown,
+      stderr: expect.stringMatching(
+        /0\.0\.0\.0, which other machines can reach, but no device has a password and no API token exists[\s\S]*devices add[\s\S]*tokens create[\s\S]*allow_anonymous/,
+      ) as unknown,
     });
   });
 
   it('knows loopback from network addresses', () => {
     const input = { allowAnonymous: false, deviceLogins: false, apiTokens: 'none' as const };
-    for (const bind of ['127.0.0.1', '127.0.1.1', '::1', 'localhost', '::ffff:127.0.0.1']) expect(exposureRefusal({ ...input, bind }), bind).toBeUndefined();
-    for (const bind of ['0.0.0.0', '::', '192.168.1.20', 'hub.example.com']) expect(exposureRefusal({ ...input, bind }), bind).toMatch(/other machines can reach/);
+    for (const bind of ['127.0.0.1', '127.0.1.1', '::1', 'localhost', '::ffff:127.0.0.1'])
+      expect(exposureRefusal({ ...input, bind }), bind).toBeUndefined();
+    for (const bind of ['0.0.0.0', '::', '192.168.1.20', 'hub.example.com'])
+      expect(exposureRefusal({ ...input, bind }), bind).toMatch(/other machines can reach/);
     expect(exposureRefusal({ ...input, bind: '0.0.0.0', deviceLogins: true })).toMatch(/no API token exists/);
-    expect(exposureRefusal({ bind: '0.0.0.0', allowAnonymous: false, deviceLogins: true, apiTokens: 'live' })).toBeUndefined();
+    expect(
+      exposureRefusal({ bind: '0.0.0.0', allowAnonymous: false, deviceLogins: true, apiTokens: 'live' }),
+    ).toBeUndefined();
     expect(exposureRefusal({ ...input, bind: '0.0.0.0', allowAnonymous: true })).toBeUndefined();
   });
 

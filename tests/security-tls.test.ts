@@ -20,15 +20,69 @@ const run = promisify(execFile);
 /** A CA, a server certificate for 127.0.0.1, and certificates signed by it (or by a stranger) for devices. */
 async function makeTestCa(dir: string): Promise<void> {
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=floorwatch test CA', '-keyout', 'ca.key', '-out', 'ca.crt');
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=floorwatch test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   const sign = async (name: string, cn: string, ca: string, ext?: string) => {
-    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-out', `${name}.crt`, ...(ext ? ['-extfile', ext] : []));
+    await openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    );
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.crt`,
+      '-CAkey',
+      `${ca}.key`,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      `${name}.crt`,
+      ...(ext ? ['-extfile', ext] : []),
+    );
   };
   await sign('server', '127.0.0.1', 'ca', 'server.ext');
   await sign('t-9', 't-9', 'ca');
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=stranger CA', '-keyout', 'rogue-ca.key', '-out', 'rogue-ca.crt');
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=stranger CA',
+    '-keyout',
+    'rogue-ca.key',
+    '-out',
+    'rogue-ca.crt',
+  );
   await sign('rogue', 't-9', 'rogue-ca');
 }
 
@@ -40,7 +94,18 @@ describe('TLS', () => {
   beforeAll(async () => {
     certs = tempDir('floorwatch-ca-');
     await makeTestCa(certs);
-    hub = await startTestHub({ config: { security: { tls: { cert: join(certs, 'server.crt'), key: join(certs, 'server.key'), ca: join(certs, 'ca.crt'), mqtt_port: 0 } } } });
+    hub = await startTestHub({
+      config: {
+        security: {
+          tls: {
+            cert: join(certs, 'server.crt'),
+            key: join(certs, 'server.key'),
+            ca: join(certs, 'ca.crt'),
+            mqtt_port: 0,
+          },
+        },
+      },
+    });
   });
   afterAll(async () => {
     await hub?.dispose();
@@ -50,11 +115,35 @@ describe('TLS', () => {
   const mqttsUrl = () => `mqtts://127.0.0.1:${hub.hub.mqttsPort}`;
 
   it('accepts a device by its certificate over MQTTS and stores what it sends', async () => {
-    const client = await mqtt.connectAsync(mqttsUrl(), { clientId: 't-9', ca: file('ca.crt'), cert: file('t-9.crt'), key: file('t-9.key') });
+    const client = await mqtt.connectAsync(mqttsUrl(), {
+      clientId: 't-9',
+      ca: file('ca.crt'),
+      cert: file('t-9.crt'),
+      key: file('t-9.key'),
+    });
     await client.publishAsync('floorwatch/devices/t-9/telemetry', JSON.stringify({ co2: 700 }), { qos: 1 });
     await client.endAsync();
     // mosquitto_pub, a client no one here wrote, with the same files.
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hub.hub.mqttsPort), '--cafile', join(certs, 'ca.crt'), '--cert', join(certs, 't-9.crt'), '--key', join(certs, 't-9.key'), '-i', 't-9', '-q', '1', '-t', 'floorwatch/devices/t-9/telemetry', '-m', '{"co2":710}']);
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(hub.hub.mqttsPort),
+      '--cafile',
+      join(certs, 'ca.crt'),
+      '--cert',
+      join(certs, 't-9.crt'),
+      '--key',
+      join(certs, 't-9.key'),
+      '-i',
+      't-9',
+      '-q',
+      '1',
+      '-t',
+      'floorwatch/devices/t-9/telemetry',
+      '-m',
+      '{"co2":710}',
+    ]);
     const values = await eventually(async () => {
       const body = await new Promise<string>((resolve, reject) => {
         request(`${hub.hub.url}/api/v1/readings?device=t-9&metric=co2&from=-1h`, { ca: file('ca.crt') }, (res) => {
@@ -81,30 +170,82 @@ describe('TLS', () => {
   });
 
   it('gives a plaintext client on the MQTTS port nothing', async () => {
-    expect(await outcome(mqtt.connect(`mqtt://127.0.0.1:${hub.hub.mqttsPort}`, { clientId: 'plain-1', reconnectPeriod: 0, connectTimeout: 5000 }))).toBe('closed');
+    expect(
+      await outcome(
+        mqtt.connect(`mqtt://127.0.0.1:${hub.hub.mqttsPort}`, {
+          clientId: 'plain-1',
+          reconnectPeriod: 0,
+          connectTimeout: 5000,
+        }),
+      ),
+    ).toBe('closed');
   });
 
   it('opens no plain MQTT port with security.require_tls: devices use MQTTS, or MQTT over WebSocket on the HTTPS port', async () => {
     const dataDir = tempDir();
     const plainPort = await freePort();
-    const tls = { cert: join(certs, 'server.crt'), key: join(certs, 'server.key'), ca: join(certs, 'ca.crt'), mqtt_port: 0 };
-    const tlsOnly = await startHub({ config: loadConfig({ env: testEnv(dataDir, { mqttPort: plainPort, config: { security: { require_tls: true, tls } } }) }) });
+    const tls = {
+      cert: join(certs, 'server.crt'),
+      key: join(certs, 'server.key'),
+      ca: join(certs, 'ca.crt'),
+      mqtt_port: 0,
+    };
+    const tlsOnly = await startHub({
+      config: loadConfig({
+        env: testEnv(dataDir, { mqttPort: plainPort, config: { security: { require_tls: true, tls } } }),
+      }),
+    });
     try {
       expect(tlsOnly.mqttPort).toBeUndefined();
       // Nothing listens where plain MQTT would be: the TCP connection itself is refused (a broker's
       // refusal would read "Connection error: Connection Refused: not authorised").
-      const plain = run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(plainPort), '-i', 't-9', '-t', 'floorwatch/devices/t-9/telemetry', '-m', '{"co2":700}']);
-      await expect(plain).rejects.toMatchObject({ stderr: expect.stringMatching(/^Error: Connection refused$/m) as unknown });
+      const plain = run('mosquitto_pub', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(plainPort),
+        '-i',
+        't-9',
+        '-t',
+        'floorwatch/devices/t-9/telemetry',
+        '-m',
+        '{"co2":700}',
+      ]);
+      await expect(plain).rejects.toMatchObject({
+        stderr: expect.stringMatching(/^Error: Connection refused$/m) as unknown,
+      });
 
-      const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsOnly.mqttsPort}`, { clientId: 't-9', ca: file('ca.crt'), cert: file('t-9.crt'), key: file('t-9.key'), reconnectPeriod: 0 });
+      const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsOnly.mqttsPort}`, {
+        clientId: 't-9',
+        ca: file('ca.crt'),
+        cert: file('t-9.crt'),
+        key: file('t-9.key'),
+        reconnectPeriod: 0,
+      });
       await overTls.publishAsync('floorwatch/devices/t-9/telemetry', JSON.stringify({ co2: 700 }), { qos: 1 });
       await overTls.endAsync();
 
       const password = await new DeviceCredentials(dataDir).add('t-9', undefined, Date.now());
-      const overWss = await mqtt.connectAsync(`wss://127.0.0.1:${tlsOnly.httpPort}/mqtt`, { clientId: 't-9', username: 't-9', password, ca: file('ca.crt'), reconnectPeriod: 0 });
+      const overWss = await mqtt.connectAsync(`wss://127.0.0.1:${tlsOnly.httpPort}/mqtt`, {
+        clientId: 't-9',
+        username: 't-9',
+        password,
+        ca: file('ca.crt'),
+        reconnectPeriod: 0,
+      });
       await overWss.publishAsync('floorwatch/devices/t-9/telemetry', JSON.stringify({ co2: 710 }), { qos: 1 });
       await overWss.endAsync();
-      expect(await outcome(mqtt.connect(`ws://127.0.0.1:${tlsOnly.httpPort}/mqtt`, { clientId: 't-9', username: 't-9', password, reconnectPeriod: 0, connectTimeout: 5000 }))).toBe('closed');
+      expect(
+        await outcome(
+          mqtt.connect(`ws://127.0.0.1:${tlsOnly.httpPort}/mqtt`, {
+            clientId: 't-9',
+            username: 't-9',
+            password,
+            reconnectPeriod: 0,
+            connectTimeout: 5000,
+          }),
+        ),
+      ).toBe('closed');
     } finally {
       await tlsOnly.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -115,9 +256,13 @@ describe('TLS', () => {
     const dataDir = tempDir();
     try {
       const env = { ...process.env, ...testEnv(dataDir, {}), FLOORWATCH_SECURITY__REQUIRE_TLS: 'true' };
-      await expect(run(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { env, timeout: 30_000 })).rejects.toMatchObject({
+      await expect(
+        run(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { env, timeout: 30_000 }),
+      ).rejects.toMatchObject({
         code: 2,
-        stderr: expect.stringMatching(/security\.require_tls \(found true\): needs security\.tls \(cert and key\).* \[from FLOORWATCH_SECURITY__REQUIRE_TLS\]/) as unknown,
+        stderr: expect.stringMatching(
+          /security\.require_tls \(found true\): needs security\.tls \(cert and key\).* \[from FLOORWATCH_SECURITY__REQUIRE_TLS\]/,
+        ) as unknown,
       });
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

@@ -32,7 +32,13 @@ function aggregate(agg: Aggregate, values: readonly number[]): number {
 }
 
 /** Windows of `every` ms aligned to the epoch, only those holding readings, in time order. */
-function expectedWindows(readings: readonly Reading[], from: number, to: number, every: number, agg: Aggregate): SeriesPoint[] {
+function expectedWindows(
+  readings: readonly Reading[],
+  from: number,
+  to: number,
+  every: number,
+  agg: Aggregate,
+): SeriesPoint[] {
   const byWindow = new Map<number, Reading[]>();
   for (const r of readings) {
     if (r.ts < from || r.ts >= to) continue;
@@ -43,7 +49,13 @@ function expectedWindows(readings: readonly Reading[], from: number, to: number,
   }
   return [...byWindow.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([ts, rs]) => ({ ts, value: aggregate(agg, rs.sort((a, b) => a.ts - b.ts).map((r) => r.value)) }));
+    .map(([ts, rs]) => ({
+      ts,
+      value: aggregate(
+        agg,
+        rs.sort((a, b) => a.ts - b.ts).map((r) => r.value),
+      ),
+    }));
 }
 
 function expectClose(actual: SeriesPoint[], expected: SeriesPoint[]): void {
@@ -54,8 +66,14 @@ function expectClose(actual: SeriesPoint[], expected: SeriesPoint[]): void {
 const AGGS: readonly Aggregate[] = ['mean', 'min', 'max', 'last', 'laeq'];
 
 /** Ids of the grammar, and among them the names every object answers to. */
-const anyId = fc.oneof(fc.constantFrom('constructor', 'toString', 'valueOf', 'hasOwnProperty', 'a', '0', 'A.b_c-d'), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/));
-const anyMetric = fc.oneof(fc.constantFrom(...METRICS.keys(), 'constructor', 'toString', 'time', 'select', 'value'), fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,63}$/));
+const anyId = fc.oneof(
+  fc.constantFrom('constructor', 'toString', 'valueOf', 'hasOwnProperty', 'a', '0', 'A.b_c-d'),
+  fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+);
+const anyMetric = fc.oneof(
+  fc.constantFrom(...METRICS.keys(), 'constructor', 'toString', 'time', 'select', 'value'),
+  fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,63}$/),
+);
 /** Every finite double; -0 is written as 0 by InfluxDB's line protocol, so it is left to other tests. */
 const anyValue = fc.double({ noNaN: true, noDefaultInfinity: true }).map((v) => (Object.is(v, -0) ? 0 : v));
 const SLOT = 10 * MINUTE;
@@ -155,7 +173,9 @@ export function describeStoreContract(
     it('includes from and excludes to', async () => {
       const from = BASE + 10_000;
       const to = BASE + 20_000;
-      await store.write([from - 1, from, from + 1, to - 1, to, to + 1].map((ts, i) => reading('d1', 'humidity', ts, 40 + i)));
+      await store.write(
+        [from - 1, from, from + 1, to - 1, to, to + 1].map((ts, i) => reading('d1', 'humidity', ts, 40 + i)),
+      );
       const points = await store.query({ device: 'd1', metric: 'humidity', from, to });
       expect(points.map((p) => p.ts)).toEqual([from, from + 1, to - 1]);
       expect(await store.count({ device: 'd1', metric: 'humidity', from, to })).toBe(3);
@@ -283,7 +303,10 @@ export function describeStoreContract(
     });
 
     it('is not harmed by hostile values in query parameters', async () => {
-      await store.write([reading('t-1', 'noise', BASE + 1000, 50, 'z1'), reading('d2', 'noise', BASE + 2000, 55, 'z1')]);
+      await store.write([
+        reading('t-1', 'noise', BASE + 1000, 50, 'z1'),
+        reading('d2', 'noise', BASE + 2000, 55, 'z1'),
+      ]);
       const hostile = [
         "t-1' OR 1=1 --",
         '"; DROP DATABASE x',
@@ -298,7 +321,9 @@ export function describeStoreContract(
       for (const h of hostile) {
         expect(await store.query({ device: h, metric: 'noise', from: BASE, to: END })).toEqual([]);
         expect(await store.query({ zone: h, metric: 'noise', from: BASE, to: END })).toEqual([]);
-        expect(await store.query({ device: h, metric: 'noise', from: BASE, to: END, agg: 'laeq', every: MINUTE })).toEqual([]);
+        expect(
+          await store.query({ device: h, metric: 'noise', from: BASE, to: END, agg: 'laeq', every: MINUTE }),
+        ).toEqual([]);
         expect(await store.count({ device: h, from: BASE, to: END })).toBe(0);
         expect(await store.count({ zone: h, metric: 'noise', from: BASE, to: END })).toBe(0);
       }
@@ -339,21 +364,37 @@ export function describeStoreContract(
     it('gives back any batch of valid readings as written, the last of a repeated (device, metric, ts) winning', async () => {
       // Each run writes into its own zone and ten-minute slot, so runs never see each other's readings.
       let run = 0;
-      const batch = fc.array(fc.record({ device: anyId, metric: anyMetric, offset: fc.integer({ min: 0, max: SLOT - 1 }), value: anyValue }), { minLength: 1, maxLength: 40 });
+      const batch = fc.array(
+        fc.record({ device: anyId, metric: anyMetric, offset: fc.integer({ min: 0, max: SLOT - 1 }), value: anyValue }),
+        { minLength: 1, maxLength: 40 },
+      );
       await fc.assert(
         fc.asyncProperty(batch, async (drawn) => {
           const zone = `prop-${++run}`;
           const slot = BASE + run * SLOT;
-          const readings: Reading[] = drawn.map(({ device, metric, offset, value }) => ({ device, metric, ts: slot + offset, value, zone, ...(!METRICS.has(metric) && { unknownMetric: true as const }) }));
+          const readings: Reading[] = drawn.map(({ device, metric, offset, value }) => ({
+            device,
+            metric,
+            ts: slot + offset,
+            value,
+            zone,
+            ...(!METRICS.has(metric) && { unknownMetric: true as const }),
+          }));
           await store.write(readings);
           const kept = new Map<string, Reading>();
           for (const r of readings) kept.set(JSON.stringify([r.device, r.metric, r.ts]), r);
-          const byTime = (a: SeriesPoint, b: SeriesPoint) => a.ts - b.ts || (a.device! < b.device! ? -1 : a.device! > b.device! ? 1 : 0);
+          const byTime = (a: SeriesPoint, b: SeriesPoint) =>
+            a.ts - b.ts || (a.device! < b.device! ? -1 : a.device! > b.device! ? 1 : 0);
           for (const metric of new Set(readings.map((r) => r.metric))) {
-            const expected = [...kept.values()].filter((r) => r.metric === metric).map((r) => ({ ts: r.ts, value: r.value, device: r.device })).sort(byTime);
+            const expected = [...kept.values()]
+              .filter((r) => r.metric === metric)
+              .map((r) => ({ ts: r.ts, value: r.value, device: r.device }))
+              .sort(byTime);
             expect(await store.query({ zone, metric, from: slot, to: slot + SLOT })).toEqual(expected);
             for (const device of new Set(expected.map((p) => p.device))) {
-              expect(await store.query({ device, metric, from: slot, to: slot + SLOT })).toEqual(expected.filter((p) => p.device === device));
+              expect(await store.query({ device, metric, from: slot, to: slot + SLOT })).toEqual(
+                expected.filter((p) => p.device === device),
+              );
             }
           }
           expect(await store.count({ zone, from: slot, to: slot + SLOT })).toBe(kept.size);
@@ -371,7 +412,8 @@ export function describeStoreContract(
 
     it('writes and counts 20,000 readings in one call', async () => {
       const rs: Reading[] = [];
-      for (let i = 0; i < 20_000; i++) rs.push(reading(`d${i % 20}`, 'temperature', BASE + Math.floor(i / 20) * 1000, 20 + (i % 50) / 10));
+      for (let i = 0; i < 20_000; i++)
+        rs.push(reading(`d${i % 20}`, 'temperature', BASE + Math.floor(i / 20) * 1000, 20 + (i % 50) / 10));
       await store.write(rs);
       expect(await store.count({ metric: 'temperature', from: BASE, to: END })).toBe(20_000);
       expect(await store.count({ device: 'd7', from: BASE, to: END })).toBe(1000);
@@ -383,9 +425,30 @@ export function describeStoreContract(
     });
 
     it('keeps alert history once per alert, event and time, and finds it by range and zone', async () => {
-      const firing: AlertRecord = { alertId: 7, key: 'noise.n-1', rule: 'noise', subject: 'n-1', zone: 'floor-a', event: 'firing', severity: 'warning', at: BASE + MINUTE, summary: 'noise "LAeq" 66 dB(A) \\ above 65', value: 66.2 };
+      const firing: AlertRecord = {
+        alertId: 7,
+        key: 'noise.n-1',
+        rule: 'noise',
+        subject: 'n-1',
+        zone: 'floor-a',
+        event: 'firing',
+        severity: 'warning',
+        at: BASE + MINUTE,
+        summary: 'noise "LAeq" 66 dB(A) \\ above 65',
+        value: 66.2,
+      };
       const resolved: AlertRecord = { ...firing, event: 'resolved', at: BASE + 10 * MINUTE, value: 61 };
-      const hub: AlertRecord = { alertId: 8, key: 'storage_down.hub', rule: 'storage_down', subject: 'hub', zone: 'hub', event: 'firing', severity: 'critical', at: BASE + 2 * MINUTE, summary: 'storage down' };
+      const hub: AlertRecord = {
+        alertId: 8,
+        key: 'storage_down.hub',
+        rule: 'storage_down',
+        subject: 'hub',
+        zone: 'hub',
+        event: 'firing',
+        severity: 'critical',
+        at: BASE + 2 * MINUTE,
+        summary: 'storage down',
+      };
       await store.writeAlertEvents([firing, resolved, hub]);
       await store.writeAlertEvents([firing]);
       expect(await store.queryAlertEvents({ from: BASE, to: END })).toEqual([firing, hub, resolved]);
@@ -400,7 +463,17 @@ export function describeStoreContract(
       const now = Date.now();
       const twoMonthsAgo = now - 60 * DAY;
       const threeYearsAgo = now - 3 * 365 * DAY;
-      const kept: AlertRecord = { alertId: 21, key: 'offline.ph-4', rule: 'offline', subject: 'ph-4', zone: 'floor-a', event: 'firing', severity: 'critical', at: twoMonthsAgo, summary: 'phone ph-4 silent for 600 s' };
+      const kept: AlertRecord = {
+        alertId: 21,
+        key: 'offline.ph-4',
+        rule: 'offline',
+        subject: 'ph-4',
+        zone: 'floor-a',
+        event: 'firing',
+        severity: 'critical',
+        at: twoMonthsAgo,
+        summary: 'phone ph-4 silent for 600 s',
+      };
       const expired: AlertRecord = { ...kept, alertId: 20, at: threeYearsAgo };
       // Data older than its retention is either refused for good (InfluxDB) or removed by prune (SQLite).
       const refusedForGood = (err: unknown) => expect(err).toBeInstanceOf(StoreRefusal);

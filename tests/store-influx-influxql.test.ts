@@ -41,7 +41,19 @@ function readIdentifier(text: string, start: number): { name: string; end: numbe
 }
 
 const hostile = fc.oneof(
-  fc.constantFrom('__proto__', 'constructor', 'toString', 'noise"; DROP DATABASE x; --', "noise' OR 1=1", 'noise\\', '\\"', '/.*/', '$device', 'a"."b', 'Lärm 😀'),
+  fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'toString',
+    'noise"; DROP DATABASE x; --',
+    "noise' OR 1=1",
+    'noise\\',
+    '\\"',
+    '/.*/',
+    '$device',
+    'a"."b',
+    'Lärm 😀',
+  ),
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }),
 );
 
@@ -68,11 +80,14 @@ describe('InfluxQL statements', () => {
     expect(quoteIdentifier('__proto__')).toBe('"__proto__"');
     expect(measurementIn('floor', 'raw', 'a"."b')).toBe('"floor"."raw"."a\\".\\"b"');
     fc.assert(
-      fc.property(hostile.filter((s) => !/[\r\n]/.test(s)), (name) => {
-        const quoted = quoteIdentifier(name);
-        const read = readIdentifier(`${quoted} WHERE x`, 0);
-        expect(read).toEqual({ name, end: quoted.length });
-      }),
+      fc.property(
+        hostile.filter((s) => !/[\r\n]/.test(s)),
+        (name) => {
+          const quoted = quoteIdentifier(name);
+          const read = readIdentifier(`${quoted} WHERE x`, 0);
+          expect(read).toEqual({ name, end: quoted.length });
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -93,14 +108,19 @@ describe('InfluxQL statements', () => {
         expect(byDevice?.params).toEqual({ from: '1970-01-01T00:00:00.000Z', to: '1970-01-01T00:00:01.000Z', device });
         expect(byZone?.params['zone']).toBe(zone);
         const statement = rawQuery('"db"."raw"."noise"', byDevice!, 10);
-        expect(statement.q).toBe('SELECT "value", "device" FROM "db"."raw"."noise" WHERE time >= $from AND time < $to AND "device" = $device ORDER BY time DESC LIMIT $limit');
+        expect(statement.q).toBe(
+          'SELECT "value", "device" FROM "db"."raw"."noise" WHERE time >= $from AND time < $to AND "device" = $device ORDER BY time DESC LIMIT $limit',
+        );
         expect(statement.params['limit']).toBe(10);
       }),
     );
   });
 
   it('clamps times to what InfluxDB holds and knows an empty range', () => {
-    expect(whereScope({ device: 'd1', from: -1e20, to: 1e20 })?.params).toMatchObject({ from: '1677-09-21T00:12:43.146Z', to: '2262-04-11T23:47:16.854Z' });
+    expect(whereScope({ device: 'd1', from: -1e20, to: 1e20 })?.params).toMatchObject({
+      from: '1677-09-21T00:12:43.146Z',
+      to: '2262-04-11T23:47:16.854Z',
+    });
     expect(whereScope({ device: 'd1', from: 1000, to: 1000 })).toBeUndefined();
     expect(whereScope({ device: 'd1', from: 2e19, to: 3e19 })).toBeUndefined();
     expect(() => whereScope({ device: 'd1', from: Number.NaN, to: 1 })).toThrow(/time bound is NaN/);
@@ -119,8 +139,14 @@ describe('InfluxQL statements', () => {
 
 describe('InfluxDB answers', () => {
   it("passes InfluxDB's own error through in its words", () => {
-    expect(parseAnswer('{"error":"error parsing query: found EOF"}')).toEqual({ ok: false, error: 'error parsing query: found EOF' });
-    expect(parseAnswer('{"results":[{"statement_id":0},{"statement_id":1,"error":"database not found: x"}]}')).toEqual({ ok: false, error: 'database not found: x' });
+    expect(parseAnswer('{"error":"error parsing query: found EOF"}')).toEqual({
+      ok: false,
+      error: 'error parsing query: found EOF',
+    });
+    expect(parseAnswer('{"results":[{"statement_id":0},{"statement_id":1,"error":"database not found: x"}]}')).toEqual({
+      ok: false,
+      error: 'database not found: x',
+    });
     expect(parseAnswer('{"results":[{"statement_id":0}]}')).toEqual({ ok: true, results: [{ series: [] }] });
     expect(parseAnswer('{}')).toEqual({ ok: true, results: [] });
   });
@@ -138,7 +164,10 @@ describe('InfluxDB answers', () => {
       ['{"results":[{"series":[null]}]}', /results\[0\]\.series\[0\] is not an object/],
       ['{"results":[{"series":[{"columns":"time,value"}]}]}', /series\[0\]\.columns is not a list of names/],
       ['{"results":[{"series":[{"columns":["time",7]}]}]}', /columns is not a list of names/],
-      ['{"results":[{"series":[{"columns":["time","value"],"values":[1,2]}]}]}', /series\[0\]\.values is not a list of rows/],
+      [
+        '{"results":[{"series":[{"columns":["time","value"],"values":[1,2]}]}]}',
+        /series\[0\]\.values is not a list of rows/,
+      ],
       ['{"results":[{"series":[{"columns":["time","value"],"values":{"0":[1,2]}}]}]}', /values is not a list of rows/],
     ];
     for (const [body, reason] of cases) expect(unavailable(() => parseAnswer(body)).message, body).toMatch(reason);
@@ -147,61 +176,136 @@ describe('InfluxDB answers', () => {
 
   it('never fails on an answer other than by StoreUnavailable, and what it returns has the shape it promises', () => {
     // Mostly near misses: the right keys, with now and then the wrong kind of thing in one of them.
-    const sometimes = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: arb }, { weight: 1, arbitrary: fc.jsonValue() });
-    const series = fc.record({ name: sometimes(fc.string()), columns: sometimes(fc.array(fc.string())), values: sometimes(fc.array(sometimes(fc.array(fc.jsonValue())))) }, { requiredKeys: ['columns'] });
-    const result = fc.record({ statement_id: fc.nat(), series: sometimes(fc.array(sometimes(series), { minLength: 1 })) }, { requiredKeys: ['series'] });
+    const sometimes = <T>(arb: fc.Arbitrary<T>) =>
+      fc.oneof({ weight: 4, arbitrary: arb }, { weight: 1, arbitrary: fc.jsonValue() });
+    const series = fc.record(
+      {
+        name: sometimes(fc.string()),
+        columns: sometimes(fc.array(fc.string())),
+        values: sometimes(fc.array(sometimes(fc.array(fc.jsonValue())))),
+      },
+      { requiredKeys: ['columns'] },
+    );
+    const result = fc.record(
+      { statement_id: fc.nat(), series: sometimes(fc.array(sometimes(series), { minLength: 1 })) },
+      { requiredKeys: ['series'] },
+    );
     const shaped = fc.oneof(fc.jsonValue(), fc.record({ results: sometimes(fc.array(sometimes(result))) }));
     fc.assert(
-      fc.property(fc.oneof(shaped.map((v) => JSON.stringify(v)), fc.string()), (body) => {
-        let parsed;
-        try {
-          parsed = parseAnswer(body);
-        } catch (err) {
-          expect(err).toBeInstanceOf(StoreUnavailable);
-          return;
-        }
-        if (!parsed.ok) {
-          expect(typeof parsed.error).toBe('string');
-          return;
-        }
-        for (const result of parsed.results) {
-          for (const s of result.series) {
-            expect(s.columns.every((c) => typeof c === 'string')).toBe(true);
-            expect(s.values.every(Array.isArray)).toBe(true);
+      fc.property(
+        fc.oneof(
+          shaped.map((v) => JSON.stringify(v)),
+          fc.string(),
+        ),
+        (body) => {
+          let parsed;
+          try {
+            parsed = parseAnswer(body);
+          } catch (err) {
+            expect(err).toBeInstanceOf(StoreUnavailable);
+            return;
           }
-        }
-      }),
+          if (!parsed.ok) {
+            expect(typeof parsed.error).toBe('string');
+            return;
+          }
+          for (const result of parsed.results) {
+            for (const s of result.series) {
+              expect(s.columns.every((c) => typeof c === 'string')).toBe(true);
+              expect(s.values.every(Array.isArray)).toBe(true);
+            }
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });
 
   it('reads raw points in time order, leaving out rows without a numeric value, never reading them as 0', () => {
-    const results = answer([{ series: [{ name: 'noise', columns: ['time', 'value', 'device'], values: [[3000, 61, 'd2'], [1000, null, 'd1'], [2000, '55', 'd1'], [3000, 60, 'd1'], [500, 40.25, 'd1']] }] }]);
+    const results = answer([
+      {
+        series: [
+          {
+            name: 'noise',
+            columns: ['time', 'value', 'device'],
+            values: [
+              [3000, 61, 'd2'],
+              [1000, null, 'd1'],
+              [2000, '55', 'd1'],
+              [3000, 60, 'd1'],
+              [500, 40.25, 'd1'],
+            ],
+          },
+        ],
+      },
+    ]);
     expect(rawPoints(results)).toEqual([
       { ts: 500, value: 40.25, device: 'd1' },
       { ts: 3000, value: 60, device: 'd1' },
       { ts: 3000, value: 61, device: 'd2' },
     ]);
     expect(rawPoints(answer([{}]))).toEqual([]);
-    const badTime = answer([{ series: [{ columns: ['time', 'value', 'device'], values: [['2026-01-01T00:00:00Z', 1, 'd1']] }] }]);
+    const badTime = answer([
+      { series: [{ columns: ['time', 'value', 'device'], values: [['2026-01-01T00:00:00Z', 1, 'd1']] }] },
+    ]);
     expect(unavailable(() => rawPoints(badTime)).message).toMatch(/has time "2026-01-01T00:00:00Z", not ms since 1970/);
   });
 
   it('reads aggregates per window, or at the range start over the whole range', () => {
-    const results = answer([{ series: [{ columns: ['time', 'max'], values: [[0, 50], [60_000, null], [120_000, 70]] }] }]);
-    expect(aggregatePoints(results)).toEqual([{ ts: 0, value: 50 }, { ts: 120_000, value: 70 }]);
-    expect(aggregatePoints(answer([{ series: [{ columns: ['time', 'mean'], values: [[0, 65]] }] }]), 1234)).toEqual([{ ts: 1234, value: 65 }]);
+    const results = answer([
+      {
+        series: [
+          {
+            columns: ['time', 'max'],
+            values: [
+              [0, 50],
+              [60_000, null],
+              [120_000, 70],
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(aggregatePoints(results)).toEqual([
+      { ts: 0, value: 50 },
+      { ts: 120_000, value: 70 },
+    ]);
+    expect(aggregatePoints(answer([{ series: [{ columns: ['time', 'mean'], values: [[0, 65]] }] }]), 1234)).toEqual([
+      { ts: 1234, value: 65 },
+    ]);
   });
 
   it('adds up counts across measurements, and refuses a count that is not a number', () => {
-    const results = answer([{ series: [{ name: 'co2', columns: ['time', 'count'], values: [[0, 3]] }, { name: 'noise', columns: ['time', 'count'], values: [[0, 4]] }] }]);
+    const results = answer([
+      {
+        series: [
+          { name: 'co2', columns: ['time', 'count'], values: [[0, 3]] },
+          { name: 'noise', columns: ['time', 'count'], values: [[0, 4]] },
+        ],
+      },
+    ]);
     expect(countTotal(results)).toBe(7);
     expect(countTotal(answer([{ series: [] }]))).toBe(0);
-    expect(unavailable(() => countTotal(answer([{ series: [{ columns: ['time', 'count'], values: [[0, '7']] }] }]))).message).toMatch(/a count of "7"/);
+    expect(
+      unavailable(() => countTotal(answer([{ series: [{ columns: ['time', 'count'], values: [[0, '7']] }] }]))).message,
+    ).toMatch(/a count of "7"/);
   });
 
   it('reads alert history by column name, whatever the columns are called or in which order', () => {
-    const columns = ['time', '__proto__', 'value', 'summary', 'alert_id', 'zone', 'subject', 'severity', 'rule', 'key', 'event', 'constructor'];
+    const columns = [
+      'time',
+      '__proto__',
+      'value',
+      'summary',
+      'alert_id',
+      'zone',
+      'subject',
+      'severity',
+      'rule',
+      'key',
+      'event',
+      'constructor',
+    ];
     const results = answer([
       {
         series: [
@@ -210,16 +314,63 @@ describe('InfluxDB answers', () => {
             columns,
             values: [
               [2000, 'x', null, 'resolved', 7, 'floor-a', 'n-1', 'warning', 'noise', 'noise.n-1', 'resolved', 'y'],
-              [1000, 'x', 66.2, 'noise "LAeq" 66', 7, 'floor-a', 'n-1', 'critical', 'noise', 'noise.n-1', 'firing', 'y'],
-              [1500, 'x', null, 'another writer', null, 'floor-a', 'n-1', 'warning', 'noise', 'noise.n-1', 'firing', 'y'],
+              [
+                1000,
+                'x',
+                66.2,
+                'noise "LAeq" 66',
+                7,
+                'floor-a',
+                'n-1',
+                'critical',
+                'noise',
+                'noise.n-1',
+                'firing',
+                'y',
+              ],
+              [
+                1500,
+                'x',
+                null,
+                'another writer',
+                null,
+                'floor-a',
+                'n-1',
+                'warning',
+                'noise',
+                'noise.n-1',
+                'firing',
+                'y',
+              ],
             ],
           },
         ],
       },
     ]);
     expect(alertRecords(results)).toEqual([
-      { alertId: 7, key: 'noise.n-1', rule: 'noise', subject: 'n-1', zone: 'floor-a', event: 'firing', severity: 'critical', at: 1000, summary: 'noise "LAeq" 66', value: 66.2 },
-      { alertId: 7, key: 'noise.n-1', rule: 'noise', subject: 'n-1', zone: 'floor-a', event: 'resolved', severity: 'warning', at: 2000, summary: 'resolved' },
+      {
+        alertId: 7,
+        key: 'noise.n-1',
+        rule: 'noise',
+        subject: 'n-1',
+        zone: 'floor-a',
+        event: 'firing',
+        severity: 'critical',
+        at: 1000,
+        summary: 'noise "LAeq" 66',
+        value: 66.2,
+      },
+      {
+        alertId: 7,
+        key: 'noise.n-1',
+        rule: 'noise',
+        subject: 'n-1',
+        zone: 'floor-a',
+        event: 'resolved',
+        severity: 'warning',
+        at: 2000,
+        summary: 'resolved',
+      },
     ]);
   });
 });

@@ -3,7 +3,14 @@
 // back as one token with the same text.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodePoint, escapeKey, escapeMeasurement, LineProtocolError, quoteString, type Point } from '../hub/store/influx/line-protocol.ts';
+import {
+  encodePoint,
+  escapeKey,
+  escapeMeasurement,
+  LineProtocolError,
+  quoteString,
+  type Point,
+} from '../hub/store/influx/line-protocol.ts';
 import { hostileName } from './support/hostile-names.ts';
 
 /**
@@ -21,7 +28,15 @@ function readToken(line: string, start: number, delimiters: string, unescapes: s
 
 describe('line protocol', () => {
   it('writes prototype names as plain text', () => {
-    const point: Point = { measurement: '__proto__', tags: [['constructor', 'toString'], ['__proto__', 'hasOwnProperty']], fields: [['valueOf', 1.5]], time: 5 };
+    const point: Point = {
+      measurement: '__proto__',
+      tags: [
+        ['constructor', 'toString'],
+        ['__proto__', 'hasOwnProperty'],
+      ],
+      fields: [['valueOf', 1.5]],
+      time: 5,
+    };
     expect(encodePoint(point)).toBe('__proto__,constructor=toString,__proto__=hasOwnProperty valueOf=1.5 5');
   });
 
@@ -40,8 +55,18 @@ describe('line protocol', () => {
   });
 
   it('writes floats, integers and strings in their own forms', () => {
-    const fields: Point['fields'] = [['f', 21.5], ['big', 1e21], ['tiny', 5e-324], ['negzero', -0], ['i', 42n], ['min', -(2n ** 63n)], ['s', 'x']];
-    expect(encodePoint({ measurement: 'm', tags: [], fields, time: -1 })).toBe(`m f=21.5,big=1e+21,tiny=5e-324,negzero=0,i=42i,min=-9223372036854775808i,s="x" -1`);
+    const fields: Point['fields'] = [
+      ['f', 21.5],
+      ['big', 1e21],
+      ['tiny', 5e-324],
+      ['negzero', -0],
+      ['i', 42n],
+      ['min', -(2n ** 63n)],
+      ['s', 'x'],
+    ];
+    expect(encodePoint({ measurement: 'm', tags: [], fields, time: -1 })).toBe(
+      `m f=21.5,big=1e+21,tiny=5e-324,negzero=0,i=42i,min=-9223372036854775808i,s="x" -1`,
+    );
   });
 
   it('refuses, with the reason, what InfluxDB 1.x cannot read back as written', () => {
@@ -50,7 +75,10 @@ describe('line protocol', () => {
       [{ ...base, measurement: 'a\nb' }, /measurement "a\\nb" cannot be written to InfluxDB: it holds "\\n"/],
       [{ ...base, measurement: '#comment' }, /a line starting with '#' is a comment/],
       [{ ...base, measurement: '' }, /measurement is empty/],
-      [{ ...base, tags: [['device', 'd1\\']] }, /tag "device" value "d1\\\\" cannot be written to InfluxDB: it holds "\\\\"/],
+      [
+        { ...base, tags: [['device', 'd1\\']] },
+        /tag "device" value "d1\\\\" cannot be written to InfluxDB: it holds "\\\\"/,
+      ],
       [{ ...base, tags: [['device', '']] }, /tag "device" value is empty/],
       [{ ...base, tags: [['dev\tice', 'd1']] }, /tag key "dev\\tice" .* it holds "\\t"/],
       [{ ...base, tags: [['device', 'd\u00001']] }, /it holds "\\u0000"/],
@@ -72,7 +100,10 @@ describe('line protocol', () => {
         }
         return undefined;
       })();
-      expect(err, JSON.stringify(point, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).toBeInstanceOf(LineProtocolError);
+      expect(
+        err,
+        JSON.stringify(point, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+      ).toBeInstanceOf(LineProtocolError);
       expect((err as Error).message).toMatch(reason);
     }
   });

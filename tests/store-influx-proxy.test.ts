@@ -22,7 +22,9 @@ describe('a server that is not InfluxDB answering at the store URL', () => {
       } else if (req.url?.startsWith('/html/') || req.url?.startsWith('/ok/')) {
         res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Welcome to the site proxy</body></html>');
       } else {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0,"series":[{"name":"noise","columns":"time,value"}]}]}');
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end('{"results":[{"statement_id":0,"series":[{"name":"noise","columns":"time,value"}]}]}');
       }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -34,10 +36,21 @@ describe('a server that is not InfluxDB answering at the store URL', () => {
   });
 
   it('makes the store unavailable, saying what answered, so readings wait in the journal rather than being set aside', async () => {
-    for (const [prefix, said] of [['html', /not what its query API returns: not JSON: "<html><body>Welcome to the site proxy/], ['json', /not what its query API returns: results\[0\]\.series\[0\]\.columns is not a list of names/]] as const) {
+    for (const [prefix, said] of [
+      ['html', /not what its query API returns: not JSON: "<html><body>Welcome to the site proxy/],
+      ['json', /not what its query API returns: results\[0\]\.series\[0\]\.columns is not a list of names/],
+    ] as const) {
       const store = new InfluxStore({ url: `${base}/${prefix}/floor`, timeoutMs: 2000 });
-      for (const attempt of [store.init(), store.write([reading]), store.query({ device: 'd1', metric: 'noise', from: 0, to: Date.now() }), store.count({ from: 0, to: Date.now() })]) {
-        const err = await attempt.then(() => undefined, (e: unknown) => e);
+      for (const attempt of [
+        store.init(),
+        store.write([reading]),
+        store.query({ device: 'd1', metric: 'noise', from: 0, to: Date.now() }),
+        store.count({ from: 0, to: Date.now() }),
+      ]) {
+        const err = await attempt.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err, prefix).toBeInstanceOf(StoreUnavailable);
         expect((err as Error).message).toMatch(said);
       }
@@ -48,7 +61,10 @@ describe('a server that is not InfluxDB answering at the store URL', () => {
   it('does not take a write answered 200 for a stored one', async () => {
     const store = new InfluxStore({ url: `${base}/ok/floor`, timeoutMs: 2000 });
     await store.init();
-    const err = await store.write([reading]).then(() => undefined, (e: unknown) => e);
+    const err = await store.write([reading]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(StoreUnavailable);
     expect((err as Error).message).toBe(
       'InfluxDB write failed (200): <html><body>Welcome to the site proxy</body></html>: InfluxDB answers a write it stored with 204, so something else answered in its place (a proxy, a redirect)',

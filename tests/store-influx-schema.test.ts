@@ -8,30 +8,63 @@ const DAY = 86_400_000;
 
 describe('points', () => {
   it('a reading: one measurement per metric, tags device, unknown and zone in key order, field value', () => {
-    expect(encodePoint(readingPoint({ device: 't-1', metric: 'temperature', ts: 1_764_460_800_000, value: 23.4, zone: 'floor-a' }))).toBe(
-      'temperature,device=t-1,zone=floor-a value=23.4 1764460800000',
-    );
+    expect(
+      encodePoint(
+        readingPoint({ device: 't-1', metric: 'temperature', ts: 1_764_460_800_000, value: 23.4, zone: 'floor-a' }),
+      ),
+    ).toBe('temperature,device=t-1,zone=floor-a value=23.4 1764460800000');
     // No zone: no zone tag (InfluxDB cannot store an empty one).
-    expect(encodePoint(readingPoint({ device: 'd2', metric: 'vibration_rms', ts: 5, value: -0.125, zone: '', unknownMetric: true }))).toBe(
-      'vibration_rms,device=d2,unknown=true value=-0.125 5',
-    );
+    expect(
+      encodePoint(
+        readingPoint({ device: 'd2', metric: 'vibration_rms', ts: 5, value: -0.125, zone: '', unknownMetric: true }),
+      ),
+    ).toBe('vibration_rms,device=d2,unknown=true value=-0.125 5');
     // Names that are keys on every object are plain names here.
-    expect(encodePoint(readingPoint({ device: 'constructor', metric: 'toString', ts: 1, value: 1, zone: 'hasOwnProperty', unknownMetric: true }))).toBe(
-      'toString,device=constructor,unknown=true,zone=hasOwnProperty value=1 1',
-    );
+    expect(
+      encodePoint(
+        readingPoint({
+          device: 'constructor',
+          metric: 'toString',
+          ts: 1,
+          value: 1,
+          zone: 'hasOwnProperty',
+          unknownMetric: true,
+        }),
+      ),
+    ).toBe('toString,device=constructor,unknown=true,zone=hasOwnProperty value=1 1');
   });
 
   it('a decibel reading carries its sound energy, so long-term means are energy averages', () => {
     const noise = readingPoint({ device: 'n-1', metric: 'noise', ts: 1, value: 60, zone: 'z1' });
-    expect(noise.fields).toEqual([['value', 60], ['energy', 1e6]]);
-    expect(readingPoint({ device: 'n-1', metric: 'noise_peak', ts: 1, value: 135, zone: 'z1' }).fields).toEqual([['value', 135], ['energy', 10 ** 13.5]]);
+    expect(noise.fields).toEqual([
+      ['value', 60],
+      ['energy', 1e6],
+    ]);
+    expect(readingPoint({ device: 'n-1', metric: 'noise_peak', ts: 1, value: 135, zone: 'z1' }).fields).toEqual([
+      ['value', 135],
+      ['energy', 10 ** 13.5],
+    ]);
     // Beyond any real level the energy is not a number InfluxDB can hold: the value alone is written.
-    expect(readingPoint({ device: 'n-1', metric: 'noise', ts: 1, value: 4000, zone: 'z1' }).fields).toEqual([['value', 4000]]);
-    expect(readingPoint({ device: 'c-1', metric: 'co2', ts: 1, value: 600, zone: 'z1' }).fields).toEqual([['value', 600]]);
+    expect(readingPoint({ device: 'n-1', metric: 'noise', ts: 1, value: 4000, zone: 'z1' }).fields).toEqual([
+      ['value', 4000],
+    ]);
+    expect(readingPoint({ device: 'c-1', metric: 'co2', ts: 1, value: 600, zone: 'z1' }).fields).toEqual([
+      ['value', 600],
+    ]);
   });
 
   it('an alert transition: measurement alerts, five tags, alert_id an integer, text fields quoted, value only when there is one', () => {
-    const firing = { alertId: 42, key: 'equipment.headset.hs-17', rule: 'equipment.headset', subject: 'hs-17', zone: 'floor-a', event: 'firing', severity: 'critical' as const, at: 1000, summary: 'headset "hs-17" fault:\ncall drop-outs \\ noise' };
+    const firing = {
+      alertId: 42,
+      key: 'equipment.headset.hs-17',
+      rule: 'equipment.headset',
+      subject: 'hs-17',
+      zone: 'floor-a',
+      event: 'firing',
+      severity: 'critical' as const,
+      at: 1000,
+      summary: 'headset "hs-17" fault:\ncall drop-outs \\ noise',
+    };
     expect(encodePoint(alertPoint(firing))).toBe(
       'alerts,event=firing,key=equipment.headset.hs-17,rule=equipment.headset,severity=critical,zone=floor-a alert_id=42i,subject="hs-17",summary="headset \\"hs-17\\" fault: call drop-outs \\\\ noise" 1000',
     );
@@ -60,9 +93,15 @@ describe('retention', () => {
 
   it('defaults to 30 days raw and 104 weeks long term, alert history following the long term, and names a bad duration', () => {
     expect(retentionsOf({})).toEqual({ rawRetention: '30d', longTermRetention: '104w', alertHistoryRetention: '104w' });
-    expect(retentionsOf({ longTermRetention: '52w' })).toEqual({ rawRetention: '30d', longTermRetention: '52w', alertHistoryRetention: '52w' });
+    expect(retentionsOf({ longTermRetention: '52w' })).toEqual({
+      rawRetention: '30d',
+      longTermRetention: '52w',
+      alertHistoryRetention: '52w',
+    });
     expect(retentionsOf({ longTermRetention: '52w', alertHistoryRetention: 'INF' }).alertHistoryRetention).toBe('INF');
-    expect(() => retentionsOf({ rawRetention: '30 days; DROP' })).toThrow(`rawRetention "30 days; DROP" is not an InfluxQL duration (e.g. '30d', '104w', 'INF')`);
+    expect(() => retentionsOf({ rawRetention: '30 days; DROP' })).toThrow(
+      `rawRetention "30 days; DROP" is not an InfluxQL duration (e.g. '30d', '104w', 'INF')`,
+    );
     expect(() => retentionsOf({ longTermRetention: '2y' })).toThrow(/longTermRetention "2y"/);
     expect(() => retentionsOf({ alertHistoryRetention: '' })).toThrow(/alertHistoryRetention ""/);
   });

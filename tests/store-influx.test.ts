@@ -42,7 +42,10 @@ async function continuousQuery(db: string, name: string): Promise<string | undef
 async function runContinuousQuery(db: string, name: string, from: number, to: number): Promise<void> {
   const select = /BEGIN (SELECT .*) END$/.exec((await continuousQuery(db, name)) ?? '')?.[1];
   expect(select, `continuous query ${name}`).toBeDefined();
-  const body = await influxql(select!.replace(' GROUP BY ', ` WHERE time >= ${from}ms AND time < ${to}ms GROUP BY `), db);
+  const body = await influxql(
+    select!.replace(' GROUP BY ', ` WHERE time >= ${from}ms AND time < ${to}ms GROUP BY `),
+    db,
+  );
   expect(body.results[0]?.error).toBeUndefined();
 }
 
@@ -51,7 +54,11 @@ async function dropDatabase(store: Store): Promise<void> {
   await influxql(`DROP DATABASE "${store.database}"`);
 }
 
-describeStoreContract('InfluxStore', async () => new InfluxStore({ url: `${influxUrl}/${newDatabase()}` }), dropDatabase);
+describeStoreContract(
+  'InfluxStore',
+  async () => new InfluxStore({ url: `${influxUrl}/${newDatabase()}` }),
+  dropDatabase,
+);
 
 describe('InfluxStore', () => {
   const HOUR = 3_600_000;
@@ -86,7 +93,9 @@ describe('InfluxStore', () => {
     const db = newDatabase();
     await new InfluxStore({ url: `${influxUrl}/${db}` }).init();
     await influxql(`DROP CONTINUOUS QUERY "cq_1m_peak" ON "${db}"`);
-    await influxql(`CREATE CONTINUOUS QUERY "cq_1m_peak" ON "${db}" BEGIN SELECT mean("value") INTO "${db}"."long_term"."noise_peak" FROM "${db}"."raw"."noise_peak" GROUP BY time(5m), * END`);
+    await influxql(
+      `CREATE CONTINUOUS QUERY "cq_1m_peak" ON "${db}" BEGIN SELECT mean("value") INTO "${db}"."long_term"."noise_peak" FROM "${db}"."raw"."noise_peak" GROUP BY time(5m), * END`,
+    );
     expect(await continuousQuery(db, 'cq_1m_peak')).toContain('mean(value)');
     await new InfluxStore({ url: `${influxUrl}/${db}` }).init();
     expect(await continuousQuery(db, 'cq_1m_peak')).toContain('SELECT max(value) AS max_value');
@@ -110,12 +119,18 @@ describe('InfluxStore', () => {
       { device: 'd1', metric: 'temperature', ts: minute + 10_000, value: 21.5, zone: 'z1' },
     ]);
     const energy = await influxql(`SELECT "energy" FROM "raw"."noise" WHERE time < ${minute + MINUTE}ms`, db);
-    expect(energy.results[0]?.series?.[0]?.values).toEqual([[minute + 10_000, 1e4], [minute + 40_000, 1e8]]);
+    expect(energy.results[0]?.series?.[0]?.values).toEqual([
+      [minute + 10_000, 1e4],
+      [minute + 40_000, 1e8],
+    ]);
 
     await runContinuousQuery(db, 'cq_1m', minute, minute + MINUTE);
     await runContinuousQuery(db, 'cq_1m_peak', minute, minute + MINUTE);
 
-    const noise = await influxql('SELECT 10 * log10("mean_energy") AS "level", "mean_value" FROM "long_term"."noise"', db);
+    const noise = await influxql(
+      'SELECT 10 * log10("mean_energy") AS "level", "mean_value" FROM "long_term"."noise"',
+      db,
+    );
     const [noiseRow] = noise.results[0]?.series?.[0]?.values ?? [];
     expect(noise.results[0]?.series?.[0]?.values).toHaveLength(1);
     expect(noiseRow?.[0]).toBe(minute);
@@ -124,7 +139,10 @@ describe('InfluxStore', () => {
     expect(noiseRow?.[1]).toBeCloseTo(77, 0);
     expect(noiseRow?.[2]).toBe(60);
 
-    const peak = await influxql('SELECT "max_value", 10 * log10("mean_energy") AS "level" FROM "long_term"."noise_peak"', db);
+    const peak = await influxql(
+      'SELECT "max_value", 10 * log10("mean_energy") AS "level" FROM "long_term"."noise_peak"',
+      db,
+    );
     expect(peak.results[0]?.series?.[0]?.values).toHaveLength(1);
     const [peakRow] = peak.results[0]?.series?.[0]?.values ?? [];
     expect(peakRow?.[0]).toBe(minute);
@@ -150,7 +168,17 @@ describe('InfluxStore', () => {
     expect(write.status).toBe(204);
     const store = new InfluxStore({ url: `${influxUrl}/${db}` });
     await store.init();
-    const older: AlertRecord = { alertId: 42, key: 'equipment.headset.hs-17', rule: 'equipment.headset', subject: 'hs-17', zone: 'floor-a', event: 'firing', severity: 'critical', at: recent, summary: 'headset fault: call drop-outs' };
+    const older: AlertRecord = {
+      alertId: 42,
+      key: 'equipment.headset.hs-17',
+      rule: 'equipment.headset',
+      subject: 'hs-17',
+      zone: 'floor-a',
+      event: 'firing',
+      severity: 'critical',
+      at: recent,
+      summary: 'headset fault: call drop-outs',
+    };
     const newer: AlertRecord = { ...older, event: 'resolved', at: recent + 60_000, value: 0 };
     await store.writeAlertEvents([newer]);
     expect(await store.queryAlertEvents({ from: recent, to: recent + HOUR })).toEqual([older, newer]);
@@ -165,7 +193,9 @@ describe('InfluxStore', () => {
     });
     expect(late.status).toBe(204);
     await store.init();
-    expect((await influxql('SELECT count("alert_id") FROM "alert_history"."alerts"', db)).results[0]?.series?.[0]?.values).toEqual([[0, 2]]);
+    expect(
+      (await influxql('SELECT count("alert_id") FROM "alert_history"."alerts"', db)).results[0]?.series?.[0]?.values,
+    ).toEqual([[0, 2]]);
     await store.close();
     await influxql(`DROP DATABASE "${db}"`);
   });
@@ -181,7 +211,11 @@ describe('InfluxStore', () => {
     expect(rps.get('long_term')).toEqual({ duration: '8736h0m0s', isDefault: false });
     // Alert history follows the long-term retention unless given its own.
     expect(rps.get('alert_history')).toEqual({ duration: '8736h0m0s', isDefault: false });
-    await new InfluxStore({ url: `${influxUrl}/${db}`, longTermRetention: '52w', alertHistoryRetention: '156w' }).init();
+    await new InfluxStore({
+      url: `${influxUrl}/${db}`,
+      longTermRetention: '52w',
+      alertHistoryRetention: '156w',
+    }).init();
     expect((await policies(db)).get('alert_history')).toEqual({ duration: '26208h0m0s', isDefault: false });
     await influxql(`DROP DATABASE "${db}"`);
   });
@@ -203,7 +237,9 @@ describe('InfluxStore', () => {
     expect(measurements.results[0]?.series?.[0]?.values).toEqual([['noise'], ['odd_metric']]);
     const tags = await influxql('SHOW SERIES FROM "odd_metric"', db);
     expect(tags.results[0]?.series?.[0]?.values).toEqual([['odd_metric,device=d2,unknown=true']]);
-    const ms = await fetch(`${influxUrl}/query?${new URLSearchParams({ db, epoch: 'ms', q: 'SELECT "value" FROM "raw"."noise"' }).toString()}`);
+    const ms = await fetch(
+      `${influxUrl}/query?${new URLSearchParams({ db, epoch: 'ms', q: 'SELECT "value" FROM "raw"."noise"' }).toString()}`,
+    );
     expect(JSON.stringify(await ms.json())).toContain(`[${recent + 1},61]`);
     await influxql(`DROP DATABASE "${db}"`);
   });
@@ -213,7 +249,9 @@ describe('InfluxStore', () => {
       expect(() => new InfluxStore({ url: `${influxUrl}/${bad}` })).toThrow(/database name/);
     }
     expect(() => new InfluxStore({ url: `${influxUrl}/ok`, rawRetention: '30 days; DROP' })).toThrow(/duration/);
-    expect(() => new InfluxStore({ url: `${influxUrl}/ok`, alertHistoryRetention: '2 years' })).toThrow(/alertHistoryRetention "2 years" is not an InfluxQL duration/);
+    expect(() => new InfluxStore({ url: `${influxUrl}/ok`, alertHistoryRetention: '2 years' })).toThrow(
+      /alertHistoryRetention "2 years" is not an InfluxQL duration/,
+    );
     expect(new InfluxStore({ url: `http://u:p@127.0.0.1:8086/prefix/floor_1` }).database).toBe('floor_1');
   });
 
@@ -232,7 +270,9 @@ describe('InfluxStore', () => {
     await store.write([{ device: 'd1', metric: 'noise', ts: recent, value: 1, zone: 'z1' }]);
     expect(await store.count({ device: 'd1', from: 0, to: recent + HOUR })).toBe(1);
     await influxql(`DROP DATABASE "${db}"`);
-    const gone = await store.write([{ device: 'd1', metric: 'noise', ts: recent + 1, value: 2, zone: 'z1' }]).catch((err: unknown) => err);
+    const gone = await store
+      .write([{ device: 'd1', metric: 'noise', ts: recent + 1, value: 2, zone: 'z1' }])
+      .catch((err: unknown) => err);
     expect(gone).toBeInstanceOf(StoreUnavailable);
     expect((gone as Error).message).toMatch(/database not found/);
     await store.write([{ device: 'd1', metric: 'noise', ts: recent + 1, value: 2, zone: 'z1' }]);
@@ -274,20 +314,44 @@ describe('InfluxStore', () => {
     const db = newDatabase();
     await influxql(`CREATE DATABASE "${db}"`);
     const client = new InfluxClient(parseInfluxUrl(`${influxUrl}/${db}`), 10_000);
-    const text = fc.oneof(hostileName, fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('', '\\', '\\"', 'a\nb\r\nc', '"); DROP DATABASE x'));
+    const text = fc.oneof(
+      hostileName,
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('', '\\', '\\"', 'a\nb\r\nc', '"); DROP DATABASE x'),
+    );
     const value = fc.double({ noNaN: true, noDefaultInfinity: true }).map((v) => (Object.is(v, -0) ? 0 : v));
     let time = recent;
     await fc.assert(
-      fc.asyncProperty(hostileName.filter((s) => !s.startsWith('#')), hostileName, text, value, async (measurement, device, note, v) => {
-        time += 1;
-        await client.write(encodePoint({ measurement, tags: [['device', device]], fields: [['value', v], ['note', note]], time }), 'autogen');
-        const from = measurementIn(db, 'autogen', measurement);
-        const scope = whereScope({ device, from: time, to: time + 1 })!;
-        expect(rawPoints(await client.query(rawQuery(from, scope)))).toEqual([{ ts: time, value: v, device }]);
-        const notes = await client.query({ q: `SELECT "note" FROM ${from} WHERE ${scope.where}`, params: scope.params });
-        // Line breaks in text become one space, on purpose; everything else comes back as it was.
-        expect(firstSeries(notes)?.values).toEqual([[time, note.replace(/[\r\n]+/g, ' ')]]);
-      }),
+      fc.asyncProperty(
+        hostileName.filter((s) => !s.startsWith('#')),
+        hostileName,
+        text,
+        value,
+        async (measurement, device, note, v) => {
+          time += 1;
+          await client.write(
+            encodePoint({
+              measurement,
+              tags: [['device', device]],
+              fields: [
+                ['value', v],
+                ['note', note],
+              ],
+              time,
+            }),
+            'autogen',
+          );
+          const from = measurementIn(db, 'autogen', measurement);
+          const scope = whereScope({ device, from: time, to: time + 1 })!;
+          expect(rawPoints(await client.query(rawQuery(from, scope)))).toEqual([{ ts: time, value: v, device }]);
+          const notes = await client.query({
+            q: `SELECT "note" FROM ${from} WHERE ${scope.where}`,
+            params: scope.params,
+          });
+          // Line breaks in text become one space, on purpose; everything else comes back as it was.
+          expect(firstSeries(notes)?.values).toEqual([[time, note.replace(/[\r\n]+/g, ' ')]]);
+        },
+      ),
       { numRuns: 100 },
     );
     client.close();
@@ -309,7 +373,9 @@ describe('InfluxStore', () => {
       await store.write([{ device: 'd1', metric: 'noise', ts: recent, value: 50, zone: 'z1' }]);
       await server.stop();
       expect((await store.health()).ok).toBe(false);
-      await expect(store.write([{ device: 'd1', metric: 'noise', ts: recent + 1, value: 51, zone: 'z1' }])).rejects.toThrow();
+      await expect(
+        store.write([{ device: 'd1', metric: 'noise', ts: recent + 1, value: 51, zone: 'z1' }]),
+      ).rejects.toThrow();
       await server.start();
       expect((await store.health()).ok).toBe(true);
       await store.write([{ device: 'd1', metric: 'noise', ts: recent + 1, value: 51, zone: 'z1' }]);

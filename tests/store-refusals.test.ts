@@ -28,7 +28,13 @@ async function influxql(base: string, q: string): Promise<void> {
 }
 
 async function stored(hub: TestHub, device: string, metric: string, ts: number): Promise<boolean> {
-  return (await hub.json<{ points: unknown[] }>(`/api/v1/readings?device=${device}&metric=${metric}&from=${ts}&to=${ts + 1}`)).points.length === 1;
+  return (
+    (
+      await hub.json<{ points: unknown[] }>(
+        `/api/v1/readings?device=${device}&metric=${metric}&from=${ts}&to=${ts + 1}`,
+      )
+    ).points.length === 1
+  );
 }
 
 async function refusedByStore(hub: TestHub): Promise<Listed[]> {
@@ -54,7 +60,8 @@ describe('readings a store refuses for good', () => {
     await server?.dispose();
   });
 
-  const send = (device: string, body: Record<string, number>) => client!.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify(body), { qos: 1 });
+  const send = (device: string, body: Record<string, number>) =>
+    client!.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify(body), { qos: 1 });
 
   it('a field another writer left as an integer: the float readings are refused with the reason, other metrics keep being stored, storage_rejecting fires and resolves', async () => {
     const influx = inject('influxUrl');
@@ -63,32 +70,63 @@ describe('readings a store refuses for good', () => {
     await influxql(influx, `CREATE DATABASE "${db}"`);
     await influxql(influx, `CREATE RETENTION POLICY "raw" ON "${db}" DURATION 30d REPLICATION 1 DEFAULT`);
     const now = Date.now();
-    const written = await fetch(`${influx}/write?db=${db}&rp=raw&precision=ms`, { method: 'POST', body: `temperature,device=other value=1i ${now - 60_000}` });
+    const written = await fetch(`${influx}/write?db=${db}&rp=raw&precision=ms`, {
+      method: 'POST',
+      body: `temperature,device=other value=1i ${now - 60_000}`,
+    });
     expect(written.status).toBe(204);
 
-    hub = await startTestHub({ influxUrl: `${influx}/${db}`, config: { rules: { storage_rejecting_clears_after: '3s' } } });
+    hub = await startTestHub({
+      influxUrl: `${influx}/${db}`,
+      config: { rules: { storage_rejecting_clears_after: '3s' } },
+    });
     client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'conflict-test' });
 
     // Acknowledged: durable in the journal. Then refused by InfluxDB, and listed, never silently gone.
     await send('t-1', { ts: now, temperature: 23.5 });
-    await eventually(async () => (await refusedByStore(hub!)).length === 1, { timeoutMs: 5000, what: 'the refused temperature to be listed' });
+    await eventually(async () => (await refusedByStore(hub!)).length === 1, {
+      timeoutMs: 5000,
+      what: 'the refused temperature to be listed',
+    });
     const [listed] = await refusedByStore(hub);
-    expect(listed).toMatchObject({ stage: 'store', reason: 'store_refused', device: 't-1', metric: 'temperature', ts: now, value: 23.5 });
-    expect(listed!.detail).toMatch(/InfluxDB write failed \(400\): partial write: field type conflict: input field "value" on measurement "temperature" is type float, already exists as type integer/);
+    expect(listed).toMatchObject({
+      stage: 'store',
+      reason: 'store_refused',
+      device: 't-1',
+      metric: 'temperature',
+      ts: now,
+      value: 23.5,
+    });
+    expect(listed!.detail).toMatch(
+      /InfluxDB write failed \(400\): partial write: field type conflict: input field "value" on measurement "temperature" is type float, already exists as type integer/,
+    );
 
     // Another device's CO₂ after it is stored within 2 s, and the hub is degraded, not down.
     await send('c-1', { ts: now + 1, co2: 700 });
-    await eventually(() => stored(hub!, 'c-1', 'co2', now + 1), { timeoutMs: 2000, intervalMs: 20, what: 'the CO₂ reading to be stored' });
-    const health = (await (await hub.api('/api/v1/health')).json()) as { status: string; checks: { store: { ok: boolean; refused: number } } };
+    await eventually(() => stored(hub!, 'c-1', 'co2', now + 1), {
+      timeoutMs: 2000,
+      intervalMs: 20,
+      what: 'the CO₂ reading to be stored',
+    });
+    const health = (await (await hub.api('/api/v1/health')).json()) as {
+      status: string;
+      checks: { store: { ok: boolean; refused: number } };
+    };
     expect(health.status).toBe('degraded');
     expect(health.checks.store).toMatchObject({ ok: true, refused: 1 });
     const metrics = await (await hub.api('/metrics')).text();
     expect(metrics).toContain('floorwatch_store_refused_total 1');
     expect(metrics).toContain('floorwatch_set_aside_total{stage="store"} 1');
 
-    await eventually(async () => (await alertState(hub!, 'storage_rejecting.hub')) === 'firing', { timeoutMs: 5000, what: 'storage_rejecting to fire' });
+    await eventually(async () => (await alertState(hub!, 'storage_rejecting.hub')) === 'firing', {
+      timeoutMs: 5000,
+      what: 'storage_rejecting to fire',
+    });
     // Once nothing has been refused for rules.storage_rejecting_clears_after, it resolves.
-    await eventually(async () => (await alertState(hub!, 'storage_rejecting.hub')) === 'resolved', { timeoutMs: 10_000, what: 'storage_rejecting to resolve' });
+    await eventually(async () => (await alertState(hub!, 'storage_rejecting.hub')) === 'resolved', {
+      timeoutMs: 10_000,
+      what: 'storage_rejecting to resolve',
+    });
 
     // The refusal is on disk: listed after a restart too.
     await client.endAsync();
@@ -104,7 +142,8 @@ describe('readings a store refuses for good', () => {
     client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'series-test' });
     const now = Date.now();
     for (const device of ['s-1', 's-2', 's-3']) await send(device, { ts: now, co2: 500 });
-    for (const device of ['s-1', 's-2', 's-3']) await eventually(() => stored(hub!, device, 'co2', now), { what: `${device}'s first reading` });
+    for (const device of ['s-1', 's-2', 's-3'])
+      await eventually(() => stored(hub!, device, 'co2', now), { what: `${device}'s first reading` });
 
     // Two new series over the limit, sent between readings of series that exist.
     await send('s-4', { ts: now + 1, co2: 510 });
@@ -113,8 +152,15 @@ describe('readings a store refuses for good', () => {
     await send('s-2', { ts: now + 2, co2: 521 });
     // s-2 may show before s-1: InfluxDB can store part of a batch it refused, and the writer then
     // writes the rest again, half by half.
-    for (const [device, ts] of [['s-1', now + 1], ['s-2', now + 2]] as const) {
-      await eventually(() => stored(hub!, device, 'co2', ts), { timeoutMs: 2000, intervalMs: 20, what: `${device}'s reading after the refused ones` });
+    for (const [device, ts] of [
+      ['s-1', now + 1],
+      ['s-2', now + 2],
+    ] as const) {
+      await eventually(() => stored(hub!, device, 'co2', ts), {
+        timeoutMs: 2000,
+        intervalMs: 20,
+        what: `${device}'s reading after the refused ones`,
+      });
     }
     await eventually(async () => (await refusedByStore(hub!)).length === 2, { what: 'both new series to be listed' });
     const listed = await refusedByStore(hub);
@@ -131,12 +177,23 @@ describe('readings a store refuses for good', () => {
     const store = new InfluxStore({ url: `${server.url}/series_quirk` });
     await store.init();
     const refused: RefusedReading[] = [];
-    const writer = new StoreWriter({ store, metrics: createMetrics(), log: pino({ level: 'silent' }), now: Date.now, setAside: async (r) => void refused.push(...r) });
+    const writer = new StoreWriter({
+      store,
+      metrics: createMetrics(),
+      log: pino({ level: 'silent' }),
+      now: Date.now,
+      setAside: async (r) => void refused.push(...r),
+    });
     const now = Date.now();
     const at = (device: string, ts: number, value: number): Reading => ({ device, metric: 'co2', ts, value, zone: '' });
     await writer.write([{ type: 'readings', readings: [at('q-1', now, 1), at('q-2', now, 1), at('q-3', now, 1)] }]);
     // What InfluxDB 1.6 does with this batch alone: "dropped=2", yet it keeps only q-2's second point.
-    await writer.write([{ type: 'readings', readings: [at('q-4', now + 1, 2), at('q-1', now + 1, 2), at('q-5', now + 2, 2), at('q-2', now + 2, 2)] }]);
+    await writer.write([
+      {
+        type: 'readings',
+        readings: [at('q-4', now + 1, 2), at('q-1', now + 1, 2), at('q-5', now + 2, 2), at('q-2', now + 2, 2)],
+      },
+    ]);
     expect(refused.map((r) => r.device)).toEqual(['q-4', 'q-5']);
     for (const device of ['q-1', 'q-2']) expect(await store.count({ device, from: now, to: now + 3 })).toBe(2);
     await store.close();

@@ -61,7 +61,19 @@ describe('SqliteStore', () => {
     const store = new SqliteStore({ path: newPath(), rawRetentionMs: HOUR, alertHistoryRetentionMs: 48 * HOUR });
     await store.init();
     const at = [now - 72 * HOUR, now - 48 * HOUR - 1, now - 48 * HOUR, now - 2 * HOUR, now];
-    await store.writeAlertEvents(at.map((t, i) => ({ alertId: i + 1, key: 'co2.c-1', rule: 'co2', subject: 'c-1', zone: 'z1', event: 'firing', severity: 'warning', at: t, summary: 'CO₂ above 1000 ppm' })));
+    await store.writeAlertEvents(
+      at.map((t, i) => ({
+        alertId: i + 1,
+        key: 'co2.c-1',
+        rule: 'co2',
+        subject: 'c-1',
+        zone: 'z1',
+        event: 'firing',
+        severity: 'warning',
+        at: t,
+        summary: 'CO₂ above 1000 ppm',
+      })),
+    );
     expect(await store.prune(now)).toEqual({ readings: 0, alertEvents: 2 });
     expect(await store.prune(now)).toEqual({ readings: 0, alertEvents: 0 });
     const left = await store.queryAlertEvents({ from: 0, to: now + 1 });
@@ -73,7 +85,9 @@ describe('SqliteStore', () => {
     const store = new SqliteStore({ path: ':memory:' });
     expect(store.rawRetentionMs).toBe(30 * 24 * HOUR);
     expect(store.alertHistoryRetentionMs).toBe(104 * 7 * 24 * HOUR);
-    expect(() => new SqliteStore({ path: ':memory:', alertHistoryRetentionMs: 0 })).toThrow(/alertHistoryRetentionMs 0 must be positive/);
+    expect(() => new SqliteStore({ path: ':memory:', alertHistoryRetentionMs: 0 })).toThrow(
+      /alertHistoryRetentionMs 0 must be positive/,
+    );
   });
 
   it('windows readings before 1970 on the epoch grid too', async () => {
@@ -84,7 +98,9 @@ describe('SqliteStore', () => {
       { device: 'd1', metric: 'noise', ts: -500, value: 50, zone: 'z1' },
       { device: 'd1', metric: 'noise', ts: 500, value: 60, zone: 'z1' },
     ]);
-    expect(await store.query({ device: 'd1', metric: 'noise', from: -5000, to: 5000, every: 1000, agg: 'max' })).toEqual([
+    expect(
+      await store.query({ device: 'd1', metric: 'noise', from: -5000, to: 5000, every: 1000, agg: 'max' }),
+    ).toEqual([
       { ts: -2000, value: 40 },
       { ts: -1000, value: 50 },
       { ts: 0, value: 60 },

@@ -3,13 +3,22 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../hub/domain/reading.ts';
 import { StoreRefusal, type Aggregate } from '../hub/store/store.ts';
-import { checkAggregate, checkEvery, checkLimit, checkMetric, checkScope, isEmptyRange, refuseUnwritable } from '../hub/store/validate.ts';
+import {
+  checkAggregate,
+  checkEvery,
+  checkLimit,
+  checkMetric,
+  checkScope,
+  isEmptyRange,
+  refuseUnwritable,
+} from '../hub/store/validate.ts';
 
 const good: Reading = { device: 'd1', metric: 'noise', ts: 1000, value: 50, zone: 'z1' };
 
 describe('store checks', () => {
   it('admits metric names of the grammar, prototype keys among them, and refuses the rest by name', () => {
-    for (const metric of ['noise', 'co2', 'toString', 'constructor', 'vibration_rms']) expect(checkMetric(metric)).toBe(metric);
+    for (const metric of ['noise', 'co2', 'toString', 'constructor', 'vibration_rms'])
+      expect(checkMetric(metric)).toBe(metric);
     for (const metric of ['__proto__', '', 'noise level', 'noise"', 'noise\n', '/.*/', 'x'.repeat(65), 'lärm']) {
       expect(() => checkMetric(metric), metric).toThrow(`metric ${JSON.stringify(metric)} is not a valid metric name`);
     }
@@ -33,15 +42,19 @@ describe('store checks', () => {
   it('takes whole limits from 0 and whole windows from 1 ms', () => {
     expect(checkLimit(0)).toBe(0);
     expect(checkLimit(100_000)).toBe(100_000);
-    for (const limit of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) expect(() => checkLimit(limit)).toThrow(`limit ${limit} is not a non-negative integer`);
+    for (const limit of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53])
+      expect(() => checkLimit(limit)).toThrow(`limit ${limit} is not a non-negative integer`);
     expect(checkEvery(1)).toBe(1);
-    for (const every of [0, -60_000, 0.5, Number.NaN]) expect(() => checkEvery(every)).toThrow(`every ${every} is not a positive integer of ms`);
+    for (const every of [0, -60_000, 0.5, Number.NaN])
+      expect(() => checkEvery(every)).toThrow(`every ${every} is not a positive integer of ms`);
   });
 
   it('admits only the aggregates both stores compute, never a prototype key', () => {
     for (const agg of ['mean', 'min', 'max', 'last', 'laeq'] as const) expect(checkAggregate(agg)).toBe(agg);
     for (const agg of ['toString', '__proto__', 'constructor', 'sum', '']) {
-      expect(() => checkAggregate(agg as Aggregate)).toThrow(`unknown aggregate ${JSON.stringify(agg)} (one of mean, min, max, last, laeq)`);
+      expect(() => checkAggregate(agg as Aggregate)).toThrow(
+        `unknown aggregate ${JSON.stringify(agg)} (one of mean, min, max, last, laeq)`,
+      );
     }
   });
 

@@ -54,7 +54,8 @@ function signedBy(name: string) {
 /** A time in a body: ms since 1970 as a number, or any form the query parameters take. */
 function timeField(name: string) {
   return z.union([z.number(), z.string()], {
-    error: (issue) => `${name}=${issue.input === undefined ? 'nothing' : JSON.stringify(issue.input).slice(0, 80)} is not a time: use ${TIME_FORMS}`,
+    error: (issue) =>
+      `${name}=${issue.input === undefined ? 'nothing' : JSON.stringify(issue.input).slice(0, 80)} is not a time: use ${TIME_FORMS}`,
   });
 }
 
@@ -75,12 +76,21 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
           severity: choiceParam('severity', SEVERITIES).optional().describe('warning or critical'),
           limit: limitParam('limit', 10_000).optional().describe('most alerts returned, 1 to 10000'),
         }),
-        response: { 200: z.object({ alerts: z.array(alertView).describe('newest first') }).describe('alerts'), 400: BAD_REQUEST, ...ACCESS_REFUSALS },
+        response: {
+          200: z.object({ alerts: z.array(alertView).describe('newest first') }).describe('alerts'),
+          400: BAD_REQUEST,
+          ...ACCESS_REFUSALS,
+        },
       },
     },
     async (request) => {
       const { state, zone, severity, limit } = request.query;
-      const alerts = engine.alerts({ ...(state && { state }), ...(zone && { zone }), ...(severity && { severity }), ...(limit && { limit }) });
+      const alerts = engine.alerts({
+        ...(state && { state }),
+        ...(zone && { zone }),
+        ...(severity && { severity }),
+        ...(limit && { limit }),
+      });
       return { alerts: alerts.map(view) };
     },
   );
@@ -92,7 +102,9 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
         summary: 'One alert with its history',
         params: alertId,
         response: {
-          200: alertView.extend({ history: z.array(alertEvent).describe('its transitions, oldest first') }).describe('the alert'),
+          200: alertView
+            .extend({ history: z.array(alertEvent).describe('its transitions, oldest first') })
+            .describe('the alert'),
           400: BAD_REQUEST,
           404: refusal('no alert of this id (resolved alerts are kept 90 days)'),
           ...ACCESS_REFUSALS,
@@ -113,7 +125,13 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
       schema: {
         summary: 'Acknowledge an alert: {"by": "...", "comment": "..."}; stops its escalation',
         params: alertId,
-        body: z.object({ by: signedBy('by').describe('who acknowledges, up to 100 characters'), comment: typed('comment', 1000).describe('up to 1000 characters') }, { error: NOT_AN_OBJECT }),
+        body: z.object(
+          {
+            by: signedBy('by').describe('who acknowledges, up to 100 characters'),
+            comment: typed('comment', 1000).describe('up to 1000 characters'),
+          },
+          { error: NOT_AN_OBJECT },
+        ),
         response: {
           200: alertView.describe('the alert, acknowledged'),
           400: BAD_REQUEST,
@@ -137,7 +155,12 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
     {
       schema: {
         summary: 'Silences, active and scheduled',
-        response: { 200: z.object({ silences: z.array(silence.extend({ active: z.boolean().describe('in force now') })) }).describe('silences'), ...ACCESS_REFUSALS },
+        response: {
+          200: z
+            .object({ silences: z.array(silence.extend({ active: z.boolean().describe('in force now') })) })
+            .describe('silences'),
+          ...ACCESS_REFUSALS,
+        },
       },
     },
     async () => {
@@ -151,23 +174,34 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
       zone: idParam('matchers.zone', 'body').optional(),
       device: idParam('matchers.device', 'body').optional(),
       rule: textParam('matchers.rule', { source: 'body' })
-        .regex(RULE, { error: (issue) => `matchers.rule=${JSON.stringify(String(issue.input).slice(0, 80))} is not a rule name such as noise, offline or equipment.headset` })
+        .regex(RULE, {
+          error: (issue) =>
+            `matchers.rule=${JSON.stringify(String(issue.input).slice(0, 80))} is not a rule name such as noise, offline or equipment.headset`,
+        })
         .optional(),
       severity: choiceParam('matchers.severity', SEVERITIES, 'body').optional(),
     },
     {
       error: (issue) =>
-        issue.code === 'unrecognized_keys' ? `matchers: unknown field(s) ${issue.keys.join(', ')} (use zone, device, rule, severity)` : 'matchers must be a JSON object, such as {"zone": "floor-a"}',
+        issue.code === 'unrecognized_keys'
+          ? `matchers: unknown field(s) ${issue.keys.join(', ')} (use zone, device, rule, severity)`
+          : 'matchers must be a JSON object, such as {"zone": "floor-a"}',
     },
   );
 
   const silenceBody = z
     .object(
       {
-        matchers: matchers.optional().describe('what to silence: at least one of zone, device, rule (such as noise, offline, equipment.headset), severity'),
+        matchers: matchers
+          .optional()
+          .describe(
+            'what to silence: at least one of zone, device, rule (such as noise, offline, equipment.headset), severity',
+          ),
         startsAt: timeField('startsAt').optional().describe(`when it starts: ${TIME_FORMS} (default now)`),
         endsAt: timeField('endsAt').optional().describe('when it ends, as startsAt; or give duration'),
-        duration: textParam('duration', { source: 'body' }).optional().describe('how long it lasts, such as 2h (when endsAt is not given); at most 90 days'),
+        duration: textParam('duration', { source: 'body' })
+          .optional()
+          .describe('how long it lasts, such as 2h (when endsAt is not given); at most 90 days'),
         createdBy: signedBy('createdBy').describe('who silences, up to 100 characters'),
         comment: typed('comment', 1000).describe('why, up to 1000 characters'),
       },
@@ -177,9 +211,14 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
       // Zod gets here even past an unknown matcher (unknown keys do not stop it): that alone is said.
       if (ctx.issues.length > 0) return z.NEVER;
       const given: SilenceMatchers = body.matchers ?? {};
-      if (Object.keys(given).length === 0) return refuse(ctx, 'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed');
+      if (Object.keys(given).length === 0)
+        return refuse(
+          ctx,
+          'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed',
+        );
       const at = now();
-      const time = (name: string, value: number | string | undefined) => resolveTime(ctx, name, value === undefined ? undefined : String(value), at, at);
+      const time = (name: string, value: number | string | undefined) =>
+        resolveTime(ctx, name, value === undefined ? undefined : String(value), at, at);
       const startsAt = time('startsAt', body.startsAt);
       let endsAt = body.endsAt === undefined ? undefined : time('endsAt', body.endsAt);
       if (startsAt === undefined || (body.endsAt !== undefined && endsAt === undefined)) return z.NEVER;
@@ -188,8 +227,13 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
         if (duration === undefined) return refuse(ctx, 'give endsAt (a time) or duration (such as "2h")');
         endsAt = startsAt + duration;
       }
-      if (endsAt <= startsAt || endsAt <= at) return refuse(ctx, `endsAt (${new Date(endsAt).toISOString()}) must be after startsAt and in the future: the silence would never be in force`);
-      if (endsAt - startsAt > MAX_SILENCE_MS) return refuse(ctx, 'a silence may last at most 90 days: make endsAt (or the duration) sooner');
+      if (endsAt <= startsAt || endsAt <= at)
+        return refuse(
+          ctx,
+          `endsAt (${new Date(endsAt).toISOString()}) must be after startsAt and in the future: the silence would never be in force`,
+        );
+      if (endsAt - startsAt > MAX_SILENCE_MS)
+        return refuse(ctx, 'a silence may last at most 90 days: make endsAt (or the duration) sooner');
       return { matchers: given, startsAt, endsAt, createdBy: body.createdBy, comment: body.comment ?? '' };
     });
 
@@ -197,7 +241,8 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
     '/api/v1/silences',
     {
       schema: {
-        summary: 'Silence notifications: {"matchers": {"zone","device","rule","severity"}, "endsAt" or "duration", "createdBy", "comment"}',
+        summary:
+          'Silence notifications: {"matchers": {"zone","device","rule","severity"}, "endsAt" or "duration", "createdBy", "comment"}',
         body: silenceBody,
         response: { 201: silence.describe('the silence, created'), 400: BAD_REQUEST, ...ACCESS_REFUSALS },
       },
@@ -205,7 +250,14 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
     async (request, reply) => {
       const created = engine.addSilence(request.body);
       const { matchers: given, startsAt, endsAt, createdBy, comment } = request.body;
-      audit(request.actor, 'silence.create', { silence: created.id, matchers: given, startsAt, endsAt, createdBy, comment });
+      audit(request.actor, 'silence.create', {
+        silence: created.id,
+        matchers: given,
+        startsAt,
+        endsAt,
+        createdBy,
+        comment,
+      });
       return reply.code(201).send(created);
     },
   );
@@ -216,7 +268,12 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
       schema: {
         summary: 'End a silence',
         params: silenceId,
-        response: { 204: z.undefined().describe('ended'), 400: BAD_REQUEST, 404: refusal('no silence of this id'), ...ACCESS_REFUSALS },
+        response: {
+          204: z.undefined().describe('ended'),
+          400: BAD_REQUEST,
+          404: refusal('no silence of this id'),
+          ...ACCESS_REFUSALS,
+        },
       },
     },
     async (request, reply) => {
@@ -232,7 +289,12 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
     {
       schema: {
         summary: 'Effective rules per zone, with the source of every number',
-        response: { 200: siteRules.describe('the season, and every zone\'s requirements with their limits; liveness, flapping and the hub\'s own health'), ...ACCESS_REFUSALS },
+        response: {
+          200: siteRules.describe(
+            "the season, and every zone's requirements with their limits; liveness, flapping and the hub's own health",
+          ),
+          ...ACCESS_REFUSALS,
+        },
       },
     },
     async () => rules(),

@@ -8,8 +8,12 @@ import { ACCESS_REFUSALS, BAD_REQUEST, schemaOf } from './schemas.ts';
 const entry = schemaOf<AuditEntry>()(
   z.object({
     at: z.number().describe('ms since 1970'),
-    who: z.string().describe('the token name, "cli:<os user>", "anonymous" on an open hub, or "hub" for what the hub did itself'),
-    action: z.string().describe('such as alert.ack, silence.create, silence.delete, device.add, token.revoke, connection.close'),
+    who: z
+      .string()
+      .describe('the token name, "cli:<os user>", "anonymous" on an open hub, or "hub" for what the hub did itself'),
+    action: z
+      .string()
+      .describe('such as alert.ack, silence.create, silence.delete, device.add, token.revoke, connection.close'),
     details: z.record(z.string(), z.unknown()).describe('what the action was about, as recorded'),
   }),
 );
@@ -22,10 +26,16 @@ export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditLog }> = async (ap
       schema: {
         summary: 'Audit log: acknowledgements, silences, device and token changes (admin)',
         querystring: z.object({
-          action: textParam('action').optional().describe('only entries of this action, such as alert.ack, silence.create or token.revoke'),
+          action: textParam('action')
+            .optional()
+            .describe('only entries of this action, such as alert.ack, silence.create or token.revoke'),
           limit: limitParam('limit', 10_000).optional().describe('most entries returned, 1 to 10000 (default 100)'),
         }),
-        response: { 200: z.object({ entries: z.array(entry).describe('newest first') }).describe('audit entries'), 400: BAD_REQUEST, ...ACCESS_REFUSALS },
+        response: {
+          200: z.object({ entries: z.array(entry).describe('newest first') }).describe('audit entries'),
+          400: BAD_REQUEST,
+          ...ACCESS_REFUSALS,
+        },
       },
     },
     async (request) => {

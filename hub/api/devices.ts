@@ -24,11 +24,15 @@ export const deviceView = schemaOf<DeviceView>()(
     zone: z.string().nullable(),
     declared: z.boolean().describe('false for a device that reports but is not declared in the configuration'),
     online: z.boolean(),
-    onlineBy: z.enum(['status', 'activity', 'never_seen']).describe('why online is what it is: the last birth or last will (status), or heartbeat freshness (activity)'),
+    onlineBy: z
+      .enum(['status', 'activity', 'never_seen'])
+      .describe('why online is what it is: the last birth or last will (status), or heartbeat freshness (activity)'),
     lastSeen: z.number().nullable().describe('ms since 1970'),
     lastHeartbeat: z.number().nullable(),
     status: health.nullable().describe('from the last heartbeat'),
-    components: z.record(z.string(), z.object({ state: health, code: z.string().optional() })).describe('from the last heartbeat, such as {"headset":{"state":"degraded","code":"noise"}}'),
+    components: z
+      .record(z.string(), z.object({ state: health, code: z.string().optional() }))
+      .describe('from the last heartbeat, such as {"headset":{"state":"degraded","code":"noise"}}'),
     fw: z.string().nullable(),
     metrics: z.array(z.string()).describe('metrics it has reported'),
   }),
@@ -57,8 +61,12 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
         querystring: z.object({
           zone: idParam('zone').optional().describe('only devices in this zone'),
           online: flagParam('online').optional().describe('only devices online (true) or offline (false)'),
-          limit: limitParam('limit', MAX_PAGE).optional().describe(`devices per page, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
-          after: idParam('after').optional().describe("a device id: the page starts after it (the previous answer's next)"),
+          limit: limitParam('limit', MAX_PAGE)
+            .optional()
+            .describe(`devices per page, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
+          after: idParam('after')
+            .optional()
+            .describe("a device id: the page starts after it (the previous answer's next)"),
         }),
         response: { 200: devicePage, 400: BAD_REQUEST, ...ACCESS_REFUSALS },
       },
@@ -81,13 +89,19 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
       schema: {
         summary: 'One device',
         params: z.object({ id: idParam('id').describe('the device id') }),
-        response: { 200: deviceView.describe('the device'), 400: BAD_REQUEST, 404: refusal('no device of this id is declared or has reported'), ...ACCESS_REFUSALS },
+        response: {
+          200: deviceView.describe('the device'),
+          400: BAD_REQUEST,
+          404: refusal('no device of this id is declared or has reported'),
+          ...ACCESS_REFUSALS,
+        },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
       const device = registry.get(id, now());
-      if (!device) return reply.code(404).send({ error: 'Not Found', message: `no device "${id}" is declared or has reported` });
+      if (!device)
+        return reply.code(404).send({ error: 'Not Found', message: `no device "${id}" is declared or has reported` });
       return device;
     },
   );

@@ -11,7 +11,8 @@ export async function registerDocs(app: FastifyInstance, version: string): Promi
       info: {
         title: 'floorwatch hub API',
         version,
-        description: 'Readings, devices, rejections and health of a floorwatch hub. Times are ms since 1970 unless stated.',
+        description:
+          'Readings, devices, rejections and health of a floorwatch hub. Times are ms since 1970 unless stated.',
       },
     },
     // The SenML body of POST /api/v1/readings is taken as raw bytes and described by its metadata.

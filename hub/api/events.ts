@@ -15,7 +15,10 @@ const KEEPALIVE_MS = 15_000;
 /** A client this far behind is skipped until it catches up, rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: Revocations }> = async (app, { feed, revocations }) => {
+export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: Revocations }> = async (
+  app,
+  { feed, revocations },
+) => {
   /** Each open stream's end, with the token it was opened with (anonymous on an open hub). */
   const open = new Map<() => void, Credential | null>();
   // Streams never end by themselves; the hub ends them when it stops, or when their credential is withdrawn.
@@ -48,7 +51,9 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: 
           zone: idParam('zone').optional().describe('only events of devices in this zone'),
           metric: metricParam('metric').optional().describe('only readings of this metric'),
           // Read by the access check (security/api-access.ts) before this route; listed so it is described.
-          access_token: textParam('access_token').optional().describe('the API token, for a browser\'s EventSource, which cannot send an Authorization header'),
+          access_token: textParam('access_token')
+            .optional()
+            .describe("the API token, for a browser's EventSource, which cannot send an Authorization header"),
         }),
         response: {
           200: { description: 'the stream of events', content: { 'text/event-stream': { schema: z.string() } } },
@@ -61,7 +66,12 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: 
       const { device, zone, metric } = request.query;
       const raw = reply.raw;
       reply.hijack();
-      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
       raw.write(': connected\n\n');
       let skipped = 0;
       const send = (event: string, data: unknown) => {
@@ -75,19 +85,23 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: 
         }
         raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       };
-      const matches = (d: string, z: string) => (device === undefined || d === device) && (zone === undefined || z === zone);
+      const matches = (d: string, z: string) =>
+        (device === undefined || d === device) && (zone === undefined || z === zone);
       const onEntries = (entries: readonly Entry[]) => {
         for (const entry of entries) {
           if (entry.type === 'readings') {
-            for (const r of entry.readings) if (matches(r.device, r.zone) && (metric === undefined || r.metric === metric)) send('reading', r);
+            for (const r of entry.readings)
+              if (matches(r.device, r.zone) && (metric === undefined || r.metric === metric)) send('reading', r);
           } else if (metric === undefined) {
-            if (entry.type === 'heartbeat' && matches(entry.heartbeat.device, entry.heartbeat.zone)) send('heartbeat', entry.heartbeat);
+            if (entry.type === 'heartbeat' && matches(entry.heartbeat.device, entry.heartbeat.zone))
+              send('heartbeat', entry.heartbeat);
             if (entry.type === 'status' && matches(entry.status.id, entry.status.zone)) send('status', entry.status);
           }
         }
       };
       const onAlert = (e: AlertEvent) => {
-        if (metric === undefined && matches(e.alert.subject, e.alert.zone)) send('alert', { event: e.kind, at: e.at, notified: e.notified, late: e.late === true, alert: e.alert });
+        if (metric === undefined && matches(e.alert.subject, e.alert.zone))
+          send('alert', { event: e.kind, at: e.at, notified: e.notified, late: e.late === true, alert: e.alert });
       };
       feed.on('entries', onEntries);
       feed.on('alert', onAlert);

@@ -19,7 +19,10 @@ export const floorPageRoutes: FastifyPluginAsync = async (app) => {
   for (const asset of ASSETS) {
     const body = readFileSync(new URL(`../web/${asset.file}`, import.meta.url));
     app.get(asset.url, { config: { role: 'public' }, schema: { hide: true } }, async (_request, reply) => {
-      reply.header('content-type', asset.type).header('cache-control', 'no-cache').header('content-security-policy', FLOOR_PAGE_CSP);
+      reply
+        .header('content-type', asset.type)
+        .header('cache-control', 'no-cache')
+        .header('content-security-policy', FLOOR_PAGE_CSP);
       return body;
     });
   }

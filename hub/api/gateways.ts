@@ -10,7 +10,9 @@ const gateway = schemaOf<GatewayState>()(
     path: z.string().describe('the serial port'),
     baudRate: z.number(),
     connected: z.boolean().describe('the port is open'),
-    status: z.enum(['online', 'offline', 'unknown']).describe('unknown until the port has opened and a frame arrived once'),
+    status: z
+      .enum(['online', 'offline', 'unknown'])
+      .describe('unknown until the port has opened and a frame arrived once'),
     since: z.number().nullable().describe('since when it has had this status, ms since 1970'),
     lastFrameAt: z.number().nullable(),
     frames: z.record(z.enum(FRAME_RESULTS), z.number()).describe('frames by result since the hub started'),
@@ -24,7 +26,10 @@ export const gatewaysRoutes: FastifyPluginAsyncZod<{ gateways: () => GatewayStat
     {
       schema: {
         summary: 'Serial gateways: port, online/offline since when, frames by result',
-        response: { 200: z.object({ gateways: z.array(gateway) }).describe('the configured serial gateways'), ...ACCESS_REFUSALS },
+        response: {
+          200: z.object({ gateways: z.array(gateway) }).describe('the configured serial gateways'),
+          ...ACCESS_REFUSALS,
+        },
       },
     },
     async () => ({ gateways: gateways() }),

@@ -29,9 +29,12 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: () => Promise<HealthR
     '/api/v1/health',
     {
       schema: {
-        summary: 'Broker, store and journal health (503 when not healthy); without a token on a hub that needs one, the status only',
+        summary:
+          'Broker, store and journal health (503 when not healthy); without a token on a hub that needs one, the status only',
         response: {
-          200: report.describe('ok, or degraded: a backlog drains, the store refuses readings, devices are refused, or the hub is overloaded'),
+          200: report.describe(
+            'ok, or degraded: a backlog drains, the store refuses readings, devices are refused, or the hub is overloaded',
+          ),
           503: report.describe('down: the store is down or the journal cannot write'),
           403: ACCESS_REFUSALS[403],
           421: ACCESS_REFUSALS[421],

@@ -4,14 +4,20 @@ import { z } from 'zod';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { ACCESS_REFUSALS } from './schemas.ts';
 
-export const metricsRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; refresh: () => void }> = async (app, { metrics, refresh }) => {
+export const metricsRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; refresh: () => void }> = async (
+  app,
+  { metrics, refresh },
+) => {
   app.get(
     '/metrics',
     {
       schema: {
         summary: 'Prometheus metrics',
         response: {
-          200: { description: 'the Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } },
+          200: {
+            description: 'the Prometheus text exposition format',
+            content: { 'text/plain': { schema: z.string() } },
+          },
           ...ACCESS_REFUSALS,
         },
       },

@@ -5,7 +5,10 @@ import type WebSocket from 'ws';
 import { createWebSocketStream } from 'ws';
 import type { Broker } from '../broker/broker.ts';
 
-export const mqttWebSocketRoute: FastifyPluginAsync<{ broker: Broker; maxPacketBytes: number }> = async (app, { broker, maxPacketBytes }) => {
+export const mqttWebSocketRoute: FastifyPluginAsync<{ broker: Broker; maxPacketBytes: number }> = async (
+  app,
+  { broker, maxPacketBytes },
+) => {
   // A WebSocket message is buffered whole before the broker sees a byte of it: no bigger than the
   // largest MQTT packet the broker takes (with room for its fixed header).
   await app.register(websocket, { options: { maxPayload: maxPacketBytes + 16 } });

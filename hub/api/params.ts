@@ -35,21 +35,28 @@ export function idParam(name: string, source: Source = 'query') {
 export function metricParam(name: string, required?: string) {
   return textParam(name, required === undefined ? {} : { required })
     .superRefine((value, ctx) => {
-      if (!METRIC_PATTERN.test(value)) ctx.addIssue({ code: 'custom', message: `${name}=${shown(value)} must be a metric name such as temperature` });
+      if (!METRIC_PATTERN.test(value))
+        ctx.addIssue({ code: 'custom', message: `${name}=${shown(value)} must be a metric name such as temperature` });
     })
     .meta({ pattern: METRIC_PATTERN.source });
 }
 
 export function choiceParam<const T extends readonly string[]>(name: string, allowed: T, source: Source = 'query') {
   return z.enum(allowed, {
-    error: (issue) => (typeof issue.input === 'string' ? `${name}=${shown(issue.input, 40)} is not one of ${allowed.join(', ')}` : notText(name, issue.input, source, `${name} is required`)),
+    error: (issue) =>
+      typeof issue.input === 'string'
+        ? `${name}=${shown(issue.input, 40)} is not one of ${allowed.join(', ')}`
+        : notText(name, issue.input, source, `${name} is required`),
   });
 }
 
 /** The word true or false. */
 export function flagParam(name: string) {
   return z.enum(['true', 'false'], {
-    error: (issue) => (typeof issue.input === 'string' ? `${name}=${shown(issue.input, 20)} must be true or false` : notText(name, issue.input, 'query', `${name} is required`)),
+    error: (issue) =>
+      typeof issue.input === 'string'
+        ? `${name}=${shown(issue.input, 20)} must be true or false`
+        : notText(name, issue.input, 'query', `${name} is required`),
   });
 }
 
@@ -66,7 +73,10 @@ export function windowParam(name: string) {
   return textParam(name).transform((text, ctx): Window => {
     const window = parseDuration(text);
     if (window !== undefined && window >= 1000 && window <= MAX_WINDOW_MS) return { text, ms: Math.round(window) };
-    ctx.addIssue({ code: 'custom', message: `${name}=${shown(text, 40)} must be a duration from 1s to 366d, such as 1m or 15m` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `${name}=${shown(text, 40)} must be a duration from 1s to 366d, such as 1m or 15m`,
+    });
     return z.NEVER;
   });
 }
@@ -109,7 +119,13 @@ export const TIME_FORMS = 'ms since 1970, an ISO 8601 date, or a relative time s
  * `fallback` when it is absent or empty; undefined, with the problem added to `ctx`, when it is
  * not a time the hub can handle.
  */
-export function resolveTime(ctx: z.RefinementCtx, name: string, value: string | undefined, now: number, fallback: number): number | undefined {
+export function resolveTime(
+  ctx: z.RefinementCtx,
+  name: string,
+  value: string | undefined,
+  now: number,
+  fallback: number,
+): number | undefined {
   if (value === undefined || value === '') return fallback;
   const time = timeOf(value, now);
   const problem =

@@ -7,7 +7,17 @@ import { METRICS } from '../domain/reading.ts';
 import type { Ingest, IngestOutcome } from '../ingest/ingest.ts';
 import type { ReadingWriters } from '../security/reading-writers.ts';
 import { AGGREGATES, type ReadingQuery, type SeriesPoint, type StoreReader } from '../store/store.ts';
-import { choiceParam, idParam, limitParam, metricParam, refuse, resolveTime, textParam, TIME_FORMS, windowParam } from './params.ts';
+import {
+  choiceParam,
+  idParam,
+  limitParam,
+  metricParam,
+  refuse,
+  resolveTime,
+  textParam,
+  TIME_FORMS,
+  windowParam,
+} from './params.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal, schemaOf, STORE_DOWN } from './schemas.ts';
 
 export interface ReadingsRoutesOptions {
@@ -24,7 +34,9 @@ const DEFAULT_RANGE_MS = 3_600_000;
 
 const point = schemaOf<SeriesPoint>()(
   z.object({
-    ts: z.number().describe('raw: the reading\'s time; per window: the window\'s start; over the range: the range\'s start (ms)'),
+    ts: z
+      .number()
+      .describe("raw: the reading's time; per window: the window's start; over the range: the range's start (ms)"),
     value: z.number(),
     device: z.string().optional().describe('the device the point came from (raw points only)'),
   }),
@@ -41,7 +53,7 @@ const readingsAnswer = schemaOf<ReadingQuery & { unit: string | null; points: Se
       every: z.number().optional().describe('window length (ms)'),
       agg: z.enum(AGGREGATES).optional(),
       limit: z.number().optional(),
-      unit: z.string().nullable().describe('the metric\'s canonical unit; null for a metric the hub does not know'),
+      unit: z.string().nullable().describe("the metric's canonical unit; null for a metric the hub does not know"),
       points: z.array(point).describe('oldest first'),
     })
     .describe('the query as understood, and its points'),
@@ -50,7 +62,10 @@ const readingsAnswer = schemaOf<ReadingQuery & { unit: string | null; points: Se
 /** One SenML record (RFC 8428) as the hub reads it, for the description only: ingest judges the bytes itself. */
 const senmlRecord = z.object({
   bver: z.number().optional().describe('SenML version, 10 or lower'),
-  bn: z.string().optional().describe('base name, such as "t-17/": the device is the part of the name before the last /'),
+  bn: z
+    .string()
+    .optional()
+    .describe('base name, such as "t-17/": the device is the part of the name before the last /'),
   bt: z.number().optional().describe('base time, s since 1970 (or relative, under 2^28)'),
   bu: z.string().optional().describe('base unit'),
   bv: z.number().optional().describe('base value, added to each v'),
@@ -64,17 +79,23 @@ const senmlRecord = z.object({
  * The raw body: ingest parses it with the same parser and limits as an MQTT payload, and keeps
  * what it refuses, with the reason, in the rejection log. Described as the SenML it should be.
  */
-const senmlBody = z.custom<Buffer>((body) => Buffer.isBuffer(body), { error: 'send a SenML array as application/senml+json or application/json' }).meta({
-  description: 'a SenML pack (RFC 8428)',
-  ...z.toJSONSchema(z.array(senmlRecord), { target: 'openapi-3.0' }),
-});
+const senmlBody = z
+  .custom<Buffer>((body) => Buffer.isBuffer(body), {
+    error: 'send a SenML array as application/senml+json or application/json',
+  })
+  .meta({
+    description: 'a SenML pack (RFC 8428)',
+    ...z.toJSONSchema(z.array(senmlRecord), { target: 'openapi-3.0' }),
+  });
 
 const outcome = schemaOf<IngestOutcome>()(
   z.object({
     accepted: z.number().describe('values taken into the journal'),
     rejected: z.number().describe('values or records refused'),
     duplicates: z.number().describe('values the hub already had (the same seq, or the same metric at the same time)'),
-    problems: z.array(z.object({ reason: z.string(), detail: z.string(), device: z.string().optional() })).describe('what was refused and why (also in GET /api/v1/rejections)'),
+    problems: z
+      .array(z.object({ reason: z.string(), detail: z.string(), device: z.string().optional() }))
+      .describe('what was refused and why (also in GET /api/v1/rejections)'),
   }),
 );
 
@@ -85,17 +106,26 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
     .object({
       device: idParam('device').optional().describe('a device id (give device or zone)'),
       zone: idParam('zone').optional().describe('a zone id (give device or zone)'),
-      metric: metricParam('metric', 'metric is required, e.g. metric=temperature').describe('e.g. temperature, humidity, co2, noise'),
+      metric: metricParam('metric', 'metric is required, e.g. metric=temperature').describe(
+        'e.g. temperature, humidity, co2, noise',
+      ),
       from: textParam('from').optional().describe(`start of the range: ${TIME_FORMS} (default: an hour before to)`),
       to: textParam('to').optional().describe('end of the range, as from (default now)'),
-      every: windowParam('every').optional().describe('with agg, one point per window of this length, such as 1m or 15m (1s to 366d)'),
-      agg: choiceParam('agg', AGGREGATES).optional().describe('mean, min, max, last or laeq (the energy average of decibels); without every, over the whole range'),
-      limit: limitParam('limit', MAX_POINTS).optional().describe(`most raw points returned, 1 to ${MAX_POINTS}; the newest are kept`),
+      every: windowParam('every')
+        .optional()
+        .describe('with agg, one point per window of this length, such as 1m or 15m (1s to 366d)'),
+      agg: choiceParam('agg', AGGREGATES)
+        .optional()
+        .describe('mean, min, max, last or laeq (the energy average of decibels); without every, over the whole range'),
+      limit: limitParam('limit', MAX_POINTS)
+        .optional()
+        .describe(`most raw points returned, 1 to ${MAX_POINTS}; the newest are kept`),
     })
     // Said even when another parameter is wrong too (`when`): it only asks which of the two were given.
     .superRefine(
       (q, ctx) => {
-        if ((q.device === undefined) === (q.zone === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of device or zone' });
+        if ((q.device === undefined) === (q.zone === undefined))
+          ctx.addIssue({ code: 'custom', message: 'give exactly one of device or zone' });
       },
       { when: () => true },
     )
@@ -105,10 +135,16 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
       const to = resolveTime(ctx, 'to', q.to, at, at);
       const from = resolveTime(ctx, 'from', q.from, at, (to ?? at) - DEFAULT_RANGE_MS);
       if (from === undefined || to === undefined) return z.NEVER;
-      if (from >= to) return refuse(ctx, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
+      if (from >= to)
+        return refuse(ctx, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
       const { every, agg } = q;
-      if (every !== undefined && agg === undefined) return refuse(ctx, 'every needs agg (mean, min, max, last or laeq)');
-      if (every !== undefined && (to - from) / every.ms > MAX_WINDOWS) return refuse(ctx, `every=${every.text} makes more than ${MAX_WINDOWS} windows over this range: use a longer window`);
+      if (every !== undefined && agg === undefined)
+        return refuse(ctx, 'every needs agg (mean, min, max, last or laeq)');
+      if (every !== undefined && (to - from) / every.ms > MAX_WINDOWS)
+        return refuse(
+          ctx,
+          `every=${every.text} makes more than ${MAX_WINDOWS} windows over this range: use a longer window`,
+        );
       return {
         metric: q.metric,
         from,
@@ -143,9 +179,14 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
   );
 
   // Raw bytes, so the body goes through the same parser and limits as an MQTT payload.
-  app.addContentTypeParser(['application/json', 'application/senml+json'], { parseAs: 'buffer', bodyLimit: options.maxPayloadBytes }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    ['application/json', 'application/senml+json'],
+    { parseAs: 'buffer', bodyLimit: options.maxPayloadBytes },
+    (_req, body, done) => done(null, body),
+  );
 
-  const postSummary = 'Submit readings as SenML (RFC 8428); names are "{deviceId}/{metric}". A device logs in with HTTP Basic (its id and MQTT password) and sends only its own; a token of the ingest role sends for devices without a password';
+  const postSummary =
+    'Submit readings as SenML (RFC 8428); names are "{deviceId}/{metric}". A device logs in with HTTP Basic (its id and MQTT password) and sends only its own; a token of the ingest role sends for devices without a password';
   app.post(
     '/api/v1/readings',
     {
@@ -156,14 +197,20 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
         body: senmlBody,
         response: {
           200: outcome.describe('taken, at least in part: what was accepted, refused and already known'),
-          400: z.union([outcome, BAD_REQUEST]).describe('nothing taken: every value was refused, each with its reason; or the body is not SenML'),
+          400: z
+            .union([outcome, BAD_REQUEST])
+            .describe('nothing taken: every value was refused, each with its reason; or the body is not SenML'),
           401: ACCESS_REFUSALS[401],
-          403: z.union([outcome, ACCESS_REFUSALS[403]]).describe('the sender may not speak for the devices named, or may not write readings at all'),
+          403: z
+            .union([outcome, ACCESS_REFUSALS[403]])
+            .describe('the sender may not speak for the devices named, or may not write readings at all'),
           413: refusal(`the body is larger than ingest.max_payload_bytes (${options.maxPayloadBytes} bytes)`),
           415: refusal('the body is neither application/senml+json nor application/json'),
           421: ACCESS_REFUSALS[421],
           429: ACCESS_REFUSALS[429],
-          503: refusal('the journal cannot take readings now (the disk is full or failing): nothing was acknowledged; send again later'),
+          503: refusal(
+            'the journal cannot take readings now (the disk is full or failing): nothing was acknowledged; send again later',
+          ),
         },
       },
     },
@@ -184,10 +231,13 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
           ...(writer.kind === 'ingest' && { refuseDevice: (device: string) => writers.refusal(writer, device) }),
         });
       } catch (err) {
-        return reply.code(503).send({ error: 'Service Unavailable', message: `readings not accepted: ${(err as Error).message}` });
+        return reply
+          .code(503)
+          .send({ error: 'Service Unavailable', message: `readings not accepted: ${(err as Error).message}` });
       }
       // Nothing taken, and only because the sender may not speak for those devices: forbidden, not malformed.
-      if (result.accepted === 0 && result.rejected > 0) return reply.code(result.problems.every((p) => p.reason === 'device_mismatch') ? 403 : 400).send(result);
+      if (result.accepted === 0 && result.rejected > 0)
+        return reply.code(result.problems.every((p) => p.reason === 'device_mismatch') ? 403 : 400).send(result);
       return result;
     },
   );

@@ -29,7 +29,11 @@ const refusedInput = schemaOf<RejectionRecord & { stage: 'ingest' }>()(
 const setAside = schemaOf<SetAsideRecord>()(
   z.object({
     at: z.number().describe('when it was set aside, ms since 1970'),
-    stage: z.string().describe('store for readings the store refused, notify for notifications a receiver refused; otherwise the journal consumer that gave up on an entry'),
+    stage: z
+      .string()
+      .describe(
+        'store for readings the store refused, notify for notifications a receiver refused; otherwise the journal consumer that gave up on an entry',
+      ),
     reason: z.enum(SET_ASIDE_REASONS),
     detail: z.string().describe("the database's reason, or the consumer's error"),
     lsn: z.number().optional().describe('the journal entry a consumer gave up on'),
@@ -41,7 +45,10 @@ const setAside = schemaOf<SetAsideRecord>()(
   }),
 );
 
-export const rejectionsRoutes: FastifyPluginAsyncZod<{ rejections: RejectionLog; setAside: SetAsideLog }> = async (app, { rejections, setAside: later }) => {
+export const rejectionsRoutes: FastifyPluginAsyncZod<{ rejections: RejectionLog; setAside: SetAsideLog }> = async (
+  app,
+  { rejections, setAside: later },
+) => {
   app.get(
     '/api/v1/rejections',
     {
@@ -50,8 +57,12 @@ export const rejectionsRoutes: FastifyPluginAsyncZod<{ rejections: RejectionLog;
         querystring: z.object({
           // Hostile device names are exactly what an operator looks for here, so no id grammar check.
           device: textParam('device').optional().describe('the device as it was sent, valid id or not'),
-          reason: choiceParam('reason', [...REJECTION_REASONS, ...SET_ASIDE_REASONS]).optional().describe('only records of this reason'),
-          stage: textParam('stage').optional().describe('ingest, store, notify, or the name of a journal consumer: rules, devices'),
+          reason: choiceParam('reason', [...REJECTION_REASONS, ...SET_ASIDE_REASONS])
+            .optional()
+            .describe('only records of this reason'),
+          stage: textParam('stage')
+            .optional()
+            .describe('ingest, store, notify, or the name of a journal consumer: rules, devices'),
           limit: limitParam('limit', 100_000).optional().describe('most records returned, 1 to 100000 (default 100)'),
         }),
         response: {
@@ -71,12 +82,17 @@ export const rejectionsRoutes: FastifyPluginAsyncZod<{ rejections: RejectionLog;
       const { device, reason, stage, limit = 100 } = request.query;
       const byDevice = device !== undefined ? { device } : {};
       const ingest =
-        (stage === undefined || stage === 'ingest') && (reason === undefined || (REJECTION_REASONS as readonly string[]).includes(reason))
-          ? rejections.list({ limit, ...byDevice, ...(reason !== undefined && { reason }) }).map((r) => ({ stage: 'ingest' as const, ...r }))
+        (stage === undefined || stage === 'ingest') &&
+        (reason === undefined || (REJECTION_REASONS as readonly string[]).includes(reason))
+          ? rejections
+              .list({ limit, ...byDevice, ...(reason !== undefined && { reason }) })
+              .map((r) => ({ stage: 'ingest' as const, ...r }))
           : [];
       const afterJournal =
         stage !== 'ingest' && (reason === undefined || (SET_ASIDE_REASONS as readonly string[]).includes(reason))
-          ? later.list({ limit, ...byDevice, ...(stage !== undefined && { stage }) }).filter((r) => reason === undefined || r.reason === reason)
+          ? later
+              .list({ limit, ...byDevice, ...(stage !== undefined && { stage }) })
+              .filter((r) => reason === undefined || r.reason === reason)
           : [];
       return {
         total: rejections.total + later.total,

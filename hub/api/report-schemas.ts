@@ -21,20 +21,33 @@ export const shiftReportSchema = schemaOf<ShiftReport>()(
         type: zoneType,
         temperature: spread.optional(),
         humidity: spread.optional(),
-        co2MaxHourlyMean: z.object({ value: z.number(), hour: z.number().describe('the clock hour it started, ms since 1970') }).optional().describe('the highest 1-hour mean'),
+        co2MaxHourlyMean: z
+          .object({ value: z.number(), hour: z.number().describe('the clock hour it started, ms since 1970') })
+          .optional()
+          .describe('the highest 1-hour mean'),
         compliance: z.array(
           z.object({
             requirement: z.string(),
             metric: z.string(),
             title: z.string(),
-            percentWithin: z.number().describe("percent of the zone's readings at which no limit of the requirement was crossed"),
+            percentWithin: z
+              .number()
+              .describe("percent of the zone's readings at which no limit of the requirement was crossed"),
             readings: z.number(),
           }),
         ),
       }),
     ),
     positions: z
-      .array(z.object({ device: z.string(), zone: z.string(), laeq: z.number().describe('energy average over the span, dB(A)'), lex8h: z.number(), dosePercent: z.number() }))
+      .array(
+        z.object({
+          device: z.string(),
+          zone: z.string(),
+          laeq: z.number().describe('energy average over the span, dB(A)'),
+          lex8h: z.number(),
+          dosePercent: z.number(),
+        }),
+      )
       .describe('noise per position'),
     alerts: z.object({
       fired: z.number(),
@@ -57,9 +70,25 @@ export const shiftReportSchema = schemaOf<ShiftReport>()(
         }),
       ),
     }),
-    offline: z.array(z.object({ device: z.string(), zone: z.string(), since: z.number(), back: z.number().optional(), offlineMs: z.number() })),
+    offline: z.array(
+      z.object({
+        device: z.string(),
+        zone: z.string(),
+        since: z.number(),
+        back: z.number().optional(),
+        offlineMs: z.number(),
+      }),
+    ),
     faults: z.array(
-      z.object({ device: z.string(), zone: z.string(), fault: z.string(), severity, since: z.number(), cleared: z.number().optional(), durationMs: z.number() }),
+      z.object({
+        device: z.string(),
+        zone: z.string(),
+        fault: z.string(),
+        severity,
+        since: z.number(),
+        cleared: z.number().optional(),
+        durationMs: z.number(),
+      }),
     ),
     notes: z.array(z.string()),
   }),
@@ -69,7 +98,10 @@ const figures = {
   availabilityPercent: z.number(),
   downtimeMs: z.number(),
   incidents: z.number(),
-  mttrMs: z.number().nullable().describe('mean time from firing to resolution of the incidents resolved within the span; null when none was'),
+  mttrMs: z
+    .number()
+    .nullable()
+    .describe('mean time from firing to resolution of the incidents resolved within the span; null when none was'),
   faults: z.array(z.object({ fault: z.string(), count: z.number() })),
 };
 

@@ -31,43 +31,64 @@ const DAY = 86_400_000;
 const MAX_SHIFT_SPAN = 7 * DAY;
 const MAX_EQUIPMENT_SPAN = 366 * DAY;
 
-export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async (app, { store, rules, shifts, devices, now }) => {
+export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async (
+  app,
+  { store, rules, shifts, devices, now },
+) => {
   const times = (fromText: string) => ({
     from: textParam('from').optional().describe(`${fromText}: ${TIME_FORMS}`),
     to: textParam('to').optional().describe('end of the report, as from (default now)'),
   });
 
   /** from and to, resolved against one reading of the clock, at most `maxMs` apart; undefined, with the problem in `ctx`, otherwise. */
-  const span = (q: { from?: string | undefined; to?: string | undefined }, ctx: z.RefinementCtx, defaultFrom: (at: number) => number, maxMs: number) => {
+  const span = (
+    q: { from?: string | undefined; to?: string | undefined },
+    ctx: z.RefinementCtx,
+    defaultFrom: (at: number) => number,
+    maxMs: number,
+  ) => {
     const at = now();
     const to = resolveTime(ctx, 'to', q.to, at, at);
     const from = resolveTime(ctx, 'from', q.from, at, defaultFrom(at));
     if (from === undefined || to === undefined) return undefined;
-    if (from >= to) return refuse(ctx, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
-    if (to - from > maxMs) return refuse(ctx, `a report covers at most ${maxMs / DAY} days; from and to are ${Math.ceil((to - from) / DAY)} days apart`);
+    if (from >= to)
+      return refuse(ctx, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
+    if (to - from > maxMs)
+      return refuse(
+        ctx,
+        `a report covers at most ${maxMs / DAY} days; from and to are ${Math.ceil((to - from) / DAY)} days apart`,
+      );
     return { from, to };
   };
 
   const shiftQuery = z
     .object({
       ...times('start of the report (default: the start of the current shift)'),
-      format: choiceParam('format', ['json', 'html']).optional().describe('json or html (printable); without it, HTML for Accept: text/html'),
+      format: choiceParam('format', ['json', 'html'])
+        .optional()
+        .describe('json or html (printable); without it, HTML for Accept: text/html'),
     })
     .transform((q, ctx) => {
       const covered = span(q, ctx, (at) => shiftAt(at, shifts).start, MAX_SHIFT_SPAN);
       return covered === undefined ? z.NEVER : { ...covered, format: q.format };
     });
 
-  const equipmentQuery = z.object(times('start of the record (default: 30 days ago)')).transform((q, ctx) => span(q, ctx, (at) => at - 30 * DAY, MAX_EQUIPMENT_SPAN) ?? z.NEVER);
+  const equipmentQuery = z
+    .object(times('start of the record (default: 30 days ago)'))
+    .transform((q, ctx) => span(q, ctx, (at) => at - 30 * DAY, MAX_EQUIPMENT_SPAN) ?? z.NEVER);
 
   app.get(
     '/api/v1/reports/shift',
     {
       schema: {
-        summary: 'Shift handover: environment per zone, noise per position, time within requirements, alerts, offline devices, faults (JSON or HTML)',
+        summary:
+          'Shift handover: environment per zone, noise per position, time within requirements, alerts, offline devices, faults (JSON or HTML)',
         querystring: shiftQuery,
         response: {
-          200: { description: 'the handover, as JSON or as a printable HTML page', content: { 'application/json': { schema: shiftReportSchema }, 'text/html': { schema: z.string() } } },
+          200: {
+            description: 'the handover, as JSON or as a printable HTML page',
+            content: { 'application/json': { schema: shiftReportSchema }, 'text/html': { schema: z.string() } },
+          },
           400: BAD_REQUEST,
           ...ACCESS_REFUSALS,
           503: STORE_DOWN,
@@ -77,7 +98,8 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
     async (request, reply) => {
       const { from, to, format } = request.query;
       const accept = request.headers.accept ?? '';
-      const html = format !== undefined ? format === 'html' : accept.includes('text/html') && !accept.includes('application/json');
+      const html =
+        format !== undefined ? format === 'html' : accept.includes('text/html') && !accept.includes('application/json');
       const report = await shiftReport(store, rules(from), from, to);
       if (!html) return report;
       return reply.type('text/html; charset=utf-8').send(layoutHtml(shiftLayout(report)));
@@ -88,9 +110,15 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
     '/api/v1/reports/equipment',
     {
       schema: {
-        summary: 'Equipment record: availability, incidents, mean time to repair and most frequent faults per device and per kind',
+        summary:
+          'Equipment record: availability, incidents, mean time to repair and most frequent faults per device and per kind',
         querystring: equipmentQuery,
-        response: { 200: equipmentReportSchema.describe('the equipment record'), 400: BAD_REQUEST, ...ACCESS_REFUSALS, 503: STORE_DOWN },
+        response: {
+          200: equipmentReportSchema.describe('the equipment record'),
+          400: BAD_REQUEST,
+          ...ACCESS_REFUSALS,
+          503: STORE_DOWN,
+        },
       },
     },
     async (request) => {

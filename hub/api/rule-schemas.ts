@@ -35,7 +35,9 @@ export const alert = schemaOf<Alert>()(
   }),
 );
 
-export const alertView = schemaOf<Alert & { silencedBy: number[] }>()(alert.extend({ silencedBy: z.array(z.number()).describe('the active silences that hold its notifications back') }));
+export const alertView = schemaOf<Alert & { silencedBy: number[] }>()(
+  alert.extend({ silencedBy: z.array(z.number()).describe('the active silences that hold its notifications back') }),
+);
 
 export const alertEvent = schemaOf<AlertEvent>()(
   z.object({
@@ -46,14 +48,22 @@ export const alertEvent = schemaOf<AlertEvent>()(
     alert: alert.describe('the alert as it was after this event'),
     notified: z.boolean().describe('false when a silence or flapping held the notification back'),
     heldBy: z.string().optional().describe('why it was held'),
-    late: z.literal(true).optional().describe('a notification sent late, once nothing held it any more; not a new transition'),
+    late: z
+      .literal(true)
+      .optional()
+      .describe('a notification sent late, once nothing held it any more; not a new transition'),
   }),
 );
 
 export const silence = schemaOf<Silence>()(
   z.object({
     id: z.number(),
-    matchers: z.object({ zone: z.string().optional(), device: z.string().optional(), rule: z.string().optional(), severity: severity.optional() }),
+    matchers: z.object({
+      zone: z.string().optional(),
+      device: z.string().optional(),
+      rule: z.string().optional(),
+      severity: severity.optional(),
+    }),
     startsAt: z.number(),
     endsAt: z.number(),
     createdBy: z.string(),
@@ -88,11 +98,15 @@ const requirement = schemaOf<Requirement>()(
             z.object({ kind: z.enum(['mean', 'laeq', 'max', 'rise']), windowMs: z.number() }),
             z.object({ kind: z.literal('lex8h') }),
           ])
-          .describe('what the limit is compared with: the latest value, an aggregate over a window, or the projected daily exposure LEX,8h'),
+          .describe(
+            'what the limit is compared with: the latest value, an aggregate over a window, or the projected daily exposure LEX,8h',
+          ),
         for: sourced.describe('how long the condition must hold before the alert fires'),
       }),
     ),
-    hysteresis: sourced.extend({ percent: z.literal(true).optional() }).describe('how far back inside the band a firing limit clears (a percentage of it when percent)'),
+    hysteresis: sourced
+      .extend({ percent: z.literal(true).optional() })
+      .describe('how far back inside the band a firing limit clears (a percentage of it when percent)'),
     keepFiringFor: sourced.describe('how long a cleared condition keeps the alert firing'),
   }),
 );
@@ -101,8 +115,21 @@ export const siteRules = schemaOf<SiteRules>()(
   z.object({
     season: z.enum(SEASONS),
     seasonFrom: z.enum(['config', 'calendar']),
-    zones: z.array(z.object({ zone: z.string(), name: z.string().optional(), type: zoneType, requirements: z.array(requirement).readonly() })),
-    liveness: z.object({ silentIntervals: sourced, mainsCriticalMs: sourced, batteryCriticalMs: sourced, freshMessagesToRecover: sourced, staleIntervals: sourced }),
+    zones: z.array(
+      z.object({
+        zone: z.string(),
+        name: z.string().optional(),
+        type: zoneType,
+        requirements: z.array(requirement).readonly(),
+      }),
+    ),
+    liveness: z.object({
+      silentIntervals: sourced,
+      mainsCriticalMs: sourced,
+      batteryCriticalMs: sourced,
+      freshMessagesToRecover: sourced,
+      staleIntervals: sourced,
+    }),
     flapping: z.object({ changes: sourced, windowMs: sourced, quietMs: sourced }),
     hub: z.object({
       backlogEntries: sourced,

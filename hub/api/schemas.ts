@@ -27,7 +27,10 @@ function badRequest(problems: FastifySchemaValidationError[]): Error {
 /** The body of every refusal, whether Fastify, the access check or a route sends it. */
 export const problem = z.object({
   statusCode: z.number().optional(),
-  code: z.string().optional().describe('a machine-readable code, where the refusal has one (FST_ERR_VALIDATION for a bad parameter)'),
+  code: z
+    .string()
+    .optional()
+    .describe('a machine-readable code, where the refusal has one (FST_ERR_VALIDATION for a bad parameter)'),
   error: z.string().describe('the HTTP status in words'),
   message: z.string().describe('what is wrong and what to do about it'),
 });
@@ -35,17 +38,23 @@ export const problem = z.object({
 /** A refusal, described for /docs. */
 export const refusal = (description: string) => problem.describe(description);
 
-export const BAD_REQUEST = refusal('a parameter or the body is not valid: the message names it, shows what was given and says what is accepted');
+export const BAD_REQUEST = refusal(
+  'a parameter or the body is not valid: the message names it, shows what was given and says what is accepted',
+);
 
 /** What a route that reads the store answers during an outage (store-outage.ts). */
-export const STORE_DOWN = refusal('the reading store is down; nothing is lost, and the message says how many journal entries wait to be stored');
+export const STORE_DOWN = refusal(
+  'the reading store is down; nothing is lost, and the message says how many journal entries wait to be stored',
+);
 
 /** What the access check (security/api-access.ts) may answer before a route runs. */
 export const ACCESS_REFUSALS = {
   401: refusal('no API token, or one the hub does not recognise (revoked or mistyped)'),
   403: refusal("the token's role does not allow this route, or the request came from a web page of another origin"),
   421: refusal('a hub without API tokens answers only to localhost, 127.0.0.1 and [::1]'),
-  429: refusal('more requests a minute than limits.api_requests_per_minute, from this address or with this token; Retry-After says when to try again'),
+  429: refusal(
+    'more requests a minute than limits.api_requests_per_minute, from this address or with this token; Retry-After says when to try again',
+  ),
 };
 
 /** Dotted paths of every field of T at every depth; arrays stand for their elements. */
@@ -58,7 +67,11 @@ type FieldPaths<T, Prefix extends string = ''> = T extends readonly (infer E)[]
 type Unmatched<A, B> = Exclude<FieldPaths<A>, FieldPaths<B>> | Exclude<FieldPaths<B>, FieldPaths<A>>;
 
 /** Why a schema with output O cannot stand for answers of type T; unknown when it can. */
-type Mismatch<T, O> = [Unmatched<T, O>] extends [never] ? ([T] extends [O] ? unknown : { refusesSomeValuesOf: T }) : { fieldsNotMatched: Unmatched<T, O> };
+type Mismatch<T, O> = [Unmatched<T, O>] extends [never]
+  ? [T] extends [O]
+    ? unknown
+    : { refusesSomeValuesOf: T }
+  : { fieldsNotMatched: Unmatched<T, O> };
 
 /**
  * The schema of an answer of type T. An answer is serialised through its schema, which leaves out

@@ -67,12 +67,29 @@ function worst(list: readonly Compliance[]): Compliance {
 function queryFor(l: Limit): { agg: Aggregate; windowMs: number; over: string } | undefined {
   if (!zoneWide(l)) return undefined;
   const o = l.over;
-  if (o.kind === 'last') return l.when === 'above' ? { agg: 'max', windowMs: FRESH_MS, over: 'highest in 10 min' } : { agg: 'min', windowMs: FRESH_MS, over: 'lowest in 10 min' };
-  return { agg: o.kind, windowMs: o.windowMs, over: `${o.kind === 'laeq' ? 'LAeq' : o.kind} over ${Math.round(o.windowMs / 60_000)} min` };
+  if (o.kind === 'last')
+    return l.when === 'above'
+      ? { agg: 'max', windowMs: FRESH_MS, over: 'highest in 10 min' }
+      : { agg: 'min', windowMs: FRESH_MS, over: 'lowest in 10 min' };
+  return {
+    agg: o.kind,
+    windowMs: o.windowMs,
+    over: `${o.kind === 'laeq' ? 'LAeq' : o.kind} over ${Math.round(o.windowMs / 60_000)} min`,
+  };
 }
 
-export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (app, { site, store, rules, engine, devices, now }) => {
-  const zoneStatus = async (zone: string, name: string | undefined, type: ZoneType, requirements: readonly Requirement[], at: number, count: DeviceCount): Promise<ZoneStatus> => {
+export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
+  app,
+  { site, store, rules, engine, devices, now },
+) => {
+  const zoneStatus = async (
+    zone: string,
+    name: string | undefined,
+    type: ZoneType,
+    requirements: readonly Requirement[],
+    at: number,
+    count: DeviceCount,
+  ): Promise<ZoneStatus> => {
     const asked = new Map<string, Promise<number | undefined>>();
     const aggregate = (metric: string, agg: Aggregate, windowMs: number) => {
       const key = `${metric}|${agg}|${windowMs}`;
@@ -94,7 +111,10 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (app
             }),
           );
           const past = breach(req, (_, i) => figures[i]?.value);
-          const deciding = (past && { value: past.value, over: queryFor(past.limit)?.over }) ?? figures.find((x) => x.value !== undefined) ?? figures.find((x) => x.over !== undefined);
+          const deciding =
+            (past && { value: past.value, over: queryFor(past.limit)?.over }) ??
+            figures.find((x) => x.value !== undefined) ??
+            figures.find((x) => x.over !== undefined);
           return {
             key: req.key,
             metric: req.metric,
@@ -103,7 +123,14 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (app
             value: deciding?.value ?? null,
             over: deciding?.over ?? '',
             compliance: past ? past.limit.severity : figures.some((x) => x.value !== undefined) ? 'ok' : 'no_data',
-            ...(past && { breached: { severity: past.limit.severity, when: past.limit.when, threshold: past.limit.threshold.value, source: past.limit.threshold.source } }),
+            ...(past && {
+              breached: {
+                severity: past.limit.severity,
+                when: past.limit.when,
+                threshold: past.limit.threshold.value,
+                source: past.limit.threshold.source,
+              },
+            }),
           };
         }),
     );
@@ -139,14 +166,19 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (app
     const zones = current.zones.filter((z) => z.zone !== 'unassigned');
     const counts = devices(at);
     const none: DeviceCount = { total: 0, online: 0 };
-    const all = [...counts.values()].reduce((sum, c) => ({ total: sum.total + c.total, online: sum.online + c.online }), none);
+    const all = [...counts.values()].reduce(
+      (sum, c) => ({ total: sum.total + c.total, online: sum.online + c.online }),
+      none,
+    );
     return {
       site,
       season: current.season,
       at,
       // Every device, in a zone or not.
       devices: all,
-      zones: await Promise.all(zones.map((z) => zoneStatus(z.zone, z.name, z.type, z.requirements, at, counts.get(z.zone) ?? none))),
+      zones: await Promise.all(
+        zones.map((z) => zoneStatus(z.zone, z.name, z.type, z.requirements, at, counts.get(z.zone) ?? none)),
+      ),
     };
   });
 };

@@ -156,7 +156,10 @@ export class Admission {
    * `publishes` tells whether the stream's client has published, so subscribers'
    * acknowledgements and pings keep flowing.
    */
-  gate(stream: Duplex, connection: { publishes: () => boolean; maxPacketBytes: number; tooLarge: (length: number) => void }): Duplex {
+  gate(
+    stream: Duplex,
+    connection: { publishes: () => boolean; maxPacketBytes: number; tooLarge: (length: number) => void },
+  ): Duplex {
     const { publishes } = connection;
     const reader: Reader = {
       window: -1,
@@ -172,7 +175,10 @@ export class Admission {
           return 'close';
         }
         if (!isQos0Publish(first) || !this.sheds(reader)) return 'keep';
-        if (reader.floodingSince !== undefined && this.options.now() - reader.floodingSince >= this.options.floodGraceMs) {
+        if (
+          reader.floodingSince !== undefined &&
+          this.options.now() - reader.floodingSince >= this.options.floodGraceMs
+        ) {
           this.options.onFlooding?.(stream);
           return 'close';
         }
@@ -266,7 +272,10 @@ export class Admission {
   private overloaded(): boolean {
     const oldest = this.pending.values().next();
     const waiting = oldest.done ? 0 : this.options.now() - oldest.value.at;
-    return Math.max(this.delayMs, waiting) > this.options.maxDelayMs || this.options.rulesBehindMs() > this.options.maxRulesBehindMs;
+    return (
+      Math.max(this.delayMs, waiting) > this.options.maxDelayMs ||
+      this.options.rulesBehindMs() > this.options.maxRulesBehindMs
+    );
   }
 
   /** Counts a QoS 0 publish of this client; true when it goes past the client's share. Windows roll per read, not per packet. */
@@ -280,7 +289,8 @@ export class Admission {
     if (this.share === undefined || reader.count <= this.share) return false;
     this.overShareInWindow = true;
     // Past its share in the window before too, or it starts counting now.
-    if (reader.throttledWindow !== this.window - 1 && reader.throttledWindow !== this.window) reader.floodingSince = this.options.now();
+    if (reader.throttledWindow !== this.window - 1 && reader.throttledWindow !== this.window)
+      reader.floodingSince = this.options.now();
     reader.throttledWindow = this.window;
     return true;
   }
@@ -336,7 +346,10 @@ export class Admission {
   }
 
   private full(): boolean {
-    return this.pendingBytes >= this.options.maxPendingBytes || this.options.rulesBehindMs() > 2 * this.options.maxRulesBehindMs;
+    return (
+      this.pendingBytes >= this.options.maxPendingBytes ||
+      this.options.rulesBehindMs() > 2 * this.options.maxRulesBehindMs
+    );
   }
 
   private pause(stream: Duplex): void {

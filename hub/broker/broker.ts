@@ -70,14 +70,24 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-const SHEDDING = 'the hub is overloaded (messages wait more than limits.max_ingest_delay for the journal, or the rules are more than rules.max_behind behind): QoS 0 messages of clients sending more than their share are not taken in; QoS 1 messages are acknowledged as they are stored';
+const SHEDDING =
+  'the hub is overloaded (messages wait more than limits.max_ingest_delay for the journal, or the rules are more than rules.max_behind behind): QoS 0 messages of clients sending more than their share are not taken in; QoS 1 messages are acknowledged as they are stored';
 
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const { log, metrics, prefix, now } = options;
   let closing = false;
 
   const { limits, revocations } = options;
-  const guard = new BrokerGuard({ login: options.login, revocations, limits, prefix, log, metrics, now, connectedClients: () => broker.connectedClients });
+  const guard = new BrokerGuard({
+    login: options.login,
+    revocations,
+    limits,
+    prefix,
+    log,
+    metrics,
+    now,
+    connectedClients: () => broker.connectedClients,
+  });
   const notices = new NoticeLog(log, now);
   const admission = new Admission({
     ...options.admission,
@@ -90,16 +100,25 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     onFlooding: (stream) => {
       const client = (stream as Duplex & { client?: Client }).client;
       metrics.mqttRefused.inc({ reason: 'flooding' });
-      notices.once(`flooding:${client?.id ?? 'unknown'}`, `client ${client?.id ?? 'unknown'} sent QoS 0 messages past its share of the overloaded hub for ${limits.rateGraceMs / 1000} s (limits.rate_grace); disconnected, and what it had sent meanwhile is not read`);
+      notices.once(
+        `flooding:${client?.id ?? 'unknown'}`,
+        `client ${client?.id ?? 'unknown'} sent QoS 0 messages past its share of the overloaded hub for ${limits.rateGraceMs / 1000} s (limits.rate_grace); disconnected, and what it had sent meanwhile is not read`,
+      );
     },
   });
   /** Connections whose client has published: under overload only these stop being read. */
   const publishers = new WeakSet<object>();
   const retained = new RetainedBudget(limits.maxRetainedBytes);
-  const outgoing = new OutgoingQueues({ maxMessages: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes }, (client, queued) => {
-    metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
-    notices.once(`queue:${client.id}`, `client ${client.id} has not read ${queued.messages} messages (${queued.bytes} bytes) the hub has for it, past limits.max_queued_messages / max_queued_bytes; disconnected`);
-  });
+  const outgoing = new OutgoingQueues(
+    { maxMessages: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes },
+    (client, queued) => {
+      metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
+      notices.once(
+        `queue:${client.id}`,
+        `client ${client.id} has not read ${queued.messages} messages (${queued.bytes} bytes) the hub has for it, past limits.max_queued_messages / max_queued_bytes; disconnected`,
+      );
+    },
+  );
   /**
    * Whether the broker keeps this message as retained: only a device's status under the prefix,
    * and only while what clients retain stays within limits.max_retained_bytes. Otherwise it is
@@ -108,7 +127,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const keepRetained = (client: Client | null, packet: PublishPacket): void => {
     if (!packet.retain) return;
     const payloadBytes = packet.payload.length;
-    const reason = !mayRetain(prefix, packet.topic) ? 'not_retained_topic' : !retained.admit(packet.topic, payloadBytes) ? 'retained_full' : undefined;
+    const reason = !mayRetain(prefix, packet.topic)
+      ? 'not_retained_topic'
+      : !retained.admit(packet.topic, payloadBytes)
+        ? 'retained_full'
+        : undefined;
     metrics.mqttRetainedBytes.set(retained.bytes);
     if (reason === undefined) return;
     packet.retain = false;
@@ -164,7 +187,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         if (held) guard.release(client);
       };
       const message = { client, packet, device: route.device, kind: route.kind };
-      const taken = client && packet.qos === 2 ? qos2.takeOnce(client, packet, () => options.take(message)) : options.take(message);
+      const taken =
+        client && packet.qos === 2 ? qos2.takeOnce(client, packet, () => options.take(message)) : options.take(message);
       taken.then(
         (outcome) => {
           finished();
@@ -186,10 +210,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // PUBREL, and QoS 1/2 messages for clients with a persistent session until they acknowledge them.
   const persistence = (broker as Aedes & { persistence: IncomingPackets & OutgoingStore }).persistence;
   const qos2 = new Qos2Arrivals(persistence);
-  boundOfflineQueues(persistence, { maxMessages: limits.maxQueuedMessages, maxTotal: limits.maxOfflineMessages }, (clientId) => {
-    metrics.mqttQueueDropped.inc();
-    notices.once(`offline:${clientId}`, `client ${clientId} has a persistent session whose kept messages reached limits.max_queued_messages (or all such sessions together limits.max_offline_messages); new messages are not kept for it until it reads and acknowledges`);
-  });
+  boundOfflineQueues(
+    persistence,
+    { maxMessages: limits.maxQueuedMessages, maxTotal: limits.maxOfflineMessages },
+    (clientId) => {
+      metrics.mqttQueueDropped.inc();
+      notices.once(
+        `offline:${clientId}`,
+        `client ${clientId} has a persistent session whose kept messages reached limits.max_queued_messages (or all such sessions together limits.max_offline_messages); new messages are not kept for it until it reads and acknowledges`,
+      );
+    },
+  );
 
   // The clients served now, to look over when a password or token is withdrawn.
   const clients = new Set<Client>();
@@ -208,15 +239,29 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     metrics.mqttClients.set(broker.connectedClients);
   });
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
-  broker.on('connectionError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT connection error'));
+  broker.on('connectionError', (client, err) =>
+    log.debug({ client: client.id, err: err.message }, 'MQTT connection error'),
+  );
 
   const admit = (stream: Duplex): Duplex =>
-    admission.gate(stream, { publishes: () => publishers.has(stream), maxPacketBytes: limits.maxPacketBytes, tooLarge: (length) => guard.packetTooLarge(stream, length) });
-  const server: Server | undefined = options.port === undefined ? undefined : createServer((socket) => broker.handle(admit(guard.accept(socket))));
+    admission.gate(stream, {
+      publishes: () => publishers.has(stream),
+      maxPacketBytes: limits.maxPacketBytes,
+      tooLarge: (length) => guard.packetTooLarge(stream, length),
+    });
+  const server: Server | undefined =
+    options.port === undefined ? undefined : createServer((socket) => broker.handle(admit(guard.accept(socket))));
   const { tls } = options;
   // requestCert without rejectUnauthorized: a device may log in by certificate or by password.
-  const tlsServer = tls && createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) }, (socket) => broker.handle(admit(guard.accept(socket))));
-  tlsServer?.on('tlsClientError', (err, socket) => log.debug({ address: socket.remoteAddress, err: err.message }, 'MQTTS handshake failed'));
+  const tlsServer =
+    tls &&
+    createTlsServer(
+      { cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) },
+      (socket) => broker.handle(admit(guard.accept(socket))),
+    );
+  tlsServer?.on('tlsClientError', (err, socket) =>
+    log.debug({ address: socket.remoteAddress, err: err.message }, 'MQTTS handshake failed'),
+  );
   const listen = async (target: Server, port: number): Promise<number> => {
     target.listen(port, options.host);
     await once(target, 'listening');
@@ -232,12 +277,21 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     throw err;
   }
   const servers = [server, tlsServer].filter((s) => s !== undefined);
-  const serversClosed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
+  const serversClosed = Promise.all(
+    servers.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))),
+  );
 
   const publish = (topic: string, payload: string | Buffer, publishOptions: { retain?: boolean } = {}) =>
     new Promise<void>((resolve, reject) => {
       broker.publish(
-        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: publishOptions.retain ?? false, dup: false },
+        {
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from(payload),
+          qos: 1,
+          retain: publishOptions.retain ?? false,
+          dup: false,
+        },
         (err) => (err ? reject(err) : resolve()),
       );
     });

@@ -71,7 +71,11 @@ export interface OutgoingStore {
  * either, a new message is not kept for it (counted and reported), as Mosquitto's
  * max_queued_messages does.
  */
-export function boundOfflineQueues(store: OutgoingStore, limits: { maxMessages: number; maxTotal: number }, onDropped: (clientId: string) => void): void {
+export function boundOfflineQueues(
+  store: OutgoingStore,
+  limits: { maxMessages: number; maxTotal: number },
+  onDropped: (clientId: string) => void,
+): void {
   const kept = new Map<string, number>();
   let total = 0;
   const admit = (clientId: string): boolean => {

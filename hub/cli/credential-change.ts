@@ -12,7 +12,10 @@ export interface CredentialChange {
   who: string;
 }
 
-export async function changeCredentials(command: string, change: (site: CredentialChange) => Promise<number> | number): Promise<number> {
+export async function changeCredentials(
+  command: string,
+  change: (site: CredentialChange) => Promise<number> | number,
+): Promise<number> {
   const config = loadConfig();
   try {
     return await change({ config, audit: new AuditLog(config.data_dir), who: `cli:${userInfo().username}` });
@@ -24,4 +27,5 @@ export async function changeCredentials(command: string, change: (site: Credenti
 }
 
 /** A moment to the minute, as the lists show it. */
-export const date = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString().slice(0, 16).replace('T', ' '));
+export const date = (ms: number | undefined) =>
+  ms === undefined ? '' : new Date(ms).toISOString().slice(0, 16).replace('T', ' ');

@@ -25,17 +25,30 @@ export const command: Command = {
   summary: 'add, rotate, revoke or list device passwords for MQTT',
   usage,
   async run(args) {
-    const { positionals, values } = parseArgs({ args, options: { zone: { type: 'string' } }, allowPositionals: true, strict: true });
+    const { positionals, values } = parseArgs({
+      args,
+      options: { zone: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    });
     const [action, id] = positionals;
     return changeCredentials('devices', async ({ config, audit, who }) => {
       const credentials = new DeviceCredentials(config.data_dir);
       const now = Date.now();
       if (action === 'list') {
         const list = credentials.list();
-        if (list.length === 0) process.stdout.write('no device has a password yet: anonymous clients are accepted on this machine only\n');
+        if (list.length === 0)
+          process.stdout.write('no device has a password yet: anonymous clients are accepted on this machine only\n');
         for (const d of list) {
-          const state = d.revokedAt !== undefined ? `revoked ${date(d.revokedAt)}` : d.rotatedAt !== undefined ? `rotated ${date(d.rotatedAt)}` : 'active';
-          process.stdout.write(`${d.id.padEnd(24)} zone ${(d.zone ?? '-').padEnd(16)} added ${date(d.createdAt)}  ${state}\n`);
+          const state =
+            d.revokedAt !== undefined
+              ? `revoked ${date(d.revokedAt)}`
+              : d.rotatedAt !== undefined
+                ? `rotated ${date(d.rotatedAt)}`
+                : 'active';
+          process.stdout.write(
+            `${d.id.padEnd(24)} zone ${(d.zone ?? '-').padEnd(16)} added ${date(d.createdAt)}  ${state}\n`,
+          );
         }
         return 0;
       }
@@ -46,20 +59,29 @@ export const command: Command = {
       if (action === 'add') {
         const zones = config.zones.map((z) => z.id);
         if (values.zone !== undefined && zones.length > 0 && !zones.includes(values.zone)) {
-          throw new CredentialError(`zone ${JSON.stringify(values.zone.slice(0, 80))} is not one of the zones in the configuration (known: ${zones.join(', ')}); nothing was changed`);
+          throw new CredentialError(
+            `zone ${JSON.stringify(values.zone.slice(0, 80))} is not one of the zones in the configuration (known: ${zones.join(', ')}); nothing was changed`,
+          );
         }
         const first = !credentials.any();
         printSecret(id, await credentials.add(id, values.zone, now));
         audit.record(who, 'device.add', { device: id, ...(values.zone !== undefined && { zone: values.zone }) });
-        if (first) process.stdout.write('This is the first device password: from now on every device needs one, and the running hub closes anonymous MQTT connections within a second.\n');
+        if (first)
+          process.stdout.write(
+            'This is the first device password: from now on every device needs one, and the running hub closes anonymous MQTT connections within a second.\n',
+          );
       } else if (action === 'rotate') {
         printSecret(id, await credentials.rotate(id, now));
         audit.record(who, 'device.rotate', { device: id });
-        process.stdout.write(`The running hub closes a connection ${id} has open with the old password within a second; the device reconnects once it has the new one.\n`);
+        process.stdout.write(
+          `The running hub closes a connection ${id} has open with the old password within a second; the device reconnects once it has the new one.\n`,
+        );
       } else {
         credentials.revoke(id, now);
         audit.record(who, 'device.revoke', { device: id });
-        process.stdout.write(`device ${id} revoked: it can no longer connect, and the running hub closes a connection it has open within a second\n`);
+        process.stdout.write(
+          `device ${id} revoked: it can no longer connect, and the running hub closes a connection it has open within a second\n`,
+        );
       }
       return 0;
     });

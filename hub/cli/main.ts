@@ -37,14 +37,18 @@ async function main(argv: string[]): Promise<number> {
       const command = await target();
       process.stdout.write(`${command.summary}\n\n${command.usage}\n`);
     } else {
-      const summaries = await Promise.all([...COMMANDS].map(async ([n, load]) => `  ${n.padEnd(12)} ${(await load()).summary}`));
+      const summaries = await Promise.all(
+        [...COMMANDS].map(async ([n, load]) => `  ${n.padEnd(12)} ${(await load()).summary}`),
+      );
       process.stdout.write(`usage: floorwatch <command> [options]\n\ncommands:\n${summaries.sort().join('\n')}\n`);
     }
     return 0;
   }
   const load = COMMANDS.get(name);
   if (!load) {
-    process.stderr.write(`floorwatch: unknown command "${name}" (known: ${[...COMMANDS.keys()].sort().join(', ')}; see: npm run floorwatch -- help)\n`);
+    process.stderr.write(
+      `floorwatch: unknown command "${name}" (known: ${[...COMMANDS.keys()].sort().join(', ')}; see: npm run floorwatch -- help)\n`,
+    );
     return 2;
   }
   return (await load()).run(args);
@@ -53,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : `floorwatch: ${err instanceof Error ? err.message : String(err)}`}\n`);
+    process.stderr.write(
+      `${err instanceof ConfigError ? err.message : `floorwatch: ${err instanceof Error ? err.message : String(err)}`}\n`,
+    );
     process.exit(1);
   },
 );

@@ -38,10 +38,14 @@ function over(l: Limit): string {
 function describe(req: Requirement): string {
   const lines = [`  ${req.key}: ${req.title} (${req.unit})`];
   for (const l of req.limits) {
-    lines.push(`    ${l.severity.padEnd(8)} ${over(l)} ${l.when} ${l.inclusive ? 'or at ' : ''}${sourced(l.threshold, ` ${req.unit}`)}`);
+    lines.push(
+      `    ${l.severity.padEnd(8)} ${over(l)} ${l.when} ${l.inclusive ? 'or at ' : ''}${sourced(l.threshold, ` ${req.unit}`)}`,
+    );
     lines.push(`             for ${duration(l.for.value)}  [${l.for.source}]`);
   }
-  lines.push(`    clears ${req.hysteresis.value}${req.hysteresis.percent ? ' %' : ` ${req.unit}`} inside the limit  [${req.hysteresis.source}]`);
+  lines.push(
+    `    clears ${req.hysteresis.value}${req.hysteresis.percent ? ' %' : ` ${req.unit}`} inside the limit  [${req.hysteresis.source}]`,
+  );
   lines.push(`    keeps firing ${duration(req.keepFiringFor.value)} after it clears  [${req.keepFiringFor.source}]`);
   return lines.join('\n');
 }
@@ -50,19 +54,27 @@ export const command: Command = {
   summary: 'print the effective alert rules of each zone, with the source of every number',
   usage,
   async run(args) {
-    const { values } = parseArgs({ args, options: { zone: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({
+      args,
+      options: { zone: { type: 'string' }, json: { type: 'boolean' } },
+      strict: true,
+    });
     const config = loadConfig();
     const rules = siteRules(config, Date.now());
     const zones = values.zone === undefined ? rules.zones : rules.zones.filter((z) => z.zone === values.zone);
     if (zones.length === 0) {
-      process.stderr.write(`floorwatch: no zone "${values.zone}" (known: ${rules.zones.map((z) => z.zone).join(', ')})\n`);
+      process.stderr.write(
+        `floorwatch: no zone "${values.zone}" (known: ${rules.zones.map((z) => z.zone).join(', ')})\n`,
+      );
       return 2;
     }
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ ...rules, zones }, null, 2)}\n`);
       return 0;
     }
-    const out = [`season: ${rules.season} (${rules.seasonFrom === 'calendar' ? 'from the calendar; set site.season to fix it' : 'set in site.season'})`];
+    const out = [
+      `season: ${rules.season} (${rules.seasonFrom === 'calendar' ? 'from the calendar; set site.season to fix it' : 'set in site.season'})`,
+    ];
     for (const z of zones) {
       out.push('', `zone ${z.zone}${z.name ? ` — ${z.name}` : ''} (${z.type})`);
       for (const req of z.requirements) out.push(describe(req));

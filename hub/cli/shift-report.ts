@@ -20,15 +20,33 @@ export const command: Command = {
   summary: 'print the shift handover report: environment, noise, alerts, offline devices, faults',
   usage,
   async run(args) {
-    const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, html: { type: 'boolean' }, url: { type: 'string' } }, strict: true });
+    const { values } = parseArgs({
+      args,
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        json: { type: 'boolean' },
+        html: { type: 'boolean' },
+        url: { type: 'string' },
+      },
+      strict: true,
+    });
     const base = values.url ?? `http://127.0.0.1:${loadConfig().http.port}`;
-    const query = new URLSearchParams({ ...(values.from !== undefined && { from: values.from }), ...(values.to !== undefined && { to: values.to }), format: values.html ? 'html' : 'json' });
+    const query = new URLSearchParams({
+      ...(values.from !== undefined && { from: values.from }),
+      ...(values.to !== undefined && { to: values.to }),
+      format: values.html ? 'html' : 'json',
+    });
     const token = process.env.FLOORWATCH_TOKEN;
     let response: Response;
     try {
-      response = await fetch(`${base}/api/v1/reports/shift?${query.toString()}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      response = await fetch(`${base}/api/v1/reports/shift?${query.toString()}`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
     } catch (err) {
-      process.stderr.write(`floorwatch: the hub does not answer at ${base} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); is it running? (npm start)\n`);
+      process.stderr.write(
+        `floorwatch: the hub does not answer at ${base} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); is it running? (npm start)\n`,
+      );
       return 1;
     }
     const body = await response.text();

@@ -28,15 +28,26 @@ export const command: Command = {
   summary: 'create, revoke or list API tokens (viewer, operator, admin, ingest)',
   usage,
   async run(args) {
-    const { positionals, values } = parseArgs({ args, options: { role: { type: 'string' }, force: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+    const { positionals, values } = parseArgs({
+      args,
+      options: { role: { type: 'string' }, force: { type: 'boolean', default: false } },
+      allowPositionals: true,
+      strict: true,
+    });
     const [action, name] = positionals;
     return changeCredentials('tokens', async ({ config, audit, who }) => {
       const tokens = new ApiTokens(config.data_dir);
       if (action === 'list') {
         const list = tokens.list();
         if (list.length === 0) process.stdout.write('no API tokens: the API is open to this machine only\n');
-        for (const t of list) process.stdout.write(`${t.name.padEnd(24)} ${t.role.padEnd(9)} created ${date(t.createdAt)}  ${t.revokedAt !== undefined ? `revoked ${date(t.revokedAt)}` : 'active'}\n`);
-        if (tokens.standing() === 'all_revoked') process.stdout.write(`no token is live: the API refuses every request until one is created: ${CREATE_ADMIN}\n`);
+        for (const t of list)
+          process.stdout.write(
+            `${t.name.padEnd(24)} ${t.role.padEnd(9)} created ${date(t.createdAt)}  ${t.revokedAt !== undefined ? `revoked ${date(t.revokedAt)}` : 'active'}\n`,
+          );
+        if (tokens.standing() === 'all_revoked')
+          process.stdout.write(
+            `no token is live: the API refuses every request until one is created: ${CREATE_ADMIN}\n`,
+          );
         return 0;
       }
       if (name === undefined || (action !== 'create' && action !== 'revoke')) {
@@ -49,8 +60,14 @@ export const command: Command = {
         const token = tokens.create(name, values.role as Role, Date.now());
         audit.record(who, 'token.create', { token: name, role: values.role });
         process.stdout.write(`token ${name} (${values.role}):\n${token}\n\nThis token is shown once: store it now.\n`);
-        if (before === 'none') process.stdout.write('This is the first API token: from now on every request needs one, and the running hub ends live feeds opened without one within a second.\n');
-        if (before === 'all_revoked') process.stdout.write('The API, closed since the last token was revoked, accepts requests with this token again.\n');
+        if (before === 'none')
+          process.stdout.write(
+            'This is the first API token: from now on every request needs one, and the running hub ends live feeds opened without one within a second.\n',
+          );
+        if (before === 'all_revoked')
+          process.stdout.write(
+            'The API, closed since the last token was revoked, accepts requests with this token again.\n',
+          );
         return 0;
       }
       const live = tokens.list().filter((t) => t.revokedAt === undefined);
@@ -62,7 +79,9 @@ export const command: Command = {
       }
       tokens.revoke(name, Date.now());
       audit.record(who, 'token.revoke', { token: name, ...(last && { last: true }) });
-      process.stdout.write(`token ${name} revoked: no request is accepted with it any more, and the running hub closes the live feeds and MQTT connections opened with it within a second\n`);
+      process.stdout.write(
+        `token ${name} revoked: no request is accepted with it any more, and the running hub closes the live feeds and MQTT connections opened with it within a second\n`,
+      );
       if (last) {
         process.stderr.write(
           config.security.allow_anonymous

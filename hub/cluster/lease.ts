@@ -70,7 +70,8 @@ export class RulesLease {
   constructor(private readonly options: LeaseOptions) {
     this.ttlMs = options.ttlMs ?? 5000;
     this.marginMs = options.marginMs ?? Math.round(this.ttlMs / 5);
-    if (!(this.marginMs >= 0 && this.marginMs < this.ttlMs)) throw new Error(`the lease margin (${this.marginMs} ms) must be less than the lease (${this.ttlMs} ms)`);
+    if (!(this.marginMs >= 0 && this.marginMs < this.ttlMs))
+      throw new Error(`the lease margin (${this.marginMs} ms) must be less than the lease (${this.ttlMs} ms)`);
     const { redis } = options;
     redis.defineCommand('leaseAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     redis.defineCommand('leaseRenew', { numberOfKeys: 1, lua: RENEW });
@@ -106,7 +107,8 @@ export class RulesLease {
     } catch (err) {
       this.options.onError?.(err);
     }
-    if (!this.stopped) this.timer = this.options.clock.setTimeout(() => void this.attempt(), Math.round(this.ttlMs / 3));
+    if (!this.stopped)
+      this.timer = this.options.clock.setTimeout(() => void this.attempt(), Math.round(this.ttlMs / 3));
   }
 
   private acquired(token: number | null, sentAt: number): void {
@@ -127,7 +129,10 @@ export class RulesLease {
     const until = sentAt + this.ttlMs - this.marginMs;
     this.term = { token, holder, until };
     clock.clearTimeout(this.deadline);
-    this.deadline = clock.setTimeout(() => this.depose('the rules lease could not be renewed in time (Redis unreachable or slow)'), Math.max(0, until - clock.now()));
+    this.deadline = clock.setTimeout(
+      () => this.depose('the rules lease could not be renewed in time (Redis unreachable or slow)'),
+      Math.max(0, until - clock.now()),
+    );
   }
 
   private depose(reason: string): void {

@@ -33,12 +33,20 @@ export interface Api {
   url: string;
 }
 
-export async function openApi(ctx: HubContext, parts: { security: SiteSecurity; storage: Storage; intake: Intake; mqtt: Mqtt; alerting: Alerting }): Promise<Api> {
+export async function openApi(
+  ctx: HubContext,
+  parts: { security: SiteSecurity; storage: Storage; intake: Intake; mqtt: Mqtt; alerting: Alerting },
+): Promise<Api> {
   const { config, log, metrics, now, lifecycle } = ctx;
   const { security, storage, intake, mqtt, alerting } = parts;
   const { registry } = intake;
   const apiLog: FastifyBaseLogger = log.child({ part: 'api' });
-  const app = Fastify({ loggerInstance: apiLog, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true, https: security.tls ?? null });
+  const app = Fastify({
+    loggerInstance: apiLog,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+    https: security.tls ?? null,
+  });
   lifecycle.add({ name: 'api', stop: () => app.close() });
   installApiAccess(app, {
     tokens: security.tokens,
@@ -58,15 +66,34 @@ export async function openApi(ctx: HubContext, parts: { security: SiteSecurity; 
   await app.register(devicesRoutes, { registry, now });
   // The API reads the store through this, so an outage is a 503 that says what waits, not a raw error.
   const reads = outageAwareReads({ store: storage.store, backlog: storage.storeBacklog });
-  await app.register(readingsRoutes, { store: reads, ingest: intake.ingest, writers: security.writers, maxPayloadBytes: config.ingest.max_payload_bytes, now });
+  await app.register(readingsRoutes, {
+    store: reads,
+    ingest: intake.ingest,
+    writers: security.writers,
+    maxPayloadBytes: config.ingest.max_payload_bytes,
+    now,
+  });
   await app.register(rejectionsRoutes, { rejections: intake.rejections, setAside: storage.setAside });
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(gatewaysRoutes, { gateways: mqtt.serial.gateways });
   await app.register(eventsRoutes, { feed: intake.feed, revocations: mqtt.revocations });
   await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
-  await app.register(zonesRoutes, { site: config.site.name, store: reads, rules: alerting.routes.rules, engine: alerting.routes.engine, devices: (at) => registry.counts(at), now });
+  await app.register(zonesRoutes, {
+    site: config.site.name,
+    store: reads,
+    rules: alerting.routes.rules,
+    engine: alerting.routes.engine,
+    devices: (at) => registry.counts(at),
+    now,
+  });
   await app.register(floorPageRoutes);
-  await app.register(reportsRoutes, { store: reads, rules: alerting.rules, shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now });
+  await app.register(reportsRoutes, {
+    store: reads,
+    rules: alerting.rules,
+    shifts: parseShifts(config.rules.shifts),
+    devices: (at) => registry.list(at),
+    now,
+  });
   await app.register(mqttWebSocketRoute, { broker: mqtt.broker, maxPacketBytes: security.brokerLimits.maxPacketBytes });
   await app.listen({ host: config.bind, port: config.http.port });
   const address = app.server.address();

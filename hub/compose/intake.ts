@@ -22,12 +22,20 @@ const DUPLICATE_MEMORY_ENTRIES = 100_000;
 
 export async function openIntake(ctx: HubContext, journal: Journal): Promise<Intake> {
   const { config, log, metrics, now, lifecycle } = ctx;
-  const declared = config.devices.map((d) => ({ id: d.id, kind: d.kind, zone: d.zone, heartbeatIntervalMs: ms(d.heartbeat_interval) }));
+  const declared = config.devices.map((d) => ({
+    id: d.id,
+    kind: d.kind,
+    zone: d.zone,
+    heartbeatIntervalMs: ms(d.heartbeat_interval),
+  }));
   const registry = new DeviceRegistry(declared, join(config.data_dir, 'devices.json'));
   const feed = new LiveFeed();
   const knownDevices = new KnownDevices({
     max: config.limits.max_devices,
-    configured: [...config.devices.map((d) => d.id), ...config.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)])],
+    configured: [
+      ...config.devices.map((d) => d.id),
+      ...config.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)]),
+    ],
   });
   for (const id of registry.ids()) knownDevices.add(id);
 
@@ -55,7 +63,10 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
     rejections,
     metrics,
     onClockSkew: (device, deviceTs, receivedAt) =>
-      log.warn({ device }, `clock of device ${device} is off by ${Math.round((deviceTs - receivedAt) / 1000)} s; its readings are stored at the hub's receive time`),
+      log.warn(
+        { device },
+        `clock of device ${device} is off by ${Math.round((deviceTs - receivedAt) / 1000)} s; its readings are stored at the hub's receive time`,
+      ),
   });
   const lastLsn = journal.status().lastLsn;
   for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) {
@@ -63,7 +74,10 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
     knownDevices.remember(record.entry);
   }
   if (knownDevices.size > config.limits.max_devices) {
-    log.warn({ known: knownDevices.size, max: config.limits.max_devices }, `the hub already knows ${knownDevices.size} devices, more than limits.max_devices (${config.limits.max_devices}): they stay known, and no new device is taken on`);
+    log.warn(
+      { known: knownDevices.size, max: config.limits.max_devices },
+      `the hub already knows ${knownDevices.size} devices, more than limits.max_devices (${config.limits.max_devices}): they stay known, and no new device is taken on`,
+    );
   }
 
   const consumers = [
@@ -80,7 +94,10 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
       try {
         registry.save(now(), true);
       } catch (err) {
-        log.error({ err: (err as Error).message }, `could not save the device list (${(err as Error).message}); it is rebuilt from new messages`);
+        log.error(
+          { err: (err as Error).message },
+          `could not save the device list (${(err as Error).message}); it is rebuilt from new messages`,
+        );
       }
     },
     health: () => {

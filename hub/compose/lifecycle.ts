@@ -38,7 +38,10 @@ export class Lifecycle {
         try {
           await part.stop?.();
         } catch (err) {
-          this.log.error({ part: part.name, err: (err as Error).message }, `could not stop ${part.name} cleanly: ${(err as Error).message}`);
+          this.log.error(
+            { part: part.name, err: (err as Error).message },
+            `could not stop ${part.name} cleanly: ${(err as Error).message}`,
+          );
         }
       }
     })();

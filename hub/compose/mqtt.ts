@@ -20,10 +20,19 @@ export interface Mqtt {
 /** The rules' handler at one batch this long is stuck, not slow: admission stops waiting for it. */
 const RULES_STUCK_MS = 5_000;
 
-export async function openMqtt(ctx: HubContext, deps: { security: SiteSecurity; ingest: Ingest; journal: Journal }): Promise<Mqtt> {
+export async function openMqtt(
+  ctx: HubContext,
+  deps: { security: SiteSecurity; ingest: Ingest; journal: Journal },
+): Promise<Mqtt> {
   const { config, log, metrics, now, lifecycle } = ctx;
   const { security, ingest, journal } = deps;
-  const revocations = new Revocations({ credentials: security.credentials, tokens: security.tokens, log, metrics, audit: security.audit.record });
+  const revocations = new Revocations({
+    credentials: security.credentials,
+    tokens: security.tokens,
+    log,
+    metrics,
+    audit: security.audit.record,
+  });
   revocations.watch();
   lifecycle.add({ name: 'credential watch', stop: () => revocations.stop() });
 
@@ -43,7 +52,12 @@ export async function openMqtt(ctx: HubContext, deps: { security: SiteSecurity; 
     login: security.login,
     revocations,
     limits: security.brokerLimits,
-    admission: { maxPendingBytes: config.limits.max_pending_bytes, maxDelayMs: ms(config.limits.max_ingest_delay), maxRulesBehindMs: ms(config.rules.max_behind), rulesBehindMs },
+    admission: {
+      maxPendingBytes: config.limits.max_pending_bytes,
+      maxDelayMs: ms(config.limits.max_ingest_delay),
+      maxRulesBehindMs: ms(config.rules.max_behind),
+      rulesBehindMs,
+    },
     ...(tls && { tls }),
   });
   lifecycle.add({
@@ -73,7 +87,15 @@ export async function openMqtt(ctx: HubContext, deps: { security: SiteSecurity; 
     },
   });
 
-  const serial = startSerialSource({ ports: config.serial, prefix: config.mqtt.topic_prefix, ingest, publish: broker.publish, log, metrics, now });
+  const serial = startSerialSource({
+    ports: config.serial,
+    prefix: config.mqtt.topic_prefix,
+    ingest,
+    publish: broker.publish,
+    log,
+    metrics,
+    now,
+  });
   lifecycle.add({ name: 'serial gateways', stop: () => serial.close() });
   return { broker, serial, revocations };
 }

@@ -29,7 +29,11 @@ function createStore(config: Config): Store {
   const { influx_url: url, raw_retention, long_term_retention } = config.storage;
   // Alert history is kept as long as the long-term readings (InfluxDB's default for its policy).
   if (url) return new InfluxStore({ url, rawRetention: raw_retention, longTermRetention: long_term_retention });
-  return new SqliteStore({ path: join(config.data_dir, 'readings.sqlite'), rawRetentionMs: ms(raw_retention), alertHistoryRetentionMs: ms(long_term_retention) });
+  return new SqliteStore({
+    path: join(config.data_dir, 'readings.sqlite'),
+    rawRetentionMs: ms(raw_retention),
+    alertHistoryRetentionMs: ms(long_term_retention),
+  });
 }
 
 export async function openStorage(ctx: HubContext, options: { fsync: boolean }): Promise<Storage> {
@@ -44,7 +48,13 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
   });
   lifecycle.add({ name: 'set-aside log', stop: () => setAside.close() });
 
-  const journal = await Journal.open({ dir: join(config.data_dir, 'journal'), fsync: options.fsync, log: journalLog, setAside, clock: { ...systemClock, now } });
+  const journal = await Journal.open({
+    dir: join(config.data_dir, 'journal'),
+    fsync: options.fsync,
+    log: journalLog,
+    setAside,
+    clock: { ...systemClock, now },
+  });
   const storeBacklog = () => journal.status().consumers.find((c) => c.name === 'store')?.lag ?? 0;
   lifecycle.add({
     name: 'journal',
@@ -56,7 +66,9 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
         condition: !status.writable ? 'down' : backlog > BACKLOG_WARNING ? 'degraded' : 'ok',
         check: {
           ok: status.writable,
-          detail: status.writable ? `${backlog} entries waiting for the store` : `cannot write to disk (${status.lastError ?? 'unknown error'}): new readings are not acknowledged`,
+          detail: status.writable
+            ? `${backlog} entries waiting for the store`
+            : `cannot write to disk (${status.lastError ?? 'unknown error'}): new readings are not acknowledged`,
           backlog,
           durableLsn: status.durableLsn,
           consumers: status.consumers,
@@ -76,21 +88,41 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
   });
 
   const store = createStore(config);
-  const writer = new StoreWriter({ store, metrics, log, now, setAside: (refused) => setAside.refusedReadings(refused) });
+  const writer = new StoreWriter({
+    store,
+    metrics,
+    log,
+    now,
+    setAside: (refused) => setAside.refusedReadings(refused),
+  });
   try {
     await store.init();
     log.info({ store: store.name }, `storage ready: ${store.name}`);
   } catch (err) {
     // The hub still starts: readings wait in the journal and the writer keeps trying.
-    log.error({ store: store.name, err: (err as Error).message }, `storage not reachable at start (${(err as Error).message}); readings are kept in the journal until it is`);
+    log.error(
+      { store: store.name, err: (err as Error).message },
+      `storage not reachable at start (${(err as Error).message}); readings are kept in the journal until it is`,
+    );
   }
   const prune = async () => {
     try {
       const removed = await store.prune?.(now());
-      if (removed && removed.readings > 0) log.info({ removed: removed.readings }, `removed ${removed.readings} readings older than the raw retention (${config.storage.raw_retention})`);
-      if (removed && removed.alertEvents > 0) log.info({ removed: removed.alertEvents }, `removed ${removed.alertEvents} alert history entries older than the long-term retention (${config.storage.long_term_retention})`);
+      if (removed && removed.readings > 0)
+        log.info(
+          { removed: removed.readings },
+          `removed ${removed.readings} readings older than the raw retention (${config.storage.raw_retention})`,
+        );
+      if (removed && removed.alertEvents > 0)
+        log.info(
+          { removed: removed.alertEvents },
+          `removed ${removed.alertEvents} alert history entries older than the long-term retention (${config.storage.long_term_retention})`,
+        );
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not remove expired readings and alert history; will try again in an hour');
+      log.warn(
+        { err: (err as Error).message },
+        'could not remove expired readings and alert history; will try again in an hour',
+      );
     }
   };
   const pruneTimer = store.prune ? setInterval(() => void prune(), PRUNE_EVERY_MS).unref() : undefined;
@@ -104,17 +136,24 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
       const storeHealth = await store.health();
       const { state } = writer;
       const ok = storeHealth.ok && state.ok;
-      const refusing = state.lastRefusalAt !== undefined && now() - state.lastRefusalAt < ms(config.rules.storage_rejecting_clears_after);
+      const refusing =
+        state.lastRefusalAt !== undefined &&
+        now() - state.lastRefusalAt < ms(config.rules.storage_rejecting_clears_after);
       return {
         condition: !ok ? 'down' : refusing ? 'degraded' : 'ok',
         check: {
           ok,
-          detail: ok ? `${store.name}: ${storeHealth.detail}` : `${store.name} down: ${state.lastError ?? storeHealth.detail}`,
+          detail: ok
+            ? `${store.name}: ${storeHealth.detail}`
+            : `${store.name} down: ${state.lastError ?? storeHealth.detail}`,
           backend: store.name,
           ...(state.downSince !== undefined && { downSince: state.downSince }),
           ...(state.lastWriteAt !== undefined && { lastWriteAt: state.lastWriteAt }),
           refused: state.refused,
-          ...(state.lastRefusalAt !== undefined && { lastRefusalAt: state.lastRefusalAt, lastRefusal: state.lastRefusal }),
+          ...(state.lastRefusalAt !== undefined && {
+            lastRefusalAt: state.lastRefusalAt,
+            lastRefusal: state.lastRefusal,
+          }),
         },
       };
     },

@@ -22,7 +22,17 @@ const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
 function integer(min: number, max: number) {
   const message = `must be a whole number from ${min} to ${max}`;
   return z
-    .union([z.number(), z.string().trim().regex(/^-?\d+$/).transform(Number)], { error: message })
+    .union(
+      [
+        z.number(),
+        z
+          .string()
+          .trim()
+          .regex(/^-?\d+$/)
+          .transform(Number),
+      ],
+      { error: message },
+    )
     .pipe(z.number().int({ error: message }).min(min, { error: message }).max(max, { error: message }));
 }
 
@@ -32,7 +42,12 @@ const port = integer(0, 65535);
 const origin = z.string().transform((value, ctx) => {
   const normalised = originOf(value);
   if (normalised !== undefined) return normalised;
-  ctx.addIssue({ code: 'custom', message: 'must be an origin: http:// or https://, a host name and an optional port, with no path (e.g. "https://grafana.example.com:3000")', input: value });
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      'must be an origin: http:// or https://, a host name and an optional port, with no path (e.g. "https://grafana.example.com:3000")',
+    input: value,
+  });
   return z.NEVER;
 });
 
@@ -44,7 +59,17 @@ const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v 
 export const ZONE_TYPES = ['call_floor', 'quiet_room', 'server_room'] as const;
 
 /** A number, also when it arrives as text from an environment variable. */
-const decimal = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)], { error: 'must be a number' });
+const decimal = z.union(
+  [
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .transform(Number),
+  ],
+  { error: 'must be a number' },
+);
 const bounds = z.strictObject({ above: decimal.optional(), below: decimal.optional() });
 
 /** Changes to built-in requirements, by key (`npm run floorwatch -- rules` lists them). */
@@ -87,7 +112,11 @@ const serialPortSchema = z.strictObject({
   gateway: id,
   /** How often the gateway sends $FWG; after 3 intervals without any frame it is offline. */
   alive_interval: duration.default('10s'),
-  devices: z.record(id, id, { error: 'device ids must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit' }).default({}),
+  devices: z
+    .record(id, id, {
+      error: 'device ids must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    })
+    .default({}),
 });
 
 const configSchema = z
@@ -105,7 +134,18 @@ const configSchema = z
         port: port.default(8080),
         /** Web pages, besides the hub's own, that may use it from a browser (/mqtt, the live feed, the API); a list, or comma-separated from an environment variable. */
         allowed_origins: z
-          .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))], { error: 'must be a list of origins such as "https://grafana.example.com:3000"' })
+          .union(
+            [
+              z.array(z.string()),
+              z.string().transform((v) =>
+                v
+                  .split(',')
+                  .map((o) => o.trim())
+                  .filter((o) => o !== ''),
+              ),
+            ],
+            { error: 'must be a list of origins such as "https://grafana.example.com:3000"' },
+          )
           .pipe(z.array(origin))
           .default([]),
       })
@@ -115,7 +155,9 @@ const configSchema = z
         port: port.default(1883),
         topic_prefix: z
           .string()
-          .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, { error: 'must be one topic level of letters, digits, "_" or "-"' })
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, {
+            error: 'must be one topic level of letters, digits, "_" or "-"',
+          })
           .default('floorwatch'),
       })
       .prefault({}),
@@ -124,7 +166,10 @@ const configSchema = z
       .strictObject({
         /** http://host:8086/database — unset means the embedded SQLite store. */
         influx_url: z
-          .url({ protocol: /^https?$/, error: 'must be an http(s) URL with the database in the path, e.g. http://127.0.0.1:8086/floorwatch' })
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL with the database in the path, e.g. http://127.0.0.1:8086/floorwatch',
+          })
           .optional(),
         raw_retention: duration.default('30d'),
         /** InfluxDB's 1-minute means, and alert history in either store. */
@@ -247,7 +292,10 @@ const configSchema = z
         /** The storage_rejecting alert resolves once the store has refused no reading for this long. */
         storage_rejecting_clears_after: duration.default('5m'),
         /** Shift start times (local time of day): noise exposure is counted per shift. */
-        shifts: z.array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day such as "06:00"' })).min(1).default(['06:00', '14:00', '22:00']),
+        shifts: z
+          .array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day such as "06:00"' }))
+          .min(1)
+          .default(['06:00', '14:00', '22:00']),
       })
       .prefault({}),
     notify: z
@@ -257,7 +305,9 @@ const configSchema = z
           .array(
             z.strictObject({
               url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-              secret: z.string().min(16, { error: 'must be at least 16 characters: receivers check the signature with it' }),
+              secret: z
+                .string()
+                .min(16, { error: 'must be at least 16 characters: receivers check the signature with it' }),
             }),
           )
           .default([]),
@@ -278,18 +328,31 @@ const configSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['security', 'require_tls'],
-        message: 'needs security.tls (cert and key): without TLS the hub would have no MQTT port to open; configure security.tls, or set require_tls to false',
+        message:
+          'needs security.tls (cert and key): without TLS the hub would have no MQTT port to open; configure security.tls, or set require_tls to false',
         input: cfg.security.require_tls,
       });
     }
     const zoneIds = new Set<string>();
     cfg.zones.forEach((zone, i) => {
-      if (zoneIds.has(zone.id)) ctx.addIssue({ code: 'custom', path: ['zones', i, 'id'], message: `zone "${zone.id}" is listed twice`, input: zone.id });
+      if (zoneIds.has(zone.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['zones', i, 'id'],
+          message: `zone "${zone.id}" is listed twice`,
+          input: zone.id,
+        });
       zoneIds.add(zone.id);
     });
     const deviceIds = new Set<string>();
     cfg.devices.forEach((device, i) => {
-      if (deviceIds.has(device.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `device "${device.id}" is listed twice`, input: device.id });
+      if (deviceIds.has(device.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'id'],
+          message: `device "${device.id}" is listed twice`,
+          input: device.id,
+        });
       deviceIds.add(device.id);
       if (device.zone !== undefined && !zoneIds.has(device.zone)) {
         ctx.addIssue({
@@ -300,7 +363,10 @@ const configSchema = z
         });
       }
     });
-    const configured = new Set([...cfg.devices.map((d) => d.id), ...cfg.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)])]);
+    const configured = new Set([
+      ...cfg.devices.map((d) => d.id),
+      ...cfg.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)]),
+    ]);
     if (configured.size > cfg.limits.max_devices) {
       ctx.addIssue({
         code: 'custom',
@@ -311,14 +377,37 @@ const configSchema = z
     }
     const portOf = new Map<string, string>();
     cfg.serial.forEach((port, i) => {
-      if (cfg.serial.findIndex((p) => p.path === port.path) < i) ctx.addIssue({ code: 'custom', path: ['serial', i, 'path'], message: `port ${port.path} is listed twice`, input: port.path });
-      if (cfg.serial.findIndex((p) => p.gateway === port.gateway) < i) ctx.addIssue({ code: 'custom', path: ['serial', i, 'gateway'], message: `gateway "${port.gateway}" is listed on two ports`, input: port.gateway });
+      if (cfg.serial.findIndex((p) => p.path === port.path) < i)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['serial', i, 'path'],
+          message: `port ${port.path} is listed twice`,
+          input: port.path,
+        });
+      if (cfg.serial.findIndex((p) => p.gateway === port.gateway) < i)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['serial', i, 'gateway'],
+          message: `gateway "${port.gateway}" is listed on two ports`,
+          input: port.gateway,
+        });
       for (const [device, zone] of Object.entries(port.devices)) {
         if (!zoneIds.has(zone)) {
-          ctx.addIssue({ code: 'custom', path: ['serial', i, 'devices', device], message: `names zone "${zone}", which is not under zones (known: ${[...zoneIds].join(', ') || 'none'})`, input: zone });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['serial', i, 'devices', device],
+            message: `names zone "${zone}", which is not under zones (known: ${[...zoneIds].join(', ') || 'none'})`,
+            input: zone,
+          });
         }
         const other = portOf.get(device);
-        if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['serial', i, 'devices', device], message: `device "${device}" is already behind the gateway on ${other}`, input: device });
+        if (other !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['serial', i, 'devices', device],
+            message: `device "${device}" is already behind the gateway on ${other}`,
+            input: device,
+          });
         portOf.set(device, port.path);
       }
     });
@@ -331,7 +420,9 @@ export type SerialPortConfig = Config['serial'][number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`floorwatch cannot start: the configuration has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`);
+    super(
+      `floorwatch cannot start: the configuration has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -387,8 +478,10 @@ export function describeIssue(issue: z.core.$ZodIssue, source: string): string {
   const field = issue.path.length ? issue.path.join('.') : '(top level)';
   const shown = 'input' in issue && issue.input !== undefined ? ` (found ${shownValue(issue.input)})` : '';
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling`;
-  if (issue.code === 'invalid_value') message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling`;
+  if (issue.code === 'invalid_value')
+    message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return `${field}${shown}: ${message} [${source}]`;
 }
 
@@ -424,7 +517,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
       throw new ConfigError([`${file} is not valid YAML: ${(err as Error).message}`]);
     }
     if (parsed !== null && parsed !== undefined) {
-      if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([`${file} must hold a mapping of settings at the top level`]);
+      if (typeof parsed !== 'object' || Array.isArray(parsed))
+        throw new ConfigError([`${file} must hold a mapping of settings at the top level`]);
       raw = parsed as Record<string, unknown>;
     }
   }
@@ -440,7 +534,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     throw new ConfigError(
       result.error.issues.map((issue) => {
         const envName = fromEnv.find((n) => variablePath(n)?.join('.') === issue.path.join('.'));
-        return describeIssue(issue, envName ? `from ${envName}` : source === 'defaults' ? 'from defaults' : `in ${source}`);
+        return describeIssue(
+          issue,
+          envName ? `from ${envName}` : source === 'defaults' ? 'from defaults' : `in ${source}`,
+        );
       }),
     );
   }

@@ -154,7 +154,11 @@ export class DeviceRegistry {
     let next: string | null = null;
     for (const id of this.ids()) {
       const device = this.view(id, now);
-      if ((options.zone !== undefined && device.zone !== options.zone) || (options.online !== undefined && device.online !== options.online)) continue;
+      if (
+        (options.zone !== undefined && device.zone !== options.zone) ||
+        (options.online !== undefined && device.online !== options.online)
+      )
+        continue;
       total++;
       if (options.after !== undefined && id <= options.after) continue;
       if (devices.length < options.limit) devices.push(device);

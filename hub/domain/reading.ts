@@ -70,11 +70,16 @@ export interface Reading {
 export function readingProblem(input: unknown): string | undefined {
   if (typeof input !== 'object' || input === null) return 'is not a reading';
   const r = input as Partial<Record<keyof Reading, unknown>>;
-  if (typeof r.metric !== 'string' || !METRIC_PATTERN.test(r.metric)) return `metric ${JSON.stringify(r.metric)} is not a valid metric name`;
-  if (typeof r.device !== 'string' || !ID_PATTERN.test(r.device)) return `device ${JSON.stringify(r.device)} is not a valid id`;
-  if (typeof r.zone !== 'string' || (r.zone !== '' && !ID_PATTERN.test(r.zone))) return `zone ${JSON.stringify(r.zone)} is not a valid id`;
-  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return `value ${typeof r.value === 'number' ? String(r.value) : `of type ${typeof r.value}`} is not a finite number`;
-  if (!Number.isSafeInteger(r.ts)) return `time ${typeof r.ts === 'number' ? String(r.ts) : `of type ${typeof r.ts}`} is not a whole number of ms`;
+  if (typeof r.metric !== 'string' || !METRIC_PATTERN.test(r.metric))
+    return `metric ${JSON.stringify(r.metric)} is not a valid metric name`;
+  if (typeof r.device !== 'string' || !ID_PATTERN.test(r.device))
+    return `device ${JSON.stringify(r.device)} is not a valid id`;
+  if (typeof r.zone !== 'string' || (r.zone !== '' && !ID_PATTERN.test(r.zone)))
+    return `zone ${JSON.stringify(r.zone)} is not a valid id`;
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value))
+    return `value ${typeof r.value === 'number' ? String(r.value) : `of type ${typeof r.value}`} is not a finite number`;
+  if (!Number.isSafeInteger(r.ts))
+    return `time ${typeof r.ts === 'number' ? String(r.ts) : `of type ${typeof r.ts}`} is not a whole number of ms`;
   if (r.seq !== undefined && !Number.isSafeInteger(r.seq)) return `seq of type ${typeof r.seq} is not a whole number`;
   if (r.unknownMetric !== undefined && r.unknownMetric !== true) return 'unknownMetric is neither absent nor true';
   return undefined;
@@ -118,7 +123,13 @@ export type Entry =
  * another release's making, or damaged, and looking at it must not throw.
  */
 export function devicesOf(entry: unknown): string[] {
-  const e = entry as { readings?: unknown; heartbeat?: { device?: unknown } | null; status?: { id?: unknown } | null } | null;
-  const candidates = Array.isArray(e?.readings) ? e.readings.map((r) => (r as { device?: unknown } | null)?.device) : [e?.heartbeat?.device ?? e?.status?.id];
+  const e = entry as {
+    readings?: unknown;
+    heartbeat?: { device?: unknown } | null;
+    status?: { id?: unknown } | null;
+  } | null;
+  const candidates = Array.isArray(e?.readings)
+    ? e.readings.map((r) => (r as { device?: unknown } | null)?.device)
+    : [e?.heartbeat?.device ?? e?.status?.id];
   return candidates.filter((d): d is string => typeof d === 'string' && ID_PATTERN.test(d));
 }

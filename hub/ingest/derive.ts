@@ -28,7 +28,14 @@ export function derivedReadings(readings: readonly Reading[]): Reading[] {
   for (const { temperature: t, humidity: h, dew } of byMoment.values()) {
     // At 0 %RH there is no dew point to speak of.
     if (dew || !t || !h || h.value <= 0) continue;
-    derived.push({ device: t.device, metric: 'dew_point', value: Math.round(dewPoint(t.value, h.value) * 100) / 100, ts: t.ts, zone: t.zone, ...(t.seq !== undefined && { seq: t.seq }) });
+    derived.push({
+      device: t.device,
+      metric: 'dew_point',
+      value: Math.round(dewPoint(t.value, h.value) * 100) / 100,
+      ts: t.ts,
+      zone: t.zone,
+      ...(t.seq !== undefined && { seq: t.seq }),
+    });
   }
   return derived;
 }

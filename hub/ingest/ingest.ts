@@ -106,9 +106,18 @@ export class Ingest {
     return outcome;
   }
 
-  private reject(message: IncomingMessage, outcome: IngestOutcome, rejection: Rejection, device: string | undefined): void {
+  private reject(
+    message: IncomingMessage,
+    outcome: IngestOutcome,
+    rejection: Rejection,
+    device: string | undefined,
+  ): void {
     outcome.rejected++;
-    outcome.problems.push({ reason: rejection.reason, detail: rejection.detail, ...(device !== undefined && { device }) });
+    outcome.problems.push({
+      reason: rejection.reason,
+      detail: rejection.detail,
+      ...(device !== undefined && { device }),
+    });
     this.deps.rejections.add({
       at: message.receivedAt,
       source: message.source,
@@ -120,10 +129,17 @@ export class Ingest {
     });
   }
 
-  private toEntries(message: IncomingMessage, outcome: IngestOutcome, fresh: Array<[device: string, key: ReadingKey]>): Entry[] {
+  private toEntries(
+    message: IncomingMessage,
+    outcome: IngestOutcome,
+    fresh: Array<[device: string, key: ReadingKey]>,
+  ): Entry[] {
     const { settings } = this.deps;
     if (message.payload.length > settings.maxPayloadBytes) {
-      throw new Rejection('payload_too_large', `payload is ${message.payload.length} bytes; the limit is ${settings.maxPayloadBytes} (ingest.max_payload_bytes)`);
+      throw new Rejection(
+        'payload_too_large',
+        `payload is ${message.payload.length} bytes; the limit is ${settings.maxPayloadBytes} (ingest.max_payload_bytes)`,
+      );
     }
     if (message.device !== undefined) this.checkDevice(message.device);
     const parsed = parsePayload(message.kind, message.payload, message.receivedAt);
@@ -131,7 +147,18 @@ export class Ingest {
 
     if (parsed.kind === 'status') {
       if (device === undefined) throw new Rejection('invalid_payload', 'status needs a device');
-      return [{ type: 'status', status: { subject: message.subject ?? 'device', id: device, zone: this.zoneOf(device, message), status: parsed.status, ts: message.receivedAt } }];
+      return [
+        {
+          type: 'status',
+          status: {
+            subject: message.subject ?? 'device',
+            id: device,
+            zone: this.zoneOf(device, message),
+            status: parsed.status,
+            ts: message.receivedAt,
+          },
+        },
+      ];
     }
     if (parsed.kind === 'heartbeat') {
       if (device === undefined) throw new Rejection('invalid_payload', 'heartbeat needs a device');
@@ -187,7 +214,10 @@ export class Ingest {
     const problem = idProblem(device);
     if (problem) throw new Rejection('invalid_id', `device id ${JSON.stringify(device.slice(0, 80))} ${problem}`);
     if (!this.deps.settings.acceptUndeclaredDevices && !this.deps.declaredZones.has(device)) {
-      throw new Rejection('undeclared_device', `device "${device}" is not declared under devices, and ingest.accept_undeclared_devices is false`);
+      throw new Rejection(
+        'undeclared_device',
+        `device "${device}" is not declared under devices, and ingest.accept_undeclared_devices is false`,
+      );
     }
     this.deps.knownDevices.admit(device);
   }
@@ -197,9 +227,16 @@ export class Ingest {
   }
 
   private toReading(value: ParsedValue, device: string | undefined, message: IncomingMessage): Reading {
-    if (device === undefined) throw new Rejection('invalid_senml', `reading "${value.metric}" names no device (use a SenML name such as "t-17/${value.metric}")`);
+    if (device === undefined)
+      throw new Rejection(
+        'invalid_senml',
+        `reading "${value.metric}" names no device (use a SenML name such as "t-17/${value.metric}")`,
+      );
     if (message.device !== undefined && value.device !== undefined && value.device !== message.device) {
-      throw new Rejection('device_mismatch', `SenML names device "${value.device.slice(0, 80)}" but the message came from device "${message.device}"`);
+      throw new Rejection(
+        'device_mismatch',
+        `SenML names device "${value.device.slice(0, 80)}" but the message came from device "${message.device}"`,
+      );
     }
     const refusal = message.refuseDevice?.(device);
     if (refusal !== undefined) throw new Rejection('device_mismatch', refusal);
@@ -208,29 +245,53 @@ export class Ingest {
     const known = this.metricsOf(device);
     // A metric the device reported before has passed this check already.
     if (!known.has(metric) && !METRIC_PATTERN.test(metric)) {
-      throw new Rejection('invalid_metric', `metric name ${JSON.stringify(metric.slice(0, 80))} must be 1-64 letters, digits or "_", starting with a letter`);
+      throw new Rejection(
+        'invalid_metric',
+        `metric name ${JSON.stringify(metric.slice(0, 80))} must be 1-64 letters, digits or "_", starting with a letter`,
+      );
     }
     if (typeof value.value !== 'number' || !Number.isFinite(value.value)) {
-      throw new Rejection('invalid_value', `${metric} must be a finite number, found ${value.value === undefined ? 'nothing' : JSON.stringify(value.value).slice(0, 80)}`);
+      throw new Rejection(
+        'invalid_value',
+        `${metric} must be a finite number, found ${value.value === undefined ? 'nothing' : JSON.stringify(value.value).slice(0, 80)}`,
+      );
     }
     const converted = toCanonical(metric, value.value, value.unit);
     if (!converted.ok) {
-      throw new Rejection('invalid_unit', `${metric} in "${value.unit}" is not accepted (accepted: ${converted.accepted.join(', ')})`);
+      throw new Rejection(
+        'invalid_unit',
+        `${metric} in "${value.unit}" is not accepted (accepted: ${converted.accepted.join(', ')})`,
+      );
     }
     if (!Number.isFinite(converted.value)) {
-      throw new Rejection('invalid_value', `${metric} ${value.value} ${value.unit ?? ''} is not a finite number once converted`);
+      throw new Rejection(
+        'invalid_value',
+        `${metric} ${value.value} ${value.unit ?? ''} is not a finite number once converted`,
+      );
     }
     const spec = METRICS.get(metric);
     if (spec && (converted.value < spec.min || converted.value > spec.max)) {
-      throw new Rejection('out_of_range', `${metric} ${converted.value} ${spec.unit} is outside what a sensor can measure (${spec.min} to ${spec.max}): sensor fault`);
+      throw new Rejection(
+        'out_of_range',
+        `${metric} ${converted.value} ${spec.unit} is outside what a sensor can measure (${spec.min} to ${spec.max}): sensor fault`,
+      );
     }
     if (!known.has(metric)) {
       if (known.size >= this.deps.settings.maxMetricsPerDevice) {
-        throw new Rejection('too_many_metrics', `device "${device}" already reports ${known.size} metrics; "${metric.slice(0, 80)}" would exceed ingest.max_metrics_per_device`);
+        throw new Rejection(
+          'too_many_metrics',
+          `device "${device}" already reports ${known.size} metrics; "${metric.slice(0, 80)}" would exceed ingest.max_metrics_per_device`,
+        );
       }
       known.add(metric);
     }
-    const reading: Reading = { device, metric, value: converted.value, ts: this.eventTime(device, value.ts, message.receivedAt), zone: this.zoneOf(device, message) };
+    const reading: Reading = {
+      device,
+      metric,
+      value: converted.value,
+      ts: this.eventTime(device, value.ts, message.receivedAt),
+      zone: this.zoneOf(device, message),
+    };
     // Assigned rather than spread: this runs for every reading.
     if (spec === undefined) reading.unknownMetric = true;
     if (value.seq !== undefined) reading.seq = value.seq;

@@ -28,7 +28,11 @@ export interface RejectionLogOptions {
 const LOG_INTERVAL_MS = 60_000;
 const EXCERPT_CHARS = 200;
 const LOG_KEYS_MAX = 10_000;
-const LOGGED_PER_REASON: ReadonlySet<RejectionReason> = new Set<RejectionReason>(['invalid_id', 'undeclared_device', 'too_many_devices']);
+const LOGGED_PER_REASON: ReadonlySet<RejectionReason> = new Set<RejectionReason>([
+  'invalid_id',
+  'undeclared_device',
+  'too_many_devices',
+]);
 
 export function excerptOf(payload: Buffer): string {
   const head = payload.subarray(0, EXCERPT_CHARS * 4).toString('utf8');
@@ -59,7 +63,9 @@ export class RejectionLog {
   }
 
   private maybeLog(record: RejectionRecord): void {
-    const key = LOGGED_PER_REASON.has(record.reason) ? `reason:${record.reason}` : (record.device ?? `${record.source}:${record.topic ?? ''}`);
+    const key = LOGGED_PER_REASON.has(record.reason)
+      ? `reason:${record.reason}`
+      : (record.device ?? `${record.source}:${record.topic ?? ''}`);
     const now = record.at;
     const last = this.lastLogged.get(key);
     if (last && now - last.at < LOG_INTERVAL_MS) {
@@ -76,7 +82,9 @@ export class RejectionLog {
   list(filter: { device?: string; reason?: string; limit?: number } = {}): RejectionRecord[] {
     const ordered = [...this.records.slice(this.start), ...this.records.slice(0, this.start)].reverse();
     const matching = ordered.filter(
-      (r) => (filter.device === undefined || r.device === filter.device) && (filter.reason === undefined || r.reason === filter.reason),
+      (r) =>
+        (filter.device === undefined || r.device === filter.device) &&
+        (filter.reason === undefined || r.reason === filter.reason),
     );
     return matching.slice(0, filter.limit ?? matching.length);
   }

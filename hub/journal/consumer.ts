@@ -25,7 +25,10 @@ export interface SetAsideRecorder {
 /** I/O trouble rather than a bad entry: system errors (a full disk) and SQLite's database-state codes. */
 export function isIoError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code));
+  return (
+    typeof code === 'string' &&
+    (/^E[A-Z]+$/.test(code) || /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code))
+  );
 }
 
 export interface PacingOptions {
@@ -122,7 +125,10 @@ export class Consumer {
   ) {
     this.processed = start;
     this.loop = this.run().catch((err: unknown) => {
-      ctx.report('error', 'journal: consumer stopped on an unexpected error', { consumer: name, error: describeError(err) });
+      ctx.report('error', 'journal: consumer stopped on an unexpected error', {
+        consumer: name,
+        error: describeError(err),
+      });
     });
   }
 
@@ -139,7 +145,11 @@ export class Consumer {
 
   /** Stuck rather than slow: its last batch failed and it waits to try again, or its handler has been at one batch for longer than `ms`. */
   stuck(ms: number): boolean {
-    return this.failures > 0 || this.poison !== undefined || (this.handlingSince !== undefined && this.ctx.clock.now() - this.handlingSince > ms);
+    return (
+      this.failures > 0 ||
+      this.poison !== undefined ||
+      (this.handlingSince !== undefined && this.ctx.clock.now() - this.handlingSince > ms)
+    );
   }
 
   /** Hands over again everything after the consumer's position, from the next call on. */
@@ -186,7 +196,12 @@ export class Consumer {
           readFailures = 0;
         } catch (err) {
           readFailures += 1;
-          this.ctx.report('error', 'journal: consumer could not read the journal', { consumer: this.name, lsn: reader.nextLsn, error: describeError(err), attempt: readFailures });
+          this.ctx.report('error', 'journal: consumer could not read the journal', {
+            consumer: this.name,
+            lsn: reader.nextLsn,
+            error: describeError(err),
+            attempt: readFailures,
+          });
           this.reportError(err, readFailures, false);
           await this.pause(backoffMs(readFailures, this.pacing.maxBackoffMs));
           continue;
@@ -302,14 +317,22 @@ export class Consumer {
       await this.ctx.setAside.entry(this.name, poison.lo, entry, err);
     } catch (recordErr) {
       // Moving on without a record would lose the entry silently: try again after the backoff.
-      this.ctx.report('error', 'journal: could not record an entry set aside; the consumer waits', { consumer: this.name, lsn: poison.lo, error: describeError(recordErr) });
+      this.ctx.report('error', 'journal: could not record an entry set aside; the consumer waits', {
+        consumer: this.name,
+        lsn: poison.lo,
+        error: describeError(recordErr),
+      });
       return waitMs;
     }
-    this.ctx.report('error', `journal: consumer ${this.name} set aside entry ${poison.lo} after ${poison.attempts} failed attempts; the entries after it carry on`, {
-      consumer: this.name,
-      lsn: poison.lo,
-      error: describeError(err),
-    });
+    this.ctx.report(
+      'error',
+      `journal: consumer ${this.name} set aside entry ${poison.lo} after ${poison.attempts} failed attempts; the entries after it carry on`,
+      {
+        consumer: this.name,
+        lsn: poison.lo,
+        error: describeError(err),
+      },
+    );
     this.poison = undefined;
     this.failures = 0;
     this.processed = poison.lo;
@@ -324,7 +347,11 @@ export class Consumer {
         // A faulty error reporter must not stop delivery.
       }
     } else if (fromHandler) {
-      this.ctx.report('warn', 'journal: consumer handler failed; retrying the batch', { consumer: this.name, attempt, error: describeError(err) });
+      this.ctx.report('warn', 'journal: consumer handler failed; retrying the batch', {
+        consumer: this.name,
+        attempt,
+        error: describeError(err),
+      });
     }
   }
 
@@ -335,10 +362,13 @@ export class Consumer {
     if (wait <= 0) {
       void this.commit();
     } else if (this.timer === undefined) {
-      this.timer = clock.setTimeout(() => {
-        this.timer = undefined;
-        void this.commit();
-      }, Math.min(wait, this.pacing.commitIntervalMs));
+      this.timer = clock.setTimeout(
+        () => {
+          this.timer = undefined;
+          void this.commit();
+        },
+        Math.min(wait, this.pacing.commitIntervalMs),
+      );
     }
   }
 

@@ -126,9 +126,22 @@ export class Journal {
     await mkdir(consumersDir, { recursive: true });
     const positions = await Positions.open(consumersDir, report);
     // An empty journal continues after any position a consumer holds, so it never mistakes new entries for read ones.
-    const log = await SegmentLog.open({ dir, segmentBytes, fsync: opts.fsync ?? true, log: report, now: () => clock.now(), firstLsn: positions.highest() + 1 });
+    const log = await SegmentLog.open({
+      dir,
+      segmentBytes,
+      fsync: opts.fsync ?? true,
+      log: report,
+      now: () => clock.now(),
+      firstLsn: positions.highest() + 1,
+    });
     const status = log.status();
-    report('info', 'journal opened', { dir, segments: status.segments, firstLsn: log.oldestLsn, lastLsn: status.durableLsn, consumers: positions.names() });
+    report('info', 'journal opened', {
+      dir,
+      segments: status.segments,
+      firstLsn: log.oldestLsn,
+      lastLsn: status.durableLsn,
+      consumers: positions.names(),
+    });
     return new Journal(dir, log, positions, opts.setAside ?? new MemorySetAside(), clock, report);
   }
 
@@ -173,7 +186,9 @@ export class Journal {
   consume(name: string, handler: ConsumerHandler, opts: ConsumeOptions = {}): ConsumerHandle {
     if (this.closed) throw new Error(`journal is closed (${this.dir})`);
     if (!CONSUMER_NAME.test(name)) {
-      throw new Error(`consumer name ${JSON.stringify(name)} is invalid: lower-case letter first, then up to 31 of a-z, 0-9, '-'`);
+      throw new Error(
+        `consumer name ${JSON.stringify(name)} is invalid: lower-case letter first, then up to 31 of a-z, 0-9, '-'`,
+      );
     }
     if (this.active.has(name)) throw new Error(`consumer ${name} is already running`);
     const pacing = checkPacing(opts);
@@ -252,11 +267,19 @@ export class Journal {
     const oldestLsn = this.log.oldestLsn;
     const durableLsn = this.log.durableLsn;
     if (position > durableLsn) {
-      this.report('warn', 'journal: consumer position is past the end of the journal; starting at the end', { consumer: name, position, durableLsn });
+      this.report('warn', 'journal: consumer position is past the end of the journal; starting at the end', {
+        consumer: name,
+        position,
+        durableLsn,
+      });
       return durableLsn;
     }
     if (position < oldestLsn - 1) {
-      this.report('warn', 'journal: entries this consumer has not read are no longer retained; starting at the oldest', { consumer: name, position, oldestLsn, lost: oldestLsn - 1 - position });
+      this.report(
+        'warn',
+        'journal: entries this consumer has not read are no longer retained; starting at the oldest',
+        { consumer: name, position, oldestLsn, lost: oldestLsn - 1 - position },
+      );
       return oldestLsn - 1;
     }
     return position;

@@ -68,7 +68,10 @@ export class Positions {
       const m = /^(\d+)\n?$/.exec(await readFile(path, 'utf8'));
       if (!m) {
         // Replaying everything is safe for idempotent consumers; skipping is not.
-        report('warn', 'journal: unreadable consumer position; it will replay from the oldest entry', { consumer: name, file: path });
+        report('warn', 'journal: unreadable consumer position; it will replay from the oldest entry', {
+          consumer: name,
+          file: path,
+        });
       }
       kept.set(name, m ? Number(m[1]) : 0);
     }
@@ -127,7 +130,11 @@ export class Positions {
           if (stale) await rm(stale, { force: true });
           await this.write(name, handled);
         } catch (err) {
-          this.report('warn', 'journal: could not save consumer position; will retry', { consumer: name, lsn: handled, error: describeError(err) });
+          this.report('warn', 'journal: could not save consumer position; will retry', {
+            consumer: name,
+            lsn: handled,
+            error: describeError(err),
+          });
           return true;
         }
         committed = handled;
@@ -179,7 +186,10 @@ export class Positions {
           if (stale) await rm(stale, { force: true });
           marked = true;
         } catch (err) {
-          this.report('warn', 'journal: could not record a consumer that keeps its own position; will retry', { consumer: name, error: describeError(err) });
+          this.report('warn', 'journal: could not record a consumer that keeps its own position; will retry', {
+            consumer: name,
+            error: describeError(err),
+          });
         }
         return true;
       },

@@ -9,7 +9,19 @@ import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Entry } from '../domain/reading.ts';
 import type { Batch, EntryLog, EntryReader, LogStatus } from './entry-log.ts';
-import { Cursor, describeError, fsyncDir, JournalError, RecordEncoder, recoverSegments, segmentPath, serialise, writeFully, type JournalLog, type Segment } from './segments.ts';
+import {
+  Cursor,
+  describeError,
+  fsyncDir,
+  JournalError,
+  RecordEncoder,
+  recoverSegments,
+  segmentPath,
+  serialise,
+  writeFully,
+  type JournalLog,
+  type Segment,
+} from './segments.ts';
 
 const TAIL_ENTRIES = 65_536;
 
@@ -204,7 +216,10 @@ export class SegmentLog implements EntryLog {
       },
       read: async (max) => {
         // Entries released are gone even while the tail still holds them.
-        const recent = cursor.nextLsn < this.oldestLsn ? undefined : this.tail.read(cursor.nextLsn, Math.min(max, this._durableLsn - cursor.nextLsn + 1));
+        const recent =
+          cursor.nextLsn < this.oldestLsn
+            ? undefined
+            : this.tail.read(cursor.nextLsn, Math.min(max, this._durableLsn - cursor.nextLsn + 1));
         if (!recent) return cursor.read(max);
         cursor.nextLsn = recent.lastLsn + 1;
         return recent;
@@ -225,7 +240,10 @@ export class SegmentLog implements EntryLog {
         this.options.log('info', 'journal: segment removed', { segment: seg.path, lastLsn: seg.lastLsn });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.options.log('warn', 'journal: could not remove segment', { segment: seg.path, error: describeError(err) });
+          this.options.log('warn', 'journal: could not remove segment', {
+            segment: seg.path,
+            error: describeError(err),
+          });
         }
       }
     }

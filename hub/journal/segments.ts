@@ -195,8 +195,6 @@ function corrupt(seg: Segment, offset: number, what: string): JournalError {
   return new JournalError(`journal corrupt: ${what} at byte ${offset} of ${seg.path}`);
 }
 
-
-
 interface ScanResult {
   validBytes: number;
   count: number;
@@ -277,7 +275,11 @@ export async function recoverSegments(dir: string, log: JournalLog): Promise<Seg
         log('warn', 'journal: truncated an incomplete record at the end of the journal', fields);
       } else {
         // Later segments hold acknowledged entries: keep them and skip the rest of this one.
-        log('warn', 'journal: corrupt record in an older segment; the entries after it in that segment are lost', fields);
+        log(
+          'warn',
+          'journal: corrupt record in an older segment; the entries after it in that segment are lost',
+          fields,
+        );
       }
     }
     segments.push({
@@ -290,8 +292,6 @@ export async function recoverSegments(dir: string, log: JournalLog): Promise<Seg
   return segments;
 }
 
-
-
 /** Each entry as the JSON its record will hold; refuses what cannot be written. */
 export function serialise(entries: readonly Entry[]): string[] {
   const texts: string[] = [];
@@ -300,7 +300,8 @@ export function serialise(entries: readonly Entry[]): string[] {
     if (typeof json !== 'string') throw new JournalError(`journal append refused: entry ${i} is not JSON-serialisable`);
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long text needs measuring.
     const bytes = json.length * 3 > MAX_RECORD_BYTES ? Buffer.byteLength(json) : 0;
-    if (bytes > MAX_RECORD_BYTES) throw new JournalError(`journal append refused: entry ${i} is ${bytes} bytes (at most ${MAX_RECORD_BYTES})`);
+    if (bytes > MAX_RECORD_BYTES)
+      throw new JournalError(`journal append refused: entry ${i} is ${bytes} bytes (at most ${MAX_RECORD_BYTES})`);
     texts.push(json);
   }
   return texts;
@@ -316,7 +317,8 @@ export class RecordEncoder {
 
   encode(groups: ReadonlyArray<readonly string[]>): Buffer {
     // One huge entry should not keep a huge buffer alive for good.
-    if (this.buffer.length > 16 * RecordEncoder.USUAL_BYTES) this.buffer = Buffer.allocUnsafe(RecordEncoder.USUAL_BYTES);
+    if (this.buffer.length > 16 * RecordEncoder.USUAL_BYTES)
+      this.buffer = Buffer.allocUnsafe(RecordEncoder.USUAL_BYTES);
     let off = 0;
     for (const texts of groups) {
       for (const text of texts) {
@@ -324,7 +326,10 @@ export class RecordEncoder {
         this.reserve(off + HEADER_BYTES + text.length * 3);
         const length = this.buffer.write(text, off + HEADER_BYTES);
         this.buffer.writeUInt32LE(length, off);
-        this.buffer.writeUInt32LE(crc32(this.buffer.subarray(off + HEADER_BYTES, off + HEADER_BYTES + length)), off + 4);
+        this.buffer.writeUInt32LE(
+          crc32(this.buffer.subarray(off + HEADER_BYTES, off + HEADER_BYTES + length)),
+          off + 4,
+        );
         off += HEADER_BYTES + length;
       }
     }
@@ -360,7 +365,6 @@ export async function fsyncDir(dir: string): Promise<void> {
 export function segmentPath(dir: string, firstLsn: number): string {
   return join(dir, `${String(firstLsn).padStart(20, '0')}.seg`);
 }
-
 
 /** "no space left on device (ENOSPC)" rather than Node's "ENOSPC: no space left on device, write". */
 export function describeError(err: unknown): string {

@@ -61,7 +61,8 @@ export class SetAsideLog {
   }
 
   static async open(options: SetAsideOptions): Promise<SetAsideLog> {
-    if (!Number.isInteger(options.capacity) || options.capacity < 2) throw new Error(`set-aside capacity must be a whole number of at least 2, got ${options.capacity}`);
+    if (!Number.isInteger(options.capacity) || options.capacity < 2)
+      throw new Error(`set-aside capacity must be a whole number of at least 2, got ${options.capacity}`);
     await mkdir(dirname(options.path), { recursive: true });
     const records: SetAsideRecord[] = [];
     let text = '';
@@ -82,15 +83,29 @@ export class SetAsideLog {
         unreadable++;
       }
     }
-    if (unreadable > 0) options.log?.('warn', 'set-aside log: skipped unreadable lines', { path: options.path, lines: unreadable });
+    if (unreadable > 0)
+      options.log?.('warn', 'set-aside log: skipped unreadable lines', { path: options.path, lines: unreadable });
     const fh = await open(options.path, 'a');
     return new SetAsideLog(options, fh, records.slice(-options.capacity));
   }
 
   /** Records readings the store refused for good; resolves once they are on disk. */
-  refusedReadings(refused: ReadonlyArray<{ device: string; metric: string; ts: number; value: number; reason: string }>): Promise<void> {
+  refusedReadings(
+    refused: ReadonlyArray<{ device: string; metric: string; ts: number; value: number; reason: string }>,
+  ): Promise<void> {
     const at = this.options.now();
-    return this.add(refused.map((r) => ({ at, stage: 'store', reason: 'store_refused' as const, detail: r.reason, device: r.device, metric: r.metric, ts: r.ts, value: r.value })));
+    return this.add(
+      refused.map((r) => ({
+        at,
+        stage: 'store',
+        reason: 'store_refused' as const,
+        detail: r.reason,
+        device: r.device,
+        metric: r.metric,
+        ts: r.ts,
+        value: r.value,
+      })),
+    );
   }
 
   /** Records that `consumer` gave up on journal entry `lsn`; resolves once it is on disk. */
@@ -102,12 +117,30 @@ export class SetAsideLog {
       excerpt = '(an entry that cannot be shown as JSON)';
     }
     const [device] = devicesOf(entry);
-    return this.add([{ at: this.options.now(), stage: consumer, reason: 'consumer_failed', detail: describeError(error), lsn, excerpt, ...(device !== undefined && { device }) }]);
+    return this.add([
+      {
+        at: this.options.now(),
+        stage: consumer,
+        reason: 'consumer_failed',
+        detail: describeError(error),
+        lsn,
+        excerpt,
+        ...(device !== undefined && { device }),
+      },
+    ]);
   }
 
   /** Records a notification a receiver refused for good; resolves once it is on disk. */
   notification(target: string, payload: string, error: unknown): Promise<void> {
-    return this.add([{ at: this.options.now(), stage: 'notify', reason: 'notification_refused', detail: `${target}: ${describeError(error)}`, excerpt: payload.slice(0, EXCERPT_CHARS) }]);
+    return this.add([
+      {
+        at: this.options.now(),
+        stage: 'notify',
+        reason: 'notification_refused',
+        detail: `${target}: ${describeError(error)}`,
+        excerpt: payload.slice(0, EXCERPT_CHARS),
+      },
+    ]);
   }
 
   /** The journal entries this consumer has set aside. */
@@ -120,7 +153,11 @@ export class SetAsideLog {
     const out: SetAsideRecord[] = [];
     for (let i = this.records.length - 1; i >= 0 && out.length < (filter.limit ?? Infinity); i--) {
       const r = this.records[i]!;
-      if ((filter.stage === undefined || r.stage === filter.stage) && (filter.device === undefined || r.device === filter.device)) out.push(r);
+      if (
+        (filter.stage === undefined || r.stage === filter.stage) &&
+        (filter.device === undefined || r.device === filter.device)
+      )
+        out.push(r);
     }
     return out;
   }
@@ -189,6 +226,10 @@ export class SetAsideLog {
     this.lsnsByStage.clear();
     for (const r of keep) this.remember(r);
     this.droppedCount += dropped;
-    this.options.log?.('warn', 'set-aside log: full; dropped the oldest records', { path: this.options.path, dropped, kept: keep.length });
+    this.options.log?.('warn', 'set-aside log: full; dropped the oldest records', {
+      path: this.options.path,
+      dropped,
+      kept: keep.length,
+    });
   }
 }

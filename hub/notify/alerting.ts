@@ -75,7 +75,10 @@ export function startAlerting(options: AlertingOptions): Alerting {
       // Once per device and run: the tick repeats every second.
       if (faultyDevices.has(device) || faultyDevices.size >= 1000) return;
       faultyDevices.add(device);
-      log.error({ device, err: (err as Error).message }, `the rules could not read or judge the saved state of device ${device} (${(err as Error).message}); the other devices are judged as usual`);
+      log.error(
+        { device, err: (err as Error).message },
+        `the rules could not read or judge the saved state of device ${device} (${(err as Error).message}); the other devices are judged as usual`,
+      );
     },
     // A failed tick or operator's request lost batches applied since the last save.
     onReload: () => consumer?.rewind(),
@@ -87,13 +90,20 @@ export function startAlerting(options: AlertingOptions): Alerting {
   try {
     engine.startAfter(journal.status().durableLsn);
   } catch (err) {
-    log.error({ err: (err as Error).message }, `the rule engine could not save where it starts in the journal (${(err as Error).message}): it may judge readings already in the journal as new`);
+    log.error(
+      { err: (err as Error).message },
+      `the rule engine could not save where it starts in the journal (${(err as Error).message}): it may judge readings already in the journal as new`,
+    );
   }
   // The engine keeps its position with its state; the journal asks it, at start and after a failure.
   consumer = journal.consume('rules', (entries, lastLsn) => engine.apply(entries, lastLsn), {
     position: () => engine.position(),
     onError: (err, attempt) => {
-      if (attempt === 1) log.error({ err: (err as Error).message }, `the rule engine could not apply a batch (${(err as Error).message}); retrying`);
+      if (attempt === 1)
+        log.error(
+          { err: (err as Error).message },
+          `the rule engine could not apply a batch (${(err as Error).message}); retrying`,
+        );
     },
   });
 
@@ -123,7 +133,11 @@ export function startAlerting(options: AlertingOptions): Alerting {
       failing = false;
     } catch (err) {
       // Once per failure, not once a second: a full disk would otherwise flood the log.
-      if (!failing) log.error({ err: (err as Error).message }, `alert evaluation failed (${(err as Error).message}); retrying every second`);
+      if (!failing)
+        log.error(
+          { err: (err as Error).message },
+          `alert evaluation failed (${(err as Error).message}); retrying every second`,
+        );
       failing = true;
     } finally {
       ticking = false;
@@ -134,7 +148,12 @@ export function startAlerting(options: AlertingOptions): Alerting {
 
   // The API reads alerts from a read-only view of the ledger; only an operator's change goes through the engine.
   const view = ledger.view(now);
-  const access: AlertsRoutesOptions['engine'] = Object.freeze({ ...view, ack: engine.ack.bind(engine), addSilence: engine.addSilence.bind(engine), removeSilence: engine.removeSilence.bind(engine) });
+  const access: AlertsRoutesOptions['engine'] = Object.freeze({
+    ...view,
+    ack: engine.ack.bind(engine),
+    addSilence: engine.addSilence.bind(engine),
+    removeSilence: engine.removeSilence.bind(engine),
+  });
   const rules = (at: number) => effectiveRules(settings, at);
   let stopped: Promise<void> | undefined;
   return {
@@ -149,7 +168,10 @@ export function startAlerting(options: AlertingOptions): Alerting {
           // Everything applied is saved and on disk: the next start hands nothing over again.
           engine.sync();
         } catch (err) {
-          log.error({ err: (err as Error).message }, `could not save the rule engine's state at stop (${(err as Error).message}); the journal hands the entries since its last save over again at the next start`);
+          log.error(
+            { err: (err as Error).message },
+            `could not save the rule engine's state at stop (${(err as Error).message}); the journal hands the entries since its last save over again at the next start`,
+          );
         }
         await outbox.close();
         await notifier.flushed();

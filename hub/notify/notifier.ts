@@ -68,7 +68,16 @@ export class Notifier implements AlertSink {
       const a = e.alert;
       const held = e.notified ? '' : ` (notification held: ${e.heldBy})`;
       const line = `alert ${e.kind}${e.late ? ' (sent late)' : ''} [${a.severity}] ${a.key}: ${a.summary || a.key}${held}`;
-      const fields = { alert: a.id, key: a.key, zone: a.zone, rule: a.rule, subject: a.subject, severity: a.severity, event: e.kind, notified: e.notified };
+      const fields = {
+        alert: a.id,
+        key: a.key,
+        zone: a.zone,
+        rule: a.rule,
+        subject: a.subject,
+        severity: a.severity,
+        event: e.kind,
+        notified: e.notified,
+      };
       if (e.kind === 'resolved' || e.kind === 'acknowledged') log.info(fields, line);
       else log.warn(fields, line);
       if (e.notified) this.publish(e);
@@ -79,7 +88,16 @@ export class Notifier implements AlertSink {
 
   /** Retained messages live in the broker's memory: after a start, say again what is firing. */
   restore(firing: readonly Alert[]): void {
-    for (const alert of firing) this.publish({ alertId: alert.id, key: alert.key, kind: 'firing', at: alert.firingAt ?? alert.updatedAt, alert, notified: true, late: true });
+    for (const alert of firing)
+      this.publish({
+        alertId: alert.id,
+        key: alert.key,
+        kind: 'firing',
+        at: alert.firingAt ?? alert.updatedAt,
+        alert,
+        notified: true,
+        late: true,
+      });
   }
 
   /** Waits for the MQTT messages sent so far. */
@@ -105,11 +123,27 @@ export class Notifier implements AlertSink {
           await this.options.publish(topic, body, { retain: true });
         }
       })
-      .catch((err: unknown) => log.error({ topic, err: (err as Error).message }, `could not publish the alert on ${topic}: ${(err as Error).message}`));
+      .catch((err: unknown) =>
+        log.error(
+          { topic, err: (err as Error).message },
+          `could not publish the alert on ${topic}: ${(err as Error).message}`,
+        ),
+      );
   }
 }
 
 function record(e: AlertEvent): AlertRecord {
   const a = e.alert;
-  return { alertId: a.id, key: a.key, rule: a.rule, subject: a.subject, zone: a.zone, event: e.kind, severity: a.severity, at: e.at, summary: a.summary || a.key, ...(a.value !== undefined && { value: a.value }) };
+  return {
+    alertId: a.id,
+    key: a.key,
+    rule: a.rule,
+    subject: a.subject,
+    zone: a.zone,
+    event: e.kind,
+    severity: a.severity,
+    at: e.at,
+    summary: a.summary || a.key,
+    ...(a.value !== undefined && { value: a.value }),
+  };
 }

@@ -79,11 +79,18 @@ export class Outbox {
     this.db = options.db;
     this.timers = options.timers ?? realTimers;
     this.db.exec(SCHEMA);
-    for (const target of options.targets) this.lanes.set(target.name, { target, failures: 0, closed: false, singles: 0 });
-    const orphans = this.db.prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target').all() as { target: string; n: number }[];
+    for (const target of options.targets)
+      this.lanes.set(target.name, { target, failures: 0, closed: false, singles: 0 });
+    const orphans = this.db.prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target').all() as {
+      target: string;
+      n: number;
+    }[];
     for (const { target, n } of orphans) {
       if (this.lanes.has(target)) continue;
-      options.log.warn({ target, dropped: n }, `dropping ${n} undelivered notifications for ${target}, which is no longer configured`);
+      options.log.warn(
+        { target, dropped: n },
+        `dropping ${n} undelivered notifications for ${target}, which is no longer configured`,
+      );
       this.db.prepare('DELETE FROM outbox WHERE target = ?').run(target);
     }
   }
@@ -91,7 +98,9 @@ export class Outbox {
   /** Queues a payload; call inside the transaction that makes the reason for it durable. */
   enqueue(target: string, payload: string): void {
     if (!this.lanes.has(target)) return;
-    this.db.prepare('INSERT INTO outbox (target, payload, created_at) VALUES (?, ?, ?)').run(target, payload, this.options.now());
+    this.db
+      .prepare('INSERT INTO outbox (target, payload, created_at) VALUES (?, ?, ?)')
+      .run(target, payload, this.options.now());
   }
 
   /** Starts delivering whatever waits, for every target not already at it or backing off. */
@@ -107,7 +116,11 @@ export class Outbox {
   }
 
   waiting(target?: string): number {
-    const row = (target === undefined ? this.db.prepare('SELECT count(*) AS n FROM outbox').get() : this.db.prepare('SELECT count(*) AS n FROM outbox WHERE target = ?').get(target)) as { n: number };
+    const row = (
+      target === undefined
+        ? this.db.prepare('SELECT count(*) AS n FROM outbox').get()
+        : this.db.prepare('SELECT count(*) AS n FROM outbox WHERE target = ?').get(target)
+    ) as { n: number };
     return row.n;
   }
 
@@ -123,7 +136,9 @@ export class Outbox {
 
   private async drain(lane: Lane): Promise<void> {
     const { target } = lane;
-    const select = this.db.prepare('SELECT id, payload, created_at AS createdAt FROM outbox WHERE target = ? ORDER BY id LIMIT ?');
+    const select = this.db.prepare(
+      'SELECT id, payload, created_at AS createdAt FROM outbox WHERE target = ? ORDER BY id LIMIT ?',
+    );
     while (!lane.closed && this.db.open) {
       const rows = select.all(target.name, lane.singles > 0 ? 1 : target.batch) as OutboxRow[];
       if (rows.length === 0) return;
@@ -135,7 +150,10 @@ export class Outbox {
         const wait = Math.min(this.options.retryFirstMs * 2 ** (lane.failures - 1), this.options.retryMaxMs);
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
-          this.options.log.warn({ target: target.name, attempt: lane.failures, waiting: this.waiting(target.name) }, `cannot deliver alert notifications to ${target.name} (${(err as Error).message}); they are kept and retried in ${Math.round(wait / 1000)} s`);
+          this.options.log.warn(
+            { target: target.name, attempt: lane.failures, waiting: this.waiting(target.name) },
+            `cannot deliver alert notifications to ${target.name} (${(err as Error).message}); they are kept and retried in ${Math.round(wait / 1000)} s`,
+          );
         }
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the delivery
         if (!lane.closed) {
@@ -149,7 +167,11 @@ export class Outbox {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the database may have closed during the delivery
       if (!this.db.open) return;
       this.db.prepare('DELETE FROM outbox WHERE target = ? AND id <= ?').run(target.name, rows.at(-1)!.id);
-      if (lane.failures > 0) this.options.log.info({ target: target.name }, `alert notifications reach ${target.name} again; sending what waited`);
+      if (lane.failures > 0)
+        this.options.log.info(
+          { target: target.name },
+          `alert notifications reach ${target.name} again; sending what waited`,
+        );
       lane.failures = 0;
       lane.singles = Math.max(0, lane.singles - 1);
       delete lane.refused;
@@ -173,12 +195,18 @@ export class Outbox {
     try {
       await this.options.setAside?.(target.name, row, err);
     } catch (recordErr) {
-      this.options.log.error({ target: target.name, err: (recordErr as Error).message }, `could not record a notification ${target.name} refused; it stays queued`);
+      this.options.log.error(
+        { target: target.name, err: (recordErr as Error).message },
+        `could not record a notification ${target.name} refused; it stays queued`,
+      );
       return false;
     }
     if (!this.db.open) return false;
     this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
-    this.options.log.error({ target: target.name, delivery: row.id, err: (err as Error).message }, `${target.name} refused a notification ${attempts} times (${(err as Error).message}); it is set aside (GET /api/v1/rejections?stage=notify) and the notifications after it are sent`);
+    this.options.log.error(
+      { target: target.name, delivery: row.id, err: (err as Error).message },
+      `${target.name} refused a notification ${attempts} times (${(err as Error).message}); it is set aside (GET /api/v1/rejections?stage=notify) and the notifications after it are sent`,
+    );
     delete lane.refused;
     lane.failures = 0;
     lane.singles = Math.max(0, lane.singles - 1);

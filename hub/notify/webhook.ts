@@ -32,7 +32,11 @@ export function webhookTarget(hook: { url: string; secret: string }, timeoutMs =
         try {
           response = await fetch(hook.url, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-floorwatch-signature': signature(hook.secret, row.payload), 'x-floorwatch-delivery': String(row.id) },
+            headers: {
+              'content-type': 'application/json',
+              'x-floorwatch-signature': signature(hook.secret, row.payload),
+              'x-floorwatch-delivery': String(row.id),
+            },
             body: row.payload,
             signal: AbortSignal.timeout(timeoutMs),
           });
@@ -41,7 +45,8 @@ export function webhookTarget(hook: { url: string; secret: string }, timeoutMs =
           throw new Error(`the receiver is not reachable: ${cause}`);
         }
         await response.arrayBuffer();
-        if (REFUSED_STATUSES.has(response.status)) throw new DeliveryRefused(`the receiver refused the notification (${response.status})`);
+        if (REFUSED_STATUSES.has(response.status))
+          throw new DeliveryRefused(`the receiver refused the notification (${response.status})`);
         if (!response.ok) throw new Error(`the receiver answered ${response.status}`);
       }
     },

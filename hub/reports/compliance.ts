@@ -34,7 +34,11 @@ export function windowsOf(req: Requirement): WindowAggregate[] {
  * Percent of `raw` readings within the requirement; `windows` holds, per windowKey, the series
  * aggregated by window start. Undefined when there are no readings.
  */
-export function percentWithin(req: Requirement, raw: readonly SeriesPoint[], windows: ReadonlyMap<string, readonly SeriesPoint[]>): number | undefined {
+export function percentWithin(
+  req: Requirement,
+  raw: readonly SeriesPoint[],
+  windows: ReadonlyMap<string, readonly SeriesPoint[]>,
+): number | undefined {
   if (raw.length === 0) return undefined;
   const byStart = new Map([...windows].map(([key, points]) => [key, new Map(points.map((p) => [p.ts, p.value]))]));
   /** What a limit compares for one reading; nothing for a window without a value, or a limit judged per device only. */

@@ -37,7 +37,9 @@ export interface EquipmentReport {
 function faultCounts(list: readonly Incident[]): FaultCount[] {
   const counts = new Map<string, number>();
   for (const i of list.filter(isFault)) counts.set(faultName(i), (counts.get(faultName(i)) ?? 0) + 1);
-  return [...counts].map(([fault, count]) => ({ fault, count })).sort((a, b) => b.count - a.count || a.fault.localeCompare(b.fault));
+  return [...counts]
+    .map(([fault, count]) => ({ fault, count }))
+    .sort((a, b) => b.count - a.count || a.fault.localeCompare(b.fault));
 }
 
 function mttr(list: readonly Incident[], from: number, to: number): number | null {
@@ -45,17 +47,28 @@ function mttr(list: readonly Incident[], from: number, to: number): number | nul
   return repaired.length === 0 ? null : repaired.reduce((s, i) => s + i.resolvedAt! - i.firingAt, 0) / repaired.length;
 }
 
-export function equipmentReport(history: readonly Incident[], known: readonly KnownDevice[], from: number, to: number): EquipmentReport {
+export function equipmentReport(
+  history: readonly Incident[],
+  known: readonly KnownDevice[],
+  from: number,
+  to: number,
+): EquipmentReport {
   const span = to - from;
   const relevant = history.filter((i) => isOffline(i) || isFault(i));
   const devices = new Map<string, KnownDevice>(known.map((d) => [d.id, d]));
-  for (const i of relevant) if (!devices.has(i.subject)) devices.set(i.subject, { id: i.subject, kind: i.rule === 'gateway_offline' ? 'gateway' : null, zone: i.zone });
+  for (const i of relevant)
+    if (!devices.has(i.subject))
+      devices.set(i.subject, { id: i.subject, kind: i.rule === 'gateway_offline' ? 'gateway' : null, zone: i.zone });
 
   const rows = [...devices.values()]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((d) => {
       const own = relevant.filter((i) => i.subject === d.id);
-      const downtimeMs = coveredMs(own.filter((i) => isOffline(i) || i.severity === 'critical'), from, to);
+      const downtimeMs = coveredMs(
+        own.filter((i) => isOffline(i) || i.severity === 'critical'),
+        from,
+        to,
+      );
       return {
         device: d.id,
         kind: d.kind ?? 'unknown',

@@ -26,7 +26,16 @@ export function incidents(history: readonly AlertRecord[], from: number, to: num
     if (r.at >= to) continue;
     let i = byAlert.get(r.alertId);
     if (r.event === 'firing' && !i) {
-      i = { alertId: r.alertId, key: r.key, rule: r.rule, subject: r.subject, zone: r.zone, severity: r.severity, summary: r.summary, firingAt: r.at };
+      i = {
+        alertId: r.alertId,
+        key: r.key,
+        rule: r.rule,
+        subject: r.subject,
+        zone: r.zone,
+        severity: r.severity,
+        summary: r.summary,
+        firingAt: r.at,
+      };
       byAlert.set(r.alertId, i);
       continue;
     }
@@ -37,7 +46,9 @@ export function incidents(history: readonly AlertRecord[], from: number, to: num
     if (r.event === 'resolved') i.resolvedAt = r.at;
     if (r.event === 'severity' || r.event === 'firing') i.summary = r.summary;
   }
-  return [...byAlert.values()].filter((i) => i.resolvedAt === undefined || i.resolvedAt >= from).sort((a, b) => a.firingAt - b.firingAt || a.alertId - b.alertId);
+  return [...byAlert.values()]
+    .filter((i) => i.resolvedAt === undefined || i.resolvedAt >= from)
+    .sort((a, b) => a.firingAt - b.firingAt || a.alertId - b.alertId);
 }
 
 /** How long the incident lasted inside [from, to). */

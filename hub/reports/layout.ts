@@ -31,7 +31,8 @@ export function duration(ms: number): string {
   return `${Math.floor(minutes / 60)} h ${pad(minutes % 60)} min`;
 }
 
-const n = (value: number | undefined, digits: number, unit: string) => (value === undefined ? '—' : `${value.toFixed(digits)}${unit}`);
+const n = (value: number | undefined, digits: number, unit: string) =>
+  value === undefined ? '—' : `${value.toFixed(digits)}${unit}`;
 
 export function shiftLayout(r: ShiftReport): Layout {
   const zoneName = (z: { zone: string; name?: string }) => (z.name ? `${z.name} (${z.zone})` : z.zone);
@@ -44,22 +45,36 @@ export function shiftLayout(r: ShiftReport): Layout {
         columns: ['zone', 'temperature min / mean / max', 'humidity min / mean / max', 'highest CO₂ 1-hour mean'],
         rows: r.zones.map((z) => [
           zoneName(z),
-          z.temperature ? `${n(z.temperature.min, 1, '')} / ${n(z.temperature.mean, 1, '')} / ${n(z.temperature.max, 1, ' °C')}` : '—',
-          z.humidity ? `${n(z.humidity.min, 0, '')} / ${n(z.humidity.mean, 0, '')} / ${n(z.humidity.max, 0, ' %RH')}` : '—',
-          z.co2MaxHourlyMean ? `${n(z.co2MaxHourlyMean.value, 0, ' ppm')} (hour from ${clock(z.co2MaxHourlyMean.hour).slice(11)})` : '—',
+          z.temperature
+            ? `${n(z.temperature.min, 1, '')} / ${n(z.temperature.mean, 1, '')} / ${n(z.temperature.max, 1, ' °C')}`
+            : '—',
+          z.humidity
+            ? `${n(z.humidity.min, 0, '')} / ${n(z.humidity.mean, 0, '')} / ${n(z.humidity.max, 0, ' %RH')}`
+            : '—',
+          z.co2MaxHourlyMean
+            ? `${n(z.co2MaxHourlyMean.value, 0, ' ppm')} (hour from ${clock(z.co2MaxHourlyMean.hour).slice(11)})`
+            : '—',
         ]),
         empty: 'no zones are configured',
       },
       {
         title: 'Time within requirements',
         columns: ['zone', 'requirement', 'within', 'readings'],
-        rows: r.zones.flatMap((z) => z.compliance.map((c) => [zoneName(z), c.title, n(c.percentWithin, 1, ' %'), String(c.readings)])),
+        rows: r.zones.flatMap((z) =>
+          z.compliance.map((c) => [zoneName(z), c.title, n(c.percentWithin, 1, ' %'), String(c.readings)]),
+        ),
         empty: 'no readings in this span',
       },
       {
         title: 'Noise per position',
         columns: ['position', 'zone', 'LAeq', 'LEX,8h', 'dose'],
-        rows: r.positions.map((p) => [p.device, p.zone, n(p.laeq, 1, ' dB(A)'), n(p.lex8h, 1, ' dB(A)'), n(p.dosePercent, 0, ' %')]),
+        rows: r.positions.map((p) => [
+          p.device,
+          p.zone,
+          n(p.laeq, 1, ' dB(A)'),
+          n(p.lex8h, 1, ' dB(A)'),
+          n(p.dosePercent, 0, ' %'),
+        ]),
         empty: 'no noise readings in this span',
       },
       {
@@ -79,13 +94,27 @@ export function shiftLayout(r: ShiftReport): Layout {
       {
         title: 'Devices that went offline',
         columns: ['device', 'zone', 'offline from', 'back', 'offline in this shift'],
-        rows: r.offline.map((o) => [o.device, o.zone, clock(o.since), o.back === undefined ? 'still offline' : clock(o.back), duration(o.offlineMs)]),
+        rows: r.offline.map((o) => [
+          o.device,
+          o.zone,
+          clock(o.since),
+          o.back === undefined ? 'still offline' : clock(o.back),
+          duration(o.offlineMs),
+        ]),
         empty: 'none',
       },
       {
         title: 'Equipment faults',
         columns: ['device', 'zone', 'fault', 'severity', 'from', 'cleared', 'lasted'],
-        rows: r.faults.map((f) => [f.device, f.zone, f.fault, f.severity, clock(f.since), f.cleared === undefined ? 'not cleared' : clock(f.cleared), duration(f.durationMs)]),
+        rows: r.faults.map((f) => [
+          f.device,
+          f.zone,
+          f.fault,
+          f.severity,
+          clock(f.since),
+          f.cleared === undefined ? 'not cleared' : clock(f.cleared),
+          duration(f.durationMs),
+        ]),
         empty: 'none',
       },
     ],
@@ -103,7 +132,8 @@ export function layoutText(l: Layout): string {
       continue;
     }
     const widths = t.columns.map((c, i) => Math.max(c.length, ...t.rows.map((r) => (r[i] ?? '').length)));
-    const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd();
+    const line = (cells: string[]) =>
+      `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd();
     out.push(line(t.columns), ...t.rows.map(line));
   }
   out.push('', ...l.notes.map((note) => `Note: ${note}`));

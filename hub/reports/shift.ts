@@ -67,7 +67,15 @@ export interface ShiftReport {
   positions: PositionExposure[];
   alerts: { fired: number; acknowledged: number; open: number; list: AlertLine[] };
   offline: { device: string; zone: string; since: number; back?: number; offlineMs: number }[];
-  faults: { device: string; zone: string; fault: string; severity: 'warning' | 'critical'; since: number; cleared?: number; durationMs: number }[];
+  faults: {
+    device: string;
+    zone: string;
+    fault: string;
+    severity: 'warning' | 'critical';
+    since: number;
+    cleared?: number;
+    durationMs: number;
+  }[];
   notes: string[];
 }
 
@@ -77,29 +85,64 @@ export async function alertHistory(store: StoreReader, from: number, to: number)
   return incidents(history, from, to);
 }
 
-async function single(store: StoreReader, zone: string, metric: string, agg: Aggregate, from: number, to: number): Promise<number | undefined> {
+async function single(
+  store: StoreReader,
+  zone: string,
+  metric: string,
+  agg: Aggregate,
+  from: number,
+  to: number,
+): Promise<number | undefined> {
   return (await store.query({ zone, metric, from, to, agg }))[0]?.value;
 }
 
-async function spread(store: StoreReader, zone: string, metric: string, from: number, to: number): Promise<Spread | undefined> {
-  const [min, mean, max] = await Promise.all((['min', 'mean', 'max'] as const).map((agg) => single(store, zone, metric, agg, from, to)));
+async function spread(
+  store: StoreReader,
+  zone: string,
+  metric: string,
+  from: number,
+  to: number,
+): Promise<Spread | undefined> {
+  const [min, mean, max] = await Promise.all(
+    (['min', 'mean', 'max'] as const).map((agg) => single(store, zone, metric, agg, from, to)),
+  );
   return min === undefined || mean === undefined || max === undefined ? undefined : { min, mean, max };
 }
 
-async function zoneSummary(store: StoreReader, z: SiteRules['zones'][number], from: number, to: number, raw: (metric: string) => Promise<SeriesPoint[]>): Promise<ZoneSummary> {
+async function zoneSummary(
+  store: StoreReader,
+  z: SiteRules['zones'][number],
+  from: number,
+  to: number,
+  raw: (metric: string) => Promise<SeriesPoint[]>,
+): Promise<ZoneSummary> {
   const [temperature, humidity, hourly] = await Promise.all([
     spread(store, z.zone, 'temperature', from, to),
     spread(store, z.zone, 'humidity', from, to),
     store.query({ zone: z.zone, metric: 'co2', from, to, agg: 'mean', every: HOUR }),
   ]);
-  const peak = hourly.reduce<SeriesPoint | undefined>((best, p) => (best === undefined || p.value > best.value ? p : best), undefined);
+  const peak = hourly.reduce<SeriesPoint | undefined>(
+    (best, p) => (best === undefined || p.value > best.value ? p : best),
+    undefined,
+  );
   const compliance: ZoneCompliance[] = [];
   for (const req of z.requirements.filter(isBand)) {
     const points = await raw(req.metric);
     const windows = new Map<string, SeriesPoint[]>();
-    for (const w of windowsOf(req)) windows.set(windowKey(w), await store.query({ zone: z.zone, metric: req.metric, from, to, agg: w.kind, every: w.windowMs }));
+    for (const w of windowsOf(req))
+      windows.set(
+        windowKey(w),
+        await store.query({ zone: z.zone, metric: req.metric, from, to, agg: w.kind, every: w.windowMs }),
+      );
     const percent = percentWithin(req, points, windows);
-    if (percent !== undefined) compliance.push({ requirement: req.key, metric: req.metric, title: req.title, percentWithin: percent, readings: points.length });
+    if (percent !== undefined)
+      compliance.push({
+        requirement: req.key,
+        metric: req.metric,
+        title: req.title,
+        percentWithin: percent,
+        readings: points.length,
+      });
   }
   return {
     zone: z.zone,
@@ -112,7 +155,12 @@ async function zoneSummary(store: StoreReader, z: SiteRules['zones'][number], fr
   };
 }
 
-export async function shiftReport(store: StoreReader, rules: SiteRules, from: number, to: number): Promise<ShiftReport> {
+export async function shiftReport(
+  store: StoreReader,
+  rules: SiteRules,
+  from: number,
+  to: number,
+): Promise<ShiftReport> {
   const zones: ZoneSummary[] = [];
   const positions: PositionExposure[] = [];
   // 'unassigned' is not a place on the floor: its devices have no zone in the store.
@@ -124,7 +172,9 @@ export async function shiftReport(store: StoreReader, rules: SiteRules, from: nu
       return points;
     };
     zones.push(await zoneSummary(store, z, from, to, raw));
-    const devices = [...new Set((await raw('noise')).map((p) => p.device).filter((d): d is string => d !== undefined))].sort();
+    const devices = [
+      ...new Set((await raw('noise')).map((p) => p.device).filter((d): d is string => d !== undefined)),
+    ].sort();
     for (const device of devices) {
       const laeq = (await store.query({ device, metric: 'noise', from, to, agg: 'laeq' }))[0]?.value;
       if (laeq === undefined) continue;
@@ -135,7 +185,11 @@ export async function shiftReport(store: StoreReader, rules: SiteRules, from: nu
 
   const all = await alertHistory(store, from, to);
   const inSpan = (t: number | undefined) => t !== undefined && t >= from && t < to;
-  const list = all.map((i) => ({ ...i, durationMs: (i.resolvedAt ?? to) - i.firingAt, open: i.resolvedAt === undefined }));
+  const list = all.map((i) => ({
+    ...i,
+    durationMs: (i.resolvedAt ?? to) - i.firingAt,
+    open: i.resolvedAt === undefined,
+  }));
   return {
     from,
     to,
@@ -148,8 +202,22 @@ export async function shiftReport(store: StoreReader, rules: SiteRules, from: nu
       open: list.filter((i) => i.open).length,
       list,
     },
-    offline: all.filter(isOffline).map((i) => ({ device: i.subject, zone: i.zone, since: i.firingAt, ...(i.resolvedAt !== undefined && { back: i.resolvedAt }), offlineMs: overlapMs(i, from, to) })),
-    faults: all.filter(isFault).map((i) => ({ device: i.subject, zone: i.zone, fault: faultName(i), severity: i.severity, since: i.firingAt, ...(i.resolvedAt !== undefined && { cleared: i.resolvedAt }), durationMs: (i.resolvedAt ?? to) - i.firingAt })),
+    offline: all.filter(isOffline).map((i) => ({
+      device: i.subject,
+      zone: i.zone,
+      since: i.firingAt,
+      ...(i.resolvedAt !== undefined && { back: i.resolvedAt }),
+      offlineMs: overlapMs(i, from, to),
+    })),
+    faults: all.filter(isFault).map((i) => ({
+      device: i.subject,
+      zone: i.zone,
+      fault: faultName(i),
+      severity: i.severity,
+      since: i.firingAt,
+      ...(i.resolvedAt !== undefined && { cleared: i.resolvedAt }),
+      durationMs: (i.resolvedAt ?? to) - i.firingAt,
+    })),
     notes: [
       ROOM_METER_NOTE,
       `LEX,8h takes each position's LAeq as its level for the whole report (${Math.round((to - from) / 60_000)} min). Within requirements: the share of readings at which no limit was crossed, windowed limits judged on clock-aligned windows.`,

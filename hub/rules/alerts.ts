@@ -3,7 +3,16 @@
 // were last told is kept per key, so a notification held back by a silence or by flapping is sent
 // once it is no longer held — and only if the truth differs from what they were told.
 import { FLAPPING, type Severity } from './requirements.ts';
-import { inForce, matches, type Alert, type AlertEvent, type AlertEventKind, type AlertLedger, type KeyState, type Silence } from './ledger.ts';
+import {
+  inForce,
+  matches,
+  type Alert,
+  type AlertEvent,
+  type AlertEventKind,
+  type AlertLedger,
+  type KeyState,
+  type Silence,
+} from './ledger.ts';
 
 /** What a rule found about one key at one moment: what the rules' lifecycle hands the alert book. */
 export interface Finding {
@@ -161,7 +170,14 @@ export class AlertBook {
       }
     }
     for (const a of this.live.values()) {
-      if (a.state !== 'firing' || a.severity !== 'critical' || a.ack || a.escalatedAt !== undefined || a.criticalSince === undefined) continue;
+      if (
+        a.state !== 'firing' ||
+        a.severity !== 'critical' ||
+        a.ack ||
+        a.escalatedAt !== undefined ||
+        a.criticalSince === undefined
+      )
+        continue;
       if (now - a.criticalSince < this.settings.escalateAfterMs || this.heldBy(a, now)) continue;
       a.escalatedAt = now;
       a.updatedAt = now;
@@ -172,7 +188,18 @@ export class AlertBook {
   }
 
   private open(o: Finding, severity: Severity): Alert {
-    return { id: this.ledger.nextId('alert'), key: o.key, rule: o.rule, subject: o.subject, zone: o.zone, state: 'pending', severity, summary: '', startsAt: o.at, updatedAt: o.at };
+    return {
+      id: this.ledger.nextId('alert'),
+      key: o.key,
+      rule: o.rule,
+      subject: o.subject,
+      zone: o.zone,
+      state: 'pending',
+      severity,
+      summary: '',
+      startsAt: o.at,
+      updatedAt: o.at,
+    };
   }
 
   private describe(a: Alert, o: Finding, severity: Severity): Alert {
@@ -252,7 +279,16 @@ export class AlertBook {
 
   private emit(a: Alert, kind: AlertEventKind, at: number, late = false): void {
     const heldBy = this.heldBy(a, this.settings.now());
-    const event: AlertEvent = { alertId: a.id, key: a.key, kind, at, alert: structuredClone(a), notified: heldBy === undefined, ...(heldBy !== undefined && { heldBy }), ...(late && { late: true }) };
+    const event: AlertEvent = {
+      alertId: a.id,
+      key: a.key,
+      kind,
+      at,
+      alert: structuredClone(a),
+      notified: heldBy === undefined,
+      ...(heldBy !== undefined && { heldBy }),
+      ...(late && { late: true }),
+    };
     // A late notice repeats what history already holds; only the notification is new.
     if (!late) this.ledger.addEvent(event);
     this.pending.push(event);
@@ -261,7 +297,12 @@ export class AlertBook {
 
   private tell(a: Alert): void {
     const k = this.keyState(a.key);
-    k.told = { alertId: a.id, state: a.state === 'resolved' ? 'resolved' : 'firing', severity: a.severity, acked: a.ack !== undefined };
+    k.told = {
+      alertId: a.id,
+      state: a.state === 'resolved' ? 'resolved' : 'firing',
+      severity: a.severity,
+      acked: a.ack !== undefined,
+    };
     this.ledger.saveKey(a.key, k);
   }
 
@@ -272,7 +313,11 @@ export class AlertBook {
       const firing = a?.state === 'firing' ? a : undefined;
       if (firing) {
         const told = k.told;
-        const same = told?.state === 'firing' && told.alertId === firing.id && told.severity === firing.severity && told.acked === (firing.ack !== undefined);
+        const same =
+          told?.state === 'firing' &&
+          told.alertId === firing.id &&
+          told.severity === firing.severity &&
+          told.acked === (firing.ack !== undefined);
         if (!same && !this.heldBy(firing, now)) this.emit(firing, 'firing', now, true);
       } else if (k.told?.state === 'firing') {
         const last = this.ledger.alert(k.told.alertId);

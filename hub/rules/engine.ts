@@ -22,7 +22,16 @@ import type { Entry } from '../domain/reading.ts';
 import { AlertBook, AlertError } from './alerts.ts';
 import type { HubStatus } from './hub-health.ts';
 import type { Alert, AlertEvent, AlertLedger, Silence } from './ledger.ts';
-import { decodeDevice, decodeGateways, encodeDevice, encodeGateways, Lifecycle, type Observation, type RuleSettings, type RuleState } from './lifecycle.ts';
+import {
+  decodeDevice,
+  decodeGateways,
+  encodeDevice,
+  encodeGateways,
+  Lifecycle,
+  type Observation,
+  type RuleSettings,
+  type RuleState,
+} from './lifecycle.ts';
 
 export type { HubStatus } from './hub-health.ts';
 
@@ -110,11 +119,14 @@ export class RuleEngine {
     if (lastLsn <= this.appliedLsn) return;
     const firstLsn = lastLsn - entries.length + 1;
     const now = this.now();
-    this.commit(() => {
-      entries.forEach((entry, i) => {
-        if (firstLsn + i > this.appliedLsn) this.observe(entry, now);
-      });
-    }, { lsn: lastLsn });
+    this.commit(
+      () => {
+        entries.forEach((entry, i) => {
+          if (firstLsn + i > this.appliedLsn) this.observe(entry, now);
+        });
+      },
+      { lsn: lastLsn },
+    );
   }
 
   /** Time-driven rules at the clock's now; `hub` feeds the self-alerts. */

@@ -30,7 +30,12 @@ const MIN_STALE_MS = 60_000;
 
 /** The longest window a set of requirements reads: what a track's buckets must cover. */
 function spanOf(reqs: readonly Requirement[]): number {
-  return Math.max(0, ...reqs.flatMap((q) => q.limits.map((l) => (l.over.kind === 'last' ? 0 : l.over.kind === 'lex8h' ? HOUR_MS : l.over.windowMs))));
+  return Math.max(
+    0,
+    ...reqs.flatMap((q) =>
+      q.limits.map((l) => (l.over.kind === 'last' ? 0 : l.over.kind === 'lex8h' ? HOUR_MS : l.over.windowMs)),
+    ),
+  );
 }
 
 export function onReading(ev: Evaluation, r: Reading): void {
@@ -77,7 +82,10 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
   const online = d.life.presence?.status === 'online' && d.life.presence.at >= ev.site.startedAt;
   for (const [metric, track] of d.tracks) {
     if (track.last === undefined) continue;
-    const staleAfter = Math.max(MIN_STALE_MS, LIVENESS.staleIntervals.value * (track.intervalMs ?? DEFAULT_INTERVAL_MS));
+    const staleAfter = Math.max(
+      MIN_STALE_MS,
+      LIVENESS.staleIntervals.value * (track.intervalMs ?? DEFAULT_INTERVAL_MS),
+    );
     const fresh = now - track.last <= staleAfter;
     if (fresh) {
       // Pending `for` and keep_firing_for run out with time, but only while data keeps coming:
@@ -92,7 +100,14 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
       continue;
     }
     const heardOtherwise = d.life.lastSeen !== undefined && now - d.life.lastSeen <= staleAfter;
-    if (track.stale || track.intervalMs === undefined || d.life.offline || !(heardOtherwise || online) || now < ev.site.graceUntil) continue;
+    if (
+      track.stale ||
+      track.intervalMs === undefined ||
+      d.life.offline ||
+      !(heardOtherwise || online) ||
+      now < ev.site.graceUntil
+    )
+      continue;
     track.stale = true;
     ev.changed.add(id);
     ev.find(`stale.${metric}`, id, d.zone, {
@@ -104,14 +119,26 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
   }
 }
 
-function evaluate(ev: Evaluation, id: string, d: DeviceState, req: Requirement, values: readonly (number | undefined)[], at: number): void {
+function evaluate(
+  ev: Evaluation,
+  id: string,
+  d: DeviceState,
+  req: Requirement,
+  values: readonly (number | undefined)[],
+  at: number,
+): void {
   let state = d.thresholds.get(req.key);
   if (!state) {
     state = newThresholdState(req);
     d.thresholds.set(req.key, state);
   }
   const outcome = evaluateThreshold(req, state, values, at);
-  ev.find(req.key, id, d.zone, { state: outcome.state, at, ...(outcome.severity && { severity: outcome.severity }), ...describe(req, outcome, id, d.zone) });
+  ev.find(req.key, id, d.zone, {
+    state: outcome.state,
+    at,
+    ...(outcome.severity && { severity: outcome.severity }),
+    ...describe(req, outcome, id, d.zone),
+  });
 }
 
 function aggregate(l: Limit, window: Window, r: Reading, projected: number | undefined): number | undefined {

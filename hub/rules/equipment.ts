@@ -33,10 +33,18 @@ export function faultsOf(hb: Heartbeat): Fault[] {
   for (const [component, health] of Object.entries(hb.components)) {
     if (health.state === 'ok') continue;
     const code = health.code === undefined ? '' : `: ${CODE_WORDS.get(health.code) ?? health.code}`;
-    faults.push({ rule: `equipment.${component}`, severity: health.state === 'fault' ? 'critical' : 'warning', what: `${component} ${health.state}${code}` });
+    faults.push({
+      rule: `equipment.${component}`,
+      severity: health.state === 'fault' ? 'critical' : 'warning',
+      what: `${component} ${health.state}${code}`,
+    });
   }
   if (faults.length === 0 && hb.status !== 'ok') {
-    faults.push({ rule: 'equipment', severity: hb.status === 'fault' ? 'critical' : 'warning', what: `reports ${hb.status}` });
+    faults.push({
+      rule: 'equipment',
+      severity: hb.status === 'fault' ? 'critical' : 'warning',
+      what: `reports ${hb.status}`,
+    });
   }
   return faults;
 }
@@ -50,7 +58,14 @@ export function onHeartbeat(ev: Evaluation, hb: Heartbeat): void {
   d.heartbeatAt = hb.ts;
   const faults = faultsOf(hb);
   const label = `${d.kind ?? 'device'} ${hb.device} in ${zoneLabel(d.zone)}`;
-  for (const f of faults) ev.find(f.rule, hb.device, d.zone, { state: 'firing', severity: f.severity, at: hb.ts, summary: `${label}: ${f.what}` });
-  for (const rule of d.faults) if (!faults.some((f) => f.rule === rule)) ev.find(rule, hb.device, d.zone, { state: 'ok', at: hb.ts });
+  for (const f of faults)
+    ev.find(f.rule, hb.device, d.zone, {
+      state: 'firing',
+      severity: f.severity,
+      at: hb.ts,
+      summary: `${label}: ${f.what}`,
+    });
+  for (const rule of d.faults)
+    if (!faults.some((f) => f.rule === rule)) ev.find(rule, hb.device, d.zone, { state: 'ok', at: hb.ts });
   d.faults = faults.map((f) => f.rule);
 }

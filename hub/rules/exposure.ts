@@ -16,10 +16,12 @@ const MAX_GAP_MS = 5 * 60_000;
 
 /** Shift start times as "HH:MM" → minutes after local midnight, sorted. */
 export function parseShifts(starts: readonly string[]): number[] {
-  return starts.map((s) => {
-    const [h, m] = s.split(':').map(Number);
-    return (h ?? 0) * 60 + (m ?? 0);
-  }).sort((a, b) => a - b);
+  return starts
+    .map((s) => {
+      const [h, m] = s.split(':').map(Number);
+      return (h ?? 0) * 60 + (m ?? 0);
+    })
+    .sort((a, b) => a - b);
 }
 
 /** The shift holding `ts` in local time: [start, end). */
@@ -27,7 +29,8 @@ export function shiftAt(ts: number, shifts: readonly number[]): { start: number;
   const day = new Date(ts);
   const starts: number[] = [];
   for (const offset of [-1, 0, 1]) {
-    for (const minutes of shifts) starts.push(new Date(day.getFullYear(), day.getMonth(), day.getDate() + offset, 0, minutes).getTime());
+    for (const minutes of shifts)
+      starts.push(new Date(day.getFullYear(), day.getMonth(), day.getDate() + offset, 0, minutes).getTime());
   }
   starts.sort((a, b) => a - b);
   const i = starts.findLastIndex((s) => s <= ts);
@@ -35,7 +38,12 @@ export function shiftAt(ts: number, shifts: readonly number[]): { start: number;
 }
 
 /** Adds one level (dB(A)) at event time `ts`; a new shift starts a new dose. */
-export function addLevel(state: ExposureState | undefined, ts: number, level: number, shifts: readonly number[]): ExposureState {
+export function addLevel(
+  state: ExposureState | undefined,
+  ts: number,
+  level: number,
+  shifts: readonly number[],
+): ExposureState {
   const { start } = shiftAt(ts, shifts);
   const s: ExposureState = state && state.shiftStart === start ? state : { shiftStart: start, energyMs: 0 };
   if (s.last !== undefined && ts <= s.last) return s;
@@ -46,7 +54,12 @@ export function addLevel(state: ExposureState | undefined, ts: number, level: nu
 }
 
 /** LEX,8h projected to the end of the shift if the rest of it sounds like the last hour. */
-export function projectedLex8h(state: ExposureState, ts: number, shifts: readonly number[], lastHourLaeq: number): number {
+export function projectedLex8h(
+  state: ExposureState,
+  ts: number,
+  shifts: readonly number[],
+  lastHourLaeq: number,
+): number {
   const { end } = shiftAt(ts, shifts);
   return lex8h(state.energyMs + Math.max(0, end - ts) * 10 ** (lastHourLaeq / 10));
 }

@@ -27,14 +27,24 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
   const { now } = ev;
   const { settings } = ev.site;
   const hubFinding = (rule: string, severity: Severity | undefined, summary?: string) =>
-    ev.find(rule, HUB, HUB, severity ? { state: 'firing', severity, at: now, ...(summary && { summary }) } : { state: 'ok', at: now });
+    ev.find(
+      rule,
+      HUB,
+      HUB,
+      severity ? { state: 'firing', severity, at: now, ...(summary && { summary }) } : { state: 'ok', at: now },
+    );
 
   const downFor = hub.storeDownSince === undefined ? 0 : now - hub.storeDownSince;
   const storeDown = !hub.storeOk && downFor >= settings.storageDownAfterMs;
-  hubFinding('storage_down', storeDown ? 'critical' : undefined, `storage down: ${hub.storeName} has refused writes for ${Math.round(downFor / 1000)} s (${hub.storeError ?? 'unknown error'}); readings wait in the journal and the floor's rules keep running`);
+  hubFinding(
+    'storage_down',
+    storeDown ? 'critical' : undefined,
+    `storage down: ${hub.storeName} has refused writes for ${Math.round(downFor / 1000)} s (${hub.storeError ?? 'unknown error'}); readings wait in the journal and the floor's rules keep running`,
+  );
 
   // Readings refused for good are set aside and the rest keep flowing: a warning, not an outage.
-  const refusing = hub.storeLastRefusalAt !== undefined && now - hub.storeLastRefusalAt < settings.storageRejectingClearsAfterMs;
+  const refusing =
+    hub.storeLastRefusalAt !== undefined && now - hub.storeLastRefusalAt < settings.storageRejectingClearsAfterMs;
   hubFinding(
     'storage_rejecting',
     refusing ? 'warning' : undefined,
@@ -44,9 +54,22 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
   // A backlog while the store is down is the storage alert's business, not a second alert.
   const backlogHigh = hub.storeOk && hub.backlog > HUB_HEALTH.backlogEntries.value;
   const journal: Severity | undefined = !hub.journalWritable ? 'critical' : backlogHigh ? 'warning' : undefined;
-  hubFinding('journal', journal, !hub.journalWritable ? `the journal cannot write (${hub.journalError ?? 'unknown error'}): new readings are not acknowledged` : `${hub.backlog} readings wait for the store (draining)`);
+  hubFinding(
+    'journal',
+    journal,
+    !hub.journalWritable
+      ? `the journal cannot write (${hub.journalError ?? 'unknown error'}): new readings are not acknowledged`
+      : `${hub.backlog} readings wait for the store (draining)`,
+  );
 
   const free = hub.diskFreePercent;
-  const disk: Severity | undefined = free === undefined ? undefined : free < HUB_HEALTH.diskFreeCriticalPercent.value ? 'critical' : free < HUB_HEALTH.diskFreeWarningPercent.value ? 'warning' : undefined;
+  const disk: Severity | undefined =
+    free === undefined
+      ? undefined
+      : free < HUB_HEALTH.diskFreeCriticalPercent.value
+        ? 'critical'
+        : free < HUB_HEALTH.diskFreeWarningPercent.value
+          ? 'warning'
+          : undefined;
   hubFinding('disk_space', disk, `the data disk is nearly full: ${tenths(free ?? 0)} % free`);
 }

@@ -230,7 +230,10 @@ export class AlertLedger extends LedgerReader {
       },
       isSilenced: (a: Alert) => {
         const at = now();
-        return reader.silences().filter((s) => inForce(s, at) && matches(s.matchers, a)).map((s) => s.id);
+        return reader
+          .silences()
+          .filter((s) => inForce(s, at) && matches(s.matchers, a))
+          .map((s) => s.id);
       },
     });
   }
@@ -259,7 +262,9 @@ export class AlertLedger extends LedgerReader {
   }
 
   setMeta(name: string, value: string): void {
-    this.sql('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+    this.sql(
+      'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ).run(name, value);
   }
 
   /** The next id of a kind ('alert', 'silence'): never reused, also after deletes. */
@@ -273,7 +278,15 @@ export class AlertLedger extends LedgerReader {
     this.sql(
       `INSERT INTO alerts (id, key, state, zone, severity, updated_at, doc) VALUES (@id, @key, @state, @zone, @severity, @updatedAt, @doc)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, zone = excluded.zone, severity = excluded.severity, updated_at = excluded.updated_at, doc = excluded.doc`,
-    ).run({ id: a.id, key: a.key, state: a.state, zone: a.zone, severity: a.severity, updatedAt: a.updatedAt, doc: JSON.stringify(a) });
+    ).run({
+      id: a.id,
+      key: a.key,
+      state: a.state,
+      zone: a.zone,
+      severity: a.severity,
+      updatedAt: a.updatedAt,
+      doc: JSON.stringify(a),
+    });
   }
 
   deleteAlert(id: number): void {
@@ -282,15 +295,25 @@ export class AlertLedger extends LedgerReader {
   }
 
   addEvent(e: AlertEvent): void {
-    this.sql('INSERT INTO alert_events (alert_id, kind, at, doc) VALUES (?, ?, ?, ?)').run(e.alertId, e.kind, e.at, JSON.stringify(e));
+    this.sql('INSERT INTO alert_events (alert_id, kind, at, doc) VALUES (?, ?, ?, ?)').run(
+      e.alertId,
+      e.kind,
+      e.at,
+      JSON.stringify(e),
+    );
   }
 
   saveKey(key: string, state: KeyState): void {
-    this.sql('INSERT INTO keys (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc').run(key, JSON.stringify(state));
+    this.sql('INSERT INTO keys (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc').run(
+      key,
+      JSON.stringify(state),
+    );
   }
 
   saveSilence(s: Silence): void {
-    this.sql('INSERT INTO silences (id, ends_at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, doc = excluded.doc').run(s.id, s.endsAt, JSON.stringify(s));
+    this.sql(
+      'INSERT INTO silences (id, ends_at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, doc = excluded.doc',
+    ).run(s.id, s.endsAt, JSON.stringify(s));
   }
 
   deleteSilence(id: number): boolean {
@@ -298,13 +321,18 @@ export class AlertLedger extends LedgerReader {
   }
 
   saveDevice(id: string, doc: unknown): void {
-    this.sql('INSERT INTO devices (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc').run(id, JSON.stringify(doc));
+    this.sql('INSERT INTO devices (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc').run(
+      id,
+      JSON.stringify(doc),
+    );
   }
 
   /** Drops resolved alerts, their history and expired silences past retention. */
   prune(now: number): void {
     const cutoff = now - KEEP_RESOLVED_MS;
-    this.sql("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_at < ?)").run(cutoff);
+    this.sql(
+      "DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_at < ?)",
+    ).run(cutoff);
     this.sql("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?").run(cutoff);
     this.sql('DELETE FROM silences WHERE ends_at < ?').run(cutoff);
   }

@@ -150,7 +150,8 @@ function onTick(ev: Evaluation): void {
   }
   // Declared devices never heard from are silent too.
   for (const id of [...settings.devices.keys(), ...settings.gatewayOf.keys()]) {
-    if (!ev.state.devices.has(id)) ev.isolated(id, () => livenessTick(ev, id, ev.device(id, settings.devices.get(id)?.zone ?? '')));
+    if (!ev.state.devices.has(id))
+      ev.isolated(id, () => livenessTick(ev, id, ev.device(id, settings.devices.get(id)?.zone ?? '')));
   }
   if (ev.now >= graceUntil) gatewaysTick(ev);
 }
@@ -178,7 +179,13 @@ export class Lifecycle {
   constructor(settings: RuleSettings, startedAt: number) {
     const behind = new Map<string, number>();
     for (const gateway of settings.gatewayOf.values()) behind.set(gateway, (behind.get(gateway) ?? 0) + 1);
-    this.site = { settings, startedAt, graceUntil: startedAt + settings.startupGraceMs, shifts: parseShifts(settings.shifts), behind };
+    this.site = {
+      settings,
+      startedAt,
+      graceUntil: startedAt + settings.startupGraceMs,
+      shifts: parseShifts(settings.shifts),
+      behind,
+    };
   }
 
   /** Applies one observation at `now` to `state` (changed in place) and returns what the rules found. */
@@ -196,7 +203,10 @@ export function encodeDevice(d: DeviceState): unknown {
 
 /** A device's state as saved; throws on a shape this release cannot read. */
 export function decodeDevice(doc: unknown): DeviceState {
-  const d = doc as Omit<DeviceState, 'tracks' | 'thresholds'> & { tracks: [string, Track][]; thresholds: [string, ThresholdState][] };
+  const d = doc as Omit<DeviceState, 'tracks' | 'thresholds'> & {
+    tracks: [string, Track][];
+    thresholds: [string, ThresholdState][];
+  };
   return { ...d, tracks: new Map(d.tracks), thresholds: new Map(d.thresholds) };
 }
 

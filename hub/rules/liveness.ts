@@ -65,23 +65,40 @@ export function disconnected(l: Liveness): boolean {
 }
 
 function minutes(ms: number): string {
-  return ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} h` : ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+  return ms >= 3_600_000
+    ? `${(ms / 3_600_000).toFixed(1)} h`
+    : ms >= 120_000
+      ? `${Math.round(ms / 60_000)} min`
+      : `${Math.round(ms / 1000)} s`;
 }
 
 /**
  * What silence since `since` (the newer of last data and when the hub could first hear it) means
  * at `now`. Without a policy (a device of unknown interval) only its last will speaks.
  */
-export function judge(l: Liveness, policy: LivenessPolicy | undefined, now: number, since: number): Verdict | undefined {
+export function judge(
+  l: Liveness,
+  policy: LivenessPolicy | undefined,
+  now: number,
+  since: number,
+): Verdict | undefined {
   const lastWill: Verdict = { severity: 'warning', reason: 'disconnected: its last will said offline' };
   if (!policy) return disconnected(l) ? lastWill : undefined;
   const silent = now - since;
   const warnAfter = LIVENESS.silentIntervals.value * policy.intervalMs;
-  const critAfter = Math.max(warnAfter, policy.battery ? LIVENESS.batteryCriticalMs.value : LIVENESS.mainsCriticalMs.value);
+  const critAfter = Math.max(
+    warnAfter,
+    policy.battery ? LIVENESS.batteryCriticalMs.value : LIVENESS.mainsCriticalMs.value,
+  );
   const heard = l.lastSeen === undefined ? 'never heard from' : `silent for ${minutes(silent)}`;
-  if (silent > critAfter) return { severity: 'critical', reason: `${heard} (reports every ${minutes(policy.intervalMs)}; critical after ${minutes(critAfter)})` };
+  if (silent > critAfter)
+    return {
+      severity: 'critical',
+      reason: `${heard} (reports every ${minutes(policy.intervalMs)}; critical after ${minutes(critAfter)})`,
+    };
   if (disconnected(l)) return lastWill;
-  if (silent > warnAfter) return { severity: 'warning', reason: `${heard} (reports every ${minutes(policy.intervalMs)})` };
+  if (silent > warnAfter)
+    return { severity: 'warning', reason: `${heard} (reports every ${minutes(policy.intervalMs)})` };
   return undefined;
 }
 
@@ -113,7 +130,9 @@ export function onStatus(ev: Evaluation, st: StatusChange): void {
 }
 
 function gatewayDown(ev: Evaluation, id: string): boolean {
-  return ev.state.gateways.get(id)?.presence?.status === 'offline' || ev.state.devices.get(id)?.life.offline !== undefined;
+  return (
+    ev.state.gateways.get(id)?.presence?.status === 'offline' || ev.state.devices.get(id)?.life.offline !== undefined
+  );
 }
 
 /** A device's silence at the tick: declared devices by their interval, others by their last will only. */
@@ -127,8 +146,15 @@ export function livenessTick(ev: Evaluation, id: string, d: DeviceState): void {
   if (now < site.graceUntil) return;
   if (gw !== undefined && gatewayDown(ev, gw)) return;
   // Silence counts from the newest of: last data, a birth, this start, the gateway coming back.
-  const since = Math.max(d.life.lastSeen ?? -Infinity, site.startedAt, gw !== undefined ? (ev.state.gateways.get(gw)?.backAt ?? -Infinity) : -Infinity, d.life.presence?.status === 'online' ? d.life.presence.at : -Infinity);
-  const policy = watched ? { intervalMs: declared?.intervalMs ?? DEFAULT_INTERVAL_MS, battery: declared?.battery ?? false } : undefined;
+  const since = Math.max(
+    d.life.lastSeen ?? -Infinity,
+    site.startedAt,
+    gw !== undefined ? (ev.state.gateways.get(gw)?.backAt ?? -Infinity) : -Infinity,
+    d.life.presence?.status === 'online' ? d.life.presence.at : -Infinity,
+  );
+  const policy = watched
+    ? { intervalMs: declared?.intervalMs ?? DEFAULT_INTERVAL_MS, battery: declared?.battery ?? false }
+    : undefined;
   const verdict = judge(d.life, policy, now, since);
   if (!verdict) return;
   if (d.life.offline && SEVERITY_RANK[d.life.offline.severity] >= SEVERITY_RANK[verdict.severity]) return;
@@ -136,13 +162,23 @@ export function livenessTick(ev: Evaluation, id: string, d: DeviceState): void {
   ev.changed.add(id);
   const behind = site.behind.get(id) ?? 0;
   const held = behind > 0 ? `; the offline alerts of the ${behind} devices behind it are held until it is back` : '';
-  ev.find('offline', id, d.zone, { state: 'firing', severity: verdict.severity, at: now, summary: `${d.kind ?? 'device'} ${id} in ${zoneLabel(d.zone)} is offline: ${verdict.reason}${held}` });
+  ev.find('offline', id, d.zone, {
+    state: 'firing',
+    severity: verdict.severity,
+    at: now,
+    summary: `${d.kind ?? 'device'} ${id} in ${zoneLabel(d.zone)} is offline: ${verdict.reason}${held}`,
+  });
 }
 
 /** A gateway that reported offline raises one alert; the devices behind it are held meanwhile. */
 export function gatewaysTick(ev: Evaluation): void {
   for (const [id, g] of ev.state.gateways) {
     if (g.presence?.status !== 'offline') continue;
-    ev.find('gateway_offline', id, g.zone, { state: 'firing', severity: 'critical', at: ev.now, summary: `gateway ${id} is offline; the offline alerts of the ${ev.site.behind.get(id) ?? 0} devices behind it are held until it is back` });
+    ev.find('gateway_offline', id, g.zone, {
+      state: 'firing',
+      severity: 'critical',
+      at: ev.now,
+      summary: `gateway ${id} is offline; the offline alerts of the ${ev.site.behind.get(id) ?? 0} devices behind it are held until it is back`,
+    });
   }
 }

@@ -74,7 +74,11 @@ export type RuleOverrides = Partial<Record<RequirementKey, RuleOverride>>;
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const KEEP_COMFORT: Sourced = { value: 5 * MINUTE, source: 'comfort rule: 5 min, as Prometheus keep_firing_for', judgement: true };
+const KEEP_COMFORT: Sourced = {
+  value: 5 * MINUTE,
+  source: 'comfort rule: 5 min, as Prometheus keep_firing_for',
+  judgement: true,
+};
 const KEEP_SAFETY: Sourced = { value: 0, source: 'safety rule: fires and clears at once' };
 const NONE: Sourced = { value: 0, source: 'immediate' };
 
@@ -99,7 +103,14 @@ function src(value: number, source: string, judgement = false): Sourced {
   return judgement ? { value, source, judgement: true } : { value, source };
 }
 
-function limit(severity: Severity, when: 'above' | 'below', threshold: Sourced, forMs: Sourced, over: Aggregation = { kind: 'last' }, inclusive = false): Limit {
+function limit(
+  severity: Severity,
+  when: 'above' | 'below',
+  threshold: Sourced,
+  forMs: Sourced,
+  over: Aggregation = { kind: 'last' },
+  inclusive = false,
+): Limit {
   return { severity, when, inclusive, threshold, over, for: forMs };
 }
 
@@ -112,7 +123,9 @@ function seasonal(season: Season, winter: Limit[], summer: Limit[]): Limit[] {
     for (const when of ['below', 'above'] as const) {
       const candidates = [...winter, ...summer].filter((l) => l.severity === severity && l.when === when);
       // The wider band wins: the lowest lower limit, the highest upper limit.
-      const widest = candidates.sort((a, b) => (when === 'below' ? a.threshold.value - b.threshold.value : b.threshold.value - a.threshold.value))[0];
+      const widest = candidates.sort((a, b) =>
+        when === 'below' ? a.threshold.value - b.threshold.value : b.threshold.value - a.threshold.value,
+      )[0];
       if (widest) union.push(widest);
     }
   }
@@ -153,8 +166,24 @@ function office(season: Season): Requirement[] {
   const airSummer = [limit('warning', 'above', src(0.3, S.airSpeed), air15)];
   const fa30 = src(30 * MINUTE, S.freshAir);
   return [
-    { key: 'temperature', metric: 'temperature', title: `temperature (${season})`, unit: 'Cel', limits: seasonal(season, tempWinter, tempSummer), hysteresis: src(0.5, S.accuracy), keepFiringFor: KEEP_COMFORT },
-    { key: 'humidity', metric: 'humidity', title: `humidity (${season})`, unit: '%RH', limits: seasonal(season, humWinter, humSummer), hysteresis: src(3, S.accuracy), keepFiringFor: KEEP_COMFORT },
+    {
+      key: 'temperature',
+      metric: 'temperature',
+      title: `temperature (${season})`,
+      unit: 'Cel',
+      limits: seasonal(season, tempWinter, tempSummer),
+      hysteresis: src(0.5, S.accuracy),
+      keepFiringFor: KEEP_COMFORT,
+    },
+    {
+      key: 'humidity',
+      metric: 'humidity',
+      title: `humidity (${season})`,
+      unit: '%RH',
+      limits: seasonal(season, humWinter, humSummer),
+      hysteresis: src(3, S.accuracy),
+      keepFiringFor: KEEP_COMFORT,
+    },
     {
       key: 'co2',
       metric: 'co2',
@@ -173,11 +202,22 @@ function office(season: Season): Requirement[] {
       metric: 'fresh_air',
       title: 'fresh air per person',
       unit: 'm3/h/person',
-      limits: [limit('warning', 'below', src(30, S.freshAir), fa30), limit('critical', 'below', src(15, S.freshAir), fa30)],
+      limits: [
+        limit('warning', 'below', src(30, S.freshAir), fa30),
+        limit('critical', 'below', src(15, S.freshAir), fa30),
+      ],
       hysteresis: { value: 10, source: S.freshAir, percent: true },
       keepFiringFor: KEEP_COMFORT,
     },
-    { key: 'air_speed', metric: 'air_speed', title: `air speed (${season})`, unit: 'm/s', limits: seasonal(season, airWinter, airSummer), hysteresis: src(0.05, S.airSpeed), keepFiringFor: KEEP_COMFORT },
+    {
+      key: 'air_speed',
+      metric: 'air_speed',
+      title: `air speed (${season})`,
+      unit: 'm/s',
+      limits: seasonal(season, airWinter, airSummer),
+      hysteresis: src(0.05, S.airSpeed),
+      keepFiringFor: KEEP_COMFORT,
+    },
     {
       key: 'noise_exposure',
       metric: 'noise',
@@ -213,7 +253,10 @@ function noise(type: 'call_floor' | 'quiet_room'): Requirement {
       metric: 'noise',
       title: 'noise, LAeq over 15 min (occupied call floor)',
       unit: 'dB(A)',
-      limits: [limit('warning', 'above', src(65, S.noiseFloor), src(0, 'none: the window smooths'), window), limit('critical', 'above', src(70, S.noiseFloor), src(0, 'none: the window smooths'), window)],
+      limits: [
+        limit('warning', 'above', src(65, S.noiseFloor), src(0, 'none: the window smooths'), window),
+        limit('critical', 'above', src(70, S.noiseFloor), src(0, 'none: the window smooths'), window),
+      ],
       hysteresis: src(2, S.noiseFloor),
       keepFiringFor: KEEP_COMFORT,
     };
@@ -224,7 +267,10 @@ function noise(type: 'call_floor' | 'quiet_room'): Requirement {
     metric: 'noise',
     title: 'noise, LAeq over 15 min (quiet room)',
     unit: 'dB(A)',
-    limits: [limit('warning', 'above', src(40, S.noiseQuiet), for5, window), limit('critical', 'above', src(45, S.noiseQuiet, true), for5, window)],
+    limits: [
+      limit('warning', 'above', src(40, S.noiseQuiet), for5, window),
+      limit('critical', 'above', src(45, S.noiseQuiet, true), for5, window),
+    ],
     hysteresis: src(2, S.noiseQuiet),
     keepFiringFor: KEEP_COMFORT,
   };
@@ -240,7 +286,12 @@ function serverRoom(): Requirement[] {
       metric: 'temperature',
       title: 'rack inlet temperature',
       unit: 'Cel',
-      limits: [limit('warning', 'below', src(18, S.server), warn5), limit('warning', 'above', src(27, S.server), warn5), limit('critical', 'below', src(15, S.server), crit2), limit('critical', 'above', src(30, S.server), crit2)],
+      limits: [
+        limit('warning', 'below', src(18, S.server), warn5),
+        limit('warning', 'above', src(27, S.server), warn5),
+        limit('critical', 'below', src(15, S.server), crit2),
+        limit('critical', 'above', src(30, S.server), crit2),
+      ],
       hysteresis: src(1, S.server),
       keepFiringFor: KEEP_SAFETY,
     },
@@ -249,7 +300,11 @@ function serverRoom(): Requirement[] {
       metric: 'humidity',
       title: 'server room relative humidity',
       unit: '%RH',
-      limits: [limit('warning', 'above', src(60, S.server), for15), limit('critical', 'above', src(80, S.server), for15), limit('critical', 'below', src(8, S.server), for15)],
+      limits: [
+        limit('warning', 'above', src(60, S.server), for15),
+        limit('critical', 'above', src(80, S.server), for15),
+        limit('critical', 'below', src(8, S.server), for15),
+      ],
       hysteresis: src(3, S.server),
       keepFiringFor: KEEP_SAFETY,
     },
@@ -258,7 +313,12 @@ function serverRoom(): Requirement[] {
       metric: 'dew_point',
       title: 'server room dew point',
       unit: 'Cel',
-      limits: [limit('warning', 'below', src(-9, S.server), for15), limit('warning', 'above', src(15, S.server), for15), limit('critical', 'below', src(-12, S.server), for15), limit('critical', 'above', src(17, S.server), for15)],
+      limits: [
+        limit('warning', 'below', src(-9, S.server), for15),
+        limit('warning', 'above', src(15, S.server), for15),
+        limit('critical', 'below', src(-12, S.server), for15),
+        limit('critical', 'above', src(17, S.server), for15),
+      ],
       hysteresis: src(1, S.server),
       keepFiringFor: KEEP_SAFETY,
     },
@@ -267,7 +327,9 @@ function serverRoom(): Requirement[] {
       metric: 'temperature',
       title: 'rack inlet temperature rise over 10 min',
       unit: 'Cel',
-      limits: [limit('warning', 'above', src(2, S.serverRate, true), NONE, { kind: 'rise', windowMs: 10 * MINUTE }, true)],
+      limits: [
+        limit('warning', 'above', src(2, S.serverRate, true), NONE, { kind: 'rise', windowMs: 10 * MINUTE }, true),
+      ],
       hysteresis: src(0.5, S.serverRate, true),
       keepFiringFor: KEEP_SAFETY,
     },
@@ -300,7 +362,14 @@ function applyOverride(req: Requirement, o: RuleOverride, where: string): Requir
       } else {
         // A new bound compares the same aggregate as the requirement's other limits of that severity.
         const like = limits.find((l) => l.severity === severity) ?? limits[0];
-        limits.push({ severity, when, inclusive: like?.inclusive ?? false, threshold: overridden(value, at), over: like?.over ?? { kind: 'last' }, for: like?.for ?? NONE });
+        limits.push({
+          severity,
+          when,
+          inclusive: like?.inclusive ?? false,
+          threshold: overridden(value, at),
+          over: like?.over ?? { kind: 'last' },
+          for: like?.for ?? NONE,
+        });
       }
     }
   }
@@ -309,7 +378,9 @@ function applyOverride(req: Requirement, o: RuleOverride, where: string): Requir
     ...req,
     limits,
     ...(o.hysteresis !== undefined && { hysteresis: overridden(o.hysteresis, `${where}.hysteresis`) }),
-    ...(o.keepFiringForMs !== undefined && { keepFiringFor: overridden(o.keepFiringForMs, `${where}.keep_firing_for`) }),
+    ...(o.keepFiringForMs !== undefined && {
+      keepFiringFor: overridden(o.keepFiringForMs, `${where}.keep_firing_for`),
+    }),
   };
 }
 
@@ -337,14 +408,18 @@ export function effectiveRequirements(input: ZoneRulesInput): Requirement[] {
 
 /** Checks a requirement is self-consistent; the engine refuses to start on a problem. */
 export function requirementProblem(req: Requirement): string | undefined {
-  const bound = (severity: Severity, when: 'above' | 'below') => req.limits.find((l) => l.severity === severity && l.when === when)?.threshold.value;
+  const bound = (severity: Severity, when: 'above' | 'below') =>
+    req.limits.find((l) => l.severity === severity && l.when === when)?.threshold.value;
   const wa = bound('warning', 'above');
   const ca = bound('critical', 'above');
   const wb = bound('warning', 'below');
   const cb = bound('critical', 'below');
-  if (wa !== undefined && ca !== undefined && ca < wa) return `${req.key}: critical above ${ca} is below warning above ${wa}`;
-  if (wb !== undefined && cb !== undefined && cb > wb) return `${req.key}: critical below ${cb} is above warning below ${wb}`;
-  if (wa !== undefined && wb !== undefined && wb >= wa) return `${req.key}: warning below ${wb} is not under warning above ${wa}`;
+  if (wa !== undefined && ca !== undefined && ca < wa)
+    return `${req.key}: critical above ${ca} is below warning above ${wa}`;
+  if (wb !== undefined && cb !== undefined && cb > wb)
+    return `${req.key}: critical below ${cb} is above warning below ${wb}`;
+  if (wa !== undefined && wb !== undefined && wb >= wa)
+    return `${req.key}: warning below ${wb} is not under warning above ${wa}`;
   return undefined;
 }
 

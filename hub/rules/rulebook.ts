@@ -8,7 +8,17 @@
 // the requirements of devices not in a zone. The requirements are frozen: the rule engine, the API
 // and the reports read the very same objects, and none of them can change another's.
 import { ConfigError } from '../config/config.ts';
-import { calendarSeason, effectiveRequirements, requirementProblem, SEASONS, type Limit, type Requirement, type RuleOverrides, type Season, type ZoneType } from './requirements.ts';
+import {
+  calendarSeason,
+  effectiveRequirements,
+  requirementProblem,
+  SEASONS,
+  type Limit,
+  type Requirement,
+  type RuleOverrides,
+  type Season,
+  type ZoneType,
+} from './requirements.ts';
 import { exceeds, worst } from './threshold.ts';
 
 export interface ZoneSpec {
@@ -50,7 +60,8 @@ function deepFreeze<T>(value: T): T {
 function rules(list: Requirement[]): Rules {
   const all = deepFreeze(list);
   const byMetric = new Map<string, readonly Requirement[]>();
-  for (const metric of new Set(all.map((req) => req.metric))) byMetric.set(metric, Object.freeze(all.filter((req) => req.metric === metric)));
+  for (const metric of new Set(all.map((req) => req.metric)))
+    byMetric.set(metric, Object.freeze(all.filter((req) => req.metric === metric)));
   return { all, byMetric };
 }
 
@@ -67,10 +78,20 @@ export class RuleBook {
     this.seasonFrom = spec.season === 'calendar' ? 'calendar' : 'config';
     this.fixedSeason = spec.season === 'calendar' ? undefined : spec.season;
     const problems = new Set<string>();
-    const build = (zone: string, type: ZoneType, zoneOverrides: RuleOverrides | undefined): ReadonlyMap<Season, Rules> =>
+    const build = (
+      zone: string,
+      type: ZoneType,
+      zoneOverrides: RuleOverrides | undefined,
+    ): ReadonlyMap<Season, Rules> =>
       new Map(
         SEASONS.map((season) => {
-          const list = effectiveRequirements({ zone, type, season, site: spec.site, ...(zoneOverrides && { zoneOverrides }) });
+          const list = effectiveRequirements({
+            zone,
+            type,
+            season,
+            site: spec.site,
+            ...(zoneOverrides && { zoneOverrides }),
+          });
           for (const req of list) {
             const problem = requirementProblem(req);
             if (problem) problems.add(`rules for zone ${zone} (${season}): ${problem}`);
@@ -83,7 +104,11 @@ export class RuleBook {
     this.configured = configured;
     this.unzoned = build('unassigned', UNZONED_TYPE, {});
     if (problems.size > 0) throw new ConfigError([...problems]);
-    this.entries = Object.freeze([...spec.zones].map(([zone, z]) => Object.freeze({ zone, ...(z.name !== undefined && { name: z.name }), type: z.type })));
+    this.entries = Object.freeze(
+      [...spec.zones].map(([zone, z]) =>
+        Object.freeze({ zone, ...(z.name !== undefined && { name: z.name }), type: z.type }),
+      ),
+    );
   }
 
   /** The season in force at a time. */
@@ -116,7 +141,9 @@ export class RuleBook {
  * window's mean, LAeq or maximum. Per-position exposure (LEX,8h) and rates of rise belong to one
  * device, and only the rule engine judges them.
  */
-export function zoneWide(l: Limit): l is Limit & { over: { kind: 'last' } | { kind: 'mean' | 'laeq' | 'max'; windowMs: number } } {
+export function zoneWide(
+  l: Limit,
+): l is Limit & { over: { kind: 'last' } | { kind: 'mean' | 'laeq' | 'max'; windowMs: number } } {
   return l.over.kind === 'last' || l.over.kind === 'mean' || l.over.kind === 'laeq' || l.over.kind === 'max';
 }
 
@@ -125,7 +152,10 @@ export function zoneWide(l: Limit): l is Limit & { over: { kind: 'last' } | { ki
  * hysteresis: the most severe, the first in the requirement's order among equals — the limit an
  * alert would name. `valueOf` gives what each limit compares (undefined: nothing to judge it on).
  */
-export function breach(req: Requirement, valueOf: (l: Limit, index: number) => number | undefined): { limit: Limit; value: number } | undefined {
+export function breach(
+  req: Requirement,
+  valueOf: (l: Limit, index: number) => number | undefined,
+): { limit: Limit; value: number } | undefined {
   const past: { limit: Limit; value: number }[] = [];
   req.limits.forEach((limit, i) => {
     const value = valueOf(limit, i);

@@ -3,14 +3,26 @@
 // zone at a moment that the API, the command line and the dashboards print.
 import { ms, type Config } from '../config/config.ts';
 import type { DeclaredDevice, RuleSettings } from './lifecycle.ts';
-import { FLAPPING, HUB_HEALTH, LIVENESS, type Requirement, type RuleOverride, type RuleOverrides, type Season, type ZoneType } from './requirements.ts';
+import {
+  FLAPPING,
+  HUB_HEALTH,
+  LIVENESS,
+  type Requirement,
+  type RuleOverride,
+  type RuleOverrides,
+  type Season,
+  type ZoneType,
+} from './requirements.ts';
 import { RuleBook, UNZONED_TYPE, type ZoneSpec } from './rulebook.ts';
 
 type ConfigOverrides = NonNullable<Config['zones'][number]['rules']>;
 
 function overrides(from: ConfigOverrides | undefined): RuleOverrides {
   const out: RuleOverrides = {};
-  for (const [key, o] of Object.entries(from ?? {}) as [keyof ConfigOverrides, NonNullable<ConfigOverrides[keyof ConfigOverrides]>][]) {
+  for (const [key, o] of Object.entries(from ?? {}) as [
+    keyof ConfigOverrides,
+    NonNullable<ConfigOverrides[keyof ConfigOverrides]>,
+  ][]) {
     const converted: RuleOverride = {
       ...(o.enabled !== undefined && { enabled: o.enabled }),
       ...(o.warning && { warning: o.warning }),
@@ -29,11 +41,21 @@ export function ruleSettings(config: Config): RuleSettings {
   const devices = new Map<string, DeclaredDevice>();
   const gatewayOf = new Map<string, string>();
   for (const d of config.devices) {
-    devices.set(d.id, { kind: d.kind, ...(d.zone !== undefined && { zone: d.zone }), intervalMs: ms(d.heartbeat_interval), battery: d.battery });
+    devices.set(d.id, {
+      kind: d.kind,
+      ...(d.zone !== undefined && { zone: d.zone }),
+      intervalMs: ms(d.heartbeat_interval),
+      battery: d.battery,
+    });
     if (d.gateway !== undefined) gatewayOf.set(d.id, d.gateway);
   }
   for (const port of config.serial) for (const device of Object.keys(port.devices)) gatewayOf.set(device, port.gateway);
-  const zones = new Map<string, ZoneSpec>(config.zones.map((z) => [z.id, { type: z.type, ...(z.name !== undefined && { name: z.name }), overrides: overrides(z.rules) }]));
+  const zones = new Map<string, ZoneSpec>(
+    config.zones.map((z) => [
+      z.id,
+      { type: z.type, ...(z.name !== undefined && { name: z.name }), overrides: overrides(z.rules) },
+    ]),
+  );
   return {
     book: new RuleBook({ zones, site: overrides(config.rules.overrides), season: config.site.season }),
     devices,
@@ -60,7 +82,12 @@ export interface SiteRules {
   zones: ZoneRules[];
   liveness: typeof LIVENESS;
   flapping: typeof FLAPPING;
-  hub: typeof HUB_HEALTH & { storageDownAfterMs: number; storageRejectingClearsAfterMs: number; startupGraceMs: number; escalateAfterMs: number };
+  hub: typeof HUB_HEALTH & {
+    storageDownAfterMs: number;
+    storageRejectingClearsAfterMs: number;
+    startupGraceMs: number;
+    escalateAfterMs: number;
+  };
 }
 
 /** The effective rules of every zone at time `at`, each number with its source, from settings built at start. */
@@ -76,7 +103,13 @@ export function effectiveRules(settings: RuleSettings, at: number): SiteRules {
     ],
     liveness: LIVENESS,
     flapping: FLAPPING,
-    hub: { ...HUB_HEALTH, storageDownAfterMs: settings.storageDownAfterMs, storageRejectingClearsAfterMs: settings.storageRejectingClearsAfterMs, startupGraceMs: settings.startupGraceMs, escalateAfterMs: settings.escalateAfterMs },
+    hub: {
+      ...HUB_HEALTH,
+      storageDownAfterMs: settings.storageDownAfterMs,
+      storageRejectingClearsAfterMs: settings.storageRejectingClearsAfterMs,
+      startupGraceMs: settings.startupGraceMs,
+      escalateAfterMs: settings.escalateAfterMs,
+    },
   };
 }
 

@@ -54,7 +54,12 @@ function cleared(req: Requirement, l: Limit, v: number): boolean {
 }
 
 /** Evaluates at event time `at` with one aggregate per limit (undefined: no data, keep the state). */
-export function evaluateThreshold(req: Requirement, state: ThresholdState, values: readonly (number | undefined)[], at: number): ThresholdOutcome {
+export function evaluateThreshold(
+  req: Requirement,
+  state: ThresholdState,
+  values: readonly (number | undefined)[],
+  at: number,
+): ThresholdOutcome {
   // A requirement whose limits changed (config edit) starts its limit states afresh.
   if (state.limits.length !== req.limits.length) Object.assign(state, newThresholdState(req));
   const firing: { limit: Limit; value: number }[] = [];

@@ -34,14 +34,16 @@ export function publishProblem(principal: Principal, prefix: string, topic: stri
   if (topic.startsWith('$')) return `"${topic}" is reserved for the broker (read-only)`;
   const levels = topic.split('/');
   const underPrefix = levels[0] === prefix;
-  const isDeviceTopic = underPrefix && levels.length === 4 && levels[1] === 'devices' && DEVICE_TOPICS.has(levels[3] ?? '');
+  const isDeviceTopic =
+    underPrefix && levels.length === 4 && levels[1] === 'devices' && DEVICE_TOPICS.has(levels[3] ?? '');
   const isCommand = underPrefix && levels.length >= 4 && levels[1] === 'devices' && levels[3] === 'command';
   if (underPrefix && !isDeviceTopic && !isCommand) {
     return `"${topic.slice(0, 200)}" is not a topic a client publishes: under ${prefix}/ there are only ${prefix}/devices/{id}/telemetry, heartbeat and status, and commands; the rest is the hub's own`;
   }
   if (principal.kind === 'anonymous') return undefined;
   if (principal.kind === 'device') {
-    if (!isDeviceTopic || levels[2] !== principal.id) return `device ${principal.id} may publish only to ${prefix}/devices/${principal.id}/telemetry, heartbeat or status`;
+    if (!isDeviceTopic || levels[2] !== principal.id)
+      return `device ${principal.id} may publish only to ${prefix}/devices/${principal.id}/telemetry, heartbeat or status`;
     return undefined;
   }
   // Commands to a device are the one thing an operator or admin sends; readings come from devices.

@@ -80,7 +80,13 @@ export function requiredRole(request: FastifyRequest): Role | 'public' {
 }
 
 type Status = 401 | 403 | 421 | 429 | 503;
-const STATUS_NAMES: Record<Status, string> = { 401: 'Unauthorized', 403: 'Forbidden', 421: 'Misdirected Request', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+const STATUS_NAMES: Record<Status, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  421: 'Misdirected Request',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
 
 function refuse(request: FastifyRequest, reply: FastifyReply, status: Status, message: string, challenge?: string) {
   // A WebSocket upgrade refused here never reaches the WebSocket plugin, which would close its
@@ -110,7 +116,10 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
       last.suppressed++;
       return;
     }
-    options.log.warn({ reason }, `${message}${last && last.suppressed > 0 ? ` (${last.suppressed} more like it since the last such line)` : ''}`);
+    options.log.warn(
+      { reason },
+      `${message}${last && last.suppressed > 0 ? ` (${last.suppressed} more like it since the last such line)` : ''}`,
+    );
     lastLogged.set(reason, { at, suppressed: 0 });
   };
   app.decorateRequest('actor', 'anonymous');
@@ -118,11 +127,22 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
   app.decorateRequest('writer', null);
 
   /** True (and the 429 sent) when this address or credential is over its rate. */
-  const overRate = (request: FastifyRequest, reply: FastifyReply, rate: RequestRate, key: string, who: string): boolean => {
+  const overRate = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    rate: RequestRate,
+    key: string,
+    who: string,
+  ): boolean => {
     const wait = rate.take(key);
     if (wait <= 0) return false;
     reply.header('retry-after', String(wait));
-    void refuse(request, reply, 429, `more than ${options.requestsPerMinute} requests a minute ${who}; try again in ${wait} s`);
+    void refuse(
+      request,
+      reply,
+      429,
+      `more than ${options.requestsPerMinute} requests a minute ${who}; try again in ${wait} s`,
+    );
     return true;
   };
 
@@ -141,13 +161,29 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
     const { host, origin } = request.headers;
     // The query is left out: the live feed's may hold a token.
     const target = `${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`;
-    if (origin !== undefined && !originAllowed({ origin, own: host === undefined ? undefined : `${scheme}://${host}`, allowed })) {
+    if (
+      origin !== undefined &&
+      !originAllowed({ origin, own: host === undefined ? undefined : `${scheme}://${host}`, allowed })
+    ) {
       const page = JSON.stringify(origin.slice(0, 200));
-      turnAway('origin', `refused ${target} from a web page at ${page} (address ${request.ip}): only the hub's own pages${allowed.size > 0 ? ' and those under http.allowed_origins' : ''} may use it`);
-      return refuse(request, reply, 403, `a web page from ${page} may not use this hub: only the hub's own pages and the origins listed under http.allowed_origins may (add it there if the page is yours)`);
+      turnAway(
+        'origin',
+        `refused ${target} from a web page at ${page} (address ${request.ip}): only the hub's own pages${allowed.size > 0 ? ' and those under http.allowed_origins' : ''} may use it`,
+      );
+      return refuse(
+        request,
+        reply,
+        403,
+        `a web page from ${page} may not use this hub: only the hub's own pages and the origins listed under http.allowed_origins may (add it there if the page is yours)`,
+      );
     }
     const standing = tokens.standing();
-    const tokenless = tokenlessAccess({ tokens: standing, allowAnonymous: options.allowAnonymous, address: request.ip, host });
+    const tokenless = tokenlessAccess({
+      tokens: standing,
+      allowAnonymous: options.allowAnonymous,
+      address: request.ip,
+      host,
+    });
     const needed = requiredRole(request);
     if (tokenless.served && (needed !== 'ingest' || writers.openToTokenless())) {
       // Open only until the first token is created, which also ends a live feed opened now.
@@ -156,7 +192,10 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
       return;
     }
     if (!tokenless.served && tokenless.status === 421) {
-      turnAway('host', `refused ${target} from ${request.ip} addressed to ${JSON.stringify((host ?? '').slice(0, 100))}: a hub without API tokens answers only to localhost, 127.0.0.1 and [::1]`);
+      turnAway(
+        'host',
+        `refused ${target} from ${request.ip} addressed to ${JSON.stringify((host ?? '').slice(0, 100))}: a hub without API tokens answers only to localhost, 127.0.0.1 and [::1]`,
+      );
       return refuse(request, reply, 421, tokenless.message);
     }
     if (overRate(request, reply, byAddress, request.ip, `from ${request.ip}`)) return reply;
@@ -170,10 +209,24 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
       const invalid = header !== undefined;
       // With no live token at all, what to do next matters more than which token was wrong.
       const needsToken = tokenless.served ? 'this route needs an API token' : tokenless.message;
-      return refuse(request, reply, 401, invalid && standing === 'live' ? 'the API token was not recognised: it may have been revoked, or mistyped' : needsToken, `Bearer realm="floorwatch"${invalid ? ', error="invalid_token"' : ''}`);
+      return refuse(
+        request,
+        reply,
+        401,
+        invalid && standing === 'live'
+          ? 'the API token was not recognised: it may have been revoked, or mistyped'
+          : needsToken,
+        `Bearer realm="floorwatch"${invalid ? ', error="invalid_token"' : ''}`,
+      );
     }
     if (overRate(request, reply, byToken, token.name, `with token ${token.name}`)) return reply;
-    if (needed !== 'public' && !roleAllows(token.role, needed)) return refuse(request, reply, 403, `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`);
+    if (needed !== 'public' && !roleAllows(token.role, needed))
+      return refuse(
+        request,
+        reply,
+        403,
+        `token ${token.name} has the ${token.role} role; ${request.method} ${request.routeOptions.url ?? request.url} needs ${needed}`,
+      );
     request.actor = token.name;
     request.credential = { kind: 'token', name: token.name, issuedAt: token.createdAt };
   });

@@ -59,7 +59,6 @@ interface Session {
   inflight: number;
 }
 
-
 /** The refusal counted in floorwatch_mqtt_refused_total for each CONNACK return code a login can get. */
 const LOGIN_REFUSAL = { 2: 'client_id_rejected', 3: 'logins_busy', 4: 'bad_credentials', 5: 'not_authorized' } as const;
 
@@ -74,7 +73,10 @@ export class BrokerGuard {
     this.notices = new NoticeLog(options.log, options.now);
     this.failures = new LoginFailures(options.limits.loginFailures, options.now, (tracked) => {
       options.metrics.loginFailureSourcesForgotten.inc();
-      this.logOnce('login_failures_full', `wrong passwords are being counted for ${tracked} addresses, the most kept (security.login_failures.tracked_addresses): the one quiet the longest was forgotten`);
+      this.logOnce(
+        'login_failures_full',
+        `wrong passwords are being counted for ${tracked} addresses, the most kept (security.login_failures.tracked_addresses): the one quiet the longest was forgotten`,
+      );
     });
   }
 
@@ -90,7 +92,11 @@ export class BrokerGuard {
 
   /** A packet announced above limits.max_packet_bytes: refused (the connection is closed before the packet is read in). */
   packetTooLarge(stream: Duplex, length: number): void {
-    this.refuse('packet_too_large', addressOf(stream), `an MQTT packet of ${length} bytes from ${addressOf(stream)} is over the limit of ${this.options.limits.maxPacketBytes}; connection closed`);
+    this.refuse(
+      'packet_too_large',
+      addressOf(stream),
+      `an MQTT packet of ${length} bytes from ${addressOf(stream)} is over the limit of ${this.options.limits.maxPacketBytes}; connection closed`,
+    );
   }
 
   /**
@@ -100,52 +106,112 @@ export class BrokerGuard {
    * is held to the limit, which 3.1.1 allows: a server may close a client it finds inactive at
    * any time. Such a client is closed after 1.5 × max_keepalive without a packet.
    */
-  readonly preConnect = (_client: Client, packet: ConnectPacket, done: (error: Error | null, success: boolean) => void): void => {
+  readonly preConnect = (
+    _client: Client,
+    packet: ConnectPacket,
+    done: (error: Error | null, success: boolean) => void,
+  ): void => {
     const { maxKeepaliveS } = this.options.limits;
     if ((packet.keepalive ?? 0) > maxKeepaliveS) {
-      this.options.log.debug({ client: packet.clientId.slice(0, 64), keepalive: packet.keepalive }, `client ${packet.clientId.slice(0, 64)} asked for a keepalive of ${packet.keepalive} s; the hub closes it after ${maxKeepaliveS * 1.5} s without a packet (limits.max_keepalive)`);
+      this.options.log.debug(
+        { client: packet.clientId.slice(0, 64), keepalive: packet.keepalive },
+        `client ${packet.clientId.slice(0, 64)} asked for a keepalive of ${packet.keepalive} s; the hub closes it after ${maxKeepaliveS * 1.5} s without a packet (limits.max_keepalive)`,
+      );
       packet.keepalive = maxKeepaliveS;
     }
     done(null, true);
   };
 
-  readonly authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, success: boolean | null) => void): void => {
+  readonly authenticate = (
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void => {
     const connection = client.req?.socket ?? client.conn;
     const address = addressOf(connection);
     const source = sourceOf(address);
     if (this.options.connectedClients() >= this.options.limits.maxConnections) {
-      done(this.loginError('too_many_connections', 3, address, `${this.options.limits.maxConnections} clients are connected, the most allowed (limits.max_connections); refused ${client.id} from ${address}`), null);
+      done(
+        this.loginError(
+          'too_many_connections',
+          3,
+          address,
+          `${this.options.limits.maxConnections} clients are connected, the most allowed (limits.max_connections); refused ${client.id} from ${address}`,
+        ),
+        null,
+      );
       return;
     }
     // Before any password is looked at, so a locked-out address costs no scrypt.
     const lockedUntil = username ? this.failures.lockedUntil(source) : undefined;
     if (lockedUntil !== undefined) {
-      done(this.loginError('locked_out', 5, source, `MQTT logins from ${source} are refused until ${new Date(lockedUntil).toISOString()}: ${this.options.limits.loginFailures.max} wrong passwords came from there (security.login_failures)`), null);
+      done(
+        this.loginError(
+          'locked_out',
+          5,
+          source,
+          `MQTT logins from ${source} are refused until ${new Date(lockedUntil).toISOString()}: ${this.options.limits.loginFailures.max} wrong passwords came from there (security.login_failures)`,
+        ),
+        null,
+      );
       return;
     }
-    const certificateName = connection instanceof TLSSocket && connection.authorized ? commonName(connection) : undefined;
+    const certificateName =
+      connection instanceof TLSSocket && connection.authorized ? commonName(connection) : undefined;
     this.options.login
-      .login({ address, clientId: client.id, gone: () => client.closed || client.conn.destroyed, ...(username !== undefined && { username }), ...(password !== undefined && { password }), ...(certificateName !== undefined && { certificateName }) })
+      .login({
+        address,
+        clientId: client.id,
+        gone: () => client.closed || client.conn.destroyed,
+        ...(username !== undefined && { username }),
+        ...(password !== undefined && { password }),
+        ...(certificateName !== undefined && { certificateName }),
+      })
       .then(
         (result) => {
           if ('principal' in result) {
             done(...this.admitLogin(client, result, address));
             return;
           }
-          done(this.loginError(LOGIN_REFUSAL[result.returnCode], result.returnCode, address, `MQTT login refused for client ${client.id} from ${address}: ${result.reason}`), null);
+          done(
+            this.loginError(
+              LOGIN_REFUSAL[result.returnCode],
+              result.returnCode,
+              address,
+              `MQTT login refused for client ${client.id} from ${address}: ${result.reason}`,
+            ),
+            null,
+          );
           const locked = result.returnCode === 4 ? this.failures.fail(source) : undefined;
           if (locked !== undefined) {
             const { max, withinMs } = this.options.limits.loginFailures;
             this.options.metrics.loginLockouts.inc();
-            this.logOnce(`lockout:${source}`, `${max} wrong MQTT passwords from ${source} within ${withinMs / 1000} s: logins from there are refused until ${new Date(locked).toISOString()} (security.login_failures)`);
+            this.logOnce(
+              `lockout:${source}`,
+              `${max} wrong MQTT passwords from ${source} within ${withinMs / 1000} s: logins from there are refused until ${new Date(locked).toISOString()} (security.login_failures)`,
+            );
           }
         },
-        (err: unknown) => done(this.loginError('not_authorized', 3, address, `MQTT login of ${client.id} failed: ${(err as Error).message}`), null),
+        (err: unknown) =>
+          done(
+            this.loginError(
+              'not_authorized',
+              3,
+              address,
+              `MQTT login of ${client.id} failed: ${(err as Error).message}`,
+            ),
+            null,
+          ),
       );
   };
 
   /** A login that succeeded, unless its credential already holds as many connections as allowed. */
-  private admitLogin(client: Client, result: Extract<LoginResult, { principal: Principal }>, address: string): [AuthenticateError | null, boolean | null] {
+  private admitLogin(
+    client: Client,
+    result: Extract<LoginResult, { principal: Principal }>,
+    address: string,
+  ): [AuthenticateError | null, boolean | null] {
     const { limits, now } = this.options;
     const cap = capOf(result, address);
     if (cap !== undefined) {
@@ -154,7 +220,15 @@ export class BrokerGuard {
       let others = 0;
       for (const c of open) if (c.id !== client.id) others++;
       if (others >= limits.maxConnectionsPerCredential) {
-        return [this.loginError('credential_connections', 5, cap.key, `${cap.who} already has ${others} MQTT connections open, the most allowed (limits.max_connections_per_credential); refused client ${client.id} from ${address}`), null];
+        return [
+          this.loginError(
+            'credential_connections',
+            5,
+            cap.key,
+            `${cap.who} already has ${others} MQTT connections open, the most allowed (limits.max_connections_per_credential); refused client ${client.id} from ${address}`,
+          ),
+          null,
+        ];
       }
       this.connectionsOf.set(cap.key, open);
       open.add(client);
@@ -165,7 +239,12 @@ export class BrokerGuard {
       if (client.conn.destroyed) release();
       else client.conn.once('close', release);
     }
-    this.sessions.set(client, { principal: result.principal, credential: result.credential, rate: new MessageRate(limits.messagesPerSecond, limits.messageBurst, limits.rateGraceMs, now()), inflight: 0 });
+    this.sessions.set(client, {
+      principal: result.principal,
+      credential: result.credential,
+      rate: new MessageRate(limits.messagesPerSecond, limits.messageBurst, limits.rateGraceMs, now()),
+      inflight: 0,
+    });
     return [null, true];
   }
 
@@ -180,18 +259,29 @@ export class BrokerGuard {
     const principal = session?.principal ?? { kind: 'anonymous' };
     const problem = publishProblem(principal, this.options.prefix, packet.topic);
     if (problem) {
-      this.refuse('publish_denied', client?.id ?? 'will', `publish refused for ${describePrincipal(principal)} (client ${client?.id ?? 'will'}): ${problem}; disconnected`);
+      this.refuse(
+        'publish_denied',
+        client?.id ?? 'will',
+        `publish refused for ${describePrincipal(principal)} (client ${client?.id ?? 'will'}): ${problem}; disconnected`,
+      );
       return new Error(problem);
     }
     if (!client || !session || client.closed) return 'ok';
     const verdict = session.rate.take(this.options.now());
     if (verdict === 'disconnect') {
-      this.refuse('rate_exceeded', client.id, `client ${client.id} stayed above ${this.options.limits.messagesPerSecond} messages/s for ${this.options.limits.rateGraceMs / 1000} s; disconnected`);
+      this.refuse(
+        'rate_exceeded',
+        client.id,
+        `client ${client.id} stayed above ${this.options.limits.messagesPerSecond} messages/s for ${this.options.limits.rateGraceMs / 1000} s; disconnected`,
+      );
       return new Error('message rate limit exceeded');
     }
     if (verdict === 'drop') {
       this.options.metrics.mqttDropped.inc();
-      this.logOnce(`drop:${client.id}`, `client ${client.id} sends more than ${this.options.limits.messagesPerSecond} messages/s: the excess is acknowledged but not stored`);
+      this.logOnce(
+        `drop:${client.id}`,
+        `client ${client.id} sends more than ${this.options.limits.messagesPerSecond} messages/s: the excess is acknowledged but not stored`,
+      );
       return 'drop';
     }
     return 'ok';
@@ -202,7 +292,11 @@ export class BrokerGuard {
     const session = client ? this.sessions.get(client) : undefined;
     if (!client || !session) return undefined;
     if (session.inflight >= this.options.limits.maxInflight) {
-      this.refuse('too_many_inflight', client.id, `client ${client.id} has ${session.inflight} messages waiting for acknowledgement, the most allowed (limits.max_inflight); disconnected`);
+      this.refuse(
+        'too_many_inflight',
+        client.id,
+        `client ${client.id} has ${session.inflight} messages waiting for acknowledgement, the most allowed (limits.max_inflight); disconnected`,
+      );
       return new Error('too many messages in flight');
     }
     session.inflight++;
@@ -223,11 +317,21 @@ export class BrokerGuard {
     this.options.revocations.closed('mqtt', credential, withdrawal);
   }
 
-  readonly authorizeSubscribe = (client: Client, subscription: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void): void => {
+  readonly authorizeSubscribe = (
+    client: Client,
+    subscription: Subscription,
+    callback: (error: Error | null, subscription?: Subscription | null) => void,
+  ): void => {
     const principal = this.sessions.get(client)?.principal;
-    const problem = principal ? subscribeProblem(principal, this.options.prefix, subscription.topic) : 'client has not logged in';
+    const problem = principal
+      ? subscribeProblem(principal, this.options.prefix, subscription.topic)
+      : 'client has not logged in';
     if (problem) {
-      this.refuse('subscribe_denied', client.id, `subscription to "${subscription.topic}" refused for client ${client.id}: ${problem}`);
+      this.refuse(
+        'subscribe_denied',
+        client.id,
+        `subscription to "${subscription.topic}" refused for client ${client.id}: ${problem}`,
+      );
       // A null subscription is a failure code (128) in the SUBACK; the client stays connected.
       callback(null, null);
       return;
@@ -258,7 +362,10 @@ export class BrokerGuard {
  * only (no device passwords yet) are not counted: they are all this machine's own, such as a
  * simulated floor of hundreds of devices.
  */
-function capOf(result: Extract<LoginResult, { principal: Principal }>, address: string): { key: string; who: string } | undefined {
+function capOf(
+  result: Extract<LoginResult, { principal: Principal }>,
+  address: string,
+): { key: string; who: string } | undefined {
   const { principal, credential } = result;
   if (principal.kind === 'integration') return { key: `token ${principal.name}`, who: `token ${principal.name}` };
   if (principal.kind === 'anonymous' && credential === undefined) {

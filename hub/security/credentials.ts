@@ -58,7 +58,9 @@ export class DeviceCredentials {
   }
 
   list(): DeviceCredentialInfo[] {
-    return [...this.file.all()].map(([id, { hash: _hash, ...info }]) => ({ id, ...info })).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return [...this.file.all()]
+      .map(([id, { hash: _hash, ...info }]) => ({ id, ...info }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** A new device; returns its password, which is not kept anywhere. */
@@ -70,7 +72,8 @@ export class DeviceCredentials {
       if (zoneProblem) throw new CredentialError(`zone ${JSON.stringify(zone.slice(0, 80))} ${zoneProblem}`);
     }
     const existing = this.file.get(id);
-    if (existing && existing.revokedAt === undefined) throw new CredentialError(`device ${id} already has a password: use "devices rotate ${id}" for a new one`);
+    if (existing && existing.revokedAt === undefined)
+      throw new CredentialError(`device ${id} already has a password: use "devices rotate ${id}" for a new one`);
     const secret = newSecret();
     const hash = await hashPassword(secret);
     this.file.update((records) => records.set(id, { hash, ...(zone !== undefined && { zone }), createdAt: now }));
@@ -80,10 +83,20 @@ export class DeviceCredentials {
   /** A new password for a device; the old one stops working at once. */
   async rotate(id: string, now: number): Promise<string> {
     const existing = this.file.get(id);
-    if (!existing) throw new CredentialError(`no device ${JSON.stringify(id.slice(0, 80))} has a password: add it with "devices add ${id.slice(0, 80)}"`);
+    if (!existing)
+      throw new CredentialError(
+        `no device ${JSON.stringify(id.slice(0, 80))} has a password: add it with "devices add ${id.slice(0, 80)}"`,
+      );
     const secret = newSecret();
     const hash = await hashPassword(secret);
-    this.file.update((records) => records.set(id, { hash, ...(existing.zone !== undefined && { zone: existing.zone }), createdAt: existing.createdAt, rotatedAt: now }));
+    this.file.update((records) =>
+      records.set(id, {
+        hash,
+        ...(existing.zone !== undefined && { zone: existing.zone }),
+        createdAt: existing.createdAt,
+        rotatedAt: now,
+      }),
+    );
     return secret;
   }
 
@@ -91,7 +104,8 @@ export class DeviceCredentials {
   revoke(id: string, now: number): void {
     const existing = this.file.get(id);
     if (!existing) throw new CredentialError(`no device ${JSON.stringify(id.slice(0, 80))} has a password`);
-    if (existing.revokedAt !== undefined) throw new CredentialError(`device ${id} was already revoked on ${new Date(existing.revokedAt).toISOString()}`);
+    if (existing.revokedAt !== undefined)
+      throw new CredentialError(`device ${id} was already revoked on ${new Date(existing.revokedAt).toISOString()}`);
     this.file.update((records) => records.set(id, { ...existing, revokedAt: now }));
   }
 

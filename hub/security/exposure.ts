@@ -19,7 +19,9 @@ export function isLoopbackBind(bind: string): boolean {
  */
 export function isLoopbackHost(host: string): boolean {
   const name = /^(\[[^\]]*\]|[^:[\]]*)(?::\d{1,5})?$/.exec(host)?.[1]?.toLowerCase();
-  return name === 'localhost' || name === '[::1]' || (name !== undefined && isIP(name) === 4 && name.startsWith('127.'));
+  return (
+    name === 'localhost' || name === '[::1]' || (name !== undefined && isIP(name) === 4 && name.startsWith('127.'))
+  );
 }
 
 export interface ExposureInput {
@@ -42,7 +44,10 @@ const HOW_TO_SECURE = [
 /** Why the hub must not start as configured; undefined when it may. A site whose tokens were all revoked is closed, not exposed. */
 export function exposureRefusal(input: ExposureInput): string | undefined {
   if (isLoopbackBind(input.bind) || input.allowAnonymous) return undefined;
-  const missing = [...(input.deviceLogins ? [] : ['no device has a password']), ...(input.apiTokens !== 'none' ? [] : ['no API token exists'])];
+  const missing = [
+    ...(input.deviceLogins ? [] : ['no device has a password']),
+    ...(input.apiTokens !== 'none' ? [] : ['no API token exists']),
+  ];
   if (missing.length === 0) return undefined;
   return `the hub is set to listen on ${input.bind}, which other machines can reach, but ${missing.join(' and ')}: anyone on the network could publish readings or read the floor. To fix it:\n  - ${HOW_TO_SECURE.join('\n  - ')}`;
 }
@@ -51,10 +56,14 @@ export function exposureRefusal(input: ExposureInput): string | undefined {
 export function exposureWarnings(input: ExposureInput): string[] {
   const warnings: string[] = [];
   if (input.allowAnonymous) {
-    warnings.push(`security.allow_anonymous is on: clients without a password are accepted from any address that can reach ${input.bind}`);
+    warnings.push(
+      `security.allow_anonymous is on: clients without a password are accepted from any address that can reach ${input.bind}`,
+    );
   }
   if (input.apiTokens === 'all_revoked' && !input.allowAnonymous) {
-    warnings.push(`every API token of this site has been revoked: the API refuses every request (401) until an administrator creates a new token: ${CREATE_TOKEN}`);
+    warnings.push(
+      `every API token of this site has been revoked: the API refuses every request (401) until an administrator creates a new token: ${CREATE_TOKEN}`,
+    );
   }
   return warnings;
 }
@@ -80,11 +89,19 @@ export type TokenlessVerdict =
  */
 export function tokenlessAccess(request: TokenlessRequest): TokenlessVerdict {
   if (request.tokens === 'live') {
-    return { served: false, status: 401, message: `this hub needs an API token: send "Authorization: Bearer <token>" (an administrator creates one with: npm run floorwatch -- tokens create <name> --role viewer)` };
+    return {
+      served: false,
+      status: 401,
+      message: `this hub needs an API token: send "Authorization: Bearer <token>" (an administrator creates one with: npm run floorwatch -- tokens create <name> --role viewer)`,
+    };
   }
   if (request.allowAnonymous) return { served: true };
   if (request.tokens === 'all_revoked') {
-    return { served: false, status: 401, message: `every API token of this hub has been revoked, so the API accepts no request until an administrator creates a new token on the hub's machine: ${CREATE_TOKEN}` };
+    return {
+      served: false,
+      status: 401,
+      message: `every API token of this hub has been revoked, so the API accepts no request until an administrator creates a new token on the hub's machine: ${CREATE_TOKEN}`,
+    };
   }
   if (!isLoopbackAddress(request.address)) {
     return {

@@ -23,7 +23,8 @@ export interface ConnectionFacts {
 }
 
 /** A login, with the credential it rests on (none for an anonymous client where security.allow_anonymous lets them in for good). */
-export type LoginResult = { principal: Principal; credential?: Credential } | { returnCode: 2 | 3 | 4 | 5; reason: string };
+export type LoginResult =
+  { principal: Principal; credential?: Credential } | { returnCode: 2 | 3 | 4 | 5; reason: string };
 
 export interface MqttLoginOptions {
   credentials: DeviceCredentials;
@@ -59,33 +60,77 @@ export class MqttLogin {
       if (integration) {
         if (integration.name !== username) return { returnCode: 4, reason: `the token given is not ${username}'s` };
         // An ingest token writes readings over HTTP for devices without a password; on MQTT it could only read the floor.
-        if (!roleAllows(integration.role, 'viewer')) return { returnCode: 5, reason: `token ${integration.name} has the ${integration.role} role: it sends readings to POST /api/v1/readings and cannot log in to MQTT` };
+        if (!roleAllows(integration.role, 'viewer'))
+          return {
+            returnCode: 5,
+            reason: `token ${integration.name} has the ${integration.role} role: it sends readings to POST /api/v1/readings and cannot log in to MQTT`,
+          };
         const problem = integrationClientIdProblem(integration.name, clientId);
         if (problem) return { returnCode: 2, reason: problem };
-        if (this.isDeviceId(clientId)) return { returnCode: 2, reason: `client id ${clientId} is a device's id; integration ${integration.name} must use another "${integration.name}-…" id` };
-        return { principal: { kind: 'integration', name: integration.name, role: integration.role }, credential: { kind: 'token', name: integration.name, issuedAt: integration.createdAt } };
+        if (this.isDeviceId(clientId))
+          return {
+            returnCode: 2,
+            reason: `client id ${clientId} is a device's id; integration ${integration.name} must use another "${integration.name}-…" id`,
+          };
+        return {
+          principal: { kind: 'integration', name: integration.name, role: integration.role },
+          credential: { kind: 'token', name: integration.name, issuedAt: integration.createdAt },
+        };
       }
       const verdict = await passwords.check(username, password ?? '', facts.gone);
-      if (verdict === 'busy') return { returnCode: 3, reason: 'too many logins are waiting for their password to be checked (limits.password_checks_waiting); try again shortly' };
-      if (verdict === 'wrong') return { returnCode: 4, reason: `wrong password for ${username.slice(0, 64)}, or no such device` };
-      if (clientId !== username) return { returnCode: 2, reason: `device ${username} connected with client id ${JSON.stringify(clientId.slice(0, 64))}; it must be the device id` };
-      return { principal: { kind: 'device', id: username }, credential: { kind: 'password', device: username, issuedAt: verdict.issuedAt } };
+      if (verdict === 'busy')
+        return {
+          returnCode: 3,
+          reason:
+            'too many logins are waiting for their password to be checked (limits.password_checks_waiting); try again shortly',
+        };
+      if (verdict === 'wrong')
+        return { returnCode: 4, reason: `wrong password for ${username.slice(0, 64)}, or no such device` };
+      if (clientId !== username)
+        return {
+          returnCode: 2,
+          reason: `device ${username} connected with client id ${JSON.stringify(clientId.slice(0, 64))}; it must be the device id`,
+        };
+      return {
+        principal: { kind: 'device', id: username },
+        credential: { kind: 'password', device: username, issuedAt: verdict.issuedAt },
+      };
     }
     if (facts.certificateName !== undefined) {
       const id = facts.certificateName;
       const problem = idProblem(id);
-      if (problem) return { returnCode: 5, reason: `certificate name ${JSON.stringify(id.slice(0, 64))} is not a device id: it ${problem}` };
+      if (problem)
+        return {
+          returnCode: 5,
+          reason: `certificate name ${JSON.stringify(id.slice(0, 64))} is not a device id: it ${problem}`,
+        };
       if (credentials.isRevoked(id)) return { returnCode: 5, reason: `device ${id} was revoked` };
-      if (clientId !== id) return { returnCode: 2, reason: `certificate of ${id} used with client id ${JSON.stringify(clientId.slice(0, 64))}; it must be the device id` };
+      if (clientId !== id)
+        return {
+          returnCode: 2,
+          reason: `certificate of ${id} used with client id ${JSON.stringify(clientId.slice(0, 64))}; it must be the device id`,
+        };
       return { principal: { kind: 'device', id }, credential: { kind: 'certificate', device: id } };
     }
     // Anonymous clients are let in without a check of who they are, so none may use the client id of a device that logs in with a password.
-    if (credentials.has(clientId)) return { returnCode: 2, reason: `client id ${clientId} is the id of a device with a password; an anonymous client may not use it` };
+    if (credentials.has(clientId))
+      return {
+        returnCode: 2,
+        reason: `client id ${clientId} is the id of a device with a password; an anonymous client may not use it`,
+      };
     if (this.options.allowAnonymous) return { principal: { kind: 'anonymous' } };
-    if (credentials.any() || this.options.certificateLogins) return { returnCode: 5, reason: 'no user name or certificate: this hub requires device credentials' };
-    if (!isLoopbackAddress(facts.address)) return { returnCode: 5, reason: `anonymous clients are accepted only from this machine, not from ${facts.address}` };
+    if (credentials.any() || this.options.certificateLogins)
+      return { returnCode: 5, reason: 'no user name or certificate: this hub requires device credentials' };
+    if (!isLoopbackAddress(facts.address))
+      return {
+        returnCode: 5,
+        reason: `anonymous clients are accepted only from this machine, not from ${facts.address}`,
+      };
     // Let in only while no device has a password: the first one added closes this connection too.
-    return { principal: { kind: 'anonymous' }, credential: { kind: 'anonymous', openUntil: 'device_password', client: clientId, address: facts.address } };
+    return {
+      principal: { kind: 'anonymous' },
+      credential: { kind: 'anonymous', openUntil: 'device_password', client: clientId, address: facts.address },
+    };
   }
 
   private isDeviceId(id: string): boolean {

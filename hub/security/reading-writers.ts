@@ -26,7 +26,8 @@ export interface ReadingWritersOptions {
 }
 
 const CHALLENGE = 'Basic realm="floorwatch", Bearer realm="floorwatch"';
-const HOW = 'a device sends its own readings with HTTP Basic (user name = its device id, password = its MQTT password); an integration sends "Authorization: Bearer <token>" with a token of the ingest role (npm run floorwatch -- tokens create <name> --role ingest)';
+const HOW =
+  'a device sends its own readings with HTTP Basic (user name = its device id, password = its MQTT password); an integration sends "Authorization: Bearer <token>" with a token of the ingest role (npm run floorwatch -- tokens create <name> --role ingest)';
 
 export class ReadingWriters {
   constructor(private readonly options: ReadingWritersOptions) {}
@@ -41,22 +42,42 @@ export class ReadingWriters {
 
   /** Who sent the request, from its Authorization header; the hub is not open. */
   async identify(authorization: string | undefined): Promise<WriterVerdict> {
-    if (authorization === undefined) return { status: 401, message: `sending readings to this hub needs a login: ${HOW}`, challenge: CHALLENGE };
+    if (authorization === undefined)
+      return { status: 401, message: `sending readings to this hub needs a login: ${HOW}`, challenge: CHALLENGE };
     const basic = /^Basic +(\S+)$/i.exec(authorization);
     if (basic?.[1] !== undefined) return this.device(basic[1]);
     const bearer = /^Bearer +(\S+)$/i.exec(authorization);
-    if (bearer?.[1] === undefined) return { status: 401, message: `the Authorization header is neither HTTP Basic nor a Bearer token: ${HOW}`, challenge: CHALLENGE };
+    if (bearer?.[1] === undefined)
+      return {
+        status: 401,
+        message: `the Authorization header is neither HTTP Basic nor a Bearer token: ${HOW}`,
+        challenge: CHALLENGE,
+      };
     const token = this.options.tokens.find(bearer[1]);
-    if (!token) return { status: 401, message: 'the API token was not recognised: it may have been revoked, or mistyped', challenge: 'Bearer realm="floorwatch", error="invalid_token"' };
+    if (!token)
+      return {
+        status: 401,
+        message: 'the API token was not recognised: it may have been revoked, or mistyped',
+        challenge: 'Bearer realm="floorwatch", error="invalid_token"',
+      };
     if (token.role !== 'ingest') {
-      return { status: 403, message: `token ${token.name} has the ${token.role} role, which does not write readings: POST /api/v1/readings needs a token of the ingest role, or the device's own login (${HOW})` };
+      return {
+        status: 403,
+        message: `token ${token.name} has the ${token.role} role, which does not write readings: POST /api/v1/readings needs a token of the ingest role, or the device's own login (${HOW})`,
+      };
     }
-    return { writer: { kind: 'ingest', token: token.name }, credential: { kind: 'token', name: token.name, issuedAt: token.createdAt }, actor: token.name, rateKey: token.name };
+    return {
+      writer: { kind: 'ingest', token: token.name },
+      credential: { kind: 'token', name: token.name, issuedAt: token.createdAt },
+      actor: token.name,
+      rateKey: token.name,
+    };
   }
 
   /** Why this writer may not write readings for this device; undefined when it may. */
   refusal(writer: ReadingWriter, device: string): string | undefined {
-    if (writer.kind === 'device' && device !== writer.id) return `device ${writer.id} may send only its own readings, not those of "${device.slice(0, 80)}"`;
+    if (writer.kind === 'device' && device !== writer.id)
+      return `device ${writer.id} may send only its own readings, not those of "${device.slice(0, 80)}"`;
     if (writer.kind === 'ingest' && this.options.credentials.has(device)) {
       return `device "${device}" has a password of its own, so only it may send its readings (HTTP Basic with its id and password, or MQTT); token ${writer.token} writes only for devices without one`;
     }
@@ -67,11 +88,27 @@ export class ReadingWriters {
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const id = colon < 0 ? decoded : decoded.slice(0, colon);
-    if (colon < 0 || idProblem(id) !== undefined) return { status: 401, message: `HTTP Basic needs "<device id>:<password>": ${HOW}`, challenge: CHALLENGE };
+    if (colon < 0 || idProblem(id) !== undefined)
+      return { status: 401, message: `HTTP Basic needs "<device id>:<password>": ${HOW}`, challenge: CHALLENGE };
     const verified = await this.options.passwords.check(id, decoded.slice(colon + 1));
-    if (verified === 'busy') return { status: 503, message: 'too many device passwords are being checked at once (limits.password_checks_waiting); try again shortly' };
-    if (verified === 'wrong') return { status: 401, message: `wrong password for device ${id}, or no such device (or it was revoked): ${HOW}`, challenge: CHALLENGE };
+    if (verified === 'busy')
+      return {
+        status: 503,
+        message:
+          'too many device passwords are being checked at once (limits.password_checks_waiting); try again shortly',
+      };
+    if (verified === 'wrong')
+      return {
+        status: 401,
+        message: `wrong password for device ${id}, or no such device (or it was revoked): ${HOW}`,
+        challenge: CHALLENGE,
+      };
     // Device ids and token names share a grammar without ":", so the two never share a rate.
-    return { writer: { kind: 'device', id }, credential: { kind: 'password', device: id, issuedAt: verified.issuedAt }, actor: `device:${id}`, rateKey: `device:${id}` };
+    return {
+      writer: { kind: 'device', id },
+      credential: { kind: 'password', device: id, issuedAt: verified.issuedAt },
+      actor: `device:${id}`,
+      rateKey: `device:${id}`,
+    };
   }
 }

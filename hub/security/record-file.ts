@@ -46,9 +46,12 @@ export class RecordFile<T> {
     try {
       parsed = JSON.parse(readFileSync(this.path, 'utf8'));
     } catch (err) {
-      throw new Error(`${this.path} cannot be read (${(err as Error).message}): restore it from a backup or remove it and issue new secrets`);
+      throw new Error(
+        `${this.path} cannot be read (${(err as Error).message}): restore it from a backup or remove it and issue new secrets`,
+      );
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${this.path} must hold a JSON object of records`);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error(`${this.path} must hold a JSON object of records`);
     return new Map(Object.entries(parsed as Record<string, T>));
   }
 }

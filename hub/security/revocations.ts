@@ -55,7 +55,8 @@ export class Revocations extends EventEmitter<{ changed: [] }> {
   /** Starts looking at the files; a file that does not exist yet is picked up when it is created. */
   watch(): void {
     // Polling, not inotify: it also works on network and container volumes, and for a file not yet created.
-    for (const path of this.paths()) watchFile(path, { interval: CHECK_EVERY_MS, persistent: false }, this.onFileChange);
+    for (const path of this.paths())
+      watchFile(path, { interval: CHECK_EVERY_MS, persistent: false }, this.onFileChange);
   }
 
   stop(): void {
@@ -68,7 +69,11 @@ export class Revocations extends EventEmitter<{ changed: [] }> {
       return this.check(credential);
     } catch (err) {
       // A file damaged by hand: new logins fail until it is fixed, and nothing in it says an open connection was revoked.
-      if (!this.unreadableLogged) this.options.log.error({ err: (err as Error).message }, `open connections cannot be checked for revoked passwords or tokens: ${(err as Error).message}`);
+      if (!this.unreadableLogged)
+        this.options.log.error(
+          { err: (err as Error).message },
+          `open connections cannot be checked for revoked passwords or tokens: ${(err as Error).message}`,
+        );
       this.unreadableLogged = true;
       return undefined;
     }
@@ -76,9 +81,11 @@ export class Revocations extends EventEmitter<{ changed: [] }> {
 
   private check(credential: Credential): Withdrawal | undefined {
     const { credentials, tokens } = this.options;
-    if (credential.kind === 'anonymous') return (credential.openUntil === 'api_token' ? tokens.any() : credentials.any()) ? 'login_required' : undefined;
+    if (credential.kind === 'anonymous')
+      return (credential.openUntil === 'api_token' ? tokens.any() : credentials.any()) ? 'login_required' : undefined;
     if (credential.kind === 'certificate') return credentials.isRevoked(credential.device) ? 'revoked' : undefined;
-    if (credential.kind === 'token') return tokens.createdAt(credential.name) === credential.issuedAt ? undefined : 'revoked';
+    if (credential.kind === 'token')
+      return tokens.createdAt(credential.name) === credential.issuedAt ? undefined : 'revoked';
     const issuedAt = credentials.passwordIssuedAt(credential.device);
     if (issuedAt === undefined) return 'revoked';
     return issuedAt === credential.issuedAt ? undefined : 'password_changed';
@@ -94,7 +101,10 @@ export class Revocations extends EventEmitter<{ changed: [] }> {
       audit('hub', 'connection.close', { connection, ...subject, reason: withdrawal });
     } catch (err) {
       // A full disk must not stop the remaining connections from being closed.
-      log.error({ err: (err as Error).message }, `could not write the audit log (${(err as Error).message}); the closing is in this log only`);
+      log.error(
+        { err: (err as Error).message },
+        `could not write the audit log (${(err as Error).message}); the closing is in this log only`,
+      );
     }
   }
 
@@ -106,17 +116,27 @@ export class Revocations extends EventEmitter<{ changed: [] }> {
 /** Who the connection was, for the log and the audit entry. */
 function subjectOf(credential: Credential): Record<string, string> {
   if (credential.kind === 'token') return { token: credential.name };
-  if (credential.kind === 'anonymous') return credential.openUntil === 'device_password' ? { client: credential.client, address: credential.address } : { address: credential.address };
+  if (credential.kind === 'anonymous')
+    return credential.openUntil === 'device_password'
+      ? { client: credential.client, address: credential.address }
+      : { address: credential.address };
   return { device: credential.device };
 }
 
 function describeClosing(connection: OpenConnection, credential: Credential, withdrawal: Withdrawal): string {
   if (credential.kind === 'anonymous') {
-    if (credential.openUntil === 'api_token') return `an anonymous live feed (/api/v1/events from ${credential.address}) was opened before the API needed a token: it was closed`;
+    if (credential.openUntil === 'api_token')
+      return `an anonymous live feed (/api/v1/events from ${credential.address}) was opened before the API needed a token: it was closed`;
     return `an anonymous MQTT client (client ${credential.client} from ${credential.address}) was let in before devices needed a password: its connection was closed`;
   }
-  const what = connection === 'events' ? 'open live feed (/api/v1/events)' : credential.kind === 'token' ? 'open MQTT connection' : 'open connection';
+  const what =
+    connection === 'events'
+      ? 'open live feed (/api/v1/events)'
+      : credential.kind === 'token'
+        ? 'open MQTT connection'
+        : 'open connection';
   if (credential.kind === 'token') return `token ${credential.name} was revoked: its ${what} was closed`;
-  if (withdrawal === 'password_changed') return `device ${credential.device} has a new password: its ${what}, made with the old one, was closed`;
+  if (withdrawal === 'password_changed')
+    return `device ${credential.device} has a new password: its ${what}, made with the old one, was closed`;
   return `device ${credential.device} was revoked: its ${what} was closed`;
 }

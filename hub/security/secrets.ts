@@ -10,9 +10,16 @@ export function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
-function scryptKey(secret: string | Buffer, salt: Buffer, cost: { N: number; r: number; p: number }, length: number): Promise<Buffer> {
+function scryptKey(
+  secret: string | Buffer,
+  salt: Buffer,
+  cost: { N: number; r: number; p: number },
+  length: number,
+): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scrypt(secret, salt, length, { ...cost, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
+    scrypt(secret, salt, length, { ...cost, maxmem: 64 * 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
   );
 }
 
@@ -27,7 +34,12 @@ export async function verifyPassword(secret: string | Buffer, stored: string): P
   const [scheme, n, r, p, salt, key] = stored.split('$');
   if (scheme !== 'scrypt' || salt === undefined || key === undefined) return false;
   const expected = Buffer.from(key, 'base64');
-  const actual = await scryptKey(secret, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) }, expected.length);
+  const actual = await scryptKey(
+    secret,
+    Buffer.from(salt, 'base64'),
+    { N: Number(n), r: Number(r), p: Number(p) },
+    expected.length,
+  );
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 

@@ -67,18 +67,36 @@ export function openSiteSecurity(config: Config, now: () => number, metrics: Met
   const { limits } = config;
   const { login_failures: failures } = config.security;
   // A device that reconnects was connected a moment ago, so remembering as many as may be connected at once covers them.
-  const passwords = new PasswordChecks({ credentials, atOnce: limits.password_checks_at_once, waiting: limits.password_checks_waiting, remember: limits.max_connections, onCheck: (how) => metrics.mqttPasswordChecks.inc({ how }) });
+  const passwords = new PasswordChecks({
+    credentials,
+    atOnce: limits.password_checks_at_once,
+    waiting: limits.password_checks_waiting,
+    remember: limits.max_connections,
+    onCheck: (how) => metrics.mqttPasswordChecks.inc({ how }),
+  });
   return {
     credentials,
     tokens,
     audit: new AuditLog(config.data_dir, now),
-    login: new MqttLogin({ credentials, passwords, tokens, declaredDevices: new Set(config.devices.map((d) => d.id)), allowAnonymous: config.security.allow_anonymous, certificateLogins: tls?.ca !== undefined }),
+    login: new MqttLogin({
+      credentials,
+      passwords,
+      tokens,
+      declaredDevices: new Set(config.devices.map((d) => d.id)),
+      allowAnonymous: config.security.allow_anonymous,
+      certificateLogins: tls?.ca !== undefined,
+    }),
     writers: new ReadingWriters({ credentials, passwords, tokens, allowAnonymous: config.security.allow_anonymous }),
     tls,
     brokerLimits: {
       maxConnections: limits.max_connections,
       maxConnectionsPerCredential: limits.max_connections_per_credential,
-      loginFailures: { max: failures.max, withinMs: ms(failures.within), lockoutMs: ms(failures.lockout), trackedSources: failures.tracked_addresses },
+      loginFailures: {
+        max: failures.max,
+        withinMs: ms(failures.within),
+        lockoutMs: ms(failures.lockout),
+        trackedSources: failures.tracked_addresses,
+      },
       maxPacketBytes: limits.max_packet_bytes ?? config.ingest.max_payload_bytes + PACKET_OVERHEAD_BYTES,
       maxRetainedBytes: limits.max_retained_bytes,
       maxQueuedMessages: limits.max_queued_messages,

@@ -14,5 +14,8 @@ export function sourceOf(address: string): string {
   const before = groups(head);
   const after = groups(tail);
   const all = [...before, ...Array<string>(8 - width(before) - width(after)).fill('0'), ...after];
-  return `${all.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${all
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

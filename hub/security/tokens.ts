@@ -75,15 +75,19 @@ export class ApiTokens {
   }
 
   list(): TokenInfo[] {
-    return [...this.file.all()].map(([name, { hash: _hash, ...info }]) => ({ name, ...info })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return [...this.file.all()]
+      .map(([name, { hash: _hash, ...info }]) => ({ name, ...info }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
   create(name: string, role: Role, now: number): string {
     const problem = idProblem(name);
     if (problem) throw new CredentialError(`token name ${JSON.stringify(name.slice(0, 80))} ${problem}`);
-    if (!ROLES.includes(role)) throw new CredentialError(`role ${JSON.stringify(role.slice(0, 40))} is not one of ${ROLES.join(', ')}`);
+    if (!ROLES.includes(role))
+      throw new CredentialError(`role ${JSON.stringify(role.slice(0, 40))} is not one of ${ROLES.join(', ')}`);
     const existing = this.file.get(name);
-    if (existing && existing.revokedAt === undefined) throw new CredentialError(`a token named ${name} exists: revoke it first, or pick another name`);
+    if (existing && existing.revokedAt === undefined)
+      throw new CredentialError(`a token named ${name} exists: revoke it first, or pick another name`);
     const token = `${TOKEN_PREFIX}${newSecret()}`;
     this.file.update((records) => records.set(name, { role, hash: hashToken(token), createdAt: now }));
     return token;
@@ -92,7 +96,8 @@ export class ApiTokens {
   revoke(name: string, now: number): void {
     const existing = this.file.get(name);
     if (!existing) throw new CredentialError(`no token is named ${JSON.stringify(name.slice(0, 80))}`);
-    if (existing.revokedAt !== undefined) throw new CredentialError(`token ${name} was already revoked on ${new Date(existing.revokedAt).toISOString()}`);
+    if (existing.revokedAt !== undefined)
+      throw new CredentialError(`token ${name} was already revoked on ${new Date(existing.revokedAt).toISOString()}`);
     this.file.update((records) => records.set(name, { ...existing, revokedAt: now }));
   }
 
@@ -100,7 +105,8 @@ export class ApiTokens {
   find(token: string): { name: string; role: Role; createdAt: number } | undefined {
     if (!token.startsWith(TOKEN_PREFIX)) return undefined;
     const hash = hashToken(token);
-    for (const [name, t] of this.file.all()) if (t.hash === hash && t.revokedAt === undefined) return { name, role: t.role, createdAt: t.createdAt };
+    for (const [name, t] of this.file.all())
+      if (t.hash === hash && t.revokedAt === undefined) return { name, role: t.role, createdAt: t.createdAt };
     return undefined;
   }
 

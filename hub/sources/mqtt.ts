@@ -24,7 +24,14 @@ export function mqttReadings(options: { ingest: Ingest; log: Logger; now: () => 
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       for (let retry = 1; ; retry++) {
         try {
-          const outcome = await ingest.accept({ source: 'mqtt', kind, device, topic: packet.topic, payload, receivedAt });
+          const outcome = await ingest.accept({
+            source: 'mqtt',
+            kind,
+            device,
+            topic: packet.topic,
+            payload,
+            receivedAt,
+          });
           // A device past limits.max_devices leaves nothing behind in the broker either: a retained
           // message would be kept for every id a client invents.
           return { retain: !outcome.problems.some((p) => p.reason === 'too_many_devices') };

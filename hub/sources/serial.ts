@@ -94,7 +94,10 @@ class Gateway {
     this.zones = new Map(Object.entries(config.devices));
     this.silenceMs = SILENT_INTERVALS * ms(config.alive_interval);
     this.log = deps.log.child({ gateway: config.gateway, port: config.path });
-    this.splitter = new FrameSplitter({ onFrame: (frame) => this.onFrame(frame), onNoise: (noise) => this.count(noise) });
+    this.splitter = new FrameSplitter({
+      onFrame: (frame) => this.onFrame(frame),
+      onNoise: (noise) => this.count(noise),
+    });
   }
 
   state(): GatewayState {
@@ -115,7 +118,12 @@ class Gateway {
     this.cancelReconnect = undefined;
     const port = new SerialPort({ path: this.config.path, baudRate: this.config.baud_rate, autoOpen: false });
     port.on('data', (chunk: Buffer) => this.splitter.push(chunk));
-    port.on('error', (err) => this.log.warn({ err: err.message }, `gateway ${this.config.gateway}: serial port ${this.config.path} reported an error: ${err.message}`));
+    port.on('error', (err) =>
+      this.log.warn(
+        { err: err.message },
+        `gateway ${this.config.gateway}: serial port ${this.config.path} reported an error: ${err.message}`,
+      ),
+    );
     port.on('close', () => this.onClose(port));
     port.open((err) => {
       if (this.closing) {
@@ -134,7 +142,9 @@ class Gateway {
       this.port = port;
       this.openedAt = this.deps.now();
       this.watchSilence();
-      this.log.info(`gateway ${this.config.gateway}: serial port ${this.config.path} open at ${this.config.baud_rate} baud${this.failedOpens > 0 ? ` after ${this.failedOpens} failed attempts` : ''}`);
+      this.log.info(
+        `gateway ${this.config.gateway}: serial port ${this.config.path} open at ${this.config.baud_rate} baud${this.failedOpens > 0 ? ` after ${this.failedOpens} failed attempts` : ''}`,
+      );
       this.failedOpens = 0;
     });
   }
@@ -161,7 +171,10 @@ class Gateway {
 
   private reconnectLater(): void {
     if (this.closing) return;
-    this.cancelReconnect = this.deps.schedule(() => this.open(), backoffMs(this.failedOpens, RECONNECT, this.deps.random));
+    this.cancelReconnect = this.deps.schedule(
+      () => this.open(),
+      backoffMs(this.failedOpens, RECONNECT, this.deps.random),
+    );
   }
 
   private onFrame(frame: string): void {
@@ -175,11 +188,20 @@ class Gateway {
     if (this.status !== 'online') this.setStatus('online', 'frames are arriving');
     if (opened.tag === 'FWG' && opened.id !== this.config.gateway && !this.warnedForeignGateway) {
       this.warnedForeignGateway = true;
-      this.log.warn(`serial port ${this.config.path}: the gateway calls itself "${opened.id.slice(0, 64)}", but the configuration names it "${this.config.gateway}"`);
+      this.log.warn(
+        `serial port ${this.config.path}: the gateway calls itself "${opened.id.slice(0, 64)}", but the configuration names it "${this.config.gateway}"`,
+      );
     }
     const zone = this.zones.get(opened.id);
     const accepted = this.deps.ingest
-      .accept({ source: 'serial', kind: 'frame', device: opened.id, payload: Buffer.from(frame, 'latin1'), receivedAt, ...(zone !== undefined && { zone }) })
+      .accept({
+        source: 'serial',
+        kind: 'frame',
+        device: opened.id,
+        payload: Buffer.from(frame, 'latin1'),
+        receivedAt,
+        ...(zone !== undefined && { zone }),
+      })
       .then(
         (outcome) => this.count(outcome.rejected > 0 ? 'rejected' : 'ok'),
         (err: unknown) => {
@@ -187,7 +209,10 @@ class Gateway {
           this.count('lost');
           if (this.lostNoticeAt !== undefined && receivedAt - this.lostNoticeAt < NOTICE_INTERVAL_MS) return;
           this.lostNoticeAt = receivedAt;
-          this.log.error({ err: (err as Error).message }, `gateway ${this.config.gateway}: frames are being lost because the journal cannot write (${(err as Error).message}); see floorwatch_serial_frames_total{result="lost"}`);
+          this.log.error(
+            { err: (err as Error).message },
+            `gateway ${this.config.gateway}: frames are being lost because the journal cannot write (${(err as Error).message}); see floorwatch_serial_frames_total{result="lost"}`,
+          );
         },
       )
       .finally(() => {
@@ -213,14 +238,25 @@ class Gateway {
     this.deps.metrics.gatewayOnline.set({ gateway }, status === 'online' ? 1 : 0);
     if (status === 'online') this.log.info(`gateway ${gateway} is online: ${why}`);
     else this.log.warn(`gateway ${gateway} is offline: ${why}`);
-    this.deps.publish(topics.gatewayStatus(this.deps.prefix, gateway), status, { retain: true }).catch((err: unknown) => {
-      const reason = err instanceof Error ? err.message : String(err);
-      this.log.error({ err: reason }, `could not publish the status of gateway ${gateway}: ${reason}`);
-    });
-    this.deps.ingest.accept({ source: 'serial', kind: 'status', subject: 'gateway', device: gateway, payload: Buffer.from(status), receivedAt: at }).catch((err: unknown) => {
-      const reason = err instanceof Error ? err.message : String(err);
-      this.log.error({ err: reason }, `could not journal that gateway ${gateway} is ${status}: ${reason}`);
-    });
+    this.deps
+      .publish(topics.gatewayStatus(this.deps.prefix, gateway), status, { retain: true })
+      .catch((err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        this.log.error({ err: reason }, `could not publish the status of gateway ${gateway}: ${reason}`);
+      });
+    this.deps.ingest
+      .accept({
+        source: 'serial',
+        kind: 'status',
+        subject: 'gateway',
+        device: gateway,
+        payload: Buffer.from(status),
+        receivedAt: at,
+      })
+      .catch((err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        this.log.error({ err: reason }, `could not journal that gateway ${gateway} is ${status}: ${reason}`);
+      });
   }
 
   /** While the port is open: one timer at a time, due when the line would have been quiet too long. */
@@ -229,7 +265,10 @@ class Gateway {
     const due = Math.max(quietSince + this.silenceMs - this.deps.now(), 0);
     this.cancelSilence = this.deps.schedule(() => {
       if (this.deps.now() - Math.max(this.lastFrameAt ?? 0, this.openedAt) >= this.silenceMs) {
-        this.setStatus('offline', `no frame for ${this.silenceMs / 1000} s (${SILENT_INTERVALS} × alive_interval ${this.config.alive_interval})`);
+        this.setStatus(
+          'offline',
+          `no frame for ${this.silenceMs / 1000} s (${SILENT_INTERVALS} × alive_interval ${this.config.alive_interval})`,
+        );
       }
       // Once offline it stays so until a frame arrives; checking again a silence later is cheap.
       this.watchSilence();
@@ -247,7 +286,9 @@ class Gateway {
     this.noticeAt = at;
     const counts = [...this.noiseSinceNotice].map(([r, n]) => `${n} ${r.replace('_', ' ')}`).join(', ');
     this.noiseSinceNotice = new Map();
-    this.log.warn(`gateway ${this.config.gateway} on ${this.config.path}: frames skipped (${counts}); if this keeps up, check the RS-485 wiring, termination and baud rate`);
+    this.log.warn(
+      `gateway ${this.config.gateway} on ${this.config.path}: frames skipped (${counts}); if this keeps up, check the RS-485 wiring, termination and baud rate`,
+    );
   }
 }
 

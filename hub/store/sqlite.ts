@@ -9,8 +9,28 @@
 // long-term downsampled copy of the readings as in InfluxDB.
 import Database from 'better-sqlite3';
 import type { Reading } from '../domain/reading.ts';
-import { StoreRefusal, StoreUnavailable, type Aggregate, type AlertQuery, type AlertRecord, type Pruned, type ReadingQuery, type SeriesPoint, type Store, type StoreHealth } from './store.ts';
-import { ALERT_QUERY_LIMIT, checkAggregate, checkEvery, checkLimit, checkMetric, checkScope, isEmptyRange, refuseUnwritable } from './validate.ts';
+import {
+  StoreRefusal,
+  StoreUnavailable,
+  type Aggregate,
+  type AlertQuery,
+  type AlertRecord,
+  type Pruned,
+  type ReadingQuery,
+  type SeriesPoint,
+  type Store,
+  type StoreHealth,
+} from './store.ts';
+import {
+  ALERT_QUERY_LIMIT,
+  checkAggregate,
+  checkEvery,
+  checkLimit,
+  checkMetric,
+  checkScope,
+  isEmptyRange,
+  refuseUnwritable,
+} from './validate.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a store that lives as long as the process. */
@@ -83,7 +103,8 @@ function classified(err: unknown): unknown {
   if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) return new StoreUnavailable(`${message} (${code})`);
   if (typeof code === 'string' && REFUSAL_CODES.test(code)) return new StoreRefusal(`${message} (${code})`);
   // better-sqlite3 throws a TypeError once the connection is closed (the hub is stopping).
-  if (err instanceof TypeError && /database connection is not open/.test(err.message)) return new StoreUnavailable(message);
+  if (err instanceof TypeError && /database connection is not open/.test(err.message))
+    return new StoreUnavailable(message);
   return err;
 }
 
@@ -102,7 +123,8 @@ export class SqliteStore implements Store {
     this.rawRetentionMs = opts.rawRetentionMs ?? 30 * DAY_MS;
     if (!(this.rawRetentionMs > 0)) throw new Error(`rawRetentionMs ${this.rawRetentionMs} must be positive`);
     this.alertHistoryRetentionMs = opts.alertHistoryRetentionMs ?? 104 * 7 * DAY_MS;
-    if (!(this.alertHistoryRetentionMs > 0)) throw new Error(`alertHistoryRetentionMs ${this.alertHistoryRetentionMs} must be positive`);
+    if (!(this.alertHistoryRetentionMs > 0))
+      throw new Error(`alertHistoryRetentionMs ${this.alertHistoryRetentionMs} must be positive`);
     this.db = new Database(opts.path);
     // WAL lets readers run during a write batch; NORMAL syncs at checkpoints, which in WAL mode
     // can lose the last commits on power loss but never corrupts the file. The journal upstream
@@ -157,7 +179,8 @@ export class SqliteStore implements Store {
     // A bare column next to max() takes its value from the row holding the max: that is `last`.
     const lastTs = q.agg === 'last' ? ', max(ts) AS last_ts' : '';
     if (q.every === undefined) {
-      const row = this.stmt(`SELECT ${expr} AS value${lastTs} FROM readings WHERE ${scope}`).get(params) as Row | undefined;
+      const row = this.stmt(`SELECT ${expr} AS value${lastTs} FROM readings WHERE ${scope}`).get(params) as
+        Row | undefined;
       return row === undefined || row.value === null ? [] : [{ ts: q.from, value: row.value }];
     }
     params['every'] = checkEvery(q.every);
@@ -210,7 +233,9 @@ export class SqliteStore implements Store {
   async prune(now: number = Date.now()): Promise<Pruned> {
     return {
       readings: this.stmt('DELETE FROM readings WHERE ts < @cutoff').run({ cutoff: now - this.rawRetentionMs }).changes,
-      alertEvents: this.stmt('DELETE FROM alerts WHERE at < @cutoff').run({ cutoff: now - this.alertHistoryRetentionMs }).changes,
+      alertEvents: this.stmt('DELETE FROM alerts WHERE at < @cutoff').run({
+        cutoff: now - this.alertHistoryRetentionMs,
+      }).changes,
     };
   }
 

@@ -35,7 +35,8 @@ export function checkLimit(limit: number): number {
 
 /** One of the aggregates every store computes; a name from outside never reaches a lookup table unchecked. */
 export function checkAggregate(agg: Aggregate): Aggregate {
-  if (!AGGREGATES.includes(agg)) throw new Error(`unknown aggregate ${JSON.stringify(agg)} (one of ${AGGREGATES.join(', ')})`);
+  if (!AGGREGATES.includes(agg))
+    throw new Error(`unknown aggregate ${JSON.stringify(agg)} (one of ${AGGREGATES.join(', ')})`);
   return agg;
 }
 

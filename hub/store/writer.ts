@@ -68,7 +68,10 @@ export class StoreWriter {
       metrics.storeUp.set(0);
       const message = (err as Error).message;
       if (this.state.ok) {
-        log.error({ store: store.name, err: message }, `storage down: cannot write to ${store.name} (${message}); readings are kept in the journal and will be written when it is back`);
+        log.error(
+          { store: store.name, err: message },
+          `storage down: cannot write to ${store.name} (${message}); readings are kept in the journal and will be written when it is back`,
+        );
         this.state.downSince = now();
       }
       this.state.ok = false;
@@ -83,7 +86,10 @@ export class StoreWriter {
     if (refused.length > 0) this.noteRefusals(refused);
     if (!this.state.ok) {
       const downFor = Math.round((now() - (this.state.downSince ?? now())) / 1000);
-      log.warn({ store: store.name }, `storage back after ${downFor} s: ${store.name} accepts writes again; writing the backlog`);
+      log.warn(
+        { store: store.name },
+        `storage back after ${downFor} s: ${store.name} accepts writes again; writing the backlog`,
+      );
       metrics.storeUp.set(1);
       this.state.ok = true;
       delete this.state.downSince;
@@ -104,7 +110,13 @@ export class StoreWriter {
     } catch (err) {
       if (!(err instanceof StoreRefusal)) throw err;
       if (readings.length === 1 || err.dropped === readings.length) {
-        return readings.map((r) => ({ device: r.device, metric: r.metric, ts: r.ts, value: r.value, reason: err.message }));
+        return readings.map((r) => ({
+          device: r.device,
+          metric: r.metric,
+          ts: r.ts,
+          value: r.value,
+          reason: err.message,
+        }));
       }
       const half = Math.ceil(readings.length / 2);
       const first = await this.writeTaking(readings.slice(0, half));

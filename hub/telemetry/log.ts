@@ -8,5 +8,8 @@ export function createLog(config: Pick<Config, 'log_level' | 'log_format' | 'sit
   const options = { level: config.log_level, base: { site: config.site.name } };
   const text = config.log_format === 'text' || (config.log_format === 'auto' && process.stdout.isTTY);
   if (!text) return pino(options);
-  return pino(options, pretty({ translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,site', singleLine: true, sync: true }));
+  return pino(
+    options,
+    pretty({ translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,site', singleLine: true, sync: true }),
+  );
 }

@@ -8,15 +8,55 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registers = [registry];
   return {
     registry,
-    messagesIn: new Counter({ name: 'floorwatch_messages_received_total', help: 'Messages received, by source and kind', labelNames: ['source', 'kind'] as const, registers }),
-    readingsAccepted: new Counter({ name: 'floorwatch_readings_accepted_total', help: 'Readings accepted into the journal', registers }),
-    readingsStored: new Counter({ name: 'floorwatch_readings_stored_total', help: 'Readings written to the store', registers }),
-    rejections: new Counter({ name: 'floorwatch_rejections_total', help: 'Messages or values refused, by reason', labelNames: ['reason'] as const, registers }),
-    duplicates: new Counter({ name: 'floorwatch_duplicates_dropped_total', help: 'Readings dropped because the same (device, seq) or (device, metric, ts) was already journaled', registers }),
-    clockCorrections: new Counter({ name: 'floorwatch_clock_corrections_total', help: 'Readings whose device timestamp was outside the allowed skew and were stored at receive time', registers }),
-    journalLag: new Gauge({ name: 'floorwatch_journal_lag_entries', help: 'Journal entries a consumer has not yet committed', labelNames: ['consumer'] as const, registers }),
-    journalBehind: new Gauge({ name: 'floorwatch_journal_behind_seconds', help: 'How long ago the oldest entry a running journal consumer has not handled yet became durable; 0 when it is caught up', labelNames: ['consumer'] as const, registers }),
-    journalWritable: new Gauge({ name: 'floorwatch_journal_writable', help: '1 when the journal can write to disk', registers }),
+    messagesIn: new Counter({
+      name: 'floorwatch_messages_received_total',
+      help: 'Messages received, by source and kind',
+      labelNames: ['source', 'kind'] as const,
+      registers,
+    }),
+    readingsAccepted: new Counter({
+      name: 'floorwatch_readings_accepted_total',
+      help: 'Readings accepted into the journal',
+      registers,
+    }),
+    readingsStored: new Counter({
+      name: 'floorwatch_readings_stored_total',
+      help: 'Readings written to the store',
+      registers,
+    }),
+    rejections: new Counter({
+      name: 'floorwatch_rejections_total',
+      help: 'Messages or values refused, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    duplicates: new Counter({
+      name: 'floorwatch_duplicates_dropped_total',
+      help: 'Readings dropped because the same (device, seq) or (device, metric, ts) was already journaled',
+      registers,
+    }),
+    clockCorrections: new Counter({
+      name: 'floorwatch_clock_corrections_total',
+      help: 'Readings whose device timestamp was outside the allowed skew and were stored at receive time',
+      registers,
+    }),
+    journalLag: new Gauge({
+      name: 'floorwatch_journal_lag_entries',
+      help: 'Journal entries a consumer has not yet committed',
+      labelNames: ['consumer'] as const,
+      registers,
+    }),
+    journalBehind: new Gauge({
+      name: 'floorwatch_journal_behind_seconds',
+      help: 'How long ago the oldest entry a running journal consumer has not handled yet became durable; 0 when it is caught up',
+      labelNames: ['consumer'] as const,
+      registers,
+    }),
+    journalWritable: new Gauge({
+      name: 'floorwatch_journal_writable',
+      help: '1 when the journal can write to disk',
+      registers,
+    }),
     storeUp: new Gauge({ name: 'floorwatch_store_up', help: '1 when the last store write succeeded', registers }),
     storeWriteSeconds: new Histogram({
       name: 'floorwatch_store_write_seconds',
@@ -26,15 +66,32 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     readingAgeAtStore: new Histogram({
       name: 'floorwatch_reading_age_at_store_seconds',
-      help: 'Time from a reading\'s event time to its write to the store (includes any replayed backlog)',
+      help: "Time from a reading's event time to its write to the store (includes any replayed backlog)",
       buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300],
       registers,
     }),
-    storeRefused: new Counter({ name: 'floorwatch_store_refused_total', help: 'Readings the store refused for good (a field type conflict, a series limit, a value it cannot hold): set aside and listed at /api/v1/rejections?stage=store', registers }),
-    setAside: new Counter({ name: 'floorwatch_set_aside_total', help: 'Records set aside so the pipeline keeps flowing, by stage: store (readings the store refused) or the journal consumer that gave up on an entry', labelNames: ['stage'] as const, registers }),
-    storeWriteFailures: new Counter({ name: 'floorwatch_store_write_failures_total', help: 'Store write attempts that failed (retried)', registers }),
+    storeRefused: new Counter({
+      name: 'floorwatch_store_refused_total',
+      help: 'Readings the store refused for good (a field type conflict, a series limit, a value it cannot hold): set aside and listed at /api/v1/rejections?stage=store',
+      registers,
+    }),
+    setAside: new Counter({
+      name: 'floorwatch_set_aside_total',
+      help: 'Records set aside so the pipeline keeps flowing, by stage: store (readings the store refused) or the journal consumer that gave up on an entry',
+      labelNames: ['stage'] as const,
+      registers,
+    }),
+    storeWriteFailures: new Counter({
+      name: 'floorwatch_store_write_failures_total',
+      help: 'Store write attempts that failed (retried)',
+      registers,
+    }),
     mqttClients: new Gauge({ name: 'floorwatch_mqtt_clients', help: 'Connected MQTT clients', registers }),
-    knownDevices: new Gauge({ name: 'floorwatch_known_devices', help: 'Devices the hub has taken on (declared ones included); at limits.max_devices further ones are refused (floorwatch_rejections_total{reason="too_many_devices"})', registers }),
+    knownDevices: new Gauge({
+      name: 'floorwatch_known_devices',
+      help: 'Devices the hub has taken on (declared ones included); at limits.max_devices further ones are refused (floorwatch_rejections_total{reason="too_many_devices"})',
+      registers,
+    }),
     mqttRefused: new Counter({
       name: 'floorwatch_mqtt_refused_total',
       help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded, outgoing_queue_full: a client that does not read what the hub sends it, flooding: QoS 0 past its share of an overloaded hub for rate_grace)',
@@ -49,7 +106,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     httpRefused: new Counter({
       name: 'floorwatch_http_refused_total',
-      help: 'HTTP requests and WebSocket upgrades refused before any route ran, by reason (origin: from a web page of an origin not allowed; host: a Host name other than this machine\'s, on a hub that answers without a token)',
+      help: "HTTP requests and WebSocket upgrades refused before any route ran, by reason (origin: from a web page of an origin not allowed; host: a Host name other than this machine's, on a hub that answers without a token)",
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -59,26 +116,64 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['how'] as const,
       registers,
     }),
-    loginLockouts: new Counter({ name: 'floorwatch_mqtt_login_lockouts_total', help: 'Source addresses locked out of MQTT logins after too many wrong passwords (security.login_failures)', registers }),
+    loginLockouts: new Counter({
+      name: 'floorwatch_mqtt_login_lockouts_total',
+      help: 'Source addresses locked out of MQTT logins after too many wrong passwords (security.login_failures)',
+      registers,
+    }),
     loginFailureSourcesForgotten: new Counter({
       name: 'floorwatch_mqtt_login_failure_sources_forgotten_total',
       help: 'Addresses whose wrong passwords were forgotten to stay within security.login_failures.tracked_addresses',
       registers,
     }),
-    mqttRetainIgnored: new Counter({ name: 'floorwatch_mqtt_retain_ignored_total', help: 'Retained MQTT messages delivered but not kept, by reason (not_retained_topic: under the prefix only a device status is retained; retained_full: limits.max_retained_bytes reached)', labelNames: ['reason'] as const, registers }),
-    mqttRetainedBytes: new Gauge({ name: 'floorwatch_mqtt_retained_bytes', help: 'Bytes of retained messages clients keep in the broker (topic + payload + 256 each), against limits.max_retained_bytes', registers }),
-    mqttQueueDropped: new Counter({ name: 'floorwatch_mqtt_queue_dropped_total', help: 'QoS 1/2 messages not kept for a client with a persistent session, whose kept messages reached limits.max_queued_messages (or all such sessions limits.max_offline_messages)', registers }),
-    mqttPendingBytes: new Gauge({ name: 'floorwatch_mqtt_pending_bytes', help: 'Bytes of MQTT messages read and not yet journaled, 1 KiB counted per message, against limits.max_pending_bytes', registers }),
-    mqttOverloaded: new Gauge({ name: 'floorwatch_mqtt_overloaded', help: '1 while the hub is overloaded (see floorwatch_mqtt_shed_total), else 0', registers }),
-    mqttShed: new Counter({ name: 'floorwatch_mqtt_shed_total', help: 'QoS 0 messages not taken in because the hub was overloaded (messages waited longer than limits.max_ingest_delay for the journal, or the rules were further behind than rules.max_behind) and their client sent more than its share', registers }),
-    mqttDropped: new Counter({ name: 'floorwatch_mqtt_dropped_total', help: 'MQTT messages over a client\'s rate limit, acknowledged but not stored', registers }),
+    mqttRetainIgnored: new Counter({
+      name: 'floorwatch_mqtt_retain_ignored_total',
+      help: 'Retained MQTT messages delivered but not kept, by reason (not_retained_topic: under the prefix only a device status is retained; retained_full: limits.max_retained_bytes reached)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    mqttRetainedBytes: new Gauge({
+      name: 'floorwatch_mqtt_retained_bytes',
+      help: 'Bytes of retained messages clients keep in the broker (topic + payload + 256 each), against limits.max_retained_bytes',
+      registers,
+    }),
+    mqttQueueDropped: new Counter({
+      name: 'floorwatch_mqtt_queue_dropped_total',
+      help: 'QoS 1/2 messages not kept for a client with a persistent session, whose kept messages reached limits.max_queued_messages (or all such sessions limits.max_offline_messages)',
+      registers,
+    }),
+    mqttPendingBytes: new Gauge({
+      name: 'floorwatch_mqtt_pending_bytes',
+      help: 'Bytes of MQTT messages read and not yet journaled, 1 KiB counted per message, against limits.max_pending_bytes',
+      registers,
+    }),
+    mqttOverloaded: new Gauge({
+      name: 'floorwatch_mqtt_overloaded',
+      help: '1 while the hub is overloaded (see floorwatch_mqtt_shed_total), else 0',
+      registers,
+    }),
+    mqttShed: new Counter({
+      name: 'floorwatch_mqtt_shed_total',
+      help: 'QoS 0 messages not taken in because the hub was overloaded (messages waited longer than limits.max_ingest_delay for the journal, or the rules were further behind than rules.max_behind) and their client sent more than its share',
+      registers,
+    }),
+    mqttDropped: new Counter({
+      name: 'floorwatch_mqtt_dropped_total',
+      help: "MQTT messages over a client's rate limit, acknowledged but not stored",
+      registers,
+    }),
     serialFrames: new Counter({
       name: 'floorwatch_serial_frames_total',
       help: 'Serial gateway frames and line noise, by gateway and result (ok, bad_checksum, garbage, too_long, rejected)',
       labelNames: ['gateway', 'result'] as const,
       registers,
     }),
-    gatewayOnline: new Gauge({ name: 'floorwatch_gateway_online', help: '1 while a serial gateway is online', labelNames: ['gateway'] as const, registers }),
+    gatewayOnline: new Gauge({
+      name: 'floorwatch_gateway_online',
+      help: '1 while a serial gateway is online',
+      labelNames: ['gateway'] as const,
+      registers,
+    }),
   };
 }
 

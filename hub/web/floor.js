@@ -16,16 +16,50 @@ const CHARTS = [
 ];
 // Maps, and own-property lookups below: metric names come from devices, and one called
 // "constructor" must show as itself, not as something found on Object.prototype.
-const UNITS = new Map([['Cel', '°C'], ['%RH', '%RH'], ['ppm', 'ppm'], ['dB(A)', 'dB(A)'], ['dB(C)', 'dB(C)'], ['m/s', 'm/s'], ['m3/h/person', 'm³/h per person']]);
-const LABELS = new Map([['temperature', 'Temperature'], ['humidity', 'Humidity'], ['co2', 'CO₂'], ['noise', 'Noise'], ['noise_peak', 'Peak noise'], ['fresh_air', 'Fresh air'], ['air_speed', 'Air speed'], ['dew_point', 'Dew point']]);
-const COMPLIANCE = new Map([['ok', 'Inside requirements'], ['warning', 'Warning'], ['critical', 'Critical'], ['no_data', 'No recent data']]);
-const ZONE_TYPES = new Map([['call_floor', 'call floor'], ['quiet_room', 'quiet room'], ['server_room', 'server room']]);
+const UNITS = new Map([
+  ['Cel', '°C'],
+  ['%RH', '%RH'],
+  ['ppm', 'ppm'],
+  ['dB(A)', 'dB(A)'],
+  ['dB(C)', 'dB(C)'],
+  ['m/s', 'm/s'],
+  ['m3/h/person', 'm³/h per person'],
+]);
+const LABELS = new Map([
+  ['temperature', 'Temperature'],
+  ['humidity', 'Humidity'],
+  ['co2', 'CO₂'],
+  ['noise', 'Noise'],
+  ['noise_peak', 'Peak noise'],
+  ['fresh_air', 'Fresh air'],
+  ['air_speed', 'Air speed'],
+  ['dew_point', 'Dew point'],
+]);
+const COMPLIANCE = new Map([
+  ['ok', 'Inside requirements'],
+  ['warning', 'Warning'],
+  ['critical', 'Critical'],
+  ['no_data', 'No recent data'],
+]);
+const ZONE_TYPES = new Map([
+  ['call_floor', 'call floor'],
+  ['quiet_room', 'quiet room'],
+  ['server_room', 'server room'],
+]);
 
 /** A zone's latest value of a metric, when the zone has one of its own. */
 const latestOf = (zone, metric) => (Object.hasOwn(zone.latest, metric) ? zone.latest[metric] : undefined);
 const DEVICE_ROWS = 200;
 
-const state = { zones: [], season: '', alerts: [], devices: [], deviceTotals: { online: 0, offline: 0 }, series: new Map(), events: undefined };
+const state = {
+  zones: [],
+  season: '',
+  alerts: [],
+  devices: [],
+  deviceTotals: { online: 0, offline: 0 },
+  series: new Map(),
+  events: undefined,
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,7 +77,10 @@ function el(tag, attrs = {}, ...children) {
 
 /** Replaces a list's content and gives focus back to the same control, so live updates do not throw a keyboard user off. */
 function render(container, nodes) {
-  const focusKey = document.activeElement instanceof HTMLElement && container.contains(document.activeElement) ? document.activeElement.dataset.focusKey : undefined;
+  const focusKey =
+    document.activeElement instanceof HTMLElement && container.contains(document.activeElement)
+      ? document.activeElement.dataset.focusKey
+      : undefined;
   container.replaceChildren(...nodes);
   if (focusKey) container.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
 }
@@ -77,7 +114,10 @@ class SignInNeeded extends Error {}
 
 async function api(path, init = {}) {
   const token = sessionStorage.getItem(TOKEN_KEY);
-  const headers = { ...(init.body !== undefined && { 'content-type': 'application/json' }), ...(token && { authorization: `Bearer ${token}` }) };
+  const headers = {
+    ...(init.body !== undefined && { 'content-type': 'application/json' }),
+    ...(token && { authorization: `Bearer ${token}` }),
+  };
   const response = await fetch(path, { ...init, headers });
   if (response.status === 401) throw new SignInNeeded((await response.json().catch(() => ({}))).message ?? 'sign in');
   const body = response.status === 204 ? null : await response.json().catch(() => null);
@@ -103,8 +143,16 @@ function sparkline(points, metric, u) {
   const from = Date.now() - 3_600_000;
   const span = max - min || 1;
   const line = document.createElementNS(ns, 'polyline');
-  line.setAttribute('points', points.map((p) => `${(Math.max(0, p.ts - from) / 3_600_000) * 120},${30 - ((p.value - min) / span) * 28}`).join(' '));
-  svg.setAttribute('aria-label', `${LABELS.get(metric) ?? metric} over the last hour: ${number(min)} to ${number(max)} ${unit(u)}`);
+  line.setAttribute(
+    'points',
+    points
+      .map((p) => `${(Math.max(0, p.ts - from) / 3_600_000) * 120},${30 - ((p.value - min) / span) * 28}`)
+      .join(' '),
+  );
+  svg.setAttribute(
+    'aria-label',
+    `${LABELS.get(metric) ?? metric} over the last hour: ${number(min)} to ${number(max)} ${unit(u)}`,
+  );
   svg.append(line);
   return svg;
 }
@@ -115,20 +163,52 @@ function zoneTile(z) {
   const meta = el('p', { class: 'zone-meta' }, `${z.name ? `${z.zone} · ` : ''}${ZONE_TYPES.get(z.type) ?? z.type}`);
   const badge = el('p', { class: 'badge' }, COMPLIANCE.get(z.compliance) ?? z.compliance);
   tile.append(heading, meta, badge);
-  if (z.alerts.firing > 0) tile.append(el('p', { class: 'zone-alerts' }, `${z.alerts.firing} open alert${z.alerts.firing === 1 ? '' : 's'}${z.alerts.critical > 0 ? `, ${z.alerts.critical} critical` : ''}`));
-  if (z.devices.total > 0) tile.append(el('p', { class: 'zone-devices' }, `${count(z.devices.online)} of ${count(z.devices.total)} device${z.devices.total === 1 ? '' : 's'} online`));
+  if (z.alerts.firing > 0)
+    tile.append(
+      el(
+        'p',
+        { class: 'zone-alerts' },
+        `${z.alerts.firing} open alert${z.alerts.firing === 1 ? '' : 's'}${z.alerts.critical > 0 ? `, ${z.alerts.critical} critical` : ''}`,
+      ),
+    );
+  if (z.devices.total > 0)
+    tile.append(
+      el(
+        'p',
+        { class: 'zone-devices' },
+        `${count(z.devices.online)} of ${count(z.devices.total)} device${z.devices.total === 1 ? '' : 's'} online`,
+      ),
+    );
 
   const list = el('dl', { class: 'values' });
   // The charted metrics the zone is judged on always have a row; others once they report.
   const charted = (m) => CHARTS.some((c) => c.metric === m) && z.requirements.some((r) => r.metric === m);
-  const metrics = [...new Set([...CHARTS.map((c) => c.metric), ...z.requirements.map((r) => r.metric), ...Object.keys(z.latest).sort()])].filter((m) => latestOf(z, m) || charted(m));
+  const metrics = [
+    ...new Set([
+      ...CHARTS.map((c) => c.metric),
+      ...z.requirements.map((r) => r.metric),
+      ...Object.keys(z.latest).sort(),
+    ]),
+  ].filter((m) => latestOf(z, m) || charted(m));
   for (const metric of metrics) {
     const latest = latestOf(z, metric);
     const reqs = z.requirements.filter((r) => r.metric === metric);
     const breached = reqs.find((r) => r.breached);
     const u = latest?.unit ?? reqs[0]?.unit ?? '';
-    const value = el('dd', { 'data-metric': metric }, el('span', { class: 'value' }, latest ? number(latest.value) : '–'), ` ${unit(u)}`);
-    if (breached) value.append(el('span', { class: `breach ${breached.breached.severity}` }, `${breached.breached.severity}: ${breached.over} ${number(breached.value)}, ${breached.breached.when} ${number(breached.breached.threshold)}`));
+    const value = el(
+      'dd',
+      { 'data-metric': metric },
+      el('span', { class: 'value' }, latest ? number(latest.value) : '–'),
+      ` ${unit(u)}`,
+    );
+    if (breached)
+      value.append(
+        el(
+          'span',
+          { class: `breach ${breached.breached.severity}` },
+          `${breached.breached.severity}: ${breached.over} ${number(breached.value)}, ${breached.breached.when} ${number(breached.breached.threshold)}`,
+        ),
+      );
     const chart = CHARTS.find((c) => c.metric === metric);
     if (chart) value.append(sparkline(state.series.get(`${z.zone}|${metric}`) ?? [], metric, u));
     list.append(el('div', { class: 'value-row' }, el('dt', {}, LABELS.get(metric) ?? metric), value));
@@ -161,11 +241,13 @@ async function loadZones() {
 }
 
 async function loadSeries() {
-  const asks = state.zones.flatMap((z) => CHARTS.map(async (c) => {
-    const q = new URLSearchParams({ zone: z.zone, metric: c.metric, from: '-1h', every: '1m', agg: c.agg });
-    const body = await api(`/api/v1/readings?${q}`);
-    state.series.set(`${z.zone}|${c.metric}`, body.points);
-  }));
+  const asks = state.zones.flatMap((z) =>
+    CHARTS.map(async (c) => {
+      const q = new URLSearchParams({ zone: z.zone, metric: c.metric, from: '-1h', every: '1m', agg: c.agg });
+      const body = await api(`/api/v1/readings?${q}`);
+      state.series.set(`${z.zone}|${c.metric}`, body.points);
+    }),
+  );
   await Promise.all(asks);
   renderZones();
 }
@@ -175,7 +257,8 @@ async function loadSeries() {
 function who() {
   const name = $('who').value.trim();
   if (!name) {
-    $('alert-error').textContent = 'Type your name under "Acknowledge as" first: the hub records who acknowledged or silenced an alert.';
+    $('alert-error').textContent =
+      'Type your name under "Acknowledge as" first: the hub records who acknowledged or silenced an alert.';
     $('who').focus();
     return undefined;
   }
@@ -201,25 +284,67 @@ function acknowledge(alert) {
 
 function silence(alert) {
   const by = who();
-  if (by) void act(() => api('/api/v1/silences', { method: 'POST', body: JSON.stringify({ matchers: { rule: alert.rule, device: alert.subject }, duration: '1h', createdBy: by, comment: 'from the floor page' }) }));
+  if (by)
+    void act(() =>
+      api('/api/v1/silences', {
+        method: 'POST',
+        body: JSON.stringify({
+          matchers: { rule: alert.rule, device: alert.subject },
+          duration: '1h',
+          createdBy: by,
+          comment: 'from the floor page',
+        }),
+      }),
+    );
 }
 
 function alertItem(a) {
   const item = el('li', { class: `alert ${a.severity}`, 'data-alert': a.id });
   item.append(
-    el('p', { class: 'alert-head' }, el('span', { class: `severity ${a.severity}` }, a.severity), ' ', el('span', { class: 'summary' }, a.summary)),
-    el('p', { class: 'alert-meta' }, `${a.zone} · ${a.subject} · firing since ${clock(a.firingAt ?? a.startsAt)} (${ago(a.firingAt ?? a.startsAt)})`),
+    el(
+      'p',
+      { class: 'alert-head' },
+      el('span', { class: `severity ${a.severity}` }, a.severity),
+      ' ',
+      el('span', { class: 'summary' }, a.summary),
+    ),
+    el(
+      'p',
+      { class: 'alert-meta' },
+      `${a.zone} · ${a.subject} · firing since ${clock(a.firingAt ?? a.startsAt)} (${ago(a.firingAt ?? a.startsAt)})`,
+    ),
   );
-  if (a.ack) item.append(el('p', { class: 'acked' }, `Acknowledged by ${a.ack.by} ${ago(a.ack.at)}${a.ack.comment ? ` — ${a.ack.comment}` : ''}`));
-  if (a.silencedBy?.length > 0) item.append(el('p', { class: 'silenced' }, `Notifications silenced (silence ${a.silencedBy.join(', ')})`));
+  if (a.ack)
+    item.append(
+      el(
+        'p',
+        { class: 'acked' },
+        `Acknowledged by ${a.ack.by} ${ago(a.ack.at)}${a.ack.comment ? ` — ${a.ack.comment}` : ''}`,
+      ),
+    );
+  if (a.silencedBy?.length > 0)
+    item.append(el('p', { class: 'silenced' }, `Notifications silenced (silence ${a.silencedBy.join(', ')})`));
   const actions = el('p', { class: 'actions' });
   if (!a.ack) {
-    const ack = el('button', { type: 'button', class: 'ack', 'data-focus-key': `ack-${a.id}`, 'aria-label': `Acknowledge: ${a.summary}` }, 'Acknowledge');
+    const ack = el(
+      'button',
+      { type: 'button', class: 'ack', 'data-focus-key': `ack-${a.id}`, 'aria-label': `Acknowledge: ${a.summary}` },
+      'Acknowledge',
+    );
     ack.addEventListener('click', () => acknowledge(a));
     actions.append(ack);
   }
   if (!(a.silencedBy?.length > 0)) {
-    const mute = el('button', { type: 'button', class: 'silence', 'data-focus-key': `silence-${a.id}`, 'aria-label': `Silence for 1 hour: ${a.summary}` }, 'Silence 1 h');
+    const mute = el(
+      'button',
+      {
+        type: 'button',
+        class: 'silence',
+        'data-focus-key': `silence-${a.id}`,
+        'aria-label': `Silence for 1 hour: ${a.summary}`,
+      },
+      'Silence 1 h',
+    );
     mute.addEventListener('click', () => silence(a));
     actions.append(mute);
   }
@@ -229,7 +354,10 @@ function alertItem(a) {
 
 function renderAlerts() {
   $('alert-count').textContent = `(${state.alerts.length})`;
-  render($('alert-list'), state.alerts.length > 0 ? state.alerts.map(alertItem) : [el('li', { class: 'none' }, 'No open alerts.')]);
+  render(
+    $('alert-list'),
+    state.alerts.length > 0 ? state.alerts.map(alertItem) : [el('li', { class: 'none' }, 'No open alerts.')],
+  );
 }
 
 async function loadAlerts() {
@@ -243,19 +371,36 @@ function renderDevices() {
   const { online, offline } = state.deviceTotals;
   $('device-count').textContent = `(${count(online)} of ${count(online + offline)} online)`;
   const shown = state.devices.length;
-  $('device-more').textContent = shown < online + offline ? `Showing ${count(shown)} of ${count(online + offline)} devices, offline ones first; the zones above count them all.` : '';
+  $('device-more').textContent =
+    shown < online + offline
+      ? `Showing ${count(shown)} of ${count(online + offline)} devices, offline ones first; the zones above count them all.`
+      : '';
   // Offline first (the API gives them in that order): that is what someone walking the floor goes to look at.
-  render($('devices'), state.devices.map((d) => el('tr', { class: d.online ? 'online' : 'offline', 'data-device': d.id },
-    el('th', { scope: 'row' }, d.id),
-    el('td', {}, d.kind ?? '–'),
-    el('td', {}, d.zone ?? '–'),
-    el('td', {}, el('span', { class: 'presence' }, d.online ? 'online' : 'offline'), d.status && d.status !== 'ok' ? ` · ${d.status}` : ''),
-    el('td', {}, ago(d.lastHeartbeat)),
-  )));
+  render(
+    $('devices'),
+    state.devices.map((d) =>
+      el(
+        'tr',
+        { class: d.online ? 'online' : 'offline', 'data-device': d.id },
+        el('th', { scope: 'row' }, d.id),
+        el('td', {}, d.kind ?? '–'),
+        el('td', {}, d.zone ?? '–'),
+        el(
+          'td',
+          {},
+          el('span', { class: 'presence' }, d.online ? 'online' : 'offline'),
+          d.status && d.status !== 'ok' ? ` · ${d.status}` : '',
+        ),
+        el('td', {}, ago(d.lastHeartbeat)),
+      ),
+    ),
+  );
 }
 
 async function loadDevices() {
-  const [offline, online] = await Promise.all([false, true].map((on) => api(`/api/v1/devices?online=${on}&limit=${DEVICE_ROWS}`)));
+  const [offline, online] = await Promise.all(
+    [false, true].map((on) => api(`/api/v1/devices?online=${on}&limit=${DEVICE_ROWS}`)),
+  );
   state.devices = [...offline.devices, ...online.devices].slice(0, DEVICE_ROWS);
   state.deviceTotals = { online: online.total, offline: offline.total };
   renderDevices();
@@ -267,10 +412,13 @@ async function loadDevices() {
 const pending = new Map();
 function soon(name, load, ms) {
   if (pending.has(name)) return;
-  pending.set(name, setTimeout(() => {
-    pending.delete(name);
-    load().catch(failed);
-  }, ms));
+  pending.set(
+    name,
+    setTimeout(() => {
+      pending.delete(name);
+      load().catch(failed);
+    }, ms),
+  );
 }
 
 function live(text, ok) {
@@ -294,7 +442,13 @@ function connect() {
     const zone = state.zones.find((z) => z.zone === r.zone);
     if (zone) {
       const known = latestOf(zone, r.metric);
-      if (!known || r.ts >= known.ts) zone.latest[r.metric] = { value: r.value, ts: r.ts, device: r.device, unit: known?.unit ?? zone.requirements.find((q) => q.metric === r.metric)?.unit ?? '' };
+      if (!known || r.ts >= known.ts)
+        zone.latest[r.metric] = {
+          value: r.value,
+          ts: r.ts,
+          device: r.device,
+          unit: known?.unit ?? zone.requirements.find((q) => q.metric === r.metric)?.unit ?? '',
+        };
       renderZonesSoon();
       // Compliance needs the stored readings, which the store writes a moment later.
       soon('zones', loadZones, 2000);

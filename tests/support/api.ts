@@ -69,7 +69,14 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   const security = openSiteSecurity(config, clock.now, metrics);
   const store = new SqliteStore({ path: ':memory:' });
   await store.init();
-  const registry = new DeviceRegistry(config.devices.map((d) => ({ id: d.id, kind: d.kind, zone: d.zone, heartbeatIntervalMs: ms(d.heartbeat_interval) })));
+  const registry = new DeviceRegistry(
+    config.devices.map((d) => ({
+      id: d.id,
+      kind: d.kind,
+      zone: d.zone,
+      heartbeatIntervalMs: ms(d.heartbeat_interval),
+    })),
+  );
   const rejections = new RejectionLog({ capacity: 1000, now: clock.now, log: () => undefined });
   const setAside = await SetAsideLog.open({ path: join(dir, 'set-aside.jsonl'), capacity: 100, now: clock.now });
   const apply = async (entries: Entry[]) => {
@@ -96,7 +103,8 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   const served: string[] = [];
   // HEAD routes are Fastify's own copies of the GET routes.
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (method !== 'HEAD' && route.schema?.hide !== true) served.push(`${method} ${route.url}`);
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD' && route.schema?.hide !== true) served.push(`${method} ${route.url}`);
   });
   installApiAccess(app, {
     tokens: security.tokens,
@@ -111,20 +119,55 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   });
   useZodSchemas(app);
   await registerDocs(app, 'test');
-  await app.register(healthRoutes, { health: async () => ({ status: 'ok', checks: { store: { ok: true, detail: 'sqlite in memory', backend: store.name } } }) });
+  await app.register(healthRoutes, {
+    health: async () => ({
+      status: 'ok',
+      checks: { store: { ok: true, detail: 'sqlite in memory', backend: store.name } },
+    }),
+  });
   await app.register(metricsRoutes, { metrics, refresh: () => undefined });
   await app.register(devicesRoutes, { registry, now: clock.now });
-  await app.register(readingsRoutes, { store, ingest, writers: security.writers, maxPayloadBytes: config.ingest.max_payload_bytes, now: clock.now });
+  await app.register(readingsRoutes, {
+    store,
+    ingest,
+    writers: security.writers,
+    maxPayloadBytes: config.ingest.max_payload_bytes,
+    now: clock.now,
+  });
   await app.register(rejectionsRoutes, { rejections, setAside });
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(gatewaysRoutes, { gateways: () => options.gateways ?? [] });
-  const revocations = new Revocations({ credentials: security.credentials, tokens: security.tokens, log, metrics, audit: security.audit.record });
+  const revocations = new Revocations({
+    credentials: security.credentials,
+    tokens: security.tokens,
+    log,
+    metrics,
+    audit: security.audit.record,
+  });
   await app.register(eventsRoutes, { feed: new LiveFeed(), revocations });
   const site = () => siteRules(config, clock.t);
-  const engine = { ...rules.view, ack: rules.engine.ack.bind(rules.engine), addSilence: rules.engine.addSilence.bind(rules.engine), removeSilence: rules.engine.removeSilence.bind(rules.engine) };
+  const engine = {
+    ...rules.view,
+    ack: rules.engine.ack.bind(rules.engine),
+    addSilence: rules.engine.addSilence.bind(rules.engine),
+    removeSilence: rules.engine.removeSilence.bind(rules.engine),
+  };
   await app.register(alertsRoutes, { engine, rules: site, now: clock.now, audit: security.audit.record });
-  await app.register(zonesRoutes, { site: config.site.name, store, rules: site, engine: rules.view, devices: (at) => registry.counts(at), now: clock.now });
-  await app.register(reportsRoutes, { store, rules: (at) => siteRules(config, at), shifts: parseShifts(config.rules.shifts), devices: (at) => registry.list(at), now: clock.now });
+  await app.register(zonesRoutes, {
+    site: config.site.name,
+    store,
+    rules: site,
+    engine: rules.view,
+    devices: (at) => registry.counts(at),
+    now: clock.now,
+  });
+  await app.register(reportsRoutes, {
+    store,
+    rules: (at) => siteRules(config, at),
+    shifts: parseShifts(config.rules.shifts),
+    devices: (at) => registry.list(at),
+    now: clock.now,
+  });
   await app.ready();
 
   return {
@@ -137,7 +180,12 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     security,
     served,
     send: async (pack) => {
-      const response = await app.inject({ method: 'POST', url: '/api/v1/readings', headers: { 'content-type': 'application/senml+json' }, payload: JSON.stringify(pack) });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/v1/readings',
+        headers: { 'content-type': 'application/senml+json' },
+        payload: JSON.stringify(pack),
+      });
       return { status: response.statusCode, body: response.json() };
     },
     close: async () => {

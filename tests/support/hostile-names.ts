@@ -6,7 +6,25 @@ import fc from 'fast-check';
 export const hostileName: fc.Arbitrary<string> = fc
   .array(
     fc.oneof(
-      fc.constantFrom('__proto__', 'constructor', 'toString', ' ', ',', '=', '"', "'", '$device', '/.*/', ';', 'é', 'Lärm', '噪音', '😀', 'e\u0301', '#'),
+      fc.constantFrom(
+        '__proto__',
+        'constructor',
+        'toString',
+        ' ',
+        ',',
+        '=',
+        '"',
+        "'",
+        '$device',
+        '/.*/',
+        ';',
+        'é',
+        'Lärm',
+        '噪音',
+        '😀',
+        'e\u0301',
+        '#',
+      ),
       fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }),
     ),
     { minLength: 1, maxLength: 6 },

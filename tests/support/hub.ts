@@ -34,7 +34,16 @@ export interface TestHub {
   dispose(): Promise<void>;
 }
 
-export function testEnv(dataDir: string, options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; bind?: string }): NodeJS.ProcessEnv {
+export function testEnv(
+  dataDir: string,
+  options: {
+    influxUrl?: string;
+    config?: Record<string, unknown>;
+    httpPort?: number;
+    mqttPort?: number;
+    bind?: string;
+  },
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     FLOORWATCH_BIND: options.bind ?? '127.0.0.1',
     FLOORWATCH_HTTP_PORT: String(options.httpPort ?? 0),
@@ -54,7 +63,9 @@ export function testEnv(dataDir: string, options: { influxUrl?: string; config?:
 
 /** The value of the first /metrics line `line` matches (its first group), or 0 when none does. */
 export async function metric(hub: TestHub, line: RegExp, token?: string): Promise<number> {
-  const text = await (await hub.api('/metrics', token === undefined ? undefined : { headers: { authorization: `Bearer ${token}` } })).text();
+  const text = await (
+    await hub.api('/metrics', token === undefined ? undefined : { headers: { authorization: `Bearer ${token}` } })
+  ).text();
   return Number(line.exec(text)?.[1] ?? 0);
 }
 
@@ -62,12 +73,15 @@ export async function metric(hub: TestHub, line: RegExp, token?: string): Promis
 export function capturedLog(level = 'info'): { log: Logger; text: () => string; lines: string[] } {
   let text = '';
   const lines: string[] = [];
-  const log = pino({ level }, {
-    write: (line: string) => {
-      text += line;
-      lines.push((JSON.parse(line) as { msg: string }).msg);
+  const log = pino(
+    { level },
+    {
+      write: (line: string) => {
+        text += line;
+        lines.push((JSON.parse(line) as { msg: string }).msg);
+      },
     },
-  });
+  );
   return { log, text: () => text, lines };
 }
 
@@ -78,7 +92,11 @@ export function tempDir(prefix = 'floorwatch-test-'): string {
 export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ env: testEnv(dataDir, options) });
-  const hub = await startHub({ config, ...(options.now && { now: options.now }), ...(options.log && { log: options.log }) });
+  const hub = await startHub({
+    config,
+    ...(options.now && { now: options.now }),
+    ...(options.log && { log: options.log }),
+  });
   return wrap(hub, dataDir);
 }
 
@@ -118,7 +136,6 @@ export interface HubProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-
 /** What node runs instead of `hub/main.ts` through tsx (the built hub, say), and in which folder. */
 export interface HubCommand {
   args: string[];
@@ -128,20 +145,42 @@ export interface HubCommand {
 /** Runs `hub/main.ts` as `npm start` would (or `options.command`), and resolves once its API answers. */
 export async function spawnHub(
   dataDir: string,
-  options: { influxUrl?: string; config?: Record<string, unknown>; httpPort?: number; mqttPort?: number; logLevel?: string; env?: Record<string, string>; nodeArgs?: string[]; command?: HubCommand } = {},
+  options: {
+    influxUrl?: string;
+    config?: Record<string, unknown>;
+    httpPort?: number;
+    mqttPort?: number;
+    logLevel?: string;
+    env?: Record<string, string>;
+    nodeArgs?: string[];
+    command?: HubCommand;
+  } = {},
 ): Promise<HubProcess> {
   const httpPort = options.httpPort ?? (await freePort());
   const mqttPort = options.mqttPort ?? (await freePort());
-  const env = { ...process.env, ...testEnv(dataDir, { ...options, httpPort, mqttPort }), FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info', ...options.env };
+  const env = {
+    ...process.env,
+    ...testEnv(dataDir, { ...options, httpPort, mqttPort }),
+    FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info',
+    ...options.env,
+  };
   // node itself (with tsx as a loader, unless told otherwise), so a signal reaches the hub and not a wrapper process.
   const args = options.command?.args ?? ['--import', 'tsx', 'hub/main.ts'];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], { env, cwd: options.command?.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], {
+    env,
+    cwd: options.command?.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
   let exitedEarly: string | undefined;
-  void exited.then(({ code, signal }) => (exitedEarly = `hub exited (${code ?? signal}) before it was ready:\n${text}`));
+  void exited.then(
+    ({ code, signal }) => (exitedEarly = `hub exited (${code ?? signal}) before it was ready:\n${text}`),
+  );
   // Ready when the API answers, whatever the log level.
   await eventually(
     async () => {
@@ -174,11 +213,16 @@ export async function spawnHub(
 export async function storeCaughtUp(hub: Pick<TestHub, 'api'>, viewerToken?: string): Promise<void> {
   // Without a token, a hub that has tokens tells only its status.
   const init = viewerToken === undefined ? undefined : { headers: { authorization: `Bearer ${viewerToken}` } };
-  const backlog = async () => ((await (await hub.api('/api/v1/health', init)).json()) as { checks: { journal: { backlog: number } } }).checks.journal.backlog;
+  const backlog = async () =>
+    ((await (await hub.api('/api/v1/health', init)).json()) as { checks: { journal: { backlog: number } } }).checks
+      .journal.backlog;
   await eventually(async () => (await backlog()) === 0, { what: 'the store to hold every journaled reading' });
 }
 
-export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   let last: string | undefined;
   for (;;) {
@@ -188,7 +232,8 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false> 
     } catch (err) {
       last = String(err);
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${last}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${last}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
   }
 }

@@ -110,7 +110,13 @@ export function setTomlKey(toml: string, section: string, key: string, value: st
 /** A setting of influxd's config file: section ('' = top level), key and TOML value. */
 export type InfluxdSetting = [section: string, key: string, value: string];
 
-async function buildConfig(bin: string, dir: string, httpPort: number, rpcPort: number, extra: readonly InfluxdSetting[]): Promise<string> {
+async function buildConfig(
+  bin: string,
+  dir: string,
+  httpPort: number,
+  rpcPort: number,
+  extra: readonly InfluxdSetting[],
+): Promise<string> {
   let toml = await run(bin, ['config']);
   const q = (s: string): string => JSON.stringify(s);
   const set = (section: string, key: string, value: string): void => {
@@ -218,7 +224,8 @@ export async function startInfluxd(settings: readonly InfluxdSetting[] = []): Pr
       const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
       process.kill(proc.pid, 'SIGTERM');
       const timer = setTimeout(() => {
-        if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGKILL');
+        if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null)
+          process.kill(proc.pid, 'SIGKILL');
       }, STOP_GRACE_MS);
       await gone;
       clearTimeout(timer);

@@ -46,14 +46,23 @@ export function startFleet(options: FleetOptions): Fleet {
 
   const runDevice = async (d: number) => {
     // Reconnects quickly to a restarted hub and re-sends what was not acknowledged.
-    const client = mqtt.connect(options.url, { clientId: deviceId(d), reconnectPeriod: 100, connectTimeout: 5000, clean: true });
+    const client = mqtt.connect(options.url, {
+      clientId: deviceId(d),
+      reconnectPeriod: 100,
+      connectTimeout: 5000,
+      clean: true,
+    });
     client.on('error', () => undefined);
     clients.push(client);
     let next = 0;
     const worker = async () => {
       while (next < options.readingsPerDevice) {
         const i = next++;
-        await client.publishAsync(`floorwatch/devices/${deviceId(d)}/telemetry`, JSON.stringify({ ts: ts(i), seq: i, [metric]: value(d, i) }), { qos: 1 });
+        await client.publishAsync(
+          `floorwatch/devices/${deviceId(d)}/telemetry`,
+          JSON.stringify({ ts: ts(i), seq: i, [metric]: value(d, i) }),
+          { qos: 1 },
+        );
         onAck();
         if (options.intervalMs) await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
       }

@@ -19,7 +19,16 @@ export async function connackRefusal(url: string, options: IClientOptions): Prom
 }
 
 /** Control packet types (the high nibble of the first byte). */
-export const PACKET = { connack: 2, publish: 3, puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7, suback: 9, pingresp: 13 } as const;
+export const PACKET = {
+  connack: 2,
+  publish: 3,
+  puback: 4,
+  pubrec: 5,
+  pubrel: 6,
+  pubcomp: 7,
+  suback: 9,
+  pingresp: 13,
+} as const;
 
 function remainingLength(length: number): Buffer {
   const bytes: number[] = [];
@@ -67,7 +76,13 @@ export function connectPacket(f: ConnectFields): Buffer {
   return packet(0x10, field('MQTT'), Buffer.from([4, flags]), u16(f.keepalive ?? 60), ...payload);
 }
 
-export function publishPacket(p: { topic: string; payload: string; qos: 0 | 1 | 2; id?: number; dup?: boolean }): Buffer {
+export function publishPacket(p: {
+  topic: string;
+  payload: string;
+  qos: 0 | 1 | 2;
+  id?: number;
+  dup?: boolean;
+}): Buffer {
   const first = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1);
   return packet(first, field(p.topic), p.qos > 0 ? u16(p.id ?? 1) : Buffer.alloc(0), Buffer.from(p.payload));
 }
@@ -115,7 +130,11 @@ export class RawMqtt {
   }
 
   /** Opens a connection, sends CONNECT and resolves with the CONNACK return code (undefined when closed without one). */
-  static async connect(port: number, fields: ConnectFields, localAddress?: string): Promise<{ client: RawMqtt; returnCode: number | undefined }> {
+  static async connect(
+    port: number,
+    fields: ConnectFields,
+    localAddress?: string,
+  ): Promise<{ client: RawMqtt; returnCode: number | undefined }> {
     const client = await RawMqtt.open(port, localAddress);
     client.write(connectPacket(fields));
     const answer = await client.next();
@@ -143,7 +162,9 @@ export class RawMqtt {
     const got = await this.next();
     if (!got) throw new Error(`connection closed while waiting for packet type ${type}`);
     if (got.type !== type || (id !== undefined && got.body.readUInt16BE(0) !== id)) {
-      throw new Error(`expected packet type ${type}${id === undefined ? '' : ` for id ${id}`}, got type ${got.type} (${got.body.toString('hex')})`);
+      throw new Error(
+        `expected packet type ${type}${id === undefined ? '' : ` for id ${id}`}, got type ${got.type} (${got.body.toString('hex')})`,
+      );
     }
     return got;
   }

@@ -26,7 +26,14 @@ export interface RedisHandle {
 }
 
 async function answers(port: number): Promise<boolean> {
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -49,11 +56,27 @@ export async function startRedis(): Promise<RedisHandle> {
   process.on('exit', killOnExit);
 
   const start = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--logfile', join(dir, 'redis.log')];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--logfile',
+      join(dir, 'redis.log'),
+    ];
     child = spawn('redis-server', args, { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (!(await answers(port))) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} on port ${port} (log in ${dir})`);
+      if (child.exitCode !== null)
+        throw new Error(`redis-server exited with ${child.exitCode} on port ${port} (log in ${dir})`);
       if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port} within 10 s`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

@@ -94,7 +94,8 @@ export class FrameSplitter {
   }
 }
 
-export type OpenedFrame = { ok: true; tag: FrameTag; id: string } | { ok: false; problem: 'bad_checksum' | 'garbage'; detail: string };
+export type OpenedFrame =
+  { ok: true; tag: FrameTag; id: string } | { ok: false; problem: 'bad_checksum' | 'garbage'; detail: string };
 
 /** Checks a frame's envelope: '$', a known type, an id field and the right checksum. */
 export function openFrame(frame: string): OpenedFrame {
@@ -105,17 +106,26 @@ export function openFrame(frame: string): OpenedFrame {
   const body = frame.slice(1, star);
   const expected = frameChecksum(body);
   const found = frame.slice(star + 1).toUpperCase();
-  if (found !== expected) return { ok: false, problem: 'bad_checksum', detail: `checksum ${found}, computed ${expected}` };
+  if (found !== expected)
+    return { ok: false, problem: 'bad_checksum', detail: `checksum ${found}, computed ${expected}` };
   const [tag, id] = body.split(',', 2);
   if (!(FRAME_TAGS as readonly string[]).includes(tag ?? '') || id === undefined) {
-    return { ok: false, problem: 'garbage', detail: `unknown frame type ${JSON.stringify(tag?.slice(0, 8))} (known: ${FRAME_TAGS.join(', ')})` };
+    return {
+      ok: false,
+      problem: 'garbage',
+      detail: `unknown frame type ${JSON.stringify(tag?.slice(0, 8))} (known: ${FRAME_TAGS.join(', ')})`,
+    };
   }
   return { ok: true, tag: tag as FrameTag, id };
 }
 
 function integerField(text: string | undefined, name: string): number | undefined {
   if (text === undefined || text === '') return undefined;
-  if (!/^\d{1,16}$/.test(text)) throw new Rejection('invalid_payload', `frame field ${name} must be a whole number, found ${JSON.stringify(text.slice(0, 40))}`);
+  if (!/^\d{1,16}$/.test(text))
+    throw new Rejection(
+      'invalid_payload',
+      `frame field ${name} must be a whole number, found ${JSON.stringify(text.slice(0, 40))}`,
+    );
   return Number(text);
 }
 
@@ -131,12 +141,25 @@ export function parseFrame(frame: string): Parsed {
   if (tag === 'FWR') {
     const [metric, value, ts, seq, ...extra] = rest;
     if (metric === undefined || value === undefined || extra.length > 0) {
-      throw new Rejection('invalid_payload', `reading frame has ${fields.length} fields; expected $FWR,device,metric,value[,ts_ms][,seq]`);
+      throw new Rejection(
+        'invalid_payload',
+        `reading frame has ${fields.length} fields; expected $FWR,device,metric,value[,ts_ms][,seq]`,
+      );
     }
     const tsMs = optionalTimestamp(integerField(ts, 'ts_ms'), 'ts_ms');
     const seqNo = optionalSeq(integerField(seq, 'seq'));
     // Not-a-number text goes on to ingest, which refuses it as invalid_value like any other source.
-    return { kind: 'telemetry', values: [{ metric, value: NUMBER.test(value) ? Number(value) : value, ...(tsMs !== undefined && { ts: tsMs }), ...(seqNo !== undefined && { seq: seqNo }) }] };
+    return {
+      kind: 'telemetry',
+      values: [
+        {
+          metric,
+          value: NUMBER.test(value) ? Number(value) : value,
+          ...(tsMs !== undefined && { ts: tsMs }),
+          ...(seqNo !== undefined && { seq: seqNo }),
+        },
+      ],
+    };
   }
   if (tag === 'FWH') {
     const [kind, status, ...parts] = rest;
@@ -148,18 +171,36 @@ export function parseFrame(frame: string): Parsed {
     const components = new Map<string, { state: string; code?: string }>();
     for (const part of parts) {
       const match = /^([^=]*)=([^:]*)(?::(.*))?$/.exec(part);
-      if (!match) throw new Rejection('invalid_payload', `heartbeat frame component ${JSON.stringify(part.slice(0, 40))} must be name=state:code`);
+      if (!match)
+        throw new Rejection(
+          'invalid_payload',
+          `heartbeat frame component ${JSON.stringify(part.slice(0, 40))} must be name=state:code`,
+        );
       const [, name = '', state = '', code] = match;
-      if (components.has(name)) throw new Rejection('invalid_payload', `heartbeat frame names component "${name.slice(0, 40)}" twice`);
+      if (components.has(name))
+        throw new Rejection('invalid_payload', `heartbeat frame names component "${name.slice(0, 40)}" twice`);
       components.set(name, { state, ...(code !== undefined && { code }) });
     }
-    return { kind: 'heartbeat', heartbeat: parseHeartbeat({ kind, status, components: Object.fromEntries(components) }) };
+    return {
+      kind: 'heartbeat',
+      heartbeat: parseHeartbeat({ kind, status, components: Object.fromEntries(components) }),
+    };
   }
   if (tag === 'FWG') {
     const [uptime, ...extra] = rest;
-    if (extra.length > 0) throw new Rejection('invalid_payload', `gateway frame has ${fields.length} fields; expected $FWG,gateway,uptime_s`);
+    if (extra.length > 0)
+      throw new Rejection(
+        'invalid_payload',
+        `gateway frame has ${fields.length} fields; expected $FWG,gateway,uptime_s`,
+      );
     const uptimeS = integerField(uptime, 'uptime_s');
-    return { kind: 'heartbeat', heartbeat: parseHeartbeat({ kind: 'gateway', status: 'ok', ...(uptimeS !== undefined && { uptime_s: uptimeS }) }) };
+    return {
+      kind: 'heartbeat',
+      heartbeat: parseHeartbeat({ kind: 'gateway', status: 'ok', ...(uptimeS !== undefined && { uptime_s: uptimeS }) }),
+    };
   }
-  throw new Rejection('invalid_payload', `unknown frame type ${JSON.stringify(tag?.slice(0, 8))} (known: ${FRAME_TAGS.join(', ')})`);
+  throw new Rejection(
+    'invalid_payload',
+    `unknown frame type ${JSON.stringify(tag?.slice(0, 8))} (known: ${FRAME_TAGS.join(', ')})`,
+  );
 }

@@ -1,6 +1,12 @@
 // Heartbeat: {"ts":…, "kind":"headset", "status":"ok|degraded|fault",
 //             "components":{"headset":{"state":"degraded","code":"noise"}}, "uptime_s":…, "fw":"1.4.2"}
-import { DEVICE_KINDS, HEALTH_STATUSES, type ComponentHealth, type DeviceKind, type HealthStatus } from '../../domain/reading.ts';
+import {
+  DEVICE_KINDS,
+  HEALTH_STATUSES,
+  type ComponentHealth,
+  type DeviceKind,
+  type HealthStatus,
+} from '../../domain/reading.ts';
 import { Rejection } from '../rejection.ts';
 import { optionalTimestamp } from './json.ts';
 import type { ParsedHeartbeat } from './parsed.ts';
@@ -10,7 +16,10 @@ const MAX_COMPONENTS = 32;
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  throw new Rejection('invalid_payload', `heartbeat "${field}" must be one of ${allowed.join(', ')}, found ${JSON.stringify(value)}`);
+  throw new Rejection(
+    'invalid_payload',
+    `heartbeat "${field}" must be one of ${allowed.join(', ')}, found ${JSON.stringify(value)}`,
+  );
 }
 
 export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
@@ -23,20 +32,32 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
       throw new Rejection('invalid_payload', 'heartbeat "components" must be an object of {"state": …, "code": …}');
     }
     const entries = Object.entries(doc.components);
-    if (entries.length > MAX_COMPONENTS) throw new Rejection('invalid_payload', `heartbeat has ${entries.length} components (at most ${MAX_COMPONENTS})`);
+    if (entries.length > MAX_COMPONENTS)
+      throw new Rejection('invalid_payload', `heartbeat has ${entries.length} components (at most ${MAX_COMPONENTS})`);
     for (const [name, component] of entries) {
-      if (!CODE.test(name)) throw new Rejection('invalid_payload', `heartbeat component name ${JSON.stringify(name)} is not a valid name`);
-      if (typeof component !== 'object' || component === null) throw new Rejection('invalid_payload', `heartbeat component "${name}" must be an object`);
+      if (!CODE.test(name))
+        throw new Rejection('invalid_payload', `heartbeat component name ${JSON.stringify(name)} is not a valid name`);
+      if (typeof component !== 'object' || component === null)
+        throw new Rejection('invalid_payload', `heartbeat component "${name}" must be an object`);
       const { state, code } = component as Record<string, unknown>;
       if (code !== undefined && (typeof code !== 'string' || !CODE.test(code))) {
-        throw new Rejection('invalid_payload', `heartbeat component "${name}" has an invalid code ${JSON.stringify(code)}`);
+        throw new Rejection(
+          'invalid_payload',
+          `heartbeat component "${name}" has an invalid code ${JSON.stringify(code)}`,
+        );
       }
-      components.set(name, { state: oneOf<HealthStatus>(state, HEALTH_STATUSES, `components.${name}.state`), ...(typeof code === 'string' && { code }) });
+      components.set(name, {
+        state: oneOf<HealthStatus>(state, HEALTH_STATUSES, `components.${name}.state`),
+        ...(typeof code === 'string' && { code }),
+      });
     }
   }
   const uptime = doc.uptime_s;
   if (uptime !== undefined && (typeof uptime !== 'number' || !Number.isFinite(uptime) || uptime < 0)) {
-    throw new Rejection('invalid_payload', `heartbeat "uptime_s" must be a number ≥ 0, found ${JSON.stringify(uptime)}`);
+    throw new Rejection(
+      'invalid_payload',
+      `heartbeat "uptime_s" must be a number ≥ 0, found ${JSON.stringify(uptime)}`,
+    );
   }
   const fw = doc.fw;
   if (fw !== undefined && (typeof fw !== 'string' || fw.length > 64)) {

@@ -19,7 +19,10 @@ export function parsePayload(kind: MessageKind, payload: Buffer, now: number): P
   if (kind === 'status') {
     const text = payload.toString('utf8').trim();
     if (text !== 'online' && text !== 'offline') {
-      throw new Rejection('invalid_payload', `status must be "online" or "offline", found ${JSON.stringify(text.slice(0, 40))}`);
+      throw new Rejection(
+        'invalid_payload',
+        `status must be "online" or "offline", found ${JSON.stringify(text.slice(0, 40))}`,
+      );
     }
     return { kind: 'status', status: text };
   }

@@ -15,7 +15,10 @@ export function parseJson(payload: Buffer): unknown {
 export function optionalTimestamp(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 8.64e15) {
-    throw new Rejection('invalid_timestamp', `"${field}" must be milliseconds since 1970 as a number, found ${JSON.stringify(value)}`);
+    throw new Rejection(
+      'invalid_timestamp',
+      `"${field}" must be milliseconds since 1970 as a number, found ${JSON.stringify(value)}`,
+    );
   }
   return Math.round(value);
 }
@@ -39,6 +42,10 @@ export function parseJsonTelemetry(doc: Record<string, unknown>): ParsedValue[] 
     if (seq !== undefined) parsed.seq = seq;
     values.push(parsed);
   }
-  if (values.length === 0) throw new Rejection('invalid_payload', 'telemetry object has no readings (expected fields such as "temperature": 23.4)');
+  if (values.length === 0)
+    throw new Rejection(
+      'invalid_payload',
+      'telemetry object has no readings (expected fields such as "temperature": 23.4)',
+    );
   return values;
 }

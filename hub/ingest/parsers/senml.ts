@@ -38,7 +38,8 @@ export function parseSenml(pack: unknown[], now: number): ParsedValue[] {
     }
     const record = item as Record<string, unknown>;
     const bver = field(record, 'bver', 'number', index);
-    if (bver !== undefined && bver > 10) throw new Rejection('invalid_senml', `record ${index}: SenML version ${bver} is not supported (10 or lower)`);
+    if (bver !== undefined && bver > 10)
+      throw new Rejection('invalid_senml', `record ${index}: SenML version ${bver} is not supported (10 or lower)`);
     const bn = field(record, 'bn', 'string', index);
     const bt = field(record, 'bt', 'number', index);
     const bu = field(record, 'bu', 'string', index);
@@ -57,7 +58,10 @@ export function parseSenml(pack: unknown[], now: number): ParsedValue[] {
       return;
     }
     if (record.v === undefined) {
-      throw new Rejection('invalid_senml', `record ${index} ("${name}"): only numeric values ("v") are accepted, not vs/vb/vd/s`);
+      throw new Rejection(
+        'invalid_senml',
+        `record ${index} ("${name}"): only numeric values ("v") are accepted, not vs/vb/vd/s`,
+      );
     }
     if (name === '') throw new Rejection('invalid_senml', `record ${index} has a value but no name (n or bn)`);
 

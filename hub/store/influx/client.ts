@@ -45,7 +45,8 @@ export function parseInfluxUrl(url: string): InfluxTarget {
   } catch {
     throw new Error('InfluxDB url is not a URL (expected http://host:port/database)');
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`InfluxDB url must be http or https, not ${u.protocol}`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Error(`InfluxDB url must be http or https, not ${u.protocol}`);
   const segments = u.pathname.split('/').filter((s) => s !== '');
   const database = decodeURIComponent(segments.pop() ?? '');
   if (!DATABASE_PATTERN.test(database)) {
@@ -54,7 +55,10 @@ export function parseInfluxUrl(url: string): InfluxTarget {
         `(it is the last path segment of the url, e.g. http://host:8086/floorwatch)`,
     );
   }
-  const target: InfluxTarget = { base: `${u.protocol}//${u.host}${segments.length > 0 ? `/${segments.join('/')}` : ''}`, database };
+  const target: InfluxTarget = {
+    base: `${u.protocol}//${u.host}${segments.length > 0 ? `/${segments.join('/')}` : ''}`,
+    database,
+  };
   if (u.username !== '') {
     target.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
   }
@@ -83,9 +87,15 @@ export function errorMessage(res: Pick<HttpAnswer, 'status' | 'body'>): string {
 export function writeFailure(res: Pick<HttpAnswer, 'status' | 'body'>): StoreRefusal | StoreUnavailable {
   const message = errorMessage(res);
   const text = `InfluxDB write failed (${res.status}): ${message}`;
-  if (res.status < 400) return new StoreUnavailable(`${text}: InfluxDB answers a write it stored with 204, so something else answered in its place (a proxy, a redirect)`);
+  if (res.status < 400)
+    return new StoreUnavailable(
+      `${text}: InfluxDB answers a write it stored with 204, so something else answered in its place (a proxy, a redirect)`,
+    );
   if (res.status === 404 && /database not found/.test(message)) return new DatabaseNotFound(text);
-  if (res.status === 401 || res.status === 403) return new StoreUnavailable(`${text}: InfluxDB refuses the hub's credentials (check the user and password in the InfluxDB url)`);
+  if (res.status === 401 || res.status === 403)
+    return new StoreUnavailable(
+      `${text}: InfluxDB refuses the hub's credentials (check the user and password in the InfluxDB url)`,
+    );
   if (res.status >= 500 || res.status === 408 || res.status === 429) return new StoreUnavailable(text);
   const dropped = DROPPED.exec(message);
   return new StoreRefusal(text, dropped ? Number(dropped[1]) : undefined);
@@ -146,19 +156,35 @@ export class InfluxClient {
   }
 
   /** The whole answer, whatever its status; StoreUnavailable on a network failure or a timeout. */
-  private async send(method: string, path: string, body?: string, contentType?: string, timeoutMs = this.timeoutMs): Promise<HttpAnswer> {
+  private async send(
+    method: string,
+    path: string,
+    body?: string,
+    contentType?: string,
+    timeoutMs = this.timeoutMs,
+  ): Promise<HttpAnswer> {
     const headers: Record<string, string | number> = {};
     if (contentType !== undefined) headers['content-type'] = contentType;
     if (this.authorization !== undefined) headers['authorization'] = this.authorization;
     if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
     try {
       return await new Promise<HttpAnswer>((resolve, reject) => {
-        const req = this.request(`${this.base}${path}`, { method, headers, agent: this.agent, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        });
+        const req = this.request(
+          `${this.base}${path}`,
+          { method, headers, agent: this.agent, signal: AbortSignal.timeout(timeoutMs) },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: Buffer.concat(chunks).toString('utf8'),
+              }),
+            );
+            res.on('error', reject);
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -168,7 +194,9 @@ export class InfluxClient {
         throw new StoreUnavailable(`InfluxDB ${what} timed out after ${timeoutMs} ms`);
       }
       const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-      throw new StoreUnavailable(`InfluxDB ${what} failed: ${err instanceof Error ? err.message : String(err)}${cause}`);
+      throw new StoreUnavailable(
+        `InfluxDB ${what} failed: ${err instanceof Error ? err.message : String(err)}${cause}`,
+      );
     }
   }
 }

@@ -7,12 +7,49 @@
 // This file checks what it is given (validate.ts, shared with SQLite), creates the database again
 // when it went missing, and cuts large writes into chunks.
 import type { Reading } from '../../domain/reading.ts';
-import { StoreRefusal, type AlertQuery, type AlertRecord, type ReadingQuery, type SeriesPoint, type Store, type StoreHealth } from '../store.ts';
-import { ALERT_QUERY_LIMIT, checkAggregate, checkEvery, checkLimit, checkMetric, checkScope, refuseUnwritable } from '../validate.ts';
+import {
+  StoreRefusal,
+  type AlertQuery,
+  type AlertRecord,
+  type ReadingQuery,
+  type SeriesPoint,
+  type Store,
+  type StoreHealth,
+} from '../store.ts';
+import {
+  ALERT_QUERY_LIMIT,
+  checkAggregate,
+  checkEvery,
+  checkLimit,
+  checkMetric,
+  checkScope,
+  refuseUnwritable,
+} from '../validate.ts';
 import { DatabaseNotFound, InfluxClient, parseInfluxUrl } from './client.ts';
-import { aggregatePoints, aggregateQuery, alertRecords, alertsQuery, countQuery, countTotal, everyMeasurementIn, measurementIn, rawPoints, rawQuery, whereScope } from './influxql.ts';
+import {
+  aggregatePoints,
+  aggregateQuery,
+  alertRecords,
+  alertsQuery,
+  countQuery,
+  countTotal,
+  everyMeasurementIn,
+  measurementIn,
+  rawPoints,
+  rawQuery,
+  whereScope,
+} from './influxql.ts';
 import { encodePoint, LineProtocolError, type Point } from './line-protocol.ts';
-import { ALERT_HISTORY_POLICY, ALERTS_MEASUREMENT, RAW_POLICY, alertPoint, ensureSchema, readingPoint, retentionsOf, type Retentions } from './schema.ts';
+import {
+  ALERT_HISTORY_POLICY,
+  ALERTS_MEASUREMENT,
+  RAW_POLICY,
+  alertPoint,
+  ensureSchema,
+  readingPoint,
+  retentionsOf,
+  type Retentions,
+} from './schema.ts';
 
 export { ALERT_HISTORY_POLICY } from './schema.ts';
 
@@ -64,16 +101,27 @@ export class InfluxStore implements Store {
     if (readings.length === 0) return;
     // Every reading is checked and encoded before the first is sent, so a bad one never leaves half a batch.
     refuseUnwritable(readings);
-    await this.writeLines(readings.map((r) => encoded(readingPoint(r), 'reading')), RAW_POLICY);
+    await this.writeLines(
+      readings.map((r) => encoded(readingPoint(r), 'reading')),
+      RAW_POLICY,
+    );
   }
 
   async writeAlertEvents(records: readonly AlertRecord[]): Promise<void> {
     if (records.length === 0) return;
     const lines = records.map((r) => {
-      for (const [name, tag] of [['event', r.event], ['key', r.key], ['rule', r.rule], ['severity', r.severity], ['zone', r.zone]] as const) {
-        if (typeof tag !== 'string' || !ALERT_TAG.test(tag)) throw new StoreRefusal(`refusing alert record: ${name} ${JSON.stringify(tag)} is not a valid tag value`);
+      for (const [name, tag] of [
+        ['event', r.event],
+        ['key', r.key],
+        ['rule', r.rule],
+        ['severity', r.severity],
+        ['zone', r.zone],
+      ] as const) {
+        if (typeof tag !== 'string' || !ALERT_TAG.test(tag))
+          throw new StoreRefusal(`refusing alert record: ${name} ${JSON.stringify(tag)} is not a valid tag value`);
       }
-      if (!Number.isSafeInteger(r.at) || !Number.isSafeInteger(r.alertId)) throw new StoreRefusal('refusing alert record: at and alertId must be integers');
+      if (!Number.isSafeInteger(r.at) || !Number.isSafeInteger(r.alertId))
+        throw new StoreRefusal('refusing alert record: at and alertId must be integers');
       return encoded(alertPoint(r), 'alert record');
     });
     await this.writeLines(lines, ALERT_HISTORY_POLICY);
@@ -83,7 +131,8 @@ export class InfluxStore implements Store {
     // A database that was missing when the hub started, or dropped since, is created (again).
     if (!this.ready) await this.init();
     try {
-      for (let i = 0; i < lines.length; i += WRITE_CHUNK) await this.client.write(lines.slice(i, i + WRITE_CHUNK).join('\n'), policy);
+      for (let i = 0; i < lines.length; i += WRITE_CHUNK)
+        await this.client.write(lines.slice(i, i + WRITE_CHUNK).join('\n'), policy);
     } catch (err) {
       if (err instanceof DatabaseNotFound) this.ready = false;
       throw err;
@@ -106,7 +155,10 @@ export class InfluxStore implements Store {
   }
 
   async count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number> {
-    const from = q.metric === undefined ? everyMeasurementIn(this.database, RAW_POLICY) : measurementIn(this.database, RAW_POLICY, checkMetric(q.metric));
+    const from =
+      q.metric === undefined
+        ? everyMeasurementIn(this.database, RAW_POLICY)
+        : measurementIn(this.database, RAW_POLICY, checkMetric(q.metric));
     const scope = whereScope(q);
     if (scope === undefined) return 0;
     return countTotal(await this.client.query(countQuery(from, scope)));
@@ -115,13 +167,22 @@ export class InfluxStore implements Store {
   async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
     const scope = whereScope(q);
     if (scope === undefined) return [];
-    return alertRecords(await this.client.query(alertsQuery(measurementIn(this.database, ALERT_HISTORY_POLICY, ALERTS_MEASUREMENT), scope, q.limit ?? ALERT_QUERY_LIMIT)));
+    return alertRecords(
+      await this.client.query(
+        alertsQuery(
+          measurementIn(this.database, ALERT_HISTORY_POLICY, ALERTS_MEASUREMENT),
+          scope,
+          q.limit ?? ALERT_QUERY_LIMIT,
+        ),
+      ),
+    );
   }
 
   async health(): Promise<StoreHealth> {
     try {
       const ping = await this.client.ping(Math.min(this.timeoutMs, HEALTH_TIMEOUT_MS));
-      if (ping.up) return { ok: true, detail: `InfluxDB ${ping.version} at ${this.client.base}, database ${this.database}` };
+      if (ping.up)
+        return { ok: true, detail: `InfluxDB ${ping.version} at ${this.client.base}, database ${this.database}` };
       return { ok: false, detail: `InfluxDB /ping answered ${ping.status} at ${this.client.base}` };
     } catch (err) {
       return { ok: false, detail: err instanceof Error ? err.message : String(err) };

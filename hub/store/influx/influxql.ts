@@ -123,7 +123,10 @@ export function countQuery(from: string, scope: Where): Statement {
 
 /** Alert history, newest `limit` records. */
 export function alertsQuery(from: string, scope: Where, limit: number): Statement {
-  return { q: `SELECT * FROM ${from} WHERE ${scope.where} ORDER BY time DESC LIMIT $limit`, params: { ...scope.params, limit } };
+  return {
+    q: `SELECT * FROM ${from} WHERE ${scope.where} ORDER BY time DESC LIMIT $limit`,
+    params: { ...scope.params, limit },
+  };
 }
 
 function malformed(what: string): StoreUnavailable {
@@ -135,8 +138,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function seriesOf(raw: unknown, at: string): InfluxSeries {
   if (!isObject(raw)) throw malformed(`${at} is not an object`);
   const { name, columns, values } = raw;
-  if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string')) throw malformed(`${at}.columns is not a list of names`);
-  if (values !== undefined && (!Array.isArray(values) || !values.every(Array.isArray))) throw malformed(`${at}.values is not a list of rows`);
+  if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string'))
+    throw malformed(`${at}.columns is not a list of names`);
+  if (values !== undefined && (!Array.isArray(values) || !values.every(Array.isArray)))
+    throw malformed(`${at}.values is not a list of rows`);
   const series: InfluxSeries = { columns, values: (values ?? []) as unknown[][] };
   if (typeof name === 'string') series.name = name;
   return series;
@@ -174,7 +179,8 @@ function cell(series: InfluxSeries, row: readonly unknown[], column: string): un
 /** Time as InfluxDB reports it with epoch=ms: always a number, or the answer is not InfluxDB's. */
 function timeOf(row: readonly unknown[], at: string): number {
   const t = row[0];
-  if (typeof t !== 'number' || !Number.isFinite(t)) throw malformed(`${at} has time ${JSON.stringify(t)}, not ms since 1970`);
+  if (typeof t !== 'number' || !Number.isFinite(t))
+    throw malformed(`${at} has time ${JSON.stringify(t)}, not ms since 1970`);
   return t;
 }
 

@@ -57,7 +57,9 @@ function escaped(text: string, special: RegExp, what: string, tag?: string): str
   if (typeof text !== 'string' || text === '') throw new LineProtocolError(`${name} is empty`);
   const bad = UNWRITABLE.exec(text);
   if (bad !== null) {
-    throw new LineProtocolError(`${name} ${JSON.stringify(text)} cannot be written to InfluxDB: it holds ${JSON.stringify(bad[0])}`);
+    throw new LineProtocolError(
+      `${name} ${JSON.stringify(text)} cannot be written to InfluxDB: it holds ${JSON.stringify(bad[0])}`,
+    );
   }
   return text.replace(special, '\\$&');
 }
@@ -65,7 +67,9 @@ function escaped(text: string, special: RegExp, what: string, tag?: string): str
 /** A measurement name, commas and spaces escaped. */
 export function escapeMeasurement(name: string): string {
   if (typeof name === 'string' && name.startsWith('#')) {
-    throw new LineProtocolError(`measurement ${JSON.stringify(name)} cannot be written to InfluxDB: a line starting with '#' is a comment`);
+    throw new LineProtocolError(
+      `measurement ${JSON.stringify(name)} cannot be written to InfluxDB: a line starting with '#' is a comment`,
+    );
   }
   return escaped(name, MEASUREMENT_SPECIAL, 'measurement');
 }
@@ -91,22 +95,28 @@ export function quoteString(text: string): string {
 function fieldValue(key: string, value: FieldValue): string {
   if (typeof value === 'number') {
     // NaN and infinities have no line-protocol form.
-    if (!Number.isFinite(value)) throw new LineProtocolError(`field ${JSON.stringify(key)} is ${value}, which InfluxDB cannot store`);
+    if (!Number.isFinite(value))
+      throw new LineProtocolError(`field ${JSON.stringify(key)} is ${value}, which InfluxDB cannot store`);
     return String(value);
   }
   if (typeof value === 'bigint') {
-    if (value < INT64_MIN || value > INT64_MAX) throw new LineProtocolError(`field ${JSON.stringify(key)} is ${value}, beyond InfluxDB's 64-bit integers`);
+    if (value < INT64_MIN || value > INT64_MAX)
+      throw new LineProtocolError(`field ${JSON.stringify(key)} is ${value}, beyond InfluxDB's 64-bit integers`);
     return `${value}i`;
   }
   if (typeof value === 'string') return quoteString(value);
-  throw new LineProtocolError(`field ${JSON.stringify(key)} is of type ${typeof value}, not a number, integer or string`);
+  throw new LineProtocolError(
+    `field ${JSON.stringify(key)} is of type ${typeof value}, not a number, integer or string`,
+  );
 }
 
 /** One point as one line, without the line break. */
 export function encodePoint(p: Point): string {
   if (!Number.isSafeInteger(p.time)) throw new LineProtocolError(`time ${String(p.time)} is not a whole number of ms`);
-  if (p.time < MIN_TIME_MS || p.time > MAX_TIME_MS) throw new LineProtocolError(`time ${p.time} is outside what InfluxDB can store (1677 to 2262)`);
-  if (p.fields.length === 0) throw new LineProtocolError(`a point of ${JSON.stringify(p.measurement)} needs at least one field`);
+  if (p.time < MIN_TIME_MS || p.time > MAX_TIME_MS)
+    throw new LineProtocolError(`time ${p.time} is outside what InfluxDB can store (1677 to 2262)`);
+  if (p.fields.length === 0)
+    throw new LineProtocolError(`a point of ${JSON.stringify(p.measurement)} needs at least one field`);
   let line = escapeMeasurement(p.measurement);
   // Index loops, no destructuring: this runs for every reading written, and iterators cost here.
   for (let i = 0; i < p.tags.length; i++) {

@@ -113,11 +113,21 @@ export function readingPoint(r: Reading): Point {
  * severity, zone; fields alert_id, subject, summary (the annotation text for Grafana) and value.
  */
 export function alertPoint(r: AlertRecord): Point {
-  const fields: [string, FieldValue][] = [['alert_id', BigInt(r.alertId)], ['subject', r.subject], ['summary', r.summary]];
+  const fields: [string, FieldValue][] = [
+    ['alert_id', BigInt(r.alertId)],
+    ['subject', r.subject],
+    ['summary', r.summary],
+  ];
   if (r.value !== undefined && Number.isFinite(r.value)) fields.push(['value', r.value]);
   return {
     measurement: ALERTS_MEASUREMENT,
-    tags: [['event', r.event], ['key', r.key], ['rule', r.rule], ['severity', r.severity], ['zone', r.zone]],
+    tags: [
+      ['event', r.event],
+      ['key', r.key],
+      ['rule', r.rule],
+      ['severity', r.severity],
+      ['zone', r.zone],
+    ],
     fields,
     time: r.at,
   };
@@ -133,7 +143,10 @@ function policiesOf(results: readonly InfluxResult[]): Map<string, PolicyState> 
   for (const s of results[0]?.series ?? []) {
     const col = (n: string): number => s.columns.indexOf(n);
     for (const row of s.values) {
-      existing.set(String(row[col('name')]), { duration: durationMs(String(row[col('duration')])), isDefault: row[col('default')] === true });
+      existing.set(String(row[col('name')]), {
+        duration: durationMs(String(row[col('duration')])),
+        isDefault: row[col('default')] === true,
+      });
     }
   }
   return existing;
@@ -146,7 +159,11 @@ export type RunStatement = (q: string) => Promise<InfluxResult[]>;
  * Creates the database, creates or alters the policies, replaces a continuous query whose
  * definition differs, and copies alert history an older release left in raw. Idempotent.
  */
-export async function ensureSchema(run: RunStatement, database: string, retentions: Required<Retentions>): Promise<void> {
+export async function ensureSchema(
+  run: RunStatement,
+  database: string,
+  retentions: Required<Retentions>,
+): Promise<void> {
   const db = quoteIdentifier(database);
   await run(`CREATE DATABASE ${db}`);
   const existing = policiesOf(await run(`SHOW RETENTION POLICIES ON ${db}`));
@@ -159,7 +176,9 @@ export async function ensureSchema(run: RunStatement, database: string, retentio
     }
     const wanted = durationMs(duration);
     if (current.duration === wanted && (!isDefault || current.isDefault)) return;
-    await run(`ALTER RETENTION POLICY ${quoteIdentifier(name)} ON ${db} DURATION ${duration} SHARD DURATION ${shardDuration(wanted)}${def}`);
+    await run(
+      `ALTER RETENTION POLICY ${quoteIdentifier(name)} ON ${db} DURATION ${duration} SHARD DURATION ${shardDuration(wanted)}${def}`,
+    );
   };
   await ensurePolicy(RAW_POLICY, retentions.rawRetention, true);
   await ensurePolicy(LONG_TERM_POLICY, retentions.longTermRetention, false);
