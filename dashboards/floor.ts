@@ -19,10 +19,10 @@ import {
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
-import type { Limit, Requirement, RequirementKey } from '../hub/rules/requirements.ts';
 import type { SiteRules, ZoneRules } from '../hub/rules/site.ts';
 import { ALERTS, INFLUX, InfluxQueryBuilder, laeqQuery, legend, matchesVariable } from './influxql.ts';
 import { describeLimits, thresholds } from './thresholds.ts';
+import type { Limit, Requirement, RequirementKey } from '../hub/domain/requirement.ts';
 
 /** Grafana's unit ids for the canonical units. */
 const GRAFANA_UNIT: Record<string, string> = { Cel: 'celsius', '%RH': 'humidity', ppm: 'ppm', 'dB(A)': 'dB' };

@@ -1,12 +1,12 @@
 // Everything `npm run dashboards` writes, as file contents, from the site's configuration.
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { Config } from '../hub/config/config.ts';
-import { SEASONS, type Season } from '../hub/rules/requirements.ts';
 import { siteRules } from '../hub/rules/site.ts';
 import { alertsBoard, equipmentHealth } from './equipment.ts';
 import { floorEnvironment, noiseExposure, SEASON_MONTHS } from './floor.ts';
 import { hubInternals } from './hub-internals.ts';
 import { dashboardProvider, datasources } from './provisioning.ts';
+import { SEASONS, type Season } from '../hub/domain/zone.ts';
 
 export interface GeneratedFile {
   /** Relative to dashboards/. */

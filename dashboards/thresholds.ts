@@ -1,7 +1,7 @@
 // Threshold bands of a panel, read from the same effective requirements the alert rules evaluate,
 // so the colours on a dashboard and the alerts of the hub always agree.
 import { ThresholdsConfigBuilder, ThresholdsMode, type Threshold } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { Aggregation, Limit, Requirement, Severity } from '../hub/rules/requirements.ts';
+import type { Aggregation, Limit, Requirement, Severity } from '../hub/domain/requirement.ts';
 
 /** Units as a facilities engineer writes them. */
 const SHOWN_UNIT: Record<string, string> = { Cel: '°C', 'm3/h/person': 'm³/h per person' };

@@ -11,8 +11,8 @@ import { Lifecycle } from './compose/lifecycle.ts';
 import { openMqtt } from './compose/mqtt.ts';
 import { openStorage } from './compose/storage.ts';
 import type { Config } from './config/config.ts';
-import { startAlerting } from './notify/alerting.ts';
-import { openSiteSecurity } from './security/site.ts';
+import { startAlerting } from './compose/alerting.ts';
+import { openSiteSecurity } from './compose/security.ts';
 import { createLog } from './telemetry/log.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 
@@ -42,7 +42,7 @@ export interface Hub {
 export async function startHub(options: HubOptions): Promise<Hub> {
   const { config } = options;
   const now = options.now ?? Date.now;
-  const log = options.log ?? createLog(config);
+  const log = options.log ?? createLog({ level: config.log_level, format: config.log_format, site: config.site.name });
   const metrics = createMetrics({ defaultMetrics: options.processMetrics ?? false });
   // Before anything opens: a hub that would be exposed without credentials does not start.
   const security = openSiteSecurity(config, now, metrics);

@@ -4,9 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { describeIssue, ZONE_TYPES } from '../hub/config/config.ts';
+import { describeIssue } from '../hub/config/config.ts';
 import { parseDuration } from '../hub/config/duration.ts';
 import { ID_PATTERN } from '../hub/domain/reading.ts';
+import { ZONE_TYPES } from '../hub/domain/zone.ts';
 
 export type ZoneType = (typeof ZONE_TYPES)[number];
 export const SEASONS = ['winter', 'summer', 'transition'] as const;

@@ -9,13 +9,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
 import type { RuleEngine } from '../rules/engine.ts';
-import { ALERT_STATES, type Alert, type AlertView, type SilenceMatchers } from '../rules/ledger.ts';
-import { SEVERITIES } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import type { Audit } from '../security/audit.ts';
 import { choiceParam, idParam, limitParam, refuse, resolveTime, serialParam, textParam, TIME_FORMS } from './params.ts';
 import { alertEvent, alertView, silence, siteRules } from './rule-schemas.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
+import { ALERT_STATES, type Alert, type AlertView, type SilenceMatchers } from '../domain/alert.ts';
+import { SEVERITIES } from '../domain/requirement.ts';
 
 export interface AlertsRoutesOptions {
   /** Reads from the ledger's read-only view; an operator's change through the rule engine, which saves it. */

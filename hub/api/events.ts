@@ -6,10 +6,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Entry } from '../domain/reading.ts';
 import type { LiveFeed } from '../feed/live-feed.ts';
-import type { AlertEvent } from '../rules/ledger.ts';
 import type { Credential, Revocations } from '../security/revocations.ts';
 import { idParam, metricParam, textParam } from './params.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST } from './schemas.ts';
+import type { AlertEvent } from '../domain/alert.ts';
 
 const KEEPALIVE_MS = 15_000;
 /** A client this far behind is skipped until it catches up, rather than buffered without bound. */

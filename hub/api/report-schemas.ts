@@ -3,9 +3,9 @@
 import { z } from 'zod';
 import type { EquipmentReport } from '../reports/equipment.ts';
 import type { ShiftReport } from '../reports/shift.ts';
-import { SEASONS } from '../rules/requirements.ts';
 import { severity, zoneType } from './rule-schemas.ts';
 import { schemaOf } from './schemas.ts';
+import { SEASONS } from '../domain/zone.ts';
 
 const spread = z.object({ min: z.number(), mean: z.number(), max: z.number() });
 

@@ -2,11 +2,11 @@
 // requirements of every zone, each number with its source. Shared by the alerts, zones and
 // reports routes.
 import { z } from 'zod';
-import { ZONE_TYPES } from '../config/config.ts';
-import { ALERT_STATES, type Alert, type AlertEvent, type Silence } from '../rules/ledger.ts';
-import { REQUIREMENT_KEYS, SEASONS, SEVERITIES, type Requirement, type Sourced } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { schemaOf } from './schemas.ts';
+import { ZONE_TYPES, SEASONS } from '../domain/zone.ts';
+import { ALERT_STATES, type Alert, type AlertEvent, type Silence } from '../domain/alert.ts';
+import { REQUIREMENT_KEYS, SEVERITIES, type Requirement, type Sourced } from '../domain/requirement.ts';
 
 export const severity = z.enum(SEVERITIES);
 export const zoneType = z.enum(ZONE_TYPES);

@@ -1,9 +1,9 @@
 // What GET /api/v1/zones answers: the floor now, and each zone's compliance (zones.ts).
 import { z } from 'zod';
-import { SEASONS } from '../rules/requirements.ts';
 import { severity, zoneType } from './rule-schemas.ts';
 import { schemaOf } from './schemas.ts';
 import type { ZoneStatus } from './zones.ts';
+import { SEASONS } from '../domain/zone.ts';
 
 const compliance = z.enum(['ok', 'warning', 'critical', 'no_data']);
 const deviceCount = z.object({ total: z.number(), online: z.number() });

@@ -9,13 +9,14 @@
 // than listed.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { DeviceCount } from '../devices/registry.ts';
-import type { AlertView } from '../rules/ledger.ts';
-import type { Limit, Requirement, Severity, ZoneType } from '../rules/requirements.ts';
 import { breach, zoneWide } from '../rules/rulebook.ts';
 import type { SiteRules } from '../rules/site.ts';
 import type { Aggregate, StoreReader } from '../store/store.ts';
 import { ACCESS_REFUSALS, STORE_DOWN } from './schemas.ts';
 import { floorSchema } from './zone-schemas.ts';
+import type { AlertView } from '../domain/alert.ts';
+import type { Limit, Requirement, Severity } from '../domain/requirement.ts';
+import type { ZoneType } from '../domain/zone.ts';
 
 export interface ZonesRoutesOptions {
   site: string;

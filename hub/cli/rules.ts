@@ -2,9 +2,9 @@
 // hub would apply them today, with the source of every number.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.ts';
-import type { Limit, Requirement, Sourced } from '../rules/requirements.ts';
 import { siteRules } from '../rules/site.ts';
 import type { Command } from './main.ts';
+import type { Limit, Requirement, Sourced } from '../domain/requirement.ts';
 
 const usage = `floorwatch rules               every zone's requirements, with the source of each number
 floorwatch rules --zone <id>   one zone

@@ -6,7 +6,7 @@ import { startBroker, type Broker } from '../broker/broker.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Journal } from '../journal/journal.ts';
 import { Revocations } from '../security/revocations.ts';
-import type { SiteSecurity } from '../security/site.ts';
+import type { SiteSecurity } from './security.ts';
 import { mqttReadings } from '../sources/mqtt.ts';
 import { startSerialSource, type SerialSource } from '../sources/serial.ts';
 import type { HubContext } from './context.ts';

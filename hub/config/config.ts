@@ -6,9 +6,10 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEVICE_KINDS, ID_PATTERN } from '../domain/reading.ts';
-import { REQUIREMENT_KEYS } from '../rules/requirements.ts';
 import { originOf } from '../security/origins.ts';
 import { parseDuration } from './duration.ts';
+import { REQUIREMENT_KEYS } from '../domain/requirement.ts';
+import { ZONE_TYPES } from '../domain/zone.ts';
 
 const id = z.string().regex(ID_PATTERN, {
   error: 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
@@ -55,8 +56,6 @@ const origin = z.string().transform((value, ctx) => {
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], {
   error: 'must be true or false',
 });
-
-export const ZONE_TYPES = ['call_floor', 'quiet_room', 'server_room'] as const;
 
 /** A number, also when it arrives as text from an environment variable. */
 const decimal = z.union(

@@ -4,7 +4,7 @@
 // it never holds up the journal or the rules.
 import { EventEmitter } from 'node:events';
 import type { Entry } from '../domain/reading.ts';
-import type { AlertEvent } from '../rules/ledger.ts';
+import type { AlertEvent } from '../domain/alert.ts';
 
 /** Entries as they become durable, for live views. Slow listeners never hold up the journal. */
 export class LiveFeed extends EventEmitter<{ entries: [readonly Entry[]]; alert: [AlertEvent] }> {

@@ -3,10 +3,10 @@
 // retained payload clears it on resolution) and a signed webhook POST; every transition also goes
 // to the store's alert history. Webhooks and history go through the durable outbox.
 import type { Logger } from 'pino';
-import type { Alert, AlertEvent } from '../rules/ledger.ts';
 import type { AlertSink } from '../rules/engine.ts';
 import { StoreRefusal, type AlertRecord, type Store } from '../store/store.ts';
 import type { Outbox, OutboxTarget } from './outbox.ts';
+import type { Alert, AlertEvent } from '../domain/alert.ts';
 
 /** The JSON of a notification: the MQTT payload and the webhook body. */
 export interface AlertNotice {

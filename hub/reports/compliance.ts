@@ -2,9 +2,9 @@
 // limit was crossed. Each limit is judged by the rule book's own judgement (`breach`) on what the
 // alert rule compares — the value itself, or the mean / LAeq / maximum of the (epoch-aligned)
 // window the reading falls in. Pure.
-import type { Limit, Requirement } from '../rules/requirements.ts';
 import { breach, zoneWide } from '../rules/rulebook.ts';
 import type { SeriesPoint } from '../store/store.ts';
+import type { Limit, Requirement } from '../domain/requirement.ts';
 
 export interface WindowAggregate {
   kind: 'mean' | 'laeq' | 'max';

@@ -2,12 +2,12 @@
 // position, and what went wrong — alerts, devices that went offline, equipment faults. Figures come
 // from the store's own aggregates; compliance is judged against the same requirements the alert
 // rules use; the alert history is the store's.
-import type { ZoneType } from '../rules/requirements.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { dosePercent, lex8h } from '../rules/window.ts';
 import type { Aggregate, SeriesPoint, StoreReader } from '../store/store.ts';
 import { isBand, percentWithin, windowKey, windowsOf } from './compliance.ts';
 import { faultName, incidents, isFault, isOffline, overlapMs, type Incident } from './incidents.ts';
+import type { ZoneType } from '../domain/zone.ts';
 
 const HOUR = 3_600_000;
 /** Alerts that began up to this long before a report's start are found in the history. */

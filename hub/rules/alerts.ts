@@ -2,17 +2,10 @@
 // per key (rule + subject), acknowledgements, silences, escalation and flapping. What subscribers
 // were last told is kept per key, so a notification held back by a silence or by flapping is sent
 // once it is no longer held — and only if the truth differs from what they were told.
-import { FLAPPING, type Severity } from './requirements.ts';
-import {
-  inForce,
-  matches,
-  type Alert,
-  type AlertEvent,
-  type AlertEventKind,
-  type AlertLedger,
-  type KeyState,
-  type Silence,
-} from './ledger.ts';
+import { FLAPPING } from './requirements.ts';
+import { type AlertLedger, type KeyState } from './ledger.ts';
+import type { Severity } from '../domain/requirement.ts';
+import { inForce, matches, type Alert, type AlertEvent, type AlertEventKind, type Silence } from '../domain/alert.ts';
 
 /** What a rule found about one key at one moment: what the rules' lifecycle hands the alert book. */
 export interface Finding {

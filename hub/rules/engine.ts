@@ -21,7 +21,7 @@
 import type { Entry } from '../domain/reading.ts';
 import { AlertBook, AlertError } from './alerts.ts';
 import type { HubStatus } from './hub-health.ts';
-import type { Alert, AlertEvent, AlertLedger, Silence } from './ledger.ts';
+import type { AlertLedger } from './ledger.ts';
 import {
   decodeDevice,
   decodeGateways,
@@ -32,6 +32,7 @@ import {
   type RuleSettings,
   type RuleState,
 } from './lifecycle.ts';
+import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
 
 export type { HubStatus } from './hub-health.ts';
 

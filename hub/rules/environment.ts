@@ -11,9 +11,10 @@ import { tenths, zoneLabel, type Finding } from './alerts.ts';
 import { addLevel, projectedLex8h } from './exposure.ts';
 import type { DeviceState, Evaluation } from './lifecycle.ts';
 import { DEFAULT_INTERVAL_MS, heard } from './liveness.ts';
-import { LIVENESS, type Limit, type Requirement } from './requirements.ts';
+import { LIVENESS } from './requirements.ts';
 import { evaluateThreshold, newThresholdState, type ThresholdOutcome } from './threshold.ts';
 import { dosePercent, Window, type Bucket } from './window.ts';
+import type { Limit, Requirement } from '../domain/requirement.ts';
 
 export interface Track {
   /** The evaluation point: event time of the newest reading evaluated. */

@@ -5,7 +5,7 @@ import type { Heartbeat } from '../domain/reading.ts';
 import { zoneLabel } from './alerts.ts';
 import type { Evaluation } from './lifecycle.ts';
 import { heard } from './liveness.ts';
-import type { Severity } from './requirements.ts';
+import type { Severity } from '../domain/requirement.ts';
 
 const CODE_WORDS = new Map<string, string>([
   ['noise', 'call noise'],

@@ -3,7 +3,8 @@
 // The hub-status evaluator of the rules' lifecycle. Pure.
 import { tenths } from './alerts.ts';
 import type { Evaluation } from './lifecycle.ts';
-import { HUB_HEALTH, type Severity } from './requirements.ts';
+import { HUB_HEALTH } from './requirements.ts';
+import type { Severity } from '../domain/requirement.ts';
 
 export interface HubStatus {
   storeName: string;

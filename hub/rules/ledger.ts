@@ -9,109 +9,22 @@
 // own, with no method that writes, so nothing the API does can change an alert, a silence or the
 // rules' state — not through a method, and not through SQL, which SQLite refuses on it.
 import Database from 'better-sqlite3';
-import type { Severity } from './requirements.ts';
-
-export type AlertState = 'pending' | 'firing' | 'resolved';
-export type AlertEventKind = 'firing' | 'severity' | 'resolved' | 'acknowledged' | 'escalated';
-export const ALERT_STATES: readonly AlertState[] = ['pending', 'firing', 'resolved'];
-
-export interface Alert {
-  id: number;
-  /** The fingerprint: rule + subject. One live alert per key. */
-  key: string;
-  rule: string;
-  /** The device, gateway or 'hub' the alert is about. */
-  subject: string;
-  zone: string;
-  state: AlertState;
-  severity: Severity;
-  summary: string;
-  value?: number;
-  threshold?: number;
-  unit?: string;
-  source?: string;
-  /** Since when the condition held (pending start). */
-  startsAt: number;
-  firingAt?: number;
-  resolvedAt?: number;
-  /** Since when the alert fires at critical, for escalation. */
-  criticalSince?: number;
-  ack?: { by: string; at: number; comment?: string };
-  escalatedAt?: number;
-  updatedAt: number;
-}
-
-export interface AlertEvent {
-  alertId: number;
-  key: string;
-  kind: AlertEventKind;
-  at: number;
-  alert: Alert;
-  /** False when a silence or flapping held the notification back. */
-  notified: boolean;
-  /** Why it was held. */
-  heldBy?: string;
-  /** A notification sent late, once a silence or flapping no longer held it; not a new transition. */
-  late?: true;
-}
-
-export interface SilenceMatchers {
-  zone?: string;
-  device?: string;
-  rule?: string;
-  severity?: Severity;
-}
-
-export interface Silence {
-  id: number;
-  matchers: SilenceMatchers;
-  startsAt: number;
-  endsAt: number;
-  createdBy: string;
-  comment: string;
-  createdAt: number;
-}
+import {
+  matches,
+  inForce,
+  type Alert,
+  type AlertEvent,
+  type Silence,
+  type AlertFilter,
+  type AlertView,
+} from '../domain/alert.ts';
+import type { Severity } from '../domain/requirement.ts';
 
 /** What notification subscribers were last told about a key, and its flapping record. */
 export interface KeyState {
   changes: number[];
   flappingSince?: number;
   told?: { alertId: number; state: 'firing' | 'resolved'; severity: Severity; acked: boolean };
-}
-
-export interface AlertFilter {
-  state?: AlertState;
-  zone?: string;
-  severity?: Severity;
-  limit?: number;
-}
-
-/** Whether a silence's matchers cover an alert: every matcher given agrees (a rule covers its sub-rules). */
-export function matches(m: SilenceMatchers, a: Alert): boolean {
-  return (
-    (m.zone === undefined || m.zone === a.zone) &&
-    (m.device === undefined || m.device === a.subject) &&
-    (m.rule === undefined || a.rule === m.rule || a.rule.startsWith(`${m.rule}.`)) &&
-    (m.severity === undefined || m.severity === a.severity)
-  );
-}
-
-/** Whether a silence is in force at a time. */
-export function inForce(s: Silence, at: number): boolean {
-  return s.startsAt <= at && at < s.endsAt;
-}
-
-/** What the API may read of alert state: nothing here writes, and nothing here can be replaced. */
-export interface AlertView {
-  /** Newest first. */
-  readonly alerts: (filter: AlertFilter) => Alert[];
-  readonly alert: (id: number) => Alert | undefined;
-  /** An alert's transitions, oldest first. */
-  readonly history: (id: number) => AlertEvent[];
-  /** Silences not yet ended: in force, or scheduled. */
-  readonly silences: () => Silence[];
-  /** The silences holding back an alert's notifications now. */
-  readonly isSilenced: (a: Alert) => number[];
 }
 
 const SCHEMA = `

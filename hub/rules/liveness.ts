@@ -9,8 +9,9 @@
 import type { StatusChange } from '../domain/reading.ts';
 import { zoneLabel } from './alerts.ts';
 import type { DeviceState, Evaluation } from './lifecycle.ts';
-import { LIVENESS, type Severity } from './requirements.ts';
+import { LIVENESS } from './requirements.ts';
 import { SEVERITY_RANK } from './threshold.ts';
+import type { Severity } from '../domain/requirement.ts';
 
 export interface Presence {
   status: 'online' | 'offline';

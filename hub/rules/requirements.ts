@@ -2,75 +2,17 @@
 // effective rules of a zone once the site's and the zone's overrides are applied. Pure: the rule
 // engine, the API, the command line and the dashboards all read the same answer.
 
-export type ZoneType = 'call_floor' | 'quiet_room' | 'server_room';
-export type Season = 'winter' | 'summer' | 'transition';
-export const SEASONS: readonly Season[] = ['winter', 'summer', 'transition'];
-export type Severity = 'warning' | 'critical';
-export const SEVERITIES: readonly Severity[] = ['warning', 'critical'];
-
-/** What a limit is compared with: the latest value, or an aggregate over a window ending at it. */
-export type Aggregation =
-  | { kind: 'last' }
-  | { kind: 'mean' | 'laeq' | 'max' | 'rise'; windowMs: number }
-  /** Projected daily exposure LEX,8h of the current shift (noise per position). */
-  | { kind: 'lex8h' };
-
-/** A number and where it comes from; `judgement` marks engineering judgement, not a standard. */
-export interface Sourced {
-  value: number;
-  source: string;
-  judgement?: true;
-}
-
-export interface Limit {
-  severity: Severity;
-  /** above: alert when the value is greater than the threshold (or equal, when inclusive). */
-  when: 'above' | 'below';
-  inclusive: boolean;
-  threshold: Sourced;
-  over: Aggregation;
-  /** How long the condition must hold before the alert fires (pending until then). */
-  for: Sourced;
-}
-
-export interface Requirement {
-  key: RequirementKey;
-  metric: string;
-  title: string;
-  unit: string;
-  limits: Limit[];
-  /** A firing limit clears only this far back inside the band (a percentage of it when `percent`). */
-  hysteresis: Sourced & { percent?: true };
-  /** A cleared condition keeps the alert firing this long, in case it comes straight back. */
-  keepFiringFor: Sourced;
-}
-
-export const REQUIREMENT_KEYS = [
-  'temperature',
-  'humidity',
-  'co2',
-  'fresh_air',
-  'air_speed',
-  'noise',
-  'noise_exposure',
-  'noise_peak',
-  'dew_point',
-  'temperature_rise',
-] as const;
-export type RequirementKey = (typeof REQUIREMENT_KEYS)[number];
-
-export interface RuleOverride {
-  enabled?: boolean;
-  warning?: { above?: number | undefined; below?: number | undefined } | undefined;
-  critical?: { above?: number | undefined; below?: number | undefined } | undefined;
-  /** ms */
-  forMs?: number | undefined;
-  hysteresis?: number | undefined;
-  /** ms */
-  keepFiringForMs?: number | undefined;
-}
-
-export type RuleOverrides = Partial<Record<RequirementKey, RuleOverride>>;
+import {
+  SEVERITIES,
+  type Severity,
+  type Aggregation,
+  type Sourced,
+  type Limit,
+  type Requirement,
+  type RuleOverride,
+  type RuleOverrides,
+} from '../domain/requirement.ts';
+import { type ZoneType, type Season } from '../domain/zone.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

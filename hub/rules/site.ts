@@ -3,17 +3,10 @@
 // zone at a moment that the API, the command line and the dashboards print.
 import { ms, type Config } from '../config/config.ts';
 import type { DeclaredDevice, RuleSettings } from './lifecycle.ts';
-import {
-  FLAPPING,
-  HUB_HEALTH,
-  LIVENESS,
-  type Requirement,
-  type RuleOverride,
-  type RuleOverrides,
-  type Season,
-  type ZoneType,
-} from './requirements.ts';
+import { FLAPPING, HUB_HEALTH, LIVENESS } from './requirements.ts';
 import { RuleBook, UNZONED_TYPE, type ZoneSpec } from './rulebook.ts';
+import type { Requirement, RuleOverride, RuleOverrides } from '../domain/requirement.ts';
+import type { Season, ZoneType } from '../domain/zone.ts';
 
 type ConfigOverrides = NonNullable<Config['zones'][number]['rules']>;
 

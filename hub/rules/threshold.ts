@@ -1,7 +1,8 @@
 // One requirement on one device, Prometheus/Grafana style: a limit whose condition holds is
 // pending; held for its whole `for` it fires; a firing limit clears only inside the hysteresis
 // band; once nothing fires, `keep_firing_for` holds the alert a little longer. Pure.
-import { hysteresisAt, type Limit, type Requirement, type Severity } from './requirements.ts';
+import { hysteresisAt } from './requirements.ts';
+import type { Limit, Requirement, Severity } from '../domain/requirement.ts';
 
 export interface LimitState {
   /** Event time since which the condition has held without firing yet. */

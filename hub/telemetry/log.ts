@@ -2,11 +2,17 @@
 // default on a terminal. JSON: one object per line for log tools, the default anywhere else.
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import type { Config } from '../config/config.ts';
 
-export function createLog(config: Pick<Config, 'log_level' | 'log_format' | 'site'>): Logger {
-  const options = { level: config.log_level, base: { site: config.site.name } };
-  const text = config.log_format === 'text' || (config.log_format === 'auto' && process.stdout.isTTY);
+export interface LogSettings {
+  level: string;
+  format: 'auto' | 'text' | 'json';
+  /** The site's name, on every line. */
+  site: string;
+}
+
+export function createLog(settings: LogSettings): Logger {
+  const options = { level: settings.level, base: { site: settings.site } };
+  const text = settings.format === 'text' || (settings.format === 'auto' && process.stdout.isTTY);
   if (!text) return pino(options);
   return pino(
     options,

@@ -31,7 +31,7 @@ import { parseShifts } from '../../hub/rules/exposure.ts';
 import { siteRules } from '../../hub/rules/site.ts';
 import { installApiAccess } from '../../hub/security/api-access.ts';
 import { Revocations } from '../../hub/security/revocations.ts';
-import { openSiteSecurity, type SiteSecurity } from '../../hub/security/site.ts';
+import { openSiteSecurity, type SiteSecurity } from '../../hub/compose/security.ts';
 import type { GatewayState } from '../../hub/sources/serial.ts';
 import { SqliteStore } from '../../hub/store/sqlite.ts';
 import { createMetrics } from '../../hub/telemetry/metrics.ts';

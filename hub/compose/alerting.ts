@@ -13,9 +13,9 @@ import { RuleEngine, type HubStatus } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
 import { effectiveRules, ruleSettings, type SiteRules } from '../rules/site.ts';
 import type { Store } from '../store/store.ts';
-import { Notifier, historyTarget } from './notifier.ts';
-import { Outbox, type Timers } from './outbox.ts';
-import { webhookTarget } from './webhook.ts';
+import { Notifier, historyTarget } from '../notify/notifier.ts';
+import { Outbox, type Timers } from '../notify/outbox.ts';
+import { webhookTarget } from '../notify/webhook.ts';
 
 export interface AlertingOptions {
   config: Config;

@@ -3,14 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { ms, type Config } from '../config/config.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { AuditLog } from './audit.ts';
-import type { BrokerLimits } from './broker-guard.ts';
-import { DeviceCredentials } from './credentials.ts';
-import { exposureRefusal, exposureWarnings, type ExposureInput } from './exposure.ts';
-import { MqttLogin } from './mqtt-login.ts';
-import { ReadingWriters } from './reading-writers.ts';
-import { PasswordChecks } from './password-checks.ts';
-import { ApiTokens } from './tokens.ts';
+import { AuditLog } from '../security/audit.ts';
+import type { BrokerLimits } from '../security/broker-guard.ts';
+import { DeviceCredentials } from '../security/credentials.ts';
+import { exposureRefusal, exposureWarnings, type ExposureInput } from '../security/exposure.ts';
+import { MqttLogin } from '../security/mqtt-login.ts';
+import { ReadingWriters } from '../security/reading-writers.ts';
+import { PasswordChecks } from '../security/password-checks.ts';
+import { ApiTokens } from '../security/tokens.ts';
 
 export interface TlsFiles {
   cert: Buffer;
