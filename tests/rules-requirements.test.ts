@@ -5,9 +5,11 @@ import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../hub/config/config.ts';
-import { defaultRequirements, effectiveRequirements, type Requirement } from '../hub/rules/requirements.ts';
+import { effectiveRequirements } from '../hub/rules/overrides.ts';
+import { defaultRequirements } from '../hub/rules/requirements.ts';
 import { ruleSettings } from '../hub/rules/site.ts';
 import { tempDir, testEnv } from './support/hub.ts';
+import type { Requirement } from '../hub/domain/requirement.ts';
 
 const run = promisify(execFile);
 

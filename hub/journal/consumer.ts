@@ -4,13 +4,13 @@
 // failing run of entries, which is narrowed down to the one entry that fails, and that entry is
 // set aside after a few attempts so the ones behind it keep flowing. After any failure delivery
 // resumes where the consumer's position says (see positions.ts).
+import { backoffMs, type Backoff } from '../domain/backoff.ts';
 import type { Entry } from '../domain/reading.ts';
 import type { Clock } from './clock.ts';
 import type { Batch, EntryLog, EntryReader } from './entry-log.ts';
+import type { Pacing } from './pacing.ts';
 import type { ConsumerPosition } from './positions.ts';
 import { describeError, type JournalLog } from './segments.ts';
-
-const INITIAL_BACKOFF_MS = 100;
 
 /** Called with consecutive entries whose last LSN is `lastLsn`. Resolving means they are handled. */
 export type ConsumerHandler = (entries: Entry[], lastLsn: number) => Promise<void> | void;
@@ -20,54 +20,6 @@ export interface SetAsideRecorder {
   /** Resolves once the record is durable: only then does the consumer move past the entry. */
   entry(consumer: string, lsn: number, entry: Entry, error: unknown): Promise<void>;
   lsns(consumer: string): ReadonlySet<number>;
-}
-
-/** I/O trouble rather than a bad entry: system errors (a full disk) and SQLite's database-state codes. */
-export function isIoError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return (
-    typeof code === 'string' &&
-    (/^E[A-Z]+$/.test(code) || /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code))
-  );
-}
-
-export interface PacingOptions {
-  /** Most entries per handler call. Default 1000. */
-  maxBatch?: number;
-  /** Position saves are coalesced to at most one per interval (and one on stop). Default 1000. */
-  commitIntervalMs?: number;
-  /**
-   * Handler calls start at least this far apart; entries that arrive meanwhile join the next
-   * call. A quiet journal is not delayed; under load, fewer and larger batches. Default 0.
-   */
-  minCallIntervalMs?: number;
-  /** Cap of the retry backoff, which starts at 100 ms and doubles. Default 5000. */
-  maxBackoffMs?: number;
-  /**
-   * Errors that come from the consumer's surroundings rather than the entries (a store down, a full
-   * disk): retried with backoff for as long as they last, never held against an entry. Any other
-   * error is: an entry that fails `maxAttempts` times alone is set aside. Default: isIoError.
-   */
-  transient?: (err: unknown) => boolean;
-  /** Failed attempts at a run of entries, and then at one entry alone, before it is set aside. Default 3. */
-  maxAttempts?: number;
-  /** Each failed attempt (handler error or read error), counting consecutive failures from 1. */
-  onError?: (err: unknown, attempt: number) => void;
-}
-
-/** Pacing with every default filled in, checked. */
-export type Pacing = Required<Omit<PacingOptions, 'onError'>> & Pick<PacingOptions, 'onError'>;
-
-export function checkPacing(options: PacingOptions): Pacing {
-  return {
-    maxBatch: positiveInt('maxBatch', options.maxBatch ?? 1000),
-    commitIntervalMs: nonNegative('commitIntervalMs', options.commitIntervalMs ?? 1000),
-    minCallIntervalMs: nonNegative('minCallIntervalMs', options.minCallIntervalMs ?? 0),
-    maxBackoffMs: nonNegative('maxBackoffMs', options.maxBackoffMs ?? 5000),
-    transient: options.transient ?? isIoError,
-    maxAttempts: positiveInt('maxAttempts', options.maxAttempts ?? 3),
-    ...(options.onError && { onError: options.onError }),
-  };
 }
 
 export interface ConsumerContext {
@@ -100,6 +52,7 @@ export class Consumer {
   private timer: unknown;
   private commitChain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly retries: Backoff;
   /** Read through a call: stop() may run while this consumer awaits, which a narrowed field would hide. */
   private halted(): boolean {
     return this.stopped;
@@ -124,6 +77,7 @@ export class Consumer {
     private readonly ctx: ConsumerContext,
   ) {
     this.processed = start;
+    this.retries = { firstMs: 100, maxMs: pacing.maxBackoffMs };
     this.loop = this.run().catch((err: unknown) => {
       ctx.report('error', 'journal: consumer stopped on an unexpected error', {
         consumer: name,
@@ -203,7 +157,7 @@ export class Consumer {
             attempt: readFailures,
           });
           this.reportError(err, readFailures, false);
-          await this.pause(backoffMs(readFailures, this.pacing.maxBackoffMs));
+          await this.pause(backoffMs(readFailures, this.retries));
           continue;
         }
         if (!batch) {
@@ -297,7 +251,7 @@ export class Consumer {
   private async onHandlerFailure(batch: Batch, first: number, err: unknown): Promise<number> {
     this.failures += 1;
     this.reportError(err, this.failures, true);
-    if (this.pacing.transient(err)) return backoffMs(this.failures, this.pacing.maxBackoffMs);
+    if (this.pacing.transient(err)) return backoffMs(this.failures, this.retries);
     const last = batch.lastLsn;
     const p = this.poison;
     if (!p || last < p.lo || first > p.hi) {
@@ -309,7 +263,7 @@ export class Consumer {
     }
     const poison = this.poison;
     // Entries are held against only for their own failures: the backoff follows this run's attempts.
-    const waitMs = backoffMs(poison.attempts, this.pacing.maxBackoffMs);
+    const waitMs = backoffMs(poison.attempts, this.retries);
     if (poison.lo !== poison.hi || first !== poison.lo || poison.attempts < this.pacing.maxAttempts) return waitMs;
     const entry = batch.entries[0];
     if (entry === undefined) return waitMs;
@@ -393,18 +347,4 @@ export class Consumer {
     ]);
     clock.clearTimeout(timer);
   }
-}
-
-function backoffMs(attempt: number, cap: number): number {
-  return Math.min(INITIAL_BACKOFF_MS * 2 ** (attempt - 1), cap);
-}
-
-function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${value}`);
-  return value;
 }

@@ -8,14 +8,16 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Entry } from '../domain/reading.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { checkPacing, Consumer, type ConsumerHandler, type PacingOptions, type SetAsideRecorder } from './consumer.ts';
+import { Consumer, type ConsumerHandler, type SetAsideRecorder } from './consumer.ts';
+import { checkPacing, type PacingOptions } from './pacing.ts';
 import type { EntryLog, LogStatus } from './entry-log.ts';
 import { CONSUMER_NAME, Positions, type ConsumerPosition } from './positions.ts';
 import { SegmentLog } from './segment-log.ts';
 import { JournalError, type JournalLog } from './segments.ts';
 
 export { JournalError, type JournalLog, type JournalLogLevel } from './segments.ts';
-export { isIoError, type ConsumerHandler, type SetAsideRecorder } from './consumer.ts';
+export { type ConsumerHandler, type SetAsideRecorder } from './consumer.ts';
+export { isIoError } from './pacing.ts';
 export { systemClock, type Clock } from './clock.ts';
 
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;

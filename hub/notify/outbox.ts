@@ -5,6 +5,7 @@
 // A notification the target refuses for good (a 400 from a webhook, alert history the store
 // cannot hold) must not hold back every one after it: it is found by delivering one at a time,
 // and after a few attempts set aside (recorded, logged) so the rest flow.
+import { backoffMs } from '../domain/backoff.ts';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 
@@ -147,7 +148,7 @@ export class Outbox {
       } catch (err) {
         if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
         lane.failures += 1;
-        const wait = Math.min(this.options.retryFirstMs * 2 ** (lane.failures - 1), this.options.retryMaxMs);
+        const wait = backoffMs(lane.failures, { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs });
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
           this.options.log.warn(

@@ -8,7 +8,8 @@
 // the requirements of devices not in a zone. The requirements are frozen: the rule engine, the API
 // and the reports read the very same objects, and none of them can change another's.
 import { ConfigError } from '../config/config.ts';
-import { calendarSeason, effectiveRequirements, requirementProblem } from './requirements.ts';
+import { effectiveRequirements, requirementProblem } from './overrides.ts';
+import { calendarSeason } from './requirements.ts';
 import { exceeds, worst } from './threshold.ts';
 import { SEASONS, type Season, type ZoneType } from '../domain/zone.ts';
 import type { Limit, Requirement, RuleOverrides } from '../domain/requirement.ts';
