@@ -9,9 +9,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ZoneStatus } from '../hub/api/zones.ts';
-import type { Season } from '../hub/rules/requirements.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
 import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
+import type { Season } from '../hub/domain/zone.ts';
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 const SITE = 'Floor 3 <script>window.__pwned=2</script>';

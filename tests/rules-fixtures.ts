@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { loadConfig } from '../hub/config/config.ts';
 import type { Entry, Reading, StatusChange } from '../hub/domain/reading.ts';
 import { RuleEngine, type AlertSink, type HubStatus } from '../hub/rules/engine.ts';
-import { AlertLedger, type AlertEvent, type AlertView } from '../hub/rules/ledger.ts';
+import { AlertLedger } from '../hub/rules/ledger.ts';
 import { ruleSettings } from '../hub/rules/site.ts';
 import type { Timers } from '../hub/notify/outbox.ts';
 import { tempDir, testEnv } from './support/hub.ts';
+import type { AlertEvent, AlertView } from '../hub/domain/alert.ts';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;

@@ -3,8 +3,9 @@
 // of values against a requirement that the floor page and the shift report share with the alerts.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../hub/config/config.ts';
-import type { Limit, Requirement, RuleOverrides, Season } from '../hub/rules/requirements.ts';
 import { breach, RuleBook, zoneWide, type ZoneSpec } from '../hub/rules/rulebook.ts';
+import type { Limit, Requirement, RuleOverrides } from '../hub/domain/requirement.ts';
+import type { Season } from '../hub/domain/zone.ts';
 
 const day = (month: number) => new Date(2026, month - 1, 14, 9).getTime();
 const JANUARY = day(1);

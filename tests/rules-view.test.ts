@@ -2,8 +2,8 @@
 // by type (no method that writes is reachable: `tsc --noEmit` checks the expectations below) and
 // at run time (the object is frozen, what it returns is a copy, its connection is read-only).
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AlertView } from '../hub/rules/ledger.ts';
 import { engineFixture, HOUR, MINUTE, T0, ZONES, type EngineFixture } from './rules-fixtures.ts';
+import type { AlertView } from '../hub/domain/alert.ts';
 
 let f: EngineFixture;
 afterEach(() => f?.close());
