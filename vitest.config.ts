@@ -1,13 +1,49 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests that start no server, no process and no browser, and need no root: seconds, run first
+// while changing code (`npm run test:unit`). Everything else is an integration test, a new file
+// included.
+const UNIT = [
+  'tests/admission.test.ts',
+  'tests/api-routes.test.ts',
+  'tests/config.test.ts',
+  'tests/ingest.test.ts',
+  'tests/journal.test.ts',
+  'tests/outbox.test.ts',
+  'tests/packet-scanner.test.ts',
+  'tests/rules-engine.test.ts',
+  'tests/rules-lifecycle.test.ts',
+  'tests/rules-requirements.test.ts',
+  'tests/rules-rulebook.test.ts',
+  'tests/rules-view.test.ts',
+  'tests/store-influx-client.test.ts',
+  'tests/store-influx-influxql.test.ts',
+  'tests/store-influx-line-protocol.test.ts',
+  'tests/store-influx-schema.test.ts',
+  'tests/store-sqlite.test.ts',
+  'tests/store-validate.test.ts',
+  'tests/structure.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
-    globalSetup: ['tests/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration files start real servers; two at a time suits a 2-core machine.
     maxWorkers: 2,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['tests/**/*.test.ts'],
+          exclude: UNIT,
+          // One InfluxDB for all integration files.
+          globalSetup: ['tests/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 });
