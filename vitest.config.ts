@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 const UNIT = [
   'tests/admission.test.ts',
   'tests/api-routes.test.ts',
+  'tests/backoff.test.ts',
   'tests/config.test.ts',
   'tests/ingest.test.ts',
   'tests/journal.test.ts',
