@@ -1,0 +1,114 @@
+// The broker's message bus in a cluster: what one node's broker publishes reaches subscribers on
+// every node, through Redis pub/sub (mqemitter-redis). Subscribers on the same node get it at
+// once, from the node itself, never through Redis: so a Redis that is slow or gone never holds up
+// a device's messages, their PUBACKs or the alerts announced on the node that raised them. Only
+// the copy for the other nodes waits for Redis, and at most `maxInFlight` such copies wait at a
+// time; past that a copy is not sent (counted), as a subscriber would miss it anyway.
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+import mqemitter, { type Message, type MQEmitter } from 'mqemitter';
+
+type Listener = (message: Message, done: () => void) => void;
+
+/** mqemitter-redis with its channels under a prefix; the package exports it but does not declare it. */
+type PrefixedRedisEmitter = new (prefix: string, options: { pubConn: Redis; subConn: Redis }) => MQEmitter;
+const { MQEmitterRedisPrefix } = createRequire(import.meta.url)('mqemitter-redis') as {
+  MQEmitterRedisPrefix: PrefixedRedisEmitter;
+};
+
+/** Which node a message on the bus came from; a node skips its own when Redis brings them back. */
+const ORIGIN = 'floorwatchNode';
+
+export interface ClusterEmitterOptions {
+  node: string;
+  /** Channel prefix: clusters that share one Redis do not hear each other. */
+  prefix: string;
+  /** Publishes to Redis; without an offline queue, so an outage is an error rather than a growing buffer. */
+  pub: Redis;
+  /** Receives from Redis; its subscriptions are renewed when it reconnects. */
+  sub: Redis;
+  /** Copies for other nodes waiting for Redis at most. */
+  maxInFlight: number;
+  /** A copy for other nodes that was not sent: too many were waiting, or Redis refused it. */
+  onNotSent: (reason: 'busy' | 'failed', err?: Error) => void;
+  /** How long close() waits for Redis before it drops the connections. Default 2000 ms. */
+  closeTimeoutMs?: number;
+}
+
+export class ClusterEmitter implements MQEmitter {
+  private readonly local = mqemitter({ concurrency: 100, matchEmptyLevels: true });
+  private readonly remote: MQEmitter;
+  private inFlight = 0;
+
+  constructor(private readonly options: ClusterEmitterOptions) {
+    this.remote = new MQEmitterRedisPrefix(`${options.prefix}/`, { pubConn: options.pub, subConn: options.sub });
+    this.remote.on('#', this.fromOtherNodes);
+  }
+
+  get current(): number {
+    return this.local.current;
+  }
+
+  get concurrent(): number {
+    return this.local.concurrent;
+  }
+
+  /** Copies for other nodes now waiting for Redis. */
+  get waiting(): number {
+    return this.inFlight;
+  }
+
+  on(topic: string, listener: Listener, callback?: () => void): this {
+    this.local.on(topic, listener, callback);
+    return this;
+  }
+
+  removeListener(topic: string, listener: Listener, callback?: () => void): void {
+    this.local.removeListener(topic, listener, callback);
+  }
+
+  emit(message: Message, callback?: (error?: Error) => void): void {
+    this.local.emit(message, callback);
+    if (this.inFlight >= this.options.maxInFlight) {
+      this.options.onNotSent('busy');
+      return;
+    }
+    this.inFlight++;
+    this.remote.emit({ ...message, [ORIGIN]: this.options.node }, (err) => {
+      this.inFlight--;
+      if (err) this.options.onNotSent('failed', err);
+    });
+  }
+
+  /** Closes the node's bus and its Redis connections; a Redis that does not answer is given closeTimeoutMs. */
+  close(callback: () => void): void {
+    const { pub, sub } = this.options;
+    this.local.close(() => {
+      // The connections are this bus's own: quit them here rather than through mqemitter-redis,
+      // whose quit would reject unheard when a connection is dropped.
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        callback();
+      };
+      // Past the limit the sockets are dropped and the stop goes on without waiting for them to end.
+      const timer = setTimeout(() => {
+        pub.disconnect();
+        sub.disconnect();
+        finish();
+      }, this.options.closeTimeoutMs ?? 2000);
+      void Promise.allSettled([pub.quit(), sub.quit()]).then(finish);
+    });
+  }
+
+  private readonly fromOtherNodes: Listener = (message, done) => {
+    if (message[ORIGIN] === this.options.node) {
+      done();
+      return;
+    }
+    const { [ORIGIN]: _origin, ...packet } = message;
+    this.local.emit(packet as Message, () => done());
+  };
+}

@@ -1,0 +1,134 @@
+import { Redis } from 'ioredis';
+import type { Message } from 'mqemitter';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterEmitter } from '../hub/cluster/emitter.ts';
+import { eventually } from './support/hub.ts';
+import { startRedis, type RedisHandle } from './support/redis.ts';
+
+let server: RedisHandle;
+const emitters: ClusterEmitter[] = [];
+
+interface Node {
+  bus: ClusterEmitter;
+  notSent: string[];
+  /** Messages a listener on `site/#` got, as topic=payload. */
+  heard: string[];
+}
+
+async function node(name: string, prefix = 'floor', maxInFlight = 1000): Promise<Node> {
+  const pub = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  const sub = new Redis(server.url);
+  for (const c of [pub, sub]) c.on('error', () => undefined);
+  await Promise.all([pub, sub].map((c) => new Promise((resolve) => c.once('ready', resolve))));
+  const n: Node = { notSent: [], heard: [], bus: undefined as unknown as ClusterEmitter };
+  n.bus = new ClusterEmitter({
+    node: name,
+    prefix,
+    pub,
+    sub,
+    maxInFlight,
+    onNotSent: (reason) => n.notSent.push(reason),
+    closeTimeoutMs: 500,
+  });
+  emitters.push(n.bus);
+  await new Promise<void>((resolve) =>
+    n.bus.on(
+      'site/#',
+      (m: Message, done) => {
+        n.heard.push(`${m.topic}=${String(m.payload)}`);
+        done();
+      },
+      resolve,
+    ),
+  );
+  return n;
+}
+
+function emit(n: Node, topic: string, payload: string): Promise<void> {
+  return new Promise((resolve, reject) =>
+    n.bus.emit({ topic, payload: Buffer.from(payload) }, (err) => (err ? reject(err) : resolve())),
+  );
+}
+
+/** Waits until Redis has a subscriber for each node's channels. */
+async function subscribed(count: number): Promise<void> {
+  const admin = new Redis(server.url);
+  // PUBSUB NUMPAT counts distinct patterns; each node's connection says how many it holds.
+  const held = async () =>
+    [...String(await admin.call('CLIENT', 'LIST')).matchAll(/ psub=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  await eventually(async () => (await held()) >= count || undefined, { what: `${count} pattern subscriptions` });
+  admin.disconnect();
+}
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterEach(async () => {
+  await Promise.all(emitters.splice(0).map((e) => new Promise<void>((resolve) => e.close(resolve))));
+});
+afterAll(async () => {
+  await server.dispose();
+});
+
+describe('the broker bus of a cluster', () => {
+  it("carries a node's message to every node, once each, its own subscribers served by itself", async () => {
+    const a = await node('a');
+    const b = await node('b');
+    await subscribed(2);
+    await emit(a, 'site/devices/t-1/telemetry', '{"temperature":22.5}');
+    await eventually(() => b.heard.length > 0 || undefined, { what: 'the message on node b' });
+    await emit(b, 'site/hub/status', 'online');
+    await eventually(() => a.heard.length > 1 || undefined, { what: "node b's message on node a" });
+    const both = ['site/devices/t-1/telemetry={"temperature":22.5}', 'site/hub/status=online'];
+    expect(a.heard).toEqual(both);
+    expect(b.heard).toEqual(both);
+  });
+
+  it('serves its own subscribers while Redis does not answer, and sends at most its bound of copies meanwhile', async () => {
+    const a = await node('a', 'floor', 10);
+    const b = await node('b', 'floor', 10);
+    await subscribed(2);
+    server.pause();
+    try {
+      for (let i = 1; i <= 100; i++) await emit(a, `site/seq/${i}`, String(i));
+      expect(a.heard).toHaveLength(100);
+      expect(a.bus.waiting).toBe(10);
+      expect(a.notSent).toEqual(Array<string>(90).fill('busy'));
+    } finally {
+      server.resume();
+    }
+    await eventually(() => a.bus.waiting === 0 || undefined, { what: 'the waiting copies sent' });
+    await emit(a, 'site/after', 'back');
+    await eventually(() => b.heard.includes('site/after=back') || undefined, {
+      what: 'a message after Redis answered again',
+    });
+    expect(b.heard.filter((h) => h.startsWith('site/seq/'))).toEqual(
+      Array.from({ length: 10 }, (_, i) => `site/seq/${i + 1}=${i + 1}`),
+    );
+  });
+
+  it('keeps clusters that share one Redis apart', async () => {
+    const a = await node('a', 'building-1');
+    const other = await node('a', 'building-2');
+    const b = await node('b', 'building-1');
+    await subscribed(3);
+    await emit(other, 'site/x', 'other cluster');
+    await emit(a, 'site/y', 'this cluster');
+    await eventually(() => b.heard.length > 0 || undefined, { what: 'the message in building-1' });
+    expect(b.heard).toEqual(['site/y=this cluster']);
+  });
+
+  it('closes within its time limit when Redis does not answer', async () => {
+    const a = await node('a');
+    emitters.splice(emitters.indexOf(a.bus), 1);
+    server.pause();
+    try {
+      const started = performance.now();
+      await new Promise<void>((resolve) => a.bus.close(resolve));
+      // The node's limit is 500 ms; the rest is slack for a busy machine.
+      expect(performance.now() - started).toBeLessThan(1500);
+    } finally {
+      server.resume();
+    }
+  });
+});
