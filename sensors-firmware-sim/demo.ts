@@ -11,7 +11,8 @@ import { loadConfig } from '../hub/config/config.ts';
 import { startHub, type Hub } from '../hub/hub.ts';
 import { realTimeClock } from './clock.ts';
 import { Floor, startGatewayLines } from './floor.ts';
-import { hubDeclarations, loadFleet } from './fleet.ts';
+import { loadFleet } from './fleet.ts';
+import { hubDeclarations } from './hub-declarations.ts';
 import type { PtyPair } from './pty.ts';
 
 const BIND = '127.0.0.1';

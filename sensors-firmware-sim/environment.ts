@@ -4,7 +4,8 @@
 //
 // Every state variable x relaxes towards a target x* with time constant τ, integrated exactly
 // over a step dt with constant inputs:  x(t+dt) = x* + (x(t) − x*)·e^(−dt/τ).
-import type { Season, SiteSpec, ZoneSpec } from './fleet.ts';
+import type { SiteSpec, ZoneSpec } from './fleet.ts';
+import type { Season } from './fleet-values.ts';
 import type { Timeline } from './scenarios.ts';
 
 /** True values in the room; a sensor adds its own noise and rounding (sensor.ts). */

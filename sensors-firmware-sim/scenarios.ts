@@ -1,7 +1,7 @@
 // The scenario timeline: which scenario is under way, where, at a given moment. The environment,
 // the sensors and the devices each ask it about themselves; what each scenario does to readings
 // and which alerts it should raise is written in sensors-firmware-sim/README.md.
-import type { Scenario, ScenarioType } from './fleet.ts';
+import type { Scenario, ScenarioType } from './scenario-schema.ts';
 
 type Of<T extends ScenarioType> = Extract<Scenario, { type: T }>;
 

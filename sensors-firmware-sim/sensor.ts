@@ -1,7 +1,7 @@
 // What a sensor element reports of the room: the true value plus its own noise, rounded to its
 // resolution. Figures are typical of NDIR CO₂, capacitive humidity and class 2 sound level sensors.
 import type { Conditions } from './environment.ts';
-import type { SensorMetric } from './fleet.ts';
+import type { SensorMetric } from './fleet-values.ts';
 import type { Random } from './random.ts';
 
 interface ElementSpec {

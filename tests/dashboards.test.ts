@@ -16,7 +16,8 @@ import { loadConfig } from '../hub/config/config.ts';
 import { InfluxStore } from '../hub/store/influx/index.ts';
 import { SteppedClock } from '../sensors-firmware-sim/clock.ts';
 import { Floor } from '../sensors-firmware-sim/floor.ts';
-import { hubDeclarations, parseFleet } from '../sensors-firmware-sim/fleet.ts';
+import { parseFleet } from '../sensors-firmware-sim/fleet.ts';
+import { hubDeclarations } from '../sensors-firmware-sim/hub-declarations.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-deprecated -- sites run v1 dashboards: Grafana's v2 schema needs Grafana 12 with a feature flag

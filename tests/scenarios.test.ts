@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { SteppedClock } from '../sensors-firmware-sim/clock.ts';
 import { BROKEN_PAYLOADS, Floor, startGatewayLines, type GatewayMoment } from '../sensors-firmware-sim/floor.ts';
-import { hubDeclarations, parseFleet } from '../sensors-firmware-sim/fleet.ts';
+import { parseFleet } from '../sensors-firmware-sim/fleet.ts';
+import { hubDeclarations } from '../sensors-firmware-sim/hub-declarations.ts';
 import type { GatewayState } from '../hub/sources/serial.ts';
 import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
 

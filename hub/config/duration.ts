@@ -17,3 +17,10 @@ export function parseDuration(text: string): number | undefined {
   const [, amount, unit] = match;
   return Number(amount) * (UNITS[unit ?? ''] ?? Number.NaN);
 }
+
+/** Duration fields as milliseconds; they were checked at load, so they always parse. */
+export function ms(durationText: string): number {
+  const value = parseDuration(durationText);
+  if (value === undefined) throw new Error(`not a duration: ${durationText}`);
+  return value;
+}

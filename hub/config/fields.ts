@@ -1,0 +1,66 @@
+// The kinds of value the configuration's sections share, each refusing bad input in words a
+// facilities engineer can act on. Environment variables arrive as text, so numbers and flags
+// also accept their written form.
+import { z } from 'zod';
+import { ID_PATTERN } from '../domain/reading.ts';
+import { originOf } from '../security/origins.ts';
+import { parseDuration } from './duration.ts';
+
+export const id = z.string().regex(ID_PATTERN, {
+  error: 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+});
+
+export const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
+  error: 'must be a duration such as "90s", "15m", "12h", "30d" or "2w"',
+});
+
+/** A whole number, also when it arrives as text from an environment variable. */
+export function integer(min: number, max: number) {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
+    .union(
+      [
+        z.number(),
+        z
+          .string()
+          .trim()
+          .regex(/^-?\d+$/)
+          .transform(Number),
+      ],
+      { error: message },
+    )
+    .pipe(z.number().int({ error: message }).min(min, { error: message }).max(max, { error: message }));
+}
+
+export const port = integer(0, 65535);
+
+/** A web page's origin, as a browser sends it: scheme, host and port, nothing after. */
+export const origin = z.string().transform((value, ctx) => {
+  const normalised = originOf(value);
+  if (normalised !== undefined) return normalised;
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      'must be an origin: http:// or https://, a host name and an optional port, with no path (e.g. "https://grafana.example.com:3000")',
+    input: value,
+  });
+  return z.NEVER;
+});
+
+// Environment variables arrive as text; "false" must not coerce to true.
+export const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], {
+  error: 'must be true or false',
+});
+
+/** A number, also when it arrives as text from an environment variable. */
+export const decimal = z.union(
+  [
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .transform(Number),
+  ],
+  { error: 'must be a number' },
+);

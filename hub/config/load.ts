@@ -1,0 +1,70 @@
+// Reading the configuration at start: the file FLOORWATCH_CONFIG names, if any, then the
+// variables over it, then the checks. Every problem found is reported at once, each saying where
+// its value came from.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError, describeIssue } from './errors.ts';
+import { configSchema, type Config } from './schema.ts';
+import { applyVariables, variableFor } from './variables.ts';
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Relative paths in the config (data_dir) resolve against this; default the process's cwd. */
+  cwd?: string;
+}
+
+/** The settings in a YAML file, as data; a ConfigError when it cannot be read or is not a mapping. */
+function readSettingsFile(file: string, cwd: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, file), 'utf8');
+  } catch (err) {
+    throw new ConfigError([`FLOORWATCH_CONFIG names ${file}, which cannot be read: ${(err as Error).message}`]);
+  }
+  let parsed: unknown;
+  try {
+    // Warnings (unknown tags or directives) mean the file does not say what its author thinks.
+    const doc = parseDocument(text, { logLevel: 'silent' });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) throw problem;
+    parsed = doc.toJS();
+  } catch (err) {
+    throw new ConfigError([`${file} is not valid YAML: ${(err as Error).message}`]);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigError([`${file} must hold a mapping of settings at the top level`]);
+  return parsed as Record<string, unknown>;
+}
+
+/** Reads, merges and checks the configuration. Throws ConfigError listing every problem found. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = env.FLOORWATCH_CONFIG;
+  const raw = file ? readSettingsFile(file, cwd) : {};
+  const source = file || 'defaults';
+  const fromEnv = applyVariables(raw, env);
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const envName = variableFor(fromEnv, issue.path);
+        return describeIssue(
+          issue,
+          envName ? `from ${envName}` : source === 'defaults' ? 'from defaults' : `in ${source}`,
+        );
+      }),
+    );
+  }
+  const config = result.data;
+  config.data_dir = isAbsolute(config.data_dir) ? config.data_dir : resolve(cwd, config.data_dir);
+  const tls = config.security.tls;
+  if (tls) {
+    tls.cert = resolve(cwd, tls.cert);
+    tls.key = resolve(cwd, tls.key);
+    if (tls.ca !== undefined) tls.ca = resolve(cwd, tls.ca);
+  }
+  return config;
+}

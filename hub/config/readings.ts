@@ -1,0 +1,35 @@
+// The `ingest` and `storage` sections: which readings are taken in, and where and how long they
+// are kept.
+import { z } from 'zod';
+import { duration, flag, integer } from './fields.ts';
+
+export const ingestSection = z
+  .strictObject({
+    /** How far ahead of the hub's clock a device's timestamp may be and still be used. */
+    max_clock_skew: duration.default('5m'),
+    /** How old a replayed reading may be and keep its own timestamp (offline buffers). */
+    max_replay_age: duration.default('7d'),
+    max_payload_bytes: integer(64, 16 * 1024 * 1024).default(64 * 1024),
+    max_metrics_per_device: integer(1, 10_000).default(64),
+    /** false: readings from devices not listed under `devices` are refused. */
+    accept_undeclared_devices: flag.default(true),
+    rejections_kept: integer(10, 100_000).default(1000),
+  })
+  .prefault({});
+
+export const storageSection = z
+  .strictObject({
+    /** http://host:8086/database — unset means the embedded SQLite store. */
+    influx_url: z
+      .url({
+        protocol: /^https?$/,
+        error: 'must be an http(s) URL with the database in the path, e.g. http://127.0.0.1:8086/floorwatch',
+      })
+      .optional(),
+    raw_retention: duration.default('30d'),
+    /** InfluxDB's 1-minute means, and alert history in either store. */
+    long_term_retention: duration.default('104w'),
+    /** Readings the store refused for good and journal entries set aside, kept on disk for GET /api/v1/rejections. */
+    set_aside_kept: integer(10, 1_000_000).default(10_000),
+  })
+  .prefault({});

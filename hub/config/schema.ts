@@ -1,0 +1,36 @@
+// The whole floorwatch.yaml, section by section in the order the file is read, and the checks
+// across sections that run once every field is valid.
+import { z } from 'zod';
+import { notifySection, rulesSection } from './alerting.ts';
+import { limitsSection } from './limits.ts';
+import { httpSection, mqttSection } from './listeners.ts';
+import { ingestSection, storageSection } from './readings.ts';
+import { checkSecurity, securitySection } from './security.ts';
+import { checkSite, deviceSchema, serialPortSchema, siteSection, zoneSchema } from './site.ts';
+
+export const configSchema = z
+  .strictObject({
+    site: siteSection,
+    bind: z.string().min(1).default('127.0.0.1'),
+    http: httpSection,
+    mqtt: mqttSection,
+    data_dir: z.string().min(1).default('./data'),
+    storage: storageSection,
+    ingest: ingestSection,
+    security: securitySection,
+    limits: limitsSection,
+    rules: rulesSection,
+    notify: notifySection,
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** auto: readable lines on a terminal, JSON lines otherwise (systemd, containers, files). */
+    log_format: z.enum(['auto', 'text', 'json']).default('auto'),
+    zones: z.array(zoneSchema).default([]),
+    devices: z.array(deviceSchema).default([]),
+    serial: z.array(serialPortSchema).default([]),
+  })
+  .superRefine((cfg, ctx) => {
+    checkSecurity(cfg.security, ctx);
+    checkSite(cfg, ctx);
+  });
+
+export type Config = z.output<typeof configSchema>;

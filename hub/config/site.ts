@@ -1,0 +1,144 @@
+// The site and what is on it: the `site` section, the zones, the devices and the serial ports with
+// gateways on them, and the checks that tie these lists together (each id once, every zone named
+// exists, the device limit covers the devices named).
+import { z } from 'zod';
+import { DEVICE_KINDS } from '../domain/reading.ts';
+import { ZONE_TYPES } from '../domain/zone.ts';
+import { ruleOverridesSchema } from './alerting.ts';
+import { duration, flag, id, integer } from './fields.ts';
+
+export const siteSection = z
+  .strictObject({
+    name: z.string().max(200).default('floorwatch'),
+    /** Which comfort bands apply; calendar: winter Nov–Mar, summer Jun–Aug, transition between. */
+    season: z.enum(['winter', 'summer', 'transition', 'calendar']).default('calendar'),
+  })
+  .prefault({});
+
+export const zoneSchema = z.strictObject({
+  id,
+  name: z.string().max(200).optional(),
+  type: z.enum(ZONE_TYPES).default('call_floor'),
+  /** This zone's own changes to the requirements, on top of the site's. */
+  rules: ruleOverridesSchema.optional(),
+});
+
+export const deviceSchema = z.strictObject({
+  id,
+  kind: z.enum(DEVICE_KINDS),
+  zone: id.optional(),
+  /** How often the device reports; the liveness rules derive their timeouts from it. */
+  heartbeat_interval: duration.default('60s'),
+  /** Battery devices report rarely: critical only after 25 h of silence. */
+  battery: flag.default(false),
+  /** The gateway it reports through: while that is down, this device's offline alert is held. */
+  gateway: id.optional(),
+});
+
+/** A serial port with an RS-485 gateway on it, and the zone of each sensor behind the gateway. */
+export const serialPortSchema = z.strictObject({
+  path: z.string().min(1),
+  baud_rate: integer(50, 4_000_000).default(9600),
+  gateway: id,
+  /** How often the gateway sends $FWG; after 3 intervals without any frame it is offline. */
+  alive_interval: duration.default('10s'),
+  devices: z
+    .record(id, id, {
+      error: 'device ids must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    })
+    .default({}),
+});
+
+export type ZoneConfig = z.output<typeof zoneSchema>;
+export type DeviceConfig = z.output<typeof deviceSchema>;
+export type SerialPortConfig = z.output<typeof serialPortSchema>;
+
+/** The lists a site names, and the limit on devices they must fit under. */
+export interface SiteLists {
+  zones: ZoneConfig[];
+  devices: DeviceConfig[];
+  serial: SerialPortConfig[];
+  limits: { max_devices: number };
+}
+
+/** What the fields cannot say alone: ids listed once, zones that exist, a device limit that fits. */
+export function checkSite(cfg: SiteLists, ctx: z.core.$RefinementCtx): void {
+  const zoneIds = new Set<string>();
+  cfg.zones.forEach((zone, i) => {
+    if (zoneIds.has(zone.id))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['zones', i, 'id'],
+        message: `zone "${zone.id}" is listed twice`,
+        input: zone.id,
+      });
+    zoneIds.add(zone.id);
+  });
+  const deviceIds = new Set<string>();
+  cfg.devices.forEach((device, i) => {
+    if (deviceIds.has(device.id))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', i, 'id'],
+        message: `device "${device.id}" is listed twice`,
+        input: device.id,
+      });
+    deviceIds.add(device.id);
+    if (device.zone !== undefined && !zoneIds.has(device.zone)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', i, 'zone'],
+        message: `names zone "${device.zone}", which is not under zones (known: ${[...zoneIds].join(', ') || 'none'})`,
+        input: device.zone,
+      });
+    }
+  });
+  const configured = new Set([
+    ...cfg.devices.map((d) => d.id),
+    ...cfg.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)]),
+  ]);
+  if (configured.size > cfg.limits.max_devices) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['limits', 'max_devices'],
+      message: `is below the ${configured.size} devices and gateways the configuration names (under devices and serial): raise it to at least ${configured.size}`,
+      input: cfg.limits.max_devices,
+    });
+  }
+  const portOf = new Map<string, string>();
+  cfg.serial.forEach((port, i) => {
+    if (cfg.serial.findIndex((p) => p.path === port.path) < i)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serial', i, 'path'],
+        message: `port ${port.path} is listed twice`,
+        input: port.path,
+      });
+    if (cfg.serial.findIndex((p) => p.gateway === port.gateway) < i)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serial', i, 'gateway'],
+        message: `gateway "${port.gateway}" is listed on two ports`,
+        input: port.gateway,
+      });
+    for (const [device, zone] of Object.entries(port.devices)) {
+      if (!zoneIds.has(zone)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['serial', i, 'devices', device],
+          message: `names zone "${zone}", which is not under zones (known: ${[...zoneIds].join(', ') || 'none'})`,
+          input: zone,
+        });
+      }
+      const other = portOf.get(device);
+      if (other !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['serial', i, 'devices', device],
+          message: `device "${device}" is already behind the gateway on ${other}`,
+          input: device,
+        });
+      portOf.set(device, port.path);
+    }
+  });
+}
