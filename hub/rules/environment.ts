@@ -94,7 +94,7 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
       for (const req of ev.site.settings.book.forMetric(d.zone, metric, now)) {
         const state = d.thresholds.get(req.key);
         if (state && (state.clearedAt !== undefined || state.limits.some((l) => l.since !== undefined))) {
-          ev.changed.add(id);
+          ev.markChanged(id);
           evaluate(ev, id, d, req, [], now);
         }
       }
@@ -110,7 +110,7 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
     )
       continue;
     track.stale = true;
-    ev.changed.add(id);
+    ev.markChanged(id);
     ev.find(`stale.${metric}`, id, d.zone, {
       state: 'firing',
       severity: 'warning',

@@ -68,7 +68,7 @@ export interface Step {
   /** What the rules found, in order: the alert book's input. */
   events: Finding[];
   /** Devices whose evaluation state changed, to be saved. */
-  changed: ReadonlySet<string>;
+  changed: readonly string[];
   gatewaysChanged: boolean;
   /** Devices the tick could not judge (a state this release cannot read); the others were judged. */
   faults: { device: string; error: unknown }[];
@@ -90,7 +90,8 @@ export interface RuleSite {
 /** One step under way: the state it changes, what it has found so far, and what changed. */
 export class Evaluation {
   readonly events: Finding[] = [];
-  readonly changed = new Set<string>();
+  /** A list, not a set: one is made for every observation, and the engine dedupes them as it saves. */
+  readonly changed: string[] = [];
   gatewaysChanged = false;
   readonly faults: Step['faults'] = [];
 
@@ -110,8 +111,12 @@ export class Evaluation {
       this.state.devices.set(id, d);
     }
     if (zone) d.zone = zone;
-    this.changed.add(id);
+    this.markChanged(id);
     return d;
+  }
+
+  markChanged(id: string): void {
+    if (this.changed.at(-1) !== id) this.changed.push(id);
   }
 
   gateway(id: string): GatewayState {

@@ -160,7 +160,7 @@ export function livenessTick(ev: Evaluation, id: string, d: DeviceState): void {
   if (!verdict) return;
   if (d.life.offline && SEVERITY_RANK[d.life.offline.severity] >= SEVERITY_RANK[verdict.severity]) return;
   d.life.offline = { severity: verdict.severity, seenBefore: d.life.lastSeen ?? 0, fresh: 0 };
-  ev.changed.add(id);
+  ev.markChanged(id);
   const behind = site.behind.get(id) ?? 0;
   const held = behind > 0 ? `; the offline alerts of the ${behind} devices behind it are held until it is back` : '';
   ev.find('offline', id, d.zone, {
