@@ -12,6 +12,7 @@ const UNIT = [
   'tests/journal.test.ts',
   'tests/outbox.test.ts',
   'tests/packet-scanner.test.ts',
+  'tests/reports-season.test.ts',
   'tests/rules-engine.test.ts',
   'tests/rules-lifecycle.test.ts',
   'tests/rules-requirements.test.ts',

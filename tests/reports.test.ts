@@ -160,7 +160,7 @@ describe.each([
     await store.write(readings);
     await store.writeAlertEvents(history);
     const config = loadConfig({ env: testEnv(dir(), { config: SITE }) });
-    report = await shiftReport(store, siteRules(config, F), F, T);
+    report = await shiftReport(store, (at) => siteRules(config, at), F, T);
   });
   afterAll(async () => {
     await store?.close();

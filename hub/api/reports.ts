@@ -100,7 +100,7 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
       const accept = request.headers.accept ?? '';
       const html =
         format !== undefined ? format === 'html' : accept.includes('text/html') && !accept.includes('application/json');
-      const report = await shiftReport(store, rules(from), from, to);
+      const report = await shiftReport(store, rules, from, to);
       if (!html) return report;
       return reply.type('text/html; charset=utf-8').send(layoutHtml(shiftLayout(report)));
     },

@@ -109,13 +109,77 @@ async function spread(
   return min === undefined || mean === undefined || max === undefined ? undefined : { min, mean, max };
 }
 
+/** The report's span in pieces, each with the rules in force through it. */
+interface SeasonSpan {
+  from: number;
+  to: number;
+  rules: SiteRules;
+}
+
+/**
+ * Where the season changes within a span: a configured season never does, and the calendar's only
+ * at the start of a month, so only month starts are looked at.
+ */
+function seasonSpans(rulesAt: (at: number) => SiteRules, from: number, to: number): SeasonSpan[] {
+  const spans: SeasonSpan[] = [];
+  let start = from;
+  let current = rulesAt(from);
+  const monthStart = new Date(from);
+  monthStart.setDate(1);
+  monthStart.setHours(0, 0, 0, 0);
+  for (
+    monthStart.setMonth(monthStart.getMonth() + 1);
+    monthStart.getTime() < to;
+    monthStart.setMonth(monthStart.getMonth() + 1)
+  ) {
+    const next = rulesAt(monthStart.getTime());
+    if (next.season === current.season) continue;
+    spans.push({ from: start, to: monthStart.getTime(), rules: current });
+    start = monthStart.getTime();
+    current = next;
+  }
+  spans.push({ from: start, to, rules: current });
+  return spans;
+}
+
+/** A zone's compliance with one requirement, each reading judged by the requirement of its season. */
+async function complianceOf(
+  store: StoreReader,
+  zone: string,
+  key: string,
+  spans: readonly SeasonSpan[],
+  raw: (metric: string) => Promise<SeriesPoint[]>,
+): Promise<ZoneCompliance | undefined> {
+  let within = 0;
+  let readings = 0;
+  let shown: { metric: string; title: string } | undefined;
+  for (const span of spans) {
+    const req = span.rules.zones.find((z) => z.zone === zone)?.requirements.find((r) => r.key === key);
+    if (!req || !isBand(req)) continue;
+    shown ??= { metric: req.metric, title: req.title };
+    const points = (await raw(req.metric)).filter((p) => p.ts >= span.from && p.ts < span.to);
+    const windows = new Map<string, SeriesPoint[]>();
+    for (const w of windowsOf(req)) {
+      const query = { zone, metric: req.metric, from: span.from, to: span.to, agg: w.kind, every: w.windowMs };
+      windows.set(windowKey(w), await store.query(query));
+    }
+    const percent = percentWithin(req, points, windows);
+    if (percent === undefined) continue;
+    within += (percent * points.length) / 100;
+    readings += points.length;
+  }
+  if (!shown || readings === 0) return undefined;
+  return { requirement: key, ...shown, percentWithin: (100 * within) / readings, readings };
+}
+
 async function zoneSummary(
   store: StoreReader,
   z: SiteRules['zones'][number],
-  from: number,
-  to: number,
+  spans: readonly SeasonSpan[],
   raw: (metric: string) => Promise<SeriesPoint[]>,
 ): Promise<ZoneSummary> {
+  const from = spans[0]?.from ?? 0;
+  const to = spans.at(-1)?.to ?? 0;
   const [temperature, humidity, hourly] = await Promise.all([
     spread(store, z.zone, 'temperature', from, to),
     spread(store, z.zone, 'humidity', from, to),
@@ -125,24 +189,15 @@ async function zoneSummary(
     (best, p) => (best === undefined || p.value > best.value ? p : best),
     undefined,
   );
+  const keys = [
+    ...new Set(
+      spans.flatMap((s) => s.rules.zones.find((y) => y.zone === z.zone)?.requirements ?? []).map((r) => r.key),
+    ),
+  ];
   const compliance: ZoneCompliance[] = [];
-  for (const req of z.requirements.filter(isBand)) {
-    const points = await raw(req.metric);
-    const windows = new Map<string, SeriesPoint[]>();
-    for (const w of windowsOf(req))
-      windows.set(
-        windowKey(w),
-        await store.query({ zone: z.zone, metric: req.metric, from, to, agg: w.kind, every: w.windowMs }),
-      );
-    const percent = percentWithin(req, points, windows);
-    if (percent !== undefined)
-      compliance.push({
-        requirement: req.key,
-        metric: req.metric,
-        title: req.title,
-        percentWithin: percent,
-        readings: points.length,
-      });
+  for (const key of keys) {
+    const c = await complianceOf(store, z.zone, key, spans, raw);
+    if (c) compliance.push(c);
   }
   return {
     zone: z.zone,
@@ -155,12 +210,15 @@ async function zoneSummary(
   };
 }
 
+/** `rulesAt` gives the rules in force at a time: a reading is judged by those of its own season. */
 export async function shiftReport(
   store: StoreReader,
-  rules: SiteRules,
+  rulesAt: (at: number) => SiteRules,
   from: number,
   to: number,
 ): Promise<ShiftReport> {
+  const spans = seasonSpans(rulesAt, from, to);
+  const rules = rulesAt(from);
   const zones: ZoneSummary[] = [];
   const positions: PositionExposure[] = [];
   // 'unassigned' is not a place on the floor: its devices have no zone in the store.
@@ -171,7 +229,7 @@ export async function shiftReport(
       if (!points) cache.set(metric, (points = store.query({ zone: z.zone, metric, from, to })));
       return points;
     };
-    zones.push(await zoneSummary(store, z, from, to, raw));
+    zones.push(await zoneSummary(store, z, spans, raw));
     const devices = [
       ...new Set((await raw('noise')).map((p) => p.device).filter((d): d is string => d !== undefined)),
     ].sort();

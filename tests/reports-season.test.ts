@@ -1,0 +1,42 @@
+// A shift that crosses a change of season judges each reading by the requirements of its own
+// season, as the alert rules do.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../hub/config/config.ts';
+import type { Reading } from '../hub/domain/reading.ts';
+import { shiftReport } from '../hub/reports/shift.ts';
+import { siteRules } from '../hub/rules/site.ts';
+import { SqliteStore } from '../hub/store/sqlite.ts';
+import { tempDir, testEnv } from './support/hub.ts';
+
+const MINUTE = 60_000;
+
+describe('a night shift from the last evening of October into November', () => {
+  it('judges the readings before midnight by the transition season and those after by winter', async () => {
+    const config = loadConfig({
+      env: testEnv(tempDir(), {
+        config: { site: { season: 'calendar' }, zones: [{ id: 'floor-a', type: 'call_floor' }] },
+      }),
+    });
+    const from = new Date(2026, 9, 31, 22, 0).getTime();
+    const to = new Date(2026, 10, 1, 6, 0).getTime();
+    const midnight = new Date(2026, 10, 1, 0, 0).getTime();
+    // 25 °C: inside the transition season's band (up to 26 °C), above winter's (24 °C).
+    const readings: Reading[] = [];
+    for (let ts = from; ts < to; ts += MINUTE)
+      readings.push({ device: 't-1', zone: 'floor-a', metric: 'temperature', value: 25, ts });
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.init();
+    try {
+      await store.write(readings);
+      const rules = (at: number) => siteRules(config, at);
+      expect(rules(from).season).toBe('transition');
+      expect(rules(midnight).season).toBe('winter');
+      const report = await shiftReport(store, rules, from, to);
+      const temperature = report.zones[0]?.compliance.find((c) => c.requirement === 'temperature');
+      const before = (midnight - from) / MINUTE;
+      expect(temperature).toMatchObject({ readings: readings.length, percentWithin: (100 * before) / readings.length });
+    } finally {
+      await store.close();
+    }
+  });
+});
