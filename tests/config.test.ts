@@ -124,6 +124,13 @@ describe('configuration', () => {
     expect(problems({ FLOORWATCH_CONFIG: broken })[0]).toMatch(/not valid YAML/);
   });
 
+  it('refuses the zone ids the hub uses for devices outside every zone and for its own alerts', () => {
+    for (const id of ['unassigned', 'hub']) {
+      const path = file(`${id}.yaml`, `zones:\n  - {id: floor-a}\n  - {id: ${id}}\n`);
+      expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(new RegExp(`zones\\.1\\.id.*zone id "${id}" is taken`));
+    }
+  });
+
   it('refuses a device listed twice', () => {
     const path = file('twice.yaml', 'devices:\n  - {id: t-1, kind: sensor}\n  - {id: t-1, kind: phone}\n');
     expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(/devices\.1\.id.*listed twice/);

@@ -61,10 +61,24 @@ export interface SiteLists {
   limits: { max_devices: number };
 }
 
+/** Zone names the hub gives its own alerts and devices outside every zone, in alerts and the store. */
+const RESERVED_ZONES = new Map([
+  ['unassigned', 'devices not in a zone'],
+  ['hub', "the hub's own alerts"],
+]);
+
 /** What the fields cannot say alone: ids listed once, zones that exist, a device limit that fits. */
 export function checkSite(cfg: SiteLists, ctx: z.core.$RefinementCtx): void {
   const zoneIds = new Set<string>();
   cfg.zones.forEach((zone, i) => {
+    const reserved = RESERVED_ZONES.get(zone.id);
+    if (reserved !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['zones', i, 'id'],
+        message: `zone id "${zone.id}" is taken: alerts and the store use it for ${reserved}; choose another id`,
+        input: zone.id,
+      });
     if (zoneIds.has(zone.id))
       ctx.addIssue({
         code: 'custom',
