@@ -101,13 +101,16 @@ export function describeJournalContract(name: string, { open, tearTail, savedPos
       await eventually(async () => ((await oldest(j1)) ?? 0) > 1, {
         what: 'entries all consumers are past to be removed',
       });
-      const first = (await oldest(j1))!;
-      expect(first).toBeLessThanOrEqual(31);
+      expect(await oldest(j1)).toBeLessThanOrEqual(31);
       await rules.stop();
       await j1.close();
 
       // After a restart, until the rules say where they are, nothing goes, however far the store gets.
+      // (The oldest entry is read once the journal is reopened: removal may still run until it closes.)
       const j2 = await openJournal({ dir, segmentBytes: 512 });
+      const first = (await oldest(j2))!;
+      expect(first).toBeGreaterThan(1);
+      expect(first).toBeLessThanOrEqual(31);
       const again = collector();
       j2.consume('store', again.handler, { commitIntervalMs: 0 });
       for (let i = 42; i <= 80; i++) await j2.append([reading(i)]);
