@@ -1,10 +1,10 @@
 // Where readings come in and what keeps track of them: ingest (validation, duplicates, the device
 // cap) in front of the journal, the device registry and the live feed behind it.
 import { join } from 'node:path';
-import { ms } from '../config/config.ts';
+import { ms, type Config } from '../config/config.ts';
 import { DeviceRegistry } from '../devices/registry.ts';
 import { LiveFeed } from '../feed/live-feed.ts';
-import { Ingest } from '../ingest/ingest.ts';
+import { Ingest, type IngestDeps } from '../ingest/ingest.ts';
 import { KnownDevices } from '../ingest/known-devices.ts';
 import { RejectionLog } from '../ingest/rejections.ts';
 import type { Journal } from '../journal/journal.ts';
@@ -19,6 +19,20 @@ export interface Intake {
 
 /** How many recent journal entries seed the duplicate filter at start. */
 const DUPLICATE_MEMORY_ENTRIES = 100_000;
+
+/** What ingest takes from the configuration: its limits, and the zone of each declared device. */
+export function ingestSettings(config: Config): Pick<IngestDeps, 'settings' | 'declaredZones'> {
+  return {
+    settings: {
+      maxClockSkewMs: ms(config.ingest.max_clock_skew),
+      maxReplayAgeMs: ms(config.ingest.max_replay_age),
+      maxPayloadBytes: config.ingest.max_payload_bytes,
+      maxMetricsPerDevice: config.ingest.max_metrics_per_device,
+      acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
+    },
+    declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
+  };
+}
 
 export async function openIntake(ctx: HubContext, journal: Journal): Promise<Intake> {
   const { config, log, metrics, now, lifecycle } = ctx;
@@ -50,14 +64,7 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
       ),
   });
   const ingest = new Ingest({
-    settings: {
-      maxClockSkewMs: ms(config.ingest.max_clock_skew),
-      maxReplayAgeMs: ms(config.ingest.max_replay_age),
-      maxPayloadBytes: config.ingest.max_payload_bytes,
-      maxMetricsPerDevice: config.ingest.max_metrics_per_device,
-      acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
-    },
-    declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
+    ...ingestSettings(config),
     knownDevices,
     append: (entries) => journal.append(entries),
     rejections,

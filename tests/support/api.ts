@@ -31,6 +31,7 @@ import { parseShifts } from '../../hub/rules/exposure.ts';
 import { siteRules } from '../../hub/rules/site.ts';
 import { installApiAccess } from '../../hub/security/api-access.ts';
 import { Revocations } from '../../hub/security/revocations.ts';
+import { ingestSettings } from '../../hub/compose/intake.ts';
 import { openSiteSecurity, type SiteSecurity } from '../../hub/compose/security.ts';
 import type { GatewayState } from '../../hub/sources/serial.ts';
 import { SqliteStore } from '../../hub/store/sqlite.ts';
@@ -85,14 +86,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     rules.feed(...entries);
   };
   const ingest = new Ingest({
-    settings: {
-      maxClockSkewMs: ms(config.ingest.max_clock_skew),
-      maxReplayAgeMs: ms(config.ingest.max_replay_age),
-      maxPayloadBytes: config.ingest.max_payload_bytes,
-      maxMetricsPerDevice: config.ingest.max_metrics_per_device,
-      acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
-    },
-    declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
+    ...ingestSettings(config),
     knownDevices: new KnownDevices({ max: config.limits.max_devices, configured: config.devices.map((d) => d.id) }),
     append: apply,
     rejections,
