@@ -1,0 +1,130 @@
+// An operator's change to alert state (acknowledge, silence) made on any hub reaches the rules
+// leader through Redis: a request in a list the leader takes from, an answer on a channel of the
+// asking hub's own. The leader answers once the change is in Redis (state-mirror.ts). No answer in
+// time (no leader, Redis away) is an error saying so; the request may still be carried out later,
+// which for an acknowledgement or a silence is what the operator asked for.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+export type RequestKind = 'ack' | 'addSilence' | 'removeSilence';
+
+interface Request {
+  id: string;
+  node: string;
+  kind: RequestKind;
+  args: unknown[];
+}
+
+interface Answer {
+  id: string;
+  value?: unknown;
+  error?: { message: string; statusCode?: number };
+}
+
+/** A change refused, by the leader (no such alert) or because no leader answered. */
+export class RequestError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+const REQUESTS_KEY = 'rules:requests';
+/** Requests taken at once by the leader. */
+const TAKE = 20;
+
+export interface RuleRequestsOptions {
+  /** Commands, keys under the cluster's prefix. */
+  redis: Redis;
+  /** A connection of its own for the answers (a subscribed connection takes no commands). */
+  subscriber: Redis;
+  /** Channels are not prefixed by Redis: the cluster's prefix. */
+  prefix: string;
+  node: string;
+  /** How long a hub waits for the leader's answer. Default 5000. */
+  timeoutMs?: number;
+}
+
+export class RuleRequests {
+  private readonly waiting = new Map<string, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly channel: string;
+  private subscribed: Promise<unknown> | undefined;
+
+  constructor(private readonly options: RuleRequestsOptions) {
+    this.channel = answersChannel(options.prefix, options.node);
+    options.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      const answer = JSON.parse(message) as Answer;
+      const waiter = this.waiting.get(answer.id);
+      if (!waiter) return;
+      this.waiting.delete(answer.id);
+      if (answer.error) waiter.reject(new RequestError(answer.error.statusCode ?? 500, answer.error.message));
+      else waiter.resolve(answer.value);
+    });
+  }
+
+  /** Asks the leader for a change and waits for its answer. */
+  async ask(kind: RequestKind, args: unknown[]): Promise<unknown> {
+    const { redis, subscriber, node } = this.options;
+    await (this.subscribed ??= subscriber.subscribe(this.channel));
+    const id = randomUUID();
+    const timeoutMs = this.options.timeoutMs ?? 5000;
+    const answered = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(
+          new RequestError(
+            503,
+            `no rules leader answered within ${timeoutMs / 1000} s (a leader is being elected, or Redis is unreachable); the change may still be made — check before trying again`,
+          ),
+        );
+      }, timeoutMs);
+      this.waiting.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+    try {
+      await redis.rpush(REQUESTS_KEY, JSON.stringify({ id, node, kind, args } satisfies Request));
+    } catch (err) {
+      this.waiting.get(id)?.reject(new RequestError(503, `Redis is unreachable: ${(err as Error).message}`));
+    }
+    return answered;
+  }
+
+  /** The leader: carries out waiting requests with `handle` and answers each. Returns how many. */
+  async serve(handle: (kind: RequestKind, args: unknown[]) => Promise<unknown>): Promise<number> {
+    const { redis, prefix } = this.options;
+    const taken = (await redis.lpop(REQUESTS_KEY, TAKE)) ?? [];
+    for (const text of taken) {
+      const request = JSON.parse(text) as Request;
+      let answer: Answer;
+      try {
+        answer = { id: request.id, value: (await handle(request.kind, request.args)) ?? null };
+      } catch (err) {
+        const { message, statusCode } = err as { message: string; statusCode?: number };
+        answer = { id: request.id, error: { message, ...(statusCode !== undefined && { statusCode }) } };
+      }
+      await redis.publish(answersChannel(prefix, request.node), JSON.stringify(answer));
+    }
+    return taken.length;
+  }
+
+  close(): void {
+    for (const waiter of this.waiting.values()) waiter.reject(new RequestError(503, 'this hub is stopping'));
+    this.waiting.clear();
+  }
+}
+
+function answersChannel(prefix: string, node: string): string {
+  return `${prefix}:rules:answers:${node}`;
+}
