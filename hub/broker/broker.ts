@@ -5,7 +5,7 @@
 // sends the PUBACK only after authorizePublish calls back, and a held callback back-pressures only
 // that client. Logins, the topic ACL and the per-client limits (security/broker-guard.ts) come
 // first; a QoS 2 message is taken in once however often it arrives (qos2-arrivals.ts).
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { IncomingMessage as HttpRequest } from 'node:http';
@@ -50,6 +50,8 @@ export interface BrokerOptions {
   limits: BrokerLimits & { connectTimeoutMs: number };
   /** How much the hub takes in under load (sources/admission.ts). */
   admission: Omit<AdmissionOptions, 'now' | 'onShed' | 'onFlooding' | 'floodGraceMs'>;
+  /** In a cluster: the message bus and persistence shared with the other hubs (cluster/broker-state.ts). */
+  shared?: { mq: unknown; persistence: unknown };
   /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
   tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
@@ -145,6 +147,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     );
   };
   const broker = await Aedes.createBroker({
+    ...(options.shared && { mq: options.shared.mq, persistence: options.shared.persistence }),
     connectTimeout: limits.connectTimeoutMs,
     // No keepaliveLimit: Aedes answers it with CONNACK 6, which MQTT 3.1.1 lacks; the guard's preConnect holds keepalives to the limit instead.
     preConnect(client, packet, done) {
@@ -239,6 +242,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     metrics.mqttClients.set(broker.connectedClients);
   });
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
+  // A failure of the broker's own (its persistence in Redis, a will sweep): logged, never fatal.
+  // Aedes emits it without declaring it.
+  (broker as unknown as EventEmitter).on('error', (err: Error) =>
+    log.warn({ err: err.message }, `MQTT broker: ${err.message}`),
+  );
   broker.on('connectionError', (client, err) =>
     log.debug({ client: client.id, err: err.message }, 'MQTT connection error'),
   );

@@ -1,5 +1,7 @@
 // The broker and the sources that feed ingest: MQTT devices (TCP, MQTTS, WebSocket) and serial
 // gateways, with the credentials that may be withdrawn while clients are connected.
+import { openBrokerState, type BrokerState } from '../cluster/broker-state.ts';
+import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
 import { describeAdmission } from '../broker/admission.ts';
 import { startBroker, type Broker } from '../broker/broker.ts';
@@ -19,6 +21,25 @@ export interface Mqtt {
 
 /** The rules' handler at one batch this long is stuck, not slow: admission stops waiting for it. */
 const RULES_STUCK_MS = 5_000;
+
+/** In a cluster, the broker's bus and persistence in Redis; stopped after the broker, which uses them. */
+async function openSharedState(ctx: HubContext): Promise<BrokerState | undefined> {
+  const { config, log, metrics, lifecycle } = ctx;
+  const { redis_url: url } = config.cluster;
+  if (url === undefined) return undefined;
+  const node = nodeId(config.cluster);
+  const state = await openBrokerState({
+    url,
+    node,
+    prefix: config.cluster.prefix,
+    maxWaiting: config.cluster.max_waiting_messages,
+    log,
+    onNotSent: () => metrics.clusterNotSent.inc(),
+  });
+  log.info({ node }, `cluster node ${node}: broker state shared through Redis at ${url}`);
+  lifecycle.add({ name: 'cluster broker state', stop: () => state.close() });
+  return state;
+}
 
 export async function openMqtt(
   ctx: HubContext,
@@ -40,12 +61,14 @@ export async function openMqtt(
   // taking seconds): readings are still journaled and stored meanwhile, and health shows the lag.
   const rulesBehindMs = () => (journal.stuck('rules', RULES_STUCK_MS) ? 0 : journal.behindMs('rules'));
   const readings = mqttReadings({ ingest, log, now });
+  const shared = await openSharedState(ctx);
   const tls = config.security.tls && security.tls && { port: config.security.tls.mqtt_port, ...security.tls };
   const broker = await startBroker({
     host: config.bind,
     ...(!config.security.require_tls && { port: config.mqtt.port }),
     prefix: config.mqtt.topic_prefix,
     take: readings.take,
+    ...(shared && { shared }),
     log,
     metrics,
     now,

@@ -2,6 +2,7 @@
 // across sections that run once every field is valid.
 import { z } from 'zod';
 import { notifySection, rulesSection } from './alerting.ts';
+import { checkCluster, clusterSection } from './cluster.ts';
 import { limitsSection } from './limits.ts';
 import { httpSection, mqttSection } from './listeners.ts';
 import { ingestSection, storageSection } from './readings.ts';
@@ -21,6 +22,7 @@ export const configSchema = z
     limits: limitsSection,
     rules: rulesSection,
     notify: notifySection,
+    cluster: clusterSection,
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** auto: readable lines on a terminal, JSON lines otherwise (systemd, containers, files). */
     log_format: z.enum(['auto', 'text', 'json']).default('auto'),
@@ -31,6 +33,7 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     checkSecurity(cfg.security, ctx);
     checkSite(cfg, ctx);
+    checkCluster(cfg, ctx);
   });
 
 export type Config = z.output<typeof configSchema>;

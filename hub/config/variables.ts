@@ -10,6 +10,8 @@ const NAMED_VARIABLES = new Map<string, string[]>([
   ['FLOORWATCH_INFLUX_URL', ['storage', 'influx_url']],
   ['FLOORWATCH_LOG_LEVEL', ['log_level']],
   ['FLOORWATCH_LOG_FORMAT', ['log_format']],
+  ['FLOORWATCH_REDIS_URL', ['cluster', 'redis_url']],
+  ['FLOORWATCH_NODE_ID', ['cluster', 'node_id']],
 ]);
 
 /**

@@ -152,6 +152,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: '1 while the hub is overloaded (see floorwatch_mqtt_shed_total), else 0',
       registers,
     }),
+    clusterNotSent: new Counter({
+      name: 'floorwatch_cluster_messages_not_sent_total',
+      help: "Broker messages not passed to the other hubs of the cluster: more than cluster.max_waiting_messages were waiting for Redis, or Redis refused them (this hub's own subscribers had them)",
+      registers,
+    }),
     mqttShed: new Counter({
       name: 'floorwatch_mqtt_shed_total',
       help: 'QoS 0 messages not taken in because the hub was overloaded (messages waited longer than limits.max_ingest_delay for the journal, or the rules were further behind than rules.max_behind) and their client sent more than its share',

@@ -1,0 +1,89 @@
+// What a hub's broker shares with the other hubs through Redis: its message bus (emitter.ts), and
+// its persistence (aedes-persistence-redis: retained messages, subscriptions, persistent sessions
+// and wills), so a device may connect to any hub, a client id that connects to a second hub takes
+// over from the first, and retained messages outlive a hub's restart.
+import { createRequire } from 'node:module';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ClusterEmitter } from './emitter.ts';
+
+export interface BrokerStateOptions {
+  url: string;
+  node: string;
+  prefix: string;
+  /** Copies of messages for the other hubs waiting for Redis, at most. */
+  maxWaiting: number;
+  log: Logger;
+  /** A copy for the other hubs not sent. */
+  onNotSent: () => void;
+  /** How long closing waits for Redis. Default 2000 ms. */
+  closeTimeoutMs?: number;
+}
+
+/** The aedes persistence, as far as this module handles it; the broker uses the rest. */
+interface Persistence {
+  destroy(cb: () => void): void;
+}
+const createPersistence = createRequire(import.meta.url)('aedes-persistence-redis') as (options: {
+  conn: Redis;
+}) => Persistence;
+
+export interface BrokerState {
+  mq: ClusterEmitter;
+  persistence: Persistence;
+  /** After the broker has closed (it closes `mq`): lets go of the persistence, within the time limit. */
+  close(): Promise<void>;
+}
+
+/** Connects to Redis; refuses with a message that says where, when Redis does not answer. */
+export async function openBrokerState(options: BrokerStateOptions): Promise<BrokerState> {
+  const { url, prefix, log } = options;
+  // Publishing and the persistence fail fast while Redis is away rather than queue without bound;
+  // the subscriber keeps its queue, so subscriptions made meanwhile are sent when Redis is back.
+  const failFast = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+  const pub = new Redis(url, failFast);
+  const sub = new Redis(url, { lazyConnect: true });
+  const conn = new Redis(url, { ...failFast, keyPrefix: `${prefix}:` });
+  const connections = [pub, sub, conn];
+  let lastError = '';
+  for (const c of connections) {
+    c.on('error', (err: Error) => {
+      if (err.message === lastError) return;
+      lastError = err.message;
+      log.warn({ err: err.message }, `Redis at ${url} (the cluster's shared state): ${err.message}`);
+    });
+  }
+  try {
+    await Promise.all(connections.map((c) => c.connect()));
+  } catch (err) {
+    for (const c of connections) c.disconnect();
+    throw new Error(`cannot reach Redis at ${url} (cluster.redis_url): ${(err as Error).message}`, { cause: err });
+  }
+  lastError = '';
+  const closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+  const mq = new ClusterEmitter({
+    node: options.node,
+    prefix,
+    pub,
+    sub,
+    maxInFlight: options.maxWaiting,
+    closeTimeoutMs,
+    onNotSent: options.onNotSent,
+  });
+  const persistence = createPersistence({ conn });
+  return {
+    mq,
+    persistence,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          conn.disconnect();
+          resolve();
+        }, closeTimeoutMs);
+        persistence.destroy(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,44 @@
+// The `cluster` section: hubs that act as one through a Redis they share. Without a Redis URL the
+// hub runs alone, exactly as before.
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { id, integer } from './fields.ts';
+
+export const clusterSection = z
+  .strictObject({
+    /** The Redis the hubs share, redis:// or rediss:// (TLS); absent: this hub runs alone. */
+    redis_url: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, { error: 'must be a Redis URL such as redis://127.0.0.1:6379' })
+      .optional(),
+    /** This hub's name in the cluster, as health and the logs show it. Default: the host name. */
+    node_id: id.optional(),
+    /** Every key and channel of the cluster starts with it, so clusters can share one Redis. */
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, { error: 'must be letters, digits, "_" or "-"' })
+      .default('floorwatch'),
+    /** Copies of broker messages for the other hubs waiting for Redis, at most; past it they are not sent (counted). */
+    max_waiting_messages: integer(10, 10_000_000).default(10_000),
+  })
+  .prefault({});
+
+export function checkCluster(
+  cfg: { cluster: z.output<typeof clusterSection>; storage: { influx_url?: string | undefined } },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (cfg.cluster.redis_url !== undefined && cfg.storage.influx_url === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cluster', 'redis_url'],
+      message:
+        'a cluster stores readings in InfluxDB, which every hub writes to and reads from: set storage.influx_url (or FLOORWATCH_INFLUX_URL), or leave cluster.redis_url unset to run one hub alone',
+      input: cfg.cluster.redis_url,
+    });
+  }
+}
+
+/** The hub's name in the cluster. */
+export function nodeId(cluster: z.output<typeof clusterSection>): string {
+  return cluster.node_id ?? hostname();
+}
