@@ -11,7 +11,8 @@ import { Lifecycle } from './compose/lifecycle.ts';
 import { openMqtt } from './compose/mqtt.ts';
 import { openStorage } from './compose/storage.ts';
 import type { Config } from './config/config.ts';
-import { startAlerting } from './compose/alerting.ts';
+import { startAlerting, type Alerting, type AlertingOptions } from './compose/alerting.ts';
+import { startClusterAlerting } from './compose/cluster.ts';
 import { openSiteSecurity } from './compose/security.ts';
 import { createLog } from './telemetry/log.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
@@ -56,7 +57,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const { journal, store, writer, setAside } = storage;
     const intake = await openIntake(ctx, journal);
     const mqtt = await openMqtt(ctx, { security, ingest: intake.ingest, journal });
-    const alerting = startAlerting({
+    const alertingOptions: AlertingOptions = {
       config,
       journal,
       store,
@@ -81,9 +82,19 @@ export async function startHub(options: HubOptions): Promise<Hub> {
           ...(status.lastError !== undefined && { journalError: status.lastError }),
         };
       },
-    });
+    };
     // Stopped before the broker, so alert messages can still be published.
-    lifecycle.add({ name: 'alerting', stop: () => alerting.stop() });
+    const { redis_url: clusterUrl } = config.cluster;
+    let alerting: Alerting;
+    if (clusterUrl === undefined) {
+      const alone = startAlerting(alertingOptions);
+      alerting = alone;
+      lifecycle.add({ name: 'alerting', stop: () => alone.stop() });
+    } else {
+      const cluster = await startClusterAlerting(alertingOptions, clusterUrl);
+      alerting = cluster;
+      lifecycle.add({ name: 'cluster', stop: () => cluster.stop(), health: () => cluster.health() });
+    }
     const api = await openApi(ctx, { security, storage, intake, mqtt, alerting });
     // Stopped first: no new MQTT connections while the rest stops.
     lifecycle.add({ name: 'new MQTT connections', stop: () => mqtt.broker.stopAccepting() });

@@ -8,18 +8,17 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
-import type { RuleEngine } from '../rules/engine.ts';
 import type { SiteRules } from '../rules/site.ts';
 import type { Audit } from '../security/audit.ts';
 import { choiceParam, idParam, limitParam, refuse, resolveTime, serialParam, textParam, TIME_FORMS } from './params.ts';
 import { alertEvent, alertView, silence, siteRules } from './rule-schemas.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
-import { ALERT_STATES, type Alert, type AlertView, type SilenceMatchers } from '../domain/alert.ts';
+import { ALERT_STATES, type Alert, type AlertChanges, type AlertView, type SilenceMatchers } from '../domain/alert.ts';
 import { SEVERITIES } from '../domain/requirement.ts';
 
 export interface AlertsRoutesOptions {
   /** Reads from the ledger's read-only view; an operator's change through the rule engine, which saves it. */
-  engine: AlertView & Pick<RuleEngine, 'ack' | 'addSilence' | 'removeSilence'>;
+  engine: AlertView & AlertChanges;
   rules: () => SiteRules;
   now: () => number;
   /** Who acknowledged or silenced what: the signed-in token as well as the name given. */
@@ -144,7 +143,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
     async (request) => {
       const { id } = request.params;
       const { by, comment } = request.body;
-      const acked = view(engine.ack(id, by, comment));
+      const acked = view(await engine.ack(id, by, comment));
       audit(request.actor, 'alert.ack', { alert: id, by, ...(comment !== undefined && { comment }) });
       return acked;
     },
@@ -248,7 +247,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
       },
     },
     async (request, reply) => {
-      const created = engine.addSilence(request.body);
+      const created = await engine.addSilence(request.body);
       const { matchers: given, startsAt, endsAt, createdBy, comment } = request.body;
       audit(request.actor, 'silence.create', {
         silence: created.id,
@@ -278,7 +277,8 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (!engine.removeSilence(id)) return reply.code(404).send({ error: 'Not Found', message: `no silence ${id}` });
+      if (!(await engine.removeSilence(id)))
+        return reply.code(404).send({ error: 'Not Found', message: `no silence ${id}` });
       audit(request.actor, 'silence.delete', { silence: id });
       return reply.code(204).send();
     },

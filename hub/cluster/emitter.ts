@@ -41,7 +41,9 @@ export class ClusterEmitter implements MQEmitter {
   private inFlight = 0;
 
   constructor(private readonly options: ClusterEmitterOptions) {
-    this.remote = new MQEmitterRedisPrefix(`${options.prefix}/`, { pubConn: options.pub, subConn: options.sub });
+    // Channels "<prefix>/mqtt/<topic>": the pattern for '#' is then "<prefix>/mqtt*", which no
+    // other channel of the cluster (the rules', "<prefix>:…") matches.
+    this.remote = new MQEmitterRedisPrefix(`${options.prefix}/mqtt/`, { pubConn: options.pub, subConn: options.sub });
     this.remote.on('#', this.fromOtherNodes);
   }
 

@@ -55,6 +55,8 @@ export interface StateMirrorOptions {
   redis: Redis;
   /** The channel copies are announced on (channels are not prefixed by Redis: give the full name). */
   channel: string;
+  /** Told of each row a replica takes from an announced copy (not of deletions, nor of whole loads). */
+  onRow?: (table: string, row: Record<string, unknown>) => void;
 }
 
 /** What the mirror learnt from Redis, for the hub's log and health. */
@@ -70,6 +72,7 @@ export class StateMirror {
   private readonly sequenced: boolean;
   private copying: Promise<unknown> = Promise.resolve();
   private token: number | undefined;
+  private beforeCopy: (() => void) | undefined;
   /** The version of the state this ledger holds. */
   private version = 0;
 
@@ -136,12 +139,18 @@ export class StateMirror {
       this.setSequences(set.sequences);
     })();
     this.version = version;
+    for (const [table, , row] of set.rows)
+      if (row !== null && this.columns.has(table)) this.options.onRow?.(table, row);
     return true;
   }
 
-  /** From now on, every committed change is copied to Redis for the term `token`. */
-  lead(token: number): void {
+  /**
+   * From now on, every committed change is copied to Redis for the term `token`; `beforeCopy`
+   * runs just before each copy is made, to write what must travel with it.
+   */
+  lead(token: number, beforeCopy?: () => void): void {
     this.token = token;
+    this.beforeCopy = beforeCopy;
     const { db } = this.options;
     for (const table of this.tables) {
       const name = (op: string) => `"mirror_${table}_${op}"`;
@@ -159,6 +168,7 @@ export class StateMirror {
   /** Stops copying: the ledger becomes a replica again. */
   follow(): void {
     this.token = undefined;
+    this.beforeCopy = undefined;
     const { db } = this.options;
     for (const table of this.tables)
       for (const op of ['insert', 'update', 'delete']) db.exec(`DROP TRIGGER IF EXISTS temp."mirror_${table}_${op}"`);
@@ -180,6 +190,7 @@ export class StateMirror {
     const { db, redis, channel } = this.options;
     const token = this.token;
     if (token === undefined) throw new Error('this hub does not lead the rules: its changes are not copied');
+    this.beforeCopy?.();
     const changed = db.prepare(`SELECT DISTINCT tbl, rid FROM ${CHANGED}`).all() as { tbl: string; rid: number }[];
     if (changed.length === 0) return;
     db.prepare(`DELETE FROM ${CHANGED}`).run();

@@ -9,13 +9,14 @@ import type { LiveFeed } from '../feed/live-feed.ts';
 import { ms, type Config } from '../config/config.ts';
 import type { ConsumerHandle, Journal } from '../journal/journal.ts';
 import type { SetAsideLog } from '../journal/set-aside.ts';
-import { RuleEngine, type HubStatus } from '../rules/engine.ts';
+import { RuleEngine, type AlertSink, type HubStatus } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
 import { effectiveRules, ruleSettings, type SiteRules } from '../rules/site.ts';
 import type { Store } from '../store/store.ts';
 import { Notifier, historyTarget } from '../notify/notifier.ts';
 import { Outbox, type Timers } from '../notify/outbox.ts';
 import { webhookTarget } from '../notify/webhook.ts';
+import type { AlertChanges } from '../domain/alert.ts';
 
 export interface AlertingOptions {
   config: Config;
@@ -41,13 +42,38 @@ export interface Alerting {
   stop(): Promise<void>;
 }
 
-const TICK_MS = 1000;
+export const TICK_MS = 1000;
 const PRUNE_EVERY_MS = 3_600_000;
 
-export function startAlerting(options: AlertingOptions): Alerting {
-  const { config, journal, store, log, now } = options;
-  const settings = ruleSettings(config);
-  const ledger = new AlertLedger(join(config.data_dir, 'alerts.sqlite'));
+/** The rules' working parts on a ledger: the outbox, the notifier and the engine. */
+export interface RulesOnLedger {
+  engine: RuleEngine;
+  outbox: Outbox;
+  notifier: Notifier;
+  /** The clock tick: time-driven rules, the hub's own health, pruning. Never throws. */
+  tick(): Promise<void>;
+  /** Stops deliveries and waits for those in flight and for MQTT messages sent. */
+  close(): Promise<void>;
+}
+
+export interface RulesOnLedgerExtras {
+  /** The engine's state went back to its last save: what was applied since must come again. */
+  onReload: () => void;
+  /** In a cluster: the leader's term, carried by every notice. */
+  term?: number;
+  /**
+   * In a cluster: resolves once the state so far is where the cluster keeps it. Transitions are
+   * announced, and notifications delivered, only after it; a rejection holds them back.
+   */
+  settled?: () => Promise<void>;
+}
+
+export function rulesOnLedger(
+  options: AlertingOptions,
+  ledger: AlertLedger,
+  { onReload, term, settled }: RulesOnLedgerExtras,
+): RulesOnLedger {
+  const { config, store, log, now } = options;
   const webhooks = config.notify.webhooks.map((hook) => webhookTarget(hook));
   const outbox = new Outbox({
     db: ledger.db,
@@ -58,6 +84,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
     retryFirstMs: ms(config.notify.retry_first),
     retryMaxMs: ms(config.notify.retry_max),
     setAside: (target, row, err) => options.setAside.notification(target, row.payload, err),
+    ...(settled && { ready: settled }),
   });
   const notifier = new Notifier({
     site: config.site.name,
@@ -67,10 +94,21 @@ export function startAlerting(options: AlertingOptions): Alerting {
     webhooks: webhooks.map((w) => w.name),
     publish: options.publish,
     onEvent: (e) => options.feed.publishAlert(e),
+    ...(term !== undefined && { term }),
   });
+  let announcing = Promise.resolve();
+  const sink: AlertSink = settled
+    ? {
+        record: (events) => notifier.record(events),
+        // In order, and only once the cluster holds them; those held back are announced by the next leader.
+        announce: (events) => {
+          announcing = announcing.then(() => settled().then(() => notifier.announce(events)));
+          announcing = announcing.catch(() => undefined);
+        },
+      }
+    : notifier;
   const faultyDevices = new Set<string>();
-  let consumer: ConsumerHandle | undefined;
-  const engine = new RuleEngine(settings, ledger, notifier, now, {
+  const engine = new RuleEngine(ruleSettings(config), ledger, sink, now, {
     onFault: (device, err) => {
       // Once per device and run: the tick repeats every second.
       if (faultyDevices.has(device) || faultyDevices.size >= 1000) return;
@@ -80,11 +118,72 @@ export function startAlerting(options: AlertingOptions): Alerting {
         `the rules could not read or judge the saved state of device ${device} (${(err as Error).message}); the other devices are judged as usual`,
       );
     },
-    // A failed tick or operator's request lost batches applied since the last save.
-    onReload: () => consumer?.rewind(),
+    onReload,
   });
   notifier.restore(engine.announcedFiring());
   outbox.kick();
+
+  let failing = false;
+  let closed = false;
+  let lastPrune = now();
+  const tick = async () => {
+    try {
+      let diskFreePercent: number | undefined;
+      try {
+        const fs = await statfs(config.data_dir);
+        diskFreePercent = (100 * fs.bavail) / fs.blocks;
+      } catch {
+        // An unreadable disk size is no alert; the journal's own write errors are.
+      }
+      if (closed) return;
+      engine.tick({ ...options.hubStatus(), ...(diskFreePercent !== undefined && { diskFreePercent }) });
+      if (now() - lastPrune > PRUNE_EVERY_MS) {
+        lastPrune = now();
+        ledger.prune(lastPrune);
+      }
+      if (failing) log.info('alert evaluation works again');
+      failing = false;
+    } catch (err) {
+      // Once per failure, not once a second: a full disk would otherwise flood the log.
+      if (!failing)
+        log.error(
+          { err: (err as Error).message },
+          `alert evaluation failed (${(err as Error).message}); retrying every second`,
+        );
+      failing = true;
+    }
+  };
+  return {
+    engine,
+    outbox,
+    notifier,
+    tick,
+    close: async () => {
+      closed = true;
+      await outbox.close();
+      await announcing;
+      await notifier.flushed();
+    },
+  };
+}
+
+/** What the API may do: read the ledger's read-only view, and change alerts through `changes`. */
+export function alertAccess(
+  ledger: AlertLedger,
+  changes: AlertChanges,
+  now: () => number,
+): AlertsRoutesOptions['engine'] {
+  return Object.freeze({ ...ledger.view(now), ...changes });
+}
+
+export function startAlerting(options: AlertingOptions): Alerting {
+  const { config, journal, log, now } = options;
+  const settings = ruleSettings(config);
+  const ledger = new AlertLedger(join(config.data_dir, 'alerts.sqlite'));
+  let consumer: ConsumerHandle | undefined;
+  // A failed tick or operator's request lost batches applied since the last save.
+  const parts = rulesOnLedger(options, ledger, { onReload: () => consumer?.rewind() });
+  const { engine } = parts;
 
   // A new engine starts at the end: old readings in the journal are history, not news.
   try {
@@ -107,53 +206,22 @@ export function startAlerting(options: AlertingOptions): Alerting {
     },
   });
 
-  let ticking = false;
-  let closing = false;
-  let failing = false;
-  let lastPrune = now();
-  const tick = async () => {
-    if (ticking || closing) return;
-    ticking = true;
-    try {
-      let diskFreePercent: number | undefined;
-      try {
-        const fs = await statfs(config.data_dir);
-        diskFreePercent = (100 * fs.bavail) / fs.blocks;
-      } catch {
-        // An unreadable disk size is no alert; the journal's own write errors are.
-      }
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run while statfs was awaited
-      if (closing) return;
-      engine.tick({ ...options.hubStatus(), ...(diskFreePercent !== undefined && { diskFreePercent }) });
-      if (now() - lastPrune > PRUNE_EVERY_MS) {
-        lastPrune = now();
-        ledger.prune(lastPrune);
-      }
-      if (failing) log.info('alert evaluation works again');
-      failing = false;
-    } catch (err) {
-      // Once per failure, not once a second: a full disk would otherwise flood the log.
-      if (!failing)
-        log.error(
-          { err: (err as Error).message },
-          `alert evaluation failed (${(err as Error).message}); retrying every second`,
-        );
-      failing = true;
-    } finally {
-      ticking = false;
-    }
-  };
-  const timer = setInterval(() => void tick(), options.tickMs ?? TICK_MS);
+  let ticking: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    ticking ??= parts.tick().finally(() => (ticking = undefined));
+  }, options.tickMs ?? TICK_MS);
   timer.unref();
 
   // The API reads alerts from a read-only view of the ledger; only an operator's change goes through the engine.
-  const view = ledger.view(now);
-  const access: AlertsRoutesOptions['engine'] = Object.freeze({
-    ...view,
-    ack: engine.ack.bind(engine),
-    addSilence: engine.addSilence.bind(engine),
-    removeSilence: engine.removeSilence.bind(engine),
-  });
+  const access = alertAccess(
+    ledger,
+    {
+      ack: engine.ack.bind(engine),
+      addSilence: engine.addSilence.bind(engine),
+      removeSilence: engine.removeSilence.bind(engine),
+    },
+    now,
+  );
   const rules = (at: number) => effectiveRules(settings, at);
   let stopped: Promise<void> | undefined;
   return {
@@ -161,8 +229,8 @@ export function startAlerting(options: AlertingOptions): Alerting {
     rules,
     stop: () =>
       (stopped ??= (async () => {
-        closing = true;
         clearInterval(timer);
+        await ticking;
         await consumer.stop();
         try {
           // Everything applied is saved and on disk: the next start hands nothing over again.
@@ -173,8 +241,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
             `could not save the rule engine's state at stop (${(err as Error).message}); the journal hands the entries since its last save over again at the next start`,
           );
         }
-        await outbox.close();
-        await notifier.flushed();
+        await parts.close();
         ledger.close();
       })()),
   };

@@ -59,7 +59,9 @@ export async function openMqtt(
 
   // Admission waits for rules that are slow, not for rules that are stuck (a batch failing, or one
   // taking seconds): readings are still journaled and stored meanwhile, and health shows the lag.
-  const rulesBehindMs = () => (journal.stuck('rules', RULES_STUCK_MS) ? 0 : journal.behindMs('rules'));
+  // In a cluster the rules read what this hub forwards: forwarding is what must keep up.
+  const rules = config.cluster.redis_url === undefined ? 'rules' : 'cluster';
+  const rulesBehindMs = () => (journal.stuck(rules, RULES_STUCK_MS) ? 0 : journal.behindMs(rules));
   const readings = mqttReadings({ ingest, log, now });
   const shared = await openSharedState(ctx);
   const tls = config.security.tls && security.tls && { port: config.security.tls.mqtt_port, ...security.tls };

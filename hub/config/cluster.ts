@@ -18,6 +18,16 @@ export const clusterSection = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, { error: 'must be letters, digits, "_" or "-"' })
       .default('floorwatch'),
+    /**
+     * How long the rules lease holds without renewal: a leader that dies is replaced within it.
+     * Default 5 s.
+     */
+    lease_ms: integer(1000, 60_000).default(5000),
+    /**
+     * Entries of this hub's journal kept in Redis for a rules leader that has not read them yet;
+     * past it Redis drops the oldest (the readings themselves are stored by this hub).
+     */
+    max_stream_entries: integer(1000, 10_000_000).default(100_000),
     /** Copies of broker messages for the other hubs waiting for Redis, at most; past it they are not sent (counted). */
     max_waiting_messages: integer(10, 10_000_000).default(10_000),
   })

@@ -86,6 +86,16 @@ export function inForce(s: Silence, at: number): boolean {
 }
 
 /** What the API may read of alert state: nothing here writes, and nothing here can be replaced. */
+/**
+ * An operator's changes to alert state. A hub alone makes them at once; in a cluster they go to
+ * the rules leader, and the answer comes back.
+ */
+export interface AlertChanges {
+  ack(id: number, by: string, comment?: string): Alert | Promise<Alert>;
+  addSilence(s: Omit<Silence, 'id' | 'createdAt'>): Silence | Promise<Silence>;
+  removeSilence(id: number): boolean | Promise<boolean>;
+}
+
 export interface AlertView {
   /** Newest first. */
   readonly alerts: (filter: AlertFilter) => Alert[];

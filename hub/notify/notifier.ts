@@ -16,6 +16,8 @@ export interface AlertNotice {
   late: boolean;
   at: number;
   alert: Alert;
+  /** In a cluster: the rules leader's term that made the transition (a later term's notice supersedes it). */
+  term?: number;
 }
 
 export interface NotifierOptions {
@@ -28,6 +30,8 @@ export interface NotifierOptions {
   publish: (topic: string, payload: string, options: { retain: boolean }) => Promise<void>;
   /** Live views (the SSE stream). */
   onEvent?: (event: AlertEvent) => void;
+  /** In a cluster: the rules leader's term, carried by every notice. */
+  term?: number;
 }
 
 export const STORE_TARGET = 'store';
@@ -106,7 +110,15 @@ export class Notifier implements AlertSink {
   }
 
   private notice(e: AlertEvent): AlertNotice {
-    return { site: this.options.site, event: e.kind, late: e.late === true, at: e.at, alert: e.alert };
+    const { site, term } = this.options;
+    return {
+      site,
+      event: e.kind,
+      late: e.late === true,
+      at: e.at,
+      alert: e.alert,
+      ...(term !== undefined && { term }),
+    };
   }
 
   private publish(e: AlertEvent): void {

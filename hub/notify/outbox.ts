@@ -47,6 +47,11 @@ export interface OutboxOptions {
   retryMaxMs: number;
   /** Records a notification given up on; resolves once that record is durable. */
   setAside?: (target: string, row: OutboxRow, err: unknown) => Promise<void>;
+  /**
+   * In a cluster: resolves once the rows are where the cluster keeps them, so no row is sent that
+   * a next leader would not know of; a rejection is a failed delivery, retried.
+   */
+  ready?: () => Promise<void>;
 }
 
 /** Attempts at a notification refused for good, alone, before it is set aside. */
@@ -94,6 +99,11 @@ export class Outbox {
       );
       this.db.prepare('DELETE FROM outbox WHERE target = ?').run(target);
     }
+  }
+
+  /** Creates the outbox's table in a database, for a copy of it kept without delivering (a cluster's replica). */
+  static prepare(db: Database.Database): void {
+    db.exec(SCHEMA);
   }
 
   /** Queues a payload; call inside the transaction that makes the reason for it durable. */
@@ -144,6 +154,7 @@ export class Outbox {
       const rows = select.all(target.name, lane.singles > 0 ? 1 : target.batch) as OutboxRow[];
       if (rows.length === 0) return;
       try {
+        await this.options.ready?.();
         await target.deliver(rows);
       } catch (err) {
         if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;

@@ -1,0 +1,35 @@
+// The hubs of a cluster, as each reports itself every second: for health on every hub, and so the
+// rules leader knows whose forwarded journals to read (a hub that is down keeps its place: its
+// stream may still hold entries, and it comes back under the same name).
+import type { Redis } from 'ioredis';
+
+export interface NodeReport {
+  node: string;
+  /** When the hub last reported, by its own clock. */
+  at: number;
+  /** Whether it ran the rules when it reported. */
+  leads: boolean;
+  /** The last entry its journal holds, and the last it forwarded to Redis. */
+  journalLsn: number;
+  forwardedLsn: number;
+  /** How far forwarding is behind the journal. */
+  forwardingBehindMs: number;
+}
+
+const NODES_KEY = 'nodes';
+
+export class ClusterNodes {
+  constructor(private readonly redis: Redis) {}
+
+  async report(report: NodeReport): Promise<void> {
+    await this.redis.hset(NODES_KEY, report.node, JSON.stringify(report));
+  }
+
+  /** Every hub that ever reported, by name. */
+  async list(): Promise<NodeReport[]> {
+    const all = await this.redis.hgetall(NODES_KEY);
+    return Object.values(all)
+      .map((json) => JSON.parse(json) as NodeReport)
+      .sort((a, b) => a.node.localeCompare(b.node));
+  }
+}

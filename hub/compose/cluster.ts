@@ -1,0 +1,332 @@
+// Alerting on a hub that is one node of a cluster (cluster.redis_url). Every node forwards its
+// journal to Redis (one more journal consumer), reports itself, and keeps a replica of the rules'
+// state for its API. The node holding the rules lease runs the rule engine on every node's
+// forwarded entries, on a ledger loaded from Redis at the start of its term and copied back by
+// fenced writes (state-mirror.ts); its notifications carry its term. An operator's change made on
+// any node goes to the leader (requests.ts).
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { ClusterNodes, type NodeReport } from '../cluster/nodes.ts';
+import { EntryForwarder } from '../cluster/forwarder.ts';
+import { RulesLease } from '../cluster/lease.ts';
+import { RuleRequests, type RequestKind } from '../cluster/requests.ts';
+import { StateMirror } from '../cluster/state-mirror.ts';
+import { StreamReader } from '../cluster/stream-reader.ts';
+import { nodeId } from '../config/cluster.ts';
+import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
+import { Outbox } from '../notify/outbox.ts';
+import { AlertLedger } from '../rules/ledger.ts';
+import { effectiveRules, ruleSettings } from '../rules/site.ts';
+import type { PartHealth } from './lifecycle.ts';
+import {
+  alertAccess,
+  rulesOnLedger,
+  TICK_MS,
+  type Alerting,
+  type AlertingOptions,
+  type RulesOnLedger,
+} from './alerting.ts';
+
+/** The rules leader's read waits this long for news before it looks at requests and the clock. */
+const READ_WAIT_MS = 100;
+/** A failing leader loop waits this long before it tries again. */
+const RETRY_MS = 500;
+
+interface Term {
+  token: number;
+  parts: RulesOnLedger;
+  /** The loop; resolves once the term has ended. */
+  running: Promise<void>;
+  ended: boolean;
+}
+
+export interface ClusterAlerting extends Alerting {
+  health(): Promise<PartHealth>;
+}
+
+export async function startClusterAlerting(options: AlertingOptions, url: string): Promise<ClusterAlerting> {
+  const { config, journal, log, now } = options;
+  const node = nodeId(config.cluster);
+  const { prefix } = config.cluster;
+  const keys: RedisOptions = { keyPrefix: `${prefix}:` };
+  // Commands fail fast while Redis is away (the lease must not wait in a queue); the subscriber
+  // keeps its queue so its subscriptions are made again when Redis is back.
+  const failFast: RedisOptions = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+  const redis = new Redis(url, { ...keys, ...failFast });
+  const reading = new Redis(url, { ...keys, ...failFast });
+  const subscriber = new Redis(url, { lazyConnect: true });
+  const connections = [redis, reading, subscriber];
+  let redisError: string | undefined;
+  for (const c of connections) {
+    c.on('error', (err: Error) => {
+      if (err.message !== redisError)
+        log.warn({ err: err.message }, `Redis at ${url} (the cluster's rules): ${err.message}`);
+      redisError = err.message;
+    });
+    c.on('ready', () => (redisError = undefined));
+  }
+  try {
+    await Promise.all(connections.map((c) => c.connect()));
+  } catch (err) {
+    for (const c of connections) c.disconnect();
+    throw new Error(`cannot reach Redis at ${url} (cluster.redis_url): ${(err as Error).message}`, { cause: err });
+  }
+
+  const settings = ruleSettings(config);
+  const ledger = new AlertLedger(join(config.data_dir, 'cluster-alerts.sqlite'));
+  Outbox.prepare(ledger.db);
+  const channel = `${prefix}:rules:state`;
+  const mirror = new StateMirror({
+    db: ledger.db,
+    redis,
+    channel,
+    // The live feed of a node that does not lead hears of transitions through the copies.
+    onRow: (table, row) => {
+      if (table === 'alert_events' && typeof row.doc === 'string')
+        options.feed.publishAlert(JSON.parse(row.doc) as AlertEvent);
+    },
+  });
+  const requests = new RuleRequests({ redis, subscriber, prefix, node });
+  const nodes = new ClusterNodes(redis);
+  const reader = new StreamReader({ redis: reading, blockMs: READ_WAIT_MS });
+  const forwarder = new EntryForwarder({ redis, node, maxEntries: config.cluster.max_stream_entries });
+
+  // A replica follows the leader's copies; one it cannot place (a copy missed) loads the whole state.
+  let term: Term | undefined;
+  let loading: Promise<void> | undefined;
+  const reload = () => {
+    loading ??= mirror
+      .load()
+      .then(() => undefined)
+      .catch((err: unknown) =>
+        log.warn(
+          { err: (err as Error).message },
+          `could not load the rules' state from Redis: ${(err as Error).message}`,
+        ),
+      )
+      .finally(() => (loading = undefined));
+    return loading;
+  };
+  subscriber.on('message', (from: string, message: string) => {
+    if (from !== channel || term || loading) return;
+    if (!mirror.apply(message)) void reload();
+  });
+  await subscriber.subscribe(channel);
+  await mirror.load();
+
+  const forwarding = journal.consume('cluster', forwarder.forward, {
+    onError: (err, attempt) => {
+      if (attempt === 1)
+        log.warn(
+          { err: (err as Error).message },
+          `cannot forward this hub's readings to the cluster's rules (${(err as Error).message}); they are kept in the journal and forwarded when Redis answers`,
+        );
+    },
+  });
+
+  /** The leader's work for one term: load, lead, loop until deposed. */
+  const lead = (token: number): Term => {
+    const marks = new Map<number, string>();
+    let lsn = 0;
+    let positions = new Map<string, number>();
+    const rewind = () => {
+      const saved = Number(ledger.meta('lsn') ?? '0');
+      const mark = marks.get(saved) ?? ledger.meta('positions') ?? '{}';
+      lsn = saved;
+      positions = new Map(Object.entries(JSON.parse(mark) as Record<string, number>));
+    };
+    const current: Term = {
+      token,
+      parts: undefined as unknown as RulesOnLedger,
+      running: Promise.resolve(),
+      ended: false,
+    };
+    current.running = (async () => {
+      // A replica's load in flight must not land on the state this term loads.
+      await loading;
+      await mirror.load();
+      rewind();
+      marks.set(lsn, JSON.stringify(Object.fromEntries(positions)));
+      // The positions go to Redis with the state they belong to: that of the engine's last save.
+      mirror.lead(token, () => {
+        const saved = Number(ledger.meta('lsn') ?? '0');
+        const mark = marks.get(saved);
+        if (mark === undefined) return;
+        if (ledger.meta('positions') !== mark) ledger.setMeta('positions', mark);
+        for (const at of marks.keys()) if (at < saved) marks.delete(at);
+      });
+      // The engine went back to its last save (a failed batch or tick): read again from there.
+      const engineState = { reloaded: false };
+      current.parts = rulesOnLedger(options, ledger, {
+        term: token,
+        settled: () => mirror.settled(),
+        onReload: () => (engineState.reloaded = true),
+      });
+      const { engine } = current.parts;
+      log.warn({ node, term: token }, `this hub (${node}) now runs the rules for the cluster (term ${token})`);
+      let lastTick = now();
+      let failing = false;
+      while (!current.ended) {
+        if (engineState.reloaded) {
+          engineState.reloaded = false;
+          rewind();
+        }
+        try {
+          const all = await nodes.list();
+          for (const n of all) if (!positions.has(n.node)) positions.set(n.node, 0);
+          const found = await reader.read(positions);
+          for (const [from, entries] of found) {
+            lsn += entries.length;
+            engine.apply(
+              entries.map((e) => e.entry),
+              lsn,
+            );
+            positions.set(from, entries.at(-1)?.lsn ?? 0);
+            marks.set(lsn, JSON.stringify(Object.fromEntries(positions)));
+          }
+          await requests.serve((kind, args) => change(current, kind, args));
+          if (now() - lastTick >= TICK_MS) {
+            lastTick = now();
+            await current.parts.tick();
+            await mirror.settled();
+          }
+          if (failing) log.info('the rules leader reads the cluster again');
+          failing = false;
+        } catch (err) {
+          if (!failing)
+            log.error(
+              { err: (err as Error).message },
+              `the rules leader could not go on (${(err as Error).message}); retrying`,
+            );
+          failing = true;
+          await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        }
+      }
+      await current.parts.close();
+      // What the term did last (deliveries done, the engine's unsaved state) goes to Redis, if it still may.
+      try {
+        engine.sync();
+        await mirror.settled();
+      } catch (err) {
+        log.warn(
+          { err: (err as Error).message },
+          `the rules' last changes of term ${token} did not reach Redis (${(err as Error).message}); the next leader applies the entries since its last copy again`,
+        );
+      }
+      mirror.follow();
+    })().catch((err: unknown) => {
+      log.error(
+        { err: (err as Error).message },
+        `the rules term ${token} ended on an error: ${(err as Error).message}`,
+      );
+      mirror.follow();
+    });
+    return current;
+  };
+
+  const change = async (current: Term, kind: RequestKind, args: unknown[]): Promise<unknown> => {
+    const { engine } = current.parts;
+    let result: unknown;
+    // JSON has no undefined: a comment not given arrives as null.
+    if (kind === 'ack')
+      result = engine.ack(args[0] as number, args[1] as string, (args[2] as string | null) ?? undefined);
+    else if (kind === 'addSilence') result = engine.addSilence(args[0] as Omit<Silence, 'id' | 'createdAt'>);
+    else result = engine.removeSilence(args[0] as number);
+    // Answered once the change is the cluster's, not only this hub's.
+    await mirror.settled();
+    return result;
+  };
+
+  // Terms begin and end one after the other, each transition finished before the next.
+  let transitions = Promise.resolve();
+  const endTerm = async (reason: string, stopping = false) => {
+    const ending = term;
+    if (!ending) return;
+    ending.ended = true;
+    log.warn({ node, term: ending.token }, `this hub (${node}) no longer runs the rules: ${reason}`);
+    await ending.running;
+    term = undefined;
+    if (!stopping) await reload();
+  };
+  const lease = new RulesLease({
+    redis,
+    node,
+    ttlMs: config.cluster.lease_ms,
+    clock: {
+      now: () => performance.now(),
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+    },
+    onElected: (token) => {
+      transitions = transitions.then(() => {
+        term = lead(token);
+      });
+    },
+    onDeposed: (reason) => {
+      transitions = transitions.then(() => endTerm(reason));
+    },
+  });
+  lease.start();
+
+  let reported: NodeReport | undefined;
+  const report = async () => {
+    const status = journal.status();
+    reported = {
+      node,
+      at: now(),
+      leads: term !== undefined,
+      journalLsn: status.durableLsn,
+      forwardedLsn: forwarder.lastForwarded,
+      forwardingBehindMs: journal.behindMs('cluster'),
+    };
+    await nodes.report(reported).catch(() => undefined);
+  };
+  const reporting = setInterval(() => void report(), TICK_MS);
+  reporting.unref();
+  void report();
+
+  const ask = (kind: RequestKind, args: unknown[]) => requests.ask(kind, args);
+  const access = alertAccess(
+    ledger,
+    {
+      ack: (id, by, comment) => ask('ack', [id, by, comment]) as Promise<Alert>,
+      addSilence: (s) => ask('addSilence', [s]) as Promise<Silence>,
+      removeSilence: (id) => ask('removeSilence', [id]) as Promise<boolean>,
+    },
+    now,
+  );
+  const rules = (at: number) => effectiveRules(settings, at);
+  let stopped: Promise<void> | undefined;
+  return {
+    routes: { engine: access, rules: () => rules(now()), now },
+    rules,
+    health: async () => {
+      const all = await nodes.list().catch(() => undefined);
+      const leader = all?.find((n) => n.leads && now() - n.at < 3 * TICK_MS);
+      const check = {
+        ok: all !== undefined && leader !== undefined,
+        detail:
+          all === undefined
+            ? `Redis at ${url} is unreachable: readings are kept in this hub's journal and forwarded when it answers${redisError ? ` (${redisError})` : ''}`
+            : leader
+              ? `node ${node} of ${all.length}; ${leader.node} runs the rules`
+              : `node ${node} of ${all.length}; no hub runs the rules at the moment (a leader is being elected)`,
+        node,
+        leader: leader?.node ?? null,
+        nodes: all ?? [],
+      };
+      return { condition: check.ok ? 'ok' : 'degraded', check };
+    },
+    stop: () =>
+      (stopped ??= (async () => {
+        clearInterval(reporting);
+        await lease.stop();
+        await transitions;
+        await endTerm('this hub is stopping', true);
+        requests.close();
+        await forwarding.stop();
+        for (const c of connections) c.disconnect();
+        ledger.close();
+      })()),
+  };
+}

@@ -1,0 +1,147 @@
+// Two hubs acting as one through a real redis-server, in this process: the rules run once for the
+// cluster, an alert raised by a reading on one hub is announced on the other, the API of either
+// answers with the cluster's alerts and takes an acknowledgement, and when the leader stops the
+// other hub takes the rules over where it left them.
+import { createServer, type Server } from 'node:http';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { startRedis, type RedisHandle } from './support/redis.ts';
+
+interface Alert {
+  id: number;
+  key: string;
+  state: string;
+  ack?: { by: string };
+}
+interface Notice {
+  event: string;
+  term?: number;
+  alert: Alert;
+}
+interface ClusterCheck {
+  ok: boolean;
+  node: string;
+  leader: string | null;
+  nodes: { node: string }[];
+}
+
+async function heartbeat(url: string, device: string, state: 'ok' | 'fault'): Promise<void> {
+  const client = await mqtt.connectAsync(url, { clientId: device });
+  const components = { headset: { state, ...(state === 'fault' && { code: 'dropout' }) } };
+  await client.publishAsync(
+    `floorwatch/devices/${device}/heartbeat`,
+    JSON.stringify({ kind: 'headset', status: state, components }),
+    { qos: 1 },
+  );
+  await client.endAsync();
+}
+
+async function cluster(hub: TestHub): Promise<ClusterCheck> {
+  return (await hub.json<{ checks: { cluster: ClusterCheck } }>('/api/v1/health')).checks.cluster;
+}
+
+async function alerts(hub: TestHub): Promise<Alert[]> {
+  return (await hub.json<{ alerts: Alert[] }>('/api/v1/alerts')).alerts;
+}
+
+describe('two hubs acting as one', () => {
+  let redis: RedisHandle;
+  let receiver: Server;
+  let hookUrl: string;
+  const hooks: Array<{ delivery: string; notice: Notice }> = [];
+  const hubs = new Map<string, TestHub>();
+  const watchers: MqttClient[] = [];
+
+  const start = async (node: string) => {
+    const hub = await startTestHub({
+      influxUrl: `${inject('influxUrl')}/cluster_hubs`,
+      config: {
+        zones: [{ id: 'floor-a', type: 'call_floor' }],
+        devices: [{ id: 'p-1', kind: 'headset', zone: 'floor-a' }],
+        notify: { webhooks: [{ url: hookUrl, secret: 'a-secret-for-the-cluster-tests' }] },
+        cluster: { redis_url: redis.url, node_id: node, lease_ms: 1000 },
+      },
+    });
+    hubs.set(node, hub);
+    return hub;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        hooks.push({ delivery: String(req.headers['x-floorwatch-delivery']), notice: JSON.parse(body) as Notice });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const address = receiver.address();
+    hookUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+  });
+  afterAll(async () => {
+    for (const w of watchers) await w.endAsync();
+    for (const hub of hubs.values()) await hub.dispose();
+    await new Promise((resolve) => receiver.close(resolve));
+    await redis.dispose();
+  });
+
+  it('runs the rules once, announces on every hub, and hands the rules over when the leader stops', async () => {
+    const a = await start('node-a');
+    const b = await start('node-b');
+    const leaderName = await eventually(async () => (await cluster(b)).leader ?? undefined, { what: 'a rules leader' });
+    const leader = hubs.get(leaderName)!;
+    const other = leader === a ? b : a;
+    expect((await cluster(other)).nodes.map((n) => n.node)).toEqual(['node-a', 'node-b']);
+
+    // A subscriber on the hub that does not lead; the fault reaches the other hub.
+    const watch = await mqtt.connectAsync(other.mqttUrl, { clientId: 'watch-1' });
+    watchers.push(watch);
+    const messages: Notice[] = [];
+    watch.on('message', (_topic, payload) => {
+      if (payload.length > 0) messages.push(JSON.parse(payload.toString()) as Notice);
+    });
+    await watch.subscribeAsync('floorwatch/alerts/#', { qos: 1 });
+    await heartbeat(other.mqttUrl, 'p-1', 'fault');
+
+    const firing = await eventually(() => messages.find((m) => m.event === 'firing'), { what: 'the alert on MQTT' });
+    expect(firing.alert.key).toBe('equipment.headset.p-1');
+    expect(firing.term).toBeGreaterThan(0);
+    // Both hubs' APIs answer with the cluster's alert.
+    for (const hub of [a, b])
+      await eventually(async () => (await alerts(hub)).some((x) => x.state === 'firing'), {
+        what: 'the alert in every hub’s API',
+      });
+
+    // Acknowledged on the hub that does not lead.
+    const ack = await other.api(`/api/v1/alerts/${firing.alert.id}/ack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: 'night shift' }),
+    });
+    expect(ack.status, await ack.clone().text()).toBe(200);
+    expect(((await ack.json()) as Alert).ack?.by).toBe('night shift');
+    await eventually(
+      async () => (await alerts(leader)).find((x) => x.id === firing.alert.id)?.ack?.by === 'night shift',
+      {
+        what: 'the acknowledgement on the leader',
+      },
+    );
+
+    // The leader stops; the other hub takes the rules over and resolves the alert once.
+    await leader.stop();
+    await eventually(async () => (await cluster(other)).leader === (other === a ? 'node-a' : 'node-b'), {
+      what: 'the other hub to lead',
+      timeoutMs: 10_000,
+    });
+    await heartbeat(other.mqttUrl, 'p-1', 'ok');
+    await eventually(() => messages.some((m) => m.event === 'resolved'), { what: 'the resolution on MQTT' });
+    await eventually(() => hooks.some((h) => h.notice.event === 'resolved'), { what: 'the resolved webhook' });
+    const kinds = hooks.filter((h) => h.notice.alert.key === 'equipment.headset.p-1').map((h) => h.notice.event);
+    expect(kinds.filter((k) => k === 'firing')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'resolved')).toHaveLength(1);
+    expect(new Set(hooks.map((h) => h.delivery)).size).toBe(hooks.length);
+  });
+});
