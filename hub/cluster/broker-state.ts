@@ -40,7 +40,9 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
   const { url, prefix, log } = options;
   // Publishing and the persistence fail fast while Redis is away rather than queue without bound;
   // the subscriber keeps its queue, so subscriptions made meanwhile are sent when Redis is back.
-  const failFast = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+  // A Redis that is stopped rather than gone keeps the connection open: commands need a time limit
+  // too, or a retained message would wait for Redis for as long as it is stopped.
+  const failFast = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 };
   const pub = new Redis(url, failFast);
   const sub = new Redis(url, { lazyConnect: true });
   const conn = new Redis(url, { ...failFast, keyPrefix: `${prefix}:` });

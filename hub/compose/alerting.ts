@@ -61,6 +61,12 @@ export interface RulesOnLedgerExtras {
   onReload: () => void;
   /** In a cluster: the leader's term, carried by every notice. */
   term?: number;
+  /** Whether the tick judges this hub's own health (default); in a cluster each hub judges its own. */
+  judgesHub?: boolean;
+  /** In a cluster: what webhook delivery ids start with, to tell this outbox's from another's. */
+  deliveryPrefix?: string;
+  /** In a cluster: what this hub's health adds (its name, the cluster's state). */
+  hubExtras?: () => Partial<HubStatus>;
   /**
    * In a cluster: resolves once the state so far is where the cluster keeps it. Transitions are
    * announced, and notifications delivered, only after it; a rejection holds them back.
@@ -71,10 +77,12 @@ export interface RulesOnLedgerExtras {
 export function rulesOnLedger(
   options: AlertingOptions,
   ledger: AlertLedger,
-  { onReload, term, settled }: RulesOnLedgerExtras,
+  { onReload, term, settled, judgesHub = true, hubExtras, deliveryPrefix }: RulesOnLedgerExtras,
 ): RulesOnLedger {
   const { config, store, log, now } = options;
-  const webhooks = config.notify.webhooks.map((hook) => webhookTarget(hook));
+  const webhooks = config.notify.webhooks.map((hook) =>
+    webhookTarget(hook, deliveryPrefix === undefined ? {} : { deliveryPrefix }),
+  );
   const outbox = new Outbox({
     db: ledger.db,
     targets: [historyTarget(store), ...webhooks],
@@ -129,14 +137,24 @@ export function rulesOnLedger(
   const tick = async () => {
     try {
       let diskFreePercent: number | undefined;
-      try {
-        const fs = await statfs(config.data_dir);
-        diskFreePercent = (100 * fs.bavail) / fs.blocks;
-      } catch {
-        // An unreadable disk size is no alert; the journal's own write errors are.
+      if (judgesHub) {
+        try {
+          const fs = await statfs(config.data_dir);
+          diskFreePercent = (100 * fs.bavail) / fs.blocks;
+        } catch {
+          // An unreadable disk size is no alert; the journal's own write errors are.
+        }
       }
       if (closed) return;
-      engine.tick({ ...options.hubStatus(), ...(diskFreePercent !== undefined && { diskFreePercent }) });
+      engine.tick(
+        judgesHub
+          ? {
+              ...options.hubStatus(),
+              ...(diskFreePercent !== undefined && { diskFreePercent }),
+              ...hubExtras?.(),
+            }
+          : undefined,
+      );
       if (now() - lastPrune > PRUNE_EVERY_MS) {
         lastPrune = now();
         ledger.prune(lastPrune);

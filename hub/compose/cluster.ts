@@ -13,6 +13,7 @@ import { RuleRequests, type RequestKind } from '../cluster/requests.ts';
 import { StateMirror } from '../cluster/state-mirror.ts';
 import { StreamReader } from '../cluster/stream-reader.ts';
 import { nodeId } from '../config/cluster.ts';
+import { ms } from '../config/config.ts';
 import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
 import { Outbox } from '../notify/outbox.ts';
 import { AlertLedger } from '../rules/ledger.ts';
@@ -29,6 +30,8 @@ import {
 
 /** The rules leader's read waits this long for news before it looks at requests and the clock. */
 const READ_WAIT_MS = 100;
+/** Longest wait for a Redis command: well within the rules lease. */
+const COMMAND_TIMEOUT_MS = 1000;
 /** A failing leader loop waits this long before it tries again. */
 const RETRY_MS = 500;
 
@@ -51,9 +54,15 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
   const keys: RedisOptions = { keyPrefix: `${prefix}:` };
   // Commands fail fast while Redis is away (the lease must not wait in a queue); the subscriber
   // keeps its queue so its subscriptions are made again when Redis is back.
-  const failFast: RedisOptions = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+  // A Redis that is stopped rather than gone keeps its connections open: every command has a time limit.
+  const failFast: RedisOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+  };
   const redis = new Redis(url, { ...keys, ...failFast });
-  const reading = new Redis(url, { ...keys, ...failFast });
+  const reading = new Redis(url, { ...keys, ...failFast, commandTimeout: COMMAND_TIMEOUT_MS + READ_WAIT_MS });
   const subscriber = new Redis(url, { lazyConnect: true });
   const connections = [redis, reading, subscriber];
   let redisError: string | undefined;
@@ -158,6 +167,8 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
       // The engine went back to its last save (a failed batch or tick): read again from there.
       const engineState = { reloaded: false };
       current.parts = rulesOnLedger(options, ledger, {
+        judgesHub: false,
+        deliveryPrefix: 'cluster-',
         term: token,
         settled: () => mirror.settled(),
         onReload: () => (engineState.reloaded = true),
@@ -268,10 +279,31 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
   });
   lease.start();
 
-  let reported: NodeReport | undefined;
+  // This hub's own health (its store, journal, disk, its link to the cluster) is judged here, on a
+  // ledger of its own: it must be told even when Redis, and with it the cluster's rules, is away.
+  let redisDownSince: number | undefined;
+  const degradedAfterMs = ms(config.cluster.degraded_after);
+  const own = new AlertLedger(join(config.data_dir, 'hub-alerts.sqlite'));
+  const ownParts = rulesOnLedger(options, own, {
+    onReload: () => undefined,
+    deliveryPrefix: `${node}-`,
+    hubExtras: () =>
+      redisDownSince !== undefined && now() - redisDownSince >= degradedAfterMs
+        ? {
+            node,
+            clusterProblem: `Redis at ${url} has not answered for ${Math.round((now() - redisDownSince) / 1000)} s (${redisError ?? 'no answer'}): readings are acknowledged and kept in this hub's journal, but the floor's rules wait for Redis`,
+          }
+        : { node },
+  });
+  let ownTicking: Promise<void> | undefined;
+  const ownTimer = setInterval(() => {
+    ownTicking ??= ownParts.tick().finally(() => (ownTicking = undefined));
+  }, options.tickMs ?? TICK_MS);
+  ownTimer.unref();
+
   const report = async () => {
     const status = journal.status();
-    reported = {
+    const reported: NodeReport = {
       node,
       at: now(),
       leads: term !== undefined,
@@ -279,7 +311,13 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
       forwardedLsn: forwarder.lastForwarded,
       forwardingBehindMs: journal.behindMs('cluster'),
     };
-    await nodes.report(reported).catch(() => undefined);
+    try {
+      await nodes.report(reported);
+      if (redisDownSince !== undefined) log.info(`Redis at ${url} answers again: this hub acts with the cluster again`);
+      redisDownSince = undefined;
+    } catch {
+      redisDownSince ??= now();
+    }
   };
   const reporting = setInterval(() => void report(), TICK_MS);
   reporting.unref();
@@ -320,6 +358,10 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
     stop: () =>
       (stopped ??= (async () => {
         clearInterval(reporting);
+        clearInterval(ownTimer);
+        await ownTicking;
+        await ownParts.close();
+        own.close();
         await lease.stop();
         await transitions;
         await endTerm('this hub is stopping', true);

@@ -2,7 +2,7 @@
 // hub runs alone, exactly as before.
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { id, integer } from './fields.ts';
+import { duration, id, integer } from './fields.ts';
 
 export const clusterSection = z
   .strictObject({
@@ -23,6 +23,8 @@ export const clusterSection = z
      * Default 5 s.
      */
     lease_ms: integer(1000, 60_000).default(5000),
+    /** Redis unreachable this long raises this hub's cluster_degraded alert. */
+    degraded_after: duration.default('10s'),
     /**
      * Entries of this hub's journal kept in Redis for a rules leader that has not read them yet;
      * past it Redis drops the oldest (the readings themselves are stored by this hub).

@@ -132,7 +132,16 @@ export class Notifier implements AlertSink {
           await this.options.publish(topic, body, { retain: false });
           await this.options.publish(topic, '', { retain: true });
         } else {
-          await this.options.publish(topic, body, { retain: true });
+          try {
+            await this.options.publish(topic, body, { retain: true });
+          } catch (err) {
+            // Not kept for later subscribers (a cluster's Redis away): those connected now still hear it.
+            await this.options.publish(topic, body, { retain: false });
+            log.warn(
+              { topic, err: (err as Error).message },
+              `could not keep the alert on ${topic} as a retained message (${(err as Error).message}); it went to the subscribers connected now`,
+            );
+          }
         }
       })
       .catch((err: unknown) =>

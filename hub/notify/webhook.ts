@@ -1,6 +1,8 @@
 // Webhook delivery: one POST per notification, JSON, signed so the receiver can tell it came from
 // this hub: X-Floorwatch-Signature: sha256=<hex HMAC-SHA256 of the raw body with the shared secret>.
-// X-Floorwatch-Delivery carries the outbox id, the same on every retry, for receivers that dedupe.
+// X-Floorwatch-Delivery carries the outbox id, the same on every retry, for receivers that dedupe;
+// in a cluster it is named after the outbox it comes from ("cluster-12", "hub-2-7"), since the
+// cluster's rules and each hub's own alerts keep outboxes of their own.
 import { createHmac } from 'node:crypto';
 import type { OutboxTarget } from './outbox.ts';
 
@@ -22,7 +24,10 @@ export function webhookName(url: string): string {
   return `webhook ${u.origin}${u.pathname}`;
 }
 
-export function webhookTarget(hook: { url: string; secret: string }, timeoutMs = 10_000): OutboxTarget {
+export function webhookTarget(
+  hook: { url: string; secret: string },
+  { timeoutMs = 10_000, deliveryPrefix = '' }: { timeoutMs?: number; deliveryPrefix?: string } = {},
+): OutboxTarget {
   return {
     name: webhookName(hook.url),
     batch: 1,
@@ -35,7 +40,7 @@ export function webhookTarget(hook: { url: string; secret: string }, timeoutMs =
             headers: {
               'content-type': 'application/json',
               'x-floorwatch-signature': signature(hook.secret, row.payload),
-              'x-floorwatch-delivery': String(row.id),
+              'x-floorwatch-delivery': `${deliveryPrefix}${row.id}`,
             },
             body: row.payload,
             signal: AbortSignal.timeout(timeoutMs),

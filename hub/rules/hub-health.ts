@@ -20,6 +20,10 @@ export interface HubStatus {
   journalWritable: boolean;
   journalError?: string;
   diskFreePercent?: number;
+  /** In a cluster: this hub's name, the subject of its own alerts, so each hub's are its own. */
+  node?: string;
+  /** In a cluster: why this hub cannot act with the others (Redis unreachable long enough), if so. */
+  clusterProblem?: string;
 }
 
 const HUB = 'hub';
@@ -30,7 +34,7 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
   const hubFinding = (rule: string, severity: Severity | undefined, summary?: string) =>
     ev.find(
       rule,
-      HUB,
+      hub.node ?? HUB,
       HUB,
       severity ? { state: 'firing', severity, at: now, ...(summary && { summary }) } : { state: 'ok', at: now },
     );
@@ -73,4 +77,11 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
           ? 'warning'
           : undefined;
   hubFinding('disk_space', disk, `the data disk is nearly full: ${tenths(free ?? 0)} % free`);
+
+  if (hub.node !== undefined)
+    hubFinding(
+      'cluster_degraded',
+      hub.clusterProblem === undefined ? undefined : 'critical',
+      `cluster degraded on hub ${hub.node}: ${hub.clusterProblem ?? ''}`,
+    );
 }

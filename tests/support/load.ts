@@ -14,6 +14,8 @@ export interface FleetOptions {
   intervalMs?: number;
   /** Default co2, whose range holds the encoded values of up to 40,000 readings. */
   metric?: string;
+  /** Device ids are `<prefix>-<n>`; default 'load'. Two fleets on one store need their own. */
+  prefix?: string;
 }
 
 export interface Fleet {
@@ -33,7 +35,7 @@ export function startFleet(options: FleetOptions): Fleet {
   const clients: MqttClient[] = [];
   let acked = 0;
   const waiters: Array<{ n: number; resolve: () => void }> = [];
-  const deviceId = (d: number) => `load-${d}`;
+  const deviceId = (d: number) => `${options.prefix ?? 'load'}-${d}`;
   const value = (d: number, i: number) => d * options.readingsPerDevice + i;
   const ts = (i: number) => options.baseTs + i * 1000;
   const onAck = () => {
