@@ -4,6 +4,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError, loadConfig } from '../hub/config/config.ts';
+import { createRequire } from 'node:module';
+import { Redis } from 'ioredis';
 import { eventually, startTestHub, tempDir, testEnv, type TestHub } from './support/hub.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
@@ -12,11 +14,11 @@ let influxUrl: string;
 const hubs: TestHub[] = [];
 const clients: MqttClient[] = [];
 
-async function node(name: string, dataDir?: string): Promise<TestHub> {
+async function node(name: string, dataDir?: string, cluster: Record<string, unknown> = {}): Promise<TestHub> {
   const hub = await startTestHub({
     influxUrl,
     ...(dataDir !== undefined && { dataDir }),
-    config: { cluster: { redis_url: redis.url, node_id: name, prefix: 'test-cluster' } },
+    config: { cluster: { redis_url: redis.url, node_id: name, prefix: 'test-cluster', ...cluster } },
   });
   hubs.push(hub);
   return hub;
@@ -103,5 +105,46 @@ describe('a cluster configuration', () => {
     expect(() => loadConfig({ env })).toThrow(
       /cluster\.redis_url.*must be a Redis URL such as redis:\/\/127\.0\.0\.1:6379/s,
     );
+  });
+
+  it('drops the will a dead hub left for a device connected again elsewhere, and publishes one whose device did not come back', async () => {
+    // The wills a hub that died left in Redis, laid out as aedes-persistence-redis stores them.
+    const conn = new Redis(redis.url, { keyPrefix: 'test-cluster:' });
+    const require = createRequire(createRequire(import.meta.url).resolve('aedes-persistence-redis'));
+    const msgpack = require('msgpack-lite') as { encode(value: unknown): Buffer };
+    for (const id of ['t-1', 't-2']) {
+      const packet = {
+        topic: `floorwatch/devices/${id}/status`,
+        payload: Buffer.from('offline'),
+        qos: 1,
+        retain: true,
+      };
+      await conn.set(`will:dead-hub:${id}`, msgpack.encode({ ...packet, clientId: id, brokerId: 'dead-hub' }));
+      await conn.rpush('will', `will:dead-hub:${id}`);
+    }
+    const b = await node('node-b', undefined, { broker_heartbeat: '250ms' });
+    const watcher = await client(b, 'watcher');
+    const seen = received(watcher);
+    await watcher.subscribeAsync('floorwatch/devices/+/status', { qos: 1 });
+    // t-1 is back, on this hub; t-2 is not.
+    const device = await mqtt.connectAsync(b.mqttUrl, {
+      clientId: 't-1',
+      reconnectPeriod: 0,
+      will: { topic: 'floorwatch/devices/t-1/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+    });
+    clients.push(device);
+    await device.publishAsync('floorwatch/devices/t-1/status', 'online', { qos: 1, retain: true });
+
+    await eventually(() => seen.includes('floorwatch/devices/t-2/status=offline'), { what: "t-2's will" });
+    await eventually(async () => (await conn.exists('will:dead-hub:t-1')) === 0, { what: "t-1's stale will to go" });
+    expect(seen.filter((m) => m.startsWith('floorwatch/devices/t-1/'))).toEqual([
+      'floorwatch/devices/t-1/status=online',
+    ]);
+    const later = await client(b, 'later');
+    const retained = received(later);
+    await later.subscribeAsync('floorwatch/devices/t-1/status', { qos: 1 });
+    await eventually(() => retained.length > 0, { what: "t-1's retained status" });
+    expect(retained).toEqual(['floorwatch/devices/t-1/status=online']);
+    conn.disconnect();
   });
 });

@@ -23,6 +23,7 @@ import { boundOfflineQueues, OutgoingQueues, type OutgoingStore } from './outgoi
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { RetainedBudget } from './retained-budget.ts';
 import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
+import type { Wills } from '../cluster/broker-state.ts';
 
 /** A device's message, as the broker hands it over to be taken in. */
 export interface DeviceMessage {
@@ -31,6 +32,8 @@ export interface DeviceMessage {
   device: string;
   kind: TopicKind;
 }
+
+const STALE_WILL = 'stale will';
 
 /** A message taken in; `retain: false` when the broker must not keep it even if it asked to be retained. */
 export type Taken = { retain: boolean };
@@ -51,7 +54,7 @@ export interface BrokerOptions {
   /** How much the hub takes in under load (sources/admission.ts). */
   admission: Omit<AdmissionOptions, 'now' | 'onShed' | 'onFlooding' | 'floodGraceMs'>;
   /** In a cluster: the message bus and persistence shared with the other hubs (cluster/broker-state.ts). */
-  shared?: { mq: unknown; persistence: unknown };
+  shared?: { mq: unknown; persistence: unknown; wills: Wills; heartbeatMs: number };
   /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
   tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
@@ -146,8 +149,56 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         : `${who} sent a retained message to ${packet.topic.slice(0, 200)}, but what clients retain is at limits.max_retained_bytes (${limits.maxRetainedBytes}); it was delivered and not kept`,
     );
   };
+  /** Takes a device's message in (or lets another through); calls back once it is journaled. */
+  const authorize = (
+    client: Client | null,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+    route: ReturnType<typeof parseDeviceTopic>,
+    verdict: ReturnType<BrokerGuard['admit']>,
+  ): void => {
+    if (!route || verdict === 'drop') {
+      keepRetained(client, packet);
+      callback(null);
+      return;
+    }
+    if (client) publishers.add(client.conn);
+    // Only QoS 1 and 2 wait for an acknowledgement, so only they count against max_inflight.
+    const held = packet.qos > 0;
+    const full = held ? guard.hold(client) : undefined;
+    if (full) {
+      callback(full);
+      return;
+    }
+    const admitted = admission.begin(packet.payload.length + packet.topic.length);
+    const finished = () => {
+      admission.done(admitted);
+      if (held) guard.release(client);
+    };
+    const message = { client, packet, device: route.device, kind: route.kind };
+    const taken =
+      client && packet.qos === 2 ? qos2.takeOnce(client, packet, () => options.take(message)) : options.take(message);
+    taken.then(
+      (outcome) => {
+        finished();
+        if (!outcome) return;
+        if (outcome !== 'copy' && !outcome.retain) packet.retain = false;
+        keepRetained(client, packet);
+        callback(null);
+      },
+      (err: unknown) => {
+        finished();
+        // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
+        log.error({ err, topic: packet.topic }, 'unexpected error while taking in a message');
+      },
+    );
+  };
   const broker = await Aedes.createBroker({
-    ...(options.shared && { mq: options.shared.mq, persistence: options.shared.persistence }),
+    ...(options.shared && {
+      mq: options.shared.mq,
+      persistence: options.shared.persistence,
+      heartbeatInterval: options.shared.heartbeatMs,
+    }),
     connectTimeout: limits.connectTimeoutMs,
     // No keepaliveLimit: Aedes answers it with CONNACK 6, which MQTT 3.1.1 lacks; the guard's preConnect holds keepalives to the limit instead.
     preConnect(client, packet, done) {
@@ -171,41 +222,29 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         callback(new Error('the hub is stopping'));
         return;
       }
-      if (!route || verdict === 'drop') {
-        keepRetained(client, packet);
-        callback(null);
+      // In a cluster: the will of a hub that died, published by this one (see Wills).
+      const willOf = (packet as { brokerId?: unknown }).brokerId;
+      if (options.shared && route?.kind === 'status' && typeof willOf === 'string' && willOf !== broker.id) {
+        const device = route.device;
+        const { wills } = options.shared;
+        wills.stale(device, willOf).then(
+          async (stale) => {
+            if (!stale) {
+              authorize(client, packet, callback, route, verdict);
+              return;
+            }
+            await wills.drop(device, willOf);
+            log.info(
+              { device },
+              `dropped the last will of ${device} left by a hub that stopped: the device is connected again`,
+            );
+            callback(new Error(STALE_WILL));
+          },
+          (err: unknown) => callback(err as Error),
+        );
         return;
       }
-      if (client) publishers.add(client.conn);
-      // Only QoS 1 and 2 wait for an acknowledgement, so only they count against max_inflight.
-      const held = packet.qos > 0;
-      const full = held ? guard.hold(client) : undefined;
-      if (full) {
-        callback(full);
-        return;
-      }
-      const admitted = admission.begin(packet.payload.length + packet.topic.length);
-      const finished = () => {
-        admission.done(admitted);
-        if (held) guard.release(client);
-      };
-      const message = { client, packet, device: route.device, kind: route.kind };
-      const taken =
-        client && packet.qos === 2 ? qos2.takeOnce(client, packet, () => options.take(message)) : options.take(message);
-      taken.then(
-        (outcome) => {
-          finished();
-          if (!outcome) return;
-          if (outcome !== 'copy' && !outcome.retain) packet.retain = false;
-          keepRetained(client, packet);
-          callback(null);
-        },
-        (err: unknown) => {
-          finished();
-          // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
-          log.error({ err, topic: packet.topic }, 'unexpected error while taking in a message');
-        },
-      );
+      authorize(client, packet, callback, route, verdict);
     },
   });
 
@@ -231,22 +270,30 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     for (const client of clients) guard.closeIfWithdrawn(client);
   };
   revocations.on('changed', closeWithdrawn);
+  /** In a cluster: the clients whose hub is recorded for their will (Wills). */
+  const withWill = new WeakSet<Client>();
   broker.on('client', (client) => {
     clients.add(client);
+    if (options.shared && (client as Client & { will?: unknown }).will) {
+      withWill.add(client);
+      options.shared.wills.connected(client.id, broker.id);
+    }
     metrics.mqttClients.set(broker.connectedClients);
     // A login checked just before a change, but registered after the look over that followed it.
     guard.closeIfWithdrawn(client);
   });
   broker.on('clientDisconnect', (client) => {
     clients.delete(client);
+    if (withWill.delete(client)) options.shared?.wills.disconnected(client.id, broker.id);
     metrics.mqttClients.set(broker.connectedClients);
   });
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
   // A failure of the broker's own (its persistence in Redis, a will sweep): logged, never fatal.
   // Aedes emits it without declaring it.
-  (broker as unknown as EventEmitter).on('error', (err: Error) =>
-    log.warn({ err: err.message }, `MQTT broker: ${err.message}`),
-  );
+  (broker as unknown as EventEmitter).on('error', (err: Error) => {
+    // A stale will refused ends that sweep early; it was dropped and logged, the next sweep goes on.
+    if (err.message !== STALE_WILL) log.warn({ err: err.message }, `MQTT broker: ${err.message}`);
+  });
   broker.on('connectionError', (client, err) =>
     log.debug({ client: client.id, err: err.message }, 'MQTT connection error'),
   );

@@ -23,7 +23,28 @@ export interface BrokerStateOptions {
 /** The aedes persistence, as far as this module handles it; the broker uses the rest. */
 interface Persistence {
   destroy(cb: () => void): void;
+  delWill(client: { id: string; brokerId: string }, cb: (err?: Error | null) => void): void;
 }
+
+/**
+ * Where each client with a last will last connected, so a will left by a hub that died is not
+ * published once its device has connected to another hub: Aedes publishes the wills of a hub
+ * that stopped sending heartbeats whether or not the device is back elsewhere, and a stale
+ * "offline" would then overwrite the device's "online" and raise an alert that lies.
+ */
+export interface Wills {
+  /** A client with a will connected to the broker `brokerId`. */
+  connected(clientId: string, brokerId: string): void;
+  /** It left this broker cleanly; its entry goes unless it has connected elsewhere since. */
+  disconnected(clientId: string, brokerId: string): void;
+  /** Whether a will stored by `brokerId` (a hub presumed dead) is stale: its client connected elsewhere since. */
+  stale(clientId: string, brokerId: string): Promise<boolean>;
+  /** Removes a stale will, so the next sweep does not find it again. */
+  drop(clientId: string, brokerId: string): Promise<void>;
+}
+
+const PRESENCE_KEY = 'presence';
+const FORGET = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0`;
 const createPersistence = createRequire(import.meta.url)('aedes-persistence-redis') as (options: {
   conn: Redis;
 }) => Persistence;
@@ -31,6 +52,7 @@ const createPersistence = createRequire(import.meta.url)('aedes-persistence-redi
 export interface BrokerState {
   mq: ClusterEmitter;
   persistence: Persistence;
+  wills: Wills;
   /** After the broker has closed (it closes `mq`): lets go of the persistence, within the time limit. */
   close(): Promise<void>;
 }
@@ -73,9 +95,24 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     onNotSent: options.onNotSent,
   });
   const persistence = createPersistence({ conn });
+  const warn = (err: unknown) =>
+    log.warn({ err: (err as Error).message }, `could not record a client's hub in Redis: ${(err as Error).message}`);
+  const wills: Wills = {
+    connected: (clientId, brokerId) => void conn.hset(PRESENCE_KEY, clientId, brokerId).catch(warn),
+    disconnected: (clientId, brokerId) => void conn.eval(FORGET, 1, PRESENCE_KEY, clientId, brokerId).catch(warn),
+    stale: async (clientId, brokerId) => {
+      const at = await conn.hget(PRESENCE_KEY, clientId);
+      return at !== null && at !== brokerId;
+    },
+    drop: (clientId, brokerId) =>
+      new Promise<void>((resolve, reject) =>
+        persistence.delWill({ id: clientId, brokerId }, (err) => (err ? reject(err) : resolve())),
+      ),
+  };
   return {
     mq,
     persistence,
+    wills,
     close: () =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

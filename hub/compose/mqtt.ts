@@ -70,7 +70,7 @@ export async function openMqtt(
     ...(!config.security.require_tls && { port: config.mqtt.port }),
     prefix: config.mqtt.topic_prefix,
     take: readings.take,
-    ...(shared && { shared }),
+    ...(shared && { shared: { ...shared, heartbeatMs: ms(config.cluster.broker_heartbeat) } }),
     log,
     metrics,
     now,

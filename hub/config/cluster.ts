@@ -23,6 +23,12 @@ export const clusterSection = z
      * Default 5 s.
      */
     lease_ms: integer(1000, 60_000).default(5000),
+    /**
+     * How often each hub's broker tells the others it is alive. A hub silent for three of these is
+     * presumed dead, and the last wills of its devices that have not connected elsewhere are
+     * published by the others (at the next sweep, every four). Default 15 s.
+     */
+    broker_heartbeat: duration.default('15s'),
     /** Redis unreachable this long raises this hub's cluster_degraded alert. */
     degraded_after: duration.default('10s'),
     /**
