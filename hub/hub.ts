@@ -13,6 +13,7 @@ import { openStorage } from './compose/storage.ts';
 import type { Config } from './config/config.ts';
 import { startAlerting, type Alerting, type AlertingOptions } from './compose/alerting.ts';
 import { startClusterAlerting } from './compose/cluster.ts';
+import { nodeId } from './config/cluster.ts';
 import { openSiteSecurity } from './compose/security.ts';
 import { createLog } from './telemetry/log.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
@@ -45,6 +46,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const now = options.now ?? Date.now;
   const log = options.log ?? createLog({ level: config.log_level, format: config.log_format, site: config.site.name });
   const metrics = createMetrics({ defaultMetrics: options.processMetrics ?? false });
+  // In a cluster every series says which hub it is from, so one Prometheus can scrape them all.
+  if (config.cluster.redis_url !== undefined) metrics.registry.setDefaultLabels({ node: nodeId(config.cluster) });
   // Before anything opens: a hub that would be exposed without credentials does not start.
   const security = openSiteSecurity(config, now, metrics);
   for (const warning of security.warnings) log.warn(warning);

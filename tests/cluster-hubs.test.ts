@@ -95,6 +95,8 @@ describe('two hubs acting as one', () => {
     const leader = hubs.get(leaderName)!;
     const other = leader === a ? b : a;
     expect((await cluster(other)).nodes.map((n) => n.node)).toEqual(['node-a', 'node-b']);
+    // Each hub's metrics say which hub they are from.
+    expect(await (await a.api('/metrics')).text()).toMatch(/^floorwatch_mqtt_clients\{node="node-a"\} \d+$/m);
 
     // A subscriber on the hub that does not lead; the fault reaches the other hub.
     const watch = await mqtt.connectAsync(other.mqttUrl, { clientId: 'watch-1' });
