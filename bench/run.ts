@@ -2,7 +2,7 @@
 // 127.0.0.1 and driven by the simulator's load mode. Every scenario is bounded in count and time.
 // Prints one table of ratios and writes bench/results/<date>-node<major>.json.
 //
-//   npm run bench [-- --only throughput,senml,latency,fleet,journal,overload,pipeline] [--profile]
+//   npm run bench [-- --only throughput,senml,latency,fleet,journal,overload,pipeline,cluster] [--profile]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,11 +21,12 @@ import {
   type BrokerProcess,
 } from './services.ts';
 import { flood } from './flood.ts';
+import { scenarioCluster } from './cluster.ts';
 import { histogramPercentiles, scrapeHistogram, subtractHistogram } from './prometheus.ts';
 import mqtt from 'mqtt';
 import { percentiles } from '../sensors-firmware-sim/load.ts';
 
-const SCENARIOS = ['throughput', 'senml', 'latency', 'fleet', 'journal', 'overload', 'pipeline'] as const;
+const SCENARIOS = ['throughput', 'senml', 'latency', 'fleet', 'journal', 'overload', 'pipeline', 'cluster'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: flags } = parseArgs({
@@ -760,6 +761,7 @@ try {
     journal: scenarioJournal,
     overload: scenarioOverload,
     pipeline: scenarioPipeline,
+    cluster: () => scenarioCluster({ freshDatabase, throughput, env: UNLIMITED_RATE, say, rows, results }),
   };
   for (const name of SCENARIOS) if (only.has(name)) await run[name]();
 } finally {

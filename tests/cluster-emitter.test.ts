@@ -118,6 +118,27 @@ describe('the broker bus of a cluster', () => {
     expect(b.heard).toEqual(['site/y=this cluster']);
   });
 
+  it('asks Redis only for the topics its subscribers want, so a node hears only what someone on it wants', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    await subscribed(2);
+    const admin = new Redis(server.url);
+    const patterns = async () => (await admin.call('PUBSUB', 'NUMPAT')) as number;
+    const before = await patterns();
+    const listener = (m: Message, done: () => void) => {
+      b.heard.push(`alarm ${m.topic}`);
+      done();
+    };
+    await new Promise<void>((resolve) => b.bus.on('alarms/#', listener, resolve));
+    await eventually(async () => (await patterns()) === before + 1 || undefined, { what: 'the pattern in Redis' });
+    await emit(a, 'alarms/fire', 'on');
+    await eventually(() => b.heard.includes('alarm alarms/fire') || undefined, { what: 'the alarm on node b' });
+    // The last subscriber gone, Redis stops sending the topic to the node.
+    b.bus.removeListener('alarms/#', listener);
+    await eventually(async () => (await patterns()) === before || undefined, { what: 'the pattern gone from Redis' });
+    admin.disconnect();
+  });
+
   it('closes within its time limit when Redis does not answer', async () => {
     const a = await node('a');
     emitters.splice(emitters.indexOf(a.bus), 1);

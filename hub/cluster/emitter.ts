@@ -39,12 +39,16 @@ export class ClusterEmitter implements MQEmitter {
   private readonly local = mqemitter({ concurrency: 100, matchEmptyLevels: true });
   private readonly remote: MQEmitter;
   private inFlight = 0;
+  /**
+   * The topic filters this node's subscribers hold, each subscribed once in Redis: Redis then sends
+   * a node only the messages someone on it wants, rather than every message to every node.
+   */
+  private readonly filters = new Map<string, { count: number; listener: Listener }>();
 
   constructor(private readonly options: ClusterEmitterOptions) {
     // Channels "<prefix>/mqtt/<topic>": the pattern for '#' is then "<prefix>/mqtt*", which no
     // other channel of the cluster (the rules', "<prefix>:…") matches.
     this.remote = new MQEmitterRedisPrefix(`${options.prefix}/mqtt/`, { pubConn: options.pub, subConn: options.sub });
-    this.remote.on('#', this.fromOtherNodes);
   }
 
   get current(): number {
@@ -60,13 +64,27 @@ export class ClusterEmitter implements MQEmitter {
     return this.inFlight;
   }
 
+  // The subscription is done once it is made here: waiting for Redis would hold a SUBACK for as
+  // long as Redis is away. Until Redis has it, messages from other nodes on the topic are missed.
   on(topic: string, listener: Listener, callback?: () => void): this {
     this.local.on(topic, listener, callback);
+    const filter = this.filters.get(topic);
+    if (filter) filter.count++;
+    else {
+      // One function per filter: mqemitter-redis's prefixed emitter keeps one proxy per function.
+      const fromOthers: Listener = (message, done) => this.fromOtherNodes(message, done);
+      this.filters.set(topic, { count: 1, listener: fromOthers });
+      this.remote.on(topic, fromOthers);
+    }
     return this;
   }
 
   removeListener(topic: string, listener: Listener, callback?: () => void): void {
     this.local.removeListener(topic, listener, callback);
+    const filter = this.filters.get(topic);
+    if (!filter || --filter.count > 0) return;
+    this.filters.delete(topic);
+    this.remote.removeListener(topic, filter.listener);
   }
 
   emit(message: Message, callback?: (error?: Error) => void): void {

@@ -19,6 +19,7 @@ export interface Backend {
 export interface HaproxyHandle {
   mqttUrl: string;
   url: string;
+  pid: number;
   dispose(): Promise<void>;
 }
 
@@ -78,6 +79,7 @@ ${servers((b) => b.httpPort)}
   return {
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     url: `http://127.0.0.1:${httpPort}`,
+    pid: child.pid!,
     dispose: async () => {
       process.off('exit', killOnExit);
       if (child.exitCode === null) {
