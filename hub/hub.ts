@@ -94,7 +94,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       alerting = alone;
       lifecycle.add({ name: 'alerting', stop: () => alone.stop() });
     } else {
-      const cluster = await startClusterAlerting(alertingOptions, clusterUrl);
+      const cluster = await startClusterAlerting(alertingOptions, clusterUrl, {
+        known: (entries) => intake.registry.apply(entries),
+        live: (entries) => intake.feed.publish(entries),
+      });
       alerting = cluster;
       lifecycle.add({ name: 'cluster', stop: () => cluster.stop(), health: () => cluster.health() });
     }

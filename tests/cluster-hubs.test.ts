@@ -117,6 +117,17 @@ describe('two hubs acting as one', () => {
         what: 'the alert in every hub’s API',
       });
 
+    // The hub the device is not connected to knows it was heard.
+    await eventually(
+      async () => {
+        const device = await leader.json<{ lastHeartbeat: number | null; status: string | null }>(
+          '/api/v1/devices/p-1',
+        );
+        return device.lastHeartbeat !== null && device.status === 'fault';
+      },
+      { what: 'the device in the other hub’s device list' },
+    );
+
     // Acknowledged on the hub that does not lead.
     const ack = await other.api(`/api/v1/alerts/${firing.alert.id}/ack`, {
       method: 'POST',

@@ -185,6 +185,44 @@ export function rulesOnLedger(
   };
 }
 
+/** Runs the tick every `everyMs`, one at a time; the function returned stops it and waits for the one running. */
+export function tickEvery(parts: RulesOnLedger, everyMs: number): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= parts.tick().finally(() => (running = undefined));
+  }, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+/**
+ * In a cluster: this hub's own health (store, journal, disk, its link to the others) judged on a
+ * ledger of its own, so it is told even while Redis, and with it the cluster's rules, is away.
+ */
+export function startOwnAlerts(
+  options: AlertingOptions,
+  node: string,
+  hubExtras: () => Partial<HubStatus>,
+): { stop(): Promise<void> } {
+  const ledger = new AlertLedger(join(options.config.data_dir, 'hub-alerts.sqlite'));
+  const parts = rulesOnLedger(options, ledger, {
+    onReload: () => undefined,
+    deliveryPrefix: `${node}-`,
+    hubExtras: () => ({ node, ...hubExtras() }),
+  });
+  const stopTicking = tickEvery(parts, options.tickMs ?? TICK_MS);
+  return {
+    stop: async () => {
+      await stopTicking();
+      await parts.close();
+      ledger.close();
+    },
+  };
+}
+
 /** What the API may do: read the ledger's read-only view, and change alerts through `changes`. */
 export function alertAccess(
   ledger: AlertLedger,
@@ -224,11 +262,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
     },
   });
 
-  let ticking: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    ticking ??= parts.tick().finally(() => (ticking = undefined));
-  }, options.tickMs ?? TICK_MS);
-  timer.unref();
+  const stopTicking = tickEvery(parts, options.tickMs ?? TICK_MS);
 
   // The API reads alerts from a read-only view of the ledger; only an operator's change goes through the engine.
   const access = alertAccess(
@@ -247,8 +281,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
     rules,
     stop: () =>
       (stopped ??= (async () => {
-        clearInterval(timer);
-        await ticking;
+        await stopTicking();
         await consumer.stop();
         try {
           // Everything applied is saved and on disk: the next start hands nothing over again.

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ClusterNodes, type NodeReport } from '../cluster/nodes.ts';
+import { PeerEntries } from '../cluster/peers.ts';
 import { EntryForwarder } from '../cluster/forwarder.ts';
 import { RulesLease } from '../cluster/lease.ts';
 import { RuleRequests, type RequestKind } from '../cluster/requests.ts';
@@ -15,6 +16,7 @@ import { StreamReader } from '../cluster/stream-reader.ts';
 import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
 import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
+import type { Entry } from '../domain/reading.ts';
 import { Outbox } from '../notify/outbox.ts';
 import { AlertLedger } from '../rules/ledger.ts';
 import { effectiveRules, ruleSettings } from '../rules/site.ts';
@@ -22,6 +24,7 @@ import type { PartHealth } from './lifecycle.ts';
 import {
   alertAccess,
   rulesOnLedger,
+  startOwnAlerts,
   TICK_MS,
   type Alerting,
   type AlertingOptions,
@@ -30,6 +33,8 @@ import {
 
 /** The rules leader's read waits this long for news before it looks at requests and the clock. */
 const READ_WAIT_MS = 100;
+/** A read of the other hubs' entries waits this long for news. */
+const PEER_WAIT_MS = 500;
 /** Longest wait for a Redis command: well within the rules lease. */
 const COMMAND_TIMEOUT_MS = 1000;
 /** A failing leader loop waits this long before it tries again. */
@@ -47,7 +52,12 @@ export interface ClusterAlerting extends Alerting {
   health(): Promise<PartHealth>;
 }
 
-export async function startClusterAlerting(options: AlertingOptions, url: string): Promise<ClusterAlerting> {
+export async function startClusterAlerting(
+  options: AlertingOptions,
+  url: string,
+  /** What the other hubs take in: all Redis holds, for the device list; what is new, for the live feed. */
+  peerEntries: { known: (entries: Entry[]) => void; live: (entries: Entry[]) => void },
+): Promise<ClusterAlerting> {
   const { config, journal, log, now } = options;
   const node = nodeId(config.cluster);
   const { prefix } = config.cluster;
@@ -63,8 +73,9 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
   };
   const redis = new Redis(url, { ...keys, ...failFast });
   const reading = new Redis(url, { ...keys, ...failFast, commandTimeout: COMMAND_TIMEOUT_MS + READ_WAIT_MS });
+  const peerReading = new Redis(url, { ...keys, ...failFast, commandTimeout: COMMAND_TIMEOUT_MS + PEER_WAIT_MS });
   const subscriber = new Redis(url, { lazyConnect: true });
-  const connections = [redis, reading, subscriber];
+  const connections = [redis, reading, peerReading, subscriber];
   let redisError: string | undefined;
   for (const c of connections) {
     c.on('error', (err: Error) => {
@@ -132,6 +143,20 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
         );
     },
   });
+
+  const peers = new PeerEntries({
+    redis: peerReading,
+    node,
+    nodes,
+    ...peerEntries,
+    blockMs: PEER_WAIT_MS,
+    onError: (err) =>
+      log.warn(
+        { err: (err as Error).message },
+        `cannot read what the other hubs take in (${(err as Error).message}); this hub's device list shows its own devices until Redis answers`,
+      ),
+  });
+  peers.start();
 
   /** The leader's work for one term: load, lead, loop until deposed. */
   const lead = (token: number): Term => {
@@ -250,6 +275,7 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
 
   // Terms begin and end one after the other, each transition finished before the next.
   let transitions = Promise.resolve();
+  let stopping = false;
   const endTerm = async (reason: string, stopping = false) => {
     const ending = term;
     if (!ending) return;
@@ -269,6 +295,7 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
       clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
     },
     onElected: (token) => {
+      if (stopping) return;
       transitions = transitions.then(() => {
         term = lead(token);
       });
@@ -279,27 +306,16 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
   });
   lease.start();
 
-  // This hub's own health (its store, journal, disk, its link to the cluster) is judged here, on a
-  // ledger of its own: it must be told even when Redis, and with it the cluster's rules, is away.
+  // This hub's own health is judged here, whether or not Redis answers.
   let redisDownSince: number | undefined;
   const degradedAfterMs = ms(config.cluster.degraded_after);
-  const own = new AlertLedger(join(config.data_dir, 'hub-alerts.sqlite'));
-  const ownParts = rulesOnLedger(options, own, {
-    onReload: () => undefined,
-    deliveryPrefix: `${node}-`,
-    hubExtras: () =>
-      redisDownSince !== undefined && now() - redisDownSince >= degradedAfterMs
-        ? {
-            node,
-            clusterProblem: `Redis at ${url} has not answered for ${Math.round((now() - redisDownSince) / 1000)} s (${redisError ?? 'no answer'}): readings are acknowledged and kept in this hub's journal, but the floor's rules wait for Redis`,
-          }
-        : { node },
-  });
-  let ownTicking: Promise<void> | undefined;
-  const ownTimer = setInterval(() => {
-    ownTicking ??= ownParts.tick().finally(() => (ownTicking = undefined));
-  }, options.tickMs ?? TICK_MS);
-  ownTimer.unref();
+  const ownAlerts = startOwnAlerts(options, node, () =>
+    redisDownSince !== undefined && now() - redisDownSince >= degradedAfterMs
+      ? {
+          clusterProblem: `Redis at ${url} has not answered for ${Math.round((now() - redisDownSince) / 1000)} s (${redisError ?? 'no answer'}): readings are acknowledged and kept in this hub's journal, but the floor's rules wait for Redis`,
+        }
+      : {},
+  );
 
   const report = async () => {
     const status = journal.status();
@@ -358,14 +374,15 @@ export async function startClusterAlerting(options: AlertingOptions, url: string
     stop: () =>
       (stopped ??= (async () => {
         clearInterval(reporting);
-        clearInterval(ownTimer);
-        await ownTicking;
-        await ownParts.close();
-        own.close();
-        await lease.stop();
+        await ownAlerts.stop();
+        // The term ends while the lease is still this hub's: its last copy must be in Redis before
+        // another hub can take the lease and load the state.
+        stopping = true;
+        transitions = transitions.then(() => endTerm('this hub is stopping', true));
         await transitions;
-        await endTerm('this hub is stopping', true);
+        await lease.stop();
         requests.close();
+        await peers.stop();
         await forwarding.stop();
         for (const c of connections) c.disconnect();
         ledger.close();

@@ -1,0 +1,84 @@
+// What the other hubs of a cluster take in, for this hub's device list and live feed: their
+// forwarded journals (forwarder.ts), each read from its start (what Redis still holds of it), so
+// the device list learns what happened before this hub saw that hub; the live feed gets only
+// what came after. A
+// reading is still stored and judged once (by the hub that took it, and by the rules leader);
+// this only tells every hub what the floor is doing.
+import type { Redis } from 'ioredis';
+import type { Entry } from '../domain/reading.ts';
+import { streamKey } from './forwarder.ts';
+import type { ClusterNodes } from './nodes.ts';
+import { StreamReader } from './stream-reader.ts';
+
+export interface PeerEntriesOptions {
+  /** A connection of its own: the reads block. */
+  redis: Redis;
+  node: string;
+  nodes: ClusterNodes;
+  /** Every entry of the other hubs, history included: for the device list. */
+  known: (entries: Entry[]) => void;
+  /** Those that came since this hub first saw their hub: for the live feed. */
+  live: (entries: Entry[]) => void;
+  /** Told once per failure run, not once per attempt. */
+  onError: (err: unknown) => void;
+  /** How long a read waits for news. Default 500 ms. */
+  blockMs?: number;
+}
+
+/** How often the list of hubs is read again. */
+const NODES_EVERY_MS = 5000;
+
+export class PeerEntries {
+  private readonly positions = new Map<string, number>();
+  /** Per hub, the last entry it had forwarded when this hub first saw it. */
+  private readonly liveAfter = new Map<string, number>();
+  private readonly reader: StreamReader;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: PeerEntriesOptions) {
+    this.reader = new StreamReader({ redis: options.redis, blockMs: options.blockMs ?? 500 });
+  }
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const { redis, node, nodes, known, live, onError } = this.options;
+    let listedAt = -Infinity;
+    let failing = false;
+    while (!this.stopped) {
+      try {
+        if (performance.now() - listedAt >= NODES_EVERY_MS) {
+          listedAt = performance.now();
+          for (const peer of await nodes.list()) {
+            if (peer.node === node || this.positions.has(peer.node)) continue;
+            const [last] = await redis.xrevrange(streamKey(peer.node), '+', '-', 'COUNT', 1);
+            this.liveAfter.set(peer.node, last ? Number(last[0].split('-')[0]) : 0);
+            this.positions.set(peer.node, 0);
+          }
+        }
+        // No other hub yet: nothing to block on, so wait here rather than spin.
+        if (this.positions.size === 0) await new Promise((resolve) => setTimeout(resolve, this.options.blockMs ?? 500));
+        for (const [peer, entries] of await this.reader.read(this.positions)) {
+          known(entries.map((e) => e.entry));
+          const after = this.liveAfter.get(peer) ?? 0;
+          const fresh = entries.filter((e) => e.lsn > after).map((e) => e.entry);
+          if (fresh.length > 0) live(fresh);
+          this.positions.set(peer, entries.at(-1)?.lsn ?? 0);
+        }
+        failing = false;
+      } catch (err) {
+        if (!failing) onError(err);
+        failing = true;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+}
