@@ -3,6 +3,7 @@
 // killed. On a small machine three nodes share the same cores as one, so they cannot be faster:
 // the figure that carries over to bigger machines is the CPU each node spends per reading.
 import { rmSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import type { LoadOptions } from '../sensors-firmware-sim/load.ts';
 import { startHaproxy } from '../tests/support/haproxy.ts';
@@ -90,6 +91,43 @@ async function failover(list: Array<{ name: string; hub: HubProcess }>): Promise
   return ms;
 }
 
+const RETAINED = 20_000;
+
+/** Publishes RETAINED retained messages, then times a new `#` subscriber receiving them all. */
+async function retained(url: string): Promise<{ publishMs: number; deliverMs: number }> {
+  const publisher = await mqtt.connectAsync(url, { clientId: 'bench-retain' });
+  const payload = 'x'.repeat(100);
+  let started = performance.now();
+  for (let i = 0; i < RETAINED; i += 500)
+    await Promise.all(
+      Array.from({ length: Math.min(500, RETAINED - i) }, (_, j) =>
+        publisher.publishAsync(`bench/retained/${i + j}`, payload, { qos: 1, retain: true }),
+      ),
+    );
+  const publishMs = Math.round(performance.now() - started);
+  await publisher.endAsync();
+  const subscriber = await mqtt.connectAsync(url, { clientId: 'bench-retained-reader' });
+  let got = 0;
+  const all = new Promise<void>((resolve) =>
+    subscriber.on('message', () => {
+      if (++got === RETAINED) resolve();
+    }),
+  );
+  started = performance.now();
+  await subscriber.subscribeAsync('bench/retained/#', { qos: 0 });
+  await all;
+  const deliverMs = Math.round(performance.now() - started);
+  await subscriber.endAsync();
+  return { publishMs, deliverMs };
+}
+
+async function redisMemory(redis: RedisHandle): Promise<number> {
+  const probe = new Redis(redis.url);
+  const info = await probe.info('memory');
+  probe.disconnect();
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
 export async function scenarioCluster(bench: ClusterBench): Promise<void> {
   const { say, rows, results } = bench;
   const figures: Record<string, unknown> = {};
@@ -112,12 +150,20 @@ export async function scenarioCluster(bench: ClusterBench): Promise<void> {
       const measured = await bench.throughput(front, LOAD, { influxUrl, between });
       const processes = measured.cpuPerStoredReading?.processes ?? {};
       const hubCpu = lb ? list.reduce((sum, n) => sum + (processes[n.name] ?? 0), 0) : (processes.broker ?? 0);
+      let kept: Record<string, number> | undefined;
+      if (count === 1) {
+        // aedes-persistence-redis keeps retained messages in one Redis hash; a wildcard subscribe scans it.
+        const before = await redisMemory(redis);
+        const timing = await retained(list[0]!.hub.mqttUrl);
+        kept = { ...timing, redisBytesPerRetained: Math.round(((await redisMemory(redis)) - before) / RETAINED) };
+      }
       const failoverMs = count > 1 ? await failover(list) : undefined;
       figures[`nodes_${count}`] = {
         storedReadingsPerSecond: measured.storedReadingsPerSecond,
         hubCpuMicrosecondsPerReading: Math.round(hubCpu * 10) / 10,
         processes,
         ...(failoverMs !== undefined && { failoverMs }),
+        ...(kept && { retained: kept }),
       };
       rows.push({
         scenario: count === 1 ? 'cluster (Redis)' : '',
@@ -125,6 +171,13 @@ export async function scenarioCluster(bench: ClusterBench): Promise<void> {
         value: String(measured.storedReadingsPerSecond),
         ratio: `hubs' CPU µs/reading ${Math.round(hubCpu)} (all nodes); Redis ${processes.redis ?? '?'}${lb ? `; HAProxy ${processes.broker ?? '?'}` : ''}`,
       });
+      if (kept)
+        rows.push({
+          scenario: '',
+          figure: `${RETAINED.toLocaleString('en')} retained: publish / \`#\` receives all`,
+          value: `${kept.publishMs} / ${kept.deliverMs} ms`,
+          ratio: `Redis ${kept.redisBytesPerRetained} bytes per retained message`,
+        });
       if (failoverMs !== undefined)
         rows.push({
           scenario: '',
@@ -143,6 +196,26 @@ export async function scenarioCluster(bench: ClusterBench): Promise<void> {
       await lb?.dispose();
       await redis.dispose();
     }
+  }
+  // The same retained load on a hub alone, whose broker keeps retained messages in memory.
+  const dir = tempDir('floorwatch-bench-alone-');
+  const alone = await spawnHub(dir, { logLevel: 'warn', env: bench.env });
+  try {
+    const timing = await retained(alone.mqttUrl);
+    const inCluster = (figures.nodes_1 as { retained?: { deliverMs: number } }).retained;
+    figures.retainedAlone = timing;
+    rows.push({
+      scenario: '',
+      figure: 'the same on a hub alone (in memory)',
+      value: `${timing.publishMs} / ${timing.deliverMs} ms`,
+      ratio: inCluster
+        ? `the cluster's \`#\` takes ${(inCluster.deliverMs / timing.deliverMs).toFixed(1)}× as long`
+        : '',
+    });
+  } finally {
+    alone.child.kill('SIGTERM');
+    await alone.exited;
+    rmSync(dir, { recursive: true, force: true });
   }
   const one = figures.nodes_1 as { storedReadingsPerSecond?: number };
   const three = figures.nodes_3 as { storedReadingsPerSecond?: number };
