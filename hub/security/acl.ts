@@ -31,7 +31,8 @@ const DEVICE_TOPICS = new Set(['telemetry', 'heartbeat', 'status']);
  */
 export function publishProblem(principal: Principal, prefix: string, topic: string): string | undefined {
   if (topic.includes('+') || topic.includes('#')) return `"${topic}" has a wildcard; a message goes to one exact topic`;
-  if (topic.startsWith('$')) return `"${topic}" is reserved for the broker (read-only)`;
+  // Other $ topics are ordinary ones that wildcards at the first level do not match [MQTT-4.7.2-1].
+  if (topic === '$SYS' || topic.startsWith('$SYS/')) return `"${topic}" is reserved for the broker (read-only)`;
   const levels = topic.split('/');
   const underPrefix = levels[0] === prefix;
   const isDeviceTopic =

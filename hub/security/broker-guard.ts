@@ -63,6 +63,8 @@ interface Session {
 const LOGIN_REFUSAL = { 2: 'client_id_rejected', 3: 'logins_busy', 4: 'bad_credentials', 5: 'not_authorized' } as const;
 
 export class BrokerGuard {
+  /** Clients that connected without a client id (Aedes made one up). */
+  private readonly unnamed = new WeakSet<Client>();
   private readonly sessions = new WeakMap<Client, Session>();
   private readonly notices: NoticeLog;
   private readonly failures: LoginFailures;
@@ -107,10 +109,12 @@ export class BrokerGuard {
    * any time. Such a client is closed after 1.5 × max_keepalive without a packet.
    */
   readonly preConnect = (
-    _client: Client,
+    client: Client,
     packet: ConnectPacket,
     done: (error: Error | null, success: boolean) => void,
   ): void => {
+    // Aedes names a client that gave no id; whether it may go without one is decided at login.
+    if (packet.clientId === '') this.unnamed.add(client);
     const { maxKeepaliveS } = this.options.limits;
     if ((packet.keepalive ?? 0) > maxKeepaliveS) {
       this.options.log.debug(
@@ -131,6 +135,19 @@ export class BrokerGuard {
     const connection = client.req?.socket ?? client.conn;
     const address = addressOf(connection);
     const source = sourceOf(address);
+    // [MQTT-3.1.3-7/8]: an id the server makes up serves a clean session only, which ends with the connection.
+    if (this.unnamed.has(client) && !client.clean) {
+      done(
+        this.loginError(
+          'client_id_rejected',
+          2,
+          address,
+          `a client from ${address} gave no client id and asked to keep its session: a session needs an id of the client's own (MQTT 3.1.1, 3.1.3-8)`,
+        ),
+        null,
+      );
+      return;
+    }
     if (this.options.connectedClients() >= this.options.limits.maxConnections) {
       done(
         this.loginError(
