@@ -25,6 +25,7 @@ const UNIT = [
   'tests/store-sqlite.test.ts',
   'tests/store-validate.test.ts',
   'tests/structure.test.ts',
+  'tests/topic-rules.test.ts',
 ];
 
 export default defineConfig({

@@ -128,3 +128,72 @@ describe('MQTT 3.1.1 interoperability', () => {
     expect(refused).toBe('refused');
   });
 });
+
+describe("a site's topic rules on the broker", () => {
+  let hub: TestHub;
+  let port: string;
+  beforeAll(async () => {
+    hub = await startTestHub({
+      config: {
+        security: {
+          topic_rules: [
+            { topic: 'test/nosubscribe', subscribe: 'deny' },
+            { topic: 'site/#', publish: 'deny', who: 'anonymous' },
+          ],
+        },
+      },
+    });
+    port = String(hub.hub.mqttPort);
+  });
+  afterAll(async () => {
+    await hub.dispose();
+  });
+
+  it('[MQTT-3.9.3] answers a subscription a rule refuses with the failure code 0x80, and keeps the client', async () => {
+    const result = await run('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      'test/nosubscribe',
+      '-t',
+      'test/ok',
+      '-C',
+      '1',
+      '-W',
+      '3',
+      '-d',
+    ]).catch((err: { stdout: string; stderr: string }) => err);
+    // mosquitto_sub's debug output shows the SUBACK's granted codes, one per filter.
+    expect(`${result.stdout}${result.stderr}`).toMatch(/Subscribed \(mid: \d+\): 128, 0/);
+  });
+
+  it('refuses a publish a rule denies, and lets the same topic through when no rule matches', async () => {
+    const denied = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-q',
+      '1',
+      '-t',
+      'site/x',
+      '-m',
+      'no',
+    ]).then(
+      () => 'acknowledged',
+      () => 'refused',
+    );
+    expect(denied).toBe('refused');
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'elsewhere/x', '-m', 'yes']);
+  });
+
+  it('refuses to start with a rule for no known kind of client, or one that says neither publish nor subscribe, naming each', async () => {
+    const refused = startTestHub({
+      config: { security: { topic_rules: [{ topic: 'a/#', publish: 'deny', who: 'somebody' }, { topic: 'b/#' }] } },
+    });
+    await expect(refused).rejects.toThrow(/security\.topic_rules\.0\.who.*must be one of "anonymous"/s);
+    await expect(refused).rejects.toThrow(/security\.topic_rules\.1.*says neither publish nor subscribe/s);
+  });
+});

@@ -24,6 +24,7 @@ import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { RetainedBudget } from './retained-budget.ts';
 import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
 import type { Wills } from '../cluster/broker-state.ts';
+import type { TopicRule } from '../security/topic-rules.ts';
 
 /** A device's message, as the broker hands it over to be taken in. */
 export interface DeviceMessage {
@@ -53,6 +54,8 @@ export interface BrokerOptions {
   limits: BrokerLimits & { connectTimeoutMs: number };
   /** How much the hub takes in under load (sources/admission.ts). */
   admission: Omit<AdmissionOptions, 'now' | 'onShed' | 'onFlooding' | 'floodGraceMs'>;
+  /** The site's own topic rules, before the built-in ACL (security.topic_rules). */
+  topicRules?: readonly TopicRule[];
   /** In a cluster: the message bus and persistence shared with the other hubs (cluster/broker-state.ts). */
   shared?: { mq: unknown; persistence: unknown; wills: Wills; heartbeatMs: number };
   /** MQTTS: PEM certificate and key; with a CA, device certificates it signed log in by their CN. */
@@ -92,6 +95,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     metrics,
     now,
     connectedClients: () => broker.connectedClients,
+    ...(options.topicRules && { topicRules: options.topicRules }),
   });
   const notices = new NoticeLog(log, now);
   const admission = new Admission({

@@ -69,6 +69,7 @@ export async function openMqtt(
     host: config.bind,
     ...(!config.security.require_tls && { port: config.mqtt.port }),
     prefix: config.mqtt.topic_prefix,
+    topicRules: config.security.topic_rules,
     take: readings.take,
     ...(shared && { shared: { ...shared, heartbeatMs: ms(config.cluster.broker_heartbeat) } }),
     log,

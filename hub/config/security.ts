@@ -3,6 +3,39 @@
 import { z } from 'zod';
 import { duration, flag, integer, port } from './fields.ts';
 
+const verdict = z.enum(['allow', 'deny'], { error: 'must be "allow" or "deny"' });
+
+const topicRule = z
+  .strictObject({
+    topic: z
+      .string()
+      .min(1)
+      .max(1024)
+      .refine(
+        (t) =>
+          t
+            .split('/')
+            .every(
+              (level, i, all) =>
+                (!level.includes('#') || (level === '#' && i === all.length - 1)) &&
+                (!level.includes('+') || level === '+'),
+            ),
+        {
+          error: 'must be an MQTT topic filter: "+" as a whole level, "#" only as the last level',
+        },
+      ),
+    publish: verdict.optional(),
+    subscribe: verdict.optional(),
+    who: z
+      .enum(['anonymous', 'device', 'viewer', 'operator', 'admin'], {
+        error: 'must be one of "anonymous", "device", "viewer", "operator", "admin" (or left out: everyone)',
+      })
+      .optional(),
+  })
+  .refine((r) => r.publish !== undefined || r.subscribe !== undefined, {
+    error: 'says neither publish nor subscribe: give one or both, "allow" or "deny"',
+  });
+
 export const securitySection = z
   .strictObject({
     /** true: clients without credentials are accepted from any address; warned at every start. */
@@ -32,6 +65,11 @@ export const securitySection = z
         tracked_addresses: integer(100, 10_000_000).default(10_000),
       })
       .prefault({}),
+    /**
+     * The site's own topic rules, checked in order before the built-in ACL; the first that matches
+     * the topic, the client and the action decides (see security/topic-rules.ts).
+     */
+    topic_rules: z.array(topicRule).max(1000).default([]),
   })
   .prefault({});
 

@@ -12,6 +12,7 @@ import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscript
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { describePrincipal, publishProblem, subscribeProblem, type Principal } from './acl.ts';
+import { topicRuleVerdict, type TopicRule } from './topic-rules.ts';
 import { LoginFailures, type LoginFailureSettings } from './login-failures.ts';
 import type { LoginResult, MqttLogin } from './mqtt-login.ts';
 import { MessageRate } from './rate.ts';
@@ -49,6 +50,8 @@ export interface BrokerGuardOptions {
   metrics: Metrics;
   now: () => number;
   connectedClients: () => number;
+  /** The site's own rules, before the built-in ACL (security.topic_rules). */
+  topicRules?: readonly TopicRule[];
 }
 
 interface Session {
@@ -274,7 +277,10 @@ export class BrokerGuard {
     const session = client ? this.sessions.get(client) : undefined;
     if (client && !session) return new Error('client has not logged in');
     const principal = session?.principal ?? { kind: 'anonymous' };
-    const problem = publishProblem(principal, this.options.prefix, packet.topic);
+    // A will (no client) was the client's to set; the site's rules judge what clients send.
+    const problem =
+      (client ? this.siteRuleProblem(principal, 'publish', packet.topic) : undefined) ??
+      publishProblem(principal, this.options.prefix, packet.topic);
     if (problem) {
       this.refuse(
         'publish_denied',
@@ -341,7 +347,8 @@ export class BrokerGuard {
   ): void => {
     const principal = this.sessions.get(client)?.principal;
     const problem = principal
-      ? subscribeProblem(principal, this.options.prefix, subscription.topic)
+      ? (this.siteRuleProblem(principal, 'subscribe', subscription.topic) ??
+        subscribeProblem(principal, this.options.prefix, subscription.topic))
       : 'client has not logged in';
     if (problem) {
       this.refuse(
@@ -355,6 +362,13 @@ export class BrokerGuard {
     }
     callback(null, subscription);
   };
+
+  /** The refusal a site rule gives, naming it; undefined when the rules allow or say nothing. */
+  private siteRuleProblem(principal: Principal, action: 'publish' | 'subscribe', topic: string): string | undefined {
+    const rule = topicRuleVerdict(this.options.topicRules ?? [], principal, action, topic);
+    if (rule?.verdict !== 'deny') return undefined;
+    return `security.topic_rules[${rule.index}] denies ${action === 'publish' ? 'publishing to' : 'subscribing to'} "${topic.slice(0, 200)}" for ${describePrincipal(principal)}`;
+  }
 
   private loginError(reason: string, returnCode: 2 | 3 | 4 | 5, who: string, message: string): AuthenticateError {
     this.refuse(reason, who, message);

@@ -1,0 +1,58 @@
+// A site's own topic rules (security.topic_rules), checked before the built-in ACL: the first
+// rule whose topic, client kind and action match decides. "deny" refuses (a publish disconnects
+// the client, as MQTT 3.1.1 has no negative PUBACK; a subscription gets the failure code 0x80);
+// "allow" ends the look through the site's rules, and the built-in ACL still applies, so a site's
+// rule can narrow what the hub allows but never widen it. Pure: rules, a principal, a topic.
+import type { Principal } from './acl.ts';
+import type { Role } from './tokens.ts';
+
+export type Who = 'anonymous' | 'device' | Role;
+export type Verdict = 'allow' | 'deny';
+
+export interface TopicRule {
+  /** An MQTT topic filter: "+" one level, "#" the rest. */
+  topic: string;
+  publish?: Verdict;
+  subscribe?: Verdict;
+  /** Who the rule is for; every client when absent. */
+  who?: Who;
+}
+
+function whoMatches(who: Who | undefined, principal: Principal): boolean {
+  if (who === undefined) return true;
+  if (principal.kind === 'integration') return principal.role === who;
+  return principal.kind === who;
+}
+
+/** Whether a filter and a topic (or another filter) can name the same topic: level by level, as MQTT matches. */
+export function overlaps(a: string, b: string): boolean {
+  const x = a.split('/');
+  const y = b.split('/');
+  // [MQTT-4.7.2-1]: a wildcard at the first level never matches a topic that starts with $.
+  const dollar = (levels: string[], other: string[]) =>
+    (levels[0] ?? '').startsWith('$') && (other[0] === '+' || other[0] === '#');
+  if (dollar(x, y) || dollar(y, x)) return false;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p === '#' || q === '#') return true;
+    if (p === undefined || q === undefined) return false;
+    if (p !== '+' && q !== '+' && p !== q) return false;
+  }
+  return true;
+}
+
+/** The site rule that decides this action, with its place in the list; undefined when none does. */
+export function topicRuleVerdict(
+  rules: readonly TopicRule[],
+  principal: Principal,
+  action: 'publish' | 'subscribe',
+  topic: string,
+): { index: number; verdict: Verdict } | undefined {
+  for (const [index, rule] of rules.entries()) {
+    const verdict = rule[action];
+    if (verdict === undefined || !whoMatches(rule.who, principal) || !overlaps(rule.topic, topic)) continue;
+    return { index, verdict };
+  }
+  return undefined;
+}
