@@ -164,7 +164,8 @@ describe("a site's topic rules on the broker", () => {
       '-W',
       '3',
       '-d',
-    ]).catch((err: { stdout: string; stderr: string }) => err);
+      // -W ends it after 3 s with nothing received: an error exit, with the output kept.
+    ]).catch((err: unknown) => err as { stdout: string; stderr: string });
     // mosquitto_sub's debug output shows the SUBACK's granted codes, one per filter.
     expect(`${result.stdout}${result.stderr}`).toMatch(/Subscribed \(mid: \d+\): 128, 0/);
   });
