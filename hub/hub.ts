@@ -13,6 +13,7 @@ import { openStorage } from './compose/storage.ts';
 import type { Config } from './config/config.ts';
 import { startAlerting, type Alerting, type AlertingOptions } from './compose/alerting.ts';
 import { startClusterAlerting } from './compose/cluster.ts';
+import { openBridges } from './compose/bridges.ts';
 import { nodeId } from './config/cluster.ts';
 import { openSiteSecurity } from './compose/security.ts';
 import { createLog } from './telemetry/log.ts';
@@ -60,6 +61,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const { journal, store, writer, setAside } = storage;
     const intake = await openIntake(ctx, journal);
     const mqtt = await openMqtt(ctx, { security, ingest: intake.ingest, journal });
+    const bridges = openBridges(ctx, { ingest: intake.ingest, journal });
     const alertingOptions: AlertingOptions = {
       config,
       journal,
@@ -69,6 +71,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       feed: intake.feed,
       log,
       now,
+      bridges,
       hubStatus: () => {
         const status = journal.status();
         const { state } = writer;

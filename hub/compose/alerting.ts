@@ -16,6 +16,8 @@ import type { Store } from '../store/store.ts';
 import { Notifier, historyTarget } from '../notify/notifier.ts';
 import { Outbox, type Timers } from '../notify/outbox.ts';
 import { webhookTarget } from '../notify/webhook.ts';
+import { bridgeAlertTarget } from '../notify/bridge-out.ts';
+import type { BridgeLink } from '../bridges/link.ts';
 import type { AlertChanges } from '../domain/alert.ts';
 
 export interface AlertingOptions {
@@ -32,6 +34,8 @@ export interface AlertingOptions {
   hubStatus: () => Omit<HubStatus, 'diskFreePercent'>;
   timers?: Timers;
   tickMs?: number;
+  /** External brokers that get the alerts (`bridges` with out.alerts). */
+  bridges?: readonly BridgeLink[];
 }
 
 export interface Alerting {
@@ -80,12 +84,17 @@ export function rulesOnLedger(
   { onReload, term, settled, judgesHub = true, hubExtras, deliveryPrefix }: RulesOnLedgerExtras,
 ): RulesOnLedger {
   const { config, store, log, now } = options;
-  const webhooks = config.notify.webhooks.map((hook) =>
-    webhookTarget(hook, deliveryPrefix === undefined ? {} : { deliveryPrefix }),
-  );
+  const receivers = [
+    ...config.notify.webhooks.map((hook) =>
+      webhookTarget(hook, deliveryPrefix === undefined ? {} : { deliveryPrefix }),
+    ),
+    ...(options.bridges ?? [])
+      .filter((link) => link.config.out.alerts)
+      .map((link) => bridgeAlertTarget(link, config.mqtt.topic_prefix, deliveryPrefix)),
+  ];
   const outbox = new Outbox({
     db: ledger.db,
-    targets: [historyTarget(store), ...webhooks],
+    targets: [historyTarget(store), ...receivers],
     log,
     now,
     ...(options.timers && { timers: options.timers }),
@@ -99,7 +108,7 @@ export function rulesOnLedger(
     prefix: config.mqtt.topic_prefix,
     log: log.child({ part: 'alerts' }),
     outbox,
-    webhooks: webhooks.map((w) => w.name),
+    notices: receivers.map((r) => r.name),
     publish: options.publish,
     onEvent: (e) => options.feed.publishAlert(e),
     ...(term !== undefined && { term }),

@@ -135,6 +135,8 @@ export async function startClusterAlerting(
   await mirror.load();
 
   const forwarding = journal.consume('cluster', forwarder.forward, {
+    // Any failure to forward is Redis's state, never an entry's: nothing is set aside, it waits.
+    transient: () => true,
     onError: (err, attempt) => {
       if (attempt === 1)
         log.warn(

@@ -64,3 +64,20 @@ export const decimal = z.union(
   ],
   { error: 'must be a number' },
 );
+
+/** An MQTT topic filter: "+" as a whole level, "#" only as the last. */
+export const topicFilter = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine(
+    (t) =>
+      t
+        .split('/')
+        .every(
+          (level, i, all) =>
+            (!level.includes('#') || (level === '#' && i === all.length - 1)) &&
+            (!level.includes('+') || level === '+'),
+        ),
+    { error: 'must be an MQTT topic filter: "+" as a whole level, "#" only as the last level' },
+  );

@@ -2,6 +2,7 @@
 // across sections that run once every field is valid.
 import { z } from 'zod';
 import { notifySection, rulesSection } from './alerting.ts';
+import { bridgesSection } from './bridges.ts';
 import { checkCluster, clusterSection } from './cluster.ts';
 import { limitsSection } from './limits.ts';
 import { httpSection, mqttSection } from './listeners.ts';
@@ -23,6 +24,7 @@ export const configSchema = z
     rules: rulesSection,
     notify: notifySection,
     cluster: clusterSection,
+    bridges: bridgesSection,
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** auto: readable lines on a terminal, JSON lines otherwise (systemd, containers, files). */
     log_format: z.enum(['auto', 'text', 'json']).default('auto'),

@@ -1,29 +1,13 @@
 // The `security` section: who may connect without credentials, encrypted connections, and the
 // lock-out after wrong passwords.
 import { z } from 'zod';
-import { duration, flag, integer, port } from './fields.ts';
+import { duration, flag, integer, port, topicFilter } from './fields.ts';
 
 const verdict = z.enum(['allow', 'deny'], { error: 'must be "allow" or "deny"' });
 
 const topicRule = z
   .strictObject({
-    topic: z
-      .string()
-      .min(1)
-      .max(1024)
-      .refine(
-        (t) =>
-          t
-            .split('/')
-            .every(
-              (level, i, all) =>
-                (!level.includes('#') || (level === '#' && i === all.length - 1)) &&
-                (!level.includes('+') || level === '+'),
-            ),
-        {
-          error: 'must be an MQTT topic filter: "+" as a whole level, "#" only as the last level',
-        },
-      ),
+    topic: topicFilter,
     publish: verdict.optional(),
     subscribe: verdict.optional(),
     who: z

@@ -11,7 +11,7 @@ import { Rejection } from './rejection.ts';
 import { excerptOf, type RejectionLog } from './rejections.ts';
 import { toCanonical } from './units.ts';
 
-export type Source = 'mqtt' | 'http' | 'serial';
+export type Source = 'mqtt' | 'http' | 'serial' | 'bridge';
 
 export interface IncomingMessage {
   source: Source;

@@ -25,8 +25,8 @@ export interface NotifierOptions {
   prefix: string;
   log: Logger;
   outbox: Outbox;
-  /** Outbox target names of the webhooks. */
-  webhooks: readonly string[];
+  /** Outbox targets that take each notice told: webhooks, bridges to other brokers. */
+  notices: readonly string[];
   publish: (topic: string, payload: string, options: { retain: boolean }) => Promise<void>;
   /** Live views (the SSE stream). */
   onEvent?: (event: AlertEvent) => void;
@@ -56,11 +56,11 @@ export class Notifier implements AlertSink {
   constructor(private readonly options: NotifierOptions) {}
 
   record(events: readonly AlertEvent[]): void {
-    const { outbox, webhooks } = this.options;
+    const { outbox, notices } = this.options;
     for (const e of events) {
       if (e.notified) {
         const body = JSON.stringify(this.notice(e));
-        for (const target of webhooks) outbox.enqueue(target, body);
+        for (const target of notices) outbox.enqueue(target, body);
       }
       if (!e.late) outbox.enqueue(STORE_TARGET, JSON.stringify(record(e)));
     }

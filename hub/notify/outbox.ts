@@ -25,8 +25,11 @@ export interface OutboxTarget {
   name: string;
   /** Most rows handed over at once. */
   batch: number;
-  /** Resolves once the target has every row; rejects to retry all of them later. */
-  deliver(rows: readonly OutboxRow[]): Promise<void>;
+  /**
+   * Resolves once the target has every row; rejects to retry all of them later. `retry`: the
+   * rows may have been handed over before (an earlier attempt failed).
+   */
+  deliver(rows: readonly OutboxRow[], attempt?: { retry: boolean }): Promise<void>;
   /** True for an error that refuses the rows themselves, not the target's state: retrying cannot help. */
   refusedForGood?(err: unknown): boolean;
 }
@@ -155,7 +158,7 @@ export class Outbox {
       if (rows.length === 0) return;
       try {
         await this.options.ready?.();
-        await target.deliver(rows);
+        await target.deliver(rows, { retry: lane.failures > 0 || lane.singles > 0 });
       } catch (err) {
         if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
         lane.failures += 1;

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { DeviceMessage, Taken } from '../broker/broker.ts';
 import { backoffMs, type Backoff } from '../domain/backoff.ts';
-import type { Ingest } from '../ingest/ingest.ts';
+import type { Ingest, Source } from '../ingest/ingest.ts';
 
 export interface MqttReadings {
   take: (message: DeviceMessage) => Promise<Taken | undefined>;
@@ -13,8 +13,14 @@ export interface MqttReadings {
 
 const RETRY: Backoff = { firstMs: 100, maxMs: 5_000 };
 
-export function mqttReadings(options: { ingest: Ingest; log: Logger; now: () => number }): MqttReadings {
-  const { ingest, log, now } = options;
+export function mqttReadings(options: {
+  ingest: Ingest;
+  log: Logger;
+  now: () => number;
+  /** Where the messages come from: the hub's broker (default), or a bridge to another. */
+  source?: Extract<Source, 'mqtt' | 'bridge'>;
+}): MqttReadings {
+  const { ingest, log, now, source = 'mqtt' } = options;
   let stopped = false;
   return {
     // Keeps trying while the journal cannot write (it logs that once): the PUBACK stays withheld, so
@@ -25,7 +31,7 @@ export function mqttReadings(options: { ingest: Ingest; log: Logger; now: () => 
       for (let retry = 1; ; retry++) {
         try {
           const outcome = await ingest.accept({
-            source: 'mqtt',
+            source,
             kind,
             device,
             topic: packet.topic,

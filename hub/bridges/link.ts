@@ -1,0 +1,163 @@
+// One connection to an external MQTT broker (a `bridges` entry), MQTT 5 or 3.1.1, with a
+// persistent session so what the broker holds for the hub survives a reconnect. Its will says the
+// hub is offline; each connection says it is online. What goes out waits for the broker's PUBACK,
+// within a time limit: a broker that is away is an error for the caller, whose outbox or journal
+// keeps the message and tries again, rather than a queue growing in this process.
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { BridgeConfig } from '../config/bridges.ts';
+
+/** The broker is away or does not answer: the message waits and is sent again, it is not at fault. */
+export class BrokerUnavailable extends Error {
+  override readonly name = 'BrokerUnavailable';
+}
+
+export interface OutgoingMessage {
+  topic: string;
+  payload: string;
+  retain: boolean;
+  /** Sent before: the broker may already have it (MQTT 5: user property `repeat`). */
+  repeat: boolean;
+  /** The same on every attempt, for receivers that deduplicate (MQTT 5: user property `delivery`). */
+  delivery: string;
+}
+
+/** Takes in a message from the broker; resolves once it is the hub's, and only then is it acknowledged. */
+export type Incoming = (topic: string, payload: Buffer) => Promise<void>;
+
+export interface BridgeLink {
+  readonly name: string;
+  readonly config: BridgeConfig;
+  readonly connected: boolean;
+  publish(message: OutgoingMessage): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BridgeLinkOptions {
+  bridge: BridgeConfig;
+  /** The hub's topic prefix, used on the external broker too. */
+  prefix: string;
+  /** This hub's name in a cluster: each hub has a session of its own. */
+  node?: string;
+  log: Logger;
+  /** Messages on the bridge's `in.topics`. */
+  incoming?: Incoming;
+  /** How long a publish may wait for its PUBACK. Default 10 s. */
+  timeoutMs?: number;
+}
+
+export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
+  const { bridge, prefix, log, incoming } = options;
+  const statusTopic = `${prefix}/hub/status`;
+  const clientOptions: IClientOptions = {
+    clientId: `floorwatch-${bridge.name}${options.node ? `-${options.node}` : ''}`,
+    protocolVersion: bridge.protocol,
+    clean: false,
+    ...(bridge.protocol === 5 && { properties: { sessionExpiryInterval: 7 * 86_400 } }),
+    reconnectPeriod: 1000,
+    connectTimeout: 10_000,
+    ...(bridge.username !== undefined && { username: bridge.username }),
+    ...(bridge.password !== undefined && { password: bridge.password }),
+    ...(bridge.ca !== undefined && { ca: readFileSync(bridge.ca) }),
+    ...(bridge.out.status && { will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true } }),
+    // A message from the broker is acknowledged only once the hub has it (held PUBACK).
+    ...(incoming && {
+      customHandleAcks: (topic: string, payload: Buffer, _packet: IPublishPacket, done: (code: number) => void) => {
+        incoming(topic, payload).then(
+          () => done(0),
+          (err: unknown) => {
+            log.warn(
+              { bridge: bridge.name, topic, err: (err as Error).message },
+              `bridge ${bridge.name}: could not take in a message on ${topic} (${(err as Error).message})`,
+            );
+            // 0x80, unspecified error (MQTT 5); a 3.1.1 broker is simply not acknowledged and sends it again.
+            done(0x80);
+          },
+        );
+      },
+    }),
+  };
+  const client: MqttClient = mqtt.connect(bridge.url, clientOptions);
+  let wasConnected = false;
+  let lastError = '';
+  client.on('connect', (connack) => {
+    log.info({ bridge: bridge.name }, `bridge ${bridge.name}: connected to ${bridge.url}`);
+    lastError = '';
+    wasConnected = true;
+    if (bridge.out.status)
+      void client.publishAsync(statusTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
+    // A new session (the broker forgot the old one) has no subscriptions: make them again.
+    if (!connack.sessionPresent && bridge.in.topics.length > 0) subscribe();
+  });
+  client.on('error', (err) => {
+    if (err.message === lastError) return;
+    lastError = err.message;
+    log.warn({ bridge: bridge.name, err: err.message }, `bridge ${bridge.name}: ${bridge.url}: ${err.message}`);
+  });
+  client.on('offline', () => {
+    if (wasConnected)
+      log.warn(
+        { bridge: bridge.name },
+        `bridge ${bridge.name}: lost ${bridge.url}; reconnecting (what it should get waits in the hub)`,
+      );
+    wasConnected = false;
+  });
+  const subscribe = () => {
+    // MQTT 5 brokers share one subscription among the hubs of a group: each message goes to one of them.
+    const group = bridge.protocol === 5 ? bridge.in.shared_group : undefined;
+    const filters = bridge.in.topics.map((t) => (group ? `$share/${group}/${t}` : t));
+    client.subscribe(filters, { qos: 1 }, (err, granted) => {
+      if (err)
+        log.error(
+          { bridge: bridge.name, err: err.message },
+          `bridge ${bridge.name}: could not subscribe: ${err.message}`,
+        );
+      for (const g of granted ?? [])
+        if (g.qos >= 0x80)
+          log.error(
+            { bridge: bridge.name, topic: g.topic },
+            `bridge ${bridge.name}: ${bridge.url} refused the subscription to ${g.topic}`,
+          );
+    });
+  };
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return {
+    name: bridge.name,
+    config: bridge,
+    get connected() {
+      return client.connected;
+    },
+    publish: async (message) => {
+      if (!client.connected) throw new BrokerUnavailable(`not connected to ${bridge.url}`);
+      const properties =
+        bridge.protocol === 5
+          ? { userProperties: { delivery: message.delivery, repeat: message.repeat ? 'yes' : 'no' } }
+          : undefined;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          client.publishAsync(message.topic, message.payload, {
+            qos: 1,
+            retain: message.retain,
+            ...(properties && { properties }),
+          }),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`${bridge.url} did not acknowledge within ${timeoutMs / 1000} s`)),
+              timeoutMs,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: async () => {
+      // A clean stop says so before leaving: the will is for a hub that vanished.
+      if (client.connected && bridge.out.status)
+        await client.publishAsync(statusTopic, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+      await client.endAsync(true);
+    },
+  };
+}
