@@ -14,6 +14,7 @@ import type { Config } from './config/config.ts';
 import { startAlerting, type Alerting, type AlertingOptions } from './compose/alerting.ts';
 import { startClusterAlerting } from './compose/cluster.ts';
 import { openBridges } from './compose/bridges.ts';
+import { startDiscovery } from './compose/discovery.ts';
 import { nodeId } from './config/cluster.ts';
 import { openSiteSecurity } from './compose/security.ts';
 import { createLog } from './telemetry/log.ts';
@@ -104,6 +105,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       alerting = cluster;
       lifecycle.add({ name: 'cluster', stop: () => cluster.stop(), health: () => cluster.health() });
     }
+    startDiscovery(ctx, {
+      journal,
+      publish: mqtt.broker.publish,
+      bridges,
+      rules: alerting.rules,
+      alerts: alerting.routes.engine,
+    });
     const api = await openApi(ctx, { security, storage, intake, mqtt, alerting });
     // Stopped first: no new MQTT connections while the rest stops.
     lifecycle.add({ name: 'new MQTT connections', stop: () => mqtt.broker.stopAccepting() });

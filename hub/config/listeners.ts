@@ -1,7 +1,7 @@
 // The `http` and `mqtt` sections: the ports the hub listens on, the web pages that may use it from
 // a browser, and the topic level its MQTT contract lives under.
 import { z } from 'zod';
-import { origin, port } from './fields.ts';
+import { flag, origin, port } from './fields.ts';
 
 export const httpSection = z
   .strictObject({
@@ -34,5 +34,7 @@ export const mqttSection = z
         error: 'must be one topic level of letters, digits, "_" or "-"',
       })
       .default('floorwatch'),
+    /** Home Assistant MQTT discovery on the hub's own broker: each zone as a device, retained. */
+    home_assistant_discovery: flag.default(false),
   })
   .prefault({});

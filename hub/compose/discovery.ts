@@ -1,0 +1,125 @@
+// Home Assistant discovery and the zone states it points at, on the hub's broker
+// (mqtt.home_assistant_discovery) and on bridges with out.discovery: the discovery messages at
+// start (and, for a bridge, whenever it connects), a zone's latest value per metric every few
+// seconds when it changed, and whether the zone has open alerts. Zones no longer configured have
+// their discovery messages cleared at start (data_dir/discovery.json remembers what was sent).
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BridgeLink } from '../bridges/link.ts';
+import type { AlertView } from '../domain/alert.ts';
+import type { Journal } from '../journal/journal.ts';
+import { discoveryMessages, zoneAlertsTopic, zoneStateTopic, type DiscoveryMessage } from '../notify/discovery.ts';
+import { zoneLabel } from '../rules/alerts.ts';
+import type { SiteRules } from '../rules/site.ts';
+import type { HubContext } from './context.ts';
+
+const EVERY_MS = 5000;
+
+export interface DiscoveryDeps {
+  journal: Journal;
+  publish: (topic: string, payload: string, options: { retain: boolean }) => Promise<void>;
+  bridges: readonly BridgeLink[];
+  rules: (at: number) => SiteRules;
+  alerts: Pick<AlertView, 'alerts'>;
+}
+
+export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
+  const { config, log, now, lifecycle } = ctx;
+  const local = config.mqtt.home_assistant_discovery;
+  const links = deps.bridges.filter((l) => l.config.out.discovery);
+  if (!local && links.length === 0) return;
+  const prefix = config.mqtt.topic_prefix;
+  const zones = deps.rules(now()).zones.map((z) => ({
+    zone: z.zone,
+    ...(z.name !== undefined && { name: z.name }),
+    type: z.type,
+    metrics: [...new Set(z.requirements.map((r) => r.metric))],
+  }));
+  const messages = discoveryMessages(config.site.name, prefix, zones);
+  // What an earlier start announced and this one does not: cleared, so Home Assistant drops it.
+  const file = join(config.data_dir, 'discovery.json');
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as string[]) : [];
+  const current = new Set(messages.map((m) => m.topic));
+  const cleared: DiscoveryMessage[] = before.filter((t) => !current.has(t)).map((topic) => ({ topic, payload: '' }));
+  writeFileSync(`${file}.tmp`, JSON.stringify([...current]));
+  renameSync(`${file}.tmp`, file);
+  const announce = [...cleared, ...messages];
+
+  const latest = new Map<string, Map<string, number>>();
+  const changed = new Set<string>();
+  const told = new Map<string, string>();
+  const sentTo = new WeakSet<BridgeLink>();
+  const send = async (batch: readonly DiscoveryMessage[]) => {
+    if (local) for (const m of batch) await deps.publish(m.topic, m.payload, { retain: true });
+    for (const link of links) {
+      if (!link.connected) continue;
+      for (const m of batch)
+        await link.publish({ topic: m.topic, payload: m.payload, retain: true, repeat: false, delivery: m.topic });
+    }
+  };
+  const consumer = deps.journal.consume(
+    'discovery',
+    (entries) => {
+      for (const e of entries) {
+        if (e.type !== 'readings') continue;
+        for (const r of e.readings) {
+          // Devices outside every zone are the rules' "unassigned" zone.
+          const zone = zoneLabel(r.zone);
+          const values = latest.get(zone) ?? new Map<string, number>();
+          values.set(r.metric, r.value);
+          latest.set(zone, values);
+          changed.add(zone);
+        }
+      }
+    },
+    { from: 'end', durable: false },
+  );
+  let running: Promise<void> | undefined;
+  const round = async () => {
+    // A bridge that (re)connected gets the discovery messages and the zones' states again: its
+    // broker may have lost them, or never had them.
+    for (const link of links)
+      if (link.connected && !sentTo.has(link)) {
+        const states = [...told].map(([zone, state]) => ({ topic: zoneAlertsTopic(prefix, zone), payload: state }));
+        for (const [zone, values] of latest)
+          states.push({ topic: zoneStateTopic(prefix, zone), payload: JSON.stringify(Object.fromEntries(values)) });
+        for (const m of [...announce, ...states])
+          await link.publish({ topic: m.topic, payload: m.payload, retain: true, repeat: false, delivery: m.topic });
+        sentTo.add(link);
+      } else if (!link.connected) sentTo.delete(link);
+    const batch: DiscoveryMessage[] = [];
+    for (const zone of changed)
+      batch.push({
+        topic: zoneStateTopic(prefix, zone),
+        payload: JSON.stringify(Object.fromEntries(latest.get(zone) ?? [])),
+      });
+    changed.clear();
+    for (const z of zones) {
+      const state = deps.alerts.alerts({ state: 'firing', zone: z.zone, limit: 1 }).length > 0 ? 'ON' : 'OFF';
+      if (told.get(z.zone) === state) continue;
+      told.set(z.zone, state);
+      batch.push({ topic: zoneAlertsTopic(prefix, z.zone), payload: state });
+    }
+    await send(batch);
+  };
+  const tick = () => {
+    running ??= round()
+      .catch((err: unknown) =>
+        log.warn({ err: (err as Error).message }, `Home Assistant discovery: ${(err as Error).message}`),
+      )
+      .finally(() => (running = undefined));
+  };
+  if (local)
+    void Promise.all(announce.map((m) => deps.publish(m.topic, m.payload, { retain: true }))).catch(() => undefined);
+  tick();
+  const timer = setInterval(tick, EVERY_MS);
+  timer.unref();
+  lifecycle.add({
+    name: 'Home Assistant discovery',
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+      await consumer.stop();
+    },
+  });
+}

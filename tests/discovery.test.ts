@@ -1,0 +1,129 @@
+// Home Assistant MQTT discovery through a bridge to a real Mosquitto 2, read back with
+// mosquitto_sub: every config message is JSON with the fields Home Assistant's MQTT discovery
+// needs, the state topics they name carry the zone's values, and a zone removed from the
+// configuration has its messages cleared at the next start.
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+import { startMosquitto, type MosquittoHandle } from './support/mosquitto.ts';
+
+/** Retained messages on the site's broker under `filter`, as topic → payload (mosquitto_sub, 2 s). */
+function retained(broker: MosquittoHandle, filter: string): Promise<Map<string, string>> {
+  return new Promise((resolve) => {
+    execFile(
+      'mosquitto_sub',
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(broker.port),
+        '-V',
+        'mqttv5',
+        '-t',
+        filter,
+        '-F',
+        '%t\t%p',
+        '--retained-only',
+        '-W',
+        '2',
+      ],
+      (_err, stdout) => {
+        const lines = stdout.split('\n').filter((l) => l !== '');
+        resolve(new Map(lines.map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)])));
+      },
+    );
+  });
+}
+
+interface Config {
+  name: string;
+  unique_id: string;
+  state_topic: string;
+  value_template?: string;
+  device_class?: string;
+  unit_of_measurement?: string;
+  payload_on?: string;
+  payload_off?: string;
+  availability_topic: string;
+  device: { identifiers: string[]; name: string; manufacturer: string };
+}
+
+describe('Home Assistant discovery through a bridge', () => {
+  let broker: MosquittoHandle;
+  const dataDir = tempDir();
+  let hub: TestHub | undefined;
+  const start = async (zones: Array<{ id: string; type: string }>) => {
+    hub = await startTestHub({
+      dataDir,
+      config: {
+        site: { name: 'hq' },
+        zones,
+        devices: [{ id: 't-1', kind: 'sensor', zone: 'floor-a' }],
+        bridges: [{ name: 'site', url: broker.url, out: { discovery: true } }],
+      },
+    });
+  };
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    await broker.dispose();
+  });
+
+  it('announces each zone as a device, feeds its states, and clears a zone that is gone', async () => {
+    await start([
+      { id: 'floor-a', type: 'call_floor' },
+      { id: 'server-room', type: 'server_room' },
+    ]);
+    const configs = await eventually(
+      async () => {
+        const found = await retained(broker, 'homeassistant/#');
+        return found.size >= 8 && found;
+      },
+      { what: 'the discovery messages on the site’s broker' },
+    );
+    for (const [topic, payload] of configs) {
+      expect(topic).toMatch(/^homeassistant\/(sensor|binary_sensor)\/[A-Za-z0-9_-]+\/config$/);
+      const c = JSON.parse(payload) as Config;
+      expect(c.unique_id, topic).toMatch(/^floorwatch_hq_/);
+      expect(c.state_topic).toMatch(/^floorwatch\/zones\/(floor-a|server-room|unassigned)\/(state|alerts)$/);
+      expect(c.availability_topic).toBe('floorwatch/hub/status');
+      expect(c.device.identifiers[0]).toMatch(/^floorwatch_hq_/);
+      expect(c.device.manufacturer).toBe('floorwatch');
+      if (topic.startsWith('homeassistant/binary_sensor/'))
+        expect([c.payload_on, c.payload_off]).toEqual(['ON', 'OFF']);
+      else expect(c.value_template).toMatch(/^\{\{ value_json\.[a-z_0-9]+ \}\}$/);
+    }
+    const temperature = JSON.parse(
+      configs.get('homeassistant/sensor/floorwatch_hq_floor-a_temperature/config')!,
+    ) as Config;
+    expect(temperature).toMatchObject({ device_class: 'temperature', unit_of_measurement: '°C' });
+
+    const device = await mqtt.connectAsync(hub!.mqttUrl, { clientId: 't-1' });
+    await device.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 23.4 }), { qos: 1 });
+    await device.endAsync();
+    const state = await eventually(
+      async () => (await retained(broker, 'floorwatch/zones/floor-a/state')).get('floorwatch/zones/floor-a/state'),
+      {
+        what: 'the zone state',
+      },
+    );
+    expect(JSON.parse(state)).toMatchObject({ temperature: 23.4 });
+    expect((await retained(broker, 'floorwatch/zones/+/alerts')).get('floorwatch/zones/floor-a/alerts')).toBe('OFF');
+
+    // The server room is removed from the configuration: its messages go at the next start.
+    await hub!.stop();
+    await start([{ id: 'floor-a', type: 'call_floor' }]);
+    await eventually(
+      async () => ![...(await retained(broker, 'homeassistant/#')).keys()].some((t) => t.includes('server-room')),
+      {
+        what: "the server room's messages to be cleared",
+      },
+    );
+    expect([...(await retained(broker, 'homeassistant/#')).keys()].some((t) => t.includes('floor-a'))).toBe(true);
+  });
+});
