@@ -2,9 +2,10 @@
 // persistent session so what the broker holds for the hub survives a reconnect. Its will says the
 // hub is offline; each connection says it is online. What goes out waits for the broker's PUBACK,
 // within a time limit: a broker that is away is an error for the caller, whose outbox or journal
-// keeps the message and tries again, rather than a queue growing in this process.
+// keeps the message and tries again, rather than a queue growing in this process. What comes in is
+// acknowledged only once the hub has it.
 import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from '../config/bridges.ts';
 
@@ -61,24 +62,29 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     ...(bridge.password !== undefined && { password: bridge.password }),
     ...(bridge.ca !== undefined && { ca: readFileSync(bridge.ca) }),
     ...(bridge.out.status && { will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true } }),
-    // A message from the broker is acknowledged only once the hub has it (held PUBACK).
-    ...(incoming && {
-      customHandleAcks: (topic: string, payload: Buffer, _packet: IPublishPacket, done: (code: number) => void) => {
-        incoming(topic, payload).then(
-          () => done(0),
-          (err: unknown) => {
-            log.warn(
-              { bridge: bridge.name, topic, err: (err as Error).message },
-              `bridge ${bridge.name}: could not take in a message on ${topic} (${(err as Error).message})`,
-            );
-            // 0x80, unspecified error (MQTT 5); a 3.1.1 broker is simply not acknowledged and sends it again.
-            done(0x80);
-          },
-        );
-      },
-    }),
   };
   const client: MqttClient = mqtt.connect(bridge.url, clientOptions);
+  // A message from the broker is acknowledged only once the hub has it: mqtt.js sends the PUBACK
+  // (PUBREC for QoS 2) when handleMessage calls back, at MQTT 5 and 3.1.1 alike. One it cannot
+  // take (the hub is stopping) is not acknowledged, and the broker sends it again.
+  if (incoming)
+    client.handleMessage = (packet, callback) => {
+      if (packet.cmd !== 'publish') {
+        callback();
+        return;
+      }
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      incoming(packet.topic, payload).then(
+        () => callback(),
+        (err: unknown) => {
+          log.warn(
+            { bridge: bridge.name, topic: packet.topic, err: (err as Error).message },
+            `bridge ${bridge.name}: did not take a message on ${packet.topic} (${(err as Error).message}); the broker sends it again`,
+          );
+          callback(err as Error);
+        },
+      );
+    };
   let wasConnected = false;
   let lastError = '';
   client.on('connect', (connack) => {
