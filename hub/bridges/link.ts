@@ -69,10 +69,6 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
   // take (the hub is stopping) is not acknowledged, and the broker sends it again.
   if (incoming)
     client.handleMessage = (packet, callback) => {
-      if (packet.cmd !== 'publish') {
-        callback();
-        return;
-      }
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       incoming(packet.topic, payload).then(
         () => callback(),
