@@ -3,6 +3,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, type TestHub } from './support/hub.ts';
 
@@ -107,6 +108,69 @@ describe('MQTT 3.1.1 interoperability', () => {
     } finally {
       for (const s of [dollar, everything, level]) s.child.kill();
     }
+  });
+
+  const sub = (args: string[]) =>
+    run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-v', ...args]).then(
+      (r) => r.stdout,
+      (err: unknown) => (err as { stdout: string }).stdout,
+    );
+  const pub = (topic: string, message: string, ...args: string[]) =>
+    run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', topic, '-m', message, ...args]);
+
+  it('[MQTT-3.3.1-5/6/10] keeps a retained message for new subscribers, and a zero-length one clears it', async () => {
+    await pub('interop/retained/a', 'qos0', '-r');
+    await pub('interop/retained/b', 'qos1', '-r');
+    expect((await sub(['-t', 'interop/retained/#', '-W', '1'])).trim().split('\n').sort()).toEqual([
+      'interop/retained/a qos0',
+      'interop/retained/b qos1',
+    ]);
+    await pub('interop/retained/a', '', '-r');
+    await pub('interop/retained/b', '', '-r');
+    expect((await sub(['-t', 'interop/retained/#', '-W', '1'])).trim()).toBe('');
+  });
+
+  it('[MQTT-3.1.2-4/5] keeps QoS 1 messages for a client with a session while it is away', async () => {
+    // Subscribed with a session kept (-c), then gone.
+    await sub(['-t', 'interop/offline', '-q', '1', '-c', '-i', 'interop-offline', '-W', '1']);
+    await pub('interop/offline', 'one');
+    await pub('interop/offline', 'two');
+    const back = await sub(['-t', 'interop/offline', '-q', '1', '-c', '-i', 'interop-offline', '-C', '2', '-W', '5']);
+    expect(back.trim().split('\n')).toEqual(['interop/offline one', 'interop/offline two']);
+  });
+
+  it('[MQTT-3.1.2-8] publishes the will of a client that vanished without DISCONNECT', async () => {
+    const watcher = sub(['-t', 'interop/will', '-C', '1', '-W', '10']);
+    // The broker announces each client it registers on $SYS: then the will is stored.
+    const sys = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'interop-sys' });
+    const registered = new Promise<void>((resolve) =>
+      sys.on('message', (_topic, payload) => {
+        if (payload.toString() === 'interop-doomed') resolve();
+      }),
+    );
+    await sys.subscribeAsync('$SYS/+/new/clients');
+    const doomed = spawn('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      'interop/nothing',
+      '-i',
+      'interop-doomed',
+      '--will-topic',
+      'interop/will',
+      '--will-payload',
+      'gone',
+      '--will-qos',
+      '1',
+    ]);
+    await registered;
+    await sys.endAsync();
+    doomed.kill('SIGKILL');
+    // Retained, so the watcher has it whenever its subscription landed.
+    expect((await watcher).trim()).toBe('interop/will gone');
+    await pub('interop/will', '', '-r');
   });
 
   it('keeps $SYS read-only for clients', async () => {
