@@ -2,9 +2,9 @@
 // 127.0.0.1 port, anonymous, with persistence in its own temp dir so sessions and retained
 // messages outlive a restart on the same port.
 //   const broker = await startMosquitto();  await broker.stop();  await broker.start();  await broker.dispose();
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,15 +29,23 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-export async function startMosquitto(): Promise<MosquittoHandle> {
+/** `users`: the broker then takes only these user names and passwords (mosquitto_passwd). */
+export async function startMosquitto(options: { users?: Record<string, string> } = {}): Promise<MosquittoHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'floorwatch-mosquitto-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
+  const passwords = join(dir, 'passwords');
+  const users = Object.entries(options.users ?? {});
+  for (const [i, [user, password]] of users.entries())
+    execFileSync('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', passwords, user, password]);
+  // Started as root, Mosquitto runs as its own user, which must be able to read and write here.
+  chmodSync(dir, 0o777);
+  if (users.length > 0) chmodSync(passwords, 0o644);
   writeFileSync(
     conf,
     [
       `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...(users.length > 0 ? ['allow_anonymous false', `password_file ${passwords}`] : ['allow_anonymous true']),
       'persistence true',
       `persistence_location ${dir}/`,
       'max_queued_messages 100000',
