@@ -173,6 +173,41 @@ describe('MQTT 3.1.1 interoperability', () => {
     await pub('interop/will', '', '-r');
   });
 
+  it('[MQTT-3.3.5-1] delivers a message matching overlapping subscriptions at the highest QoS granted', async () => {
+    const child = spawn('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      'interop/overlap/#',
+      '-t',
+      'interop/overlap/+',
+      '-q',
+      '1',
+      '-F',
+      '%t %q %p',
+      '-i',
+      'interop-overlap',
+    ]);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      // Published until the subscriber, whose SUBACK cannot be seen from here, has it.
+      await eventually(
+        async () => {
+          await pub('interop/overlap/x', 'both');
+          return out.includes('\n');
+        },
+        { what: 'the message on overlapping subscriptions', intervalMs: 200 },
+      );
+    } finally {
+      child.kill();
+    }
+    // Once or twice per message (3.1.1 allows either), each copy at QoS 1: the higher of what was granted and sent.
+    for (const line of out.trim().split('\n')) expect(line).toBe('interop/overlap/x 1 both');
+  });
+
   it('keeps $SYS read-only for clients', async () => {
     const refused = await run('mosquitto_pub', [
       '-h',
