@@ -5,14 +5,15 @@
 // or because they came in anonymously before devices needed a password (revocations.ts).
 // Everything here runs before ingest: a refused message never reaches the journal.
 import { Socket } from 'node:net';
-import { TLSSocket, type PeerCertificate } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { describePrincipal, publishProblem, subscribeProblem, type Principal } from './acl.ts';
-import { topicRuleVerdict, type TopicRule } from './topic-rules.ts';
+import { topicRuleProblem, type TopicRule } from './topic-rules.ts';
+import { addressOf, capOf, commonName } from './connection.ts';
 import { LoginFailures, type LoginFailureSettings } from './login-failures.ts';
 import type { LoginResult, MqttLogin } from './mqtt-login.ts';
 import { MessageRate } from './rate.ts';
@@ -279,7 +280,7 @@ export class BrokerGuard {
     const principal = session?.principal ?? { kind: 'anonymous' };
     // A will (no client) was the client's to set; the site's rules judge what clients send.
     const problem =
-      (client ? this.siteRuleProblem(principal, 'publish', packet.topic) : undefined) ??
+      (client ? topicRuleProblem(this.options.topicRules, principal, 'publish', packet.topic) : undefined) ??
       publishProblem(principal, this.options.prefix, packet.topic);
     if (problem) {
       this.refuse(
@@ -347,7 +348,7 @@ export class BrokerGuard {
   ): void => {
     const principal = this.sessions.get(client)?.principal;
     const problem = principal
-      ? (this.siteRuleProblem(principal, 'subscribe', subscription.topic) ??
+      ? (topicRuleProblem(this.options.topicRules, principal, 'subscribe', subscription.topic) ??
         subscribeProblem(principal, this.options.prefix, subscription.topic))
       : 'client has not logged in';
     if (problem) {
@@ -363,13 +364,6 @@ export class BrokerGuard {
     callback(null, subscription);
   };
 
-  /** The refusal a site rule gives, naming it; undefined when the rules allow or say nothing. */
-  private siteRuleProblem(principal: Principal, action: 'publish' | 'subscribe', topic: string): string | undefined {
-    const rule = topicRuleVerdict(this.options.topicRules ?? [], principal, action, topic);
-    if (rule?.verdict !== 'deny') return undefined;
-    return `security.topic_rules[${rule.index}] denies ${action === 'publish' ? 'publishing to' : 'subscribing to'} "${topic.slice(0, 200)}" for ${describePrincipal(principal)}`;
-  }
-
   private loginError(reason: string, returnCode: 2 | 3 | 4 | 5, who: string, message: string): AuthenticateError {
     this.refuse(reason, who, message);
     // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- aedes types CONNACK codes as a const enum, which a module compiled on its own cannot import
@@ -384,33 +378,4 @@ export class BrokerGuard {
   private logOnce(key: string, message: string): void {
     this.notices.once(key, message);
   }
-}
-
-/**
- * Which connection count a login joins. A device needs none: its client id is its device id, and
- * MQTT lets one client id hold one connection (a new one takes the old one's place). Tokens are
- * counted by name, anonymous clients by source. Anonymous clients of a hub open to this machine
- * only (no device passwords yet) are not counted: they are all this machine's own, such as a
- * simulated floor of hundreds of devices.
- */
-function capOf(
-  result: Extract<LoginResult, { principal: Principal }>,
-  address: string,
-): { key: string; who: string } | undefined {
-  const { principal, credential } = result;
-  if (principal.kind === 'integration') return { key: `token ${principal.name}`, who: `token ${principal.name}` };
-  if (principal.kind === 'anonymous' && credential === undefined) {
-    const source = sourceOf(address);
-    return { key: `anonymous ${source}`, who: `anonymous clients from ${source}` };
-  }
-  return undefined;
-}
-
-function addressOf(stream: unknown): string {
-  return (stream as Partial<Socket>).remoteAddress ?? 'unknown address';
-}
-
-function commonName(socket: TLSSocket): string | undefined {
-  const cn: unknown = (socket.getPeerCertificate().subject as PeerCertificate['subject'] | undefined)?.CN;
-  return typeof cn === 'string' ? cn : undefined;
 }

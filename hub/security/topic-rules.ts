@@ -3,7 +3,7 @@
 // the client, as MQTT 3.1.1 has no negative PUBACK; a subscription gets the failure code 0x80);
 // "allow" ends the look through the site's rules, and the built-in ACL still applies, so a site's
 // rule can narrow what the hub allows but never widen it. Pure: rules, a principal, a topic.
-import type { Principal } from './acl.ts';
+import { describePrincipal, type Principal } from './acl.ts';
 import type { Role } from './tokens.ts';
 
 export type Who = 'anonymous' | 'device' | Role;
@@ -55,4 +55,17 @@ export function topicRuleVerdict(
     return { index, verdict };
   }
   return undefined;
+}
+
+/** The refusal a site rule gives, naming the rule; undefined when the rules allow or say nothing. */
+export function topicRuleProblem(
+  rules: readonly TopicRule[] | undefined,
+  principal: Principal,
+  action: 'publish' | 'subscribe',
+  topic: string,
+): string | undefined {
+  const rule = topicRuleVerdict(rules ?? [], principal, action, topic);
+  if (rule?.verdict !== 'deny') return undefined;
+  const what = action === 'publish' ? 'publishing to' : 'subscribing to';
+  return `security.topic_rules[${rule.index}] denies ${what} "${topic.slice(0, 200)}" for ${describePrincipal(principal)}`;
 }
