@@ -5,9 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../tests/support/influxd.ts';
+import { freePort, portOpen } from '../tests/support/influxd.ts';
 import { eventually, spawnHub } from '../tests/support/hub.ts';
-import { connect } from 'node:net';
 import mqtt from 'mqtt';
 import { countPoints } from './influx-raw.ts';
 
@@ -18,17 +17,6 @@ export interface BrokerProcess {
   /** The hub's HTTP API, for the hub only. */
   httpUrl?: string;
   stop(): Promise<void>;
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** SIGTERM, and with `graceMs`, SIGKILL if the process is still there after it. */

@@ -6,6 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signature } from '../hub/notify/webhook.ts';
 import { InfluxStore } from '../hub/store/influx/index.ts';
+import { headsetHeartbeat as heartbeat } from './support/mqtt.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 import { startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
@@ -44,17 +45,6 @@ async function watchAlerts(
 async function publish(url: string, device: string, body: Record<string, number>): Promise<void> {
   const client = await mqtt.connectAsync(url, { clientId: device });
   await client.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify(body), { qos: 1 });
-  await client.endAsync();
-}
-
-async function heartbeat(url: string, device: string, state: 'ok' | 'fault'): Promise<void> {
-  const client = await mqtt.connectAsync(url, { clientId: device });
-  const components = { headset: { state, ...(state === 'fault' && { code: 'dropout' }) } };
-  await client.publishAsync(
-    `floorwatch/devices/${device}/heartbeat`,
-    JSON.stringify({ kind: 'headset', status: state, components }),
-    { qos: 1 },
-  );
   await client.endAsync();
 }
 

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { headsetHeartbeat as heartbeat } from './support/mqtt.ts';
 import { eventually, startTestHub, type TestHub } from './support/hub.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
@@ -24,17 +25,6 @@ interface ClusterCheck {
   node: string;
   leader: string | null;
   nodes: { node: string }[];
-}
-
-async function heartbeat(url: string, device: string, state: 'ok' | 'fault'): Promise<void> {
-  const client = await mqtt.connectAsync(url, { clientId: device });
-  const components = { headset: { state, ...(state === 'fault' && { code: 'dropout' }) } };
-  await client.publishAsync(
-    `floorwatch/devices/${device}/heartbeat`,
-    JSON.stringify({ kind: 'headset', status: state, components }),
-    { qos: 1 },
-  );
-  await client.endAsync();
 }
 
 async function cluster(hub: TestHub): Promise<ClusterCheck> {

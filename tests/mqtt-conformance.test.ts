@@ -1,36 +1,13 @@
 // MQTT 3.1.1 clauses other brokers' clients rely on, checked with clients this project did not
 // write: mosquitto_pub / mosquitto_sub, and raw packets on a socket.
 import { execFile, spawn } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { RawMqtt } from './support/mqtt.ts';
 
 const run = promisify(execFile);
-
-/** A 3.1.1 CONNECT with this client id and clean-session flag. */
-function connectPacket(clientId: string, clean: boolean, keepalive = 30): Buffer {
-  const id = Buffer.from(clientId);
-  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, clean ? 0x02 : 0, keepalive >> 8, keepalive & 0xff]);
-  const payload = Buffer.concat([Buffer.from([id.length >> 8, id.length & 0xff]), id]);
-  const body = Buffer.concat([variable, payload]);
-  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
-}
-
-/** Sends a CONNECT and resolves with the CONNACK's return code, or 'closed' when the server closed without one. */
-function connack(port: number, packet: Buffer): Promise<{ code: number | 'closed'; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(packet));
-    let data = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      data = Buffer.concat([data, chunk]);
-      if (data.length >= 4 && data[0] === 0x20) resolve({ code: data[3]!, socket });
-    });
-    socket.on('close', () => resolve({ code: 'closed', socket }));
-    socket.on('error', reject);
-  });
-}
 
 describe('MQTT 3.1.1 interoperability', () => {
   let hub: TestHub;
@@ -44,21 +21,21 @@ describe('MQTT 3.1.1 interoperability', () => {
   });
 
   it('[MQTT-3.1.3-6/7] gives a client with a zero-length id and a clean session an id of its own, and accepts it', async () => {
-    const { code, socket } = await connack(Number(port), connectPacket('', true));
-    socket.destroy();
-    expect(code).toBe(0);
+    const { client, returnCode } = await RawMqtt.connect(Number(port), { clientId: '', clean: true });
+    await client.close();
+    expect(returnCode).toBe(0);
   });
 
   it('[MQTT-3.1.3-8] answers CONNACK 2 to a zero-length id without a clean session', async () => {
-    const { code, socket } = await connack(Number(port), connectPacket('', false));
-    socket.destroy();
-    expect(code).toBe(2);
+    const { client, returnCode } = await RawMqtt.connect(Number(port), { clientId: '', clean: false });
+    await client.close();
+    expect(returnCode).toBe(2);
   });
 
   it('accepts keepalive 0, which means no keepalive', async () => {
-    const { code, socket } = await connack(Number(port), connectPacket('no-keepalive', true, 0));
-    socket.destroy();
-    expect(code).toBe(0);
+    const { client, returnCode } = await RawMqtt.connect(Number(port), { clientId: 'no-keepalive', keepalive: 0 });
+    await client.close();
+    expect(returnCode).toBe(0);
   });
 
   it('[MQTT-4.7.2-1] acknowledges a publish to a $ topic and routes it to exact and $-rooted filters, never to # or +', async () => {

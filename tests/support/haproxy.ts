@@ -5,10 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './influxd.ts';
+import { freePort, portOpen } from './influxd.ts';
 
 export interface Backend {
   name: string;
@@ -21,17 +20,6 @@ export interface HaproxyHandle {
   url: string;
   pid: number;
   dispose(): Promise<void>;
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 export async function startHaproxy(backends: readonly Backend[]): Promise<HaproxyHandle> {
@@ -71,7 +59,7 @@ ${servers((b) => b.httpPort)}
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
   const deadline = Date.now() + 10_000;
-  while (!(await listening(mqttPort)) || !(await listening(httpPort))) {
+  while (!(await portOpen(mqttPort)) || !(await portOpen(httpPort))) {
     if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode} (config in ${file})`);
     if (Date.now() > deadline) throw new Error('haproxy did not listen within 10 s');
     await new Promise((resolve) => setTimeout(resolve, 50));

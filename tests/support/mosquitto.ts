@@ -5,10 +5,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './influxd.ts';
+import { freePort, portOpen } from './influxd.ts';
 
 export interface MosquittoHandle {
   url: string;
@@ -16,17 +15,6 @@ export interface MosquittoHandle {
   stop(): Promise<void>;
   start(): Promise<void>;
   dispose(): Promise<void>;
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** `users`: the broker then takes only these user names and passwords (mosquitto_passwd). */
@@ -59,7 +47,7 @@ export async function startMosquitto(options: { users?: Record<string, string> }
   const start = async () => {
     child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
-    while (!(await listening(port))) {
+    while (!(await portOpen(port))) {
       if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode} (config ${conf})`);
       if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port} within 10 s`);
       await new Promise((resolve) => setTimeout(resolve, 50));

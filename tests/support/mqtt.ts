@@ -18,6 +18,18 @@ export async function connackRefusal(url: string, options: IClientOptions): Prom
   }
 }
 
+/** A headset's heartbeat, ok or with a drop-out fault, as the device `device` (connects, publishes at QoS 1, leaves). */
+export async function headsetHeartbeat(url: string, device: string, state: 'ok' | 'fault'): Promise<void> {
+  const client = await mqtt.connectAsync(url, { clientId: device });
+  const components = { headset: { state, ...(state === 'fault' && { code: 'dropout' }) } };
+  await client.publishAsync(
+    `floorwatch/devices/${device}/heartbeat`,
+    JSON.stringify({ kind: 'headset', status: state, components }),
+    { qos: 1 },
+  );
+  await client.endAsync();
+}
+
 /** Control packet types (the high nibble of the first byte). */
 export const PACKET = {
   connack: 2,
