@@ -18,8 +18,22 @@ export interface NodeReport {
 
 const NODES_KEY = 'nodes';
 
+/** How long the names of the hubs are taken as known before Redis is asked again. */
+const NAMES_KEPT_MS = 5000;
+
 export class ClusterNodes {
+  private names: { at: number; list: string[] } | undefined;
+
   constructor(private readonly redis: Redis) {}
+
+  /** The names of every hub that ever reported, read from Redis at most every few seconds: loops ask often. */
+  async known(): Promise<string[]> {
+    const now = performance.now();
+    if (this.names && now - this.names.at < NAMES_KEPT_MS) return this.names.list;
+    const list = await this.redis.hkeys(NODES_KEY);
+    this.names = { at: now, list };
+    return list;
+  }
 
   async report(report: NodeReport): Promise<void> {
     await this.redis.hset(NODES_KEY, report.node, JSON.stringify(report));

@@ -25,9 +25,6 @@ export interface PeerEntriesOptions {
   blockMs?: number;
 }
 
-/** How often the list of hubs is read again. */
-const NODES_EVERY_MS = 5000;
-
 export class PeerEntries {
   private readonly positions = new Map<string, number>();
   /** Per hub, the last entry it had forwarded when this hub first saw it. */
@@ -51,18 +48,14 @@ export class PeerEntries {
 
   private async loop(): Promise<void> {
     const { redis, node, nodes, known, live, onError } = this.options;
-    let listedAt = -Infinity;
     let failing = false;
     while (!this.stopped) {
       try {
-        if (performance.now() - listedAt >= NODES_EVERY_MS) {
-          listedAt = performance.now();
-          for (const peer of await nodes.list()) {
-            if (peer.node === node || this.positions.has(peer.node)) continue;
-            const [last] = await redis.xrevrange(streamKey(peer.node), '+', '-', 'COUNT', 1);
-            this.liveAfter.set(peer.node, last ? Number(last[0].split('-')[0]) : 0);
-            this.positions.set(peer.node, 0);
-          }
+        for (const peer of await nodes.known()) {
+          if (peer === node || this.positions.has(peer)) continue;
+          const [last] = await redis.xrevrange(streamKey(peer), '+', '-', 'COUNT', 1);
+          this.liveAfter.set(peer, last ? Number(last[0].split('-')[0]) : 0);
+          this.positions.set(peer, 0);
         }
         // No other hub yet: nothing to block on, so wait here rather than spin.
         if (this.positions.size === 0) await new Promise((resolve) => setTimeout(resolve, this.options.blockMs ?? 500));

@@ -70,6 +70,7 @@ export class StateMirror {
   private readonly columns = new Map<string, Set<string>>();
   /** Whether a table counts its ids (AUTOINCREMENT): SQLite then keeps sqlite_sequence. */
   private readonly sequenced: boolean;
+  private readonly statements = new Map<string, Database.Statement>();
   private copying: Promise<unknown> = Promise.resolve();
   private token: number | undefined;
   private beforeCopy: (() => void) | undefined;
@@ -107,14 +108,14 @@ export class StateMirror {
     let rows = 0;
     db.transaction(() => {
       for (const [i, table] of this.tables.entries()) {
-        db.prepare(`DELETE FROM main."${table}"`).run();
+        this.sql(`DELETE FROM main."${table}"`).run();
         for (const [rowid, json] of Object.entries(tables[i] as Record<string, string>)) {
           this.write(table, Number(rowid), JSON.parse(json) as Record<string, unknown>);
           rows += 1;
         }
       }
       this.setSequences(sequences as Record<string, string>);
-      db.prepare(`DELETE FROM ${CHANGED}`).run();
+      this.sql(`DELETE FROM ${CHANGED}`).run();
     })();
     this.version = Number(version ?? 0);
     return { version: this.version, rows };
@@ -133,7 +134,7 @@ export class StateMirror {
     this.options.db.transaction(() => {
       for (const [table, rowid, row] of set.rows) {
         if (!this.columns.has(table)) continue;
-        if (row === null) this.options.db.prepare(`DELETE FROM main."${table}" WHERE rowid = ?`).run(rowid);
+        if (row === null) this.sql(`DELETE FROM main."${table}" WHERE rowid = ?`).run(rowid);
         else this.write(table, rowid, row);
       }
       this.setSequences(set.sequences);
@@ -172,7 +173,7 @@ export class StateMirror {
     const { db } = this.options;
     for (const table of this.tables)
       for (const op of ['insert', 'update', 'delete']) db.exec(`DROP TRIGGER IF EXISTS temp."mirror_${table}_${op}"`);
-    db.prepare(`DELETE FROM ${CHANGED}`).run();
+    this.sql(`DELETE FROM ${CHANGED}`).run();
   }
 
   /**
@@ -191,16 +192,15 @@ export class StateMirror {
     const token = this.token;
     if (token === undefined) throw new Error('this hub does not lead the rules: its changes are not copied');
     this.beforeCopy?.();
-    const changed = db.prepare(`SELECT DISTINCT tbl, rid FROM ${CHANGED}`).all() as { tbl: string; rid: number }[];
+    const changed = this.sql(`SELECT DISTINCT tbl, rid FROM ${CHANGED}`).all() as { tbl: string; rid: number }[];
     if (changed.length === 0) return;
-    db.prepare(`DELETE FROM ${CHANGED}`).run();
+    this.sql(`DELETE FROM ${CHANGED}`).run();
     const rows: RowChange[] = changed.map(({ tbl, rid }) => [
       tbl,
       rid,
-      (db.prepare(`SELECT * FROM main."${tbl}" WHERE rowid = ?`).get(rid) as Record<string, unknown> | undefined) ??
-        null,
+      (this.sql(`SELECT * FROM main."${tbl}" WHERE rowid = ?`).get(rid) as Record<string, unknown> | undefined) ?? null,
     ]);
-    const counters = this.sequenced ? db.prepare('SELECT name, seq FROM sqlite_sequence').all() : [];
+    const counters = this.sequenced ? this.sql('SELECT name, seq FROM sqlite_sequence').all() : [];
     const sequences = Object.fromEntries((counters as { name: string; seq: number }[]).map((c) => [c.name, c.seq]));
     const args: (string | number)[] = [token, JSON.stringify({ rows, sequences }), channel];
     for (const [table, rowid, row] of rows)
@@ -212,12 +212,22 @@ export class StateMirror {
       this.version = Number(await redis.eval(COPY, keys.length, ...keys, ...args));
     } catch (err) {
       // Not in Redis: the rows go with the next copy, as they are then.
-      const again = db.prepare(`INSERT INTO ${CHANGED} VALUES (?, ?)`);
+      const again = this.sql(`INSERT INTO ${CHANGED} VALUES (?, ?)`);
       db.transaction(() => {
         for (const { tbl, rid } of changed) again.run(tbl, rid);
       })();
       throw err;
     }
+  }
+
+  /** Prepared once per text: a copy runs the same few statements for every row. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (statement === undefined) {
+      statement = this.options.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
   }
 
   /** Writes a row from Redis, by the columns this ledger has (a row naming others is not ours to trust). */
@@ -227,16 +237,16 @@ export class StateMirror {
     const names = Object.keys(row).filter((c) => known.has(c));
     const columns = ['rowid', ...names.map((c) => `"${c}"`)].join(', ');
     const values = names.map((c) => `@${c}`).join(', ');
-    this.options.db
-      .prepare(`INSERT OR REPLACE INTO main."${table}" (${columns}) VALUES (@rowid${values ? `, ${values}` : ''})`)
-      .run({ ...Object.fromEntries(names.map((c) => [c, row[c]])), rowid });
+    this.sql(`INSERT OR REPLACE INTO main."${table}" (${columns}) VALUES (@rowid${values ? `, ${values}` : ''})`).run({
+      ...Object.fromEntries(names.map((c) => [c, row[c]])),
+      rowid,
+    });
   }
 
   private setSequences(sequences: Record<string, string | number>): void {
-    const { db } = this.options;
     if (!this.sequenced) return;
-    db.prepare('DELETE FROM sqlite_sequence').run();
-    const insert = db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
+    this.sql('DELETE FROM sqlite_sequence').run();
+    const insert = this.sql('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
     for (const [name, seq] of Object.entries(sequences)) if (this.columns.has(name)) insert.run(name, Number(seq));
   }
 }

@@ -210,8 +210,7 @@ export async function startClusterAlerting(
           rewind();
         }
         try {
-          const all = await nodes.list();
-          for (const n of all) if (!positions.has(n.node)) positions.set(n.node, 0);
+          for (const name of await nodes.known()) if (!positions.has(name)) positions.set(name, 0);
           const found = await reader.read(positions);
           for (const [from, entries] of found) {
             lsn += entries.length;

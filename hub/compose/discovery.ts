@@ -36,6 +36,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     metrics: [...new Set(z.requirements.map((r) => r.metric))],
   }));
   const messages = discoveryMessages(config.site.name, prefix, zones);
+  const wanted = new Map(zones.map((z) => [z.zone, new Set(z.metrics)]));
   // What an earlier start announced and this one does not: cleared, so Home Assistant drops it.
   const file = join(config.data_dir, 'discovery.json');
   const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as string[]) : [];
@@ -63,8 +64,10 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       for (const e of entries) {
         if (e.type !== 'readings') continue;
         for (const r of e.readings) {
-          // Devices outside every zone are the rules' "unassigned" zone.
+          // Devices outside every zone are the rules' "unassigned" zone. Only the metrics Home
+          // Assistant was told of are kept: a device's own invented metrics are not its business.
           const zone = zoneLabel(r.zone);
+          if (!wanted.get(zone)?.has(r.metric)) continue;
           const values = latest.get(zone) ?? new Map<string, number>();
           values.set(r.metric, r.value);
           latest.set(zone, values);
