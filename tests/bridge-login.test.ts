@@ -1,6 +1,7 @@
 // A bridge logs in to a site's broker that takes only known users (Mosquitto with a password
 // file): with its user name and password it connects and delivers; with a wrong password it says
-// so in health and the log, and delivers nothing.
+// so in health and the log. A message the broker refuses for good (its ACL) is set aside and does
+// not hold back the ones after it.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedLog, eventually, startTestHub, type TestHub } from './support/hub.ts';
@@ -10,6 +11,9 @@ interface BridgeCheck {
   ok: boolean;
   detail: string;
 }
+
+const check = async (hub: TestHub) =>
+  (await hub.json<{ checks: Record<string, BridgeCheck> }>('/api/v1/health')).checks['bridge site']!;
 
 describe('a bridge to a broker that needs a password', () => {
   let broker: MosquittoHandle;
@@ -21,9 +25,6 @@ describe('a bridge to a broker that needs a password', () => {
     for (const hub of hubs) await hub.dispose();
     await broker.dispose();
   });
-
-  const check = async (hub: TestHub) =>
-    (await hub.json<{ checks: Record<string, BridgeCheck> }>('/api/v1/health')).checks['bridge site']!;
 
   it('logs in with its credentials and delivers; with a wrong password, says why in health and the log', async () => {
     const watcher = await mqtt.connectAsync(broker.url, {
@@ -54,6 +55,71 @@ describe('a bridge to a broker that needs a password', () => {
       what: 'the refusal in the log',
     });
     expect(await check(bad)).toMatchObject({ ok: false, detail: expect.stringContaining('not connected') as unknown });
+    await watcher.endAsync();
+  });
+});
+
+describe('a bridge to a broker that refuses some of its messages for good', () => {
+  let broker: MosquittoHandle;
+  let hub: TestHub | undefined;
+  beforeAll(async () => {
+    broker = await startMosquitto({
+      users: { floorwatch: 'right-password', watcher: 'watcher-password' },
+      // The site lets the hub publish its status and the alerts of one zone only.
+      acl: [
+        'user floorwatch',
+        'topic write floorwatch/hub/#',
+        'topic write floorwatch/alerts/floor-a/#',
+        'user watcher',
+        'topic read floorwatch/#',
+        '',
+      ].join('\n'),
+    });
+  });
+  afterAll(async () => {
+    await hub?.dispose();
+    await broker.dispose();
+  });
+
+  it('sets a refused alert aside after a few attempts, and the alerts after it still go out', async () => {
+    const watcher = await mqtt.connectAsync(broker.url, {
+      clientId: 'w2',
+      username: 'watcher',
+      password: 'watcher-password',
+    });
+    const seen: string[] = [];
+    watcher.on('message', (topic) => seen.push(topic));
+    await watcher.subscribeAsync('floorwatch/alerts/#', { qos: 1 });
+    hub = await startTestHub({
+      config: {
+        zones: [
+          { id: 'closed-room', type: 'call_floor' },
+          { id: 'floor-a', type: 'call_floor' },
+        ],
+        devices: [
+          { id: 'n-1', kind: 'sensor', zone: 'closed-room' },
+          { id: 'n-2', kind: 'sensor', zone: 'floor-a' },
+        ],
+        notify: { retry_first: '100ms', retry_max: '200ms' },
+        bridges: [
+          { name: 'site', url: broker.url, username: 'floorwatch', password: 'right-password', out: { status: false } },
+        ],
+      },
+    });
+    await eventually(async () => (await check(hub!)).ok, { what: 'the bridge to log in' });
+    for (const device of ['n-1', 'n-2']) {
+      const c = await mqtt.connectAsync(hub.mqttUrl, { clientId: device });
+      await c.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify({ noise_peak: 140 }), { qos: 1 });
+      await c.endAsync();
+    }
+    await eventually(() => seen.some((t) => t.startsWith('floorwatch/alerts/floor-a/')), {
+      what: 'the floor-a alert past the refused one',
+    });
+    expect(seen.some((t) => t.startsWith('floorwatch/alerts/closed-room/'))).toBe(false);
+    const { rejections } = await hub.json<{
+      rejections: Array<{ stage: string; target?: string; reason?: string; detail?: string }>;
+    }>('/api/v1/rejections?stage=notify');
+    expect(JSON.stringify(rejections)).toContain('bridge site');
     await watcher.endAsync();
   });
 });

@@ -14,6 +14,11 @@ export class BrokerUnavailable extends Error {
   override readonly name = 'BrokerUnavailable';
 }
 
+/** The broker refused this message itself (an MQTT 5 PUBACK reason ≥ 0x80): sending it again cannot help. */
+export class BrokerRefusal extends Error {
+  override readonly name = 'BrokerRefusal';
+}
+
 export interface OutgoingMessage {
   topic: string;
   payload: string;
@@ -151,6 +156,13 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
             );
           }),
         ]);
+      } catch (err) {
+        // An MQTT 5 PUBACK with a failure reason (not authorized, topic invalid, …) refuses this
+        // message for good; anything else is the broker's state, and the message waits.
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'number' && code >= 0x80)
+          throw new BrokerRefusal(`${bridge.url} refused ${message.topic}: ${(err as Error).message}`);
+        throw new BrokerUnavailable((err as Error).message);
       } finally {
         clearTimeout(timer);
       }

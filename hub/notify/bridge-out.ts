@@ -4,7 +4,7 @@
 // sent before. Device births and wills (and readings, if asked) come from the journal, as one more
 // consumer per bridge, so an outage loses none of them either: the journal keeps them until the
 // broker has acknowledged them.
-import type { BridgeLink } from '../bridges/link.ts';
+import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
 import type { Entry } from '../domain/reading.ts';
 import type { AlertNotice } from './notifier.ts';
 import type { OutboxTarget } from './outbox.ts';
@@ -18,6 +18,8 @@ export function bridgeAlertTarget(link: BridgeLink, prefix: string, deliveryPref
   return {
     name: bridgeTargetName(link),
     batch: 1,
+    // A message the broker refuses is set aside after a few attempts, so the rest flow.
+    refusedForGood: (err) => err instanceof BrokerRefusal,
     async deliver(rows, attempt) {
       for (const row of rows) {
         const notice = JSON.parse(row.payload) as AlertNotice;

@@ -17,8 +17,13 @@ export interface MosquittoHandle {
   dispose(): Promise<void>;
 }
 
-/** `users`: the broker then takes only these user names and passwords (mosquitto_passwd). */
-export async function startMosquitto(options: { users?: Record<string, string> } = {}): Promise<MosquittoHandle> {
+/**
+ * `users`: the broker then takes only these user names and passwords (mosquitto_passwd);
+ * `acl`: the text of its ACL file (`user …`, `topic read|write|readwrite …`).
+ */
+export async function startMosquitto(
+  options: { users?: Record<string, string>; acl?: string } = {},
+): Promise<MosquittoHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'floorwatch-mosquitto-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
@@ -29,11 +34,14 @@ export async function startMosquitto(options: { users?: Record<string, string> }
   // Started as root, Mosquitto runs as its own user, which must be able to read and write here.
   chmodSync(dir, 0o777);
   if (users.length > 0) chmodSync(passwords, 0o644);
+  const acl = join(dir, 'acl');
+  if (options.acl !== undefined) writeFileSync(acl, options.acl, { mode: 0o644 });
   writeFileSync(
     conf,
     [
       `listener ${port} 127.0.0.1`,
       ...(users.length > 0 ? ['allow_anonymous false', `password_file ${passwords}`] : ['allow_anonymous true']),
+      ...(options.acl !== undefined ? [`acl_file ${acl}`] : []),
       'persistence true',
       `persistence_location ${dir}/`,
       'max_queued_messages 100000',
