@@ -18,6 +18,7 @@ import { ms } from '../config/config.ts';
 import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
 import type { Entry } from '../domain/reading.ts';
 import { Outbox } from '../notify/outbox.ts';
+import type { RuleEngine } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
 import { effectiveRules, ruleSettings } from '../rules/site.ts';
 import type { PartHealth } from './lifecycle.ts';
@@ -28,7 +29,6 @@ import {
   TICK_MS,
   type Alerting,
   type AlertingOptions,
-  type RulesOnLedger,
 } from './alerting.ts';
 
 /** The rules leader's read waits this long for news before it looks at requests and the clock. */
@@ -42,7 +42,6 @@ const RETRY_MS = 500;
 
 interface Term {
   token: number;
-  parts: RulesOnLedger;
   /** The loop; resolves once the term has ended. */
   running: Promise<void>;
   ended: boolean;
@@ -173,7 +172,6 @@ export async function startClusterAlerting(
     };
     const current: Term = {
       token,
-      parts: undefined as unknown as RulesOnLedger,
       running: Promise.resolve(),
       ended: false,
     };
@@ -193,14 +191,14 @@ export async function startClusterAlerting(
       });
       // The engine went back to its last save (a failed batch or tick): read again from there.
       const engineState = { reloaded: false };
-      current.parts = rulesOnLedger(options, ledger, {
+      const parts = rulesOnLedger(options, ledger, {
         judgesHub: false,
         deliveryPrefix: 'cluster-',
         term: token,
         settled: () => mirror.settled(),
         onReload: () => (engineState.reloaded = true),
       });
-      const { engine } = current.parts;
+      const { engine } = parts;
       log.warn({ node, term: token }, `this hub (${node}) now runs the rules for the cluster (term ${token})`);
       let lastTick = now();
       let failing = false;
@@ -221,10 +219,10 @@ export async function startClusterAlerting(
             positions.set(from, entries.at(-1)?.lsn ?? 0);
             marks.set(lsn, JSON.stringify(Object.fromEntries(positions)));
           }
-          await requests.serve((kind, args) => change(current, kind, args));
+          await requests.serve((kind, args) => change(engine, kind, args));
           if (now() - lastTick >= TICK_MS) {
             lastTick = now();
-            await current.parts.tick();
+            await parts.tick();
             await mirror.settled();
           }
           if (failing) log.info('the rules leader reads the cluster again');
@@ -239,7 +237,7 @@ export async function startClusterAlerting(
           await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
         }
       }
-      await current.parts.close();
+      await parts.close();
       // What the term did last (deliveries done, the engine's unsaved state) goes to Redis, if it still may.
       try {
         engine.sync();
@@ -261,8 +259,7 @@ export async function startClusterAlerting(
     return current;
   };
 
-  const change = async (current: Term, kind: RequestKind, args: unknown[]): Promise<unknown> => {
-    const { engine } = current.parts;
+  const change = async (engine: RuleEngine, kind: RequestKind, args: unknown[]): Promise<unknown> => {
     let result: unknown;
     // JSON has no undefined: a comment not given arrives as null.
     if (kind === 'ack')
