@@ -5,7 +5,16 @@ import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, type TestHub } from './support/hub.ts';
-import { RawMqtt } from './support/mqtt.ts';
+import {
+  PACKET,
+  pubackPacket,
+  pubcompPacket,
+  pubrecPacket,
+  RawMqtt,
+  readPublish,
+  subscribePacket,
+  unsubscribePacket,
+} from './support/mqtt.ts';
 
 const run = promisify(execFile);
 
@@ -183,6 +192,91 @@ describe('MQTT 3.1.1 interoperability', () => {
     }
     // Once or twice per message (3.1.1 allows either), each copy at QoS 1: the higher of what was granted and sent.
     for (const line of out.trim().split('\n')) expect(line).toBe('interop/overlap/x 1 both');
+  });
+
+  it('[MQTT-4.4.0-1, 3.3.1-1] sends unacknowledged messages and PUBRELs again, marked DUP, when a client with a session reconnects', async () => {
+    const session = { clientId: 'interop-redeliver', clean: false };
+    const first = (await RawMqtt.connect(Number(port), session)).client;
+    first.write(subscribePacket(1, 'interop/redeliver/#', 2));
+    await first.expect(PACKET.suback, 1);
+    await pub('interop/redeliver/one', 'at-least-once');
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-q',
+      '2',
+      '-t',
+      'interop/redeliver/two',
+      '-m',
+      'exactly-once',
+    ]);
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-q',
+      '2',
+      '-t',
+      'interop/redeliver/three',
+      '-m',
+      'released',
+    ]);
+    // Received and never acknowledged: the first two. The third is acknowledged as far as PUBREC.
+    const got = [readPublish(await first.expect(PACKET.publish)), readPublish(await first.expect(PACKET.publish))];
+    const third = readPublish(await first.expect(PACKET.publish));
+    expect(third.payload).toBe('released');
+    first.write(pubrecPacket(third.id ?? 0));
+    await first.expect(PACKET.pubrel, third.id);
+    await first.close();
+    // Queued while the client is away, never sent: not a repeat.
+    await pub('interop/redeliver/four', 'queued');
+
+    const { client: again, returnCode } = await RawMqtt.connect(Number(port), session);
+    expect(returnCode).toBe(0);
+    const resent = [readPublish(await again.expect(PACKET.publish)), readPublish(await again.expect(PACKET.publish))];
+    expect(resent.map(({ topic, payload, qos, id }) => ({ topic, payload, qos, id }))).toEqual(
+      got.map(({ topic, payload, qos, id }) => ({ topic, payload, qos, id })),
+    );
+    expect(resent.map((m) => m.dup)).toEqual([true, true]);
+    expect(got.map((m) => m.payload)).toEqual(['at-least-once', 'exactly-once']);
+    await again.expect(PACKET.pubrel, third.id);
+    const queued = readPublish(await again.expect(PACKET.publish));
+    expect([queued.payload, queued.dup]).toEqual(['queued', false]);
+    again.write(pubackPacket(queued.id ?? 0));
+    again.write(pubackPacket(resent[0]?.id ?? 0));
+    again.write(pubrecPacket(resent[1]?.id ?? 0));
+    await again.expect(PACKET.pubrel, resent[1]?.id);
+    again.write(pubcompPacket(resent[1]?.id ?? 0));
+    again.write(pubcompPacket(third.id ?? 0));
+    await again.close();
+
+    // All acknowledged: a third connection gets nothing of them, only what comes next.
+    const last = (await RawMqtt.connect(Number(port), session)).client;
+    await pub('interop/redeliver/after', 'next');
+    expect(readPublish(await last.expect(PACKET.publish)).payload).toBe('next');
+    await last.close();
+  });
+
+  it('[MQTT-3.10.4] stops sending on filters a client unsubscribed from, and keeps the others', async () => {
+    const client = (await RawMqtt.connect(Number(port), { clientId: 'interop-unsubscribe' })).client;
+    const filters = ['interop/unsub/a', 'interop/unsub/b/#', 'interop/unsub/+/c'];
+    for (const [i, filter] of filters.entries()) {
+      client.write(subscribePacket(i + 1, filter, 0));
+      await client.expect(PACKET.suback, i + 1);
+    }
+    client.write(unsubscribePacket(10, 'interop/unsub/a', 'interop/unsub/+/c'));
+    await client.expect(PACKET.unsuback, 10);
+    await pub('interop/unsub/a', 'dropped');
+    await pub('interop/unsub/x/c', 'dropped');
+    await pub('interop/unsub/b/kept', 'kept');
+    await pub('interop/unsub/b/kept', 'marker');
+    // In order, nothing between: the unsubscribed filters got nothing.
+    expect(readPublish(await client.expect(PACKET.publish)).payload).toBe('kept');
+    expect(readPublish(await client.expect(PACKET.publish)).payload).toBe('marker');
+    await client.close();
   });
 
   it('keeps $SYS read-only for clients', async () => {

@@ -19,7 +19,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { mayRetain } from '../security/acl.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
 import { Admission, type AdmissionOptions, type AdmissionStatus } from './admission.ts';
-import { boundOfflineQueues, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
+import { boundOfflineQueues, markRedeliveries, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { RetainedBudget } from './retained-budget.ts';
 import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
@@ -256,6 +256,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // PUBREL, and QoS 1/2 messages for clients with a persistent session until they acknowledge them.
   const persistence = (broker as Aedes & { persistence: IncomingPackets & OutgoingStore }).persistence;
   const qos2 = new Qos2Arrivals(persistence);
+  markRedeliveries(persistence);
   boundOfflineQueues(
     persistence,
     { maxMessages: limits.maxQueuedMessages, maxTotal: limits.maxOfflineMessages },

@@ -62,6 +62,20 @@ export interface OutgoingStore {
   outgoingEnqueue(sub: { clientId: string }, packet: PublishPacket): Promise<void>;
   outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: PublishPacket): Promise<void>;
   outgoingClearMessageId(client: { id: string }, packet: PublishPacket): Promise<PublishPacket | undefined>;
+  outgoingStream(client: { id: string }): AsyncIterable<PublishPacket | { cmd: 'pubrel' }>;
+}
+
+/**
+ * [MQTT-3.3.1-1]: a message sent again to a client that reconnects with its session is marked
+ * DUP. Aedes sends what the session kept without the mark; a kept message that already has a
+ * packet id was sent before and never acknowledged (one queued while the client was away has none).
+ */
+export function markRedeliveries(store: OutgoingStore): void {
+  const stream = store.outgoingStream.bind(store);
+  store.outgoingStream = async function* (client) {
+    for await (const packet of stream(client))
+      yield packet.cmd === 'publish' && packet.messageId !== undefined ? { ...packet, dup: true } : packet;
+  };
 }
 
 /**

@@ -39,6 +39,7 @@ export const PACKET = {
   pubrel: 6,
   pubcomp: 7,
   suback: 9,
+  unsuback: 11,
   pingresp: 13,
 } as const;
 
@@ -99,10 +100,38 @@ export function publishPacket(p: {
   return packet(first, field(p.topic), p.qos > 0 ? u16(p.id ?? 1) : Buffer.alloc(0), Buffer.from(p.payload));
 }
 
+export const pubackPacket = (id: number): Buffer => packet(0x40, u16(id));
+export const pubrecPacket = (id: number): Buffer => packet(0x50, u16(id));
 export const pubrelPacket = (id: number): Buffer => packet(0x62, u16(id));
+export const pubcompPacket = (id: number): Buffer => packet(0x70, u16(id));
 
 export function subscribePacket(id: number, filter: string, qos: 0 | 1 | 2): Buffer {
   return packet(0x82, u16(id), field(filter), Buffer.from([qos]));
+}
+
+export function unsubscribePacket(id: number, ...filters: string[]): Buffer {
+  return packet(0xa2, u16(id), ...filters.map((f) => field(f)));
+}
+
+/** A PUBLISH from the broker, read: its topic, packet id (QoS > 0), payload and flags. */
+export function readPublish(p: ReceivedPacket): {
+  topic: string;
+  id?: number;
+  payload: string;
+  qos: number;
+  dup: boolean;
+} {
+  const topicLength = p.body.readUInt16BE(0);
+  const topic = p.body.subarray(2, 2 + topicLength).toString('utf8');
+  const qos = (p.flags >> 1) & 3;
+  const rest = 2 + topicLength + (qos > 0 ? 2 : 0);
+  return {
+    topic,
+    ...(qos > 0 && { id: p.body.readUInt16BE(2 + topicLength) }),
+    payload: p.body.subarray(rest).toString('utf8'),
+    qos,
+    dup: (p.flags & 0x08) !== 0,
+  };
 }
 
 export interface ReceivedPacket {
