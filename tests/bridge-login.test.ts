@@ -1,11 +1,14 @@
 // A bridge logs in to a site's broker that takes only known users (Mosquitto with a password
 // file): with its user name and password it connects and delivers; with a wrong password it says
-// so in health and the log. A message the broker refuses for good (its ACL) is set aside and does
+// so in health and the log. Over TLS it trusts the site's own CA when given it, and nothing else. A message the broker refuses for good (its ACL) is set aside and does
 // not hold back the ones after it.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedLog, eventually, startTestHub, type TestHub } from './support/hub.ts';
 import { startMosquitto, type MosquittoHandle } from './support/mosquitto.ts';
+import { join } from 'node:path';
+import { tempDir } from './support/hub.ts';
+import { makeTestCa } from './support/tls.ts';
 
 interface BridgeCheck {
   ok: boolean;
@@ -120,6 +123,48 @@ describe('a bridge to a broker that refuses some of its messages for good', () =
       rejections: Array<{ stage: string; target?: string; reason?: string; detail?: string }>;
     }>('/api/v1/rejections?stage=notify');
     expect(JSON.stringify(rejections)).toContain('bridge site');
+    await watcher.endAsync();
+  });
+});
+
+describe('a bridge to a broker over TLS', () => {
+  let broker: MosquittoHandle;
+  let certs: string;
+  const hubs: TestHub[] = [];
+  beforeAll(async () => {
+    certs = tempDir('floorwatch-ca-');
+    await makeTestCa(certs);
+    broker = await startMosquitto({ tls: { cert: join(certs, 'server.crt'), key: join(certs, 'server.key') } });
+  });
+  afterAll(async () => {
+    for (const hub of hubs) await hub.dispose();
+    await broker.dispose();
+  });
+
+  it("connects with the site's CA and delivers; without it, refuses the broker's certificate and says so", async () => {
+    const watcher = await mqtt.connectAsync(broker.url, { clientId: 'w3' });
+    const statuses: string[] = [];
+    watcher.on('message', (topic, payload) => statuses.push(`${topic} ${payload.toString()}`));
+    await watcher.subscribeAsync('floorwatch/hub/status', { qos: 1 });
+    const tlsUrl = broker.tlsUrl ?? '';
+    expect(tlsUrl).toMatch(/^mqtts:/);
+
+    const trusting = await startTestHub({
+      config: { bridges: [{ name: 'site', url: tlsUrl, ca: join(certs, 'ca.crt') }] },
+    });
+    hubs.push(trusting);
+    await eventually(async () => (await check(trusting)).ok, { what: 'the bridge to connect over TLS' });
+    await eventually(() => statuses.includes('floorwatch/hub/status online'), {
+      what: "the hub's status, sent over TLS",
+    });
+
+    const { log, lines } = capturedLog('warn');
+    const wary = await startTestHub({ log, config: { bridges: [{ name: 'site', url: tlsUrl }] } });
+    hubs.push(wary);
+    await eventually(() => lines.some((l) => /bridge site: .*certificate/i.test(l)), {
+      what: 'the refused certificate in the log',
+    });
+    expect(await check(wary)).toMatchObject({ ok: false });
     await watcher.endAsync();
   });
 });

@@ -2,7 +2,7 @@
 // in with its certificate (CN = device id), a plaintext client on the MQTTS port gets nowhere, and
 // security.require_tls leaves no plain MQTT port open.
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,77 +14,9 @@ import { DeviceCredentials } from '../hub/security/credentials.ts';
 import { freePort } from './support/influxd.ts';
 import { eventually, startTestHub, tempDir, testEnv, type TestHub } from './support/hub.ts';
 import { connackRefusal } from './support/mqtt.ts';
+import { makeTestCa } from './support/tls.ts';
 
 const run = promisify(execFile);
-
-/** A CA, a server certificate for 127.0.0.1, and certificates signed by it (or by a stranger) for devices. */
-async function makeTestCa(dir: string): Promise<void> {
-  const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  await openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=floorwatch test CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  const sign = async (name: string, cn: string, ca: string, ext?: string) => {
-    await openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${cn}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    await openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${ca}.crt`,
-      '-CAkey',
-      `${ca}.key`,
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-out',
-      `${name}.crt`,
-      ...(ext ? ['-extfile', ext] : []),
-    );
-  };
-  await sign('server', '127.0.0.1', 'ca', 'server.ext');
-  await sign('t-9', 't-9', 'ca');
-  await openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=stranger CA',
-    '-keyout',
-    'rogue-ca.key',
-    '-out',
-    'rogue-ca.crt',
-  );
-  await sign('rogue', 't-9', 'rogue-ca');
-}
 
 describe('TLS', () => {
   let hub: TestHub;

@@ -4,7 +4,7 @@
 //   const broker = await startMosquitto();  await broker.stop();  await broker.start();  await broker.dispose();
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, portOpen } from './influxd.ts';
@@ -12,6 +12,8 @@ import { freePort, portOpen } from './influxd.ts';
 export interface MosquittoHandle {
   url: string;
   port: number;
+  /** mqtts:// on a second listener, when started with `tls`. */
+  tlsUrl?: string;
   stop(): Promise<void>;
   start(): Promise<void>;
   dispose(): Promise<void>;
@@ -19,10 +21,11 @@ export interface MosquittoHandle {
 
 /**
  * `users`: the broker then takes only these user names and passwords (mosquitto_passwd);
- * `acl`: the text of its ACL file (`user …`, `topic read|write|readwrite …`).
+ * `acl`: the text of its ACL file (`user …`, `topic read|write|readwrite …`);
+ * `tls`: PEM files for an MQTTS listener beside the plain one.
  */
 export async function startMosquitto(
-  options: { users?: Record<string, string>; acl?: string } = {},
+  options: { users?: Record<string, string>; acl?: string; tls?: { cert: string; key: string } } = {},
 ): Promise<MosquittoHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'floorwatch-mosquitto-'));
   const port = await freePort();
@@ -36,10 +39,22 @@ export async function startMosquitto(
   if (users.length > 0) chmodSync(passwords, 0o644);
   const acl = join(dir, 'acl');
   if (options.acl !== undefined) writeFileSync(acl, options.acl, { mode: 0o644 });
+  const tlsPort = options.tls ? await freePort() : undefined;
+  const tlsListener = options.tls
+    ? [
+        `listener ${tlsPort} 127.0.0.1`,
+        // Copied in, readable by the user Mosquitto runs as.
+        `certfile ${copyReadable(options.tls.cert, join(dir, 'server.crt'))}`,
+        `keyfile ${copyReadable(options.tls.key, join(dir, 'server.key'))}`,
+      ]
+    : [];
   writeFileSync(
     conf,
     [
+      // Settings for every listener, and then the listeners.
+      'per_listener_settings false',
       `listener ${port} 127.0.0.1`,
+      ...tlsListener,
       ...(users.length > 0 ? ['allow_anonymous false', `password_file ${passwords}`] : ['allow_anonymous true']),
       ...(options.acl !== undefined ? [`acl_file ${acl}`] : []),
       'persistence true',
@@ -55,7 +70,7 @@ export async function startMosquitto(
   const start = async () => {
     child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
-    while (!(await portOpen(port))) {
+    while (!(await portOpen(port)) || (tlsPort !== undefined && !(await portOpen(tlsPort)))) {
       if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode} (config ${conf})`);
       if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port} within 10 s`);
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -73,6 +88,7 @@ export async function startMosquitto(
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    ...(tlsPort !== undefined && { tlsUrl: `mqtts://127.0.0.1:${tlsPort}` }),
     stop,
     start,
     dispose: async () => {
@@ -81,4 +97,10 @@ export async function startMosquitto(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function copyReadable(from: string, to: string): string {
+  copyFileSync(from, to);
+  chmodSync(to, 0o644);
+  return to;
 }
