@@ -1,6 +1,8 @@
 // One connection to an external MQTT broker (a `bridges` entry), MQTT 5 or 3.1.1, with a
 // persistent session so what the broker holds for the hub survives a reconnect. Its will says the
-// hub is offline; each connection says it is online. What goes out waits for the broker's PUBACK,
+// hub is offline; each connection says it is online. In a cluster the status is the site's: a hub
+// that sees another say offline says online again while it runs, so only the last to go leaves
+// offline behind. What goes out waits for the broker's PUBACK,
 // within a time limit: a broker that is away is an error for the caller, whose outbox or journal
 // keeps the message and tries again, rather than a queue growing in this process. What comes in is
 // acknowledged only once the hub has it.
@@ -69,12 +71,23 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     ...(bridge.out.status && { will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true } }),
   };
   const client: MqttClient = mqtt.connect(bridge.url, clientOptions);
+  const sharedStatus = bridge.out.status && options.node !== undefined;
+  let closing = false;
   // A message from the broker is acknowledged only once the hub has it: mqtt.js sends the PUBACK
   // (PUBREC for QoS 2) when handleMessage calls back, at MQTT 5 and 3.1.1 alike. One it cannot
   // take (the hub is stopping) is not acknowledged, and the broker sends it again.
-  if (incoming)
+  if (incoming || sharedStatus)
     client.handleMessage = (packet, callback) => {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      if (packet.topic === statusTopic) {
+        if (sharedStatus && !closing && payload.toString() === 'offline') sayOnline();
+        callback();
+        return;
+      }
+      if (!incoming) {
+        callback();
+        return;
+      }
       incoming(packet.topic, payload).then(
         () => callback(),
         (err: unknown) => {
@@ -92,11 +105,15 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     log.info({ bridge: bridge.name }, `bridge ${bridge.name}: connected to ${bridge.url}`);
     lastError = '';
     wasConnected = true;
-    if (bridge.out.status)
-      void client.publishAsync(statusTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
+    if (bridge.out.status) sayOnline();
     // A new session (the broker forgot the old one) has no subscriptions: make them again.
     if (!connack.sessionPresent && bridge.in.topics.length > 0) subscribe();
+    // Asked on every connection: a session from before this hub was in a cluster lacks it.
+    if (sharedStatus) client.subscribe(statusTopic, { qos: 1 }, () => undefined);
   });
+  const sayOnline = () => {
+    void client.publishAsync(statusTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
+  };
   client.on('error', (err) => {
     if (err.message === lastError) return;
     lastError = err.message;
@@ -168,6 +185,7 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
       }
     },
     close: async () => {
+      closing = true;
       // A clean stop says so before leaving: the will is for a hub that vanished.
       if (client.connected && bridge.out.status)
         await client.publishAsync(statusTopic, 'offline', { qos: 1, retain: true }).catch(() => undefined);

@@ -357,6 +357,19 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     });
 
   await publish(topics.hubStatus(prefix), 'online', { retain: true });
+  // In a cluster the status is the site's: another hub's clean stop says offline, and this one,
+  // still running, says online again; only the last hub to stop leaves offline behind.
+  let saidOffline = false;
+  if (options.shared)
+    broker.subscribe(
+      topics.hubStatus(prefix),
+      (packet, done) => {
+        if (!saidOffline && packet.payload.toString() === 'offline')
+          void publish(topics.hubStatus(prefix), 'online', { retain: true }).catch(() => undefined);
+        done();
+      },
+      () => undefined,
+    );
 
   return {
     port,
@@ -371,6 +384,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       for (const s of servers) if (s.listening) s.close();
     },
     async close() {
+      saidOffline = true;
       await publish(topics.hubStatus(prefix), 'offline', { retain: true }).catch(() => undefined);
       closing = true;
       admission.close();
