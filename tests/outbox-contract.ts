@@ -23,6 +23,9 @@ interface Started {
 
 class Refused extends Error {}
 
+/** Lets a delivery the clock started reach its target (one turn of the event loop). */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** What a scripted target does with the rows it is handed. */
 type Answer = 'take' | 'down' | 'refuse';
 
@@ -310,6 +313,62 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       await eventually(() => outbox.waiting() === 0, { what: 'ten thousand notifications to be delivered' });
       expect(history.taken).toEqual(payloads);
       expect(history.calls.map((c) => c.length)).toEqual(Array<number>(20).fill(500));
+    });
+
+    it('holds a group back for its wait, sends its rows together, and after it waits the group interval; rows in no group are not held', async () => {
+      const mail = scripted('receiver facilities', 50);
+      const { outbox } = start([mail]);
+      const floorA = { key: 'route=0 zone=floor-a kind=offline', waitMs: 10 * SECOND, intervalMs: 60 * SECOND };
+      const floorB = { ...floorA, key: 'route=0 zone=floor-b kind=offline' };
+      outbox.enqueue(mail.name, 'a1', floorA);
+      outbox.kick();
+      clock.advance(4 * SECOND);
+      outbox.enqueue(mail.name, 'a2', floorA);
+      outbox.enqueue(mail.name, 'b1', floorB);
+      outbox.enqueue(mail.name, 'loose');
+      outbox.kick();
+      await eventually(() => mail.taken.includes('loose'), { what: 'the row in no group, at once' });
+      await turn();
+      expect(mail.taken).toEqual(['loose']);
+      // floor-a is due 10 s after its first row, with the row that joined it; floor-b 10 s after its own.
+      clock.advance(6 * SECOND);
+      await eventually(() => mail.calls.length === 2, { what: "floor-a's group" });
+      expect(mail.calls[1]).toEqual(['a1', 'a2']);
+      expect(mail.at[1]).toBe(T0 + 10 * SECOND);
+      clock.advance(4 * SECOND);
+      await eventually(() => mail.calls.length === 3, { what: "floor-b's group" });
+      expect(mail.calls[2]).toEqual(['b1']);
+      // A change to floor-a soon after its notice waits for the group interval, counted from the notice.
+      clock.advance(5 * SECOND);
+      outbox.enqueue(mail.name, 'a3', floorA);
+      outbox.enqueue(mail.name, 'a4', floorA);
+      outbox.kick();
+      clock.advance(40 * SECOND);
+      await turn();
+      expect(mail.calls.length).toBe(3);
+      clock.advance(11 * SECOND);
+      await eventually(() => mail.calls.length === 4, { what: "floor-a's second notice" });
+      expect(mail.calls[3]).toEqual(['a3', 'a4']);
+      expect(mail.at[3]).toBe(T0 + 70 * SECOND);
+      expect(outbox.waiting()).toBe(0);
+    });
+
+    it('keeps a group that waits across a restart, due when it was', async () => {
+      const mail = scripted('receiver facilities', 50);
+      const first = start([mail]);
+      const group = { key: 'route=0 zone=floor-a kind=offline', waitMs: 30 * SECOND, intervalMs: 60 * SECOND };
+      first.outbox.enqueue(mail.name, 'a1', group);
+      await stop(first);
+      clock.advance(10 * SECOND);
+      const second = start([mail]);
+      second.outbox.enqueue(mail.name, 'a2', group);
+      second.outbox.kick();
+      clock.advance(19 * SECOND);
+      await turn();
+      expect(mail.calls).toEqual([]);
+      clock.advance(1 * SECOND);
+      await eventually(() => mail.calls.length === 1, { what: 'the group, due 30 s after its first row' });
+      expect(mail.calls[0]).toEqual(['a1', 'a2']);
     });
   });
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { SiteRules } from '../rules/site.ts';
 import { schemaOf } from './schemas.ts';
 import { ZONE_TYPES, SEASONS } from '../domain/zone.ts';
-import { ALERT_STATES, type Alert, type AlertEvent, type Silence } from '../domain/alert.ts';
+import { ALERT_EVENT_KINDS, ALERT_STATES, type Alert, type AlertEvent, type Silence } from '../domain/alert.ts';
 import { REQUIREMENT_KEYS, SEVERITIES, type Requirement, type Sourced } from '../domain/requirement.ts';
 
 export const severity = z.enum(SEVERITIES);
@@ -31,6 +31,11 @@ export const alert = schemaOf<Alert>()(
     criticalSince: z.number().optional().describe('since when it fires at critical, for escalation'),
     ack: z.object({ by: z.string(), at: z.number(), comment: z.string().optional() }).optional(),
     escalatedAt: z.number().optional(),
+    code: z.string().optional().describe("the equipment's own fault code, as its heartbeat reported it"),
+    reminded: z
+      .array(z.tuple([z.string(), z.number()]))
+      .optional()
+      .describe('per route with a repeat interval: when the alert was last notified through it'),
     updatedAt: z.number(),
   }),
 );
@@ -43,7 +48,7 @@ export const alertEvent = schemaOf<AlertEvent>()(
   z.object({
     alertId: z.number(),
     key: z.string(),
-    kind: z.enum(['firing', 'severity', 'resolved', 'acknowledged', 'escalated']),
+    kind: z.enum(ALERT_EVENT_KINDS),
     at: z.number(),
     alert: alert.describe('the alert as it was after this event'),
     notified: z.boolean().describe('false when a silence or flapping held the notification back'),
@@ -52,6 +57,7 @@ export const alertEvent = schemaOf<AlertEvent>()(
       .literal(true)
       .optional()
       .describe('a notification sent late, once nothing held it any more; not a new transition'),
+    route: z.string().optional().describe('a reminder: the route whose repeat interval it keeps'),
   }),
 );
 

@@ -16,6 +16,8 @@ import type { Store } from '../store/store.ts';
 import { Notifier, historyTarget } from '../notify/notifier.ts';
 import { Outbox, type Timers } from '../notify/outbox.ts';
 import { webhookTarget } from '../notify/webhook.ts';
+import { receiverTarget } from '../notify/receivers.ts';
+import { Routes } from '../notify/routes.ts';
 import { bridgeAlertTarget } from '../notify/bridge-out.ts';
 import type { BridgeLink } from '../bridges/link.ts';
 import type { AlertChanges } from '../domain/alert.ts';
@@ -84,7 +86,8 @@ export function rulesOnLedger(
   { onReload, term, settled, judgesHub = true, hubExtras, deliveryPrefix }: RulesOnLedgerExtras,
 ): RulesOnLedger {
   const { config, store, log, now } = options;
-  const receivers = [
+  // Every notice to each webhook and bridge; to the receivers the routes pick.
+  const everyNotice = [
     ...config.notify.webhooks.map((hook) =>
       webhookTarget(hook, deliveryPrefix === undefined ? {} : { deliveryPrefix }),
     ),
@@ -92,9 +95,11 @@ export function rulesOnLedger(
       .filter((link) => link.config.out.alerts)
       .map((link) => bridgeAlertTarget(link, config.mqtt.topic_prefix, deliveryPrefix)),
   ];
+  const routes = new Routes(config.notify);
+  const receivers = config.notify.receivers.map((r) => receiverTarget(r, config.site.timezone, deliveryPrefix));
   const outbox = new Outbox({
     db: ledger.db,
-    targets: [historyTarget(store), ...receivers],
+    targets: [historyTarget(store), ...everyNotice, ...receivers],
     log,
     now,
     ...(options.timers && { timers: options.timers }),
@@ -108,7 +113,8 @@ export function rulesOnLedger(
     prefix: config.mqtt.topic_prefix,
     log: log.child({ part: 'alerts' }),
     outbox,
-    notices: receivers.map((r) => r.name),
+    notices: everyNotice.map((r) => r.name),
+    routes,
     publish: options.publish,
     onEvent: (e) => options.feed.publishAlert(e),
     ...(term !== undefined && { term }),
@@ -136,6 +142,7 @@ export function rulesOnLedger(
       );
     },
     onReload,
+    ...(routes.reminds && { reminders: (a) => routes.reminders(a) }),
   });
   notifier.restore(engine.announcedFiring());
   outbox.kick();

@@ -1,5 +1,5 @@
-// The `rules` and `notify` sections: how the built-in requirements are changed for a site or a
-// zone, how alerts behave over time, and where their transitions are delivered.
+// The `rules` section: how the built-in requirements are changed for a site or a zone, and how
+// alerts behave over time.
 import { z } from 'zod';
 import { REQUIREMENT_KEYS } from '../domain/requirement.ts';
 import { decimal, duration, flag } from './fields.ts';
@@ -41,24 +41,5 @@ export const rulesSection = z
       .array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day such as "06:00"' }))
       .min(1)
       .default(['06:00', '14:00', '22:00']),
-  })
-  .prefault({});
-
-export const notifySection = z
-  .strictObject({
-    /** Each alert transition is POSTed to every webhook, signed with its secret (HMAC-SHA256). */
-    webhooks: z
-      .array(
-        z.strictObject({
-          url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-          secret: z
-            .string()
-            .min(16, { error: 'must be at least 16 characters: receivers check the signature with it' }),
-        }),
-      )
-      .default([]),
-    /** Delivery retries start this soon and double up to retry_max; undelivered ones wait on disk. */
-    retry_first: duration.default('1s'),
-    retry_max: duration.default('5m'),
   })
   .prefault({});

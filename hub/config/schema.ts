@@ -1,7 +1,8 @@
 // The whole floorwatch.yaml, section by section in the order the file is read, and the checks
 // across sections that run once every field is valid.
 import { z } from 'zod';
-import { notifySection, rulesSection } from './alerting.ts';
+import { rulesSection } from './alerting.ts';
+import { checkNotify, notifySection } from './notify.ts';
 import { bridgesSection } from './bridges.ts';
 import { checkCluster, clusterSection } from './cluster.ts';
 import { limitsSection } from './limits.ts';
@@ -36,6 +37,7 @@ export const configSchema = z
     checkSecurity(cfg.security, ctx);
     checkSite(cfg, ctx);
     checkCluster(cfg, ctx);
+    checkNotify(cfg.notify, ctx);
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -7,11 +7,25 @@ import { ZONE_TYPES } from '../domain/zone.ts';
 import { ruleOverridesSchema } from './alerting.ts';
 import { duration, flag, id, integer } from './fields.ts';
 
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const siteSection = z
   .strictObject({
     name: z.string().max(200).default('floorwatch'),
     /** Which comfort bands apply; calendar: winter Nov–Mar, summer Jun–Aug, transition between. */
     season: z.enum(['winter', 'summer', 'transition', 'calendar']).default('calendar'),
+    /** The site's time zone (IANA, e.g. Europe/London): times in notices, schedules and windows. */
+    timezone: z
+      .string()
+      .refine(validTimeZone, { error: 'must be an IANA time zone such as "Europe/London" or "Asia/Shanghai"' })
+      .default(() => Intl.DateTimeFormat().resolvedOptions().timeZone),
   })
   .prefault({});
 

@@ -3,7 +3,15 @@
 import type { Severity } from './requirement.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
-export type AlertEventKind = 'firing' | 'severity' | 'resolved' | 'acknowledged' | 'escalated';
+export type AlertEventKind = 'firing' | 'severity' | 'resolved' | 'acknowledged' | 'escalated' | 'reminder';
+export const ALERT_EVENT_KINDS: readonly AlertEventKind[] = [
+  'firing',
+  'severity',
+  'resolved',
+  'acknowledged',
+  'escalated',
+  'reminder',
+];
 export const ALERT_STATES: readonly AlertState[] = ['pending', 'firing', 'resolved'];
 
 export interface Alert {
@@ -29,7 +37,25 @@ export interface Alert {
   criticalSince?: number;
   ack?: { by: string; at: number; comment?: string };
   escalatedAt?: number;
+  /** The equipment's own fault code, as its heartbeat reported it (e.g. "dropout"). */
+  code?: string;
+  /** Per route with a repeat interval: when the alert was last notified through it ([route, at]). */
+  reminded?: [string, number][];
   updatedAt: number;
+}
+
+/** What an alert is about, for routing and grouping: the rule's family. */
+export type AlertKind = 'environment' | 'equipment' | 'offline' | 'stale' | 'hub' | 'flapping';
+export const ALERT_KINDS: readonly AlertKind[] = ['environment', 'equipment', 'offline', 'stale', 'hub', 'flapping'];
+
+export function alertKind(a: Pick<Alert, 'rule' | 'zone'>): AlertKind {
+  if (a.zone === 'hub') return 'hub';
+  const family = a.rule.split('.')[0];
+  if (family === 'equipment') return 'equipment';
+  if (family === 'offline' || family === 'gateway_offline') return 'offline';
+  if (family === 'stale') return 'stale';
+  if (family === 'flapping') return 'flapping';
+  return 'environment';
 }
 
 export interface AlertEvent {
@@ -44,6 +70,8 @@ export interface AlertEvent {
   heldBy?: string;
   /** A notification sent late, once a silence or flapping no longer held it; not a new transition. */
   late?: true;
+  /** A reminder goes only to the route whose repeat interval it keeps. */
+  route?: string;
 }
 
 export interface SilenceMatchers {

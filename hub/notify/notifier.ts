@@ -1,11 +1,14 @@
 // Tells the world about alert transitions: a structured log line for each; for those not held by a
 // silence or flapping, a retained MQTT message on {prefix}/alerts/{zone}/{alertKey} (an empty
-// retained payload clears it on resolution) and a signed webhook POST; every transition also goes
-// to the store's alert history. Webhooks and history go through the durable outbox.
+// retained payload clears it on resolution), a notice to every webhook and bridge, and one to
+// each receiver its routes pick, in the route's group; every transition also goes to the store's
+// alert history. Receivers, webhooks, bridges and history go through the durable outbox.
 import type { Logger } from 'pino';
 import type { AlertSink } from '../rules/engine.ts';
 import { StoreRefusal, type AlertRecord, type Store } from '../store/store.ts';
 import type { Outbox, OutboxTarget } from './outbox.ts';
+import { receiverTargetName } from './receivers.ts';
+import type { Routes } from './routes.ts';
 import type { Alert, AlertEvent } from '../domain/alert.ts';
 
 /** The JSON of a notification: the MQTT payload and the webhook body. */
@@ -27,6 +30,8 @@ export interface NotifierOptions {
   outbox: Outbox;
   /** Outbox targets that take each notice told: webhooks, bridges to other brokers. */
   notices: readonly string[];
+  /** Which receivers take a notice, in which group. */
+  routes?: Routes;
   publish: (topic: string, payload: string, options: { retain: boolean }) => Promise<void>;
   /** Live views (the SSE stream). */
   onEvent?: (event: AlertEvent) => void;
@@ -60,7 +65,17 @@ export class Notifier implements AlertSink {
     for (const e of events) {
       if (e.notified) {
         const body = JSON.stringify(this.notice(e));
-        for (const target of notices) outbox.enqueue(target, body);
+        // A reminder is for people: webhooks, bridges and MQTT already hold the alert's state.
+        if (e.route === undefined) for (const target of notices) outbox.enqueue(target, body);
+        for (const d of this.options.routes?.destinations(e.alert) ?? []) {
+          // A reminder keeps one route's repeat interval: it goes through that route only.
+          if (e.route !== undefined && e.route !== d.route) continue;
+          outbox.enqueue(receiverTargetName(d.receiver), body, {
+            key: d.group,
+            waitMs: d.groupWaitMs,
+            intervalMs: d.groupIntervalMs,
+          });
+        }
       }
       if (!e.late) outbox.enqueue(STORE_TARGET, JSON.stringify(record(e)));
     }
@@ -84,7 +99,7 @@ export class Notifier implements AlertSink {
       };
       if (e.kind === 'resolved' || e.kind === 'acknowledged') log.info(fields, line);
       else log.warn(fields, line);
-      if (e.notified) this.publish(e);
+      if (e.notified && e.route === undefined) this.publish(e);
       this.options.onEvent?.(e);
     }
     outbox.kick();

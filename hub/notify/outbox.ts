@@ -5,6 +5,10 @@
 // A notification the target refuses for good (a 400 from a webhook, alert history the store
 // cannot hold) must not hold back every one after it: it is found by delivering one at a time,
 // and after a few attempts set aside (recorded, logged) so the rest flow.
+//
+// Rows may belong to a group (a route's alerts of one zone and kind, say): a group's rows wait
+// for each other and go out together, handed to the target as one delivery. A new group waits
+// `waitMs` for more; once a group has gone out, what joins it waits until `intervalMs` after.
 import { backoffMs } from '../domain/backoff.ts';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -38,6 +42,15 @@ export interface OutboxRow {
   id: number;
   payload: string;
   createdAt: number;
+  /** The group the row went out with, if any. */
+  grp: string | null;
+}
+
+/** A row's group, and how long the group waits before going out. */
+export interface OutboxGroup {
+  key: string;
+  waitMs: number;
+  intervalMs: number;
 }
 
 export interface OutboxOptions {
@@ -62,15 +75,35 @@ const REFUSED_ATTEMPTS = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL
+  id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL,
+  grp TEXT, due_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_target ON outbox (target, id);
+CREATE TABLE IF NOT EXISTS outbox_groups (
+  target TEXT NOT NULL, grp TEXT NOT NULL, sent_at INTEGER NOT NULL, PRIMARY KEY (target, grp)
+);
 `;
+
+/** A group last sent longer ago than this is forgotten: its next alert is a new group. */
+const GROUP_MEMORY_MS = 7 * 86_400_000;
+
+function ensureSchema(db: Database.Database): void {
+  db.exec(SCHEMA);
+  // An outbox from before groups: the rows it holds are due at once.
+  const columns = new Set((db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[]).map((c) => c.name));
+  if (!columns.has('grp')) db.exec('ALTER TABLE outbox ADD COLUMN grp TEXT');
+  if (!columns.has('due_at')) db.exec('ALTER TABLE outbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0');
+}
 
 interface Lane {
   target: OutboxTarget;
   running?: Promise<void>;
+  /** Waiting to retry after a failure. */
   timer?: unknown;
+  /** Waiting for the next group to be due. */
+  wake?: unknown;
+  /** Kicked while delivering: look again once done, for rows the delivery may have missed. */
+  again?: boolean;
   failures: number;
   closed: boolean;
   /** Rows to deliver one at a time, to find the one refused for good. */
@@ -87,7 +120,7 @@ export class Outbox {
   constructor(private readonly options: OutboxOptions) {
     this.db = options.db;
     this.timers = options.timers ?? realTimers;
-    this.db.exec(SCHEMA);
+    ensureSchema(this.db);
     for (const target of options.targets)
       this.lanes.set(target.name, { target, failures: 0, closed: false, singles: 0 });
     const orphans = this.db.prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target').all() as {
@@ -106,27 +139,48 @@ export class Outbox {
 
   /** Creates the outbox's table in a database, for a copy of it kept without delivering (a cluster's replica). */
   static prepare(db: Database.Database): void {
-    db.exec(SCHEMA);
+    ensureSchema(db);
   }
 
   /** Queues a payload; call inside the transaction that makes the reason for it durable. */
-  enqueue(target: string, payload: string): void {
+  enqueue(target: string, payload: string, group?: OutboxGroup): void {
     if (!this.lanes.has(target)) return;
+    const now = this.options.now();
     this.db
-      .prepare('INSERT INTO outbox (target, payload, created_at) VALUES (?, ?, ?)')
-      .run(target, payload, this.options.now());
+      .prepare('INSERT INTO outbox (target, payload, created_at, grp, due_at) VALUES (?, ?, ?, ?, ?)')
+      .run(target, payload, now, group?.key ?? null, group ? this.dueAt(target, group, now) : 0);
+  }
+
+  /** When a row of a group goes out: with the group's waiting rows, or after its wait or interval. */
+  private dueAt(target: string, group: OutboxGroup, now: number): number {
+    const waiting = this.db
+      .prepare('SELECT min(due_at) AS at FROM outbox WHERE target = ? AND grp = ?')
+      .get(target, group.key) as { at: number | null };
+    if (waiting.at !== null) return waiting.at;
+    const sent = this.db
+      .prepare('SELECT sent_at AS at FROM outbox_groups WHERE target = ? AND grp = ?')
+      .get(target, group.key) as { at: number } | undefined;
+    return Math.max(now + group.waitMs, sent ? sent.at + group.intervalMs : 0);
   }
 
   /** Starts delivering whatever waits, for every target not already at it or backing off. */
   kick(): void {
-    for (const lane of this.lanes.values()) {
-      if (lane.running || lane.timer !== undefined || lane.closed) continue;
-      const running = this.drain(lane);
-      lane.running = running;
-      void running.finally(() => {
-        if (lane.running === running) delete lane.running;
-      });
-    }
+    for (const lane of this.lanes.values()) this.start(lane);
+  }
+
+  private start(lane: Lane): void {
+    if (lane.running) lane.again = true;
+    if (lane.running || lane.timer !== undefined || lane.closed) return;
+    if (lane.wake !== undefined) this.timers.clearTimeout(lane.wake);
+    delete lane.wake;
+    lane.again = false;
+    const running = this.drain(lane);
+    lane.running = running;
+    void running.finally(() => {
+      if (lane.running !== running) return;
+      delete lane.running;
+      if (lane.again) this.start(lane);
+    });
   }
 
   waiting(target?: string): number {
@@ -142,20 +196,21 @@ export class Outbox {
   async close(): Promise<void> {
     for (const lane of this.lanes.values()) {
       lane.closed = true;
-      if (lane.timer !== undefined) this.timers.clearTimeout(lane.timer);
+      for (const handle of [lane.timer, lane.wake]) if (handle !== undefined) this.timers.clearTimeout(handle);
       delete lane.timer;
+      delete lane.wake;
     }
     await Promise.all([...this.lanes.values()].flatMap((l) => (l.running ? [l.running] : [])));
   }
 
   private async drain(lane: Lane): Promise<void> {
     const { target } = lane;
-    const select = this.db.prepare(
-      'SELECT id, payload, created_at AS createdAt FROM outbox WHERE target = ? ORDER BY id LIMIT ?',
-    );
     while (!lane.closed && this.db.open) {
-      const rows = select.all(target.name, lane.singles > 0 ? 1 : target.batch) as OutboxRow[];
-      if (rows.length === 0) return;
+      const rows = this.due(lane);
+      if (rows.length === 0) {
+        this.wakeLater(lane);
+        return;
+      }
       try {
         await this.options.ready?.();
         await target.deliver(rows, { retry: lane.failures > 0 || lane.singles > 0 });
@@ -181,7 +236,7 @@ export class Outbox {
       }
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the database may have closed during the delivery
       if (!this.db.open) return;
-      this.db.prepare('DELETE FROM outbox WHERE target = ? AND id <= ?').run(target.name, rows.at(-1)!.id);
+      this.delivered(target.name, rows);
       if (lane.failures > 0)
         this.options.log.info(
           { target: target.name },
@@ -191,6 +246,61 @@ export class Outbox {
       lane.singles = Math.max(0, lane.singles - 1);
       delete lane.refused;
     }
+  }
+
+  /** The rows due first: the oldest due row, and those due with it (its group's, or others in no group). */
+  private due(lane: Lane): OutboxRow[] {
+    const { name, batch } = lane.target;
+    const now = this.options.now();
+    const limit = lane.singles > 0 ? 1 : batch;
+    const columns = 'id, payload, created_at AS createdAt, grp';
+    const first = this.db
+      .prepare('SELECT grp FROM outbox WHERE target = ? AND due_at <= ? ORDER BY id LIMIT 1')
+      .get(name, now) as { grp: string | null } | undefined;
+    if (!first) return [];
+    return (
+      first.grp === null
+        ? this.db
+            .prepare(
+              `SELECT ${columns} FROM outbox WHERE target = ? AND grp IS NULL AND due_at <= ? ORDER BY id LIMIT ?`,
+            )
+            .all(name, now, limit)
+        : this.db
+            .prepare(`SELECT ${columns} FROM outbox WHERE target = ? AND grp = ? AND due_at <= ? ORDER BY id LIMIT ?`)
+            .all(name, first.grp, now, limit)
+    ) as OutboxRow[];
+  }
+
+  private delivered(target: string, rows: readonly OutboxRow[]): void {
+    const now = this.options.now();
+    this.db.transaction(() => {
+      this.db
+        .prepare('DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))')
+        .run(JSON.stringify(rows.map((r) => r.id)));
+      const grp = rows[0]?.grp;
+      if (grp === null || grp === undefined) return;
+      this.db
+        .prepare(
+          'INSERT INTO outbox_groups (target, grp, sent_at) VALUES (?, ?, ?) ON CONFLICT (target, grp) DO UPDATE SET sent_at = excluded.sent_at',
+        )
+        .run(target, grp, now);
+      this.db.prepare('DELETE FROM outbox_groups WHERE target = ? AND sent_at < ?').run(target, now - GROUP_MEMORY_MS);
+    })();
+  }
+
+  /** Nothing due: wakes the lane when the next group is. */
+  private wakeLater(lane: Lane): void {
+    const next = this.db.prepare('SELECT min(due_at) AS at FROM outbox WHERE target = ?').get(lane.target.name) as {
+      at: number | null;
+    };
+    if (next.at === null || lane.closed) return;
+    lane.wake = this.timers.setTimeout(
+      () => {
+        delete lane.wake;
+        this.kick();
+      },
+      Math.max(0, next.at - this.options.now()),
+    );
   }
 
   /**

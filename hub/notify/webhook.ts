@@ -24,36 +24,54 @@ export function webhookName(url: string): string {
   return `webhook ${u.origin}${u.pathname}`;
 }
 
+/**
+ * POSTs a JSON body. Rejects with DeliveryRefused when the receiver refuses the body itself, and
+ * with a plain error (retried) when it is unreachable or answers anything else but 2xx.
+ */
+export async function postJson(
+  url: string,
+  body: string,
+  { headers = {}, timeoutMs = 10_000 }: { headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : (err as Error).message;
+    throw new Error(`the receiver is not reachable: ${cause}`);
+  }
+  await response.arrayBuffer();
+  if (REFUSED_STATUSES.has(response.status))
+    throw new DeliveryRefused(`the receiver refused the notification (${response.status})`);
+  if (!response.ok) throw new Error(`the receiver answered ${response.status}`);
+}
+
 export function webhookTarget(
   hook: { url: string; secret: string },
-  { timeoutMs = 10_000, deliveryPrefix = '' }: { timeoutMs?: number; deliveryPrefix?: string } = {},
+  {
+    timeoutMs = 10_000,
+    deliveryPrefix = '',
+    name = webhookName(hook.url),
+  }: { timeoutMs?: number; deliveryPrefix?: string; name?: string } = {},
 ): OutboxTarget {
   return {
-    name: webhookName(hook.url),
+    name,
     batch: 1,
     async deliver(rows) {
-      for (const row of rows) {
-        let response: Response;
-        try {
-          response = await fetch(hook.url, {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              'x-floorwatch-signature': signature(hook.secret, row.payload),
-              'x-floorwatch-delivery': `${deliveryPrefix}${row.id}`,
-            },
-            body: row.payload,
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (err) {
-          const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : (err as Error).message;
-          throw new Error(`the receiver is not reachable: ${cause}`);
-        }
-        await response.arrayBuffer();
-        if (REFUSED_STATUSES.has(response.status))
-          throw new DeliveryRefused(`the receiver refused the notification (${response.status})`);
-        if (!response.ok) throw new Error(`the receiver answered ${response.status}`);
-      }
+      // One POST per notice, grouped or not: a machine receiver dedupes and groups for itself.
+      for (const row of rows)
+        await postJson(hook.url, row.payload, {
+          timeoutMs,
+          headers: {
+            'x-floorwatch-signature': signature(hook.secret, row.payload),
+            'x-floorwatch-delivery': `${deliveryPrefix}${row.id}`,
+          },
+        });
     },
     refusedForGood: (err) => err instanceof DeliveryRefused,
   };

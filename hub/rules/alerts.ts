@@ -21,6 +21,8 @@ export interface Finding {
   threshold?: number;
   unit?: string;
   source?: string;
+  /** An equipment fault's own code. */
+  code?: string;
 }
 
 /** A zone as summaries name it. */
@@ -43,9 +45,17 @@ export class AlertError extends Error {
   }
 }
 
+/** A route that notifies a firing, unacknowledged alert again every `everyMs`. */
+export interface Reminder {
+  route: string;
+  everyMs: number;
+}
+
 export interface AlertBookSettings {
   /** A critical not acknowledged this long is notified again as escalated. */
   escalateAfterMs: number;
+  /** The routes that remind of an alert, and how often. */
+  reminders?: (a: Alert) => readonly Reminder[];
   /** Wall-clock time: silences are judged by it, whatever the event time of a transition. */
   now: () => number;
 }
@@ -177,7 +187,29 @@ export class AlertBook {
       this.save(a);
       this.emit(a, 'escalated', now);
     }
+    if (this.settings.reminders) this.remind(now, this.settings.reminders);
     this.reconcile(now);
+  }
+
+  /** Firing, unacknowledged alerts whose routes' repeat interval has passed since they were last told. */
+  private remind(now: number, reminders: (a: Alert) => readonly Reminder[]): void {
+    for (const a of this.live.values()) {
+      if (a.state !== 'firing' || a.ack) continue;
+      const due = reminders(a).filter((r) => {
+        const last = Math.max(
+          a.firingAt ?? a.startsAt,
+          a.escalatedAt ?? -Infinity,
+          a.reminded?.find(([route]) => route === r.route)?.[1] ?? -Infinity,
+        );
+        return now - last >= r.everyMs;
+      });
+      if (due.length === 0 || this.heldBy(a, now)) continue;
+      for (const r of due) {
+        a.reminded = [...(a.reminded ?? []).filter(([route]) => route !== r.route), [r.route, now]];
+        this.save(a);
+        this.emit(a, 'reminder', now, false, r.route);
+      }
+    }
   }
 
   private open(o: Finding, severity: Severity): Alert {
@@ -200,7 +232,7 @@ export class AlertBook {
     a.zone = o.zone;
     a.updatedAt = Math.max(a.updatedAt, o.at);
     if (o.summary !== undefined) a.summary = o.summary;
-    for (const field of ['value', 'threshold', 'unit', 'source'] as const) {
+    for (const field of ['value', 'threshold', 'unit', 'source', 'code'] as const) {
       if (o[field] !== undefined) (a as unknown as Record<string, unknown>)[field] = o[field];
     }
     return a;
@@ -270,7 +302,7 @@ export class AlertBook {
     return silence ? `silence ${silence.id}` : undefined;
   }
 
-  private emit(a: Alert, kind: AlertEventKind, at: number, late = false): void {
+  private emit(a: Alert, kind: AlertEventKind, at: number, late = false, route?: string): void {
     const heldBy = this.heldBy(a, this.settings.now());
     const event: AlertEvent = {
       alertId: a.id,
@@ -281,6 +313,7 @@ export class AlertBook {
       notified: heldBy === undefined,
       ...(heldBy !== undefined && { heldBy }),
       ...(late && { late: true }),
+      ...(route !== undefined && { route }),
     };
     // A late notice repeats what history already holds; only the notification is new.
     if (!late) this.ledger.addEvent(event);

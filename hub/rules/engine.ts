@@ -19,7 +19,7 @@
 // `position()`, the LSN of the last durable save. The journal delivers after it at start and
 // after a failed batch (the engine then reloads its last save), and keeps the entries after it.
 import type { Entry } from '../domain/reading.ts';
-import { AlertBook, AlertError } from './alerts.ts';
+import { AlertBook, AlertError, type AlertBookSettings } from './alerts.ts';
 import type { HubStatus } from './hub-health.ts';
 import type { AlertLedger } from './ledger.ts';
 import {
@@ -45,6 +45,8 @@ export interface EngineHooks {
    * `position()`.
    */
   onReload?: () => void;
+  /** The routes that remind of a firing, unacknowledged alert, and how often. */
+  reminders?: AlertBookSettings['reminders'];
 }
 
 export interface AlertSink {
@@ -110,7 +112,11 @@ export class RuleEngine {
     this.appliedLsn = Number(this.ledger.meta('lsn') ?? '0');
     this.savedLsn = this.appliedLsn;
     this.savedAt = this.now();
-    this.book = new AlertBook(this.ledger, { escalateAfterMs: this.settings.escalateAfterMs, now: this.now });
+    this.book = new AlertBook(this.ledger, {
+      escalateAfterMs: this.settings.escalateAfterMs,
+      now: this.now,
+      ...(this.hooks.reminders && { reminders: this.hooks.reminders }),
+    });
     this.dirty.clear();
     this.gatewaysChanged = false;
   }

@@ -25,6 +25,8 @@ export interface Fault {
   rule: string;
   severity: Severity;
   what: string;
+  /** The code the heartbeat gave, as sent. */
+  code?: string;
 }
 
 /** The faults a heartbeat reports; components are named when it has them. */
@@ -37,6 +39,7 @@ export function faultsOf(hb: Heartbeat): Fault[] {
       rule: `equipment.${component}`,
       severity: health.state === 'fault' ? 'critical' : 'warning',
       what: `${component} ${health.state}${code}`,
+      ...(health.code !== undefined && { code: health.code }),
     });
   }
   if (faults.length === 0 && hb.status !== 'ok') {
@@ -64,6 +67,7 @@ export function onHeartbeat(ev: Evaluation, hb: Heartbeat): void {
       severity: f.severity,
       at: hb.ts,
       summary: `${label}: ${f.what}`,
+      ...(f.code !== undefined && { code: f.code }),
     });
   for (const rule of d.faults)
     if (!faults.some((f) => f.rule === rule)) ev.find(rule, hb.device, d.zone, { state: 'ok', at: hb.ts });

@@ -1,0 +1,79 @@
+// Email over SMTP (nodemailer): one message per group of notices, plain text and HTML. STARTTLS is
+// used whenever the server offers it (and demanded with `require_tls`); smtps:// is TLS from the
+// start. A recipient or message the server refuses for good (5xx) is set aside after a few
+// attempts; a server away, a login refused or a 4xx is retried, the notices kept meanwhile.
+import { readFileSync } from 'node:fs';
+import nodemailer from 'nodemailer';
+import type { ReceiverConfig } from '../config/notify.ts';
+import { escapeHtml as e } from '../reports/html.ts';
+import { message, type Message } from './message.ts';
+import type { AlertNotice } from './notifier.ts';
+import type { OutboxTarget } from './outbox.ts';
+import { DeliveryRefused } from './webhook.ts';
+
+type EmailConfig = NonNullable<ReceiverConfig['email']>;
+
+/** SMTP replies that refuse the login or the channel, not the message: the setup is wrong, and fixing it must lose nothing. */
+const SETUP_REPLIES = new Set([530, 534, 535, 538]);
+
+export function emailText(m: Message): string {
+  const lines = m.items.map(
+    (i) =>
+      `${i.event.toUpperCase()} [${i.severity}] ${i.summary}\n  zone ${i.zone} · ${i.at} · ${i.key}${i.code ? ` · code ${i.code}` : ''}${i.ack ? `\n  acknowledged by ${i.ack}` : ''}`,
+  );
+  if (m.more > 0) lines.push(`… and ${m.more} more (the floor page and GET /api/v1/alerts list them all)`);
+  return `${m.title}\n\n${lines.join('\n\n')}\n\n— floorwatch, ${m.site}\n`;
+}
+
+export function emailHtml(m: Message): string {
+  const rows = m.items
+    .map(
+      (i) =>
+        `<tr><td>${e(i.event)}</td><td>${e(i.severity)}</td><td>${e(i.zone)}</td><td>${e(i.summary)}${i.ack ? `<br><small>acknowledged by ${e(i.ack)}</small>` : ''}</td><td>${e(i.at)}</td></tr>`,
+    )
+    .join('');
+  const more = m.more > 0 ? `<p>… and ${m.more} more.</p>` : '';
+  return `<!doctype html><html><body style="font:14px/1.4 sans-serif"><h2>${e(m.title)}</h2><table border="1" cellpadding="4" style="border-collapse:collapse"><tr><th>Event</th><th>Severity</th><th>Zone</th><th>What</th><th>When</th></tr>${rows}</table>${more}<p><small>floorwatch, ${e(m.site)}</small></p></body></html>`;
+}
+
+export function emailTarget(name: string, config: EmailConfig, timeZone: string): OutboxTarget {
+  const url = new URL(config.smtp);
+  const secure = url.protocol === 'smtps:';
+  const transport = nodemailer.createTransport({
+    host: url.hostname,
+    port: url.port ? Number(url.port) : secure ? 465 : 587,
+    secure,
+    requireTLS: config.require_tls,
+    ...(url.username && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }),
+    ...(config.ca !== undefined && { tls: { ca: readFileSync(config.ca) } }),
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  });
+  return {
+    name,
+    batch: 50,
+    async deliver(rows) {
+      const m = message(
+        rows.map((r) => JSON.parse(r.payload) as AlertNotice),
+        timeZone,
+      );
+      try {
+        await transport.sendMail({
+          from: config.from,
+          to: config.to,
+          subject: m.title,
+          text: emailText(m),
+          html: emailHtml(m),
+          headers: { 'X-Floorwatch-Delivery': rows.map((r) => r.id).join(',') },
+        });
+      } catch (err) {
+        const reply = (err as { responseCode?: unknown }).responseCode;
+        if (typeof reply === 'number' && reply >= 500 && !SETUP_REPLIES.has(reply))
+          throw new DeliveryRefused(`the mail server refused the message (${(err as Error).message})`);
+        throw new Error(`could not send mail through ${url.host}: ${(err as Error).message}`);
+      }
+    },
+    refusedForGood: (err) => err instanceof DeliveryRefused,
+  };
+}
