@@ -10,6 +10,7 @@ const UNIT = [
   'tests/config.test.ts',
   'tests/ingest.test.ts',
   'tests/journal.test.ts',
+  'tests/notify-message.test.ts',
   'tests/notify-routes.test.ts',
   'tests/outbox.test.ts',
   'tests/packet-scanner.test.ts',

@@ -81,7 +81,7 @@ export interface RulesOnLedgerExtras {
 }
 
 export function rulesOnLedger(
-  options: AlertingOptions,
+  options: Omit<AlertingOptions, 'journal'>,
   ledger: AlertLedger,
   { onReload, term, settled, judgesHub = true, hubExtras, deliveryPrefix }: RulesOnLedgerExtras,
 ): RulesOnLedger {
