@@ -305,6 +305,23 @@ describe('liveness and dependencies', () => {
     expect(f.of('resolved', 'offline.pc-1')).toHaveLength(1);
   });
 
+  it('a sensor no one declared that stops is offline within 3 of the intervals it has shown, with no last will', () => {
+    f = engineFixture({ ...winter, rules: { startup_grace: '0s' } });
+    // Every 30 s for 5 min, then nothing.
+    run(f, 5 * MINUTE, 30 * SECOND, () => f.reading('u-1', 'temperature', 22));
+    const last = f.clock.t - 30 * SECOND;
+    run(f, 5 * MINUTE, SECOND, () => undefined);
+    const [firing] = f.of('firing', 'offline.u-1');
+    expect(firing?.at).toBe(last + 91 * SECOND);
+    expect(firing?.alert.summary).toContain('reported about every 30 s, as observed; not declared');
+    // Two readings a few minutes apart show no cadence yet: no alert for them.
+    f.reading('u-2', 'temperature', 22);
+    f.clock.advance(3 * MINUTE);
+    f.reading('u-2', 'temperature', 22);
+    run(f, 30 * MINUTE, MINUTE, () => undefined);
+    expect(f.of('firing', 'offline.u-2')).toEqual([]);
+  });
+
   it('a device whose saved state the tick cannot judge is reported once and skipped; the others are judged as usual', () => {
     f = engineFixture({
       ...winter,

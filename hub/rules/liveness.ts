@@ -24,6 +24,27 @@ export interface Liveness {
   presence?: Presence;
   /** The offline alert in force, and the fresh messages counted towards recovery. */
   offline?: { severity: Severity; seenBefore: number; fresh: number };
+  /** The last gaps between its data, newest last: the cadence of a device no one declared. */
+  gaps?: number[];
+}
+
+/** Gaps kept per device, and how many make a cadence worth judging silence by. */
+const GAPS_KEPT = 9;
+const GAPS_NEEDED = 5;
+/** An observed cadence is taken within these bounds: no alarm at 30 ms, none only after days. */
+const OBSERVED_MIN_MS = 10_000;
+const OBSERVED_MAX_MS = 6 * 3_600_000;
+
+/**
+ * How often a device no one declared reports, from its own data: the median of its last gaps,
+ * within bounds; undefined until it has shown a cadence.
+ */
+export function observedInterval(l: Liveness): number | undefined {
+  const gaps = l.gaps ?? [];
+  if (gaps.length < GAPS_NEEDED) return undefined;
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  return Math.min(OBSERVED_MAX_MS, Math.max(OBSERVED_MIN_MS, median));
 }
 
 export interface GatewayState {
@@ -39,6 +60,8 @@ export const DEFAULT_INTERVAL_MS = 60_000;
 export interface LivenessPolicy {
   intervalMs: number;
   battery: boolean;
+  /** The interval was observed, not declared. */
+  observed?: boolean;
 }
 
 export interface Verdict {
@@ -48,6 +71,12 @@ export interface Verdict {
 
 /** Records data at event time `ts`; true when it completes a recovery. */
 export function recordData(l: Liveness, ts: number): boolean {
+  // Several metrics of one message share a time: only a later one is a gap.
+  if (l.lastSeen !== undefined && ts > l.lastSeen) {
+    const gaps = (l.gaps ??= []);
+    gaps.push(ts - l.lastSeen);
+    if (gaps.length > GAPS_KEPT) gaps.shift();
+  }
   l.lastSeen = Math.max(l.lastSeen ?? ts, ts);
   if (!l.offline || ts <= l.offline.seenBefore) return false;
   l.offline.fresh += 1;
@@ -92,14 +121,13 @@ export function judge(
     policy.battery ? LIVENESS.batteryCriticalMs.value : LIVENESS.mainsCriticalMs.value,
   );
   const heard = l.lastSeen === undefined ? 'never heard from' : `silent for ${minutes(silent)}`;
+  const cadence = policy.observed
+    ? `reported about every ${minutes(policy.intervalMs)}, as observed; not declared`
+    : `reports every ${minutes(policy.intervalMs)}`;
   if (silent > critAfter)
-    return {
-      severity: 'critical',
-      reason: `${heard} (reports every ${minutes(policy.intervalMs)}; critical after ${minutes(critAfter)})`,
-    };
+    return { severity: 'critical', reason: `${heard} (${cadence}; critical after ${minutes(critAfter)})` };
   if (disconnected(l)) return lastWill;
-  if (silent > warnAfter)
-    return { severity: 'warning', reason: `${heard} (reports every ${minutes(policy.intervalMs)})` };
+  if (silent > warnAfter) return { severity: 'warning', reason: `${heard} (${cadence})` };
   return undefined;
 }
 
@@ -142,8 +170,9 @@ export function livenessTick(ev: Evaluation, id: string, d: DeviceState): void {
   const declared = site.settings.devices.get(id);
   const gw = site.settings.gatewayOf.get(id);
   const watched = declared !== undefined || gw !== undefined;
-  // Undeclared devices have no known interval: only their last will speaks for them.
-  if (!watched && d.life.presence?.status !== 'offline') return;
+  // A device no one declared is judged by the cadence it has shown; until then only its last will speaks.
+  const observed = watched ? undefined : observedInterval(d.life);
+  if (!watched && observed === undefined && d.life.presence?.status !== 'offline') return;
   if (now < site.graceUntil) return;
   if (gw !== undefined && gatewayDown(ev, gw)) return;
   // Silence counts from the newest of: last data, a birth, this start, the gateway coming back.
@@ -155,7 +184,9 @@ export function livenessTick(ev: Evaluation, id: string, d: DeviceState): void {
   );
   const policy = watched
     ? { intervalMs: declared?.intervalMs ?? DEFAULT_INTERVAL_MS, battery: declared?.battery ?? false }
-    : undefined;
+    : observed !== undefined
+      ? { intervalMs: observed, battery: false, observed: true }
+      : undefined;
   const verdict = judge(d.life, policy, now, since);
   if (!verdict) return;
   if (d.life.offline && SEVERITY_RANK[d.life.offline.severity] >= SEVERITY_RANK[verdict.severity]) return;
