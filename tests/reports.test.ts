@@ -280,7 +280,7 @@ describe.each([
 
 describe('fault names from equipment alerts', () => {
   it('names the component and what its code means, or its state when there is no code', () => {
-    const fired = (rule: string, text: string) =>
+    const fired = (rule: string, text: string, code?: string) =>
       incidents(
         [
           {
@@ -293,6 +293,7 @@ describe('fault names from equipment alerts', () => {
             severity: 'critical',
             at: 0,
             summary: text,
+            ...(code !== undefined && { code }),
           },
         ],
         0,
@@ -303,6 +304,9 @@ describe('fault names from equipment alerts', () => {
     );
     expect(faultName(fired('equipment.headset', 'headset x-1 in floor-a: headset degraded'))).toBe('headset: degraded');
     expect(faultName(fired('equipment', 'pc x-1 in floor-a: reports fault'))).toBe('device: reports fault');
+    // With its code kept, the summary's wording does not matter.
+    expect(faultName(fired('equipment.headset', 'anything: at all: said', 'dropout'))).toBe('headset: call drop-outs');
+    expect(faultName(fired('equipment.pc', 'pc x-1: pc fault', 'psu_failed'))).toBe('pc: psu_failed');
   });
 });
 

@@ -449,9 +449,21 @@ export function describeStoreContract(
         at: BASE + 2 * MINUTE,
         summary: 'storage down',
       };
-      await store.writeAlertEvents([firing, resolved, hub]);
+      const fault: AlertRecord = {
+        alertId: 9,
+        key: 'equipment.headset.hs-1',
+        rule: 'equipment.headset',
+        subject: 'hs-1',
+        zone: 'floor-b',
+        event: 'firing',
+        severity: 'critical',
+        at: BASE + 3 * MINUTE,
+        summary: 'headset hs-1 in floor-b: headset fault: call drop-outs',
+        code: 'drop "outs", \\ =',
+      };
+      await store.writeAlertEvents([firing, resolved, hub, fault]);
       await store.writeAlertEvents([firing]);
-      expect(await store.queryAlertEvents({ from: BASE, to: END })).toEqual([firing, hub, resolved]);
+      expect(await store.queryAlertEvents({ from: BASE, to: END })).toEqual([firing, hub, fault, resolved]);
       expect(await store.queryAlertEvents({ from: BASE, to: END, zone: 'floor-a' })).toEqual([firing, resolved]);
       expect(await store.queryAlertEvents({ from: BASE + 5 * MINUTE, to: END })).toEqual([resolved]);
       expect(await store.queryAlertEvents({ from: BASE, to: END, limit: 1 })).toEqual([resolved]);

@@ -62,6 +62,7 @@ export const shiftReportSchema = schemaOf<ShiftReport>()(
           zone: z.string(),
           severity: severity.describe('the highest it reached'),
           summary: z.string(),
+          code: z.string().optional().describe("an equipment fault's own code, as the device reported it"),
           firingAt: z.number(),
           acknowledgedAt: z.number().optional(),
           resolvedAt: z.number().optional(),

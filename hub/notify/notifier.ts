@@ -181,5 +181,6 @@ function record(e: AlertEvent): AlertRecord {
     at: e.at,
     summary: a.summary || a.key,
     ...(a.value !== undefined && { value: a.value }),
+    ...(a.code !== undefined && { code: a.code }),
   };
 }

@@ -1,5 +1,6 @@
 // Alert history (the store's transitions) turned into incidents: when each alert fired, was
 // acknowledged and resolved, and how much of a report's span it covered. Pure.
+import { codeMeaning } from '../rules/equipment.ts';
 import type { AlertRecord } from '../store/store.ts';
 
 export interface Incident {
@@ -11,6 +12,8 @@ export interface Incident {
   /** The highest severity it reached. */
   severity: 'warning' | 'critical';
   summary: string;
+  /** An equipment fault's own code, when the device gave one. */
+  code?: string;
   firingAt: number;
   acknowledgedAt?: number;
   resolvedAt?: number;
@@ -34,6 +37,7 @@ export function incidents(history: readonly AlertRecord[], from: number, to: num
         zone: r.zone,
         severity: r.severity,
         summary: r.summary,
+        ...(r.code !== undefined && { code: r.code }),
         firingAt: r.at,
       };
       byAlert.set(r.alertId, i);
@@ -44,7 +48,10 @@ export function incidents(history: readonly AlertRecord[], from: number, to: num
     if (r.severity === 'critical') i.severity = 'critical';
     if (r.event === 'acknowledged') i.acknowledgedAt ??= r.at;
     if (r.event === 'resolved') i.resolvedAt = r.at;
-    if (r.event === 'severity' || r.event === 'firing') i.summary = r.summary;
+    if (r.event === 'severity' || r.event === 'firing') {
+      i.summary = r.summary;
+      if (r.code !== undefined) i.code = r.code;
+    }
   }
   return [...byAlert.values()]
     .filter((i) => i.resolvedAt === undefined || i.resolvedAt >= from)
@@ -76,11 +83,13 @@ export const isOffline = (i: Incident): boolean => i.rule === 'offline' || i.rul
 export const isFault = (i: Incident): boolean => i.rule === 'equipment' || i.rule.startsWith('equipment.');
 
 /**
- * The fault an equipment alert names, e.g. "headset: call drop-outs". The rule engine writes its
- * summary as "<device label>: <component> <state>[: <what the code means>]".
+ * The fault an equipment alert names, e.g. "headset: call drop-outs": from its code; for history
+ * kept before codes were, from its summary, which the rule engine writes as
+ * "<device label>: <component> <state>[: <what the code means>]".
  */
 export function faultName(i: Incident): string {
   const component = i.rule.startsWith('equipment.') ? i.rule.slice('equipment.'.length) : 'device';
+  if (i.code !== undefined) return `${component}: ${codeMeaning(i.code)}`;
   const parts = i.summary.split(': ');
   const last = parts.at(-1) ?? i.summary;
   // With a code the last part is its meaning; without one it is "<component> <state>".

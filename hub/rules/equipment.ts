@@ -20,6 +20,11 @@ const CODE_WORDS = new Map<string, string>([
   ['acoustic_incident', 'acoustic incident flagged by the headset'],
 ]);
 
+/** What a fault code means, in the floor procedures' words; an unknown code as it was sent. */
+export function codeMeaning(code: string): string {
+  return CODE_WORDS.get(code) ?? code;
+}
+
 export interface Fault {
   /** 'equipment' for the device as a whole, 'equipment.<component>' for a component. */
   rule: string;
@@ -34,7 +39,7 @@ export function faultsOf(hb: Heartbeat): Fault[] {
   const faults: Fault[] = [];
   for (const [component, health] of Object.entries(hb.components)) {
     if (health.state === 'ok') continue;
-    const code = health.code === undefined ? '' : `: ${CODE_WORDS.get(health.code) ?? health.code}`;
+    const code = health.code === undefined ? '' : `: ${codeMeaning(health.code)}`;
     faults.push({
       rule: `equipment.${component}`,
       severity: health.state === 'fault' ? 'critical' : 'warning',

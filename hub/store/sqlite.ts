@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS alerts (
   severity TEXT    NOT NULL,
   summary  TEXT    NOT NULL,
   value    REAL,
+  code     TEXT,
   PRIMARY KEY (alert_id, event, at)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alerts_at ON alerts (at);
@@ -136,6 +137,9 @@ export class SqliteStore implements Store {
 
   async init(): Promise<void> {
     this.db.exec(SCHEMA);
+    // Alert history from before fault codes were kept.
+    const columns = this.db.prepare('PRAGMA table_info(alerts)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'code')) this.db.exec('ALTER TABLE alerts ADD COLUMN code TEXT');
     const insert = this.db.prepare(
       `INSERT INTO readings (device, metric, ts, zone, value, unknown) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, value = excluded.value, unknown = excluded.unknown`,
@@ -203,13 +207,13 @@ export class SqliteStore implements Store {
 
   async writeAlertEvents(records: readonly AlertRecord[]): Promise<void> {
     const insert = this.stmt(
-      `INSERT INTO alerts (alert_id, event, at, key, rule, subject, zone, severity, summary, value)
-       VALUES (@alertId, @event, @at, @key, @rule, @subject, @zone, @severity, @summary, @value)
-       ON CONFLICT (alert_id, event, at) DO UPDATE SET severity = excluded.severity, summary = excluded.summary, value = excluded.value`,
+      `INSERT INTO alerts (alert_id, event, at, key, rule, subject, zone, severity, summary, value, code)
+       VALUES (@alertId, @event, @at, @key, @rule, @subject, @zone, @severity, @summary, @value, @code)
+       ON CONFLICT (alert_id, event, at) DO UPDATE SET severity = excluded.severity, summary = excluded.summary, value = excluded.value, code = excluded.code`,
     );
     try {
       this.db.transaction(() => {
-        for (const r of records) insert.run({ ...r, value: r.value ?? null });
+        for (const r of records) insert.run({ ...r, value: r.value ?? null, code: r.code ?? null });
       })();
     } catch (err) {
       throw classified(err);
@@ -224,9 +228,13 @@ export class SqliteStore implements Store {
       params['zone'] = q.zone;
     }
     const rows = this.stmt(
-      `SELECT * FROM (SELECT alert_id AS alertId, key, rule, subject, zone, event, severity, at, summary, value FROM alerts WHERE ${where} ORDER BY at DESC, alert_id DESC LIMIT @limit) ORDER BY at, alertId`,
-    ).all(params) as (Omit<AlertRecord, 'value'> & { value: number | null })[];
-    return rows.map(({ value, ...r }) => (value === null ? r : { ...r, value }));
+      `SELECT * FROM (SELECT alert_id AS alertId, key, rule, subject, zone, event, severity, at, summary, value, code FROM alerts WHERE ${where} ORDER BY at DESC, alert_id DESC LIMIT @limit) ORDER BY at, alertId`,
+    ).all(params) as (Omit<AlertRecord, 'value' | 'code'> & { value: number | null; code: string | null })[];
+    return rows.map(({ value, code, ...r }) => ({
+      ...r,
+      ...(value !== null && { value }),
+      ...(code !== null && { code }),
+    }));
   }
 
   /** Deletes readings older than rawRetentionMs and alert history older than alertHistoryRetentionMs before `now` (ms). */

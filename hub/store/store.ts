@@ -49,6 +49,8 @@ export interface AlertRecord {
   at: number;
   summary: string;
   value?: number;
+  /** An equipment fault's own code, as the device reported it. */
+  code?: string;
 }
 
 export interface AlertQuery {

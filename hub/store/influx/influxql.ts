@@ -252,7 +252,12 @@ export function alertRecords(results: readonly InfluxResult[]): AlertRecord[] {
       summary: text('summary'),
     };
     const value = cell(series, row, 'value');
-    records.push(typeof value === 'number' ? { ...record, value } : record);
+    const code = cell(series, row, 'code');
+    records.push({
+      ...record,
+      ...(typeof value === 'number' && { value }),
+      ...(typeof code === 'string' && { code }),
+    });
   }
   return records.sort((a, b) => a.at - b.at || a.alertId - b.alertId);
 }

@@ -119,6 +119,7 @@ export function alertPoint(r: AlertRecord): Point {
     ['summary', r.summary],
   ];
   if (r.value !== undefined && Number.isFinite(r.value)) fields.push(['value', r.value]);
+  if (r.code !== undefined) fields.push(['code', r.code]);
   return {
     measurement: ALERTS_MEASUREMENT,
     tags: [
