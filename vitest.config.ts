@@ -19,6 +19,7 @@ const UNIT = [
   'tests/rules-lifecycle.test.ts',
   'tests/rules-requirements.test.ts',
   'tests/rules-rulebook.test.ts',
+  'tests/rules-schedule.test.ts',
   'tests/rules-view.test.ts',
   'tests/store-influx-client.test.ts',
   'tests/store-influx-influxql.test.ts',

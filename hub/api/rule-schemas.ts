@@ -6,7 +6,7 @@ import type { SiteRules } from '../rules/site.ts';
 import { schemaOf } from './schemas.ts';
 import { ZONE_TYPES, SEASONS } from '../domain/zone.ts';
 import { ALERT_EVENT_KINDS, ALERT_STATES, type Alert, type AlertEvent, type Silence } from '../domain/alert.ts';
-import { REQUIREMENT_KEYS, SEVERITIES, type Requirement, type Sourced } from '../domain/requirement.ts';
+import { APPLIES, REQUIREMENT_KEYS, SEVERITIES, type Requirement, type Sourced } from '../domain/requirement.ts';
 
 export const severity = z.enum(SEVERITIES);
 export const zoneType = z.enum(ZONE_TYPES);
@@ -92,6 +92,9 @@ const requirement = schemaOf<Requirement>()(
     metric: z.string(),
     title: z.string(),
     unit: z.string(),
+    applies: z
+      .enum(APPLIES)
+      .describe("when it is judged: in the zone's opening hours (occupied), outside them (unoccupied), or always"),
     limits: z.array(
       z.object({
         severity,

@@ -1,7 +1,7 @@
 // The `rules` section: how the built-in requirements are changed for a site or a zone, and how
 // alerts behave over time.
 import { z } from 'zod';
-import { REQUIREMENT_KEYS } from '../domain/requirement.ts';
+import { APPLIES, REQUIREMENT_KEYS } from '../domain/requirement.ts';
 import { decimal, duration, flag } from './fields.ts';
 
 const bounds = z.strictObject({ above: decimal.optional(), below: decimal.optional() });
@@ -16,6 +16,8 @@ export const ruleOverridesSchema = z.partialRecord(
     for: duration.optional(),
     hysteresis: decimal.pipe(z.number().min(0, { error: 'must be 0 or more' })).optional(),
     keep_firing_for: duration.optional(),
+    /** When it is judged: occupied (the zone's opening hours), unoccupied, or always. */
+    applies: z.enum(APPLIES).optional(),
   }),
 );
 

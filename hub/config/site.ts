@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DEVICE_KINDS } from '../domain/reading.ts';
 import { ZONE_TYPES } from '../domain/zone.ts';
+import { daysOf, rangeOf } from '../domain/hours.ts';
 import { ruleOverridesSchema } from './alerting.ts';
 import { duration, flag, id, integer } from './fields.ts';
 
@@ -16,6 +17,24 @@ function validTimeZone(zone: string): boolean {
   }
 }
 
+const hourRange = z.string().refine((v) => rangeOf(v) !== undefined, {
+  error: 'must be opening hours such as "08:00-20:00" ("22:00-06:00" crosses midnight; "24:00" ends a day)',
+});
+
+/** Opening hours per weekday: { mon-fri: "08:00-20:00", sat: ["09:00-12:00", "13:00-17:00"] }. */
+export const hoursSchema = z
+  .record(
+    z.string().refine((v) => daysOf(v) !== undefined, {
+      error: 'must be a day (mon … sun), a run of days (mon-fri, sat-sun) or daily',
+    }),
+    z.union([hourRange, z.array(hourRange).min(1).max(10)]),
+  )
+  .refine((h) => Object.keys(h).length <= 14, { error: 'lists at most 14 day specs' });
+
+const isoDate = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, {
+  error: 'must be a date such as "2026-12-25"',
+});
+
 export const siteSection = z
   .strictObject({
     name: z.string().max(200).default('floorwatch'),
@@ -26,6 +45,14 @@ export const siteSection = z
       .string()
       .refine(validTimeZone, { error: 'must be an IANA time zone such as "Europe/London" or "Asia/Shanghai"' })
       .default(() => Intl.DateTimeFormat().resolvedOptions().timeZone),
+    /** Opening hours of every zone that has none of its own; none: always occupied. */
+    hours: hoursSchema.optional(),
+    /** Public holidays: closed all day, whatever the hours say. */
+    holidays: z.array(isoDate).max(1000).default([]),
+    /** An iCalendar file (.ics) of public holidays, read at start, in addition to `holidays`. */
+    holiday_calendar: z.string().min(1).optional(),
+    /** Comfort requirements are judged from this long after opening: the HVAC's time to bring the room into its band. */
+    warm_up: duration.default('15m'),
   })
   .prefault({});
 
@@ -35,6 +62,8 @@ export const zoneSchema = z.strictObject({
   type: z.enum(ZONE_TYPES).default('call_floor'),
   /** This zone's own changes to the requirements, on top of the site's. */
   rules: ruleOverridesSchema.optional(),
+  /** This zone's opening hours, instead of the site's (e.g. a 24/7 desk: { daily: "00:00-24:00" }). */
+  hours: hoursSchema.optional(),
 });
 
 export const deviceSchema = z.strictObject({

@@ -30,6 +30,10 @@ export interface Limit {
   for: Sourced;
 }
 
+/** When a requirement is judged: while the zone is occupied (its opening hours), while it is not, or always. */
+export type Applies = 'occupied' | 'unoccupied' | 'always';
+export const APPLIES: readonly Applies[] = ['occupied', 'unoccupied', 'always'];
+
 export interface Requirement {
   key: RequirementKey;
   metric: string;
@@ -40,10 +44,12 @@ export interface Requirement {
   hysteresis: Sourced & { percent?: true };
   /** A cleared condition keeps the alert firing this long, in case it comes straight back. */
   keepFiringFor: Sourced;
+  applies: Applies;
 }
 
 export const REQUIREMENT_KEYS = [
   'temperature',
+  'temperature_setback',
   'humidity',
   'co2',
   'fresh_air',
@@ -65,6 +71,7 @@ export interface RuleOverride {
   hysteresis?: number | undefined;
   /** ms */
   keepFiringForMs?: number | undefined;
+  applies?: Applies | undefined;
 }
 
 export type RuleOverrides = Partial<Record<RequirementKey, RuleOverride>>;

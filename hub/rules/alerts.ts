@@ -101,6 +101,8 @@ export class AlertBook {
   observe(o: Finding): void {
     const a = this.live.get(o.key);
     if (o.state === 'ok') {
+      // An ok that says why (the requirement stood down) is the resolution's summary.
+      if (a && o.summary !== undefined) a.summary = o.summary;
       if (a) this.close(a, o.at);
       return;
     }

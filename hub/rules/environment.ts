@@ -64,7 +64,12 @@ export function onReading(ev: Evaluation, r: Reading): void {
     ev.find(`stale.${r.metric}`, r.device, d.zone, { state: 'ok', at: r.ts });
   }
 
+  const { book } = ev.site.settings;
   for (const req of reqs) {
+    if (!book.judges(d.zone, req, r.ts)) {
+      standDown(ev, r.device, d, req, r.ts);
+      continue;
+    }
     let projected: number | undefined;
     if (req.limits.some((l) => l.over.kind === 'lex8h')) {
       d.exposure = addLevel(d.exposure, r.ts, r.value, ev.site.shifts);
@@ -91,7 +96,12 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
     if (fresh) {
       // Pending `for` and keep_firing_for run out with time, but only while data keeps coming:
       // during a replay of old readings, their own event time decides.
-      for (const req of ev.site.settings.book.forMetric(d.zone, metric, now)) {
+      const { book } = ev.site.settings;
+      for (const req of book.forMetric(d.zone, metric, now)) {
+        if (!book.judges(d.zone, req, now)) {
+          standDown(ev, id, d, req, now);
+          continue;
+        }
         const state = d.thresholds.get(req.key);
         if (state && (state.clearedAt !== undefined || state.limits.some((l) => l.since !== undefined))) {
           ev.markChanged(id);
@@ -118,6 +128,22 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
       summary: `${d.kind ?? 'device'} ${id} in ${zoneLabel(d.zone)} is connected but has sent no ${metric} for ${Math.round((now - track.last) / 1000)} s (it reported every ${Math.round(track.intervalMs / 1000)} s)`,
     });
   }
+}
+
+/**
+ * A requirement not judged at this time (outside the hours it applies in): its pending or firing
+ * alert ends, saying why, and it starts afresh when it is judged again.
+ */
+function standDown(ev: Evaluation, id: string, d: DeviceState, req: Requirement, at: number): void {
+  if (!d.thresholds.has(req.key)) return;
+  d.thresholds.delete(req.key);
+  ev.markChanged(id);
+  const occupancy = ev.site.settings.book.occupancy(d.zone, at);
+  ev.find(req.key, id, d.zone, {
+    state: 'ok',
+    at,
+    summary: `${req.title} at ${id} in ${zoneLabel(d.zone)}: not judged now, the zone is ${occupancy} (${req.key} applies ${req.applies === 'occupied' ? 'in opening hours, after the warm-up' : 'outside opening hours'})`,
+  });
 }
 
 function evaluate(

@@ -49,6 +49,7 @@ function applyOverride(req: Requirement, o: RuleOverride, where: string): Requir
     ...(o.keepFiringForMs !== undefined && {
       keepFiringFor: overridden(o.keepFiringForMs, `${where}.keep_firing_for`),
     }),
+    ...(o.applies !== undefined && { applies: o.applies }),
   };
 }
 

@@ -38,6 +38,7 @@ const S = {
   server: 'ASHRAE TC 9.9 class A1 (allowable 15–32)',
   serverRate: 'cooling failure heuristic',
   accuracy: 'no smaller than sensor accuracy (±0.3–0.5 °C, ±2–3 %RH)',
+  setback: 'set-back band: frost and condensation protection below, no heat build-up above',
 } as const;
 
 function src(value: number, source: string, judgement = false): Sourced {
@@ -115,6 +116,7 @@ function office(season: Season): Requirement[] {
       limits: seasonal(season, tempWinter, tempSummer),
       hysteresis: src(0.5, S.accuracy),
       keepFiringFor: KEEP_COMFORT,
+      applies: 'occupied',
     },
     {
       key: 'humidity',
@@ -124,6 +126,7 @@ function office(season: Season): Requirement[] {
       limits: seasonal(season, humWinter, humSummer),
       hysteresis: src(3, S.accuracy),
       keepFiringFor: KEEP_COMFORT,
+      applies: 'occupied',
     },
     {
       key: 'co2',
@@ -137,6 +140,7 @@ function office(season: Season): Requirement[] {
       ],
       hysteresis: src(100, S.co2),
       keepFiringFor: KEEP_COMFORT,
+      applies: 'occupied',
     },
     {
       key: 'fresh_air',
@@ -149,6 +153,7 @@ function office(season: Season): Requirement[] {
       ],
       hysteresis: { value: 10, source: S.freshAir, percent: true },
       keepFiringFor: KEEP_COMFORT,
+      applies: 'occupied',
     },
     {
       key: 'air_speed',
@@ -158,6 +163,7 @@ function office(season: Season): Requirement[] {
       limits: seasonal(season, airWinter, airSummer),
       hysteresis: src(0.05, S.airSpeed),
       keepFiringFor: KEEP_COMFORT,
+      applies: 'occupied',
     },
     {
       key: 'noise_exposure',
@@ -170,6 +176,7 @@ function office(season: Season): Requirement[] {
       ],
       hysteresis: src(1, 'resets per shift; 1 dB against the projection wandering', true),
       keepFiringFor: KEEP_SAFETY,
+      applies: 'occupied',
     },
     {
       key: 'noise_peak',
@@ -182,6 +189,23 @@ function office(season: Season): Requirement[] {
       ],
       hysteresis: src(0, S.peak),
       keepFiringFor: KEEP_SAFETY,
+      applies: 'always',
+    },
+    {
+      // Nights, weekends and holidays, HVAC set back: the room is kept from harm, not comfortable.
+      key: 'temperature_setback',
+      metric: 'temperature',
+      title: 'temperature while unoccupied (HVAC set-back)',
+      unit: 'Cel',
+      limits: [
+        limit('warning', 'below', src(12, S.setback, true), t15),
+        limit('warning', 'above', src(30, S.setback, true), t15),
+        limit('critical', 'below', src(8, S.setback, true), t15),
+        limit('critical', 'above', src(35, S.setback, true), t15),
+      ],
+      hysteresis: src(0.5, S.accuracy),
+      keepFiringFor: KEEP_COMFORT,
+      applies: 'unoccupied',
     },
   ];
 }
@@ -200,6 +224,7 @@ function noise(type: 'call_floor' | 'quiet_room'): Requirement {
       ],
       hysteresis: src(2, S.noiseFloor),
       keepFiringFor: KEEP_COMFORT,
+      applies: 'occupied',
     };
   }
   const for5 = src(5 * MINUTE, S.noiseQuiet);
@@ -214,6 +239,7 @@ function noise(type: 'call_floor' | 'quiet_room'): Requirement {
     ],
     hysteresis: src(2, S.noiseQuiet),
     keepFiringFor: KEEP_COMFORT,
+    applies: 'occupied',
   };
 }
 
@@ -235,6 +261,7 @@ function serverRoom(): Requirement[] {
       ],
       hysteresis: src(1, S.server),
       keepFiringFor: KEEP_SAFETY,
+      applies: 'always',
     },
     {
       key: 'humidity',
@@ -248,6 +275,7 @@ function serverRoom(): Requirement[] {
       ],
       hysteresis: src(3, S.server),
       keepFiringFor: KEEP_SAFETY,
+      applies: 'always',
     },
     {
       key: 'dew_point',
@@ -262,6 +290,7 @@ function serverRoom(): Requirement[] {
       ],
       hysteresis: src(1, S.server),
       keepFiringFor: KEEP_SAFETY,
+      applies: 'always',
     },
     {
       key: 'temperature_rise',
@@ -273,6 +302,7 @@ function serverRoom(): Requirement[] {
       ],
       hysteresis: src(0.5, S.serverRate, true),
       keepFiringFor: KEEP_SAFETY,
+      applies: 'always',
     },
   ];
 }

@@ -10,6 +10,7 @@
 import { ConfigError } from '../config/config.ts';
 import { effectiveRequirements, requirementProblem } from './overrides.ts';
 import { calendarSeason } from './requirements.ts';
+import { Schedule, type Occupancy } from './schedule.ts';
 import { exceeds, worst } from './threshold.ts';
 import { SEASONS, type Season, type ZoneType } from '../domain/zone.ts';
 import type { Limit, Requirement, RuleOverrides } from '../domain/requirement.ts';
@@ -18,6 +19,8 @@ export interface ZoneSpec {
   type: ZoneType;
   name?: string;
   overrides?: RuleOverrides;
+  /** Its opening hours; without, the site's. */
+  schedule?: Schedule;
 }
 
 export interface RuleBookSpec {
@@ -25,6 +28,8 @@ export interface RuleBookSpec {
   zones: ReadonlyMap<string, ZoneSpec>;
   site: RuleOverrides;
   season: Season | 'calendar';
+  /** The site's opening hours; without, every zone is always occupied. */
+  schedule?: Schedule;
 }
 
 export interface ZoneEntry {
@@ -41,6 +46,7 @@ interface Rules {
 /** The zone type of devices not in a zone, and of zones the configuration does not name. */
 export const UNZONED_TYPE: ZoneType = 'call_floor';
 const NONE: readonly Requirement[] = Object.freeze([]);
+const ALWAYS_OPEN = new Schedule({ holidays: new Set(), timeZone: 'UTC', warmUpMs: 0 });
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -65,6 +71,8 @@ export class RuleBook {
   private readonly configured: ReadonlyMap<string, ReadonlyMap<Season, Rules>>;
   private readonly unzoned: ReadonlyMap<Season, Rules>;
   private readonly entries: readonly ZoneEntry[];
+  private readonly schedules: ReadonlyMap<string, Schedule>;
+  private readonly siteSchedule: Schedule;
 
   /** Refuses, with every problem named, overrides that contradict each other in any zone and season. */
   constructor(spec: RuleBookSpec) {
@@ -96,6 +104,8 @@ export class RuleBook {
     for (const [zone, z] of spec.zones) configured.set(zone, build(zone, z.type, z.overrides ?? {}));
     this.configured = configured;
     this.unzoned = build('unassigned', UNZONED_TYPE, {});
+    this.siteSchedule = spec.schedule ?? ALWAYS_OPEN;
+    this.schedules = new Map([...spec.zones].map(([zone, z]) => [zone, z.schedule ?? this.siteSchedule]));
     if (problems.size > 0) throw new ConfigError([...problems]);
     this.entries = Object.freeze(
       [...spec.zones].map(([zone, z]) =>
@@ -122,6 +132,16 @@ export class RuleBook {
   /** The requirements of a zone at a time that watch one metric. */
   forMetric(zone: string, metric: string, at: number): readonly Requirement[] {
     return this.rules(zone, at).byMetric.get(metric) ?? NONE;
+  }
+
+  /** Whether a zone is open at a time ('' and zones not configured follow the site's hours). */
+  occupancy(zone: string, at: number): Occupancy {
+    return (this.schedules.get(zone) ?? this.siteSchedule).occupancy(at);
+  }
+
+  /** Whether a requirement of a zone is judged at a time: in force, by its `applies` and the zone's hours. */
+  judges(zone: string, req: Requirement, at: number): boolean {
+    return (this.schedules.get(zone) ?? this.siteSchedule).judges(req.applies, at);
   }
 
   private rules(zone: string, at: number): Rules {

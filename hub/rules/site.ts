@@ -1,7 +1,9 @@
 // The site's configuration as the rules see it: the rule book (zone types and overrides, checked
 // once at start), devices and the gateways they report through; and the effective rules of every
 // zone at a moment that the API, the command line and the dashboards print.
-import { ms, type Config } from '../config/config.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, ms, type Config } from '../config/config.ts';
+import { holidaysFromICalendar, Schedule } from './schedule.ts';
 import type { DeclaredDevice, RuleSettings } from './lifecycle.ts';
 import { FLAPPING, HUB_HEALTH, LIVENESS } from './requirements.ts';
 import { RuleBook, UNZONED_TYPE, type ZoneSpec } from './rulebook.ts';
@@ -23,10 +25,21 @@ function overrides(from: ConfigOverrides | undefined): RuleOverrides {
       ...(o.for !== undefined && { forMs: ms(o.for) }),
       ...(o.hysteresis !== undefined && { hysteresis: o.hysteresis }),
       ...(o.keep_firing_for !== undefined && { keepFiringForMs: ms(o.keep_firing_for) }),
+      ...(o.applies !== undefined && { applies: o.applies }),
     };
     out[key] = converted;
   }
   return out;
+}
+
+/** The holidays an iCalendar file lists; a file that cannot be read stops the start, named. */
+function holidayCalendar(file: string | undefined): string[] {
+  if (file === undefined) return [];
+  try {
+    return holidaysFromICalendar(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`site.holiday_calendar: cannot read ${file}: ${(err as Error).message}`]);
+  }
 }
 
 /** Everything the rules need from the configuration; overrides that contradict each other are refused here, like any other configuration error. */
@@ -43,14 +56,33 @@ export function ruleSettings(config: Config): RuleSettings {
     if (d.gateway !== undefined) gatewayOf.set(d.id, d.gateway);
   }
   for (const port of config.serial) for (const device of Object.keys(port.devices)) gatewayOf.set(device, port.gateway);
+  const holidays = new Set([...config.site.holidays, ...holidayCalendar(config.site.holiday_calendar)]);
+  const schedule = (hours: Config['site']['hours']) =>
+    new Schedule({
+      ...(hours && { hours }),
+      holidays,
+      timeZone: config.site.timezone,
+      warmUpMs: ms(config.site.warm_up),
+    });
+  const siteSchedule = schedule(config.site.hours);
   const zones = new Map<string, ZoneSpec>(
     config.zones.map((z) => [
       z.id,
-      { type: z.type, ...(z.name !== undefined && { name: z.name }), overrides: overrides(z.rules) },
+      {
+        type: z.type,
+        ...(z.name !== undefined && { name: z.name }),
+        overrides: overrides(z.rules),
+        schedule: z.hours ? schedule(z.hours) : siteSchedule,
+      },
     ]),
   );
   return {
-    book: new RuleBook({ zones, site: overrides(config.rules.overrides), season: config.site.season }),
+    book: new RuleBook({
+      zones,
+      site: overrides(config.rules.overrides),
+      season: config.site.season,
+      schedule: siteSchedule,
+    }),
     devices,
     gatewayOf,
     startupGraceMs: ms(config.rules.startup_grace),
