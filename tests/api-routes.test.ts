@@ -253,7 +253,13 @@ describe('the API on in-memory parts', () => {
       at: T0,
       devices: { total: 3, online: 1 },
       zones: [
-        { zone: 'floor-a', name: 'Floor A', type: 'call_floor', alerts: { firing: 1, critical: 1 } },
+        {
+          zone: 'floor-a',
+          name: 'Floor A',
+          type: 'call_floor',
+          occupancy: 'occupied',
+          alerts: { firing: 1, critical: 1 },
+        },
         { zone: 'quiet-1', name: null },
       ],
     });

@@ -103,6 +103,37 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses opening hours, holidays and time zones it cannot read, naming each field', () => {
+    const path = file(
+      'hours.yaml',
+      [
+        'site:',
+        '  timezone: Mars/Olympus',
+        '  hours: { mon-thu-fri: "08:00-20:00", sat: "9-5", sun: "10:00-10:00" }',
+        '  holidays: ["2026-13-01"]',
+        'zones:',
+        '  - id: floor-a',
+        '    hours: { funday: "08:00-20:00" }',
+        '',
+      ].join('\n'),
+    );
+    const found = problems({ FLOORWATCH_CONFIG: path }).join('\n');
+    expect(found).toMatch(/site\.timezone \(found "Mars\/Olympus"\).*IANA time zone/);
+    expect(found).toMatch(/site\.hours.*mon-thu-fri.*a day \(mon … sun\), a run of days/);
+    expect(found).toMatch(/site\.hours\.sat \(found "9-5"\).*opening hours such as "08:00-20:00"/);
+    expect(found).toMatch(/site\.hours\.sun \(found "10:00-10:00"\)/);
+    expect(found).toMatch(/site\.holidays\.0 \(found "2026-13-01"\).*a date such as "2026-12-25"/);
+    expect(found).toMatch(/zones\.0\.hours.*funday/);
+  });
+
+  it('refuses to start on a holiday calendar it cannot read, naming the file', async () => {
+    const { ruleSettings } = await import('../hub/rules/site.ts');
+    const path = file('calendar.yaml', 'site:\n  holiday_calendar: ./no-such.ics\n');
+    expect(() => ruleSettings(loadConfig({ env: { FLOORWATCH_CONFIG: path }, cwd: dir }))).toThrow(
+      /site\.holiday_calendar: cannot read .*no-such\.ics/,
+    );
+  });
+
   it('says which variable holds a bad value', () => {
     expect(problems({ FLOORWATCH_MQTT_PORT: 'eighty' })[0]).toMatch(
       /^mqtt\.port \(found "eighty"\).*from FLOORWATCH_MQTT_PORT/,

@@ -130,6 +130,11 @@ export const siteRules = schemaOf<SiteRules>()(
         name: z.string().optional(),
         type: zoneType,
         requirements: z.array(requirement).readonly(),
+        occupancy: z.enum(['occupied', 'unoccupied']).describe('open or closed now, by its opening hours'),
+        judgedNow: z
+          .array(z.string())
+          .readonly()
+          .describe('the keys of the requirements judged now, by when each applies and the zone’s hours'),
       }),
     ),
     liveness: z.object({

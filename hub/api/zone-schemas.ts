@@ -13,7 +13,8 @@ const zoneStatus = schemaOf<ZoneStatus>()(
     zone: z.string(),
     name: z.string().nullable(),
     type: zoneType,
-    compliance: compliance.describe('the worst of its requirements'),
+    occupancy: z.enum(['occupied', 'unoccupied']).describe('open or closed now, by its opening hours'),
+    compliance: compliance.describe('the worst of the requirements judged now'),
     latest: z
       .record(z.string(), z.object({ value: z.number(), ts: z.number(), device: z.string(), unit: z.string() }))
       .describe("the newest reading of each metric the zone's requirements watch, within the last 10 minutes"),

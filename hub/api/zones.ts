@@ -17,6 +17,7 @@ import { floorSchema } from './zone-schemas.ts';
 import type { AlertView } from '../domain/alert.ts';
 import type { Limit, Requirement, Severity } from '../domain/requirement.ts';
 import type { ZoneType } from '../domain/zone.ts';
+import type { Occupancy } from '../rules/schedule.ts';
 
 export interface ZonesRoutesOptions {
   site: string;
@@ -48,6 +49,8 @@ export interface ZoneStatus {
   zone: string;
   name: string | null;
   type: ZoneType;
+  /** Open or closed now, by its hours: what its requirements are judged against. */
+  occupancy: Occupancy;
   compliance: Compliance;
   /** The newest reading of each metric the zone's requirements watch, within the last 10 minutes. */
   latest: Record<string, { value: number; ts: number; device: string; unit: string }>;
@@ -88,6 +91,7 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
     name: string | undefined,
     type: ZoneType,
     requirements: readonly Requirement[],
+    occupancy: Occupancy,
     at: number,
     count: DeviceCount,
   ): Promise<ZoneStatus> => {
@@ -148,6 +152,7 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
       zone,
       name: name ?? null,
       type,
+      occupancy,
       compliance: worst(judged.map((r) => r.compliance)),
       latest,
       requirements: judged,
@@ -178,7 +183,18 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
       // Every device, in a zone or not.
       devices: all,
       zones: await Promise.all(
-        zones.map((z) => zoneStatus(z.zone, z.name, z.type, z.requirements, at, counts.get(z.zone) ?? none)),
+        zones.map((z) =>
+          zoneStatus(
+            z.zone,
+            z.name,
+            z.type,
+            // Judged as the alerts are: only what applies now (set-back at night, comfort by day).
+            z.requirements.filter((req) => z.judgedNow.includes(req.key)),
+            z.occupancy,
+            at,
+            counts.get(z.zone) ?? none,
+          ),
+        ),
       ),
     };
   });

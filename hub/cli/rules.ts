@@ -36,7 +36,8 @@ function over(l: Limit): string {
 }
 
 function describe(req: Requirement): string {
-  const lines = [`  ${req.key}: ${req.title} (${req.unit})`];
+  const when = { occupied: 'in opening hours', unoccupied: 'outside opening hours', always: 'always' }[req.applies];
+  const lines = [`  ${req.key}: ${req.title} (${req.unit}), judged ${when}`];
   for (const l of req.limits) {
     lines.push(
       `    ${l.severity.padEnd(8)} ${over(l)} ${l.when} ${l.inclusive ? 'or at ' : ''}${sourced(l.threshold, ` ${req.unit}`)}`,
@@ -76,7 +77,7 @@ export const command: Command = {
       `season: ${rules.season} (${rules.seasonFrom === 'calendar' ? 'from the calendar; set site.season to fix it' : 'set in site.season'})`,
     ];
     for (const z of zones) {
-      out.push('', `zone ${z.zone}${z.name ? ` — ${z.name}` : ''} (${z.type})`);
+      out.push('', `zone ${z.zone}${z.name ? ` — ${z.name}` : ''} (${z.type}; ${z.occupancy} now)`);
       for (const req of z.requirements) out.push(describe(req));
     }
     const l = rules.liveness;

@@ -23,13 +23,19 @@ const hourRange = z.string().refine((v) => rangeOf(v) !== undefined, {
 
 /** Opening hours per weekday: { mon-fri: "08:00-20:00", sat: ["09:00-12:00", "13:00-17:00"] }. */
 export const hoursSchema = z
-  .record(
-    z.string().refine((v) => daysOf(v) !== undefined, {
-      error: 'must be a day (mon … sun), a run of days (mon-fri, sat-sun) or daily',
-    }),
-    z.union([hourRange, z.array(hourRange).min(1).max(10)]),
-  )
-  .refine((h) => Object.keys(h).length <= 14, { error: 'lists at most 14 day specs' });
+  .record(z.string(), z.union([hourRange, z.array(hourRange).min(1).max(10)]))
+  .superRefine((hours, ctx) => {
+    const specs = Object.keys(hours);
+    if (specs.length > 14) ctx.addIssue({ code: 'custom', message: 'lists at most 14 day specs', input: hours });
+    for (const spec of specs)
+      if (daysOf(spec) === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [spec],
+          message: 'must be a day (mon … sun), a run of days (mon-fri, sat-sun) or daily',
+          input: spec,
+        });
+  });
 
 const isoDate = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, {
   error: 'must be a date such as "2026-12-25"',

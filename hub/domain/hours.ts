@@ -33,4 +33,3 @@ export function rangeOf(text: string): Range | undefined {
   if (end > 24 * 60 || start === end) return undefined;
   return [start, end];
 }
-

@@ -142,13 +142,34 @@ function seasonSpans(rulesAt: (at: number) => SiteRules, from: number, to: numbe
   return spans;
 }
 
-/** A zone's compliance with one requirement, each reading judged by the requirement of its season. */
+/**
+ * Which requirements of a zone were judged at a time (its hours: comfort by day, set-back at
+ * night), asked once per minute.
+ */
+function judgedAt(rulesAt: (at: number) => SiteRules, zone: string): (at: number) => ReadonlySet<string> {
+  const byMinute = new Map<number, ReadonlySet<string>>();
+  return (at) => {
+    const minute = Math.floor(at / 60_000);
+    let keys = byMinute.get(minute);
+    if (!keys) {
+      keys = new Set(rulesAt(minute * 60_000).zones.find((z) => z.zone === zone)?.judgedNow ?? []);
+      byMinute.set(minute, keys);
+    }
+    return keys;
+  };
+}
+
+/**
+ * A zone's compliance with one requirement: each reading judged by the requirement of its season,
+ * and only if the requirement was judged then (a set-back band at night, comfort by day).
+ */
 async function complianceOf(
   store: StoreReader,
   zone: string,
   key: string,
   spans: readonly SeasonSpan[],
   raw: (metric: string) => Promise<SeriesPoint[]>,
+  judged: (at: number) => ReadonlySet<string>,
 ): Promise<ZoneCompliance | undefined> {
   let within = 0;
   let readings = 0;
@@ -157,7 +178,7 @@ async function complianceOf(
     const req = span.rules.zones.find((z) => z.zone === zone)?.requirements.find((r) => r.key === key);
     if (!req || !isBand(req)) continue;
     shown ??= { metric: req.metric, title: req.title };
-    const points = (await raw(req.metric)).filter((p) => p.ts >= span.from && p.ts < span.to);
+    const points = (await raw(req.metric)).filter((p) => p.ts >= span.from && p.ts < span.to && judged(p.ts).has(key));
     const windows = new Map<string, SeriesPoint[]>();
     for (const w of windowsOf(req)) {
       const query = { zone, metric: req.metric, from: span.from, to: span.to, agg: w.kind, every: w.windowMs };
@@ -177,6 +198,7 @@ async function zoneSummary(
   z: SiteRules['zones'][number],
   spans: readonly SeasonSpan[],
   raw: (metric: string) => Promise<SeriesPoint[]>,
+  judged: (at: number) => ReadonlySet<string>,
 ): Promise<ZoneSummary> {
   const from = spans[0]?.from ?? 0;
   const to = spans.at(-1)?.to ?? 0;
@@ -196,7 +218,7 @@ async function zoneSummary(
   ];
   const compliance: ZoneCompliance[] = [];
   for (const key of keys) {
-    const c = await complianceOf(store, z.zone, key, spans, raw);
+    const c = await complianceOf(store, z.zone, key, spans, raw, judged);
     if (c) compliance.push(c);
   }
   return {
@@ -229,7 +251,7 @@ export async function shiftReport(
       if (!points) cache.set(metric, (points = store.query({ zone: z.zone, metric, from, to })));
       return points;
     };
-    zones.push(await zoneSummary(store, z, spans, raw));
+    zones.push(await zoneSummary(store, z, spans, raw, judgedAt(rulesAt, z.zone)));
     const devices = [
       ...new Set((await raw('noise')).map((p) => p.device).filter((d): d is string => d !== undefined)),
     ].sort();

@@ -3,7 +3,7 @@
 // zone at a moment that the API, the command line and the dashboards print.
 import { readFileSync } from 'node:fs';
 import { ConfigError, ms, type Config } from '../config/config.ts';
-import { holidaysFromICalendar, Schedule } from './schedule.ts';
+import { holidaysFromICalendar, Schedule, type Occupancy } from './schedule.ts';
 import type { DeclaredDevice, RuleSettings } from './lifecycle.ts';
 import { FLAPPING, HUB_HEALTH, LIVENESS } from './requirements.ts';
 import { RuleBook, UNZONED_TYPE, type ZoneSpec } from './rulebook.ts';
@@ -98,6 +98,10 @@ export interface ZoneRules {
   name?: string;
   type: ZoneType;
   requirements: readonly Requirement[];
+  /** Whether the zone is open at the moment asked, by its hours. */
+  occupancy: Occupancy;
+  /** The requirements judged at that moment (by when each applies and the zone's hours). */
+  judgedNow: readonly string[];
 }
 
 export interface SiteRules {
@@ -115,6 +119,19 @@ export interface SiteRules {
   };
 }
 
+function zoneNow(
+  book: RuleBook,
+  zone: string,
+  at: number,
+): Pick<ZoneRules, 'requirements' | 'occupancy' | 'judgedNow'> {
+  const requirements = book.forZone(zone, at);
+  return {
+    requirements,
+    occupancy: book.occupancy(zone, at),
+    judgedNow: requirements.filter((req) => book.judges(zone, req, at)).map((req) => req.key),
+  };
+}
+
 /** The effective rules of every zone at time `at`, each number with its source, from settings built at start. */
 export function effectiveRules(settings: RuleSettings, at: number): SiteRules {
   const { book } = settings;
@@ -122,9 +139,9 @@ export function effectiveRules(settings: RuleSettings, at: number): SiteRules {
     season: book.season(at),
     seasonFrom: book.seasonFrom,
     zones: [
-      ...book.zones().map((z) => ({ ...z, requirements: book.forZone(z.zone, at) })),
+      ...book.zones().map((z) => ({ ...z, ...zoneNow(book, z.zone, at) })),
       // Devices not in a zone have the zone '' in their readings.
-      { zone: 'unassigned', name: 'devices not in a zone', type: UNZONED_TYPE, requirements: book.forZone('', at) },
+      { zone: 'unassigned', name: 'devices not in a zone', type: UNZONED_TYPE, ...zoneNow(book, '', at) },
     ],
     liveness: LIVENESS,
     flapping: FLAPPING,

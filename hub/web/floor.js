@@ -160,7 +160,12 @@ function sparkline(points, metric, u) {
 function zoneTile(z) {
   const tile = el('li', { class: `zone compliance-${z.compliance}`, 'data-zone': z.zone });
   const heading = el('h3', {}, z.name ?? z.zone);
-  const meta = el('p', { class: 'zone-meta' }, `${z.name ? `${z.zone} · ` : ''}${ZONE_TYPES.get(z.type) ?? z.type}`);
+  const open = z.occupancy === 'unoccupied' ? ' · closed (set-back rules)' : ' · open';
+  const meta = el(
+    'p',
+    { class: 'zone-meta' },
+    `${z.name ? `${z.zone} · ` : ''}${ZONE_TYPES.get(z.type) ?? z.type}${open}`,
+  );
   const badge = el('p', { class: 'badge' }, COMPLIANCE.get(z.compliance) ?? z.compliance);
   tile.append(heading, meta, badge);
   if (z.alerts.firing > 0)
