@@ -180,7 +180,7 @@ describe('alerts through the hub', () => {
         body: JSON.stringify(body),
       });
     const cases: Array<[unknown, RegExp]> = [
-      [{ matchers: {}, duration: '1h', createdBy: 'a' }, /at least one of zone, device, rule, severity/],
+      [{ matchers: {}, duration: '1h', createdBy: 'a' }, /at least one of zone, device, rule, severity, kind, key/],
       [{ matchers: { zone: 'floor a' }, duration: '1h', createdBy: 'a' }, /matchers.zone="floor a" contains " "/],
       [
         { matchers: { severity: 'loud' }, duration: '1h', createdBy: 'a' },
@@ -189,6 +189,42 @@ describe('alerts through the hub', () => {
       [{ matchers: { zone: 'floor-a' }, createdBy: 'a' }, /give endsAt/],
       [{ matchers: { zone: 'floor-a' }, duration: '1h' }, /createdBy is required/],
       [{ matchers: { room: 'x' }, duration: '1h', createdBy: 'a' }, /unknown field\(s\) room/],
+      [
+        { matchers: { kind: 'weather' }, duration: '1h', createdBy: 'a' },
+        /matchers.kind="weather" is not one of environment, equipment/,
+      ],
+      [
+        {
+          matchers: { zone: 'floor-a' },
+          recurrence: { every: 'week', start: '02:00', duration: '2h' },
+          createdBy: 'a',
+        },
+        /a weekly recurrence needs days/,
+      ],
+      [
+        {
+          matchers: { zone: 'floor-a' },
+          recurrence: { every: 'month', nth: 5, weekday: 'tue', start: '02:00', duration: '2h' },
+          createdBy: 'a',
+        },
+        /recurrence.nth must be 1, 2, 3, 4, or -1/,
+      ],
+      [
+        {
+          matchers: { zone: 'floor-a' },
+          recurrence: { every: 'week', days: ['funday'], start: '02:00', duration: '2h' },
+          createdBy: 'a',
+        },
+        /recurrence.days\[\] must be a day: sun, mon/,
+      ],
+      [
+        {
+          matchers: { zone: 'floor-a' },
+          recurrence: { every: 'week', days: ['tue'], start: '02:00', duration: '25h' },
+          createdBy: 'a',
+        },
+        /recurrence.duration must be a duration of at most a day/,
+      ],
     ];
     for (const [body, message] of cases) {
       const response = await post(body);
@@ -215,6 +251,18 @@ describe('alerts through the hub', () => {
     expect(silenced?.silencedBy).toEqual([silence.id]);
     const listed = await hub.json<{ silences: Array<{ id: number; active: boolean }> }>('/api/v1/silences');
     expect(listed.silences).toEqual([expect.objectContaining({ id: silence.id, active: true })]);
+    // A weekly window (the site's time zone) is listed with its recurrence, in force only in its hours.
+    const weekly = await post({
+      matchers: { kind: 'equipment', zone: 'floor-a' },
+      recurrence: { every: 'week', days: ['sat', 'sun'], start: '00:00', duration: '1m' },
+      createdBy: 'li.wei',
+      comment: 'weekend patching',
+    });
+    expect(weekly.status).toBe(201);
+    const window = (await weekly.json()) as { id: number; recurrence: unknown; endsAt: number; startsAt: number };
+    expect(window.recurrence).toMatchObject({ every: 'week', days: [6, 0], startMinute: 0, durationMs: 60_000 });
+    expect(window.endsAt - window.startsAt).toBe(365 * 86_400_000);
+    expect((await hub.api(`/api/v1/silences/${window.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await hub.api(`/api/v1/silences/${silence.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await hub.api(`/api/v1/silences/${silence.id}`, { method: 'DELETE' })).status).toBe(404);
     // Unsilenced, the held notification goes out.

@@ -13,7 +13,17 @@ import type { Audit } from '../security/audit.ts';
 import { choiceParam, idParam, limitParam, refuse, resolveTime, serialParam, textParam, TIME_FORMS } from './params.ts';
 import { alertEvent, alertView, silence, siteRules } from './rule-schemas.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
-import { ALERT_STATES, type Alert, type AlertChanges, type AlertView, type SilenceMatchers } from '../domain/alert.ts';
+import {
+  ALERT_KINDS,
+  ALERT_STATES,
+  inForce,
+  type Alert,
+  type AlertChanges,
+  type AlertView,
+  type Recurrence,
+  type SilenceMatchers,
+} from '../domain/alert.ts';
+import { DAYS } from '../domain/hours.ts';
 import { SEVERITIES } from '../domain/requirement.ts';
 
 export interface AlertsRoutesOptions {
@@ -21,12 +31,60 @@ export interface AlertsRoutesOptions {
   engine: AlertView & AlertChanges;
   rules: () => SiteRules;
   now: () => number;
+  /** The site's time zone: recurring maintenance windows keep its wall-clock times. */
+  timeZone: string;
   /** Who acknowledged or silenced what: the signed-in token as well as the name given. */
   audit: Audit;
 }
 
 const RULE = /^[a-z][a-z_]{0,40}(\.[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/;
 const MAX_SILENCE_MS = 90 * 86_400_000;
+/** A recurring window is in force for at most five years, a year unless told otherwise. */
+const MAX_RECURRING_MS = 5 * 365 * 86_400_000;
+const DEFAULT_RECURRING_MS = 365 * 86_400_000;
+const DAY_NAMES = DAYS.join(', ');
+
+function dayNumber(field: string) {
+  return z
+    .string({ error: `${field} must be a day: ${DAY_NAMES}` })
+    .refine((d) => (DAYS as readonly string[]).includes(d), { error: `${field} must be a day: ${DAY_NAMES}` })
+    .transform((d) => DAYS.indexOf(d as (typeof DAYS)[number]));
+}
+
+/** A maintenance window that comes back: {"every": "week", "days": ["tue"], "start": "02:00", "duration": "2h"}. */
+const recurrenceBody = z
+  .strictObject(
+    {
+      every: z.enum(['week', 'month'], { error: 'recurrence.every must be week or month' }),
+      days: z.array(dayNumber('recurrence.days[]')).min(1).max(7).optional(),
+      nth: z
+        .union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(-1)], {
+          error: 'recurrence.nth must be 1, 2, 3, 4, or -1 for the last',
+        })
+        .optional(),
+      weekday: dayNumber('recurrence.weekday').optional(),
+      start: z
+        .string()
+        .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'recurrence.start must be a time of day such as "02:00"' }),
+      duration: z.string().refine((d) => (parseDuration(d) ?? 0) > 0 && (parseDuration(d) ?? 0) <= 86_400_000, {
+        error: 'recurrence.duration must be a duration of at most a day, such as "2h"',
+      }),
+    },
+    {
+      error:
+        'recurrence must be an object such as {"every": "week", "days": ["tue"], "start": "02:00", "duration": "2h"}',
+    },
+  )
+  .superRefine((r, ctx) => {
+    if (r.every === 'week' && r.days === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a weekly recurrence needs days, such as ["tue"]', input: r });
+    if (r.every === 'month' && (r.nth === undefined || r.weekday === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a monthly recurrence needs nth and weekday, such as {"nth": 3, "weekday": "tue"} for the 3rd Tuesday',
+        input: r,
+      });
+  });
 const NOT_AN_OBJECT = 'send a JSON object';
 
 /** Text a person types, such as a comment; empty is the same as not given. */
@@ -61,7 +119,10 @@ function timeField(name: string) {
 const alertId = z.object({ id: serialParam('alert id').describe('the alert id') });
 const silenceId = z.object({ id: serialParam('silence id').describe('the silence id') });
 
-export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (app, { engine, rules, now, audit }) => {
+export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
+  app,
+  { engine, rules, now, timeZone, audit },
+) => {
   const view = (a: Alert) => ({ ...a, silencedBy: engine.isSilenced(a) });
 
   app.get(
@@ -164,7 +225,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
     },
     async () => {
       const at = now();
-      return { silences: engine.silences().map((s) => ({ ...s, active: s.startsAt <= at && at < s.endsAt })) };
+      return { silences: engine.silences().map((s) => ({ ...s, active: inForce(s, at) })) };
     },
   );
 
@@ -179,11 +240,17 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
         })
         .optional(),
       severity: choiceParam('matchers.severity', SEVERITIES, 'body').optional(),
+      kind: choiceParam('matchers.kind', ALERT_KINDS, 'body').optional(),
+      key: textParam('matchers.key', { source: 'body' })
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/, {
+          error: 'matchers.key must be an alert key such as offline.hs-a2',
+        })
+        .optional(),
     },
     {
       error: (issue) =>
         issue.code === 'unrecognized_keys'
-          ? `matchers: unknown field(s) ${issue.keys.join(', ')} (use zone, device, rule, severity)`
+          ? `matchers: unknown field(s) ${issue.keys.join(', ')} (use zone, device, rule, severity, kind, key)`
           : 'matchers must be a JSON object, such as {"zone": "floor-a"}',
     },
   );
@@ -194,8 +261,11 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
         matchers: matchers
           .optional()
           .describe(
-            'what to silence: at least one of zone, device, rule (such as noise, offline, equipment.headset), severity',
+            'what to silence: at least one of zone, device, rule (such as noise, offline, equipment.headset), severity, kind (environment, equipment, offline, …), key',
           ),
+        recurrence: recurrenceBody
+          .optional()
+          .describe('a maintenance window that comes back, weekly or monthly, in the site’s time zone'),
         startsAt: timeField('startsAt').optional().describe(`when it starts: ${TIME_FORMS} (default now)`),
         endsAt: timeField('endsAt').optional().describe('when it ends, as startsAt; or give duration'),
         duration: textParam('duration', { source: 'body' })
@@ -213,7 +283,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
       if (Object.keys(given).length === 0)
         return refuse(
           ctx,
-          'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed',
+          'matchers needs at least one of zone, device, rule, severity, kind, key: a silence of everything is not allowed',
         );
       const at = now();
       const time = (name: string, value: number | string | undefined) =>
@@ -221,19 +291,40 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
       const startsAt = time('startsAt', body.startsAt);
       let endsAt = body.endsAt === undefined ? undefined : time('endsAt', body.endsAt);
       if (startsAt === undefined || (body.endsAt !== undefined && endsAt === undefined)) return z.NEVER;
+      const r = body.recurrence;
       if (endsAt === undefined) {
         const duration = body.duration === undefined ? undefined : parseDuration(body.duration);
-        if (duration === undefined) return refuse(ctx, 'give endsAt (a time) or duration (such as "2h")');
-        endsAt = startsAt + duration;
+        if (duration === undefined && r === undefined)
+          return refuse(ctx, 'give endsAt (a time) or duration (such as "2h")');
+        endsAt = startsAt + (duration ?? DEFAULT_RECURRING_MS);
       }
       if (endsAt <= startsAt || endsAt <= at)
         return refuse(
           ctx,
           `endsAt (${new Date(endsAt).toISOString()}) must be after startsAt and in the future: the silence would never be in force`,
         );
-      if (endsAt - startsAt > MAX_SILENCE_MS)
+      if (r === undefined && endsAt - startsAt > MAX_SILENCE_MS)
         return refuse(ctx, 'a silence may last at most 90 days: make endsAt (or the duration) sooner');
-      return { matchers: given, startsAt, endsAt, createdBy: body.createdBy, comment: body.comment ?? '' };
+      if (endsAt - startsAt > MAX_RECURRING_MS)
+        return refuse(ctx, 'a recurring window may be in force for at most 5 years: make endsAt sooner');
+      const [hh, mm] = r?.start.split(':').map(Number) ?? [];
+      const recurrence: Recurrence | undefined = r && {
+        every: r.every,
+        ...(r.days && { days: r.days }),
+        ...(r.nth !== undefined && { nth: r.nth }),
+        ...(r.weekday !== undefined && { weekday: r.weekday }),
+        startMinute: (hh ?? 0) * 60 + (mm ?? 0),
+        durationMs: parseDuration(r.duration) ?? 0,
+        timeZone,
+      };
+      return {
+        matchers: given,
+        startsAt,
+        endsAt,
+        ...(recurrence && { recurrence }),
+        createdBy: body.createdBy,
+        comment: body.comment ?? '',
+      };
     });
 
   app.post(
@@ -241,19 +332,20 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (a
     {
       schema: {
         summary:
-          'Silence notifications: {"matchers": {"zone","device","rule","severity"}, "endsAt" or "duration", "createdBy", "comment"}',
+          'Silence notifications: {"matchers": {"zone","device","rule","severity","kind","key"}, "endsAt" or "duration", "createdBy", "comment"}; a maintenance window that comes back adds "recurrence": {"every": "week", "days": ["tue"], "start": "02:00", "duration": "2h"} or {"every": "month", "nth": 3, "weekday": "tue", …}',
         body: silenceBody,
         response: { 201: silence.describe('the silence, created'), 400: BAD_REQUEST, ...ACCESS_REFUSALS },
       },
     },
     async (request, reply) => {
       const created = await engine.addSilence(request.body);
-      const { matchers: given, startsAt, endsAt, createdBy, comment } = request.body;
+      const { matchers: given, startsAt, endsAt, recurrence, createdBy, comment } = request.body;
       audit(request.actor, 'silence.create', {
         silence: created.id,
         matchers: given,
         startsAt,
         endsAt,
+        ...(recurrence && { recurrence }),
         createdBy,
         comment,
       });

@@ -5,7 +5,14 @@ import { z } from 'zod';
 import type { SiteRules } from '../rules/site.ts';
 import { schemaOf } from './schemas.ts';
 import { ZONE_TYPES, SEASONS } from '../domain/zone.ts';
-import { ALERT_EVENT_KINDS, ALERT_STATES, type Alert, type AlertEvent, type Silence } from '../domain/alert.ts';
+import {
+  ALERT_EVENT_KINDS,
+  ALERT_KINDS,
+  ALERT_STATES,
+  type Alert,
+  type AlertEvent,
+  type Silence,
+} from '../domain/alert.ts';
 import { APPLIES, REQUIREMENT_KEYS, SEVERITIES, type Requirement, type Sourced } from '../domain/requirement.ts';
 
 export const severity = z.enum(SEVERITIES);
@@ -69,9 +76,23 @@ export const silence = schemaOf<Silence>()(
       device: z.string().optional(),
       rule: z.string().optional(),
       severity: severity.optional(),
+      kind: z.enum(ALERT_KINDS).optional(),
+      key: z.string().optional(),
     }),
     startsAt: z.number(),
     endsAt: z.number(),
+    recurrence: z
+      .object({
+        every: z.enum(['week', 'month']),
+        days: z.array(z.number()).optional().describe('weekly: the weekdays, 0 = Sunday'),
+        nth: z.number().optional().describe('monthly: which of the month’s weekdays (1–4, -1 the last)'),
+        weekday: z.number().optional().describe('monthly: the weekday, 0 = Sunday'),
+        startMinute: z.number().describe('minutes after local midnight'),
+        durationMs: z.number(),
+        timeZone: z.string(),
+      })
+      .optional()
+      .describe('a maintenance window that comes back, within startsAt and endsAt'),
     createdBy: z.string(),
     comment: z.string(),
     createdAt: z.number(),

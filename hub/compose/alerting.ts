@@ -293,7 +293,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
   const rules = (at: number) => effectiveRules(settings, at);
   let stopped: Promise<void> | undefined;
   return {
-    routes: { engine: access, rules: () => rules(now()), now },
+    routes: { engine: access, rules: () => rules(now()), now, timeZone: config.site.timezone },
     rules,
     stop: () =>
       (stopped ??= (async () => {

@@ -350,7 +350,7 @@ export async function startClusterAlerting(
   const rules = (at: number) => effectiveRules(settings, at);
   let stopped: Promise<void> | undefined;
   return {
-    routes: { engine: access, rules: () => rules(now()), now },
+    routes: { engine: access, rules: () => rules(now()), now, timeZone: config.site.timezone },
     rules,
     health: async () => {
       const all = await nodes.list().catch(() => undefined);

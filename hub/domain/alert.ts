@@ -1,5 +1,6 @@
 // What an alert is, as the rules keep it, the API shows it and notifications carry it: its state and
 // transitions, silences and what they match, and the read-only view of them the API gets.
+import { localTime } from './hours.ts';
 import type { Severity } from './requirement.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
@@ -79,13 +80,35 @@ export interface SilenceMatchers {
   device?: string;
   rule?: string;
   severity?: Severity;
+  kind?: AlertKind;
+  key?: string;
+}
+
+/**
+ * A maintenance window that comes back: weekly on some weekdays, or monthly on the nth weekday
+ * ("3rd Tuesday"; nth -1 is the last), from a local time for a while (at most a day, so it may
+ * cross midnight), in the site's time zone.
+ */
+export interface Recurrence {
+  every: 'week' | 'month';
+  /** Weekly: the weekdays (0 = Sunday). */
+  days?: number[];
+  /** Monthly: which one of the month's `weekday`s. */
+  nth?: number;
+  weekday?: number;
+  /** Minutes after local midnight. */
+  startMinute: number;
+  durationMs: number;
+  timeZone: string;
 }
 
 export interface Silence {
   id: number;
   matchers: SilenceMatchers;
+  /** The span the silence (or the recurring window) is in force within. */
   startsAt: number;
   endsAt: number;
+  recurrence?: Recurrence;
   createdBy: string;
   comment: string;
   createdAt: number;
@@ -104,13 +127,30 @@ export function matches(m: SilenceMatchers, a: Alert): boolean {
     (m.zone === undefined || m.zone === a.zone) &&
     (m.device === undefined || m.device === a.subject) &&
     (m.rule === undefined || a.rule === m.rule || a.rule.startsWith(`${m.rule}.`)) &&
-    (m.severity === undefined || m.severity === a.severity)
+    (m.severity === undefined || m.severity === a.severity) &&
+    (m.kind === undefined || m.kind === alertKind(a)) &&
+    (m.key === undefined || m.key === a.key)
   );
+}
+
+/** Whether a recurring window falls on a local day. */
+function onDay(r: Recurrence, day: { weekday: number; day: number; daysInMonth: number }): boolean {
+  if (r.every === 'week') return r.days?.includes(day.weekday) ?? false;
+  if (day.weekday !== r.weekday) return false;
+  return r.nth === -1 ? day.day + 7 > day.daysInMonth : Math.ceil(day.day / 7) === r.nth;
+}
+
+/** Whether a moment is inside one of a recurrence's windows: today's, or yesterday's running past midnight. */
+export function inWindow(r: Recurrence, at: number): boolean {
+  const now = localTime(at, r.timeZone);
+  if (onDay(r, now) && now.minute >= r.startMinute && (now.minute - r.startMinute) * 60_000 < r.durationMs) return true;
+  const yesterday = localTime(at - 86_400_000, r.timeZone);
+  return onDay(r, yesterday) && (now.minute + 1440 - r.startMinute) * 60_000 < r.durationMs;
 }
 
 /** Whether a silence is in force at a time. */
 export function inForce(s: Silence, at: number): boolean {
-  return s.startsAt <= at && at < s.endsAt;
+  return s.startsAt <= at && at < s.endsAt && (s.recurrence === undefined || inWindow(s.recurrence, at));
 }
 
 /** What the API may read of alert state: nothing here writes, and nothing here can be replaced. */

@@ -33,3 +33,52 @@ export function rangeOf(text: string): Range | undefined {
   if (end > 24 * 60 || start === end) return undefined;
   return [start, end];
 }
+
+/** A moment as a site reads it on its wall clock. */
+export interface LocalTime {
+  /** "YYYY-MM-DD" */
+  date: string;
+  /** 0 = Sunday */
+  weekday: number;
+  /** Minutes after local midnight. */
+  minute: number;
+  /** Day of the month, 1-31, and how many days the month has. */
+  day: number;
+  daysInMonth: number;
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+/** The local date and time of a moment in a time zone (an IANA name the configuration checked). */
+export function localTime(at: number, timeZone: string): LocalTime {
+  let format = formats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    // Time zones are the site's: a handful at most.
+    if (formats.size < 64) formats.set(timeZone, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(at).map((p) => [p.type, p.value]));
+  const year = Number(parts['year']);
+  const month = Number(parts['month']);
+  return {
+    date: `${parts['year']}-${parts['month']}-${parts['day']}`,
+    weekday: DAYS.indexOf((parts['weekday'] ?? '').toLowerCase().slice(0, 3) as (typeof DAYS)[number]),
+    minute: Number(parts['hour']) * 60 + Number(parts['minute']),
+    day: Number(parts['day']),
+    daysInMonth: new Date(Date.UTC(year, month, 0)).getUTCDate(),
+  };
+}
+
+/** The day before a local date "YYYY-MM-DD". */
+export function dayBefore(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+}

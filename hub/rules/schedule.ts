@@ -4,7 +4,7 @@
 // warm-up after opening, so the heating or cooling has time to bring the room into its band.
 // Pure; each answer is kept for the minute it was asked about, so judging every reading costs no
 // date arithmetic.
-import { DAYS, daysOf, rangeOf, type Range } from '../domain/hours.ts';
+import { dayBefore, daysOf, localTime, rangeOf, type Range } from '../domain/hours.ts';
 import type { Applies } from '../domain/requirement.ts';
 
 const MINUTE = 60_000;
@@ -40,30 +40,17 @@ export function holidaysFromICalendar(text: string): string[] {
   return dates;
 }
 
-function shiftDay(date: string, by: number): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + by * 86_400_000).toISOString().slice(0, 10);
+function dayAfter(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
-const dayAfter = (date: string) => shiftDay(date, 1);
-const dayBefore = (date: string) => shiftDay(date, -1);
 
 export class Schedule {
   /** Per weekday (0 = Sunday), the ranges starting that day. */
   private readonly week: Range[][] | undefined;
-  private readonly format: Intl.DateTimeFormat;
   /** Answers by minute, the few last asked (now, and a warm-up ago). */
   private readonly cached = new Map<number, Occupancy>();
 
   constructor(private readonly spec: ScheduleSpec) {
-    this.format = new Intl.DateTimeFormat('en-CA', {
-      timeZone: spec.timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
     if (spec.hours === undefined) return;
     const week: Range[][] = [[], [], [], [], [], [], []];
     for (const [days, ranges] of Object.entries(spec.hours))
@@ -100,10 +87,7 @@ export class Schedule {
   private compute(at: number): Occupancy {
     const week = this.week;
     if (!week) return 'occupied';
-    const parts = Object.fromEntries(this.format.formatToParts(at).map((p) => [p.type, p.value]));
-    const date = `${parts['year']}-${parts['month']}-${parts['day']}`;
-    const day = DAYS.indexOf((parts['weekday'] ?? '').toLowerCase().slice(0, 3) as (typeof DAYS)[number]);
-    const minute = Number(parts['hour']) * 60 + Number(parts['minute']);
+    const { date, weekday: day, minute } = localTime(at, this.spec.timeZone);
     const { holidays } = this.spec;
     const today = holidays.has(date) ? [] : (week[day] ?? []);
     // Ranges that started yesterday and cross midnight belong to yesterday's hours.

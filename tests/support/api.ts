@@ -146,7 +146,13 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     addSilence: rules.engine.addSilence.bind(rules.engine),
     removeSilence: rules.engine.removeSilence.bind(rules.engine),
   };
-  await app.register(alertsRoutes, { engine, rules: site, now: clock.now, audit: security.audit.record });
+  await app.register(alertsRoutes, {
+    engine,
+    rules: site,
+    now: clock.now,
+    timeZone: config.site.timezone,
+    audit: security.audit.record,
+  });
   await app.register(zonesRoutes, {
     site: config.site.name,
     store,
