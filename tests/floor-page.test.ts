@@ -263,6 +263,11 @@ describe('the floor page', () => {
     expect(silences).toHaveLength(1);
     expect(silences[0]).toMatchObject({ matchers: { rule: 'noise_peak', device: 'env-a1' }, createdBy: 'li.wei' });
     expect(silences[0]!.endsAt - silences[0]!.startsAt).toBe(3_600_000);
+    // Listed under the alerts with what it covers and who set it.
+    await page
+      .locator('#windows li.active', { hasText: 'In force: device env-a1, rule noise_peak — until' })
+      .waitFor({ timeout: 10_000 });
+    expect(await page.locator('#windows li.active').textContent()).toContain('(li.wei');
   });
 
   it('shows hostile texts in alerts literally and runs none of them', async () => {

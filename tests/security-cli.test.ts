@@ -1,5 +1,5 @@
-// The operator's commands against a running hub: `devices add|rotate|revoke|list` and
-// `tokens create|list`, each a real process, each change in force at once and in the audit log.
+// The operator's commands against a running hub: `devices add|rotate|revoke|list`,
+// `tokens create|list` and `silences add|list|remove`, each a real process, each change in force at once and in the audit log.
 // The hub and the commands share one configuration, as on a site.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -89,5 +89,58 @@ describe('floorwatch devices and tokens', () => {
       /password: +\S{40,}/,
     );
     expect(await floorwatch('devices', 'list')).toMatch(/^t-19 +zone floor-z /m);
+  });
+
+  it('adds a weekly maintenance window and a one-off silence, lists them, removes one; refuses a bad one by field', async () => {
+    const silences = (...args: string[]) => floorwatch('silences', ...args, '--url', hub.hub.url);
+    const weekly = await silences(
+      'add',
+      '--zone',
+      'floor-a',
+      '--kind',
+      'equipment',
+      '--every',
+      'week',
+      '--days',
+      'tue,thu',
+      '--start',
+      '02:00',
+      '--duration',
+      '2h',
+      '--by',
+      'li.wei',
+      '--comment',
+      'PC patching',
+    );
+    expect(weekly).toMatch(/^added: +\d+ +zone=floor-a kind=equipment +every tue,thu 02:00 for 120 min/);
+    await silences('add', '--device', 'srv-1', '--for', '2h', '--by', 'li.wei');
+    const listed = await silences();
+    expect(listed).toMatch(/in force +device=srv-1/);
+    expect(listed).toMatch(/zone=floor-a kind=equipment +every tue,thu 02:00/);
+    const id = /^ *(\d+) .*device=srv-1/m.exec(listed)?.[1] ?? '';
+    expect(await silences('remove', id)).toBe(`silence ${id} removed\n`);
+    expect(await silences()).not.toContain('device=srv-1');
+    const bad = await silences(
+      'add',
+      '--zone',
+      'floor-a',
+      '--every',
+      'month',
+      '--nth',
+      '5',
+      '--weekday',
+      'tue',
+      '--start',
+      '02:00',
+      '--duration',
+      '2h',
+      '--by',
+      'x',
+    ).then(
+      () => undefined,
+      (err: unknown) => err as { code: number; stderr: string },
+    );
+    expect(bad?.code).toBe(2);
+    expect(bad?.stderr).toContain('the hub refused the silence (400): recurrence.nth must be 1, 2, 3, 4, or -1');
   });
 });

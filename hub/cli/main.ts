@@ -15,6 +15,7 @@ const COMMANDS = new Map<string, () => Promise<Command>>([
   ['devices', async () => (await import('./devices.ts')).command],
   ['rules', async () => (await import('./rules.ts')).command],
   ['shift-report', async () => (await import('./shift-report.ts')).command],
+  ['silences', async () => (await import('./silences.ts')).command],
   ['tokens', async () => (await import('./tokens.ts')).command],
   [
     'start',

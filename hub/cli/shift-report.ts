@@ -1,7 +1,7 @@
 // `floorwatch shift-report [--from <time>] [--to <time>] [--json | --html] [--url <hub>]`: the
 // shift handover, asked of the running hub, printed for a terminal or a printer.
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/config.ts';
+import { askHub, hubUrl, refused } from './hub-api.ts';
 import { layoutText, shiftLayout } from '../reports/layout.ts';
 import type { ShiftReport } from '../reports/shift.ts';
 import type { Command } from './main.ts';
@@ -31,35 +31,16 @@ export const command: Command = {
       },
       strict: true,
     });
-    const base = values.url ?? `http://127.0.0.1:${loadConfig().http.port}`;
+    const base = hubUrl(values.url);
     const query = new URLSearchParams({
       ...(values.from !== undefined && { from: values.from }),
       ...(values.to !== undefined && { to: values.to }),
       format: values.html ? 'html' : 'json',
     });
-    const token = process.env.FLOORWATCH_TOKEN;
-    let response: Response;
-    try {
-      response = await fetch(`${base}/api/v1/reports/shift?${query.toString()}`, {
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-      });
-    } catch (err) {
-      process.stderr.write(
-        `floorwatch: the hub does not answer at ${base} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); is it running? (npm start)\n`,
-      );
-      return 1;
-    }
-    const body = await response.text();
-    if (!response.ok) {
-      let message = body;
-      try {
-        message = (JSON.parse(body) as { message?: string }).message ?? body;
-      } catch {
-        // Not JSON: print what the hub said.
-      }
-      process.stderr.write(`floorwatch: the hub refused the report (${response.status}): ${message}\n`);
-      return response.status === 401 || response.status === 403 ? 3 : 2;
-    }
+    const answer = await askHub(base, `/api/v1/reports/shift?${query.toString()}`);
+    if (!answer) return 1;
+    if (!answer.ok) return refused('the report', answer);
+    const body = answer.body;
     if (values.json || values.html) process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
     else process.stdout.write(layoutText(shiftLayout(JSON.parse(body) as ShiftReport)));
     return 0;

@@ -365,9 +365,32 @@ function renderAlerts() {
   );
 }
 
+const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const hhmm = (m) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+
+/** A silence in words: what it covers, and when (a recurring window by its days and hours). */
+function windowText(s) {
+  const what = Object.entries(s.matchers)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const r = s.recurrence;
+  const nth = (n) => (n === -1 ? 'last' : ['1st', '2nd', '3rd', '4th'][n - 1]);
+  const when = r
+    ? `${r.every === 'week' ? `every ${r.days.map((d) => DAY_NAMES[d]).join(', ')}` : `the ${nth(r.nth)} ${DAY_NAMES[r.weekday]} of each month`} from ${hhmm(r.startMinute)} for ${Math.round(r.durationMs / 60000)} min`
+    : `until ${new Date(s.endsAt).toLocaleString()}`;
+  return `${s.active ? 'In force' : 'Waiting'}: ${what} — ${when} (${s.createdBy}${s.comment ? `: ${s.comment}` : ''})`;
+}
+
 async function loadAlerts() {
-  state.alerts = (await api('/api/v1/alerts?state=firing')).alerts;
+  const [alerts, silences] = await Promise.all([api('/api/v1/alerts?state=firing'), api('/api/v1/silences')]);
+  state.alerts = alerts.alerts;
   renderAlerts();
+  render(
+    $('windows'),
+    silences.silences.length > 0
+      ? silences.silences.map((s) => el('li', { class: s.active ? 'active' : '' }, windowText(s)))
+      : [el('li', { class: 'none' }, 'None.')],
+  );
 }
 
 // ---- devices ----
