@@ -356,12 +356,12 @@ describe('the API on in-memory parts', () => {
       [
         '/api/v1/silences',
         { matchers: {}, duration: '1h', createdBy: 'a' },
-        'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed',
+        'matchers needs at least one of zone, device, rule, severity, kind, key: a silence of everything is not allowed',
       ],
       [
         '/api/v1/silences',
         { duration: '1h', createdBy: 'a' },
-        'matchers needs at least one of zone, device, rule, severity: a silence of everything is not allowed',
+        'matchers needs at least one of zone, device, rule, severity, kind, key: a silence of everything is not allowed',
       ],
       [
         '/api/v1/silences',

@@ -278,6 +278,50 @@ describe.each([
   });
 });
 
+describe('acoustic incidents in the reports', () => {
+  it('lists each with position, time and level in the shift report, and counts it against the headset without downtime', async () => {
+    const { equipmentReport } = await import('../hub/reports/equipment.ts');
+    const history = incidents(
+      [
+        {
+          alertId: 3,
+          key: 'acoustic_shock.hs-4',
+          rule: 'acoustic_shock',
+          subject: 'hs-4',
+          zone: 'floor-a',
+          event: 'firing',
+          severity: 'critical',
+          at: 1000,
+          summary: 'acoustic shock at headset hs-4',
+          value: 112.4,
+        },
+        { ...base(3), event: 'resolved', at: 2000 },
+      ],
+      0,
+      10_000,
+    );
+    function base(id: number) {
+      return {
+        alertId: id,
+        key: 'acoustic_shock.hs-4',
+        rule: 'acoustic_shock',
+        subject: 'hs-4',
+        zone: 'floor-a',
+        severity: 'critical' as const,
+        summary: '',
+      };
+    }
+    expect(history[0]).toMatchObject({ value: 112.4, resolvedAt: 2000 });
+    const record = equipmentReport(history, [{ id: 'hs-4', kind: 'headset', zone: 'floor-a' }], 0, 10_000);
+    expect(record.devices[0]).toMatchObject({
+      device: 'hs-4',
+      incidents: 1,
+      downtimeMs: 0,
+      faults: [{ fault: 'headset: acoustic shock', count: 1 }],
+    });
+  });
+});
+
 describe('fault names from equipment alerts', () => {
   it('names the component and what its code means, or its state when there is no code', () => {
     const fired = (rule: string, text: string, code?: string) =>

@@ -388,6 +388,22 @@ describe('liveness and dependencies', () => {
 });
 
 describe('more rule kinds', () => {
+  it('a peak at a headset at or above the acoustic shock level is an incident at once; at a room sensor it is not', () => {
+    f = engineFixture({ ...winter, devices: [{ id: 'hs-1', kind: 'headset', zone: 'floor-a' }] });
+    f.reading('hs-1', 'noise_peak', 98);
+    f.clock.advance(SECOND);
+    f.reading('hs-1', 'noise_peak', 112.4);
+    f.reading('room-1', 'noise_peak', 112.4);
+    const [shock] = f.of('firing', 'acoustic_shock.hs-1');
+    expect(shock).toMatchObject({ at: T0 + SECOND, notified: true });
+    expect(shock?.alert).toMatchObject({ severity: 'critical', value: 112.4, threshold: 105, unit: 'dB(C)' });
+    expect(shock?.alert.summary).toContain('acoustic shock at headset hs-1 in floor-a: a peak of 112.4 dB(C)');
+    expect(f.events.filter((e) => e.key.includes('room-1'))).toEqual([]);
+    f.clock.advance(SECOND);
+    f.reading('hs-1', 'noise_peak', 90);
+    expect(f.of('resolved', 'acoustic_shock.hs-1')).toHaveLength(1);
+  });
+
   it('server room: a rise of 2 °C in 10 minutes warns at once', () => {
     f = engineFixture(winter);
     run(f, 10 * MINUTE, MINUTE, (t) =>

@@ -30,6 +30,7 @@ function settings(over: Partial<RuleSettings> = {}): RuleSettings {
     storageDownAfterMs: MINUTE,
     storageRejectingClearsAfterMs: 5 * MINUTE,
     shifts: ['06:00', '14:00', '22:00'],
+    acousticShockLevel: 105,
     ...over,
   };
 }

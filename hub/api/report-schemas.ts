@@ -63,6 +63,7 @@ export const shiftReportSchema = schemaOf<ShiftReport>()(
           severity: severity.describe('the highest it reached'),
           summary: z.string(),
           code: z.string().optional().describe("an equipment fault's own code, as the device reported it"),
+          value: z.number().optional().describe('the value that fired it'),
           firingAt: z.number(),
           acknowledgedAt: z.number().optional(),
           resolvedAt: z.number().optional(),
@@ -80,6 +81,16 @@ export const shiftReportSchema = schemaOf<ShiftReport>()(
         offlineMs: z.number(),
       }),
     ),
+    acoustic: z
+      .array(
+        z.object({
+          device: z.string().describe('the headset: the position'),
+          zone: z.string(),
+          at: z.number(),
+          levelDb: z.number().nullable().describe('the peak, dB(C)'),
+        }),
+      )
+      .describe('peaks at headsets at or above rules.acoustic_shock_level'),
     faults: z.array(
       z.object({
         device: z.string(),

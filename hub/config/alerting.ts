@@ -38,6 +38,11 @@ export const rulesSection = z
     max_behind: duration.default('500ms'),
     /** The storage_rejecting alert resolves once the store has refused no reading for this long. */
     storage_rejecting_clears_after: duration.default('5m'),
+    /**
+     * A peak at a headset at or above this is an acoustic incident, alerted at once and recorded
+     * (HSE call-centre guidance); headset limiters cap near 118 dB(C).
+     */
+    acoustic_shock_level: decimal.pipe(z.number().min(80).max(140)).default(105),
     /** Shift start times (local time of day): noise exposure is counted per shift. */
     shifts: z
       .array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day such as "06:00"' }))

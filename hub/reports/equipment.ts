@@ -2,7 +2,7 @@
 // incidents, mean time to repair and the most frequent faults, from the alert history. A device is
 // down while an offline alert or a critical (fault) equipment alert is open; degraded equipment
 // still works, so it counts as an incident but not as downtime. Pure.
-import { coveredMs, faultName, isFault, isOffline, type Incident } from './incidents.ts';
+import { coveredMs, faultName, isAcoustic, isFault, isOffline, type Incident } from './incidents.ts';
 
 export interface KnownDevice {
   id: string;
@@ -36,7 +36,8 @@ export interface EquipmentReport {
 
 function faultCounts(list: readonly Incident[]): FaultCount[] {
   const counts = new Map<string, number>();
-  for (const i of list.filter(isFault)) counts.set(faultName(i), (counts.get(faultName(i)) ?? 0) + 1);
+  for (const i of list.filter((x) => isFault(x) || isAcoustic(x)))
+    counts.set(faultName(i), (counts.get(faultName(i)) ?? 0) + 1);
   return [...counts]
     .map(([fault, count]) => ({ fault, count }))
     .sort((a, b) => b.count - a.count || a.fault.localeCompare(b.fault));
@@ -54,7 +55,7 @@ export function equipmentReport(
   to: number,
 ): EquipmentReport {
   const span = to - from;
-  const relevant = history.filter((i) => isOffline(i) || isFault(i));
+  const relevant = history.filter((i) => isOffline(i) || isFault(i) || isAcoustic(i));
   const devices = new Map<string, KnownDevice>(known.map((d) => [d.id, d]));
   for (const i of relevant)
     if (!devices.has(i.subject))
@@ -64,8 +65,9 @@ export function equipmentReport(
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((d) => {
       const own = relevant.filter((i) => i.subject === d.id);
+      // An acoustic incident is recorded against the headset, but it still works.
       const downtimeMs = coveredMs(
-        own.filter((i) => isOffline(i) || i.severity === 'critical'),
+        own.filter((i) => isOffline(i) || (isFault(i) && i.severity === 'critical')),
         from,
         to,
       );

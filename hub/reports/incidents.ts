@@ -14,6 +14,8 @@ export interface Incident {
   summary: string;
   /** An equipment fault's own code, when the device gave one. */
   code?: string;
+  /** The value that fired it (an acoustic incident's level). */
+  value?: number;
   firingAt: number;
   acknowledgedAt?: number;
   resolvedAt?: number;
@@ -38,6 +40,7 @@ export function incidents(history: readonly AlertRecord[], from: number, to: num
         severity: r.severity,
         summary: r.summary,
         ...(r.code !== undefined && { code: r.code }),
+        ...(r.value !== undefined && { value: r.value }),
         firingAt: r.at,
       };
       byAlert.set(r.alertId, i);
@@ -81,6 +84,7 @@ export function coveredMs(list: readonly Incident[], from: number, to: number): 
 
 export const isOffline = (i: Incident): boolean => i.rule === 'offline' || i.rule === 'gateway_offline';
 export const isFault = (i: Incident): boolean => i.rule === 'equipment' || i.rule.startsWith('equipment.');
+export const isAcoustic = (i: Incident): boolean => i.rule === 'acoustic_shock';
 
 /**
  * The fault an equipment alert names, e.g. "headset: call drop-outs": from its code; for history
@@ -88,6 +92,7 @@ export const isFault = (i: Incident): boolean => i.rule === 'equipment' || i.rul
  * "<device label>: <component> <state>[: <what the code means>]".
  */
 export function faultName(i: Incident): string {
+  if (isAcoustic(i)) return 'headset: acoustic shock';
   const component = i.rule.startsWith('equipment.') ? i.rule.slice('equipment.'.length) : 'device';
   if (i.code !== undefined) return `${component}: ${codeMeaning(i.code)}`;
   const parts = i.summary.split(': ');

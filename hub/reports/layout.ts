@@ -104,6 +104,17 @@ export function shiftLayout(r: ShiftReport): Layout {
         empty: 'none',
       },
       {
+        title: 'Acoustic incidents at headsets',
+        columns: ['position', 'zone', 'at', 'peak'],
+        rows: r.acoustic.map((a) => [
+          a.device,
+          a.zone,
+          clock(a.at),
+          a.levelDb === null ? 'level not kept' : `${Math.round(a.levelDb * 10) / 10} dB(C)`,
+        ]),
+        empty: 'none',
+      },
+      {
         title: 'Equipment faults',
         columns: ['device', 'zone', 'fault', 'severity', 'from', 'cleared', 'lasted'],
         rows: r.faults.map((f) => [

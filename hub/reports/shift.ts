@@ -6,7 +6,7 @@ import type { SiteRules } from '../rules/site.ts';
 import { dosePercent, lex8h } from '../rules/window.ts';
 import type { Aggregate, SeriesPoint, StoreReader } from '../store/store.ts';
 import { isBand, percentWithin, windowKey, windowsOf } from './compliance.ts';
-import { faultName, incidents, isFault, isOffline, overlapMs, type Incident } from './incidents.ts';
+import { type Incident, faultName, incidents, isAcoustic, isFault, isOffline, overlapMs } from './incidents.ts';
 import type { ZoneType } from '../domain/zone.ts';
 
 const HOUR = 3_600_000;
@@ -67,6 +67,8 @@ export interface ShiftReport {
   positions: PositionExposure[];
   alerts: { fired: number; acknowledged: number; open: number; list: AlertLine[] };
   offline: { device: string; zone: string; since: number; back?: number; offlineMs: number }[];
+  /** Peaks at headsets at or above the acoustic shock level: position, time and level. */
+  acoustic: { device: string; zone: string; at: number; levelDb: number | null }[];
   faults: {
     device: string;
     zone: string;
@@ -289,6 +291,9 @@ export async function shiftReport(
       ...(i.resolvedAt !== undefined && { back: i.resolvedAt }),
       offlineMs: overlapMs(i, from, to),
     })),
+    acoustic: all
+      .filter((i) => isAcoustic(i) && inSpan(i.firingAt))
+      .map((i) => ({ device: i.subject, zone: i.zone, at: i.firingAt, levelDb: i.value ?? null })),
     faults: all.filter(isFault).map((i) => ({
       device: i.subject,
       zone: i.zone,

@@ -42,6 +42,7 @@ function spanOf(reqs: readonly Requirement[]): number {
 export function onReading(ev: Evaluation, r: Reading): void {
   const d = ev.device(r.device, r.zone);
   heard(ev, r.device, d, r.ts);
+  if (r.metric === 'noise_peak' && d.kind === 'headset') acousticShock(ev, r, d);
   const reqs = ev.site.settings.book.forMetric(d.zone, r.metric, r.ts);
   let track = d.tracks.get(r.metric);
   if (!track) {
@@ -128,6 +129,29 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
       summary: `${d.kind ?? 'device'} ${id} in ${zoneLabel(d.zone)} is connected but has sent no ${metric} for ${Math.round((now - track.last) / 1000)} s (it reported every ${Math.round(track.intervalMs / 1000)} s)`,
     });
   }
+}
+
+/**
+ * A peak at a headset at or above the acoustic shock level: an incident, alerted at once with the
+ * position, time and level, and over with the next peak below it. Its own rule, judged whatever
+ * the hours: a shock is a shock at any time.
+ */
+function acousticShock(ev: Evaluation, r: Reading, d: DeviceState): void {
+  const level = ev.site.settings.acousticShockLevel;
+  if (r.value < level) {
+    ev.find('acoustic_shock', r.device, d.zone, { state: 'ok', at: r.ts });
+    return;
+  }
+  ev.find('acoustic_shock', r.device, d.zone, {
+    state: 'firing',
+    severity: 'critical',
+    at: r.ts,
+    summary: `acoustic shock at headset ${r.device} in ${zoneLabel(d.zone)}: a peak of ${tenths(r.value)} dB(C), at or above ${level} dB(C); record the incident and check on the agent`,
+    value: r.value,
+    threshold: level,
+    unit: 'dB(C)',
+    source: 'HSE call-centre guidance: record acoustic incidents; rules.acoustic_shock_level',
+  });
 }
 
 /**

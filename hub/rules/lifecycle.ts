@@ -38,6 +38,8 @@ export interface RuleSettings {
   storageRejectingClearsAfterMs: number;
   /** Shift start times, "HH:MM" local time. */
   shifts: readonly string[];
+  /** dB(C): a peak at a headset at or above it is an acoustic incident. */
+  acousticShockLevel: number;
 }
 
 export interface DeviceState {

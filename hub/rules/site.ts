@@ -90,6 +90,7 @@ export function ruleSettings(config: Config): RuleSettings {
     storageDownAfterMs: ms(config.rules.storage_down_after),
     storageRejectingClearsAfterMs: ms(config.rules.storage_rejecting_clears_after),
     shifts: config.rules.shifts,
+    acousticShockLevel: config.rules.acoustic_shock_level,
   };
 }
 
