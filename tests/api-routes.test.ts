@@ -366,7 +366,7 @@ describe('the API on in-memory parts', () => {
       [
         '/api/v1/silences',
         { matchers: { room: 'x', constructor: 'y' }, duration: '1h', createdBy: 'a' },
-        'matchers: unknown field(s) room, constructor (use zone, device, rule, severity)',
+        'matchers: unknown field(s) room, constructor (use zone, device, rule, severity, kind, key)',
       ],
       [
         '/api/v1/silences',
