@@ -193,38 +193,6 @@ describe('alerts through the hub', () => {
         { matchers: { kind: 'weather' }, duration: '1h', createdBy: 'a' },
         /matchers.kind="weather" is not one of environment, equipment/,
       ],
-      [
-        {
-          matchers: { zone: 'floor-a' },
-          recurrence: { every: 'week', start: '02:00', duration: '2h' },
-          createdBy: 'a',
-        },
-        /a weekly recurrence needs days/,
-      ],
-      [
-        {
-          matchers: { zone: 'floor-a' },
-          recurrence: { every: 'month', nth: 5, weekday: 'tue', start: '02:00', duration: '2h' },
-          createdBy: 'a',
-        },
-        /recurrence.nth must be 1, 2, 3, 4, or -1/,
-      ],
-      [
-        {
-          matchers: { zone: 'floor-a' },
-          recurrence: { every: 'week', days: ['funday'], start: '02:00', duration: '2h' },
-          createdBy: 'a',
-        },
-        /recurrence.days\[\] must be a day: sun, mon/,
-      ],
-      [
-        {
-          matchers: { zone: 'floor-a' },
-          recurrence: { every: 'week', days: ['tue'], start: '02:00', duration: '25h' },
-          createdBy: 'a',
-        },
-        /recurrence.duration must be a duration of at most a day/,
-      ],
     ];
     for (const [body, message] of cases) {
       const response = await post(body);

@@ -365,6 +365,42 @@ describe('the API on in-memory parts', () => {
       ],
       [
         '/api/v1/silences',
+        {
+          matchers: { zone: 'floor-a' },
+          recurrence: { every: 'week', start: '02:00', duration: '2h' },
+          createdBy: 'a',
+        },
+        'a weekly recurrence needs days, such as ["tue"]',
+      ],
+      [
+        '/api/v1/silences',
+        {
+          matchers: { zone: 'floor-a' },
+          recurrence: { every: 'month', nth: 5, weekday: 'tue', start: '02:00', duration: '2h' },
+          createdBy: 'a',
+        },
+        'recurrence.nth must be 1, 2, 3, 4, or -1 for the last',
+      ],
+      [
+        '/api/v1/silences',
+        {
+          matchers: { zone: 'floor-a' },
+          recurrence: { every: 'week', days: ['funday'], start: '02:00', duration: '2h' },
+          createdBy: 'a',
+        },
+        'recurrence.days.0: must be a day: sun, mon, tue, wed, thu, fri, sat',
+      ],
+      [
+        '/api/v1/silences',
+        {
+          matchers: { zone: 'floor-a' },
+          recurrence: { every: 'week', days: ['tue'], start: '02:00', duration: '25h' },
+          createdBy: 'a',
+        },
+        'recurrence.duration must be a duration of at most a day, such as "2h"',
+      ],
+      [
+        '/api/v1/silences',
         { matchers: { room: 'x', constructor: 'y' }, duration: '1h', createdBy: 'a' },
         'matchers: unknown field(s) room, constructor (use zone, device, rule, severity, kind, key)',
       ],

@@ -92,7 +92,15 @@ describe('floorwatch devices and tokens', () => {
   });
 
   it('adds a weekly maintenance window and a one-off silence, lists them, removes one; refuses a bad one by field', async () => {
-    const silences = (...args: string[]) => floorwatch('silences', ...args, '--url', hub.hub.url);
+    // Earlier tests gave the hub tokens: the command needs an operator's.
+    const token =
+      /^(fwt_\S+)$/m.exec(await floorwatch('tokens', 'create', 'shift-lead', '--role', 'operator'))?.[1] ?? '';
+    const silences = async (...args: string[]) =>
+      (
+        await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', 'silences', ...args, '--url', hub.hub.url], {
+          env: { ...process.env, ...testEnv(hub.dataDir, { config: site }), FLOORWATCH_TOKEN: token },
+        })
+      ).stdout;
     const weekly = await silences(
       'add',
       '--zone',

@@ -44,25 +44,24 @@ const MAX_RECURRING_MS = 5 * 365 * 86_400_000;
 const DEFAULT_RECURRING_MS = 365 * 86_400_000;
 const DAY_NAMES = DAYS.join(', ');
 
-function dayNumber(field: string) {
-  return z
-    .string({ error: `${field} must be a day: ${DAY_NAMES}` })
-    .refine((d) => (DAYS as readonly string[]).includes(d), { error: `${field} must be a day: ${DAY_NAMES}` })
-    .transform((d) => DAYS.indexOf(d as (typeof DAYS)[number]));
-}
+/** A weekday by name, as its number (0 = Sunday); the error is placed at the field by its path. */
+const dayNumber = z
+  .string({ error: `must be a day: ${DAY_NAMES}` })
+  .refine((d) => (DAYS as readonly string[]).includes(d), { error: `must be a day: ${DAY_NAMES}` })
+  .transform((d) => DAYS.indexOf(d as (typeof DAYS)[number]));
 
 /** A maintenance window that comes back: {"every": "week", "days": ["tue"], "start": "02:00", "duration": "2h"}. */
 const recurrenceBody = z
   .strictObject(
     {
       every: z.enum(['week', 'month'], { error: 'recurrence.every must be week or month' }),
-      days: z.array(dayNumber('recurrence.days[]')).min(1).max(7).optional(),
+      days: z.array(dayNumber).min(1).max(7).optional(),
       nth: z
         .union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(-1)], {
           error: 'recurrence.nth must be 1, 2, 3, 4, or -1 for the last',
         })
         .optional(),
-      weekday: dayNumber('recurrence.weekday').optional(),
+      weekday: dayNumber.optional(),
       start: z
         .string()
         .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'recurrence.start must be a time of day such as "02:00"' }),
