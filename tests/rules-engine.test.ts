@@ -279,6 +279,34 @@ describe('liveness and dependencies', () => {
     expect(f.events.map((e) => `${e.kind} ${e.key}`).slice(2)).toEqual(['resolved gateway_offline.gw-1']);
   });
 
+  it('a device already offline when its gateway goes down still resolves, and is told so, once it reports again', () => {
+    f = engineFixture({
+      ...winter,
+      rules: { startup_grace: '0s' },
+      serial: [{ path: '/dev/ttyUSB0', gateway: 'gw-1', devices: { 's-1': 'floor-a', 's-2': 'floor-a' } }],
+    });
+    f.status({ subject: 'gateway', id: 'gw-1', zone: '', status: 'online' });
+    // s-1 falls silent first: its own alert fires, and is told.
+    run(f, 5 * MINUTE, MINUTE, () => f.reading('s-2', 'temperature', 21));
+    expect(f.of('firing', 'offline.s-1', true)).toHaveLength(1);
+    // Then the gateway goes: one more alert, nothing for s-2, and s-1's stays open underneath.
+    f.status({ subject: 'gateway', id: 'gw-1', zone: '', status: 'offline' });
+    run(f, 20 * MINUTE, MINUTE, () => undefined);
+    expect(f.events.filter((e) => e.kind === 'firing').map((e) => e.key)).toEqual([
+      'offline.s-1',
+      'gateway_offline.gw-1',
+    ]);
+    f.status({ subject: 'gateway', id: 'gw-1', zone: '', status: 'online' });
+    run(f, 3 * MINUTE, MINUTE, () => {
+      f.reading('s-1', 'temperature', 21);
+      f.reading('s-2', 'temperature', 21);
+    });
+    // No ticket left open downstream: s-1's resolution is told like its firing was.
+    expect(f.of('resolved', 'offline.s-1', true)).toHaveLength(1);
+    expect(f.of('resolved', 'gateway_offline.gw-1', true)).toHaveLength(1);
+    expect(f.view.alerts({ state: 'firing' })).toEqual([]);
+  });
+
   it('a silent device goes offline at 3 intervals, critical at 600 s, and recovers only after 2 fresh messages', () => {
     f = engineFixture({
       ...winter,
