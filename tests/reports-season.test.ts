@@ -40,3 +40,39 @@ describe('a night shift from the last evening of October into November', () => {
     }
   });
 });
+
+describe('a shift across opening time', () => {
+  it('says how much of the span each zone was open and whether it is now, and judges comfort only while open', async () => {
+    const config = loadConfig({
+      env: testEnv(tempDir(), {
+        config: {
+          site: { season: 'winter', timezone: 'UTC', hours: { daily: '08:00-20:00' }, warm_up: '0s' },
+          zones: [
+            { id: 'floor-a', type: 'call_floor' },
+            { id: 'night-desk', type: 'call_floor', hours: { daily: '00:00-24:00' } },
+          ],
+        },
+      }),
+    });
+    const from = Date.UTC(2026, 11, 1, 6, 0);
+    const to = Date.UTC(2026, 11, 1, 10, 0);
+    // 15 °C all along: outside comfort (18–24), inside the set-back band (12–30).
+    const readings: Reading[] = [];
+    for (let ts = from; ts < to; ts += MINUTE)
+      readings.push({ device: 't-1', zone: 'floor-a', metric: 'temperature', value: 15, ts });
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.init();
+    try {
+      await store.write(readings);
+      const report = await shiftReport(store, (at) => siteRules(config, at), from, to);
+      const [floorA, desk] = report.zones;
+      expect(floorA).toMatchObject({ zone: 'floor-a', openPercent: 50, occupancyAtEnd: 'occupied' });
+      expect(desk).toMatchObject({ zone: 'night-desk', openPercent: 100 });
+      const byKey = new Map(floorA?.compliance.map((c) => [c.requirement, c]));
+      expect(byKey.get('temperature')).toMatchObject({ readings: 120, percentWithin: 0 });
+      expect(byKey.get('temperature_setback')).toMatchObject({ readings: 120, percentWithin: 100 });
+    } finally {
+      await store.close();
+    }
+  });
+});

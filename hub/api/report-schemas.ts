@@ -25,6 +25,8 @@ export const shiftReportSchema = schemaOf<ShiftReport>()(
           .object({ value: z.number(), hour: z.number().describe('the clock hour it started, ms since 1970') })
           .optional()
           .describe('the highest 1-hour mean'),
+        openPercent: z.number().describe('how much of the span the zone was open by its hours'),
+        occupancyAtEnd: z.enum(['occupied', 'unoccupied']).describe('open or closed at the end of the span'),
         compliance: z.array(
           z.object({
             requirement: z.string(),

@@ -42,9 +42,16 @@ export function shiftLayout(r: ShiftReport): Layout {
     tables: [
       {
         title: 'Environment per zone',
-        columns: ['zone', 'temperature min / mean / max', 'humidity min / mean / max', 'highest CO₂ 1-hour mean'],
+        columns: [
+          'zone',
+          'open',
+          'temperature min / mean / max',
+          'humidity min / mean / max',
+          'highest CO₂ 1-hour mean',
+        ],
         rows: r.zones.map((z) => [
           zoneName(z),
+          `${Math.round(z.openPercent)} % of the span; ${z.occupancyAtEnd === 'occupied' ? 'open' : 'closed'} now`,
           z.temperature
             ? `${n(z.temperature.min, 1, '')} / ${n(z.temperature.mean, 1, '')} / ${n(z.temperature.max, 1, ' °C')}`
             : '—',

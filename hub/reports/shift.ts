@@ -41,6 +41,9 @@ export interface ZoneSummary {
   /** The highest 1-hour mean (clock hours) and the hour it started. */
   co2MaxHourlyMean?: { value: number; hour: number };
   compliance: ZoneCompliance[];
+  /** How much of the span the zone was open by its hours, and whether it is at the span's end. */
+  openPercent: number;
+  occupancyAtEnd: 'occupied' | 'unoccupied';
 }
 
 export interface PositionExposure {
@@ -201,7 +204,7 @@ async function zoneSummary(
   spans: readonly SeasonSpan[],
   raw: (metric: string) => Promise<SeriesPoint[]>,
   judged: (at: number) => ReadonlySet<string>,
-): Promise<ZoneSummary> {
+): Promise<Omit<ZoneSummary, 'openPercent' | 'occupancyAtEnd'>> {
   const from = spans[0]?.from ?? 0;
   const to = spans.at(-1)?.to ?? 0;
   const [temperature, humidity, hourly] = await Promise.all([
@@ -234,6 +237,16 @@ async function zoneSummary(
   };
 }
 
+/** Every zone's share of [from, to) spent open by its hours, looked at every 5 minutes. */
+function openShares(rulesAt: (at: number) => SiteRules, from: number, to: number): Map<string, number> {
+  const step = 5 * 60_000;
+  const open = new Map<string, number>();
+  let samples = 0;
+  for (let t = from; t < to; t += step, samples++)
+    for (const z of rulesAt(t).zones) if (z.occupancy === 'occupied') open.set(z.zone, (open.get(z.zone) ?? 0) + 1);
+  return new Map([...open].map(([zone, n]) => [zone, samples === 0 ? 0 : (100 * n) / samples]));
+}
+
 /** `rulesAt` gives the rules in force at a time: a reading is judged by those of its own season. */
 export async function shiftReport(
   store: StoreReader,
@@ -243,6 +256,8 @@ export async function shiftReport(
 ): Promise<ShiftReport> {
   const spans = seasonSpans(rulesAt, from, to);
   const rules = rulesAt(from);
+  const shares = openShares(rulesAt, from, to);
+  const atEnd = rulesAt(to - 1);
   const zones: ZoneSummary[] = [];
   const positions: PositionExposure[] = [];
   // 'unassigned' is not a place on the floor: its devices have no zone in the store.
@@ -253,7 +268,11 @@ export async function shiftReport(
       if (!points) cache.set(metric, (points = store.query({ zone: z.zone, metric, from, to })));
       return points;
     };
-    zones.push(await zoneSummary(store, z, spans, raw, judgedAt(rulesAt, z.zone)));
+    zones.push({
+      ...(await zoneSummary(store, z, spans, raw, judgedAt(rulesAt, z.zone))),
+      openPercent: shares.get(z.zone) ?? 0,
+      occupancyAtEnd: atEnd.zones.find((y) => y.zone === z.zone)?.occupancy ?? 'occupied',
+    });
     const devices = [
       ...new Set((await raw('noise')).map((p) => p.device).filter((d): d is string => d !== undefined)),
     ].sort();
