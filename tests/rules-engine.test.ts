@@ -342,6 +342,29 @@ describe('liveness and dependencies', () => {
     const [firing] = f.of('firing', 'offline.u-1');
     expect(firing?.at).toBe(last + 91 * SECOND);
     expect(firing?.alert.summary).toContain('reported about every 30 s, as observed; not declared');
+    // Telemetry and a heartbeat together every 60 s, or a batch of samples every 5 min: the cadence
+    // is the pause between them, never the moments inside a burst.
+    const quiet = (device: string, send: () => void, every: number) => {
+      // The run ends one interval after the last burst: half another makes 1.5 intervals of quiet.
+      run(f, 20 * MINUTE, every, send);
+      run(f, every / 2, 10 * SECOND, () => undefined);
+      expect(f.of('firing', `offline.${device}`)).toEqual([]);
+    };
+    quiet(
+      'u-3',
+      () => {
+        f.reading('u-3', 'temperature', 22);
+        f.reading('u-3', 'humidity', 40, f.clock.t + 50);
+      },
+      MINUTE,
+    );
+    quiet(
+      'u-4',
+      () => {
+        for (let i = 0; i < 10; i++) f.reading('u-4', 'temperature', 22, f.clock.t - (10 - i) * 10 * SECOND);
+      },
+      5 * MINUTE,
+    );
     // Two readings a few minutes apart show no cadence yet: no alert for them.
     f.reading('u-2', 'temperature', 22);
     f.clock.advance(3 * MINUTE);

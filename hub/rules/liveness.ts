@@ -28,23 +28,26 @@ export interface Liveness {
   gaps?: number[];
 }
 
-/** Gaps kept per device, and how many make a cadence worth judging silence by. */
-const GAPS_KEPT = 9;
+/**
+ * Gaps kept per device, and how many make a cadence worth judging silence by. A gap under a second
+ * is a burst (telemetry and a heartbeat together, a batch of samples), not the cadence.
+ */
+const GAPS_KEPT = 32;
 const GAPS_NEEDED = 5;
+const MIN_GAP_MS = 1000;
 /** An observed cadence is taken within these bounds: no alarm at 30 ms, none only after days. */
 const OBSERVED_MIN_MS = 10_000;
 const OBSERVED_MAX_MS = 6 * 3_600_000;
 
 /**
- * How often a device no one declared reports, from its own data: the median of its last gaps,
- * within bounds; undefined until it has shown a cadence.
+ * How often a device no one declared reports, from its own data: the longest of its last gaps
+ * (a device that sends in batches is judged by the pause between batches, never by the samples
+ * inside one), within bounds; undefined until it has shown a cadence.
  */
 export function observedInterval(l: Liveness): number | undefined {
   const gaps = l.gaps ?? [];
   if (gaps.length < GAPS_NEEDED) return undefined;
-  const sorted = [...gaps].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
-  return Math.min(OBSERVED_MAX_MS, Math.max(OBSERVED_MIN_MS, median));
+  return Math.min(OBSERVED_MAX_MS, Math.max(OBSERVED_MIN_MS, ...gaps));
 }
 
 export interface GatewayState {
@@ -72,7 +75,7 @@ export interface Verdict {
 /** Records data at event time `ts`; true when it completes a recovery. */
 export function recordData(l: Liveness, ts: number): boolean {
   // Several metrics of one message share a time: only a later one is a gap.
-  if (l.lastSeen !== undefined && ts > l.lastSeen) {
+  if (l.lastSeen !== undefined && ts - l.lastSeen >= MIN_GAP_MS) {
     const gaps = (l.gaps ??= []);
     gaps.push(ts - l.lastSeen);
     if (gaps.length > GAPS_KEPT) gaps.shift();
