@@ -108,7 +108,7 @@ describe('routes, reminders and groups', () => {
     lsn += entries.length;
     parts.engine.apply(entries, lsn);
   };
-  const heartbeat = (device: string, zone: string, state: 'ok' | 'fault') =>
+  const heartbeat = (device: string, zone: string, state: 'ok' | 'degraded' | 'fault') =>
     feed({
       type: 'heartbeat',
       heartbeat: {
@@ -171,6 +171,22 @@ describe('routes, reminders and groups', () => {
       expect(blocks[0]!.text!.text.length).toBeLessThanOrEqual(150);
       for (const b of blocks.slice(1)) expect(['section', 'context']).toContain(b.type);
     }
+  });
+
+  it('tells a receiver of an alert it heard of to the end, once its route no longer matches, in order', async () => {
+    await start([{ id: 'hs-a1', kind: 'headset', zone: 'floor-a', battery: true }]);
+    heartbeat('hs-a1', 'floor-a', 'fault');
+    parts.outbox.kick();
+    await delivered(1, 'the critical firing', 'chat');
+    // Down to a warning, then over: the critical route no longer matches, chat still hears of both.
+    await at(2 * MINUTE);
+    heartbeat('hs-a1', 'floor-a', 'degraded');
+    await at(4 * MINUTE);
+    heartbeat('hs-a1', 'floor-a', 'ok');
+    await at(6 * MINUTE);
+    await delivered(3, 'the downgrade and the resolution', 'chat');
+    expect(slackHeader(slackPost(1))).toMatch(/Severity changed: headset hs-a1/);
+    expect(slackHeader(slackPost(2))).toMatch(/Resolved: headset hs-a1/);
   });
 
   it('tells of twenty headsets that fall silent together in one notice, and of their return in one more', async () => {

@@ -67,18 +67,37 @@ export class Notifier implements AlertSink {
         const body = JSON.stringify(this.notice(e));
         // A reminder is for people: webhooks, bridges and MQTT already hold the alert's state.
         if (e.route === undefined) for (const target of notices) outbox.enqueue(target, body);
-        for (const d of this.options.routes?.destinations(e.alert) ?? []) {
-          // A reminder keeps one route's repeat interval: it goes through that route only.
-          if (e.route !== undefined && e.route !== d.route) continue;
-          outbox.enqueue(receiverTargetName(d.receiver), body, {
-            key: d.group,
-            waitMs: d.groupWaitMs,
-            intervalMs: d.groupIntervalMs,
-          });
-        }
+        this.route(e, body);
       }
+      // Once its resolution is told, nothing more follows the alert.
+      if (e.notified && e.alert.state === 'resolved') outbox.unfollow(e.alert.id);
       if (!e.late) outbox.enqueue(STORE_TARGET, JSON.stringify(record(e)));
     }
+  }
+
+  /**
+   * To the receivers the routes pick now, and to every receiver told of the alert before (whose
+   * route may no longer match, its severity having fallen), each in the group it was first told
+   * in. A reminder goes through its own route only.
+   */
+  private route(e: AlertEvent, body: string): void {
+    const { outbox, routes } = this.options;
+    if (!routes) return;
+    const told = new Map(outbox.followers(e.alert.id).map((f) => [f.target, f.group]));
+    const sent = new Set<string>();
+    for (const d of routes.destinations(e.alert)) {
+      if (e.route !== undefined && e.route !== d.route) continue;
+      const target = receiverTargetName(d.receiver);
+      let group = told.get(target);
+      if (!group) {
+        group = { key: d.group, waitMs: d.groupWaitMs, intervalMs: d.groupIntervalMs };
+        outbox.follow(e.alert.id, { target, group });
+      }
+      outbox.enqueue(target, body, group);
+      sent.add(target);
+    }
+    if (e.route !== undefined) return;
+    for (const [target, group] of told) if (!sent.has(target)) outbox.enqueue(target, body, group);
   }
 
   announce(events: readonly AlertEvent[]): void {

@@ -82,7 +82,17 @@ CREATE INDEX IF NOT EXISTS outbox_target ON outbox (target, id);
 CREATE TABLE IF NOT EXISTS outbox_groups (
   target TEXT NOT NULL, grp TEXT NOT NULL, sent_at INTEGER NOT NULL, PRIMARY KEY (target, grp)
 );
+CREATE TABLE IF NOT EXISTS outbox_followers (
+  alert_id INTEGER NOT NULL, target TEXT NOT NULL, grp TEXT NOT NULL, wait_ms INTEGER NOT NULL,
+  interval_ms INTEGER NOT NULL, PRIMARY KEY (alert_id, target)
+);
 `;
+
+/** A target that was told of an alert, and the group its notices go in. */
+export interface Follower {
+  target: string;
+  group: OutboxGroup;
+}
 
 /** A group last sent longer ago than this is forgotten: its next alert is a new group. */
 const GROUP_MEMORY_MS = 7 * 86_400_000;
@@ -149,6 +159,31 @@ export class Outbox {
     this.db
       .prepare('INSERT INTO outbox (target, payload, created_at, grp, due_at) VALUES (?, ?, ?, ?, ?)')
       .run(target, payload, now, group?.key ?? null, group ? this.dueAt(target, group, now) : 0);
+  }
+
+  /**
+   * The targets told of an alert so far, each with its group: every later notice of the alert
+   * goes to them too (its resolution above all), in the same group, so none overtakes another.
+   */
+  followers(alertId: number): Follower[] {
+    return (
+      this.db
+        .prepare('SELECT target, grp, wait_ms, interval_ms FROM outbox_followers WHERE alert_id = ?')
+        .all(alertId) as { target: string; grp: string; wait_ms: number; interval_ms: number }[]
+    ).map((r) => ({ target: r.target, group: { key: r.grp, waitMs: r.wait_ms, intervalMs: r.interval_ms } }));
+  }
+
+  follow(alertId: number, f: Follower): void {
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO outbox_followers (alert_id, target, grp, wait_ms, interval_ms) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(alertId, f.target, f.group.key, f.group.waitMs, f.group.intervalMs);
+  }
+
+  /** The alert is over: nothing more follows it. */
+  unfollow(alertId: number): void {
+    this.db.prepare('DELETE FROM outbox_followers WHERE alert_id = ?').run(alertId);
   }
 
   /** When a row of a group goes out: with the group's waiting rows, or after its wait or interval. */
