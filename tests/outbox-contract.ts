@@ -353,6 +353,27 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       expect(outbox.waiting()).toBe(0);
     });
 
+    it('holds a row that joins its group while the group is being handed over until the group interval', async () => {
+      const mail = scripted('receiver facilities', 50);
+      const { outbox } = start([mail]);
+      const group = { key: 'route=0 zone=floor-a kind=offline', waitMs: 0, intervalMs: 60 * SECOND };
+      const gate = latch();
+      mail.answer = async () => (await gate.done, 'take');
+      outbox.enqueue(mail.name, 'a1', group);
+      outbox.kick();
+      await eventually(() => mail.calls.length === 1, { what: 'the first notice under way' });
+      outbox.enqueue(mail.name, 'a2', group);
+      outbox.kick();
+      gate.release();
+      await eventually(() => mail.taken.length === 1, { what: 'the first notice taken' });
+      clock.advance(59 * SECOND);
+      await turn();
+      expect(mail.calls).toEqual([['a1']]);
+      clock.advance(SECOND);
+      await eventually(() => mail.calls.length === 2, { what: 'the second notice, a group interval later' });
+      expect(mail.calls[1]).toEqual(['a2']);
+    });
+
     it('keeps a group that waits across a restart, due when it was', async () => {
       const mail = scripted('receiver facilities', 50);
       const first = start([mail]);

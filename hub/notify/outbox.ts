@@ -114,6 +114,8 @@ interface Lane {
   wake?: unknown;
   /** Kicked while delivering: look again once done, for rows the delivery may have missed. */
   again?: boolean;
+  /** The group being delivered, and the last row of it handed over. */
+  sending?: { grp: string; upTo: number };
   failures: number;
   closed: boolean;
   /** Rows to deliver one at a time, to find the one refused for good. */
@@ -154,11 +156,12 @@ export class Outbox {
 
   /** Queues a payload; call inside the transaction that makes the reason for it durable. */
   enqueue(target: string, payload: string, group?: OutboxGroup): void {
-    if (!this.lanes.has(target)) return;
+    const lane = this.lanes.get(target);
+    if (!lane) return;
     const now = this.options.now();
     this.db
       .prepare('INSERT INTO outbox (target, payload, created_at, grp, due_at) VALUES (?, ?, ?, ?, ?)')
-      .run(target, payload, now, group?.key ?? null, group ? this.dueAt(target, group, now) : 0);
+      .run(target, payload, now, group?.key ?? null, group ? this.dueAt(lane, group, now) : 0);
   }
 
   /**
@@ -187,15 +190,19 @@ export class Outbox {
   }
 
   /** When a row of a group goes out: with the group's waiting rows, or after its wait or interval. */
-  private dueAt(target: string, group: OutboxGroup, now: number): number {
+  private dueAt(lane: Lane, group: OutboxGroup, now: number): number {
+    const target = lane.target.name;
+    // Rows of the group being handed over now are as good as sent: a new one waits the interval.
+    const sending = lane.sending?.grp === group.key ? lane.sending.upTo : 0;
     const waiting = this.db
-      .prepare('SELECT min(due_at) AS at FROM outbox WHERE target = ? AND grp = ?')
-      .get(target, group.key) as { at: number | null };
+      .prepare('SELECT min(due_at) AS at FROM outbox WHERE target = ? AND grp = ? AND id > ?')
+      .get(target, group.key, sending) as { at: number | null };
     if (waiting.at !== null) return waiting.at;
     const sent = this.db
       .prepare('SELECT sent_at AS at FROM outbox_groups WHERE target = ? AND grp = ?')
       .get(target, group.key) as { at: number } | undefined;
-    return Math.max(now + group.waitMs, sent ? sent.at + group.intervalMs : 0);
+    const told = sending > 0 ? now : sent?.at;
+    return Math.max(now + group.waitMs, told === undefined ? 0 : told + group.intervalMs);
   }
 
   /** Starts delivering whatever waits, for every target not already at it or backing off. */
@@ -246,10 +253,13 @@ export class Outbox {
         this.wakeLater(lane);
         return;
       }
+      const grp = rows[0]?.grp;
+      if (grp !== null && grp !== undefined) lane.sending = { grp, upTo: rows.at(-1)?.id ?? 0 };
       try {
         await this.options.ready?.();
         await target.deliver(rows, { retry: lane.failures > 0 || lane.singles > 0 });
       } catch (err) {
+        delete lane.sending;
         if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
         lane.failures += 1;
         const wait = backoffMs(lane.failures, { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs });
@@ -272,6 +282,7 @@ export class Outbox {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the database may have closed during the delivery
       if (!this.db.open) return;
       this.delivered(target.name, rows);
+      delete lane.sending;
       if (lane.failures > 0)
         this.options.log.info(
           { target: target.name },
