@@ -358,7 +358,10 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       const { outbox } = start([mail]);
       const group = { key: 'route=0 zone=floor-a kind=offline', waitMs: 0, intervalMs: 60 * SECOND };
       const gate = latch();
-      mail.answer = async () => (await gate.done, 'take');
+      mail.answer = async (): Promise<Answer> => {
+        await gate.done;
+        return 'take';
+      };
       outbox.enqueue(mail.name, 'a1', group);
       outbox.kick();
       await eventually(() => mail.calls.length === 1, { what: 'the first notice under way' });

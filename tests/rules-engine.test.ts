@@ -450,9 +450,21 @@ describe('more rule kinds', () => {
     expect(shock?.alert).toMatchObject({ severity: 'critical', value: 112.4, threshold: 105, unit: 'dB(C)' });
     expect(shock?.alert.summary).toContain('acoustic shock at headset hs-1 in floor-a: a peak of 112.4 dB(C)');
     expect(f.events.filter((e) => e.key.includes('room-1'))).toEqual([]);
+    // A late low peak (buffered by the headset) ends nothing; the next one does.
+    f.reading('hs-1', 'noise_peak', 90, T0);
+    expect(f.of('resolved', 'acoustic_shock.hs-1')).toHaveLength(0);
     f.clock.advance(SECOND);
     f.reading('hs-1', 'noise_peak', 90);
     expect(f.of('resolved', 'acoustic_shock.hs-1')).toHaveLength(1);
+    // Three more shocks within minutes: each an incident told at once, never held as flapping.
+    for (let i = 0; i < 3; i++) {
+      f.clock.advance(MINUTE);
+      f.reading('hs-1', 'noise_peak', 110);
+      f.clock.advance(SECOND);
+      f.reading('hs-1', 'noise_peak', 90);
+    }
+    expect(f.of('firing', 'acoustic_shock.hs-1', true)).toHaveLength(4);
+    expect(f.events.some((e) => e.key.startsWith('flapping.'))).toBe(false);
   });
 
   it('server room: a rise of 2 °C in 10 minutes warns at once', () => {

@@ -82,9 +82,24 @@ describe('a zone’s schedule', () => {
       'DTSTART:20270405T000000',
       'DTEND:20270406T000000',
       'END:VEVENT',
+      'BEGIN:VEVENT',
+      'DTSTART:20270505T090000',
+      'DTEND:20270505T170000',
+      'END:VEVENT',
+      'BEGIN:VEVENT',
+      'DTSTART:20270630T230000Z',
+      'END:VEVENT',
       'END:VCALENDAR',
     ].join('\r\n');
-    expect(holidaysFromICalendar(ics)).toEqual(['2026-12-25', '2026-12-26', '2027-01-01', '2027-04-05']);
+    // A timed event closes its own day; a UTC time is the site's local date (Shanghai: 1 July).
+    expect(holidaysFromICalendar(ics, 'Asia/Shanghai')).toEqual([
+      '2026-12-25',
+      '2026-12-26',
+      '2027-01-01',
+      '2027-04-05',
+      '2027-05-05',
+      '2027-07-01',
+    ]);
   });
 });
 

@@ -43,6 +43,19 @@ describe('recurring windows', () => {
     expect(windows(r, MONDAY, 7, HOUR)).toEqual(['5d 23h', '6d 0h', '6d 1h']);
   });
 
+  it('runs past midnight into the day after a change of clocks (Europe/London, 29 March 2026)', () => {
+    const r: Recurrence = {
+      every: 'week',
+      days: [0],
+      startMinute: 22 * 60,
+      durationMs: 4 * HOUR,
+      timeZone: 'Europe/London',
+    };
+    expect(inWindow(r, Date.UTC(2026, 2, 29, 21, 30))).toBe(true); // Sunday 22:30 BST
+    expect(inWindow(r, Date.UTC(2026, 2, 29, 23, 30))).toBe(true); // Monday 00:30 BST
+    expect(inWindow(r, Date.UTC(2026, 2, 30, 1, 0))).toBe(false); // Monday 02:00 BST
+  });
+
   it('monthly: the 3rd Tuesday, and the last Monday', () => {
     const third: Recurrence = {
       every: 'month',

@@ -293,6 +293,8 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
       const r = body.recurrence;
       if (endsAt === undefined) {
         const duration = body.duration === undefined ? undefined : parseDuration(body.duration);
+        if (body.duration !== undefined && duration === undefined)
+          return refuse(ctx, `duration=${JSON.stringify(body.duration.slice(0, 40))} is not a duration such as "2h"`);
         if (duration === undefined && r === undefined)
           return refuse(ctx, 'give endsAt (a time) or duration (such as "2h")');
         endsAt = startsAt + (duration ?? DEFAULT_RECURRING_MS);

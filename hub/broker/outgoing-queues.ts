@@ -74,7 +74,8 @@ export function markRedeliveries(store: OutgoingStore): void {
   const stream = store.outgoingStream.bind(store);
   store.outgoingStream = async function* (client) {
     for await (const packet of stream(client))
-      yield packet.cmd === 'publish' && packet.messageId !== undefined ? { ...packet, dup: true } : packet;
+      // Redis persistence stores a missing id as null.
+      yield packet.cmd === 'publish' && typeof packet.messageId === 'number' ? { ...packet, dup: true } : packet;
   };
 }
 

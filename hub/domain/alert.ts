@@ -1,6 +1,6 @@
 // What an alert is, as the rules keep it, the API shows it and notifications carry it: its state and
 // transitions, silences and what they match, and the read-only view of them the API gets.
-import { localTime } from './hours.ts';
+import { localTime, previousDay } from './hours.ts';
 import type { Severity } from './requirement.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
@@ -144,8 +144,8 @@ function onDay(r: Recurrence, day: { weekday: number; day: number; daysInMonth: 
 export function inWindow(r: Recurrence, at: number): boolean {
   const now = localTime(at, r.timeZone);
   if (onDay(r, now) && now.minute >= r.startMinute && (now.minute - r.startMinute) * 60_000 < r.durationMs) return true;
-  const yesterday = localTime(at - 86_400_000, r.timeZone);
-  return onDay(r, yesterday) && (now.minute + 1440 - r.startMinute) * 60_000 < r.durationMs;
+  // Yesterday by the calendar, not 24 h ago: a day of a change of clocks has 23 or 25 hours.
+  return onDay(r, previousDay(now)) && (now.minute + 1440 - r.startMinute) * 60_000 < r.durationMs;
 }
 
 /** Whether a silence is in force at a time. */

@@ -78,6 +78,14 @@ export function localTime(at: number, timeZone: string): LocalTime {
   };
 }
 
+/** The local day before a local time's: its weekday and day of the month. */
+export function previousDay(t: LocalTime): Pick<LocalTime, 'weekday' | 'day' | 'daysInMonth'> {
+  if (t.day > 1) return { weekday: (t.weekday + 6) % 7, day: t.day - 1, daysInMonth: t.daysInMonth };
+  const date = new Date(Date.parse(`${t.date}T00:00:00Z`) - 86_400_000);
+  const daysInMonth = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 0)).getUTCDate();
+  return { weekday: (t.weekday + 6) % 7, day: date.getUTCDate(), daysInMonth };
+}
+
 /** The day before a local date "YYYY-MM-DD". */
 export function dayBefore(date: string): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);

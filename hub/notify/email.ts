@@ -13,8 +13,12 @@ import { DeliveryRefused } from './webhook.ts';
 
 type EmailConfig = NonNullable<ReceiverConfig['email']>;
 
-/** SMTP replies that refuse the login or the channel, not the message: the setup is wrong, and fixing it must lose nothing. */
-const SETUP_REPLIES = new Set([530, 534, 535, 538]);
+/**
+ * The SMTP commands whose 5xx refuses this message itself: a recipient (RCPT TO) or its content
+ * (DATA). A refusal anywhere else (the greeting, the login, MAIL FROM, relaying) is the setup,
+ * and fixing it must lose nothing.
+ */
+const MESSAGE_COMMANDS = new Set(['RCPT TO', 'DATA']);
 
 export function emailText(m: Message): string {
   const lines = m.items.map(
@@ -68,8 +72,8 @@ export function emailTarget(name: string, config: EmailConfig, timeZone: string)
           headers: { 'X-Floorwatch-Delivery': rows.map((r) => r.id).join(',') },
         });
       } catch (err) {
-        const reply = (err as { responseCode?: unknown }).responseCode;
-        if (typeof reply === 'number' && reply >= 500 && !SETUP_REPLIES.has(reply))
+        const { responseCode: reply, command } = err as { responseCode?: unknown; command?: unknown };
+        if (typeof reply === 'number' && reply >= 500 && typeof command === 'string' && MESSAGE_COMMANDS.has(command))
           throw new DeliveryRefused(`the mail server refused the message (${(err as Error).message})`);
         throw new Error(`could not send mail through ${url.host}: ${(err as Error).message}`);
       }

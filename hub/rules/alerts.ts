@@ -35,6 +35,9 @@ export function tenths(v: number): string {
   return String(Math.round(v * 10) / 10);
 }
 
+/** Rules whose every firing is an incident of its own. */
+const INCIDENT_RULES = new Set(['acoustic_shock']);
+
 export class AlertError extends Error {
   constructor(
     readonly statusCode: 404 | 409,
@@ -268,9 +271,12 @@ export class AlertBook {
     this.emit(a, 'resolved', at);
   }
 
-  /** Counts a firing/resolved change; the FLAPPING.changes-th within the window starts flapping. */
+  /**
+   * Counts a firing/resolved change; the FLAPPING.changes-th within the window starts flapping.
+   * An incident (an acoustic shock) is each time a new event to record, never a flap to quieten.
+   */
   private change(a: Alert, at: number): void {
-    if (a.rule === 'flapping') return;
+    if (a.rule === 'flapping' || INCIDENT_RULES.has(a.rule)) return;
     const k = this.keyState(a.key);
     k.changes = [...k.changes.filter((t) => t > at - FLAPPING.windowMs.value), at];
     this.ledger.saveKey(a.key, k);

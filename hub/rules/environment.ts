@@ -42,7 +42,6 @@ function spanOf(reqs: readonly Requirement[]): number {
 export function onReading(ev: Evaluation, r: Reading): void {
   const d = ev.device(r.device, r.zone);
   heard(ev, r.device, d, r.ts);
-  if (r.metric === 'noise_peak' && d.kind === 'headset') acousticShock(ev, r, d);
   const reqs = ev.site.settings.book.forMetric(d.zone, r.metric, r.ts);
   let track = d.tracks.get(r.metric);
   if (!track) {
@@ -52,7 +51,9 @@ export function onReading(ev: Evaluation, r: Reading): void {
   const span = spanOf(reqs);
   const window = new Window(span, track.buckets);
   if (span > 0) window.add(r.ts, r.value);
-  if (track.last !== undefined && r.ts <= track.last) return;
+  const late = track.last !== undefined && r.ts <= track.last;
+  if (r.metric === 'noise_peak' && d.kind === 'headset') acousticShock(ev, r, d, late);
+  if (late) return;
 
   if (track.last !== undefined) {
     const gap = r.ts - track.last;
@@ -134,11 +135,13 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
 /**
  * A peak at a headset at or above the acoustic shock level: an incident, alerted at once with the
  * position, time and level, and over with the next peak below it. Its own rule, judged whatever
- * the hours: a shock is a shock at any time.
+ * the hours: a shock is a shock at any time, and one a headset buffered and sends late is
+ * recorded too; a late peak below the level ends nothing.
  */
-function acousticShock(ev: Evaluation, r: Reading, d: DeviceState): void {
+function acousticShock(ev: Evaluation, r: Reading, d: DeviceState, late: boolean): void {
   const level = ev.site.settings.acousticShockLevel;
   if (r.value < level) {
+    if (late) return;
     ev.find('acoustic_shock', r.device, d.zone, { state: 'ok', at: r.ts });
     return;
   }

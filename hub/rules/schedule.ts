@@ -20,19 +20,34 @@ export interface ScheduleSpec {
   warmUpMs: number;
 }
 
-/** Public holidays from an iCalendar file: every day each VEVENT covers (DTSTART to DTEND, exclusive). */
-export function holidaysFromICalendar(text: string): string[] {
+/**
+ * Public holidays from an iCalendar file: every local day each VEVENT covers, DTSTART to DTEND (a
+ * date's end is exclusive; a time's end closes its own day unless it is midnight). Times in UTC
+ * ("…Z") are taken in the site's time zone.
+ */
+export function holidaysFromICalendar(text: string, timeZone: string): string[] {
   const lines = text.replace(/\r?\n[ \t]/g, '').split(/\r?\n/);
   const dates: string[] = [];
   let start: string | undefined;
-  let end: string | undefined;
-  const date = (line: string) => /:(\d{4})(\d{2})(\d{2})/.exec(line)?.slice(1, 4).join('-');
+  let end: { date: string; inclusive: boolean } | undefined;
+  const moment = (line: string) => {
+    const m = /:(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?/.exec(line);
+    if (!m) return undefined;
+    const [, y, mo, d, h, mi, s, utc] = m;
+    const date =
+      utc === 'Z'
+        ? localTime(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)), timeZone).date
+        : `${y}-${mo}-${d}`;
+    return { date, timed: h !== undefined && `${h}${mi}${s}` !== '000000' };
+  };
   for (const line of lines) {
     if (line.startsWith('BEGIN:VEVENT')) start = end = undefined;
-    else if (line.startsWith('DTSTART')) start = date(line);
-    else if (line.startsWith('DTEND')) end = date(line);
-    else if (line.startsWith('END:VEVENT') && start !== undefined) {
-      const last = end === undefined ? start : dayBefore(end);
+    else if (line.startsWith('DTSTART')) start = moment(line)?.date;
+    else if (line.startsWith('DTEND')) {
+      const m = moment(line);
+      end = m && { date: m.date, inclusive: m.timed };
+    } else if (line.startsWith('END:VEVENT') && start !== undefined) {
+      const last = end === undefined ? start : end.inclusive ? end.date : dayBefore(end.date);
       // A year at most: a mistyped end date cannot make thousands of holidays.
       for (let d = start, n = 0; d <= last && n < 366; d = dayAfter(d), n++) dates.push(d);
     }

@@ -33,10 +33,10 @@ function overrides(from: ConfigOverrides | undefined): RuleOverrides {
 }
 
 /** The holidays an iCalendar file lists; a file that cannot be read stops the start, named. */
-function holidayCalendar(file: string | undefined): string[] {
+function holidayCalendar(file: string | undefined, timeZone: string): string[] {
   if (file === undefined) return [];
   try {
-    return holidaysFromICalendar(readFileSync(file, 'utf8'));
+    return holidaysFromICalendar(readFileSync(file, 'utf8'), timeZone);
   } catch (err) {
     throw new ConfigError([`site.holiday_calendar: cannot read ${file}: ${(err as Error).message}`]);
   }
@@ -56,7 +56,10 @@ export function ruleSettings(config: Config): RuleSettings {
     if (d.gateway !== undefined) gatewayOf.set(d.id, d.gateway);
   }
   for (const port of config.serial) for (const device of Object.keys(port.devices)) gatewayOf.set(device, port.gateway);
-  const holidays = new Set([...config.site.holidays, ...holidayCalendar(config.site.holiday_calendar)]);
+  const holidays = new Set([
+    ...config.site.holidays,
+    ...holidayCalendar(config.site.holiday_calendar, config.site.timezone),
+  ]);
   const schedule = (hours: Config['site']['hours']) =>
     new Schedule({
       ...(hours && { hours }),
