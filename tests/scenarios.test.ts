@@ -1,7 +1,9 @@
 // Every scenario documented in sensors-firmware-sim/README.md, run on simulated time against a
 // real hub, produces the readings the README says it does. Each case lists the alerts it should
-// raise under the default requirements in `alerts`; the check runs for every alert listed.
-import { describe, expect, it } from 'vitest';
+// raise under the default requirements in `alerts`; the check runs for every alert listed. Notices
+// routed to people go to a chat receiver here, to count them.
+import { createServer } from 'node:http';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SteppedClock } from '../sensors-firmware-sim/clock.ts';
 import { BROKEN_PAYLOADS, Floor, startGatewayLines, type GatewayMoment } from '../sensors-firmware-sim/floor.ts';
 import { parseFleet } from '../sensors-firmware-sim/fleet.ts';
@@ -10,6 +12,22 @@ import type { GatewayState } from '../hub/sources/serial.ts';
 import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
 
 const MINUTE = 60_000;
+
+/** A Slack-like receiver: the headers of the messages posted to it, in order. */
+const chat: string[] = [];
+const chatServer = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c: Buffer) => (body += c.toString()));
+  req.on('end', () => {
+    const blocks = (JSON.parse(body) as { blocks: Array<{ text?: { text: string } }> }).blocks;
+    chat.push(blocks[0]?.text?.text ?? '');
+    res.writeHead(200).end('ok');
+  });
+});
+await new Promise<void>((resolve) => chatServer.listen(0, '127.0.0.1', resolve));
+const chatAddress = chatServer.address();
+const chatUrl = `http://127.0.0.1:${typeof chatAddress === 'object' && chatAddress ? chatAddress.port : 0}/chat`;
+afterAll(() => new Promise((resolve) => chatServer.close(resolve)));
 
 /** 09:00 UTC on the latest day whose morning shift has had time to run: occupied from the start. */
 function morning(): number {
@@ -254,6 +272,7 @@ const cases: Case[] = [
           sensors: [
             { device: 'gu-env1', metric: 'co2' },
             { device: 'gu-env2', metric: 'noise' },
+            ...Array.from({ length: 18 }, (_, i) => ({ device: `gu-t${i + 1}`, metric: 'temperature' })),
           ],
         },
       ],
@@ -262,7 +281,14 @@ const cases: Case[] = [
     minutes: 12,
     // The gateway's alert is judged on the hub's clock, once a second and not in the first
     // minutes after a start: no start-up grace here, the hub being started for this run.
-    hub: { rules: { startup_grace: '0s' } },
+    hub: {
+      rules: { startup_grace: '0s' },
+      notify: {
+        receivers: [{ name: 'floor-chat', slack: { url: chatUrl } }],
+        // The hub's clock is real time here, minutes of floor a few seconds: no wait between notices.
+        routes: [{ match: { kind: 'offline' }, receiver: 'floor-chat', group_wait: '0s', group_interval: '0s' }],
+      },
+    },
     async gatewayHold(hub, gateway, moment, framesWritten) {
       const state = async () =>
         (await hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways')).gateways.find((g) => g.gateway === gateway);
@@ -317,6 +343,14 @@ const cases: Case[] = [
       }
       const { gateways } = await run.hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways');
       expect(gateways.find((g) => g.gateway === 'gu-gw1')).toMatchObject({ status: 'online', connected: true });
+      // The floor's chat hears of the unplug once, for all twenty sensors, and once of the replug.
+      await eventually(() => chat.length >= 2, { what: 'the two notices in the floor chat' });
+      expect(chat).toEqual([
+        expect.stringMatching(
+          /^floorwatch: \[CRITICAL\] Firing: gateway gu-gw1 is offline; the offline alerts of the 20 devices behind it are held/,
+        ),
+        expect.stringMatching(/^floorwatch: Resolved: gateway gu-gw1 is offline/),
+      ]);
     },
     alerts: [{ rule: 'gateway_offline', subject: 'gu-gw1', severity: 'critical', state: 'resolved' }],
     // The devices behind the gateway raise no offline alert of their own. Their silence is judged
