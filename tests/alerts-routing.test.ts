@@ -189,6 +189,19 @@ describe('routes, reminders and groups', () => {
     expect(slackHeader(slackPost(2))).toMatch(/Resolved: headset hs-a1/);
   });
 
+  it('tells of three hundred headsets that fall silent together in one notice that lists the first and counts the rest', async () => {
+    const many = Array.from({ length: 300 }, (_, i) => `hs-c${i + 1}`);
+    await start(many.map((id) => ({ id, kind: 'headset', zone: 'floor-b', heartbeat_interval: '30s' })));
+    for (const id of many) heartbeat(id, 'floor-b', 'ok');
+    await at(3 * MINUTE);
+    parts.outbox.kick();
+    await at(3 * MINUTE + 10 * SECOND);
+    await delivered(1, 'one notice for the whole outage');
+    const text = JSON.stringify(posts[0]?.body);
+    expect(text).toContain('Harbour: 300 open — zone floor-b, offline');
+    expect(text).toContain('… and 280 more');
+  });
+
   it('tells of twenty headsets that fall silent together in one notice, and of their return in one more', async () => {
     await start(HEADSETS.map((id) => ({ id, kind: 'headset', zone: 'floor-b', heartbeat_interval: '30s' })));
     for (const id of HEADSETS) heartbeat(id, 'floor-b', 'ok');

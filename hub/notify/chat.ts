@@ -3,16 +3,13 @@
 // Slack through an incoming webhook (Block Kit). One post per group of notices; each layout
 // stays inside its channel's limits (Slack: 50 blocks, 150-character headers, 3,000-character
 // sections; Teams: a card of about 28 KB).
-import type { AlertNotice } from './notifier.ts';
-import { message, type Message, type MessageItem } from './message.ts';
+import { GROUP_BATCH, messageOf, type Message, type MessageItem } from './message.ts';
 import type { OutboxTarget } from './outbox.ts';
 import { DeliveryRefused, postJson } from './webhook.ts';
 
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
-
-const ITEMS = 20;
 
 export function teamsCard(m: Message): unknown {
   const critical = m.items.some((i) => i.open && i.severity === 'critical');
@@ -105,14 +102,9 @@ export function slackBlocks(m: Message): { text: string; blocks: unknown[] } {
 export function chatTarget(name: string, url: string, layout: (m: Message) => unknown, timeZone: string): OutboxTarget {
   return {
     name,
-    batch: 50,
+    batch: GROUP_BATCH,
     async deliver(rows) {
-      const m = message(
-        rows.map((r) => JSON.parse(r.payload) as AlertNotice),
-        timeZone,
-        ITEMS,
-      );
-      await postJson(url, JSON.stringify(layout(m)));
+      await postJson(url, JSON.stringify(layout(messageOf(rows, timeZone))));
     },
     refusedForGood: (err) => err instanceof DeliveryRefused,
   };

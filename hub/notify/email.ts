@@ -6,8 +6,7 @@ import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { ReceiverConfig } from '../config/notify.ts';
 import { escapeHtml as e } from '../reports/html.ts';
-import { message, type Message } from './message.ts';
-import type { AlertNotice } from './notifier.ts';
+import { GROUP_BATCH, messageOf, type Message } from './message.ts';
 import type { OutboxTarget } from './outbox.ts';
 import { DeliveryRefused } from './webhook.ts';
 
@@ -56,12 +55,9 @@ export function emailTarget(name: string, config: EmailConfig, timeZone: string)
   });
   return {
     name,
-    batch: 50,
+    batch: GROUP_BATCH,
     async deliver(rows) {
-      const m = message(
-        rows.map((r) => JSON.parse(r.payload) as AlertNotice),
-        timeZone,
-      );
+      const m = messageOf(rows, timeZone);
       try {
         await transport.sendMail({
           from: config.from,

@@ -4,6 +4,13 @@
 import { alertKind } from '../domain/alert.ts';
 import type { Severity } from '../domain/requirement.ts';
 import type { AlertNotice } from './notifier.ts';
+import type { OutboxRow } from './outbox.ts';
+
+/**
+ * How many notices a channel for people takes at once: a whole group (an outage of hundreds of
+ * devices is one message, listing the first few), not one message per fifty.
+ */
+export const GROUP_BATCH = 500;
 
 export interface MessageItem {
   /** What happened, in words: "Firing", "Resolved", "Still firing", … */
@@ -40,7 +47,7 @@ const EVENT_WORDS: Record<AlertNotice['event'], string> = {
 };
 
 /** A time as people on site read it, e.g. "Mon 30 Nov 14:05". */
-export function localTime(at: number, timeZone: string): string {
+function timeText(at: number, timeZone: string): string {
   return new Intl.DateTimeFormat('en-GB', {
     timeZone,
     weekday: 'short',
@@ -67,7 +74,7 @@ export function message(notices: readonly AlertNotice[], timeZone: string, maxIt
       severity: a.severity,
       zone: a.zone,
       summary: a.summary || a.key,
-      at: localTime(n.at, timeZone),
+      at: timeText(n.at, timeZone),
       key: a.key,
       ...(a.ack && { ack: `${a.ack.by}${a.ack.comment ? `: ${a.ack.comment}` : ''}` }),
       ...(a.code !== undefined && { code: a.code }),
@@ -91,4 +98,12 @@ export function message(notices: readonly AlertNotice[], timeZone: string, maxIt
     more: Math.max(0, items.length - maxItems),
     site,
   };
+}
+
+/** The message for the outbox rows a channel for people is handed at once. */
+export function messageOf(rows: readonly OutboxRow[], timeZone: string): Message {
+  return message(
+    rows.map((r) => JSON.parse(r.payload) as AlertNotice),
+    timeZone,
+  );
 }
