@@ -10,23 +10,25 @@ const run = promisify(execFile);
 /** A CA, a server certificate for 127.0.0.1, and certificates signed by it (or by a stranger) for devices. */
 export async function makeTestCa(dir: string): Promise<void> {
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  await openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=floorwatch test CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  const sign = async (name: string, cn: string, ca: string, ext?: string) => {
+  /** A self-signed CA: `name`.key and `name`.crt. */
+  const ca = (name: string, cn: string) =>
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+    );
+  /** A key and a certificate for `cn` signed by the CA `by`. */
+  const sign = async (name: string, cn: string, by: string, ext?: string) => {
     await openssl(
       'req',
       '-newkey',
@@ -41,37 +43,14 @@ export async function makeTestCa(dir: string): Promise<void> {
     );
     await openssl(
       'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${ca}.crt`,
-      '-CAkey',
-      `${ca}.key`,
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-out',
-      `${name}.crt`,
-      ...(ext ? ['-extfile', ext] : []),
+      ...['-req', '-in', `${name}.csr`, '-CA', `${by}.crt`, '-CAkey', `${by}.key`, '-CAcreateserial'],
+      ...['-days', '2', '-out', `${name}.crt`, ...(ext ? ['-extfile', ext] : [])],
     );
   };
+  await ca('ca', 'floorwatch test CA');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   await sign('server', '127.0.0.1', 'ca', 'server.ext');
   await sign('t-9', 't-9', 'ca');
-  await openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=stranger CA',
-    '-keyout',
-    'rogue-ca.key',
-    '-out',
-    'rogue-ca.crt',
-  );
+  await ca('rogue-ca', 'stranger CA');
   await sign('rogue', 't-9', 'rogue-ca');
 }
