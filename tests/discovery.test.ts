@@ -2,39 +2,20 @@
 // mosquitto_sub: every config message is JSON with the fields Home Assistant's MQTT discovery
 // needs, the state topics they name carry the zone's values, and a zone removed from the
 // configuration has its messages cleared at the next start.
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 import { startMosquitto, type MosquittoHandle } from './support/mosquitto.ts';
+import { mosquittoClients } from './support/mosquitto-clients.ts';
 
 /** Retained messages on the site's broker under `filter`, as topic → payload (mosquitto_sub, 2 s). */
-function retained(broker: MosquittoHandle, filter: string): Promise<Map<string, string>> {
-  return new Promise((resolve) => {
-    execFile(
-      'mosquitto_sub',
-      [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(broker.port),
-        '-V',
-        'mqttv5',
-        '-t',
-        filter,
-        '-F',
-        '%t\t%p',
-        '--retained-only',
-        '-W',
-        '2',
-      ],
-      (_err, stdout) => {
-        const lines = stdout.split('\n').filter((l) => l !== '');
-        resolve(new Map(lines.map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)])));
-      },
-    );
-  });
+async function retained(broker: MosquittoHandle, filter: string): Promise<Map<string, string>> {
+  const printed = await mosquittoClients(broker.port).transcript([
+    ...['-V', 'mqttv5', '-t', filter, '-F', '%t\t%p', '--retained-only', '-W', '2'],
+  ]);
+  const lines = printed.split('\n').filter((l) => l.includes('\t'));
+  return new Map(lines.map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)]));
 }
 
 interface Config {

@@ -1,10 +1,9 @@
 // MQTT 3.1.1 clauses other brokers' clients rely on, checked with clients this project did not
 // write: mosquitto_pub / mosquitto_sub, and raw packets on a socket.
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { mosquittoClients } from './support/mosquitto-clients.ts';
 import {
   PACKET,
   pubackPacket,
@@ -16,8 +15,6 @@ import {
   unsubscribePacket,
 } from './support/mqtt.ts';
 
-const run = promisify(execFile);
-
 describe('MQTT 3.1.1 interoperability', () => {
   let hub: TestHub;
   let port: string;
@@ -28,6 +25,10 @@ describe('MQTT 3.1.1 interoperability', () => {
   afterAll(async () => {
     await hub.dispose();
   });
+  // Read the port when called: it is known once the hub has started.
+  const sub = (args: string[]) => mosquittoClients(port).sub(args);
+  const pub = (topic: string, message: string, ...args: string[]) =>
+    mosquittoClients(port).pub(topic, message, ...args);
 
   it('[MQTT-3.1.3-6/7] gives a client with a zero-length id and a clean session an id of its own, and accepts it', async () => {
     const { client, returnCode } = await RawMqtt.connect(Number(port), { clientId: '', clean: true });
@@ -48,24 +49,9 @@ describe('MQTT 3.1.1 interoperability', () => {
   });
 
   it('[MQTT-4.7.2-1] acknowledges a publish to a $ topic and routes it to exact and $-rooted filters, never to # or +', async () => {
-    const subscriber = (filter: string) => {
-      const child = spawn('mosquitto_sub', [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        port,
-        '-q',
-        '1',
-        '-t',
-        filter,
-        '-v',
-        '-i',
-        `sub-${filter.length}-${Math.random()}`,
-      ]);
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      return { child, out: () => out };
-    };
+    const { watch } = mosquittoClients(port);
+    const subscriber = (filter: string) =>
+      watch(['-q', '1', '-t', filter, '-v', '-i', `sub-${filter.length}-${Math.random()}`]);
     const dollar = subscriber('$TopicA/#');
     const everything = subscriber('#');
     const level = subscriber('+/B');
@@ -73,19 +59,19 @@ describe('MQTT 3.1.1 interoperability', () => {
       // Subscribed when a plain message on a control topic reaches them all.
       await eventually(
         async () => {
-          await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'x/B', '-m', 'ready']);
+          await pub('x/B', 'ready');
           return everything.out().includes('x/B ready') && level.out().includes('x/B ready');
         },
         { what: 'the subscribers', intervalMs: 200 },
       );
       await eventually(
         async () => {
-          await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', '$TopicA/B', '-m', 'dollar']);
+          await pub('$TopicA/B', 'dollar');
           return dollar.out().includes('$TopicA/B dollar');
         },
         { what: 'the $ message on $TopicA/#', intervalMs: 200 },
       );
-      await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'x/B', '-m', 'after']);
+      await pub('x/B', 'after');
       await eventually(() => everything.out().includes('x/B after') && level.out().includes('x/B after'), {
         what: 'the later message',
       });
@@ -95,14 +81,6 @@ describe('MQTT 3.1.1 interoperability', () => {
       for (const s of [dollar, everything, level]) s.child.kill();
     }
   });
-
-  const sub = (args: string[]) =>
-    run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-v', ...args]).then(
-      (r) => r.stdout,
-      (err: unknown) => (err as { stdout: string }).stdout,
-    );
-  const pub = (topic: string, message: string, ...args: string[]) =>
-    run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', topic, '-m', message, ...args]);
 
   it('[MQTT-3.3.1-5/6/10] keeps a retained message for new subscribers, and a zero-length one clears it', async () => {
     await pub('interop/retained/a', 'qos0', '-r');
@@ -135,11 +113,7 @@ describe('MQTT 3.1.1 interoperability', () => {
       }),
     );
     await sys.subscribeAsync('$SYS/+/new/clients');
-    const doomed = spawn('mosquitto_sub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
+    const { child: doomed } = mosquittoClients(port).watch([
       '-t',
       'interop/nothing',
       '-i',
@@ -160,30 +134,16 @@ describe('MQTT 3.1.1 interoperability', () => {
   });
 
   it('[MQTT-3.3.5-1] delivers a message matching overlapping subscriptions at the highest QoS granted', async () => {
-    const child = spawn('mosquitto_sub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-t',
-      'interop/overlap/#',
-      '-t',
-      'interop/overlap/+',
-      '-q',
-      '1',
-      '-F',
-      '%t %q %p',
-      '-i',
-      'interop-overlap',
+    const { child, out } = mosquittoClients(port).watch([
+      ...['-t', 'interop/overlap/#', '-t', 'interop/overlap/+', '-q', '1'],
+      ...['-F', '%t %q %p', '-i', 'interop-overlap'],
     ]);
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
       // Published until the subscriber, whose SUBACK cannot be seen from here, has it.
       await eventually(
         async () => {
           await pub('interop/overlap/x', 'both');
-          return out.includes('\n');
+          return out().includes('\n');
         },
         { what: 'the message on overlapping subscriptions', intervalMs: 200 },
       );
@@ -191,7 +151,7 @@ describe('MQTT 3.1.1 interoperability', () => {
       child.kill();
     }
     // Once or twice per message (3.1.1 allows either), each copy at QoS 1: the higher of what was granted and sent.
-    for (const line of out.trim().split('\n')) expect(line).toBe('interop/overlap/x 1 both');
+    for (const line of out().trim().split('\n')) expect(line).toBe('interop/overlap/x 1 both');
   });
 
   it('[MQTT-4.4.0-1, 3.3.1-1] sends unacknowledged messages and PUBRELs again, marked DUP, when a client with a session reconnects', async () => {
@@ -200,30 +160,8 @@ describe('MQTT 3.1.1 interoperability', () => {
     first.write(subscribePacket(1, 'interop/redeliver/#', 2));
     await first.expect(PACKET.suback, 1);
     await pub('interop/redeliver/one', 'at-least-once');
-    await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-q',
-      '2',
-      '-t',
-      'interop/redeliver/two',
-      '-m',
-      'exactly-once',
-    ]);
-    await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-q',
-      '2',
-      '-t',
-      'interop/redeliver/three',
-      '-m',
-      'released',
-    ]);
+    await pub('interop/redeliver/two', 'exactly-once', '-q', '2');
+    await pub('interop/redeliver/three', 'released', '-q', '2');
     // Received and never acknowledged: the first two. The third is acknowledged as far as PUBREC.
     const got = [readPublish(await first.expect(PACKET.publish)), readPublish(await first.expect(PACKET.publish))];
     const third = readPublish(await first.expect(PACKET.publish));
@@ -280,18 +218,7 @@ describe('MQTT 3.1.1 interoperability', () => {
   });
 
   it('keeps $SYS read-only for clients', async () => {
-    const refused = await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-q',
-      '1',
-      '-t',
-      '$SYS/fake',
-      '-m',
-      'x',
-    ]).then(
+    const refused = await pub('$SYS/fake', 'x').then(
       () => 'acknowledged',
       () => 'refused',
     );
@@ -320,44 +247,23 @@ describe("a site's topic rules on the broker", () => {
   });
 
   it('[MQTT-3.9.3] answers a subscription a rule refuses with the failure code 0x80, and keeps the client', async () => {
-    const result = await run('mosquitto_sub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-t',
-      'test/nosubscribe',
-      '-t',
-      'test/ok',
-      '-C',
-      '1',
-      '-W',
-      '3',
-      '-d',
-      // -W ends it after 3 s with nothing received: an error exit, with the output kept.
-    ]).catch((err: unknown) => err as { stdout: string; stderr: string });
+    // -W ends it after 3 s with nothing received: an error exit, with the output kept.
+    const result = await mosquittoClients(port).transcript([
+      ...['-t', 'test/nosubscribe', '-t', 'test/ok'],
+      ...['-C', '1', '-W', '3', '-d'],
+    ]);
     // mosquitto_sub's debug output shows the SUBACK's granted codes, one per filter.
-    expect(`${result.stdout}${result.stderr}`).toMatch(/Subscribed \(mid: \d+\): 128, 0/);
+    expect(result).toMatch(/Subscribed \(mid: \d+\): 128, 0/);
   });
 
   it('refuses a publish a rule denies, and lets the same topic through when no rule matches', async () => {
-    const denied = await run('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      port,
-      '-q',
-      '1',
-      '-t',
-      'site/x',
-      '-m',
-      'no',
-    ]).then(
+    const { pub } = mosquittoClients(port);
+    const denied = await pub('site/x', 'no').then(
       () => 'acknowledged',
       () => 'refused',
     );
     expect(denied).toBe('refused');
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'elsewhere/x', '-m', 'yes']);
+    await pub('elsewhere/x', 'yes');
   });
 
   it('refuses to start with a rule for no known kind of client, or one that says neither publish nor subscribe, naming each', async () => {
