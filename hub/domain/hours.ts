@@ -49,6 +49,11 @@ export interface LocalTime {
 
 const formats = new Map<string, Intl.DateTimeFormat>();
 
+/** Days in a month (1-12) of a year. */
+function monthLength(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
 /** The local date and time of a moment in a time zone (an IANA name the configuration checked). */
 export function localTime(at: number, timeZone: string): LocalTime {
   let format = formats.get(timeZone);
@@ -74,19 +79,20 @@ export function localTime(at: number, timeZone: string): LocalTime {
     weekday: DAYS.indexOf((parts['weekday'] ?? '').toLowerCase().slice(0, 3) as (typeof DAYS)[number]),
     minute: Number(parts['hour']) * 60 + Number(parts['minute']),
     day: Number(parts['day']),
-    daysInMonth: new Date(Date.UTC(year, month, 0)).getUTCDate(),
+    daysInMonth: monthLength(year, month),
   };
+}
+
+/** A local date "YYYY-MM-DD" moved by whole days (a calendar day: no change of clocks counts). */
+export function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** The local day before a local time's: its weekday and day of the month. */
 export function previousDay(t: LocalTime): Pick<LocalTime, 'weekday' | 'day' | 'daysInMonth'> {
   if (t.day > 1) return { weekday: (t.weekday + 6) % 7, day: t.day - 1, daysInMonth: t.daysInMonth };
-  const date = new Date(Date.parse(`${t.date}T00:00:00Z`) - 86_400_000);
-  const daysInMonth = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 0)).getUTCDate();
-  return { weekday: (t.weekday + 6) % 7, day: date.getUTCDate(), daysInMonth };
-}
-
-/** The day before a local date "YYYY-MM-DD". */
-export function dayBefore(date: string): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  // The last day of the month before: its day of the month is that month's length.
+  const [year, month] = addDays(t.date, -1).split('-').map(Number);
+  const daysInMonth = monthLength(year ?? 0, month ?? 0);
+  return { weekday: (t.weekday + 6) % 7, day: daysInMonth, daysInMonth };
 }

@@ -4,7 +4,7 @@
 // warm-up after opening, so the heating or cooling has time to bring the room into its band.
 // Pure; each answer is kept for the minute it was asked about, so judging every reading costs no
 // date arithmetic.
-import { dayBefore, daysOf, localTime, rangeOf, type Range } from '../domain/hours.ts';
+import { addDays, daysOf, localTime, rangeOf, type Range } from '../domain/hours.ts';
 import type { Applies } from '../domain/requirement.ts';
 
 const MINUTE = 60_000;
@@ -47,16 +47,12 @@ export function holidaysFromICalendar(text: string, timeZone: string): string[] 
       const m = moment(line);
       end = m && { date: m.date, inclusive: m.timed };
     } else if (line.startsWith('END:VEVENT') && start !== undefined) {
-      const last = end === undefined ? start : end.inclusive ? end.date : dayBefore(end.date);
+      const last = end === undefined ? start : end.inclusive ? end.date : addDays(end.date, -1);
       // A year at most: a mistyped end date cannot make thousands of holidays.
-      for (let d = start, n = 0; d <= last && n < 366; d = dayAfter(d), n++) dates.push(d);
+      for (let d = start, n = 0; d <= last && n < 366; d = addDays(d, 1), n++) dates.push(d);
     }
   }
   return dates;
-}
-
-function dayAfter(date: string): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
 export class Schedule {
@@ -106,7 +102,7 @@ export class Schedule {
     const { holidays } = this.spec;
     const today = holidays.has(date) ? [] : (week[day] ?? []);
     // Ranges that started yesterday and cross midnight belong to yesterday's hours.
-    const yesterday = holidays.has(dayBefore(date)) ? [] : (week[(day + 6) % 7] ?? []);
+    const yesterday = holidays.has(addDays(date, -1)) ? [] : (week[(day + 6) % 7] ?? []);
     const open =
       today.some(([s, e]) => (e > s ? minute >= s && minute < e : minute >= s)) ||
       yesterday.some(([s, e]) => e <= s && minute < e);
