@@ -2,6 +2,7 @@
 // position, and what went wrong — alerts, devices that went offline, equipment faults. Figures come
 // from the store's own aggregates; compliance is judged against the same requirements the alert
 // rules use; the alert history is the store's.
+import type { Occupancy } from '../rules/schedule.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { dosePercent, lex8h } from '../rules/window.ts';
 import type { Aggregate, SeriesPoint, StoreReader } from '../store/store.ts';
@@ -147,20 +148,25 @@ function seasonSpans(rulesAt: (at: number) => SiteRules, from: number, to: numbe
   return spans;
 }
 
+/** Each zone's state at a minute: open or not, and the requirements judged then. */
+type ZonesAt = (at: number) => ReadonlyMap<string, { occupancy: Occupancy; judged: ReadonlySet<string> }>;
+
 /**
- * Which requirements of a zone were judged at a time (its hours: comfort by day, set-back at
- * night), asked once per minute.
+ * The zones' state by the minute (their hours: comfort by day, set-back at night), each minute
+ * worked out once for every zone. A report spans at most a week: at most 10,080 minutes kept.
  */
-function judgedAt(rulesAt: (at: number) => SiteRules, zone: string): (at: number) => ReadonlySet<string> {
-  const byMinute = new Map<number, ReadonlySet<string>>();
+function zonesByMinute(rulesAt: (at: number) => SiteRules): ZonesAt {
+  const byMinute = new Map<number, ReturnType<ZonesAt>>();
   return (at) => {
     const minute = Math.floor(at / 60_000);
-    let keys = byMinute.get(minute);
-    if (!keys) {
-      keys = new Set(rulesAt(minute * 60_000).zones.find((z) => z.zone === zone)?.judgedNow ?? []);
-      byMinute.set(minute, keys);
+    let zones = byMinute.get(minute);
+    if (!zones) {
+      zones = new Map(
+        rulesAt(minute * 60_000).zones.map((z) => [z.zone, { occupancy: z.occupancy, judged: new Set(z.judgedNow) }]),
+      );
+      byMinute.set(minute, zones);
     }
-    return keys;
+    return zones;
   };
 }
 
@@ -174,7 +180,7 @@ async function complianceOf(
   key: string,
   spans: readonly SeasonSpan[],
   raw: (metric: string) => Promise<SeriesPoint[]>,
-  judged: (at: number) => ReadonlySet<string>,
+  zonesAt: ZonesAt,
 ): Promise<ZoneCompliance | undefined> {
   let within = 0;
   let readings = 0;
@@ -183,7 +189,9 @@ async function complianceOf(
     const req = span.rules.zones.find((z) => z.zone === zone)?.requirements.find((r) => r.key === key);
     if (!req || !isBand(req)) continue;
     shown ??= { metric: req.metric, title: req.title };
-    const points = (await raw(req.metric)).filter((p) => p.ts >= span.from && p.ts < span.to && judged(p.ts).has(key));
+    const points = (await raw(req.metric)).filter(
+      (p) => p.ts >= span.from && p.ts < span.to && zonesAt(p.ts).get(zone)?.judged.has(key) === true,
+    );
     const windows = new Map<string, SeriesPoint[]>();
     for (const w of windowsOf(req)) {
       const query = { zone, metric: req.metric, from: span.from, to: span.to, agg: w.kind, every: w.windowMs };
@@ -203,7 +211,7 @@ async function zoneSummary(
   z: SiteRules['zones'][number],
   spans: readonly SeasonSpan[],
   raw: (metric: string) => Promise<SeriesPoint[]>,
-  judged: (at: number) => ReadonlySet<string>,
+  zonesAt: ZonesAt,
 ): Promise<Omit<ZoneSummary, 'openPercent' | 'occupancyAtEnd'>> {
   const from = spans[0]?.from ?? 0;
   const to = spans.at(-1)?.to ?? 0;
@@ -223,7 +231,7 @@ async function zoneSummary(
   ];
   const compliance: ZoneCompliance[] = [];
   for (const key of keys) {
-    const c = await complianceOf(store, z.zone, key, spans, raw, judged);
+    const c = await complianceOf(store, z.zone, key, spans, raw, zonesAt);
     if (c) compliance.push(c);
   }
   return {
@@ -238,12 +246,12 @@ async function zoneSummary(
 }
 
 /** Every zone's share of [from, to) spent open by its hours, looked at every 5 minutes. */
-function openShares(rulesAt: (at: number) => SiteRules, from: number, to: number): Map<string, number> {
+function openShares(zonesAt: ZonesAt, from: number, to: number): Map<string, number> {
   const step = 5 * 60_000;
   const open = new Map<string, number>();
   let samples = 0;
   for (let t = from; t < to; t += step, samples++)
-    for (const z of rulesAt(t).zones) if (z.occupancy === 'occupied') open.set(z.zone, (open.get(z.zone) ?? 0) + 1);
+    for (const [zone, z] of zonesAt(t)) if (z.occupancy === 'occupied') open.set(zone, (open.get(zone) ?? 0) + 1);
   return new Map([...open].map(([zone, n]) => [zone, samples === 0 ? 0 : (100 * n) / samples]));
 }
 
@@ -256,8 +264,9 @@ export async function shiftReport(
 ): Promise<ShiftReport> {
   const spans = seasonSpans(rulesAt, from, to);
   const rules = rulesAt(from);
-  const shares = openShares(rulesAt, from, to);
-  const atEnd = rulesAt(to - 1);
+  const zonesAt = zonesByMinute(rulesAt);
+  const shares = openShares(zonesAt, from, to);
+  const atEnd = zonesAt(to - 1);
   const zones: ZoneSummary[] = [];
   const positions: PositionExposure[] = [];
   // 'unassigned' is not a place on the floor: its devices have no zone in the store.
@@ -269,9 +278,9 @@ export async function shiftReport(
       return points;
     };
     zones.push({
-      ...(await zoneSummary(store, z, spans, raw, judgedAt(rulesAt, z.zone))),
+      ...(await zoneSummary(store, z, spans, raw, zonesAt)),
       openPercent: shares.get(z.zone) ?? 0,
-      occupancyAtEnd: atEnd.zones.find((y) => y.zone === z.zone)?.occupancy ?? 'occupied',
+      occupancyAtEnd: atEnd.get(z.zone)?.occupancy ?? 'occupied',
     });
     const devices = [
       ...new Set((await raw('noise')).map((p) => p.device).filter((d): d is string => d !== undefined)),
