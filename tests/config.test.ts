@@ -126,6 +126,17 @@ describe('configuration', () => {
     expect(found).toMatch(/zones\.0\.hours.*funday/);
   });
 
+  it('refuses "__proto__" as a name anywhere in the file, where a mapping of names would drop it unseen', () => {
+    const path = file(
+      'proto.yaml',
+      'site:\n  hours: { __proto__: "08:00-20:00", mon: "08:00-20:00" }\nserial:\n  - { path: /dev/ttyUSB0, gateway: gw-1, devices: { __proto__: floor-a } }\n',
+    );
+    expect(problems({ FLOORWATCH_CONFIG: path })).toEqual([
+      expect.stringMatching(/^site\.hours\.__proto__ \[in .*proto\.yaml\]: "__proto__" is not a name/),
+      expect.stringMatching(/^serial\.0\.devices\.__proto__ /),
+    ]);
+  });
+
   it('refuses to start on a holiday calendar it cannot read, naming the file', async () => {
     const { ruleSettings } = await import('../hub/rules/site.ts');
     const path = file('calendar.yaml', 'site:\n  holiday_calendar: ./no-such.ics\n');

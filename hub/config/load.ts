@@ -35,7 +35,25 @@ function readSettingsFile(file: string, cwd: string): Record<string, unknown> {
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed))
     throw new ConfigError([`${file} must hold a mapping of settings at the top level`]);
+  const forbidden = prototypeKeys(parsed, []);
+  if (forbidden.length > 0)
+    throw new ConfigError(
+      forbidden.map((path) => `${path} [in ${file}]: "__proto__" is not a name floorwatch.yaml can use; remove it`),
+    );
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * Where the file uses the key "__proto__". A mapping keyed by names the site chooses (opening
+ * hours, serial devices) would drop it without a word when checked; it is refused here, by path.
+ */
+function prototypeKeys(value: unknown, path: (string | number)[]): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, inner]) =>
+    key === '__proto__'
+      ? [[...path, key].join('.')]
+      : prototypeKeys(inner, [...path, Array.isArray(value) ? Number(key) : key]),
+  );
 }
 
 /** Reads, merges and checks the configuration. Throws ConfigError listing every problem found. */
