@@ -385,7 +385,7 @@ describe('the API on in-memory parts', () => {
         '/api/v1/silences',
         {
           matchers: { zone: 'floor-a' },
-          recurrence: { every: 'week', days: ['funday'], start: '02:00', duration: '2h' },
+          recurrence: { every: 'week', days: ['constructor'], start: '02:00', duration: '2h' },
           createdBy: 'a',
         },
         'recurrence.days.0: must be a day: sun, mon, tue, wed, thu, fri, sat',

@@ -114,7 +114,8 @@ export function rulesOnLedger(
     log: log.child({ part: 'alerts' }),
     outbox,
     notices: everyNotice.map((r) => r.name),
-    routes,
+    // No receivers: nothing to route, and no lookup per transition.
+    ...(receivers.length > 0 && { routes }),
     publish: options.publish,
     onEvent: (e) => options.feed.publishAlert(e),
     ...(term !== undefined && { term }),
