@@ -15,11 +15,17 @@ import type { Season } from '../hub/domain/zone.ts';
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 const SITE = 'Floor 3 <script>window.__pwned=2</script>';
+/** Opening hours that start two hours from now and last one: closed while these tests run. */
+const LATER = (() => {
+  const hh = (h: number) => String(h % 24).padStart(2, '0');
+  const hour = new Date().getUTCHours();
+  return `${hh(hour + 2)}:00-${hh(hour + 3)}:00`;
+})();
 const CONFIG = {
-  site: { name: SITE, season: 'winter' },
+  site: { name: SITE, season: 'winter', timezone: 'UTC' },
   zones: [
     { id: 'floor-a', name: 'Floor A — calls', type: 'call_floor' },
-    { id: 'quiet-1', name: HOSTILE, type: 'quiet_room' },
+    { id: 'quiet-1', name: HOSTILE, type: 'quiet_room', hours: { daily: LATER } },
     { id: 'server-room', name: 'Server room', type: 'server_room' },
   ],
   devices: [
@@ -181,6 +187,11 @@ describe('the floor page', () => {
     expect(await page.locator('[data-zone="floor-a"] .badge').textContent()).toBe('Warning');
     expect(await page.locator('[data-zone="server-room"] .badge').textContent()).toBe('Critical');
     expect(await page.locator('[data-zone="quiet-1"] .badge').textContent()).toBe('No recent data');
+    // Whether each zone is open by its hours, and so which rules it is judged by.
+    expect(await page.locator('[data-zone="floor-a"] .zone-meta').textContent()).toMatch(/· open$/);
+    expect(await page.locator('[data-zone="quiet-1"] .zone-meta').textContent()).toMatch(
+      /· closed \(set-back rules\)$/,
+    );
     await page.locator('#devices tr[data-device="hs-1"]', { hasText: 'online' }).waitFor();
     expect(await page.locator('#devices tr[data-device="env-q1"]').textContent()).toContain('offline');
     await page.locator('#live', { hasText: 'Live' }).waitFor();

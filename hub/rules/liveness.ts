@@ -44,7 +44,7 @@ const OBSERVED_MAX_MS = 6 * 3_600_000;
  * (a device that sends in batches is judged by the pause between batches, never by the samples
  * inside one), within bounds; undefined until it has shown a cadence.
  */
-export function observedInterval(l: Liveness): number | undefined {
+function observedInterval(l: Liveness): number | undefined {
   const gaps = l.gaps ?? [];
   if (gaps.length < GAPS_NEEDED) return undefined;
   return Math.min(OBSERVED_MAX_MS, Math.max(OBSERVED_MIN_MS, ...gaps));
