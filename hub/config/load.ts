@@ -46,13 +46,15 @@ function readSettingsFile(file: string, cwd: string): Record<string, unknown> {
 /**
  * Where the file uses the key "__proto__". A mapping keyed by names the site chooses (opening
  * hours, serial devices) would drop it without a word when checked; it is refused here, by path.
+ * Each mapping is looked at once: YAML aliases can make a document refer to itself.
  */
-function prototypeKeys(value: unknown, path: (string | number)[]): string[] {
-  if (typeof value !== 'object' || value === null) return [];
+function prototypeKeys(value: unknown, path: (string | number)[], seen = new Set<object>()): string[] {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return [];
+  seen.add(value);
   return Object.entries(value).flatMap(([key, inner]) =>
     key === '__proto__'
       ? [[...path, key].join('.')]
-      : prototypeKeys(inner, [...path, Array.isArray(value) ? Number(key) : key]),
+      : prototypeKeys(inner, [...path, Array.isArray(value) ? Number(key) : key], seen),
   );
 }
 
