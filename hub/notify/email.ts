@@ -7,7 +7,7 @@ import nodemailer from 'nodemailer';
 import type { ReceiverConfig } from '../config/notify.ts';
 import { escapeHtml as e } from '../reports/html.ts';
 import { GROUP_BATCH, messageOf, type Message } from './message.ts';
-import type { OutboxTarget } from './outbox.ts';
+import type { OutboxRow, OutboxTarget } from './outbox.ts';
 import { DeliveryRefused } from './webhook.ts';
 
 type EmailConfig = NonNullable<ReceiverConfig['email']>;
@@ -39,6 +39,13 @@ export function emailHtml(m: Message): string {
   return `<!doctype html><html><body style="font:14px/1.4 sans-serif"><h2>${e(m.title)}</h2><table border="1" cellpadding="4" style="border-collapse:collapse"><tr><th>Event</th><th>Severity</th><th>Zone</th><th>What</th><th>When</th></tr>${rows}</table>${more}<p><small>floorwatch, ${e(m.site)}</small></p></body></html>`;
 }
 
+/** The outbox rows a message carries, "12" or first and last ("12-57"): one short header for a group of hundreds. */
+function deliveryIds(rows: readonly OutboxRow[]): string {
+  const first = rows[0]?.id;
+  const last = rows.at(-1)?.id;
+  return first === last ? String(first) : `${first}-${last}`;
+}
+
 export function emailTarget(name: string, config: EmailConfig, timeZone: string): OutboxTarget {
   const url = new URL(config.smtp);
   const secure = url.protocol === 'smtps:';
@@ -65,7 +72,7 @@ export function emailTarget(name: string, config: EmailConfig, timeZone: string)
           subject: m.title,
           text: emailText(m),
           html: emailHtml(m),
-          headers: { 'X-Floorwatch-Delivery': rows.map((r) => r.id).join(',') },
+          headers: { 'X-Floorwatch-Delivery': deliveryIds(rows) },
         });
       } catch (err) {
         const { responseCode: reply, command } = err as { responseCode?: unknown; command?: unknown };

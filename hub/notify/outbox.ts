@@ -103,6 +103,8 @@ function ensureSchema(db: Database.Database): void {
   const columns = new Set((db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[]).map((c) => c.name));
   if (!columns.has('grp')) db.exec('ALTER TABLE outbox ADD COLUMN grp TEXT');
   if (!columns.has('due_at')) db.exec('ALTER TABLE outbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0');
+  // A group's rows found without reading every row a receiver that is away has waiting.
+  db.exec('CREATE INDEX IF NOT EXISTS outbox_group ON outbox (target, grp, due_at)');
 }
 
 interface Lane {
