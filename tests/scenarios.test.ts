@@ -272,7 +272,6 @@ const cases: Case[] = [
           sensors: [
             { device: 'gu-env1', metric: 'co2' },
             { device: 'gu-env2', metric: 'noise' },
-            ...Array.from({ length: 18 }, (_, i) => ({ device: `gu-t${i + 1}`, metric: 'temperature' })),
           ],
         },
       ],
@@ -343,11 +342,11 @@ const cases: Case[] = [
       }
       const { gateways } = await run.hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways');
       expect(gateways.find((g) => g.gateway === 'gu-gw1')).toMatchObject({ status: 'online', connected: true });
-      // The floor's chat hears of the unplug once, for all twenty sensors, and once of the replug.
+      // The floor's chat hears of the unplug once, for the sensors behind it, and once of the replug.
       await eventually(() => chat.length >= 2, { what: 'the two notices in the floor chat' });
       expect(chat).toEqual([
         expect.stringMatching(
-          /^floorwatch: \[CRITICAL\] Firing: gateway gu-gw1 is offline; the offline alerts of the 20 devices behind it are held/,
+          /^floorwatch: \[CRITICAL\] Firing: gateway gu-gw1 is offline; the offline alerts of the 2 devices behind it are held/,
         ),
         expect.stringMatching(/^floorwatch: Resolved: gateway gu-gw1 is offline/),
       ]);
