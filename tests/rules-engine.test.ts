@@ -262,9 +262,23 @@ describe('liveness and dependencies', () => {
         { path: '/dev/ttyUSB0', gateway: 'gw-1', devices: Object.fromEntries(sensors.map((s) => [s, 'floor-a'])) },
       ],
     });
-    const report = () => sensors.forEach((s, i) => f.reading(s, 'temperature', 21 + i / 10));
+    // The gateway's own $FWG arrive as its heartbeats: a cadence, but its presence judges it.
+    const report = () => {
+      sensors.forEach((s, i) => f.reading(s, 'temperature', 21 + i / 10));
+      f.feed({
+        type: 'heartbeat',
+        heartbeat: { device: 'gw-1', zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} },
+      });
+    };
     f.status({ subject: 'gateway', id: 'gw-1', zone: '', status: 'online' });
-    run(f, 5 * MINUTE, MINUTE, report);
+    run(f, 8 * MINUTE, MINUTE, report);
+    // The gateway's $FWH for its sensors came after their last readings: no stale metric either.
+    f.clock.advance(30 * SECOND);
+    for (const s of sensors)
+      f.feed({
+        type: 'heartbeat',
+        heartbeat: { device: s, zone: 'floor-a', ts: f.clock.t, status: 'ok', components: {} },
+      });
     f.status({ subject: 'gateway', id: 'gw-1', zone: '', status: 'offline' });
     run(f, 30 * MINUTE, MINUTE, () => undefined);
     // One alert (escalated once, being critical and unacknowledged), nothing for the sensors.

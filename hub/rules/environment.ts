@@ -10,7 +10,7 @@ import type { Reading } from '../domain/reading.ts';
 import { tenths, zoneLabel, type Finding } from './alerts.ts';
 import { addLevel, projectedLex8h } from './exposure.ts';
 import type { DeviceState, Evaluation } from './lifecycle.ts';
-import { DEFAULT_INTERVAL_MS, heard } from './liveness.ts';
+import { DEFAULT_INTERVAL_MS, heard, heldByGateway } from './liveness.ts';
 import { LIVENESS } from './requirements.ts';
 import { evaluateThreshold, newThresholdState, type ThresholdOutcome } from './threshold.ts';
 import { dosePercent, Window, type Bucket } from './window.ts';
@@ -117,6 +117,7 @@ export function environmentTick(ev: Evaluation, id: string, d: DeviceState): voi
       track.stale ||
       track.intervalMs === undefined ||
       d.life.offline ||
+      heldByGateway(ev, id) ||
       !(heardOtherwise || online) ||
       now < ev.site.graceUntil
     )

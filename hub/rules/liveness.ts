@@ -167,17 +167,25 @@ function gatewayDown(ev: Evaluation, id: string): boolean {
   );
 }
 
+/** Whether the device is behind a gateway that is down: the gateway's one alert speaks for it. */
+export function heldByGateway(ev: Evaluation, id: string): boolean {
+  const gw = ev.site.settings.gatewayOf.get(id);
+  return gw !== undefined && gatewayDown(ev, gw);
+}
+
 /** A device's silence at the tick: declared devices by their interval, others by their last will only. */
 export function livenessTick(ev: Evaluation, id: string, d: DeviceState): void {
   const { now, site } = ev;
   const declared = site.settings.devices.get(id);
   const gw = site.settings.gatewayOf.get(id);
   const watched = declared !== undefined || gw !== undefined;
-  // A device no one declared is judged by the cadence it has shown; until then only its last will speaks.
-  const observed = watched ? undefined : observedInterval(d.life);
+  // A device no one declared is judged by the cadence it has shown; until then only its last will
+  // speaks. A serial gateway's own frames are not: its gateway_offline alert speaks for it.
+  const gateway = site.behind.has(id) || ev.state.gateways.has(id);
+  const observed = watched || gateway ? undefined : observedInterval(d.life);
   if (!watched && observed === undefined && d.life.presence?.status !== 'offline') return;
   if (now < site.graceUntil) return;
-  if (gw !== undefined && gatewayDown(ev, gw)) return;
+  if (heldByGateway(ev, id)) return;
   // Silence counts from the newest of: last data, a birth, this start, the gateway coming back.
   const since = Math.max(
     d.life.lastSeen ?? -Infinity,
