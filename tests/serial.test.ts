@@ -263,7 +263,7 @@ describe('serial configuration', () => {
           'zones: [{id: floor-a}]',
           'serial:',
           '  - {path: /dev/ttyUSB0, gateway: gw-1, devices: {env-1: floor-b}}',
-          '  - {path: /dev/ttyUSB0, gateway: gw-1, devices: {env-1: floor-a}}',
+          '  - {path: /dev/ttyUSB0, gateway: gw-1, zone: lobby, devices: {env-1: floor-a}}',
         ].join('\n'),
       );
     expect(crossChecked).toThrow(ConfigError);
@@ -276,6 +276,7 @@ describe('serial configuration', () => {
         ),
         expect.stringMatching(/^serial\.1\.path .*listed twice/),
         expect.stringMatching(/^serial\.1\.gateway .*listed on two ports/),
+        expect.stringMatching(/^serial\.1\.zone \(found "lobby"\): names zone "lobby", which is not under zones/),
         expect.stringMatching(/^serial\.1\.devices\.env-1 .*already behind the gateway on \/dev\/ttyUSB0/),
       ]);
     }

@@ -89,6 +89,8 @@ export const serialPortSchema = z.strictObject({
   path: z.string().min(1),
   baud_rate: integer(50, 4_000_000).default(9600),
   gateway: id,
+  /** The zone the gateway's own alerts belong to; default: the zone of the devices behind it, when they share one. */
+  zone: id.optional(),
   /** How often the gateway sends $FWG; after 3 intervals without any frame it is offline. */
   alive_interval: duration.default('10s'),
   devices: z
@@ -183,6 +185,13 @@ export function checkSite(cfg: SiteLists, ctx: z.core.$RefinementCtx): void {
         path: ['serial', i, 'gateway'],
         message: `gateway "${port.gateway}" is listed on two ports`,
         input: port.gateway,
+      });
+    if (port.zone !== undefined && !zoneIds.has(port.zone))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serial', i, 'zone'],
+        message: `names zone "${port.zone}", which is not under zones (known: ${[...zoneIds].join(', ') || 'none'})`,
+        input: port.zone,
       });
     for (const [device, zone] of Object.entries(port.devices)) {
       if (!zoneIds.has(zone)) {

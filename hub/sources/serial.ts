@@ -91,7 +91,12 @@ class Gateway {
     private readonly config: SerialPortConfig,
     private readonly deps: Required<SerialSourceOptions>,
   ) {
-    this.zones = new Map(Object.entries(config.devices));
+    const zones = new Map(Object.entries(config.devices));
+    // The gateway's own frames and status belong to its zone, or to the one its devices share.
+    const shared = new Set(zones.values());
+    const zone = config.zone ?? (shared.size === 1 ? [...shared][0] : undefined);
+    if (zone !== undefined && !zones.has(config.gateway)) zones.set(config.gateway, zone);
+    this.zones = zones;
     this.silenceMs = SILENT_INTERVALS * ms(config.alive_interval);
     this.log = deps.log.child({ gateway: config.gateway, port: config.path });
     this.splitter = new FrameSplitter({
@@ -252,6 +257,7 @@ class Gateway {
         device: gateway,
         payload: Buffer.from(status),
         receivedAt: at,
+        ...(this.zones.get(gateway) !== undefined && { zone: this.zones.get(gateway) }),
       })
       .catch((err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);
