@@ -11,8 +11,9 @@ import { Lifecycle } from './compose/lifecycle.ts';
 import { openMqtt } from './compose/mqtt.ts';
 import { openStorage } from './compose/storage.ts';
 import type { Config } from './config/config.ts';
-import { startAlerting, type Alerting, type AlertingOptions } from './compose/alerting.ts';
+import { startAlerting, type Alerting, type AlertingOptions, type Ticker } from './compose/alerting.ts';
 import { startClusterAlerting } from './compose/cluster.ts';
+import type { Timers } from './notify/outbox.ts';
 import { openBridges } from './compose/bridges.ts';
 import { startDiscovery } from './compose/discovery.ts';
 import { nodeId } from './config/cluster.ts';
@@ -24,6 +25,10 @@ export interface HubOptions {
   config: Config;
   log?: Logger;
   now?: () => number;
+  /** Runs the rules' clock tick; with `now`, a test on simulated time ticks on it too. */
+  ticker?: Ticker;
+  /** The notifications' waits (grouping, retries); with `now`, on simulated time too. */
+  timers?: Timers;
   /** Process metrics (CPU, memory) in /metrics; off in tests that run several hubs. */
   processMetrics?: boolean;
   /** False only in benchmarks that measure what the journal's fsync costs. */
@@ -72,6 +77,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       feed: intake.feed,
       log,
       now,
+      ...(options.ticker && { ticker: options.ticker }),
+      ...(options.timers && { timers: options.timers }),
       bridges,
       hubStatus: () => {
         const status = journal.status();

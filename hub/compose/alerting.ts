@@ -35,7 +35,8 @@ export interface AlertingOptions {
   /** Store and journal health, minus the disk, which is read here. */
   hubStatus: () => Omit<HubStatus, 'diskFreePercent'>;
   timers?: Timers;
-  tickMs?: number;
+  /** Runs the clock tick; every second of real time unless a test runs it on simulated time. */
+  ticker?: Ticker;
   /** External brokers that get the alerts (`bridges` with out.alerts). */
   bridges?: readonly BridgeLink[];
 }
@@ -49,6 +50,9 @@ export interface Alerting {
 }
 
 export const TICK_MS = 1000;
+
+/** Starts calling `tick`, one call at a time; the function returned stops it and waits for the one running. */
+export type Ticker = (tick: () => Promise<void>) => () => Promise<void>;
 const PRUNE_EVERY_MS = 3_600_000;
 
 /** The rules' working parts on a ledger: the outbox, the notifier and the engine. */
@@ -202,16 +206,18 @@ export function rulesOnLedger(
   };
 }
 
-/** Runs the tick every `everyMs`, one at a time; the function returned stops it and waits for the one running. */
-export function tickEvery(parts: RulesOnLedger, everyMs: number): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= parts.tick().finally(() => (running = undefined));
-  }, everyMs);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await running;
+/** The tick every `everyMs` of real time. */
+export function tickEvery(everyMs: number): Ticker {
+  return (tick) => {
+    let running: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      running ??= tick().finally(() => (running = undefined));
+    }, everyMs);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await running;
+    };
   };
 }
 
@@ -230,7 +236,7 @@ export function startOwnAlerts(
     deliveryPrefix: `${node}-`,
     hubExtras: () => ({ node, ...hubExtras() }),
   });
-  const stopTicking = tickEvery(parts, options.tickMs ?? TICK_MS);
+  const stopTicking = (options.ticker ?? tickEvery(TICK_MS))(() => parts.tick());
   return {
     stop: async () => {
       await stopTicking();
@@ -279,7 +285,7 @@ export function startAlerting(options: AlertingOptions): Alerting {
     },
   });
 
-  const stopTicking = tickEvery(parts, options.tickMs ?? TICK_MS);
+  const stopTicking = (options.ticker ?? tickEvery(TICK_MS))(() => parts.tick());
 
   // The API reads alerts from a read-only view of the ledger; only an operator's change goes through the engine.
   const access = alertAccess(

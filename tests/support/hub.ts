@@ -9,6 +9,8 @@ import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../hub/config/config.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
+import type { Ticker } from '../../hub/compose/alerting.ts';
+import type { Timers } from '../../hub/notify/outbox.ts';
 import { freePort } from './influxd.ts';
 
 export interface TestHubOptions {
@@ -17,6 +19,10 @@ export interface TestHubOptions {
   config?: Record<string, unknown>;
   dataDir?: string;
   now?: () => number;
+  /** Runs the rules' clock tick (on simulated time, with `now`); every second of real time otherwise. */
+  ticker?: Ticker;
+  /** The notifications' waits (grouping, retries), on simulated time with `now`; real timers otherwise. */
+  timers?: Timers;
   /** The address to listen on; 127.0.0.1 unless a test needs another host's view. */
   bind?: string;
   /** The hub's log, for tests that read what it says (see capturedLog); silent otherwise. */
@@ -95,6 +101,8 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   const hub = await startHub({
     config,
     ...(options.now && { now: options.now }),
+    ...(options.ticker && { ticker: options.ticker }),
+    ...(options.timers && { timers: options.timers }),
     ...(options.log && { log: options.log }),
   });
   return wrap(hub, dataDir);
