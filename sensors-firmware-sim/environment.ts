@@ -116,13 +116,25 @@ export class ZoneEnvironment {
     // Starts in the steady state of its current occupancy, so a run does not begin with a transient.
     const season = seasonOf(site, start);
     const fill = zone.seats > 0 ? this.people(start) / zone.seats : 0;
-    this.temperature = this.setpoint(season) + (zone.type === 'server_room' ? 0 : fill);
+    this.temperature = this.setback(start) ?? this.setpoint(season) + (zone.type === 'server_room' ? 0 : fill);
     this.moisture = zone.type === 'server_room' ? 45 : BASE_HUMIDITY[season] + 6 * fill;
     this.co2 = this.co2Target(start);
   }
 
   private setpoint(season: Season): number {
     return this.zone.setpoint ?? (this.zone.type === 'server_room' ? 22 : SETPOINT[season]);
+  }
+
+  /** The set-back temperature the HVAC holds at t (its set-back hours, or stuck in set-back), if any. */
+  private setback(t: number): number | undefined {
+    const setback = this.zone.setback;
+    if (!setback) return undefined;
+    if (this.timeline.active('setback_stuck', this.zone.id, t)) return setback.temperature;
+    const minute = Math.floor((t + utcOffsetMs(this.site.utc_offset)) / 60_000) % 1440;
+    const from = minutesOf(setback.from);
+    const to = minutesOf(setback.to);
+    const inside = from <= to ? minute >= from && minute < to : minute >= from || minute < to;
+    return inside ? setback.temperature : undefined;
   }
 
   private people(t: number): number {
@@ -159,8 +171,11 @@ export class ZoneEnvironment {
     }
     // People warm the room by up to 1 °C above the setpoint (HVAC working), 2 °C without it.
     const failed = this.timeline.active('hvac_failure', this.zone.id, t) !== undefined;
-    const target = failed ? FREE_RUNNING[season] + 2 * fill : this.setpoint(season) + fill;
-    this.temperature = relax(this.temperature, target, dt, failed ? TAU_DRIFT_MS : TAU_HVAC_MS);
+    const setback = this.setback(t);
+    const target = failed ? FREE_RUNNING[season] + 2 * fill : (setback ?? this.setpoint(season) + fill);
+    // Set back, the HVAC lets the building cool at its own slow pace; it heats back at its usual one.
+    const drifting = failed || (setback !== undefined && this.temperature > setback);
+    this.temperature = relax(this.temperature, target, dt, drifting ? TAU_DRIFT_MS : TAU_HVAC_MS);
     // People add moisture; ventilation takes it away (6 %RH at full occupancy, up to 3× that on low airflow).
     const ventilation = Math.min(3, (FRESH_AIR_PER_SEAT * Math.max(this.zone.seats, 1)) / this.airflow(t));
     this.moisture = relax(this.moisture, BASE_HUMIDITY[season] + 6 * fill * ventilation, dt, TAU_HVAC_MS);

@@ -283,6 +283,11 @@ export class Firmware {
     return this.until(() => !this.connecting && (!this.connected || this.inFlight < this.window()));
   }
 
+  /** Resolves when no reading it sent waits for its acknowledgement (a device offline has none on the way). */
+  settled(): Promise<void> {
+    return this.until(() => !this.connecting && (!this.connected || (this.inFlight === 0 && this.buffer.size === 0)));
+  }
+
   /** Resolves when connected with every reading delivered and acknowledged. */
   delivered(): Promise<void> {
     return this.until(() => this.connected && this.inFlight === 0 && this.buffer.size === 0);

@@ -139,6 +139,14 @@ export function checkFleet(fleet: FleetEntries, ctx: z.core.$RefinementCtx): voi
         input: scenario.zone,
       });
     }
+    if (scenario.type === 'setback_stuck' && fleet.zones.find((z) => z.id === scenario.zone)?.setback === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scenarios', i, 'zone'],
+        message: 'setback_stuck needs a zone with a setback',
+        input: scenario.zone,
+      });
+    }
     if ('device' in scenario) {
       const metrics = sensorMetrics.get(scenario.device);
       if (metrics === undefined) {

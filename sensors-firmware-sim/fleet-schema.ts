@@ -28,6 +28,8 @@ const zoneSchema = z.strictObject({
   shifts: z.array(z.strictObject({ start: clockTime, end: clockTime })).optional(),
   /** HVAC temperature setpoint, °C; default from the season (server room 22). */
   setpoint: z.number().min(5).max(35).optional(),
+  /** HVAC set-back: the lower temperature it holds from `from` to `to` (local time, may cross midnight). */
+  setback: z.strictObject({ temperature: z.number().min(5).max(30), from: clockTime, to: clockTime }).optional(),
 });
 
 const bufferSchema = z

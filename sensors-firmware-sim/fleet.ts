@@ -22,6 +22,7 @@ export interface ZoneSpec {
   seats: number;
   shifts: Array<{ start: string; end: string }>;
   setpoint?: number;
+  setback?: { temperature: number; from: string; to: string };
 }
 
 type SensorEntry = FleetEntries['sensors'][number];

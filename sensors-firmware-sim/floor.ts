@@ -57,6 +57,11 @@ export interface FloorOptions {
    * still on their way.
    */
   gatewayHold?: (gateway: string, moment: GatewayMoment, framesWritten: number) => Promise<void>;
+  /**
+   * Awaited once a device's connection has died (a dropout) before simulated time moves on: the
+   * broker notices a dead socket in its own time, for which stepped minutes are milliseconds.
+   */
+  dropoutHold?: (device: string) => Promise<void>;
 }
 
 export type GatewayMoment = 'plugged' | 'unplugging' | 'unplugged';
@@ -82,8 +87,8 @@ export class Floor {
   readonly environments = new Map<string, ZoneEnvironment>();
   readonly firmware = new Map<string, Firmware>();
   readonly gateways = new Map<string, SerialGateway>();
-  /** Starting the gateways, then each unplug and replug in turn: simulated time waits for it. */
-  private gatewayWork: Promise<void> = Promise.resolve();
+  /** Starting the gateways, each unplug and replug, each dropout's hold, in turn: simulated time waits for it. */
+  private held: Promise<void> = Promise.resolve();
   private readonly randoms = new Map<string, Random>();
   private readonly loops: Loop[] = [];
   /** Last value of each (sensor, metric), which a stuck sensor keeps repeating. */
@@ -146,16 +151,16 @@ export class Floor {
     for (const sensor of fleet.sensors) {
       // A phase within the interval, so sensors do not all report at the same instant.
       this.every(start + hashFraction(sensor.id, 1) * sensor.interval, sensor.interval, (t) => this.sample(sensor, t));
-      this.every(start + hashFraction(sensor.id, 2) * sensor.heartbeat_interval, sensor.heartbeat_interval, () =>
-        this.firmware.get(sensor.id)?.heartbeat('ok'),
-      );
+      this.every(start + hashFraction(sensor.id, 2) * sensor.heartbeat_interval, sensor.heartbeat_interval, (t) => {
+        if (!this.timeline.active('stops_reporting', sensor.id, t)) this.firmware.get(sensor.id)?.heartbeat('ok');
+      });
     }
     for (const device of fleet.devices) {
       this.every(start + hashFraction(device.id, 2) * device.heartbeat_interval, device.heartbeat_interval, (t) =>
         this.beat(device, t),
       );
     }
-    this.gatewayWork = Promise.all(fleet.gateways.map((g) => this.startGateway(g))).then(() => undefined);
+    this.held = Promise.all(fleet.gateways.map((g) => this.startGateway(g))).then(() => undefined);
     for (const scenario of fleet.scenarios) {
       if (scenario.type !== 'gateway_unplugged') continue;
       const { from, to } = this.timeline.window(scenario);
@@ -190,7 +195,7 @@ export class Floor {
 
   /** Pulls the gateway's cable (its port closes and the pty pair disappears, as a USB adapter does) or puts it back. */
   private plug(id: string, plugged: boolean): void {
-    this.gatewayWork = this.gatewayWork.then(async () => {
+    this.held = this.held.then(async () => {
       const gateway = this.gateways.get(id);
       const line = this.options.lines?.get(id);
       if (!gateway || !line || this.stopped) return;
@@ -237,11 +242,15 @@ export class Floor {
     if (dropout && !this.silent.has(sensor.id)) {
       this.silent.add(sensor.id);
       fw.dropConnection();
+      const hold = this.options.dropoutHold;
+      if (hold) this.held = this.held.then(() => hold(sensor.id));
     } else if (!dropout && this.silent.has(sensor.id)) {
       this.silent.delete(sensor.id);
       fw.restoreConnection();
     }
 
+    // Its measuring task has hung: still connected, it sends nothing.
+    if (timeline.active('stops_reporting', sensor.id, t)) return;
     const room = env.at(t);
     const values: Record<string, number> = {};
     for (const metric of sensor.metrics) {
@@ -300,18 +309,27 @@ export class Floor {
 
   /** For a SteppedClock: waits until no device is ahead of the broker by more than its window. */
   async ready(): Promise<void> {
-    await this.gatewayWork;
+    await this.held;
     for (const fw of this.firmware.values()) await fw.ready();
+  }
+
+  /**
+   * Waits until no reading sent so far waits for the broker's acknowledgement; a device that is
+   * offline (a dropout) has none on the way. Serial frames are not acknowledged: see gatewayHold.
+   */
+  async acknowledged(): Promise<void> {
+    await this.held;
+    for (const fw of this.firmware.values()) await fw.settled();
   }
 
   /** Waits until every device is connected with everything delivered. */
   async delivered(): Promise<void> {
-    await this.gatewayWork;
+    await this.held;
     await Promise.all([...this.firmware.values()].map((fw) => fw.delivered()));
   }
 
   async online(): Promise<void> {
-    await this.gatewayWork;
+    await this.held;
     await Promise.all([...this.firmware.values()].map((fw) => fw.online()));
   }
 
@@ -349,7 +367,7 @@ export class Floor {
     this.stopped = true;
     for (const loop of this.loops) loop.cancel();
     // A failed unplug or replug has already failed ready(); stopping goes on regardless.
-    await this.gatewayWork.catch(() => undefined);
+    await this.held.catch(() => undefined);
     await Promise.all([
       ...[...this.firmware.values()].map((fw) => fw.stop()),
       ...[...this.gateways.values()].map((g) => g.stop()),

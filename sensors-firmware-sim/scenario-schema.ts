@@ -23,6 +23,8 @@ export const scenarioSchema = z.discriminatedUnion('type', [
     codes: z.array(z.string().regex(ID_PATTERN)).min(1).default(['noise', 'drop_outs']),
     ...when,
   }),
+  z.strictObject({ type: z.literal('setback_stuck'), zone: id, ...when }),
+  z.strictObject({ type: z.literal('stops_reporting'), device: id, ...when }),
   z.strictObject({ type: z.literal('stuck_sensor'), device: id, metric: metric.optional(), ...when }),
   z.strictObject({
     type: z.literal('spikes'),

@@ -235,6 +235,8 @@ describe('fleet file', () => {
         scenarios: [
           { type: 'cooling_failure', zone: 'floor-a', at: '1m' },
           { type: 'spikes', device: 'env-1', metric: 'noise', value: 120, at: '5m' },
+          { type: 'setback_stuck', zone: 'floor-a', at: '7h' },
+          { type: 'stops_reporting', device: 'hs-a', at: '1m' },
         ],
       }),
     ).toThrow(
@@ -244,6 +246,8 @@ describe('fleet file', () => {
         'devices.0.id (found "hs-a"): device "hs-a" is listed twice [in the fleet]',
         'scenarios.0.zone (found "floor-a"): cooling_failure needs a zone of type server_room [in the fleet]',
         'scenarios.1.metric (found "noise"): sensor "env-1" does not measure noise (it measures co2) [in the fleet]',
+        'scenarios.2.zone (found "floor-a"): setback_stuck needs a zone with a setback [in the fleet]',
+        'scenarios.3.device (found "hs-a"): names "hs-a", which is not one of the sensors [in the fleet]',
       ]),
     );
   });
