@@ -3,7 +3,6 @@
 // and Teams take them: an unacknowledged critical is reminded at its route's repeat interval
 // (escalation going the same way) until it is acknowledged; twenty headsets falling silent at
 // once are one grouped notice, and their return one grouped resolved notice.
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { pino } from 'pino';
@@ -16,17 +15,13 @@ import { AlertLedger } from '../hub/rules/ledger.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
 import { ManualClock, MINUTE, SECOND, T0 } from './rules-fixtures.ts';
 import { eventually, tempDir, testEnv } from './support/hub.ts';
-
-interface Post {
-  path: string;
-  body: Record<string, unknown>;
-}
+import { startPostReceiver, type Post, type PostReceiver } from './support/receiver.ts';
 
 const HEADSETS = Array.from({ length: 20 }, (_, i) => `hs-b${i + 1}`);
 
 describe('routes, reminders and groups', () => {
   let dir: string;
-  let receiver: Server;
+  let receiver: PostReceiver;
   let posts: Post[];
   let base: string;
   let clock: ManualClock;
@@ -37,18 +32,9 @@ describe('routes, reminders and groups', () => {
 
   beforeEach(async () => {
     dir = tempDir('floorwatch-routing-');
-    posts = [];
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        posts.push({ path: req.url ?? '', body: JSON.parse(body) as Record<string, unknown> });
-        res.writeHead(req.url === '/teams' ? 202 : 200).end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const address = receiver.address();
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    receiver = await startPostReceiver((path) => (path === '/teams' ? 202 : 200));
+    posts = receiver.posts;
+    base = receiver.url;
     lsn = 0;
   });
 
@@ -100,7 +86,7 @@ describe('routes, reminders and groups', () => {
     await parts.close();
     ledger.close();
     await store.close();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,33 +1,25 @@
 // Every scenario documented in sensors-firmware-sim/README.md, run on simulated time against a
 // real hub, produces the readings the README says it does. Each case lists the alerts it should
 // raise under the default requirements in `alerts`; the check runs for every alert listed. Notices
-// routed to people go to a chat receiver here, to count them.
-import { createServer } from 'node:http';
+// routed to people go to a chat receiver here, to count them. The hub lives on the floor's time
+// (tests/support/floor-run.ts): what it judges by the clock happens at the simulated moment.
 import { afterAll, describe, expect, it } from 'vitest';
-import { SteppedClock } from '../sensors-firmware-sim/clock.ts';
-import { BROKEN_PAYLOADS, Floor, startGatewayLines, type GatewayMoment } from '../sensors-firmware-sim/floor.ts';
-import { parseFleet } from '../sensors-firmware-sim/fleet.ts';
-import { hubDeclarations } from '../sensors-firmware-sim/hub-declarations.ts';
+import { BROKEN_PAYLOADS, type Floor, type GatewayMoment } from '../sensors-firmware-sim/floor.ts';
 import type { GatewayState } from '../hub/sources/serial.ts';
-import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
+import { eventually, storeCaughtUp, type TestHub } from './support/hub.ts';
+import { MINUTE, startFloorRun } from './support/floor-run.ts';
+import { startPostReceiver } from './support/receiver.ts';
 
-const MINUTE = 60_000;
+/** A Slack-like receiver: the headers of the messages posted to it give the notices, in order. */
+const chat = await startPostReceiver();
+afterAll(() => chat.close());
+const chatHeaders = () =>
+  chat.posts.map((p) => (p.body as { blocks: Array<{ text?: { text: string } }> }).blocks[0]?.text?.text ?? '');
 
-/** A Slack-like receiver: the headers of the messages posted to it, in order. */
-const chat: string[] = [];
-const chatServer = createServer((req, res) => {
-  let body = '';
-  req.on('data', (c: Buffer) => (body += c.toString()));
-  req.on('end', () => {
-    const blocks = (JSON.parse(body) as { blocks: Array<{ text?: { text: string } }> }).blocks;
-    chat.push(blocks[0]?.text?.text ?? '');
-    res.writeHead(200).end('ok');
-  });
-});
-await new Promise<void>((resolve) => chatServer.listen(0, '127.0.0.1', resolve));
-const chatAddress = chatServer.address();
-const chatUrl = `http://127.0.0.1:${typeof chatAddress === 'object' && chatAddress ? chatAddress.port : 0}/chat`;
-afterAll(() => new Promise((resolve) => chatServer.close(resolve)));
+/** The last entry the hub's journal holds. */
+const durableLsn = async (hub: TestHub) => (await hub.hub.health()).checks.journal?.durableLsn as number;
+/** The journal's last entry before the gateway is unplugged. */
+let journaled = 0;
 
 /** 09:00 UTC on the latest day whose morning shift has had time to run: occupied from the start. */
 function morning(): number {
@@ -253,10 +245,8 @@ const cases: Case[] = [
       expect(run.floor.firmware.get('do-env1')!.stats).toMatchObject({ connects: 2, dropped: 0 });
       expect(run.floor.firmware.get('do-env1')!.stats.bufferedPeak).toBeGreaterThanOrEqual(17);
     },
-    // The last will is stamped with the hub's own clock while the readings carry simulated time
-    // hours earlier, so the offline alert cannot be judged on stepped time; the rule engine's tests
-    // cover it on one clock (tests/rules-engine.test.ts, liveness).
-    alerts: [],
+    // Its last will says offline at once; the replayed readings clear it.
+    alerts: [{ rule: 'offline', subject: 'do-env1', severity: 'warning', state: 'resolved' }],
     quiet: ['co2', 'stale'],
   },
   {
@@ -269,36 +259,34 @@ const cases: Case[] = [
           zone: 'gu-floor',
           interval: '30s',
           alive_interval: '30s',
-          sensors: [
-            { device: 'gu-env1', metric: 'co2' },
-            { device: 'gu-env2', metric: 'noise' },
-          ],
+          sensors: Array.from({ length: 20 }, (_, i) => ({
+            device: `gu-env${i + 1}`,
+            metric: i % 2 === 0 ? 'co2' : 'noise',
+          })),
         },
       ],
-      scenarios: [{ type: 'gateway_unplugged', gateway: 'gu-gw1', at: '5m', duration: '3m' }],
+      // Five minutes: long enough for the sensors behind it to be judged silent, were they not held.
+      scenarios: [{ type: 'gateway_unplugged', gateway: 'gu-gw1', at: '5m', duration: '5m' }],
     },
-    minutes: 12,
-    // The gateway's alert is judged on the hub's clock, once a second and not in the first
-    // minutes after a start: no start-up grace here, the hub being started for this run.
+    minutes: 14,
     hub: {
       rules: { startup_grace: '0s' },
       notify: {
-        receivers: [{ name: 'floor-chat', slack: { url: chatUrl } }],
-        // The hub's clock is real time here, minutes of floor a few seconds: no wait between notices.
-        routes: [{ match: { kind: 'offline' }, receiver: 'floor-chat', group_wait: '0s', group_interval: '0s' }],
+        receivers: [{ name: 'floor-chat', slack: { url: `${chat.url}/chat` } }],
+        routes: [{ match: { kind: 'offline' }, receiver: 'floor-chat' }],
       },
     },
     async gatewayHold(hub, gateway, moment, framesWritten) {
       const state = async () =>
         (await hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways')).gateways.find((g) => g.gateway === gateway);
       if (moment === 'plugged') {
-        // The hub opens the port (again, after a backoff) on its own clock, and opening it drops
-        // what waited: frames sent before would be lost. A real unplug outlasts that backoff.
+        // The hub opens the port (again, after a backoff) in real time, and opening it drops what
+        // waited: frames sent before would be lost. A real unplug outlasts that backoff.
         await eventually(async () => (await state())?.connected === true, {
           what: `the hub to open ${gateway}'s port`,
         });
       } else if (moment === 'unplugging') {
-        // Minutes of stepped time are milliseconds: let the last frames arrive before the cable goes.
+        // A serial line acknowledges nothing: let the last frames arrive before the cable goes.
         await eventually(
           async () => {
             const frames = (await state())?.frames;
@@ -308,56 +296,47 @@ const cases: Case[] = [
           },
           { what: `the hub to read the ${framesWritten} frames ${gateway} wrote` },
         );
+        journaled = await durableLsn(hub);
       } else {
-        // The hub sees the port close at once, but raises the alert at its next evaluation; three
-        // minutes unplugged give it 180 of them, stepped time a few milliseconds. So simulated time
-        // waits for the alert before the cable goes back.
-        await eventually(
-          async () => {
-            const { alerts } = await hub.json<{ alerts: Array<{ rule: string; subject: string; state: string }> }>(
-              '/api/v1/alerts',
-            );
-            return alerts.some((a) => a.rule === 'gateway_offline' && a.subject === gateway && a.state === 'firing');
-          },
-          { what: `the gateway_offline alert of ${gateway}` },
-        );
+        // The hub sees the port close on its own, and journals that the gateway is offline (the
+        // only entry while it is unplugged); simulated time waits for both.
+        await eventually(async () => (await state())?.connected === false && (await durableLsn(hub)) > journaled, {
+          what: `the hub to see ${gateway}'s port close`,
+        });
       }
     },
     async readings(run) {
-      // A reading every 30 s; none from minute 5 to 8, the gateway being unplugged.
+      // A reading every 30 s; none from minute 5 to 10, the gateway being unplugged.
       const co2 = await eventually(
         async () => {
-          const points = await run.points('gu-env1', 'co2', 0, 12);
+          const points = await run.points('gu-env1', 'co2', 0, 14);
           return points.length >= 17 && points;
         },
         { what: 'the readings sent after the replug in the store' },
       );
       const minutes = co2.map((p) => (p.ts - run.start) / MINUTE);
-      expect(minutes).toEqual([0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 8, 8.5, 9, 9.5, 10, 10.5, 11, 11.5]);
-      expect(await run.points('gu-env2', 'noise', 5, 8)).toEqual([]);
-      expect((await run.points('gu-env2', 'noise', 8, 12)).length).toBe(8);
+      expect(minutes).toEqual([0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 10, 10.5, 11, 11.5, 12, 12.5, 13, 13.5]);
+      expect(await run.points('gu-env20', 'noise', 5, 10)).toEqual([]);
+      expect((await run.points('gu-env20', 'noise', 10, 14)).length).toBe(8);
       for (const p of co2) {
         expect(p.value).toBeGreaterThan(500);
         expect(p.value).toBeLessThan(1200);
       }
       const { gateways } = await run.hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways');
       expect(gateways.find((g) => g.gateway === 'gu-gw1')).toMatchObject({ status: 'online', connected: true });
-      // The floor's chat hears of the unplug once, for the sensors behind it, and once of the replug.
-      await eventually(() => chat.length >= 2, { what: 'the two notices in the floor chat' });
-      expect(chat).toEqual([
+      // The floor's chat hears of the unplug once, for the twenty sensors behind it, and once of the replug.
+      await eventually(() => chat.posts.length >= 2, { what: 'the two notices in the floor chat' });
+      expect(chatHeaders()).toEqual([
         expect.stringMatching(
-          /^floorwatch: \[CRITICAL\] Firing: gateway gu-gw1 is offline; the offline alerts of the 2 devices behind it are held/,
+          /^floorwatch: \[CRITICAL\] Firing: gateway gu-gw1 is offline; the offline alerts of the 20 devices behind it are held/,
         ),
         expect.stringMatching(/^floorwatch: Resolved: gateway gu-gw1 is offline/),
       ]);
     },
-    alerts: [{ rule: 'gateway_offline', subject: 'gu-gw1', severity: 'critical', state: 'resolved' }],
-    // The devices behind the gateway raise no offline alert of their own. Their silence is judged
-    // on the hub's clock too, and a few seconds of it are not enough for one, so this holds even
-    // without the gateway's alert holding theirs (tests/rules-engine.test.ts covers the hold).
-    // Not `stale`: the gateway's $FWH carry the hub's time and its readings simulated time hours
-    // earlier, which on stepped time looks like connected sensors that stopped measuring.
-    quiet: ['offline', 'co2'],
+    // In the zone its sensors share: no zone given in the configuration.
+    alerts: [{ rule: 'gateway_offline', subject: 'gu-gw1', zone: 'gu-floor', severity: 'critical', state: 'resolved' }],
+    // Five minutes without a reading would put each sensor behind it offline; the gateway's alert holds theirs.
+    quiet: ['offline', 'co2', 'stale'],
   },
   {
     scenario: 'broken_payloads',
@@ -421,18 +400,17 @@ async function expectAlert(hub: TestHub, expected: ExpectedAlert): Promise<void>
 
 describe.each(cases)('scenario $scenario', (c) => {
   it('produces the readings it documents, and its alerts', async () => {
-    const fleet = parseFleet({ site: { season: 'summer', utc_offset: '+00:00' }, ...c.fleet });
-    const lines = await startGatewayLines(fleet);
-    const hub = await startTestHub({ config: { ...hubDeclarations(fleet, lines), ...c.hub } });
     const start = morning();
-    const clock = new SteppedClock(start);
-    const gatewayHold = c.gatewayHold?.bind(c, hub);
-    const floor = new Floor({ fleet, clock, url: hub.mqttUrl, lines, ...(gatewayHold && { gatewayHold }) });
+    const floorRun = await startFloorRun({
+      fleet: { site: { season: 'summer' }, ...c.fleet },
+      start,
+      ...(c.hub && { hub: c.hub }),
+      ...(c.gatewayHold && { gatewayHold: c.gatewayHold.bind(c) }),
+    });
+    const { hub, floor } = floorRun;
     try {
-      floor.start();
-      await floor.online();
       const began = Date.now();
-      await clock.advanceTo(start + c.minutes * MINUTE - 1, () => floor.ready());
+      await floorRun.advanceTo(c.minutes);
       await floor.delivered();
       // Simulated time runs as fast as the hub acknowledges: minutes of floor in well under a minute.
       expect(Date.now() - began).toBeLessThan(30_000);
@@ -461,9 +439,7 @@ describe.each(cases)('scenario $scenario', (c) => {
         expect(loud.map((a) => a.summary)).toEqual([]);
       }
     } finally {
-      await floor.stop();
-      await hub.dispose();
-      for (const line of lines.values()) await line.dispose();
+      await floorRun.stop();
     }
   });
 });
