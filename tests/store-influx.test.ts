@@ -6,6 +6,7 @@ import { firstSeries, measurementIn, rawPoints, rawQuery, whereScope } from '../
 import { encodePoint } from '../hub/store/influx/line-protocol.ts';
 import { StoreRefusal, StoreUnavailable, type AlertRecord, type Store } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
+import { describeMinutesContract } from './store-minutes-contract.ts';
 import { hostileName } from './support/hostile-names.ts';
 import { freePort, startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
@@ -28,25 +29,10 @@ async function influxql(q: string, db?: string, base = influxUrl): Promise<Query
   return (await res.json()) as QueryBody;
 }
 
-/** The definition of a database's continuous query, as the server keeps it. */
-async function continuousQuery(db: string, name: string): Promise<string | undefined> {
+/** The names of a database's continuous queries, as the server keeps them. */
+async function continuousQueries(db: string): Promise<string[]> {
   const body = await influxql('SHOW CONTINUOUS QUERIES');
-  const series = body.results[0]?.series?.find((s) => s.name === db);
-  return series?.values.find((row) => row[0] === name)?.[1] as string | undefined;
-}
-
-/**
- * Runs a continuous query's own SELECT ... INTO once over [from, to), as InfluxDB does when that
- * interval closes, so a test need not wait for the wall clock.
- */
-async function runContinuousQuery(db: string, name: string, from: number, to: number): Promise<void> {
-  const select = /BEGIN (SELECT .*) END$/.exec((await continuousQuery(db, name)) ?? '')?.[1];
-  expect(select, `continuous query ${name}`).toBeDefined();
-  const body = await influxql(
-    select!.replace(' GROUP BY ', ` WHERE time >= ${from}ms AND time < ${to}ms GROUP BY `),
-    db,
-  );
-  expect(body.results[0]?.error).toBeUndefined();
+  return (body.results[0]?.series?.find((s) => s.name === db)?.values ?? []).map((row) => String(row[0]));
 }
 
 async function dropDatabase(store: Store): Promise<void> {
@@ -60,6 +46,22 @@ describeStoreContract(
   dropDatabase,
 );
 
+describeMinutesContract('InfluxStore', () => {
+  const db = newDatabase();
+  return {
+    open: async ({ now, rawRetentionMs, minuteLatenessMs }) =>
+      new InfluxStore({
+        url: `${influxUrl}/${db}`,
+        now,
+        rawRetention: `${rawRetentionMs}ms`,
+        ...(minuteLatenessMs !== undefined && { minuteLatenessMs }),
+      }),
+    dispose: async () => {
+      await influxql(`DROP DATABASE "${db}"`);
+    },
+  };
+});
+
 describe('InfluxStore', () => {
   const HOUR = 3_600_000;
   const recent = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
@@ -70,7 +72,7 @@ describe('InfluxStore', () => {
     return new Map(rows.map((r) => [String(r[0]), { duration: String(r[1]), isDefault: r[4] === true }]));
   }
 
-  it('creates the raw, long_term and alert_history policies and the 1-minute continuous queries, idempotently', async () => {
+  it('creates the raw, long_term and alert_history policies, idempotently, and no continuous query', async () => {
     const db = newDatabase();
     const store = new InfluxStore({ url: `${influxUrl}/${db}` });
     await store.init();
@@ -79,33 +81,46 @@ describe('InfluxStore', () => {
     expect(rps.get('raw')).toEqual({ duration: '720h0m0s', isDefault: true });
     expect(rps.get('long_term')).toEqual({ duration: '17472h0m0s', isDefault: false });
     expect(rps.get('alert_history')).toEqual({ duration: '17472h0m0s', isDefault: false });
-    expect(await continuousQuery(db, 'cq_1m')).toBe(
-      `CREATE CONTINUOUS QUERY cq_1m ON ${db} BEGIN SELECT mean(*) INTO ${db}.long_term.:MEASUREMENT FROM ${db}.raw./.*/ GROUP BY time(1m), * END`,
-    );
-    expect(await continuousQuery(db, 'cq_1m_peak')).toBe(
-      `CREATE CONTINUOUS QUERY cq_1m_peak ON ${db} BEGIN SELECT max(value) AS max_value INTO ${db}.long_term.noise_peak FROM ${db}.raw.noise_peak GROUP BY time(1m), * END`,
-    );
+    expect(await continuousQueries(db)).toEqual([]);
     await store.close();
     await influxql(`DROP DATABASE "${db}"`);
   });
 
-  it('replaces a continuous query an older release defined differently', async () => {
+  it('drops the continuous queries of an earlier release and reads the minutes they wrote beside its own', async () => {
     const db = newDatabase();
-    await new InfluxStore({ url: `${influxUrl}/${db}` }).init();
-    await influxql(`DROP CONTINUOUS QUERY "cq_1m_peak" ON "${db}"`);
+    await influxql(`CREATE DATABASE "${db}"`);
+    await influxql(`CREATE RETENTION POLICY "raw" ON "${db}" DURATION 30d REPLICATION 1 DEFAULT`);
+    await influxql(`CREATE RETENTION POLICY "long_term" ON "${db}" DURATION 104w REPLICATION 1`);
     await influxql(
-      `CREATE CONTINUOUS QUERY "cq_1m_peak" ON "${db}" BEGIN SELECT mean("value") INTO "${db}"."long_term"."noise_peak" FROM "${db}"."raw"."noise_peak" GROUP BY time(5m), * END`,
+      `CREATE CONTINUOUS QUERY cq_1m ON "${db}" BEGIN SELECT mean(*) INTO "${db}"."long_term".:MEASUREMENT FROM "${db}"."raw"./.*/ GROUP BY time(1m), * END`,
     );
-    expect(await continuousQuery(db, 'cq_1m_peak')).toContain('mean(value)');
-    await new InfluxStore({ url: `${influxUrl}/${db}` }).init();
-    expect(await continuousQuery(db, 'cq_1m_peak')).toContain('SELECT max(value) AS max_value');
-    expect(await continuousQuery(db, 'cq_1m_peak')).toContain('GROUP BY time(1m), *');
+    await influxql(
+      `CREATE CONTINUOUS QUERY cq_1m_peak ON "${db}" BEGIN SELECT max(value) AS max_value INTO "${db}"."long_term"."noise_peak" FROM "${db}"."raw"."noise_peak" GROUP BY time(1m), * END`,
+    );
+    // A minute the old continuous query wrote: mean_value only.
+    const MINUTE = 60_000;
+    const old = recent - 10 * MINUTE;
+    const write = await fetch(`${influxUrl}/write?db=${db}&rp=long_term&precision=ms`, {
+      method: 'POST',
+      body: `temperature,device=d1,zone=z1 mean_value=20.5 ${old}`,
+    });
+    expect(write.status).toBe(204);
+    // Readings of two hours ago still rewrite their minutes here.
+    const store = new InfluxStore({ url: `${influxUrl}/${db}`, minuteLatenessMs: 3 * HOUR });
+    await store.init();
+    expect(await continuousQueries(db)).toEqual([]);
+    await store.write([{ device: 'd1', metric: 'temperature', ts: recent + 5_000, value: 22.5, zone: 'z1' }]);
+    expect(await store.queryMinutes({ device: 'd1', metric: 'temperature', from: old, to: recent + MINUTE })).toEqual([
+      { device: 'd1', metric: 'temperature', zone: 'z1', ts: old, mean: 20.5, min: 20.5, max: 20.5, count: 1 },
+      { device: 'd1', metric: 'temperature', zone: 'z1', ts: recent, mean: 22.5, min: 22.5, max: 22.5, count: 1 },
+    ]);
+    await store.close();
     await influxql(`DROP DATABASE "${db}"`);
   });
 
-  it('keeps long-term noise as an energy average and noise peaks as the loudest of each minute', async () => {
+  it('keeps a minute of noise as an energy average, and noise peaks with the loudest of each minute', async () => {
     const db = newDatabase();
-    const store = new InfluxStore({ url: `${influxUrl}/${db}` });
+    const store = new InfluxStore({ url: `${influxUrl}/${db}`, minuteLatenessMs: 3 * HOUR });
     await store.init();
     const MINUTE = 60_000;
     const minute = recent + 5 * MINUTE;
@@ -124,11 +139,9 @@ describe('InfluxStore', () => {
       [minute + 40_000, 1e8],
     ]);
 
-    await runContinuousQuery(db, 'cq_1m', minute, minute + MINUTE);
-    await runContinuousQuery(db, 'cq_1m_peak', minute, minute + MINUTE);
-
+    // Grafana reads the minutes as plain InfluxQL: the level from the mean energy.
     const noise = await influxql(
-      'SELECT 10 * log10("mean_energy") AS "level", "mean_value" FROM "long_term"."noise"',
+      `SELECT 10 * log10("mean_energy") AS "level", "mean_value" FROM "long_term"."noise" WHERE time < ${minute + MINUTE}ms`,
       db,
     );
     const [noiseRow] = noise.results[0]?.series?.[0]?.values ?? [];
@@ -149,10 +162,18 @@ describe('InfluxStore', () => {
     expect(peakRow?.[1]).toBe(136);
     expect(peakRow?.[2]).toBeCloseTo(10 * Math.log10((1e12 + 10 ** 13.6) / 2), 6);
 
-    // Not a decibel metric: no energy, its mean stays the plain mean.
+    // Not a decibel metric: no energy.
     const temperature = await influxql('SELECT * FROM "long_term"."temperature"', db);
-    expect(temperature.results[0]?.series?.[0]?.columns).toEqual(['time', 'device', 'mean_value', 'zone']);
-    expect(temperature.results[0]?.series?.[0]?.values).toEqual([[minute, 'd1', 21.5, 'z1']]);
+    expect(temperature.results[0]?.series?.[0]?.columns).toEqual([
+      'time',
+      'count',
+      'device',
+      'max_value',
+      'mean_value',
+      'min_value',
+      'zone',
+    ]);
+    expect(temperature.results[0]?.series?.[0]?.values).toEqual([[minute, 1, 'd1', 21.5, 21.5, 21.5, 'z1']]);
     await store.close();
     await influxql(`DROP DATABASE "${db}"`);
   });

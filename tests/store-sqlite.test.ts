@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../hub/store/sqlite.ts';
 import { describeStoreContract } from './store-contract.ts';
+import { describeMinutesContract } from './store-minutes-contract.ts';
 
 let dir: string;
 let n = 0;
@@ -21,6 +22,14 @@ const newPath = (): string => join(dir, `store-${++n}.db`);
 
 describeStoreContract('SqliteStore (file)', async () => new SqliteStore({ path: newPath() }));
 describeStoreContract('SqliteStore (:memory:)', async () => new SqliteStore({ path: ':memory:' }));
+describeMinutesContract('SqliteStore', () => {
+  const path = newPath();
+  return {
+    open: async ({ now, rawRetentionMs, minuteLatenessMs }) =>
+      new SqliteStore({ path, now, rawRetentionMs, ...(minuteLatenessMs !== undefined && { minuteLatenessMs }) }),
+    dispose: () => rm(path, { force: true }),
+  };
+});
 
 describe('SqliteStore', () => {
   const HOUR = 3_600_000;
@@ -50,15 +59,35 @@ describe('SqliteStore', () => {
     await store.init();
     const ts = [now - 48 * HOUR, now - 24 * HOUR - 1, now - 24 * HOUR, now - HOUR, now];
     await store.write(ts.map((t, i) => ({ device: 'd1', metric: 'co2', ts: t, value: 400 + i, zone: 'z1' })));
-    expect(await store.prune(now)).toEqual({ readings: 2, alertEvents: 0 });
-    expect(await store.prune(now)).toEqual({ readings: 0, alertEvents: 0 });
+    expect(await store.prune(now)).toEqual({ readings: 2, minutes: 0, alertEvents: 0 });
+    expect(await store.prune(now)).toEqual({ readings: 0, minutes: 0, alertEvents: 0 });
     const left = await store.query({ device: 'd1', metric: 'co2', from: 0, to: now + 1 });
     expect(left.map((p) => p.ts)).toEqual([now - 24 * HOUR, now - HOUR, now]);
     await store.close();
   });
 
-  it('prune(now) deletes alert history older than alertHistoryRetentionMs and nothing newer', async () => {
-    const store = new SqliteStore({ path: newPath(), rawRetentionMs: HOUR, alertHistoryRetentionMs: 48 * HOUR });
+  it('prune(now) removes raw readings past the raw retention while their minutes stay and still answer', async () => {
+    let clock = now;
+    const store = new SqliteStore({ path: newPath(), rawRetentionMs: 24 * HOUR, now: () => clock });
+    await store.init();
+    const minute = now - 30 * 60_000;
+    await store.write([
+      { device: 'd1', metric: 'co2', ts: minute + 1000, value: 600, zone: 'z1' },
+      { device: 'd1', metric: 'co2', ts: minute + 31_000, value: 700, zone: 'z1' },
+    ]);
+    clock = now + 48 * HOUR;
+    expect(await store.prune(clock)).toEqual({ readings: 2, minutes: 0, alertEvents: 0 });
+    expect(await store.count({ device: 'd1', metric: 'co2', from: 0, to: clock })).toBe(0);
+    expect(await store.query({ device: 'd1', metric: 'co2', from: minute, to: minute + HOUR, agg: 'mean' })).toEqual([
+      { ts: minute, value: 650 },
+    ]);
+    // Past the long-term retention the minutes go too.
+    expect(await store.prune(now + 105 * 7 * 24 * HOUR)).toEqual({ readings: 0, minutes: 1, alertEvents: 0 });
+    await store.close();
+  });
+
+  it('prune(now) deletes alert history older than longTermRetentionMs and nothing newer', async () => {
+    const store = new SqliteStore({ path: newPath(), rawRetentionMs: HOUR, longTermRetentionMs: 48 * HOUR });
     await store.init();
     const at = [now - 72 * HOUR, now - 48 * HOUR - 1, now - 48 * HOUR, now - 2 * HOUR, now];
     await store.writeAlertEvents(
@@ -74,24 +103,24 @@ describe('SqliteStore', () => {
         summary: 'CO₂ above 1000 ppm',
       })),
     );
-    expect(await store.prune(now)).toEqual({ readings: 0, alertEvents: 2 });
-    expect(await store.prune(now)).toEqual({ readings: 0, alertEvents: 0 });
+    expect(await store.prune(now)).toEqual({ readings: 0, minutes: 0, alertEvents: 2 });
+    expect(await store.prune(now)).toEqual({ readings: 0, minutes: 0, alertEvents: 0 });
     const left = await store.queryAlertEvents({ from: 0, to: now + 1 });
     expect(left.map((r) => r.at)).toEqual([now - 48 * HOUR, now - 2 * HOUR, now]);
     await store.close();
   });
 
-  it('defaults to 30 days of readings and 104 weeks of alert history', () => {
+  it('defaults to 30 days of readings and 104 weeks of minutes and alert history', () => {
     const store = new SqliteStore({ path: ':memory:' });
     expect(store.rawRetentionMs).toBe(30 * 24 * HOUR);
-    expect(store.alertHistoryRetentionMs).toBe(104 * 7 * 24 * HOUR);
-    expect(() => new SqliteStore({ path: ':memory:', alertHistoryRetentionMs: 0 })).toThrow(
-      /alertHistoryRetentionMs 0 must be positive/,
+    expect(store.longTermRetentionMs).toBe(104 * 7 * 24 * HOUR);
+    expect(() => new SqliteStore({ path: ':memory:', longTermRetentionMs: 0 })).toThrow(
+      /longTermRetentionMs 0 must be positive/,
     );
   });
 
   it('windows readings before 1970 on the epoch grid too', async () => {
-    const store = new SqliteStore({ path: ':memory:' });
+    const store = new SqliteStore({ path: ':memory:', now: () => 1000 });
     await store.init();
     await store.write([
       { device: 'd1', metric: 'noise', ts: -1500, value: 40, zone: 'z1' },

@@ -41,6 +41,7 @@ export function outageAwareReads({ store, backlog }: StoreOutageOptions): StoreR
     name: store.name,
     health: () => store.health(),
     query: (q) => guarded(store.query(q)),
+    queryMinutes: (q) => guarded(store.queryMinutes(q)),
     count: (q) => guarded(store.count(q)),
     queryAlertEvents: (q) => guarded(store.queryAlertEvents(q)),
   };

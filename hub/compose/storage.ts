@@ -25,14 +25,24 @@ const PRUNE_EVERY_MS = 3_600_000;
 /** Above this many entries waiting for the store, health reports a backlog. */
 const BACKLOG_WARNING = 10_000;
 
-function createStore(config: Config): Store {
-  const { influx_url: url, raw_retention, long_term_retention } = config.storage;
-  // Alert history is kept as long as the long-term readings (InfluxDB's default for its policy).
-  if (url) return new InfluxStore({ url, rawRetention: raw_retention, longTermRetention: long_term_retention });
+function createStore(config: Config, now: () => number): Store {
+  const { influx_url: url, raw_retention, long_term_retention, minute_lateness } = config.storage;
+  const minuteLatenessMs = ms(minute_lateness);
+  // Alert history is kept as long as the minutes.
+  if (url)
+    return new InfluxStore({
+      url,
+      rawRetention: raw_retention,
+      longTermRetention: long_term_retention,
+      minuteLatenessMs,
+      now,
+    });
   return new SqliteStore({
     path: join(config.data_dir, 'readings.sqlite'),
     rawRetentionMs: ms(raw_retention),
-    alertHistoryRetentionMs: ms(long_term_retention),
+    longTermRetentionMs: ms(long_term_retention),
+    minuteLatenessMs,
+    now,
   });
 }
 
@@ -87,7 +97,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
     },
   });
 
-  const store = createStore(config);
+  const store = createStore(config, now);
   const writer = new StoreWriter({
     store,
     metrics,
@@ -111,7 +121,12 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
       if (removed && removed.readings > 0)
         log.info(
           { removed: removed.readings },
-          `removed ${removed.readings} readings older than the raw retention (${config.storage.raw_retention})`,
+          `removed ${removed.readings} readings older than the raw retention (${config.storage.raw_retention}); their 1-minute aggregates stay`,
+        );
+      if (removed && removed.minutes > 0)
+        log.info(
+          { removed: removed.minutes },
+          `removed ${removed.minutes} 1-minute aggregates older than the long-term retention (${config.storage.long_term_retention})`,
         );
       if (removed && removed.alertEvents > 0)
         log.info(
@@ -121,7 +136,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
     } catch (err) {
       log.warn(
         { err: (err as Error).message },
-        'could not remove expired readings and alert history; will try again in an hour',
+        'could not remove expired readings, minutes and alert history; will try again in an hour',
       );
     }
   };

@@ -3,12 +3,22 @@
 // holds both to it): windows aligned to the epoch, only windows with data, LAeq as an energy
 // average.
 //
-// Retention: prune(now) deletes readings older than rawRetentionMs and alert history older than
-// alertHistoryRetentionMs (kept longer, so reports over months still find their alerts). Nothing
-// here schedules it; whoever owns the hub's timers calls it (hourly is plenty). There is no
-// long-term downsampled copy of the readings as in InfluxDB.
+// Minutes: table `minutes` holds each (device, metric, minute)'s aggregate, rewritten from the raw
+// readings in the same transaction as the readings that touch it (minutes.ts).
+//
+// Retention: prune(now) deletes readings older than rawRetentionMs, and minutes and alert history
+// older than longTermRetentionMs (kept longer, so reports over months still find them). Nothing
+// here schedules it; whoever owns the hub's timers calls it (hourly is plenty).
 import Database from 'better-sqlite3';
 import type { Reading } from '../domain/reading.ts';
+import {
+  DECIBEL_METRICS,
+  DEFAULT_LATENESS_MS,
+  fromMinutes,
+  MINUTE_MS,
+  touchedMinutes,
+  type MinuteAggregate,
+} from './minutes.ts';
 import {
   StoreRefusal,
   StoreUnavailable,
@@ -16,6 +26,7 @@ import {
   type AlertQuery,
   type AlertRecord,
   type Pruned,
+  type MinuteQuery,
   type ReadingQuery,
   type SeriesPoint,
   type Store,
@@ -37,8 +48,12 @@ export interface SqliteStoreOptions {
   path: string;
   /** Age beyond which prune() deletes readings (default 30 days). */
   rawRetentionMs?: number;
-  /** Age beyond which prune() deletes alert history (default 104 weeks, as InfluxDB's long term). */
-  alertHistoryRetentionMs?: number;
+  /** Age beyond which prune() deletes minutes and alert history (default 104 weeks). */
+  longTermRetentionMs?: number;
+  /** How late a reading may come and still rewrite its minute (default 1 h). */
+  minuteLatenessMs?: number;
+  /** The hub's clock: what is late, and where the raw retention begins. */
+  now?: () => number;
 }
 
 const DAY_MS = 86_400_000;
@@ -70,7 +85,32 @@ CREATE TABLE IF NOT EXISTS alerts (
   PRIMARY KEY (alert_id, event, at)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alerts_at ON alerts (at);
+CREATE TABLE IF NOT EXISTS minutes (
+  device  TEXT    NOT NULL,
+  metric  TEXT    NOT NULL,
+  ts      INTEGER NOT NULL,
+  zone    TEXT    NOT NULL,
+  mean    REAL    NOT NULL,
+  min     REAL    NOT NULL,
+  max     REAL    NOT NULL,
+  count   INTEGER NOT NULL,
+  energy  REAL,
+  PRIMARY KEY (device, metric, ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS minutes_zone ON minutes (zone, metric, ts);
+CREATE INDEX IF NOT EXISTS minutes_ts ON minutes (ts);
 `;
+
+/** One (device, metric, minute) rewritten from its raw readings; the zone of its latest. */
+const ROLL_UP = `
+INSERT INTO minutes (device, metric, ts, zone, mean, min, max, count, energy)
+SELECT @device, @metric, @minute, zone, mean, lo, hi, n, energy FROM (
+  SELECT zone, max(ts) AS latest, avg(value) AS mean, min(value) AS lo, max(value) AS hi, count(*) AS n,
+         CASE WHEN @decibels THEN avg(pow(10, value / 10.0)) END AS energy
+  FROM readings WHERE device = @device AND metric = @metric AND ts >= @minute AND ts < @minute + ${MINUTE_MS}
+) WHERE n > 0
+ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, mean = excluded.mean, min = excluded.min,
+  max = excluded.max, count = excluded.count, energy = excluded.energy`;
 
 /** Aggregate expressions over `value`; `last` takes the value of the row holding max(ts). */
 const AGG_SQL: Record<Aggregate, string> = {
@@ -113,7 +153,9 @@ export class SqliteStore implements Store {
   readonly name = 'sqlite';
   readonly path: string;
   readonly rawRetentionMs: number;
-  readonly alertHistoryRetentionMs: number;
+  readonly longTermRetentionMs: number;
+  private readonly latenessMs: number;
+  private readonly now: () => number;
 
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
@@ -123,9 +165,11 @@ export class SqliteStore implements Store {
     this.path = opts.path;
     this.rawRetentionMs = opts.rawRetentionMs ?? 30 * DAY_MS;
     if (!(this.rawRetentionMs > 0)) throw new Error(`rawRetentionMs ${this.rawRetentionMs} must be positive`);
-    this.alertHistoryRetentionMs = opts.alertHistoryRetentionMs ?? 104 * 7 * DAY_MS;
-    if (!(this.alertHistoryRetentionMs > 0))
-      throw new Error(`alertHistoryRetentionMs ${this.alertHistoryRetentionMs} must be positive`);
+    this.longTermRetentionMs = opts.longTermRetentionMs ?? 104 * 7 * DAY_MS;
+    if (!(this.longTermRetentionMs > 0))
+      throw new Error(`longTermRetentionMs ${this.longTermRetentionMs} must be positive`);
+    this.latenessMs = opts.minuteLatenessMs ?? DEFAULT_LATENESS_MS;
+    this.now = opts.now ?? Date.now;
     this.db = new Database(opts.path);
     // WAL lets readers run during a write batch; NORMAL syncs at checkpoints, which in WAL mode
     // can lose the last commits on power loss but never corrupts the file. The journal upstream
@@ -144,8 +188,14 @@ export class SqliteStore implements Store {
       `INSERT INTO readings (device, metric, ts, zone, value, unknown) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, value = excluded.value, unknown = excluded.unknown`,
     );
+    const rollUp = this.db.prepare(ROLL_UP);
+    // The readings and the minutes they touch in one transaction: a crash leaves both or neither.
     this.insertBatch = this.db.transaction((readings: readonly Reading[]) => {
       for (const r of readings) insert.run(r.device, r.metric, r.ts, r.zone, r.value, r.unknownMetric === true ? 1 : 0);
+      for (const t of touchedMinutes(readings, this.now(), this.latenessMs).touched) {
+        const decibels = DECIBEL_METRICS.has(t.metric) ? 1 : 0;
+        for (const [device, minute] of t.pairs) rollUp.run({ device, metric: t.metric, minute, decibels });
+      }
     });
   }
 
@@ -167,6 +217,11 @@ export class SqliteStore implements Store {
     const scope = this.scopeSql(q);
     const params: Record<string, string | number> = { ...this.scopeParams(q), from: q.from, to: q.to };
 
+    if (q.agg !== undefined && q.from < this.now() - this.rawRetentionMs) {
+      // Beyond the raw retention only the minutes are left: the whole range is read from them.
+      const every = q.every === undefined ? undefined : checkEvery(q.every);
+      return fromMinutes(await this.queryMinutes(q), checkAggregate(q.agg), q.from, every);
+    }
     if (q.agg === undefined) {
       const base = `SELECT ts, value, device FROM readings WHERE ${scope}`;
       let sql = `${base} ORDER BY ts, device`;
@@ -192,6 +247,18 @@ export class SqliteStore implements Store {
       `SELECT ${WINDOW} AS w, ${expr} AS value${lastTs} FROM readings WHERE ${scope} GROUP BY w ORDER BY w`,
     ).all(params) as { w: number; value: number | null }[];
     return rows.filter((r) => r.value !== null).map((r) => ({ ts: r.w, value: r.value as number }));
+  }
+
+  async queryMinutes(q: MinuteQuery): Promise<MinuteAggregate[]> {
+    checkScope(q);
+    checkMetric(q.metric);
+    if (isEmptyRange(q.from, q.to)) return [];
+    const rows = this.stmt(
+      `SELECT device, metric, ts, zone, mean, min, max, count, energy FROM minutes WHERE ${this.scopeSql(q)} ORDER BY ts, device`,
+    ).all({ ...this.scopeParams(q), from: q.from, to: q.to }) as Array<
+      Omit<MinuteAggregate, 'energy'> & { energy: number | null }
+    >;
+    return rows.map(({ energy, ...m }) => ({ ...m, ...(energy !== null && { energy }) }));
   }
 
   async count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number> {
@@ -237,13 +304,13 @@ export class SqliteStore implements Store {
     }));
   }
 
-  /** Deletes readings older than rawRetentionMs and alert history older than alertHistoryRetentionMs before `now` (ms). */
-  async prune(now: number = Date.now()): Promise<Pruned> {
+  /** Deletes readings older than rawRetentionMs, minutes and alert history older than longTermRetentionMs, before `now` (ms). */
+  async prune(now: number = this.now()): Promise<Pruned> {
+    const longTerm = { cutoff: now - this.longTermRetentionMs };
     return {
       readings: this.stmt('DELETE FROM readings WHERE ts < @cutoff').run({ cutoff: now - this.rawRetentionMs }).changes,
-      alertEvents: this.stmt('DELETE FROM alerts WHERE at < @cutoff').run({
-        cutoff: now - this.alertHistoryRetentionMs,
-      }).changes,
+      minutes: this.stmt('DELETE FROM minutes WHERE ts < @cutoff').run(longTerm).changes,
+      alertEvents: this.stmt('DELETE FROM alerts WHERE at < @cutoff').run(longTerm).changes,
     };
   }
 

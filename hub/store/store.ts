@@ -1,6 +1,7 @@
 // The one interface both storage backends (InfluxDB, embedded SQLite) implement.
 // tests/store-contract.ts holds the suite that every backend must pass.
 import type { Reading } from '../domain/reading.ts';
+import type { MinuteAggregate } from './minutes.ts';
 
 export type Aggregate = 'mean' | 'min' | 'max' | 'last' | 'laeq';
 export const AGGREGATES: readonly Aggregate[] = ['mean', 'min', 'max', 'last', 'laeq'];
@@ -21,6 +22,9 @@ export interface ReadingQuery {
   /** Most points returned (raw queries); newest are kept when cut. */
   limit?: number;
 }
+
+/** One device or zone's metric over [from, to): exactly one of device or zone. */
+export type MinuteQuery = Pick<ReadingQuery, 'device' | 'zone' | 'metric' | 'from' | 'to'>;
 
 export interface SeriesPoint {
   /** Raw: the reading's time. Windowed: the window's start. Whole range: the range's start. */
@@ -65,6 +69,7 @@ export interface AlertQuery {
 /** What one prune removed. */
 export interface Pruned {
   readings: number;
+  minutes: number;
   alertEvents: number;
 }
 
@@ -101,13 +106,27 @@ export interface Store {
   /** Create what the backend needs (database, retention policies, tables). Idempotent. */
   init(): Promise<void>;
   /**
-   * Write readings. Idempotent: the same (device, metric, ts) written twice is stored once, the
-   * later value winning. Rejects with StoreUnavailable when the backend cannot take writes now
+   * Write readings, and rewrite from the raw readings the 1-minute aggregate of every (device,
+   * metric, minute) they touch, unless a reading is later than the minute lateness (minutes.ts).
+   * Idempotent: the same (device, metric, ts) written twice is stored once, the later value
+   * winning, and its minute counts it once. Rejects with StoreUnavailable when the backend cannot take writes now
    * (the caller retries), with StoreRefusal when it refuses some of them for good (the caller
    * looks for those); any other error is a fault.
    */
   write(readings: readonly Reading[]): Promise<void>;
+  /**
+   * Raw points, or aggregates; an aggregate over a range that starts before the raw retention is
+   * computed from the 1-minute aggregates, so it covers what the raw readings no longer hold.
+   */
   query(q: ReadingQuery): Promise<SeriesPoint[]>;
+  /** The 1-minute aggregates of one device or zone's metric, in time order. */
+  queryMinutes(q: {
+    device?: string;
+    zone?: string;
+    metric: string;
+    from: number;
+    to: number;
+  }): Promise<MinuteAggregate[]>;
   /** Number of stored readings matching device/zone, metric and range (metric optional). */
   count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number>;
   health(): Promise<StoreHealth>;
@@ -116,8 +135,8 @@ export interface Store {
   /** Alert history in time order. */
   queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]>;
   /**
-   * Deletes readings past the raw retention and alert history past its own, longer retention;
-   * returns how many of each. Only for backends that do not expire data themselves (InfluxDB
+   * Deletes readings past the raw retention, and minutes and alert history past the long-term
+   * retention; returns how many of each. Only for backends that do not expire data themselves (InfluxDB
    * does, through its retention policies).
    */
   prune?(now: number): Promise<Pruned>;
@@ -125,4 +144,4 @@ export interface Store {
 }
 
 /** What readers of the store (the API, reports) may use. */
-export type StoreReader = Pick<Store, 'name' | 'query' | 'count' | 'queryAlertEvents' | 'health'>;
+export type StoreReader = Pick<Store, 'name' | 'query' | 'queryMinutes' | 'count' | 'queryAlertEvents' | 'health'>;

@@ -68,7 +68,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   const metrics = createMetrics({ defaultMetrics: false });
   const log = pino({ level: 'silent' });
   const security = openSiteSecurity(config, clock.now, metrics);
-  const store = new SqliteStore({ path: ':memory:' });
+  const store = new SqliteStore({ path: ':memory:', now: () => clock.now() });
   await store.init();
   const registry = new DeviceRegistry(
     config.devices.map((d) => ({

@@ -2,15 +2,17 @@
 // Telegraf's InfluxDB output does (serializer / client / output):
 //   line-protocol.ts  points → text, escaped (pure)
 //   influxql.ts       queries built with bound values, answers parsed and checked (pure)
-//   schema.ts         what is created and kept: database, policies, continuous queries, point shapes
+//   schema.ts         what is created and kept: database, policies, point shapes
+//   minutes.ts        the 1-minute aggregates: computed from raw, kept in long_term, read back
 //   client.ts         HTTP, and what each failure means: unavailable (retry) or refused (set aside)
 // This file checks what it is given (validate.ts, shared with SQLite), creates the database again
-// when it went missing, and cuts large writes into chunks.
+// when it went missing, cuts large writes into chunks, and rewrites the minutes a write touched.
 import type { Reading } from '../../domain/reading.ts';
 import {
   StoreRefusal,
   type AlertQuery,
   type AlertRecord,
+  type MinuteQuery,
   type ReadingQuery,
   type SeriesPoint,
   type Store,
@@ -43,6 +45,8 @@ import { encodePoint, LineProtocolError, type Point } from './line-protocol.ts';
 import {
   ALERT_HISTORY_POLICY,
   ALERTS_MEASUREMENT,
+  durationMs,
+  LONG_TERM_POLICY,
   RAW_POLICY,
   alertPoint,
   ensureSchema,
@@ -50,6 +54,8 @@ import {
   retentionsOf,
   type Retentions,
 } from './schema.ts';
+import { DEFAULT_LATENESS_MS, fromMinutes, spans, touchedMinutes, type MinuteAggregate } from '../minutes.ts';
+import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, rollUpQuery } from './minutes.ts';
 
 export { ALERT_HISTORY_POLICY } from './schema.ts';
 
@@ -58,6 +64,10 @@ export interface InfluxStoreOptions extends Retentions {
   url: string;
   /** Per-request timeout (default 10 s). */
   timeoutMs?: number;
+  /** How late a reading may come and still rewrite its minute (default 1 h). */
+  minuteLatenessMs?: number;
+  /** The hub's clock: what is late, and where the raw retention begins. */
+  now?: () => number;
 }
 
 const WRITE_CHUNK = 5000;
@@ -81,6 +91,8 @@ export class InfluxStore implements Store {
   private readonly retentions: Required<Retentions>;
   private readonly timeoutMs: number;
   private readonly client: InfluxClient;
+  private readonly latenessMs: number;
+  private readonly now: () => number;
   /** init() has succeeded since the database was last found missing. */
   private ready = false;
 
@@ -90,6 +102,8 @@ export class InfluxStore implements Store {
     this.retentions = retentionsOf(opts);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.client = new InfluxClient(target, this.timeoutMs);
+    this.latenessMs = opts.minuteLatenessMs ?? DEFAULT_LATENESS_MS;
+    this.now = opts.now ?? Date.now;
   }
 
   async init(): Promise<void> {
@@ -105,6 +119,23 @@ export class InfluxStore implements Store {
       readings.map((r) => encoded(readingPoint(r), 'reading')),
       RAW_POLICY,
     );
+    // Once the readings are in, their minutes are computed again from raw: a failure here fails
+    // the write, which the writer repeats whole (both halves are idempotent).
+    const raw = (metric: string) => measurementIn(this.database, RAW_POLICY, metric);
+    for (const t of touchedMinutes(readings, this.now(), this.latenessMs).touched) {
+      const minutes: MinuteAggregate[] = [];
+      for (let i = 0; i < t.devices.length; i += DEVICES_PER_QUERY) {
+        const devices = t.devices.slice(i, i + DEVICES_PER_QUERY);
+        for (const [from, to] of spans(t.minutes))
+          minutes.push(
+            ...minuteRows(await this.client.query(rollUpQuery(raw(t.metric), t.metric, devices, from, to)), t.metric),
+          );
+      }
+      await this.writeLines(
+        minutes.map((m) => encoded(minutePoint(m), 'minute')),
+        LONG_TERM_POLICY,
+      );
+    }
   }
 
   async writeAlertEvents(records: readonly AlertRecord[]): Promise<void> {
@@ -139,8 +170,24 @@ export class InfluxStore implements Store {
     }
   }
 
+  async queryMinutes(q: MinuteQuery): Promise<MinuteAggregate[]> {
+    checkScope(q);
+    const scope = whereScope(q);
+    if (scope === undefined) return [];
+    const metric = checkMetric(q.metric);
+    const longTerm = measurementIn(this.database, LONG_TERM_POLICY, metric);
+    return minuteRows(await this.client.query(minutesQuery(longTerm, scope)), metric);
+  }
+
   async query(q: ReadingQuery): Promise<SeriesPoint[]> {
     checkScope(q);
+    const rawMs = durationMs(this.retentions.rawRetention);
+    // An infinite raw retention (INF, 0 ms) keeps every reading raw.
+    if (q.agg !== undefined && rawMs > 0 && q.from < this.now() - rawMs) {
+      // Beyond the raw retention only the minutes are left: the whole range is read from them.
+      const every = q.every === undefined ? undefined : checkEvery(q.every);
+      return fromMinutes(await this.queryMinutes(q), checkAggregate(q.agg), q.from, every);
+    }
     const from = measurementIn(this.database, RAW_POLICY, checkMetric(q.metric));
     const scope = whereScope(q);
     if (scope === undefined) return [];

@@ -25,6 +25,8 @@ export interface Where {
 
 export interface InfluxSeries {
   name?: string;
+  /** With GROUP BY tags: this series' tag values. */
+  tags?: Record<string, string>;
   columns: string[];
   values: unknown[][];
 }
@@ -137,13 +139,18 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 function seriesOf(raw: unknown, at: string): InfluxSeries {
   if (!isObject(raw)) throw malformed(`${at} is not an object`);
-  const { name, columns, values } = raw;
+  const { name, tags, columns, values } = raw;
   if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string'))
     throw malformed(`${at}.columns is not a list of names`);
   if (values !== undefined && (!Array.isArray(values) || !values.every(Array.isArray)))
     throw malformed(`${at}.values is not a list of rows`);
   const series: InfluxSeries = { columns, values: (values ?? []) as unknown[][] };
   if (typeof name === 'string') series.name = name;
+  if (isObject(tags))
+    series.tags = Object.fromEntries(Object.entries(tags).filter(([, v]) => typeof v === 'string')) as Record<
+      string,
+      string
+    >;
   return series;
 }
 
@@ -171,13 +178,13 @@ export function parseAnswer(body: string): Answer {
 }
 
 /** A row's cell by column name (undefined when the answer has no such column). */
-function cell(series: InfluxSeries, row: readonly unknown[], column: string): unknown {
+export function cell(series: InfluxSeries, row: readonly unknown[], column: string): unknown {
   const i = series.columns.indexOf(column);
   return i < 0 ? undefined : row[i];
 }
 
 /** Time as InfluxDB reports it with epoch=ms: always a number, or the answer is not InfluxDB's. */
-function timeOf(row: readonly unknown[], at: string): number {
+export function timeOf(row: readonly unknown[], at: string): number {
   const t = row[0];
   if (typeof t !== 'number' || !Number.isFinite(t))
     throw malformed(`${at} has time ${JSON.stringify(t)}, not ms since 1970`);

@@ -2,19 +2,17 @@
 // `SELECT ... FROM "noise" WHERE "zone" = ...`:
 //   database     the last path segment of the store URL (client.ts checks its name)
 //   retention    "raw" (DEFAULT, rawRetention, 30d unless set) holds every reading;
-//                "long_term" (longTermRetention, 104w unless set) holds 1-minute means that the
-//                continuous query cq_1m writes from raw, same measurements and tags, fields
-//                `mean_value` and, for decibel metrics, `mean_energy`; cq_1m_peak adds
-//                `max_value` to noise_peak, the loudest peak of each minute;
+//                "long_term" (longTermRetention, 104w unless set) holds the 1-minute aggregates
+//                the hub writes itself (minutes.ts), same measurements and tags; the continuous
+//                queries of earlier releases (cq_1m, cq_1m_peak) are dropped, what they wrote kept;
 //                "alert_history" (alertHistoryRetention, as long as long_term unless set) holds
 //                the measurement `alerts`, so alert history outlives the raw readings.
-//   measurement  the metric name (noise, co2, ...): one per metric, so the continuous query can
-//                downsample every metric with :MEASUREMENT and a query reads one metric only.
+//   measurement  the metric name (noise, co2, ...): one per metric, so a query reads one metric only.
 //   tags         device; zone (left out when the reading has none: InfluxDB cannot store an empty
 //                tag value, and `"zone" = ''` matches such series); unknown=true for metrics
 //                outside the canonical list, so dashboards can filter them out.
 //   fields       value (float); energy = 10^(value/10) for decibel metrics (noise, noise_peak), so
-//                the continuous query's mean is an energy average: a level in dB is
+//                a minute's mean energy gives an energy average: a level in dB is
 //                10·log10(mean_energy), while mean_value would be the arithmetic mean of decibels.
 //   time         ms precision
 // A point is identified by measurement + tag set + time, so the same device, metric and ts written
@@ -22,21 +20,19 @@
 // the series: a device that moves zone starts a new series, and a reading re-sent at an old
 // timestamp with a different zone would be stored twice (SQLite keeps one row per device, metric
 // and ts). Readings carry the zone they were taken in, so that takes a rewritten resend.
-import { METRICS, type Reading } from '../../domain/reading.ts';
+import type { Reading } from '../../domain/reading.ts';
+import { DECIBEL_METRICS } from '../minutes.ts';
 import type { AlertRecord } from '../store.ts';
-import { InfluxError } from './client.ts';
-import { countTotal, everyMeasurementIn, measurementIn, quoteIdentifier, type InfluxResult } from './influxql.ts';
+import { countTotal, measurementIn, quoteIdentifier, type InfluxResult } from './influxql.ts';
 import type { FieldValue, Point } from './line-protocol.ts';
 
 export const RAW_POLICY = 'raw';
-const LONG_TERM_POLICY = 'long_term';
+export const LONG_TERM_POLICY = 'long_term';
 /** The retention policy holding the `alerts` measurement. */
 export const ALERT_HISTORY_POLICY = 'alert_history';
 export const ALERTS_MEASUREMENT = 'alerts';
-/** Metrics measured in decibels: written with their sound energy too, for energy averages. */
-const DECIBEL_METRICS = new Set([...METRICS].filter(([, spec]) => spec.unit.startsWith('dB')).map(([m]) => m));
-/** A peak level: its 1-minute maximum is what long-term reports of peaks look at. */
-const PEAK_METRIC = 'noise_peak';
+/** What earlier releases had InfluxDB downsample with; the hub writes the minutes itself now. */
+const OLD_CONTINUOUS_QUERIES = ['cq_1m', 'cq_1m_peak'];
 
 export interface Retentions {
   /** Duration of the default "raw" retention policy, InfluxQL syntax (default '30d'). */
@@ -157,8 +153,8 @@ function policiesOf(results: readonly InfluxResult[]): Map<string, PolicyState> 
 export type RunStatement = (q: string) => Promise<InfluxResult[]>;
 
 /**
- * Creates the database, creates or alters the policies, replaces a continuous query whose
- * definition differs, and copies alert history an older release left in raw. Idempotent.
+ * Creates the database, creates or alters the policies, drops the continuous queries of earlier
+ * releases, and copies alert history an older release left in raw. Idempotent.
  */
 export async function ensureSchema(
   run: RunStatement,
@@ -185,25 +181,15 @@ export async function ensureSchema(
   await ensurePolicy(LONG_TERM_POLICY, retentions.longTermRetention, false);
   await ensurePolicy(ALERT_HISTORY_POLICY, retentions.alertHistoryRetention, false);
 
-  const ensureContinuousQuery = async (name: string, select: string): Promise<void> => {
-    const cq = `CREATE CONTINUOUS QUERY ${quoteIdentifier(name)} ON ${db} BEGIN ${select} END`;
-    try {
-      await run(cq);
-    } catch (err) {
-      // Same name, different definition (an older release's): replace it.
-      if (!(err instanceof InfluxError) || !/already exists/.test(err.message)) throw err;
-      await run(`DROP CONTINUOUS QUERY ${quoteIdentifier(name)} ON ${db}`);
-      await run(cq);
-    }
-  };
-  await ensureContinuousQuery(
-    'cq_1m',
-    `SELECT mean(*) INTO ${db}.${quoteIdentifier(LONG_TERM_POLICY)}.:MEASUREMENT FROM ${everyMeasurementIn(database, RAW_POLICY)} GROUP BY time(1m), *`,
+  // The minutes they wrote stay in long_term, where the hub's own go on from them.
+  const cqs = await run(`SHOW CONTINUOUS QUERIES`);
+  const defined = new Set(
+    (cqs[0]?.series ?? [])
+      .filter((series) => series.name === database)
+      .flatMap((series) => series.values.map((row) => String(row[0]))),
   );
-  await ensureContinuousQuery(
-    'cq_1m_peak',
-    `SELECT max("value") AS "max_value" INTO ${measurementIn(database, LONG_TERM_POLICY, PEAK_METRIC)} FROM ${measurementIn(database, RAW_POLICY, PEAK_METRIC)} GROUP BY time(1m), *`,
-  );
+  for (const name of OLD_CONTINUOUS_QUERIES)
+    if (defined.has(name)) await run(`DROP CONTINUOUS QUERY ${quoteIdentifier(name)} ON ${db}`);
 
   // Older releases wrote alert history into raw, where it expires with the readings: copy what is
   // left of it, once, while the new policy is still empty (not at every start: the copy is of up

@@ -1,0 +1,187 @@
+// The suite both stores' 1-minute aggregates must pass: a day of readings with late arrivals gives
+// the minutes the raw readings give, a restart mid-minute neither loses nor doubles one, a reading
+// later than the lateness rewrites nothing, and aggregates over a range the raw retention no longer
+// holds come from the minutes with the same figures. Expected values are computed here.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Reading } from '../hub/domain/reading.ts';
+import type { MinuteAggregate } from '../hub/store/minutes.ts';
+import type { Aggregate, Store } from '../hub/store/store.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export interface MinuteStoreOptions {
+  now: () => number;
+  rawRetentionMs: number;
+  minuteLatenessMs?: number;
+}
+
+/** One storage (a file, a database) that can be opened, closed and opened again, then removed. */
+export interface MinuteStorage {
+  open(options: MinuteStoreOptions): Promise<Store>;
+  dispose(): Promise<void>;
+}
+
+/** A pseudo-random but repeatable sequence in [0, 1). */
+function sequence(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+/** Each (device, metric, minute)'s aggregate as the raw readings give it. */
+function expectedMinutes(readings: readonly Reading[]): MinuteAggregate[] {
+  const groups = new Map<string, Reading[]>();
+  for (const r of readings) {
+    const key = `${r.device}|${r.metric}|${Math.floor(r.ts / MINUTE) * MINUTE}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.entries()]
+    .map(([key, rs]) => {
+      const [device, metric, minute] = key.split('|') as [string, string, string];
+      const values = rs.map((r) => r.value);
+      const mean = values.reduce((a, b) => a + b, 0) / values.length;
+      return {
+        device,
+        metric,
+        zone: rs[0]!.zone,
+        ts: Number(minute),
+        mean,
+        min: Math.min(...values),
+        max: Math.max(...values),
+        count: values.length,
+        ...(metric === 'noise' && { energy: values.reduce((a, v) => a + 10 ** (v / 10), 0) / values.length }),
+      };
+    })
+    .sort((a, b) => a.ts - b.ts || (a.device < b.device ? -1 : 1));
+}
+
+function expectSameMinutes(found: readonly MinuteAggregate[], expected: readonly MinuteAggregate[]): void {
+  expect(found.map((m) => [m.device, m.ts, m.count, m.zone])).toEqual(
+    expected.map((m) => [m.device, m.ts, m.count, m.zone]),
+  );
+  found.forEach((m, i) => {
+    const e = expected[i]!;
+    expect(m.mean).toBeCloseTo(e.mean, 9);
+    expect(m.min).toBe(e.min);
+    expect(m.max).toBe(e.max);
+    if (e.energy === undefined) expect(m.energy).toBeUndefined();
+    else expect(m.energy! / e.energy).toBeCloseTo(1, 9);
+  });
+}
+
+export function describeMinutesContract(name: string, storage: () => MinuteStorage): void {
+  describe(`Minutes contract: ${name}`, () => {
+    let opened: MinuteStorage | undefined;
+    const stores: Store[] = [];
+    const open = async (options: MinuteStoreOptions): Promise<Store> => {
+      opened ??= storage();
+      const store = await opened.open(options);
+      await store.init();
+      stores.push(store);
+      return store;
+    };
+    afterEach(async () => {
+      for (const s of stores.splice(0)) await s.close();
+      await opened?.dispose();
+      opened = undefined;
+    });
+
+    // An hour-aligned day that ended an hour ago: recent enough for any raw retention.
+    const start = Math.floor(Date.now() / HOUR) * HOUR - 25 * HOUR;
+
+    it('a day of readings, some arriving up to 40 minutes late, gives the minutes the raw readings give', async () => {
+      const random = sequence(7);
+      const readings: Array<Reading & { arrives: number }> = [];
+      for (let t = start; t < start + DAY; t += MINUTE)
+        for (const device of ['d1', 'd2']) {
+          const at = t + Math.floor(random() * 50_000);
+          // One in about twenty is late: buffered by its device, sent up to 40 minutes after (and written within the quarter hour it arrives).
+          const late = random() < 0.05 ? Math.floor(random() * 40 * MINUTE) : 0;
+          const temperature = Math.round((21 + 3 * Math.sin((t - start) / (4 * HOUR)) + random()) * 10) / 10;
+          const noise = Math.round((45 + 30 * random()) * 10) / 10;
+          readings.push({ device, metric: 'temperature', ts: at, value: temperature, zone: 'z1', arrives: at + late });
+          readings.push({ device, metric: 'noise', ts: at + 1, value: noise, zone: 'z1', arrives: at + 1 + late });
+        }
+      let clock = start;
+      const store = await open({ now: () => clock, rawRetentionMs: 30 * DAY });
+      const byArrival = [...readings].sort((a, b) => a.arrives - b.arrives);
+      // Written as they arrive, a quarter of an hour at a time.
+      for (let from = start; from < start + DAY + HOUR; from += 15 * MINUTE) {
+        const batch = byArrival.filter((r) => r.arrives >= from && r.arrives < from + 15 * MINUTE);
+        clock = from + 15 * MINUTE;
+        if (batch.length > 0) await store.write(batch.map(({ arrives: _, ...r }) => r));
+      }
+      for (const device of ['d1', 'd2'])
+        for (const metric of ['temperature', 'noise']) {
+          const found = await store.queryMinutes({ device, metric, from: start, to: start + DAY + HOUR });
+          expect(found).toHaveLength(24 * 60);
+          expectSameMinutes(found, expectedMinutes(readings.filter((r) => r.device === device && r.metric === metric)));
+        }
+    });
+
+    it('a restart in the middle of a minute neither loses nor doubles it, and a replay counts once', async () => {
+      const minute = start + 10 * MINUTE;
+      const at = (s: number, value: number): Reading => ({
+        device: 'd1',
+        metric: 'noise',
+        ts: minute + s * 1000,
+        value,
+        zone: 'z1',
+      });
+      const first = [at(5, 50), at(15, 60), at(25, 70)];
+      const second = [at(35, 55), at(45, 65), at(55, 75)];
+      const options = { now: () => minute + MINUTE, rawRetentionMs: 30 * DAY };
+      const before = await open(options);
+      await before.write(first);
+      await before.close();
+      stores.splice(stores.indexOf(before), 1);
+      const after = await open(options);
+      // The journal hands over again what it had not seen stored: the first reading, once more.
+      await after.write([first[2]!, ...second]);
+      expectSameMinutes(
+        await after.queryMinutes({ device: 'd1', metric: 'noise', from: minute, to: minute + MINUTE }),
+        expectedMinutes([...first, ...second]),
+      );
+    });
+
+    it('a reading later than the lateness is stored raw but rewrites no minute', async () => {
+      const minute = start + 20 * MINUTE;
+      let clock = minute + MINUTE;
+      const store = await open({ now: () => clock, rawRetentionMs: 30 * DAY, minuteLatenessMs: HOUR });
+      const onTime: Reading = { device: 'd1', metric: 'co2', ts: minute + 1000, value: 600, zone: 'z1' };
+      await store.write([onTime]);
+      clock = minute + 2 * HOUR;
+      await store.write([{ ...onTime, ts: minute + 2000, value: 900 }]);
+      expect(await store.count({ device: 'd1', metric: 'co2', from: minute, to: minute + MINUTE })).toBe(2);
+      expectSameMinutes(
+        await store.queryMinutes({ device: 'd1', metric: 'co2', from: minute, to: minute + MINUTE }),
+        expectedMinutes([onTime]),
+      );
+    });
+
+    it('aggregates over a range beyond the raw retention come from the minutes, with the same figures', async () => {
+      const readings: Reading[] = [];
+      for (let t = start; t < start + HOUR; t += 20_000)
+        readings.push({ device: 'd1', metric: 'noise', ts: t, value: 40 + ((t / 20_000) % 7) * 5, zone: 'z1' });
+      let clock = start + HOUR;
+      const store = await open({ now: () => clock, rawRetentionMs: 2 * DAY });
+      await store.write(readings);
+      const q = { device: 'd1', metric: 'noise', from: start, to: start + HOUR, every: 15 * MINUTE } as const;
+      const aggs: Aggregate[] = ['mean', 'min', 'max', 'laeq'];
+      const recent = await Promise.all(aggs.map((agg) => store.query({ ...q, agg })));
+      // Three days later the range is past the raw retention: the same answers, from the minutes. A
+      // reading arriving now is too late for its minute: raw and minutes differ, and it shows.
+      clock = start + 3 * DAY;
+      await store.write([{ device: 'd1', metric: 'noise', ts: start + 5 * MINUTE + 1, value: 120, zone: 'z1' }]);
+      expect((await store.query({ ...q, every: undefined })).map((p) => p.value)).toContain(120);
+      const later = await Promise.all(aggs.map((agg) => store.query({ ...q, agg })));
+      expect(later.map((points) => points.map((p) => p.ts))).toEqual(recent.map((points) => points.map((p) => p.ts)));
+      later.forEach((points, i) => points.forEach((p, j) => expect(p.value).toBeCloseTo(recent[i]![j]!.value, 9)));
+      expect(recent[0]).toHaveLength(4);
+    });
+  });
+}
