@@ -29,6 +29,8 @@ export interface InfluxdHandle {
 
 const MISSING = 'influxd is not installed: run `bash scripts/setup-test-services.sh` (as root) to install it';
 const READY_TIMEOUT_MS = 20_000;
+/** How long a restart on the same ports waits for a port that is busy to come free. */
+const REBIND_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 10_000;
 
 function findInfluxd(): string {
@@ -280,7 +282,18 @@ export async function startInfluxd(settings: readonly InfluxdSetting[] = []): Pr
     async start() {
       if (disposed) throw new Error('influxd handle was disposed');
       if (child !== undefined) return;
-      await launch();
+      // While it was stopped, a client's outgoing connection may have been given one of its ports
+      // for a moment: such a holder lets go within seconds.
+      const deadline = Date.now() + REBIND_TIMEOUT_MS;
+      for (;;) {
+        try {
+          await launch();
+          return;
+        } catch (err) {
+          if (!/address already in use/.test(String(err)) || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     },
     async dispose() {
       if (disposed) return;
@@ -290,4 +303,17 @@ export async function startInfluxd(settings: readonly InfluxdSetting[] = []): Pr
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface InfluxqlAnswer {
+  results: { series?: { name: string; columns: string[]; values: unknown[][] }[]; error?: string }[];
+}
+
+/** Raw InfluxQL against a server, for checks the Store interface does not expose; times in ms. */
+export async function influxqlAt(base: string, q: string, db?: string): Promise<InfluxqlAnswer> {
+  const form = new URLSearchParams({ q, epoch: 'ms' });
+  if (db !== undefined) form.set('db', db);
+  const res = await fetch(`${base}/query`, { method: 'POST', body: form, signal: AbortSignal.timeout(10_000) });
+  if (res.status !== 200) throw new Error(`InfluxDB answered ${res.status} to ${q}: ${await res.text()}`);
+  return (await res.json()) as InfluxqlAnswer;
 }

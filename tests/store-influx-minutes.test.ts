@@ -1,0 +1,141 @@
+// The 1-minute aggregates in InfluxDB 1.x: the minutes contract both stores pass, the continuous
+// queries of earlier releases dropped with the minutes they wrote kept and read, and the fields
+// Grafana reads in long_term.
+import { describe, expect, inject, it } from 'vitest';
+import { InfluxStore } from '../hub/store/influx/index.ts';
+import { describeMinutesContract } from './store-minutes-contract.ts';
+import { influxqlAt } from './support/influxd.ts';
+
+const influxUrl = inject('influxUrl');
+const prefix = `fw_min_${process.pid}_${Date.now().toString(36)}`;
+let n = 0;
+const newDatabase = (): string => `${prefix}_${++n}`;
+const influxql = (q: string, db?: string) => influxqlAt(influxUrl, q, db);
+
+/** The names of a database's continuous queries, as the server keeps them. */
+async function continuousQueries(db: string): Promise<string[]> {
+  const body = await influxql('SHOW CONTINUOUS QUERIES');
+  return (body.results[0]?.series?.find((s) => s.name === db)?.values ?? []).map((row) => String(row[0]));
+}
+
+describeMinutesContract('InfluxStore', () => {
+  const db = newDatabase();
+  return {
+    open: async ({ now, rawRetentionMs, minuteLatenessMs }) =>
+      new InfluxStore({
+        url: `${influxUrl}/${db}`,
+        now,
+        rawRetention: `${rawRetentionMs}ms`,
+        ...(minuteLatenessMs !== undefined && { minuteLatenessMs }),
+      }),
+    dispose: async () => {
+      await influxql(`DROP DATABASE "${db}"`);
+    },
+  };
+});
+
+describe('InfluxStore minutes', () => {
+  const HOUR = 3_600_000;
+  const recent = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+
+  it('creates no continuous query', async () => {
+    const db = newDatabase();
+    const store = new InfluxStore({ url: `${influxUrl}/${db}` });
+    await store.init();
+    expect(await continuousQueries(db)).toEqual([]);
+    await store.close();
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('drops the continuous queries of an earlier release and reads the minutes they wrote beside its own', async () => {
+    const db = newDatabase();
+    await influxql(`CREATE DATABASE "${db}"`);
+    await influxql(`CREATE RETENTION POLICY "raw" ON "${db}" DURATION 30d REPLICATION 1 DEFAULT`);
+    await influxql(`CREATE RETENTION POLICY "long_term" ON "${db}" DURATION 104w REPLICATION 1`);
+    await influxql(
+      `CREATE CONTINUOUS QUERY cq_1m ON "${db}" BEGIN SELECT mean(*) INTO "${db}"."long_term".:MEASUREMENT FROM "${db}"."raw"./.*/ GROUP BY time(1m), * END`,
+    );
+    await influxql(
+      `CREATE CONTINUOUS QUERY cq_1m_peak ON "${db}" BEGIN SELECT max(value) AS max_value INTO "${db}"."long_term"."noise_peak" FROM "${db}"."raw"."noise_peak" GROUP BY time(1m), * END`,
+    );
+    // A minute the old continuous query wrote: mean_value only.
+    const MINUTE = 60_000;
+    const old = recent - 10 * MINUTE;
+    const write = await fetch(`${influxUrl}/write?db=${db}&rp=long_term&precision=ms`, {
+      method: 'POST',
+      body: `temperature,device=d1,zone=z1 mean_value=20.5 ${old}`,
+    });
+    expect(write.status).toBe(204);
+    // Readings of two hours ago still rewrite their minutes here.
+    const store = new InfluxStore({ url: `${influxUrl}/${db}`, minuteLatenessMs: 3 * HOUR });
+    await store.init();
+    expect(await continuousQueries(db)).toEqual([]);
+    await store.write([{ device: 'd1', metric: 'temperature', ts: recent + 5_000, value: 22.5, zone: 'z1' }]);
+    expect(await store.queryMinutes({ device: 'd1', metric: 'temperature', from: old, to: recent + MINUTE })).toEqual([
+      { device: 'd1', metric: 'temperature', zone: 'z1', ts: old, mean: 20.5, min: 20.5, max: 20.5, count: 1 },
+      { device: 'd1', metric: 'temperature', zone: 'z1', ts: recent, mean: 22.5, min: 22.5, max: 22.5, count: 1 },
+    ]);
+    await store.close();
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('keeps a minute of noise as an energy average, and noise peaks with the loudest of each minute', async () => {
+    const db = newDatabase();
+    const store = new InfluxStore({ url: `${influxUrl}/${db}`, minuteLatenessMs: 3 * HOUR });
+    await store.init();
+    const MINUTE = 60_000;
+    const minute = recent + 5 * MINUTE;
+    await store.write([
+      { device: 'd1', metric: 'noise', ts: minute + 10_000, value: 40, zone: 'z1' },
+      { device: 'd1', metric: 'noise', ts: minute + 40_000, value: 80, zone: 'z1' },
+      // The next minute: not part of this one's average.
+      { device: 'd1', metric: 'noise', ts: minute + MINUTE, value: 95, zone: 'z1' },
+      { device: 'd1', metric: 'noise_peak', ts: minute + 10_000, value: 120, zone: 'z1' },
+      { device: 'd1', metric: 'noise_peak', ts: minute + 40_000, value: 136, zone: 'z1' },
+      { device: 'd1', metric: 'temperature', ts: minute + 10_000, value: 21.5, zone: 'z1' },
+    ]);
+    const energy = await influxql(`SELECT "energy" FROM "raw"."noise" WHERE time < ${minute + MINUTE}ms`, db);
+    expect(energy.results[0]?.series?.[0]?.values).toEqual([
+      [minute + 10_000, 1e4],
+      [minute + 40_000, 1e8],
+    ]);
+
+    // Grafana reads the minutes as plain InfluxQL: the level from the mean energy.
+    const noise = await influxql(
+      `SELECT 10 * log10("mean_energy") AS "level", "mean_value" FROM "long_term"."noise" WHERE time < ${minute + MINUTE}ms`,
+      db,
+    );
+    const [noiseRow] = noise.results[0]?.series?.[0]?.values ?? [];
+    expect(noise.results[0]?.series?.[0]?.values).toHaveLength(1);
+    expect(noiseRow?.[0]).toBe(minute);
+    // 40 and 80 dB for equal times: about 77 dB of sound energy, not the arithmetic 60.
+    expect(noiseRow?.[1]).toBeCloseTo(10 * Math.log10((1e4 + 1e8) / 2), 6);
+    expect(noiseRow?.[1]).toBeCloseTo(77, 0);
+    expect(noiseRow?.[2]).toBe(60);
+
+    const peak = await influxql(
+      'SELECT "max_value", 10 * log10("mean_energy") AS "level" FROM "long_term"."noise_peak"',
+      db,
+    );
+    expect(peak.results[0]?.series?.[0]?.values).toHaveLength(1);
+    const [peakRow] = peak.results[0]?.series?.[0]?.values ?? [];
+    expect(peakRow?.[0]).toBe(minute);
+    expect(peakRow?.[1]).toBe(136);
+    expect(peakRow?.[2]).toBeCloseTo(10 * Math.log10((1e12 + 10 ** 13.6) / 2), 6);
+
+    // Not a decibel metric: no energy.
+    const temperature = await influxql('SELECT * FROM "long_term"."temperature"', db);
+    expect(temperature.results[0]?.series?.[0]?.columns).toEqual([
+      'time',
+      'count',
+      'device',
+      'max_value',
+      'mean_value',
+      'min_value',
+      'zone',
+    ]);
+    expect(temperature.results[0]?.series?.[0]?.values).toEqual([[minute, 1, 'd1', 21.5, 21.5, 21.5, 'z1']]);
+    await store.close();
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+});
