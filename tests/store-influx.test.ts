@@ -52,6 +52,31 @@ describe('InfluxStore', () => {
     await influxql(`DROP DATABASE "${db}"`);
   });
 
+  it('with an external schema creates nothing: a missing database is named, a kept one is used as it is', async () => {
+    const db = newDatabase();
+    const store = new InfluxStore({ url: `${influxUrl}/${db}`, schema: 'external' });
+    await store.init();
+    const reading = { device: 'd1', metric: 'temperature', ts: Date.now() - 60_000, value: 21.5, zone: 'z1' };
+    const refused = await store.write([reading]).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(StoreUnavailable);
+    expect(String(refused)).toMatch(new RegExp(`the hub does not create it .*create database ${db}`));
+    expect(JSON.stringify(await influxql('SHOW DATABASES'))).not.toContain(db);
+
+    // The administrator's database, with a raw policy of a week the hub leaves as it is.
+    await influxql(`CREATE DATABASE "${db}"`);
+    await influxql(`CREATE RETENTION POLICY "raw" ON "${db}" DURATION 7d REPLICATION 1 DEFAULT`);
+    await influxql(`CREATE RETENTION POLICY "long_term" ON "${db}" DURATION 104w REPLICATION 1`);
+    await influxql(`CREATE RETENTION POLICY "alert_history" ON "${db}" DURATION 104w REPLICATION 1`);
+    await store.init();
+    await store.write([reading]);
+    expect(await store.count({ device: 'd1', from: 0, to: Date.now() })).toBe(1);
+    expect(await store.queryMinutes({ device: 'd1', metric: 'temperature', from: 0, to: Date.now() })).toHaveLength(1);
+    expect((await policies(db)).get('raw')).toEqual({ duration: '168h0m0s', isDefault: true });
+    expect([...(await policies(db)).keys()].sort()).toEqual(['alert_history', 'autogen', 'long_term', 'raw']);
+    await store.close();
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
   it('writes alert history into alert_history and carries over what an older release kept in raw', async () => {
     const db = newDatabase();
     await new InfluxStore({ url: `${influxUrl}/${db}` }).init();

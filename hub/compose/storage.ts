@@ -26,7 +26,13 @@ const PRUNE_EVERY_MS = 3_600_000;
 const BACKLOG_WARNING = 10_000;
 
 function createStore(config: Config, now: () => number): Store {
-  const { influx_url: url, raw_retention, long_term_retention, minute_lateness } = config.storage;
+  const {
+    influx_url: url,
+    influx_schema: schema,
+    raw_retention,
+    long_term_retention,
+    minute_lateness,
+  } = config.storage;
   const minuteLatenessMs = ms(minute_lateness);
   // Alert history is kept as long as the minutes.
   if (url)
@@ -36,6 +42,7 @@ function createStore(config: Config, now: () => number): Store {
       longTermRetention: long_term_retention,
       minuteLatenessMs,
       now,
+      schema,
     });
   return new SqliteStore({
     path: join(config.data_dir, 'readings.sqlite'),

@@ -26,6 +26,11 @@ export const storageSection = z
         error: 'must be an http(s) URL with the database in the path, e.g. http://127.0.0.1:8086/floorwatch',
       })
       .optional(),
+    /**
+     * managed: the hub creates the InfluxDB database and retention policies (InfluxDB 1.x).
+     * external: it creates nothing (InfluxDB 2.x through DBRP mappings, or a database kept by its administrator).
+     */
+    influx_schema: z.enum(['managed', 'external']).default('managed'),
     raw_retention: duration.default('30d'),
     /** The 1-minute aggregates and alert history, in either store. */
     long_term_retention: duration.default('104w'),

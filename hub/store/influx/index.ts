@@ -59,6 +59,8 @@ import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, rollUpQuery }
 
 export { ALERT_HISTORY_POLICY } from './schema.ts';
 
+export type InfluxSchema = 'managed' | 'external';
+
 export interface InfluxStoreOptions extends Retentions {
   /** http(s)://[user:pass@]host:port[/prefix]/database */
   url: string;
@@ -66,6 +68,11 @@ export interface InfluxStoreOptions extends Retentions {
   timeoutMs?: number;
   /** How late a reading may come and still rewrite its minute (default 1 h). */
   minuteLatenessMs?: number;
+  /**
+   * managed (default): the hub creates the database and its retention policies. external: it
+   * creates nothing, for an InfluxDB whose administrator keeps them (or maps them to buckets).
+   */
+  schema?: InfluxSchema;
   /** The hub's clock: what is late, and where the raw retention begins. */
   now?: () => number;
 }
@@ -93,6 +100,7 @@ export class InfluxStore implements Store {
   private readonly client: InfluxClient;
   private readonly latenessMs: number;
   private readonly now: () => number;
+  private readonly schema: InfluxSchema;
   /** init() has succeeded since the database was last found missing. */
   private ready = false;
 
@@ -104,10 +112,11 @@ export class InfluxStore implements Store {
     this.client = new InfluxClient(target, this.timeoutMs);
     this.latenessMs = opts.minuteLatenessMs ?? DEFAULT_LATENESS_MS;
     this.now = opts.now ?? Date.now;
+    this.schema = opts.schema ?? 'managed';
   }
 
   async init(): Promise<void> {
-    await ensureSchema((q) => this.client.query(q), this.database, this.retentions);
+    if (this.schema === 'managed') await ensureSchema((q) => this.client.query(q), this.database, this.retentions);
     this.ready = true;
   }
 
@@ -165,8 +174,14 @@ export class InfluxStore implements Store {
       for (let i = 0; i < lines.length; i += WRITE_CHUNK)
         await this.client.write(lines.slice(i, i + WRITE_CHUNK).join('\n'), policy);
     } catch (err) {
-      if (err instanceof DatabaseNotFound) this.ready = false;
-      throw err;
+      if (!(err instanceof DatabaseNotFound)) throw err;
+      if (this.schema === 'managed') {
+        this.ready = false;
+        throw err;
+      }
+      throw new DatabaseNotFound(
+        `${err.message}: the hub does not create it (storage.influx_schema is external); create database ${this.database} with its retention policies raw (default), long_term and alert_history, or map them to buckets`,
+      );
     }
   }
 
