@@ -20,7 +20,7 @@ import {
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
 import type { SiteRules, ZoneRules } from '../hub/rules/site.ts';
-import { ALERTS, INFLUX, InfluxQueryBuilder, laeqQuery, legend, matchesVariable } from './influxql.ts';
+import { ALERTS, INFLUX, InfluxQueryBuilder, laeqQuery, legend, matchesVariable, minutesOf } from './influxql.ts';
 import { describeLimits, thresholds } from './thresholds.ts';
 import type { Limit, Requirement, RequirementKey } from '../hub/domain/requirement.ts';
 
@@ -46,7 +46,7 @@ interface Plot {
 
 function mean(metric: string): (zone: string) => string {
   return (zone) =>
-    `SELECT mean("value") FROM "${metric}" WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time($__interval), "device" fill(none)`;
+    `SELECT mean("mean_value") FROM ${minutesOf(metric)} WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time($__interval), "device" fill(none)`;
 }
 
 function windowOf(req: Requirement | undefined, kind: 'mean' | 'laeq', fallbackMs: number): number {
@@ -62,7 +62,7 @@ const OFFICE: Plot[] = [
     title: 'CO₂, 1-hour mean',
     // A rolling mean of 1-minute means over the rule's window (the first window of the range stays empty).
     query: (zone, req) =>
-      `SELECT moving_average(mean("value"), ${windowOf(req, 'mean', HOUR) / 60_000}) FROM "co2" WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time(1m), "device" fill(none)`,
+      `SELECT moving_average(mean("mean_value"), ${windowOf(req, 'mean', HOUR) / 60_000}) FROM ${minutesOf('co2')} WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time(1m), "device" fill(none)`,
   },
   {
     key: 'noise',
@@ -82,15 +82,19 @@ function zoneTitle(z: ZoneRules): string {
 }
 
 function banded(title: string, unit: string, limits: readonly Limit[], description: string): timeseries.PanelBuilder {
-  return new timeseries.PanelBuilder()
-    .title(title)
-    .description(description)
-    .unit(GRAFANA_UNIT[unit] ?? unit)
-    .thresholds(thresholds(limits))
-    .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.DashedAndArea))
-    .legend(legend())
-    .height(8)
-    .span(6);
+  return (
+    new timeseries.PanelBuilder()
+      .title(title)
+      .description(description)
+      .unit(GRAFANA_UNIT[unit] ?? unit)
+      .thresholds(thresholds(limits))
+      .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.DashedAndArea))
+      .legend(legend())
+      // The minutes are the finest the panels read.
+      .interval('1m')
+      .height(8)
+      .span(6)
+  );
 }
 
 /** The zones a dashboard shows: those of the configuration (devices without a zone have no room to judge). */
@@ -146,8 +150,8 @@ function dose(level: number): number {
 
 /** LEX,8h and dose over the dashboard's time range, taken as the shift: Σ energy / 8 h. */
 function exposureQuery(zone: string, select: (energyTimesRange: string) => string): string {
-  const energy = `mean("energy") * (\${__to} - \${__from}) / ${EIGHT_HOURS}`;
-  return `SELECT ${select(energy)} FROM (SELECT pow(10, "value" / 10) AS "energy" FROM "noise" WHERE "zone" = '${zone}' AND ${matchesVariable('device', 'position')} AND $timeFilter) WHERE $timeFilter GROUP BY "device"`;
+  const energy = `mean("mean_energy") * (\${__to} - \${__from}) / ${EIGHT_HOURS}`;
+  return `SELECT ${select(energy)} FROM ${minutesOf('noise')} WHERE "zone" = '${zone}' AND ${matchesVariable('device', 'position')} AND $timeFilter GROUP BY "device"`;
 }
 
 function gauge(

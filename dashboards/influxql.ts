@@ -7,7 +7,7 @@ import {
   VizLegendOptionsBuilder,
   type DataSourceRef,
 } from '@grafana/grafana-foundation-sdk/common';
-import { ALERT_HISTORY_POLICY } from '../hub/store/influx/index.ts';
+import { ALERT_HISTORY_POLICY, LONG_TERM_POLICY } from '../hub/store/influx/index.ts';
 
 /** The data sources the provisioning files create, by uid. */
 export const INFLUX: DataSourceRef = { type: 'influxdb', uid: 'floorwatch-influxdb' };
@@ -15,6 +15,15 @@ export const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: 'floorwatch-
 
 /** The alert history measurement, in the retention policy the hub keeps it in (not the default one). */
 export const ALERTS = `"${ALERT_HISTORY_POLICY}"."alerts"`;
+
+/**
+ * A metric's 1-minute aggregates, which the hub keeps for the long-term retention: panels read
+ * them, so a range beyond the raw retention still draws (fields mean_value, min_value,
+ * max_value, count, and mean_energy for decibels).
+ */
+export function minutesOf(metric: string): string {
+  return `"${LONG_TERM_POLICY}"."${metric}"`;
+}
 
 /** A legend naming each series (device, reason, …) under a time series panel. */
 export function legend(): VizLegendOptionsBuilder {
@@ -77,7 +86,7 @@ export function matchesVariable(tag: string, variable: string): string {
   return `"${tag}" =~ /^$${variable}$/`;
 }
 
-/** The energy average of decibel levels (LAeq) per window of `every`, per device. */
+/** The energy average of decibel levels (LAeq) per window of `every`, per device, from the minutes' mean energy. */
 export function laeqQuery(where: string, every: string): string {
-  return `SELECT 10 * log10(mean("energy")) FROM (SELECT pow(10, "value" / 10) AS "energy" FROM "noise" WHERE ${where} AND $timeFilter) WHERE $timeFilter GROUP BY time(${every}), "device" fill(none)`;
+  return `SELECT 10 * log10(mean("mean_energy")) FROM ${minutesOf('noise')} WHERE ${where} AND $timeFilter GROUP BY time(${every}), "device" fill(none)`;
 }

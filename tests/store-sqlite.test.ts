@@ -37,7 +37,7 @@ describe('SqliteStore', () => {
 
   it('uses WAL and keeps its data across a reopen', async () => {
     const path = newPath();
-    const a = new SqliteStore({ path });
+    const a = new SqliteStore({ path, now: () => now });
     await a.init();
     await a.write([{ device: 'd1', metric: 'noise', ts: now, value: 61.5, zone: 'z1' }]);
     await a.close();
@@ -46,7 +46,7 @@ describe('SqliteStore', () => {
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
 
-    const b = new SqliteStore({ path });
+    const b = new SqliteStore({ path, now: () => now });
     await b.init();
     expect(await b.query({ device: 'd1', metric: 'noise', from: now, to: now + 1 })).toEqual([
       { ts: now, value: 61.5, device: 'd1' },
@@ -55,7 +55,7 @@ describe('SqliteStore', () => {
   });
 
   it('prune(now) deletes readings older than rawRetentionMs and nothing newer', async () => {
-    const store = new SqliteStore({ path: newPath(), rawRetentionMs: 24 * HOUR });
+    const store = new SqliteStore({ path: newPath(), rawRetentionMs: 24 * HOUR, now: () => now });
     await store.init();
     const ts = [now - 48 * HOUR, now - 24 * HOUR - 1, now - 24 * HOUR, now - HOUR, now];
     await store.write(ts.map((t, i) => ({ device: 'd1', metric: 'co2', ts: t, value: 400 + i, zone: 'z1' })));

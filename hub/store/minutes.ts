@@ -3,7 +3,8 @@
 // minute a write touches (late readings included, within the lateness), so a minute is never
 // counted twice and a rewrite after a restart gives the same figures. Pure.
 import { METRICS, type Reading } from '../domain/reading.ts';
-import type { Aggregate, SeriesPoint } from './store.ts';
+import type { Aggregate, MinuteQuery, ReadingQuery, SeriesPoint } from './store.ts';
+import { checkAggregate, checkEvery, checkLimit } from './validate.ts';
 
 export const MINUTE_MS = 60_000;
 /** How late a reading may arrive and still rewrite its minute (storage.minute_lateness). */
@@ -119,4 +120,34 @@ export function fromMinutes(
     if (Number.isFinite(value)) points.push({ ts, value });
   }
   return points;
+}
+
+/**
+ * A query over a range that starts before the raw retention (`cutoff`): aggregates over the whole
+ * range from the minutes, so every window is judged alike; points as each minute's mean up to the
+ * cutoff and the raw readings after it, the newest `limit` kept.
+ */
+export async function beyondRetention(
+  q: ReadingQuery,
+  cutoff: number,
+  minutes: (q: MinuteQuery) => Promise<MinuteAggregate[]>,
+  raw: (q: ReadingQuery) => Promise<SeriesPoint[]>,
+): Promise<SeriesPoint[]> {
+  if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
+  if (q.agg !== undefined)
+    return fromMinutes(
+      await minutes(q),
+      checkAggregate(q.agg),
+      q.from,
+      q.every === undefined ? undefined : checkEvery(q.every),
+    );
+  const recent = q.to > cutoff ? await raw({ ...q, from: cutoff }) : [];
+  const left = q.limit === undefined ? undefined : q.limit - recent.length;
+  if (left !== undefined && left <= 0) return recent;
+  const older = (await minutes({ ...q, to: Math.min(q.to, cutoff) })).map((m) => ({
+    ts: m.ts,
+    value: m.mean,
+    device: m.device,
+  }));
+  return [...(left === undefined ? older : older.slice(Math.max(0, older.length - left))), ...recent];
 }

@@ -14,7 +14,7 @@ import type { Reading } from '../domain/reading.ts';
 import {
   DECIBEL_METRICS,
   DEFAULT_LATENESS_MS,
-  fromMinutes,
+  beyondRetention,
   MINUTE_MS,
   touchedMinutes,
   type MinuteAggregate,
@@ -214,14 +214,22 @@ export class SqliteStore implements Store {
     checkScope(q);
     checkMetric(q.metric);
     if (isEmptyRange(q.from, q.to)) return [];
+    const cutoff = this.now() - this.rawRetentionMs;
+    if (q.from < cutoff) {
+      return beyondRetention(
+        q,
+        cutoff,
+        (m) => this.queryMinutes(m),
+        async (r) => this.queryRaw(r),
+      );
+    }
+    return this.queryRaw(q);
+  }
+
+  /** The answer from the raw readings alone. */
+  private queryRaw(q: ReadingQuery): SeriesPoint[] {
     const scope = this.scopeSql(q);
     const params: Record<string, string | number> = { ...this.scopeParams(q), from: q.from, to: q.to };
-
-    if (q.agg !== undefined && q.from < this.now() - this.rawRetentionMs) {
-      // Beyond the raw retention only the minutes are left: the whole range is read from them.
-      const every = q.every === undefined ? undefined : checkEvery(q.every);
-      return fromMinutes(await this.queryMinutes(q), checkAggregate(q.agg), q.from, every);
-    }
     if (q.agg === undefined) {
       const base = `SELECT ts, value, device FROM readings WHERE ${scope}`;
       let sql = `${base} ORDER BY ts, device`;

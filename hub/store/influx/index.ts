@@ -54,10 +54,10 @@ import {
   retentionsOf,
   type Retentions,
 } from './schema.ts';
-import { DEFAULT_LATENESS_MS, fromMinutes, spans, touchedMinutes, type MinuteAggregate } from '../minutes.ts';
+import { beyondRetention, DEFAULT_LATENESS_MS, spans, touchedMinutes, type MinuteAggregate } from '../minutes.ts';
 import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, rollUpQuery } from './minutes.ts';
 
-export { ALERT_HISTORY_POLICY } from './schema.ts';
+export { ALERT_HISTORY_POLICY, LONG_TERM_POLICY } from './schema.ts';
 
 export type InfluxSchema = 'managed' | 'external';
 
@@ -198,11 +198,20 @@ export class InfluxStore implements Store {
     checkScope(q);
     const rawMs = durationMs(this.retentions.rawRetention);
     // An infinite raw retention (INF, 0 ms) keeps every reading raw.
-    if (q.agg !== undefined && rawMs > 0 && q.from < this.now() - rawMs) {
-      // Beyond the raw retention only the minutes are left: the whole range is read from them.
-      const every = q.every === undefined ? undefined : checkEvery(q.every);
-      return fromMinutes(await this.queryMinutes(q), checkAggregate(q.agg), q.from, every);
+    const cutoff = this.now() - rawMs;
+    if (rawMs > 0 && q.from < cutoff) {
+      return beyondRetention(
+        q,
+        cutoff,
+        (m) => this.queryMinutes(m),
+        (r) => this.queryRaw(r),
+      );
     }
+    return this.queryRaw(q);
+  }
+
+  /** The answer from the raw policy alone. */
+  private async queryRaw(q: ReadingQuery): Promise<SeriesPoint[]> {
     const from = measurementIn(this.database, RAW_POLICY, checkMetric(q.metric));
     const scope = whereScope(q);
     if (scope === undefined) return [];
