@@ -1,5 +1,6 @@
 // Nothing acknowledged is lost: the hub is killed with SIGKILL twice while 100 devices publish
-// 20,000 QoS 1 readings, and InfluxDB ends with every reading exactly once.
+// 20,000 QoS 1 readings, and InfluxDB ends with every reading exactly once, and each minute's
+// aggregate counting each reading once.
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx/index.ts';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.ts';
@@ -71,9 +72,19 @@ describe('hub killed mid-stream', () => {
       });
       expect(points).toEqual([{ ts: fleet.ts(i), value: fleet.value(d, i), device: fleet.deviceId(d) }]);
     }
-    // Per device, every reading once.
+    // Per device, every reading once, and every minute's aggregate of them once: the minutes a
+    // kill cut through were recomputed from the raw readings, not added to.
     for (const d of [0, 50, 99]) {
       expect(await store.count({ device: fleet.deviceId(d), metric: 'co2', ...window })).toBe(PER_DEVICE);
+      const minutes = await store.queryMinutes({ device: fleet.deviceId(d), metric: 'co2', ...window });
+      expect(minutes.reduce((n, m) => n + m.count, 0)).toBe(PER_DEVICE);
+      for (const m of minutes) {
+        const sent = Array.from({ length: PER_DEVICE }, (_, i) => i).filter(
+          (i) => fleet.ts(i) >= m.ts && fleet.ts(i) < m.ts + 60_000,
+        );
+        expect(m.count).toBe(sent.length);
+        expect(m.mean).toBeCloseTo(sent.reduce((s, i) => s + fleet.value(d, i), 0) / sent.length, 9);
+      }
     }
   });
 });
