@@ -12,6 +12,7 @@ export interface Command {
 
 // A Map: a command line such as `floorwatch constructor` must find no command.
 const COMMANDS = new Map<string, () => Promise<Command>>([
+  ['config', async () => (await import('./config.ts')).command],
   ['devices', async () => (await import('./devices.ts')).command],
   ['rules', async () => (await import('./rules.ts')).command],
   ['shift-report', async () => (await import('./shift-report.ts')).command],

@@ -3,7 +3,7 @@
 // its value came from.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, describeIssue } from './errors.ts';
 import { configSchema, type Config } from './schema.ts';
 import { applyVariables, variableFor } from './variables.ts';
@@ -14,8 +14,14 @@ export interface LoadOptions {
   cwd?: string;
 }
 
+interface SettingsFile {
+  settings: Record<string, unknown>;
+  /** The line of the file a field is on (the nearest enclosing field's, for one that is missing). */
+  lineOf(path: readonly PropertyKey[]): number | undefined;
+}
+
 /** The settings in a YAML file, as data; a ConfigError when it cannot be read or is not a mapping. */
-function readSettingsFile(file: string, cwd: string): Record<string, unknown> {
+function readSettingsFile(file: string, cwd: string): SettingsFile {
   let text: string;
   try {
     text = readFileSync(resolve(cwd, file), 'utf8');
@@ -23,16 +29,25 @@ function readSettingsFile(file: string, cwd: string): Record<string, unknown> {
     throw new ConfigError([`FLOORWATCH_CONFIG names ${file}, which cannot be read: ${(err as Error).message}`]);
   }
   let parsed: unknown;
+  const lines = new LineCounter();
+  let doc: Document;
   try {
     // Warnings (unknown tags or directives) mean the file does not say what its author thinks.
-    const doc = parseDocument(text, { logLevel: 'silent' });
+    doc = parseDocument(text, { logLevel: 'silent', lineCounter: lines });
     const problem = doc.errors[0] ?? doc.warnings[0];
     if (problem) throw problem;
     parsed = doc.toJS();
   } catch (err) {
     throw new ConfigError([`${file} is not valid YAML: ${(err as Error).message}`]);
   }
-  if (parsed === null || parsed === undefined) return {};
+  const lineOf = (path: readonly PropertyKey[]): number | undefined => {
+    for (let n = path.length; n > 0; n--) {
+      const node: unknown = doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  if (parsed === null || parsed === undefined) return { settings: {}, lineOf };
   if (typeof parsed !== 'object' || Array.isArray(parsed))
     throw new ConfigError([`${file} must hold a mapping of settings at the top level`]);
   const forbidden = prototypeKeys(parsed, []);
@@ -40,7 +55,7 @@ function readSettingsFile(file: string, cwd: string): Record<string, unknown> {
     throw new ConfigError(
       forbidden.map((path) => `${path} [in ${file}]: "__proto__" is not a name floorwatch.yaml can use; remove it`),
     );
-  return parsed as Record<string, unknown>;
+  return { settings: parsed as Record<string, unknown>, lineOf };
 }
 
 /**
@@ -63,18 +78,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const file = env.FLOORWATCH_CONFIG;
-  const raw = file ? readSettingsFile(file, cwd) : {};
-  const source = file || 'defaults';
+  const read = file ? readSettingsFile(file, cwd) : undefined;
+  const raw = read?.settings ?? {};
   const fromEnv = applyVariables(raw, env);
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => {
         const envName = variableFor(fromEnv, issue.path);
-        return describeIssue(
-          issue,
-          envName ? `from ${envName}` : source === 'defaults' ? 'from defaults' : `in ${source}`,
-        );
+        if (envName) return describeIssue(issue, `from ${envName}`);
+        if (!file || !read) return describeIssue(issue, 'from defaults');
+        const line = read.lineOf(issue.path);
+        return describeIssue(issue, line === undefined ? `in ${file}` : `in ${file}, line ${line}`);
       }),
     );
   }
