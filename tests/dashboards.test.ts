@@ -215,9 +215,7 @@ describe('on a simulated floor in InfluxDB', () => {
       ],
     });
     const url = `${inject('influxUrl')}/${database}`;
-    // The floor ran hours ago: its readings still make the minutes the panels read.
-    const storage = { minute_lateness: '2d' };
-    hub = await startTestHub({ influxUrl: url, config: { ...hubDeclarations(fleet), storage } });
+    hub = await startTestHub({ influxUrl: url, config: hubDeclarations(fleet) });
     const clock = new SteppedClock(start);
     const floor = new Floor({ fleet, clock, url: hub.mqttUrl });
     try {
@@ -228,7 +226,7 @@ describe('on a simulated floor in InfluxDB', () => {
     } finally {
       await floor.stop();
     }
-    store = new InfluxStore({ url, minuteLatenessMs: 2 * 24 * 60 * MINUTE });
+    store = new InfluxStore({ url });
     await eventually(
       async () =>
         (await store.count({ device: 'env-s1', metric: 'temperature', from: range.to - 2 * MINUTE, to: range.to })) > 0,

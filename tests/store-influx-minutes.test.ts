@@ -3,6 +3,8 @@
 // Grafana reads in long_term.
 import { describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx/index.ts';
+import { encodePoint } from '../hub/store/influx/line-protocol.ts';
+import { readingPoint } from '../hub/store/influx/schema.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
 import { influxqlAt } from './support/influxd.ts';
 
@@ -21,13 +23,13 @@ async function continuousQueries(db: string): Promise<string[]> {
 describeMinutesContract('InfluxStore', () => {
   const db = newDatabase();
   return {
-    open: async ({ now, rawRetentionMs, minuteLatenessMs }) =>
-      new InfluxStore({
-        url: `${influxUrl}/${db}`,
-        now,
-        rawRetention: `${rawRetentionMs}ms`,
-        ...(minuteLatenessMs !== undefined && { minuteLatenessMs }),
-      }),
+    open: async ({ now, rawRetentionMs }) =>
+      new InfluxStore({ url: `${influxUrl}/${db}`, now, rawRetention: `${rawRetentionMs}ms` }),
+    rawOnly: async (r) => {
+      const line = encodePoint(readingPoint(r));
+      const response = await fetch(`${influxUrl}/write?db=${db}&rp=raw&precision=ms`, { method: 'POST', body: line });
+      expect(response.status).toBe(204);
+    },
     dispose: async () => {
       await influxql(`DROP DATABASE "${db}"`);
     },
@@ -66,8 +68,7 @@ describe('InfluxStore minutes', () => {
       body: `temperature,device=d1,zone=z1 mean_value=20.5 ${old}`,
     });
     expect(write.status).toBe(204);
-    // Readings of two hours ago still rewrite their minutes here.
-    const store = new InfluxStore({ url: `${influxUrl}/${db}`, minuteLatenessMs: 3 * HOUR });
+    const store = new InfluxStore({ url: `${influxUrl}/${db}` });
     await store.init();
     expect(await continuousQueries(db)).toEqual([]);
     await store.write([{ device: 'd1', metric: 'temperature', ts: recent + 5_000, value: 22.5, zone: 'z1' }]);
@@ -81,7 +82,7 @@ describe('InfluxStore minutes', () => {
 
   it('keeps a minute of noise as an energy average, and noise peaks with the loudest of each minute', async () => {
     const db = newDatabase();
-    const store = new InfluxStore({ url: `${influxUrl}/${db}`, minuteLatenessMs: 3 * HOUR });
+    const store = new InfluxStore({ url: `${influxUrl}/${db}` });
     await store.init();
     const MINUTE = 60_000;
     const minute = recent + 5 * MINUTE;

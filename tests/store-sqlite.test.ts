@@ -25,8 +25,18 @@ describeStoreContract('SqliteStore (:memory:)', async () => new SqliteStore({ pa
 describeMinutesContract('SqliteStore', () => {
   const path = newPath();
   return {
-    open: async ({ now, rawRetentionMs, minuteLatenessMs }) =>
-      new SqliteStore({ path, now, rawRetentionMs, ...(minuteLatenessMs !== undefined && { minuteLatenessMs }) }),
+    open: async ({ now, rawRetentionMs }) => new SqliteStore({ path, now, rawRetentionMs }),
+    rawOnly: async (r) => {
+      const db = new Database(path);
+      db.prepare('INSERT INTO readings (device, metric, ts, zone, value) VALUES (?, ?, ?, ?, ?)').run(
+        r.device,
+        r.metric,
+        r.ts,
+        r.zone,
+        r.value,
+      );
+      db.close();
+    },
     dispose: () => rm(path, { force: true }),
   };
 });
@@ -61,9 +71,36 @@ describe('SqliteStore', () => {
     await store.write(ts.map((t, i) => ({ device: 'd1', metric: 'co2', ts: t, value: 400 + i, zone: 'z1' })));
     expect(await store.prune(now)).toEqual({ readings: 2, minutes: 0, alertEvents: 0 });
     expect(await store.prune(now)).toEqual({ readings: 0, minutes: 0, alertEvents: 0 });
-    const left = await store.query({ device: 'd1', metric: 'co2', from: 0, to: now + 1 });
+    // From where the raw retention begins (before it, the minutes answer).
+    const left = await store.query({ device: 'd1', metric: 'co2', from: now - 24 * HOUR, to: now + 1 });
     expect(left.map((p) => p.ts)).toEqual([now - 24 * HOUR, now - HOUR, now]);
+    expect(await store.count({ device: 'd1', metric: 'co2', from: 0, to: now + 1 })).toBe(3);
     await store.close();
+  });
+
+  it('makes the minutes of the readings a store from before minutes holds, once, when it opens it', async () => {
+    const path = newPath();
+    const before = new SqliteStore({ path, now: () => now });
+    await before.init();
+    await before.write([
+      { device: 'd1', metric: 'noise', ts: now - 50_000, value: 40, zone: 'z1' },
+      { device: 'd1', metric: 'noise', ts: now - 40_000, value: 80, zone: 'z1' },
+    ]);
+    await before.close();
+    // An earlier release's file: readings, no minutes table.
+    const db = new Database(path);
+    db.exec('DROP TABLE minutes');
+    db.close();
+    const after = new SqliteStore({ path, now: () => now + 40 * 24 * HOUR });
+    await after.init();
+    const [minute] = await after.queryMinutes({ device: 'd1', metric: 'noise', from: 0, to: now + 1 });
+    expect(minute).toMatchObject({ ts: now - 60_000, count: 2, mean: 60, min: 40, max: 80 });
+    expect(10 * Math.log10(minute!.energy!)).toBeCloseTo(77, 0);
+    // Past the raw retention the old readings still answer, through their minutes.
+    expect(await after.query({ device: 'd1', metric: 'noise', from: now - HOUR, to: now, agg: 'mean' })).toEqual([
+      { ts: now - HOUR, value: 60 },
+    ]);
+    await after.close();
   });
 
   it('prune(now) removes raw readings past the raw retention while their minutes stay and still answer', async () => {

@@ -26,21 +26,13 @@ const PRUNE_EVERY_MS = 3_600_000;
 const BACKLOG_WARNING = 10_000;
 
 function createStore(config: Config, now: () => number): Store {
-  const {
-    influx_url: url,
-    influx_schema: schema,
-    raw_retention,
-    long_term_retention,
-    minute_lateness,
-  } = config.storage;
-  const minuteLatenessMs = ms(minute_lateness);
+  const { influx_url: url, influx_schema: schema, raw_retention, long_term_retention } = config.storage;
   // Alert history is kept as long as the minutes.
   if (url)
     return new InfluxStore({
       url,
       rawRetention: raw_retention,
       longTermRetention: long_term_retention,
-      minuteLatenessMs,
       now,
       schema,
     });
@@ -48,7 +40,6 @@ function createStore(config: Config, now: () => number): Store {
     path: join(config.data_dir, 'readings.sqlite'),
     rawRetentionMs: ms(raw_retention),
     longTermRetentionMs: ms(long_term_retention),
-    minuteLatenessMs,
     now,
   });
 }

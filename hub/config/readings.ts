@@ -34,8 +34,6 @@ export const storageSection = z
     raw_retention: duration.default('30d'),
     /** The 1-minute aggregates and alert history, in either store. */
     long_term_retention: duration.default('104w'),
-    /** How late a reading may arrive and still rewrite its minute's aggregate. */
-    minute_lateness: duration.default('1h'),
     /** Readings the store refused for good and journal entries set aside, kept on disk for GET /api/v1/rejections. */
     set_aside_kept: integer(10, 1_000_000).default(10_000),
   })

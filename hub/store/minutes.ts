@@ -1,14 +1,13 @@
 // The 1-minute aggregates both stores keep beside the raw readings, so two years of minutes
 // outlive a month of raw readings on every backend. A store recomputes, from its raw readings, each
-// minute a write touches (late readings included, within the lateness), so a minute is never
-// counted twice and a rewrite after a restart gives the same figures. Pure.
+// minute a write touches, late readings included (however long a store outage kept them in the
+// journal), so a minute is never counted twice and a rewrite after a restart gives the same
+// figures. Ranges answered from minutes are in whole minutes. Pure.
 import { METRICS, type Reading } from '../domain/reading.ts';
 import type { Aggregate, MinuteQuery, ReadingQuery, SeriesPoint } from './store.ts';
 import { checkAggregate, checkEvery, checkLimit } from './validate.ts';
 
 export const MINUTE_MS = 60_000;
-/** How late a reading may arrive and still rewrite its minute (storage.minute_lateness). */
-export const DEFAULT_LATENESS_MS = 3_600_000;
 
 /** Metrics measured in decibels: their minutes keep the mean sound energy, for energy averages. */
 export const DECIBEL_METRICS: ReadonlySet<string> = new Set(
@@ -43,26 +42,13 @@ export interface Touched {
   pairs: Array<[device: string, minute: number]>;
 }
 
-/**
- * The minutes a batch of readings touched, per metric; a reading older than `lateness` before
- * `now` is stored raw but rewrites no minute (a device replaying weeks of buffer would otherwise
- * recompute weeks of minutes in one write). Returns how many readings were that late.
- */
-export function touchedMinutes(
-  readings: readonly Reading[],
-  now: number,
-  latenessMs: number,
-): { touched: Touched[]; tooLate: number } {
+/** The minutes a batch of readings touched, per metric. */
+export function touchedMinutes(readings: readonly Reading[]): Touched[] {
   const byMetric = new Map<
     string,
     { devices: Set<string>; minutes: Set<number>; pairs: Map<string, [string, number]> }
   >();
-  let tooLate = 0;
   for (const r of readings) {
-    if (r.ts < now - latenessMs) {
-      tooLate++;
-      continue;
-    }
     let t = byMetric.get(r.metric);
     if (!t) byMetric.set(r.metric, (t = { devices: new Set(), minutes: new Set(), pairs: new Map() }));
     const minute = minuteOf(r.ts);
@@ -70,13 +56,12 @@ export function touchedMinutes(
     t.minutes.add(minute);
     t.pairs.set(`${r.device}\u0000${minute}`, [r.device, minute]);
   }
-  const touched = [...byMetric].map(([metric, t]) => ({
+  return [...byMetric].map(([metric, t]) => ({
     metric,
     devices: [...t.devices].sort(),
     minutes: [...t.minutes].sort((a, b) => a - b),
     pairs: [...t.pairs.values()],
   }));
-  return { touched, tooLate };
 }
 
 /** Runs of consecutive minutes as [from, to) spans: one query each. */
@@ -109,14 +94,29 @@ export function fromMinutes(
   }
   const points: SeriesPoint[] = [];
   for (const [ts, list] of [...windows].sort(([a], [b]) => a - b)) {
-    const count = list.reduce((n, m) => n + m.count, 0);
-    const weighted = (f: (m: MinuteAggregate) => number) => list.reduce((s, m) => s + f(m) * m.count, 0) / count;
+    let count = 0;
+    let sum = 0;
+    let energy = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    let latest = -Infinity;
+    for (const m of list) {
+      count += m.count;
+      sum += m.mean * m.count;
+      energy += (m.energy ?? 10 ** (m.mean / 10)) * m.count;
+      if (m.min < min) min = m.min;
+      if (m.max > max) max = m.max;
+      if (m.ts > latest) latest = m.ts;
+    }
     let value: number;
-    if (agg === 'min') value = Math.min(...list.map((m) => m.min));
-    else if (agg === 'max') value = Math.max(...list.map((m) => m.max));
-    else if (agg === 'last') value = list.reduce((a, b) => (b.ts > a.ts ? b : a)).mean;
-    else if (agg === 'laeq') value = 10 * Math.log10(weighted((m) => m.energy ?? 10 ** (m.mean / 10)));
-    else value = weighted((m) => m.mean);
+    if (agg === 'min') value = min;
+    else if (agg === 'max') value = max;
+    else if (agg === 'laeq') value = 10 * Math.log10(energy / count);
+    else if (agg === 'last') {
+      // The last minute's mean, over every device that reported in it.
+      const last = list.filter((m) => m.ts === latest);
+      value = last.reduce((s, m) => s + m.mean * m.count, 0) / last.reduce((n, m) => n + m.count, 0);
+    } else value = sum / count;
     if (Number.isFinite(value)) points.push({ ts, value });
   }
   return points;
@@ -134,17 +134,21 @@ export async function beyondRetention(
   raw: (q: ReadingQuery) => Promise<SeriesPoint[]>,
 ): Promise<SeriesPoint[]> {
   if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
+  // Whole minutes: the one holding `from` counts whole.
+  const from = minuteOf(q.from);
   if (q.agg !== undefined)
     return fromMinutes(
-      await minutes(q),
+      await minutes({ ...q, from }),
       checkAggregate(q.agg),
       q.from,
       q.every === undefined ? undefined : checkEvery(q.every),
     );
-  const recent = q.to > cutoff ? await raw({ ...q, from: cutoff }) : [];
+  // The minute the cutoff falls in from the minutes, raw readings from the next one on.
+  const split = minuteOf(cutoff) + MINUTE_MS;
+  const recent = q.to > split ? await raw({ ...q, from: split }) : [];
   const left = q.limit === undefined ? undefined : q.limit - recent.length;
   if (left !== undefined && left <= 0) return recent;
-  const older = (await minutes({ ...q, to: Math.min(q.to, cutoff) })).map((m) => ({
+  const older = (await minutes({ ...q, from, to: Math.min(q.to, split) })).map((m) => ({
     ts: m.ts,
     value: m.mean,
     device: m.device,

@@ -11,14 +11,7 @@
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty).
 import Database from 'better-sqlite3';
 import type { Reading } from '../domain/reading.ts';
-import {
-  DECIBEL_METRICS,
-  DEFAULT_LATENESS_MS,
-  beyondRetention,
-  MINUTE_MS,
-  touchedMinutes,
-  type MinuteAggregate,
-} from './minutes.ts';
+import { DECIBEL_METRICS, beyondRetention, MINUTE_MS, touchedMinutes, type MinuteAggregate } from './minutes.ts';
 import {
   StoreRefusal,
   StoreUnavailable,
@@ -50,9 +43,7 @@ export interface SqliteStoreOptions {
   rawRetentionMs?: number;
   /** Age beyond which prune() deletes minutes and alert history (default 104 weeks). */
   longTermRetentionMs?: number;
-  /** How late a reading may come and still rewrite its minute (default 1 h). */
-  minuteLatenessMs?: number;
-  /** The hub's clock: what is late, and where the raw retention begins. */
+  /** The hub's clock: where the raw retention begins. */
   now?: () => number;
 }
 
@@ -95,22 +86,26 @@ CREATE TABLE IF NOT EXISTS minutes (
   max     REAL    NOT NULL,
   count   INTEGER NOT NULL,
   energy  REAL,
-  PRIMARY KEY (device, metric, ts)
+  PRIMARY KEY (device, metric, ts, zone)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS minutes_zone ON minutes (zone, metric, ts);
 CREATE INDEX IF NOT EXISTS minutes_ts ON minutes (ts);
 `;
 
-/** One (device, metric, minute) rewritten from its raw readings; the zone of its latest. */
-const ROLL_UP = `
+/**
+ * The minutes of raw readings, one per (device, metric, minute, zone): a device that changes zone
+ * within a minute has a part of it in each, as InfluxDB keeps them.
+ */
+const MINUTES_OF = (where: string) => `
 INSERT INTO minutes (device, metric, ts, zone, mean, min, max, count, energy)
-SELECT @device, @metric, @minute, zone, mean, lo, hi, n, energy FROM (
-  SELECT zone, max(ts) AS latest, avg(value) AS mean, min(value) AS lo, max(value) AS hi, count(*) AS n,
-         CASE WHEN @decibels THEN avg(pow(10, value / 10.0)) END AS energy
-  FROM readings WHERE device = @device AND metric = @metric AND ts >= @minute AND ts < @minute + ${MINUTE_MS}
-) WHERE n > 0
-ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, mean = excluded.mean, min = excluded.min,
-  max = excluded.max, count = excluded.count, energy = excluded.energy`;
+SELECT device, metric, ts - (((ts % ${MINUTE_MS}) + ${MINUTE_MS}) % ${MINUTE_MS}) AS minute, zone,
+       avg(value), min(value), max(value), count(*),
+       CASE WHEN metric IN (${[...DECIBEL_METRICS].map((m) => `'${m}'`).join(', ')}) THEN avg(pow(10, value / 10.0)) END
+FROM readings WHERE ${where}
+GROUP BY device, metric, minute, zone`;
+
+/** One (device, metric, minute) rewritten from its raw readings. */
+const ROLL_UP = MINUTES_OF(`device = @device AND metric = @metric AND ts >= @minute AND ts < @minute + ${MINUTE_MS}`);
 
 /** Aggregate expressions over `value`; `last` takes the value of the row holding max(ts). */
 const AGG_SQL: Record<Aggregate, string> = {
@@ -154,7 +149,6 @@ export class SqliteStore implements Store {
   readonly path: string;
   readonly rawRetentionMs: number;
   readonly longTermRetentionMs: number;
-  private readonly latenessMs: number;
   private readonly now: () => number;
 
   private readonly db: Database.Database;
@@ -168,7 +162,6 @@ export class SqliteStore implements Store {
     this.longTermRetentionMs = opts.longTermRetentionMs ?? 104 * 7 * DAY_MS;
     if (!(this.longTermRetentionMs > 0))
       throw new Error(`longTermRetentionMs ${this.longTermRetentionMs} must be positive`);
-    this.latenessMs = opts.minuteLatenessMs ?? DEFAULT_LATENESS_MS;
     this.now = opts.now ?? Date.now;
     this.db = new Database(opts.path);
     // WAL lets readers run during a write batch; NORMAL syncs at checkpoints, which in WAL mode
@@ -180,7 +173,10 @@ export class SqliteStore implements Store {
   }
 
   async init(): Promise<void> {
+    const fresh = !this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'minutes'").get();
     this.db.exec(SCHEMA);
+    // A store from before minutes were kept: its readings make their minutes once.
+    if (fresh) this.db.exec(MINUTES_OF('true'));
     // Alert history from before fault codes were kept.
     const columns = this.db.prepare('PRAGMA table_info(alerts)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'code')) this.db.exec('ALTER TABLE alerts ADD COLUMN code TEXT');
@@ -188,13 +184,17 @@ export class SqliteStore implements Store {
       `INSERT INTO readings (device, metric, ts, zone, value, unknown) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, value = excluded.value, unknown = excluded.unknown`,
     );
+    const clear = this.db.prepare('DELETE FROM minutes WHERE device = @device AND metric = @metric AND ts = @minute');
     const rollUp = this.db.prepare(ROLL_UP);
     // The readings and the minutes they touch in one transaction: a crash leaves both or neither.
     this.insertBatch = this.db.transaction((readings: readonly Reading[]) => {
       for (const r of readings) insert.run(r.device, r.metric, r.ts, r.zone, r.value, r.unknownMetric === true ? 1 : 0);
-      for (const t of touchedMinutes(readings, this.now(), this.latenessMs).touched) {
-        const decibels = DECIBEL_METRICS.has(t.metric) ? 1 : 0;
-        for (const [device, minute] of t.pairs) rollUp.run({ device, metric: t.metric, minute, decibels });
+      for (const t of touchedMinutes(readings)) {
+        for (const [device, minute] of t.pairs) {
+          const key = { device, metric: t.metric, minute };
+          clear.run(key);
+          rollUp.run(key);
+        }
       }
     });
   }
@@ -262,7 +262,7 @@ export class SqliteStore implements Store {
     checkMetric(q.metric);
     if (isEmptyRange(q.from, q.to)) return [];
     const rows = this.stmt(
-      `SELECT device, metric, ts, zone, mean, min, max, count, energy FROM minutes WHERE ${this.scopeSql(q)} ORDER BY ts, device`,
+      `SELECT device, metric, ts, zone, mean, min, max, count, energy FROM minutes WHERE ${this.scopeSql(q)} ORDER BY ts, device, zone`,
     ).all({ ...this.scopeParams(q), from: q.from, to: q.to }) as Array<
       Omit<MinuteAggregate, 'energy'> & { energy: number | null }
     >;

@@ -107,8 +107,7 @@ export interface Store {
   init(): Promise<void>;
   /**
    * Write readings, and rewrite from the raw readings the 1-minute aggregate of every (device,
-   * metric, minute) they touch, unless a reading is later than the minute lateness (minutes.ts).
-   * Idempotent: the same (device, metric, ts) written twice is stored once, the later value
+   * metric, minute) they touch (minutes.ts), however late they come. Idempotent: the same (device, metric, ts) written twice is stored once, the later value
    * winning, and its minute counts it once. Rejects with StoreUnavailable when the backend cannot take writes now
    * (the caller retries), with StoreRefusal when it refuses some of them for good (the caller
    * looks for those); any other error is a fault.

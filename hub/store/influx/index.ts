@@ -54,7 +54,7 @@ import {
   retentionsOf,
   type Retentions,
 } from './schema.ts';
-import { beyondRetention, DEFAULT_LATENESS_MS, spans, touchedMinutes, type MinuteAggregate } from '../minutes.ts';
+import { beyondRetention, MINUTE_MS, spans, touchedMinutes, type MinuteAggregate } from '../minutes.ts';
 import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, rollUpQuery } from './minutes.ts';
 
 export { ALERT_HISTORY_POLICY, LONG_TERM_POLICY } from './schema.ts';
@@ -66,14 +66,12 @@ export interface InfluxStoreOptions extends Retentions {
   url: string;
   /** Per-request timeout (default 10 s). */
   timeoutMs?: number;
-  /** How late a reading may come and still rewrite its minute (default 1 h). */
-  minuteLatenessMs?: number;
   /**
    * managed (default): the hub creates the database and its retention policies. external: it
    * creates nothing, for an InfluxDB whose administrator keeps them (or maps them to buckets).
    */
   schema?: InfluxSchema;
-  /** The hub's clock: what is late, and where the raw retention begins. */
+  /** The hub's clock: where the raw retention begins. */
   now?: () => number;
 }
 
@@ -98,7 +96,6 @@ export class InfluxStore implements Store {
   private readonly retentions: Required<Retentions>;
   private readonly timeoutMs: number;
   private readonly client: InfluxClient;
-  private readonly latenessMs: number;
   private readonly now: () => number;
   private readonly schema: InfluxSchema;
   /** init() has succeeded since the database was last found missing. */
@@ -110,7 +107,6 @@ export class InfluxStore implements Store {
     this.retentions = retentionsOf(opts);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.client = new InfluxClient(target, this.timeoutMs);
-    this.latenessMs = opts.minuteLatenessMs ?? DEFAULT_LATENESS_MS;
     this.now = opts.now ?? Date.now;
     this.schema = opts.schema ?? 'managed';
   }
@@ -131,7 +127,11 @@ export class InfluxStore implements Store {
     // Once the readings are in, their minutes are computed again from raw: a failure here fails
     // the write, which the writer repeats whole (both halves are idempotent).
     const raw = (metric: string) => measurementIn(this.database, RAW_POLICY, metric);
-    for (const t of touchedMinutes(readings, this.now(), this.latenessMs).touched) {
+    // A minute the long-term policy would drop at once is not written: InfluxDB would refuse it
+    // after the readings were stored, and the writer would take that for their refusal.
+    const longTermMs = durationMs(this.retentions.longTermRetention);
+    const kept = (m: MinuteAggregate) => longTermMs === 0 || m.ts + MINUTE_MS > this.now() - longTermMs;
+    for (const t of touchedMinutes(readings)) {
       const minutes: MinuteAggregate[] = [];
       for (let i = 0; i < t.devices.length; i += DEVICES_PER_QUERY) {
         const devices = t.devices.slice(i, i + DEVICES_PER_QUERY);
@@ -141,7 +141,7 @@ export class InfluxStore implements Store {
           );
       }
       await this.writeLines(
-        minutes.map((m) => encoded(minutePoint(m), 'minute')),
+        minutes.filter(kept).map((m) => encoded(minutePoint(m), 'minute')),
         LONG_TERM_POLICY,
       );
     }

@@ -71,7 +71,8 @@ export function minuteRows(results: readonly InfluxResult[], metric: string): Mi
       });
     }
   }
-  return out.sort((a, b) => a.ts - b.ts || (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+  const order = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  return out.sort((a, b) => a.ts - b.ts || order(a.device, b.device) || order(a.zone, b.zone));
 }
 
 /** A minute as a point of the long-term policy, tagged as its raw readings are. */
