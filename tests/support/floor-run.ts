@@ -1,10 +1,12 @@
 // A simulated floor against a real hub that lives on the floor's time: the hub's clock is the
-// simulator's SteppedClock and its rules tick on it, so what the hub judges by the passing of time
-// (silence, opening hours, maintenance windows, reminders) happens at the simulated moment it
-// would on a real floor, and days of floor take seconds.
+// simulator's SteppedClock and its rules tick on it, and each moment of the floor waits until the
+// hub has acknowledged (MQTT) or read (serial frames) and judged everything sent before it, so what
+// the hub judges by the passing of time (silence, opening hours, maintenance windows, reminders)
+// happens at the simulated moment it would on a real floor, and days of floor take seconds.
 import type { Ticker } from '../../hub/compose/alerting.ts';
 import { SteppedClock } from '../../sensors-firmware-sim/clock.ts';
 import { Floor, startGatewayLines, type FloorOptions } from '../../sensors-firmware-sim/floor.ts';
+import type { GatewayState } from '../../hub/sources/serial.ts';
 import { parseFleet, type Fleet } from '../../sensors-firmware-sim/fleet.ts';
 import { hubDeclarations } from '../../sensors-firmware-sim/hub-declarations.ts';
 import type { PtyPair } from '../../sensors-firmware-sim/pty.ts';
@@ -48,6 +50,18 @@ export async function rulesCaughtUp(hub: TestHub): Promise<void> {
       ((await hub.hub.health()).checks.journal?.consumers as Consumers | undefined)?.find((c) => c.name === 'rules')
         ?.behindMs === 0,
     { what: 'the rules to judge everything journaled', intervalMs: 1 },
+  );
+}
+
+/** Waits until the hub has read every frame the floor's gateways wrote: a serial line acknowledges nothing. */
+async function framesRead(hub: TestHub, floor: Floor): Promise<void> {
+  const written = new Map([...floor.gateways].map(([id, g]) => [id, g.stats().intact + g.stats().corrupted]));
+  await eventually(
+    async () =>
+      (await hub.json<{ gateways: GatewayState[] }>('/api/v1/gateways')).gateways.every(
+        (g) => g.frames.ok + g.frames.rejected + g.frames.bad_checksum + g.frames.lost >= (written.get(g.gateway) ?? 0),
+      ),
+    { what: 'the hub to read the frames the gateways wrote', intervalMs: 1 },
   );
 }
 
@@ -109,6 +123,7 @@ export async function startFloorRun(options: FloorRunOptions): Promise<FloorRun>
   // sent before it, so the hub's now is the floor's (silences, for one, are judged at the hub's now).
   const caughtUp = async () => {
     await running.acknowledged();
+    if (running.gateways.size > 0) await framesRead(started, running);
     await rulesCaughtUp(started);
     await ticking;
   };

@@ -28,7 +28,7 @@ export async function startMosquitto(
   options: { users?: Record<string, string>; acl?: string; tls?: { cert: string; key: string } } = {},
 ): Promise<MosquittoHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'floorwatch-mosquitto-'));
-  const port = await freePort();
+  let port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   const passwords = join(dir, 'passwords');
   const users = Object.entries(options.users ?? {});
@@ -39,31 +39,32 @@ export async function startMosquitto(
   if (users.length > 0) chmodSync(passwords, 0o644);
   const acl = join(dir, 'acl');
   if (options.acl !== undefined) writeFileSync(acl, options.acl, { mode: 0o644 });
-  const tlsPort = options.tls ? await freePort() : undefined;
-  const tlsListener = options.tls
+  let tlsPort = options.tls ? await freePort() : undefined;
+  // Copied in, readable by the user Mosquitto runs as.
+  const tlsFiles = options.tls
     ? [
-        `listener ${tlsPort} 127.0.0.1`,
-        // Copied in, readable by the user Mosquitto runs as.
         `certfile ${copyReadable(options.tls.cert, join(dir, 'server.crt'))}`,
         `keyfile ${copyReadable(options.tls.key, join(dir, 'server.key'))}`,
       ]
     : [];
-  writeFileSync(
-    conf,
-    [
-      // Settings for every listener, and then the listeners.
-      'per_listener_settings false',
-      `listener ${port} 127.0.0.1`,
-      ...tlsListener,
-      ...(users.length > 0 ? ['allow_anonymous false', `password_file ${passwords}`] : ['allow_anonymous true']),
-      ...(options.acl !== undefined ? [`acl_file ${acl}`] : []),
-      'persistence true',
-      `persistence_location ${dir}/`,
-      'max_queued_messages 100000',
-      'log_dest none',
-      '',
-    ].join('\n'),
-  );
+  const configure = () =>
+    writeFileSync(
+      conf,
+      [
+        // Settings for every listener, and then the listeners.
+        'per_listener_settings false',
+        `listener ${port} 127.0.0.1`,
+        ...(tlsPort !== undefined ? [`listener ${tlsPort} 127.0.0.1`, ...tlsFiles] : []),
+        ...(users.length > 0 ? ['allow_anonymous false', `password_file ${passwords}`] : ['allow_anonymous true']),
+        ...(options.acl !== undefined ? [`acl_file ${acl}`] : []),
+        'persistence true',
+        `persistence_location ${dir}/`,
+        'max_queued_messages 100000',
+        'log_dest none',
+        '',
+      ].join('\n'),
+    );
+  configure();
   let child: ChildProcess | undefined;
   const killOnExit = () => child?.kill('SIGKILL');
   process.on('exit', killOnExit);
@@ -84,7 +85,18 @@ export async function startMosquitto(
     running.kill('SIGTERM');
     await once(running, 'exit');
   };
-  await start();
+  // Another process may take a probed port before Mosquitto binds it: probe again and retry.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      port = await freePort();
+      if (tlsPort !== undefined) tlsPort = await freePort();
+      configure();
+    }
+  }
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
