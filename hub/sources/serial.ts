@@ -240,6 +240,7 @@ class Gateway {
     this.status = status;
     this.since = at;
     const { gateway } = this.config;
+    const zone = this.zones.get(gateway);
     this.deps.metrics.gatewayOnline.set({ gateway }, status === 'online' ? 1 : 0);
     if (status === 'online') this.log.info(`gateway ${gateway} is online: ${why}`);
     else this.log.warn(`gateway ${gateway} is offline: ${why}`);
@@ -257,7 +258,7 @@ class Gateway {
         device: gateway,
         payload: Buffer.from(status),
         receivedAt: at,
-        ...(this.zones.get(gateway) !== undefined && { zone: this.zones.get(gateway) }),
+        ...(zone !== undefined && { zone }),
       })
       .catch((err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);

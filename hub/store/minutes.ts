@@ -75,52 +75,88 @@ export function spans(minutes: readonly number[]): Array<[number, number]> {
   return out;
 }
 
-/**
- * An aggregate over windows of `every` (aligned to the epoch; the whole range without it), from
- * minutes: means weighted by count, levels as energy averages, `last` the mean of the last minute.
- */
-export function fromMinutes(
-  minutes: readonly MinuteAggregate[],
-  agg: Aggregate,
-  from: number,
-  every: number | undefined,
-): SeriesPoint[] {
-  const windows = new Map<number, MinuteAggregate[]>();
-  for (const m of minutes) {
-    const start = every === undefined ? from : m.ts - (((m.ts % every) + every) % every);
-    const list = windows.get(start);
-    if (list) list.push(m);
-    else windows.set(start, [m]);
-  }
-  const points: SeriesPoint[] = [];
-  for (const [ts, list] of [...windows].sort(([a], [b]) => a - b)) {
-    let count = 0;
-    let sum = 0;
-    let energy = 0;
-    let min = Infinity;
-    let max = -Infinity;
-    let latest = -Infinity;
-    for (const m of list) {
-      count += m.count;
-      sum += m.mean * m.count;
-      energy += (m.energy ?? 10 ** (m.mean / 10)) * m.count;
-      if (m.min < min) min = m.min;
-      if (m.max > max) max = m.max;
-      if (m.ts > latest) latest = m.ts;
-    }
-    let value: number;
-    if (agg === 'min') value = min;
-    else if (agg === 'max') value = max;
-    else if (agg === 'laeq') value = 10 * Math.log10(energy / count);
-    else if (agg === 'last') {
-      // The last minute's mean, over every device that reported in it.
-      const last = list.filter((m) => m.ts === latest);
-      value = last.reduce((s, m) => s + m.mean * m.count, 0) / last.reduce((n, m) => n + m.count, 0);
-    } else value = sum / count;
-    if (Number.isFinite(value)) points.push({ ts, value });
-  }
-  return points;
+/** What a window has gathered of its minutes; `last` keeps only the latest minute's. */
+interface Gathered {
+  count: number;
+  sum: number;
+  energy: number;
+  min: number;
+  max: number;
+  latest: number;
+  latestSum: number;
+  latestCount: number;
 }
+
+/**
+ * An aggregate over windows of `every` (aligned to the epoch; the whole range without it), folded
+ * from minutes as they are read: means weighted by count, levels as energy averages, `last` the
+ * mean of the last minute over every device that reported in it. Holds one tally per window.
+ */
+class MinuteWindows {
+  private readonly windows = new Map<number, Gathered>();
+
+  constructor(
+    private readonly agg: Aggregate,
+    private readonly from: number,
+    private readonly every: number | undefined,
+  ) {}
+
+  add(minutes: readonly MinuteAggregate[]): void {
+    const every = this.every;
+    for (const m of minutes) {
+      const start = every === undefined ? this.from : m.ts - (((m.ts % every) + every) % every);
+      let w = this.windows.get(start);
+      if (!w) {
+        w = {
+          count: 0,
+          sum: 0,
+          energy: 0,
+          min: Infinity,
+          max: -Infinity,
+          latest: -Infinity,
+          latestSum: 0,
+          latestCount: 0,
+        };
+        this.windows.set(start, w);
+      }
+      w.count += m.count;
+      w.sum += m.mean * m.count;
+      w.energy += (m.energy ?? 10 ** (m.mean / 10)) * m.count;
+      if (m.min < w.min) w.min = m.min;
+      if (m.max > w.max) w.max = m.max;
+      if (m.ts > w.latest) {
+        w.latest = m.ts;
+        w.latestSum = 0;
+        w.latestCount = 0;
+      }
+      if (m.ts === w.latest) {
+        w.latestSum += m.mean * m.count;
+        w.latestCount += m.count;
+      }
+    }
+  }
+
+  points(): SeriesPoint[] {
+    const points: SeriesPoint[] = [];
+    for (const [ts, w] of [...this.windows].sort(([a], [b]) => a - b)) {
+      const value =
+        this.agg === 'min'
+          ? w.min
+          : this.agg === 'max'
+            ? w.max
+            : this.agg === 'laeq'
+              ? 10 * Math.log10(w.energy / w.count)
+              : this.agg === 'last'
+                ? w.latestSum / w.latestCount
+                : w.sum / w.count;
+      if (Number.isFinite(value)) points.push({ ts, value });
+    }
+    return points;
+  }
+}
+
+/** Minutes are read for an aggregate a day of the range at a time: a zone's two years never sit in memory at once. */
+const READ_SPAN_MS = 86_400_000;
 
 /**
  * A query over a range that starts before the raw retention (`cutoff`): aggregates over the whole
@@ -136,13 +172,16 @@ export async function beyondRetention(
   if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
   // Whole minutes: the one holding `from` counts whole.
   const from = minuteOf(q.from);
-  if (q.agg !== undefined)
-    return fromMinutes(
-      await minutes({ ...q, from }),
+  if (q.agg !== undefined) {
+    const windows = new MinuteWindows(
       checkAggregate(q.agg),
       q.from,
       q.every === undefined ? undefined : checkEvery(q.every),
     );
+    for (let start = from; start < q.to; start += READ_SPAN_MS)
+      windows.add(await minutes({ ...q, from: start, to: Math.min(q.to, start + READ_SPAN_MS) }));
+    return windows.points();
+  }
   // The minute the cutoff falls in from the minutes, raw readings from the next one on.
   const split = minuteOf(cutoff) + MINUTE_MS;
   const recent = q.to > split ? await raw({ ...q, from: split }) : [];
