@@ -26,6 +26,7 @@ const UNIT = [
   'tests/store-influx-influxql.test.ts',
   'tests/store-influx-line-protocol.test.ts',
   'tests/store-influx-schema.test.ts',
+  'tests/store-pending-minutes.test.ts',
   'tests/store-sqlite.test.ts',
   'tests/store-validate.test.ts',
   'tests/structure.test.ts',

@@ -11,7 +11,8 @@ import { Lifecycle } from './compose/lifecycle.ts';
 import { openMqtt } from './compose/mqtt.ts';
 import { openStorage } from './compose/storage.ts';
 import type { Config } from './config/config.ts';
-import { startAlerting, type Alerting, type AlertingOptions, type Ticker } from './compose/alerting.ts';
+import { startAlerting, type Alerting, type AlertingOptions } from './compose/alerting.ts';
+import type { Ticker } from './compose/ticker.ts';
 import { startClusterAlerting } from './compose/cluster.ts';
 import type { Timers } from './notify/outbox.ts';
 import { openBridges } from './compose/bridges.ts';
@@ -25,7 +26,7 @@ export interface HubOptions {
   config: Config;
   log?: Logger;
   now?: () => number;
-  /** Runs the rules' clock tick; with `now`, a test on simulated time ticks on it too. */
+  /** Runs the rules' clock tick and the minutes' roll-up; with `now`, a test on simulated time ticks on it too. */
   ticker?: Ticker;
   /** The notifications' waits (grouping, retries); with `now`, on simulated time too. */
   timers?: Timers;
@@ -63,7 +64,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const lifecycle = new Lifecycle(log);
   const ctx = { config, log, metrics, now, lifecycle };
   try {
-    const storage = await openStorage(ctx, { fsync: options.journalFsync ?? true });
+    const storage = await openStorage(ctx, {
+      fsync: options.journalFsync ?? true,
+      ...(options.ticker && { ticker: options.ticker }),
+    });
     const { journal, store, writer, setAside } = storage;
     const intake = await openIntake(ctx, journal);
     const mqtt = await openMqtt(ctx, { security, ingest: intake.ingest, journal });

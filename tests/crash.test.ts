@@ -1,6 +1,6 @@
 // Nothing acknowledged is lost: the hub is killed with SIGKILL twice while 100 devices publish
-// 20,000 QoS 1 readings, and InfluxDB ends with every reading exactly once, and each minute's
-// aggregate counting each reading once.
+// 20,000 QoS 1 readings, and InfluxDB ends with every reading exactly once, and (once the hub has
+// stopped) each minute's aggregate counting each reading once.
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx/index.ts';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.ts';
@@ -72,8 +72,11 @@ describe('hub killed mid-stream', () => {
       });
       expect(points).toEqual([{ ts: fleet.ts(i), value: fleet.value(d, i), device: fleet.deviceId(d) }]);
     }
-    // Per device, every reading once, and every minute's aggregate of them once: the minutes a
-    // kill cut through were recomputed from the raw readings, not added to.
+    // A hub that stops rolls up every minute still waiting; those a kill cut through were rolled
+    // up from the raw readings after the replay, not added to. Per device, every reading once, and
+    // every minute's aggregate of them once.
+    hub.child.kill('SIGTERM');
+    expect((await hub.exited).code).toBe(0);
     for (const d of [0, 50, 99]) {
       expect(await store.count({ device: fleet.deviceId(d), metric: 'co2', ...window })).toBe(PER_DEVICE);
       // Minutes are stamped at their start: the first one began before the window.

@@ -50,6 +50,37 @@ describe('journal positions and segments on disk', () => {
     expect(st.consumers).toEqual([{ name: 'store', committedLsn: 6, lag: 0 }]);
   });
 
+  it('saves a position no further than the consumer holds, finishes what it holds before its last save, and replays the rest after a crash', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir });
+    const c = collector();
+    // The consumer finishes entries after its handler: here, everything after LSN 2 is outstanding.
+    let held: number | undefined = 2;
+    const handle = j.consume('store', c.handler, { commitIntervalMs: 0, holds: () => held });
+    await j.append([reading(1), reading(2), reading(3), reading(4)]);
+    await c.until(4);
+    await j.append([reading(5)]);
+    await c.until(5);
+    await handle.stop();
+    // Handled through 5, saved at 2.
+    expect(await readFile(join(dir, 'consumers', 'store.pos'), 'utf8')).toBe('2\n');
+    expect(j.status().consumers).toEqual([{ name: 'store', committedLsn: 2, lag: 3 }]);
+
+    // Started again (as after a crash): what was held is handed over again; on stop, it finishes.
+    const again = collector();
+    held = 2;
+    const second = j.consume('store', again.handler, {
+      holds: () => held,
+      finish: async () => {
+        held = undefined;
+      },
+    });
+    await again.until(3);
+    expect(again.got.map((g) => g.lsn)).toEqual([3, 4, 5]);
+    await second.stop();
+    expect(await readFile(join(dir, 'consumers', 'store.pos'), 'utf8')).toBe('5\n');
+  });
+
   it('with a minimum interval between calls, gathers what arrives meanwhile into the next call', async () => {
     const dir = await tempDir();
     // Without fsync the appends take far less than the interval, however busy the machine.

@@ -3,6 +3,7 @@
 // Grafana reads in long_term.
 import { describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx/index.ts';
+import { touchedMinutes } from '../hub/store/minutes.ts';
 import { encodePoint } from '../hub/store/influx/line-protocol.ts';
 import { readingPoint } from '../hub/store/influx/schema.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
@@ -71,7 +72,9 @@ describe('InfluxStore minutes', () => {
     const store = new InfluxStore({ url: `${influxUrl}/${db}` });
     await store.init();
     expect(await continuousQueries(db)).toEqual([]);
-    await store.write([{ device: 'd1', metric: 'temperature', ts: recent + 5_000, value: 22.5, zone: 'z1' }]);
+    const reading = { device: 'd1', metric: 'temperature', ts: recent + 5_000, value: 22.5, zone: 'z1' };
+    await store.write([reading]);
+    await store.rollUp(touchedMinutes([reading]));
     expect(await store.queryMinutes({ device: 'd1', metric: 'temperature', from: old, to: recent + MINUTE })).toEqual([
       { device: 'd1', metric: 'temperature', zone: 'z1', ts: old, mean: 20.5, min: 20.5, max: 20.5, count: 1 },
       { device: 'd1', metric: 'temperature', zone: 'z1', ts: recent, mean: 22.5, min: 22.5, max: 22.5, count: 1 },
@@ -86,7 +89,7 @@ describe('InfluxStore minutes', () => {
     await store.init();
     const MINUTE = 60_000;
     const minute = recent + 5 * MINUTE;
-    await store.write([
+    const readings = [
       { device: 'd1', metric: 'noise', ts: minute + 10_000, value: 40, zone: 'z1' },
       { device: 'd1', metric: 'noise', ts: minute + 40_000, value: 80, zone: 'z1' },
       // The next minute: not part of this one's average.
@@ -94,7 +97,9 @@ describe('InfluxStore minutes', () => {
       { device: 'd1', metric: 'noise_peak', ts: minute + 10_000, value: 120, zone: 'z1' },
       { device: 'd1', metric: 'noise_peak', ts: minute + 40_000, value: 136, zone: 'z1' },
       { device: 'd1', metric: 'temperature', ts: minute + 10_000, value: 21.5, zone: 'z1' },
-    ]);
+    ];
+    await store.write(readings);
+    await store.rollUp(touchedMinutes(readings));
     const energy = await influxql(`SELECT "energy" FROM "raw"."noise" WHERE time < ${minute + MINUTE}ms`, db);
     expect(energy.results[0]?.series?.[0]?.values).toEqual([
       [minute + 10_000, 1e4],

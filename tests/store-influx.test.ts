@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfluxClient, parseInfluxUrl } from '../hub/store/influx/client.ts';
+import { touchedMinutes } from '../hub/store/minutes.ts';
 import { InfluxStore } from '../hub/store/influx/index.ts';
 import { firstSeries, measurementIn, rawPoints, rawQuery, whereScope } from '../hub/store/influx/influxql.ts';
 import { encodePoint } from '../hub/store/influx/line-protocol.ts';
@@ -69,6 +70,7 @@ describe('InfluxStore', () => {
     await influxql(`CREATE RETENTION POLICY "alert_history" ON "${db}" DURATION 104w REPLICATION 1`);
     await store.init();
     await store.write([reading]);
+    await store.rollUp(touchedMinutes([reading]));
     expect(await store.count({ device: 'd1', from: 0, to: Date.now() })).toBe(1);
     expect(await store.queryMinutes({ device: 'd1', metric: 'temperature', from: 0, to: Date.now() })).toHaveLength(1);
     expect((await policies(db)).get('raw')).toEqual({ duration: '168h0m0s', isDefault: true });

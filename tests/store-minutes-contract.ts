@@ -5,7 +5,8 @@
 // the same figures. Expected values are computed here.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../hub/domain/reading.ts';
-import type { MinuteAggregate } from '../hub/store/minutes.ts';
+import { touchedMinutes, type MinuteAggregate } from '../hub/store/minutes.ts';
+import { PendingMinutes } from '../hub/store/pending-minutes.ts';
 import type { Aggregate, Store } from '../hub/store/store.ts';
 
 const MINUTE = 60_000;
@@ -61,6 +62,12 @@ function expectedMinutes(readings: readonly Reading[]): MinuteAggregate[] {
     .sort((a, b) => a.ts - b.ts || (a.device < b.device ? -1 : 1));
 }
 
+/** Writes readings and rolls up their minutes at once, as the hub does when it stops. */
+async function stored(store: Store, readings: readonly Reading[]): Promise<void> {
+  await store.write(readings);
+  await store.rollUp(touchedMinutes(readings));
+}
+
 function expectSameMinutes(found: readonly MinuteAggregate[], expected: readonly MinuteAggregate[]): void {
   expect(found.map((m) => [m.device, m.ts, m.count, m.zone])).toEqual(
     expected.map((m) => [m.device, m.ts, m.count, m.zone]),
@@ -110,13 +117,21 @@ export function describeMinutesContract(name: string, storage: () => MinuteStora
         }
       let clock = start;
       const store = await open({ now: () => clock, rawRetentionMs: 30 * DAY });
+      // Minutes roll up as the hub's writer rolls them: once closed, and again when a late reading lands.
+      const pending = new PendingMinutes({ rollUp: (t) => store.rollUp(t), now: () => clock, max: 100_000 });
       const byArrival = [...readings].sort((a, b) => a.arrives - b.arrives);
       // Written as they arrive, a quarter of an hour at a time.
+      let lsn = 0;
       for (let from = start; from < start + DAY + HOUR; from += 15 * MINUTE) {
         const batch = byArrival.filter((r) => r.arrives >= from && r.arrives < from + 15 * MINUTE);
         clock = from + 15 * MINUTE;
-        if (batch.length > 0) await store.write(batch.map(({ arrives: _, ...r }) => r));
+        if (batch.length === 0) continue;
+        await store.write(batch.map(({ arrives: _, ...r }) => r));
+        pending.add(batch, lsn);
+        lsn += batch.length;
+        await pending.rollUp();
       }
+      expect(pending.size).toBe(0);
       for (const device of ['d1', 'd2'])
         for (const metric of ['temperature', 'noise']) {
           const found = await store.queryMinutes({ device, metric, from: start, to: start + DAY + HOUR });
@@ -138,12 +153,12 @@ export function describeMinutesContract(name: string, storage: () => MinuteStora
       const second = [at(35, 55), at(45, 65), at(55, 75)];
       const options = { now: () => minute + MINUTE, rawRetentionMs: 30 * DAY };
       const before = await open(options);
-      await before.write(first);
+      await stored(before, first);
       await before.close();
       stores.splice(stores.indexOf(before), 1);
       const after = await open(options);
       // The journal hands over again what it had not seen stored: the first reading, once more.
-      await after.write([first[2]!, ...second]);
+      await stored(after, [first[2]!, ...second]);
       expectSameMinutes(
         await after.queryMinutes({ device: 'd1', metric: 'noise', from: minute, to: minute + MINUTE }),
         expectedMinutes([...first, ...second]),
@@ -155,13 +170,28 @@ export function describeMinutesContract(name: string, storage: () => MinuteStora
       let clock = minute + MINUTE;
       const store = await open({ now: () => clock, rawRetentionMs: 30 * DAY });
       const onTime: Reading = { device: 'd1', metric: 'co2', ts: minute + 1000, value: 600, zone: 'z1' };
-      await store.write([onTime]);
+      await stored(store, [onTime]);
       clock = minute + 6 * HOUR;
       const late = { ...onTime, ts: minute + 2000, value: 900 };
-      await store.write([late]);
+      await stored(store, [late]);
       expectSameMinutes(
         await store.queryMinutes({ device: 'd1', metric: 'co2', from: minute, to: minute + MINUTE }),
         expectedMinutes([onTime, late]),
+      );
+    });
+
+    it('a reading older than the raw retention leaves its minute as it was', async () => {
+      const minute = start + 40 * MINUTE;
+      let clock = minute + MINUTE;
+      const store = await open({ now: () => clock, rawRetentionMs: 2 * DAY });
+      const onTime: Reading = { device: 'd1', metric: 'co2', ts: minute + 1000, value: 600, zone: 'z1' };
+      await stored(store, [onTime]);
+      // Its other raw readings may be gone by now: a minute rewritten from what is left would lose them.
+      clock = minute + 3 * DAY;
+      await stored(store, [{ ...onTime, ts: minute + 2000, value: 900 }]);
+      expectSameMinutes(
+        await store.queryMinutes({ device: 'd1', metric: 'co2', from: minute, to: minute + MINUTE }),
+        expectedMinutes([onTime]),
       );
     });
 
@@ -175,8 +205,8 @@ export function describeMinutesContract(name: string, storage: () => MinuteStora
         value,
         zone,
       });
-      await store.write([at(10, 'floor-a', 40), at(20, 'floor-b', 50)]);
-      await store.write([at(30, 'floor-a', 44)]);
+      await stored(store, [at(10, 'floor-a', 40), at(20, 'floor-b', 50)]);
+      await stored(store, [at(30, 'floor-a', 44)]);
       const found = await store.queryMinutes({ device: 'd1', metric: 'humidity', from: minute, to: minute + MINUTE });
       expect(found.map((m) => [m.zone, m.count, m.mean])).toEqual([
         ['floor-a', 2, 42],
@@ -193,7 +223,7 @@ export function describeMinutesContract(name: string, storage: () => MinuteStora
         readings.push({ device: 'd1', metric: 'noise', ts: t, value: 40 + ((t / 20_000) % 7) * 5, zone: 'z1' });
       let clock = start + HOUR;
       const store = await open({ now: () => clock, rawRetentionMs: 2 * DAY });
-      await store.write(readings);
+      await stored(store, readings);
       const q = { device: 'd1', metric: 'noise', from: start, to: start + HOUR, every: 15 * MINUTE } as const;
       const aggs: Aggregate[] = ['mean', 'min', 'max', 'laeq'];
       const recent = await Promise.all(aggs.map((agg) => store.query({ ...q, agg })));

@@ -183,17 +183,21 @@ describe('readings a store refuses for good', () => {
       log: pino({ level: 'silent' }),
       now: Date.now,
       setAside: async (r) => void refused.push(...r),
+      minutesWaitingMax: 1000,
     });
     const now = Date.now();
     const at = (device: string, ts: number, value: number): Reading => ({ device, metric: 'co2', ts, value, zone: '' });
-    await writer.write([{ type: 'readings', readings: [at('q-1', now, 1), at('q-2', now, 1), at('q-3', now, 1)] }]);
+    await writer.write([{ type: 'readings', readings: [at('q-1', now, 1), at('q-2', now, 1), at('q-3', now, 1)] }], 1);
     // What InfluxDB 1.6 does with this batch alone: "dropped=2", yet it keeps only q-2's second point.
-    await writer.write([
-      {
-        type: 'readings',
-        readings: [at('q-4', now + 1, 2), at('q-1', now + 1, 2), at('q-5', now + 2, 2), at('q-2', now + 2, 2)],
-      },
-    ]);
+    await writer.write(
+      [
+        {
+          type: 'readings',
+          readings: [at('q-4', now + 1, 2), at('q-1', now + 1, 2), at('q-5', now + 2, 2), at('q-2', now + 2, 2)],
+        },
+      ],
+      2,
+    );
     expect(refused.map((r) => r.device)).toEqual(['q-4', 'q-5']);
     for (const device of ['q-1', 'q-2']) expect(await store.count({ device, from: now, to: now + 3 })).toBe(2);
     await store.close();

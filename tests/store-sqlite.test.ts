@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
@@ -108,10 +109,12 @@ describe('SqliteStore', () => {
     const store = new SqliteStore({ path: newPath(), rawRetentionMs: 24 * HOUR, now: () => clock });
     await store.init();
     const minute = now - 30 * 60_000;
-    await store.write([
+    const readings = [
       { device: 'd1', metric: 'co2', ts: minute + 1000, value: 600, zone: 'z1' },
       { device: 'd1', metric: 'co2', ts: minute + 31_000, value: 700, zone: 'z1' },
-    ]);
+    ];
+    await store.write(readings);
+    await store.rollUp(touchedMinutes(readings));
     clock = now + 48 * HOUR;
     expect(await store.prune(clock)).toEqual({ readings: 2, minutes: 0, alertEvents: 0 });
     expect(await store.count({ device: 'd1', metric: 'co2', from: 0, to: clock })).toBe(0);

@@ -19,7 +19,7 @@ const report = schemaOf<{ status: HealthReport['status']; checks?: HealthReport[
       .optional()
       .describe(
         'absent without a token on a hub that needs one. broker: clients, port, admission (overload, shedding, paused publishers); ' +
-          'store: backend, downSince, lastWriteAt, refused, lastRefusal; journal: backlog, durableLsn, consumers, segments, bytes; devices: known, max, refused',
+          'store: backend, downSince, lastWriteAt, refused, lastRefusal, minutesWaiting (1-minute aggregates not yet rolled up), minutesDropped; journal: backlog, durableLsn, consumers, segments, bytes; devices: known, max, refused',
       ),
   }),
 );

@@ -1,6 +1,7 @@
 // Assembles alerting for the hub: the alert ledger in data_dir/alerts.sqlite, the rule engine as
 // the journal consumer 'rules', its clock tick (with the hub's own health for the self-alerts),
 // and the notifications — MQTT, webhooks and store history through the durable outbox, the SSE feed.
+import { tickEvery, type Ticker } from './ticker.ts';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -51,8 +52,6 @@ export interface Alerting {
 
 export const TICK_MS = 1000;
 
-/** Starts calling `tick`, one call at a time; the function returned stops it and waits for the one running. */
-export type Ticker = (tick: () => Promise<void>) => () => Promise<void>;
 const PRUNE_EVERY_MS = 3_600_000;
 
 /** The rules' working parts on a ledger: the outbox, the notifier and the engine. */
@@ -203,21 +202,6 @@ export function rulesOnLedger(
       await announcing;
       await notifier.flushed();
     },
-  };
-}
-
-/** The tick every `everyMs` of real time. */
-export function tickEvery(everyMs: number): Ticker {
-  return (tick) => {
-    let running: Promise<void> | undefined;
-    const timer = setInterval(() => {
-      running ??= tick().finally(() => (running = undefined));
-    }, everyMs);
-    timer.unref();
-    return async () => {
-      clearInterval(timer);
-      await running;
-    };
   };
 }
 

@@ -9,6 +9,7 @@ import { SqliteStore } from '../store/sqlite.ts';
 import { StoreUnavailable, type Store } from '../store/store.ts';
 import { StoreWriter } from '../store/writer.ts';
 import type { HubContext } from './context.ts';
+import { tickEvery, type Ticker } from './ticker.ts';
 
 export interface Storage {
   setAside: SetAsideLog;
@@ -22,6 +23,8 @@ export interface Storage {
 /** At most one store write per this interval while readings keep coming; a reading after a quiet spell is written at once. */
 const STORE_WRITE_INTERVAL_MS = 25;
 const PRUNE_EVERY_MS = 3_600_000;
+/** How often minutes that have closed are rolled up. */
+const ROLL_UP_EVERY_MS = 5000;
 /** Above this many entries waiting for the store, health reports a backlog. */
 const BACKLOG_WARNING = 10_000;
 
@@ -44,7 +47,7 @@ function createStore(config: Config, now: () => number): Store {
   });
 }
 
-export async function openStorage(ctx: HubContext, options: { fsync: boolean }): Promise<Storage> {
+export async function openStorage(ctx: HubContext, options: { fsync: boolean; ticker?: Ticker }): Promise<Storage> {
   const { config, log, metrics, now, lifecycle } = ctx;
   const journalLog: JournalLog = (level, msg, fields) => log[level](fields ?? {}, msg);
   const setAside = await SetAsideLog.open({
@@ -102,6 +105,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
     log,
     now,
     setAside: (refused) => setAside.refusedReadings(refused),
+    minutesWaitingMax: config.storage.minutes_waiting_max,
   });
   try {
     await store.init();
@@ -163,6 +167,9 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
           ...(state.downSince !== undefined && { downSince: state.downSince }),
           ...(state.lastWriteAt !== undefined && { lastWriteAt: state.lastWriteAt }),
           refused: state.refused,
+          minutesWaiting: writer.minutes.size,
+          minutesDropped: state.minutesDropped,
+          ...(state.lastMinutesDrop !== undefined && { lastMinutesDrop: state.lastMinutesDrop }),
           ...(state.lastRefusalAt !== undefined && {
             lastRefusalAt: state.lastRefusalAt,
             lastRefusal: state.lastRefusal,
@@ -172,7 +179,11 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
     },
   });
 
-  const writing = journal.consume('store', (entries) => writer.write(entries), {
+  const writing = journal.consume('store', writer.write, {
+    // The position stays at the oldest minute still waiting to be rolled up, and on stop every
+    // minute waiting is rolled up first.
+    holds: writer.held,
+    finish: writer.finish,
     // Under load, fewer and larger writes: InfluxDB spends far less CPU per reading in big ones.
     minCallIntervalMs: STORE_WRITE_INTERVAL_MS,
     // An unavailable store is waited for, however long; refusals never reach the journal.
@@ -182,5 +193,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean }):
     },
   });
   lifecycle.add({ name: 'store writer', stop: () => writing.stop() });
+  const stopRollingUp = (options.ticker ?? tickEvery(ROLL_UP_EVERY_MS))(writer.rollUpDue);
+  lifecycle.add({ name: 'minutes roll-up', stop: stopRollingUp });
   return { setAside, journal, store, writer, storeBacklog };
 }

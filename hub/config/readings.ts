@@ -34,6 +34,11 @@ export const storageSection = z
     raw_retention: duration.default('30d'),
     /** The 1-minute aggregates and alert history, in either store. */
     long_term_retention: duration.default('104w'),
+    /**
+     * (device, metric, minute)s whose 1-minute aggregates may wait in memory for their minute to
+     * close; beyond it the hub rolls them all up before it stores more.
+     */
+    minutes_waiting_max: integer(1000, 10_000_000).default(200_000),
     /** Readings the store refused for good and journal entries set aside, kept on disk for GET /api/v1/rejections. */
     set_aside_kept: integer(10, 1_000_000).default(10_000),
   })

@@ -29,6 +29,8 @@ export interface ConsumerContext {
   report: JournalLog;
   /** After each position commit: what every consumer is past may go. */
   committed(): Promise<void>;
+  /** Once stopped, before the last commit: the consumer finishes what its position holds. */
+  finish?: () => Promise<void>;
 }
 
 /** A run of entries known to hold one that fails, being narrowed down; attempts at this very run. */
@@ -91,6 +93,11 @@ export class Consumer {
     return this.position.committed;
   }
 
+  /** The last LSN the handler has got through. */
+  get handled(): number {
+    return this.processed;
+  }
+
   /** How long ago the oldest entry it has not handled became durable, ms; 0 when caught up. */
   behindMs(): number {
     const since = this.ctx.log.durableAt(this.processed);
@@ -120,6 +127,17 @@ export class Consumer {
       await this.loop;
       this.ctx.clock.clearTimeout(this.timer);
       this.timer = undefined;
+      if (this.ctx.finish) {
+        try {
+          await this.ctx.finish();
+        } catch (err) {
+          // What it could not finish stays held: the next start hands those entries over again.
+          this.ctx.report('warn', 'journal: consumer could not finish what it held before stopping', {
+            consumer: this.name,
+            error: describeError(err),
+          });
+        }
+      }
       await this.commit();
       this.position.release();
     })();

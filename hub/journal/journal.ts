@@ -53,6 +53,15 @@ export interface ConsumeOptions extends PacingOptions {
    * The journal saves no position for such a consumer, and `from` does not apply.
    */
   position?: () => number;
+  /**
+   * For a consumer whose work on some entries goes on after its handler resolved (the store
+   * writer rolls minutes up once they close): the last LSN whose effects are all complete, or
+   * undefined when nothing is outstanding. The saved position never passes it, so after a crash
+   * those entries are handed over again.
+   */
+  holds?: () => number | undefined;
+  /** Once the consumer has stopped, before its last position save: it finishes what it holds. */
+  finish?: () => Promise<void>;
 }
 
 export interface ConsumerHandle {
@@ -73,7 +82,7 @@ export interface JournalRecord {
 export interface ConsumerStatus {
   name: string;
   committedLsn: number;
-  /** Entries after the committed position (positions are saved at most once a second). */
+  /** Entries the consumer has not handled yet; for one not running, after its committed position. */
   lag: number;
   /** For a running consumer: how long ago the oldest entry it has not handled yet became durable, ms; 0 when caught up. */
   behindMs?: number;
@@ -159,12 +168,15 @@ export class Journal {
     for (const c of this.active.values()) committed.set(c.name, c.committed);
     const consumers = [...committed.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, committedLsn]): ConsumerStatus => ({
-        name,
-        committedLsn,
-        lag: Math.max(0, log.durableLsn - committedLsn),
-        ...(this.active.has(name) && { behindMs: this.behindMs(name) }),
-      }));
+      .map(([name, committedLsn]): ConsumerStatus => {
+        const running = this.active.get(name);
+        return {
+          name,
+          committedLsn,
+          lag: Math.max(0, log.durableLsn - (running?.handled ?? committedLsn)),
+          ...(running && { behindMs: running.behindMs() }),
+        };
+      });
     return { ...log, consumers };
   }
 
@@ -209,7 +221,7 @@ export class Journal {
     } else {
       const known = this.positions.saved(name);
       start = this.startAt(name, known ?? fresh);
-      position = this.positions.keptByJournal(name, start, known === start);
+      position = this.positions.keptByJournal(name, start, known === start, opts.holds);
     }
     const consumer = new Consumer(name, handler, position, start, pacing, {
       log: this.log,
@@ -218,6 +230,7 @@ export class Journal {
       report: this.report,
       // A position in memory holds nothing back, so moving it frees nothing.
       committed: holds ? () => this.retain() : async () => undefined,
+      ...(opts.finish && { finish: opts.finish }),
     });
     this.active.set(name, consumer);
     return { rewind: () => consumer.rewind(), stop: () => this.stopConsumer(consumer) };

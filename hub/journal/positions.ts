@@ -115,8 +115,11 @@ export class Positions {
     return min;
   }
 
-  /** A position the journal keeps on disk; `persisted` when the file already says `start`. */
-  keptByJournal(name: string, start: number, persisted: boolean): ConsumerPosition {
+  /**
+   * A position the journal keeps on disk; `persisted` when the file already says `start`. It is
+   * saved no further than `holds` says the consumer's work is complete.
+   */
+  keptByJournal(name: string, start: number, persisted: boolean, holds?: () => number | undefined): ConsumerPosition {
     // Registered at once, so removal accounts for it before anything is awaited.
     this.kept.set(name, start);
     const stale = this.owners.delete(name) ? join(this.dir, `${name}${OWN}`) : undefined;
@@ -124,7 +127,8 @@ export class Positions {
     let needsWrite = !persisted;
     return {
       resumeAfter: (handled) => handled,
-      commit: async (handled) => {
+      commit: async (through) => {
+        const handled = Math.min(through, holds?.() ?? through);
         if (handled === committed && !needsWrite) return false;
         try {
           if (stale) await rm(stale, { force: true });

@@ -1,8 +1,8 @@
 // The 1-minute aggregates both stores keep beside the raw readings, so two years of minutes
-// outlive a month of raw readings on every backend. A store recomputes, from its raw readings, each
-// minute a write touches, late readings included (however long a store outage kept them in the
-// journal), so a minute is never counted twice and a rewrite after a restart gives the same
-// figures. Ranges answered from minutes are in whole minutes. Pure.
+// outlive a month of raw readings on every backend. A store rolls a minute up by computing it
+// again from its raw readings, late readings included (however long a store outage kept them in
+// the journal), so a minute is never counted twice and a rewrite after a restart gives the same
+// figures; pending-minutes.ts decides when. Ranges answered from minutes are in whole minutes. Pure.
 import { METRICS, type Reading } from '../domain/reading.ts';
 import type { Aggregate, MinuteQuery, ReadingQuery, SeriesPoint } from './store.ts';
 import { checkAggregate, checkEvery, checkLimit } from './validate.ts';
@@ -44,17 +44,21 @@ export interface Touched {
 
 /** The minutes a batch of readings touched, per metric. */
 export function touchedMinutes(readings: readonly Reading[]): Touched[] {
+  return touchedOf(readings.map((r): [string, string, number] => [r.device, r.metric, minuteOf(r.ts)]));
+}
+
+/** (device, metric, minute)s, per metric. */
+export function touchedOf(triples: Iterable<[device: string, metric: string, minute: number]>): Touched[] {
   const byMetric = new Map<
     string,
     { devices: Set<string>; minutes: Set<number>; pairs: Map<string, [string, number]> }
   >();
-  for (const r of readings) {
-    let t = byMetric.get(r.metric);
-    if (!t) byMetric.set(r.metric, (t = { devices: new Set(), minutes: new Set(), pairs: new Map() }));
-    const minute = minuteOf(r.ts);
-    t.devices.add(r.device);
+  for (const [device, metric, minute] of triples) {
+    let t = byMetric.get(metric);
+    if (!t) byMetric.set(metric, (t = { devices: new Set(), minutes: new Set(), pairs: new Map() }));
+    t.devices.add(device);
     t.minutes.add(minute);
-    t.pairs.set(`${r.device}\u0000${minute}`, [r.device, minute]);
+    t.pairs.set(`${device}\u0000${minute}`, [device, minute]);
   }
   return [...byMetric].map(([metric, t]) => ({
     metric,

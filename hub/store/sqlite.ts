@@ -4,14 +4,21 @@
 // average.
 //
 // Minutes: table `minutes` holds each (device, metric, minute)'s aggregate, rewritten from the raw
-// readings in the same transaction as the readings that touch it (minutes.ts).
+// readings by rollUp, one transaction per call (minutes.ts).
 //
 // Retention: prune(now) deletes readings older than rawRetentionMs, and minutes and alert history
 // older than longTermRetentionMs (kept longer, so reports over months still find them). Nothing
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty).
 import Database from 'better-sqlite3';
 import type { Reading } from '../domain/reading.ts';
-import { DECIBEL_METRICS, beyondRetention, MINUTE_MS, touchedMinutes, type MinuteAggregate } from './minutes.ts';
+import {
+  DECIBEL_METRICS,
+  beyondRetention,
+  MINUTE_MS,
+  minuteOf,
+  type MinuteAggregate,
+  type Touched,
+} from './minutes.ts';
 import {
   StoreRefusal,
   StoreUnavailable,
@@ -48,6 +55,8 @@ export interface SqliteStoreOptions {
 }
 
 const DAY_MS = 86_400_000;
+/** (device, metric, minute)s rolled up per transaction: a few milliseconds of the event loop. */
+const ROLL_UP_SLICE = 500;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS readings (
@@ -154,6 +163,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private insertBatch: ((readings: readonly Reading[]) => void) | undefined;
+  private rollUpBatch: ((keys: ReadonlyArray<{ device: string; metric: string; minute: number }>) => void) | undefined;
 
   constructor(opts: SqliteStoreOptions) {
     this.path = opts.path;
@@ -184,19 +194,19 @@ export class SqliteStore implements Store {
       `INSERT INTO readings (device, metric, ts, zone, value, unknown) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, value = excluded.value, unknown = excluded.unknown`,
     );
-    const clear = this.db.prepare('DELETE FROM minutes WHERE device = @device AND metric = @metric AND ts = @minute');
-    const rollUp = this.db.prepare(ROLL_UP);
-    // The readings and the minutes they touch in one transaction: a crash leaves both or neither.
     this.insertBatch = this.db.transaction((readings: readonly Reading[]) => {
       for (const r of readings) insert.run(r.device, r.metric, r.ts, r.zone, r.value, r.unknownMetric === true ? 1 : 0);
-      for (const t of touchedMinutes(readings)) {
-        for (const [device, minute] of t.pairs) {
-          const key = { device, metric: t.metric, minute };
+    });
+    const clear = this.db.prepare('DELETE FROM minutes WHERE device = @device AND metric = @metric AND ts = @minute');
+    const rollUp = this.db.prepare(ROLL_UP);
+    this.rollUpBatch = this.db.transaction(
+      (keys: ReadonlyArray<{ device: string; metric: string; minute: number }>) => {
+        for (const key of keys) {
           clear.run(key);
           rollUp.run(key);
         }
-      }
-    });
+      },
+    );
   }
 
   async write(readings: readonly Reading[]): Promise<void> {
@@ -207,6 +217,25 @@ export class SqliteStore implements Store {
       this.insertBatch(readings);
     } catch (err) {
       throw classified(err);
+    }
+  }
+
+  async rollUp(touched: readonly Touched[]): Promise<void> {
+    if (this.rollUpBatch === undefined) throw new Error('SqliteStore.rollUp before init()');
+    // The minute the retention's edge falls in may have lost readings to a prune already.
+    const from = minuteOf(this.now() - this.rawRetentionMs) + MINUTE_MS;
+    const keys = touched.flatMap((t) =>
+      t.pairs.filter(([, minute]) => minute >= from).map(([device, minute]) => ({ device, metric: t.metric, minute })),
+    );
+    // In slices, each its own transaction, with a turn of the event loop between: the hub's rules
+    // and sockets run on this thread.
+    for (let i = 0; i < keys.length; i += ROLL_UP_SLICE) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        this.rollUpBatch(keys.slice(i, i + ROLL_UP_SLICE));
+      } catch (err) {
+        throw classified(err);
+      }
     }
   }
 

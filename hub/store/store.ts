@@ -1,7 +1,7 @@
 // The one interface both storage backends (InfluxDB, embedded SQLite) implement.
 // tests/store-contract.ts holds the suite that every backend must pass.
 import type { Reading } from '../domain/reading.ts';
-import type { MinuteAggregate } from './minutes.ts';
+import type { MinuteAggregate, Touched } from './minutes.ts';
 
 export type Aggregate = 'mean' | 'min' | 'max' | 'last' | 'laeq';
 export const AGGREGATES: readonly Aggregate[] = ['mean', 'min', 'max', 'last', 'laeq'];
@@ -106,13 +106,18 @@ export interface Store {
   /** Create what the backend needs (database, retention policies, tables). Idempotent. */
   init(): Promise<void>;
   /**
-   * Write readings, and rewrite from the raw readings the 1-minute aggregate of every (device,
-   * metric, minute) they touch (minutes.ts), however late they come. Idempotent: the same (device, metric, ts) written twice is stored once, the later value
-   * winning, and its minute counts it once. Rejects with StoreUnavailable when the backend cannot take writes now
-   * (the caller retries), with StoreRefusal when it refuses some of them for good (the caller
-   * looks for those); any other error is a fault.
+   * Write readings. Idempotent: the same (device, metric, ts) written twice is stored once, the
+   * later value winning. Rejects with StoreUnavailable when the backend cannot take writes now (the
+   * caller retries), with StoreRefusal when it refuses some of them for good (the caller looks for
+   * those); any other error is a fault. Their minutes change only with rollUp.
    */
   write(readings: readonly Reading[]): Promise<void>;
+  /**
+   * Rewrites the 1-minute aggregate of each (device, metric, minute) given from the raw readings
+   * (minutes.ts), so it counts each reading once however often it is rolled up. Minutes the raw
+   * retention has passed are left as they are: their raw readings may be gone.
+   */
+  rollUp(touched: readonly Touched[]): Promise<void>;
   /**
    * Raw points, or aggregates; an aggregate over a range that starts before the raw retention is
    * computed from the 1-minute aggregates, so it covers what the raw readings no longer hold.

@@ -4,9 +4,13 @@
 // conflict, a series limit) must not hold back the rest: the batch is split until the refused
 // readings are found, everything else is written at once, and the refused ones are set aside with
 // the database's own reason before the journal moves past them.
+//
+// The minutes the stored readings touched wait (pending-minutes.ts) until they close, then are
+// rolled up together; the writer's journal position holds at the oldest one still waiting.
 import type { Logger } from 'pino';
 import type { Entry, Reading } from '../domain/reading.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { PendingMinutes } from './pending-minutes.ts';
 import { StoreRefusal, type Store } from './store.ts';
 
 export interface RefusedReading {
@@ -29,6 +33,9 @@ export interface StoreWriterState {
   /** When the store last refused a reading, and why. */
   lastRefusalAt?: number;
   lastRefusal?: string;
+  /** Minute aggregates the store refused since the hub started, and the last reason. */
+  minutesDropped: number;
+  lastMinutesDrop?: string;
 }
 
 export interface StoreWriterOptions {
@@ -38,22 +45,42 @@ export interface StoreWriterOptions {
   now: () => number;
   /** Keeps what the store refused, durably: resolves once it is recorded. */
   setAside: (refused: readonly RefusedReading[]) => Promise<void>;
+  /** Most (device, metric, minute)s waiting for their roll-up (storage.minutes_waiting_max). */
+  minutesWaitingMax: number;
 }
 
 /** The log names the store's refusals at most this often; the rest are counted and listed. */
 const REFUSAL_LOG_EVERY_MS = 60_000;
 
 export class StoreWriter {
-  readonly state: StoreWriterState = { ok: true, refused: 0 };
+  readonly state: StoreWriterState = { ok: true, refused: 0, minutesDropped: 0 };
+  readonly minutes: PendingMinutes;
   private refusalLoggedAt = -Infinity;
   private refusalsUnlogged = 0;
+  private fullLoggedAt = -Infinity;
 
   constructor(private readonly options: StoreWriterOptions) {
     options.metrics.storeUp.set(1);
+    this.minutes = new PendingMinutes({
+      rollUp: (touched) => options.store.rollUp(touched),
+      now: options.now,
+      max: options.minutesWaitingMax,
+    });
   }
 
+  /** The journal position holds here: the last LSN whose minutes are all rolled up. */
+  readonly held = (): number | undefined => this.minutes.held();
+
+  /** Rolls up the minutes that are due (the hub's tick); a store that is down is waited for. */
+  readonly rollUpDue = async (): Promise<void> => {
+    await this.rollUp(false).catch(() => undefined);
+  };
+
+  /** Rolls up every minute waiting, closed or not (the hub stops). */
+  readonly finish = (): Promise<void> => this.rollUp(true);
+
   /** The journal handler: resolves when every reading of the batch is stored or set aside. */
-  readonly write = async (entries: readonly Entry[]): Promise<void> => {
+  readonly write = async (entries: readonly Entry[], lastLsn: number): Promise<void> => {
     const { store, metrics, log, now } = this.options;
     const readings: Reading[] = [];
     for (const entry of entries) if (entry.type === 'readings') readings.push(...entry.readings);
@@ -96,7 +123,38 @@ export class StoreWriter {
       delete this.state.lastError;
     }
     this.state.lastWriteAt = now();
+    this.minutes.add(readings, lastLsn - entries.length);
+    if (this.minutes.full) {
+      if (now() - this.fullLoggedAt >= REFUSAL_LOG_EVERY_MS) {
+        log.warn(
+          { waiting: this.minutes.size },
+          `${this.minutes.size} 1-minute aggregates wait to be rolled up (storage.minutes_waiting_max); rolling them all up before storing more`,
+        );
+        this.fullLoggedAt = now();
+      }
+      // A failure here fails the batch, which the journal repeats: its readings are written again, harmlessly.
+      await this.rollUp(true);
+    }
   };
+
+  private async rollUp(all: boolean): Promise<void> {
+    const { metrics, log, store } = this.options;
+    try {
+      const done = await this.minutes.rollUp(all);
+      metrics.minutesRolledUp.inc(done.rolled);
+      if (done.dropped > 0) {
+        metrics.minutesDropped.inc(done.dropped);
+        this.state.minutesDropped += done.dropped;
+        this.state.lastMinutesDrop = done.reason;
+        log.error(
+          { store: store.name, dropped: done.dropped, err: done.reason },
+          `${store.name} refused ${done.dropped} 1-minute aggregate(s) for good (${done.reason}); their raw readings are stored`,
+        );
+      }
+    } finally {
+      metrics.minutesWaiting.set(this.minutes.size);
+    }
+  }
 
   /**
    * Writes what the store takes; resolves with the readings it refused for good. Halves a refused

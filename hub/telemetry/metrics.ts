@@ -81,6 +81,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['stage'] as const,
       registers,
     }),
+    minutesWaiting: new Gauge({
+      name: 'floorwatch_minutes_waiting',
+      help: '(device, metric, minute)s whose readings are stored and whose 1-minute aggregate waits to be rolled up: the minute has not closed, or the store is down; at storage.minutes_waiting_max all are rolled up at once',
+      registers,
+    }),
+    minutesRolledUp: new Counter({
+      name: 'floorwatch_minutes_rolled_up_total',
+      help: '(device, metric, minute) aggregates rewritten from the raw readings',
+      registers,
+    }),
+    minutesDropped: new Counter({
+      name: 'floorwatch_minutes_dropped_total',
+      help: '(device, metric, minute) aggregates the store refused for good; their raw readings are stored',
+      registers,
+    }),
     storeWriteFailures: new Counter({
       name: 'floorwatch_store_write_failures_total',
       help: 'Store write attempts that failed (retried)',

@@ -3,7 +3,7 @@
 // hub has acknowledged (MQTT) or read (serial frames) and judged everything sent before it, so what
 // the hub judges by the passing of time (silence, opening hours, maintenance windows, reminders)
 // happens at the simulated moment it would on a real floor, and days of floor take seconds.
-import type { Ticker } from '../../hub/compose/alerting.ts';
+import type { Ticker } from '../../hub/compose/ticker.ts';
 import { SteppedClock } from '../../sensors-firmware-sim/clock.ts';
 import { Floor, startGatewayLines, type FloorOptions } from '../../sensors-firmware-sim/floor.ts';
 import type { GatewayState } from '../../hub/sources/serial.ts';

@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../hub/config/config.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
-import type { Ticker } from '../../hub/compose/alerting.ts';
+import type { Ticker } from '../../hub/compose/ticker.ts';
 import type { Timers } from '../../hub/notify/outbox.ts';
 import { freePort } from './influxd.ts';
 

@@ -6,7 +6,7 @@
 //   minutes.ts        the 1-minute aggregates: computed from raw, kept in long_term, read back
 //   client.ts         HTTP, and what each failure means: unavailable (retry) or refused (set aside)
 // This file checks what it is given (validate.ts, shared with SQLite), creates the database again
-// when it went missing, cuts large writes into chunks, and rewrites the minutes a write touched.
+// when it went missing, cuts large writes into chunks, and rewrites the minutes it is given.
 import type { Reading } from '../../domain/reading.ts';
 import {
   StoreRefusal,
@@ -54,7 +54,7 @@ import {
   retentionsOf,
   type Retentions,
 } from './schema.ts';
-import { beyondRetention, MINUTE_MS, spans, touchedMinutes, type MinuteAggregate } from '../minutes.ts';
+import { beyondRetention, MINUTE_MS, minuteOf, spans, type MinuteAggregate, type Touched } from '../minutes.ts';
 import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, rollUpQuery } from './minutes.ts';
 
 export { ALERT_HISTORY_POLICY, LONG_TERM_POLICY } from './schema.ts';
@@ -124,21 +124,27 @@ export class InfluxStore implements Store {
       readings.map((r) => encoded(readingPoint(r), 'reading')),
       RAW_POLICY,
     );
-    // Once the readings are in, their minutes are computed again from raw: a failure here fails
-    // the write, which the writer repeats whole (both halves are idempotent).
+  }
+
+  async rollUp(touched: readonly Touched[]): Promise<void> {
     const raw = (metric: string) => measurementIn(this.database, RAW_POLICY, metric);
-    // A minute the long-term policy would drop at once is not written: InfluxDB would refuse it
-    // after the readings were stored, and the writer would take that for their refusal.
+    // The minute the raw retention's edge falls in may have lost readings already.
+    const rawMs = durationMs(this.retentions.rawRetention);
+    const from = rawMs === 0 ? -Infinity : minuteOf(this.now() - rawMs) + MINUTE_MS;
+    // A minute the long-term policy would drop at once is not written: InfluxDB would refuse it.
     const longTermMs = durationMs(this.retentions.longTermRetention);
     const kept = (m: MinuteAggregate) => longTermMs === 0 || m.ts + MINUTE_MS > this.now() - longTermMs;
-    for (const t of touchedMinutes(readings)) {
+    for (const t of touched) {
       const minutes: MinuteAggregate[] = [];
+      const rolled = t.minutes.filter((m) => m >= from);
       for (let i = 0; i < t.devices.length; i += DEVICES_PER_QUERY) {
         const devices = t.devices.slice(i, i + DEVICES_PER_QUERY);
-        for (const [from, to] of spans(t.minutes))
-          minutes.push(
-            ...minuteRows(await this.client.query(rollUpQuery(raw(t.metric), t.metric, devices, from, to)), t.metric),
-          );
+        for (const [start, end] of spans(rolled))
+          for (const m of minuteRows(
+            await this.client.query(rollUpQuery(raw(t.metric), t.metric, devices, start, end)),
+            t.metric,
+          ))
+            minutes.push(m);
       }
       await this.writeLines(
         minutes.filter(kept).map((m) => encoded(minutePoint(m), 'minute')),
