@@ -8,6 +8,7 @@ const UNIT = [
   'tests/api-routes.test.ts',
   'tests/backoff.test.ts',
   'tests/config.test.ts',
+  'tests/config-changes.test.ts',
   'tests/ingest.test.ts',
   'tests/journal.test.ts',
   'tests/notify-message.test.ts',

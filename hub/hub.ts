@@ -10,7 +10,9 @@ import { openIntake } from './compose/intake.ts';
 import { Lifecycle } from './compose/lifecycle.ts';
 import { openMqtt } from './compose/mqtt.ts';
 import { openStorage } from './compose/storage.ts';
-import type { Config } from './config/config.ts';
+import { ConfigError, type Config } from './config/config.ts';
+import { openConfigReload } from './compose/reload.ts';
+import type { ReloadAnswer } from './config/changes.ts';
 import { startAlerting, type Alerting, type AlertingOptions } from './compose/alerting.ts';
 import type { Ticker } from './compose/ticker.ts';
 import { startClusterAlerting } from './compose/cluster.ts';
@@ -34,6 +36,8 @@ export interface HubOptions {
   processMetrics?: boolean;
   /** False only in benchmarks that measure what the journal's fsync costs. */
   journalFsync?: boolean;
+  /** Reads the configuration again for a reload (SIGHUP, the API); without it a reload is refused. */
+  readConfig?: () => Config;
 }
 
 export interface Hub {
@@ -46,6 +50,8 @@ export interface Hub {
   readonly log: Logger;
   readonly metrics: Metrics;
   health(): Promise<HealthReport>;
+  /** Reads the configuration again and takes on what it can (`by`: who asked, for the audit log). */
+  reloadConfig(by: string): ReloadAnswer;
   stop(): Promise<void>;
 }
 
@@ -64,6 +70,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const lifecycle = new Lifecycle(log);
   const ctx = { config, log, metrics, now, lifecycle };
   try {
+    lifecycle.add({
+      name: 'declared devices',
+      reconfigure: (next) => () => security.declare(next.devices.map((d) => d.id)),
+    });
     const storage = await openStorage(ctx, {
       fsync: options.journalFsync ?? true,
       ...(options.ticker && { ticker: options.ticker }),
@@ -107,7 +117,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (clusterUrl === undefined) {
       const alone = startAlerting(alertingOptions);
       alerting = alone;
-      lifecycle.add({ name: 'alerting', stop: () => alone.stop() });
+      lifecycle.add({
+        name: 'alerting',
+        stop: () => alone.stop(),
+        ...(alone.reconfigure && { reconfigure: alone.reconfigure }),
+      });
     } else {
       const cluster = await startClusterAlerting(alertingOptions, clusterUrl, {
         known: (entries) => intake.registry.apply(entries),
@@ -123,7 +137,17 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       rules: alerting.rules,
       alerts: alerting.routes.engine,
     });
-    const api = await openApi(ctx, { security, storage, intake, mqtt, alerting });
+    const { readConfig } = options;
+    const configReload = openConfigReload(ctx, {
+      read:
+        readConfig ??
+        (() => {
+          throw new ConfigError(['this hub was started without a configuration to read again; restart it instead']);
+        }),
+      audit: security.audit.record,
+      publish: mqtt.broker.publish,
+    });
+    const api = await openApi(ctx, { security, storage, intake, mqtt, alerting, configReload });
     // Stopped first: no new MQTT connections while the rest stops.
     lifecycle.add({ name: 'new MQTT connections', stop: () => mqtt.broker.stopAccepting() });
 
@@ -136,6 +160,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log,
       metrics,
       health: () => lifecycle.health(),
+      reloadConfig: (by) => configReload.reload(by),
       stop: () =>
         (stopping ??= (async () => {
           log.info('hub stopping: no new connections; flushing the journal');

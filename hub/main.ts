@@ -1,4 +1,4 @@
-// `npm start`: the hub on its configuration, until SIGINT or SIGTERM.
+// `npm start`: the hub on its configuration, until SIGINT or SIGTERM; SIGHUP reloads the configuration.
 import { ConfigError, loadConfig } from './config/config.ts';
 import { startHub } from './hub.ts';
 
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   }
   // Benchmarks only: what the fsync costs. Deliberately not part of the configuration.
   const journalFsync = process.env.BENCH_NO_JOURNAL_FSYNC !== '1';
-  const hub = await startHub({ config, processMetrics: true, journalFsync });
+  const hub = await startHub({ config, processMetrics: true, journalFsync, readConfig: () => loadConfig() });
   if (!journalFsync)
     hub.log.warn('BENCH_NO_JOURNAL_FSYNC=1: the journal does not fsync; acknowledged readings can be lost in a crash');
   const storage = config.storage.influx_url
@@ -47,6 +47,14 @@ async function main(): Promise<void> {
       },
     );
   };
+  // As Mosquitto, Prometheus and Telegraf do: SIGHUP reads the configuration again.
+  process.on('SIGHUP', () => {
+    try {
+      hub.reloadConfig('SIGHUP');
+    } catch (err) {
+      hub.log.error({ err }, `could not reload the configuration: ${(err as Error).message}`);
+    }
+  });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }

@@ -604,6 +604,7 @@ describe('the API on in-memory parts', () => {
       'POST /api/v1/readings': { body: true },
       'GET /api/v1/rejections': { query: ['device', 'reason', 'stage', 'limit'] },
       'GET /api/v1/audit': { query: ['action', 'limit'] },
+      'POST /api/v1/config/reload': {},
       'GET /api/v1/gateways': {},
       'GET /api/v1/events': { query: ['device', 'zone', 'metric', 'access_token'] },
       'GET /api/v1/alerts': { query: ['state', 'zone', 'severity', 'limit'] },

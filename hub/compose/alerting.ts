@@ -1,6 +1,7 @@
 // Assembles alerting for the hub: the alert ledger in data_dir/alerts.sqlite, the rule engine as
 // the journal consumer 'rules', its clock tick (with the hub's own health for the self-alerts),
 // and the notifications — MQTT, webhooks and store history through the durable outbox, the SSE feed.
+import type { Part } from './lifecycle.ts';
 import { tickEvery, type Ticker } from './ticker.ts';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -48,6 +49,8 @@ export interface Alerting {
   rules: (at: number) => SiteRules;
   /** Stops the consumer and the tick; call before the journal and the store close. */
   stop(): Promise<void>;
+  /** Takes on a reloaded configuration's rules (one hub alone; a cluster's at restart). */
+  reconfigure?: Part['reconfigure'];
 }
 
 export const TICK_MS = 1000;
@@ -241,7 +244,7 @@ export function alertAccess(
 
 export function startAlerting(options: AlertingOptions): Alerting {
   const { config, journal, log, now } = options;
-  const settings = ruleSettings(config);
+  let settings = ruleSettings(config);
   const ledger = new AlertLedger(join(config.data_dir, 'alerts.sqlite'));
   let consumer: ConsumerHandle | undefined;
   // A failed tick or operator's request lost batches applied since the last save.
@@ -286,6 +289,14 @@ export function startAlerting(options: AlertingOptions): Alerting {
   return {
     routes: { engine: access, rules: () => rules(now()), now, timeZone: config.site.timezone },
     rules,
+    reconfigure: (next, changes) => {
+      // A rule book the new configuration cannot make (contradicting overrides, an unreadable holiday calendar) refuses the reload.
+      const nextSettings = ruleSettings(next);
+      return () => {
+        settings = nextSettings;
+        engine.reconfigure(nextSettings, changes.removed);
+      };
+    },
     stop: () =>
       (stopped ??= (async () => {
         await stopTicking();

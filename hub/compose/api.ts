@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { alertsRoutes } from '../api/alerts.ts';
 import { auditRoutes } from '../api/audit.ts';
+import { configRoutes } from '../api/config.ts';
 import { devicesRoutes } from '../api/devices.ts';
 import { registerDocs } from '../api/docs.ts';
 import { eventsRoutes } from '../api/events.ts';
@@ -18,6 +19,7 @@ import { useZodSchemas } from '../api/schemas.ts';
 import { outageAwareReads } from '../api/store-outage.ts';
 import { zonesRoutes } from '../api/zones.ts';
 import type { Alerting } from './alerting.ts';
+import type { ConfigReload } from './reload.ts';
 import { parseShifts } from '../rules/exposure.ts';
 import { installApiAccess } from '../security/api-access.ts';
 import type { SiteSecurity } from './security.ts';
@@ -35,10 +37,17 @@ export interface Api {
 
 export async function openApi(
   ctx: HubContext,
-  parts: { security: SiteSecurity; storage: Storage; intake: Intake; mqtt: Mqtt; alerting: Alerting },
+  parts: {
+    security: SiteSecurity;
+    storage: Storage;
+    intake: Intake;
+    mqtt: Mqtt;
+    alerting: Alerting;
+    configReload: ConfigReload;
+  },
 ): Promise<Api> {
   const { config, log, metrics, now, lifecycle } = ctx;
-  const { security, storage, intake, mqtt, alerting } = parts;
+  const { security, storage, intake, mqtt, alerting, configReload } = parts;
   const { registry } = intake;
   const apiLog: FastifyBaseLogger = log.child({ part: 'api' });
   const app = Fastify({
@@ -75,6 +84,7 @@ export async function openApi(
   });
   await app.register(rejectionsRoutes, { rejections: intake.rejections, setAside: storage.setAside });
   await app.register(auditRoutes, { audit: security.audit });
+  await app.register(configRoutes, { reload: (by) => configReload.reload(by) });
   await app.register(gatewaysRoutes, { gateways: mqtt.serial.gateways });
   await app.register(eventsRoutes, { feed: intake.feed, revocations: mqtt.revocations });
   await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });

@@ -2,7 +2,7 @@
 // cap) in front of the journal, the device registry and the live feed behind it.
 import { join } from 'node:path';
 import { ms, type Config } from '../config/config.ts';
-import { DeviceRegistry } from '../devices/registry.ts';
+import { DeviceRegistry, type DeclaredDevice } from '../devices/registry.ts';
 import { LiveFeed } from '../feed/live-feed.ts';
 import { Ingest, type IngestDeps } from '../ingest/ingest.ts';
 import { KnownDevices } from '../ingest/known-devices.ts';
@@ -34,23 +34,26 @@ export function ingestSettings(config: Config): Pick<IngestDeps, 'settings' | 'd
   };
 }
 
-export async function openIntake(ctx: HubContext, journal: Journal): Promise<Intake> {
-  const { config, log, metrics, now, lifecycle } = ctx;
-  const declared = config.devices.map((d) => ({
+/** The devices the configuration declares, as the device list shows them. */
+function declaredDevices(config: Config): DeclaredDevice[] {
+  return config.devices.map((d) => ({
     id: d.id,
     kind: d.kind,
     zone: d.zone,
     heartbeatIntervalMs: ms(d.heartbeat_interval),
   }));
-  const registry = new DeviceRegistry(declared, join(config.data_dir, 'devices.json'));
+}
+
+/** Devices and gateways the configuration names. */
+function configuredDevices(config: Config): string[] {
+  return [...config.devices.map((d) => d.id), ...config.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)])];
+}
+
+export async function openIntake(ctx: HubContext, journal: Journal): Promise<Intake> {
+  const { config, log, metrics, now, lifecycle } = ctx;
+  const registry = new DeviceRegistry(declaredDevices(config), join(config.data_dir, 'devices.json'));
   const feed = new LiveFeed();
-  const knownDevices = new KnownDevices({
-    max: config.limits.max_devices,
-    configured: [
-      ...config.devices.map((d) => d.id),
-      ...config.serial.flatMap((p) => [p.gateway, ...Object.keys(p.devices)]),
-    ],
-  });
+  const knownDevices = new KnownDevices({ max: config.limits.max_devices, configured: configuredDevices(config) });
   for (const id of registry.ids()) knownDevices.add(id);
 
   const rejections = new RejectionLog({
@@ -122,6 +125,16 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
       };
     },
     refreshGauges: () => metrics.knownDevices.set(knownDevices.size),
+    reconfigure: (next) => {
+      const { declaredZones } = ingestSettings(next);
+      const declared = declaredDevices(next);
+      const configured = configuredDevices(next);
+      return () => {
+        ingest.declare(declaredZones);
+        knownDevices.declare(configured);
+        registry.declare(declared);
+      };
+    },
   });
   return { ingest, rejections, registry, feed };
 }

@@ -3,6 +3,8 @@
 // before what depends on it; a start that fails half way stops what had started.
 import type { Logger } from 'pino';
 import type { HealthReport } from '../api/health.ts';
+import type { ConfigChanges } from '../config/changes.ts';
+import type { Config } from '../config/config.ts';
 
 export type Check = HealthReport['checks'][string];
 
@@ -19,6 +21,11 @@ export interface Part {
   health?: () => Promise<PartHealth> | PartHealth;
   /** Brings the part's gauges up to date before /metrics is read. */
   refreshGauges?: () => void;
+  /**
+   * Readies the part for a reloaded configuration: throws (a ConfigError) when it cannot take it
+   * on, else returns what applies it. Every part is readied before any applies.
+   */
+  reconfigure?: (next: Config, changes: ConfigChanges) => () => void;
 }
 
 export class Lifecycle {
@@ -46,6 +53,12 @@ export class Lifecycle {
       }
     })();
     return this.stopping;
+  }
+
+  /** Takes a reloaded configuration on in every part, or (when one part cannot) in none. */
+  reconfigure(next: Config, changes: ConfigChanges): void {
+    const apply = this.parts.flatMap((part) => part.reconfigure?.(next, changes) ?? []);
+    for (const a of apply) a();
   }
 
   async health(): Promise<HealthReport> {

@@ -29,6 +29,8 @@ export interface SiteSecurity {
   brokerLimits: BrokerLimits & { connectTimeoutMs: number };
   /** What the log says at every start. */
   warnings: string[];
+  /** The devices a reloaded configuration names: they may log in as any declared device does. */
+  declare(devices: Iterable<string>): void;
 }
 
 /** Room in an MQTT packet for its topic and headers, beside the largest payload ingest accepts. */
@@ -74,15 +76,20 @@ export function openSiteSecurity(config: Config, now: () => number, metrics: Met
     remember: limits.max_connections,
     onCheck: (how) => metrics.mqttPasswordChecks.inc({ how }),
   });
+  const declaredDevices = new Set(config.devices.map((d) => d.id));
   return {
     credentials,
     tokens,
     audit: new AuditLog(config.data_dir, now),
+    declare: (devices) => {
+      declaredDevices.clear();
+      for (const id of devices) declaredDevices.add(id);
+    },
     login: new MqttLogin({
       credentials,
       passwords,
       tokens,
-      declaredDevices: new Set(config.devices.map((d) => d.id)),
+      declaredDevices,
       allowAnonymous: config.security.allow_anonymous,
       certificateLogins: tls?.ca !== undefined,
     }),

@@ -82,6 +82,13 @@ export class DeviceRegistry {
     if (snapshotPath) this.load(snapshotPath);
   }
 
+  /** The declared devices of a reloaded configuration; devices no longer declared stay listed as reported. */
+  declare(declared: readonly DeclaredDevice[]): void {
+    this.declared.clear();
+    for (const device of declared) this.declared.set(device.id, device);
+    this.sorted = undefined;
+  }
+
   private load(path: string): void {
     let text: string;
     try {

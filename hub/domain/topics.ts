@@ -21,6 +21,8 @@ export function parseDeviceTopic(prefix: string, topic: string): DeviceTopic | u
 
 export const topics = {
   hubStatus: (prefix: string) => `${prefix}/hub/status`,
+  /** The configuration the hub runs on, after each reload. */
+  hubConfig: (prefix: string) => `${prefix}/hub/config`,
   gatewayStatus: (prefix: string, gateway: string) => `${prefix}/gateways/${gateway}/status`,
   device: (prefix: string, device: string, kind: TopicKind) => `${prefix}/devices/${device}/${kind}`,
 };

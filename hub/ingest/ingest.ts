@@ -69,6 +69,11 @@ export class Ingest {
 
   constructor(private readonly deps: IngestDeps) {}
 
+  /** The declared devices and their zones of a reloaded configuration. */
+  declare(declaredZones: IngestDeps['declaredZones']): void {
+    this.deps.declaredZones = declaredZones;
+  }
+
   /** Feeds an entry the journal still holds into the duplicate filter, so a restart does not forget. */
   remember(entry: Entry): void {
     // An entry that is not what this release writes (an older format, a bug) is no reason not to start.

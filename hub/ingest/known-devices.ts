@@ -20,12 +20,20 @@ export interface KnownDevicesStatus {
 }
 
 export class KnownDevices {
-  private readonly configured: ReadonlySet<string>;
+  private readonly configured: Set<string>;
   private readonly others = new Set<string>();
   private refusedCount = 0;
 
   constructor(private readonly options: KnownDevicesOptions) {
     this.configured = new Set(options.configured);
+  }
+
+  /** Devices a reloaded configuration names: known from now on; those it no longer names stay known. */
+  declare(configured: Iterable<string>): void {
+    for (const id of configured) {
+      this.configured.add(id);
+      this.others.delete(id);
+    }
   }
 
   /** A device known from before this start; kept even past the bound, which only limits newcomers. */

@@ -93,6 +93,11 @@ export class AlertBook {
     return out;
   }
 
+  /** Every alert pending or firing. */
+  liveAlerts(): Alert[] {
+    return [...this.live.values()];
+  }
+
   /** Firing alerts as subscribers were last told of them. */
   toldFiring(): Alert[] {
     return [...this.live.values()].filter((a) => {

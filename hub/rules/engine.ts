@@ -60,7 +60,7 @@ export interface AlertSink {
 const SAVE_EVERY_MS = 1000;
 
 export class RuleEngine {
-  private readonly lifecycle: Lifecycle;
+  private lifecycle: Lifecycle;
   // Assigned by load().
   private state!: RuleState;
   private book!: AlertBook;
@@ -78,7 +78,7 @@ export class RuleEngine {
   readonly startedAt: number;
 
   constructor(
-    private readonly settings: RuleSettings,
+    private settings: RuleSettings,
     private readonly ledger: AlertLedger,
     private readonly sink: AlertSink,
     private readonly now: () => number,
@@ -153,6 +153,45 @@ export class RuleEngine {
     if (step.gatewaysChanged) this.gatewaysChanged = true;
     for (const f of step.faults) this.hooks.onFault?.(f.device, f.error);
     for (const finding of step.events) this.book.observe(finding);
+  }
+
+  /**
+   * Takes on the settings of a reloaded configuration. The evaluation state and the alerts stay,
+   * so the pending time of a rule that did not change keeps running and a firing alert is judged
+   * by its new limits at its next reading; the alerts of declared devices and zones the
+   * configuration no longer has resolve, saying so, and those devices' state goes.
+   */
+  reconfigure(settings: RuleSettings, removed: { devices: readonly string[]; zones: readonly string[] }): void {
+    const devices = new Set(removed.devices);
+    const zones = new Set(removed.zones);
+    this.commit(
+      () => {
+        const at = this.now();
+        for (const a of this.book.liveAlerts()) {
+          const gone = devices.has(a.subject) ? a.subject : zones.has(a.zone) ? `zone ${a.zone}` : undefined;
+          if (gone === undefined) continue;
+          this.book.observe({
+            key: a.key,
+            rule: a.rule,
+            subject: a.subject,
+            zone: a.zone,
+            state: 'ok',
+            at,
+            summary: `${a.summary}: resolved, ${gone} removed from the configuration`,
+          });
+        }
+        for (const id of devices) {
+          this.state.devices.delete(id);
+          this.dirty.delete(id);
+          this.ledger.deleteDevice(id);
+        }
+      },
+      { durable: true },
+    );
+    this.settings = settings;
+    this.lifecycle = new Lifecycle(settings, this.startedAt);
+    // The alert book takes its own settings (escalation) when it is read again.
+    this.load();
   }
 
   ack(id: number, by: string, comment?: string): Alert {

@@ -240,6 +240,10 @@ export class AlertLedger extends LedgerReader {
     );
   }
 
+  deleteDevice(id: string): void {
+    this.sql('DELETE FROM devices WHERE id = ?').run(id);
+  }
+
   /** Drops resolved alerts, their history and expired silences past retention. */
   prune(now: number): void {
     const cutoff = now - KEEP_RESOLVED_MS;

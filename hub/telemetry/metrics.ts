@@ -96,6 +96,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: '(device, metric, minute) aggregates the store refused for good; their raw readings are stored',
       registers,
     }),
+    configReloads: new Counter({
+      name: 'floorwatch_config_reloads_total',
+      help: 'Configuration reloads taken on (SIGHUP, POST /api/v1/config/reload)',
+      registers,
+    }),
+    configReloadFailures: new Counter({
+      name: 'floorwatch_config_reload_failures_total',
+      help: 'Configuration reloads refused for a problem in the configuration; the hub ran on as it was',
+      registers,
+    }),
     storeWriteFailures: new Counter({
       name: 'floorwatch_store_write_failures_total',
       help: 'Store write attempts that failed (retried)',

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { alertsRoutes } from '../../hub/api/alerts.ts';
 import { auditRoutes } from '../../hub/api/audit.ts';
+import { configRoutes } from '../../hub/api/config.ts';
 import { devicesRoutes } from '../../hub/api/devices.ts';
 import { registerDocs } from '../../hub/api/docs.ts';
 import { eventsRoutes } from '../../hub/api/events.ts';
@@ -130,6 +131,10 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   });
   await app.register(rejectionsRoutes, { rejections, setAside });
   await app.register(auditRoutes, { audit: security.audit });
+  // Reloading itself is tested against a running hub (config-reload.test.ts); here, the route's shape.
+  await app.register(configRoutes, {
+    reload: () => ({ ok: true, problems: [], applied: [], needsRestart: [], hash: 'unchanged', loadedAt: clock.now() }),
+  });
   await app.register(gatewaysRoutes, { gateways: () => options.gateways ?? [] });
   const revocations = new Revocations({
     credentials: security.credentials,

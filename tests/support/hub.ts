@@ -32,6 +32,8 @@ export interface TestHubOptions {
 export interface TestHub {
   hub: Hub;
   dataDir: string;
+  /** The variables the hub reads its configuration from, at start and at each reload. */
+  env: NodeJS.ProcessEnv;
   api(path: string, init?: RequestInit): Promise<Response>;
   json<T = unknown>(path: string): Promise<T>;
   mqttUrl: string;
@@ -97,18 +99,20 @@ export function tempDir(prefix = 'floorwatch-test-'): string {
 
 export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir();
-  const config = loadConfig({ env: testEnv(dataDir, options) });
+  const env = testEnv(dataDir, options);
+  const config = loadConfig({ env });
   const hub = await startHub({
     config,
+    readConfig: () => loadConfig({ env }),
     ...(options.now && { now: options.now }),
     ...(options.ticker && { ticker: options.ticker }),
     ...(options.timers && { timers: options.timers }),
     ...(options.log && { log: options.log }),
   });
-  return wrap(hub, dataDir);
+  return wrap(hub, dataDir, env);
 }
 
-function wrap(hub: Hub, dataDir: string): TestHub {
+function wrap(hub: Hub, dataDir: string, env: NodeJS.ProcessEnv): TestHub {
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -118,6 +122,7 @@ function wrap(hub: Hub, dataDir: string): TestHub {
   return {
     hub,
     dataDir,
+    env,
     mqttUrl: `mqtt://${new URL(hub.url).hostname}:${hub.mqttPort}`,
     api: (path, init) => fetch(`${hub.url}${path}`, init),
     json: async (path) => {

@@ -1,0 +1,45 @@
+// POST /api/v1/config/reload: reads the configuration again and takes on what it can, as SIGHUP
+// does. Admins only. A configuration with a problem changes nothing: 422 with the problems.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ReloadAnswer } from '../config/changes.ts';
+import { ACCESS_REFUSALS, schemaOf } from './schemas.ts';
+
+const answer = schemaOf<ReloadAnswer>()(
+  z.object({
+    ok: z.boolean().describe('false: the configuration has problems and the hub runs on as it was'),
+    problems: z.array(z.string()).describe('each problem, naming the field and the line of the file'),
+    applied: z.array(z.string()).describe('what changed now, one line each'),
+    needsRestart: z
+      .array(z.string())
+      .describe('what the file changes that takes a restart (listeners, TLS, storage, …); left as it was'),
+    hash: z.string().describe('fingerprint of the configuration the hub runs on now'),
+    loadedAt: z.number().describe('when that configuration was taken on, ms since 1970'),
+  }),
+);
+
+export const configRoutes: FastifyPluginAsyncZod<{ reload: (by: string) => ReloadAnswer }> = async (
+  app,
+  { reload },
+) => {
+  app.post(
+    '/api/v1/config/reload',
+    {
+      config: { role: 'admin' },
+      schema: {
+        summary: 'Reload the configuration file without a restart (admin)',
+        description:
+          'Zones, devices, site hours and seasons, and rules are taken on at once; listeners, TLS, storage, serial ports, bridges, the cluster and notification targets take a restart and are reported as such.',
+        response: {
+          200: answer.describe('taken on'),
+          422: answer.describe('refused: the configuration has problems; nothing changed'),
+          ...ACCESS_REFUSALS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = reload(request.actor);
+      return reply.code(result.ok ? 200 : 422).send(result);
+    },
+  );
+};

@@ -1,0 +1,76 @@
+// What a reloaded configuration changes against the running one, and which of it waits for a restart.
+import { describe, expect, it } from 'vitest';
+import { appliedConfig, configChanges, configHash } from '../hub/config/changes.ts';
+import { loadConfig } from '../hub/config/config.ts';
+import { tempDir, testEnv } from './support/hub.ts';
+
+const dataDir = tempDir();
+const config = (settings: Record<string, unknown>) => loadConfig({ env: testEnv(dataDir, { config: settings }) });
+
+describe('configChanges', () => {
+  const running = config({
+    zones: [{ id: 'floor-a', type: 'call_floor' }],
+    devices: [
+      { id: 's-1', kind: 'sensor', zone: 'floor-a' },
+      { id: 'constructor', kind: 'sensor', zone: 'floor-a' },
+    ],
+  });
+
+  it('names zones and devices added, removed and changed, and applies them', () => {
+    const next = config({
+      zones: [{ id: 'hasOwnProperty', type: 'quiet_room' }],
+      devices: [
+        { id: 's-1', kind: 'sensor', zone: 'hasOwnProperty' },
+        { id: 'toString', kind: 'phone' },
+      ],
+    });
+    const changes = configChanges(running, next);
+    expect(changes).toEqual({
+      applied: [
+        'zones added: hasOwnProperty',
+        'zones removed: floor-a',
+        'devices added: toString',
+        'devices removed: constructor',
+        'devices changed: s-1',
+      ],
+      needsRestart: [],
+      removed: { devices: ['constructor'], zones: ['floor-a'] },
+    });
+    const applied = appliedConfig(running, next);
+    expect(applied.zones).toEqual(next.zones);
+    expect(configHash(applied)).not.toBe(configHash(running));
+  });
+
+  it('leaves what needs a restart as it was, naming it without its secrets', () => {
+    const next = config({
+      ...{ zones: running.zones, devices: running.devices },
+      site: { name: 'Harbour' },
+      storage: { influx_url: 'http://floorwatch:hunter2@127.0.0.1:8086/floorwatch' },
+      rules: { escalate_after: '30m', max_behind: '5s' },
+    });
+    const changes = configChanges(running, next);
+    expect(changes.applied).toEqual(['rules.escalate_after: "15m" → "30m"']);
+    expect(changes.needsRestart).toEqual([
+      'site.name: "floorwatch" → "Harbour"',
+      'storage.influx_url: unset → "…"',
+      'rules.max_behind: "500ms" → "5s"',
+    ]);
+    const applied = appliedConfig(running, next);
+    expect(applied.storage).toEqual(running.storage);
+    expect(applied.site.name).toBe(running.site.name);
+    expect(applied.rules.max_behind).toBe(running.rules.max_behind);
+    expect(applied.rules.escalate_after).toBe('30m');
+  });
+
+  it('finds nothing in the same configuration written in another order', () => {
+    const same = config({
+      devices: [...running.devices].map((d) => Object.fromEntries(Object.entries(d).reverse())),
+      zones: running.zones,
+    });
+    expect(configChanges(running, same)).toEqual({
+      applied: [],
+      needsRestart: [],
+      removed: { devices: [], zones: [] },
+    });
+  });
+});
