@@ -199,7 +199,7 @@ describe('writing readings over HTTP on a hub with passwords and tokens', () => 
     const needs = (method: string, path: string): Role | 'public' => {
       if (path === '/api/v1/health') return 'public';
       if (method === 'POST' && path === '/api/v1/readings') return 'ingest';
-      if (path === '/api/v1/audit') return 'admin';
+      if (path === '/api/v1/audit' || path === '/api/v1/config/reload') return 'admin';
       return method === 'GET' ? 'viewer' : 'operator';
     };
     for (const { method, path } of routes) {
