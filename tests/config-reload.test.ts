@@ -122,6 +122,21 @@ describe('reloading the configuration', () => {
     );
     expect(health.checks.configuration).toMatchObject({ configHash: body.hash, configLoadedAt: body.loadedAt });
     expect(await metric(hub, /^floorwatch_config_reloads_total (\d+)/m)).toBe(1);
+    // Retained for whoever subscribes later.
+    const watcher = await connect('watcher');
+    const announced = new Promise<Record<string, unknown>>((resolve) =>
+      watcher.on('message', (topic, payload) => {
+        if (topic === 'floorwatch/hub/config') resolve(JSON.parse(payload.toString()) as Record<string, unknown>);
+      }),
+    );
+    await watcher.subscribeAsync('floorwatch/hub/config', { qos: 1 });
+    expect(await announced).toEqual({
+      hash: body.hash,
+      loadedAt: body.loadedAt,
+      by: 'anonymous',
+      applied: body.applied,
+      needsRestart: [],
+    });
   });
 
   it('keeps running on the configuration it has when the file is broken, and answers with the problem', async () => {

@@ -52,7 +52,8 @@ export function openConfigReload(ctx: HubContext, options: ConfigReloadOptions):
       if (running.cluster.redis_url !== undefined && changes.applied.length > 0) {
         changes.needsRestart.unshift(...changes.applied.map((line) => `${line} (in a cluster, at each hub's restart)`));
         changes.applied = [];
-      } else {
+      } else if (changes.applied.length > 0) {
+        // Only then: taking settings on costs the rule engine a durable save and a reload of its state.
         next = appliedConfig(running, next);
         lifecycle.reconfigure(next, changes);
       }
