@@ -47,19 +47,28 @@ describe('configChanges', () => {
       site: { name: 'Harbour' },
       storage: { influx_url: 'http://floorwatch:hunter2@127.0.0.1:8086/floorwatch' },
       rules: { escalate_after: '30m', max_behind: '5s' },
+      limits: { api_requests_per_minute: 60, max_queued_messages: 500 },
+      notify: { webhooks: [{ url: 'https://hooks.example.com/x?token=hunter2', secret: 'hunter2-hunter2-hunter2' }] },
     });
     const changes = configChanges(running, next);
-    expect(changes.applied).toEqual(['rules.escalate_after: "15m" → "30m"']);
+    expect(changes.applied).toEqual([
+      'limits.max_queued_messages: 1000 → 500',
+      'rules.escalate_after: "15m" → "30m"',
+      'rules.max_behind: "500ms" → "5s"',
+      'notify.webhooks: [] → [{"url":"…","secret":"…"}]',
+    ]);
     expect(changes.needsRestart).toEqual([
       'site.name: "floorwatch" → "Harbour"',
       'storage.influx_url: unset → "…"',
-      'rules.max_behind: "500ms" → "5s"',
+      'limits.api_requests_per_minute: 1200 → 60',
     ]);
     const applied = appliedConfig(running, next);
     expect(applied.storage).toEqual(running.storage);
     expect(applied.site.name).toBe(running.site.name);
-    expect(applied.rules.max_behind).toBe(running.rules.max_behind);
-    expect(applied.rules.escalate_after).toBe('30m');
+    expect(applied.limits).toEqual({ ...next.limits, api_requests_per_minute: 1200 });
+    expect(applied.rules.max_behind).toBe('5s');
+    expect(applied.notify).toEqual(next.notify);
+    expect(JSON.stringify(changes)).not.toContain('hunter2');
   });
 
   it('finds nothing in the same configuration written in another order', () => {

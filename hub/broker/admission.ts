@@ -130,6 +130,11 @@ export class Admission {
     this.windowStart = options.now();
   }
 
+  /** A reloaded configuration's bounds, from the next message on; a full budget drains as usual. */
+  retune(bounds: Pick<AdmissionOptions, 'maxPendingBytes' | 'maxDelayMs' | 'maxRulesBehindMs' | 'floodGraceMs'>): void {
+    Object.assign(this.options, bounds);
+  }
+
   /** A message of `payloadBytes` goes to the journal; call `done` with the result once it is there (or refused). */
   begin(payloadBytes: number): Admitted {
     this.roll();

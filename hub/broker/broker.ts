@@ -62,6 +62,13 @@ export interface BrokerOptions {
   tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
+/** What a reloaded configuration changes in a running broker. */
+export interface BrokerSettings {
+  limits: BrokerOptions['limits'];
+  topicRules: readonly TopicRule[];
+  admission: Pick<AdmissionOptions, 'maxPendingBytes' | 'maxDelayMs' | 'maxRulesBehindMs'>;
+}
+
 export interface Broker {
   /** Plain MQTT; undefined when security.require_tls leaves only MQTTS. */
   readonly port: number | undefined;
@@ -73,6 +80,8 @@ export interface Broker {
   connectedClients(): number;
   /** What admission control is doing now: bytes waiting for the journal, the delay, what it shed, who is paused. */
   admission(): AdmissionStatus;
+  /** Takes on a reloaded configuration's limits, topic rules and admission bounds. */
+  reconfigure(next: BrokerSettings): void;
   /** Stops accepting connections; the broker keeps serving those it has. */
   stopAccepting(): Promise<void>;
   close(): Promise<void>;
@@ -117,9 +126,21 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   });
   /** Connections whose client has published: under overload only these stop being read. */
   const publishers = new WeakSet<object>();
-  const retained = new RetainedBudget(limits.maxRetainedBytes);
+  // The limits are read where they apply, so a reloaded configuration's take effect at once.
+  const retained = new RetainedBudget({
+    get maxBytes() {
+      return limits.maxRetainedBytes;
+    },
+  });
   const outgoing = new OutgoingQueues(
-    { maxMessages: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes },
+    {
+      get maxMessages() {
+        return limits.maxQueuedMessages;
+      },
+      get maxBytes() {
+        return limits.maxQueuedBytes;
+      },
+    },
     (client, queued) => {
       metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
       notices.once(
@@ -259,7 +280,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   markRedeliveries(persistence);
   boundOfflineQueues(
     persistence,
-    { maxMessages: limits.maxQueuedMessages, maxTotal: limits.maxOfflineMessages },
+    {
+      get maxMessages() {
+        return limits.maxQueuedMessages;
+      },
+      get maxTotal() {
+        return limits.maxOfflineMessages;
+      },
+    },
     (clientId) => {
       metrics.mqttQueueDropped.inc();
       notices.once(
@@ -378,6 +406,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     publish,
     connectedClients: () => broker.connectedClients,
     admission: () => admission.status(),
+    reconfigure: (next) => {
+      // Limits of a connection's own (its message rate, keepalive) apply to connections made from now on.
+      Object.assign(limits, next.limits);
+      // Aedes reads both for each connection, from fields it does not declare.
+      Object.assign(broker, { connectTimeout: limits.connectTimeoutMs, maxInflightInbound: limits.maxInflight });
+      guard.setTopicRules(next.topicRules);
+      admission.retune({ ...next.admission, floodGraceMs: limits.rateGraceMs });
+    },
     stopAccepting: async () => {
       // close() stops listening at once; its callback waits for the open connections, which the
       // broker ends in close() below.

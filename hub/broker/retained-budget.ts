@@ -11,7 +11,8 @@ export class RetainedBudget {
   private readonly sizes = new Map<string, number>();
   private used = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /** The bound is read at each message: a reloaded configuration's applies at once. */
+  constructor(private readonly limit: { readonly maxBytes: number }) {}
 
   /**
    * Takes note of a retained publish on `topic` and says whether the broker may keep it. An empty
@@ -25,7 +26,7 @@ export class RetainedBudget {
       return true;
     }
     const size = Buffer.byteLength(topic) + payloadBytes + RETAINED_OVERHEAD_BYTES;
-    if (this.used - old + size > this.maxBytes) return false;
+    if (this.used - old + size > this.limit.maxBytes) return false;
     this.sizes.set(topic, size);
     this.used += size - old;
     return true;

@@ -15,8 +15,8 @@ import { RuleEngine, type AlertSink, type HubStatus } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
 import { effectiveRules, ruleSettings, type SiteRules } from '../rules/site.ts';
 import type { Store } from '../store/store.ts';
-import { Notifier, historyTarget } from '../notify/notifier.ts';
-import { Outbox, type Timers } from '../notify/outbox.ts';
+import { Notifier, historyTarget, type NotifierOptions } from '../notify/notifier.ts';
+import { Outbox, type OutboxTarget, type Timers } from '../notify/outbox.ts';
 import { webhookTarget } from '../notify/webhook.ts';
 import { receiverTarget } from '../notify/receivers.ts';
 import { Routes } from '../notify/routes.ts';
@@ -64,6 +64,8 @@ export interface RulesOnLedger {
   notifier: Notifier;
   /** The clock tick: time-driven rules, the hub's own health, pruning. Never throws. */
   tick(): Promise<void>;
+  /** Readies a reloaded configuration's receivers, routes and webhooks; returns what puts them in place. */
+  notifyTo(next: Config): () => void;
   /** Stops deliveries and waits for those in flight and for MQTT messages sent. */
   close(): Promise<void>;
 }
@@ -86,12 +88,17 @@ export interface RulesOnLedgerExtras {
   settled?: () => Promise<void>;
 }
 
-export function rulesOnLedger(
-  options: Omit<AlertingOptions, 'journal'>,
-  ledger: AlertLedger,
-  { onReload, term, settled, judgesHub = true, hubExtras, deliveryPrefix }: RulesOnLedgerExtras,
-): RulesOnLedger {
-  const { config, store, log, now } = options;
+/** Who hears of alerts under a configuration: the outbox's targets, the notices' and the routes. */
+function notifySettings(
+  options: Pick<AlertingOptions, 'store' | 'bridges'>,
+  config: Config,
+  deliveryPrefix: string | undefined,
+): {
+  targets: OutboxTarget[];
+  retry: { firstMs: number; maxMs: number };
+  notifier: Pick<NotifierOptions, 'notices' | 'routes'>;
+  routes: Routes;
+} {
   // Every notice to each webhook and bridge; to the receivers the routes pick.
   const everyNotice = [
     ...config.notify.webhooks.map((hook) =>
@@ -103,14 +110,31 @@ export function rulesOnLedger(
   ];
   const routes = new Routes(config.notify);
   const receivers = config.notify.receivers.map((r) => receiverTarget(r, config.site.timezone, deliveryPrefix));
+  return {
+    targets: [historyTarget(options.store), ...everyNotice, ...receivers],
+    retry: { firstMs: ms(config.notify.retry_first), maxMs: ms(config.notify.retry_max) },
+    // No receivers: nothing to route, and no lookup per transition.
+    notifier: { notices: everyNotice.map((r) => r.name), ...(receivers.length > 0 && { routes }) },
+    routes,
+  };
+}
+
+export function rulesOnLedger(
+  options: Omit<AlertingOptions, 'journal'>,
+  ledger: AlertLedger,
+  { onReload, term, settled, judgesHub = true, hubExtras, deliveryPrefix }: RulesOnLedgerExtras,
+): RulesOnLedger {
+  const { config, log, now } = options;
+  const notify = notifySettings(options, config, deliveryPrefix);
+  let { routes } = notify;
   const outbox = new Outbox({
     db: ledger.db,
-    targets: [historyTarget(store), ...everyNotice, ...receivers],
+    targets: notify.targets,
     log,
     now,
     ...(options.timers && { timers: options.timers }),
-    retryFirstMs: ms(config.notify.retry_first),
-    retryMaxMs: ms(config.notify.retry_max),
+    retryFirstMs: notify.retry.firstMs,
+    retryMaxMs: notify.retry.maxMs,
     setAside: (target, row, err) => options.setAside.notification(target, row.payload, err),
     ...(settled && { ready: settled }),
   });
@@ -119,9 +143,7 @@ export function rulesOnLedger(
     prefix: config.mqtt.topic_prefix,
     log: log.child({ part: 'alerts' }),
     outbox,
-    notices: everyNotice.map((r) => r.name),
-    // No receivers: nothing to route, and no lookup per transition.
-    ...(receivers.length > 0 && { routes }),
+    ...notify.notifier,
     publish: options.publish,
     onEvent: (e) => options.feed.publishAlert(e),
     ...(term !== undefined && { term }),
@@ -149,7 +171,8 @@ export function rulesOnLedger(
       );
     },
     onReload,
-    ...(routes.reminds && { reminders: (a) => routes.reminders(a) }),
+    // Routes without a repeat interval remind of nothing: no look at every firing alert each second.
+    reminders: (a) => (routes.reminds ? routes.reminders(a) : []),
   });
   notifier.restore(engine.announcedFiring());
   outbox.kick();
@@ -199,6 +222,15 @@ export function rulesOnLedger(
     outbox,
     notifier,
     tick,
+    notifyTo: (next) => {
+      const settings = notifySettings(options, next, deliveryPrefix);
+      return () => {
+        routes = settings.routes;
+        outbox.setTargets(settings.targets, settings.retry);
+        notifier.reconfigure(settings.notifier);
+        outbox.kick();
+      };
+    },
     close: async () => {
       closed = true;
       await outbox.close();
@@ -292,7 +324,9 @@ export function startAlerting(options: AlertingOptions): Alerting {
     reconfigure: (next, changes) => {
       // A rule book the new configuration cannot make (contradicting overrides, an unreadable holiday calendar) refuses the reload.
       const nextSettings = ruleSettings(next);
+      const notifyTo = parts.notifyTo(next);
       return () => {
+        notifyTo();
         settings = nextSettings;
         engine.reconfigure(nextSettings, changes.removed);
       };

@@ -2,7 +2,7 @@
 // (mqtt.home_assistant_discovery) and on bridges with out.discovery: the discovery messages at
 // start (and, for a bridge, whenever it connects), a zone's latest value per metric every few
 // seconds when it changed, and whether the zone has open alerts. Zones no longer configured have
-// their discovery messages cleared at start (data_dir/discovery.json remembers what was sent).
+// their discovery messages cleared, at start and at a reload.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BridgeLink } from '../bridges/link.ts';
@@ -29,27 +29,33 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   const links = deps.bridges.filter((l) => l.config.out.discovery);
   if (!local && links.length === 0) return;
   const prefix = config.mqtt.topic_prefix;
-  const zones = deps.rules(now()).zones.map((z) => ({
-    zone: z.zone,
-    ...(z.name !== undefined && { name: z.name }),
-    type: z.type,
-    metrics: [...new Set(z.requirements.map((r) => r.metric))],
-  }));
-  const messages = discoveryMessages(config.site.name, prefix, zones);
-  const wanted = new Map(zones.map((z) => [z.zone, new Set(z.metrics)]));
-  // What an earlier start announced and this one does not: cleared, so Home Assistant drops it.
+  // What an earlier start (or configuration) announced and this one does not: cleared, so Home
+  // Assistant drops it. data_dir/discovery.json remembers what was announced.
   const file = join(config.data_dir, 'discovery.json');
-  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as string[]) : [];
-  const current = new Set(messages.map((m) => m.topic));
-  const cleared: DiscoveryMessage[] = before.filter((t) => !current.has(t)).map((topic) => ({ topic, payload: '' }));
-  writeFileSync(`${file}.tmp`, JSON.stringify([...current]));
-  renameSync(`${file}.tmp`, file);
-  const announce = [...cleared, ...messages];
-
+  const plan = (rules: SiteRules) => {
+    const zones = rules.zones.map((z) => ({
+      zone: z.zone,
+      ...(z.name !== undefined && { name: z.name }),
+      type: z.type,
+      metrics: [...new Set(z.requirements.map((r) => r.metric))],
+    }));
+    const messages = discoveryMessages(config.site.name, prefix, zones);
+    const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as string[]) : [];
+    const current = new Set(messages.map((m) => m.topic));
+    const cleared: DiscoveryMessage[] = before.filter((t) => !current.has(t)).map((topic) => ({ topic, payload: '' }));
+    writeFileSync(`${file}.tmp`, JSON.stringify([...current]));
+    renameSync(`${file}.tmp`, file);
+    return {
+      zones,
+      wanted: new Map(zones.map((z) => [z.zone, new Set(z.metrics)])),
+      announce: [...cleared, ...messages],
+    };
+  };
+  let { zones, wanted, announce } = plan(deps.rules(now()));
   const latest = new Map<string, Map<string, number>>();
   const changed = new Set<string>();
   const told = new Map<string, string>();
-  const sentTo = new WeakSet<BridgeLink>();
+  let sentTo = new WeakSet<BridgeLink>();
   const send = async (batch: readonly DiscoveryMessage[]) => {
     if (local) for (const m of batch) await deps.publish(m.topic, m.payload, { retain: true });
     for (const link of links) {
@@ -112,8 +118,11 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       )
       .finally(() => (running = undefined));
   };
-  if (local)
-    void Promise.all(announce.map((m) => deps.publish(m.topic, m.payload, { retain: true }))).catch(() => undefined);
+  const announceHere = () => {
+    if (local)
+      void Promise.all(announce.map((m) => deps.publish(m.topic, m.payload, { retain: true }))).catch(() => undefined);
+  };
+  announceHere();
   tick();
   const timer = setInterval(tick, EVERY_MS);
   timer.unref();
@@ -123,6 +132,15 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       clearInterval(timer);
       await running;
       await consumer.stop();
+    },
+    // Parts take a reload on in the order they started: the rules have theirs by now.
+    reconfigure: () => () => {
+      ({ zones, wanted, announce } = plan(deps.rules(now())));
+      for (const zone of [...latest.keys()]) if (!wanted.has(zone)) latest.delete(zone);
+      for (const zone of [...told.keys()]) if (!wanted.has(zone)) told.delete(zone);
+      announceHere();
+      // Each bridge gets the new announcement at its next round.
+      sentTo = new WeakSet();
     },
   });
 }

@@ -126,12 +126,12 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
     },
     refreshGauges: () => metrics.knownDevices.set(knownDevices.size),
     reconfigure: (next) => {
-      const { declaredZones } = ingestSettings(next);
+      const settings = ingestSettings(next);
       const declared = declaredDevices(next);
       const configured = configuredDevices(next);
       return () => {
-        ingest.declare(declaredZones);
-        knownDevices.declare(configured);
+        ingest.reconfigure(settings);
+        knownDevices.declare(configured, next.limits.max_devices);
         registry.declare(declared);
       };
     },

@@ -2,13 +2,13 @@
 // gateways, with the credentials that may be withdrawn while clients are connected.
 import { openBrokerState, type BrokerState } from '../cluster/broker-state.ts';
 import { nodeId } from '../config/cluster.ts';
-import { ms } from '../config/config.ts';
+import { ms, type Config } from '../config/config.ts';
 import { describeAdmission } from '../broker/admission.ts';
-import { startBroker, type Broker } from '../broker/broker.ts';
+import { startBroker, type Broker, type BrokerSettings } from '../broker/broker.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Journal } from '../journal/journal.ts';
 import { Revocations } from '../security/revocations.ts';
-import type { SiteSecurity } from './security.ts';
+import { brokerLimitsOf, type SiteSecurity } from './security.ts';
 import { mqttReadings } from '../sources/mqtt.ts';
 import { startSerialSource, type SerialSource } from '../sources/serial.ts';
 import type { HubContext } from './context.ts';
@@ -39,6 +39,15 @@ async function openSharedState(ctx: HubContext): Promise<BrokerState | undefined
   log.info({ node }, `cluster node ${node}: broker state shared through Redis at ${url}`);
   lifecycle.add({ name: 'cluster broker state', stop: () => state.close() });
   return state;
+}
+
+/** How much the hub takes in while overloaded, under a configuration. */
+function admissionBounds(config: Config): BrokerSettings['admission'] {
+  return {
+    maxPendingBytes: config.limits.max_pending_bytes,
+    maxDelayMs: ms(config.limits.max_ingest_delay),
+    maxRulesBehindMs: ms(config.rules.max_behind),
+  };
 }
 
 export async function openMqtt(
@@ -78,12 +87,7 @@ export async function openMqtt(
     login: security.login,
     revocations,
     limits: security.brokerLimits,
-    admission: {
-      maxPendingBytes: config.limits.max_pending_bytes,
-      maxDelayMs: ms(config.limits.max_ingest_delay),
-      maxRulesBehindMs: ms(config.rules.max_behind),
-      rulesBehindMs,
-    },
+    admission: { ...admissionBounds(config), rulesBehindMs },
     ...(tls && { tls }),
   });
   lifecycle.add({
@@ -105,6 +109,14 @@ export async function openMqtt(
           admission,
         },
       };
+    },
+    reconfigure: (next) => {
+      const settings = {
+        limits: brokerLimitsOf(next),
+        topicRules: next.security.topic_rules,
+        admission: admissionBounds(next),
+      };
+      return () => broker.reconfigure(settings);
     },
     refreshGauges: () => {
       const admission = broker.admission();

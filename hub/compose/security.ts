@@ -48,6 +48,33 @@ function readPem(field: string, path: string): Buffer {
   }
 }
 
+/** The broker's limits under a configuration. */
+export function brokerLimitsOf(config: Config): SiteSecurity['brokerLimits'] {
+  const { limits } = config;
+  const { login_failures: failures } = config.security;
+  return {
+    maxConnections: limits.max_connections,
+    maxConnectionsPerCredential: limits.max_connections_per_credential,
+    loginFailures: {
+      max: failures.max,
+      withinMs: ms(failures.within),
+      lockoutMs: ms(failures.lockout),
+      trackedSources: failures.tracked_addresses,
+    },
+    maxPacketBytes: limits.max_packet_bytes ?? config.ingest.max_payload_bytes + PACKET_OVERHEAD_BYTES,
+    maxRetainedBytes: limits.max_retained_bytes,
+    maxQueuedMessages: limits.max_queued_messages,
+    maxQueuedBytes: limits.max_queued_bytes,
+    maxOfflineMessages: limits.max_offline_messages,
+    messagesPerSecond: limits.messages_per_second,
+    messageBurst: limits.message_burst,
+    rateGraceMs: ms(limits.rate_grace),
+    maxInflight: limits.max_inflight,
+    maxKeepaliveS: Math.max(1, Math.round(ms(limits.max_keepalive) / 1000)),
+    connectTimeoutMs: ms(limits.connect_timeout),
+  };
+}
+
 /** Throws SecurityRefusal when the hub must not start as configured. */
 export function openSiteSecurity(config: Config, now: () => number, metrics: Metrics): SiteSecurity {
   const credentials = new DeviceCredentials(config.data_dir);
@@ -67,7 +94,6 @@ export function openSiteSecurity(config: Config, now: () => number, metrics: Met
   const refusal = exposureRefusal(exposure);
   if (refusal) throw new SecurityRefusal(refusal);
   const { limits } = config;
-  const { login_failures: failures } = config.security;
   // A device that reconnects was connected a moment ago, so remembering as many as may be connected at once covers them.
   const passwords = new PasswordChecks({
     credentials,
@@ -95,27 +121,7 @@ export function openSiteSecurity(config: Config, now: () => number, metrics: Met
     }),
     writers: new ReadingWriters({ credentials, passwords, tokens, allowAnonymous: config.security.allow_anonymous }),
     tls,
-    brokerLimits: {
-      maxConnections: limits.max_connections,
-      maxConnectionsPerCredential: limits.max_connections_per_credential,
-      loginFailures: {
-        max: failures.max,
-        withinMs: ms(failures.within),
-        lockoutMs: ms(failures.lockout),
-        trackedSources: failures.tracked_addresses,
-      },
-      maxPacketBytes: limits.max_packet_bytes ?? config.ingest.max_payload_bytes + PACKET_OVERHEAD_BYTES,
-      maxRetainedBytes: limits.max_retained_bytes,
-      maxQueuedMessages: limits.max_queued_messages,
-      maxQueuedBytes: limits.max_queued_bytes,
-      maxOfflineMessages: limits.max_offline_messages,
-      messagesPerSecond: limits.messages_per_second,
-      messageBurst: limits.message_burst,
-      rateGraceMs: ms(limits.rate_grace),
-      maxInflight: limits.max_inflight,
-      maxKeepaliveS: Math.max(1, Math.round(ms(limits.max_keepalive) / 1000)),
-      connectTimeoutMs: ms(limits.connect_timeout),
-    },
+    brokerLimits: brokerLimitsOf(config),
     warnings: exposureWarnings(exposure),
   };
 }

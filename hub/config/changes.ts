@@ -1,20 +1,42 @@
 // What a new configuration changes against the running one, in the words a reload reports, and
 // which of it the hub can take on while it runs. The site's description (zones, devices, site
-// hours and seasons, rules) is taken on live; what the hub opened at start (listeners, TLS,
-// storage, data directory, serial ports, bridges, the cluster, notification targets) needs a
-// restart and is left as it was. Pure.
+// hours and seasons, rules), who hears of alerts (receivers, routes, webhooks), the limits, ingest's
+// checks and the topic rules are taken on live; what the hub opened at start (listeners, TLS,
+// storage, data directory, serial ports, bridges, the cluster) and the few settings built into
+// what it opened (below) need a restart and are left as they were. Pure.
 import { createHash } from 'node:crypto';
 import type { Config } from './schema.ts';
 
 /** Sections the running hub takes on at a reload. */
-export const LIVE_SECTIONS = ['site', 'zones', 'devices', 'rules'] as const satisfies readonly (keyof Config)[];
-/** Fields of those sections that parts opened at start hold (notifications, the broker's admission). */
+export const LIVE_SECTIONS = [
+  'site',
+  'zones',
+  'devices',
+  'rules',
+  'notify',
+  'limits',
+  'ingest',
+  'security',
+] as const satisfies readonly (keyof Config)[];
+/** Fields of those sections that parts opened at start hold. */
 const RESTART_FIELDS: ReadonlyArray<[section: (typeof LIVE_SECTIONS)[number], field: string]> = [
+  // In every stored alert, report and dashboard, and in the shift report's schedule.
   ['site', 'name'],
   ['site', 'timezone'],
-  ['rules', 'max_behind'],
   ['rules', 'shifts'],
   ['rules', 'storage_rejecting_clears_after'],
+  // Who may connect at all, and how: the listeners were opened for it.
+  ['security', 'allow_anonymous'],
+  ['security', 'require_tls'],
+  ['security', 'tls'],
+  ['security', 'login_failures'],
+  // The largest packet sizes the MQTT, WebSocket and HTTP servers were opened with.
+  ['ingest', 'max_payload_bytes'],
+  ['limits', 'max_packet_bytes'],
+  ['ingest', 'rejections_kept'],
+  ['limits', 'api_requests_per_minute'],
+  ['limits', 'password_checks_at_once'],
+  ['limits', 'password_checks_waiting'],
 ];
 
 /** What a reload answers (the API, the log, the audit). */
@@ -114,13 +136,8 @@ export function configChanges(running: Config, next: Config): ConfigChanges {
 
 /** The configuration the hub runs on after a reload: the new one's live sections, the running one's others. */
 export function appliedConfig(running: Config, next: Config): Config {
-  const out: Config = {
-    ...running,
-    site: { ...next.site },
-    rules: { ...next.rules },
-    zones: next.zones,
-    devices: next.devices,
-  };
+  const out: Config = { ...running };
+  for (const section of LIVE_SECTIONS) (out as Record<string, unknown>)[section] = structuredClone(next[section]);
   for (const [section, field] of RESTART_FIELDS)
     (out[section] as Record<string, unknown>)[field] = (running[section] as Record<string, unknown>)[field];
   return out;

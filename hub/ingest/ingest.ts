@@ -69,9 +69,10 @@ export class Ingest {
 
   constructor(private readonly deps: IngestDeps) {}
 
-  /** The declared devices and their zones of a reloaded configuration. */
-  declare(declaredZones: IngestDeps['declaredZones']): void {
-    this.deps.declaredZones = declaredZones;
+  /** A reloaded configuration's checks, and its declared devices and their zones. */
+  reconfigure(next: Pick<IngestDeps, 'settings' | 'declaredZones'>): void {
+    this.deps.settings = next.settings;
+    this.deps.declaredZones = next.declaredZones;
   }
 
   /** Feeds an entry the journal still holds into the duplicate filter, so a restart does not forget. */

@@ -28,8 +28,12 @@ export class KnownDevices {
     this.configured = new Set(options.configured);
   }
 
-  /** Devices a reloaded configuration names: known from now on; those it no longer names stay known. */
-  declare(configured: Iterable<string>): void {
+  /**
+   * A reloaded configuration's bound and the devices it names: these are known from now on, those
+   * it no longer names stay known; a lower bound only refuses newcomers.
+   */
+  declare(configured: Iterable<string>, max: number): void {
+    this.options.max = max;
     for (const id of configured) {
       this.configured.add(id);
       this.others.delete(id);

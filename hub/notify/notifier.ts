@@ -57,11 +57,23 @@ function alertTopic(prefix: string, alert: Pick<Alert, 'zone' | 'key'>): string 
 
 export class Notifier implements AlertSink {
   private published: Promise<void> = Promise.resolve();
+  private notices: readonly string[];
+  private routes: Routes | undefined;
 
-  constructor(private readonly options: NotifierOptions) {}
+  constructor(private readonly options: NotifierOptions) {
+    this.notices = options.notices;
+    this.routes = options.routes;
+  }
+
+  /** Who hears of what from now on (a reloaded configuration); alerts told before keep their receivers. */
+  reconfigure(next: Pick<NotifierOptions, 'notices' | 'routes'>): void {
+    this.notices = next.notices;
+    this.routes = next.routes;
+  }
 
   record(events: readonly AlertEvent[]): void {
-    const { outbox, notices } = this.options;
+    const { outbox } = this.options;
+    const { notices } = this;
     for (const e of events) {
       if (e.notified) {
         const body = JSON.stringify(this.notice(e));
@@ -81,7 +93,8 @@ export class Notifier implements AlertSink {
    * in. A reminder goes through its own route only.
    */
   private route(e: AlertEvent, body: string): void {
-    const { outbox, routes } = this.options;
+    const { outbox } = this.options;
+    const { routes } = this;
     if (!routes) return;
     const told = new Map(outbox.followers(e.alert.id).map((f) => [f.target, f.group]));
     const sent = new Set<string>();

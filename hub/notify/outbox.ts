@@ -11,6 +11,7 @@
 // `waitMs` for more; once a group has gone out, what joins it waits until `intervalMs` after.
 import { backoffMs } from '../domain/backoff.ts';
 import type Database from 'better-sqlite3';
+import { ensureSchema } from './outbox-tables.ts';
 import type { Logger } from 'pino';
 
 /** setTimeout/clearTimeout, injectable so tests run the backoff on their own clock. */
@@ -73,21 +74,6 @@ export interface OutboxOptions {
 /** Attempts at a notification refused for good, alone, before it is set aside. */
 const REFUSED_ATTEMPTS = 3;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL,
-  grp TEXT, due_at INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS outbox_target ON outbox (target, id);
-CREATE TABLE IF NOT EXISTS outbox_groups (
-  target TEXT NOT NULL, grp TEXT NOT NULL, sent_at INTEGER NOT NULL, PRIMARY KEY (target, grp)
-);
-CREATE TABLE IF NOT EXISTS outbox_followers (
-  alert_id INTEGER NOT NULL, target TEXT NOT NULL, grp TEXT NOT NULL, wait_ms INTEGER NOT NULL,
-  interval_ms INTEGER NOT NULL, PRIMARY KEY (alert_id, target)
-);
-`;
-
 /** A target that was told of an alert, and the group its notices go in. */
 export interface Follower {
   target: string;
@@ -96,16 +82,6 @@ export interface Follower {
 
 /** A group last sent longer ago than this is forgotten: its next alert is a new group. */
 const GROUP_MEMORY_MS = 7 * 86_400_000;
-
-function ensureSchema(db: Database.Database): void {
-  db.exec(SCHEMA);
-  // An outbox from before groups: the rows it holds are due at once.
-  const columns = new Set((db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[]).map((c) => c.name));
-  if (!columns.has('grp')) db.exec('ALTER TABLE outbox ADD COLUMN grp TEXT');
-  if (!columns.has('due_at')) db.exec('ALTER TABLE outbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0');
-  // A group's rows found without reading every row a receiver that is away has waiting.
-  db.exec('CREATE INDEX IF NOT EXISTS outbox_group ON outbox (target, grp, due_at)');
-}
 
 interface Lane {
   target: OutboxTarget;
@@ -135,20 +111,45 @@ export class Outbox {
     this.db = options.db;
     this.timers = options.timers ?? realTimers;
     ensureSchema(this.db);
-    for (const target of options.targets)
-      this.lanes.set(target.name, { target, failures: 0, closed: false, singles: 0 });
-    const orphans = this.db.prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target').all() as {
-      target: string;
-      n: number;
-    }[];
+    this.setTargets(options.targets);
+  }
+
+  /**
+   * The targets to deliver to, at start and when a reloaded configuration changes them. A target
+   * that stays keeps its queue and its backoff; what waits for one no longer configured is dropped
+   * (and logged), with what it was following: nobody is to hear from it again.
+   */
+  setTargets(targets: readonly OutboxTarget[], retry?: { firstMs: number; maxMs: number }): void {
+    if (retry) Object.assign(this.options, { retryFirstMs: retry.firstMs, retryMaxMs: retry.maxMs });
+    const names = new Set(targets.map((t) => t.name));
+    for (const [name, lane] of this.lanes) {
+      if (names.has(name)) continue;
+      this.stopLane(lane);
+      this.lanes.delete(name);
+    }
+    for (const target of targets) {
+      const lane = this.lanes.get(target.name);
+      if (lane) lane.target = target;
+      else this.lanes.set(target.name, { target, failures: 0, closed: false, singles: 0 });
+    }
+    const orphans = this.db
+      .prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target UNION SELECT target, 0 FROM outbox_followers')
+      .all() as { target: string; n: number }[];
     for (const { target, n } of orphans) {
       if (this.lanes.has(target)) continue;
-      options.log.warn(
-        { target, dropped: n },
-        `dropping ${n} undelivered notifications for ${target}, which is no longer configured`,
-      );
-      this.db.prepare('DELETE FROM outbox WHERE target = ?').run(target);
+      if (n > 0)
+        this.options.log.warn(
+          { target, dropped: n },
+          `dropping ${n} undelivered notifications for ${target}, which is no longer configured`,
+        );
+      for (const table of ['outbox', 'outbox_groups', 'outbox_followers'])
+        this.db.prepare(`DELETE FROM ${table} WHERE target = ?`).run(target);
     }
+  }
+
+  /** The names of the targets delivered to. */
+  targets(): string[] {
+    return [...this.lanes.keys()];
   }
 
   /** Creates the outbox's table in a database, for a copy of it kept without delivering (a cluster's replica). */
@@ -238,13 +239,16 @@ export class Outbox {
 
   /** Stops retrying and waits for deliveries in flight; what is left is delivered after the next start. */
   async close(): Promise<void> {
-    for (const lane of this.lanes.values()) {
-      lane.closed = true;
-      for (const handle of [lane.timer, lane.wake]) if (handle !== undefined) this.timers.clearTimeout(handle);
-      delete lane.timer;
-      delete lane.wake;
-    }
+    for (const lane of this.lanes.values()) this.stopLane(lane);
     await Promise.all([...this.lanes.values()].flatMap((l) => (l.running ? [l.running] : [])));
+  }
+
+  /** No more attempts on the lane; a delivery in flight finishes. */
+  private stopLane(lane: Lane): void {
+    lane.closed = true;
+    for (const handle of [lane.timer, lane.wake]) if (handle !== undefined) this.timers.clearTimeout(handle);
+    delete lane.timer;
+    delete lane.wake;
   }
 
   private async drain(lane: Lane): Promise<void> {

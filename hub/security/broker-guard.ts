@@ -75,7 +75,10 @@ export class BrokerGuard {
   /** The open connections of each capped credential (see capOf); an entry lives as long as its connections. */
   private readonly connectionsOf = new Map<string, Set<Client>>();
 
+  private topicRules: readonly TopicRule[] | undefined;
+
   constructor(private readonly options: BrokerGuardOptions) {
+    this.topicRules = options.topicRules;
     this.notices = new NoticeLog(options.log, options.now);
     this.failures = new LoginFailures(options.limits.loginFailures, options.now, (tracked) => {
       options.metrics.loginFailureSourcesForgotten.inc();
@@ -84,6 +87,11 @@ export class BrokerGuard {
         `wrong passwords are being counted for ${tracked} addresses, the most kept (security.login_failures.tracked_addresses): the one quiet the longest was forgotten`,
       );
     });
+  }
+
+  /** A reloaded configuration's topic rules: every publish and subscription from now on is checked against them. */
+  setTopicRules(rules: readonly TopicRule[]): void {
+    this.topicRules = rules;
   }
 
   /**
@@ -280,7 +288,7 @@ export class BrokerGuard {
     const principal = session?.principal ?? { kind: 'anonymous' };
     // A will (no client) was the client's to set; the site's rules judge what clients send.
     const problem =
-      (client ? topicRuleProblem(this.options.topicRules, principal, 'publish', packet.topic) : undefined) ??
+      (client ? topicRuleProblem(this.topicRules, principal, 'publish', packet.topic) : undefined) ??
       publishProblem(principal, this.options.prefix, packet.topic);
     if (problem) {
       this.refuse(
@@ -348,7 +356,7 @@ export class BrokerGuard {
   ): void => {
     const principal = this.sessions.get(client)?.principal;
     const problem = principal
-      ? (topicRuleProblem(this.options.topicRules, principal, 'subscribe', subscription.topic) ??
+      ? (topicRuleProblem(this.topicRules, principal, 'subscribe', subscription.topic) ??
         subscribeProblem(principal, this.options.prefix, subscription.topic))
       : 'client has not logged in';
     if (problem) {
