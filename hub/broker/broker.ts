@@ -127,28 +127,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   /** Connections whose client has published: under overload only these stop being read. */
   const publishers = new WeakSet<object>();
   // The limits are read where they apply, so a reloaded configuration's take effect at once.
-  const retained = new RetainedBudget({
-    get maxBytes() {
-      return limits.maxRetainedBytes;
-    },
+  const retained = new RetainedBudget(limits);
+  const outgoing = new OutgoingQueues(limits, (client, queued) => {
+    metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
+    notices.once(
+      `queue:${client.id}`,
+      `client ${client.id} has not read ${queued.messages} messages (${queued.bytes} bytes) the hub has for it, past limits.max_queued_messages / max_queued_bytes; disconnected`,
+    );
   });
-  const outgoing = new OutgoingQueues(
-    {
-      get maxMessages() {
-        return limits.maxQueuedMessages;
-      },
-      get maxBytes() {
-        return limits.maxQueuedBytes;
-      },
-    },
-    (client, queued) => {
-      metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
-      notices.once(
-        `queue:${client.id}`,
-        `client ${client.id} has not read ${queued.messages} messages (${queued.bytes} bytes) the hub has for it, past limits.max_queued_messages / max_queued_bytes; disconnected`,
-      );
-    },
-  );
   /**
    * Whether the broker keeps this message as retained: only a device's status under the prefix,
    * and only while what clients retain stays within limits.max_retained_bytes. Otherwise it is
@@ -278,24 +264,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const persistence = (broker as Aedes & { persistence: IncomingPackets & OutgoingStore }).persistence;
   const qos2 = new Qos2Arrivals(persistence);
   markRedeliveries(persistence);
-  boundOfflineQueues(
-    persistence,
-    {
-      get maxMessages() {
-        return limits.maxQueuedMessages;
-      },
-      get maxTotal() {
-        return limits.maxOfflineMessages;
-      },
-    },
-    (clientId) => {
-      metrics.mqttQueueDropped.inc();
-      notices.once(
-        `offline:${clientId}`,
-        `client ${clientId} has a persistent session whose kept messages reached limits.max_queued_messages (or all such sessions together limits.max_offline_messages); new messages are not kept for it until it reads and acknowledges`,
-      );
-    },
-  );
+  boundOfflineQueues(persistence, limits, (clientId) => {
+    metrics.mqttQueueDropped.inc();
+    notices.once(
+      `offline:${clientId}`,
+      `client ${clientId} has a persistent session whose kept messages reached limits.max_queued_messages (or all such sessions together limits.max_offline_messages); new messages are not kept for it until it reads and acknowledges`,
+    );
+  });
 
   // The clients served now, to look over when a password or token is withdrawn.
   const clients = new Set<Client>();

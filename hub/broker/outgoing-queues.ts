@@ -6,9 +6,10 @@
 // own queue is counted, and past either bound the client is disconnected (and told why in the log).
 import type { Client, PublishPacket } from 'aedes';
 
+/** Read at each message, so changed limits apply at once. */
 export interface OutgoingLimits {
-  maxMessages: number;
-  maxBytes: number;
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
 }
 
 type Deliver = (packet: PublishPacket, done: () => void) => void;
@@ -41,7 +42,7 @@ export class OutgoingQueues {
         const size = Buffer.byteLength(packet.topic) + (payload?.length ?? 0);
         queue.messages++;
         queue.bytes += size;
-        if (queue.messages > this.limits.maxMessages || queue.bytes > this.limits.maxBytes) {
+        if (queue.messages > this.limits.maxQueuedMessages || queue.bytes > this.limits.maxQueuedBytes) {
           queue.overflowed = true;
           this.onOverflow(client, { messages: queue.messages, bytes: queue.bytes });
           client.close();
@@ -82,20 +83,20 @@ export function markRedeliveries(store: OutgoingStore): void {
 /**
  * A client with a persistent session gets its QoS 1/2 messages kept while it is away, until it
  * acknowledges them; one that never comes back, or never acknowledges, would be kept for without
- * end. Each such client is held to maxMessages kept, and all of them together to maxTotal; past
+ * end. Each such client is held to maxQueuedMessages kept, and all of them together to maxOfflineMessages; past
  * either, a new message is not kept for it (counted and reported), as Mosquitto's
  * max_queued_messages does.
  */
 export function boundOfflineQueues(
   store: OutgoingStore,
-  limits: { maxMessages: number; maxTotal: number },
+  limits: { readonly maxQueuedMessages: number; readonly maxOfflineMessages: number },
   onDropped: (clientId: string) => void,
 ): void {
   const kept = new Map<string, number>();
   let total = 0;
   const admit = (clientId: string): boolean => {
     const n = kept.get(clientId) ?? 0;
-    if (n >= limits.maxMessages || total >= limits.maxTotal) {
+    if (n >= limits.maxQueuedMessages || total >= limits.maxOfflineMessages) {
       onDropped(clientId);
       return false;
     }

@@ -12,7 +12,7 @@ export class RetainedBudget {
   private used = 0;
 
   /** The bound is read at each message: a reloaded configuration's applies at once. */
-  constructor(private readonly limit: { readonly maxBytes: number }) {}
+  constructor(private readonly limits: { readonly maxRetainedBytes: number }) {}
 
   /**
    * Takes note of a retained publish on `topic` and says whether the broker may keep it. An empty
@@ -26,7 +26,7 @@ export class RetainedBudget {
       return true;
     }
     const size = Buffer.byteLength(topic) + payloadBytes + RETAINED_OVERHEAD_BYTES;
-    if (this.used - old + size > this.limit.maxBytes) return false;
+    if (this.used - old + size > this.limits.maxRetainedBytes) return false;
     this.sizes.set(topic, size);
     this.used += size - old;
     return true;
