@@ -216,6 +216,10 @@ describe('the API on in-memory parts', () => {
       status: 404,
       body: { error: 'Not Found', message: `no silence ${id}` },
     });
+    // A rule whose name has a digit in it.
+    expect(
+      await post('/api/v1/silences', { matchers: { rule: 'co2' }, duration: '1h', createdBy: 'li.wei' }),
+    ).toMatchObject({ status: 201, body: { matchers: { rule: 'co2' } } });
     expect((await get('/api/v1/rules')).body).toEqual(wire(siteRules(api.config, T0)));
   });
 
@@ -419,6 +423,11 @@ describe('the API on in-memory parts', () => {
         '/api/v1/silences',
         { matchers: { rule: 'Noise!' }, duration: '1h', createdBy: 'a' },
         'matchers.rule="Noise!" is not a rule name such as noise, offline or equipment.headset',
+      ],
+      [
+        '/api/v1/silences',
+        { matchers: { zone: 'floor-a' }, duration: '1h', createdBy: 'configuration (x)' },
+        'createdBy may not start with "configuration (": that names the silences the configuration file keeps',
       ],
       [
         '/api/v1/silences',

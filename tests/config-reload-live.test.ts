@@ -34,8 +34,9 @@ describe('a reload takes on', () => {
   const reload = async (config: Record<string, unknown>): Promise<ReloadAnswer> => {
     writeFileSync(join(hub!.dataDir, 'floorwatch.yaml'), stringify(config));
     const response = await hub!.api('/api/v1/config/reload', { method: 'POST' });
-    expect(response.status).toBe(200);
-    return (await response.json()) as ReloadAnswer;
+    const answer = (await response.json()) as ReloadAnswer;
+    expect({ status: response.status, problems: answer.problems }).toEqual({ status: 200, problems: [] });
+    return answer;
   };
   const connect = async (id: string) => {
     const client = await mqtt.connectAsync(hub!.mqttUrl, { clientId: id, reconnectPeriod: 0 });
@@ -161,5 +162,57 @@ describe('a reload takes on', () => {
     expect(shown).toContain('quiet-1');
     expect(judged).not.toContain('floor-a');
     expect(shown).not.toContain('floor-a');
+  });
+
+  it('silences kept in the file: started, kept with their id while unchanged, not ended through the API, ended when the file drops them', async () => {
+    hub = await startTestHub({ config: SITE });
+    const sensor = await connect('s-1');
+    await send(sensor, 's-1', { co2: 1600 });
+    const co2 = await eventually(async () =>
+      (
+        await hub!.json<{ alerts: Array<{ id: number; rule: string; silencedBy: number[] }> }>('/api/v1/alerts')
+      ).alerts.find((a) => a.rule === 'co2'),
+    );
+    expect(co2.silencedBy).toEqual([]);
+    const service = {
+      name: 'ventilation-service',
+      matchers: { zone: 'floor-a', rule: 'co2' },
+      until: new Date(Date.now() + 2 * 3_600_000).toISOString(),
+      comment: 'air handling unit serviced',
+    };
+    const silences = async () =>
+      (await hub!.json<{ silences: Array<{ id: number; createdBy: string; active: boolean }> }>('/api/v1/silences'))
+        .silences;
+    const alertOf = async () =>
+      (await hub!.json<{ alerts: Array<{ id: number; silencedBy: number[] }> }>('/api/v1/alerts')).alerts.find(
+        (a) => a.id === co2.id,
+      );
+
+    const first = await reload({ ...SITE, silences: [service] });
+    expect(first.applied).toEqual([expect.stringMatching(/^silences: \[\] → \[\{"name":"ventilation-service"/)]);
+    const [held] = await silences();
+    expect(held).toMatchObject({ createdBy: 'configuration (ventilation-service)', active: true });
+    expect((await alertOf())?.silencedBy).toEqual([held!.id]);
+    // The file owns it: the API may not end it.
+    const refused = await hub.api(`/api/v1/silences/${held!.id}`, { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/kept by the configuration file/);
+
+    // A second silence added, the first unchanged: it keeps its id.
+    const weekly = {
+      name: 'fire-alarm-test',
+      matchers: { kind: 'environment' },
+      recurrence: { every: 'week', days: ['tue'], start: '02:00', duration: '1h' },
+    };
+    await reload({ ...SITE, silences: [service, weekly] });
+    expect((await silences()).map((s) => s.createdBy)).toEqual([
+      'configuration (ventilation-service)',
+      'configuration (fire-alarm-test)',
+    ]);
+    expect((await silences())[0]?.id).toBe(held!.id);
+
+    await reload({ ...SITE, silences: [weekly] });
+    expect((await silences()).map((s) => s.createdBy)).toEqual(['configuration (fire-alarm-test)']);
+    expect((await alertOf())?.silencedBy).toEqual([]);
   });
 });

@@ -103,6 +103,28 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses silences without an end, of everything, of an unknown zone, or named twice', () => {
+    const path = file(
+      'silences.yaml',
+      [
+        'zones:\n  - id: floor-a',
+        'silences:',
+        '  - name: open-ended\n    matchers: { zone: floor-a }',
+        '  - name: everything\n    matchers: {}\n    until: 2027-01-01T00:00:00Z',
+        '  - name: elsewhere\n    matchers: { zone: nowhere }\n    until: 2027-01-01T00:00:00Z',
+        '  - name: elsewhere\n    matchers: { rule: co2 }\n    from: 2027-01-02T00:00:00+01:00\n    until: 2027-01-01T00:00:00Z',
+        '',
+      ].join('\n'),
+    );
+    expect(problems({ FLOORWATCH_CONFIG: path }).map((p) => p.replace(/ \[in .*\]$/, ''))).toEqual([
+      'silences.0.until: a silence that does not recur needs until: when it ends',
+      'silences.1.matchers (found {}): needs at least one of zone, device, rule, severity, kind, key: a silence of everything is not allowed',
+      'silences.3.until (found "2027-01-01T00:00:00Z"): must be after from',
+      'silences.2.matchers.zone (found "nowhere"): names zone "nowhere", which is not under zones (known: floor-a)',
+      'silences.3.name (found "elsewhere"): silence "elsewhere" is listed twice',
+    ]);
+  });
+
   it('refuses opening hours, holidays and time zones it cannot read, naming each field', () => {
     const path = file(
       'hours.yaml',

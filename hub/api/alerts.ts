@@ -8,6 +8,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
+import { FILE_SILENCE, isFileSilence, recurrenceSchema, toRecurrence } from '../config/silences.ts';
 import type { SiteRules } from '../rules/site.ts';
 import type { Audit } from '../security/audit.ts';
 import { choiceParam, idParam, limitParam, refuse, resolveTime, serialParam, textParam, TIME_FORMS } from './params.ts';
@@ -17,13 +18,13 @@ import {
   ALERT_KINDS,
   ALERT_STATES,
   inForce,
+  RULE_PATTERN,
   type Alert,
   type AlertChanges,
   type AlertView,
   type Recurrence,
   type SilenceMatchers,
 } from '../domain/alert.ts';
-import { DAYS } from '../domain/hours.ts';
 import { SEVERITIES } from '../domain/requirement.ts';
 
 export interface AlertsRoutesOptions {
@@ -37,53 +38,10 @@ export interface AlertsRoutesOptions {
   audit: Audit;
 }
 
-const RULE = /^[a-z][a-z_]{0,40}(\.[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/;
 const MAX_SILENCE_MS = 90 * 86_400_000;
 /** A recurring window is in force for at most five years, a year unless told otherwise. */
 const MAX_RECURRING_MS = 5 * 365 * 86_400_000;
 const DEFAULT_RECURRING_MS = 365 * 86_400_000;
-const DAY_NAMES = DAYS.join(', ');
-
-/** A weekday by name, as its number (0 = Sunday); the error is placed at the field by its path. */
-const dayNumber = z
-  .string({ error: `must be a day: ${DAY_NAMES}` })
-  .refine((d) => (DAYS as readonly string[]).includes(d), { error: `must be a day: ${DAY_NAMES}` })
-  .transform((d) => DAYS.indexOf(d as (typeof DAYS)[number]));
-
-/** A maintenance window that comes back: {"every": "week", "days": ["tue"], "start": "02:00", "duration": "2h"}. */
-const recurrenceBody = z
-  .strictObject(
-    {
-      every: z.enum(['week', 'month'], { error: 'recurrence.every must be week or month' }),
-      days: z.array(dayNumber).min(1).max(7).optional(),
-      nth: z
-        .union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(-1)], {
-          error: 'recurrence.nth must be 1, 2, 3, 4, or -1 for the last',
-        })
-        .optional(),
-      weekday: dayNumber.optional(),
-      start: z
-        .string()
-        .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'recurrence.start must be a time of day such as "02:00"' }),
-      duration: z.string().refine((d) => (parseDuration(d) ?? 0) > 0 && (parseDuration(d) ?? 0) <= 86_400_000, {
-        error: 'recurrence.duration must be a duration of at most a day, such as "2h"',
-      }),
-    },
-    {
-      error:
-        'recurrence must be an object such as {"every": "week", "days": ["tue"], "start": "02:00", "duration": "2h"}',
-    },
-  )
-  .superRefine((r, ctx) => {
-    if (r.every === 'week' && r.days === undefined)
-      ctx.addIssue({ code: 'custom', message: 'a weekly recurrence needs days, such as ["tue"]', input: r });
-    if (r.every === 'month' && (r.nth === undefined || r.weekday === undefined))
-      ctx.addIssue({
-        code: 'custom',
-        message: 'a monthly recurrence needs nth and weekday, such as {"nth": 3, "weekday": "tue"} for the 3rd Tuesday',
-        input: r,
-      });
-  });
 const NOT_AN_OBJECT = 'send a JSON object';
 
 /** Text a person types, such as a comment; empty is the same as not given. */
@@ -104,7 +62,10 @@ function signedBy(name: string) {
   return z
     .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
     .min(1, { error: missing })
-    .max(100, { error: problem });
+    .max(100, { error: problem })
+    .refine((who) => !isFileSilence({ createdBy: who }), {
+      error: `${name} may not start with "${FILE_SILENCE} (": that names the silences the configuration file keeps`,
+    });
 }
 
 /** A time in a body: ms since 1970 as a number, or any form the query parameters take. */
@@ -233,7 +194,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
       zone: idParam('matchers.zone', 'body').optional(),
       device: idParam('matchers.device', 'body').optional(),
       rule: textParam('matchers.rule', { source: 'body' })
-        .regex(RULE, {
+        .regex(RULE_PATTERN, {
           error: (issue) =>
             `matchers.rule=${JSON.stringify(String(issue.input).slice(0, 80))} is not a rule name such as noise, offline or equipment.headset`,
         })
@@ -262,7 +223,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
           .describe(
             'what to silence: at least one of zone, device, rule (such as noise, offline, equipment.headset), severity, kind (environment, equipment, offline, …), key',
           ),
-        recurrence: recurrenceBody
+        recurrence: recurrenceSchema
           .optional()
           .describe('a maintenance window that comes back, weekly or monthly, in the site’s time zone'),
         startsAt: timeField('startsAt').optional().describe(`when it starts: ${TIME_FORMS} (default now)`),
@@ -308,16 +269,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
         return refuse(ctx, 'a silence may last at most 90 days: make endsAt (or the duration) sooner');
       if (endsAt - startsAt > MAX_RECURRING_MS)
         return refuse(ctx, 'a recurring window may be in force for at most 5 years: make endsAt sooner');
-      const [hh, mm] = r?.start.split(':').map(Number) ?? [];
-      const recurrence: Recurrence | undefined = r && {
-        every: r.every,
-        ...(r.days && { days: r.days }),
-        ...(r.nth !== undefined && { nth: r.nth }),
-        ...(r.weekday !== undefined && { weekday: r.weekday }),
-        startMinute: (hh ?? 0) * 60 + (mm ?? 0),
-        durationMs: parseDuration(r.duration) ?? 0,
-        timeZone,
-      };
+      const recurrence: Recurrence | undefined = r && toRecurrence(r, timeZone);
       return {
         matchers: given,
         startsAt,
@@ -364,12 +316,19 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
           204: z.undefined().describe('ended'),
           400: BAD_REQUEST,
           404: refusal('no silence of this id'),
+          409: refusal('the configuration file keeps this silence: remove it there and reload'),
           ...ACCESS_REFUSALS,
         },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
+      const kept = engine.silences().find((s) => s.id === id);
+      if (kept && isFileSilence(kept))
+        return reply.code(409).send({
+          error: 'Conflict',
+          message: `silence ${id} is kept by the configuration file (${kept.createdBy}): remove it there and reload`,
+        });
       if (!(await engine.removeSilence(id)))
         return reply.code(404).send({ error: 'Not Found', message: `no silence ${id}` });
       audit(request.actor, 'silence.delete', { silence: id });

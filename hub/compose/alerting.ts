@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { AlertsRoutesOptions } from '../api/alerts.ts';
 import type { LiveFeed } from '../feed/live-feed.ts';
 import { ms, type Config } from '../config/config.ts';
+import { fileSilences, isFileSilence } from '../config/silences.ts';
 import type { ConsumerHandle, Journal } from '../journal/journal.ts';
 import type { SetAsideLog } from '../journal/set-aside.ts';
 import { RuleEngine, type AlertSink, type HubStatus } from '../rules/engine.ts';
@@ -64,8 +65,8 @@ export interface RulesOnLedger {
   notifier: Notifier;
   /** The clock tick: time-driven rules, the hub's own health, pruning. Never throws. */
   tick(): Promise<void>;
-  /** Readies a reloaded configuration's receivers, routes and webhooks; returns what puts them in place. */
-  notifyTo(next: Config): () => void;
+  /** Readies a reloaded configuration's receivers, routes, webhooks and silences; returns what puts them in place. */
+  reconfigure(next: Config): () => void;
   /** Stops deliveries and waits for those in flight and for MQTT messages sent. */
   close(): Promise<void>;
 }
@@ -176,6 +177,17 @@ export function rulesOnLedger(
   });
   notifier.restore(engine.announcedFiring());
   outbox.kick();
+  const keepSilences = (cfg: Config) => {
+    try {
+      engine.keepFileSilences(isFileSilence, fileSilences(cfg.silences, cfg.site.timezone));
+    } catch (err) {
+      log.error(
+        { err: (err as Error).message },
+        `could not save the configuration's silences (${(err as Error).message}); notifications they would hold back are sent`,
+      );
+    }
+  };
+  keepSilences(config);
 
   let failing = false;
   let closed = false;
@@ -222,13 +234,14 @@ export function rulesOnLedger(
     outbox,
     notifier,
     tick,
-    notifyTo: (next) => {
+    reconfigure: (next) => {
       const settings = notifySettings(options, next, deliveryPrefix);
       return () => {
         routes = settings.routes;
         outbox.setTargets(settings.targets, settings.retry);
         notifier.reconfigure(settings.notifier);
         outbox.kick();
+        keepSilences(next);
       };
     },
     close: async () => {
@@ -324,11 +337,11 @@ export function startAlerting(options: AlertingOptions): Alerting {
     reconfigure: (next, changes) => {
       // A rule book the new configuration cannot make (contradicting overrides, an unreadable holiday calendar) refuses the reload.
       const nextSettings = ruleSettings(next);
-      const notifyTo = parts.notifyTo(next);
+      const notifyAndSilences = parts.reconfigure(next);
       return () => {
-        notifyTo();
         settings = nextSettings;
         engine.reconfigure(nextSettings, changes.removed);
+        notifyAndSilences();
       };
     },
     stop: () =>

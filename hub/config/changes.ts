@@ -1,7 +1,7 @@
 // What a new configuration changes against the running one, in the words a reload reports, and
 // which of it the hub can take on while it runs. The site's description (zones, devices, site
-// hours and seasons, rules), who hears of alerts (receivers, routes, webhooks), the limits, ingest's
-// checks and the topic rules are taken on live; what the hub opened at start (listeners, TLS,
+// hours and seasons, rules), who hears of alerts (receivers, routes, webhooks), the silences the file
+// keeps, the limits, ingest's checks and the topic rules are taken on live; what the hub opened at start (listeners, TLS,
 // storage, data directory, serial ports, bridges, the cluster) and the few settings built into
 // what it opened (below) need a restart and are left as they were. Pure.
 import { createHash } from 'node:crypto';
@@ -17,6 +17,7 @@ export const LIVE_SECTIONS = [
   'limits',
   'ingest',
   'security',
+  'silences',
 ] as const satisfies readonly (keyof Config)[];
 /** Fields of those sections that parts opened at start hold. */
 const RESTART_FIELDS: ReadonlyArray<[section: (typeof LIVE_SECTIONS)[number], field: string]> = [

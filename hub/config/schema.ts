@@ -9,6 +9,7 @@ import { limitsSection } from './limits.ts';
 import { httpSection, mqttSection } from './listeners.ts';
 import { ingestSection, storageSection } from './readings.ts';
 import { checkSecurity, securitySection } from './security.ts';
+import { checkSilences, silencesSection } from './silences.ts';
 import { checkSite, deviceSchema, serialPortSchema, siteSection, zoneSchema } from './site.ts';
 
 export const configSchema = z
@@ -32,12 +33,15 @@ export const configSchema = z
     zones: z.array(zoneSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     serial: z.array(serialPortSchema).default([]),
+    /** Maintenance windows kept in the file; a reload adds, changes and ends them. */
+    silences: silencesSection,
   })
   .superRefine((cfg, ctx) => {
     checkSecurity(cfg.security, ctx);
     checkSite(cfg, ctx);
     checkCluster(cfg, ctx);
     checkNotify(cfg.notify, ctx);
+    checkSilences(cfg, ctx);
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -75,6 +75,9 @@ export interface AlertEvent {
   route?: string;
 }
 
+/** A rule's name as silences and routes give it: co2, noise_peak, offline, equipment.headset. */
+export const RULE_PATTERN = /^[a-z][a-z0-9_]{0,40}(\.[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/;
+
 export interface SilenceMatchers {
   zone?: string;
   device?: string;

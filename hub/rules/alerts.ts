@@ -169,6 +169,31 @@ export class AlertBook {
     return true;
   }
 
+  /**
+   * The silences the configuration file keeps (created by `owner`): one the file still has as it
+   * was stays, with its id; one it changed or dropped ends; a new one starts. Those already over
+   * are not made again.
+   */
+  keepFileSilences(owner: (s: Silence) => boolean, wanted: readonly Omit<Silence, 'id'>[], now: number): void {
+    const same = (s: Omit<Silence, 'id' | 'createdAt'>) =>
+      JSON.stringify([s.createdBy, s.matchers, s.startsAt, s.endsAt, s.recurrence ?? null, s.comment]);
+    const kept = new Map(this.silences.filter(owner).map((s) => [same(s), s]));
+    const stay = new Set<Silence>();
+    for (const w of wanted) {
+      const found = kept.get(same(w));
+      if (found) stay.add(found);
+      else if (w.endsAt > now) {
+        const silence = { id: this.ledger.nextId('silence'), ...w };
+        this.ledger.saveSilence(silence);
+        this.silences.push(silence);
+        stay.add(silence);
+      }
+    }
+    for (const s of kept.values()) if (!stay.has(s)) this.ledger.deleteSilence(s.id);
+    this.silences = this.silences.filter((s) => !owner(s) || stay.has(s));
+    this.reconcile(now);
+  }
+
   /** Time-driven lifecycle: expired silences, flapping that went quiet, escalation. */
   tick(now: number): void {
     this.silences = this.silences.filter((s) => s.endsAt > now);

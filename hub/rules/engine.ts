@@ -202,6 +202,20 @@ export class RuleEngine {
     return this.commit(() => this.book.addSilence({ ...s, createdAt: this.now() }, this.now()), { durable: true });
   }
 
+  /** Holds the configuration file's silences as the file has them now (see AlertBook.keepFileSilences). */
+  keepFileSilences(owner: (s: Silence) => boolean, wanted: readonly Omit<Silence, 'id' | 'createdAt'>[]): void {
+    const now = this.now();
+    this.commit(
+      () =>
+        this.book.keepFileSilences(
+          owner,
+          wanted.map((w) => ({ ...w, createdAt: now })),
+          now,
+        ),
+      { durable: true },
+    );
+  }
+
   removeSilence(id: number): boolean {
     return this.commit(() => this.book.removeSilence(id, this.now()), { durable: true });
   }
