@@ -129,9 +129,13 @@ describe('the API on in-memory parts', () => {
 
   it('devices: pages in id order, filters, one device, each exactly as the registry has it', async () => {
     const all = await get('/api/v1/devices');
+    const page = api.registry.page(T0, { limit: 500 });
     expect(all).toEqual({
       status: 200,
-      body: { ...(wire(api.registry.page(T0, { limit: 500 })) as object), unassigned: ['w-1'] },
+      body: {
+        ...(wire({ ...page, devices: page.devices.map((d) => ({ ...d, calibration: {} })) }) as object),
+        unassigned: ['w-1'],
+      },
     });
     expect((all.body as { devices: Array<{ id: string }> }).devices.map((d) => d.id)).toEqual([
       'env-a1',
@@ -153,7 +157,10 @@ describe('the API on in-memory parts', () => {
       next: null,
       unassigned: [],
     });
-    expect(await get('/api/v1/devices/env-a1')).toEqual({ status: 200, body: wire(api.registry.get('env-a1', T0)) });
+    expect(await get('/api/v1/devices/env-a1')).toEqual({
+      status: 200,
+      body: wire({ ...api.registry.get('env-a1', T0), calibration: {} }),
+    });
     for (const id of ['nobody', 'constructor', 'toString']) {
       expect(await get(`/api/v1/devices/${id}`)).toEqual({
         status: 404,
@@ -609,6 +616,7 @@ describe('the API on in-memory parts', () => {
       'GET /api/v1/zones': {},
       'GET /api/v1/devices': { query: ['zone', 'online', 'limit', 'after'] },
       'GET /api/v1/devices/{id}': { path: ['id'] },
+      'PUT /api/v1/devices/{id}/calibration/{metric}': { path: ['id', 'metric'], body: true },
       'GET /api/v1/readings': { query: ['device', 'zone', 'metric', 'from', 'to', 'every', 'agg', 'limit'] },
       'POST /api/v1/readings': { body: true },
       'GET /api/v1/rejections': { query: ['device', 'reason', 'stage', 'limit'] },

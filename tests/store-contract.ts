@@ -126,6 +126,21 @@ export function describeStoreContract(
       ]);
     });
 
+    it('keeps the value a sensor reported beside its calibrated one', async () => {
+      await store.write([
+        { ...reading('d1', 'noise_db', BASE + 1000, 51.5), uncalibrated: 50.25 },
+        reading('d1', 'noise_db', BASE + 2000, 49),
+      ]);
+      expect(await store.query({ device: 'd1', metric: 'noise_db', from: BASE, to: END })).toEqual([
+        { ts: BASE + 1000, value: 51.5, device: 'd1', uncalibrated: 50.25 },
+        { ts: BASE + 2000, value: 49, device: 'd1' },
+      ]);
+      // What is aggregated is the calibrated value.
+      expect(await store.query({ device: 'd1', metric: 'noise_db', from: BASE, to: END, agg: 'max' })).toEqual([
+        { ts: BASE, value: 51.5 },
+      ]);
+    });
+
     it('keeps one reading per (device, metric, ts), the later value winning', async () => {
       await store.write([reading('d1', 'co2', BASE + 5000, 600)]);
       await store.write([reading('d1', 'co2', BASE + 5000, 650)]);

@@ -109,7 +109,7 @@ describe('InfluxQL statements', () => {
         expect(byZone?.params['zone']).toBe(zone);
         const statement = rawQuery('"db"."raw"."noise"', byDevice!, 10);
         expect(statement.q).toBe(
-          'SELECT "value", "device" FROM "db"."raw"."noise" WHERE time >= $from AND time < $to AND "device" = $device ORDER BY time DESC LIMIT $limit',
+          'SELECT "value", "device", "uncalibrated" FROM "db"."raw"."noise" WHERE time >= $from AND time < $to AND "device" = $device ORDER BY time DESC LIMIT $limit',
         );
         expect(statement.params['limit']).toBe(10);
       }),

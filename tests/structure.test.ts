@@ -17,6 +17,8 @@ const LONG_FILES: Record<string, string> = {
   'tests/serial.test.ts': 'the serial source from frames to readings over a real pty pair',
   'tests/scenarios.test.ts': 'the floor scenarios end to end, one simulated floor',
   'hub/broker/broker.ts': 'Aedes assembled with its guard, admission, queues and servers: one start, one reload',
+  'hub/store/sqlite.ts':
+    'the embedded store whole, as InfluxStore answers: schema, writes, queries, minutes, retention',
   'hub/web/floor.js': 'the floor page as one plain ES module, served as it is, with no build step',
 };
 const MAX_LINES = 400;

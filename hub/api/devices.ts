@@ -1,16 +1,32 @@
-// GET /api/v1/devices: declared and reporting devices, with kind, zone, last seen and presence, a
-// page at a time in id order (`after` is the last id of the previous page, `next` in its answer).
+// GET /api/v1/devices: declared and reporting devices, with kind, zone, last seen, presence and
+// calibration offsets, a page at a time in id order (`after` is the last id of the previous page,
+// `next` in its answer). PUT …/calibration/{metric}: an operator's calibration offset.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DevicePage, DeviceRegistry, DeviceView } from '../devices/registry.ts';
-import { DEVICE_KINDS, HEALTH_STATUSES } from '../domain/reading.ts';
+import { DEVICE_KINDS, HEALTH_STATUSES, METRIC_PATTERN } from '../domain/reading.ts';
+import { CalibrationError, type Calibration, type OffsetView } from '../ingest/calibration.ts';
+import type { Audit } from '../security/audit.ts';
 import { flagParam, idParam, limitParam } from './params.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal, schemaOf } from './schemas.ts';
 
 export interface DevicesRoutesOptions {
   registry: DeviceRegistry;
+  calibration: Pick<Calibration, 'of' | 'set'>;
+  audit: Audit;
   now: () => number;
 }
+
+const offsetView = schemaOf<OffsetView>()(
+  z.object({
+    offset: z.number().describe('added to what the sensor reports, in the metric’s unit'),
+    source: z
+      .enum(['configuration', 'operator'])
+      .describe('configuration: devices[].calibration in the file; operator: set through the API or the command line'),
+    by: z.string().optional().describe('who set it (operator offsets)'),
+    at: z.number().optional().describe('when it was set, ms since 1970 (operator offsets)'),
+  }),
+);
 
 const DEFAULT_PAGE = 500;
 const MAX_PAGE = 5000;
@@ -38,10 +54,20 @@ export const deviceView = schemaOf<DeviceView>()(
   }),
 );
 
-const devicePage = schemaOf<DevicePage & { unassigned: string[] }>()(
+type CalibratedDevice = DeviceView & { calibration: Record<string, OffsetView> };
+
+const calibratedDevice = schemaOf<CalibratedDevice>()(
+  deviceView.extend({
+    calibration: z
+      .record(z.string(), offsetView)
+      .describe('calibration offsets by metric, such as {"temperature": {"offset": -0.4, "source": "configuration"}}'),
+  }),
+);
+
+const devicePage = schemaOf<Omit<DevicePage, 'devices'> & { devices: CalibratedDevice[]; unassigned: string[] }>()(
   z
     .object({
-      devices: z.array(deviceView).describe('one page, in id order'),
+      devices: z.array(calibratedDevice).describe('one page, in id order'),
       total: z.number().describe('devices matching the filters, on all pages'),
       next: z.string().nullable().describe('the id to pass as after= for the next page; null on the last'),
       unassigned: z.array(z.string()).describe('the ids on this page that are not declared in the configuration'),
@@ -49,7 +75,12 @@ const devicePage = schemaOf<DevicePage & { unassigned: string[] }>()(
     .describe('a page of devices'),
 );
 
-export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async (app, { registry, now }) => {
+export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async (
+  app,
+  { registry, calibration, audit, now },
+) => {
+  const calibrated = (d: DeviceView): CalibratedDevice => ({ ...d, calibration: calibration.of(d.id) });
+
   app.get(
     '/api/v1/devices',
     {
@@ -79,7 +110,11 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
         ...(online !== undefined && { online: online === 'true' }),
         ...(after !== undefined && { after }),
       });
-      return { ...page, unassigned: page.devices.filter((d) => !d.declared).map((d) => d.id) };
+      return {
+        ...page,
+        devices: page.devices.map(calibrated),
+        unassigned: page.devices.filter((d) => !d.declared).map((d) => d.id),
+      };
     },
   );
 
@@ -90,7 +125,7 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
         summary: 'One device',
         params: z.object({ id: idParam('id').describe('the device id') }),
         response: {
-          200: deviceView.describe('the device'),
+          200: calibratedDevice.describe('the device'),
           400: BAD_REQUEST,
           404: refusal('no device of this id is declared or has reported'),
           ...ACCESS_REFUSALS,
@@ -102,7 +137,63 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
       const device = registry.get(id, now());
       if (!device)
         return reply.code(404).send({ error: 'Not Found', message: `no device "${id}" is declared or has reported` });
-      return device;
+      return calibrated(device);
+    },
+  );
+
+  app.put(
+    '/api/v1/devices/:id/calibration/:metric',
+    {
+      schema: {
+        summary: 'Set a calibration offset: {"offset": -0.4, "by": "li.wei"}; offset 0 removes it',
+        description:
+          'The offset is added to every later reading of the metric from the device, in the metric’s unit (°C, dB, ppm…); the value as reported is kept beside. An offset the configuration file sets is changed there.',
+        params: z.object({
+          id: idParam('id').describe('the device id'),
+          metric: idParam('metric')
+            .regex(METRIC_PATTERN, { error: 'metric must be a metric name such as temperature or noise_db' })
+            .describe('the metric, such as temperature'),
+        }),
+        body: z.strictObject(
+          {
+            offset: z
+              .number({ error: 'offset must be a number in the metric’s unit, such as -0.4' })
+              .describe('added to each reading; 0 removes the offset'),
+            by: z
+              .string({ error: 'by is required: say who you are, e.g. {"by": "li.wei"}' })
+              .min(1, { error: 'by is required: say who you are, e.g. {"by": "li.wei"}' })
+              .max(100, { error: 'by must be text of at most 100 characters' })
+              .describe('who calibrates, up to 100 characters'),
+          },
+          { error: 'send a JSON object such as {"offset": -0.4, "by": "li.wei"}' },
+        ),
+        response: {
+          200: calibratedDevice.describe('the device, with its offsets now'),
+          400: BAD_REQUEST,
+          404: refusal('no device of this id is declared or has reported'),
+          409: refusal('the configuration file sets this offset, or as many offsets are kept as allowed'),
+          ...ACCESS_REFUSALS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, metric } = request.params;
+      const { offset, by } = request.body;
+      const at = now();
+      if (!registry.get(id, at))
+        return reply.code(404).send({ error: 'Not Found', message: `no device "${id}" is declared or has reported` });
+      const before = calibration.of(id)[metric]?.offset ?? 0;
+      try {
+        calibration.set(id, metric, offset, by, at);
+      } catch (err) {
+        if (!(err instanceof CalibrationError)) throw err;
+        return reply
+          .code(err.status)
+          .send({ error: err.status === 400 ? 'Bad Request' : 'Conflict', message: err.message });
+      }
+      audit(request.actor, 'device.calibrate', { device: id, metric, offset, before, by });
+      // Checked before: the device exists.
+      return calibrated(registry.get(id, at)!);
     },
   );
 };

@@ -39,6 +39,10 @@ const point = schemaOf<SeriesPoint>()(
       .describe("raw: the reading's time; per window: the window's start; over the range: the range's start (ms)"),
     value: z.number(),
     device: z.string().optional().describe('the device the point came from (raw points only)'),
+    uncalibrated: z
+      .number()
+      .optional()
+      .describe('the value as the sensor reported it, when a calibration offset made value (raw points only)'),
   }),
 );
 

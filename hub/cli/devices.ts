@@ -1,7 +1,9 @@
 // `floorwatch devices add|rotate|revoke|list`: device passwords for the broker. A new password is
-// printed once and kept only as a hash; every change goes to the audit log.
+// printed once and kept only as a hash; every change goes to the audit log. `calibrate`: an offset
+// set on the running hub.
 import { parseArgs } from 'node:util';
 import { CredentialError, DeviceCredentials } from '../security/credentials.ts';
+import { calibrate, calibrateUsage } from './calibrate.ts';
 import { changeCredentials, date } from './credential-change.ts';
 import type { Command } from './main.ts';
 
@@ -9,6 +11,7 @@ const usage = `floorwatch devices add <device-id> [--zone <zone-id>]   new devic
 floorwatch devices rotate <device-id>                   new password; the old one stops working
 floorwatch devices revoke <device-id>                   the device can no longer connect
 floorwatch devices list                                 devices with passwords, and when they changed
+${calibrateUsage}
 
 The device connects with user name and client id = its id, and the printed password.
 --zone must be one of the configuration's zones when it lists any.
@@ -22,16 +25,22 @@ function printSecret(id: string, secret: string): void {
 }
 
 export const command: Command = {
-  summary: 'add, rotate, revoke or list device passwords for MQTT',
+  summary: 'add, rotate, revoke or list device passwords for MQTT; calibrate a sensor',
   usage,
   async run(args) {
     const { positionals, values } = parseArgs({
       args,
-      options: { zone: { type: 'string' } },
+      options: {
+        zone: { type: 'string' },
+        offset: { type: 'string' },
+        by: { type: 'string' },
+        url: { type: 'string' },
+      },
       allowPositionals: true,
       strict: true,
     });
-    const [action, id] = positionals;
+    const [action, id, metric] = positionals;
+    if (action === 'calibrate') return calibrate(id, metric, values);
     return changeCredentials('devices', async ({ config, audit, who }) => {
       const credentials = new DeviceCredentials(config.data_dir);
       const now = Date.now();

@@ -72,7 +72,12 @@ export async function openApi(
   await registerDocs(app, VERSION);
   await app.register(healthRoutes, { health: () => lifecycle.health() });
   await app.register(metricsRoutes, { metrics, refresh: () => lifecycle.refreshGauges() });
-  await app.register(devicesRoutes, { registry, now });
+  await app.register(devicesRoutes, {
+    registry,
+    calibration: intake.calibration,
+    audit: security.audit.record,
+    now,
+  });
   // The API reads the store through this, so an outage is a 503 that says what waits, not a raw error.
   const reads = outageAwareReads({ store: storage.store, backlog: storage.storeBacklog });
   await app.register(readingsRoutes, {

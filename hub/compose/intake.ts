@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ms, type Config } from '../config/config.ts';
 import { DeviceRegistry, type DeclaredDevice } from '../devices/registry.ts';
 import { LiveFeed } from '../feed/live-feed.ts';
+import { Calibration, type FileOffsets } from '../ingest/calibration.ts';
 import { Ingest, type IngestDeps } from '../ingest/ingest.ts';
 import { KnownDevices } from '../ingest/known-devices.ts';
 import { RejectionLog } from '../ingest/rejections.ts';
@@ -12,6 +13,7 @@ import type { HubContext } from './context.ts';
 
 export interface Intake {
   ingest: Ingest;
+  calibration: Calibration;
   rejections: RejectionLog;
   registry: DeviceRegistry;
   feed: LiveFeed;
@@ -32,6 +34,13 @@ export function ingestSettings(config: Config): Pick<IngestDeps, 'settings' | 'd
     },
     declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
   };
+}
+
+/** The calibration offsets the configuration file gives its devices. */
+function fileOffsets(config: Config): FileOffsets {
+  return new Map(
+    config.devices.flatMap((d) => (d.calibration ? [[d.id, new Map(Object.entries(d.calibration))] as const] : [])),
+  );
 }
 
 /** The devices the configuration declares, as the device list shows them. */
@@ -66,9 +75,11 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
         `refused input from ${r.device ?? r.source}: ${r.detail}${suppressed > 0 ? ` (${suppressed} more refused in the last minute)` : ''}`,
       ),
   });
+  const calibration = new Calibration(config.data_dir, fileOffsets(config));
   const ingest = new Ingest({
     ...ingestSettings(config),
     knownDevices,
+    calibration,
     append: (entries) => journal.append(entries),
     rejections,
     metrics,
@@ -129,12 +140,14 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
       const settings = ingestSettings(next);
       const declared = declaredDevices(next);
       const configured = configuredDevices(next);
+      const offsets = fileOffsets(next);
       return () => {
         ingest.reconfigure(settings);
+        calibration.declare(offsets);
         knownDevices.declare(configured, next.limits.max_devices);
         registry.declare(declared);
       };
     },
   });
-  return { ingest, rejections, registry, feed };
+  return { ingest, calibration, rejections, registry, feed };
 }

@@ -2,7 +2,7 @@
 // gateways on them, and the checks that tie these lists together (each id once, every zone named
 // exists, the device limit covers the devices named).
 import { z } from 'zod';
-import { DEVICE_KINDS } from '../domain/reading.ts';
+import { DEVICE_KINDS, MAX_CALIBRATION_OFFSET as MAX_OFFSET, METRIC_PATTERN } from '../domain/reading.ts';
 import { ZONE_TYPES } from '../domain/zone.ts';
 import { daysOf, rangeOf } from '../domain/hours.ts';
 import { ruleOverridesSchema } from './alerting.ts';
@@ -82,6 +82,19 @@ export const deviceSchema = z.strictObject({
   battery: flag.default(false),
   /** The gateway it reports through: while that is down, this device's offline alert is held. */
   gateway: id.optional(),
+  /**
+   * Offsets added to what the sensor reports, per metric, in the metric's unit (°C, dB, ppm…), as
+   * found against a reference instrument; the value as reported is kept beside.
+   */
+  calibration: z
+    .record(
+      z.string().regex(METRIC_PATTERN, { error: 'must be a metric name such as temperature or noise_db' }),
+      z
+        .number({ error: 'must be a number in the metric’s unit, such as -0.4' })
+        .min(-MAX_OFFSET, { error: `must be from -${MAX_OFFSET} to ${MAX_OFFSET}` })
+        .max(MAX_OFFSET, { error: `must be from -${MAX_OFFSET} to ${MAX_OFFSET}` }),
+    )
+    .optional(),
 });
 
 /** A serial port with an RS-485 gateway on it, and the zone of each sensor behind the gateway. */

@@ -60,7 +60,12 @@ export interface Reading {
   /** Present when the metric is not one of the canonical ones: kept, but flagged. */
   unknownMetric?: true;
   seq?: number;
+  /** The value as the sensor reported it, when a calibration offset made `value` (ingest/calibration.ts). */
+  uncalibrated?: number;
 }
+
+/** Largest calibration offset taken, either way: more than this is a wrong sensor, not a calibration. */
+export const MAX_CALIBRATION_OFFSET = 1000;
 
 /**
  * Why this is not a reading the journal and the stores can take; undefined when it is one. Ingest
@@ -82,6 +87,8 @@ export function readingProblem(input: unknown): string | undefined {
     return `time ${typeof r.ts === 'number' ? String(r.ts) : `of type ${typeof r.ts}`} is not a whole number of ms`;
   if (r.seq !== undefined && !Number.isSafeInteger(r.seq)) return `seq of type ${typeof r.seq} is not a whole number`;
   if (r.unknownMetric !== undefined && r.unknownMetric !== true) return 'unknownMetric is neither absent nor true';
+  if (r.uncalibrated !== undefined && (typeof r.uncalibrated !== 'number' || !Number.isFinite(r.uncalibrated)))
+    return 'uncalibrated value is not a finite number';
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import { METRICS, METRIC_PATTERN, idProblem, readingProblem, type Entry, type Re
 import type { Metrics } from '../telemetry/metrics.ts';
 import { derivedReadings } from './derive.ts';
 import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
+import type { Calibration } from './calibration.ts';
 import type { KnownDevices } from './known-devices.ts';
 import { parsePayload, type MessageKind, type ParsedValue } from './parsers/index.ts';
 import { Rejection } from './rejection.ts';
@@ -54,6 +55,8 @@ export interface IngestDeps {
   append: (entries: Entry[]) => Promise<unknown>;
   rejections: RejectionLog;
   metrics: Metrics;
+  /** Offsets added to what sensors report; none without it. */
+  calibration?: Pick<Calibration, 'offset'>;
   /** Told once per device per minute that its clock is off. */
   onClockSkew?: (device: string, deviceTs: number, receivedAt: number) => void;
 }
@@ -291,14 +294,17 @@ export class Ingest {
       }
       known.add(metric);
     }
+    // A sensor fault is judged on what the sensor said; the offset corrects it after.
+    const offset = this.deps.calibration?.offset(device, metric);
     const reading: Reading = {
       device,
       metric,
-      value: converted.value,
+      value: offset === undefined ? converted.value : converted.value + offset,
       ts: this.eventTime(device, value.ts, message.receivedAt),
       zone: this.zoneOf(device, message),
     };
     // Assigned rather than spread: this runs for every reading.
+    if (offset !== undefined) reading.uncalibrated = converted.value;
     if (spec === undefined) reading.unknownMetric = true;
     if (value.seq !== undefined) reading.seq = value.seq;
     // The last word before the journal: whatever the checks above missed, only a plain reading passes.

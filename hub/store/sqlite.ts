@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS readings (
   zone    TEXT    NOT NULL,
   value   REAL    NOT NULL,
   unknown INTEGER NOT NULL DEFAULT 0,
+  uncalibrated REAL,
   PRIMARY KEY (device, metric, ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_zone ON readings (zone, metric, ts);
@@ -132,6 +133,7 @@ interface Row {
   ts: number;
   value: number | null;
   device?: string;
+  uncalibrated?: number | null;
 }
 
 type Scope = { device?: string; zone?: string; metric?: string };
@@ -187,15 +189,19 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     // A store from before minutes were kept: its readings make their minutes once.
     if (fresh) this.db.exec(MINUTES_OF('true'));
-    // Alert history from before fault codes were kept.
-    const columns = this.db.prepare('PRAGMA table_info(alerts)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'code')) this.db.exec('ALTER TABLE alerts ADD COLUMN code TEXT');
+    // Alert history from before fault codes were kept, readings from before calibration.
+    const columns = (table: string) =>
+      (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    if (!columns('alerts').includes('code')) this.db.exec('ALTER TABLE alerts ADD COLUMN code TEXT');
+    if (!columns('readings').includes('uncalibrated'))
+      this.db.exec('ALTER TABLE readings ADD COLUMN uncalibrated REAL');
     const insert = this.db.prepare(
-      `INSERT INTO readings (device, metric, ts, zone, value, unknown) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, value = excluded.value, unknown = excluded.unknown`,
+      `INSERT INTO readings (device, metric, ts, zone, value, unknown, uncalibrated) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device, metric, ts) DO UPDATE SET zone = excluded.zone, value = excluded.value, unknown = excluded.unknown, uncalibrated = excluded.uncalibrated`,
     );
     this.insertBatch = this.db.transaction((readings: readonly Reading[]) => {
-      for (const r of readings) insert.run(r.device, r.metric, r.ts, r.zone, r.value, r.unknownMetric === true ? 1 : 0);
+      for (const r of readings)
+        insert.run(r.device, r.metric, r.ts, r.zone, r.value, r.unknownMetric === true ? 1 : 0, r.uncalibrated ?? null);
     });
     const clear = this.db.prepare('DELETE FROM minutes WHERE device = @device AND metric = @metric AND ts = @minute');
     const rollUp = this.db.prepare(ROLL_UP);
@@ -260,7 +266,7 @@ export class SqliteStore implements Store {
     const scope = this.scopeSql(q);
     const params: Record<string, string | number> = { ...this.scopeParams(q), from: q.from, to: q.to };
     if (q.agg === undefined) {
-      const base = `SELECT ts, value, device FROM readings WHERE ${scope}`;
+      const base = `SELECT ts, value, device, uncalibrated FROM readings WHERE ${scope}`;
       let sql = `${base} ORDER BY ts, device`;
       if (q.limit !== undefined) {
         if (checkLimit(q.limit) === 0) return [];
@@ -268,7 +274,12 @@ export class SqliteStore implements Store {
         sql = `SELECT * FROM (${base} ORDER BY ts DESC, device DESC LIMIT @limit) ORDER BY ts, device`;
       }
       const rows = this.stmt(sql).all(params) as Row[];
-      return rows.map((r) => ({ ts: r.ts, value: r.value as number, device: r.device as string }));
+      return rows.map((r) => ({
+        ts: r.ts,
+        value: r.value as number,
+        device: r.device as string,
+        ...(typeof r.uncalibrated === 'number' && { uncalibrated: r.uncalibrated }),
+      }));
     }
 
     const expr = AGG_SQL[checkAggregate(q.agg)];

@@ -32,6 +32,8 @@ export interface SeriesPoint {
   value: number;
   /** The device the point came from (raw points only). */
   device?: string;
+  /** The value as the sensor reported it, when a calibration offset made `value` (raw points only). */
+  uncalibrated?: number;
 }
 
 /**

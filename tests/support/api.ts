@@ -10,6 +10,7 @@ import { alertsRoutes } from '../../hub/api/alerts.ts';
 import { auditRoutes } from '../../hub/api/audit.ts';
 import { configRoutes } from '../../hub/api/config.ts';
 import { devicesRoutes } from '../../hub/api/devices.ts';
+import { Calibration } from '../../hub/ingest/calibration.ts';
 import { registerDocs } from '../../hub/api/docs.ts';
 import { eventsRoutes } from '../../hub/api/events.ts';
 import { LiveFeed } from '../../hub/feed/live-feed.ts';
@@ -86,8 +87,10 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     registry.apply(entries);
     rules.feed(...entries);
   };
+  const calibration = new Calibration(dir, new Map());
   const ingest = new Ingest({
     ...ingestSettings(config),
+    calibration,
     knownDevices: new KnownDevices({ max: config.limits.max_devices, configured: config.devices.map((d) => d.id) }),
     append: apply,
     rejections,
@@ -121,7 +124,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     }),
   });
   await app.register(metricsRoutes, { metrics, refresh: () => undefined });
-  await app.register(devicesRoutes, { registry, now: clock.now });
+  await app.register(devicesRoutes, { registry, calibration, audit: security.audit.record, now: clock.now });
   await app.register(readingsRoutes, {
     store,
     ingest,

@@ -83,9 +83,9 @@ export function whereScope(q: { device?: string; zone?: string; from: number; to
   return { where, params };
 }
 
-/** Raw values with their device; with a limit, the newest `limit` (a positive number: LIMIT 0 is no limit to InfluxDB). */
+/** Raw values with their device (and the value as reported, when calibrated); with a limit, the newest `limit` (a positive number: LIMIT 0 is no limit to InfluxDB). */
 export function rawQuery(from: string, scope: Where, limit?: number): Statement {
-  const q = `SELECT "value", "device" FROM ${from} WHERE ${scope.where}`;
+  const q = `SELECT "value", "device", "uncalibrated" FROM ${from} WHERE ${scope.where}`;
   if (limit === undefined) return { q, params: scope.params };
   return { q: `${q} ORDER BY time DESC LIMIT $limit`, params: { ...scope.params, limit } };
 }
@@ -206,7 +206,9 @@ export function rawPoints(results: readonly InfluxResult[]): SeriesPoint[] {
   for (const row of series?.values ?? []) {
     const value = row[1];
     if (typeof value !== 'number') continue;
-    points.push({ ts: timeOf(row, 'a raw row'), value, device: String(row[2]) });
+    const point: SeriesPoint = { ts: timeOf(row, 'a raw row'), value, device: String(row[2]) };
+    if (typeof row[3] === 'number') point.uncalibrated = row[3];
+    points.push(point);
   }
   return points.sort((a, b) => a.ts - b.ts || (a.device! < b.device! ? -1 : a.device! > b.device! ? 1 : 0));
 }

@@ -96,6 +96,7 @@ export function readingPoint(r: Reading): Point {
   if (r.unknownMetric === true) tags.push(['unknown', 'true']);
   if (r.zone !== '') tags.push(['zone', r.zone]);
   const fields: [string, FieldValue][] = [['value', r.value]];
+  if (r.uncalibrated !== undefined) fields.push(['uncalibrated', r.uncalibrated]);
   if (DECIBEL_METRICS.has(r.metric)) {
     // Finite for any level a sensor can report; beyond ~3000 dB it would not be a number to InfluxDB.
     const energy = 10 ** (r.value / 10);
