@@ -70,9 +70,23 @@ describe('floorwatch config check', () => {
     expect(stdout).toMatch(/is valid\./);
     expect(stdout).toMatch(/site: Harbour, time zone Europe\/Berlin, opening hours set/);
     expect(stdout).toMatch(/zones: 2 \(floor-a, srv\)/);
-    expect(stdout).toMatch(/devices declared: 1; serial gateways: 0/);
+    expect(stdout).toMatch(/devices declared: 1 \(0 calibrated\); serial gateways: 0/);
+    expect(stdout).toMatch(/silences kept in the file: none/);
     expect(stdout).toMatch(/rules changed against the defaults: site-wide co2; in zones floor-a/);
     expect(stdout).toMatch(/receivers: facilities \(email\); routes: 1; webhooks: 0/);
+  });
+
+  it('refuses, as the hub would at start, TLS files it cannot read and the network without credentials', async () => {
+    const open = await check(`bind: 0.0.0.0\ndata_dir: ${join(dir, 'empty')}\n`);
+    expect(open.code).toBe(1);
+    expect(open.stderr).toMatch(
+      /would not start the hub: 1 problem\(s\):\n {2}- the hub is set to listen on 0\.0\.0\.0, which other machines can reach, but no device has a password/,
+    );
+    const tls = await check(
+      `data_dir: ${join(dir, 'empty')}\nsecurity:\n  tls: { cert: ${join(dir, 'absent.pem')}, key: ${join(dir, 'absent.key')} }\n`,
+    );
+    expect(tls.code).toBe(1);
+    expect(tls.stderr).toContain(`security.tls.cert names ${join(dir, 'absent.pem')}, which cannot be read`);
   });
 
   it('refuses a file that is not YAML, or a calendar it cannot read, as the hub would', async () => {

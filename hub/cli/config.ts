@@ -1,10 +1,14 @@
 // `floorwatch config check [FILE]`: checks a configuration file exactly as the hub does at start
-// (the same messages, each naming the field and its line), before anyone applies it; exit 0 with
+// (the same messages, each naming the field and its line; TLS files readable; no listening on the
+// network without credentials), before anyone applies it; exit 0 with
 // a summary of what the file defines, 1 with every problem found.
 import { loadConfig } from '../config/config.ts';
 import { ConfigError } from '../config/errors.ts';
 import type { Config } from '../config/schema.ts';
 import { ruleSettings } from '../rules/site.ts';
+import { DeviceCredentials } from '../security/credentials.ts';
+import { SecurityRefusal, startVerdict } from '../security/start-verdict.ts';
+import { ApiTokens } from '../security/tokens.ts';
 import type { Command } from './main.ts';
 
 const usage = `floorwatch config check [FILE]   check FILE (default: the file FLOORWATCH_CONFIG names)
@@ -30,7 +34,8 @@ export function summary(config: Config): string[] {
   return [
     `site: ${config.site.name}, time zone ${config.site.timezone}, ${config.site.hours ? 'opening hours set' : 'always open'}`,
     `zones: ${config.zones.length} (${list(config.zones.map((z) => z.id))})`,
-    `devices declared: ${config.devices.length}; serial gateways: ${config.serial.length}`,
+    `devices declared: ${config.devices.length} (${config.devices.filter((d) => d.calibration !== undefined).length} calibrated); serial gateways: ${config.serial.length}`,
+    `silences kept in the file: ${list(config.silences.map((s) => s.name))}`,
     `rules changed against the defaults: site-wide ${list(overridden)}; in zones ${list(zoneRules.map((z) => z.id))}`,
     `receivers: ${list(config.notify.receivers.map((r) => `${r.name} (${channel(r)})`))}; routes: ${config.notify.routes.length}; webhooks: ${config.notify.webhooks.length}`,
     `storage: ${storage}`,
@@ -51,8 +56,10 @@ export const command: Command = {
     const name = env.FLOORWATCH_CONFIG ?? 'the defaults (no FLOORWATCH_CONFIG)';
     try {
       const config = loadConfig({ env });
-      // What the hub reads next at start: the rule book, with its holiday calendar.
+      // What the hub reads next at start: the rule book, with its holiday calendar; its TLS files,
+      // and the credentials in data_dir that decide whether it may listen where it is told to.
       ruleSettings(config);
+      startVerdict(config, new DeviceCredentials(config.data_dir), new ApiTokens(config.data_dir));
       process.stdout.write(
         `${name} is valid.\n${summary(config)
           .map((line) => `  ${line}\n`)
@@ -60,9 +67,10 @@ export const command: Command = {
       );
       return 0;
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
+      if (!(err instanceof ConfigError) && !(err instanceof SecurityRefusal)) throw err;
+      const problems = err instanceof ConfigError ? err.problems : [err.message];
       process.stderr.write(
-        `${name} would not start the hub: ${err.problems.length} problem(s):\n${err.problems.map((p) => `  - ${p}\n`).join('')}`,
+        `${name} would not start the hub: ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}\n`).join('')}`,
       );
       return 1;
     }

@@ -1,22 +1,16 @@
 // The site's security settings put together at start: credentials, tokens, audit log, TLS files,
 // and the verdict on whether the hub may listen where it is told to.
-import { readFileSync } from 'node:fs';
 import { ms, type Config } from '../config/config.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { AuditLog } from '../security/audit.ts';
 import type { BrokerLimits } from '../security/broker-guard.ts';
 import { DeviceCredentials } from '../security/credentials.ts';
-import { exposureRefusal, exposureWarnings, type ExposureInput } from '../security/exposure.ts';
+import { exposureWarnings } from '../security/exposure.ts';
+import { startVerdict, type TlsFiles } from '../security/start-verdict.ts';
 import { MqttLogin } from '../security/mqtt-login.ts';
 import { ReadingWriters } from '../security/reading-writers.ts';
 import { PasswordChecks } from '../security/password-checks.ts';
 import { ApiTokens } from '../security/tokens.ts';
-
-export interface TlsFiles {
-  cert: Buffer;
-  key: Buffer;
-  ca?: Buffer;
-}
 
 export interface SiteSecurity {
   credentials: DeviceCredentials;
@@ -35,18 +29,6 @@ export interface SiteSecurity {
 
 /** Room in an MQTT packet for its topic and headers, beside the largest payload ingest accepts. */
 const PACKET_OVERHEAD_BYTES = 1024;
-
-export class SecurityRefusal extends Error {
-  override name = 'SecurityRefusal';
-}
-
-function readPem(field: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new SecurityRefusal(`security.tls.${field} names ${path}, which cannot be read: ${(err as Error).message}`);
-  }
-}
 
 /** The broker's limits under a configuration. */
 export function brokerLimitsOf(config: Config): SiteSecurity['brokerLimits'] {
@@ -79,20 +61,7 @@ export function brokerLimitsOf(config: Config): SiteSecurity['brokerLimits'] {
 export function openSiteSecurity(config: Config, now: () => number, metrics: Metrics): SiteSecurity {
   const credentials = new DeviceCredentials(config.data_dir);
   const tokens = new ApiTokens(config.data_dir);
-  const tlsConfig = config.security.tls;
-  const tls = tlsConfig && {
-    cert: readPem('cert', tlsConfig.cert),
-    key: readPem('key', tlsConfig.key),
-    ...(tlsConfig.ca !== undefined && { ca: readPem('ca', tlsConfig.ca) }),
-  };
-  const exposure: ExposureInput = {
-    bind: config.bind,
-    allowAnonymous: config.security.allow_anonymous,
-    deviceLogins: credentials.any() || tls?.ca !== undefined,
-    apiTokens: tokens.standing(),
-  };
-  const refusal = exposureRefusal(exposure);
-  if (refusal) throw new SecurityRefusal(refusal);
+  const { tls, exposure } = startVerdict(config, credentials, tokens);
   const { limits } = config;
   // A device that reconnects was connected a moment ago, so remembering as many as may be connected at once covers them.
   const passwords = new PasswordChecks({
