@@ -55,10 +55,25 @@ export class Lifecycle {
     return this.stopping;
   }
 
-  /** Takes a reloaded configuration on in every part, or (when one part cannot) in none. */
-  reconfigure(next: Config, changes: ConfigChanges): void {
-    const apply = this.parts.flatMap((part) => part.reconfigure?.(next, changes) ?? []);
-    for (const a of apply) a();
+  /**
+   * Takes a reloaded configuration on in every part, or (when one part cannot ready it) in none.
+   * A part that fails while applying (its disk full, say) does not stop the others: what failed is
+   * returned, one line per part.
+   */
+  reconfigure(next: Config, changes: ConfigChanges): string[] {
+    const apply = this.parts.flatMap((part) => {
+      const a = part.reconfigure?.(next, changes);
+      return a ? [{ part: part.name, apply: a }] : [];
+    });
+    const failed: string[] = [];
+    for (const { part, apply: a } of apply) {
+      try {
+        a();
+      } catch (err) {
+        failed.push(`${part} could not take the new configuration on: ${(err as Error).message}`);
+      }
+    }
+    return failed;
   }
 
   async health(): Promise<HealthReport> {

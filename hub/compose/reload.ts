@@ -45,6 +45,7 @@ export function openConfigReload(ctx: HubContext, options: ConfigReloadOptions):
     const at = now();
     let next: Config;
     let changes;
+    let failed: string[] = [];
     try {
       next = options.read();
       changes = configChanges(running, next);
@@ -55,7 +56,7 @@ export function openConfigReload(ctx: HubContext, options: ConfigReloadOptions):
       } else if (changes.applied.length > 0) {
         // Only then: taking settings on costs the rule engine a durable save and a reload of its state.
         next = appliedConfig(running, next);
-        lifecycle.reconfigure(next, changes);
+        failed = lifecycle.reconfigure(next, changes);
       }
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -74,8 +75,15 @@ export function openConfigReload(ctx: HubContext, options: ConfigReloadOptions):
       loadedAt = at;
     }
     metrics.configReloads.inc();
-    last = { at, by, ok: true, problems: [] };
-    const answer: ReloadAnswer = { ok: true, problems: [], ...changes, hash, loadedAt };
+    if (failed.length > 0) {
+      metrics.configReloadFailures.inc();
+      log.error(
+        { by, failed },
+        `configuration reloaded in part: ${failed.join('; ')}; restart the hub to run on it whole`,
+      );
+    }
+    last = { at, by, ok: failed.length === 0, problems: failed };
+    const answer: ReloadAnswer = { ok: failed.length === 0, problems: failed, ...changes, hash, loadedAt };
     const said = [
       changes.applied.length > 0 ? `applied: ${changes.applied.join('; ')}` : 'nothing to apply',
       ...(changes.needsRestart.length > 0
@@ -84,7 +92,8 @@ export function openConfigReload(ctx: HubContext, options: ConfigReloadOptions):
     ];
     log.info({ by, hash }, `configuration reloaded by ${by}: ${said.join('; ')}`);
     options.audit(by, 'config.reload', {
-      ok: true,
+      ok: failed.length === 0,
+      ...(failed.length > 0 && { problems: failed }),
       hash,
       applied: changes.applied,
       needsRestart: changes.needsRestart,

@@ -42,7 +42,7 @@ const RESTART_FIELDS: ReadonlyArray<[section: (typeof LIVE_SECTIONS)[number], fi
 
 /** What a reload answers (the API, the log, the audit). */
 export interface ReloadAnswer {
-  /** False when the configuration read has problems: the hub runs on as it was. */
+  /** False when the configuration read has problems (the hub runs on as it was), or a part could not take it on (problems say which). */
   ok: boolean;
   problems: string[];
   /** What changed now. */
