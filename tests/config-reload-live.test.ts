@@ -215,4 +215,14 @@ describe('a reload takes on', () => {
     expect((await silences()).map((s) => s.createdBy)).toEqual(['configuration (fire-alarm-test)']);
     expect((await alertOf())?.silencedBy).toEqual([]);
   });
+
+  it('shift times: the handover report of the current shift starts where the file now says', async () => {
+    const clock = Date.UTC(2026, 10, 30, 10, 30);
+    hub = await startTestHub({ config: { ...SITE, rules: { shifts: ['06:00', '14:00', '22:00'] } }, now: () => clock });
+    const reportFrom = async () => (await hub!.json<{ from: number }>('/api/v1/reports/shift?format=json')).from;
+    expect(await reportFrom()).toBe(Date.UTC(2026, 10, 30, 6));
+    const answer = await reload({ ...SITE, rules: { shifts: ['09:00', '21:00'] } });
+    expect(answer.applied).toEqual(['rules.shifts: ["06:00","14:00","22:00"] → ["09:00","21:00"]']);
+    expect(await reportFrom()).toBe(Date.UTC(2026, 10, 30, 9));
+  });
 });

@@ -21,7 +21,8 @@ export interface ReportsRoutesOptions {
   /** The effective rules at a moment (the season can depend on it). */
   rules: (at: number) => SiteRules;
   /** Shift start times, minutes after local midnight. */
-  shifts: readonly number[];
+  /** Where shifts start, in minutes of the day: as the configuration says now. */
+  shifts: () => readonly number[];
   /** Declared and reporting devices. */
   devices: (now: number) => DeviceView[];
   now: () => number;
@@ -69,7 +70,7 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
         .describe('json or html (printable); without it, HTML for Accept: text/html'),
     })
     .transform((q, ctx) => {
-      const covered = span(q, ctx, (at) => shiftAt(at, shifts).start, MAX_SHIFT_SPAN);
+      const covered = span(q, ctx, (at) => shiftAt(at, shifts()).start, MAX_SHIFT_SPAN);
       return covered === undefined ? z.NEVER : { ...covered, format: q.format };
     });
 

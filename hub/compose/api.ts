@@ -56,7 +56,17 @@ export async function openApi(
     forceCloseConnections: true,
     https: security.tls ?? null,
   });
-  lifecycle.add({ name: 'api', stop: () => app.close() });
+  let shifts = parseShifts(config.rules.shifts);
+  lifecycle.add({
+    name: 'api',
+    stop: () => app.close(),
+    reconfigure: (next) => {
+      const nextShifts = parseShifts(next.rules.shifts);
+      return () => {
+        shifts = nextShifts;
+      };
+    },
+  });
   installApiAccess(app, {
     tokens: security.tokens,
     writers: security.writers,
@@ -105,7 +115,7 @@ export async function openApi(
   await app.register(reportsRoutes, {
     store: reads,
     rules: alerting.rules,
-    shifts: parseShifts(config.rules.shifts),
+    shifts: () => shifts,
     devices: (at) => registry.list(at),
     now,
   });

@@ -143,8 +143,12 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
     }
   };
   const pruneTimer = store.prune ? setInterval(() => void prune(), PRUNE_EVERY_MS).unref() : undefined;
+  let refusalsClearAfterMs = ms(config.rules.storage_rejecting_clears_after);
   lifecycle.add({
     name: 'store',
+    reconfigure: (next) => () => {
+      refusalsClearAfterMs = ms(next.rules.storage_rejecting_clears_after);
+    },
     stop: async () => {
       clearInterval(pruneTimer);
       await store.close();
@@ -155,7 +159,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
       const ok = storeHealth.ok && state.ok;
       const refusing =
         state.lastRefusalAt !== undefined &&
-        now() - state.lastRefusalAt < ms(config.rules.storage_rejecting_clears_after);
+        now() - state.lastRefusalAt < refusalsClearAfterMs;
       return {
         condition: !ok ? 'down' : refusing ? 'degraded' : 'ok',
         check: {

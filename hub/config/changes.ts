@@ -21,11 +21,9 @@ export const LIVE_SECTIONS = [
 ] as const satisfies readonly (keyof Config)[];
 /** Fields of those sections that parts opened at start hold. */
 const RESTART_FIELDS: ReadonlyArray<[section: (typeof LIVE_SECTIONS)[number], field: string]> = [
-  // In every stored alert, report and dashboard, and in the shift report's schedule.
+  // In every stored alert, report and dashboard, and every recurring window's wall-clock times.
   ['site', 'name'],
   ['site', 'timezone'],
-  ['rules', 'shifts'],
-  ['rules', 'storage_rejecting_clears_after'],
   // Who may connect at all, and how: the listeners were opened for it.
   ['security', 'allow_anonymous'],
   ['security', 'require_tls'],

@@ -172,7 +172,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   await app.register(reportsRoutes, {
     store,
     rules: (at) => siteRules(config, at),
-    shifts: parseShifts(config.rules.shifts),
+    shifts: () => parseShifts(config.rules.shifts),
     devices: (at) => registry.list(at),
     now: clock.now,
   });
