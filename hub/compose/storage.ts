@@ -157,9 +157,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
       const storeHealth = await store.health();
       const { state } = writer;
       const ok = storeHealth.ok && state.ok;
-      const refusing =
-        state.lastRefusalAt !== undefined &&
-        now() - state.lastRefusalAt < refusalsClearAfterMs;
+      const refusing = state.lastRefusalAt !== undefined && now() - state.lastRefusalAt < refusalsClearAfterMs;
       return {
         condition: !ok ? 'down' : refusing ? 'degraded' : 'ok',
         check: {
