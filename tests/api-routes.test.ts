@@ -632,7 +632,7 @@ describe('the API on in-memory parts', () => {
       'DELETE /api/v1/silences/{id}': { path: ['id'] },
       'GET /api/v1/rules': {},
       'GET /api/v1/reports/shift': { query: ['from', 'to', 'format'] },
-      'GET /api/v1/reports/equipment': { query: ['from', 'to'] },
+      'GET /api/v1/reports/equipment': { query: ['from', 'to', 'format'] },
     };
     interface Described {
       description?: string;

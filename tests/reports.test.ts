@@ -9,6 +9,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../hub/config/config.ts';
 import type { Reading } from '../hub/domain/reading.ts';
+import { toCsv } from '../hub/reports/csv.ts';
 import { equipmentReport, type EquipmentReport } from '../hub/reports/equipment.ts';
 import { layoutHtml } from '../hub/reports/html.ts';
 import { faultName, incidents } from '../hub/reports/incidents.ts';
@@ -269,6 +270,19 @@ describe.each([
     ]);
   });
 
+  it('writes CSV a spreadsheet reads as text: quotes doubled, formulas not run', () => {
+    expect(
+      toCsv(
+        ['device', 'fault'],
+        [
+          ['hs-1', '=HYPERLINK("http://x","y")'],
+          ['hs-2', 'noise, then "drop-outs"'],
+          ['hs-3', null],
+        ],
+      ),
+    ).toBe('device,fault\r\nhs-1,"\'=HYPERLINK(""http://x"",""y"")"\r\nhs-2,"noise, then ""drop-outs"""\r\nhs-3,\r\n');
+  });
+
   it('prints as HTML with every value from data escaped', () => {
     const html = layoutHtml(shiftLayout(report));
     expect(html).toContain('Floor &lt;A&gt; &amp; &quot;B&quot; (floor-a)');
@@ -500,6 +514,45 @@ describe('reports through a running hub', () => {
     expect(device('env-a1')).toMatchObject({ kind: 'sensor', incidents: 0, availabilityPercent: 100, mttrMs: null });
     expect(r.kinds.find((k) => k.kind === 'sensor')).toMatchObject({ devices: 2, availabilityPercent: 100 });
     expect(r.faults).toEqual([{ fault: 'headset: call drop-outs', count: 1 }]);
+  });
+
+  it('serves the equipment report as CSV for a spreadsheet and as printable HTML, and prints it on the command line', async () => {
+    await shift();
+    const csv = await hub.api(`/api/v1/reports/equipment?from=${F}&to=${T}&format=csv`);
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="equipment-${day(F)}-${day(T)}.csv"`);
+    const lines = (await csv.text()).split('\r\n');
+    expect(lines[0]).toBe(
+      'device,kind,zone,availability_percent,downtime_minutes,incidents,mean_time_to_repair_minutes,faults,from,to',
+    );
+    const span = `${new Date(F).toISOString()},${new Date(T).toISOString()}`;
+    expect(lines).toContain(`hs-1,headset,floor-a,75,30,1,30,headset: call drop-outs×1,${span}`);
+    expect(lines).toContain(`env-a1,sensor,floor-a,100,0,0,,,${span}`);
+    expect(lines.at(-1)).toBe('');
+
+    const html = await (await hub.api(`/api/v1/reports/equipment?from=${F}&to=${T}&format=html`)).text();
+    expect(html).toContain('Equipment record');
+    expect(html).toContain('headset: call drop-outs ×1');
+
+    const run = (args: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'hub/cli/main.ts', 'equipment-report', '--url', hub.hub.url, ...args],
+        { env: { ...process.env, FLOORWATCH_LOG_LEVEL: 'silent' } },
+      );
+    const text = (await run(['--from', String(F), '--to', String(T)])).stdout;
+    expect(text).toContain('Equipment record');
+    expect(text).toMatch(/hs-1\s+headset\s+floor-a\s+75\.00 %\s+30 min\s+1\s+30 min\s+headset: call drop-outs ×1/);
+    expect((await run(['--from', String(F), '--to', String(T), '--csv'])).stdout).toContain(
+      `hs-1,headset,floor-a,75,30,1,30,headset: call drop-outs×1,${span}`,
+    );
+    const both = await run(['--csv', '--json']).then(
+      () => undefined,
+      (err: unknown) => err as { code: number; stderr: string },
+    );
+    expect(both?.code).toBe(2);
+    expect(both?.stderr).toContain('give one of --json, --html, --csv');
   });
 
   it('serves printable HTML for a browser, with data escaped', async () => {

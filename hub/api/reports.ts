@@ -1,6 +1,7 @@
 // Reports for people who hand over a shift or plan maintenance:
 //   GET /api/v1/reports/shift?from=&to=[&format=json|html]   JSON, or printable HTML (also for Accept: text/html)
-//   GET /api/v1/reports/equipment?from=&to=                  availability, incidents, MTTR, faults
+//   GET /api/v1/reports/equipment?from=&to=[&format=json|html|csv]   availability, incidents, MTTR, faults;
+//                                                            CSV for a spreadsheet or a maintenance system
 // Without from and to, the shift report covers the current shift so far and the equipment report the last 30 days.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -10,7 +11,8 @@ import type { SiteRules } from '../rules/site.ts';
 import type { StoreReader } from '../store/store.ts';
 import { equipmentReport } from '../reports/equipment.ts';
 import { layoutHtml } from '../reports/html.ts';
-import { shiftLayout } from '../reports/layout.ts';
+import { equipmentCsv } from '../reports/csv.ts';
+import { equipmentLayout, shiftLayout } from '../reports/layout.ts';
 import { alertHistory, shiftReport } from '../reports/shift.ts';
 import { choiceParam, refuse, resolveTime, textParam, TIME_FORMS } from './params.ts';
 import { equipmentReportSchema, shiftReportSchema } from './report-schemas.ts';
@@ -75,8 +77,20 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
     });
 
   const equipmentQuery = z
-    .object(times('start of the record (default: 30 days ago)'))
-    .transform((q, ctx) => span(q, ctx, (at) => at - 30 * DAY, MAX_EQUIPMENT_SPAN) ?? z.NEVER);
+    .object({
+      ...times('start of the record (default: 30 days ago)'),
+      format: choiceParam('format', ['json', 'html', 'csv'])
+        .optional()
+        .describe('json, html (printable) or csv (one row per device); without it, HTML for Accept: text/html'),
+    })
+    .transform((q, ctx) => {
+      const covered = span(q, ctx, (at) => at - 30 * DAY, MAX_EQUIPMENT_SPAN);
+      return covered === undefined ? z.NEVER : { ...covered, format: q.format };
+    });
+
+  /** The format asked for, or the one the Accept header prefers. */
+  const formatOf = (format: string | undefined, accept = ''): string =>
+    format ?? (accept.includes('text/html') && !accept.includes('application/json') ? 'html' : 'json');
 
   app.get(
     '/api/v1/reports/shift',
@@ -98,11 +112,8 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
     },
     async (request, reply) => {
       const { from, to, format } = request.query;
-      const accept = request.headers.accept ?? '';
-      const html =
-        format !== undefined ? format === 'html' : accept.includes('text/html') && !accept.includes('application/json');
       const report = await shiftReport(store, rules, from, to);
-      if (!html) return report;
+      if (formatOf(format, request.headers.accept) !== 'html') return report;
       return reply.type('text/html; charset=utf-8').send(layoutHtml(shiftLayout(report)));
     },
   );
@@ -112,20 +123,38 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
     {
       schema: {
         summary:
-          'Equipment record: availability, incidents, mean time to repair and most frequent faults per device and per kind',
+          'Equipment record: availability, incidents, mean time to repair and most frequent faults per device and per kind (JSON, HTML or CSV)',
         querystring: equipmentQuery,
         response: {
-          200: equipmentReportSchema.describe('the equipment record'),
+          200: {
+            description: 'the equipment record, as JSON, a printable HTML page or CSV',
+            content: {
+              'application/json': { schema: equipmentReportSchema },
+              'text/html': { schema: z.string() },
+              'text/csv': { schema: z.string() },
+            },
+          },
           400: BAD_REQUEST,
           ...ACCESS_REFUSALS,
           503: STORE_DOWN,
         },
       },
     },
-    async (request) => {
-      const { from, to } = request.query;
+    async (request, reply) => {
+      const { from, to, format } = request.query;
       const known = devices(now()).map((d) => ({ id: d.id, kind: d.kind, zone: d.zone }));
-      return equipmentReport(await alertHistory(store, from, to), known, from, to);
+      const report = equipmentReport(await alertHistory(store, from, to), known, from, to);
+      const as = formatOf(format, request.headers.accept);
+      if (as === 'html') return reply.type('text/html; charset=utf-8').send(layoutHtml(equipmentLayout(report)));
+      if (as === 'csv')
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header(
+            'content-disposition',
+            `attachment; filename="equipment-${new Date(from).toISOString().slice(0, 10)}-${new Date(to).toISOString().slice(0, 10)}.csv"`,
+          )
+          .send(equipmentCsv(report));
+      return report;
     },
   );
 };

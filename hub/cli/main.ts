@@ -14,6 +14,7 @@ export interface Command {
 const COMMANDS = new Map<string, () => Promise<Command>>([
   ['config', async () => (await import('./config.ts')).command],
   ['devices', async () => (await import('./devices.ts')).command],
+  ['equipment-report', async () => (await import('./equipment-report.ts')).command],
   ['rules', async () => (await import('./rules.ts')).command],
   ['shift-report', async () => (await import('./shift-report.ts')).command],
   ['silences', async () => (await import('./silences.ts')).command],

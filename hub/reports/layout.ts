@@ -1,5 +1,6 @@
 // A report as titled tables of text cells, so the command line and the printable HTML show the same
 // thing in the same order. Pure.
+import type { EquipmentFigures, EquipmentReport } from './equipment.ts';
 import type { ShiftReport } from './shift.ts';
 
 export interface Table {
@@ -133,6 +134,42 @@ export function shiftLayout(r: ShiftReport): Layout {
           f.cleared === undefined ? 'not cleared' : clock(f.cleared),
           duration(f.durationMs),
         ]),
+        empty: 'none',
+      },
+    ],
+    notes: r.notes,
+  };
+}
+
+/** The equipment record: per kind, per device, and the faults that come back most. */
+export function equipmentLayout(r: EquipmentReport): Layout {
+  const figures = (f: EquipmentFigures) => [
+    n(f.availabilityPercent, 2, ' %'),
+    duration(f.downtimeMs),
+    String(f.incidents),
+    f.mttrMs === null ? '—' : duration(f.mttrMs),
+  ];
+  const faults = (f: EquipmentFigures) => f.faults.map((x) => `${x.fault} ×${x.count}`).join(', ') || '—';
+  return {
+    title: `Equipment record ${clock(r.from)} – ${clock(r.to)}`,
+    subtitle: `${duration(r.to - r.from)}, ${r.devices.length} devices. A device is down while offline or in fault; degraded counts as an incident, not as downtime.`,
+    tables: [
+      {
+        title: 'Per kind',
+        columns: ['kind', 'devices', 'availability', 'downtime', 'incidents', 'mean time to repair', 'frequent faults'],
+        rows: r.kinds.map((k) => [k.kind, String(k.devices), ...figures(k), faults(k)]),
+        empty: 'no devices',
+      },
+      {
+        title: 'Per device',
+        columns: ['device', 'kind', 'zone', 'availability', 'downtime', 'incidents', 'mean time to repair', 'faults'],
+        rows: r.devices.map((d) => [d.device, d.kind, d.zone ?? '—', ...figures(d), faults(d)]),
+        empty: 'no devices',
+      },
+      {
+        title: 'Most frequent faults',
+        columns: ['fault', 'times'],
+        rows: r.faults.map((f) => [f.fault, String(f.count)]),
         empty: 'none',
       },
     ],
