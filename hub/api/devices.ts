@@ -38,6 +38,7 @@ export const deviceView = schemaOf<DeviceView>()(
     id: z.string(),
     kind: z.enum(DEVICE_KINDS).nullable(),
     zone: z.string().nullable(),
+    position: z.string().nullable().describe('the seat, desk or rack it serves, when declared with one'),
     declared: z.boolean().describe('false for a device that reports but is not declared in the configuration'),
     online: z.boolean(),
     onlineBy: z

@@ -5,15 +5,25 @@ import { parseArgs } from 'node:util';
 import { CredentialError, DeviceCredentials } from '../security/credentials.ts';
 import { calibrate, calibrateUsage } from './calibrate.ts';
 import { changeCredentials, date } from './credential-change.ts';
+import { exportRows } from './device-list.ts';
+import { importDevices } from './device-import.ts';
 import type { Command } from './main.ts';
 
 const usage = `floorwatch devices add <device-id> [--zone <zone-id>]   new device: prints its password once
 floorwatch devices rotate <device-id>                   new password; the old one stops working
 floorwatch devices revoke <device-id>                   the device can no longer connect
 floorwatch devices list                                 devices with passwords, and when they changed
+floorwatch devices import devices.csv                   declare the file's devices in the configuration file
+                                                        and give each one without a password one (printed once)
+floorwatch devices export                               the declared devices as CSV, in the columns import reads
 ${calibrateUsage}
 
 The device connects with user name and client id = its id, and the printed password.
+A device list has a first line naming its columns: id, kind (phone, headset, pc, server, sensor,
+gateway), zone, position and interval (the heartbeat interval, such as 60s), the last three
+optional. A file with any bad row changes nothing; importing it again changes nothing. Import and
+export work on the file FLOORWATCH_CONFIG names; reload the hub afterwards (kill -HUP, or
+POST /api/v1/config/reload).
 --zone must be one of the configuration's zones when it lists any.
 Passwords are kept in {data_dir}/security/devices.json as scrypt hashes. A running hub closes,
 within a second, a connection made with a password that was rotated or revoked.`;
@@ -61,6 +71,12 @@ export const command: Command = {
         }
         return 0;
       }
+      if (action === 'export') {
+        process.stdout.write(exportRows(config));
+        return 0;
+      }
+      if (action === 'import' && id !== undefined)
+        return importDevices(id, { config, credentials, audit, who, now }, printSecret);
       if (id === undefined || (action !== 'add' && action !== 'rotate' && action !== 'revoke')) {
         process.stderr.write(`usage:\n${usage}\n`);
         return 2;

@@ -49,6 +49,7 @@ function declaredDevices(config: Config): DeclaredDevice[] {
     id: d.id,
     kind: d.kind,
     zone: d.zone,
+    ...(d.position !== undefined && { position: d.position }),
     heartbeatIntervalMs: ms(d.heartbeat_interval),
   }));
 }

@@ -82,6 +82,8 @@ export const deviceSchema = z.strictObject({
   battery: flag.default(false),
   /** The gateway it reports through: while that is down, this device's offline alert is held. */
   gateway: id.optional(),
+  /** The seat, desk or rack it serves, as the site names it. */
+  position: id.optional(),
   /**
    * Offsets added to what the sensor reports, per metric, in the metric's unit (°C, dB, ppm…), as
    * found against a reference instrument; the value as reported is kept beside.

@@ -9,6 +9,7 @@ export interface DeclaredDevice {
   id: string;
   kind: DeviceKind;
   zone?: string;
+  position?: string;
   heartbeatIntervalMs: number;
 }
 
@@ -30,6 +31,8 @@ export interface DeviceView {
   id: string;
   kind: DeviceKind | null;
   zone: string | null;
+  /** The seat, desk or rack it serves, when declared with one. */
+  position: string | null;
   /** false for devices that report but are not declared in config. */
   declared: boolean;
   online: boolean;
@@ -217,6 +220,7 @@ export class DeviceRegistry {
       id,
       kind: declared?.kind ?? known?.kind ?? null,
       zone: declared?.zone ?? (known?.zone || null),
+      position: declared?.position ?? null,
       declared: declared !== undefined,
       online,
       onlineBy,

@@ -1,0 +1,76 @@
+// `floorwatch devices import devices.csv`: every row checked first (a bad one refuses the whole
+// file, nothing changed), then the configuration file rewritten with the devices declared — and
+// checked as the hub checks it before it replaces the old — then a password for each device that
+// has none, printed once.
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { loadConfig, type Config } from '../config/config.ts';
+import { ConfigError } from '../config/errors.ts';
+import type { AuditLog } from '../security/audit.ts';
+import { CredentialError, type DeviceCredentials } from '../security/credentials.ts';
+import { declareRows, deviceRows } from './device-list.ts';
+
+export interface ImportSite {
+  config: Config;
+  credentials: DeviceCredentials;
+  audit: AuditLog;
+  who: string;
+  now: number;
+}
+
+export async function importDevices(
+  csvPath: string,
+  { config, credentials, audit, who, now }: ImportSite,
+  printSecret: (id: string, secret: string) => void,
+): Promise<number> {
+  const configPath = process.env.FLOORWATCH_CONFIG;
+  if (configPath === undefined)
+    throw new CredentialError(
+      'FLOORWATCH_CONFIG names no configuration file: the devices are declared there. Set it to your floorwatch.yaml; nothing was changed',
+    );
+  let csv: string;
+  try {
+    csv = readFileSync(csvPath, 'utf8');
+  } catch (err) {
+    throw new CredentialError(`${csvPath} cannot be read (${(err as Error).message}); nothing was changed`);
+  }
+  const { rows, problems } = deviceRows(
+    csv,
+    config.zones.map((z) => z.id),
+  );
+  if (problems.length > 0) {
+    process.stderr.write(
+      `${csvPath} has ${problems.length} problem(s); nothing was changed:\n${problems.map((p) => `  ${p}\n`).join('')}`,
+    );
+    return 1;
+  }
+  const { text, added, changed } = declareRows(readFileSync(configPath, 'utf8'), rows);
+  if (added + changed > 0) {
+    // The new file is checked as the hub would check it before it takes the old one's place.
+    const next = `${configPath}.import.tmp`;
+    writeFileSync(next, text);
+    try {
+      loadConfig({ env: { ...process.env, FLOORWATCH_CONFIG: next } });
+    } catch (err) {
+      rmSync(next, { force: true });
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(
+        `${configPath} would not start the hub with these devices; nothing was changed:\n${err.problems.map((p) => `  - ${p}\n`).join('')}`,
+      );
+      return 1;
+    }
+    renameSync(next, configPath);
+  }
+  const created: string[] = [];
+  for (const row of rows) {
+    if (credentials.has(row.id)) continue;
+    printSecret(row.id, await credentials.add(row.id, row.zone, now));
+    created.push(row.id);
+  }
+  audit.record(who, 'device.import', { file: csvPath, devices: rows.length, added, changed, passwords: created });
+  process.stdout.write(
+    added + changed + created.length === 0
+      ? `nothing changed: the ${rows.length} devices of ${csvPath} are declared as the file says and have passwords\n`
+      : `${rows.length} devices in ${csvPath}: ${added} declared, ${changed} changed in ${configPath}; ${created.length} new passwords (shown once above). Reload the hub to take them on: kill -HUP <pid>, or POST /api/v1/config/reload\n`,
+  );
+  return 0;
+}
