@@ -103,7 +103,7 @@ describe('reloading the configuration', () => {
       severity: 'warning',
       threshold: 27,
     });
-    expect(after?.summary).toMatch(/at s-9 in srv: 28.5 Cel, above the warning limit 27 Cel/);
+    expect(after?.summary).toMatch(/at s-9 in srv: 28.5 °C, above the warning limit 27 °C/);
     // Ten minutes after the first reading, not after the reload.
     clock = co2At + 10 * MINUTE;
     await send(floor, 's-1', { co2: 1600 });

@@ -140,7 +140,7 @@ describe('ingest', () => {
       .sort();
     expect(reasons).toEqual(['invalid_metric', 'invalid_value', 'invalid_value', 'out_of_range']);
     expect(rejections.list({ reason: 'out_of_range' })[0]?.detail).toMatch(
-      /temperature 900 Cel is outside .*sensor fault/,
+      /temperature 900 °C is outside .*sensor fault/,
     );
   });
 

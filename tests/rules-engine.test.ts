@@ -488,7 +488,7 @@ describe('more rule kinds', () => {
     );
     const [firing] = f.of('firing', 'temperature_rise.r-1');
     expect(firing?.at).toBe(T0 + 7 * MINUTE);
-    expect(firing?.alert.summary).toMatch(/rose 2\.1 Cel in 10 min/);
+    expect(firing?.alert.summary).toMatch(/rose 2\.1 °C in 10 min/);
   });
 
   it('noise exposure per position: the in-shift projection of LEX,8h warns at 80 dB(A) and stays below critical under 85', () => {

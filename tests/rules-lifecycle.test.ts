@@ -82,7 +82,7 @@ describe('step, one observation type at a time', () => {
     const fired = life.step(state, reading('t-1', 'temperature', 27, T0 + 15 * MINUTE), T0 - 99 * MINUTE);
     expect(fired.events[0]).toMatchObject({ state: 'firing', severity: 'critical', at: T0 + 15 * MINUTE, unit: 'Cel' });
     expect(fired.events[0]?.summary).toMatch(
-      /^temperature \(winter\) at t-1 in floor-a: 27 Cel, above the critical limit 26 Cel/,
+      /^temperature \(winter\) at t-1 in floor-a: 27 °C, above the critical limit 26 °C/,
     );
     // Older than the evaluation point: counted in the windows, not judged.
     expect(life.step(state, reading('t-1', 'temperature', 21, T0 + 5 * MINUTE), 0).events).toEqual([]);

@@ -141,9 +141,9 @@ describe('built-in requirements', () => {
       });
       expect(stdout).toMatch(/season: summer \(set in site.season\)/);
       expect(stdout).toMatch(/zone srv \(server_room; occupied now\)/);
-      expect(stdout).toMatch(/temperature: rack inlet temperature \(Cel\), judged always/);
-      expect(stdout).toMatch(/critical value above 30 Cel {2}\[ASHRAE TC 9.9 class A1/);
-      expect(stdout).toMatch(/warning {2}rise over 10 min above or at 2 Cel \(J\)/);
+      expect(stdout).toMatch(/temperature: rack inlet temperature \(°C\), judged always/);
+      expect(stdout).toMatch(/critical value above 30 °C {2}\[ASHRAE TC 9.9 class A1/);
+      expect(stdout).toMatch(/warning {2}rise over 10 min above or at 2 °C \(J\)/);
       const json = JSON.parse(
         (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', 'rules', '--json'], { env })).stdout,
       ) as { zones: Array<{ zone: string }> };

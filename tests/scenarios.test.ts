@@ -376,7 +376,7 @@ const cases: Case[] = [
       for (const r of rejections)
         expect(r).toMatchObject({
           reason: 'out_of_range',
-          detail: expect.stringContaining('temperature 900 Cel') as unknown,
+          detail: expect.stringContaining('temperature 900 °C') as unknown,
         });
     },
     alerts: [],

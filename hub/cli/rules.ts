@@ -5,6 +5,7 @@ import { loadConfig } from '../config/config.ts';
 import { siteRules } from '../rules/site.ts';
 import type { Command } from './main.ts';
 import type { Limit, Requirement, Sourced } from '../domain/requirement.ts';
+import { unitText } from '../domain/reading.ts';
 
 const usage = `floorwatch rules               every zone's requirements, with the source of each number
 floorwatch rules --zone <id>   one zone
@@ -37,15 +38,15 @@ function over(l: Limit): string {
 
 function describe(req: Requirement): string {
   const when = { occupied: 'in opening hours', unoccupied: 'outside opening hours', always: 'always' }[req.applies];
-  const lines = [`  ${req.key}: ${req.title} (${req.unit}), judged ${when}`];
+  const lines = [`  ${req.key}: ${req.title} (${unitText(req.unit)}), judged ${when}`];
   for (const l of req.limits) {
     lines.push(
-      `    ${l.severity.padEnd(8)} ${over(l)} ${l.when} ${l.inclusive ? 'or at ' : ''}${sourced(l.threshold, ` ${req.unit}`)}`,
+      `    ${l.severity.padEnd(8)} ${over(l)} ${l.when} ${l.inclusive ? 'or at ' : ''}${sourced(l.threshold, ` ${unitText(req.unit)}`)}`,
     );
     lines.push(`             for ${duration(l.for.value)}  [${l.for.source}]`);
   }
   lines.push(
-    `    clears ${req.hysteresis.value}${req.hysteresis.percent ? ' %' : ` ${req.unit}`} inside the limit  [${req.hysteresis.source}]`,
+    `    clears ${req.hysteresis.value}${req.hysteresis.percent ? ' %' : ` ${unitText(req.unit)}`} inside the limit  [${req.hysteresis.source}]`,
   );
   lines.push(`    keeps firing ${duration(req.keepFiringFor.value)} after it clears  [${req.keepFiringFor.source}]`);
   return lines.join('\n');

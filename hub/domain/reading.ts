@@ -39,6 +39,16 @@ export const METRICS: ReadonlyMap<string, MetricSpec> = new Map([
   ['dew_point', { unit: 'Cel', min: -80, max: 100 }],
 ]);
 
+/** A unit as people read it (°C, not UCUM's Cel); the API and the stores keep the UCUM code. */
+const UNIT_TEXT: ReadonlyMap<string, string> = new Map([
+  ['Cel', '°C'],
+  ['m3/h/person', 'm³/h per person'],
+]);
+
+export function unitText(unit: string): string {
+  return UNIT_TEXT.get(unit) ?? unit;
+}
+
 /** Metric names are stored as keys too, so the same grammar as ids, lower-case by convention. */
 export const METRIC_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 

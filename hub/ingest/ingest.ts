@@ -1,7 +1,15 @@
 // Ingest: one message from any source → parsed → checked against the contract → journaled.
 // Resolves only when what it accepted is durable in the journal; refused input is recorded in
 // the rejection log and never stops the rest of the message or the other devices.
-import { METRICS, METRIC_PATTERN, idProblem, readingProblem, type Entry, type Reading } from '../domain/reading.ts';
+import {
+  METRICS,
+  METRIC_PATTERN,
+  idProblem,
+  readingProblem,
+  unitText,
+  type Entry,
+  type Reading,
+} from '../domain/reading.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { derivedReadings } from './derive.ts';
 import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
@@ -282,7 +290,7 @@ export class Ingest {
     if (spec && (converted.value < spec.min || converted.value > spec.max)) {
       throw new Rejection(
         'out_of_range',
-        `${metric} ${converted.value} ${spec.unit} is outside what a sensor can measure (${spec.min} to ${spec.max}): sensor fault`,
+        `${metric} ${converted.value} ${unitText(spec.unit)} is outside what a sensor can measure (${spec.min} to ${spec.max}): sensor fault`,
       );
     }
     if (!known.has(metric)) {

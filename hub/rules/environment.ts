@@ -6,7 +6,7 @@
 // Late readings: each (device, metric) has an evaluation point, the event time of the newest
 // reading evaluated. A reading at or before it still joins the windows (so later averages are
 // right) but is not evaluated: it never re-opens a resolved alert nor resolves a live one.
-import type { Reading } from '../domain/reading.ts';
+import { unitText, type Reading } from '../domain/reading.ts';
 import { tenths, zoneLabel, type Finding } from './alerts.ts';
 import { addLevel, projectedLex8h } from './exposure.ts';
 import type { DeviceState, Evaluation } from './lifecycle.ts';
@@ -219,12 +219,12 @@ function describe(req: Requirement, o: ThresholdOutcome, device: string, zone: s
   const judgement = l.threshold.judgement ? ', engineering judgement' : '';
   const what =
     l.over.kind === 'rise'
-      ? `rose ${tenths(o.value)} ${req.unit} in ${l.over.windowMs / 60_000} min`
+      ? `rose ${tenths(o.value)} ${unitText(req.unit)} in ${l.over.windowMs / 60_000} min`
       : l.over.kind === 'lex8h'
-        ? `${tenths(o.value)} ${req.unit} by the end of the shift (dose ${Math.round(dosePercent(o.value))} %; a room sensor stands in for the ear)`
-        : `${tenths(o.value)} ${req.unit}`;
+        ? `${tenths(o.value)} ${unitText(req.unit)} by the end of the shift (dose ${Math.round(dosePercent(o.value))} %; a room sensor stands in for the ear)`
+        : `${tenths(o.value)} ${unitText(req.unit)}`;
   return {
-    summary: `${req.title} at ${device} in ${zoneLabel(zone)}: ${what}, ${l.when} the ${l.severity} limit ${l.threshold.value} ${req.unit} (${l.threshold.source}${judgement})`,
+    summary: `${req.title} at ${device} in ${zoneLabel(zone)}: ${what}, ${l.when} the ${l.severity} limit ${l.threshold.value} ${unitText(req.unit)} (${l.threshold.source}${judgement})`,
     value: Math.round(o.value * 100) / 100,
     threshold: l.threshold.value,
     unit: req.unit,
