@@ -524,11 +524,11 @@ describe('reports through a running hub', () => {
     expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="equipment-${day(F)}-${day(T)}.csv"`);
     const lines = (await csv.text()).split('\r\n');
     expect(lines[0]).toBe(
-      'device,kind,zone,availability_percent,downtime_minutes,incidents,mean_time_to_repair_minutes,faults,from,to',
+      'device,kind,zone,availability_percent,downtime_minutes,incidents,mean_time_to_repair_minutes,faults,battery_percent,rssi_dbm,firmware,from,to',
     );
     const span = `${new Date(F).toISOString()},${new Date(T).toISOString()}`;
-    expect(lines).toContain(`hs-1,headset,floor-a,75,30,1,30,headset: call drop-outs×1,${span}`);
-    expect(lines).toContain(`env-a1,sensor,floor-a,100,0,0,,,${span}`);
+    expect(lines).toContain(`hs-1,headset,floor-a,75,30,1,30,headset: call drop-outs×1,,,,${span}`);
+    expect(lines).toContain(`env-a1,sensor,floor-a,100,0,0,,,,,,${span}`);
     expect(lines.at(-1)).toBe('');
 
     const html = await (await hub.api(`/api/v1/reports/equipment?from=${F}&to=${T}&format=html`)).text();
@@ -545,7 +545,7 @@ describe('reports through a running hub', () => {
     expect(text).toContain('Equipment record');
     expect(text).toMatch(/hs-1\s+headset\s+floor-a\s+75\.00 %\s+30 min\s+1\s+30 min\s+headset: call drop-outs ×1/);
     expect((await run(['--from', String(F), '--to', String(T), '--csv'])).stdout).toContain(
-      `hs-1,headset,floor-a,75,30,1,30,headset: call drop-outs×1,${span}`,
+      `hs-1,headset,floor-a,75,30,1,30,headset: call drop-outs×1,,,,${span}`,
     );
     const both = await run(['--csv', '--json']).then(
       () => undefined,

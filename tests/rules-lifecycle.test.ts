@@ -111,6 +111,35 @@ describe('step, one observation type at a time', () => {
     ]);
   });
 
+  it('a low battery and a weak signal warn once past their limit and clear only well inside it', () => {
+    const life = new Lifecycle(settings(), T0);
+    const state = empty();
+    const report = (ts: number, battery: number, rssi?: number): Observation => {
+      const hb = beat('h-1', 'ok', ts);
+      if (hb.type !== 'heartbeat') throw new Error('a heartbeat');
+      return { ...hb, heartbeat: { ...hb.heartbeat, battery, ...(rssi !== undefined && { rssi }) } };
+    };
+    const keys = (ts: number, battery: number, rssi?: number) =>
+      life.step(state, report(ts, battery, rssi), T0).events.map((e) => `${e.key} ${e.state}`);
+    expect(keys(T0, 21, -80)).toEqual([]);
+    const low = life.step(state, report(T0 + MINUTE, 20, -86), T0).events;
+    expect(low).toEqual([
+      expect.objectContaining({
+        key: 'equipment.battery_low.h-1',
+        state: 'firing',
+        severity: 'warning',
+        summary: 'headset h-1 in floor-a: battery low: 20 %, at or below 20 % (clears at 25 %)',
+        code: 'battery_low',
+      }),
+      expect.objectContaining({ key: 'equipment.weak_signal.h-1', state: 'firing', value: -86, threshold: -85 }),
+    ]);
+    // Wavering around the limit says nothing more; a heartbeat without a level leaves it as it was.
+    for (const [i, level] of [22, 19, 24, 21].entries()) expect(keys(T0 + (2 + i) * MINUTE, level, -82)).toEqual([]);
+    expect(life.step(state, beat('h-1', 'ok', T0 + 7 * MINUTE), T0).events).toEqual([]);
+    expect(keys(T0 + 8 * MINUTE, 25, -80)).toEqual(['equipment.battery_low.h-1 ok', 'equipment.weak_signal.h-1 ok']);
+    expect(keys(T0 + 9 * MINUTE, 21, -84)).toEqual([]);
+  });
+
   it('a gateway going offline raises one alert at the tick for the devices behind it, and its return resolves it', () => {
     const gatewayOf = new Map([
       ['s-1', 'gw-1'],

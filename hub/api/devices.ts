@@ -50,7 +50,9 @@ export const deviceView = schemaOf<DeviceView>()(
     components: z
       .record(z.string(), z.object({ state: health, code: z.string().optional() }))
       .describe('from the last heartbeat, such as {"headset":{"state":"degraded","code":"noise"}}'),
-    fw: z.string().nullable(),
+    fw: z.string().nullable().describe('firmware version, from the last heartbeat that gave one'),
+    battery: z.number().nullable().describe('battery charge, %, from the last heartbeat that gave one'),
+    rssi: z.number().nullable().describe('radio signal strength, dBm, from the last heartbeat that gave one'),
     metrics: z.array(z.string()).describe('metrics it has reported'),
   }),
 );

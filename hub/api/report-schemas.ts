@@ -123,7 +123,17 @@ export const equipmentReportSchema = schemaOf<EquipmentReport>()(
   z.object({
     from: z.number(),
     to: z.number(),
-    devices: z.array(z.object({ device: z.string(), kind: z.string(), zone: z.string().nullable(), ...figures })),
+    devices: z.array(
+      z.object({
+        device: z.string(),
+        kind: z.string(),
+        zone: z.string().nullable(),
+        ...figures,
+        battery: z.number().nullable().describe('battery %, from the last heartbeat that gave one'),
+        rssi: z.number().nullable().describe('signal strength dBm, from the last heartbeat that gave one'),
+        fw: z.string().nullable().describe('firmware version, from the last heartbeat that gave one'),
+      }),
+    ),
     kinds: z.array(z.object({ kind: z.string(), devices: z.number(), ...figures })),
     faults: z.array(z.object({ fault: z.string(), count: z.number() })).describe('most frequent first'),
     notes: z.array(z.string()),

@@ -142,7 +142,14 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
     },
     async (request, reply) => {
       const { from, to, format } = request.query;
-      const known = devices(now()).map((d) => ({ id: d.id, kind: d.kind, zone: d.zone }));
+      const known = devices(now()).map((d) => ({
+        id: d.id,
+        kind: d.kind,
+        zone: d.zone,
+        battery: d.battery,
+        rssi: d.rssi,
+        fw: d.fw,
+      }));
       const report = equipmentReport(await alertHistory(store, from, to), known, from, to);
       const as = formatOf(format, request.headers.accept);
       if (as === 'html') return reply.type('text/html; charset=utf-8').send(layoutHtml(equipmentLayout(report)));

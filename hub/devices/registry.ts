@@ -24,6 +24,8 @@ interface Known {
   status?: HealthStatus;
   components?: Record<string, ComponentHealth>;
   fw?: string;
+  battery?: number;
+  rssi?: number;
   metrics: string[];
 }
 
@@ -43,6 +45,10 @@ export interface DeviceView {
   status: HealthStatus | null;
   components: Record<string, ComponentHealth>;
   fw: string | null;
+  /** Battery charge from the last heartbeat that gave one, %. */
+  battery: number | null;
+  /** Signal strength from the last heartbeat that gave one, dBm. */
+  rssi: number | null;
   metrics: string[];
 }
 
@@ -131,6 +137,8 @@ export class DeviceRegistry {
           device.components = hb.components;
           if (hb.kind) device.kind = hb.kind;
           if (hb.fw) device.fw = hb.fw;
+          if (hb.battery !== undefined) device.battery = hb.battery;
+          if (hb.rssi !== undefined) device.rssi = hb.rssi;
         }
         device.lastSeen = Math.max(device.lastSeen ?? 0, hb.ts);
       } else if (entry.status.subject === 'device') {
@@ -229,6 +237,8 @@ export class DeviceRegistry {
       status: known?.status ?? null,
       components: known?.components ?? {},
       fw: known?.fw ?? null,
+      battery: known?.battery ?? null,
+      rssi: known?.rssi ?? null,
       metrics: known?.metrics ?? [],
     };
   }

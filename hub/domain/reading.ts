@@ -116,6 +116,10 @@ export interface Heartbeat {
   components: Record<string, ComponentHealth>;
   uptimeS?: number;
   fw?: string;
+  /** Battery charge, %. */
+  battery?: number;
+  /** Radio signal strength at the device, dBm. */
+  rssi?: number;
 }
 
 export type Presence = 'online' | 'offline';

@@ -8,6 +8,17 @@ export interface KnownDevice {
   id: string;
   kind: string | null;
   zone: string | null;
+  /** From the last heartbeat that said: battery %, signal dBm, firmware version. */
+  battery?: number | null;
+  rssi?: number | null;
+  fw?: string | null;
+}
+
+/** What the device said last of its own health, for the maintenance plan. */
+export interface DeviceHealth {
+  battery: number | null;
+  rssi: number | null;
+  fw: string | null;
 }
 
 export interface FaultCount {
@@ -27,7 +38,7 @@ export interface EquipmentFigures {
 export interface EquipmentReport {
   from: number;
   to: number;
-  devices: (EquipmentFigures & { device: string; kind: string; zone: string | null })[];
+  devices: (EquipmentFigures & DeviceHealth & { device: string; kind: string; zone: string | null })[];
   kinds: (EquipmentFigures & { kind: string; devices: number })[];
   /** Most frequent first. */
   faults: FaultCount[];
@@ -80,6 +91,9 @@ export function equipmentReport(
         incidents: own.length,
         mttrMs: mttr(own, from, to),
         faults: faultCounts(own),
+        battery: d.battery ?? null,
+        rssi: d.rssi ?? null,
+        fw: d.fw ?? null,
       };
     });
 

@@ -94,7 +94,8 @@ export const isAcoustic = (i: Incident): boolean => i.rule === 'acoustic_shock';
 export function faultName(i: Incident): string {
   if (isAcoustic(i)) return 'headset: acoustic shock';
   const component = i.rule.startsWith('equipment.') ? i.rule.slice('equipment.'.length) : 'device';
-  if (i.code !== undefined) return `${component}: ${codeMeaning(i.code)}`;
+  // A rule named after its one code (battery_low) needs saying once.
+  if (i.code !== undefined) return component === i.code ? codeMeaning(i.code) : `${component}: ${codeMeaning(i.code)}`;
   const parts = i.summary.split(': ');
   const last = parts.at(-1) ?? i.summary;
   // With a code the last part is its meaning; without one it is "<component> <state>".

@@ -3,7 +3,7 @@
 // The heartbeat evaluator of the rules' lifecycle. Pure.
 import type { Heartbeat } from '../domain/reading.ts';
 import { zoneLabel } from './alerts.ts';
-import type { Evaluation } from './lifecycle.ts';
+import type { DeviceState, Evaluation } from './lifecycle.ts';
 import { heard } from './liveness.ts';
 import type { Severity } from '../domain/requirement.ts';
 
@@ -18,6 +18,8 @@ const CODE_WORDS = new Map<string, string>([
   ['overheating', 'overheating'],
   ['data_errors', 'data errors'],
   ['acoustic_incident', 'acoustic incident flagged by the headset'],
+  ['battery_low', 'battery low'],
+  ['weak_signal', 'weak signal'],
 ]);
 
 /** What a fault code means, in the floor procedures' words; an unknown code as it was sent. */
@@ -57,6 +59,59 @@ export function faultsOf(hb: Heartbeat): Fault[] {
   return faults;
 }
 
+/**
+ * What a heartbeat may say of the device's own health: a warning at or below the first number,
+ * cleared only at or above the second, so a level wavering at the limit warns once.
+ */
+export const DEVICE_HEALTH = [
+  {
+    rule: 'equipment.battery_low',
+    code: 'battery_low',
+    field: 'battery',
+    warnAtOrBelow: 20,
+    clearAtOrAbove: 25,
+    unit: '%',
+    // Wireless headsets and sensors report about a day left at 20 % (engineering judgement).
+    source: 'engineering judgement',
+  },
+  {
+    rule: 'equipment.weak_signal',
+    code: 'weak_signal',
+    field: 'rssi',
+    warnAtOrBelow: -85,
+    clearAtOrAbove: -80,
+    unit: 'dBm',
+    // Wi-Fi and DECT links drop packets and calls below about -80 to -85 dBm (engineering judgement).
+    source: 'engineering judgement',
+  },
+] as const;
+
+/** Battery and signal: each warns past its limit and clears only well inside it. */
+function judgeHealth(ev: Evaluation, hb: Heartbeat, d: DeviceState, label: string): void {
+  for (const h of DEVICE_HEALTH) {
+    const value = hb[h.field];
+    if (value === undefined) continue;
+    const raised = d.low?.includes(h.rule) === true;
+    if (!raised && value <= h.warnAtOrBelow) {
+      ev.find(h.rule, hb.device, d.zone, {
+        state: 'firing',
+        severity: 'warning',
+        at: hb.ts,
+        summary: `${label}: ${codeMeaning(h.code)}: ${value} ${h.unit}, at or below ${h.warnAtOrBelow} ${h.unit} (clears at ${h.clearAtOrAbove} ${h.unit})`,
+        value,
+        threshold: h.warnAtOrBelow,
+        unit: h.unit,
+        source: h.source,
+        code: h.code,
+      });
+      d.low = [...(d.low ?? []), h.rule];
+    } else if (raised && value >= h.clearAtOrAbove) {
+      ev.find(h.rule, hb.device, d.zone, { state: 'ok', at: hb.ts, value });
+      d.low = d.low?.filter((r) => r !== h.rule);
+    }
+  }
+}
+
 /** A heartbeat: data for liveness, and the faults it reports fire while those it no longer reports resolve. */
 export function onHeartbeat(ev: Evaluation, hb: Heartbeat): void {
   const d = ev.device(hb.device, hb.zone);
@@ -77,4 +132,5 @@ export function onHeartbeat(ev: Evaluation, hb: Heartbeat): void {
   for (const rule of d.faults)
     if (!faults.some((f) => f.rule === rule)) ev.find(rule, hb.device, d.zone, { state: 'ok', at: hb.ts });
   d.faults = faults.map((f) => f.rule);
+  judgeHealth(ev, hb, d, label);
 }

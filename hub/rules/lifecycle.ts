@@ -53,6 +53,8 @@ export interface DeviceState {
   heartbeatAt?: number;
   /** Equipment rules alerting for this device. */
   faults: string[];
+  /** Battery and signal rules alerting for this device (DEVICE_HEALTH). */
+  low?: string[];
   exposure?: ExposureState;
 }
 

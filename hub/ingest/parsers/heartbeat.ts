@@ -1,5 +1,6 @@
 // Heartbeat: {"ts":…, "kind":"headset", "status":"ok|degraded|fault",
-//             "components":{"headset":{"state":"degraded","code":"noise"}}, "uptime_s":…, "fw":"1.4.2"}
+//             "components":{"headset":{"state":"degraded","code":"noise"}}, "uptime_s":…, "fw":"1.4.2",
+//             "battery": 64 (%), "rssi": -71 (dBm)}
 import {
   DEVICE_KINDS,
   HEALTH_STATUSES,
@@ -19,6 +20,15 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: s
   throw new Rejection(
     'invalid_payload',
     `heartbeat "${field}" must be one of ${allowed.join(', ')}, found ${JSON.stringify(value)}`,
+  );
+}
+
+function numberIn(value: unknown, field: string, min: number, max: number, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max) return value;
+  throw new Rejection(
+    'invalid_payload',
+    `heartbeat "${field}" must be ${what}, found ${JSON.stringify(value)?.slice(0, 40)}`,
   );
 }
 
@@ -63,6 +73,8 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
   if (fw !== undefined && (typeof fw !== 'string' || fw.length > 64)) {
     throw new Rejection('invalid_payload', 'heartbeat "fw" must be a version string of at most 64 characters');
   }
+  const battery = numberIn(doc.battery, 'battery', 0, 100, 'a charge in % from 0 to 100');
+  const rssi = numberIn(doc.rssi, 'rssi', -150, 0, 'a signal strength in dBm from -150 to 0');
   return {
     status,
     // Own properties only (Object.fromEntries defines, never assigns), whatever the names.
@@ -71,5 +83,7 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
     ...(kind !== undefined && { kind }),
     ...(typeof uptime === 'number' && { uptimeS: uptime }),
     ...(typeof fw === 'string' && { fw }),
+    ...(battery !== undefined && { battery }),
+    ...(rssi !== undefined && { rssi }),
   };
 }

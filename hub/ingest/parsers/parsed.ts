@@ -20,6 +20,8 @@ export interface ParsedHeartbeat {
   components: Record<string, ComponentHealth>;
   uptimeS?: number;
   fw?: string;
+  battery?: number;
+  rssi?: number;
 }
 
 export type Parsed =
