@@ -28,7 +28,7 @@ function numberIn(value: unknown, field: string, min: number, max: number, what:
   if (typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max) return value;
   throw new Rejection(
     'invalid_payload',
-    `heartbeat "${field}" must be ${what}, found ${JSON.stringify(value)?.slice(0, 40)}`,
+    `heartbeat "${field}" must be ${what}, found ${JSON.stringify(value).slice(0, 40)}`,
   );
 }
 
