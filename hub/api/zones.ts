@@ -14,7 +14,7 @@ import type { SiteRules } from '../rules/site.ts';
 import type { Aggregate, StoreReader } from '../store/store.ts';
 import { ACCESS_REFUSALS, STORE_DOWN } from './schemas.ts';
 import { floorSchema } from './zone-schemas.ts';
-import type { AlertView } from '../domain/alert.ts';
+import { alertKind, type AlertView } from '../domain/alert.ts';
 import type { Limit, Requirement, Severity } from '../domain/requirement.ts';
 import type { ZoneType } from '../domain/zone.ts';
 import type { Occupancy } from '../rules/schedule.ts';
@@ -153,7 +153,12 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
       name: name ?? null,
       type,
       occupancy,
-      compliance: worst(judged.map((r) => r.compliance)),
+      // A firing environment alert (a rate of rise, a dose) says the room is not as it should be
+      // even where every limit judged now holds.
+      compliance: worst([
+        ...judged.map((r) => r.compliance),
+        ...firing.filter((a) => alertKind(a) === 'environment').map((a) => a.severity),
+      ]),
       latest,
       requirements: judged,
       alerts: { firing: firing.length, critical: firing.filter((a) => a.severity === 'critical').length },
