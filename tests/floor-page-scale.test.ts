@@ -2,8 +2,9 @@
 // kept), the zones count their devices, and the floor page in a real browser (Debian's chromium
 // through playwright-core) renders its zones within seconds, without downloading every device.
 import { rmSync } from 'node:fs';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launchChromium } from './support/browser.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
 const PER_ZONE = 3000;
@@ -62,20 +63,7 @@ describe('a floor of 10,000 devices', () => {
       { what: 'the registry to hold every reporting device' },
     );
     profile = tempDir('floorwatch-chromium-');
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1600, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(profile, { viewport: { width: 1600, height: 1000 } });
   });
 
   afterAll(async () => {

@@ -6,10 +6,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ZoneStatus } from '../hub/api/zones.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
+import { launchChromium } from './support/browser.ts';
 import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
 import type { Season } from '../hub/domain/zone.ts';
 
@@ -71,20 +72,7 @@ describe('the floor page', () => {
     hub = await startTestHub({ influxUrl: `${inject('influxUrl')}/floorpage_${Date.now()}`, config: CONFIG });
     device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'floor-page-devices' });
     profile = tempDir('floorwatch-chromium-');
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1600, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(profile, { viewport: { width: 1600, height: 1000 } });
     // Runs before the page's own script: records any CSP violation the page causes.
     await browser.addInitScript({
       content:

@@ -9,8 +9,9 @@ import { createServer, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './support/browser.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
 const CONFIG = {
@@ -116,20 +117,9 @@ describe('web pages and the open hub', () => {
     foreign = await startForeignSite();
     foreignOrigin = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
     profile = tempDir('floorwatch-chromium-');
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        // A DNS name that answers 127.0.0.1, as an attacker's name does once rebound.
-        '--host-resolver-rules=MAP rebound.example 127.0.0.1',
-      ],
+    browser = await launchChromium(profile, {
+      // A DNS name that answers 127.0.0.1, as an attacker's name does once rebound.
+      args: ['--host-resolver-rules=MAP rebound.example 127.0.0.1'],
     });
     page = browser.pages()[0] ?? (await browser.newPage());
   });

@@ -4,7 +4,7 @@
 // first token is created.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Entry } from '../domain/reading.ts';
+import { METRICS, type Entry } from '../domain/reading.ts';
 import type { LiveFeed } from '../feed/live-feed.ts';
 import type { Credential, Revocations } from '../security/revocations.ts';
 import { idParam, metricParam, textParam } from './params.ts';
@@ -37,7 +37,7 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: 
   revocations.on('changed', endWithdrawn);
 
   const stream =
-    'A text/event-stream that stays open. Each event is "event: reading|heartbeat|status|alert" and "data:" with the JSON of the reading, heartbeat, ' +
+    'A text/event-stream that stays open. Each event is "event: reading|heartbeat|status|alert" and "data:" with the JSON of the reading (with the unit of a known metric), heartbeat, ' +
     'presence change or alert transition ({event, at, notified, late, alert}); "event: skipped" with {events} tells how many a client too slow to read missed. ' +
     'Filters apply to readings; heartbeats, presence and alerts are left out when metric is given.';
   app.get(
@@ -91,7 +91,11 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: 
         for (const entry of entries) {
           if (entry.type === 'readings') {
             for (const r of entry.readings)
-              if (matches(r.device, r.zone) && (metric === undefined || r.metric === metric)) send('reading', r);
+              if (matches(r.device, r.zone) && (metric === undefined || r.metric === metric)) {
+                // With its unit, so a live view need not know the metrics to say what a value is.
+                const spec = METRICS.get(r.metric);
+                send('reading', spec ? { ...r, unit: spec.unit } : r);
+              }
           } else if (metric === undefined) {
             if (entry.type === 'heartbeat' && matches(entry.heartbeat.device, entry.heartbeat.zone))
               send('heartbeat', entry.heartbeat);

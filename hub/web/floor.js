@@ -50,6 +50,8 @@ const ZONE_TYPES = new Map([
 /** A zone's latest value of a metric, when the zone has one of its own. */
 const latestOf = (zone, metric) => (Object.hasOwn(zone.latest, metric) ? zone.latest[metric] : undefined);
 const DEVICE_ROWS = 200;
+/** Devices without a zone whose latest readings are asked for at load: their values show nowhere else. */
+const UNZONED_LOOKUPS = 20;
 
 const state = {
   zones: [],
@@ -58,6 +60,8 @@ const state = {
   devices: [],
   deviceTotals: { online: 0, offline: 0 },
   series: new Map(),
+  /** Per device in the table: metric → its latest reading, from the API at load and the feed after. */
+  latest: new Map(),
   events: undefined,
 };
 
@@ -222,9 +226,23 @@ function zoneTile(z) {
   return tile;
 }
 
+/** A first run has no zones: say how to declare them rather than show nothing. */
+function noZones() {
+  return el(
+    'li',
+    { class: 'empty', id: 'no-zones' },
+    el('p', {}, 'No zones are declared yet, so there is nothing to judge against requirements.'),
+    el(
+      'p',
+      {},
+      'Declare them in floorwatch.yaml under zones: (each with an id and a type: call_floor, quiet_room or server_room), put devices in them under devices:, then reload the hub (kill -HUP, or POST /api/v1/config/reload). Devices reporting meanwhile are listed under Devices with their latest readings.',
+    ),
+  );
+}
+
 function renderZones() {
   $('season').textContent = state.season ? `· ${state.season} requirements` : '';
-  render($('zones'), state.zones.map(zoneTile));
+  render($('zones'), state.zones.length === 0 ? [noZones()] : state.zones.map(zoneTile));
 }
 
 /** Many readings a second on a big floor: the tiles are drawn once per frame at most. */
@@ -419,8 +437,44 @@ function renderDevices() {
           el('span', { class: 'presence' }, d.online ? 'online' : 'offline'),
           d.status && d.status !== 'ok' ? ` · ${d.status}` : '',
         ),
+        el('td', {}, latestText(d.id)),
         el('td', {}, ago(d.lastHeartbeat)),
       ),
+    ),
+  );
+}
+
+/** A device's latest readings, "Temperature 23.4 °C · Humidity 41.0 %RH"; a dash before any. */
+function latestText(device) {
+  const readings = state.latest.get(device);
+  if (!readings || readings.size === 0) return '–';
+  return [...readings]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([metric, r]) => `${LABELS.get(metric) ?? metric} ${number(r.value)}${r.unit ? ` ${unit(r.unit)}` : ''}`)
+    .join(' · ');
+}
+
+/** Keeps a reading as its device's latest, for devices the table shows. */
+function noteLatest(r, u) {
+  const readings = state.latest.get(r.device);
+  if (!readings) return false;
+  const known = readings.get(r.metric);
+  if (known && known.ts > r.ts) return false;
+  readings.set(r.metric, { value: r.value, ts: r.ts, unit: u ?? known?.unit ?? '' });
+  return true;
+}
+
+/** The latest reading of each metric of the shown devices that have no zone, whose values no tile shows. */
+async function loadUnzoned() {
+  const unzoned = state.devices.filter((d) => d.zone === null && d.metrics.length > 0).slice(0, UNZONED_LOOKUPS);
+  await Promise.all(
+    unzoned.flatMap((d) =>
+      d.metrics.slice(0, CHARTS.length + 4).map(async (metric) => {
+        const q = new URLSearchParams({ device: d.id, metric, from: '-1d', limit: '1' });
+        const body = await api(`/api/v1/readings?${q}`);
+        const [point] = body.points;
+        if (point) noteLatest({ device: d.id, metric, value: point.value, ts: point.ts }, body.unit);
+      }),
     ),
   );
 }
@@ -431,6 +485,10 @@ async function loadDevices() {
   );
   state.devices = [...offline.devices, ...online.devices].slice(0, DEVICE_ROWS);
   state.deviceTotals = { online: online.total, offline: offline.total };
+  // Only the devices shown keep their latest readings: the page's memory stays bounded.
+  state.latest = new Map(state.devices.map((d) => [d.id, state.latest.get(d.id) ?? new Map()]));
+  renderDevices();
+  await loadUnzoned();
   renderDevices();
 }
 
@@ -467,6 +525,7 @@ function connect() {
   };
   events.addEventListener('reading', (e) => {
     const r = JSON.parse(e.data);
+    if (noteLatest(r, r.unit)) soon('device-readings', async () => renderDevices(), 500);
     const zone = state.zones.find((z) => z.zone === r.zone);
     if (zone) {
       const known = latestOf(zone, r.metric);

@@ -1,0 +1,47 @@
+// The floor page on a first run, in a real browser: no zones yet, so it says how to declare them;
+// a device reporting without a zone shows its latest readings in the device list, those from
+// before the page opened and those that arrive while it is open.
+import { rmSync } from 'node:fs';
+import mqtt from 'mqtt';
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './support/browser.ts';
+import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
+
+describe('the floor page on a first run', () => {
+  let hub: TestHub;
+  let browser: BrowserContext;
+  let profile: string;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    profile = tempDir('floorwatch-chromium-');
+    browser = await launchChromium(profile, { viewport: { width: 1400, height: 900 } });
+  });
+  afterAll(async () => {
+    await browser.close();
+    await hub.dispose();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('says how to declare zones, and shows an unzoned device’s readings with their units', async () => {
+    const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1', reconnectPeriod: 0 });
+    await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 23.4 }), { qos: 1 });
+    await storeCaughtUp(hub);
+    await eventually(async () => (await hub.json<{ metrics: string[] }>('/api/v1/devices/t-1')).metrics.length > 0);
+
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(hub.hub.url);
+    const empty = page.locator('#no-zones');
+    await empty.waitFor();
+    expect(await empty.textContent()).toContain('No zones are declared yet');
+    expect(await empty.textContent()).toContain('floorwatch.yaml under zones:');
+    const row = page.locator('tr[data-device="t-1"]');
+    await expect.poll(() => row.textContent()).toContain('Temperature 23.4 °C');
+
+    // A reading that arrives while the page is open joins it, over the live feed.
+    await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ humidity: 41 }), { qos: 1 });
+    await expect.poll(() => row.textContent()).toContain('Humidity 41.0 %RH · Temperature 23.4 °C');
+    await client.endAsync();
+  });
+});
