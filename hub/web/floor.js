@@ -534,7 +534,7 @@ function connect() {
           value: r.value,
           ts: r.ts,
           device: r.device,
-          unit: known?.unit ?? zone.requirements.find((q) => q.metric === r.metric)?.unit ?? '',
+          unit: r.unit ?? known?.unit ?? zone.requirements.find((q) => q.metric === r.metric)?.unit ?? '',
         };
       renderZonesSoon();
       // Compliance needs the stored readings, which the store writes a moment later.
