@@ -19,7 +19,7 @@ import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
-import { ALERTS, INFLUX, InfluxQueryBuilder, legend, matchesVariable } from './influxql.ts';
+import { ALERTS, dataSourceVariable, INFLUX, InfluxQueryBuilder, legend, matchesVariable } from './influxql.ts';
 
 const IN_ZONE = matchesVariable('zone', 'zone');
 const PRESENCE_RULES = '/^(offline|gateway_offline)$/';
@@ -69,6 +69,7 @@ export function equipmentHealth(): DashboardBuilder {
   const offlineNow = openAlerts(`"rule" =~ ${PRESENCE_RULES} AND ${IN_ZONE}`, OPEN_COLUMNS);
   const metrics = [...METRICS.keys()].join('|');
   return new DashboardBuilder('Equipment health')
+    .withVariable(dataSourceVariable('influxdb'))
     .uid('floorwatch-equipment')
     .description(
       'Devices and gateways from their alerts (offline, equipment faults) and from the readings they send. Heartbeats are not stored, so a device that only heartbeats shows here through its alerts.',
@@ -200,6 +201,7 @@ export function equipmentHealth(): DashboardBuilder {
 
 export function alertsBoard(): DashboardBuilder {
   return new DashboardBuilder('Alerts')
+    .withVariable(dataSourceVariable('influxdb'))
     .uid('floorwatch-alerts')
     .description('Alerts of the floor and the hub. Acknowledge and silence them in the hub (API or floor page).')
     .tags(['floorwatch', 'alerts'])

@@ -20,7 +20,16 @@ import {
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
 import type { SiteRules, ZoneRules } from '../hub/rules/site.ts';
-import { ALERTS, INFLUX, InfluxQueryBuilder, laeqQuery, legend, matchesVariable, minutesOf } from './influxql.ts';
+import {
+  ALERTS,
+  dataSourceVariable,
+  INFLUX,
+  InfluxQueryBuilder,
+  laeqQuery,
+  legend,
+  matchesVariable,
+  minutesOf,
+} from './influxql.ts';
 import { describeLimits, thresholds } from './thresholds.ts';
 import type { Limit, Requirement, RequirementKey } from '../hub/domain/requirement.ts';
 
@@ -104,6 +113,7 @@ function zonesOf(rules: SiteRules): ZoneRules[] {
 
 export function floorEnvironment(rules: SiteRules, uid: string, title: string): DashboardBuilder {
   const board = new DashboardBuilder(title)
+    .withVariable(dataSourceVariable('influxdb'))
     .uid(uid)
     .tags(['floorwatch', 'environment'])
     .time({ from: 'now-24h', to: 'now' })
@@ -176,6 +186,7 @@ function gauge(
 
 export function noiseExposure(rules: SiteRules): DashboardBuilder {
   const board = new DashboardBuilder('Noise exposure')
+    .withVariable(dataSourceVariable('influxdb'))
     .uid('floorwatch-noise-exposure')
     .description(
       'Noise per position (device): LAeq, and LEX,8h and daily dose over the selected time range taken as the shift. Select the shift as the time range.',

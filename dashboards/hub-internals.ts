@@ -2,7 +2,7 @@
 import { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { legend, PROMETHEUS } from './influxql.ts';
+import { dataSourceVariable, legend, PROMETHEUS } from './influxql.ts';
 
 interface Plot {
   title: string;
@@ -60,6 +60,7 @@ const PLOTS: Plot[] = [
 
 export function hubInternals(): DashboardBuilder {
   const board = new DashboardBuilder('Hub internals')
+    .withVariable(dataSourceVariable('prometheus'))
     .uid('floorwatch-hub')
     .tags(['floorwatch', 'hub'])
     .time({ from: 'now-6h', to: 'now' })

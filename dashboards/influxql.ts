@@ -1,6 +1,7 @@
 // A Grafana query against InfluxDB 1.x in raw InfluxQL. The SDK ships no InfluxDB query type, so
 // this is the query model Grafana's InfluxDB data source saves for a raw query.
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
+import { DatasourceVariableBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   LegendDisplayMode,
   LegendPlacement,
@@ -9,9 +10,28 @@ import {
 } from '@grafana/grafana-foundation-sdk/common';
 import { ALERT_HISTORY_POLICY, LONG_TERM_POLICY } from '../hub/store/influx/index.ts';
 
-/** The data sources the provisioning files create, by uid. */
-export const INFLUX: DataSourceRef = { type: 'influxdb', uid: 'floorwatch-influxdb' };
-export const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: 'floorwatch-prometheus' };
+/** The data sources the provisioning files create (docker-compose.yml's Grafana). */
+export const PROVISIONED = {
+  influxdb: { type: 'influxdb', uid: 'floorwatch-influxdb', name: 'floorwatch InfluxDB', label: 'InfluxDB' },
+  prometheus: { type: 'prometheus', uid: 'floorwatch-prometheus', name: 'floorwatch hub metrics', label: 'Prometheus' },
+} as const;
+
+/**
+ * What panels, annotations and variables query: a data source variable of the dashboard, so a
+ * dashboard imported into a site's own Grafana queries that site's InfluxDB (or Prometheus),
+ * chosen at the top of the dashboard; the provisioned one is the default.
+ */
+export const INFLUX: DataSourceRef = { type: 'influxdb', uid: '${influxdb}' };
+export const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: '${prometheus}' };
+
+/** The data source variable INFLUX or PROMETHEUS names; first among a dashboard's variables. */
+export function dataSourceVariable(kind: keyof typeof PROVISIONED): DatasourceVariableBuilder {
+  const p = PROVISIONED[kind];
+  return new DatasourceVariableBuilder(kind)
+    .label(p.label)
+    .type(p.type)
+    .current({ selected: true, text: p.name, value: p.uid });
+}
 
 /** The alert history measurement, in the retention policy the hub keeps it in (not the default one). */
 export const ALERTS = `"${ALERT_HISTORY_POLICY}"."alerts"`;

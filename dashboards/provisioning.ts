@@ -1,7 +1,7 @@
 // Grafana provisioning for the site's docker-compose.yml: the data sources at the compose
 // services' addresses, and a file provider for the dashboards' folder.
 import { stringify } from 'yaml';
-import { INFLUX, PROMETHEUS } from './influxql.ts';
+import { PROVISIONED } from './influxql.ts';
 
 /** Where docker-compose.yml mounts grafana/dashboards inside the Grafana container. */
 export const DASHBOARDS_IN_CONTAINER = '/etc/grafana/dashboards/floorwatch';
@@ -15,9 +15,9 @@ export function datasources(): string {
       apiVersion: 1,
       datasources: [
         {
-          name: 'floorwatch InfluxDB',
-          uid: INFLUX.uid,
-          type: INFLUX.type,
+          name: PROVISIONED.influxdb.name,
+          uid: PROVISIONED.influxdb.uid,
+          type: PROVISIONED.influxdb.type,
           access: 'proxy',
           // The hub's FLOORWATCH_INFLUX_URL in docker-compose.yml names the same server and database.
           url: 'http://influxdb:8086',
@@ -25,9 +25,9 @@ export function datasources(): string {
           jsonData: { dbName: 'floorwatch', httpMode: 'POST', version: 'InfluxQL', timeInterval: '10s' },
         },
         {
-          name: 'floorwatch hub metrics',
-          uid: PROMETHEUS.uid,
-          type: PROMETHEUS.type,
+          name: PROVISIONED.prometheus.name,
+          uid: PROVISIONED.prometheus.uid,
+          type: PROVISIONED.prometheus.type,
           access: 'proxy',
           url: 'http://prometheus:9090',
           jsonData: { timeInterval: '15s' },

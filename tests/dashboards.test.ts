@@ -320,10 +320,24 @@ describe('on a simulated floor in InfluxDB', () => {
     expect((await influxql(interpolate((offline.targets![0] as Target).query!, ALL))).values).toEqual([[0, 1]]);
   });
 
-  it('template variables resolve to the zones and positions of the floor', async () => {
+  it('template variables resolve to the zones and positions of the floor, queried from the data source the dashboard is set to', async () => {
     const values = new Map<string, string[]>();
     for (const d of committed()) {
-      for (const v of d.templating.list ?? []) {
+      const [source, ...queried] = d.templating.list ?? [];
+      // First, the data source every query of the board goes to: the provisioned one unless a site picks its own.
+      const kind = d.uid === 'floorwatch-hub' ? 'prometheus' : 'influxdb';
+      expect(source).toMatchObject({
+        type: 'datasource',
+        name: kind,
+        query: kind,
+        current: { value: `floorwatch-${kind}` },
+      });
+      const json = JSON.stringify(d);
+      const refs = [...json.matchAll(/"datasource":\{"type":"([a-z]+)","uid":"([^"]*)"\}/g)];
+      expect(refs.length).toBeGreaterThan(0);
+      expect(refs).toHaveLength(json.split('"datasource":').length - 1);
+      for (const [, type, uid] of refs) expect([type, uid]).toEqual([kind, `\${${kind}}`]);
+      for (const v of queried) {
         if (typeof v.query !== 'string') throw new Error(`${d.title} / $${v.name} has no InfluxQL query`);
         const result = await influxql(interpolate(v.query, {}));
         expect(result.error, `${d.title} / $${v.name}`).toBeUndefined();
