@@ -1,6 +1,7 @@
 // The floor page on a first run, in a real browser: no zones yet, so it says how to declare them;
 // a device reporting without a zone shows its latest readings in the device list, those from
-// before the page opened and those that arrive while it is open.
+// before the page opened and those that arrive while it is open, and what its heartbeat says of
+// its battery, signal and firmware.
 import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { BrowserContext } from 'playwright-core';
@@ -42,6 +43,13 @@ describe('the floor page on a first run', () => {
     // A reading that arrives while the page is open joins it, over the live feed.
     await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ humidity: 41 }), { qos: 1 });
     await expect.poll(() => row.textContent()).toContain('Humidity 41.0 %RH · Temperature 23.4 °C');
+    // What a heartbeat says of the device's own health.
+    await client.publishAsync(
+      'floorwatch/devices/t-1/heartbeat',
+      JSON.stringify({ kind: 'sensor', status: 'ok', battery: 18, rssi: -86, fw: '2.4.1' }),
+      { qos: 1 },
+    );
+    await expect.poll(() => row.textContent()).toContain('online · battery 18 % · signal -86 dBm · fw 2.4.1');
     await client.endAsync();
   });
 });
