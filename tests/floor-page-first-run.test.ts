@@ -50,6 +50,21 @@ describe('the floor page on a first run', () => {
       { qos: 1 },
     );
     await expect.poll(() => row.textContent()).toContain('online · battery 18 % · signal -86 dBm · fw 2.4.1');
+
+    // Devices in the order people number seats.
+    for (const id of ['hs-a10', 'hs-a2', 'hs-a1'])
+      await client.publishAsync(
+        `floorwatch/devices/${id}/heartbeat`,
+        JSON.stringify({ kind: 'headset', status: 'ok' }),
+        { qos: 1 },
+      );
+    await expect
+      .poll(async () =>
+        (await page.locator('#devices tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device')))).join(
+          ' ',
+        ),
+      )
+      .toBe('hs-a1 hs-a2 hs-a10 t-1');
     await client.endAsync();
   });
 });

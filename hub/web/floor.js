@@ -486,7 +486,9 @@ async function loadDevices() {
   const [offline, online] = await Promise.all(
     [false, true].map((on) => api(`/api/v1/devices?online=${on}&limit=${DEVICE_ROWS}`)),
   );
-  state.devices = [...offline.devices, ...online.devices].slice(0, DEVICE_ROWS);
+  // As people number seats: hs-a2 before hs-a10.
+  const natural = (a, b) => a.id.localeCompare(b.id, 'en', { numeric: true });
+  state.devices = [...offline.devices.sort(natural), ...online.devices.sort(natural)].slice(0, DEVICE_ROWS);
   state.deviceTotals = { online: online.total, offline: offline.total };
   // Only the devices shown keep their latest readings: the page's memory stays bounded.
   state.latest = new Map(state.devices.map((d) => [d.id, state.latest.get(d.id) ?? new Map()]));
