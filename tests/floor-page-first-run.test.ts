@@ -38,18 +38,22 @@ describe('the floor page on a first run', () => {
     expect(await empty.textContent()).toContain('No zones are declared yet');
     expect(await empty.textContent()).toContain('floorwatch.yaml under zones:');
     const row = page.locator('tr[data-device="t-1"]');
-    await expect.poll(() => row.textContent()).toContain('Temperature 23.4 °C');
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain('Temperature 23.4 °C');
 
     // A reading that arrives while the page is open joins it, over the live feed.
     await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ humidity: 41 }), { qos: 1 });
-    await expect.poll(() => row.textContent()).toContain('Humidity 41.0 %RH · Temperature 23.4 °C');
+    await expect
+      .poll(() => row.textContent(), { timeout: 10_000 })
+      .toContain('Humidity 41.0 %RH · Temperature 23.4 °C');
     // What a heartbeat says of the device's own health.
     await client.publishAsync(
       'floorwatch/devices/t-1/heartbeat',
       JSON.stringify({ kind: 'sensor', status: 'ok', battery: 18, rssi: -86, fw: '2.4.1' }),
       { qos: 1 },
     );
-    await expect.poll(() => row.textContent()).toContain('online · battery 18 % · signal -86 dBm · fw 2.4.1');
+    await expect
+      .poll(() => row.textContent(), { timeout: 10_000 })
+      .toContain('online · battery 18 % · signal -86 dBm · fw 2.4.1');
 
     // Devices in the order people number seats.
     for (const id of ['hs-a10', 'hs-a2', 'hs-a1'])
@@ -58,13 +62,11 @@ describe('the floor page on a first run', () => {
         JSON.stringify({ kind: 'headset', status: 'ok' }),
         { qos: 1 },
       );
-    await expect
-      .poll(async () =>
-        (await page.locator('#devices tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device')))).join(
-          ' ',
-        ),
-      )
-      .toBe('hs-a1 hs-a2 hs-a10 t-1');
+    const order = async () => {
+      const rows = await page.locator('#devices tr').all();
+      return (await Promise.all(rows.map((r) => r.getAttribute('data-device')))).join(' ');
+    };
+    await expect.poll(order, { timeout: 10_000 }).toBe('hs-a1 hs-a2 hs-a10 t-1');
     await client.endAsync();
   });
 });
