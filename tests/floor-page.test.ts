@@ -288,8 +288,11 @@ describe('the floor page', () => {
 
   it('fits a wall screen and a phone; screenshots are saved', async () => {
     await page.screenshot({ path: join(ARTIFACTS, 'floor-page.png'), fullPage: true });
+    // Open alerts above the fold on the wall screen and on the phone.
+    expect((await page.locator('#alerts').boundingBox())?.y).toBeLessThan(1000 / 2);
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect((await page.locator('#alerts').boundingBox())?.y).toBeLessThan(844 / 2);
     expect(await page.locator('[data-zone="floor-a"] .value').first().isVisible()).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'floor-page-phone.png'), fullPage: true });
     await page.setViewportSize({ width: 1600, height: 1000 });
