@@ -151,6 +151,9 @@ describe('the API on in-memory parts', () => {
       devices: [{ id: 'hs-1' }],
       next: 'hs-1',
     });
+    expect((await get('/api/v1/devices?match=HS')).body).toMatchObject({ devices: [{ id: 'hs-1' }], total: 1 });
+    expect((await get('/api/v1/devices?match=floor-a')).body).toMatchObject({ total: 2 });
+    expect((await get('/api/v1/devices?match=constructor')).body).toMatchObject({ devices: [], total: 0 });
     expect((await get('/api/v1/devices?zone=floor-a&online=false')).body).toMatchObject({
       devices: [{ id: 'hs-1', onlineBy: 'never_seen' }],
       total: 1,
@@ -614,7 +617,7 @@ describe('the API on in-memory parts', () => {
       'GET /api/v1/health': {},
       'GET /metrics': {},
       'GET /api/v1/zones': {},
-      'GET /api/v1/devices': { query: ['zone', 'online', 'limit', 'after'] },
+      'GET /api/v1/devices': { query: ['zone', 'online', 'match', 'limit', 'after'] },
       'GET /api/v1/devices/{id}': { path: ['id'] },
       'PUT /api/v1/devices/{id}/calibration/{metric}': { path: ['id', 'metric'], body: true },
       'GET /api/v1/readings': { query: ['device', 'zone', 'metric', 'from', 'to', 'every', 'agg', 'limit'] },

@@ -67,6 +67,18 @@ describe('the floor page on a first run', () => {
       return (await Promise.all(rows.map((r) => r.getAttribute('data-device')))).join(' ');
     };
     await expect.poll(order, { timeout: 10_000 }).toBe('hs-a1 hs-a2 hs-a10 t-1');
+
+    // Found by the hub among all devices, as typed.
+    await page.locator('#device-filter').fill('HS-A1');
+    await expect.poll(order, { timeout: 10_000 }).toBe('hs-a1 hs-a10');
+    expect(await page.locator('#device-count').textContent()).toBe('(2 found, 2 online)');
+    await page.locator('#device-filter').fill('<b>nothing</b>');
+    await expect.poll(order, { timeout: 10_000 }).toBe('');
+    expect(await page.locator('#device-more').textContent()).toBe(
+      'No device\'s id, kind, zone or seat holds "<b>nothing</b>".',
+    );
+    await page.locator('#device-filter').fill('');
+    await expect.poll(order, { timeout: 10_000 }).toBe('hs-a1 hs-a2 hs-a10 t-1');
     await client.endAsync();
   });
 });

@@ -116,6 +116,7 @@ describe('a floor of 10,000 devices', () => {
     expect(docs.paths['/api/v1/devices']?.get?.parameters?.map((p) => p.name).sort()).toEqual([
       'after',
       'limit',
+      'match',
       'online',
       'zone',
     ]);

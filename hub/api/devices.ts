@@ -7,7 +7,7 @@ import type { DevicePage, DeviceRegistry, DeviceView } from '../devices/registry
 import { DEVICE_KINDS, HEALTH_STATUSES, METRIC_PATTERN } from '../domain/reading.ts';
 import { CalibrationError, type Calibration, type OffsetView } from '../ingest/calibration.ts';
 import type { Audit } from '../security/audit.ts';
-import { flagParam, idParam, limitParam } from './params.ts';
+import { flagParam, idParam, limitParam, textParam } from './params.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal, schemaOf } from './schemas.ts';
 
 export interface DevicesRoutesOptions {
@@ -95,6 +95,10 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
         querystring: z.object({
           zone: idParam('zone').optional().describe('only devices in this zone'),
           online: flagParam('online').optional().describe('only devices online (true) or offline (false)'),
+          match: textParam('match')
+            .max(64, { error: 'match must be at most 64 characters' })
+            .optional()
+            .describe('only devices whose id, kind, zone or position holds this text, in any case'),
           limit: limitParam('limit', MAX_PAGE)
             .optional()
             .describe(`devices per page, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
@@ -106,11 +110,12 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
       },
     },
     async (request) => {
-      const { zone, online, limit = DEFAULT_PAGE, after } = request.query;
+      const { zone, online, match, limit = DEFAULT_PAGE, after } = request.query;
       const page = registry.page(now(), {
         limit,
         ...(zone !== undefined && { zone }),
         ...(online !== undefined && { online: online === 'true' }),
+        ...(match !== undefined && { match }),
         ...(after !== undefined && { after }),
       });
       return {

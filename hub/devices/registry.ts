@@ -60,6 +60,8 @@ const SAVE_INTERVAL_MS = 1_000;
 export interface DeviceFilter {
   zone?: string;
   online?: boolean;
+  /** Text the id, kind, zone or position holds, in any case. */
+  match?: string;
 }
 
 export interface DevicePage {
@@ -170,11 +172,15 @@ export class DeviceRegistry {
     const devices: DeviceView[] = [];
     let total = 0;
     let next: string | null = null;
+    const match = options.match?.toLowerCase();
+    const holds = (d: DeviceView) =>
+      match === undefined || [d.id, d.kind, d.zone, d.position].some((v) => v?.toLowerCase().includes(match) === true);
     for (const id of this.ids()) {
       const device = this.view(id, now);
       if (
         (options.zone !== undefined && device.zone !== options.zone) ||
-        (options.online !== undefined && device.online !== options.online)
+        (options.online !== undefined && device.online !== options.online) ||
+        !holds(device)
       )
         continue;
       total++;

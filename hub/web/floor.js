@@ -415,12 +415,17 @@ async function loadAlerts() {
 
 function renderDevices() {
   const { online, offline } = state.deviceTotals;
-  $('device-count').textContent = `(${count(online)} of ${count(online + offline)} online)`;
+  const match = $('device-filter').value.trim();
+  $('device-count').textContent = match
+    ? `(${count(online + offline)} found, ${count(online)} online)`
+    : `(${count(online)} of ${count(online + offline)} online)`;
   const shown = state.devices.length;
   $('device-more').textContent =
-    shown < online + offline
-      ? `Showing ${count(shown)} of ${count(online + offline)} devices, offline ones first; the zones above count them all.`
-      : '';
+    match && shown === 0
+      ? `No device's id, kind, zone or seat holds "${match}".`
+      : shown < online + offline
+        ? `Showing ${count(shown)} of ${count(online + offline)} devices, offline ones first; the zones above count them all.`
+        : '';
   // Offline first (the API gives them in that order): that is what someone walking the floor goes to look at.
   render(
     $('devices'),
@@ -483,8 +488,12 @@ async function loadUnzoned() {
 }
 
 async function loadDevices() {
+  const match = $('device-filter').value.trim();
   const [offline, online] = await Promise.all(
-    [false, true].map((on) => api(`/api/v1/devices?online=${on}&limit=${DEVICE_ROWS}`)),
+    [false, true].map((on) => {
+      const q = new URLSearchParams({ online: String(on), limit: String(DEVICE_ROWS), ...(match && { match }) });
+      return api(`/api/v1/devices?${q}`);
+    }),
   );
   // As people number seats: hs-a2 before hs-a10.
   const natural = (a, b) => a.id.localeCompare(b.id, 'en', { numeric: true });
@@ -605,6 +614,8 @@ $('sign-out').addEventListener('click', () => {
   signIn('');
 });
 $('who').value = sessionStorage.getItem(WHO_KEY) ?? '';
+// The hub finds the devices, among all of them, not only among those shown.
+$('device-filter').addEventListener('input', () => soon('devices', loadDevices, 300));
 // Relative times ("2 min ago") and the charts age; refresh them without waiting for events.
 setInterval(() => {
   if (!$('floor').hidden) renderDevices();
