@@ -183,11 +183,16 @@ describe('the floor page', () => {
     await page.locator('#devices tr[data-device="hs-1"]', { hasText: 'online' }).waitFor();
     expect(await page.locator('#devices tr[data-device="env-q1"]').textContent()).toContain('offline');
     await page.locator('#live', { hasText: 'Live' }).waitFor();
-    // The last hour as a small chart: one line per metric with readings.
+    // The last hour as a chart over the requirement's bands: the winter call floor warns above 24 °C.
     const chart = page.locator('[data-zone="floor-a"] [data-metric="temperature"] svg.spark');
     await chart.locator('polyline').waitFor();
     expect((await chart.locator('polyline').getAttribute('points'))?.split(' ').length).toBeGreaterThanOrEqual(50);
-    expect(await chart.getAttribute('aria-label')).toMatch(/^Temperature over the last hour: 2\d\.\d to 2\d\.\d °C$/);
+    expect(await chart.getAttribute('aria-label')).toMatch(
+      /^Temperature over the last hour: 2\d\.\d to 2\d\.\d °C; .*warning above 24\.0.* °C$/,
+    );
+    expect(await chart.locator('rect.band.warning').count()).toBeGreaterThanOrEqual(1);
+    expect(await chart.locator('rect.band.critical').count()).toBeGreaterThanOrEqual(1);
+    expect((await chart.boundingBox())?.width).toBeGreaterThan(150);
     await assertNothingRan();
     expect(consoleErrors).toEqual([]);
   });

@@ -60,6 +60,8 @@ const state = {
   devices: [],
   deviceTotals: { online: 0, offline: 0 },
   series: new Map(),
+  /** Per zone: the requirements judged now, with their limits, for the charts' bands. */
+  rules: new Map(),
   /** Per device in the table: metric → its latest reading, from the API at load and the feed after. */
   latest: new Map(),
   events: undefined,
@@ -131,31 +133,59 @@ async function api(path, init = {}) {
 
 // ---- zones ----
 
-function sparkline(points, metric, u) {
+/** The limits a chart draws: plain and windowed ones, not a rate of rise or a shift's dose. */
+function chartLimits(zone, metric) {
+  return (state.rules.get(zone) ?? [])
+    .filter((r) => r.metric === metric)
+    .flatMap((r) => r.limits)
+    .filter((l) => ['last', 'mean', 'laeq', 'max'].includes(l.over.kind))
+    .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'warning' ? -1 : 1));
+}
+
+/** The last hour as a line over the requirement's bands: warning and critical shaded where they begin. */
+function hourChart(points, metric, u, limits) {
   const ns = 'http://www.w3.org/2000/svg';
+  const W = 240;
+  const H = 60;
   const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 120 32');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('class', 'spark');
   svg.setAttribute('role', 'img');
+  const label = LABELS.get(metric) ?? metric;
+  const bands = limits.map((l) => `${l.severity} ${l.when} ${number(l.threshold.value)}`).join(', ');
   if (points.length < 2) {
-    svg.setAttribute('aria-label', `${LABELS.get(metric) ?? metric}: not enough readings in the last hour for a chart`);
+    svg.setAttribute('aria-label', `${label}: not enough readings in the last hour for a chart`);
     return svg;
   }
   const values = points.map((p) => p.value);
   const min = Math.min(...values);
   const max = Math.max(...values);
+  // The limits stay in view so the line is read against them, with a margin above and below.
+  const bounds = [...values, ...limits.map((l) => l.threshold.value)];
+  const low = Math.min(...bounds);
+  const high = Math.max(...bounds);
+  const pad = (high - low || 1) * 0.1;
+  const y = (v) => H - ((v - (low - pad)) / (high - low + 2 * pad)) * H;
+  for (const l of limits) {
+    const edge = y(l.threshold.value);
+    const band = document.createElementNS(ns, 'rect');
+    band.setAttribute('class', `band ${l.severity}`);
+    band.setAttribute('x', '0');
+    band.setAttribute('width', String(W));
+    band.setAttribute('y', String(l.when === 'above' ? 0 : edge));
+    band.setAttribute('height', String(l.when === 'above' ? edge : H - edge));
+    svg.append(band);
+  }
   const from = Date.now() - 3_600_000;
-  const span = max - min || 1;
   const line = document.createElementNS(ns, 'polyline');
   line.setAttribute(
     'points',
-    points
-      .map((p) => `${(Math.max(0, p.ts - from) / 3_600_000) * 120},${30 - ((p.value - min) / span) * 28}`)
-      .join(' '),
+    points.map((p) => `${(Math.max(0, p.ts - from) / 3_600_000) * W},${y(p.value)}`).join(' '),
   );
   svg.setAttribute(
     'aria-label',
-    `${LABELS.get(metric) ?? metric} over the last hour: ${number(min)} to ${number(max)} ${unit(u)}`,
+    `${label} over the last hour: ${number(min)} to ${number(max)} ${unit(u)}${bands ? `; ${bands} ${unit(u)}` : ''}`,
   );
   svg.append(line);
   return svg;
@@ -219,7 +249,8 @@ function zoneTile(z) {
         ),
       );
     const chart = CHARTS.find((c) => c.metric === metric);
-    if (chart) value.append(sparkline(state.series.get(`${z.zone}|${metric}`) ?? [], metric, u));
+    if (chart)
+      value.append(hourChart(state.series.get(`${z.zone}|${metric}`) ?? [], metric, u, chartLimits(z.zone, metric)));
     list.append(el('div', { class: 'value-row' }, el('dt', {}, LABELS.get(metric) ?? metric), value));
   }
   tile.append(list);
@@ -255,7 +286,8 @@ function renderZonesSoon() {
 }
 
 async function loadZones() {
-  const body = await api('/api/v1/zones');
+  const [body, rules] = await Promise.all([api('/api/v1/zones'), api('/api/v1/rules')]);
+  state.rules = new Map(rules.zones.map((z) => [z.zone, z.requirements.filter((r) => z.judgedNow.includes(r.key))]));
   state.zones = body.zones;
   state.season = body.season;
   $('site').textContent = body.site;
