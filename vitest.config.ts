@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // while changing code (`npm run test:unit`). Everything else is an integration test, a new file
 // included.
 const UNIT = [
+  'tests/store-beyond-retention.test.ts',
   'tests/compose-lifecycle.test.ts',
   'tests/admission.test.ts',
   'tests/api-routes.test.ts',

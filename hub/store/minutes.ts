@@ -170,12 +170,15 @@ const READ_SPAN_MS = 86_400_000;
 export async function beyondRetention(
   q: ReadingQuery,
   cutoff: number,
+  /** Where the minutes kept begin (the long-term retention's cutoff); nothing older is asked for. */
+  oldest: number,
   minutes: (q: MinuteQuery) => Promise<MinuteAggregate[]>,
   raw: (q: ReadingQuery) => Promise<SeriesPoint[]>,
 ): Promise<SeriesPoint[]> {
   if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
-  // Whole minutes: the one holding `from` counts whole.
-  const from = minuteOf(q.from);
+  // Whole minutes: the one holding `from` counts whole. A range reaching back decades is read
+  // from where minutes are kept, not a day at a time through years that hold none.
+  const from = minuteOf(Math.max(q.from, oldest));
   if (q.agg !== undefined) {
     const windows = new MinuteWindows(
       checkAggregate(q.agg),

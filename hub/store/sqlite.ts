@@ -254,6 +254,7 @@ export class SqliteStore implements Store {
       return beyondRetention(
         q,
         cutoff,
+        this.now() - this.longTermRetentionMs,
         (m) => this.queryMinutes(m),
         async (r) => this.queryRaw(r),
       );

@@ -206,9 +206,12 @@ export class InfluxStore implements Store {
     // An infinite raw retention (INF, 0 ms) keeps every reading raw.
     const cutoff = this.now() - rawMs;
     if (rawMs > 0 && q.from < cutoff) {
+      const longTermMs = durationMs(this.retentions.longTermRetention);
       return beyondRetention(
         q,
         cutoff,
+        // An infinite long-term retention keeps every minute.
+        longTermMs === 0 ? q.from : this.now() - longTermMs,
         (m) => this.queryMinutes(m),
         (r) => this.queryRaw(r),
       );
