@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './support/browser.ts';
 import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
 
+// Chromium shares two cores with the other test files, the 10,000-device floor among them: the
+// page's batched reloads can take seconds each, so the test is given minutes, each step its own bound.
 describe('the floor page on a first run', () => {
   let hub: TestHub;
   let browser: BrowserContext;
@@ -34,16 +36,16 @@ describe('the floor page on a first run', () => {
     const page = browser.pages()[0] ?? (await browser.newPage());
     await page.goto(hub.hub.url);
     const empty = page.locator('#no-zones');
-    await empty.waitFor();
+    await empty.waitFor({ timeout: 30_000 });
     expect(await empty.textContent()).toContain('No zones are declared yet');
     expect(await empty.textContent()).toContain('floorwatch.yaml under zones:');
     const row = page.locator('tr[data-device="t-1"]');
-    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain('Temperature 23.4 °C');
+    await expect.poll(() => row.textContent(), { timeout: 20_000 }).toContain('Temperature 23.4 °C');
 
     // A reading that arrives while the page is open joins it, over the live feed.
     await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ humidity: 41 }), { qos: 1 });
     await expect
-      .poll(() => row.textContent(), { timeout: 10_000 })
+      .poll(() => row.textContent(), { timeout: 20_000 })
       .toContain('Humidity 41.0 %RH · Temperature 23.4 °C');
     // What a heartbeat says of the device's own health.
     await client.publishAsync(
@@ -52,7 +54,7 @@ describe('the floor page on a first run', () => {
       { qos: 1 },
     );
     await expect
-      .poll(() => row.textContent(), { timeout: 10_000 })
+      .poll(() => row.textContent(), { timeout: 20_000 })
       .toContain('online · battery 18 % · signal -86 dBm · fw 2.4.1');
 
     // Devices in the order people number seats.
@@ -66,19 +68,19 @@ describe('the floor page on a first run', () => {
       const rows = await page.locator('#devices tr').all();
       return (await Promise.all(rows.map((r) => r.getAttribute('data-device')))).join(' ');
     };
-    await expect.poll(order, { timeout: 10_000 }).toBe('hs-a1 hs-a2 hs-a10 t-1');
+    await expect.poll(order, { timeout: 20_000 }).toBe('hs-a1 hs-a2 hs-a10 t-1');
 
     // Found by the hub among all devices, as typed.
     await page.locator('#device-filter').fill('HS-A1');
-    await expect.poll(order, { timeout: 10_000 }).toBe('hs-a1 hs-a10');
+    await expect.poll(order, { timeout: 20_000 }).toBe('hs-a1 hs-a10');
     expect(await page.locator('#device-count').textContent()).toBe('(2 found, 2 online)');
     await page.locator('#device-filter').fill('<b>nothing</b>');
-    await expect.poll(order, { timeout: 10_000 }).toBe('');
+    await expect.poll(order, { timeout: 20_000 }).toBe('');
     expect(await page.locator('#device-more').textContent()).toBe(
       'No device\'s id, kind, zone or seat holds "<b>nothing</b>".',
     );
     await page.locator('#device-filter').fill('');
-    await expect.poll(order, { timeout: 10_000 }).toBe('hs-a1 hs-a2 hs-a10 t-1');
+    await expect.poll(order, { timeout: 20_000 }).toBe('hs-a1 hs-a2 hs-a10 t-1');
     await client.endAsync();
-  });
+  }, 180_000);
 });
