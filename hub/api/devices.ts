@@ -12,7 +12,7 @@ import { ACCESS_REFUSALS, BAD_REQUEST, refusal, schemaOf } from './schemas.ts';
 
 export interface DevicesRoutesOptions {
   registry: DeviceRegistry;
-  calibration: Pick<Calibration, 'of' | 'set'>;
+  calibration: Pick<Calibration, 'of' | 'offset' | 'set'>;
   audit: Audit;
   now: () => number;
 }
@@ -190,7 +190,7 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
       const at = now();
       if (!registry.get(id, at))
         return reply.code(404).send({ error: 'Not Found', message: `no device "${id}" is declared or has reported` });
-      const before = calibration.of(id)[metric]?.offset ?? 0;
+      const before = calibration.offset(id, metric) ?? 0;
       try {
         calibration.set(id, metric, offset, by, at);
       } catch (err) {

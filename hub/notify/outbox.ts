@@ -147,11 +147,6 @@ export class Outbox {
     }
   }
 
-  /** The names of the targets delivered to. */
-  targets(): string[] {
-    return [...this.lanes.keys()];
-  }
-
   /** Creates the outbox's table in a database, for a copy of it kept without delivering (a cluster's replica). */
   static prepare(db: Database.Database): void {
     ensureSchema(db);
