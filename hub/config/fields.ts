@@ -81,3 +81,24 @@ export const topicFilter = z
         ),
     { error: 'must be an MQTT topic filter: "+" as a whole level, "#" only as the last level' },
   );
+
+/** Each name once: a later entry with a name already listed is a problem at its own place. Returns the names. */
+export function listedOnce(
+  names: readonly string[],
+  what: string,
+  path: (i: number) => (string | number)[],
+  ctx: z.core.$RefinementCtx,
+): Set<string> {
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    if (seen.has(name))
+      ctx.addIssue({ code: 'custom', path: path(i), message: `${what} "${name}" is listed twice`, input: name });
+    seen.add(name);
+  });
+  return seen;
+}
+
+/** The words for a reference to something the file does not list. */
+export function notListed(what: string, name: string, under: string, known: ReadonlySet<string>): string {
+  return `names ${what} "${name}", which is not under ${under} (known: ${[...known].join(', ') || 'none'})`;
+}

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ALERT_KINDS } from '../domain/alert.ts';
 import { SEVERITIES } from '../domain/requirement.ts';
-import { duration, flag, id } from './fields.ts';
+import { duration, flag, id, listedOnce, notListed } from './fields.ts';
 
 const secret = z.string().min(16, { error: 'must be at least 16 characters: receivers check the signature with it' });
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -126,23 +126,17 @@ export type ReceiverConfig = z.output<typeof receiverSchema>;
 
 /** Receivers named once, every route and the default naming a receiver that exists, every route reaching one. */
 export function checkNotify(notify: NotifyConfig, ctx: z.core.$RefinementCtx): void {
-  const names = new Set<string>();
-  notify.receivers.forEach((r, i) => {
-    if (names.has(r.name))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['notify', 'receivers', i, 'name'],
-        message: `receiver "${r.name}" is listed twice`,
-        input: r.name,
-      });
-    names.add(r.name);
-  });
-  const known = `known: ${[...names].join(', ') || 'none'}`;
+  const names = listedOnce(
+    notify.receivers.map((r) => r.name),
+    'receiver',
+    (i) => ['notify', 'receivers', i, 'name'],
+    ctx,
+  );
   if (notify.default_receiver !== undefined && !names.has(notify.default_receiver))
     ctx.addIssue({
       code: 'custom',
       path: ['notify', 'default_receiver'],
-      message: `names receiver "${notify.default_receiver}", which is not under notify.receivers (${known})`,
+      message: notListed('receiver', notify.default_receiver, 'notify.receivers', names),
       input: notify.default_receiver,
     });
   const walk = (
@@ -158,7 +152,7 @@ export function checkNotify(notify: NotifyConfig, ctx: z.core.$RefinementCtx): v
         ctx.addIssue({
           code: 'custom',
           path: [...at, 'receiver'],
-          message: `names receiver "${route.receiver}", which is not under notify.receivers (${known})`,
+          message: notListed('receiver', route.receiver, 'notify.receivers', names),
           input: route.receiver,
         });
       const receiver = route.receiver ?? inherited;

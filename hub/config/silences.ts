@@ -7,7 +7,7 @@ import { ALERT_KINDS, RULE_PATTERN, type Recurrence, type Silence } from '../dom
 import { DAYS } from '../domain/hours.ts';
 import { SEVERITIES } from '../domain/requirement.ts';
 import { parseDuration } from './duration.ts';
-import { id } from './fields.ts';
+import { id, listedOnce, notListed } from './fields.ts';
 
 const DAY_NAMES = DAYS.join(', ');
 
@@ -146,23 +146,20 @@ export function checkSilences(
   ctx: z.core.$RefinementCtx,
 ): void {
   const zones = new Set(cfg.zones.map((z) => z.id));
-  const names = new Set<string>();
   cfg.silences.forEach((s, i) => {
-    if (names.has(s.name))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['silences', i, 'name'],
-        message: `silence "${s.name}" is listed twice`,
-        input: s.name,
-      });
-    names.add(s.name);
     const { zone } = s.matchers;
     if (zone !== undefined && zone !== 'unassigned' && !zones.has(zone))
       ctx.addIssue({
         code: 'custom',
         path: ['silences', i, 'matchers', 'zone'],
-        message: `names zone "${zone}", which is not under zones (known: ${[...zones].join(', ') || 'none'})`,
+        message: notListed('zone', zone, 'zones', zones),
         input: zone,
       });
   });
+  listedOnce(
+    cfg.silences.map((s) => s.name),
+    'silence',
+    (i) => ['silences', i, 'name'],
+    ctx,
+  );
 }

@@ -6,7 +6,7 @@ import { DEVICE_KINDS, MAX_CALIBRATION_OFFSET as MAX_OFFSET, METRIC_PATTERN } fr
 import { ZONE_TYPES } from '../domain/zone.ts';
 import { daysOf, rangeOf } from '../domain/hours.ts';
 import { ruleOverridesSchema } from './alerting.ts';
-import { duration, flag, id, integer } from './fields.ts';
+import { duration, flag, id, integer, listedOnce, notListed } from './fields.ts';
 
 function validTimeZone(zone: string): boolean {
   try {
@@ -135,7 +135,6 @@ const RESERVED_ZONES = new Map([
 
 /** What the fields cannot say alone: ids listed once, zones that exist, a device limit that fits. */
 export function checkSite(cfg: SiteLists, ctx: z.core.$RefinementCtx): void {
-  const zoneIds = new Set<string>();
   cfg.zones.forEach((zone, i) => {
     const reserved = RESERVED_ZONES.get(zone.id);
     if (reserved !== undefined)
@@ -145,33 +144,27 @@ export function checkSite(cfg: SiteLists, ctx: z.core.$RefinementCtx): void {
         message: `zone id "${zone.id}" is taken: alerts and the store use it for ${reserved}; choose another id`,
         input: zone.id,
       });
-    if (zoneIds.has(zone.id))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['zones', i, 'id'],
-        message: `zone "${zone.id}" is listed twice`,
-        input: zone.id,
-      });
-    zoneIds.add(zone.id);
   });
-  const deviceIds = new Set<string>();
+  const zoneIds = listedOnce(
+    cfg.zones.map((z) => z.id),
+    'zone',
+    (i) => ['zones', i, 'id'],
+    ctx,
+  );
+  listedOnce(
+    cfg.devices.map((d) => d.id),
+    'device',
+    (i) => ['devices', i, 'id'],
+    ctx,
+  );
   cfg.devices.forEach((device, i) => {
-    if (deviceIds.has(device.id))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['devices', i, 'id'],
-        message: `device "${device.id}" is listed twice`,
-        input: device.id,
-      });
-    deviceIds.add(device.id);
-    if (device.zone !== undefined && !zoneIds.has(device.zone)) {
+    if (device.zone !== undefined && !zoneIds.has(device.zone))
       ctx.addIssue({
         code: 'custom',
         path: ['devices', i, 'zone'],
-        message: `names zone "${device.zone}", which is not under zones (known: ${[...zoneIds].join(', ') || 'none'})`,
+        message: notListed('zone', device.zone, 'zones', zoneIds),
         input: device.zone,
       });
-    }
   });
   const configured = new Set([
     ...cfg.devices.map((d) => d.id),
