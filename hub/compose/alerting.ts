@@ -178,8 +178,11 @@ export function rulesOnLedger(
   notifier.restore(engine.announcedFiring());
   outbox.kick();
   const keepSilences = (cfg: Config) => {
+    const wanted = fileSilences(cfg.silences, cfg.site.timezone);
+    // Most sites keep none in the file: no durable save at every start for nothing.
+    if (wanted.length === 0 && !ledger.silences().some(isFileSilence)) return;
     try {
-      engine.keepFileSilences(isFileSilence, fileSilences(cfg.silences, cfg.site.timezone));
+      engine.keepFileSilences(isFileSilence, wanted);
     } catch (err) {
       log.error(
         { err: (err as Error).message },
