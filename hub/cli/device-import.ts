@@ -60,12 +60,14 @@ export async function importDevices(
     }
     renameSync(next, configPath);
   }
-  const created: string[] = [];
-  for (const row of rows) {
-    if (credentials.has(row.id)) continue;
-    printSecret(row.id, await credentials.add(row.id, row.zone, now));
-    created.push(row.id);
-  }
+  const secrets = await credentials.addAll(
+    rows
+      .filter((row) => !credentials.has(row.id))
+      .map((row) => ({ id: row.id, ...(row.zone !== undefined && { zone: row.zone }) })),
+    now,
+  );
+  for (const [id, secret] of secrets) printSecret(id, secret);
+  const created = [...secrets.keys()];
   audit.record(who, 'device.import', { file: csvPath, devices: rows.length, added, changed, passwords: created });
   process.stdout.write(
     added + changed + created.length === 0

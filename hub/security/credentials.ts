@@ -65,19 +65,37 @@ export class DeviceCredentials {
 
   /** A new device; returns its password, which is not kept anywhere. */
   async add(id: string, zone: string | undefined, now: number): Promise<string> {
-    const problem = idProblem(id);
-    if (problem) throw new CredentialError(`device id ${JSON.stringify(id.slice(0, 80))} ${problem}`);
-    if (zone !== undefined) {
-      const zoneProblem = idProblem(zone);
-      if (zoneProblem) throw new CredentialError(`zone ${JSON.stringify(zone.slice(0, 80))} ${zoneProblem}`);
+    const secrets = await this.addAll([{ id, ...(zone !== undefined && { zone }) }], now);
+    return secrets.get(id) ?? '';
+  }
+
+  /**
+   * New devices, all or none, saved in one write (a floor imported from a spreadsheet rewrites
+   * the file once, not once per device); returns each one's password.
+   */
+  async addAll(devices: readonly { id: string; zone?: string }[], now: number): Promise<Map<string, string>> {
+    for (const { id, zone } of devices) {
+      const problem = idProblem(id);
+      if (problem) throw new CredentialError(`device id ${JSON.stringify(id.slice(0, 80))} ${problem}`);
+      if (zone !== undefined) {
+        const zoneProblem = idProblem(zone);
+        if (zoneProblem) throw new CredentialError(`zone ${JSON.stringify(zone.slice(0, 80))} ${zoneProblem}`);
+      }
+      const existing = this.file.get(id);
+      if (existing && existing.revokedAt === undefined)
+        throw new CredentialError(`device ${id} already has a password: use "devices rotate ${id}" for a new one`);
     }
-    const existing = this.file.get(id);
-    if (existing && existing.revokedAt === undefined)
-      throw new CredentialError(`device ${id} already has a password: use "devices rotate ${id}" for a new one`);
-    const secret = newSecret();
-    const hash = await hashPassword(secret);
-    this.file.update((records) => records.set(id, { hash, ...(zone !== undefined && { zone }), createdAt: now }));
-    return secret;
+    const secrets = new Map<string, string>();
+    const records: [string, StoredDevice][] = [];
+    for (const { id, zone } of devices) {
+      const secret = newSecret();
+      secrets.set(id, secret);
+      records.push([id, { hash: await hashPassword(secret), ...(zone !== undefined && { zone }), createdAt: now }]);
+    }
+    this.file.update((all) => {
+      for (const [id, record] of records) all.set(id, record);
+    });
+    return secrets;
   }
 
   /** A new password for a device; the old one stops working at once. */
