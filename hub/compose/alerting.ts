@@ -173,7 +173,7 @@ export function rulesOnLedger(
     },
     onReload,
     // Routes without a repeat interval remind of nothing: no look at every firing alert each second.
-    reminders: (a) => (routes.reminds ? routes.reminders(a) : []),
+    reminders: () => (routes.reminds ? (a) => routes.reminders(a) : undefined),
   });
   notifier.restore(engine.announcedFiring());
   outbox.kick();

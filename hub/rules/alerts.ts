@@ -57,8 +57,11 @@ export interface Reminder {
 export interface AlertBookSettings {
   /** A critical not acknowledged this long is notified again as escalated. */
   escalateAfterMs: number;
-  /** The routes that remind of an alert, and how often. */
-  reminders?: (a: Alert) => readonly Reminder[];
+  /**
+   * The routes that remind of an alert, and how often; asked at each tick, so routes a reload
+   * changes apply at once, and undefined while no route reminds (no look at every alert then).
+   */
+  reminders?: () => ((a: Alert) => readonly Reminder[]) | undefined;
   /** Wall-clock time: silences are judged by it, whatever the event time of a transition. */
   now: () => number;
 }
@@ -222,7 +225,8 @@ export class AlertBook {
       this.save(a);
       this.emit(a, 'escalated', now);
     }
-    if (this.settings.reminders) this.remind(now, this.settings.reminders);
+    const reminders = this.settings.reminders?.();
+    if (reminders) this.remind(now, reminders);
     this.reconcile(now);
   }
 
