@@ -285,9 +285,14 @@ function renderZonesSoon() {
   });
 }
 
-async function loadZones() {
-  const [body, rules] = await Promise.all([api('/api/v1/zones'), api('/api/v1/rules')]);
+/** The limits the charts draw: they change with the hours and a reload, so once a minute is enough. */
+async function loadRules() {
+  const rules = await api('/api/v1/rules');
   state.rules = new Map(rules.zones.map((z) => [z.zone, z.requirements.filter((r) => z.judgedNow.includes(r.key))]));
+}
+
+async function loadZones() {
+  const body = await api('/api/v1/zones');
   state.zones = body.zones;
   state.season = body.season;
   $('site').textContent = body.site;
@@ -619,7 +624,7 @@ function failed(err) {
 }
 
 async function loadAll() {
-  await loadZones();
+  await Promise.all([loadRules(), loadZones()]);
   await Promise.all([loadAlerts(), loadDevices(), loadSeries()]);
   $('sign-in').hidden = true;
   $('floor').hidden = false;
@@ -653,6 +658,7 @@ setInterval(() => {
   if (!$('floor').hidden) renderDevices();
 }, 10_000);
 setInterval(() => {
-  if (!$('floor').hidden) Promise.all([loadZones(), loadSeries(), loadDevices(), loadAlerts()]).catch(failed);
+  if (!$('floor').hidden)
+    Promise.all([loadRules().then(loadZones), loadSeries(), loadDevices(), loadAlerts()]).catch(failed);
 }, 60_000);
 void start();
