@@ -57,10 +57,7 @@ export interface Reminder {
 export interface AlertBookSettings {
   /** A critical not acknowledged this long is notified again as escalated. */
   escalateAfterMs: number;
-  /**
-   * The routes that remind of an alert, and how often; asked at each tick, so routes a reload
-   * changes apply at once, and undefined while no route reminds (no look at every alert then).
-   */
+  /** Routes that remind, asked each tick (a reload applies at once); undefined if none do. */
   reminders?: () => ((a: Alert) => readonly Reminder[]) | undefined;
   /** Wall-clock time: silences are judged by it, whatever the event time of a transition. */
   now: () => number;
