@@ -182,6 +182,29 @@ describe('configuration', () => {
     expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(/http.*unknown field.*"prot"/);
   });
 
+  it('names a misspelt field on its own line with the nearest valid name, without the section around it', () => {
+    const path = file(
+      'typos.yaml',
+      'zones:\n  - {id: a}\nstroage:\n  influx_url: http://x:8086/floor\n  sqlite: yes\n',
+    );
+    const found = problems({ FLOORWATCH_CONFIG: path });
+    expect(found).toEqual([`unknown field "stroage": did you mean "storage"? [in ${path}, line 3]`]);
+    // Nothing near enough: no guess, and nothing named like an object's own properties is offered.
+    const far = file('far.yaml', 'constructor: 1\n');
+    expect(problems({ FLOORWATCH_CONFIG: far })).toEqual([
+      `unknown field "constructor": check the spelling [in ${far}, line 1]`,
+    ]);
+  });
+
+  it('names a misspelt variable, not a field it invented, and the variable meant', () => {
+    expect(problems({ FLOORWATCH_HTTP_PROT: '8080' })).toEqual([
+      'FLOORWATCH_HTTP_PROT is not a variable floorwatch reads: did you mean FLOORWATCH_HTTP_PORT? (it would set http_prot, which does not exist)',
+    ]);
+    expect(problems({ FLOORWATCH_INGEST__MAX_CLOK_SKEW: '2m' })[0]).toMatch(
+      /^FLOORWATCH_INGEST__MAX_CLOK_SKEW .*did you mean FLOORWATCH_INGEST__MAX_CLOCK_SKEW\?/,
+    );
+  });
+
   it('explains a file that cannot be read or parsed', () => {
     expect(problems({ FLOORWATCH_CONFIG: join(dir, 'missing.yaml') })[0]).toMatch(/cannot be read/);
     const broken = file('broken.yaml', 'zones: [\n');
@@ -206,6 +229,8 @@ describe('the example configuration', () => {
     const config = loadConfig({ env: { FLOORWATCH_CONFIG: join(process.cwd(), 'floorwatch.example.yaml') }, cwd: dir });
     expect(config.zones.map((z) => z.id)).toEqual(['floor-a', 'quiet-1', 'server-room']);
     expect(config.devices.find((d) => d.id === 'pc-a17')?.heartbeat_interval).toBe('30s');
+    // A copy starts without a warning on a machine without the example's serial adapter.
+    expect(config.serial).toEqual([]);
   });
 });
 

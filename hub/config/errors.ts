@@ -25,7 +25,11 @@ function shownValue(value: unknown): string {
 
 export function describeIssue(issue: z.core.$ZodIssue, source: string): string {
   const field = issue.path.length ? issue.path.join('.') : '(top level)';
-  const shown = 'input' in issue && issue.input !== undefined ? ` (found ${shownValue(issue.input)})` : '';
+  // An unknown field's input is the whole section around it: the keys say enough.
+  const shown =
+    'input' in issue && issue.input !== undefined && issue.code !== 'unrecognized_keys'
+      ? ` (found ${shownValue(issue.input)})`
+      : '';
   let message = issue.message;
   if (issue.code === 'unrecognized_keys')
     message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling`;

@@ -3,10 +3,12 @@
 // its value came from.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
 import { ConfigError, describeIssue } from './errors.ts';
 import { configSchema, type Config } from './schema.ts';
-import { applyVariables, variableFor } from './variables.ts';
+import { fieldsAt, nearest } from './suggest.ts';
+import { applyVariables, variableFor, variableNames } from './variables.ts';
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -40,9 +42,13 @@ function readSettingsFile(file: string, cwd: string): SettingsFile {
   } catch (err) {
     throw new ConfigError([`${file} is not valid YAML: ${(err as Error).message}`]);
   }
+  // The line of the field's key, not of its value: a section's value starts on the next line.
   const lineOf = (path: readonly PropertyKey[]): number | undefined => {
     for (let n = path.length; n > 0; n--) {
-      const node: unknown = doc.getIn(path.slice(0, n), true);
+      const parent: unknown = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+      const key = path[n - 1];
+      const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && p.key.value === key) : undefined;
+      const node: unknown = pair ? pair.key : doc.getIn(path.slice(0, n), true);
       if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
     }
     return undefined;
@@ -73,6 +79,28 @@ function prototypeKeys(value: unknown, path: (string | number)[], seen = new Set
   );
 }
 
+/**
+ * A field the schema does not know, one message per field so each names its own line or
+ * variable, with the nearest valid name; never the whole section it sits in.
+ */
+function unknownField(
+  path: readonly PropertyKey[],
+  fromEnv: readonly string[],
+  where: (path: readonly PropertyKey[]) => string,
+): string {
+  const parent = path.slice(0, -1);
+  const key = String(path.at(-1));
+  const siblings = fieldsAt(configSchema, parent);
+  const envName = variableFor(fromEnv, path);
+  if (envName) {
+    const guess = nearest(envName, variableNames(parent, siblings));
+    return `${envName} is not a variable floorwatch reads${guess ? `: did you mean ${guess}?` : ''} (it would set ${path.join('.')}, which does not exist)`;
+  }
+  const guess = nearest(key, siblings);
+  const field = parent.length ? `${parent.join('.')}: ` : '';
+  return `${field}unknown field "${key}"${guess ? `: did you mean "${guess}"?` : ': check the spelling'} [${where(path)}]`;
+}
+
 /** Reads, merges and checks the configuration. Throws ConfigError listing every problem found. */
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
@@ -83,15 +111,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const fromEnv = applyVariables(raw, env);
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => {
-        const envName = variableFor(fromEnv, issue.path);
-        if (envName) return describeIssue(issue, `from ${envName}`);
-        if (!file || !read) return describeIssue(issue, 'from defaults');
-        const line = read.lineOf(issue.path);
-        return describeIssue(issue, line === undefined ? `in ${file}` : `in ${file}, line ${line}`);
-      }),
-    );
+    const where = (path: readonly PropertyKey[]): string => {
+      const line = read?.lineOf(path);
+      return line === undefined ? `in ${file}` : `in ${file}, line ${line}`;
+    };
+    const describe = (issue: z.core.$ZodIssue): string[] => {
+      if (issue.code === 'unrecognized_keys')
+        return issue.keys.map((key) => unknownField([...issue.path, key], fromEnv, where));
+      const envName = variableFor(fromEnv, issue.path);
+      if (envName) return [describeIssue(issue, `from ${envName}`)];
+      return [describeIssue(issue, !file || !read ? 'from defaults' : where(issue.path))];
+    };
+    throw new ConfigError(result.error.issues.flatMap(describe));
   }
   const config = result.data;
   config.data_dir = isAbsolute(config.data_dir) ? config.data_dir : resolve(cwd, config.data_dir);

@@ -54,3 +54,14 @@ export function applyVariables(settings: Record<string, unknown>, env: NodeJS.Pr
 export function variableFor(names: readonly string[], path: readonly PropertyKey[]): string | undefined {
   return names.find((n) => variablePath(n)?.join('.') === path.join('.'));
 }
+
+/**
+ * The variables that would set fields beside this path: the named ones and the
+ * FLOORWATCH_<SECTION>__<FIELD> form of each field the schema allows there.
+ */
+export function variableNames(parent: readonly PropertyKey[], fields: readonly string[]): string[] {
+  return [
+    ...NAMED_VARIABLES.keys(),
+    ...fields.map((f) => `FLOORWATCH_${[...parent, f].map(String).join('__').toUpperCase()}`),
+  ];
+}
