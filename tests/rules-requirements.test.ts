@@ -118,7 +118,7 @@ describe('built-in requirements', () => {
       );
       expect(() =>
         loadConfig({ env: testEnv(dir, { config: { rules: { overrides: { temprature: { for: '5m' } } } } }) }),
-      ).toThrow(/rules.overrides.*unknown field\(s\) "temprature"/);
+      ).toThrow(/rules.overrides: unknown field "temprature": did you mean "temperature"\?/);
       expect(() =>
         loadConfig({
           env: testEnv(dir, { config: { notify: { webhooks: [{ url: 'http://127.0.0.1:9/x', secret: 'short' }] } } }),
@@ -142,12 +142,20 @@ describe('built-in requirements', () => {
       expect(stdout).toMatch(/season: summer \(set in site.season\)/);
       expect(stdout).toMatch(/zone srv \(server_room; occupied now\)/);
       expect(stdout).toMatch(/temperature: rack inlet temperature \(°C\), judged always/);
-      expect(stdout).toMatch(/critical value above 30 °C {2}\[ASHRAE TC 9.9 class A1/);
+      // Each source once where it starts, not on every line it covers.
+      expect(stdout).toMatch(/warning {2}value below 18 °C {2}\[ASHRAE TC 9.9 class A1.*\n {13}for 5 min\n/);
+      expect(stdout).toMatch(/critical value above 30 °C\n {13}for 2 min\n/);
+      expect(stdout).toMatch(/^read from .* on this machine, as a hub started now would apply it/);
       expect(stdout).toMatch(/warning {2}rise over 10 min above or at 2 °C \(J\)/);
       const json = JSON.parse(
         (await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', 'rules', '--json'], { env })).stdout,
       ) as { zones: Array<{ zone: string }> };
       expect(json.zones.map((z) => z.zone)).toEqual(['srv', 'unassigned']);
+      // `--help` after any command shows that command's usage rather than an unknown option.
+      const help = await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', 'devices', 'add', '--help'], {
+        env,
+      });
+      expect(help.stdout).toMatch(/^floorwatch devices import devices\.csv/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -54,7 +54,14 @@ async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  return (await load()).run(args);
+  const command = await load();
+  // `floorwatch <command> --help` as every command line tool answers it; after `--` it is an argument.
+  const own = args.indexOf('--') === -1 ? args : args.slice(0, args.indexOf('--'));
+  if (own.includes('--help') || own.includes('-h')) {
+    process.stdout.write(`${command.summary}\n\n${command.usage}\n`);
+    return 0;
+  }
+  return command.run(args);
 }
 
 main(process.argv.slice(2)).then(

@@ -11,6 +11,9 @@ const usage = `floorwatch rules               every zone's requirements, with th
 floorwatch rules --zone <id>   one zone
 floorwatch rules --json        the same as GET /api/v1/rules
 
+Read from the file FLOORWATCH_CONFIG names (and FLOORWATCH_* variables) on this machine, as a hub
+started now would apply it; the running hub's own rules are at GET /api/v1/rules.
+Each source is named once, at the first number it gives; the numbers after it without one share it.
 Numbers marked (J) are engineering judgement, not a standard: a default to review for the site.
 Change them under rules.overrides (whole site) or zones[].rules (one zone) in floorwatch.yaml.`;
 
@@ -19,8 +22,18 @@ function duration(ms: number): string {
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
 
-function sourced(s: Sourced, unit = ''): string {
-  return `${s.value}${unit}${s.judgement ? ' (J)' : ''}  [${s.source}]`;
+/** Names a source only where it changes: a requirement's numbers mostly share one. */
+function citer(): (source: string) => string {
+  let last: string | undefined;
+  return (source) => {
+    if (source === last) return '';
+    last = source;
+    return `  [${source}]`;
+  };
+}
+
+function sourced(s: Sourced, cite: (source: string) => string, unit = ''): string {
+  return `${s.value}${unit}${s.judgement ? ' (J)' : ''}${cite(s.source)}`;
 }
 
 function over(l: Limit): string {
@@ -37,18 +50,19 @@ function over(l: Limit): string {
 }
 
 function describe(req: Requirement): string {
+  const cite = citer();
   const when = { occupied: 'in opening hours', unoccupied: 'outside opening hours', always: 'always' }[req.applies];
   const lines = [`  ${req.key}: ${req.title} (${unitText(req.unit)}), judged ${when}`];
   for (const l of req.limits) {
     lines.push(
-      `    ${l.severity.padEnd(8)} ${over(l)} ${l.when} ${l.inclusive ? 'or at ' : ''}${sourced(l.threshold, ` ${unitText(req.unit)}`)}`,
+      `    ${l.severity.padEnd(8)} ${over(l)} ${l.when} ${l.inclusive ? 'or at ' : ''}${sourced(l.threshold, cite, ` ${unitText(req.unit)}`)}`,
     );
-    lines.push(`             for ${duration(l.for.value)}  [${l.for.source}]`);
+    lines.push(`             for ${duration(l.for.value)}${cite(l.for.source)}`);
   }
   lines.push(
-    `    clears ${req.hysteresis.value}${req.hysteresis.percent ? ' %' : ` ${unitText(req.unit)}`} inside the limit  [${req.hysteresis.source}]`,
+    `    clears ${req.hysteresis.value}${req.hysteresis.percent ? ' %' : ` ${unitText(req.unit)}`} inside the limit${cite(req.hysteresis.source)}`,
   );
-  lines.push(`    keeps firing ${duration(req.keepFiringFor.value)} after it clears  [${req.keepFiringFor.source}]`);
+  lines.push(`    keeps firing ${duration(req.keepFiringFor.value)} after it clears${cite(req.keepFiringFor.source)}`);
   return lines.join('\n');
 }
 
@@ -74,7 +88,9 @@ export const command: Command = {
       process.stdout.write(`${JSON.stringify({ ...rules, zones }, null, 2)}\n`);
       return 0;
     }
+    const file = process.env.FLOORWATCH_CONFIG;
     const out = [
+      `read from ${file ? file : 'the defaults (no FLOORWATCH_CONFIG)'} on this machine, as a hub started now would apply it; the running hub's own rules: GET /api/v1/rules`,
       `season: ${rules.season} (${rules.seasonFrom === 'calendar' ? 'from the calendar; set site.season to fix it' : 'set in site.season'})`,
     ];
     for (const z of zones) {
@@ -82,13 +98,14 @@ export const command: Command = {
       for (const req of z.requirements) out.push(describe(req));
     }
     const l = rules.liveness;
+    const cite = citer();
     out.push(
       '',
       'every zone:',
-      `  offline   warning after ${sourced(l.silentIntervals)} heartbeat intervals of silence or an MQTT last will; critical after ${duration(l.mainsCriticalMs.value)} [${l.mainsCriticalMs.source}] (battery devices ${duration(l.batteryCriticalMs.value)} [${l.batteryCriticalMs.source}]); recovers after ${sourced(l.freshMessagesToRecover)} fresh messages`,
-      `  stale     a connected device with no value of a metric for ${sourced(l.staleIntervals)} of its intervals`,
-      `  flapping  ${sourced(rules.flapping.changes)} changes in ${duration(rules.flapping.windowMs.value)} → one flapping alert; notices held until ${duration(rules.flapping.quietMs.value)} quiet`,
-      `  hub       storage down after ${duration(rules.hub.storageDownAfterMs)}; storage refusing readings until none for ${duration(rules.hub.storageRejectingClearsAfterMs)}; journal backlog above ${sourced(rules.hub.backlogEntries)}; disk free below ${rules.hub.diskFreeWarningPercent.value} % (warning) / ${rules.hub.diskFreeCriticalPercent.value} % (critical) (J)`,
+      `  offline   warning after ${sourced(l.silentIntervals, cite)} heartbeat intervals of silence or an MQTT last will; critical after ${duration(l.mainsCriticalMs.value)} [${l.mainsCriticalMs.source}] (battery devices ${duration(l.batteryCriticalMs.value)} [${l.batteryCriticalMs.source}]); recovers after ${sourced(l.freshMessagesToRecover, cite)} fresh messages`,
+      `  stale     a connected device with no value of a metric for ${sourced(l.staleIntervals, cite)} of its intervals`,
+      `  flapping  ${sourced(rules.flapping.changes, cite)} changes in ${duration(rules.flapping.windowMs.value)} → one flapping alert; notices held until ${duration(rules.flapping.quietMs.value)} quiet`,
+      `  hub       storage down after ${duration(rules.hub.storageDownAfterMs)}; storage refusing readings until none for ${duration(rules.hub.storageRejectingClearsAfterMs)}; journal backlog above ${sourced(rules.hub.backlogEntries, cite)}; disk free below ${rules.hub.diskFreeWarningPercent.value} % (warning) / ${rules.hub.diskFreeCriticalPercent.value} % (critical) (J)`,
       `  start-up  no offline alert for ${duration(rules.hub.startupGraceMs)} after the hub starts; unacknowledged critical alerts escalate after ${duration(rules.hub.escalateAfterMs)}`,
     );
     process.stdout.write(`${out.join('\n')}\n`);
