@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'floorwatch_process_' });
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'floorwatch_' });
   const registers = [registry];
   return {
     registry,
