@@ -41,6 +41,21 @@ describe('configChanges', () => {
     expect(configHash(applied)).not.toBe(configHash(running));
   });
 
+  it('takes on a floor plan drawn, changed or removed', () => {
+    const drawn = config({
+      zones: [{ id: 'floor-a', type: 'call_floor' }],
+      layout: { width: 20, height: 10, zones: { 'floor-a': { rect: [0, 0, 20, 10] } } },
+    });
+    const plain = config({ zones: [{ id: 'floor-a', type: 'call_floor' }] });
+    expect(configChanges(plain, drawn)).toMatchObject({
+      applied: [expect.stringMatching(/^layout: unset → /)],
+      needsRestart: [],
+    });
+    expect(appliedConfig(plain, drawn).layout).toEqual(drawn.layout);
+    expect(configChanges(drawn, plain).applied).toEqual([expect.stringMatching(/^layout: .* → unset$/)]);
+    expect(appliedConfig(drawn, plain).layout).toBeUndefined();
+  });
+
   it('leaves what needs a restart as it was, naming it without its secrets', () => {
     const next = config({
       ...{ zones: running.zones, devices: running.devices },

@@ -182,6 +182,36 @@ describe('configuration', () => {
     expect(problems({ FLOORWATCH_CONFIG: path })[0]).toMatch(/http.*unknown field.*"prot"/);
   });
 
+  it('refuses a floor plan that draws a zone the file does not list, or a point off the plan', () => {
+    const path = file(
+      'plan.yaml',
+      [
+        'zones:',
+        '  - {id: floor-a}',
+        'layout:',
+        '  width: 20',
+        '  height: 10',
+        '  background: plan.pdf',
+        '  zones:',
+        '    floor-a: {rect: [0, 0, 25, 10]}',
+        '    constructor: {polygon: [[0, 0], [1, 0], [1, 1]]}',
+        '  positions:',
+        '    A-01: [2, 11]',
+        '',
+      ].join('\n'),
+    );
+    expect(problems({ FLOORWATCH_CONFIG: path })).toEqual([
+      expect.stringMatching(/^layout\.background \(found "plan\.pdf"\): must be an image file: \.svg, \.png/),
+      expect.stringMatching(
+        /^layout\.zones\.floor-a \(found \{"rect":\[0,0,25,10\]\}\): zone "floor-a" lies outside the plan \(0–20 × 0–10 m\) \[.*line 8\]$/,
+      ),
+      expect.stringMatching(
+        /^layout\.zones\.constructor .*names zone "constructor", which is not under zones \(known: floor-a\)/,
+      ),
+      expect.stringMatching(/^layout\.positions\.A-01 \(found \[2,11\]\): position "A-01" lies outside the plan/),
+    ]);
+  });
+
   it('names a misspelt field on its own line with the nearest valid name, without the section around it', () => {
     const path = file(
       'typos.yaml',

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.ts';
+import { launchChromium } from '../scripts/browser.ts';
 import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
 
 // Chromium shares two cores with the other test files, the 10,000-device floor among them: the
@@ -65,7 +65,7 @@ describe('the floor page on a first run', () => {
         { qos: 1 },
       );
     const order = async () => {
-      const rows = await page.locator('#devices tr').all();
+      const rows = await page.locator('#devices tbody tr').all();
       return (await Promise.all(rows.map((r) => r.getAttribute('data-device')))).join(' ');
     };
     await expect.poll(order, { timeout: 20_000 }).toBe('hs-a1 hs-a2 hs-a10 t-1');

@@ -3,14 +3,14 @@
 // alerts over the event stream, acknowledges and silences by mouse and by keyboard, shows hostile
 // names and texts as text, fits a phone, and signs in with a token once the hub asks for one.
 // GET /api/v1/zones and the feed's ?access_token= are checked here too, without the browser.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ZoneStatus } from '../hub/api/zones.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
-import { launchChromium } from './support/browser.ts';
+import { launchChromium } from '../scripts/browser.ts';
 import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
 import type { Season } from '../hub/domain/zone.ts';
 
@@ -22,8 +22,32 @@ const LATER = (() => {
   const hour = new Date().getUTCHours();
   return `${hh(hour + 2)}:00-${hh(hour + 3)}:00`;
 })();
+/** An exported floor plan with a script in it: drawn as a picture, it must run nothing. */
+const PLAN_IMAGE = join(tempDir('floorwatch-plan-'), 'floor-3.svg');
+writeFileSync(
+  PLAN_IMAGE,
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 120" onload="window.__pwned=3"><script>window.__pwned=4</script><path d="M0 0H300V120H0Z" fill="none" stroke="#888"/></svg>',
+);
 const CONFIG = {
   site: { name: SITE, season: 'winter', timezone: 'UTC' },
+  layout: {
+    width: 30,
+    height: 12,
+    background: PLAN_IMAGE,
+    zones: {
+      'floor-a': { rect: [0, 0, 18, 12] },
+      'quiet-1': {
+        polygon: [
+          [18, 0],
+          [24, 0],
+          [24, 6],
+          [18, 6],
+        ],
+      },
+      'server-room': { rect: [24, 0, 6, 12] },
+    },
+    positions: { 'A-01': [2, 2], 'A-02': [4, 2], 'SR-1': [27, 6] },
+  },
   zones: [
     { id: 'floor-a', name: 'Floor A — calls', type: 'call_floor' },
     { id: 'quiet-1', name: HOSTILE, type: 'quiet_room', hours: { daily: LATER } },
@@ -33,8 +57,8 @@ const CONFIG = {
     { id: 'env-a1', kind: 'sensor', zone: 'floor-a' },
     { id: 'env-a2', kind: 'sensor', zone: 'floor-a' },
     { id: 'env-q1', kind: 'sensor', zone: 'quiet-1' },
-    { id: 'env-s1', kind: 'sensor', zone: 'server-room' },
-    { id: 'hs-1', kind: 'headset', zone: 'floor-a' },
+    { id: 'env-s1', kind: 'sensor', zone: 'server-room', position: 'SR-1' },
+    { id: 'hs-1', kind: 'headset', zone: 'floor-a', position: 'A-01' },
   ],
 };
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
@@ -180,8 +204,17 @@ describe('the floor page', () => {
     expect(await page.locator('[data-zone="quiet-1"] .zone-meta').textContent()).toMatch(
       /· closed \(set-back rules\)$/,
     );
+    // Devices by zone, each group collapsed until opened, saying how many of its devices are offline.
+    const groups = page.locator('#devices details.device-group');
+    await expect.poll(() => groups.count()).toBe(3);
+    expect(await page.locator('#devices details[open]').count()).toBe(0);
+    expect(await page.locator('#devices tbody tr').count()).toBe(0);
+    expect(await page.locator('[data-group="quiet-1"] summary').textContent()).toBe(`${HOSTILE} · 1 device, 1 offline`);
+    await page.locator('[data-group="floor-a"] summary').click();
+    await page.locator('[data-group="quiet-1"] summary').click();
     await page.locator('#devices tr[data-device="hs-1"]', { hasText: 'online' }).waitFor();
-    expect(await page.locator('#devices tr[data-device="env-q1"]').textContent()).toContain('offline');
+    expect(await page.locator('#devices tr[data-device="hs-1"]').textContent()).toContain('A-01');
+    await page.locator('#devices tr[data-device="env-q1"]', { hasText: 'offline' }).waitFor();
     await page.locator('#live', { hasText: 'Live' }).waitFor();
     // The last hour as a chart over the requirement's bands: the winter call floor warns above 24 °C.
     const chart = page.locator('[data-zone="floor-a"] [data-metric="temperature"] svg.spark');
@@ -301,6 +334,60 @@ describe('the floor page', () => {
     expect(await page.locator('[data-zone="floor-a"] .value').first().isVisible()).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'floor-page-phone.png'), fullPage: true });
     await page.setViewportSize({ width: 1600, height: 1000 });
+  });
+
+  it('draws the floor plan: zones in their tiles’ state, seats in their equipment’s, and opens what is selected', async () => {
+    const plan = page.locator('#plan svg.plan');
+    await plan.waitFor();
+    for (const zone of ['floor-a', 'quiet-1', 'server-room']) {
+      const tile = await page.locator(`#zones .zone[data-zone="${zone}"]`).getAttribute('class');
+      expect(await plan.locator(`[data-plan-zone="${zone}"]`).getAttribute('class')).toBe(
+        `plan-zone ${/compliance-\S+/.exec(tile ?? '')?.[0]}`,
+      );
+    }
+    expect(await plan.locator('[data-plan-zone="server-room"]').getAttribute('class')).toBe(
+      'plan-zone compliance-critical',
+    );
+    expect(await plan.locator('text.plan-label').allTextContents()).toEqual([
+      'Floor A — calls',
+      HOSTILE,
+      'Server room',
+    ]);
+    expect(await plan.locator('[data-plan-position="A-01"]').getAttribute('class')).toBe('plan-position state-ok');
+    expect(await plan.locator('[data-plan-position="A-02"]').getAttribute('class')).toBe('plan-position state-empty');
+    expect(await plan.locator('[data-plan-position="A-01"] title').textContent()).toBe(
+      'A-01: equipment online — hs-1 (headset, ok)',
+    );
+    // The plan image, fetched with the page's token and shown as a picture: its script never runs.
+    expect(await plan.locator('image').getAttribute('href')).toMatch(/^blob:/);
+    const image = await hub.api('/api/v1/layout/background');
+    expect(image.headers.get('content-type')).toBe('image/svg+xml');
+    expect(image.headers.get('content-security-policy')).toMatch(/^default-src 'none'/);
+    const { layout } = await hub.json<{ layout: { positions: Array<{ position: string; state: string }> } }>(
+      '/api/v1/layout',
+    );
+    expect(layout.positions.map((p) => [p.position, p.state])).toEqual([
+      ['A-01', 'ok'],
+      ['A-02', 'empty'],
+      ['SR-1', expect.stringMatching(/^(ok|offline)$/)],
+    ]);
+
+    // A headset at fault turns its seat's dot without a reload of the page.
+    const heartbeat = (status: string) =>
+      device.publishAsync('floorwatch/devices/hs-1/heartbeat', JSON.stringify({ kind: 'headset', status }), { qos: 1 });
+    await heartbeat('fault');
+    await plan.locator('[data-plan-position="A-01"].state-fault').waitFor({ timeout: 10_000 });
+    // Selecting a seat finds its devices; selecting a zone by keyboard brings its tile.
+    await plan.locator('[data-plan-position="A-01"]').click();
+    const found = page.locator('#devices tbody tr');
+    await eventually(async () => (await found.count()) === 1, { what: 'the seat’s devices' });
+    expect(await found.getAttribute('data-device')).toBe('hs-1');
+    await plan.locator('[data-plan-zone="server-room"]').focus();
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate("document.activeElement?.getAttribute('data-zone')")).toBe('server-room');
+    await assertNothingRan();
+    await heartbeat('ok');
+    await page.locator('#device-filter').fill('');
   });
 
   it('takes the feed token as ?access_token= on /api/v1/events only', async () => {

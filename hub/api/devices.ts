@@ -94,6 +94,7 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
           'next is the id to pass as after= for the next page, null on the last; unassigned lists the ids on this page not declared in the configuration.',
         querystring: z.object({
           zone: idParam('zone').optional().describe('only devices in this zone'),
+          unzoned: flagParam('unzoned').optional().describe('only devices in no zone (true)'),
           online: flagParam('online').optional().describe('only devices online (true) or offline (false)'),
           match: textParam('match')
             .max(64, { error: 'match must be at most 64 characters' })
@@ -110,10 +111,11 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
       },
     },
     async (request) => {
-      const { zone, online, match, limit = DEFAULT_PAGE, after } = request.query;
+      const { zone, unzoned, online, match, limit = DEFAULT_PAGE, after } = request.query;
       const page = registry.page(now(), {
         limit,
         ...(zone !== undefined && { zone }),
+        ...(unzoned === 'true' && { zone: null }),
         ...(online !== undefined && { online: online === 'true' }),
         ...(match !== undefined && { match }),
         ...(after !== undefined && { after }),

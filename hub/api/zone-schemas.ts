@@ -44,6 +44,7 @@ export const floorSchema = z
     season: z.enum(SEASONS),
     at: z.number().describe('the moment judged, ms since 1970'),
     devices: deviceCount.describe('every device, in a zone or not'),
+    unzoned: deviceCount.describe('the devices in no zone (GET /api/v1/devices?unzoned=true lists them)'),
     zones: z.array(zoneStatus),
   })
   .describe('the floor now');

@@ -187,6 +187,7 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
       at,
       // Every device, in a zone or not.
       devices: all,
+      unzoned: counts.get('') ?? none,
       zones: await Promise.all(
         zones.map((z) =>
           zoneStatus(

@@ -1,7 +1,7 @@
 // What a new configuration changes against the running one, in the words a reload reports, and
 // which of it the hub can take on while it runs. The site's description (zones, devices, site
 // hours and seasons, rules), who hears of alerts (receivers, routes, webhooks), the silences the file
-// keeps, the limits, ingest's checks and the topic rules are taken on live; what the hub opened at start (listeners, TLS,
+// keeps, the floor plan, the limits, ingest's checks and the topic rules are taken on live; what the hub opened at start (listeners, TLS,
 // storage, data directory, serial ports, bridges, the cluster) and the few settings built into
 // what it opened (below) need a restart and are left as they were. Pure.
 import { createHash } from 'node:crypto';
@@ -18,6 +18,7 @@ export const LIVE_SECTIONS = [
   'ingest',
   'security',
   'silences',
+  'layout',
 ] as const satisfies readonly (keyof Config)[];
 /** Fields of those sections that parts opened at start hold. */
 const RESTART_FIELDS: ReadonlyArray<[section: (typeof LIVE_SECTIONS)[number], field: string]> = [

@@ -126,6 +126,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   const config = result.data;
   config.data_dir = isAbsolute(config.data_dir) ? config.data_dir : resolve(cwd, config.data_dir);
+  if (config.layout?.background !== undefined) config.layout.background = resolve(cwd, config.layout.background);
   const tls = config.security.tls;
   if (tls) {
     tls.cert = resolve(cwd, tls.cert);

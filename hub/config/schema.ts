@@ -5,6 +5,7 @@ import { rulesSection } from './alerting.ts';
 import { checkNotify, notifySection } from './notify.ts';
 import { bridgesSection } from './bridges.ts';
 import { checkCluster, clusterSection } from './cluster.ts';
+import { checkLayout, layoutSection } from './layout.ts';
 import { limitsSection } from './limits.ts';
 import { httpSection, mqttSection } from './listeners.ts';
 import { ingestSection, storageSection } from './readings.ts';
@@ -33,6 +34,8 @@ export const configSchema = z
     zones: z.array(zoneSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     serial: z.array(serialPortSchema).default([]),
+    /** The floor plan the floor page draws: zones as shapes, positions as points. */
+    layout: layoutSection,
     /** Maintenance windows kept in the file; a reload adds, changes and ends them. */
     silences: silencesSection,
   })
@@ -42,6 +45,7 @@ export const configSchema = z
     checkCluster(cfg, ctx);
     checkNotify(cfg.notify, ctx);
     checkSilences(cfg, ctx);
+    checkLayout(cfg, ctx);
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -58,7 +58,8 @@ const SILENT_INTERVALS = 3;
 const SAVE_INTERVAL_MS = 1_000;
 
 export interface DeviceFilter {
-  zone?: string;
+  /** null: devices in no zone. */
+  zone?: string | null;
   online?: boolean;
   /** Text the id, kind, zone or position holds, in any case. */
   match?: string;
@@ -202,6 +203,18 @@ export class DeviceRegistry {
       if (online) count.online++;
     }
     return counts;
+  }
+
+  /** The declared devices at each of these positions (seats, desks, racks), for the floor plan. */
+  atPositions(positions: ReadonlySet<string>, now: number): Map<string, DeviceView[]> {
+    const at = new Map<string, DeviceView[]>();
+    for (const device of this.declared.values()) {
+      if (device.position === undefined || !positions.has(device.position)) continue;
+      let list = at.get(device.position);
+      if (!list) at.set(device.position, (list = []));
+      list.push(this.view(device.id, now));
+    }
+    return at;
   }
 
   /** Every device id, declared or reported, in order. */

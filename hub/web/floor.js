@@ -1,8 +1,11 @@
 // The live floor page: zones, open alerts and devices from the hub's API, kept current by its
 // server-sent events. Every piece of data reaches the page as text (textContent, attributes set
 // one by one), never as HTML: zone names, alert texts and acknowledgements can hold anything.
-// A floor can have thousands of devices: zones show how many of theirs are online, and the device
-// table holds at most DEVICE_ROWS of them, offline ones first, so the page never loads them all.
+// A floor can have thousands of devices: zones show how many of theirs are online, and the devices
+// are listed by zone, each group collapsed until opened and holding at most DEVICE_ROWS of them,
+// offline ones first, so the page never loads them all.
+
+import { colourZones, drawPlan } from './plan.js';
 
 const TOKEN_KEY = 'floorwatch.token';
 const WHO_KEY = 'floorwatch.who';
@@ -57,11 +60,20 @@ const state = {
   zones: [],
   season: '',
   alerts: [],
-  devices: [],
-  deviceTotals: { online: 0, offline: 0 },
+  /** Every device, and those in no zone: how many, and how many online (GET /api/v1/zones). */
+  deviceTotals: { total: 0, online: 0 },
+  unzoned: { total: 0, online: 0 },
+  /** The device groups the visitor opened, and the loaded devices of each (zone id, '' for no zone). */
+  openGroups: new Set(),
+  groups: new Map(),
+  /** What the Find box found, while it holds text. */
+  found: null,
   series: new Map(),
   /** Per zone: the requirements judged now, with their limits, for the charts' bands. */
   rules: new Map(),
+  /** The floor plan from GET /api/v1/layout, or null; its image as an object URL once fetched. */
+  layout: null,
+  planImage: undefined,
   /** Per device in the table: metric → its latest reading, from the API at load and the feed after. */
   latest: new Map(),
   events: undefined,
@@ -118,7 +130,7 @@ function clock(ts) {
 
 class SignInNeeded extends Error {}
 
-async function api(path, init = {}) {
+async function request(path, init = {}) {
   const token = sessionStorage.getItem(TOKEN_KEY);
   const headers = {
     ...(init.body !== undefined && { 'content-type': 'application/json' }),
@@ -126,6 +138,11 @@ async function api(path, init = {}) {
   };
   const response = await fetch(path, { ...init, headers });
   if (response.status === 401) throw new SignInNeeded((await response.json().catch(() => ({}))).message ?? 'sign in');
+  return response;
+}
+
+async function api(path, init = {}) {
+  const response = await request(path, init);
   const body = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new Error(body?.message ?? `${response.status} ${response.statusText}`);
   return body;
@@ -192,7 +209,8 @@ function hourChart(points, metric, u, limits) {
 }
 
 function zoneTile(z) {
-  const tile = el('li', { class: `zone compliance-${z.compliance}`, 'data-zone': z.zone });
+  // Focusable from the plan: selecting a zone there brings its tile to the keyboard.
+  const tile = el('li', { class: `zone compliance-${z.compliance}`, 'data-zone': z.zone, tabindex: '-1' });
   const heading = el('h3', {}, z.name ?? z.zone);
   const open = z.occupancy === 'unoccupied' ? ' · closed (set-back rules)' : ' · open';
   const meta = el(
@@ -274,6 +292,55 @@ function noZones() {
 function renderZones() {
   $('season').textContent = state.season ? `· ${state.season} requirements` : '';
   render($('zones'), state.zones.length === 0 ? [noZones()] : state.zones.map(zoneTile));
+  const plan = $('plan').firstElementChild;
+  if (plan) colourZones(plan, zoneState);
+}
+
+// ---- the floor plan ----
+
+/** A zone as the plan colours it: the state its tile shows. */
+function zoneState(id) {
+  const z = state.zones.find((zone) => zone.zone === id);
+  return { name: z?.name ?? id, compliance: z?.compliance ?? 'no_data' };
+}
+
+function openZone(id) {
+  const tile = [...document.querySelectorAll('#zones .zone')].find((t) => t.dataset.zone === id);
+  if (!tile) return;
+  tile.scrollIntoView({ block: 'nearest' });
+  tile.focus();
+}
+
+/** A position's devices, found as the Find box finds them. */
+function openPosition(position) {
+  $('device-filter').value = position;
+  loadDevices().catch(failed);
+  $('devices-title').scrollIntoView({ block: 'nearest' });
+}
+
+/** The plan image is fetched once a page: it can be megabytes, and it changes only with the file. */
+async function loadPlanImage(background) {
+  if (!background?.url || state.planImage) return;
+  const response = await request(background.url);
+  if (response.ok) state.planImage = URL.createObjectURL(await response.blob());
+}
+
+/** The plan and its positions' equipment states; without layout: in the file, only the tiles. */
+async function loadLayout() {
+  const { layout } = await api('/api/v1/layout');
+  state.layout = layout;
+  $('plan-figure').hidden = !layout;
+  if (!layout) return $('plan').replaceChildren();
+  await loadPlanImage(layout.background);
+  $('plan').replaceChildren(drawPlan(layout, { zoneState, image: state.planImage, openZone, openPosition }));
+  const counts = new Map();
+  for (const p of layout.positions) counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
+  $('plan-caption').textContent = [
+    'Zones coloured by their state against requirements; dots are positions, coloured by their equipment',
+    `(${[...counts].map(([s, n]) => `${count(n)} ${s}`).join(', ') || 'no positions'}).`,
+    'Select a zone or a position to see it below.',
+    layout.background?.problem ? `The plan image is not shown: ${layout.background.problem}.` : '',
+  ].join(' ');
 }
 
 /** Many readings a second on a big floor: the tiles are drawn once per frame at most. */
@@ -297,7 +364,11 @@ async function loadZones() {
   state.season = body.season;
   $('site').textContent = body.site;
   document.title = `${body.site} · the floor`;
+  state.deviceTotals = body.devices;
+  state.unzoned = body.unzoned;
   renderZones();
+  // The device groups' counts are the zones'.
+  renderDevices();
 }
 
 async function loadSeries() {
@@ -450,42 +521,114 @@ async function loadAlerts() {
 
 // ---- devices ----
 
+/** One group per zone with devices, then those in no zone; each says how many of its devices are online. */
+function deviceGroups() {
+  const groups = state.zones
+    .filter((z) => z.devices.total > 0)
+    .map((z) => ({ key: z.zone, name: z.name ?? z.zone, ...z.devices }));
+  if (state.unzoned.total > 0) groups.push({ key: '', name: 'Not in a zone', ...state.unzoned });
+  return groups;
+}
+
+function deviceRow(d) {
+  return el(
+    'tr',
+    { class: d.online ? 'online' : 'offline', 'data-device': d.id },
+    el('th', { scope: 'row' }, d.id),
+    el('td', {}, d.kind ?? '–'),
+    el('td', {}, d.position ?? '–'),
+    el(
+      'td',
+      {},
+      el('span', { class: 'presence' }, d.online ? 'online' : 'offline'),
+      d.status && d.status !== 'ok' ? ` · ${d.status}` : '',
+      d.battery !== null ? ` · battery ${d.battery} %` : '',
+      d.rssi !== null ? ` · signal ${d.rssi} dBm` : '',
+      d.fw !== null ? ` · fw ${d.fw}` : '',
+    ),
+    el('td', {}, latestText(d.id)),
+    el('td', {}, ago(d.lastHeartbeat)),
+  );
+}
+
+function deviceTable(devices) {
+  const head = el(
+    'tr',
+    {},
+    ...['Device', 'Kind', 'Seat', 'State', 'Latest readings', 'Last heartbeat'].map((h) =>
+      el('th', { scope: 'col' }, h),
+    ),
+  );
+  return el(
+    'div',
+    { class: 'table-scroll', tabindex: '0' },
+    el('table', { class: 'devices' }, el('thead', {}, head), el('tbody', {}, ...devices.map(deviceRow))),
+  );
+}
+
+/** A zone's devices, collapsed until opened: 123 rows open at once made the page metres long. */
+function groupBox(group, { open, summary, devices, more }) {
+  const box = el('details', { class: 'device-group', 'data-group': group.key, open });
+  box.append(el('summary', { 'data-focus-key': `group:${group.key}` }, el('strong', {}, group.name), ` · ${summary}`));
+  if (devices) box.append(deviceTable(devices));
+  else if (open) box.append(el('p', { class: 'muted' }, 'Loading…'));
+  if (more) box.append(el('p', { class: 'muted' }, more));
+  box.addEventListener('toggle', () => {
+    if (box.open === state.openGroups.has(group.key)) return;
+    if (box.open) {
+      state.openGroups.add(group.key);
+      loadGroup(group.key).catch(failed);
+    } else state.openGroups.delete(group.key);
+  });
+  return box;
+}
+
+/** "Showing 200 of 3,000 devices, offline ones first", when a group holds more than a page. */
+const showing = (shown, total, what) =>
+  shown < total ? `Showing ${count(shown)} of ${count(total)} ${what}, offline ones first.` : '';
+
 function renderDevices() {
-  const { online, offline } = state.deviceTotals;
   const match = $('device-filter').value.trim();
-  $('device-count').textContent = match
-    ? `(${count(online + offline)} found, ${count(online)} online)`
-    : `(${count(online)} of ${count(online + offline)} online)`;
-  const shown = state.devices.length;
-  $('device-more').textContent =
-    match && shown === 0
-      ? `No device's id, kind, zone or seat holds "${match}".`
-      : shown < online + offline
-        ? `Showing ${count(shown)} of ${count(online + offline)} devices, offline ones first; the zones above count them all.`
-        : '';
-  // Offline first (the API gives them in that order): that is what someone walking the floor goes to look at.
+  const groups = deviceGroups();
+  if (match) {
+    const found = state.found ?? { devices: [], total: 0, online: 0 };
+    $('device-count').textContent = `(${count(found.total)} found, ${count(found.online)} online)`;
+    $('device-more').textContent =
+      found.total === 0
+        ? `No device's id, kind, zone or seat holds "${match}".`
+        : showing(found.devices.length, found.total, 'devices found');
+    // What was found, under the zones it is in, every group open.
+    const byZone = new Map();
+    for (const d of found.devices) byZone.set(d.zone ?? '', [...(byZone.get(d.zone ?? '') ?? []), d]);
+    const named = new Map(groups.map((g) => [g.key, g]));
+    render(
+      $('devices'),
+      [...byZone].map(([key, devices]) =>
+        groupBox(named.get(key) ?? { key, name: key || 'Not in a zone' }, {
+          open: true,
+          summary: `${count(devices.length)} found`,
+          devices,
+        }),
+      ),
+    );
+    return;
+  }
+  const total = state.deviceTotals;
+  $('device-count').textContent = `(${count(total.online)} of ${count(total.total)} online)`;
+  $('device-more').textContent = groups.length === 0 ? 'No device has reported or been declared yet.' : '';
   render(
     $('devices'),
-    state.devices.map((d) =>
-      el(
-        'tr',
-        { class: d.online ? 'online' : 'offline', 'data-device': d.id },
-        el('th', { scope: 'row' }, d.id),
-        el('td', {}, d.kind ?? '–'),
-        el('td', {}, d.zone ?? '–'),
-        el(
-          'td',
-          {},
-          el('span', { class: 'presence' }, d.online ? 'online' : 'offline'),
-          d.status && d.status !== 'ok' ? ` · ${d.status}` : '',
-          d.battery !== null ? ` · battery ${d.battery} %` : '',
-          d.rssi !== null ? ` · signal ${d.rssi} dBm` : '',
-          d.fw !== null ? ` · fw ${d.fw}` : '',
-        ),
-        el('td', {}, latestText(d.id)),
-        el('td', {}, ago(d.lastHeartbeat)),
-      ),
-    ),
+    groups.map((g) => {
+      const loaded = state.groups.get(g.key);
+      const offline = g.total - g.online;
+      return groupBox(g, {
+        // A floor with one group has nothing to choose between: it is open.
+        open: groups.length === 1 || state.openGroups.has(g.key),
+        summary: `${count(g.total)} device${g.total === 1 ? '' : 's'}, ${offline === 0 ? 'all online' : `${count(offline)} offline`}`,
+        devices: loaded?.devices,
+        more: loaded && showing(loaded.devices.length, loaded.total, 'devices'),
+      });
+    }),
   );
 }
 
@@ -509,9 +652,20 @@ function noteLatest(r, u) {
   return true;
 }
 
-/** The latest reading of each metric of the shown devices that have no zone, whose values no tile shows. */
-async function loadUnzoned() {
-  const unzoned = state.devices.filter((d) => d.zone === null && d.metrics.length > 0).slice(0, UNZONED_LOOKUPS);
+/** The devices on show: what Find found, or the open groups'. */
+function shownDevices() {
+  if ($('device-filter').value.trim()) return state.found?.devices ?? [];
+  return [...state.groups]
+    .filter(([key]) => state.openGroups.has(key) || state.groups.size === 1)
+    .flatMap(([, g]) => g.devices);
+}
+
+/** Only the devices shown keep their latest readings, so the page's memory stays bounded; those in no zone get their last known ones, which no tile shows. */
+async function noteShown() {
+  const shown = shownDevices();
+  state.latest = new Map(shown.map((d) => [d.id, state.latest.get(d.id) ?? new Map()]));
+  renderDevices();
+  const unzoned = shown.filter((d) => d.zone === null && d.metrics.length > 0).slice(0, UNZONED_LOOKUPS);
   await Promise.all(
     unzoned.flatMap((d) =>
       d.metrics.slice(0, CHARTS.length + 4).map(async (metric) => {
@@ -522,25 +676,45 @@ async function loadUnzoned() {
       }),
     ),
   );
+  renderDevices();
 }
 
+/** Up to DEVICE_ROWS devices matching the query, offline ones first, each part in the order people number seats (hs-a2 before hs-a10). */
+async function devicePage(query) {
+  const [offline, online] = await Promise.all(
+    [false, true].map((on) =>
+      api(`/api/v1/devices?${new URLSearchParams({ ...query, online: String(on), limit: String(DEVICE_ROWS) })}`),
+    ),
+  );
+  const natural = (a, b) => a.id.localeCompare(b.id, 'en', { numeric: true });
+  return {
+    devices: [...offline.devices.sort(natural), ...online.devices.sort(natural)].slice(0, DEVICE_ROWS),
+    total: offline.total + online.total,
+    online: online.total,
+  };
+}
+
+async function loadGroup(key) {
+  state.groups.set(key, await devicePage(key === '' ? { unzoned: 'true' } : { zone: key }));
+  await noteShown();
+}
+
+/** What Find holds, among all devices; or the groups that are open. */
 async function loadDevices() {
   const match = $('device-filter').value.trim();
-  const [offline, online] = await Promise.all(
-    [false, true].map((on) => {
-      const q = new URLSearchParams({ online: String(on), limit: String(DEVICE_ROWS), ...(match && { match }) });
-      return api(`/api/v1/devices?${q}`);
-    }),
+  if (match) {
+    state.found = await devicePage({ match });
+    return noteShown();
+  }
+  state.found = null;
+  const groups = deviceGroups();
+  const open = groups.filter((g) => groups.length === 1 || state.openGroups.has(g.key)).map((g) => g.key);
+  // Groups closed since are forgotten: their rows would be out of date when opened again.
+  state.groups = new Map([...state.groups].filter(([key]) => open.includes(key)));
+  await Promise.all(
+    open.map(async (key) => state.groups.set(key, await devicePage(key === '' ? { unzoned: 'true' } : { zone: key }))),
   );
-  // As people number seats: hs-a2 before hs-a10.
-  const natural = (a, b) => a.id.localeCompare(b.id, 'en', { numeric: true });
-  state.devices = [...offline.devices.sort(natural), ...online.devices.sort(natural)].slice(0, DEVICE_ROWS);
-  state.deviceTotals = { online: online.total, offline: offline.total };
-  // Only the devices shown keep their latest readings: the page's memory stays bounded.
-  state.latest = new Map(state.devices.map((d) => [d.id, state.latest.get(d.id) ?? new Map()]));
-  renderDevices();
-  await loadUnzoned();
-  renderDevices();
+  await noteShown();
 }
 
 // ---- live ----
@@ -595,6 +769,8 @@ function connect() {
   for (const name of ['heartbeat', 'status']) {
     events.addEventListener(name, () => {
       soon('devices', loadDevices, 1000);
+      // A big plan is a big answer: its seats' states at most every 5 s.
+      if (state.layout) soon('layout', loadLayout, 5000);
       // The zones count their devices online.
       soon('zones', loadZones, 2000);
     });
@@ -625,10 +801,12 @@ function failed(err) {
 
 async function loadAll() {
   await Promise.all([loadRules(), loadZones()]);
-  await Promise.all([loadAlerts(), loadDevices(), loadSeries()]);
+  await Promise.all([loadAlerts(), loadDevices(), loadSeries(), loadLayout()]);
   $('sign-in').hidden = true;
   $('floor').hidden = false;
   $('sign-out').hidden = !sessionStorage.getItem(TOKEN_KEY);
+  // When the first full view was drawn, since the page was opened: what a screenshot waits for, and the page's speed.
+  if (performance.getEntriesByName('floor-loaded').length === 0) performance.mark('floor-loaded');
 }
 
 async function start() {
@@ -659,6 +837,6 @@ setInterval(() => {
 }, 10_000);
 setInterval(() => {
   if (!$('floor').hidden)
-    Promise.all([loadRules().then(loadZones), loadSeries(), loadDevices(), loadAlerts()]).catch(failed);
+    Promise.all([loadRules().then(loadZones), loadSeries(), loadDevices(), loadAlerts(), loadLayout()]).catch(failed);
 }, 60_000);
 void start();
