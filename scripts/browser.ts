@@ -1,5 +1,5 @@
-// Debian's chromium through playwright-core, as every browser test starts it: headless, with a
-// profile of its own, nothing fetched from the network behind the test's back.
+// Debian's chromium through playwright-core, as every browser test and `npm run screenshot` start
+// it: headless, with a profile of its own, nothing fetched from the network behind anyone's back.
 import { chromium, type BrowserContext } from 'playwright-core';
 
 export function launchChromium(

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.ts';
+import { launchChromium } from '../scripts/browser.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
 const CONFIG = {
