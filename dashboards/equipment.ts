@@ -9,8 +9,6 @@ import {
   RowBuilder,
   ThresholdsConfigBuilder,
   ThresholdsMode,
-  VariableRefresh,
-  VariableSort,
   type ValueMap,
   MappingType,
 } from '@grafana/grafana-foundation-sdk/dashboard';
@@ -19,7 +17,16 @@ import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
-import { ALERTS, dataSourceVariable, INFLUX, InfluxQueryBuilder, legend, matchesVariable } from './influxql.ts';
+import {
+  ALERTS,
+  dataSourceVariable,
+  INFLUX,
+  InfluxQueryBuilder,
+  legend,
+  matchesVariable,
+  minutesOfAny,
+  tagVariable,
+} from './influxql.ts';
 
 const IN_ZONE = matchesVariable('zone', 'zone');
 const PRESENCE_RULES = '/^(offline|gateway_offline)$/';
@@ -27,15 +34,7 @@ const EQUIPMENT_RULES = '/^equipment/';
 const AVAILABILITY_BUCKET_MS = 5 * 60_000;
 
 function zoneVariable(): QueryVariableBuilder {
-  return new QueryVariableBuilder('zone')
-    .label('Zone')
-    .datasource(INFLUX)
-    .query(`SHOW TAG VALUES FROM ${ALERTS} WITH KEY = "zone"`)
-    .multi(true)
-    .includeAll(true)
-    .allValue('.*')
-    .refresh(VariableRefresh.OnTimeRangeChanged)
-    .sort(VariableSort.NaturalAsc);
+  return tagVariable('zone', 'Zone', `SHOW TAG VALUES FROM ${ALERTS} WITH KEY = "zone"`);
 }
 
 /** Alerts whose latest transition is not `resolved`: the last event of each alert key. */
@@ -67,7 +66,7 @@ const EVENT_COLOURS: ValueMap = {
 
 export function equipmentHealth(): DashboardBuilder {
   const offlineNow = openAlerts(`"rule" =~ ${PRESENCE_RULES} AND ${IN_ZONE}`, OPEN_COLUMNS);
-  const metrics = [...METRICS.keys()].join('|');
+  const metrics = minutesOfAny([...METRICS.keys()]);
   return new DashboardBuilder('Equipment health')
     .withVariable(dataSourceVariable('influxdb'))
     .uid('floorwatch-equipment')
@@ -173,7 +172,8 @@ export function equipmentHealth(): DashboardBuilder {
         .span(12)
         .withTarget(
           new InfluxQueryBuilder(
-            `SELECT 100 * count("readings") * ${AVAILABILITY_BUCKET_MS} / (\${__to} - \${__from}) AS "availability" FROM (SELECT count("value") AS "readings" FROM /^(${metrics})$/ WHERE ${IN_ZONE} AND $timeFilter GROUP BY time(${AVAILABILITY_BUCKET_MS / 60_000}m), "device") GROUP BY "device"`,
+            // From the minutes, not the raw readings: a range beyond the raw retention still counts.
+            `SELECT 100 * count("minutes") * ${AVAILABILITY_BUCKET_MS} / (\${__to} - \${__from}) AS "availability" FROM (SELECT count("count") AS "minutes" FROM ${metrics} WHERE ${IN_ZONE} AND $timeFilter GROUP BY time(${AVAILABILITY_BUCKET_MS / 60_000}m), "device") GROUP BY "device"`,
           )
             .refId('A')
             .alias('$tag_device $measurement'),

@@ -12,10 +12,7 @@ import {
   AnnotationPanelFilterBuilder,
   AnnotationQueryBuilder,
   DashboardBuilder,
-  QueryVariableBuilder,
   RowBuilder,
-  VariableRefresh,
-  VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
@@ -29,6 +26,7 @@ import {
   legend,
   matchesVariable,
   minutesOf,
+  tagVariable,
 } from './influxql.ts';
 import { describeLimits, thresholds } from './thresholds.ts';
 import type { Limit, Requirement, RequirementKey } from '../hub/domain/requirement.ts';
@@ -53,9 +51,14 @@ interface Plot {
   query(zone: string, req: Requirement | undefined): string;
 }
 
+/** One zone's row, as far as the dashboard's zone and device variables choose it. */
+function chosen(zone: string): string {
+  return `"zone" = '${zone}' AND ${matchesVariable('zone', 'zone')} AND ${matchesVariable('device', 'device')}`;
+}
+
 function mean(metric: string): (zone: string) => string {
   return (zone) =>
-    `SELECT mean("mean_value") FROM ${minutesOf(metric)} WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time($__interval), "device" fill(none)`;
+    `SELECT mean("mean_value") FROM ${minutesOf(metric)} WHERE ${chosen(zone)} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`;
 }
 
 function windowOf(req: Requirement | undefined, kind: 'mean' | 'laeq', fallbackMs: number): number {
@@ -71,12 +74,12 @@ const OFFICE: Plot[] = [
     title: 'CO₂, 1-hour mean',
     // A rolling mean of 1-minute means over the rule's window (the first window of the range stays empty).
     query: (zone, req) =>
-      `SELECT moving_average(mean("mean_value"), ${windowOf(req, 'mean', HOUR) / 60_000}) FROM ${minutesOf('co2')} WHERE "zone" = '${zone}' AND $timeFilter GROUP BY time(1m), "device" fill(none)`,
+      `SELECT moving_average(mean("mean_value"), ${windowOf(req, 'mean', HOUR) / 60_000}) FROM ${minutesOf('co2')} WHERE ${chosen(zone)} AND $timeFilter GROUP BY time(1m), "device" fill(none)`,
   },
   {
     key: 'noise',
     title: 'Noise, LAeq',
-    query: (zone, req) => laeqQuery(`"zone" = '${zone}'`, `${windowOf(req, 'laeq', 15 * 60_000) / 60_000}m`),
+    query: (zone, req) => laeqQuery(chosen(zone), `${windowOf(req, 'laeq', 15 * 60_000) / 60_000}m`),
   },
 ];
 
@@ -114,6 +117,11 @@ function zonesOf(rules: SiteRules): ZoneRules[] {
 export function floorEnvironment(rules: SiteRules, uid: string, title: string): DashboardBuilder {
   const board = new DashboardBuilder(title)
     .withVariable(dataSourceVariable('influxdb'))
+    // Zones and devices as the readings name them; the device list follows the zones chosen.
+    .withVariable(tagVariable('zone', 'Zone', 'SHOW TAG VALUES WITH KEY = "zone"'))
+    .withVariable(
+      tagVariable('device', 'Device', `SHOW TAG VALUES WITH KEY = "device" WHERE ${matchesVariable('zone', 'zone')}`),
+    )
     .uid(uid)
     .tags(['floorwatch', 'environment'])
     .time({ from: 'now-24h', to: 'now' })
@@ -196,17 +204,7 @@ export function noiseExposure(rules: SiteRules): DashboardBuilder {
     .refresh('1m')
     .timezone('browser')
     .readonly()
-    .withVariable(
-      new QueryVariableBuilder('position')
-        .label('Position')
-        .datasource(INFLUX)
-        .query('SHOW TAG VALUES FROM "noise" WITH KEY = "device"')
-        .multi(true)
-        .includeAll(true)
-        .allValue('.*')
-        .refresh(VariableRefresh.OnTimeRangeChanged)
-        .sort(VariableSort.NaturalAsc),
-    );
+    .withVariable(tagVariable('position', 'Position', 'SHOW TAG VALUES FROM "noise" WITH KEY = "device"'));
   let id = 0;
   for (const zone of zonesOf(rules).filter((z) => z.type !== 'server_room')) {
     board.withRow(new RowBuilder(zoneTitle(zone)).id(++id));

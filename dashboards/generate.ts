@@ -5,6 +5,7 @@ import { siteRules } from '../hub/rules/site.ts';
 import { alertsBoard, equipmentHealth } from './equipment.ts';
 import { floorEnvironment, noiseExposure, SEASON_MONTHS } from './floor.ts';
 import { hubInternals } from './hub-internals.ts';
+import { PROVISIONED } from './influxql.ts';
 import { dashboardProvider, datasources } from './provisioning.ts';
 import { SEASONS, type Season } from '../hub/domain/zone.ts';
 
@@ -15,6 +16,47 @@ export interface GeneratedFile {
 }
 
 export const DASHBOARD_DIR = 'grafana/dashboards';
+/** The same dashboards for a site's own Grafana: Dashboards → New → Import asks which data source. */
+export const IMPORT_DIR = 'grafana/import';
+
+const PLUGIN_NAMES = { influxdb: 'InfluxDB', prometheus: 'Prometheus' } as const;
+
+/**
+ * A dashboard as Grafana's "Export for sharing externally" writes one: `__inputs` names each data
+ * source the import asks for, and `${DS_…}` in the file is replaced by the one chosen. Here that is
+ * only the default of the dashboard's data source variable, which every query goes through.
+ */
+function forImport(board: Dashboard): Record<string, unknown> {
+  const isSource = (name: string | undefined): name is keyof typeof PROVISIONED =>
+    name !== undefined && Object.hasOwn(PROVISIONED, name);
+  const variables = board.templating?.list ?? [];
+  const sources = variables.flatMap((v) => (v.type === 'datasource' && isSource(v.name) ? [v.name] : []));
+  const input = (name: keyof typeof PROVISIONED) => `DS_${name.toUpperCase()}`;
+  const panelTypes = [...new Set((board.panels ?? []).map((p) => p.type).filter((t) => t !== 'row'))].sort();
+  return {
+    __inputs: sources.map((name) => ({
+      name: input(name),
+      label: PROVISIONED[name].label,
+      description: `The ${PLUGIN_NAMES[name]} data source ${name === 'influxdb' ? 'the hub writes its readings and alerts to' : 'that scrapes the hub'}`,
+      type: 'datasource',
+      pluginId: name,
+      pluginName: PLUGIN_NAMES[name],
+    })),
+    __requires: [
+      { type: 'grafana', id: 'grafana', name: 'Grafana', version: '10.0.0' },
+      ...sources.map((name) => ({ type: 'datasource', id: name, name: PLUGIN_NAMES[name], version: '1.0.0' })),
+      ...panelTypes.map((t) => ({ type: 'panel', id: t, name: t, version: '' })),
+    ],
+    ...board,
+    templating: {
+      list: variables.map((v) => {
+        if (v.type !== 'datasource' || !isSource(v.name)) return v;
+        const chosen = `\${${input(v.name)}}`;
+        return { ...v, current: { selected: true, text: chosen, value: chosen } };
+      }),
+    },
+  };
+}
 
 /** The rules as the hub applies them in one season. */
 function rulesIn(config: Config, season: Season) {
@@ -42,10 +84,15 @@ export function dashboards(config: Config): Dashboard[] {
 }
 
 export function generate(config: Config): GeneratedFile[] {
+  const boards = dashboards(config);
   return [
-    ...dashboards(config).map((d) => ({
+    ...boards.map((d) => ({
       path: `${DASHBOARD_DIR}/${d.uid ?? 'dashboard'}.json`,
       content: `${JSON.stringify(d, null, 2)}\n`,
+    })),
+    ...boards.map((d) => ({
+      path: `${IMPORT_DIR}/${d.uid ?? 'dashboard'}.json`,
+      content: `${JSON.stringify(forImport(d), null, 2)}\n`,
     })),
     { path: 'grafana/provisioning/datasources/floorwatch.yaml', content: datasources() },
     { path: 'grafana/provisioning/dashboards/floorwatch.yaml', content: dashboardProvider() },

@@ -1,7 +1,12 @@
 // A Grafana query against InfluxDB 1.x in raw InfluxQL. The SDK ships no InfluxDB query type, so
 // this is the query model Grafana's InfluxDB data source saves for a raw query.
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
-import { DatasourceVariableBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   LegendDisplayMode,
   LegendPlacement,
@@ -43,6 +48,11 @@ export const ALERTS = `"${ALERT_HISTORY_POLICY}"."alerts"`;
  */
 export function minutesOf(metric: string): string {
   return `"${LONG_TERM_POLICY}"."${metric}"`;
+}
+
+/** The minutes of any of these metrics, in one query (a measurement regex in the long-term policy). */
+export function minutesOfAny(metrics: readonly string[]): string {
+  return `"${LONG_TERM_POLICY}"./^(${metrics.join('|')})$/`;
 }
 
 /** A legend naming each series (device, reason, …) under a time series panel. */
@@ -99,6 +109,19 @@ export class InfluxQueryBuilder implements Builder<Dataquery> {
     this.internal.resultFormat = 'table';
     return this;
   }
+}
+
+/** A variable of the tag values a query lists: several or all may be chosen, in natural order. */
+export function tagVariable(name: string, label: string, query: string): QueryVariableBuilder {
+  return new QueryVariableBuilder(name)
+    .label(label)
+    .datasource(INFLUX)
+    .query(query)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.NaturalAsc);
 }
 
 /** `"zone" =~ /^$zone$/`: a tag matched against a multi-value template variable (Grafana regex-escapes the values). */

@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError, loadConfig } from '../hub/config/config.ts';
-import { DASHBOARD_DIR, generate } from './generate.ts';
+import { DASHBOARD_DIR, generate, IMPORT_DIR } from './generate.ts';
 
 const here = import.meta.dirname;
 
@@ -12,9 +12,10 @@ try {
   const config = loadConfig({ env: { ...process.env, FLOORWATCH_CONFIG: file } });
   const files = generate(config);
   // Dashboards no longer generated (a season setting changed) must not linger in Grafana.
-  const dashboardDir = join(here, DASHBOARD_DIR);
-  mkdirSync(dashboardDir, { recursive: true });
-  for (const old of readdirSync(dashboardDir)) if (old.endsWith('.json')) rmSync(join(dashboardDir, old));
+  for (const dir of [DASHBOARD_DIR, IMPORT_DIR].map((d) => join(here, d))) {
+    mkdirSync(dir, { recursive: true });
+    for (const old of readdirSync(dir)) if (old.endsWith('.json')) rmSync(join(dir, old));
+  }
   for (const f of files) {
     mkdirSync(dirname(join(here, f.path)), { recursive: true });
     writeFileSync(join(here, f.path), f.content);

@@ -11,7 +11,7 @@ import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
-import { DASHBOARD_DIR, generate } from '../dashboards/generate.ts';
+import { DASHBOARD_DIR, generate, IMPORT_DIR } from '../dashboards/generate.ts';
 import { loadConfig } from '../hub/config/config.ts';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { InfluxStore } from '../hub/store/influx/index.ts';
@@ -80,6 +80,31 @@ describe('generated dashboards', () => {
       onDisk.sort(),
       `dashboards/${DASHBOARD_DIR} holds files the code no longer generates: run npm run dashboards`,
     ).toEqual(generated.sort());
+    expect(readdirSync(join(DASHBOARDS, IMPORT_DIR)).sort()).toEqual(generated.sort());
+  });
+
+  it('import into any Grafana: the data source asked for once, then every query goes to it', () => {
+    for (const d of committed()) {
+      const kind = d.uid === 'floorwatch-hub' ? 'prometheus' : 'influxdb';
+      const text = readFileSync(join(DASHBOARDS, IMPORT_DIR, `${d.uid}.json`), 'utf8');
+      const exported = JSON.parse(text) as Board & { __inputs: Array<Record<string, string>>; __requires: unknown[] };
+      const input = `DS_${kind.toUpperCase()}`;
+      expect(exported.__inputs).toEqual([expect.objectContaining({ name: input, type: 'datasource', pluginId: kind })]);
+      expect(exported.__requires).toEqual(
+        expect.arrayContaining([expect.objectContaining({ type: 'datasource', id: kind })]),
+      );
+      // What Grafana's import does with the data source chosen: each ${DS_…} becomes its uid.
+      const imported = JSON.parse(text.replaceAll(`\${${input}}`, 'site-data-source')) as Board;
+      expect(imported.templating?.list?.[0]?.current).toMatchObject({ value: 'site-data-source' });
+      // Otherwise the dashboard is the provisioned one: its queries go through the variable.
+      const { __inputs, __requires, ...rest } = imported as typeof exported;
+      expect([__inputs, __requires].every(Array.isArray)).toBe(true);
+      expect({ ...rest, templating: { list: rest.templating?.list?.slice(1) } }).toEqual({
+        ...d,
+        templating: { list: d.templating?.list?.slice(1) },
+      });
+      expect(text).not.toContain(`floorwatch-${kind}`);
+    }
   });
 
   it('use the SDK schema version and only panel types the SDK knows', () => {
@@ -278,7 +303,7 @@ describe('on a simulated floor in InfluxDB', () => {
     await hub?.dispose();
   });
 
-  const ALL = { zone: '.*', position: '.*' };
+  const ALL = { zone: '.*', position: '.*', device: '.*' };
 
   it('every InfluxQL panel query returns rows', async () => {
     const empty: string[] = [];
@@ -339,7 +364,8 @@ describe('on a simulated floor in InfluxDB', () => {
       for (const [, type, uid] of refs) expect([type, uid]).toEqual([kind, `\${${kind}}`]);
       for (const v of queried) {
         if (typeof v.query !== 'string') throw new Error(`${d.title} / $${v.name} has no InfluxQL query`);
-        const result = await influxql(interpolate(v.query, {}));
+        // A variable's list follows the variables before it (devices the zones chosen): all of them here.
+        const result = await influxql(interpolate(v.query, ALL));
         expect(result.error, `${d.title} / $${v.name}`).toBeUndefined();
         values.set(
           v.name,
@@ -349,6 +375,18 @@ describe('on a simulated floor in InfluxDB', () => {
     }
     expect(values.get('zone')).toEqual(expect.arrayContaining(['floor-a', 'quiet-1', 'server-room']));
     expect(values.get('position')).toEqual(expect.arrayContaining(['env-a1', 'env-q1']));
+    expect(values.get('device')).toEqual(expect.arrayContaining(['env-a1', 'env-q1', 'env-s1']));
+    // The devices of the zone chosen, and the environment panels follow zone and device.
+    const winter = committed().find((d) => d.uid === 'floorwatch-environment-winter')!;
+    const devices = winter.templating?.list?.find((v) => v.name === 'device')?.query as string;
+    const inQuiet = await influxql(interpolate(devices, { zone: 'quiet-1' }));
+    // One row per measurement that has the tag; Grafana lists each value once.
+    expect(new Set((inQuiet.values as string[][]).map((row) => row[1]))).toEqual(new Set(['env-q1']));
+    const temperature = panelsOf(winter).find((p) => p.title === 'Temperature — floor-a')!;
+    const query = (temperature.targets![0] as Target).query!;
+    expect((await influxql(interpolate(query, { zone: '.*', device: 'env-a1' }))).rows).toBeGreaterThan(0);
+    expect((await influxql(interpolate(query, { zone: '.*', device: 'env-q1' }))).rows).toBe(0);
+    expect((await influxql(interpolate(query, { zone: 'quiet-1', device: '.*' }))).rows).toBe(0);
     // One value chosen: the panels follow it.
     const noise = committed().find((d) => d.uid === 'floorwatch-noise-exposure')!;
     const lex = panelsOf(noise).find((p) => p.title === 'LEX,8h per position — quiet-1')!;
