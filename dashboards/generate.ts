@@ -1,5 +1,5 @@
 // Everything `npm run dashboards` writes, as file contents, from the site's configuration.
-import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { VariableType, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { Config } from '../hub/config/config.ts';
 import { siteRules } from '../hub/rules/site.ts';
 import { alertsBoard, equipmentHealth } from './equipment.ts';
@@ -29,8 +29,8 @@ const PLUGIN_NAMES = { influxdb: 'InfluxDB', prometheus: 'Prometheus' } as const
 function forImport(board: Dashboard): Record<string, unknown> {
   const isSource = (name: string | undefined): name is keyof typeof PROVISIONED =>
     name !== undefined && Object.hasOwn(PROVISIONED, name);
-  const variables = board.templating?.list ?? [];
-  const sources = variables.flatMap((v) => (v.type === 'datasource' && isSource(v.name) ? [v.name] : []));
+  const variables = board.templating.list ?? [];
+  const sources = variables.flatMap((v) => (v.type === VariableType.Datasource && isSource(v.name) ? [v.name] : []));
   const input = (name: keyof typeof PROVISIONED) => `DS_${name.toUpperCase()}`;
   const panelTypes = [...new Set((board.panels ?? []).map((p) => p.type).filter((t) => t !== 'row'))].sort();
   return {
@@ -50,7 +50,7 @@ function forImport(board: Dashboard): Record<string, unknown> {
     ...board,
     templating: {
       list: variables.map((v) => {
-        if (v.type !== 'datasource' || !isSource(v.name)) return v;
+        if (v.type !== VariableType.Datasource || !isSource(v.name)) return v;
         const chosen = `\${${input(v.name)}}`;
         return { ...v, current: { selected: true, text: chosen, value: chosen } };
       }),
