@@ -15,13 +15,23 @@ export async function captureFloorPage(page: Page, url: string, file: string, ti
   await page.goto(url);
   const timeout = { timeout: timeoutMs };
   // Data, not "Connecting…": the first load is done (tiles, charts, plan), the feed is live, a zone
-  // shows a value (or the first-run note shows) and devices are listed. A function, not a string:
-  // the page's CSP allows no eval.
-  await page.waitForFunction(() => performance.getEntriesByName('floor-loaded').length > 0, undefined, timeout);
-  await page.locator('#live', { hasText: /^Live$/ }).waitFor(timeout);
-  const value = page.locator('#zones .zone .value').filter({ hasText: /\d/ });
-  await value.or(page.locator('#no-zones')).first().waitFor(timeout);
-  await page.locator('#devices tr').first().waitFor(timeout);
+  // shows a value (or the first-run note shows) and devices are listed (as zone groups or rows).
+  // A function, not a string: the page's CSP allows no eval.
+  try {
+    await page.waitForFunction(() => performance.getEntriesByName('floor-loaded').length > 0, undefined, timeout);
+    await page.locator('#live', { hasText: /^Live$/ }).waitFor(timeout);
+    const value = page.locator('#zones .zone .value').filter({ hasText: /\d/ });
+    await value.or(page.locator('#no-zones')).first().waitFor(timeout);
+    await page.locator('#devices summary').first().waitFor(timeout);
+  } catch (err) {
+    const says = await page
+      .locator('#live')
+      .textContent({ timeout: 1000 })
+      .catch(() => null);
+    throw new Error(
+      `the floor page at ${url} did not show live data within ${timeoutMs / 1000} s (it says "${says ?? 'nothing'}"): ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
   await page.screenshot({ path: file });
 }
 

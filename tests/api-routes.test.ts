@@ -617,7 +617,7 @@ describe('the API on in-memory parts', () => {
       'GET /api/v1/health': {},
       'GET /metrics': {},
       'GET /api/v1/zones': {},
-      'GET /api/v1/devices': { query: ['zone', 'online', 'match', 'limit', 'after'] },
+      'GET /api/v1/devices': { query: ['zone', 'unzoned', 'online', 'match', 'limit', 'after'] },
       'GET /api/v1/devices/{id}': { path: ['id'] },
       'PUT /api/v1/devices/{id}/calibration/{metric}': { path: ['id', 'metric'], body: true },
       'GET /api/v1/readings': { query: ['device', 'zone', 'metric', 'from', 'to', 'every', 'agg', 'limit'] },
@@ -634,6 +634,8 @@ describe('the API on in-memory parts', () => {
       'POST /api/v1/silences': { body: true },
       'DELETE /api/v1/silences/{id}': { path: ['id'] },
       'GET /api/v1/rules': {},
+      'GET /api/v1/layout': {},
+      'GET /api/v1/layout/background': {},
       'GET /api/v1/reports/shift': { query: ['from', 'to', 'format'] },
       'GET /api/v1/reports/equipment': { query: ['from', 'to', 'format'] },
     };

@@ -245,6 +245,10 @@ describe('SIGHUP', () => {
         .map((z) => z.zone)
         .filter((z) => z !== 'unassigned');
     expect(await rules()).toEqual(['floor-a']);
+    // A hub started from the command line also exports its process's metrics, under the hub's prefix once.
+    const metrics = await (await fetch(`${child.url}/metrics`)).text();
+    expect(metrics).toMatch(/^floorwatch_process_cpu_user_seconds_total /m);
+    expect(metrics).not.toMatch(/floorwatch_process_process_/);
     writeFileSync(
       file,
       readFileSync(file, 'utf8').replace('zones:\n', 'zones:\n  - id: quiet-1\n    type: quiet_room\n'),

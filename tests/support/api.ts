@@ -12,6 +12,7 @@ import { configRoutes } from '../../hub/api/config.ts';
 import { devicesRoutes } from '../../hub/api/devices.ts';
 import { Calibration } from '../../hub/ingest/calibration.ts';
 import { registerDocs } from '../../hub/api/docs.ts';
+import { layoutRoutes } from '../../hub/api/layout.ts';
 import { eventsRoutes } from '../../hub/api/events.ts';
 import { LiveFeed } from '../../hub/feed/live-feed.ts';
 import { gatewaysRoutes } from '../../hub/api/gateways.ts';
@@ -167,6 +168,11 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     rules: site,
     engine: rules.view,
     devices: (at) => registry.counts(at),
+    now: clock.now,
+  });
+  await app.register(layoutRoutes, {
+    plan: () => (config.layout ? { settings: config.layout, background: undefined } : undefined),
+    devicesAt: (positions, at) => registry.atPositions(positions, at),
     now: clock.now,
   });
   await app.register(reportsRoutes, {
