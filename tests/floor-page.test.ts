@@ -328,6 +328,11 @@ describe('the floor page', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'floor-page.png'), fullPage: true });
     // Open alerts above the fold on the wall screen and on the phone.
     expect((await page.locator('#alerts').boundingBox())?.y).toBeLessThan(1000 / 2);
+    // At 1,400 px the device table's last column is on screen, not clipped.
+    await page.setViewportSize({ width: 1400, height: 900 });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(1400);
+    const lastColumn = await page.locator('[data-group="floor-a"] thead th').last().boundingBox();
+    expect((lastColumn?.x ?? Infinity) + (lastColumn?.width ?? 0)).toBeLessThanOrEqual(1400);
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     expect((await page.locator('#alerts').boundingBox())?.y).toBeLessThan(844 / 2);

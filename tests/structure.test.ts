@@ -20,6 +20,8 @@ const LONG_FILES: Record<string, string> = {
   'hub/store/sqlite.ts':
     'the embedded store whole, as InfluxStore answers: schema, writes, queries, minutes, retention',
   'hub/web/floor.js': 'the floor page as one plain ES module, served as it is, with no build step',
+  'tests/dashboards.test.ts':
+    'the generated dashboards, then every query of them against one simulated floor in InfluxDB',
   'tests/floor-page.test.ts': 'the floor page in one browser session against one hub, each step building on the last',
 };
 const MAX_LINES = 400;
