@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 // included.
 const UNIT = [
   'tests/store-beyond-retention.test.ts',
+  'tests/floor-plan.test.ts',
   'tests/compose-lifecycle.test.ts',
   'tests/admission.test.ts',
   'tests/api-routes.test.ts',

@@ -2,9 +2,12 @@
 // equipment state, for the floor page to draw; GET /api/v1/layout/background: the plan image
 // under it. A zone's colour comes from GET /api/v1/zones, the page's other source, so the plan
 // and the tiles never disagree.
+import { readFileSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LayoutSettings } from '../config/layout.ts';
+import { BACKGROUND_TYPES, type LayoutSettings } from '../config/layout.ts';
 import type { DeviceView } from '../devices/registry.ts';
 import { DEVICE_KINDS } from '../domain/reading.ts';
 import { ACCESS_REFUSALS, refusal } from './schemas.ts';
@@ -13,6 +16,38 @@ import { ACCESS_REFUSALS, refusal } from './schemas.ts';
 export interface FloorPlan {
   settings: LayoutSettings;
   background: { bytes: Buffer; type: string } | { problem: string } | undefined;
+}
+
+/** A plan image larger than this is refused: the page fetches it at every load. */
+export const MAX_BACKGROUND_BYTES = 5 * 1024 * 1024;
+
+/**
+ * The plan with its image read now (at start and at each reload). An image that cannot be shown
+ * is said why, in the log and to the page, and the plan is drawn without it.
+ */
+export function readFloorPlan(
+  settings: LayoutSettings | undefined,
+  log: Pick<FastifyBaseLogger, 'warn'>,
+): FloorPlan | undefined {
+  if (!settings) return undefined;
+  const file = settings.background;
+  if (file === undefined) return { settings, background: undefined };
+  let problem: string;
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) problem = `the plan image ${file} is not a file`;
+    else if (stat.size > MAX_BACKGROUND_BYTES)
+      problem = `the plan image ${file} is ${Math.ceil(stat.size / 1024)} KiB, more than the ${MAX_BACKGROUND_BYTES / 1024 / 1024} MiB a page should fetch: export it smaller`;
+    else
+      return {
+        settings,
+        background: { bytes: readFileSync(file), type: BACKGROUND_TYPES.get(extname(file).toLowerCase()) ?? '' },
+      };
+  } catch (err) {
+    problem = `the plan image ${file} cannot be read: ${(err as Error).message}`;
+  }
+  log.warn({ file }, `floor plan drawn without its image: ${problem}`);
+  return { settings, background: { problem } };
 }
 
 const POSITION_STATES = ['ok', 'fault', 'offline', 'empty'] as const;

@@ -1,7 +1,5 @@
 // The HTTP side: the API (behind the access check), the floor page, /docs, /metrics, and MQTT over
 // WebSocket, on one Fastify server.
-import { readFileSync, statSync } from 'node:fs';
-import { extname } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { alertsRoutes } from '../api/alerts.ts';
 import { auditRoutes } from '../api/audit.ts';
@@ -12,7 +10,7 @@ import { eventsRoutes } from '../api/events.ts';
 import { floorPageRoutes } from '../api/floor-page.ts';
 import { gatewaysRoutes } from '../api/gateways.ts';
 import { healthRoutes } from '../api/health.ts';
-import { layoutRoutes, type FloorPlan } from '../api/layout.ts';
+import { layoutRoutes, readFloorPlan } from '../api/layout.ts';
 import { metricsRoutes } from '../api/metrics.ts';
 import { mqttWebSocketRoute } from '../api/mqtt-websocket.ts';
 import { readingsRoutes } from '../api/readings.ts';
@@ -23,7 +21,6 @@ import { outageAwareReads } from '../api/store-outage.ts';
 import { zonesRoutes } from '../api/zones.ts';
 import type { Alerting } from './alerting.ts';
 import type { ConfigReload } from './reload.ts';
-import { BACKGROUND_TYPES, type LayoutSettings } from '../config/layout.ts';
 import { parseShifts } from '../rules/exposure.ts';
 import { installApiAccess } from '../security/api-access.ts';
 import type { SiteSecurity } from './security.ts';
@@ -33,30 +30,6 @@ import type { Mqtt } from './mqtt.ts';
 import type { Storage } from './storage.ts';
 
 export const VERSION = '0.1.0';
-
-/** A plan image larger than this is refused: the page fetches it at every load. */
-const MAX_BACKGROUND_BYTES = 5 * 1024 * 1024;
-
-/** The plan with its image read now; an image that cannot be shown is said why, and the plan is drawn without it. */
-function readPlan(settings: LayoutSettings | undefined, log: FastifyBaseLogger): FloorPlan | undefined {
-  if (!settings) return undefined;
-  const file = settings.background;
-  if (file === undefined) return { settings, background: undefined };
-  let problem: string;
-  try {
-    const bytes = statSync(file).size;
-    if (bytes <= MAX_BACKGROUND_BYTES)
-      return {
-        settings,
-        background: { bytes: readFileSync(file), type: BACKGROUND_TYPES.get(extname(file).toLowerCase()) ?? '' },
-      };
-    problem = `the plan image ${file} is ${Math.round(bytes / 1024)} KiB, more than the ${MAX_BACKGROUND_BYTES / 1024 / 1024} MiB a page should fetch: export it smaller`;
-  } catch (err) {
-    problem = `the plan image ${file} cannot be read: ${(err as Error).message}`;
-  }
-  log.warn({ file }, `floor plan drawn without its image: ${problem}`);
-  return { settings, background: { problem } };
-}
 
 export interface Api {
   port: number;
@@ -85,13 +58,13 @@ export async function openApi(
     https: security.tls ?? null,
   });
   let shifts = parseShifts(config.rules.shifts);
-  let plan = readPlan(config.layout, apiLog);
+  let plan = readFloorPlan(config.layout, apiLog);
   lifecycle.add({
     name: 'api',
     stop: () => app.close(),
     reconfigure: (next) => {
       const nextShifts = parseShifts(next.rules.shifts);
-      const nextPlan = readPlan(next.layout, apiLog);
+      const nextPlan = readFloorPlan(next.layout, apiLog);
       return () => {
         shifts = nextShifts;
         plan = nextPlan;
