@@ -1,5 +1,5 @@
 // The README's picture of the floor page, taken as `npm run screenshot` takes it: the demo floor
-// (sensors-firmware-sim/demo-floor.yaml) run for its first twenty minutes on a real hub, then the
+// (sensors-firmware-sim/demo-floor.yaml) run for its first fifteen minutes on a real hub, then the
 // page in Debian's chromium once it shows data. Written to docs/floor-page.png.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { tempDir } from './support/hub.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const PICTURE = join(ROOT, 'docs', 'floor-page.png');
-const MINUTES = 20;
+const MINUTES = 15;
 
 describe('the README screenshot', () => {
   let run: FloorRun;
