@@ -97,4 +97,11 @@ describe('floorwatch config check', () => {
     expect(calendar.code).toBe(1);
     expect(calendar.stderr).toMatch(/site\.holiday_calendar: cannot read .*missing\.ics/);
   });
+
+  it('shows a command’s usage for --help after it, as for `help <command>`', async () => {
+    const help = await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', 'config', 'check', '--help']);
+    expect(help.stdout).toMatch(/^floorwatch config check/m);
+    const devices = await run(process.execPath, ['--import', 'tsx', 'hub/cli/main.ts', 'devices', 'add', '--help']);
+    expect(devices.stdout).toMatch(/^floorwatch devices import devices\.csv/m);
+  });
 });
