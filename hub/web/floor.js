@@ -5,7 +5,7 @@
 // are listed by zone, each group collapsed until opened and holding at most DEVICE_ROWS of them,
 // offline ones first, so the page never loads them all.
 
-import { colourZones, drawPlan } from './plan.js';
+import { colourZones, COMPLIANCE, drawPlan } from './plan.js';
 
 const TOKEN_KEY = 'floorwatch.token';
 const WHO_KEY = 'floorwatch.who';
@@ -37,12 +37,6 @@ const LABELS = new Map([
   ['fresh_air', 'Fresh air'],
   ['air_speed', 'Air speed'],
   ['dew_point', 'Dew point'],
-]);
-const COMPLIANCE = new Map([
-  ['ok', 'Inside requirements'],
-  ['warning', 'Warning'],
-  ['critical', 'Critical'],
-  ['no_data', 'No recent data'],
 ]);
 const ZONE_TYPES = new Map([
   ['call_floor', 'call floor'],
@@ -694,8 +688,13 @@ async function devicePage(query) {
   };
 }
 
-async function loadGroup(key) {
+/** A group's first page: the zone's devices, or those in no zone ('' ). */
+async function fetchGroup(key) {
   state.groups.set(key, await devicePage(key === '' ? { unzoned: 'true' } : { zone: key }));
+}
+
+async function loadGroup(key) {
+  await fetchGroup(key);
   await noteShown();
 }
 
@@ -711,9 +710,7 @@ async function loadDevices() {
   const open = groups.filter((g) => groups.length === 1 || state.openGroups.has(g.key)).map((g) => g.key);
   // Groups closed since are forgotten: their rows would be out of date when opened again.
   state.groups = new Map([...state.groups].filter(([key]) => open.includes(key)));
-  await Promise.all(
-    open.map(async (key) => state.groups.set(key, await devicePage(key === '' ? { unzoned: 'true' } : { zone: key }))),
-  );
+  await Promise.all(open.map(fetchGroup));
   await noteShown();
 }
 

@@ -4,12 +4,14 @@
 // Every shape and dot can be reached by keyboard and says its state in words (<title>).
 
 const SVG = 'http://www.w3.org/2000/svg';
-const ZONE_WORDS = new Map([
-  ['ok', 'inside requirements'],
-  ['warning', 'warning'],
-  ['critical', 'critical'],
-  ['no_data', 'no recent data'],
+/** A zone's state in words, as its tile's badge and its shape on the plan say it. */
+export const COMPLIANCE = new Map([
+  ['ok', 'Inside requirements'],
+  ['warning', 'Warning'],
+  ['critical', 'Critical'],
+  ['no_data', 'No recent data'],
 ]);
+const zoneWords = ({ name, compliance }) => `${name}: ${COMPLIANCE.get(compliance) ?? compliance}`;
 const POSITION_WORDS = new Map([
   ['ok', 'equipment online'],
   ['fault', 'equipment reports a fault'],
@@ -78,16 +80,16 @@ export function drawPlan(layout, { zoneState, image, openZone, openPosition }) {
   const size = Math.max(layout.width, layout.height) / 60;
   const radius = Math.min(layout.width, layout.height) / 50;
   for (const z of layout.zones) {
-    const { name, compliance } = zoneState(z.zone);
-    const words = `${name}: ${ZONE_WORDS.get(compliance) ?? compliance}`;
-    const attrs = { class: `plan-zone compliance-${compliance}`, 'data-plan-zone': z.zone };
+    const zone = zoneState(z.zone);
+    const words = zoneWords(zone);
+    const attrs = { class: `plan-zone compliance-${zone.compliance}`, 'data-plan-zone': z.zone };
     const drawn = z.rect
       ? shape('rect', { ...attrs, x: z.rect[0], y: z.rect[1], width: z.rect[2], height: z.rect[3] }, words)
       : shape('polygon', { ...attrs, points: z.polygon.map((p) => p.join(',')).join(' ') }, words);
     activate(drawn, words, () => openZone(z.zone));
     const [x, y] = labelAt(z, size);
     const label = shape('text', { class: 'plan-label', x, y, 'font-size': size, 'text-anchor': 'middle' });
-    label.textContent = name;
+    label.textContent = zone.name;
     svg.append(drawn, label);
   }
   for (const p of layout.positions) {
@@ -109,9 +111,9 @@ export function drawPlan(layout, { zoneState, image, openZone, openPosition }) {
 /** Recolours the zones of a drawn plan, as readings and alerts change their state. */
 export function colourZones(svg, zoneState) {
   for (const node of svg.querySelectorAll('.plan-zone')) {
-    const { name, compliance } = zoneState(node.dataset.planZone);
-    const words = `${name}: ${ZONE_WORDS.get(compliance) ?? compliance}`;
-    node.setAttribute('class', `plan-zone compliance-${compliance}`);
+    const zone = zoneState(node.dataset.planZone);
+    const words = zoneWords(zone);
+    node.setAttribute('class', `plan-zone compliance-${zone.compliance}`);
     node.setAttribute('aria-label', words);
     node.querySelector('title').textContent = words;
   }
