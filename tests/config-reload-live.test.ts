@@ -225,4 +225,24 @@ describe('a reload takes on', () => {
     expect(answer.applied).toEqual(['rules.shifts: ["06:00","14:00","22:00"] → ["09:00","21:00"]']);
     expect(await reportFrom()).toBe(Date.UTC(2026, 10, 30, 9));
   });
+
+  it('the floor plan: drawn, its image read again, and taken away', async () => {
+    hub = await startTestHub({ config: SITE });
+    const layout = async () =>
+      (await hub!.json<{ layout: { zones: Array<{ zone: string }> } | null }>('/api/v1/layout')).layout;
+    expect(await layout()).toBeNull();
+    const image = join(hub.dataDir, 'plan.svg');
+    writeFileSync(image, '<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>');
+    const plan = { width: 20, height: 10, background: image, zones: { 'floor-a': { rect: [0, 0, 20, 10] } } };
+    expect((await reload({ ...SITE, layout: plan })).applied).toEqual([expect.stringMatching(/^layout: unset → /)]);
+    expect((await layout())?.zones.map((z) => z.zone)).toEqual(['floor-a']);
+    expect(await (await hub.api('/api/v1/layout/background')).text()).toContain('<rect');
+    // A new image under the same name is read at the next reload, not served from the first read.
+    writeFileSync(image, '<svg xmlns="http://www.w3.org/2000/svg"><circle r="1"/></svg>');
+    await reload({ ...SITE, layout: { ...plan, width: 21 } });
+    expect(await (await hub.api('/api/v1/layout/background')).text()).toContain('<circle');
+    await reload(SITE);
+    expect(await layout()).toBeNull();
+    expect((await hub.api('/api/v1/layout/background')).status).toBe(404);
+  });
 });
