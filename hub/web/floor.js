@@ -60,6 +60,8 @@ const state = {
   /** The device groups the visitor opened, and the loaded devices of each (zone id, '' for no zone). */
   openGroups: new Set(),
   groups: new Map(),
+  /** The device counts the groups were last drawn with. */
+  groupCounts: '',
   /** What the Find box found, while it holds text. */
   found: null,
   series: new Map(),
@@ -361,8 +363,12 @@ async function loadZones() {
   state.deviceTotals = body.devices;
   state.unzoned = body.unzoned;
   renderZones();
-  // The device groups' counts are the zones'.
-  renderDevices();
+  // The device groups' counts are the zones': redrawn when those change, not at every reading's zone reload.
+  const counts = JSON.stringify([body.devices, body.unzoned, deviceGroups()]);
+  if (counts !== state.groupCounts) {
+    state.groupCounts = counts;
+    renderDevices();
+  }
 }
 
 async function loadSeries() {
