@@ -1,13 +1,13 @@
 // The 1-minute aggregates in InfluxDB 1.x: the minutes contract both stores pass, the continuous
 // queries of earlier releases dropped with the minutes they wrote kept and read, and the fields
 // Grafana reads in long_term.
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx/index.ts';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { encodePoint } from '../hub/store/influx/line-protocol.ts';
 import { readingPoint } from '../hub/store/influx/schema.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
-import { influxqlAt } from './support/influxd.ts';
+import { influxqlAt, startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
 const influxUrl = inject('influxUrl');
 const prefix = `fw_min_${process.pid}_${Date.now().toString(36)}`;
@@ -21,18 +21,32 @@ async function continuousQueries(db: string): Promise<string[]> {
   return (body.results[0]?.series?.find((s) => s.name === db)?.values ?? []).map((row) => String(row[0]));
 }
 
+// The contract runs on a server of its own that enforces retention every second, so raw readings
+// past a shortened retention are seen to go by InfluxDB's own expiry.
+let expiring: InfluxdHandle | undefined;
+beforeAll(async () => {
+  expiring = await startInfluxd([['retention', 'check-interval', '"1s"']]);
+});
+afterAll(async () => {
+  await expiring?.dispose();
+});
+
 describeMinutesContract('InfluxStore', () => {
   const db = newDatabase();
+  const url = expiring!.url;
   return {
     open: async ({ now, rawRetentionMs }) =>
-      new InfluxStore({ url: `${influxUrl}/${db}`, now, rawRetention: `${rawRetentionMs}ms` }),
+      new InfluxStore({ url: `${url}/${db}`, now, rawRetention: `${rawRetentionMs}ms` }),
     rawOnly: async (r) => {
       const line = encodePoint(readingPoint(r));
-      const response = await fetch(`${influxUrl}/write?db=${db}&rp=raw&precision=ms`, { method: 'POST', body: line });
+      const response = await fetch(`${url}/write?db=${db}&rp=raw&precision=ms`, { method: 'POST', body: line });
       expect(response.status).toBe(204);
     },
+    expireRaw: async (store) => {
+      await expect.poll(() => store.count({ from: 0, to: Date.now() }), { timeout: 20_000, interval: 250 }).toBe(0);
+    },
     dispose: async () => {
-      await influxql(`DROP DATABASE "${db}"`);
+      await influxqlAt(url, `DROP DATABASE "${db}"`);
     },
   };
 });

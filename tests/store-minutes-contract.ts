@@ -1,8 +1,9 @@
 // The suite both stores' 1-minute aggregates must pass: a day of readings with late arrivals gives
 // the minutes the raw readings give, a restart mid-minute neither loses nor doubles one, a reading
 // hours late still lands in its minute, a device that changes zone within a minute has a part of it
-// in each, and queries over a range the raw retention no longer holds come from the minutes with
-// the same figures. Expected values are computed here.
+// in each, raw readings past their retention are gone while their minutes stay, and queries over a
+// range the raw retention no longer holds come from the minutes with the same figures. Expected
+// values are computed here.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../hub/domain/reading.ts';
 import { touchedMinutes, type MinuteAggregate } from '../hub/store/minutes.ts';
@@ -23,6 +24,11 @@ export interface MinuteStorage {
   open(options: MinuteStoreOptions): Promise<Store>;
   /** Puts a reading among the raw readings alone, as a release before minutes would have. */
   rawOnly(reading: Reading): Promise<void>;
+  /**
+   * Waits until raw readings past the store's raw retention at `now` are gone, by whatever removes
+   * them: the hub's own prune, or the database's expiry.
+   */
+  expireRaw(store: Store, now: number): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -193,6 +199,25 @@ export function describeMinutesContract(name: string, storage: () => MinuteStora
         await store.queryMinutes({ device: 'd1', metric: 'co2', from: minute, to: minute + MINUTE }),
         expectedMinutes([onTime]),
       );
+    });
+
+    it('raw readings past the raw retention are gone while their minutes stay', async () => {
+      // Three days back on the real clock, as a database's own expiry goes by it.
+      const hour = start - 2 * DAY;
+      const readings: Reading[] = [];
+      for (let t = hour; t < hour + HOUR; t += 30_000)
+        readings.push({ device: 'd1', metric: 'temperature', ts: t, value: 20 + ((t / 30_000) % 5), zone: 'z1' });
+      const range = { device: 'd1', metric: 'temperature', from: hour, to: hour + HOUR };
+      const kept = await open({ now: Date.now, rawRetentionMs: 30 * DAY });
+      await stored(kept, readings);
+      expect(await kept.count(range)).toBe(readings.length);
+      await kept.close();
+      stores.splice(stores.indexOf(kept), 1);
+      // The site shortens its raw retention to a day.
+      const store = await open({ now: Date.now, rawRetentionMs: DAY });
+      await opened!.expireRaw(store, Date.now());
+      expect(await store.count(range)).toBe(0);
+      expectSameMinutes(await store.queryMinutes(range), expectedMinutes(readings));
     });
 
     it('a device that changes zone within a minute has a part of the minute in each', async () => {

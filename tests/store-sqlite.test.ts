@@ -38,6 +38,9 @@ describeMinutesContract('SqliteStore', () => {
       );
       db.close();
     },
+    expireRaw: async (store, now) => {
+      await store.prune?.(now);
+    },
     dispose: () => rm(path, { force: true }),
   };
 });
