@@ -4,8 +4,7 @@ import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import { BarGaugeDisplayMode, ReduceDataOptionsBuilder, VizOrientation } from '@grafana/grafana-foundation-sdk/common';
 import {
   AnnotationQueryBuilder,
-  DashboardBuilder,
-  QueryVariableBuilder,
+  type DashboardBuilder,
   RowBuilder,
   ThresholdsConfigBuilder,
   ThresholdsMode,
@@ -19,23 +18,19 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS } from '../hub/domain/reading.ts';
 import {
   ALERTS,
-  dataSourceVariable,
   INFLUX,
+  influxDashboard,
   InfluxQueryBuilder,
   legend,
   matchesVariable,
   minutesOfAny,
-  tagVariable,
+  zoneVariable,
 } from './influxql.ts';
 
 const IN_ZONE = matchesVariable('zone', 'zone');
 const PRESENCE_RULES = '/^(offline|gateway_offline)$/';
 const EQUIPMENT_RULES = '/^equipment/';
 const AVAILABILITY_BUCKET_MS = 5 * 60_000;
-
-function zoneVariable(): QueryVariableBuilder {
-  return tagVariable('zone', 'Zone', `SHOW TAG VALUES FROM ${ALERTS} WITH KEY = "zone"`);
-}
 
 /** Alerts whose latest transition is not `resolved`: the last event of each alert key. */
 function openAlerts(filter: string, columns: string): string {
@@ -67,8 +62,7 @@ const EVENT_COLOURS: ValueMap = {
 export function equipmentHealth(): DashboardBuilder {
   const offlineNow = openAlerts(`"rule" =~ ${PRESENCE_RULES} AND ${IN_ZONE}`, OPEN_COLUMNS);
   const metrics = minutesOfAny([...METRICS.keys()]);
-  return new DashboardBuilder('Equipment health')
-    .withVariable(dataSourceVariable('influxdb'))
+  return influxDashboard('Equipment health')
     .uid('floorwatch-equipment')
     .description(
       'Devices and gateways from their alerts (offline, equipment faults) and from the readings they send. Heartbeats are not stored, so a device that only heartbeats shows here through its alerts.',
@@ -200,8 +194,7 @@ export function equipmentHealth(): DashboardBuilder {
 }
 
 export function alertsBoard(): DashboardBuilder {
-  return new DashboardBuilder('Alerts')
-    .withVariable(dataSourceVariable('influxdb'))
+  return influxDashboard('Alerts')
     .uid('floorwatch-alerts')
     .description('Alerts of the floor and the hub. Acknowledge and silence them in the hub (API or floor page).')
     .tags(['floorwatch', 'alerts'])

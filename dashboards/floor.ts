@@ -11,7 +11,7 @@ import {
 import {
   AnnotationPanelFilterBuilder,
   AnnotationQueryBuilder,
-  DashboardBuilder,
+  type DashboardBuilder,
   RowBuilder,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
@@ -19,14 +19,15 @@ import { METRICS } from '../hub/domain/reading.ts';
 import type { SiteRules, ZoneRules } from '../hub/rules/site.ts';
 import {
   ALERTS,
-  dataSourceVariable,
   INFLUX,
+  influxDashboard,
   InfluxQueryBuilder,
   laeqQuery,
   legend,
   matchesVariable,
   minutesOf,
   tagVariable,
+  zoneVariable,
 } from './influxql.ts';
 import { describeLimits, thresholds } from './thresholds.ts';
 import type { Limit, Requirement, RequirementKey } from '../hub/domain/requirement.ts';
@@ -115,10 +116,9 @@ function zonesOf(rules: SiteRules): ZoneRules[] {
 }
 
 export function floorEnvironment(rules: SiteRules, uid: string, title: string): DashboardBuilder {
-  const board = new DashboardBuilder(title)
-    .withVariable(dataSourceVariable('influxdb'))
+  const board = influxDashboard(title)
     // Zones and devices as the readings name them; the device list follows the zones chosen.
-    .withVariable(tagVariable('zone', 'Zone', 'SHOW TAG VALUES WITH KEY = "zone"'))
+    .withVariable(zoneVariable())
     .withVariable(
       tagVariable('device', 'Device', `SHOW TAG VALUES WITH KEY = "device" WHERE ${matchesVariable('zone', 'zone')}`),
     )
@@ -193,8 +193,7 @@ function gauge(
 }
 
 export function noiseExposure(rules: SiteRules): DashboardBuilder {
-  const board = new DashboardBuilder('Noise exposure')
-    .withVariable(dataSourceVariable('influxdb'))
+  const board = influxDashboard('Noise exposure')
     .uid('floorwatch-noise-exposure')
     .description(
       'Noise per position (device): LAeq, and LEX,8h and daily dose over the selected time range taken as the shift. Select the shift as the time range.',

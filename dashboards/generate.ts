@@ -23,25 +23,37 @@ const PLUGIN_NAMES = { influxdb: 'InfluxDB', prometheus: 'Prometheus' } as const
 
 /**
  * A dashboard as Grafana's "Export for sharing externally" writes one: `__inputs` names each data
- * source the import asks for, and `${DS_…}` in the file is replaced by the one chosen. Here that is
- * only the default of the dashboard's data source variable, which every query goes through.
+ * source the import asks for, and each constant it asks the value of (the database), and
+ * `${DS_…}` / `${VAR_…}` in the file is replaced by the answer. Here that is only the default of
+ * the dashboard's data source variable, which every query goes through, and the constant's value.
  */
 function forImport(board: Dashboard): Record<string, unknown> {
   const isSource = (name: string | undefined): name is keyof typeof PROVISIONED =>
     name !== undefined && Object.hasOwn(PROVISIONED, name);
   const variables = board.templating.list ?? [];
   const sources = variables.flatMap((v) => (v.type === VariableType.Datasource && isSource(v.name) ? [v.name] : []));
+  const constants = variables.filter((v) => v.type === VariableType.Constant);
   const input = (name: keyof typeof PROVISIONED) => `DS_${name.toUpperCase()}`;
+  const constantInput = (name: string) => `VAR_${name.toUpperCase()}`;
   const panelTypes = [...new Set((board.panels ?? []).map((p) => p.type).filter((t) => t !== 'row'))].sort();
   return {
-    __inputs: sources.map((name) => ({
-      name: input(name),
-      label: PROVISIONED[name].label,
-      description: `The ${PLUGIN_NAMES[name]} data source ${name === 'influxdb' ? 'the hub writes its readings and alerts to' : 'that scrapes the hub'}`,
-      type: 'datasource',
-      pluginId: name,
-      pluginName: PLUGIN_NAMES[name],
-    })),
+    __inputs: [
+      ...sources.map((name) => ({
+        name: input(name),
+        label: PROVISIONED[name].label,
+        description: `The ${PLUGIN_NAMES[name]} data source ${name === 'influxdb' ? 'the hub writes its readings and alerts to' : 'that scrapes the hub'}`,
+        type: 'datasource',
+        pluginId: name,
+        pluginName: PLUGIN_NAMES[name],
+      })),
+      ...constants.map((v) => ({
+        name: constantInput(v.name),
+        label: v.label ?? v.name,
+        description: v.description ?? '',
+        type: 'constant',
+        value: v.query,
+      })),
+    ],
     __requires: [
       { type: 'grafana', id: 'grafana', name: 'Grafana', version: '10.0.0' },
       ...sources.map((name) => ({ type: 'datasource', id: name, name: PLUGIN_NAMES[name], version: '1.0.0' })),
@@ -50,6 +62,7 @@ function forImport(board: Dashboard): Record<string, unknown> {
     ...board,
     templating: {
       list: variables.map((v) => {
+        if (v.type === VariableType.Constant) return { ...v, query: `\${${constantInput(v.name)}}` };
         if (v.type !== VariableType.Datasource || !isSource(v.name)) return v;
         const chosen = `\${${input(v.name)}}`;
         return { ...v, current: { selected: true, text: chosen, value: chosen } };

@@ -2,6 +2,8 @@
 // this is the query model Grafana's InfluxDB data source saves for a raw query.
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
 import {
+  ConstantVariableBuilder,
+  DashboardBuilder,
   DatasourceVariableBuilder,
   QueryVariableBuilder,
   VariableRefresh,
@@ -38,8 +40,30 @@ export function dataSourceVariable(kind: keyof typeof PROVISIONED): DatasourceVa
     .current({ selected: true, text: p.name, value: p.uid });
 }
 
+/** The database the hub writes to, as the provisioned data source names it. */
+export const DATABASE = 'floorwatch';
+
+/**
+ * Queries name the database beside the policy ("$database"."long_term"."noise"): InfluxDB 1.x reads
+ * that as written, and InfluxDB 3 reads "database"."policy" from its database "database/policy"
+ * (a policy named without its database it ignores). A constant, asked for at import.
+ */
+export function databaseVariable(): ConstantVariableBuilder {
+  return new ConstantVariableBuilder('database')
+    .label('InfluxDB database')
+    .description('The database the hub writes to (the path of its FLOORWATCH_INFLUX_URL)')
+    .value(DATABASE);
+}
+
+/** A dashboard reading InfluxDB: the data source chosen at its top, and the database its queries name. */
+export function influxDashboard(title: string): DashboardBuilder {
+  return new DashboardBuilder(title).withVariable(dataSourceVariable('influxdb')).withVariable(databaseVariable());
+}
+
+const inPolicy = (policy: string): string => `"$database"."${policy}"`;
+
 /** The alert history measurement, in the retention policy the hub keeps it in (not the default one). */
-export const ALERTS = `"${ALERT_HISTORY_POLICY}"."alerts"`;
+export const ALERTS = `${inPolicy(ALERT_HISTORY_POLICY)}."alerts"`;
 
 /**
  * A metric's 1-minute aggregates, which the hub keeps for the long-term retention: panels read
@@ -47,12 +71,21 @@ export const ALERTS = `"${ALERT_HISTORY_POLICY}"."alerts"`;
  * max_value, count, and mean_energy for decibels).
  */
 export function minutesOf(metric: string): string {
-  return `"${LONG_TERM_POLICY}"."${metric}"`;
+  return `${inPolicy(LONG_TERM_POLICY)}."${metric}"`;
 }
 
 /** The minutes of any of these metrics, in one query (a measurement regex in the long-term policy). */
 export function minutesOfAny(metrics: readonly string[]): string {
-  return `"${LONG_TERM_POLICY}"./^(${metrics.join('|')})$/`;
+  return `${inPolicy(LONG_TERM_POLICY)}./^(${metrics.join('|')})$/`;
+}
+
+/**
+ * The zones the data names. A metaquery names no database or policy: InfluxDB 1.x lists every
+ * policy's, InfluxDB 3 its data source's database (floorwatch/long_term there) and refuses a
+ * qualified name.
+ */
+export function zoneVariable(): QueryVariableBuilder {
+  return tagVariable('zone', 'Zone', 'SHOW TAG VALUES WITH KEY = "zone"');
 }
 
 /** A legend naming each series (device, reason, …) under a time series panel. */

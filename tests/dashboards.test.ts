@@ -3,7 +3,7 @@
 // against a real influxd holding a simulated floor and returns rows.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultDashboard, type Dashboard, type Panel } from '@grafana/grafana-foundation-sdk/dashboard';
+import { defaultDashboard, VariableType, type Dashboard, type Panel } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
@@ -89,12 +89,20 @@ describe('generated dashboards', () => {
       const text = readFileSync(join(DASHBOARDS, IMPORT_DIR, `${d.uid}.json`), 'utf8');
       const exported = JSON.parse(text) as Board & { __inputs: Array<Record<string, string>>; __requires: unknown[] };
       const input = `DS_${kind.toUpperCase()}`;
-      expect(exported.__inputs).toEqual([expect.objectContaining({ name: input, type: 'datasource', pluginId: kind })]);
+      // And the database InfluxDB queries name, asked for with the provisioned one as default.
+      const database = { name: 'VAR_DATABASE', type: 'constant', value: 'floorwatch' };
+      expect(exported.__inputs.map((i) => ({ name: i['name'], type: i['type'], value: i['value'] }))).toEqual([
+        { name: input, type: 'datasource', value: undefined },
+        ...(kind === 'influxdb' ? [database] : []),
+      ]);
+      expect(exported.__inputs[0]).toMatchObject({ pluginId: kind });
       expect(exported.__requires).toEqual(
         expect.arrayContaining([expect.objectContaining({ type: 'datasource', id: kind })]),
       );
       // What Grafana's import does with the data source chosen: each ${DS_…} becomes its uid.
-      const imported = JSON.parse(text.replaceAll(`\${${input}}`, 'site-data-source')) as Board;
+      const imported = JSON.parse(
+        text.replaceAll(`\${${input}}`, 'site-data-source').replaceAll('${VAR_DATABASE}', 'floorwatch'),
+      ) as Board;
       expect(imported.templating?.list?.[0]?.current).toMatchObject({ value: 'site-data-source' });
       // Otherwise the dashboard is the provisioned one: its queries go through the variable.
       const { __inputs, __requires, ...rest } = imported as typeof exported;
@@ -215,6 +223,7 @@ describe('on a simulated floor in InfluxDB', () => {
       .replaceAll('${__from}', String(range.from))
       .replaceAll('${__to}', String(range.to))
       .replaceAll('$__interval', '1m')
+      .replaceAll('$database', database)
       .replace(/\$([a-z]+)/g, (whole, name: string) => variables[name] ?? whole);
     expect(filled, 'every variable is filled in').not.toMatch(/\$[A-Za-z_{]/);
     return filled;
@@ -363,6 +372,10 @@ describe('on a simulated floor in InfluxDB', () => {
       expect(refs).toHaveLength(json.split('"datasource":').length - 1);
       for (const [, type, uid] of refs) expect([type, uid]).toEqual([kind, `\${${kind}}`]);
       for (const v of queried) {
+        if (v.type === VariableType.Constant) {
+          expect([v.name, v.query]).toEqual(['database', 'floorwatch']);
+          continue;
+        }
         if (typeof v.query !== 'string') throw new Error(`${d.title} / $${v.name} has no InfluxQL query`);
         // A variable's list follows the variables before it (devices the zones chosen): all of them here.
         const result = await influxql(interpolate(v.query, ALL));

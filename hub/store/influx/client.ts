@@ -143,12 +143,16 @@ export class InfluxClient {
     return answer.results;
   }
 
-  /** /ping: InfluxDB's version when it answers as InfluxDB does, else its status. */
+  /**
+   * /ping: InfluxDB's version when it answers as InfluxDB does (1.x and 2.x with 204, 3.x with 200
+   * and its version header), else its status.
+   */
   async ping(timeoutMs: number): Promise<{ up: true; version: string } | { up: false; status: number }> {
     const res = await this.send('GET', '/ping', undefined, undefined, timeoutMs);
-    if (res.status !== 204) return { up: false, status: res.status };
     const version = res.headers['x-influxdb-version'];
-    return { up: true, version: typeof version === 'string' ? version : 'unknown version' };
+    const named = typeof version === 'string';
+    if (res.status !== 204 && !(res.status === 200 && named)) return { up: false, status: res.status };
+    return { up: true, version: named ? version : 'unknown version' };
   }
 
   close(): void {
