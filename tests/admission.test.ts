@@ -144,8 +144,11 @@ describe('admission decisions', () => {
   it("stops reading a publisher's stream while the budget is spent, and reads it again once it drains", async () => {
     const { a } = admission();
     const stream = new PassThrough();
-    stream.write(publishes(1, 1));
     a.gate(stream, connection(true));
+    // Six messages in a quarter second: more than a sensor's share.
+    stream.write(publishes(6, 1));
+    expect(readAll(stream)).toEqual(publishes(6, 1));
+    stream.write(publishes(1, 1, 6));
     const pending = a.begin(1000);
     expect(stream.read()).toBeNull();
     expect(a.status().pausedClients).toBe(1);
@@ -157,20 +160,51 @@ describe('admission decisions', () => {
     const readable = new Promise<void>((resolve) => stream.once('readable', () => resolve()));
     a.done(pending);
     await readable;
-    expect(readAll(stream)).toEqual(publishes(1, 1));
+    expect(readAll(stream)).toEqual(publishes(1, 1, 6));
     expect(a.status().pausedClients).toBe(0);
   });
 
+  it("reads a device within a sensor's share while the budget is spent, so its reading is not queued behind a flood", () => {
+    const { a, advance } = admission();
+    const device = new PassThrough();
+    a.gate(device, connection(true));
+    const flooder = new PassThrough();
+    a.gate(flooder, connection(true));
+    flooder.write(publishes(50, 1));
+    expect(readAll(flooder)).toEqual(publishes(50, 1));
+    const spent = a.begin(1000);
+    flooder.write(publishes(1, 1, 50));
+    expect(flooder.read()).toBeNull();
+    // Four readings a quarter second, window after window: read every time.
+    for (let window = 0; window < 3; window++) {
+      device.write(publishes(4, 1, 100 + 4 * window));
+      expect(readAll(device)).toEqual(publishes(4, 1, 100 + 4 * window));
+      advance(250);
+    }
+    // Past the share it waits like any other, and in the window after too.
+    device.write(publishes(6, 1, 200));
+    expect(readAll(device)).toEqual(publishes(6, 1, 200));
+    device.write(publishes(1, 1, 206));
+    expect(device.read()).toBeNull();
+    advance(250);
+    expect(device.read()).toBeNull();
+    expect(a.status().pausedClients).toBe(2);
+    a.done(spent);
+  });
+
   it('stops reading while the rules are twice their limit behind', () => {
-    let behind = 1200;
+    let behind = 0;
     const { a } = admission({ rulesBehind: () => behind });
     const stream = new PassThrough();
-    stream.write(publishes(1, 1));
     a.gate(stream, connection(true));
+    stream.write(publishes(6, 1));
+    expect(readAll(stream)).toEqual(publishes(6, 1));
+    behind = 1200;
+    stream.write(publishes(1, 1, 6));
     expect(stream.read()).toBeNull();
     behind = 0;
     a.close();
-    expect(readAll(stream)).toEqual(publishes(1, 1));
+    expect(readAll(stream)).toEqual(publishes(1, 1, 6));
   });
 });
 

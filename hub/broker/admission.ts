@@ -8,10 +8,11 @@
 //   is worth less than a reading that never came. The share halves while the hub stays
 //   overloaded and grows back while it keeps up; once no client sends past it, nothing is left
 //   out. A device within its share, and every QoS 1 or 2 message, is kept.
-// - Reading stops, for every client that publishes, while the bytes read but not yet journaled
-//   reach `maxPendingBytes`, or the rules fall twice as far behind: the rest stays in the
-//   kernel's socket buffers, and TCP holds the senders back. Paused clients get their turn back
-//   in order, so a device that sends a reading a second is not starved by those flooding beside it.
+// - Reading stops, for every client that publishes more than a sensor's share, while the bytes
+//   read but not yet journaled reach `maxPendingBytes`, or the rules fall twice as far behind: the
+//   rest stays in the kernel's socket buffers, and TCP holds the senders back. Paused clients get
+//   their turn back in order. A device within a sensor's share is read all along, so its readings
+//   are not queued behind the floods held back.
 import type { Duplex } from 'node:stream';
 import { isQos0Publish, PacketScanner } from '../security/packet-scanner.ts';
 
@@ -87,6 +88,8 @@ const WINDOW_MS = 250;
 const PACKETS_PER_READ = 64;
 /** No client's share is less than this many QoS 0 messages a window (20 a second): a sensor's readings always fit. */
 const MIN_SHARE = 5;
+/** MQTT's PUBLISH control packet type. */
+const PUBLISH = 3;
 
 /** One connection's reading: its own packet scanner and its QoS 0 publishes in the current window. */
 interface Reader {
@@ -99,6 +102,9 @@ interface Reader {
   throttledWindow: number;
   /** Since when it has gone past its share in every window. */
   floodingSince: number | undefined;
+  /** Publishes of any QoS it sent in the window `window` counts, and in the one before. */
+  published: number;
+  publishedBefore: number;
 }
 
 export class Admission {
@@ -172,6 +178,8 @@ export class Admission {
       shed: 0,
       throttledWindow: -1,
       floodingSince: undefined,
+      published: 0,
+      publishedBefore: 0,
       // One scanner per connection, at the bottom of its reads: bytes put back (unshift) come again
       // to it alone, so it never sees a byte twice.
       scanner: new PacketScanner((first, length) => {
@@ -179,6 +187,7 @@ export class Admission {
           connection.tooLarge(length);
           return 'close';
         }
+        if (first >> 4 === PUBLISH && this.counted(reader).published++ === 0) this.activeInWindow++;
         if (!isQos0Publish(first) || !this.sheds(reader)) return 'keep';
         if (
           reader.floodingSince !== undefined &&
@@ -194,7 +203,7 @@ export class Admission {
     const read = stream.read.bind(stream);
     stream.read = (size?: number) => {
       const turn = this.turn === stream;
-      if (!turn && publishes() && (this.full() || this.waiting.length > 0)) {
+      if (!turn && publishes() && !this.light(reader) && (this.full() || this.waiting.length > 0)) {
         this.pause(stream);
         return null;
       }
@@ -283,13 +292,29 @@ export class Admission {
     );
   }
 
+  /** The reader, its counts moved on to the current window. */
+  private counted(reader: Reader): Reader {
+    if (reader.window === this.window) return reader;
+    reader.publishedBefore = reader.window === this.window - 1 ? reader.published : 0;
+    reader.window = this.window;
+    reader.count = 0;
+    reader.published = 0;
+    return reader;
+  }
+
+  /**
+   * Sends no more than a sensor's share, in this window and the one before: read whatever the
+   * budget, so a device's QoS 1 reading is not queued behind the floods the budget holds back.
+   * What such clients add is at most a read each beyond their share.
+   */
+  private light(reader: Reader): boolean {
+    this.counted(reader);
+    return reader.published < MIN_SHARE && reader.publishedBefore < MIN_SHARE;
+  }
+
   /** Counts a QoS 0 publish of this client; true when it goes past the client's share. Windows roll per read, not per packet. */
   private sheds(reader: Reader): boolean {
-    if (reader.window !== this.window) {
-      reader.window = this.window;
-      reader.count = 0;
-      this.activeInWindow++;
-    }
+    this.counted(reader);
     reader.count++;
     if (this.share === undefined || reader.count <= this.share) return false;
     this.overShareInWindow = true;
