@@ -320,6 +320,7 @@ describe('the API on in-memory parts', () => {
       ],
       ['/api/v1/devices?online=yes', 'online="yes" must be true or false'],
       ['/api/v1/devices?limit=5001', 'limit="5001" must be a whole number from 1 to 5000'],
+      ['/api/v1/devices?zone=floor-a&unzoned=true', 'give zone or unzoned=true, not both'],
       ['/api/v1/devices/-x', 'id="-x" must start with a letter or digit'],
       ['/api/v1/alerts?state=open', 'state="open" is not one of pending, firing, resolved'],
       ['/api/v1/alerts/1e3', 'alert id "1e3" must be a whole number'],

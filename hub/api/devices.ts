@@ -92,21 +92,30 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
         description:
           'Answers {devices, total, next, unassigned}: devices is one page in id order; total counts the devices matching the filters on all pages; ' +
           'next is the id to pass as after= for the next page, null on the last; unassigned lists the ids on this page not declared in the configuration.',
-        querystring: z.object({
-          zone: idParam('zone').optional().describe('only devices in this zone'),
-          unzoned: flagParam('unzoned').optional().describe('only devices in no zone (true)'),
-          online: flagParam('online').optional().describe('only devices online (true) or offline (false)'),
-          match: textParam('match')
-            .max(64, { error: 'match must be at most 64 characters' })
-            .optional()
-            .describe('only devices whose id, kind, zone or position holds this text, in any case'),
-          limit: limitParam('limit', MAX_PAGE)
-            .optional()
-            .describe(`devices per page, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
-          after: idParam('after')
-            .optional()
-            .describe("a device id: the page starts after it (the previous answer's next)"),
-        }),
+        querystring: z
+          .object({
+            zone: idParam('zone').optional().describe('only devices in this zone'),
+            unzoned: flagParam('unzoned').optional().describe('only devices in no zone (true)'),
+            online: flagParam('online').optional().describe('only devices online (true) or offline (false)'),
+            match: textParam('match')
+              .max(64, { error: 'match must be at most 64 characters' })
+              .optional()
+              .describe('only devices whose id, kind, zone or position holds this text, in any case'),
+            limit: limitParam('limit', MAX_PAGE)
+              .optional()
+              .describe(`devices per page, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
+            after: idParam('after')
+              .optional()
+              .describe("a device id: the page starts after it (the previous answer's next)"),
+          })
+          // Said even when another parameter is wrong too: a zone's devices are never in no zone.
+          .superRefine(
+            (q, ctx) => {
+              if (q.zone !== undefined && q.unzoned === 'true')
+                ctx.addIssue({ code: 'custom', message: 'give zone or unzoned=true, not both' });
+            },
+            { when: () => true },
+          ),
         response: { 200: devicePage, 400: BAD_REQUEST, ...ACCESS_REFUSALS },
       },
     },
