@@ -88,8 +88,7 @@ const WINDOW_MS = 250;
 const PACKETS_PER_READ = 64;
 /** No client's share is less than this many QoS 0 messages a window (20 a second): a sensor's readings always fit. */
 const MIN_SHARE = 5;
-/** MQTT's PUBLISH control packet type. */
-const PUBLISH = 3;
+const PUBLISH = 3; // MQTT's control packet type
 
 /** One connection's reading: its own packet scanner and its QoS 0 publishes in the current window. */
 interface Reader {
@@ -302,11 +301,7 @@ export class Admission {
     return reader;
   }
 
-  /**
-   * Sends no more than a sensor's share, in this window and the one before: read whatever the
-   * budget, so a device's QoS 1 reading is not queued behind the floods the budget holds back.
-   * What such clients add is at most a read each beyond their share.
-   */
+  /** Within a sensor's share, now and in the window before: read whatever the budget (at most a read past it). */
   private light(reader: Reader): boolean {
     this.counted(reader);
     return reader.published < MIN_SHARE && reader.publishedBefore < MIN_SHARE;
