@@ -189,6 +189,21 @@ describe('admission decisions', () => {
     advance(250);
     expect(device.read()).toBeNull();
     expect(a.status().pausedClients).toBe(2);
+    // Few messages but large ones are no sensor's readings either.
+    const large = new PassThrough();
+    a.gate(large, connection(true));
+    const big = (n: number) =>
+      publishPacket({
+        topic: 'floorwatch/devices/l/telemetry',
+        payload: `{"note":"${'x'.repeat(9000)}"}`,
+        qos: 1,
+        id: n,
+      });
+    large.write(Buffer.concat([big(1), big(2)]));
+    expect(readAll(large)).toEqual(Buffer.concat([big(1), big(2)]));
+    large.write(big(3));
+    expect(large.read()).toBeNull();
+    expect(a.status().pausedClients).toBe(3);
     a.done(spent);
   });
 

@@ -1,18 +1,15 @@
 // How much the hub takes in, so that under a flood it stays on time rather than buffering. Two
 // levers, both driven by what the hub measures of itself:
-// - Once the hub is overloaded — messages wait longer than `maxDelayMs` for the journal, or the
-//   rules are further behind the journal than `maxRulesBehindMs` — each client gets a share of
-//   QoS 0 publishes per quarter second, and those past it are left out as their bytes are read,
-//   before the broker parses them, and counted: a QoS 0 sender accepted that a message can be
-//   lost, the broker drains a flood at the speed of skipping bytes, and an alert that comes late
-//   is worth less than a reading that never came. The share halves while the hub stays
-//   overloaded and grows back while it keeps up; once no client sends past it, nothing is left
-//   out. A device within its share, and every QoS 1 or 2 message, is kept.
-// - Reading stops, for every client that publishes more than a sensor's share, while the bytes
-//   read but not yet journaled reach `maxPendingBytes`, or the rules fall twice as far behind: the
-//   rest stays in the kernel's socket buffers, and TCP holds the senders back. Paused clients get
-//   their turn back in order. A device within a sensor's share is read all along, so its readings
-//   are not queued behind the floods held back.
+// - Once the hub is overloaded (messages wait longer than `maxDelayMs` for the journal, or the
+//   rules are more than `maxRulesBehindMs` behind it) each client gets a share of QoS 0 publishes
+//   per quarter second; those past it are left out as their bytes are read, before the broker
+//   parses them, and counted. A QoS 0 sender accepted loss, skipping bytes is cheap, and a late
+//   alert is worth less than a reading that never came. The share halves while the hub stays
+//   overloaded and grows back while it keeps up. Every QoS 1 or 2 message is kept.
+// - While the bytes read but not yet journaled reach `maxPendingBytes`, or the rules fall twice
+//   as far behind, clients publishing past a sensor's share are not read: the rest waits in the
+//   kernel, and TCP holds the senders back. They get their turn back in order. A device within a
+//   sensor's share is read all along: its readings are not queued behind the floods held back.
 import type { Duplex } from 'node:stream';
 import { isQos0Publish, PacketScanner } from '../security/packet-scanner.ts';
 
@@ -89,6 +86,7 @@ const PACKETS_PER_READ = 64;
 /** No client's share is less than this many QoS 0 messages a window (20 a second): a sensor's readings always fit. */
 const MIN_SHARE = 5;
 const PUBLISH = 3; // MQTT's control packet type
+const LIGHT_BYTES = 16 * 1024; // a window within a sensor's share: a few readings, not large messages
 
 /** One connection's reading: its own packet scanner and its QoS 0 publishes in the current window. */
 interface Reader {
@@ -101,9 +99,9 @@ interface Reader {
   throttledWindow: number;
   /** Since when it has gone past its share in every window. */
   floodingSince: number | undefined;
-  /** Publishes of any QoS it sent in the window `window` counts, and in the one before. */
-  published: number;
-  publishedBefore: number;
+  /** Publishes of any QoS, and their bytes, in the window `window` counts and in the one before. */
+  sent: { publishes: number; bytes: number };
+  sentBefore: { publishes: number; bytes: number };
 }
 
 export class Admission {
@@ -177,8 +175,8 @@ export class Admission {
       shed: 0,
       throttledWindow: -1,
       floodingSince: undefined,
-      published: 0,
-      publishedBefore: 0,
+      sent: { publishes: 0, bytes: 0 },
+      sentBefore: { publishes: 0, bytes: 0 },
       // One scanner per connection, at the bottom of its reads: bytes put back (unshift) come again
       // to it alone, so it never sees a byte twice.
       scanner: new PacketScanner((first, length) => {
@@ -186,7 +184,11 @@ export class Admission {
           connection.tooLarge(length);
           return 'close';
         }
-        if (first >> 4 === PUBLISH && this.counted(reader).published++ === 0) this.activeInWindow++;
+        if (first >> 4 === PUBLISH) {
+          const { sent } = this.counted(reader);
+          if (sent.publishes++ === 0) this.activeInWindow++;
+          sent.bytes += length;
+        }
         if (!isQos0Publish(first) || !this.sheds(reader)) return 'keep';
         if (
           reader.floodingSince !== undefined &&
@@ -294,17 +296,14 @@ export class Admission {
   /** The reader, its counts moved on to the current window. */
   private counted(reader: Reader): Reader {
     if (reader.window === this.window) return reader;
-    reader.publishedBefore = reader.window === this.window - 1 ? reader.published : 0;
-    reader.window = this.window;
-    reader.count = 0;
-    reader.published = 0;
-    return reader;
+    reader.sentBefore = reader.window === this.window - 1 ? reader.sent : { publishes: 0, bytes: 0 };
+    return Object.assign(reader, { window: this.window, count: 0, sent: { publishes: 0, bytes: 0 } });
   }
 
   /** Within a sensor's share, now and in the window before: read whatever the budget (at most a read past it). */
   private light(reader: Reader): boolean {
-    this.counted(reader);
-    return reader.published < MIN_SHARE && reader.publishedBefore < MIN_SHARE;
+    const { sent, sentBefore } = this.counted(reader);
+    return [sent, sentBefore].every((w) => w.publishes < MIN_SHARE && w.bytes < LIGHT_BYTES);
   }
 
   /** Counts a QoS 0 publish of this client; true when it goes past the client's share. Windows roll per read, not per packet. */
