@@ -28,6 +28,7 @@ function settings(over: Partial<RuleSettings> = {}): RuleSettings {
     startupGraceMs: 0,
     escalateAfterMs: 15 * MINUTE,
     storageDownAfterMs: MINUTE,
+    notifyFailingAfterMs: 10 * MINUTE,
     storageRejectingClearsAfterMs: 5 * MINUTE,
     shifts: ['06:00', '14:00', '22:00'],
     acousticShockLevel: 105,
@@ -210,7 +211,13 @@ describe('step, one observation type at a time', () => {
     };
     expect(
       life.step(state, { type: 'hub', hub: down }, T0 + 30 * SECOND).events.map((e) => `${e.key} ${e.state}`),
-    ).toEqual(['storage_down.hub ok', 'storage_rejecting.hub ok', 'journal.hub ok', 'disk_space.hub firing']);
+    ).toEqual([
+      'storage_down.hub ok',
+      'storage_rejecting.hub ok',
+      'journal.hub ok',
+      'disk_space.hub firing',
+      'notify_failing.hub ok',
+    ]);
     const later = life.step(state, { type: 'hub', hub: down }, T0 + MINUTE).events;
     expect(later.find((e) => e.key === 'storage_down.hub')).toMatchObject({
       state: 'firing',
@@ -223,6 +230,36 @@ describe('step, one observation type at a time', () => {
       summary: 'the data disk is nearly full: 1 % free',
     });
     expect(state.devices.size).toBe(0);
+  });
+
+  it('notifications failing: once a target has failed for notify_failing_after, one alert naming each, resolved once none fails', () => {
+    const life = new Lifecycle(settings(), T0);
+    const state = empty();
+    const failing = (at: number, ...targets: string[]) => {
+      const hub = {
+        ...healthy,
+        notifyFailing: targets.map((target, i) => ({
+          target,
+          since: T0 + i * MINUTE,
+          error: 'the receiver answered 410',
+          waiting: 3 + i,
+        })),
+      };
+      return life.step(state, { type: 'hub', hub }, at).events.find((e) => e.key === 'notify_failing.hub');
+    };
+    expect(failing(T0 + 9 * MINUTE, 'slack-floor')).toMatchObject({ state: 'ok' });
+    expect(failing(T0 + 10 * MINUTE, 'slack-floor', 'constructor')).toMatchObject({
+      state: 'firing',
+      severity: 'warning',
+      zone: 'hub',
+      summary:
+        'alert notifications are not getting through: slack-floor has failed for 10 min (the receiver answered 410), 3 waiting; they are kept and retried, and every other way of hearing of alerts still works',
+    });
+    // A second target past the delay joins the same alert.
+    const both = failing(T0 + 11 * MINUTE, 'slack-floor', 'constructor');
+    expect(both?.state).toBe('firing');
+    expect(both?.summary).toContain('; constructor has failed for 10 min (the receiver answered 410), 4 waiting;');
+    expect(failing(T0 + 12 * MINUTE)).toMatchObject({ state: 'ok' });
   });
 });
 

@@ -171,6 +171,7 @@ export const siteRules = schemaOf<SiteRules>()(
       diskFreeWarningPercent: sourced,
       diskFreeCriticalPercent: sourced,
       storageDownAfterMs: z.number(),
+      notifyFailingAfterMs: z.number(),
       storageRejectingClearsAfterMs: z.number(),
       startupGraceMs: z.number(),
       escalateAfterMs: z.number(),

@@ -16,7 +16,7 @@ import { RuleEngine, type AlertSink, type HubStatus } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
 import { effectiveRules, ruleSettings, type SiteRules } from '../rules/site.ts';
 import type { Store } from '../store/store.ts';
-import { Notifier, historyTarget, type NotifierOptions } from '../notify/notifier.ts';
+import { Notifier, STORE_TARGET, historyTarget, type NotifierOptions } from '../notify/notifier.ts';
 import { Outbox, type OutboxTarget, type Timers } from '../notify/outbox.ts';
 import { webhookTarget } from '../notify/webhook.ts';
 import { receiverTarget } from '../notify/receivers.ts';
@@ -212,6 +212,8 @@ export function rulesOnLedger(
           ? {
               ...options.hubStatus(),
               ...(diskFreePercent !== undefined && { diskFreePercent }),
+              // The store's own failures are storage_down's.
+              notifyFailing: outbox.failing().filter((f) => f.target !== STORE_TARGET),
               ...hubExtras?.(),
             }
           : undefined,

@@ -31,6 +31,8 @@ export const rulesSection = z
     escalate_after: duration.default('15m'),
     /** Storage is reported down once its writes have failed this long. */
     storage_down_after: duration.default('1m'),
+    /** A webhook, receiver or bridge is reported failing once deliveries to it have failed this long. */
+    notify_failing_after: duration.default('10m'),
     /**
      * Alerts come first: while the rules are this far behind the journal, QoS 0 readings are
      * shed; at twice it, the hub stops reading from publishing clients until they catch up.

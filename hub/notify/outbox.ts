@@ -1,7 +1,7 @@
-// The durable outbox: notifications waiting for a webhook receiver or for the store's alert
-// history, in the alert state's own database. A row is written in the same transaction as the
-// alert transition that produced it and deleted only once its target took it, so a receiver that
-// is down for an hour gets everything, in order, when it is back; retries back off exponentially.
+// The durable outbox: notifications waiting for a receiver or the store's alert history, in the
+// alert state's database. A row is written in the transaction of the alert transition that made it
+// and deleted once its target took it: a receiver down for an hour gets everything, in order, when
+// back; retries back off exponentially, and `failing()` says who has been failing since when.
 // A notification the target refuses for good (a 400 from a webhook, alert history the store
 // cannot hold) must not hold back every one after it: it is found by delivering one at a time,
 // and after a few attempts set aside (recorded, logged) so the rest flow.
@@ -28,6 +28,7 @@ export const realTimers: Timers = {
 export interface OutboxTarget {
   /** Stable name, stored with each row: 'store', or 'webhook <url>'. */
   name: string;
+  label?: string; // how alerts name it, when the name holds what not everyone may read
   /** Most rows handed over at once. */
   batch: number;
   /**
@@ -100,6 +101,7 @@ interface Lane {
   singles: number;
   /** The row refused for good, and how many times alone. */
   refused?: { id: number; attempts: number };
+  failing?: { since: number; error: string }; // until a delivery gets through
 }
 
 export class Outbox {
@@ -223,6 +225,13 @@ export class Outbox {
     });
   }
 
+  /** The targets whose deliveries fail now: since when, the last reason, and how many notifications wait. */
+  failing(): Array<{ target: string; since: number; error: string; waiting: number }> {
+    return [...this.lanes.values()].flatMap(({ target, failing }) =>
+      failing ? [{ target: target.label ?? target.name, ...failing, waiting: this.waiting(target.name) }] : [],
+    );
+  }
+
   waiting(target?: string): number {
     const row = (
       target === undefined
@@ -263,6 +272,7 @@ export class Outbox {
         delete lane.sending;
         if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
         lane.failures += 1;
+        lane.failing = { since: lane.failing?.since ?? this.options.now(), error: (err as Error).message };
         const wait = backoffMs(lane.failures, { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs });
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
@@ -290,6 +300,7 @@ export class Outbox {
           `alert notifications reach ${target.name} again; sending what waited`,
         );
       lane.failures = 0;
+      delete lane.failing;
       lane.singles = Math.max(0, lane.singles - 1);
       delete lane.refused;
     }

@@ -61,6 +61,8 @@ export function webhookTarget(
 ): OutboxTarget {
   return {
     name,
+    // A webhook's path is often its secret (Slack's, Teams'): alerts name its server only.
+    label: `webhook ${new URL(hook.url).origin}`,
     batch: 1,
     async deliver(rows) {
       // One POST per notice, grouped or not: a machine receiver dedupes and groups for itself.

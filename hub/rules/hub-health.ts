@@ -24,6 +24,15 @@ export interface HubStatus {
   node?: string;
   /** In a cluster: why this hub cannot act with the others (Redis unreachable long enough), if so. */
   clusterProblem?: string;
+  /** The webhooks, receivers and bridges whose deliveries fail now: since when, why, and what waits. */
+  notifyFailing?: readonly NotifyFailing[];
+}
+
+export interface NotifyFailing {
+  target: string;
+  since: number;
+  error: string;
+  waiting: number;
 }
 
 const HUB = 'hub';
@@ -77,6 +86,19 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
           ? 'warning'
           : undefined;
   hubFinding('disk_space', disk, `the data disk is nearly full: ${tenths(free ?? 0)} % free`);
+
+  // One alert for all of them: it goes out through the others, and a removed target takes its part with it.
+  const failing = (hub.notifyFailing ?? []).filter((f) => now - f.since >= settings.notifyFailingAfterMs);
+  hubFinding(
+    'notify_failing',
+    failing.length > 0 ? 'warning' : undefined,
+    `alert notifications are not getting through: ${failing
+      .map(
+        (f) =>
+          `${f.target} has failed for ${Math.round((now - f.since) / 60_000)} min (${f.error}), ${f.waiting} waiting`,
+      )
+      .join('; ')}; they are kept and retried, and every other way of hearing of alerts still works`,
+  );
 
   if (hub.node !== undefined)
     hubFinding(

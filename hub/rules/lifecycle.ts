@@ -34,6 +34,8 @@ export interface RuleSettings {
   startupGraceMs: number;
   escalateAfterMs: number;
   storageDownAfterMs: number;
+  /** notify_failing fires once deliveries to a target have failed this long. */
+  notifyFailingAfterMs: number;
   /** storage_rejecting resolves once the store has refused nothing for this long. */
   storageRejectingClearsAfterMs: number;
   /** Shift start times, "HH:MM" local time. */

@@ -91,6 +91,7 @@ export function ruleSettings(config: Config): RuleSettings {
     startupGraceMs: ms(config.rules.startup_grace),
     escalateAfterMs: ms(config.rules.escalate_after),
     storageDownAfterMs: ms(config.rules.storage_down_after),
+    notifyFailingAfterMs: ms(config.rules.notify_failing_after),
     storageRejectingClearsAfterMs: ms(config.rules.storage_rejecting_clears_after),
     shifts: config.rules.shifts,
     acousticShockLevel: config.rules.acoustic_shock_level,
@@ -117,6 +118,7 @@ export interface SiteRules {
   flapping: typeof FLAPPING;
   hub: typeof HUB_HEALTH & {
     storageDownAfterMs: number;
+    notifyFailingAfterMs: number;
     storageRejectingClearsAfterMs: number;
     startupGraceMs: number;
     escalateAfterMs: number;
@@ -152,6 +154,7 @@ export function effectiveRules(settings: RuleSettings, at: number): SiteRules {
     hub: {
       ...HUB_HEALTH,
       storageDownAfterMs: settings.storageDownAfterMs,
+      notifyFailingAfterMs: settings.notifyFailingAfterMs,
       storageRejectingClearsAfterMs: settings.storageRejectingClearsAfterMs,
       startupGraceMs: settings.startupGraceMs,
       escalateAfterMs: settings.escalateAfterMs,
