@@ -172,7 +172,8 @@ describe('admission decisions', () => {
     a.gate(flooder, connection(true));
     flooder.write(publishes(50, 1));
     expect(readAll(flooder)).toEqual(publishes(50, 1));
-    const spent = a.begin(1000);
+    // Over the budget, not yet twice it.
+    const spent = a.begin(0);
     flooder.write(publishes(1, 1, 50));
     expect(flooder.read()).toBeNull();
     // Four readings a quarter second, window after window: read every time.
@@ -204,6 +205,14 @@ describe('admission decisions', () => {
     large.write(big(3));
     expect(large.read()).toBeNull();
     expect(a.status().pausedClients).toBe(3);
+    // At twice the budget even a sensor waits: many of them cannot pile up past it.
+    const twice = a.begin(1000);
+    const sensor = new PassThrough();
+    a.gate(sensor, connection(true));
+    sensor.write(publishes(1, 1, 300));
+    expect(sensor.read()).toBeNull();
+    expect(a.status().pausedClients).toBe(4);
+    a.done(twice);
     a.done(spent);
   });
 

@@ -9,9 +9,9 @@
 // - While the bytes read but not yet journaled reach `maxPendingBytes`, or the rules fall twice
 //   as far behind, clients publishing past a sensor's share are not read: the rest waits in the
 //   kernel, and TCP holds the senders back. They get their turn back in order. A device within a
-//   sensor's share is read all along: its readings are not queued behind the floods held back.
+//   sensor's share is read up to twice the budget: its readings are not queued behind floods.
 import type { Duplex } from 'node:stream';
-import { isQos0Publish, PacketScanner } from '../security/packet-scanner.ts';
+import { isPublish, isQos0Publish, PacketScanner } from '../security/packet-scanner.ts';
 
 export interface AdmissionOptions {
   maxPendingBytes: number;
@@ -85,7 +85,6 @@ const WINDOW_MS = 250;
 const PACKETS_PER_READ = 64;
 /** No client's share is less than this many QoS 0 messages a window (20 a second): a sensor's readings always fit. */
 const MIN_SHARE = 5;
-const PUBLISH = 3; // MQTT's control packet type
 const LIGHT_BYTES = 16 * 1024; // a window within a sensor's share: a few readings, not large messages
 
 /** One connection's reading: its own packet scanner and its QoS 0 publishes in the current window. */
@@ -184,7 +183,7 @@ export class Admission {
           connection.tooLarge(length);
           return 'close';
         }
-        if (first >> 4 === PUBLISH) {
+        if (isPublish(first)) {
           const { sent } = this.counted(reader);
           if (sent.publishes++ === 0) this.activeInWindow++;
           sent.bytes += length;
@@ -204,7 +203,8 @@ export class Admission {
     const read = stream.read.bind(stream);
     stream.read = (size?: number) => {
       const turn = this.turn === stream;
-      if (!turn && publishes() && !this.light(reader) && (this.full() || this.waiting.length > 0)) {
+      const heldBack = !this.light(reader) || this.pendingBytes >= 2 * this.options.maxPendingBytes;
+      if (!turn && publishes() && heldBack && (this.full() || this.waiting.length > 0)) {
         this.pause(stream);
         return null;
       }
@@ -300,7 +300,7 @@ export class Admission {
     return Object.assign(reader, { window: this.window, count: 0, sent: { publishes: 0, bytes: 0 } });
   }
 
-  /** Within a sensor's share, now and in the window before: read whatever the budget (at most a read past it). */
+  /** Within a sensor's share, now and in the window before: read past the budget, up to twice it (at most a read more). */
   private light(reader: Reader): boolean {
     const { sent, sentBefore } = this.counted(reader);
     return [sent, sentBefore].every((w) => w.publishes < MIN_SHARE && w.bytes < LIGHT_BYTES);

@@ -87,7 +87,12 @@ export class PacketScanner {
   }
 }
 
+/** Whether a packet's first byte is a PUBLISH. */
+export function isPublish(firstByte: number): boolean {
+  return firstByte >> 4 === 3;
+}
+
 /** Whether a packet's first byte is a PUBLISH at QoS 0. */
 export function isQos0Publish(firstByte: number): boolean {
-  return firstByte >> 4 === 3 && ((firstByte >> 1) & 3) === 0;
+  return isPublish(firstByte) && ((firstByte >> 1) & 3) === 0;
 }
