@@ -260,6 +260,16 @@ describe('step, one observation type at a time', () => {
     expect(both?.state).toBe('firing');
     expect(both?.summary).toContain('; constructor has failed for 10 min (the receiver answered 410), 4 waiting;');
     expect(failing(T0 + 12 * MINUTE)).toMatchObject({ state: 'ok' });
+    // A receiver's own words (an SMTP server's) are repeated only so far.
+    const hub = {
+      ...healthy,
+      notifyFailing: [{ target: 'smtp', since: T0, error: `550 ${'x'.repeat(5000)}`, waiting: 1 }],
+    };
+    const long = life
+      .step(state, { type: 'hub', hub }, T0 + 20 * MINUTE)
+      .events.find((e) => e.key === 'notify_failing.hub');
+    expect(long?.state).toBe('firing');
+    expect(long?.summary?.length).toBeLessThan(400);
   });
 });
 

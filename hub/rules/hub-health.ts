@@ -36,6 +36,8 @@ export interface NotifyFailing {
 }
 
 const HUB = 'hub';
+/** Of a receiver's own words (an SMTP server's, say), what an alert summary repeats. */
+const ERROR_CHARS = 200;
 
 export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
   const { now } = ev;
@@ -95,7 +97,7 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
     `alert notifications are not getting through: ${failing
       .map(
         (f) =>
-          `${f.target} has failed for ${Math.round((now - f.since) / 60_000)} min (${f.error}), ${f.waiting} waiting`,
+          `${f.target} has failed for ${Math.round((now - f.since) / 60_000)} min (${f.error.slice(0, ERROR_CHARS)}), ${f.waiting} waiting`,
       )
       .join('; ')}; they are kept and retried, and every other way of hearing of alerts still works`,
   );
