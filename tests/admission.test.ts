@@ -216,6 +216,102 @@ describe('admission decisions', () => {
     a.done(spent);
   });
 
+  /** Past a sensor's share: six messages read in this quarter second, and one more waiting. */
+  const heavyPublishers = (a: Admission, count: number) =>
+    Array.from({ length: count }, (_, i) => {
+      const stream = new PassThrough();
+      a.gate(stream, connection(true));
+      stream.write(publishes(6, 1, 10 * i));
+      expect(readAll(stream)).toEqual(publishes(6, 1, 10 * i));
+      return stream;
+    });
+
+  it("spreads the reads of clients past a sensor's share over turns of the event loop, in order; a device within it is read at once", async () => {
+    const { a, advance } = admission();
+    const heavy = heavyPublishers(a, 3);
+    await new Promise(setImmediate);
+    heavy.forEach((stream, i) => stream.write(publishes(1, 1, 100 + i)));
+    // The streams' own 'readable' (of the writes) goes by first.
+    await new Promise((resolve) => process.nextTick(resolve));
+    // Told it may read, each reads as the broker would, and that read costs 5 ms: a turn's budget.
+    const read: Array<[number, Buffer | null]> = [];
+    heavy.forEach((stream, i) => {
+      const emit = stream.emit.bind(stream);
+      stream.emit = (event: string | symbol, ...args: unknown[]) => {
+        if (event === 'readable') {
+          read.push([i, stream.read() as Buffer | null]);
+          advance(5);
+        }
+        return emit(event, ...args);
+      };
+    });
+    expect(heavy[0]!.read()).toEqual(publishes(1, 1, 100));
+    advance(5);
+    expect(heavy[1]!.read()).toBeNull();
+    expect(heavy[2]!.read()).toBeNull();
+    const device = new PassThrough();
+    a.gate(device, connection(true));
+    device.write(publishes(1, 1, 200));
+    expect(readAll(device)).toEqual(publishes(1, 1, 200));
+    // The next turn reads the first that waited, and its budget is spent with it; the turn after, the second.
+    await new Promise(setImmediate);
+    expect(read).toEqual([[1, publishes(1, 1, 101)]]);
+    await new Promise(setImmediate);
+    expect(read).toEqual([
+      [1, publishes(1, 1, 101)],
+      [2, publishes(1, 1, 102)],
+    ]);
+  });
+
+  it('is overloaded while a client has waited for its turn to be read longer than the ingest delay', () => {
+    const { a, advance } = admission();
+    const heavy = heavyPublishers(a, 2);
+    heavy.forEach((stream, i) => stream.write(publishes(1, 1, 100 + i)));
+    expect(heavy[0]!.read()).toEqual(publishes(1, 1, 100));
+    advance(5);
+    expect(heavy[1]!.read()).toBeNull();
+    expect(a.status().overloaded).toBe(false);
+    advance(150);
+    expect(a.status().overloaded).toBe(true);
+    a.close();
+  });
+
+  it('counts a flood across windows in which the hub did not read the client, and forgets it once nothing more waits', () => {
+    const flooding: unknown[] = [];
+    // The rules 600 ms behind: overloaded all along, shares stay at a sensor's.
+    const { a, advance } = admission({ rulesBehind: () => 600, onFlooding: (stream) => flooding.push(stream) });
+    advance(250);
+    expect(a.status().sharePerSecond).toBe(20);
+    const flood = new PassThrough();
+    const calm = new PassThrough();
+    a.gate(flood, connection(false));
+    a.gate(calm, connection(false));
+    for (const stream of [flood, calm]) {
+      stream.write(publishes(20, 0));
+      expect(readAll(stream)).toEqual(publishes(5, 0));
+    }
+    // Three windows in which neither is read (their turn did not come), then past the share again.
+    for (let window = 0; window < 3; window++) {
+      advance(250);
+      a.status();
+    }
+    flood.write(publishes(20, 0, 100));
+    expect(readAll(flood)).toEqual(publishes(5, 0, 100));
+    // The calm one sends within its share, and everything it sent is read: its flood is over.
+    calm.write(publishes(2, 0, 100));
+    expect(readAll(calm)).toEqual(publishes(2, 0, 100));
+    advance(250);
+    // A second after each first went past its share: the flood is disconnected, the calm one starts afresh.
+    for (const stream of [flood, calm]) {
+      stream.write(publishes(20, 0, 200));
+      readAll(stream);
+    }
+    expect(flooding).toEqual([flood]);
+    expect(flood.destroyed).toBe(true);
+    expect(calm.destroyed).toBe(false);
+    a.close();
+  });
+
   it('stops reading while the rules are twice their limit behind', () => {
     let behind = 0;
     const { a } = admission({ rulesBehind: () => behind });

@@ -10,8 +10,12 @@
 //   as far behind, clients publishing past a sensor's share are not read: the rest waits in the
 //   kernel, and TCP holds the senders back. They get their turn back in order. A device within a
 //   sensor's share is read up to twice the budget: its readings are not queued behind floods.
+// Besides, the reads of clients past a sensor's share are spread over turns of the event loop
+// (read-turns.ts), so that a device's acknowledgement is never held up behind hundreds of them.
 import type { Duplex } from 'node:stream';
 import { isPublish, isQos0Publish, PacketScanner } from '../security/packet-scanner.ts';
+import type { AdmissionStatus } from './admission-status.ts';
+import { ReadTurns } from './read-turns.ts';
 
 export interface AdmissionOptions {
   maxPendingBytes: number;
@@ -31,38 +35,6 @@ export interface AdmissionOptions {
   onFlooding?: (stream: Duplex) => void;
   /** How often a paused reader looks again whether it may go on, ms. */
   recheckMs?: number;
-}
-
-export interface AdmissionStatus {
-  pendingBytes: number;
-  peakPendingBytes: number;
-  delayMs: number;
-  overloaded: boolean;
-  /** QoS 0 messages a second each client may send while shedding; absent while not. */
-  sharePerSecond?: number;
-  shed: number;
-  pauses: number;
-  pausedClients: number;
-  pausedForMs: number;
-  /** How far the rules are behind the journal (0 while they are stuck rather than slow), ms. */
-  rulesBehindMs: number;
-  /** The rules' limit behind the journal: past it the hub is overloaded, past twice it publishers wait. */
-  maxRulesBehindMs: number;
-}
-
-/** What admission is doing, for the health report; undefined while the hub keeps up. */
-export function describeAdmission(status: AdmissionStatus): string | undefined {
-  const parts = [
-    status.sharePerSecond !== undefined &&
-      `overloaded: QoS 0 messages past ${status.sharePerSecond}/s per client are being shed (${status.shed} since start, floorwatch_mqtt_shed_total)`,
-    status.pausedClients > 0 &&
-      `reading from ${status.pausedClients} publishing clients paused for ${Math.round(status.pausedForMs)} ms until ${
-        status.rulesBehindMs > 2 * status.maxRulesBehindMs
-          ? `the rules, ${Math.round(status.rulesBehindMs)} ms behind the journal, catch up (rules.max_behind)`
-          : `what was read is journaled (limits.max_pending_bytes)`
-      }`,
-  ].filter((part) => part !== false);
-  return parts.length === 0 ? undefined : parts.join('; ');
 }
 
 /** A message on its way to the journal, from when it was read. */
@@ -86,6 +58,8 @@ const PACKETS_PER_READ = 64;
 /** No client's share is less than this many QoS 0 messages a window (20 a second): a sensor's readings always fit. */
 const MIN_SHARE = 5;
 const LIGHT_BYTES = 16 * 1024; // a window within a sensor's share: a few readings, not large messages
+/** Milliseconds of reading clients past a sensor's share in one turn of the event loop, at most. */
+const READ_MS_PER_TURN = 5;
 
 /** One connection's reading: its own packet scanner and its QoS 0 publishes in the current window. */
 interface Reader {
@@ -96,7 +70,7 @@ interface Reader {
   shed: number;
   /** The window in which it went past its share: it is not read again before the next one. */
   throttledWindow: number;
-  /** Since when it has gone past its share in every window. */
+  /** Since when it has gone past its share in every window it was read in, with more always waiting. */
   floodingSince: number | undefined;
   /** Publishes of any QoS, and their bytes, in the window `window` counts and in the one before. */
   sent: { publishes: number; bytes: number };
@@ -127,9 +101,11 @@ export class Admission {
   private admittedInWindow = 0;
   private activeInWindow = 0;
   private overShareInWindow = false;
+  private readonly turns: ReadTurns;
 
   constructor(private readonly options: AdmissionOptions) {
     this.windowStart = options.now();
+    this.turns = new ReadTurns({ now: options.now, budgetMs: READ_MS_PER_TURN, onTurn: () => this.resume() });
   }
 
   /** A reloaded configuration's bounds, from the next message on; a full budget drains as usual. */
@@ -203,7 +179,8 @@ export class Admission {
     const read = stream.read.bind(stream);
     stream.read = (size?: number) => {
       const turn = this.turn === stream;
-      const heldBack = !this.light(reader) || this.pendingBytes >= 2 * this.options.maxPendingBytes;
+      const light = this.light(reader);
+      const heldBack = !light || this.pendingBytes >= 2 * this.options.maxPendingBytes;
       if (!turn && publishes() && heldBack && (this.full() || this.waiting.length > 0)) {
         this.pause(stream);
         return null;
@@ -219,10 +196,20 @@ export class Admission {
         this.throttle(stream);
         return null;
       }
+      if (!turn && publishes() && !light && this.turns.spent()) {
+        this.turns.defer(stream);
+        return null;
+      }
+      this.turns.forget(stream); // read now, whatever its turn
       try {
         for (;;) {
           const chunk = read(size) as Buffer | null;
-          if (chunk === null) return null;
+          if (chunk === null) {
+            // Nothing more waits: it sends no faster than it is read, so it is not flooding. A
+            // window in which it was not read (held back, or waiting for its turn) ends nothing.
+            reader.floodingSince = undefined;
+            return null;
+          }
           const passed = reader.scanner.filter(chunk, PACKETS_PER_READ);
           if (passed === 'close') {
             stream.destroy();
@@ -248,6 +235,7 @@ export class Admission {
       const at = this.waiting.indexOf(stream);
       if (at >= 0) this.waiting.splice(at, 1);
       this.throttled.delete(stream);
+      this.turns.forget(stream);
     });
     return stream;
   }
@@ -265,6 +253,7 @@ export class Admission {
       pauses: this.pauses,
       pausedClients: this.waiting.length,
       pausedForMs: this.pausedSince === undefined ? 0 : this.options.now() - this.pausedSince,
+      readWaitMs: this.turns.waitedMs(),
       rulesBehindMs: this.options.rulesBehindMs(),
       maxRulesBehindMs: this.options.maxRulesBehindMs,
     };
@@ -276,19 +265,23 @@ export class Admission {
     this.timer = undefined;
     const streams = [...this.waiting.splice(0), ...this.throttled];
     this.throttled.clear();
+    this.turns.close();
     for (const stream of streams) setImmediate(() => stream.emit('readable'));
   }
 
   /**
    * Overloaded when messages waited too long for the journal — on average of late, or the oldest
-   * still waiting, which tells at once what the average tells only once it has arrived — or the
-   * rules are too far behind.
+   * still waiting, which tells at once what the average tells only once it has arrived — or
+   * publishers waited as long to be read (their messages wait in the kernel meanwhile), for the
+   * budget to drain or for a turn, or the rules are too far behind.
    */
   private overloaded(): boolean {
+    const now = this.options.now();
     const oldest = this.pending.values().next();
-    const waiting = oldest.done ? 0 : this.options.now() - oldest.value.at;
+    const waiting = oldest.done ? 0 : now - oldest.value.at;
+    const paused = this.pausedSince === undefined ? 0 : now - this.pausedSince;
     return (
-      Math.max(this.delayMs, waiting) > this.options.maxDelayMs ||
+      Math.max(this.delayMs, waiting, paused, this.turns.waitedMs()) > this.options.maxDelayMs ||
       this.options.rulesBehindMs() > this.options.maxRulesBehindMs
     );
   }
@@ -312,9 +305,7 @@ export class Admission {
     reader.count++;
     if (this.share === undefined || reader.count <= this.share) return false;
     this.overShareInWindow = true;
-    // Past its share in the window before too, or it starts counting now.
-    if (reader.throttledWindow !== this.window - 1 && reader.throttledWindow !== this.window)
-      reader.floodingSince = this.options.now();
+    reader.floodingSince ??= this.options.now();
     reader.throttledWindow = this.window;
     return true;
   }
@@ -338,9 +329,8 @@ export class Admission {
     this.activeInWindow = 0;
     this.overShareInWindow = false;
     // Clients held back for the window just over get their turn.
-    const held = [...this.throttled];
+    for (const stream of this.throttled) this.turns.defer(stream);
     this.throttled.clear();
-    for (const stream of held) setImmediate(() => stream.emit('readable'));
   }
 
   private giveTurn(stream: Duplex): void {
@@ -389,7 +379,7 @@ export class Admission {
    * readable, and Aedes reads and parses it at once, so the room it takes shows before the next.
    */
   private resume(): void {
-    while (this.waiting.length > 0 && !this.full()) {
+    while (this.waiting.length > 0 && !this.full() && !this.turns.spent()) {
       this.giveTurn(this.waiting.shift()!);
     }
     if (this.waiting.length === 0) this.pausedSince = undefined;

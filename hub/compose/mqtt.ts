@@ -3,7 +3,7 @@
 import { openBrokerState, type BrokerState } from '../cluster/broker-state.ts';
 import { nodeId } from '../config/cluster.ts';
 import { ms, type Config } from '../config/config.ts';
-import { describeAdmission } from '../broker/admission.ts';
+import { describeAdmission } from '../broker/admission-status.ts';
 import { startBroker, type Broker, type BrokerSettings } from '../broker/broker.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Journal } from '../journal/journal.ts';
