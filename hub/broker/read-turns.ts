@@ -1,4 +1,4 @@
-// Reads of publishing clients, spread over turns of the event loop. A journal commit completes the
+// Reads of flooding clients, spread over turns of the event loop. A journal commit completes the
 // batch of every client in it at once, and each client then reads its next chunk right there; a
 // window's end lets every held-back client go at once. In one turn that is hundreds of reads and
 // parses, a few hundred milliseconds in which no device is acknowledged and no alert goes out.
