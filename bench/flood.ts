@@ -1,7 +1,8 @@
 // A QoS 0 flood from many raw TCP clients: each connects, then writes PUBLISH packets as fast as
 // its socket takes them (waiting for 'drain' when the kernel's buffer is full, as a real sender is
-// held back by TCP), until the time is up. Packets are encoded by hand (tests/support/mqtt.ts), so
-// the flood costs the benchmark process little and no MQTT library buffers on the sender's side.
+// held back by TCP), until the time is up and whatever it is told to wait for is done. Packets are
+// encoded by hand (tests/support/mqtt.ts), so the flood costs the benchmark process little and no
+// MQTT library buffers on the sender's side.
 import { connect, type Socket } from 'node:net';
 import { connectPacket, publishPacket } from '../tests/support/mqtt.ts';
 
@@ -10,6 +11,8 @@ export interface FloodOptions {
   port: number;
   clients: number;
   durationMs: number;
+  /** Settled before the flood may end, if it lasts longer than durationMs. */
+  until?: Promise<unknown>;
   /** Topic of client n. */
   topic: (n: number) => string;
   payload: string;
@@ -67,7 +70,7 @@ export async function flood(options: FloodOptions): Promise<FloodReport> {
     });
 
   const all = Promise.all(Array.from({ length: options.clients }, (_, n) => one(n)));
-  await new Promise((resolve) => setTimeout(resolve, options.durationMs));
+  await Promise.all([new Promise((resolve) => setTimeout(resolve, options.durationMs)), options.until]);
   stopping = true;
   for (const socket of sockets) socket.destroy();
   await all;
