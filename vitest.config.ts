@@ -18,6 +18,7 @@ const UNIT = [
   'tests/notify-routes.test.ts',
   'tests/outbox.test.ts',
   'tests/packet-scanner.test.ts',
+  'tests/read-turns.test.ts',
   'tests/reports-season.test.ts',
   'tests/rules-engine.test.ts',
   'tests/rules-lifecycle.test.ts',
