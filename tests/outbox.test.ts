@@ -1,5 +1,5 @@
-// The alert outbox in the alert database passes the outbox contract, and takes over an alert
-// database an earlier release made.
+// The alert outbox in the alert database passes the outbox contract, says which targets are
+// failing, and takes over an alert database an earlier release made.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -35,6 +35,61 @@ describe('an alert database from before grouped notices', () => {
     outbox.kick();
     await eventually(() => outbox.waiting() === 0, { what: 'both rows delivered' });
     expect(taken).toEqual([['old'], ['new']]);
+    await outbox.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('targets failing', () => {
+  it('names a failing target by its label, with the reason whatever it rejected with, until a delivery gets through', async () => {
+    const dir = tempDir('floorwatch-outbox-');
+    const db = new Database(join(dir, 'alerts.sqlite'));
+    const answers: unknown[] = ['refused', new Error('HTTP 410 Gone')];
+    // Each attempt waits to be let go, so the test sees the state between attempts.
+    let letGo: (() => void) | undefined;
+    const next = async () => {
+      await eventually(() => letGo !== undefined, { what: 'an attempt' });
+      const go = letGo!;
+      letGo = undefined;
+      go();
+    };
+    let now = 1000;
+    const outbox = new Outbox({
+      db,
+      targets: [
+        {
+          name: 'webhook https://hooks.example/secret-path',
+          label: 'webhook https://hooks.example',
+          batch: 1,
+          deliver: async () => {
+            await new Promise<void>((resolve) => (letGo = resolve));
+            const answer = answers.shift();
+            // eslint-disable-next-line @typescript-eslint/only-throw-error -- a target rejecting with a bare string
+            if (answer !== undefined) throw answer;
+          },
+        },
+      ],
+      log: pino({ level: 'silent' }),
+      now: () => now,
+      retryFirstMs: 1,
+      retryMaxMs: 1,
+    });
+    outbox.enqueue('webhook https://hooks.example/secret-path', 'alert', { key: 'zone=a', waitMs: 0, intervalMs: 0 });
+    outbox.kick();
+    expect(outbox.failing()).toEqual([]);
+    await next();
+    await eventually(() => outbox.failing().length > 0, { what: 'the first refusal' });
+    expect(outbox.failing()).toEqual([
+      { target: 'webhook https://hooks.example', since: 1000, error: 'refused', waiting: 1 },
+    ]);
+    now = 5000;
+    await next();
+    await eventually(() => outbox.failing()[0]?.error === 'HTTP 410 Gone', { what: 'the second refusal' });
+    expect(outbox.failing()[0]?.since).toBe(1000);
+    await next();
+    await eventually(() => outbox.waiting() === 0, { what: 'the delivery that gets through' });
+    expect(outbox.failing()).toEqual([]);
     await outbox.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });

@@ -272,13 +272,14 @@ export class Outbox {
         delete lane.sending;
         if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
         lane.failures += 1;
-        lane.failing = { since: lane.failing?.since ?? this.options.now(), error: (err as Error).message };
+        const reason = err instanceof Error ? err.message : String(err); // a target may reject with anything
+        lane.failing = { since: lane.failing?.since ?? this.options.now(), error: reason };
         const wait = backoffMs(lane.failures, { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs });
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
           this.options.log.warn(
             { target: target.name, attempt: lane.failures, waiting: this.waiting(target.name) },
-            `cannot deliver alert notifications to ${target.name} (${(err as Error).message}); they are kept and retried in ${Math.round(wait / 1000)} s`,
+            `cannot deliver alert notifications to ${target.name} (${reason}); they are kept and retried in ${Math.round(wait / 1000)} s`,
           );
         }
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the delivery
