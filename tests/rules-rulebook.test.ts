@@ -58,6 +58,22 @@ describe('forZone', () => {
     expect(floors.forZone('server-room', JANUARY)).toEqual(floors.forZone('server-room', JULY));
   });
 
+  it('changes season at the first local midnight of the month, whichever way time is asked', () => {
+    // Readings arrive out of order: the month last worked out must not answer for another.
+    const edge = (month: number) => new Date(2026, month - 1, 1).getTime();
+    const asked = [edge(11), edge(11) - 1, edge(6) - 1, edge(6), edge(9) - 1, edge(9), edge(4), edge(4) - 1];
+    expect(asked.map((t) => floors.season(t))).toEqual([
+      'winter',
+      'transition',
+      'transition',
+      'summer',
+      'summer',
+      'transition',
+      'transition',
+      'winter',
+    ]);
+  });
+
   it('a season set in the configuration holds all year', () => {
     const summer = book([['floor-a', { type: 'call_floor' }]], 'summer');
     expect(summer.seasonFrom).toBe('config');

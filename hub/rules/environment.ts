@@ -29,14 +29,22 @@ const HOUR_MS = 3_600_000;
 /** A metric is never stale sooner than this, however often it reports. */
 const MIN_STALE_MS = 60_000;
 
+/** Spans by requirement list: the rulebook hands out the same lists until it is rebuilt. */
+const SPANS = new WeakMap<readonly Requirement[], number>();
+
 /** The longest window a set of requirements reads: what a track's buckets must cover. */
 function spanOf(reqs: readonly Requirement[]): number {
-  return Math.max(
-    0,
-    ...reqs.flatMap((q) =>
-      q.limits.map((l) => (l.over.kind === 'last' ? 0 : l.over.kind === 'lex8h' ? HOUR_MS : l.over.windowMs)),
-    ),
-  );
+  let span = SPANS.get(reqs);
+  if (span === undefined) {
+    span = Math.max(
+      0,
+      ...reqs.flatMap((q) =>
+        q.limits.map((l) => (l.over.kind === 'last' ? 0 : l.over.kind === 'lex8h' ? HOUR_MS : l.over.windowMs)),
+      ),
+    );
+    SPANS.set(reqs, span);
+  }
+  return span;
 }
 
 export function onReading(ev: Evaluation, r: Reading): void {

@@ -151,8 +151,11 @@ export class AlertLedger extends LedgerReader {
     });
   }
 
+  /** Made once: better-sqlite3 builds a wrapper per `transaction()` call, and this runs per batch. */
+  private readonly inTransaction = this.db.transaction((fn: () => unknown) => fn());
+
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.inTransaction(fn) as T;
   }
 
   /** Rows written since the database was opened: tells a transaction that wrote nothing. */

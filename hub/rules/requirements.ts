@@ -335,12 +335,19 @@ export const HUB_HEALTH = {
   diskFreeCriticalPercent: src(2, 'free space on the data disk', true),
 } as const;
 
+/** The local month `calendarSeason` last worked out: [from, to) and its season. */
+let seasonMonth: { from: number; to: number; season: Season } = { from: 0, to: 0, season: 'winter' };
+
 /** Month-based season for sites that set `season: calendar` (northern hemisphere heating season). */
 export function calendarSeason(ts: number): Season {
-  const month = new Date(ts).getMonth() + 1;
-  if (month >= 11 || month <= 3) return 'winter';
-  if (month >= 6 && month <= 8) return 'summer';
-  return 'transition';
+  // Asked for every reading: the local month is worked out once per month.
+  if (ts >= seasonMonth.from && ts < seasonMonth.to) return seasonMonth.season;
+  const date = new Date(ts);
+  const month = date.getMonth() + 1;
+  const season = month >= 11 || month <= 3 ? 'winter' : month >= 6 && month <= 8 ? 'summer' : 'transition';
+  const from = new Date(date.getFullYear(), month - 1, 1).getTime();
+  seasonMonth = { from, to: new Date(date.getFullYear(), month, 1).getTime(), season };
+  return season;
 }
 
 /** The hysteresis in the metric's units, at a given limit. */
