@@ -8,6 +8,8 @@ const UNIT = [
   'tests/floor-plan.test.ts',
   'tests/compose-lifecycle.test.ts',
   'tests/admission.test.ts',
+  'tests/metrics.test.ts',
+  'tests/topics.test.ts',
   'tests/api-routes.test.ts',
   'tests/backoff.test.ts',
   'tests/config.test.ts',

@@ -9,14 +9,18 @@ export interface DeviceTopic {
 }
 
 const KINDS = new Set<string>(['telemetry', 'heartbeat', 'status']);
+const DEVICES = '/devices/';
 
 /** The device and kind a topic addresses; undefined for topics that carry no device data. */
 export function parseDeviceTopic(prefix: string, topic: string): DeviceTopic | undefined {
-  const levels = topic.split('/');
-  if (levels.length !== 4 || levels[0] !== prefix || levels[1] !== 'devices') return undefined;
-  const [, , device, kind] = levels;
-  if (device === undefined || kind === undefined || !KINDS.has(kind)) return undefined;
-  return { device, kind: kind as TopicKind };
+  // Every message's topic comes through here: found by position rather than split into levels.
+  if (!topic.startsWith(prefix) || !topic.startsWith(DEVICES, prefix.length)) return undefined;
+  const start = prefix.length + DEVICES.length;
+  const slash = topic.indexOf('/', start);
+  if (slash < 0 || topic.indexOf('/', slash + 1) >= 0) return undefined;
+  const kind = topic.slice(slash + 1);
+  if (!KINDS.has(kind)) return undefined;
+  return { device: topic.slice(start, slash), kind: kind as TopicKind };
 }
 
 export const topics = {

@@ -10,7 +10,7 @@ import {
   type Entry,
   type Reading,
 } from '../domain/reading.ts';
-import type { Metrics } from '../telemetry/metrics.ts';
+import type { Metrics, Tally } from '../telemetry/metrics.ts';
 import { derivedReadings } from './derive.ts';
 import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
 import type { Calibration } from './calibration.ts';
@@ -75,10 +75,13 @@ export class Ingest {
   private readonly duplicates = new DuplicateFilter();
   private readonly metricsByDevice = new Map<string, Set<string>>();
   private readonly clockNoticeAt = new Map<string, number>();
-  /** The received-messages counter of each source and kind, looked up once rather than per message. */
-  private readonly receivedCounters = new Map<Source, Map<MessageKind, { inc(): void }>>();
+  /** The received-messages count of each source and kind, looked up once rather than per message. */
+  private readonly receivedCounters = new Map<Source, Map<MessageKind, Tally>>();
+  private readonly accepted: Tally;
 
-  constructor(private readonly deps: IngestDeps) {}
+  constructor(private readonly deps: IngestDeps) {
+    this.accepted = deps.metrics.readingsAccepted.tally();
+  }
 
   /** A reloaded configuration's checks, and its declared devices and their zones. */
   reconfigure(next: Pick<IngestDeps, 'settings' | 'declaredZones'>): void {
@@ -104,7 +107,6 @@ export class Ingest {
    * the journal could not write it (the caller must then not acknowledge the message).
    */
   async accept(message: IncomingMessage): Promise<IngestOutcome> {
-    const { metrics } = this.deps;
     this.received(message.source, message.kind).inc();
     const outcome: IngestOutcome = { accepted: 0, rejected: 0, duplicates: 0, problems: [] };
     let entries: Entry[];
@@ -119,7 +121,7 @@ export class Ingest {
     if (entries.length === 0) return outcome;
     await this.deps.append(entries);
     for (const [device, key] of fresh) this.duplicates.add(device, key);
-    metrics.readingsAccepted.inc(outcome.accepted);
+    this.accepted.inc(outcome.accepted);
     return outcome;
   }
 
@@ -213,7 +215,7 @@ export class Ingest {
     return readings.length > 0 ? [{ type: 'readings', readings }] : [];
   }
 
-  private received(source: Source, kind: MessageKind): { inc(): void } {
+  private received(source: Source, kind: MessageKind): Tally {
     let bySource = this.receivedCounters.get(source);
     if (!bySource) {
       bySource = new Map();
@@ -221,7 +223,7 @@ export class Ingest {
     }
     let counter = bySource.get(kind);
     if (!counter) {
-      counter = this.deps.metrics.messagesIn.labels(source, kind);
+      counter = this.deps.metrics.messagesIn.tally({ source, kind });
       bySource.set(kind, counter);
     }
     return counter;

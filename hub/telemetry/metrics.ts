@@ -1,6 +1,57 @@
 // The hub's own measurements, exposed at /metrics in Prometheus format. One registry per hub so
 // several hubs in one process (tests) do not share counters.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type LabelValues,
+} from 'prom-client';
+
+/** A count kept in a plain number until its counter is read. */
+export interface Tally {
+  inc(n?: number): void;
+}
+
+/**
+ * A counter bumped for every message or reading. `tally(labels)` hands out a count kept in a plain
+ * number, added into the counter whenever it is read (a scrape, or `get()`): on the hot path a
+ * label lookup and a hash per message cost more than everything else about counting.
+ */
+function hotCounter<T extends string>(
+  config: CounterConfiguration<T>,
+): Counter<T> & { tally(labels?: LabelValues<T>): Tally } {
+  // One per set of labels, so they are as bounded as the labels are.
+  const tallies = new Map<string, { labels: LabelValues<T>; n: number }>();
+  const counter = new Counter<T>({
+    ...config,
+    collect(this: Counter<T>) {
+      for (const t of tallies.values()) {
+        if (t.n === 0) continue;
+        this.inc(t.labels, t.n);
+        t.n = 0;
+      }
+    },
+  });
+  return Object.assign(counter, {
+    tally(labels: LabelValues<T> = {}): Tally {
+      const key = JSON.stringify(labels);
+      let t = tallies.get(key);
+      if (!t) {
+        t = { labels, n: 0 };
+        tallies.set(key, t);
+      }
+      const kept = t;
+      return {
+        inc(n = 1) {
+          kept.n += n;
+        },
+      };
+    },
+  });
+}
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
@@ -8,13 +59,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registers = [registry];
   return {
     registry,
-    messagesIn: new Counter({
+    messagesIn: hotCounter({
       name: 'floorwatch_messages_received_total',
       help: 'Messages received, by source and kind',
       labelNames: ['source', 'kind'] as const,
       registers,
     }),
-    readingsAccepted: new Counter({
+    readingsAccepted: hotCounter({
       name: 'floorwatch_readings_accepted_total',
       help: 'Readings accepted into the journal',
       registers,
