@@ -133,6 +133,19 @@ describe('a reload takes on', () => {
     expect(sensor.connected && watcher.connected).toBe(true);
   });
 
+  it('a publish rule, on a connection that already published to the topic it denies', async () => {
+    hub = await startTestHub({ config: SITE });
+    const panel = await connect('panel');
+    // Allowed once, and so remembered for this connection until the rules change.
+    await panel.publishAsync('site/lobby/display', 'welcome', { qos: 1 });
+    const answer = await reload({ ...SITE, security: { topic_rules: [{ topic: 'site/#', publish: 'deny' }] } });
+    expect(answer.applied).toEqual(['security.topic_rules: [] → [{"topic":"site/#","publish":"deny"}]']);
+    const closed = new Promise<void>((resolve) => panel.once('close', () => resolve()));
+    panel.publish('site/lobby/display', 'welcome again', { qos: 1 });
+    await closed;
+    expect(panel.connected).toBe(false);
+  });
+
   it('zones for Home Assistant: a zone added is announced, one removed is cleared', async () => {
     hub = await startTestHub({ config: { ...SITE, mqtt: { home_assistant_discovery: true } } });
     const watcher = await connect('watcher');

@@ -18,7 +18,7 @@ import type { Revocations } from '../security/revocations.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { mayRetain } from '../security/acl.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
-import { Admission, type AdmissionOptions } from './admission.ts';
+import { Admission, type Admitted, type AdmissionOptions } from './admission.ts';
 import type { AdmissionStatus } from './admission-status.ts';
 import { boundOfflineQueues, markRedeliveries, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
@@ -161,6 +161,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         : `${who} sent a retained message to ${packet.topic.slice(0, 200)}, but what clients retain is at limits.max_retained_bytes (${limits.maxRetainedBytes}); it was delivered and not kept`,
     );
   };
+  /**
+   * A message done with, taken in or not: its bytes leave the read budget and its in-flight slot
+   * frees. One function for all: a closure made per message costs more than the call.
+   */
+  const settle = (admitted: Admitted, held: boolean, client: Client | null): void => {
+    admission.done(admitted);
+    if (held) guard.release(client);
+  };
   /** Takes a device's message in (or lets another through); calls back once it is journaled. */
   const authorize = (
     client: Client | null,
@@ -183,23 +191,19 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       return;
     }
     const admitted = admission.begin(packet.payload.length + packet.topic.length);
-    const finished = () => {
-      admission.done(admitted);
-      if (held) guard.release(client);
-    };
     const message = { client, packet, device: route.device, kind: route.kind };
     const taken =
       client && packet.qos === 2 ? qos2.takeOnce(client, packet, () => options.take(message)) : options.take(message);
     taken.then(
       (outcome) => {
-        finished();
+        settle(admitted, held, client);
         if (!outcome) return;
         if (outcome !== 'copy' && !outcome.retain) packet.retain = false;
         keepRetained(client, packet);
         callback(null);
       },
       (err: unknown) => {
-        finished();
+        settle(admitted, held, client);
         // A bug, not bad input: log it loudly, keep the client connected, and do not acknowledge.
         log.error({ err, topic: packet.topic }, 'unexpected error while taking in a message');
       },

@@ -61,6 +61,9 @@ interface Session {
   credential: Credential | undefined;
   rate: MessageRate;
   inflight: number;
+  /** The topic last allowed, and under which topic rules: a device publishes to the same one all day. */
+  allowedTopic?: string;
+  allowedUnder?: readonly TopicRule[] | undefined;
 }
 
 /** The refusal counted in floorwatch_mqtt_refused_total for each CONNACK return code a login can get. */
@@ -286,10 +289,14 @@ export class BrokerGuard {
     const session = client ? this.sessions.get(client) : undefined;
     if (client && !session) return new Error('client has not logged in');
     const principal = session?.principal ?? { kind: 'anonymous' };
+    const { topic } = packet;
+    const allowed = session !== undefined && session.allowedTopic === topic && session.allowedUnder === this.topicRules;
     // A will (no client) was the client's to set; the site's rules judge what clients send.
-    const problem =
-      (client ? topicRuleProblem(this.topicRules, principal, 'publish', packet.topic) : undefined) ??
-      publishProblem(principal, this.options.prefix, packet.topic);
+    const problem = allowed
+      ? undefined
+      : ((client ? topicRuleProblem(this.topicRules, principal, 'publish', topic) : undefined) ??
+        publishProblem(principal, this.options.prefix, topic));
+    if (!problem && session && !allowed) Object.assign(session, { allowedTopic: topic, allowedUnder: this.topicRules });
     if (problem) {
       this.refuse(
         'publish_denied',

@@ -15,7 +15,9 @@ const MAX_LENGTH_BYTES = 4;
 export class PacketScanner {
   /** 'type': the next byte starts a packet; 'length': inside its remaining length; 'body': in its body. */
   private state: 'type' | 'length' | 'body' = 'type';
-  private header: number[] = [];
+  /** The fixed header read so far: the first byte and up to four of remaining length. */
+  private readonly header = Buffer.alloc(1 + MAX_LENGTH_BYTES);
+  private headerBytes = 0;
   private length = 0;
   private multiplier = 1;
   private remaining = 0;
@@ -30,15 +32,15 @@ export class PacketScanner {
    * `rest`, for the caller to put back and hand on later.
    */
   filter(chunk: Buffer, maxPackets = Number.POSITIVE_INFINITY): { kept: Buffer; rest?: Buffer } | 'close' {
+    // Runs of kept bytes: the chunk is handed on whole unless a packet was left out, or a header
+    // is cut by the chunk's end (its bytes are handed on with the rest of it, next time).
     const kept: Buffer[] = [];
     let changed = this.state === 'length' || (this.state === 'body' && this.dropping);
     let runStart = this.state === 'body' && !this.dropping ? 0 : -1;
+    /** Where the packet being read began in this chunk; -1 when it began in an earlier one. */
+    let packetStart = -1;
     let keptPackets = 0;
     let i = 0;
-    const endRun = (at: number): void => {
-      if (runStart >= 0 && at > runStart) kept.push(chunk.subarray(runStart, at));
-      runStart = -1;
-    };
     while (i < chunk.length) {
       if (this.state === 'body') {
         const n = Math.min(this.remaining, chunk.length - i);
@@ -49,11 +51,14 @@ export class PacketScanner {
       }
       const byte = chunk[i]!;
       if (this.state === 'type') {
-        endRun(i);
         if (keptPackets >= maxPackets) {
-          return { kept: changed ? Buffer.concat(kept) : chunk.subarray(0, i), rest: chunk.subarray(i) };
+          if (!changed) return { kept: chunk.subarray(0, i), rest: chunk.subarray(i) };
+          if (runStart >= 0 && i > runStart) kept.push(chunk.subarray(runStart, i));
+          return { kept: Buffer.concat(kept), rest: chunk.subarray(i) };
         }
-        this.header = [byte];
+        packetStart = i;
+        this.header[0] = byte;
+        this.headerBytes = 1;
         this.length = 0;
         this.multiplier = 1;
         this.state = 'length';
@@ -61,28 +66,37 @@ export class PacketScanner {
         continue;
       }
       // Inside the remaining length, 7 bits a byte, least significant first.
-      this.header.push(byte);
+      this.header[this.headerBytes++] = byte;
       this.length += (byte & 0x7f) * this.multiplier;
       this.multiplier *= 128;
       i++;
       // A malformed length (more than 4 bytes) is the parser's to refuse: pass it on.
-      if ((byte & 0x80) !== 0 && this.header.length - 1 < MAX_LENGTH_BYTES) continue;
+      if ((byte & 0x80) !== 0 && this.headerBytes - 1 < MAX_LENGTH_BYTES) continue;
       const verdict = this.judge(this.header[0]!, this.length);
       if (verdict === 'close') return 'close';
       this.dropping = verdict === 'drop';
       if (this.dropping) {
+        // The run ends where this packet began.
         changed = true;
+        if (runStart >= 0 && packetStart > runStart) kept.push(chunk.subarray(runStart, packetStart));
+        runStart = -1;
       } else {
-        kept.push(Buffer.from(this.header));
         keptPackets++;
-        runStart = i;
+        if (runStart < 0 && packetStart >= 0) runStart = packetStart;
+        else if (runStart < 0) {
+          // Its header began in an earlier chunk, which did not hand those bytes on.
+          kept.push(Buffer.from(this.header.subarray(0, this.headerBytes)));
+          runStart = i;
+        }
       }
       this.remaining = this.length;
       this.state = this.remaining === 0 ? 'type' : 'body';
     }
+    // A header cut by the chunk's end is handed on once it is whole.
+    const runEnd = this.state === 'length' ? packetStart : chunk.length;
     if (this.state === 'length') changed = true;
     if (!changed) return { kept: chunk };
-    endRun(chunk.length);
+    if (runStart >= 0 && runEnd > runStart) kept.push(chunk.subarray(runStart, runEnd));
     return { kept: Buffer.concat(kept) };
   }
 }
