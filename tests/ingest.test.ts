@@ -154,8 +154,29 @@ describe('ingest', () => {
     const { send, readings, metrics } = setup();
     await send({ ts: NOW + 3_600_000, temperature: 22 });
     await send({ ts: Date.UTC(2019, 0, 1), humidity: 40 });
-    expect(readings().map((r) => r.ts)).toEqual([NOW, NOW]);
+    // Both received in the same millisecond: the second message is given the next one.
+    expect(readings().map((r) => r.ts)).toEqual([NOW, NOW + 1]);
     expect((await metrics.clockCorrections.get()).values[0]?.value).toBe(2);
+  });
+
+  it('gives messages without a time one receive time each, never one a message before it had', async () => {
+    const { send, readings } = setup();
+    // Two messages in one millisecond: the stores keep one value per device, metric and time, so
+    // the same time for both would have the second overwrite the first there.
+    await send({ temperature: 22, co2: 600 });
+    await send({ temperature: 23 });
+    await send({ temperature: 24 }, { receivedAt: NOW + 1 });
+    await send({ temperature: 25 }, { receivedAt: NOW + 50 });
+    // Another device's time is its own.
+    await send({ temperature: 21 }, { device: 't-2' });
+    expect(readings().map((r) => [r.device, r.metric, r.ts - NOW])).toEqual([
+      ['t-1', 'temperature', 0],
+      ['t-1', 'co2', 0],
+      ['t-1', 'temperature', 1],
+      ['t-1', 'temperature', 2],
+      ['t-1', 'temperature', 50],
+      ['t-2', 'temperature', 0],
+    ]);
   });
 
   it('keeps the original time of a replayed reading inside the replay window', async () => {

@@ -75,6 +75,14 @@ export class Ingest {
   private readonly duplicates = new DuplicateFilter();
   private readonly metricsByDevice = new Map<string, Set<string>>();
   private readonly clockNoticeAt = new Map<string, number>();
+  /**
+   * The time given to a device's last message whose readings came without one (or with a clock
+   * that was off), and which message that was. The stores keep one value per device, metric and
+   * time, so two such messages within a millisecond must not be given the same time: the second
+   * would overwrite the first. One entry per device that ingest admitted, so within max_devices.
+   */
+  private readonly givenTimes = new Map<string, { message: number; at: number }>();
+  private messages = 0;
   /** The received-messages count of each source and kind, looked up once rather than per message. */
   private readonly receivedCounters = new Map<Source, Map<MessageKind, Tally>>();
   private readonly accepted: Tally;
@@ -107,6 +115,7 @@ export class Ingest {
    * the journal could not write it (the caller must then not acknowledge the message).
    */
   async accept(message: IncomingMessage): Promise<IngestOutcome> {
+    this.messages++;
     this.received(message.source, message.kind).inc();
     const outcome: IngestOutcome = { accepted: 0, rejected: 0, duplicates: 0, problems: [] };
     let entries: Entry[];
@@ -334,7 +343,7 @@ export class Ingest {
 
   /** The device's time when plausible; otherwise receive time, and the operator is told. */
   private eventTime(device: string, deviceTs: number | undefined, receivedAt: number): number {
-    if (deviceTs === undefined) return receivedAt;
+    if (deviceTs === undefined) return this.givenTime(device, receivedAt);
     const { maxClockSkewMs, maxReplayAgeMs } = this.deps.settings;
     if (deviceTs <= receivedAt + maxClockSkewMs && deviceTs >= receivedAt - maxReplayAgeMs) return deviceTs;
     this.deps.metrics.clockCorrections.inc();
@@ -343,6 +352,20 @@ export class Ingest {
       this.clockNoticeAt.set(device, receivedAt);
       this.deps.onClockSkew?.(device, deviceTs, receivedAt);
     }
-    return receivedAt;
+    return this.givenTime(device, receivedAt);
+  }
+
+  /** The receive time, one per message, later than the time given to the device's message before. */
+  private givenTime(device: string, receivedAt: number): number {
+    const given = this.givenTimes.get(device);
+    if (!given) {
+      this.givenTimes.set(device, { message: this.messages, at: receivedAt });
+      return receivedAt;
+    }
+    if (given.message !== this.messages) {
+      given.message = this.messages;
+      given.at = Math.max(receivedAt, given.at + 1);
+    }
+    return given.at;
   }
 }
