@@ -23,6 +23,7 @@ import type { AdmissionStatus } from './admission-status.ts';
 import { boundOfflineQueues, markRedeliveries, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { RetainedBudget } from './retained-budget.ts';
+import { PersistentSessions } from './sessions.ts';
 import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
 import type { Wills } from '../cluster/broker-state.ts';
 import type { TopicRule } from '../security/topic-rules.ts';
@@ -108,6 +109,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     ...(options.topicRules && { topicRules: options.topicRules }),
   });
   const notices = new NoticeLog(log, now);
+  const sessions = new PersistentSessions(limits);
   const admission = new Admission({
     ...options.admission,
     now,
@@ -222,7 +224,21 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       guard.preConnect(client, packet, done);
     },
     maxInflightInbound: limits.maxInflight,
-    authenticate: guard.authenticate,
+    // After the login: a client that may connect may still not have a session kept for it.
+    authenticate(client, username, password, done) {
+      guard.authenticate(client, username, password, (err, ok) => {
+        if (err || ok !== true || sessions.admit(client.id, client.clean)) {
+          metrics.mqttPersistentSessions.set(sessions.size);
+          done(err, ok);
+          return;
+        }
+        const refusal = `client ${client.id} asked to keep its session between connections, but ${sessions.size} are kept, the most allowed (limits.max_persistent_sessions); refused. A client that connects with a clean session ends the one kept for it`;
+        metrics.mqttRefused.inc({ reason: 'sessions_full' });
+        notices.once('sessions_full', refusal);
+        // CONNACK 3, server unavailable: as for too many connections.
+        done(Object.assign(new Error(refusal), { returnCode: 3 }), null);
+      });
+    },
     authorizeSubscribe: guard.authorizeSubscribe,
     authorizePublish(client, packet, callback) {
       const verdict = guard.admit(client, packet);

@@ -48,6 +48,7 @@ export function brokerLimitsOf(config: Config): SiteSecurity['brokerLimits'] {
     maxQueuedMessages: limits.max_queued_messages,
     maxQueuedBytes: limits.max_queued_bytes,
     maxOfflineMessages: limits.max_offline_messages,
+    maxPersistentSessions: limits.max_persistent_sessions,
     messagesPerSecond: limits.messages_per_second,
     messageBurst: limits.message_burst,
     rateGraceMs: ms(limits.rate_grace),

@@ -34,6 +34,11 @@ export const limitsSection = z
     max_ingest_delay: duration.default('50ms'),
     /** QoS 1/2 messages kept for all clients with a persistent session together, beside max_queued_messages each. */
     max_offline_messages: integer(100, 100_000_000).default(100_000),
+    /**
+     * Clients the broker keeps a session for between connections (clean session false); a client
+     * asking for a further one is refused with CONNACK 3. One per device is the usual use.
+     */
+    max_persistent_sessions: integer(1, 10_000_000).default(20_000),
     /** Per client: sustained messages per second, and the burst allowed above it. */
     messages_per_second: integer(1, 1_000_000).default(200),
     message_burst: integer(1, 10_000_000).default(2000),

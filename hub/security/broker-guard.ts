@@ -32,8 +32,9 @@ export interface BrokerLimits {
   /** Per client, messages waiting to be read by it, and their bytes (OutgoingQueues). */
   maxQueuedMessages: number;
   maxQueuedBytes: number;
-  /** QoS 1/2 messages kept for all persistent sessions together. */
+  /** QoS 1/2 messages kept for all persistent sessions together, and how many such sessions. */
   maxOfflineMessages: number;
+  maxPersistentSessions: number;
   messagesPerSecond: number;
   messageBurst: number;
   rateGraceMs: number;

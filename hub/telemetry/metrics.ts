@@ -213,6 +213,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Bytes of retained messages clients keep in the broker (topic + payload + 256 each), against limits.max_retained_bytes',
       registers,
     }),
+    mqttPersistentSessions: new Gauge({
+      name: 'floorwatch_mqtt_persistent_sessions',
+      help: 'Clients the broker keeps a session for between connections (clean session false), against limits.max_persistent_sessions',
+      registers,
+    }),
     mqttQueueDropped: new Counter({
       name: 'floorwatch_mqtt_queue_dropped_total',
       help: 'QoS 1/2 messages not kept for a client with a persistent session, whose kept messages reached limits.max_queued_messages (or all such sessions limits.max_offline_messages)',
