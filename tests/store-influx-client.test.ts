@@ -2,7 +2,7 @@
 // a server: unavailable (the journal retries) or refused for good (the writer sets readings
 // aside), always with InfluxDB's own words.
 import { describe, expect, it } from 'vitest';
-import { DatabaseNotFound, errorMessage, parseInfluxUrl, writeFailure } from '../hub/store/influx/client.ts';
+import { SchemaMissing, errorMessage, parseInfluxUrl, writeFailure } from '../hub/store/influx/client.ts';
 import { StoreRefusal, StoreUnavailable } from '../hub/store/store.ts';
 
 const json = (error: string): string => JSON.stringify({ error });
@@ -53,9 +53,12 @@ describe('a refused write', () => {
     for (const status of [200, 201, 301, 307])
       expect(writeFailure({ status, body: '<html>moved</html>' }), String(status)).toBeInstanceOf(StoreUnavailable);
     const missing = writeFailure({ status: 404, body: json('database not found: "floor"') });
-    expect(missing).toBeInstanceOf(DatabaseNotFound);
+    expect(missing).toBeInstanceOf(SchemaMissing);
     expect(missing).toBeInstanceOf(StoreUnavailable);
     expect(missing.message).toBe('InfluxDB write failed (404): database not found: "floor"');
+    // A policy dropped (or not yet seen just after it was made) is missing too, not a failure of InfluxDB's.
+    expect(writeFailure({ status: 500, body: json('retention policy not found: raw') })).toBeInstanceOf(SchemaMissing);
+    expect(writeFailure({ status: 500, body: json('timeout') })).not.toBeInstanceOf(SchemaMissing);
   });
 
   it("quotes what answered when it is not InfluxDB's JSON, cut short", () => {

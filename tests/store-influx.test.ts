@@ -185,7 +185,7 @@ describe('InfluxStore', () => {
     );
   });
 
-  it('creates its database at the first write when it could not at start, and again once it was dropped', async () => {
+  it('creates its database at the first write when it could not at start, and again once it or its policy was dropped', async () => {
     const db = newDatabase();
     const store = new InfluxStore({ url: `${influxUrl}/${db}` });
     // No init(): as when InfluxDB was down while the hub started.
@@ -201,6 +201,14 @@ describe('InfluxStore', () => {
     expect(await store.count({ device: 'd1', from: 0, to: recent + HOUR })).toBe(1);
     const policies = await influxql(`SHOW RETENTION POLICIES ON "${db}"`);
     expect(JSON.stringify(policies)).toContain('long_term');
+    // A policy dropped while the hub runs is created again the same way.
+    await influxql(`DROP RETENTION POLICY "raw" ON "${db}"`);
+    const noPolicy = await store
+      .write([{ device: 'd1', metric: 'noise', ts: recent + 2, value: 3, zone: 'z1' }])
+      .catch((err: unknown) => err);
+    expect((noPolicy as Error).message).toMatch(/retention policy not found/);
+    await store.write([{ device: 'd1', metric: 'noise', ts: recent + 2, value: 3, zone: 'z1' }]);
+    expect(await store.count({ device: 'd1', from: 0, to: recent + HOUR })).toBe(1);
     await influxql(`DROP DATABASE "${db}"`);
   });
 

@@ -22,8 +22,11 @@ export class InfluxError extends Error {
   override readonly name = 'InfluxError';
 }
 
-/** The database is missing (never created, or dropped since): unavailable until it is created again. */
-export class DatabaseNotFound extends StoreUnavailable {}
+/**
+ * The database, or the retention policy written to, is missing (never created, or dropped since):
+ * unavailable until it is created again.
+ */
+export class SchemaMissing extends StoreUnavailable {}
 
 export interface InfluxTarget {
   /** http(s)://host:port[/prefix], without the database. */
@@ -91,7 +94,9 @@ export function writeFailure(res: Pick<HttpAnswer, 'status' | 'body'>): StoreRef
     return new StoreUnavailable(
       `${text}: InfluxDB answers a write it stored with 204, so something else answered in its place (a proxy, a redirect)`,
     );
-  if (res.status === 404 && /database not found/.test(message)) return new DatabaseNotFound(text);
+  if (res.status === 404 && /database not found/.test(message)) return new SchemaMissing(text);
+  // InfluxDB 1.x answers a write to a policy it does not know with a 500, as it does a failure of its own.
+  if (res.status === 500 && /retention policy not found/.test(message)) return new SchemaMissing(text);
   if (res.status === 401 || res.status === 403)
     return new StoreUnavailable(
       `${text}: InfluxDB refuses the hub's credentials (check the user and password in the InfluxDB url)`,

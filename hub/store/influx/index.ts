@@ -27,7 +27,7 @@ import {
   checkScope,
   refuseUnwritable,
 } from '../validate.ts';
-import { DatabaseNotFound, InfluxClient, parseInfluxUrl } from './client.ts';
+import { SchemaMissing, InfluxClient, parseInfluxUrl } from './client.ts';
 import {
   aggregatePoints,
   aggregateQuery,
@@ -174,18 +174,18 @@ export class InfluxStore implements Store {
   }
 
   private async writeLines(lines: readonly string[], policy: string): Promise<void> {
-    // A database that was missing when the hub started, or dropped since, is created (again).
+    // A database or policy that was missing when the hub started, or dropped since, is created (again).
     if (!this.ready) await this.init();
     try {
       for (let i = 0; i < lines.length; i += WRITE_CHUNK)
         await this.client.write(lines.slice(i, i + WRITE_CHUNK).join('\n'), policy);
     } catch (err) {
-      if (!(err instanceof DatabaseNotFound)) throw err;
+      if (!(err instanceof SchemaMissing)) throw err;
       if (this.schema === 'managed') {
         this.ready = false;
         throw err;
       }
-      throw new DatabaseNotFound(
+      throw new SchemaMissing(
         `${err.message}: the hub does not create it (storage.influx_schema is external); create database ${this.database} with its retention policies raw (default), long_term and alert_history, or map them to buckets`,
       );
     }
