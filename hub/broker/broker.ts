@@ -232,11 +232,16 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           done(err, ok);
           return;
         }
-        const refusal = `client ${client.id} asked to keep its session between connections, but ${sessions.size} are kept, the most allowed (limits.max_persistent_sessions); refused. A client that connects with a clean session ends the one kept for it`;
-        metrics.mqttRefused.inc({ reason: 'sessions_full' });
-        notices.once('sessions_full', refusal);
         // CONNACK 3, server unavailable: as for too many connections.
-        done(Object.assign(new Error(refusal), { returnCode: 3 }), null);
+        done(
+          guard.loginError(
+            'sessions_full',
+            3,
+            client.id,
+            `client ${client.id} asked to keep its session between connections, but ${sessions.size} are kept, the most allowed (limits.max_persistent_sessions); refused. A client that connects with a clean session ends the one kept for it`,
+          ),
+          null,
+        );
       });
     },
     authorizeSubscribe: guard.authorizeSubscribe,

@@ -380,7 +380,8 @@ export class BrokerGuard {
     callback(null, subscription);
   };
 
-  private loginError(reason: string, returnCode: 2 | 3 | 4 | 5, who: string, message: string): AuthenticateError {
+  /** A refused connection: counted by reason, logged once a minute per client, and its CONNACK code. */
+  loginError(reason: string, returnCode: 2 | 3 | 4 | 5, who: string, message: string): AuthenticateError {
     this.refuse(reason, who, message);
     // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- aedes types CONNACK codes as a const enum, which a module compiled on its own cannot import
     return Object.assign(new Error(message), { returnCode });
