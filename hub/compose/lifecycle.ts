@@ -1,17 +1,10 @@
 // The hub's parts in the order they started: each says how it stops and, if it has one, its health
 // check and the gauges it keeps current. Stopping runs the parts in reverse, so nothing stops
-// before what depends on it; a start that fails half way stops what had started. A part that has
-// not stopped within a limit is logged and left to finish on its own while the rest stop: a
-// stopping hub must not hang on one part (a downstream that never answers, say). Nothing
-// acknowledged depends on it: the journal had it on disk before it was acknowledged.
+// before what depends on it; a start that fails half way stops what had started.
 import type { Logger } from 'pino';
 import type { HealthReport } from '../api/health.ts';
 import type { ConfigChanges } from '../config/changes.ts';
 import type { Config } from '../config/config.ts';
-import { realTimers, type Timers } from '../notify/outbox.ts';
-
-/** How long one part may take to stop before the rest go on without it. */
-export const STOP_LIMIT_MS = 5000;
 
 export type Check = HealthReport['checks'][string];
 
@@ -39,10 +32,7 @@ export class Lifecycle {
   private readonly parts: Part[] = [];
   private stopping: Promise<void> | undefined;
 
-  constructor(
-    private readonly log: Logger,
-    private readonly options: { stopLimitMs?: number; timers?: Timers } = {},
-  ) {}
+  constructor(private readonly log: Logger) {}
 
   add(part: Part): void {
     this.parts.push(part);
@@ -53,7 +43,7 @@ export class Lifecycle {
     this.stopping ??= (async () => {
       for (const part of [...this.parts].reverse()) {
         try {
-          await this.stopWithinLimit(part);
+          await part.stop?.();
         } catch (err) {
           this.log.error(
             { part: part.name, err: (err as Error).message },
@@ -63,31 +53,6 @@ export class Lifecycle {
       }
     })();
     return this.stopping;
-  }
-
-  private async stopWithinLimit(part: Part): Promise<void> {
-    if (!part.stop) return;
-    const { stopLimitMs = STOP_LIMIT_MS, timers = realTimers } = this.options;
-    let handle: unknown;
-    const limit = new Promise<'late'>((resolve) => {
-      handle = timers.setTimeout(() => resolve('late'), stopLimitMs);
-    });
-    const stopping = Promise.resolve().then(() => part.stop?.());
-    try {
-      if ((await Promise.race([stopping, limit])) !== 'late') return;
-    } finally {
-      timers.clearTimeout(handle);
-    }
-    this.log.warn(
-      { part: part.name, limitMs: stopLimitMs },
-      `${part.name} had not stopped after ${stopLimitMs / 1000} s; the hub stops the rest without waiting for it`,
-    );
-    // What it says when it does finish, or fails, still reaches the log.
-    stopping.then(
-      () => this.log.info({ part: part.name }, `${part.name} stopped, late`),
-      (err: unknown) =>
-        this.log.error({ part: part.name, err: String(err) }, `could not stop ${part.name} cleanly: ${String(err)}`),
-    );
   }
 
   /**
