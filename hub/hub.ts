@@ -94,6 +94,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       ...(options.ticker && { ticker: options.ticker }),
       ...(options.timers && { timers: options.timers }),
       bridges,
+      notificationsDropped: (target, count) => metrics.notificationsDropped.inc({ target }, count),
       hubStatus: () => {
         const status = journal.status();
         const { state } = writer;

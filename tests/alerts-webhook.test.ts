@@ -65,6 +65,7 @@ describe('webhook outbox', () => {
         timers: clock,
         retryFirstMs: SECOND,
         retryMaxMs: 30 * SECOND,
+        maxWaiting: 10_000,
       });
     let db = new Database(join(dir, 'alerts.sqlite'));
     let outbox = open(db);
@@ -134,6 +135,7 @@ describe('webhook outbox', () => {
       timers: clock,
       retryFirstMs: SECOND,
       retryMaxMs: SECOND,
+      maxWaiting: 10_000,
     });
     outbox.enqueue(target.name, '{"n":1}');
     outbox.kick();
@@ -177,6 +179,7 @@ describe('webhook outbox', () => {
       timers: clock,
       retryFirstMs: SECOND,
       retryMaxMs: SECOND,
+      maxWaiting: 10_000,
       setAside: async (name, row, err) =>
         void setAside.push({ target: name, payload: row.payload, err: (err as Error).message }),
     });

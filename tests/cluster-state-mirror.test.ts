@@ -28,6 +28,7 @@ function hub(name: string): { ledger: AlertLedger; mirror: StateMirror; outbox: 
     now: () => 0,
     retryFirstMs: 10,
     retryMaxMs: 10,
+    maxWaiting: 10_000,
   });
   return { ledger, outbox, mirror: new StateMirror({ db: ledger.db, redis, channel: CHANNEL }) };
 }

@@ -14,7 +14,7 @@ import { ManualClock, SECOND, T0 } from './rules-fixtures.ts';
 import { eventually, tempDir } from './support/hub.ts';
 import { latch } from './support/journal.ts';
 
-export type OutboxUnderTest = Pick<Outbox, 'enqueue' | 'kick' | 'waiting' | 'close'>;
+export type OutboxUnderTest = Pick<Outbox, 'enqueue' | 'kick' | 'waiting' | 'close' | 'setTargets' | 'failing'>;
 
 interface Started {
   outbox: OutboxUnderTest;
@@ -95,6 +95,7 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
         retryFirstMs: SECOND,
         retryMaxMs: 8 * SECOND,
         ...extra,
+        maxWaiting: extra.maxWaiting ?? 10_000,
       });
       const started = { outbox, db };
       opened.add(started);
@@ -300,6 +301,75 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       await eventually(() => second.outbox.waiting() === 0, { what: 'the kept target to get its notification' });
       expect(kept.taken).toEqual(['{"n":3}']);
       expect(removed.calls).toEqual([]);
+    });
+
+    it('keeps at most maxWaiting for a target that is down: the oldest go, counted, logged once a minute and told in failing(); the rest arrive in order once it is back', async () => {
+      const hook = scripted('toString', 3);
+      const other = scripted('__proto__', 3);
+      hook.answer = () => 'down';
+      other.answer = () => 'down';
+      const dropped: Array<[string, number]> = [];
+      const { outbox } = start([hook, other], {
+        maxWaiting: 5,
+        onDropped: (target, count) => void dropped.push([target, count]),
+      });
+      const payload = (n: number) => `{"n":${n}}`;
+      outbox.enqueue(hook.name, payload(1));
+      outbox.kick();
+      await retryScheduled('a retry of the target that is down');
+      for (let n = 2; n <= 8; n++) outbox.enqueue(hook.name, payload(n));
+      for (let n = 1; n <= 5; n++) outbox.enqueue(other.name, payload(n));
+      expect(outbox.waiting(hook.name)).toBe(5);
+      expect(outbox.waiting(other.name)).toBe(5);
+      expect(dropped).toEqual([
+        [hook.name, 1],
+        [hook.name, 1],
+        [hook.name, 1],
+      ]);
+      const warned = () => logs.filter((l) => l.level === 40 && l.msg.includes('max_undelivered'));
+      expect(warned()).toEqual([expect.objectContaining({ target: hook.name, dropped: 1 })]);
+      // A minute on, the next drop is logged with the ones since.
+      clock.advance(60 * SECOND);
+      // The retry kicked every target: the other is down too.
+      await eventually(() => clock.pendingTimers() === 2, { what: 'both targets to schedule their retries' });
+      outbox.enqueue(hook.name, payload(9));
+      expect(warned().at(-1)).toEqual(expect.objectContaining({ dropped: 3 }));
+      expect(warned()).toHaveLength(2);
+      expect(outbox.failing().find((f) => f.target === hook.name)).toEqual(
+        expect.objectContaining({ waiting: 5, dropped: 4 }),
+      );
+      hook.answer = () => 'take';
+      clock.advance(8 * SECOND);
+      await eventually(() => outbox.waiting(hook.name) === 0, { what: 'the target to get what was kept once back' });
+      expect(hook.taken).toEqual([5, 6, 7, 8, 9].map(payload));
+      expect(outbox.failing().map((f) => f.target)).toEqual([other.name]);
+      // The other target's queue, full but not past the bound, is untouched.
+      expect(outbox.waiting(other.name)).toBe(5);
+      expect(dropped.filter(([target]) => target !== hook.name)).toEqual([]);
+    });
+
+    it('a lower maxWaiting at a reload drops the oldest past it at once, and counts each target from what it holds', async () => {
+      const hook = scripted('constructor', 10);
+      hook.answer = () => 'down';
+      const { outbox, db } = start([hook], { maxWaiting: 100 });
+      db.transaction(() => {
+        for (let n = 1; n <= 50; n++) outbox.enqueue(hook.name, `{"n":${n}}`);
+      })();
+      // A transition rolled back leaves no row, and the bound still counts what is there.
+      expect(() =>
+        db.transaction(() => {
+          outbox.enqueue(hook.name, '{"rolled":"back"}');
+          throw new Error('the alert transition could not be saved');
+        })(),
+      ).toThrow('could not be saved');
+      outbox.setTargets([hook], { retryFirstMs: SECOND, retryMaxMs: 8 * SECOND, maxWaiting: 20 });
+      expect(outbox.waiting(hook.name)).toBe(20);
+      outbox.enqueue(hook.name, '{"n":51}');
+      expect(outbox.waiting(hook.name)).toBe(20);
+      hook.answer = () => 'take';
+      outbox.kick();
+      await eventually(() => outbox.waiting() === 0, { what: 'the kept notifications' });
+      expect(hook.taken).toEqual(Array.from({ length: 20 }, (_, i) => `{"n":${i + 32}}`));
     });
 
     it('delivers ten thousand notifications, in order, in full batches', async () => {

@@ -30,6 +30,7 @@ describe('an alert database from before grouped notices', () => {
       now: () => 1000,
       retryFirstMs: 1000,
       retryMaxMs: 8000,
+      maxWaiting: 10_000,
     });
     outbox.enqueue('receiver mail', 'new', { key: 'zone=a', waitMs: 0, intervalMs: 60_000 });
     outbox.kick();
@@ -74,6 +75,7 @@ describe('targets failing', () => {
       now: () => now,
       retryFirstMs: 1,
       retryMaxMs: 1,
+      maxWaiting: 10_000,
     });
     outbox.enqueue('webhook https://hooks.example/secret-path', 'alert', { key: 'zone=a', waitMs: 0, intervalMs: 0 });
     outbox.kick();
@@ -81,7 +83,7 @@ describe('targets failing', () => {
     await next();
     await eventually(() => outbox.failing().length > 0, { what: 'the first refusal' });
     expect(outbox.failing()).toEqual([
-      { target: 'webhook https://hooks.example', since: 1000, error: 'refused', waiting: 1 },
+      { target: 'webhook https://hooks.example', since: 1000, error: 'refused', waiting: 1, dropped: 0 },
     ]);
     now = 5000;
     await next();

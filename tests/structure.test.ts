@@ -14,6 +14,7 @@ const LONG_FILES: Record<string, string> = {
   'tests/reports.test.ts': 'the shift report against both stores, one scenario',
   'tests/rules-engine.test.ts': 'the rule engine, one fixture for every rule kind',
   'tests/store-contract.ts': 'the contract every store passes, kept whole as aedes-persistence keeps its suite',
+  'tests/outbox-contract.ts': 'the contract every alert outbox passes, kept whole as the store contract is',
   'tests/serial.test.ts': 'the serial source from frames to readings over a real pty pair',
   'tests/scenarios.test.ts': 'the floor scenarios end to end, one simulated floor',
   'hub/broker/broker.ts': 'Aedes assembled with its guard, admission, queues and servers: one start, one reload',

@@ -17,7 +17,7 @@ import { AlertLedger } from '../rules/ledger.ts';
 import { effectiveRules, ruleSettings, type SiteRules } from '../rules/site.ts';
 import type { Store } from '../store/store.ts';
 import { Notifier, STORE_TARGET, historyTarget, type NotifierOptions } from '../notify/notifier.ts';
-import { Outbox, type OutboxTarget, type Timers } from '../notify/outbox.ts';
+import { Outbox, type OutboxOptions, type OutboxTarget, type Timers } from '../notify/outbox.ts';
 import { webhookTarget } from '../notify/webhook.ts';
 import { receiverTarget } from '../notify/receivers.ts';
 import { Routes } from '../notify/routes.ts';
@@ -42,6 +42,8 @@ export interface AlertingOptions {
   ticker?: Ticker;
   /** External brokers that get the alerts (`bridges` with out.alerts). */
   bridges?: readonly BridgeLink[];
+  /** Told of notifications dropped past notify.max_undelivered, by target. */
+  notificationsDropped?: (target: string, count: number) => void;
 }
 
 export interface Alerting {
@@ -96,7 +98,7 @@ function notifySettings(
   deliveryPrefix: string | undefined,
 ): {
   targets: OutboxTarget[];
-  retry: { firstMs: number; maxMs: number };
+  limits: Pick<OutboxOptions, 'retryFirstMs' | 'retryMaxMs' | 'maxWaiting'>;
   notifier: Pick<NotifierOptions, 'notices' | 'routes'>;
   routes: Routes;
 } {
@@ -113,7 +115,11 @@ function notifySettings(
   const receivers = config.notify.receivers.map((r) => receiverTarget(r, config.site.timezone, deliveryPrefix));
   return {
     targets: [historyTarget(options.store), ...everyNotice, ...receivers],
-    retry: { firstMs: ms(config.notify.retry_first), maxMs: ms(config.notify.retry_max) },
+    limits: {
+      retryFirstMs: ms(config.notify.retry_first),
+      retryMaxMs: ms(config.notify.retry_max),
+      maxWaiting: config.notify.max_undelivered,
+    },
     // No receivers: nothing to route, and no lookup per transition.
     notifier: { notices: everyNotice.map((r) => r.name), ...(receivers.length > 0 && { routes }) },
     routes,
@@ -134,8 +140,8 @@ export function rulesOnLedger(
     log,
     now,
     ...(options.timers && { timers: options.timers }),
-    retryFirstMs: notify.retry.firstMs,
-    retryMaxMs: notify.retry.maxMs,
+    ...notify.limits,
+    ...(options.notificationsDropped && { onDropped: options.notificationsDropped }),
     setAside: (target, row, err) => options.setAside.notification(target, row.payload, err),
     ...(settled && { ready: settled }),
   });
@@ -243,7 +249,7 @@ export function rulesOnLedger(
       const settings = notifySettings(options, next, deliveryPrefix);
       return () => {
         routes = settings.routes;
-        outbox.setTargets(settings.targets, settings.retry);
+        outbox.setTargets(settings.targets, settings.limits);
         notifier.reconfigure(settings.notifier);
         outbox.kick();
         keepSilences(next);

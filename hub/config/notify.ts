@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ALERT_KINDS } from '../domain/alert.ts';
 import { SEVERITIES } from '../domain/requirement.ts';
-import { duration, flag, id, listedOnce, notListed } from './fields.ts';
+import { duration, flag, id, integer, listedOnce, notListed } from './fields.ts';
 
 const secret = z.string().min(16, { error: 'must be at least 16 characters: receivers check the signature with it' });
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -118,6 +118,11 @@ export const notifySection = z
     /** Delivery retries start this soon and double up to retry_max; undelivered ones wait on disk. */
     retry_first: duration.default('1s'),
     retry_max: duration.default('5m'),
+    /**
+     * Notifications kept waiting for each receiver (webhook, bridge, the store's alert history)
+     * that cannot take them; past it the oldest are dropped, logged and counted.
+     */
+    max_undelivered: integer(10, 10_000_000).default(10_000),
   })
   .prefault({});
 

@@ -1,7 +1,8 @@
 // The outbox's tables in the alert state's database: the rows waiting for each target, the groups
 // last sent, and which targets follow each alert. Created at start; older layouts are brought up
-// to date in place.
+// to date in place. Also the queries of when a group's rows are due.
 import type Database from 'better-sqlite3';
+import type { OutboxGroup, OutboxRow } from './outbox.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
@@ -26,4 +27,55 @@ export function ensureSchema(db: Database.Database): void {
   if (!columns.has('due_at')) db.exec('ALTER TABLE outbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0');
   // A group's rows found without reading every row a receiver that is away has waiting.
   db.exec('CREATE INDEX IF NOT EXISTS outbox_group ON outbox (target, grp, due_at)');
+}
+
+/** A group last sent longer ago than this is forgotten: its next alert is a new group. */
+const GROUP_MEMORY_MS = 7 * 86_400_000;
+
+/**
+ * When a new row of `group` goes out: with the group's rows waiting after `sendingUpTo` (those up
+ * to it are being handed over), or once its wait, and the interval since it last went, are over.
+ */
+export function groupDueAt(
+  db: Database.Database,
+  target: string,
+  group: OutboxGroup,
+  sendingUpTo: number,
+  now: number,
+): number {
+  const waiting = db
+    .prepare('SELECT min(due_at) AS at FROM outbox WHERE target = ? AND grp = ? AND id > ?')
+    .get(target, group.key, sendingUpTo) as { at: number | null };
+  if (waiting.at !== null) return waiting.at;
+  const sent = db
+    .prepare('SELECT sent_at AS at FROM outbox_groups WHERE target = ? AND grp = ?')
+    .get(target, group.key) as { at: number } | undefined;
+  const told = sendingUpTo > 0 ? now : sent?.at;
+  return Math.max(now + group.waitMs, told === undefined ? 0 : told + group.intervalMs);
+}
+
+/** The group went out now: what joins it waits its interval. */
+export function groupSent(db: Database.Database, target: string, grp: string, now: number): void {
+  db.prepare(
+    'INSERT INTO outbox_groups (target, grp, sent_at) VALUES (?, ?, ?) ON CONFLICT (target, grp) DO UPDATE SET sent_at = excluded.sent_at',
+  ).run(target, grp, now);
+  db.prepare('DELETE FROM outbox_groups WHERE target = ? AND sent_at < ?').run(target, now - GROUP_MEMORY_MS);
+}
+
+/** A target's rows due first: the oldest due row, and those due with it (its group's, or others in no group). */
+export function dueRows(db: Database.Database, target: string, now: number, limit: number): OutboxRow[] {
+  const columns = 'id, payload, created_at AS createdAt, grp';
+  const first = db
+    .prepare('SELECT grp FROM outbox WHERE target = ? AND due_at <= ? ORDER BY id LIMIT 1')
+    .get(target, now) as { grp: string | null } | undefined;
+  if (!first) return [];
+  return (
+    first.grp === null
+      ? db
+          .prepare(`SELECT ${columns} FROM outbox WHERE target = ? AND grp IS NULL AND due_at <= ? ORDER BY id LIMIT ?`)
+          .all(target, now, limit)
+      : db
+          .prepare(`SELECT ${columns} FROM outbox WHERE target = ? AND grp = ? AND due_at <= ? ORDER BY id LIMIT ?`)
+          .all(target, first.grp, now, limit)
+  ) as OutboxRow[];
 }

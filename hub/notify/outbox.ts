@@ -11,7 +11,8 @@
 // `waitMs` for more; once a group has gone out, what joins it waits until `intervalMs` after.
 import { backoffMs } from '../domain/backoff.ts';
 import type Database from 'better-sqlite3';
-import { ensureSchema } from './outbox-tables.ts';
+import { WaitingBound } from './outbox-bound.ts';
+import { dueRows, ensureSchema, groupDueAt, groupSent } from './outbox-tables.ts';
 import type { Logger } from 'pino';
 
 /** setTimeout/clearTimeout, injectable so tests run the backoff on their own clock. */
@@ -63,6 +64,10 @@ export interface OutboxOptions {
   timers?: Timers;
   retryFirstMs: number;
   retryMaxMs: number;
+  /** Most notifications kept waiting for each target; past it the oldest go (outbox-bound.ts). */
+  maxWaiting: number;
+  /** Told of notifications dropped past maxWaiting: the target as alerts name it, and how many. */
+  onDropped?: (target: string, count: number) => void;
   /** Records a notification given up on; resolves once that record is durable. */
   setAside?: (target: string, row: OutboxRow, err: unknown) => Promise<void>;
   /**
@@ -81,9 +86,6 @@ export interface Follower {
   group: OutboxGroup;
 }
 
-/** A group last sent longer ago than this is forgotten: its next alert is a new group. */
-const GROUP_MEMORY_MS = 7 * 86_400_000;
-
 interface Lane {
   target: OutboxTarget;
   running?: Promise<void>;
@@ -101,18 +103,21 @@ interface Lane {
   singles: number;
   /** The row refused for good, and how many times alone. */
   refused?: { id: number; attempts: number };
-  failing?: { since: number; error: string }; // until a delivery gets through
+  failing?: { since: number; error: string; droppedBefore: number }; // until a delivery gets through
 }
 
 export class Outbox {
   private readonly lanes = new Map<string, Lane>();
   private readonly db: Database.Database;
   private readonly timers: Timers;
+  private readonly bound: WaitingBound;
 
   constructor(private readonly options: OutboxOptions) {
     this.db = options.db;
     this.timers = options.timers ?? realTimers;
     ensureSchema(this.db);
+    const { log, now, maxWaiting: max, onDropped } = options;
+    this.bound = new WaitingBound({ db: this.db, max, log, now, ...(onDropped && { onDropped }) });
     this.setTargets(options.targets);
   }
 
@@ -121,8 +126,11 @@ export class Outbox {
    * that stays keeps its queue and its backoff; what waits for one no longer configured is dropped
    * (and logged), with what it was following: nobody is to hear from it again.
    */
-  setTargets(targets: readonly OutboxTarget[], retry?: { firstMs: number; maxMs: number }): void {
-    if (retry) Object.assign(this.options, { retryFirstMs: retry.firstMs, retryMaxMs: retry.maxMs });
+  setTargets(
+    targets: readonly OutboxTarget[],
+    limits?: Pick<OutboxOptions, 'retryFirstMs' | 'retryMaxMs' | 'maxWaiting'>,
+  ): void {
+    if (limits) Object.assign(this.options, limits);
     const names = new Set(targets.map((t) => t.name));
     for (const [name, lane] of this.lanes) {
       if (names.has(name)) continue;
@@ -147,6 +155,10 @@ export class Outbox {
       for (const table of ['outbox', 'outbox_groups', 'outbox_followers'])
         this.db.prepare(`DELETE FROM ${table} WHERE target = ?`).run(target);
     }
+    this.bound.reset(
+      targets.map((t) => ({ name: t.name, label: t.label ?? t.name })),
+      this.options.maxWaiting,
+    );
   }
 
   /** Creates the outbox's table in a database, for a copy of it kept without delivering (a cluster's replica). */
@@ -162,6 +174,7 @@ export class Outbox {
     this.db
       .prepare('INSERT INTO outbox (target, payload, created_at, grp, due_at) VALUES (?, ?, ?, ?, ?)')
       .run(target, payload, now, group?.key ?? null, group ? this.dueAt(lane, group, now) : 0);
+    this.bound.added(target, lane.target.label ?? target);
   }
 
   /**
@@ -191,18 +204,9 @@ export class Outbox {
 
   /** When a row of a group goes out: with the group's waiting rows, or after its wait or interval. */
   private dueAt(lane: Lane, group: OutboxGroup, now: number): number {
-    const target = lane.target.name;
     // Rows of the group being handed over now are as good as sent: a new one waits the interval.
     const sending = lane.sending?.grp === group.key ? lane.sending.upTo : 0;
-    const waiting = this.db
-      .prepare('SELECT min(due_at) AS at FROM outbox WHERE target = ? AND grp = ? AND id > ?')
-      .get(target, group.key, sending) as { at: number | null };
-    if (waiting.at !== null) return waiting.at;
-    const sent = this.db
-      .prepare('SELECT sent_at AS at FROM outbox_groups WHERE target = ? AND grp = ?')
-      .get(target, group.key) as { at: number } | undefined;
-    const told = sending > 0 ? now : sent?.at;
-    return Math.max(now + group.waitMs, told === undefined ? 0 : told + group.intervalMs);
+    return groupDueAt(this.db, lane.target.name, group, sending, now);
   }
 
   /** Starts delivering whatever waits, for every target not already at it or backing off. */
@@ -225,11 +229,17 @@ export class Outbox {
     });
   }
 
-  /** The targets whose deliveries fail now: since when, the last reason, and how many notifications wait. */
-  failing(): Array<{ target: string; since: number; error: string; waiting: number }> {
-    return [...this.lanes.values()].flatMap(({ target, failing }) =>
-      failing ? [{ target: target.label ?? target.name, ...failing, waiting: this.waiting(target.name) }] : [],
-    );
+  /**
+   * The targets whose deliveries fail now: since when, the last reason, how many notifications
+   * wait, and how many of the oldest were dropped past the bound since the failing began.
+   */
+  failing(): Array<{ target: string; since: number; error: string; waiting: number; dropped: number }> {
+    return [...this.lanes.values()].flatMap(({ target: { name, label }, failing }) => {
+      if (!failing) return [];
+      const { since, error, droppedBefore } = failing;
+      const dropped = this.bound.dropped(name) - droppedBefore;
+      return [{ target: label ?? name, since, error, waiting: this.waiting(name), dropped }];
+    });
   }
 
   waiting(target?: string): number {
@@ -273,7 +283,11 @@ export class Outbox {
         if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
         lane.failures += 1;
         const reason = err instanceof Error ? err.message : String(err); // a target may reject with anything
-        lane.failing = { since: lane.failing?.since ?? this.options.now(), error: reason };
+        lane.failing = {
+          since: lane.failing?.since ?? this.options.now(),
+          error: reason,
+          droppedBefore: lane.failing?.droppedBefore ?? this.bound.dropped(target.name),
+        };
         const wait = backoffMs(lane.failures, { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs });
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
@@ -310,40 +324,19 @@ export class Outbox {
   /** The rows due first: the oldest due row, and those due with it (its group's, or others in no group). */
   private due(lane: Lane): OutboxRow[] {
     const { name, batch } = lane.target;
-    const now = this.options.now();
-    const limit = lane.singles > 0 ? 1 : batch;
-    const columns = 'id, payload, created_at AS createdAt, grp';
-    const first = this.db
-      .prepare('SELECT grp FROM outbox WHERE target = ? AND due_at <= ? ORDER BY id LIMIT 1')
-      .get(name, now) as { grp: string | null } | undefined;
-    if (!first) return [];
-    return (
-      first.grp === null
-        ? this.db
-            .prepare(
-              `SELECT ${columns} FROM outbox WHERE target = ? AND grp IS NULL AND due_at <= ? ORDER BY id LIMIT ?`,
-            )
-            .all(name, now, limit)
-        : this.db
-            .prepare(`SELECT ${columns} FROM outbox WHERE target = ? AND grp = ? AND due_at <= ? ORDER BY id LIMIT ?`)
-            .all(name, first.grp, now, limit)
-    ) as OutboxRow[];
+    return dueRows(this.db, name, this.options.now(), lane.singles > 0 ? 1 : batch);
   }
 
   private delivered(target: string, rows: readonly OutboxRow[]): void {
     const now = this.options.now();
     this.db.transaction(() => {
-      this.db
+      // A row the bound dropped while it was handed over is gone already.
+      const { changes } = this.db
         .prepare('DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))')
         .run(JSON.stringify(rows.map((r) => r.id)));
+      this.bound.removed(target, changes);
       const grp = rows[0]?.grp;
-      if (grp === null || grp === undefined) return;
-      this.db
-        .prepare(
-          'INSERT INTO outbox_groups (target, grp, sent_at) VALUES (?, ?, ?) ON CONFLICT (target, grp) DO UPDATE SET sent_at = excluded.sent_at',
-        )
-        .run(target, grp, now);
-      this.db.prepare('DELETE FROM outbox_groups WHERE target = ? AND sent_at < ?').run(target, now - GROUP_MEMORY_MS);
+      if (grp !== null && grp !== undefined) groupSent(this.db, target, grp, now);
     })();
   }
 
@@ -386,7 +379,7 @@ export class Outbox {
       return false;
     }
     if (!this.db.open) return false;
-    this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id);
+    this.bound.removed(target.name, this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id).changes);
     this.options.log.error(
       { target: target.name, delivery: row.id, err: (err as Error).message },
       `${target.name} refused a notification ${attempts} times (${(err as Error).message}); it is set aside (GET /api/v1/rejections?stage=notify) and the notifications after it are sent`,

@@ -33,6 +33,8 @@ export interface NotifyFailing {
   since: number;
   error: string;
   waiting: number;
+  /** The oldest of them dropped past notify.max_undelivered since the failing began. */
+  dropped?: number;
 }
 
 const HUB = 'hub';
@@ -97,7 +99,7 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
     `alert notifications are not getting through: ${failing
       .map(
         (f) =>
-          `${f.target} has failed for ${Math.round((now - f.since) / 60_000)} min (${f.error.slice(0, ERROR_CHARS)}), ${f.waiting} waiting`,
+          `${f.target} has failed for ${Math.round((now - f.since) / 60_000)} min (${f.error.slice(0, ERROR_CHARS)}), ${f.waiting} waiting${f.dropped ? ` (the oldest ${f.dropped} dropped, past notify.max_undelivered)` : ''}`,
       )
       .join('; ')}; they are kept and retried, and every other way of hearing of alerts still works`,
   );

@@ -132,6 +132,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['stage'] as const,
       registers,
     }),
+    notificationsDropped: new Counter({
+      name: 'floorwatch_notifications_dropped_total',
+      help: 'Alert notifications dropped, the oldest first, because more than notify.max_undelivered waited for a receiver that could not take them; by receiver',
+      labelNames: ['target'] as const,
+      registers,
+    }),
     minutesWaiting: new Gauge({
       name: 'floorwatch_minutes_waiting',
       help: '(device, metric, minute)s whose readings are stored and whose 1-minute aggregate waits to be rolled up: the minute has not closed, or the store is down; at storage.minutes_waiting_max all are rolled up at once',

@@ -1,0 +1,103 @@
+// How many notifications may wait for one target. A receiver away for weeks while alerts keep
+// changing must not fill the disk the journal and the alert state share: past the bound the
+// oldest of that target's notifications go, counted and logged (at most once a minute per
+// target). The others' queues are untouched.
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+
+const LOG_EVERY_MS = 60_000;
+
+export interface WaitingBoundOptions {
+  db: Database.Database;
+  /** Most notifications kept waiting for each target (notify.max_undelivered). */
+  max: number;
+  log: Logger;
+  now: () => number;
+  /** Told of each drop: the target as alerts name it, and how many went. */
+  onDropped?: (target: string, count: number) => void;
+}
+
+interface Kept {
+  /** Rows waiting, as far as this knows: a rolled-back enqueue leaves it high, and a trim recounts. */
+  count?: number;
+  /** Dropped since the hub started. */
+  dropped: number;
+  /** Dropped since the last log line, and when that was. */
+  unlogged: number;
+  loggedAt: number;
+}
+
+export class WaitingBound {
+  private readonly kept = new Map<string, Kept>();
+
+  constructor(private readonly options: WaitingBoundOptions) {}
+
+  /** A row was queued for the target, in the caller's transaction: past the bound the oldest go. */
+  added(target: string, label: string): void {
+    const kept = this.of(target);
+    kept.count = kept.count === undefined ? this.count(target) : kept.count + 1;
+    if (kept.count > this.options.max) this.trim(target, label);
+  }
+
+  /** Rows of the target were delivered or set aside. */
+  removed(target: string, count: number): void {
+    const kept = this.kept.get(target);
+    if (kept?.count !== undefined) kept.count = Math.max(0, kept.count - count);
+  }
+
+  /** At start and at a reload (which may lower the bound): every target is counted and trimmed. */
+  reset(targets: ReadonlyArray<{ name: string; label: string }>, max = this.options.max): void {
+    this.options.max = max;
+    const names = new Set(targets.map((t) => t.name));
+    for (const name of this.kept.keys()) if (!names.has(name)) this.kept.delete(name);
+    for (const { name, label } of targets) {
+      this.of(name).count = this.count(name);
+      this.trim(name, label);
+    }
+  }
+
+  /** Notifications of the target dropped since the hub started. */
+  dropped(target: string): number {
+    return this.kept.get(target)?.dropped ?? 0;
+  }
+
+  private of(target: string): Kept {
+    let kept = this.kept.get(target);
+    if (!kept) {
+      kept = { dropped: 0, unlogged: 0, loggedAt: Number.NEGATIVE_INFINITY };
+      this.kept.set(target, kept);
+    }
+    return kept;
+  }
+
+  private count(target: string): number {
+    return (this.options.db.prepare('SELECT count(*) AS n FROM outbox WHERE target = ?').get(target) as { n: number })
+      .n;
+  }
+
+  private trim(target: string, label: string): void {
+    const { db, max, log, now } = this.options;
+    const kept = this.of(target);
+    // The newest `max` rows stay: the first row past them, and all older, go.
+    const cut = db
+      .prepare('SELECT id FROM outbox WHERE target = ? ORDER BY id DESC LIMIT 1 OFFSET ?')
+      .get(target, max) as { id: number } | undefined;
+    if (!cut) {
+      kept.count = this.count(target);
+      return;
+    }
+    const { changes } = db.prepare('DELETE FROM outbox WHERE target = ? AND id <= ?').run(target, cut.id);
+    kept.count = max;
+    kept.dropped += changes;
+    kept.unlogged += changes;
+    this.options.onDropped?.(label, changes);
+    const at = now();
+    if (at - kept.loggedAt < LOG_EVERY_MS) return;
+    log.warn(
+      { target: label, dropped: kept.unlogged, kept: max },
+      `${max} alert notifications wait for ${label}, the most kept (notify.max_undelivered): the oldest ${kept.unlogged} were dropped`,
+    );
+    kept.loggedAt = at;
+    kept.unlogged = 0;
+  }
+}
