@@ -126,8 +126,11 @@ export async function startClusterAlerting(
       .finally(() => (loading = undefined));
     return loading;
   };
+  // Set as the hub lets go of Redis: a copy read after that (a connection being closed still
+  // reads what was on its way) must not reach the replica, which closes next.
+  let released = false;
   subscriber.on('message', (from: string, message: string) => {
-    if (from !== channel || term || loading) return;
+    if (from !== channel || term || loading || released) return;
     if (!mirror.apply(message)) void reload();
   });
   await subscriber.subscribe(channel);
@@ -382,7 +385,9 @@ export async function startClusterAlerting(
         requests.close();
         await peers.stop();
         await forwarding.stop();
+        released = true;
         for (const c of connections) c.disconnect();
+        await loading;
         ledger.close();
       })()),
   };
