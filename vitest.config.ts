@@ -10,6 +10,7 @@ const UNIT = [
   'tests/admission.test.ts',
   'tests/metrics.test.ts',
   'tests/topics.test.ts',
+  'tests/devices-registry.test.ts',
   'tests/api-routes.test.ts',
   'tests/backoff.test.ts',
   'tests/config.test.ts',

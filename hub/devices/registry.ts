@@ -55,7 +55,12 @@ export interface DeviceView {
 const DEFAULT_INTERVAL_MS = 60_000;
 /** A device is presumed online while it was heard within this many heartbeat intervals. */
 const SILENT_INTERVALS = 3;
-const SAVE_INTERVAL_MS = 1_000;
+/**
+ * Between snapshot writes. A device heard anywhere changes the list every second, and a whole
+ * snapshot of a large floor written that often wears a small box's flash; what a crash loses of
+ * it (last seen, presence) the next message from each device puts right.
+ */
+export const SAVE_INTERVAL_MS = 30_000;
 
 export interface DeviceFilter {
   /** null: devices in no zone. */
@@ -83,6 +88,8 @@ export class DeviceRegistry {
   private readonly known = new Map<string, Known>();
   private readonly declared = new Map<string, DeclaredDevice>();
   private lastSave = 0;
+  /** Entries applied since the snapshot was last written. */
+  private changed = false;
   /** Every id, declared or reported, in order; rebuilt only after a new device appears. */
   private sorted: string[] | undefined;
 
@@ -124,6 +131,7 @@ export class DeviceRegistry {
   }
 
   apply(entries: readonly Entry[]): void {
+    if (entries.length > 0) this.changed = true;
     for (const entry of entries) {
       if (entry.type === 'readings') {
         for (const r of entry.readings) {
@@ -154,10 +162,11 @@ export class DeviceRegistry {
     }
   }
 
-  /** Writes the snapshot at most once a second, or now when `force`. */
+  /** Writes the snapshot if anything changed since the last: at most every SAVE_INTERVAL_MS, or now when `force`. */
   save(now: number, force = false): void {
-    if (!this.snapshotPath || (!force && now - this.lastSave < SAVE_INTERVAL_MS)) return;
+    if (!this.snapshotPath || !this.changed || (!force && now - this.lastSave < SAVE_INTERVAL_MS)) return;
     this.lastSave = now;
+    this.changed = false;
     const temp = `${this.snapshotPath}.tmp`;
     writeFileSync(temp, JSON.stringify([...this.known.values()]));
     renameSync(temp, this.snapshotPath);
