@@ -20,6 +20,7 @@ import { Notifier, STORE_TARGET, historyTarget, type NotifierOptions } from '../
 import { Outbox, type OutboxOptions, type OutboxTarget, type Timers } from '../notify/outbox.ts';
 import { webhookTarget } from '../notify/webhook.ts';
 import { receiverTarget } from '../notify/receivers.ts';
+import type { RefusedSome } from '../notify/email.ts';
 import { Routes } from '../notify/routes.ts';
 import { bridgeAlertTarget } from '../notify/bridge-out.ts';
 import type { BridgeLink } from '../bridges/link.ts';
@@ -93,7 +94,7 @@ export interface RulesOnLedgerExtras {
 
 /** Who hears of alerts under a configuration: the outbox's targets, the notices' and the routes. */
 function notifySettings(
-  options: Pick<AlertingOptions, 'store' | 'bridges'>,
+  options: Pick<AlertingOptions, 'store' | 'bridges' | 'setAside' | 'log'>,
   config: Config,
   deliveryPrefix: string | undefined,
 ): {
@@ -112,7 +113,23 @@ function notifySettings(
       .map((link) => bridgeAlertTarget(link, config.mqtt.topic_prefix, deliveryPrefix)),
   ];
   const routes = new Routes(config.notify);
-  const receivers = config.notify.receivers.map((r) => receiverTarget(r, config.site.timezone, deliveryPrefix));
+  // Delivered to the rest: recorded and logged, so a mistyped address is found.
+  const refusedSome: RefusedSome = (target, rows, reason) => {
+    options.log.warn({ target }, `${target}: ${reason}; listed at /api/v1/rejections?stage=notify`);
+    const payloads = rows.map((r) => r.payload).join('\n');
+    options.setAside
+      .notification(target, payloads, new Error(reason))
+      .catch((err: unknown) =>
+        options.log.error({ err: (err as Error).message }, `could not record that ${target} was partly refused`),
+      );
+  };
+  const receivers = config.notify.receivers.map((r) =>
+    receiverTarget(r, {
+      timeZone: config.site.timezone,
+      refusedSome,
+      ...(deliveryPrefix !== undefined && { deliveryPrefix }),
+    }),
+  );
   return {
     targets: [historyTarget(options.store), ...everyNotice, ...receivers],
     limits: {

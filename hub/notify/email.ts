@@ -1,7 +1,9 @@
 // Email over SMTP (nodemailer): one message per group of notices, plain text and HTML. STARTTLS is
 // used whenever the server offers it (and demanded with `require_tls`); smtps:// is TLS from the
 // start. A recipient or message the server refuses for good (5xx) is set aside after a few
-// attempts; a server away, a login refused or a 4xx is retried, the notices kept meanwhile.
+// attempts; a server away, a login refused or a 4xx is retried, the notices kept meanwhile. A
+// message the server takes for some recipients and refuses for others is delivered: sending it
+// again would repeat it to those who have it, so the refused ones are told of (`refusedSome`).
 import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { ReceiverConfig } from '../config/notify.ts';
@@ -46,7 +48,15 @@ function deliveryIds(rows: readonly OutboxRow[]): string {
   return first === last ? String(first) : `${first}-${last}`;
 }
 
-export function emailTarget(name: string, config: EmailConfig, timeZone: string): OutboxTarget {
+/** Told of a message the mail server took for some recipients and refused for the others. */
+export type RefusedSome = (target: string, rows: readonly OutboxRow[], reason: string) => void;
+
+export function emailTarget(
+  name: string,
+  config: EmailConfig,
+  timeZone: string,
+  refusedSome?: RefusedSome,
+): OutboxTarget {
   const url = new URL(config.smtp);
   const secure = url.protocol === 'smtps:';
   const transport = nodemailer.createTransport({
@@ -65,8 +75,9 @@ export function emailTarget(name: string, config: EmailConfig, timeZone: string)
     batch: GROUP_BATCH,
     async deliver(rows) {
       const m = messageOf(rows, timeZone);
+      let sent: { rejected: unknown[]; rejectedErrors?: Array<{ message: string }> };
       try {
-        await transport.sendMail({
+        sent = await transport.sendMail({
           from: config.from,
           to: config.to,
           subject: m.title,
@@ -80,6 +91,10 @@ export function emailTarget(name: string, config: EmailConfig, timeZone: string)
           throw new DeliveryRefused(`the mail server refused the message (${(err as Error).message})`);
         throw new Error(`could not send mail through ${url.host}: ${(err as Error).message}`);
       }
+      if (sent.rejected.length === 0) return;
+      const who = sent.rejected.map((a) => (typeof a === 'string' ? a : (a as { address: string }).address));
+      const why = sent.rejectedErrors?.[0]?.message ?? 'refused';
+      refusedSome?.(name, rows, `the mail server refused ${who.join(', ')} (${why}); the other recipients have it`);
     },
     refusedForGood: (err) => err instanceof DeliveryRefused,
   };
