@@ -1,11 +1,13 @@
 // Webhook delivery through the durable outbox, against a real HTTP receiver on 127.0.0.1 that goes
 // down and comes back. The backoff runs on an injected clock, so two minutes pass in milliseconds.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { chatTarget, slackBlocks, teamsCard } from '../hub/notify/chat.ts';
+import type { AlertNotice } from '../hub/notify/notifier.ts';
 import { Outbox } from '../hub/notify/outbox.ts';
 import { signature, webhookTarget } from '../hub/notify/webhook.ts';
 import { freePort } from './support/influxd.ts';
@@ -109,19 +111,14 @@ describe('webhook outbox', () => {
     db.close();
   });
 
-  it('a receiver that answers an error keeps the notification for a retry', async () => {
+  /** An outbox on a manual clock, retrying after 1 s, with one webhook served by `answer`. */
+  async function webhookOutbox(answer: (body: string, res: ServerResponse) => void) {
     dir = tempDir('floorwatch-outbox-');
     const port = await freePort();
-    let failures = 1;
-    const got: string[] = [];
     server = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        if (failures-- > 0) return void res.writeHead(503).end();
-        got.push(body);
-        res.writeHead(200).end();
-      });
+      req.on('end', () => answer(body, res));
     });
     await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
     const clock = new ManualClock(T0);
@@ -139,13 +136,101 @@ describe('webhook outbox', () => {
     });
     outbox.enqueue(target.name, '{"n":1}');
     outbox.kick();
+    return {
+      clock,
+      outbox,
+      close: async () => {
+        await outbox.close();
+        db.close();
+      },
+    };
+  }
+
+  it('a receiver that answers an error keeps the notification for a retry', async () => {
+    let failures = 1;
+    const got: string[] = [];
+    const { clock, outbox, close } = await webhookOutbox((body, res) => {
+      if (failures-- > 0) return void res.writeHead(503).end();
+      got.push(body);
+      res.writeHead(200).end();
+    });
     await eventually(() => clock.pendingTimers() === 1, { what: 'a retry after the 503' });
     expect(got).toEqual([]);
     clock.advance(SECOND);
     await eventually(() => outbox.waiting() === 0, { what: 'the retry to succeed' });
     expect(got).toEqual(['{"n":1}']);
-    await outbox.close();
-    db.close();
+    await close();
+  });
+
+  it('a receiver answering 429 or 503 with Retry-After (seconds or a date) is not tried again before it asked; a day is held to an hour', async () => {
+    // Each attempt's answer, in turn; then 200. A date is read against the real clock, to the second.
+    const answers: Array<() => [number, string]> = [
+      () => [429, '30'],
+      () => [503, new Date(Date.now() + 90_000).toUTCString()],
+      () => [429, String(86_400)],
+    ];
+    const attempts: number[] = [];
+    const { clock, outbox, close } = await webhookOutbox((_body, res) => {
+      attempts.push(clock.t);
+      const answer = answers.shift()?.();
+      if (answer) return void res.writeHead(answer[0], { 'retry-after': answer[1] }).end();
+      res.writeHead(200).end();
+    });
+    // [quiet for, then due within]: the backoff alone would retry after 1 s.
+    for (const [quiet, due, what] of [
+      [30 * SECOND - 1, 1, 'Retry-After: 30'],
+      [88 * SECOND, 3 * SECOND, 'a Retry-After date 90 s on'],
+      [3600 * SECOND - 1, 1, 'Retry-After: a day, held to an hour'],
+    ] as const) {
+      await eventually(() => clock.pendingTimers() === 1, { what: `the retry after ${what}` });
+      const before = attempts.length;
+      clock.advance(quiet);
+      expect(clock.pendingTimers(), `the retry after ${what} still waits`).toBe(1);
+      clock.advance(due);
+      await eventually(() => attempts.length === before + 1, { what: `the attempt after ${what}` });
+    }
+    await eventually(() => outbox.waiting() === 0, { what: 'the delivery once the receiver takes it' });
+    expect(attempts).toHaveLength(4);
+    await close();
+  });
+
+  it('Slack and Teams receivers read Retry-After as webhooks do', async () => {
+    dir = tempDir('floorwatch-outbox-');
+    const port = await freePort();
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => void res.writeHead(429, { 'retry-after': '7' }).end());
+    });
+    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+    const notice: AlertNotice = {
+      site: 'Harbour',
+      event: 'firing',
+      late: false,
+      at: T0,
+      alert: {
+        id: 1,
+        key: 'offline.hs-1',
+        rule: 'offline',
+        subject: 'hs-1',
+        zone: 'floor-b',
+        state: 'firing',
+        severity: 'warning',
+        summary: 'headset hs-1 in floor-b is offline',
+        startsAt: T0,
+        updatedAt: T0,
+      },
+    };
+    const row = { id: 1, payload: JSON.stringify(notice), createdAt: T0, grp: null };
+    for (const layout of [slackBlocks, teamsCard]) {
+      const target = chatTarget('receiver chat', `http://127.0.0.1:${port}/`, layout, 'Europe/London');
+      const err: unknown = await target.deliver([row]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect(target.retryAfterMs?.(err)).toBe(7000);
+      expect(target.refusedForGood?.(err)).toBe(false);
+    }
   });
 
   it('a notification the receiver refuses for good is set aside after three attempts; the ones after it still arrive, in order', async () => {

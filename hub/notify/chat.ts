@@ -5,7 +5,7 @@
 // sections; Teams: a card of about 28 KB).
 import { GROUP_BATCH, messageOf, type Message, type MessageItem } from './message.ts';
 import type { OutboxTarget } from './outbox.ts';
-import { DeliveryRefused, postJson } from './webhook.ts';
+import { deferredFor, DeliveryRefused, postJson } from './webhook.ts';
 
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
@@ -107,5 +107,6 @@ export function chatTarget(name: string, url: string, layout: (m: Message) => un
       await postJson(url, JSON.stringify(layout(messageOf(rows, timeZone))));
     },
     refusedForGood: (err) => err instanceof DeliveryRefused,
+    retryAfterMs: deferredFor,
   };
 }

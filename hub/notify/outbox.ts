@@ -39,6 +39,8 @@ export interface OutboxTarget {
   deliver(rows: readonly OutboxRow[], attempt?: { retry: boolean }): Promise<void>;
   /** True for an error that refuses the rows themselves, not the target's state: retrying cannot help. */
   refusedForGood?(err: unknown): boolean;
+  /** How long the target asked to be left alone after this error (HTTP Retry-After), if it did. */
+  retryAfterMs?(err: unknown): number | undefined;
 }
 
 export interface OutboxRow {
@@ -288,7 +290,10 @@ export class Outbox {
           error: reason,
           droppedBefore: lane.failing?.droppedBefore ?? this.bound.dropped(target.name),
         };
-        const wait = backoffMs(lane.failures, { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs });
+        const wait = Math.max(
+          backoffMs(lane.failures, { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs }),
+          target.retryAfterMs?.(err) ?? 0,
+        );
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
           this.options.log.warn(

@@ -14,6 +14,28 @@ export class DeliveryRefused extends Error {
 /** Statuses that refuse the payload; others (401, 404, 5xx, …) are the receiver's state or setup, and retried. */
 const REFUSED_STATUSES = new Set([400, 413, 415, 422]);
 
+/** The receiver is busy and said how long to wait (429 or 503 with Retry-After): retried no sooner. */
+export class DeliveryDeferred extends Error {
+  override readonly name = 'DeliveryDeferred';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Longest wait a receiver's Retry-After is held to: one that asks for days must not silence it for days. */
+const RETRY_AFTER_MAX_MS = 3_600_000;
+
+/** Retry-After, in seconds or as an HTTP date, as milliseconds from now (at most an hour); undefined if unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined;
+  const text = header.trim();
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), RETRY_AFTER_MAX_MS) : undefined;
+}
+
 export function signature(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
@@ -48,6 +70,13 @@ export async function postJson(
   await response.arrayBuffer();
   if (REFUSED_STATUSES.has(response.status))
     throw new DeliveryRefused(`the receiver refused the notification (${response.status})`);
+  const wait =
+    response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after')) : undefined;
+  if (wait !== undefined)
+    throw new DeliveryDeferred(
+      `the receiver answered ${response.status}, asking to wait ${Math.round(wait / 1000)} s`,
+      wait,
+    );
   if (!response.ok) throw new Error(`the receiver answered ${response.status}`);
 }
 
@@ -76,5 +105,11 @@ export function webhookTarget(
         });
     },
     refusedForGood: (err) => err instanceof DeliveryRefused,
+    retryAfterMs: deferredFor,
   };
+}
+
+/** How long a receiver asked to be left alone, for OutboxTarget.retryAfterMs. */
+export function deferredFor(err: unknown): number | undefined {
+  return err instanceof DeliveryDeferred ? err.retryAfterMs : undefined;
 }
