@@ -177,6 +177,22 @@ describe('a reload takes on', () => {
     expect(shown).not.toContain('floor-a');
   });
 
+  it('zones for Home Assistant: a reload announces what it changed, not every zone again', async () => {
+    const config = { ...SITE, mqtt: { home_assistant_discovery: true } };
+    hub = await startTestHub({ config });
+    const watcher = await connect('watcher');
+    // Announcements published while subscribed; the retained ones a subscription is handed come flagged.
+    const live: string[] = [];
+    watcher.on('message', (topic, _payload, packet) => {
+      if (!packet.retain) live.push(topic);
+    });
+    await watcher.subscribeAsync('homeassistant/+/+/config', { qos: 1 });
+    const quiet = 'homeassistant/binary_sensor/floorwatch_floorwatch_quiet-1_alerts/config';
+    await reload({ ...config, zones: [...SITE.zones, { id: 'quiet-1', type: 'quiet_room' }] });
+    await eventually(() => live.includes(quiet), { what: "quiet-1's announcement" });
+    expect(live.filter((topic) => !topic.includes('quiet-1'))).toEqual([]);
+  });
+
   it('silences kept in the file: started, kept with their id while unchanged, not ended through the API, ended when the file drops them', async () => {
     hub = await startTestHub({ config: SITE });
     const sensor = await connect('s-1');

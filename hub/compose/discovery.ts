@@ -2,7 +2,8 @@
 // (mqtt.home_assistant_discovery) and on bridges with out.discovery: the discovery messages at
 // start (and, for a bridge, whenever it connects), a zone's latest value per metric every few
 // seconds when it changed, and whether the zone has open alerts. Zones no longer configured have
-// their discovery messages cleared, at start and at a reload.
+// their discovery messages cleared, at start and at a reload; a reload announces only what it
+// changed.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BridgeLink } from '../bridges/link.ts';
@@ -55,7 +56,9 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   const latest = new Map<string, Map<string, number>>();
   const changed = new Set<string>();
   const told = new Map<string, string>();
-  let sentTo = new WeakSet<BridgeLink>();
+  /** Announcements a reload changed, sent with the next round. */
+  const changes: DiscoveryMessage[] = [];
+  const sentTo = new WeakSet<BridgeLink>();
   const send = async (batch: readonly DiscoveryMessage[]) => {
     if (local) for (const m of batch) await deps.publish(m.topic, m.payload, { retain: true });
     for (const link of links) {
@@ -96,7 +99,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
           await link.publish({ topic: m.topic, payload: m.payload, retain: true, repeat: false, delivery: m.topic });
         sentTo.add(link);
       } else if (!link.connected) sentTo.delete(link);
-    const batch: DiscoveryMessage[] = [];
+    const batch = changes.splice(0);
     for (const zone of changed)
       batch.push({
         topic: zoneStateTopic(prefix, zone),
@@ -118,11 +121,8 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       )
       .finally(() => (running = undefined));
   };
-  const announceHere = () => {
-    if (local)
-      void Promise.all(announce.map((m) => deps.publish(m.topic, m.payload, { retain: true }))).catch(() => undefined);
-  };
-  announceHere();
+  if (local)
+    void Promise.all(announce.map((m) => deps.publish(m.topic, m.payload, { retain: true }))).catch(() => undefined);
   tick();
   const timer = setInterval(tick, EVERY_MS);
   timer.unref();
@@ -135,12 +135,13 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     },
     // Parts take a reload on in the order they started: the rules have theirs by now.
     reconfigure: () => () => {
+      const before = new Map(announce.map((m) => [m.topic, m.payload]));
       ({ zones, wanted, announce } = plan(deps.rules(now())));
       for (const zone of [...latest.keys()]) if (!wanted.has(zone)) latest.delete(zone);
       for (const zone of [...told.keys()]) if (!wanted.has(zone)) told.delete(zone);
-      announceHere();
-      // Each bridge gets the new announcement at its next round.
-      sentTo = new WeakSet();
+      // Home Assistant is told what changed (a zone added, renamed or gone), not every zone again.
+      changes.push(...announce.filter((m) => before.get(m.topic) !== m.payload));
+      tick();
     },
   });
 }
