@@ -155,6 +155,31 @@ describe('devices import and export', () => {
     expect((await cli('import', csv('exported.csv', exported.stdout))).stdout).toContain('nothing changed');
     expect(readFileSync(file, 'utf8')).toBe(before);
   });
+
+  it('tells its progress in tenths while it makes the passwords of twenty new devices, each the one its device logs in with', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `hs-b${String(i + 1).padStart(2, '0')}`);
+    const rows = ['id,kind,zone,position,interval', ...ids.map((id) => `${id},headset,floor-a,,30s`), ''];
+    const result = await cli('import', csv('row-b.csv', rows.join('\n')));
+    expect(result.code).toBe(0);
+    expect(result.stderr.split('\n').filter((l) => l.startsWith('new passwords:'))).toEqual(
+      Array.from({ length: 10 }, (_, i) => `new passwords: ${2 * (i + 1)} of 20 (${10 * (i + 1)} %)`),
+    );
+    const passwords = new Map(
+      [...result.stdout.matchAll(/^device: +(\S+)\n(?:.*\n){2}password: +(\S+)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    expect([...passwords.keys()]).toEqual(ids);
+    await hub.api('/api/v1/config/reload', { method: 'POST' });
+    // Made a few at a time: every device's hash is of its own password.
+    for (const id of ids) {
+      const client = await mqtt.connectAsync(hub.mqttUrl, {
+        clientId: id,
+        username: id,
+        password: passwords.get(id)!,
+        reconnectPeriod: 0,
+      });
+      await client.endAsync();
+    }
+  });
 });
 
 describe('reading a device list', () => {

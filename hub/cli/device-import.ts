@@ -9,6 +9,9 @@ import type { AuditLog } from '../security/audit.ts';
 import { CredentialError, type DeviceCredentials } from '../security/credentials.ts';
 import { declareRows, deviceRows } from './device-list.ts';
 
+/** New passwords from which the import tells its progress. */
+const PROGRESS_FROM = 10;
+
 export interface ImportSite {
   config: Config;
   credentials: DeviceCredentials;
@@ -60,12 +63,15 @@ export async function importDevices(
     }
     renameSync(next, configPath);
   }
-  const secrets = await credentials.addAll(
-    rows
-      .filter((row) => !credentials.has(row.id))
-      .map((row) => ({ id: row.id, ...(row.zone !== undefined && { zone: row.zone }) })),
-    now,
-  );
+  const fresh = rows
+    .filter((row) => !credentials.has(row.id))
+    .map((row) => ({ id: row.id, ...(row.zone !== undefined && { zone: row.zone }) }));
+  // A password is a fraction of a second of scrypt: a floor of thousands takes minutes, told in tenths.
+  const tenth = Math.ceil(fresh.length / 10);
+  const secrets = await credentials.addAll(fresh, now, (done, total) => {
+    if (total >= PROGRESS_FROM && (done % tenth === 0 || done === total))
+      process.stderr.write(`new passwords: ${done} of ${total} (${Math.floor((100 * done) / total)} %)\n`);
+  });
   for (const [id, secret] of secrets) printSecret(id, secret);
   const created = [...secrets.keys()];
   audit.record(who, 'device.import', { file: csvPath, devices: rows.length, added, changed, passwords: created });

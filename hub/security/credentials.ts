@@ -25,6 +25,9 @@ export class CredentialError extends Error {
   override name = 'CredentialError';
 }
 
+/** Passwords hashed at once: the thread pool's default size, so a login check still finds room. */
+const HASHES_AT_ONCE = 4;
+
 export class DeviceCredentials {
   private readonly file: RecordFile<StoredDevice>;
 
@@ -71,9 +74,14 @@ export class DeviceCredentials {
 
   /**
    * New devices, all or none, saved in one write (a floor imported from a spreadsheet rewrites
-   * the file once, not once per device); returns each one's password.
+   * the file once, not once per device); returns each one's password. The hashes are made a few
+   * at a time (scrypt runs on the thread pool), and `progress` is told after each.
    */
-  async addAll(devices: readonly { id: string; zone?: string }[], now: number): Promise<Map<string, string>> {
+  async addAll(
+    devices: readonly { id: string; zone?: string }[],
+    now: number,
+    progress?: (done: number, total: number) => void,
+  ): Promise<Map<string, string>> {
     for (const { id, zone } of devices) {
       const problem = idProblem(id);
       if (problem) throw new CredentialError(`device id ${JSON.stringify(id.slice(0, 80))} ${problem}`);
@@ -85,13 +93,18 @@ export class DeviceCredentials {
       if (existing && existing.revokedAt === undefined)
         throw new CredentialError(`device ${id} already has a password: use "devices rotate ${id}" for a new one`);
     }
-    const secrets = new Map<string, string>();
+    const secrets = new Map(devices.map(({ id }) => [id, newSecret()]));
     const records: [string, StoredDevice][] = [];
-    for (const { id, zone } of devices) {
-      const secret = newSecret();
-      secrets.set(id, secret);
-      records.push([id, { hash: await hashPassword(secret), ...(zone !== undefined && { zone }), createdAt: now }]);
-    }
+    let next = 0;
+    const hashing = async () => {
+      while (next < devices.length) {
+        const { id, zone } = devices[next++]!;
+        const hash = await hashPassword(secrets.get(id)!);
+        records.push([id, { hash, ...(zone !== undefined && { zone }), createdAt: now }]);
+        progress?.(records.length, devices.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HASHES_AT_ONCE, devices.length) }, hashing));
     this.file.update((all) => {
       for (const [id, record] of records) all.set(id, record);
     });
