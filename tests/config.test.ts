@@ -175,6 +175,9 @@ describe('configuration', () => {
     expect(problems({ FLOORWATCH_INGEST__MAX_CLOCK_SKEW: 'soon' })[0]).toMatch(
       /ingest\.max_clock_skew \(found "soon"\).*duration/,
     );
+    expect(problems({ FLOORWATCH_INGEST__MAX_CLOCK_SKEW: '2d' })[0]).toMatch(
+      /ingest\.max_clock_skew \(found "2d"\): must be at most 1d/,
+    );
   });
 
   it('refuses unknown fields, so a typo is not silently ignored', () => {

@@ -28,8 +28,7 @@ describe('beyondRetention', () => {
     const oldest = NOW - 30 * DAY;
     const points = await beyondRetention(
       { zone: 'floor-a', metric: 'temperature', from: 0, to: NOW, agg: 'max', every: 365 * DAY },
-      NOW - 7 * DAY,
-      oldest,
+      { cutoff: NOW - 7 * DAY, oldest, newest: NOW + DAY },
       minutes,
       async () => [],
     );
@@ -37,5 +36,25 @@ describe('beyondRetention', () => {
     expect(Math.min(...asked.map((q) => q.from))).toBeGreaterThanOrEqual(oldest - 60_000);
     // Windows stay aligned to the epoch, as every answer's are.
     expect(points).toEqual([{ ts: Math.floor(minute.ts / (365 * DAY)) * 365 * DAY, value: 22 }]);
+  });
+
+  it('asks for nothing newer than a reading can be, however far ahead the range ends', async () => {
+    const asked: MinuteQuery[] = [];
+    const points = await beyondRetention(
+      {
+        zone: 'floor-a',
+        metric: 'noise',
+        from: NOW - 20 * DAY,
+        to: Date.UTC(9999, 11, 31),
+        agg: 'laeq',
+        every: 1000 * 365 * DAY,
+      },
+      { cutoff: NOW - 7 * DAY, oldest: NOW - 30 * DAY, newest: NOW + DAY },
+      async (q) => (asked.push(q), []),
+      async () => [],
+    );
+    expect(points).toEqual([]);
+    expect(asked.length).toBeLessThanOrEqual(22);
+    expect(Math.max(...asked.map((q) => q.to))).toBe(NOW + DAY);
   });
 });

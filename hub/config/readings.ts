@@ -1,12 +1,18 @@
 // The `ingest` and `storage` sections: which readings are taken in, and where and how long they
 // are kept.
 import { z } from 'zod';
+import { MAX_AHEAD_MS } from '../domain/reading.ts';
+import { parseDuration } from './duration.ts';
 import { duration, flag, integer } from './fields.ts';
 
 export const ingestSection = z
   .strictObject({
-    /** How far ahead of the hub's clock a device's timestamp may be and still be used. */
-    max_clock_skew: duration.default('5m'),
+    /** How far ahead of the hub's clock a device's timestamp may be and still be used; at most a day. */
+    max_clock_skew: duration
+      .refine((v) => (parseDuration(v) ?? 0) <= MAX_AHEAD_MS, {
+        error: 'must be at most 1d: a device clock further ahead than that is wrong, not early',
+      })
+      .default('5m'),
     /** How old a replayed reading may be and keep its own timestamp (offline buffers). */
     max_replay_age: duration.default('7d'),
     max_payload_bytes: integer(64, 16 * 1024 * 1024).default(64 * 1024),

@@ -80,6 +80,12 @@ export interface Reading {
 export const MAX_CALIBRATION_OFFSET = 1000;
 
 /**
+ * No reading is taken further ahead of the hub's clock than this (ingest.max_clock_skew is held to
+ * it): a store asked about later times has nothing to read there.
+ */
+export const MAX_AHEAD_MS = 86_400_000;
+
+/**
  * Why this is not a reading the journal and the stores can take; undefined when it is one. Ingest
  * checks every reading with it before journaling, and each store again before writing, so nothing
  * that is not a plain reading (a function, NaN, an id that could not be a storage key) gets through.

@@ -165,13 +165,13 @@ const READ_SPAN_MS = 86_400_000;
 /**
  * A query over a range that starts before the raw retention (`cutoff`): aggregates over the whole
  * range from the minutes, so every window is judged alike; points as each minute's mean up to the
- * cutoff and the raw readings after it, the newest `limit` kept.
+ * cutoff and the raw readings after it, the newest `limit` kept. Minutes are asked for only
+ * between `oldest` (where the long-term retention begins) and `newest` (the latest time a reading
+ * can hold): a range to the year 9999 is not read a day at a time through millennia holding none.
  */
 export async function beyondRetention(
   q: ReadingQuery,
-  cutoff: number,
-  /** Where the minutes kept begin (the long-term retention's cutoff); nothing older is asked for. */
-  oldest: number,
+  { cutoff, oldest, newest }: { cutoff: number; oldest: number; newest: number },
   minutes: (q: MinuteQuery) => Promise<MinuteAggregate[]>,
   raw: (q: ReadingQuery) => Promise<SeriesPoint[]>,
 ): Promise<SeriesPoint[]> {
@@ -185,8 +185,9 @@ export async function beyondRetention(
       q.from,
       q.every === undefined ? undefined : checkEvery(q.every),
     );
-    for (let start = from; start < q.to; start += READ_SPAN_MS)
-      windows.add(await minutes({ ...q, from: start, to: Math.min(q.to, start + READ_SPAN_MS) }));
+    const to = Math.min(q.to, newest);
+    for (let start = from; start < to; start += READ_SPAN_MS)
+      windows.add(await minutes({ ...q, from: start, to: Math.min(to, start + READ_SPAN_MS) }));
     return windows.points();
   }
   // The minute the cutoff falls in from the minutes, raw readings from the next one on.

@@ -10,7 +10,7 @@
 // older than longTermRetentionMs (kept longer, so reports over months still find them). Nothing
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty).
 import Database from 'better-sqlite3';
-import type { Reading } from '../domain/reading.ts';
+import { MAX_AHEAD_MS, type Reading } from '../domain/reading.ts';
 import {
   DECIBEL_METRICS,
   beyondRetention,
@@ -253,8 +253,7 @@ export class SqliteStore implements Store {
     if (q.from < cutoff) {
       return beyondRetention(
         q,
-        cutoff,
-        this.now() - this.longTermRetentionMs,
+        { cutoff, oldest: this.now() - this.longTermRetentionMs, newest: this.now() + MAX_AHEAD_MS },
         (m) => this.queryMinutes(m),
         async (r) => this.queryRaw(r),
       );

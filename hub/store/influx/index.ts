@@ -7,7 +7,7 @@
 //   client.ts         HTTP, and what each failure means: unavailable (retry) or refused (set aside)
 // This file checks what it is given (validate.ts, shared with SQLite), creates the database again
 // when it went missing, cuts large writes into chunks, and rewrites the minutes it is given.
-import type { Reading } from '../../domain/reading.ts';
+import { MAX_AHEAD_MS, type Reading } from '../../domain/reading.ts';
 import {
   StoreRefusal,
   type AlertQuery,
@@ -209,9 +209,12 @@ export class InfluxStore implements Store {
       const longTermMs = durationMs(this.retentions.longTermRetention);
       return beyondRetention(
         q,
-        cutoff,
-        // An infinite long-term retention keeps every minute.
-        longTermMs === 0 ? q.from : this.now() - longTermMs,
+        {
+          cutoff,
+          // An infinite long-term retention keeps every minute.
+          oldest: longTermMs === 0 ? q.from : this.now() - longTermMs,
+          newest: this.now() + MAX_AHEAD_MS,
+        },
         (m) => this.queryMinutes(m),
         (r) => this.queryRaw(r),
       );
