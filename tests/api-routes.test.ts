@@ -86,6 +86,8 @@ describe('the API on in-memory parts', () => {
         from: T0 - HOUR,
         to: T0,
         device: 'env-a1',
+        // Raw points are read at most 100,000 at a time, the newest kept.
+        limit: 100_000,
         unit: 'Cel',
         points: [21, 22, 23, 24].map((value, i) => ({
           ts: T0 - [50, 40, 20, 5][i]! * MINUTE,

@@ -278,5 +278,26 @@ export function describeMinutesContract(name: string, storage: () => MinuteStora
         points.slice(-2),
       );
     });
+
+    it('a zone’s minutes come in time order across its devices; with a limit, only the newest are read', async () => {
+      const readings: Reading[] = [];
+      for (let t = start; t < start + HOUR; t += 20_000)
+        for (const device of ['d2', 'd1', 'constructor'])
+          readings.push({ device, metric: 'temperature', ts: t, value: 20 + ((t / 20_000) % 3), zone: 'z1' });
+      let clock = start + HOUR;
+      const store = await open({ now: () => clock, rawRetentionMs: 2 * DAY });
+      await stored(store, readings);
+      const range = { zone: 'z1', metric: 'temperature', from: start, to: start + HOUR };
+      const all = expectedMinutes(readings);
+      expectSameMinutes(await store.queryMinutes(range), all);
+      expectSameMinutes(await store.queryMinutes({ ...range, limit: 4 }), all.slice(-4));
+      // Past the raw retention the zone's points are the minutes' means, in time order, the newest kept.
+      clock = start + 3 * DAY;
+      const points = await store.query(range);
+      expect(points.map((p) => [p.ts, p.device])).toEqual(all.map((m) => [m.ts, m.device]));
+      expect((await store.query({ ...range, limit: 5 })).map((p) => [p.ts, p.device])).toEqual(
+        all.slice(-5).map((m) => [m.ts, m.device]),
+      );
+    });
   });
 }

@@ -123,7 +123,7 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
         .describe('mean, min, max, last or laeq (the energy average of decibels); without every, over the whole range'),
       limit: limitParam('limit', MAX_POINTS)
         .optional()
-        .describe(`most raw points returned, 1 to ${MAX_POINTS}; the newest are kept`),
+        .describe(`most raw points returned, 1 to ${MAX_POINTS} (default ${MAX_POINTS}); the newest are kept`),
     })
     // Said even when another parameter is wrong too (`when`): it only asks which of the two were given.
     .superRefine(
@@ -157,7 +157,8 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
         ...(q.zone !== undefined && { zone: q.zone }),
         ...(every !== undefined && { every: every.ms }),
         ...(agg !== undefined && { agg }),
-        ...(q.limit !== undefined && { limit: q.limit }),
+        // Raw points are never read without a bound: a year of a sensor a second is 31 million.
+        ...(agg === undefined && { limit: q.limit ?? MAX_POINTS }),
       };
     });
 

@@ -186,8 +186,9 @@ export async function beyondRetention(
       q.every === undefined ? undefined : checkEvery(q.every),
     );
     const to = Math.min(q.to, newest);
+    const scope = { metric: q.metric, ...(q.device !== undefined ? { device: q.device } : { zone: q.zone }) };
     for (let start = from; start < to; start += READ_SPAN_MS)
-      windows.add(await minutes({ ...q, from: start, to: Math.min(to, start + READ_SPAN_MS) }));
+      windows.add(await minutes({ ...scope, from: start, to: Math.min(to, start + READ_SPAN_MS) }));
     return windows.points();
   }
   // The minute the cutoff falls in from the minutes, raw readings from the next one on.
@@ -195,10 +196,9 @@ export async function beyondRetention(
   const recent = q.to > split ? await raw({ ...q, from: split }) : [];
   const left = q.limit === undefined ? undefined : q.limit - recent.length;
   if (left !== undefined && left <= 0) return recent;
-  const older = (await minutes({ ...q, from, to: Math.min(q.to, split) })).map((m) => ({
-    ts: m.ts,
-    value: m.mean,
-    device: m.device,
-  }));
-  return [...(left === undefined ? older : older.slice(Math.max(0, older.length - left))), ...recent];
+  // Only the newest `left` minutes are read: two years of a zone's minutes need not sit in memory for them.
+  const older = (
+    await minutes({ ...q, from, to: Math.min(q.to, split), ...(left !== undefined && { limit: left }) })
+  ).map((m) => ({ ts: m.ts, value: m.mean, device: m.device }));
+  return [...older, ...recent];
 }

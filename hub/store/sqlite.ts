@@ -301,11 +301,15 @@ export class SqliteStore implements Store {
     checkScope(q);
     checkMetric(q.metric);
     if (isEmptyRange(q.from, q.to)) return [];
-    const rows = this.stmt(
-      `SELECT device, metric, ts, zone, mean, min, max, count, energy FROM minutes WHERE ${this.scopeSql(q)} ORDER BY ts, device, zone`,
-    ).all({ ...this.scopeParams(q), from: q.from, to: q.to }) as Array<
-      Omit<MinuteAggregate, 'energy'> & { energy: number | null }
-    >;
+    const params: Record<string, string | number> = { ...this.scopeParams(q), from: q.from, to: q.to };
+    const base = `SELECT device, metric, ts, zone, mean, min, max, count, energy FROM minutes WHERE ${this.scopeSql(q)}`;
+    let sql = `${base} ORDER BY ts, device, zone`;
+    if (q.limit !== undefined) {
+      if (checkLimit(q.limit) === 0) return [];
+      params['limit'] = q.limit;
+      sql = `SELECT * FROM (${base} ORDER BY ts DESC, device DESC, zone DESC LIMIT @limit) ORDER BY ts, device, zone`;
+    }
+    const rows = this.stmt(sql).all(params) as Array<Omit<MinuteAggregate, 'energy'> & { energy: number | null }>;
     return rows.map(({ energy, ...m }) => ({ ...m, ...(energy !== null && { energy }) }));
   }
 

@@ -24,7 +24,8 @@ export interface ReadingQuery {
 }
 
 /** One device or zone's metric over [from, to): exactly one of device or zone. */
-export type MinuteQuery = Pick<ReadingQuery, 'device' | 'zone' | 'metric' | 'from' | 'to'>;
+/** Minutes of a device or zone over a range, in time order; with `limit`, the newest that many. */
+export type MinuteQuery = Pick<ReadingQuery, 'device' | 'zone' | 'metric' | 'from' | 'to' | 'limit'>;
 
 export interface SeriesPoint {
   /** Raw: the reading's time. Windowed: the window's start. Whole range: the range's start. */
@@ -125,14 +126,8 @@ export interface Store {
    * computed from the 1-minute aggregates, so it covers what the raw readings no longer hold.
    */
   query(q: ReadingQuery): Promise<SeriesPoint[]>;
-  /** The 1-minute aggregates of one device or zone's metric, in time order. */
-  queryMinutes(q: {
-    device?: string;
-    zone?: string;
-    metric: string;
-    from: number;
-    to: number;
-  }): Promise<MinuteAggregate[]>;
+  /** The 1-minute aggregates of one device or zone's metric, in time order; with `limit`, the newest that many. */
+  queryMinutes(q: MinuteQuery): Promise<MinuteAggregate[]>;
   /** Number of stored readings matching device/zone, metric and range (metric optional). */
   count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number>;
   health(): Promise<StoreHealth>;

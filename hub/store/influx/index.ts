@@ -197,7 +197,12 @@ export class InfluxStore implements Store {
     if (scope === undefined) return [];
     const metric = checkMetric(q.metric);
     const longTerm = measurementIn(this.database, LONG_TERM_POLICY, metric);
-    return minuteRows(await this.client.query(minutesQuery(longTerm, scope)), metric);
+    if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
+    // One series per device and zone, each limited on its own: merged into time order, the newest kept.
+    const rows = minuteRows(await this.client.query(minutesQuery(longTerm, scope, q.limit)), metric).sort(
+      (a, b) => a.ts - b.ts || (a.device < b.device ? -1 : a.device > b.device ? 1 : a.zone < b.zone ? -1 : 1),
+    );
+    return q.limit === undefined ? rows : rows.slice(Math.max(0, rows.length - q.limit));
   }
 
   async query(q: ReadingQuery): Promise<SeriesPoint[]> {

@@ -37,11 +37,10 @@ export function rollUpQuery(
 }
 
 /** The long-term minutes of a device or zone. */
-export function minutesQuery(longTerm: string, scope: Where): Statement {
-  return {
-    q: `SELECT "mean_value", "min_value", "max_value", "count", "mean_energy" FROM ${longTerm} WHERE ${scope.where} GROUP BY "device", "zone"`,
-    params: scope.params,
-  };
+export function minutesQuery(longTerm: string, scope: Where, limit?: number): Statement {
+  const q = `SELECT "mean_value", "min_value", "max_value", "count", "mean_energy" FROM ${longTerm} WHERE ${scope.where} GROUP BY "device", "zone"`;
+  if (limit === undefined) return { q, params: scope.params };
+  return { q: `${q} ORDER BY time DESC LIMIT $limit`, params: { ...scope.params, limit } };
 }
 
 /** Minutes from an answer of rollUpQuery or minutesQuery; a row without a numeric mean is none. */
