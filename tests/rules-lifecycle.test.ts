@@ -141,6 +141,32 @@ describe('step, one observation type at a time', () => {
     expect(keys(T0 + 9 * MINUTE, 21, -84)).toEqual([]);
   });
 
+  it('a component named battery_low is told apart from the battery the hub judges: neither resolves the other', () => {
+    const life = new Lifecycle(settings(), T0);
+    const state = empty();
+    const report = (ts: number, battery: number, component: 'ok' | 'degraded'): Observation => ({
+      type: 'heartbeat',
+      heartbeat: {
+        device: 'h-1',
+        zone: 'floor-a',
+        ts,
+        kind: 'headset',
+        status: component,
+        battery,
+        components: { battery_low: { state: component } },
+      },
+    });
+    const keys = (ts: number, battery: number, component: 'ok' | 'degraded') =>
+      life.step(state, report(ts, battery, component), T0).events.map((e) => `${e.key} ${e.state}`);
+    expect(keys(T0, 15, 'degraded')).toEqual([
+      'equipment.battery_low.reported.h-1 firing',
+      'equipment.battery_low.h-1 firing',
+    ]);
+    // The device's own report goes ok; the battery is still at 15 %.
+    expect(keys(T0 + MINUTE, 15, 'ok')).toEqual(['equipment.battery_low.reported.h-1 ok']);
+    expect(keys(T0 + 2 * MINUTE, 30, 'ok')).toEqual(['equipment.battery_low.h-1 ok']);
+  });
+
   it('a gateway going offline raises one alert at the tick for the devices behind it, and its return resolves it', () => {
     const gatewayOf = new Map([
       ['s-1', 'gw-1'],

@@ -36,6 +36,16 @@ export interface Fault {
   code?: string;
 }
 
+/**
+ * The rule of a component's own report. A component named as one of the hub's own judgements
+ * (DEVICE_HEALTH: a device may well call a component battery_low) is told apart, or its report
+ * going ok would resolve a low battery the hub still sees, and the other way round.
+ */
+function componentRule(component: string): string {
+  const rule = `equipment.${component}`;
+  return DEVICE_HEALTH.some((h) => h.rule === rule) ? `${rule}.reported` : rule;
+}
+
 /** The faults a heartbeat reports; components are named when it has them. */
 export function faultsOf(hb: Heartbeat): Fault[] {
   const faults: Fault[] = [];
@@ -43,7 +53,7 @@ export function faultsOf(hb: Heartbeat): Fault[] {
     if (health.state === 'ok') continue;
     const code = health.code === undefined ? '' : `: ${codeMeaning(health.code)}`;
     faults.push({
-      rule: `equipment.${component}`,
+      rule: componentRule(component),
       severity: health.state === 'fault' ? 'critical' : 'warning',
       what: `${component} ${health.state}${code}`,
       ...(health.code !== undefined && { code: health.code }),
