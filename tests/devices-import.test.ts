@@ -179,6 +179,12 @@ describe('devices import and export', () => {
       });
       await client.endAsync();
     }
+    // A device revoked since is not given a password back by importing the file again, and is named.
+    expect((await cli('revoke', 'hs-b07')).code).toBe(0);
+    const again = await cli('import', join(hub.dataDir, 'row-b.csv'));
+    expect(again.stdout).toContain('nothing changed: the 20 devices of');
+    expect(again.stdout).toContain('1 of them revoked, and left so: hs-b07 ("devices rotate <device-id>"');
+    expect(again.stdout).not.toMatch(/^password:/m);
   });
 });
 

@@ -80,5 +80,11 @@ export async function importDevices(
       ? `nothing changed: the ${rows.length} devices of ${csvPath} are declared as the file says and have passwords\n`
       : `${rows.length} devices in ${csvPath}: ${added} declared, ${changed} changed in ${configPath}; ${created.length} new passwords (shown once above). Reload the hub to take them on: kill -HUP <pid>, or POST /api/v1/config/reload\n`,
   );
+  // A revoked password was taken away on purpose: an import does not give it back, and says so.
+  const revoked = rows.filter((row) => credentials.isRevoked(row.id)).map((row) => row.id);
+  if (revoked.length > 0)
+    process.stdout.write(
+      `${revoked.length} of them revoked, and left so: ${revoked.slice(0, 5).join(', ')}${revoked.length > 5 ? ', …' : ''} ("devices rotate <device-id>" gives one a new password)\n`,
+    );
   return 0;
 }
