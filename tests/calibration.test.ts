@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+import { capturedLog, eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
 const run = promisify(execFile);
 
@@ -151,5 +151,26 @@ describe('calibration', () => {
     const plain = await send({ noise_db: 40 });
     expect(await pointAt('noise_db', plain)).toEqual({ ts: plain, value: 40, device: 't-1' });
     expect(await calibrate('noise_db', 'a lot')).toMatchObject({ code: 2 });
+  });
+
+  it('starts on a calibration.json with records it cannot read, keeps the readable ones and names the devices left out', async () => {
+    const damaged = tempDir();
+    writeFileSync(
+      join(damaged, 'calibration.json'),
+      '{"t-1": {"noise_db": {"offset": 1.5, "by": "li.wei", "at": 1}}, "__proto__": 5, "constructor": null,' +
+        ' "t-2": {"co2": {"offset": "a lot"}, "humidity": null}, "toString": [1]}',
+    );
+    const log = capturedLog('warn');
+    hub = await startTestHub({ dataDir: damaged, config: site(-0.5), log: log.log });
+    client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1', reconnectPeriod: 0 });
+    const at = await send({ noise_db: 40 });
+    expect(await pointAt('noise_db', at)).toMatchObject({ value: 41.5, uncalibrated: 40 });
+    expect(log.lines.find((l) => l.includes('not readable'))).toMatch(
+      /operator offsets of 4 device\(s\) are not readable and are left out \(__proto__, constructor, t-2, toString\)/,
+    );
+    await client.endAsync();
+    client = undefined;
+    await hub.dispose();
+    hub = undefined;
   });
 });

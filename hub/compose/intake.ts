@@ -77,6 +77,11 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
       ),
   });
   const calibration = new Calibration(config.data_dir, fileOffsets(config));
+  if (calibration.unreadable.length > 0)
+    log.warn(
+      { devices: calibration.unreadable.slice(0, 20) },
+      `${join(config.data_dir, 'calibration.json')}: the operator offsets of ${calibration.unreadable.length} device(s) are not readable and are left out (${calibration.unreadable.slice(0, 5).join(', ')}); set them again with "floorwatch calibrate"`,
+    );
   const ingest = new Ingest({
     ...ingestSettings(config),
     knownDevices,

@@ -44,12 +44,24 @@ export class Calibration {
   private operatorCount = 0;
   private readonly records: RecordFile<Record<string, OperatorOffset>>;
 
+  /** Devices whose record in calibration.json is not an object of offsets: left out, for the hub to tell. */
+  readonly unreadable: string[] = [];
+
   constructor(dataDir: string, file: FileOffsets) {
     this.file = file;
     this.records = new RecordFile(join(dataDir, 'calibration.json'));
-    for (const [device, metrics] of this.records.all()) {
+    // Read as what it may be, hand-edited or damaged: one device's record must not keep the hub from starting.
+    for (const [device, metrics] of this.records.all() as Map<string, unknown>) {
       const kept = new Map<string, OperatorOffset>();
-      for (const [metric, o] of Object.entries(metrics)) if (Number.isFinite(o.offset)) kept.set(metric, o);
+      if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
+        this.unreadable.push(device);
+        continue;
+      }
+      for (const [metric, o] of Object.entries(metrics)) {
+        const offset = (o as Partial<OperatorOffset> | null)?.offset;
+        if (typeof offset === 'number' && Number.isFinite(offset)) kept.set(metric, o as OperatorOffset);
+        else if (!this.unreadable.includes(device)) this.unreadable.push(device);
+      }
       this.operator.set(device, kept);
       this.operatorCount += kept.size;
     }
