@@ -144,20 +144,14 @@ describe('step, one observation type at a time', () => {
   it('a component named battery_low is told apart from the battery the hub judges: neither resolves the other', () => {
     const life = new Lifecycle(settings(), T0);
     const state = empty();
-    const report = (ts: number, battery: number, component: 'ok' | 'degraded'): Observation => ({
-      type: 'heartbeat',
-      heartbeat: {
-        device: 'h-1',
-        zone: 'floor-a',
-        ts,
-        kind: 'headset',
-        status: component,
-        battery,
-        components: { battery_low: { state: component } },
-      },
-    });
-    const keys = (ts: number, battery: number, component: 'ok' | 'degraded') =>
-      life.step(state, report(ts, battery, component), T0).events.map((e) => `${e.key} ${e.state}`);
+    const keys = (ts: number, battery: number, component: 'ok' | 'degraded') => {
+      const hb = { device: 'h-1', zone: 'floor-a', ts, kind: 'headset', status: component, battery } as const;
+      const report: Observation = {
+        type: 'heartbeat',
+        heartbeat: { ...hb, components: { battery_low: { state: component } } },
+      };
+      return life.step(state, report, T0).events.map((e) => `${e.key} ${e.state}`);
+    };
     expect(keys(T0, 15, 'degraded')).toEqual([
       'equipment.battery_low.reported.h-1 firing',
       'equipment.battery_low.h-1 firing',
