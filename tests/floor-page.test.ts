@@ -348,11 +348,19 @@ describe('the floor page', () => {
   it('draws the floor plan: zones in their tiles’ state, seats in their equipment’s, and opens what is selected', async () => {
     const plan = page.locator('#plan svg.plan');
     await plan.waitFor();
+    // The tiles are live and the plan is redrawn every few seconds: polled until both say the same.
     for (const zone of ['floor-a', 'quiet-1', 'server-room']) {
-      const tile = await page.locator(`#zones .zone[data-zone="${zone}"]`).getAttribute('class');
-      expect(await plan.locator(`[data-plan-zone="${zone}"]`).getAttribute('class')).toBe(
-        `plan-zone ${/compliance-\S+/.exec(tile ?? '')?.[0]}`,
-      );
+      const states = async () => {
+        const tile = await page.locator(`#zones .zone[data-zone="${zone}"]`).getAttribute('class');
+        const drawn = await plan.locator(`[data-plan-zone="${zone}"]`).getAttribute('class');
+        return [drawn, `plan-zone ${/compliance-\S+/.exec(tile ?? '')?.[0]}`];
+      };
+      await expect
+        .poll(async () => new Set(await states()).size, {
+          timeout: 10_000,
+          message: `${zone} on the plan as on its tile`,
+        })
+        .toBe(1);
     }
     expect(await plan.locator('[data-plan-zone="server-room"]').getAttribute('class')).toBe(
       'plan-zone compliance-critical',
