@@ -11,6 +11,8 @@ export interface WaitingBoundOptions {
   db: Database.Database;
   /** Most notifications kept waiting for each target (notify.max_undelivered). */
   max: number;
+  /** The rows waiting for a target, counted in the database (Outbox.waiting). */
+  waiting: (target: string) => number;
   log: Logger;
   now: () => number;
   /** Told of each drop: the target as alerts name it, and how many went. */
@@ -18,8 +20,12 @@ export interface WaitingBoundOptions {
 }
 
 interface Kept {
-  /** Rows waiting, as far as this knows: a rolled-back enqueue leaves it high, and a trim recounts. */
-  count?: number;
+  /**
+   * Rows waiting, counted at start and at each reload and kept up since, so a drop past the
+   * bound is one indexed delete rather than a count of every row. An enqueue whose transaction
+   * rolls back leaves it one high until the next count.
+   */
+  count: number;
   /** Dropped since the hub started. */
   dropped: number;
   /** Dropped since the last log line, and when that was. */
@@ -35,14 +41,14 @@ export class WaitingBound {
   /** A row was queued for the target, in the caller's transaction: past the bound the oldest go. */
   added(target: string, label: string): void {
     const kept = this.of(target);
-    kept.count = kept.count === undefined ? this.count(target) : kept.count + 1;
+    kept.count += 1;
     if (kept.count > this.options.max) this.trim(target, label);
   }
 
   /** Rows of the target were delivered or set aside. */
   removed(target: string, count: number): void {
     const kept = this.kept.get(target);
-    if (kept?.count !== undefined) kept.count = Math.max(0, kept.count - count);
+    if (kept) kept.count = Math.max(0, kept.count - count);
   }
 
   /** At start and at a reload (which may lower the bound): every target is counted and trimmed. */
@@ -51,7 +57,7 @@ export class WaitingBound {
     const names = new Set(targets.map((t) => t.name));
     for (const name of this.kept.keys()) if (!names.has(name)) this.kept.delete(name);
     for (const { name, label } of targets) {
-      this.of(name).count = this.count(name);
+      this.of(name).count = this.options.waiting(name);
       this.trim(name, label);
     }
   }
@@ -64,30 +70,22 @@ export class WaitingBound {
   private of(target: string): Kept {
     let kept = this.kept.get(target);
     if (!kept) {
-      kept = { dropped: 0, unlogged: 0, loggedAt: Number.NEGATIVE_INFINITY };
+      kept = { count: 0, dropped: 0, unlogged: 0, loggedAt: Number.NEGATIVE_INFINITY };
       this.kept.set(target, kept);
     }
     return kept;
   }
 
-  private count(target: string): number {
-    return (this.options.db.prepare('SELECT count(*) AS n FROM outbox WHERE target = ?').get(target) as { n: number })
-      .n;
-  }
-
   private trim(target: string, label: string): void {
     const { db, max, log, now } = this.options;
     const kept = this.of(target);
-    // The newest `max` rows stay: the first row past them, and all older, go.
-    const cut = db
-      .prepare('SELECT id FROM outbox WHERE target = ? ORDER BY id DESC LIMIT 1 OFFSET ?')
-      .get(target, max) as { id: number } | undefined;
-    if (!cut) {
-      kept.count = this.count(target);
-      return;
-    }
-    const { changes } = db.prepare('DELETE FROM outbox WHERE target = ? AND id <= ?').run(target, cut.id);
-    kept.count = max;
+    const excess = kept.count - max;
+    if (excess <= 0) return;
+    // The oldest go, found by the (target, id) index: no scan of the rows that stay.
+    const { changes } = db
+      .prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE target = ? ORDER BY id LIMIT ?)')
+      .run(target, excess);
+    kept.count -= changes;
     kept.dropped += changes;
     kept.unlogged += changes;
     this.options.onDropped?.(label, changes);

@@ -119,7 +119,8 @@ export class Outbox {
     this.timers = options.timers ?? realTimers;
     ensureSchema(this.db);
     const { log, now, maxWaiting: max, onDropped } = options;
-    this.bound = new WaitingBound({ db: this.db, max, log, now, ...(onDropped && { onDropped }) });
+    const waiting = (target: string) => this.waiting(target);
+    this.bound = new WaitingBound({ db: this.db, max, waiting, log, now, ...(onDropped && { onDropped }) });
     this.setTargets(options.targets);
   }
 
