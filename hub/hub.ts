@@ -125,7 +125,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       });
     } else {
       const cluster = await startClusterAlerting(alertingOptions, clusterUrl, {
-        known: (entries) => intake.registry.apply(entries),
+        known: intake.known,
         live: (entries) => intake.feed.publish(entries),
       });
       alerting = cluster;

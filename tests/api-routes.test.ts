@@ -622,6 +622,7 @@ describe('the API on in-memory parts', () => {
       'GET /api/v1/zones': {},
       'GET /api/v1/devices': { query: ['zone', 'unzoned', 'online', 'match', 'limit', 'after'] },
       'GET /api/v1/devices/{id}': { path: ['id'] },
+      'POST /api/v1/devices/{id}/forget': { path: ['id'], body: true },
       'PUT /api/v1/devices/{id}/calibration/{metric}': { path: ['id', 'metric'], body: true },
       'GET /api/v1/readings': { query: ['device', 'zone', 'metric', 'from', 'to', 'every', 'agg', 'limit'] },
       'POST /api/v1/readings': { body: true },

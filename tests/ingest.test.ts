@@ -293,3 +293,41 @@ describe('ingest', () => {
     expect(readings()[0]).toMatchObject<Partial<Reading>>({ device: 'h-7', metric: 'noise', value: 61, zone: '' });
   });
 });
+
+describe('known devices', () => {
+  const forgotten = (device: string): Entry => ({ type: 'forgotten', forgotten: { device, by: 'li.wei', at: NOW } });
+
+  it('keeps a device the configuration dropped until it is forgotten, and frees its place then', () => {
+    const known = new KnownDevices({ max: 2, configured: ['t-1', 't-2'] });
+    known.declare(['t-1'], 2);
+    expect(known.isConfigured('t-2')).toBe(false);
+    expect(known.knows('t-2')).toBe(true);
+    expect(() => known.admit('phone-1')).toThrow(/already knows 2 devices/);
+    known.forget('t-2');
+    known.forget('t-1');
+    expect(known.knows('t-1')).toBe(true);
+    known.admit('phone-1');
+    expect(known.status()).toMatchObject({ known: 2, refused: 1 });
+  });
+
+  it('replays a forgetting in journal order: heard, forgotten, heard again', () => {
+    const known = new KnownDevices({ max: 10, configured: [] });
+    const heard: Entry = {
+      type: 'status',
+      status: { subject: 'device', id: 'toString', zone: '', status: 'online', ts: NOW },
+    };
+    known.remember(heard);
+    known.remember(forgotten('toString'));
+    expect(known.knows('toString')).toBe(false);
+    known.remember(heard);
+    expect(known.knows('toString')).toBe(true);
+  });
+
+  it('forgets what ingest kept of the device, so a message it sent before is taken again', async () => {
+    const { ingest, send, readings } = setup();
+    await send({ seq: 1, temperature: 22 });
+    ingest.remember(forgotten('t-1'));
+    expect(await send({ seq: 1, temperature: 22 })).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(readings()).toHaveLength(2);
+  });
+});

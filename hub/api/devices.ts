@@ -3,7 +3,7 @@
 // `next` in its answer). PUT …/calibration/{metric}: an operator's calibration offset.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { DevicePage, DeviceRegistry, DeviceView } from '../devices/registry.ts';
+import type { DevicePage, DeviceRegistry, DeviceView, ForgetOutcome } from '../devices/registry.ts';
 import { DEVICE_KINDS, HEALTH_STATUSES, METRIC_PATTERN } from '../domain/reading.ts';
 import { CalibrationError, type Calibration, type OffsetView } from '../ingest/calibration.ts';
 import type { Audit } from '../security/audit.ts';
@@ -12,6 +12,7 @@ import { ACCESS_REFUSALS, BAD_REQUEST, refusal, schemaOf } from './schemas.ts';
 
 export interface DevicesRoutesOptions {
   registry: DeviceRegistry;
+  forget: (device: string, by: string) => Promise<ForgetOutcome>;
   calibration: Pick<Calibration, 'of' | 'offset' | 'set'>;
   audit: Audit;
   now: () => number;
@@ -27,6 +28,8 @@ const offsetView = schemaOf<OffsetView>()(
     at: z.number().optional().describe('when it was set, ms since 1970 (operator offsets)'),
   }),
 );
+
+const BY_REQUIRED = 'by is required: say who you are, e.g. {"by": "li.wei"}';
 
 const DEFAULT_PAGE = 500;
 const MAX_PAGE = 5000;
@@ -80,7 +83,7 @@ const devicePage = schemaOf<Omit<DevicePage, 'devices'> & { devices: CalibratedD
 
 export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async (
   app,
-  { registry, calibration, audit, now },
+  { registry, forget, calibration, audit, now },
 ) => {
   const calibrated = (d: DeviceView): CalibratedDevice => ({ ...d, calibration: calibration.of(d.id) });
 
@@ -160,6 +163,53 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
     },
   );
 
+  app.post(
+    '/api/v1/devices/:id/forget',
+    {
+      schema: {
+        summary: 'Forget a device that is gone from the floor: {"by": "li.wei"}',
+        description:
+          'For a device no one declared that was retired, replaced or taken away: its alerts resolve, it leaves the device list and no longer counts against limits.max_devices. Its stored readings and alert history stay. If it reports again, it is taken on as new. A declared device is forgotten by removing it from the configuration.',
+        params: z.object({ id: idParam('id').describe('the device id') }),
+        body: z.strictObject(
+          {
+            by: z
+              .string({ error: BY_REQUIRED })
+              .min(1, { error: BY_REQUIRED })
+              .max(100, { error: 'by must be text of at most 100 characters' })
+              .describe('who forgets it, up to 100 characters'),
+          },
+          { error: 'send a JSON object such as {"by": "li.wei"}' },
+        ),
+        response: {
+          200: z.object({ id: z.string(), by: z.string(), message: z.string() }).describe('the device is forgotten'),
+          400: BAD_REQUEST,
+          404: refusal('no device of this id has reported'),
+          409: refusal('the configuration declares this device'),
+          ...ACCESS_REFUSALS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const { by } = request.body;
+      const outcome = await forget(id, by);
+      if (outcome === 'unknown')
+        return reply.code(404).send({ error: 'Not Found', message: `no device "${id}" has reported` });
+      if (outcome === 'configured')
+        return reply.code(409).send({
+          error: 'Conflict',
+          message: `device "${id}" is declared in the configuration: remove it from devices (or from its serial gateway) in the configuration file and reload`,
+        });
+      audit(request.actor, 'device.forget', { device: id, by });
+      return {
+        id,
+        by,
+        message: `${id} is forgotten: its alerts resolve, it leaves the device list and no longer counts against limits.max_devices; its stored readings stay. If it reports again it is taken on as new.`,
+      };
+    },
+  );
+
   app.put(
     '/api/v1/devices/:id/calibration/:metric',
     {
@@ -179,8 +229,8 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
               .number({ error: 'offset must be a number in the metric’s unit, such as -0.4' })
               .describe('added to each reading; 0 removes the offset'),
             by: z
-              .string({ error: 'by is required: say who you are, e.g. {"by": "li.wei"}' })
-              .min(1, { error: 'by is required: say who you are, e.g. {"by": "li.wei"}' })
+              .string({ error: BY_REQUIRED })
+              .min(1, { error: BY_REQUIRED })
               .max(100, { error: 'by must be text of at most 100 characters' })
               .describe('who calibrates, up to 100 characters'),
           },

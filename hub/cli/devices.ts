@@ -1,11 +1,12 @@
 // `floorwatch devices add|rotate|revoke|list`: device passwords for the broker. A new password is
-// printed once and kept only as a hash; every change goes to the audit log. `calibrate`: an offset
-// set on the running hub.
+// printed once and kept only as a hash; every change goes to the audit log. `calibrate` and
+// `forget`: an offset set on, or a device gone from the floor told to, the running hub.
 import { parseArgs } from 'node:util';
 import { CredentialError, DeviceCredentials } from '../security/credentials.ts';
 import { calibrate, calibrateUsage } from './calibrate.ts';
 import { changeCredentials, date } from './credential-change.ts';
 import { exportRows } from './device-list.ts';
+import { forgetDevice, forgetUsage } from './device-forget.ts';
 import { importDevices } from './device-import.ts';
 import type { Command } from './main.ts';
 
@@ -17,6 +18,7 @@ floorwatch devices import devices.csv                   declare the file's devic
                                                         and give each one without a password one (printed once)
 floorwatch devices export                               the declared devices as CSV, in the columns import reads
 ${calibrateUsage}
+${forgetUsage}
 
 The device connects with user name and client id = its id, and the printed password.
 A device list has a first line naming its columns: id, kind (phone, headset, pc, server, sensor,
@@ -35,7 +37,7 @@ function printSecret(id: string, secret: string): void {
 }
 
 export const command: Command = {
-  summary: 'add, rotate, revoke or list device passwords for MQTT; calibrate a sensor',
+  summary: 'add, rotate, revoke or list device passwords for MQTT; calibrate a sensor; forget a retired device',
   usage,
   async run(args) {
     const { positionals, values } = parseArgs({
@@ -51,6 +53,7 @@ export const command: Command = {
     });
     const [action, id, metric] = positionals;
     if (action === 'calibrate') return calibrate(id, metric, values);
+    if (action === 'forget') return forgetDevice(id, values);
     return changeCredentials('devices', async ({ config, audit, who }) => {
       const credentials = new DeviceCredentials(config.data_dir);
       const now = Date.now();

@@ -88,6 +88,7 @@ export async function openApi(
   await app.register(metricsRoutes, { metrics, refresh: () => lifecycle.refreshGauges() });
   await app.register(devicesRoutes, {
     registry,
+    forget: intake.forget,
     calibration: intake.calibration,
     audit: security.audit.record,
     now,

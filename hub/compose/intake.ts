@@ -2,13 +2,14 @@
 // cap) in front of the journal, the device registry and the live feed behind it.
 import { join } from 'node:path';
 import { ms, type Config } from '../config/config.ts';
-import { DeviceRegistry, type DeclaredDevice } from '../devices/registry.ts';
+import { DeviceRegistry, type DeclaredDevice, type ForgetOutcome } from '../devices/registry.ts';
 import { LiveFeed } from '../feed/live-feed.ts';
 import { Calibration, type FileOffsets } from '../ingest/calibration.ts';
 import { Ingest, type IngestDeps } from '../ingest/ingest.ts';
 import { KnownDevices } from '../ingest/known-devices.ts';
 import { RejectionLog } from '../ingest/rejections.ts';
 import type { Journal } from '../journal/journal.ts';
+import type { Entry } from '../domain/reading.ts';
 import type { HubContext } from './context.ts';
 
 export interface Intake {
@@ -17,10 +18,30 @@ export interface Intake {
   rejections: RejectionLog;
   registry: DeviceRegistry;
   feed: LiveFeed;
+  /** What the device list and the device bound take from durable entries (in a cluster, every hub's). */
+  known: (entries: readonly Entry[]) => void;
+  /** Journals an operator's word that a device no one declared is gone (see ForgetOutcome). */
+  forget: (device: string, by: string) => Promise<ForgetOutcome>;
 }
 
 /** How many recent journal entries seed the duplicate filter at start. */
 const DUPLICATE_MEMORY_ENTRIES = 100_000;
+
+/** Forgets a device no one declared by journaling so (Intake.forget), so every consumer drops it in order. */
+export function forgetting(deps: {
+  knownDevices: KnownDevices;
+  registry: DeviceRegistry;
+  append: (entries: Entry[]) => Promise<unknown>;
+  now: () => number;
+}): Intake['forget'] {
+  const { knownDevices, registry, append, now } = deps;
+  return async (device, by) => {
+    if (knownDevices.isConfigured(device)) return 'configured';
+    if (!knownDevices.knows(device) && registry.get(device, now()) === undefined) return 'unknown';
+    await append([{ type: 'forgotten', forgotten: { device, by, at: now() } }]);
+    return 'forgotten';
+  };
+}
 
 /** What ingest takes from the configuration: its limits, and the zone of each declared device. */
 export function ingestSettings(config: Config): Pick<IngestDeps, 'settings' | 'declaredZones'> {
@@ -107,9 +128,18 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
     );
   }
 
+  const known = (entries: readonly Entry[]): void => {
+    registry.apply(entries);
+    for (const entry of entries) {
+      if (entry.type !== 'forgotten') continue;
+      ingest.forget(entry.forgotten.device);
+      knownDevices.forget(entry.forgotten.device);
+    }
+  };
+  const forget = forgetting({ knownDevices, registry, append: (entries) => journal.append(entries), now });
   const consumers = [
     journal.consume('devices', (entries) => {
-      registry.apply(entries);
+      known(entries);
       registry.save(now());
     }),
     journal.consume('live', (entries) => feed.publish(entries), { from: 'end', durable: false }),
@@ -155,5 +185,5 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
       };
     },
   });
-  return { ingest, calibration, rejections, registry, feed };
+  return { ingest, calibration, rejections, registry, feed, known, forget };
 }

@@ -70,6 +70,9 @@ export interface DeviceFilter {
   match?: string;
 }
 
+/** configured: the configuration names it, so only removing it there forgets it; unknown: the hub never heard of it. */
+export type ForgetOutcome = 'forgotten' | 'configured' | 'unknown';
+
 export interface DevicePage {
   devices: DeviceView[];
   /** Devices matching the filter on every page. */
@@ -152,6 +155,10 @@ export class DeviceRegistry {
           if (hb.rssi !== undefined) device.rssi = hb.rssi;
         }
         device.lastSeen = Math.max(device.lastSeen ?? 0, hb.ts);
+      } else if (entry.type === 'forgotten') {
+        // A declared device stays listed until the configuration drops it.
+        const { device } = entry.forgotten;
+        if (!this.declared.has(device) && this.known.delete(device)) this.sorted = undefined;
       } else if (entry.status.subject === 'device') {
         const st = entry.status;
         const device = this.entry(st.id, st.zone);

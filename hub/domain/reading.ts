@@ -141,11 +141,24 @@ export interface StatusChange {
   ts: number;
 }
 
+/**
+ * An operator's word that a device no one declared is gone from the floor (retired, replaced,
+ * taken home). Journaled, so every consumer drops the device in order with its readings, and a
+ * restart or the rules leader of a cluster does the same.
+ */
+export interface Forgetting {
+  device: string;
+  /** Who said so, as they gave it. */
+  by: string;
+  at: number;
+}
+
 /** What the journal carries from ingest to its consumers. */
 export type Entry =
   | { type: 'readings'; readings: Reading[] }
   | { type: 'heartbeat'; heartbeat: Heartbeat }
-  | { type: 'status'; status: StatusChange };
+  | { type: 'status'; status: StatusChange }
+  | { type: 'forgotten'; forgotten: Forgetting };
 
 /**
  * The devices an entry speaks of, read defensively: an entry read back from the journal may be of

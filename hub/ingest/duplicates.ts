@@ -73,6 +73,10 @@ export class DuplicateFilter {
     else if (key.seq !== undefined) this.keysOf(device).add(false, key.metric, key.seq);
   }
 
+  forget(device: string): void {
+    this.devices.delete(device);
+  }
+
   private keysOf(device: string): RecentKeys {
     let keys = this.devices.get(device);
     if (!keys) {

@@ -99,6 +99,10 @@ export class Ingest {
 
   /** Feeds an entry the journal still holds into the duplicate filter, so a restart does not forget. */
   remember(entry: Entry): void {
+    if (entry.type === 'forgotten') {
+      this.forget(entry.forgotten.device);
+      return;
+    }
     // An entry that is not what this release writes (an older format, a bug) is no reason not to start.
     if (entry.type !== 'readings' || !Array.isArray(entry.readings)) return;
     for (const r of entry.readings) {
@@ -108,6 +112,14 @@ export class Ingest {
       if (r.seq !== undefined) this.duplicates.add(r.device, { metric: r.metric, seq: r.seq });
       this.metricsOf(r.device).add(r.metric);
     }
+  }
+
+  /** Drops what ingest keeps of a device an operator said is gone, so a newcomer may take its place. */
+  forget(device: string): void {
+    this.duplicates.forget(device);
+    this.metricsByDevice.delete(device);
+    this.clockNoticeAt.delete(device);
+    this.givenTimes.delete(device);
   }
 
   /**

@@ -20,7 +20,7 @@ export interface KnownDevicesStatus {
 }
 
 export class KnownDevices {
-  private readonly configured: Set<string>;
+  private configured: Set<string>;
   private readonly others = new Set<string>();
   private refusedCount = 0;
 
@@ -30,14 +30,14 @@ export class KnownDevices {
 
   /**
    * A reloaded configuration's bound and the devices it names: these are known from now on, those
-   * it no longer names stay known; a lower bound only refuses newcomers.
+   * it no longer names stay known (until forgotten); a lower bound only refuses newcomers.
    */
   declare(configured: Iterable<string>, max: number): void {
     this.options.max = max;
-    for (const id of configured) {
-      this.configured.add(id);
-      this.others.delete(id);
-    }
+    const next = new Set(configured);
+    for (const id of this.configured) if (!next.has(id)) this.others.add(id);
+    this.configured = next;
+    for (const id of next) this.others.delete(id);
   }
 
   /** A device known from before this start; kept even past the bound, which only limits newcomers. */
@@ -45,9 +45,24 @@ export class KnownDevices {
     if (!this.configured.has(id)) this.others.add(id);
   }
 
-  /** Every device an entry still in the journal speaks of. */
+  /** Every device an entry still in the journal speaks of; a device forgotten since is not. */
   remember(entry: Entry): void {
-    for (const device of devicesOf(entry)) this.add(device);
+    if (entry.type === 'forgotten') this.forget(entry.forgotten.device);
+    else for (const device of devicesOf(entry)) this.add(device);
+  }
+
+  /** A device an operator said is gone no longer counts against the bound; a configured one always does. */
+  forget(id: string): void {
+    this.others.delete(id);
+  }
+
+  /** Whether the device is one the configuration names. */
+  isConfigured(id: string): boolean {
+    return this.configured.has(id);
+  }
+
+  knows(id: string): boolean {
+    return this.configured.has(id) || this.others.has(id);
   }
 
   /** Takes the device on, or throws `too_many_devices` when it is new and the hub already knows as many as it may. */

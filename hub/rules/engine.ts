@@ -18,7 +18,7 @@
 // SAVE_EVERY_MS; others need not wait for the disk. The engine keeps its own journal position:
 // `position()`, the LSN of the last durable save. The journal delivers after it at start and
 // after a failed batch (the engine then reloads its last save), and keeps the entries after it.
-import type { Entry } from '../domain/reading.ts';
+import type { Entry, Forgetting } from '../domain/reading.ts';
 import { AlertBook, AlertError, type AlertBookSettings } from './alerts.ts';
 import type { HubStatus } from './hub-health.ts';
 import type { AlertLedger } from './ledger.ts';
@@ -129,7 +129,9 @@ export class RuleEngine {
     this.commit(
       () => {
         entries.forEach((entry, i) => {
-          if (firstLsn + i > this.appliedLsn) this.observe(entry, now);
+          if (firstLsn + i <= this.appliedLsn) return;
+          if (entry.type === 'forgotten') this.forget(entry.forgotten, now);
+          else this.observe(entry, now);
         });
       },
       { lsn: lastLsn },
@@ -162,36 +164,56 @@ export class RuleEngine {
    * configuration no longer has resolve, saying so, and those devices' state goes.
    */
   reconfigure(settings: RuleSettings, removed: { devices: readonly string[]; zones: readonly string[] }): void {
-    const devices = new Set(removed.devices);
-    const zones = new Set(removed.zones);
     this.commit(
-      () => {
-        const at = this.now();
-        for (const a of this.book.liveAlerts()) {
-          const gone = devices.has(a.subject) ? a.subject : zones.has(a.zone) ? `zone ${a.zone}` : undefined;
-          if (gone === undefined) continue;
-          this.book.observe({
-            key: a.key,
-            rule: a.rule,
-            subject: a.subject,
-            zone: a.zone,
-            state: 'ok',
-            at,
-            summary: `${a.summary}: resolved, ${gone} removed from the configuration`,
-          });
-        }
-        for (const id of devices) {
-          this.state.devices.delete(id);
-          this.dirty.delete(id);
-          this.ledger.deleteDevice(id);
-        }
-      },
+      () =>
+        this.drop(
+          new Set(removed.devices),
+          new Set(removed.zones),
+          this.now(),
+          (gone) => `${gone} removed from the configuration`,
+        ),
       { durable: true },
     );
     this.settings = settings;
     this.lifecycle = new Lifecycle(settings, this.startedAt);
     // The alert book takes its own settings (escalation) when it is read again.
     this.load();
+  }
+
+  /**
+   * Resolves the live alerts of the devices and zones that are gone, saying why, and forgets the
+   * devices' state; part of the caller's commit.
+   */
+  private drop(
+    devices: ReadonlySet<string>,
+    zones: ReadonlySet<string>,
+    at: number,
+    why: (gone: string) => string,
+  ): void {
+    for (const a of this.book.liveAlerts()) {
+      const gone = devices.has(a.subject) ? a.subject : zones.has(a.zone) ? `zone ${a.zone}` : undefined;
+      if (gone === undefined) continue;
+      this.book.observe({
+        key: a.key,
+        rule: a.rule,
+        subject: a.subject,
+        zone: a.zone,
+        state: 'ok',
+        at,
+        summary: `${a.summary}: resolved, ${why(gone)}`,
+      });
+    }
+    for (const id of devices) {
+      this.state.devices.delete(id);
+      this.dirty.delete(id);
+      this.ledger.deleteDevice(id);
+    }
+  }
+
+  /** A device an operator said is gone: its alerts resolve and its state goes. A declared device stays until the configuration drops it. */
+  private forget({ device, by }: Forgetting, now: number): void {
+    if (this.settings.devices.has(device) || this.settings.gatewayOf.has(device)) return;
+    this.drop(new Set([device]), new Set(), now, (gone) => `${gone} forgotten by ${by}`);
   }
 
   ack(id: number, by: string, comment?: string): Alert {

@@ -66,8 +66,11 @@ export interface RuleState {
   gateways: Map<string, GatewayState>;
 }
 
-/** What the rules observe: a journal entry, the clock moving on, or the hub's own health. */
-export type Observation = Entry | { type: 'tick' } | { type: 'hub'; hub: HubStatus };
+/**
+ * What the rules observe: a journal entry, the clock moving on, or the hub's own health. A
+ * forgotten device is the engine's to drop, with its alerts.
+ */
+export type Observation = Exclude<Entry, { type: 'forgotten' }> | { type: 'tick' } | { type: 'hub'; hub: HubStatus };
 
 export interface Step {
   state: RuleState;

@@ -34,7 +34,7 @@ import { parseShifts } from '../../hub/rules/exposure.ts';
 import { siteRules } from '../../hub/rules/site.ts';
 import { installApiAccess } from '../../hub/security/api-access.ts';
 import { Revocations } from '../../hub/security/revocations.ts';
-import { ingestSettings } from '../../hub/compose/intake.ts';
+import { forgetting, ingestSettings } from '../../hub/compose/intake.ts';
 import { openSiteSecurity, type SiteSecurity } from '../../hub/compose/security.ts';
 import type { GatewayState } from '../../hub/sources/serial.ts';
 import { SqliteStore } from '../../hub/store/sqlite.ts';
@@ -89,10 +89,14 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     rules.feed(...entries);
   };
   const calibration = new Calibration(dir, new Map());
+  const knownDevices = new KnownDevices({
+    max: config.limits.max_devices,
+    configured: config.devices.map((d) => d.id),
+  });
   const ingest = new Ingest({
     ...ingestSettings(config),
     calibration,
-    knownDevices: new KnownDevices({ max: config.limits.max_devices, configured: config.devices.map((d) => d.id) }),
+    knownDevices,
     append: apply,
     rejections,
     metrics,
@@ -125,7 +129,13 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     }),
   });
   await app.register(metricsRoutes, { metrics, refresh: () => undefined });
-  await app.register(devicesRoutes, { registry, calibration, audit: security.audit.record, now: clock.now });
+  await app.register(devicesRoutes, {
+    registry,
+    forget: forgetting({ knownDevices, registry, append: apply, now: clock.now }),
+    calibration,
+    audit: security.audit.record,
+    now: clock.now,
+  });
   await app.register(readingsRoutes, {
     store,
     ingest,

@@ -1,0 +1,27 @@
+// `floorwatch devices forget`: tells the running hub a device no one declared is gone from the
+// floor (POST /api/v1/devices/{id}/forget): its alerts resolve and it leaves the device list.
+import { askHub, hubUrl, refused } from './hub-api.ts';
+
+export const forgetUsage = `floorwatch devices forget <device-id> --by <name> [--url <hub>]
+                                                        a device no one declared is gone from the floor:
+                                                        its alerts resolve, it leaves the device list`;
+
+export async function forgetDevice(
+  device: string | undefined,
+  values: { by?: string | undefined; url?: string | undefined },
+): Promise<number> {
+  if (device === undefined || values.by === undefined) {
+    process.stderr.write(
+      `floorwatch: say the device and who you are, e.g.\n  floorwatch devices forget phone-0412 --by li.wei\n`,
+    );
+    return 2;
+  }
+  const answer = await askHub(hubUrl(values.url), `/api/v1/devices/${encodeURIComponent(device)}/forget`, {
+    method: 'POST',
+    body: JSON.stringify({ by: values.by }),
+  });
+  if (!answer) return 1;
+  if (!answer.ok) return refused(`to forget ${device}`, answer);
+  process.stdout.write(`${(JSON.parse(answer.body) as { message: string }).message}\n`);
+  return 0;
+}
