@@ -1,7 +1,8 @@
 // Two hubs acting as one through a real redis-server, in this process: the rules run once for the
 // cluster, an alert raised by a reading on one hub is announced on the other, the API of either
 // answers with the cluster's alerts and takes an acknowledgement, and when the leader stops the
-// other hub takes the rules over where it left them.
+// other hub takes the rules over where it left them. A device forgotten through one hub is
+// forgotten by the cluster.
 import { createServer, type Server } from 'node:http';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -31,8 +32,8 @@ async function cluster(hub: TestHub): Promise<ClusterCheck> {
   return (await hub.json<{ checks: { cluster: ClusterCheck } }>('/api/v1/health')).checks.cluster;
 }
 
-async function alerts(hub: TestHub): Promise<Alert[]> {
-  return (await hub.json<{ alerts: Alert[] }>('/api/v1/alerts')).alerts;
+async function alerts(hub: TestHub, state?: string): Promise<Alert[]> {
+  return (await hub.json<{ alerts: Alert[] }>(`/api/v1/alerts${state === undefined ? '' : `?state=${state}`}`)).alerts;
 }
 
 describe('two hubs acting as one', () => {
@@ -146,5 +147,31 @@ describe('two hubs acting as one', () => {
     expect(kinds.filter((k) => k === 'firing')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'resolved')).toHaveLength(1);
     expect(new Set(hooks.map((h) => h.delivery)).size).toBe(hooks.length);
+  });
+
+  it('forgets a device on every hub when one hub is told, and the rules resolve its alert', async () => {
+    const c = await start('node-c');
+    const d = await start('node-d');
+    const key = 'equipment.headset.p-9';
+    await heartbeat(c.mqttUrl, 'p-9', 'fault');
+    await eventually(async () => (await alerts(d, 'firing')).some((x) => x.key === key), { what: 'the alert of p-9' });
+    await eventually(async () => (await d.api('/api/v1/devices/p-9')).status === 200, { what: 'p-9 in the list' });
+
+    const told = await d.api('/api/v1/devices/p-9/forget', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: 'night shift' }),
+    });
+    expect(told.status, await told.clone().text()).toBe(200);
+    for (const hub of [c, d]) {
+      await eventually(async () => (await hub.api('/api/v1/devices/p-9')).status === 404, {
+        what: 'p-9 gone from every hub’s list',
+      });
+      const resolved = await eventually(async () => (await alerts(hub, 'resolved')).find((x) => x.key === key), {
+        what: 'the alert resolved',
+      });
+      expect(resolved.state).toBe('resolved');
+    }
+    expect((await alerts(c, 'firing')).some((x) => x.key === key)).toBe(false);
   });
 });
