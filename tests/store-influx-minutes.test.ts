@@ -1,6 +1,8 @@
 // The 1-minute aggregates in InfluxDB 1.x: the minutes contract both stores pass, the continuous
-// queries of earlier releases dropped with the minutes they wrote kept and read, and the fields
-// Grafana reads in long_term.
+// queries of earlier releases dropped with the minutes they wrote kept and read, the fields
+// Grafana reads in long_term, and a zone's newest minutes read without reading each device's.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx/index.ts';
 import { touchedMinutes } from '../hub/store/minutes.ts';
@@ -156,6 +158,68 @@ describe('InfluxStore minutes', () => {
     ]);
     expect(temperature.results[0]?.series?.[0]?.values).toEqual([[minute, 1, 'd1', 21.5, 21.5, 21.5, 'z1']]);
     await store.close();
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('reads a zone’s newest minutes without reading as many of each of its devices', async () => {
+    const db = newDatabase();
+    const MINUTE = 60_000;
+    const devices = Array.from({ length: 40 }, (_, i) => `d${String(i).padStart(2, '0')}`);
+    const lines = devices.flatMap((d) =>
+      Array.from(
+        { length: 30 },
+        (_, m) =>
+          `temperature,device=${d},zone=z1 mean_value=${m},min_value=${m},max_value=${m},count=1i ${recent + m * MINUTE}`,
+      ),
+    );
+    // Rows InfluxDB answers the store with, counted on the way.
+    let rows = 0;
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+          const answer = await fetch(`${influxUrl}${req.url ?? '/'}`, {
+            method: req.method ?? 'GET',
+            headers: { 'content-type': req.headers['content-type'] ?? 'text/plain' },
+            ...(body && { body }),
+          });
+          const text = await answer.text();
+          if (req.url?.startsWith('/query')) {
+            const json = JSON.parse(text) as { results?: Array<{ series?: Array<{ values?: unknown[] }> }> };
+            for (const r of json.results ?? []) for (const series of r.series ?? []) rows += series.values?.length ?? 0;
+          }
+          res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+          res.end(text);
+        })();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const store = new InfluxStore({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/${db}` });
+    await store.init();
+    const write = await fetch(`${influxUrl}/write?db=${db}&rp=long_term&precision=ms`, {
+      method: 'POST',
+      body: lines.join('\n'),
+    });
+    expect(write.status).toBe(204);
+    rows = 0;
+    const newest = await store.queryMinutes({
+      zone: 'z1',
+      metric: 'temperature',
+      from: recent,
+      to: recent + 30 * MINUTE,
+      limit: 50,
+    });
+    // The last minute of every device, then the last ten devices of the minute before, in order.
+    expect(newest.map((m) => [m.ts, m.device])).toEqual([
+      ...devices.slice(-10).map((d) => [recent + 28 * MINUTE, d]),
+      ...devices.map((d) => [recent + 29 * MINUTE, d]),
+    ]);
+    // The limit and the minutes sharing the boundary's time, and the boundary itself: not 40 × 50.
+    expect(rows).toBeLessThanOrEqual(50 + devices.length + 1);
+    await store.close();
+    await new Promise((resolve) => proxy.close(resolve));
     await influxql(`DROP DATABASE "${db}"`);
   });
 });

@@ -39,6 +39,7 @@ import {
   measurementIn,
   rawPoints,
   rawQuery,
+  timeOf,
   whereScope,
 } from './influxql.ts';
 import { encodePoint, LineProtocolError, type Point } from './line-protocol.ts';
@@ -55,7 +56,7 @@ import {
   type Retentions,
 } from './schema.ts';
 import { beyondRetention, MINUTE_MS, minuteOf, spans, type MinuteAggregate, type Touched } from '../minutes.ts';
-import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, rollUpQuery } from './minutes.ts';
+import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, nthNewestQuery, rollUpQuery } from './minutes.ts';
 
 export { ALERT_HISTORY_POLICY, LONG_TERM_POLICY } from './schema.ts';
 
@@ -198,11 +199,14 @@ export class InfluxStore implements Store {
     const metric = checkMetric(q.metric);
     const longTerm = measurementIn(this.database, LONG_TERM_POLICY, metric);
     if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
-    // One series per device and zone, each limited on its own: merged into time order, the newest kept.
-    const rows = minuteRows(await this.client.query(minutesQuery(longTerm, scope, q.limit)), metric).sort(
-      (a, b) => a.ts - b.ts || (a.device < b.device ? -1 : a.device > b.device ? 1 : a.zone < b.zone ? -1 : 1),
-    );
-    return q.limit === undefined ? rows : rows.slice(Math.max(0, rows.length - q.limit));
+    const read = async (since?: number) =>
+      minuteRows(await this.client.query(minutesQuery(longTerm, scope, since)), metric);
+    if (q.limit === undefined) return read();
+    // From the limit-th newest minute on: at most the limit and the minutes sharing that one's time
+    // are read, and ties at it are kept in the same (device, zone) order as the others.
+    const nth = (await this.client.query(nthNewestQuery(longTerm, scope, q.limit)))[0]?.series?.[0]?.values[0];
+    const rows = await read(nth === undefined ? undefined : timeOf(nth, 'the limit-th newest minute'));
+    return rows.slice(Math.max(0, rows.length - q.limit));
   }
 
   async query(q: ReadingQuery): Promise<SeriesPoint[]> {

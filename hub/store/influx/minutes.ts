@@ -36,11 +36,24 @@ export function rollUpQuery(
   };
 }
 
-/** The long-term minutes of a device or zone. */
-export function minutesQuery(longTerm: string, scope: Where, limit?: number): Statement {
-  const q = `SELECT "mean_value", "min_value", "max_value", "count", "mean_energy" FROM ${longTerm} WHERE ${scope.where} GROUP BY "device", "zone"`;
-  if (limit === undefined) return { q, params: scope.params };
-  return { q: `${q} ORDER BY time DESC LIMIT $limit`, params: { ...scope.params, limit } };
+/** The long-term minutes of a device or zone; with `since`, those from that time on. */
+export function minutesQuery(longTerm: string, scope: Where, since?: number): Statement {
+  const where = since === undefined ? scope.where : `${scope.where} AND time >= $since`;
+  return {
+    q: `SELECT "mean_value", "min_value", "max_value", "count", "mean_energy" FROM ${longTerm} WHERE ${where} GROUP BY "device", "zone"`,
+    params: since === undefined ? scope.params : { ...scope.params, since: new Date(since).toISOString() },
+  };
+}
+
+/**
+ * The time of the n-th newest minute of a device or zone, its devices taken together (not grouped,
+ * so a zone of 200 devices is not read 200 times over to find it).
+ */
+export function nthNewestQuery(longTerm: string, scope: Where, n: number): Statement {
+  return {
+    q: `SELECT "mean_value" FROM ${longTerm} WHERE ${scope.where} ORDER BY time DESC LIMIT 1 OFFSET $offset`,
+    params: { ...scope.params, offset: n - 1 },
+  };
 }
 
 /** Minutes from an answer of rollUpQuery or minutesQuery; a row without a numeric mean is none. */
