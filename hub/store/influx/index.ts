@@ -204,7 +204,7 @@ export class InfluxStore implements Store {
     if (q.limit === undefined) return read();
     // From the limit-th newest minute on: at most the limit and the minutes sharing that one's time
     // are read, and ties at it are kept in the same (device, zone) order as the others.
-    const nth = (await this.client.query(nthNewestQuery(longTerm, scope, q.limit)))[0]?.series?.[0]?.values[0];
+    const nth = (await this.client.query(nthNewestQuery(longTerm, scope, q.limit)))[0]?.series[0]?.values[0];
     const rows = await read(nth === undefined ? undefined : timeOf(nth, 'the limit-th newest minute'));
     return rows.slice(Math.max(0, rows.length - q.limit));
   }
