@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backoffMs } from '../hub/domain/backoff.ts';
+import { retryAfterMs } from '../hub/notify/webhook.ts';
+import { hostileName } from './support/hostile-names.ts';
 
 describe('the wait before a retry', () => {
   it('doubles from the first wait up to the cap', () => {
@@ -16,5 +19,43 @@ describe('the wait before a retry', () => {
 
   it('takes a retry count below one as the first retry', () => {
     expect(backoffMs(0, { firstMs: 250, maxMs: 10_000 })).toBe(250);
+  });
+});
+
+describe('a receiver’s Retry-After', () => {
+  const now = Date.parse('2026-12-01T10:00:00Z');
+
+  it('is read in seconds or as an HTTP date in any of its three forms, held to an hour', () => {
+    expect(retryAfterMs(' 120 ', now)).toBe(120_000);
+    expect(retryAfterMs('Tue, 01 Dec 2026 10:05:00 GMT', now)).toBe(300_000);
+    expect(retryAfterMs('Tuesday, 01-Dec-26 10:00:30 GMT', now)).toBe(30_000);
+    expect(retryAfterMs('Tue Dec  1 10:00:10 2026', now)).toBe(10_000);
+    // Past: now. Days ahead, or digits without end: an hour.
+    expect(retryAfterMs('Wed, 21 Oct 2015 07:28:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('99999999999999999999999', now)).toBe(3_600_000);
+    expect(retryAfterMs(null, now)).toBeUndefined();
+  });
+
+  it('is ignored when it is neither, so the usual backoff holds', () => {
+    for (const garbage of [
+      'soon',
+      '',
+      '-5',
+      '12.5',
+      '1,5',
+      '1e3',
+      '0x10',
+      'NaN',
+      'Infinity',
+      '__proto__',
+      'constructor',
+    ])
+      expect(retryAfterMs(garbage, now), garbage).toBeUndefined();
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), hostileName), (text) => {
+        const ms = retryAfterMs(text, now);
+        return ms === undefined || (ms >= 0 && ms <= 3_600_000);
+      }),
+    );
   });
 });

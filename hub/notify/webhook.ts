@@ -28,11 +28,21 @@ export class DeliveryDeferred extends Error {
 /** Longest wait a receiver's Retry-After is held to: one that asks for days must not silence it for days. */
 const RETRY_AFTER_MAX_MS = 3_600_000;
 
+/**
+ * Every form of HTTP date (RFC 9110 §5.6.7) begins with the day's name: Date.parse alone would
+ * take "-5" or "12.5" for dates of antiquity, and so for "now".
+ */
+const HTTP_DATE_START = /^[A-Za-z]{3,9},? /;
+
 /** Retry-After, in seconds or as an HTTP date, as milliseconds from now (at most an hour); undefined if unreadable. */
 export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (header === null) return undefined;
   const text = header.trim();
-  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  const ms = /^\d+$/.test(text)
+    ? Number(text) * 1000
+    : HTTP_DATE_START.test(text)
+      ? Date.parse(text) - now
+      : Number.NaN;
   return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), RETRY_AFTER_MAX_MS) : undefined;
 }
 
