@@ -160,7 +160,8 @@ describe('two hubs acting as one', () => {
     const told = await d.api('/api/v1/devices/p-9/forget', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ by: 'night shift' }),
+      // Heard from a moment ago, so shown online.
+      body: JSON.stringify({ by: 'night shift', force: true }),
     });
     expect(told.status, await told.clone().text()).toBe(200);
     for (const hub of [c, d]) {

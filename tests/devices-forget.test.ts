@@ -1,8 +1,8 @@
 // Forgetting a device no one declared that is gone from the floor (`floorwatch devices forget`,
 // POST /api/v1/devices/{id}/forget): its offline alert resolves saying who forgot it, it leaves the
 // device list and frees its place under limits.max_devices, across a restart too; a declared
-// device, an unknown or hostile id and a request without `by` are refused and change nothing; a
-// forgotten device that reports again is taken on as new.
+// device, one still online (unless forced), an unknown or hostile id and a request without `by`
+// are refused and change nothing; a forgotten device that reports again is taken on as new.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -101,7 +101,7 @@ describe('forgetting a device', () => {
     expect(await known()).toBe(2);
   });
 
-  it('refuses a declared device, an unknown or hostile id, and a request without by; nothing changes', async () => {
+  it('refuses a declared or online device, an unknown or hostile id, a request without by; nothing changes', async () => {
     hub = await startTestHub({ dataDir: tempDir(), config: { ...site, limits: { max_devices: 10 } } });
     const phone = await device('phone-7');
     await phone.publishAsync('floorwatch/devices/phone-7/telemetry', JSON.stringify({ noise_db: 50 }), { qos: 1 });
@@ -124,8 +124,13 @@ describe('forgetting a device', () => {
     expect(await hub.json('/api/v1/devices')).toEqual(before);
     expect((await hub.json<{ entries: unknown[] }>('/api/v1/audit?action=device.forget')).entries).toEqual([]);
 
+    // Still online: refused, unless the operator insists it is gone.
+    const online = await forget('phone-7', { by: 'li.wei' });
+    expect(online.status).toBe(409);
+    expect(online.body.message).toContain('device "phone-7" is online');
+    expect(await hub.json('/api/v1/devices')).toEqual(before);
     // Forgotten, then heard again: a new device, listed again.
-    expect((await forget('phone-7', { by: 'constructor' })).status).toBe(200);
+    expect((await forget('phone-7', { by: 'constructor', force: true })).status).toBe(200);
     await eventually(async () => (await hub!.api('/api/v1/devices/phone-7')).status === 404);
     await phone.publishAsync('floorwatch/devices/phone-7/telemetry', JSON.stringify({ noise_db: 52 }), { qos: 1 });
     const back = await eventually(async () => {

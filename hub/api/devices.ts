@@ -12,7 +12,7 @@ import { ACCESS_REFUSALS, BAD_REQUEST, refusal, schemaOf } from './schemas.ts';
 
 export interface DevicesRoutesOptions {
   registry: DeviceRegistry;
-  forget: (device: string, by: string) => Promise<ForgetOutcome>;
+  forget: (device: string, by: string, force?: boolean) => Promise<ForgetOutcome>;
   calibration: Pick<Calibration, 'of' | 'offset' | 'set'>;
   audit: Audit;
   now: () => number;
@@ -167,7 +167,8 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
     '/api/v1/devices/:id/forget',
     {
       schema: {
-        summary: 'Forget a device that is gone from the floor: {"by": "li.wei"}',
+        summary:
+          'Forget a device that is gone from the floor: {"by": "li.wei"}, and "force": true if it is still shown online',
         description:
           'For a device no one declared that was retired, replaced or taken away: its alerts resolve, it leaves the device list and no longer counts against limits.max_devices. Its stored readings and alert history stay. If it reports again, it is taken on as new. A declared device is forgotten by removing it from the configuration.',
         params: z.object({ id: idParam('id').describe('the device id') }),
@@ -178,6 +179,10 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
               .min(1, { error: BY_REQUIRED })
               .max(100, { error: 'by must be text of at most 100 characters' })
               .describe('who forgets it, up to 100 characters'),
+            force: z
+              .boolean({ error: 'force must be true or false' })
+              .optional()
+              .describe('forget it though it is shown online (a device that vanished without a last will)'),
           },
           { error: 'send a JSON object such as {"by": "li.wei"}' },
         ),
@@ -185,15 +190,15 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
           200: z.object({ id: z.string(), by: z.string(), message: z.string() }).describe('the device is forgotten'),
           400: BAD_REQUEST,
           404: refusal('no device of this id has reported'),
-          409: refusal('the configuration declares this device'),
+          409: refusal('the configuration declares this device, or it is online (send "force": true if it is gone)'),
           ...ACCESS_REFUSALS,
         },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
-      const { by } = request.body;
-      const outcome = await forget(id, by);
+      const { by, force } = request.body;
+      const outcome = await forget(id, by, force);
       if (outcome === 'unknown')
         return reply.code(404).send({ error: 'Not Found', message: `no device "${id}" has reported` });
       if (outcome === 'configured')
@@ -201,7 +206,12 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
           error: 'Conflict',
           message: `device "${id}" is declared in the configuration: remove it from devices (or from its serial gateway) in the configuration file and reload`,
         });
-      audit(request.actor, 'device.forget', { device: id, by });
+      if (outcome === 'online')
+        return reply.code(409).send({
+          error: 'Conflict',
+          message: `device "${id}" is online: forget only a device gone from the floor; if it is gone and still shown online (it left without a last will), send "force": true`,
+        });
+      audit(request.actor, 'device.forget', { device: id, by, ...(force === true && { force }) });
       return {
         id,
         by,

@@ -46,6 +46,7 @@ export const command: Command = {
         zone: { type: 'string' },
         offset: { type: 'string' },
         by: { type: 'string' },
+        force: { type: 'boolean' },
         url: { type: 'string' },
       },
       allowPositionals: true,

@@ -20,8 +20,11 @@ export interface Intake {
   feed: LiveFeed;
   /** What the device list and the device bound take from durable entries (in a cluster, every hub's). */
   known: (entries: readonly Entry[]) => void;
-  /** Journals an operator's word that a device no one declared is gone (see ForgetOutcome). */
-  forget: (device: string, by: string) => Promise<ForgetOutcome>;
+  /**
+   * Journals an operator's word that a device no one declared is gone (see ForgetOutcome). One
+   * still online is forgotten only with `force`: it would be taken on again at its next message.
+   */
+  forget: (device: string, by: string, force?: boolean) => Promise<ForgetOutcome>;
 }
 
 /** How many recent journal entries seed the duplicate filter at start. */
@@ -35,9 +38,11 @@ export function forgetting(deps: {
   now: () => number;
 }): Intake['forget'] {
   const { knownDevices, registry, append, now } = deps;
-  return async (device, by) => {
+  return async (device, by, force = false) => {
     if (knownDevices.isConfigured(device)) return 'configured';
-    if (!knownDevices.knows(device) && registry.get(device, now()) === undefined) return 'unknown';
+    const listed = registry.get(device, now());
+    if (!knownDevices.knows(device) && listed === undefined) return 'unknown';
+    if (listed?.online === true && !force) return 'online';
     await append([{ type: 'forgotten', forgotten: { device, by, at: now() } }]);
     return 'forgotten';
   };

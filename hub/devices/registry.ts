@@ -70,8 +70,11 @@ export interface DeviceFilter {
   match?: string;
 }
 
-/** configured: the configuration names it, so only removing it there forgets it; unknown: the hub never heard of it. */
-export type ForgetOutcome = 'forgotten' | 'configured' | 'unknown';
+/**
+ * configured: the configuration names it, so only removing it there forgets it; unknown: the hub
+ * never heard of it; online: it is heard from still, and was not forgotten without `force`.
+ */
+export type ForgetOutcome = 'forgotten' | 'configured' | 'unknown' | 'online';
 
 export interface DevicePage {
   devices: DeviceView[];
