@@ -84,7 +84,7 @@ describe('the bound on known devices', () => {
     );
     expect(total).toBe(1000);
     expect(rejections[0]?.detail).toMatch(
-      /^the hub already knows 20 devices, the most limits.max_devices allows \(20\): device "dev-\d{4}" is not taken on; declare it under devices, or raise limits.max_devices$/,
+      /^the hub already knows 20 devices, the most limits.max_devices allows \(20\): device "dev-\d{4}" is not taken on; declare it under devices, forget devices gone from the floor \(floorwatch devices forget\), or raise limits.max_devices$/,
     );
 
     // A declared device is never refused, and a device already known keeps reporting.

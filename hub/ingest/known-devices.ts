@@ -72,7 +72,7 @@ export class KnownDevices {
       this.refusedCount++;
       throw new Rejection(
         'too_many_devices',
-        `the hub already knows ${this.size} devices, the most limits.max_devices allows (${this.options.max}): device "${device.slice(0, 80)}" is not taken on; declare it under devices, or raise limits.max_devices`,
+        `the hub already knows ${this.size} devices, the most limits.max_devices allows (${this.options.max}): device "${device.slice(0, 80)}" is not taken on; declare it under devices, forget devices gone from the floor (floorwatch devices forget), or raise limits.max_devices`,
       );
     }
     this.others.add(device);
