@@ -53,6 +53,40 @@ describeMinutesContract('InfluxStore', () => {
   };
 });
 
+/** InfluxDB behind a proxy that counts the queries it is asked and the rows it answers. */
+async function countingProxy() {
+  const counted = { queries: 0, rows: 0 };
+  const proxy = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+        const answer = await fetch(`${influxUrl}${req.url ?? '/'}`, {
+          method: req.method ?? 'GET',
+          headers: { 'content-type': req.headers['content-type'] ?? 'text/plain' },
+          ...(body && { body }),
+        });
+        const text = await answer.text();
+        if (req.url?.startsWith('/query')) {
+          counted.queries++;
+          const json = JSON.parse(text) as { results?: Array<{ series?: Array<{ values?: unknown[] }> }> };
+          for (const r of json.results ?? [])
+            for (const series of r.series ?? []) counted.rows += series.values?.length ?? 0;
+        }
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+        res.end(text);
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    counted,
+    close: () => new Promise((resolve) => proxy.close(resolve)),
+  };
+}
+
 describe('InfluxStore minutes', () => {
   const HOUR = 3_600_000;
   const recent = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
@@ -172,38 +206,15 @@ describe('InfluxStore minutes', () => {
           `temperature,device=${d},zone=z1 mean_value=${m},min_value=${m},max_value=${m},count=1i ${recent + m * MINUTE}`,
       ),
     );
-    // Rows InfluxDB answers the store with, counted on the way.
-    let rows = 0;
-    const proxy = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        void (async () => {
-          const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-          const answer = await fetch(`${influxUrl}${req.url ?? '/'}`, {
-            method: req.method ?? 'GET',
-            headers: { 'content-type': req.headers['content-type'] ?? 'text/plain' },
-            ...(body && { body }),
-          });
-          const text = await answer.text();
-          if (req.url?.startsWith('/query')) {
-            const json = JSON.parse(text) as { results?: Array<{ series?: Array<{ values?: unknown[] }> }> };
-            for (const r of json.results ?? []) for (const series of r.series ?? []) rows += series.values?.length ?? 0;
-          }
-          res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
-          res.end(text);
-        })();
-      });
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const store = new InfluxStore({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/${db}` });
+    const proxy = await countingProxy();
+    const store = new InfluxStore({ url: `${proxy.url}/${db}` });
     await store.init();
     const write = await fetch(`${influxUrl}/write?db=${db}&rp=long_term&precision=ms`, {
       method: 'POST',
       body: lines.join('\n'),
     });
     expect(write.status).toBe(204);
-    rows = 0;
+    proxy.counted.rows = 0;
     const newest = await store.queryMinutes({
       zone: 'z1',
       metric: 'temperature',
@@ -217,9 +228,42 @@ describe('InfluxStore minutes', () => {
       ...devices.map((d) => [recent + 29 * MINUTE, d]),
     ]);
     // The limit and the minutes sharing the boundary's time, and the boundary itself: not 40 × 50.
-    expect(rows).toBeLessThanOrEqual(50 + devices.length + 1);
+    expect(proxy.counted.rows).toBeLessThanOrEqual(50 + devices.length + 1);
     await store.close();
-    await new Promise((resolve) => proxy.close(resolve));
+    await proxy.close();
+    await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('reads a range from 1970 under an infinite long-term retention from its first minute, not a day at a time', async () => {
+    const db = newDatabase();
+    const MINUTE = 60_000;
+    const proxy = await countingProxy();
+    const now = recent + 3 * 24 * HOUR;
+    const store = new InfluxStore({
+      url: `${proxy.url}/${db}`,
+      now: () => now,
+      rawRetention: '1d',
+      longTermRetention: 'INF',
+    });
+    await store.init();
+    const write = await fetch(`${influxUrl}/write?db=${db}&rp=long_term&precision=ms`, {
+      method: 'POST',
+      body: [0, 1]
+        .map(
+          (m) =>
+            `temperature,device=d1,zone=z1 mean_value=2${m},min_value=2${m},max_value=2${m},count=1i ${recent + m * MINUTE}`,
+        )
+        .join('\n'),
+    });
+    expect(write.status).toBe(204);
+    proxy.counted.queries = 0;
+    const points = await store.query({ device: 'd1', metric: 'temperature', from: 0, to: now, agg: 'mean' });
+    expect(points).toEqual([{ ts: 0, value: 20.5 }]);
+    // The first minute, then the days from it to the raw retention's edge: not 20,000 days from 1970.
+    expect(proxy.counted.queries).toBeLessThanOrEqual(6);
+    expect(await store.query({ zone: 'nowhere', metric: 'temperature', from: 0, to: now, agg: 'mean' })).toEqual([]);
+    await store.close();
+    await proxy.close();
     await influxql(`DROP DATABASE "${db}"`);
   });
 });

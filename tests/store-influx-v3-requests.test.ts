@@ -104,9 +104,14 @@ describe('an InfluxDB 3 Core through its v1 API', () => {
     await store.count({ from: at, to: now });
     await store.count({ device: 'd1', metric: 'noise', from: at, to: now });
     await store.queryMinutes({ device: 'd1', metric: 'noise', from: at, to: now });
+    await store.queryMinutes({ zone: 'z1', metric: 'noise', from: at, to: now, limit: 10 });
     await store.queryAlertEvents({ from: at, to: now, zone: 'z1' });
     const health = await store.health();
     await store.close();
+    // Minutes kept for ever are read from the scope's first.
+    const forever = new InfluxStore({ url: `${base}/floorwatch`, schema: 'external', longTermRetention: 'INF' });
+    await forever.query({ zone: 'z1', metric: 'noise', from: 0, to: now, agg: 'mean' });
+    await forever.close();
 
     expect(health.ok).toBe(true);
     expect(health.detail).toContain('InfluxDB 3.7.0');

@@ -41,6 +41,7 @@ import {
   rawQuery,
   timeOf,
   whereScope,
+  type Where,
 } from './influxql.ts';
 import { encodePoint, LineProtocolError, type Point } from './line-protocol.ts';
 import {
@@ -56,7 +57,7 @@ import {
   type Retentions,
 } from './schema.ts';
 import { beyondRetention, MINUTE_MS, minuteOf, spans, type MinuteAggregate, type Touched } from '../minutes.ts';
-import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, nthNewestQuery, rollUpQuery } from './minutes.ts';
+import { DEVICES_PER_QUERY, minutePoint, minuteRows, minutesQuery, nthMinuteQuery, rollUpQuery } from './minutes.ts';
 
 export { ALERT_HISTORY_POLICY, LONG_TERM_POLICY } from './schema.ts';
 
@@ -204,9 +205,28 @@ export class InfluxStore implements Store {
     if (q.limit === undefined) return read();
     // From the limit-th newest minute on: at most the limit and the minutes sharing that one's time
     // are read, and ties at it are kept in the same (device, zone) order as the others.
-    const nth = (await this.client.query(nthNewestQuery(longTerm, scope, q.limit)))[0]?.series[0]?.values[0];
-    const rows = await read(nth === undefined ? undefined : timeOf(nth, 'the limit-th newest minute'));
+    const rows = await read(await this.minuteAt(longTerm, scope, q.limit, 'newest'));
     return rows.slice(Math.max(0, rows.length - q.limit));
+  }
+
+  /** Where the query's minutes begin: its own start, or the first minute kept after it. */
+  private async oldestMinute(q: ReadingQuery): Promise<number> {
+    const scope = whereScope(q);
+    if (scope === undefined) return q.from;
+    const longTerm = measurementIn(this.database, LONG_TERM_POLICY, checkMetric(q.metric));
+    // None at all: nothing to read a day at a time.
+    return (await this.minuteAt(longTerm, scope, 1, 'oldest')) ?? q.to;
+  }
+
+  /** The time of the scope's n-th newest or oldest minute; undefined when it has fewer. */
+  private async minuteAt(
+    longTerm: string,
+    scope: Where,
+    n: number,
+    order: 'newest' | 'oldest',
+  ): Promise<number | undefined> {
+    const row = (await this.client.query(nthMinuteQuery(longTerm, scope, n, order)))[0]?.series[0]?.values[0];
+    return row === undefined ? undefined : timeOf(row, `the ${order} minute`);
   }
 
   async query(q: ReadingQuery): Promise<SeriesPoint[]> {
@@ -220,8 +240,8 @@ export class InfluxStore implements Store {
         q,
         {
           cutoff,
-          // An infinite long-term retention keeps every minute.
-          oldest: longTermMs === 0 ? q.from : this.now() - longTermMs,
+          // An infinite long-term retention keeps every minute: they begin at the scope's oldest.
+          oldest: longTermMs === 0 ? await this.oldestMinute(q) : this.now() - longTermMs,
           newest: this.now() + MAX_AHEAD_MS,
         },
         (m) => this.queryMinutes(m),

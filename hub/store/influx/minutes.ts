@@ -46,12 +46,12 @@ export function minutesQuery(longTerm: string, scope: Where, since?: number): St
 }
 
 /**
- * The time of the n-th newest minute of a device or zone, its devices taken together (not grouped,
- * so a zone of 200 devices is not read 200 times over to find it).
+ * The time of the n-th newest (or, `oldest`, the oldest) minute of a device or zone, its devices
+ * taken together: not grouped, so a zone of 200 devices is not read 200 times over to find it.
  */
-export function nthNewestQuery(longTerm: string, scope: Where, n: number): Statement {
+export function nthMinuteQuery(longTerm: string, scope: Where, n: number, order: 'newest' | 'oldest'): Statement {
   return {
-    q: `SELECT "mean_value" FROM ${longTerm} WHERE ${scope.where} ORDER BY time DESC LIMIT 1 OFFSET $offset`,
+    q: `SELECT "mean_value" FROM ${longTerm} WHERE ${scope.where} ORDER BY time ${order === 'newest' ? 'DESC' : 'ASC'} LIMIT 1 OFFSET $offset`,
     params: { ...scope.params, offset: n - 1 },
   };
 }
