@@ -22,32 +22,77 @@ afterAll(async () => {
 const newPath = (): string => join(dir, `store-${++n}.db`);
 
 describeStoreContract('SqliteStore (file)', async () => new SqliteStore({ path: newPath() }));
+describeStoreContract(
+  'SqliteStore (file, reads in their own thread)',
+  async () => new SqliteStore({ path: newPath(), readThread: true }),
+);
 describeStoreContract('SqliteStore (:memory:)', async () => new SqliteStore({ path: ':memory:' }));
-describeMinutesContract('SqliteStore', () => {
-  const path = newPath();
-  return {
-    open: async ({ now, rawRetentionMs }) => new SqliteStore({ path, now, rawRetentionMs }),
-    rawOnly: async (r) => {
-      const db = new Database(path);
-      db.prepare('INSERT INTO readings (device, metric, ts, zone, value) VALUES (?, ?, ?, ?, ?)').run(
-        r.device,
-        r.metric,
-        r.ts,
-        r.zone,
-        r.value,
-      );
-      db.close();
-    },
-    expireRaw: async (store, now) => {
-      await store.prune?.(now);
-    },
-    dispose: () => rm(path, { force: true }),
-  };
-});
+for (const readThread of [false, true])
+  describeMinutesContract(readThread ? 'SqliteStore (reads in their own thread)' : 'SqliteStore', () => {
+    const path = newPath();
+    return {
+      open: async ({ now, rawRetentionMs }) => new SqliteStore({ path, now, rawRetentionMs, readThread }),
+      rawOnly: async (r) => {
+        const db = new Database(path);
+        db.prepare('INSERT INTO readings (device, metric, ts, zone, value) VALUES (?, ?, ?, ?, ?)').run(
+          r.device,
+          r.metric,
+          r.ts,
+          r.zone,
+          r.value,
+        );
+        db.close();
+      },
+      expireRaw: async (store, now) => {
+        await store.prune?.(now);
+      },
+      dispose: () => rm(path, { force: true }),
+    };
+  });
 
 describe('SqliteStore', () => {
   const HOUR = 3_600_000;
   const now = Date.UTC(2026, 0, 31, 12);
+
+  it('answers reads in a thread of its own: the hub’s thread turns while a long read runs', async () => {
+    const path = newPath();
+    const writer = new SqliteStore({ path, now: () => now, readThread: true });
+    await writer.init();
+    const readings = Array.from({ length: 50 }, (_, d) =>
+      Array.from({ length: 2000 }, (_, i) => ({
+        device: `d${d}`,
+        metric: 'noise',
+        ts: now - i * 30_000,
+        value: 40 + (i % 9),
+        zone: 'z1',
+      })),
+    ).flat();
+    await writer.write(readings);
+    const inProcess = new SqliteStore({ path, now: () => now });
+    const q = { zone: 'z1', metric: 'noise', from: now - 20 * HOUR, to: now, agg: 'mean' as const, every: HOUR };
+    /** The turns the event loop took while the read was answered. */
+    const turnsDuring = async (store: SqliteStore) => {
+      let turns = 0;
+      let reading = true;
+      const turn = () => {
+        if (!reading) return;
+        turns++;
+        setImmediate(turn);
+      };
+      setImmediate(turn);
+      const points = await store.query(q);
+      reading = false;
+      return { turns, points };
+    };
+    const threaded = await turnsDuring(writer);
+    const held = await turnsDuring(inProcess);
+    expect(threaded.points).toEqual(held.points);
+    expect(threaded.points).toHaveLength(17);
+    expect(held.turns).toBe(0);
+    expect(threaded.turns).toBeGreaterThan(0);
+    await inProcess.close();
+    await writer.close();
+  });
 
   it('uses WAL and keeps its data across a reopen', async () => {
     const path = newPath();

@@ -44,6 +44,8 @@ function createStore(config: Config, now: () => number): Store {
     rawRetentionMs: ms(raw_retention),
     longTermRetentionMs: ms(long_term_retention),
     now,
+    // A chart over weeks must not hold acknowledgements and the rules while SQLite reads it.
+    readThread: true,
   });
 }
 

@@ -10,6 +10,7 @@
 // older than longTermRetentionMs (kept longer, so reports over months still find them). Nothing
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty).
 import Database from 'better-sqlite3';
+import { SqliteReadThread } from './sqlite-reads.ts';
 import { MAX_AHEAD_MS, type Reading } from '../domain/reading.ts';
 import {
   DECIBEL_METRICS,
@@ -52,6 +53,10 @@ export interface SqliteStoreOptions {
   longTermRetentionMs?: number;
   /** The hub's clock: where the raw retention begins. */
   now?: () => number;
+  /** Reads answered in a thread of their own (sqlite-reads.ts), so they never hold the hub's; needs a file. */
+  readThread?: boolean;
+  /** Opens the file only to read it: the read thread's connection. */
+  readOnly?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -163,6 +168,7 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
 
   private readonly db: Database.Database;
+  private readonly reads: SqliteReadThread | undefined;
   private readonly statements = new Map<string, Database.Statement>();
   private insertBatch: ((readings: readonly Reading[]) => void) | undefined;
   private rollUpBatch: ((keys: ReadonlyArray<{ device: string; metric: string; minute: number }>) => void) | undefined;
@@ -175,13 +181,20 @@ export class SqliteStore implements Store {
     if (!(this.longTermRetentionMs > 0))
       throw new Error(`longTermRetentionMs ${this.longTermRetentionMs} must be positive`);
     this.now = opts.now ?? Date.now;
-    this.db = new Database(opts.path);
+    this.db = new Database(opts.path, { readonly: opts.readOnly === true });
+    this.db.pragma('busy_timeout = 5000');
+    if (opts.readOnly === true) return;
     // WAL lets readers run during a write batch; NORMAL syncs at checkpoints, which in WAL mode
     // can lose the last commits on power loss but never corrupts the file. The journal upstream
     // holds readings until the store has them.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    if (opts.readThread === true && opts.path !== ':memory:')
+      this.reads = new SqliteReadThread({
+        path: opts.path,
+        rawRetentionMs: this.rawRetentionMs,
+        longTermRetentionMs: this.longTermRetentionMs,
+      });
   }
 
   async init(): Promise<void> {
@@ -246,6 +259,7 @@ export class SqliteStore implements Store {
   }
 
   async query(q: ReadingQuery): Promise<SeriesPoint[]> {
+    if (this.reads) return this.reads.ask('query', q, this.now());
     checkScope(q);
     checkMetric(q.metric);
     if (isEmptyRange(q.from, q.to)) return [];
@@ -298,6 +312,7 @@ export class SqliteStore implements Store {
   }
 
   async queryMinutes(q: MinuteQuery): Promise<MinuteAggregate[]> {
+    if (this.reads) return this.reads.ask('queryMinutes', q, this.now());
     checkScope(q);
     checkMetric(q.metric);
     if (isEmptyRange(q.from, q.to)) return [];
@@ -314,6 +329,7 @@ export class SqliteStore implements Store {
   }
 
   async count(q: { device?: string; zone?: string; metric?: string; from: number; to: number }): Promise<number> {
+    if (this.reads) return this.reads.ask('count', q, this.now());
     if (q.metric !== undefined) checkMetric(q.metric);
     if (isEmptyRange(q.from, q.to)) return 0;
     const row = this.stmt(`SELECT count(*) AS n FROM readings WHERE ${this.scopeSql(q)}`).get({
@@ -340,6 +356,7 @@ export class SqliteStore implements Store {
   }
 
   async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
+    if (this.reads) return this.reads.ask('queryAlertEvents', q, this.now());
     const params: Record<string, string | number> = { from: q.from, to: q.to, limit: q.limit ?? ALERT_QUERY_LIMIT };
     let where = 'at >= @from AND at < @to';
     if (q.zone !== undefined) {
@@ -377,6 +394,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.reads?.close();
     if (this.db.open) this.db.close();
     this.statements.clear();
     this.insertBatch = undefined;

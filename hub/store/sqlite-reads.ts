@@ -1,0 +1,109 @@
+// The SQLite store's reads, answered in a thread of their own. better-sqlite3 answers
+// synchronously, and a chart of a zone's weeks reads millions of rows: on the hub's thread that
+// held MQTT acknowledgements and the rules for seconds. WAL lets this second, read-only
+// connection read while the hub writes. Requests are answered one at a time, in order, each on
+// the hub's clock as it was when asked.
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { StoreRefusal, StoreUnavailable } from './store.ts';
+import type { SqliteStore } from './sqlite.ts';
+
+export type ReadMethod = 'query' | 'queryMinutes' | 'count' | 'queryAlertEvents';
+
+export interface ReadThreadOptions {
+  path: string;
+  rawRetentionMs: number;
+  longTermRetentionMs: number;
+}
+
+interface Request {
+  id: number;
+  method: ReadMethod;
+  arg: unknown;
+  now: number;
+}
+
+type Answer = { id: number; result: unknown } | { id: number; error: { name: string; message: string } };
+
+/** The classes a caller tells apart, made again from the name an answer carries across the thread. */
+function errorOf({ name, message }: { name: string; message: string }): Error {
+  if (name === 'StoreUnavailable') return new StoreUnavailable(message);
+  if (name === 'StoreRefusal') return new StoreRefusal(message);
+  return new Error(message);
+}
+
+export class SqliteReadThread {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(private readonly options: ReadThreadOptions) {}
+
+  ask<M extends ReadMethod>(method: M, arg: Parameters<SqliteStore[M]>[0], now: number): ReturnType<SqliteStore[M]> {
+    const worker = this.started();
+    const id = this.nextId++;
+    const answer = new Promise<unknown>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    worker.postMessage({ id, method, arg, now } satisfies Request);
+    return answer as ReturnType<SqliteStore[M]>;
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+
+  /** The thread, started on the first read (after the store made its tables) and again after one that died. */
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    // The thread loads TypeScript as the hub does; a worker does not inherit the hub's loader.
+    const entry = JSON.stringify(import.meta.url);
+    const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`, {
+      eval: true,
+      workerData: { readThread: this.options },
+    });
+    worker.unref();
+    worker.on('message', (answer: Answer) => {
+      const call = this.waiting.get(answer.id);
+      if (!call) return;
+      this.waiting.delete(answer.id);
+      if ('error' in answer) call.reject(errorOf(answer.error));
+      else call.resolve(answer.result);
+    });
+    const failed = (why: string) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const call of this.waiting.values()) call.reject(new StoreUnavailable(`the SQLite reader stopped: ${why}`));
+      this.waiting.clear();
+    };
+    worker.on('error', (err) => failed(err.message));
+    worker.on('exit', (code) => failed(`exit code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** In the thread: a read-only store of the same file answers each request in turn. */
+async function serve(options: ReadThreadOptions): Promise<void> {
+  const { SqliteStore } = await import('./sqlite.ts');
+  let now = 0;
+  const store = new SqliteStore({ ...options, now: () => now, readOnly: true });
+  let turn = Promise.resolve();
+  parentPort?.on('message', (request: Request) => {
+    turn = turn.then(async () => {
+      now = request.now;
+      let answer: Answer;
+      try {
+        answer = {
+          id: request.id,
+          result: await (store[request.method] as (arg: unknown) => Promise<unknown>)(request.arg),
+        };
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        answer = { id: request.id, error: { name: e.name, message: e.message } };
+      }
+      parentPort?.postMessage(answer);
+    });
+  });
+}
+
+const threadOptions = (workerData as { readThread?: ReadThreadOptions } | null)?.readThread;
+if (parentPort && threadOptions) void serve(threadOptions);
