@@ -5,6 +5,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
+import { SqliteReadThread } from '../hub/store/sqlite-reads.ts';
+import { StoreUnavailable } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
 
@@ -53,6 +55,23 @@ for (const readThread of [false, true])
 describe('SqliteStore', () => {
   const HOUR = 3_600_000;
   const now = Date.UTC(2026, 0, 31, 12);
+
+  it('says the store is unavailable when its read thread cannot read, and starts another for the next read', async () => {
+    const reads = new SqliteReadThread({
+      path: join(dir, 'absent', 'store.db'),
+      rawRetentionMs: HOUR,
+      longTermRetentionMs: HOUR,
+    });
+    const q = { from: 0, to: now };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const failed = await reads.ask('count', q, now).catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(StoreUnavailable);
+      expect((failed as Error).message).toMatch(
+        /^the SQLite reader stopped: Cannot open database because the directory does not exist/,
+      );
+    }
+    await reads.close();
+  });
 
   it('answers reads in a thread of its own: the hub’s thread turns while a long read runs', async () => {
     const path = newPath();
