@@ -31,30 +31,35 @@ function errorOf({ name, message }: { name: string; message: string }): Error {
   return new Error(message);
 }
 
+interface Thread {
+  worker: Worker;
+  /** Its requests not yet answered: a thread that dies fails these, and only these. */
+  waiting: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
+}
+
 export class SqliteReadThread {
-  private worker: Worker | undefined;
+  private thread: Thread | undefined;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
   constructor(private readonly options: ReadThreadOptions) {}
 
   ask<M extends ReadMethod>(method: M, arg: Parameters<SqliteStore[M]>[0], now: number): ReturnType<SqliteStore[M]> {
-    const worker = this.started();
+    const { worker, waiting } = this.started();
     const id = this.nextId++;
-    const answer = new Promise<unknown>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    const answer = new Promise<unknown>((resolve, reject) => waiting.set(id, { resolve, reject }));
     worker.postMessage({ id, method, arg, now } satisfies Request);
     return answer as ReturnType<SqliteStore[M]>;
   }
 
   async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    await worker?.terminate();
+    const thread = this.thread;
+    this.thread = undefined;
+    await thread?.worker.terminate();
   }
 
   /** The thread, started on the first read (after the store made its tables) and again after one that died. */
-  private started(): Worker {
-    if (this.worker) return this.worker;
+  private started(): Thread {
+    if (this.thread) return this.thread;
     // The thread loads TypeScript as the hub does; a worker does not inherit the hub's loader.
     const entry = JSON.stringify(import.meta.url);
     const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`, {
@@ -62,22 +67,24 @@ export class SqliteReadThread {
       workerData: { readThread: this.options },
     });
     worker.unref();
+    const thread: Thread = { worker, waiting: new Map() };
     worker.on('message', (answer: Answer) => {
-      const call = this.waiting.get(answer.id);
+      const call = thread.waiting.get(answer.id);
       if (!call) return;
-      this.waiting.delete(answer.id);
+      thread.waiting.delete(answer.id);
       if ('error' in answer) call.reject(errorOf(answer.error));
       else call.resolve(answer.result);
     });
     const failed = (why: string) => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const call of this.waiting.values()) call.reject(new StoreUnavailable(`the SQLite reader stopped: ${why}`));
-      this.waiting.clear();
+      if (this.thread === thread) this.thread = undefined;
+      for (const call of thread.waiting.values())
+        call.reject(new StoreUnavailable(`the SQLite reader stopped: ${why}`));
+      thread.waiting.clear();
     };
     worker.on('error', (err) => failed(err.message));
     worker.on('exit', (code) => failed(`exit code ${code}`));
-    this.worker = worker;
-    return worker;
+    this.thread = thread;
+    return thread;
   }
 }
 
