@@ -56,7 +56,7 @@ describe('SqliteStore', () => {
   const HOUR = 3_600_000;
   const now = Date.UTC(2026, 0, 31, 12);
 
-  it('says the store is unavailable when its read thread cannot read, and starts another for the next read', async () => {
+  it('says the store is unavailable when its read thread cannot read, starts another for the next read, none once closed', async () => {
     const reads = new SqliteReadThread({
       path: join(dir, 'absent', 'store.db'),
       rawRetentionMs: HOUR,
@@ -71,6 +71,7 @@ describe('SqliteStore', () => {
       );
     }
     await reads.close();
+    await expect(reads.ask('count', q, now)).rejects.toThrow(new StoreUnavailable('the store is closed'));
   });
 
   it('answers reads in a thread of its own: the hub’s thread turns while a long read runs', async () => {

@@ -40,10 +40,13 @@ interface Thread {
 export class SqliteReadThread {
   private thread: Thread | undefined;
   private nextId = 1;
+  private closed = false;
 
   constructor(private readonly options: ReadThreadOptions) {}
 
   ask<M extends ReadMethod>(method: M, arg: Parameters<SqliteStore[M]>[0], now: number): ReturnType<SqliteStore[M]> {
+    // A read that arrives as the hub stops starts no thread again.
+    if (this.closed) return Promise.reject(new StoreUnavailable('the store is closed')) as ReturnType<SqliteStore[M]>;
     const { worker, waiting } = this.started();
     const id = this.nextId++;
     const answer = new Promise<unknown>((resolve, reject) => waiting.set(id, { resolve, reject }));
@@ -52,6 +55,7 @@ export class SqliteReadThread {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const thread = this.thread;
     this.thread = undefined;
     await thread?.worker.terminate();
