@@ -1,24 +1,51 @@
 // GET /api/v1/events: server-sent events of what reaches the journal — readings, heartbeats,
 // presence — and alert transitions, optionally filtered by device, zone or metric. A stream ends
 // when the token it was opened with is revoked, or, opened without one on an open hub, when the
-// first token is created.
+// first token is created. Each event is encoded once for every stream that takes it, and at most
+// limits.max_event_streams are open at once: a wall of floor pages costs the hub one encoding per
+// reading, and a client opening streams without end is refused rather than served.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { METRICS, type Entry } from '../domain/reading.ts';
 import type { LiveFeed } from '../feed/live-feed.ts';
 import type { Credential, Revocations } from '../security/revocations.ts';
 import { idParam, metricParam, textParam } from './params.ts';
-import { ACCESS_REFUSALS, BAD_REQUEST } from './schemas.ts';
+import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { AlertEvent } from '../domain/alert.ts';
 
 const KEEPALIVE_MS = 15_000;
 /** A client this far behind is skipped until it catches up, rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Refused streams are logged at most this often. */
+const REFUSAL_LOG_EVERY_MS = 60_000;
 
-export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: Revocations }> = async (
+export interface EventsRoutesOptions {
+  feed: LiveFeed;
+  revocations: Revocations;
+  /** limits.max_event_streams */
+  maxStreams: number;
+  metrics: Pick<Metrics, 'eventStreams'>;
+  now: () => number;
+}
+
+export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
   app,
-  { feed, revocations },
+  { feed, revocations, maxStreams, metrics, now },
 ) => {
+  // An event's text, made by the first stream that sends it and shared by the others: the feed
+  // hands every stream the same objects.
+  const texts = new WeakMap<object, string>();
+  const textOf = (event: string, key: object, data: () => unknown): string => {
+    let text = texts.get(key);
+    if (text === undefined) {
+      text = `event: ${event}\ndata: ${JSON.stringify(data())}\n\n`;
+      texts.set(key, text);
+    }
+    return text;
+  };
+  let refusedSinceLog = 0;
+  let refusalLoggedAt = Number.NEGATIVE_INFINITY;
   /** Each open stream's end, with the token it was opened with (anonymous on an open hub). */
   const open = new Map<() => void, Credential | null>();
   // Streams never end by themselves; the hub ends them when it stops, or when their credential is withdrawn.
@@ -58,12 +85,30 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: 
         response: {
           200: { description: 'the stream of events', content: { 'text/event-stream': { schema: z.string() } } },
           400: BAD_REQUEST,
+          503: refusal('as many live feeds are open as limits.max_event_streams allows'),
           ...ACCESS_REFUSALS,
         },
       },
     },
     (request, reply) => {
       const { device, zone, metric } = request.query;
+      if (open.size >= maxStreams) {
+        refusedSinceLog++;
+        const at = now();
+        if (at - refusalLoggedAt >= REFUSAL_LOG_EVERY_MS) {
+          request.log.warn(
+            { open: open.size, max: maxStreams, refused: refusedSinceLog },
+            `${open.size} live feeds are open, the most limits.max_event_streams allows: ${refusedSinceLog} further one(s) refused; close floor pages left open, or raise the limit`,
+          );
+          refusalLoggedAt = at;
+          refusedSinceLog = 0;
+        }
+        void reply.code(503).send({
+          error: 'Service Unavailable',
+          message: `${open.size} live feeds are open, the most limits.max_event_streams allows (${maxStreams}); close one, or raise the limit`,
+        });
+        return;
+      }
       const raw = reply.raw;
       reply.hijack();
       raw.writeHead(200, {
@@ -74,7 +119,7 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: 
       });
       raw.write(': connected\n\n');
       let skipped = 0;
-      const send = (event: string, data: unknown) => {
+      const send = (text: string) => {
         if (raw.writableLength > MAX_BUFFERED_BYTES) {
           skipped++;
           return;
@@ -83,38 +128,56 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: LiveFeed; revocations: 
           raw.write(`event: skipped\ndata: ${JSON.stringify({ events: skipped })}\n\n`);
           skipped = 0;
         }
-        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        raw.write(text);
       };
       const matches = (d: string, z: string) =>
         (device === undefined || d === device) && (zone === undefined || z === zone);
       const onEntries = (entries: readonly Entry[]) => {
+        // One write to the socket for the batch, not one per event.
+        raw.cork();
         for (const entry of entries) {
           if (entry.type === 'readings') {
             for (const r of entry.readings)
               if (matches(r.device, r.zone) && (metric === undefined || r.metric === metric)) {
                 // With its unit, so a live view need not know the metrics to say what a value is.
-                const spec = METRICS.get(r.metric);
-                send('reading', spec ? { ...r, unit: spec.unit } : r);
+                send(
+                  textOf('reading', r, () => {
+                    const spec = METRICS.get(r.metric);
+                    return spec ? { ...r, unit: spec.unit } : r;
+                  }),
+                );
               }
           } else if (metric === undefined) {
             if (entry.type === 'heartbeat' && matches(entry.heartbeat.device, entry.heartbeat.zone))
-              send('heartbeat', entry.heartbeat);
-            if (entry.type === 'status' && matches(entry.status.id, entry.status.zone)) send('status', entry.status);
+              send(textOf('heartbeat', entry.heartbeat, () => entry.heartbeat));
+            if (entry.type === 'status' && matches(entry.status.id, entry.status.zone))
+              send(textOf('status', entry.status, () => entry.status));
           }
         }
+        raw.uncork();
       };
       const onAlert = (e: AlertEvent) => {
         if (metric === undefined && matches(e.alert.subject, e.alert.zone))
-          send('alert', { event: e.kind, at: e.at, notified: e.notified, late: e.late === true, alert: e.alert });
+          send(
+            textOf('alert', e, () => ({
+              event: e.kind,
+              at: e.at,
+              notified: e.notified,
+              late: e.late === true,
+              alert: e.alert,
+            })),
+          );
       };
       feed.on('entries', onEntries);
       feed.on('alert', onAlert);
+      metrics.eventStreams.inc();
       const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
       const stop = () => {
+        if (!open.delete(end)) return;
         clearInterval(keepalive);
         feed.off('entries', onEntries);
         feed.off('alert', onAlert);
-        open.delete(end);
+        metrics.eventStreams.dec();
       };
       const end = () => {
         stop();

@@ -106,7 +106,13 @@ export async function openApi(
   await app.register(auditRoutes, { audit: security.audit });
   await app.register(configRoutes, { reload: (by) => configReload.reload(by) });
   await app.register(gatewaysRoutes, { gateways: mqtt.serial.gateways });
-  await app.register(eventsRoutes, { feed: intake.feed, revocations: mqtt.revocations });
+  await app.register(eventsRoutes, {
+    feed: intake.feed,
+    revocations: mqtt.revocations,
+    maxStreams: config.limits.max_event_streams,
+    metrics,
+    now,
+  });
   await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
   await app.register(zonesRoutes, {
     site: config.site.name,

@@ -35,6 +35,7 @@ const RESTART_FIELDS: ReadonlyArray<[section: (typeof LIVE_SECTIONS)[number], fi
   ['limits', 'max_packet_bytes'],
   ['ingest', 'rejections_kept'],
   ['limits', 'api_requests_per_minute'],
+  ['limits', 'max_event_streams'],
   ['limits', 'password_checks_at_once'],
   ['limits', 'password_checks_waiting'],
 ];

@@ -169,6 +169,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers,
     }),
     mqttClients: new Gauge({ name: 'floorwatch_mqtt_clients', help: 'Connected MQTT clients', registers }),
+    eventStreams: new Gauge({
+      name: 'floorwatch_event_streams',
+      help: 'Open live feeds (GET /api/v1/events); at limits.max_event_streams a further one is refused',
+      registers,
+    }),
     knownDevices: new Gauge({
       name: 'floorwatch_known_devices',
       help: 'Devices the hub has taken on (declared ones included); at limits.max_devices further ones are refused (floorwatch_rejections_total{reason="too_many_devices"})',

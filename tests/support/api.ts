@@ -157,7 +157,13 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     metrics,
     audit: security.audit.record,
   });
-  await app.register(eventsRoutes, { feed: new LiveFeed(), revocations });
+  await app.register(eventsRoutes, {
+    feed: new LiveFeed(),
+    revocations,
+    maxStreams: config.limits.max_event_streams,
+    metrics,
+    now: clock.now,
+  });
   const site = () => siteRules(config, clock.t);
   const engine = {
     ...rules.view,
