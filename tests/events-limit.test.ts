@@ -26,7 +26,7 @@ describe('the live feed’s bound', () => {
     void (async () => {
       for (;;) {
         const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-        if (done) return;
+        if (done || value === undefined) return;
         seen.text += value;
       }
     })();
