@@ -65,8 +65,10 @@ export class SqliteReadThread {
   private started(): Thread {
     if (this.thread) return this.thread;
     // The thread loads TypeScript as the hub does; a worker does not inherit the hub's loader.
+    // Both are found from here, not from the directory the hub was started in.
     const entry = JSON.stringify(import.meta.url);
-    const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`, {
+    const loader = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+    const worker = new Worker(`import(${loader}).then((tsx) => { tsx.register(); return import(${entry}); })`, {
       eval: true,
       workerData: { readThread: this.options },
     });
