@@ -11,7 +11,17 @@ import { parseDuration } from '../config/duration.ts';
 import { FILE_SILENCE, isFileSilence, recurrenceSchema, toRecurrence } from '../config/silences.ts';
 import type { SiteRules } from '../rules/site.ts';
 import type { Audit } from '../security/audit.ts';
-import { choiceParam, idParam, limitParam, refuse, resolveTime, serialParam, textParam, TIME_FORMS } from './params.ts';
+import {
+  choiceParam,
+  idParam,
+  limitParam,
+  refuse,
+  resolveTime,
+  serialParam,
+  signedBy,
+  textParam,
+  TIME_FORMS,
+} from './params.ts';
 import { alertEvent, alertView, silence, siteRules } from './rule-schemas.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
 import {
@@ -55,17 +65,11 @@ function typed(name: string, max: number) {
     .transform((value) => (value === null || value === '' ? undefined : value));
 }
 
-/** Who is acting, in their own words: required. */
-function signedBy(name: string) {
-  const missing = `${name} is required: say who you are, e.g. {"${name}": "li.wei"}`;
-  const problem = `${name} must be text of at most 100 characters`;
-  return z
-    .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
-    .min(1, { error: missing })
-    .max(100, { error: problem })
-    .refine((who) => !isFileSilence({ createdBy: who }), {
-      error: `${name} may not start with "${FILE_SILENCE} (": that names the silences the configuration file keeps`,
-    });
+/** Who is acting on an alert or silence: never a name the configuration file's silences carry. */
+function signedByOperator(name: string) {
+  return signedBy(name).refine((who) => !isFileSilence({ createdBy: who }), {
+    error: `${name} may not start with "${FILE_SILENCE} (": that names the silences the configuration file keeps`,
+  });
 }
 
 /** A time in a body: ms since 1970 as a number, or any form the query parameters take. */
@@ -147,7 +151,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
         params: alertId,
         body: z.object(
           {
-            by: signedBy('by').describe('who acknowledges, up to 100 characters'),
+            by: signedByOperator('by').describe('who acknowledges, up to 100 characters'),
             comment: typed('comment', 1000).describe('up to 1000 characters'),
           },
           { error: NOT_AN_OBJECT },
@@ -231,7 +235,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
         duration: textParam('duration', { source: 'body' })
           .optional()
           .describe('how long it lasts, such as 2h (when endsAt is not given); at most 90 days'),
-        createdBy: signedBy('createdBy').describe('who silences, up to 100 characters'),
+        createdBy: signedByOperator('createdBy').describe('who silences, up to 100 characters'),
         comment: typed('comment', 1000).describe('why, up to 1000 characters'),
       },
       { error: NOT_AN_OBJECT },

@@ -7,7 +7,7 @@ import type { DevicePage, DeviceRegistry, DeviceView, ForgetOutcome } from '../d
 import { DEVICE_KINDS, HEALTH_STATUSES, METRIC_PATTERN } from '../domain/reading.ts';
 import { CalibrationError, type Calibration, type OffsetView } from '../ingest/calibration.ts';
 import type { Audit } from '../security/audit.ts';
-import { flagParam, idParam, limitParam, textParam } from './params.ts';
+import { flagParam, idParam, limitParam, signedBy, textParam } from './params.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal, schemaOf } from './schemas.ts';
 
 export interface DevicesRoutesOptions {
@@ -28,8 +28,6 @@ const offsetView = schemaOf<OffsetView>()(
     at: z.number().optional().describe('when it was set, ms since 1970 (operator offsets)'),
   }),
 );
-
-const BY_REQUIRED = 'by is required: say who you are, e.g. {"by": "li.wei"}';
 
 const DEFAULT_PAGE = 500;
 const MAX_PAGE = 5000;
@@ -174,11 +172,7 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
         params: z.object({ id: idParam('id').describe('the device id') }),
         body: z.strictObject(
           {
-            by: z
-              .string({ error: BY_REQUIRED })
-              .min(1, { error: BY_REQUIRED })
-              .max(100, { error: 'by must be text of at most 100 characters' })
-              .describe('who forgets it, up to 100 characters'),
+            by: signedBy('by').describe('who forgets it, up to 100 characters'),
             force: z
               .boolean({ error: 'force must be true or false' })
               .optional()
@@ -238,11 +232,7 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
             offset: z
               .number({ error: 'offset must be a number in the metric’s unit, such as -0.4' })
               .describe('added to each reading; 0 removes the offset'),
-            by: z
-              .string({ error: BY_REQUIRED })
-              .min(1, { error: BY_REQUIRED })
-              .max(100, { error: 'by must be text of at most 100 characters' })
-              .describe('who calibrates, up to 100 characters'),
+            by: signedBy('by').describe('who calibrates, up to 100 characters'),
           },
           { error: 'send a JSON object such as {"offset": -0.4, "by": "li.wei"}' },
         ),

@@ -155,3 +155,13 @@ export function refuse(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
   ctx.addIssue({ code: 'custom', message });
   return z.NEVER;
 }
+
+/** Who is acting, in their own words, in a body: required, at most 100 characters. */
+export function signedBy(name: string) {
+  const missing = `${name} is required: say who you are, e.g. {"${name}": "li.wei"}`;
+  const problem = `${name} must be text of at most 100 characters`;
+  return z
+    .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
+    .min(1, { error: missing })
+    .max(100, { error: problem });
+}
