@@ -25,7 +25,7 @@ export class CredentialError extends Error {
   override name = 'CredentialError';
 }
 
-/** Passwords hashed at once: the thread pool's default size, so a login check still finds room. */
+/** Passwords hashed at once: libuv's thread pool holds 4 by default, and scrypt runs there. */
 const HASHES_AT_ONCE = 4;
 
 export class DeviceCredentials {
