@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
-import { SqliteReadThread } from '../hub/store/sqlite-reads.ts';
+import { RESTART_AFTER_MS, SqliteReadThread } from '../hub/store/sqlite-reads.ts';
 import { StoreUnavailable } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
@@ -56,9 +57,10 @@ describe('SqliteStore', () => {
   const HOUR = 3_600_000;
   const now = Date.UTC(2026, 0, 31, 12);
 
-  it('says the store is unavailable when its read thread cannot read, starts another for the next read, none once closed', async () => {
+  it('says the store is unavailable when its read thread cannot read, starts another 5 s on, none once closed', async () => {
+    const absent = join(dir, 'absent');
     const reads = new SqliteReadThread({
-      path: join(dir, 'absent', 'store.db'),
+      path: join(absent, 'store.db'),
       rawRetentionMs: HOUR,
       longTermRetentionMs: HOUR,
     });
@@ -70,6 +72,14 @@ describe('SqliteStore', () => {
         /^the SQLite reader stopped: Cannot open database because the directory does not exist/,
       );
     }
+    // The file is there now: a thread is started again only once RESTART_AFTER_MS have passed.
+    mkdirSync(absent);
+    const store = new SqliteStore({ path: join(absent, 'store.db') });
+    await store.init();
+    await store.write([{ device: 'd1', metric: 'noise', ts: now - 1000, value: 40, zone: 'z1' }]);
+    await expect(reads.ask('count', q, now + RESTART_AFTER_MS - 1)).rejects.toThrow(/started again within 5 s$/);
+    expect(await reads.ask('count', q, now + RESTART_AFTER_MS)).toBe(1);
+    await store.close();
     await reads.close();
     await expect(reads.ask('count', q, now)).rejects.toThrow(new StoreUnavailable('the store is closed'));
   });

@@ -37,16 +37,31 @@ interface Thread {
   waiting: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
 }
 
+/**
+ * After a thread died, reads are refused this long before another is started: starting one loads
+ * the TypeScript loader again, and a file that cannot be read would have each request pay that.
+ */
+export const RESTART_AFTER_MS = 5000;
+
 export class SqliteReadThread {
   private thread: Thread | undefined;
   private nextId = 1;
   private closed = false;
+  /** The hub's time at the last request, and why the last thread stopped, and when. */
+  private askedAt = 0;
+  private stopped: { at: number; why: string } | undefined;
 
   constructor(private readonly options: ReadThreadOptions) {}
 
   ask<M extends ReadMethod>(method: M, arg: Parameters<SqliteStore[M]>[0], now: number): ReturnType<SqliteStore[M]> {
     // A read that arrives as the hub stops starts no thread again.
     if (this.closed) return Promise.reject(new StoreUnavailable('the store is closed')) as ReturnType<SqliteStore[M]>;
+    const { stopped } = this;
+    if (!this.thread && stopped && now - stopped.at < RESTART_AFTER_MS)
+      return Promise.reject(
+        new StoreUnavailable(`the SQLite reader stopped: ${stopped.why}; it is started again within 5 s`),
+      ) as ReturnType<SqliteStore[M]>;
+    this.askedAt = now;
     const { worker, waiting } = this.started();
     const id = this.nextId++;
     const answer = new Promise<unknown>((resolve, reject) => waiting.set(id, { resolve, reject }));
@@ -82,7 +97,10 @@ export class SqliteReadThread {
       else call.resolve(answer.result);
     });
     const failed = (why: string) => {
-      if (this.thread === thread) this.thread = undefined;
+      if (this.thread === thread) {
+        this.thread = undefined;
+        this.stopped = { at: this.askedAt, why };
+      }
       for (const call of thread.waiting.values())
         call.reject(new StoreUnavailable(`the SQLite reader stopped: ${why}`));
       thread.waiting.clear();
