@@ -17,6 +17,7 @@ const UNIT = [
   'tests/config-changes.test.ts',
   'tests/ingest.test.ts',
   'tests/journal.test.ts',
+  'tests/journal-entry-json.test.ts',
   'tests/notify-message.test.ts',
   'tests/notify-routes.test.ts',
   'tests/outbox.test.ts',

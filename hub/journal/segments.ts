@@ -10,6 +10,7 @@ import { getSystemErrorMap } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { Entry } from '../domain/reading.ts';
 import type { Batch } from './entry-log.ts';
+import { entryJson } from './entry-json.ts';
 
 export type JournalLogLevel = 'info' | 'warn' | 'error';
 export type JournalLog = (level: JournalLogLevel, msg: string, fields?: object) => void;
@@ -296,7 +297,7 @@ export async function recoverSegments(dir: string, log: JournalLog): Promise<Seg
 export function serialise(entries: readonly Entry[]): string[] {
   const texts: string[] = [];
   for (let i = 0; i < entries.length; i++) {
-    const json: unknown = JSON.stringify(entries[i]);
+    const json = entryJson(entries[i]!);
     if (typeof json !== 'string') throw new JournalError(`journal append refused: entry ${i} is not JSON-serialisable`);
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long text needs measuring.
     const bytes = json.length * 3 > MAX_RECORD_BYTES ? Buffer.byteLength(json) : 0;
