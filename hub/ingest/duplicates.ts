@@ -6,8 +6,8 @@
 //
 // A reading is known by its metric at the device's own timestamp when it sent one (so a device
 // that restarts its seq at 0 is not mistaken for a repeat), else by its metric and seq. Without
-// either, it cannot be recognised again. Keys are kept as numbers in per-metric sets: this runs
-// for every reading, and building a string key for each cost more than the lookup.
+// either, it cannot be recognised again. Keys are kept as numbers: this runs for every reading,
+// and building a string key for each cost more than the lookup.
 const PER_DEVICE = 1024;
 /** Ingest admits at most limits.max_devices (at most 100,000) devices; this only backs that bound up. */
 const DEVICES_MAX = 100_000;
@@ -19,36 +19,63 @@ export interface ReadingKey {
   ts?: number | undefined;
 }
 
+/**
+ * A device's last PER_DEVICE keys in a ring, each with its tag (metric and kind). A device's times
+ * and seqs mostly rise, so a key above the newest of its tag was never seen and needs no search;
+ * only a repeat or an older key is searched for, through the ring. A Set per metric cost more:
+ * adding one key and deleting the oldest churned its table on every reading.
+ */
 class RecentKeys {
-  private readonly byTime = new Map<string, Set<number>>();
-  private readonly bySeq = new Map<string, Set<number>>();
-  /** Oldest first once full: the set and the number in it, for forgetting. */
-  private readonly ringSets: Array<Set<number>> = [];
-  private readonly ringKeys: number[] = [];
+  /** Tag of a metric: 2 × its number here, + 1 for seq keys. */
+  private readonly metricNumbers = new Map<string, number>();
+  /** Per tag, the largest key ever added (it outlives the key itself in the ring). */
+  private readonly newest: number[] = [];
+  private keys = new Float64Array(16);
+  private tags = new Int32Array(16);
+  private size = 0;
   private next = 0;
 
   has(byTime: boolean, metric: string, n: number): boolean {
-    return (byTime ? this.byTime : this.bySeq).get(metric)?.has(n) === true;
+    const number = this.metricNumbers.get(metric);
+    if (number === undefined) return false;
+    const tag = 2 * number + (byTime ? 0 : 1);
+    const newest = this.newest[tag];
+    return newest !== undefined && n <= newest && this.find(tag, n);
   }
 
   add(byTime: boolean, metric: string, n: number): void {
-    const sets = byTime ? this.byTime : this.bySeq;
-    let set = sets.get(metric);
-    if (!set) {
-      set = new Set();
-      sets.set(metric, set);
+    let number = this.metricNumbers.get(metric);
+    if (number === undefined) {
+      number = this.metricNumbers.size;
+      this.metricNumbers.set(metric, number);
     }
-    if (set.has(n)) return;
-    if (this.ringKeys.length < PER_DEVICE) {
-      this.ringSets.push(set);
-      this.ringKeys.push(n);
-    } else {
-      this.ringSets[this.next]!.delete(this.ringKeys[this.next]!);
-      this.ringSets[this.next] = set;
-      this.ringKeys[this.next] = n;
-      this.next = (this.next + 1) % PER_DEVICE;
-    }
-    set.add(n);
+    const tag = 2 * number + (byTime ? 0 : 1);
+    const newest = this.newest[tag];
+    if (newest === undefined || n > newest) this.newest[tag] = n;
+    else if (this.find(tag, n)) return;
+    if (this.size === this.keys.length && this.size < PER_DEVICE) this.grow();
+    this.keys[this.next] = n;
+    this.tags[this.next] = tag;
+    this.size = Math.min(this.size + 1, this.keys.length);
+    this.next = (this.next + 1) % this.keys.length;
+  }
+
+  /** Whether the ring holds the key: a search through up to PER_DEVICE numbers (about a microsecond), for old keys only. */
+  private find(tag: number, n: number): boolean {
+    const keys = this.size < this.keys.length ? this.keys.subarray(0, this.size) : this.keys;
+    for (let i = keys.indexOf(n); i >= 0; i = keys.indexOf(n, i + 1)) if (this.tags[i] === tag) return true;
+    return false;
+  }
+
+  /** Doubles the ring while it is not yet full size; while growing, it is filled in order from 0. */
+  private grow(): void {
+    const keys = new Float64Array(Math.min(PER_DEVICE, this.keys.length * 2));
+    const tags = new Int32Array(keys.length);
+    keys.set(this.keys);
+    tags.set(this.tags);
+    this.next = this.size;
+    this.keys = keys;
+    this.tags = tags;
   }
 }
 
