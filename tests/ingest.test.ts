@@ -152,6 +152,18 @@ describe('ingest', () => {
     expect(readings()[0]).toMatchObject({ metric: 'pm25', value: 12, unknownMetric: true });
   });
 
+  it('reads the fields of a JSON message as metrics, whatever their names', async () => {
+    const { send, readings } = setup();
+    const outcome = await send(`{"__proto__": 1, "constructor": 2, "toString": 3, "ts": ${NOW - 5}, "seq": 9, "temperature": 20}`);
+    expect(outcome).toMatchObject({ accepted: 3, rejected: 1 });
+    expect(outcome.problems).toEqual([expect.objectContaining({ reason: 'invalid_metric' })]);
+    expect(readings().map((r) => [r.metric, r.value, r.ts, r.seq])).toEqual([
+      ['constructor', 2, NOW - 5, 9],
+      ['toString', 3, NOW - 5, 9],
+      ['temperature', 20, NOW - 5, 9],
+    ]);
+  });
+
   it('stores a reading from a device whose clock is off at receive time', async () => {
     const { send, readings, metrics } = setup();
     await send({ ts: NOW + 3_600_000, temperature: 22 });

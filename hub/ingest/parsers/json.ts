@@ -2,8 +2,6 @@
 import { Rejection } from '../rejection.ts';
 import type { ParsedValue } from './parsed.ts';
 
-const RESERVED = new Set(['ts', 'seq']);
-
 export function parseJson(payload: Buffer): unknown {
   try {
     return JSON.parse(payload.toString('utf8'));
@@ -35,9 +33,11 @@ export function parseJsonTelemetry(doc: Record<string, unknown>): ParsedValue[] 
   const ts = optionalTimestamp(doc.ts, 'ts');
   const seq = optionalSeq(doc.seq);
   const values: ParsedValue[] = [];
-  for (const [metric, value] of Object.entries(doc)) {
-    if (RESERVED.has(metric)) continue;
-    const parsed: ParsedValue = { metric, value };
+  // for...in rather than Object.entries: no array per field, for every message. JSON.parse makes
+  // own properties only (a "__proto__" key included), so nothing inherited is enumerated.
+  for (const metric in doc) {
+    if (metric === 'ts' || metric === 'seq') continue;
+    const parsed: ParsedValue = { metric, value: doc[metric] };
     if (ts !== undefined) parsed.ts = ts;
     if (seq !== undefined) parsed.seq = seq;
     values.push(parsed);
