@@ -154,7 +154,9 @@ describe('ingest', () => {
 
   it('reads the fields of a JSON message as metrics, whatever their names', async () => {
     const { send, readings } = setup();
-    const outcome = await send(`{"__proto__": 1, "constructor": 2, "toString": 3, "ts": ${NOW - 5}, "seq": 9, "temperature": 20}`);
+    const outcome = await send(
+      `{"__proto__": 1, "constructor": 2, "toString": 3, "ts": ${NOW - 5}, "seq": 9, "temperature": 20}`,
+    );
     expect(outcome).toMatchObject({ accepted: 3, rejected: 1 });
     expect(outcome.problems).toEqual([expect.objectContaining({ reason: 'invalid_metric' })]);
     expect(readings().map((r) => [r.metric, r.value, r.ts, r.seq])).toEqual([
