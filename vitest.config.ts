@@ -31,6 +31,7 @@ const UNIT = [
   'tests/rules-schedule.test.ts',
   'tests/rules-view.test.ts',
   'tests/rules-windows.test.ts',
+  'tests/rules-window.test.ts',
   'tests/store-influx-client.test.ts',
   'tests/store-influx-influxql.test.ts',
   'tests/store-influx-line-protocol.test.ts',

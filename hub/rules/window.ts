@@ -19,6 +19,17 @@ export function dosePercent(lex: number): number {
   return 100 * 10 ** ((lex - 85) / 10);
 }
 
+interface Totals {
+  count: number;
+  sum: number;
+  energy: number;
+  min: number;
+  max: number;
+}
+
+/** Read and overwritten by each call of Window.totals, never kept. */
+const TOTALS: Totals = { count: 0, sum: 0, energy: 0, min: Infinity, max: -Infinity };
+
 export class Window {
   constructor(
     /** Oldest data kept: the longest window any rule reads. */
@@ -46,32 +57,51 @@ export class Window {
     while (this.buckets.length > 0 && this.buckets[0]![0] <= newest - this.spanMs) this.buckets.shift();
   }
 
-  /** Buckets starting in (at − windowMs, at]: exact for readings on bucket boundaries, else within 10 s. */
-  private within(at: number, windowMs: number): Bucket[] {
-    return this.buckets.filter((b) => b[0] > at - windowMs && b[0] <= at);
+  /**
+   * Totals of the buckets starting in (at − windowMs, at]: exact for readings on bucket
+   * boundaries, else within 10 s. Newest first, stopping at the window's start (the buckets are in
+   * order), into one object reused by every call: a rule reads a window for every reading.
+   */
+  private totals(at: number, windowMs: number): Totals {
+    const t = TOTALS;
+    t.count = 0;
+    t.sum = 0;
+    t.energy = 0;
+    t.min = Infinity;
+    t.max = -Infinity;
+    const { buckets } = this;
+    for (let i = buckets.length - 1; i >= 0; i--) {
+      const b = buckets[i]!;
+      if (b[0] <= at - windowMs) break;
+      if (b[0] > at) continue;
+      t.count += b[1];
+      t.sum += b[2];
+      t.energy += b[3];
+      if (b[4] < t.min) t.min = b[4];
+      if (b[5] > t.max) t.max = b[5];
+    }
+    return t;
   }
 
   mean(at: number, windowMs: number): number | undefined {
-    const bs = this.within(at, windowMs);
-    const n = bs.reduce((s, b) => s + b[1], 0);
-    return n === 0 ? undefined : bs.reduce((s, b) => s + b[2], 0) / n;
+    const t = this.totals(at, windowMs);
+    return t.count === 0 ? undefined : t.sum / t.count;
   }
 
   /** Energy average, LAeq = 10·log10(mean of 10^(L/10)): never the arithmetic mean of decibels. */
   laeq(at: number, windowMs: number): number | undefined {
-    const bs = this.within(at, windowMs);
-    const n = bs.reduce((s, b) => s + b[1], 0);
-    return n === 0 ? undefined : 10 * Math.log10(bs.reduce((s, b) => s + b[3], 0) / n);
+    const t = this.totals(at, windowMs);
+    return t.count === 0 ? undefined : 10 * Math.log10(t.energy / t.count);
   }
 
   max(at: number, windowMs: number): number | undefined {
-    const bs = this.within(at, windowMs);
-    return bs.length === 0 ? undefined : Math.max(...bs.map((b) => b[5]));
+    const t = this.totals(at, windowMs);
+    return t.count === 0 ? undefined : t.max;
   }
 
   /** How far `latest` is above the lowest value of the window: a rise such as a cooling failure. */
   rise(at: number, windowMs: number, latest: number): number | undefined {
-    const bs = this.within(at, windowMs);
-    return bs.length === 0 ? undefined : latest - Math.min(...bs.map((b) => b[4]));
+    const t = this.totals(at, windowMs);
+    return t.count === 0 ? undefined : latest - t.min;
   }
 }
