@@ -156,12 +156,22 @@ export function refuse(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
   return z.NEVER;
 }
 
-/** Who is acting, in their own words, in a body: required, at most 100 characters. */
+/** C0 and C1 control characters, DEL, and the Unicode line and paragraph separators. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * Who is acting, in their own words, in a body: required, one line of at most 100 characters. The
+ * name goes into alert summaries, notifications and the audit log, where a line break would start
+ * a line of its own making.
+ */
 export function signedBy(name: string) {
   const missing = `${name} is required: say who you are, e.g. {"${name}": "li.wei"}`;
   const problem = `${name} must be text of at most 100 characters`;
   return z
     .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
-    .min(1, { error: missing })
-    .max(100, { error: problem });
+    .max(100, { error: problem })
+    .refine((who) => /\S/.test(who), { error: missing })
+    .refine((who) => !CONTROL.test(who), {
+      error: `${name} must be one line of text: no line breaks, tabs or other control characters`,
+    });
 }
