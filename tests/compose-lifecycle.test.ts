@@ -1,6 +1,7 @@
 // The hub's parts taking a reloaded configuration on: every part readies it before any applies it,
 // one that cannot ready it changes nothing anywhere, and one that fails while applying does not
-// keep the others from theirs.
+// keep the others from theirs. And stopping: one part that fails or hangs does not keep the others
+// (the journal last) from stopping.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { configChanges } from '../hub/config/changes.ts';
@@ -41,5 +42,30 @@ describe('Lifecycle.reconfigure', () => {
       'alerting could not take the new configuration on: database or disk is full',
     ]);
     expect(applied).toEqual(['intake', 'discovery']);
+  });
+});
+
+describe('Lifecycle.stop', () => {
+  it('stops the rest when a part fails or never stops, and says which', async () => {
+    const lines: Array<{ msg: string; part?: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const lifecycle = new Lifecycle(log, 20);
+    const stopped: string[] = [];
+    lifecycle.add({ name: 'journal', stop: async () => void stopped.push('journal') });
+    // A webhook that never answers, say.
+    lifecycle.add({ name: 'notifier', stop: () => new Promise<void>(() => {}) });
+    lifecycle.add({
+      name: 'api',
+      stop: () => {
+        throw new Error('server is not running');
+      },
+    });
+    lifecycle.add({ name: 'feed', stop: () => void stopped.push('feed') });
+    await lifecycle.stop();
+    expect(stopped).toEqual(['feed', 'journal']);
+    expect(lines.map((l) => [l.part, l.msg])).toEqual([
+      ['api', 'could not stop api cleanly: server is not running'],
+      ['notifier', 'notifier did not stop within 0.02 s; stopping the rest without waiting for it'],
+    ]);
   });
 });

@@ -28,27 +28,52 @@ export interface Part {
   reconfigure?: (next: Config, changes: ConfigChanges) => () => void;
 }
 
+/**
+ * How long one part may take to stop before the rest stop without it. Long enough for the store
+ * writer to roll up what waits and a notifier to finish a delivery; a part still at it by then (a
+ * downstream that never answers) must not keep the journal from closing.
+ */
+export const STOP_LIMIT_MS = 30_000;
+
 export class Lifecycle {
   private readonly parts: Part[] = [];
   private stopping: Promise<void> | undefined;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly stopLimitMs = STOP_LIMIT_MS,
+  ) {}
 
   add(part: Part): void {
     this.parts.push(part);
   }
 
-  /** Stops every part, last started first; a part that fails to stop is logged and the rest still stop. Once. */
+  /**
+   * Stops every part, last started first; a part that fails to stop, or has not stopped within
+   * the limit, is logged and the rest still stop. Once.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const part of [...this.parts].reverse()) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), this.stopLimitMs);
+        });
         try {
-          await part.stop?.();
+          const stopped = await Promise.race([Promise.resolve(part.stop?.()), late]);
+          if (stopped === 'late') {
+            this.log.error(
+              { part: part.name, limitMs: this.stopLimitMs },
+              `${part.name} did not stop within ${this.stopLimitMs / 1000} s; stopping the rest without waiting for it`,
+            );
+          }
         } catch (err) {
           this.log.error(
             { part: part.name, err: (err as Error).message },
             `could not stop ${part.name} cleanly: ${(err as Error).message}`,
           );
+        } finally {
+          clearTimeout(timer);
         }
       }
     })();
