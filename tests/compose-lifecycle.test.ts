@@ -48,7 +48,10 @@ describe('Lifecycle.reconfigure', () => {
 describe('Lifecycle.stop', () => {
   it('stops the rest when a part fails or never stops, and says which', async () => {
     const lines: Array<{ msg: string; part?: string }> = [];
-    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const log = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) },
+    );
     const lifecycle = new Lifecycle(log, 20);
     const stopped: string[] = [];
     lifecycle.add({ name: 'journal', stop: async () => void stopped.push('journal') });

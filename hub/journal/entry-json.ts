@@ -16,7 +16,7 @@ function finite(value: unknown): value is number {
 }
 
 /** The reading's fields as JSON; undefined when one is not what a reading holds. */
-function readingJson(r: Reading): string | undefined {
+function readingJson(r: Partial<Record<keyof Reading, unknown>>): string | undefined {
   if (!plain(r.device) || !plain(r.metric) || !plain(r.zone) || !finite(r.value) || !finite(r.ts)) return undefined;
   let text = `{"device":"${r.device}","metric":"${r.metric}","value":${r.value},"ts":${r.ts},"zone":"${r.zone}"`;
   if (r.unknownMetric !== undefined) {
@@ -37,9 +37,11 @@ function readingJson(r: Reading): string | undefined {
 /** The entry's JSON, or what JSON.stringify gives for what JSON cannot hold (undefined; a BigInt throws). */
 export function entryJson(entry: Entry): unknown {
   if (entry.type === 'readings' && Array.isArray(entry.readings)) {
+    // As the type says, or anything else: an entry is checked here, not trusted.
+    const readings: unknown[] = entry.readings;
     let text = '{"type":"readings","readings":[';
-    for (let i = 0; i < entry.readings.length; i++) {
-      const reading = entry.readings[i];
+    for (let i = 0; i < readings.length; i++) {
+      const reading = readings[i];
       const json = typeof reading === 'object' && reading !== null ? readingJson(reading) : undefined;
       if (json === undefined) return JSON.stringify(entry);
       text += i === 0 ? json : `,${json}`;
