@@ -5,10 +5,19 @@ import { appendFile, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../hub/domain/reading.ts';
-import { Journal } from '../hub/journal/journal.ts';
+import { Journal, systemClock } from '../hub/journal/journal.ts';
 import { SetAsideLog } from '../hub/journal/set-aside.ts';
 import { describeJournalContract } from './journal-contract.ts';
-import { collector, journalFixtures, latch, range, readAll, reading, segmentFiles } from './support/journal.ts';
+import {
+  collector,
+  journalFixtures,
+  latch,
+  logCapture,
+  range,
+  readAll,
+  reading,
+  segmentFiles,
+} from './support/journal.ts';
 
 describeJournalContract('segment files', {
   open: (options) => Journal.open(options),
@@ -48,6 +57,38 @@ describe('journal positions and segments on disk', () => {
     expect(st).toMatchObject({ writable: true, lastLsn: 6, durableLsn: 6, segments: 1 });
     expect(st.lastError).toBeUndefined();
     expect(st.consumers).toEqual([{ name: 'store', committedLsn: 6, lag: 0 }]);
+  });
+
+  it('closes without a consumer whose handler never finishes, and hands that consumer its entries again next start', async () => {
+    const dir = await tempDir();
+    const { logs, log } = logCapture();
+    // Every wait a thousand times shorter: the close's wait for consumers among them.
+    const clock = { ...systemClock, setTimeout: (fn: () => void, ms: number) => systemClock.setTimeout(fn, ms / 1000) };
+    const j = await Journal.open({ dir, log, clock });
+    const called = latch();
+    // A store that never answers.
+    j.consume('store', () => {
+      called.release();
+      return new Promise<void>(() => {});
+    });
+    const devices = collector();
+    j.consume('devices', devices.handler);
+    await j.append([reading(1), reading(2)]);
+    await Promise.all([called.done, devices.until(2)]);
+
+    await j.close();
+    expect(logs).toContainEqual({
+      level: 'warn',
+      msg: 'journal: consumers still busy; closing without them, they start from their last position',
+      fields: { consumers: ['store'] },
+    });
+    expect(await readFile(join(dir, 'consumers', 'devices.pos'), 'utf8')).toBe('2\n');
+
+    const again = await openJournal({ dir });
+    const store = collector();
+    again.consume('store', store.handler);
+    await store.until(2);
+    expect(store.got.map((r) => r.lsn)).toEqual([1, 2]);
   });
 
   it('saves a position no further than the consumer holds, finishes what it holds before its last save, and replays the rest after a crash', async () => {

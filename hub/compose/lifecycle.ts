@@ -31,9 +31,10 @@ export interface Part {
 /**
  * How long one part may take to stop before the rest stop without it. Long enough for the store
  * writer to roll up what waits and a notifier to finish a delivery; a part still at it by then (a
- * downstream that never answers) must not keep the journal from closing.
+ * downstream that never answers) must not keep the journal from closing. What such a part held
+ * is handed over again at the next start.
  */
-export const STOP_LIMIT_MS = 30_000;
+export const STOP_LIMIT_MS = 10_000;
 
 export class Lifecycle {
   private readonly parts: Part[] = [];

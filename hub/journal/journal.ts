@@ -21,6 +21,8 @@ export { isIoError } from './pacing.ts';
 export { systemClock, type Clock } from './clock.ts';
 
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** How long closing waits for consumers to finish what they hold. */
+const CLOSE_WAIT_MS = 5_000;
 
 export interface JournalOptions {
   dir: string;
@@ -265,11 +267,31 @@ export class Journal {
     }
   }
 
-  /** Flushes pending appends, stops consumers (committing their positions) and closes files. */
+  /**
+   * Flushes pending appends, stops consumers (committing their positions) and closes files. A
+   * consumer whose handler has not finished within CLOSE_WAIT_MS (a store that never answers) is
+   * left, logged: its position stays where it was, so what it held is handed over again next start.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      await Promise.all([...this.active.values()].map((c) => this.stopConsumer(c)));
+      let timer: unknown;
+      const late = new Promise<'late'>((resolve) => {
+        timer = this.clock.setTimeout(() => resolve('late'), CLOSE_WAIT_MS);
+      });
+      const stopped = await Promise.race([
+        Promise.all([...this.active.values()].map((c) => this.stopConsumer(c))),
+        late,
+      ]).finally(() => this.clock.clearTimeout(timer));
+      if (stopped === 'late') {
+        this.report(
+          'warn',
+          'journal: consumers still busy; closing without them, they start from their last position',
+          {
+            consumers: [...this.active.keys()],
+          },
+        );
+      }
       await this.retention;
       await this.log.close();
       this.report('info', 'journal closed', { dir: this.dir, durableLsn: this.log.durableLsn });
