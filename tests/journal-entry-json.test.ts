@@ -56,6 +56,23 @@ describe('journal record text of an entry', () => {
       const entry = { type: 'readings', readings: [{ device: 'ok', metric: 'co2', value: 2, ts: 2, zone: '' }, r] };
       expect(JSON.parse(entryJson(entry as Entry) as string)).toEqual(asStringified(entry));
     }
+    // A field that answers differently each time it is read: what is checked is what is written.
+    let reads = 0;
+    const changing = {
+      get device() {
+        reads += 1;
+        return reads === 1 ? 'ok' : 'a"b';
+      },
+      metric: 'co2',
+      value: 1,
+      ts: 1,
+      zone: '',
+    };
+    const text = entryJson({ type: 'readings', readings: [changing] } as unknown as Entry) as string;
+    expect(JSON.parse(text)).toEqual({
+      type: 'readings',
+      readings: [{ device: 'ok', metric: 'co2', value: 1, ts: 1, zone: '' }],
+    });
     fc.assert(
       fc.property(hostileName, hostileName, (device, zone) => {
         const entry = { type: 'readings', readings: [{ device, metric: 'co2', value: 1, ts: 1, zone }] } as Entry;

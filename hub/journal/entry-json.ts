@@ -15,21 +15,25 @@ function finite(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
-/** The reading's fields as JSON; undefined when one is not what a reading holds. */
+/**
+ * The reading's fields as JSON; undefined when one is not what a reading holds. Each field is read
+ * once, so what is checked is what is written.
+ */
 function readingJson(r: Partial<Record<keyof Reading, unknown>>): string | undefined {
-  if (!plain(r.device) || !plain(r.metric) || !plain(r.zone) || !finite(r.value) || !finite(r.ts)) return undefined;
-  let text = `{"device":"${r.device}","metric":"${r.metric}","value":${r.value},"ts":${r.ts},"zone":"${r.zone}"`;
-  if (r.unknownMetric !== undefined) {
-    if (r.unknownMetric !== true) return undefined;
+  const { device, metric, zone, value, ts, unknownMetric, seq, uncalibrated } = r;
+  if (!plain(device) || !plain(metric) || !plain(zone) || !finite(value) || !finite(ts)) return undefined;
+  let text = `{"device":"${device}","metric":"${metric}","value":${value},"ts":${ts},"zone":"${zone}"`;
+  if (unknownMetric !== undefined) {
+    if (unknownMetric !== true) return undefined;
     text += ',"unknownMetric":true';
   }
-  if (r.seq !== undefined) {
-    if (!finite(r.seq)) return undefined;
-    text += `,"seq":${r.seq}`;
+  if (seq !== undefined) {
+    if (!finite(seq)) return undefined;
+    text += `,"seq":${seq}`;
   }
-  if (r.uncalibrated !== undefined) {
-    if (!finite(r.uncalibrated)) return undefined;
-    text += `,"uncalibrated":${r.uncalibrated}`;
+  if (uncalibrated !== undefined) {
+    if (!finite(uncalibrated)) return undefined;
+    text += `,"uncalibrated":${uncalibrated}`;
   }
   return `${text}}`;
 }
