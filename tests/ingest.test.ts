@@ -257,6 +257,26 @@ describe('ingest', () => {
     );
   });
 
+  it('keeps recognising keys after a key that is not a number was offered', () => {
+    const filter = new DuplicateFilter();
+    filter.add('a', { metric: 'co2', ts: 5 });
+    filter.add('a', { metric: 'co2', ts: Number.NaN });
+    filter.add('a', { metric: 'co2', ts: 3 });
+    expect([5, 3, 4].map((ts) => filter.has('a', { metric: 'co2', ts }))).toEqual([true, true, false]);
+  });
+
+  it('reads only the fields a JSON message has, whatever the prototype lends', async () => {
+    const { send, readings } = setup();
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.pm25 = 1;
+    try {
+      expect(await send({ temperature: 20 })).toMatchObject({ accepted: 1, rejected: 0 });
+    } finally {
+      delete proto.pm25;
+    }
+    expect(readings().map((r) => r.metric)).toEqual(['temperature']);
+  });
+
   it('does not take a restarted device that sends its own time for a repeat of its old seq', async () => {
     const { send, readings } = setup();
     await send({ seq: 0, ts: NOW - 60_000, temperature: 22 });

@@ -44,6 +44,8 @@ class RecentKeys {
   }
 
   add(byTime: boolean, metric: string, n: number): void {
+    // NaN as the newest would switch the search off for good; ingest never makes one, but say so here.
+    if (Number.isNaN(n)) return;
     let number = this.metricNumbers.get(metric);
     if (number === undefined) {
       number = this.metricNumbers.size;

@@ -33,10 +33,10 @@ export function parseJsonTelemetry(doc: Record<string, unknown>): ParsedValue[] 
   const ts = optionalTimestamp(doc.ts, 'ts');
   const seq = optionalSeq(doc.seq);
   const values: ParsedValue[] = [];
-  // for...in rather than Object.entries: no array per field, for every message. JSON.parse makes
-  // own properties only (a "__proto__" key included), so nothing inherited is enumerated.
+  // for...in rather than Object.entries: no array per field, for every message. Own fields only,
+  // as JSON.parse makes them (a "__proto__" key included): nothing a polluted prototype lends.
   for (const metric in doc) {
-    if (metric === 'ts' || metric === 'seq') continue;
+    if (metric === 'ts' || metric === 'seq' || !Object.hasOwn(doc, metric)) continue;
     const parsed: ParsedValue = { metric, value: doc[metric] };
     if (ts !== undefined) parsed.ts = ts;
     if (seq !== undefined) parsed.seq = seq;
