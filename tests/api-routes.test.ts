@@ -365,11 +365,11 @@ describe('the API on in-memory parts', () => {
       [`/api/v1/alerts/${alert!.id}/ack`, 'null', 'send a JSON object'],
       [`/api/v1/alerts/${alert!.id}/ack`, { by: ['li', 'wei'] }, 'by must be text of at most 100 characters'],
       [`/api/v1/alerts/${alert!.id}/ack`, { by: '   ' }, 'by is required: say who you are, e.g. {"by": "li.wei"}'],
-      ...['li\nwei', 'li\r\nSubject: x', 'li\twei', 'li\u2028wei', 'li\u0085wei'].map(
+      ...['li\nwei', 'li\r\nSubject: x', 'li\twei', 'li\u2028wei', 'li\u0085wei', 'li\u202ewei', 'li\u200bwei'].map(
         (by): [string, unknown, string] => [
           `/api/v1/alerts/${alert!.id}/ack`,
           { by },
-          'by must be one line of text: no line breaks, tabs or other control characters',
+          'by must be one line of plain text: no line breaks, tabs, control or invisible formatting characters',
         ],
       ),
       [

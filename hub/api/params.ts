@@ -156,8 +156,11 @@ export function refuse(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
   return z.NEVER;
 }
 
-/** C0 and C1 control characters, DEL, and the Unicode line and paragraph separators. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/**
+ * Control characters (C0, C1, DEL), the line and paragraph separators, and invisible formatting
+ * characters: zero-width ones and the bidirectional overrides that make a name read as another.
+ */
+const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
 /**
  * Who is acting, in their own words, in a body: required, one line of at most 100 characters. The
@@ -172,6 +175,6 @@ export function signedBy(name: string) {
     .max(100, { error: problem })
     .refine((who) => /\S/.test(who), { error: missing })
     .refine((who) => !CONTROL.test(who), {
-      error: `${name} must be one line of text: no line breaks, tabs or other control characters`,
+      error: `${name} must be one line of plain text: no line breaks, tabs, control or invisible formatting characters`,
     });
 }
