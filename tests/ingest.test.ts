@@ -259,6 +259,7 @@ describe('ingest', () => {
 
   it('keeps recognising keys after a key that is not a number was offered', () => {
     const filter = new DuplicateFilter();
+    filter.add('a', { metric: 'co2', ts: Number.NaN });
     filter.add('a', { metric: 'co2', ts: 5 });
     filter.add('a', { metric: 'co2', ts: Number.NaN });
     filter.add('a', { metric: 'co2', ts: 3 });
