@@ -16,6 +16,7 @@ const UNIT = [
   'tests/config.test.ts',
   'tests/config-changes.test.ts',
   'tests/ingest.test.ts',
+  'tests/ingest-duplicates.test.ts',
   'tests/journal.test.ts',
   'tests/journal-entry-json.test.ts',
   'tests/notify-message.test.ts',
