@@ -72,9 +72,11 @@ describe('journal positions and segments on disk', () => {
       return new Promise<void>(() => {});
     });
     const devices = collector();
-    j.consume('devices', devices.handler);
+    const devicesHandle = j.consume('devices', devices.handler);
     await j.append([reading(1), reading(2)]);
     await Promise.all([called.done, devices.until(2)]);
+    // Stopped before, so that only the store is still busy however slowly its position is saved.
+    await devicesHandle.stop();
 
     await j.close();
     expect(logs).toContainEqual({
