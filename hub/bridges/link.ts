@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from '../config/bridges.ts';
+import { within } from '../domain/deadline.ts';
 
 /** The broker is away or does not answer: the message waits and is sent again, it is not at fault. */
 export class BrokerUnavailable extends Error {
@@ -158,21 +159,16 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
         bridge.protocol === 5
           ? { userProperties: { delivery: message.delivery, repeat: message.repeat ? 'yes' : 'no' } }
           : undefined;
-      let timer: NodeJS.Timeout | undefined;
+      let acknowledged: boolean;
       try {
-        await Promise.race([
+        acknowledged = await within(
           client.publishAsync(message.topic, message.payload, {
             qos: 1,
             retain: message.retain,
             ...(properties && { properties }),
           }),
-          new Promise((_, reject) => {
-            timer = setTimeout(
-              () => reject(new Error(`${bridge.url} did not acknowledge within ${timeoutMs / 1000} s`)),
-              timeoutMs,
-            );
-          }),
-        ]);
+          timeoutMs,
+        );
       } catch (err) {
         // An MQTT 5 PUBACK with a failure reason (not authorized, topic invalid, …) refuses this
         // message for good; anything else is the broker's state, and the message waits.
@@ -180,9 +176,8 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
         if (typeof code === 'number' && code >= 0x80)
           throw new BrokerRefusal(`${bridge.url} refused ${message.topic}: ${(err as Error).message}`);
         throw new BrokerUnavailable((err as Error).message);
-      } finally {
-        clearTimeout(timer);
       }
+      if (!acknowledged) throw new BrokerUnavailable(`${bridge.url} did not acknowledge within ${timeoutMs / 1000} s`);
     },
     close: async () => {
       closing = true;

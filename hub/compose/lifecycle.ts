@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { HealthReport } from '../api/health.ts';
 import type { ConfigChanges } from '../config/changes.ts';
 import type { Config } from '../config/config.ts';
+import { within } from '../domain/deadline.ts';
 
 export type Check = HealthReport['checks'][string];
 
@@ -56,13 +57,8 @@ export class Lifecycle {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const part of [...this.parts].reverse()) {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((resolve) => {
-          timer = setTimeout(() => resolve('late'), this.stopLimitMs);
-        });
         try {
-          const stopped = await Promise.race([Promise.resolve(part.stop?.()), late]);
-          if (stopped === 'late') {
+          if (!(await within(Promise.resolve(part.stop?.()), this.stopLimitMs))) {
             this.log.error(
               { part: part.name, limitMs: this.stopLimitMs },
               `${part.name} did not stop within ${this.stopLimitMs / 1000} s; stopping the rest without waiting for it`,
@@ -73,8 +69,6 @@ export class Lifecycle {
             { part: part.name, err: (err as Error).message },
             `could not stop ${part.name} cleanly: ${(err as Error).message}`,
           );
-        } finally {
-          clearTimeout(timer);
         }
       }
     })();

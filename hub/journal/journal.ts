@@ -6,6 +6,7 @@
 // On disk, in `dir`: the segment files (format in segments.ts) and consumers/ (positions.ts).
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { within } from '../domain/deadline.ts';
 import type { Entry } from '../domain/reading.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Consumer, type ConsumerHandler, type SetAsideRecorder } from './consumer.ts';
@@ -275,15 +276,12 @@ export class Journal {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      let timer: unknown;
-      const late = new Promise<'late'>((resolve) => {
-        timer = this.clock.setTimeout(() => resolve('late'), CLOSE_WAIT_MS);
-      });
-      const stopped = await Promise.race([
+      const stopped = await within(
         Promise.all([...this.active.values()].map((c) => this.stopConsumer(c))),
-        late,
-      ]).finally(() => this.clock.clearTimeout(timer));
-      if (stopped === 'late') {
+        CLOSE_WAIT_MS,
+        this.clock,
+      );
+      if (!stopped) {
         this.report(
           'warn',
           'journal: consumers still busy; closing without them, they start from their last position',
