@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
-import { RESTART_AFTER_MS, SqliteReadThread } from '../hub/store/sqlite-reads.ts';
+import { MAX_WAITING, RESTART_AFTER_MS, SqliteReadThread } from '../hub/store/sqlite-reads.ts';
 import { StoreUnavailable } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
@@ -82,6 +82,33 @@ describe('SqliteStore', () => {
     await store.close();
     await reads.close();
     await expect(reads.ask('count', q, now)).rejects.toThrow(new StoreUnavailable('the store is closed'));
+  });
+
+  it('refuses a read at once while MAX_WAITING wait for the thread, and takes reads again once they are answered', async () => {
+    const store = new SqliteStore({ path: join(dir, 'waiting.db') });
+    await store.init();
+    await store.write([{ device: 'd1', metric: 'noise', ts: now - 1000, value: 40, zone: 'z1' }]);
+    const reads = new SqliteReadThread({
+      path: join(dir, 'waiting.db'),
+      rawRetentionMs: HOUR,
+      longTermRetentionMs: HOUR,
+    });
+    const q = { from: 0, to: now };
+    // Asked in one turn, before the thread can answer any.
+    const asked = Array.from({ length: MAX_WAITING + 3 }, () =>
+      reads.ask('count', q, now).catch((err: unknown) => err),
+    );
+    const answers = await Promise.all(asked);
+    expect(answers.slice(0, MAX_WAITING)).toEqual(Array(MAX_WAITING).fill(1));
+    for (const refused of answers.slice(MAX_WAITING)) {
+      expect(refused).toBeInstanceOf(StoreUnavailable);
+      expect((refused as Error).message).toBe(
+        `${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`,
+      );
+    }
+    expect(await reads.ask('count', q, now)).toBe(1);
+    await reads.close();
+    await store.close();
   });
 
   it('answers reads in a thread of its own: the hub’s thread turns while a long read runs', async () => {

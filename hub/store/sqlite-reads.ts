@@ -43,6 +43,9 @@ interface Thread {
  */
 export const RESTART_AFTER_MS = 5000;
 
+/** Reads waiting for the thread at most: past it a read is refused at once rather than queued. */
+export const MAX_WAITING = 64;
+
 export class SqliteReadThread {
   private thread: Thread | undefined;
   private nextId = 1;
@@ -60,6 +63,10 @@ export class SqliteReadThread {
     if (!this.thread && stopped && now - stopped.at < RESTART_AFTER_MS)
       return Promise.reject(
         new StoreUnavailable(`the SQLite reader stopped: ${stopped.why}; it is started again within 5 s`),
+      ) as ReturnType<SqliteStore[M]>;
+    if (this.thread && this.thread.waiting.size >= MAX_WAITING)
+      return Promise.reject(
+        new StoreUnavailable(`${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`),
       ) as ReturnType<SqliteStore[M]>;
     this.askedAt = now;
     const { worker, waiting } = this.started();
