@@ -2,6 +2,8 @@
 // follows the journal, the broker and the sources that feed ingest, the rules and notifications,
 // and the HTTP API last. Each part lands on one lifecycle (compose/lifecycle.ts), which stops them
 // in reverse and puts their health checks together.
+// First, before anything loads Aedes or mqtt.js: see the module.
+import './broker/quiet-debug.ts';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { HealthReport } from './api/health.ts';

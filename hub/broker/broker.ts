@@ -5,6 +5,7 @@
 // sends the PUBACK only after authorizePublish calls back, and a held callback back-pressures only
 // that client. Logins, the topic ACL and the per-client limits (security/broker-guard.ts) come
 // first; a QoS 2 message is taken in once however often it arrives (qos2-arrivals.ts).
+import './quiet-debug.ts';
 import { once, type EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
