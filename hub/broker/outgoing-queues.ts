@@ -80,6 +80,8 @@ export function markRedeliveries(store: OutgoingStore): void {
   };
 }
 
+const NOTHING_KEPT: Promise<void> = Promise.resolve();
+
 /**
  * A client with a persistent session gets its QoS 1/2 messages kept while it is away, until it
  * acknowledges them; one that never comes back, or never acknowledges, would be kept for without
@@ -110,9 +112,12 @@ export function boundOfflineQueues(
   store.outgoingEnqueue = async (sub, packet) => {
     if (admit(sub.clientId)) await enqueue(sub, packet);
   };
-  store.outgoingEnqueueCombi = async (subs, packet) => {
+  // Aedes asks this for every QoS 1/2 message, mostly with no one to keep it for: that answer is
+  // one shared promise, not a new one with an array per message.
+  store.outgoingEnqueueCombi = (subs, packet) => {
+    if (subs.length === 0) return NOTHING_KEPT;
     const admitted = subs.filter((sub) => admit(sub.clientId));
-    if (admitted.length > 0) await enqueueCombi(admitted, packet);
+    return admitted.length > 0 ? enqueueCombi(admitted, packet) : NOTHING_KEPT;
   };
   store.outgoingClearMessageId = async (client, packet) => {
     const cleared = await clear(client, packet);
