@@ -752,10 +752,17 @@ async function scenarioPipeline(): Promise<void> {
       cpuPerReading: ((h.cpuPerStoredReading?.total ?? 0) / (p.cpuPerStoredReading?.total || 1)).toFixed(2),
     };
   });
+  // The load generator runs on the same cores: once a side keeps them all busy, its rate is the
+  // cores' time divided by its CPU per reading with the load generator's CPU per message added.
+  const cores = os.cpus().length;
+  const mostPerSecond = (t: Throughput) =>
+    Math.round((cores * 1e6) / ((t.cpuPerStoredReading?.total ?? 0) + t.cpuMicroseconds.load));
+  const most = { floorwatch: mostPerSecond(hub), nodeRed: mostPerSecond(peer) };
   results.pipeline = {
     readingsSent: peer.report.readingsSent,
     rounds: { floorwatch: hubRuns.map(summary), nodeRed: peerRuns.map(summary), ratios: rounds },
     medianStoredReadingsPerSecond: { floorwatch: hubStored, nodeRed: peerStored },
+    mostReadingsPerSecondTheCoresAllow: { cores, ...most },
     floorwatch: summary(hub),
     nodeRed: summary(peer),
   };
@@ -791,6 +798,18 @@ async function scenarioPipeline(): Promise<void> {
       scenario: '',
       figure: 'peer: Mosquitto + Node-RED + InfluxDB',
       value: parts(peerCpu, ['broker', 'nodeRed', 'influxd']),
+    },
+    {
+      scenario: '',
+      figure: 'load generator: CPU µs per message, floorwatch / peer',
+      value: `${hub.cpuMicroseconds.load} / ${peer.cpuMicroseconds.load}`,
+      ratio: 'the same mqtt.js load, in the bench process',
+    },
+    {
+      scenario: '',
+      figure: `most readings/s ${cores} cores allow, load generator included: floorwatch / peer`,
+      value: `${most.floorwatch} / ${most.nodeRed}`,
+      ratio: `floorwatch at most ${(most.floorwatch / most.nodeRed).toFixed(2)}× the peer on this machine`,
     },
     {
       scenario: '',
