@@ -114,11 +114,11 @@ export function boundOfflineQueues(
   };
   // Aedes asks this for every QoS 1/2 message, mostly with no one to keep it for: that answer is
   // one shared promise, not a new one with an array per message.
-  store.outgoingEnqueueCombi = (subs, packet) => {
-    if (subs.length === 0) return NOTHING_KEPT;
+  const keep = async (subs: ReadonlyArray<{ clientId: string }>, packet: PublishPacket): Promise<void> => {
     const admitted = subs.filter((sub) => admit(sub.clientId));
-    return admitted.length > 0 ? enqueueCombi(admitted, packet) : NOTHING_KEPT;
+    if (admitted.length > 0) await enqueueCombi(admitted, packet);
   };
+  store.outgoingEnqueueCombi = (subs, packet) => (subs.length === 0 ? NOTHING_KEPT : keep(subs, packet));
   store.outgoingClearMessageId = async (client, packet) => {
     const cleared = await clear(client, packet);
     const n = kept.get(client.id);
