@@ -14,7 +14,10 @@ import { PassThrough } from 'node:stream';
 await import('./hub/hub.ts');
 const { silenced } = await import('./hub/broker/quiet-debug.ts');
 const fromHub = createRequire(process.cwd() + '/');
-const packets = createRequire(fromHub.resolve('aedes'))('mqtt-packet');
+const fromPackets = createRequire(createRequire(fromHub.resolve('aedes')).resolve('mqtt-packet'));
+const packets = fromPackets('mqtt-packet');
+// Turned on after start: reaches the real debug functions mqtt-packet would hold, not silent ones.
+if (process.env.ENABLE_LATER) fromPackets('debug').enable(process.env.ENABLE_LATER);
 const parser = packets.parser();
 let parsed = 0;
 parser.on('packet', () => parsed++);
@@ -23,10 +26,15 @@ packets.writeToStream({ cmd: 'puback', messageId: 7 }, new PassThrough());
 console.log(JSON.stringify({ parsed, silenced: [...silenced] }));
 `;
 
-async function loadHub(debug: string | undefined): Promise<{ parsed: number; silenced: string[]; stderr: string }> {
+async function loadHub(
+  debug: string | undefined,
+  enableLater?: string,
+): Promise<{ parsed: number; silenced: string[]; stderr: string }> {
   const env = { ...process.env };
   delete env.DEBUG;
+  delete env.ENABLE_LATER;
   if (debug !== undefined) env.DEBUG = debug;
+  if (enableLater !== undefined) env.ENABLE_LATER = enableLater;
   const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SCRIPT], {
     env,
     cwd: process.cwd(),
@@ -35,10 +43,11 @@ async function loadHub(debug: string | undefined): Promise<{ parsed: number; sil
 }
 
 describe('the debug calls of the MQTT packet library', () => {
-  it('are silent when DEBUG does not name them', async () => {
-    const { parsed, silenced, stderr } = await loadHub(undefined);
+  it('are silent when DEBUG does not name them, even once debug is turned on later', async () => {
+    const { parsed, silenced, stderr } = await loadHub(undefined, 'mqtt-packet:*');
     expect(parsed).toBe(1);
     expect(silenced).toEqual(expect.arrayContaining(['mqtt-packet:parser', 'mqtt-packet:writeToStream']));
+    // With the real debug functions, enable() would have them write the packet's steps here.
     expect(stderr).not.toContain('mqtt-packet');
   });
 

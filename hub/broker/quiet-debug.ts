@@ -4,6 +4,8 @@
 // that is off. Loaded before Aedes and mqtt.js, this module has `debug` hand out a function that
 // does nothing for a namespace that DEBUG does not name when the hub starts. DEBUG still works
 // as documented for what it names at start; `debug.enable()` later does not reach a silenced one.
+// That `debug` is the one copy the hub's packages share, so mqtt.js's namespaces are silenced the
+// same way; ioredis takes the module's `.default`, the real function, and keeps its own checks.
 import { createRequire } from 'node:module';
 
 interface CreateDebug {
