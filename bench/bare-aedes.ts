@@ -1,4 +1,7 @@
 // A bare Aedes broker, nothing else: the baseline the hub's broker overhead is measured against.
+// Its packet library's debug calls are silenced as in the hub (hub/broker/quiet-debug.ts), so the
+// overhead measured is the hub's own, not logging the hub switched off.
+import '../hub/broker/quiet-debug.ts';
 import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 
