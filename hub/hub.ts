@@ -18,7 +18,7 @@ import type { ReloadAnswer } from './config/changes.ts';
 import { startAlerting, type Alerting, type AlertingOptions } from './compose/alerting.ts';
 import type { Ticker } from './compose/ticker.ts';
 import { startClusterAlerting } from './compose/cluster.ts';
-import type { Timers } from './notify/outbox.ts';
+import type { Timers } from './domain/timers.ts';
 import { openBridges } from './compose/bridges.ts';
 import { startDiscovery } from './compose/discovery.ts';
 import { nodeId } from './config/cluster.ts';

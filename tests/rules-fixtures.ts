@@ -7,7 +7,7 @@ import type { Entry, Reading, StatusChange } from '../hub/domain/reading.ts';
 import { RuleEngine, type AlertSink, type HubStatus } from '../hub/rules/engine.ts';
 import { AlertLedger } from '../hub/rules/ledger.ts';
 import { ruleSettings } from '../hub/rules/site.ts';
-import type { Timers } from '../hub/notify/outbox.ts';
+import type { Timers } from '../hub/domain/timers.ts';
 import { tempDir, testEnv } from './support/hub.ts';
 import type { AlertEvent, AlertView } from '../hub/domain/alert.ts';
 

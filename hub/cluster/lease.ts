@@ -5,12 +5,11 @@
 // The holder steps down on its own clock before Redis could expire the lease: from the moment it
 // sent the grant or renewal, not from when the answer came.
 import type { Redis } from 'ioredis';
+import type { Timers } from '../domain/timers.ts';
 
-export interface LeaseClock {
+export interface LeaseClock extends Timers {
   /** Monotonic milliseconds. */
   now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
 }
 
 export interface LeaseOptions {

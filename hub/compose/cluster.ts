@@ -17,6 +17,7 @@ import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
 import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
 import type { Entry } from '../domain/reading.ts';
+import { systemTimers } from '../domain/timers.ts';
 import { Outbox } from '../notify/outbox.ts';
 import type { RuleEngine } from '../rules/engine.ts';
 import { AlertLedger } from '../rules/ledger.ts';
@@ -292,8 +293,7 @@ export async function startClusterAlerting(
     ttlMs: config.cluster.lease_ms,
     clock: {
       now: () => performance.now(),
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+      ...systemTimers,
     },
     onElected: (token) => {
       if (stopping) return;

@@ -1,15 +1,7 @@
 // Waiting for work at most so long: a part stopping, a consumer finishing, a broker acknowledging.
 // The work goes on after the wait ends; the caller only stops waiting for it.
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+import { systemTimers, type Timers } from './timers.ts';
 
 /** True once the work settled within `ms`, false if it had not by then; a failure of the work is thrown. */
 export async function within(work: Promise<unknown>, ms: number, timers: Timers = systemTimers): Promise<boolean> {

@@ -10,21 +10,11 @@
 // for each other and go out together, handed to the target as one delivery. A new group waits
 // `waitMs` for more; once a group has gone out, what joins it waits until `intervalMs` after.
 import { backoffMs } from '../domain/backoff.ts';
+import { backgroundTimers, type Timers } from '../domain/timers.ts';
 import type Database from 'better-sqlite3';
 import { WaitingBound } from './outbox-bound.ts';
 import { dueRows, ensureSchema, groupDueAt, groupSent } from './outbox-tables.ts';
 import type { Logger } from 'pino';
-
-/** setTimeout/clearTimeout, injectable so tests run the backoff on their own clock. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 export interface OutboxTarget {
   /** Stable name, stored with each row: 'store', or 'webhook <url>'. */
@@ -116,7 +106,7 @@ export class Outbox {
 
   constructor(private readonly options: OutboxOptions) {
     this.db = options.db;
-    this.timers = options.timers ?? realTimers;
+    this.timers = options.timers ?? backgroundTimers;
     ensureSchema(this.db);
     const { log, now, maxWaiting: max, onDropped } = options;
     const waiting = (target: string) => this.waiting(target);

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../../hub/config/config.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import type { Ticker } from '../../hub/compose/ticker.ts';
-import type { Timers } from '../../hub/notify/outbox.ts';
+import type { Timers } from '../../hub/domain/timers.ts';
 import { freePort } from './influxd.ts';
 
 export interface TestHubOptions {
