@@ -1,8 +1,15 @@
 // Reading the floor while InfluxDB is stopped: every route that asks the store answers 503, says
 // the store is not available and how many journal entries wait for it (the health report's
 // backlog), and answers again once InfluxDB is back. Routes that do not ask the store keep working.
+// A store that is up but has as many reads waiting as it takes says it is busy, and no more.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outageAwareReads, ReadsUnavailable } from '../hub/api/store-outage.ts';
+import { SqliteStore } from '../hub/store/sqlite.ts';
+import { MAX_WAITING } from '../hub/store/sqlite-reads.ts';
 import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
 import { startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
@@ -75,5 +82,34 @@ describe('reading the store while it is down', () => {
     expect(answer.points.map((p) => p.value).sort()).toEqual([21.5, 22, 23, 24]);
     for (const path of STORE_ROUTES)
       expect({ path, status: (await hub.api(path)).status }).toEqual({ path, status: 200 });
+  });
+});
+
+describe('reading the store while it is busy', () => {
+  it('answers 503 saying the store is busy, with nothing about the journal, past the reads it takes at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'floorwatch-busy-'));
+    const store = new SqliteStore({ path: join(dir, 'busy.db'), readThread: true });
+    try {
+      await store.init();
+      const now = Date.now();
+      await store.write([{ device: 't-1', metric: 'temperature', ts: now - 1000, value: 21.5, zone: 'floor-a' }]);
+      // A backlog that a down store would report; a busy one must not.
+      const reads = outageAwareReads({ store, backlog: () => 3 });
+      const asked = Array.from({ length: MAX_WAITING + 2 }, () =>
+        reads.count({ from: 0, to: now }).catch((err: unknown) => err),
+      );
+      const answers = await Promise.all(asked);
+      expect(answers.slice(0, MAX_WAITING)).toEqual(Array(MAX_WAITING).fill(1));
+      for (const refused of answers.slice(MAX_WAITING)) {
+        expect(refused).toBeInstanceOf(ReadsUnavailable);
+        expect((refused as Error).message).toBe(
+          `the reading store (${store.name}) is busy: ${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`,
+        );
+      }
+      expect(await reads.count({ from: 0, to: now })).toBe(1);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

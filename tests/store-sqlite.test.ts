@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
 import { MAX_WAITING, RESTART_AFTER_MS, SqliteReadThread } from '../hub/store/sqlite-reads.ts';
-import { StoreUnavailable } from '../hub/store/store.ts';
+import { StoreBusy, StoreUnavailable } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
 
@@ -102,6 +102,8 @@ describe('SqliteStore', () => {
     expect(answers.slice(0, MAX_WAITING)).toEqual(Array(MAX_WAITING).fill(1));
     for (const refused of answers.slice(MAX_WAITING)) {
       expect(refused).toBeInstanceOf(StoreUnavailable);
+      // Busy, not down: the API says so, and nothing about the journal (see api-store-outage).
+      expect(refused).toBeInstanceOf(StoreBusy);
       expect((refused as Error).message).toBe(
         `${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`,
       );

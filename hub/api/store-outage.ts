@@ -1,8 +1,9 @@
 // The store as the API reads it. When a read fails because the store is down (InfluxDB stopped or
 // unreachable), the answer is a 503 that says so and how much waits in the journal, not the
 // backend's raw error: nothing is lost, and the caller can try again. A read that fails while the
-// store is healthy is a fault of its own and stays a 500.
-import { StoreUnavailable, type StoreReader } from '../store/store.ts';
+// store is healthy is a fault of its own and stays a 500. A store that is up but busy (as many
+// reads waiting as it takes) is a 503 that says only that.
+import { StoreBusy, StoreUnavailable, type StoreReader } from '../store/store.ts';
 
 /** A 503 for Fastify's error handler, which also sets `headers` on the answer. */
 export class ReadsUnavailable extends Error {
@@ -20,6 +21,9 @@ export interface StoreOutageOptions {
 export function outageAwareReads({ store, backlog }: StoreOutageOptions): StoreReader {
   const explain = async (err: unknown): Promise<unknown> => {
     // The store says so itself when it is unavailable; otherwise its health tells a fault from an outage.
+    // Busy, not down: the journal has nothing to do with it, and the answer says only that.
+    if (err instanceof StoreBusy)
+      return new ReadsUnavailable(`the reading store (${store.name}) is busy: ${err.message}`);
     let why: string;
     if (err instanceof StoreUnavailable) {
       why = err.message;

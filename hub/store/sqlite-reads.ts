@@ -4,7 +4,7 @@
 // connection read while the hub writes. Requests are answered one at a time, in order, each on
 // the hub's clock as it was when asked.
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { StoreRefusal, StoreUnavailable } from './store.ts';
+import { StoreBusy, StoreRefusal, StoreUnavailable } from './store.ts';
 import type { SqliteStore } from './sqlite.ts';
 
 export type ReadMethod = 'query' | 'queryMinutes' | 'count' | 'queryAlertEvents';
@@ -66,7 +66,7 @@ export class SqliteReadThread {
       ) as ReturnType<SqliteStore[M]>;
     if (this.thread && this.thread.waiting.size >= MAX_WAITING)
       return Promise.reject(
-        new StoreUnavailable(`${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`),
+        new StoreBusy(`${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`),
       ) as ReturnType<SqliteStore[M]>;
     this.askedAt = now;
     const { worker, waiting } = this.started();

@@ -100,7 +100,12 @@ export class StoreRefusal extends Error {
 
 /** The store cannot take writes now (down, unreachable, disk full, busy, refusing the hub's credentials): retry later. */
 export class StoreUnavailable extends Error {
-  override readonly name = 'StoreUnavailable';
+  override readonly name: string = 'StoreUnavailable';
+}
+
+/** The store is up but already has as many reads waiting as it takes: try again shortly. Nothing is behind. */
+export class StoreBusy extends StoreUnavailable {
+  override readonly name = 'StoreBusy';
 }
 
 export interface Store {
