@@ -4,10 +4,12 @@
 // that sees another say offline says online again while it runs, so only the last to go leaves
 // offline behind. What goes out waits for the broker's PUBACK,
 // within a time limit: a broker that is away is an error for the caller, whose outbox or journal
-// keeps the message and tries again, rather than a queue growing in this process. What comes in is
-// acknowledged only once the hub has it.
+// keeps the message and tries again, rather than a queue growing in this process. A message the
+// wait gave up on stays in the MQTT client's session until the broker acknowledges it, so those
+// are counted and bounded (`out.max_unacknowledged`). What comes in is acknowledged only once the
+// hub has it.
 import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from '../config/bridges.ts';
 import { within } from '../domain/deadline.ts';
@@ -20,6 +22,11 @@ export class BrokerUnavailable extends Error {
 /** The broker refused this message itself (an MQTT 5 PUBACK reason ≥ 0x80): sending it again cannot help. */
 export class BrokerRefusal extends Error {
   override readonly name = 'BrokerRefusal';
+}
+
+/** "1 message", "100 messages". */
+export function messages(count: number): string {
+  return `${count} message${count === 1 ? '' : 's'}`;
 }
 
 export interface OutgoingMessage {
@@ -39,6 +46,8 @@ export interface BridgeLink {
   readonly name: string;
   readonly config: BridgeConfig;
   readonly connected: boolean;
+  /** Messages sent and not yet acknowledged by the broker, at most `out.max_unacknowledged`. */
+  readonly unacknowledged: number;
   publish(message: OutgoingMessage): Promise<void>;
   close(): Promise<void>;
 }
@@ -54,6 +63,8 @@ export interface BridgeLinkOptions {
   incoming?: Incoming;
   /** How long a publish may wait for its PUBACK. Default 10 s. */
   timeoutMs?: number;
+  /** Told the count of messages sent and not yet acknowledged whenever it changes, for its gauge. */
+  onUnacknowledged?: (count: number) => void;
 }
 
 export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
@@ -112,8 +123,46 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     // Asked on every connection: a session from before this hub was in a cluster lacks it.
     if (sharedStatus) client.subscribe(statusTopic, { qos: 1 }, () => undefined);
   });
+  // Every QoS 1 message stays in mqtt.js's session until the broker acknowledges it, whoever gave
+  // up waiting (and is sent again on each reconnection): so each is counted until then, and past
+  // the bound none is sent. A broker that takes connections and never acknowledges would
+  // otherwise grow that session by one message per retry, for as long as it stays so.
+  const bound = bridge.out.max_unacknowledged;
+  let unacknowledged = 0;
+  let refusing = false;
+  const counted = (n: number) => {
+    unacknowledged += n;
+    options.onUnacknowledged?.(unacknowledged);
+    if (refusing && unacknowledged <= bound / 2) {
+      refusing = false;
+      log.info(
+        { bridge: bridge.name, unacknowledged },
+        `bridge ${bridge.name}: ${bridge.url} acknowledges again; messages that waited in the hub follow`,
+      );
+    }
+  };
+  const send = (topic: string, payload: string, opts: IClientPublishOptions): Promise<unknown> => {
+    if (unacknowledged >= bound) {
+      if (!refusing)
+        log.warn(
+          { bridge: bridge.name, unacknowledged },
+          `bridge ${bridge.name}: ${bridge.url} has not acknowledged ${messages(bound)} (bridges.out.max_unacknowledged); what it should get waits in the hub until it does`,
+        );
+      refusing = true;
+      return Promise.reject(
+        new BrokerUnavailable(
+          `${bridge.url} has not acknowledged the ${messages(bound)} sent to it before (bridges.out.max_unacknowledged)`,
+        ),
+      );
+    }
+    counted(1);
+    const acknowledged = client.publishAsync(topic, payload, opts);
+    const settled = () => counted(-1);
+    acknowledged.then(settled, settled);
+    return acknowledged;
+  };
   const sayOnline = () => {
-    void client.publishAsync(statusTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
+    void send(statusTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
   };
   client.on('error', (err) => {
     if (err.message === lastError) return;
@@ -153,6 +202,9 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     get connected() {
       return client.connected;
     },
+    get unacknowledged() {
+      return unacknowledged;
+    },
     publish: async (message) => {
       if (!client.connected) throw new BrokerUnavailable(`not connected to ${bridge.url}`);
       const properties =
@@ -162,14 +214,11 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
       let acknowledged: boolean;
       try {
         acknowledged = await within(
-          client.publishAsync(message.topic, message.payload, {
-            qos: 1,
-            retain: message.retain,
-            ...(properties && { properties }),
-          }),
+          send(message.topic, message.payload, { qos: 1, retain: message.retain, ...(properties && { properties }) }),
           timeoutMs,
         );
       } catch (err) {
+        if (err instanceof BrokerUnavailable) throw err;
         // An MQTT 5 PUBACK with a failure reason (not authorized, topic invalid, …) refuses this
         // message for good; anything else is the broker's state, and the message waits.
         const code = (err as { code?: unknown }).code;
@@ -183,7 +232,7 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
       closing = true;
       // A clean stop says so before leaving: the will is for a hub that vanished.
       if (client.connected && bridge.out.status)
-        await client.publishAsync(statusTopic, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+        await within(send(statusTopic, 'offline', { qos: 1, retain: true }), timeoutMs).catch(() => false);
       await client.endAsync(true);
     },
   };

@@ -2,7 +2,7 @@
 // that broker into ingest, the broker acknowledged only once the journal has them. Out: births and
 // wills (and readings) as a journal consumer per bridge; alerts are added to the outbox by alerting.
 import type { BridgeLink } from '../bridges/link.ts';
-import { BrokerUnavailable, openBridgeLink } from '../bridges/link.ts';
+import { BrokerUnavailable, messages, openBridgeLink } from '../bridges/link.ts';
 import { nodeId } from '../config/cluster.ts';
 import { parseDeviceTopic } from '../domain/topics.ts';
 import type { Ingest } from '../ingest/ingest.ts';
@@ -48,6 +48,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
       log,
       ...(node !== undefined && { node }),
       ...(incoming && { incoming }),
+      onUnacknowledged: (count) => ctx.metrics.bridgeUnacknowledged.set({ bridge: bridge.name }, count),
     });
     const consumer =
       bridge.out.status || bridge.out.readings
@@ -70,15 +71,21 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
         await consumer?.stop();
         await link.close();
       },
-      health: () => ({
-        condition: link.connected ? 'ok' : 'degraded',
-        check: {
-          ok: link.connected,
-          detail: link.connected
-            ? `connected to ${bridge.url}`
-            : `not connected to ${bridge.url}; what it should get waits in the hub`,
-        },
-      }),
+      health: () => {
+        const full = link.unacknowledged >= bridge.out.max_unacknowledged;
+        const ok = link.connected && !full;
+        return {
+          condition: ok ? 'ok' : 'degraded',
+          check: {
+            ok,
+            detail: !link.connected
+              ? `not connected to ${bridge.url}; what it should get waits in the hub`
+              : full
+                ? `connected to ${bridge.url}, which has not acknowledged ${messages(link.unacknowledged)}; what it should get waits in the hub`
+                : `connected to ${bridge.url}`,
+          },
+        };
+      },
     });
     return link;
   });

@@ -2,7 +2,7 @@
 // the hub's alerts, its status, device births and wills and, if asked, readings. In: devices that
 // publish to that broker, taken in as if they had published here.
 import { z } from 'zod';
-import { flag, id, topicFilter } from './fields.ts';
+import { flag, id, integer, topicFilter } from './fields.ts';
 
 export const bridgeSchema = z.strictObject({
   /** The bridge's name, in logs, health and its client ids. */
@@ -25,6 +25,11 @@ export const bridgeSchema = z.strictObject({
       readings: flag.default(false),
       /** Home Assistant MQTT discovery messages, retained. */
       discovery: flag.default(false),
+      /**
+       * Messages sent and not yet acknowledged by the broker at most; past it a message waits in
+       * the hub's outbox or journal, not in memory, until the broker acknowledges again.
+       */
+      max_unacknowledged: integer(1, 65_535).default(100),
     })
     .prefault({}),
   in: z

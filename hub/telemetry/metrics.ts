@@ -259,6 +259,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: "MQTT messages over a client's rate limit, acknowledged but not stored",
       registers,
     }),
+    bridgeUnacknowledged: new Gauge({
+      name: 'floorwatch_bridge_unacknowledged',
+      help: "Messages sent to a bridge's broker and not yet acknowledged, by bridge, against bridges[].out.max_unacknowledged",
+      labelNames: ['bridge'] as const,
+      registers,
+    }),
     serialFrames: new Counter({
       name: 'floorwatch_serial_frames_total',
       help: 'Serial gateway frames and line noise, by gateway and result (ok, bad_checksum, garbage, too_long, rejected)',
