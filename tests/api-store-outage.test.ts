@@ -9,8 +9,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outageAwareReads, ReadsUnavailable } from '../hub/api/store-outage.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
-import { MAX_WAITING } from '../hub/store/sqlite-reads.ts';
-import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
+import { DEFAULT_MAX_WAITING as MAX_WAITING } from '../hub/store/sqlite-reads.ts';
+import { capturedLog, eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
 import { startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 
 const CONFIG = { zones: [{ id: 'floor-a' }], devices: [{ id: 't-1', kind: 'sensor', zone: 'floor-a' }] };
@@ -103,13 +103,41 @@ describe('reading the store while it is busy', () => {
       for (const refused of answers.slice(MAX_WAITING)) {
         expect(refused).toBeInstanceOf(ReadsUnavailable);
         expect((refused as Error).message).toBe(
-          `the reading store (${store.name}) is busy: ${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`,
+          `the reading store (${store.name}) is busy: ${MAX_WAITING} reads already wait for the SQLite reader (storage.max_waiting_reads); try again shortly`,
         );
       }
       expect(await reads.count({ from: 0, to: now })).toBe(1);
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes storage.max_waiting_reads from the configuration, and counts and logs (once) the reads it answers busy', async () => {
+    const { log, lines } = capturedLog('warn');
+    const hub = await startTestHub({ config: { ...CONFIG, storage: { max_waiting_reads: 2 } }, log });
+    try {
+      // Asked together while the reader thread starts: more than two wait for it.
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const res = await hub.api('/api/v1/readings?device=t-1&metric=temperature');
+          return { status: res.status, body: (await res.json()) as { message?: string } };
+        }),
+      );
+      const busy = answers.filter((a) => a.status === 503);
+      expect(busy.length).toBeGreaterThan(0);
+      expect(busy.length + answers.filter((a) => a.status === 200).length).toBe(20);
+      for (const { body } of busy)
+        expect(body.message).toBe(
+          'the reading store (sqlite) is busy: 2 reads already wait for the SQLite reader (storage.max_waiting_reads); try again shortly',
+        );
+      const metrics = await (await hub.api('/metrics')).text();
+      expect(/^floorwatch_store_reads_busy_total (\d+)$/m.exec(metrics)?.[1]).toBe(String(busy.length));
+      expect(lines.filter((l) => l.includes('storage.max_waiting_reads'))).toEqual([
+        "the SQLite store's reader is busy: 2 reads already wait for it (storage.max_waiting_reads); more are answered 503 until it catches up",
+      ]);
+    } finally {
+      await hub.dispose();
     }
   });
 });

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
-import { MAX_WAITING, RESTART_AFTER_MS, SqliteReadThread } from '../hub/store/sqlite-reads.ts';
+import { RESTART_AFTER_MS, SqliteReadThread } from '../hub/store/sqlite-reads.ts';
 import { StoreBusy, StoreUnavailable } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
@@ -84,15 +84,16 @@ describe('SqliteStore', () => {
     await expect(reads.ask('count', q, now)).rejects.toThrow(new StoreUnavailable('the store is closed'));
   });
 
-  it('refuses a read at once while MAX_WAITING wait for the thread, and takes reads again once they are answered', async () => {
+  it('refuses a read at once while its bound of reads wait for the thread, tells of each, and takes reads again once they are answered', async () => {
     const store = new SqliteStore({ path: join(dir, 'waiting.db') });
     await store.init();
     await store.write([{ device: 'd1', metric: 'noise', ts: now - 1000, value: 40, zone: 'z1' }]);
-    const reads = new SqliteReadThread({
-      path: join(dir, 'waiting.db'),
-      rawRetentionMs: HOUR,
-      longTermRetentionMs: HOUR,
-    });
+    const MAX_WAITING = 5;
+    const told: number[] = [];
+    const reads = new SqliteReadThread(
+      { path: join(dir, 'waiting.db'), rawRetentionMs: HOUR, longTermRetentionMs: HOUR },
+      { maxWaiting: MAX_WAITING, onBusy: (max) => told.push(max) },
+    );
     const q = { from: 0, to: now };
     // Asked in one turn, before the thread can answer any.
     const asked = Array.from({ length: MAX_WAITING + 3 }, () =>
@@ -105,9 +106,10 @@ describe('SqliteStore', () => {
       // Busy, not down: the API says so, and nothing about the journal (see api-store-outage).
       expect(refused).toBeInstanceOf(StoreBusy);
       expect((refused as Error).message).toBe(
-        `${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`,
+        `${MAX_WAITING} reads already wait for the SQLite reader (storage.max_waiting_reads); try again shortly`,
       );
     }
+    expect(told).toEqual([MAX_WAITING, MAX_WAITING, MAX_WAITING]);
     expect(await reads.ask('count', q, now)).toBe(1);
     await reads.close();
     await store.close();

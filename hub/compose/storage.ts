@@ -1,13 +1,14 @@
 // The journal and the store behind it: the set-aside log, the fsync'd journal, the store (SQLite or
 // InfluxDB), and the writer that moves journaled readings into the store, waiting out outages.
 import { join } from 'node:path';
-import { ms, type Config } from '../config/config.ts';
+import { ms } from '../config/config.ts';
 import { isIoError, Journal, systemClock, type JournalLog } from '../journal/journal.ts';
 import { SetAsideLog } from '../journal/set-aside.ts';
 import { InfluxStore } from '../store/influx/index.ts';
 import { SqliteStore } from '../store/sqlite.ts';
 import { StoreUnavailable, type Store } from '../store/store.ts';
 import { StoreWriter } from '../store/writer.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';
 import { tickEvery, type Ticker } from './ticker.ts';
 
@@ -28,7 +29,9 @@ const ROLL_UP_EVERY_MS = 5000;
 /** Above this many entries waiting for the store, health reports a backlog. */
 const BACKLOG_WARNING = 10_000;
 
-function createStore(config: Config, now: () => number): Store {
+function createStore(ctx: HubContext): Store {
+  const { config, now, metrics, log } = ctx;
+  const notices = new NoticeLog(log, now);
   const { influx_url: url, influx_schema: schema, raw_retention, long_term_retention } = config.storage;
   // Alert history is kept as long as the minutes.
   if (url)
@@ -45,7 +48,16 @@ function createStore(config: Config, now: () => number): Store {
     longTermRetentionMs: ms(long_term_retention),
     now,
     // A chart over weeks must not hold acknowledgements and the rules while SQLite reads it.
-    readThread: true,
+    readThread: {
+      maxWaiting: config.storage.max_waiting_reads,
+      onBusy: (maxWaiting) => {
+        metrics.storeReadsBusy.inc();
+        notices.once(
+          'store-reads-busy',
+          `the SQLite store's reader is busy: ${maxWaiting} reads already wait for it (storage.max_waiting_reads); more are answered 503 until it catches up`,
+        );
+      },
+    },
   });
 }
 
@@ -100,7 +112,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
     },
   });
 
-  const store = createStore(config, now);
+  const store = createStore(ctx);
   const writer = new StoreWriter({
     store,
     metrics,

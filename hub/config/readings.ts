@@ -45,6 +45,11 @@ export const storageSection = z
      * close; beyond it the hub rolls them all up before it stores more.
      */
     minutes_waiting_max: integer(1000, 10_000_000).default(200_000),
+    /**
+     * SQLite store: reads (charts, reports, the API) waiting for its reader at most; past it a read
+     * is answered 503 "busy" at once, counted and logged, rather than queued in memory.
+     */
+    max_waiting_reads: integer(1, 10_000).default(64),
     /** Readings the store refused for good and journal entries set aside, kept on disk for GET /api/v1/rejections. */
     set_aside_kept: integer(10, 1_000_000).default(10_000),
   })

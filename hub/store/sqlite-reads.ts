@@ -43,8 +43,15 @@ interface Thread {
  */
 export const RESTART_AFTER_MS = 5000;
 
-/** Reads waiting for the thread at most: past it a read is refused at once rather than queued. */
-export const MAX_WAITING = 64;
+/** Reads waiting for the thread at most, unless configured: past it a read is refused at once rather than queued. */
+export const DEFAULT_MAX_WAITING = 64;
+
+export interface ReadBound {
+  /** Reads waiting for the thread at most (storage.max_waiting_reads). */
+  maxWaiting: number;
+  /** Told of each read refused for the bound, to count and log it. */
+  onBusy?: (maxWaiting: number) => void;
+}
 
 export class SqliteReadThread {
   private thread: Thread | undefined;
@@ -54,7 +61,10 @@ export class SqliteReadThread {
   private askedAt = 0;
   private stopped: { at: number; why: string } | undefined;
 
-  constructor(private readonly options: ReadThreadOptions) {}
+  constructor(
+    private readonly options: ReadThreadOptions,
+    private readonly bound: ReadBound = { maxWaiting: DEFAULT_MAX_WAITING },
+  ) {}
 
   ask<M extends ReadMethod>(method: M, arg: Parameters<SqliteStore[M]>[0], now: number): ReturnType<SqliteStore[M]> {
     // A read that arrives as the hub stops starts no thread again.
@@ -64,10 +74,15 @@ export class SqliteReadThread {
       return Promise.reject(
         new StoreUnavailable(`the SQLite reader stopped: ${stopped.why}; it is started again within 5 s`),
       ) as ReturnType<SqliteStore[M]>;
-    if (this.thread && this.thread.waiting.size >= MAX_WAITING)
+    const { maxWaiting, onBusy } = this.bound;
+    if (this.thread && this.thread.waiting.size >= maxWaiting) {
+      onBusy?.(maxWaiting);
       return Promise.reject(
-        new StoreBusy(`${MAX_WAITING} reads already wait for the SQLite reader; try again shortly`),
+        new StoreBusy(
+          `${maxWaiting} reads already wait for the SQLite reader (storage.max_waiting_reads); try again shortly`,
+        ),
       ) as ReturnType<SqliteStore[M]>;
+    }
     this.askedAt = now;
     const { worker, waiting } = this.started();
     const id = this.nextId++;

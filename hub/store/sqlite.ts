@@ -10,7 +10,7 @@
 // older than longTermRetentionMs (kept longer, so reports over months still find them). Nothing
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty).
 import Database from 'better-sqlite3';
-import { SqliteReadThread } from './sqlite-reads.ts';
+import { SqliteReadThread, type ReadBound } from './sqlite-reads.ts';
 import { MAX_AHEAD_MS, type Reading } from '../domain/reading.ts';
 import {
   DECIBEL_METRICS,
@@ -53,8 +53,11 @@ export interface SqliteStoreOptions {
   longTermRetentionMs?: number;
   /** The hub's clock: where the raw retention begins. */
   now?: () => number;
-  /** Reads answered in a thread of their own (sqlite-reads.ts), so they never hold the hub's; needs a file. */
-  readThread?: boolean;
+  /**
+   * Reads answered in a thread of their own (sqlite-reads.ts), so they never hold the hub's; needs
+   * a file. `true`: with the default bound on reads waiting for it.
+   */
+  readThread?: boolean | ReadBound;
   /** Opens the file only to read it: the read thread's connection. */
   readOnly?: boolean;
 }
@@ -189,12 +192,11 @@ export class SqliteStore implements Store {
     // holds readings until the store has them.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    if (opts.readThread === true && opts.path !== ':memory:')
-      this.reads = new SqliteReadThread({
-        path: opts.path,
-        rawRetentionMs: this.rawRetentionMs,
-        longTermRetentionMs: this.longTermRetentionMs,
-      });
+    if (opts.readThread && opts.path !== ':memory:')
+      this.reads = new SqliteReadThread(
+        { path: opts.path, rawRetentionMs: this.rawRetentionMs, longTermRetentionMs: this.longTermRetentionMs },
+        opts.readThread === true ? undefined : opts.readThread,
+      );
   }
 
   async init(): Promise<void> {

@@ -126,6 +126,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Readings the store refused for good (a field type conflict, a series limit, a value it cannot hold): set aside and listed at /api/v1/rejections?stage=store',
       registers,
     }),
+    storeReadsBusy: new Counter({
+      name: 'floorwatch_store_reads_busy_total',
+      help: 'Reads the SQLite store answered "busy" at once because storage.max_waiting_reads already waited for its reader',
+      registers,
+    }),
     setAside: new Counter({
       name: 'floorwatch_set_aside_total',
       help: 'Records set aside so the pipeline keeps flowing, by stage: store (readings the store refused) or the journal consumer that gave up on an entry',
