@@ -93,6 +93,31 @@ describe('journal positions and segments on disk', () => {
     expect(store.got.map((r) => r.lsn)).toEqual([1, 2]);
   });
 
+  it('a consumer left by the close saves nothing when its handler finishes after all, so its entries are handed over again', async () => {
+    const dir = await tempDir();
+    const { logs, log } = logCapture();
+    const clock = { ...systemClock, setTimeout: (fn: () => void, ms: number) => systemClock.setTimeout(fn, ms / 1000) };
+    const j = await Journal.open({ dir, log, clock });
+    const called = latch();
+    let answer: () => void = () => undefined;
+    // A store that answers only after the hub gave up waiting for it.
+    const handle = j.consume('store', () => {
+      called.release();
+      return new Promise<void>((resolve) => (answer = resolve));
+    });
+    await j.append([reading(1), reading(2)]);
+    await called.done;
+    await j.close();
+    const said = logs.length;
+    expect(await readFile(join(dir, 'consumers', 'store.pos'), 'utf8')).toBe('0\n');
+
+    answer();
+    // Everything the consumer does after its handler, its last save included, is over once its stop is.
+    await handle.stop();
+    expect(await readFile(join(dir, 'consumers', 'store.pos'), 'utf8')).toBe('0\n');
+    expect(logs.slice(said)).toEqual([]);
+  });
+
   it('saves a position no further than the consumer holds, finishes what it holds before its last save, and replays the rest after a crash', async () => {
     const dir = await tempDir();
     const j = await openJournal({ dir });

@@ -54,6 +54,8 @@ export class Consumer {
   private timer: unknown;
   private commitChain: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Left by the journal's close while its handler ran: it saves and finishes nothing more. */
+  private abandoned = false;
   private readonly retries: Backoff;
   /** Read through a call: stop() may run while this consumer awaits, which a narrowed field would hide. */
   private halted(): boolean {
@@ -113,6 +115,15 @@ export class Consumer {
     );
   }
 
+  /**
+   * The journal closes without waiting for this consumer any longer: whenever its handler
+   * finishes, its position stays as last saved, so what it held is handed over again next start.
+   */
+  abandon(): void {
+    this.abandoned = true;
+    void this.stop();
+  }
+
   /** Hands over again everything after the consumer's position, from the next call on. */
   rewind(): void {
     this.rewinding = true;
@@ -127,6 +138,10 @@ export class Consumer {
       await this.loop;
       this.ctx.clock.clearTimeout(this.timer);
       this.timer = undefined;
+      if (this.abandoned) {
+        this.position.release();
+        return;
+      }
       if (this.ctx.finish) {
         try {
           await this.ctx.finish();
@@ -347,6 +362,7 @@ export class Consumer {
   /** Commits the position; serialised, never rejects. */
   private commit(): Promise<void> {
     this.commitChain = this.commitChain.then(async () => {
+      if (this.abandoned) return;
       const at = this.ctx.clock.now();
       if (await this.position.commit(this.processed)) this.lastCommitAt = at;
       await this.ctx.committed();

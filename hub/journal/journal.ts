@@ -282,6 +282,7 @@ export class Journal {
         this.clock,
       );
       if (!stopped) {
+        for (const c of this.active.values()) c.abandon();
         this.report(
           'warn',
           'journal: consumers still busy; closing without them, they start from their last position',
