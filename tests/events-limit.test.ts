@@ -1,8 +1,10 @@
 // The live feed (GET /api/v1/events) is bounded: at limits.max_event_streams open streams a further
 // one is refused with a 503 that says why, counted in floorwatch_event_streams and logged; a stream
-// that closes makes room. Every open stream gets each reading, encoded once for all of them.
+// that closes makes room. Every open stream gets each reading, encoded once for all of them. One
+// token (on a hub without tokens, one address) holds at most limits.max_event_streams_per_token.
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ApiTokens } from '../hub/security/tokens.ts';
 import { capturedLog, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 
 describe('the live feed’s bound', () => {
@@ -16,10 +18,11 @@ describe('the live feed’s bound', () => {
   });
 
   /** Opens a stream; its text so far, read as it comes. */
-  const open = async () => {
+  const open = async (token?: string) => {
     const controller = new AbortController();
     streams.push(controller);
-    const response = await hub!.api('/api/v1/events', { signal: controller.signal });
+    const query = token === undefined ? '' : `?access_token=${encodeURIComponent(token)}`;
+    const response = await hub!.api(`/api/v1/events${query}`, { signal: controller.signal });
     if (response.status !== 200) return { status: response.status, body: await response.text(), controller };
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     const seen = { text: '' };
@@ -73,5 +76,40 @@ describe('the live feed’s bound', () => {
       what: 'the stream closed',
     });
     expect((await open()).status).toBe(200);
+  });
+
+  it('refuses a token a stream past limits.max_event_streams_per_token, while another token still opens one', async () => {
+    hub = await startTestHub({ config: { limits: { max_event_streams: 10, max_event_streams_per_token: 2 } } });
+    // Before any token exists, streams count by address.
+    const [a, b] = [await open(), await open()];
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const third = await open();
+    expect(third.status).toBe(429);
+    expect(JSON.parse(third.body!)).toMatchObject({
+      message:
+        '2 live feeds are open with address 127.0.0.1, the most limits.max_event_streams_per_token allows; close one, or raise the limit',
+    });
+    for (const s of streams.splice(0)) s.abort();
+    await eventually(async () => (await metric(hub!, /^floorwatch_event_streams (\d+)$/m)) === 0);
+
+    // Names from outside that are also properties of every object.
+    const tokens = new ApiTokens(hub.dataDir);
+    const wall = tokens.create('constructor', 'operator', Date.now());
+    const lead = tokens.create('toString', 'operator', Date.now());
+    const walls = [await open(wall), await open(wall)];
+    expect(walls.map((w) => w.status)).toEqual([200, 200]);
+    const refused = await open(wall);
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.body!)).toMatchObject({
+      message:
+        '2 live feeds are open with token constructor, the most limits.max_event_streams_per_token allows; close one, or raise the limit',
+    });
+    expect((await open(lead)).status).toBe(200);
+    expect(await metric(hub, /^floorwatch_event_streams (\d+)$/m, wall)).toBe(3);
+
+    // A stream that closes gives its token the place back.
+    walls[0]!.controller.abort();
+    await eventually(async () => (await metric(hub!, /^floorwatch_event_streams (\d+)$/m, wall)) === 2);
+    expect((await open(wall)).status).toBe(200);
   });
 });

@@ -3,7 +3,9 @@
 // when the token it was opened with is revoked, or, opened without one on an open hub, when the
 // first token is created. Each event is encoded once for every stream that takes it, and at most
 // limits.max_event_streams are open at once: a wall of floor pages costs the hub one encoding per
-// reading, and a client opening streams without end is refused rather than served.
+// reading, and a client opening streams without end is refused rather than served. One token (or,
+// on a hub without tokens, one address) holds at most limits.max_event_streams_per_token of them,
+// so a single screen left reconnecting in a loop cannot take every floor page's place.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { METRICS, type Entry } from '../domain/reading.ts';
@@ -25,13 +27,15 @@ export interface EventsRoutesOptions {
   revocations: Revocations;
   /** limits.max_event_streams */
   maxStreams: number;
+  /** limits.max_event_streams_per_token */
+  maxStreamsPerToken: number;
   metrics: Pick<Metrics, 'eventStreams'>;
   now: () => number;
 }
 
 export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
   app,
-  { feed, revocations, maxStreams, metrics, now },
+  { feed, revocations, maxStreams, maxStreamsPerToken, metrics, now },
 ) => {
   // An event's text, made by the first stream that sends it and shared by the others: the feed
   // hands every stream the same objects.
@@ -48,6 +52,8 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
   let refusalLoggedAt = Number.NEGATIVE_INFINITY;
   /** Each open stream's end, with the token it was opened with (anonymous on an open hub). */
   const open = new Map<() => void, Credential | null>();
+  /** Open streams by whose they are (holderOf), none kept at zero. */
+  const held = new Map<string, number>();
   // Streams never end by themselves; the hub ends them when it stops, or when their credential is withdrawn.
   app.addHook('preClose', async () => {
     revocations.off('changed', endWithdrawn);
@@ -87,6 +93,9 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
           400: BAD_REQUEST,
           503: refusal('as many live feeds are open as limits.max_event_streams allows'),
           ...ACCESS_REFUSALS,
+          429: refusal(
+            'as many live feeds are open with this token (or, on a hub without tokens, from this address) as limits.max_event_streams_per_token allows; or more requests a minute than limits.api_requests_per_minute',
+          ),
         },
       },
     },
@@ -109,6 +118,16 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
         });
         return;
       }
+      const holder = holderOf(request.credential, request.ip);
+      const holding = held.get(holder) ?? 0;
+      if (holding >= maxStreamsPerToken) {
+        void reply.code(429).send({
+          error: 'Too Many Requests',
+          message: `${holding} live feeds are open with ${holder}, the most limits.max_event_streams_per_token allows; close one, or raise the limit`,
+        });
+        return;
+      }
+      held.set(holder, holding + 1);
       const raw = reply.raw;
       reply.hijack();
       raw.writeHead(200, {
@@ -174,6 +193,9 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
       const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
       const stop = () => {
         if (!open.delete(end)) return;
+        const left = (held.get(holder) ?? 1) - 1;
+        if (left > 0) held.set(holder, left);
+        else held.delete(holder);
         clearInterval(keepalive);
         feed.off('entries', onEntries);
         feed.off('alert', onAlert);
@@ -188,3 +210,10 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
     },
   );
 };
+
+/** Whose streams count together: a token's, a device's, or on a hub without tokens an address's. */
+function holderOf(credential: Credential | null, ip: string): string {
+  if (credential?.kind === 'token') return `token ${credential.name}`;
+  if (credential?.kind === 'password' || credential?.kind === 'certificate') return `device ${credential.device}`;
+  return `address ${credential?.address ?? ip}`;
+}

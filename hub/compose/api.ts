@@ -110,6 +110,7 @@ export async function openApi(
     feed: intake.feed,
     revocations: mqtt.revocations,
     maxStreams: config.limits.max_event_streams,
+    maxStreamsPerToken: config.limits.max_event_streams_per_token,
     metrics,
     now,
   });

@@ -161,6 +161,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     feed: new LiveFeed(),
     revocations,
     maxStreams: config.limits.max_event_streams,
+    maxStreamsPerToken: config.limits.max_event_streams_per_token,
     metrics,
     now: clock.now,
   });
