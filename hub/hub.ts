@@ -97,6 +97,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       ...(options.timers && { timers: options.timers }),
       bridges,
       notificationsDropped: (target, count) => metrics.notificationsDropped.inc({ target }, count),
+      entryPassedOver: () => metrics.clusterEntriesPassedOver.inc(),
       hubStatus: () => {
         const status = journal.status();
         const { state } = writer;

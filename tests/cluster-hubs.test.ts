@@ -2,12 +2,14 @@
 // cluster, an alert raised by a reading on one hub is announced on the other, the API of either
 // answers with the cluster's alerts and takes an acknowledgement, and when the leader stops the
 // other hub takes the rules over where it left them. A device forgotten through one hub is
-// forgotten by the cluster.
+// forgotten by the cluster. What a hub of another shape (or a damaged Redis) leaves there is passed
+// over, and the rules go on.
 import { createServer, type Server } from 'node:http';
+import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { headsetHeartbeat as heartbeat } from './support/mqtt.ts';
-import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
 interface Alert {
@@ -174,5 +176,36 @@ describe('two hubs acting as one', () => {
       expect(resolved.state).toBe('resolved');
     }
     expect((await alerts(c, 'firing')).some((x) => x.key === key)).toBe(false);
+  });
+
+  it('passes over a report and entries in Redis that are not ones, and the rules go on to the next alert', async () => {
+    const e = await start('node-e');
+    const raw = new Redis(redis.url, { keyPrefix: 'floorwatch:' });
+    try {
+      await raw.hset('nodes', 'node-x', 'not json');
+      await raw.xadd('entries:node-x', '1-0', 'entry', 'not json');
+      await raw.xadd(
+        'entries:node-x',
+        '2-0',
+        'entry',
+        JSON.stringify({ type: 'readings', readings: [{ device: 'x' }] }),
+      );
+    } finally {
+      raw.disconnect();
+    }
+    // A hub of a cluster labels its metrics with its node.
+    const passedOver = /^floorwatch_cluster_entries_passed_over_total(?:\{[^}]*\})? (\d+)$/m;
+    // The leader reads node-x's stream for the rules and again for its device list: both pass over the two.
+    const leader = await eventually(async () => {
+      const name = (await cluster(e)).leader;
+      const hub = name === null ? undefined : hubs.get(name);
+      return hub && (await metric(hub, passedOver)) >= 4 ? hub : undefined;
+    });
+    expect((await cluster(leader)).nodes.map((n) => n.node)).not.toContain('node-x');
+
+    await heartbeat(e.mqttUrl, 'p-10', 'fault');
+    await eventually(async () => (await alerts(e, 'firing')).some((x) => x.key === 'equipment.headset.p-10'), {
+      what: 'the alert of p-10',
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EntryForwarder } from '../hub/cluster/forwarder.ts';
+import { EntryForwarder, streamKey } from '../hub/cluster/forwarder.ts';
 import { StreamReader } from '../hub/cluster/stream-reader.ts';
 import { range, reading } from './support/journal.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
@@ -23,12 +23,13 @@ async function drain(reader: StreamReader, positions: Map<string, number>): Prom
   for (;;) {
     const found = await reader.read(positions);
     if (found.size === 0) return seen;
-    for (const [node, entries] of found) {
+    for (const [node, { entries, through }] of found) {
       for (const e of entries) {
         expect(e.entry).toEqual(reading(e.lsn));
         seen.push([node, e.lsn]);
       }
-      positions.set(node, entries.at(-1)!.lsn);
+      expect(through).toBe(entries.at(-1)!.lsn);
+      positions.set(node, through);
     }
   }
 }
@@ -75,11 +76,49 @@ describe("the rules leader's reading of every node's stream", () => {
       const reader = new StreamReader({ redis: blocking, blockMs: 10_000 });
       const waiting = reader.read(new Map([['node-a', 0]]));
       await forward('node-a', 1, 1);
-      expect((await waiting).get('node-a')?.map((e) => e.lsn)).toEqual([1]);
+      expect((await waiting).get('node-a')?.entries.map((e) => e.lsn)).toEqual([1]);
       const quiet = await new StreamReader({ redis: blocking, blockMs: 50 }).read(new Map([['node-a', 1]]));
       expect(quiet.size).toBe(0);
     } finally {
       blocking.disconnect();
     }
+  });
+
+  it('passes over what is not an entry, telling which and why, and moves past it, so the entries behind it go on', async () => {
+    await forward('node-a', 1, 3);
+    const key = streamKey('node-a');
+    const bad = [
+      'not json',
+      JSON.stringify({
+        type: 'readings',
+        readings: [{ metric: 'noise', value: 40, ts: 5, zone: '', device: '__proto__' }],
+      }),
+      JSON.stringify({ type: 'constructor' }),
+      'null',
+      JSON.stringify({ type: 'heartbeat', heartbeat: { device: { toString: 'x' } } }),
+    ];
+    for (const [i, text] of bad.entries()) await redis.xadd(key, `${4 + i}-0`, 'entry', text);
+    await forward('node-a', 9, 10);
+    const told: Array<[string, number, string]> = [];
+    const reader = new StreamReader({ redis, onMalformed: (node, lsn, why) => told.push([node, lsn, why]) });
+
+    const found = await reader.read(new Map([['node-a', 0]]));
+    const { entries, through } = found.get('node-a')!;
+    expect(entries.map((e) => e.lsn)).toEqual([1, 2, 3, 9, 10]);
+    for (const e of entries) expect(e.entry).toEqual(reading(e.lsn));
+    expect(through).toBe(10);
+    expect(told.map(([node, lsn]) => [node, lsn])).toEqual(range(4, 8).map((lsn) => ['node-a', lsn]));
+    expect(told.map(([, , why]) => why)).toEqual([
+      'is not a JSON object',
+      'a reading: device "__proto__" is not a valid id',
+      'type "constructor" is not one the journal carries',
+      'is not a JSON object',
+      'heartbeat device {"toString":"x"} is not a valid id',
+    ]);
+
+    // A read that finds only what is not an entry still moves the position past it.
+    await redis.xadd(key, '11-0', 'entry', '{');
+    const after = (await reader.read(new Map([['node-a', 10]]))).get('node-a');
+    expect(after).toEqual({ entries: [], through: 11 });
   });
 });

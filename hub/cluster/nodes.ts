@@ -2,6 +2,7 @@
 // rules leader knows whose forwarded journals to read (a hub that is down keeps its place: its
 // stream may still hold entries, and it comes back under the same name).
 import type { Redis } from 'ioredis';
+import { jsonObject } from '../domain/json-text.ts';
 
 export interface NodeReport {
   node: string;
@@ -39,11 +40,14 @@ export class ClusterNodes {
     await this.redis.hset(NODES_KEY, report.node, JSON.stringify(report));
   }
 
-  /** Every hub that ever reported, by name. */
+  /** Every hub that ever reported, by name; a report that is not one (damaged, another release's) is left out. */
   async list(): Promise<NodeReport[]> {
     const all = await this.redis.hgetall(NODES_KEY);
-    return Object.values(all)
-      .map((json) => JSON.parse(json) as NodeReport)
+    return Object.entries(all)
+      .flatMap(([name, json]) => {
+        const report = jsonObject(json);
+        return report?.node === name && typeof report.at === 'number' ? [report as unknown as NodeReport] : [];
+      })
       .sort((a, b) => a.node.localeCompare(b.node));
   }
 }

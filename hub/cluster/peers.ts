@@ -21,6 +21,8 @@ export interface PeerEntriesOptions {
   live: (entries: Entry[]) => void;
   /** Told once per failure run, not once per attempt. */
   onError: (err: unknown) => void;
+  /** Told of each entry passed over: not one (stream-reader.ts). */
+  onMalformed?: (node: string, lsn: number, why: string) => void;
   /** How long a read waits for news. Default 500 ms. */
   blockMs?: number;
 }
@@ -34,7 +36,11 @@ export class PeerEntries {
   private running: Promise<void> | undefined;
 
   constructor(private readonly options: PeerEntriesOptions) {
-    this.reader = new StreamReader({ redis: options.redis, blockMs: options.blockMs ?? 500 });
+    this.reader = new StreamReader({
+      redis: options.redis,
+      blockMs: options.blockMs ?? 500,
+      ...(options.onMalformed && { onMalformed: options.onMalformed }),
+    });
   }
 
   start(): void {
@@ -59,12 +65,12 @@ export class PeerEntries {
         }
         // No other hub yet: nothing to block on, so wait here rather than spin.
         if (this.positions.size === 0) await new Promise((resolve) => setTimeout(resolve, this.options.blockMs ?? 500));
-        for (const [peer, entries] of await this.reader.read(this.positions)) {
-          known(entries.map((e) => e.entry));
+        for (const [peer, { entries, through }] of await this.reader.read(this.positions)) {
+          if (entries.length > 0) known(entries.map((e) => e.entry));
           const after = this.liveAfter.get(peer) ?? 0;
           const fresh = entries.filter((e) => e.lsn > after).map((e) => e.entry);
           if (fresh.length > 0) live(fresh);
-          this.positions.set(peer, entries.at(-1)?.lsn ?? 0);
+          this.positions.set(peer, through);
         }
         failing = false;
       } catch (err) {

@@ -5,6 +5,7 @@
 // which for an acknowledgement or a silence is what the operator asked for.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { jsonObject } from '../domain/json-text.ts';
 
 export type RequestKind = 'ack' | 'addSilence' | 'removeSilence';
 
@@ -57,7 +58,9 @@ export class RuleRequests {
     this.channel = answersChannel(options.prefix, options.node);
     options.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
-      const answer = JSON.parse(message) as Answer;
+      // An answer that is not one answers no one.
+      const answer = jsonObject(message) as Partial<Answer> | undefined;
+      if (typeof answer?.id !== 'string') return;
       const waiter = this.waiting.get(answer.id);
       if (!waiter) return;
       this.waiting.delete(answer.id);
@@ -106,15 +109,18 @@ export class RuleRequests {
     const { redis, prefix } = this.options;
     const taken = (await redis.lpop(REQUESTS_KEY, TAKE)) ?? [];
     for (const text of taken) {
-      const request = JSON.parse(text) as Request;
+      const request = jsonObject(text) as Partial<Request> | undefined;
+      // A request that is not one has no one to answer: its asker's wait runs out.
+      if (typeof request?.id !== 'string' || typeof request.node !== 'string' || !Array.isArray(request.args)) continue;
+      const { id, node, kind, args } = request as Request;
       let answer: Answer;
       try {
-        answer = { id: request.id, value: (await handle(request.kind, request.args)) ?? null };
+        answer = { id, value: (await handle(kind, args)) ?? null };
       } catch (err) {
         const { message, statusCode } = err as { message: string; statusCode?: number };
-        answer = { id: request.id, error: { message, ...(statusCode !== undefined && { statusCode }) } };
+        answer = { id, error: { message, ...(statusCode !== undefined && { statusCode }) } };
       }
-      await redis.publish(answersChannel(prefix, request.node), JSON.stringify(answer));
+      await redis.publish(answersChannel(prefix, node), JSON.stringify(answer));
     }
     return taken.length;
   }

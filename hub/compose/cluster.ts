@@ -12,7 +12,7 @@ import { EntryForwarder } from '../cluster/forwarder.ts';
 import { RulesLease } from '../cluster/lease.ts';
 import { RuleRequests, type RequestKind } from '../cluster/requests.ts';
 import { StateMirror } from '../cluster/state-mirror.ts';
-import { StreamReader } from '../cluster/stream-reader.ts';
+import { passedOverReport, StreamReader } from '../cluster/stream-reader.ts';
 import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
 import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
@@ -108,7 +108,8 @@ export async function startClusterAlerting(
   });
   const requests = new RuleRequests({ redis, subscriber, prefix, node });
   const nodes = new ClusterNodes(redis);
-  const reader = new StreamReader({ redis: reading, blockMs: READ_WAIT_MS });
+  const passedOver = passedOverReport(log, now, options.entryPassedOver);
+  const reader = new StreamReader({ redis: reading, blockMs: READ_WAIT_MS, onMalformed: passedOver });
   const forwarder = new EntryForwarder({ redis, node, maxEntries: config.cluster.max_stream_entries });
 
   // A replica follows the leader's copies; one it cannot place (a copy missed) loads the whole state.
@@ -155,6 +156,7 @@ export async function startClusterAlerting(
     nodes,
     ...peerEntries,
     blockMs: PEER_WAIT_MS,
+    onMalformed: passedOver,
     onError: (err) =>
       log.warn(
         { err: (err as Error).message },
@@ -214,13 +216,15 @@ export async function startClusterAlerting(
         try {
           for (const name of await nodes.known()) if (!positions.has(name)) positions.set(name, 0);
           const found = await reader.read(positions);
-          for (const [from, entries] of found) {
-            lsn += entries.length;
-            engine.apply(
-              entries.map((e) => e.entry),
-              lsn,
-            );
-            positions.set(from, entries.at(-1)?.lsn ?? 0);
+          for (const [from, { entries, through }] of found) {
+            if (entries.length > 0) {
+              lsn += entries.length;
+              engine.apply(
+                entries.map((e) => e.entry),
+                lsn,
+              );
+            }
+            positions.set(from, through);
             marks.set(lsn, JSON.stringify(Object.fromEntries(positions)));
           }
           await requests.serve((kind, args) => change(engine, kind, args));

@@ -161,6 +161,41 @@ export type Entry =
   | { type: 'forgotten'; forgotten: Forgetting };
 
 /**
+ * Why this is not an entry as the journal carries it; undefined when its shape is one. For entries
+ * that come from outside this hub's own journal (another hub's, through Redis), which may be of
+ * another release's making or damaged: the fields the rules and the device list key on are checked.
+ */
+export function entryProblem(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null) return 'is not an entry';
+  const e = input as { type?: unknown; readings?: unknown; heartbeat?: unknown; status?: unknown; forgotten?: unknown };
+  const part = (value: unknown, idField: string, what: string): string | undefined => {
+    if (typeof value !== 'object' || value === null) return `${what} is missing`;
+    const id = (value as Record<string, unknown>)[idField];
+    if (typeof id !== 'string' || !ID_PATTERN.test(id))
+      return `${what} ${idField} ${JSON.stringify(id)} is not a valid id`;
+    return undefined;
+  };
+  switch (e.type) {
+    case 'readings': {
+      if (!Array.isArray(e.readings)) return 'readings are missing';
+      for (const r of e.readings as unknown[]) {
+        const problem = readingProblem(r);
+        if (problem !== undefined) return `a reading: ${problem}`;
+      }
+      return undefined;
+    }
+    case 'heartbeat':
+      return part(e.heartbeat, 'device', 'heartbeat');
+    case 'status':
+      return part(e.status, 'id', 'status');
+    case 'forgotten':
+      return part(e.forgotten, 'device', 'forgetting');
+    default:
+      return `type ${typeof e.type === 'string' ? JSON.stringify(e.type.slice(0, 80)) : typeof e.type} is not one the journal carries`;
+  }
+}
+
+/**
  * The devices an entry speaks of, read defensively: an entry read back from the journal may be of
  * another release's making, or damaged, and looking at it must not throw.
  */

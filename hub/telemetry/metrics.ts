@@ -254,6 +254,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: "Broker messages not passed to the other hubs of the cluster: more than cluster.max_waiting_messages were waiting for Redis, or Redis refused them (this hub's own subscribers had them)",
       registers,
     }),
+    clusterEntriesPassedOver: new Counter({
+      name: 'floorwatch_cluster_entries_passed_over_total',
+      help: "Entries another hub of the cluster forwarded through Redis that are not entries (damaged, or of a release that writes another shape): passed over by the rules leader and by each hub's device list, and logged",
+      registers,
+    }),
     mqttShed: new Counter({
       name: 'floorwatch_mqtt_shed_total',
       help: 'QoS 0 messages not taken in because the hub was overloaded (messages waited longer than limits.max_ingest_delay for the journal, or the rules were further behind than rules.max_behind) and their client sent more than its share',
