@@ -96,7 +96,7 @@ describe("the rules' state shared through Redis", () => {
 
     const b = hub('b');
     const loaded = await b.mirror.load();
-    expect(loaded.version).toBe(1);
+    expect(loaded).toMatchObject({ version: 1, damaged: 0 });
     expect(b.ledger.alerts({}).map((x) => x.id)).toEqual([2, 1]);
     expect(b.ledger.events(1).map((e) => e.kind)).toEqual(['firing']);
     expect(b.ledger.silences().map((s) => s.id)).toEqual([1]);
@@ -138,6 +138,17 @@ describe("the rules' state shared through Redis", () => {
     expect(b.mirror.held).toBe(2);
     // A copy that skips one is refused: the replica must load the whole state again.
     expect(b.mirror.apply(`4 ${JSON.stringify({ rows: [], sequences: {} })}`)).toBe(false);
+    // So is the next one when it is damaged, and nothing of it is applied: it never throws, since
+    // it runs in the Redis client's message handler.
+    for (const damaged of [
+      'not json',
+      JSON.stringify({ rows: 5 }),
+      JSON.stringify({ rows: [['alerts', 3, null], 7] }),
+      JSON.stringify({ rows: [['alerts', 3, null]], sequences: 'x' }),
+    ])
+      expect(b.mirror.apply(`3 ${damaged}`)).toBe(false);
+    expect(b.mirror.held).toBe(2);
+    expect(b.ledger.alerts({}).map((x) => x.id)).toEqual([3, 1]);
     a.ledger.deleteAlert(3);
     await a.mirror.settled();
     await b.mirror.load();
@@ -212,5 +223,30 @@ describe("the rules' state shared through Redis", () => {
     const b = hub('b');
     await b.mirror.load();
     expect(b.ledger.meta('lsn')).toBe('7');
+  });
+
+  it('loads without the rows that are not ones, and says so, so that no term is kept from starting', async () => {
+    await redis.set('rules:term', 1);
+    const a = hub('a');
+    a.mirror.lead(1);
+    a.ledger.saveAlert(alert(1));
+    await a.mirror.settled();
+    await redis.hset('rules:state:table:meta', '9', 'not json');
+    await redis.hset('rules:state:table:meta', 'x', JSON.stringify({ name: 'lsn', value: '7' }));
+    await redis.hset('rules:state:table:meta', '10', JSON.stringify({ name: 'positions', value: { nested: 1 } }));
+    const lines: string[] = [];
+    const b = hub('b');
+    const mirror = new StateMirror({
+      db: b.ledger.db,
+      redis,
+      channel: CHANNEL,
+      log: pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }),
+    });
+    expect(await mirror.load()).toMatchObject({ version: 1, damaged: 3 });
+    expect(b.ledger.alerts({}).map((x) => x.id)).toEqual([1]);
+    expect(b.ledger.meta('lsn')).toBeUndefined();
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      "the rules' state in Redis holds 3 rows that are not ones; loaded without them",
+    ]);
   });
 });

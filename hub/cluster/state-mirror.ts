@@ -8,7 +8,9 @@
 // nor the outbox needs to know it is mirrored. A copy sends each changed row as it is when the copy
 // is made (or its absence), so a copy that failed is simply made again with the next.
 import type Database from 'better-sqlite3';
+import { jsonObject } from '../domain/json-text.ts';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { FENCE_CHECK, FENCE_KEY } from './lease.ts';
 
 /** One changed row: its table, its rowid, and its columns, or null once deleted. */
@@ -57,12 +59,16 @@ export interface StateMirrorOptions {
   channel: string;
   /** Told of each row a replica takes from an announced copy (not of deletions, nor of whole loads). */
   onRow?: (table: string, row: Record<string, unknown>) => void;
+  /** Where a load says it left out rows that are not ones. */
+  log?: Logger;
 }
 
 /** What the mirror learnt from Redis, for the hub's log and health. */
 export interface MirrorLoad {
   version: number;
   rows: number;
+  /** Rows left out: not JSON objects, or with values no column takes (damaged, or another release's). */
+  damaged: number;
 }
 
 export class StateMirror {
@@ -106,42 +112,63 @@ export class StateMirror {
     for (const [err] of answers) if (err) throw err;
     const [version, sequences, ...tables] = answers.map(([, value]) => value);
     let rows = 0;
+    const damaged: string[] = [];
     db.transaction(() => {
       for (const [i, table] of this.tables.entries()) {
         this.sql(`DELETE FROM main."${table}"`).run();
         for (const [rowid, json] of Object.entries(tables[i] as Record<string, string>)) {
-          this.write(table, Number(rowid), JSON.parse(json) as Record<string, unknown>);
-          rows += 1;
+          // One row that is not one must not keep every term from starting: it is left out.
+          const row = jsonObject(json);
+          try {
+            if (row === undefined || !Number.isSafeInteger(Number(rowid))) throw new Error('not a row');
+            this.write(table, Number(rowid), row);
+            rows += 1;
+          } catch {
+            damaged.push(`${table} ${rowid.slice(0, 20)}`);
+          }
         }
       }
       this.setSequences(sequences as Record<string, string>);
       this.sql(`DELETE FROM ${CHANGED}`).run();
     })();
     this.version = Number(version ?? 0);
-    return { version: this.version, rows };
+    if (damaged.length > 0)
+      this.options.log?.error(
+        { damaged: damaged.slice(0, 20) },
+        `the rules' state in Redis holds ${damaged.length} rows that are not ones; loaded without them`,
+      );
+    return { version: this.version, rows, damaged: damaged.length };
   }
 
   /**
-   * Applies a copy announced on the channel. False when one was missed (or this is not the next):
-   * the caller loads the whole state again.
+   * Applies a copy announced on the channel. False when one was missed (or this is not the next),
+   * or it cannot be applied (damaged: nothing of it is): the caller loads the whole state again.
+   * Never throws: it runs in the Redis client's message handler.
    */
   apply(message: string): boolean {
     const space = message.indexOf(' ');
     const version = Number(message.slice(0, space));
     if (version <= this.version) return true;
     if (version !== this.version + 1) return false;
-    const set = JSON.parse(message.slice(space + 1)) as Omit<ChangeSet, 'version'>;
-    this.options.db.transaction(() => {
-      for (const [table, rowid, row] of set.rows) {
-        if (!this.columns.has(table)) continue;
-        if (row === null) this.sql(`DELETE FROM main."${table}" WHERE rowid = ?`).run(rowid);
-        else this.write(table, rowid, row);
-      }
-      this.setSequences(set.sequences);
-    })();
+    const set = jsonObject(message.slice(space + 1)) as Partial<Omit<ChangeSet, 'version'>> | undefined;
+    const sequences = set?.sequences as unknown;
+    if (!Array.isArray(set?.rows) || typeof sequences !== 'object' || sequences === null || Array.isArray(sequences))
+      return false;
+    const { rows } = set;
+    try {
+      this.options.db.transaction(() => {
+        for (const [table, rowid, row] of rows) {
+          if (!this.columns.has(table)) continue;
+          if (row === null) this.sql(`DELETE FROM main."${table}" WHERE rowid = ?`).run(rowid);
+          else this.write(table, rowid, row);
+        }
+        this.setSequences(sequences as ChangeSet['sequences']);
+      })();
+    } catch {
+      return false;
+    }
     this.version = version;
-    for (const [table, , row] of set.rows)
-      if (row !== null && this.columns.has(table)) this.options.onRow?.(table, row);
+    for (const [table, , row] of rows) if (row !== null && this.columns.has(table)) this.options.onRow?.(table, row);
     return true;
   }
 

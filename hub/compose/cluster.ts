@@ -17,6 +17,7 @@ import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
 import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
 import type { Entry } from '../domain/reading.ts';
+import { jsonObject } from '../domain/json-text.ts';
 import { systemTimers } from '../domain/timers.ts';
 import { Outbox } from '../notify/outbox.ts';
 import type { RuleEngine } from '../rules/engine.ts';
@@ -100,10 +101,11 @@ export async function startClusterAlerting(
     db: ledger.db,
     redis,
     channel,
+    log,
     // The live feed of a node that does not lead hears of transitions through the copies.
     onRow: (table, row) => {
-      if (table === 'alert_events' && typeof row.doc === 'string')
-        options.feed.publishAlert(JSON.parse(row.doc) as AlertEvent);
+      const event = table === 'alert_events' && typeof row.doc === 'string' ? jsonObject(row.doc) : undefined;
+      if (event) options.feed.publishAlert(event as unknown as AlertEvent);
     },
   });
   const requests = new RuleRequests({ redis, subscriber, prefix, node });
