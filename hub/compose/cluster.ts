@@ -5,7 +5,7 @@
 // fenced writes (state-mirror.ts); its notifications carry its term. An operator's change made on
 // any node goes to the leader (requests.ts).
 import { join } from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import { connectCluster } from '../cluster/connections.ts';
 import { ClusterNodes, type NodeReport } from '../cluster/nodes.ts';
 import { PeerEntries } from '../cluster/peers.ts';
 import { EntryForwarder } from '../cluster/forwarder.ts';
@@ -62,36 +62,15 @@ export async function startClusterAlerting(
   const { config, journal, log, now } = options;
   const node = nodeId(config.cluster);
   const { prefix } = config.cluster;
-  const keys: RedisOptions = { keyPrefix: `${prefix}:` };
-  // Commands fail fast while Redis is away (the lease must not wait in a queue); the subscriber
-  // keeps its queue so its subscriptions are made again when Redis is back.
-  // A Redis that is stopped rather than gone keeps its connections open: every command has a time limit.
-  const failFast: RedisOptions = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: COMMAND_TIMEOUT_MS,
-  };
-  const redis = new Redis(url, { ...keys, ...failFast });
-  const reading = new Redis(url, { ...keys, ...failFast, commandTimeout: COMMAND_TIMEOUT_MS + READ_WAIT_MS });
-  const peerReading = new Redis(url, { ...keys, ...failFast, commandTimeout: COMMAND_TIMEOUT_MS + PEER_WAIT_MS });
-  const subscriber = new Redis(url, { lazyConnect: true });
-  const connections = [redis, reading, peerReading, subscriber];
-  let redisError: string | undefined;
-  for (const c of connections) {
-    c.on('error', (err: Error) => {
-      if (err.message !== redisError)
-        log.warn({ err: err.message }, `Redis at ${url} (the cluster's rules): ${err.message}`);
-      redisError = err.message;
-    });
-    c.on('ready', () => (redisError = undefined));
-  }
-  try {
-    await Promise.all(connections.map((c) => c.connect()));
-  } catch (err) {
-    for (const c of connections) c.disconnect();
-    throw new Error(`cannot reach Redis at ${url} (cluster.redis_url): ${(err as Error).message}`, { cause: err });
-  }
+  const connections = await connectCluster({
+    url,
+    prefix,
+    log,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    readWaitMs: READ_WAIT_MS,
+    peerWaitMs: PEER_WAIT_MS,
+  });
+  const { redis, reading, peerReading, subscriber } = connections;
 
   const settings = ruleSettings(config);
   const ledger = new AlertLedger(join(config.data_dir, 'cluster-alerts.sqlite'));
@@ -319,7 +298,7 @@ export async function startClusterAlerting(
   const ownAlerts = startOwnAlerts(options, node, () =>
     redisDownSince !== undefined && now() - redisDownSince >= degradedAfterMs
       ? {
-          clusterProblem: `Redis at ${url} has not answered for ${Math.round((now() - redisDownSince) / 1000)} s (${redisError ?? 'no answer'}): readings are acknowledged and kept in this hub's journal, but the floor's rules wait for Redis`,
+          clusterProblem: `Redis at ${url} has not answered for ${Math.round((now() - redisDownSince) / 1000)} s (${connections.error ?? 'no answer'}): readings are acknowledged and kept in this hub's journal, but the floor's rules wait for Redis`,
         }
       : {},
   );
@@ -368,7 +347,7 @@ export async function startClusterAlerting(
         ok: all !== undefined && leader !== undefined,
         detail:
           all === undefined
-            ? `Redis at ${url} is unreachable: readings are kept in this hub's journal and forwarded when it answers${redisError ? ` (${redisError})` : ''}`
+            ? `Redis at ${url} is unreachable: readings are kept in this hub's journal and forwarded when it answers${connections.error ? ` (${connections.error})` : ''}`
             : leader
               ? `node ${node} of ${all.length}; ${leader.node} runs the rules`
               : `node ${node} of ${all.length}; no hub runs the rules at the moment (a leader is being elected)`,
@@ -392,7 +371,7 @@ export async function startClusterAlerting(
         await peers.stop();
         await forwarding.stop();
         released = true;
-        for (const c of connections) c.disconnect();
+        connections.disconnect();
         await loading;
         ledger.close();
       })()),
