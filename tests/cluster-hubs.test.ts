@@ -178,7 +178,7 @@ describe('two hubs acting as one', () => {
     expect((await alerts(c, 'firing')).some((x) => x.key === key)).toBe(false);
   });
 
-  it('passes over a report and entries in Redis that are not ones, and the rules go on to the next alert', async () => {
+  it('passes over a report and entries in Redis that are not ones, or that the rules fail on, and the rules go on to the next alert', async () => {
     const e = await start('node-e');
     const raw = new Redis(redis.url, { keyPrefix: 'floorwatch:' });
     try {
@@ -190,16 +190,24 @@ describe('two hubs acting as one', () => {
         'entry',
         JSON.stringify({ type: 'readings', readings: [{ device: 'x' }] }),
       );
+      // Of an entry's shape, but what the rules cannot take: a heartbeat without its components.
+      await raw.xadd(
+        'entries:node-x',
+        '3-0',
+        'entry',
+        JSON.stringify({ type: 'heartbeat', heartbeat: { device: 'hx-1', zone: 'floor-a', ts: 1, status: 'fault' } }),
+      );
     } finally {
       raw.disconnect();
     }
     // A hub of a cluster labels its metrics with its node.
     const passedOver = /^floorwatch_cluster_entries_passed_over_total(?:\{[^}]*\})? (\d+)$/m;
-    // The leader reads node-x's stream for the rules and again for its device list: both pass over the two.
+    // The leader reads node-x's stream for the rules and again for its device list: both pass over
+    // the first two; the rules fail on the third, and pass it over.
     const leader = await eventually(async () => {
       const name = (await cluster(e)).leader;
       const hub = name === null ? undefined : hubs.get(name);
-      return hub && (await metric(hub, passedOver)) >= 4 ? hub : undefined;
+      return hub && (await metric(hub, passedOver)) >= 5 ? hub : undefined;
     });
     expect((await cluster(leader)).nodes.map((n) => n.node)).not.toContain('node-x');
 

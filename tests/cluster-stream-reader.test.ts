@@ -113,12 +113,20 @@ describe("the rules leader's reading of every node's stream", () => {
       'a reading: device "__proto__" is not a valid id',
       'type "constructor" is not one the journal carries',
       'is not a JSON object',
-      'heartbeat device {"toString":"x"} is not a valid id',
+      'heartbeat device of type object is not a valid id',
     ]);
 
     // A read that finds only what is not an entry still moves the position past it.
     await redis.xadd(key, '11-0', 'entry', '{');
     const after = (await reader.read(new Map([['node-a', 10]]))).get('node-a');
     expect(after).toEqual({ entries: [], through: 11 });
+
+    // A row under an LSN already read, from another writer, is read once, not at every read.
+    await forward('node-a', 12, 12);
+    await redis.xadd(key, '12-5', 'entry', 'x');
+    const twelve = (await reader.read(new Map([['node-a', 11]]))).get('node-a');
+    expect(twelve?.entries.map((e) => e.lsn)).toEqual([12]);
+    expect(twelve?.through).toBe(12);
+    expect((await reader.read(new Map([['node-a', 12]]))).size).toBe(0);
   });
 });

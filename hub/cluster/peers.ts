@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Entry } from '../domain/reading.ts';
 import { streamKey } from './forwarder.ts';
 import type { ClusterNodes } from './nodes.ts';
-import { StreamReader } from './stream-reader.ts';
+import { StreamReader, type ForwardedEntry } from './stream-reader.ts';
 
 export interface PeerEntriesOptions {
   /** A connection of its own: the reads block. */
@@ -43,6 +43,26 @@ export class PeerEntries {
     });
   }
 
+  /**
+   * Hands entries on in one go; if that fails, one by one, passing over the one that fails: read
+   * again and again, it would keep the device list from everything behind it.
+   */
+  private take(peer: string, entries: readonly ForwardedEntry[], to: (entries: Entry[]) => void): void {
+    if (entries.length === 0) return;
+    try {
+      to(entries.map((e) => e.entry));
+      return;
+    } catch {
+      // Told below, entry by entry.
+    }
+    for (const e of entries)
+      try {
+        to([e.entry]);
+      } catch (err) {
+        this.options.onMalformed?.(peer, e.lsn, `the device list failed on it (${(err as Error).message})`);
+      }
+  }
+
   start(): void {
     this.running ??= this.loop();
   }
@@ -66,10 +86,13 @@ export class PeerEntries {
         // No other hub yet: nothing to block on, so wait here rather than spin.
         if (this.positions.size === 0) await new Promise((resolve) => setTimeout(resolve, this.options.blockMs ?? 500));
         for (const [peer, { entries, through }] of await this.reader.read(this.positions)) {
-          if (entries.length > 0) known(entries.map((e) => e.entry));
           const after = this.liveAfter.get(peer) ?? 0;
-          const fresh = entries.filter((e) => e.lsn > after).map((e) => e.entry);
-          if (fresh.length > 0) live(fresh);
+          this.take(peer, entries, known);
+          this.take(
+            peer,
+            entries.filter((e) => e.lsn > after),
+            live,
+          );
           this.positions.set(peer, through);
         }
         failing = false;

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { jsonObject } from '../domain/json-text.ts';
 
 export type RequestKind = 'ack' | 'addSilence' | 'removeSilence';
+const KINDS: ReadonlySet<unknown> = new Set<RequestKind>(['ack', 'addSilence', 'removeSilence']);
 
 interface Request {
   id: string;
@@ -111,7 +112,13 @@ export class RuleRequests {
     for (const text of taken) {
       const request = jsonObject(text) as Partial<Request> | undefined;
       // A request that is not one has no one to answer: its asker's wait runs out.
-      if (typeof request?.id !== 'string' || typeof request.node !== 'string' || !Array.isArray(request.args)) continue;
+      if (
+        typeof request?.id !== 'string' ||
+        typeof request.node !== 'string' ||
+        !KINDS.has(request.kind) ||
+        !Array.isArray(request.args)
+      )
+        continue;
       const { id, node, kind, args } = request as Request;
       let answer: Answer;
       try {

@@ -152,8 +152,7 @@ export class StateMirror {
     if (version !== this.version + 1) return false;
     const set = jsonObject(message.slice(space + 1)) as Partial<Omit<ChangeSet, 'version'>> | undefined;
     const sequences = set?.sequences as unknown;
-    if (!Array.isArray(set?.rows) || typeof sequences !== 'object' || sequences === null || Array.isArray(sequences))
-      return false;
+    if (!Array.isArray(set?.rows) || !areCounters(sequences)) return false;
     const { rows } = set;
     try {
       this.options.db.transaction(() => {
@@ -162,13 +161,19 @@ export class StateMirror {
           if (row === null) this.sql(`DELETE FROM main."${table}" WHERE rowid = ?`).run(rowid);
           else this.write(table, rowid, row);
         }
-        this.setSequences(sequences as ChangeSet['sequences']);
+        this.setSequences(sequences);
       })();
     } catch {
       return false;
     }
     this.version = version;
-    for (const [table, , row] of rows) if (row !== null && this.columns.has(table)) this.options.onRow?.(table, row);
+    for (const [table, , row] of rows)
+      if (row !== null && this.columns.has(table))
+        try {
+          this.options.onRow?.(table, row);
+        } catch {
+          // A row the listener cannot take (damaged) is in the replica all the same.
+        }
     return true;
   }
 
@@ -274,6 +279,17 @@ export class StateMirror {
     if (!this.sequenced) return;
     this.sql('DELETE FROM sqlite_sequence').run();
     const insert = this.sql('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
-    for (const [name, seq] of Object.entries(sequences)) if (this.columns.has(name)) insert.run(name, Number(seq));
+    for (const [name, seq] of Object.entries(sequences))
+      if (this.columns.has(name) && areCounters({ seq })) insert.run(name, Number(seq));
   }
+}
+
+/** Whether a copy's `sequences` are counters: a damaged one would hand out ids again. */
+function areCounters(value: unknown): value is ChangeSet['sequences'] {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => Number.isSafeInteger(Number(v)) && Number(v) >= 0)
+  );
 }

@@ -11,6 +11,9 @@ import { entryProblem, type Entry } from '../domain/reading.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
 import { streamKey } from './forwarder.ts';
 
+/** The largest sequence part of a stream ID. */
+const MAX_SEQUENCE = '18446744073709551615';
+
 export interface ForwardedEntry {
   lsn: number;
   entry: Entry;
@@ -46,7 +49,8 @@ export class StreamReader {
     const found = new Map<string, NodeEntries>();
     if (nodes.length === 0) return found;
     const { redis, batch = 500, blockMs } = this.options;
-    const ids = nodes.map((n) => `${positions.get(n) ?? 0}-0`);
+    // After every ID of the position's LSN: a row such as N-1 (not this hub's writing) is not read again and again.
+    const ids = nodes.map((n) => `${positions.get(n) ?? 0}-${MAX_SEQUENCE}`);
     const wait = blockMs === undefined ? [] : ['BLOCK', blockMs];
     const answer = (await redis.call('XREAD', 'COUNT', batch, ...wait, 'STREAMS', ...nodes.map(streamKey), ...ids)) as
       [string, [string, string[]][]][] | null;

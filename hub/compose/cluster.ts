@@ -6,6 +6,7 @@
 // any node goes to the leader (requests.ts).
 import { join } from 'node:path';
 import { connectCluster } from '../cluster/connections.ts';
+import { FailedEntries } from '../cluster/failed-entries.ts';
 import { ClusterNodes, type NodeReport } from '../cluster/nodes.ts';
 import { PeerEntries } from '../cluster/peers.ts';
 import { EntryForwarder } from '../cluster/forwarder.ts';
@@ -149,13 +150,18 @@ export async function startClusterAlerting(
   /** The leader's work for one term: load, lead, loop until deposed. */
   const lead = (token: number): Term => {
     const marks = new Map<number, string>();
+    const failed = new FailedEntries(passedOver);
     let lsn = 0;
     let positions = new Map<string, number>();
     const rewind = () => {
       const saved = Number(ledger.meta('lsn') ?? '0');
       const mark = marks.get(saved) ?? ledger.meta('positions') ?? '{}';
-      lsn = saved;
-      positions = new Map(Object.entries(JSON.parse(mark) as Record<string, number>));
+      lsn = Number.isSafeInteger(saved) ? saved : 0;
+      // Positions as saved; a damaged one (never written so) reads its hub's stream from what Redis
+      // holds rather than stop the rules: entries older than the state are judged as late.
+      positions = new Map(
+        Object.entries(jsonObject(mark) ?? {}).filter((p): p is [string, number] => Number.isSafeInteger(p[1])),
+      );
     };
     const current: Term = {
       token,
@@ -197,17 +203,16 @@ export async function startClusterAlerting(
         try {
           for (const name of await nodes.known()) if (!positions.has(name)) positions.set(name, 0);
           const found = await reader.read(positions);
+          const mark = (at: number) => marks.set(at, JSON.stringify(Object.fromEntries(positions)));
           for (const [from, { entries, through }] of found) {
-            if (entries.length > 0) {
-              lsn += entries.length;
-              engine.apply(
-                entries.map((e) => e.entry),
-                lsn,
-              );
-            }
+            lsn = failed.apply(from, entries, lsn, engine.apply.bind(engine), (at, reached) => {
+              positions.set(from, reached);
+              mark(at);
+            });
             positions.set(from, through);
-            marks.set(lsn, JSON.stringify(Object.fromEntries(positions)));
+            mark(lsn);
           }
+          failed.wentThrough();
           await requests.serve((kind, args) => change(engine, kind, args));
           if (now() - lastTick >= TICK_MS) {
             lastTick = now();

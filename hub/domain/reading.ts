@@ -172,7 +172,7 @@ export function entryProblem(input: unknown): string | undefined {
     if (typeof value !== 'object' || value === null) return `${what} is missing`;
     const id = (value as Record<string, unknown>)[idField];
     if (typeof id !== 'string' || !ID_PATTERN.test(id))
-      return `${what} ${idField} ${JSON.stringify(id)} is not a valid id`;
+      return `${what} ${idField} ${typeof id === 'string' ? JSON.stringify(id.slice(0, 80)) : `of type ${typeof id}`} is not a valid id`;
     return undefined;
   };
   switch (e.type) {
