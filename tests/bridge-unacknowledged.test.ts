@@ -3,7 +3,7 @@
 // sends at most `out.max_unacknowledged` of them, refuses the rest at once (they wait in the hub's
 // outbox or journal), says so once, and sends again once the broker acknowledges. The broker is a
 // real Aedes whose publish authorisation is withheld, so no PUBACK leaves it.
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthorizePublishHandler } from 'aedes';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,20 +17,33 @@ interface SiteBroker {
   held: Array<() => void>;
   /** Whether publishes are held (no PUBACK) or acknowledged at once. */
   holding: boolean;
+  /** Payloads published on each topic, held or not, resent ones included. */
+  seen: Array<[string, string]>;
+  /** Ends every client's connection, as a broker restart would. */
+  drop(): void;
   close(): Promise<void>;
 }
 
 async function siteBroker(): Promise<SiteBroker> {
-  const site: Omit<SiteBroker, 'url' | 'close'> = { held: [], holding: true };
-  const authorizePublish: AuthorizePublishHandler = (_client, _packet, callback) => {
+  const site: Omit<SiteBroker, 'url' | 'close' | 'drop'> = { held: [], holding: true, seen: [] };
+  const authorizePublish: AuthorizePublishHandler = (_client, packet, callback) => {
+    site.seen.push([packet.topic, packet.payload.toString()]);
     if (site.holding) site.held.push(() => callback(null));
     else callback(null);
   };
   const broker = await Aedes.createBroker({ authorizePublish });
-  const server: Server = createServer((socket) => broker.handle(socket));
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return Object.assign(site, {
     url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    drop: () => {
+      for (const socket of sockets) socket.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close();
@@ -61,7 +74,7 @@ describe('a bridge to a broker that never acknowledges', () => {
     site = undefined;
   });
 
-  function open(broker: SiteBroker, status: boolean) {
+  function open(broker: SiteBroker, status: boolean, bound = 3) {
     const lines: Array<{ level: number; msg: string }> = [];
     const counts: number[] = [];
     link = openBridgeLink({
@@ -70,7 +83,7 @@ describe('a bridge to a broker that never acknowledges', () => {
         name: 'constructor',
         url: broker.url,
         protocol: 4,
-        out: { status, max_unacknowledged: 3 },
+        out: { status, max_unacknowledged: bound },
       }),
       prefix: 'floorwatch',
       log: pino(
@@ -118,6 +131,25 @@ describe('a bridge to a broker that never acknowledges', () => {
     expect(lines.some((l) => l.level === 30 && l.msg.includes('acknowledges again'))).toBe(true);
     await link.publish(message(30));
     expect(link.unacknowledged).toBe(0);
+  });
+
+  it('says online once there is room, when a reconnection found the bound reached', async () => {
+    site = await siteBroker();
+    const broker = site;
+    const { link } = open(broker, true, 1);
+    const online = () =>
+      broker.seen.filter(([topic, payload]) => topic.endsWith('/hub/status') && payload === 'online');
+    // The birth is held: the bound of one is reached.
+    await eventually(() => online().length === 1);
+    broker.drop();
+    // The session sends the held birth again; the new connection's own "online" finds no room.
+    await eventually(() => link.connected && online().length === 2);
+    expect(link.unacknowledged).toBe(1);
+
+    broker.holding = false;
+    for (const release of broker.held.splice(0)) release();
+    await eventually(() => online().length === 3, { what: 'online said again once acknowledged' });
+    await eventually(() => link.unacknowledged === 0);
   });
 
   it('closes without waiting for an acknowledgement that never comes', async () => {

@@ -130,9 +130,12 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
   const bound = bridge.out.max_unacknowledged;
   let unacknowledged = 0;
   let refusing = false;
+  /** "online" was refused at the bound: it is said as soon as there is room, or the will's "offline" would stay. */
+  let onlineOwed = false;
   const counted = (n: number) => {
     unacknowledged += n;
     options.onUnacknowledged?.(unacknowledged);
+    if (onlineOwed && unacknowledged < bound && client.connected && !closing) sayOnline();
     if (refusing && unacknowledged <= bound / 2) {
       refusing = false;
       log.info(
@@ -162,6 +165,7 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     return acknowledged;
   };
   const sayOnline = () => {
+    onlineOwed = unacknowledged >= bound;
     void send(statusTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
   };
   client.on('error', (err) => {
@@ -234,6 +238,9 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
       if (client.connected && bridge.out.status)
         await within(send(statusTopic, 'offline', { qos: 1, retain: true }), timeoutMs).catch(() => false);
       await client.endAsync(true);
+      // What the session held goes with it.
+      unacknowledged = 0;
+      options.onUnacknowledged?.(0);
     },
   };
 }
