@@ -3,9 +3,9 @@
 // when the token it was opened with is revoked, or, opened without one on an open hub, when the
 // first token is created. Each event is encoded once for every stream that takes it, and at most
 // limits.max_event_streams are open at once: a wall of floor pages costs the hub one encoding per
-// reading, and a client opening streams without end is refused rather than served. One token (or,
-// on a hub without tokens, one address) holds at most limits.max_event_streams_per_token of them,
-// so a single screen left reconnecting in a loop cannot take every floor page's place.
+// reading, and a client opening streams without end is refused rather than served. One token (or
+// device) holds at most limits.max_event_streams_per_token of them, so a single screen left
+// reconnecting in a loop cannot take every floor page's place.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { METRICS, type Entry } from '../domain/reading.ts';
@@ -94,7 +94,7 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
           503: refusal('as many live feeds are open as limits.max_event_streams allows'),
           ...ACCESS_REFUSALS,
           429: refusal(
-            'as many live feeds are open with this token (or, on a hub without tokens, from this address) as limits.max_event_streams_per_token allows; or more requests a minute than limits.api_requests_per_minute',
+            'as many live feeds are open with this token as limits.max_event_streams_per_token allows; or more requests a minute than limits.api_requests_per_minute',
           ),
         },
       },
@@ -118,16 +118,16 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
         });
         return;
       }
-      const holder = holderOf(request.credential, request.ip);
-      const holding = held.get(holder) ?? 0;
-      if (holding >= maxStreamsPerToken) {
+      const holder = holderOf(request.credential);
+      const holding = holder === undefined ? 0 : (held.get(holder) ?? 0);
+      if (holder !== undefined && holding >= maxStreamsPerToken) {
         void reply.code(429).send({
           error: 'Too Many Requests',
           message: `${holding} live feeds are open with ${holder}, the most limits.max_event_streams_per_token allows; close one, or raise the limit`,
         });
         return;
       }
-      held.set(holder, holding + 1);
+      if (holder !== undefined) held.set(holder, holding + 1);
       const raw = reply.raw;
       reply.hijack();
       raw.writeHead(200, {
@@ -193,9 +193,9 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
       const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
       const stop = () => {
         if (!open.delete(end)) return;
-        const left = (held.get(holder) ?? 1) - 1;
-        if (left > 0) held.set(holder, left);
-        else held.delete(holder);
+        const left = holder === undefined ? 0 : (held.get(holder) ?? 1) - 1;
+        if (holder !== undefined && left > 0) held.set(holder, left);
+        else if (holder !== undefined) held.delete(holder);
         clearInterval(keepalive);
         feed.off('entries', onEntries);
         feed.off('alert', onAlert);
@@ -207,13 +207,18 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
       };
       open.set(end, request.credential);
       raw.on('close', stop);
+      // Gone before it was counted: 'close' has come and gone.
+      if (raw.destroyed) stop();
     },
   );
 };
 
-/** Whose streams count together: a token's, a device's, or on a hub without tokens an address's. */
-function holderOf(credential: Credential | null, ip: string): string {
+/**
+ * Whose streams count together: a token's or a device's. None on a hub without tokens, which
+ * answers only on its own machine: every feed there comes from one address.
+ */
+function holderOf(credential: Credential | null): string | undefined {
   if (credential?.kind === 'token') return `token ${credential.name}`;
   if (credential?.kind === 'password' || credential?.kind === 'certificate') return `device ${credential.device}`;
-  return `address ${credential?.address ?? ip}`;
+  return undefined;
 }
