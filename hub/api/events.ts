@@ -52,8 +52,6 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
   let refusalLoggedAt = Number.NEGATIVE_INFINITY;
   /** Each open stream's end, with the token it was opened with (anonymous on an open hub). */
   const open = new Map<() => void, Credential | null>();
-  /** Open streams by whose they are (holderOf), none kept at zero. */
-  const held = new Map<string, number>();
   // Streams never end by themselves; the hub ends them when it stops, or when their credential is withdrawn.
   app.addHook('preClose', async () => {
     revocations.off('changed', endWithdrawn);
@@ -118,16 +116,16 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
         });
         return;
       }
+      // Counted from the open streams (at most limits.max_event_streams): nothing to keep in step.
       const holder = holderOf(request.credential);
-      const holding = holder === undefined ? 0 : (held.get(holder) ?? 0);
-      if (holder !== undefined && holding >= maxStreamsPerToken) {
+      const holding = holder === undefined ? 0 : [...open.values()].filter((c) => holderOf(c) === holder).length;
+      if (holding >= maxStreamsPerToken) {
         void reply.code(429).send({
           error: 'Too Many Requests',
           message: `${holding} live feeds are open with ${holder}, the most limits.max_event_streams_per_token allows; close one, or raise the limit`,
         });
         return;
       }
-      if (holder !== undefined) held.set(holder, holding + 1);
       const raw = reply.raw;
       reply.hijack();
       raw.writeHead(200, {
@@ -193,9 +191,6 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
       const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
       const stop = () => {
         if (!open.delete(end)) return;
-        const left = holder === undefined ? 0 : (held.get(holder) ?? 1) - 1;
-        if (holder !== undefined && left > 0) held.set(holder, left);
-        else if (holder !== undefined) held.delete(holder);
         clearInterval(keepalive);
         feed.off('entries', onEntries);
         feed.off('alert', onAlert);

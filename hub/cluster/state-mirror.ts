@@ -280,16 +280,15 @@ export class StateMirror {
     this.sql('DELETE FROM sqlite_sequence').run();
     const insert = this.sql('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
     for (const [name, seq] of Object.entries(sequences))
-      if (this.columns.has(name) && areCounters({ seq })) insert.run(name, Number(seq));
+      if (this.columns.has(name) && isCounter(seq)) insert.run(name, Number(seq));
   }
 }
 
 /** Whether a copy's `sequences` are counters: a damaged one would hand out ids again. */
 function areCounters(value: unknown): value is ChangeSet['sequences'] {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value).every((v) => Number.isSafeInteger(Number(v)) && Number(v) >= 0)
-  );
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every(isCounter);
+}
+
+function isCounter(value: unknown): boolean {
+  return Number.isSafeInteger(Number(value)) && Number(value) >= 0;
 }
