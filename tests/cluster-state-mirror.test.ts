@@ -18,7 +18,7 @@ const CHANNEL = 'fw:rules:state';
 const opened: AlertLedger[] = [];
 
 /** A hub's rules ledger, with the outbox's table, mirrored through the test's Redis. */
-function hub(name: string): { ledger: AlertLedger; mirror: StateMirror; outbox: Outbox } {
+function hub(name: string, log?: pino.Logger): { ledger: AlertLedger; mirror: StateMirror; outbox: Outbox } {
   const ledger = new AlertLedger(join(dir, `${name}.sqlite`));
   opened.push(ledger);
   const outbox = new Outbox({
@@ -30,7 +30,17 @@ function hub(name: string): { ledger: AlertLedger; mirror: StateMirror; outbox: 
     retryMaxMs: 10,
     maxWaiting: 10_000,
   });
-  return { ledger, outbox, mirror: new StateMirror({ db: ledger.db, redis, channel: CHANNEL }) };
+  return { ledger, outbox, mirror: new StateMirror({ db: ledger.db, redis, channel: CHANNEL, ...(log && { log }) }) };
+}
+
+/** Hub a, leading term 1, with alert 1 copied to Redis. */
+async function leadingWithOneAlert(): Promise<ReturnType<typeof hub>> {
+  await redis.set('rules:term', 1);
+  const a = hub('a');
+  a.mirror.lead(1);
+  a.ledger.saveAlert(alert(1));
+  await a.mirror.settled();
+  return a;
 }
 
 function alert(id: number, state: Alert['state'] = 'firing'): Alert {
@@ -156,11 +166,7 @@ describe("the rules' state shared through Redis", () => {
   });
 
   it("refuses a deposed leader's copy, and its successor carries on from the last copy that was taken", async () => {
-    await redis.set('rules:term', 1);
-    const a = hub('a');
-    a.mirror.lead(1);
-    a.ledger.saveAlert(alert(1));
-    await a.mirror.settled();
+    const a = await leadingWithOneAlert();
     // Another hub's term begins; the old leader goes on writing.
     await redis.set('rules:term', 2);
     a.ledger.saveAlert(alert(1, 'resolved'));
@@ -226,23 +232,13 @@ describe("the rules' state shared through Redis", () => {
   });
 
   it('loads without the rows that are not ones, and says so, so that no term is kept from starting', async () => {
-    await redis.set('rules:term', 1);
-    const a = hub('a');
-    a.mirror.lead(1);
-    a.ledger.saveAlert(alert(1));
-    await a.mirror.settled();
+    await leadingWithOneAlert();
     await redis.hset('rules:state:table:meta', '9', 'not json');
     await redis.hset('rules:state:table:meta', 'x', JSON.stringify({ name: 'lsn', value: '7' }));
     await redis.hset('rules:state:table:meta', '10', JSON.stringify({ name: 'positions', value: { nested: 1 } }));
     const lines: string[] = [];
-    const b = hub('b');
-    const mirror = new StateMirror({
-      db: b.ledger.db,
-      redis,
-      channel: CHANNEL,
-      log: pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }),
-    });
-    expect(await mirror.load()).toMatchObject({ version: 1, damaged: 3 });
+    const b = hub('b', pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }));
+    expect(await b.mirror.load()).toMatchObject({ version: 1, damaged: 3 });
     expect(b.ledger.alerts({}).map((x) => x.id)).toEqual([1]);
     expect(b.ledger.meta('lsn')).toBeUndefined();
     expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([

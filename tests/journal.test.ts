@@ -35,6 +35,11 @@ describeJournalContract('segment files', {
 
 describe('journal positions and segments on disk', () => {
   const { tempDir, openJournal, atCleanup } = journalFixtures((options) => Journal.open(options));
+  // Every wait a thousand times shorter: the close's wait for consumers among them.
+  const quickClock = {
+    ...systemClock,
+    setTimeout: (fn: () => void, ms: number) => systemClock.setTimeout(fn, ms / 1000),
+  };
 
   it('delivers appended entries to a consumer with their LSNs and commits its position on stop', async () => {
     const dir = await tempDir();
@@ -62,9 +67,7 @@ describe('journal positions and segments on disk', () => {
   it('closes without a consumer whose handler never finishes, and hands that consumer its entries again next start', async () => {
     const dir = await tempDir();
     const { logs, log } = logCapture();
-    // Every wait a thousand times shorter: the close's wait for consumers among them.
-    const clock = { ...systemClock, setTimeout: (fn: () => void, ms: number) => systemClock.setTimeout(fn, ms / 1000) };
-    const j = await Journal.open({ dir, log, clock });
+    const j = await Journal.open({ dir, log, clock: quickClock });
     const called = latch();
     // A store that never answers.
     j.consume('store', () => {
@@ -96,8 +99,7 @@ describe('journal positions and segments on disk', () => {
   it('a consumer left by the close saves nothing when its handler finishes after all, so its entries are handed over again', async () => {
     const dir = await tempDir();
     const { logs, log } = logCapture();
-    const clock = { ...systemClock, setTimeout: (fn: () => void, ms: number) => systemClock.setTimeout(fn, ms / 1000) };
-    const j = await Journal.open({ dir, log, clock });
+    const j = await Journal.open({ dir, log, clock: quickClock });
     const called = latch();
     let answer: () => void = () => undefined;
     // A store that answers only after the hub gave up waiting for it.
