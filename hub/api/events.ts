@@ -52,6 +52,8 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
   let refusalLoggedAt = Number.NEGATIVE_INFINITY;
   /** Each open stream's end, with the token it was opened with (anonymous on an open hub). */
   const open = new Map<() => void, Credential | null>();
+  /** Open streams by holder (holderOf), kept rather than counted at each open: limits.max_event_streams may be 100,000. */
+  const held = new Map<string, number>();
   // Streams never end by themselves; the hub ends them when it stops, or when their credential is withdrawn.
   app.addHook('preClose', async () => {
     revocations.off('changed', endWithdrawn);
@@ -116,9 +118,8 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
         });
         return;
       }
-      // Counted from the open streams (at most limits.max_event_streams): nothing to keep in step.
       const holder = holderOf(request.credential);
-      const holding = holder === undefined ? 0 : [...open.values()].filter((c) => holderOf(c) === holder).length;
+      const holding = holder === undefined ? 0 : (held.get(holder) ?? 0);
       if (holding >= maxStreamsPerToken) {
         void reply.code(429).send({
           error: 'Too Many Requests',
@@ -126,6 +127,7 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
         });
         return;
       }
+      if (holder !== undefined) held.set(holder, holding + 1);
       const raw = reply.raw;
       reply.hijack();
       raw.writeHead(200, {
@@ -191,6 +193,11 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
       const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
       const stop = () => {
         if (!open.delete(end)) return;
+        if (holder !== undefined) {
+          const left = (held.get(holder) ?? 1) - 1;
+          if (left > 0) held.set(holder, left);
+          else held.delete(holder);
+        }
         clearInterval(keepalive);
         feed.off('entries', onEntries);
         feed.off('alert', onAlert);
