@@ -740,16 +740,42 @@ function live(text, ok) {
   $('live').className = `live ${ok ? 'on' : 'off'}`;
 }
 
+/** How long the page waits before it asks again for a feed it was refused: doubling, to a cap. */
+const RECONNECT = { firstMs: 1000, maxMs: 60_000 };
+let reconnectMs = RECONNECT.firstMs;
+let reconnectTimer;
+
+function reconnectLater(why) {
+  clearTimeout(reconnectTimer);
+  // Spread, so that the wall screens a busy hub refused together do not all come back together.
+  const wait = reconnectMs * (0.5 + Math.random() / 2);
+  reconnectMs = Math.min(reconnectMs * 2, RECONNECT.maxMs);
+  live(`${why} Reconnecting in ${Math.ceil(wait / 1000)} s…`, false);
+  reconnectTimer = setTimeout(connect, wait);
+}
+
 function connect() {
+  clearTimeout(reconnectTimer);
   state.events?.close();
   const token = sessionStorage.getItem(TOKEN_KEY);
   const events = new EventSource(`/api/v1/events${token ? `?access_token=${encodeURIComponent(token)}` : ''}`);
   state.events = events;
-  events.onopen = () => live('Live', true);
+  events.onopen = () => {
+    reconnectMs = RECONNECT.firstMs;
+    live('Live', true);
+  };
   events.onerror = () => {
-    live('Reconnecting…', false);
-    // A refused token closes the stream for good; asking the API tells us whether to sign in.
-    if (events.readyState === EventSource.CLOSED) loadAll().catch(failed);
+    // A dropped connection the browser opens again by itself; a refused one (a token no longer
+    // accepted, a hub at its limit of live feeds: 401, 429, 503) it closes for good, so the page
+    // asks again. The API first: it says whether to sign in, and brings what is shown up to date.
+    if (events.readyState !== EventSource.CLOSED) return live('Reconnecting…', false);
+    loadAll().then(
+      () => reconnectLater('Live feed refused.'),
+      (err) => {
+        failed(err);
+        if (!(err instanceof SignInNeeded)) reconnectLater(`Cannot reach the hub: ${err.message}.`);
+      },
+    );
   };
   events.addEventListener('reading', (e) => {
     const r = JSON.parse(e.data);
@@ -787,6 +813,7 @@ function connect() {
 // ---- sign-in and start ----
 
 function signIn(message) {
+  clearTimeout(reconnectTimer);
   state.events?.close();
   $('floor').hidden = true;
   $('sign-out').hidden = true;

@@ -1,0 +1,56 @@
+// The floor page when the hub refuses its live feed (here at limits.max_event_streams; a token
+// over its own bound or no longer accepted is refused the same way): the browser does not try an
+// event stream again after a refusal, so the page does, waiting longer each time, and it is live
+// again by itself once the hub takes the feed. Before, it showed "Reconnecting…" until reloaded.
+import { rmSync } from 'node:fs';
+import mqtt from 'mqtt';
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../scripts/browser.ts';
+import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+
+describe('the floor page after its live feed was refused', () => {
+  let hub: TestHub;
+  let browser: BrowserContext;
+  let profile: string;
+
+  beforeAll(async () => {
+    hub = await startTestHub({ config: { limits: { max_event_streams: 1 } } });
+    profile = tempDir('floorwatch-chromium-');
+    browser = await launchChromium(profile, { viewport: { width: 1400, height: 900 } });
+  });
+  afterAll(async () => {
+    await browser.close();
+    await hub.dispose();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('says so, asks again later, and is live again once the hub has room', async () => {
+    const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1', reconnectPeriod: 0 });
+    await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 23.4 }), { qos: 1 });
+    await eventually(async () => (await hub.json<{ metrics: string[] }>('/api/v1/devices/t-1')).metrics.length > 0);
+
+    // Another screen holds the hub's one live feed.
+    const other = new AbortController();
+    const held = await hub.api('/api/v1/events', { signal: other.signal });
+    expect(held.status).toBe(200);
+
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(hub.hub.url);
+    const live = page.locator('#live');
+    await expect
+      .poll(() => live.textContent(), { timeout: 30_000 })
+      .toMatch(/^Live feed refused\. Reconnecting in \d+ s…$/);
+    expect(await live.getAttribute('class')).toBe('live off');
+
+    other.abort();
+    await expect.poll(() => live.textContent(), { timeout: 30_000 }).toBe('Live');
+    expect(await live.getAttribute('class')).toBe('live on');
+
+    // Live indeed: a reading arrives over the feed.
+    await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ humidity: 41 }), { qos: 1 });
+    const row = page.locator('tr[data-device="t-1"]');
+    await expect.poll(() => row.textContent(), { timeout: 20_000 }).toContain('Humidity 41.0 %RH');
+    await client.endAsync();
+  }, 120_000);
+});
