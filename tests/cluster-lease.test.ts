@@ -102,6 +102,31 @@ describe('the rules lease', () => {
     expect([...a.terms, ...b.terms, ...c.terms].sort()).toEqual([1, 2]);
   });
 
+  it('is given up by a term that could not start, which asks for none while it waits', async () => {
+    const a = await node('a');
+    await elect(a);
+    expect(a.lease.token).toBe(1);
+    // A token not held changes nothing.
+    await a.lease.resign(7, 'not this term', 60_000);
+    expect(a.lease.token).toBe(1);
+
+    await a.lease.resign(1, 'the term ended on an error', 60_000);
+    expect(a.deposed).toEqual(['the term ended on an error']);
+    expect(await a.redis.get('rules:lease')).toBeNull();
+    // Another node takes it at once; the one that resigned does not try for its pause.
+    const b = await node('b');
+    await elect(b);
+    expect(b.lease.token).toBe(2);
+    // Free again: for three lease periods (of its pause of a minute) the node that resigned asks not.
+    await b.lease.stop();
+    const elected = await Promise.race([
+      a.next().then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 3 * TTL_MS)),
+    ]);
+    expect(elected).toBe(false);
+    expect(a.terms).toEqual([1]);
+  });
+
   it('refuses the writes of a leader whose term has passed, and tells it so at its next renewal', async () => {
     const a = await node('a');
     const old = (await elect(a)).lease.token!;

@@ -65,6 +65,8 @@ export class RulesLease {
   private timer: unknown;
   private deadline: unknown;
   private stopped = false;
+  /** Until then this node asks for no lease (resign()). */
+  private pausedUntil = -Infinity;
 
   constructor(private readonly options: LeaseOptions) {
     this.ttlMs = options.ttlMs ?? 5000;
@@ -91,9 +93,24 @@ export class RulesLease {
   async stop(): Promise<void> {
     this.stopped = true;
     this.options.clock.clearTimeout(this.timer);
+    await this.giveUp('this node is stopping');
+  }
+
+  /**
+   * Gives up the lease of term `token`, if still held, and asks for none for `pauseMs`: a term that
+   * could not start must not keep the lease, renewed with no rules running, nor be taken straight
+   * back by this node while another might start one.
+   */
+  async resign(token: number, reason: string, pauseMs: number): Promise<void> {
+    if (this.term?.token !== token) return;
+    this.pausedUntil = this.options.clock.now() + pauseMs;
+    await this.giveUp(reason);
+  }
+
+  private async giveUp(reason: string): Promise<void> {
     const term = this.term;
     if (!term) return;
-    this.depose('this node is stopping');
+    this.depose(reason);
     await this.commands.leaseRelease(LEASE_KEY, term.holder).catch((err: unknown) => this.options.onError?.(err));
   }
 
@@ -102,7 +119,8 @@ export class RulesLease {
     const term = this.term;
     try {
       if (term) this.renewed(term, (await this.commands.leaseRenew(LEASE_KEY, term.holder, this.ttlMs)) === 1, sentAt);
-      else this.acquired(await this.commands.leaseAcquire(LEASE_KEY, TERM_KEY, this.options.node, this.ttlMs), sentAt);
+      else if (sentAt >= this.pausedUntil)
+        this.acquired(await this.commands.leaseAcquire(LEASE_KEY, TERM_KEY, this.options.node, this.ttlMs), sentAt);
     } catch (err) {
       this.options.onError?.(err);
     }

@@ -18,6 +18,7 @@ import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
 import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
 import type { Entry } from '../domain/reading.ts';
+import { backoffMs } from '../domain/backoff.ts';
 import { jsonObject } from '../domain/json-text.ts';
 import { systemTimers } from '../domain/timers.ts';
 import { Outbox } from '../notify/outbox.ts';
@@ -38,6 +39,8 @@ import {
 const READ_WAIT_MS = 100;
 /** A read of the other hubs' entries waits this long for news. */
 const PEER_WAIT_MS = 500;
+/** Longest a hub waits to ask for the rules lease again after its terms failed to start. */
+const START_RETRY_MAX_MS = 30_000;
 /** Longest wait for a Redis command: well within the rules lease. */
 const COMMAND_TIMEOUT_MS = 1000;
 /** A failing leader loop waits this long before it tries again. */
@@ -118,7 +121,8 @@ export async function startClusterAlerting(
     if (!mirror.apply(message)) void reload();
   });
   await subscriber.subscribe(channel);
-  await mirror.load();
+  // A state that cannot be read (Redis slow, a key damaged) is logged, and keeps no hub from starting.
+  await reload();
 
   const forwarding = journal.consume('cluster', forwarder.forward, {
     // Any failure to forward is Redis's state, never an entry's: nothing is set aside, it waits.
@@ -147,6 +151,8 @@ export async function startClusterAlerting(
   });
   peers.start();
 
+  /** Terms in a row that ended on an error before their loop began. */
+  let failedStarts = 0;
   /** The leader's work for one term: load, lead, loop until deposed. */
   const lead = (token: number): Term => {
     const marks = new Map<number, string>();
@@ -193,6 +199,7 @@ export async function startClusterAlerting(
       });
       const { engine } = parts;
       log.warn({ node, term: token }, `this hub (${node}) now runs the rules for the cluster (term ${token})`);
+      failedStarts = 0;
       let lastTick = now();
       let failing = false;
       while (!current.ended) {
@@ -244,11 +251,15 @@ export async function startClusterAlerting(
       }
       mirror.follow();
     })().catch((err: unknown) => {
+      failedStarts += 1;
+      const pauseMs = backoffMs(failedStarts, { firstMs: config.cluster.lease_ms, maxMs: START_RETRY_MAX_MS });
       log.error(
         { err: (err as Error).message },
-        `the rules term ${token} ended on an error: ${(err as Error).message}`,
+        `the rules term ${token} ended on an error: ${(err as Error).message}; this hub gives the rules lease up and asks for it again in ${Math.round(pauseMs / 1000)} s at the soonest`,
       );
       mirror.follow();
+      // Kept, the lease would be renewed with no rules running: no hub of the cluster would judge anything.
+      void lease.resign(token, `the term ended on an error`, pauseMs);
     });
     return current;
   };
