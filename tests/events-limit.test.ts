@@ -4,6 +4,7 @@
 // token holds at most limits.max_event_streams_per_token.
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DeviceCredentials } from '../hub/security/credentials.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
 import { capturedLog, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 
@@ -100,6 +101,11 @@ describe('the live feed’s bound', () => {
     });
     expect((await open(lead)).status).toBe(200);
     expect(await metric(hub, /^floorwatch_event_streams (\d+)$/m, wall)).toBe(3);
+
+    // A device's password writes its readings and opens no feed: only tokens hold feeds.
+    const password = await new DeviceCredentials(hub.dataDir).add('constructor', undefined, Date.now());
+    const basic = `Basic ${Buffer.from(`constructor:${password}`).toString('base64')}`;
+    expect((await hub.api('/api/v1/events', { headers: { authorization: basic } })).status).toBe(401);
 
     // A stream that closes gives its token the place back.
     walls[0]!.controller.abort();

@@ -3,8 +3,8 @@
 // when the token it was opened with is revoked, or, opened without one on an open hub, when the
 // first token is created. Each event is encoded once for every stream that takes it, and at most
 // limits.max_event_streams are open at once: a wall of floor pages costs the hub one encoding per
-// reading, and a client opening streams without end is refused rather than served. One token (or
-// device) holds at most limits.max_event_streams_per_token of them, so a single screen left
+// reading, and a client opening streams without end is refused rather than served. One token
+// holds at most limits.max_event_streams_per_token of them, so a single screen left
 // reconnecting in a loop cannot take every floor page's place.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -216,11 +216,9 @@ export const eventsRoutes: FastifyPluginAsyncZod<EventsRoutesOptions> = async (
 };
 
 /**
- * Whose streams count together: a token's or a device's. None on a hub without tokens, which
- * answers only on its own machine: every feed there comes from one address.
+ * Whose streams count together: a token's (a device's password opens no feed). None on a hub
+ * without tokens, which answers only on its own machine: every feed there comes from one address.
  */
 function holderOf(credential: Credential | null): string | undefined {
-  if (credential?.kind === 'token') return `token ${credential.name}`;
-  if (credential?.kind === 'password' || credential?.kind === 'certificate') return `device ${credential.device}`;
-  return undefined;
+  return credential?.kind === 'token' ? `token ${credential.name}` : undefined;
 }

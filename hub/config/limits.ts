@@ -58,7 +58,7 @@ export const limitsSection = z
     api_requests_per_minute: integer(1, 1_000_000).default(1200),
     /** Open live feeds (GET /api/v1/events, a floor page each) in all; a further one is refused (503). */
     max_event_streams: integer(1, 100_000).default(100),
-    /** Of those, open with one token (or device password); a further one is refused (429). */
+    /** Of those, open with one token; a further one is refused (429). */
     max_event_streams_per_token: integer(1, 100_000).default(20),
     /** Devices the hub takes on (declared ones included); a message from a further one is refused. */
     max_devices: integer(1, 100_000).default(20_000),
