@@ -2,29 +2,24 @@
 // a device reporting without a zone shows its latest readings in the device list, those from
 // before the page opened and those that arrive while it is open, and what its heartbeat says of
 // its battery, signal and firmware.
-import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
-import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../scripts/browser.ts';
-import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
+import { testBrowser, type TestBrowser } from './support/browser.ts';
+import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
 
 // Chromium shares two cores with the other test files, the 10,000-device floor among them: the
 // page's batched reloads can take seconds each, so the test is given minutes, each step its own bound.
 describe('the floor page on a first run', () => {
   let hub: TestHub;
-  let browser: BrowserContext;
-  let profile: string;
+  let browser: TestBrowser;
 
   beforeAll(async () => {
     hub = await startTestHub();
-    profile = tempDir('floorwatch-chromium-');
-    browser = await launchChromium(profile, { viewport: { width: 1400, height: 900 } });
+    browser = await testBrowser({ viewport: { width: 1400, height: 900 } });
   });
   afterAll(async () => {
     await browser.close();
     await hub.dispose();
-    rmSync(profile, { recursive: true, force: true });
   });
 
   it('says how to declare zones, and shows an unzoned device’s readings with their units', async () => {
@@ -33,7 +28,7 @@ describe('the floor page on a first run', () => {
     await storeCaughtUp(hub);
     await eventually(async () => (await hub.json<{ metrics: string[] }>('/api/v1/devices/t-1')).metrics.length > 0);
 
-    const page = browser.pages()[0] ?? (await browser.newPage());
+    const page = browser.page;
     await page.goto(hub.hub.url);
     const empty = page.locator('#no-zones');
     await empty.waitFor({ timeout: 30_000 });

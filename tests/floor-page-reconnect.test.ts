@@ -2,27 +2,22 @@
 // over its own bound or no longer accepted is refused the same way): the browser does not try an
 // event stream again after a refusal, so the page does, waiting longer each time, and it is live
 // again by itself once the hub takes the feed. Before, it showed "Reconnecting…" until reloaded.
-import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
-import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../scripts/browser.ts';
-import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+import { testBrowser, type TestBrowser } from './support/browser.ts';
+import { eventually, startTestHub, type TestHub } from './support/hub.ts';
 
 describe('the floor page after its live feed was refused', () => {
   let hub: TestHub;
-  let browser: BrowserContext;
-  let profile: string;
+  let browser: TestBrowser;
 
   beforeAll(async () => {
     hub = await startTestHub({ config: { limits: { max_event_streams: 1 } } });
-    profile = tempDir('floorwatch-chromium-');
-    browser = await launchChromium(profile, { viewport: { width: 1400, height: 900 } });
+    browser = await testBrowser({ viewport: { width: 1400, height: 900 } });
   });
   afterAll(async () => {
     await browser.close();
     await hub.dispose();
-    rmSync(profile, { recursive: true, force: true });
   });
 
   it('says so, asks again later, and is live again once the hub has room', async () => {
@@ -35,7 +30,7 @@ describe('the floor page after its live feed was refused', () => {
     const held = await hub.api('/api/v1/events', { signal: other.signal });
     expect(held.status).toBe(200);
 
-    const page = browser.pages()[0] ?? (await browser.newPage());
+    const page = browser.page;
     await page.goto(hub.hub.url);
     const live = page.locator('#live');
     await expect

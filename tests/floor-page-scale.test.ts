@@ -1,11 +1,9 @@
 // A floor of 10,000 devices: GET /api/v1/devices answers a page at a time (cursor by id, filters
 // kept), the zones count their devices, and the floor page in a real browser (Debian's chromium
 // through playwright-core) renders its zones within seconds, without downloading every device.
-import { rmSync } from 'node:fs';
-import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { launchChromium } from '../scripts/browser.ts';
-import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+import { testBrowser, type TestBrowser } from './support/browser.ts';
+import { eventually, startTestHub, type TestHub } from './support/hub.ts';
 
 const PER_ZONE = 3000;
 const ZONES = [
@@ -56,8 +54,7 @@ interface Page {
 
 describe('a floor of 10,000 devices', () => {
   let hub: TestHub;
-  let browser: BrowserContext;
-  let profile: string;
+  let browser: TestBrowser;
 
   beforeAll(async () => {
     hub = await startTestHub({ influxUrl: `${inject('influxUrl')}/floorscale_${Date.now()}`, config: CONFIG });
@@ -79,14 +76,12 @@ describe('a floor of 10,000 devices', () => {
           .lastSeen !== null,
       { what: 'the registry to hold every reporting device' },
     );
-    profile = tempDir('floorwatch-chromium-');
-    browser = await launchChromium(profile, { viewport: { width: 1600, height: 1000 } });
+    browser = await testBrowser({ viewport: { width: 1600, height: 1000 } });
   });
 
   afterAll(async () => {
     await browser?.close();
     await hub?.dispose();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('GET /api/v1/devices answers a bounded page, with a cursor through all of them', async () => {
@@ -163,7 +158,7 @@ describe('a floor of 10,000 devices', () => {
   });
 
   it('the floor page draws its zones and a plan of 9,000 seats within seconds, and never loads every device', async () => {
-    const page = browser.pages()[0] ?? (await browser.newPage());
+    const page = browser.page;
     const deviceAnswers: Array<{ url: string; bytes: number }> = [];
     page.on('response', (response) => {
       if (!new URL(response.url()).pathname.startsWith('/api/v1/devices')) return;

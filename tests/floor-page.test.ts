@@ -3,14 +3,14 @@
 // alerts over the event stream, acknowledges and silences by mouse and by keyboard, shows hostile
 // names and texts as text, fits a phone, and signs in with a token once the hub asks for one.
 // GET /api/v1/zones and the feed's ?access_token= are checked here too, without the browser.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ZoneStatus } from '../hub/api/zones.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
-import { launchChromium } from '../scripts/browser.ts';
+import { testBrowser, type TestBrowser } from './support/browser.ts';
 import { eventually, startTestHub, storeCaughtUp, tempDir, type TestHub } from './support/hub.ts';
 import type { Season } from '../hub/domain/zone.ts';
 
@@ -73,9 +73,8 @@ interface Alert {
 describe('the floor page', () => {
   let hub: TestHub;
   let device: MqttClient;
-  let browser: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  let profile: string;
   const dialogs: string[] = [];
   const consoleErrors: string[] = [];
 
@@ -95,14 +94,13 @@ describe('the floor page', () => {
   beforeAll(async () => {
     hub = await startTestHub({ influxUrl: `${inject('influxUrl')}/floorpage_${Date.now()}`, config: CONFIG });
     device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'floor-page-devices' });
-    profile = tempDir('floorwatch-chromium-');
-    browser = await launchChromium(profile, { viewport: { width: 1600, height: 1000 } });
+    browser = await testBrowser({ viewport: { width: 1600, height: 1000 } });
     // Runs before the page's own script: records any CSP violation the page causes.
-    await browser.addInitScript({
+    await browser.context.addInitScript({
       content:
         "window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));",
     });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    page = browser.page;
     page.on('dialog', (d) => {
       dialogs.push(d.message());
       void d.dismiss();
@@ -117,7 +115,6 @@ describe('the floor page', () => {
     await browser.close();
     await device.endAsync();
     await hub.dispose();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('GET /api/v1/zones judges each zone by the alert rules own requirements', async () => {

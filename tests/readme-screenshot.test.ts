@@ -1,14 +1,13 @@
 // The README's picture of the floor page, taken as `npm run screenshot` takes it: the demo floor
 // (sensors-firmware-sim/demo-floor.yaml) run for its first fifteen minutes on a real hub, then the
 // page in Debian's chromium once it shows data. Written to docs/floor-page.png.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureFloorPage, WALL_SCREEN } from '../scripts/screenshot.ts';
-import { launchChromium } from '../scripts/browser.ts';
 import { startFloorRun, type FloorRun } from './support/floor-run.ts';
-import { tempDir } from './support/hub.ts';
+import { testBrowser } from './support/browser.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const PICTURE = join(ROOT, 'docs', 'floor-page.png');
@@ -16,7 +15,6 @@ const MINUTES = 15;
 
 describe('the README screenshot', () => {
   let run: FloorRun;
-  let profile: string;
 
   beforeAll(async () => {
     const fleet = parse(readFileSync(join(ROOT, 'sensors-firmware-sim', 'demo-floor.yaml'), 'utf8')) as Record<
@@ -26,18 +24,16 @@ describe('the README screenshot', () => {
     // Simulated time ends now, so the page's "last hour" and "ago" read as on a live floor.
     run = await startFloorRun({ fleet, start: Date.now() - MINUTES * 60_000 });
     await run.advanceTo(MINUTES);
-    profile = tempDir('floorwatch-chromium-');
   }, 180_000);
 
   afterAll(async () => {
     await run?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('is the demo floor with data, its plan drawn and the server room’s alert open', async () => {
-    const browser = await launchChromium(profile, { viewport: WALL_SCREEN });
+    const browser = await testBrowser({ viewport: WALL_SCREEN });
     try {
-      const page = browser.pages()[0] ?? (await browser.newPage());
+      const page = browser.page;
       await captureFloorPage(page, `${run.hub.hub.url}/`, PICTURE);
       expect(await page.locator('#live').textContent()).toBe('Live');
       expect(await page.locator('#plan [data-plan-zone]').count()).toBe(run.fleet.zones.length);

@@ -6,13 +6,12 @@
 // retained, and the hub's own floor page still follows its live feed; a page listed under
 // http.allowed_origins is let in.
 import { createServer, type Server } from 'node:http';
-import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../scripts/browser.ts';
-import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
+import { testBrowser, type TestBrowser } from './support/browser.ts';
+import { eventually, startTestHub, type TestHub } from './support/hub.ts';
 
 const CONFIG = {
   zones: [{ id: 'floor-a', name: 'Floor A' }],
@@ -78,9 +77,8 @@ describe('web pages and the open hub', () => {
   let hub: TestHub;
   let foreign: Server;
   let foreignOrigin: string;
-  let browser: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  let profile: string;
   let device: MqttClient;
 
   const port = () => hub.hub.httpPort;
@@ -116,12 +114,11 @@ describe('web pages and the open hub', () => {
     await device.publishAsync('floorwatch/devices/env-a1/status', 'online', { qos: 1, retain: true });
     foreign = await startForeignSite();
     foreignOrigin = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
-    profile = tempDir('floorwatch-chromium-');
-    browser = await launchChromium(profile, {
+    browser = await testBrowser({
       // A DNS name that answers 127.0.0.1, as an attacker's name does once rebound.
       args: ['--host-resolver-rules=MAP rebound.example 127.0.0.1'],
     });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    page = browser.page;
   });
 
   afterAll(async () => {
@@ -130,7 +127,6 @@ describe('web pages and the open hub', () => {
     foreign?.closeAllConnections();
     await new Promise((resolve) => (foreign ? foreign.close(resolve) : resolve(undefined)));
     await hub?.dispose();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('refuses MQTT over WebSocket and the live feed to a page from another origin; nothing it sent is kept', async () => {
