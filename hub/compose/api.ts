@@ -1,24 +1,30 @@
 // The HTTP side: the API (behind the access check), the floor page, /docs, /metrics, and MQTT over
 // WebSocket, on one Fastify server.
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import { alertsRoutes } from '../api/alerts.ts';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { alertsRoutes, type AlertsRoutesOptions } from '../api/alerts.ts';
 import { auditRoutes } from '../api/audit.ts';
 import { configRoutes } from '../api/config.ts';
-import { devicesRoutes } from '../api/devices.ts';
+import { devicesRoutes, type DevicesRoutesOptions } from '../api/devices.ts';
 import { registerDocs } from '../api/docs.ts';
-import { eventsRoutes } from '../api/events.ts';
+import { eventsRoutes, type EventsRoutesOptions } from '../api/events.ts';
 import { floorPageRoutes } from '../api/floor-page.ts';
 import { gatewaysRoutes } from '../api/gateways.ts';
-import { healthRoutes } from '../api/health.ts';
-import { layoutRoutes, readFloorPlan } from '../api/layout.ts';
+import { healthRoutes, type HealthReport } from '../api/health.ts';
+import { layoutRoutes, readFloorPlan, type LayoutRoutesOptions } from '../api/layout.ts';
 import { metricsRoutes } from '../api/metrics.ts';
 import { mqttWebSocketRoute } from '../api/mqtt-websocket.ts';
-import { readingsRoutes } from '../api/readings.ts';
+import { readingsRoutes, type ReadingsRoutesOptions } from '../api/readings.ts';
 import { rejectionsRoutes } from '../api/rejections.ts';
-import { reportsRoutes } from '../api/reports.ts';
+import { reportsRoutes, type ReportsRoutesOptions } from '../api/reports.ts';
 import { useZodSchemas } from '../api/schemas.ts';
 import { outageAwareReads } from '../api/store-outage.ts';
-import { zonesRoutes } from '../api/zones.ts';
+import { zonesRoutes, type ZonesRoutesOptions } from '../api/zones.ts';
+import type { ReloadAnswer } from '../config/changes.ts';
+import type { RejectionLog } from '../ingest/rejections.ts';
+import type { SetAsideLog } from '../journal/set-aside.ts';
+import type { AuditLog } from '../security/audit.ts';
+import type { GatewayState } from '../sources/serial.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { Alerting } from './alerting.ts';
 import type { ConfigReload } from './reload.ts';
 import { parseShifts } from '../rules/exposure.ts';
@@ -34,6 +40,46 @@ export const VERSION = '0.1.0';
 export interface Api {
   port: number;
   url: string;
+}
+
+/** What the API's routes read and act on: the hub's own parts, or a test's in memory. */
+export interface ApiParts {
+  health: () => Promise<HealthReport>;
+  metrics: Metrics;
+  refreshGauges: () => void;
+  devices: DevicesRoutesOptions;
+  readings: ReadingsRoutesOptions;
+  rejections: { rejections: RejectionLog; setAside: SetAsideLog };
+  audit: AuditLog;
+  reload: (by: string) => ReloadAnswer;
+  gateways: () => GatewayState[];
+  events: EventsRoutesOptions;
+  alerts: AlertsRoutesOptions;
+  zones: ZonesRoutesOptions;
+  layout: LayoutRoutesOptions;
+  reports: ReportsRoutesOptions;
+}
+
+/**
+ * Every route of the API, its schemas and /docs: one list for the hub and for the tests of the
+ * routes on parts in memory (tests/support/api.ts), so a route added here is served by both.
+ */
+export async function registerApi(app: FastifyInstance, version: string, parts: ApiParts): Promise<void> {
+  useZodSchemas(app);
+  await registerDocs(app, version);
+  await app.register(healthRoutes, { health: parts.health });
+  await app.register(metricsRoutes, { metrics: parts.metrics, refresh: parts.refreshGauges });
+  await app.register(devicesRoutes, parts.devices);
+  await app.register(readingsRoutes, parts.readings);
+  await app.register(rejectionsRoutes, parts.rejections);
+  await app.register(auditRoutes, { audit: parts.audit });
+  await app.register(configRoutes, { reload: parts.reload });
+  await app.register(gatewaysRoutes, { gateways: parts.gateways });
+  await app.register(eventsRoutes, parts.events);
+  await app.register(alertsRoutes, parts.alerts);
+  await app.register(zonesRoutes, parts.zones);
+  await app.register(layoutRoutes, parts.layout);
+  await app.register(reportsRoutes, parts.reports);
 }
 
 export async function openApi(
@@ -82,60 +128,51 @@ export async function openApi(
     log,
     metrics,
   });
-  useZodSchemas(app);
-  await registerDocs(app, VERSION);
-  await app.register(healthRoutes, { health: () => lifecycle.health() });
-  await app.register(metricsRoutes, { metrics, refresh: () => lifecycle.refreshGauges() });
-  await app.register(devicesRoutes, {
-    registry,
-    forget: intake.forget,
-    calibration: intake.calibration,
-    audit: security.audit.record,
-    now,
-  });
   // The API reads the store through this, so an outage is a 503 that says what waits, not a raw error.
   const reads = outageAwareReads({ store: storage.store, backlog: storage.storeBacklog });
-  await app.register(readingsRoutes, {
-    store: reads,
-    ingest: intake.ingest,
-    writers: security.writers,
-    maxPayloadBytes: config.ingest.max_payload_bytes,
-    now,
-  });
-  await app.register(rejectionsRoutes, { rejections: intake.rejections, setAside: storage.setAside });
-  await app.register(auditRoutes, { audit: security.audit });
-  await app.register(configRoutes, { reload: (by) => configReload.reload(by) });
-  await app.register(gatewaysRoutes, { gateways: mqtt.serial.gateways });
-  await app.register(eventsRoutes, {
-    feed: intake.feed,
-    revocations: mqtt.revocations,
-    maxStreams: config.limits.max_event_streams,
-    maxStreamsPerToken: config.limits.max_event_streams_per_token,
+  await registerApi(app, VERSION, {
+    health: () => lifecycle.health(),
     metrics,
-    now,
-  });
-  await app.register(alertsRoutes, { ...alerting.routes, audit: security.audit.record });
-  await app.register(zonesRoutes, {
-    site: config.site.name,
-    store: reads,
-    rules: alerting.routes.rules,
-    engine: alerting.routes.engine,
-    devices: (at) => registry.counts(at),
-    now,
-  });
-  await app.register(layoutRoutes, {
-    plan: () => plan,
-    devicesAt: (positions, at) => registry.atPositions(positions, at),
-    now,
+    refreshGauges: () => lifecycle.refreshGauges(),
+    devices: { registry, forget: intake.forget, calibration: intake.calibration, audit: security.audit.record, now },
+    readings: {
+      store: reads,
+      ingest: intake.ingest,
+      writers: security.writers,
+      maxPayloadBytes: config.ingest.max_payload_bytes,
+      now,
+    },
+    rejections: { rejections: intake.rejections, setAside: storage.setAside },
+    audit: security.audit,
+    reload: (by) => configReload.reload(by),
+    gateways: mqtt.serial.gateways,
+    events: {
+      feed: intake.feed,
+      revocations: mqtt.revocations,
+      maxStreams: config.limits.max_event_streams,
+      maxStreamsPerToken: config.limits.max_event_streams_per_token,
+      metrics,
+      now,
+    },
+    alerts: { ...alerting.routes, audit: security.audit.record },
+    zones: {
+      site: config.site.name,
+      store: reads,
+      rules: alerting.routes.rules,
+      engine: alerting.routes.engine,
+      devices: (at) => registry.counts(at),
+      now,
+    },
+    layout: { plan: () => plan, devicesAt: (positions, at) => registry.atPositions(positions, at), now },
+    reports: {
+      store: reads,
+      rules: alerting.rules,
+      shifts: () => shifts,
+      devices: (at) => registry.list(at),
+      now,
+    },
   });
   await app.register(floorPageRoutes);
-  await app.register(reportsRoutes, {
-    store: reads,
-    rules: alerting.rules,
-    shifts: () => shifts,
-    devices: (at) => registry.list(at),
-    now,
-  });
   await app.register(mqttWebSocketRoute, { broker: mqtt.broker, maxPacketBytes: security.brokerLimits.maxPacketBytes });
   await app.listen({ host: config.bind, port: config.http.port });
   const address = app.server.address();

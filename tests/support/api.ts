@@ -1,28 +1,14 @@
-// The hub's HTTP API on real parts that live in memory, for tests of route logic alone: SQLite at
-// ':memory:', the device registry, ingest with its rejection log, the rule engine on a hand-driven
-// clock (rules-fixtures.ts), the access check of an open hub. Requests go through `app.inject`:
-// no port, no broker, no journal; what ingest takes is applied at once to the store, the registry
-// and the rules, as the journal's consumers would.
+// The hub's HTTP API, the same routes as the hub's (compose/api.ts, registerApi), on real parts
+// that live in memory, for tests of route logic alone: SQLite at ':memory:', the device registry,
+// ingest with its rejection log, the rule engine on a hand-driven clock (rules-fixtures.ts), the
+// access check of an open hub. Requests go through `app.inject`: no port, no broker, no journal;
+// what ingest takes is applied at once to the store, the registry and the rules, as the journal's
+// consumers would.
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { alertsRoutes } from '../../hub/api/alerts.ts';
-import { auditRoutes } from '../../hub/api/audit.ts';
-import { configRoutes } from '../../hub/api/config.ts';
-import { devicesRoutes } from '../../hub/api/devices.ts';
 import { Calibration } from '../../hub/ingest/calibration.ts';
-import { registerDocs } from '../../hub/api/docs.ts';
-import { layoutRoutes } from '../../hub/api/layout.ts';
-import { eventsRoutes } from '../../hub/api/events.ts';
 import { LiveFeed } from '../../hub/feed/live-feed.ts';
-import { gatewaysRoutes } from '../../hub/api/gateways.ts';
-import { healthRoutes } from '../../hub/api/health.ts';
-import { metricsRoutes } from '../../hub/api/metrics.ts';
-import { readingsRoutes } from '../../hub/api/readings.ts';
-import { rejectionsRoutes } from '../../hub/api/rejections.ts';
-import { reportsRoutes } from '../../hub/api/reports.ts';
-import { useZodSchemas } from '../../hub/api/schemas.ts';
-import { zonesRoutes } from '../../hub/api/zones.ts';
 import { loadConfig, ms, type Config } from '../../hub/config/config.ts';
 import { DeviceRegistry } from '../../hub/devices/registry.ts';
 import type { Entry } from '../../hub/domain/reading.ts';
@@ -34,6 +20,7 @@ import { parseShifts } from '../../hub/rules/exposure.ts';
 import { siteRules } from '../../hub/rules/site.ts';
 import { installApiAccess } from '../../hub/security/api-access.ts';
 import { Revocations } from '../../hub/security/revocations.ts';
+import { registerApi } from '../../hub/compose/api.ts';
 import { forgetting, ingestSettings } from '../../hub/compose/intake.ts';
 import { openSiteSecurity, type SiteSecurity } from '../../hub/compose/security.ts';
 import type { GatewayState } from '../../hub/sources/serial.ts';
@@ -120,36 +107,6 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     log,
     metrics,
   });
-  useZodSchemas(app);
-  await registerDocs(app, 'test');
-  await app.register(healthRoutes, {
-    health: async () => ({
-      status: 'ok',
-      checks: { store: { ok: true, detail: 'sqlite in memory', backend: store.name } },
-    }),
-  });
-  await app.register(metricsRoutes, { metrics, refresh: () => undefined });
-  await app.register(devicesRoutes, {
-    registry,
-    forget: forgetting({ knownDevices, registry, append: apply, now: clock.now }),
-    calibration,
-    audit: security.audit.record,
-    now: clock.now,
-  });
-  await app.register(readingsRoutes, {
-    store,
-    ingest,
-    writers: security.writers,
-    maxPayloadBytes: config.ingest.max_payload_bytes,
-    now: clock.now,
-  });
-  await app.register(rejectionsRoutes, { rejections, setAside });
-  await app.register(auditRoutes, { audit: security.audit });
-  // Reloading itself is tested against a running hub (config-reload.test.ts); here, the route's shape.
-  await app.register(configRoutes, {
-    reload: () => ({ ok: true, problems: [], applied: [], needsRestart: [], hash: 'unchanged', loadedAt: clock.now() }),
-  });
-  await app.register(gatewaysRoutes, { gateways: () => options.gateways ?? [] });
   const revocations = new Revocations({
     credentials: security.credentials,
     tokens: security.tokens,
@@ -157,47 +114,73 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     metrics,
     audit: security.audit.record,
   });
-  await app.register(eventsRoutes, {
-    feed: new LiveFeed(),
-    revocations,
-    maxStreams: config.limits.max_event_streams,
-    maxStreamsPerToken: config.limits.max_event_streams_per_token,
-    metrics,
-    now: clock.now,
-  });
   const site = () => siteRules(config, clock.t);
-  const engine = {
-    ...rules.view,
-    ack: rules.engine.ack.bind(rules.engine),
-    addSilence: rules.engine.addSilence.bind(rules.engine),
-    removeSilence: rules.engine.removeSilence.bind(rules.engine),
-  };
-  await app.register(alertsRoutes, {
-    engine,
-    rules: site,
-    now: clock.now,
-    timeZone: config.site.timezone,
-    audit: security.audit.record,
-  });
-  await app.register(zonesRoutes, {
-    site: config.site.name,
-    store,
-    rules: site,
-    engine: rules.view,
-    devices: (at) => registry.counts(at),
-    now: clock.now,
-  });
-  await app.register(layoutRoutes, {
-    plan: () => (config.layout ? { settings: config.layout, background: undefined } : undefined),
-    devicesAt: (positions, at) => registry.atPositions(positions, at),
-    now: clock.now,
-  });
-  await app.register(reportsRoutes, {
-    store,
-    rules: (at) => siteRules(config, at),
-    shifts: () => parseShifts(config.rules.shifts),
-    devices: (at) => registry.list(at),
-    now: clock.now,
+  await registerApi(app, 'test', {
+    health: async () => ({
+      status: 'ok',
+      checks: { store: { ok: true, detail: 'sqlite in memory', backend: store.name } },
+    }),
+    metrics,
+    refreshGauges: () => undefined,
+    devices: {
+      registry,
+      forget: forgetting({ knownDevices, registry, append: apply, now: clock.now }),
+      calibration,
+      audit: security.audit.record,
+      now: clock.now,
+    },
+    readings: {
+      store,
+      ingest,
+      writers: security.writers,
+      maxPayloadBytes: config.ingest.max_payload_bytes,
+      now: clock.now,
+    },
+    rejections: { rejections, setAside },
+    audit: security.audit,
+    // Reloading itself is tested against a running hub (config-reload.test.ts); here, the route's shape.
+    reload: () => ({ ok: true, problems: [], applied: [], needsRestart: [], hash: 'unchanged', loadedAt: clock.now() }),
+    gateways: () => options.gateways ?? [],
+    events: {
+      feed: new LiveFeed(),
+      revocations,
+      maxStreams: config.limits.max_event_streams,
+      maxStreamsPerToken: config.limits.max_event_streams_per_token,
+      metrics,
+      now: clock.now,
+    },
+    alerts: {
+      engine: {
+        ...rules.view,
+        ack: rules.engine.ack.bind(rules.engine),
+        addSilence: rules.engine.addSilence.bind(rules.engine),
+        removeSilence: rules.engine.removeSilence.bind(rules.engine),
+      },
+      rules: site,
+      now: clock.now,
+      timeZone: config.site.timezone,
+      audit: security.audit.record,
+    },
+    zones: {
+      site: config.site.name,
+      store,
+      rules: site,
+      engine: rules.view,
+      devices: (at) => registry.counts(at),
+      now: clock.now,
+    },
+    layout: {
+      plan: () => (config.layout ? { settings: config.layout, background: undefined } : undefined),
+      devicesAt: (positions, at) => registry.atPositions(positions, at),
+      now: clock.now,
+    },
+    reports: {
+      store,
+      rules: (at) => siteRules(config, at),
+      shifts: () => parseShifts(config.rules.shifts),
+      devices: (at) => registry.list(at),
+      now: clock.now,
+    },
   });
   await app.ready();
 
