@@ -172,7 +172,7 @@ export class StateMirror {
         try {
           this.options.onRow?.(table, row);
         } catch {
-          // A row the listener cannot take (damaged) is in the replica all the same.
+          // The listener checks what it reads of a row; should it fail all the same, the row is in the replica.
         }
     return true;
   }

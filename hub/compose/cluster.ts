@@ -16,7 +16,7 @@ import { StateMirror } from '../cluster/state-mirror.ts';
 import { passedOverReport, StreamReader } from '../cluster/stream-reader.ts';
 import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
-import type { Alert, AlertEvent, Silence } from '../domain/alert.ts';
+import { isAlertEvent, type Alert, type Silence } from '../domain/alert.ts';
 import type { Entry } from '../domain/reading.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import { jsonObject } from '../domain/json-text.ts';
@@ -88,7 +88,8 @@ export async function startClusterAlerting(
     // The live feed of a node that does not lead hears of transitions through the copies.
     onRow: (table, row) => {
       const event = table === 'alert_events' && typeof row.doc === 'string' ? jsonObject(row.doc) : undefined;
-      if (event) options.feed.publishAlert(event as unknown as AlertEvent);
+      // Written by another hub: one that is not an event (damaged, another release's) is not told.
+      if (isAlertEvent(event)) options.feed.publishAlert(event);
     },
   });
   const requests = new RuleRequests({ redis, subscriber, prefix, node });

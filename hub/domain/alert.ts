@@ -59,6 +59,30 @@ export function alertKind(a: Pick<Alert, 'rule' | 'zone'>): AlertKind {
   return 'environment';
 }
 
+/**
+ * Whether a value from outside this process (a copy of the rules' state another hub wrote to
+ * Redis) is an alert event as far as its readers go: a known kind, its time, whether it was told,
+ * and the alert's key, subject and zone.
+ */
+export function isAlertEvent(value: unknown): value is AlertEvent {
+  // Own fields only: nothing a polluted prototype lends.
+  const own = (object: unknown, field: string): unknown =>
+    typeof object === 'object' && object !== null && Object.hasOwn(object, field)
+      ? (object as Record<string, unknown>)[field]
+      : undefined;
+  const kind = own(value, 'kind');
+  const alert = own(value, 'alert');
+  return (
+    typeof kind === 'string' &&
+    (ALERT_EVENT_KINDS as readonly string[]).includes(kind) &&
+    Number.isFinite(own(value, 'at')) &&
+    typeof own(value, 'notified') === 'boolean' &&
+    typeof own(alert, 'key') === 'string' &&
+    typeof own(alert, 'subject') === 'string' &&
+    typeof own(alert, 'zone') === 'string'
+  );
+}
+
 export interface AlertEvent {
   alertId: number;
   key: string;
