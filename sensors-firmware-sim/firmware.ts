@@ -57,6 +57,12 @@ const DEFAULT_WINDOW = 32;
 /** Backoff spreads over 50-100 % of the exponential step, so a floor of devices does not reconnect in lock-step. */
 const JITTER = 0.5;
 
+/** What a wireless device tells of its battery (charge, %) and radio link (dBm). */
+export interface Radio {
+  battery?: number;
+  rssi?: number;
+}
+
 export class Firmware {
   readonly id: string;
   private client: MqttClient | undefined;
@@ -178,7 +184,7 @@ export class Firmware {
   }
 
   /** Reports its health now; skipped while offline (a heartbeat is about the present). */
-  heartbeat(status: HealthStatus, components: Record<string, ComponentHealth> = {}): void {
+  heartbeat(status: HealthStatus, components: Record<string, ComponentHealth> = {}, radio: Radio = {}): void {
     if (!this.connected || !this.client) return;
     const payload = {
       ts: Math.round(this.deviceTime()),
@@ -187,6 +193,7 @@ export class Firmware {
       components,
       uptime_s: Math.floor((this.options.clock.now() - this.bootTs) / 1000),
       fw: this.options.fw ?? '1.0.0',
+      ...radio,
     };
     this.client.publish(this.topic('heartbeat'), JSON.stringify(payload), { qos: 1 });
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ComponentHealth, HealthStatus } from '../hub/domain/reading.ts';
 import type { SimClock } from './clock.ts';
 import { ZoneEnvironment } from './environment.ts';
-import { Firmware, type FirmwareStats } from './firmware.ts';
+import { Firmware, type FirmwareStats, type Radio } from './firmware.ts';
 import type { DeviceSpec, Fleet, GatewaySpec, SensorSpec } from './fleet.ts';
 import type { SensorMetric } from './fleet-values.ts';
 import type { TelemetryRecord } from './offline-buffer.ts';
@@ -16,6 +16,9 @@ import { hashFraction, seededRandom, type Random } from './random.ts';
 import { Timeline } from './scenarios.ts';
 import { sense } from './sensor.ts';
 import { startSerialGateway, type SerialGateway } from './serial-gateway.ts';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** What `out_of_range` sends when the fleet gives no value: beyond what any such sensor can measure. */
 export const OUT_OF_RANGE: Record<SensorMetric, number> = {
@@ -152,7 +155,8 @@ export class Floor {
       // A phase within the interval, so sensors do not all report at the same instant.
       this.every(start + hashFraction(sensor.id, 1) * sensor.interval, sensor.interval, (t) => this.sample(sensor, t));
       this.every(start + hashFraction(sensor.id, 2) * sensor.heartbeat_interval, sensor.heartbeat_interval, (t) => {
-        if (!this.timeline.active('stops_reporting', sensor.id, t)) this.firmware.get(sensor.id)?.heartbeat('ok');
+        if (!this.timeline.active('stops_reporting', sensor.id, t))
+          this.firmware.get(sensor.id)?.heartbeat('ok', {}, this.radio(sensor.id, 'sensor', t));
       });
     }
     for (const device of fleet.devices) {
@@ -304,7 +308,24 @@ export class Floor {
         components.headset = { state: wave.status, code };
       }
     }
-    fw.heartbeat(status, components);
+    fw.heartbeat(status, components, this.radio(device.id, device.kind, t));
+  }
+
+  /**
+   * Headsets and sensors run on batteries over radio; phones, PCs and servers are wired and say
+   * nothing of either. A headset is charged overnight and runs down through the day (from 70-100 %
+   * by 3 % an hour, never below 30 %); a sensor's cell lasts months, so its charge holds. Each keeps
+   * its own signal between -75 and -50 dBm, a point either way from one heartbeat to the next. All
+   * of it clear of the hub's battery and signal warnings (20 %, -85 dBm).
+   */
+  private radio(id: string, kind: string, t: number): Radio {
+    if (kind !== 'headset' && kind !== 'sensor') return {};
+    const { seed } = this.options.fleet.site;
+    const charged = 70 + 30 * hashFraction(id, seed + 3);
+    const hoursToday = (t % DAY_MS) / HOUR_MS;
+    const battery = Math.round(kind === 'headset' ? Math.max(30, charged - 3 * hoursToday) : charged);
+    const rssi = Math.round(-75 + 25 * hashFraction(id, seed + 4) + (hashFraction(`${id}@${t}`, seed) * 2 - 1));
+    return { battery, rssi };
   }
 
   /** For a SteppedClock: waits until no device is ahead of the broker by more than its window. */

@@ -164,7 +164,13 @@ const cases: Case[] = [
     },
     minutes: 12,
     async readings(run) {
-      type View = { id: string; status: string | null; components: Record<string, { state: string; code?: string }> };
+      type View = {
+        id: string;
+        status: string | null;
+        components: Record<string, { state: string; code?: string }>;
+        battery: number | null;
+        rssi: number | null;
+      };
       // Heartbeats reach the device list through the journal: wait for the wave to show.
       const devices = await eventually(
         async () => {
@@ -179,8 +185,17 @@ const cases: Case[] = [
       expect(degraded.length).toBeLessThanOrEqual(15);
       for (const d of degraded) expect(['noise', 'drop_outs']).toContain(d.components.headset?.code);
       for (const d of devices.filter((d) => d.status !== 'degraded')) expect(d.status).toBe('ok');
+      // Wireless: each tells its battery, run down since midnight, and its own signal.
+      for (const d of devices) {
+        expect(d.battery).toBeGreaterThanOrEqual(30);
+        expect(d.battery).toBeLessThanOrEqual(100 - 3 * 9);
+        expect(d.rssi).toBeGreaterThanOrEqual(-76);
+        expect(d.rssi).toBeLessThanOrEqual(-49);
+      }
+      expect(new Set(devices.map((d) => d.battery)).size).toBeGreaterThan(5);
     },
     alerts: [{ rule: 'equipment.headset', zone: 'hf-floor', severity: 'warning' }],
+    quiet: ['equipment.battery_low', 'equipment.weak_signal'],
   },
   {
     scenario: 'stuck_sensor',
