@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // while changing code (`npm run test:unit`). Everything else is an integration test, a new file
 // included.
 const UNIT = [
+  'tests/cluster-term-starts.test.ts',
   'tests/alert-event.test.ts',
   'tests/cluster-failed-entries.test.ts',
   'tests/store-beyond-retention.test.ts',

@@ -13,12 +13,12 @@ import { EntryForwarder } from '../cluster/forwarder.ts';
 import { RulesLease } from '../cluster/lease.ts';
 import { RuleRequests, type RequestKind } from '../cluster/requests.ts';
 import { StateMirror } from '../cluster/state-mirror.ts';
+import { TermStarts } from '../cluster/term-starts.ts';
 import { passedOverReport, StreamReader } from '../cluster/stream-reader.ts';
 import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
 import { isAlertEvent, type Alert, type Silence } from '../domain/alert.ts';
 import type { Entry } from '../domain/reading.ts';
-import { backoffMs } from '../domain/backoff.ts';
 import { jsonObject } from '../domain/json-text.ts';
 import { systemTimers } from '../domain/timers.ts';
 import { Outbox } from '../notify/outbox.ts';
@@ -39,8 +39,6 @@ import {
 const READ_WAIT_MS = 100;
 /** A read of the other hubs' entries waits this long for news. */
 const PEER_WAIT_MS = 500;
-/** Longest a hub waits to ask for the rules lease again after its terms failed to start. */
-const START_RETRY_MAX_MS = 30_000;
 /** Longest wait for a Redis command: well within the rules lease. */
 const COMMAND_TIMEOUT_MS = 1000;
 /** A failing leader loop waits this long before it tries again. */
@@ -152,8 +150,7 @@ export async function startClusterAlerting(
   });
   peers.start();
 
-  /** Terms in a row that ended on an error before their loop began. */
-  let failedStarts = 0;
+  const starts = new TermStarts(config.cluster.lease_ms);
   /** The leader's work for one term: load, lead, loop until deposed. */
   const lead = (token: number): Term => {
     const marks = new Map<number, string>();
@@ -175,6 +172,7 @@ export async function startClusterAlerting(
       running: Promise.resolve(),
       ended: false,
     };
+    let started = false;
     current.running = (async () => {
       // A replica's load in flight must not land on the state this term loads.
       await loading;
@@ -200,7 +198,8 @@ export async function startClusterAlerting(
       });
       const { engine } = parts;
       log.warn({ node, term: token }, `this hub (${node}) now runs the rules for the cluster (term ${token})`);
-      failedStarts = 0;
+      started = true;
+      starts.started();
       let lastTick = now();
       let failing = false;
       while (!current.ended) {
@@ -252,15 +251,19 @@ export async function startClusterAlerting(
       }
       mirror.follow();
     })().catch((err: unknown) => {
-      failedStarts += 1;
-      const pauseMs = backoffMs(failedStarts, { firstMs: config.cluster.lease_ms, maxMs: START_RETRY_MAX_MS });
-      log.error(
-        { err: (err as Error).message },
-        `the rules term ${token} ended on an error: ${(err as Error).message}; this hub gives the rules lease up and asks for it again in ${Math.round(pauseMs / 1000)} s at the soonest`,
-      );
+      const { message } = err as Error;
       mirror.follow();
+      if (started || current.ended) {
+        log.error({ err: message }, `the rules term ${token} ended on an error: ${message}`);
+        return;
+      }
+      const pauseMs = starts.failed(message);
+      log.error(
+        { err: message },
+        `the rules term ${token} could not start: ${message}; this hub gives the rules lease up and asks for it again in ${Math.round(pauseMs / 1000)} s at the soonest`,
+      );
       // Kept, the lease would be renewed with no rules running: no hub of the cluster would judge anything.
-      void lease.resign(token, `the term ended on an error`, pauseMs);
+      void lease.resign(token, 'the term could not start', pauseMs);
     });
     return current;
   };
@@ -367,7 +370,7 @@ export async function startClusterAlerting(
             ? `Redis at ${url} is unreachable: readings are kept in this hub's journal and forwarded when it answers${connections.error ? ` (${connections.error})` : ''}`
             : leader
               ? `node ${node} of ${all.length}; ${leader.node} runs the rules`
-              : `node ${node} of ${all.length}; no hub runs the rules at the moment (a leader is being elected)`,
+              : `node ${node} of ${all.length}; no hub runs the rules at the moment (a leader is being elected)${starts.problem === undefined ? '' : `; this hub's last term could not start: ${starts.problem}`}`,
         node,
         leader: leader?.node ?? null,
         nodes: all ?? [],
