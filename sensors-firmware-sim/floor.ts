@@ -313,7 +313,7 @@ export class Floor {
 
   /**
    * Headsets and sensors run on batteries over radio; phones, PCs and servers are wired and say
-   * nothing of either. A headset is charged overnight and runs down through the day (from 70-100 %
+   * nothing of either. A headset is charged overnight and runs down through the (UTC) day (from 70-100 %
    * by 3 % an hour, never below 30 %); a sensor's cell lasts months, so its charge holds. Each keeps
    * its own signal between -75 and -50 dBm, a point either way from one heartbeat to the next. All
    * of it clear of the hub's battery and signal warnings (20 %, -85 dBm).

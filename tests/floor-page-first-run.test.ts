@@ -18,8 +18,8 @@ describe('the floor page on a first run', () => {
     browser = await testBrowser({ viewport: { width: 1400, height: 900 } });
   });
   afterAll(async () => {
-    await browser.close();
-    await hub.dispose();
+    await browser?.close();
+    await hub?.dispose();
   });
 
   it('says how to declare zones, and shows an unzoned device’s readings with their units', async () => {

@@ -16,8 +16,8 @@ describe('the floor page after its live feed was refused', () => {
     browser = await testBrowser({ viewport: { width: 1400, height: 900 } });
   });
   afterAll(async () => {
-    await browser.close();
-    await hub.dispose();
+    await browser?.close();
+    await hub?.dispose();
   });
 
   it('says so, asks again later, and is live again once the hub has room', async () => {

@@ -185,7 +185,8 @@ const cases: Case[] = [
       expect(degraded.length).toBeLessThanOrEqual(15);
       for (const d of degraded) expect(['noise', 'drop_outs']).toContain(d.components.headset?.code);
       for (const d of devices.filter((d) => d.status !== 'degraded')) expect(d.status).toBe('ok');
-      // Wireless: each tells its battery, run down since midnight, and its own signal.
+      // Wireless: each tells its battery, run down by 3 % an hour since midnight (UTC, the simulator's
+      // day; the run starts at 09:00), and its own signal.
       for (const d of devices) {
         expect(d.battery).toBeGreaterThanOrEqual(30);
         expect(d.battery).toBeLessThanOrEqual(100 - 3 * 9);

@@ -744,9 +744,12 @@ function live(text, ok) {
 const RECONNECT = { firstMs: 1000, maxMs: 60_000 };
 let reconnectMs = RECONNECT.firstMs;
 let reconnectTimer;
+/** The feed was refused since it was last open: what happened meanwhile came over no feed. */
+let missed = false;
 
 function reconnectLater(why) {
   clearTimeout(reconnectTimer);
+  missed = true;
   // Spread, so that the wall screens a busy hub refused together do not all come back together.
   const wait = reconnectMs * (0.5 + Math.random() / 2);
   reconnectMs = Math.min(reconnectMs * 2, RECONNECT.maxMs);
@@ -761,19 +764,25 @@ function connect() {
   const events = new EventSource(`/api/v1/events${token ? `?access_token=${encodeURIComponent(token)}` : ''}`);
   state.events = events;
   events.onopen = () => {
+    if (missed) loadAll().catch(failed);
+    missed = false;
     reconnectMs = RECONNECT.firstMs;
     live('Live', true);
   };
   events.onerror = () => {
     // A dropped connection the browser opens again by itself; a refused one (a token no longer
     // accepted, a hub at its limit of live feeds: 401, 429, 503) it closes for good, so the page
-    // asks again. The API first: it says whether to sign in, and brings what is shown up to date.
+    // asks again. One small request first says whether to sign in.
     if (events.readyState !== EventSource.CLOSED) return live('Reconnecting…', false);
-    loadAll().then(
-      () => reconnectLater('Live feed refused.'),
+    api('/api/v1/devices?limit=1').then(
+      () => {
+        if (state.events === events) reconnectLater('Live feed refused.');
+      },
       (err) => {
-        failed(err);
-        if (!(err instanceof SignInNeeded)) reconnectLater(`Cannot reach the hub: ${err.message}.`);
+        // Signed out, or connected anew, meanwhile: this feed is no longer the page's.
+        if (state.events !== events) return;
+        if (err instanceof SignInNeeded) signIn(err.message);
+        else reconnectLater(`Cannot reach the hub: ${err.message}.`);
       },
     );
   };
@@ -814,7 +823,9 @@ function connect() {
 
 function signIn(message) {
   clearTimeout(reconnectTimer);
+  reconnectMs = RECONNECT.firstMs;
   state.events?.close();
+  state.events = undefined;
   $('floor').hidden = true;
   $('sign-out').hidden = true;
   $('sign-in').hidden = false;

@@ -21,8 +21,11 @@ export async function testBrowser(options: Parameters<typeof launchChromium>[1] 
       context,
       page: context.pages()[0] ?? (await context.newPage()),
       close: async () => {
-        await context.close();
-        removeProfile();
+        try {
+          await context.close();
+        } finally {
+          removeProfile();
+        }
       },
     };
   } catch (err) {
