@@ -18,7 +18,11 @@ const entry = schemaOf<AuditEntry>()(
   }),
 );
 
-export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditLog }> = async (app, { audit }) => {
+export interface AuditRoutesOptions {
+  audit: AuditLog;
+}
+
+export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { audit }) => {
   app.get(
     '/api/v1/audit',
     {

@@ -25,10 +25,11 @@ const answer = schemaOf<ReloadAnswer>()(
   }),
 );
 
-export const configRoutes: FastifyPluginAsyncZod<{ reload: (by: string) => ReloadAnswer }> = async (
-  app,
-  { reload },
-) => {
+export interface ConfigRoutesOptions {
+  reload: (by: string) => ReloadAnswer;
+}
+
+export const configRoutes: FastifyPluginAsyncZod<ConfigRoutesOptions> = async (app, { reload }) => {
   app.post(
     '/api/v1/config/reload',
     {

@@ -20,7 +20,11 @@ const gateway = schemaOf<GatewayState>()(
   }),
 );
 
-export const gatewaysRoutes: FastifyPluginAsyncZod<{ gateways: () => GatewayState[] }> = async (app, { gateways }) => {
+export interface GatewaysRoutesOptions {
+  gateways: () => GatewayState[];
+}
+
+export const gatewaysRoutes: FastifyPluginAsyncZod<GatewaysRoutesOptions> = async (app, { gateways }) => {
   app.get(
     '/api/v1/gateways',
     {

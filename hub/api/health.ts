@@ -24,7 +24,11 @@ const report = schemaOf<{ status: HealthReport['status']; checks?: HealthReport[
   }),
 );
 
-export const healthRoutes: FastifyPluginAsyncZod<{ health: () => Promise<HealthReport> }> = async (app, { health }) => {
+export interface HealthRoutesOptions {
+  health: () => Promise<HealthReport>;
+}
+
+export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, { health }) => {
   app.get(
     '/api/v1/health',
     {

@@ -4,10 +4,13 @@ import { z } from 'zod';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { ACCESS_REFUSALS } from './schemas.ts';
 
-export const metricsRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; refresh: () => void }> = async (
-  app,
-  { metrics, refresh },
-) => {
+export interface MetricsRoutesOptions {
+  metrics: Metrics;
+  /** Brings the gauges read at a scrape up to date. */
+  refresh: () => void;
+}
+
+export const metricsRoutes: FastifyPluginAsyncZod<MetricsRoutesOptions> = async (app, { metrics, refresh }) => {
   app.get(
     '/metrics',
     {

@@ -45,7 +45,12 @@ const setAside = schemaOf<SetAsideRecord>()(
   }),
 );
 
-export const rejectionsRoutes: FastifyPluginAsyncZod<{ rejections: RejectionLog; setAside: SetAsideLog }> = async (
+export interface RejectionsRoutesOptions {
+  rejections: RejectionLog;
+  setAside: SetAsideLog;
+}
+
+export const rejectionsRoutes: FastifyPluginAsyncZod<RejectionsRoutesOptions> = async (
   app,
   { rejections, setAside: later },
 ) => {

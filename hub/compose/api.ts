@@ -2,29 +2,23 @@
 // WebSocket, on one Fastify server.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { alertsRoutes, type AlertsRoutesOptions } from '../api/alerts.ts';
-import { auditRoutes } from '../api/audit.ts';
-import { configRoutes } from '../api/config.ts';
+import { auditRoutes, type AuditRoutesOptions } from '../api/audit.ts';
+import { configRoutes, type ConfigRoutesOptions } from '../api/config.ts';
 import { devicesRoutes, type DevicesRoutesOptions } from '../api/devices.ts';
 import { registerDocs } from '../api/docs.ts';
 import { eventsRoutes, type EventsRoutesOptions } from '../api/events.ts';
 import { floorPageRoutes } from '../api/floor-page.ts';
-import { gatewaysRoutes } from '../api/gateways.ts';
-import { healthRoutes, type HealthReport } from '../api/health.ts';
+import { gatewaysRoutes, type GatewaysRoutesOptions } from '../api/gateways.ts';
+import { healthRoutes, type HealthRoutesOptions } from '../api/health.ts';
 import { layoutRoutes, readFloorPlan, type LayoutRoutesOptions } from '../api/layout.ts';
-import { metricsRoutes } from '../api/metrics.ts';
+import { metricsRoutes, type MetricsRoutesOptions } from '../api/metrics.ts';
 import { mqttWebSocketRoute } from '../api/mqtt-websocket.ts';
 import { readingsRoutes, type ReadingsRoutesOptions } from '../api/readings.ts';
-import { rejectionsRoutes } from '../api/rejections.ts';
+import { rejectionsRoutes, type RejectionsRoutesOptions } from '../api/rejections.ts';
 import { reportsRoutes, type ReportsRoutesOptions } from '../api/reports.ts';
 import { useZodSchemas } from '../api/schemas.ts';
 import { outageAwareReads } from '../api/store-outage.ts';
 import { zonesRoutes, type ZonesRoutesOptions } from '../api/zones.ts';
-import type { ReloadAnswer } from '../config/changes.ts';
-import type { RejectionLog } from '../ingest/rejections.ts';
-import type { SetAsideLog } from '../journal/set-aside.ts';
-import type { AuditLog } from '../security/audit.ts';
-import type { GatewayState } from '../sources/serial.ts';
-import type { Metrics } from '../telemetry/metrics.ts';
 import type { Alerting } from './alerting.ts';
 import type { ConfigReload } from './reload.ts';
 import { parseShifts } from '../rules/exposure.ts';
@@ -42,17 +36,16 @@ export interface Api {
   url: string;
 }
 
-/** What the API's routes read and act on: the hub's own parts, or a test's in memory. */
+/** What the API's routes read and act on, as each plugin takes it: the hub's own parts, or a test's in memory. */
 export interface ApiParts {
-  health: () => Promise<HealthReport>;
-  metrics: Metrics;
-  refreshGauges: () => void;
+  health: HealthRoutesOptions;
+  metrics: MetricsRoutesOptions;
   devices: DevicesRoutesOptions;
   readings: ReadingsRoutesOptions;
-  rejections: { rejections: RejectionLog; setAside: SetAsideLog };
-  audit: AuditLog;
-  reload: (by: string) => ReloadAnswer;
-  gateways: () => GatewayState[];
+  rejections: RejectionsRoutesOptions;
+  audit: AuditRoutesOptions;
+  config: ConfigRoutesOptions;
+  gateways: GatewaysRoutesOptions;
   events: EventsRoutesOptions;
   alerts: AlertsRoutesOptions;
   zones: ZonesRoutesOptions;
@@ -67,14 +60,14 @@ export interface ApiParts {
 export async function registerApi(app: FastifyInstance, version: string, parts: ApiParts): Promise<void> {
   useZodSchemas(app);
   await registerDocs(app, version);
-  await app.register(healthRoutes, { health: parts.health });
-  await app.register(metricsRoutes, { metrics: parts.metrics, refresh: parts.refreshGauges });
+  await app.register(healthRoutes, parts.health);
+  await app.register(metricsRoutes, parts.metrics);
   await app.register(devicesRoutes, parts.devices);
   await app.register(readingsRoutes, parts.readings);
   await app.register(rejectionsRoutes, parts.rejections);
-  await app.register(auditRoutes, { audit: parts.audit });
-  await app.register(configRoutes, { reload: parts.reload });
-  await app.register(gatewaysRoutes, { gateways: parts.gateways });
+  await app.register(auditRoutes, parts.audit);
+  await app.register(configRoutes, parts.config);
+  await app.register(gatewaysRoutes, parts.gateways);
   await app.register(eventsRoutes, parts.events);
   await app.register(alertsRoutes, parts.alerts);
   await app.register(zonesRoutes, parts.zones);
@@ -131,9 +124,8 @@ export async function openApi(
   // The API reads the store through this, so an outage is a 503 that says what waits, not a raw error.
   const reads = outageAwareReads({ store: storage.store, backlog: storage.storeBacklog });
   await registerApi(app, VERSION, {
-    health: () => lifecycle.health(),
-    metrics,
-    refreshGauges: () => lifecycle.refreshGauges(),
+    health: { health: () => lifecycle.health() },
+    metrics: { metrics, refresh: () => lifecycle.refreshGauges() },
     devices: { registry, forget: intake.forget, calibration: intake.calibration, audit: security.audit.record, now },
     readings: {
       store: reads,
@@ -143,9 +135,9 @@ export async function openApi(
       now,
     },
     rejections: { rejections: intake.rejections, setAside: storage.setAside },
-    audit: security.audit,
-    reload: (by) => configReload.reload(by),
-    gateways: mqtt.serial.gateways,
+    audit: { audit: security.audit },
+    config: { reload: (by) => configReload.reload(by) },
+    gateways: { gateways: mqtt.serial.gateways },
     events: {
       feed: intake.feed,
       revocations: mqtt.revocations,

@@ -116,12 +116,13 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   });
   const site = () => siteRules(config, clock.t);
   await registerApi(app, 'test', {
-    health: async () => ({
-      status: 'ok',
-      checks: { store: { ok: true, detail: 'sqlite in memory', backend: store.name } },
-    }),
-    metrics,
-    refreshGauges: () => undefined,
+    health: {
+      health: async () => ({
+        status: 'ok',
+        checks: { store: { ok: true, detail: 'sqlite in memory', backend: store.name } },
+      }),
+    },
+    metrics: { metrics, refresh: () => undefined },
     devices: {
       registry,
       forget: forgetting({ knownDevices, registry, append: apply, now: clock.now }),
@@ -137,10 +138,19 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
       now: clock.now,
     },
     rejections: { rejections, setAside },
-    audit: security.audit,
+    audit: { audit: security.audit },
     // Reloading itself is tested against a running hub (config-reload.test.ts); here, the route's shape.
-    reload: () => ({ ok: true, problems: [], applied: [], needsRestart: [], hash: 'unchanged', loadedAt: clock.now() }),
-    gateways: () => options.gateways ?? [],
+    config: {
+      reload: () => ({
+        ok: true,
+        problems: [],
+        applied: [],
+        needsRestart: [],
+        hash: 'unchanged',
+        loadedAt: clock.now(),
+      }),
+    },
+    gateways: { gateways: () => options.gateways ?? [] },
     events: {
       feed: new LiveFeed(),
       revocations,
