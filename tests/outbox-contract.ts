@@ -348,6 +348,28 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       expect(dropped.filter(([target]) => target !== hook.name)).toEqual([]);
     });
 
+    it('does not drop for the bound a notification being handed over: it arrives, and only those behind it are counted as dropped', async () => {
+      const hook = scripted('valueOf', 1);
+      let answer: (a: Answer) => void = () => undefined;
+      hook.answer = () => new Promise<Answer>((resolve) => (answer = resolve));
+      let dropped = 0;
+      const { outbox } = start([hook], { maxWaiting: 2, onDropped: (_target, count) => (dropped += count) });
+      const payload = (n: number) => `{"n":${n}}`;
+      outbox.enqueue(hook.name, payload(1));
+      outbox.kick();
+      await eventually(() => hook.calls.length === 1, { what: 'the first notification to be handed over' });
+      for (let n = 2; n <= 4; n++) outbox.enqueue(hook.name, payload(n));
+      // The one on its way and the newest stay: the bound is passed by the batch being handed over.
+      expect(dropped).toBe(2);
+      expect(outbox.waiting(hook.name)).toBe(2);
+      hook.answer = () => 'take';
+      answer('take');
+      await eventually(() => outbox.waiting(hook.name) === 0, { what: 'the rest to be delivered' });
+      expect(hook.taken).toEqual([payload(1), payload(4)]);
+      // Every notification queued was either delivered or dropped, never both.
+      expect(hook.taken.length + dropped).toBe(4);
+    });
+
     it('a lower maxWaiting at a reload drops the oldest past it at once, and counts each target from what it holds', async () => {
       const hook = scripted('constructor', 10);
       hook.answer = () => 'down';

@@ -1,7 +1,7 @@
 // How many notifications may wait for one target. A receiver away for weeks while alerts keep
 // changing must not fill the disk the journal and the alert state share: past the bound the
 // oldest of that target's notifications go, counted and logged (at most once a minute per
-// target). The others' queues are untouched.
+// target), but not those being handed over. The others' queues are untouched.
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 
@@ -17,6 +17,11 @@ export interface WaitingBoundOptions {
   now: () => number;
   /** Told of each drop: the target as alerts name it, and how many went. */
   onDropped?: (target: string, count: number) => void;
+  /**
+   * The rows of the target being handed over now: they stay (a delivery that gets through was not
+   * dropped), so the bound may be passed by one batch while it is on its way.
+   */
+  handedOver?: (target: string) => readonly number[];
 }
 
 interface Kept {
@@ -83,8 +88,10 @@ export class WaitingBound {
     if (excess <= 0) return;
     // The oldest go, found by the (target, id) index: no scan of the rows that stay.
     const { changes } = db
-      .prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE target = ? ORDER BY id LIMIT ?)')
-      .run(target, excess);
+      .prepare(
+        'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE target = ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?)',
+      )
+      .run(target, JSON.stringify(this.options.handedOver?.(target) ?? []), excess);
     kept.count -= changes;
     kept.dropped += changes;
     kept.unlogged += changes;

@@ -89,6 +89,8 @@ interface Lane {
   again?: boolean;
   /** The group being delivered, and the last row of it handed over. */
   sending?: { grp: string; upTo: number };
+  /** The ids of the rows being delivered. */
+  handedOver?: readonly number[];
   failures: number;
   closed: boolean;
   /** Rows to deliver one at a time, to find the one refused for good. */
@@ -110,7 +112,8 @@ export class Outbox {
     ensureSchema(this.db);
     const { log, now, maxWaiting: max, onDropped } = options;
     const waiting = (target: string) => this.waiting(target);
-    this.bound = new WaitingBound({ db: this.db, max, waiting, log, now, ...(onDropped && { onDropped }) });
+    const handedOver = (target: string) => this.lanes.get(target)?.handedOver ?? [];
+    this.bound = new WaitingBound({ db: this.db, max, waiting, log, now, handedOver, ...(onDropped && { onDropped }) });
     this.setTargets(options.targets);
   }
 
@@ -268,11 +271,13 @@ export class Outbox {
       }
       const grp = rows[0]?.grp;
       if (grp !== null && grp !== undefined) lane.sending = { grp, upTo: rows.at(-1)?.id ?? 0 };
+      lane.handedOver = rows.map((r) => r.id);
       try {
         await this.options.ready?.();
         await target.deliver(rows, { retry: lane.failures > 0 || lane.singles > 0 });
       } catch (err) {
         delete lane.sending;
+        delete lane.handedOver;
         if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
         lane.failures += 1;
         const reason = err instanceof Error ? err.message : String(err); // a target may reject with anything
@@ -305,6 +310,7 @@ export class Outbox {
       if (!this.db.open) return;
       this.delivered(target.name, rows);
       delete lane.sending;
+      delete lane.handedOver;
       if (lane.failures > 0)
         this.options.log.info(
           { target: target.name },
