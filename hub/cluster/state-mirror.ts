@@ -82,6 +82,7 @@ export class StateMirror {
   private beforeCopy: (() => void) | undefined;
   /** The version of the state this ledger holds. */
   private version = 0;
+  private loadFailure: string | undefined;
 
   constructor(private readonly options: StateMirrorOptions) {
     const { db } = options;
@@ -103,8 +104,24 @@ export class StateMirror {
     return this.version;
   }
 
+  /** Why the last load of the state failed; undefined once one has not. */
+  get unreadable(): string | undefined {
+    return this.loadFailure;
+  }
+
   /** Replaces the ledger's contents with what Redis holds, in one transaction. */
   async load(): Promise<MirrorLoad> {
+    try {
+      const loaded = await this.loadAll();
+      this.loadFailure = undefined;
+      return loaded;
+    } catch (err) {
+      this.loadFailure = (err as Error).message;
+      throw err;
+    }
+  }
+
+  private async loadAll(): Promise<MirrorLoad> {
     const { redis, db } = this.options;
     const multi = redis.multi().get(VERSION_KEY).hgetall(SEQUENCES_KEY);
     for (const table of this.tables) multi.hgetall(tableKey(table));

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { connectCluster } from '../cluster/connections.ts';
 import { FailedEntries } from '../cluster/failed-entries.ts';
+import { clusterCheck } from '../cluster/health.ts';
 import { ClusterNodes, type NodeReport } from '../cluster/nodes.ts';
 import { PeerEntries } from '../cluster/peers.ts';
 import { EntryForwarder } from '../cluster/forwarder.ts';
@@ -100,15 +101,14 @@ export async function startClusterAlerting(
   let term: Term | undefined;
   let loading: Promise<void> | undefined;
   const reload = () => {
+    const before = mirror.unreadable;
+    // Logged once for each new reason: a state that cannot be read is tried again every second.
+    const failed = () => {
+      if (mirror.unreadable !== before) log.warn(`could not load the rules' state from Redis: ${mirror.unreadable}`);
+    };
     loading ??= mirror
       .load()
-      .then(() => undefined)
-      .catch((err: unknown) =>
-        log.warn(
-          { err: (err as Error).message },
-          `could not load the rules' state from Redis: ${(err as Error).message}`,
-        ),
-      )
+      .then(() => undefined, failed)
       .finally(() => (loading = undefined));
     return loading;
   };
@@ -337,6 +337,8 @@ export async function startClusterAlerting(
       await nodes.report(reported);
       if (redisDownSince !== undefined) log.info(`Redis at ${url} answers again: this hub acts with the cluster again`);
       redisDownSince = undefined;
+      // A copy of the state that could not be read is read again while Redis answers.
+      if (mirror.unreadable !== undefined && !term) void reload();
     } catch {
       redisDownSince ??= now();
     }
@@ -361,20 +363,16 @@ export async function startClusterAlerting(
     routes: { engine: access, rules: () => rules(now()), now, timeZone: config.site.timezone },
     rules,
     health: async () => {
-      const all = await nodes.list().catch(() => undefined);
-      const leader = all?.find((n) => n.leads && now() - n.at < 3 * TICK_MS);
-      const check = {
-        ok: all !== undefined && leader !== undefined,
-        detail:
-          all === undefined
-            ? `Redis at ${url} is unreachable: readings are kept in this hub's journal and forwarded when it answers${connections.error ? ` (${connections.error})` : ''}`
-            : leader
-              ? `node ${node} of ${all.length}; ${leader.node} runs the rules`
-              : `node ${node} of ${all.length}; no hub runs the rules at the moment (a leader is being elected)${starts.problem === undefined ? '' : `; this hub's last term could not start: ${starts.problem}`}`,
+      const check = await clusterCheck({
         node,
-        leader: leader?.node ?? null,
-        nodes: all ?? [],
-      };
+        redisUrl: url,
+        redisError: connections.error,
+        nodes,
+        reportFreshMs: 3 * TICK_MS,
+        now: now(),
+        startProblem: starts.problem,
+        copyProblem: mirror.unreadable,
+      });
       return { condition: check.ok ? 'ok' : 'degraded', check };
     },
     stop: () =>
