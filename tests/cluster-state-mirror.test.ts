@@ -245,4 +245,28 @@ describe("the rules' state shared through Redis", () => {
       "the rules' state in Redis holds 3 rows that are not ones; loaded without them",
     ]);
   });
+  it('says why a load failed, and when to try again: after 1 s, doubling, until one succeeds', async () => {
+    await leadingWithOneAlert();
+    await redis.del('rules:state:version');
+    await redis.hset('rules:state:version', 'not', 'a version');
+    let t = 0;
+    const ledger = new AlertLedger(join(dir, 'c.sqlite'));
+    opened.push(ledger);
+    const mirror = new StateMirror({ db: ledger.db, redis, channel: CHANNEL, now: () => t });
+    expect([mirror.unreadable, mirror.loadDue()]).toEqual([undefined, false]);
+    await expect(mirror.load()).rejects.toThrow(/WRONGTYPE/);
+    expect(mirror.unreadable).toMatch(/^WRONGTYPE/);
+    expect(mirror.loadDue()).toBe(false);
+    t = 1000;
+    expect(mirror.loadDue()).toBe(true);
+    await expect(mirror.load()).rejects.toThrow(/WRONGTYPE/);
+    t = 2999;
+    expect(mirror.loadDue()).toBe(false);
+    t = 3000;
+    expect(mirror.loadDue()).toBe(true);
+
+    await redis.del('rules:state:version');
+    await mirror.load();
+    expect([mirror.unreadable, mirror.loadDue()]).toEqual([undefined, false]);
+  });
 });

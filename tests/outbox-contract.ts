@@ -359,7 +359,7 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       outbox.kick();
       await eventually(() => hook.calls.length === 1, { what: 'the first notification to be handed over' });
       for (let n = 2; n <= 4; n++) outbox.enqueue(hook.name, payload(n));
-      // The one on its way and the newest stay: the bound is passed by the batch being handed over.
+      // The one on its way stays, and the oldest of the others go in its place.
       expect(dropped).toBe(2);
       expect(outbox.waiting(hook.name)).toBe(2);
       hook.answer = () => 'take';

@@ -8,6 +8,7 @@
 // nor the outbox needs to know it is mirrored. A copy sends each changed row as it is when the copy
 // is made (or its absence), so a copy that failed is simply made again with the next.
 import type Database from 'better-sqlite3';
+import { backoffMs } from '../domain/backoff.ts';
 import { jsonObject } from '../domain/json-text.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -51,6 +52,9 @@ end
 redis.call('PUBLISH', ARGV[3], version .. ' ' .. ARGV[2])
 return version`;
 
+/** A load that failed is tried again after 1 s, doubling to 30 s. */
+const LOAD_RETRY = { firstMs: 1000, maxMs: 30_000 };
+
 export interface StateMirrorOptions {
   db: Database.Database;
   /** Commands, keys under the cluster's prefix. */
@@ -61,6 +65,8 @@ export interface StateMirrorOptions {
   onRow?: (table: string, row: Record<string, unknown>) => void;
   /** Where a load says it left out rows that are not ones. */
   log?: Logger;
+  /** When a load that failed is due again (loadDue). */
+  now?: () => number;
 }
 
 /** What the mirror learnt from Redis, for the hub's log and health. */
@@ -83,6 +89,8 @@ export class StateMirror {
   /** The version of the state this ledger holds. */
   private version = 0;
   private loadFailure: string | undefined;
+  private loadFailures = 0;
+  private retryAt = 0;
 
   constructor(private readonly options: StateMirrorOptions) {
     const { db } = options;
@@ -109,14 +117,22 @@ export class StateMirror {
     return this.loadFailure;
   }
 
+  /** Whether the last load failed and it is time to try again: 1 s after, doubling to 30 s. */
+  loadDue(): boolean {
+    return this.loadFailure !== undefined && (this.options.now ?? Date.now)() >= this.retryAt;
+  }
+
   /** Replaces the ledger's contents with what Redis holds, in one transaction. */
   async load(): Promise<MirrorLoad> {
     try {
       const loaded = await this.loadAll();
       this.loadFailure = undefined;
+      this.loadFailures = 0;
       return loaded;
     } catch (err) {
       this.loadFailure = (err as Error).message;
+      this.loadFailures += 1;
+      this.retryAt = (this.options.now ?? Date.now)() + backoffMs(this.loadFailures, LOAD_RETRY);
       throw err;
     }
   }

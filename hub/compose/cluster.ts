@@ -80,6 +80,7 @@ export async function startClusterAlerting(
   Outbox.prepare(ledger.db);
   const channel = `${prefix}:rules:state`;
   const mirror = new StateMirror({
+    now,
     db: ledger.db,
     redis,
     channel,
@@ -253,17 +254,15 @@ export async function startClusterAlerting(
     })().catch((err: unknown) => {
       const { message } = err as Error;
       mirror.follow();
-      if (started || current.ended) {
-        log.error({ err: message }, `the rules term ${token} ended on an error: ${message}`);
-        return;
-      }
-      const pauseMs = starts.failed(message);
+      // Deposed meanwhile, it holds no lease; otherwise the lease, kept, would be renewed with no
+      // rules running: no hub of the cluster would judge anything. Only a failed start waits.
+      const pauseMs = current.ended || started ? 0 : starts.failed(message);
+      const what = started || current.ended ? 'ended on an error' : 'could not start';
       log.error(
         { err: message },
-        `the rules term ${token} could not start: ${message}; this hub gives the rules lease up and asks for it again in ${Math.round(pauseMs / 1000)} s at the soonest`,
+        `the rules term ${token} ${what}: ${message}${current.ended ? '' : `; this hub gives the rules lease up and asks for it again in ${Math.round(pauseMs / 1000)} s at the soonest`}`,
       );
-      // Kept, the lease would be renewed with no rules running: no hub of the cluster would judge anything.
-      void lease.resign(token, 'the term could not start', pauseMs);
+      if (!current.ended) void lease.resign(token, `the term ${what}`, pauseMs);
     });
     return current;
   };
@@ -338,7 +337,7 @@ export async function startClusterAlerting(
       if (redisDownSince !== undefined) log.info(`Redis at ${url} answers again: this hub acts with the cluster again`);
       redisDownSince = undefined;
       // A copy of the state that could not be read is read again while Redis answers.
-      if (mirror.unreadable !== undefined && !term) void reload();
+      if (!term && mirror.loadDue()) void reload();
     } catch {
       redisDownSince ??= now();
     }

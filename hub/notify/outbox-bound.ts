@@ -92,6 +92,7 @@ export class WaitingBound {
         'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE target = ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?)',
       )
       .run(target, JSON.stringify(this.options.handedOver?.(target) ?? []), excess);
+    if (changes === 0) return;
     kept.count -= changes;
     kept.dropped += changes;
     kept.unlogged += changes;

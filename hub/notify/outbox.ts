@@ -277,8 +277,10 @@ export class Outbox {
         await target.deliver(rows, { retry: lane.failures > 0 || lane.singles > 0 });
       } catch (err) {
         delete lane.sending;
+        // Kept while a refused row is set aside, so the bound does not count it dropped as well.
+        const setAside = target.refusedForGood?.(err) === true && (await this.refused(lane, rows, err));
         delete lane.handedOver;
-        if (target.refusedForGood?.(err) && (await this.refused(lane, rows, err))) continue;
+        if (setAside) continue;
         lane.failures += 1;
         const reason = err instanceof Error ? err.message : String(err); // a target may reject with anything
         lane.failing = {

@@ -744,7 +744,7 @@ function live(text, ok) {
 const RECONNECT = { firstMs: 1000, maxMs: 60_000 };
 let reconnectMs = RECONNECT.firstMs;
 let reconnectTimer;
-/** The feed was refused since it was last open: what happened meanwhile came over no feed. */
+/** The feed dropped or was refused since it was last open: what happened meanwhile came over no feed. */
 let missed = false;
 
 function reconnectLater(why) {
@@ -773,7 +773,10 @@ function connect() {
     // A dropped connection the browser opens again by itself; a refused one (a token no longer
     // accepted, a hub at its limit of live feeds: 401, 429, 503) it closes for good, so the page
     // asks again. One small request first says whether to sign in.
-    if (events.readyState !== EventSource.CLOSED) return live('Reconnecting…', false);
+    if (events.readyState !== EventSource.CLOSED) {
+      missed = true;
+      return live('Reconnecting…', false);
+    }
     api('/api/v1/devices?limit=1').then(
       () => {
         if (state.events === events) reconnectLater('Live feed refused.');
@@ -824,6 +827,8 @@ function connect() {
 function signIn(message) {
   clearTimeout(reconnectTimer);
   reconnectMs = RECONNECT.firstMs;
+  // Signing in loads everything anew.
+  missed = false;
   state.events?.close();
   state.events = undefined;
   $('floor').hidden = true;
