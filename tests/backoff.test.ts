@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffMs } from '../hub/domain/backoff.ts';
+import { backoffMs, FailureRun } from '../hub/domain/backoff.ts';
 import { retryAfterMs } from '../hub/notify/webhook.ts';
 import { hostileName } from './support/hostile-names.ts';
 
@@ -57,5 +57,25 @@ describe('a receiver’s Retry-After', () => {
         return ms === undefined || (ms >= 0 && ms <= 3_600_000);
       }),
     );
+  });
+});
+
+describe('failures in a row', () => {
+  it('say why the last failed and when the next try is due, doubling, until one succeeds', () => {
+    let t = 0;
+    const run = new FailureRun({ firstMs: 1000, maxMs: 4000 }, () => t);
+    expect([run.problem, run.due()]).toEqual([undefined, false]);
+    expect(run.failed('toString')).toBe(1000);
+    expect([run.problem, run.due()]).toEqual(['toString', false]);
+    t = 1000;
+    expect(run.due()).toBe(true);
+    expect([run.failed('__proto__'), run.failed('constructor')]).toEqual([2000, 4000]);
+    t = 4999;
+    expect(run.due()).toBe(false);
+    t = 5000;
+    expect([run.problem, run.due()]).toEqual(['constructor', true]);
+    run.succeeded();
+    expect([run.problem, run.due()]).toEqual([undefined, false]);
+    expect(run.failed('again')).toBe(1000);
   });
 });

@@ -8,7 +8,7 @@
 // nor the outbox needs to know it is mirrored. A copy sends each changed row as it is when the copy
 // is made (or its absence), so a copy that failed is simply made again with the next.
 import type Database from 'better-sqlite3';
-import { backoffMs } from '../domain/backoff.ts';
+import { FailureRun } from '../domain/backoff.ts';
 import { jsonObject } from '../domain/json-text.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -88,12 +88,12 @@ export class StateMirror {
   private beforeCopy: (() => void) | undefined;
   /** The version of the state this ledger holds. */
   private version = 0;
-  private loadFailure: string | undefined;
-  private loadFailures = 0;
-  private retryAt = 0;
+  /** Loads that failed in a row, and when to try again. */
+  private readonly loads: FailureRun;
 
   constructor(private readonly options: StateMirrorOptions) {
     const { db } = options;
+    this.loads = new FailureRun(LOAD_RETRY, options.now ?? Date.now);
     this.tables = (
       db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -114,25 +114,22 @@ export class StateMirror {
 
   /** Why the last load of the state failed; undefined once one has not. */
   get unreadable(): string | undefined {
-    return this.loadFailure;
+    return this.loads.problem;
   }
 
   /** Whether the last load failed and it is time to try again: 1 s after, doubling to 30 s. */
   loadDue(): boolean {
-    return this.loadFailure !== undefined && (this.options.now ?? Date.now)() >= this.retryAt;
+    return this.loads.due();
   }
 
   /** Replaces the ledger's contents with what Redis holds, in one transaction. */
   async load(): Promise<MirrorLoad> {
     try {
       const loaded = await this.loadAll();
-      this.loadFailure = undefined;
-      this.loadFailures = 0;
+      this.loads.succeeded();
       return loaded;
     } catch (err) {
-      this.loadFailure = (err as Error).message;
-      this.loadFailures += 1;
-      this.retryAt = (this.options.now ?? Date.now)() + backoffMs(this.loadFailures, LOAD_RETRY);
+      this.loads.failed((err as Error).message);
       throw err;
     }
   }

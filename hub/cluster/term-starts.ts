@@ -2,32 +2,12 @@
 // be read from Redis: a command timed out, a key damaged) gives the lease up; its hub waits longer
 // after each failure in a row before it asks for the lease again, so another hub may lead
 // meanwhile, and its health says why no hub leads.
-import { backoffMs } from '../domain/backoff.ts';
+import { FailureRun } from '../domain/backoff.ts';
 
 /** Longest a hub waits to ask for the rules lease again after its terms failed to start, unless one lease is longer. */
 export const START_RETRY_MAX_MS = 30_000;
 
-export class TermStarts {
-  private failures = 0;
-  private lastProblem: string | undefined;
-
-  constructor(private readonly leaseMs: number) {}
-
-  /** A term started: the next failure waits one lease again. */
-  started(): void {
-    this.failures = 0;
-    this.lastProblem = undefined;
-  }
-
-  /** A term could not start: how long to ask for no lease. */
-  failed(problem: string): number {
-    this.failures += 1;
-    this.lastProblem = problem;
-    return backoffMs(this.failures, { firstMs: this.leaseMs, maxMs: Math.max(this.leaseMs, START_RETRY_MAX_MS) });
-  }
-
-  /** Why the last term could not start, while none has since. */
-  get problem(): string | undefined {
-    return this.lastProblem;
-  }
+/** One lease after the first failed start, doubling to 30 s (or one lease, if longer). */
+export function termStarts(leaseMs: number, now: () => number): FailureRun {
+  return new FailureRun({ firstMs: leaseMs, maxMs: Math.max(leaseMs, START_RETRY_MAX_MS) }, now);
 }

@@ -14,7 +14,7 @@ import { EntryForwarder } from '../cluster/forwarder.ts';
 import { RulesLease } from '../cluster/lease.ts';
 import { RuleRequests, type RequestKind } from '../cluster/requests.ts';
 import { StateMirror } from '../cluster/state-mirror.ts';
-import { TermStarts } from '../cluster/term-starts.ts';
+import { termStarts } from '../cluster/term-starts.ts';
 import { passedOverReport, StreamReader } from '../cluster/stream-reader.ts';
 import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
@@ -151,7 +151,7 @@ export async function startClusterAlerting(
   });
   peers.start();
 
-  const starts = new TermStarts(config.cluster.lease_ms);
+  const starts = termStarts(config.cluster.lease_ms, now);
   /** The leader's work for one term: load, lead, loop until deposed. */
   const lead = (token: number): Term => {
     const marks = new Map<number, string>();
@@ -200,7 +200,7 @@ export async function startClusterAlerting(
       const { engine } = parts;
       log.warn({ node, term: token }, `this hub (${node}) now runs the rules for the cluster (term ${token})`);
       started = true;
-      starts.started();
+      starts.succeeded();
       let lastTick = now();
       let failing = false;
       while (!current.ended) {

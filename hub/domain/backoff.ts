@@ -15,3 +15,42 @@ export function backoffMs(retry: number, backoff: Backoff, random: () => number 
   const jitter = backoff.jitter ?? 0;
   return jitter === 0 ? step : step * (1 - jitter * random());
 }
+
+/**
+ * Failures in a row of one thing tried again (a load, a start): why the last one failed, and when
+ * the next try is due by the backoff rule. A success starts the count over.
+ */
+export class FailureRun {
+  private failures = 0;
+  private lastProblem: string | undefined;
+  private dueAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly backoff: Backoff,
+    private readonly now: () => number,
+  ) {}
+
+  /** Why the last try failed, while none has succeeded since. */
+  get problem(): string | undefined {
+    return this.lastProblem;
+  }
+
+  /** A try failed: the wait before the next. */
+  failed(problem: string): number {
+    this.failures += 1;
+    this.lastProblem = problem;
+    const waitMs = backoffMs(this.failures, this.backoff);
+    this.dueAt = this.now() + waitMs;
+    return waitMs;
+  }
+
+  succeeded(): void {
+    this.failures = 0;
+    this.lastProblem = undefined;
+  }
+
+  /** Whether the last try failed and the next is due. */
+  due(): boolean {
+    return this.lastProblem !== undefined && this.now() >= this.dueAt;
+  }
+}
