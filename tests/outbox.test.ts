@@ -1,5 +1,6 @@
 // The alert outbox in the alert database passes the outbox contract, says which targets are
-// failing, and takes over an alert database an earlier release made.
+// failing, takes over an alert database an earlier release made, and lives through a database
+// that cannot be written for a while.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Outbox } from '../hub/notify/outbox.ts';
 import { describeOutboxContract } from './outbox-contract.ts';
 import { eventually, tempDir } from './support/hub.ts';
+import { ManualClock, SECOND, T0 } from './rules-fixtures.ts';
 
 describeOutboxContract('alert database', (options) => new Outbox(options));
 
@@ -92,6 +94,65 @@ describe('targets failing', () => {
     await next();
     await eventually(() => outbox.waiting() === 0, { what: 'the delivery that gets through' });
     expect(outbox.failing()).toEqual([]);
+    await outbox.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('an alert database that cannot be written for a while', () => {
+  it('tries again with backoff, saying so once; what the receiver took is not sent again and goes once it can be written', async () => {
+    const dir = tempDir('floorwatch-outbox-');
+    const db = new Database(join(dir, 'alerts.sqlite'));
+    const clock = new ManualClock(T0);
+    const lines: Array<{ msg: string }> = [];
+    const log = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
+    );
+    const taken: string[][] = [];
+    const outbox = new Outbox({
+      db,
+      targets: [
+        {
+          name: 'receiver mail',
+          batch: 50,
+          deliver: async (rows) => {
+            taken.push(rows.map((r) => r.payload));
+            // The disk turns read-only (as after an I/O error) while the receiver has the first message.
+            if (taken.length === 1) db.pragma('query_only = ON');
+          },
+        },
+      ],
+      log,
+      now: clock.now,
+      timers: clock,
+      retryFirstMs: SECOND,
+      retryMaxMs: 8 * SECOND,
+      maxWaiting: 10_000,
+    });
+    const told = (text: string) => lines.filter((l) => l.msg.includes(text)).length;
+    outbox.enqueue('receiver mail', 'first');
+    outbox.kick();
+    await eventually(() => clock.pendingTimers() === 1, { what: 'a retry after the row could not be deleted' });
+    expect(told('the alert database cannot be read or written (attempt to write a readonly database)')).toBe(1);
+    // Two retries while it stays read-only: the row is not handed over again, nor told of again.
+    for (const wait of [1, 2]) {
+      clock.advance(wait * SECOND);
+      await eventually(() => clock.pendingTimers() === 1, { what: `the retry after ${wait} s` });
+    }
+    expect(taken).toEqual([['first']]);
+    expect(told('cannot be read or written')).toBe(1);
+    expect(outbox.failing()).toEqual([]);
+
+    db.pragma('query_only = OFF');
+    clock.advance(4 * SECOND);
+    await eventually(() => outbox.waiting() === 0, { what: 'the row the receiver took deleted' });
+    expect(told('the alert database answers again')).toBe(1);
+    outbox.enqueue('receiver mail', 'second');
+    outbox.kick();
+    await eventually(() => taken.length === 2, { what: 'the next notification' });
+    expect(taken).toEqual([['first'], ['second']]);
     await outbox.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // last sent, and which targets follow each alert. Created at start; older layouts are brought up
 // to date in place. Also the queries of when a group's rows are due.
 import type Database from 'better-sqlite3';
-import type { OutboxGroup, OutboxRow } from './outbox.ts';
+import type { Follower, OutboxGroup, OutboxRow } from './outbox.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
@@ -78,4 +78,42 @@ export function dueRows(db: Database.Database, target: string, now: number, limi
           .prepare(`SELECT ${columns} FROM outbox WHERE target = ? AND grp = ? AND due_at <= ? ORDER BY id LIMIT ?`)
           .all(target, first.grp, now, limit)
   ) as OutboxRow[];
+}
+
+/** Deletes rows a target took; how many were still there (the bound may have dropped some meanwhile). */
+export function removeRows(db: Database.Database, ids: readonly number[]): number {
+  return db.prepare('DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids)).changes;
+}
+
+/** When a target's next row is due, if it has any. */
+export function nextDueAt(db: Database.Database, target: string): number | null {
+  return (db.prepare('SELECT min(due_at) AS at FROM outbox WHERE target = ?').get(target) as { at: number | null }).at;
+}
+
+/** The targets told of an alert so far, each with its group. */
+export function followersOf(db: Database.Database, alertId: number): Follower[] {
+  return (
+    db.prepare('SELECT target, grp, wait_ms, interval_ms FROM outbox_followers WHERE alert_id = ?').all(alertId) as {
+      target: string;
+      grp: string;
+      wait_ms: number;
+      interval_ms: number;
+    }[]
+  ).map((r) => ({ target: r.target, group: { key: r.grp, waitMs: r.wait_ms, intervalMs: r.interval_ms } }));
+}
+
+export function addFollower(db: Database.Database, alertId: number, f: Follower): void {
+  db.prepare(
+    'INSERT OR IGNORE INTO outbox_followers (alert_id, target, grp, wait_ms, interval_ms) VALUES (?, ?, ?, ?, ?)',
+  ).run(alertId, f.target, f.group.key, f.group.waitMs, f.group.intervalMs);
+}
+
+/** Rows waiting for a target, or for all. */
+export function countWaiting(db: Database.Database, target?: string): number {
+  const row = (
+    target === undefined
+      ? db.prepare('SELECT count(*) AS n FROM outbox').get()
+      : db.prepare('SELECT count(*) AS n FROM outbox WHERE target = ?').get(target)
+  ) as { n: number };
+  return row.n;
 }

@@ -9,11 +9,22 @@
 // Rows may belong to a group (a route's alerts of one zone and kind, say): a group's rows wait
 // for each other and go out together, handed to the target as one delivery. A new group waits
 // `waitMs` for more; once a group has gone out, what joins it waits until `intervalMs` after.
-import { backoffMs } from '../domain/backoff.ts';
+import { backoffMs, type Backoff } from '../domain/backoff.ts';
+import { deliveryFailed, deliveryWorked, newLane, type Lane } from './outbox-lane.ts';
 import { backgroundTimers, type Timers } from '../domain/timers.ts';
 import type Database from 'better-sqlite3';
 import { WaitingBound } from './outbox-bound.ts';
-import { dueRows, ensureSchema, groupDueAt, groupSent } from './outbox-tables.ts';
+import {
+  addFollower,
+  countWaiting,
+  dueRows,
+  ensureSchema,
+  followersOf,
+  groupDueAt,
+  groupSent,
+  nextDueAt,
+  removeRows,
+} from './outbox-tables.ts';
 import type { Logger } from 'pino';
 
 export interface OutboxTarget {
@@ -78,28 +89,6 @@ export interface Follower {
   group: OutboxGroup;
 }
 
-interface Lane {
-  target: OutboxTarget;
-  running?: Promise<void>;
-  /** Waiting to retry after a failure. */
-  timer?: unknown;
-  /** Waiting for the next group to be due. */
-  wake?: unknown;
-  /** Kicked while delivering: look again once done, for rows the delivery may have missed. */
-  again?: boolean;
-  /** The group being delivered, and the last row of it handed over. */
-  sending?: { grp: string; upTo: number };
-  /** The ids of the rows being delivered. */
-  handedOver?: readonly number[];
-  failures: number;
-  closed: boolean;
-  /** Rows to deliver one at a time, to find the one refused for good. */
-  singles: number;
-  /** The row refused for good, and how many times alone. */
-  refused?: { id: number; attempts: number };
-  failing?: { since: number; error: string; droppedBefore: number }; // until a delivery gets through
-}
-
 export class Outbox {
   private readonly lanes = new Map<string, Lane>();
   private readonly db: Database.Database;
@@ -136,7 +125,7 @@ export class Outbox {
     for (const target of targets) {
       const lane = this.lanes.get(target.name);
       if (lane) lane.target = target;
-      else this.lanes.set(target.name, { target, failures: 0, closed: false, singles: 0 });
+      else this.lanes.set(target.name, newLane(target, this.backoff(), this.options.now));
     }
     const orphans = this.db
       .prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target UNION SELECT target, 0 FROM outbox_followers')
@@ -178,19 +167,11 @@ export class Outbox {
    * goes to them too (its resolution above all), in the same group, so none overtakes another.
    */
   followers(alertId: number): Follower[] {
-    return (
-      this.db
-        .prepare('SELECT target, grp, wait_ms, interval_ms FROM outbox_followers WHERE alert_id = ?')
-        .all(alertId) as { target: string; grp: string; wait_ms: number; interval_ms: number }[]
-    ).map((r) => ({ target: r.target, group: { key: r.grp, waitMs: r.wait_ms, intervalMs: r.interval_ms } }));
+    return followersOf(this.db, alertId);
   }
 
   follow(alertId: number, f: Follower): void {
-    this.db
-      .prepare(
-        'INSERT OR IGNORE INTO outbox_followers (alert_id, target, grp, wait_ms, interval_ms) VALUES (?, ?, ?, ?, ?)',
-      )
-      .run(alertId, f.target, f.group.key, f.group.waitMs, f.group.intervalMs);
+    addFollower(this.db, alertId, f);
   }
 
   /** The alert is over: nothing more follows it. */
@@ -216,7 +197,7 @@ export class Outbox {
     if (lane.wake !== undefined) this.timers.clearTimeout(lane.wake);
     delete lane.wake;
     lane.again = false;
-    const running = this.drain(lane);
+    const running = this.drain(lane).catch((err: unknown) => this.databaseFailed(lane, err));
     lane.running = running;
     void running.finally(() => {
       if (lane.running !== running) return;
@@ -239,12 +220,7 @@ export class Outbox {
   }
 
   waiting(target?: string): number {
-    const row = (
-      target === undefined
-        ? this.db.prepare('SELECT count(*) AS n FROM outbox').get()
-        : this.db.prepare('SELECT count(*) AS n FROM outbox WHERE target = ?').get(target)
-    ) as { n: number };
-    return row.n;
+    return countWaiting(this.db, target);
   }
 
   /** Stops retrying and waits for deliveries in flight; what is left is delivered after the next start. */
@@ -264,7 +240,9 @@ export class Outbox {
   private async drain(lane: Lane): Promise<void> {
     const { target } = lane;
     while (!lane.closed && this.db.open) {
+      if (lane.taken) this.took(lane, lane.taken);
       const rows = this.due(lane);
+      this.databaseWorks(lane);
       if (rows.length === 0) {
         this.wakeLater(lane);
         return;
@@ -277,21 +255,19 @@ export class Outbox {
         await target.deliver(rows, { retry: lane.failures > 0 || lane.singles > 0 });
       } catch (err) {
         delete lane.sending;
+        // Stopping: the rows stay for the next start.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the delivery
+        if (lane.closed) {
+          delete lane.handedOver;
+          return;
+        }
         // Kept while a refused row is set aside, so the bound does not count it dropped as well.
         const setAside = target.refusedForGood?.(err) === true && (await this.refused(lane, rows, err));
         delete lane.handedOver;
         if (setAside) continue;
-        lane.failures += 1;
         const reason = err instanceof Error ? err.message : String(err); // a target may reject with anything
-        lane.failing = {
-          since: lane.failing?.since ?? this.options.now(),
-          error: reason,
-          droppedBefore: lane.failing?.droppedBefore ?? this.bound.dropped(target.name),
-        };
-        const wait = Math.max(
-          backoffMs(lane.failures, { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs }),
-          target.retryAfterMs?.(err) ?? 0,
-        );
+        deliveryFailed(lane, reason, this.options.now(), this.bound.dropped(target.name));
+        const wait = Math.max(backoffMs(lane.failures, this.backoff()), target.retryAfterMs?.(err) ?? 0);
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
           this.options.log.warn(
@@ -299,29 +275,12 @@ export class Outbox {
             `cannot deliver alert notifications to ${target.name} (${reason}); they are kept and retried in ${Math.round(wait / 1000)} s`,
           );
         }
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the delivery
-        if (!lane.closed) {
-          lane.timer = this.timers.setTimeout(() => {
-            delete lane.timer;
-            this.kick();
-          }, wait);
-        }
+        this.retryIn(lane, wait);
         return;
       }
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the database may have closed during the delivery
       if (!this.db.open) return;
-      this.delivered(target.name, rows);
-      delete lane.sending;
-      delete lane.handedOver;
-      if (lane.failures > 0)
-        this.options.log.info(
-          { target: target.name },
-          `alert notifications reach ${target.name} again; sending what waited`,
-        );
-      lane.failures = 0;
-      delete lane.failing;
-      lane.singles = Math.max(0, lane.singles - 1);
-      delete lane.refused;
+      this.took(lane, rows);
     }
   }
 
@@ -331,31 +290,72 @@ export class Outbox {
     return dueRows(this.db, name, this.options.now(), lane.singles > 0 ? 1 : batch);
   }
 
-  private delivered(target: string, rows: readonly OutboxRow[]): void {
-    const now = this.options.now();
+  /** The target took the rows: they go. Until they are deleted they are neither sent again nor dropped by the bound. */
+  private took(lane: Lane, rows: readonly OutboxRow[]): void {
+    const { name } = lane.target;
+    const [now, ids] = [this.options.now(), rows.map((r) => r.id)];
+    lane.taken = rows;
     this.db.transaction(() => {
       // A row the bound dropped while it was handed over is gone already.
-      const { changes } = this.db
-        .prepare('DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))')
-        .run(JSON.stringify(rows.map((r) => r.id)));
-      this.bound.removed(target, changes);
+      this.bound.removed(name, removeRows(this.db, ids));
       const grp = rows[0]?.grp;
-      if (grp !== null && grp !== undefined) groupSent(this.db, target, grp, now);
+      if (grp !== null && grp !== undefined) groupSent(this.db, name, grp, now);
     })();
+    delete lane.taken;
+    delete lane.sending;
+    delete lane.handedOver;
+    if (lane.failures > 0) this.options.log.info({ target: name }, `alert notifications reach ${name} again`);
+    deliveryWorked(lane);
+  }
+
+  private backoff(): Backoff {
+    return { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs };
+  }
+
+  /** Tries the lane again in `ms`, unless it was closed meanwhile. */
+  private retryIn(lane: Lane, ms: number): void {
+    if (lane.closed) return;
+    lane.timer = this.timers.setTimeout(() => {
+      delete lane.timer;
+      this.kick();
+    }, ms);
+  }
+
+  /**
+   * The outbox's rows could not be read or written: the lane waits and tries again, and says so
+   * once per reason, rather than the failure ending the hub. Rows the target took stay out of
+   * every delivery until they are deleted, so they are not sent again every retry.
+   */
+  private databaseFailed(lane: Lane, err: unknown): void {
+    const { name } = lane.target;
+    const reason = err instanceof Error ? err.message : String(err);
+    if (lane.closed || !this.db.open) return;
+    const known = lane.database.problem === reason;
+    const waitMs = lane.database.failed(reason);
+    if (!known)
+      this.options.log.error(
+        { target: name, err: reason },
+        `the alert database cannot be read or written (${reason}): notifications for ${name} wait, tried again in ${Math.round(waitMs / 1000)} s and less often after`,
+      );
+    this.retryIn(lane, waitMs);
+  }
+
+  private databaseWorks(lane: Lane): void {
+    if (lane.database.problem === undefined) return;
+    this.options.log.info({ target: lane.target.name }, `the alert database answers again`);
+    lane.database.succeeded();
   }
 
   /** Nothing due: wakes the lane when the next group is. */
   private wakeLater(lane: Lane): void {
-    const next = this.db.prepare('SELECT min(due_at) AS at FROM outbox WHERE target = ?').get(lane.target.name) as {
-      at: number | null;
-    };
-    if (next.at === null || lane.closed) return;
+    const next = nextDueAt(this.db, lane.target.name);
+    if (next === null || lane.closed) return;
     lane.wake = this.timers.setTimeout(
       () => {
         delete lane.wake;
         this.kick();
       },
-      Math.max(0, next.at - this.options.now()),
+      Math.max(0, next - this.options.now()),
     );
   }
 
