@@ -2,9 +2,12 @@
 // over its own bound or no longer accepted is refused the same way): the browser does not try an
 // event stream again after a refusal, so the page does, waiting longer each time, and it is live
 // again by itself once the hub takes the feed. Before, it showed "Reconnecting…" until reloaded.
+// Once the feed is back the page loads the floor anew; a sign-out while that load is on its way
+// keeps the page signed out.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBrowser, type TestBrowser } from './support/browser.ts';
+import { ApiTokens } from '../hub/security/tokens.ts';
 import { eventually, startTestHub, type TestHub } from './support/hub.ts';
 
 describe('the floor page after its live feed was refused', () => {
@@ -48,4 +51,60 @@ describe('the floor page after its live feed was refused', () => {
     await expect.poll(() => row.textContent(), { timeout: 20_000 }).toContain('Humidity 41.0 %RH');
     await client.endAsync();
   }, 120_000);
+});
+
+describe('the floor page signed out while it loads the floor anew', () => {
+  let hub: TestHub;
+  let browser: TestBrowser;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    browser = await testBrowser({ viewport: { width: 1400, height: 900 } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.dispose();
+  });
+
+  it('stays signed out when the load comes back', async () => {
+    const token = new ApiTokens(hub.dataDir).create('floor-lead', 'operator', Date.now());
+    const page = browser.page;
+    // The first live feed fails on the network; the one after it opens, and the page loads the
+    // floor again for what it may have missed. Its floor plan answers only when let go.
+    let feeds = 0;
+    await page.route('**/api/v1/events*', async (route) =>
+      ++feeds === 1 ? route.abort('connectionreset') : route.continue(),
+    );
+    let plansAsked = 0;
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    await page.route('**/api/v1/layout*', async (route) => {
+      if (++plansAsked === 2) await held;
+      await route.continue();
+    });
+    await page.goto(hub.hub.url);
+    await page.locator('#sign-in').waitFor();
+    await page.fill('#token', token);
+    await page.press('#token', 'Enter');
+    await page.locator('#floor').waitFor();
+    await eventually(() => plansAsked === 2, { what: 'the floor loaded again once the feed opened' });
+
+    await page.click('#sign-out');
+    await page.locator('#sign-in').waitFor();
+    await page.evaluate(`{
+      const floor = document.getElementById('floor');
+      window.floorShown = false;
+      new MutationObserver(() => { if (!floor.hidden) window.floorShown = true; })
+        .observe(floor, { attributes: true, attributeFilter: ['hidden'] });
+    }`);
+    const answered = page.waitForResponse('**/api/v1/layout*');
+    letGo();
+    await (await answered).finished();
+    // The load's last steps run as soon as its answers are read: two frames later it is done.
+    await page.evaluate('new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))');
+    expect(await page.evaluate('window.floorShown')).toBe(false);
+    expect(await page.locator('#floor').isHidden()).toBe(true);
+    expect(await page.locator('#sign-in').isVisible()).toBe(true);
+    expect(await page.evaluate("sessionStorage.getItem('floorwatch.token')")).toBeNull();
+  }, 60_000);
 });

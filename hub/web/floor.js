@@ -845,20 +845,23 @@ function failed(err) {
   live(`Cannot reach the hub: ${err.message}`, false);
 }
 
+/** Loads and shows the whole floor; false when the page was signed out (or in anew) meanwhile, and shows nothing. */
 async function loadAll() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
   await Promise.all([loadRules(), loadZones()]);
   await Promise.all([loadAlerts(), loadDevices(), loadSeries(), loadLayout()]);
+  if (sessionStorage.getItem(TOKEN_KEY) !== token) return false;
   $('sign-in').hidden = true;
   $('floor').hidden = false;
   $('sign-out').hidden = !sessionStorage.getItem(TOKEN_KEY);
   // When the first full view was drawn, since the page was opened: what a screenshot waits for, and the page's speed.
   if (performance.getEntriesByName('floor-loaded').length === 0) performance.mark('floor-loaded');
+  return true;
 }
 
 async function start() {
   try {
-    await loadAll();
-    connect();
+    if (await loadAll()) connect();
   } catch (err) {
     failed(err);
   }
