@@ -13,14 +13,17 @@ interface Node {
   notSent: string[];
   /** Messages a listener on `site/#` got, as topic=payload. */
   heard: string[];
+  /** What came on the bus's channels that was not a message. */
+  unreadable: unknown[];
 }
 
 async function node(name: string, prefix = 'floor', maxInFlight = 1000): Promise<Node> {
-  const pub = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-  const sub = new Redis(server.url);
+  // Connected as the hub connects them (broker-state.ts).
+  const pub = new Redis(server.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  const sub = new Redis(server.url, { lazyConnect: true });
   for (const c of [pub, sub]) c.on('error', () => undefined);
-  await Promise.all([pub, sub].map((c) => new Promise((resolve) => c.once('ready', resolve))));
-  const n: Node = { notSent: [], heard: [], bus: undefined as unknown as ClusterEmitter };
+  await Promise.all([pub.connect(), sub.connect()]);
+  const n: Node = { notSent: [], heard: [], unreadable: [], bus: undefined as unknown as ClusterEmitter };
   n.bus = new ClusterEmitter({
     node: name,
     prefix,
@@ -28,6 +31,7 @@ async function node(name: string, prefix = 'floor', maxInFlight = 1000): Promise
     sub,
     maxInFlight,
     onNotSent: (reason) => n.notSent.push(reason),
+    onUnreadable: (err) => n.unreadable.push(err),
     closeTimeoutMs: 500,
   });
   emitters.push(n.bus);
@@ -105,6 +109,34 @@ describe('the broker bus of a cluster', () => {
     expect(b.heard.filter((h) => h.startsWith('site/seq/'))).toEqual(
       Array.from({ length: 10 }, (_, i) => `site/seq/${i + 1}=${i + 1}`),
     );
+  });
+
+  it('ignores, and tells of, what is not a message on its channels', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    await subscribed(2);
+    const admin = new Redis(server.url);
+    // Anyone who may write to the Redis may publish on the bus's channels.
+    await admin.publish('floor/mqtt/site/x', 'not a message');
+    admin.disconnect();
+    await eventually(() => b.unreadable.length > 0 || undefined, { what: 'the foreign message told of' });
+    await emit(a, 'site/after', 'still carried');
+    await eventually(() => b.heard.includes('site/after=still carried') || undefined, { what: 'the next message' });
+    expect(b.heard).toEqual(['site/after=still carried']);
+  });
+
+  it('lives through Redis stopping and starting again, and carries messages once it is back', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    await subscribed(2);
+    // Stopped, not paused: the connections fail and are refused, which each connection reports as an error.
+    await server.stop();
+    await emit(a, 'site/during', 'served here');
+    await server.start();
+    await subscribed(2);
+    await emit(a, 'site/after', 'back');
+    await eventually(() => b.heard.includes('site/after=back') || undefined, { what: 'a message once Redis is back' });
+    expect(a.heard).toEqual(['site/during=served here', 'site/after=back']);
   });
 
   it('keeps clusters that share one Redis apart', async () => {

@@ -265,19 +265,18 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       if (options.shared && route?.kind === 'status' && typeof willOf === 'string' && willOf !== broker.id) {
         const device = route.device;
         const { wills } = options.shared;
-        wills.stale(device, willOf).then(
-          async (stale) => {
-            if (!stale) {
-              authorize(client, packet, callback, route, verdict);
-              return;
-            }
-            await wills.drop(device, willOf);
-            log.info(
-              { device },
-              `dropped the last will of ${device} left by a hub that stopped: the device is connected again`,
-            );
-            callback(new Error(STALE_WILL));
-          },
+        // The refusal of a stale will, once dropped; a failure of Redis on the way is the callback's too.
+        const dropStale = async (): Promise<Error | undefined> => {
+          if (!(await wills.stale(device, willOf))) return undefined;
+          await wills.drop(device, willOf);
+          log.info(
+            { device },
+            `dropped the last will of ${device} left by a hub that stopped: the device is connected again`,
+          );
+          return new Error(STALE_WILL);
+        };
+        dropStale().then(
+          (refusal) => (refusal ? callback(refusal) : authorize(client, packet, callback, route, verdict)),
           (err: unknown) => callback(err as Error),
         );
         return;

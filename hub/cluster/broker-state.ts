@@ -23,7 +23,8 @@ export interface BrokerStateOptions {
 /** The aedes persistence, as far as this module handles it; the broker uses the rest. */
 interface Persistence {
   destroy(cb: () => void): void;
-  delWill(client: { id: string; brokerId: string }, cb: (err?: Error | null) => void): void;
+  /** With a callback, calls it; without, returns a promise (Aedes uses both). */
+  delWill(client: { id: string; brokerId: string }, cb?: (err?: Error | null) => void): Promise<unknown> | undefined;
 }
 
 /**
@@ -93,10 +94,46 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     maxInFlight: options.maxWaiting,
     closeTimeoutMs,
     onNotSent: options.onNotSent,
+    onUnreadable: (err) => {
+      const message = err instanceof Error ? err.message : String(err);
+      if (message === lastUnreadable) return;
+      lastUnreadable = message;
+      log.warn(
+        { err: message },
+        `ignored a message on the cluster's MQTT channels in Redis that is not one: ${message}`,
+      );
+    },
   });
+  let lastUnreadable = '';
+  // aedes-persistence-redis starts some commands without waiting for them (a will's entry in the
+  // list of wills, as a client with a will comes and goes): one that fails while Redis is away
+  // must not be a rejection no one handles, which would end the hub. Who waits still sees it fail.
+  for (const name of ['lrem', 'rpush'] as const) {
+    const send = conn[name].bind(conn) as (...args: unknown[]) => Promise<unknown>;
+    Object.assign(conn, {
+      [name]: (...args: unknown[]) => {
+        const sent = send(...args);
+        sent.catch(() => undefined);
+        return sent;
+      },
+    });
+  }
   const persistence = createPersistence({ conn });
   const warn = (err: unknown) =>
     log.warn({ err: (err as Error).message }, `could not record a client's hub in Redis: ${(err as Error).message}`);
+  // Nor does Aedes handle every failed deletion of a will through the promise (a client with a
+  // will connecting while Redis is away): that one is logged, and the will is read as none.
+  const delWill = persistence.delWill.bind(persistence);
+  persistence.delWill = (client, cb) =>
+    cb
+      ? delWill(client, cb)
+      : delWill(client)?.catch((err: unknown) => {
+          log.warn(
+            { err: (err as Error).message, client: client.id },
+            `could not remove the last will of ${client.id} from Redis: ${(err as Error).message}`,
+          );
+          return null;
+        });
   const wills: Wills = {
     connected: (clientId, brokerId) => void conn.hset(PRESENCE_KEY, clientId, brokerId).catch(warn),
     disconnected: (clientId, brokerId) => void conn.eval(FORGET, 1, PRESENCE_KEY, clientId, brokerId).catch(warn),
@@ -105,9 +142,9 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
       return at !== null && at !== brokerId;
     },
     drop: (clientId, brokerId) =>
-      new Promise<void>((resolve, reject) =>
-        persistence.delWill({ id: clientId, brokerId }, (err) => (err ? reject(err) : resolve())),
-      ),
+      new Promise<void>((resolve, reject) => {
+        void persistence.delWill({ id: clientId, brokerId }, (err) => (err ? reject(err) : resolve()));
+      }),
   };
   return {
     mq,

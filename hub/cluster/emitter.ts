@@ -4,6 +4,7 @@
 // a device's messages, their PUBACKs or the alerts announced on the node that raised them. Only
 // the copy for the other nodes waits for Redis, and at most `maxInFlight` such copies wait at a
 // time; past that a copy is not sent (counted), as a subscriber would miss it anyway.
+import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import mqemitter, { type Message, type MQEmitter } from 'mqemitter';
@@ -31,6 +32,8 @@ export interface ClusterEmitterOptions {
   maxInFlight: number;
   /** A copy for other nodes that was not sent: too many were waiting, or Redis refused it. */
   onNotSent: (reason: 'busy' | 'failed', err?: Error) => void;
+  /** A message on the bus's channels that is not one (anyone who may write to the Redis may publish there): ignored. */
+  onUnreadable: (err: unknown) => void;
   /** How long close() waits for Redis before it drops the connections. Default 2000 ms. */
   closeTimeoutMs?: number;
 }
@@ -49,6 +52,24 @@ export class ClusterEmitter implements MQEmitter {
     // Channels "<prefix>/mqtt/<topic>": the pattern for '#' is then "<prefix>/mqtt*", which no
     // other channel of the cluster (the rules', "<prefix>:…") matches.
     this.remote = new MQEmitterRedisPrefix(`${options.prefix}/mqtt/`, { pubConn: options.pub, subConn: options.sub });
+    // mqemitter-redis passes each connection error on to an emitter of its own that no one
+    // listens to, where it would be thrown and end the hub; the connections' own listeners log it
+    // (broker-state.ts).
+    (this.remote as unknown as { state: EventEmitter }).state.on('error', () => undefined);
+    // And it decodes what arrives on its channels in its listeners, where a message that is not
+    // one would throw the same way.
+    const { sub, onUnreadable } = options;
+    for (const event of ['messageBuffer', 'pmessageBuffer'])
+      for (const listener of sub.listeners(event) as Array<(...args: unknown[]) => void>) {
+        sub.off(event, listener);
+        sub.on(event, (...args: unknown[]) => {
+          try {
+            listener(...args);
+          } catch (err) {
+            onUnreadable(err);
+          }
+        });
+      }
   }
 
   get current(): number {

@@ -5,9 +5,25 @@
 // which for an acknowledgement or a silence is what the operator asked for.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Silence } from '../domain/alert.ts';
 import { jsonObject } from '../domain/json-text.ts';
 
 export type RequestKind = 'ack' | 'addSilence' | 'removeSilence';
+
+/** What the leader carries a request out on: its rule engine. */
+export interface RequestTarget {
+  ack(id: number, by: string, comment?: string): unknown;
+  addSilence(silence: Omit<Silence, 'id' | 'createdAt'>): unknown;
+  removeSilence(id: number): unknown;
+}
+
+/** Carries a request out; what it returns is the answer. */
+export function carryOut(target: RequestTarget, kind: RequestKind, args: unknown[]): unknown {
+  // JSON has no undefined: a comment not given arrives as null.
+  if (kind === 'ack') return target.ack(args[0] as number, args[1] as string, (args[2] as string | null) ?? undefined);
+  if (kind === 'addSilence') return target.addSilence(args[0] as Omit<Silence, 'id' | 'createdAt'>);
+  return target.removeSilence(args[0] as number);
+}
 const KINDS: ReadonlySet<unknown> = new Set<RequestKind>(['ack', 'addSilence', 'removeSilence']);
 
 interface Request {

@@ -12,7 +12,7 @@ import { ClusterNodes, type NodeReport } from '../cluster/nodes.ts';
 import { PeerEntries } from '../cluster/peers.ts';
 import { EntryForwarder } from '../cluster/forwarder.ts';
 import { RulesLease } from '../cluster/lease.ts';
-import { RuleRequests, type RequestKind } from '../cluster/requests.ts';
+import { carryOut, RuleRequests, type RequestKind } from '../cluster/requests.ts';
 import { StateMirror } from '../cluster/state-mirror.ts';
 import { termStarts } from '../cluster/term-starts.ts';
 import { passedOverReport, StreamReader } from '../cluster/stream-reader.ts';
@@ -252,8 +252,13 @@ export async function startClusterAlerting(
       }
       mirror.follow();
     })().catch((err: unknown) => {
-      const { message } = err as Error;
-      mirror.follow();
+      const message = err instanceof Error ? err.message : String(err);
+      // This handler must not fail: the term's end, and every transition after it, wait on it.
+      try {
+        mirror.follow();
+      } catch (followErr) {
+        log.error({ err: (followErr as Error).message }, `could not stop copying the rules' changes`);
+      }
       // Deposed meanwhile, it holds no lease; otherwise the lease, kept, would be renewed with no
       // rules running: no hub of the cluster would judge anything. Only a failed start waits.
       const pauseMs = current.ended || started ? 0 : starts.failed(message);
@@ -268,12 +273,7 @@ export async function startClusterAlerting(
   };
 
   const change = async (engine: RuleEngine, kind: RequestKind, args: unknown[]): Promise<unknown> => {
-    let result: unknown;
-    // JSON has no undefined: a comment not given arrives as null.
-    if (kind === 'ack')
-      result = engine.ack(args[0] as number, args[1] as string, (args[2] as string | null) ?? undefined);
-    else if (kind === 'addSilence') result = engine.addSilence(args[0] as Omit<Silence, 'id' | 'createdAt'>);
-    else result = engine.removeSilence(args[0] as number);
+    const result = carryOut(engine, kind, args);
     // Answered once the change is the cluster's, not only this hub's.
     await mirror.settled();
     return result;

@@ -1,0 +1,110 @@
+// A hub of a cluster whose Redis is stopped (connections refused, not merely silent) and started
+// again: the hub process stays up through it, devices with a last will leaving and connecting
+// meanwhile included, says in its health that Redis is unreachable, and once Redis is back leads the rules
+// again and raises an alert from a new reading. Before, the first connection error ended the hub.
+import { rmSync } from 'node:fs';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually, spawnHub, tempDir, type HubProcess } from './support/hub.ts';
+import { startRedis, type RedisHandle } from './support/redis.ts';
+
+interface ClusterCheck {
+  ok: boolean;
+  detail: string;
+  leader: string | null;
+}
+
+describe('a hub of a cluster whose Redis restarts', () => {
+  let redis: RedisHandle;
+  let hub: HubProcess;
+  const dir = tempDir('floorwatch-redis-restart-');
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    hub = await spawnHub(dir, {
+      influxUrl: `${inject('influxUrl')}/cluster_restart_${Date.now()}`,
+      logLevel: 'warn',
+      config: {
+        zones: [{ id: 'server-room', type: 'server_room', rules: { temperature: { for: '0s' } } }],
+        devices: [{ id: 't-rack', kind: 'sensor', zone: 'server-room' }],
+        cluster: { lease_ms: 1000 },
+      },
+      env: { FLOORWATCH_REDIS_URL: redis.url, FLOORWATCH_NODE_ID: 'node-a' },
+    });
+  });
+  afterAll(async () => {
+    if (hub?.child.exitCode === null && hub.child.signalCode === null) {
+      hub.child.kill('SIGTERM');
+      await hub.exited;
+    }
+    await redis?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cluster = async (): Promise<ClusterCheck> => {
+    const res = await fetch(`${hub.url}/api/v1/health`);
+    return ((await res.json()) as { checks: { cluster: ClusterCheck } }).checks.cluster;
+  };
+  const running = () => hub.child.exitCode === null && hub.child.signalCode === null;
+
+  it('stays up, says Redis is unreachable, and leads the rules again once it is back', async () => {
+    await eventually(async () => (await cluster()).leader === 'node-a', { what: 'the hub to lead the rules' });
+    const will = {
+      topic: 'floorwatch/devices/hs-1/status',
+      payload: Buffer.from('offline'),
+      qos: 1 as const,
+      retain: true,
+    };
+    const headset = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'hs-1', will, reconnectPeriod: 0 });
+    await headset.publishAsync('floorwatch/devices/hs-1/status', 'online', { qos: 1, retain: true });
+
+    await redis.stop();
+    await eventually(async () => (await cluster()).detail.includes('unreachable'), {
+      what: 'health to say Redis is unreachable',
+    });
+    // A device with a last will leaves while Redis refuses connections: its will is dropped from
+    // Redis, a command that fails now.
+    headset.stream.destroy();
+    await eventually(
+      async () => {
+        const res = await fetch(`${hub.url}/api/v1/devices/hs-1`);
+        return !((await res.json()) as { online: boolean }).online;
+      },
+      { what: "the headset's will taken in: it is offline" },
+    );
+    // And one with a will connects meanwhile: its will cannot be stored in Redis now, so it is
+    // refused, to connect again later.
+    const late = mqtt.connect(hub.mqttUrl, {
+      clientId: 'hs-3',
+      will: { ...will, topic: 'floorwatch/devices/hs-3/status' },
+      reconnectPeriod: 0,
+    });
+    late.on('error', () => undefined);
+    const outcome = await new Promise<string>((resolve) => {
+      late.once('connect', () => resolve('let in'));
+      late.once('close', () => resolve('closed, to try again later'));
+    });
+    late.end(true);
+    expect(outcome).toBe('closed, to try again later');
+    expect((await cluster()).detail).toContain('unreachable');
+    expect(running()).toBe(true);
+
+    await redis.start();
+    await eventually(async () => (await cluster()).ok, { what: 'the cluster healthy again', timeoutMs: 20_000 });
+    const watch = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'watch', reconnectPeriod: 0 });
+    const alerts: string[] = [];
+    watch.on('message', (topic, payload) => {
+      if (payload.length > 0) alerts.push(`${(JSON.parse(payload.toString()) as { event: string }).event} ${topic}`);
+    });
+    await watch.subscribeAsync('floorwatch/alerts/#', { qos: 1 });
+    const device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-rack', reconnectPeriod: 0 });
+    await device.publishAsync('floorwatch/devices/t-rack/telemetry', JSON.stringify({ temperature: 38 }), { qos: 1 });
+    await eventually(() => alerts.some((a) => a.startsWith('firing') && a.endsWith('.t-rack')), {
+      what: 'the server room too hot, judged by the hub leading again',
+      timeoutMs: 20_000,
+    });
+    await device.endAsync();
+    await watch.endAsync();
+    expect(running()).toBe(true);
+  }, 90_000);
+});
