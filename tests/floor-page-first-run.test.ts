@@ -3,26 +3,17 @@
 // before the page opened and those that arrive while it is open, and what its heartbeat says of
 // its battery, signal and firmware.
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBrowser, type TestBrowser } from './support/browser.ts';
-import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { hubAndBrowser } from './support/browser.ts';
+import { eventually, storeCaughtUp } from './support/hub.ts';
 
 // Chromium shares two cores with the other test files, the 10,000-device floor among them: the
 // page's batched reloads can take seconds each, so the test is given minutes, each step its own bound.
 describe('the floor page on a first run', () => {
-  let hub: TestHub;
-  let browser: TestBrowser;
-
-  beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await testBrowser({ viewport: { width: 1400, height: 900 } });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await hub?.dispose();
-  });
+  const parts = hubAndBrowser();
 
   it('says how to declare zones, and shows an unzoned device’s readings with their units', async () => {
+    const { hub, browser } = parts;
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1', reconnectPeriod: 0 });
     await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 23.4 }), { qos: 1 });
     await storeCaughtUp(hub);

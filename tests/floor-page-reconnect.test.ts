@@ -5,25 +5,16 @@
 // Once the feed is back the page loads the floor anew; a sign-out while that load is on its way
 // keeps the page signed out.
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBrowser, type TestBrowser } from './support/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { hubAndBrowser } from './support/browser.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
-import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { eventually } from './support/hub.ts';
 
 describe('the floor page after its live feed was refused', () => {
-  let hub: TestHub;
-  let browser: TestBrowser;
-
-  beforeAll(async () => {
-    hub = await startTestHub({ config: { limits: { max_event_streams: 1 } } });
-    browser = await testBrowser({ viewport: { width: 1400, height: 900 } });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await hub?.dispose();
-  });
+  const parts = hubAndBrowser({ config: { limits: { max_event_streams: 1 } } });
 
   it('says so, asks again later, and is live again once the hub has room', async () => {
+    const { hub, browser } = parts;
     const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-1', reconnectPeriod: 0 });
     await client.publishAsync('floorwatch/devices/t-1/telemetry', JSON.stringify({ temperature: 23.4 }), { qos: 1 });
     await eventually(async () => (await hub.json<{ metrics: string[] }>('/api/v1/devices/t-1')).metrics.length > 0);
@@ -54,19 +45,10 @@ describe('the floor page after its live feed was refused', () => {
 });
 
 describe('the floor page signed out while it loads the floor anew', () => {
-  let hub: TestHub;
-  let browser: TestBrowser;
-
-  beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await testBrowser({ viewport: { width: 1400, height: 900 } });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await hub?.dispose();
-  });
+  const parts = hubAndBrowser();
 
   it('stays signed out when the load comes back', async () => {
+    const { hub, browser } = parts;
     const token = new ApiTokens(hub.dataDir).create('floor-lead', 'operator', Date.now());
     const page = browser.page;
     // The first live feed fails on the network; the one after it opens, and the page loads the
