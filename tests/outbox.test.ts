@@ -132,14 +132,26 @@ describe('an alert database that cannot be written for a while', () => {
       maxWaiting: 10_000,
     });
     const told = (text: string) => lines.filter((l) => l.msg.includes(text)).length;
+    // Each try to delete the row the receiver took, counted.
+    let deletes = 0;
+    const prepare = db.prepare.bind(db);
+    db.prepare = ((sql: string) => (
+      sql.startsWith('DELETE FROM outbox WHERE id IN') && deletes++,
+      prepare(sql)
+    )) as typeof db.prepare;
     outbox.enqueue('receiver mail', 'first');
     outbox.kick();
     await eventually(() => clock.pendingTimers() === 1, { what: 'a retry after the row could not be deleted' });
     expect(told('the alert database cannot be read or written (attempt to write a readonly database)')).toBe(1);
-    // Two retries while it stays read-only: the row is not handed over again, nor told of again.
+    expect(deletes).toBe(1);
+    // Tried again after 1 s, then 2 s, while it stays read-only: the row is not handed over again, nor told of again.
     for (const wait of [1, 2]) {
-      clock.advance(wait * SECOND);
-      await eventually(() => clock.pendingTimers() === 1, { what: `the retry after ${wait} s` });
+      clock.advance(wait * SECOND - 1);
+      expect(deletes).toBe(wait);
+      clock.advance(1);
+      await eventually(() => deletes === wait + 1 && clock.pendingTimers() === 1, {
+        what: `the retry after ${wait} s`,
+      });
     }
     expect(taken).toEqual([['first']]);
     expect(told('cannot be read or written')).toBe(1);
@@ -153,6 +165,72 @@ describe('an alert database that cannot be written for a while', () => {
     outbox.kick();
     await eventually(() => taken.length === 2, { what: 'the next notification' });
     expect(taken).toEqual([['first'], ['second']]);
+    await outbox.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('a notification set aside while the alert database turns read-only', () => {
+  it('is neither sent nor recorded again while it cannot be removed, and goes once it can', async () => {
+    const dir = tempDir('floorwatch-outbox-');
+    const db = new Database(join(dir, 'alerts.sqlite'));
+    const clock = new ManualClock(T0);
+    const lines: Array<{ msg: string }> = [];
+    const log = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
+    );
+    let attempts = 0;
+    const setAside: string[] = [];
+    const outbox = new Outbox({
+      db,
+      targets: [
+        {
+          name: 'webhook https://hooks.example/a',
+          batch: 1,
+          deliver: async () => {
+            attempts++;
+            throw new Error('HTTP 400 Bad Request');
+          },
+          refusedForGood: () => true,
+        },
+      ],
+      log,
+      now: clock.now,
+      timers: clock,
+      retryFirstMs: SECOND,
+      retryMaxMs: 8 * SECOND,
+      maxWaiting: 10_000,
+      setAside: async (_target, row) => {
+        setAside.push(row.payload);
+        // Recorded; the disk turns read-only before the row leaves the outbox.
+        db.pragma('query_only = ON');
+      },
+    });
+    outbox.enqueue('webhook https://hooks.example/a', 'refused');
+    outbox.kick();
+    // Refused alone three times (1 s and 2 s apart), then set aside.
+    await eventually(() => attempts === 1 && clock.pendingTimers() === 1, { what: 'the first refusal' });
+    for (const wait of [1, 2]) {
+      clock.advance(wait * SECOND);
+      await eventually(() => attempts === wait + 1 && clock.pendingTimers() === 1, { what: `refusal ${wait + 1}` });
+    }
+    expect(setAside).toEqual(['refused']);
+    for (const wait of [1, 2, 4]) {
+      clock.advance(wait * SECOND);
+      await eventually(() => clock.pendingTimers() === 1, { what: `the retry after ${wait} s` });
+    }
+    expect(attempts).toBe(3);
+    expect(setAside).toEqual(['refused']);
+    expect(lines.filter((l) => l.msg.includes('cannot be read or written'))).toHaveLength(1);
+    expect(lines.filter((l) => l.msg.includes('answers again'))).toHaveLength(0);
+
+    db.pragma('query_only = OFF');
+    clock.advance(8 * SECOND);
+    await eventually(() => outbox.waiting() === 0, { what: 'the row set aside gone from the outbox' });
+    expect(attempts).toBe(3);
+    expect(lines.filter((l) => l.msg.includes('is set aside'))).toHaveLength(1);
     await outbox.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });

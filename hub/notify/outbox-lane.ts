@@ -18,6 +18,8 @@ export interface Lane {
   handedOver?: readonly number[];
   /** Rows the target took whose deletion the database refused: deleted before anything else is sent. */
   taken?: readonly OutboxRow[];
+  /** The row just set aside, until it has left the outbox: deleted before anything else is sent. */
+  setAside?: { row: OutboxRow; attempts: number; reason: string };
   /** Reading or writing the outbox's rows failing (a disk full or read-only), and when to try again. */
   database: FailureRun;
   failures: number;
@@ -49,4 +51,25 @@ export function deliveryWorked(lane: Lane): void {
   delete lane.failing;
   delete lane.refused;
   lane.singles = Math.max(0, lane.singles - 1);
+}
+
+/** The row refused for good is set aside: the rows after it are sent, one at a time until the batch it was in is through. */
+export function rowSetAside(lane: Lane): void {
+  delete lane.setAside;
+  delete lane.refused;
+  lane.failures = 0;
+  lane.singles = Math.max(0, lane.singles - 1);
+}
+
+/** The database failed the lane: the wait before it tries again, and whether the reason is news. */
+export function databaseTrouble(lane: Lane, reason: string): { waitMs: number; news: boolean } {
+  const news = lane.database.problem !== reason;
+  return { waitMs: lane.database.failed(reason), news };
+}
+
+/** The database answered the lane: true when it had been failing. */
+export function databaseAnswers(lane: Lane): boolean {
+  const was = lane.database.problem !== undefined;
+  lane.database.succeeded();
+  return was;
 }

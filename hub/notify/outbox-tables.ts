@@ -117,3 +117,16 @@ export function countWaiting(db: Database.Database, target?: string): number {
   ) as { n: number };
   return row.n;
 }
+
+/** Every target the tables keep rows or followers for, with how many rows wait for it. */
+export function targetsKept(db: Database.Database): { target: string; n: number }[] {
+  return db
+    .prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target UNION SELECT target, 0 FROM outbox_followers')
+    .all() as { target: string; n: number }[];
+}
+
+/** Everything kept for a target no longer configured. */
+export function dropTarget(db: Database.Database, target: string): void {
+  for (const table of ['outbox', 'outbox_groups', 'outbox_followers'])
+    db.prepare(`DELETE FROM ${table} WHERE target = ?`).run(target);
+}

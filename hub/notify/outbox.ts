@@ -10,21 +10,12 @@
 // for each other and go out together, handed to the target as one delivery. A new group waits
 // `waitMs` for more; once a group has gone out, what joins it waits until `intervalMs` after.
 import { backoffMs, type Backoff } from '../domain/backoff.ts';
-import { deliveryFailed, deliveryWorked, newLane, type Lane } from './outbox-lane.ts';
+import * as lanes from './outbox-lane.ts';
+import type { Lane } from './outbox-lane.ts';
 import { backgroundTimers, type Timers } from '../domain/timers.ts';
 import type Database from 'better-sqlite3';
 import { WaitingBound } from './outbox-bound.ts';
-import {
-  addFollower,
-  countWaiting,
-  dueRows,
-  ensureSchema,
-  followersOf,
-  groupDueAt,
-  groupSent,
-  nextDueAt,
-  removeRows,
-} from './outbox-tables.ts';
+import * as tables from './outbox-tables.ts';
 import type { Logger } from 'pino';
 
 export interface OutboxTarget {
@@ -98,7 +89,7 @@ export class Outbox {
   constructor(private readonly options: OutboxOptions) {
     this.db = options.db;
     this.timers = options.timers ?? backgroundTimers;
-    ensureSchema(this.db);
+    tables.ensureSchema(this.db);
     const { log, now, maxWaiting: max, onDropped } = options;
     const waiting = (target: string) => this.waiting(target);
     const handedOver = (target: string) => this.lanes.get(target)?.handedOver ?? [];
@@ -125,20 +116,16 @@ export class Outbox {
     for (const target of targets) {
       const lane = this.lanes.get(target.name);
       if (lane) lane.target = target;
-      else this.lanes.set(target.name, newLane(target, this.backoff(), this.options.now));
+      else this.lanes.set(target.name, lanes.newLane(target, this.backoff(), this.options.now));
     }
-    const orphans = this.db
-      .prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target UNION SELECT target, 0 FROM outbox_followers')
-      .all() as { target: string; n: number }[];
-    for (const { target, n } of orphans) {
+    for (const { target, n } of tables.targetsKept(this.db)) {
       if (this.lanes.has(target)) continue;
       if (n > 0)
         this.options.log.warn(
           { target, dropped: n },
           `dropping ${n} undelivered notifications for ${target}, which is no longer configured`,
         );
-      for (const table of ['outbox', 'outbox_groups', 'outbox_followers'])
-        this.db.prepare(`DELETE FROM ${table} WHERE target = ?`).run(target);
+      tables.dropTarget(this.db, target);
     }
     this.bound.reset(
       targets.map((t) => ({ name: t.name, label: t.label ?? t.name })),
@@ -148,7 +135,7 @@ export class Outbox {
 
   /** Creates the outbox's table in a database, for a copy of it kept without delivering (a cluster's replica). */
   static prepare(db: Database.Database): void {
-    ensureSchema(db);
+    tables.ensureSchema(db);
   }
 
   /** Queues a payload; call inside the transaction that makes the reason for it durable. */
@@ -167,11 +154,11 @@ export class Outbox {
    * goes to them too (its resolution above all), in the same group, so none overtakes another.
    */
   followers(alertId: number): Follower[] {
-    return followersOf(this.db, alertId);
+    return tables.followersOf(this.db, alertId);
   }
 
   follow(alertId: number, f: Follower): void {
-    addFollower(this.db, alertId, f);
+    tables.addFollower(this.db, alertId, f);
   }
 
   /** The alert is over: nothing more follows it. */
@@ -183,7 +170,7 @@ export class Outbox {
   private dueAt(lane: Lane, group: OutboxGroup, now: number): number {
     // Rows of the group being handed over now are as good as sent: a new one waits the interval.
     const sending = lane.sending?.grp === group.key ? lane.sending.upTo : 0;
-    return groupDueAt(this.db, lane.target.name, group, sending, now);
+    return tables.groupDueAt(this.db, lane.target.name, group, sending, now);
   }
 
   /** Starts delivering whatever waits, for every target not already at it or backing off. */
@@ -220,7 +207,7 @@ export class Outbox {
   }
 
   waiting(target?: string): number {
-    return countWaiting(this.db, target);
+    return tables.countWaiting(this.db, target);
   }
 
   /** Stops retrying and waits for deliveries in flight; what is left is delivered after the next start. */
@@ -240,9 +227,9 @@ export class Outbox {
   private async drain(lane: Lane): Promise<void> {
     const { target } = lane;
     while (!lane.closed && this.db.open) {
+      if (lane.setAside) this.removeSetAside(lane);
       if (lane.taken) this.took(lane, lane.taken);
       const rows = this.due(lane);
-      this.databaseWorks(lane);
       if (rows.length === 0) {
         this.wakeLater(lane);
         return;
@@ -266,7 +253,7 @@ export class Outbox {
         delete lane.handedOver;
         if (setAside) continue;
         const reason = err instanceof Error ? err.message : String(err); // a target may reject with anything
-        deliveryFailed(lane, reason, this.options.now(), this.bound.dropped(target.name));
+        lanes.deliveryFailed(lane, reason, this.options.now(), this.bound.dropped(target.name));
         const wait = Math.max(backoffMs(lane.failures, this.backoff()), target.retryAfterMs?.(err) ?? 0);
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
@@ -287,7 +274,7 @@ export class Outbox {
   /** The rows due first: the oldest due row, and those due with it (its group's, or others in no group). */
   private due(lane: Lane): OutboxRow[] {
     const { name, batch } = lane.target;
-    return dueRows(this.db, name, this.options.now(), lane.singles > 0 ? 1 : batch);
+    return tables.dueRows(this.db, name, this.options.now(), lane.singles > 0 ? 1 : batch);
   }
 
   /** The target took the rows: they go. Until they are deleted they are neither sent again nor dropped by the bound. */
@@ -295,17 +282,19 @@ export class Outbox {
     const { name } = lane.target;
     const [now, ids] = [this.options.now(), rows.map((r) => r.id)];
     lane.taken = rows;
-    this.db.transaction(() => {
-      // A row the bound dropped while it was handed over is gone already.
-      this.bound.removed(name, removeRows(this.db, ids));
+    // A row the bound dropped while it was handed over is gone already; counted once committed.
+    const removed = this.db.transaction(() => {
       const grp = rows[0]?.grp;
-      if (grp !== null && grp !== undefined) groupSent(this.db, name, grp, now);
+      if (grp !== null && grp !== undefined) tables.groupSent(this.db, name, grp, now);
+      return tables.removeRows(this.db, ids);
     })();
+    this.bound.removed(name, removed);
+    this.databaseWorks(lane);
     delete lane.taken;
     delete lane.sending;
     delete lane.handedOver;
     if (lane.failures > 0) this.options.log.info({ target: name }, `alert notifications reach ${name} again`);
-    deliveryWorked(lane);
+    lanes.deliveryWorked(lane);
   }
 
   private backoff(): Backoff {
@@ -327,28 +316,26 @@ export class Outbox {
    * every delivery until they are deleted, so they are not sent again every retry.
    */
   private databaseFailed(lane: Lane, err: unknown): void {
-    const { name } = lane.target;
-    const reason = err instanceof Error ? err.message : String(err);
     if (lane.closed || !this.db.open) return;
-    const known = lane.database.problem === reason;
-    const waitMs = lane.database.failed(reason);
-    if (!known)
+    const reason = err instanceof Error ? err.message : String(err);
+    const { waitMs, news } = lanes.databaseTrouble(lane, reason);
+    if (news)
       this.options.log.error(
-        { target: name, err: reason },
-        `the alert database cannot be read or written (${reason}): notifications for ${name} wait, tried again in ${Math.round(waitMs / 1000)} s and less often after`,
+        { target: lane.target.name, err: reason },
+        `the alert database cannot be read or written (${reason}): notifications for ${lane.target.name} wait, tried again in ${Math.round(waitMs / 1000)} s and less often after`,
       );
     this.retryIn(lane, waitMs);
   }
 
   private databaseWorks(lane: Lane): void {
-    if (lane.database.problem === undefined) return;
-    this.options.log.info({ target: lane.target.name }, `the alert database answers again`);
-    lane.database.succeeded();
+    if (lanes.databaseAnswers(lane))
+      this.options.log.info({ target: lane.target.name }, `the alert database answers again`);
   }
 
   /** Nothing due: wakes the lane when the next group is. */
   private wakeLater(lane: Lane): void {
-    const next = nextDueAt(this.db, lane.target.name);
+    const next = tables.nextDueAt(this.db, lane.target.name);
+    this.databaseWorks(lane);
     if (next === null || lane.closed) return;
     lane.wake = this.timers.setTimeout(
       () => {
@@ -383,14 +370,21 @@ export class Outbox {
       return false;
     }
     if (!this.db.open) return false;
-    this.bound.removed(target.name, this.db.prepare('DELETE FROM outbox WHERE id = ?').run(row.id).changes);
-    this.options.log.error(
-      { target: target.name, delivery: row.id, err: (err as Error).message },
-      `${target.name} refused a notification ${attempts} times (${(err as Error).message}); it is set aside (GET /api/v1/rejections?stage=notify) and the notifications after it are sent`,
-    );
-    delete lane.refused;
-    lane.failures = 0;
-    lane.singles = Math.max(0, lane.singles - 1);
+    lane.setAside = { row, attempts, reason: (err as Error).message };
+    this.removeSetAside(lane);
     return true;
+  }
+
+  /** A row recorded as set aside leaves the outbox; until it has, nothing else is sent (nor it again). */
+  private removeSetAside(lane: Lane): void {
+    const { row, attempts, reason } = lane.setAside!;
+    const { name } = lane.target;
+    this.bound.removed(name, tables.removeRows(this.db, [row.id]));
+    this.databaseWorks(lane);
+    this.options.log.error(
+      { target: name, delivery: row.id, err: reason },
+      `${name} refused a notification ${attempts} times (${reason}); it is set aside (GET /api/v1/rejections?stage=notify) and the notifications after it are sent`,
+    );
+    lanes.rowSetAside(lane);
   }
 }
