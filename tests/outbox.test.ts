@@ -135,10 +135,7 @@ describe('an alert database that cannot be written for a while', () => {
     // Each try to delete the row the receiver took, counted.
     let deletes = 0;
     const prepare = db.prepare.bind(db);
-    db.prepare = ((sql: string) => (
-      sql.startsWith('DELETE FROM outbox WHERE id IN') && deletes++,
-      prepare(sql)
-    )) as typeof db.prepare;
+    db.prepare = (sql: string) => (sql.startsWith('DELETE FROM outbox WHERE id IN') && deletes++, prepare(sql));
     outbox.enqueue('receiver mail', 'first');
     outbox.kick();
     await eventually(() => clock.pendingTimers() === 1, { what: 'a retry after the row could not be deleted' });
