@@ -72,8 +72,8 @@ describe('a hub of a cluster whose Redis restarts', () => {
       },
       { what: "the headset's will taken in: it is offline" },
     );
-    // And one with a will connects meanwhile: its will cannot be stored in Redis now, so it is
-    // refused, to connect again later.
+    // And one connects meanwhile: its session cannot be set up in Redis now (the broker's
+    // persistence), so it is refused, to connect again later.
     const late = mqtt.connect(hub.mqttUrl, {
       clientId: 'hs-3',
       will: { ...will, topic: 'floorwatch/devices/hs-3/status' },

@@ -122,16 +122,18 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
   const warn = (err: unknown) =>
     log.warn({ err: (err as Error).message }, `could not record a client's hub in Redis: ${(err as Error).message}`);
   // Nor does Aedes handle every failed deletion of a will through the promise (a client with a
-  // will connecting while Redis is away): that one is logged, and the will is read as none.
+  // will connecting while Redis is away): that one reads as no will, logged once for each reason,
+  // as every client with a will that leaves during an outage comes here.
   const delWill = persistence.delWill.bind(persistence);
+  let lastWillError = '';
   persistence.delWill = (client, cb) =>
     cb
       ? delWill(client, cb)
       : delWill(client)?.catch((err: unknown) => {
-          log.warn(
-            { err: (err as Error).message, client: client.id },
-            `could not remove the last will of ${client.id} from Redis: ${(err as Error).message}`,
-          );
+          const { message } = err as Error;
+          if (message !== lastWillError)
+            log.warn({ err: message, client: client.id }, `could not remove last wills from Redis: ${message}`);
+          lastWillError = message;
           return null;
         });
   const wills: Wills = {

@@ -57,7 +57,8 @@ export class ClusterEmitter implements MQEmitter {
     // (broker-state.ts).
     (this.remote as unknown as { state: EventEmitter }).state.on('error', () => undefined);
     // And it decodes what arrives on its channels in its listeners, where a message that is not
-    // one would throw the same way.
+    // one would throw the same way. (What reaches this node's subscribers is checked, and handed
+    // to them outside these listeners, in fromOtherNodes.)
     const { sub, onUnreadable } = options;
     for (const event of ['messageBuffer', 'pmessageBuffer'])
       for (const listener of sub.listeners(event) as Array<(...args: unknown[]) => void>) {
@@ -150,6 +151,15 @@ export class ClusterEmitter implements MQEmitter {
       return;
     }
     const { [ORIGIN]: _origin, ...packet } = message;
-    this.local.emit(packet as Message, () => done());
+    // Anyone who may write to the Redis may publish on the bus: a message without a text topic and
+    // a payload of bytes or text would break the broker's listeners, and is not handed to them.
+    const { topic, payload } = packet as Partial<Message>;
+    if (typeof topic !== 'string' || !(Buffer.isBuffer(payload) || typeof payload === 'string')) {
+      this.options.onUnreadable(new Error(`a message without a topic and a payload of bytes or text`));
+      done();
+      return;
+    }
+    // Out of mqemitter-redis's listener, whose failures are read as unreadable messages.
+    queueMicrotask(() => this.local.emit(packet as Message, () => done()));
   };
 }
