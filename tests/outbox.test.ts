@@ -13,6 +13,39 @@ import { ManualClock, SECOND, T0 } from './rules-fixtures.ts';
 
 describeOutboxContract('alert database', (options) => new Outbox(options));
 
+/** An alert database in a temp dir, a clock, and a log that keeps its lines; `close` removes it all. */
+function alertDatabase() {
+  const dir = tempDir('floorwatch-outbox-');
+  const db = new Database(join(dir, 'alerts.sqlite'));
+  const lines: Array<{ msg: string }> = [];
+  const log = pino(
+    { level: 'info' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
+  );
+  const clock = new ManualClock(T0);
+  return {
+    db,
+    clock,
+    /** An outbox's options but its targets: retries after 1 s, doubling to 8 s. */
+    options: {
+      db,
+      log,
+      now: clock.now,
+      timers: clock,
+      retryFirstMs: SECOND,
+      retryMaxMs: 8 * SECOND,
+      maxWaiting: 10_000,
+    },
+    /** How many log lines say `text`. */
+    told: (text: string) => lines.filter((l) => l.msg.includes(text)).length,
+    close: async (outbox: Outbox) => {
+      await outbox.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('an alert database from before grouped notices', () => {
   it('keeps and delivers the rows it held, and groups what comes after', async () => {
     const dir = tempDir('floorwatch-outbox-');
@@ -102,17 +135,9 @@ describe('targets failing', () => {
 
 describe('an alert database that cannot be written for a while', () => {
   it('tries again with backoff, saying so once; what the receiver took is not sent again and goes once it can be written', async () => {
-    const dir = tempDir('floorwatch-outbox-');
-    const db = new Database(join(dir, 'alerts.sqlite'));
-    const clock = new ManualClock(T0);
-    const lines: Array<{ msg: string }> = [];
-    const log = pino(
-      { level: 'info' },
-      { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
-    );
+    const { db, clock, options, told, close } = alertDatabase();
     const taken: string[][] = [];
     const outbox = new Outbox({
-      db,
       targets: [
         {
           name: 'receiver mail',
@@ -124,14 +149,8 @@ describe('an alert database that cannot be written for a while', () => {
           },
         },
       ],
-      log,
-      now: clock.now,
-      timers: clock,
-      retryFirstMs: SECOND,
-      retryMaxMs: 8 * SECOND,
-      maxWaiting: 10_000,
+      ...options,
     });
-    const told = (text: string) => lines.filter((l) => l.msg.includes(text)).length;
     // Each try to delete the row the receiver took, counted.
     let deletes = 0;
     const prepare = db.prepare.bind(db);
@@ -162,26 +181,16 @@ describe('an alert database that cannot be written for a while', () => {
     outbox.kick();
     await eventually(() => taken.length === 2, { what: 'the next notification' });
     expect(taken).toEqual([['first'], ['second']]);
-    await outbox.close();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close(outbox);
   });
 });
 
 describe('a notification set aside while the alert database turns read-only', () => {
   it('is neither sent nor recorded again while it cannot be removed, and goes once it can', async () => {
-    const dir = tempDir('floorwatch-outbox-');
-    const db = new Database(join(dir, 'alerts.sqlite'));
-    const clock = new ManualClock(T0);
-    const lines: Array<{ msg: string }> = [];
-    const log = pino(
-      { level: 'info' },
-      { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
-    );
+    const { db, clock, options, told, close } = alertDatabase();
     let attempts = 0;
     const setAside: string[] = [];
     const outbox = new Outbox({
-      db,
       targets: [
         {
           name: 'webhook https://hooks.example/a',
@@ -193,12 +202,7 @@ describe('a notification set aside while the alert database turns read-only', ()
           refusedForGood: () => true,
         },
       ],
-      log,
-      now: clock.now,
-      timers: clock,
-      retryFirstMs: SECOND,
-      retryMaxMs: 8 * SECOND,
-      maxWaiting: 10_000,
+      ...options,
       setAside: async (_target, row) => {
         setAside.push(row.payload);
         // Recorded; the disk turns read-only before the row leaves the outbox.
@@ -220,16 +224,14 @@ describe('a notification set aside while the alert database turns read-only', ()
     }
     expect(attempts).toBe(3);
     expect(setAside).toEqual(['refused']);
-    expect(lines.filter((l) => l.msg.includes('cannot be read or written'))).toHaveLength(1);
-    expect(lines.filter((l) => l.msg.includes('answers again'))).toHaveLength(0);
+    expect(told('cannot be read or written')).toBe(1);
+    expect(told('answers again')).toBe(0);
 
     db.pragma('query_only = OFF');
     clock.advance(8 * SECOND);
     await eventually(() => outbox.waiting() === 0, { what: 'the row set aside gone from the outbox' });
     expect(attempts).toBe(3);
-    expect(lines.filter((l) => l.msg.includes('is set aside'))).toHaveLength(1);
-    await outbox.close();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
+    expect(told('is set aside')).toBe(1);
+    await close(outbox);
   });
 });
