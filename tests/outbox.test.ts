@@ -218,9 +218,15 @@ describe('a notification set aside while the alert database turns read-only', ()
       await eventually(() => attempts === wait + 1 && clock.pendingTimers() === 1, { what: `refusal ${wait + 1}` });
     }
     expect(setAside).toEqual(['refused']);
-    for (const wait of [1, 2, 4]) {
-      clock.advance(wait * SECOND);
-      await eventually(() => clock.pendingTimers() === 1, { what: `the retry after ${wait} s` });
+    // Tries to remove it, counted: once as it was set aside, then after 1, 2 and 4 s.
+    let deletes = 1;
+    const prepare = db.prepare.bind(db);
+    db.prepare = (sql: string) => (sql.startsWith('DELETE FROM outbox WHERE id IN') && deletes++, prepare(sql));
+    for (const [i, wait] of [1, 2, 4].entries()) {
+      clock.advance(wait * SECOND - 1);
+      expect(deletes).toBe(i + 1);
+      clock.advance(1);
+      await eventually(() => clock.pendingTimers() === 1 && deletes === i + 2, { what: `the retry after ${wait} s` });
     }
     expect(attempts).toBe(3);
     expect(setAside).toEqual(['refused']);

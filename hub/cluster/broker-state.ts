@@ -77,6 +77,8 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
       lastError = err.message;
       log.warn({ err: err.message }, `Redis at ${url} (the cluster's shared state): ${err.message}`);
     });
+    // Told once per reason and outage: the next outage is told again.
+    c.on('ready', () => (lastError = ''));
   }
   try {
     await Promise.all(connections.map((c) => c.connect()));
@@ -84,7 +86,6 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     for (const c of connections) c.disconnect();
     throw new Error(`cannot reach Redis at ${url} (cluster.redis_url): ${(err as Error).message}`, { cause: err });
   }
-  lastError = '';
   const closeTimeoutMs = options.closeTimeoutMs ?? 2000;
   const mq = new ClusterEmitter({
     node: options.node,
@@ -129,13 +130,19 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
   persistence.delWill = (client, cb) =>
     cb
       ? delWill(client, cb)
-      : delWill(client)?.catch((err: unknown) => {
-          const { message } = err as Error;
-          if (message !== lastWillError)
-            log.warn({ err: message, client: client.id }, `could not remove last wills from Redis: ${message}`);
-          lastWillError = message;
-          return null;
-        });
+      : delWill(client)?.then(
+          (will) => {
+            lastWillError = '';
+            return will;
+          },
+          (err: unknown) => {
+            const { message } = err as Error;
+            if (message !== lastWillError)
+              log.warn({ err: message, client: client.id }, `could not remove last wills from Redis: ${message}`);
+            lastWillError = message;
+            return null;
+          },
+        );
   const wills: Wills = {
     connected: (clientId, brokerId) => void conn.hset(PRESENCE_KEY, clientId, brokerId).catch(warn),
     disconnected: (clientId, brokerId) => void conn.eval(FORGET, 1, PRESENCE_KEY, clientId, brokerId).catch(warn),

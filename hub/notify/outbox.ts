@@ -85,10 +85,20 @@ export class Outbox {
   private readonly db: Database.Database;
   private readonly timers: Timers;
   private readonly bound: WaitingBound;
+  private readonly backoff: Backoff;
 
   constructor(private readonly options: OutboxOptions) {
     this.db = options.db;
     this.timers = options.timers ?? backgroundTimers;
+    // As the options say at each retry: a reload may change them (setTargets).
+    this.backoff = {
+      get firstMs() {
+        return options.retryFirstMs;
+      },
+      get maxMs() {
+        return options.retryMaxMs;
+      },
+    };
     tables.ensureSchema(this.db);
     const { log, now, maxWaiting: max, onDropped } = options;
     const waiting = (target: string) => this.waiting(target);
@@ -116,7 +126,7 @@ export class Outbox {
     for (const target of targets) {
       const lane = this.lanes.get(target.name);
       if (lane) lane.target = target;
-      else this.lanes.set(target.name, lanes.newLane(target, this.backoff(), this.options.now));
+      else this.lanes.set(target.name, lanes.newLane(target, this.backoff, this.options.now));
     }
     for (const { target, n } of tables.targetsKept(this.db)) {
       if (this.lanes.has(target)) continue;
@@ -254,7 +264,7 @@ export class Outbox {
         if (setAside) continue;
         const reason = err instanceof Error ? err.message : String(err); // a target may reject with anything
         lanes.deliveryFailed(lane, reason, this.options.now(), this.bound.dropped(target.name));
-        const wait = Math.max(backoffMs(lane.failures, this.backoff()), target.retryAfterMs?.(err) ?? 0);
+        const wait = Math.max(backoffMs(lane.failures, this.backoff), target.retryAfterMs?.(err) ?? 0);
         // The first failure and then every tenth, so an hour-long outage is not a wall of lines.
         if (lane.failures === 1 || lane.failures % 10 === 0) {
           this.options.log.warn(
@@ -295,10 +305,6 @@ export class Outbox {
     delete lane.handedOver;
     if (lane.failures > 0) this.options.log.info({ target: name }, `alert notifications reach ${name} again`);
     lanes.deliveryWorked(lane);
-  }
-
-  private backoff(): Backoff {
-    return { firstMs: this.options.retryFirstMs, maxMs: this.options.retryMaxMs };
   }
 
   /** Tries the lane again in `ms`, unless it was closed meanwhile. */
