@@ -80,7 +80,10 @@ describe('the floor page signed out while it loads the floor anew', () => {
         .observe(floor, { attributes: true, attributeFilter: ['hidden'] });
     }`);
     letGo();
-    await page.waitForFunction("performance.getEntriesByName('floor-load-discarded').length > 0");
+    // Polled from outside the page: its CSP refuses the eval that waitForFunction polls with.
+    await expect
+      .poll(() => page.evaluate("performance.getEntriesByName('floor-load-discarded').length"), { timeout: 20_000 })
+      .toBe(1);
     expect(await page.evaluate('window.floorShown')).toBe(false);
     expect(await page.locator('#floor').isHidden()).toBe(true);
     expect(await page.locator('#sign-in').isVisible()).toBe(true);
