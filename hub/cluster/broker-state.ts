@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { NoticeLog } from '../telemetry/notices.ts';
 import { ClusterEmitter } from './emitter.ts';
 
 export interface BrokerStateOptions {
@@ -87,6 +88,7 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     throw new Error(`cannot reach Redis at ${url} (cluster.redis_url): ${(err as Error).message}`, { cause: err });
   }
   const closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+  const notices = new NoticeLog(log, Date.now);
   const mq = new ClusterEmitter({
     node: options.node,
     prefix,
@@ -95,17 +97,13 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     maxInFlight: options.maxWaiting,
     closeTimeoutMs,
     onNotSent: options.onNotSent,
-    onUnreadable: (err) => {
-      const message = err instanceof Error ? err.message : String(err);
-      if (message === lastUnreadable) return;
-      lastUnreadable = message;
-      log.warn(
-        { err: message },
-        `ignored a message on the cluster's MQTT channels in Redis that is not one: ${message}`,
-      );
-    },
+    // Anyone who can write to the Redis chooses these, and their reasons: at most a line a minute.
+    onUnreadable: (err) =>
+      notices.once(
+        'cluster-bus-unreadable',
+        `ignored messages on the cluster's MQTT channels in Redis that are not ones (the last: ${err instanceof Error ? err.message : String(err)}); told at most once a minute`,
+      ),
   });
-  let lastUnreadable = '';
   // aedes-persistence-redis starts some commands without waiting for them (a will's entry in the
   // list of wills, as a client with a will comes and goes): one that fails while Redis is away
   // must not be a rejection no one handles, which would end the hub. Who waits still sees it fail.
