@@ -44,9 +44,12 @@ export class FailureRun {
     return waitMs;
   }
 
-  succeeded(): void {
+  /** A try worked: true when the one before had failed (worth telling). */
+  succeeded(): boolean {
+    const was = this.lastProblem !== undefined;
     this.failures = 0;
     this.lastProblem = undefined;
+    return was;
   }
 
   /** Whether the last try failed and the next is due. */

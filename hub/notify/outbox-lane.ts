@@ -66,10 +66,3 @@ export function databaseTrouble(lane: Lane, reason: string): { waitMs: number; n
   const news = lane.database.problem !== reason;
   return { waitMs: lane.database.failed(reason), news };
 }
-
-/** The database answered the lane: true when it had been failing. */
-export function databaseAnswers(lane: Lane): boolean {
-  const was = lane.database.problem !== undefined;
-  lane.database.succeeded();
-  return was;
-}

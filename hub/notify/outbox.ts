@@ -334,7 +334,7 @@ export class Outbox {
   }
 
   private databaseWorks(lane: Lane): void {
-    if (lanes.databaseAnswers(lane))
+    if (lane.database.succeeded())
       this.options.log.info({ target: lane.target.name }, `the alert database answers again`);
   }
 
