@@ -3,7 +3,7 @@
 // The gateway is online while its port is open and frames arrive; offline when the port closes or
 // nothing valid arrived for 3 × alive_interval. Each change is published retained on
 // {prefix}/gateways/{id}/status and journaled as a gateway StatusChange.
-import { SerialPort } from 'serialport';
+import type { SerialPortStream } from '@serialport/stream';
 import type { Logger } from 'pino';
 import { ms, type SerialPortConfig } from '../config/config.ts';
 import type { Presence } from '../domain/reading.ts';
@@ -12,6 +12,7 @@ import { FrameSplitter, openFrame, type LineNoise } from '../ingest/parsers/fram
 import type { Metrics } from '../telemetry/metrics.ts';
 import { backoffMs, type Backoff } from '../domain/backoff.ts';
 import { topics } from '../domain/topics.ts';
+import { serialPort } from './serial-port.ts';
 
 export type FrameResult = 'ok' | 'bad_checksum' | LineNoise | 'rejected' | 'lost';
 export const FRAME_RESULTS: readonly FrameResult[] = ['ok', 'bad_checksum', 'garbage', 'too_long', 'rejected', 'lost'];
@@ -65,7 +66,7 @@ const defaultSchedule: Schedule = (fn, delayMs) => {
 };
 
 class Gateway {
-  private port: SerialPort | undefined;
+  private port: SerialPortStream | undefined;
   private readonly splitter: FrameSplitter;
   private readonly zones: ReadonlyMap<string, string>;
   private readonly silenceMs: number;
@@ -121,7 +122,7 @@ class Gateway {
 
   open(): void {
     this.cancelReconnect = undefined;
-    const port = new SerialPort({ path: this.config.path, baudRate: this.config.baud_rate, autoOpen: false });
+    const port = serialPort({ path: this.config.path, baudRate: this.config.baud_rate });
     port.on('data', (chunk: Buffer) => this.splitter.push(chunk));
     port.on('error', (err) =>
       this.log.warn(
@@ -129,7 +130,7 @@ class Gateway {
         `gateway ${this.config.gateway}: serial port ${this.config.path} reported an error: ${err.message}`,
       ),
     );
-    port.on('close', () => this.onClose(port));
+    port.on('close', (err: Error | null) => this.onClose(port, err));
     port.open((err) => {
       if (this.closing) {
         if (!err) port.close();
@@ -163,14 +164,18 @@ class Gateway {
     await Promise.all(this.inFlight);
   }
 
-  private onClose(port: SerialPort): void {
+  /** `disconnected` says why when the port closed under the hub, not by its own close. */
+  private onClose(port: SerialPortStream, disconnected: Error | null): void {
     if (this.port !== port) return;
     this.port = undefined;
     this.paused = false;
     this.cancelSilence?.();
     this.splitter.reset();
     if (this.closing) return;
-    this.setStatus('offline', `serial port ${this.config.path} closed (unplugged?)`);
+    this.setStatus(
+      'offline',
+      `serial port ${this.config.path} closed: ${disconnected?.message.replace(/^Error: /, '') ?? 'unplugged?'}`,
+    );
     this.reconnectLater();
   }
 

@@ -1,0 +1,67 @@
+// How the hub opens a serial port: with the platform's binding, except that on Linux a read of
+// nothing ends the port. A terminal whose USB adapter was pulled, or whose pty's other end closed,
+// is hung up and reads as ended; the platform binding reads again at once when a read brings
+// nothing, forever (serialport/bindings-cpp#162), so the hub never saw the port go and spun a
+// thread-pool thread on it.
+import { read } from 'node:fs';
+import { promisify } from 'node:util';
+import {
+  autoDetect,
+  BindingsError,
+  LinuxBinding,
+  type LinuxBindingInterface,
+  type LinuxPortBinding,
+} from '@serialport/bindings-cpp';
+import { SerialPortStream } from '@serialport/stream';
+
+const readFd = promisify(read);
+/** A non-blocking read that found no byte yet: wait for the port to be readable. */
+const NOTHING_YET = new Set(['EAGAIN', 'EWOULDBLOCK', 'EINTR']);
+
+export const HUNG_UP = 'the port hung up (unplugged, or the other end of the line closed)';
+
+const readable = (port: LinuxPortBinding) =>
+  new Promise<void>((resolve, reject) => port.poller.once('readable', (err) => (err ? reject(err) : resolve())));
+
+async function readUntilHungUp(port: LinuxPortBinding, buffer: Buffer, offset: number, length: number) {
+  for (;;) {
+    // The stream takes a cancelled read as the port closing under it, not as a failure.
+    if (port.fd === null) throw new BindingsError('Port is not open', { canceled: true });
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await readFd(port.fd, buffer, offset, length, null));
+    } catch (err) {
+      if (!NOTHING_YET.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      await readable(port);
+      continue;
+    }
+    // The stream closes the port on any read that fails and is not cancelled.
+    if (bytesRead === 0) throw new Error(HUNG_UP);
+    return { buffer, bytesRead };
+  }
+}
+
+const linuxBinding: LinuxBindingInterface = {
+  ...LinuxBinding,
+  async open(options) {
+    const port = await LinuxBinding.open(options);
+    port.read = (buffer, offset, length) => readUntilHungUp(port, buffer, offset, length);
+    return port;
+  },
+};
+
+export interface SerialPortOptions {
+  path: string;
+  baudRate: number;
+  /** Bytes read ahead of the reader; the stream's default is 64 KiB. */
+  highWaterMark?: number;
+}
+
+/** A port that is opened by its `open` call, and closes with a reason when it is unplugged. */
+export function serialPort(options: SerialPortOptions): SerialPortStream {
+  return new SerialPortStream({
+    binding: process.platform === 'linux' ? linuxBinding : autoDetect(),
+    autoOpen: false,
+    ...options,
+  });
+}
