@@ -12,7 +12,10 @@ const opened = (port: SerialPortStream) =>
 /** Resolves with the reason the port closed, or rejects if it is still open after timeoutMs. */
 const closed = (port: SerialPortStream, timeoutMs: number) =>
   new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the port was still open ${timeoutMs} ms after its line hung up`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`the port was still open ${timeoutMs} ms after its line hung up`)),
+      timeoutMs,
+    );
     port.once('close', (err: Error | null) => {
       clearTimeout(timer);
       resolve(err?.message ?? 'closed without a reason');
