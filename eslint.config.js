@@ -19,7 +19,7 @@ export default defineConfig(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.js'] },
+        projectService: { allowDefaultProject: ['eslint.config.js', 'bench/bare-aedes.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

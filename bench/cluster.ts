@@ -9,7 +9,7 @@ import type { LoadOptions } from '../sensors-firmware-sim/load.ts';
 import { startHaproxy } from '../tests/support/haproxy.ts';
 import { eventually, spawnHub, tempDir, type HubProcess } from '../tests/support/hub.ts';
 import { startRedis, type RedisHandle } from '../tests/support/redis.ts';
-import type { BrokerProcess } from './services.ts';
+import { builtHub, SERVICE_ENV, type BrokerProcess } from './services.ts';
 
 interface Measured {
   messagesPerSecond: number;
@@ -44,10 +44,11 @@ async function nodes(count: number, influxUrl: string, redis: RedisHandle, env: 
   for (let i = 1; i <= count; i++) {
     const dir = tempDir(`floorwatch-bench-node-${i}-`);
     const hub = await spawnHub(dir, {
+      command: await builtHub(),
       influxUrl,
       config: CONFIG,
       logLevel: 'warn',
-      env: { ...env, FLOORWATCH_REDIS_URL: redis.url, FLOORWATCH_NODE_ID: `node-${i}` },
+      env: { ...SERVICE_ENV, ...env, FLOORWATCH_REDIS_URL: redis.url, FLOORWATCH_NODE_ID: `node-${i}` },
     });
     started.push({ name: `node-${i}`, dir, hub });
   }
@@ -199,7 +200,11 @@ export async function scenarioCluster(bench: ClusterBench): Promise<void> {
   }
   // The same retained load on a hub alone, whose broker keeps retained messages in memory.
   const dir = tempDir('floorwatch-bench-alone-');
-  const alone = await spawnHub(dir, { logLevel: 'warn', env: bench.env });
+  const alone = await spawnHub(dir, {
+    command: await builtHub(),
+    logLevel: 'warn',
+    env: { ...SERVICE_ENV, ...bench.env },
+  });
   try {
     const timing = await retained(alone.mqttUrl);
     const inCluster = (figures.nodes_1 as { retained?: { deliverMs: number } }).retained;

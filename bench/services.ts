@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, portOpen } from '../tests/support/influxd.ts';
-import { eventually, spawnHub } from '../tests/support/hub.ts';
+import { eventually, spawnHub, type HubCommand } from '../tests/support/hub.ts';
 import mqtt from 'mqtt';
 import { countPoints } from './influx-raw.ts';
 
@@ -51,12 +51,44 @@ export async function startMosquitto(): Promise<BrokerProcess> {
 }
 
 export async function startBareAedes(): Promise<BrokerProcess> {
+  await builtHub();
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'bare-aedes.ts'), String(port)], {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'bare-aedes.mjs'), String(port)], {
+    env: { ...process.env, ...SERVICE_ENV },
     stdio: 'ignore',
   });
   await eventually(() => portOpen(port), { what: 'bare Aedes to listen' });
   return { name: 'aedes', url: `mqtt://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+const ROOT = join(import.meta.dirname, '..');
+let built: Promise<HubCommand> | undefined;
+
+/**
+ * The environment the Docker image gives the hub (see the Dockerfile), which the README asks a
+ * service to set too; bare Aedes gets it as well.
+ */
+export const SERVICE_ENV = { MALLOC_ARENA_MAX: '2' };
+
+/**
+ * The hub as a service and the Docker image run it: compiled by `npm run build`, on plain node.
+ * `npm start` runs the TypeScript through tsx, whose loader thread and source maps cost the
+ * process about 40 MB more at rest; the figures are the hub's, not its loader's. Built once a run.
+ */
+export function builtHub(): Promise<HubCommand> {
+  built ??= new Promise((resolve, reject) => {
+    process.stdout.write('Building the hub as a service runs it (npm run build)…\n');
+    const child = spawn('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let errors = '';
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve({ args: [join(ROOT, 'dist', 'hub', 'main.js')], cwd: ROOT })
+        : reject(new Error(`npm run build failed (${code}):\n${errors}`)),
+    );
+  });
+  return built;
 }
 
 export async function startHub(
@@ -64,9 +96,10 @@ export async function startHub(
 ): Promise<BrokerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'floorwatch-bench-hub-'));
   const hub = await spawnHub(dataDir, {
+    command: await builtHub(),
     ...(options.influxUrl && { influxUrl: options.influxUrl }),
     logLevel: 'warn',
-    ...(options.env && { env: options.env }),
+    env: { ...SERVICE_ENV, ...options.env },
     ...(options.nodeArgs && { nodeArgs: options.nodeArgs }),
   });
   return {

@@ -1,7 +1,8 @@
 // A bare Aedes broker, nothing else: the baseline the hub's broker overhead is measured against.
-// Its packet library's debug calls are silenced as in the hub (hub/broker/quiet-debug.ts), so the
-// overhead measured is the hub's own, not logging the hub switched off.
-import '../hub/broker/quiet-debug.ts';
+// Plain JavaScript on plain node, as the built hub runs. Its packet library's debug calls are
+// silenced as in the hub (the built hub/broker/quiet-debug.ts), so the overhead measured is the
+// hub's own, not logging the hub switched off.
+import '../dist/hub/broker/quiet-debug.js';
 import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 
