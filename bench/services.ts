@@ -66,7 +66,7 @@ let built: Promise<HubCommand> | undefined;
 
 /**
  * The environment the Docker image gives the hub (see the Dockerfile), which the README asks a
- * service to set too; bare Aedes gets it as well.
+ * service to set too; the Node.js peers, bare Aedes and Node-RED, get it as well.
  */
 export const SERVICE_ENV = { MALLOC_ARENA_MAX: '2' };
 
@@ -165,6 +165,7 @@ export async function startNodeRed(mqttUrl: string, influxUrl: string): Promise<
     stdio: ['ignore', log, log],
     env: {
       ...process.env,
+      ...SERVICE_ENV,
       // The flow file names its broker and database through these.
       FLOORWATCH_BENCH_MQTT_PORT: new URL(mqttUrl).port,
       FLOORWATCH_BENCH_INFLUX_PORT: influx.port,

@@ -20,23 +20,41 @@ const NOTHING_YET = new Set(['EAGAIN', 'EWOULDBLOCK', 'EINTR']);
 
 export const HUNG_UP = 'the port hung up (unplugged, or the other end of the line closed)';
 
+// The stream takes a cancelled read as the port closing under it, and closes the port on any other
+// read that fails.
+const closedUnder = () => new BindingsError('Port is not open', { canceled: true });
+const hungUp = (cause?: unknown) => new Error(HUNG_UP, cause === undefined ? {} : { cause });
+const cancelled = (err: unknown) => err instanceof BindingsError && err.canceled;
+
+/**
+ * A hang-up shows as an error from the poller (POLLERR) or from the read (EIO, while the kernel
+ * is still hanging the line up), or as a read of nothing once it has: each is told as one.
+ */
 const readable = (port: LinuxPortBinding) =>
-  new Promise<void>((resolve, reject) => port.poller.once('readable', (err) => (err ? reject(err) : resolve())));
+  new Promise<void>((resolve, reject) =>
+    port.poller.once('readable', (err) => {
+      if (!err) resolve();
+      else reject(cancelled(err) ? err : hungUp(err));
+    }),
+  );
 
 async function readUntilHungUp(port: LinuxPortBinding, buffer: Buffer, offset: number, length: number) {
+  if (length === 0) return { buffer, bytesRead: 0 };
   for (;;) {
-    // The stream takes a cancelled read as the port closing under it, not as a failure.
-    if (port.fd === null) throw new BindingsError('Port is not open', { canceled: true });
+    if (port.fd === null) throw closedUnder();
     let bytesRead: number;
     try {
       ({ bytesRead } = await readFd(port.fd, buffer, offset, length, null));
     } catch (err) {
-      if (!NOTHING_YET.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EIO') throw hungUp(err);
+      if (!NOTHING_YET.has(code)) throw err;
+      // Closed while the read was out: its poller is destroyed, and waiting on it crashes.
+      if (port.fd === null) throw closedUnder();
       await readable(port);
       continue;
     }
-    // The stream closes the port on any read that fails and is not cancelled.
-    if (bytesRead === 0) throw new Error(HUNG_UP);
+    if (bytesRead === 0) throw hungUp();
     return { buffer, bytesRead };
   }
 }

@@ -172,10 +172,7 @@ class Gateway {
     this.cancelSilence?.();
     this.splitter.reset();
     if (this.closing) return;
-    this.setStatus(
-      'offline',
-      `serial port ${this.config.path} closed: ${disconnected?.message.replace(/^Error: /, '') ?? 'unplugged?'}`,
-    );
+    this.setStatus('offline', `serial port ${this.config.path} closed: ${disconnected?.message ?? 'unplugged?'}`);
     this.reconnectLater();
   }
 
