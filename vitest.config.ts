@@ -51,6 +51,8 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // What a browser or a hub shows may take a loaded machine more than expect.poll's default second.
+    expect: { poll: { timeout: 10_000 } },
     // Integration files start real servers; two at a time suits a 2-core machine.
     maxWorkers: 2,
     pool: 'forks',

@@ -147,8 +147,9 @@ describe('wrong passwords', () => {
     await late.endAsync();
     const answered = answers.filter((code) => code === 4).length;
     expect((await scryptRuns(hub)) - scrypt).toBeLessThanOrEqual(answered + 10);
-    // Unbounded, the flood queues hundreds of scrypt runs ahead of the journal's fsync: seconds per PUBACK.
-    expect(Math.max(...latencies)).toBeLessThan(750);
+    // Unbounded, the flood queues hundreds of scrypt runs ahead of the journal's fsync: seconds per
+    // PUBACK, each of them. The median, not the worst: one stall of a loaded machine is not that.
+    expect(latencies.sort((x, y) => x - y)[latencies.length / 2]).toBeLessThan(750);
     expect(answers).toContain(3);
     // undefined: a login dropped above.
     expect(answers.every((code) => code === undefined || code === 3 || code === 4 || code === 5)).toBe(true);

@@ -76,7 +76,9 @@ describe('the SQLite read thread', () => {
       const response = await chart;
       expect(response.status).toBe(200);
       expect(((await response.json()) as { points: unknown[] }).points.length).toBeGreaterThan(400);
-      expect(acknowledged).toBeGreaterThanOrEqual(10);
+      // None, were the chart read on the hub's thread; how many more than a few depends on how the
+      // machine's disk (each PUBACK waits for an fsync) compares with its CPU.
+      expect(acknowledged).toBeGreaterThanOrEqual(3);
       await client.endAsync();
     } finally {
       await hub.dispose();

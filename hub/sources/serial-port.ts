@@ -41,16 +41,17 @@ const readable = (port: LinuxPortBinding) =>
 async function readUntilHungUp(port: LinuxPortBinding, buffer: Buffer, offset: number, length: number) {
   if (length === 0) return { buffer, bytesRead: 0 };
   for (;;) {
-    if (port.fd === null) throw closedUnder();
+    const fd = port.fd;
+    if (fd === null) throw closedUnder();
     let bytesRead: number;
     try {
-      ({ bytesRead } = await readFd(port.fd, buffer, offset, length, null));
+      ({ bytesRead } = await readFd(fd, buffer, offset, length, null));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (code === 'EIO') throw hungUp(err);
       if (!NOTHING_YET.has(code)) throw err;
       // Closed while the read was out: its poller is destroyed, and waiting on it crashes.
-      if (port.fd === null) throw closedUnder();
+      if (!port.isOpen) throw closedUnder();
       await readable(port);
       continue;
     }
