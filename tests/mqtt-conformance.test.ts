@@ -85,7 +85,7 @@ describe('MQTT 3.1.1 interoperability', () => {
   it('[MQTT-3.3.1-5/6/10] keeps a retained message for new subscribers, and a zero-length one clears it', async () => {
     await pub('interop/retained/a', 'qos0', '-r');
     await pub('interop/retained/b', 'qos1', '-r');
-    expect((await sub(['-t', 'interop/retained/#', '-W', '1'])).trim().split('\n').sort()).toEqual([
+    expect((await sub(['-t', 'interop/retained/#', '-C', '2', '-W', '10'])).trim().split('\n').sort()).toEqual([
       'interop/retained/a qos0',
       'interop/retained/b qos1',
     ]);
@@ -95,8 +95,8 @@ describe('MQTT 3.1.1 interoperability', () => {
   });
 
   it('[MQTT-3.1.2-4/5] keeps QoS 1 messages for a client with a session while it is away', async () => {
-    // Subscribed with a session kept (-c), then gone.
-    await sub(['-t', 'interop/offline', '-q', '1', '-c', '-i', 'interop-offline', '-W', '1']);
+    // Subscribed with a session kept (-c), then gone once the subscription is acknowledged (-E).
+    await sub(['-t', 'interop/offline', '-q', '1', '-c', '-i', 'interop-offline', '-E']);
     await pub('interop/offline', 'one');
     await pub('interop/offline', 'two');
     const back = await sub(['-t', 'interop/offline', '-q', '1', '-c', '-i', 'interop-offline', '-C', '2', '-W', '5']);
