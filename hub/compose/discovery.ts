@@ -56,8 +56,12 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   const latest = new Map<string, Map<string, number>>();
   const changed = new Set<string>();
   const told = new Map<string, string>();
-  /** Announcements a reload changed, sent with the next round. */
-  const changes: DiscoveryMessage[] = [];
+  /**
+   * Messages for the next round, by topic: what a reload changed, and what a round could not get
+   * out. All are retained, so only a topic's latest payload counts, and this holds at most one per
+   * topic announced.
+   */
+  const waiting = new Map<string, string>();
   const sentTo = new WeakSet<BridgeLink>();
   const send = async (batch: readonly DiscoveryMessage[]) => {
     if (local) for (const m of batch) await deps.publish(m.topic, m.payload, { retain: true });
@@ -99,20 +103,25 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
           await link.publish({ topic: m.topic, payload: m.payload, retain: true, repeat: false, delivery: m.topic });
         sentTo.add(link);
       } else if (!link.connected) sentTo.delete(link);
-    const batch = changes.splice(0);
+    const batch = new Map(waiting);
+    waiting.clear();
     for (const zone of changed)
-      batch.push({
-        topic: zoneStateTopic(prefix, zone),
-        payload: JSON.stringify(Object.fromEntries(latest.get(zone) ?? [])),
-      });
+      batch.set(zoneStateTopic(prefix, zone), JSON.stringify(Object.fromEntries(latest.get(zone) ?? [])));
     changed.clear();
     for (const z of zones) {
       const state = deps.alerts.alerts({ state: 'firing', zone: z.zone, limit: 1 }).length > 0 ? 'ON' : 'OFF';
       if (told.get(z.zone) === state) continue;
       told.set(z.zone, state);
-      batch.push({ topic: zoneAlertsTopic(prefix, z.zone), payload: state });
+      batch.set(zoneAlertsTopic(prefix, z.zone), state);
     }
-    await send(batch);
+    try {
+      await send([...batch].map(([topic, payload]) => ({ topic, payload })));
+    } catch (err) {
+      // Sent again with the next round: a state told as sent would not be told again until it
+      // changed. What came for a topic meanwhile is newer and stays.
+      for (const [topic, payload] of batch) if (!waiting.has(topic)) waiting.set(topic, payload);
+      throw err;
+    }
   };
   const tick = () => {
     running ??= round()
@@ -137,10 +146,18 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     reconfigure: () => () => {
       const before = new Map(announce.map((m) => [m.topic, m.payload]));
       ({ zones, wanted, announce } = plan(deps.rules(now())));
-      for (const zone of [...latest.keys()]) if (!wanted.has(zone)) latest.delete(zone);
-      for (const zone of [...told.keys()]) if (!wanted.has(zone)) told.delete(zone);
+      for (const zone of [...latest.keys()])
+        if (!wanted.has(zone)) {
+          latest.delete(zone);
+          waiting.delete(zoneStateTopic(prefix, zone));
+        }
+      for (const zone of [...told.keys()])
+        if (!wanted.has(zone)) {
+          told.delete(zone);
+          waiting.delete(zoneAlertsTopic(prefix, zone));
+        }
       // Home Assistant is told what changed (a zone added, renamed or gone), not every zone again.
-      changes.push(...announce.filter((m) => before.get(m.topic) !== m.payload));
+      for (const m of announce) if (before.get(m.topic) !== m.payload) waiting.set(m.topic, m.payload);
       tick();
     },
   });

@@ -1,0 +1,94 @@
+// Home Assistant discovery when a publish fails: what the round could not get out goes with the
+// next one. A real journal; the broker's publish is a function that refuses while the test says so.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { stringify } from 'yaml';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startDiscovery } from '../hub/compose/discovery.ts';
+import { Lifecycle } from '../hub/compose/lifecycle.ts';
+import { configChanges } from '../hub/config/changes.ts';
+import { loadConfig, type Config } from '../hub/config/config.ts';
+import { Journal } from '../hub/journal/journal.ts';
+import { siteRules } from '../hub/rules/site.ts';
+import { createMetrics } from '../hub/telemetry/metrics.ts';
+import { eventually, tempDir } from './support/hub.ts';
+
+describe('Home Assistant discovery, when its broker refuses a publish', () => {
+  let lifecycle: Lifecycle | undefined;
+  let journal: Journal | undefined;
+  afterEach(async () => {
+    await lifecycle?.stop();
+    await journal?.close();
+  });
+
+  const configWith = (dir: string, zones: Array<{ id: string; name?: string }>): Config => {
+    const file = join(dir, 'floorwatch.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        zones: zones.map((z) => ({ ...z, type: 'call_floor' })),
+        mqtt: { home_assistant_discovery: true },
+      }),
+    );
+    return loadConfig({ env: { FLOORWATCH_CONFIG: file, FLOORWATCH_DATA_DIR: dir } });
+  };
+
+  it('sends again with the next round what a refused round held: the zone’s alert state and the reload’s new name', async () => {
+    const dir = tempDir('floorwatch-discovery-retry-');
+    const config = configWith(dir, [{ id: 'floor-a' }]);
+    const log = pino({ level: 'silent' });
+    lifecycle = new Lifecycle(log);
+    journal = await Journal.open({ dir: join(dir, 'journal') });
+    const published: Array<[string, string]> = [];
+    let refusing = true;
+    let started = false;
+    let current = config;
+    const firing = new Set<string>();
+    startDiscovery(
+      { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
+      {
+        journal,
+        // The discovery messages at start go out; every later message is refused while `refusing`.
+        publish: async (topic, payload) => {
+          if (refusing && (started || !topic.startsWith('homeassistant/')))
+            throw new Error('the broker refused the message');
+          published.push([topic, payload]);
+        },
+        bridges: [],
+        rules: (at) => siteRules(current, at),
+        alerts: { alerts: ({ zone }) => (zone !== undefined && firing.has(zone) ? [{} as never] : []) },
+      },
+    );
+    started = true;
+    const alertsTopic = 'floorwatch/zones/floor-a/alerts';
+    await eventually(() => published.some(([topic]) => topic.startsWith('homeassistant/')), {
+      what: 'the discovery messages at start',
+    });
+    expect(published.some(([topic]) => topic === alertsTopic)).toBe(false);
+
+    // A reload renames the zone; its round is refused too.
+    const renamed = configWith(dir, [{ id: 'floor-a', name: 'Floor A, east wing' }]);
+    const announced = published.length;
+    current = renamed;
+    expect(lifecycle.reconfigure(renamed, configChanges(config, renamed))).toEqual([]);
+    // Let the refused round end before the broker takes messages again.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(published.length).toBe(announced);
+    refusing = false;
+    // The next round (a reload asks for one at once) carries all that was refused before it.
+    lifecycle.reconfigure(renamed, configChanges(renamed, renamed));
+    const sent = () => published.slice(announced);
+    await eventually(() => sent().some(([topic, payload]) => topic === alertsTopic && payload === 'OFF'), {
+      timeoutMs: 5_000,
+      what: 'the zone’s alert state, sent again',
+    });
+    await eventually(() => sent().some(([, payload]) => payload.includes('"name":"Floor A, east wing (floorwatch)"')), {
+      timeoutMs: 5_000,
+      what: 'the zone’s new name, announced again',
+    });
+    // Once each: the second reload changed nothing, and the failed round's messages went once.
+    const topics = sent().map(([topic]) => topic);
+    expect(new Set(topics).size).toBe(topics.length);
+  });
+});
