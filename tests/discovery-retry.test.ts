@@ -41,6 +41,7 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
     lifecycle = new Lifecycle(log);
     journal = await Journal.open({ dir: join(dir, 'journal') });
     const published: Array<[string, string]> = [];
+    const refused: Array<[string, string]> = [];
     let refusing = true;
     let started = false;
     let current = config;
@@ -51,8 +52,10 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
         journal,
         // The discovery messages at start go out; every later message is refused while `refusing`.
         publish: async (topic, payload) => {
-          if (refusing && (started || !topic.startsWith('homeassistant/')))
+          if (refusing && (started || !topic.startsWith('homeassistant/'))) {
+            refused.push([topic, payload]);
             throw new Error('the broker refused the message');
+          }
           published.push([topic, payload]);
         },
         bridges: [],
@@ -65,14 +68,23 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
     await eventually(() => published.some(([topic]) => topic.startsWith('homeassistant/')), {
       what: 'the discovery messages at start',
     });
+    await eventually(() => refused.some(([topic]) => topic === alertsTopic), {
+      what: 'the first round, refused',
+    });
     expect(published.some(([topic]) => topic === alertsTopic)).toBe(false);
 
     // A reload renames the zone; its round is refused too.
     const renamed = configWith(dir, [{ id: 'floor-a', name: 'Floor A, east wing' }]);
     const announced = published.length;
     current = renamed;
+    const newName = '"name":"Floor A, east wing (floorwatch)"';
+    // The first round has ended (its refusal was logged) once the reload's round can start.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(lifecycle.reconfigure(renamed, configChanges(config, renamed))).toEqual([]);
-    // Let the refused round end before the broker takes messages again.
+    // The round stops at its first refused message: the alert state, kept from the first round.
+    await eventually(() => refused.filter(([topic]) => topic === alertsTopic).length === 2, {
+      what: 'the reload’s round, refused',
+    });
     await new Promise((resolve) => setImmediate(resolve));
     expect(published.length).toBe(announced);
     refusing = false;
@@ -83,7 +95,7 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
       timeoutMs: 5_000,
       what: 'the zone’s alert state, sent again',
     });
-    await eventually(() => sent().some(([, payload]) => payload.includes('"name":"Floor A, east wing (floorwatch)"')), {
+    await eventually(() => sent().some(([, payload]) => payload.includes(newName)), {
       timeoutMs: 5_000,
       what: 'the zone’s new name, announced again',
     });

@@ -6,12 +6,13 @@
 // changed.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BridgeLink } from '../bridges/link.ts';
+import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
 import type { AlertView } from '../domain/alert.ts';
 import type { Journal } from '../journal/journal.ts';
 import { discoveryMessages, zoneAlertsTopic, zoneStateTopic, type DiscoveryMessage } from '../notify/discovery.ts';
 import { zoneLabel } from '../rules/alerts.ts';
 import type { SiteRules } from '../rules/site.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';
 
 const EVERY_MS = 5000;
@@ -53,6 +54,10 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     };
   };
   let { zones, wanted, announce } = plan(deps.rules(now()));
+  const zonesTopics = `${prefix}/zones/`;
+  const topicsOf = (list: typeof zones) =>
+    new Set(list.flatMap((z) => [zoneStateTopic(prefix, z.zone), zoneAlertsTopic(prefix, z.zone)]));
+  let zoneTopics = topicsOf(zones);
   const latest = new Map<string, Map<string, number>>();
   const changed = new Set<string>();
   const told = new Map<string, string>();
@@ -62,14 +67,40 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
    * topic announced.
    */
   const waiting = new Map<string, string>();
+  /** The bridges that have had everything since they connected. */
   const sentTo = new WeakSet<BridgeLink>();
+  const notices = new NoticeLog(log, now);
+  /** A message the bridge's broker refuses for good is told and passed over; any other failure ends the sending. */
+  const toLink = async (link: BridgeLink, batch: readonly DiscoveryMessage[]) => {
+    for (const m of batch)
+      try {
+        await link.publish({ topic: m.topic, payload: m.payload, retain: true, repeat: false, delivery: m.topic });
+      } catch (err) {
+        if (!(err instanceof BrokerRefusal)) throw err;
+        notices.once(`refused ${link.config.name} ${m.topic}`, `Home Assistant discovery: ${err.message}`);
+      }
+  };
+  /** The hub's broker's failure throws, for the round to keep the batch; a bridge's has it sent everything again. */
   const send = async (batch: readonly DiscoveryMessage[]) => {
-    if (local) for (const m of batch) await deps.publish(m.topic, m.payload, { retain: true });
+    let refused: Error | undefined;
+    try {
+      if (local) for (const m of batch) await deps.publish(m.topic, m.payload, { retain: true });
+    } catch (err) {
+      refused = err as Error;
+    }
     for (const link of links) {
       if (!link.connected) continue;
-      for (const m of batch)
-        await link.publish({ topic: m.topic, payload: m.payload, retain: true, repeat: false, delivery: m.topic });
+      try {
+        await toLink(link, batch);
+      } catch (err) {
+        sentTo.delete(link);
+        notices.once(
+          `bridge ${link.config.name}`,
+          `Home Assistant discovery, bridge ${link.config.name}: ${(err as Error).message}; sent again in full`,
+        );
+      }
     }
+    if (refused) throw refused;
   };
   const consumer = deps.journal.consume(
     'discovery',
@@ -99,9 +130,15 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
         const states = [...told].map(([zone, state]) => ({ topic: zoneAlertsTopic(prefix, zone), payload: state }));
         for (const [zone, values] of latest)
           states.push({ topic: zoneStateTopic(prefix, zone), payload: JSON.stringify(Object.fromEntries(values)) });
-        for (const m of [...announce, ...states])
-          await link.publish({ topic: m.topic, payload: m.payload, retain: true, repeat: false, delivery: m.topic });
-        sentTo.add(link);
+        try {
+          await toLink(link, [...announce, ...states]);
+          sentTo.add(link);
+        } catch (err) {
+          notices.once(
+            `bridge ${link.config.name}`,
+            `Home Assistant discovery, bridge ${link.config.name}: ${(err as Error).message}; sent again in full`,
+          );
+        }
       } else if (!link.connected) sentTo.delete(link);
     const batch = new Map(waiting);
     waiting.clear();
@@ -118,15 +155,18 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       await send([...batch].map(([topic, payload]) => ({ topic, payload })));
     } catch (err) {
       // Sent again with the next round: a state told as sent would not be told again until it
-      // changed. What came for a topic meanwhile is newer and stays.
-      for (const [topic, payload] of batch) if (!waiting.has(topic)) waiting.set(topic, payload);
+      // changed. What came for a topic meanwhile is newer and stays; a zone a reload removed
+      // meanwhile is not told of again.
+      for (const [topic, payload] of batch)
+        if (!waiting.has(topic) && (!topic.startsWith(zonesTopics) || zoneTopics.has(topic)))
+          waiting.set(topic, payload);
       throw err;
     }
   };
   const tick = () => {
     running ??= round()
       .catch((err: unknown) =>
-        log.warn({ err: (err as Error).message }, `Home Assistant discovery: ${(err as Error).message}`),
+        notices.once('broker', `Home Assistant discovery: ${(err as Error).message}; sent again with the next round`),
       )
       .finally(() => (running = undefined));
   };
@@ -146,6 +186,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     reconfigure: () => () => {
       const before = new Map(announce.map((m) => [m.topic, m.payload]));
       ({ zones, wanted, announce } = plan(deps.rules(now())));
+      zoneTopics = topicsOf(zones);
       for (const zone of [...latest.keys()])
         if (!wanted.has(zone)) {
           latest.delete(zone);
