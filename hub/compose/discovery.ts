@@ -54,10 +54,11 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     };
   };
   let { zones, wanted, announce } = plan(deps.rules(now()));
-  const zonesTopics = `${prefix}/zones/`;
   const topicsOf = (list: typeof zones) =>
     new Set(list.flatMap((z) => [zoneStateTopic(prefix, z.zone), zoneAlertsTopic(prefix, z.zone)]));
   let zoneTopics = topicsOf(zones);
+  /** A zone's state or alerts topic of a zone a reload removed: not to be told of again. */
+  const gone = (topic: string) => topic.startsWith(`${prefix}/zones/`) && !zoneTopics.has(topic);
   const latest = new Map<string, Map<string, number>>();
   const changed = new Set<string>();
   const told = new Map<string, string>();
@@ -70,6 +71,11 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   /** The bridges that have had everything since they connected. */
   const sentTo = new WeakSet<BridgeLink>();
   const notices = new NoticeLog(log, now);
+  const bridgeFailed = (link: BridgeLink, err: unknown) =>
+    notices.once(
+      `bridge ${link.config.name}`,
+      `Home Assistant discovery, bridge ${link.config.name}: ${(err as Error).message}; sent again in full`,
+    );
   /** A message the bridge's broker refuses for good is told and passed over; any other failure ends the sending. */
   const toLink = async (link: BridgeLink, batch: readonly DiscoveryMessage[]) => {
     for (const m of batch)
@@ -94,10 +100,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
         await toLink(link, batch);
       } catch (err) {
         sentTo.delete(link);
-        notices.once(
-          `bridge ${link.config.name}`,
-          `Home Assistant discovery, bridge ${link.config.name}: ${(err as Error).message}; sent again in full`,
-        );
+        bridgeFailed(link, err);
       }
     }
     if (refused) throw refused;
@@ -134,10 +137,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
           await toLink(link, [...announce, ...states]);
           sentTo.add(link);
         } catch (err) {
-          notices.once(
-            `bridge ${link.config.name}`,
-            `Home Assistant discovery, bridge ${link.config.name}: ${(err as Error).message}; sent again in full`,
-          );
+          bridgeFailed(link, err);
         }
       } else if (!link.connected) sentTo.delete(link);
     const batch = new Map(waiting);
@@ -157,9 +157,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       // Sent again with the next round: a state told as sent would not be told again until it
       // changed. What came for a topic meanwhile is newer and stays; a zone a reload removed
       // meanwhile is not told of again.
-      for (const [topic, payload] of batch)
-        if (!waiting.has(topic) && (!topic.startsWith(zonesTopics) || zoneTopics.has(topic)))
-          waiting.set(topic, payload);
+      for (const [topic, payload] of batch) if (!waiting.has(topic) && !gone(topic)) waiting.set(topic, payload);
       throw err;
     }
   };
@@ -187,16 +185,9 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       const before = new Map(announce.map((m) => [m.topic, m.payload]));
       ({ zones, wanted, announce } = plan(deps.rules(now())));
       zoneTopics = topicsOf(zones);
-      for (const zone of [...latest.keys()])
-        if (!wanted.has(zone)) {
-          latest.delete(zone);
-          waiting.delete(zoneStateTopic(prefix, zone));
-        }
-      for (const zone of [...told.keys()])
-        if (!wanted.has(zone)) {
-          told.delete(zone);
-          waiting.delete(zoneAlertsTopic(prefix, zone));
-        }
+      for (const zone of [...latest.keys()]) if (!wanted.has(zone)) latest.delete(zone);
+      for (const zone of [...told.keys()]) if (!wanted.has(zone)) told.delete(zone);
+      for (const topic of [...waiting.keys()]) if (gone(topic)) waiting.delete(topic);
       // Home Assistant is told what changed (a zone added, renamed or gone), not every zone again.
       for (const m of announce) if (before.get(m.topic) !== m.payload) waiting.set(m.topic, m.payload);
       tick();
