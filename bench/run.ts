@@ -21,6 +21,7 @@ import {
   type BrokerProcess,
 } from './services.ts';
 import { flood } from './flood.ts';
+import { runQos1Load } from './qos1-load.ts';
 import { scenarioCluster } from './cluster.ts';
 import { histogramPercentiles, scrapeHistogram, subtractHistogram } from './prometheus.ts';
 import mqtt from 'mqtt';
@@ -129,6 +130,7 @@ async function throughput(
   broker: BrokerProcess,
   load: Omit<LoadOptions, 'url' | 'onConnected'>,
   storage?: Storage,
+  generator: (options: LoadOptions) => Promise<LoadReport> = runLoad,
 ): Promise<Throughput> {
   const pids: Record<string, number> = {
     broker: broker.pid,
@@ -138,7 +140,7 @@ async function throughput(
   const sampleAll = () => new Map(Object.entries(pids).map(([name, pid]) => [name, sampleProcess(pid).cpuSeconds]));
   let sendStarted = 0;
   let before: { cpuSeconds: Map<string, number>; load: NodeJS.CpuUsage } | undefined;
-  const report = await runLoad({
+  const report = await generator({
     ...load,
     url: broker.url,
     onConnected: () => {
@@ -671,8 +673,9 @@ async function scenarioOverload(): Promise<void> {
 /**
  * The whole path from device to database, against what a site builds without floorwatch:
  * Mosquitto → Node-RED → InfluxDB (bench/node-red/flows.json: MQTT in at QoS 1, a function making
- * points, a join of up to 1000 points or 50 ms, one InfluxDB batch write each). Same load as the
- * 50-device QoS 1 throughput run; CPU is summed over every process of each pipeline. Node-RED
+ * points, a join of up to 1000 points or 50 ms, one InfluxDB batch write each). The 50-device QoS 1
+ * load of the throughput run, sent from raw sockets (bench/qos1-load.ts): mqtt.js's CPU on the same
+ * cores held both pipelines back. CPU is summed over every process of each pipeline. Node-RED
  * acknowledges on receipt and may fall behind or drop writes, so its count is awaited until it
  * stops growing, and what was stored is what counts.
  */
@@ -694,7 +697,7 @@ async function scenarioPipeline(): Promise<void> {
     const hubUrl = freshDatabase();
     return withBroker(
       () => startHub(hubOptions(hubUrl)),
-      (b) => throughput(b, load, { influxUrl: hubUrl }),
+      (b) => throughput(b, load, { influxUrl: hubUrl }, runQos1Load),
     );
   };
   const runPeer = async () => {
@@ -704,12 +707,17 @@ async function scenarioPipeline(): Promise<void> {
       const nodeRed = await startNodeRed(mosquitto.url, peerUrl);
       try {
         // The readiness probe left one point in the database.
-        return await throughput(mosquitto, load, {
-          influxUrl: peerUrl,
-          between: { nodeRed: nodeRed.pid },
-          already: 1,
-          stallMs: 10_000,
-        });
+        return await throughput(
+          mosquitto,
+          load,
+          {
+            influxUrl: peerUrl,
+            between: { nodeRed: nodeRed.pid },
+            already: 1,
+            stallMs: 10_000,
+          },
+          runQos1Load,
+        );
       } finally {
         await nodeRed.stop();
       }
@@ -803,7 +811,7 @@ async function scenarioPipeline(): Promise<void> {
       scenario: '',
       figure: 'load generator: CPU µs per message, floorwatch / peer',
       value: `${hub.cpuMicroseconds.load} / ${peer.cpuMicroseconds.load}`,
-      ratio: 'the same mqtt.js load, in the bench process',
+      ratio: 'the same load (bench/qos1-load.ts), in the bench process',
     },
     {
       scenario: '',

@@ -1,0 +1,120 @@
+// The whole-pipeline scenario's load: N devices on raw TCP sockets, each keeping a window of QoS 1
+// JSON readings in flight and publishing the next one as each PUBACK comes. Packets are encoded
+// and read by hand (tests/support/mqtt.ts): the load generator shares the cores with the
+// pipelines it measures, and mqtt.js spent 20–25 µs of them per message, this a third of that.
+import { connect, type Socket } from 'node:net';
+import { connectPacket, publishPacket } from '../tests/support/mqtt.ts';
+import type { LoadOptions, LoadReport } from '../sensors-firmware-sim/load.ts';
+
+const CONNACK = 0x20;
+const PUBACK = 0x40;
+
+interface Device {
+  socket: Socket;
+  topic: string;
+  sent: number;
+  acked: number;
+  /** The start of a packet a read split. */
+  partial: Buffer | undefined;
+}
+
+/** The simulator's load (`runLoad`) for its JSON readings as fast as the window allows, without mqtt.js. */
+export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
+  if (options.format !== 'json' || options.rate !== 0 || options.latencies || options.timestamps === 'publish')
+    throw new Error('the raw QoS 1 load sends JSON readings as fast as the window allows, nothing else');
+  const { hostname, port } = new URL(options.url);
+  const window = Math.min(options.window ?? 16, options.messages);
+  const idPrefix = options.idPrefix ?? 'load-';
+  const prefix = options.prefix ?? 'floorwatch';
+  const connectStarted = Date.now();
+  // As runLoad: timestamps 1 ms apart per device, ending now, so none is in the future.
+  const baseTs = connectStarted - options.messages;
+  const devices: Device[] = [];
+  let devicesDone = 0;
+  let sending = false;
+  let allAcked: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allAcked = resolve));
+
+  const publish = (device: Device): Buffer => {
+    const seq = device.sent++;
+    const payload = `{"ts":${baseTs + seq},"seq":${seq},"co2":${400 + (seq % 1000)}}`;
+    return publishPacket({ topic: device.topic, payload, qos: 1, id: (seq % 65_535) + 1 });
+  };
+
+  // The broker sends only CONNACKs and PUBACKs here, four bytes each.
+  const onData = (device: Device, chunk: Buffer, connected: () => void) => {
+    const data = device.partial ? Buffer.concat([device.partial, chunk]) : chunk;
+    const replies: Buffer[] = [];
+    let at = 0;
+    for (; at + 4 <= data.length; at += 4) {
+      const type = data[at];
+      if (type === CONNACK) {
+        if (data[at + 3] === 0) connected();
+        else device.socket.destroy(new Error(`the broker refused the connection (code ${data[at + 3]})`));
+      } else if (type === PUBACK) {
+        device.acked++;
+        if (device.sent < options.messages) replies.push(publish(device));
+        else if (device.acked === options.messages && ++devicesDone === devices.length) allAcked();
+      } else {
+        device.socket.destroy(
+          new Error(`unexpected packet from the broker: ${data.subarray(at, at + 4).toString('hex')}`),
+        );
+        return;
+      }
+    }
+    device.partial = at < data.length ? data.subarray(at) : undefined;
+    // What one read freed goes out in one write, as a client that reads and writes in turns sends it.
+    if (replies.length > 0) device.socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
+  };
+
+  await Promise.all(
+    Array.from({ length: options.devices }, async (_, i) => {
+      const id = `${idPrefix}${i + 1}`;
+      const socket = connect(Number(port), hostname);
+      socket.setNoDelay(true);
+      const device: Device = {
+        socket,
+        topic: `${prefix}/devices/${id}/telemetry`,
+        sent: 0,
+        acked: 0,
+        partial: undefined,
+      };
+      await new Promise<void>((resolve, reject) => {
+        socket.on('error', reject);
+        socket.once('close', () => {
+          reject(new Error(`${id}: the broker closed the connection`));
+          // A device gone during the load cannot finish it: the report says what was acknowledged.
+          if (sending) allAcked();
+        });
+        socket.on('data', (chunk: Buffer) => onData(device, chunk, resolve));
+        socket.write(connectPacket({ clientId: id }));
+      });
+      devices.push(device);
+    }),
+  );
+  const connectMs = Date.now() - connectStarted;
+  await options.onConnected?.(devices.length);
+
+  const started = Date.now();
+  sending = true;
+  for (const device of devices)
+    device.socket.write(Buffer.concat(Array.from({ length: window }, () => publish(device))));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.durationMs)))]);
+  clearTimeout(timer);
+  const elapsedMs = Date.now() - started;
+  for (const device of devices) device.socket.destroy();
+  const sent = devices.reduce((sum, d) => sum + d.sent, 0);
+  const acked = devices.reduce((sum, d) => sum + d.acked, 0);
+  return {
+    devices: options.devices,
+    connected: devices.length,
+    messagesSent: sent,
+    messagesAcked: acked,
+    readingsSent: sent,
+    readingsAcked: acked,
+    connectMs,
+    elapsedMs,
+    readingsPerSecond: Math.round((acked * 1000) / Math.max(1, elapsedMs)),
+  };
+}
