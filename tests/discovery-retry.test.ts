@@ -1,6 +1,6 @@
 // Home Assistant discovery when a publish fails: what the round could not get out goes with the
 // next one. A real journal; the broker's publish is a function that refuses while the test says so.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { stringify } from 'yaml';
@@ -43,16 +43,15 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
     const published: Array<[string, string]> = [];
     const refused: Array<[string, string]> = [];
     let refusing = true;
-    let started = false;
     let current = config;
     const firing = new Set<string>();
     startDiscovery(
       { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
       {
         journal,
-        // The discovery messages at start go out; every later message is refused while `refusing`.
+        // The discovery messages go out; every other message is refused while `refusing`.
         publish: async (topic, payload) => {
-          if (refusing && (started || !topic.startsWith('homeassistant/'))) {
+          if (refusing && !topic.startsWith('homeassistant/')) {
             refused.push([topic, payload]);
             throw new Error('the broker refused the message');
           }
@@ -63,7 +62,6 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
         alerts: { alerts: ({ zone }) => (zone !== undefined && firing.has(zone) ? [{} as never] : []) },
       },
     );
-    started = true;
     const alertsTopic = 'floorwatch/zones/floor-a/alerts';
     await eventually(() => published.some(([topic]) => topic.startsWith('homeassistant/')), {
       what: 'the discovery messages at start',
@@ -102,5 +100,58 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
     // Once each: the second reload changed nothing, and the failed round's messages went once.
     const topics = sent().map(([topic]) => topic);
     expect(new Set(topics).size).toBe(topics.length);
+  });
+
+  it('sends the start’s announcements and clears with a later round, and a clear never taken at the next start', async () => {
+    const dir = tempDir('floorwatch-discovery-start-');
+    const config = configWith(dir, [{ id: 'floor-a' }]);
+    const log = pino({ level: 'silent' });
+    // An earlier start announced a zone since removed from the configuration.
+    const oldTopic = 'homeassistant/sensor/floorwatch_site_floor-old_noise/config';
+    const file = join(dir, 'discovery.json');
+    writeFileSync(file, JSON.stringify([oldTopic]));
+    const remembered = () => JSON.parse(readFileSync(file, 'utf8')) as string[];
+    const start = async (publish: (topic: string, payload: string) => Promise<void>) => {
+      lifecycle = new Lifecycle(log);
+      journal = await Journal.open({ dir: join(dir, 'journal') });
+      startDiscovery(
+        { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
+        {
+          journal,
+          publish,
+          bridges: [],
+          rules: (at) => siteRules(config, at),
+          alerts: { alerts: () => [] },
+        },
+      );
+    };
+    const cleared = (list: Array<[string, string]>) =>
+      list.filter(([topic, payload]) => topic === oldTopic && payload === '').length;
+
+    // The broker refuses everything: the start's round, and the one a reload asks for at once.
+    const refused: Array<[string, string]> = [];
+    await start(async (topic, payload) => {
+      refused.push([topic, payload]);
+      throw new Error('the broker refused the message');
+    });
+    await eventually(() => cleared(refused) === 1, { what: 'the start’s clear, refused' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lifecycle!.reconfigure(config, configChanges(config, config))).toEqual([]);
+    await eventually(() => cleared(refused) === 2, { what: 'the clear, tried again with the next round' });
+    // The hub stops with the clear not taken: the file still names the topic for the next start.
+    await lifecycle!.stop();
+    await journal!.close();
+    expect(remembered()).toContain(oldTopic);
+
+    // The next start, on a broker that takes everything: the clear and the zone's announcements.
+    const published: Array<[string, string]> = [];
+    await start(async (topic, payload) => {
+      published.push([topic, payload]);
+    });
+    await eventually(() => cleared(published) === 1, { what: 'the clear, at the next start' });
+    await eventually(() => !remembered().includes(oldTopic), { what: 'the clear, done with' });
+    const announced = published.filter(([topic, payload]) => topic.startsWith('homeassistant/') && payload !== '');
+    expect(announced.length).toBeGreaterThan(0);
+    expect(remembered().sort()).toEqual(announced.map(([topic]) => topic).sort());
   });
 });

@@ -32,8 +32,16 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   if (!local && links.length === 0) return;
   const prefix = config.mqtt.topic_prefix;
   // What an earlier start (or configuration) announced and this one does not: cleared, so Home
-  // Assistant drops it. data_dir/discovery.json remembers what was announced.
+  // Assistant drops it. data_dir/discovery.json remembers what was announced, and a clear until
+  // the hub's broker has taken it, for the next start to clear what this one could not.
   const file = join(config.data_dir, 'discovery.json');
+  const remember = (topics: Iterable<string>) => {
+    writeFileSync(`${file}.tmp`, JSON.stringify([...topics]));
+    renameSync(`${file}.tmp`, file);
+  };
+  /** Topics cleared that the hub's broker has not taken the clear of yet. */
+  const clearing = new Set<string>();
+  let current = new Set<string>();
   const plan = (rules: SiteRules) => {
     const zones = rules.zones.map((z) => ({
       zone: z.zone,
@@ -43,10 +51,11 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     }));
     const messages = discoveryMessages(config.site.name, prefix, zones);
     const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as string[]) : [];
-    const current = new Set(messages.map((m) => m.topic));
+    current = new Set(messages.map((m) => m.topic));
     const cleared: DiscoveryMessage[] = before.filter((t) => !current.has(t)).map((topic) => ({ topic, payload: '' }));
-    writeFileSync(`${file}.tmp`, JSON.stringify([...current]));
-    renameSync(`${file}.tmp`, file);
+    for (const topic of clearing) if (current.has(topic)) clearing.delete(topic);
+    if (local) for (const m of cleared) clearing.add(m.topic);
+    remember([...current, ...clearing]);
     return {
       zones,
       wanted: new Map(zones.map((z) => [z.zone, new Set(z.metrics)])),
@@ -86,13 +95,37 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
         notices.once(`refused ${link.config.name} ${m.topic}`, `Home Assistant discovery: ${err.message}`);
       }
   };
-  /** The hub's broker's failure throws, for the round to keep the batch; a bridge's has it sent everything again. */
-  const send = async (batch: readonly DiscoveryMessage[]) => {
-    let refused: Error | undefined;
+  /**
+   * The clears among messages the hub's broker took are done with. Not written, the file only
+   * has the next start clear them again.
+   */
+  const taken = (messages: readonly DiscoveryMessage[]) => {
+    const before = clearing.size;
+    for (const m of messages) if (m.payload === '') clearing.delete(m.topic);
+    if (clearing.size === before) return;
     try {
-      if (local) for (const m of batch) await deps.publish(m.topic, m.payload, { retain: true });
+      remember([...current, ...clearing]);
     } catch (err) {
-      refused = err as Error;
+      notices.once('file', `Home Assistant discovery: ${file} could not be written: ${(err as Error).message}`);
+    }
+  };
+  /**
+   * The hub's broker's refusal throws, with what it did not take, for the round to keep; a
+   * bridge's failure has it sent everything again.
+   */
+  const send = async (batch: readonly DiscoveryMessage[]) => {
+    let refused: { error: Error; left: DiscoveryMessage[] } | undefined;
+    if (local) {
+      let sent = 0;
+      try {
+        for (const m of batch) {
+          await deps.publish(m.topic, m.payload, { retain: true });
+          sent++;
+        }
+      } catch (err) {
+        refused = { error: err as Error, left: batch.slice(sent) };
+      }
+      taken(batch.slice(0, sent));
     }
     for (const link of links) {
       if (!link.connected) continue;
@@ -103,7 +136,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
         bridgeFailed(link, err);
       }
     }
-    if (refused) throw refused;
+    if (refused) throw new RoundRefused(refused.error, refused.left);
   };
   const consumer = deps.journal.consume(
     'discovery',
@@ -154,10 +187,11 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     try {
       await send([...batch].map(([topic, payload]) => ({ topic, payload })));
     } catch (err) {
-      // Sent again with the next round: a state told as sent would not be told again until it
-      // changed. What came for a topic meanwhile is newer and stays; a zone a reload removed
-      // meanwhile is not told of again.
-      for (const [topic, payload] of batch) if (!waiting.has(topic) && !gone(topic)) waiting.set(topic, payload);
+      // What the broker did not take goes with the next round: a state told as sent would not be
+      // told again until it changed. What came for a topic meanwhile is newer and stays; a zone a
+      // reload removed meanwhile is not told of again.
+      if (err instanceof RoundRefused)
+        for (const m of err.left) if (!waiting.has(m.topic) && !gone(m.topic)) waiting.set(m.topic, m.payload);
       throw err;
     }
   };
@@ -168,8 +202,8 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       )
       .finally(() => (running = undefined));
   };
-  if (local)
-    void Promise.all(announce.map((m) => deps.publish(m.topic, m.payload, { retain: true }))).catch(() => undefined);
+  // The start's announcements go with the first round, and with the next ones until taken.
+  if (local) for (const m of announce) waiting.set(m.topic, m.payload);
   tick();
   const timer = setInterval(tick, EVERY_MS);
   timer.unref();
@@ -193,4 +227,14 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       tick();
     },
   });
+}
+
+/** The hub's broker refused a round's message: the round's messages from it on were not sent. */
+class RoundRefused extends Error {
+  constructor(
+    cause: Error,
+    readonly left: readonly DiscoveryMessage[],
+  ) {
+    super(cause.message, { cause });
+  }
 }
