@@ -143,15 +143,69 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
     await journal!.close();
     expect(remembered()).toContain(oldTopic);
 
-    // The next start, on a broker that takes everything: the clear and the zone's announcements.
+    // The next start: the broker takes the clear, refuses the message after it once, then takes all.
     const published: Array<[string, string]> = [];
+    let calls = 0;
     await start(async (topic, payload) => {
+      if (calls++ === 1) throw new Error('the broker refused the message');
       published.push([topic, payload]);
     });
     await eventually(() => cleared(published) === 1, { what: 'the clear, at the next start' });
     await eventually(() => !remembered().includes(oldTopic), { what: 'the clear, done with' });
-    const announced = published.filter(([topic, payload]) => topic.startsWith('homeassistant/') && payload !== '');
-    expect(announced.length).toBeGreaterThan(0);
-    expect(remembered().sort()).toEqual(announced.map(([topic]) => topic).sort());
+    await new Promise((resolve) => setImmediate(resolve));
+    lifecycle!.reconfigure(config, configChanges(config, config));
+    // The next round sends what the broker did not take, and only that: each topic once.
+    await eventually(
+      () => published.length === calls - 1 && remembered().every((t) => published.some(([p]) => p === t)),
+      {
+        what: 'every announcement, the one refused sent again',
+      },
+    );
+    const topics = published.map(([topic]) => topic);
+    expect(new Set(topics).size).toBe(topics.length);
+    expect(cleared(published)).toBe(1);
+    const announced = published
+      .filter(([topic, payload]) => topic.startsWith('homeassistant/') && payload !== '')
+      .map(([topic]) => topic);
+    expect(announced.length).toBeGreaterThan(1);
+    expect(remembered().sort()).toEqual(announced.sort());
+  });
+
+  it('keeps a round’s messages when the round fails before sending them', async () => {
+    const dir = tempDir('floorwatch-discovery-failed-round-');
+    const config = configWith(dir, [{ id: 'floor-a' }]);
+    const log = pino({ level: 'silent' });
+    lifecycle = new Lifecycle(log);
+    journal = await Journal.open({ dir: join(dir, 'journal') });
+    const published: Array<[string, string]> = [];
+    let failures = 1;
+    startDiscovery(
+      { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
+      {
+        journal,
+        publish: async (topic, payload) => {
+          published.push([topic, payload]);
+        },
+        bridges: [],
+        rules: (at) => siteRules(config, at),
+        // The first round fails while it gathers the zones' alert states, before it sends anything.
+        alerts: {
+          alerts: () => {
+            if (failures-- > 0) throw new Error('the alerts could not be read');
+            return [];
+          },
+        },
+      },
+    );
+    expect(failures).toBe(0);
+    expect(published).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    lifecycle.reconfigure(config, configChanges(config, config));
+    await eventually(() => published.some(([topic]) => topic === 'floorwatch/zones/floor-a/alerts'), {
+      what: 'the next round',
+    });
+    const announced = published.filter(([topic]) => topic.startsWith('homeassistant/'));
+    expect(announced.length).toBeGreaterThan(1);
+    expect(new Set(announced.map(([topic]) => topic)).size).toBe(announced.length);
   });
 });

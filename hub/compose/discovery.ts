@@ -35,9 +35,15 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   // Assistant drops it. data_dir/discovery.json remembers what was announced, and a clear until
   // the hub's broker has taken it, for the next start to clear what this one could not.
   const file = join(config.data_dir, 'discovery.json');
+  const notices = new NoticeLog(log, now);
+  /** Not written, the file has the next start clear again what it names: told, and passed over. */
   const remember = (topics: Iterable<string>) => {
-    writeFileSync(`${file}.tmp`, JSON.stringify([...topics]));
-    renameSync(`${file}.tmp`, file);
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify([...topics]));
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      notices.once('file', `Home Assistant discovery: ${file} could not be written: ${(err as Error).message}`);
+    }
   };
   /** Topics cleared that the hub's broker has not taken the clear of yet. */
   const clearing = new Set<string>();
@@ -79,7 +85,6 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   const waiting = new Map<string, string>();
   /** The bridges that have had everything since they connected. */
   const sentTo = new WeakSet<BridgeLink>();
-  const notices = new NoticeLog(log, now);
   const bridgeFailed = (link: BridgeLink, err: unknown) =>
     notices.once(
       `bridge ${link.config.name}`,
@@ -95,19 +100,11 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
         notices.once(`refused ${link.config.name} ${m.topic}`, `Home Assistant discovery: ${err.message}`);
       }
   };
-  /**
-   * The clears among messages the hub's broker took are done with. Not written, the file only
-   * has the next start clear them again.
-   */
+  /** The clears among messages the hub's broker took are done with. */
   const taken = (messages: readonly DiscoveryMessage[]) => {
     const before = clearing.size;
     for (const m of messages) if (m.payload === '') clearing.delete(m.topic);
-    if (clearing.size === before) return;
-    try {
-      remember([...current, ...clearing]);
-    } catch (err) {
-      notices.once('file', `Home Assistant discovery: ${file} could not be written: ${(err as Error).message}`);
-    }
+    if (clearing.size !== before) remember([...current, ...clearing]);
   };
   /**
    * The hub's broker's refusal throws, with what it did not take, for the round to keep; a
@@ -175,23 +172,23 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       } else if (!link.connected) sentTo.delete(link);
     const batch = new Map(waiting);
     waiting.clear();
-    for (const zone of changed)
-      batch.set(zoneStateTopic(prefix, zone), JSON.stringify(Object.fromEntries(latest.get(zone) ?? [])));
-    changed.clear();
-    for (const z of zones) {
-      const state = deps.alerts.alerts({ state: 'firing', zone: z.zone, limit: 1 }).length > 0 ? 'ON' : 'OFF';
-      if (told.get(z.zone) === state) continue;
-      told.set(z.zone, state);
-      batch.set(zoneAlertsTopic(prefix, z.zone), state);
-    }
     try {
+      for (const zone of changed)
+        batch.set(zoneStateTopic(prefix, zone), JSON.stringify(Object.fromEntries(latest.get(zone) ?? [])));
+      changed.clear();
+      for (const z of zones) {
+        const state = deps.alerts.alerts({ state: 'firing', zone: z.zone, limit: 1 }).length > 0 ? 'ON' : 'OFF';
+        if (told.get(z.zone) === state) continue;
+        told.set(z.zone, state);
+        batch.set(zoneAlertsTopic(prefix, z.zone), state);
+      }
       await send([...batch].map(([topic, payload]) => ({ topic, payload })));
     } catch (err) {
-      // What the broker did not take goes with the next round: a state told as sent would not be
-      // told again until it changed. What came for a topic meanwhile is newer and stays; a zone a
-      // reload removed meanwhile is not told of again.
-      if (err instanceof RoundRefused)
-        for (const m of err.left) if (!waiting.has(m.topic) && !gone(m.topic)) waiting.set(m.topic, m.payload);
+      // What the broker did not take (all of it, had the round failed before sending) goes with
+      // the next round: a state told as sent would not be told again until it changed. What came
+      // for a topic meanwhile is newer and stays; a zone a reload removed meanwhile is not told of again.
+      const left = err instanceof RoundRefused ? err.left : [...batch].map(([topic, payload]) => ({ topic, payload }));
+      for (const m of left) if (!waiting.has(m.topic) && !gone(m.topic)) waiting.set(m.topic, m.payload);
       throw err;
     }
   };
@@ -222,8 +219,10 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       for (const zone of [...latest.keys()]) if (!wanted.has(zone)) latest.delete(zone);
       for (const zone of [...told.keys()]) if (!wanted.has(zone)) told.delete(zone);
       for (const topic of [...waiting.keys()]) if (gone(topic)) waiting.delete(topic);
-      // Home Assistant is told what changed (a zone added, renamed or gone), not every zone again.
-      for (const m of announce) if (before.get(m.topic) !== m.payload) waiting.set(m.topic, m.payload);
+      // Home Assistant is told what changed (a zone added, renamed or gone), not every zone again,
+      // and a clear the file still names (it could not be written when the clear was taken).
+      for (const m of announce)
+        if (before.get(m.topic) !== m.payload || clearing.has(m.topic)) waiting.set(m.topic, m.payload);
       tick();
     },
   });
