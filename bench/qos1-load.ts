@@ -1,7 +1,7 @@
 // The whole-pipeline scenario's load: N devices on raw TCP sockets, each keeping a window of QoS 1
 // JSON readings in flight and publishing the next one as each PUBACK comes. Packets are encoded
 // and read by hand (tests/support/mqtt.ts): the load generator shares the cores with the
-// pipelines it measures, and mqtt.js spent 20–25 µs of them per message, this a third of that.
+// pipelines it measures, and mqtt.js spent 20–32 µs of them per message, this 6–14.
 import { connect, type Socket } from 'node:net';
 import { connectPacket, publishPacket } from '../tests/support/mqtt.ts';
 import type { LoadOptions, LoadReport } from '../sensors-firmware-sim/load.ts';
@@ -18,7 +18,18 @@ interface Device {
   partial: Buffer | undefined;
 }
 
-/** The simulator's load (`runLoad`) for its JSON readings as fast as the window allows, without mqtt.js. */
+/** An event awaited once: opened at most once, by whichever comes first. */
+function latch(): { promise: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/**
+ * The simulator's load (`runLoad`) for its JSON readings as fast as the window allows, without
+ * mqtt.js: every device connects at once, and the first failure (a refusal, a connection closed,
+ * no CONNACK within 30 s) ends the load and is thrown.
+ */
 export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
   if (options.format !== 'json' || options.rate !== 0 || options.latencies || options.timestamps === 'publish')
     throw new Error('the raw QoS 1 load sends JSON readings as fast as the window allows, nothing else');
@@ -29,11 +40,21 @@ export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
   const connectStarted = Date.now();
   // As runLoad: timestamps 1 ms apart per device, ending now, so none is in the future.
   const baseTs = connectStarted - options.messages;
-  const devices: Device[] = [];
+  const connected = latch();
+  const finished = latch();
+  let connectedCount = 0;
   let devicesDone = 0;
-  let sending = false;
-  let allAcked: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (allAcked = resolve));
+  let failure: Error | undefined;
+  let ending = false;
+  const throwFailure = () => {
+    if (failure) throw failure;
+  };
+  const fail = (err: Error) => {
+    if (ending) return;
+    failure ??= err;
+    connected.open();
+    finished.open();
+  };
 
   const publish = (device: Device): Buffer => {
     const seq = device.sent++;
@@ -42,79 +63,91 @@ export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
   };
 
   // The broker sends only CONNACKs and PUBACKs here, four bytes each.
-  const onData = (device: Device, chunk: Buffer, connected: () => void) => {
+  const onData = (device: Device, chunk: Buffer) => {
     const data = device.partial ? Buffer.concat([device.partial, chunk]) : chunk;
     const replies: Buffer[] = [];
     let at = 0;
     for (; at + 4 <= data.length; at += 4) {
       const type = data[at];
-      if (type === CONNACK) {
-        if (data[at + 3] === 0) connected();
-        else device.socket.destroy(new Error(`the broker refused the connection (code ${data[at + 3]})`));
-      } else if (type === PUBACK) {
-        device.acked++;
-        if (device.sent < options.messages) replies.push(publish(device));
-        else if (device.acked === options.messages && ++devicesDone === devices.length) allAcked();
-      } else {
-        device.socket.destroy(
-          new Error(`unexpected packet from the broker: ${data.subarray(at, at + 4).toString('hex')}`),
-        );
+      if (data[at + 1] !== 2 || (type !== CONNACK && type !== PUBACK)) {
+        fail(new Error(`unexpected packet from the broker: ${data.subarray(at, at + 4).toString('hex')}`));
         return;
       }
+      if (type === CONNACK) {
+        if (data[at + 3] !== 0) fail(new Error(`the broker refused the connection (code ${data[at + 3]})`));
+        else if (++connectedCount === options.devices) connected.open();
+        continue;
+      }
+      device.acked++;
+      if (device.sent < options.messages) replies.push(publish(device));
+      else if (device.acked === options.messages && ++devicesDone === options.devices) finished.open();
     }
     device.partial = at < data.length ? data.subarray(at) : undefined;
     // What one read freed goes out in one write, as a client that reads and writes in turns sends it.
     if (replies.length > 0) device.socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
   };
 
-  await Promise.all(
-    Array.from({ length: options.devices }, async (_, i) => {
-      const id = `${idPrefix}${i + 1}`;
-      const socket = connect(Number(port), hostname);
-      socket.setNoDelay(true);
-      const device: Device = {
-        socket,
-        topic: `${prefix}/devices/${id}/telemetry`,
-        sent: 0,
-        acked: 0,
-        partial: undefined,
-      };
-      await new Promise<void>((resolve, reject) => {
-        socket.on('error', reject);
-        socket.once('close', () => {
-          reject(new Error(`${id}: the broker closed the connection`));
-          // A device gone during the load cannot finish it: the report says what was acknowledged.
-          if (sending) allAcked();
-        });
-        socket.on('data', (chunk: Buffer) => onData(device, chunk, resolve));
-        socket.write(connectPacket({ clientId: id }));
-      });
-      devices.push(device);
-    }),
-  );
-  const connectMs = Date.now() - connectStarted;
-  await options.onConnected?.(devices.length);
+  const devices = Array.from({ length: options.devices }, (_, i): Device => {
+    const id = `${idPrefix}${i + 1}`;
+    const socket = connect(Number(port), hostname);
+    socket.setNoDelay(true);
+    const device: Device = {
+      socket,
+      topic: `${prefix}/devices/${id}/telemetry`,
+      sent: 0,
+      acked: 0,
+      partial: undefined,
+    };
+    socket.on('error', (err) => fail(new Error(`${id}: ${err.message}`)));
+    socket.once('close', () => fail(new Error(`${id}: the broker closed the connection`)));
+    socket.on('data', (chunk: Buffer) => onData(device, chunk));
+    // No keepalive: a device that has sent all it had waits without pinging.
+    socket.write(
+      connectPacket({
+        clientId: id,
+        keepalive: 0,
+        ...(options.username !== undefined && { username: options.username }),
+        ...(options.password !== undefined && { password: options.password }),
+      }),
+    );
+    return device;
+  });
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    timers.push(
+      setTimeout(
+        () => fail(new Error(`${connectedCount} of ${options.devices} devices connected within 30 s`)),
+        30_000,
+      ),
+    );
+    await connected.promise;
+    throwFailure();
+    const connectMs = Date.now() - connectStarted;
+    await options.onConnected?.(devices.length);
 
-  const started = Date.now();
-  sending = true;
-  for (const device of devices)
-    device.socket.write(Buffer.concat(Array.from({ length: window }, () => publish(device))));
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.durationMs)))]);
-  clearTimeout(timer);
-  const elapsedMs = Date.now() - started;
-  for (const device of devices) device.socket.destroy();
-  const sent = devices.reduce((sum, d) => sum + d.sent, 0);
-  const acked = devices.reduce((sum, d) => sum + d.acked, 0);
-  return {
-    devices: options.devices,
-    connected: devices.length,
-    messagesSent: sent,
-    messagesAcked: acked,
-    readingsSent: sent,
-    readingsAcked: acked,
-    connectMs,
-    elapsedMs,
-    readingsPerSecond: Math.round((acked * 1000) / Math.max(1, elapsedMs)),
-  };
+    const started = Date.now();
+    for (const device of devices)
+      device.socket.write(Buffer.concat(Array.from({ length: window }, () => publish(device))));
+    timers.push(setTimeout(finished.open, options.durationMs));
+    await finished.promise;
+    throwFailure();
+    const elapsedMs = Date.now() - started;
+    const sent = devices.reduce((sum, d) => sum + d.sent, 0);
+    const acked = devices.reduce((sum, d) => sum + d.acked, 0);
+    return {
+      devices: options.devices,
+      connected: devices.length,
+      messagesSent: sent,
+      messagesAcked: acked,
+      readingsSent: sent,
+      readingsAcked: acked,
+      connectMs,
+      elapsedMs,
+      readingsPerSecond: Math.round((acked * 1000) / Math.max(1, elapsedMs)),
+    };
+  } finally {
+    ending = true;
+    for (const timer of timers) clearTimeout(timer);
+    for (const device of devices) device.socket.destroy();
+  }
 }
