@@ -15,6 +15,8 @@ export interface BrokerStateOptions {
   /** Copies of messages for the other hubs waiting for Redis, at most. */
   maxWaiting: number;
   log: Logger;
+  /** The hub's clock: how often forged messages are told. */
+  now: () => number;
   /** A copy for the other hubs not sent. */
   onNotSent: () => void;
   /** How long closing waits for Redis. Default 2000 ms. */
@@ -88,7 +90,7 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     throw new Error(`cannot reach Redis at ${url} (cluster.redis_url): ${(err as Error).message}`, { cause: err });
   }
   const closeTimeoutMs = options.closeTimeoutMs ?? 2000;
-  const notices = new NoticeLog(log, Date.now);
+  const notices = new NoticeLog(log, options.now);
   const mq = new ClusterEmitter({
     node: options.node,
     prefix,

@@ -24,7 +24,7 @@ const RULES_STUCK_MS = 5_000;
 
 /** In a cluster, the broker's bus and persistence in Redis; stopped after the broker, which uses them. */
 async function openSharedState(ctx: HubContext): Promise<BrokerState | undefined> {
-  const { config, log, metrics, lifecycle } = ctx;
+  const { config, log, metrics, lifecycle, now } = ctx;
   const { redis_url: url } = config.cluster;
   if (url === undefined) return undefined;
   const node = nodeId(config.cluster);
@@ -34,6 +34,7 @@ async function openSharedState(ctx: HubContext): Promise<BrokerState | undefined
     prefix: config.cluster.prefix,
     maxWaiting: config.cluster.max_waiting_messages,
     log,
+    now,
     onNotSent: () => metrics.clusterNotSent.inc(),
   });
   log.info({ node }, `cluster node ${node}: broker state shared through Redis at ${url}`);
