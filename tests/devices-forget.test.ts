@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DeviceCredentials } from '../hub/security/credentials.ts';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
 
 const run = promisify(execFile);
@@ -75,6 +76,7 @@ describe('forgetting a device', () => {
       { env: { ...process.env, FLOORWATCH_CONFIG: join(dataDir, 'absent.yaml') } },
     );
     expect(stdout).toContain('phone-7 is forgotten: its alerts resolve');
+    expect(stdout).not.toContain('MQTT password');
     const resolved = await eventually(() => offlineAlert('resolved'), { what: 'the offline alert resolved' });
     expect(resolved.id).toBe(firing.id);
     expect(resolved.summary).toMatch(/resolved, phone-7 forgotten by li\.wei$/);
@@ -138,5 +140,25 @@ describe('forgetting a device', () => {
       return response.status === 200 ? ((await response.json()) as { metrics: string[] }) : undefined;
     });
     expect(back.metrics).toEqual(['noise_db']);
+  });
+
+  it('says that a forgotten device’s MQTT password still lets it connect, and how to revoke it', async () => {
+    const dir = tempDir();
+    const password = await new DeviceCredentials(dir).add('phone-5', undefined, Date.now());
+    hub = await startTestHub({ dataDir: dir, config: { ...site, limits: { max_devices: 10 } } });
+    const phone = await mqtt.connectAsync(hub.mqttUrl, {
+      clientId: 'phone-5',
+      username: 'phone-5',
+      password,
+      reconnectPeriod: 0,
+    });
+    clients.push(phone);
+    await phone.publishAsync('floorwatch/devices/phone-5/status', 'offline', { qos: 1, retain: true });
+    await eventually(async () => (await hub!.api('/api/v1/devices/phone-5')).status === 200);
+    const answer = await forget('phone-5', { by: 'li.wei' });
+    expect(answer.status).toBe(200);
+    expect(answer.body.message).toContain(
+      'Its MQTT password still lets it connect: "floorwatch devices revoke phone-5" if it must not.',
+    );
   });
 });

@@ -7,12 +7,15 @@ import type { DevicePage, DeviceRegistry, DeviceView, ForgetOutcome } from '../d
 import { DEVICE_KINDS, HEALTH_STATUSES, METRIC_PATTERN } from '../domain/reading.ts';
 import { CalibrationError, type Calibration, type OffsetView } from '../ingest/calibration.ts';
 import type { Audit } from '../security/audit.ts';
+import type { DeviceCredentials } from '../security/credentials.ts';
 import { flagParam, idParam, limitParam, signedBy, textParam } from './params.ts';
 import { ACCESS_REFUSALS, BAD_REQUEST, refusal, schemaOf } from './schemas.ts';
 
 export interface DevicesRoutesOptions {
   registry: DeviceRegistry;
   forget: (device: string, by: string, force?: boolean) => Promise<ForgetOutcome>;
+  /** A forgotten device's MQTT password is not revoked with it: the answer says so. */
+  credentials: Pick<DeviceCredentials, 'passwordIssuedAt'>;
   calibration: Pick<Calibration, 'of' | 'offset' | 'set'>;
   audit: Audit;
   now: () => number;
@@ -81,7 +84,7 @@ const devicePage = schemaOf<Omit<DevicePage, 'devices'> & { devices: CalibratedD
 
 export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async (
   app,
-  { registry, forget, calibration, audit, now },
+  { registry, forget, credentials, calibration, audit, now },
 ) => {
   const calibrated = (d: DeviceView): CalibratedDevice => ({ ...d, calibration: calibration.of(d.id) });
 
@@ -209,7 +212,11 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
       return {
         id,
         by,
-        message: `${id} is forgotten: its alerts resolve, it leaves the device list and no longer counts against limits.max_devices; its stored readings stay. If it reports again it is taken on as new.`,
+        message: `${id} is forgotten: its alerts resolve, it leaves the device list and no longer counts against limits.max_devices; its stored readings stay. If it reports again it is taken on as new.${
+          credentials.passwordIssuedAt(id) === undefined
+            ? ''
+            : ` Its MQTT password still lets it connect: "floorwatch devices revoke ${id}" if it must not.`
+        }`,
       };
     },
   );

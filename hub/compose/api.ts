@@ -126,7 +126,14 @@ export async function openApi(
   await registerApi(app, VERSION, {
     health: { health: () => lifecycle.health() },
     metrics: { metrics, refresh: () => lifecycle.refreshGauges() },
-    devices: { registry, forget: intake.forget, calibration: intake.calibration, audit: security.audit.record, now },
+    devices: {
+      registry,
+      forget: intake.forget,
+      credentials: security.credentials,
+      calibration: intake.calibration,
+      audit: security.audit.record,
+      now,
+    },
     readings: {
       store: reads,
       ingest: intake.ingest,

@@ -126,6 +126,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     devices: {
       registry,
       forget: forgetting({ knownDevices, registry, append: apply, now: clock.now }),
+      credentials: security.credentials,
       calibration,
       audit: security.audit.record,
       now: clock.now,
