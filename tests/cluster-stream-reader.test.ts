@@ -129,4 +129,49 @@ describe("the rules leader's reading of every node's stream", () => {
     expect(twelve?.through).toBe(12);
     expect((await reader.read(new Map([['node-a', 12]]))).size).toBe(0);
   });
+
+  it('passes over a heartbeat, a status or a forgetting whose fields are not what the journal carries', async () => {
+    const heartbeat = { device: 'h-1', zone: 'floor-a', ts: 5, status: 'ok', components: {} };
+    const bad: Array<[unknown, string]> = [
+      [{ type: 'heartbeat', heartbeat: { ...heartbeat, components: null } }, 'heartbeat components is not an object'],
+      [
+        // JSON.parse makes "__proto__" an own key, as reading another hub's JSON text would.
+        {
+          type: 'heartbeat',
+          heartbeat: { ...heartbeat, components: JSON.parse('{"__proto__": {"state": "ok"}}') as unknown },
+        },
+        'heartbeat component "__proto__" is not a valid id',
+      ],
+      [
+        { type: 'heartbeat', heartbeat: { ...heartbeat, components: { mic: { state: 'constructor' } } } },
+        'heartbeat component mic state "constructor" is not one of ok, degraded, fault',
+      ],
+      [
+        { type: 'heartbeat', heartbeat: { ...heartbeat, battery: 'full' } },
+        'heartbeat battery "full" is not a number from 0 to 100',
+      ],
+      [
+        { type: 'heartbeat', heartbeat: { ...heartbeat, ts: 'now' } },
+        'heartbeat time "now" is not a whole number of ms',
+      ],
+      [
+        { type: 'status', status: { subject: 'device', id: 'h-1', zone: 'floor-a', status: 'toString', ts: 5 } },
+        'status "toString" is not one of online, offline',
+      ],
+      [
+        { type: 'forgotten', forgotten: { device: 'h-1', by: { name: 'x' }, at: 5 } },
+        'forgetting by of type object is not a name of 1 to 100 characters',
+      ],
+    ];
+    await forward('node-b', 1, 1);
+    for (const [i, [entry]] of bad.entries())
+      await redis.xadd(streamKey('node-b'), `${2 + i}-0`, 'entry', JSON.stringify(entry));
+    await forward('node-b', 2 + bad.length, 2 + bad.length);
+    const told: string[] = [];
+    const found = await new StreamReader({ redis, onMalformed: (_node, _lsn, why) => told.push(why) }).read(
+      new Map([['node-b', 0]]),
+    );
+    expect(found.get('node-b')?.entries.map((e) => e.lsn)).toEqual([1, 2 + bad.length]);
+    expect(told).toEqual(bad.map(([, why]) => why));
+  });
 });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../hub/config/config.ts';
-import { readingProblem, type Entry } from '../hub/domain/reading.ts';
+import { entryProblem, readingProblem, type Entry } from '../hub/domain/reading.ts';
 import { Ingest } from '../hub/ingest/ingest.ts';
 import { KnownDevices } from '../hub/ingest/known-devices.ts';
 import { frameChecksum } from '../hub/domain/frame.ts';
@@ -222,6 +222,8 @@ describe('payload decoders under generated input', () => {
       // Plain data only: what the journal writes to disk is exactly what its consumers are handed.
       expect(JSON.parse(JSON.stringify(entry))).toStrictEqual(entry);
       if (entry.type === 'readings') for (const r of entry.readings) expect(readingProblem(r)).toBeUndefined();
+      // What ingest journals is an entry to another hub of the cluster too.
+      expect(entryProblem(entry)).toBeUndefined();
     }
   });
 });

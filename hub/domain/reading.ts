@@ -60,6 +60,16 @@ export const DEVICE_KINDS: readonly DeviceKind[] = ['phone', 'headset', 'pc', 's
 export type HealthStatus = 'ok' | 'degraded' | 'fault';
 export const HEALTH_STATUSES: readonly HealthStatus[] = ['ok', 'degraded', 'fault'];
 
+/** What a heartbeat may carry: ingest refuses more, and a forwarded entry with more is not one. */
+export const HEARTBEAT_BOUNDS = {
+  components: 32,
+  fwLength: 64,
+  /** %. */
+  battery: { min: 0, max: 100 },
+  /** dBm. */
+  rssi: { min: -150, max: 0 },
+} as const;
+
 /** One measured value at one moment, the unit of storage. */
 export interface Reading {
   device: string;
@@ -168,13 +178,6 @@ export type Entry =
 export function entryProblem(input: unknown): string | undefined {
   if (typeof input !== 'object' || input === null) return 'is not an entry';
   const e = input as { type?: unknown; readings?: unknown; heartbeat?: unknown; status?: unknown; forgotten?: unknown };
-  const part = (value: unknown, idField: string, what: string): string | undefined => {
-    if (typeof value !== 'object' || value === null) return `${what} is missing`;
-    const id = (value as Record<string, unknown>)[idField];
-    if (typeof id !== 'string' || !ID_PATTERN.test(id))
-      return `${what} ${idField} ${typeof id === 'string' ? JSON.stringify(id.slice(0, 80)) : `of type ${typeof id}`} is not a valid id`;
-    return undefined;
-  };
   switch (e.type) {
     case 'readings': {
       if (!Array.isArray(e.readings)) return 'readings are missing';
@@ -185,11 +188,11 @@ export function entryProblem(input: unknown): string | undefined {
       return undefined;
     }
     case 'heartbeat':
-      return part(e.heartbeat, 'device', 'heartbeat');
+      return heartbeatProblem(e.heartbeat);
     case 'status':
-      return part(e.status, 'id', 'status');
+      return statusProblem(e.status);
     case 'forgotten':
-      return part(e.forgotten, 'device', 'forgetting');
+      return forgettingProblem(e.forgotten);
     default:
       return `type ${typeof e.type === 'string' ? JSON.stringify(e.type.slice(0, 80)) : typeof e.type} is not one the journal carries`;
   }
@@ -209,4 +212,95 @@ export function devicesOf(entry: unknown): string[] {
     ? e.readings.map((r) => (r as { device?: unknown } | null)?.device)
     : [e?.heartbeat?.device ?? e?.status?.id];
   return candidates.filter((d): d is string => typeof d === 'string' && ID_PATTERN.test(d));
+}
+
+/** A value as a message shows it: its text, cut short, or its type. */
+const shown = (value: unknown) =>
+  typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : `of type ${value === null ? 'null' : typeof value}`;
+
+/** The fields of a forwarded entry's part, or why it is not an object. */
+function fieldsOf(value: unknown, what: string): Record<string, unknown> | string {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : `${what} is not an object`;
+}
+
+function notAnId(what: string, value: unknown, zone = false): string | undefined {
+  if (typeof value === 'string' && ((zone && value === '') || ID_PATTERN.test(value))) return undefined;
+  return `${what} ${shown(value)} is not a valid id`;
+}
+
+function oneOfProblem(what: string, value: unknown, allowed: readonly string[]): string | undefined {
+  return typeof value === 'string' && allowed.includes(value)
+    ? undefined
+    : `${what} ${shown(value)} is not one of ${allowed.join(', ')}`;
+}
+
+function timeProblem(what: string, value: unknown): string | undefined {
+  return Number.isSafeInteger(value) ? undefined : `${what} ${shown(value)} is not a whole number of ms`;
+}
+
+function numberProblem(what: string, value: unknown, bounds: { min: number; max?: number }): string | undefined {
+  if (value === undefined) return undefined;
+  const { min, max = Number.MAX_VALUE } = bounds;
+  if (typeof value === 'number' && value >= min && value <= max) return undefined;
+  const range = bounds.max === undefined ? `≥ ${min}` : `from ${min} to ${max}`;
+  return `${what} ${typeof value === 'number' ? String(value) : shown(value)} is not a number ${range}`;
+}
+
+function heartbeatProblem(input: unknown): string | undefined {
+  const h = fieldsOf(input, 'heartbeat');
+  if (typeof h === 'string') return h;
+  const problem =
+    notAnId('heartbeat device', h.device) ??
+    notAnId('heartbeat zone', h.zone, true) ??
+    timeProblem('heartbeat time', h.ts) ??
+    oneOfProblem('heartbeat status', h.status, HEALTH_STATUSES) ??
+    (h.kind === undefined ? undefined : oneOfProblem('heartbeat kind', h.kind, DEVICE_KINDS)) ??
+    numberProblem('heartbeat uptime', h.uptimeS, { min: 0 }) ??
+    numberProblem('heartbeat battery', h.battery, HEARTBEAT_BOUNDS.battery) ??
+    numberProblem('heartbeat rssi', h.rssi, HEARTBEAT_BOUNDS.rssi);
+  if (problem !== undefined) return problem;
+  if (h.fw !== undefined && (typeof h.fw !== 'string' || h.fw.length > HEARTBEAT_BOUNDS.fwLength))
+    return `heartbeat fw ${shown(h.fw)} is not a version of at most ${HEARTBEAT_BOUNDS.fwLength} characters`;
+  const components = fieldsOf(h.components, 'heartbeat components');
+  if (typeof components === 'string') return components;
+  const names = Object.keys(components);
+  if (names.length > HEARTBEAT_BOUNDS.components)
+    return `heartbeat has ${names.length} components (at most ${HEARTBEAT_BOUNDS.components})`;
+  for (const name of names) {
+    const c = fieldsOf(components[name], `heartbeat component ${shown(name)}`);
+    const componentProblem =
+      notAnId('heartbeat component', name) ??
+      (typeof c === 'string'
+        ? c
+        : (oneOfProblem(`heartbeat component ${name} state`, c.state, HEALTH_STATUSES) ??
+          (c.code === undefined ? undefined : notAnId(`heartbeat component ${name} code`, c.code))));
+    if (componentProblem !== undefined) return componentProblem;
+  }
+  return undefined;
+}
+
+function statusProblem(input: unknown): string | undefined {
+  const s = fieldsOf(input, 'status');
+  if (typeof s === 'string') return s;
+  return (
+    notAnId('status id', s.id) ??
+    oneOfProblem('status subject', s.subject, ['device', 'gateway']) ??
+    notAnId('status zone', s.zone, true) ??
+    oneOfProblem('status', s.status, ['online', 'offline']) ??
+    timeProblem('status time', s.ts)
+  );
+}
+
+function forgettingProblem(input: unknown): string | undefined {
+  const f = fieldsOf(input, 'forgetting');
+  if (typeof f === 'string') return f;
+  return (
+    notAnId('forgetting device', f.device) ??
+    (typeof f.by === 'string' && f.by.length > 0 && f.by.length <= 100
+      ? undefined
+      : `forgetting by ${shown(f.by)} is not a name of 1 to 100 characters`) ??
+    timeProblem('forgetting time', f.at)
+  );
 }

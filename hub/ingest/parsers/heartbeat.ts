@@ -4,6 +4,8 @@
 import {
   DEVICE_KINDS,
   HEALTH_STATUSES,
+  HEARTBEAT_BOUNDS,
+  ID_PATTERN,
   type ComponentHealth,
   type DeviceKind,
   type HealthStatus,
@@ -12,8 +14,8 @@ import { Rejection } from '../rejection.ts';
 import { optionalTimestamp } from './json.ts';
 import type { ParsedHeartbeat } from './parsed.ts';
 
-const CODE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const MAX_COMPONENTS = 32;
+const CODE = ID_PATTERN;
+const MAX_COMPONENTS = HEARTBEAT_BOUNDS.components;
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
@@ -23,7 +25,12 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: s
   );
 }
 
-function numberIn(value: unknown, field: string, min: number, max: number, what: string): number | undefined {
+function numberIn(
+  value: unknown,
+  field: string,
+  { min, max }: { min: number; max: number },
+  what: string,
+): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max) return value;
   throw new Rejection(
@@ -70,11 +77,12 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
     );
   }
   const fw = doc.fw;
-  if (fw !== undefined && (typeof fw !== 'string' || fw.length > 64)) {
+  if (fw !== undefined && (typeof fw !== 'string' || fw.length > HEARTBEAT_BOUNDS.fwLength)) {
     throw new Rejection('invalid_payload', 'heartbeat "fw" must be a version string of at most 64 characters');
   }
-  const battery = numberIn(doc.battery, 'battery', 0, 100, 'a charge in % from 0 to 100');
-  const rssi = numberIn(doc.rssi, 'rssi', -150, 0, 'a signal strength in dBm from -150 to 0');
+  const { battery: charge, rssi: signal } = HEARTBEAT_BOUNDS;
+  const battery = numberIn(doc.battery, 'battery', charge, `a charge in % from ${charge.min} to ${charge.max}`);
+  const rssi = numberIn(doc.rssi, 'rssi', signal, `a signal strength in dBm from ${signal.min} to ${signal.max}`);
   return {
     status,
     // Own properties only (Object.fromEntries defines, never assigns), whatever the names.
