@@ -11,7 +11,7 @@
 // `waitMs` for more; once a group has gone out, what joins it waits until `intervalMs` after.
 import { backoffMs, type Backoff } from '../domain/backoff.ts';
 import * as lanes from './outbox-lane.ts';
-import type { Lane } from './outbox-lane.ts';
+import { within } from '../domain/deadline.ts';
 import { backgroundTimers, type Timers } from '../domain/timers.ts';
 import type Database from 'better-sqlite3';
 import { WaitingBound } from './outbox-bound.ts';
@@ -81,7 +81,7 @@ export interface Follower {
 }
 
 export class Outbox {
-  private readonly lanes = new Map<string, Lane>();
+  private readonly lanes = new Map<string, lanes.Lane>();
   private readonly db: Database.Database;
   private readonly timers: Timers;
   private readonly bound: WaitingBound;
@@ -177,7 +177,7 @@ export class Outbox {
   }
 
   /** When a row of a group goes out: with the group's waiting rows, or after its wait or interval. */
-  private dueAt(lane: Lane, group: OutboxGroup, now: number): number {
+  private dueAt(lane: lanes.Lane, group: OutboxGroup, now: number): number {
     // Rows of the group being handed over now are as good as sent: a new one waits the interval.
     const sending = lane.sending?.grp === group.key ? lane.sending.upTo : 0;
     return tables.groupDueAt(this.db, lane.target.name, group, sending, now);
@@ -188,7 +188,7 @@ export class Outbox {
     for (const lane of this.lanes.values()) this.start(lane);
   }
 
-  private start(lane: Lane): void {
+  private start(lane: lanes.Lane): void {
     if (lane.running) lane.again = true;
     if (lane.running || lane.timer !== undefined || lane.closed) return;
     if (lane.wake !== undefined) this.timers.clearTimeout(lane.wake);
@@ -220,21 +220,24 @@ export class Outbox {
     return tables.countWaiting(this.db, target);
   }
 
-  /** Stops retrying and waits for deliveries in flight; what is left is delivered after the next start. */
+  /** Stops retrying; deliveries in flight get 2 s, not a silent receiver's timeout: the rest goes after the next start. */
   async close(): Promise<void> {
     for (const lane of this.lanes.values()) this.stopLane(lane);
-    await Promise.all([...this.lanes.values()].flatMap((l) => (l.running ? [l.running] : [])));
+    const busy = [...this.lanes.values()].flatMap((l) => (l.running ? [l.running] : []));
+    const names = [...this.lanes.values()].flatMap((l) => (l.running ? [l.target.name] : [])).join(', ');
+    if (!(await within(Promise.all(busy), 2_000, this.timers)))
+      this.options.log.info(`notifications still on their way to ${names} at stop: sent again after the next start`);
   }
 
   /** No more attempts on the lane; a delivery in flight finishes. */
-  private stopLane(lane: Lane): void {
+  private stopLane(lane: lanes.Lane): void {
     lane.closed = true;
     for (const handle of [lane.timer, lane.wake]) if (handle !== undefined) this.timers.clearTimeout(handle);
     delete lane.timer;
     delete lane.wake;
   }
 
-  private async drain(lane: Lane): Promise<void> {
+  private async drain(lane: lanes.Lane): Promise<void> {
     const { target } = lane;
     while (!lane.closed && this.db.open) {
       if (lane.setAside) this.removeSetAside(lane);
@@ -282,13 +285,13 @@ export class Outbox {
   }
 
   /** The rows due first: the oldest due row, and those due with it (its group's, or others in no group). */
-  private due(lane: Lane): OutboxRow[] {
+  private due(lane: lanes.Lane): OutboxRow[] {
     const { name, batch } = lane.target;
     return tables.dueRows(this.db, name, this.options.now(), lane.singles > 0 ? 1 : batch);
   }
 
   /** The target took the rows: they go. Until they are deleted they are neither sent again nor dropped by the bound. */
-  private took(lane: Lane, rows: readonly OutboxRow[]): void {
+  private took(lane: lanes.Lane, rows: readonly OutboxRow[]): void {
     const { name } = lane.target;
     const [now, ids] = [this.options.now(), rows.map((r) => r.id)];
     lane.taken = rows;
@@ -308,7 +311,7 @@ export class Outbox {
   }
 
   /** Tries the lane again in `ms`, unless it was closed meanwhile. */
-  private retryIn(lane: Lane, ms: number): void {
+  private retryIn(lane: lanes.Lane, ms: number): void {
     if (lane.closed) return;
     lane.timer = this.timers.setTimeout(() => {
       delete lane.timer;
@@ -321,7 +324,7 @@ export class Outbox {
    * once per reason, rather than the failure ending the hub. Rows the target took stay out of
    * every delivery until they are deleted, so they are not sent again every retry.
    */
-  private databaseFailed(lane: Lane, err: unknown): void {
+  private databaseFailed(lane: lanes.Lane, err: unknown): void {
     if (lane.closed || !this.db.open) return;
     const reason = err instanceof Error ? err.message : String(err);
     const { waitMs, news } = lanes.databaseTrouble(lane, reason);
@@ -333,13 +336,13 @@ export class Outbox {
     this.retryIn(lane, waitMs);
   }
 
-  private databaseWorks(lane: Lane): void {
+  private databaseWorks(lane: lanes.Lane): void {
     if (lane.database.succeeded())
       this.options.log.info({ target: lane.target.name }, `the alert database answers again`);
   }
 
   /** Nothing due: wakes the lane when the next group is. */
-  private wakeLater(lane: Lane): void {
+  private wakeLater(lane: lanes.Lane): void {
     const next = tables.nextDueAt(this.db, lane.target.name);
     this.databaseWorks(lane);
     if (next === null || lane.closed) return;
@@ -356,7 +359,7 @@ export class Outbox {
    * The target refused these rows for good. A batch is taken apart; a row refused alone
    * REFUSED_ATTEMPTS times is set aside. True when the lane should go on at once.
    */
-  private async refused(lane: Lane, rows: readonly OutboxRow[], err: unknown): Promise<boolean> {
+  private async refused(lane: lanes.Lane, rows: readonly OutboxRow[], err: unknown): Promise<boolean> {
     const { target } = lane;
     if (rows.length > 1) {
       lane.singles = rows.length;
@@ -382,7 +385,7 @@ export class Outbox {
   }
 
   /** A row recorded as set aside leaves the outbox; until it has, nothing else is sent (nor it again). */
-  private removeSetAside(lane: Lane): void {
+  private removeSetAside(lane: lanes.Lane): void {
     const { row, attempts, reason } = lane.setAside!;
     const { name } = lane.target;
     this.bound.removed(name, tables.removeRows(this.db, [row.id]));
