@@ -1,7 +1,7 @@
 // The whole-pipeline scenario's load: N devices on raw TCP sockets, each keeping a window of QoS 1
 // JSON readings in flight and publishing the next one as each PUBACK comes. Packets are encoded
 // and read by hand (tests/support/mqtt.ts): the load generator shares the cores with the
-// pipelines it measures, and mqtt.js spent 20–32 µs of them per message, this 6–14.
+// pipelines it measures, and mqtt.js spent 20–33 µs of them per message, this 5.5–16.
 import { connect, type Socket } from 'node:net';
 import { connectPacket, publishPacket } from '../tests/support/mqtt.ts';
 import type { LoadOptions, LoadReport } from '../sensors-firmware-sim/load.ts';
@@ -121,6 +121,7 @@ export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
       ),
     );
     await connected.promise;
+    clearTimeout(timers[0]);
     throwFailure();
     const connectMs = Date.now() - connectStarted;
     await options.onConnected?.(devices.length);

@@ -208,6 +208,30 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       expect(down.taken).toEqual([1, 2, 3, 4].map((n) => `{"n":${n}}`));
     });
 
+    it('at close waits 2 s for a delivery that never ends, says so, and the next start sends what it held', async () => {
+      const hook = scripted('webhook http://127.0.0.1/silent', 2);
+      hook.answer = () => new Promise<never>(() => undefined);
+      const first = start([hook]);
+      first.outbox.enqueue(hook.name, '{"n":1}');
+      first.outbox.kick();
+      await eventually(() => hook.calls.length === 1, { what: 'a delivery under way' });
+      let closed = false;
+      const closing = stop(first).then(() => (closed = true));
+      await turn();
+      clock.advance(2 * SECOND - 1);
+      await turn();
+      expect(closed).toBe(false);
+      clock.advance(1);
+      await closing;
+      expect(logs.some((l) => l.msg.includes(`notifications still on their way to ${hook.name} at stop`))).toBe(true);
+
+      hook.answer = () => 'take';
+      const second = start([hook]);
+      second.outbox.kick();
+      await eventually(() => second.outbox.waiting() === 0, { what: 'what was held, delivered after the restart' });
+      expect(hook.taken).toEqual(['{"n":1}']);
+    });
+
     it('a target that is down holds back no other target', async () => {
       const down = scripted('webhook http://127.0.0.1/down', 10);
       down.answer = () => 'down';

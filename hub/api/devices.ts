@@ -171,7 +171,7 @@ export const devicesRoutes: FastifyPluginAsyncZod<DevicesRoutesOptions> = async 
         summary:
           'Forget a device that is gone from the floor: {"by": "li.wei"}, and "force": true if it is still shown online',
         description:
-          'For a device no one declared that was retired, replaced or taken away: its alerts resolve, it leaves the device list and no longer counts against limits.max_devices. Its stored readings and alert history stay. If it reports again, it is taken on as new. A declared device is forgotten by removing it from the configuration.',
+          'For a device no one declared that was retired, replaced or taken away: its alerts resolve, it leaves the device list and no longer counts against limits.max_devices. Its stored readings and alert history stay. If it reports again, it is taken on as new: an MQTT password it has is not revoked with it (the answer says so; floorwatch devices revoke). A declared device is forgotten by removing it from the configuration.',
         params: z.object({ id: idParam('id').describe('the device id') }),
         body: z.strictObject(
           {

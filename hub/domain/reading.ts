@@ -237,7 +237,8 @@ function oneOfProblem(what: string, value: unknown, allowed: readonly string[]):
 }
 
 function timeProblem(what: string, value: unknown): string | undefined {
-  return Number.isSafeInteger(value) ? undefined : `${what} ${shown(value)} is not a whole number of ms`;
+  if (Number.isSafeInteger(value)) return undefined;
+  return `${what} ${typeof value === 'number' ? String(value) : shown(value)} is not a whole number of ms`;
 }
 
 function numberProblem(what: string, value: unknown, bounds: { min: number; max?: number }): string | undefined {

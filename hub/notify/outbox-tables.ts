@@ -2,7 +2,13 @@
 // last sent, and which targets follow each alert. Created at start; older layouts are brought up
 // to date in place. Also the queries of when a group's rows are due.
 import type Database from 'better-sqlite3';
-import type { Follower, OutboxGroup, OutboxRow } from './outbox.ts';
+import type { OutboxGroup, OutboxRow } from './outbox.ts';
+
+/** A target that was told of an alert, and the group its notices go in. */
+export interface Follower {
+  target: string;
+  group: OutboxGroup;
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (

@@ -74,12 +74,6 @@ export interface OutboxOptions {
 /** Attempts at a notification refused for good, alone, before it is set aside. */
 const REFUSED_ATTEMPTS = 3;
 
-/** A target that was told of an alert, and the group its notices go in. */
-export interface Follower {
-  target: string;
-  group: OutboxGroup;
-}
-
 export class Outbox {
   private readonly lanes = new Map<string, lanes.Lane>();
   private readonly db: Database.Database;
@@ -163,11 +157,11 @@ export class Outbox {
    * The targets told of an alert so far, each with its group: every later notice of the alert
    * goes to them too (its resolution above all), in the same group, so none overtakes another.
    */
-  followers(alertId: number): Follower[] {
+  followers(alertId: number): tables.Follower[] {
     return tables.followersOf(this.db, alertId);
   }
 
-  follow(alertId: number, f: Follower): void {
+  follow(alertId: number, f: tables.Follower): void {
     tables.addFollower(this.db, alertId, f);
   }
 
@@ -224,9 +218,11 @@ export class Outbox {
   async close(): Promise<void> {
     for (const lane of this.lanes.values()) this.stopLane(lane);
     const busy = [...this.lanes.values()].flatMap((l) => (l.running ? [l.running] : []));
-    const names = [...this.lanes.values()].flatMap((l) => (l.running ? [l.target.name] : [])).join(', ');
-    if (!(await within(Promise.all(busy), 2_000, this.timers)))
-      this.options.log.info(`notifications still on their way to ${names} at stop: sent again after the next start`);
+    if (await within(Promise.all(busy), 2_000, this.timers)) return;
+    const late = [...this.lanes.values()].flatMap((l) => (l.running ? [l.target.name] : []));
+    this.options.log.info(
+      `notifications still on their way to ${late.join(', ')} at stop: sent again after the next start`,
+    );
   }
 
   /** No more attempts on the lane; a delivery in flight finishes. */
@@ -252,6 +248,8 @@ export class Outbox {
       lane.handedOver = rows.map((r) => r.id);
       try {
         await this.options.ready?.();
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- closed during ready(): kept for the next start
+        if (lane.closed) throw new Error('the outbox closed');
         await target.deliver(rows, { retry: lane.failures > 0 || lane.singles > 0 });
       } catch (err) {
         delete lane.sending;

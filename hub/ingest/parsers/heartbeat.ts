@@ -78,7 +78,10 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
   }
   const fw = doc.fw;
   if (fw !== undefined && (typeof fw !== 'string' || fw.length > HEARTBEAT_BOUNDS.fwLength)) {
-    throw new Rejection('invalid_payload', 'heartbeat "fw" must be a version string of at most 64 characters');
+    throw new Rejection(
+      'invalid_payload',
+      `heartbeat "fw" must be a version string of at most ${HEARTBEAT_BOUNDS.fwLength} characters`,
+    );
   }
   const { battery: charge, rssi: signal } = HEARTBEAT_BOUNDS;
   const battery = numberIn(doc.battery, 'battery', charge, `a charge in % from ${charge.min} to ${charge.max}`);
