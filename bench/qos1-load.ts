@@ -3,6 +3,7 @@
 // and read by hand (tests/support/mqtt.ts): the load generator shares the cores with the
 // pipelines it measures, and mqtt.js spent 20–33 µs of them per message, this 5.5–16.
 import { connect, type Socket } from 'node:net';
+import { latch } from '../tests/support/journal.ts';
 import { connectPacket, publishPacket } from '../tests/support/mqtt.ts';
 import type { LoadOptions, LoadReport } from '../sensors-firmware-sim/load.ts';
 
@@ -16,13 +17,6 @@ interface Device {
   acked: number;
   /** The start of a packet a read split. */
   partial: Buffer | undefined;
-}
-
-/** An event awaited once: opened at most once, by whichever comes first. */
-function latch(): { promise: Promise<void>; open: () => void } {
-  let open: () => void = () => undefined;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
 }
 
 /**
@@ -52,8 +46,8 @@ export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
   const fail = (err: Error) => {
     if (ending) return;
     failure ??= err;
-    connected.open();
-    finished.open();
+    connected.release();
+    finished.release();
   };
 
   const publish = (device: Device): Buffer => {
@@ -75,12 +69,12 @@ export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
       }
       if (type === CONNACK) {
         if (data[at + 3] !== 0) fail(new Error(`the broker refused the connection (code ${data[at + 3]})`));
-        else if (++connectedCount === options.devices) connected.open();
+        else if (++connectedCount === options.devices) connected.release();
         continue;
       }
       device.acked++;
       if (device.sent < options.messages) replies.push(publish(device));
-      else if (device.acked === options.messages && ++devicesDone === options.devices) finished.open();
+      else if (device.acked === options.messages && ++devicesDone === options.devices) finished.release();
     }
     device.partial = at < data.length ? data.subarray(at) : undefined;
     // What one read freed goes out in one write, as a client that reads and writes in turns sends it.
@@ -120,7 +114,7 @@ export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
         30_000,
       ),
     );
-    await connected.promise;
+    await connected.done;
     clearTimeout(timers[0]);
     throwFailure();
     const connectMs = Date.now() - connectStarted;
@@ -129,8 +123,8 @@ export async function runQos1Load(options: LoadOptions): Promise<LoadReport> {
     const started = Date.now();
     for (const device of devices)
       device.socket.write(Buffer.concat(Array.from({ length: window }, () => publish(device))));
-    timers.push(setTimeout(finished.open, options.durationMs));
-    await finished.promise;
+    timers.push(setTimeout(finished.release, options.durationMs));
+    await finished.done;
     throwFailure();
     const elapsedMs = Date.now() - started;
     const sent = devices.reduce((sum, d) => sum + d.sent, 0);

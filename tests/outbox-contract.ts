@@ -232,6 +232,28 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       expect(hook.taken).toEqual(['{"n":1}']);
     });
 
+    it('sends nothing that was still being readied (in a cluster) when it closed; the next start sends it', async () => {
+      const hook = scripted('webhook http://127.0.0.1/hook', 2);
+      const readied = latch();
+      let readying = 0;
+      const first = start([hook], { ready: async () => (readying++, readied.done) });
+      first.outbox.enqueue(hook.name, '{"n":1}');
+      first.outbox.kick();
+      await eventually(() => readying === 1, { what: 'the rows being readied' });
+      const closing = stop(first);
+      await turn();
+      clock.advance(2 * SECOND);
+      await closing;
+      readied.release();
+      await turn();
+      expect(hook.calls).toEqual([]);
+
+      const second = start([hook]);
+      second.outbox.kick();
+      await eventually(() => second.outbox.waiting() === 0, { what: 'what was readied, delivered after the restart' });
+      expect(hook.taken).toEqual(['{"n":1}']);
+    });
+
     it('a target that is down holds back no other target', async () => {
       const down = scripted('webhook http://127.0.0.1/down', 10);
       down.answer = () => 'down';

@@ -214,9 +214,11 @@ export function devicesOf(entry: unknown): string[] {
   return candidates.filter((d): d is string => typeof d === 'string' && ID_PATTERN.test(d));
 }
 
-/** A value as a message shows it: its text, cut short, or its type. */
-const shown = (value: unknown) =>
-  typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : `of type ${value === null ? 'null' : typeof value}`;
+/** A value as a message shows it: its text (cut short) or number, or else its type. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 80));
+  return typeof value === 'number' ? String(value) : `of type ${value === null ? 'null' : typeof value}`;
+}
 
 /** The fields of a forwarded entry's part, or why it is not an object. */
 function fieldsOf(value: unknown, what: string): Record<string, unknown> | string {
@@ -238,7 +240,7 @@ function oneOfProblem(what: string, value: unknown, allowed: readonly string[]):
 
 function timeProblem(what: string, value: unknown): string | undefined {
   if (Number.isSafeInteger(value)) return undefined;
-  return `${what} ${typeof value === 'number' ? String(value) : shown(value)} is not a whole number of ms`;
+  return `${what} ${shown(value)} is not a whole number of ms`;
 }
 
 function numberProblem(what: string, value: unknown, bounds: { min: number; max?: number }): string | undefined {
@@ -246,7 +248,7 @@ function numberProblem(what: string, value: unknown, bounds: { min: number; max?
   const { min, max = Number.MAX_VALUE } = bounds;
   if (typeof value === 'number' && value >= min && value <= max) return undefined;
   const range = bounds.max === undefined ? `≥ ${min}` : `from ${min} to ${max}`;
-  return `${what} ${typeof value === 'number' ? String(value) : shown(value)} is not a number ${range}`;
+  return `${what} ${shown(value)} is not a number ${range}`;
 }
 
 function heartbeatProblem(input: unknown): string | undefined {

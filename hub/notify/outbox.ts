@@ -73,6 +73,8 @@ export interface OutboxOptions {
 
 /** Attempts at a notification refused for good, alone, before it is set aside. */
 const REFUSED_ATTEMPTS = 3;
+/** How long a stopping outbox waits for deliveries in flight: less than a part's stop limit. */
+const CLOSE_WAIT_MS = 2_000;
 
 export class Outbox {
   private readonly lanes = new Map<string, lanes.Lane>();
@@ -214,11 +216,11 @@ export class Outbox {
     return tables.countWaiting(this.db, target);
   }
 
-  /** Stops retrying; deliveries in flight get 2 s, not a silent receiver's timeout: the rest goes after the next start. */
+  /** Stops retrying; deliveries in flight get CLOSE_WAIT_MS, then are left for the next start. */
   async close(): Promise<void> {
     for (const lane of this.lanes.values()) this.stopLane(lane);
     const busy = [...this.lanes.values()].flatMap((l) => (l.running ? [l.running] : []));
-    if (await within(Promise.all(busy), 2_000, this.timers)) return;
+    if (await within(Promise.all(busy), CLOSE_WAIT_MS, this.timers)) return;
     const late = [...this.lanes.values()].flatMap((l) => (l.running ? [l.target.name] : []));
     this.options.log.info(
       `notifications still on their way to ${late.join(', ')} at stop: sent again after the next start`,

@@ -14,9 +14,6 @@ import { Rejection } from '../rejection.ts';
 import { optionalTimestamp } from './json.ts';
 import type { ParsedHeartbeat } from './parsed.ts';
 
-const CODE = ID_PATTERN;
-const MAX_COMPONENTS = HEARTBEAT_BOUNDS.components;
-
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
   throw new Rejection(
@@ -49,15 +46,18 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
       throw new Rejection('invalid_payload', 'heartbeat "components" must be an object of {"state": …, "code": …}');
     }
     const entries = Object.entries(doc.components);
-    if (entries.length > MAX_COMPONENTS)
-      throw new Rejection('invalid_payload', `heartbeat has ${entries.length} components (at most ${MAX_COMPONENTS})`);
+    if (entries.length > HEARTBEAT_BOUNDS.components)
+      throw new Rejection(
+        'invalid_payload',
+        `heartbeat has ${entries.length} components (at most ${HEARTBEAT_BOUNDS.components})`,
+      );
     for (const [name, component] of entries) {
-      if (!CODE.test(name))
+      if (!ID_PATTERN.test(name))
         throw new Rejection('invalid_payload', `heartbeat component name ${JSON.stringify(name)} is not a valid name`);
       if (typeof component !== 'object' || component === null)
         throw new Rejection('invalid_payload', `heartbeat component "${name}" must be an object`);
       const { state, code } = component as Record<string, unknown>;
-      if (code !== undefined && (typeof code !== 'string' || !CODE.test(code))) {
+      if (code !== undefined && (typeof code !== 'string' || !ID_PATTERN.test(code))) {
         throw new Rejection(
           'invalid_payload',
           `heartbeat component "${name}" has an invalid code ${JSON.stringify(code)}`,
