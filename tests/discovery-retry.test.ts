@@ -1,6 +1,7 @@
 // Home Assistant discovery when a publish fails: what the round could not get out goes with the
 // next one. A real journal; the broker's publish is a function that refuses while the test says so.
-import { readFileSync, writeFileSync } from 'node:fs';
+// And when the file of what an earlier start announced cannot be read: the hub still starts.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { stringify } from 'yaml';
@@ -14,6 +15,18 @@ import { siteRules } from '../hub/rules/site.ts';
 import { createMetrics } from '../hub/telemetry/metrics.ts';
 import { eventually, tempDir } from './support/hub.ts';
 
+function configWith(dir: string, zones: Array<{ id: string; name?: string }>): Config {
+  const file = join(dir, 'floorwatch.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      zones: zones.map((z) => ({ ...z, type: 'call_floor' })),
+      mqtt: { home_assistant_discovery: true },
+    }),
+  );
+  return loadConfig({ env: { FLOORWATCH_CONFIG: file, FLOORWATCH_DATA_DIR: dir } });
+}
+
 describe('Home Assistant discovery, when its broker refuses a publish', () => {
   let lifecycle: Lifecycle | undefined;
   let journal: Journal | undefined;
@@ -21,18 +34,6 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
     await lifecycle?.stop();
     await journal?.close();
   });
-
-  const configWith = (dir: string, zones: Array<{ id: string; name?: string }>): Config => {
-    const file = join(dir, 'floorwatch.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        zones: zones.map((z) => ({ ...z, type: 'call_floor' })),
-        mqtt: { home_assistant_discovery: true },
-      }),
-    );
-    return loadConfig({ env: { FLOORWATCH_CONFIG: file, FLOORWATCH_DATA_DIR: dir } });
-  };
 
   it('sends again with the next round what a refused round held: the zone’s alert state and the reload’s new name', async () => {
     const dir = tempDir('floorwatch-discovery-retry-');
@@ -207,5 +208,54 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
     const announced = published.filter(([topic]) => topic.startsWith('homeassistant/'));
     expect(announced.length).toBeGreaterThan(1);
     expect(new Set(announced.map(([topic]) => topic)).size).toBe(announced.length);
+  });
+});
+
+describe('Home Assistant discovery, when the file of what was announced cannot be read', () => {
+  it.each([
+    ['cut short', '["homeassistant/sensor/floorwatch_site_floor-old_noise/con'],
+    ['not a list', '{"__proto__":["homeassistant/#"],"constructor":1}'],
+    ['a wildcard', '["homeassistant/#"]'],
+    ['not a topic', '["", 7]'],
+  ])('starts anyway, announces, and sets the file aside: %s', async (_, content) => {
+    const dir = tempDir('floorwatch-discovery-unreadable-');
+    const config = configWith(dir, [{ id: 'floor-a' }]);
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const file = join(dir, 'discovery.json');
+    writeFileSync(file, content);
+    const lifecycle = new Lifecycle(log);
+    const journal = await Journal.open({ dir: join(dir, 'journal') });
+    const published: Array<[string, string]> = [];
+    try {
+      startDiscovery(
+        { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
+        {
+          journal,
+          publish: async (topic, payload) => {
+            published.push([topic, payload]);
+          },
+          bridges: [],
+          rules: (at) => siteRules(config, at),
+          alerts: { alerts: () => [] },
+        },
+      );
+      await eventually(() => published.some(([topic]) => topic === 'floorwatch/zones/floor-a/alerts'), {
+        what: 'the first round',
+      });
+    } finally {
+      await lifecycle.stop();
+      await journal.close();
+    }
+    // Nothing cleared from what could not be read; the zone announced; the file written anew.
+    expect(published.filter(([, payload]) => payload === '')).toEqual([]);
+    const announced = published.filter(([topic]) => topic.startsWith('homeassistant/')).map(([topic]) => topic);
+    expect(announced.length).toBeGreaterThan(1);
+    expect((JSON.parse(readFileSync(file, 'utf8')) as string[]).sort()).toEqual(announced.sort());
+    expect(readFileSync(`${file}.unreadable`, 'utf8')).toBe(content);
+    const warning = lines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg.includes('could not be read'));
+    expect(warning?.msg).toContain(`set aside as ${file}.unreadable`);
+    expect(warning?.msg).toContain('delete them there');
+    expect(existsSync(`${file}.tmp`)).toBe(false);
   });
 });

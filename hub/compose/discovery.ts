@@ -16,6 +16,8 @@ import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';
 
 const EVERY_MS = 5000;
+/** A topic a clear can be published to: not empty, no wildcard or NUL, at most 65,535 characters. */
+const PUBLISHABLE = /^[^+#\u0000]{1,65535}$/u;
 
 export interface DiscoveryDeps {
   journal: Journal;
@@ -45,6 +47,34 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       notices.once('file', `Home Assistant discovery: ${file} could not be written: ${(err as Error).message}`);
     }
   };
+  /**
+   * What the file names. One that is not a list of topics (cut short by a full disk, edited by
+   * hand) is set aside, told, and read as empty: the hub starts, and only clearing what an earlier
+   * configuration announced is lost.
+   */
+  const recalled = (): string[] => {
+    if (!existsSync(file)) return [];
+    try {
+      const topics: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      if (!Array.isArray(topics) || !topics.every((t) => typeof t === 'string' && PUBLISHABLE.test(t))) {
+        throw new Error('it is not a list of MQTT topics');
+      }
+      return topics as string[];
+    } catch (err) {
+      const aside = `${file}.unreadable`;
+      let where = `set aside as ${aside}`;
+      try {
+        renameSync(file, aside);
+      } catch (renameErr) {
+        where = `and could not be set aside (${(renameErr as Error).message}); it is written anew`;
+      }
+      log.warn(
+        `Home Assistant discovery: ${file} could not be read (${(err as Error).message}), ${where}. ` +
+          'Zones removed from the configuration before this start may keep their entities in Home Assistant: delete them there.',
+      );
+      return [];
+    }
+  };
   /** Topics cleared that the hub's broker has not taken the clear of yet. */
   const clearing = new Set<string>();
   let current = new Set<string>();
@@ -56,7 +86,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       metrics: [...new Set(z.requirements.map((r) => r.metric))],
     }));
     const messages = discoveryMessages(config.site.name, prefix, zones);
-    const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as string[]) : [];
+    const before = recalled();
     current = new Set(messages.map((m) => m.topic));
     const cleared: DiscoveryMessage[] = before.filter((t) => !current.has(t)).map((topic) => ({ topic, payload: '' }));
     for (const topic of clearing) if (current.has(topic)) clearing.delete(topic);
