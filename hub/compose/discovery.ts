@@ -137,22 +137,23 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     if (clearing.size !== before) remember([...current, ...clearing]);
   };
   /**
-   * The hub's broker's refusal throws, with what it did not take, for the round to keep; a
-   * bridge's failure has it sent everything again.
+   * The hub's broker's refusals throw, with what it did not take, for the round to keep; a message
+   * it refuses does not hold back the ones after it. A bridge's failure has it sent everything again.
    */
   const send = async (batch: readonly DiscoveryMessage[]) => {
     let refused: { error: Error; left: DiscoveryMessage[] } | undefined;
     if (local) {
-      let sent = 0;
-      try {
-        for (const m of batch) {
+      const left = new Set<DiscoveryMessage>();
+      let error: Error | undefined;
+      for (const m of batch)
+        try {
           await deps.publish(m.topic, m.payload, { retain: true });
-          sent++;
+        } catch (err) {
+          error ??= err as Error;
+          left.add(m);
         }
-      } catch (err) {
-        refused = { error: err as Error, left: batch.slice(sent) };
-      }
-      taken(batch.slice(0, sent));
+      taken(batch.filter((m) => !left.has(m)));
+      if (error) refused = { error, left: [...left] };
     }
     for (const link of links) {
       if (!link.connected) continue;
@@ -258,7 +259,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   });
 }
 
-/** The hub's broker refused a round's message: the round's messages from it on were not sent. */
+/** The hub's broker refused some of a round's messages: `left`, for the next round. */
 class RoundRefused extends Error {
   constructor(
     cause: Error,
