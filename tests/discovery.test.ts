@@ -1,8 +1,11 @@
 // Home Assistant MQTT discovery through a bridge to a real Mosquitto 2, read back with
 // mosquitto_sub: every config message is JSON with the fields Home Assistant's MQTT discovery
 // needs, the state topics they name carry the zone's values, and a zone removed from the
-// configuration has its messages cleared at the next start.
-import { rmSync } from 'node:fs';
+// configuration has its messages cleared at the next start, or on the site's broker when the
+// bridge is back after being away across the reloads that removed it.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestHub, tempDir, type TestHub } from './support/hub.ts';
@@ -35,17 +38,19 @@ describe('Home Assistant discovery through a bridge', () => {
   let broker: MosquittoHandle;
   const dataDir = tempDir();
   let hub: TestHub | undefined;
+  const configOf = (zones: Array<{ id: string; type: string }>) => ({
+    site: { name: 'hq' },
+    zones,
+    devices: [{ id: 't-1', kind: 'sensor', zone: 'floor-a' }],
+    bridges: [{ name: 'site', url: broker.url, out: { discovery: true } }],
+  });
   const start = async (zones: Array<{ id: string; type: string }>) => {
-    hub = await startTestHub({
-      dataDir,
-      config: {
-        site: { name: 'hq' },
-        zones,
-        devices: [{ id: 't-1', kind: 'sensor', zone: 'floor-a' }],
-        bridges: [{ name: 'site', url: broker.url, out: { discovery: true } }],
-      },
-    });
+    hub = await startTestHub({ dataDir, config: configOf(zones) });
   };
+  const zonesAnnounced = async () =>
+    new Set(
+      [...(await retained(broker, 'homeassistant/#')).keys()].map((t) => /floorwatch_hq_([a-z-]+)_/.exec(t)?.[1]),
+    );
   beforeAll(async () => {
     broker = await startMosquitto();
   });
@@ -106,5 +111,32 @@ describe('Home Assistant discovery through a bridge', () => {
       },
     );
     expect([...(await retained(broker, 'homeassistant/#')).keys()].some((t) => t.includes('floor-a'))).toBe(true);
+  });
+  it('clears on the site’s broker the zones removed by every reload its bridge was away for', async () => {
+    await hub?.stop();
+    const three = [
+      { id: 'floor-a', type: 'call_floor' },
+      { id: 'floor-b', type: 'call_floor' },
+      { id: 'floor-c', type: 'call_floor' },
+    ];
+    await start(three);
+    await eventually(async () => (await zonesAnnounced()).has('floor-c'), { what: 'three zones announced' });
+    const reload = async (zones: typeof three) => {
+      writeFileSync(join(dataDir, 'floorwatch.yaml'), stringify(configOf(zones)));
+      expect((await hub!.api('/api/v1/config/reload', { method: 'POST' })).status).toBe(200);
+    };
+    // The site's broker goes away; one reload removes floor-b, the next floor-c.
+    await broker.stop();
+    await reload(three.filter((z) => z.id !== 'floor-b'));
+    await reload(three.filter((z) => z.id === 'floor-a'));
+    await broker.start();
+    // Back, the bridge is sent both clears, not only the last reload's.
+    await eventually(
+      async () => {
+        const zones = await zonesAnnounced();
+        return zones.has('floor-a') && !zones.has('floor-b') && !zones.has('floor-c');
+      },
+      { timeoutMs: 20_000, what: 'floor-b and floor-c cleared on the site’s broker' },
+    );
   });
 });

@@ -2,8 +2,8 @@
 // (mqtt.home_assistant_discovery) and on bridges with out.discovery: the discovery messages at
 // start (and, for a bridge, whenever it connects), a zone's latest value per metric every few
 // seconds when it changed, and whether the zone has open alerts. Zones no longer configured have
-// their discovery messages cleared, at start and at a reload; a reload announces only what it
-// changed.
+// their discovery messages cleared, at start and at a reload (and, for a bridge, whenever it
+// connects); a reload announces only what it changed.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
@@ -78,6 +78,12 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
   /** Topics cleared that the hub's broker has not taken the clear of yet. */
   const clearing = new Set<string>();
   let current = new Set<string>();
+  /**
+   * Every topic cleared since the start and not announced again: a bridge that connects is sent
+   * their clears, so one that was away across several reloads misses none. At most every topic
+   * announced since the start.
+   */
+  const retired = new Set<string>();
   const plan = (rules: SiteRules) => {
     const zones = rules.zones.map((z) => ({
       zone: z.zone,
@@ -88,14 +94,17 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     const messages = discoveryMessages(config.site.name, prefix, zones);
     const before = recalled();
     current = new Set(messages.map((m) => m.topic));
-    const cleared: DiscoveryMessage[] = before.filter((t) => !current.has(t)).map((topic) => ({ topic, payload: '' }));
+    const cleared = before.filter((t) => !current.has(t));
     for (const topic of clearing) if (current.has(topic)) clearing.delete(topic);
-    if (local) for (const m of cleared) clearing.add(m.topic);
+    if (local) for (const topic of cleared) clearing.add(topic);
     remember([...current, ...clearing]);
+    for (const topic of cleared) retired.add(topic);
+    for (const topic of current) retired.delete(topic);
+    const clears: DiscoveryMessage[] = [...retired].map((topic) => ({ topic, payload: '' }));
     return {
       zones,
       wanted: new Map(zones.map((z) => [z.zone, new Set(z.metrics)])),
-      announce: [...cleared, ...messages],
+      announce: [...clears, ...messages],
     };
   };
   let { zones, wanted, announce } = plan(deps.rules(now()));
