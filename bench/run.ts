@@ -21,7 +21,7 @@ import {
   type BrokerProcess,
 } from './services.ts';
 import { flood } from './flood.ts';
-import { runQos1Load } from './qos1-load.ts';
+import { runQos1Load } from '../tests/support/qos1-load.ts';
 import { scenarioCluster } from './cluster.ts';
 import { histogramPercentiles, scrapeHistogram, subtractHistogram } from './prometheus.ts';
 import mqtt from 'mqtt';
@@ -680,7 +680,7 @@ async function scenarioOverload(): Promise<void> {
  * The whole path from device to database, against what a site builds without floorwatch:
  * Mosquitto → Node-RED → InfluxDB (bench/node-red/flows.json: MQTT in at QoS 1, a function making
  * points, a join of up to 1000 points or 50 ms, one InfluxDB batch write each). The 50-device QoS 1
- * load of the throughput run, sent from raw sockets (bench/qos1-load.ts): mqtt.js's CPU on the same
+ * load of the throughput run, sent from raw sockets (tests/support/qos1-load.ts): mqtt.js's CPU on the same
  * cores held both pipelines back. CPU is summed over every process of each pipeline. Node-RED
  * acknowledges on receipt and may fall behind or drop writes, so its count is awaited until it
  * stops growing, and what was stored is what counts.
@@ -817,7 +817,7 @@ async function scenarioPipeline(): Promise<void> {
       scenario: '',
       figure: 'load generator: CPU µs per message, floorwatch / peer',
       value: `${hub.cpuMicroseconds.load} / ${peer.cpuMicroseconds.load}`,
-      ratio: 'the same load (bench/qos1-load.ts), in the bench process',
+      ratio: 'the same load (tests/support/qos1-load.ts), in the bench process',
     },
     {
       scenario: '',

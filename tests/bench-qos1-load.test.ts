@@ -1,11 +1,11 @@
-// The whole-pipeline benchmark's raw QoS 1 load generator (bench/qos1-load.ts): against a real
+// The whole-pipeline benchmark's raw QoS 1 load generator (support/qos1-load.ts): against a real
 // Mosquitto every message arrives once, in order per device, as the simulator's load sends it;
 // against a broker that refuses, closes or is not there it stops with the reason, and leaves no
 // socket open.
 import { createServer, type Server, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runQos1Load } from '../bench/qos1-load.ts';
+import { runQos1Load } from './support/qos1-load.ts';
 import type { LoadOptions } from '../sensors-firmware-sim/load.ts';
 import { eventually } from './support/hub.ts';
 import { freePort } from './support/influxd.ts';
@@ -90,11 +90,13 @@ describe('the raw QoS 1 load, against a broker that fails it', () => {
   it('says the broker closed the connection', async () => {
     const url = await serve((socket) => socket.once('data', () => socket.end()));
     await expect(runQos1Load(load(url))).rejects.toThrow(/^load-\d: the broker closed the connection$/);
+    await eventually(async () => (await open()) === 0, { what: 'every socket closed' });
   });
 
   it('names the packet it did not expect', async () => {
     const url = await serve((socket) => socket.once('data', () => socket.write(Buffer.from([0x30, 2, 0, 0]))));
     await expect(runQos1Load(load(url))).rejects.toThrow('unexpected packet from the broker: 30020000');
+    await eventually(async () => (await open()) === 0, { what: 'every socket closed' });
   });
 
   it('says no broker answers where none listens', async () => {

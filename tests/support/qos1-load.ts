@@ -1,11 +1,11 @@
-// The whole-pipeline scenario's load: N devices on raw TCP sockets, each keeping a window of QoS 1
-// JSON readings in flight and publishing the next one as each PUBACK comes. Packets are encoded
-// and read by hand (tests/support/mqtt.ts): the load generator shares the cores with the
+// The pipeline benchmark's load (bench/run.ts): N devices on raw TCP sockets, each keeping a
+// window of QoS 1 JSON readings in flight and publishing the next one as each PUBACK comes.
+// Packets are encoded and read by hand (mqtt.ts): the load generator shares the cores with the
 // pipelines it measures, and mqtt.js spent 20–33 µs of them per message, this 5.5–16.
 import { connect, type Socket } from 'node:net';
-import { latch } from '../tests/support/journal.ts';
-import { connectPacket, publishPacket } from '../tests/support/mqtt.ts';
-import type { LoadOptions, LoadReport } from '../sensors-firmware-sim/load.ts';
+import { latch } from './journal.ts';
+import { connectPacket, publishPacket } from './mqtt.ts';
+import type { LoadOptions, LoadReport } from '../../sensors-firmware-sim/load.ts';
 
 const CONNACK = 0x20;
 const PUBACK = 0x40;
