@@ -250,6 +250,8 @@ describe('Home Assistant discovery, when the file of what was announced cannot b
     ['not a list', '{"__proto__":["homeassistant/#"],"constructor":1}'],
     ['a wildcard', '["homeassistant/#"]'],
     ['not a topic', '["", 7]'],
+    ['a control character', '["homeassistant/sensor/floorwatch_site_a\\u0001b/config"]'],
+    ['not a discovery topic', '["floorwatch/hub/status"]'],
   ])('starts anyway, announces, and sets the file aside: %s', async (_, content) => {
     const dir = tempDir('floorwatch-discovery-unreadable-');
     const config = configWith(dir, [{ id: 'floor-a' }]);
@@ -286,7 +288,9 @@ describe('Home Assistant discovery, when the file of what was announced cannot b
     expect(announced.length).toBeGreaterThan(1);
     expect((JSON.parse(readFileSync(file, 'utf8')) as string[]).sort()).toEqual(announced.sort());
     expect(readFileSync(`${file}.unreadable`, 'utf8')).toBe(content);
-    const warning = lines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg.includes('could not be read'));
+    const warning = lines
+      .map((l) => JSON.parse(l) as { msg: string })
+      .find((l) => l.msg.includes('is not a list of announced topics'));
     expect(warning?.msg).toContain(`set aside as ${file}.unreadable`);
     expect(warning?.msg).toContain('delete them there');
     expect(existsSync(`${file}.tmp`)).toBe(false);

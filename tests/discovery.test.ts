@@ -127,6 +127,9 @@ describe('Home Assistant discovery through a bridge', () => {
     };
     // The site's broker goes away; one reload removes floor-b, the next floor-c.
     await broker.stop();
+    await eventually(async () => JSON.stringify(await hub!.json('/api/v1/health')).includes('not connected to'), {
+      what: 'the bridge to find its broker gone',
+    });
     await reload(three.filter((z) => z.id !== 'floor-b'));
     await reload(three.filter((z) => z.id === 'floor-a'));
     await broker.start();

@@ -4,20 +4,24 @@
 // seconds when it changed, and whether the zone has open alerts. Zones no longer configured have
 // their discovery messages cleared, at start and at a reload (and, for a bridge, whenever it
 // connects); a reload announces only what it changed.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
 import type { AlertView } from '../domain/alert.ts';
 import type { Journal } from '../journal/journal.ts';
-import { discoveryMessages, zoneAlertsTopic, zoneStateTopic, type DiscoveryMessage } from '../notify/discovery.ts';
+import {
+  DISCOVERY_TOPIC,
+  discoveryMessages,
+  zoneAlertsTopic,
+  zoneStateTopic,
+  type DiscoveryMessage,
+} from '../notify/discovery.ts';
 import { zoneLabel } from '../rules/alerts.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';
 
 const EVERY_MS = 5000;
-/** A topic a clear can be published to: not empty, no wildcard or NUL, at most 65,535 characters. */
-const PUBLISHABLE = /^[^+#\u0000]{1,65535}$/u;
 
 export interface DiscoveryDeps {
   journal: Journal;
@@ -48,43 +52,51 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     }
   };
   /**
-   * What the file names. One that is not a list of topics (cut short by a full disk, edited by
-   * hand) is set aside, told, and read as empty: the hub starts, and only clearing what an earlier
-   * configuration announced is lost.
+   * What the file names, at start. One that does not hold a list of discovery topics (cut short by
+   * a full disk, edited by hand) is set aside; one that cannot be read is passed over. Either is
+   * told, and read as empty: the hub starts, and only clearing what an earlier configuration
+   * announced is lost. Only discovery topics: a clear of any other would be the hub's own to undo.
    */
   const recalled = (): string[] => {
-    if (!existsSync(file)) return [];
+    const lost =
+      'Zones removed from the configuration before this start may keep their entities in Home Assistant: delete them there.';
+    let text: string;
     try {
-      const topics: unknown = JSON.parse(readFileSync(file, 'utf8'));
-      if (!Array.isArray(topics) || !topics.every((t) => typeof t === 'string' && PUBLISHABLE.test(t))) {
-        throw new Error('it is not a list of MQTT topics');
-      }
-      return topics as string[];
+      text = readFileSync(file, 'utf8');
     } catch (err) {
-      const aside = `${file}.unreadable`;
-      let where = `set aside as ${aside}`;
-      try {
-        renameSync(file, aside);
-      } catch (renameErr) {
-        where = `and could not be set aside (${(renameErr as Error).message}); it is written anew`;
-      }
-      log.warn(
-        `Home Assistant discovery: ${file} could not be read (${(err as Error).message}), ${where}. ` +
-          'Zones removed from the configuration before this start may keep their entities in Home Assistant: delete them there.',
-      );
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      log.warn(`Home Assistant discovery: ${file} could not be read (${(err as Error).message}). ${lost}`);
       return [];
     }
+    let topics: unknown;
+    try {
+      topics = JSON.parse(text);
+    } catch {
+      topics = undefined;
+    }
+    if (Array.isArray(topics) && topics.every((t) => typeof t === 'string' && DISCOVERY_TOPIC.test(t)))
+      return topics as string[];
+    const aside = `${file}.unreadable`;
+    let where = `set aside as ${aside}`;
+    try {
+      renameSync(file, aside);
+    } catch (err) {
+      where = `and could not be set aside (${(err as Error).message})`;
+    }
+    log.warn(`Home Assistant discovery: ${file} is not a list of announced topics, ${where}. ${lost}`);
+    return [];
   };
   /** Topics cleared that the hub's broker has not taken the clear of yet. */
   const clearing = new Set<string>();
   let current = new Set<string>();
   /**
    * Every topic cleared since the start and not announced again: a bridge that connects is sent
-   * their clears, so one that was away across several reloads misses none. At most every topic
-   * announced since the start.
+   * their clears, so one that was away across several reloads misses none. At most the topics
+   * the file named at start and those announced since.
    */
   const retired = new Set<string>();
-  const plan = (rules: SiteRules) => {
+  /** `before`: what was announced, and cleared but not taken, until now. */
+  const plan = (rules: SiteRules, before: readonly string[]) => {
     const zones = rules.zones.map((z) => ({
       zone: z.zone,
       ...(z.name !== undefined && { name: z.name }),
@@ -92,7 +104,6 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       metrics: [...new Set(z.requirements.map((r) => r.metric))],
     }));
     const messages = discoveryMessages(config.site.name, prefix, zones);
-    const before = recalled();
     current = new Set(messages.map((m) => m.topic));
     const cleared = before.filter((t) => !current.has(t));
     for (const topic of clearing) if (current.has(topic)) clearing.delete(topic);
@@ -107,7 +118,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       announce: [...clears, ...messages],
     };
   };
-  let { zones, wanted, announce } = plan(deps.rules(now()));
+  let { zones, wanted, announce } = plan(deps.rules(now()), recalled());
   const topicsOf = (list: typeof zones) =>
     new Set(list.flatMap((z) => [zoneStateTopic(prefix, z.zone), zoneAlertsTopic(prefix, z.zone)]));
   let zoneTopics = topicsOf(zones);
@@ -254,15 +265,14 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     // Parts take a reload on in the order they started: the rules have theirs by now.
     reconfigure: () => () => {
       const before = new Map(announce.map((m) => [m.topic, m.payload]));
-      ({ zones, wanted, announce } = plan(deps.rules(now())));
+      ({ zones, wanted, announce } = plan(deps.rules(now()), [...current, ...clearing]));
       zoneTopics = topicsOf(zones);
       for (const zone of [...latest.keys()]) if (!wanted.has(zone)) latest.delete(zone);
       for (const zone of [...told.keys()]) if (!wanted.has(zone)) told.delete(zone);
       for (const topic of [...waiting.keys()]) if (gone(topic)) waiting.delete(topic);
-      // Home Assistant is told what changed (a zone added, renamed or gone), not every zone again,
-      // and a clear the file still names (it could not be written when the clear was taken).
-      for (const m of announce)
-        if (before.get(m.topic) !== m.payload || clearing.has(m.topic)) waiting.set(m.topic, m.payload);
+      // Home Assistant is told what changed (a zone added, renamed or gone), not every zone again.
+      // A clear not taken yet is already waiting, or in the round under way.
+      for (const m of announce) if (before.get(m.topic) !== m.payload) waiting.set(m.topic, m.payload);
       tick();
     },
   });

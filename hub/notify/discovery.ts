@@ -40,6 +40,9 @@ export function zoneAlertsTopic(prefix: string, zone: string): string {
   return `${prefix}/zones/${zone}/alerts`;
 }
 
+/** The topic of every discovery message `discoveryMessages` makes, and of nothing else. */
+export const DISCOVERY_TOPIC = /^homeassistant\/(sensor|binary_sensor)\/[A-Za-z0-9_-]+\/config$/;
+
 /** Home Assistant ids: letters, digits, '_' and '-' only. */
 function objectId(...parts: string[]): string {
   return parts.join('_').replace(/[^A-Za-z0-9_-]/g, '_');
