@@ -3,10 +3,10 @@
 // And when the file of what an earlier start announced cannot be read: the hub still starts.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDiscovery } from '../hub/compose/discovery.ts';
+import { startDiscovery, type DiscoveryDeps } from '../hub/compose/discovery.ts';
 import { Lifecycle } from '../hub/compose/lifecycle.ts';
 import { configChanges } from '../hub/config/changes.ts';
 import { loadConfig, type Config } from '../hub/config/config.ts';
@@ -27,6 +27,22 @@ function configWith(dir: string, zones: Array<{ id: string; name?: string }>): C
   return loadConfig({ env: { FLOORWATCH_CONFIG: file, FLOORWATCH_DATA_DIR: dir } });
 }
 
+/** Discovery on a real journal in `dir`: the test's publish (and rules, alerts), no bridges. */
+async function startIn(
+  dir: string,
+  config: Config,
+  deps: Pick<DiscoveryDeps, 'publish'> & Partial<Pick<DiscoveryDeps, 'rules' | 'alerts'>>,
+  log: Logger = pino({ level: 'silent' }),
+): Promise<{ lifecycle: Lifecycle; journal: Journal }> {
+  const lifecycle = new Lifecycle(log);
+  const journal = await Journal.open({ dir: join(dir, 'journal') });
+  startDiscovery(
+    { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
+    { journal, bridges: [], rules: (at) => siteRules(config, at), alerts: { alerts: () => [] }, ...deps },
+  );
+  return { lifecycle, journal };
+}
+
 describe('Home Assistant discovery, when its broker refuses a publish', () => {
   let lifecycle: Lifecycle | undefined;
   let journal: Journal | undefined;
@@ -38,31 +54,23 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
   it('sends again with the next round what a refused round held: the zone’s alert state and the reload’s new name', async () => {
     const dir = tempDir('floorwatch-discovery-retry-');
     const config = configWith(dir, [{ id: 'floor-a' }]);
-    const log = pino({ level: 'silent' });
-    lifecycle = new Lifecycle(log);
-    journal = await Journal.open({ dir: join(dir, 'journal') });
     const published: Array<[string, string]> = [];
     const refused: Array<[string, string]> = [];
     let refusing = true;
     let current = config;
     const firing = new Set<string>();
-    startDiscovery(
-      { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
-      {
-        journal,
-        // The discovery messages go out; every other message is refused while `refusing`.
-        publish: async (topic, payload) => {
-          if (refusing && !topic.startsWith('homeassistant/')) {
-            refused.push([topic, payload]);
-            throw new Error('the broker refused the message');
-          }
-          published.push([topic, payload]);
-        },
-        bridges: [],
-        rules: (at) => siteRules(current, at),
-        alerts: { alerts: ({ zone }) => (zone !== undefined && firing.has(zone) ? [{} as never] : []) },
+    ({ lifecycle, journal } = await startIn(dir, config, {
+      // The discovery messages go out; every other message is refused while `refusing`.
+      publish: async (topic, payload) => {
+        if (refusing && !topic.startsWith('homeassistant/')) {
+          refused.push([topic, payload]);
+          throw new Error('the broker refused the message');
+        }
+        published.push([topic, payload]);
       },
-    );
+      rules: (at) => siteRules(current, at),
+      alerts: { alerts: ({ zone }) => (zone !== undefined && firing.has(zone) ? [{} as never] : []) },
+    }));
     const alertsTopic = 'floorwatch/zones/floor-a/alerts';
     await eventually(() => published.some(([topic]) => topic.startsWith('homeassistant/')), {
       what: 'the discovery messages at start',
@@ -103,25 +111,13 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
   it('sends the start’s announcements and clears with a later round, and a clear never taken at the next start', async () => {
     const dir = tempDir('floorwatch-discovery-start-');
     const config = configWith(dir, [{ id: 'floor-a' }]);
-    const log = pino({ level: 'silent' });
     // An earlier start announced a zone since removed from the configuration.
     const oldTopic = 'homeassistant/sensor/floorwatch_site_floor-old_noise/config';
     const file = join(dir, 'discovery.json');
     writeFileSync(file, JSON.stringify([oldTopic]));
     const remembered = () => JSON.parse(readFileSync(file, 'utf8')) as string[];
-    const start = async (publish: (topic: string, payload: string) => Promise<void>) => {
-      lifecycle = new Lifecycle(log);
-      journal = await Journal.open({ dir: join(dir, 'journal') });
-      startDiscovery(
-        { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
-        {
-          journal,
-          publish,
-          bridges: [],
-          rules: (at) => siteRules(config, at),
-          alerts: { alerts: () => [] },
-        },
-      );
+    const start = async (publish: DiscoveryDeps['publish']) => {
+      ({ lifecycle, journal } = await startIn(dir, config, { publish }));
     };
     const cleared = (list: Array<[string, string]>) =>
       list.filter(([topic, payload]) => topic === oldTopic && payload === '').length;
@@ -172,29 +168,20 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
   it('sends the rest of a round past a message the broker refuses every time, and tries that one again', async () => {
     const dir = tempDir('floorwatch-discovery-refused-one-');
     const config = configWith(dir, [{ id: 'floor-a' }]);
-    lifecycle = new Lifecycle(pino({ level: 'silent' }));
-    journal = await Journal.open({ dir: join(dir, 'journal') });
     const published: string[] = [];
     const refused: string[] = [];
     let refusedFor: string | undefined;
-    startDiscovery(
-      { config, log: pino({ level: 'silent' }), metrics: createMetrics(), now: Date.now, lifecycle },
-      {
-        journal,
-        // The round's first message is refused every time it is sent.
-        publish: async (topic) => {
-          refusedFor ??= topic;
-          if (topic === refusedFor) {
-            refused.push(topic);
-            throw new Error('the broker refused the message');
-          }
-          published.push(topic);
-        },
-        bridges: [],
-        rules: (at) => siteRules(config, at),
-        alerts: { alerts: () => [] },
+    ({ lifecycle, journal } = await startIn(dir, config, {
+      // The round's first message is refused every time it is sent.
+      publish: async (topic) => {
+        refusedFor ??= topic;
+        if (topic === refusedFor) {
+          refused.push(topic);
+          throw new Error('the broker refused the message');
+        }
+        published.push(topic);
       },
-    );
+    }));
     await eventually(() => published.includes('floorwatch/zones/floor-a/alerts'), { what: 'the first round' });
     expect(refused).toHaveLength(1);
     expect(published.filter((topic) => topic.startsWith('homeassistant/')).length).toBeGreaterThan(1);
@@ -208,29 +195,20 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
   it('keeps a round’s messages when the round fails before sending them', async () => {
     const dir = tempDir('floorwatch-discovery-failed-round-');
     const config = configWith(dir, [{ id: 'floor-a' }]);
-    const log = pino({ level: 'silent' });
-    lifecycle = new Lifecycle(log);
-    journal = await Journal.open({ dir: join(dir, 'journal') });
     const published: Array<[string, string]> = [];
     let failures = 1;
-    startDiscovery(
-      { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
-      {
-        journal,
-        publish: async (topic, payload) => {
-          published.push([topic, payload]);
-        },
-        bridges: [],
-        rules: (at) => siteRules(config, at),
-        // The first round fails while it gathers the zones' alert states, before it sends anything.
-        alerts: {
-          alerts: () => {
-            if (failures-- > 0) throw new Error('the alerts could not be read');
-            return [];
-          },
+    ({ lifecycle, journal } = await startIn(dir, config, {
+      publish: async (topic, payload) => {
+        published.push([topic, payload]);
+      },
+      // The first round fails while it gathers the zones' alert states, before it sends anything.
+      alerts: {
+        alerts: () => {
+          if (failures-- > 0) throw new Error('the alerts could not be read');
+          return [];
         },
       },
-    );
+    }));
     expect(failures).toBe(0);
     expect(published).toEqual([]);
     await new Promise((resolve) => setImmediate(resolve));
@@ -259,22 +237,18 @@ describe('Home Assistant discovery, when the file of what was announced cannot b
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     const file = join(dir, 'discovery.json');
     writeFileSync(file, content);
-    const lifecycle = new Lifecycle(log);
-    const journal = await Journal.open({ dir: join(dir, 'journal') });
     const published: Array<[string, string]> = [];
-    try {
-      startDiscovery(
-        { config, log, metrics: createMetrics(), now: Date.now, lifecycle },
-        {
-          journal,
-          publish: async (topic, payload) => {
-            published.push([topic, payload]);
-          },
-          bridges: [],
-          rules: (at) => siteRules(config, at),
-          alerts: { alerts: () => [] },
+    const { lifecycle, journal } = await startIn(
+      dir,
+      config,
+      {
+        publish: async (topic, payload) => {
+          published.push([topic, payload]);
         },
-      );
+      },
+      log,
+    );
+    try {
       await eventually(() => published.some(([topic]) => topic === 'floorwatch/zones/floor-a/alerts'), {
         what: 'the first round',
       });
