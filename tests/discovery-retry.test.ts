@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { BridgeLink } from '../hub/bridges/link.ts';
 import { startDiscovery, type DiscoveryDeps } from '../hub/compose/discovery.ts';
 import { Lifecycle } from '../hub/compose/lifecycle.ts';
 import { configChanges } from '../hub/config/changes.ts';
@@ -27,11 +28,11 @@ function configWith(dir: string, zones: Array<{ id: string; name?: string }>): C
   return loadConfig({ env: { FLOORWATCH_CONFIG: file, FLOORWATCH_DATA_DIR: dir } });
 }
 
-/** Discovery on a real journal in `dir`: the test's publish (and rules, alerts), no bridges. */
+/** Discovery on a real journal in `dir`: the test's publish (and rules, alerts, bridges; none by default). */
 async function startIn(
   dir: string,
   config: Config,
-  deps: Pick<DiscoveryDeps, 'publish'> & Partial<Pick<DiscoveryDeps, 'rules' | 'alerts'>>,
+  deps: Pick<DiscoveryDeps, 'publish'> & Partial<Pick<DiscoveryDeps, 'rules' | 'alerts' | 'bridges'>>,
   log: Logger = pino({ level: 'silent' }),
 ): Promise<{ lifecycle: Lifecycle; journal: Journal }> {
   const lifecycle = new Lifecycle(log);
@@ -190,6 +191,35 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
     await eventually(() => refused.length === 2, { what: 'the refused message, tried again' });
     expect(published).not.toContain(refusedFor);
     expect(new Set(published).size).toBe(published.length);
+  });
+
+  it('publishes on the hub’s broker while a bridge’s broker never answers', async () => {
+    const dir = tempDir('floorwatch-discovery-silent-bridge-');
+    const config = configWith(dir, [{ id: 'floor-a' }]);
+    const published: string[] = [];
+    // A bridge connected to a broker that takes every message and never acknowledges one.
+    let goAway!: (err: Error) => void;
+    const never = new Promise<void>((_, reject) => (goAway = reject));
+    const silent: BridgeLink = {
+      name: 'site',
+      config: { name: 'site', out: { discovery: true } } as BridgeLink['config'],
+      connected: true,
+      unacknowledged: 0,
+      publish: () => never,
+      close: async () => {},
+    };
+    try {
+      ({ lifecycle, journal } = await startIn(dir, config, {
+        publish: async (topic) => {
+          published.push(topic);
+        },
+        bridges: [silent],
+      }));
+      await eventually(() => published.includes('floorwatch/zones/floor-a/alerts'), { what: 'the first round' });
+      expect(published.filter((topic) => topic.startsWith('homeassistant/')).length).toBeGreaterThan(1);
+    } finally {
+      goAway(new Error('the bridge’s broker went away'));
+    }
   });
 
   it('keeps a round’s messages when the round fails before sending them', async () => {

@@ -175,8 +175,9 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
       taken(batch.filter((m) => !left.has(m)));
       if (error) refused = { error, left: [...left] };
     }
+    // One that has not had everything since it connected gets it all from catchUp().
     for (const link of links) {
-      if (!link.connected) continue;
+      if (!link.connected || !sentTo.has(link)) continue;
       try {
         await toLink(link, batch);
       } catch (err) {
@@ -206,9 +207,11 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     { from: 'end', durable: false },
   );
   let running: Promise<void> | undefined;
-  const round = async () => {
-    // A bridge that (re)connected gets the discovery messages and the zones' states again: its
-    // broker may have lost them, or never had them.
+  /**
+   * A bridge that (re)connected gets the discovery messages and the zones' states again: its
+   * broker may have lost them, or never had them. Never throws.
+   */
+  const catchUp = async () => {
     for (const link of links)
       if (link.connected && !sentTo.has(link)) {
         const states = [...told].map(([zone, state]) => ({ topic: zoneAlertsTopic(prefix, zone), payload: state }));
@@ -221,6 +224,16 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
           bridgeFailed(link, err);
         }
       } else if (!link.connected) sentTo.delete(link);
+  };
+  // The hub's broker first: a bridge's broker that does not answer holds back only the bridges.
+  const round = async () => {
+    try {
+      await sendRound();
+    } finally {
+      await catchUp();
+    }
+  };
+  const sendRound = async () => {
     const batch = new Map(waiting);
     waiting.clear();
     try {
