@@ -680,10 +680,11 @@ async function scenarioOverload(): Promise<void> {
  * The whole path from device to database, against what a site builds without floorwatch:
  * Mosquitto → Node-RED → InfluxDB (bench/node-red/flows.json: MQTT in at QoS 1, a function making
  * points, a join of up to 1000 points or 50 ms, one InfluxDB batch write each). The 50-device QoS 1
- * load of the throughput run, sent from raw sockets (tests/support/qos1-load.ts): mqtt.js's CPU on the same
- * cores held both pipelines back. CPU is summed over every process of each pipeline. Node-RED
- * acknowledges on receipt and may fall behind or drop writes, so its count is awaited until it
- * stops growing, and what was stored is what counts.
+ * load of the throughput run, four times as long (PIPELINE_LOAD), sent from raw sockets
+ * (tests/support/qos1-load.ts): mqtt.js's CPU on the same cores held both pipelines back. CPU is
+ * summed over every process of each pipeline. Node-RED acknowledges on receipt and may fall
+ * behind or drop writes, so its count is awaited until it stops growing, and what was stored is
+ * what counts.
  */
 async function scenarioPipeline(): Promise<void> {
   const scenario = 'pipeline, QoS 1, 50 devices';

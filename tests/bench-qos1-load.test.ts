@@ -2,7 +2,8 @@
 // Mosquitto every message arrives once, in order per device, as the simulator's load sends it;
 // against a broker that refuses, closes or is not there it stops with the reason, and leaves no
 // socket open.
-import { createServer, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runQos1Load } from './support/qos1-load.ts';
@@ -71,12 +72,11 @@ describe('the raw QoS 1 load, against a broker that fails it', () => {
     server = undefined;
   });
 
-  /** A TCP server on a free port doing `onConnection` with each client; its URL. */
+  /** A TCP server on a port the system picks, doing `onConnection` with each client; its URL. */
   const serve = async (onConnection: (socket: Socket) => void): Promise<string> => {
-    const port = await freePort();
-    server = createServer(onConnection);
-    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-    return `mqtt://127.0.0.1:${port}`;
+    server = createServer(onConnection).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
   };
   const open = () =>
     new Promise<number>((resolve, reject) => server!.getConnections((e, n) => (e ? reject(e) : resolve(n))));
