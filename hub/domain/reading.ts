@@ -156,9 +156,12 @@ export interface StatusChange {
  * taken home). Journaled, so every consumer drops the device in order with its readings, and a
  * restart or the rules leader of a cluster does the same.
  */
+/** The longest name of who acted (an operator signing an action) the hub takes. */
+export const SIGNED_NAME_MAX = 100;
+
 export interface Forgetting {
   device: string;
-  /** Who said so, as they gave it. */
+  /** Who said so, as they gave it: at most SIGNED_NAME_MAX characters. */
   by: string;
   at: number;
 }
@@ -301,9 +304,9 @@ function forgettingProblem(input: unknown): string | undefined {
   if (typeof f === 'string') return f;
   return (
     notAnId('forgetting device', f.device) ??
-    (typeof f.by === 'string' && f.by.length > 0 && f.by.length <= 100
+    (typeof f.by === 'string' && f.by.length > 0 && f.by.length <= SIGNED_NAME_MAX
       ? undefined
-      : `forgetting by ${shown(f.by)} is not a name of 1 to 100 characters`) ??
+      : `forgetting by ${shown(f.by)} is not a name of 1 to ${SIGNED_NAME_MAX} characters`) ??
     timeProblem('forgetting time', f.at)
   );
 }
