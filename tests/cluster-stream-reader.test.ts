@@ -162,6 +162,11 @@ describe("the rules leader's reading of every node's stream", () => {
         { type: 'forgotten', forgotten: { device: 'h-1', by: { name: 'x' }, at: 5 } },
         'forgetting by of type object is not a name of 1 to 100 characters',
       ],
+      [
+        // A line of its own making in the audit log and the alerts' summaries.
+        { type: 'forgotten', forgotten: { device: 'h-1', by: 'li.wei\nalert resolved by admin', at: 5 } },
+        'forgetting by "li.wei\\nalert resolved by admin" is not one line of plain text',
+      ],
     ];
     await forward('node-b', 1, 1);
     for (const [i, [entry]] of bad.entries())

@@ -4,7 +4,7 @@
 // query schema resolves them all against one reading of its clock (resolveTime).
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
-import { ID_PATTERN, METRIC_PATTERN, SIGNED_NAME_MAX, idProblem } from '../domain/reading.ts';
+import { CONTROL_CHARACTERS, ID_PATTERN, METRIC_PATTERN, SIGNED_NAME_MAX, idProblem } from '../domain/reading.ts';
 
 /** Where a value came from: a query string holds text, and a key given twice arrives as a list. */
 export type Source = 'query' | 'body';
@@ -157,12 +157,6 @@ export function refuse(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
 }
 
 /**
- * Control characters (C0, C1, DEL), the line and paragraph separators, and invisible formatting
- * characters: zero-width ones and the bidirectional overrides that make a name read as another.
- */
-const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
-
-/**
  * Who is acting, in their own words, in a body: required, one line of at most SIGNED_NAME_MAX
  * characters. The name goes into alert summaries, notifications and the audit log, where a line
  * break would start a line of its own making.
@@ -174,7 +168,7 @@ export function signedBy(name: string) {
     .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
     .max(SIGNED_NAME_MAX, { error: problem })
     .refine((who) => /\S/.test(who), { error: missing })
-    .refine((who) => !CONTROL.test(who), {
+    .refine((who) => !CONTROL_CHARACTERS.test(who), {
       error: `${name} must be one line of plain text: no line breaks, tabs, control or invisible formatting characters`,
     });
 }

@@ -159,6 +159,13 @@ export interface StatusChange {
 /** The longest name of who acted (an operator signing an action) the hub takes. */
 export const SIGNED_NAME_MAX = 100;
 
+/**
+ * What a signer's name may not hold: control characters (C0, C1, DEL), the line and paragraph
+ * separators, and invisible formatting characters: zero-width ones and the bidirectional
+ * overrides that make a name read as another.
+ */
+export const CONTROL_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
 export interface Forgetting {
   device: string;
   /** Who said so, as they gave it: at most SIGNED_NAME_MAX characters. */
@@ -307,6 +314,9 @@ function forgettingProblem(input: unknown): string | undefined {
     (typeof f.by === 'string' && f.by.length > 0 && f.by.length <= SIGNED_NAME_MAX
       ? undefined
       : `forgetting by ${shown(f.by)} is not a name of 1 to ${SIGNED_NAME_MAX} characters`) ??
+    (CONTROL_CHARACTERS.test(f.by as string)
+      ? `forgetting by ${shown(f.by)} is not one line of plain text`
+      : undefined) ??
     timeProblem('forgetting time', f.at)
   );
 }
