@@ -38,14 +38,22 @@ const readable = (port: LinuxPortBinding) =>
     }),
   );
 
-async function readUntilHungUp(port: LinuxPortBinding, buffer: Buffer, offset: number, length: number) {
+type ReadOnce = (fd: number, buffer: Buffer, offset: number, length: number) => Promise<{ bytesRead: number }>;
+
+async function readUntilHungUp(
+  port: LinuxPortBinding,
+  readOnce: ReadOnce,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+) {
   if (length === 0) return { buffer, bytesRead: 0 };
   for (;;) {
     const fd = port.fd;
     if (fd === null) throw closedUnder();
     let bytesRead: number;
     try {
-      ({ bytesRead } = await readFd(fd, buffer, offset, length, null));
+      ({ bytesRead } = await readOnce(fd, buffer, offset, length));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (code === 'EIO') throw hungUp(err);
@@ -64,7 +72,25 @@ const linuxBinding: LinuxBindingInterface = {
   ...LinuxBinding,
   async open(options) {
     const port = await LinuxBinding.open(options);
-    port.read = (buffer, offset, length) => readUntilHungUp(port, buffer, offset, length);
+    // A read still out in a thread-pool thread when the port closes keeps its file, and so its
+    // lock, after the close has returned: opening the port again then fails ("Cannot lock port").
+    // And a read queued behind the close reads whatever file is next given that number. So a close
+    // lets the read out come back first, and no read starts once closing has begun.
+    let closing = false;
+    let readOut: Promise<unknown> = Promise.resolve();
+    const readOnce: ReadOnce = (fd, buffer, offset, length) => {
+      if (closing) return Promise.reject(closedUnder());
+      const read = readFd(fd, buffer, offset, length, null);
+      readOut = read.catch(() => undefined);
+      return read;
+    };
+    port.read = (buffer, offset, length) => readUntilHungUp(port, readOnce, buffer, offset, length);
+    const close = port.close.bind(port);
+    port.close = async () => {
+      closing = true;
+      await readOut;
+      await close();
+    };
     return port;
   },
 };
