@@ -92,6 +92,42 @@ describe('the broker bus of a cluster', () => {
     expect(b.heard).toEqual(both);
   });
 
+  it("hands a message from another node to its subscribers once, however many of the node's filters it matches", async () => {
+    const a = await node('a');
+    const b = await node('b');
+    // Besides 'site/#': a pattern and an exact topic, which Redis holds as a pattern and a channel.
+    const also: string[] = [];
+    for (const filter of ['site/+/status', 'site/hub/status'])
+      await new Promise<void>((resolve) =>
+        b.bus.on(
+          filter,
+          (m: Message, done) => {
+            also.push(`${filter} ${m.topic}`);
+            done();
+          },
+          resolve,
+        ),
+      );
+    await subscribed(3);
+    const admin = new Redis(server.url);
+    await eventually(
+      async () => ((await admin.call('PUBSUB', 'NUMSUB', 'floor/mqtt/site/hub/status')) as [string, number])[1] === 1 || undefined,
+      { what: 'the exact topic in Redis' },
+    );
+    admin.disconnect();
+    await emit(a, 'site/hub/status', 'online');
+    await emit(a, 'site/hub/status', 'online');
+    await emit(a, 'site/after', 'last');
+    await eventually(() => b.heard.includes('site/after=last') || undefined, { what: 'the last message on node b' });
+    expect(b.heard).toEqual(['site/hub/status=online', 'site/hub/status=online', 'site/after=last']);
+    expect(also.sort()).toEqual([
+      'site/+/status site/hub/status',
+      'site/+/status site/hub/status',
+      'site/hub/status site/hub/status',
+      'site/hub/status site/hub/status',
+    ]);
+  });
+
   it('serves its own subscribers while Redis does not answer, and sends at most its bound of copies meanwhile', async () => {
     const a = await node('a', 'floor', 10);
     const b = await node('b', 'floor', 10);

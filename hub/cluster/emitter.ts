@@ -4,6 +4,7 @@
 // a device's messages, their PUBACKs or the alerts announced on the node that raised them. Only
 // the copy for the other nodes waits for Redis, and at most `maxInFlight` such copies wait at a
 // time; past that a copy is not sent (counted), as a subscriber would miss it anyway.
+import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
@@ -19,6 +20,8 @@ const { MQEmitterRedisPrefix } = createRequire(import.meta.url)('mqemitter-redis
 
 /** Which node a message on the bus came from; a node skips its own when Redis brings them back. */
 const ORIGIN = 'floorwatchNode';
+/** Which message it is, unique across the bus's starts; a node hands each on once (see fromOtherNodes). */
+const MESSAGE_ID = 'floorwatchMessage';
 
 export interface ClusterEmitterOptions {
   node: string;
@@ -42,6 +45,10 @@ export class ClusterEmitter implements MQEmitter {
   private readonly local = mqemitter({ concurrency: 100, matchEmptyLevels: true });
   private readonly remote: MQEmitter;
   private inFlight = 0;
+  private readonly instance = randomUUID();
+  private sent = 0;
+  /** The last message from another node handed to this node's subscribers. */
+  private lastHanded: string | undefined;
   /**
    * The topic filters this node's subscribers hold, each subscribed once in Redis: Redis then sends
    * a node only the messages someone on it wants, rather than every message to every node.
@@ -116,7 +123,8 @@ export class ClusterEmitter implements MQEmitter {
       return;
     }
     this.inFlight++;
-    this.remote.emit({ ...message, [ORIGIN]: this.options.node }, (err) => {
+    const id = `${this.instance}:${++this.sent}`;
+    this.remote.emit({ ...message, [ORIGIN]: this.options.node, [MESSAGE_ID]: id }, (err) => {
       this.inFlight--;
       if (err) this.options.onNotSent('failed', err);
     });
@@ -150,7 +158,16 @@ export class ClusterEmitter implements MQEmitter {
       done();
       return;
     }
-    const { [ORIGIN]: _origin, ...packet } = message;
+    // A message that matches several of this node's filters reaches the listener of each of them,
+    // one after another (mqemitter matches it against every filter it was given): only the first
+    // hands it on, or every subscriber here would get it once per matching filter.
+    const id: unknown = message[MESSAGE_ID];
+    if (typeof id === 'string' && id === this.lastHanded) {
+      done();
+      return;
+    }
+    this.lastHanded = typeof id === 'string' ? id : undefined;
+    const { [ORIGIN]: _origin, [MESSAGE_ID]: _id, ...packet } = message;
     // Anyone who may write to the Redis may publish on the bus: a message without a text topic and
     // a payload of bytes or text would break the broker's listeners, and is not handed to them.
     const { topic, payload } = packet as Partial<Message>;
