@@ -1,7 +1,7 @@
 // Home Assistant discovery when a publish fails: what the round could not get out goes with the
 // next one. A real journal; the broker's publish is a function that refuses while the test says so.
 // And when the file of what an earlier start announced cannot be read: the hub still starts.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { stringify } from 'yaml';
@@ -252,6 +252,9 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
   });
 });
 
+/** The discovery files set aside in the data directory, by name. */
+const setAside = (dir: string) => readdirSync(dir).filter((name) => name.startsWith('discovery.json.unreadable'));
+
 describe('Home Assistant discovery, when the file of what was announced cannot be read', () => {
   it.each([
     ['cut short', '["homeassistant/sensor/floorwatch_site_floor-old_noise/con'],
@@ -291,12 +294,27 @@ describe('Home Assistant discovery, when the file of what was announced cannot b
     const announced = published.filter(([topic]) => topic.startsWith('homeassistant/')).map(([topic]) => topic);
     expect(announced.length).toBeGreaterThan(1);
     expect((JSON.parse(readFileSync(file, 'utf8')) as string[]).sort()).toEqual(announced.sort());
-    expect(readFileSync(`${file}.unreadable`, 'utf8')).toBe(content);
+    const aside = setAside(dir);
+    expect(aside.map((name) => readFileSync(join(dir, name), 'utf8'))).toEqual([content]);
     const warning = lines
       .map((l) => JSON.parse(l) as { msg: string })
       .find((l) => l.msg.includes('is not a list of announced topics'));
-    expect(warning?.msg).toContain(`set aside as ${file}.unreadable`);
+    expect(warning?.msg).toContain(`set aside as ${join(dir, aside[0] ?? '')}`);
     expect(warning?.msg).toContain('delete them there');
     expect(existsSync(`${file}.tmp`)).toBe(false);
+  });
+
+  it('keeps every file it set aside, one start after another', async () => {
+    const dir = tempDir('floorwatch-discovery-unreadable-');
+    const config = configWith(dir, [{ id: 'floor-a' }]);
+    const file = join(dir, 'discovery.json');
+    const contents = ['["cut short', '{"twice":true}'];
+    for (const content of contents) {
+      writeFileSync(file, content);
+      const started = await startIn(dir, config, { publish: async () => undefined });
+      await started.lifecycle.stop();
+      await started.journal.close();
+    }
+    expect(setAside(dir).map((name) => readFileSync(join(dir, name), 'utf8')).sort()).toEqual([...contents].sort());
   });
 });

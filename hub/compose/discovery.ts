@@ -4,7 +4,7 @@
 // seconds when it changed, and whether the zone has open alerts. Zones no longer configured have
 // their discovery messages cleared, at start and at a reload (and, for a bridge, whenever it
 // connects); a reload announces only what it changed.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
 import type { AlertView } from '../domain/alert.ts';
@@ -76,7 +76,10 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     }
     if (Array.isArray(topics) && topics.every((t) => typeof t === 'string' && DISCOVERY_TOPIC.test(t)))
       return topics as string[];
-    const aside = `${file}.unreadable`;
+    // Named by when, so a file set aside at an earlier start is kept to be looked into too.
+    const stamp = new Date(now()).toISOString().replace(/[:.]/g, '-');
+    let aside = `${file}.unreadable-${stamp}`;
+    for (let n = 2; existsSync(aside); n++) aside = `${file}.unreadable-${stamp}-${n}`;
     let where = `set aside as ${aside}`;
     try {
       renameSync(file, aside);
