@@ -111,7 +111,9 @@ describe('the broker bus of a cluster', () => {
     await subscribed(3);
     const admin = new Redis(server.url);
     await eventually(
-      async () => ((await admin.call('PUBSUB', 'NUMSUB', 'floor/mqtt/site/hub/status')) as [string, number])[1] === 1 || undefined,
+      async () =>
+        ((await admin.call('PUBSUB', 'NUMSUB', 'floor/mqtt/site/hub/status')) as [string, number])[1] === 1 ||
+        undefined,
       { what: 'the exact topic in Redis' },
     );
     admin.disconnect();

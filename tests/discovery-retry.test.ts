@@ -315,6 +315,10 @@ describe('Home Assistant discovery, when the file of what was announced cannot b
       await started.lifecycle.stop();
       await started.journal.close();
     }
-    expect(setAside(dir).map((name) => readFileSync(join(dir, name), 'utf8')).sort()).toEqual([...contents].sort());
+    expect(
+      setAside(dir)
+        .map((name) => readFileSync(join(dir, name), 'utf8'))
+        .sort(),
+    ).toEqual([...contents].sort());
   });
 });
