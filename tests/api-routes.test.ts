@@ -365,13 +365,24 @@ describe('the API on in-memory parts', () => {
       [`/api/v1/alerts/${alert!.id}/ack`, 'null', 'send a JSON object'],
       [`/api/v1/alerts/${alert!.id}/ack`, { by: ['li', 'wei'] }, 'by must be text of at most 100 characters'],
       [`/api/v1/alerts/${alert!.id}/ack`, { by: '   ' }, 'by is required: say who you are, e.g. {"by": "li.wei"}'],
-      ...['li\nwei', 'li\r\nSubject: x', 'li\twei', 'li\u2028wei', 'li\u0085wei', 'li\u202ewei', 'li\u200bwei'].map(
-        (by): [string, unknown, string] => [
-          `/api/v1/alerts/${alert!.id}/ack`,
-          { by },
-          'by must be one line of plain text: no line breaks, tabs, control or invisible formatting characters',
-        ],
-      ),
+      // A joiner beside ASCII (in a Latin name, at an end, doubled) only hides in the name.
+      ...[
+        'li\nwei',
+        'li\r\nSubject: x',
+        'li\twei',
+        'li\u2028wei',
+        'li\u0085wei',
+        'li\u202ewei',
+        'li\u200bwei',
+        'li\u200dwei',
+        '\u200cli.wei',
+        'li.wei \u200d\u{1F4BB}',
+        '\u0645\u062d\u0645\u062f\u200c\u200c\u0631\u0636\u0627',
+      ].map((by): [string, unknown, string] => [
+        `/api/v1/alerts/${alert!.id}/ack`,
+        { by },
+        'by must be one line of plain text: no line breaks, tabs, control or invisible formatting characters',
+      ]),
       [
         `/api/v1/alerts/${alert!.id}/ack`,
         { by: 'li.wei', comment: 'x'.repeat(1001) },
@@ -501,6 +512,19 @@ describe('the API on in-memory parts', () => {
       silences: api.rules.view.silences(),
       audit: api.security.audit.list({ limit: 100 }),
     }).toEqual(before);
+  });
+
+  it('takes a name spelt with a zero-width joiner or non-joiner: Persian, Devanagari, an emoji sequence', async () => {
+    const [alert] = api.rules.view.alerts({ state: 'firing' });
+    for (const by of [
+      '\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627',
+      '\u0915\u094d\u200d\u0937\u093e',
+      '\u{1F469}\u{1F3FD}\u200d\u{1F4BB} li.wei',
+    ]) {
+      const { status, body } = await post(`/api/v1/alerts/${alert!.id}/ack`, { by });
+      expect({ by, status }).toEqual({ by, status: 200 });
+      expect((body as { ack?: { by: string } }).ack?.by).toBe(by);
+    }
   });
 
   it('hostile input in any parameter is refused by name, or answered as the plain name it is; nothing changes', async () => {

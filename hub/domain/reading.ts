@@ -151,21 +151,29 @@ export interface StatusChange {
   ts: number;
 }
 
+/** The longest name of who acted (an operator signing an action) the hub takes. */
+export const SIGNED_NAME_MAX = 100;
+
+/** A character a joiner may stand between: a letter, mark or emoji, not ASCII. */
+const JOINABLE = String.raw`(?![\x00-\x7F])[\p{L}\p{M}\p{Emoji}]`;
+/**
+ * What a signer's name may not hold: control characters (C0, C1, DEL), the line and paragraph
+ * separators, and invisible formatting characters: zero-width ones and the bidirectional
+ * overrides that make a name read as another. The zero-width joiner and non-joiner are spelling
+ * in Persian, the Indic scripts and emoji sequences, so they are taken between two letters, marks
+ * or emoji outside ASCII; beside an ASCII character (a plain Latin name, a digit, a space) they
+ * would only hide in a name.
+ */
+export const CONTROL_CHARACTERS = new RegExp(
+  String.raw`[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200C\u200D])\p{Cf}|(?<!${JOINABLE})[\u200C\u200D]|[\u200C\u200D](?!${JOINABLE})`,
+  'u',
+);
+
 /**
  * An operator's word that a device no one declared is gone from the floor (retired, replaced,
  * taken home). Journaled, so every consumer drops the device in order with its readings, and a
  * restart or the rules leader of a cluster does the same.
  */
-/** The longest name of who acted (an operator signing an action) the hub takes. */
-export const SIGNED_NAME_MAX = 100;
-
-/**
- * What a signer's name may not hold: control characters (C0, C1, DEL), the line and paragraph
- * separators, and invisible formatting characters: zero-width ones and the bidirectional
- * overrides that make a name read as another.
- */
-export const CONTROL_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
-
 export interface Forgetting {
   device: string;
   /** Who said so, as they gave it: at most SIGNED_NAME_MAX characters. */
