@@ -440,6 +440,37 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       expect(hook.taken).toEqual(Array.from({ length: 20 }, (_, i) => `{"n":${i + 32}}`));
     });
 
+    it('counts and logs a drop for the bound only once its transaction has committed: one rolled back dropped nothing', async () => {
+      const hook = scripted('hasOwnProperty', 10);
+      hook.answer = () => 'down';
+      const dropped: number[] = [];
+      const { outbox, db } = start([hook], { maxWaiting: 2, onDropped: (_target, count) => void dropped.push(count) });
+      const warned = () => logs.filter((l) => l.level === 40 && l.msg.includes('max_undelivered'));
+      outbox.enqueue(hook.name, '{"n":1}');
+      outbox.enqueue(hook.name, '{"n":2}');
+      expect(() =>
+        db.transaction(() => {
+          outbox.enqueue(hook.name, '{"rolled":"back"}');
+          throw new Error('the alert transition could not be saved');
+        })(),
+      ).toThrow('could not be saved');
+      await turn();
+      expect({ dropped, warned: warned(), waiting: outbox.waiting(hook.name) }).toEqual({
+        dropped: [],
+        warned: [],
+        waiting: 2,
+      });
+      // Counted from what is there: the next notification drops one, not two.
+      db.transaction(() => outbox.enqueue(hook.name, '{"n":3}'))();
+      await turn();
+      expect(dropped).toEqual([1]);
+      expect(warned()).toEqual([expect.objectContaining({ target: hook.name, dropped: 1 })]);
+      hook.answer = () => 'take';
+      outbox.kick();
+      await eventually(() => outbox.waiting(hook.name) === 0, { what: 'the kept notifications' });
+      expect(hook.taken).toEqual(['{"n":2}', '{"n":3}']);
+    });
+
     it('delivers ten thousand notifications, in order, in full batches', async () => {
       const history = scripted('store', 500);
       const { outbox, db } = start([history]);

@@ -27,8 +27,7 @@ export interface WaitingBoundOptions {
 interface Kept {
   /**
    * Rows waiting, counted at start and at each reload and kept up since, so a drop past the
-   * bound is one indexed delete rather than a count of every row. An enqueue whose transaction
-   * rolls back leaves it one high until the next count.
+   * bound is one indexed delete rather than a count of every row.
    */
   count: number;
   /** Dropped since the hub started. */
@@ -38,8 +37,16 @@ interface Kept {
   loggedAt: number;
 }
 
+/** A target's rows dropped in a transaction not yet ended, which may roll back and bring them back. */
+interface Unsettled {
+  kept: Kept;
+  label: string;
+  dropped: number[];
+}
+
 export class WaitingBound {
   private readonly kept = new Map<string, Kept>();
+  private unsettled = new Map<string, Unsettled>();
 
   constructor(private readonly options: WaitingBoundOptions) {}
 
@@ -47,6 +54,7 @@ export class WaitingBound {
   added(target: string, label: string): void {
     const kept = this.of(target);
     kept.count += 1;
+    this.inTransaction(target, label);
     if (kept.count > this.options.max) this.trim(target, label);
   }
 
@@ -82,21 +90,65 @@ export class WaitingBound {
   }
 
   private trim(target: string, label: string): void {
-    const { db, max, log, now } = this.options;
+    const { db, max } = this.options;
     const kept = this.of(target);
     const excess = kept.count - max;
     if (excess <= 0) return;
     // The oldest go, found by the (target, id) index: no scan of the rows that stay.
-    const { changes } = db
+    const ids = db
       .prepare(
-        'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE target = ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?)',
+        'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE target = ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?) RETURNING id',
       )
-      .run(target, JSON.stringify(this.options.handedOver?.(target) ?? []), excess);
-    if (changes === 0) return;
-    kept.count -= changes;
-    kept.dropped += changes;
-    kept.unlogged += changes;
-    this.options.onDropped?.(label, changes);
+      .pluck()
+      .all(target, JSON.stringify(this.options.handedOver?.(target) ?? []), excess) as number[];
+    if (ids.length === 0) return;
+    kept.count -= ids.length;
+    const unsettled = this.inTransaction(target, label);
+    if (unsettled) unsettled.dropped.push(...ids);
+    else this.countDropped(kept, label, ids.length);
+  }
+
+  /**
+   * In a transaction, which may yet roll back and undo what was queued and dropped in it, the
+   * target is counted again once it has ended, and a drop is told and logged only if the rows are
+   * really gone.
+   */
+  private inTransaction(target: string, label: string): Unsettled | undefined {
+    if (!this.options.db.inTransaction) return undefined;
+    if (this.unsettled.size === 0) queueMicrotask(this.settle);
+    let unsettled = this.unsettled.get(target);
+    if (!unsettled) {
+      unsettled = { kept: this.of(target), label, dropped: [] };
+      this.unsettled.set(target, unsettled);
+    }
+    return unsettled;
+  }
+
+  private readonly settle = (): void => {
+    const { db, waiting } = this.options;
+    if (db.open && db.inTransaction) {
+      setImmediate(this.settle);
+      return;
+    }
+    const all = this.unsettled;
+    this.unsettled = new Map();
+    if (!db.open) return;
+    // Ids are not reused (AUTOINCREMENT): a dropped row still there was brought back by a rollback.
+    const present = db.prepare('SELECT COUNT(*) FROM outbox WHERE id IN (SELECT value FROM json_each(?))').pluck();
+    for (const [target, { kept, label, dropped }] of all) {
+      if (this.kept.get(target) !== kept) continue;
+      kept.count = waiting(target);
+      const gone = dropped.length - (dropped.length === 0 ? 0 : (present.get(JSON.stringify(dropped)) as number));
+      if (gone > 0) this.countDropped(kept, label, gone);
+    }
+  };
+
+  /** Rows gone for the bound: counted, told, and logged at most once a minute. */
+  private countDropped(kept: Kept, label: string, count: number): void {
+    const { max, log, now } = this.options;
+    kept.dropped += count;
+    kept.unlogged += count;
+    this.options.onDropped?.(label, count);
     const at = now();
     if (at - kept.loggedAt < LOG_EVERY_MS) return;
     log.warn(
