@@ -471,6 +471,23 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       expect(hook.taken).toEqual(['{"n":2}', '{"n":3}']);
     });
 
+    it('logs, and does not throw, when the drops of a transaction cannot be checked once it has ended', async () => {
+      const hook = scripted('valueOf', 10);
+      hook.answer = () => 'down';
+      const dropped: number[] = [];
+      const { outbox, db } = start([hook], { maxWaiting: 1, onDropped: (_target, count) => void dropped.push(count) });
+      outbox.enqueue(hook.name, '{"n":1}');
+      db.transaction(() => outbox.enqueue(hook.name, '{"n":2}'))();
+      // The check comes after this turn's code: the table is gone by then.
+      db.exec('ALTER TABLE outbox RENAME TO outbox_elsewhere');
+      await turn();
+      expect(dropped).toEqual([]);
+      expect(logs.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
+        expect.stringContaining('could not check the alert notifications dropped past notify.max_undelivered'),
+      ]);
+      db.exec('ALTER TABLE outbox_elsewhere RENAME TO outbox');
+    });
+
     it('delivers ten thousand notifications, in order, in full batches', async () => {
       const history = scripted('store', 500);
       const { outbox, db } = start([history]);

@@ -149,10 +149,10 @@ export class Outbox {
     const lane = this.lanes.get(target);
     if (!lane) return;
     const now = this.options.now();
-    this.db
+    const { lastInsertRowid } = this.db
       .prepare('INSERT INTO outbox (target, payload, created_at, grp, due_at) VALUES (?, ?, ?, ?, ?)')
       .run(target, payload, now, group?.key ?? null, group ? this.dueAt(lane, group, now) : 0);
-    this.bound.added(target, lane.target.label ?? target);
+    this.bound.added(target, lane.target.label ?? target, Number(lastInsertRowid));
   }
 
   /**
