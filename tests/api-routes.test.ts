@@ -378,6 +378,14 @@ describe('the API on in-memory parts', () => {
         '\u200cli.wei',
         'li.wei \u200d\u{1F4BB}',
         '\u0645\u062d\u0645\u062f\u200c\u200c\u0631\u0636\u0627',
+        // Between characters that do not show, or in scripts a Latin name is mistaken in.
+        'li\u034f\u200d\u034fwei',
+        '\u0418\u200d\u0432\u0430\u043d',
+        'e\u0301\u200d',
+        // Characters that do not show, on their own.
+        'li\ufe0fwei',
+        'li\u3164wei',
+        'li\u00adwei',
       ].map((by): [string, unknown, string] => [
         `/api/v1/alerts/${alert!.id}/ack`,
         { by },
@@ -514,12 +522,17 @@ describe('the API on in-memory parts', () => {
     }).toEqual(before);
   });
 
-  it('takes a name spelt with a zero-width joiner or non-joiner: Persian, Devanagari, an emoji sequence', async () => {
+  it('takes a name spelt with a zero-width joiner or non-joiner: Persian, Devanagari, Malayalam, emoji sequences and a flag', async () => {
     const [alert] = api.rules.view.alerts({ state: 'firing' });
     for (const by of [
       '\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627',
       '\u0915\u094d\u200d\u0937\u093e',
       '\u{1F469}\u{1F3FD}\u200d\u{1F4BB} li.wei',
+      // Malayalam's older chillu letters end a word with a joiner.
+      '\u0d05\u0d30\u0d4d\u200d\u0d1c\u0d41\u0d28\u0d4d\u200d',
+      '\u{1F441}\ufe0f\u200d\u{1F5E8}\ufe0f',
+      // A flag spelt with tags.
+      '\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} li.wei',
     ]) {
       const { status, body } = await post(`/api/v1/alerts/${alert!.id}/ack`, { by });
       expect({ by, status }).toEqual({ by, status: 200 });

@@ -4,7 +4,7 @@
 // query schema resolves them all against one reading of its clock (resolveTime).
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
-import { CONTROL_CHARACTERS, ID_PATTERN, METRIC_PATTERN, SIGNED_NAME_MAX, idProblem } from '../domain/reading.ts';
+import { hidesCharacters, ID_PATTERN, METRIC_PATTERN, SIGNED_NAME_MAX, idProblem } from '../domain/reading.ts';
 
 /** Where a value came from: a query string holds text, and a key given twice arrives as a list. */
 export type Source = 'query' | 'body';
@@ -168,7 +168,7 @@ export function signedBy(name: string) {
     .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
     .max(SIGNED_NAME_MAX, { error: problem })
     .refine((who) => /\S/.test(who), { error: missing })
-    .refine((who) => !CONTROL_CHARACTERS.test(who), {
+    .refine((who) => !hidesCharacters(who), {
       error: `${name} must be one line of plain text: no line breaks, tabs, control or invisible formatting characters`,
     });
 }

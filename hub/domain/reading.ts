@@ -154,20 +154,37 @@ export interface StatusChange {
 /** The longest name of who acted (an operator signing an action) the hub takes. */
 export const SIGNED_NAME_MAX = 100;
 
-/** A character a joiner may stand between: a letter, mark or emoji, not ASCII. */
-const JOINABLE = String.raw`(?![\x00-\x7F])[\p{L}\p{M}\p{Emoji}]`;
+/** Characters that do not show, or break a line: control, format and default-ignorable ones. */
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+/** An emoji outside ASCII with its presentation selector, skin tone or (a flag's) tags. */
+const EMOJI = String.raw`(?![\x00-\x7F])\p{Emoji}(?:\uFE0F|\p{Emoji_Modifier}|[\u{E0020}-\u{E007E}]+\u{E007F})?`;
+/** Emoji sequences, which spell with invisible characters: emoji joined by zero-width joiners. */
+const EMOJI_SEQUENCE = new RegExp(String.raw`${EMOJI}(?:\u200D${EMOJI})*`, 'gu');
 /**
- * What a signer's name may not hold: control characters (C0, C1, DEL), the line and paragraph
- * separators, and invisible formatting characters: zero-width ones and the bidirectional
- * overrides that make a name read as another. The zero-width joiner and non-joiner are spelling
- * in Persian, the Indic scripts and emoji sequences, so they are taken between two letters, marks
- * or emoji outside ASCII; beside an ASCII character (a plain Latin name, a digit, a space) they
- * would only hide in a name.
+ * A letter or mark of a script of its own that shows: not of the scripts a plain name is mistaken
+ * in (Latin, Greek, Cyrillic), nor a mark any script takes (an accent).
  */
-export const CONTROL_CHARACTERS = new RegExp(
-  String.raw`[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200C\u200D])\p{Cf}|(?<!${JOINABLE})[\u200C\u200D]|[\u200C\u200D](?!${JOINABLE})`,
-  'u',
+const SHOWN = String.raw`(?![\x00-\x7F]|\p{Default_Ignorable_Code_Point}|\p{Script=Latin}|\p{Script=Greek}|\p{Script=Cyrillic}|\p{Script=Inherited}|\p{Script=Common})[\p{L}\p{M}]`;
+/**
+ * The zero-width joiner and non-joiner as the scripts that need them spell: between two letters
+ * or marks (Persian, the Indic scripts), or a joiner after a mark ending a word (Malayalam's
+ * older chillu letters).
+ */
+const JOINER_IN_WORD = new RegExp(
+  String.raw`(?<=${SHOWN})[\u200C\u200D](?=${SHOWN})|(?<=(?=${SHOWN})\p{Mn})\u200D(?=\s|$)`,
+  'gu',
 );
+
+/**
+ * Whether a signer's name holds what may not be in it: control characters (C0, C1, DEL), the
+ * line and paragraph separators, and characters that do not show (zero-width ones, the
+ * bidirectional overrides, fillers) and would make a name read as another. Joiners where a
+ * script or an emoji sequence spells with them are part of the name; beside ASCII they would
+ * only hide in it.
+ */
+export function hidesCharacters(name: string): boolean {
+  return HIDDEN.test(name.replace(EMOJI_SEQUENCE, '').replace(JOINER_IN_WORD, ''));
+}
 
 /**
  * An operator's word that a device no one declared is gone from the floor (retired, replaced,
@@ -322,9 +339,7 @@ function forgettingProblem(input: unknown): string | undefined {
     (typeof f.by === 'string' && f.by.length > 0 && f.by.length <= SIGNED_NAME_MAX
       ? undefined
       : `forgetting by ${shown(f.by)} is not a name of 1 to ${SIGNED_NAME_MAX} characters`) ??
-    (CONTROL_CHARACTERS.test(f.by as string)
-      ? `forgetting by ${shown(f.by)} is not one line of plain text`
-      : undefined) ??
+    (hidesCharacters(f.by as string) ? `forgetting by ${shown(f.by)} is not one line of plain text` : undefined) ??
     timeProblem('forgetting time', f.at)
   );
 }
