@@ -4,7 +4,7 @@
 // again and raises an alert from a new reading. Before, the first connection error ended the hub.
 import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { eventually, spawnHub, tempDir, type HubProcess } from './support/hub.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
@@ -12,6 +12,19 @@ interface ClusterCheck {
   ok: boolean;
   detail: string;
   leader: string | null;
+}
+
+/** A step with no deadline of its own (a CONNACK, SUBACK or PUBACK): one that hangs says which it is. */
+async function step<T>(what: string, work: Promise<T>, ms = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 describe('a hub of a cluster whose Redis restarts', () => {
@@ -48,6 +61,7 @@ describe('a hub of a cluster whose Redis restarts', () => {
   const running = () => hub.child.exitCode === null && hub.child.signalCode === null;
 
   it('stays up, says Redis is unreachable, and leads the rules again once it is back', async () => {
+    onTestFailed(() => console.error(`the hub's log, its end:\n${hub.output().slice(-6000)}`));
     await eventually(async () => (await cluster()).leader === 'node-a', { what: 'the hub to lead the rules' });
     const will = {
       topic: 'floorwatch/devices/hs-1/status',
@@ -55,10 +69,16 @@ describe('a hub of a cluster whose Redis restarts', () => {
       qos: 1 as const,
       retain: true,
     };
-    const headset = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'hs-1', will, reconnectPeriod: 0 });
-    await headset.publishAsync('floorwatch/devices/hs-1/status', 'online', { qos: 1, retain: true });
+    const headset = await step(
+      'the headset connecting',
+      mqtt.connectAsync(hub.mqttUrl, { clientId: 'hs-1', will, reconnectPeriod: 0 }),
+    );
+    await step(
+      'the headset saying it is online',
+      headset.publishAsync('floorwatch/devices/hs-1/status', 'online', { qos: 1, retain: true }),
+    );
 
-    await redis.stop();
+    await step('Redis stopping', redis.stop());
     await eventually(async () => (await cluster()).detail.includes('unreachable'), {
       what: 'health to say Redis is unreachable',
     });
@@ -80,25 +100,37 @@ describe('a hub of a cluster whose Redis restarts', () => {
       reconnectPeriod: 0,
     });
     late.on('error', () => undefined);
-    const outcome = await new Promise<string>((resolve) => {
-      late.once('connect', () => resolve('let in'));
-      late.once('close', () => resolve('closed, to try again later'));
-    });
+    const outcome = await step(
+      'the late headset connecting or closed',
+      new Promise<string>((resolve) => {
+        late.once('connect', () => resolve('let in'));
+        late.once('close', () => resolve('closed, to try again later'));
+      }),
+    );
     late.end(true);
     expect(outcome).toBe('closed, to try again later');
     expect((await cluster()).detail).toContain('unreachable');
     expect(running()).toBe(true);
 
-    await redis.start();
+    await step('Redis starting', redis.start());
     await eventually(async () => (await cluster()).ok, { what: 'the cluster healthy again', timeoutMs: 20_000 });
-    const watch = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'watch', reconnectPeriod: 0 });
+    const watch = await step(
+      'the watcher connecting',
+      mqtt.connectAsync(hub.mqttUrl, { clientId: 'watch', reconnectPeriod: 0 }),
+    );
     const alerts: string[] = [];
     watch.on('message', (topic, payload) => {
       if (payload.length > 0) alerts.push(`${(JSON.parse(payload.toString()) as { event: string }).event} ${topic}`);
     });
-    await watch.subscribeAsync('floorwatch/alerts/#', { qos: 1 });
-    const device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 't-rack', reconnectPeriod: 0 });
-    await device.publishAsync('floorwatch/devices/t-rack/telemetry', JSON.stringify({ temperature: 38 }), { qos: 1 });
+    await step('the watcher subscribing', watch.subscribeAsync('floorwatch/alerts/#', { qos: 1 }));
+    const device = await step(
+      'the rack sensor connecting',
+      mqtt.connectAsync(hub.mqttUrl, { clientId: 't-rack', reconnectPeriod: 0 }),
+    );
+    await step(
+      'the rack sensor publishing',
+      device.publishAsync('floorwatch/devices/t-rack/telemetry', JSON.stringify({ temperature: 38 }), { qos: 1 }),
+    );
     await eventually(() => alerts.some((a) => a.startsWith('firing') && a.endsWith('.t-rack')), {
       what: 'the server room too hot, judged by the hub leading again',
       timeoutMs: 20_000,

@@ -217,7 +217,6 @@ export async function spawnHub(
   };
 }
 
-/** Polls a condition of another process (a server, a store) until it holds or the deadline passes. */
 /**
  * Resolves once the store holds every reading the journal has: the health report's backlog (what
  * the store writer has not committed) is 0. The writer may hold readings a moment to write several
@@ -232,6 +231,7 @@ export async function storeCaughtUp(hub: Pick<TestHub, 'api'>, viewerToken?: str
   await eventually(async () => (await backlog()) === 0, { what: 'the store to hold every journaled reading' });
 }
 
+/** Polls a condition of another process (a server, a store) until it holds or the deadline passes. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined | false> | T | undefined | false,
   options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
