@@ -4,7 +4,7 @@
 // seconds when it changed, and whether the zone has open alerts. Zones no longer configured have
 // their discovery messages cleared, at start and at a reload (and, for a bridge, whenever it
 // connects); a reload announces only what it changed.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
 import type { AlertView } from '../domain/alert.ts';
@@ -22,6 +22,10 @@ import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';
 
 const EVERY_MS = 5000;
+/** Discovery files set aside (unreadable) kept at most, the newest. */
+const KEPT_ASIDE = 5;
+/** Oldest first: by the time in the name, then by the number after it of one set aside in the same millisecond. */
+const byAge = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 
 export interface DiscoveryDeps {
   journal: Journal;
@@ -76,13 +80,22 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     }
     if (Array.isArray(topics) && topics.every((t) => typeof t === 'string' && DISCOVERY_TOPIC.test(t)))
       return topics as string[];
-    // Named by when, so a file set aside at an earlier start is kept to be looked into too.
+    // Named by when, so files set aside at earlier starts are kept to be looked into too: the
+    // newest KEPT_ASIDE of them, as a disk that corrupts the file at every start would fill up.
     const stamp = new Date(now()).toISOString().replace(/[:.]/g, '-');
     let aside = `${file}.unreadable-${stamp}`;
     for (let n = 2; existsSync(aside); n++) aside = `${file}.unreadable-${stamp}-${n}`;
     let where = `set aside as ${aside}`;
     try {
       renameSync(file, aside);
+      try {
+        const earlier = readdirSync(config.data_dir)
+          .filter((name) => name.startsWith('discovery.json.unreadable-'))
+          .sort(byAge);
+        for (const name of earlier.slice(0, -KEPT_ASIDE)) rmSync(join(config.data_dir, name), { force: true });
+      } catch (err) {
+        where += ` (older ones set aside could not be removed: ${(err as Error).message})`;
+      }
     } catch (err) {
       where = `and could not be set aside (${(err as Error).message})`;
     }
