@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
+import { within } from '../hub/domain/deadline.ts';
 import { eventually, spawnHub, tempDir, type HubProcess } from './support/hub.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
@@ -16,15 +17,8 @@ interface ClusterCheck {
 
 /** A step with no deadline of its own (a CONNACK, SUBACK or PUBACK): one that hangs says which it is. */
 async function step<T>(what: string, work: Promise<T>, ms = 20_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  if (!(await within(work, ms))) throw new Error(`${what}: no answer within ${ms} ms`);
+  return work;
 }
 
 describe('a hub of a cluster whose Redis restarts', () => {
