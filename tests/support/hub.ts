@@ -155,22 +155,44 @@ export interface HubCommand {
   cwd: string;
 }
 
-/** Runs `hub/main.ts` as `npm start` would (or `options.command`), and resolves once its API answers. */
-export async function spawnHub(
+interface SpawnOptions {
+  influxUrl?: string;
+  config?: Record<string, unknown>;
+  httpPort?: number;
+  mqttPort?: number;
+  logLevel?: string;
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+  command?: HubCommand;
+}
+
+/** A port picked for the hub was taken by another process before the hub could listen on it. */
+class PortTaken extends Error {}
+
+/**
+ * Runs `hub/main.ts` as `npm start` would (or `options.command`), and resolves once its API
+ * answers. A port picked here can be taken by another test's process before the hub listens on it:
+ * the hub then exits, and is started again on other ports.
+ */
+export async function spawnHub(dataDir: string, options: SpawnOptions = {}): Promise<HubProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const httpPort = options.httpPort ?? (await freePort());
+    const mqttPort = options.mqttPort ?? (await freePort());
+    try {
+      return await spawnOn(dataDir, options, httpPort, mqttPort);
+    } catch (err) {
+      const picked = options.httpPort === undefined && options.mqttPort === undefined;
+      if (!(err instanceof PortTaken) || !picked || attempt === 3) throw err;
+    }
+  }
+}
+
+async function spawnOn(
   dataDir: string,
-  options: {
-    influxUrl?: string;
-    config?: Record<string, unknown>;
-    httpPort?: number;
-    mqttPort?: number;
-    logLevel?: string;
-    env?: Record<string, string>;
-    nodeArgs?: string[];
-    command?: HubCommand;
-  } = {},
+  options: SpawnOptions,
+  httpPort: number,
+  mqttPort: number,
 ): Promise<HubProcess> {
-  const httpPort = options.httpPort ?? (await freePort());
-  const mqttPort = options.mqttPort ?? (await freePort());
   const env = {
     ...process.env,
     ...testEnv(dataDir, { ...options, httpPort, mqttPort }),
@@ -190,22 +212,31 @@ export async function spawnHub(
   );
   child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  let exitedEarly: string | undefined;
-  void exited.then(
-    ({ code, signal }) => (exitedEarly = `hub exited (${code ?? signal}) before it was ready:\n${text}`),
-  );
-  // Ready when the API answers, whatever the log level.
-  await eventually(
-    async () => {
-      if (exitedEarly) throw new Error(exitedEarly);
-      return (await fetch(`http://127.0.0.1:${httpPort}/api/v1/health`)).status > 0;
-    },
-    { what: 'the hub to answer', timeoutMs: 30_000, intervalMs: 25 },
-  ).catch((err: unknown) => {
-    child.kill('SIGKILL');
-    if (exitedEarly !== undefined) throw new Error(exitedEarly);
-    throw err;
+  let exitedEarly: Error | undefined;
+  void exited.then(({ code, signal }) => {
+    const message = `hub exited (${code ?? signal}) before it was ready:\n${text}`;
+    exitedEarly = text.includes('EADDRINUSE') ? new PortTaken(message) : new Error(message);
   });
+  // Ready when the API answers, whatever the log level; and it is this hub's API when its health
+  // names this hub's MQTT port (another test's hub may hold the HTTP port this one could not take).
+  const ready = async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1/health`);
+    const health = (await res.json().catch(() => ({}))) as {
+      status?: unknown;
+      checks?: { broker?: { port?: number } };
+    };
+    const port = health.checks?.broker?.port;
+    return typeof health.status === 'string' && (port === undefined || port === mqttPort);
+  };
+  const outcome = await eventually(async () => exitedEarly ?? ((await ready()) ? 'ready' : undefined), {
+    what: 'the hub to answer',
+    timeoutMs: 30_000,
+    intervalMs: 25,
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw exitedEarly ?? err;
+  });
+  if (outcome !== 'ready') throw outcome;
   return {
     child,
     httpPort,
