@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 // included.
 const UNIT = [
   'tests/cluster-term-starts.test.ts',
+  'tests/cluster-away-sessions.test.ts',
   'tests/cluster-health.test.ts',
   'tests/alert-event.test.ts',
   'tests/cluster-failed-entries.test.ts',

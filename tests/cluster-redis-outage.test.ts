@@ -1,7 +1,9 @@
 // Redis stopped (SIGSTOP) for 20 s under two hubs of a cluster: devices keep publishing and are
 // acknowledged (each hub's journal holds what it takes), health says Redis is unreachable, each
 // hub raises its own cluster_degraded alert; once Redis answers again forwarding catches up, the
-// alerts resolve, and every acknowledged reading is stored once.
+// alerts resolve, and every acknowledged reading is stored once. A device that connects while
+// Redis is away is taken in, and its last will reaches Redis once it answers.
+import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfluxStore } from '../hub/store/influx/index.ts';
@@ -102,11 +104,31 @@ describe('a cluster whose Redis stops for 20 s', () => {
       }
       // Still acknowledged while Redis is away: the journals hold it.
       await eventually(() => acked() > atPause + 200, { what: 'readings acknowledged while Redis is stopped' });
+      // A device that connects now, with a clean session and a last will, is taken in too.
+      const late = await mqtt.connectAsync(a.mqttUrl, {
+        clientId: 'late-1',
+        reconnectPeriod: 0,
+        connectTimeout: 15_000,
+        will: { topic: 'floorwatch/devices/late-1/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+      });
+      watchers.push(late);
+      await late.publishAsync('floorwatch/devices/late-1/telemetry', JSON.stringify({ co2: 600 }), { qos: 1 });
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, PAUSE_MS - 5000)));
     } finally {
       redis.resume();
     }
 
+    // The late device's will, kept by its hub while Redis was away, is in Redis once it answers:
+    // another hub publishes it if this one dies.
+    const probe = new Redis(redis.url);
+    try {
+      await eventually(async () => (await probe.keys('*will:*:late-1')).length === 1, {
+        what: "the late device's will in Redis",
+        timeoutMs: 10_000,
+      });
+    } finally {
+      probe.disconnect();
+    }
     await Promise.all(fleets.map((f) => f.done));
     for (const f of fleets) await f.stop();
     for (const [hub, node] of [

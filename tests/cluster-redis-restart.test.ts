@@ -1,8 +1,9 @@
 // A hub of a cluster whose Redis is stopped (connections refused, not merely silent) and started
 // again: the hub process stays up through it, devices with a last will leaving and connecting
-// meanwhile included, says in its health that Redis is unreachable, and once Redis is back leads the rules
+// meanwhile included (one with a clean session is let in), says in its health that Redis is unreachable, and once Redis is back leads the rules
 // again and raises an alert from a new reading. Before, the first connection error ended the hub.
 import { rmSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { within } from '../hub/domain/deadline.ts';
@@ -86,28 +87,46 @@ describe('a hub of a cluster whose Redis restarts', () => {
       },
       { what: "the headset's will taken in: it is offline" },
     );
-    // And one connects meanwhile: its session cannot be set up in Redis now (the broker's
-    // persistence), so it is refused, to connect again later.
-    const late = mqtt.connect(hub.mqttUrl, {
-      clientId: 'hs-3',
-      will: { ...will, topic: 'floorwatch/devices/hs-3/status' },
-      reconnectPeriod: 0,
-    });
-    late.on('error', () => undefined);
-    const outcome = await step(
-      'the late headset connecting or closed',
-      new Promise<string>((resolve) => {
-        late.once('connect', () => resolve('let in'));
-        late.once('close', () => resolve('closed, to try again later'));
+    // And one connects meanwhile with a clean session: it is let in and heard, and its will is
+    // written to Redis once Redis is back.
+    const late = await step(
+      'the late headset connecting',
+      mqtt.connectAsync(hub.mqttUrl, {
+        clientId: 'hs-3',
+        will: { ...will, topic: 'floorwatch/devices/hs-3/status' },
+        reconnectPeriod: 0,
       }),
     );
-    late.end(true);
+    await step(
+      'the late headset publishing',
+      late.publishAsync('floorwatch/devices/hs-3/telemetry', JSON.stringify({ noise_laeq: 52 }), { qos: 1 }),
+    );
+    // One that asks for a persistent session needs what Redis keeps of it: refused, to try again later.
+    const kept = mqtt.connect(hub.mqttUrl, { clientId: 'hs-4', clean: false, reconnectPeriod: 0 });
+    kept.on('error', () => undefined);
+    const outcome = await step(
+      'the headset with a persistent session connecting or closed',
+      new Promise<string>((resolve) => {
+        kept.once('connect', () => resolve('let in'));
+        kept.once('close', () => resolve('closed, to try again later'));
+      }),
+    );
+    kept.end(true);
     expect(outcome).toBe('closed, to try again later');
     expect((await cluster()).detail).toContain('unreachable');
     expect(running()).toBe(true);
 
     await step('Redis starting', redis.start());
     await eventually(async () => (await cluster()).ok, { what: 'the cluster healthy again', timeoutMs: 20_000 });
+    const probe = new Redis(redis.url);
+    try {
+      await eventually(async () => (await probe.keys('*will:*:hs-3')).length === 1, {
+        what: "the late headset's will in Redis",
+      });
+    } finally {
+      probe.disconnect();
+    }
+    await late.endAsync();
     const watch = await step(
       'the watcher connecting',
       mqtt.connectAsync(hub.mqttUrl, { clientId: 'watch', reconnectPeriod: 0 }),

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { NoticeLog } from '../telemetry/notices.ts';
+import { AwaySessions, type SessionWrites } from './away-sessions.ts';
 import { ClusterEmitter } from './emitter.ts';
 
 export interface BrokerStateOptions {
@@ -24,7 +25,7 @@ export interface BrokerStateOptions {
 }
 
 /** The aedes persistence, as far as this module handles it; the broker uses the rest. */
-interface Persistence {
+interface Persistence extends SessionWrites {
   destroy(cb: () => void): void;
   /** With a callback, calls it; without, returns a promise (Aedes uses both). */
   delWill(client: { id: string; brokerId: string }, cb?: (err?: Error | null) => void): Promise<unknown> | undefined;
@@ -120,31 +121,39 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     });
   }
   const persistence = createPersistence({ conn });
+  const away = new AwaySessions({ conn, url, log });
+  away.wrap(persistence);
   const warn = (err: unknown) =>
     log.warn({ err: (err as Error).message }, `could not record a client's hub in Redis: ${(err as Error).message}`);
   // Nor does Aedes handle every failed deletion of a will through the promise (a client with a
   // will connecting while Redis is away): that one reads as no will, logged once for each reason,
-  // as every client with a will that leaves during an outage comes here.
+  // as every client with a will that leaves during an outage comes here. Known to be away, Redis
+  // is not asked: a connection would wait out the command's time limit for it.
   const delWill = persistence.delWill.bind(persistence);
   let lastWillError = '';
   persistence.delWill = (client, cb) =>
     cb
       ? delWill(client, cb)
-      : delWill(client)?.then(
-          (will) => {
-            lastWillError = '';
-            return will;
-          },
-          (err: unknown) => {
-            const { message } = err as Error;
-            if (message !== lastWillError)
-              log.warn({ err: message, client: client.id }, `could not remove last wills from Redis: ${message}`);
-            lastWillError = message;
-            return null;
-          },
-        );
+      : away.isAway
+        ? Promise.resolve(null)
+        : delWill(client)?.then(
+            (will) => {
+              lastWillError = '';
+              return will;
+            },
+            (err: unknown) => {
+              const { message } = err as Error;
+              if (message !== lastWillError)
+                log.warn({ err: message, client: client.id }, `could not remove last wills from Redis: ${message}`);
+              lastWillError = message;
+              return null;
+            },
+          );
   const wills: Wills = {
-    connected: (clientId, brokerId) => void conn.hset(PRESENCE_KEY, clientId, brokerId).catch(warn),
+    connected: (clientId, brokerId) => {
+      const record = () => conn.hset(PRESENCE_KEY, clientId, brokerId);
+      if (!away.owesPresence(clientId, record)) void record().catch(warn);
+    },
     disconnected: (clientId, brokerId) => void conn.eval(FORGET, 1, PRESENCE_KEY, clientId, brokerId).catch(warn),
     stale: async (clientId, brokerId) => {
       const at = await conn.hget(PRESENCE_KEY, clientId);
@@ -161,6 +170,7 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     wills,
     close: () =>
       new Promise<void>((resolve) => {
+        away.close();
         const timer = setTimeout(() => {
           conn.disconnect();
           resolve();

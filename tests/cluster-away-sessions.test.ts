@@ -1,0 +1,209 @@
+// What a clean session's connection writes to Redis while Redis is away: owed, not waited for, and
+// written once Redis answers for the clients still connected. The real thing, under a Redis that
+// is stopped and paused, is in cluster-redis-restart and cluster-redis-outage; this covers the
+// cases those cannot reach in order: a client gone or subscribed before Redis is back, Redis away
+// again halfway, hostile client ids, and the bound.
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { AwaySessions, type SessionClient, type SessionWrites } from '../hub/cluster/away-sessions.ts';
+
+class FakeRedis {
+  status = 'ready';
+  pings = 0;
+  answers = false;
+  ping(): Promise<'PONG'> {
+    this.pings++;
+    return this.answers ? Promise.resolve('PONG') : Promise.reject(new Error('Connection is closed.'));
+  }
+}
+
+/** A persistence whose writes fail while `redis` is not ready, and which records those that got through. */
+function persistence(redis: FakeRedis) {
+  const written: string[] = [];
+  /** Called before each write reaches the fake Redis: where a test changes its mind. */
+  const hooks: { beforeSend?: (what: string) => void } = {};
+  const send = (what: string) => async () => {
+    hooks.beforeSend?.(what);
+    if (redis.status !== 'ready') throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
+    written.push(what);
+  };
+  const writes: SessionWrites = {
+    cleanSubscriptions: (c) => send(`clean ${c.id}`)(),
+    cleanIncoming: (c) => send(`incoming ${c.id}`)(),
+    putWill: (c, packet) => send(`will ${c.id} ${(packet as { payload: string }).payload}`)(),
+    outgoingStream: async function* (c) {
+      await send(`outgoing ${c.id}`)();
+      yield { topic: `queued for ${c.id}` };
+    },
+  };
+  return { writes, written, hooks };
+}
+
+function client(id: string, extra: Partial<SessionClient> = {}): SessionClient {
+  return {
+    id,
+    clean: true,
+    closed: false,
+    will: { payload: 'offline' },
+    subscriptions: Object.create(null) as Record<string, unknown>,
+    ...extra,
+  };
+}
+
+/** A connection's way in, as Aedes makes it: clear the session, the incoming store, the will, then read what waits. */
+async function connect(w: SessionWrites, c: SessionClient): Promise<unknown[]> {
+  await w.cleanSubscriptions(c);
+  await w.cleanIncoming(c);
+  if (c.will) await w.putWill(c, c.will);
+  const queued: unknown[] = [];
+  for await (const p of w.outgoingStream(c)) queued.push(p);
+  return queued;
+}
+
+function setUp() {
+  const redis = new FakeRedis();
+  const { writes, written, hooks } = persistence(redis);
+  const lines: string[] = [];
+  const log = pino(
+    { level: 'info' },
+    { write: (line: string) => lines.push((JSON.parse(line) as { msg: string }).msg) },
+  );
+  const away = new AwaySessions({ conn: redis as never, url: 'redis://127.0.0.1:1', log, probeMs: 1 });
+  away.wrap(writes);
+  /** Redis answers again; resolves once the owed writes have been made, which the log tells. */
+  const back = async () => {
+    redis.status = 'ready';
+    redis.answers = true;
+    const told = lines.length;
+    while (!lines.slice(told).some((l) => l.includes('answers again'))) await new Promise((r) => setImmediate(r));
+  };
+  return { redis, writes, written, hooks, lines, away, back };
+}
+
+describe('AwaySessions', () => {
+  it('sends every write while Redis answers, and owes nothing', async () => {
+    const { writes, written, away } = setUp();
+    expect(await connect(writes, client('t-1'))).toEqual([{ topic: 'queued for t-1' }]);
+    expect(written).toEqual(['clean t-1', 'incoming t-1', 'will t-1 offline', 'outgoing t-1']);
+    expect(away.isAway).toBe(false);
+    expect(away.owing).toBe(0);
+  });
+
+  it('lets a clean session in while Redis is away and writes its session once Redis answers', async () => {
+    const { redis, writes, written, lines, away, back } = setUp();
+    redis.status = 'reconnecting';
+    expect(await connect(writes, client('t-1'))).toEqual([]);
+    expect(away.isAway).toBe(true);
+    expect(lines.some((l) => l.includes('devices connecting with a clean session are let in'))).toBe(true);
+    // Known to be away, Redis is not asked again for the next one.
+    const second = client('t-2');
+    expect(await connect(writes, second)).toEqual([]);
+    expect(away.owing).toBe(2);
+    let presence = 0;
+    expect(away.owesPresence('t-2', async () => presence++)).toBe(true);
+    expect(away.owesPresence('t-9', async () => presence++)).toBe(false);
+    expect(written).toEqual([]);
+
+    await back();
+    expect(written).toEqual([
+      'clean t-1',
+      'incoming t-1',
+      'will t-1 offline',
+      'clean t-2',
+      'incoming t-2',
+      'will t-2 offline',
+    ]);
+    expect(presence).toBe(1);
+    expect(away.owing).toBe(0);
+    expect(lines.at(-1)).toContain('wrote the sessions (last wills) of 2 devices');
+  });
+
+  it('writes nothing for a client gone before Redis answers, and clears no session a client has made since', async () => {
+    const { redis, writes, written, back } = setUp();
+    redis.status = 'reconnecting';
+    const gone = client('t-1');
+    const subscribed = client('t-2');
+    const willless = client('t-3');
+    for (const c of [gone, subscribed, willless]) await connect(writes, c);
+    gone.closed = true;
+    subscribed.subscriptions['floorwatch/commands/t-2'] = { qos: 1 };
+    willless.will = null;
+    await back();
+    expect(written).toEqual(['incoming t-2', 'will t-2 offline', 'clean t-3', 'incoming t-3']);
+  });
+
+  it('keeps what is still owed when Redis goes away again halfway', async () => {
+    const { redis, writes, written, hooks, away, back } = setUp();
+    redis.status = 'reconnecting';
+    for (const id of ['t-1', 't-2']) await connect(writes, client(id));
+    // Redis answers the probe, then refuses again at the first will.
+    let refused = false;
+    hooks.beforeSend = (what) => {
+      if (refused || !what.startsWith('will')) return;
+      refused = true;
+      redis.status = 'reconnecting';
+      redis.answers = false;
+    };
+    redis.status = 'ready';
+    redis.answers = true;
+    while (!refused) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(away.isAway).toBe(true);
+    expect(away.owing).toBe(2);
+    await back();
+    expect(written.filter((w) => w.startsWith('will'))).toEqual(['will t-1 offline', 'will t-2 offline']);
+    expect(away.owing).toBe(0);
+  });
+
+  it('still waits for Redis for a persistent session, and refuses it when Redis does not answer', async () => {
+    const { redis, writes, away } = setUp();
+    redis.status = 'reconnecting';
+    const kept = client('t-1', { clean: false });
+    await expect(writes.putWill(kept, kept.will)).rejects.toThrow(/enableOfflineQueue/);
+    await expect(async () => {
+      for await (const p of writes.outgoingStream(kept)) expect(p).toBeUndefined();
+    }).rejects.toThrow(/enableOfflineQueue/);
+    expect(away.owing).toBe(0);
+  });
+
+  it('takes a command that timed out for Redis away (a Redis stopped keeps its connections), and fails on other refusals as before', async () => {
+    const redis = new FakeRedis();
+    const log = pino({ level: 'silent' });
+    const refusing = (message: string): SessionWrites => ({
+      cleanSubscriptions: () => Promise.reject(new Error(message)),
+      cleanIncoming: () => Promise.resolve(),
+      putWill: () => Promise.resolve(),
+      outgoingStream: async function* () {},
+    });
+    const silent = refusing('Command timed out');
+    const paused = new AwaySessions({ conn: redis as never, url: 'redis://127.0.0.1:1', log, probeMs: 1 });
+    paused.wrap(silent);
+    await silent.cleanSubscriptions(client('t-1'));
+    expect(paused.isAway).toBe(true);
+    paused.close();
+
+    const wrong = refusing('WRONGTYPE Operation against a key holding the wrong kind of value');
+    const answering = new AwaySessions({ conn: redis as never, url: 'redis://127.0.0.1:1', log, probeMs: 1 });
+    answering.wrap(wrong);
+    await expect(wrong.cleanSubscriptions(client('t-1'))).rejects.toThrow(/WRONGTYPE/);
+    expect(answering.isAway).toBe(false);
+    expect(answering.owing).toBe(0);
+  });
+
+  it('keeps client ids such as __proto__ apart, and sweeps the clients gone as the owed grow', async () => {
+    const { redis, writes, written, away, back } = setUp();
+    redis.status = 'reconnecting';
+    const hostile = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'].map((id) => client(id));
+    for (const c of hostile) await connect(writes, c);
+    expect(away.owing).toBe(4);
+    // Devices that come and go while Redis is away do not pile up: at most the clients connected stay.
+    for (let i = 0; i < 5000; i++) {
+      const c = client(`t-${i}`);
+      await writes.putWill(c, c.will);
+      c.closed = true;
+    }
+    expect(away.owing).toBeLessThan(2100);
+    await back();
+    expect(written.filter((w) => w.startsWith('will'))).toEqual(hostile.map((c) => `will ${c.id} offline`));
+  });
+});
