@@ -88,7 +88,7 @@ describe('reading the store while it is down', () => {
 describe('reading the store while it is busy', () => {
   it('answers 503 saying the store is busy, with nothing about the journal, past the reads it takes at once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'floorwatch-busy-'));
-    const store = new SqliteStore({ path: join(dir, 'busy.db'), readThread: true });
+    const store = new SqliteStore({ path: join(dir, 'busy.db'), readThreads: true });
     try {
       await store.init();
       const now = Date.now();

@@ -29,7 +29,7 @@ describe('the SQLite read thread', () => {
     const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
     const sqlite = pathToFileURL(join(import.meta.dirname, '..', 'hub', 'store', 'sqlite.ts')).href;
     const script = `import { SqliteStore } from ${JSON.stringify(sqlite)};
-      const store = new SqliteStore({ path: ${JSON.stringify(path)}, readThread: true });
+      const store = new SqliteStore({ path: ${JSON.stringify(path)}, readThreads: true });
       console.log(await store.count({ from: 0, to: ${now} }));
       await store.close();`;
     const { stdout } = await run(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], {

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
-import { RESTART_AFTER_MS, SqliteReadThread } from '../hub/store/sqlite-reads.ts';
+import { RESTART_AFTER_MS, SqliteReadThreads } from '../hub/store/sqlite-reads.ts';
 import { StoreBusy, StoreUnavailable } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
@@ -27,14 +27,14 @@ const newPath = (): string => join(dir, `store-${++n}.db`);
 describeStoreContract('SqliteStore (file)', async () => new SqliteStore({ path: newPath() }));
 describeStoreContract(
   'SqliteStore (file, reads in their own thread)',
-  async () => new SqliteStore({ path: newPath(), readThread: true }),
+  async () => new SqliteStore({ path: newPath(), readThreads: true }),
 );
 describeStoreContract('SqliteStore (:memory:)', async () => new SqliteStore({ path: ':memory:' }));
-for (const readThread of [false, true])
-  describeMinutesContract(readThread ? 'SqliteStore (reads in their own thread)' : 'SqliteStore', () => {
+for (const readThreads of [false, true])
+  describeMinutesContract(readThreads ? 'SqliteStore (reads in threads of their own)' : 'SqliteStore', () => {
     const path = newPath();
     return {
-      open: async ({ now, rawRetentionMs }) => new SqliteStore({ path, now, rawRetentionMs, readThread }),
+      open: async ({ now, rawRetentionMs }) => new SqliteStore({ path, now, rawRetentionMs, readThreads }),
       rawOnly: async (r) => {
         const db = new Database(path);
         db.prepare('INSERT INTO readings (device, metric, ts, zone, value) VALUES (?, ?, ?, ?, ?)').run(
@@ -59,7 +59,7 @@ describe('SqliteStore', () => {
 
   it('says the store is unavailable when its read thread cannot read, starts another 5 s on, none once closed', async () => {
     const absent = join(dir, 'absent');
-    const reads = new SqliteReadThread({
+    const reads = new SqliteReadThreads({
       path: join(absent, 'store.db'),
       rawRetentionMs: HOUR,
       longTermRetentionMs: HOUR,
@@ -90,7 +90,7 @@ describe('SqliteStore', () => {
     await store.write([{ device: 'd1', metric: 'noise', ts: now - 1000, value: 40, zone: 'z1' }]);
     const MAX_WAITING = 5;
     const told: number[] = [];
-    const reads = new SqliteReadThread(
+    const reads = new SqliteReadThreads(
       { path: join(dir, 'waiting.db'), rawRetentionMs: HOUR, longTermRetentionMs: HOUR },
       { maxWaiting: MAX_WAITING, onBusy: (max) => told.push(max) },
     );
@@ -117,7 +117,7 @@ describe('SqliteStore', () => {
 
   it('answers reads in a thread of its own: the hub’s thread turns while a long read runs', async () => {
     const path = newPath();
-    const writer = new SqliteStore({ path, now: () => now, readThread: true });
+    const writer = new SqliteStore({ path, now: () => now, readThreads: true });
     await writer.init();
     const readings = Array.from({ length: 50 }, (_, d) =>
       Array.from({ length: 2000 }, (_, i) => ({
@@ -152,6 +152,46 @@ describe('SqliteStore', () => {
     expect(held.turns).toBe(0);
     expect(threaded.turns).toBeGreaterThan(0);
     await inProcess.close();
+    await writer.close();
+  });
+
+  it('answers a short read while a long one runs on another thread, where one thread answers it after', async () => {
+    const path = newPath();
+    const writer = new SqliteStore({ path, now: () => now });
+    await writer.init();
+    await writer.write(
+      Array.from({ length: 50 }, (_, d) =>
+        Array.from({ length: 2000 }, (_, i) => ({
+          device: `d${d}`,
+          metric: 'noise',
+          ts: now - i * 30_000,
+          value: 40 + (i % 9),
+          zone: 'z1',
+        })),
+      ).flat(),
+    );
+    const long = { zone: 'z1', metric: 'noise', from: now - 20 * HOUR, to: now, agg: 'mean' as const, every: HOUR };
+    const short = { from: now - 1000, to: now + 1 };
+    /** Which of a long read and a short one asked just after it is answered first. */
+    const order = async (threads: number) => {
+      const reads = new SqliteReadThreads(
+        { path, rawRetentionMs: 30 * 24 * HOUR, longTermRetentionMs: 730 * 24 * HOUR },
+        { maxWaiting: 8, threads },
+      );
+      // Every thread started and reading first: as many reads asked in one turn.
+      expect(await Promise.all(Array.from({ length: threads }, () => reads.ask('count', short, now)))).toEqual(
+        Array(threads).fill(50),
+      );
+      const answered: string[] = [];
+      await Promise.all([
+        reads.ask('query', long, now).then(() => answered.push('long')),
+        reads.ask('count', short, now).then(() => answered.push('short')),
+      ]);
+      await reads.close();
+      return answered;
+    };
+    expect(await order(1)).toEqual(['long', 'short']);
+    expect(await order(2)).toEqual(['short', 'long']);
     await writer.close();
   });
 

@@ -47,9 +47,10 @@ function createStore(ctx: HubContext): Store {
     rawRetentionMs: ms(raw_retention),
     longTermRetentionMs: ms(long_term_retention),
     now,
-    // A chart over weeks must not hold acknowledgements and the rules while SQLite reads it.
-    readThread: {
+    // A chart over weeks must not hold acknowledgements and the rules while SQLite reads it, nor other reads.
+    readThreads: {
       maxWaiting: config.storage.max_waiting_reads,
+      threads: config.storage.read_threads,
       onBusy: (maxWaiting) => {
         metrics.storeReadsBusy.inc();
         notices.once(

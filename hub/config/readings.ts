@@ -50,6 +50,11 @@ export const storageSection = z
      * is answered 503 "busy" at once, counted and logged, rather than queued in memory.
      */
     max_waiting_reads: integer(1, 10_000).default(64),
+    /**
+     * SQLite store: threads answering reads at most, each started when first needed; a long read
+     * holds up only reads that wait for its own thread while all are busy.
+     */
+    read_threads: integer(1, 16).default(2),
     /** Readings the store refused for good and journal entries set aside, kept on disk for GET /api/v1/rejections. */
     set_aside_kept: integer(10, 1_000_000).default(10_000),
   })

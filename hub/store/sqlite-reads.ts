@@ -1,8 +1,9 @@
-// The SQLite store's reads, answered in a thread of their own. better-sqlite3 answers
+// The SQLite store's reads, answered in threads of their own. better-sqlite3 answers
 // synchronously, and a chart of a zone's weeks reads millions of rows: on the hub's thread that
-// held MQTT acknowledgements and the rules for seconds. WAL lets this second, read-only
-// connection read while the hub writes. Requests are answered one at a time, in order, each on
-// the hub's clock as it was when asked.
+// held MQTT acknowledgements and the rules for seconds. WAL lets these read-only connections read
+// while the hub writes. Each thread answers its requests one at a time, in order, each on the
+// hub's clock as it was when asked; a read goes to a thread with nothing to answer, started if
+// need be, so a long read holds up only what is asked of its own thread while all are busy.
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { StoreBusy, StoreRefusal, StoreUnavailable } from './store.ts';
 import type { SqliteStore } from './sqlite.ts';
@@ -43,18 +44,23 @@ interface Thread {
  */
 export const RESTART_AFTER_MS = 5000;
 
-/** Reads waiting for the thread at most, unless configured: past it a read is refused at once rather than queued. */
+/** Reads waiting for the threads at most, unless configured: past it a read is refused at once rather than queued. */
 export const DEFAULT_MAX_WAITING = 64;
 
+/** Threads answering reads at most, unless configured. */
+export const DEFAULT_READ_THREADS = 2;
+
 export interface ReadBound {
-  /** Reads waiting for the thread at most (storage.max_waiting_reads). */
+  /** Reads waiting for the threads at most, those being answered included (storage.max_waiting_reads). */
   maxWaiting: number;
+  /** Threads answering reads at most (storage.read_threads); each is started when first needed. */
+  threads?: number;
   /** Told of each read refused for the bound, to count and log it. */
   onBusy?: (maxWaiting: number) => void;
 }
 
-export class SqliteReadThread {
-  private thread: Thread | undefined;
+export class SqliteReadThreads {
+  private threads: Thread[] = [];
   private nextId = 1;
   private closed = false;
   /** The hub's time at the last request, and why the last thread stopped, and when. */
@@ -69,13 +75,10 @@ export class SqliteReadThread {
   ask<M extends ReadMethod>(method: M, arg: Parameters<SqliteStore[M]>[0], now: number): ReturnType<SqliteStore[M]> {
     // A read that arrives as the hub stops starts no thread again.
     if (this.closed) return Promise.reject(new StoreUnavailable('the store is closed')) as ReturnType<SqliteStore[M]>;
-    const { stopped } = this;
-    if (!this.thread && stopped && now - stopped.at < RESTART_AFTER_MS)
-      return Promise.reject(
-        new StoreUnavailable(`the SQLite reader stopped: ${stopped.why}; it is started again within 5 s`),
-      ) as ReturnType<SqliteStore[M]>;
     const { maxWaiting, onBusy } = this.bound;
-    if (this.thread && this.thread.waiting.size >= maxWaiting) {
+    let waiting = 0;
+    for (const t of this.threads) waiting += t.waiting.size;
+    if (waiting >= maxWaiting) {
       onBusy?.(maxWaiting);
       return Promise.reject(
         new StoreBusy(
@@ -83,24 +86,42 @@ export class SqliteReadThread {
         ),
       ) as ReturnType<SqliteStore[M]>;
     }
+    const thread = this.pick(now);
+    if ('stopped' in thread)
+      return Promise.reject(
+        new StoreUnavailable(`the SQLite reader stopped: ${thread.stopped}; it is started again within 5 s`),
+      ) as ReturnType<SqliteStore[M]>;
     this.askedAt = now;
-    const { worker, waiting } = this.started();
+    const { worker, waiting: calls } = thread;
     const id = this.nextId++;
-    const answer = new Promise<unknown>((resolve, reject) => waiting.set(id, { resolve, reject }));
+    const answer = new Promise<unknown>((resolve, reject) => calls.set(id, { resolve, reject }));
     worker.postMessage({ id, method, arg, now } satisfies Request);
     return answer as ReturnType<SqliteStore[M]>;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const thread = this.thread;
-    this.thread = undefined;
-    await thread?.worker.terminate();
+    const threads = this.threads;
+    this.threads = [];
+    await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 
-  /** The thread, started on the first read (after the store made its tables) and again after one that died. */
-  private started(): Thread {
-    if (this.thread) return this.thread;
+  /**
+   * A thread with nothing to answer; else a new one, while there may be more; else the one with
+   * least to answer. None is started within RESTART_AFTER_MS of one that died: with none left,
+   * why it stopped.
+   */
+  private pick(now: number): Thread | { stopped: string } {
+    let least: Thread | undefined;
+    for (const t of this.threads) if (!least || t.waiting.size < least.waiting.size) least = t;
+    if (least?.waiting.size === 0) return least;
+    const { stopped } = this;
+    if (stopped && now - stopped.at < RESTART_AFTER_MS) return least ?? { stopped: stopped.why };
+    return least && this.threads.length >= (this.bound.threads ?? DEFAULT_READ_THREADS) ? least : this.start();
+  }
+
+  /** A thread, started when needed (after the store made its tables) and again after one that died. */
+  private start(): Thread {
     // The thread loads TypeScript as the hub does; a worker does not inherit the hub's loader.
     // Both are found from here, not from the directory the hub was started in.
     const entry = JSON.stringify(import.meta.url);
@@ -119,8 +140,9 @@ export class SqliteReadThread {
       else call.resolve(answer.result);
     });
     const failed = (why: string) => {
-      if (this.thread === thread) {
-        this.thread = undefined;
+      const at = this.threads.indexOf(thread);
+      if (at >= 0) {
+        this.threads.splice(at, 1);
         this.stopped = { at: this.askedAt, why };
       }
       for (const call of thread.waiting.values())
@@ -129,7 +151,7 @@ export class SqliteReadThread {
     };
     worker.on('error', (err) => failed(err.message));
     worker.on('exit', (code) => failed(`exit code ${code}`));
-    this.thread = thread;
+    this.threads.push(thread);
     return thread;
   }
 }

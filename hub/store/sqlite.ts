@@ -10,7 +10,7 @@
 // older than longTermRetentionMs (kept longer, so reports over months still find them). Nothing
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty).
 import Database from 'better-sqlite3';
-import { SqliteReadThread, type ReadBound } from './sqlite-reads.ts';
+import { SqliteReadThreads, type ReadBound } from './sqlite-reads.ts';
 import { MAX_AHEAD_MS, type Reading } from '../domain/reading.ts';
 import {
   DECIBEL_METRICS,
@@ -54,11 +54,11 @@ export interface SqliteStoreOptions {
   /** The hub's clock: where the raw retention begins. */
   now?: () => number;
   /**
-   * Reads answered in a thread of their own (sqlite-reads.ts), so they never hold the hub's; needs
-   * a file. `true`: with the default bound on reads waiting for it.
+   * Reads answered in threads of their own (sqlite-reads.ts), so they never hold the hub's; needs
+   * a file. `true`: with the default bound on reads waiting for them, and the default threads.
    */
-  readThread?: boolean | ReadBound;
-  /** Opens the file only to read it: the read thread's connection. */
+  readThreads?: boolean | ReadBound;
+  /** Opens the file only to read it: a read thread's connection. */
   readOnly?: boolean;
 }
 
@@ -171,7 +171,7 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
 
   private readonly db: Database.Database;
-  private readonly reads: SqliteReadThread | undefined;
+  private readonly reads: SqliteReadThreads | undefined;
   private readonly statements = new Map<string, Database.Statement>();
   private insertBatch: ((readings: readonly Reading[]) => void) | undefined;
   private rollUpBatch: ((keys: ReadonlyArray<{ device: string; metric: string; minute: number }>) => void) | undefined;
@@ -192,10 +192,10 @@ export class SqliteStore implements Store {
     // holds readings until the store has them.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    if (opts.readThread && opts.path !== ':memory:')
-      this.reads = new SqliteReadThread(
+    if (opts.readThreads && opts.path !== ':memory:')
+      this.reads = new SqliteReadThreads(
         { path: opts.path, rawRetentionMs: this.rawRetentionMs, longTermRetentionMs: this.longTermRetentionMs },
-        opts.readThread === true ? undefined : opts.readThread,
+        opts.readThreads === true ? undefined : opts.readThreads,
       );
   }
 
