@@ -471,6 +471,42 @@ export function describeOutboxContract(name: string, open: (options: OutboxOptio
       expect(hook.taken).toEqual(['{"n":2}', '{"n":3}']);
     });
 
+    it('counts what waits as the database holds it: a notification rolled back makes none of those queued in the same turn go', async () => {
+      const hook = scripted('toString', 10);
+      hook.answer = () => 'down';
+      const dropped: number[] = [];
+      const { outbox, db } = start([hook], { maxWaiting: 3, onDropped: (_target, count) => void dropped.push(count) });
+      expect(() =>
+        db.transaction(() => {
+          outbox.enqueue(hook.name, '{"rolled":"back"}');
+          throw new Error('the alert transition could not be saved');
+        })(),
+      ).toThrow('could not be saved');
+      // In the same turn: three fit under the bound of three.
+      db.transaction(() => {
+        for (let n = 1; n <= 3; n++) outbox.enqueue(hook.name, `{"n":${n}}`);
+      })();
+      await turn();
+      expect({ dropped, waiting: outbox.waiting(hook.name) }).toEqual({ dropped: [], waiting: 3 });
+    });
+
+    it('tells the drops a transaction committed for a target that a reload in the same turn removes', async () => {
+      const hook = scripted('__proto__', 10);
+      const other = scripted('constructor', 10);
+      hook.answer = () => 'down';
+      const dropped: Array<[string, number]> = [];
+      const { outbox, db } = start([hook, other], {
+        maxWaiting: 1,
+        onDropped: (target, count) => void dropped.push([target, count]),
+      });
+      outbox.enqueue(hook.name, '{"n":1}');
+      db.transaction(() => outbox.enqueue(hook.name, '{"n":2}'))();
+      outbox.setTargets([other]);
+      await turn();
+      expect(dropped).toEqual([[hook.name, 1]]);
+      expect(outbox.waiting(hook.name)).toBe(0);
+    });
+
     it('logs, and does not throw, when the drops of a transaction cannot be checked once it has ended', async () => {
       const hook = scripted('valueOf', 10);
       hook.answer = () => 'down';

@@ -11,7 +11,7 @@ export interface WaitingBoundOptions {
   db: Database.Database;
   /** Most notifications kept waiting for each target (notify.max_undelivered). */
   max: number;
-  /** The rows waiting for a target, counted in the database (Outbox.waiting). */
+  /** The rows waiting for a target, as the database counts them in the caller's transaction (Outbox.waiting). */
   waiting: (target: string) => number;
   log: Logger;
   now: () => number;
@@ -25,13 +25,6 @@ export interface WaitingBoundOptions {
 }
 
 interface Kept {
-  /**
-   * Rows waiting, counted at start, at each reload and after a transaction that rolled back, and
-   * kept up since, so a drop past the bound is one indexed delete rather than a count of every
-   * row. A notification rolled back and another queued before the first's transaction has been
-   * settled (in the same turn) can leave it one high until the next count.
-   */
-  count: number;
   /** Dropped since the hub started. */
   dropped: number;
   /** Dropped since the last log line, and when that was. */
@@ -39,11 +32,10 @@ interface Kept {
   loggedAt: number;
 }
 
-/** A target's rows queued and dropped in a transaction not yet ended, which may roll back and undo them. */
+/** A target's rows dropped in a transaction not yet ended, which may roll back and undo the drop. */
 interface Unsettled {
   kept: Kept;
   label: string;
-  queued: number[];
   dropped: number[];
 }
 
@@ -53,29 +45,17 @@ export class WaitingBound {
 
   constructor(private readonly options: WaitingBoundOptions) {}
 
-  /** The row `id` was queued for the target, in the caller's transaction: past the bound the oldest go. */
-  added(target: string, label: string, id: number): void {
-    const kept = this.of(target);
-    kept.count += 1;
-    this.inTransaction(target, label)?.queued.push(id);
-    if (kept.count > this.options.max) this.trim(target, label);
+  /** A row was queued for the target, in the caller's transaction: past the bound the oldest go. */
+  added(target: string, label: string): void {
+    this.trim(target, label);
   }
 
-  /** Rows of the target were delivered or set aside. */
-  removed(target: string, count: number): void {
-    const kept = this.kept.get(target);
-    if (kept) kept.count = Math.max(0, kept.count - count);
-  }
-
-  /** At start and at a reload (which may lower the bound): every target is counted and trimmed. */
+  /** At start and at a reload (which may lower the bound): every target is trimmed. */
   reset(targets: ReadonlyArray<{ name: string; label: string }>, max = this.options.max): void {
     this.options.max = max;
     const names = new Set(targets.map((t) => t.name));
     for (const name of this.kept.keys()) if (!names.has(name)) this.kept.delete(name);
-    for (const { name, label } of targets) {
-      this.of(name).count = this.options.waiting(name);
-      this.trim(name, label);
-    }
+    for (const { name, label } of targets) this.trim(name, label);
   }
 
   /** Notifications of the target dropped since the hub started. */
@@ -86,16 +66,15 @@ export class WaitingBound {
   private of(target: string): Kept {
     let kept = this.kept.get(target);
     if (!kept) {
-      kept = { count: 0, dropped: 0, unlogged: 0, loggedAt: Number.NEGATIVE_INFINITY };
+      kept = { dropped: 0, unlogged: 0, loggedAt: Number.NEGATIVE_INFINITY };
       this.kept.set(target, kept);
     }
     return kept;
   }
 
   private trim(target: string, label: string): void {
-    const { db, max } = this.options;
-    const kept = this.of(target);
-    const excess = kept.count - max;
+    const { db, max, waiting } = this.options;
+    const excess = waiting(target) - max;
     if (excess <= 0) return;
     // The oldest go, found by the (target, id) index: no scan of the rows that stay.
     const ids = db
@@ -105,10 +84,9 @@ export class WaitingBound {
       .pluck()
       .all(target, JSON.stringify(this.options.handedOver?.(target) ?? []), excess) as number[];
     if (ids.length === 0) return;
-    kept.count -= ids.length;
     const unsettled = this.inTransaction(target, label);
     if (unsettled) unsettled.dropped.push(...ids);
-    else this.countDropped(kept, label, ids.length);
+    else this.countDropped(this.of(target), label, ids.length);
   }
 
   /**
@@ -120,14 +98,14 @@ export class WaitingBound {
     if (this.unsettled.size === 0) queueMicrotask(this.settle);
     let unsettled = this.unsettled.get(target);
     if (!unsettled) {
-      unsettled = { kept: this.of(target), label, queued: [], dropped: [] };
+      unsettled = { kept: this.of(target), label, dropped: [] };
       this.unsettled.set(target, unsettled);
     }
     return unsettled;
   }
 
   private readonly settle = (): void => {
-    const { db, waiting, log } = this.options;
+    const { db, log } = this.options;
     if (db.open && db.inTransaction) {
       setImmediate(this.settle);
       return;
@@ -137,19 +115,15 @@ export class WaitingBound {
     if (!db.open) return;
     try {
       // Looked up by id, which is not used again once committed (AUTOINCREMENT): a dropped row
-      // there again, or a queued one gone, was undone by a rollback.
+      // there again was put back by a rollback. A target removed by a reload meanwhile still
+      // has its committed drops told.
       const present = db.prepare('SELECT COUNT(*) FROM outbox WHERE id IN (SELECT value FROM json_each(?))').pluck();
-      const count = (ids: readonly number[]) => (ids.length === 0 ? 0 : (present.get(JSON.stringify(ids)) as number));
-      for (const [target, { kept, label, queued, dropped }] of all) {
-        if (this.kept.get(target) !== kept) continue;
-        const gone = new Set(dropped);
-        const stayed = queued.filter((id) => !gone.has(id));
-        const back = count(dropped);
-        if (back > 0 || count(stayed) < stayed.length) kept.count = waiting(target);
+      for (const { kept, label, dropped } of all.values()) {
+        const back = present.get(JSON.stringify(dropped)) as number;
         if (back < dropped.length) this.countDropped(kept, label, dropped.length - back);
       }
     } catch (err) {
-      // Outside the caller's transaction, where its failure would end the hub: the count waits for the next reload.
+      // Outside the caller's transaction, where its failure would end the hub: those drops go untold.
       log.warn(
         `could not check the alert notifications dropped past notify.max_undelivered: ${(err as Error).message}`,
       );

@@ -86,9 +86,9 @@ export function dueRows(db: Database.Database, target: string, now: number, limi
   ) as OutboxRow[];
 }
 
-/** Deletes rows a target took; how many were still there (the bound may have dropped some meanwhile). */
-export function removeRows(db: Database.Database, ids: readonly number[]): number {
-  return db.prepare('DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids)).changes;
+/** Deletes rows a target took or refused (those the bound dropped meanwhile are gone already). */
+export function removeRows(db: Database.Database, ids: readonly number[]): void {
+  db.prepare('DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids));
 }
 
 /** When a target's next row is due, if it has any. */
@@ -114,14 +114,41 @@ export function addFollower(db: Database.Database, alertId: number, f: Follower)
   ).run(alertId, f.target, f.group.key, f.group.waitMs, f.group.intervalMs);
 }
 
-/** Rows waiting for a target, or for all. */
+/**
+ * From now on, the rows waiting per target are counted by triggers on this connection, in a table
+ * of its own: in the transaction that queues or removes the rows, so a rollback undoes the count
+ * with them, and a temporary one, so it is never copied to another hub with the alert state (the
+ * cluster copies the main tables). Counted afresh from the rows at each call: while no outbox ran
+ * on this connection (a cluster's replica), copies applied to it may have moved rows uncounted.
+ */
+export function countWaitingFromNowOn(db: Database.Database): void {
+  db.exec(`
+    CREATE TEMP TABLE IF NOT EXISTS outbox_waiting (target TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    CREATE TEMP TRIGGER IF NOT EXISTS outbox_waiting_insert AFTER INSERT ON main.outbox BEGIN
+      INSERT INTO outbox_waiting (target, n) VALUES (NEW.target, 1) ON CONFLICT (target) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TEMP TRIGGER IF NOT EXISTS outbox_waiting_delete AFTER DELETE ON main.outbox BEGIN
+      UPDATE outbox_waiting SET n = n - 1 WHERE target = OLD.target;
+    END;
+    CREATE TEMP TRIGGER IF NOT EXISTS outbox_waiting_retarget AFTER UPDATE OF target ON main.outbox BEGIN
+      UPDATE outbox_waiting SET n = n - 1 WHERE target = OLD.target;
+      INSERT INTO outbox_waiting (target, n) VALUES (NEW.target, 1) ON CONFLICT (target) DO UPDATE SET n = n + 1;
+    END;`);
+  db.transaction(() => {
+    db.prepare('DELETE FROM temp.outbox_waiting').run();
+    db.prepare(
+      'INSERT INTO temp.outbox_waiting (target, n) SELECT target, count(*) FROM main.outbox GROUP BY target',
+    ).run();
+  })();
+}
+
+/** Rows waiting for a target, or for all, as counted since countWaitingFromNowOn. */
 export function countWaiting(db: Database.Database, target?: string): number {
-  const row = (
+  return (
     target === undefined
-      ? db.prepare('SELECT count(*) AS n FROM outbox').get()
-      : db.prepare('SELECT count(*) AS n FROM outbox WHERE target = ?').get(target)
-  ) as { n: number };
-  return row.n;
+      ? db.prepare('SELECT coalesce(sum(n), 0) FROM temp.outbox_waiting').pluck().get()
+      : (db.prepare('SELECT n FROM temp.outbox_waiting WHERE target = ?').pluck().get(target) ?? 0)
+  ) as number;
 }
 
 /** Every target the tables keep rows or followers for, with how many rows wait for it. */

@@ -96,6 +96,7 @@ export class Outbox {
       },
     };
     tables.ensureSchema(this.db);
+    tables.countWaitingFromNowOn(this.db);
     const { log, now, maxWaiting: max, onDropped } = options;
     const waiting = (target: string) => this.waiting(target);
     const handedOver = (target: string) => this.lanes.get(target)?.handedOver ?? [];
@@ -149,10 +150,10 @@ export class Outbox {
     const lane = this.lanes.get(target);
     if (!lane) return;
     const now = this.options.now();
-    const { lastInsertRowid } = this.db
+    this.db
       .prepare('INSERT INTO outbox (target, payload, created_at, grp, due_at) VALUES (?, ?, ?, ?, ?)')
       .run(target, payload, now, group?.key ?? null, group ? this.dueAt(lane, group, now) : 0);
-    this.bound.added(target, lane.target.label ?? target, Number(lastInsertRowid));
+    this.bound.added(target, lane.target.label ?? target);
   }
 
   /**
@@ -295,13 +296,11 @@ export class Outbox {
     const { name } = lane.target;
     const [now, ids] = [this.options.now(), rows.map((r) => r.id)];
     lane.taken = rows;
-    // A row the bound dropped while it was handed over is gone already; counted once committed.
-    const removed = this.db.transaction(() => {
+    this.db.transaction(() => {
       const grp = rows[0]?.grp;
       if (grp !== null && grp !== undefined) tables.groupSent(this.db, name, grp, now);
-      return tables.removeRows(this.db, ids);
+      tables.removeRows(this.db, ids);
     })();
-    this.bound.removed(name, removed);
     this.databaseWorks(lane);
     delete lane.taken;
     delete lane.sending;
@@ -388,7 +387,7 @@ export class Outbox {
   private removeSetAside(lane: lanes.Lane): void {
     const { row, attempts, reason } = lane.setAside!;
     const { name } = lane.target;
-    this.bound.removed(name, tables.removeRows(this.db, [row.id]));
+    tables.removeRows(this.db, [row.id]);
     this.databaseWorks(lane);
     this.options.log.error(
       { target: name, delivery: row.id, err: reason },
