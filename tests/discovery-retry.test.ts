@@ -1,7 +1,7 @@
 // Home Assistant discovery when a publish fails: what the round could not get out goes with the
 // next one. A real journal; the broker's publish is a function that refuses while the test says so.
 // And when the file of what an earlier start announced cannot be read: the hub still starts.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { stringify } from 'yaml';
@@ -253,7 +253,10 @@ describe('Home Assistant discovery, when its broker refuses a publish', () => {
 });
 
 /** The discovery files set aside in the data directory, by name. */
-const setAside = (dir: string) => readdirSync(dir).filter((name) => name.startsWith('discovery.json.unreadable'));
+const setAside = (dir: string) =>
+  readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.startsWith('discovery.json.unreadable'))
+    .map((e) => e.name);
 
 describe('Home Assistant discovery, when the file of what was announced cannot be read', () => {
   it.each([
@@ -304,10 +307,13 @@ describe('Home Assistant discovery, when the file of what was announced cannot b
     expect(existsSync(`${file}.tmp`)).toBe(false);
   });
 
-  it('keeps the files it set aside, one start after another: the newest five', async () => {
+  it('keeps the files it set aside, one start after another: the newest five, past a directory named like them', async () => {
     const dir = tempDir('floorwatch-discovery-unreadable-');
     const config = configWith(dir, [{ id: 'floor-a' }]);
     const file = join(dir, 'discovery.json');
+    // Sorted first among them: the clean-up passes it over, and leaves it where it is.
+    const directory = join(dir, 'discovery.json.unreadable-0000');
+    mkdirSync(directory);
     const contents = Array.from({ length: 7 }, (_, i) => `["cut short ${i}`);
     for (const content of contents) {
       writeFileSync(file, content);
@@ -320,5 +326,6 @@ describe('Home Assistant discovery, when the file of what was announced cannot b
         .map((name) => readFileSync(join(dir, name), 'utf8'))
         .sort(),
     ).toEqual(contents.slice(2));
+    expect(statSync(directory).isDirectory()).toBe(true);
   });
 });

@@ -89,8 +89,10 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     try {
       renameSync(file, aside);
       try {
-        const earlier = readdirSync(config.data_dir)
-          .filter((name) => name.startsWith('discovery.json.unreadable-'))
+        // Files only: a directory of that name (made by someone else) is not this hub's to remove.
+        const earlier = readdirSync(config.data_dir, { withFileTypes: true })
+          .filter((e) => e.isFile() && e.name.startsWith('discovery.json.unreadable-'))
+          .map((e) => e.name)
           .sort(byAge);
         for (const name of earlier.slice(0, -KEPT_ASIDE)) rmSync(join(config.data_dir, name), { force: true });
       } catch (err) {
