@@ -1,8 +1,8 @@
 // What a clean session's connection writes to Redis while Redis is away: owed, not waited for, and
 // written once Redis answers for the clients still connected. The real thing, under a Redis that
 // is stopped and paused, is in cluster-redis-restart and cluster-redis-outage; this covers the
-// cases those cannot reach in order: a client gone or subscribed before Redis is back, Redis away
-// again halfway, hostile client ids, and the bound.
+// cases those cannot reach in order: a client gone or subscribed before Redis is back, one leaving
+// halfway, a new connection of the same id, Redis away again halfway, hostile client ids, and the bound.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AwaySessions, type SessionClient, type SessionWrites } from '../hub/cluster/away-sessions.ts';
@@ -11,9 +11,14 @@ class FakeRedis {
   status = 'ready';
   pings = 0;
   answers = false;
+  readonly ready: Array<() => void> = [];
   ping(): Promise<'PONG'> {
     this.pings++;
     return this.answers ? Promise.resolve('PONG') : Promise.reject(new Error('Connection is closed.'));
+  }
+  on(event: string, listener: () => void): this {
+    if (event === 'ready') this.ready.push(listener);
+    return this;
   }
 }
 
@@ -75,7 +80,8 @@ function setUp() {
     redis.status = 'ready';
     redis.answers = true;
     const told = lines.length;
-    while (!lines.slice(told).some((l) => l.includes('answers again'))) await new Promise((r) => setImmediate(r));
+    while (!lines.slice(told).some((l) => l.includes('answers again: wrote')))
+      await new Promise((r) => setImmediate(r));
   };
   return { redis, writes, written, hooks, lines, away, back };
 }
@@ -118,7 +124,7 @@ describe('AwaySessions', () => {
     expect(lines.at(-1)).toContain('wrote the sessions (last wills) of 2 devices');
   });
 
-  it('writes nothing for a client gone before Redis answers, and clears no session a client has made since', async () => {
+  it('writes nothing for a client gone before Redis answers, and clears the earlier session of one that has subscribed since (a clean session keeps no subscriptions in Redis)', async () => {
     const { redis, writes, written, back } = setUp();
     redis.status = 'reconnecting';
     const gone = client('t-1');
@@ -129,7 +135,7 @@ describe('AwaySessions', () => {
     subscribed.subscriptions['floorwatch/commands/t-2'] = { qos: 1 };
     willless.will = null;
     await back();
-    expect(written).toEqual(['incoming t-2', 'will t-2 offline', 'clean t-3', 'incoming t-3']);
+    expect(written).toEqual(['clean t-2', 'incoming t-2', 'will t-2 offline', 'clean t-3', 'incoming t-3']);
   });
 
   it('keeps what is still owed when Redis goes away again halfway', async () => {
@@ -153,6 +159,80 @@ describe('AwaySessions', () => {
     await back();
     expect(written.filter((w) => w.startsWith('will'))).toEqual(['will t-1 offline', 'will t-2 offline']);
     expect(away.owing).toBe(0);
+  });
+
+  it('stops at a client that leaves while its session is written: its place is not recorded after it has gone', async () => {
+    const { redis, writes, written, hooks, away, back } = setUp();
+    redis.status = 'reconnecting';
+    const leaving = client('t-1');
+    await connect(writes, leaving);
+    let recorded = 0;
+    expect(away.owesPresence('t-1', async () => recorded++)).toBe(true);
+    hooks.beforeSend = (what) => {
+      if (what === 'will t-1 offline') leaving.closed = true;
+    };
+    await connect(writes, client('t-2'));
+    await back();
+    expect(written).toEqual([
+      'clean t-1',
+      'incoming t-1',
+      'will t-1 offline',
+      'clean t-2',
+      'incoming t-2',
+      'will t-2 offline',
+    ]);
+    expect(recorded).toBe(0);
+  });
+
+  it('records at once the place of a new connection whose id one gone still owes for', async () => {
+    const { redis, writes, away } = setUp();
+    redis.status = 'reconnecting';
+    const earlier = client('t-1');
+    await connect(writes, earlier);
+    earlier.closed = true;
+    expect(away.owesPresence('t-1', () => Promise.resolve())).toBe(false);
+  });
+
+  it('merges what a client owes again while its owed writes were being made when Redis went away again', async () => {
+    const { redis, writes, written, hooks, away, back } = setUp();
+    redis.status = 'reconnecting';
+    const z = client('t-1');
+    await writes.cleanSubscriptions(z);
+    expect(away.owing).toBe(1);
+    // As its clean-up is written, Redis goes away, and its connection's next write fails for it.
+    let flipped = false;
+    hooks.beforeSend = (what) => {
+      if (flipped || what !== 'clean t-1') return;
+      flipped = true;
+      redis.status = 'reconnecting';
+      redis.answers = false;
+      void writes.cleanIncoming(z);
+    };
+    redis.status = 'ready';
+    redis.answers = true;
+    while (!flipped) await new Promise((r) => setImmediate(r));
+    while (!away.isAway) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    hooks.beforeSend = undefined;
+    await back();
+    expect(written).toEqual(['clean t-1', 'incoming t-1']);
+  });
+
+  it('takes Redis connected again as answering, and asks it nothing more once closed', async () => {
+    const { redis, writes, written, lines, away } = setUp();
+    redis.status = 'reconnecting';
+    await connect(writes, client('t-1'));
+    redis.status = 'ready';
+    for (const ready of redis.ready) ready();
+    while (!lines.some((l) => l.includes('answers again: wrote'))) await new Promise((r) => setImmediate(r));
+    expect(written).toEqual(['clean t-1', 'incoming t-1', 'will t-1 offline']);
+    away.close();
+    redis.status = 'reconnecting';
+    await connect(writes, client('t-2'));
+    const pings = redis.pings;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(redis.pings).toBe(pings);
+    expect(away.isAway).toBe(false);
   });
 
   it('still waits for Redis for a persistent session, and refuses it when Redis does not answer', async () => {

@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { describeError } from '../journal/segments.ts';
 
 /** An Aedes client, as far as its session's writes need it. */
 export interface SessionClient {
@@ -43,18 +44,21 @@ export class AwaySessions {
   private readonly owed = new Map<string, Owed>();
   private sweepAt = FIRST_SWEEP;
   private probe: NodeJS.Timeout | undefined;
+  private closed = false;
   private send!: Pick<SessionWrites, 'cleanSubscriptions' | 'cleanIncoming' | 'putWill'>;
 
   constructor(
     private readonly options: {
-      /** The persistence's connection: its state says whether Redis is connected. */
-      conn: Pick<Redis, 'status' | 'ping'>;
+      /** The persistence's connection: its state says whether Redis is connected, and when it is again. */
+      conn: Pick<Redis, 'status' | 'ping' | 'on'>;
       url: string;
       log: Logger;
-      /** How often Redis is asked whether it answers again while away. Default 1000 ms. */
+      /** How often Redis is asked whether it answers again while away (a Redis stopped keeps its connection). Default 1000 ms. */
       probeMs?: number;
     },
-  ) {}
+  ) {
+    options.conn.on('ready', () => this.answering());
+  }
 
   /** Makes the persistence's session writes for clean sessions wait for Redis only while it answers. */
   wrap(persistence: SessionWrites): void {
@@ -85,16 +89,18 @@ export class AwaySessions {
 
   /**
    * Records where a client with a will is connected, or owes it with the client's will when that
-   * is owed too (the record is no use without the will). False: not owed, record it now.
+   * is owed too (the record is no use without the will). False: not owed, record it now. An owed
+   * entry of a client gone is another connection's, however alike their ids.
    */
   owesPresence(clientId: string, record: () => Promise<unknown>): boolean {
     const owed = this.owed.get(clientId);
-    if (!owed) return false;
+    if (!owed || owed.client.closed) return false;
     owed.presence = record;
     return true;
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.probe);
     this.probe = undefined;
   }
@@ -125,16 +131,21 @@ export class AwaySessions {
 
   /** Not connected, or connected and silent (a Redis stopped rather than gone keeps its connections). */
   private failedForAbsence(err: unknown): boolean {
-    return this.options.conn.status !== 'ready' || (err as Error).message === 'Command timed out';
+    return this.options.conn.status !== 'ready' || (err instanceof Error && err.message === 'Command timed out');
   }
 
   private owe(client: SessionClient, write: Write): void {
-    let owed = this.owed.get(client.id);
-    if (owed?.client !== client) {
-      owed = { client, writes: new Set() };
-      this.owed.set(client.id, owed);
+    this.oweAll({ client, writes: new Set([write]) });
+  }
+
+  /** Adds to what the client owes; what an earlier connection of its id owed is dropped. */
+  private oweAll(o: Owed): void {
+    const owed = this.owed.get(o.client.id);
+    if (owed?.client !== o.client) this.owed.set(o.client.id, o);
+    else {
+      for (const w of o.writes) owed.writes.add(w);
+      owed.presence ??= o.presence;
     }
-    owed.writes.add(write);
     // Bounded by the clients connected: those gone are swept as the owed grow.
     if (this.owed.size < this.sweepAt) return;
     for (const [id, o] of this.owed) if (o.client.closed) this.owed.delete(id);
@@ -142,24 +153,33 @@ export class AwaySessions {
   }
 
   private wentAway(err: unknown): void {
-    if (this.away) return;
+    if (this.away || this.closed) return;
     this.away = true;
     this.options.log.warn(
-      { err: (err as Error).message },
+      { err: describeError(err) },
       `Redis at ${this.options.url} does not answer: devices connecting with a clean session are let in, and what their sessions keep in Redis (their last wills) is written when it answers again; devices with a persistent session wait for it`,
     );
     this.probe = setInterval(() => {
       this.options.conn.ping().then(
-        () => void this.back(),
+        () => this.answering(),
         () => undefined,
       );
     }, this.options.probeMs ?? PROBE_MS);
     this.probe.unref();
   }
 
+  private answering(): void {
+    this.back().catch((err: unknown) =>
+      this.options.log.warn(
+        { err: describeError(err) },
+        `could not write to Redis what devices that connected while it was away owe: ${describeError(err)}`,
+      ),
+    );
+  }
+
   /** Redis answers again: the owed writes of the clients still connected are made. */
   private async back(): Promise<void> {
-    if (!this.away) return;
+    if (!this.away || this.closed) return;
     this.away = false;
     clearInterval(this.probe);
     this.probe = undefined;
@@ -167,26 +187,32 @@ export class AwaySessions {
     this.owed.clear();
     let written = 0;
     for (const [i, o] of owed.entries()) {
-      const { client } = o;
-      if (client.closed) continue;
+      const { client, writes } = o;
+      // Each step only while the client is still connected: one that left has had its will taken
+      // out, and its place in the presence record forgotten.
+      const steps: Array<() => Promise<unknown>> = [
+        ...(writes.has('clean') ? [() => this.send.cleanSubscriptions(client)] : []),
+        ...(writes.has('incoming') ? [() => this.send.cleanIncoming(client)] : []),
+        ...(writes.has('will') ? [async () => client.will && this.send.putWill(client, client.will)] : []),
+        ...(o.presence ? [o.presence] : []),
+      ];
       try {
-        // A client that has subscribed since has a session of its own by now: nothing of it is cleared.
-        if (o.writes.has('clean') && Object.keys(client.subscriptions).length === 0)
-          await this.send.cleanSubscriptions(client);
-        if (o.writes.has('incoming')) await this.send.cleanIncoming(client);
-        if (o.writes.has('will') && client.will) await this.send.putWill(client, client.will);
-        await o.presence?.();
-        written++;
+        for (const step of steps) if (!client.closed) await step();
+        if (!client.closed) written++;
       } catch (err) {
         if (!this.failedForAbsence(err)) {
           this.options.log.warn(
-            { err: (err as Error).message, client: client.id },
-            `could not write the session of ${client.id}, which connected while Redis was away, to Redis: ${(err as Error).message}`,
+            { err: describeError(err), client: client.id },
+            `could not write the session of ${client.id}, which connected while Redis was away, to Redis: ${describeError(err)}`,
           );
           continue;
         }
-        // Away again: this client's writes and those after it wait for the next time.
-        for (const rest of owed.slice(i)) if (!this.owed.has(rest.client.id)) this.owed.set(rest.client.id, rest);
+        // Away again: this client's writes and those after it wait for the next time, with any
+        // owed meanwhile.
+        for (const rest of owed.slice(i)) {
+          const since = this.owed.get(rest.client.id);
+          if (!since || since.client === rest.client) this.oweAll(rest);
+        }
         this.wentAway(err);
         break;
       }
