@@ -28,7 +28,11 @@ export interface BrokerStateOptions {
 interface Persistence extends SessionWrites {
   destroy(cb: () => void): void;
   /** With a callback, calls it; without, returns a promise (Aedes uses both). */
-  delWill(client: { id: string; brokerId: string }, cb?: (err?: Error | null) => void): Promise<unknown> | undefined;
+  /** `client` is a connecting client (with `clean`), or only the ids (a will leaving or swept). */
+  delWill(
+    client: { id: string; brokerId: string; clean?: boolean },
+    cb?: (err?: Error | null) => void,
+  ): Promise<unknown> | undefined;
 }
 
 /**
@@ -128,13 +132,15 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
   // Nor does Aedes handle every failed deletion of a will through the promise (a client with a
   // will connecting while Redis is away): that one reads as no will, logged once for each reason,
   // as every client with a will that leaves during an outage comes here. Known to be away, Redis
-  // is not asked: a connection would wait out the command's time limit for it.
+  // is not asked for a clean session connecting, which would wait out the command's time limit:
+  // the will it owes replaces the earlier one. A will swept or leaving is still asked for, so one
+  // published just as Redis answers again is removed, not published again at the next sweep.
   const delWill = persistence.delWill.bind(persistence);
   let lastWillError = '';
   persistence.delWill = (client, cb) =>
     cb
       ? delWill(client, cb)
-      : away.isAway
+      : away.isAway && client.clean === true
         ? Promise.resolve(null)
         : delWill(client)?.then(
             (will) => {
