@@ -44,6 +44,9 @@ function persistence(redis: FakeRedis) {
   return { writes, written, hooks };
 }
 
+/** What a connection with a will owes, in the order it is written. */
+const sessionOf = (id: string) => [`clean ${id}`, `incoming ${id}`, `will ${id} offline`];
+
 function client(id: string, extra: Partial<SessionClient> = {}): SessionClient {
   return {
     id,
@@ -90,7 +93,7 @@ describe('AwaySessions', () => {
   it('sends every write while Redis answers, and owes nothing', async () => {
     const { writes, written, away } = setUp();
     expect(await connect(writes, client('t-1'))).toEqual([{ topic: 'queued for t-1' }]);
-    expect(written).toEqual(['clean t-1', 'incoming t-1', 'will t-1 offline', 'outgoing t-1']);
+    expect(written).toEqual([...sessionOf('t-1'), 'outgoing t-1']);
     expect(away.isAway).toBe(false);
     expect(away.owing).toBe(0);
   });
@@ -111,14 +114,7 @@ describe('AwaySessions', () => {
     expect(written).toEqual([]);
 
     await back();
-    expect(written).toEqual([
-      'clean t-1',
-      'incoming t-1',
-      'will t-1 offline',
-      'clean t-2',
-      'incoming t-2',
-      'will t-2 offline',
-    ]);
+    expect(written).toEqual([...sessionOf('t-1'), ...sessionOf('t-2')]);
     expect(presence).toBe(1);
     expect(away.owing).toBe(0);
     expect(lines.at(-1)).toContain('wrote the sessions (last wills) of 2 devices');
@@ -173,14 +169,7 @@ describe('AwaySessions', () => {
     };
     await connect(writes, client('t-2'));
     await back();
-    expect(written).toEqual([
-      'clean t-1',
-      'incoming t-1',
-      'will t-1 offline',
-      'clean t-2',
-      'incoming t-2',
-      'will t-2 offline',
-    ]);
+    expect(written).toEqual([...sessionOf('t-1'), ...sessionOf('t-2')]);
     expect(recorded).toBe(0);
   });
 
@@ -225,7 +214,7 @@ describe('AwaySessions', () => {
     redis.status = 'ready';
     for (const ready of redis.ready) ready();
     while (!lines.some((l) => l.includes('answers again: wrote'))) await new Promise((r) => setImmediate(r));
-    expect(written).toEqual(['clean t-1', 'incoming t-1', 'will t-1 offline']);
+    expect(written).toEqual(sessionOf('t-1'));
     away.close();
     redis.status = 'reconnecting';
     await connect(writes, client('t-2'));

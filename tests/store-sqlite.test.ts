@@ -115,11 +115,9 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
-  it('answers reads in a thread of its own: the hub’s thread turns while a long read runs', async () => {
-    const path = newPath();
-    const writer = new SqliteStore({ path, now: () => now, readThreads: true });
-    await writer.init();
-    const readings = Array.from({ length: 50 }, (_, d) =>
+  /** A zone's noise, 50 devices × 2,000 readings 30 s apart up to `now`: a chart of it takes a while to read. */
+  const zoneNoise = () =>
+    Array.from({ length: 50 }, (_, d) =>
       Array.from({ length: 2000 }, (_, i) => ({
         device: `d${d}`,
         metric: 'noise',
@@ -128,9 +126,14 @@ describe('SqliteStore', () => {
         zone: 'z1',
       })),
     ).flat();
-    await writer.write(readings);
+  const zoneChart = { zone: 'z1', metric: 'noise', from: now - 20 * HOUR, to: now, agg: 'mean' as const, every: HOUR };
+
+  it('answers reads in a thread of its own: the hub’s thread turns while a long read runs', async () => {
+    const path = newPath();
+    const writer = new SqliteStore({ path, now: () => now, readThreads: true });
+    await writer.init();
+    await writer.write(zoneNoise());
     const inProcess = new SqliteStore({ path, now: () => now });
-    const q = { zone: 'z1', metric: 'noise', from: now - 20 * HOUR, to: now, agg: 'mean' as const, every: HOUR };
     /** The turns the event loop took while the read was answered. */
     const turnsDuring = async (store: SqliteStore) => {
       let turns = 0;
@@ -141,7 +144,7 @@ describe('SqliteStore', () => {
         setImmediate(turn);
       };
       setImmediate(turn);
-      const points = await store.query(q);
+      const points = await store.query(zoneChart);
       reading = false;
       return { turns, points };
     };
@@ -159,18 +162,7 @@ describe('SqliteStore', () => {
     const path = newPath();
     const writer = new SqliteStore({ path, now: () => now });
     await writer.init();
-    await writer.write(
-      Array.from({ length: 50 }, (_, d) =>
-        Array.from({ length: 2000 }, (_, i) => ({
-          device: `d${d}`,
-          metric: 'noise',
-          ts: now - i * 30_000,
-          value: 40 + (i % 9),
-          zone: 'z1',
-        })),
-      ).flat(),
-    );
-    const long = { zone: 'z1', metric: 'noise', from: now - 20 * HOUR, to: now, agg: 'mean' as const, every: HOUR };
+    await writer.write(zoneNoise());
     const short = { from: now - 1000, to: now + 1 };
     /** Which of a long read and a short one asked just after it is answered first. */
     const order = async (threads: number) => {
@@ -184,7 +176,7 @@ describe('SqliteStore', () => {
       );
       const answered: string[] = [];
       await Promise.all([
-        reads.ask('query', long, now).then(() => answered.push('long')),
+        reads.ask('query', zoneChart, now).then(() => answered.push('long')),
         reads.ask('count', short, now).then(() => answered.push('short')),
       ]);
       await reads.close();
