@@ -170,17 +170,20 @@ describe('SqliteStore', () => {
         { path, rawRetentionMs: 30 * 24 * HOUR, longTermRetentionMs: 730 * 24 * HOUR },
         { maxWaiting: 8, threads },
       );
-      // Every thread started and reading first: as many reads asked in one turn.
-      expect(await Promise.all(Array.from({ length: threads }, () => reads.ask('count', short, now)))).toEqual(
-        Array(threads).fill(50),
-      );
-      const answered: string[] = [];
-      await Promise.all([
-        reads.ask('query', zoneChart, now).then(() => answered.push('long')),
-        reads.ask('count', short, now).then(() => answered.push('short')),
-      ]);
-      await reads.close();
-      return answered;
+      try {
+        // Every thread started and reading first: as many reads asked in one turn.
+        expect(await Promise.all(Array.from({ length: threads }, () => reads.ask('count', short, now)))).toEqual(
+          Array(threads).fill(50),
+        );
+        const answered: string[] = [];
+        await Promise.all([
+          reads.ask('query', zoneChart, now).then(() => answered.push('long')),
+          reads.ask('count', short, now).then(() => answered.push('short')),
+        ]);
+        return answered;
+      } finally {
+        await reads.close();
+      }
     };
     expect(await order(1)).toEqual(['long', 'short']);
     expect(await order(2)).toEqual(['short', 'long']);
