@@ -35,7 +35,8 @@ function errorOf({ name, message }: { name: string; message: string }): Error {
 interface Thread {
   worker: Worker;
   /** Its requests not yet answered: a thread that dies fails these, and only these. */
-  waiting: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
+  /** In the order asked, each with the hub's time it was asked at. */
+  waiting: Map<number, { at: number; resolve: (v: unknown) => void; reject: (e: Error) => void }>;
 }
 
 /**
@@ -94,7 +95,7 @@ export class SqliteReadThreads {
     this.askedAt = now;
     const { worker, waiting: calls } = thread;
     const id = this.nextId++;
-    const answer = new Promise<unknown>((resolve, reject) => calls.set(id, { resolve, reject }));
+    const answer = new Promise<unknown>((resolve, reject) => calls.set(id, { at: now, resolve, reject }));
     worker.postMessage({ id, method, arg, now } satisfies Request);
     return answer as ReturnType<SqliteStore[M]>;
   }
@@ -108,12 +109,20 @@ export class SqliteReadThreads {
 
   /**
    * A thread with nothing to answer; else a new one, while there may be more; else the one with
-   * least to answer. None is started within RESTART_AFTER_MS of one that died: with none left,
-   * why it stopped.
+   * least to answer, and of those the one whose oldest read was asked last (one long at a chart
+   * holds what is queued behind it). None is started within RESTART_AFTER_MS of one that died:
+   * with none left, why it stopped.
    */
   private pick(now: number): Thread | { stopped: string } {
+    const since = (t: Thread) => t.waiting.values().next().value?.at ?? now;
     let least: Thread | undefined;
-    for (const t of this.threads) if (!least || t.waiting.size < least.waiting.size) least = t;
+    for (const t of this.threads)
+      if (
+        !least ||
+        t.waiting.size < least.waiting.size ||
+        (t.waiting.size === least.waiting.size && since(t) > since(least))
+      )
+        least = t;
     if (least?.waiting.size === 0) return least;
     const { stopped } = this;
     if (stopped && now - stopped.at < RESTART_AFTER_MS) return least ?? { stopped: stopped.why };
