@@ -103,7 +103,7 @@ describe('reading the store while it is busy', () => {
       for (const refused of answers.slice(MAX_WAITING)) {
         expect(refused).toBeInstanceOf(ReadsUnavailable);
         expect((refused as Error).message).toBe(
-          `the reading store (${store.name}) is busy: ${MAX_WAITING} reads already wait for the SQLite reader (storage.max_waiting_reads); try again shortly`,
+          `the reading store (${store.name}) is busy: ${MAX_WAITING} reads already wait for the SQLite readers (storage.max_waiting_reads); try again shortly`,
         );
       }
       expect(await reads.count({ from: 0, to: now })).toBe(1);
@@ -134,12 +134,12 @@ describe('reading the store while it is busy', () => {
       expect(busy.length + answers.filter((a) => a.status === 200).length).toBe(answers.length);
       for (const { body } of busy)
         expect(body.message).toBe(
-          'the reading store (sqlite) is busy: 2 reads already wait for the SQLite reader (storage.max_waiting_reads); try again shortly',
+          'the reading store (sqlite) is busy: 2 reads already wait for the SQLite readers (storage.max_waiting_reads); try again shortly',
         );
       const metrics = await (await hub.api('/metrics')).text();
       expect(/^floorwatch_store_reads_busy_total (\d+)$/m.exec(metrics)?.[1]).toBe(String(busy.length));
       expect(lines.filter((l) => l.includes('storage.max_waiting_reads'))).toEqual([
-        "the SQLite store's reader is busy: 2 reads already wait for it (storage.max_waiting_reads); more are answered 503 until it catches up",
+        "the SQLite store's readers are busy: 2 reads already wait for them (storage.max_waiting_reads); more are answered 503 until they catch up",
       ]);
     } finally {
       await hub.dispose();

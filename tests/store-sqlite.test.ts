@@ -106,7 +106,7 @@ describe('SqliteStore', () => {
       // Busy, not down: the API says so, and nothing about the journal (see api-store-outage).
       expect(refused).toBeInstanceOf(StoreBusy);
       expect((refused as Error).message).toBe(
-        `${MAX_WAITING} reads already wait for the SQLite reader (storage.max_waiting_reads); try again shortly`,
+        `${MAX_WAITING} reads already wait for the SQLite readers (storage.max_waiting_reads); try again shortly`,
       );
     }
     expect(told).toEqual([MAX_WAITING, MAX_WAITING, MAX_WAITING]);

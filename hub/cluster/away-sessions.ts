@@ -6,7 +6,6 @@
 import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { describeError } from '../journal/segments.ts';
 
 /** An Aedes client, as far as its session's writes need it. */
 export interface SessionClient {
@@ -14,7 +13,6 @@ export interface SessionClient {
   clean: boolean;
   closed: boolean;
   will?: unknown;
-  subscriptions: Record<string, unknown>;
 }
 
 /** The aedes-persistence methods a connection with a clean session calls on its way in. */
@@ -148,7 +146,7 @@ export class AwaySessions {
     }
     // Bounded by the clients connected: those gone are swept as the owed grow.
     if (this.owed.size < this.sweepAt) return;
-    for (const [id, o] of this.owed) if (o.client.closed) this.owed.delete(id);
+    for (const [id, owed] of this.owed) if (owed.client.closed) this.owed.delete(id);
     this.sweepAt = Math.max(FIRST_SWEEP, 2 * this.owed.size);
   }
 
@@ -156,7 +154,7 @@ export class AwaySessions {
     if (this.away || this.closed) return;
     this.away = true;
     this.options.log.warn(
-      { err: describeError(err) },
+      { err: reasonOf(err) },
       `Redis at ${this.options.url} does not answer: devices connecting with a clean session are let in, and what their sessions keep in Redis (their last wills) is written when it answers again; devices with a persistent session wait for it`,
     );
     this.probe = setInterval(() => {
@@ -171,8 +169,8 @@ export class AwaySessions {
   private answering(): void {
     this.back().catch((err: unknown) =>
       this.options.log.warn(
-        { err: describeError(err) },
-        `could not write to Redis what devices that connected while it was away owe: ${describeError(err)}`,
+        { err: reasonOf(err) },
+        `could not write to Redis what devices that connected while it was away owe: ${reasonOf(err)}`,
       ),
     );
   }
@@ -202,8 +200,8 @@ export class AwaySessions {
       } catch (err) {
         if (!this.failedForAbsence(err)) {
           this.options.log.warn(
-            { err: describeError(err), client: client.id },
-            `could not write the session of ${client.id}, which connected while Redis was away, to Redis: ${describeError(err)}`,
+            { err: reasonOf(err), client: client.id },
+            `could not write the session of ${client.id}, which connected while Redis was away, to Redis: ${reasonOf(err)}`,
           );
           continue;
         }
@@ -220,7 +218,9 @@ export class AwaySessions {
     if (written > 0)
       this.options.log.info(
         { devices: written },
-        `Redis at ${this.options.url} answers again: wrote the sessions (last wills) of ${written} devices that connected while it was away`,
+        `Redis at ${this.options.url} answers again: wrote the sessions of ${written} devices that connected while it was away (their last wills, where they have one)`,
       );
   }
 }
+
+const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -27,8 +27,10 @@ export interface BrokerStateOptions {
 /** The aedes persistence, as far as this module handles it; the broker uses the rest. */
 interface Persistence extends SessionWrites {
   destroy(cb: () => void): void;
-  /** With a callback, calls it; without, returns a promise (Aedes uses both). */
-  /** `client` is a connecting client (with `clean`), or only the ids (a will leaving or swept). */
+  /**
+   * With a callback, calls it; without, returns a promise (Aedes uses both). `client` is a
+   * connecting client (with `clean`), or only the ids (a will leaving or swept).
+   */
   delWill(
     client: { id: string; brokerId: string; clean?: boolean },
     cb?: (err?: Error | null) => void,
@@ -127,8 +129,12 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
   const persistence = createPersistence({ conn });
   const away = new AwaySessions({ conn, url, log });
   away.wrap(persistence);
+  // Every client with a will that comes or goes while Redis is away comes here: at most a line a minute.
   const warn = (err: unknown) =>
-    log.warn({ err: (err as Error).message }, `could not record a client's hub in Redis: ${(err as Error).message}`);
+    notices.once(
+      'cluster-presence',
+      `could not record in Redis which hub a device with a last will is connected to (${(err as Error).message}); told at most once a minute`,
+    );
   // Nor does Aedes handle every failed deletion of a will through the promise (a client with a
   // will connecting while Redis is away): that one reads as no will, logged once for each reason,
   // as every client with a will that leaves during an outage comes here. Known to be away, Redis

@@ -55,7 +55,7 @@ function createStore(ctx: HubContext): Store {
         metrics.storeReadsBusy.inc();
         notices.once(
           'store-reads-busy',
-          `the SQLite store's reader is busy: ${maxWaiting} reads already wait for it (storage.max_waiting_reads); more are answered 503 until it catches up`,
+          `the SQLite store's readers are busy: ${maxWaiting} reads already wait for them (storage.max_waiting_reads); more are answered 503 until they catch up`,
         );
       },
     },

@@ -129,10 +129,6 @@ export function countWaitingFromNowOn(db: Database.Database): void {
     END;
     CREATE TEMP TRIGGER IF NOT EXISTS outbox_waiting_delete AFTER DELETE ON main.outbox BEGIN
       UPDATE outbox_waiting SET n = n - 1 WHERE target = OLD.target;
-    END;
-    CREATE TEMP TRIGGER IF NOT EXISTS outbox_waiting_retarget AFTER UPDATE OF target ON main.outbox BEGIN
-      UPDATE outbox_waiting SET n = n - 1 WHERE target = OLD.target;
-      INSERT INTO outbox_waiting (target, n) VALUES (NEW.target, 1) ON CONFLICT (target) DO UPDATE SET n = n + 1;
     END;`);
   db.transaction(() => {
     db.prepare('DELETE FROM temp.outbox_waiting').run();

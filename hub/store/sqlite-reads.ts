@@ -34,8 +34,10 @@ function errorOf({ name, message }: { name: string; message: string }): Error {
 
 interface Thread {
   worker: Worker;
-  /** Its requests not yet answered: a thread that dies fails these, and only these. */
-  /** In the order asked, each with the hub's time it was asked at. */
+  /**
+   * Its requests not yet answered, in the order asked, each with the hub's time it was asked at:
+   * a thread that dies fails these, and only these.
+   */
   waiting: Map<number, { at: number; resolve: (v: unknown) => void; reject: (e: Error) => void }>;
 }
 
@@ -83,7 +85,7 @@ export class SqliteReadThreads {
       onBusy?.(maxWaiting);
       return Promise.reject(
         new StoreBusy(
-          `${maxWaiting} reads already wait for the SQLite reader (storage.max_waiting_reads); try again shortly`,
+          `${maxWaiting} reads already wait for the SQLite readers (storage.max_waiting_reads); try again shortly`,
         ),
       ) as ReturnType<SqliteStore[M]>;
     }
