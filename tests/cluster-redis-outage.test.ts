@@ -118,14 +118,26 @@ describe('a cluster whose Redis stops for 20 s', () => {
       redis.resume();
     }
 
-    // The late device's will, kept by its hub while Redis was away, is in Redis once it answers:
-    // another hub publishes it if this one dies.
+    // The late device's will, kept by its hub while Redis was away, is in Redis once it answers,
+    // and so is the hub it is connected to: another hub publishes the will if this one dies, and
+    // not once the device is connected elsewhere.
     const probe = new Redis(redis.url);
     try {
-      await eventually(async () => (await probe.keys('*will:*:late-1')).length === 1, {
-        what: "the late device's will in Redis",
-        timeoutMs: 10_000,
-      });
+      const [willKey] = await eventually(
+        async () => {
+          const keys = await probe.keys('*will:*:late-1');
+          return keys.length === 1 ? keys : undefined;
+        },
+        { what: "the late device's will in Redis", timeoutMs: 10_000 },
+      );
+      const hub = willKey?.split(':').at(-2);
+      await eventually(
+        async () => {
+          const [presence] = await probe.keys('*presence');
+          return presence !== undefined && hub !== undefined && (await probe.hget(presence, 'late-1')) === hub;
+        },
+        { what: "the late device's hub recorded in Redis" },
+      );
     } finally {
       probe.disconnect();
     }
