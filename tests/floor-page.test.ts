@@ -386,9 +386,35 @@ describe('the floor page', () => {
       ['SR-1', expect.stringMatching(/^(ok|offline)$/)],
     ]);
 
-    // A headset at fault turns its seat's dot without a reload of the page.
     const heartbeat = (status: string) =>
       device.publishAsync('floorwatch/devices/hs-1/heartbeat', JSON.stringify({ kind: 'headset', status }), { qos: 1 });
+    // A heartbeat that changes no seat leaves the plan as drawn, and the keyboard focus in it where it was.
+    const planLoad = () =>
+      page.evaluate(() => {
+        const [mark] = performance.getEntriesByName('floor-plan-loaded') as unknown as Array<{
+          startTime: number;
+          detail: { drawn: boolean };
+        }>;
+        return mark && { at: mark.startTime, drawn: mark.detail.drawn };
+      });
+    // The server room's sensor reports now, so its seat stays as drawn for this test's few seconds.
+    await publish('env-s1', { temperature: 31 });
+    await heartbeat('ok');
+    await plan.locator('[data-plan-position="SR-1"].state-ok').waitFor({ timeout: 10_000 });
+    const drawn = await planLoad();
+    await plan.locator('[data-plan-zone="server-room"]').focus();
+    await heartbeat('ok');
+    const next = await eventually(
+      async () => {
+        const load = await planLoad();
+        return load && drawn && load.at > drawn.at ? load : undefined;
+      },
+      { what: 'the plan loaded again after the heartbeat', timeoutMs: 10_000 },
+    );
+    expect(next.drawn).toBe(false);
+    expect(await page.evaluate("document.activeElement?.getAttribute('data-plan-zone')")).toBe('server-room');
+
+    // A headset at fault turns its seat's dot without a reload of the page.
     await heartbeat('fault');
     await plan.locator('[data-plan-position="A-01"].state-fault').waitFor({ timeout: 10_000 });
     // Selecting a seat finds its devices; selecting a zone by keyboard brings its tile.

@@ -321,12 +321,33 @@ async function loadPlanImage(background) {
   if (response.ok) state.planImage = URL.createObjectURL(await response.blob());
 }
 
-/** The plan and its positions' equipment states; without layout: in the file, only the tiles. */
+/** The layout last drawn, as the hub sent it. */
+let drawnLayout;
+
+/**
+ * On the page's timeline, as floor-loaded is: each load of the plan, and whether it was drawn
+ * again. Only the last is kept, as a wall screen stays open for weeks.
+ */
+function planLoaded(drawn) {
+  performance.clearMarks('floor-plan-loaded');
+  performance.mark('floor-plan-loaded', { detail: { drawn } });
+}
+
+/**
+ * The plan and its positions' equipment states; without layout: in the file, only the tiles. A
+ * plan the same as the one drawn is left as it is: most heartbeats change no seat, and a redraw
+ * would drop the keyboard focus of someone finding their way round the plan.
+ */
 async function loadLayout() {
   const { layout } = await api('/api/v1/layout');
   state.layout = layout;
   $('plan-figure').hidden = !layout;
-  if (!layout) return $('plan').replaceChildren();
+  const text = JSON.stringify(layout);
+  if (text === drawnLayout && $('plan').firstElementChild) return planLoaded(false);
+  if (!layout) {
+    drawnLayout = text;
+    return $('plan').replaceChildren();
+  }
   await loadPlanImage(layout.background);
   $('plan').replaceChildren(drawPlan(layout, { zoneState, image: state.planImage, openZone, openPosition }));
   const counts = new Map();
@@ -337,6 +358,8 @@ async function loadLayout() {
     'Select a zone or a position to see it below.',
     layout.background?.problem ? `The plan image is not shown: ${layout.background.problem}.` : '',
   ].join(' ');
+  drawnLayout = text;
+  planLoaded(true);
 }
 
 /** Many readings a second on a big floor: the tiles are drawn once per frame at most. */
