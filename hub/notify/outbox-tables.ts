@@ -147,10 +147,10 @@ export function countWaiting(db: Database.Database, target?: string): number {
   ) as number;
 }
 
-/** Every target the tables keep rows or followers for, with how many rows wait for it. */
+/** Every target the tables keep rows or followers for, with how many rows wait for it (as counted since countWaitingFromNowOn). */
 export function targetsKept(db: Database.Database): { target: string; n: number }[] {
   return db
-    .prepare('SELECT target, count(*) AS n FROM outbox GROUP BY target UNION SELECT target, 0 FROM outbox_followers')
+    .prepare('SELECT target, n FROM temp.outbox_waiting WHERE n > 0 UNION SELECT target, 0 FROM outbox_followers')
     .all() as { target: string; n: number }[];
 }
 
