@@ -344,10 +344,7 @@ async function loadLayout() {
   $('plan-figure').hidden = !layout;
   const text = JSON.stringify(layout);
   if (text === drawnLayout && $('plan').firstElementChild) return planLoaded(false);
-  if (!layout) {
-    drawnLayout = text;
-    return $('plan').replaceChildren();
-  }
+  if (!layout) return $('plan').replaceChildren();
   await loadPlanImage(layout.background);
   $('plan').replaceChildren(drawPlan(layout, { zoneState, image: state.planImage, openZone, openPosition }));
   const counts = new Map();
