@@ -220,6 +220,24 @@ describe('AwaySessions', () => {
     expect(away.isAway).toBe(false);
   });
 
+  it('tells in one line, not one per device, the sessions a Redis back again refuses for good, and writes the others', async () => {
+    const { redis, writes, written, hooks, lines, back } = setUp();
+    redis.status = 'reconnecting';
+    for (const id of ['t-1', 't-2', 't-3']) await connect(writes, client(id));
+    hooks.beforeSend = (what) => {
+      if (what === 'will t-1 offline' || what === 'will t-2 offline')
+        throw new Error('OOM command not allowed when used memory > maxmemory');
+    };
+    await back();
+    expect(written).toEqual(['clean t-1', 'incoming t-1', 'clean t-2', 'incoming t-2', ...sessionOf('t-3')]);
+    expect(lines.filter((l) => l.includes('refused'))).toEqual([
+      expect.stringContaining(
+        'refused the sessions of 2 devices that connected while it was away (OOM command not allowed',
+      ),
+    ]);
+    expect(lines.at(-1)).toContain('wrote the sessions of 1 devices');
+  });
+
   it('still waits for Redis for a persistent session, and refuses it when Redis does not answer', async () => {
     const { redis, writes, away } = setUp();
     redis.status = 'reconnecting';

@@ -184,6 +184,9 @@ export class AwaySessions {
     const owed = [...this.owed.values()];
     this.owed.clear();
     let written = 0;
+    /** Sessions Redis refused for a reason other than being away, and the last reason: told once, not per device. */
+    let refused = 0;
+    let refusal = '';
     for (const [i, o] of owed.entries()) {
       const { client, writes } = o;
       // Each step only while the client is still connected: one that left has had its will taken
@@ -199,10 +202,8 @@ export class AwaySessions {
         if (!client.closed) written++;
       } catch (err) {
         if (!this.failedForAbsence(err)) {
-          this.options.log.warn(
-            { err: reasonOf(err), client: client.id },
-            `could not write the session of ${client.id}, which connected while Redis was away, to Redis: ${reasonOf(err)}`,
-          );
+          refused++;
+          refusal = reasonOf(err);
           continue;
         }
         // Away again: this client's writes and those after it wait for the next time, with any
@@ -215,6 +216,11 @@ export class AwaySessions {
         break;
       }
     }
+    if (refused > 0)
+      this.options.log.warn(
+        { devices: refused, err: refusal },
+        `Redis at ${this.options.url} refused the sessions of ${refused} devices that connected while it was away (${refusal}); their last wills are not in Redis until they connect again`,
+      );
     if (written > 0)
       this.options.log.info(
         { devices: written },
