@@ -33,6 +33,7 @@ function persistence(redis: FakeRedis) {
     written.push(what);
   };
   const writes: SessionWrites = {
+    delWill: (c) => send(`remove will ${c.id}`)(),
     cleanSubscriptions: (c) => send(`clean ${c.id}`)(),
     cleanIncoming: (c) => send(`incoming ${c.id}`)(),
     putWill: (c, packet) => send(`will ${c.id} ${(packet as { payload: string }).payload}`)(),
@@ -238,6 +239,17 @@ describe('AwaySessions', () => {
     expect(lines.at(-1)).toContain('wrote the sessions of 1 devices');
   });
 
+  it('does not ask a Redis taken to be away to remove the earlier will of a clean session connecting, but does for a will leaving', async () => {
+    const { redis, writes, written } = setUp();
+    redis.status = 'reconnecting';
+    await connect(writes, client('t-1'));
+    // Connected again, but not yet found answering: still taken to be away.
+    redis.status = 'ready';
+    expect(await writes.delWill({ id: 't-2', brokerId: 'hub-a', clean: true })).toBeNull();
+    await writes.delWill({ id: 't-3', brokerId: 'hub-a' });
+    expect(written).toEqual(['remove will t-3']);
+  });
+
   it('still waits for Redis for a persistent session, and refuses it when Redis does not answer', async () => {
     const { redis, writes, away } = setUp();
     redis.status = 'reconnecting';
@@ -253,6 +265,7 @@ describe('AwaySessions', () => {
     const redis = new FakeRedis();
     const log = pino({ level: 'silent' });
     const refusing = (message: string): SessionWrites => ({
+      delWill: () => Promise.resolve(),
       cleanSubscriptions: () => Promise.reject(new Error(message)),
       cleanIncoming: () => Promise.resolve(),
       putWill: () => Promise.resolve(),

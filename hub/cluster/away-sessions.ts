@@ -17,6 +17,14 @@ export interface SessionClient {
 
 /** The aedes-persistence methods a connection with a clean session calls on its way in. */
 export interface SessionWrites {
+  /**
+   * With a callback, calls it; without, returns a promise (Aedes uses both). `client` is a
+   * connecting client (with `clean`), or only the ids (a will leaving or swept).
+   */
+  delWill(
+    client: { id: string; brokerId: string; clean?: boolean },
+    cb?: (err?: Error | null) => void,
+  ): Promise<unknown> | undefined;
   cleanSubscriptions(client: SessionClient): Promise<void>;
   cleanIncoming(client: SessionClient): Promise<void>;
   putWill(client: SessionClient, packet: unknown): Promise<void>;
@@ -66,7 +74,13 @@ export class AwaySessions {
       putWill: persistence.putWill.bind(persistence),
     };
     const outgoing = persistence.outgoingStream.bind(persistence);
+    const removeWill = persistence.delWill.bind(persistence);
     this.send = send;
+    // A clean session connecting while Redis is away is not kept waiting out the command's time
+    // limit to remove its earlier will: the will it owes replaces it. A will swept or leaving is
+    // still removed, so one published just as Redis answers again is not published at the next sweep.
+    persistence.delWill = (client, cb) =>
+      !cb && this.away && client.clean === true ? Promise.resolve(null) : removeWill(client, cb);
     persistence.cleanSubscriptions = (client) => this.write(client, 'clean', () => send.cleanSubscriptions(client));
     persistence.cleanIncoming = (client) => this.write(client, 'incoming', () => send.cleanIncoming(client));
     persistence.putWill = (client, packet) => this.write(client, 'will', () => send.putWill(client, packet));

@@ -27,14 +27,6 @@ export interface BrokerStateOptions {
 /** The aedes persistence, as far as this module handles it; the broker uses the rest. */
 interface Persistence extends SessionWrites {
   destroy(cb: () => void): void;
-  /**
-   * With a callback, calls it; without, returns a promise (Aedes uses both). `client` is a
-   * connecting client (with `clean`), or only the ids (a will leaving or swept).
-   */
-  delWill(
-    client: { id: string; brokerId: string; clean?: boolean },
-    cb?: (err?: Error | null) => void,
-  ): Promise<unknown> | undefined;
 }
 
 /**
@@ -137,30 +129,25 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
     );
   // Nor does Aedes handle every failed deletion of a will through the promise (a client with a
   // will connecting while Redis is away): that one reads as no will, logged once for each reason,
-  // as every client with a will that leaves during an outage comes here. Known to be away, Redis
-  // is not asked for a clean session connecting, which would wait out the command's time limit:
-  // the will it owes replaces the earlier one. A will swept or leaving is still asked for, so one
-  // published just as Redis answers again is removed, not published again at the next sweep.
+  // as every client with a will that leaves during an outage comes here.
   const delWill = persistence.delWill.bind(persistence);
   let lastWillError = '';
   persistence.delWill = (client, cb) =>
     cb
       ? delWill(client, cb)
-      : away.isAway && client.clean === true
-        ? Promise.resolve(null)
-        : delWill(client)?.then(
-            (will) => {
-              lastWillError = '';
-              return will;
-            },
-            (err: unknown) => {
-              const { message } = err as Error;
-              if (message !== lastWillError)
-                log.warn({ err: message, client: client.id }, `could not remove last wills from Redis: ${message}`);
-              lastWillError = message;
-              return null;
-            },
-          );
+      : delWill(client)?.then(
+          (will) => {
+            lastWillError = '';
+            return will;
+          },
+          (err: unknown) => {
+            const { message } = err as Error;
+            if (message !== lastWillError)
+              log.warn({ err: message, client: client.id }, `could not remove last wills from Redis: ${message}`);
+            lastWillError = message;
+            return null;
+          },
+        );
   const wills: Wills = {
     connected: (clientId, brokerId) => {
       const record = () => conn.hset(PRESENCE_KEY, clientId, brokerId);
