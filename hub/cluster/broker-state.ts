@@ -128,26 +128,19 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
       `could not record in Redis which hub a device with a last will is connected to (${(err as Error).message}); told at most once a minute`,
     );
   // Nor does Aedes handle every failed deletion of a will through the promise (a client with a
-  // will connecting while Redis is away): that one reads as no will, logged once for each reason,
-  // as every client with a will that leaves during an outage comes here.
+  // will leaving while Redis is away): that one reads as no will, told at most once a minute, as
+  // every client with a will that leaves during an outage comes here.
   const delWill = persistence.delWill.bind(persistence);
-  let lastWillError = '';
   persistence.delWill = (client, cb) =>
     cb
       ? delWill(client, cb)
-      : delWill(client)?.then(
-          (will) => {
-            lastWillError = '';
-            return will;
-          },
-          (err: unknown) => {
-            const { message } = err as Error;
-            if (message !== lastWillError)
-              log.warn({ err: message, client: client.id }, `could not remove last wills from Redis: ${message}`);
-            lastWillError = message;
-            return null;
-          },
-        );
+      : delWill(client)?.catch((err: unknown) => {
+          notices.once(
+            'cluster-will-removal',
+            `could not remove last wills from Redis (${(err as Error).message}); told at most once a minute`,
+          );
+          return null;
+        });
   const wills: Wills = {
     connected: (clientId, brokerId) => {
       const record = () => conn.hset(PRESENCE_KEY, clientId, brokerId);
