@@ -236,7 +236,7 @@ describe('AwaySessions', () => {
         'refused the sessions of 2 devices that connected while it was away (OOM command not allowed',
       ),
     ]);
-    expect(lines.at(-1)).toContain('wrote the sessions of 1 devices');
+    expect(lines.at(-1)).toContain('wrote the sessions of 1 device');
   });
 
   it('does not ask a Redis taken to be away to remove the earlier will of a clean session connecting, but does for a will leaving', async () => {

@@ -4,6 +4,7 @@
 // store is healthy is a fault of its own and stays a 500. A store that is up but busy (as many
 // reads waiting as it takes) is a 503 that says only that.
 import { StoreBusy, StoreUnavailable, type StoreReader } from '../store/store.ts';
+import { counted } from '../domain/counted.ts';
 
 /** A 503 for Fastify's error handler, which also sets `headers` on the answer. */
 export class ReadsUnavailable extends Error {
@@ -34,7 +35,7 @@ export function outageAwareReads({ store, backlog }: StoreOutageOptions): StoreR
     }
     const waiting = backlog();
     return new ReadsUnavailable(
-      `the reading store (${store.name}) is not available: ${why}. Nothing is lost: ${waiting} journal ${waiting === 1 ? 'entry waits' : 'entries wait'} to be stored and will be written when it is back; try again then`,
+      `the reading store (${store.name}) is not available: ${why}. Nothing is lost: ${counted(waiting, 'journal entry waits', 'journal entries wait')} to be stored and will be written when it is back; try again then`,
     );
   };
   const guarded = <T>(read: Promise<T>): Promise<T> =>

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from '../config/bridges.ts';
+import { counted } from '../domain/counted.ts';
 import { within } from '../domain/deadline.ts';
 
 /** The broker is away or does not answer: the message waits and is sent again, it is not at fault. */
@@ -22,11 +23,6 @@ export class BrokerUnavailable extends Error {
 /** The broker refused this message itself (an MQTT 5 PUBACK reason ≥ 0x80): sending it again cannot help. */
 export class BrokerRefusal extends Error {
   override readonly name = 'BrokerRefusal';
-}
-
-/** "1 message", "100 messages". */
-export function messages(count: number): string {
-  return `${count} message${count === 1 ? '' : 's'}`;
 }
 
 export interface OutgoingMessage {
@@ -132,7 +128,7 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
   let refusing = false;
   /** "online" was refused at the bound: it is said as soon as there is room, or the will's "offline" would stay. */
   let onlineOwed = false;
-  const counted = (n: number) => {
+  const addUnacknowledged = (n: number) => {
     unacknowledged += n;
     options.onUnacknowledged?.(unacknowledged);
     if (onlineOwed && unacknowledged < bound && client.connected && !closing) sayOnline();
@@ -149,18 +145,18 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
       if (!refusing)
         log.warn(
           { bridge: bridge.name, unacknowledged },
-          `bridge ${bridge.name}: ${bridge.url} has not acknowledged ${messages(bound)} (bridges.out.max_unacknowledged); what it should get waits in the hub until it does`,
+          `bridge ${bridge.name}: ${bridge.url} has not acknowledged ${counted(bound, 'message')} (bridges.out.max_unacknowledged); what it should get waits in the hub until it does`,
         );
       refusing = true;
       return Promise.reject(
         new BrokerUnavailable(
-          `${bridge.url} has not acknowledged the ${messages(bound)} sent to it before (bridges.out.max_unacknowledged)`,
+          `${bridge.url} has not acknowledged the ${counted(bound, 'message')} sent to it before (bridges.out.max_unacknowledged)`,
         ),
       );
     }
-    counted(1);
+    addUnacknowledged(1);
     const acknowledged = client.publishAsync(topic, payload, opts);
-    const settled = () => counted(-1);
+    const settled = () => addUnacknowledged(-1);
     acknowledged.then(settled, settled);
     return acknowledged;
   };

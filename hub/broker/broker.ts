@@ -28,6 +28,7 @@ import { PersistentSessions } from './sessions.ts';
 import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
 import type { Wills } from '../cluster/broker-state.ts';
 import type { TopicRule } from '../security/topic-rules.ts';
+import { counted } from '../domain/counted.ts';
 
 /** A device's message, as the broker hands it over to be taken in. */
 export interface DeviceMessage {
@@ -136,7 +137,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
     notices.once(
       `queue:${client.id}`,
-      `client ${client.id} has not read ${queued.messages} messages (${queued.bytes} bytes) the hub has for it, past limits.max_queued_messages / max_queued_bytes; disconnected`,
+      `client ${client.id} has not read ${counted(queued.messages, 'message')} (${queued.bytes} bytes) the hub has for it, past limits.max_queued_messages / max_queued_bytes; disconnected`,
     );
   });
   /**

@@ -8,6 +8,7 @@ import { ConfigError } from '../config/errors.ts';
 import type { AuditLog } from '../security/audit.ts';
 import { CredentialError, type DeviceCredentials } from '../security/credentials.ts';
 import { declareRows, deviceRows } from './device-list.ts';
+import { counted } from '../domain/counted.ts';
 
 /** New passwords from which the import tells its progress. */
 const PROGRESS_FROM = 10;
@@ -77,8 +78,8 @@ export async function importDevices(
   audit.record(who, 'device.import', { file: csvPath, devices: rows.length, added, changed, passwords: created });
   process.stdout.write(
     added + changed + created.length === 0
-      ? `nothing changed: the ${rows.length} devices of ${csvPath} are declared as the file says and have passwords\n`
-      : `${rows.length} devices in ${csvPath}: ${added} declared, ${changed} changed in ${configPath}; ${created.length} new passwords (shown once above). Reload the hub to take them on: kill -HUP <pid>, or POST /api/v1/config/reload\n`,
+      ? `nothing changed: the ${counted(rows.length, 'device')} of ${csvPath} are declared as the file says and have passwords\n`
+      : `${counted(rows.length, 'device')} in ${csvPath}: ${added} declared, ${changed} changed in ${configPath}; ${created.length} new passwords (shown once above). Reload the hub to take them on: kill -HUP <pid>, or POST /api/v1/config/reload\n`,
   );
   // A revoked password was taken away on purpose: an import does not give it back, and says so.
   const revoked = rows.filter((row) => credentials.isRevoked(row.id)).map((row) => row.id);

@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { counted } from '../domain/counted.ts';
 
 /** An Aedes client, as far as its session's writes need it. */
 export interface SessionClient {
@@ -233,12 +234,12 @@ export class AwaySessions {
     if (refused > 0)
       this.options.log.warn(
         { devices: refused, err: refusal },
-        `Redis at ${this.options.url} refused the sessions of ${refused} devices that connected while it was away (${refusal}); their last wills are not in Redis until they connect again`,
+        `Redis at ${this.options.url} refused the sessions of ${counted(refused, 'device')} that connected while it was away (${refusal}); their last wills are not in Redis until they connect again`,
       );
     if (written > 0)
       this.options.log.info(
         { devices: written },
-        `Redis at ${this.options.url} answers again: wrote the sessions of ${written} devices that connected while it was away (their last wills, where they have one)`,
+        `Redis at ${this.options.url} answers again: wrote the sessions of ${counted(written, 'device')} that connected while it was away (their last wills, where they have one)`,
       );
   }
 }

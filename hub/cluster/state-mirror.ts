@@ -13,6 +13,7 @@ import { jsonObject } from '../domain/json-text.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { FENCE_CHECK, FENCE_KEY } from './lease.ts';
+import { counted } from '../domain/counted.ts';
 
 /** One changed row: its table, its rowid, and its columns, or null once deleted. */
 type RowChange = [table: string, rowid: number, row: Record<string, unknown> | null];
@@ -165,7 +166,7 @@ export class StateMirror {
     if (damaged.length > 0)
       this.options.log?.error(
         { damaged: damaged.slice(0, 20) },
-        `the rules' state in Redis holds ${damaged.length} rows that are not ones; loaded without them`,
+        `the rules' state in Redis holds ${counted(damaged.length, 'row that is not one', 'rows that are not ones')}; loaded without them`,
       );
     return { version: this.version, rows, damaged: damaged.length };
   }

@@ -2,7 +2,8 @@
 // that broker into ingest, the broker acknowledged only once the journal has them. Out: births and
 // wills (and readings) as a journal consumer per bridge; alerts are added to the outbox by alerting.
 import type { BridgeLink } from '../bridges/link.ts';
-import { BrokerUnavailable, messages, openBridgeLink } from '../bridges/link.ts';
+import { BrokerUnavailable, openBridgeLink } from '../bridges/link.ts';
+import { counted } from '../domain/counted.ts';
 import { nodeId } from '../config/cluster.ts';
 import { parseDeviceTopic } from '../domain/topics.ts';
 import type { Ingest } from '../ingest/ingest.ts';
@@ -81,7 +82,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
             detail: !link.connected
               ? `not connected to ${bridge.url}; what it should get waits in the hub`
               : full
-                ? `connected to ${bridge.url}, which has not acknowledged ${messages(link.unacknowledged)}; what it should get waits in the hub`
+                ? `connected to ${bridge.url}, which has not acknowledged ${counted(link.unacknowledged, 'message')}; what it should get waits in the hub`
                 : `connected to ${bridge.url}`,
           },
         };

@@ -11,6 +11,7 @@ import { RejectionLog } from '../ingest/rejections.ts';
 import type { Journal } from '../journal/journal.ts';
 import type { Entry } from '../domain/reading.ts';
 import type { HubContext } from './context.ts';
+import { counted } from '../domain/counted.ts';
 
 export interface Intake {
   ingest: Ingest;
@@ -170,8 +171,8 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
           ok: devices.refused === 0,
           detail:
             devices.refused === 0
-              ? `${devices.known} devices known; limits.max_devices is ${devices.max}`
-              : `${devices.known} devices known, the most limits.max_devices allows (${devices.max}): ${devices.refused} messages from further devices refused`,
+              ? `${counted(devices.known, 'device')} known; limits.max_devices is ${devices.max}`
+              : `${counted(devices.known, 'device')} known, the most limits.max_devices allows (${devices.max}): ${counted(devices.refused, 'message')} from further devices refused`,
           ...devices,
         },
       };

@@ -11,6 +11,7 @@ import { StoreWriter } from '../store/writer.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';
 import { tickEvery, type Ticker } from './ticker.ts';
+import { counted } from '../domain/counted.ts';
 
 export interface Storage {
   setAside: SetAsideLog;
@@ -93,7 +94,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
         check: {
           ok: status.writable,
           detail: status.writable
-            ? `${backlog} entries waiting for the store`
+            ? `${counted(backlog, 'entry', 'entries')} waiting for the store`
             : `cannot write to disk (${status.lastError ?? 'unknown error'}): new readings are not acknowledged`,
           backlog,
           durableLsn: status.durableLsn,
@@ -138,17 +139,17 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
       if (removed && removed.readings > 0)
         log.info(
           { removed: removed.readings },
-          `removed ${removed.readings} readings older than the raw retention (${config.storage.raw_retention}); their 1-minute aggregates stay`,
+          `removed ${counted(removed.readings, 'reading')} older than the raw retention (${config.storage.raw_retention}); their 1-minute aggregates stay`,
         );
       if (removed && removed.minutes > 0)
         log.info(
           { removed: removed.minutes },
-          `removed ${removed.minutes} 1-minute aggregates older than the long-term retention (${config.storage.long_term_retention})`,
+          `removed ${counted(removed.minutes, '1-minute aggregate')} older than the long-term retention (${config.storage.long_term_retention})`,
         );
       if (removed && removed.alertEvents > 0)
         log.info(
           { removed: removed.alertEvents },
-          `removed ${removed.alertEvents} alert history entries older than the long-term retention (${config.storage.long_term_retention})`,
+          `removed ${counted(removed.alertEvents, 'alert history entry', 'alert history entries')} older than the long-term retention (${config.storage.long_term_retention})`,
         );
     } catch (err) {
       log.warn(

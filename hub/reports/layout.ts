@@ -2,6 +2,7 @@
 // thing in the same order. Pure.
 import type { EquipmentFigures, EquipmentReport } from './equipment.ts';
 import type { ShiftReport } from './shift.ts';
+import { counted } from '../domain/counted.ts';
 
 export interface Table {
   title: string;
@@ -152,7 +153,7 @@ export function equipmentLayout(r: EquipmentReport): Layout {
   const faults = (f: EquipmentFigures) => f.faults.map((x) => `${x.fault} ×${x.count}`).join(', ') || '—';
   return {
     title: `Equipment record ${clock(r.from)} – ${clock(r.to)}`,
-    subtitle: `${duration(r.to - r.from)}, ${r.devices.length} devices. A device is down while offline or in fault; degraded counts as an incident, not as downtime.`,
+    subtitle: `${duration(r.to - r.from)}, ${counted(r.devices.length, 'device')}. A device is down while offline or in fault; degraded counts as an incident, not as downtime.`,
     tables: [
       {
         title: 'Per kind',

@@ -5,6 +5,7 @@ import { tenths } from './alerts.ts';
 import type { Evaluation } from './lifecycle.ts';
 import { HUB_HEALTH } from './requirements.ts';
 import type { Severity } from '../domain/requirement.ts';
+import { counted } from '../domain/counted.ts';
 
 export interface HubStatus {
   storeName: string;
@@ -77,7 +78,7 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
     journal,
     !hub.journalWritable
       ? `the journal cannot write (${hub.journalError ?? 'unknown error'}): new readings are not acknowledged`
-      : `${hub.backlog} readings wait for the store (draining)`,
+      : `${counted(hub.backlog, 'reading waits', 'readings wait')} for the store (draining)`,
   );
 
   const free = hub.diskFreePercent;

@@ -12,6 +12,7 @@ import type { DeviceState, Evaluation } from './lifecycle.ts';
 import { LIVENESS } from './requirements.ts';
 import { SEVERITY_RANK } from './threshold.ts';
 import type { Severity } from '../domain/requirement.ts';
+import { counted } from '../domain/counted.ts';
 
 export interface Presence {
   status: 'online' | 'offline';
@@ -204,7 +205,8 @@ export function livenessTick(ev: Evaluation, id: string, d: DeviceState): void {
   d.life.offline = { severity: verdict.severity, seenBefore: d.life.lastSeen ?? 0, fresh: 0 };
   ev.markChanged(id);
   const behind = site.behind.get(id) ?? 0;
-  const held = behind > 0 ? `; the offline alerts of the ${behind} devices behind it are held until it is back` : '';
+  const held =
+    behind > 0 ? `; the offline alerts of the ${counted(behind, 'device')} behind it are held until it is back` : '';
   ev.find('offline', id, d.zone, {
     state: 'firing',
     severity: verdict.severity,
@@ -221,7 +223,7 @@ export function gatewaysTick(ev: Evaluation): void {
       state: 'firing',
       severity: 'critical',
       at: ev.now,
-      summary: `gateway ${id} is offline; the offline alerts of the ${ev.site.behind.get(id) ?? 0} devices behind it are held until it is back`,
+      summary: `gateway ${id} is offline; the offline alerts of the ${counted(ev.site.behind.get(id) ?? 0, 'device')} behind it are held until it is back`,
     });
   }
 }
