@@ -43,6 +43,8 @@ interface Owed {
 
 /** While Redis is away, it is asked whether it answers again this often. */
 const PROBE_MS = 1000;
+/** Sessions whose owed writes are made at the same time once Redis answers again. */
+const WRITTEN_AT_ONCE = 64;
 /** Owed writes of clients gone are swept once the owed reach this many, then twice as many as stay. */
 const FIRST_SWEEP = 1024;
 
@@ -202,34 +204,47 @@ export class AwaySessions {
     /** Sessions Redis refused for a reason other than being away, and the last reason: told once, not per device. */
     let refused = 0;
     let refusal = '';
-    for (const [i, o] of owed.entries()) {
-      const { client, writes } = o;
-      // Each step only while the client is still connected: one that left has had its will taken
-      // out, and its place in the presence record forgotten.
-      const steps: Array<() => Promise<unknown>> = [
-        ...(writes.has('clean') ? [() => this.send.cleanSubscriptions(client)] : []),
-        ...(writes.has('incoming') ? [() => this.send.cleanIncoming(client)] : []),
-        ...(writes.has('will') ? [async () => client.will && this.send.putWill(client, client.will)] : []),
-        ...(o.presence ? [o.presence] : []),
-      ];
-      try {
-        for (const step of steps) if (!client.closed) await step();
-        if (!client.closed) written++;
-      } catch (err) {
-        if (!this.failedForAbsence(err)) {
-          refused++;
-          refusal = reasonOf(err);
-          continue;
+    /** Set once Redis is found away again: what is not written by then waits for the next time. */
+    let awayAgain: { err: unknown } | undefined;
+    const unwritten: Owed[] = [];
+    let next = 0;
+    // Several sessions at once, each one's writes in order: one after the other, a floor of
+    // devices that connected meanwhile would wait tens of thousands of round trips for its wills.
+    const writeInTurn = async (): Promise<void> => {
+      while (next < owed.length && !awayAgain) {
+        const o = owed[next++]!;
+        const { client, writes } = o;
+        // Each step only while the client is still connected: one that left has had its will taken
+        // out, and its place in the presence record forgotten.
+        const steps: Array<() => Promise<unknown>> = [
+          ...(writes.has('clean') ? [() => this.send.cleanSubscriptions(client)] : []),
+          ...(writes.has('incoming') ? [() => this.send.cleanIncoming(client)] : []),
+          ...(writes.has('will') ? [async () => client.will && this.send.putWill(client, client.will)] : []),
+          ...(o.presence ? [o.presence] : []),
+        ];
+        try {
+          for (const step of steps) if (!client.closed) await step();
+          if (!client.closed) written++;
+        } catch (err) {
+          if (this.failedForAbsence(err)) {
+            awayAgain ??= { err };
+            unwritten.push(o);
+          } else {
+            refused++;
+            refusal = reasonOf(err);
+          }
         }
-        // Away again: this client's writes and those after it wait for the next time, with any
-        // owed meanwhile.
-        for (const rest of owed.slice(i)) {
-          const since = this.owed.get(rest.client.id);
-          if (!since || since.client === rest.client) this.oweAll(rest);
-        }
-        this.wentAway(err);
-        break;
       }
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITTEN_AT_ONCE, owed.length) }, writeInTurn));
+    if (awayAgain) {
+      // Away again: the sessions it failed on and those not begun wait for the next time, with
+      // any owed meanwhile.
+      for (const rest of [...unwritten, ...owed.slice(next)]) {
+        const since = this.owed.get(rest.client.id);
+        if (!since || since.client === rest.client) this.oweAll(rest);
+      }
+      this.wentAway(awayAgain.err);
     }
     if (refused > 0)
       this.options.log.warn(
