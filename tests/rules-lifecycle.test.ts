@@ -161,24 +161,9 @@ describe('step, one observation type at a time', () => {
     expect(keys(T0 + 2 * MINUTE, 30, 'ok')).toEqual(['equipment.battery_low.h-1 ok']);
   });
 
-  it('a gateway with one device behind it says so in the singular', () => {
-    const life = new Lifecycle(settings({ gatewayOf: new Map([['s-1', 'gw-1']]) }), T0);
-    const state = empty();
-    life.step(
-      state,
-      { type: 'status', status: { subject: 'gateway', id: 'gw-1', zone: 'floor-a', status: 'offline', ts: T0 } },
-      T0,
-    );
-    const tick = life.step(state, { type: 'tick' }, T0 + 10 * MINUTE);
-    expect(tick.events[0]?.summary).toMatch(/the offline alerts of the 1 device behind it are held/);
-  });
-
   it('a gateway going offline raises one alert at the tick for the devices behind it, and its return resolves it', () => {
-    const gatewayOf = new Map([
-      ['s-1', 'gw-1'],
-      ['s-2', 'gw-1'],
-    ]);
-    const life = new Lifecycle(settings({ gatewayOf }), T0);
+    // One device behind it, said in the singular (the plural is in rules-engine's 20 devices).
+    const life = new Lifecycle(settings({ gatewayOf: new Map([['s-1', 'gw-1']]) }), T0);
     const state = empty();
     const offline = life.step(
       state,
@@ -191,7 +176,7 @@ describe('step, one observation type at a time', () => {
     expect(tick.events.map((e) => `${e.state} ${e.key} ${e.severity}`)).toEqual([
       'firing gateway_offline.gw-1 critical',
     ]);
-    expect(tick.events[0]?.summary).toMatch(/the offline alerts of the 2 devices behind it are held/);
+    expect(tick.events[0]?.summary).toMatch(/the offline alerts of the 1 device behind it are held/);
     const back = life.step(
       state,
       {
