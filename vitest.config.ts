@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // while changing code (`npm run test:unit`). Everything else is an integration test, a new file
 // included.
 const UNIT = [
+  'tests/broker-subscriptions.test.ts',
   'tests/counted.test.ts',
   'tests/cluster-term-starts.test.ts',
   'tests/cluster-away-sessions.test.ts',

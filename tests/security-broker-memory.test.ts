@@ -192,3 +192,42 @@ describe("the broker's memory", () => {
     await back.endAsync();
   });
 });
+
+describe("the broker's subscriptions", () => {
+  let hub: TestHub | undefined;
+  afterEach(async () => {
+    await hub?.dispose();
+    hub = undefined;
+  });
+
+  it('a client holds at most limits.max_subscriptions_per_client topics and all clients max_subscriptions; past either the SUBACK refuses, and unsubscribing or leaving makes room', async () => {
+    hub = await startTestHub({ config: { limits: { max_subscriptions_per_client: 3, max_subscriptions: 5 } } });
+    const connect = (clientId: string) => mqtt.connectAsync(hub!.mqttUrl, { clientId, reconnectPeriod: 0 });
+    /** The SUBACK's codes: mqtt.js rejects one with a failure in it, and keeps the packet on the error. */
+    const codes = (client: MqttClient, topics: string[]) =>
+      client.subscribeAsync(topics, { qos: 1 }).then(
+        (grants) => grants.map((g) => g.qos),
+        (err: unknown) => (err as { packet?: { granted?: number[] } }).packet?.granted ?? [],
+      );
+    // Names that every plain object has, as topics.
+    const topicOf = (name: string) => `floorwatch/zones/${name}/state`;
+    const a = await connect('look-a');
+    expect(await codes(a, ['__proto__', 'constructor', 'toString', 'hasOwnProperty'].map(topicOf))).toEqual([
+      1, 1, 1, 128,
+    ]);
+    // One it holds already is no further subscription.
+    expect(await codes(a, [topicOf('constructor')])).toEqual([1]);
+    const b = await connect('look-b');
+    expect(await codes(b, ['b1', 'b2', 'b3'].map(topicOf))).toEqual([1, 1, 128]);
+    expect(a.connected && b.connected).toBe(true);
+    await a.unsubscribeAsync(topicOf('toString'));
+    expect(await codes(b, [topicOf('b3')])).toEqual([1]);
+    expect(await metric(hub, /^floorwatch_mqtt_subscriptions (\d+)$/m)).toBe(5);
+    await a.endAsync();
+    await eventually(async () => (await metric(hub!, /^floorwatch_mqtt_subscriptions (\d+)$/m)) === 3, {
+      what: "look-a's subscriptions released as it leaves",
+    });
+    expect(await metric(hub, /^floorwatch_mqtt_refused_total\{reason="too_many_subscriptions"\} (\d+)$/m)).toBe(2);
+    await b.endAsync();
+  });
+});

@@ -24,6 +24,7 @@ import type { AdmissionStatus } from './admission-status.ts';
 import { boundOfflineQueues, markRedeliveries, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { RetainedBudget } from './retained-budget.ts';
+import { SubscriptionBound } from './subscriptions.ts';
 import { PersistentSessions } from './sessions.ts';
 import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
 import type { Wills } from '../cluster/broker-state.ts';
@@ -133,6 +134,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const publishers = new WeakSet<object>();
   // The limits are read where they apply, so a reloaded configuration's take effect at once.
   const retained = new RetainedBudget(limits);
+  const subscriptions = new SubscriptionBound(limits);
   const outgoing = new OutgoingQueues(limits, (client, queued) => {
     metrics.mqttRefused.inc({ reason: 'outgoing_queue_full' });
     notices.once(
@@ -246,7 +248,29 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         );
       });
     },
-    authorizeSubscribe: guard.authorizeSubscribe,
+    authorizeSubscribe(client, subscription, callback) {
+      guard.authorizeSubscribe(client, subscription, (err, granted) => {
+        if (err || !granted) {
+          callback(err, granted);
+          return;
+        }
+        const verdict = subscriptions.admit(client, granted.topic);
+        metrics.mqttSubscriptions.set(subscriptions.size);
+        if (verdict === 'ok') {
+          callback(null, granted);
+          return;
+        }
+        metrics.mqttRefused.inc({ reason: 'too_many_subscriptions' });
+        notices.once(
+          `subscriptions:${client.id}`,
+          verdict === 'client_full'
+            ? `client ${client.id} is subscribed to ${limits.maxSubscriptionsPerClient} topics, the most limits.max_subscriptions_per_client allows; its subscription to "${granted.topic.slice(0, 200)}" is refused`
+            : `the connected clients are subscribed to ${limits.maxSubscriptions} topics in all, the most limits.max_subscriptions allows; the subscription of ${client.id} to "${granted.topic.slice(0, 200)}" is refused`,
+        );
+        // A null subscription is a failure code (128) in the SUBACK; the client stays connected.
+        callback(null, null);
+      });
+    },
     authorizePublish(client, packet, callback) {
       const verdict = guard.admit(client, packet);
       if (verdict instanceof Error) {
@@ -319,8 +343,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   });
   broker.on('clientDisconnect', (client) => {
     clients.delete(client);
+    subscriptions.forget(client);
+    metrics.mqttSubscriptions.set(subscriptions.size);
     if (withWill.delete(client)) options.shared?.wills.disconnected(client.id, broker.id);
     metrics.mqttClients.set(broker.connectedClients);
+  });
+  broker.on('unsubscribe', (topics, client) => {
+    subscriptions.release(client, topics);
+    metrics.mqttSubscriptions.set(subscriptions.size);
   });
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'MQTT client error'));
   // A failure of the broker's own (its persistence in Redis, a will sweep): logged, never fatal.

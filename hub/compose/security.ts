@@ -49,6 +49,8 @@ export function brokerLimitsOf(config: Config): SiteSecurity['brokerLimits'] {
     maxQueuedBytes: limits.max_queued_bytes,
     maxOfflineMessages: limits.max_offline_messages,
     maxPersistentSessions: limits.max_persistent_sessions,
+    maxSubscriptionsPerClient: limits.max_subscriptions_per_client,
+    maxSubscriptions: limits.max_subscriptions,
     messagesPerSecond: limits.messages_per_second,
     messageBurst: limits.message_burst,
     rateGraceMs: ms(limits.rate_grace),

@@ -44,6 +44,12 @@ export const limitsSection = z
     message_burst: integer(1, 10_000_000).default(2000),
     /** A client over its rate for this long without a pause is disconnected. */
     rate_grace: duration.default('10s'),
+    /**
+     * Topics a client may be subscribed to at once, and all connected clients together; a further
+     * subscription is refused in the SUBACK. Home Assistant takes about two per zone.
+     */
+    max_subscriptions_per_client: integer(1, 1_000_000).default(1000),
+    max_subscriptions: integer(1, 100_000_000).default(200_000),
     /** Per client: QoS 1/2 messages received and not yet acknowledged. */
     max_inflight: integer(1, 65_535).default(1000),
     /**

@@ -186,7 +186,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     mqttRefused: new Counter({
       name: 'floorwatch_mqtt_refused_total',
-      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded, outgoing_queue_full: a client that does not read what the hub sends it, flooding: QoS 0 past its share of an overloaded hub for rate_grace)',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, packet_too_large, too_many_inflight, rate_exceeded, too_many_subscriptions: past limits.max_subscriptions_per_client or max_subscriptions, outgoing_queue_full: a client that does not read what the hub sends it, flooding: QoS 0 past its share of an overloaded hub for rate_grace)',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -227,6 +227,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     mqttRetainedBytes: new Gauge({
       name: 'floorwatch_mqtt_retained_bytes',
       help: 'Bytes of retained messages clients keep in the broker (topic + payload + 256 each), against limits.max_retained_bytes',
+      registers,
+    }),
+    mqttSubscriptions: new Gauge({
+      name: 'floorwatch_mqtt_subscriptions',
+      help: 'Topics the connected MQTT clients are subscribed to, against limits.max_subscriptions (and limits.max_subscriptions_per_client each)',
       registers,
     }),
     mqttPersistentSessions: new Gauge({

@@ -1,0 +1,60 @@
+// Subscriptions are made at will by anyone who may subscribe (a device to any subtopic of its
+// command topic, a viewer to anything under the prefix), and each is an entry in the broker's
+// topic tree, for a persistent session a record kept between connections too, and in a cluster a
+// channel in Redis. So a client holds at most so many, and all connected clients together so
+// many more; past either, a further one is refused in the SUBACK (the client stays connected).
+
+/** An Aedes client: it keeps the topics it holds, restored ones of a persistent session included, without declaring them. */
+type Subscriber = object;
+
+const topicsOf = (client: Subscriber): string[] =>
+  Object.keys((client as { subscriptions?: Readonly<Record<string, unknown>> }).subscriptions ?? {});
+
+export type SubscriptionVerdict = 'ok' | 'client_full' | 'all_full';
+
+export class SubscriptionBound {
+  private readonly held = new WeakMap<Subscriber, Set<string>>();
+  private total = 0;
+
+  /** The bounds are read at each subscription: a reloaded configuration's apply at once. */
+  constructor(
+    private readonly limits: { readonly maxSubscriptionsPerClient: number; readonly maxSubscriptions: number },
+  ) {}
+
+  /** Whether the client may hold `topic` as well; counted when it may. One it holds already is no more. */
+  admit(client: Subscriber, topic: string): SubscriptionVerdict {
+    let topics = this.held.get(client);
+    if (!topics) {
+      // What the broker restored of a persistent session at connect counts from the first.
+      topics = new Set(topicsOf(client));
+      this.held.set(client, topics);
+      this.total += topics.size;
+    }
+    if (topics.has(topic)) return 'ok';
+    if (topics.size >= this.limits.maxSubscriptionsPerClient) return 'client_full';
+    if (this.total >= this.limits.maxSubscriptions) return 'all_full';
+    topics.add(topic);
+    this.total++;
+    return 'ok';
+  }
+
+  /** The client unsubscribed from these. */
+  release(client: Subscriber, topics: readonly string[]): void {
+    const held = this.held.get(client);
+    if (!held) return;
+    for (const topic of topics) if (held.delete(topic)) this.total--;
+  }
+
+  /** The client is gone, and what it held with it. */
+  forget(client: Subscriber): void {
+    const held = this.held.get(client);
+    if (!held) return;
+    this.total -= held.size;
+    this.held.delete(client);
+  }
+
+  /** Subscriptions the connected clients hold. */
+  get size(): number {
+    return this.total;
+  }
+}
