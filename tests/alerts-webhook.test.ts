@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chatTarget, slackBlocks, teamsCard } from '../hub/notify/chat.ts';
 import type { AlertNotice } from '../hub/notify/notifier.ts';
 import { Outbox } from '../hub/notify/outbox.ts';
-import { signature, webhookTarget } from '../hub/notify/webhook.ts';
+import { postJson, signature, webhookTarget } from '../hub/notify/webhook.ts';
 import { freePort } from './support/influxd.ts';
 import { eventually, tempDir } from './support/hub.ts';
 import { ManualClock, SECOND, T0 } from './rules-fixtures.ts';
@@ -145,6 +145,31 @@ describe('webhook outbox', () => {
       },
     };
   }
+
+  it('an answer without end is read no further than its start: the delivery is done, and the connection let go', async () => {
+    let closed!: () => void;
+    const letGo = new Promise<void>((resolve) => (closed = resolve));
+    const chunk = Buffer.alloc(1024 * 1024, 120);
+    const endless = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const more = () => {
+        while (!res.destroyed && res.write(chunk));
+      };
+      res.on('drain', more);
+      res.on('close', closed);
+      more();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    const { port } = endless.address() as { port: number };
+    try {
+      await expect(postJson(`http://127.0.0.1:${port}/hook`, '{}', { timeoutMs: 60_000 })).resolves.toBeUndefined();
+      await letGo;
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((resolve) => endless.close(resolve));
+    }
+  });
 
   it('a receiver that answers an error keeps the notification for a retry', async () => {
     let failures = 1;

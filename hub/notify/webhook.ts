@@ -56,6 +56,29 @@ export function webhookName(url: string): string {
   return `webhook ${u.origin}${u.pathname}`;
 }
 
+/** Of a receiver's answer, the hub reads this much at most: its status says all the hub needs. */
+const ANSWER_READ_BYTES = 64 * 1024;
+
+/**
+ * Reads a short answer to its end, so its connection is used again, and stops reading a long one:
+ * a receiver (or whatever answers in its place) could send gigabytes, all of it held in memory.
+ */
+async function readSome(response: Response): Promise<void> {
+  const reader = response.body?.getReader();
+  if (!reader) return;
+  let read = 0;
+  try {
+    while (read <= ANSWER_READ_BYTES) {
+      const chunk = await reader.read();
+      if (chunk.done) return;
+      read += (chunk.value as Uint8Array).byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // An answer cut short does not change what its status said.
+  }
+}
+
 /**
  * POSTs a JSON body. Rejects with DeliveryRefused when the receiver refuses the body itself, and
  * with a plain error (retried) when it is unreachable or answers anything else but 2xx.
@@ -77,7 +100,7 @@ export async function postJson(
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : (err as Error).message;
     throw new Error(`the receiver is not reachable: ${cause}`);
   }
-  await response.arrayBuffer();
+  await readSome(response);
   if (REFUSED_STATUSES.has(response.status))
     throw new DeliveryRefused(`the receiver refused the notification (${response.status})`);
   const wait =
