@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { tokenlessAccess } from './exposure.ts';
 import { originAllowed } from './origins.ts';
-import { RequestRate } from './rate.ts';
+import { REQUEST_RATE_KEYS, RequestRate } from './rate.ts';
+import { sourceOf } from './source-address.ts';
 import type { ReadingWriter, ReadingWriters } from './reading-writers.ts';
 import type { Credential } from './revocations.ts';
 import { roleAllows, type ApiTokens, type Role } from './tokens.ts';
@@ -96,20 +97,19 @@ function refuse(request: FastifyRequest, reply: FastifyReply, status: Status, me
   return reply.code(status).send({ error: STATUS_NAMES[status], message });
 }
 
-/** Refusals of a foreign page or Host name: counted each, logged at most this often per reason, since a page can retry in a loop. */
+/** Refusals of a foreign page or Host name (counted each), and a rate limit past its keys: logged at most this often per reason, since a page can retry in a loop. */
 const LOG_EVERY_MS = 60_000;
 type Turned = 'origin' | 'host';
+type Told = Turned | 'rate_keys';
 
 /** Adds origin and Host checks, authentication, roles, rate limits and security headers to every route of the app. */
 export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions): void {
   const { tokens, writers } = options;
-  const byAddress = new RequestRate(options.requestsPerMinute, options.now);
-  const byToken = new RequestRate(options.requestsPerMinute, options.now);
   const allowed = new Set(options.allowedOrigins);
   const scheme = options.https ? 'https' : 'http';
-  const lastLogged = new Map<Turned, { at: number; suppressed: number }>();
-  const turnAway = (reason: Turned, message: string) => {
-    options.metrics.httpRefused.inc({ reason });
+  const lastLogged = new Map<Told, { at: number; suppressed: number }>();
+  /** A log line at most once a minute per reason, with how many more there were. */
+  const tell = (reason: Told, message: string) => {
     const at = options.now();
     const last = lastLogged.get(reason);
     if (last && at - last.at < LOG_EVERY_MS) {
@@ -122,6 +122,18 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
     );
     lastLogged.set(reason, { at, suppressed: 0 });
   };
+  const turnAway = (reason: Turned, message: string) => {
+    options.metrics.httpRefused.inc({ reason });
+    tell(reason, message);
+  };
+  const full = (what: string) => () =>
+    tell(
+      'rate_keys',
+      `the API's rate limit keeps a window for ${REQUEST_RATE_KEYS} ${what} at most, and more than that made requests within a minute: the oldest are forgotten, so those may make more than limits.api_requests_per_minute`,
+    );
+  // An IPv6 host may take any address of its /64: counted as one, as logins are.
+  const byAddress = new RequestRate(options.requestsPerMinute, options.now, full('addresses'));
+  const byToken = new RequestRate(options.requestsPerMinute, options.now, full('tokens and devices'));
   app.decorateRequest('actor', 'anonymous');
   app.decorateRequest('credential', null);
   app.decorateRequest('writer', null);
@@ -198,7 +210,7 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
       );
       return refuse(request, reply, 421, tokenless.message);
     }
-    if (overRate(request, reply, byAddress, request.ip, `from ${request.ip}`)) return reply;
+    if (overRate(request, reply, byAddress, sourceOf(request.ip), `from ${request.ip}`)) return reply;
     if (needed === 'ingest') return admitWriter(request, reply);
     const header = presentedToken(request);
     const match = header === undefined ? null : /^Bearer +(\S+)$/i.exec(header);

@@ -35,12 +35,18 @@ export class MessageRate {
   }
 }
 
+/** Keys a RequestRate keeps a window for at most: past it, the oldest window is forgotten. */
+export const REQUEST_RATE_KEYS = 10_000;
+
 export class RequestRate {
+  /** In the order their windows began: the first is the oldest. */
   private readonly windows = new Map<string, { start: number; count: number }>();
 
   constructor(
     private readonly perMinute: number,
     private readonly now: () => number,
+    /** Told when a window still open had to be forgotten to stay within REQUEST_RATE_KEYS. */
+    private readonly onFull?: () => void,
   ) {}
 
   /** Seconds until the key may try again, or 0 when this request is within its limit. */
@@ -48,12 +54,23 @@ export class RequestRate {
     const at = this.now();
     let window = this.windows.get(key);
     if (!window || at - window.start >= 60_000) {
-      if (this.windows.size > 10_000) this.forgetExpired(at);
+      this.windows.delete(key);
+      if (this.windows.size >= REQUEST_RATE_KEYS) this.forgetExpired(at);
+      if (this.windows.size >= REQUEST_RATE_KEYS) {
+        const oldest = this.windows.keys().next().value;
+        if (oldest !== undefined) this.windows.delete(oldest);
+        this.onFull?.();
+      }
       window = { start: at, count: 0 };
       this.windows.set(key, window);
     }
     window.count++;
     return window.count > this.perMinute ? Math.ceil((window.start + 60_000 - at) / 1000) : 0;
+  }
+
+  /** Keys with a window kept. */
+  get size(): number {
+    return this.windows.size;
   }
 
   private forgetExpired(at: number): void {

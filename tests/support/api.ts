@@ -49,6 +49,8 @@ export interface MemoryApiOptions {
   start?: number;
   /** What the serial source reports; none by default. */
   gateways?: GatewayState[];
+  /** The API's rate limit per address and per token; none to speak of by default. */
+  requestsPerMinute?: number;
 }
 
 export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryApi> {
@@ -101,7 +103,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
     writers: security.writers,
     allowAnonymous: false,
     allowedOrigins: [],
-    requestsPerMinute: 1_000_000,
+    requestsPerMinute: options.requestsPerMinute ?? 1_000_000,
     now: clock.now,
     https: false,
     log,
