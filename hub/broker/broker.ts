@@ -24,7 +24,7 @@ import type { AdmissionStatus } from './admission-status.ts';
 import { boundOfflineQueues, markRedeliveries, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { RetainedBudget } from './retained-budget.ts';
-import { SubscriptionBound } from './subscriptions.ts';
+import { SubscriptionBound, type SubscriptionLimits } from './subscriptions.ts';
 import { PersistentSessions } from './sessions.ts';
 import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
 import type { Wills } from '../cluster/broker-state.ts';
@@ -56,7 +56,7 @@ export interface BrokerOptions {
   now: () => number;
   login: MqttLogin;
   revocations: Revocations;
-  limits: BrokerLimits & { connectTimeoutMs: number };
+  limits: BrokerLimits & SubscriptionLimits & { connectTimeoutMs: number };
   /** How much the hub takes in under load (sources/admission.ts). */
   admission: Omit<AdmissionOptions, 'now' | 'onShed' | 'onFlooding' | 'floodGraceMs'>;
   /** The site's own topic rules, before the built-in ACL (security.topic_rules). */

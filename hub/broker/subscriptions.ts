@@ -10,6 +10,12 @@ type Subscriber = object;
 const topicsOf = (client: Subscriber): string[] =>
   Object.keys((client as { subscriptions?: Readonly<Record<string, unknown>> }).subscriptions ?? {});
 
+/** Topics subscribed to per client, and by all connected clients. */
+export interface SubscriptionLimits {
+  readonly maxSubscriptionsPerClient: number;
+  readonly maxSubscriptions: number;
+}
+
 export type SubscriptionVerdict = 'ok' | 'client_full' | 'all_full';
 
 export class SubscriptionBound {
@@ -17,9 +23,7 @@ export class SubscriptionBound {
   private total = 0;
 
   /** The bounds are read at each subscription: a reloaded configuration's apply at once. */
-  constructor(
-    private readonly limits: { readonly maxSubscriptionsPerClient: number; readonly maxSubscriptions: number },
-  ) {}
+  constructor(private readonly limits: SubscriptionLimits) {}
 
   /** Whether the client may hold `topic` as well; counted when it may. One it holds already is no more. */
   admit(client: Subscriber, topic: string): SubscriptionVerdict {

@@ -11,6 +11,7 @@ import { MqttLogin } from '../security/mqtt-login.ts';
 import { ReadingWriters } from '../security/reading-writers.ts';
 import { PasswordChecks } from '../security/password-checks.ts';
 import { ApiTokens } from '../security/tokens.ts';
+import type { SubscriptionLimits } from '../broker/subscriptions.ts';
 
 export interface SiteSecurity {
   credentials: DeviceCredentials;
@@ -20,7 +21,7 @@ export interface SiteSecurity {
   /** Who may write readings over HTTP, and for which devices. */
   writers: ReadingWriters;
   tls: TlsFiles | undefined;
-  brokerLimits: BrokerLimits & { connectTimeoutMs: number };
+  brokerLimits: BrokerLimits & SubscriptionLimits & { connectTimeoutMs: number };
   /** What the log says at every start. */
   warnings: string[];
   /** The devices a reloaded configuration names: they may log in as any declared device does. */

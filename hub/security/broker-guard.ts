@@ -35,9 +35,6 @@ export interface BrokerLimits {
   /** QoS 1/2 messages kept for all persistent sessions together, and how many such sessions. */
   maxOfflineMessages: number;
   maxPersistentSessions: number;
-  /** Topics subscribed to per client, and by all connected clients (SubscriptionBound). */
-  maxSubscriptionsPerClient: number;
-  maxSubscriptions: number;
   messagesPerSecond: number;
   messageBurst: number;
   rateGraceMs: number;
