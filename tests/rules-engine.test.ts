@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertError } from '../hub/rules/alerts.ts';
+import { MAX_SILENCES } from '../hub/rules/engine.ts';
 import { engineFixture, HOUR, MINUTE, SECOND, T0, ZONES, type EngineFixture } from './rules-fixtures.ts';
 import { AlertLedger } from '../hub/rules/ledger.ts';
 
@@ -563,6 +564,22 @@ describe('incident workflow', () => {
     expect(f.of('firing', 'noise_peak.p-4', true)).toHaveLength(1);
     f.engine.removeSilence(silence.id);
     expect(f.events.filter((e) => e.late).map((e) => `${e.kind} ${e.key}`)).toEqual(['firing noise_peak.p-3']);
+  });
+
+  it(`keeps at most ${MAX_SILENCES} silences: one more is refused (409) and changes nothing; ending one makes room`, () => {
+    f = engineFixture(winter);
+    const silence = (device: string) => ({
+      matchers: { device },
+      startsAt: T0,
+      endsAt: T0 + HOUR,
+      createdBy: 'li.wei',
+      comment: '',
+    });
+    const made = Array.from({ length: MAX_SILENCES }, (_, i) => f.engine.addSilence(silence(`p-${i}`)));
+    expect(() => f.engine.addSilence(silence('__proto__'))).toThrow(expect.objectContaining({ statusCode: 409 }));
+    expect(f.view.silences()).toHaveLength(MAX_SILENCES);
+    f.engine.removeSilence(made[0]!.id);
+    expect(f.engine.addSilence(silence('__proto__')).matchers).toEqual({ device: '__proto__' });
   });
 
   it('a critical not acknowledged within escalate_after is notified again as escalated; an ack stops it', () => {

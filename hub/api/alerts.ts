@@ -291,7 +291,12 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
         summary:
           'Silence notifications: {"matchers": {"zone","device","rule","severity","kind","key"}, "endsAt" or "duration", "createdBy", "comment"}; a maintenance window that comes back adds "recurrence": {"every": "week", "days": ["tue"], "start": "02:00", "duration": "2h"} or {"every": "month", "nth": 3, "weekday": "tue", …}',
         body: silenceBody,
-        response: { 201: silence.describe('the silence, created'), 400: BAD_REQUEST, ...ACCESS_REFUSALS },
+        response: {
+          201: silence.describe('the silence, created'),
+          400: BAD_REQUEST,
+          409: refusal('as many silences are kept as allowed (2000): end some first'),
+          ...ACCESS_REFUSALS,
+        },
       },
     },
     async (request, reply) => {

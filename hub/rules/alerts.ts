@@ -162,6 +162,8 @@ export class AlertBook {
     return silence;
   }
 
+  readonly silenceCount = (): number => this.silences.length;
+
   removeSilence(id: number, now: number): boolean {
     if (!this.ledger.deleteSilence(id)) return false;
     this.silences = this.silences.filter((s) => s.id !== id);

@@ -58,6 +58,11 @@ export interface AlertSink {
 
 /** Evaluation state left unsaved is saved at least this often (engine clock). */
 const SAVE_EVERY_MS = 1000;
+/**
+ * Silences kept at most, in force or to come: the configuration file's (at most 1,000) and the
+ * API's together. Each is judged against every alert at each change.
+ */
+export const MAX_SILENCES = 2000;
 
 export class RuleEngine {
   private lifecycle: Lifecycle;
@@ -221,6 +226,11 @@ export class RuleEngine {
   }
 
   addSilence(s: Omit<Silence, 'id' | 'createdAt'>): Silence {
+    if (this.book.silenceCount() >= MAX_SILENCES)
+      throw new AlertError(
+        409,
+        `${MAX_SILENCES} silences are kept already, in force or to come, the most allowed: end those no longer needed (DELETE /api/v1/silences/:id), or wait for some to run out`,
+      );
     return this.commit(() => this.book.addSilence({ ...s, createdAt: this.now() }, this.now()), { durable: true });
   }
 
