@@ -15,6 +15,7 @@ const settings: IngestSettings = {
   maxReplayAgeMs: 7 * 86_400_000,
   maxPayloadBytes: 64 * 1024,
   maxMetricsPerDevice: 8,
+  maxComponentsPerDevice: 4,
   acceptUndeclaredDevices: true,
 };
 
@@ -247,6 +248,31 @@ describe('ingest', () => {
     const outcome = await send(doc);
     expect(outcome).toMatchObject({ accepted: 8, rejected: 12 });
     expect(rejections.list()[0]?.reason).toBe('too_many_metrics');
+  });
+
+  it('limits the distinct components of one device: those past it are left out of its heartbeat, which still counts', async () => {
+    const { send, journal, rejections } = setup();
+    const components = (...names: string[]) => Object.fromEntries(names.map((n) => [n, { state: 'fault' }]));
+    const heartbeat = (names: string[]) =>
+      send({ status: 'fault', components: components(...names) }, { kind: 'heartbeat' });
+    // Names every plain object has, as component names.
+    await heartbeat(['constructor', 'toString', 'fan']);
+    await heartbeat(['fan', 'disk-1', 'disk-2', 'disk-3']);
+    const last = journal.at(-1);
+    expect(last?.type === 'heartbeat' && Object.keys(last.heartbeat.components)).toEqual(['fan', 'disk-1']);
+    expect(rejections.list()[0]?.reason).toBe('too_many_components');
+    expect(rejections.list()[0]?.detail).toContain('"disk-2", "disk-3" would exceed ingest.max_components_per_device');
+    // What a device named before a restart counts: the journal's heartbeats and the device list.
+    const restarted = setup();
+    restarted.ingest.remember(journal[0]!);
+    const metrics = Array.from({ length: 8 }, (_, i) => `m${i}`);
+    restarted.ingest.rememberNames('t-1', { metrics, components: ['fan', 'psu'] });
+    await restarted.send({ status: 'ok', components: components('disk-1', 'disk-2') }, { kind: 'heartbeat' });
+    expect(restarted.rejections.list()[0]?.detail).toContain(
+      'already reports 4 components; "disk-1", "disk-2" would exceed',
+    );
+    expect(await restarted.send({ co2: 600 })).toMatchObject({ accepted: 0, rejected: 1 });
+    expect(restarted.rejections.list()[0]?.reason).toBe('too_many_metrics');
   });
 
   it('refuses hostile ids, oversized payloads and a SenML name for another device', async () => {

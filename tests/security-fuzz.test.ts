@@ -183,6 +183,7 @@ describe('payload decoders under generated input', () => {
         maxReplayAgeMs: 7 * 86_400_000,
         maxPayloadBytes: 4096,
         maxMetricsPerDevice: 64,
+        maxComponentsPerDevice: 64,
         acceptUndeclaredDevices: true,
       },
       declaredZones: new Map([['t-1', 'floor-a']]),

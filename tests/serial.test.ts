@@ -160,6 +160,7 @@ describe('serial frame decoder', () => {
         maxReplayAgeMs: 7 * 86_400_000,
         maxPayloadBytes: 65_536,
         maxMetricsPerDevice: 8,
+        maxComponentsPerDevice: 8,
         acceptUndeclaredDevices: true,
       },
       declaredZones: new Map(),

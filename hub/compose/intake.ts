@@ -57,6 +57,7 @@ export function ingestSettings(config: Config): Pick<IngestDeps, 'settings' | 'd
       maxReplayAgeMs: ms(config.ingest.max_replay_age),
       maxPayloadBytes: config.ingest.max_payload_bytes,
       maxMetricsPerDevice: config.ingest.max_metrics_per_device,
+      maxComponentsPerDevice: config.ingest.max_components_per_device,
       acceptUndeclaredDevices: config.ingest.accept_undeclared_devices,
     },
     declaredZones: new Map(config.devices.map((d) => [d.id, d.zone])),
@@ -122,6 +123,12 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
         `clock of device ${device} is off by ${Math.round((deviceTs - receivedAt) / 1000)} s; its readings are stored at the hub's receive time`,
       ),
   });
+  // The names each device used before this start count against its bounds: the device list keeps
+  // every metric and the last heartbeat's components, the journal's recent entries the rest.
+  for (const id of registry.ids()) {
+    const seen = registry.get(id, now());
+    if (seen) ingest.rememberNames(id, { metrics: seen.metrics, components: Object.keys(seen.components) });
+  }
   const lastLsn = journal.status().lastLsn;
   for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) {
     ingest.remember(record.entry);

@@ -17,6 +17,8 @@ export const ingestSection = z
     max_replay_age: duration.default('7d'),
     max_payload_bytes: integer(64, 16 * 1024 * 1024).default(64 * 1024),
     max_metrics_per_device: integer(1, 10_000).default(64),
+    /** Components a device may name in its heartbeats; each is an alert when it reports a fault. */
+    max_components_per_device: integer(1, 10_000).default(64),
     /** false: readings from devices not listed under `devices` are refused. */
     accept_undeclared_devices: flag.default(true),
     rejections_kept: integer(10, 100_000).default(1000),

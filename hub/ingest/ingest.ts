@@ -12,6 +12,7 @@ import {
 } from '../domain/reading.ts';
 import type { Metrics, Tally } from '../telemetry/metrics.ts';
 import { derivedReadings } from './derive.ts';
+import { componentsWithin, DeviceNames } from './device-names.ts';
 import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
 import type { Calibration } from './calibration.ts';
 import type { KnownDevices } from './known-devices.ts';
@@ -51,6 +52,7 @@ export interface IngestSettings {
   maxReplayAgeMs: number;
   maxPayloadBytes: number;
   maxMetricsPerDevice: number;
+  maxComponentsPerDevice: number;
   acceptUndeclaredDevices: boolean;
 }
 
@@ -73,7 +75,8 @@ const CLOCK_NOTICE_MS = 60_000;
 
 export class Ingest {
   private readonly duplicates = new DuplicateFilter();
-  private readonly metricsByDevice = new Map<string, Set<string>>();
+  private readonly metricNames = new DeviceNames(() => this.deps.settings.maxMetricsPerDevice);
+  private readonly componentNames = new DeviceNames(() => this.deps.settings.maxComponentsPerDevice);
   private readonly clockNoticeAt = new Map<string, number>();
   /**
    * The time given to a device's last message whose readings came without one (or with a clock
@@ -104,20 +107,31 @@ export class Ingest {
       return;
     }
     // An entry that is not what this release writes (an older format, a bug) is no reason not to start.
+    if (entry.type === 'heartbeat') {
+      this.componentNames.rememberComponents(entry.heartbeat);
+      return;
+    }
     if (entry.type !== 'readings' || !Array.isArray(entry.readings)) return;
     for (const r of entry.readings) {
       if (readingProblem(r) !== undefined) continue;
       // Whether r.ts came from the device is not recorded, so remember it both ways.
       this.duplicates.add(r.device, { metric: r.metric, ts: r.ts });
       if (r.seq !== undefined) this.duplicates.add(r.device, { metric: r.metric, seq: r.seq });
-      this.metricsOf(r.device).add(r.metric);
+      this.metricNames.remember(r.device, r.metric);
     }
+  }
+
+  /** What the device list kept of a device before this start: the metrics and components it used count. */
+  rememberNames(device: string, names: { metrics: readonly string[]; components: readonly string[] }): void {
+    for (const metric of names.metrics) this.metricNames.remember(device, metric);
+    for (const component of names.components) this.componentNames.remember(device, component);
   }
 
   /** Drops what ingest keeps of a device an operator said is gone, so a newcomer may take its place. */
   forget(device: string): void {
     this.duplicates.forget(device);
-    this.metricsByDevice.delete(device);
+    this.metricNames.forget(device);
+    this.componentNames.forget(device);
     this.clockNoticeAt.delete(device);
     this.givenTimes.delete(device);
   }
@@ -202,9 +216,16 @@ export class Ingest {
     }
     if (parsed.kind === 'heartbeat') {
       if (device === undefined) throw new Rejection('invalid_payload', 'heartbeat needs a device');
-      const { ts: deviceTs, ...heartbeat } = parsed.heartbeat;
+      const { ts: deviceTs, components, ...heartbeat } = parsed.heartbeat;
       const ts = this.eventTime(device, deviceTs, message.receivedAt);
-      return [{ type: 'heartbeat', heartbeat: { ...heartbeat, device, zone: this.zoneOf(device, message), ts } }];
+      const { kept, refusal } = componentsWithin(this.componentNames, device, components);
+      if (refusal) this.reject(message, outcome, refusal, device);
+      return [
+        {
+          type: 'heartbeat',
+          heartbeat: { ...heartbeat, components: kept, device, zone: this.zoneOf(device, message), ts },
+        },
+      ];
     }
 
     const readings: Reading[] = [];
@@ -282,7 +303,7 @@ export class Ingest {
     if (refusal !== undefined) throw new Rejection('device_mismatch', refusal);
     if (value.device !== undefined) this.checkDevice(value.device);
     const { metric } = value;
-    const known = this.metricsOf(device);
+    const known = this.metricNames.of(device);
     // A metric the device reported before has passed this check already.
     if (!known.has(metric) && !METRIC_PATTERN.test(metric)) {
       throw new Rejection(
@@ -342,15 +363,6 @@ export class Ingest {
     const problem = readingProblem(reading);
     if (problem !== undefined) throw new Rejection('invalid_value', `reading of ${metric} refused: ${problem}`);
     return reading;
-  }
-
-  private metricsOf(device: string): Set<string> {
-    let known = this.metricsByDevice.get(device);
-    if (!known) {
-      known = new Set();
-      this.metricsByDevice.set(device, known);
-    }
-    return known;
   }
 
   /** The device's time when plausible; otherwise receive time, and the operator is told. */

@@ -13,6 +13,7 @@ export const REJECTION_REASONS = [
   'invalid_unit',
   'invalid_timestamp',
   'too_many_metrics',
+  'too_many_components',
   'undeclared_device',
   'device_mismatch',
   'too_many_devices',
