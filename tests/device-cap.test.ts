@@ -2,7 +2,8 @@
 // (too_many_devices) once the hub knows as many devices as it may, instead of growing every
 // per-device structure. Declared devices are never refused; devices known before a restart stay
 // known, from the device list on disk or from the journal. The refusals are logged once a minute,
-// counted, and shown in health; a refused device leaves no retained message in the broker.
+// counted, and shown in health; a refused device leaves no retained message in the broker. The
+// metrics a device reported before a restart count against its own bound from the device list too.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -157,5 +158,35 @@ describe('the bound on known devices', () => {
     expect(await refused(id(9))).toBe(false);
     expect(await refused(id(7002))).toBe(true);
     expect((await hub.json<Health>('/api/v1/health')).checks.devices).toMatchObject({ known: MAX, refused: 1 });
+  });
+});
+
+describe('the bound on metrics per device, across a restart', () => {
+  it('counts the metrics a device reported before, from the device list, when the journal no longer holds them', async () => {
+    const dataDir = tempDir();
+    const config = { ingest: { max_metrics_per_device: 1 } };
+    let hub = await startTestHub({ dataDir, config });
+    const send = async (payload: object) => {
+      const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'env-1', reconnectPeriod: 0 });
+      await client.publishAsync('floorwatch/devices/env-1/telemetry', JSON.stringify(payload), { qos: 1 });
+      await client.endAsync();
+    };
+    const refusals = async () =>
+      (await hub.json<{ rejections: Rejection[] }>('/api/v1/rejections?device=env-1')).rejections.map((r) => r.reason);
+    try {
+      await send({ temperature: 21 });
+      await hub.stop();
+      // What the journal held is gone, as entries past the last 100,000 are at a start.
+      rmSync(join(dataDir, 'journal'), { recursive: true });
+      hub = await startTestHub({ dataDir, config });
+      await send({ co2: 600, temperature: 21.5 });
+      await eventually(async () => (await refusals()).includes('too_many_metrics'), {
+        what: 'a second metric from env-1 refused',
+      });
+      const { metrics } = await hub.json<{ metrics: string[] }>('/api/v1/devices/env-1');
+      expect(metrics).toEqual(['temperature']);
+    } finally {
+      await hub.dispose();
+    }
   });
 });
