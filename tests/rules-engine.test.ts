@@ -582,6 +582,38 @@ describe('incident workflow', () => {
     expect(f.engine.addSilence(silence('__proto__')).matchers).toEqual({ device: '__proto__' });
   });
 
+  it("forgets a key's state once its alert has resolved and a flapping window passed quietly; it fires again as new", () => {
+    f = engineFixture(winter);
+    const keysKept = () => {
+      const db = new Database(join(f.dir, 'alerts.sqlite'), { readonly: true });
+      try {
+        return db.prepare('SELECT key FROM keys').pluck().all() as string[];
+      } finally {
+        db.close();
+      }
+    };
+    const heartbeat = (components: Record<string, { state: 'ok' | 'fault' }>) =>
+      f.feed({
+        type: 'heartbeat',
+        heartbeat: { device: 'pc-1', zone: 'floor-a', ts: f.clock.t, status: 'ok', components },
+      });
+    // A component name made up by the device, as a key of the alert book.
+    heartbeat({ 'made-up-1': { state: 'fault' } });
+    const key = f.events.at(-1)!.key;
+    expect(key).toContain('made-up-1');
+    f.clock.advance(MINUTE);
+    heartbeat({});
+    expect(f.of('resolved', key, true)).toHaveLength(1);
+    f.clock.advance(10 * MINUTE);
+    f.tick();
+    expect(keysKept()).toContain(key);
+    f.clock.advance(25 * MINUTE);
+    f.tick();
+    expect(keysKept()).not.toContain(key);
+    heartbeat({ 'made-up-1': { state: 'fault' } });
+    expect(f.of('firing', key, true)).toHaveLength(2);
+  });
+
   it('a critical not acknowledged within escalate_after is notified again as escalated; an ack stops it', () => {
     f = engineFixture({ ...winter, rules: { escalate_after: '15m' } });
     run(f, 20 * MINUTE, MINUTE, (t) => {

@@ -16,7 +16,7 @@ import {
   zoneStateTopic,
   type DiscoveryMessage,
 } from '../notify/discovery.ts';
-import { zoneLabel } from '../rules/alerts.ts';
+import { zoneLabel } from '../rules/wording.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';

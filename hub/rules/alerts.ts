@@ -25,16 +25,6 @@ export interface Finding {
   code?: string;
 }
 
-/** A zone as summaries name it. */
-export function zoneLabel(zone: string): string {
-  return zone || 'unassigned';
-}
-
-/** A figure as summaries give it, to a tenth. */
-export function tenths(v: number): string {
-  return String(Math.round(v * 10) / 10);
-}
-
 /** Rules whose every firing is an incident of its own. */
 const INCIDENT_RULES = new Set(['acoustic_shock']);
 
@@ -207,6 +197,16 @@ export class AlertBook {
         this.ledger.saveKey(key, k);
         const flapping = this.live.get(flappingKey(key));
         if (flapping) this.close(flapping, now);
+      } else if (
+        k.flappingSince === undefined &&
+        k.told?.state !== 'firing' &&
+        now - last >= FLAPPING.windowMs.value &&
+        !this.live.has(key)
+      ) {
+        // Nothing live, nothing told firing, no change a flap would count: nothing any rule needs.
+        // Kept, keys made up by devices (a component's name, a metric's) would stay for ever.
+        this.keys.delete(key);
+        this.ledger.deleteKey(key);
       }
     }
     for (const a of this.live.values()) {

@@ -7,7 +7,8 @@
 // reading evaluated. A reading at or before it still joins the windows (so later averages are
 // right) but is not evaluated: it never re-opens a resolved alert nor resolves a live one.
 import { unitText, type Reading } from '../domain/reading.ts';
-import { tenths, zoneLabel, type Finding } from './alerts.ts';
+import type { Finding } from './alerts.ts';
+import { tenths, zoneLabel } from './wording.ts';
 import { addLevel, projectedLex8h } from './exposure.ts';
 import type { DeviceState, Evaluation } from './lifecycle.ts';
 import { DEFAULT_INTERVAL_MS, heard, heldByGateway } from './liveness.ts';

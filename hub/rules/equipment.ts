@@ -2,7 +2,7 @@
 // degraded is a warning, fault is critical. Codes are the floor procedures' equipment states.
 // The heartbeat evaluator of the rules' lifecycle. Pure.
 import type { Heartbeat } from '../domain/reading.ts';
-import { zoneLabel } from './alerts.ts';
+import { zoneLabel } from './wording.ts';
 import type { DeviceState, Evaluation } from './lifecycle.ts';
 import { heard } from './liveness.ts';
 import type { Severity } from '../domain/requirement.ts';

@@ -1,7 +1,7 @@
 // The hub's own health as alerts: the store down (one alert however many rules it affects), the
 // store refusing readings, the journal unable to write or backed up, the data disk filling up.
 // The hub-status evaluator of the rules' lifecycle. Pure.
-import { tenths } from './alerts.ts';
+import { tenths } from './wording.ts';
 import type { Evaluation } from './lifecycle.ts';
 import { HUB_HEALTH } from './requirements.ts';
 import type { Severity } from '../domain/requirement.ts';

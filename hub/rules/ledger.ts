@@ -219,6 +219,10 @@ export class AlertLedger extends LedgerReader {
     );
   }
 
+  deleteKey(key: string): void {
+    this.sql('DELETE FROM keys WHERE key = ?').run(key);
+  }
+
   saveKey(key: string, state: KeyState): void {
     this.sql('INSERT INTO keys (key, doc) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc').run(
       key,

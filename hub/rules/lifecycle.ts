@@ -9,7 +9,8 @@
 // passing of time (silence, staleness, pending `for` and keep_firing_for running out, gateways)
 // and the hub's own health. Every lookup keyed by an id from outside is a Map.
 import type { DeviceKind, Entry } from '../domain/reading.ts';
-import { zoneLabel, type Finding } from './alerts.ts';
+import type { Finding } from './alerts.ts';
+import { zoneLabel } from './wording.ts';
 import { environmentTick, onReading, type Track } from './environment.ts';
 import { onHeartbeat } from './equipment.ts';
 import { parseShifts, type ExposureState } from './exposure.ts';

@@ -7,7 +7,7 @@
 // hub's start and its gateway coming back. Devices behind a gateway that is down are not judged:
 // the gateway raises the one alert.
 import type { StatusChange } from '../domain/reading.ts';
-import { zoneLabel } from './alerts.ts';
+import { zoneLabel } from './wording.ts';
 import type { DeviceState, Evaluation } from './lifecycle.ts';
 import { LIVENESS } from './requirements.ts';
 import { SEVERITY_RANK } from './threshold.ts';
