@@ -1,6 +1,7 @@
 // The broker with device credentials: logins, the topic ACL, integration tokens, and the limits
 // that keep one client from taking the hub down. Real broker, mqtt.js and mosquitto's clients.
 import { execFile } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -243,6 +244,33 @@ describe('broker limits', () => {
       await publishOrClose(client, 'floorwatch/devices/big-1/telemetry', JSON.stringify({ note: 'x'.repeat(4096) })),
     ).toBe('closed');
     expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="packet_too_large"\} (\d+)/)).toBe(1);
+  });
+
+  it('closes sockets as they come once max_connections and the room for those being refused are open, and counts them', async () => {
+    const { hostname, port } = new URL(hub.mqttUrl);
+    let closed = 0;
+    // Sockets that never send CONNECT, more than 3 connections and 256 being refused.
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 300 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const socket = connect(Number(port), hostname);
+            socket.once('connect', () => resolve(socket));
+            socket.once('error', reject);
+            socket.once('close', () => closed++);
+          }),
+      ),
+    );
+    try {
+      const dropped = () => metric(hub, /floorwatch_mqtt_refused_total\{reason="too_many_sockets"\} (\d+)/);
+      // Each closed by the hub as it came, none left waiting for connect_timeout.
+      await eventually(async () => closed >= 300 - 3 - 256 && closed === (await dropped()), {
+        what: 'the sockets past the bound closed and counted',
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 
   it('answers CONNACK 3 (server unavailable) above max_connections', async () => {

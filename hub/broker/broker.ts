@@ -92,6 +92,9 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/** Sockets beyond limits.max_connections held open so many at a time, to be refused with a CONNACK rather than closed. */
+const REFUSING_ROOM = 256;
+
 const SHEDDING =
   'the hub is overloaded (messages wait more than limits.max_ingest_delay for the journal, or the rules are more than rules.max_behind behind): QoS 0 messages of clients sending more than their share are not taken in; QoS 1 messages are acknowledged as they are stored';
 
@@ -397,6 +400,22 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     throw err;
   }
   const servers = [server, tlsServer].filter((s) => s !== undefined);
+  // A socket is an Aedes client from its first byte, before any CONNECT: past max_connections
+  // logins are refused with CONNACK 3, and past it and the room for those being refused, sockets
+  // are closed as they come, or a client opening them faster than connect_timeout ends them would
+  // grow the broker without bound.
+  const holdSockets = () => {
+    for (const s of servers) s.maxConnections = limits.maxConnections + REFUSING_ROOM;
+  };
+  holdSockets();
+  for (const s of servers)
+    s.on('drop', (socket?: { remoteAddress?: string }) => {
+      metrics.mqttRefused.inc({ reason: 'too_many_sockets' });
+      notices.once(
+        'sockets',
+        `MQTT connections from ${socket?.remoteAddress ?? 'an unknown address'} and others closed as they came: ${limits.maxConnections + REFUSING_ROOM} sockets are open, limits.max_connections and room for ${REFUSING_ROOM} being refused`,
+      );
+    });
   const serversClosed = Promise.all(
     servers.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))),
   );
@@ -443,6 +462,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       Object.assign(limits, next.limits);
       // Aedes reads both for each connection, from fields it does not declare.
       Object.assign(broker, { connectTimeout: limits.connectTimeoutMs, maxInflightInbound: limits.maxInflight });
+      holdSockets();
       guard.setTopicRules(next.topicRules);
       admission.retune({ ...next.admission, floodGraceMs: limits.rateGraceMs });
     },
