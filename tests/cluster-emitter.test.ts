@@ -19,6 +19,8 @@ interface Node {
   heard: string[];
   /** What came on the bus's channels that was not a message. */
   unreadable: unknown[];
+  /** The connection it receives on. */
+  sub: Redis;
 }
 
 async function node(name: string, prefix = 'floor', maxInFlight = 1000): Promise<Node> {
@@ -27,7 +29,7 @@ async function node(name: string, prefix = 'floor', maxInFlight = 1000): Promise
   const sub = new Redis(server.url, { lazyConnect: true });
   for (const c of [pub, sub]) c.on('error', () => undefined);
   await Promise.all([pub.connect(), sub.connect()]);
-  const n: Node = { notSent: [], heard: [], unreadable: [], bus: undefined as unknown as ClusterEmitter };
+  const n: Node = { notSent: [], heard: [], unreadable: [], sub, bus: undefined as unknown as ClusterEmitter };
   n.bus = new ClusterEmitter({
     node: name,
     prefix,
@@ -183,6 +185,35 @@ describe('the broker bus of a cluster', () => {
     await emit(a, 'site/after', 'back');
     await eventually(() => b.heard.includes('site/after=back') || undefined, { what: 'a message once Redis is back' });
     expect(a.heard).toEqual(['site/during=served here', 'site/after=back']);
+  });
+
+  it('asks Redis, once it is back, for what its subscribers changed meanwhile, not for every change', async () => {
+    const b = await node('b');
+    await subscribed(1);
+    await server.stop();
+    await eventually(() => b.sub.status !== 'ready' || undefined, { what: 'the node to see Redis gone' });
+    const listener = (m: Message, done: () => void) => {
+      b.heard.push(`final ${m.topic}`);
+      done();
+    };
+    // A device reconnecting in a loop while Redis is away: its filter comes and goes.
+    for (let i = 0; i < 500; i++) {
+      b.bus.on('churn/#', listener);
+      b.bus.removeListener('churn/#', listener);
+    }
+    b.bus.on('final/#', listener);
+    await server.start();
+    await subscribed(2);
+    const a = await node('a');
+    await emit(a, 'final/word', 'heard');
+    await eventually(() => b.heard.includes('final final/word') || undefined, { what: 'the filter asked once back' });
+    // A Redis started afresh counts the commands since: the node's two filters, asked once each (and a's).
+    const admin = new Redis(server.url);
+    const stats = String(await admin.call('INFO', 'commandstats'));
+    admin.disconnect();
+    const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls('psubscribe')).toBeLessThanOrEqual(3);
+    expect(calls('punsubscribe')).toBe(0);
   });
 
   it('keeps clusters that share one Redis apart', async () => {

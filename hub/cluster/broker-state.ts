@@ -64,7 +64,8 @@ export interface BrokerState {
 export async function openBrokerState(options: BrokerStateOptions): Promise<BrokerState> {
   const { url, prefix, log } = options;
   // Publishing and the persistence fail fast while Redis is away rather than queue without bound;
-  // the subscriber keeps its queue, so subscriptions made meanwhile are sent when Redis is back.
+  // the subscriber keeps its queue for a change asked just as Redis goes (the bus holds back those
+  // made while it is away, and asks the difference once it is back: emitter.ts).
   // A Redis that is stopped rather than gone keeps the connection open: commands need a time limit
   // too, or a retained message would wait for Redis for as long as it is stopped.
   const failFast = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 };

@@ -54,6 +54,13 @@ export class ClusterEmitter implements MQEmitter {
    * a node only the messages someone on it wants, rather than every message to every node.
    */
   private readonly filters = new Map<string, { count: number; listener: Listener }>();
+  /**
+   * The filters asked of Redis, and the listener each was asked with. While Redis is away a
+   * change waits, and only the difference is asked once it is back: each change would otherwise
+   * wait in the connection's queue, a device reconnecting in a loop adding two for as long as
+   * Redis stays away.
+   */
+  private readonly asked = new Map<string, Listener>();
 
   constructor(private readonly options: ClusterEmitterOptions) {
     // Channels "<prefix>/mqtt/<topic>": the pattern for '#' is then "<prefix>/mqtt*", which no
@@ -67,6 +74,10 @@ export class ClusterEmitter implements MQEmitter {
     // one would throw the same way. (What reaches this node's subscribers is checked, and handed
     // to them outside these listeners, in fromOtherNodes.)
     const { sub, onUnreadable } = options;
+    // Back: what changed meanwhile is asked, the difference only.
+    sub.on('ready', () => {
+      for (const topic of new Set([...this.asked.keys(), ...this.filters.keys()])) this.askRedis(topic);
+    });
     for (const event of ['messageBuffer', 'pmessageBuffer'])
       for (const listener of sub.listeners(event) as Array<(...args: unknown[]) => void>) {
         sub.off(event, listener);
@@ -103,7 +114,7 @@ export class ClusterEmitter implements MQEmitter {
       // One function per filter: mqemitter-redis's prefixed emitter keeps one proxy per function.
       const fromOthers: Listener = (message, done) => this.fromOtherNodes(message, done);
       this.filters.set(topic, { count: 1, listener: fromOthers });
-      this.remote.on(topic, fromOthers);
+      this.askRedis(topic);
     }
     return this;
   }
@@ -113,7 +124,22 @@ export class ClusterEmitter implements MQEmitter {
     const filter = this.filters.get(topic);
     if (!filter || --filter.count > 0) return;
     this.filters.delete(topic);
-    this.remote.removeListener(topic, filter.listener);
+    this.askRedis(topic);
+  }
+
+  /** Asks Redis for the filter if it is wanted and not asked, or no longer for it, when Redis is there to ask. */
+  private askRedis(topic: string): void {
+    if (this.options.sub.status !== 'ready') return;
+    const wanted = this.filters.get(topic)?.listener;
+    const asked = this.asked.get(topic);
+    if (asked && asked !== wanted) {
+      this.asked.delete(topic);
+      this.remote.removeListener(topic, asked);
+    }
+    if (wanted && !this.asked.has(topic)) {
+      this.asked.set(topic, wanted);
+      this.remote.on(topic, wanted);
+    }
   }
 
   emit(message: Message, callback?: (error?: Error) => void): void {
