@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceCredentials } from '../hub/security/credentials.ts';
 import { ApiTokens } from '../hub/security/tokens.ts';
 import { eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
-import { PACKET, RawMqtt, subscribePacket } from './support/mqtt.ts';
+import { connect as connectSocket } from 'node:net';
+import { connectPacket, PACKET, RawMqtt, subscribePacket } from './support/mqtt.ts';
 
 /**
  * Subscribes a new client to `filter` and collects the retained messages the broker sends it.
@@ -229,5 +230,36 @@ describe("the broker's subscriptions", () => {
     });
     expect(await metric(hub, /^floorwatch_mqtt_refused_total\{reason="too_many_subscriptions"\} (\d+)$/m)).toBe(2);
     await b.endAsync();
+  });
+
+  it("keeps of a persistent session's subscriptions only those granted, and counts none of a connection lost while they are restored", async () => {
+    hub = await startTestHub({ config: { limits: { max_subscriptions_per_client: 2 } } });
+    const subscriptions = () => metric(hub!, /^floorwatch_mqtt_subscriptions (\d+)$/m);
+    const refusedForBound = () =>
+      metric(hub!, /^floorwatch_mqtt_refused_total\{reason="too_many_subscriptions"\} (\d+)$/m);
+    const keeper = () => mqtt.connectAsync(hub!.mqttUrl, { clientId: 'keeper', clean: false, reconnectPeriod: 0 });
+    let client = await keeper();
+    await client
+      .subscribeAsync(['floorwatch/zones/a/state', 'floorwatch/zones/b/state', 'floorwatch/zones/c/state'], {
+        qos: 1,
+      })
+      .catch(() => undefined);
+    expect(await refusedForBound()).toBe(1);
+    await client.endAsync();
+    // The session comes back with the two it was granted; the third was never kept, so not refused again.
+    client = await keeper();
+    expect(await subscriptions()).toBe(2);
+    expect(await refusedForBound()).toBe(1);
+    await client.endAsync();
+    await eventually(async () => (await subscriptions()) === 0 || undefined, { what: 'the subscriptions released' });
+    // Connections that go while their session is restored, before the broker has them as clients.
+    const { hostname, port } = new URL(hub.mqttUrl);
+    for (let i = 0; i < 5; i++) {
+      const socket = connectSocket(Number(port), hostname);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.end(connectPacket({ clientId: 'keeper', clean: false }));
+      await new Promise((resolve) => socket.once('close', resolve));
+    }
+    await eventually(async () => (await subscriptions()) === 0 || undefined, { what: 'nothing counted for them' });
   });
 });

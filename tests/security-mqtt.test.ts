@@ -170,6 +170,8 @@ describe('broker limits', () => {
       config: {
         limits: {
           max_connections: 3,
+          // One address opens the sockets of the test below: the bound per address is not what it tests.
+          max_connecting_per_address: 1000,
           max_packet_bytes: 2048,
           messages_per_second: 1,
           message_burst: 3,
@@ -280,3 +282,62 @@ describe('broker limits', () => {
     expect(await metric(hub, /floorwatch_mqtt_refused_total\{reason="too_many_connections"\} (\d+)/)).toBe(1);
   });
 });
+
+describe('sockets waiting to connect', () => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub({ config: { limits: { max_connecting_per_address: 5 } } });
+  });
+  afterAll(async () => hub?.dispose());
+
+  it('an address has at most limits.max_connecting_per_address sockets that have not sent CONNECT; clients that did are not counted', async () => {
+    const { hostname, port } = new URL(hub.mqttUrl);
+    let closed = 0;
+    const silent = await Promise.all(
+      Array.from(
+        { length: 8 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const socket = connect(Number(port), hostname);
+            socket.once('connect', () => resolve(socket));
+            socket.once('error', reject);
+            socket.once('close', () => closed++);
+          }),
+      ),
+    );
+    const refused = () => metric(hub, /floorwatch_mqtt_refused_total\{reason="too_many_connecting"\} (\d+)/);
+    await eventually(async () => closed === 3 && (await refused()) === 3, {
+      what: 'three sockets past the bound closed',
+    });
+    // A device from the same address is shut out while they wait, and let in once one goes.
+    expect(await connectOrClose(hub.mqttUrl, 'dev-1')).toBe('closed');
+    silent.find((socket) => !socket.closed)!.destroy();
+    // Once the hub has seen it go.
+    await eventually(async () => (await connectOrClose(hub.mqttUrl, 'dev-1')) === 'connected' || undefined, {
+      what: 'room for a device once a waiting socket closed',
+    });
+    const clients: MqttClient[] = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        clients.push(await mqtt.connectAsync(hub.mqttUrl, { clientId: `dev-${i}`, reconnectPeriod: 0 }));
+      }
+      expect(clients.every((c) => c.connected)).toBe(true);
+    } finally {
+      for (const socket of silent) socket.destroy();
+      await Promise.all(clients.map((c) => c.endAsync()));
+    }
+  });
+});
+
+/** Connects as `clientId`: 'connected', or 'closed' when the hub closes the socket first. */
+async function connectOrClose(url: string, clientId: string): Promise<'connected' | 'closed'> {
+  const client = mqtt.connect(url, { clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+  try {
+    return await new Promise((resolve) => {
+      client.once('connect', () => resolve('connected'));
+      client.once('close', () => resolve('closed'));
+    });
+  } finally {
+    await client.endAsync();
+  }
+}

@@ -24,8 +24,15 @@ import type { AdmissionStatus } from './admission-status.ts';
 import { boundOfflineQueues, markRedeliveries, OutgoingQueues, type OutgoingStore } from './outgoing-queues.ts';
 import { Qos2Arrivals, type IncomingPackets } from './qos2-arrivals.ts';
 import { RetainedBudget } from './retained-budget.ts';
-import { SubscriptionBound, type SubscriptionLimits } from './subscriptions.ts';
+import {
+  keepGrantedOnly,
+  SubscriptionBound,
+  type SubscriptionLimits,
+  type SubscriptionStore,
+} from './subscriptions.ts';
 import { PersistentSessions } from './sessions.ts';
+import { Connecting } from './connecting.ts';
+import { addressOf } from '../security/connection.ts';
 import { parseDeviceTopic, topics, type TopicKind } from '../domain/topics.ts';
 import type { Wills } from '../cluster/broker-state.ts';
 import type { TopicRule } from '../security/topic-rules.ts';
@@ -56,7 +63,7 @@ export interface BrokerOptions {
   now: () => number;
   login: MqttLogin;
   revocations: Revocations;
-  limits: BrokerLimits & SubscriptionLimits & { connectTimeoutMs: number };
+  limits: BrokerLimits & SubscriptionLimits & { connectTimeoutMs: number; maxConnectingPerAddress: number };
   /** How much the hub takes in under load (sources/admission.ts). */
   admission: Omit<AdmissionOptions, 'now' | 'onShed' | 'onFlooding' | 'floodGraceMs'>;
   /** The site's own topic rules, before the built-in ACL (security.topic_rules). */
@@ -227,6 +234,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     connectTimeout: limits.connectTimeoutMs,
     // No keepaliveLimit: Aedes answers it with CONNACK 6, which MQTT 3.1.1 lacks; the guard's preConnect holds keepalives to the limit instead.
     preConnect(client, packet, done) {
+      connecting.connected((client as Client & { conn: Duplex }).conn);
       outgoing.watch(client);
       guard.preConnect(client, packet, done);
     },
@@ -257,6 +265,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           callback(err, granted);
           return;
         }
+        // Counted from a client's first subscription (a persistent session's restored ones come here
+        // too, before the client is registered, so a connection lost meanwhile never disconnects).
+        if (!subscriptions.counts(client))
+          (client as Client & { conn: Duplex }).conn.once('close', () => {
+            subscriptions.forget(client);
+            metrics.mqttSubscriptions.set(subscriptions.size);
+          });
         const verdict = subscriptions.admit(client, granted.topic);
         metrics.mqttSubscriptions.set(subscriptions.size);
         if (verdict === 'ok') {
@@ -315,7 +330,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 
   // Aedes' persistence (the aedes-persistence interface), which keeps each QoS 2 message until its
   // PUBREL, and QoS 1/2 messages for clients with a persistent session until they acknowledge them.
-  const persistence = (broker as Aedes & { persistence: IncomingPackets & OutgoingStore }).persistence;
+  const persistence = (broker as Aedes & { persistence: IncomingPackets & OutgoingStore & SubscriptionStore })
+    .persistence;
+  keepGrantedOnly(persistence, subscriptions);
   const qos2 = new Qos2Arrivals(persistence);
   markRedeliveries(persistence);
   boundOfflineQueues(persistence, limits, (clientId) => {
@@ -346,8 +363,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   });
   broker.on('clientDisconnect', (client) => {
     clients.delete(client);
-    subscriptions.forget(client);
-    metrics.mqttSubscriptions.set(subscriptions.size);
     if (withWill.delete(client)) options.shared?.wills.disconnected(client.id, broker.id);
     metrics.mqttClients.set(broker.connectedClients);
   });
@@ -366,6 +381,19 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     log.debug({ client: client.id, err: err.message }, 'MQTT connection error'),
   );
 
+  const connecting = new Connecting(limits);
+  /** A new socket, TCP, TLS or WebSocket, let in unless its source has too many waiting to connect. */
+  const enter = (stream: Duplex, request?: HttpRequest): Duplex | undefined => {
+    const address = addressOf(request?.socket ?? stream);
+    if (connecting.open(stream, address)) return admit(guard.accept(stream, request));
+    metrics.mqttRefused.inc({ reason: 'too_many_connecting' });
+    notices.once(
+      `connecting:${address}`,
+      `MQTT sockets from ${address} closed as they came: ${limits.maxConnectingPerAddress} from its address have not sent CONNECT yet (limits.max_connecting_per_address)`,
+    );
+    stream.destroy();
+    return undefined;
+  };
   const admit = (stream: Duplex): Duplex =>
     admission.gate(stream, {
       publishes: () => publishers.has(stream),
@@ -373,14 +401,22 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       tooLarge: (length) => guard.packetTooLarge(stream, length),
     });
   const server: Server | undefined =
-    options.port === undefined ? undefined : createServer((socket) => broker.handle(admit(guard.accept(socket))));
+    options.port === undefined
+      ? undefined
+      : createServer((socket) => {
+          const stream = enter(socket);
+          if (stream) broker.handle(stream);
+        });
   const { tls } = options;
   // requestCert without rejectUnauthorized: a device may log in by certificate or by password.
   const tlsServer =
     tls &&
     createTlsServer(
       { cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) },
-      (socket) => broker.handle(admit(guard.accept(socket))),
+      (socket) => {
+        const stream = enter(socket);
+        if (stream) broker.handle(stream);
+      },
     );
   tlsServer?.on('tlsClientError', (err, socket) =>
     log.debug({ address: socket.remoteAddress, err: err.message }, 'MQTTS handshake failed'),
@@ -453,7 +489,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   return {
     port,
     tlsPort,
-    handle: (stream, request) => broker.handle(admit(guard.accept(stream, request)), request),
+    handle: (stream, request) => {
+      const entered = enter(stream, request);
+      if (entered) broker.handle(entered, request);
+    },
     publish,
     connectedClients: () => broker.connectedClients,
     admission: () => admission.status(),

@@ -42,6 +42,16 @@ export class SubscriptionBound {
     return 'ok';
   }
 
+  /** Whether the bound counts the client's subscriptions yet: from its first subscription, restored or new, until forget. */
+  counts(client: Subscriber): boolean {
+    return this.held.has(client);
+  }
+
+  /** Whether the client holds the topic within the bound. */
+  holds(client: Subscriber, topic: string): boolean {
+    return this.held.get(client)?.has(topic) === true;
+  }
+
   /** The client unsubscribed from these. */
   release(client: Subscriber, topics: readonly string[]): void {
     const held = this.held.get(client);
@@ -61,4 +71,22 @@ export class SubscriptionBound {
   get size(): number {
     return this.total;
   }
+}
+
+/** The part of the aedes-persistence interface that keeps a persistent session's subscriptions. */
+export interface SubscriptionStore {
+  addSubscriptions(client: Subscriber, subs: ReadonlyArray<{ topic: string }>): Promise<void>;
+}
+
+/**
+ * Aedes keeps a persistent session's whole SUBSCRIBE, the subscriptions refused in it too (by the
+ * ACL or the bound), and asks for each again at every reconnect: only those granted are kept.
+ */
+export function keepGrantedOnly(store: SubscriptionStore, bound: SubscriptionBound): void {
+  const add = store.addSubscriptions.bind(store);
+  store.addSubscriptions = (client, subs) =>
+    add(
+      client,
+      subs.filter((s) => bound.holds(client, s.topic)),
+    );
 }

@@ -21,7 +21,7 @@ export interface SiteSecurity {
   /** Who may write readings over HTTP, and for which devices. */
   writers: ReadingWriters;
   tls: TlsFiles | undefined;
-  brokerLimits: BrokerLimits & SubscriptionLimits & { connectTimeoutMs: number };
+  brokerLimits: BrokerLimits & SubscriptionLimits & { connectTimeoutMs: number; maxConnectingPerAddress: number };
   /** What the log says at every start. */
   warnings: string[];
   /** The devices a reloaded configuration names: they may log in as any declared device does. */
@@ -58,6 +58,7 @@ export function brokerLimitsOf(config: Config): SiteSecurity['brokerLimits'] {
     maxInflight: limits.max_inflight,
     maxKeepaliveS: Math.max(1, Math.round(ms(limits.max_keepalive) / 1000)),
     connectTimeoutMs: ms(limits.connect_timeout),
+    maxConnectingPerAddress: limits.max_connecting_per_address,
   };
 }
 

@@ -186,7 +186,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     mqttRefused: new Counter({
       name: 'floorwatch_mqtt_refused_total',
-      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, too_many_sockets: closed as they came, past max_connections and the room for those being refused, packet_too_large, too_many_inflight, rate_exceeded, too_many_subscriptions: past limits.max_subscriptions_per_client or max_subscriptions, outgoing_queue_full: a client that does not read what the hub sends it, flooding: QoS 0 past its share of an overloaded hub for rate_grace)',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, logins_busy, locked_out, credential_connections, publish_denied, subscribe_denied, too_many_connections, too_many_sockets: closed as they came, past max_connections and the room for those being refused, too_many_connecting: closed as they came, past max_connecting_per_address from one address, packet_too_large, too_many_inflight, rate_exceeded, too_many_subscriptions: past limits.max_subscriptions_per_client or max_subscriptions, outgoing_queue_full: a client that does not read what the hub sends it, flooding: QoS 0 past its share of an overloaded hub for rate_grace)',
       labelNames: ['reason'] as const,
       registers,
     }),
