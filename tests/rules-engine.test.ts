@@ -566,6 +566,20 @@ describe('incident workflow', () => {
     expect(f.events.filter((e) => e.late).map((e) => `${e.kind} ${e.key}`)).toEqual(['firing noise_peak.p-3']);
   });
 
+  it('counts the flaps of a device whose clock is an hour slow: its key is kept between ticks', () => {
+    f = engineFixture(winter);
+    for (let i = 0; i < 10; i++) {
+      const components: Record<string, { state: 'fault' }> = i % 2 === 0 ? { fan: { state: 'fault' } } : {};
+      f.feed({
+        type: 'heartbeat',
+        heartbeat: { device: 'pc-1', zone: 'floor-a', ts: f.clock.t - HOUR, status: 'ok', components },
+      });
+      f.clock.advance(MINUTE);
+      f.tick();
+    }
+    expect(f.events.filter((e) => e.kind === 'firing' && e.key.startsWith('flapping.'))).toHaveLength(1);
+  });
+
   it(`keeps at most ${MAX_SILENCES} silences: one more is refused (409) and changes nothing; ending one makes room`, () => {
     f = engineFixture(winter);
     const silence = (device: string) => ({

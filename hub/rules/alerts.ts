@@ -190,7 +190,7 @@ export class AlertBook {
   tick(now: number): void {
     this.silences = this.silences.filter((s) => s.endsAt > now);
     for (const [key, k] of this.keys) {
-      const last = k.changes.at(-1) ?? 0;
+      const last = k.changedAt ?? k.changes.at(-1) ?? 0;
       if (k.flappingSince !== undefined && now - last >= FLAPPING.quietMs.value) {
         delete k.flappingSince;
         k.changes = [];
@@ -312,6 +312,7 @@ export class AlertBook {
     if (a.rule === 'flapping' || INCIDENT_RULES.has(a.rule)) return;
     const k = this.keyState(a.key);
     k.changes = [...k.changes.filter((t) => t > at - FLAPPING.windowMs.value), at];
+    k.changedAt = this.settings.now();
     this.ledger.saveKey(a.key, k);
     if (k.flappingSince !== undefined || k.changes.length < FLAPPING.changes.value) return;
     k.flappingSince = at;

@@ -22,7 +22,10 @@ import type { Severity } from '../domain/requirement.ts';
 
 /** What notification subscribers were last told about a key, and its flapping record. */
 export interface KeyState {
+  /** Event times of the recent firing/resolved changes, as a flap is counted. */
   changes: number[];
+  /** Wall-clock time of the last change: how long a key has been quiet, whatever a device's clock says. */
+  changedAt?: number;
   flappingSince?: number;
   told?: { alertId: number; state: 'firing' | 'resolved'; severity: Severity; acked: boolean };
 }
