@@ -137,7 +137,7 @@ describe('devices import and export', () => {
     const before = readFileSync(file, 'utf8');
     const again = await cli('import', join(hub.dataDir, 'devices.csv'));
     expect(again).toMatchObject({ code: 0 });
-    expect(again.stdout).toContain('nothing changed: the 4 devices of');
+    expect(again.stdout).toContain('nothing changed: 4 devices in');
     expect(again.stdout).not.toContain('password:');
     expect(readFileSync(file, 'utf8')).toBe(before);
 
@@ -182,7 +182,7 @@ describe('devices import and export', () => {
     // A device revoked since is not given a password back by importing the file again, and is named.
     expect((await cli('revoke', 'hs-b07')).code).toBe(0);
     const again = await cli('import', join(hub.dataDir, 'row-b.csv'));
-    expect(again.stdout).toContain('nothing changed: the 20 devices of');
+    expect(again.stdout).toContain('nothing changed: 20 devices in');
     expect(again.stdout).toContain('1 of them revoked, and left so: hs-b07 ("devices rotate <device-id>"');
     expect(again.stdout).not.toMatch(/^password:/m);
   });

@@ -78,7 +78,7 @@ export async function importDevices(
   audit.record(who, 'device.import', { file: csvPath, devices: rows.length, added, changed, passwords: created });
   process.stdout.write(
     added + changed + created.length === 0
-      ? `nothing changed: the ${counted(rows.length, 'device')} of ${csvPath} are declared as the file says and have passwords\n`
+      ? `nothing changed: ${counted(rows.length, 'device')} in ${csvPath}, each declared as the file says and with a password\n`
       : `${counted(rows.length, 'device')} in ${csvPath}: ${added} declared, ${changed} changed in ${configPath}; ${created.length} new passwords (shown once above). Reload the hub to take them on: kill -HUP <pid>, or POST /api/v1/config/reload\n`,
   );
   // A revoked password was taken away on purpose: an import does not give it back, and says so.

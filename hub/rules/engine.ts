@@ -59,8 +59,9 @@ export interface AlertSink {
 /** Evaluation state left unsaved is saved at least this often (engine clock). */
 const SAVE_EVERY_MS = 1000;
 /**
- * Silences kept at most, in force or to come: the configuration file's (at most 1,000) and the
- * API's together. Each is judged against every alert at each change.
+ * Silences kept, in force or to come, past which the API adds none: the file's (at most 1,000 of
+ * its own, which a reload keeps whatever this says) and the API's together. Each is judged
+ * against every alert at each change.
  */
 export const MAX_SILENCES = 2000;
 

@@ -74,6 +74,10 @@ export class RequestRate {
   }
 
   private forgetExpired(at: number): void {
-    for (const [key, w] of this.windows) if (at - w.start >= 60_000) this.windows.delete(key);
+    // In the order the windows began: past the first still open, all are.
+    for (const [key, w] of this.windows) {
+      if (at - w.start < 60_000) return;
+      this.windows.delete(key);
+    }
   }
 }
