@@ -249,21 +249,9 @@ describe('broker limits', () => {
   });
 
   it('closes sockets as they come once max_connections and the room for those being refused are open, and counts them', async () => {
-    const { hostname, port } = new URL(hub.mqttUrl);
     let closed = 0;
     // Sockets that never send CONNECT, more than 3 connections and 256 being refused.
-    const sockets = await Promise.all(
-      Array.from(
-        { length: 300 },
-        () =>
-          new Promise<Socket>((resolve, reject) => {
-            const socket = connect(Number(port), hostname);
-            socket.once('connect', () => resolve(socket));
-            socket.once('error', reject);
-            socket.once('close', () => closed++);
-          }),
-      ),
-    );
+    const sockets = await silentSockets(hub.mqttUrl, 300, () => closed++);
     try {
       const dropped = () => metric(hub, /floorwatch_mqtt_refused_total\{reason="too_many_sockets"\} (\d+)/);
       // Each closed by the hub as it came, none left waiting for connect_timeout.
@@ -291,20 +279,8 @@ describe('sockets waiting to connect', () => {
   afterAll(async () => hub?.dispose());
 
   it('an address has at most limits.max_connecting_per_address sockets that have not sent CONNECT; clients that did are not counted', async () => {
-    const { hostname, port } = new URL(hub.mqttUrl);
     let closed = 0;
-    const silent = await Promise.all(
-      Array.from(
-        { length: 8 },
-        () =>
-          new Promise<Socket>((resolve, reject) => {
-            const socket = connect(Number(port), hostname);
-            socket.once('connect', () => resolve(socket));
-            socket.once('error', reject);
-            socket.once('close', () => closed++);
-          }),
-      ),
-    );
+    const silent = await silentSockets(hub.mqttUrl, 8, () => closed++);
     const refused = () => metric(hub, /floorwatch_mqtt_refused_total\{reason="too_many_connecting"\} (\d+)/);
     await eventually(async () => closed === 3 && (await refused()) === 3, {
       what: 'three sockets past the bound closed',
@@ -340,4 +316,21 @@ async function connectOrClose(url: string, clientId: string): Promise<'connected
   } finally {
     await client.endAsync();
   }
+}
+
+/** `count` sockets open to the broker that send nothing; `onClose` is told as each closes. */
+function silentSockets(url: string, count: number, onClose: () => void): Promise<Socket[]> {
+  const { hostname, port } = new URL(url);
+  return Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect(Number(port), hostname);
+          socket.once('connect', () => resolve(socket));
+          socket.once('error', reject);
+          socket.once('close', onClose);
+        }),
+    ),
+  );
 }
