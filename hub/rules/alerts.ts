@@ -203,8 +203,7 @@ export class AlertBook {
         now - last >= FLAPPING.windowMs.value &&
         !this.live.has(key)
       ) {
-        // Nothing live, nothing told firing, no change a flap would count: nothing any rule needs.
-        // Kept, keys made up by devices (a component's name, a metric's) would stay for ever.
+        // Nothing live or told firing, no change a flap counts: kept, made-up keys would stay for ever.
         this.keys.delete(key);
         this.ledger.deleteKey(key);
       }
