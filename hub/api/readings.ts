@@ -103,8 +103,15 @@ const outcome = schemaOf<IngestOutcome>()(
   }),
 );
 
+/**
+ * Submissions waiting for the journal at most: each holds its body (up to ingest.max_payload_bytes)
+ * while a slow disk syncs, and senders on HTTP are not held back by the broker's read budget.
+ */
+export const MAX_WAITING_SUBMISSIONS = 256;
+
 export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = async (app, options) => {
   const { store, ingest, writers, now } = options;
+  let waiting = 0;
 
   const readingsQuery = z
     .object({
@@ -214,7 +221,7 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
           421: ACCESS_REFUSALS[421],
           429: ACCESS_REFUSALS[429],
           503: refusal(
-            'the journal cannot take readings now (the disk is full or failing): nothing was acknowledged; send again later',
+            `the journal cannot take readings now (the disk is full or failing, or ${MAX_WAITING_SUBMISSIONS} submissions already wait for it): nothing was acknowledged; send again later`,
           ),
         },
       },
@@ -223,8 +230,17 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
       const { writer } = request;
       // The access hook always decides who writes; without it nothing is written.
       if (!writer) throw new Error('no reading writer was identified for this request');
+      if (waiting >= MAX_WAITING_SUBMISSIONS)
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .send({
+            error: 'Service Unavailable',
+            message: `readings not accepted: ${MAX_WAITING_SUBMISSIONS} submissions already wait for the journal to write them; send again shortly`,
+          });
       const receivedAt = now();
       let result;
+      waiting++;
       try {
         result = await ingest.accept({
           source: 'http',
@@ -236,9 +252,11 @@ export const readingsRoutes: FastifyPluginAsyncZod<ReadingsRoutesOptions> = asyn
           ...(writer.kind === 'ingest' && { refuseDevice: (device: string) => writers.refusal(writer, device) }),
         });
       } catch (err) {
-        return reply
+        return await reply
           .code(503)
           .send({ error: 'Service Unavailable', message: `readings not accepted: ${(err as Error).message}` });
+      } finally {
+        waiting--;
       }
       // Nothing taken, and only because the sender may not speak for those devices: forbidden, not malformed.
       if (result.accepted === 0 && result.rejected > 0)

@@ -266,9 +266,15 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           return;
         }
         // Counted from a client's first subscription (a persistent session's restored ones come here
-        // too, before the client is registered, so a connection lost meanwhile never disconnects).
+        // too, before the client is registered, so a connection lost meanwhile never disconnects);
+        // one whose connection closed while it was asked is not counted: no close is to come.
+        const { conn } = client as Client & { conn: Duplex };
+        if (conn.destroyed) {
+          callback(null, null);
+          return;
+        }
         if (!subscriptions.counts(client))
-          (client as Client & { conn: Duplex }).conn.once('close', () => {
+          conn.once('close', () => {
             subscriptions.forget(client);
             metrics.mqttSubscriptions.set(subscriptions.size);
           });
@@ -412,7 +418,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const tlsServer =
     tls &&
     createTlsServer(
-      { cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }) },
+      {
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: false }),
+        // A handshake is counted only once done (Connecting): it gets the time a CONNECT gets, not 2 min.
+        handshakeTimeout: limits.connectTimeoutMs,
+      },
       (socket) => {
         const stream = enter(socket);
         if (stream) broker.handle(stream);

@@ -70,7 +70,8 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
   // too, or a retained message would wait for Redis for as long as it is stopped.
   const failFast = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 };
   const pub = new Redis(url, failFast);
-  const sub = new Redis(url, { lazyConnect: true });
+  // Its queued (un)subscriptions are never dropped after retries: the bus takes what it asked as asked.
+  const sub = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
   const conn = new Redis(url, { ...failFast, keyPrefix: `${prefix}:` });
   const connections = [pub, sub, conn];
   let lastError = '';

@@ -61,7 +61,7 @@ export const limitsSection = z
     /** Time a new connection has to send CONNECT. */
     connect_timeout: duration.default('10s'),
     /** Sockets from one address (an IPv6 /64) that have not sent CONNECT yet; a further one is closed at once. */
-    max_connecting_per_address: integer(1, 1_000_000).default(64),
+    max_connecting_per_address: integer(1, 1_000_000).default(256),
     /** Per API token and per address, once API tokens exist. */
     api_requests_per_minute: integer(1, 1_000_000).default(1200),
     /** Open live feeds (GET /api/v1/events, a floor page each) in all; a further one is refused (503). */

@@ -51,6 +51,8 @@ export interface MemoryApiOptions {
   gateways?: GatewayState[];
   /** The API's rate limit per address and per token; none to speak of by default. */
   requestsPerMinute?: number;
+  /** Journaling waits for this, as for a slow disk; at once by default. */
+  journalWrites?: Promise<void>;
 }
 
 export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryApi> {
@@ -73,6 +75,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
   const rejections = new RejectionLog({ capacity: 1000, now: clock.now, log: () => undefined });
   const setAside = await SetAsideLog.open({ path: join(dir, 'set-aside.jsonl'), capacity: 100, now: clock.now });
   const apply = async (entries: Entry[]) => {
+    await options.journalWrites;
     await store.write(entries.flatMap((e) => (e.type === 'readings' ? e.readings : [])));
     registry.apply(entries);
     rules.feed(...entries);
