@@ -20,11 +20,9 @@ export class Connecting {
     const n = this.bySource.get(source) ?? 0;
     if (n >= this.limits.maxConnectingPerAddress) return false;
     this.bySource.set(source, n + 1);
-    let counted = true;
     const release = () => {
-      if (!counted) return;
-      counted = false;
-      this.waiting.delete(stream);
+      // Once only: at CONNECT or at close, whichever comes first.
+      if (!this.waiting.delete(stream)) return;
       const left = (this.bySource.get(source) ?? 1) - 1;
       if (left > 0) this.bySource.set(source, left);
       else this.bySource.delete(source);

@@ -13,6 +13,7 @@ import { tokenlessAccess } from './exposure.ts';
 import { originAllowed } from './origins.ts';
 import { REQUEST_RATE_KEYS, RequestRate } from './rate.ts';
 import { sourceOf } from './source-address.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
 import type { ReadingWriter, ReadingWriters } from './reading-writers.ts';
 import type { Credential } from './revocations.ts';
 import { roleAllows, type ApiTokens, type Role } from './tokens.ts';
@@ -97,19 +98,18 @@ function refuse(request: FastifyRequest, reply: FastifyReply, status: Status, me
   return reply.code(status).send({ error: STATUS_NAMES[status], message });
 }
 
-/** Refusals of a foreign page or Host name (counted each), and a rate limit past its keys: logged at most this often per reason, since a page can retry in a loop. */
+/** Refusals of a foreign page or Host name: counted each, logged at most this often per reason, since a page can retry in a loop. */
 const LOG_EVERY_MS = 60_000;
 type Turned = 'origin' | 'host';
-type Told = Turned | 'rate_keys';
 
 /** Adds origin and Host checks, authentication, roles, rate limits and security headers to every route of the app. */
 export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions): void {
   const { tokens, writers } = options;
   const allowed = new Set(options.allowedOrigins);
   const scheme = options.https ? 'https' : 'http';
-  const lastLogged = new Map<Told, { at: number; suppressed: number }>();
-  /** A log line at most once a minute per reason, with how many more there were. */
-  const tell = (reason: Told, message: string) => {
+  const lastLogged = new Map<Turned, { at: number; suppressed: number }>();
+  const turnAway = (reason: Turned, message: string) => {
+    options.metrics.httpRefused.inc({ reason });
     const at = options.now();
     const last = lastLogged.get(reason);
     if (last && at - last.at < LOG_EVERY_MS) {
@@ -122,13 +122,10 @@ export function installApiAccess(app: FastifyInstance, options: ApiAccessOptions
     );
     lastLogged.set(reason, { at, suppressed: 0 });
   };
-  const turnAway = (reason: Turned, message: string) => {
-    options.metrics.httpRefused.inc({ reason });
-    tell(reason, message);
-  };
+  const notices = new NoticeLog(options.log, options.now);
   const full = (what: string) => () =>
-    tell(
-      'rate_keys',
+    notices.once(
+      `rate-keys:${what}`,
       `the API's rate limit keeps a window for ${REQUEST_RATE_KEYS} ${what} at most, and more than that made requests within a minute: the oldest are forgotten, so those may make more than limits.api_requests_per_minute`,
     );
   // An IPv6 host may take any address of its /64: counted as one, as logins are.
