@@ -125,10 +125,7 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
   });
   // The names each device used before this start count against its bounds: the device list keeps
   // every metric and the last heartbeat's components, the journal's recent entries the rest.
-  for (const id of registry.ids()) {
-    const seen = registry.get(id, now());
-    if (seen) ingest.rememberNames(id, { metrics: seen.metrics, components: Object.keys(seen.components) });
-  }
+  for (const used of registry.namesUsed()) ingest.rememberNames(used.id, used);
   const lastLsn = journal.status().lastLsn;
   for await (const record of journal.readAll(Math.max(1, lastLsn - DUPLICATE_MEMORY_ENTRIES + 1))) {
     ingest.remember(record.entry);

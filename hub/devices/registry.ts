@@ -242,6 +242,12 @@ export class DeviceRegistry {
     return this.sorted;
   }
 
+  /** What each device that reported named: its metrics, and its last heartbeat's components. */
+  *namesUsed(): Generator<{ id: string; metrics: readonly string[]; components: readonly string[] }> {
+    for (const d of this.known.values())
+      yield { id: d.id, metrics: d.metrics, components: Object.keys(d.components ?? {}) };
+  }
+
   get(id: string, now: number): DeviceView | undefined {
     return this.declared.has(id) || this.known.has(id) ? this.view(id, now) : undefined;
   }

@@ -10,7 +10,7 @@ export class DeviceNames {
   private readonly byDevice = new Map<string, Set<string>>();
 
   /** The bound is read at each new name: a reloaded configuration's applies at once. */
-  constructor(readonly max: () => number) {}
+  constructor(private readonly max: () => number) {}
 
   /** Whether the device may use `name`: one it used already, or a new one while under the bound (then noted). */
   admit(device: string, name: string): boolean {
@@ -42,7 +42,7 @@ export class DeviceNames {
     this.byDevice.delete(device);
   }
 
-  /** The names the device used, to look up (and add to) in place: once per reading, in ingest. */
+  /** The names the device used, to look up in place: once per reading, in ingest. */
   of(device: string): Set<string> {
     let names = this.byDevice.get(device);
     if (!names) {

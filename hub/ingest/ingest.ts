@@ -337,14 +337,11 @@ export class Ingest {
         `${metric} ${converted.value} ${unitText(spec.unit)} is outside what a sensor can measure (${spec.min} to ${spec.max}): sensor fault`,
       );
     }
-    if (!known.has(metric)) {
-      if (known.size >= this.deps.settings.maxMetricsPerDevice) {
-        throw new Rejection(
-          'too_many_metrics',
-          `device "${device}" already reports ${known.size} metrics; "${metric.slice(0, 80)}" would exceed ingest.max_metrics_per_device`,
-        );
-      }
-      known.add(metric);
+    if (!known.has(metric) && !this.metricNames.admit(device, metric)) {
+      throw new Rejection(
+        'too_many_metrics',
+        `device "${device}" already reports ${known.size} metrics; "${metric.slice(0, 80)}" would exceed ingest.max_metrics_per_device`,
+      );
     }
     // A sensor fault is judged on what the sensor said; the offset corrects it after.
     const offset = this.deps.calibration?.offset(device, metric);
