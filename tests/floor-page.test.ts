@@ -430,6 +430,36 @@ describe('the floor page', () => {
     await page.locator('#device-filter').fill('');
   });
 
+  it('draws the plan again once its image comes, when the first fetch of it failed', async () => {
+    const other = await browser.context.newPage();
+    let refused = 0;
+    await other.route('**/api/v1/layout/background', (route) =>
+      refused++ === 0 ? route.fulfill({ status: 503, body: '' }) : route.continue(),
+    );
+    try {
+      await other.goto(`${hub.hub.url}/`);
+      const plan = other.locator('#plan');
+      await plan.locator('[data-plan-zone="server-room"]').waitFor({ timeout: 10_000 });
+      expect(await plan.locator('image').count()).toBe(0);
+      // The plan is asked for again on heartbeats, at most every 5 s.
+      await eventually(
+        async () => {
+          await device.publishAsync(
+            'floorwatch/devices/hs-1/heartbeat',
+            JSON.stringify({ kind: 'headset', status: 'ok' }),
+            { qos: 1 },
+          );
+          return (await plan.locator('image').count()) > 0 || undefined;
+        },
+        { what: 'the plan drawn with its image', timeoutMs: 15_000 },
+      );
+      expect(await plan.locator('image').getAttribute('href')).toMatch(/^blob:/);
+      expect(refused).toBeGreaterThan(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('takes the feed token as ?access_token= on /api/v1/events only', async () => {
     const token = new ApiTokens(hub.dataDir).create('wall-screen', 'operator', Date.now());
     const events = (query: string) => {

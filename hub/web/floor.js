@@ -70,6 +70,8 @@ const state = {
   /** The floor plan from GET /api/v1/layout, or null; its image as an object URL once fetched. */
   layout: null,
   planImage: undefined,
+  /** The layout the plan was last drawn from, as the hub sent it. */
+  planDrawn: '',
   /** Per device in the table: metric → its latest reading, from the API at load and the feed after. */
   latest: new Map(),
   events: undefined,
@@ -321,9 +323,6 @@ async function loadPlanImage(background) {
   if (response.ok) state.planImage = URL.createObjectURL(await response.blob());
 }
 
-/** The layout last drawn, as the hub sent it. */
-let drawnLayout;
-
 /**
  * On the page's timeline, as floor-loaded is: each load of the plan, and whether it was drawn
  * again. Only the last is kept, as a wall screen stays open for weeks.
@@ -343,7 +342,9 @@ async function loadLayout() {
   state.layout = layout;
   $('plan-figure').hidden = !layout;
   const text = JSON.stringify(layout);
-  if (text === drawnLayout && $('plan').firstElementChild) return planLoaded(false);
+  // A plan drawn without its image (the fetch failed) is drawn again, the image asked for again.
+  const whole = !layout?.background?.url || state.planImage !== undefined;
+  if (text === state.planDrawn && whole && $('plan').firstElementChild) return planLoaded(false);
   if (!layout) return $('plan').replaceChildren();
   await loadPlanImage(layout.background);
   $('plan').replaceChildren(drawPlan(layout, { zoneState, image: state.planImage, openZone, openPosition }));
@@ -355,7 +356,7 @@ async function loadLayout() {
     'Select a zone or a position to see it below.',
     layout.background?.problem ? `The plan image is not shown: ${layout.background.problem}.` : '',
   ].join(' ');
-  drawnLayout = text;
+  state.planDrawn = text;
   planLoaded(true);
 }
 
