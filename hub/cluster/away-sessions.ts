@@ -192,6 +192,17 @@ export class AwaySessions {
     );
   }
 
+  /**
+   * A client's owed writes in order, each only while it is still connected: one that left has had
+   * its will taken out, and its place in the presence record forgotten.
+   */
+  private async writeOwed({ client, writes, presence }: Owed): Promise<void> {
+    if (!client.closed && writes.has('clean')) await this.send.cleanSubscriptions(client);
+    if (!client.closed && writes.has('incoming')) await this.send.cleanIncoming(client);
+    if (!client.closed && writes.has('will') && client.will) await this.send.putWill(client, client.will);
+    if (!client.closed && presence) await presence();
+  }
+
   /** Redis answers again: the owed writes of the clients still connected are made. */
   private async back(): Promise<void> {
     if (!this.away || this.closed) return;
@@ -213,18 +224,9 @@ export class AwaySessions {
     const writeInTurn = async (): Promise<void> => {
       while (next < owed.length && !awayAgain) {
         const o = owed[next++]!;
-        const { client, writes } = o;
-        // Each step only while the client is still connected: one that left has had its will taken
-        // out, and its place in the presence record forgotten.
-        const steps: Array<() => Promise<unknown>> = [
-          ...(writes.has('clean') ? [() => this.send.cleanSubscriptions(client)] : []),
-          ...(writes.has('incoming') ? [() => this.send.cleanIncoming(client)] : []),
-          ...(writes.has('will') ? [async () => client.will && this.send.putWill(client, client.will)] : []),
-          ...(o.presence ? [o.presence] : []),
-        ];
         try {
-          for (const step of steps) if (!client.closed) await step();
-          if (!client.closed) written++;
+          await this.writeOwed(o);
+          if (!o.client.closed) written++;
         } catch (err) {
           if (this.failedForAbsence(err)) {
             awayAgain ??= { err };

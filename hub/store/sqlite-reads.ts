@@ -51,7 +51,7 @@ export const RESTART_AFTER_MS = 5000;
 export const DEFAULT_MAX_WAITING = 64;
 
 /** Threads answering reads at most, unless configured. */
-export const DEFAULT_READ_THREADS = 2;
+const DEFAULT_READ_THREADS = 2;
 
 export interface ReadBound {
   /** Reads waiting for the threads at most, those being answered included (storage.max_waiting_reads). */
