@@ -138,13 +138,20 @@ export function countWaitingFromNowOn(db: Database.Database): void {
   })();
 }
 
+/** The count's look-ups, prepared once per connection: one runs for every notification queued. */
+const countStatements = new WeakMap<Database.Database, { all: Database.Statement; one: Database.Statement }>();
+
 /** Rows waiting for a target, or for all, as counted since countWaitingFromNowOn. */
 export function countWaiting(db: Database.Database, target?: string): number {
-  return (
-    target === undefined
-      ? db.prepare('SELECT coalesce(sum(n), 0) FROM temp.outbox_waiting').pluck().get()
-      : (db.prepare('SELECT n FROM temp.outbox_waiting WHERE target = ?').pluck().get(target) ?? 0)
-  ) as number;
+  let statements = countStatements.get(db);
+  if (!statements) {
+    statements = {
+      all: db.prepare('SELECT coalesce(sum(n), 0) FROM temp.outbox_waiting').pluck(),
+      one: db.prepare('SELECT n FROM temp.outbox_waiting WHERE target = ?').pluck(),
+    };
+    countStatements.set(db, statements);
+  }
+  return (target === undefined ? statements.all.get() : (statements.one.get(target) ?? 0)) as number;
 }
 
 /** Every target the tables keep rows or followers for, with how many rows wait for it (as counted since countWaitingFromNowOn). */
