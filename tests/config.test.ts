@@ -273,4 +273,12 @@ describe('YAML the loader will not guess at', () => {
     writeFileSync(tagged, 'http:\n  port: !port 8080\n');
     expect(() => loadConfig({ env: { FLOORWATCH_CONFIG: tagged }, cwd: dir })).toThrow(/not valid YAML: .*tag/i);
   });
+
+  it('refuses a cluster.forget_node_after short enough to forget a hub while it restarts', () => {
+    const path = file('forget.yaml', 'cluster:\n  forget_node_after: 30s\n');
+    expect(problems({ FLOORWATCH_CONFIG: path }).join('\n')).toMatch(
+      /cluster\.forget_node_after.*must be at least "1m": a hub that restarts must not be forgotten meanwhile/,
+    );
+    expect(loadConfig({ env: {}, cwd: dir }).cluster.forget_node_after).toBe('7d');
+  });
 });

@@ -1,8 +1,13 @@
 // The hubs of a cluster, as each reports itself every second: for health on every hub, and so the
-// rules leader knows whose forwarded journals to read (a hub that is down keeps its place: its
-// stream may still hold entries, and it comes back under the same name).
+// rules leader knows whose forwarded journals to read. A hub that is down keeps its place while its
+// stream may still hold entries the rules have not read, or until it has been silent for
+// cluster.forget_node_after: a hub gone for good (a replaced machine, a renamed node) must not stay
+// in every health report, nor its stream in every read, for as long as the cluster runs.
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ms } from '../config/duration.ts';
 import { jsonObject } from '../domain/json-text.ts';
+import { streamKey } from './forwarder.ts';
 
 export interface NodeReport {
   node: string;
@@ -22,12 +27,28 @@ const NODES_KEY = 'nodes';
 /** How long the names of the hubs are taken as known before Redis is asked again. */
 const NAMES_KEPT_MS = 5000;
 
+/**
+ * Removes a hub's report and stream (KEYS) if its report is still older than ARGV[2] and its stream
+ * holds nothing after LSN ARGV[3]: in one step, so a hub that reports or forwards meanwhile stays.
+ * A report of another shape (another release's hub) is never taken as silent.
+ */
+const FORGET_IF_SILENT = `
+local report = redis.call('HGET', KEYS[1], ARGV[1])
+if not report then return 0 end
+local ok, parsed = pcall(cjson.decode, report)
+if not ok or type(parsed) ~= 'table' or type(parsed.at) ~= 'number' or parsed.at >= tonumber(ARGV[2]) then return 0 end
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+if last and tonumber(string.match(last[1], '^%d+')) > tonumber(ARGV[3]) then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1`;
+
 export class ClusterNodes {
   private names: { at: number; list: string[] } | undefined;
 
   constructor(private readonly redis: Redis) {}
 
-  /** The names of every hub that ever reported, read from Redis at most every few seconds: loops ask often. */
+  /** The names of every hub that reported and is not forgotten, read from Redis at most every few seconds: loops ask often. */
   async known(): Promise<string[]> {
     const now = performance.now();
     if (this.names && now - this.names.at < NAMES_KEPT_MS) return this.names.list;
@@ -40,7 +61,31 @@ export class ClusterNodes {
     await this.redis.hset(NODES_KEY, report.node, JSON.stringify(report));
   }
 
-  /** Every hub that ever reported, by name; a report that is not one (damaged, another release's) is left out. */
+  /**
+   * Forgets the hubs that have not reported since `cutoff` (ms, by their own clocks) and whose
+   * stream holds nothing after the position the rules saved for them; returns their names. One that
+   * starts again joins as a new hub, its stream read from its start.
+   */
+  async forgetSilent(cutoff: number, saved: ReadonlyMap<string, number>): Promise<string[]> {
+    const forgotten: string[] = [];
+    for (const { node, at } of await this.list()) {
+      const through = saved.get(node);
+      if (at >= cutoff || through === undefined) continue;
+      const done = await this.redis.eval(FORGET_IF_SILENT, 2, NODES_KEY, streamKey(node), node, cutoff, through);
+      if (done === 1) forgotten.push(node);
+    }
+    if (forgotten.length > 0) this.names = undefined;
+    return forgotten;
+  }
+
+  /** Drops from `positions` the hubs that are no longer known and whose stream is gone too: forgotten ones. */
+  async dropForgotten(positions: Map<string, number>): Promise<void> {
+    const known = new Set(await this.known());
+    for (const name of [...positions.keys()])
+      if (!known.has(name) && (await this.redis.exists(streamKey(name))) === 0) positions.delete(name);
+  }
+
+  /** Every hub that reported and is not forgotten, by name; a report that is not one (damaged, another release's) is left out. */
   async list(): Promise<NodeReport[]> {
     const all = await this.redis.hgetall(NODES_KEY);
     return Object.entries(all)
@@ -50,4 +95,32 @@ export class ClusterNodes {
       })
       .sort((a, b) => a.node.localeCompare(b.node));
   }
+}
+
+/** How often the rules leader looks for hubs silent past cluster.forget_node_after: a hash read. */
+const FORGET_CHECK_MS = 10_000;
+
+/**
+ * The rules leader's look for silent hubs, at most every 10 s: forgets them by the positions
+ * saved with the rules' state, and drops the forgotten from the positions it reads from.
+ */
+export function forgettingSilentHubs(p: {
+  nodes: ClusterNodes;
+  /** cluster.forget_node_after, as configured. */
+  after: string;
+  now: () => number;
+  log: Logger;
+}): (saved: ReadonlyMap<string, number>, positions: Map<string, number>) => Promise<void> {
+  const afterMs = ms(p.after);
+  let checkedAt = -Infinity;
+  return async (saved, positions) => {
+    if (p.now() - checkedAt < FORGET_CHECK_MS) return;
+    checkedAt = p.now();
+    for (const node of await p.nodes.forgetSilent(p.now() - afterMs, saved))
+      p.log.info(
+        { node },
+        `hub ${node} has not reported for ${p.after} and the rules have read all it forwarded: it is no longer a node of the cluster (started again, it joins as new)`,
+      );
+    await p.nodes.dropForgotten(positions);
+  };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connectCluster } from '../cluster/connections.ts';
 import { FailedEntries } from '../cluster/failed-entries.ts';
 import { clusterCheck } from '../cluster/health.ts';
-import { ClusterNodes, type NodeReport } from '../cluster/nodes.ts';
+import { ClusterNodes, forgettingSilentHubs, type NodeReport } from '../cluster/nodes.ts';
 import { PeerEntries } from '../cluster/peers.ts';
 import { EntryForwarder } from '../cluster/forwarder.ts';
 import { RulesLease } from '../cluster/lease.ts';
@@ -44,6 +44,15 @@ const PEER_WAIT_MS = 500;
 const COMMAND_TIMEOUT_MS = 1000;
 /** A failing leader loop waits this long before it tries again. */
 const RETRY_MS = 500;
+
+/**
+ * A hub's positions as saved; a damaged one (never written so) reads its hub's stream from what
+ * Redis holds rather than stop the rules: entries older than the state are judged as late.
+ */
+const positionsIn = (mark: string | undefined): Map<string, number> =>
+  new Map(
+    Object.entries(jsonObject(mark ?? '{}') ?? {}).filter((p): p is [string, number] => Number.isSafeInteger(p[1])),
+  );
 
 interface Term {
   token: number;
@@ -94,6 +103,7 @@ export async function startClusterAlerting(
   });
   const requests = new RuleRequests({ redis, subscriber, prefix, node });
   const nodes = new ClusterNodes(redis);
+  const forgetSilent = forgettingSilentHubs({ nodes, after: config.cluster.forget_node_after, now, log });
   const passedOver = passedOverReport(log, now, options.entryPassedOver);
   const reader = new StreamReader({ redis: reading, blockMs: READ_WAIT_MS, onMalformed: passedOver });
   const forwarder = new EntryForwarder({ redis, node, maxEntries: config.cluster.max_stream_entries });
@@ -160,19 +170,10 @@ export async function startClusterAlerting(
     let positions = new Map<string, number>();
     const rewind = () => {
       const saved = Number(ledger.meta('lsn') ?? '0');
-      const mark = marks.get(saved) ?? ledger.meta('positions') ?? '{}';
       lsn = Number.isSafeInteger(saved) ? saved : 0;
-      // Positions as saved; a damaged one (never written so) reads its hub's stream from what Redis
-      // holds rather than stop the rules: entries older than the state are judged as late.
-      positions = new Map(
-        Object.entries(jsonObject(mark) ?? {}).filter((p): p is [string, number] => Number.isSafeInteger(p[1])),
-      );
+      positions = positionsIn(marks.get(saved) ?? ledger.meta('positions'));
     };
-    const current: Term = {
-      token,
-      running: Promise.resolve(),
-      ended: false,
-    };
+    const current: Term = { token, running: Promise.resolve(), ended: false };
     let started = false;
     current.running = (async () => {
       // A replica's load in flight must not land on the state this term loads.
@@ -226,6 +227,8 @@ export async function startClusterAlerting(
             lastTick = now();
             await parts.tick();
             await mirror.settled();
+            // By the positions saved to Redis: a successor must find nothing it has not read gone.
+            await forgetSilent(positionsIn(ledger.meta('positions')), positions);
           }
           if (failing) log.info('the rules leader reads the cluster again');
           failing = false;

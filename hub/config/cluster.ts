@@ -2,6 +2,7 @@
 // hub runs alone, exactly as before.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseDuration } from './duration.ts';
 import { duration, id, integer } from './fields.ts';
 
 export const clusterSection = z
@@ -29,6 +30,15 @@ export const clusterSection = z
      * published by the others (at the next sweep, every four). Default 15 s.
      */
     broker_heartbeat: duration.default('15s'),
+    /**
+     * A hub that has not reported for this long, and whose forwarded entries the rules have all
+     * read, is forgotten: no longer listed in health nor read. Started again, it joins as new.
+     */
+    forget_node_after: duration
+      .refine((v) => (parseDuration(v) ?? 0) >= 60_000, {
+        error: 'must be at least "1m": a hub that restarts must not be forgotten meanwhile',
+      })
+      .default('7d'),
     /** Redis unreachable this long raises this hub's cluster_degraded alert. */
     degraded_after: duration.default('10s'),
     /**
