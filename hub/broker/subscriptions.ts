@@ -4,11 +4,11 @@
 // channel in Redis. So a client holds at most so many, and all connected clients together so
 // many more; past either, a further one is refused in the SUBACK (the client stays connected).
 
-/** An Aedes client: it keeps the topics it holds, restored ones of a persistent session included, without declaring them. */
+/**
+ * An Aedes client. A persistent session's restored subscriptions pass through authorizeSubscribe
+ * at connect like new ones, so what a client holds is counted from what it was admitted.
+ */
 type Subscriber = object;
-
-const topicsOf = (client: Subscriber): string[] =>
-  Object.keys((client as { subscriptions?: Readonly<Record<string, unknown>> }).subscriptions ?? {});
 
 /** Topics subscribed to per client, and by all connected clients. */
 export interface SubscriptionLimits {
@@ -29,10 +29,8 @@ export class SubscriptionBound {
   admit(client: Subscriber, topic: string): SubscriptionVerdict {
     let topics = this.held.get(client);
     if (!topics) {
-      // What the broker restored of a persistent session at connect counts from the first.
-      topics = new Set(topicsOf(client));
+      topics = new Set();
       this.held.set(client, topics);
-      this.total += topics.size;
     }
     if (topics.has(topic)) return 'ok';
     if (topics.size >= this.limits.maxSubscriptionsPerClient) return 'client_full';
@@ -42,7 +40,7 @@ export class SubscriptionBound {
     return 'ok';
   }
 
-  /** Whether the bound counts the client's subscriptions yet: from its first subscription, restored or new, until forget. */
+  /** Whether the bound counts the client's subscriptions yet: from its first one admitted, restored or new, until forget. */
   counts(client: Subscriber): boolean {
     return this.held.has(client);
   }
