@@ -1,12 +1,12 @@
-// A hub gone from a cluster for good is forgotten, on a real redis-server: once it has been silent
-// past cluster.forget_node_after and the rules have read (and saved) all it forwarded, its report
-// and stream go, in one step that a hub reporting or forwarding meanwhile survives. A hub of the
-// cluster forgets a gone one this way while it runs the rules.
+// A hub gone from a cluster for good is forgotten, on a real redis-server: once its report has not
+// changed for cluster.forget_node_after on the leader's clock and the rules have read (and saved)
+// all it forwarded, its report and stream go, in one step that a hub reporting or forwarding
+// meanwhile survives. A hub of the cluster forgets a gone one this way while it runs the rules.
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EntryForwarder, streamKey } from '../hub/cluster/forwarder.ts';
-import { ClusterNodes, type NodeReport } from '../hub/cluster/nodes.ts';
-import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { ClusterNodes, SilentHubs, type NodeReport } from '../hub/cluster/nodes.ts';
+import { capturedLog, eventually, startTestHub, type TestHub } from './support/hub.ts';
 import { range, reading } from './support/journal.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
@@ -49,12 +49,19 @@ afterAll(async () => {
 });
 
 describe('forgetting the hubs that are gone', () => {
-  it('forgets a silent hub only once the positions saved for it reach the end of its stream', async () => {
+  /** The leader's look, on a clock the test moves; what it logged. */
+  const looking = (nodes: ClusterNodes) => {
+    const clock = { t: NOW };
+    const { log, lines } = capturedLog();
+    const silent = new SilentHubs({ nodes, after: '1h', now: () => clock.t, log });
+    return { clock, lines, look: (saved: Map<string, number>) => silent.look(saved, new Map(saved)) };
+  };
+
+  it('forgets a hub whose report has not changed for forget_node_after, once the positions saved for it reach the end of its stream', async () => {
     const nodes = new ClusterNodes(redis);
+    const { clock, lines, look } = looking(nodes);
     await nodes.report(report('node-a', NOW));
-    await nodes.report(report('constructor', NOW - 2 * HOUR));
-    await nodes.report(report('node-c', NOW - 2 * HOUR));
-    await nodes.report(report('node-e', NOW - 2 * HOUR));
+    for (const node of ['constructor', 'node-c', 'node-e']) await nodes.report(report(node, NOW - 2 * HOUR));
     await forward(redis, 'node-c', 1, 10);
     const saved = new Map([
       ['node-a', 0],
@@ -62,35 +69,55 @@ describe('forgetting the hubs that are gone', () => {
       ['node-c', 5],
     ]);
 
-    expect(await nodes.forgetSilent(NOW - HOUR, saved)).toEqual(['constructor']);
+    // Silent is by this hub's clock from when it first saw the report: not yet.
+    await look(saved);
+    expect(await names()).toEqual(['constructor', 'node-a', 'node-c', 'node-e']);
+    clock.t += HOUR - 20_000;
+    await nodes.report(report('node-a', clock.t));
+    await look(saved);
+    expect(await names()).toEqual(['constructor', 'node-a', 'node-c', 'node-e']);
+
+    clock.t += 20_000;
+    await nodes.report(report('node-a', clock.t));
+    await look(saved);
     // node-c's entries 6–10 are unread; node-e has no saved position; node-a reports.
     expect(await names()).toEqual(['node-a', 'node-c', 'node-e']);
-    expect(await nodes.known()).toEqual(expect.arrayContaining(['node-a', 'node-c', 'node-e']));
+    expect(lines).toEqual([
+      'hub constructor has not reported for 1h and the rules have read all it forwarded: it is no longer a node of the cluster (started again, it joins as new)',
+    ]);
+    expect((await nodes.known()).sort()).toEqual(['node-a', 'node-c', 'node-e']);
 
     saved.set('node-c', 10);
-    expect(await nodes.forgetSilent(NOW - HOUR, saved)).toEqual(['node-c']);
+    clock.t += 10_000;
+    await look(saved);
     expect(await names()).toEqual(['node-a', 'node-e']);
     expect(await streamExists('node-c')).toBe(false);
     expect((await nodes.known()).sort()).toEqual(['node-a', 'node-e']);
   });
 
-  it('keeps a hub that reported, or forwarded, after the list was read', async () => {
-    await redis.hset('nodes', 'node-b', JSON.stringify(report('node-b', NOW)));
-    await redis.hset('nodes', 'node-c', JSON.stringify(report('node-c', NOW - 2 * HOUR)));
-    await forward(redis, 'node-c', 1, 3);
-    // The list as it was a moment before: both silent.
-    const stale = new (class extends ClusterNodes {
-      override async list(): Promise<NodeReport[]> {
-        return [report('node-b', NOW - 2 * HOUR), report('node-c', NOW - 2 * HOUR)];
-      }
-    })(redis);
+  it('keeps a live hub whose clock is far behind, and one that reported or forwarded after the list was read', async () => {
+    const nodes = new ClusterNodes(redis);
+    const { clock, look } = looking(nodes);
+    // node-b's clock is a day behind, but it reports.
+    await nodes.report(report('node-b', NOW - 24 * HOUR));
+    await nodes.report(report('node-c', NOW - 2 * HOUR));
     const saved = new Map([
       ['node-b', 0],
-      ['node-c', 2],
+      ['node-c', 0],
     ]);
-    expect(await stale.forgetSilent(NOW - HOUR, saved)).toEqual([]);
+    await look(saved);
+    clock.t += 2 * HOUR;
+    await nodes.report(report('node-b', NOW - 22 * HOUR));
+    // node-c forwards just after its silence was judged, before it could be forgotten.
+    await forward(redis, 'node-c', 1, 3);
+    await look(saved);
     expect(await names()).toEqual(['node-b', 'node-c']);
     expect(await streamExists('node-c')).toBe(true);
+    // Its report unchanged but its stream read through: forgotten. A report that changed meanwhile is not.
+    await nodes.report(report('node-b', NOW - 21 * HOUR));
+    expect(await nodes.forgetIfUnchanged('node-b', NOW - 22 * HOUR, 0)).toBe(false);
+    expect(await nodes.forgetIfUnchanged('node-c', NOW - 2 * HOUR, 3)).toBe(true);
+    expect(await names()).toEqual(['node-b']);
   });
 
   it('drops a forgotten hub from positions read from, not one whose stream came before its first report', async () => {
@@ -116,28 +143,33 @@ describe('a hub running the rules', () => {
     await hub?.dispose();
   });
 
-  it('forgets a hub silent past forget_node_after once the rules have read all it forwarded', async () => {
+  it('forgets a hub whose report has not changed for forget_node_after, once the rules have read all it forwarded', async () => {
     const prefixed = new Redis(server.url, { keyPrefix: 'floorwatch:' });
+    // The hub's clock, moved on by the test: forget_node_after is at least a minute.
+    let offset = 0;
     try {
       await prefixed.hset('nodes', 'gone-hub', JSON.stringify(report('gone-hub', Date.now() - 2 * 60_000)));
       await forward(prefixed, 'gone-hub', 1, 3);
-      await prefixed.hset('nodes', 'paused-hub', JSON.stringify(report('paused-hub', Date.now())));
       hub = await startTestHub({
         influxUrl: `${inject('influxUrl')}/cluster_nodes`,
+        now: () => Date.now() + offset,
         config: {
           zones: [{ id: 'floor-1', type: 'call_floor' }],
           cluster: { redis_url: server.url, node_id: 'node-a', lease_ms: 1000, forget_node_after: '1m' },
         },
       });
-      await eventually(async () => !(await prefixed.hexists('nodes', 'gone-hub')) || undefined, {
-        what: 'the gone hub forgotten',
-        timeoutMs: 30_000,
-      });
+      await eventually(
+        async () => {
+          offset += 30_000;
+          return !(await prefixed.hexists('nodes', 'gone-hub')) || undefined;
+        },
+        { what: 'the gone hub forgotten', intervalMs: 200 },
+      );
       expect(await prefixed.exists(streamKey('gone-hub'))).toBe(0);
-      // A hub silent for less than forget_node_after stays.
-      expect((await prefixed.hkeys('nodes')).sort()).toEqual(['node-a', 'paused-hub']);
+      // The hub that reports stays, its clock moved on as much.
+      expect(await prefixed.hkeys('nodes')).toEqual(['node-a']);
       const health = await hub.json<{ checks: { cluster: { nodes: { node: string }[] } } }>('/api/v1/health');
-      expect(health.checks.cluster.nodes.map((n) => n.node)).toEqual(['node-a', 'paused-hub']);
+      expect(health.checks.cluster.nodes.map((n) => n.node)).toEqual(['node-a']);
     } finally {
       prefixed.disconnect();
     }

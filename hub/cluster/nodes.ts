@@ -28,15 +28,15 @@ const NODES_KEY = 'nodes';
 const NAMES_KEPT_MS = 5000;
 
 /**
- * Removes a hub's report and stream (KEYS) if its report is still older than ARGV[2] and its stream
- * holds nothing after LSN ARGV[3]: in one step, so a hub that reports or forwards meanwhile stays.
- * A report of another shape (another release's hub) is never taken as silent.
+ * Removes a hub's report and stream (KEYS) if its report still says ARGV[2] (its time, unchanged)
+ * and its stream holds nothing after LSN ARGV[3]: in one step, so a hub that reports or forwards
+ * meanwhile stays. A report of another shape (another release's hub) is never taken as silent.
  */
-const FORGET_IF_SILENT = `
+const FORGET_IF_UNCHANGED = `
 local report = redis.call('HGET', KEYS[1], ARGV[1])
 if not report then return 0 end
 local ok, parsed = pcall(cjson.decode, report)
-if not ok or type(parsed) ~= 'table' or type(parsed.at) ~= 'number' or parsed.at >= tonumber(ARGV[2]) then return 0 end
+if not ok or type(parsed) ~= 'table' or parsed.at ~= tonumber(ARGV[2]) then return 0 end
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
 if last and tonumber(string.match(last[1], '^%d+')) > tonumber(ARGV[3]) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -62,20 +62,14 @@ export class ClusterNodes {
   }
 
   /**
-   * Forgets the hubs that have not reported since `cutoff` (ms, by their own clocks) and whose
-   * stream holds nothing after the position the rules saved for them; returns their names. One that
-   * starts again joins as a new hub, its stream read from its start.
+   * Forgets a hub, if its report still carries the time `at` and its stream holds nothing after
+   * `through`. One that starts again joins as a new hub, its stream read from its start.
    */
-  async forgetSilent(cutoff: number, saved: ReadonlyMap<string, number>): Promise<string[]> {
-    const forgotten: string[] = [];
-    for (const { node, at } of await this.list()) {
-      const through = saved.get(node);
-      if (at >= cutoff || through === undefined) continue;
-      const done = await this.redis.eval(FORGET_IF_SILENT, 2, NODES_KEY, streamKey(node), node, cutoff, through);
-      if (done === 1) forgotten.push(node);
-    }
-    if (forgotten.length > 0) this.names = undefined;
-    return forgotten;
+  async forgetIfUnchanged(node: string, at: number, through: number): Promise<boolean> {
+    const done = await this.redis.eval(FORGET_IF_UNCHANGED, 2, NODES_KEY, streamKey(node), node, at, through);
+    if (done !== 1) return false;
+    this.names = undefined;
+    return true;
   }
 
   /** Drops from `positions` the hubs that are no longer known and whose stream is gone too: forgotten ones. */
@@ -101,26 +95,51 @@ export class ClusterNodes {
 const FORGET_CHECK_MS = 10_000;
 
 /**
- * The rules leader's look for silent hubs, at most every 10 s: forgets them by the positions
- * saved with the rules' state, and drops the forgotten from the positions it reads from.
+ * The rules leader's look for silent hubs, at most every 10 s. Silent is judged on this hub's
+ * clock, by how long a hub's report has not changed, never by the time it carries: a live hub
+ * whose clock is behind must not be taken as gone. A hub is forgotten by the positions saved with
+ * the rules' state, and the forgotten are dropped from the positions the leader reads from.
  */
-export function forgettingSilentHubs(p: {
-  nodes: ClusterNodes;
-  /** cluster.forget_node_after, as configured. */
-  after: string;
-  now: () => number;
-  log: Logger;
-}): (saved: ReadonlyMap<string, number>, positions: Map<string, number>) => Promise<void> {
-  const afterMs = ms(p.after);
-  let checkedAt = -Infinity;
-  return async (saved, positions) => {
-    if (p.now() - checkedAt < FORGET_CHECK_MS) return;
-    checkedAt = p.now();
-    for (const node of await p.nodes.forgetSilent(p.now() - afterMs, saved))
-      p.log.info(
+export class SilentHubs {
+  /** Each hub's report time as last seen, and since when (this hub's clock) it has not changed. */
+  private readonly seen = new Map<string, { at: number; since: number }>();
+  private checkedAt = -Infinity;
+  private readonly afterMs: number;
+
+  constructor(
+    private readonly p: {
+      nodes: ClusterNodes;
+      /** cluster.forget_node_after, as configured. */
+      after: string;
+      now: () => number;
+      log: Logger;
+    },
+  ) {
+    this.afterMs = ms(p.after);
+  }
+
+  async look(saved: ReadonlyMap<string, number>, positions: Map<string, number>): Promise<void> {
+    const { nodes, now, log, after } = this.p;
+    if (now() - this.checkedAt < FORGET_CHECK_MS) return;
+    this.checkedAt = now();
+    const listed = new Set<string>();
+    for (const { node, at } of await nodes.list()) {
+      listed.add(node);
+      const seen = this.seen.get(node);
+      if (seen?.at !== at) {
+        this.seen.set(node, { at, since: this.checkedAt });
+        continue;
+      }
+      const through = saved.get(node);
+      if (this.checkedAt - seen.since < this.afterMs || through === undefined) continue;
+      if (!(await nodes.forgetIfUnchanged(node, at, through))) continue;
+      listed.delete(node);
+      log.info(
         { node },
-        `hub ${node} has not reported for ${p.after} and the rules have read all it forwarded: it is no longer a node of the cluster (started again, it joins as new)`,
+        `hub ${node} has not reported for ${after} and the rules have read all it forwarded: it is no longer a node of the cluster (started again, it joins as new)`,
       );
-    await p.nodes.dropForgotten(positions);
-  };
+    }
+    for (const node of this.seen.keys()) if (!listed.has(node)) this.seen.delete(node);
+    await nodes.dropForgotten(positions);
+  }
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connectCluster } from '../cluster/connections.ts';
 import { FailedEntries } from '../cluster/failed-entries.ts';
 import { clusterCheck } from '../cluster/health.ts';
-import { ClusterNodes, forgettingSilentHubs, type NodeReport } from '../cluster/nodes.ts';
+import { ClusterNodes, SilentHubs, type NodeReport } from '../cluster/nodes.ts';
 import { PeerEntries } from '../cluster/peers.ts';
 import { EntryForwarder } from '../cluster/forwarder.ts';
 import { RulesLease } from '../cluster/lease.ts';
@@ -103,7 +103,7 @@ export async function startClusterAlerting(
   });
   const requests = new RuleRequests({ redis, subscriber, prefix, node });
   const nodes = new ClusterNodes(redis);
-  const forgetSilent = forgettingSilentHubs({ nodes, after: config.cluster.forget_node_after, now, log });
+  const silent = new SilentHubs({ nodes, after: config.cluster.forget_node_after, now, log });
   const passedOver = passedOverReport(log, now, options.entryPassedOver);
   const reader = new StreamReader({ redis: reading, blockMs: READ_WAIT_MS, onMalformed: passedOver });
   const forwarder = new EntryForwarder({ redis, node, maxEntries: config.cluster.max_stream_entries });
@@ -228,7 +228,7 @@ export async function startClusterAlerting(
             await parts.tick();
             await mirror.settled();
             // By the positions saved to Redis: a successor must find nothing it has not read gone.
-            await forgetSilent(positionsIn(ledger.meta('positions')), positions);
+            await silent.look(positionsIn(ledger.meta('positions')), positions);
           }
           if (failing) log.info('the rules leader reads the cluster again');
           failing = false;
