@@ -152,6 +152,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       publish: mqtt.broker.publish,
     });
     const api = await openApi(ctx, { security, storage, intake, mqtt, alerting, configReload });
+    for (const name of await journal.forgetIdle())
+      log.warn(
+        { consumer: name },
+        `the journal no longer keeps entries for "${name}": this configuration does not run it (a bridge removed or renamed, or the rules of a hub that joined a cluster)`,
+      );
     // Stopped first: no new MQTT connections while the rest stops.
     lifecycle.add({ name: 'new MQTT connections', stop: () => mqtt.broker.stopAccepting() });
 

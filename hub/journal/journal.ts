@@ -248,6 +248,18 @@ export class Journal {
     await this.retain();
   }
 
+  /**
+   * Forgets every consumer known from disk that is not running now. Called once every part of
+   * the hub has started: one the configuration no longer runs (a bridge removed or renamed, the
+   * rules of a hub that joined a cluster) would otherwise hold every entry after it for good, and
+   * the disk would fill. Returns their names.
+   */
+  async forgetIdle(): Promise<string[]> {
+    const idle = this.positions.names().filter((name) => !this.active.has(name));
+    for (const name of idle) await this.removeConsumer(name);
+    return idle;
+  }
+
   /** Every retained durable entry from `fromLsn` on, up to the durable end at the time of the call. */
   async *readAll(fromLsn = 1): AsyncGenerator<JournalRecord, void, undefined> {
     const end = this.log.durableLsn;
