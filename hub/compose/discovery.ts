@@ -4,10 +4,11 @@
 // seconds when it changed, and whether the zone has open alerts. Zones no longer configured have
 // their discovery messages cleared, at start and at a reload (and, for a bridge, whenever it
 // connects); a reload announces only what it changed.
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
 import type { AlertView } from '../domain/alert.ts';
+import { setFileAside } from '../domain/aside.ts';
 import type { Journal } from '../journal/journal.ts';
 import {
   DISCOVERY_TOPIC,
@@ -22,10 +23,6 @@ import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';
 
 const EVERY_MS = 5000;
-/** Discovery files set aside (unreadable) kept at most, the newest. */
-const KEPT_ASIDE = 5;
-/** Oldest first: by the time in the name, then by the number after it of one set aside in the same millisecond. */
-const byAge = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 
 export interface DiscoveryDeps {
   journal: Journal;
@@ -80,27 +77,7 @@ export function startDiscovery(ctx: HubContext, deps: DiscoveryDeps): void {
     }
     if (Array.isArray(topics) && topics.every((t) => typeof t === 'string' && DISCOVERY_TOPIC.test(t)))
       return topics as string[];
-    // Named by when, so files set aside at earlier starts are kept to be looked into too: the
-    // newest KEPT_ASIDE of them, as a disk that corrupts the file at every start would fill up.
-    const stamp = new Date(now()).toISOString().replace(/[:.]/g, '-');
-    let aside = `${file}.unreadable-${stamp}`;
-    for (let n = 2; existsSync(aside); n++) aside = `${file}.unreadable-${stamp}-${n}`;
-    let where = `set aside as ${aside}`;
-    try {
-      renameSync(file, aside);
-      try {
-        // Files only: a directory of that name (made by someone else) is not this hub's to remove.
-        const earlier = readdirSync(config.data_dir, { withFileTypes: true })
-          .filter((e) => e.isFile() && e.name.startsWith('discovery.json.unreadable-'))
-          .map((e) => e.name)
-          .sort(byAge);
-        for (const name of earlier.slice(0, -KEPT_ASIDE)) rmSync(join(config.data_dir, name), { force: true });
-      } catch (err) {
-        where += ` (older ones set aside could not be removed: ${(err as Error).message})`;
-      }
-    } catch (err) {
-      where = `and could not be set aside (${(err as Error).message})`;
-    }
+    const where = setFileAside(file, now());
     log.warn(`Home Assistant discovery: ${file} is not a list of announced topics, ${where}. ${lost}`);
     return [];
   };

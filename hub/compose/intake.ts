@@ -89,7 +89,11 @@ function configuredDevices(config: Config): string[] {
 
 export async function openIntake(ctx: HubContext, journal: Journal): Promise<Intake> {
   const { config, log, metrics, now, lifecycle } = ctx;
-  const registry = new DeviceRegistry(declaredDevices(config), join(config.data_dir, 'devices.json'));
+  const registry = new DeviceRegistry(declaredDevices(config), join(config.data_dir, 'devices.json'), now());
+  if (registry.snapshotProblem)
+    log.warn(
+      `the device list kept in ${join(config.data_dir, 'devices.json')} ${registry.snapshotProblem}: devices not heard from since are listed again as they report`,
+    );
   const feed = new LiveFeed();
   const knownDevices = new KnownDevices({ max: config.limits.max_devices, configured: configuredDevices(config) });
   for (const id of registry.ids()) knownDevices.add(id);

@@ -2,8 +2,8 @@
 // last heartbeat. Fed by the journal like every other consumer; kept in a small snapshot file so
 // a restart does not forget the floor. Its size follows the devices ingest admits (at most
 // limits.max_devices); readers get it a page at a time, in id order, or as counts per zone.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { ComponentHealth, DeviceKind, Entry, HealthStatus, Presence } from '../domain/reading.ts';
+import type { ComponentHealth, DeviceKind, Entry, HealthStatus } from '../domain/reading.ts';
+import { readSnapshot, writeSnapshot, type Known } from './snapshot.ts';
 
 export interface DeclaredDevice {
   id: string;
@@ -11,22 +11,6 @@ export interface DeclaredDevice {
   zone?: string;
   position?: string;
   heartbeatIntervalMs: number;
-}
-
-interface Known {
-  id: string;
-  kind?: DeviceKind;
-  zone: string;
-  lastSeen?: number;
-  presence?: Presence;
-  presenceAt?: number;
-  lastHeartbeat?: number;
-  status?: HealthStatus;
-  components?: Record<string, ComponentHealth>;
-  fw?: string;
-  battery?: number;
-  rssi?: number;
-  metrics: string[];
 }
 
 export interface DeviceView {
@@ -99,12 +83,20 @@ export class DeviceRegistry {
   /** Every id, declared or reported, in order; rebuilt only after a new device appears. */
   private sorted: string[] | undefined;
 
+  /** What was wrong with the snapshot read at start, for the hub to log. */
+  readonly snapshotProblem: string | undefined;
+
   constructor(
     declared: readonly DeclaredDevice[],
     private readonly snapshotPath?: string,
+    /** When the hub starts: names a damaged snapshot set aside. */
+    now = Date.now(),
   ) {
     for (const device of declared) this.declared.set(device.id, device);
-    if (snapshotPath) this.load(snapshotPath);
+    if (!snapshotPath) return;
+    const { devices, problem } = readSnapshot(snapshotPath, now);
+    for (const device of devices) this.known.set(device.id, device);
+    this.snapshotProblem = problem;
   }
 
   /** The declared devices of a reloaded configuration; devices no longer declared stay listed as reported. */
@@ -112,17 +104,6 @@ export class DeviceRegistry {
     this.declared.clear();
     for (const device of declared) this.declared.set(device.id, device);
     this.sorted = undefined;
-  }
-
-  private load(path: string): void {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch {
-      return;
-    }
-    const devices = JSON.parse(text) as Known[];
-    for (const device of devices) this.known.set(device.id, device);
   }
 
   private entry(id: string, zone: string): Known {
@@ -177,9 +158,7 @@ export class DeviceRegistry {
     if (!this.snapshotPath || !this.changed || (!force && now - this.lastSave < SAVE_INTERVAL_MS)) return;
     this.lastSave = now;
     this.changed = false;
-    const temp = `${this.snapshotPath}.tmp`;
-    writeFileSync(temp, JSON.stringify([...this.known.values()]));
-    renameSync(temp, this.snapshotPath);
+    writeSnapshot(this.snapshotPath, this.known.values());
   }
 
   /** Every device, in id order. */
