@@ -175,6 +175,13 @@ describe('the bound on metrics per device, across a restart', () => {
       (await hub.json<{ rejections: Rejection[] }>('/api/v1/rejections?device=env-1')).rejections.map((r) => r.reason);
     try {
       await send({ temperature: 21 });
+      // In the device list before the stop: a stop hands what the list had not taken yet over to the next start's journal, which this test removes.
+      await eventually(
+        async () => (await hub.json<{ metrics: string[] }>('/api/v1/devices/env-1')).metrics.length > 0,
+        {
+          what: 'env-1 in the device list',
+        },
+      );
       await hub.stop();
       // What the journal held is gone, as entries past the last 100,000 are at a start.
       rmSync(join(dataDir, 'journal'), { recursive: true });
