@@ -3,7 +3,6 @@
 // and the notifications — MQTT, webhooks and store history through the durable outbox, the SSE feed.
 import type { Part } from './lifecycle.ts';
 import { tickEvery, type Ticker } from './ticker.ts';
-import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AlertsRoutesOptions } from '../api/alerts.ts';
@@ -26,6 +25,7 @@ import { Routes } from '../notify/routes.ts';
 import { bridgeAlertTarget } from '../notify/bridge-out.ts';
 import type { BridgeLink } from '../bridges/link.ts';
 import type { AlertChanges } from '../domain/alert.ts';
+import { DiskSpace } from '../telemetry/disk-space.ts';
 
 export interface AlertingOptions {
   config: Config;
@@ -221,17 +221,10 @@ export function rulesOnLedger(
   let failing = false;
   let closed = false;
   let lastPrune = now();
+  const disk = new DiskSpace(config.data_dir);
   const tick = async () => {
     try {
-      let diskFreePercent: number | undefined;
-      if (judgesHub) {
-        try {
-          const fs = await statfs(config.data_dir);
-          diskFreePercent = (100 * fs.bavail) / fs.blocks;
-        } catch {
-          // An unreadable disk size is no alert; the journal's own write errors are.
-        }
-      }
+      const diskFreePercent = judgesHub ? disk.freePercent() : undefined;
       if (closed) return;
       engine.tick(
         judgesHub

@@ -1,0 +1,31 @@
+// The data disk's free space, which the rules' tick asks for every second. Read in the background
+// and never awaited by the tick: a disk that does not answer (a network mount gone dead) must not
+// stop the time-driven alerts behind it — devices gone silent, escalations, the hub's own health.
+// One read at a time, so a hung one holds one of the threads that do file work, not all of them.
+import { statfs } from 'node:fs/promises';
+
+export class DiskSpace {
+  private last: number | undefined;
+  private reading = false;
+
+  constructor(private readonly dir: string) {}
+
+  /** The free space as last read, %; undefined until a read has answered. Starts the next read unless one is under way. */
+  freePercent(): number | undefined {
+    if (!this.reading) {
+      this.reading = true;
+      statfs(this.dir)
+        .then(
+          (fs) => {
+            this.last = (100 * fs.bavail) / fs.blocks;
+          },
+          // An unreadable disk size is no alert; the journal's own write errors are.
+          () => undefined,
+        )
+        .finally(() => {
+          this.reading = false;
+        });
+    }
+    return this.last;
+  }
+}
