@@ -51,11 +51,19 @@ function deliveryIds(rows: readonly OutboxRow[]): string {
 /** Told of a message the mail server took for some recipients and refused for the others. */
 export type RefusedSome = (target: string, rows: readonly OutboxRow[], reason: string) => void;
 
+/**
+ * The longest a message may take, connection to last reply. The server's own timeouts are idle
+ * ones: a server sending a line every few seconds would hold its receiver's queue for ever, and
+ * nothing would say the receiver is failing.
+ */
+const SEND_DEADLINE_MS = 60_000;
+
 export function emailTarget(
   name: string,
   config: EmailConfig,
   timeZone: string,
   refusedSome?: RefusedSome,
+  deadlineMs = SEND_DEADLINE_MS,
 ): OutboxTarget {
   const url = new URL(config.smtp);
   const secure = url.protocol === 'smtps:';
@@ -76,6 +84,7 @@ export function emailTarget(
     async deliver(rows) {
       const m = messageOf(rows, timeZone);
       let sent: { rejected: unknown[]; rejectedErrors?: Array<{ message: string }> };
+      const signal = AbortSignal.timeout(deadlineMs);
       try {
         sent = await transport.sendMail({
           from: config.from,
@@ -84,8 +93,14 @@ export function emailTarget(
           text: emailText(m),
           html: emailHtml(m),
           headers: { 'X-Floorwatch-Delivery': deliveryIds(rows) },
+          // Aborted, the message's connection is closed.
+          signal,
         });
       } catch (err) {
+        if (signal.aborted)
+          throw new Error(
+            `could not send mail through ${url.host}: the mail server had not taken the message after ${deadlineMs / 1000} s`,
+          );
         const { responseCode: reply, command } = err as { responseCode?: unknown; command?: unknown };
         if (typeof reply === 'number' && reply >= 500 && typeof command === 'string' && MESSAGE_COMMANDS.has(command))
           throw new DeliveryRefused(`the mail server refused the message (${(err as Error).message})`);
