@@ -8,6 +8,7 @@ import type { Entry } from '../hub/domain/reading.ts';
 import { Journal, systemClock } from '../hub/journal/journal.ts';
 import { SetAsideLog } from '../hub/journal/set-aside.ts';
 import { describeJournalContract } from './journal-contract.ts';
+import { eventually } from './support/hub.ts';
 import {
   collector,
   journalFixtures,
@@ -318,6 +319,9 @@ describe('journal positions and segments on disk', () => {
     const store = collector();
     const storeHandle = j2.consume('store', store.handler, { commitIntervalMs: 0 });
     await store.until(40);
+    await eventually(() => j2.status().consumers.find((c) => c.name === 'store')?.committedLsn === 40, {
+      what: "the store's position saved",
+    });
     expect(await segmentFiles(dir)).toEqual(before);
     expect((await j2.forgetIdle()).sort()).toEqual(['bridge-old', 'rules']);
     expect(await segmentFiles(dir)).toEqual([before.at(-1)]);
