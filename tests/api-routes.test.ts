@@ -508,7 +508,7 @@ describe('the API on in-memory parts', () => {
     const before = {
       alert: api.rules.view.alert(alert!.id),
       silences: api.rules.view.silences(),
-      audit: api.security.audit.list({ limit: 100 }),
+      audit: await api.security.audit.list({ limit: 100 }),
     };
     for (const [url, payload, message] of cases) {
       const { status, body } = await post(url, payload);
@@ -518,7 +518,7 @@ describe('the API on in-memory parts', () => {
     expect({
       alert: api.rules.view.alert(alert!.id),
       silences: api.rules.view.silences(),
-      audit: api.security.audit.list({ limit: 100 }),
+      audit: await api.security.audit.list({ limit: 100 }),
     }).toEqual(before);
   });
 
@@ -602,7 +602,7 @@ describe('the API on in-memory parts', () => {
       devices: api.registry.ids(),
       alerts: api.rules.view.alerts({}),
       silences: api.rules.view.silences(),
-      audit: api.security.audit.list({ limit: 100 }),
+      audit: await api.security.audit.list({ limit: 100 }),
       rejections: api.rejections.total,
     });
     const before = await state();

@@ -44,7 +44,7 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
     },
     async (request) => {
       const { action, limit = 100 } = request.query;
-      return { entries: audit.list({ limit, ...(action !== undefined && { action }) }) };
+      return { entries: await audit.list({ limit, ...(action !== undefined && { action }) }) };
     },
   );
 };

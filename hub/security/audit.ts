@@ -1,8 +1,10 @@
 // The audit log: who did what, and when — acknowledgements, silences, device and token changes,
 // and the open connections the hub closed because of them.
 // One JSON line per action in {data_dir}/audit.log, appended and never rewritten.
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { jsonObject } from '../domain/json-text.ts';
 
 export interface AuditEntry {
   at: number;
@@ -35,11 +37,12 @@ export class AuditLog {
   /**
    * Newest first. Read from the end in chunks, as far back as the entries asked for go: the log is
    * never rewritten, and after years of a site's actions it is larger than any one string may be.
+   * Each chunk is read without holding the hub: an action no entry has is looked for to the start.
    */
-  list(options: { limit: number; action?: string }): AuditEntry[] {
-    let fd: number;
+  async list(options: { limit: number; action?: string }): Promise<AuditEntry[]> {
+    let file: FileHandle;
     try {
-      fd = openSync(this.path, 'r');
+      file = await open(this.path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -47,21 +50,39 @@ export class AuditLog {
     try {
       const entries: AuditEntry[] = [];
       if (options.limit <= 0) return entries;
-      for (const line of linesBackwards(fd)) {
-        try {
-          const entry = JSON.parse(line) as AuditEntry;
-          if (options.action === undefined || entry.action === options.action) entries.push(entry);
-        } catch {
-          // A line torn by a crash mid-append is skipped; the rest of the log still reads.
+      // As the hub writes it: a line without it is not parsed.
+      const mark = options.action === undefined ? undefined : `"action":${JSON.stringify(options.action)}`;
+      for await (const line of linesBackwards(file)) {
+        if (mark === undefined || line.includes(mark)) {
+          // A line torn by a crash mid-append, or of another shape, is passed over; the rest still reads.
+          const entry = entryOf(line);
+          if (entry && (options.action === undefined || entry.action === options.action)) entries.push(entry);
         }
         // Before the next line is looked for: it may be far back.
         if (entries.length >= options.limit) break;
       }
       return entries;
     } finally {
-      closeSync(fd);
+      await file.close();
     }
   }
+}
+
+/** An entry as the hub writes them, or undefined. */
+function entryOf(line: string): AuditEntry | undefined {
+  const e = jsonObject(line);
+  if (
+    e === undefined ||
+    typeof e.at !== 'number' ||
+    !Number.isFinite(e.at) ||
+    typeof e.who !== 'string' ||
+    typeof e.action !== 'string' ||
+    typeof e.details !== 'object' ||
+    e.details === null ||
+    Array.isArray(e.details)
+  )
+    return undefined;
+  return e as unknown as AuditEntry;
 }
 
 const CHUNK_BYTES = 64 * 1024;
@@ -69,15 +90,15 @@ const CHUNK_BYTES = 64 * 1024;
 const MAX_LINE_BYTES = 1024 * 1024;
 
 /** The file's lines, last first, read backwards a chunk at a time. */
-function* linesBackwards(fd: number): Generator<string> {
-  let end = fstatSync(fd).size;
+async function* linesBackwards(file: FileHandle): AsyncGenerator<string> {
+  let end = (await file.stat()).size;
   /** The end of a line whose start is not read yet, and its length so far. */
   let carry: Buffer[] = [];
   let carried = 0;
   while (end > 0) {
     const start = Math.max(0, end - CHUNK_BYTES);
     const chunk = Buffer.alloc(end - start);
-    readSync(fd, chunk, 0, chunk.length, start);
+    await file.read(chunk, 0, chunk.length, start);
     end = start;
     let to = chunk.length;
     for (let i = chunk.length - 1; i >= 0; i--) {
