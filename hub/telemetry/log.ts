@@ -1,5 +1,6 @@
 // The hub's log. Text: lines a person reads ("12:04:31 WARN: refused input from t-17: …"), the
 // default on a terminal. JSON: one object per line for log tools, the default anywhere else.
+import type { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -8,14 +9,35 @@ export interface LogSettings {
   format: 'auto' | 'text' | 'json';
   /** The site's name, on every line. */
   site: string;
+  /** Where text lines go; standard output unless a test reads them. */
+  destination?: Writable;
+}
+
+/** Line breaks, other control characters and text-direction overrides: an outside value's way to forge or hide a line. */
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A message as one line, every hidden character written as its escape ("\n", "\u202e"). */
+export function oneLine(message: string): string {
+  return message.replace(HIDDEN, (c) => (c === '\n' ? '\\n' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 export function createLog(settings: LogSettings): Logger {
   const options = { level: settings.level, base: { site: settings.site } };
   const text = settings.format === 'text' || (settings.format === 'auto' && process.stdout.isTTY);
+  // JSON escapes what a message holds; a text line shows it as it is, so it is escaped here.
   if (!text) return pino(options);
   return pino(
     options,
-    pretty({ translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,site', singleLine: true, sync: true }),
+    pretty({
+      translateTime: 'SYS:HH:MM:ss',
+      ignore: 'pid,hostname,site',
+      singleLine: true,
+      sync: true,
+      messageFormat: (entry, key) => {
+        const message = entry[key];
+        return typeof message === 'string' ? oneLine(message) : '';
+      },
+      ...(settings.destination && { destination: settings.destination }),
+    }),
   );
 }

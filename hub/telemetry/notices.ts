@@ -5,6 +5,12 @@ import type { Logger } from 'pino';
 
 const EVERY_MS = 60_000;
 const KEYS_MAX = 10_000;
+/**
+ * Keys and messages carry what a client sent (its id, a topic), which may be tens of kilobytes:
+ * each is cut to this many characters, so the keys held and the lines written stay small.
+ */
+const KEY_CHARS = 256;
+const MESSAGE_CHARS = 2000;
 
 export class NoticeLog {
   private readonly lastLogged = new Map<string, number>();
@@ -15,11 +21,12 @@ export class NoticeLog {
   ) {}
 
   /** Logs `message` as a warning unless the same key was logged within the last minute. */
-  once(key: string, message: string): void {
+  once(fullKey: string, message: string): void {
+    const key = fullKey.slice(0, KEY_CHARS);
     const at = this.now();
     if (at - (this.lastLogged.get(key) ?? -Infinity) < EVERY_MS) return;
     if (this.lastLogged.size >= KEYS_MAX) this.lastLogged.clear();
     this.lastLogged.set(key, at);
-    this.log.warn(message);
+    this.log.warn(message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS)}…` : message);
   }
 }
