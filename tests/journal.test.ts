@@ -8,7 +8,6 @@ import type { Entry } from '../hub/domain/reading.ts';
 import { Journal, systemClock } from '../hub/journal/journal.ts';
 import { SetAsideLog } from '../hub/journal/set-aside.ts';
 import { describeJournalContract } from './journal-contract.ts';
-import { eventually } from './support/hub.ts';
 import {
   collector,
   journalFixtures,
@@ -303,33 +302,6 @@ describe('journal positions and segments on disk', () => {
     expect(j2.status().consumers.map((c) => c.name)).toEqual(['store']);
     await expect(stat(join(dir, 'consumers', 'audit.pos'))).rejects.toThrow(/ENOENT/);
     expect((await readAll(j2)).map((r) => r.lsn).at(-1)).toBe(40);
-  });
-
-  it('forgets, when asked, every consumer known from disk that is not running, so what only they held goes', async () => {
-    const dir = await tempDir();
-    const j1 = await openJournal({ dir, segmentBytes: 512 });
-    // A bridge since removed, and rules that keep their own position, left only on disk.
-    await j1.consume('bridge-old', () => {}).stop();
-    await j1.consume('rules', () => {}, { position: () => 0 }).stop();
-    for (let i = 1; i <= 40; i++) await j1.append([reading(i)]);
-    await j1.close();
-    const before = await segmentFiles(dir);
-
-    const j2 = await openJournal({ dir, segmentBytes: 512 });
-    const store = collector();
-    const storeHandle = j2.consume('store', store.handler, { commitIntervalMs: 0 });
-    await store.until(40);
-    await eventually(() => j2.status().consumers.find((c) => c.name === 'store')?.committedLsn === 40, {
-      what: "the store's position saved",
-    });
-    expect(await segmentFiles(dir)).toEqual(before);
-    expect((await j2.forgetIdle()).sort()).toEqual(['bridge-old', 'rules']);
-    expect(await segmentFiles(dir)).toEqual([before.at(-1)]);
-    expect(j2.status().consumers.map((c) => c.name)).toEqual(['store']);
-    expect((await readdir(join(dir, 'consumers'))).sort()).toEqual(['store.pos']);
-    // The running one is kept.
-    expect(await j2.forgetIdle()).toEqual([]);
-    await storeHandle.stop();
   });
 
   it('keeps a non-durable consumer in memory only: no position file, no hold on segments', async () => {

@@ -10,6 +10,7 @@ import type { Ingest } from '../ingest/ingest.ts';
 import type { Journal } from '../journal/journal.ts';
 import { bridgeEntries } from '../notify/bridge-out.ts';
 import { mqttReadings } from '../sources/mqtt.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
 import type { PublishPacket } from 'aedes';
 import type { HubContext } from './context.ts';
 
@@ -22,6 +23,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
   const { config, log, now, lifecycle } = ctx;
   const prefix = config.mqtt.topic_prefix;
   const node = config.cluster.redis_url === undefined ? undefined : nodeId(config.cluster);
+  const notices = new NoticeLog(log, now);
   return config.bridges.map((bridge) => {
     const readings = mqttReadings({ ingest: deps.ingest, log, now, source: 'bridge' });
     let ignored = 0;
@@ -56,6 +58,14 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
         ? deps.journal.consume(consumerName(bridge.name), bridgeEntries(link, prefix, node ? `${node}-` : ''), {
             from: 'end',
             transient: (err) => err instanceof BrokerUnavailable,
+            keepsAtMost: bridge.out.max_behind,
+            onPassedOver: (count) => {
+              ctx.metrics.bridgePassedOver.inc({ bridge: bridge.name }, count);
+              notices.once(
+                `behind ${bridge.name}`,
+                `bridge ${bridge.name}: ${bridge.url} is ${bridge.out.max_behind} journal entries behind (bridges[].out.max_behind); the oldest ${counted(count, 'entry', 'entries')} passed over, their device status and readings never reach it`,
+              );
+            },
             onError: (err, attempt) => {
               if (attempt === 1)
                 log.warn(

@@ -30,6 +30,12 @@ export const bridgeSchema = z.strictObject({
        * the hub's outbox or journal, not in memory, until the broker acknowledges again.
        */
       max_unacknowledged: integer(1, 65_535).default(100),
+      /**
+       * Journal entries the status and readings sent to this broker may be behind at most; past it
+       * the oldest are passed over (counted and logged), so a broker gone for good cannot hold the
+       * journal until the disk is full. Alerts go through the outbox and are not passed over.
+       */
+      max_behind: integer(1000, 100_000_000).default(1_000_000),
     })
     .prefault({}),
   in: z

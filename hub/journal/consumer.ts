@@ -174,6 +174,7 @@ export class Consumer {
           if (this.halted()) return;
         }
         if (this.rewinding) await this.resume(reader);
+        await this.keepWithinBound(reader);
         // Taken before reading, so an append that lands while we read still wakes us.
         const woke = log.nextDurable();
         if (await this.passSetAside(reader)) this.scheduleCommit();
@@ -237,6 +238,17 @@ export class Consumer {
     this.rewinding = false;
     this.processed = this.position.resumeAfter(this.processed);
     await reader.seek(this.processed + 1);
+  }
+
+  /** One bounded in how far behind it may be passes over the oldest entries it has not handled, past the bound. */
+  private async keepWithinBound(reader: EntryReader): Promise<void> {
+    const passed = this.ctx.log.durableLsn - this.pacing.keepsAtMost - this.processed;
+    if (passed <= 0) return;
+    this.processed += passed;
+    this.poison = undefined;
+    await reader.seek(this.processed + 1);
+    this.scheduleCommit();
+    this.pacing.onPassedOver?.(passed);
   }
 
   /** Moves past entries this consumer set aside before, so they are never handed to it again; true when it did. */

@@ -33,10 +33,20 @@ export interface PacingOptions {
   maxAttempts?: number;
   /** Each failed attempt (handler error or read error), counting consecutive failures from 1. */
   onError?: (err: unknown, attempt: number) => void;
+  /**
+   * For a consumer that passes entries on rather than keeps them (a bridge): the most entries it
+   * may be behind the journal's end. Past it, the oldest it has not handled are passed over and
+   * told through onPassedOver, so a receiver gone for good cannot hold the journal until the disk
+   * is full. Default: no bound (the store and the rules lose nothing).
+   */
+  keepsAtMost?: number;
+  /** How many entries were just passed over for keepsAtMost. */
+  onPassedOver?: (count: number) => void;
 }
 
 /** Pacing with every default filled in, checked. */
-export type Pacing = Required<Omit<PacingOptions, 'onError'>> & Pick<PacingOptions, 'onError'>;
+export type Pacing = Required<Omit<PacingOptions, 'onError' | 'onPassedOver'>> &
+  Pick<PacingOptions, 'onError' | 'onPassedOver'>;
 
 export function checkPacing(options: PacingOptions): Pacing {
   return {
@@ -47,6 +57,9 @@ export function checkPacing(options: PacingOptions): Pacing {
     transient: options.transient ?? isIoError,
     maxAttempts: positiveInt('maxAttempts', options.maxAttempts ?? 3),
     ...(options.onError && { onError: options.onError }),
+    keepsAtMost:
+      options.keepsAtMost === undefined ? Number.POSITIVE_INFINITY : positiveInt('keepsAtMost', options.keepsAtMost),
+    ...(options.onPassedOver && { onPassedOver: options.onPassedOver }),
   };
 }
 

@@ -274,6 +274,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: "MQTT messages over a client's rate limit, acknowledged but not stored",
       registers,
     }),
+    bridgePassedOver: new Counter({
+      name: 'floorwatch_bridge_entries_passed_over_total',
+      help: "Journal entries a bridge's broker never got: passed over once the bridge was bridges[].out.max_behind entries behind, by bridge",
+      labelNames: ['bridge'] as const,
+      registers,
+    }),
     bridgeUnacknowledged: new Gauge({
       name: 'floorwatch_bridge_unacknowledged',
       help: "Messages sent to a bridge's broker and not yet acknowledged, by bridge, against bridges[].out.max_unacknowledged",

@@ -1,0 +1,45 @@
+// A bridge whose broker is gone for good must not hold the journal until the disk is full: once
+// its status and readings are bridges[].out.max_behind entries behind, the oldest are passed over,
+// counted and logged.
+import mqtt from 'mqtt';
+import { afterAll, describe, expect, it } from 'vitest';
+import { capturedLog, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
+import { freePort } from './support/influxd.ts';
+
+describe('a bridge whose broker is gone', () => {
+  let hub: TestHub | undefined;
+  afterAll(async () => {
+    await hub?.dispose();
+  });
+
+  it('passes over the oldest entries past out.max_behind, and says so', async () => {
+    // Nothing listens there.
+    const url = `mqtt://127.0.0.1:${await freePort()}`;
+    const { log, lines } = capturedLog();
+    hub = await startTestHub({
+      log,
+      config: {
+        zones: [{ id: 'floor-1', type: 'call_floor' }],
+        bridges: [{ name: 'site', url, out: { readings: true, max_behind: 1000 } }],
+      },
+    });
+    const device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'env-1' });
+    try {
+      for (let i = 0; i < 1100; i++)
+        await device.publishAsync('floorwatch/devices/env-1/telemetry', JSON.stringify({ co2: 600 + (i % 50) }), {
+          qos: 1,
+        });
+    } finally {
+      await device.endAsync();
+    }
+    const passed = await eventually(
+      async () =>
+        (await metric(hub!, /^floorwatch_bridge_entries_passed_over_total\{bridge="site"\} (\d+)$/m)) || undefined,
+      { what: 'entries passed over for the bridge' },
+    );
+    expect(passed).toBeGreaterThanOrEqual(100);
+    expect(lines.find((l) => l.startsWith('bridge site:') && l.includes('max_behind'))).toMatch(
+      /^bridge site: mqtt:\/\/127\.0\.0\.1:\d+ is 1000 journal entries behind \(bridges\[\]\.out\.max_behind\); the oldest \d+ entries passed over, their device status and readings never reach it$/,
+    );
+  });
+});
