@@ -7,11 +7,11 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chatTarget, slackBlocks, teamsCard } from '../hub/notify/chat.ts';
-import type { AlertNotice } from '../hub/notify/notifier.ts';
 import { Outbox } from '../hub/notify/outbox.ts';
 import { postJson, signature, webhookTarget } from '../hub/notify/webhook.ts';
 import { freePort } from './support/influxd.ts';
 import { eventually, tempDir } from './support/hub.ts';
+import { offlineNoticeRow } from './support/receiver.ts';
 import { ManualClock, SECOND, T0 } from './rules-fixtures.ts';
 
 const SECRET = 'a-shared-secret-of-some-length';
@@ -227,25 +227,7 @@ describe('webhook outbox', () => {
       req.on('end', () => void res.writeHead(429, { 'retry-after': '7' }).end());
     });
     await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-    const notice: AlertNotice = {
-      site: 'Harbour',
-      event: 'firing',
-      late: false,
-      at: T0,
-      alert: {
-        id: 1,
-        key: 'offline.hs-1',
-        rule: 'offline',
-        subject: 'hs-1',
-        zone: 'floor-b',
-        state: 'firing',
-        severity: 'warning',
-        summary: 'headset hs-1 in floor-b is offline',
-        startsAt: T0,
-        updatedAt: T0,
-      },
-    };
-    const row = { id: 1, payload: JSON.stringify(notice), createdAt: T0, grp: null };
+    const row = offlineNoticeRow(T0);
     for (const layout of [slackBlocks, teamsCard]) {
       const target = chatTarget('receiver chat', `http://127.0.0.1:${port}/`, layout, 'Europe/London');
       const err: unknown = await target.deliver([row]).then(

@@ -3,18 +3,16 @@
 // all it forwarded, its report and stream go, in one step that a hub reporting or forwarding
 // meanwhile survives. A hub of the cluster forgets a gone one this way while it runs the rules.
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { EntryForwarder, streamKey } from '../hub/cluster/forwarder.ts';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { streamKey } from '../hub/cluster/forwarder.ts';
 import { ClusterNodes, SilentHubs, type NodeReport } from '../hub/cluster/nodes.ts';
 import { capturedLog, eventually, startTestHub, type TestHub } from './support/hub.ts';
-import { range, reading } from './support/journal.ts';
-import { startRedis, type RedisHandle } from './support/redis.ts';
+import { forwardReadings, redisForTests } from './support/redis.ts';
 
 const NOW = Date.now();
 const HOUR = 3_600_000;
 
-let server: RedisHandle;
-let redis: Redis;
+const { server, redis } = await redisForTests();
 
 const report = (node: string, at: number): NodeReport => ({
   node,
@@ -25,28 +23,8 @@ const report = (node: string, at: number): NodeReport => ({
   forwardingBehindMs: 0,
 });
 
-async function forward(client: Redis, node: string, from: number, to: number): Promise<void> {
-  const forwarder = new EntryForwarder({ redis: client, node, maxEntries: 100_000 });
-  await forwarder.forward(
-    range(from, to).map((i) => reading(i)),
-    to,
-  );
-}
-
 const names = async () => (await redis.hkeys('nodes')).sort();
 const streamExists = async (node: string) => (await redis.exists(streamKey(node))) === 1;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { keyPrefix: 'fw:' });
-});
-afterEach(async () => {
-  await redis.flushall();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.dispose();
-});
 
 describe('forgetting the hubs that are gone', () => {
   /** The leader's look, on a clock the test moves; what it logged. */
@@ -62,7 +40,7 @@ describe('forgetting the hubs that are gone', () => {
     const { clock, lines, look } = looking(nodes);
     await nodes.report(report('node-a', NOW));
     for (const node of ['constructor', 'node-c', 'node-e']) await nodes.report(report(node, NOW - 2 * HOUR));
-    await forward(redis, 'node-c', 1, 10);
+    await forwardReadings(redis, 'node-c', 1, 10);
     const saved = new Map([
       ['node-a', 0],
       ['constructor', 0],
@@ -109,7 +87,7 @@ describe('forgetting the hubs that are gone', () => {
     clock.t += 2 * HOUR;
     await nodes.report(report('node-b', NOW - 22 * HOUR));
     // node-c forwards just after its silence was judged, before it could be forgotten.
-    await forward(redis, 'node-c', 1, 3);
+    await forwardReadings(redis, 'node-c', 1, 3);
     await look(saved);
     expect(await names()).toEqual(['node-b', 'node-c']);
     expect(await streamExists('node-c')).toBe(true);
@@ -123,7 +101,7 @@ describe('forgetting the hubs that are gone', () => {
   it('drops a forgotten hub from positions read from, not one whose stream came before its first report', async () => {
     const nodes = new ClusterNodes(redis);
     await nodes.report(report('node-a', NOW));
-    await forward(redis, 'node-new', 1, 1);
+    await forwardReadings(redis, 'node-new', 1, 1);
     const positions = new Map([
       ['node-a', 4],
       ['gone', 7],
@@ -149,7 +127,7 @@ describe('a hub running the rules', () => {
     let offset = 0;
     try {
       await prefixed.hset('nodes', 'gone-hub', JSON.stringify(report('gone-hub', Date.now() - 2 * 60_000)));
-      await forward(prefixed, 'gone-hub', 1, 3);
+      await forwardReadings(prefixed, 'gone-hub', 1, 3);
       hub = await startTestHub({
         influxUrl: `${inject('influxUrl')}/cluster_nodes`,
         now: () => Date.now() + offset,

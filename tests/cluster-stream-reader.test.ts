@@ -1,21 +1,12 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EntryForwarder, streamKey } from '../hub/cluster/forwarder.ts';
+import { describe, expect, it } from 'vitest';
+import { streamKey } from '../hub/cluster/forwarder.ts';
 import { StreamReader } from '../hub/cluster/stream-reader.ts';
 import { range, reading } from './support/journal.ts';
-import { startRedis, type RedisHandle } from './support/redis.ts';
+import { forwardReadings, redisForTests } from './support/redis.ts';
 
-let server: RedisHandle;
-let redis: Redis;
-
-/** Forwards entries from..to of a node, as its journal's consumer would. */
-async function forward(node: string, from: number, to: number): Promise<void> {
-  const forwarder = new EntryForwarder({ redis, node, maxEntries: 100_000 });
-  await forwarder.forward(
-    range(from, to).map((i) => reading(i)),
-    to,
-  );
-}
+const { server, redis } = await redisForTests();
+const forward = (node: string, from: number, to: number) => forwardReadings(redis, node, from, to);
 
 /** Reads until nothing is left, moving the positions as a leader would; returns what was read. */
 async function drain(reader: StreamReader, positions: Map<string, number>): Promise<Array<[string, number]>> {
@@ -33,18 +24,6 @@ async function drain(reader: StreamReader, positions: Map<string, number>): Prom
     }
   }
 }
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { keyPrefix: 'fw:' });
-});
-afterEach(async () => {
-  await redis.flushall();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.dispose();
-});
 
 describe("the rules leader's reading of every node's stream", () => {
   it('hands over each node’s entries in order from the positions given, so a next leader continues where the saved ones say', async () => {

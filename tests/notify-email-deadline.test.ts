@@ -4,7 +4,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emailTarget } from '../hub/notify/email.ts';
-import type { AlertNotice } from '../hub/notify/notifier.ts';
+import { offlineNoticeRow } from './support/receiver.ts';
 
 const T0 = 1_790_000_000_000;
 
@@ -45,30 +45,10 @@ describe('an email receiver whose server trickles', () => {
       undefined,
       300,
     );
-    const notice: AlertNotice = {
-      site: 'Harbour',
-      event: 'firing',
-      late: false,
-      at: T0,
-      alert: {
-        id: 1,
-        key: 'offline.hs-1',
-        rule: 'offline',
-        subject: 'hs-1',
-        zone: 'floor-b',
-        state: 'firing',
-        severity: 'warning',
-        summary: 'headset hs-1 in floor-b is offline',
-        startsAt: T0,
-        updatedAt: T0,
-      },
-    };
-    const err: unknown = await target
-      .deliver([{ id: 1, payload: JSON.stringify(notice), createdAt: T0, grp: null }])
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const err: unknown = await target.deliver([offlineNoticeRow(T0)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as Error).message).toBe(
       `could not send mail through 127.0.0.1:${port}: the mail server had not taken the message after 0.3 s`,
     );

@@ -1,5 +1,31 @@
-// An HTTP receiver for what the hub posts (webhooks, Slack, Teams): every body, parsed, in order.
+// An HTTP receiver for what the hub posts (webhooks, Slack, Teams): every body, parsed, in order;
+// and an outbox row of one alert's notice, for a receiver to be handed.
 import { createServer } from 'node:http';
+import type { AlertNotice } from '../../hub/notify/notifier.ts';
+import type { OutboxRow } from '../../hub/notify/outbox.ts';
+
+/** The outbox row of "headset hs-1 in floor-b is offline", firing at `at`. */
+export function offlineNoticeRow(at: number): OutboxRow {
+  const notice: AlertNotice = {
+    site: 'Harbour',
+    event: 'firing',
+    late: false,
+    at,
+    alert: {
+      id: 1,
+      key: 'offline.hs-1',
+      rule: 'offline',
+      subject: 'hs-1',
+      zone: 'floor-b',
+      state: 'firing',
+      severity: 'warning',
+      summary: 'headset hs-1 in floor-b is offline',
+      startsAt: at,
+      updatedAt: at,
+    },
+  };
+  return { id: 1, payload: JSON.stringify(notice), createdAt: at, grp: null };
+}
 
 export interface Post {
   path: string;

@@ -11,7 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { afterAll, afterEach } from 'vitest';
+import { EntryForwarder } from '../../hub/cluster/forwarder.ts';
 import { freePort } from './influxd.ts';
+import { range, reading } from './journal.ts';
 
 export interface RedisHandle {
   /** redis://127.0.0.1:PORT */
@@ -106,4 +109,30 @@ export async function startRedis(): Promise<RedisHandle> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A redis-server for one test file, started at once (`await` it at the file's top), emptied after
+ * each test and stopped after the last, and a client of it with `keyPrefix`.
+ */
+export async function redisForTests(keyPrefix = 'fw:'): Promise<{ server: RedisHandle; redis: Redis }> {
+  const server = await startRedis();
+  const redis = new Redis(server.url, { keyPrefix });
+  afterEach(async () => {
+    await redis.flushall();
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.dispose();
+  });
+  return { server, redis };
+}
+
+/** Forwards readings `from`..`to` of a node to its stream, as its journal's consumer would. */
+export async function forwardReadings(redis: Redis, node: string, from: number, to: number): Promise<void> {
+  const forwarder = new EntryForwarder({ redis, node, maxEntries: 100_000 });
+  await forwarder.forward(
+    range(from, to).map((i) => reading(i)),
+    to,
+  );
 }
