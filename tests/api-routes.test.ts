@@ -364,6 +364,12 @@ describe('the API on in-memory parts', () => {
       [`/api/v1/alerts/${alert!.id}/ack`, undefined, 'send a JSON object'],
       [`/api/v1/alerts/${alert!.id}/ack`, 'null', 'send a JSON object'],
       [`/api/v1/alerts/${alert!.id}/ack`, { by: ['li', 'wei'] }, 'by must be text of at most 100 characters'],
+      // Too long is all it is told: what it holds is not looked into.
+      [
+        `/api/v1/alerts/${alert!.id}/ack`,
+        { by: `li\n${'\u0915\u200d'.repeat(100_000)}` },
+        'by must be text of at most 100 characters',
+      ],
       [`/api/v1/alerts/${alert!.id}/ack`, { by: '   ' }, 'by is required: say who you are, e.g. {"by": "li.wei"}'],
       // A joiner beside ASCII (in a Latin name, at an end, doubled) only hides in the name.
       ...[

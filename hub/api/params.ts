@@ -164,11 +164,14 @@ export function refuse(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
 export function signedBy(name: string) {
   const missing = `${name} is required: say who you are, e.g. {"${name}": "li.wei"}`;
   const problem = `${name} must be text of at most ${SIGNED_NAME_MAX} characters`;
-  return z
-    .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
-    .max(SIGNED_NAME_MAX, { error: problem })
-    .refine((who) => /\S/.test(who), { error: missing })
-    .refine((who) => !hidesCharacters(who), {
-      error: `${name} must be one line of plain text: no line breaks, tabs, control or invisible formatting characters`,
-    });
+  return (
+    z
+      .string({ error: (issue) => (issue.input === undefined || issue.input === null ? missing : problem) })
+      // A name too long is not looked into further: a megabyte of joiners would cost the hub its time.
+      .max(SIGNED_NAME_MAX, { error: problem, abort: true })
+      .refine((who) => /\S/.test(who), { error: missing })
+      .refine((who) => !hidesCharacters(who), {
+        error: `${name} must be one line of plain text: no line breaks, tabs, control or invisible formatting characters`,
+      })
+  );
 }
