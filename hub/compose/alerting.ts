@@ -26,6 +26,7 @@ import { bridgeAlertTarget } from '../notify/bridge-out.ts';
 import type { BridgeLink } from '../bridges/link.ts';
 import type { AlertChanges } from '../domain/alert.ts';
 import { DiskSpace } from '../telemetry/disk-space.ts';
+import { within } from '../domain/deadline.ts';
 
 export interface AlertingOptions {
   config: Config;
@@ -63,6 +64,8 @@ export interface Alerting {
 export const TICK_MS = 1000;
 
 const PRUNE_EVERY_MS = 3_600_000;
+/** The first tick's wait for the data disk's free space. */
+const FIRST_DISK_READ_MS = 2000;
 
 /** The rules' working parts on a ledger: the outbox, the notifier and the engine. */
 export interface RulesOnLedger {
@@ -222,8 +225,13 @@ export function rulesOnLedger(
   let closed = false;
   let lastPrune = now();
   const disk = new DiskSpace(config.data_dir);
+  // The first tick waits (a little) for the first read: judged without it, a disk alert firing
+  // before a restart would be resolved, then fire again.
+  let firstTick = true;
   const tick = async () => {
     try {
+      if (firstTick && judgesHub) await within(disk.firstRead, FIRST_DISK_READ_MS);
+      firstTick = false;
       const diskFreePercent = judgesHub ? disk.freePercent() : undefined;
       if (closed) return;
       engine.tick(

@@ -6,26 +6,34 @@ import { statfs } from 'node:fs/promises';
 
 export class DiskSpace {
   private last: number | undefined;
-  private reading = false;
+  private reading: Promise<void> | undefined;
+  /** Settles once the first read has answered, either way. */
+  readonly firstRead: Promise<void>;
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string) {
+    this.firstRead = this.read();
+  }
 
-  /** The free space as last read, %; undefined until a read has answered. Starts the next read unless one is under way. */
+  /** The free space as last read, %; undefined until a read has answered, or when the last failed. Starts the next read unless one is under way. */
   freePercent(): number | undefined {
-    if (!this.reading) {
-      this.reading = true;
-      statfs(this.dir)
-        .then(
-          (fs) => {
-            this.last = (100 * fs.bavail) / fs.blocks;
-          },
-          // An unreadable disk size is no alert; the journal's own write errors are.
-          () => undefined,
-        )
-        .finally(() => {
-          this.reading = false;
-        });
-    }
+    void this.read();
     return this.last;
+  }
+
+  private read(): Promise<void> {
+    this.reading ??= statfs(this.dir)
+      .then(
+        (fs) => {
+          this.last = (100 * fs.bavail) / fs.blocks;
+        },
+        // An unreadable disk size is no alert; the journal's own write errors are.
+        () => {
+          this.last = undefined;
+        },
+      )
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
   }
 }
