@@ -27,17 +27,22 @@ const names = async () => (await redis.hkeys('nodes')).sort();
 const streamExists = async (node: string) => (await redis.exists(streamKey(node))) === 1;
 
 describe('forgetting the hubs that are gone', () => {
-  /** The leader's look, on a clock the test moves; what it logged. */
-  const looking = (nodes: ClusterNodes) => {
+  /** The leaders' looks, on a clock the test moves; what they logged. Each look is a new leader's when `newLeader`. */
+  const looking = (nodes: ClusterNodes, newLeader = false) => {
     const clock = { t: NOW };
     const { log, lines } = capturedLog();
-    const silent = new SilentHubs({ nodes, after: '1h', now: () => clock.t, log });
-    return { clock, lines, look: (saved: Map<string, number>) => silent.look(saved, new Map(saved)) };
+    const leader = () => new SilentHubs({ nodes, after: '1h', now: () => clock.t, log });
+    let silent = leader();
+    const look = (saved: Map<string, number>) => {
+      if (newLeader) silent = leader();
+      return silent.look(saved, new Map(saved));
+    };
+    return { clock, lines, look };
   };
 
-  it('forgets a hub whose report has not changed for forget_node_after, once the positions saved for it reach the end of its stream', async () => {
+  it('forgets a hub whose report has not changed for forget_node_after, once the positions saved for it reach the end of its stream, whichever hub leads meanwhile', async () => {
     const nodes = new ClusterNodes(redis);
-    const { clock, lines, look } = looking(nodes);
+    const { clock, lines, look } = looking(nodes, true);
     await nodes.report(report('node-a', NOW));
     for (const node of ['constructor', 'node-c', 'node-e']) await nodes.report(report(node, NOW - 2 * HOUR));
     await forwardReadings(redis, 'node-c', 1, 10);
@@ -71,6 +76,8 @@ describe('forgetting the hubs that are gone', () => {
     expect(await names()).toEqual(['node-a', 'node-e']);
     expect(await streamExists('node-c')).toBe(false);
     expect((await nodes.known()).sort()).toEqual(['node-a', 'node-e']);
+    // What was seen of the forgotten goes with them.
+    expect([...(await nodes.unchanged()).keys()].sort()).toEqual(['node-a', 'node-e']);
   });
 
   it('keeps a live hub whose clock is far behind, and one that reported or forwarded after the list was read', async () => {

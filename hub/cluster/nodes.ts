@@ -23,12 +23,14 @@ export interface NodeReport {
 }
 
 const NODES_KEY = 'nodes';
+/** Each hub's report time as the rules leaders last saw it, and since when (by their clocks) it has not changed. */
+const UNCHANGED_KEY = 'nodes:unchanged';
 
 /** How long the names of the hubs are taken as known before Redis is asked again. */
 const NAMES_KEPT_MS = 5000;
 
 /**
- * Removes a hub's report and stream (KEYS) if its report still says ARGV[2] (its time, unchanged)
+ * Removes a hub's report, stream and what was seen of it (KEYS) if its report still says ARGV[2] (its time, unchanged)
  * and its stream holds nothing after LSN ARGV[3]: in one step, so a hub that reports or forwards
  * meanwhile stays. A report of another shape (another release's hub) is never taken as silent.
  */
@@ -41,6 +43,7 @@ local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
 if last and tonumber(string.match(last[1], '^%d+')) > tonumber(ARGV[3]) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return 1`;
 
 export class ClusterNodes {
@@ -66,10 +69,42 @@ export class ClusterNodes {
    * `through`. One that starts again joins as a new hub, its stream read from its start.
    */
   async forgetIfUnchanged(node: string, at: number, through: number): Promise<boolean> {
-    const done = await this.redis.eval(FORGET_IF_UNCHANGED, 2, NODES_KEY, streamKey(node), node, at, through);
+    const done = await this.redis.eval(
+      FORGET_IF_UNCHANGED,
+      3,
+      NODES_KEY,
+      streamKey(node),
+      UNCHANGED_KEY,
+      node,
+      at,
+      through,
+    );
     if (done !== 1) return false;
     this.names = undefined;
     return true;
+  }
+
+  /**
+   * Each hub's report time as the rules leaders last saw it, and since when it has not changed:
+   * kept in Redis, so the count goes on across leaders. A record of another shape is left out.
+   */
+  async unchanged(): Promise<Map<string, { at: number; since: number }>> {
+    const seen = new Map<string, { at: number; since: number }>();
+    for (const [node, json] of Object.entries(await this.redis.hgetall(UNCHANGED_KEY))) {
+      const v = jsonObject(json);
+      if (typeof v?.at === 'number' && typeof v.since === 'number') seen.set(node, { at: v.at, since: v.since });
+    }
+    return seen;
+  }
+
+  /** A hub's report carries `at`, first seen so at `since`. */
+  async sawReport(node: string, at: number, since: number): Promise<void> {
+    await this.redis.hset(UNCHANGED_KEY, node, JSON.stringify({ at, since }));
+  }
+
+  /** What was seen of hubs no longer listed goes. */
+  async forgetSeen(nodes: readonly string[]): Promise<void> {
+    if (nodes.length > 0) await this.redis.hdel(UNCHANGED_KEY, ...nodes);
   }
 
   /** Drops from `positions` the hubs that are no longer known and whose stream is gone too: forgotten ones. */
@@ -95,14 +130,12 @@ export class ClusterNodes {
 const FORGET_CHECK_MS = 10_000;
 
 /**
- * The rules leader's look for silent hubs, at most every 10 s. Silent is judged on this hub's
- * clock, by how long a hub's report has not changed, never by the time it carries: a live hub
- * whose clock is behind must not be taken as gone. A hub is forgotten by the positions saved with
+ * The rules leader's look for silent hubs, at most every 10 s. Silent is judged on the leaders'
+ * clocks, by how long a hub's report has not changed (kept in Redis, so a new leader goes on
+ * counting), never by the time it carries: a live hub whose clock is behind must not be taken as gone. A hub is forgotten by the positions saved with
  * the rules' state, and the forgotten are dropped from the positions the leader reads from.
  */
 export class SilentHubs {
-  /** Each hub's report time as last seen, and since when (this hub's clock) it has not changed. */
-  private readonly seen = new Map<string, { at: number; since: number }>();
   private checkedAt = -Infinity;
   private readonly afterMs: number;
 
@@ -122,12 +155,13 @@ export class SilentHubs {
     const { nodes, now, log, after } = this.p;
     if (now() - this.checkedAt < FORGET_CHECK_MS) return;
     this.checkedAt = now();
+    const seenBefore = await nodes.unchanged();
     const listed = new Set<string>();
     for (const { node, at } of await nodes.list()) {
       listed.add(node);
-      const seen = this.seen.get(node);
+      const seen = seenBefore.get(node);
       if (seen?.at !== at) {
-        this.seen.set(node, { at, since: this.checkedAt });
+        await nodes.sawReport(node, at, this.checkedAt);
         continue;
       }
       const through = saved.get(node);
@@ -139,7 +173,7 @@ export class SilentHubs {
         `hub ${node} has not reported for ${after} and the rules have read all it forwarded: it is no longer a node of the cluster (started again, it joins as new)`,
       );
     }
-    for (const node of this.seen.keys()) if (!listed.has(node)) this.seen.delete(node);
+    await nodes.forgetSeen([...seenBefore.keys()].filter((node) => !listed.has(node)));
     await nodes.dropForgotten(positions);
   }
 }
