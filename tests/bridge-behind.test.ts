@@ -32,14 +32,13 @@ describe('a bridge whose broker is gone', () => {
     } finally {
       await device.endAsync();
     }
-    const passed = await eventually(
-      async () =>
-        (await metric(hub!, /^floorwatch_bridge_entries_passed_over_total\{bridge="site"\} (\d+)$/m)) || undefined,
+    // Passed over as the bridge's consumer wakes between its attempts: at least the 100 past the bound, in all.
+    await eventually(
+      async () => (await metric(hub!, /^floorwatch_bridge_entries_passed_over_total\{bridge="site"\} (\d+)$/m)) >= 100,
       { what: 'entries passed over for the bridge' },
     );
-    expect(passed).toBeGreaterThanOrEqual(100);
     expect(lines.find((l) => l.startsWith('bridge site:') && l.includes('max_behind'))).toMatch(
-      /^bridge site: mqtt:\/\/127\.0\.0\.1:\d+ is 1000 journal entries behind \(bridges\[\]\.out\.max_behind\); the oldest \d+ entries passed over, their device status and readings never reach it$/,
+      /^bridge site: mqtt:\/\/127\.0\.0\.1:\d+ is 1000 journal entries behind \(bridges\[\]\.out\.max_behind\), so the oldest are passed over: \d+ entr(y|ies) since the hub started, whose device status and readings never reach it$/,
     );
   });
 });

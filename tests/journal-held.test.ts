@@ -50,7 +50,16 @@ describe('what holds the journal', () => {
         if (away) throw Object.assign(new Error('the broker is away'), { code: 'ECONNREFUSED' });
         c.handler(entries, lastLsn);
       },
-      { keepsAtMost: 10, maxBackoffMs: 2, commitIntervalMs: 0, onPassedOver: (n) => passed.push(n) },
+      {
+        keepsAtMost: 10,
+        maxBackoffMs: 2,
+        commitIntervalMs: 0,
+        onPassedOver: (n) => {
+          passed.push(n);
+          // A faulty reporter stops nothing.
+          if (passed.length === 1) throw new Error('the reporter failed');
+        },
+      },
     );
     for (let i = 1; i <= 50; i++) await j.append([reading(i)]);
     await eventually(() => passed.reduce((a, b) => a + b, 0) === 40, { what: '40 entries passed over' });

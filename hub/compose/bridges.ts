@@ -27,6 +27,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
   return config.bridges.map((bridge) => {
     const readings = mqttReadings({ ingest: deps.ingest, log, now, source: 'bridge' });
     let ignored = 0;
+    let passedOver = 0;
     const incoming =
       bridge.in.topics.length === 0
         ? undefined
@@ -60,10 +61,11 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
             transient: (err) => err instanceof BrokerUnavailable,
             keepsAtMost: bridge.out.max_behind,
             onPassedOver: (count) => {
+              passedOver += count;
               ctx.metrics.bridgePassedOver.inc({ bridge: bridge.name }, count);
               notices.once(
                 `behind ${bridge.name}`,
-                `bridge ${bridge.name}: ${bridge.url} is ${bridge.out.max_behind} journal entries behind (bridges[].out.max_behind); the oldest ${counted(count, 'entry', 'entries')} passed over, their device status and readings never reach it`,
+                `bridge ${bridge.name}: ${bridge.url} is ${bridge.out.max_behind} journal entries behind (bridges[].out.max_behind), so the oldest are passed over: ${counted(passedOver, 'entry', 'entries')} since the hub started, whose device status and readings never reach it`,
               );
             },
             onError: (err, attempt) => {

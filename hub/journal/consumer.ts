@@ -248,7 +248,11 @@ export class Consumer {
     this.poison = undefined;
     await reader.seek(this.processed + 1);
     this.scheduleCommit();
-    this.pacing.onPassedOver?.(passed);
+    try {
+      this.pacing.onPassedOver?.(passed);
+    } catch {
+      // A faulty reporter must not stop delivery: the bound is there so nothing holds the journal.
+    }
   }
 
   /** Moves past entries this consumer set aside before, so they are never handed to it again; true when it did. */
