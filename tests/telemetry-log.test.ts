@@ -30,6 +30,20 @@ describe('the text log', () => {
     );
   });
 
+  it('writes the fields of a line the same way', () => {
+    const out = collected();
+    const log = createLog({ level: 'info', format: 'text', site: 'Harbour', destination: out.stream });
+    log.warn(
+      { topic: 'floorwatch/devices/a\u202eb\nc/telemetry', detail: { unit: 'Cel\u2028forged\u0085' } },
+      'refused input',
+    );
+    const lines = out.text().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('"topic":"floorwatch/devices/a\\u202eb\\nc/telemetry"');
+    expect(lines[0]).toContain('"unit":"Cel\\u2028forged\\u0085"');
+    expect(lines[0]).not.toMatch(/[\u202e\u2028\u0085]/);
+  });
+
   it('leaves what a person writes in any language as it is', () => {
     expect(oneLine('Büro Zürich – 東京 – غرفة الخوادم – 🔥')).toBe('Büro Zürich – 東京 – غرفة الخوادم – 🔥');
   });

@@ -14,11 +14,29 @@ export interface LogSettings {
 }
 
 /** Line breaks, other control characters and text-direction overrides: an outside value's way to forge or hide a line. */
-const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** A message as one line, every hidden character written as its escape ("\n", "\u202e"). */
 export function oneLine(message: string): string {
   return message.replace(HIDDEN, (c) => (c === '\n' ? '\\n' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/** A line's fields (a topic, a device's unit) with each text in them as one line, a few levels deep. */
+function fieldsOnOneLine(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return oneLine(value);
+  if (depth > 3 || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => fieldsOnOneLine(v, depth + 1));
+  const fields: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    // Defined, not assigned: a field named "__proto__" stays a field.
+    Object.defineProperty(fields, oneLine(key), {
+      value: fieldsOnOneLine(v, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return fields;
 }
 
 export function createLog(settings: LogSettings): Logger {
@@ -27,7 +45,7 @@ export function createLog(settings: LogSettings): Logger {
   // JSON escapes what a message holds; a text line shows it as it is, so it is escaped here.
   if (!text) return pino(options);
   return pino(
-    options,
+    { ...options, formatters: { log: (fields) => fieldsOnOneLine(fields) as Record<string, unknown> } },
     pretty({
       translateTime: 'SYS:HH:MM:ss',
       ignore: 'pid,hostname,site',
