@@ -155,7 +155,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     for (const name of await journal.forgetIdle())
       log.warn(
         { consumer: name },
-        `the journal no longer keeps entries for "${name}": this configuration does not run it (a bridge removed or renamed, or the rules of a hub that joined a cluster)`,
+        `the journal no longer keeps entries for "${name}": this configuration does not run it (a bridge removed or renamed, the rules of a hub that joined a cluster, or the forwarding of one that left it)`,
       );
     // Stopped first: no new MQTT connections while the rest stops.
     lifecycle.add({ name: 'new MQTT connections', stop: () => mqtt.broker.stopAccepting() });

@@ -91,7 +91,10 @@ describe('the device list snapshot', () => {
           metrics: ['co2', 3, 'noise'],
           status: 'fault',
           lastHeartbeat: T0,
-          components: { toString: { state: 'fault', code: 'E1' }, __proto__: { state: 'ok' }, bad: 'x' },
+          // Parsed, so "__proto__" is a key of its own, as in a file.
+          components: JSON.parse(
+            '{"toString":{"state":"fault","code":"E1"},"__proto__":{"state":"ok"},"bad":"x"}',
+          ) as unknown,
         },
       ]),
     );

@@ -40,7 +40,7 @@ describe('a consumer the configuration no longer runs', () => {
     expect(after).toEqual(expect.arrayContaining(['devices', 'rules', 'store']));
     expect(existsSync(positionFile)).toBe(false);
     expect(lines).toContain(
-      'the journal no longer keeps entries for "bridge-site": this configuration does not run it (a bridge removed or renamed, or the rules of a hub that joined a cluster)',
+      'the journal no longer keeps entries for "bridge-site": this configuration does not run it (a bridge removed or renamed, the rules of a hub that joined a cluster, or the forwarding of one that left it)',
     );
   });
 });

@@ -62,9 +62,10 @@ describe('the audit log', async () => {
       '{"at":2,"who":"w","action":"alert.ack","details":[]}',
     ])
       appendFileSync(log.path, `${line}\n`);
-    log.record('last', 'alert.ack', { constructor: 'x', __proto__: 'y' });
+    log.record('last', 'alert.ack', JSON.parse('{"constructor":"x","__proto__":"y"}') as Record<string, unknown>);
     expect((await log.list({ limit: 10 })).map((e) => e.who)).toEqual(['last', 'first']);
-    expect((await log.list({ limit: 10, action: 'alert.ack' })).map((e) => e.who)).toEqual(['last', 'first']);
+    const [last] = await log.list({ limit: 1, action: 'alert.ack' });
+    expect(Object.keys(last!.details)).toEqual(['constructor', '__proto__']);
   });
 
   it('looks for an action no entry has to the start of a large log without holding the hub', async () => {

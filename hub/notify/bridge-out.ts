@@ -3,7 +3,7 @@
 // in order, when it is back, each with its delivery id, marked as a repeat when it may have been
 // sent before. Device births and wills (and readings, if asked) come from the journal, as one more
 // consumer per bridge, so an outage loses none of them either: the journal keeps them until the
-// broker has acknowledged them.
+// broker has acknowledged them, up to out.max_behind entries (past it the oldest are passed over).
 import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
 import type { Entry } from '../domain/reading.ts';
 import type { AlertNotice } from './notifier.ts';
