@@ -40,6 +40,15 @@ interface Poison {
   attempts: number;
 }
 
+/** Tells the consumer's owner something; a faulty reporter must not stop delivery. */
+function tell(report: () => void): void {
+  try {
+    report();
+  } catch {
+    // Told nothing, delivery goes on.
+  }
+}
+
 export class Consumer {
   /** Last LSN the handler has got through. */
   private processed: number;
@@ -115,10 +124,7 @@ export class Consumer {
     );
   }
 
-  /**
-   * The journal closes without waiting for this consumer any longer: whenever its handler
-   * finishes, its position stays as last saved, so what it held is handed over again next start.
-   */
+  /** The journal closes without waiting for it: its position stays as saved, what it held handed over again next start. */
   abandon(): void {
     this.abandoned = true;
     void this.stop();
@@ -248,11 +254,7 @@ export class Consumer {
     this.poison = undefined;
     await reader.seek(this.processed + 1);
     this.scheduleCommit();
-    try {
-      this.pacing.onPassedOver?.(passed);
-    } catch {
-      // A faulty reporter must not stop delivery: the bound is there so nothing holds the journal.
-    }
+    tell(() => this.pacing.onPassedOver?.(passed));
   }
 
   /** Moves past entries this consumer set aside before, so they are never handed to it again; true when it did. */
@@ -343,13 +345,9 @@ export class Consumer {
   }
 
   private reportError(err: unknown, attempt: number, fromHandler: boolean): void {
-    if (this.pacing.onError) {
-      try {
-        this.pacing.onError(err, attempt);
-      } catch {
-        // A faulty error reporter must not stop delivery.
-      }
-    } else if (fromHandler) {
+    const { onError } = this.pacing;
+    if (onError) tell(() => onError(err, attempt));
+    else if (fromHandler) {
       this.ctx.report('warn', 'journal: consumer handler failed; retrying the batch', {
         consumer: this.name,
         attempt,
