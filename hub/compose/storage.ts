@@ -12,6 +12,7 @@ import { NoticeLog } from '../telemetry/notices.ts';
 import type { HubContext } from './context.ts';
 import { tickEvery, type Ticker } from './ticker.ts';
 import { counted } from '../domain/counted.ts';
+import { within } from '../domain/deadline.ts';
 
 export interface Storage {
   setAside: SetAsideLog;
@@ -27,6 +28,8 @@ const STORE_WRITE_INTERVAL_MS = 25;
 const PRUNE_EVERY_MS = 3_600_000;
 /** How often minutes that have closed are rolled up. */
 const ROLL_UP_EVERY_MS = 5000;
+/** The longest the hub's start waits for its store to answer. */
+const STORE_START_WAIT_MS = 3000;
 /** Above this many entries waiting for the store, health reports a backlog. */
 const BACKLOG_WARNING = 10_000;
 
@@ -123,15 +126,27 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
     setAside: (refused) => setAside.refusedReadings(refused),
     minutesWaitingMax: config.storage.minutes_waiting_max,
   });
-  try {
-    await store.init();
-    log.info({ store: store.name }, `storage ready: ${store.name}`);
-  } catch (err) {
-    // The hub still starts: readings wait in the journal and the writer keeps trying.
+  // The hub still starts without its store: readings wait in the journal, and the writer sets the
+  // store up at its first write. A store that does not answer (InfluxDB stalled) holds the start
+  // no longer than STORE_START_WAIT_MS, rather than its queries' time limits one after another.
+  const ready = () => log.info({ store: store.name }, `storage ready: ${store.name}`);
+  const unreachable = (err: unknown) =>
     log.error(
       { store: store.name, err: (err as Error).message },
       `storage not reachable at start (${(err as Error).message}); readings are kept in the journal until it is`,
     );
+  const initialising = store.init();
+  try {
+    if (await within(initialising, STORE_START_WAIT_MS)) ready();
+    else {
+      log.warn(
+        { store: store.name },
+        `storage has not answered within ${STORE_START_WAIT_MS / 1000} s at start; the hub starts without it, and readings are kept in the journal until it does`,
+      );
+      initialising.then(ready, unreachable);
+    }
+  } catch (err) {
+    unreachable(err);
   }
   const prune = async () => {
     try {

@@ -1,0 +1,38 @@
+// An InfluxDB that takes connections and never answers must not hold the hub's start for its
+// queries' time limits: the hub starts within a few seconds, says so, and keeps readings in the
+// journal until the store answers.
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { capturedLog, startTestHub, type TestHub } from './support/hub.ts';
+
+describe('a store that does not answer at start', () => {
+  let hub: TestHub | undefined;
+  let server: Server | undefined;
+  const sockets: Socket[] = [];
+  afterAll(async () => {
+    await hub?.dispose();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+  });
+
+  it('starts without it, while its first query still waits', async () => {
+    let closed = 0;
+    server = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('close', () => closed++);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const { log, lines } = capturedLog();
+    hub = await startTestHub({ log, influxUrl: `http://127.0.0.1:${port}/floorwatch` });
+    // The store's query waits out its 10 s limit; the hub did not.
+    expect(sockets.length).toBeGreaterThan(0);
+    expect(closed).toBe(0);
+    expect(lines).toContain(
+      'storage has not answered within 3 s at start; the hub starts without it, and readings are kept in the journal until it does',
+    );
+    expect((await hub.api('/api/v1/health')).status).toBe(503);
+  });
+});
