@@ -44,6 +44,20 @@ describe('the text log', () => {
     expect(lines[0]).not.toMatch(/[\u202e\u2028\u0085]/);
   });
 
+  it('still writes an error with its message and where it came from', () => {
+    const out = collected();
+    const log = createLog({ level: 'info', format: 'text', site: 'Harbour', destination: out.stream });
+    log.error({ err: Object.assign(new Error('the ledger is locked'), { code: 'SQLITE_BUSY' }) }, 'could not save');
+    log.error(new Error('a bare error'));
+    log.info({ at: new Date(0) }, 'a date');
+    const text = out.text();
+    expect(text).toContain('the ledger is locked');
+    expect(text).toContain('SQLITE_BUSY');
+    expect(text).toMatch(/at .*telemetry-log\.test\.ts/);
+    expect(text).toContain('a bare error');
+    expect(text).toContain('"at":"1970-01-01T00:00:00.000Z"');
+  });
+
   it('leaves what a person writes in any language as it is', () => {
     expect(oneLine('Büro Zürich – 東京 – غرفة الخوادم – 🔥')).toBe('Büro Zürich – 東京 – غرفة الخوادم – 🔥');
   });

@@ -21,11 +21,17 @@ export function oneLine(message: string): string {
   return message.replace(HIDDEN, (c) => (c === '\n' ? '\\n' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
-/** A line's fields (a topic, a device's unit) with each text in them as one line, a few levels deep. */
+/**
+ * A line's fields (a topic, a device's unit) with each text in them as one line, a few levels
+ * deep. Only plain objects and arrays are looked into: an error, a date or a buffer goes to its
+ * serialiser as it is (an error's message and stack are not fields of its own to copy).
+ */
 function fieldsOnOneLine(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return oneLine(value);
-  if (depth > 3 || typeof value !== 'object' || value === null) return value;
+  if (depth > 6 || typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map((v) => fieldsOnOneLine(v, depth + 1));
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
   const fields: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     // Defined, not assigned: a field named "__proto__" stays a field.
