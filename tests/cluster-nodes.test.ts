@@ -1,5 +1,5 @@
 // A hub gone from a cluster for good is forgotten, on a real redis-server: once its report has not
-// changed for cluster.forget_node_after on the leader's clock and the rules have read (and saved)
+// changed for cluster.forget_node_after on the leaders' clocks and the rules have read (and saved)
 // all it forwarded, its report and stream go, in one step that a hub reporting or forwarding
 // meanwhile survives. A hub of the cluster forgets a gone one this way while it runs the rules.
 import { Redis } from 'ioredis';

@@ -72,7 +72,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
               if (attempt === 1)
                 log.warn(
                   { bridge: bridge.name, err: (err as Error).message },
-                  `bridge ${bridge.name}: cannot send device status to ${bridge.url} (${(err as Error).message}); the journal keeps it and sends it when the broker is back`,
+                  `bridge ${bridge.name}: cannot send device status to ${bridge.url} (${(err as Error).message}); the journal keeps it (up to out.max_behind entries) and sends it when the broker is back`,
                 );
             },
           })

@@ -2,8 +2,8 @@
 // outbox, one target per bridge, as webhooks do: a broker away for an hour gets every message,
 // in order, when it is back, each with its delivery id, marked as a repeat when it may have been
 // sent before. Device births and wills (and readings, if asked) come from the journal, as one more
-// consumer per bridge, so an outage loses none of them either: the journal keeps them until the
-// broker has acknowledged them, up to out.max_behind entries (past it the oldest are passed over).
+// consumer per bridge, so an outage of up to out.max_behind entries loses none of them either: the
+// journal keeps them until the broker has acknowledged them (past the bound the oldest are passed over).
 import { BrokerRefusal, type BridgeLink } from '../bridges/link.ts';
 import type { Entry } from '../domain/reading.ts';
 import type { AlertNotice } from './notifier.ts';
