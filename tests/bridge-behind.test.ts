@@ -37,7 +37,7 @@ describe('a bridge whose broker is gone', () => {
       async () => (await metric(hub!, /^floorwatch_bridge_entries_passed_over_total\{bridge="site"\} (\d+)$/m)) >= 100,
       { what: 'entries passed over for the bridge' },
     );
-    expect(lines.find((l) => l.startsWith('bridge site:') && l.includes('max_behind'))).toMatch(
+    expect(lines.find((l) => l.startsWith('bridge site:') && l.includes('passed over'))).toMatch(
       /^bridge site: mqtt:\/\/127\.0\.0\.1:\d+ is 1000 journal entries behind \(bridges\[\]\.out\.max_behind\), so the oldest are passed over: \d+ entr(y|ies) since the hub started, whose device status and readings never reach it$/,
     );
   });
