@@ -40,14 +40,20 @@ describe('the audit log', async () => {
     expect((await log.list({ limit: 10 })).map((e) => e.who)).toEqual(['last', 'first']);
   });
 
-  it('reads the newest entries of a log larger than any one string may be', async () => {
+  /** A log of one device.add by "oldest", `mib` of hole the file system holds, then an alert.ack by each of `newest`. */
+  const largeLog = (mib: number, newest: string[]) => {
     dir = tempDir();
     const log = new AuditLog(dir, () => 7);
-    // 600 MiB the file system holds as a hole: a string holds at most about 512 MiB.
     log.record('oldest', 'device.add');
-    truncateSync(log.path, 600 * 1024 * 1024);
+    truncateSync(log.path, mib * 1024 * 1024);
     appendFileSync(log.path, '\n');
-    for (const who of ['a', 'b', 'c']) log.record(who, 'alert.ack');
+    for (const who of newest) log.record(who, 'alert.ack');
+    return log;
+  };
+
+  it('reads the newest entries of a log larger than any one string may be', async () => {
+    // 600 MiB: a string holds at most about 512 MiB.
+    const log = largeLog(600, ['a', 'b', 'c']);
     expect((await log.list({ limit: 3 })).map((e) => e.who)).toEqual(['c', 'b', 'a']);
   });
 
@@ -69,12 +75,7 @@ describe('the audit log', async () => {
   });
 
   it('looks for an action no entry has to the start of a large log without holding the hub', async () => {
-    dir = tempDir();
-    const log = new AuditLog(dir, () => 7);
-    log.record('oldest', 'device.add');
-    truncateSync(log.path, 64 * 1024 * 1024);
-    appendFileSync(log.path, '\n');
-    log.record('newest', 'alert.ack');
+    const log = largeLog(64, ['newest']);
     // Turns of the event loop while it reads: none, were it read in one go.
     let turns = 0;
     let reading = true;
