@@ -18,24 +18,24 @@ describe('the device list snapshot', () => {
   let dir = '';
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('is written only when something changed, at most every interval, and at once when forced', () => {
+  it('is written only when something changed, at most every interval, and at once when forced', async () => {
     dir = tempDir('floorwatch-registry-');
     const path = join(dir, 'devices.json');
     const saved = () => JSON.parse(readFileSync(path, 'utf8')) as Array<{ id: string; lastSeen: number }>;
     const registry = new DeviceRegistry([], path);
 
     registry.apply([heard('hasOwnProperty', T0)]);
-    registry.save(T0);
+    await registry.save(T0);
     expect(saved()).toEqual([expect.objectContaining({ id: 'hasOwnProperty', lastSeen: T0 })]);
 
     // Heard every second: the snapshot waits for the interval.
     for (let s = 1; s < SAVE_INTERVAL_MS / 1000; s++) {
       registry.apply([heard('hasOwnProperty', T0 + s * 1000)]);
-      registry.save(T0 + s * 1000);
+      await registry.save(T0 + s * 1000);
     }
     expect(saved()[0]?.lastSeen).toBe(T0);
     registry.apply([heard('toString', T0 + SAVE_INTERVAL_MS)]);
-    registry.save(T0 + SAVE_INTERVAL_MS);
+    await registry.save(T0 + SAVE_INTERVAL_MS);
     expect(saved().map((d) => [d.id, d.lastSeen])).toEqual([
       ['hasOwnProperty', T0 + SAVE_INTERVAL_MS - 1000],
       ['toString', T0 + SAVE_INTERVAL_MS],
@@ -43,13 +43,13 @@ describe('the device list snapshot', () => {
 
     // Nothing new: not written again, not even when forced.
     rmSync(path);
-    registry.save(T0 + 3 * SAVE_INTERVAL_MS);
-    registry.save(T0 + 3 * SAVE_INTERVAL_MS, true);
+    await registry.save(T0 + 3 * SAVE_INTERVAL_MS);
+    await registry.save(T0 + 3 * SAVE_INTERVAL_MS, true);
     expect(existsSync(path)).toBe(false);
 
     // Something new, forced (the hub stopping): written within the interval.
     registry.apply([heard('constructor', T0 + 3 * SAVE_INTERVAL_MS + 1)]);
-    registry.save(T0 + 3 * SAVE_INTERVAL_MS + 1, true);
+    await registry.save(T0 + 3 * SAVE_INTERVAL_MS + 1, true);
     const next = new DeviceRegistry([], path);
     expect(next.list(T0 + 3 * SAVE_INTERVAL_MS).map((d) => d.id)).toEqual([
       'constructor',
@@ -58,7 +58,7 @@ describe('the device list snapshot', () => {
     ]);
   });
 
-  it('starts from a snapshot that is not a list set aside, and says so', () => {
+  it('starts from a snapshot that is not a list set aside, and says so', async () => {
     dir = tempDir('floorwatch-registry-');
     const path = join(dir, 'devices.json');
     for (const [n, damaged] of ['', '\u0000\u0000', '{}', '[{"id":"d-1"', 'null'].entries()) {
@@ -69,7 +69,7 @@ describe('the device list snapshot', () => {
       expect(existsSync(path)).toBe(false);
       // The next snapshot is written afresh.
       registry.apply([heard('p-1', T0)]);
-      registry.save(T0, true);
+      await registry.save(T0, true);
       expect(new DeviceRegistry([], path).list(T0).map((d) => d.id)).toEqual(['p-1']);
     }
     expect(readdirSync(dir).filter((f) => f.startsWith('devices.json.unreadable-'))).toHaveLength(5);

@@ -152,9 +152,9 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
   };
   const forget = forgetting({ knownDevices, registry, append: (entries) => journal.append(entries), now });
   const consumers = [
-    journal.consume('devices', (entries) => {
+    journal.consume('devices', async (entries) => {
       known(entries);
-      registry.save(now());
+      await registry.save(now());
     }),
     journal.consume('live', (entries) => feed.publish(entries), { from: 'end', durable: false }),
   ];
@@ -163,7 +163,7 @@ export async function openIntake(ctx: HubContext, journal: Journal): Promise<Int
     stop: async () => {
       await Promise.all(consumers.map((c) => c.stop()));
       try {
-        registry.save(now(), true);
+        await registry.save(now(), true);
       } catch (err) {
         log.error(
           { err: (err as Error).message },

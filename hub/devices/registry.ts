@@ -153,12 +153,21 @@ export class DeviceRegistry {
     }
   }
 
-  /** Writes the snapshot if anything changed since the last: at most every SAVE_INTERVAL_MS, or now when `force`. */
-  save(now: number, force = false): void {
+  /**
+   * Writes the snapshot if anything changed since the last: at most every SAVE_INTERVAL_MS, or now
+   * when `force`. The write and its fsync are off the hub's thread; one that fails leaves the list
+   * changed, to be written again.
+   */
+  async save(now: number, force = false): Promise<void> {
     if (!this.snapshotPath || !this.changed || (!force && now - this.lastSave < SAVE_INTERVAL_MS)) return;
     this.lastSave = now;
     this.changed = false;
-    writeSnapshot(this.snapshotPath, this.known.values());
+    try {
+      await writeSnapshot(this.snapshotPath, JSON.stringify([...this.known.values()]));
+    } catch (err) {
+      this.changed = true;
+      throw err;
+    }
   }
 
   /** Every device, in id order. */

@@ -1,9 +1,10 @@
 // The device list's snapshot file (data_dir/devices.json): what the hub knows of each device
 // across a restart. Read back field by field: a file cut short, edited by hand or written by
 // another release must not keep the hub from starting, nor a record of another shape reach the
-// list. Written through a temp file that is fsync'd before its rename, so a power cut leaves the
-// old snapshot or the new, never an empty one.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// list. Written off the hub's thread through a temp file fsync'd before its rename, so a power cut
+// leaves the old snapshot or the new, never an empty one, and a slow disk holds up nothing else.
+import { readFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { counted } from '../domain/counted.ts';
 import { setFileAside } from '../domain/aside.ts';
 import {
@@ -105,14 +106,15 @@ export function readSnapshot(path: string, now: number): Snapshot {
       };
 }
 
-export function writeSnapshot(path: string, devices: Iterable<Known>): void {
+/** Writes the snapshot's text through a temp file fsync'd before its rename. */
+export async function writeSnapshot(path: string, text: string): Promise<void> {
   const temp = `${path}.tmp`;
-  const fd = openSync(temp, 'w');
+  const file = await open(temp, 'w');
   try {
-    writeFileSync(fd, JSON.stringify([...devices]));
-    fsyncSync(fd);
+    await file.writeFile(text);
+    await file.sync();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
-  renameSync(temp, path);
+  await rename(temp, path);
 }
