@@ -58,6 +58,10 @@ describe('the text log', () => {
     expect(text).toContain('"at":"1970-01-01T00:00:00.000Z"');
   });
 
+  it('escapes every format character, the Arabic letter mark and zero-width ones among them', () => {
+    expect(oneLine('a\u061cb\u200bc\ufeffd')).toBe('a\\u061cb\\u200bc\\ufeffd');
+  });
+
   it('leaves what a person writes in any language as it is', () => {
     expect(oneLine('Büro Zürich – 東京 – غرفة الخوادم – 🔥')).toBe('Büro Zürich – 東京 – غرفة الخوادم – 🔥');
   });

@@ -13,12 +13,17 @@ export interface LogSettings {
   destination?: Writable;
 }
 
-/** Line breaks, other control characters and text-direction overrides: an outside value's way to forge or hide a line. */
-const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * Control and format characters and the line and paragraph separators — the classes the domain's
+ * hidden-character check is built on: an outside value's way to forge or hide a line.
+ */
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** A message as one line, every hidden character written as its escape ("\n", "\u202e"). */
 export function oneLine(message: string): string {
-  return message.replace(HIDDEN, (c) => (c === '\n' ? '\\n' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return message.replace(HIDDEN, (c) =>
+    c === '\n' ? '\\n' : `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /**
