@@ -102,6 +102,8 @@ export class InfluxStore implements Store {
   private readonly schema: InfluxSchema;
   /** init() has succeeded since the database was last found missing. */
   private ready = false;
+  /** The schema being set up: the hub's start and the writer's first write share one. */
+  private initialising: Promise<void> | undefined;
 
   constructor(opts: InfluxStoreOptions) {
     const target = parseInfluxUrl(opts.url);
@@ -113,9 +115,14 @@ export class InfluxStore implements Store {
     this.schema = opts.schema ?? 'managed';
   }
 
-  async init(): Promise<void> {
-    if (this.schema === 'managed') await ensureSchema((q) => this.client.query(q), this.database, this.retentions);
-    this.ready = true;
+  init(): Promise<void> {
+    this.initialising ??= (async () => {
+      if (this.schema === 'managed') await ensureSchema((q) => this.client.query(q), this.database, this.retentions);
+      this.ready = true;
+    })().finally(() => {
+      this.initialising = undefined;
+    });
+    return this.initialising;
   }
 
   async write(readings: readonly Reading[]): Promise<void> {
