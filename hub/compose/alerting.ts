@@ -224,15 +224,16 @@ export function rulesOnLedger(
   let failing = false;
   let closed = false;
   let lastPrune = now();
-  const disk = new DiskSpace(config.data_dir);
+  // A cluster leader's rules do not judge its hub: no disk to read.
+  const disk = judgesHub ? new DiskSpace(config.data_dir) : undefined;
   // The first tick waits (a little) for the first read: judged without it, a disk alert firing
   // before a restart would be resolved, then fire again.
   let firstTick = true;
   const tick = async () => {
     try {
-      if (firstTick && judgesHub) await within(disk.firstRead, FIRST_DISK_READ_MS);
+      if (firstTick && disk) await within(disk.firstRead, FIRST_DISK_READ_MS);
       firstTick = false;
-      const diskFreePercent = judgesHub ? disk.freePercent() : undefined;
+      const diskFreePercent = disk?.freePercent();
       if (closed) return;
       engine.tick(
         judgesHub
