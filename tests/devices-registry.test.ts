@@ -88,7 +88,7 @@ describe('the device list snapshot', () => {
         {
           id: 'constructor',
           zone: 'floor-a',
-          metrics: ['co2', 3, 'noise'],
+          metrics: ['co2', 3, 'bad name!', 'noise'],
           status: 'fault',
           lastHeartbeat: T0,
           // Parsed, so "__proto__" is a key of its own, as in a file.

@@ -5,12 +5,15 @@
 // leaves the old snapshot or the new, never an empty one, and a slow disk holds up nothing else.
 import { readFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fsyncDir } from '../journal/segments.ts';
 import { counted } from '../domain/counted.ts';
 import { setFileAside } from '../domain/aside.ts';
 import {
   DEVICE_KINDS,
   HEALTH_STATUSES,
   ID_PATTERN,
+  METRIC_PATTERN,
   type ComponentHealth,
   type DeviceKind,
   type HealthStatus,
@@ -61,8 +64,11 @@ function knownOf(v: unknown): Known | undefined {
   if (!isObject(v) || typeof v.id !== 'string' || !ID_PATTERN.test(v.id)) return undefined;
   const known: Known = {
     id: v.id,
-    zone: typeof v.zone === 'string' ? v.zone : '',
-    metrics: Array.isArray(v.metrics) ? v.metrics.filter((m): m is string => typeof m === 'string') : [],
+    zone: typeof v.zone === 'string' && (v.zone === '' || ID_PATTERN.test(v.zone)) ? v.zone : '',
+    // Only names ingest would take: a name known is not checked again when the device sends it.
+    metrics: Array.isArray(v.metrics)
+      ? v.metrics.filter((m): m is string => typeof m === 'string' && METRIC_PATTERN.test(m))
+      : [],
   };
   const kind = oneOf(v.kind, DEVICE_KINDS);
   const presence = oneOf(v.presence, ['online', 'offline'] as const);
@@ -117,4 +123,5 @@ export async function writeSnapshot(path: string, text: string): Promise<void> {
     await file.close();
   }
   await rename(temp, path);
+  await fsyncDir(dirname(path));
 }
