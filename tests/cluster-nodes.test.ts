@@ -35,7 +35,7 @@ describe('forgetting the hubs that are gone', () => {
     let silent = leader();
     const look = (saved: Map<string, number>) => {
       if (newLeader) silent = leader();
-      return silent.look(saved, new Map(saved));
+      return silent.look(() => saved, new Map(saved));
     };
     return { clock, lines, look };
   };
@@ -52,8 +52,11 @@ describe('forgetting the hubs that are gone', () => {
       ['node-c', 5],
     ]);
 
+    // A record of another shape (another release's, damaged) among what was seen.
+    await redis.hset('nodes:unchanged', 'toString', 'not a record');
     // Silent is by this hub's clock from when it first saw the report: not yet.
     await look(saved);
+    expect((await redis.hkeys('nodes:unchanged')).sort()).toEqual(['constructor', 'node-a', 'node-c', 'node-e']);
     expect(await names()).toEqual(['constructor', 'node-a', 'node-c', 'node-e']);
     clock.t += HOUR - 20_000;
     await nodes.report(report('node-a', clock.t));

@@ -97,21 +97,29 @@ export class ClusterNodes {
     return seen;
   }
 
-  /** A hub's report carries `at`, first seen so at `since`. */
-  async sawReport(node: string, at: number, since: number): Promise<void> {
-    await this.redis.hset(UNCHANGED_KEY, node, JSON.stringify({ at, since }));
+  /** Hubs whose reports carry a time first seen now: each report's time, first seen at `since`. One write. */
+  async sawReports(reports: ReadonlyMap<string, number>, since: number): Promise<void> {
+    if (reports.size === 0) return;
+    const fields = [...reports].flatMap(([node, at]) => [node, JSON.stringify({ at, since })]);
+    await this.redis.hset(UNCHANGED_KEY, ...fields);
   }
 
-  /** What was seen of hubs no longer listed goes. */
-  async forgetSeen(nodes: readonly string[]): Promise<void> {
-    if (nodes.length > 0) await this.redis.hdel(UNCHANGED_KEY, ...nodes);
+  /** What was seen of hubs no longer listed goes, a record of another shape too. */
+  async forgetSeenExcept(listed: ReadonlySet<string>): Promise<void> {
+    const gone = (await this.redis.hkeys(UNCHANGED_KEY)).filter((node) => !listed.has(node));
+    if (gone.length > 0) await this.redis.hdel(UNCHANGED_KEY, ...gone);
   }
 
-  /** Drops from `positions` the hubs that are no longer known and whose stream is gone too: forgotten ones. */
-  async dropForgotten(positions: Map<string, number>): Promise<void> {
+  /** Drops from `positions` the hubs that are no longer known and whose stream is gone too (forgotten ones); returns them. */
+  async dropForgotten(positions: Map<string, number>): Promise<string[]> {
     const known = new Set(await this.known());
+    const dropped: string[] = [];
     for (const name of [...positions.keys()])
-      if (!known.has(name) && (await this.redis.exists(streamKey(name))) === 0) positions.delete(name);
+      if (!known.has(name) && (await this.redis.exists(streamKey(name))) === 0) {
+        positions.delete(name);
+        dropped.push(name);
+      }
+    return dropped;
   }
 
   /** Every hub that reported and is not forgotten, by name; a report that is not one (damaged, another release's) is left out. */
@@ -151,20 +159,23 @@ export class SilentHubs {
     this.afterMs = ms(p.after);
   }
 
-  async look(saved: ReadonlyMap<string, number>, positions: Map<string, number>): Promise<void> {
+  /** `saved`: the positions saved with the rules' state, read only when it is time to look. */
+  async look(saved: () => ReadonlyMap<string, number>, positions: Map<string, number>): Promise<void> {
     const { nodes, now, log, after } = this.p;
     if (now() - this.checkedAt < FORGET_CHECK_MS) return;
     this.checkedAt = now();
     const seenBefore = await nodes.unchanged();
+    const savedPositions = saved();
     const listed = new Set<string>();
+    const changed = new Map<string, number>();
     for (const { node, at } of await nodes.list()) {
       listed.add(node);
       const seen = seenBefore.get(node);
       if (seen?.at !== at) {
-        await nodes.sawReport(node, at, this.checkedAt);
+        changed.set(node, at);
         continue;
       }
-      const through = saved.get(node);
+      const through = savedPositions.get(node);
       if (this.checkedAt - seen.since < this.afterMs || through === undefined) continue;
       if (!(await nodes.forgetIfUnchanged(node, at, through))) continue;
       listed.delete(node);
@@ -173,7 +184,8 @@ export class SilentHubs {
         `hub ${node} has not reported for ${after} and the rules have read all it forwarded: it is no longer a node of the cluster (started again, it joins as new)`,
       );
     }
-    await nodes.forgetSeen([...seenBefore.keys()].filter((node) => !listed.has(node)));
+    await nodes.sawReports(changed, this.checkedAt);
+    await nodes.forgetSeenExcept(listed);
     await nodes.dropForgotten(positions);
   }
 }

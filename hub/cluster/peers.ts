@@ -77,8 +77,7 @@ export class PeerEntries {
     let failing = false;
     while (!this.stopped) {
       try {
-        await nodes.dropForgotten(this.positions);
-        for (const peer of this.liveAfter.keys()) if (!this.positions.has(peer)) this.liveAfter.delete(peer);
+        for (const peer of await nodes.dropForgotten(this.positions)) this.liveAfter.delete(peer);
         for (const peer of await nodes.known()) {
           if (peer === node || this.positions.has(peer)) continue;
           const [last] = await redis.xrevrange(streamKey(peer), '+', '-', 'COUNT', 1);

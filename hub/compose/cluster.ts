@@ -228,7 +228,7 @@ export async function startClusterAlerting(
             await parts.tick();
             await mirror.settled();
             // By the positions saved to Redis: a successor must find nothing it has not read gone.
-            await silent.look(positionsIn(ledger.meta('positions')), positions);
+            await silent.look(() => positionsIn(ledger.meta('positions')), positions);
           }
           if (failing) log.info('the rules leader reads the cluster again');
           failing = false;
