@@ -256,7 +256,9 @@ export class Journal {
    */
   async forgetIdle(): Promise<string[]> {
     const idle = this.positions.names().filter((name) => !this.active.has(name));
-    for (const name of idle) await this.removeConsumer(name);
+    // None runs, so none is stopped; what they held goes in one pass, and the caller says which.
+    for (const name of idle) await this.positions.forget(name);
+    if (idle.length > 0) await this.retain();
     return idle;
   }
 
