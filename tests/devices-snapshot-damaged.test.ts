@@ -1,7 +1,7 @@
 // A device list snapshot cut short (a power cut while it was written, a full disk) must not keep
 // the hub from starting: it is set aside, the log says so, and the devices are listed again as
 // they report.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturedLog, startTestHub, tempDir, type TestHub } from './support/hub.ts';
@@ -14,7 +14,6 @@ describe('a damaged device list snapshot', () => {
 
   it('is set aside at start, and the hub starts', async () => {
     const dataDir = tempDir('floorwatch-devices-damaged-');
-    mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(dataDir, 'devices.json'), '[{"id":"p-1","zone":"floor-a","metr');
     const { log, lines } = capturedLog();
     hub = await startTestHub({ dataDir, log, config: { zones: [{ id: 'floor-a', type: 'call_floor' }] } });

@@ -5,8 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emailTarget } from '../hub/notify/email.ts';
 import { offlineNoticeRow } from './support/receiver.ts';
-
-const T0 = 1_790_000_000_000;
+import { T0 } from './rules-fixtures.ts';
 
 describe('an email receiver whose server trickles', () => {
   let server: Server | undefined;

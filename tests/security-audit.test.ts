@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../hub/security/audit.ts';
 import { tempDir } from './support/hub.ts';
 
-describe('the audit log', async () => {
+describe('the audit log', () => {
   let dir: string | undefined;
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
