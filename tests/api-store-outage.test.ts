@@ -9,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outageAwareReads, ReadsUnavailable } from '../hub/api/store-outage.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
-import { DEFAULT_MAX_WAITING as MAX_WAITING } from '../hub/store/sqlite-reads.ts';
+import { DEFAULT_MAX_WAITING as MAX_WAITING } from '../hub/store/sqlite-threads.ts';
 import { capturedLog, eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
 import { startInfluxd, type InfluxdHandle } from './support/influxd.ts';
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +6,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
-import { RESTART_AFTER_MS, SqliteReadThreads } from '../hub/store/sqlite-reads.ts';
-import { StoreBusy, StoreUnavailable } from '../hub/store/store.ts';
+import { RESTART_AFTER_MS, SqliteThreads } from '../hub/store/sqlite-threads.ts';
+import { StoreBusy, StoreRefusal, StoreUnavailable } from '../hub/store/store.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { describeMinutesContract } from './store-minutes-contract.ts';
 
@@ -26,15 +26,16 @@ const newPath = (): string => join(dir, `store-${++n}.db`);
 
 describeStoreContract('SqliteStore (file)', async () => new SqliteStore({ path: newPath() }));
 describeStoreContract(
-  'SqliteStore (file, reads in their own thread)',
-  async () => new SqliteStore({ path: newPath(), readThreads: true }),
+  'SqliteStore (file, reads and writes in threads of their own, as the hub runs it)',
+  async () => new SqliteStore({ path: newPath(), readThreads: true, writeThread: true }),
 );
 describeStoreContract('SqliteStore (:memory:)', async () => new SqliteStore({ path: ':memory:' }));
-for (const readThreads of [false, true])
-  describeMinutesContract(readThreads ? 'SqliteStore (reads in threads of their own)' : 'SqliteStore', () => {
+for (const threads of [false, true])
+  describeMinutesContract(threads ? 'SqliteStore (reads and writes in threads of their own)' : 'SqliteStore', () => {
     const path = newPath();
     return {
-      open: async ({ now, rawRetentionMs }) => new SqliteStore({ path, now, rawRetentionMs, readThreads }),
+      open: async ({ now, rawRetentionMs }) =>
+        new SqliteStore({ path, now, rawRetentionMs, readThreads: threads, writeThread: threads }),
       rawOnly: async (r) => {
         const db = new Database(path);
         db.prepare('INSERT INTO readings (device, metric, ts, zone, value) VALUES (?, ?, ?, ?, ?)').run(
@@ -59,10 +60,11 @@ describe('SqliteStore', () => {
 
   it('says the store is unavailable when its read thread cannot read, starts another 5 s on, none once closed', async () => {
     const absent = join(dir, 'absent');
-    const reads = new SqliteReadThreads({
+    const reads = new SqliteThreads({
       path: join(absent, 'store.db'),
       rawRetentionMs: HOUR,
       longTermRetentionMs: HOUR,
+      role: 'reader',
     });
     const q = { from: 0, to: now };
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -90,8 +92,8 @@ describe('SqliteStore', () => {
     await store.write([{ device: 'd1', metric: 'noise', ts: now - 1000, value: 40, zone: 'z1' }]);
     const MAX_WAITING = 5;
     const told: number[] = [];
-    const reads = new SqliteReadThreads(
-      { path: join(dir, 'waiting.db'), rawRetentionMs: HOUR, longTermRetentionMs: HOUR },
+    const reads = new SqliteThreads(
+      { path: join(dir, 'waiting.db'), rawRetentionMs: HOUR, longTermRetentionMs: HOUR, role: 'reader' },
       { maxWaiting: MAX_WAITING, onBusy: (max) => told.push(max) },
     );
     const q = { from: 0, to: now };
@@ -128,34 +130,82 @@ describe('SqliteStore', () => {
     ).flat();
   const zoneChart = { zone: 'z1', metric: 'noise', from: now - 20 * HOUR, to: now, agg: 'mean' as const, every: HOUR };
 
+  /** What `work` gave, and the turns the event loop took while it ran. */
+  const turnsDuring = async <T>(work: () => Promise<T>) => {
+    let turns = 0;
+    let working = true;
+    const turn = () => {
+      if (!working) return;
+      turns++;
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+    const result = await work();
+    working = false;
+    return { turns, result };
+  };
+
   it('answers reads in a thread of its own: the hub’s thread turns while a long read runs', async () => {
     const path = newPath();
     const writer = new SqliteStore({ path, now: () => now, readThreads: true });
     await writer.init();
     await writer.write(zoneNoise());
     const inProcess = new SqliteStore({ path, now: () => now });
-    /** The turns the event loop took while the read was answered. */
-    const turnsDuring = async (store: SqliteStore) => {
-      let turns = 0;
-      let reading = true;
-      const turn = () => {
-        if (!reading) return;
-        turns++;
-        setImmediate(turn);
-      };
-      setImmediate(turn);
-      const points = await store.query(zoneChart);
-      reading = false;
-      return { turns, points };
-    };
-    const threaded = await turnsDuring(writer);
-    const held = await turnsDuring(inProcess);
-    expect(threaded.points).toEqual(held.points);
-    expect(threaded.points).toHaveLength(17);
+    const threaded = await turnsDuring(() => writer.query(zoneChart));
+    const held = await turnsDuring(() => inProcess.query(zoneChart));
+    expect(threaded.result).toEqual(held.result);
+    expect(threaded.result).toHaveLength(17);
     expect(held.turns).toBe(0);
     expect(threaded.turns).toBeGreaterThan(0);
     await inProcess.close();
     await writer.close();
+  });
+
+  it('writes, rolls up and prunes in a thread of its own: the hub’s thread turns meanwhile', async () => {
+    const threaded = new SqliteStore({ path: newPath(), now: () => now, writeThread: true });
+    const inProcess = new SqliteStore({ path: newPath(), now: () => now });
+    const readings = zoneNoise();
+    const touched = touchedMinutes(readings);
+    for (const store of [threaded, inProcess]) await store.init();
+    const turns = async (store: SqliteStore) => [
+      (await turnsDuring(() => store.write(readings))).turns,
+      (await turnsDuring(() => store.rollUp(touched))).turns,
+      (await turnsDuring(() => store.prune(now + 30 * 24 * HOUR - HOUR))).turns,
+    ];
+    const [written, rolledUp, pruned] = await turns(threaded);
+    expect(written).toBeGreaterThan(0);
+    expect(rolledUp).toBeGreaterThan(0);
+    expect(pruned).toBeGreaterThan(0);
+    // In the hub's thread a write holds it; a roll-up yields only between its slices.
+    expect((await turns(inProcess))[0]).toBe(0);
+    const everything = { from: 0, to: now + 1 };
+    expect(await threaded.count(everything)).toBe(await inProcess.count(everything));
+    expect(await threaded.queryMinutes({ zone: 'z1', metric: 'noise', ...everything })).toEqual(
+      await inProcess.queryMinutes({ zone: 'z1', metric: 'noise', ...everything }),
+    );
+    await threaded.close();
+    await inProcess.close();
+  });
+
+  it('says the store is unavailable when its writer cannot open the file, and refuses bad readings as the hub’s thread does', async () => {
+    const absent = join(dir, 'gone', 'store.db');
+    mkdirSync(join(dir, 'gone'));
+    const store = new SqliteStore({ path: absent, now: () => now, writeThread: true });
+    await store.init();
+    rmSync(join(dir, 'gone'), { recursive: true });
+    const failed = await store
+      .write([{ device: 'd1', metric: 'noise', ts: now, value: 40, zone: 'z1' }])
+      .catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(StoreUnavailable);
+    expect((failed as Error).message).toMatch(/^the SQLite writer stopped: /);
+    await store.close();
+    const fine = new SqliteStore({ path: newPath(), now: () => now, writeThread: true });
+    await fine.init();
+    const refused = await fine
+      .write([{ device: 'd1', metric: 'noise', ts: now, value: Number.NaN, zone: 'z1' }])
+      .catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(StoreRefusal);
+    await fine.close();
   });
 
   it('answers short reads while a long one runs on another thread, where one thread answers them after', async () => {
@@ -169,8 +219,8 @@ describe('SqliteStore', () => {
      * busy, the second short read goes to the thread whose oldest read was asked last: not behind the long one.
      */
     const order = async (threads: number) => {
-      const reads = new SqliteReadThreads(
-        { path, rawRetentionMs: 30 * 24 * HOUR, longTermRetentionMs: 730 * 24 * HOUR },
+      const reads = new SqliteThreads(
+        { path, rawRetentionMs: 30 * 24 * HOUR, longTermRetentionMs: 730 * 24 * HOUR, role: 'reader' },
         { maxWaiting: 8, threads },
       );
       try {

@@ -51,7 +51,9 @@ function createStore(ctx: HubContext): Store {
     rawRetentionMs: ms(raw_retention),
     longTermRetentionMs: ms(long_term_retention),
     now,
-    // A chart over weeks must not hold acknowledgements and the rules while SQLite reads it, nor other reads.
+    // Neither a chart over weeks nor a write batch, a roll-up or a checkpoint on a slow disk may
+    // hold acknowledgements and the rules while SQLite works; nor a chart other reads.
+    writeThread: true,
     readThreads: {
       maxWaiting: config.storage.max_waiting_reads,
       threads: config.storage.read_threads,

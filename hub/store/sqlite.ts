@@ -10,7 +10,7 @@
 // older than longTermRetentionMs (kept longer, so reports over months still find them). Nothing
 // here schedules it; whoever owns the hub's timers calls it (hourly is plenty).
 import Database from 'better-sqlite3';
-import { SqliteReadThreads, type ReadBound } from './sqlite-reads.ts';
+import { SqliteThreads, WRITER, type ReadBound } from './sqlite-threads.ts';
 import { MAX_AHEAD_MS, type Reading } from '../domain/reading.ts';
 import {
   DECIBEL_METRICS,
@@ -54,10 +54,15 @@ export interface SqliteStoreOptions {
   /** The hub's clock: where the raw retention begins. */
   now?: () => number;
   /**
-   * Reads answered in threads of their own (sqlite-reads.ts), so they never hold the hub's; needs
+   * Reads answered in threads of their own (sqlite-threads.ts), so they never hold the hub's; needs
    * a file. `true`: with the default bound on reads waiting for them, and the default threads.
    */
   readThreads?: boolean | ReadBound;
+  /**
+   * Writes, roll-ups and prunes made in a thread of their own, so neither they nor a checkpoint's
+   * fsync hold the hub's; needs a file.
+   */
+  writeThread?: boolean;
   /** Opens the file only to read it: a read thread's connection. */
   readOnly?: boolean;
 }
@@ -171,7 +176,8 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
 
   private readonly db: Database.Database;
-  private readonly reads: SqliteReadThreads | undefined;
+  private readonly reads: SqliteThreads | undefined;
+  private readonly writes: SqliteThreads | undefined;
   private readonly statements = new Map<string, Database.Statement>();
   private insertBatch: ((readings: readonly Reading[]) => void) | undefined;
   private rollUpBatch: ((keys: ReadonlyArray<{ device: string; metric: string; minute: number }>) => void) | undefined;
@@ -192,11 +198,18 @@ export class SqliteStore implements Store {
     // holds readings until the store has them.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    if (opts.readThreads && opts.path !== ':memory:')
-      this.reads = new SqliteReadThreads(
-        { path: opts.path, rawRetentionMs: this.rawRetentionMs, longTermRetentionMs: this.longTermRetentionMs },
+    if (opts.path === ':memory:') return;
+    const file = {
+      path: opts.path,
+      rawRetentionMs: this.rawRetentionMs,
+      longTermRetentionMs: this.longTermRetentionMs,
+    };
+    if (opts.readThreads)
+      this.reads = new SqliteThreads(
+        { ...file, role: 'reader' },
         opts.readThreads === true ? undefined : opts.readThreads,
       );
+    if (opts.writeThread) this.writes = new SqliteThreads({ ...file, role: 'writer' }, WRITER);
   }
 
   async init(): Promise<void> {
@@ -234,6 +247,7 @@ export class SqliteStore implements Store {
     if (readings.length === 0) return;
     if (this.insertBatch === undefined) throw new Error('SqliteStore.write before init()');
     refuseUnwritable(readings);
+    if (this.writes) return this.writes.ask('write', readings, this.now());
     try {
       this.insertBatch(readings);
     } catch (err) {
@@ -243,6 +257,7 @@ export class SqliteStore implements Store {
 
   async rollUp(touched: readonly Touched[]): Promise<void> {
     if (this.rollUpBatch === undefined) throw new Error('SqliteStore.rollUp before init()');
+    if (this.writes) return this.writes.ask('rollUp', touched, this.now());
     // The minute the retention's edge falls in may have lost readings to a prune already.
     const from = minuteOf(this.now() - this.rawRetentionMs) + MINUTE_MS;
     const keys = touched.flatMap((t) =>
@@ -343,6 +358,7 @@ export class SqliteStore implements Store {
   }
 
   async writeAlertEvents(records: readonly AlertRecord[]): Promise<void> {
+    if (this.writes) return this.writes.ask('writeAlertEvents', records, this.now());
     const insert = this.stmt(
       `INSERT INTO alerts (alert_id, event, at, key, rule, subject, zone, severity, summary, value, code)
        VALUES (@alertId, @event, @at, @key, @rule, @subject, @zone, @severity, @summary, @value, @code)
@@ -377,6 +393,7 @@ export class SqliteStore implements Store {
 
   /** Deletes readings older than rawRetentionMs, minutes and alert history older than longTermRetentionMs, before `now` (ms). */
   async prune(now: number = this.now()): Promise<Pruned> {
+    if (this.writes) return this.writes.ask('prune', now, now);
     const longTerm = { cutoff: now - this.longTermRetentionMs };
     return {
       readings: this.stmt('DELETE FROM readings WHERE ts < @cutoff').run({ cutoff: now - this.rawRetentionMs }).changes,
@@ -396,7 +413,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.reads?.close();
+    await Promise.all([this.writes?.close(), this.reads?.close()]);
     if (this.db.open) this.db.close();
     this.statements.clear();
     this.insertBatch = undefined;

@@ -1,24 +1,29 @@
-// The SQLite store's reads, answered in threads of their own. better-sqlite3 answers
-// synchronously, and a chart of a zone's weeks reads millions of rows: on the hub's thread that
-// held MQTT acknowledgements and the rules for seconds. WAL lets these read-only connections read
-// while the hub writes. Each thread answers its requests one at a time, in order, each on the
-// hub's clock as it was when asked; a read goes to a thread with nothing to answer, started if
-// need be, so a long read holds up only what is asked of its own thread while all are busy.
+// The SQLite store's reads and writes, made in threads of their own. better-sqlite3 answers
+// synchronously: a chart of a zone's weeks reads millions of rows, and a write batch, a roll-up
+// or a checkpoint's fsync on a slow disk takes as long as the disk does; on the hub's thread each
+// held MQTT acknowledgements and the rules. WAL lets read-only connections read while one writes.
+// Each thread answers its requests one at a time, in order, each on the hub's clock as it was
+// when asked. A read goes to a thread with nothing to answer, started if need be, so a long read
+// holds up only what is asked of its own thread while all are busy; writes go to one thread, in
+// the order they were asked.
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { StoreBusy, StoreRefusal, StoreUnavailable } from './store.ts';
 import type { SqliteStore } from './sqlite.ts';
 
 export type ReadMethod = 'query' | 'queryMinutes' | 'count' | 'queryAlertEvents';
+export type WriteMethod = 'write' | 'rollUp' | 'writeAlertEvents' | 'prune';
 
-export interface ReadThreadOptions {
+export interface ThreadOptions {
   path: string;
   rawRetentionMs: number;
   longTermRetentionMs: number;
+  /** Readers open the file read-only, any number of them; the writer is one thread. */
+  role: 'reader' | 'writer';
 }
 
 interface Request {
   id: number;
-  method: ReadMethod;
+  method: ReadMethod | WriteMethod;
   arg: unknown;
   now: number;
 }
@@ -32,13 +37,20 @@ function errorOf({ name, message }: { name: string; message: string }): Error {
   return new Error(message);
 }
 
+interface Call {
+  at: number;
+  answer: Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
 interface Thread {
   worker: Worker;
   /**
    * Its requests not yet answered, in the order asked, each with the hub's time it was asked at:
    * a thread that dies fails these, and only these.
    */
-  waiting: Map<number, { at: number; resolve: (v: unknown) => void; reject: (e: Error) => void }>;
+  waiting: Map<number, Call>;
 }
 
 /**
@@ -53,6 +65,15 @@ export const DEFAULT_MAX_WAITING = 64;
 /** Threads answering reads at most, unless configured. */
 const DEFAULT_READ_THREADS = 2;
 
+/**
+ * The writer's bound: its callers bound themselves (the store writer has one batch out at a
+ * time, the alert history comes from the outbox), so nothing waits on this.
+ */
+export const WRITER: ReadBound = { maxWaiting: Number.POSITIVE_INFINITY, threads: 1 };
+
+/** The longest close() waits for writes under way before it stops the writer anyway. */
+const CLOSE_WAIT_MS = 5000;
+
 export interface ReadBound {
   /** Reads waiting for the threads at most, those being answered included (storage.max_waiting_reads). */
   maxWaiting: number;
@@ -62,7 +83,7 @@ export interface ReadBound {
   onBusy?: (maxWaiting: number) => void;
 }
 
-export class SqliteReadThreads {
+export class SqliteThreads {
   private threads: Thread[] = [];
   private nextId = 1;
   private closed = false;
@@ -71,12 +92,16 @@ export class SqliteReadThreads {
   private stopped: { at: number; why: string } | undefined;
 
   constructor(
-    private readonly options: ReadThreadOptions,
+    private readonly options: ThreadOptions,
     private readonly bound: ReadBound = { maxWaiting: DEFAULT_MAX_WAITING },
   ) {}
 
-  ask<M extends ReadMethod>(method: M, arg: Parameters<SqliteStore[M]>[0], now: number): ReturnType<SqliteStore[M]> {
-    // A read that arrives as the hub stops starts no thread again.
+  ask<M extends ReadMethod | WriteMethod>(
+    method: M,
+    arg: Parameters<SqliteStore[M]>[0],
+    now: number,
+  ): ReturnType<SqliteStore[M]> {
+    // A request that arrives as the hub stops starts no thread again.
     if (this.closed) return Promise.reject(new StoreUnavailable('the store is closed')) as ReturnType<SqliteStore[M]>;
     const { maxWaiting, onBusy } = this.bound;
     let waiting = 0;
@@ -92,20 +117,32 @@ export class SqliteReadThreads {
     const thread = this.pick(now);
     if ('stopped' in thread)
       return Promise.reject(
-        new StoreUnavailable(`the SQLite reader stopped: ${thread.stopped}; it is started again within 5 s`),
+        new StoreUnavailable(
+          `the SQLite ${this.options.role} stopped: ${thread.stopped}; it is started again within 5 s`,
+        ),
       ) as ReturnType<SqliteStore[M]>;
     this.askedAt = now;
     const { worker, waiting: calls } = thread;
     const id = this.nextId++;
-    const answer = new Promise<unknown>((resolve, reject) => calls.set(id, { at: now, resolve, reject }));
+    let settle!: Pick<Call, 'resolve' | 'reject'>;
+    const answer = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
+    calls.set(id, { at: now, answer, ...settle });
     worker.postMessage({ id, method, arg, now } satisfies Request);
     return answer as ReturnType<SqliteStore[M]>;
   }
 
+  /** Reads under way are dropped; writes under way are waited for, up to CLOSE_WAIT_MS. */
   async close(): Promise<void> {
     this.closed = true;
     const threads = this.threads;
     this.threads = [];
+    if (this.options.role === 'writer') {
+      const underway = threads.flatMap((t) => [...t.waiting.values()].map((call) => call.answer));
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+      await Promise.race([Promise.allSettled(underway), waited]);
+      clearTimeout(timer);
+    }
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 
@@ -133,14 +170,18 @@ export class SqliteReadThreads {
 
   /** A thread, started when needed (after the store made its tables) and again after one that died. */
   private start(): Thread {
-    // The thread loads TypeScript as the hub does; a worker does not inherit the hub's loader.
+    // Built, the thread runs this file as it is. From source it loads TypeScript as the hub does
+    // (a worker does not inherit the hub's loader), which costs a thread and tens of MB more.
     // Both are found from here, not from the directory the hub was started in.
-    const entry = JSON.stringify(import.meta.url);
-    const loader = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-    const worker = new Worker(`import(${loader}).then((tsx) => { tsx.register(); return import(${entry}); })`, {
-      eval: true,
-      workerData: { readThread: this.options },
-    });
+    const options = { workerData: { sqliteThread: this.options } };
+    let worker: Worker;
+    if (import.meta.url.endsWith('.ts')) {
+      const [entry, loader] = [import.meta.url, import.meta.resolve('tsx/esm/api')].map((url) => JSON.stringify(url));
+      worker = new Worker(`import(${loader}).then((tsx) => { tsx.register(); return import(${entry}); })`, {
+        eval: true,
+        ...options,
+      });
+    } else worker = new Worker(new URL(import.meta.url), options);
     worker.unref();
     const thread: Thread = { worker, waiting: new Map() };
     worker.on('message', (answer: Answer) => {
@@ -157,7 +198,7 @@ export class SqliteReadThreads {
         this.stopped = { at: this.askedAt, why };
       }
       for (const call of thread.waiting.values())
-        call.reject(new StoreUnavailable(`the SQLite reader stopped: ${why}`));
+        call.reject(new StoreUnavailable(`the SQLite ${this.options.role} stopped: ${why}`));
       thread.waiting.clear();
     };
     worker.on('error', (err) => failed(err.message));
@@ -167,11 +208,16 @@ export class SqliteReadThreads {
   }
 }
 
-/** In the thread: a read-only store of the same file answers each request in turn. */
-async function serve(options: ReadThreadOptions): Promise<void> {
+/**
+ * In the thread: a store of the same file, read-only for a reader, answers each request in turn.
+ * A writer that cannot set its statements up stops, and its callers are told why.
+ */
+async function serve({ role, ...options }: ThreadOptions): Promise<void> {
   const { SqliteStore } = await import('./sqlite.ts');
   let now = 0;
-  const store = new SqliteStore({ ...options, now: () => now, readOnly: true });
+  const store = new SqliteStore({ ...options, now: () => now, readOnly: role === 'reader' });
+  // Requests posted meanwhile wait in the port until the listener below is added.
+  if (role === 'writer') await store.init();
   let turn = Promise.resolve();
   parentPort?.on('message', (request: Request) => {
     turn = turn.then(async () => {
@@ -191,5 +237,5 @@ async function serve(options: ReadThreadOptions): Promise<void> {
   });
 }
 
-const threadOptions = (workerData as { readThread?: ReadThreadOptions } | null)?.readThread;
+const threadOptions = (workerData as { sqliteThread?: ThreadOptions } | null)?.sqliteThread;
 if (parentPort && threadOptions) void serve(threadOptions);
