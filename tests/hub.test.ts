@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { eventually, startTestHub, storeCaughtUp, type TestHub } from './support/hub.ts';
 
 const run = promisify(execFile);
 
@@ -305,6 +305,8 @@ describe('hub restart', () => {
       });
       await again.endAsync();
       expect(await (await second.api('/metrics')).text()).toMatch(/floorwatch_duplicates_dropped_total 1/);
+      // The first hub's reading may be written only now, from the journal.
+      await storeCaughtUp(second);
       const points = await readingsOf(second, 'device=r-1&metric=temperature');
       expect(points.length).toBe(1);
     } finally {
