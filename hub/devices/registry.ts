@@ -3,7 +3,8 @@
 // a restart does not forget the floor. Its size follows the devices ingest admits (at most
 // limits.max_devices); readers get it a page at a time, in id order, or as counts per zone.
 import type { ComponentHealth, DeviceKind, Entry, HealthStatus } from '../domain/reading.ts';
-import { readSnapshot, writeSnapshot, type Known } from './snapshot.ts';
+import { replaceFile } from '../domain/durable-file.ts';
+import { readSnapshot, type Known } from './snapshot.ts';
 
 export interface DeclaredDevice {
   id: string;
@@ -163,7 +164,7 @@ export class DeviceRegistry {
     this.lastSave = now;
     this.changed = false;
     try {
-      await writeSnapshot(this.snapshotPath, JSON.stringify([...this.known.values()]));
+      await replaceFile(this.snapshotPath, JSON.stringify([...this.known.values()]));
     } catch (err) {
       this.changed = true;
       throw err;

@@ -1,12 +1,9 @@
 // The device list's snapshot file (data_dir/devices.json): what the hub knows of each device
 // across a restart. Read back field by field: a file cut short, edited by hand or written by
 // another release must not keep the hub from starting, nor a record of another shape reach the
-// list. Written off the hub's thread through a temp file fsync'd before its rename, so a power cut
-// leaves the old snapshot or the new, never an empty one, and a slow disk holds up nothing else.
+// list. The registry writes it with replaceFile (domain/durable-file.ts), off the hub's thread,
+// so a power cut leaves the old snapshot or the new, never an empty one.
 import { readFileSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { fsyncDir } from '../journal/segments.ts';
 import { counted } from '../domain/counted.ts';
 import { setFileAside } from '../domain/aside.ts';
 import {
@@ -110,18 +107,4 @@ export function readSnapshot(path: string, now: number): Snapshot {
         devices,
         problem: `holds ${counted(left, 'record')} that ${left === 1 ? 'is' : 'are'} not a device's, left out`,
       };
-}
-
-/** Writes the snapshot's text through a temp file fsync'd before its rename. */
-export async function writeSnapshot(path: string, text: string): Promise<void> {
-  const temp = `${path}.tmp`;
-  const file = await open(temp, 'w');
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, path);
-  await fsyncDir(dirname(path));
 }

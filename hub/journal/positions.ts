@@ -9,9 +9,10 @@
 //   kept while it is not running too.
 // Entries may go once every position is past them; never while a consumer that keeps its own
 // position has not been heard from since the journal opened, as nobody knows where it is.
-import { open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError, fsyncDir, type JournalLog } from './segments.ts';
+import { fsyncDir, replaceFile } from '../domain/durable-file.ts';
+import { describeError, type JournalLog } from './segments.ts';
 
 export const CONSUMER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
@@ -218,23 +219,10 @@ export class Positions {
 
   /** Write to a temp file, fsync, rename: a crash leaves either the old or the new position. */
   private async write(name: string, lsn: number): Promise<void> {
-    await this.replace(join(this.dir, `${name}${KEPT}`), `${lsn}\n`);
+    await replaceFile(join(this.dir, `${name}${KEPT}`), `${lsn}\n`);
   }
 
   private async mark(name: string): Promise<void> {
-    await this.replace(join(this.dir, `${name}${OWN}`), 'position kept by the consumer\n');
-  }
-
-  private async replace(path: string, text: string): Promise<void> {
-    const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    await fsyncDir(this.dir);
+    await replaceFile(join(this.dir, `${name}${OWN}`), 'position kept by the consumer\n');
   }
 }

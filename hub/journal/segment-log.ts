@@ -7,12 +7,12 @@
 import { mkdir, open, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { fsyncDir } from '../domain/durable-file.ts';
 import type { Entry } from '../domain/reading.ts';
 import type { Batch, EntryLog, EntryReader, LogStatus } from './entry-log.ts';
 import {
   Cursor,
   describeError,
-  fsyncDir,
   JournalError,
   RecordEncoder,
   recoverSegments,

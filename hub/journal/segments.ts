@@ -353,16 +353,6 @@ export async function writeFully(fh: FileHandle, data: Buffer, position: number)
   }
 }
 
-/** Makes file creations, renames and deletions in `dir` durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export function segmentPath(dir: string, firstLsn: number): string {
   return join(dir, `${String(firstLsn).padStart(20, '0')}.seg`);
 }

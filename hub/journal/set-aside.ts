@@ -3,11 +3,12 @@
 // handle after several attempts. Each record is on disk (one JSON line, fdatasync'd) before the
 // consumer moves past it, so an acknowledged reading is always either stored or listed here, also
 // after a restart. Bounded: past `capacity` records the oldest half is dropped, and counted.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { devicesOf, type Entry } from '../domain/reading.ts';
-import { describeError, fsyncDir, type JournalLog } from './segments.ts';
+import { replaceFile } from '../domain/durable-file.ts';
+import { describeError, type JournalLog } from './segments.ts';
 
 export type SetAsideReason = 'store_refused' | 'consumer_failed' | 'notification_refused';
 
@@ -210,16 +211,7 @@ export class SetAsideLog {
   private async compact(): Promise<void> {
     const keep = this.records.slice(-Math.floor(this.options.capacity / 2));
     const dropped = this.records.length - keep.length;
-    const tmp = `${this.options.path}.tmp`;
-    const out = await open(tmp, 'w');
-    try {
-      await out.writeFile(keep.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      await out.sync();
-    } finally {
-      await out.close();
-    }
-    await rename(tmp, this.options.path);
-    await fsyncDir(dirname(this.options.path));
+    await replaceFile(this.options.path, keep.map((r) => `${JSON.stringify(r)}\n`).join(''));
     await this.fh.close();
     this.fh = await open(this.options.path, 'a');
     this.records = keep;
