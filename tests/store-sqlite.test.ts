@@ -187,6 +187,26 @@ describe('SqliteStore', () => {
     await inProcess.close();
   });
 
+  it('waits for a lock another process holds in its thread: the hub’s thread turns meanwhile and the write lands once it is let go', async () => {
+    const path = newPath();
+    const store = new SqliteStore({ path, now: () => now, writeThread: true });
+    await store.init();
+    // Another program (a backup, a hand-run query) holding the file for a while.
+    const other = new Database(path);
+    other.exec('BEGIN EXCLUSIVE');
+    let turns = 0;
+    const written = store.write([{ device: 'd1', metric: 'noise', ts: now, value: 40, zone: 'z1' }]);
+    await new Promise<void>((resolve) => {
+      const turn = () => (++turns === 50 ? resolve() : setImmediate(turn));
+      setImmediate(turn);
+    });
+    other.exec('COMMIT');
+    other.close();
+    await written;
+    expect(await store.count({ from: 0, to: now + 1 })).toBe(1);
+    await store.close();
+  });
+
   it('says the store is unavailable when its writer cannot open the file, and refuses bad readings as the hub’s thread does', async () => {
     const absent = join(dir, 'gone', 'store.db');
     mkdirSync(join(dir, 'gone'));
