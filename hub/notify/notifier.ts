@@ -56,7 +56,12 @@ function alertTopic(prefix: string, alert: Pick<Alert, 'zone' | 'key'>): string 
 }
 
 export class Notifier implements AlertSink {
-  private published: Promise<void> = Promise.resolve();
+  /**
+   * Each alert topic's publishes still under way, in order. Topics do not wait for one another: a
+   * retained message a cluster's stopped Redis takes 2 s to refuse holds up its own alert only,
+   * not every alert after it (nor, after a start, every firing alert said again).
+   */
+  private readonly publishing = new Map<string, Promise<void>>();
   private notices: readonly string[];
   private routes: Routes | undefined;
 
@@ -152,8 +157,8 @@ export class Notifier implements AlertSink {
   }
 
   /** Waits for the MQTT messages sent so far. */
-  flushed(): Promise<void> {
-    return this.published;
+  async flushed(): Promise<void> {
+    await Promise.all(this.publishing.values());
   }
 
   private notice(e: AlertEvent): AlertNotice {
@@ -172,8 +177,8 @@ export class Notifier implements AlertSink {
     const { prefix, log } = this.options;
     const topic = alertTopic(prefix, e.alert);
     const body = JSON.stringify(this.notice(e));
-    // In order: a resolution must never overtake the firing it ends.
-    this.published = this.published
+    // In order on its topic: a resolution must never overtake the firing it ends.
+    const sent = (this.publishing.get(topic) ?? Promise.resolve())
       .then(async () => {
         if (e.alert.state === 'resolved') {
           await this.options.publish(topic, body, { retain: false });
@@ -196,7 +201,11 @@ export class Notifier implements AlertSink {
           { topic, err: (err as Error).message },
           `could not publish the alert on ${topic}: ${(err as Error).message}`,
         ),
-      );
+      )
+      .finally(() => {
+        if (this.publishing.get(topic) === sent) this.publishing.delete(topic);
+      });
+    this.publishing.set(topic, sent);
   }
 }
 
