@@ -44,6 +44,21 @@ describe('the text log', () => {
     expect(lines[0]).not.toMatch(/[\u202e\u2028\u0085]/);
   });
 
+  it('writes the fields a child log carries on each of its lines the same way', () => {
+    const out = collected();
+    const log = createLog({ level: 'info', format: 'text', site: 'Harbour', destination: out.stream });
+    log
+      .child({ bridge: 'site\n12:00:00 ERROR: forged', link: { to: 'a\u202eb' } })
+      .child({ hop: 'c\u2029d' })
+      .warn('could not connect');
+    const lines = out.text().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('"bridge":"site\\n12:00:00 ERROR: forged"');
+    expect(lines[0]).toContain('"to":"a\\u202eb"');
+    expect(lines[0]).toContain('"hop":"c\\u2029d"');
+    expect(lines[0]).not.toMatch(/[\u202e\u2029]/);
+  });
+
   it('still writes an error with its message and where it came from', () => {
     const out = collected();
     const log = createLog({ level: 'info', format: 'text', site: 'Harbour', destination: out.stream });

@@ -55,7 +55,7 @@ export function createLog(settings: LogSettings): Logger {
   const text = settings.format === 'text' || (settings.format === 'auto' && process.stdout.isTTY);
   // JSON escapes what a message holds; a text line shows it as it is, so it is escaped here.
   if (!text) return pino(options);
-  return pino(
+  const log = pino(
     { ...options, formatters: { log: (fields) => fieldsOnOneLine(fields) as Record<string, unknown> } },
     pretty({
       translateTime: 'SYS:HH:MM:ss',
@@ -69,4 +69,11 @@ export function createLog(settings: LogSettings): Logger {
       ...(settings.destination && { destination: settings.destination }),
     }),
   );
+  // The fields a child log carries on each of its lines too: pino formats them once, as the child
+  // is made, and not through the formatter above. Children inherit this, so grandchildren as well.
+  const child = log.child;
+  log.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, fieldsOnOneLine(bindings) as typeof bindings, childOptions);
+  } as typeof child;
+  return log;
 }
