@@ -71,7 +71,8 @@ export function createLog(settings: LogSettings): Logger {
   );
   // The fields a child log carries on each of its lines too: pino formats them once, as the child
   // is made, and not through the formatter above. Children inherit this, so grandchildren as well.
-  const child = log.child;
+  // Called on whichever log makes the child, as pino's own is: taken unbound on purpose.
+  const child = Reflect.get<Logger, 'child'>(log, 'child');
   log.child = function (this: Logger, bindings, childOptions) {
     return child.call(this, fieldsOnOneLine(bindings) as typeof bindings, childOptions);
   } as typeof child;
