@@ -30,12 +30,13 @@ describe('SqliteStore in threads of its own', () => {
 
   it('says the store is unavailable when its read thread cannot read, starts another 5 s on, none once closed', async () => {
     const absent = join(dir, 'absent');
-    const reads = new SqliteThreads({
-      path: join(absent, 'store.db'),
-      rawRetentionMs: HOUR,
-      longTermRetentionMs: HOUR,
-      role: 'reader',
-    });
+    // Its own time, not the hub's clock, which may be set back.
+    let elapsed = 0;
+    const reads = new SqliteThreads(
+      { path: join(absent, 'store.db'), rawRetentionMs: HOUR, longTermRetentionMs: HOUR, role: 'reader' },
+      undefined,
+      () => elapsed,
+    );
     const q = { from: 0, to: now };
     for (let attempt = 0; attempt < 2; attempt++) {
       const failed = await reads.ask('count', q, now).catch((err: unknown) => err);
@@ -49,11 +50,33 @@ describe('SqliteStore in threads of its own', () => {
     const store = new SqliteStore({ path: join(absent, 'store.db') });
     await store.init();
     await store.write([{ device: 'd1', metric: 'noise', ts: now - 1000, value: 40, zone: 'z1' }]);
-    await expect(reads.ask('count', q, now + RESTART_AFTER_MS - 1)).rejects.toThrow(/started again within 5 s$/);
-    expect(await reads.ask('count', q, now + RESTART_AFTER_MS)).toBe(1);
+    elapsed = RESTART_AFTER_MS - 1;
+    await expect(reads.ask('count', q, now)).rejects.toThrow(/started again within 5 s$/);
+    elapsed = RESTART_AFTER_MS;
+    expect(await reads.ask('count', q, now - HOUR)).toBe(1);
     await store.close();
     await reads.close();
     await expect(reads.ask('count', q, now)).rejects.toThrow(new StoreUnavailable('the store is closed'));
+  });
+
+  it('refuses a request it cannot hand to a thread as the store being unavailable, and nothing waits for it', async () => {
+    const path = join(dir, 'uncopied.db');
+    const store = new SqliteStore({ path });
+    await store.init();
+    await store.write([{ device: 'd1', metric: 'noise', ts: now - 1000, value: 40, zone: 'z1' }]);
+    const reads = new SqliteThreads(
+      { path, rawRetentionMs: HOUR, longTermRetentionMs: HOUR, role: 'reader' },
+      { maxWaiting: 1 },
+    );
+    // A function cannot be copied to another thread.
+    const uncopied = { from: 0, to: now, metric: (() => 'noise') as unknown as string };
+    const refused = await reads.ask('count', uncopied, now).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(StoreUnavailable);
+    expect((refused as Error).message).toMatch(/^the SQLite reader could not be asked: .*could not be cloned/);
+    // Had it waited, this would be refused as busy.
+    expect(await reads.ask('count', { from: 0, to: now }, now)).toBe(1);
+    await reads.close();
+    await store.close();
   });
 
   it('refuses a read at once while its bound of reads wait for the thread, tells of each, and takes reads again once they are answered', async () => {
@@ -155,6 +178,17 @@ describe('SqliteStore in threads of its own', () => {
     );
     await threaded.close();
     await inProcess.close();
+  });
+
+  it('writes when the hub’s own set-up of the file failed at start: its thread sets the file up', async () => {
+    const store = new SqliteStore({ path: newPath(), now: () => now, writeThread: true });
+    // No init() on the hub's thread, as when the file was busy or the disk full at start.
+    const readings = [{ device: 'd1', metric: 'noise', ts: now - 1000, value: 40, zone: 'z1' }];
+    await store.write(readings);
+    await store.rollUp(touchedMinutes(readings));
+    expect(await store.count({ from: 0, to: now })).toBe(1);
+    expect(await store.queryMinutes({ device: 'd1', metric: 'noise', from: 0, to: now })).toHaveLength(1);
+    await store.close();
   });
 
   it('waits for a lock another process holds in its thread: the hub’s thread turns meanwhile and the write lands once it is let go', async () => {

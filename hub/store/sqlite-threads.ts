@@ -47,7 +47,7 @@ interface Call {
 interface Thread {
   worker: Worker;
   /**
-   * Its requests not yet answered, in the order asked, each with the hub's time it was asked at:
+   * Its requests not yet answered, in the order asked, each with when it was asked (`elapsed`):
    * a thread that dies fails these, and only these.
    */
   waiting: Map<number, Call>;
@@ -87,13 +87,15 @@ export class SqliteThreads {
   private threads: Thread[] = [];
   private nextId = 1;
   private closed = false;
-  /** The hub's time at the last request, and why the last thread stopped, and when. */
+  /** When the last request was asked (`elapsed`), and why the last thread stopped, and when. */
   private askedAt = 0;
   private stopped: { at: number; why: string } | undefined;
 
   constructor(
     private readonly options: ThreadOptions,
     private readonly bound: ReadBound = { maxWaiting: DEFAULT_MAX_WAITING },
+    /** Time that only goes forward, in ms: a wall clock set back must not keep a thread from starting again. */
+    private readonly elapsed: () => number = () => performance.now(),
   ) {}
 
   ask<M extends ReadMethod | WriteMethod>(
@@ -114,20 +116,29 @@ export class SqliteThreads {
         ),
       ) as ReturnType<SqliteStore[M]>;
     }
-    const thread = this.pick(now);
-    if ('stopped' in thread)
-      return Promise.reject(
-        new StoreUnavailable(
-          `the SQLite ${this.options.role} stopped: ${thread.stopped}; it is started again within 5 s`,
-        ),
-      ) as ReturnType<SqliteStore[M]>;
-    this.askedAt = now;
-    const { worker, waiting: calls } = thread;
+    const at = this.elapsed();
     const id = this.nextId++;
+    let thread: Thread | { stopped: string };
+    try {
+      thread = this.pick(at);
+      if ('stopped' in thread)
+        throw new StoreUnavailable(
+          `the SQLite ${this.options.role} stopped: ${thread.stopped}; it is started again within 5 s`,
+        );
+      this.askedAt = at;
+      // Posted before it waits: a request that cannot be (a thread the process has no room for,
+      // an argument that cannot be copied) is refused, and nothing waits for its answer.
+      thread.worker.postMessage({ id, method, arg, now } satisfies Request);
+    } catch (err) {
+      const why =
+        err instanceof StoreUnavailable
+          ? err
+          : new StoreUnavailable(`the SQLite ${this.options.role} could not be asked: ${(err as Error).message}`);
+      return Promise.reject(why) as ReturnType<SqliteStore[M]>;
+    }
     let settle!: Pick<Call, 'resolve' | 'reject'>;
     const answer = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
-    calls.set(id, { at: now, answer, ...settle });
-    worker.postMessage({ id, method, arg, now } satisfies Request);
+    thread.waiting.set(id, { at, answer, ...settle });
     return answer as ReturnType<SqliteStore[M]>;
   }
 
@@ -215,7 +226,12 @@ export class SqliteThreads {
 async function serve({ role, ...options }: ThreadOptions): Promise<void> {
   const { SqliteStore } = await import('./sqlite.ts');
   let now = 0;
-  const store = new SqliteStore({ ...options, now: () => now, readOnly: role === 'reader' });
+  const store = new SqliteStore({
+    ...options,
+    now: () => now,
+    readOnly: role === 'reader',
+    syncEachCommit: role === 'writer',
+  });
   // Requests posted meanwhile wait in the port until the listener below is added.
   if (role === 'writer') await store.init();
   let turn = Promise.resolve();

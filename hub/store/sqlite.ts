@@ -65,6 +65,8 @@ export interface SqliteStoreOptions {
   writeThread?: boolean;
   /** Opens the file only to read it: a read thread's connection. */
   readOnly?: boolean;
+  /** Every commit fsync'd before it is answered: the write thread's connection. */
+  syncEachCommit?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -193,11 +195,12 @@ export class SqliteStore implements Store {
     this.db = new Database(opts.path, { readonly: opts.readOnly === true });
     this.db.pragma('busy_timeout = 5000');
     if (opts.readOnly === true) return;
-    // WAL lets readers run during a write batch; NORMAL syncs at checkpoints, which in WAL mode
-    // can lose the last commits on power loss but never corrupts the file. The journal upstream
-    // holds readings until the store has them.
+    // WAL lets readers run during a write batch. The journal frees readings once the store has
+    // them, so the writer thread's commits are fsync'd (FULL), where the wait holds no one else;
+    // NORMAL, on any other connection, syncs only at checkpoints: on power loss it can lose the
+    // last commits, never the file.
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${opts.syncEachCommit === true ? 'FULL' : 'NORMAL'}`);
     if (opts.path === ':memory:') return;
     const file = {
       path: opts.path,
@@ -245,9 +248,10 @@ export class SqliteStore implements Store {
 
   async write(readings: readonly Reading[]): Promise<void> {
     if (readings.length === 0) return;
-    if (this.insertBatch === undefined) throw new Error('SqliteStore.write before init()');
     refuseUnwritable(readings);
+    // The writer thread sets its own statements up, also when this thread's set-up failed at start.
     if (this.writes) return this.writes.ask('write', readings, this.now());
+    if (this.insertBatch === undefined) throw new Error('SqliteStore.write before init()');
     try {
       this.insertBatch(readings);
     } catch (err) {
@@ -256,8 +260,8 @@ export class SqliteStore implements Store {
   }
 
   async rollUp(touched: readonly Touched[]): Promise<void> {
-    if (this.rollUpBatch === undefined) throw new Error('SqliteStore.rollUp before init()');
     if (this.writes) return this.writes.ask('rollUp', touched, this.now());
+    if (this.rollUpBatch === undefined) throw new Error('SqliteStore.rollUp before init()');
     // The minute the retention's edge falls in may have lost readings to a prune already.
     const from = minuteOf(this.now() - this.rawRetentionMs) + MINUTE_MS;
     const keys = touched.flatMap((t) =>
