@@ -6,13 +6,13 @@ import type { Alert, AlertEvent } from '../hub/domain/alert.ts';
 import { Notifier } from '../hub/notify/notifier.ts';
 import type { Outbox } from '../hub/notify/outbox.ts';
 
-function event(id: number, key: string, kind: 'firing' | 'resolved'): AlertEvent {
+function event(id: number, key: string, kind: 'firing' | 'resolved', zone = 'floor-a'): AlertEvent {
   const alert: Alert = {
     id,
     key,
     rule: 'offline',
     subject: key.split('.')[1] ?? key,
-    zone: 'floor-a',
+    zone,
     state: kind,
     severity: 'critical',
     summary: key,
@@ -82,5 +82,45 @@ describe('the notifier’s MQTT messages', () => {
     calls[2]!.done();
     await all;
     expect(flushed).toBe(true);
+  });
+
+  it('keeps an alert’s messages in order when its device moved zone, and so its topic, in between', async () => {
+    const { calls, publish } = heldPublish();
+    const n = notifier(publish);
+    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-a')]);
+    n.announce([event(1, 'offline.pc-1', 'resolved', 'floor-b')]);
+    await turn();
+    expect(calls.map((c) => c.topic)).toEqual(['floorwatch/alerts/floor-a/offline.pc-1']);
+    calls[0]!.done();
+    await turn();
+    expect(calls.map((c) => [c.topic, c.retain])).toEqual([
+      ['floorwatch/alerts/floor-a/offline.pc-1', true],
+      ['floorwatch/alerts/floor-b/offline.pc-1', false],
+    ]);
+    calls[1]!.done();
+    await turn();
+    calls[2]!.done();
+    await n.flushed();
+    expect(calls).toHaveLength(3);
+  });
+
+  it('lets a new alert on a topic fire only after an earlier one’s resolution has cleared it', async () => {
+    const { calls, publish } = heldPublish();
+    const n = notifier(publish);
+    n.announce([event(1, 'offline.pc-1', 'resolved')]);
+    n.announce([event(2, 'offline.pc-1', 'firing')]);
+    await turn();
+    expect(calls).toHaveLength(1);
+    calls[0]!.done();
+    await turn();
+    calls[1]!.done();
+    await turn();
+    expect(calls.map((c) => [c.retain, c.payload === '' ? 'cleared' : 'notice'])).toEqual([
+      [false, 'notice'],
+      [true, 'cleared'],
+      [true, 'notice'],
+    ]);
+    calls[2]!.done();
+    await n.flushed();
   });
 });

@@ -57,9 +57,10 @@ function alertTopic(prefix: string, alert: Pick<Alert, 'zone' | 'key'>): string 
 
 export class Notifier implements AlertSink {
   /**
-   * Each alert topic's publishes still under way, in order. Topics do not wait for one another: a
-   * retained message a cluster's stopped Redis takes 2 s to refuse holds up its own alert only,
-   * not every alert after it (nor, after a start, every firing alert said again).
+   * The last publish under way of each alert topic and of each alert (whose topic changes with its
+   * zone), each waiting for both before it. Others do not wait: a retained message a cluster's
+   * stopped Redis takes 2 s to refuse holds up its own alert only, not every alert after it (nor,
+   * after a start, every firing alert said again).
    */
   private readonly publishing = new Map<string, Promise<void>>();
   private notices: readonly string[];
@@ -177,8 +178,10 @@ export class Notifier implements AlertSink {
     const { prefix, log } = this.options;
     const topic = alertTopic(prefix, e.alert);
     const body = JSON.stringify(this.notice(e));
-    // In order on its topic: a resolution must never overtake the firing it ends.
-    const sent = (this.publishing.get(topic) ?? Promise.resolve())
+    // In order: a resolution must never overtake the firing it ends, nor an earlier alert's
+    // clearing of the topic a later one's firing.
+    const lanes = [`topic ${topic}`, `alert ${e.alert.id}`];
+    const sent = Promise.all(lanes.map((lane) => this.publishing.get(lane) ?? Promise.resolve()))
       .then(async () => {
         if (e.alert.state === 'resolved') {
           await this.options.publish(topic, body, { retain: false });
@@ -203,9 +206,9 @@ export class Notifier implements AlertSink {
         ),
       )
       .finally(() => {
-        if (this.publishing.get(topic) === sent) this.publishing.delete(topic);
+        for (const lane of lanes) if (this.publishing.get(lane) === sent) this.publishing.delete(lane);
       });
-    this.publishing.set(topic, sent);
+    for (const lane of lanes) this.publishing.set(lane, sent);
   }
 }
 
