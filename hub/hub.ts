@@ -106,6 +106,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
           storeOk: state.ok,
           ...(state.downSince !== undefined && { storeDownSince: state.downSince }),
           ...(state.lastError !== undefined && { storeError: state.lastError }),
+          ...(state.writingSince !== undefined && { storeWritingSince: state.writingSince }),
           storeRefused: state.refused,
           ...(state.lastRefusalAt !== undefined && { storeLastRefusalAt: state.lastRefusalAt }),
           ...(state.lastRefusal !== undefined && { storeLastRefusal: state.lastRefusal }),

@@ -6,6 +6,8 @@ import { loadConfig } from '../hub/config/config.ts';
 import type { Entry, Reading, StatusChange } from '../hub/domain/reading.ts';
 import { RuleEngine, type AlertSink, type HubStatus } from '../hub/rules/engine.ts';
 import { AlertLedger } from '../hub/rules/ledger.ts';
+import type { RuleSettings, RuleState } from '../hub/rules/lifecycle.ts';
+import { RuleBook } from '../hub/rules/rulebook.ts';
 import { ruleSettings } from '../hub/rules/site.ts';
 import type { Timers } from '../hub/domain/timers.ts';
 import { tempDir, testEnv } from './support/hub.ts';
@@ -154,4 +156,39 @@ export const ZONES = {
     { id: 'quiet-1', type: 'quiet_room' },
     { id: 'server-room', type: 'server_room' },
   ],
+};
+
+/** The lifecycle's settings for a floor and a server room, as a pure step takes them. */
+export function lifecycleSettings(over: Partial<RuleSettings> = {}): RuleSettings {
+  return {
+    book: new RuleBook({
+      zones: new Map([
+        ['floor-a', { type: 'call_floor' }],
+        ['server-room', { type: 'server_room' }],
+      ]),
+      site: {},
+      season: 'winter',
+    }),
+    devices: new Map(),
+    gatewayOf: new Map(),
+    startupGraceMs: 0,
+    escalateAfterMs: 15 * MINUTE,
+    storageDownAfterMs: MINUTE,
+    notifyFailingAfterMs: 10 * MINUTE,
+    storageRejectingClearsAfterMs: 5 * MINUTE,
+    shifts: ['06:00', '14:00', '22:00'],
+    acousticShockLevel: 105,
+    ...over,
+  };
+}
+
+export const emptyRuleState = (): RuleState => ({ devices: new Map(), gateways: new Map() });
+
+/** A hub in good health, as its own alerts judge it. */
+export const healthyHub = {
+  storeName: 'influxdb',
+  storeOk: true,
+  backlog: 0,
+  journalWritable: true,
+  diskFreePercent: 50,
 };

@@ -2,41 +2,17 @@
 // ledger, no clock, no services; and ids named after what every object has (`__proto__`,
 // `constructor`, `toString`) going through it as ordinary ids.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  decodeDevice,
-  encodeDevice,
-  Lifecycle,
-  type Observation,
-  type RuleSettings,
-  type RuleState,
-} from '../hub/rules/lifecycle.ts';
+import { decodeDevice, encodeDevice, Lifecycle, type Observation } from '../hub/rules/lifecycle.ts';
 import { RuleBook } from '../hub/rules/rulebook.ts';
-import { MINUTE, SECOND, T0 } from './rules-fixtures.ts';
+import {
+  emptyRuleState as empty,
+  healthyHub as healthy,
+  lifecycleSettings as settings,
+  MINUTE,
+  SECOND,
+  T0,
+} from './rules-fixtures.ts';
 
-function settings(over: Partial<RuleSettings> = {}): RuleSettings {
-  return {
-    book: new RuleBook({
-      zones: new Map([
-        ['floor-a', { type: 'call_floor' }],
-        ['server-room', { type: 'server_room' }],
-      ]),
-      site: {},
-      season: 'winter',
-    }),
-    devices: new Map(),
-    gatewayOf: new Map(),
-    startupGraceMs: 0,
-    escalateAfterMs: 15 * MINUTE,
-    storageDownAfterMs: MINUTE,
-    notifyFailingAfterMs: 10 * MINUTE,
-    storageRejectingClearsAfterMs: 5 * MINUTE,
-    shifts: ['06:00', '14:00', '22:00'],
-    acousticShockLevel: 105,
-    ...over,
-  };
-}
-
-const empty = (): RuleState => ({ devices: new Map(), gateways: new Map() });
 const reading = (device: string, metric: string, value: number, ts: number, zone = 'floor-a'): Observation => ({
   type: 'readings',
   readings: [{ device, metric, value, ts, zone }],
@@ -52,7 +28,6 @@ const beat = (device: string, state: 'ok' | 'degraded' | 'fault', ts: number, co
     components: { headset: { state, ...(code !== undefined && { code }) } },
   },
 });
-const healthy = { storeName: 'influxdb', storeOk: true, backlog: 0, journalWritable: true, diskFreePercent: 50 };
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -214,79 +189,6 @@ describe('step, one observation type at a time', () => {
     expect(life.step(state, { type: 'tick' }, T0 + 11 * MINUTE).events).toEqual([
       expect.objectContaining({ key: 'offline.pc-1', severity: 'critical' }),
     ]);
-  });
-
-  it("the hub's own health: storage down after its delay, the disk nearly full, the rest fine", () => {
-    const life = new Lifecycle(settings(), T0);
-    const state = empty();
-    const down = {
-      ...healthy,
-      storeOk: false,
-      storeDownSince: T0,
-      storeError: 'connection refused',
-      diskFreePercent: 1.04,
-    };
-    expect(
-      life.step(state, { type: 'hub', hub: down }, T0 + 30 * SECOND).events.map((e) => `${e.key} ${e.state}`),
-    ).toEqual([
-      'storage_down.hub ok',
-      'storage_rejecting.hub ok',
-      'journal.hub ok',
-      'disk_space.hub firing',
-      'notify_failing.hub ok',
-    ]);
-    const later = life.step(state, { type: 'hub', hub: down }, T0 + MINUTE).events;
-    expect(later.find((e) => e.key === 'storage_down.hub')).toMatchObject({
-      state: 'firing',
-      severity: 'critical',
-      at: T0 + MINUTE,
-      zone: 'hub',
-    });
-    expect(later.find((e) => e.key === 'disk_space.hub')).toMatchObject({
-      severity: 'critical',
-      summary: 'the data disk is nearly full: 1 % free',
-    });
-    expect(state.devices.size).toBe(0);
-  });
-
-  it('notifications failing: once a target has failed for notify_failing_after, one alert naming each, resolved once none fails', () => {
-    const life = new Lifecycle(settings(), T0);
-    const state = empty();
-    const failing = (at: number, ...targets: string[]) => {
-      const hub = {
-        ...healthy,
-        notifyFailing: targets.map((target, i) => ({
-          target,
-          since: T0 + i * MINUTE,
-          error: 'the receiver answered 410',
-          waiting: 3 + i,
-        })),
-      };
-      return life.step(state, { type: 'hub', hub }, at).events.find((e) => e.key === 'notify_failing.hub');
-    };
-    expect(failing(T0 + 9 * MINUTE, 'slack-floor')).toMatchObject({ state: 'ok' });
-    expect(failing(T0 + 10 * MINUTE, 'slack-floor', 'constructor')).toMatchObject({
-      state: 'firing',
-      severity: 'warning',
-      zone: 'hub',
-      summary:
-        'alert notifications are not getting through: slack-floor has failed for 10 min (the receiver answered 410), 3 waiting; they are kept and retried, and every other way of hearing of alerts still works',
-    });
-    // A second target past the delay joins the same alert.
-    const both = failing(T0 + 11 * MINUTE, 'slack-floor', 'constructor');
-    expect(both?.state).toBe('firing');
-    expect(both?.summary).toContain('; constructor has failed for 10 min (the receiver answered 410), 4 waiting;');
-    expect(failing(T0 + 12 * MINUTE)).toMatchObject({ state: 'ok' });
-    // A receiver's own words (an SMTP server's) are repeated only so far.
-    const hub = {
-      ...healthy,
-      notifyFailing: [{ target: 'smtp', since: T0, error: `550 ${'x'.repeat(5000)}`, waiting: 1 }],
-    };
-    const long = life
-      .step(state, { type: 'hub', hub }, T0 + 20 * MINUTE)
-      .events.find((e) => e.key === 'notify_failing.hub');
-    expect(long?.state).toBe('firing');
-    expect(long?.summary?.length).toBeLessThan(400);
   });
 });
 

@@ -3,7 +3,9 @@
 // journal until the store answers.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { capturedLog, startTestHub, type TestHub } from './support/hub.ts';
+import mqtt from 'mqtt';
+import type { Alert } from '../hub/domain/alert.ts';
+import { capturedLog, eventually, startTestHub, type TestHub } from './support/hub.ts';
 
 describe('a store that does not answer at start', () => {
   let hub: TestHub | undefined;
@@ -26,7 +28,11 @@ describe('a store that does not answer at start', () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     const { log, lines } = capturedLog();
-    hub = await startTestHub({ log, influxUrl: `http://127.0.0.1:${port}/floorwatch` });
+    hub = await startTestHub({
+      log,
+      influxUrl: `http://127.0.0.1:${port}/floorwatch`,
+      config: { rules: { storage_down_after: '1s' } },
+    });
     // The store's query waits out its 10 s limit; the hub did not.
     expect(sockets.length).toBeGreaterThan(0);
     expect(closed).toBe(0);
@@ -34,5 +40,20 @@ describe('a store that does not answer at start', () => {
       'storage has not answered within 3 s at start; the hub starts without it, and readings are kept in the journal until it does',
     );
     expect((await hub.api('/api/v1/health')).status).toBe(503);
+  });
+
+  it('says storage is down once a write has waited for it longer than storage_down_after', async () => {
+    const client = await mqtt.connectAsync(hub!.mqttUrl, { clientId: 'env-1' });
+    await client.publishAsync('floorwatch/devices/env-1/telemetry', JSON.stringify({ co2: 600 }), { qos: 1 });
+    await client.endAsync();
+    // Its first write still waits for the query the start began, well within the store's 10 s.
+    const alert = await eventually(
+      async () =>
+        (await hub!.json<{ alerts: Alert[] }>('/api/v1/alerts?state=firing')).alerts.find(
+          (a) => a.key === 'storage_down.hub',
+        ),
+      { what: 'the storage_down alert' },
+    );
+    expect(alert.summary).toMatch(/^storage down: influxdb has not answered a write for \d+ s; readings wait/);
   });
 });

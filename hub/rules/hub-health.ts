@@ -12,6 +12,8 @@ export interface HubStatus {
   storeOk: boolean;
   storeDownSince?: number;
   storeError?: string;
+  /** When the store was asked the write it has not answered yet, if one waits. */
+  storeWritingSince?: number;
   /** Readings the store refused for good since the hub started, and the last refusal. */
   storeRefused?: number;
   storeLastRefusalAt?: number;
@@ -54,11 +56,17 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
     );
 
   const downFor = hub.storeDownSince === undefined ? 0 : now - hub.storeDownSince;
-  const storeDown = !hub.storeOk && downFor >= settings.storageDownAfterMs;
+  // A store that neither answers nor fails a write (a hung disk, a database that took the
+  // connection and went quiet) is as down as one that refuses it.
+  const waitedFor = hub.storeWritingSince === undefined ? 0 : now - hub.storeWritingSince;
+  const failed = !hub.storeOk && downFor >= settings.storageDownAfterMs;
+  const silent = !failed && waitedFor >= settings.storageDownAfterMs;
   hubFinding(
     'storage_down',
-    storeDown ? 'critical' : undefined,
-    `storage down: ${hub.storeName} has refused writes for ${Math.round(downFor / 1000)} s (${hub.storeError ?? 'unknown error'}); readings wait in the journal and the floor's rules keep running`,
+    failed || silent ? 'critical' : undefined,
+    silent
+      ? `storage down: ${hub.storeName} has not answered a write for ${Math.round(waitedFor / 1000)} s; readings wait in the journal and the floor's rules keep running`
+      : `storage down: ${hub.storeName} has refused writes for ${Math.round(downFor / 1000)} s (${hub.storeError ?? 'unknown error'}); readings wait in the journal and the floor's rules keep running`,
   );
 
   // Readings refused for good are set aside and the rest keep flowing: a warning, not an outage.
@@ -71,7 +79,7 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
   );
 
   // A backlog while the store is down is the storage alert's business, not a second alert.
-  const backlogHigh = hub.storeOk && hub.backlog > HUB_HEALTH.backlogEntries.value;
+  const backlogHigh = hub.storeOk && !silent && hub.backlog > HUB_HEALTH.backlogEntries.value;
   const journal: Severity | undefined = !hub.journalWritable ? 'critical' : backlogHigh ? 'warning' : undefined;
   hubFinding(
     'journal',

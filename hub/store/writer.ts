@@ -28,6 +28,8 @@ export interface StoreWriterState {
   downSince?: number;
   lastError?: string;
   lastWriteAt?: number;
+  /** When the write under way was asked of the store, while one is. */
+  writingSince?: number;
   /** Readings the store refused for good since the hub started. */
   refused: number;
   /** When the store last refused a reading, and why. */
@@ -87,10 +89,12 @@ export class StoreWriter {
     if (readings.length === 0) return;
     const stopTimer = metrics.storeWriteSeconds.startTimer();
     let refused: RefusedReading[];
+    this.state.writingSince = now();
     try {
       refused = await this.writeTaking(readings);
       if (refused.length > 0) await this.options.setAside(refused);
     } catch (err) {
+      delete this.state.writingSince;
       metrics.storeWriteFailures.inc();
       metrics.storeUp.set(0);
       const message = (err as Error).message;
@@ -105,6 +109,7 @@ export class StoreWriter {
       this.state.lastError = message;
       throw err;
     }
+    delete this.state.writingSince;
     stopTimer();
     const stored = readings.length - refused.length;
     metrics.readingsStored.inc(stored);
