@@ -101,12 +101,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       hubStatus: () => {
         const status = journal.status();
         const { state } = writer;
+        const unanswered = writer.unansweredSince();
         return {
           storeName: store.name,
           storeOk: state.ok,
           ...(state.downSince !== undefined && { storeDownSince: state.downSince }),
           ...(state.lastError !== undefined && { storeError: state.lastError }),
-          ...(state.writingSince !== undefined && { storeWritingSince: state.writingSince }),
+          ...(unanswered !== undefined && { storeUnansweredSince: unanswered }),
           storeRefused: state.refused,
           ...(state.lastRefusalAt !== undefined && { storeLastRefusalAt: state.lastRefusalAt }),
           ...(state.lastRefusal !== undefined && { storeLastRefusal: state.lastRefusal }),

@@ -121,20 +121,26 @@ export class SqliteThreads {
     let thread: Thread | { stopped: string };
     try {
       thread = this.pick(at);
-      if ('stopped' in thread)
-        throw new StoreUnavailable(
+    } catch (err) {
+      // No thread could be started (the process at its limit of threads): as one that stopped.
+      this.stopped = { at, why: `it could not be started (${(err as Error).message})` };
+      thread = { stopped: this.stopped.why };
+    }
+    if ('stopped' in thread)
+      return Promise.reject(
+        new StoreUnavailable(
           `the SQLite ${this.options.role} stopped: ${thread.stopped}; it is started again within 5 s`,
-        );
-      this.askedAt = at;
-      // Posted before it waits: a request that cannot be (a thread the process has no room for,
-      // an argument that cannot be copied) is refused, and nothing waits for its answer.
+        ),
+      ) as ReturnType<SqliteStore[M]>;
+    this.askedAt = at;
+    try {
+      // Posted before it waits: an argument that cannot be copied to the thread is refused as the
+      // fault in the data it is, and nothing waits for its answer.
       thread.worker.postMessage({ id, method, arg, now } satisfies Request);
     } catch (err) {
-      const why =
-        err instanceof StoreUnavailable
-          ? err
-          : new StoreUnavailable(`the SQLite ${this.options.role} could not be asked: ${(err as Error).message}`);
-      return Promise.reject(why) as ReturnType<SqliteStore[M]>;
+      return Promise.reject(
+        new Error(`the SQLite ${this.options.role} could not be asked: ${(err as Error).message}`),
+      ) as ReturnType<SqliteStore[M]>;
     }
     let settle!: Pick<Call, 'resolve' | 'reject'>;
     const answer = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));

@@ -28,8 +28,6 @@ export interface StoreWriterState {
   downSince?: number;
   lastError?: string;
   lastWriteAt?: number;
-  /** When the write under way was asked of the store, while one is. */
-  writingSince?: number;
   /** Readings the store refused for good since the hub started. */
   refused: number;
   /** When the store last refused a reading, and why. */
@@ -60,14 +58,36 @@ export class StoreWriter {
   private refusalLoggedAt = -Infinity;
   private refusalsUnlogged = 0;
   private fullLoggedAt = -Infinity;
+  /** The writes and roll-ups asked of the store and not answered yet, each with when it was asked. */
+  private readonly asked = new Set<{ at: number }>();
 
   constructor(private readonly options: StoreWriterOptions) {
     options.metrics.storeUp.set(1);
     this.minutes = new PendingMinutes({
-      rollUp: (touched) => options.store.rollUp(touched),
+      rollUp: (touched) => this.ask(() => options.store.rollUp(touched)),
       now: options.now,
       max: options.minutesWaitingMax,
     });
+  }
+
+  /**
+   * Since when the store has left a write or a roll-up unanswered, if it has one: a store that
+   * hangs (a disk, a database that took the connection and went quiet) fails nothing.
+   */
+  unansweredSince(): number | undefined {
+    let since: number | undefined;
+    for (const { at } of this.asked) if (since === undefined || at < since) since = at;
+    return since;
+  }
+
+  private async ask<T>(call: () => Promise<T>): Promise<T> {
+    const asked = { at: this.options.now() };
+    this.asked.add(asked);
+    try {
+      return await call();
+    } finally {
+      this.asked.delete(asked);
+    }
   }
 
   /** The journal position holds here: the last LSN whose minutes are all rolled up. */
@@ -88,13 +108,12 @@ export class StoreWriter {
     for (const entry of entries) if (entry.type === 'readings') readings.push(...entry.readings);
     if (readings.length === 0) return;
     const stopTimer = metrics.storeWriteSeconds.startTimer();
+    const startedAt = now();
     let refused: RefusedReading[];
-    this.state.writingSince = now();
     try {
       refused = await this.writeTaking(readings);
       if (refused.length > 0) await this.options.setAside(refused);
     } catch (err) {
-      delete this.state.writingSince;
       metrics.storeWriteFailures.inc();
       metrics.storeUp.set(0);
       const message = (err as Error).message;
@@ -103,13 +122,13 @@ export class StoreWriter {
           { store: store.name, err: message },
           `storage down: cannot write to ${store.name} (${message}); readings are kept in the journal and will be written when it is back`,
         );
-        this.state.downSince = now();
+        // From when this batch was asked: a write that hung before it failed was down all along.
+        this.state.downSince = startedAt;
       }
       this.state.ok = false;
       this.state.lastError = message;
       throw err;
     }
-    delete this.state.writingSince;
     stopTimer();
     const stored = readings.length - refused.length;
     metrics.readingsStored.inc(stored);
@@ -168,7 +187,7 @@ export class StoreWriter {
    */
   private async writeTaking(readings: readonly Reading[]): Promise<RefusedReading[]> {
     try {
-      await this.options.store.write(readings);
+      await this.ask(() => this.options.store.write(readings));
       return [];
     } catch (err) {
       if (!(err instanceof StoreRefusal)) throw err;
