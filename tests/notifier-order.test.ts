@@ -84,24 +84,44 @@ describe('the notifier’s MQTT messages', () => {
     expect(flushed).toBe(true);
   });
 
-  it('keeps an alert’s messages in order when its device moved zone, and so its topic, in between', async () => {
+  it('keeps an alert’s messages in order when its device moved zone, and clears what it kept in the zone it left', async () => {
     const { calls, publish } = heldPublish();
     const n = notifier(publish);
     n.announce([event(1, 'offline.pc-1', 'firing', 'floor-a')]);
     n.announce([event(1, 'offline.pc-1', 'resolved', 'floor-b')]);
     await turn();
     expect(calls.map((c) => c.topic)).toEqual(['floorwatch/alerts/floor-a/offline.pc-1']);
-    calls[0]!.done();
-    await turn();
-    expect(calls.map((c) => [c.topic, c.retain])).toEqual([
-      ['floorwatch/alerts/floor-a/offline.pc-1', true],
-      ['floorwatch/alerts/floor-b/offline.pc-1', false],
-    ]);
-    calls[1]!.done();
-    await turn();
-    calls[2]!.done();
+    for (let answered = 0; answered < 4; answered++) {
+      calls[answered]?.done();
+      await turn();
+    }
     await n.flushed();
-    expect(calls).toHaveLength(3);
+    expect(calls.map((c) => [c.topic, c.retain, c.payload === '' ? 'cleared' : 'notice'])).toEqual([
+      ['floorwatch/alerts/floor-a/offline.pc-1', true, 'notice'],
+      ['floorwatch/alerts/floor-a/offline.pc-1', true, 'cleared'],
+      ['floorwatch/alerts/floor-b/offline.pc-1', false, 'notice'],
+      ['floorwatch/alerts/floor-b/offline.pc-1', true, 'cleared'],
+    ]);
+  });
+
+  it('clears the message an alert kept in the zone its device left when it fires again in the new one', async () => {
+    const { calls, publish } = heldPublish();
+    const n = notifier(publish);
+    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-a')]);
+    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-b')]);
+    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-b')]);
+    await turn();
+    for (let answered = 0; answered < 4; answered++) {
+      calls[answered]?.done();
+      await turn();
+    }
+    await n.flushed();
+    expect(calls.map((c) => [c.topic, c.payload === '' ? 'cleared' : 'notice'])).toEqual([
+      ['floorwatch/alerts/floor-a/offline.pc-1', 'notice'],
+      ['floorwatch/alerts/floor-a/offline.pc-1', 'cleared'],
+      ['floorwatch/alerts/floor-b/offline.pc-1', 'notice'],
+      ['floorwatch/alerts/floor-b/offline.pc-1', 'notice'],
+    ]);
   });
 
   it('lets a new alert on a topic fire only after an earlier one’s resolution has cleared it', async () => {

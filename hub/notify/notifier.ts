@@ -63,6 +63,12 @@ export class Notifier implements AlertSink {
    * after a start, every firing alert said again).
    */
   private readonly publishing = new Map<string, Promise<void>>();
+  /**
+   * The topic each firing alert's message was last kept on, as queued: a device that moved zone
+   * moves its alert's topic, and the message kept on the old one is cleared, or it would say the
+   * alert fires there for good. Only firing alerts: removed at their resolution.
+   */
+  private readonly keptOn = new Map<number, string>();
   private notices: readonly string[];
   private routes: Routes | undefined;
 
@@ -178,11 +184,25 @@ export class Notifier implements AlertSink {
     const { prefix, log } = this.options;
     const topic = alertTopic(prefix, e.alert);
     const body = JSON.stringify(this.notice(e));
+    const { id } = e.alert;
+    const moved = this.keptOn.get(id);
+    const left = moved !== undefined && moved !== topic ? moved : undefined;
+    if (e.alert.state === 'resolved') this.keptOn.delete(id);
+    else this.keptOn.set(id, topic);
     // In order: a resolution must never overtake the firing it ends, nor an earlier alert's
-    // clearing of the topic a later one's firing.
-    const lanes = [`topic ${topic}`, `alert ${e.alert.id}`];
+    // clearing of a topic a later one's firing.
+    const lanes = [`topic ${topic}`, `alert ${id}`, ...(left === undefined ? [] : [`topic ${left}`])];
     const sent = Promise.all(lanes.map((lane) => this.publishing.get(lane) ?? Promise.resolve()))
       .then(async () => {
+        if (left !== undefined)
+          await this.options
+            .publish(left, '', { retain: true })
+            .catch((err: unknown) =>
+              log.warn(
+                { topic: left, err: (err as Error).message },
+                `could not clear the alert's message kept on ${left}, the zone its device left (${(err as Error).message})`,
+              ),
+            );
         if (e.alert.state === 'resolved') {
           await this.options.publish(topic, body, { retain: false });
           await this.options.publish(topic, '', { retain: true });
