@@ -101,13 +101,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       hubStatus: () => {
         const status = journal.status();
         const { state } = writer;
-        const unanswered = writer.unansweredSince();
+        const unanswered = writer.unansweredFor();
         return {
           storeName: store.name,
           storeOk: state.ok,
           ...(state.downSince !== undefined && { storeDownSince: state.downSince }),
           ...(state.lastError !== undefined && { storeError: state.lastError }),
-          ...(unanswered !== undefined && { storeUnansweredSince: unanswered }),
+          ...(unanswered !== undefined && { storeUnansweredForMs: unanswered }),
           storeRefused: state.refused,
           ...(state.lastRefusalAt !== undefined && { storeLastRefusalAt: state.lastRefusalAt }),
           ...(state.lastRefusal !== undefined && { storeLastRefusal: state.lastRefusal }),

@@ -48,10 +48,10 @@ describe("the hub's own health", () => {
   it("the hub's own health: a store that has not answered a write for the delay is down, without a backlog warning as well", () => {
     const life = new Lifecycle(settings(), T0);
     const state = empty();
-    const silent = { ...healthy, storeUnansweredSince: T0, backlog: 1_000_000 };
-    const soon = life.step(state, { type: 'hub', hub: silent }, T0 + 30 * SECOND).events;
+    const silent = (waitedMs: number) => ({ ...healthy, storeUnansweredForMs: waitedMs, backlog: 1_000_000 });
+    const soon = life.step(state, { type: 'hub', hub: silent(MINUTE - 1) }, T0 + 30 * SECOND).events;
     expect(soon.find((e) => e.key === 'storage_down.hub')?.state).toBe('ok');
-    const later = life.step(state, { type: 'hub', hub: silent }, T0 + MINUTE).events;
+    const later = life.step(state, { type: 'hub', hub: silent(MINUTE) }, T0 + MINUTE).events;
     expect(later.find((e) => e.key === 'storage_down.hub')).toMatchObject({
       state: 'firing',
       severity: 'critical',

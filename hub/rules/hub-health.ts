@@ -12,8 +12,8 @@ export interface HubStatus {
   storeOk: boolean;
   storeDownSince?: number;
   storeError?: string;
-  /** When the store was asked the oldest write or roll-up it has not answered yet, if one waits. */
-  storeUnansweredSince?: number;
+  /** How long the oldest write or roll-up the store has not answered yet has waited, if one waits. */
+  storeUnansweredForMs?: number;
   /** Readings the store refused for good since the hub started, and the last refusal. */
   storeRefused?: number;
   storeLastRefusalAt?: number;
@@ -58,7 +58,7 @@ export function onHubStatus(ev: Evaluation, hub: HubStatus): void {
   const downFor = hub.storeDownSince === undefined ? 0 : now - hub.storeDownSince;
   // A store that neither answers nor fails a write (a hung disk, a database that took the
   // connection and went quiet) is as down as one that refuses it.
-  const waitedFor = hub.storeUnansweredSince === undefined ? 0 : now - hub.storeUnansweredSince;
+  const waitedFor = hub.storeUnansweredForMs ?? 0;
   const failed = !hub.storeOk && downFor >= settings.storageDownAfterMs;
   const silent = !failed && waitedFor >= settings.storageDownAfterMs;
   hubFinding(

@@ -47,6 +47,11 @@ export interface StoreWriterOptions {
   setAside: (refused: readonly RefusedReading[]) => Promise<void>;
   /** Most (device, metric, minute)s waiting for their roll-up (storage.minutes_waiting_max). */
   minutesWaitingMax: number;
+  /**
+   * Time that only goes forward, in ms, for how long a call has waited: the hub's clock may be
+   * stepped while a write is under way, and a write asked before a step is not an hour old.
+   */
+  elapsed?: () => number;
 }
 
 /** The log names the store's refusals at most this often; the rest are counted and listed. */
@@ -58,7 +63,7 @@ export class StoreWriter {
   private refusalLoggedAt = -Infinity;
   private refusalsUnlogged = 0;
   private fullLoggedAt = -Infinity;
-  /** The writes and roll-ups asked of the store and not answered yet, each with when it was asked. */
+  /** The writes and roll-ups asked of the store and not answered yet, each with when it was asked (`elapsed`). */
   private readonly asked = new Set<{ at: number }>();
 
   constructor(private readonly options: StoreWriterOptions) {
@@ -74,14 +79,18 @@ export class StoreWriter {
    * Since when the store has left a write or a roll-up unanswered, if it has one: a store that
    * hangs (a disk, a database that took the connection and went quiet) fails nothing.
    */
-  unansweredSince(): number | undefined {
+  unansweredFor(): number | undefined {
     let since: number | undefined;
     for (const { at } of this.asked) if (since === undefined || at < since) since = at;
-    return since;
+    return since === undefined ? undefined : this.elapsed() - since;
+  }
+
+  private elapsed(): number {
+    return this.options.elapsed?.() ?? performance.now();
   }
 
   private async ask<T>(call: () => Promise<T>): Promise<T> {
-    const asked = { at: this.options.now() };
+    const asked = { at: this.elapsed() };
     this.asked.add(asked);
     try {
       return await call();
