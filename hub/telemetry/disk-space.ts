@@ -14,7 +14,7 @@ export class DiskSpace {
     this.firstRead = this.read();
   }
 
-  /** The free space as last read, %; undefined until a read has answered, or when the last failed. Starts the next read unless one is under way. */
+  /** The free space as last read, %; undefined until a read has answered. Starts the next read unless one is under way. */
   freePercent(): number | undefined {
     void this.read();
     return this.last;
@@ -26,10 +26,9 @@ export class DiskSpace {
         (fs) => {
           this.last = (100 * fs.bavail) / fs.blocks;
         },
-        // An unreadable disk size is no alert; the journal's own write errors are.
-        () => {
-          this.last = undefined;
-        },
+        // An unreadable disk size is no alert (the journal's own write errors are), and no reason to
+        // forget the last one: a disk alert would resolve at one failed read and fire at the next.
+        () => undefined,
       )
       .finally(() => {
         this.reading = undefined;
