@@ -124,6 +124,25 @@ describe('the notifier’s MQTT messages', () => {
     ]);
   });
 
+  it('clears the zone a key’s earlier alert was kept on when a later alert of the key fires elsewhere, its resolution never told', async () => {
+    const { calls, publish } = heldPublish();
+    const n = notifier(publish);
+    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-a')]);
+    // Alert 1 resolved while a silence held it; alert 2 of the same device fires in its new zone.
+    n.announce([event(2, 'offline.pc-1', 'firing', 'floor-b')]);
+    await turn();
+    for (let answered = 0; answered < 3; answered++) {
+      calls[answered]?.done();
+      await turn();
+    }
+    await n.flushed();
+    expect(calls.map((c) => [c.topic, c.payload === '' ? 'cleared' : 'notice'])).toEqual([
+      ['floorwatch/alerts/floor-a/offline.pc-1', 'notice'],
+      ['floorwatch/alerts/floor-a/offline.pc-1', 'cleared'],
+      ['floorwatch/alerts/floor-b/offline.pc-1', 'notice'],
+    ]);
+  });
+
   it('lets a new alert on a topic fire only after an earlier one’s resolution has cleared it', async () => {
     const { calls, publish } = heldPublish();
     const n = notifier(publish);

@@ -64,11 +64,12 @@ export class Notifier implements AlertSink {
    */
   private readonly publishing = new Map<string, Promise<void>>();
   /**
-   * The topic each firing alert's message was last kept on, as queued: a device that moved zone
-   * moves its alert's topic, and the message kept on the old one is cleared, or it would say the
-   * alert fires there for good. Only firing alerts: removed at their resolution.
+   * The topic each alert key's firing message was last kept on, as queued: a device that moved
+   * zone moves its alerts' topic, and the message kept on the old one is cleared, or it would say
+   * the alert fires there for good. By key, not alert: a later alert of the key (one whose
+   * resolution a silence held and never told) takes the entry over, so it holds live keys only.
    */
-  private readonly keptOn = new Map<number, string>();
+  private readonly keptOn = new Map<string, string>();
   private notices: readonly string[];
   private routes: Routes | undefined;
 
@@ -184,11 +185,11 @@ export class Notifier implements AlertSink {
     const { prefix, log } = this.options;
     const topic = alertTopic(prefix, e.alert);
     const body = JSON.stringify(this.notice(e));
-    const { id } = e.alert;
-    const moved = this.keptOn.get(id);
+    const { id, key } = e.alert;
+    const moved = this.keptOn.get(key);
     const left = moved !== undefined && moved !== topic ? moved : undefined;
-    if (e.alert.state === 'resolved') this.keptOn.delete(id);
-    else this.keptOn.set(id, topic);
+    if (e.alert.state === 'resolved') this.keptOn.delete(key);
+    else this.keptOn.set(key, topic);
     // In order: a resolution must never overtake the firing it ends, nor an earlier alert's
     // clearing of a topic a later one's firing.
     const lanes = [`topic ${topic}`, `alert ${id}`, ...(left === undefined ? [] : [`topic ${left}`])];
