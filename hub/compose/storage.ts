@@ -175,7 +175,8 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
       );
     }
   };
-  const pruneTimer = store.prune ? setInterval(() => void prune(), PRUNE_EVERY_MS).unref() : undefined;
+  // One at a time: a prune a hung disk holds is not joined by another every hour.
+  const stopPruning = store.prune ? tickEvery(PRUNE_EVERY_MS)(prune) : undefined;
   let refusalsClearAfterMs = ms(config.rules.storage_rejecting_clears_after);
   lifecycle.add({
     name: 'store',
@@ -183,7 +184,8 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
       refusalsClearAfterMs = ms(next.rules.storage_rejecting_clears_after);
     },
     stop: async () => {
-      clearInterval(pruneTimer);
+      // Not waited for: closing the store bounds what it waits for.
+      void stopPruning?.();
       await store.close();
     },
     health: async () => {

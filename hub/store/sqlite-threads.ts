@@ -7,13 +7,14 @@
 // holds up only what is asked of its own thread while all are busy; writes go to one thread, in
 // the order they were asked.
 import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { within } from '../domain/deadline.ts';
 import { StoreBusy, StoreRefusal, StoreUnavailable } from './store.ts';
 import type { SqliteStore } from './sqlite.ts';
 
 export type ReadMethod = 'query' | 'queryMinutes' | 'count' | 'queryAlertEvents';
-export type WriteMethod = 'write' | 'rollUp' | 'writeAlertEvents' | 'prune';
+type WriteMethod = 'write' | 'rollUp' | 'writeAlertEvents' | 'prune';
 
-export interface ThreadOptions {
+interface ThreadOptions {
   path: string;
   rawRetentionMs: number;
   longTermRetentionMs: number;
@@ -155,10 +156,7 @@ export class SqliteThreads {
     this.threads = [];
     if (this.options.role === 'writer') {
       const underway = threads.flatMap((t) => [...t.waiting.values()].map((call) => call.answer));
-      let timer: NodeJS.Timeout | undefined;
-      const waited = new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
-      await Promise.race([Promise.allSettled(underway), waited]);
-      clearTimeout(timer);
+      await within(Promise.allSettled(underway), CLOSE_WAIT_MS);
     }
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }

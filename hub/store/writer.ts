@@ -80,9 +80,9 @@ export class StoreWriter {
    * hangs (a disk, a database that took the connection and went quiet) fails nothing.
    */
   unansweredFor(): number | undefined {
-    let since: number | undefined;
-    for (const { at } of this.asked) if (since === undefined || at < since) since = at;
-    return since === undefined ? undefined : this.elapsed() - since;
+    // A Set keeps the order calls were asked in: the first is the oldest.
+    const oldest = this.asked.values().next().value;
+    return oldest === undefined ? undefined : this.elapsed() - oldest.at;
   }
 
   private elapsed(): number {
