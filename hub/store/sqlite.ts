@@ -176,6 +176,7 @@ export class SqliteStore implements Store {
   readonly rawRetentionMs: number;
   readonly longTermRetentionMs: number;
   private readonly now: () => number;
+  private readonly syncEachCommit: boolean = false;
 
   private readonly db: Database.Database;
   private readonly reads: SqliteThreads | undefined;
@@ -200,7 +201,8 @@ export class SqliteStore implements Store {
     // NORMAL, on any other connection, syncs only at checkpoints: on power loss it can lose the
     // last commits, never the file.
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.syncEachCommit === true ? 'FULL' : 'NORMAL'}`);
+    this.syncEachCommit = opts.syncEachCommit === true;
+    this.db.pragma(`synchronous = ${this.syncEachCommit ? 'FULL' : 'NORMAL'}`);
     if (opts.path === ':memory:') return;
     const file = {
       path: opts.path,
@@ -267,12 +269,14 @@ export class SqliteStore implements Store {
     const keys = touched.flatMap((t) =>
       t.pairs.filter(([, minute]) => minute >= from).map(([device, minute]) => ({ device, metric: t.metric, minute })),
     );
-    // In slices, each its own transaction, with a turn of the event loop between: the hub's rules
-    // and sockets run on this thread.
-    for (let i = 0; i < keys.length; i += ROLL_UP_SLICE) {
+    // On the hub's thread, in slices, each its own transaction, with a turn of the event loop
+    // between: the hub's rules and sockets run there. The writer thread holds no one, and each of
+    // its commits is fsync'd: one transaction.
+    const slice = this.syncEachCommit ? keys.length : ROLL_UP_SLICE;
+    for (let i = 0; i < keys.length; i += slice) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       try {
-        this.rollUpBatch(keys.slice(i, i + ROLL_UP_SLICE));
+        this.rollUpBatch(keys.slice(i, i + slice));
       } catch (err) {
         throw classified(err);
       }
