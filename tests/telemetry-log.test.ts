@@ -30,6 +30,13 @@ describe('the text log', () => {
     );
   });
 
+  it('escapes every character the domain takes as hidden, a Hangul filler and a zero-width space among them', () => {
+    const out = collected();
+    const log = createLog({ level: 'info', format: 'text', site: 'Harbour', destination: out.stream });
+    log.warn('refused input from t\u3164-17\u200b');
+    expect(out.text()).toContain('refused input from t\\u3164-17\\u200b');
+  });
+
   it('writes the fields of a line the same way', () => {
     const out = collected();
     const log = createLog({ level: 'info', format: 'text', site: 'Harbour', destination: out.stream });

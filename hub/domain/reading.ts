@@ -155,7 +155,8 @@ export interface StatusChange {
 export const SIGNED_NAME_MAX = 100;
 
 /** Characters that do not show, or break a line: control, format and default-ignorable ones. */
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+export const HIDDEN_CHARACTERS = String.raw`[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]`;
+const HIDDEN = new RegExp(HIDDEN_CHARACTERS, 'u');
 /** An emoji outside ASCII with its presentation selector, skin tone or (a flag's) tags. */
 const EMOJI = String.raw`(?![\x00-\x7F])\p{Emoji}(?:\uFE0F|\p{Emoji_Modifier}|[\u{E0020}-\u{E007E}]+\u{E007F})?`;
 /** Emoji sequences, which spell with invisible characters: emoji joined by zero-width joiners. */

@@ -3,6 +3,7 @@
 import type { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { HIDDEN_CHARACTERS } from '../domain/reading.ts';
 
 export interface LogSettings {
   level: string;
@@ -13,11 +14,8 @@ export interface LogSettings {
   destination?: Writable;
 }
 
-/**
- * Control and format characters and the line and paragraph separators — the classes the domain's
- * hidden-character check is built on: an outside value's way to forge or hide a line.
- */
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+/** The characters the domain takes as hidden: an outside value's way to forge or hide a line. */
+const HIDDEN = new RegExp(HIDDEN_CHARACTERS, 'gu');
 
 /** A message as one line, every hidden character written as its escape ("\n", "\u202e"). */
 export function oneLine(message: string): string {
