@@ -44,6 +44,20 @@ function notifier(publish: ReturnType<typeof heldPublish>['publish']): Notifier 
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+/** The messages a notifier publishes for these events, each answered as it is asked: topic, and cleared or notice. */
+async function publishedFor(...announced: AlertEvent[]): Promise<Array<[string, string]>> {
+  const { calls, publish } = heldPublish();
+  const n = notifier(publish);
+  for (const e of announced) n.announce([e]);
+  let flushed = false;
+  void n.flushed().then(() => (flushed = true));
+  for (let answered = 0; !flushed; answered++) {
+    await turn();
+    calls[answered]?.done();
+  }
+  return calls.map((c) => [c.topic, c.payload === '' ? 'cleared' : 'notice']);
+}
+
 describe('the notifier’s MQTT messages', () => {
   it('publishes another alert while one alert’s retained message still waits', async () => {
     const { calls, publish } = heldPublish();
@@ -105,18 +119,12 @@ describe('the notifier’s MQTT messages', () => {
   });
 
   it('clears the message an alert kept in the zone its device left when it fires again in the new one', async () => {
-    const { calls, publish } = heldPublish();
-    const n = notifier(publish);
-    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-a')]);
-    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-b')]);
-    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-b')]);
-    await turn();
-    for (let answered = 0; answered < 4; answered++) {
-      calls[answered]?.done();
-      await turn();
-    }
-    await n.flushed();
-    expect(calls.map((c) => [c.topic, c.payload === '' ? 'cleared' : 'notice'])).toEqual([
+    const published = await publishedFor(
+      event(1, 'offline.pc-1', 'firing', 'floor-a'),
+      event(1, 'offline.pc-1', 'firing', 'floor-b'),
+      event(1, 'offline.pc-1', 'firing', 'floor-b'),
+    );
+    expect(published).toEqual([
       ['floorwatch/alerts/floor-a/offline.pc-1', 'notice'],
       ['floorwatch/alerts/floor-a/offline.pc-1', 'cleared'],
       ['floorwatch/alerts/floor-b/offline.pc-1', 'notice'],
@@ -125,18 +133,12 @@ describe('the notifier’s MQTT messages', () => {
   });
 
   it('clears the zone a key’s earlier alert was kept on when a later alert of the key fires elsewhere, its resolution never told', async () => {
-    const { calls, publish } = heldPublish();
-    const n = notifier(publish);
-    n.announce([event(1, 'offline.pc-1', 'firing', 'floor-a')]);
     // Alert 1 resolved while a silence held it; alert 2 of the same device fires in its new zone.
-    n.announce([event(2, 'offline.pc-1', 'firing', 'floor-b')]);
-    await turn();
-    for (let answered = 0; answered < 3; answered++) {
-      calls[answered]?.done();
-      await turn();
-    }
-    await n.flushed();
-    expect(calls.map((c) => [c.topic, c.payload === '' ? 'cleared' : 'notice'])).toEqual([
+    const published = await publishedFor(
+      event(1, 'offline.pc-1', 'firing', 'floor-a'),
+      event(2, 'offline.pc-1', 'firing', 'floor-b'),
+    );
+    expect(published).toEqual([
       ['floorwatch/alerts/floor-a/offline.pc-1', 'notice'],
       ['floorwatch/alerts/floor-a/offline.pc-1', 'cleared'],
       ['floorwatch/alerts/floor-b/offline.pc-1', 'notice'],
