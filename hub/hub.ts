@@ -97,7 +97,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       ...(options.timers && { timers: options.timers }),
       bridges,
       notificationsDropped: (target, count) => metrics.notificationsDropped.inc({ target }, count),
-      entryPassedOver: () => metrics.clusterEntriesPassedOver.inc(),
       hubStatus: () => {
         const status = journal.status();
         const { state } = writer;
@@ -129,9 +128,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         ...(alone.reconfigure && { reconfigure: alone.reconfigure }),
       });
     } else {
-      const cluster = await startClusterAlerting(alertingOptions, clusterUrl, {
-        known: intake.known,
-        live: (entries) => intake.feed.publish(entries),
+      const cluster = await startClusterAlerting(alertingOptions, {
+        url: clusterUrl,
+        peerEntries: { known: intake.known, live: (entries) => intake.feed.publish(entries) },
+        entryPassedOver: () => metrics.clusterEntriesPassedOver.inc(),
+        notForwarded: (count) => metrics.clusterNotForwarded.inc(count),
       });
       alerting = cluster;
       lifecycle.add({ name: 'cluster', stop: () => cluster.stop(), health: () => cluster.health() });

@@ -11,6 +11,15 @@ import { entryProblem, type Entry } from '../domain/reading.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
 import { streamKey } from './forwarder.ts';
 
+/**
+ * A hub's positions as saved; a damaged one (never written so) reads its hub's stream from what
+ * Redis holds rather than stop the rules: entries older than the state are judged as late.
+ */
+export const positionsIn = (mark: string | undefined): Map<string, number> =>
+  new Map(
+    Object.entries(jsonObject(mark ?? '{}') ?? {}).filter((p): p is [string, number] => Number.isSafeInteger(p[1])),
+  );
+
 /** The largest sequence part of a stream ID. */
 const MAX_SEQUENCE = '18446744073709551615';
 

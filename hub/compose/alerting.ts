@@ -47,8 +47,6 @@ export interface AlertingOptions {
   bridges?: readonly BridgeLink[];
   /** Told of notifications dropped past notify.max_undelivered, by target. */
   notificationsDropped?: (target: string, count: number) => void;
-  /** In a cluster: told of each entry another hub forwarded that is not one, and was passed over. */
-  entryPassedOver?: () => void;
 }
 
 export interface Alerting {

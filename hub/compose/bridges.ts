@@ -11,6 +11,7 @@ import type { Journal } from '../journal/journal.ts';
 import { bridgeEntries } from '../notify/bridge-out.ts';
 import { mqttReadings } from '../sources/mqtt.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
+import { passedOverNotice } from './passed-over.ts';
 import type { PublishPacket } from 'aedes';
 import type { HubContext } from './context.ts';
 
@@ -27,7 +28,6 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
   return config.bridges.map((bridge) => {
     const readings = mqttReadings({ ingest: deps.ingest, log, now, source: 'bridge' });
     let ignored = 0;
-    let passedOver = 0;
     const incoming =
       bridge.in.topics.length === 0
         ? undefined
@@ -60,14 +60,13 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
             from: 'end',
             transient: (err) => err instanceof BrokerUnavailable,
             keepsAtMost: bridge.out.max_behind,
-            onPassedOver: (count) => {
-              passedOver += count;
-              ctx.metrics.bridgePassedOver.inc({ bridge: bridge.name }, count);
-              notices.once(
-                `behind ${bridge.name}`,
-                `bridge ${bridge.name}: ${bridge.url} is ${bridge.out.max_behind} journal entries behind (bridges[].out.max_behind), so the oldest are passed over: ${counted(passedOver, 'entry', 'entries')} since the hub started, whose device status and readings never reach it`,
-              );
-            },
+            onPassedOver: passedOverNotice({
+              notices,
+              key: `behind ${bridge.name}`,
+              count: (passed) => ctx.metrics.bridgePassedOver.inc({ bridge: bridge.name }, passed),
+              says: (total) =>
+                `bridge ${bridge.name}: ${bridge.url} is ${bridge.out.max_behind} journal entries behind (bridges[].out.max_behind), so the oldest are passed over: ${total} since the hub started, whose device status and readings never reach it`,
+            }),
             onError: (err, attempt) => {
               if (attempt === 1)
                 log.warn(

@@ -10,12 +10,11 @@ import { FailedEntries } from '../cluster/failed-entries.ts';
 import { clusterCheck } from '../cluster/health.ts';
 import { ClusterNodes, SilentHubs, type NodeReport } from '../cluster/nodes.ts';
 import { PeerEntries } from '../cluster/peers.ts';
-import { EntryForwarder } from '../cluster/forwarder.ts';
 import { RulesLease } from '../cluster/lease.ts';
 import { carryOut, RuleRequests, type RequestKind } from '../cluster/requests.ts';
 import { StateMirror } from '../cluster/state-mirror.ts';
 import { termStarts } from '../cluster/term-starts.ts';
-import { passedOverReport, StreamReader } from '../cluster/stream-reader.ts';
+import { passedOverReport, positionsIn, StreamReader } from '../cluster/stream-reader.ts';
 import { nodeId } from '../config/cluster.ts';
 import { ms } from '../config/config.ts';
 import { isAlertEvent, type Alert, type Silence } from '../domain/alert.ts';
@@ -35,6 +34,7 @@ import {
   type Alerting,
   type AlertingOptions,
 } from './alerting.ts';
+import { forwardJournal } from './cluster-forwarding.ts';
 
 /** The rules leader's read waits this long for news before it looks at requests and the clock. */
 const READ_WAIT_MS = 100;
@@ -44,15 +44,6 @@ const PEER_WAIT_MS = 500;
 const COMMAND_TIMEOUT_MS = 1000;
 /** A failing leader loop waits this long before it tries again. */
 const RETRY_MS = 500;
-
-/**
- * A hub's positions as saved; a damaged one (never written so) reads its hub's stream from what
- * Redis holds rather than stop the rules: entries older than the state are judged as late.
- */
-const positionsIn = (mark: string | undefined): Map<string, number> =>
-  new Map(
-    Object.entries(jsonObject(mark ?? '{}') ?? {}).filter((p): p is [string, number] => Number.isSafeInteger(p[1])),
-  );
 
 interface Term {
   token: number;
@@ -65,13 +56,22 @@ export interface ClusterAlerting extends Alerting {
   health(): Promise<PartHealth>;
 }
 
+export interface ClusterOptions {
+  url: string;
+  /** What the other hubs take in: all Redis holds, for the device list; what is new, for the live feed. */
+  peerEntries: { known: (entries: Entry[]) => void; live: (entries: Entry[]) => void };
+  /** Told of each entry another hub forwarded that is not one, and was passed over. */
+  entryPassedOver: () => void;
+  /** Told of entries of this hub's journal passed over, never forwarded (cluster.max_stream_entries). */
+  notForwarded: (count: number) => void;
+}
+
 export async function startClusterAlerting(
   options: AlertingOptions,
-  url: string,
-  /** What the other hubs take in: all Redis holds, for the device list; what is new, for the live feed. */
-  peerEntries: { known: (entries: Entry[]) => void; live: (entries: Entry[]) => void },
+  cluster: ClusterOptions,
 ): Promise<ClusterAlerting> {
   const { config, journal, log, now } = options;
+  const { url, peerEntries } = cluster;
   const node = nodeId(config.cluster);
   const { prefix } = config.cluster;
   const connections = await connectCluster({
@@ -104,9 +104,8 @@ export async function startClusterAlerting(
   const requests = new RuleRequests({ redis, subscriber, prefix, node });
   const nodes = new ClusterNodes(redis);
   const silent = new SilentHubs({ nodes, after: config.cluster.forget_node_after, now, log });
-  const passedOver = passedOverReport(log, now, options.entryPassedOver);
+  const passedOver = passedOverReport(log, now, cluster.entryPassedOver);
   const reader = new StreamReader({ redis: reading, blockMs: READ_WAIT_MS, onMalformed: passedOver });
-  const forwarder = new EntryForwarder({ redis, node, maxEntries: config.cluster.max_stream_entries });
 
   // A replica follows the leader's copies; one it cannot place (a copy missed) loads the whole state.
   let term: Term | undefined;
@@ -134,17 +133,7 @@ export async function startClusterAlerting(
   // A state that cannot be read (Redis slow, a key damaged) is logged, and keeps no hub from starting.
   await reload();
 
-  const forwarding = journal.consume('cluster', forwarder.forward, {
-    // Any failure to forward is Redis's state, never an entry's: nothing is set aside, it waits.
-    transient: () => true,
-    onError: (err, attempt) => {
-      if (attempt === 1)
-        log.warn(
-          { err: (err as Error).message },
-          `cannot forward this hub's readings to the cluster's rules (${(err as Error).message}); they are kept in the journal and forwarded when Redis answers`,
-        );
-    },
-  });
+  const { forwarder, forwarding } = forwardJournal(options, { redis, node, notForwarded: cluster.notForwarded });
 
   const peers = new PeerEntries({
     redis: peerReading,

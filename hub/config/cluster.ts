@@ -43,7 +43,9 @@ export const clusterSection = z
     degraded_after: duration.default('10s'),
     /**
      * Entries of this hub's journal kept in Redis for a rules leader that has not read them yet;
-     * past it Redis drops the oldest (the readings themselves are stored by this hub).
+     * past it Redis drops the oldest (the readings themselves are stored by this hub). Also how
+     * far the journal keeps what Redis has not taken while it is away: past it, the oldest are
+     * passed over (counted and logged).
      */
     max_stream_entries: integer(1000, 10_000_000).default(100_000),
     /** Copies of broker messages for the other hubs waiting for Redis, at most; past it they are not sent (counted). */

@@ -34,10 +34,10 @@ export interface PacingOptions {
   /** Each failed attempt (handler error or read error), counting consecutive failures from 1. */
   onError?: (err: unknown, attempt: number) => void;
   /**
-   * For a consumer that passes entries on rather than keeps them (a bridge): the most entries it
-   * may be behind the journal's end. Past it, the oldest it has not handled are passed over and
-   * told through onPassedOver, so a receiver gone for good cannot hold the journal until the disk
-   * is full. Default: no bound (the store and the rules lose nothing).
+   * For a consumer that passes entries on rather than keeps them (a bridge, the cluster's
+   * forwarder): the most entries it may be behind the journal's end. Past it, the oldest it has
+   * not handled are passed over and told through onPassedOver, so a receiver gone for good cannot
+   * hold the journal until the disk is full. Default: no bound (the store and the rules lose nothing).
    */
   keepsAtMost?: number;
   /** How many entries were just passed over for keepsAtMost. */

@@ -264,6 +264,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: "Entries another hub of the cluster forwarded through Redis that are not entries (damaged, or of a release that writes another shape): passed over by the rules leader and by each hub's device list, and logged",
       registers,
     }),
+    clusterNotForwarded: new Counter({
+      name: 'floorwatch_cluster_entries_not_forwarded_total',
+      help: "Entries of this hub's journal never forwarded to the cluster's Redis: passed over once forwarding was cluster.max_stream_entries entries behind",
+      registers,
+    }),
     mqttShed: new Counter({
       name: 'floorwatch_mqtt_shed_total',
       help: 'QoS 0 messages not taken in because the hub was overloaded (messages waited longer than limits.max_ingest_delay for the journal, or the rules were further behind than rules.max_behind) and their client sent more than its share',
