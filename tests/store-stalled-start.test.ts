@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { Alert } from '../hub/domain/alert.ts';
-import { capturedLog, eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { capturedLog, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 
 describe('a store that does not answer at start', () => {
   let hub: TestHub | undefined;
@@ -55,5 +55,12 @@ describe('a store that does not answer at start', () => {
       { what: 'the storage_down alert' },
     );
     expect(alert.summary).toMatch(/^storage down: influxdb has not answered a write for \d+ s; readings wait/);
+    // Health and the store's gauge say so too, though no write has failed.
+    const response = await hub!.api('/api/v1/health');
+    expect(response.status).toBe(503);
+    const health = (await response.json()) as { checks: { store: { ok: boolean; detail: string } } };
+    expect(health.checks.store).toMatchObject({ ok: false });
+    expect(health.checks.store.detail).toMatch(/^influxdb down: has not answered a write for \d+ s$/);
+    expect(await metric(hub!, /^floorwatch_store_up(?:\{[^}]*\})? (\d+)$/m)).toBe(0);
   });
 });

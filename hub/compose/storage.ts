@@ -178,11 +178,19 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
   // One at a time: a prune a hung disk holds is not joined by another every hour.
   const stopPruning = store.prune ? tickEvery(PRUNE_EVERY_MS)(prune) : undefined;
   let refusalsClearAfterMs = ms(config.rules.storage_rejecting_clears_after);
+  let downAfterMs = ms(config.rules.storage_down_after);
+  /** Seconds the store has left a write unanswered, once that is as long as the storage_down alert waits. */
+  const silentSeconds = (): number | undefined => {
+    const waited = writer.unansweredFor();
+    return waited !== undefined && waited >= downAfterMs ? Math.round(waited / 1000) : undefined;
+  };
   lifecycle.add({
     name: 'store',
     reconfigure: (next) => () => {
       refusalsClearAfterMs = ms(next.rules.storage_rejecting_clears_after);
+      downAfterMs = ms(next.rules.storage_down_after);
     },
+    refreshGauges: () => metrics.storeUp.set(writer.state.ok && silentSeconds() === undefined ? 1 : 0),
     stop: async () => {
       // Not waited for: closing the store bounds what it waits for.
       void stopPruning?.();
@@ -191,7 +199,8 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
     health: async () => {
       const storeHealth = await store.health();
       const { state } = writer;
-      const ok = storeHealth.ok && state.ok;
+      const silentFor = silentSeconds();
+      const ok = storeHealth.ok && state.ok && silentFor === undefined;
       const refusing = state.lastRefusalAt !== undefined && now() - state.lastRefusalAt < refusalsClearAfterMs;
       return {
         condition: !ok ? 'down' : refusing ? 'degraded' : 'ok',
@@ -199,7 +208,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
           ok,
           detail: ok
             ? `${store.name}: ${storeHealth.detail}`
-            : `${store.name} down: ${state.lastError ?? storeHealth.detail}`,
+            : `${store.name} down: ${state.lastError ?? (silentFor === undefined ? storeHealth.detail : `has not answered a write for ${silentFor} s`)}`,
           backend: store.name,
           ...(state.downSince !== undefined && { downSince: state.downSince }),
           ...(state.lastWriteAt !== undefined && { lastWriteAt: state.lastWriteAt }),

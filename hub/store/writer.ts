@@ -67,7 +67,6 @@ export class StoreWriter {
   private readonly asked = new Set<{ at: number }>();
 
   constructor(private readonly options: StoreWriterOptions) {
-    options.metrics.storeUp.set(1);
     this.minutes = new PendingMinutes({
       rollUp: (touched) => this.ask(() => options.store.rollUp(touched)),
       now: options.now,
@@ -124,7 +123,6 @@ export class StoreWriter {
       if (refused.length > 0) await this.options.setAside(refused);
     } catch (err) {
       metrics.storeWriteFailures.inc();
-      metrics.storeUp.set(0);
       const message = (err as Error).message;
       if (this.state.ok) {
         log.error(
@@ -150,7 +148,6 @@ export class StoreWriter {
         { store: store.name },
         `storage back after ${downFor} s: ${store.name} accepts writes again; writing the backlog`,
       );
-      metrics.storeUp.set(1);
       this.state.ok = true;
       delete this.state.downSince;
       delete this.state.lastError;

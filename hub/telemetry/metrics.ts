@@ -108,7 +108,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: '1 when the journal can write to disk',
       registers,
     }),
-    storeUp: new Gauge({ name: 'floorwatch_store_up', help: '1 when the last store write succeeded', registers }),
+    storeUp: new Gauge({
+      name: 'floorwatch_store_up',
+      help: '1 while the store takes writes; 0 from a failed write until one succeeds, and while a write has waited rules.storage_down_after unanswered',
+      registers,
+    }),
     storeWriteSeconds: new Histogram({
       name: 'floorwatch_store_write_seconds',
       help: 'Time to write one batch to the store',
