@@ -182,6 +182,31 @@ describe('SqliteStore in threads of its own', () => {
     await inProcess.close();
   });
 
+  it('prunes weeks of readings in steps: a write asked meanwhile lands before the prune ends, in its thread or not', async () => {
+    const DAY = 24 * HOUR;
+    const old = Array.from({ length: 25_000 }, (_, i) => ({
+      device: `d${i % 50}`,
+      metric: 'noise',
+      ts: now - 40 * DAY + i * 1000,
+      value: 40,
+      zone: 'z1',
+    }));
+    for (const options of [{ writeThread: true }, {}]) {
+      const store = new SqliteStore({ path: newPath(), now: () => now, ...options });
+      await store.init();
+      await store.write(old);
+      const order: string[] = [];
+      const pruning = store.prune(now).finally(() => order.push('pruned'));
+      const fresh = [{ device: 'd1', metric: 'noise', ts: now - 1000, value: 41, zone: 'z1' }];
+      const writing = store.write(fresh).finally(() => order.push('written'));
+      expect(await pruning).toEqual({ readings: 25_000, minutes: 0, alertEvents: 0 });
+      await writing;
+      expect(order).toEqual(['written', 'pruned']);
+      expect(await store.count({ from: 0, to: now })).toBe(1);
+      await store.close();
+    }
+  });
+
   it('writes when the hub’s own set-up of the file failed at start: its thread sets the file up', async () => {
     const store = new SqliteStore({ path: newPath(), now: () => now, writeThread: true });
     // No init() on the hub's thread, as when the file was busy or the disk full at start.

@@ -12,7 +12,7 @@ import { StoreBusy, StoreRefusal, StoreUnavailable } from './store.ts';
 import type { SqliteStore } from './sqlite.ts';
 
 export type ReadMethod = 'query' | 'queryMinutes' | 'count' | 'queryAlertEvents';
-type WriteMethod = 'write' | 'rollUp' | 'writeAlertEvents' | 'prune';
+type WriteMethod = 'write' | 'rollUp' | 'writeAlertEvents' | 'pruneStep';
 
 interface ThreadOptions {
   path: string;

@@ -73,6 +73,9 @@ const DAY_MS = 86_400_000;
 /** (device, metric, minute)s rolled up per transaction: a few milliseconds of the event loop. */
 const ROLL_UP_SLICE = 500;
 
+/** Rows of each table one step of a prune deletes. */
+const PRUNE_STEP_ROWS = 10_000;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS readings (
   device  TEXT    NOT NULL,
@@ -399,15 +402,52 @@ export class SqliteStore implements Store {
     }));
   }
 
-  /** Deletes readings older than rawRetentionMs, minutes and alert history older than longTermRetentionMs, before `now` (ms). */
+  /**
+   * Deletes readings older than rawRetentionMs, minutes and alert history older than
+   * longTermRetentionMs, before `now` (ms): in steps, so a write asked meanwhile waits for one
+   * step, not for weeks of rows on a slow disk (nor does the hub's thread, in process).
+   */
   async prune(now: number = this.now()): Promise<Pruned> {
-    if (this.writes) return this.writes.ask('prune', now, now);
-    const longTerm = { cutoff: now - this.longTermRetentionMs };
-    return {
-      readings: this.stmt('DELETE FROM readings WHERE ts < @cutoff').run({ cutoff: now - this.rawRetentionMs }).changes,
-      minutes: this.stmt('DELETE FROM minutes WHERE ts < @cutoff').run(longTerm).changes,
-      alertEvents: this.stmt('DELETE FROM alerts WHERE at < @cutoff').run(longTerm).changes,
-    };
+    const pruned: Pruned = { readings: 0, minutes: 0, alertEvents: 0 };
+    for (;;) {
+      const step = this.writes ? await this.writes.ask('pruneStep', now, now) : await this.pruneStep(now);
+      pruned.readings += step.readings;
+      pruned.minutes += step.minutes;
+      pruned.alertEvents += step.alertEvents;
+      if (step.done) return pruned;
+      if (!this.writes) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** One step of prune(): the oldest PRUNE_STEP_ROWS or so of each table, in one transaction. */
+  async pruneStep(now: number): Promise<Pruned & { done: boolean }> {
+    const rawCutoff = now - this.rawRetentionMs;
+    const longTermCutoff = now - this.longTermRetentionMs;
+    return this.db.transaction(() => {
+      const readings = this.pruneOldest('readings', 'ts', rawCutoff);
+      const minutes = this.pruneOldest('minutes', 'ts', longTermCutoff);
+      const alertEvents = this.pruneOldest('alerts', 'at', longTermCutoff);
+      return {
+        readings: readings.removed,
+        minutes: minutes.removed,
+        alertEvents: alertEvents.removed,
+        done: readings.done && minutes.done && alertEvents.done,
+      };
+    })();
+  }
+
+  /**
+   * Deletes a table's rows before `cutoff`, at most up to the time of its PRUNE_STEP_ROWS-th oldest
+   * (and the rows that share that time: the tables have no row id to count by).
+   */
+  private pruneOldest(table: string, column: string, cutoff: number): { removed: number; done: boolean } {
+    const edge = this.stmt(
+      `SELECT ${column} AS at FROM ${table} WHERE ${column} < @cutoff ORDER BY ${column} LIMIT 1 OFFSET ${PRUNE_STEP_ROWS}`,
+    ).get({ cutoff }) as { at: number } | undefined;
+    const removed = this.stmt(`DELETE FROM ${table} WHERE ${column} ${edge ? '<=' : '<'} @cutoff`).run({
+      cutoff: edge?.at ?? cutoff,
+    }).changes;
+    return { removed, done: edge === undefined };
   }
 
   async health(): Promise<StoreHealth> {
