@@ -239,15 +239,6 @@ export class Journal {
     return { rewind: () => consumer.rewind(), stop: () => this.stopConsumer(consumer) };
   }
 
-  /** Forgets a consumer (stopping it if running): its position no longer holds entries back. */
-  async removeConsumer(name: string): Promise<void> {
-    const c = this.active.get(name);
-    if (c) await this.stopConsumer(c);
-    await this.positions.forget(name);
-    this.report('info', 'journal: consumer removed', { consumer: name });
-    await this.retain();
-  }
-
   /**
    * Forgets every consumer known from disk that is not running now. Called once every part of
    * the hub has started: one the configuration no longer runs (a bridge removed or renamed, the
