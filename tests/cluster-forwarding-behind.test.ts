@@ -1,6 +1,6 @@
 // A hub whose cluster's Redis is away must not hold its journal until the disk is full: once
-// forwarding is cluster.max_stream_entries entries behind (all the stream would keep for the
-// leader), the oldest are passed over, counted and logged; with Redis back, forwarding catches up.
+// forwarding is cluster.max_behind entries behind, the oldest are passed over, counted and logged;
+// with Redis back, forwarding catches up.
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -20,7 +20,7 @@ describe('a hub whose cluster’s Redis is away', () => {
     await redis?.dispose();
   });
 
-  it('passes over the oldest entries past cluster.max_stream_entries, says so, and forwards again', async () => {
+  it('passes over the oldest entries past cluster.max_behind, says so, and forwards again', async () => {
     redis = await startRedis();
     const { log, lines } = capturedLog();
     hub = await startTestHub({
@@ -28,7 +28,7 @@ describe('a hub whose cluster’s Redis is away', () => {
       influxUrl: `${inject('influxUrl')}/cluster_behind_${Date.now()}`,
       config: {
         zones: [{ id: 'floor-1', type: 'call_floor' }],
-        cluster: { redis_url: redis.url, node_id: 'node-a', lease_ms: 1000, max_stream_entries: 1000 },
+        cluster: { redis_url: redis.url, node_id: 'node-a', lease_ms: 1000, max_behind: 1000 },
       },
     });
     redis.pause();
@@ -47,7 +47,7 @@ describe('a hub whose cluster’s Redis is away', () => {
       { what: 'entries passed over, not forwarded' },
     );
     expect(lines.find((l) => l.includes('forwarding to the cluster'))).toMatch(
-      /^this hub is 1000 journal entries behind in forwarding to the cluster's Redis \(cluster\.max_stream_entries\), so the oldest are passed over: \d+ entr(y|ies) since the hub started, which the cluster's rules never judge \(this hub still stores them\)$/,
+      /^this hub is 1000 journal entries behind in forwarding to the cluster's Redis \(cluster\.max_behind\), so the oldest are passed over, not forwarded: \d+ entr(y|ies) since the hub started, which the cluster's rules do not see \(this hub still stores them\)$/,
     );
 
     redis.resume();

@@ -57,7 +57,7 @@ describe('the cluster check in a hub’s health', () => {
     expect(check).toEqual({
       ok: false,
       detail:
-        "Redis at redis://127.0.0.1:6379 is unreachable: readings are kept in this hub's journal and forwarded when it answers (connect ECONNREFUSED)",
+        "Redis at redis://127.0.0.1:6379 is unreachable: readings are kept in this hub's journal (up to cluster.max_behind entries) and forwarded when it answers (connect ECONNREFUSED)",
       node: 'a',
       leader: null,
       nodes: [],

@@ -3,7 +3,7 @@
 // an ID at or below the stream's last one, so an entry handed over again after a crash or a Redis
 // outage is recognised and skipped: forwarding is idempotent, whatever the consumer's position.
 // Any failure is Redis's state, never an entry's: the journal retries with backoff for as long as
-// it lasts, and keeps the entries meanwhile.
+// it lasts, and keeps the entries meanwhile (up to cluster.max_behind: compose/cluster-forwarding.ts).
 import type { Redis } from 'ioredis';
 import type { Entry } from '../domain/reading.ts';
 

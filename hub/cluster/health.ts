@@ -33,7 +33,7 @@ export async function clusterCheck(p: ClusterCheckParts): Promise<ClusterCheck> 
   if (all === undefined)
     return {
       ok: false,
-      detail: `Redis at ${p.redisUrl} is unreachable: readings are kept in this hub's journal and forwarded when it answers${p.redisError ? ` (${p.redisError})` : ''}`,
+      detail: `Redis at ${p.redisUrl} is unreachable: readings are kept in this hub's journal (up to cluster.max_behind entries) and forwarded when it answers${p.redisError ? ` (${p.redisError})` : ''}`,
       ...found,
     };
   const notes = [

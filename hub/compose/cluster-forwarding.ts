@@ -1,8 +1,8 @@
 // This hub's journal, forwarded to its Redis stream for the cluster's rules leader: one more
 // journal consumer. Any failure to forward is Redis's state, never an entry's: nothing is set
 // aside, it waits. A Redis away for days must not hold the journal until the disk is full: past
-// cluster.max_stream_entries behind, which is all the stream keeps for a leader that has not read
-// it, the oldest are passed over.
+// cluster.max_behind entries behind, the oldest are passed over. (While Redis answers, admission
+// holds the devices back instead: in a cluster it waits for this consumer, not for the rules.)
 import type { Redis } from 'ioredis';
 import { EntryForwarder } from '../cluster/forwarder.ts';
 import type { ConsumerHandle } from '../journal/journal.ts';
@@ -20,23 +20,23 @@ export function forwardJournal(
   },
 ): { forwarder: EntryForwarder; forwarding: ConsumerHandle } {
   const { log } = options;
-  const maxEntries = options.config.cluster.max_stream_entries;
+  const { max_stream_entries: maxEntries, max_behind: maxBehind } = options.config.cluster;
   const forwarder = new EntryForwarder({ redis: to.redis, node: to.node, maxEntries });
   const forwarding = options.journal.consume('cluster', forwarder.forward, {
     transient: () => true,
-    keepsAtMost: maxEntries,
+    keepsAtMost: maxBehind,
     onPassedOver: passedOverNotice({
       notices: new NoticeLog(log, options.now),
       key: 'cluster behind',
       count: to.notForwarded,
       says: (total) =>
-        `this hub is ${maxEntries} journal entries behind in forwarding to the cluster's Redis (cluster.max_stream_entries), so the oldest are passed over: ${total} since the hub started, which the cluster's rules never judge (this hub still stores them)`,
+        `this hub is ${maxBehind} journal entries behind in forwarding to the cluster's Redis (cluster.max_behind), so the oldest are passed over, not forwarded: ${total} since the hub started, which the cluster's rules do not see (this hub still stores them)`,
     }),
     onError: (err, attempt) => {
       if (attempt === 1)
         log.warn(
           { err: (err as Error).message },
-          `cannot forward this hub's readings to the cluster's rules (${(err as Error).message}); they are kept in the journal (up to cluster.max_stream_entries entries) and forwarded when Redis answers`,
+          `cannot forward this hub's readings to the cluster's rules (${(err as Error).message}); they are kept in the journal (up to cluster.max_behind entries) and forwarded when Redis answers`,
         );
     },
   });

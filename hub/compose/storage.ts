@@ -197,9 +197,10 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
       await store.close();
     },
     health: async () => {
-      const storeHealth = await store.health();
-      const { state } = writer;
+      // Read before the store's own check, which may wait out its time limit on a store that hangs.
+      const state = { ...writer.state };
       const silentFor = silentSeconds();
+      const storeHealth = await store.health();
       const ok = storeHealth.ok && state.ok && silentFor === undefined;
       const refusing = state.lastRefusalAt !== undefined && now() - state.lastRefusalAt < refusalsClearAfterMs;
       return {

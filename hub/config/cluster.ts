@@ -43,11 +43,15 @@ export const clusterSection = z
     degraded_after: duration.default('10s'),
     /**
      * Entries of this hub's journal kept in Redis for a rules leader that has not read them yet;
-     * past it Redis drops the oldest (the readings themselves are stored by this hub). Also how
-     * far the journal keeps what Redis has not taken while it is away: past it, the oldest are
-     * passed over (counted and logged).
+     * past it Redis drops the oldest (the readings themselves are stored by this hub).
      */
     max_stream_entries: integer(1000, 10_000_000).default(100_000),
+    /**
+     * Entries of this hub's journal kept for Redis while it is away: past it the oldest are
+     * passed over (counted and logged), so Redis gone for good cannot hold the journal until the
+     * disk is full. This hub still stores them; the cluster's rules never see them.
+     */
+    max_behind: integer(1000, 100_000_000).default(1_000_000),
     /** Copies of broker messages for the other hubs waiting for Redis, at most; past it they are not sent (counted). */
     max_waiting_messages: integer(10, 10_000_000).default(10_000),
   })

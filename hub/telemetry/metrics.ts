@@ -270,7 +270,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     clusterNotForwarded: new Counter({
       name: 'floorwatch_cluster_entries_not_forwarded_total',
-      help: "Entries of this hub's journal never forwarded to the cluster's Redis: passed over once forwarding was cluster.max_stream_entries entries behind",
+      help: "Entries of this hub's journal passed over, not forwarded to the cluster's Redis: forwarding was cluster.max_behind entries behind (a batch Redis took as it stopped may have reached it all the same)",
       registers,
     }),
     mqttShed: new Counter({
