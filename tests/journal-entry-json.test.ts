@@ -38,6 +38,15 @@ describe('journal record text of an entry', () => {
     );
   });
 
+  it('keeps the bridge a readings entry came in through, whatever its name', () => {
+    fc.assert(
+      fc.property(fc.array(reading, { maxLength: 3 }), fc.oneof(id, hostileName), (readings, bridge) => {
+        const entry: Entry = { type: 'readings', readings, bridge };
+        expect(JSON.parse(entryJson(entry) as string)).toEqual(asStringified(entry));
+      }),
+    );
+  });
+
   it('writes what is not a plain reading as JSON.stringify does: quotes escaped, NaN as null', () => {
     const odd: unknown[] = [
       { device: 'a"b', metric: 'co2', value: 1, ts: 1, zone: '' },

@@ -26,7 +26,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
   const node = config.cluster.redis_url === undefined ? undefined : nodeId(config.cluster);
   const notices = new NoticeLog(log, now);
   return config.bridges.map((bridge) => {
-    const readings = mqttReadings({ ingest: deps.ingest, log, now, source: 'bridge' });
+    const readings = mqttReadings({ ingest: deps.ingest, log, now, bridge: bridge.name });
     let ignored = 0;
     const incoming =
       bridge.in.topics.length === 0

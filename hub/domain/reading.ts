@@ -200,11 +200,18 @@ export interface Forgetting {
 }
 
 /** What the journal carries from ingest to its consumers. */
-export type Entry =
+export type Entry = (
   | { type: 'readings'; readings: Reading[] }
   | { type: 'heartbeat'; heartbeat: Heartbeat }
   | { type: 'status'; status: StatusChange }
-  | { type: 'forgotten'; forgotten: Forgetting };
+  | { type: 'forgotten'; forgotten: Forgetting }
+) & {
+  /**
+   * The bridge it came in through, by name: a bridge sends out only what came to the hub itself,
+   * or a message would go back and forth between the hub and a broker (or two) for good.
+   */
+  bridge?: string;
+};
 
 /**
  * Why this is not an entry as the journal carries it; undefined when its shape is one. For entries

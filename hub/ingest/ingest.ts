@@ -37,6 +37,8 @@ export interface IncomingMessage {
   subject?: 'device' | 'gateway';
   /** For a sender that may write for some devices only (an ingest token): why not for this one. */
   refuseDevice?: (device: string) => string | undefined;
+  /** The bridge it came in through, by name; its entries carry it. */
+  bridge?: string;
 }
 
 export interface IngestOutcome {
@@ -154,6 +156,8 @@ export class Ingest {
       return outcome;
     }
     if (entries.length === 0) return outcome;
+    // Marked with the bridge it came through: no bridge sends it out again.
+    if (message.bridge !== undefined) for (const entry of entries) entry.bridge = message.bridge;
     await this.deps.append(entries);
     for (const [device, key] of fresh) this.duplicates.add(device, key);
     this.accepted.inc(outcome.accepted);

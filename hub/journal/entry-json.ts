@@ -50,7 +50,9 @@ export function entryJson(entry: Entry): unknown {
       if (json === undefined) return JSON.stringify(entry);
       text += i === 0 ? json : `,${json}`;
     }
-    return `${text}]}`;
+    const { bridge } = entry;
+    if (bridge === undefined) return `${text}]}`;
+    return plain(bridge) ? `${text}],"bridge":"${bridge}"}` : JSON.stringify(entry);
   }
   return JSON.stringify(entry);
 }

@@ -52,6 +52,9 @@ export function bridgeEntries(
     try {
       for (const [i, entry] of entries.entries()) {
         const lsn = first + i;
+        // What came in through a bridge, this one or another, goes back to none: it would be
+        // taken in again and sent out again, for good.
+        if (entry.bridge !== undefined) continue;
         const marks = { delivery: `${node}${lsn}`, repeat: lsn <= failedUpTo };
         if (entry.type === 'status' && entry.status.subject === 'device') {
           const { id, status } = entry.status;

@@ -17,10 +17,11 @@ export function mqttReadings(options: {
   ingest: Ingest;
   log: Logger;
   now: () => number;
-  /** Where the messages come from: the hub's broker (default), or a bridge to another. */
-  source?: Extract<Source, 'mqtt' | 'bridge'>;
+  /** The bridge the messages come in through, by name; the hub's own broker otherwise. */
+  bridge?: string;
 }): MqttReadings {
-  const { ingest, log, now, source = 'mqtt' } = options;
+  const { ingest, log, now, bridge } = options;
+  const source: Source = bridge === undefined ? 'mqtt' : 'bridge';
   let stopped = false;
   return {
     // Keeps trying while the journal cannot write (it logs that once): the PUBACK stays withheld, so
@@ -32,6 +33,7 @@ export function mqttReadings(options: {
         try {
           const outcome = await ingest.accept({
             source,
+            ...(bridge !== undefined && { bridge }),
             kind,
             device,
             topic: packet.topic,
