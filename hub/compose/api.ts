@@ -21,6 +21,7 @@ import { outageAwareReads } from '../api/store-outage.ts';
 import { zonesRoutes, type ZonesRoutesOptions } from '../api/zones.ts';
 import type { Alerting } from './alerting.ts';
 import type { ConfigReload } from './reload.ts';
+import { ms } from '../config/config.ts';
 import { parseShifts } from '../rules/exposure.ts';
 import { installApiAccess } from '../security/api-access.ts';
 import type { SiteSecurity } from './security.ts';
@@ -90,11 +91,21 @@ export async function openApi(
   const { security, storage, intake, mqtt, alerting, configReload } = parts;
   const { registry } = intake;
   const apiLog: FastifyBaseLogger = log.child({ part: 'api' });
+  // Node's limit on receiving a request, which Fastify turns off: without it a client that sends
+  // its headers and then a byte a minute, or nothing, holds its socket and body so far for good.
+  const requestTimeout = ms(config.limits.http_request_timeout);
   const app = Fastify({
     loggerInstance: apiLog,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    requestTimeout,
     https: security.tls ?? null,
+  });
+  // Node keeps to it only with a headers limit no longer than it, and looks for requests past it
+  // this often (30 s unless told) from when it listens.
+  Object.assign(app.server, {
+    headersTimeout: Math.min(app.server.headersTimeout, requestTimeout),
+    connectionsCheckingInterval: Math.min(requestTimeout, 5000),
   });
   let shifts = parseShifts(config.rules.shifts);
   let plan = readFloorPlan(config.layout, apiLog);

@@ -1,6 +1,7 @@
 // The `limits` section: the bounds that keep the broker and ingest within memory and fair to every
 // client, whatever a client or the outside sends.
 import { z } from 'zod';
+import { parseDuration } from './duration.ts';
 import { duration, integer } from './fields.ts';
 
 export const limitsSection = z
@@ -64,6 +65,13 @@ export const limitsSection = z
     max_connecting_per_address: integer(1, 1_000_000).default(256),
     /** Per API token and per address, once API tokens exist. */
     api_requests_per_minute: integer(1, 1_000_000).default(1200),
+    /**
+     * Time an HTTP client has to send a whole request, headers and body; past it the hub answers
+     * 408 and closes the connection, so a client that stalls cannot hold a socket for good.
+     */
+    http_request_timeout: duration
+      .refine((v) => (parseDuration(v) ?? 0) >= 1000, { error: 'must be at least "1s"' })
+      .default('30s'),
     /** Open live feeds (GET /api/v1/events, a floor page each) in all; a further one is refused (503). */
     max_event_streams: integer(1, 100_000).default(100),
     /** Of those, open with one token; a further one is refused (429). */
