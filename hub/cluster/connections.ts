@@ -6,6 +6,9 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
+/** A connection silent this long past its commands' time limit is taken to be to a Redis that is stopped. */
+export const SILENT_GRACE_MS = 1000;
+
 export interface ClusterConnections {
   /** Commands, keys under the cluster's prefix. */
   redis: Redis;
@@ -29,16 +32,20 @@ export async function connectCluster(options: {
   peerWaitMs: number;
 }): Promise<ClusterConnections> {
   const { url, log, commandTimeoutMs } = options;
-  const failFast: RedisOptions = {
+  const failFast = (timeoutMs: number): RedisOptions => ({
     keyPrefix: `${options.prefix}:`,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: commandTimeoutMs,
-  };
-  const redis = new Redis(url, failFast);
-  const reading = new Redis(url, { ...failFast, commandTimeout: commandTimeoutMs + options.readWaitMs });
-  const peerReading = new Redis(url, { ...failFast, commandTimeout: commandTimeoutMs + options.peerWaitMs });
+    commandTimeout: timeoutMs,
+    // A Redis stopped rather than gone keeps the connection open, and a command that timed out
+    // stays queued with its arguments until it answers: a connection silent past its commands'
+    // limit is closed, which fails them all and frees them.
+    socketTimeout: timeoutMs + SILENT_GRACE_MS,
+  });
+  const redis = new Redis(url, failFast(commandTimeoutMs));
+  const reading = new Redis(url, failFast(commandTimeoutMs + options.readWaitMs));
+  const peerReading = new Redis(url, failFast(commandTimeoutMs + options.peerWaitMs));
   const subscriber = new Redis(url, { lazyConnect: true });
   const all = [redis, reading, peerReading, subscriber];
   let error: string | undefined;
