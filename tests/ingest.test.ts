@@ -2,52 +2,10 @@
 // the integration tests run the same code behind the real broker and journal.
 import { describe, expect, it } from 'vitest';
 import type { Entry, Reading } from '../hub/domain/reading.ts';
-import { Ingest, type IncomingMessage, type IngestSettings } from '../hub/ingest/ingest.ts';
 import { KnownDevices } from '../hub/ingest/known-devices.ts';
 import { parseSenml } from '../hub/ingest/parsers/senml.ts';
-import { RejectionLog, type RejectionRecord } from '../hub/ingest/rejections.ts';
-import { createMetrics } from '../hub/telemetry/metrics.ts';
-
-const NOW = Date.UTC(2026, 10, 29, 9, 0, 0);
-
-const settings: IngestSettings = {
-  maxClockSkewMs: 300_000,
-  maxReplayAgeMs: 7 * 86_400_000,
-  maxPayloadBytes: 64 * 1024,
-  maxMetricsPerDevice: 8,
-  maxComponentsPerDevice: 4,
-  acceptUndeclaredDevices: true,
-};
-
-function setup(overrides: Partial<IngestSettings> = {}) {
-  const journal: Entry[] = [];
-  const logged: RejectionRecord[] = [];
-  const metrics = createMetrics();
-  const rejections = new RejectionLog({ capacity: 5, now: () => NOW, log: (r) => logged.push(r) });
-  let failAppend = false;
-  const ingest = new Ingest({
-    settings: { ...settings, ...overrides },
-    declaredZones: new Map([['t-1', 'floor-a']]),
-    knownDevices: new KnownDevices({ max: 1000, configured: ['t-1'] }),
-    append: async (entries) => {
-      if (failAppend) throw new Error('no space left on device');
-      journal.push(...entries);
-    },
-    rejections,
-    metrics,
-  });
-  const send = (payload: string | object, extra: Partial<IncomingMessage> = {}) =>
-    ingest.accept({
-      source: 'mqtt',
-      kind: 'telemetry',
-      device: 't-1',
-      payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
-      receivedAt: NOW,
-      ...extra,
-    });
-  const readings = () => journal.flatMap((e) => (e.type === 'readings' ? e.readings : []));
-  return { ingest, journal, readings, rejections, logged, metrics, send, failNext: (v: boolean) => (failAppend = v) };
-}
+import { DETAIL_CHARS } from '../hub/ingest/rejection.ts';
+import { NOW, setup } from './support/ingest.ts';
 
 describe('SenML resolution (RFC 8428)', () => {
   it('applies base name, time, unit and value to the records after them', () => {
@@ -343,6 +301,21 @@ describe('ingest', () => {
     const { send, readings } = setup();
     await send([{ bn: 'h-7/', n: 'noise', u: 'dB(A)', v: 61 }], { source: 'http', device: undefined });
     expect(readings()[0]).toMatchObject<Partial<Reading>>({ device: 'h-7', metric: 'noise', value: 61, zone: '' });
+  });
+});
+
+describe('a refusal', () => {
+  it('quotes at most DETAIL_CHARS of what was sent, and keeps a hostile topic cut', async () => {
+    const { send, rejections } = setup();
+    // A 64 KiB pack: one base unit of 40,000 characters, which every record after it inherits.
+    const pack = [{ bu: 'u'.repeat(40_000) }, ...Array.from({ length: 500 }, () => ({ n: 'temperature', v: 1 }))];
+    const outcome = await send(pack, { topic: `floorwatch/devices/t-1/${'t'.repeat(10_000)}` });
+    expect(outcome.rejected).toBe(500);
+    for (const p of outcome.problems) expect(p.detail.length).toBeLessThanOrEqual(DETAIL_CHARS + 1);
+    expect(JSON.stringify(outcome.problems).length).toBeLessThan(500 * 400);
+    const [kept] = rejections.list({ limit: 1 });
+    expect(kept?.detail).toMatch(/^temperature in "u{80}" is not accepted \(accepted: .+\)$/);
+    expect(kept?.topic?.length).toBeLessThanOrEqual(201);
   });
 });
 

@@ -325,7 +325,7 @@ export class Ingest {
     if (!converted.ok) {
       throw new Rejection(
         'invalid_unit',
-        `${metric} in "${value.unit}" is not accepted (accepted: ${converted.accepted.join(', ')})`,
+        `${metric} in "${value.unit?.slice(0, 80)}" is not accepted (accepted: ${converted.accepted.join(', ')})`,
       );
     }
     if (!Number.isFinite(converted.value)) {

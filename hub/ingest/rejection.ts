@@ -21,13 +21,23 @@ export const REJECTION_REASONS = [
 
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
+/**
+ * The longest detail: one quotes what was sent (a unit, a name, a value), which may be tens of
+ * kilobytes, and a message of many values may be refused once for each.
+ */
+export const DETAIL_CHARS = 300;
+
 /** Thrown by parsers and validation; carries the reason code and a readable detail. */
 export class Rejection extends Error {
+  readonly detail: string;
+
   constructor(
     readonly reason: RejectionReason,
-    readonly detail: string,
+    detail: string,
   ) {
-    super(detail);
+    const cut = detail.length > DETAIL_CHARS ? `${detail.slice(0, DETAIL_CHARS)}…` : detail;
+    super(cut);
+    this.detail = cut;
     this.name = 'Rejection';
   }
 }

@@ -40,6 +40,9 @@ export function excerptOf(payload: Buffer): string {
   return text.length < payload.length && payload.length > EXCERPT_CHARS ? `${text}… (${payload.length} bytes)` : text;
 }
 
+const NAME_CHARS = 200;
+const cut = (name: string): string => (name.length > NAME_CHARS ? `${name.slice(0, NAME_CHARS)}…` : name);
+
 export class RejectionLog {
   private readonly records: RejectionRecord[] = [];
   private start = 0;
@@ -49,8 +52,14 @@ export class RejectionLog {
 
   constructor(private readonly options: RejectionLogOptions) {}
 
-  add(record: RejectionRecord): void {
+  add(full: RejectionRecord): void {
     this.totalCount++;
+    // What a client named (a topic of up to 64 KiB) is kept cut, as the excerpt is.
+    const record: RejectionRecord = {
+      ...full,
+      ...(full.device !== undefined && { device: cut(full.device) }),
+      ...(full.topic !== undefined && { topic: cut(full.topic) }),
+    };
     if (this.records.length < this.options.capacity) {
       this.records.push(record);
     } else {
