@@ -319,6 +319,19 @@ describe('a refusal', () => {
   });
 });
 
+describe('a metric named as a reading’s time or sequence', () => {
+  it('is refused from SenML, as JSON takes ts and seq for the reading’s own', async () => {
+    const { send, readings } = setup();
+    const outcome = await send([
+      { n: 'ts', v: 5 },
+      { n: 'seq', v: 6 },
+      { n: 'temperature', u: 'Cel', v: 21 },
+    ]);
+    expect(outcome.problems.map((p) => p.reason)).toEqual(['invalid_metric', 'invalid_metric']);
+    expect(readings().map((r) => r.metric)).toEqual(['temperature']);
+  });
+});
+
 describe('known devices', () => {
   const forgotten = (device: string): Entry => ({ type: 'forgotten', forgotten: { device, by: 'li.wei', at: NOW } });
 

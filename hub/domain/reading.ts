@@ -51,8 +51,11 @@ export function unitText(unit: string): string {
   return UNIT_TEXT.get(unit) ?? unit;
 }
 
-/** Metric names are stored as keys too, so the same grammar as ids, lower-case by convention. */
-export const METRIC_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+/**
+ * Metric names are stored as keys too, so the same grammar as ids, lower-case by convention; not
+ * `ts` or `seq`, which name a reading's time and sequence beside its metrics in a JSON payload.
+ */
+export const METRIC_PATTERN = /^(?!(?:ts|seq)$)[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 export type DeviceKind = 'phone' | 'headset' | 'pc' | 'server' | 'sensor' | 'gateway';
 export const DEVICE_KINDS: readonly DeviceKind[] = ['phone', 'headset', 'pc', 'server', 'sensor', 'gateway'];

@@ -312,7 +312,7 @@ export class Ingest {
     if (!known.has(metric) && !METRIC_PATTERN.test(metric)) {
       throw new Rejection(
         'invalid_metric',
-        `metric name ${JSON.stringify(metric.slice(0, 80))} must be 1-64 letters, digits or "_", starting with a letter`,
+        `metric name ${JSON.stringify(metric.slice(0, 80))} must be 1-64 letters, digits or "_", starting with a letter, and not ts or seq`,
       );
     }
     if (typeof value.value !== 'number' || !Number.isFinite(value.value)) {
