@@ -153,7 +153,7 @@ describe('an open hub answers only to the names of this machine', () => {
     );
   });
 
-  it('answers by any name once a token exists, to a caller with the token; still not to a foreign page', async () => {
+  it('answers by any name once a token exists, to a caller with the token; still not to a foreign page, nor an anonymous WebSocket to a rebound name', async () => {
     const token = new ApiTokens(hub.dataDir).create('wall-screen', 'viewer', clock);
     const named = { host: `hub.example.local:${port()}`, authorization: `Bearer ${token}` };
     expect((await send(port(), '/api/v1/devices', named)).status).toBe(200);
@@ -162,6 +162,22 @@ describe('an open hub answers only to the names of this machine', () => {
       (await send(port(), '/api/v1/devices', { ...named, origin: `http://hub.example.local:${port()}` })).status,
     ).toBe(200);
     expect((await send(port(), '/api/v1/devices', { ...named, origin: 'http://intranet.example' })).status).toBe(403);
+
+    // MQTT over WebSocket, anonymous while no device has a password: from a page of this
+    // machine's own names, but not from one whose name was rebound to 127.0.0.1.
+    const local = await mqtt.connectAsync(`ws://127.0.0.1:${port()}/mqtt`, {
+      clientId: 'ws-local',
+      reconnectPeriod: 0,
+    });
+    await local.endAsync();
+    const rebound = { host: `rebound.example:${port()}`, origin: `http://rebound.example:${port()}` };
+    await expect(
+      mqtt.connectAsync(`ws://127.0.0.1:${port()}/mqtt`, {
+        clientId: 'ws-rebound',
+        reconnectPeriod: 0,
+        wsOptions: { headers: rebound },
+      }),
+    ).rejects.toThrow(/Not authorized/);
   });
 });
 

@@ -197,6 +197,7 @@ export class BrokerGuard {
         address,
         clientId: client.id,
         gone: () => client.closed || client.conn.destroyed,
+        ...(client.req !== undefined && { host: client.req.headers.host ?? '' }),
         ...(username !== undefined && { username }),
         ...(password !== undefined && { password }),
         ...(certificateName !== undefined && { certificateName }),

@@ -5,7 +5,7 @@
 import { idProblem } from '../domain/reading.ts';
 import type { Principal } from './acl.ts';
 import type { DeviceCredentials } from './credentials.ts';
-import { isLoopbackAddress } from './exposure.ts';
+import { isLoopbackAddress, isLoopbackHost } from './exposure.ts';
 import type { PasswordChecks } from './password-checks.ts';
 import type { Credential } from './revocations.ts';
 import { roleAllows, type ApiTokens } from './tokens.ts';
@@ -13,6 +13,8 @@ import { roleAllows, type ApiTokens } from './tokens.ts';
 export interface ConnectionFacts {
   /** Remote address of the TCP connection. */
   address: string;
+  /** Over WebSocket: the Host header of the request it came in on. */
+  host?: string;
   /** CN of a client certificate that the configured CA verified. */
   certificateName?: string;
   clientId: string;
@@ -125,6 +127,13 @@ export class MqttLogin {
       return {
         returnCode: 5,
         reason: `anonymous clients are accepted only from this machine, not from ${facts.address}`,
+      };
+    // A web page on this machine whose DNS name was rebound to 127.0.0.1 connects from here too,
+    // but the request names its own host.
+    if (facts.host !== undefined && !isLoopbackHost(facts.host))
+      return {
+        returnCode: 5,
+        reason: `anonymous clients over WebSocket are accepted only when addressed to localhost, 127.0.0.1 or [::1], not to ${JSON.stringify(facts.host.slice(0, 100))}`,
       };
     // Let in only while no device has a password: the first one added closes this connection too.
     return {
