@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { overlaps, topicRuleVerdict, type TopicRule } from '../hub/security/topic-rules.ts';
+import { covers, overlaps, topicRuleVerdict, type TopicRule } from '../hub/security/topic-rules.ts';
 import type { Principal } from '../hub/security/acl.ts';
 
 const anonymous: Principal = { kind: 'anonymous' };
@@ -25,6 +25,26 @@ describe('topic filters that can name the same topic', () => {
   });
 });
 
+describe('a topic filter that covers another', () => {
+  it.each([
+    ['site/#', 'site/a/b', true],
+    ['site/#', 'site', true],
+    ['site/#', 'site/#', true],
+    ['site/#', '#', false],
+    ['site/open/#', 'site/#', false],
+    ['site/+', 'site/a', true],
+    ['site/+', 'site/+', true],
+    ['site/a', 'site/+', false],
+    ['site/+', 'site/#', false],
+    ['+/a', 'x/a', true],
+    ['#', 'site/a', true],
+    ['#', '$SYS/x', false],
+    ['$SYS/#', '$SYS/x', true],
+  ])('%s covers %s: %s', (filter, inner, expected) => {
+    expect(covers(filter, inner)).toBe(expected);
+  });
+});
+
 describe("a site's topic rules", () => {
   const rules: TopicRule[] = [
     { topic: 'test/nosubscribe', subscribe: 'deny' },
@@ -45,6 +65,16 @@ describe("a site's topic rules", () => {
     // A subscription wider than a rule's topic would receive what the rule keeps out: the first such rule decides.
     expect(topicRuleVerdict(rules, viewer, 'subscribe', 'reports/+/daily')).toEqual({ index: 3, verdict: 'deny' });
     expect(topicRuleVerdict(rules, viewer, 'subscribe', '#')).toEqual({ index: 0, verdict: 'deny' });
+  });
+
+  it('lets a narrow allow decide only a subscription it covers whole: a wider one meets the deny after it', () => {
+    const site: TopicRule[] = [
+      { topic: 'site/open/#', subscribe: 'allow', who: 'anonymous' },
+      { topic: 'site/#', subscribe: 'deny', who: 'anonymous' },
+    ];
+    expect(topicRuleVerdict(site, anonymous, 'subscribe', 'site/open/+')).toEqual({ index: 0, verdict: 'allow' });
+    expect(topicRuleVerdict(site, anonymous, 'subscribe', '#')).toEqual({ index: 1, verdict: 'deny' });
+    expect(topicRuleVerdict(site, anonymous, 'subscribe', 'site/+/x')).toEqual({ index: 1, verdict: 'deny' });
   });
 
   it('treats hostile names in topics as plain text', () => {

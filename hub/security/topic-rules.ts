@@ -1,8 +1,9 @@
 // A site's own topic rules (security.topic_rules), checked before the built-in ACL: the first
 // rule whose topic, client kind and action match decides. "deny" refuses (a publish disconnects
 // the client, as MQTT 3.1.1 has no negative PUBACK; a subscription gets the failure code 0x80);
-// "allow" ends the look through the site's rules, and the built-in ACL still applies, so a site's
-// rule can narrow what the hub allows but never widen it. Pure: rules, a principal, a topic.
+// "allow" ends the look through the site's rules (for a subscription, only one its topic covers
+// whole), and the built-in ACL still applies, so a site's rule can narrow what the hub allows but
+// never widen it. Pure: rules, a principal, a topic.
 import { describePrincipal, type Principal } from './acl.ts';
 import type { Role } from './tokens.ts';
 
@@ -42,7 +43,28 @@ export function overlaps(a: string, b: string): boolean {
   return true;
 }
 
-/** The site rule that decides this action, with its place in the list; undefined when none does. */
+/** Whether every topic `inner` (a topic or a filter) can name, `filter` names too. */
+export function covers(filter: string, inner: string): boolean {
+  const f = filter.split('/');
+  const s = inner.split('/');
+  // [MQTT-4.7.2-1]: a wildcard at the first level never matches a topic that starts with $.
+  if ((s[0] ?? '').startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < Math.max(f.length, s.length); i++) {
+    const p = f[i];
+    const q = s[i];
+    // "a/#" names "a" too.
+    if (p === '#') return true;
+    if (p === undefined || q === undefined || q === '#') return false;
+    if (p !== '+' && (q === '+' || p !== q)) return false;
+  }
+  return true;
+}
+
+/**
+ * The site rule that decides this action, with its place in the list; undefined when none does.
+ * A deny decides for a subscription that could receive one of its topics; an allow only for one
+ * that can receive nothing else, or a narrow allow would let a wide subscription past a later deny.
+ */
 export function topicRuleVerdict(
   rules: readonly TopicRule[],
   principal: Principal,
@@ -51,7 +73,8 @@ export function topicRuleVerdict(
 ): { index: number; verdict: Verdict } | undefined {
   for (const [index, rule] of rules.entries()) {
     const verdict = rule[action];
-    if (verdict === undefined || !whoMatches(rule.who, principal) || !overlaps(rule.topic, topic)) continue;
+    if (verdict === undefined || !whoMatches(rule.who, principal)) continue;
+    if (!(verdict === 'allow' ? covers(rule.topic, topic) : overlaps(rule.topic, topic))) continue;
     return { index, verdict };
   }
   return undefined;
