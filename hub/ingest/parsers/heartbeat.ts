@@ -5,6 +5,7 @@ import {
   DEVICE_KINDS,
   HEALTH_STATUSES,
   HEARTBEAT_BOUNDS,
+  hidesCharacters,
   ID_PATTERN,
   type ComponentHealth,
   type DeviceKind,
@@ -77,10 +78,12 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
     );
   }
   const fw = doc.fw;
-  if (fw !== undefined && (typeof fw !== 'string' || fw.length > HEARTBEAT_BOUNDS.fwLength)) {
+  // Shown on the floor page, in reports and on an operator's terminal: nothing that hides or
+  // reorders text, nor a terminal's escape sequences.
+  if (fw !== undefined && (typeof fw !== 'string' || fw.length > HEARTBEAT_BOUNDS.fwLength || hidesCharacters(fw))) {
     throw new Rejection(
       'invalid_payload',
-      `heartbeat "fw" must be a version string of at most ${HEARTBEAT_BOUNDS.fwLength} characters`,
+      `heartbeat "fw" must be a version string of at most ${HEARTBEAT_BOUNDS.fwLength} characters, none of them control or invisible characters`,
     );
   }
   const { battery: charge, rssi: signal } = HEARTBEAT_BOUNDS;
