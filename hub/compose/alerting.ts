@@ -246,7 +246,8 @@ export function rulesOnLedger(
       );
       if (now() - lastPrune > PRUNE_EVERY_MS) {
         lastPrune = now();
-        ledger.prune(lastPrune);
+        // An alert whose resolution a silence held, then another of its key fired, was never told over.
+        for (const id of ledger.prune(lastPrune)) outbox.unfollow(id);
       }
       if (failing) log.info('alert evaluation works again');
       failing = false;

@@ -254,14 +254,18 @@ export class AlertLedger extends LedgerReader {
     this.sql('DELETE FROM devices WHERE id = ?').run(id);
   }
 
-  /** Drops resolved alerts, their history and expired silences past retention. */
-  prune(now: number): void {
+  /** Drops resolved alerts, their history and expired silences past retention; returns the alerts dropped. */
+  prune(now: number): number[] {
     const cutoff = now - KEEP_RESOLVED_MS;
+    const dropped = this.sql("SELECT id FROM alerts WHERE state = 'resolved' AND updated_at < ?")
+      .pluck()
+      .all(cutoff) as number[];
     this.sql(
       "DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_at < ?)",
     ).run(cutoff);
     this.sql("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?").run(cutoff);
     this.sql('DELETE FROM silences WHERE ends_at < ?').run(cutoff);
+    return dropped;
   }
 
   close(): void {
