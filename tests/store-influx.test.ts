@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfluxClient, parseInfluxUrl } from '../hub/store/influx/client.ts';
@@ -227,6 +229,31 @@ describe('InfluxStore', () => {
     expect((refusal as StoreRefusal).dropped).toBe(1);
     expect(await store.count({ device: 'd1', from: 0, to: recent + HOUR })).toBe(1);
     await influxql(`DROP DATABASE "${db}"`);
+  });
+
+  it('stops reading an answer past its bound: a service at the URL that streams without end is not held whole', async () => {
+    const server = createServer((_req, res) => {
+      const chunk = Buffer.alloc(64 * 1024, 120);
+      const more = () => {
+        while (!res.destroyed && res.write(chunk));
+      };
+      res.on('drain', more);
+      more();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new InfluxClient(parseInfluxUrl(`http://127.0.0.1:${port}/floorwatch`), 10_000, 1024 * 1024);
+    try {
+      await expect(client.ping(10_000)).rejects.toThrow(
+        new StoreUnavailable(
+          `InfluxDB GET http://127.0.0.1:${port}/ping failed: its answer is over 1048576 bytes, more than InfluxDB sends`,
+        ),
+      );
+    } finally {
+      client.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('reports unhealthy when nothing listens', async () => {

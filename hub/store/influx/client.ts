@@ -108,6 +108,9 @@ export function writeFailure(res: Pick<HttpAnswer, 'status' | 'body'>): StoreRef
 
 const ok = (res: HttpAnswer): boolean => res.status >= 200 && res.status < 300;
 
+/** Well above a chart's largest answer (the readings API's 100,000 points). */
+const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+
 export class InfluxClient {
   readonly base: string;
   readonly database: string;
@@ -119,6 +122,11 @@ export class InfluxClient {
     target: InfluxTarget,
     /** Per-request timeout. */
     private readonly timeoutMs: number,
+    /**
+     * The largest answer read: a wrong service at the URL (a proxy's page, something that
+     * streams) must not be held whole in memory, on every write and ping.
+     */
+    private readonly maxAnswerBytes = MAX_ANSWER_BYTES,
   ) {
     this.base = target.base;
     this.database = target.database;
@@ -183,7 +191,12 @@ export class InfluxClient {
           { method, headers, agent: this.agent, signal: AbortSignal.timeout(timeoutMs) },
           (res) => {
             const chunks: Buffer[] = [];
-            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            let bytes = 0;
+            res.on('data', (chunk: Buffer) => {
+              bytes += chunk.length;
+              if (bytes <= this.maxAnswerBytes) chunks.push(chunk);
+              else req.destroy(new Error(`its answer is over ${this.maxAnswerBytes} bytes, more than InfluxDB sends`));
+            });
             res.on('end', () =>
               resolve({
                 status: res.statusCode ?? 0,
