@@ -61,6 +61,11 @@ export interface BridgeLinkOptions {
   timeoutMs?: number;
   /** Told the count of messages sent and not yet acknowledged whenever it changes, for its gauge. */
   onUnacknowledged?: (count: number) => void;
+  /**
+   * The largest packet the broker may send (MQTT 5; it drops a bigger one), as the hub's own
+   * broker takes: what ingest would refuse is not read into memory whole first.
+   */
+  maxPacketBytes?: number;
 }
 
 export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
@@ -70,7 +75,12 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     clientId: `floorwatch-${bridge.name}${options.node ? `-${options.node}` : ''}`,
     protocolVersion: bridge.protocol,
     clean: false,
-    ...(bridge.protocol === 5 && { properties: { sessionExpiryInterval: 7 * 86_400 } }),
+    ...(bridge.protocol === 5 && {
+      properties: {
+        sessionExpiryInterval: 7 * 86_400,
+        ...(options.maxPacketBytes !== undefined && { maximumPacketSize: options.maxPacketBytes }),
+      },
+    }),
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
     ...(bridge.username !== undefined && { username: bridge.username }),

@@ -12,6 +12,7 @@ import { bridgeEntries } from '../notify/bridge-out.ts';
 import { mqttReadings } from '../sources/mqtt.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
 import { passedOverNotice } from './passed-over.ts';
+import { brokerLimitsOf } from './security.ts';
 import type { PublishPacket } from 'aedes';
 import type { HubContext } from './context.ts';
 
@@ -53,6 +54,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
       ...(node !== undefined && { node }),
       ...(incoming && { incoming }),
       onUnacknowledged: (count) => ctx.metrics.bridgeUnacknowledged.set({ bridge: bridge.name }, count),
+      maxPacketBytes: brokerLimitsOf(config).maxPacketBytes,
     });
     const consumer =
       bridge.out.status || bridge.out.readings
