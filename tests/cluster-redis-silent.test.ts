@@ -53,4 +53,30 @@ describe('the cluster’s connections to a Redis that is stopped', () => {
     await new Promise((resolve) => redis.once('ready', resolve));
     expect(await redis.ping()).toBe('PONG');
   });
+  it('leave a connection made after a restart alone: a command in flight as Redis went does not time it out', async () => {
+    const restarted = await startRedis();
+    const own = await connectCluster({
+      url: restarted.url,
+      prefix: 'silent',
+      log: pino({ level: 'silent' }),
+      commandTimeoutMs: 1000,
+      readWaitMs: 1000,
+      peerWaitMs: 1000,
+    });
+    try {
+      const { reading } = own;
+      // A blocking read in flight as Redis goes: its silence deadline, 3 s on, is that connection's.
+      const cut = reading.xread('BLOCK', 1000, 'STREAMS', 'nothing', '$').catch(() => 'cut');
+      await restarted.stop();
+      expect(await cut).toBe('cut');
+      await restarted.start();
+      await new Promise((resolve) => reading.once('ready', resolve));
+      // Reads on the new connection, one after the other across that deadline, each within the
+      // commands' limit: each answers (nothing came); none is cut.
+      for (let i = 0; i < 3; i++) expect(await reading.xread('BLOCK', 1500, 'STREAMS', 'nothing', '$')).toBeNull();
+    } finally {
+      own.disconnect();
+      await restarted.dispose();
+    }
+  });
 });

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { NoticeLog } from '../telemetry/notices.ts';
 import { AwaySessions, type SessionWrites } from './away-sessions.ts';
 import { ClusterEmitter } from './emitter.ts';
-import { SILENT_GRACE_MS } from './connections.ts';
+import { closedWhenSilent, watchedForSilence } from './connections.ts';
 
 export interface BrokerStateOptions {
   url: string;
@@ -69,18 +69,11 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
   // made while it is away, and asks the difference once it is back: emitter.ts).
   // A Redis that is stopped rather than gone keeps the connection open: commands need a time limit
   // too, or a retained message would wait for Redis for as long as it is stopped.
-  // A connection silent past that is closed, which frees the commands still queued on it.
-  const failFast = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 2000,
-    socketTimeout: 2000 + SILENT_GRACE_MS,
-  };
-  const pub = new Redis(url, failFast);
+  const failFast = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, ...closedWhenSilent(2000) };
+  const pub = watchedForSilence(new Redis(url, failFast));
   // Its queued (un)subscriptions are never dropped after retries: the bus takes what it asked as asked.
   const sub = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-  const conn = new Redis(url, { ...failFast, keyPrefix: `${prefix}:` });
+  const conn = watchedForSilence(new Redis(url, { ...failFast, keyPrefix: `${prefix}:` }));
   const connections = [pub, sub, conn];
   let lastError = '';
   for (const c of connections) {

@@ -7,7 +7,34 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
 /** A connection silent this long past its commands' time limit is taken to be to a Redis that is stopped. */
-export const SILENT_GRACE_MS = 1000;
+const SILENT_GRACE_MS = 1000;
+
+/**
+ * A connection's commands fail after `commandTimeoutMs`. A Redis stopped rather than gone keeps
+ * the connection open, and ioredis keeps each command that timed out queued, arguments and all,
+ * until it answers: so a connection silent a second longer is closed, and what it had not
+ * answered is not sent again on the next (its callers were told it timed out).
+ */
+export function closedWhenSilent(commandTimeoutMs: number): RedisOptions {
+  return {
+    commandTimeout: commandTimeoutMs,
+    socketTimeout: commandTimeoutMs + SILENT_GRACE_MS,
+    autoResendUnfulfilledCommands: false,
+  };
+}
+
+/**
+ * ioredis 5.11 leaves the silence timer of a connection that closed running, and at its time it
+ * closes the next connection, healthy or not (redis/ioredis#2147): it is cleared here.
+ */
+export function watchedForSilence(connection: Redis): Redis {
+  connection.on('close', () => {
+    const state = connection as unknown as { socketTimeoutTimer?: ReturnType<typeof setTimeout> };
+    clearTimeout(state.socketTimeoutTimer);
+    state.socketTimeoutTimer = undefined;
+  });
+  return connection;
+}
 
 export interface ClusterConnections {
   /** Commands, keys under the cluster's prefix. */
@@ -32,20 +59,19 @@ export async function connectCluster(options: {
   peerWaitMs: number;
 }): Promise<ClusterConnections> {
   const { url, log, commandTimeoutMs } = options;
-  const failFast = (timeoutMs: number): RedisOptions => ({
-    keyPrefix: `${options.prefix}:`,
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: timeoutMs,
-    // A Redis stopped rather than gone keeps the connection open, and a command that timed out
-    // stays queued with its arguments until it answers: a connection silent past its commands'
-    // limit is closed, which fails them all and frees them.
-    socketTimeout: timeoutMs + SILENT_GRACE_MS,
-  });
-  const redis = new Redis(url, failFast(commandTimeoutMs));
-  const reading = new Redis(url, failFast(commandTimeoutMs + options.readWaitMs));
-  const peerReading = new Redis(url, failFast(commandTimeoutMs + options.peerWaitMs));
+  const failFast = (timeoutMs: number) =>
+    watchedForSilence(
+      new Redis(url, {
+        keyPrefix: `${options.prefix}:`,
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        ...closedWhenSilent(timeoutMs),
+      }),
+    );
+  const redis = failFast(commandTimeoutMs);
+  const reading = failFast(commandTimeoutMs + options.readWaitMs);
+  const peerReading = failFast(commandTimeoutMs + options.peerWaitMs);
   const subscriber = new Redis(url, { lazyConnect: true });
   const all = [redis, reading, peerReading, subscriber];
   let error: string | undefined;
