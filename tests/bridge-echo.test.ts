@@ -4,7 +4,7 @@
 // each went round between the hub and the broker for good, a journal entry per turn.
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
+import { bridgeOk, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 import { startMosquitto, type MosquittoHandle } from './support/mosquitto.ts';
 
 const STATUS_IN = /^floorwatch_messages_received_total\{source="bridge",kind="status"\} (\d+)$/m;
@@ -31,11 +31,7 @@ describe('a bridge both ways for device status', () => {
         ],
       },
     });
-    await eventually(
-      async () =>
-        (await hub!.json<{ checks: Record<string, { ok: boolean }> }>('/api/v1/health')).checks['bridge site']?.ok,
-      { what: 'the bridge to connect' },
-    );
+    await eventually(() => bridgeOk(hub!), { what: 'the bridge to connect' });
     const site = await mqtt.connectAsync(broker.url, { clientId: 'site-watcher' });
     const heard: string[] = [];
     site.on('message', (topic, payload) => heard.push(`${topic} ${payload.toString()}`));

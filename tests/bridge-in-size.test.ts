@@ -3,7 +3,7 @@
 // broker, not read into the hub's memory whole only to be refused.
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
+import { bridgeOk, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 import { startMosquitto, type MosquittoHandle } from './support/mosquitto.ts';
 
 const TAKEN_IN = /^floorwatch_messages_received_total\{source="bridge",kind="telemetry"\} (\d+)$/m;
@@ -31,11 +31,7 @@ describe('a bridge in, at MQTT 5', () => {
         ],
       },
     });
-    await eventually(
-      async () =>
-        (await hub!.json<{ checks: Record<string, { ok: boolean }> }>('/api/v1/health')).checks['bridge site']?.ok,
-      { what: 'the bridge to connect' },
-    );
+    await eventually(() => bridgeOk(hub!), { what: 'the bridge to connect' });
     const device = await mqtt.connectAsync(broker.url, { clientId: 'site-devices' });
     await device.publishAsync(
       'floorwatch/devices/big-1/telemetry',
@@ -52,8 +48,6 @@ describe('a bridge in, at MQTT 5', () => {
       { what: "small-1 in the hub's device list" },
     );
     expect(await metric(hub, TAKEN_IN)).toBe(1);
-    expect(
-      (await hub.json<{ checks: Record<string, { ok: boolean }> }>('/api/v1/health')).checks['bridge site']?.ok,
-    ).toBe(true);
+    expect(await bridgeOk(hub)).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
 // while the other runs, and the last to stop leaves "offline".
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { eventually, startTestHub, type TestHub } from './support/hub.ts';
+import { bridgeOk, eventually, startTestHub, type TestHub } from './support/hub.ts';
 import { startMosquitto, type MosquittoHandle } from './support/mosquitto.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
@@ -52,11 +52,7 @@ describe('the hubs of a cluster bridged to the site’s broker', () => {
         },
       });
       hubs.push(hub);
-      await eventually(
-        async () =>
-          (await hub.json<{ checks: Record<string, { ok: boolean }> }>('/api/v1/health')).checks['bridge site']?.ok,
-        { what: `the bridge of ${node} to connect` },
-      );
+      await eventually(() => bridgeOk(hub), { what: `the bridge of ${node} to connect` });
       return hub;
     };
     const a = await start('node-a');

@@ -69,6 +69,11 @@ export function testEnv(
   return env;
 }
 
+/** Whether the hub's health says its bridge `name` is connected and not held up; undefined with no such bridge. */
+export async function bridgeOk(hub: TestHub, name = 'site'): Promise<boolean | undefined> {
+  return (await hub.json<{ checks: Record<string, { ok: boolean }> }>('/api/v1/health')).checks[`bridge ${name}`]?.ok;
+}
+
 /** The value of the first /metrics line `line` matches (its first group), or 0 when none does. */
 export async function metric(hub: TestHub, line: RegExp, token?: string): Promise<number> {
   const text = await (
