@@ -83,7 +83,7 @@ describe('the device list snapshot', () => {
       JSON.stringify([
         null,
         { id: '__proto__', zone: 'floor-a', metrics: [] },
-        { id: 'd-1', zone: '' },
+        { id: 'd-1', zone: '', fw: '1.2\u001b[2J' },
         { id: 'd-2', zone: 7, metrics: 'abc', lastSeen: 'yesterday', status: 'on fire', kind: 'toaster' },
         {
           id: 'constructor',
@@ -106,6 +106,15 @@ describe('the device list snapshot', () => {
       ['d-2', null, [], null, null, null],
     ]);
     expect(registry.get('constructor', T0)?.components).toEqual({ toString: { state: 'fault', code: 'E1' } });
+    // A firmware version with a terminal's escapes, kept from before ingest left such out, is not shown.
+    expect(registry.get('d-1', T0)?.fw).toBeNull();
+    registry.apply([
+      {
+        type: 'heartbeat',
+        heartbeat: { device: 'd-1', zone: '', ts: T0, status: 'ok', components: {}, fw: '1.3\u202e' },
+      },
+    ]);
+    expect(registry.get('d-1', T0)?.fw).toBeNull();
     expect([...registry.namesUsed()].map((n) => [n.id, n.metrics, n.components]).sort()).toEqual([
       ['constructor', ['co2', 'noise'], ['toString']],
       ['d-1', [], []],

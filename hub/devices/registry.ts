@@ -2,7 +2,13 @@
 // last heartbeat. Fed by the journal like every other consumer; kept in a small snapshot file so
 // a restart does not forget the floor. Its size follows the devices ingest admits (at most
 // limits.max_devices); readers get it a page at a time, in id order, or as counts per zone.
-import type { ComponentHealth, DeviceKind, Entry, HealthStatus } from '../domain/reading.ts';
+import {
+  hidesCharacters,
+  type ComponentHealth,
+  type DeviceKind,
+  type Entry,
+  type HealthStatus,
+} from '../domain/reading.ts';
 import { replaceFile } from '../domain/durable-file.ts';
 import { readSnapshot, type Known } from './snapshot.ts';
 
@@ -135,7 +141,8 @@ export class DeviceRegistry {
           device.status = hb.status;
           device.components = hb.components;
           if (hb.kind) device.kind = hb.kind;
-          if (hb.fw) device.fw = hb.fw;
+          // One kept from before ingest left such versions out is not shown either.
+          if (hb.fw && !hidesCharacters(hb.fw)) device.fw = hb.fw;
           if (hb.battery !== undefined) device.battery = hb.battery;
           if (hb.rssi !== undefined) device.rssi = hb.rssi;
         }

@@ -9,6 +9,7 @@ import { setFileAside } from '../domain/aside.ts';
 import {
   DEVICE_KINDS,
   HEALTH_STATUSES,
+  hidesCharacters,
   ID_PATTERN,
   METRIC_PATTERN,
   type ComponentHealth,
@@ -75,7 +76,7 @@ function knownOf(v: unknown): Known | undefined {
   if (presence) known.presence = presence;
   if (status) known.status = status;
   if (components) known.components = components;
-  if (typeof v.fw === 'string') known.fw = v.fw;
+  if (typeof v.fw === 'string' && !hidesCharacters(v.fw)) known.fw = v.fw;
   for (const field of ['lastSeen', 'presenceAt', 'lastHeartbeat', 'battery', 'rssi'] as const) {
     const value = finite(v[field]);
     if (value !== undefined) known[field] = value;

@@ -310,11 +310,8 @@ function heartbeatProblem(input: unknown): string | undefined {
     numberProblem('heartbeat battery', h.battery, HEARTBEAT_BOUNDS.battery) ??
     numberProblem('heartbeat rssi', h.rssi, HEARTBEAT_BOUNDS.rssi);
   if (problem !== undefined) return problem;
-  if (
-    h.fw !== undefined &&
-    (typeof h.fw !== 'string' || h.fw.length > HEARTBEAT_BOUNDS.fwLength || hidesCharacters(h.fw))
-  )
-    return `heartbeat fw ${shown(h.fw)} is not a version of at most ${HEARTBEAT_BOUNDS.fwLength} visible characters`;
+  if (h.fw !== undefined && (typeof h.fw !== 'string' || h.fw.length > HEARTBEAT_BOUNDS.fwLength))
+    return `heartbeat fw ${shown(h.fw)} is not a version of at most ${HEARTBEAT_BOUNDS.fwLength} characters`;
   const components = fieldsOf(h.components, 'heartbeat components');
   if (typeof components === 'string') return components;
   const names = Object.keys(components);

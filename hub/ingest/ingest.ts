@@ -16,6 +16,7 @@ import { componentsWithin, DeviceNames } from './device-names.ts';
 import { DuplicateFilter, type ReadingKey } from './duplicates.ts';
 import type { Calibration } from './calibration.ts';
 import type { KnownDevices } from './known-devices.ts';
+import { shownVersion } from './parsers/heartbeat.ts';
 import { parsePayload, type MessageKind, type ParsedValue } from './parsers/index.ts';
 import { Rejection } from './rejection.ts';
 import { excerptOf, type RejectionLog } from './rejections.ts';
@@ -220,16 +221,15 @@ export class Ingest {
     }
     if (parsed.kind === 'heartbeat') {
       if (device === undefined) throw new Rejection('invalid_payload', 'heartbeat needs a device');
-      const { ts: deviceTs, components, ...heartbeat } = parsed.heartbeat;
+      const { ts: deviceTs, components, fw, ...heartbeat } = parsed.heartbeat;
       const ts = this.eventTime(device, deviceTs, message.receivedAt);
       const { kept, refusal } = componentsWithin(this.componentNames, device, components);
       if (refusal) this.reject(message, outcome, refusal, device);
-      return [
-        {
-          type: 'heartbeat',
-          heartbeat: { ...heartbeat, components: kept, device, zone: this.zoneOf(device, message), ts },
-        },
-      ];
+      const { fw: shown, refusal: hidden } = shownVersion(fw);
+      if (hidden) this.reject(message, outcome, hidden, device);
+      const zone = this.zoneOf(device, message);
+      const version = shown === undefined ? {} : { fw: shown };
+      return [{ type: 'heartbeat', heartbeat: { ...heartbeat, ...version, components: kept, device, zone, ts } }];
     }
 
     const readings: Reading[] = [];

@@ -78,12 +78,10 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
     );
   }
   const fw = doc.fw;
-  // Shown on the floor page, in reports and on an operator's terminal: nothing that hides or
-  // reorders text, nor a terminal's escape sequences.
-  if (fw !== undefined && (typeof fw !== 'string' || fw.length > HEARTBEAT_BOUNDS.fwLength || hidesCharacters(fw))) {
+  if (fw !== undefined && (typeof fw !== 'string' || fw.length > HEARTBEAT_BOUNDS.fwLength)) {
     throw new Rejection(
       'invalid_payload',
-      `heartbeat "fw" must be a version string of at most ${HEARTBEAT_BOUNDS.fwLength} characters, none of them control or invisible characters`,
+      `heartbeat "fw" must be a version string of at most ${HEARTBEAT_BOUNDS.fwLength} characters`,
     );
   }
   const { battery: charge, rssi: signal } = HEARTBEAT_BOUNDS;
@@ -99,5 +97,20 @@ export function parseHeartbeat(doc: Record<string, unknown>): ParsedHeartbeat {
     ...(typeof fw === 'string' && { fw }),
     ...(battery !== undefined && { battery }),
     ...(rssi !== undefined && { rssi }),
+  };
+}
+
+/**
+ * A heartbeat's firmware version as shown on the floor page, in reports and on an operator's
+ * terminal: one that holds control or invisible characters (a terminal's escapes, a bidi
+ * override) is left out, with a refusal; the heartbeat itself still counts.
+ */
+export function shownVersion(fw: string | undefined): { fw?: string; refusal?: Rejection } {
+  if (fw === undefined || !hidesCharacters(fw)) return fw === undefined ? {} : { fw };
+  return {
+    refusal: new Rejection(
+      'invalid_payload',
+      `heartbeat "fw" ${JSON.stringify(fw)} holds control or invisible characters; the heartbeat is taken without it`,
+    ),
   };
 }
