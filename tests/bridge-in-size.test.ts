@@ -1,6 +1,6 @@
-// A bridge at MQTT 5 tells the site's broker the largest packet it takes, as the hub's own broker
-// takes (ingest.max_payload_bytes and 1 KiB): a bigger message published there is dropped by the
-// broker, not read into the hub's memory whole only to be refused.
+// A bridge at MQTT 5 tells the site's broker the largest packet it takes (what the hub's own
+// broker takes, and 64 KiB more): a bigger message published there is dropped by the broker, not
+// read into the hub's memory whole only to be refused.
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bridgeOk, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
@@ -35,7 +35,7 @@ describe('a bridge in, at MQTT 5', () => {
     const device = await mqtt.connectAsync(broker.url, { clientId: 'site-devices' });
     await device.publishAsync(
       'floorwatch/devices/big-1/telemetry',
-      JSON.stringify({ note: 'x'.repeat(100_000), co2: 600 }),
+      JSON.stringify({ note: 'x'.repeat(200_000), co2: 600 }),
       {
         qos: 1,
       },

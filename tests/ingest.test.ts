@@ -219,7 +219,9 @@ describe('ingest', () => {
     const last = journal.at(-1);
     expect(last?.type === 'heartbeat' && Object.keys(last.heartbeat.components)).toEqual(['fan', 'disk-1']);
     expect(rejections.list()[0]?.reason).toBe('too_many_components');
-    expect(rejections.list()[0]?.detail).toContain('"disk-2", "disk-3" would exceed ingest.max_components_per_device');
+    expect(rejections.list()[0]?.detail).toContain(
+      '2 more would exceed ingest.max_components_per_device and are left out of its heartbeat: "disk-2", "disk-3"',
+    );
     // What a device named before a restart counts: the journal's heartbeats and the device list.
     const restarted = setup();
     restarted.ingest.remember(journal[0]!);
@@ -227,7 +229,7 @@ describe('ingest', () => {
     restarted.ingest.rememberNames('t-1', { metrics, components: ['fan', 'psu'] });
     await restarted.send({ status: 'ok', components: components('disk-1', 'disk-2') }, { kind: 'heartbeat' });
     expect(restarted.rejections.list()[0]?.detail).toContain(
-      'already reports 4 components; "disk-1", "disk-2" would exceed',
+      'already reports 4 components; 2 more would exceed ingest.max_components_per_device and are left out of its heartbeat: "disk-1", "disk-2"',
     );
     expect(await restarted.send({ co2: 600 })).toMatchObject({ accepted: 0, rejected: 1 });
     expect(restarted.rejections.list()[0]?.reason).toBe('too_many_metrics');

@@ -242,11 +242,17 @@ describe('InfluxStore', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const client = new InfluxClient(parseInfluxUrl(`http://127.0.0.1:${port}/floorwatch`), 10_000, 1024 * 1024);
+    const client = new InfluxClient(parseInfluxUrl(`http://127.0.0.1:${port}/floorwatch`), 10_000, 2 * 1024 * 1024);
     try {
+      // A ping reads at most 1 MiB; a query what the client was given.
       await expect(client.ping(10_000)).rejects.toThrow(
         new StoreUnavailable(
           `InfluxDB GET http://127.0.0.1:${port}/ping failed: its answer is over 1048576 bytes, more than InfluxDB sends`,
+        ),
+      );
+      await expect(client.query('SHOW DATABASES')).rejects.toThrow(
+        new StoreUnavailable(
+          `InfluxDB POST http://127.0.0.1:${port}/query failed: its answer is over 2097152 bytes, more than InfluxDB sends`,
         ),
       );
     } finally {

@@ -62,8 +62,9 @@ export interface BridgeLinkOptions {
   /** Told the count of messages sent and not yet acknowledged whenever it changes, for its gauge. */
   onUnacknowledged?: (count: number) => void;
   /**
-   * The largest packet the broker may send (MQTT 5; it drops a bigger one), as the hub's own
-   * broker takes: what ingest would refuse is not read into memory whole first.
+   * The largest packet the hub's own broker takes: at MQTT 5 the site's broker is told this and
+   * 64 KiB more (for a long topic and the user properties it passes on) and drops a bigger one,
+   * so a message far past what ingest takes is not read into memory whole first.
    */
   maxPacketBytes?: number;
 }
@@ -78,7 +79,7 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     ...(bridge.protocol === 5 && {
       properties: {
         sessionExpiryInterval: 7 * 86_400,
-        ...(options.maxPacketBytes !== undefined && { maximumPacketSize: options.maxPacketBytes }),
+        ...(options.maxPacketBytes !== undefined && { maximumPacketSize: options.maxPacketBytes + 64 * 1024 }),
       },
     }),
     reconnectPeriod: 1000,

@@ -67,11 +67,12 @@ export function componentsWithin(
   if (kept.length === entries.length) return { kept: components };
   const left = entries.filter((e) => !kept.includes(e)).map(([name]) => JSON.stringify(name.slice(0, 80)));
   const more = left.length > 5 ? ` and ${left.length - 5} more` : '';
+  // What to do first, the names last: a refusal's detail is cut at DETAIL_CHARS.
   return {
     kept: Object.fromEntries(kept),
     refusal: new Rejection(
       'too_many_components',
-      `device "${device}" already reports ${names.count(device)} components; ${left.slice(0, 5).join(', ')}${more} would exceed ingest.max_components_per_device and are left out of its heartbeat`,
+      `device "${device}" already reports ${names.count(device)} components; ${left.length} more would exceed ingest.max_components_per_device and are left out of its heartbeat: ${left.slice(0, 5).join(', ')}${more}`,
     ),
   };
 }

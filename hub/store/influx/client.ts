@@ -110,6 +110,8 @@ const ok = (res: HttpAnswer): boolean => res.status >= 200 && res.status < 300;
 
 /** Well above a chart's largest answer (the readings API's 100,000 points). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+/** A write or a ping answers with a few words: several in flight must not hold a query's worth each. */
+const SHORT_ANSWER_BYTES = 1024 * 1024;
 
 export class InfluxClient {
   readonly base: string;
@@ -123,8 +125,8 @@ export class InfluxClient {
     /** Per-request timeout. */
     private readonly timeoutMs: number,
     /**
-     * The largest answer read: a wrong service at the URL (a proxy's page, something that
-     * streams) must not be held whole in memory, on every write and ping.
+     * The largest answer to a query read: a wrong service at the URL (a proxy's page, something
+     * that streams) must not be held whole in memory. Writes and pings read at most 1 MiB.
      */
     private readonly maxAnswerBytes = MAX_ANSWER_BYTES,
   ) {
@@ -139,7 +141,14 @@ export class InfluxClient {
   /** Line-protocol text into a policy, ms precision. Rejects with writeFailure's classes. */
   async write(body: string, policy: string): Promise<void> {
     const query = new URLSearchParams({ db: this.database, rp: policy, precision: 'ms' });
-    const res = await this.send('POST', `/write?${query.toString()}`, body, 'text/plain; charset=utf-8');
+    const res = await this.send(
+      'POST',
+      `/write?${query.toString()}`,
+      body,
+      'text/plain; charset=utf-8',
+      this.timeoutMs,
+      SHORT_ANSWER_BYTES,
+    );
     if (res.status !== 204) throw writeFailure(res);
   }
 
@@ -161,7 +170,7 @@ export class InfluxClient {
    * and its version header), else its status.
    */
   async ping(timeoutMs: number): Promise<{ up: true; version: string } | { up: false; status: number }> {
-    const res = await this.send('GET', '/ping', undefined, undefined, timeoutMs);
+    const res = await this.send('GET', '/ping', undefined, undefined, timeoutMs, SHORT_ANSWER_BYTES);
     const version = res.headers['x-influxdb-version'];
     const named = typeof version === 'string';
     if (res.status !== 204 && !(res.status === 200 && named)) return { up: false, status: res.status };
@@ -179,6 +188,7 @@ export class InfluxClient {
     body?: string,
     contentType?: string,
     timeoutMs = this.timeoutMs,
+    maxBytes = this.maxAnswerBytes,
   ): Promise<HttpAnswer> {
     const headers: Record<string, string | number> = {};
     if (contentType !== undefined) headers['content-type'] = contentType;
@@ -194,8 +204,8 @@ export class InfluxClient {
             let bytes = 0;
             res.on('data', (chunk: Buffer) => {
               bytes += chunk.length;
-              if (bytes <= this.maxAnswerBytes) chunks.push(chunk);
-              else req.destroy(new Error(`its answer is over ${this.maxAnswerBytes} bytes, more than InfluxDB sends`));
+              if (bytes <= maxBytes) chunks.push(chunk);
+              else req.destroy(new Error(`its answer is over ${maxBytes} bytes, more than InfluxDB sends`));
             });
             res.on('end', () =>
               resolve({
