@@ -1,10 +1,10 @@
 // A bridge whose broker is gone for good must not hold the journal until the disk is full: once
 // its status and readings are bridges[].out.max_behind entries behind, the oldest are passed over,
 // counted and logged.
-import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturedLog, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
 import { freePort } from './support/influxd.ts';
+import { co2Readings } from './support/mqtt.ts';
 
 describe('a bridge whose broker is gone', () => {
   let hub: TestHub | undefined;
@@ -23,15 +23,7 @@ describe('a bridge whose broker is gone', () => {
         bridges: [{ name: 'site', url, out: { readings: true, max_behind: 1000 } }],
       },
     });
-    const device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'env-1' });
-    try {
-      for (let i = 0; i < 1100; i++)
-        await device.publishAsync('floorwatch/devices/env-1/telemetry', JSON.stringify({ co2: 600 + (i % 50) }), {
-          qos: 1,
-        });
-    } finally {
-      await device.endAsync();
-    }
+    await co2Readings(hub.mqttUrl, 'env-1', 1100);
     // Passed over as the bridge's consumer wakes between its attempts: at least the 100 past the bound, in all.
     await eventually(
       async () => (await metric(hub!, /^floorwatch_bridge_entries_passed_over_total\{bridge="site"\} (\d+)$/m)) >= 100,

@@ -2,9 +2,9 @@
 // forwarding is cluster.max_behind entries behind, the oldest are passed over, counted and logged;
 // with Redis back, forwarding catches up.
 import { Redis } from 'ioredis';
-import mqtt from 'mqtt';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { capturedLog, eventually, metric, startTestHub, type TestHub } from './support/hub.ts';
+import { co2Readings } from './support/mqtt.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
 interface ClusterCheck {
@@ -32,15 +32,7 @@ describe('a hub whose cluster’s Redis is away', () => {
       },
     });
     redis.pause();
-    const device = await mqtt.connectAsync(hub.mqttUrl, { clientId: 'env-1' });
-    try {
-      for (let i = 0; i < 1100; i++)
-        await device.publishAsync('floorwatch/devices/env-1/telemetry', JSON.stringify({ co2: 600 + (i % 50) }), {
-          qos: 1,
-        });
-    } finally {
-      await device.endAsync();
-    }
+    await co2Readings(hub.mqttUrl, 'env-1', 1100);
     // Passed over as the forwarding consumer wakes between its attempts: at least the 100 past the bound.
     await eventually(
       async () => (await metric(hub!, /^floorwatch_cluster_entries_not_forwarded_total(?:\{[^}]*\})? (\d+)$/m)) >= 100,

@@ -30,6 +30,19 @@ export async function headsetHeartbeat(url: string, device: string, state: 'ok' 
   await client.endAsync();
 }
 
+/** `count` CO2 readings from the device `device`, one after another at QoS 1, each acknowledged. */
+export async function co2Readings(url: string, device: string, count: number): Promise<void> {
+  const client = await mqtt.connectAsync(url, { clientId: device });
+  try {
+    for (let i = 0; i < count; i++)
+      await client.publishAsync(`floorwatch/devices/${device}/telemetry`, JSON.stringify({ co2: 600 + (i % 50) }), {
+        qos: 1,
+      });
+  } finally {
+    await client.endAsync();
+  }
+}
+
 /** Control packet types (the high nibble of the first byte). */
 export const PACKET = {
   connack: 2,
