@@ -5,9 +5,9 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StateMirror } from '../hub/cluster/state-mirror.ts';
-import type { Alert } from '../hub/domain/alert.ts';
 import { Outbox } from '../hub/notify/outbox.ts';
 import { AlertLedger } from '../hub/rules/ledger.ts';
+import { storedAlert } from './rules-fixtures.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
 let server: RedisHandle;
@@ -38,24 +38,9 @@ async function leadingWithOneAlert(): Promise<ReturnType<typeof hub>> {
   await redis.set('rules:term', 1);
   const a = hub('a');
   a.mirror.lead(1);
-  a.ledger.saveAlert(alert(1));
+  a.ledger.saveAlert(storedAlert(1));
   await a.mirror.settled();
   return a;
-}
-
-function alert(id: number, state: Alert['state'] = 'firing'): Alert {
-  return {
-    id,
-    key: `temperature_high:t-${id}`,
-    rule: 'temperature_high',
-    subject: `t-${id}`,
-    zone: 'floor-1',
-    state,
-    severity: 'warning',
-    summary: `t-${id} too warm`,
-    startsAt: 1000,
-    updatedAt: 2000 + id,
-  };
 }
 
 function outboxIds(ledger: AlertLedger): number[] {
@@ -87,9 +72,16 @@ describe("the rules' state shared through Redis", () => {
     const a = hub('a');
     a.mirror.lead(1);
     a.ledger.transaction(() => {
-      a.ledger.saveAlert(alert(1));
-      a.ledger.saveAlert(alert(2));
-      a.ledger.addEvent({ alertId: 1, key: alert(1).key, kind: 'firing', at: 3000, alert: alert(1), notified: true });
+      a.ledger.saveAlert(storedAlert(1));
+      a.ledger.saveAlert(storedAlert(2));
+      a.ledger.addEvent({
+        alertId: 1,
+        key: storedAlert(1).key,
+        kind: 'firing',
+        at: 3000,
+        alert: storedAlert(1),
+        notified: true,
+      });
       a.ledger.saveSilence({
         id: 1,
         matchers: { zone: 'floor-1' },
@@ -131,12 +123,12 @@ describe("the rules' state shared through Redis", () => {
     });
     await subscriber.subscribe(CHANNEL);
     a.mirror.lead(1);
-    a.ledger.saveAlert(alert(1));
+    a.ledger.saveAlert(storedAlert(1));
     await a.mirror.settled();
     a.ledger.transaction(() => {
-      a.ledger.saveAlert(alert(1, 'resolved'));
+      a.ledger.saveAlert(storedAlert(1, 'resolved'));
       a.ledger.deleteSilence(7);
-      a.ledger.saveAlert(alert(3));
+      a.ledger.saveAlert(storedAlert(3));
     });
     await a.mirror.settled();
     await heard;
@@ -169,7 +161,7 @@ describe("the rules' state shared through Redis", () => {
     const a = await leadingWithOneAlert();
     // Another hub's term begins; the old leader goes on writing.
     await redis.set('rules:term', 2);
-    a.ledger.saveAlert(alert(1, 'resolved'));
+    a.ledger.saveAlert(storedAlert(1, 'resolved'));
     await expect(a.mirror.settled()).rejects.toThrow('fenced: a later rules term has begun');
     const b = hub('b');
     await b.mirror.load();
@@ -180,7 +172,7 @@ describe("the rules' state shared through Redis", () => {
     await redis.set('rules:term', 1);
     const a = hub('a');
     a.mirror.lead(1);
-    a.ledger.saveAlert(alert(1));
+    a.ledger.saveAlert(storedAlert(1));
     await a.mirror.settled();
     const cut = new Redis(server.url, { keyPrefix: 'fw:', commandTimeout: 200 });
     cut.on('error', () => undefined);
@@ -188,11 +180,11 @@ describe("the rules' state shared through Redis", () => {
     server.pause();
     const mirror = new StateMirror({ db: a.ledger.db, redis: cut, channel: CHANNEL });
     mirror.lead(1);
-    a.ledger.saveAlert(alert(1, 'resolved'));
+    a.ledger.saveAlert(storedAlert(1, 'resolved'));
     await expect(mirror.settled()).rejects.toThrow();
     server.resume();
     cut.disconnect();
-    a.ledger.saveAlert(alert(2));
+    a.ledger.saveAlert(storedAlert(2));
     await a.mirror.settled();
     const b = hub('b');
     await b.mirror.load();

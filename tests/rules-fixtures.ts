@@ -11,7 +11,7 @@ import { RuleBook } from '../hub/rules/rulebook.ts';
 import { ruleSettings } from '../hub/rules/site.ts';
 import type { Timers } from '../hub/domain/timers.ts';
 import { tempDir, testEnv } from './support/hub.ts';
-import type { AlertEvent, AlertView } from '../hub/domain/alert.ts';
+import type { Alert, AlertEvent, AlertView } from '../hub/domain/alert.ts';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -192,3 +192,19 @@ export const healthyHub = {
   journalWritable: true,
   diskFreePercent: 50,
 };
+
+/** A stored temperature alert of device `t-<id>`, as a ledger holds one. */
+export function storedAlert(id: number, state: Alert['state'] = 'firing', updatedAt = 2000 + id): Alert {
+  return {
+    id,
+    key: `temperature_high:t-${id}`,
+    rule: 'temperature_high',
+    subject: `t-${id}`,
+    zone: 'floor-1',
+    state,
+    severity: 'warning',
+    summary: `t-${id} too warm`,
+    startsAt: 1000,
+    updatedAt,
+  };
+}

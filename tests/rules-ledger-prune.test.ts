@@ -3,25 +3,12 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Alert } from '../hub/domain/alert.ts';
 import { AlertLedger } from '../hub/rules/ledger.ts';
+import { storedAlert } from './rules-fixtures.ts';
 import { tempDir } from './support/hub.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 11, 1);
-
-const alert = (id: number, state: Alert['state'], updatedAt: number): Alert => ({
-  id,
-  key: `temperature_high.t-${id}`,
-  rule: 'temperature_high',
-  subject: `t-${id}`,
-  zone: 'floor-1',
-  state,
-  severity: 'warning',
-  summary: `t-${id} too warm`,
-  startsAt: updatedAt - 1000,
-  updatedAt,
-});
 
 describe('the alert ledger’s prune', () => {
   const dir = tempDir('floorwatch-ledger-');
@@ -29,9 +16,9 @@ describe('the alert ledger’s prune', () => {
 
   it('drops resolved alerts older than 90 days, and names them', () => {
     const ledger = new AlertLedger(join(dir, 'alerts.sqlite'));
-    ledger.saveAlert(alert(1, 'resolved', NOW - 91 * DAY));
-    ledger.saveAlert(alert(2, 'resolved', NOW - 89 * DAY));
-    ledger.saveAlert(alert(3, 'firing', NOW - 200 * DAY));
+    ledger.saveAlert(storedAlert(1, 'resolved', NOW - 91 * DAY));
+    ledger.saveAlert(storedAlert(2, 'resolved', NOW - 89 * DAY));
+    ledger.saveAlert(storedAlert(3, 'firing', NOW - 200 * DAY));
     expect(ledger.prune(NOW)).toEqual([1]);
     expect([1, 2, 3].map((id) => ledger.alert(id)?.id)).toEqual([undefined, 2, 3]);
     expect(ledger.prune(NOW)).toEqual([]);
