@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { Entry, Reading } from '../hub/domain/reading.ts';
 import { KnownDevices } from '../hub/ingest/known-devices.ts';
 import { parseSenml } from '../hub/ingest/parsers/senml.ts';
+import { MAX_PROBLEMS_TOLD } from '../hub/ingest/ingest.ts';
 import { DETAIL_CHARS } from '../hub/ingest/rejection.ts';
+import { NAME_CHARS } from '../hub/ingest/rejections.ts';
 import { NOW, setup } from './support/ingest.ts';
 
 describe('SenML resolution (RFC 8428)', () => {
@@ -329,6 +331,17 @@ describe('a refusal', () => {
     const [kept] = rejections.list({ limit: 1 });
     expect(kept?.detail).toMatch(/^temperature in "u{80}" is not accepted \(accepted: .+\)$/);
     expect(kept?.topic?.length).toBeLessThanOrEqual(201);
+    // The answer lists the first refusals; all are counted.
+    expect(outcome.problems).toHaveLength(MAX_PROBLEMS_TOLD);
+  });
+
+  it('names a device a SenML pack gave, not yet checked, at most NAME_CHARS long', async () => {
+    const { send } = setup();
+    const pack = [{ bn: `${'d'.repeat(40_000)}/` }, ...Array.from({ length: 300 }, () => ({ n: 'co2', v: 600 }))];
+    const outcome = await send(pack, { source: 'http', device: undefined });
+    expect(outcome.rejected).toBe(300);
+    expect(outcome.problems.every((p) => (p.device?.length ?? 0) <= NAME_CHARS)).toBe(true);
+    expect(JSON.stringify(outcome).length).toBeLessThan(100_000);
   });
 });
 

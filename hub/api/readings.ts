@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { METRICS } from '../domain/reading.ts';
-import type { Ingest, IngestOutcome } from '../ingest/ingest.ts';
+import { MAX_PROBLEMS_TOLD, type Ingest, type IngestOutcome } from '../ingest/ingest.ts';
 import type { ReadingWriters } from '../security/reading-writers.ts';
 import { AGGREGATES, type ReadingQuery, type SeriesPoint, type StoreReader } from '../store/store.ts';
 import {
@@ -99,7 +99,7 @@ const outcome = schemaOf<IngestOutcome>()(
     duplicates: z.number().describe('values the hub already had (the same seq, or the same metric at the same time)'),
     problems: z
       .array(z.object({ reason: z.string(), detail: z.string(), device: z.string().optional() }))
-      .describe('what was refused and why (also in GET /api/v1/rejections)'),
+      .describe(`what was refused and why, the first ${MAX_PROBLEMS_TOLD} (also in GET /api/v1/rejections)`),
   }),
 );
 

@@ -26,6 +26,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
   const prefix = config.mqtt.topic_prefix;
   const node = config.cluster.redis_url === undefined ? undefined : nodeId(config.cluster);
   const notices = new NoticeLog(log, now);
+  const { maxPacketBytes } = brokerLimitsOf(config);
   return config.bridges.map((bridge) => {
     const readings = mqttReadings({ ingest: deps.ingest, log, now, bridge: bridge.name });
     let ignored = 0;
@@ -54,7 +55,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
       ...(node !== undefined && { node }),
       ...(incoming && { incoming }),
       onUnacknowledged: (count) => ctx.metrics.bridgeUnacknowledged.set({ bridge: bridge.name }, count),
-      maxPacketBytes: brokerLimitsOf(config).maxPacketBytes,
+      maxPacketBytes,
     });
     const consumer =
       bridge.out.status || bridge.out.readings

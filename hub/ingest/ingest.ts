@@ -19,7 +19,8 @@ import type { KnownDevices } from './known-devices.ts';
 import { shownVersion } from './parsers/heartbeat.ts';
 import { parsePayload, type MessageKind, type ParsedValue } from './parsers/index.ts';
 import { Rejection } from './rejection.ts';
-import { excerptOf, type RejectionLog } from './rejections.ts';
+import { excerptOf, NAME_CHARS, type RejectionLog } from './rejections.ts';
+import { clip } from '../domain/clip.ts';
 import { toCanonical } from './units.ts';
 
 export type Source = 'mqtt' | 'http' | 'serial' | 'bridge';
@@ -46,7 +47,7 @@ export interface IngestOutcome {
   accepted: number;
   rejected: number;
   duplicates: number;
-  /** What was refused and why (also kept in the rejection log). */
+  /** What was refused and why, the first MAX_PROBLEMS_TOLD of them (also kept in the rejection log). */
   problems: Array<{ reason: string; detail: string; device?: string }>;
 }
 
@@ -75,6 +76,8 @@ export interface IngestDeps {
 }
 
 const CLOCK_NOTICE_MS = 60_000;
+/** Refusals one answer lists: a message refused value by value is answered with the first, and counted whole. */
+export const MAX_PROBLEMS_TOLD = 100;
 
 export class Ingest {
   private readonly duplicates = new DuplicateFilter();
@@ -172,18 +175,17 @@ export class Ingest {
     device: string | undefined,
   ): void {
     outcome.rejected++;
-    outcome.problems.push({
-      reason: rejection.reason,
-      detail: rejection.detail,
-      ...(device !== undefined && { device }),
-    });
+    // A device named in SenML is not checked yet, and a pack may be refused record by record.
+    const named = device === undefined ? {} : { device: clip(device, NAME_CHARS) };
+    if (outcome.problems.length < MAX_PROBLEMS_TOLD)
+      outcome.problems.push({ reason: rejection.reason, detail: rejection.detail, ...named });
     this.deps.rejections.add({
       at: message.receivedAt,
       source: message.source,
       reason: rejection.reason,
       detail: rejection.detail,
       excerpt: excerptOf(message.payload),
-      ...(device !== undefined && { device }),
+      ...named,
       ...(message.topic !== undefined && { topic: message.topic }),
     });
   }

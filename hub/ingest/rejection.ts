@@ -1,6 +1,8 @@
 // Why a message or a value was refused. The reason codes label the /metrics counter; the
 // detail is the sentence an operator reads.
 
+import { clip } from '../domain/clip.ts';
+
 export const REJECTION_REASONS = [
   'payload_too_large',
   'invalid_json',
@@ -35,7 +37,7 @@ export class Rejection extends Error {
     readonly reason: RejectionReason,
     detail: string,
   ) {
-    const cut = detail.length > DETAIL_CHARS ? `${detail.slice(0, DETAIL_CHARS)}…` : detail;
+    const cut = clip(detail, DETAIL_CHARS);
     super(cut);
     this.detail = cut;
     this.name = 'Rejection';

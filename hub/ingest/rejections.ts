@@ -3,6 +3,7 @@
 // sensor cannot flood the logs. A refusal of the device itself (an invalid id, an undeclared
 // device, one past limits.max_devices) is logged once a minute per reason instead: those ids are
 // the sender's to invent, and a flood of them is one event for the operator, not thousands.
+import { clip } from '../domain/clip.ts';
 import type { RejectionReason } from './rejection.ts';
 
 export interface RejectionRecord {
@@ -40,8 +41,8 @@ export function excerptOf(payload: Buffer): string {
   return text.length < payload.length && payload.length > EXCERPT_CHARS ? `${text}… (${payload.length} bytes)` : text;
 }
 
-const NAME_CHARS = 200;
-const cut = (name: string): string => (name.length > NAME_CHARS ? `${name.slice(0, NAME_CHARS)}…` : name);
+/** The most kept of a name a client gave (a topic of up to 64 KiB, a device id not yet checked). */
+export const NAME_CHARS = 200;
 
 export class RejectionLog {
   private readonly records: RejectionRecord[] = [];
@@ -57,8 +58,8 @@ export class RejectionLog {
     // What a client named (a topic of up to 64 KiB) is kept cut, as the excerpt is.
     const record: RejectionRecord = {
       ...full,
-      ...(full.device !== undefined && { device: cut(full.device) }),
-      ...(full.topic !== undefined && { topic: cut(full.topic) }),
+      ...(full.device !== undefined && { device: clip(full.device, NAME_CHARS) }),
+      ...(full.topic !== undefined && { topic: clip(full.topic, NAME_CHARS) }),
     };
     if (this.records.length < this.options.capacity) {
       this.records.push(record);

@@ -3,13 +3,10 @@
 // Slack through an incoming webhook (Block Kit). One post per group of notices; each layout
 // stays inside its channel's limits (Slack: 50 blocks, 150-character headers, 3,000-character
 // sections; Teams: a card of about 28 KB).
+import { clip } from '../domain/clip.ts';
 import { GROUP_BATCH, messageOf, type Message, type MessageItem } from './message.ts';
 import type { OutboxTarget } from './outbox.ts';
 import { deferredFor, DeliveryRefused, postJson } from './webhook.ts';
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 export function teamsCard(m: Message): unknown {
   const critical = m.items.some((i) => i.open && i.severity === 'critical');

@@ -2,6 +2,7 @@
 // its key, at most once a minute, so a misbehaving client cannot flood the log. The keys held are
 // bounded; forgetting them costs at most one extra line each.
 import type { Logger } from 'pino';
+import { clip } from '../domain/clip.ts';
 
 const EVERY_MS = 60_000;
 const KEYS_MAX = 10_000;
@@ -27,6 +28,6 @@ export class NoticeLog {
     if (at - (this.lastLogged.get(key) ?? -Infinity) < EVERY_MS) return;
     if (this.lastLogged.size >= KEYS_MAX) this.lastLogged.clear();
     this.lastLogged.set(key, at);
-    this.log.warn(message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS)}…` : message);
+    this.log.warn(clip(message, MESSAGE_CHARS));
   }
 }
