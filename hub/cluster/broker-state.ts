@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { NoticeLog } from '../telemetry/notices.ts';
 import { AwaySessions, type SessionWrites } from './away-sessions.ts';
 import { ClusterEmitter } from './emitter.ts';
-import { closedWhenSilent, watchedForSilence } from './connections.ts';
+import { failFastRedis } from './connections.ts';
 
 export interface BrokerStateOptions {
   url: string;
@@ -47,6 +47,8 @@ export interface Wills {
   drop(clientId: string, brokerId: string): Promise<void>;
 }
 
+/** Longest wait for a broker command (a retained message, a will) while Redis is stopped. */
+const COMMAND_TIMEOUT_MS = 2000;
 const PRESENCE_KEY = 'presence';
 const FORGET = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0`;
 const createPersistence = createRequire(import.meta.url)('aedes-persistence-redis') as (options: {
@@ -69,11 +71,10 @@ export async function openBrokerState(options: BrokerStateOptions): Promise<Brok
   // made while it is away, and asks the difference once it is back: emitter.ts).
   // A Redis that is stopped rather than gone keeps the connection open: commands need a time limit
   // too, or a retained message would wait for Redis for as long as it is stopped.
-  const failFast = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, ...closedWhenSilent(2000) };
-  const pub = watchedForSilence(new Redis(url, failFast));
+  const pub = failFastRedis(url, COMMAND_TIMEOUT_MS);
   // Its queued (un)subscriptions are never dropped after retries: the bus takes what it asked as asked.
   const sub = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-  const conn = watchedForSilence(new Redis(url, { ...failFast, keyPrefix: `${prefix}:` }));
+  const conn = failFastRedis(url, COMMAND_TIMEOUT_MS, { keyPrefix: `${prefix}:` });
   const connections = [pub, sub, conn];
   let lastError = '';
   for (const c of connections) {

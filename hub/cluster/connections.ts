@@ -10,24 +10,24 @@ import type { Logger } from 'pino';
 const SILENT_GRACE_MS = 1000;
 
 /**
- * A connection's commands fail after `commandTimeoutMs`. A Redis stopped rather than gone keeps
- * the connection open, and ioredis keeps each command that timed out queued, arguments and all,
- * until it answers: so a connection silent a second longer is closed, and what it had not
- * answered is not sent again on the next (its callers were told it timed out).
+ * A connection whose commands fail fast: at once while Redis is away (nothing queued for it), and
+ * after `commandTimeoutMs` while it is silent. A Redis stopped rather than gone keeps the
+ * connection open, and ioredis keeps each command that timed out queued, arguments and all, until
+ * it answers: so a connection silent a second longer is closed, and what it had not answered is
+ * not sent again on the next (its callers were told it timed out).
  */
-export function closedWhenSilent(commandTimeoutMs: number): RedisOptions {
-  return {
+export function failFastRedis(url: string, commandTimeoutMs: number, more: RedisOptions = {}): Redis {
+  const connection = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
     commandTimeout: commandTimeoutMs,
     socketTimeout: commandTimeoutMs + SILENT_GRACE_MS,
     autoResendUnfulfilledCommands: false,
-  };
-}
-
-/**
- * ioredis 5.11 leaves the silence timer of a connection that closed running, and at its time it
- * closes the next connection, healthy or not (redis/ioredis#2147): it is cleared here.
- */
-export function watchedForSilence(connection: Redis): Redis {
+    ...more,
+  });
+  // ioredis 5.11 leaves the silence timer of a connection that closed running, and at its time it
+  // closes the next connection, healthy or not (redis/ioredis#2147).
   connection.on('close', () => {
     const state = connection as unknown as { socketTimeoutTimer?: ReturnType<typeof setTimeout> };
     clearTimeout(state.socketTimeoutTimer);
@@ -59,16 +59,7 @@ export async function connectCluster(options: {
   peerWaitMs: number;
 }): Promise<ClusterConnections> {
   const { url, log, commandTimeoutMs } = options;
-  const failFast = (timeoutMs: number) =>
-    watchedForSilence(
-      new Redis(url, {
-        keyPrefix: `${options.prefix}:`,
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        ...closedWhenSilent(timeoutMs),
-      }),
-    );
+  const failFast = (timeoutMs: number) => failFastRedis(url, timeoutMs, { keyPrefix: `${options.prefix}:` });
   const redis = failFast(commandTimeoutMs);
   const reading = failFast(commandTimeoutMs + options.readWaitMs);
   const peerReading = failFast(commandTimeoutMs + options.peerWaitMs);
