@@ -83,7 +83,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const { journal, store, writer, setAside } = storage;
     const intake = await openIntake(ctx, journal);
     const mqtt = await openMqtt(ctx, { security, ingest: intake.ingest, journal });
-    const bridges = openBridges(ctx, { ingest: intake.ingest, journal });
+    const bridges = openBridges(ctx, {
+      ingest: intake.ingest,
+      journal,
+      maxPacketBytes: security.brokerLimits.maxPacketBytes,
+    });
     const alertingOptions: AlertingOptions = {
       config,
       journal,

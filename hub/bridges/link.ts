@@ -69,6 +69,9 @@ export interface BridgeLinkOptions {
   maxPacketBytes?: number;
 }
 
+/** Beyond the hub's largest packet, for a long topic and the user properties a broker passes on. */
+const PACKET_HEADROOM_BYTES = 64 * 1024;
+
 export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
   const { bridge, prefix, log, incoming } = options;
   const statusTopic = `${prefix}/hub/status`;
@@ -79,7 +82,9 @@ export function openBridgeLink(options: BridgeLinkOptions): BridgeLink {
     ...(bridge.protocol === 5 && {
       properties: {
         sessionExpiryInterval: 7 * 86_400,
-        ...(options.maxPacketBytes !== undefined && { maximumPacketSize: options.maxPacketBytes + 64 * 1024 }),
+        ...(options.maxPacketBytes !== undefined && {
+          maximumPacketSize: options.maxPacketBytes + PACKET_HEADROOM_BYTES,
+        }),
       },
     }),
     reconnectPeriod: 1000,

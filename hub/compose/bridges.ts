@@ -12,7 +12,6 @@ import { bridgeEntries } from '../notify/bridge-out.ts';
 import { mqttReadings } from '../sources/mqtt.ts';
 import { NoticeLog } from '../telemetry/notices.ts';
 import { passedOverNotice } from './passed-over.ts';
-import { brokerLimitsOf } from './security.ts';
 import type { PublishPacket } from 'aedes';
 import type { HubContext } from './context.ts';
 
@@ -21,12 +20,19 @@ function consumerName(bridge: string): string {
   return `bridge-${bridge.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 32);
 }
 
-export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Journal }): BridgeLink[] {
+export function openBridges(
+  ctx: HubContext,
+  deps: {
+    ingest: Ingest;
+    journal: Journal;
+    /** The largest packet the hub's own broker takes, told to each bridge's broker. */
+    maxPacketBytes: number;
+  },
+): BridgeLink[] {
   const { config, log, now, lifecycle } = ctx;
   const prefix = config.mqtt.topic_prefix;
   const node = config.cluster.redis_url === undefined ? undefined : nodeId(config.cluster);
   const notices = new NoticeLog(log, now);
-  const { maxPacketBytes } = brokerLimitsOf(config);
   return config.bridges.map((bridge) => {
     const readings = mqttReadings({ ingest: deps.ingest, log, now, bridge: bridge.name });
     let ignored = 0;
@@ -55,7 +61,7 @@ export function openBridges(ctx: HubContext, deps: { ingest: Ingest; journal: Jo
       ...(node !== undefined && { node }),
       ...(incoming && { incoming }),
       onUnacknowledged: (count) => ctx.metrics.bridgeUnacknowledged.set({ bridge: bridge.name }, count),
-      maxPacketBytes,
+      maxPacketBytes: deps.maxPacketBytes,
     });
     const consumer =
       bridge.out.status || bridge.out.readings

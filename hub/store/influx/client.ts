@@ -141,14 +141,11 @@ export class InfluxClient {
   /** Line-protocol text into a policy, ms precision. Rejects with writeFailure's classes. */
   async write(body: string, policy: string): Promise<void> {
     const query = new URLSearchParams({ db: this.database, rp: policy, precision: 'ms' });
-    const res = await this.send(
-      'POST',
-      `/write?${query.toString()}`,
+    const res = await this.send('POST', `/write?${query.toString()}`, {
       body,
-      'text/plain; charset=utf-8',
-      this.timeoutMs,
-      SHORT_ANSWER_BYTES,
-    );
+      contentType: 'text/plain; charset=utf-8',
+      maxBytes: SHORT_ANSWER_BYTES,
+    });
     if (res.status !== 204) throw writeFailure(res);
   }
 
@@ -157,7 +154,10 @@ export class InfluxClient {
     const { q, params } = typeof statement === 'string' ? { q: statement, params: {} } : statement;
     const form = new URLSearchParams({ q, db: this.database, epoch: 'ms' });
     if (Object.keys(params).length > 0) form.set('params', JSON.stringify(params));
-    const res = await this.send('POST', '/query', form.toString(), 'application/x-www-form-urlencoded');
+    const res = await this.send('POST', '/query', {
+      body: form.toString(),
+      contentType: 'application/x-www-form-urlencoded',
+    });
     if (res.status >= 500) throw new StoreUnavailable(`InfluxDB query failed (${res.status}): ${errorMessage(res)}`);
     if (!ok(res)) throw new InfluxError(`InfluxDB query failed (${res.status}): ${errorMessage(res)}`);
     const answer = parseAnswer(res.body);
@@ -170,7 +170,7 @@ export class InfluxClient {
    * and its version header), else its status.
    */
   async ping(timeoutMs: number): Promise<{ up: true; version: string } | { up: false; status: number }> {
-    const res = await this.send('GET', '/ping', undefined, undefined, timeoutMs, SHORT_ANSWER_BYTES);
+    const res = await this.send('GET', '/ping', { timeoutMs, maxBytes: SHORT_ANSWER_BYTES });
     const version = res.headers['x-influxdb-version'];
     const named = typeof version === 'string';
     if (res.status !== 204 && !(res.status === 200 && named)) return { up: false, status: res.status };
@@ -185,10 +185,12 @@ export class InfluxClient {
   private async send(
     method: string,
     path: string,
-    body?: string,
-    contentType?: string,
-    timeoutMs = this.timeoutMs,
-    maxBytes = this.maxAnswerBytes,
+    {
+      body,
+      contentType,
+      timeoutMs = this.timeoutMs,
+      maxBytes = this.maxAnswerBytes,
+    }: { body?: string; contentType?: string; timeoutMs?: number; maxBytes?: number } = {},
   ): Promise<HttpAnswer> {
     const headers: Record<string, string | number> = {};
     if (contentType !== undefined) headers['content-type'] = contentType;
