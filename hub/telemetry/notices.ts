@@ -28,6 +28,7 @@ export class NoticeLog {
     if (at - (this.lastLogged.get(key) ?? -Infinity) < EVERY_MS) return;
     if (this.lastLogged.size >= KEYS_MAX) this.lastLogged.clear();
     this.lastLogged.set(key, at);
-    this.log.warn(clip(message, MESSAGE_CHARS));
+    // The characters kept, then the ellipsis.
+    this.log.warn(clip(message, MESSAGE_CHARS + 1));
   }
 }
