@@ -3,6 +3,7 @@
 //   GET /api/v1/reports/equipment?from=&to=[&format=json|html|csv]   availability, incidents, MTTR, faults;
 //                                                            CSV for a spreadsheet or a maintenance system
 // Without from and to, the shift report covers the current shift so far and the equipment report the last 30 days.
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DeviceView } from '../devices/registry.ts';
@@ -16,7 +17,10 @@ import { equipmentLayout, shiftLayout } from '../reports/layout.ts';
 import { alertHistory, shiftReport } from '../reports/shift.ts';
 import { choiceParam, refuse, resolveTime, textParam, TIME_FORMS } from './params.ts';
 import { equipmentReportSchema, shiftReportSchema } from './report-schemas.ts';
-import { ACCESS_REFUSALS, BAD_REQUEST, STORE_DOWN } from './schemas.ts';
+import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
+import { ReadsUnavailable } from './store-outage.ts';
+import { counted } from '../domain/counted.ts';
+import { Turns } from '../domain/turns.ts';
 
 export interface ReportsRoutesOptions {
   store: StoreReader;
@@ -27,17 +31,36 @@ export interface ReportsRoutesOptions {
   shifts: () => readonly number[];
   /** Declared and reporting devices. */
   devices: (now: number) => DeviceView[];
+  /** Reports prepared at once (limits.reports_at_once), and requests that may wait for a turn (limits.reports_waiting). */
+  atOnce: number;
+  waiting: number;
   now: () => number;
 }
 
 const DAY = 86_400_000;
+const REPORT_UNAVAILABLE = refusal(
+  'the reading store is down (nothing is lost, and the message says how many journal entries wait to be stored), or as many reports as limits.reports_waiting already wait for their turn',
+);
 const MAX_SHIFT_SPAN = 7 * DAY;
 const MAX_EQUIPMENT_SPAN = 366 * DAY;
 
 export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async (
   app,
-  { store, rules, shifts, devices, now },
+  { store, rules, shifts, devices, atOnce, waiting, now },
 ) => {
+  // A report may read a week of readings: however many people ask at once, only so many are prepared together.
+  const turns = new Turns(atOnce, waiting);
+  const inTurn = <T>(request: FastifyRequest, work: () => Promise<T>): Promise<T> =>
+    turns.run(work, () => {
+      request.log.warn(
+        { atOnce, waiting },
+        `a report was refused: ${counted(atOnce, 'report is', 'reports are')} being prepared and ${counted(waiting, 'more waits', 'more wait')} (limits.reports_at_once, limits.reports_waiting)`,
+      );
+      throw new ReadsUnavailable(
+        `${counted(atOnce, 'report is', 'reports are')} being prepared and ${counted(waiting, 'more waits', 'more wait')} for a turn (limits.reports_waiting); try again shortly`,
+      );
+    });
+
   const times = (fromText: string) => ({
     from: textParam('from').optional().describe(`${fromText}: ${TIME_FORMS}`),
     to: textParam('to').optional().describe('end of the report, as from (default now)'),
@@ -106,13 +129,13 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
           },
           400: BAD_REQUEST,
           ...ACCESS_REFUSALS,
-          503: STORE_DOWN,
+          503: REPORT_UNAVAILABLE,
         },
       },
     },
     async (request, reply) => {
       const { from, to, format } = request.query;
-      const report = await shiftReport(store, rules, from, to);
+      const report = await inTurn(request, () => shiftReport(store, rules, from, to));
       if (formatOf(format, request.headers.accept) !== 'html') return report;
       return reply.type('text/html; charset=utf-8').send(layoutHtml(shiftLayout(report)));
     },
@@ -136,7 +159,7 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
           },
           400: BAD_REQUEST,
           ...ACCESS_REFUSALS,
-          503: STORE_DOWN,
+          503: REPORT_UNAVAILABLE,
         },
       },
     },
@@ -150,7 +173,8 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
         rssi: d.rssi,
         fw: d.fw,
       }));
-      const report = equipmentReport(await alertHistory(store, from, to), known, from, to);
+      const history = await inTurn(request, () => alertHistory(store, from, to));
+      const report = equipmentReport(history, known, from, to);
       const as = formatOf(format, request.headers.accept);
       if (as === 'html') return reply.type('text/html; charset=utf-8').send(layoutHtml(equipmentLayout(report)));
       if (as === 'csv')

@@ -179,6 +179,8 @@ export async function openApi(
       rules: alerting.rules,
       shifts: () => shifts,
       devices: (at) => registry.list(at),
+      atOnce: config.limits.reports_at_once,
+      waiting: config.limits.reports_waiting,
       now,
     },
   });

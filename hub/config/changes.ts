@@ -40,6 +40,8 @@ const RESTART_FIELDS: ReadonlyArray<[section: (typeof LIVE_SECTIONS)[number], fi
   ['limits', 'max_event_streams_per_token'],
   ['limits', 'password_checks_at_once'],
   ['limits', 'password_checks_waiting'],
+  ['limits', 'reports_at_once'],
+  ['limits', 'reports_waiting'],
 ];
 
 /** What a reload answers (the API, the log, the audit). */

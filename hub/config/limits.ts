@@ -72,6 +72,12 @@ export const limitsSection = z
     http_request_timeout: duration
       .refine((v) => (parseDuration(v) ?? 0) >= 1000, { error: 'must be at least "1s"' })
       .default('30s'),
+    /**
+     * Reports (shift handover, equipment record) prepared at once, and requests waiting for their
+     * turn; a further one is refused (503). A week's report reads the store a day at a time.
+     */
+    reports_at_once: integer(1, 16).default(1),
+    reports_waiting: integer(0, 1000).default(8),
     /** Open live feeds (GET /api/v1/events, a floor page each) in all; a further one is refused (503). */
     max_event_streams: integer(1, 100_000).default(100),
     /** Of those, open with one token; a further one is refused (429). */

@@ -1,7 +1,6 @@
-// How much of a span a zone spent within a requirement: the share of its readings at which no
-// limit was crossed. Each limit is judged by the rule book's own judgement (`breach`) on what the
-// alert rule compares — the value itself, or the mean / LAeq / maximum of the (epoch-aligned)
-// window the reading falls in. Pure.
+// Whether a zone's reading was within a requirement: no limit crossed, each limit judged by the
+// rule book's own judgement (`breach`) on what the alert rule compares — the value itself, or the
+// mean / LAeq / maximum of the (epoch-aligned) window the reading falls in. Pure.
 import { breach, zoneWide } from '../rules/rulebook.ts';
 import type { SeriesPoint } from '../store/store.ts';
 import type { Limit, Requirement } from '../domain/requirement.ts';
@@ -31,15 +30,13 @@ export function windowsOf(req: Requirement): WindowAggregate[] {
 }
 
 /**
- * Percent of `raw` readings within the requirement; `windows` holds, per windowKey, the series
- * aggregated by window start. Undefined when there are no readings.
+ * Whether a reading is within the requirement; `windows` holds, per windowKey, the series
+ * aggregated by window start.
  */
-export function percentWithin(
+export function withinJudge(
   req: Requirement,
-  raw: readonly SeriesPoint[],
   windows: ReadonlyMap<string, readonly SeriesPoint[]>,
-): number | undefined {
-  if (raw.length === 0) return undefined;
+): (p: SeriesPoint) => boolean {
   const byStart = new Map([...windows].map(([key, points]) => [key, new Map(points.map((p) => [p.ts, p.value]))]));
   /** What a limit compares for one reading; nothing for a window without a value, or a limit judged per device only. */
   const valueAt = (l: Limit, p: SeriesPoint): number | undefined => {
@@ -49,7 +46,5 @@ export function percentWithin(
     const start = p.ts - (((p.ts % over.windowMs) + over.windowMs) % over.windowMs);
     return byStart.get(windowKey({ kind: over.kind, windowMs: over.windowMs }))?.get(start);
   };
-  let within = 0;
-  for (const p of raw) if (breach(req, (l) => valueAt(l, p)) === undefined) within += 1;
-  return (100 * within) / raw.length;
+  return (p) => breach(req, (l) => valueAt(l, p)) === undefined;
 }

@@ -6,11 +6,12 @@ import type { Occupancy } from '../rules/schedule.ts';
 import type { SiteRules } from '../rules/site.ts';
 import { dosePercent, lex8h } from '../rules/window.ts';
 import type { Aggregate, SeriesPoint, StoreReader } from '../store/store.ts';
-import { isBand, percentWithin, windowKey, windowsOf } from './compliance.ts';
+import { isBand, windowKey, windowsOf, withinJudge } from './compliance.ts';
 import { type Incident, faultName, incidents, isAcoustic, isFault, isOffline, overlapMs } from './incidents.ts';
 import type { ZoneType } from '../domain/zone.ts';
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 /** Alerts that began up to this long before a report's start are found in the history. */
 const HISTORY_LOOKBACK_MS = 7 * 24 * HOUR;
 const HISTORY_LIMIT = 100_000;
@@ -170,49 +171,87 @@ function zonesByMinute(rulesAt: (at: number) => SiteRules): ZonesAt {
   };
 }
 
+/** A requirement's count over the report: readings judged by it, and those within it. */
+interface Tally {
+  requirement: string;
+  metric: string;
+  title: string;
+  within: number;
+  readings: number;
+}
+
 /**
- * A zone's compliance with one requirement: each reading judged by the requirement of its season,
- * and only if the requirement was judged then (a set-back band at night, comfort by day).
+ * A zone's raw readings of a metric over [from, to), a day at a time: a week's report holds at most
+ * a day's readings of one zone and metric at once, however dense the floor.
+ */
+async function eachDay(
+  store: StoreReader,
+  zone: string,
+  metric: string,
+  from: number,
+  to: number,
+  take: (points: readonly SeriesPoint[]) => void,
+): Promise<void> {
+  for (let start = from; start < to; start += DAY)
+    take(await store.query({ zone, metric, from: start, to: Math.min(to, start + DAY) }));
+}
+
+/**
+ * A zone's compliance with each requirement, and the positions its noise came from: each reading
+ * judged by the requirement of its season, and only if the requirement was judged then (a set-back
+ * band at night, comfort by day). Each metric's readings are read once, for all its requirements.
  */
 async function complianceOf(
   store: StoreReader,
   zone: string,
-  key: string,
   spans: readonly SeasonSpan[],
-  raw: (metric: string) => Promise<SeriesPoint[]>,
   zonesAt: ZonesAt,
-): Promise<ZoneCompliance | undefined> {
-  let within = 0;
-  let readings = 0;
-  let shown: { metric: string; title: string } | undefined;
+): Promise<{ compliance: ZoneCompliance[]; noisePositions: string[] }> {
+  const tallies = new Map<string, Tally>();
+  const positions = new Set<string>();
   for (const span of spans) {
-    const req = span.rules.zones.find((z) => z.zone === zone)?.requirements.find((r) => r.key === key);
-    if (!req || !isBand(req)) continue;
-    shown ??= { metric: req.metric, title: req.title };
-    const points = (await raw(req.metric)).filter(
-      (p) => p.ts >= span.from && p.ts < span.to && zonesAt(p.ts).get(zone)?.judged.has(key) === true,
-    );
-    const windows = new Map<string, SeriesPoint[]>();
-    for (const w of windowsOf(req)) {
-      const query = { zone, metric: req.metric, from: span.from, to: span.to, agg: w.kind, every: w.windowMs };
-      windows.set(windowKey(w), await store.query(query));
+    // Noise is read even without a noise requirement: its devices are the report's positions.
+    const judges = new Map<string, { tally: Tally; within: (p: SeriesPoint) => boolean }[]>([['noise', []]]);
+    for (const req of span.rules.zones.find((z) => z.zone === zone)?.requirements ?? []) {
+      if (!isBand(req)) continue;
+      let tally = tallies.get(req.key);
+      if (!tally)
+        tallies.set(
+          req.key,
+          (tally = { requirement: req.key, metric: req.metric, title: req.title, within: 0, readings: 0 }),
+        );
+      const windows = new Map<string, SeriesPoint[]>();
+      for (const w of windowsOf(req)) {
+        const query = { zone, metric: req.metric, from: span.from, to: span.to, agg: w.kind, every: w.windowMs };
+        windows.set(windowKey(w), await store.query(query));
+      }
+      judges.set(req.metric, [...(judges.get(req.metric) ?? []), { tally, within: withinJudge(req, windows) }]);
     }
-    const percent = percentWithin(req, points, windows);
-    if (percent === undefined) continue;
-    within += (percent * points.length) / 100;
-    readings += points.length;
+    for (const [metric, judged] of judges)
+      await eachDay(store, zone, metric, span.from, span.to, (points) => {
+        for (const p of points) {
+          if (metric === 'noise' && p.device !== undefined) positions.add(p.device);
+          const now = zonesAt(p.ts).get(zone)?.judged;
+          for (const { tally, within } of judged) {
+            if (!now?.has(tally.requirement)) continue;
+            tally.readings += 1;
+            if (within(p)) tally.within += 1;
+          }
+        }
+      });
   }
-  if (!shown || readings === 0) return undefined;
-  return { requirement: key, ...shown, percentWithin: (100 * within) / readings, readings };
+  const compliance = [...tallies.values()]
+    .filter((t) => t.readings > 0)
+    .map(({ within, readings, ...shown }) => ({ ...shown, percentWithin: (100 * within) / readings, readings }));
+  return { compliance, noisePositions: [...positions].sort() };
 }
 
 async function zoneSummary(
   store: StoreReader,
   z: SiteRules['zones'][number],
   spans: readonly SeasonSpan[],
-  raw: (metric: string) => Promise<SeriesPoint[]>,
   zonesAt: ZonesAt,
-): Promise<Omit<ZoneSummary, 'openPercent' | 'occupancyAtEnd'>> {
+): Promise<{ summary: Omit<ZoneSummary, 'openPercent' | 'occupancyAtEnd'>; noisePositions: string[] }> {
   const from = spans[0]?.from ?? 0;
   const to = spans.at(-1)?.to ?? 0;
   const [temperature, humidity, hourly] = await Promise.all([
@@ -224,17 +263,8 @@ async function zoneSummary(
     (best, p) => (best === undefined || p.value > best.value ? p : best),
     undefined,
   );
-  const keys = [
-    ...new Set(
-      spans.flatMap((s) => s.rules.zones.find((y) => y.zone === z.zone)?.requirements ?? []).map((r) => r.key),
-    ),
-  ];
-  const compliance: ZoneCompliance[] = [];
-  for (const key of keys) {
-    const c = await complianceOf(store, z.zone, key, spans, raw, zonesAt);
-    if (c) compliance.push(c);
-  }
-  return {
+  const { compliance, noisePositions } = await complianceOf(store, z.zone, spans, zonesAt);
+  const summary = {
     zone: z.zone,
     ...(z.name !== undefined && { name: z.name }),
     type: z.type,
@@ -243,6 +273,7 @@ async function zoneSummary(
     ...(peak && { co2MaxHourlyMean: { value: peak.value, hour: peak.ts } }),
     compliance,
   };
+  return { summary, noisePositions };
 }
 
 /** Every zone's share of [from, to) spent open by its hours, looked at every 5 minutes. */
@@ -271,21 +302,13 @@ export async function shiftReport(
   const positions: PositionExposure[] = [];
   // 'unassigned' is not a place on the floor: its devices have no zone in the store.
   for (const z of rules.zones.filter((z) => z.zone !== 'unassigned')) {
-    const cache = new Map<string, Promise<SeriesPoint[]>>();
-    const raw = (metric: string) => {
-      let points = cache.get(metric);
-      if (!points) cache.set(metric, (points = store.query({ zone: z.zone, metric, from, to })));
-      return points;
-    };
+    const { summary, noisePositions } = await zoneSummary(store, z, spans, zonesAt);
     zones.push({
-      ...(await zoneSummary(store, z, spans, raw, zonesAt)),
+      ...summary,
       openPercent: shares.get(z.zone) ?? 0,
       occupancyAtEnd: atEnd.get(z.zone)?.occupancy ?? 'occupied',
     });
-    const devices = [
-      ...new Set((await raw('noise')).map((p) => p.device).filter((d): d is string => d !== undefined)),
-    ].sort();
-    for (const device of devices) {
+    for (const device of noisePositions) {
       const laeq = (await store.query({ device, metric: 'noise', from, to, agg: 'laeq' }))[0]?.value;
       if (laeq === undefined) continue;
       const lex = lex8h((to - from) * 10 ** (laeq / 10));

@@ -17,6 +17,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { DeviceCredentials } from './credentials.ts';
 import { verifyPassword } from './secrets.ts';
+import { Turns } from '../domain/turns.ts';
 
 export type PasswordVerdict = { issuedAt: number } | 'wrong' | 'busy';
 
@@ -33,12 +34,13 @@ export interface PasswordCheckOptions {
 }
 
 export class PasswordChecks {
-  private running = 0;
-  private readonly queue: Array<() => void> = [];
+  private readonly turns: Turns;
   private readonly remembered = new Map<string, { hash: string; proof: Buffer }>();
   private readonly key = randomBytes(32);
 
-  constructor(private readonly options: PasswordCheckOptions) {}
+  constructor(private readonly options: PasswordCheckOptions) {
+    this.turns = new Turns(options.atOnce, options.waiting);
+  }
 
   /** `gone` tells, when the check's turn comes, that the connection asking has closed meanwhile: then no scrypt runs for it. */
   async check(device: string, password: Buffer | string, gone: () => boolean = () => false): Promise<PasswordVerdict> {
@@ -52,30 +54,16 @@ export class PasswordChecks {
       this.remember(device, known);
       return { issuedAt: live.issuedAt };
     }
-    if (!(await this.turn())) return 'busy';
-    try {
-      if (gone()) return 'busy';
-      this.options.onCheck?.('scrypt');
-      if (!(await verifyPassword(password, live.hash))) return 'wrong';
-      this.remember(device, { hash: live.hash, proof });
-      return { issuedAt: live.issuedAt };
-    } finally {
-      // The slot passes straight to the next waiter, so no new check can slip in between.
-      const next = this.queue.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-
-  /** Resolves true once this check may run, false when too many are already waiting. */
-  private async turn(): Promise<boolean> {
-    if (this.running < this.options.atOnce) {
-      this.running++;
-      return true;
-    }
-    if (this.queue.length >= this.options.waiting) return false;
-    await new Promise<void>((resolve) => this.queue.push(resolve));
-    return true;
+    return this.turns.run<PasswordVerdict>(
+      async () => {
+        if (gone()) return 'busy';
+        this.options.onCheck?.('scrypt');
+        if (!(await verifyPassword(password, live.hash))) return 'wrong';
+        this.remember(device, { hash: live.hash, proof });
+        return { issuedAt: live.issuedAt };
+      },
+      () => 'busy',
+    );
   }
 
   private remember(device: string, entry: { hash: string; proof: Buffer }): void {

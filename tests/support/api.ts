@@ -195,6 +195,8 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
       rules: (at) => siteRules(config, at),
       shifts: () => parseShifts(config.rules.shifts),
       devices: (at) => registry.list(at),
+      atOnce: config.limits.reports_at_once,
+      waiting: config.limits.reports_waiting,
       now: clock.now,
     },
   });
