@@ -60,8 +60,16 @@ export interface Hub {
 export async function startHub(options: HubOptions): Promise<Hub> {
   const { config } = options;
   const now = options.now ?? Date.now;
-  const log = options.log ?? createLog({ level: config.log_level, format: config.log_format, site: config.site.name });
   const metrics = createMetrics({ defaultMetrics: options.processMetrics ?? false });
+  const log =
+    options.log ??
+    createLog({
+      level: config.log_level,
+      format: config.log_format,
+      site: config.site.name,
+      maxWaitingBytes: config.log_max_waiting_bytes,
+      onDropped: () => metrics.logLinesDropped.inc(),
+    });
   // In a cluster every series says which hub it is from, so one Prometheus can scrape them all.
   if (config.cluster.redis_url !== undefined) metrics.registry.setDefaultLabels({ node: nodeId(config.cluster) });
   // Before anything opens: a hub that would be exposed without credentials does not start.

@@ -6,6 +6,7 @@ import { checkNotify, notifySection } from './notify.ts';
 import { bridgesSection } from './bridges.ts';
 import { checkCluster, clusterSection } from './cluster.ts';
 import { checkLayout, layoutSection } from './layout.ts';
+import { integer } from './fields.ts';
 import { limitsSection } from './limits.ts';
 import { httpSection, mqttSection } from './listeners.ts';
 import { ingestSection, storageSection } from './readings.ts';
@@ -31,6 +32,11 @@ export const configSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** auto: readable lines on a terminal, JSON lines otherwise (systemd, containers, files). */
     log_format: z.enum(['auto', 'text', 'json']).default('auto'),
+    /**
+     * Bytes of log lines waiting for standard output; past it lines are dropped (counted, and told
+     * of once output moves), so a log reader that stops reading never holds the hub or its memory.
+     */
+    log_max_waiting_bytes: integer(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
     zones: z.array(zoneSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     serial: z.array(serialPortSchema).default([]),

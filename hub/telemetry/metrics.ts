@@ -141,6 +141,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['stage'] as const,
       registers,
     }),
+    logLinesDropped: new Counter({
+      name: 'floorwatch_log_lines_dropped_total',
+      help: 'Log lines not written because log_max_waiting_bytes of lines already waited for standard output (a log reader that stopped reading)',
+      registers,
+    }),
     notificationsDropped: new Counter({
       name: 'floorwatch_notifications_dropped_total',
       help: 'Alert notifications dropped, the oldest first, because more than notify.max_undelivered waited for a receiver that could not take them; by receiver',
