@@ -234,7 +234,7 @@ async function serve({ role, ...options }: ThreadOptions): Promise<void> {
     ...options,
     now: () => now,
     readOnly: role === 'reader',
-    syncEachCommit: role === 'writer',
+    inWriteThread: role === 'writer',
   });
   // Requests posted meanwhile wait in the port until the listener below is added.
   if (role === 'writer') await store.init();

@@ -65,8 +65,11 @@ export interface SqliteStoreOptions {
   writeThread?: boolean;
   /** Opens the file only to read it: a read thread's connection. */
   readOnly?: boolean;
-  /** Every commit fsync'd before it is answered: the write thread's connection. */
-  syncEachCommit?: boolean;
+  /**
+   * The write thread's connection, which holds no one while it waits: every commit fsync'd before
+   * it is answered, and a roll-up made in one transaction rather than in slices.
+   */
+  inWriteThread?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -179,7 +182,7 @@ export class SqliteStore implements Store {
   readonly rawRetentionMs: number;
   readonly longTermRetentionMs: number;
   private readonly now: () => number;
-  private readonly syncEachCommit: boolean = false;
+  private readonly inWriteThread: boolean = false;
 
   private readonly db: Database.Database;
   private readonly reads: SqliteThreads | undefined;
@@ -204,8 +207,8 @@ export class SqliteStore implements Store {
     // NORMAL, on any other connection, syncs only at checkpoints: on power loss it can lose the
     // last commits, never the file.
     this.db.pragma('journal_mode = WAL');
-    this.syncEachCommit = opts.syncEachCommit === true;
-    this.db.pragma(`synchronous = ${this.syncEachCommit ? 'FULL' : 'NORMAL'}`);
+    this.inWriteThread = opts.inWriteThread === true;
+    this.db.pragma(`synchronous = ${this.inWriteThread ? 'FULL' : 'NORMAL'}`);
     if (opts.path === ':memory:') return;
     const file = {
       path: opts.path,
@@ -275,7 +278,7 @@ export class SqliteStore implements Store {
     // On the hub's thread, in slices, each its own transaction, with a turn of the event loop
     // between: the hub's rules and sockets run there. The writer thread holds no one, and each of
     // its commits is fsync'd: one transaction.
-    const slice = this.syncEachCommit ? keys.length : ROLL_UP_SLICE;
+    const slice = this.inWriteThread ? keys.length : ROLL_UP_SLICE;
     for (let i = 0; i < keys.length; i += slice) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       try {
