@@ -50,7 +50,7 @@ describe('the cluster’s connections to a Redis that is stopped', () => {
     expect(redis.commandQueue.length).toBeLessThanOrEqual(queued);
 
     server.resume();
-    await new Promise((resolve) => redis.once('ready', resolve));
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
     expect(await redis.ping()).toBe('PONG');
   });
   it('leave a connection made after a restart alone: a command in flight as Redis went does not time it out', async () => {
@@ -70,7 +70,8 @@ describe('the cluster’s connections to a Redis that is stopped', () => {
       await restarted.stop();
       expect(await cut).toBe('cut');
       await restarted.start();
-      await new Promise((resolve) => reading.once('ready', resolve));
+      // It may have connected again already, while Redis was being started.
+      if (reading.status !== 'ready') await new Promise((resolve) => reading.once('ready', resolve));
       // Reads on the new connection, one after the other across that deadline, each within the
       // commands' limit: each answers (nothing came); none is cut.
       for (let i = 0; i < 3; i++) expect(await reading.xread('BLOCK', 1500, 'STREAMS', 'nothing', '$')).toBeNull();
