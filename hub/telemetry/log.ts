@@ -1,16 +1,14 @@
 // The hub's log. Text: lines a person reads ("12:04:31 WARN: refused input from t-17: …"), the
 // default on a terminal. JSON: one object per line for log tools, the default anywhere else.
-//
-// Standard output is written without ever holding the hub: a log reader that stops reading (a
-// terminal paused, a log driver that is down) leaves at most `maxWaitingBytes` of lines waiting,
-// past which lines are dropped, counted, and told of once output moves again. Writes never wait
-// on the hub's thread, and at exit the lines waiting get two seconds to go out.
+// Standard output is written so that a reader that stops reading never holds the hub or its
+// memory (stdout.ts): lines past log_max_waiting_bytes are dropped, counted, and told of once
+// output moves again.
 import type { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
-import sonicBoom from 'sonic-boom';
 import { counted } from '../domain/counted.ts';
 import { HIDDEN_CHARACTERS } from '../domain/reading.ts';
+import { StandardOutput } from './stdout.ts';
 
 export interface LogSettings {
   level: string;
@@ -25,42 +23,7 @@ export interface LogSettings {
   onDropped?: () => void;
 }
 
-/** How long lines still waiting for standard output may hold the process's exit. */
-const EXIT_FLUSH_MS = 2000;
-/** How soon after lines were dropped the log tries to tell how many. */
-const TELL_DROPPED_AFTER_MS = 1000;
 const DEFAULT_MAX_WAITING_BYTES = 8 * 1024 * 1024;
-
-/** Every log's standard output in this process: at exit, each has its time to write what waits. */
-const outputs = new Set<sonicBoom.SonicBoom>();
-let exitBy: number | undefined;
-
-function flushAtExit(): void {
-  exitBy = Date.now() + EXIT_FLUSH_MS;
-  for (const out of outputs) {
-    try {
-      out.flushSync();
-    } catch {
-      // Still not read after the time limit, or already closed: the lines are lost with the process.
-    }
-  }
-}
-
-/** Standard output as a log destination: written asynchronously, at most `maxBytes` waiting, a line past that dropped. */
-function stdoutOutput(maxBytes: number, dropped: () => void): sonicBoom.SonicBoom {
-  const out = new sonicBoom.SonicBoom({
-    fd: 1,
-    maxLength: maxBytes,
-    // A full pipe is tried again later, never waited on; only at exit is there a time limit.
-    retryEAGAIN: () => exitBy === undefined || Date.now() < exitBy,
-  });
-  out.on('drop', dropped);
-  // A reader that has gone (EPIPE) or any other write error ends the log's output, not the hub.
-  out.on('error', () => undefined);
-  if (outputs.size === 0) process.once('exit', flushAtExit);
-  outputs.add(out);
-  return out;
-}
 
 /** The characters the domain takes as hidden: an outside value's way to forge or hide a line. */
 const HIDDEN = new RegExp(HIDDEN_CHARACTERS, 'gu');
@@ -113,14 +76,17 @@ function textLines(out: DestinationStream): DestinationStream {
 export function createLog(settings: LogSettings): Logger {
   const options = { level: settings.level, base: { site: settings.site } };
   const text = settings.format === 'text' || (settings.format === 'auto' && process.stdout.isTTY);
+  const maxBytes = settings.maxWaitingBytes ?? DEFAULT_MAX_WAITING_BYTES;
   let dropped = 0;
-  let telling: ReturnType<typeof setTimeout> | undefined;
   const out: DestinationStream =
     settings.destination ??
-    stdoutOutput(settings.maxWaitingBytes ?? DEFAULT_MAX_WAITING_BYTES, () => {
-      dropped += 1;
-      settings.onDropped?.();
-      telling ??= setTimeout(tellDropped, TELL_DROPPED_AFTER_MS).unref();
+    new StandardOutput({
+      maxBytes,
+      onDropped: () => {
+        dropped += 1;
+        settings.onDropped?.();
+      },
+      onMoving: () => tellDropped(),
     });
   // JSON escapes what a message holds; a text line shows it as it is, so it is escaped here.
   const log = text
@@ -130,14 +96,13 @@ export function createLog(settings: LogSettings): Logger {
       )
     : pino(options, out);
   function tellDropped(): void {
-    telling = undefined;
     const lost = dropped;
     dropped = 0;
     log.warn(
       { logLinesDropped: lost },
-      `${counted(lost, 'log line was', 'log lines were')} not written: standard output was not read fast enough and ${settings.maxWaitingBytes ?? DEFAULT_MAX_WAITING_BYTES} bytes were waiting (log_max_waiting_bytes)`,
+      `${counted(lost, 'log line was', 'log lines were')} not written: standard output was not read fast enough and ${maxBytes} bytes were waiting (log_max_waiting_bytes)`,
     );
-    // This line was dropped too: it is not one of the lines to tell of, and it is tried again.
+    // This line was dropped too: it is not one of the lines to tell of.
     if (dropped > 0) dropped = lost + dropped - 1;
   }
   if (!text) return log;

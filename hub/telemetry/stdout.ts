@@ -1,0 +1,126 @@
+// Standard output for the log, written so that a reader that stops reading (a paused terminal, a
+// log driver that is down) never holds the hub or its memory. Lines wait in a queue of at most
+// `maxBytes`; past it a line is dropped and counted. The queue is written a batch at a time, each
+// write taking what the pipe has room for and never waiting for more: a full pipe is tried again
+// shortly. A reader that has gone (EPIPE) ends the output. At exit what waits gets two seconds.
+import { writeSync } from 'node:fs';
+
+const BATCH_BYTES = 64 * 1024;
+const RETRY_MS = 50;
+const EXIT_FLUSH_MS = 2000;
+
+export interface StandardOutputOptions {
+  maxBytes: number;
+  /** A line dropped because `maxBytes` already wait. */
+  onDropped: () => void;
+  /** Lines were written after some were dropped: the output moves, with room to tell of it. */
+  onMoving: () => void;
+}
+
+/** Every standard output made in this process: at exit each has its time to write what waits. */
+const outputs = new Set<StandardOutput>();
+
+export class StandardOutput {
+  /** Lines waiting, joined into chunks of up to a batch each: a long queue is a few hundred chunks. */
+  private readonly chunks: string[] = [];
+  private lastChunkBytes = 0;
+  /** The first chunk as bytes once a write has begun on it, and how much of it is written. */
+  private writing: Buffer | undefined;
+  private offset = 0;
+  private queued = 0;
+  private scheduled = false;
+  private dropping = false;
+  private gone = false;
+
+  constructor(
+    private readonly options: StandardOutputOptions,
+    // Asking Node for standard output opens a pipe on it in non-blocking mode: a full pipe then
+    // answers EAGAIN at once rather than holding the thread that writes.
+    private readonly fd = process.stdout.fd,
+  ) {
+    if (outputs.size === 0) process.once('exit', () => outputs.forEach((o) => o.flushAtExit()));
+    outputs.add(this);
+  }
+
+  write(line: string): boolean {
+    if (this.gone) return true;
+    const bytes = Buffer.byteLength(line);
+    if (this.queued + bytes > this.options.maxBytes) {
+      this.dropping = true;
+      this.options.onDropped();
+      return false;
+    }
+    // The first chunk may be being written: a line joins only a later one.
+    const last = this.chunks.length - 1;
+    if (last > 0 || (last === 0 && this.writing === undefined)) {
+      if (this.lastChunkBytes + bytes <= BATCH_BYTES) {
+        this.chunks[last] = `${this.chunks[last] ?? ''}${line}`;
+        this.lastChunkBytes += bytes;
+      } else this.push(line, bytes);
+    } else this.push(line, bytes);
+    this.queued += bytes;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.pump());
+    }
+    return true;
+  }
+
+  private push(line: string, bytes: number): void {
+    this.chunks.push(line);
+    this.lastChunkBytes = bytes;
+  }
+
+  /** Writes what the output takes now; tries again shortly when it takes nothing more. */
+  private pump(): void {
+    let outcome: 'moved' | 'full' | 'gone' = 'moved';
+    // A few batches a turn, so a long queue does not hold the turn either.
+    for (let i = 0; i < 4 && this.queued > 0 && outcome === 'moved'; i++) outcome = this.writeSome();
+    if (outcome === 'moved' && this.dropping && this.queued <= this.options.maxBytes / 2) {
+      this.dropping = false;
+      this.options.onMoving();
+    }
+    // Lines written meanwhile (the telling above among them) wait for this decision.
+    this.scheduled = false;
+    if (this.queued === 0 || outcome === 'gone') return;
+    this.scheduled = true;
+    if (outcome === 'full') setTimeout(() => this.pump(), RETRY_MS).unref();
+    else setImmediate(() => this.pump());
+  }
+
+  /** One write of what is left of the first chunk; 'full' when the output took nothing. */
+  private writeSome(): 'moved' | 'full' | 'gone' {
+    const first = this.chunks[0];
+    if (first === undefined) return 'moved';
+    this.writing ??= Buffer.from(first);
+    try {
+      const written = writeSync(this.fd, this.writing, this.offset);
+      this.offset += written;
+      this.queued -= written;
+      if (this.offset >= this.writing.length) {
+        this.chunks.shift();
+        this.writing = undefined;
+        this.offset = 0;
+        if (this.chunks.length === 0) this.lastChunkBytes = 0;
+      }
+      return 'moved';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return 'full';
+      // The reader has gone, or the descriptor with it: nothing more can be written.
+      this.gone = true;
+      this.chunks.length = 0;
+      this.writing = undefined;
+      this.queued = 0;
+      outputs.delete(this);
+      return 'gone';
+    }
+  }
+
+  private flushAtExit(): void {
+    const until = Date.now() + EXIT_FLUSH_MS;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (this.queued > 0 && !this.gone && Date.now() < until)
+      if (this.writeSome() === 'full') Atomics.wait(pause, 0, 0, 10);
+  }
+}
