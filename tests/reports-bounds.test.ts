@@ -6,6 +6,7 @@ import { loadConfig } from '../hub/config/config.ts';
 import type { Reading } from '../hub/domain/reading.ts';
 import { shiftReport } from '../hub/reports/shift.ts';
 import { siteRules } from '../hub/rules/site.ts';
+import { touchedMinutes } from '../hub/store/minutes.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
 import type { ReadingQuery, StoreReader } from '../hub/store/store.ts';
 import { memoryApi, type MemoryApi } from './support/api.ts';
@@ -59,6 +60,39 @@ describe('a shift report over three days', () => {
       const count = (to - from) / (5 * MINUTE);
       expect(temperature).toMatchObject({ readings: count, percentWithin: (100 * within) / count });
       expect(report.positions.map((p) => p.device)).toEqual(['n-1', 'n-2']);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('a shift report over days the raw readings have gone from', () => {
+  it('counts the minutes of the span only, not the one it starts in', async () => {
+    const config = loadConfig({
+      env: testEnv(tempDir(), {
+        config: {
+          site: { season: 'winter', timezone: 'UTC', hours: { daily: '00:00-24:00' }, warm_up: '0s' },
+          zones: [{ id: 'floor-a', type: 'call_floor' }],
+        },
+      }),
+    });
+    // Half a minute past the minute: the store answers whole minutes past its raw retention.
+    const from = Date.UTC(2026, 8, 1, 0, 0, 30);
+    const to = from + 2 * DAY;
+    let now = to;
+    const store = new SqliteStore({ path: ':memory:', rawRetentionMs: 3 * DAY, now: () => now });
+    await store.init();
+    try {
+      const readings: Reading[] = [];
+      for (let ts = from - 30_000; ts < to + MINUTE; ts += MINUTE)
+        readings.push({ device: 't-1', zone: 'floor-a', metric: 'temperature', value: 21, ts });
+      await store.write(readings);
+      await store.rollUp(touchedMinutes(readings));
+      now = to + 60 * DAY;
+      const report = await shiftReport(store, (at) => siteRules(config, at), from, to);
+      const temperature = report.zones[0]?.compliance.find((c) => c.requirement === 'temperature');
+      // Minutes starting in [from, to): from itself is not the start of one.
+      expect(temperature?.readings).toBe((to - from) / MINUTE);
     } finally {
       await store.close();
     }

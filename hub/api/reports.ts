@@ -21,6 +21,7 @@ import { ACCESS_REFUSALS, BAD_REQUEST, refusal } from './schemas.ts';
 import { ReadsUnavailable } from './store-outage.ts';
 import { counted } from '../domain/counted.ts';
 import { Turns } from '../domain/turns.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
 
 export interface ReportsRoutesOptions {
   store: StoreReader;
@@ -50,16 +51,17 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
 ) => {
   // A report may read a week of readings: however many people ask at once, only so many are prepared together.
   const turns = new Turns(atOnce, waiting);
+  const refusals = new NoticeLog(app.log, now);
   const inTurn = <T>(request: FastifyRequest, work: () => Promise<T>): Promise<T> =>
-    turns.run(work, () => {
-      request.log.warn(
-        { atOnce, waiting },
-        `a report was refused: ${counted(atOnce, 'report is', 'reports are')} being prepared and ${counted(waiting, 'more waits', 'more wait')} (limits.reports_at_once, limits.reports_waiting)`,
-      );
-      throw new ReadsUnavailable(
-        `${counted(atOnce, 'report is', 'reports are')} being prepared and ${counted(waiting, 'more waits', 'more wait')} for a turn (limits.reports_waiting); try again shortly`,
-      );
-    });
+    turns.run(
+      // A request whose client left while it waited is not prepared.
+      () => (request.raw.socket.destroyed ? Promise.reject(new Error('the client has gone')) : work()),
+      () => {
+        const busy = `${counted(atOnce, 'report is', 'reports are')} being prepared and ${counted(waiting, 'more waits', 'more wait')} for a turn (limits.reports_at_once, limits.reports_waiting)`;
+        refusals.once('reports busy', `reports refused: ${busy}`);
+        throw new ReadsUnavailable(`${busy}; try again shortly`);
+      },
+    );
 
   const times = (fromText: string) => ({
     from: textParam('from').optional().describe(`${fromText}: ${TIME_FORMS}`),

@@ -109,7 +109,7 @@ export async function openApi(
     headersTimeout: Math.min(app.server.headersTimeout, requestTimeout),
     connectionsCheckingInterval: Math.min(requestTimeout, 5000),
   });
-  const unreadNotices = new NoticeLog(log, now);
+  const unreadNotices = new NoticeLog(apiLog, now);
   boundUnreadAnswers(app, {
     maxBytes: config.limits.http_unread_bytes,
     tls: security.tls !== undefined,

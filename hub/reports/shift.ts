@@ -192,8 +192,11 @@ async function eachDay(
   to: number,
   take: (points: readonly SeriesPoint[]) => void,
 ): Promise<void> {
-  for (let start = from; start < to; start += DAY)
-    take(await store.query({ zone, metric, from: start, to: Math.min(to, start + DAY) }));
+  for (let start = from; start < to; start += DAY) {
+    const end = Math.min(to, start + DAY);
+    // Past the raw retention the store answers whole minutes, the first of which may begin before `start`.
+    take((await store.query({ zone, metric, from: start, to: end })).filter((p) => p.ts >= start && p.ts < end));
+  }
 }
 
 /**

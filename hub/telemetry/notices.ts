@@ -1,7 +1,6 @@
 // Log lines about things a client can repeat in a loop (a refusal, a full queue): each kind, by
 // its key, at most once a minute, so a misbehaving client cannot flood the log. The keys held are
 // bounded; forgetting them costs at most one extra line each.
-import type { Logger } from 'pino';
 import { clip } from '../domain/clip.ts';
 
 const EVERY_MS = 60_000;
@@ -17,7 +16,8 @@ export class NoticeLog {
   private readonly lastLogged = new Map<string, number>();
 
   constructor(
-    private readonly log: Logger,
+    /** A pino log, the API's among them. */
+    private readonly log: { warn: (message: string) => void },
     private readonly now: () => number,
   ) {}
 
