@@ -176,7 +176,7 @@ describe('the API on in-memory parts', () => {
 
   it('alerts, acknowledgement and silences, each answer as the rule engine has it', async () => {
     const engine = api.rules.view;
-    const view = (a: ReturnType<typeof engine.alerts>[number]) => ({ ...a, silencedBy: engine.isSilenced(a) });
+    const view = (a: ReturnType<typeof engine.alerts>[number]) => ({ ...a, silencedBy: engine.silencedNow()(a) });
     const firing = await get('/api/v1/alerts?state=firing&zone=floor-a&severity=critical');
     expect(firing).toEqual({ status: 200, body: { alerts: wire(engine.alerts({ state: 'firing' }).map(view)) } });
     const [alert] = (firing.body as { alerts: Array<{ id: number; key: string }> }).alerts;

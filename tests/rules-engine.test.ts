@@ -559,7 +559,7 @@ describe('incident workflow', () => {
     expect(f.of('firing', 'noise_peak.p-3')).toMatchObject([{ notified: false, heldBy: `silence ${silence.id}` }]);
     const [alert] = f.view.alerts({ state: 'firing' });
     expect(alert?.key).toBe('noise_peak.p-3');
-    expect(f.view.isSilenced(alert!)).toEqual([silence.id]);
+    expect(f.view.silencedNow()(alert!)).toEqual([silence.id]);
     f.reading('p-4', 'noise_peak', 140, undefined, 'quiet-1');
     expect(f.of('firing', 'noise_peak.p-4', true)).toHaveLength(1);
     f.engine.removeSilence(silence.id);

@@ -14,7 +14,7 @@ const READS: Record<keyof AlertView, true> = {
   alert: true,
   history: true,
   silences: true,
-  isSilenced: true,
+  silencedNow: true,
 };
 
 /* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access -- every line below is a type error on purpose */
@@ -94,11 +94,11 @@ describe('the read-only view of the ledger', () => {
     });
     f.reading('p-2', 'noise_peak', 140);
     const [alert] = f.view.alerts({ state: 'firing' });
-    expect(f.view.isSilenced(alert!)).toEqual([now.id]);
+    expect(f.view.silencedNow()(alert!)).toEqual([now.id]);
     expect(f.view.silences().map((s) => s.id)).toEqual([now.id, later.id]);
     f.view.silences()[0]!.endsAt = T0;
     f.clock.advance(2 * HOUR + MINUTE);
-    expect(f.view.isSilenced(alert!)).toEqual([later.id]);
+    expect(f.view.silencedNow()(alert!)).toEqual([later.id]);
     expect(f.view.silences().map((s) => s.id)).toEqual([later.id]);
   });
 });

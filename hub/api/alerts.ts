@@ -87,7 +87,12 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
   app,
   { engine, rules, now, timeZone, audit },
 ) => {
-  const view = (a: Alert) => ({ ...a, silencedBy: engine.isSilenced(a) });
+  /** Alerts as answered, each with the silences holding it back: those in force are read once per answer. */
+  const views = (alerts: Alert[]) => {
+    const silencedBy = engine.silencedNow();
+    return alerts.map((a) => ({ ...a, silencedBy: silencedBy(a) }));
+  };
+  const view = (a: Alert) => ({ ...a, silencedBy: engine.silencedNow()(a) });
 
   app.get(
     '/api/v1/alerts',
@@ -115,7 +120,7 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
         ...(severity && { severity }),
         ...(limit && { limit }),
       });
-      return { alerts: alerts.map(view) };
+      return { alerts: views(alerts) };
     },
   );
 

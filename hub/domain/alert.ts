@@ -199,6 +199,9 @@ export interface AlertView {
   readonly history: (id: number) => AlertEvent[];
   /** Silences not yet ended: in force, or scheduled. */
   readonly silences: () => Silence[];
-  /** The silences holding back an alert's notifications now. */
-  readonly isSilenced: (a: Alert) => number[];
+  /**
+   * The silences in force now, read once: a function naming those that hold back an alert's
+   * notifications, for as many alerts as an answer lists.
+   */
+  readonly silencedNow: () => (a: Alert) => number[];
 }

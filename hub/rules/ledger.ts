@@ -144,12 +144,10 @@ export class AlertLedger extends LedgerReader {
         const at = now();
         return reader.silences().filter((s) => s.endsAt > at);
       },
-      isSilenced: (a: Alert) => {
+      silencedNow: () => {
         const at = now();
-        return reader
-          .silences()
-          .filter((s) => inForce(s, at) && matches(s.matchers, a))
-          .map((s) => s.id);
+        const inForceNow = reader.silences().filter((s) => inForce(s, at));
+        return (a: Alert) => inForceNow.filter((s) => matches(s.matchers, a)).map((s) => s.id);
       },
     });
   }
