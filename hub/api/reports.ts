@@ -175,8 +175,9 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
         rssi: d.rssi,
         fw: d.fw,
       }));
-      const history = await inTurn(request, () => alertHistory(store, from, to));
-      const report = equipmentReport(history, known, from, to);
+      const report = await inTurn(request, async () =>
+        equipmentReport(await alertHistory(store, from, to), known, from, to),
+      );
       const as = formatOf(format, request.headers.accept);
       if (as === 'html') return reply.type('text/html; charset=utf-8').send(layoutHtml(equipmentLayout(report)));
       if (as === 'csv')

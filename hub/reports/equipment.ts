@@ -72,10 +72,18 @@ export function equipmentReport(
     if (!devices.has(i.subject))
       devices.set(i.subject, { id: i.subject, kind: i.rule === 'gateway_offline' ? 'gateway' : null, zone: i.zone });
 
+  // Each device's incidents in the history's order, gathered in one pass: a year's history and
+  // thousands of devices made a filter per device take many seconds.
+  const bySubject = new Map<string, Incident[]>();
+  for (const i of relevant) {
+    const list = bySubject.get(i.subject);
+    if (list) list.push(i);
+    else bySubject.set(i.subject, [i]);
+  }
   const rows = [...devices.values()]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((d) => {
-      const own = relevant.filter((i) => i.subject === d.id);
+      const own = bySubject.get(d.id) ?? [];
       // An acoustic incident is recorded against the headset, but it still works.
       const downtimeMs = coveredMs(
         own.filter((i) => isOffline(i) || (isFault(i) && i.severity === 'critical')),
@@ -99,7 +107,8 @@ export function equipmentReport(
 
   const kinds = [...new Set(rows.map((r) => r.kind))].sort().map((kind) => {
     const members = rows.filter((r) => r.kind === kind);
-    const own = relevant.filter((i) => members.some((m) => m.device === i.subject));
+    const ids = new Set(members.map((m) => m.device));
+    const own = relevant.filter((i) => ids.has(i.subject));
     const downtimeMs = members.reduce((s, m) => s + m.downtimeMs, 0);
     return {
       kind,
