@@ -16,6 +16,28 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+/** The store, noting the span of each raw read and the points each answered. */
+function noting(store: SqliteStore): { reads: StoreReader; rawSpans: number[]; rawAnswers: number[] } {
+  const rawSpans: number[] = [];
+  const rawAnswers: number[] = [];
+  const reads: StoreReader = {
+    name: store.name,
+    health: () => store.health(),
+    query: async (q: ReadingQuery) => {
+      const points = await store.query(q);
+      if (q.agg === undefined) {
+        rawSpans.push(q.to - q.from);
+        rawAnswers.push(points.length);
+      }
+      return points;
+    },
+    queryMinutes: (q) => store.queryMinutes(q),
+    count: (q) => store.count(q),
+    queryAlertEvents: (q) => store.queryAlertEvents(q),
+  };
+  return { reads, rawSpans, rawAnswers };
+}
+
 describe('a shift report over three days', () => {
   it('reads raw readings at most a day at a time, and judges every one of them', async () => {
     const config = loadConfig({
@@ -40,18 +62,7 @@ describe('a shift report over three days', () => {
     }
     const store = new SqliteStore({ path: ':memory:', now: () => to });
     await store.init();
-    const rawSpans: number[] = [];
-    const reads: StoreReader = {
-      name: store.name,
-      health: () => store.health(),
-      query: (q: ReadingQuery) => {
-        if (q.agg === undefined) rawSpans.push(q.to - q.from);
-        return store.query(q);
-      },
-      queryMinutes: (q) => store.queryMinutes(q),
-      count: (q) => store.count(q),
-      queryAlertEvents: (q) => store.queryAlertEvents(q),
-    };
+    const { reads, rawSpans } = noting(store);
     try {
       await store.write(readings);
       const report = await shiftReport(reads, (at) => siteRules(config, at), from, to);
@@ -60,6 +71,38 @@ describe('a shift report over three days', () => {
       const count = (to - from) / (5 * MINUTE);
       expect(temperature).toMatchObject({ readings: count, percentWithin: (100 * within) / count });
       expect(report.positions.map((p) => p.device)).toEqual(['n-1', 'n-2']);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('a shift report over a dense day', () => {
+  it('reads it in slices of about 50,000 readings, and judges every one', async () => {
+    const config = loadConfig({
+      env: testEnv(tempDir(), {
+        config: {
+          site: { season: 'winter', timezone: 'UTC', hours: { daily: '00:00-24:00' }, warm_up: '0s' },
+          zones: [{ id: 'floor-a', type: 'call_floor' }],
+        },
+      }),
+    });
+    const from = Date.UTC(2026, 10, 2, 0, 0);
+    const to = from + 20 * HOUR;
+    // A room meter every second: 72,000 readings.
+    const readings: Reading[] = [];
+    for (let ts = from; ts < to; ts += 1000)
+      readings.push({ device: 'n-1', zone: 'floor-a', metric: 'noise', value: 50, ts });
+    const store = new SqliteStore({ path: ':memory:', now: () => to });
+    await store.init();
+    const { reads, rawAnswers } = noting(store);
+    try {
+      await store.write(readings);
+      const report = await shiftReport(reads, (at) => siteRules(config, at), from, to);
+      expect(Math.max(...rawAnswers)).toBeLessThanOrEqual(50_000);
+      const noise = report.zones[0]?.compliance.find((c) => c.metric === 'noise');
+      expect(noise?.readings).toBe(readings.length);
+      expect(report.positions.map((p) => p.device)).toEqual(['n-1']);
     } finally {
       await store.close();
     }

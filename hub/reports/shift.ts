@@ -180,11 +180,15 @@ interface Tally {
   readings: number;
 }
 
+/** Raw readings read at once at most (about): a dense day is read in slices of this many. */
+const SLICE_READINGS = 50_000;
+
 /**
- * A zone's raw readings of a metric over [from, to), a day at a time: a week's report holds at most
- * a day's readings of one zone and metric at once, however dense the floor.
+ * A zone's raw readings of a metric over [from, to), a day at a time and a dense day in slices of
+ * about SLICE_READINGS: however dense the floor, a week's report holds that many at once, and each
+ * slice is judged in a turn of the event loop of its own.
  */
-async function eachDay(
+async function inSlices(
   store: StoreReader,
   zone: string,
   metric: string,
@@ -192,10 +196,15 @@ async function eachDay(
   to: number,
   take: (points: readonly SeriesPoint[]) => void,
 ): Promise<void> {
-  for (let start = from; start < to; start += DAY) {
-    const end = Math.min(to, start + DAY);
-    // Past the raw retention the store answers whole minutes, the first of which may begin before `start`.
-    take((await store.query({ zone, metric, from: start, to: end })).filter((p) => p.ts >= start && p.ts < end));
+  for (let day = from; day < to; day += DAY) {
+    const dayEnd = Math.min(to, day + DAY);
+    const count = await store.count({ zone, metric, from: day, to: dayEnd });
+    const step = Math.ceil((dayEnd - day) / Math.max(1, Math.ceil(count / SLICE_READINGS)));
+    for (let start = day; start < dayEnd; start += step) {
+      const end = Math.min(dayEnd, start + step);
+      // Past the raw retention the store answers whole minutes, the first of which may begin before `start`.
+      take((await store.query({ zone, metric, from: start, to: end })).filter((p) => p.ts >= start && p.ts < end));
+    }
   }
 }
 
@@ -231,7 +240,7 @@ async function complianceOf(
       judges.set(req.metric, [...(judges.get(req.metric) ?? []), { tally, within: withinJudge(req, windows) }]);
     }
     for (const [metric, judged] of judges)
-      await eachDay(store, zone, metric, span.from, span.to, (points) => {
+      await inSlices(store, zone, metric, span.from, span.to, (points) => {
         for (const p of points) {
           if (metric === 'noise' && p.device !== undefined) positions.add(p.device);
           const now = zonesAt(p.ts).get(zone)?.judged;
@@ -299,6 +308,11 @@ export async function shiftReport(
   const spans = seasonSpans(rulesAt, from, to);
   const rules = rulesAt(from);
   const zonesAt = zonesByMinute(rulesAt);
+  // Every minute's rules worked out ahead, an hour of them a turn: a week is 10,080 of them.
+  for (let t = Math.floor(from / 60_000) * 60_000, n = 1; t < to; t += 60_000, n++) {
+    zonesAt(t);
+    if (n % 60 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
   const shares = openShares(zonesAt, from, to);
   const atEnd = zonesAt(to - 1);
   const zones: ZoneSummary[] = [];
