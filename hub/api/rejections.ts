@@ -75,7 +75,7 @@ export const rejectionsRoutes: FastifyPluginAsyncZod<RejectionsRoutesOptions> = 
             .object({
               total: z.number().describe('refusals since the start, and set-aside records ever'),
               evicted: z.number().describe('records no longer kept, to stay within the bounds'),
-              rejections: z.array(z.union([refusedInput, setAside])).describe('newest first'),
+              rejections: z.array(z.discriminatedUnion('reason', [refusedInput, setAside])).describe('newest first'),
             })
             .describe('refused input and set-aside readings and entries'),
           400: BAD_REQUEST,
