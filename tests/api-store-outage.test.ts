@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { outageAwareReads, ReadsUnavailable } from '../hub/api/store-outage.ts';
 import { SqliteStore } from '../hub/store/sqlite.ts';
 import { DEFAULT_MAX_WAITING as MAX_WAITING } from '../hub/store/sqlite-threads.ts';
@@ -113,36 +113,47 @@ describe('reading the store while it is busy', () => {
     }
   });
 
-  it('takes storage.max_waiting_reads from the configuration, and counts and logs (once) the reads it answers busy', async () => {
-    const { log, lines } = capturedLog('warn');
-    const hub = await startTestHub({ config: { ...CONFIG, storage: { max_waiting_reads: 2 } }, log });
-    try {
-      // Asked 20 at a time (the first time while the reader thread starts) until more than two
-      // waited for it at once.
-      const answers: Array<{ status: number; body: { message?: string } }> = [];
-      for (let burst = 0; burst < 10 && !answers.some((a) => a.status === 503); burst++)
-        answers.push(
-          ...(await Promise.all(
-            Array.from({ length: 20 }, async () => {
-              const res = await hub.api('/api/v1/readings?device=t-1&metric=temperature');
-              return { status: res.status, body: (await res.json()) as { message?: string } };
-            }),
-          )),
-        );
-      const busy = answers.filter((a) => a.status === 503);
-      expect(busy.length).toBeGreaterThan(0);
-      expect(busy.length + answers.filter((a) => a.status === 200).length).toBe(answers.length);
-      for (const { body } of busy)
-        expect(body.message).toBe(
-          'the reading store (sqlite) is busy: 2 reads already wait for the SQLite readers (storage.max_waiting_reads); try again shortly',
-        );
-      const metrics = await (await hub.api('/metrics')).text();
-      expect(/^floorwatch_store_reads_busy_total (\d+)$/m.exec(metrics)?.[1]).toBe(String(busy.length));
-      expect(lines.filter((l) => l.includes('storage.max_waiting_reads'))).toEqual([
-        "the SQLite store's readers are busy: 2 reads already wait for them (storage.max_waiting_reads); more are answered 503 until they catch up",
-      ]);
-    } finally {
-      await hub.dispose();
-    }
-  });
+  it.each([
+    ['SQLite', () => undefined, 'the SQLite readers'],
+    ['InfluxDB', () => `${inject('influxUrl')}/fw_busy_${process.pid}_${Date.now().toString(36)}`, 'InfluxDB'],
+  ])(
+    'on %s takes storage.max_waiting_reads from the configuration, and counts and logs (once) the reads it answers busy',
+    async (_name, influxUrl, waitsFor) => {
+      const { log, lines } = capturedLog('warn');
+      const url = influxUrl();
+      const hub = await startTestHub({
+        config: { ...CONFIG, storage: { max_waiting_reads: 2 } },
+        log,
+        ...(url !== undefined && { influxUrl: url }),
+      });
+      try {
+        // Asked 20 at a time (the first time while a reader thread starts) until more than two
+        // waited at once.
+        const answers: Array<{ status: number; body: { message?: string } }> = [];
+        for (let burst = 0; burst < 10 && !answers.some((a) => a.status === 503); burst++)
+          answers.push(
+            ...(await Promise.all(
+              Array.from({ length: 20 }, async () => {
+                const res = await hub.api('/api/v1/readings?device=t-1&metric=temperature');
+                return { status: res.status, body: (await res.json()) as { message?: string } };
+              }),
+            )),
+          );
+        const busy = answers.filter((a) => a.status === 503);
+        expect(busy.length).toBeGreaterThan(0);
+        expect(busy.length + answers.filter((a) => a.status === 200).length).toBe(answers.length);
+        for (const { body } of busy)
+          expect(body.message).toBe(
+            `the reading store (${url === undefined ? 'sqlite' : 'influxdb'}) is busy: 2 reads already wait for ${waitsFor} (storage.max_waiting_reads); try again shortly`,
+          );
+        const metrics = await (await hub.api('/metrics')).text();
+        expect(/^floorwatch_store_reads_busy_total (\d+)$/m.exec(metrics)?.[1]).toBe(String(busy.length));
+        expect(lines.filter((l) => l.includes('storage.max_waiting_reads'))).toEqual([
+          "the store's reads are busy: 2 already wait for it (storage.max_waiting_reads); more are answered 503 until it catches up",
+        ]);
+      } finally {
+        await hub.dispose();
+      }
+    },
+  );
 });

@@ -37,6 +37,17 @@ function createStore(ctx: HubContext): Store {
   const { config, now, metrics, log } = ctx;
   const notices = new NoticeLog(log, now);
   const { influx_url: url, influx_schema: schema, raw_retention, long_term_retention } = config.storage;
+  // Reads the API asks for wait at most so many, whichever the store: past it "busy" at once.
+  const reads = {
+    maxWaiting: config.storage.max_waiting_reads,
+    onBusy: (maxWaiting: number) => {
+      metrics.storeReadsBusy.inc();
+      notices.once(
+        'store-reads-busy',
+        `the store's reads are busy: ${maxWaiting} already wait for it (storage.max_waiting_reads); more are answered 503 until it catches up`,
+      );
+    },
+  };
   // Alert history is kept as long as the minutes.
   if (url)
     return new InfluxStore({
@@ -45,6 +56,7 @@ function createStore(ctx: HubContext): Store {
       longTermRetention: long_term_retention,
       now,
       schema,
+      reads,
     });
   return new SqliteStore({
     path: join(config.data_dir, 'readings.sqlite'),
@@ -54,17 +66,7 @@ function createStore(ctx: HubContext): Store {
     // Neither a chart over weeks nor a write batch, a roll-up or a checkpoint on a slow disk may
     // hold acknowledgements and the rules while SQLite works; nor a chart other reads.
     writeThread: true,
-    readThreads: {
-      maxWaiting: config.storage.max_waiting_reads,
-      threads: config.storage.read_threads,
-      onBusy: (maxWaiting) => {
-        metrics.storeReadsBusy.inc();
-        notices.once(
-          'store-reads-busy',
-          `the SQLite store's readers are busy: ${maxWaiting} reads already wait for them (storage.max_waiting_reads); more are answered 503 until they catch up`,
-        );
-      },
-    },
+    readThreads: { ...reads, threads: config.storage.read_threads },
   });
 }
 

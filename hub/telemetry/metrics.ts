@@ -132,7 +132,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     storeReadsBusy: new Counter({
       name: 'floorwatch_store_reads_busy_total',
-      help: 'Reads the SQLite store answered "busy" at once because storage.max_waiting_reads already waited for its reader',
+      help: 'Reads the store answered "busy" at once because storage.max_waiting_reads already waited for it (SQLite: for its reader threads; InfluxDB: for their turn)',
       registers,
     }),
     setAside: new Counter({

@@ -9,6 +9,7 @@
 // when it went missing, cuts large writes into chunks, and rewrites the minutes it is given.
 import { MAX_AHEAD_MS, type Reading } from '../../domain/reading.ts';
 import {
+  StoreBusy,
   StoreRefusal,
   type AlertQuery,
   type AlertRecord,
@@ -41,8 +42,10 @@ import {
   rawQuery,
   timeOf,
   whereScope,
+  type Statement,
   type Where,
 } from './influxql.ts';
+import { Turns } from '../../domain/turns.ts';
 import { encodePoint, LineProtocolError, type Point } from './line-protocol.ts';
 import {
   ALERT_HISTORY_POLICY,
@@ -75,7 +78,13 @@ export interface InfluxStoreOptions extends Retentions {
   schema?: InfluxSchema;
   /** The hub's clock: where the raw retention begins. */
   now?: () => number;
+  /** Reads waiting for InfluxDB at most, those under way included (storage.max_waiting_reads); past it a read is busy. */
+  reads?: { maxWaiting: number; onBusy?: (maxWaiting: number) => void };
 }
+
+/** Reads asked of InfluxDB at once; the others wait their turn, within the bound on waiting reads. */
+const READS_AT_ONCE = 4;
+const DEFAULT_MAX_WAITING_READS = 64;
 
 const WRITE_CHUNK = 5000;
 const HEALTH_TIMEOUT_MS = 2000;
@@ -100,6 +109,8 @@ export class InfluxStore implements Store {
   private readonly client: InfluxClient;
   private readonly now: () => number;
   private readonly schema: InfluxSchema;
+  private readonly reads: Turns;
+  private readonly readBound: NonNullable<InfluxStoreOptions['reads']>;
   /** init() has succeeded since the database was last found missing. */
   private ready = false;
   /** The schema being set up: the hub's start and the writer's first write share one. */
@@ -111,6 +122,9 @@ export class InfluxStore implements Store {
     this.retentions = retentionsOf(opts);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.client = new InfluxClient(target, this.timeoutMs);
+    this.readBound = opts.reads ?? { maxWaiting: DEFAULT_MAX_WAITING_READS };
+    const waiting = Math.max(0, this.readBound.maxWaiting - READS_AT_ONCE);
+    this.reads = new Turns(Math.min(READS_AT_ONCE, this.readBound.maxWaiting), waiting);
     this.now = opts.now ?? Date.now;
     this.schema = opts.schema ?? 'managed';
   }
@@ -200,6 +214,23 @@ export class InfluxStore implements Store {
     }
   }
 
+  /**
+   * One read of the API's: however many are asked at once, READS_AT_ONCE answers are fetched and
+   * parsed together and the rest wait, within storage.max_waiting_reads; past it busy at once.
+   */
+  private read(statement: Statement): ReturnType<InfluxClient['query']> {
+    const { maxWaiting, onBusy } = this.readBound;
+    return this.reads.run(
+      () => this.client.query(statement),
+      () => {
+        onBusy?.(maxWaiting);
+        throw new StoreBusy(
+          `${maxWaiting} reads already wait for InfluxDB (storage.max_waiting_reads); try again shortly`,
+        );
+      },
+    );
+  }
+
   async queryMinutes(q: MinuteQuery): Promise<MinuteAggregate[]> {
     checkScope(q);
     const scope = whereScope(q);
@@ -207,8 +238,7 @@ export class InfluxStore implements Store {
     const metric = checkMetric(q.metric);
     const longTerm = measurementIn(this.database, LONG_TERM_POLICY, metric);
     if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
-    const read = async (since?: number) =>
-      minuteRows(await this.client.query(minutesQuery(longTerm, scope, since)), metric);
+    const read = async (since?: number) => minuteRows(await this.read(minutesQuery(longTerm, scope, since)), metric);
     if (q.limit === undefined) return read();
     // From the limit-th newest minute on: at most the limit and the minutes sharing that one's time
     // are read, and ties at it are kept in the same (device, zone) order as the others.
@@ -232,7 +262,7 @@ export class InfluxStore implements Store {
     n: number,
     order: 'newest' | 'oldest',
   ): Promise<number | undefined> {
-    const row = (await this.client.query(nthMinuteQuery(longTerm, scope, n, order)))[0]?.series[0]?.values[0];
+    const row = (await this.read(nthMinuteQuery(longTerm, scope, n, order)))[0]?.series[0]?.values[0];
     return row === undefined ? undefined : timeOf(row, `the ${order} minute`);
   }
 
@@ -266,10 +296,10 @@ export class InfluxStore implements Store {
     if (q.agg === undefined) {
       // LIMIT 0 would mean "no limit" to InfluxDB.
       if (q.limit !== undefined && checkLimit(q.limit) === 0) return [];
-      return rawPoints(await this.client.query(rawQuery(from, scope, q.limit)));
+      return rawPoints(await this.read(rawQuery(from, scope, q.limit)));
     }
     const every = q.every === undefined ? undefined : checkEvery(q.every);
-    const results = await this.client.query(aggregateQuery(checkAggregate(q.agg), from, scope, every));
+    const results = await this.read(aggregateQuery(checkAggregate(q.agg), from, scope, every));
     return aggregatePoints(results, every === undefined ? q.from : undefined);
   }
 
@@ -280,14 +310,14 @@ export class InfluxStore implements Store {
         : measurementIn(this.database, RAW_POLICY, checkMetric(q.metric));
     const scope = whereScope(q);
     if (scope === undefined) return 0;
-    return countTotal(await this.client.query(countQuery(from, scope)));
+    return countTotal(await this.read(countQuery(from, scope)));
   }
 
   async queryAlertEvents(q: AlertQuery): Promise<AlertRecord[]> {
     const scope = whereScope(q);
     if (scope === undefined) return [];
     return alertRecords(
-      await this.client.query(
+      await this.read(
         alertsQuery(
           measurementIn(this.database, ALERT_HISTORY_POLICY, ALERTS_MEASUREMENT),
           scope,
