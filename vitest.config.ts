@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // while changing code (`npm run test:unit`). Everything else is an integration test, a new file
 // included.
 const UNIT = [
+  'tests/rules-ledger-history.test.ts',
   'tests/reports-bounds.test.ts',
   'tests/clip.test.ts',
   'tests/rules-ledger-prune.test.ts',

@@ -132,7 +132,13 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
         params: alertId,
         response: {
           200: alertView
-            .extend({ history: z.array(alertEvent).describe('its transitions, oldest first') })
+            .extend({
+              history: z
+                .array(alertEvent)
+                .describe(
+                  'its transitions, oldest first: of one with more than 1,000 (a reminder adds one each time), the first and the newest 999',
+                ),
+            })
             .describe('the alert'),
           400: BAD_REQUEST,
           404: refusal('no alert of this id (resolved alerts are kept 90 days)'),

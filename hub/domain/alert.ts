@@ -195,7 +195,7 @@ export interface AlertView {
   /** Newest first. */
   readonly alerts: (filter: AlertFilter) => Alert[];
   readonly alert: (id: number) => Alert | undefined;
-  /** An alert's transitions, oldest first. */
+  /** An alert's transitions, oldest first: its first and the newest up to 999 more. */
   readonly history: (id: number) => AlertEvent[];
   /** Silences not yet ended: in force, or scheduled. */
   readonly silences: () => Silence[];

@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 
 /** Resolved alerts and their history are kept this long. */
 const KEEP_RESOLVED_MS = 90 * 86_400_000;
+/**
+ * Transitions an alert's answer shows: its first and the newest the rest. A reminder adds one
+ * each time, so an alert left firing for a year would otherwise answer thousands.
+ */
+export const HISTORY_SHOWN = 1000;
 
 /** Reading the ledger, on the ledger's own connection or on a view's read-only one. */
 class LedgerReader {
@@ -91,8 +96,15 @@ class LedgerReader {
     return this.docs<Alert>(`${sql} ORDER BY id DESC LIMIT @limit`, params);
   }
 
-  events(alertId: number): AlertEvent[] {
-    return this.docs<AlertEvent>('SELECT doc FROM alert_events WHERE alert_id = @alertId ORDER BY seq', { alertId });
+  /** An alert's transitions, oldest first: at most `shown`, its first and the newest others. */
+  events(alertId: number, shown = HISTORY_SHOWN): AlertEvent[] {
+    return this.docs<AlertEvent>(
+      `SELECT doc FROM alert_events WHERE alert_id = @alertId
+         AND (seq = (SELECT MIN(seq) FROM alert_events WHERE alert_id = @alertId)
+           OR seq >= COALESCE((SELECT seq FROM alert_events WHERE alert_id = @alertId ORDER BY seq DESC LIMIT 1 OFFSET @back), 0))
+       ORDER BY seq`,
+      { alertId, back: Math.max(0, shown - 2) },
+    );
   }
 
   keys(): Map<string, KeyState> {
