@@ -18,7 +18,6 @@ import { rejectionsRoutes, type RejectionsRoutesOptions } from '../api/rejection
 import { reportsRoutes, type ReportsRoutesOptions } from '../api/reports.ts';
 import { useZodSchemas } from '../api/schemas.ts';
 import { outageAwareReads } from '../api/store-outage.ts';
-import { boundUnreadAnswers } from '../api/unread-answers.ts';
 import { zonesRoutes, type ZonesRoutesOptions } from '../api/zones.ts';
 import type { Alerting } from './alerting.ts';
 import type { ConfigReload } from './reload.ts';
@@ -30,7 +29,6 @@ import type { HubContext } from './context.ts';
 import type { Intake } from './intake.ts';
 import type { Mqtt } from './mqtt.ts';
 import type { Storage } from './storage.ts';
-import { NoticeLog } from '../telemetry/notices.ts';
 
 export const VERSION = '0.1.0';
 
@@ -108,18 +106,6 @@ export async function openApi(
   Object.assign(app.server, {
     headersTimeout: Math.min(app.server.headersTimeout, requestTimeout),
     connectionsCheckingInterval: Math.min(requestTimeout, 5000),
-  });
-  const unreadNotices = new NoticeLog(apiLog, now);
-  boundUnreadAnswers(app, {
-    maxBytes: config.limits.http_unread_bytes,
-    tls: security.tls !== undefined,
-    onClosed: (bytes, address) => {
-      metrics.httpUnreadClosed.inc();
-      unreadNotices.once(
-        `unread ${address ?? ''}`,
-        `closed an HTTP connection from ${address ?? 'an unknown address'} that left ${bytes} bytes of answers unread: the answers no client has read passed limits.http_unread_bytes (${config.limits.http_unread_bytes})`,
-      );
-    },
   });
   let shifts = parseShifts(config.rules.shifts);
   let plan = readFloorPlan(config.layout, apiLog);

@@ -36,7 +36,6 @@ const RESTART_FIELDS: ReadonlyArray<[section: (typeof LIVE_SECTIONS)[number], fi
   ['ingest', 'rejections_kept'],
   ['limits', 'api_requests_per_minute'],
   ['limits', 'http_request_timeout'],
-  ['limits', 'http_unread_bytes'],
   ['limits', 'max_event_streams'],
   ['limits', 'max_event_streams_per_token'],
   ['limits', 'password_checks_at_once'],

@@ -78,12 +78,6 @@ export const limitsSection = z
      */
     reports_at_once: integer(1, 16).default(1),
     reports_waiting: integer(0, 1000).default(8),
-    /**
-     * Bytes of HTTP answers handed to clients that have not read them, all connections together;
-     * past it the connection leaving the most unread is closed, so clients that ask and never read
-     * cannot fill the hub's memory.
-     */
-    http_unread_bytes: integer(1024 * 1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     /** Open live feeds (GET /api/v1/events, a floor page each) in all; a further one is refused (503). */
     max_event_streams: integer(1, 100_000).default(100),
     /** Of those, open with one token; a further one is refused (429). */

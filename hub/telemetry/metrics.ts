@@ -141,11 +141,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['stage'] as const,
       registers,
     }),
-    httpUnreadClosed: new Counter({
-      name: 'floorwatch_http_unread_closed_total',
-      help: 'HTTP connections closed because the answers clients had not read passed limits.http_unread_bytes; the one leaving the most unread is closed',
-      registers,
-    }),
     logLinesDropped: new Counter({
       name: 'floorwatch_log_lines_dropped_total',
       help: 'Log lines not written because log_max_waiting_bytes of lines already waited for standard output (a log reader that stopped reading)',
