@@ -18,6 +18,7 @@ import { alertKind, type AlertView } from '../domain/alert.ts';
 import type { Limit, Requirement, Severity } from '../domain/requirement.ts';
 import type { ZoneType } from '../domain/zone.ts';
 import type { Occupancy } from '../rules/schedule.ts';
+import { Turns } from '../domain/turns.ts';
 
 export interface ZonesRoutesOptions {
   site: string;
@@ -61,6 +62,8 @@ export interface ZoneStatus {
 
 /** Readings older than this say nothing about the zone now. */
 const FRESH_MS = 10 * 60_000;
+/** Store reads one zones answer has under way at once. */
+const READS_AT_ONCE = 4;
 const RANK: Record<Compliance, number> = { no_data: 0, ok: 1, warning: 2, critical: 3 };
 
 function worst(list: readonly Compliance[]): Compliance {
@@ -94,13 +97,14 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
     occupancy: Occupancy,
     at: number,
     count: DeviceCount,
+    read: StoreReader['query'],
   ): Promise<ZoneStatus> => {
     const asked = new Map<string, Promise<number | undefined>>();
     const aggregate = (metric: string, agg: Aggregate, windowMs: number) => {
       const key = `${metric}|${agg}|${windowMs}`;
       let value = asked.get(key);
       if (!value) {
-        value = store.query({ zone, metric, agg, from: at - windowMs, to: at + 1 }).then((points) => points[0]?.value);
+        value = read({ zone, metric, agg, from: at - windowMs, to: at + 1 }).then((points) => points[0]?.value);
         asked.set(key, value);
       }
       return value;
@@ -143,7 +147,7 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
     const units = new Map(requirements.map((req) => [req.metric, req.unit]));
     await Promise.all(
       [...units].map(async ([metric, unit]) => {
-        const [point] = await store.query({ zone, metric, from: at - FRESH_MS, to: at + 1, limit: 1 });
+        const [point] = await read({ zone, metric, from: at - FRESH_MS, to: at + 1, limit: 1 });
         if (point) latest[metric] = { value: point.value, ts: point.ts, device: point.device ?? '', unit };
       }),
     );
@@ -172,6 +176,14 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
   };
   app.get('/api/v1/zones', { schema }, async () => {
     const at = now();
+    // A floor of many zones asks for many figures: a few at a time, so one answer never takes
+    // the store's whole bound on waiting reads (storage.max_waiting_reads) and is refused busy.
+    const reads = new Turns(READS_AT_ONCE, Number.POSITIVE_INFINITY);
+    const read: StoreReader['query'] = (q) =>
+      reads.run(
+        () => store.query(q),
+        () => [],
+      );
     const current = rules();
     // Devices without a zone have no place on the floor; their alerts are listed with the others.
     const zones = current.zones.filter((z) => z.zone !== 'unassigned');
@@ -199,6 +211,7 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
             z.occupancy,
             at,
             counts.get(z.zone) ?? none,
+            read,
           ),
         ),
       ),
