@@ -198,8 +198,11 @@ async function inSlices(
 ): Promise<void> {
   for (let day = from; day < to; day += DAY) {
     const dayEnd = Math.min(to, day + DAY);
+    // Past the raw retention nothing raw is left to count, and the store answers a minute per
+    // device: an hour of those at a time (500 devices, 30,000).
     const count = await store.count({ zone, metric, from: day, to: dayEnd });
-    const step = Math.ceil((dayEnd - day) / Math.max(1, Math.ceil(count / SLICE_READINGS)));
+    const slices = count === 0 ? 24 : Math.ceil(count / SLICE_READINGS);
+    const step = Math.ceil((dayEnd - day) / slices);
     for (let start = day; start < dayEnd; start += step) {
       const end = Math.min(dayEnd, start + step);
       // Past the raw retention the store answers whole minutes, the first of which may begin before `start`.

@@ -1,7 +1,7 @@
 // The hub's log. Text: lines a person reads ("12:04:31 WARN: refused input from t-17: …"), the
 // default on a terminal. JSON: one object per line for log tools, the default anywhere else.
-// Standard output is written so that a reader that stops reading never holds the hub or its
-// memory (stdout.ts): lines past log_max_waiting_bytes are dropped, counted, and told of once
+// Standard output is written so that a pipe whose reader stops reading never holds the hub or
+// its memory (stdout.ts): lines past log_max_waiting_bytes are dropped, counted, and told of once
 // output moves again.
 import type { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Logger } from 'pino';

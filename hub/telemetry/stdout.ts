@@ -1,8 +1,9 @@
-// Standard output for the log, written so that a reader that stops reading (a paused terminal, a
-// log driver that is down) never holds the hub or its memory. Lines wait in a queue of at most
-// `maxBytes`; past it a line is dropped and counted. The queue is written a batch at a time, each
-// write taking what the pipe has room for and never waiting for more: a full pipe is tried again
-// shortly. A reader that has gone (EPIPE) ends the output. At exit what waits gets two seconds.
+// Standard output for the log. A pipe whose reader stops reading (a log driver that is down, a
+// pager left open) never holds the hub or its memory: lines wait in a queue of at most `maxBytes`,
+// past which a line is dropped and counted, and the queue is written a batch at a time, each write
+// taking what the pipe has room for and never waiting for more; a full pipe is tried again
+// shortly. A reader that has gone (EPIPE) ends the output. At exit what waits gets two seconds. A
+// terminal is written as Node writes one, blocking: a terminal paused with Ctrl-S holds the hub.
 import { writeSync } from 'node:fs';
 
 const BATCH_BYTES = 64 * 1024;
