@@ -16,10 +16,16 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** The store, noting the span of each raw read and the points each answered. */
-function noting(store: SqliteStore): { reads: StoreReader; rawSpans: number[]; rawAnswers: number[] } {
+/** The store, noting each raw read: its span, where it began, and the points it answered. */
+function noting(store: SqliteStore): {
+  reads: StoreReader;
+  rawSpans: number[];
+  rawAnswers: number[];
+  rawFrom: number[];
+} {
   const rawSpans: number[] = [];
   const rawAnswers: number[] = [];
+  const rawFrom: number[] = [];
   const reads: StoreReader = {
     name: store.name,
     health: () => store.health(),
@@ -28,6 +34,7 @@ function noting(store: SqliteStore): { reads: StoreReader; rawSpans: number[]; r
       if (q.agg === undefined) {
         rawSpans.push(q.to - q.from);
         rawAnswers.push(points.length);
+        rawFrom.push(q.from);
       }
       return points;
     },
@@ -35,7 +42,7 @@ function noting(store: SqliteStore): { reads: StoreReader; rawSpans: number[]; r
     count: (q) => store.count(q),
     queryAlertEvents: (q) => store.queryAlertEvents(q),
   };
-  return { reads, rawSpans, rawAnswers };
+  return { reads, rawSpans, rawAnswers, rawFrom };
 }
 
 describe('a shift report over three days', () => {
@@ -110,7 +117,7 @@ describe('a shift report over a dense day', () => {
 });
 
 describe('a shift report over days the raw readings have gone from', () => {
-  it('reads its minutes an hour at a time, and counts those of the span only, not the one it starts in', async () => {
+  it('reads a day the retention has begun to pass an hour at a time, and counts the minutes of the span only', async () => {
     const config = loadConfig({
       env: testEnv(tempDir(), {
         config: {
@@ -131,13 +138,16 @@ describe('a shift report over days the raw readings have gone from', () => {
         readings.push({ device: 't-1', zone: 'floor-a', metric: 'temperature', value: 21, ts });
       await store.write(readings);
       await store.rollUp(touchedMinutes(readings));
-      now = to + 60 * DAY;
-      // The hourly prune has taken the raw readings.
+      // The raw retention now ends half-way through the first day, and the hourly prune has taken
+      // the raw readings before it: there the store answers minutes, after it raw readings.
+      now = from + 12 * HOUR + 3 * DAY;
       await store.prune();
-      const { reads, rawAnswers } = noting(store);
-      const report = await shiftReport(reads, (at) => siteRules(config, at), from, to);
-      // Nothing raw is left to count: the minutes are read an hour at a time (and the one it begins in).
-      expect(Math.max(...rawAnswers)).toBeLessThanOrEqual(61);
+      const { reads, rawAnswers, rawFrom } = noting(store);
+      const report = await shiftReport(reads, (at) => siteRules(config, at), from, to, now - 3 * DAY);
+      // The first day is read an hour at a time (an hour's minutes, and the one it begins in),
+      // though its count holds only the raw half; the second, all raw, at once.
+      const firstDay = rawAnswers.filter((_, i) => (rawFrom[i] ?? 0) < from + DAY);
+      expect(Math.max(...firstDay)).toBeLessThanOrEqual(61);
       const temperature = report.zones[0]?.compliance.find((c) => c.requirement === 'temperature');
       // Minutes starting in [from, to): from itself is not the start of one.
       expect(temperature?.readings).toBe((to - from) / MINUTE);

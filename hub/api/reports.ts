@@ -35,6 +35,8 @@ export interface ReportsRoutesOptions {
   /** Reports prepared at once (limits.reports_at_once), and requests that may wait for a turn (limits.reports_waiting). */
   atOnce: number;
   waiting: number;
+  /** The store's raw retention (storage.raw_retention): before it, reports read minutes. */
+  rawRetentionMs: number;
   now: () => number;
 }
 
@@ -47,7 +49,7 @@ const MAX_EQUIPMENT_SPAN = 366 * DAY;
 
 export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async (
   app,
-  { store, rules, shifts, devices, atOnce, waiting, now },
+  { store, rules, shifts, devices, atOnce, waiting, rawRetentionMs, now },
 ) => {
   // A report may read a week of readings: however many people ask at once, only so many are prepared together.
   const turns = new Turns(atOnce, waiting);
@@ -137,7 +139,7 @@ export const reportsRoutes: FastifyPluginAsyncZod<ReportsRoutesOptions> = async 
     },
     async (request, reply) => {
       const { from, to, format } = request.query;
-      const report = await inTurn(request, () => shiftReport(store, rules, from, to));
+      const report = await inTurn(request, () => shiftReport(store, rules, from, to, now() - rawRetentionMs));
       if (formatOf(format, request.headers.accept) !== 'html') return report;
       return reply.type('text/html; charset=utf-8').send(layoutHtml(shiftLayout(report)));
     },

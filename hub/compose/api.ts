@@ -181,6 +181,7 @@ export async function openApi(
       devices: (at) => registry.list(at),
       atOnce: config.limits.reports_at_once,
       waiting: config.limits.reports_waiting,
+      rawRetentionMs: ms(config.storage.raw_retention),
       now,
     },
   });

@@ -34,7 +34,7 @@ export const configSchema = z
     log_format: z.enum(['auto', 'text', 'json']).default('auto'),
     /**
      * Bytes of log lines waiting for standard output; past it lines are dropped (counted, and told
-     * of once output moves), so a log reader that stops reading never holds the hub or its memory.
+     * of once output moves), so a pipe whose reader stops reading never holds the hub or its memory.
      */
     log_max_waiting_bytes: integer(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
     zones: z.array(zoneSchema).default([]),

@@ -185,23 +185,25 @@ const SLICE_READINGS = 50_000;
 
 /**
  * A zone's raw readings of a metric over [from, to), a day at a time and a dense day in slices of
- * about SLICE_READINGS: however dense the floor, a week's report holds that many at once, and each
- * slice is judged in a turn of the event loop of its own.
+ * about SLICE_READINGS; a day the raw retention has begun to pass (before `rawSince`) an hour at a
+ * time, as the store answers it with a minute per device. However dense the floor, a week's report
+ * holds about that many at once, and each slice is judged in a turn of the event loop of its own.
  */
 async function inSlices(
   store: StoreReader,
-  zone: string,
-  metric: string,
+  where: { zone: string; metric: string; rawSince: number | undefined },
   from: number,
   to: number,
   take: (points: readonly SeriesPoint[]) => void,
 ): Promise<void> {
+  const { zone, metric, rawSince } = where;
   for (let day = from; day < to; day += DAY) {
     const dayEnd = Math.min(to, day + DAY);
-    // Past the raw retention nothing raw is left to count, and the store answers a minute per
-    // device: an hour of those at a time (500 devices, 30,000).
+    // Only raw readings are counted: minutes past the retention are not.
     const count = await store.count({ zone, metric, from: day, to: dayEnd });
-    const slices = count === 0 ? 24 : Math.ceil(count / SLICE_READINGS);
+    const minutes = rawSince === undefined ? count === 0 : day < rawSince;
+    if (!minutes && count === 0) continue;
+    const slices = Math.max(Math.ceil(count / SLICE_READINGS), minutes ? 24 : 1);
     const step = Math.ceil((dayEnd - day) / slices);
     for (let start = day; start < dayEnd; start += step) {
       const end = Math.min(dayEnd, start + step);
@@ -221,6 +223,7 @@ async function complianceOf(
   zone: string,
   spans: readonly SeasonSpan[],
   zonesAt: ZonesAt,
+  rawSince: number | undefined,
 ): Promise<{ compliance: ZoneCompliance[]; noisePositions: string[] }> {
   const tallies = new Map<string, Tally>();
   const positions = new Set<string>();
@@ -243,7 +246,7 @@ async function complianceOf(
       judges.set(req.metric, [...(judges.get(req.metric) ?? []), { tally, within: withinJudge(req, windows) }]);
     }
     for (const [metric, judged] of judges)
-      await inSlices(store, zone, metric, span.from, span.to, (points) => {
+      await inSlices(store, { zone, metric, rawSince }, span.from, span.to, (points) => {
         for (const p of points) {
           if (metric === 'noise' && p.device !== undefined) positions.add(p.device);
           const now = zonesAt(p.ts).get(zone)?.judged;
@@ -266,6 +269,7 @@ async function zoneSummary(
   z: SiteRules['zones'][number],
   spans: readonly SeasonSpan[],
   zonesAt: ZonesAt,
+  rawSince: number | undefined,
 ): Promise<{ summary: Omit<ZoneSummary, 'openPercent' | 'occupancyAtEnd'>; noisePositions: string[] }> {
   const from = spans[0]?.from ?? 0;
   const to = spans.at(-1)?.to ?? 0;
@@ -278,7 +282,7 @@ async function zoneSummary(
     (best, p) => (best === undefined || p.value > best.value ? p : best),
     undefined,
   );
-  const { compliance, noisePositions } = await complianceOf(store, z.zone, spans, zonesAt);
+  const { compliance, noisePositions } = await complianceOf(store, z.zone, spans, zonesAt, rawSince);
   const summary = {
     zone: z.zone,
     ...(z.name !== undefined && { name: z.name }),
@@ -307,6 +311,8 @@ export async function shiftReport(
   rulesAt: (at: number) => SiteRules,
   from: number,
   to: number,
+  /** Where the store's raw readings begin (its raw retention); before it, it answers minutes. */
+  rawSince?: number,
 ): Promise<ShiftReport> {
   const spans = seasonSpans(rulesAt, from, to);
   const rules = rulesAt(from);
@@ -322,7 +328,7 @@ export async function shiftReport(
   const positions: PositionExposure[] = [];
   // 'unassigned' is not a place on the floor: its devices have no zone in the store.
   for (const z of rules.zones.filter((z) => z.zone !== 'unassigned')) {
-    const { summary, noisePositions } = await zoneSummary(store, z, spans, zonesAt);
+    const { summary, noisePositions } = await zoneSummary(store, z, spans, zonesAt, rawSince);
     zones.push({
       ...summary,
       openPercent: shares.get(z.zone) ?? 0,

@@ -197,6 +197,7 @@ export async function memoryApi(options: MemoryApiOptions = {}): Promise<MemoryA
       devices: (at) => registry.list(at),
       atOnce: config.limits.reports_at_once,
       waiting: config.limits.reports_waiting,
+      rawRetentionMs: ms(config.storage.raw_retention),
       now: clock.now,
     },
   });
