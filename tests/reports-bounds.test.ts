@@ -2,7 +2,7 @@
 // time with the figures unchanged, and however many people ask at once, only limits.reports_at_once
 // reports are prepared together, limits.reports_waiting wait, and a further one is refused at once.
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../hub/config/config.ts';
+import { loadConfig, type Config } from '../hub/config/config.ts';
 import type { Reading } from '../hub/domain/reading.ts';
 import { shiftReport } from '../hub/reports/shift.ts';
 import { siteRules } from '../hub/rules/site.ts';
@@ -15,6 +15,18 @@ import { tempDir, testEnv } from './support/hub.ts';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+
+/** A call floor open around the clock in winter: comfort is judged at every reading. */
+function openAllDay(): Config {
+  return loadConfig({
+    env: testEnv(tempDir(), {
+      config: {
+        site: { season: 'winter', timezone: 'UTC', hours: { daily: '00:00-24:00' }, warm_up: '0s' },
+        zones: [{ id: 'floor-a', type: 'call_floor' }],
+      },
+    }),
+  });
+}
 
 /** The store, noting each raw read: its span, where it began, and the points it answered. */
 function noting(store: SqliteStore): {
@@ -47,14 +59,7 @@ function noting(store: SqliteStore): {
 
 describe('a shift report over three days', () => {
   it('reads raw readings at most a day at a time, and judges every one of them', async () => {
-    const config = loadConfig({
-      env: testEnv(tempDir(), {
-        config: {
-          site: { season: 'winter', timezone: 'UTC', hours: { daily: '00:00-24:00' }, warm_up: '0s' },
-          zones: [{ id: 'floor-a', type: 'call_floor' }],
-        },
-      }),
-    });
+    const config = openAllDay();
     const from = Date.UTC(2026, 10, 2, 0, 0);
     const to = from + 3 * DAY + 2 * HOUR;
     // 25 °C (above winter's 24 °C) through every third clock hour, 21 °C otherwise: every window
@@ -86,14 +91,7 @@ describe('a shift report over three days', () => {
 
 describe('a shift report over a dense day', () => {
   it('reads it in slices of about 50,000 readings, and judges every one', async () => {
-    const config = loadConfig({
-      env: testEnv(tempDir(), {
-        config: {
-          site: { season: 'winter', timezone: 'UTC', hours: { daily: '00:00-24:00' }, warm_up: '0s' },
-          zones: [{ id: 'floor-a', type: 'call_floor' }],
-        },
-      }),
-    });
+    const config = openAllDay();
     const from = Date.UTC(2026, 10, 2, 0, 0);
     const to = from + 20 * HOUR;
     // A room meter every second: 72,000 readings.
@@ -118,14 +116,7 @@ describe('a shift report over a dense day', () => {
 
 describe('a shift report over days the raw readings have gone from', () => {
   it('reads a day the retention has begun to pass an hour at a time, and counts the minutes of the span only', async () => {
-    const config = loadConfig({
-      env: testEnv(tempDir(), {
-        config: {
-          site: { season: 'winter', timezone: 'UTC', hours: { daily: '00:00-24:00' }, warm_up: '0s' },
-          zones: [{ id: 'floor-a', type: 'call_floor' }],
-        },
-      }),
-    });
+    const config = openAllDay();
     // Half a minute past the minute: the store answers whole minutes past its raw retention.
     const from = Date.UTC(2026, 8, 1, 0, 0, 30);
     const to = from + 2 * DAY;
