@@ -102,8 +102,6 @@ export function createLog(settings: LogSettings): Logger {
       { logLinesDropped: lost },
       `${counted(lost, 'log line was', 'log lines were')} not written: standard output was not read fast enough and ${maxBytes} bytes were waiting (log_max_waiting_bytes)`,
     );
-    // This line was dropped too: it is not one of the lines to tell of.
-    if (dropped > 0) dropped = lost + dropped - 1;
   }
   if (!text) return log;
   // The fields a child log carries on each of its lines too: pino formats them once, as the child

@@ -14,18 +14,19 @@ export interface StandardOutputOptions {
   maxBytes: number;
   /** A line dropped because `maxBytes` already wait. */
   onDropped: () => void;
-  /** Lines were written after some were dropped: the output moves, with room to tell of it. */
+  /** Lines were written after some were dropped: the output moves, and at least half its room is free to tell of it. */
   onMoving: () => void;
 }
 
 /** Every standard output made in this process: at exit each has its time to write what waits. */
 const outputs = new Set<StandardOutput>();
+process.once('exit', () => outputs.forEach((o) => o.flushAtExit()));
 
 export class StandardOutput {
   /** Lines waiting, joined into chunks of up to a batch each: a long queue is a few hundred chunks. */
   private readonly chunks: string[] = [];
   private lastChunkBytes = 0;
-  /** The first chunk as bytes once a write has begun on it, and how much of it is written. */
+  /** The chunk being written, as bytes, and how much of it is written. */
   private writing: Buffer | undefined;
   private offset = 0;
   private queued = 0;
@@ -39,7 +40,6 @@ export class StandardOutput {
     // answers EAGAIN at once rather than holding the thread that writes.
     private readonly fd = process.stdout.fd,
   ) {
-    if (outputs.size === 0) process.once('exit', () => outputs.forEach((o) => o.flushAtExit()));
     outputs.add(this);
   }
 
@@ -51,25 +51,20 @@ export class StandardOutput {
       this.options.onDropped();
       return false;
     }
-    // The first chunk may be being written: a line joins only a later one.
     const last = this.chunks.length - 1;
-    if (last > 0 || (last === 0 && this.writing === undefined)) {
-      if (this.lastChunkBytes + bytes <= BATCH_BYTES) {
-        this.chunks[last] = `${this.chunks[last] ?? ''}${line}`;
-        this.lastChunkBytes += bytes;
-      } else this.push(line, bytes);
-    } else this.push(line, bytes);
+    if (last >= 0 && this.lastChunkBytes + bytes <= BATCH_BYTES) {
+      this.chunks[last] = `${this.chunks[last] ?? ''}${line}`;
+      this.lastChunkBytes += bytes;
+    } else {
+      this.chunks.push(line);
+      this.lastChunkBytes = bytes;
+    }
     this.queued += bytes;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.pump());
     }
     return true;
-  }
-
-  private push(line: string, bytes: number): void {
-    this.chunks.push(line);
-    this.lastChunkBytes = bytes;
   }
 
   /** Writes what the output takes now; tries again shortly when it takes nothing more. */
@@ -89,21 +84,19 @@ export class StandardOutput {
     else setImmediate(() => this.pump());
   }
 
-  /** One write of what is left of the first chunk; 'full' when the output took nothing. */
+  /** One write of what is left of the chunk being written, or of the next; 'full' when the output took nothing. */
   private writeSome(): 'moved' | 'full' | 'gone' {
-    const first = this.chunks[0];
-    if (first === undefined) return 'moved';
-    this.writing ??= Buffer.from(first);
+    if (this.writing === undefined) {
+      const next = this.chunks.shift();
+      if (next === undefined) return 'moved';
+      this.writing = Buffer.from(next);
+      this.offset = 0;
+    }
     try {
       const written = writeSync(this.fd, this.writing, this.offset);
       this.offset += written;
       this.queued -= written;
-      if (this.offset >= this.writing.length) {
-        this.chunks.shift();
-        this.writing = undefined;
-        this.offset = 0;
-        if (this.chunks.length === 0) this.lastChunkBytes = 0;
-      }
+      if (this.offset >= this.writing.length) this.writing = undefined;
       return 'moved';
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -118,7 +111,7 @@ export class StandardOutput {
     }
   }
 
-  private flushAtExit(): void {
+  flushAtExit(): void {
     const until = Date.now() + EXIT_FLUSH_MS;
     const pause = new Int32Array(new SharedArrayBuffer(4));
     while (this.queued > 0 && !this.gone && Date.now() < until)
