@@ -3,6 +3,7 @@
 // fail here), every refusal is a 400 that names the parameter and says what it takes, and hostile
 // input in any parameter is refused or answered as the plain name it is, changing nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ms } from '../hub/config/config.ts';
 import { shiftReport } from '../hub/reports/shift.ts';
 import { siteRules } from '../hub/rules/site.ts';
 import type { GatewayState } from '../hub/sources/serial.ts';
@@ -240,7 +241,15 @@ describe('the API on in-memory parts', () => {
     const shift = await get(`/api/v1/reports/shift?from=${from}&to=${T0 + 1}`);
     expect(shift).toEqual({
       status: 200,
-      body: wire(await shiftReport(api.store, (at) => siteRules(api.config, at), from, T0 + 1)),
+      body: wire(
+        await shiftReport(
+          api.store,
+          (at) => siteRules(api.config, at),
+          from,
+          T0 + 1,
+          T0 - ms(api.config.storage.raw_retention),
+        ),
+      ),
     });
     expect((shift.body as { zones: Array<{ zone: string; temperature?: unknown }> }).zones[0]).toMatchObject({
       zone: 'floor-a',

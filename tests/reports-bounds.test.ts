@@ -15,6 +15,8 @@ import { tempDir, testEnv } from './support/hub.ts';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+/** A store's raw retention unless told otherwise. */
+const RAW_KEPT = 30 * DAY;
 
 /** A call floor open around the clock in winter: comfort is judged at every reading. */
 function openAllDay(): Config {
@@ -77,7 +79,7 @@ describe('a shift report over three days', () => {
     const { reads, rawSpans } = noting(store);
     try {
       await store.write(readings);
-      const report = await shiftReport(reads, (at) => siteRules(config, at), from, to);
+      const report = await shiftReport(reads, (at) => siteRules(config, at), from, to, to - RAW_KEPT);
       expect(Math.max(...rawSpans)).toBeLessThanOrEqual(DAY);
       const temperature = report.zones[0]?.compliance.find((c) => c.requirement === 'temperature');
       const count = (to - from) / (5 * MINUTE);
@@ -103,7 +105,7 @@ describe('a shift report over a dense day', () => {
     const { reads, rawAnswers } = noting(store);
     try {
       await store.write(readings);
-      const report = await shiftReport(reads, (at) => siteRules(config, at), from, to);
+      const report = await shiftReport(reads, (at) => siteRules(config, at), from, to, to - RAW_KEPT);
       expect(Math.max(...rawAnswers)).toBeLessThanOrEqual(50_000);
       const noise = report.zones[0]?.compliance.find((c) => c.metric === 'noise');
       expect(noise?.readings).toBe(readings.length);

@@ -32,7 +32,8 @@ describe('a night shift from the last evening of October into November', () => {
       const rules = (at: number) => siteRules(config, at);
       expect(rules(from).season).toBe('transition');
       expect(rules(midnight).season).toBe('winter');
-      const report = await shiftReport(store, rules, from, to);
+      // The store keeps 30 days raw, by its own clock.
+      const report = await shiftReport(store, rules, from, to, to - 30 * 24 * 60 * MINUTE);
       const temperature = report.zones[0]?.compliance.find((c) => c.requirement === 'temperature');
       const before = (midnight - from) / MINUTE;
       expect(temperature).toMatchObject({ readings: readings.length, percentWithin: (100 * before) / readings.length });
@@ -65,7 +66,13 @@ describe('a shift across opening time', () => {
     await store.init();
     try {
       await store.write(readings);
-      const report = await shiftReport(store, (at) => siteRules(config, at), from, to);
+      const report = await shiftReport(
+        store,
+        (at) => siteRules(config, at),
+        from,
+        to,
+        Date.now() - 30 * 24 * 60 * MINUTE,
+      );
       const [floorA, desk] = report.zones;
       expect(floorA).toMatchObject({ zone: 'floor-a', openPercent: 50, occupancyAtEnd: 'occupied' });
       expect(desk).toMatchObject({ zone: 'night-desk', openPercent: 100 });

@@ -161,7 +161,8 @@ describe.each([
     await store.write(readings);
     await store.writeAlertEvents(history);
     const config = loadConfig({ env: testEnv(dir(), { config: SITE }) });
-    report = await shiftReport(store, (at) => siteRules(config, at), F, T);
+    // Both stores keep 30 days of raw readings.
+    report = await shiftReport(store, (at) => siteRules(config, at), F, T, Date.now() - 30 * 24 * HOUR);
   });
   afterAll(async () => {
     await store?.close();

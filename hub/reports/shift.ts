@@ -191,7 +191,7 @@ const SLICE_READINGS = 50_000;
  */
 async function inSlices(
   store: StoreReader,
-  where: { zone: string; metric: string; rawSince: number | undefined },
+  where: { zone: string; metric: string; rawSince: number },
   from: number,
   to: number,
   take: (points: readonly SeriesPoint[]) => void,
@@ -201,7 +201,7 @@ async function inSlices(
     const dayEnd = Math.min(to, day + DAY);
     // Only raw readings are counted: minutes past the retention are not.
     const count = await store.count({ zone, metric, from: day, to: dayEnd });
-    const minutes = rawSince === undefined ? count === 0 : day < rawSince;
+    const minutes = day < rawSince;
     if (!minutes && count === 0) continue;
     const slices = Math.max(Math.ceil(count / SLICE_READINGS), minutes ? 24 : 1);
     const step = Math.ceil((dayEnd - day) / slices);
@@ -223,7 +223,7 @@ async function complianceOf(
   zone: string,
   spans: readonly SeasonSpan[],
   zonesAt: ZonesAt,
-  rawSince: number | undefined,
+  rawSince: number,
 ): Promise<{ compliance: ZoneCompliance[]; noisePositions: string[] }> {
   const tallies = new Map<string, Tally>();
   const positions = new Set<string>();
@@ -269,7 +269,7 @@ async function zoneSummary(
   z: SiteRules['zones'][number],
   spans: readonly SeasonSpan[],
   zonesAt: ZonesAt,
-  rawSince: number | undefined,
+  rawSince: number,
 ): Promise<{ summary: Omit<ZoneSummary, 'openPercent' | 'occupancyAtEnd'>; noisePositions: string[] }> {
   const from = spans[0]?.from ?? 0;
   const to = spans.at(-1)?.to ?? 0;
@@ -312,7 +312,7 @@ export async function shiftReport(
   from: number,
   to: number,
   /** Where the store's raw readings begin (its raw retention); before it, it answers minutes. */
-  rawSince?: number,
+  rawSince: number,
 ): Promise<ShiftReport> {
   const spans = seasonSpans(rulesAt, from, to);
   const rules = rulesAt(from);
