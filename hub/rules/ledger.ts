@@ -98,12 +98,15 @@ class LedgerReader {
 
   /** An alert's transitions, oldest first: at most `shown`, its first and the newest others. */
   events(alertId: number, shown = HISTORY_SHOWN): AlertEvent[] {
+    // Two reads of the (alert_id, seq) index, each stopping at its limit (UNION drops the first
+    // when it is among the newest), and the documents of those alone.
     return this.docs<AlertEvent>(
-      `SELECT doc FROM alert_events WHERE alert_id = @alertId
-         AND (seq = (SELECT MIN(seq) FROM alert_events WHERE alert_id = @alertId)
-           OR seq >= COALESCE((SELECT seq FROM alert_events WHERE alert_id = @alertId ORDER BY seq DESC LIMIT 1 OFFSET @back), 0))
-       ORDER BY seq`,
-      { alertId, back: Math.max(0, shown - 2) },
+      `SELECT doc FROM alert_events WHERE seq IN (
+         SELECT seq FROM (SELECT seq FROM alert_events WHERE alert_id = @alertId ORDER BY seq LIMIT 1)
+         UNION
+         SELECT seq FROM (SELECT seq FROM alert_events WHERE alert_id = @alertId ORDER BY seq DESC LIMIT @newest)
+       ) ORDER BY seq`,
+      { alertId, newest: Math.max(0, shown - 1) },
     );
   }
 
