@@ -1,6 +1,8 @@
 // A floor of many zones: the zones answer asks the store for a few figures at a time, so a site
-// with a dozen zones is not refused "busy" by the store's own bound on waiting reads.
+// with a dozen zones is not refused "busy" by the store's own bound on waiting reads, and screens
+// asking at the same moment share one answer and one set of reads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryApi } from './support/api.ts';
 import { startTestHub, type TestHub } from './support/hub.ts';
 
 const ZONES = Array.from({ length: 12 }, (_, i) => ({ id: `floor-${i + 1}`, type: 'call_floor' }));
@@ -18,6 +20,29 @@ describe('the zones of a floor with twelve of them', () => {
       expect(answer.status).toBe(200);
       const body = (await answer.json()) as { zones: Array<{ zone: string }> };
       expect(body.zones.map((z) => z.zone)).toEqual(ZONES.map((z) => z.id));
+    }
+  });
+});
+
+describe('the zones asked for by ten screens at once', () => {
+  it('are worked out once, with the reads of one answer', async () => {
+    const api = await memoryApi({ config: { zones: ZONES } });
+    try {
+      let reads = 0;
+      const query = api.store.query.bind(api.store);
+      api.store.query = (q) => {
+        reads += 1;
+        return query(q);
+      };
+      const ask = () => api.app.inject({ method: 'GET', url: '/api/v1/zones' });
+      const alone = await ask();
+      const once = reads;
+      expect(once).toBeGreaterThan(0);
+      const together = await Promise.all(Array.from({ length: 10 }, ask));
+      expect(reads).toBe(2 * once);
+      for (const answer of together) expect(answer.json()).toEqual(alone.json());
+    } finally {
+      await api.close();
     }
   });
 });

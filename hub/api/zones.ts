@@ -174,7 +174,16 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
     summary: 'Zones: latest values and compliance with their environment requirements now',
     response: { 200: floorSchema, ...ACCESS_REFUSALS, 503: STORE_DOWN },
   };
-  app.get('/api/v1/zones', { schema }, async () => {
+  /** The floor now, worked out once however many screens ask meanwhile. */
+  let working: ReturnType<typeof floorNow> | undefined;
+  app.get('/api/v1/zones', { schema }, () => {
+    working ??= floorNow().finally(() => {
+      working = undefined;
+    });
+    return working;
+  });
+
+  async function floorNow() {
     const at = now();
     // A floor of many zones asks for many figures: a few at a time, so one answer never takes
     // the store's whole bound on waiting reads (storage.max_waiting_reads) and is refused busy.
@@ -216,5 +225,5 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
         ),
       ),
     };
-  });
+  }
 };
