@@ -18,6 +18,7 @@ import { rejectionsRoutes, type RejectionsRoutesOptions } from '../api/rejection
 import { reportsRoutes, type ReportsRoutesOptions } from '../api/reports.ts';
 import { useZodSchemas } from '../api/schemas.ts';
 import { outageAwareReads } from '../api/store-outage.ts';
+import { AHEAD_MAX, boundUnreadAnswers } from '../api/unread-answers.ts';
 import { zonesRoutes, type ZonesRoutesOptions } from '../api/zones.ts';
 import type { Alerting } from './alerting.ts';
 import type { ConfigReload } from './reload.ts';
@@ -29,6 +30,7 @@ import type { HubContext } from './context.ts';
 import type { Intake } from './intake.ts';
 import type { Mqtt } from './mqtt.ts';
 import type { Storage } from './storage.ts';
+import { NoticeLog } from '../telemetry/notices.ts';
 
 export const VERSION = '0.1.0';
 
@@ -107,11 +109,34 @@ export async function openApi(
     headersTimeout: Math.min(app.server.headersTimeout, requestTimeout),
     connectionsCheckingInterval: Math.min(requestTimeout, 5000),
   });
+  const unreadNotices = new NoticeLog(apiLog, now);
+  const unread = boundUnreadAnswers(app, {
+    maxBytes: config.limits.http_unread_bytes,
+    timeoutMs: ms(config.limits.http_answer_timeout),
+    onClosed: (why, address) => {
+      metrics.httpUnreadClosed.inc({ reason: why });
+      const from = address ?? 'an unknown address';
+      unreadNotices.once(
+        `${why} ${from}`,
+        why === 'unread'
+          ? `closed an HTTP connection from ${from}: its answer was not taken within limits.http_answer_timeout (${config.limits.http_answer_timeout})`
+          : `closed an HTTP connection from ${from}: it sent more than ${AHEAD_MAX} requests ahead of their answers`,
+      );
+    },
+    onRefused: (bytes, waiting, address) => {
+      metrics.httpUnreadRefused.inc();
+      unreadNotices.once(
+        'refused',
+        `refused an answer of ${bytes} bytes to ${address ?? 'an unknown address'}: ${waiting} bytes of answers already wait for clients to read them (limits.http_unread_bytes, ${config.limits.http_unread_bytes})`,
+      );
+    },
+  });
   let shifts = parseShifts(config.rules.shifts);
   let plan = readFloorPlan(config.layout, apiLog);
   lifecycle.add({
     name: 'api',
     stop: () => app.close(),
+    refreshGauges: () => metrics.httpUnreadBytes.set(unread.waitingBytes()),
     reconfigure: (next) => {
       const nextShifts = parseShifts(next.rules.shifts);
       const nextPlan = readFloorPlan(next.layout, apiLog);

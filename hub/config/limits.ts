@@ -78,6 +78,18 @@ export const limitsSection = z
      */
     reports_at_once: integer(1, 16).default(1),
     reports_waiting: integer(0, 1000).default(8),
+    /**
+     * Time an HTTP client has to take an answer whole once it is ready; past it the answer is cut
+     * off and the connection closed, so a client that asks and never reads cannot hold it.
+     */
+    http_answer_timeout: duration
+      .refine((v) => (parseDuration(v) ?? 0) >= 1000, { error: 'must be at least "1s"' })
+      .default('60s'),
+    /**
+     * Bytes of HTTP answers handed over that clients have not taken, all connections together;
+     * past it a further answer is refused (503) rather than held.
+     */
+    http_unread_bytes: integer(1024 * 1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     /** Open live feeds (GET /api/v1/events, a floor page each) in all; a further one is refused (503). */
     max_event_streams: integer(1, 100_000).default(100),
     /** Of those, open with one token; a further one is refused (429). */

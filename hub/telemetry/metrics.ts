@@ -141,6 +141,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['stage'] as const,
       registers,
     }),
+    httpUnreadBytes: new Gauge({
+      name: 'floorwatch_http_unread_bytes',
+      help: 'Bytes of HTTP answers handed over that their clients have not taken yet; limits.http_unread_bytes bounds them',
+      registers,
+    }),
+    httpUnreadClosed: new Counter({
+      name: 'floorwatch_http_unread_closed_total',
+      help: 'HTTP connections closed because an answer was not taken within limits.http_answer_timeout (unread) or too many requests were sent ahead of their answers (ahead)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    httpUnreadRefused: new Counter({
+      name: 'floorwatch_http_unread_refused_total',
+      help: 'HTTP answers refused (503) because limits.http_unread_bytes of answers already waited for their clients',
+      registers,
+    }),
     logLinesDropped: new Counter({
       name: 'floorwatch_log_lines_dropped_total',
       help: 'Log lines not written because log_max_waiting_bytes of lines already waited for standard output (a log reader that stopped reading)',
