@@ -1,7 +1,8 @@
-// A log reader that stops reading (a paused terminal, a log driver that is down) holds neither the
-// hub nor its memory: what waits for standard output is bounded, further lines are dropped and
+// A log reader that stops reading (a log driver that is down, a terminal paused or not read) holds
+// neither the hub nor its memory: what waits for standard output is bounded, further lines are dropped and
 // counted, and once output moves again a line says how many were not written.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support/hub.ts';
@@ -12,14 +13,34 @@ afterEach(() => {
   child = undefined;
 });
 
-describe.each(['json', 'text'])('the %s log with standard output not read', (format) => {
+const FLOOD = [process.execPath, '--expose-gc', '--import', 'tsx', 'tests/support/log-flood.ts'];
+
+/** The flood, its standard output on a pipe or a terminal that is not read until `read` is called. */
+function flood(
+  format: string,
+  output: 'pipe' | 'terminal',
+): { process: ChildProcessByStdio<Writable, Readable, Readable>; read: () => void } {
+  if (output === 'pipe') {
+    const [node = '', ...args] = FLOOD;
+    const started = spawn(node, [...args, format], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return { process: started, read: () => undefined };
+  }
+  const started = spawn('python3', ['tests/support/unread-terminal.py', ...FLOOD, format], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return { process: started, read: () => started.stdin.write('read\n') };
+}
+
+describe.each([
+  ['json', 'pipe'],
+  ['text', 'pipe'],
+  ['text', 'terminal'],
+] as const)('the %s log with standard output, a %s, not read', (format, output) => {
   it('keeps at most its limit waiting, drops and counts the rest, and says so once output moves', async () => {
-    const flood = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'tests/support/log-flood.ts', format], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = flood;
+    const { process: started, read } = flood(format, output);
+    child = started;
     let said = '';
-    flood.stderr.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
+    started.stderr.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
     // Standard output is not read until the flood is over: the pipe fills and stays full.
     const report = await eventually(
       () => {
@@ -32,10 +53,11 @@ describe.each(['json', 'text'])('the %s log with standard output not read', (for
     expect(report.grewBy).toBeLessThan(40 * 1024 * 1024);
     expect(report.dropped).toBeGreaterThan(50_000);
 
+    read();
     // Each line telling of dropped lines, as output moves: one may come while the flood still runs.
     let told = 0;
     let partial = '';
-    flood.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    started.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) {
@@ -46,7 +68,7 @@ describe.each(['json', 'text'])('the %s log with standard output not read', (for
     await eventually(() => told > 50_000, { what: 'lines telling of the dropped lines', timeoutMs: 30_000 });
     // The lines telling of it that were dropped themselves are not among those told of.
     expect(told).toBeLessThanOrEqual(report.dropped);
-    flood.kill('SIGTERM');
-    await once(flood, 'exit');
+    started.kill('SIGTERM');
+    await once(started, 'exit');
   });
 });

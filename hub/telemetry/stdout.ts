@@ -2,9 +2,11 @@
 // pager left open) never holds the hub or its memory: lines wait in a queue of at most `maxBytes`,
 // past which a line is dropped and counted, and the queue is written a batch at a time, each write
 // taking what the pipe has room for and never waiting for more; a full pipe is tried again
-// shortly. A reader that has gone (EPIPE) ends the output. At exit what waits gets two seconds. A
-// terminal is written as Node writes one, blocking: a terminal paused with Ctrl-S holds the hub.
-import { writeSync } from 'node:fs';
+// shortly. A reader that has gone (EPIPE) ends the output. At exit what waits gets two seconds.
+// A terminal is written the same way, through a descriptor of its own opened non-blocking: Node
+// writes terminals blocking, and a terminal paused with Ctrl-S would hold the hub.
+import { constants, openSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 
 const BATCH_BYTES = 64 * 1024;
 const RETRY_MS = 50;
@@ -17,6 +19,25 @@ export interface StandardOutputOptions {
   /** Lines were written after some were dropped: the output moves, and at least half its room is free to tell of it. */
   onMoving: () => void;
 }
+
+/**
+ * Standard output's descriptor, or for a terminal one opened on it anew and non-blocking (on Linux,
+ * through /proc; the flag belongs to the new descriptor alone, so Node's own writes are unchanged).
+ * Where that cannot be opened, the terminal is written as Node writes it, blocking.
+ */
+function standardOutputFd(): number {
+  const fd = process.stdout.fd;
+  if (!isatty(fd)) return fd;
+  try {
+    return (terminalFd ??= openSync(
+      `/proc/self/fd/${fd}`,
+      constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY,
+    ));
+  } catch {
+    return fd;
+  }
+}
+let terminalFd: number | undefined;
 
 /** Every standard output made in this process: at exit each has its time to write what waits. */
 const outputs = new Set<StandardOutput>();
@@ -38,7 +59,7 @@ export class StandardOutput {
     private readonly options: StandardOutputOptions,
     // Asking Node for standard output opens a pipe on it in non-blocking mode: a full pipe then
     // answers EAGAIN at once rather than holding the thread that writes.
-    private readonly fd = process.stdout.fd,
+    private readonly fd = standardOutputFd(),
   ) {
     outputs.add(this);
   }
