@@ -151,9 +151,12 @@ describe('alerts through the hub', () => {
     await eventually(() => watch.messages.some((m) => m.topic.endsWith('equipment.headset.p-1') && m.payload === ''), {
       what: 'the retained message to be cleared',
     });
-    const detail = await hub.json<Alert & { history: Array<{ kind: string }> }>(`/api/v1/alerts/${alert!.id}`);
+    const detail = await hub.json<Alert & { history: Array<{ kind: string }>; historyOmitted: number }>(
+      `/api/v1/alerts/${alert!.id}`,
+    );
     expect(detail.state).toBe('resolved');
     expect(detail.history.map((h) => h.kind)).toEqual(['firing', 'acknowledged', 'resolved']);
+    expect(detail.historyOmitted).toBe(0);
     await watch.client.endAsync();
 
     const later = await watchAlerts(hub.mqttUrl);

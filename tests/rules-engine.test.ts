@@ -101,7 +101,7 @@ describe('restarts', () => {
       f.clock.advance(MINUTE);
     }
     expect(f.of('firing', 'temperature.t-2').map((e) => e.at)).toEqual([T0 + 10 * MINUTE]);
-    expect(f.view.history(f.of('firing', 'temperature.t-2')[0]!.alertId).map((e) => e.kind)).toEqual(['firing']);
+    expect(f.view.history(f.of('firing', 'temperature.t-2')[0]!.alertId).shown.map((e) => e.kind)).toEqual(['firing']);
   });
 
   it('a crash between saves loses nothing: evaluation state not yet saved is rebuilt from the journal', () => {

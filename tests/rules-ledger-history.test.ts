@@ -1,6 +1,6 @@
 // An alert's history as the API reads it: an alert left firing adds a reminder each time it is
 // sent again, so one over a year holds thousands; the answer shows its first transition and the
-// newest 999.
+// newest 999, and says how many it has in all.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,11 +34,13 @@ describe('an alert’s history', () => {
       ledger.addEvent(event(2, 'firing', 0));
       for (let i = 1; i <= 10; i++) ledger.addEvent(event(2, 'reminder', i * HOUR));
     });
-    const long = view.history(1);
+    const { shown: long, total } = view.history(1);
     expect(long).toHaveLength(HISTORY_SHOWN);
+    expect(total).toBe(1501);
     expect(long[0]).toMatchObject({ kind: 'firing', at: 0 });
     expect(long.slice(1).map((e) => e.at)).toEqual(Array.from({ length: 999 }, (_, i) => (502 + i) * HOUR));
-    expect(view.history(2).map((e) => e.kind)).toEqual(['firing', ...Array<string>(10).fill('reminder')]);
+    expect(view.history(2).shown.map((e) => e.kind)).toEqual(['firing', ...Array<string>(10).fill('reminder')]);
+    expect(view.history(2).total).toBe(11);
     ledger.close();
   });
 });

@@ -66,9 +66,9 @@ describe('the read-only view of the ledger', () => {
     // A caller tampers with everything it was given.
     alert!.state = 'resolved';
     alert!.severity = 'warning';
-    f.view.history(alert!.id)[0]!.alert.state = 'resolved';
+    f.view.history(alert!.id).shown[0]!.alert.state = 'resolved';
     expect(f.view.alert(alert!.id)).toMatchObject({ state: 'firing', severity: 'critical' });
-    expect(f.view.history(alert!.id).map((e) => `${e.kind} ${e.alert.state}`)).toEqual(['firing firing']);
+    expect(f.view.history(alert!.id).shown.map((e) => `${e.kind} ${e.alert.state}`)).toEqual(['firing firing']);
     // The engine's own state is untouched too: the alert resolves once, from firing.
     f.clock.advance(2 * MINUTE);
     f.reading('p-1', 'noise_peak', 100);

@@ -138,6 +138,11 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
                 .describe(
                   'its transitions, oldest first: of one with more than 1,000 (a reminder adds one each time), the first and the newest 999',
                 ),
+              historyOmitted: z
+                .number()
+                .describe(
+                  'transitions not in `history`, those between its first and the newest 999; 0 when all are shown',
+                ),
             })
             .describe('the alert'),
           400: BAD_REQUEST,
@@ -150,7 +155,8 @@ export const alertsRoutes: FastifyPluginAsyncZod<AlertsRoutesOptions> = async (
       const { id } = request.params;
       const alert = engine.alert(id);
       if (!alert) return reply.code(404).send({ error: 'Not Found', message: `no alert ${id}` });
-      return { ...view(alert), history: engine.history(id) };
+      const { shown, total } = engine.history(id);
+      return { ...view(alert), history: shown, historyOmitted: total - shown.length };
     },
   );
 

@@ -195,8 +195,8 @@ export interface AlertView {
   /** Newest first. */
   readonly alerts: (filter: AlertFilter) => Alert[];
   readonly alert: (id: number) => Alert | undefined;
-  /** An alert's transitions, oldest first: its first and the newest up to 999 more. */
-  readonly history: (id: number) => AlertEvent[];
+  /** An alert's transitions, oldest first: its first and the newest up to 999 more; `total` counts all it has. */
+  readonly history: (id: number) => { shown: AlertEvent[]; total: number };
   /** Silences not yet ended: in force, or scheduled. */
   readonly silences: () => Silence[];
   /**

@@ -110,6 +110,11 @@ class LedgerReader {
     );
   }
 
+  /** How many transitions an alert has, counted along the (alert_id, seq) index. */
+  eventCount(alertId: number): number {
+    return (this.sql('SELECT count(*) AS n FROM alert_events WHERE alert_id = ?').get(alertId) as { n: number }).n;
+  }
+
   keys(): Map<string, KeyState> {
     const rows = this.sql('SELECT key, doc FROM keys').all() as { key: string; doc: string }[];
     return new Map(rows.map((r) => [r.key, JSON.parse(r.doc) as KeyState]));
@@ -154,7 +159,7 @@ export class AlertLedger extends LedgerReader {
     return Object.freeze({
       alerts: (filter: AlertFilter) => reader.alerts(filter),
       alert: (id: number) => reader.alert(id),
-      history: (id: number) => reader.events(id),
+      history: (id: number) => ({ shown: reader.events(id), total: reader.eventCount(id) }),
       silences: () => {
         const at = now();
         return reader.silences().filter((s) => s.endsAt > at);
