@@ -1,9 +1,10 @@
 // A floor of many zones: the zones answer asks the store for a few figures at a time, so a site
 // with a dozen zones is not refused "busy" by the store's own bound on waiting reads, and screens
-// asking at the same moment share one answer and one set of reads.
+// asking at the same moment share one answer and one set of reads; a failed read ends the asking.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryApi } from './support/api.ts';
 import { startTestHub, type TestHub } from './support/hub.ts';
+import { StoreUnavailable } from '../hub/store/store.ts';
 
 const ZONES = Array.from({ length: 12 }, (_, i) => ({ id: `floor-${i + 1}`, type: 'call_floor' }));
 
@@ -41,6 +42,25 @@ describe('the zones asked for by ten screens at once', () => {
       const together = await Promise.all(Array.from({ length: 10 }, ask));
       expect(reads).toBe(2 * once);
       for (const answer of together) expect(answer.json()).toEqual(alone.json());
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('the zones when the store fails', () => {
+  it('stops asking it at the first failed read', async () => {
+    const api = await memoryApi({ config: { zones: ZONES } });
+    try {
+      let reads = 0;
+      api.store.query = () => {
+        reads += 1;
+        return Promise.reject(new StoreUnavailable('the store is stopped'));
+      };
+      const answer = await api.app.inject({ method: 'GET', url: '/api/v1/zones' });
+      expect(answer.statusCode).toBeGreaterThanOrEqual(500);
+      // Only the reads already under way when the first failed.
+      expect(reads).toBeLessThanOrEqual(4);
     } finally {
       await api.close();
     }

@@ -188,9 +188,19 @@ export const zonesRoutes: FastifyPluginAsyncZod<ZonesRoutesOptions> = async (
     // A floor of many zones asks for many figures: a few at a time, so one answer never takes
     // the store's whole bound on waiting reads (storage.max_waiting_reads) and is refused busy.
     const reads = new Turns(READS_AT_ONCE, Number.POSITIVE_INFINITY);
+    // Once one read has failed the answer is that failure: the reads still waiting are not made.
+    let failure: { error: unknown } | undefined;
     const read: StoreReader['query'] = (q) =>
       reads.run(
-        () => store.query(q),
+        async () => {
+          if (failure) throw failure.error;
+          try {
+            return await store.query(q);
+          } catch (error) {
+            failure ??= { error };
+            throw error;
+          }
+        },
         () => [],
       );
     const current = rules();
