@@ -2,23 +2,29 @@
 // hub's memory, as much of it as the kernel's socket buffers do not hold: several megabytes for a
 // long series of readings. Three bounds keep such clients from filling it:
 // - one answer at a time on a connection: a request sent ahead (HTTP pipelining) is not worked on
-//   until the answer before it has gone to the kernel, and a connection with more than
-//   AHEAD_MAX waiting is closed, so answers cannot pile up behind one that is not read;
-// - an answer not taken whole within `timeoutMs` is cut off and its connection closed;
+//   until the answer before it has gone to the kernel, and a connection with more than AHEAD_MAX
+//   waiting is closed, so answers cannot pile up behind one that is not read. A request waits
+//   once its body is read, so its body does not wait in the socket for the request timeout;
+// - an answer the client takes nothing of for `timeoutMs` is cut off and its connection closed. A
+//   large answer goes out in slices, each taken when the kernel has taken the one before, so a
+//   slow reader that keeps reading is not cut off, however long the whole takes;
 // - answers handed over and not yet taken, all connections together, stay under `maxBytes`:
-//   past it a further answer larger than SMALL_BYTES is refused (503) instead of held, unless none
+//   past it a further answer larger than SLICE_BYTES is refused (503) instead of held, unless none
 //   is held at all, so one answer larger than the bound still goes. Small answers (health,
 //   metrics, the floor) go regardless: each connection holds at most one, for at most `timeoutMs`.
-// A reader that takes its answers steadily meets none of them. Live feeds write past this and
-// bound their own; MQTT over WebSocket is the broker's to bound.
+// Live feeds write past this and bound their own; MQTT over WebSocket is the broker's to bound.
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 
 /** Requests a client may send ahead of the one being answered on its connection. */
 export const AHEAD_MAX = 8;
 
-/** Answers this small are sent even past `maxBytes`, so the hub can still be watched while it refuses. */
-export const SMALL_BYTES = 64 * 1024;
+/** A large answer is handed to the socket this much at a time; a smaller one is sent whole, even past `maxBytes`. */
+export const SLICE_BYTES = 64 * 1024;
+
+/** What a refused answer drops of the headers its route set: they describe the answer not sent. */
+const ANSWER_HEADERS = ['content-disposition', 'etag', 'last-modified', 'cache-control'];
 
 export type UnreadClose = 'unread' | 'ahead';
 
@@ -37,10 +43,10 @@ export interface UnreadAnswers {
 }
 
 interface Connection {
-  /** Settles when the latest answer begun on this connection has ended. */
-  last: Promise<unknown>;
-  ahead: number;
-  closed: Promise<unknown>;
+  /** An answer on this connection has its turn and has not ended. */
+  busy: boolean;
+  /** Requests waiting for their turn, in the order they came. */
+  queue: Array<() => void>;
 }
 
 export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersOptions): UnreadAnswers {
@@ -48,42 +54,60 @@ export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersO
   const connections = new WeakMap<Socket, Connection>();
   let waiting = 0;
 
-  app.addHook('onRequest', async (request, reply) => {
-    const { socket } = request.raw;
-    // 'close' comes once the answer has gone to the kernel, or its connection has ended.
-    const ended = new Promise((resolve) => reply.raw.once('close', resolve));
-    const connection = connections.get(socket);
+  const connectionOf = (socket: Socket): Connection => {
+    let connection = connections.get(socket);
     if (connection === undefined) {
-      const closed = new Promise((resolve) => socket.once('close', resolve));
-      connections.set(socket, { last: ended, ahead: 0, closed });
-      return;
+      const queue: Connection['queue'] = [];
+      connection = { busy: false, queue };
+      connections.set(socket, connection);
+      // Requests still waiting on a connection that has ended go on, to find no one to answer.
+      socket.once('close', () => queue.splice(0).forEach((go) => go()));
     }
-    const before = connection.last;
-    connection.last = ended;
-    if (connection.ahead >= AHEAD_MAX) {
+    return connection;
+  };
+
+  app.addHook('preHandler', async (request, reply) => {
+    const { socket } = request.raw;
+    const connection = connectionOf(socket);
+    if (connection.busy && connection.queue.length >= AHEAD_MAX) {
       onClosed('ahead', socket.remoteAddress);
       socket.destroy();
       reply.hijack();
       return;
     }
-    connection.ahead++;
-    try {
-      await Promise.race([before, connection.closed]);
-    } finally {
-      connection.ahead--;
+    // However this answer ends, the turn passes on.
+    reply.raw.once('close', () => {
+      const next = connection.queue.shift();
+      if (next) next();
+      else connection.busy = false;
+    });
+    if (!connection.busy) {
+      connection.busy = true;
+      return;
     }
-    // Its connection ended while it waited: no one is left to answer.
+    await new Promise<void>((resolve) => connection.queue.push(resolve));
     if (socket.destroyed) reply.hijack();
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    // A stream is piped as its client takes it; only whole answers are held.
     const bytes =
       typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0;
-    if (bytes === 0) return payload;
+    // Nothing is held: a stream is piped as its client takes it, a bodiless answer sends no body,
+    // and a client that has gone gets nothing (its answer's 'close' has already come).
+    const status = reply.statusCode;
     const { socket } = request.raw;
-    if (bytes > SMALL_BYTES && waiting > 0 && waiting + bytes > maxBytes) {
+    if (
+      bytes === 0 ||
+      request.method === 'HEAD' ||
+      status === 204 ||
+      status === 304 ||
+      reply.raw.destroyed ||
+      socket.destroyed
+    )
+      return payload;
+    if (bytes > SLICE_BYTES && waiting > 0 && waiting + bytes > maxBytes) {
       onRefused(bytes, waiting, socket.remoteAddress);
+      for (const name of ANSWER_HEADERS) reply.removeHeader(name);
       void reply.code(503).header('retry-after', '10').header('content-type', 'application/json; charset=utf-8');
       return JSON.stringify({
         error: 'Service Unavailable',
@@ -100,8 +124,26 @@ export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersO
       waiting -= bytes;
       clearTimeout(cutOff);
     });
-    return payload;
+    if (bytes <= SLICE_BYTES) return payload;
+    void reply.header('content-length', bytes);
+    return inSlices(typeof payload === 'string' ? Buffer.from(payload) : (payload as Buffer), () => cutOff.refresh());
   });
 
   return { waitingBytes: () => waiting };
+}
+
+/**
+ * `body` as a stream of slices. Piped to the answer, the next slice is asked for once the socket
+ * has handed the last to the kernel: each ask is the client taking some of it (`onTaken`).
+ */
+function inSlices(body: Buffer, onTaken: () => void): Readable {
+  let offset = 0;
+  return new Readable({
+    read() {
+      onTaken();
+      const end = Math.min(offset + SLICE_BYTES, body.length);
+      this.push(offset < end ? body.subarray(offset, end) : null);
+      offset = end;
+    },
+  });
 }

@@ -79,8 +79,9 @@ export const limitsSection = z
     reports_at_once: integer(1, 16).default(1),
     reports_waiting: integer(0, 1000).default(8),
     /**
-     * Time an HTTP client has to take an answer whole once it is ready; past it the answer is cut
-     * off and the connection closed, so a client that asks and never reads cannot hold it.
+     * Time an HTTP client may take nothing of an answer; past it the answer is cut off and the
+     * connection closed, so a client that asks and never reads cannot hold it. A slow client that
+     * keeps reading is not cut off.
      */
     http_answer_timeout: duration
       .refine((v) => (parseDuration(v) ?? 0) >= 1000, { error: 'must be at least "1s"' })
