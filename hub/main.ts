@@ -2,6 +2,24 @@
 import { ConfigError, loadConfig } from './config/config.ts';
 import { startHub } from './hub.ts';
 
+/**
+ * libuv's threads serve the journal's writes and fsyncs, and also every DNS lookup (a webhook's,
+ * InfluxDB's, a bridge's host) and password hash. Lookups hung on an unreachable DNS server can
+ * take all four it has by default, and the journal's fsync, every acknowledgement with it, waits
+ * behind them. The pool is sized from the environment before any code of the hub runs, so
+ * `npm start` and the Docker image set it; a hub started otherwise says so.
+ */
+const THREAD_POOL_ADVISED = 16;
+const THREAD_POOL_FEWEST = 8;
+
+function warnOfSmallThreadPool(log: { warn: (message: string) => void }): void {
+  const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  if (size >= THREAD_POOL_FEWEST) return;
+  log.warn(
+    `the hub runs with ${size} threads for disk writes and DNS lookups (UV_THREADPOOL_SIZE): a DNS server that does not answer can hold the journal, and with it every reading; set UV_THREADPOOL_SIZE=${THREAD_POOL_ADVISED} in the environment that starts the hub`,
+  );
+}
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -31,6 +49,7 @@ async function main(): Promise<void> {
     { http: hub.url, mqtt },
     `floorwatch hub ready: sensors publish to ${mqtt} (or ${hub.url.replace('http', 'ws')}/mqtt); API at ${hub.url}/api/v1 (docs at ${hub.url}/docs); readings stored in ${storage}`,
   );
+  warnOfSmallThreadPool(hub.log);
   let signals = 0;
   const shutdown = (signal: string) => {
     signals++;

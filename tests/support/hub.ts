@@ -202,6 +202,8 @@ async function spawnOn(
     ...process.env,
     ...testEnv(dataDir, { ...options, httpPort, mqttPort }),
     FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info',
+    // As `npm start` sets it.
+    UV_THREADPOOL_SIZE: '16',
     ...options.env,
   };
   // node itself (with tsx as a loader, unless told otherwise), so a signal reaches the hub and not a wrapper process.
