@@ -42,6 +42,13 @@ async function server(limits: { maxBytes?: number; timeoutMs?: number } = {}): P
   const gate = new Promise<void>((resolve) => (release = resolve));
   let sent = (): void => undefined;
   const laterSent = new Promise<void>((resolve) => (sent = resolve));
+  // After the bound's own, as the hub's access checks are: one that takes its time (a password
+  // check), and one that refuses before any handler runs.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url === '/checked') await new Promise((resolve) => setTimeout(resolve, 100));
+    if (request.url === '/refused') return reply.code(401).send({ error: 'Unauthorized', message: 'no' });
+    return undefined;
+  });
   // After the bound's own: sees what it made of each answer.
   app.addHook('onSend', async (request, _reply, payload) => {
     if (request.url === '/later') sent();
@@ -52,6 +59,8 @@ async function server(limits: { maxBytes?: number; timeoutMs?: number } = {}): P
     return BIG;
   });
   app.get('/medium', async () => MEDIUM);
+  app.get('/checked', async () => 'checked');
+  app.get('/refused', async () => 'not reached');
   app.get('/small', async () => 'small');
   app.get('/later', async () => {
     await gate;
@@ -206,6 +215,28 @@ describe('answers no one reads, on a server of their own', () => {
     expect(await answersOf(slow, 1)).toEqual([whole(BIG)]);
     await eventually(() => s.unread.waitingBytes() === 0, { what: 'the answer taken to stop counting' });
     expect((await (await fetch(`http://127.0.0.1:${s.port}/big`)).text()).length).toBe(BIG.length);
+  });
+
+  it('answers in the order requests came, one that takes longer to check first', async () => {
+    const s = await start();
+    const client = await silentClient(s.port, ['/checked', '/small', '/checked', '/small'], clients);
+    expect(await answersOf(client, 4)).toEqual([whole('checked'), whole('small'), whole('checked'), whole('small')]);
+  });
+
+  it('counts nothing held once a connection with refusals queued behind an answer ends', async () => {
+    const s = await start();
+    const arrived = new Promise<Socket>((resolve) =>
+      s.app.server.once('request', (request: IncomingMessage) => resolve(request.socket)),
+    );
+    const client = await silentClient(s.port, ['/later', ...Array<string>(AHEAD_MAX - 1).fill('/refused')], clients);
+    const socket = await arrived;
+    await eventually(() => s.unread.waitingBytes() > 0, { what: 'the refusals queued behind the first answer' });
+    client.destroy();
+    if (!socket.destroyed) await once(socket, 'close');
+    s.release();
+    await s.laterSent;
+    expect(s.unread.waitingBytes()).toBe(0);
+    expect(s.closed).toEqual([]);
   });
 
   it('counts nothing for a client that left before its answer was ready', async () => {

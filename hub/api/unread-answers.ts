@@ -3,8 +3,9 @@
 // long series of readings. Three bounds keep such clients from filling it:
 // - one answer at a time on a connection: a request sent ahead (HTTP pipelining) is not worked on
 //   until the answer before it has gone to the kernel, and a connection with more than AHEAD_MAX
-//   waiting is closed, so answers cannot pile up behind one that is not read. A request waits
-//   once its body is read, so its body does not wait in the socket for the request timeout;
+//   waiting is closed, so answers cannot pile up behind one that is not read. A request takes its
+//   place as it comes and waits for its turn once its body is read, so its body does not wait in
+//   the socket for the request timeout;
 // - an answer the client takes nothing of for `timeoutMs` is cut off and its connection closed. A
 //   large answer goes out in slices, each taken when the kernel has taken the one before, so a
 //   slow reader that keeps reading is not cut off, however long the whole takes;
@@ -42,50 +43,79 @@ export interface UnreadAnswers {
   waitingBytes: () => number;
 }
 
+/** A request's place on its connection: it is answered when every one before it has been. */
+interface Ticket {
+  /** Called when its turn comes, if it waits for it. */
+  wake?: () => void;
+}
+
 interface Connection {
-  /** An answer on this connection has its turn and has not ended. */
-  busy: boolean;
-  /** Requests waiting for their turn, in the order they came. */
-  queue: Array<() => void>;
+  /** The requests not yet answered, in the order they came: the first has the turn. */
+  line: Ticket[];
+  /** What to do when the connection ends: answers queued behind others then never end on their own. */
+  onEnd: Set<() => void>;
 }
 
 export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersOptions): UnreadAnswers {
   const { maxBytes, timeoutMs, onClosed, onRefused } = options;
   const connections = new WeakMap<Socket, Connection>();
+  const tickets = new WeakMap<object, Ticket>();
   let waiting = 0;
 
   const connectionOf = (socket: Socket): Connection => {
     let connection = connections.get(socket);
     if (connection === undefined) {
-      const queue: Connection['queue'] = [];
-      connection = { busy: false, queue };
-      connections.set(socket, connection);
-      // Requests still waiting on a connection that has ended go on, to find no one to answer.
-      socket.once('close', () => queue.splice(0).forEach((go) => go()));
+      const c: Connection = { line: [], onEnd: new Set() };
+      connections.set(socket, c);
+      socket.once('close', () => {
+        c.onEnd.forEach((end) => end());
+        // Requests still waiting go on, to find no one to answer.
+        c.line.splice(0).forEach((ticket) => ticket.wake?.());
+      });
+      connection = c;
     }
     return connection;
   };
 
-  app.addHook('preHandler', async (request, reply) => {
+  /** Runs `end` once: when the answer has been handed to the kernel, or has ended otherwise, or its connection has. */
+  const whenEnded = (connection: Connection, answer: NodeJS.EventEmitter, end: () => void): void => {
+    const once = (): void => {
+      if (!connection.onEnd.delete(once)) return;
+      end();
+    };
+    connection.onEnd.add(once);
+    answer.once('finish', once).once('close', once);
+  };
+
+  // The place in line is taken as the request comes, before any other hook can make it wait
+  // (a password check), so answers are worked on in the order Node sends them.
+  app.addHook('onRequest', async (request, reply) => {
     const { socket } = request.raw;
     const connection = connectionOf(socket);
-    if (connection.busy && connection.queue.length >= AHEAD_MAX) {
+    if (connection.line.length > AHEAD_MAX) {
       onClosed('ahead', socket.remoteAddress);
       socket.destroy();
       reply.hijack();
       return;
     }
-    // However this answer ends, the turn passes on.
-    reply.raw.once('close', () => {
-      const next = connection.queue.shift();
-      if (next) next();
-      else connection.busy = false;
+    const ticket: Ticket = {};
+    connection.line.push(ticket);
+    tickets.set(request.raw, ticket);
+    // However this answer ends, early refusals among them, the turn passes on.
+    whenEnded(connection, reply.raw, () => {
+      const at = connection.line.indexOf(ticket);
+      if (at >= 0) connection.line.splice(at, 1);
+      if (at === 0) connection.line[0]?.wake?.();
     });
-    if (!connection.busy) {
-      connection.busy = true;
-      return;
-    }
-    await new Promise<void>((resolve) => connection.queue.push(resolve));
+  });
+
+  // Waited for once the body is read, so a body does not wait in the socket for the request timeout.
+  app.addHook('preHandler', async (request, reply) => {
+    const { socket } = request.raw;
+    const ticket = tickets.get(request.raw);
+    const connection = connections.get(socket);
+    if (ticket === undefined || connection === undefined || connection.line[0] === ticket) return;
+    await new Promise<void>((resolve) => (ticket.wake = resolve));
     if (socket.destroyed) reply.hijack();
   });
 
@@ -120,7 +150,7 @@ export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersO
       socket.destroy();
     }, timeoutMs);
     cutOff.unref();
-    reply.raw.once('close', () => {
+    whenEnded(connectionOf(socket), reply.raw, () => {
       waiting -= bytes;
       clearTimeout(cutOff);
     });
