@@ -13,10 +13,11 @@ const THREAD_POOL_ADVISED = 16;
 const THREAD_POOL_FEWEST = 8;
 
 function warnOfSmallThreadPool(log: { warn: (message: string) => void }): void {
-  const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  // As libuv reads it: unset is four, a value it cannot read (atoi gives 0) is one.
+  const size = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '4', 10) || 1;
   if (size >= THREAD_POOL_FEWEST) return;
   log.warn(
-    `the hub runs with ${size} threads for disk writes and DNS lookups (UV_THREADPOOL_SIZE): a DNS server that does not answer can hold the journal, and with it every reading; set UV_THREADPOOL_SIZE=${THREAD_POOL_ADVISED} in the environment that starts the hub`,
+    `the hub runs with ${size} ${size === 1 ? 'thread' : 'threads'} for disk writes and DNS lookups (UV_THREADPOOL_SIZE): a DNS server that does not answer can hold the journal, and with it every reading; set UV_THREADPOOL_SIZE=${THREAD_POOL_ADVISED} in the environment that starts the hub`,
   );
 }
 

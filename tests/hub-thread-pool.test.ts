@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.ts';
 
-const WARNING = /threads for disk writes and DNS lookups \(UV_THREADPOOL_SIZE\).*set UV_THREADPOOL_SIZE=16/;
+const WARNING = /threads? for disk writes and DNS lookups \(UV_THREADPOOL_SIZE\).*set UV_THREADPOOL_SIZE=16/;
 
 describe('the threads for disk writes and DNS lookups', () => {
   let hub: HubProcess | undefined;
@@ -21,6 +21,12 @@ describe('the threads for disk writes and DNS lookups', () => {
 
   it("are Node's four otherwise, and the hub says so in its log", async () => {
     hub = await spawnHub(tempDir(), { env: { UV_THREADPOOL_SIZE: '4' } });
+    expect(hub.output()).toMatch(WARNING);
+  });
+
+  it('are one when the setting cannot be read as a number, as libuv reads it', async () => {
+    hub = await spawnHub(tempDir(), { env: { UV_THREADPOOL_SIZE: 'sixteen' } });
+    expect(hub.output()).toMatch(/the hub runs with 1 thread for disk writes/);
     expect(hub.output()).toMatch(WARNING);
   });
 

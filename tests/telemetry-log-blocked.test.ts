@@ -72,3 +72,26 @@ describe.each([
     await once(started, 'exit');
   });
 });
+
+// A terminal emulator or `script` hands the hub a pty's master side: opened anew, that would be a new
+// pty no one reads, so the log is written to it as Node writes it.
+it('reaches its reader whole when standard output is the master side of a pty', async () => {
+  const started = spawn(
+    'python3',
+    [
+      'tests/support/terminal-master-side.py',
+      process.execPath,
+      '--import',
+      'tsx',
+      'tests/support/log-lines.ts',
+      '3000',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  child = started;
+  let read = '';
+  started.stdout.setEncoding('utf8').on('data', (chunk: string) => (read += chunk));
+  const [code] = (await once(started, 'exit')) as [number | null];
+  expect(code).toBe(0);
+  expect(read.split('\n').filter((line) => line.includes('a line for the terminal'))).toHaveLength(3000);
+});

@@ -5,7 +5,7 @@
 // shortly. A reader that has gone (EPIPE) ends the output. At exit what waits gets two seconds.
 // A terminal is written the same way, through a descriptor of its own opened non-blocking: Node
 // writes terminals blocking, and a terminal paused with Ctrl-S would hold the hub.
-import { constants, openSync, writeSync } from 'node:fs';
+import { constants, openSync, readlinkSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 
 const BATCH_BYTES = 64 * 1024;
@@ -23,21 +23,26 @@ export interface StandardOutputOptions {
 /**
  * Standard output's descriptor, or for a terminal one opened on it anew and non-blocking (on Linux,
  * through /proc; the flag belongs to the new descriptor alone, so Node's own writes are unchanged).
- * Where that cannot be opened, the terminal is written as Node writes it, blocking.
+ * Where that cannot be opened, or standard output is a pty's master side (opening that makes a new
+ * pty no one reads), the terminal is written as Node writes it, blocking.
  */
 function standardOutputFd(): number {
   const fd = process.stdout.fd;
   if (!isatty(fd)) return fd;
+  terminalFd ??= reopenedNonBlocking(fd);
+  return terminalFd ?? fd;
+}
+let terminalFd: number | null | undefined;
+
+function reopenedNonBlocking(fd: number): number | null {
+  const path = `/proc/self/fd/${fd}`;
   try {
-    return (terminalFd ??= openSync(
-      `/proc/self/fd/${fd}`,
-      constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY,
-    ));
+    if (readlinkSync(path).endsWith('ptmx')) return null;
+    return openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch {
-    return fd;
+    return null;
   }
 }
-let terminalFd: number | undefined;
 
 /** Every standard output made in this process: at exit each has its time to write what waits. */
 const outputs = new Set<StandardOutput>();
