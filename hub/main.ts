@@ -11,10 +11,13 @@ import { startHub } from './hub.ts';
  */
 const THREAD_POOL_ADVISED = 16;
 const THREAD_POOL_FEWEST = 8;
+const THREAD_POOL_MOST = 1024;
 
 function warnOfSmallThreadPool(log: { warn: (message: string) => void }): void {
-  // As libuv reads it: unset is four, a value it cannot read (atoi gives 0) is one.
-  const size = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '4', 10) || 1;
+  // As libuv reads it: unset is four, a value it cannot read (atoi gives 0) is one, and a negative
+  // one (read as unsigned) or one past its most is that most.
+  const read = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '4', 10) || 1;
+  const size = read < 0 || read > THREAD_POOL_MOST ? THREAD_POOL_MOST : read;
   if (size >= THREAD_POOL_FEWEST) return;
   log.warn(
     `the hub runs with ${size} ${size === 1 ? 'thread' : 'threads'} for disk writes and DNS lookups (UV_THREADPOOL_SIZE): a DNS server that does not answer can hold the journal, and with it every reading; set UV_THREADPOOL_SIZE=${THREAD_POOL_ADVISED} in the environment that starts the hub`,

@@ -179,12 +179,22 @@ describe('answers no one reads, on a server of their own', () => {
     expect(s.closed).toEqual([]);
   });
 
-  it(`closes a connection that sends more than ${AHEAD_MAX} requests ahead of their answers`, async () => {
+  it('does not cut off a slow reader for an early refusal waiting behind its answer', async () => {
+    const s = await start({ timeoutMs: 1000 });
+    const client = await silentClient(s.port, ['/medium', '/refused'], clients);
+    const got = await answersOf(client, 2, 25);
+    expect(got[0]).toEqual(whole(MEDIUM));
+    expect(got[1]?.status).toBe(401);
+    expect(s.closed).toEqual([]);
+  });
+
+  it(`closes a connection that sends more than ${AHEAD_MAX} requests ahead of their answers, and counts it once`, async () => {
     const s = await start();
-    const client = await silentClient(s.port, Array<string>(AHEAD_MAX + 2).fill('/big'), clients);
+    const client = await silentClient(s.port, Array<string>(AHEAD_MAX * 2).fill('/big'), clients);
     await eventually(() => s.closed.includes('ahead'), { what: 'the connection to be closed' });
     // Closed before a second answer could pile up behind the first.
     expect((await answersOf(client)).filter((a) => a.status === 200).length).toBeLessThanOrEqual(1);
+    expect(s.closed).toEqual(['ahead']);
   });
 
   it('works on one answer of a connection at a time: the others wait unmade', async () => {

@@ -45,8 +45,8 @@ export interface UnreadAnswers {
 
 /** A request's place on its connection: it is answered when every one before it has been. */
 interface Ticket {
-  /** Called when its turn comes, if it waits for it. */
-  wake?: () => void;
+  /** What waits for its turn: its handler, and the timer of an answer made before the turn came. */
+  onTurn: (() => void)[];
 }
 
 interface Connection {
@@ -54,6 +54,16 @@ interface Connection {
   line: Ticket[];
   /** What to do when the connection ends: answers queued behind others then never end on their own. */
   onEnd: Set<() => void>;
+  /** Closed for sending too many ahead: what else it sent in the same packet is not counted again. */
+  closed: boolean;
+}
+
+const giveTurn = (ticket: Ticket): void => ticket.onTurn.splice(0).forEach((then) => then());
+
+/** Runs `then` when `ticket` has the turn on `connection`, or now if it has it or no longer has a place. */
+function whenTurn(connection: Connection, ticket: Ticket, then: () => void): void {
+  if (connection.line[0] === ticket || !connection.line.includes(ticket)) then();
+  else ticket.onTurn.push(then);
 }
 
 export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersOptions): UnreadAnswers {
@@ -65,12 +75,12 @@ export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersO
   const connectionOf = (socket: Socket): Connection => {
     let connection = connections.get(socket);
     if (connection === undefined) {
-      const c: Connection = { line: [], onEnd: new Set() };
+      const c: Connection = { line: [], onEnd: new Set(), closed: false };
       connections.set(socket, c);
       socket.once('close', () => {
         c.onEnd.forEach((end) => end());
         // Requests still waiting go on, to find no one to answer.
-        c.line.splice(0).forEach((ticket) => ticket.wake?.());
+        c.line.splice(0).forEach(giveTurn);
       });
       connection = c;
     }
@@ -92,20 +102,22 @@ export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersO
   app.addHook('onRequest', async (request, reply) => {
     const { socket } = request.raw;
     const connection = connectionOf(socket);
-    if (connection.line.length > AHEAD_MAX) {
-      onClosed('ahead', socket.remoteAddress);
+    if (connection.closed || connection.line.length > AHEAD_MAX) {
+      if (!connection.closed) onClosed('ahead', socket.remoteAddress);
+      connection.closed = true;
       socket.destroy();
       reply.hijack();
       return;
     }
-    const ticket: Ticket = {};
+    const ticket: Ticket = { onTurn: [] };
     connection.line.push(ticket);
     tickets.set(request.raw, ticket);
     // However this answer ends, early refusals among them, the turn passes on.
     whenEnded(connection, reply.raw, () => {
       const at = connection.line.indexOf(ticket);
       if (at >= 0) connection.line.splice(at, 1);
-      if (at === 0) connection.line[0]?.wake?.();
+      const next = connection.line[0];
+      if (at === 0 && next !== undefined) giveTurn(next);
     });
   });
 
@@ -114,8 +126,8 @@ export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersO
     const { socket } = request.raw;
     const ticket = tickets.get(request.raw);
     const connection = connections.get(socket);
-    if (ticket === undefined || connection === undefined || connection.line[0] === ticket) return;
-    await new Promise<void>((resolve) => (ticket.wake = resolve));
+    if (ticket === undefined || connection === undefined) return;
+    await new Promise<void>((resolve) => whenTurn(connection, ticket, resolve));
     if (socket.destroyed) reply.hijack();
   });
 
@@ -145,18 +157,29 @@ export function boundUnreadAnswers(app: FastifyInstance, options: UnreadAnswersO
       });
     }
     waiting += bytes;
-    const cutOff = setTimeout(() => {
-      onClosed('unread', socket.remoteAddress);
-      socket.destroy();
-    }, timeoutMs);
-    cutOff.unref();
-    whenEnded(connectionOf(socket), reply.raw, () => {
+    // The time runs from the answer's turn: one made early (a refusal by an access check) waits,
+    // untaken through no fault of its client, while the answer before it is read.
+    const connection = connectionOf(socket);
+    let cutOff: NodeJS.Timeout | undefined;
+    let ended = false;
+    const startClock = (): void => {
+      if (ended) return;
+      cutOff = setTimeout(() => {
+        onClosed('unread', socket.remoteAddress);
+        socket.destroy();
+      }, timeoutMs).unref();
+    };
+    const ticket = tickets.get(request.raw);
+    if (ticket === undefined) startClock();
+    else whenTurn(connection, ticket, startClock);
+    whenEnded(connection, reply.raw, () => {
+      ended = true;
       waiting -= bytes;
       clearTimeout(cutOff);
     });
     if (bytes <= SLICE_BYTES) return payload;
     void reply.header('content-length', bytes);
-    return inSlices(typeof payload === 'string' ? Buffer.from(payload) : (payload as Buffer), () => cutOff.refresh());
+    return inSlices(typeof payload === 'string' ? Buffer.from(payload) : (payload as Buffer), () => cutOff?.refresh());
   });
 
   return { waitingBytes: () => waiting };

@@ -5,7 +5,7 @@
 // shortly. A reader that has gone (EPIPE) ends the output. At exit what waits gets two seconds.
 // A terminal is written the same way, through a descriptor of its own opened non-blocking: Node
 // writes terminals blocking, and a terminal paused with Ctrl-S would hold the hub.
-import { constants, openSync, readlinkSync, writeSync } from 'node:fs';
+import { constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 
 const BATCH_BYTES = 64 * 1024;
@@ -29,16 +29,18 @@ export interface StandardOutputOptions {
 function standardOutputFd(): number {
   const fd = process.stdout.fd;
   if (!isatty(fd)) return fd;
-  terminalFd ??= reopenedNonBlocking(fd);
+  if (terminalFd === undefined) terminalFd = reopenedNonBlocking(fd);
   return terminalFd ?? fd;
 }
 let terminalFd: number | null | undefined;
 
+/** The pty multiplexer (/dev/ptmx, /dev/pts/ptmx), character device 5, 2: what a pty's master side is, by whatever name. */
+const PTY_MULTIPLEXER = (5 << 8) | 2;
+
 function reopenedNonBlocking(fd: number): number | null {
-  const path = `/proc/self/fd/${fd}`;
   try {
-    if (readlinkSync(path).endsWith('ptmx')) return null;
-    return openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    if (fstatSync(fd).rdev === PTY_MULTIPLEXER) return null;
+    return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch {
     return null;
   }

@@ -21,7 +21,8 @@ master, slave = pty.openpty()
 # Raw, so the slave side does not echo back to a master side nobody reads.
 tty.setraw(slave)
 child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=master, preexec_fn=die_with_parent)
-os.close(master)
+# The master side stays open here until the end: were the command's the last, its exit would hang
+# the pty up, and what the slave side had not yet been read of would be thrown away.
 os.set_blocking(slave, False)
 while True:
     readable, _, _ = select.select([slave], [], [], 0.2)
@@ -29,11 +30,6 @@ while True:
         if child.poll() is not None:
             break
         continue
-    try:
-        data = os.read(slave, 65536)
-    except OSError:
-        break
-    if not data:
-        break
-    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.write(os.read(slave, 65536))
     sys.stdout.flush()
+os.close(master)
