@@ -56,6 +56,22 @@ const PLOTS: Plot[] = [
       { expr: 'rate(floorwatch_store_write_failures_total[$__rate_interval])', legend: 'failures per second' },
     ],
   },
+  {
+    title: 'Journal write and fsync time',
+    description:
+      'Time to write and fsync one group of journal entries. Every QoS 1 acknowledgement waits for one: a slow or failing disk shows here first.',
+    unit: 's',
+    queries: [
+      {
+        expr: 'histogram_quantile(0.5, sum by (le) (rate(floorwatch_journal_flush_seconds_bucket[$__rate_interval])))',
+        legend: 'p50',
+      },
+      {
+        expr: 'histogram_quantile(0.99, sum by (le) (rate(floorwatch_journal_flush_seconds_bucket[$__rate_interval])))',
+        legend: 'p99',
+      },
+    ],
+  },
 ];
 
 export function hubInternals(): DashboardBuilder {

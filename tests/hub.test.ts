@@ -253,6 +253,8 @@ describe.each(backends)('hub on $name', ({ influx }) => {
     expect(metrics).toMatch(/floorwatch_readings_stored_total [1-9]/);
     expect(metrics).toMatch(/floorwatch_journal_lag_entries\{consumer="store"\} \d/);
     expect(metrics).toMatch(/floorwatch_store_write_seconds_count [1-9]/);
+    expect(metrics).toMatch(/floorwatch_journal_flush_seconds_count [1-9]/);
+    expect(Number(/floorwatch_journal_flush_seconds_sum (\S+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
     const openapi = (await (await hub.api('/docs/json')).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toEqual(
       expect.arrayContaining([

@@ -88,6 +88,7 @@ export async function openStorage(ctx: HubContext, options: { fsync: boolean; ti
     log: journalLog,
     setAside,
     clock: { ...systemClock, now },
+    onFlushed: (seconds) => metrics.journalFlushSeconds.observe(seconds),
   });
   const storeBacklog = () => journal.status().consumers.find((c) => c.name === 'store')?.lag ?? 0;
   lifecycle.add({

@@ -39,6 +39,8 @@ export interface JournalOptions {
   setAside?: SetAsideRecorder;
   /** When entries became durable, how far behind consumers are, and their waits. Default: the system clock. */
   clock?: Clock;
+  /** Told how long each write and fsync of a group of entries took, in seconds. */
+  onFlushed?: (seconds: number) => void;
 }
 
 export interface ConsumeOptions extends PacingOptions {
@@ -146,6 +148,7 @@ export class Journal {
       fsync: opts.fsync ?? true,
       log: report,
       now: () => clock.now(),
+      ...(opts.onFlushed && { onFlushed: opts.onFlushed }),
       firstLsn: positions.highest() + 1,
     });
     const status = log.status();

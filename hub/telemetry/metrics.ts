@@ -108,6 +108,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: '1 when the journal can write to disk',
       registers,
     }),
+    journalFlushSeconds: new Histogram({
+      name: 'floorwatch_journal_flush_seconds',
+      help: 'Time to write and fsync one group of journal entries; every QoS 1 acknowledgement waits for one, so a slow disk shows here first',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
     storeUp: new Gauge({
       name: 'floorwatch_store_up',
       help: '1 while the store takes writes; 0 from a failed write until one succeeds, and while a write has waited rules.storage_down_after unanswered',
