@@ -59,7 +59,7 @@ const PLOTS: Plot[] = [
   {
     title: 'Journal write and fsync time',
     description:
-      'Time to write and fsync one group of journal entries. Every QoS 1 acknowledgement waits for one: a slow or failing disk shows here first.',
+      "Time from the start of a journal group's write until the hub sees it on disk. Every QoS 1 acknowledgement waits for one: a slow or failing disk, or a hub too busy to see it done, shows here first.",
     unit: 's',
     queries: [
       {

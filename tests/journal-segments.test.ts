@@ -1,7 +1,8 @@
-// The journal's segment files: the documented record format on disk, one write and fsync per group
+// The journal's segment files: the documented record format on disk, one durable write per group
 // of appends, a torn or corrupt record found at start, and a full disk.
 import { execFileSync } from 'node:child_process';
-import { appendFile, mkdtemp, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { appendFile, mkdtemp, readdir, readFile, readlink, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -24,6 +25,17 @@ function decodeSegment(buf: Buffer): unknown[] {
     off += 8 + len;
   }
   return out;
+}
+
+/** The open flags of this process's descriptors on `path`, as /proc shows them. */
+async function openFlags(path: string): Promise<number[]> {
+  const flags: number[] = [];
+  for (const fd of await readdir('/proc/self/fd')) {
+    if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) !== path) continue;
+    const octal = /^flags:\s+(\d+)/m.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => ''))?.[1];
+    if (octal !== undefined) flags.push(Number.parseInt(octal, 8));
+  }
+  return flags;
 }
 
 describe('journal segments', () => {
@@ -66,6 +78,23 @@ describe('journal segments', () => {
     const all = await readAll(j);
     expect(all.map((r) => r.lsn)).toEqual(range(1, 1010));
     expect(all.map((r) => r.entry)).toEqual(range(1, 1010).map((i) => reading(i)));
+  });
+
+  it('writes every segment with O_DSYNC, so a group is on disk when its one write returns', async () => {
+    const dir = await tempDir();
+    const j = await openJournal({ dir, segmentBytes: 256 });
+    const writers = async () => openFlags(join(dir, (await segmentFiles(dir)).at(-1) ?? ''));
+    await j.append([reading(1)]);
+    const first = await writers();
+    for (let i = 2; i <= 6; i++) await j.append([reading(i)]);
+    expect((await segmentFiles(dir)).length).toBeGreaterThan(1);
+    const rolled = await writers();
+    for (const flags of [first, rolled]) {
+      expect(flags).toHaveLength(1);
+      expect(flags[0]! & constants.O_DSYNC).toBe(constants.O_DSYNC);
+    }
+    // Each append its own group, each one write.
+    expect(j.status().flushes).toBe(6);
   });
 
   const garbage: Array<[string, Buffer]> = [

@@ -110,7 +110,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     journalFlushSeconds: new Histogram({
       name: 'floorwatch_journal_flush_seconds',
-      help: 'Time to write and fsync one group of journal entries; every QoS 1 acknowledgement waits for one, so a slow disk shows here first',
+      help: "Time from the start of a journal group's write until the hub sees it on disk; every QoS 1 acknowledgement waits for one, so a slow disk, or a hub too busy to see it done, shows here first",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),

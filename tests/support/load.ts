@@ -60,11 +60,20 @@ export function startFleet(options: FleetOptions): Fleet {
     const worker = async () => {
       while (next < options.readingsPerDevice) {
         const i = next++;
-        await client.publishAsync(
-          `floorwatch/devices/${deviceId(d)}/telemetry`,
-          JSON.stringify({ ts: ts(i), seq: i, [metric]: value(d, i) }),
-          { qos: 1 },
-        );
+        // mqtt.js rejects a publish made while it re-sends its queue after a reconnect if the
+        // connection closes again meanwhile; the reading was not acknowledged, so it is sent again.
+        for (;;) {
+          try {
+            await client.publishAsync(
+              `floorwatch/devices/${deviceId(d)}/telemetry`,
+              JSON.stringify({ ts: ts(i), seq: i, [metric]: value(d, i) }),
+              { qos: 1 },
+            );
+            break;
+          } catch {
+            if (client.disconnecting) return;
+          }
+        }
         onAck();
         if (options.intervalMs) await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
       }
