@@ -504,7 +504,7 @@ interface OverloadResult {
   rulesCaughtUpMs?: number;
   /** Most the rules were behind the journal, as the hub reports it (sampled every 250 ms). */
   rulesBehindMaxMs?: number;
-  /** The hub's journal writes with their fsync during the flood, ms (histogram bucket bounds): the disk's share of a probe's wait. */
+  /** The hub's journal writes during the flood, from their start until the hub's thread sees them on disk, ms (histogram bucket bounds). */
   journalFlushMs?: { p50: number; p99: number; max: number };
 }
 
@@ -666,7 +666,7 @@ async function scenarioOverload(): Promise<void> {
       value: hub.journalFlushMs
         ? `p50 ≤ ${hub.journalFlushMs.p50} / p99 ≤ ${hub.journalFlushMs.p99} / max ≤ ${hub.journalFlushMs.max} ms`
         : '–',
-      ratio: "histogram bucket bounds: the disk's share of the probe's wait",
+      ratio: "histogram bucket bounds, until the hub's thread sees it done",
     },
     {
       scenario: '',
