@@ -604,7 +604,7 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
     probesUnacknowledged: pending.length - acks.length,
     rssMb: { start: mb(rssStart), peak: 0 },
   };
-  if (flushes) result.journalFlushMs = histogramPercentiles(flushes);
+  if (flushes && (flushes.get(Infinity) ?? 0) > 0) result.journalFlushMs = histogramPercentiles(flushes);
   if (alerts) {
     const p = percentiles(alerts.samples.length > 0 ? alerts.samples : [Number.NaN]);
     result.alerts = { p50: round(p.p50), max: round(p.max), missed: alerts.missed };

@@ -2,7 +2,18 @@
 // of appends, a torn or corrupt record found at start, and a full disk.
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { appendFile, mkdtemp, readdir, readFile, readlink, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  stat,
+  statfs,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -81,7 +92,7 @@ describe('journal segments', () => {
   });
 
   it('writes every segment with O_DSYNC, so a group is on disk when its one write returns', async () => {
-    const dir = await tempDir();
+    const dir = await realpath(await tempDir());
     const j = await openJournal({ dir, segmentBytes: 256 });
     const writers = async () => openFlags(join(dir, (await segmentFiles(dir)).at(-1) ?? ''));
     await j.append([reading(1)]);

@@ -32,7 +32,7 @@ export interface LogStatus {
   durableLsn: number;
   segments: number;
   bytes: number;
-  /** Write+fsync rounds done so far; with group commit, far fewer than appends. */
+  /** Durable writes done so far; with group commit, far fewer than appends. */
   flushes: number;
 }
 

@@ -31,7 +31,7 @@ export interface JournalOptions {
   segmentBytes?: number;
   log?: JournalLog;
   /**
-   * Default true. False skips the fdatasync, so an acknowledged append can be lost in a crash:
+   * Default true. False writes without waiting for the disk, so an acknowledged append can be lost in a crash:
    * only for measuring what durability costs.
    */
   fsync?: boolean;
@@ -39,7 +39,7 @@ export interface JournalOptions {
   setAside?: SetAsideRecorder;
   /** When entries became durable, how far behind consumers are, and their waits. Default: the system clock. */
   clock?: Clock;
-  /** Told how long each write and fsync of a group of entries took, in seconds. */
+  /** Told how long each group's durable write took, as the hub's thread saw it, in seconds. */
   onFlushed?: (seconds: number) => void;
 }
 

@@ -31,7 +31,10 @@ const TAIL_ENTRIES = 65_536;
 
 /** The segment writer's open flags: read and write, each write durable when it returns unless fsync is off. */
 function writerFlags(options: { fsync: boolean }, more: number): number {
-  return constants.O_RDWR | (options.fsync ? constants.O_DSYNC : 0) | more;
+  const dsync = constants.O_DSYNC as number | undefined;
+  if (options.fsync && dsync === undefined)
+    throw new Error('journal: this system has no O_DSYNC, so its writes cannot be made durable');
+  return constants.O_RDWR | (options.fsync ? (dsync ?? 0) : 0) | more;
 }
 
 export interface SegmentLogOptions {
@@ -305,20 +308,19 @@ export class SegmentLog implements EntryLog {
     this.queuedEntries -= count;
     this.inFlightEntries = count;
     const data = this.encoder.encode(batch.map((p) => p.texts));
+    const began = performance.now();
     try {
       if (data.length > 0) {
         await this.repairTail();
         await this.rollIfFull();
         const seg = this.current;
         this.dirtyTail = true;
-        const began = performance.now();
         try {
           await writeFully(this.writer, data, seg.size);
         } catch (err) {
           throw this.ioError('write', err);
         }
         this.dirtyTail = false;
-        this.options.onFlushed?.((performance.now() - began) / 1000);
         this.flushes += 1;
         seg.size += data.length;
         seg.lastLsn += count;
@@ -351,6 +353,8 @@ export class SegmentLog implements EntryLog {
       p.resolve(lsn);
     }
     this.durable.notify();
+    // Told last, once every append of the group has its answer.
+    if (data.length > 0) this.options.onFlushed?.((performance.now() - began) / 1000);
   }
 
   /** Cuts the current segment back to its durable size, so later records never follow garbage. */

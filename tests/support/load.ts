@@ -70,8 +70,8 @@ export function startFleet(options: FleetOptions): Fleet {
               { qos: 1 },
             );
             break;
-          } catch {
-            if (client.disconnecting) return;
+          } catch (err) {
+            if (client.disconnecting || (err as Error).message !== 'Connection closed') throw err;
           }
         }
         onAck();
