@@ -1,9 +1,14 @@
 // A QoS 0 flood from many raw TCP clients: each connects, then writes PUBLISH packets as fast as
 // its socket takes them (waiting for 'drain' when the kernel's buffer is full, as a real sender is
 // held back by TCP), until the time is up and whatever it is told to wait for is done. Packets are
-// encoded by hand (tests/support/mqtt.ts), so the flood costs the benchmark process little and no
-// MQTT library buffers on the sender's side.
+// encoded by hand (tests/support/mqtt.ts), so the flood costs the benchmark little and no MQTT
+// library buffers on the sender's side. The flood runs in a process of its own: a socket whose
+// reader keeps up takes writes for a second and more before it refuses one, and in the
+// benchmark's process that loop stalled the clock of the probes measuring the broker beside it.
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { connectPacket, publishPacket } from '../tests/support/mqtt.ts';
 
 export interface FloodOptions {
@@ -13,11 +18,11 @@ export interface FloodOptions {
   durationMs: number;
   /** Settled before the flood may end, if it lasts longer than durationMs. */
   until?: Promise<unknown>;
-  /** Topic of client n. */
-  topic: (n: number) => string;
+  /** Topic of client n, with `{n}` standing for n. */
+  topic: string;
   payload: string;
-  /** Client id of client n. */
-  clientId: (n: number) => string;
+  /** Client id of client n, with `{n}` standing for n. */
+  clientId: string;
 }
 
 export interface FloodReport {
@@ -28,13 +33,36 @@ export interface FloodReport {
   closedByBroker: number;
 }
 
+type Senders = Omit<FloodOptions, 'until' | 'durationMs'>;
+type FromFlood = { connecting: true } | { report: FloodReport };
+
 /** Packets per write: enough to keep the socket busy without building large buffers. */
 const PACKETS_PER_WRITE = 64;
 
 export async function flood(options: FloodOptions): Promise<FloodReport> {
+  const { until, durationMs, ...senders } = options;
+  const child = fork(fileURLToPath(import.meta.url), [], { execArgv: ['--import', 'tsx'] });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`the flood's process ended (exit code ${String(code)}) before it reported`);
+  });
+  exited.catch(() => undefined); // only an exit before the report is an error
+  const message = (): Promise<FromFlood> =>
+    Promise.race([once(child, 'message').then(([m]) => m as FromFlood), exited]);
+  child.send(senders);
+  await message();
+  await Promise.all([new Promise((resolve) => setTimeout(resolve, durationMs)), until]);
+  child.send('stop');
+  const done = await message();
+  if (!('report' in done)) throw new Error('the flood answered out of turn');
+  return done.report;
+}
+
+/** In the flood's process: floods until `stop` settles. */
+async function send(options: Senders, stop: Promise<unknown>): Promise<FloodReport> {
   const report: FloodReport = { connected: 0, messagesWritten: 0, closedByBroker: 0 };
   let stopping = false;
   const sockets: Socket[] = [];
+  const of = (template: string, n: number) => template.replaceAll('{n}', String(n));
 
   const one = (n: number) =>
     new Promise<void>((resolve) => {
@@ -42,7 +70,7 @@ export async function flood(options: FloodOptions): Promise<FloodReport> {
       sockets.push(socket);
       const burst = Buffer.concat(
         Array.from({ length: PACKETS_PER_WRITE }, () =>
-          publishPacket({ topic: options.topic(n), payload: options.payload, qos: 0 }),
+          publishPacket({ topic: of(options.topic, n), payload: options.payload, qos: 0 }),
         ),
       );
       let connacked = false;
@@ -66,13 +94,22 @@ export async function flood(options: FloodOptions): Promise<FloodReport> {
         };
         pump();
       });
-      socket.write(connectPacket({ clientId: options.clientId(n) }));
+      socket.write(connectPacket({ clientId: of(options.clientId, n) }));
     });
 
   const all = Promise.all(Array.from({ length: options.clients }, (_, n) => one(n)));
-  await Promise.all([new Promise((resolve) => setTimeout(resolve, options.durationMs)), options.until]);
+  await stop;
   stopping = true;
   for (const socket of sockets) socket.destroy();
   await all;
   return report;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.send) {
+  const tell = (m: FromFlood) => process.send?.(m);
+  const [senders] = (await once(process, 'message')) as [Senders];
+  const stop = once(process, 'message');
+  tell({ connecting: true });
+  tell({ report: await send(senders, stop) });
+  process.disconnect();
 }

@@ -582,8 +582,8 @@ async function overload(broker: BrokerProcess): Promise<OverloadResult> {
     durationMs: FLOOD_MS,
     // The probe alerts come during the flood, so that the journal grows after it only by what the flood left.
     ...(alertRun && { until: alertRun }),
-    topic: (n) => `floorwatch/devices/flood-${n}/telemetry`,
-    clientId: (n) => `flood-${n}`,
+    topic: 'floorwatch/devices/flood-{n}/telemetry',
+    clientId: 'flood-{n}',
     payload: '{"co2":612}',
   });
   const floodEnded = performance.now();
