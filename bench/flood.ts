@@ -41,6 +41,7 @@ const PACKETS_PER_WRITE = 64;
 
 export async function flood(options: FloodOptions): Promise<FloodReport> {
   const { until, durationMs, ...senders } = options;
+  until?.catch(() => undefined); // awaited once the flood has begun; a failure before that is not unhandled
   const child = fork(fileURLToPath(import.meta.url), [], { execArgv: ['--import', 'tsx'] });
   const exited = once(child, 'exit').then(([code]) => {
     throw new Error(`the flood's process ended (exit code ${String(code)}) before it reported`);
@@ -48,13 +49,18 @@ export async function flood(options: FloodOptions): Promise<FloodReport> {
   exited.catch(() => undefined); // only an exit before the report is an error
   const message = (): Promise<FromFlood> =>
     Promise.race([once(child, 'message').then(([m]) => m as FromFlood), exited]);
-  child.send(senders);
-  await message();
-  await Promise.all([new Promise((resolve) => setTimeout(resolve, durationMs)), until]);
-  child.send('stop');
-  const done = await message();
-  if (!('report' in done)) throw new Error('the flood answered out of turn');
-  return done.report;
+  try {
+    child.send(senders);
+    await message();
+    await Promise.all([new Promise((resolve) => setTimeout(resolve, durationMs)), until]);
+    child.send('stop');
+    const done = await message();
+    if (!('report' in done)) throw new Error('the flood answered out of turn');
+    return done.report;
+  } finally {
+    // A flood whose run failed (`until` rejected) would otherwise go on writing at the next broker.
+    if (child.exitCode === null) child.kill();
+  }
 }
 
 /** In the flood's process: floods until `stop` settles. */
