@@ -12,6 +12,8 @@ interface Seen {
   retain: boolean;
   delivery?: string;
   repeat?: string;
+  /** The site's broker sent it again itself: it had not taken the watcher's PUBACK before it stopped. */
+  dup: boolean;
 }
 
 const OUTAGE_MS = 20_000;
@@ -40,6 +42,7 @@ describe('a bridge out to the site’s broker', () => {
         retain: packet.retain,
         delivery: props?.delivery,
         repeat: props?.repeat,
+        dup: packet.dup,
       });
     });
     await watcher.subscribeAsync('floorwatch/#', { qos: 1 });
@@ -99,12 +102,15 @@ describe('a bridge out to the site’s broker', () => {
     await eventually(() => seen.some((m) => m.topic === 'floorwatch/devices/p-2/status' && m.payload === 'online'), {
       what: "p-2's birth",
     });
-    // Each notice once by its delivery id; a second copy of one is marked as a repeat.
+    // Each notice once by its delivery id; a second copy the hub sent is marked as a repeat. A copy
+    // the site's broker re-sent to the watcher (its PUBACK unread as the broker stopped) carries
+    // the marks of the copy it repeats: at least once between those two is the broker's doing.
     const byDelivery = new Map<string, Seen[]>();
     for (const m of [...notices('firing'), ...notices('resolved')])
       byDelivery.set(m.delivery!, [...(byDelivery.get(m.delivery!) ?? []), m]);
     expect(byDelivery.size).toBe(3);
-    for (const copies of byDelivery.values()) for (const later of copies.slice(1)) expect(later.repeat).toBe('yes');
+    for (const copies of byDelivery.values())
+      for (const later of copies.slice(1).filter((m) => !m.dup)) expect(later.repeat).toBe('yes');
     // What was tried while the broker was away says it may have been sent before.
     expect(notices('resolved')[0]!.repeat).toBe('yes');
 
