@@ -58,8 +58,8 @@ export async function flood(options: FloodOptions): Promise<FloodReport> {
     if (!('report' in done)) throw new Error('the flood answered out of turn');
     return done.report;
   } finally {
-    // A flood whose run failed (`until` rejected) would otherwise go on writing at the next broker.
-    if (child.exitCode === null) child.kill();
+    // A flood whose run failed (`until` rejected) ends as the benchmark would: its channel closed.
+    if (child.connected) child.disconnect();
   }
 }
 
@@ -112,10 +112,11 @@ async function send(options: Senders, stop: Promise<unknown>): Promise<FloodRepo
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.send) {
-  const tell = (m: FromFlood) => process.send?.(m);
+  const tell = (m: FromFlood) => process.connected && process.send?.(m);
   const [senders] = (await once(process, 'message')) as [Senders];
-  const stop = once(process, 'message');
+  // A benchmark that is gone (killed, crashed) ends the flood as its 'stop' would.
+  const stop = Promise.race([once(process, 'message'), once(process, 'disconnect')]);
   tell({ connecting: true });
   tell({ report: await send(senders, stop) });
-  process.disconnect();
+  if (process.connected) process.disconnect();
 }
