@@ -74,6 +74,22 @@ describe('admission decisions', () => {
     expect(readAll(flood)).toEqual(publishes(3, 1, 200));
   });
 
+  it('starts the share as soon as an overload begins, not at the end of the quarter second', () => {
+    const { a, advance } = admission();
+    const flood = new PassThrough();
+    a.gate(flood, connection(false));
+    // While the hub keeps up, a client's 40 messages are read in full and go on to the journal...
+    flood.write(publishes(40, 0));
+    expect(readAll(flood)).toEqual(publishes(40, 0));
+    for (let i = 0; i < 40; i++) a.begin(10);
+    // ...where they still wait 120 ms later, past the 100 ms limit, 130 ms before the window ends.
+    advance(120);
+    flood.write(publishes(40, 0, 40));
+    // The share starts there and then: half of what the client got in, the rest left out.
+    expect(readAll(flood)).toEqual(publishes(20, 0, 40));
+    expect(a.status()).toMatchObject({ overloaded: true, sharePerSecond: 80, shed: 20 });
+  });
+
   it('leaves nothing out while the hub keeps up, and once no client sends past its share', async () => {
     const { a, advance } = admission();
     const stream = new PassThrough();

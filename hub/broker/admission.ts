@@ -60,6 +60,7 @@ const PACKETS_PER_READ = 64;
 /** No client's share is less than this many QoS 0 messages a window (20 a second): a sensor's readings always fit. */
 const MIN_SHARE = 5;
 const LIGHT_BYTES = 16 * 1024; // a window within a sensor's share: a few readings, not large messages
+const ONSET_CHECK_MS = 10; // while no share holds, how often the hub looks whether an overload has begun
 /** Milliseconds of reading flooding clients in one turn of the event loop, at most. */
 const READ_MS_PER_TURN = 5;
 
@@ -103,6 +104,7 @@ export class Admission {
   private admittedInWindow = 0;
   private activeInWindow = 0;
   private overShareInWindow = false;
+  private onsetCheckedAt = Number.NEGATIVE_INFINITY;
   private readonly turns: ReadTurns;
 
   constructor(private readonly options: AdmissionOptions) {
@@ -315,11 +317,12 @@ export class Admission {
   /**
    * At the end of a window, the share follows what the hub measured in it: half of it (never
    * less than what a sensor needs) while overloaded, a quarter more while it keeps up, and no
-   * share at all once no client sent past it.
+   * share at all once no client sent past it. An overload that begins ends the window there and
+   * then: until a share starts, every client is read in full, and a device's reading waits behind it all.
    */
   private roll(): void {
     const now = this.options.now();
-    if (now - this.windowStart < WINDOW_MS) return;
+    if (now - this.windowStart < WINDOW_MS && !this.onset(now)) return;
     // A window in which nothing came or waited: what the last messages waited is history.
     if (this.admittedInWindow === 0 && this.pending.size === 0) this.delayMs = 0;
     const each = this.admittedInWindow / Math.max(1, this.activeInWindow);
@@ -333,6 +336,13 @@ export class Admission {
     // Clients held back for the window just over get their turn.
     for (const stream of this.throttled) this.turns.defer(stream);
     this.throttled.clear();
+  }
+
+  /** Whether an overload has begun while no share holds; looked at no more often than every ONSET_CHECK_MS. */
+  private onset(now: number): boolean {
+    if (this.share !== undefined || now - this.onsetCheckedAt < ONSET_CHECK_MS) return false;
+    this.onsetCheckedAt = now;
+    return this.overloaded();
   }
 
   private giveTurn(stream: Duplex): void {
