@@ -68,7 +68,11 @@ let built: Promise<HubCommand> | undefined;
  * The environment the Docker image gives the hub (see the Dockerfile), which the README asks a
  * service to set too; the Node.js peers, bare Aedes and Node-RED, get it as well.
  */
-export const SERVICE_ENV = { MALLOC_ARENA_MAX: '2', UV_THREADPOOL_SIZE: '16' };
+export const SERVICE_ENV = {
+  MALLOC_ARENA_MAX: '2',
+  UV_THREADPOOL_SIZE: '16',
+  NODE_OPTIONS: '--max-old-space-size=2000',
+};
 
 /**
  * The hub as a service and the Docker image run it: compiled by `npm run build`, on plain node.

@@ -1,4 +1,5 @@
 // `npm start`: the hub on its configuration, until SIGINT or SIGTERM; SIGHUP reloads the configuration.
+import { getHeapStatistics } from 'node:v8';
 import { ConfigError, loadConfig } from './config/config.ts';
 import { startHub } from './hub.ts';
 
@@ -21,6 +22,25 @@ function warnOfSmallThreadPool(log: { warn: (message: string) => void }): void {
   if (size >= THREAD_POOL_FEWEST) return;
   log.warn(
     `the hub runs with ${size} ${size === 1 ? 'thread' : 'threads'} for disk writes and DNS lookups (UV_THREADPOOL_SIZE): a DNS server that does not answer can hold the journal, and with it every reading; set UV_THREADPOOL_SIZE=${THREAD_POOL_ADVISED} in the environment that starts the hub`,
+  );
+}
+
+/**
+ * Unless told otherwise, V8 bounds the heap by the machine's memory, and at a bound of 2 GB or more
+ * (Node 20) lets it grow to four times what it held after a full collection before it collects
+ * again. Bounded just under, at 2000 MB, it collects at about twice: under a flood the hub peaked
+ * at 297–331 MB instead of 309–404 MB, and with 1024 MB lower still but at half as much CPU again
+ * per reading under a steady load (bench/README.md). `npm start` and the Docker image set it; a
+ * hub started with no bound of its own says so.
+ */
+const HEAP_ADVISED = '--max-old-space-size=2000';
+
+function warnOfUnsetHeapBound(log: { warn: (message: string) => void }): void {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (flags.some((flag) => /^--max[-_]old[-_]space[-_]size=/.test(flag))) return;
+  const boundMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  log.warn(
+    `the hub's JavaScript heap is bounded only by this machine's memory (${boundMb} MB), and V8 then lets garbage pile up to several times what the hub holds before it collects: under a flood, tens of MB more at the peak; set NODE_OPTIONS=${HEAP_ADVISED} in the environment that starts the hub`,
   );
 }
 
@@ -54,6 +74,7 @@ async function main(): Promise<void> {
     `floorwatch hub ready: sensors publish to ${mqtt} (or ${hub.url.replace('http', 'ws')}/mqtt); API at ${hub.url}/api/v1 (docs at ${hub.url}/docs); readings stored in ${storage}`,
   );
   warnOfSmallThreadPool(hub.log);
+  warnOfUnsetHeapBound(hub.log);
   let signals = 0;
   const shutdown = (signal: string) => {
     signals++;

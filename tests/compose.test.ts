@@ -267,6 +267,8 @@ describe('Dockerfile', () => {
         const { FLOORWATCH_BIND, FLOORWATCH_DATA_DIR, ...imageEnv } = environment(final);
         expect(FLOORWATCH_BIND).toBe('0.0.0.0');
         expect(FLOORWATCH_DATA_DIR).toBe('/data');
+        // What hub/main.ts asks of the environment that starts the hub: its threads and its heap's bound.
+        expect(imageEnv).toMatchObject({ UV_THREADPOOL_SIZE: '16', NODE_OPTIONS: '--max-old-space-size=2000' });
         // `docker compose run --rm hub <command>`: the entrypoint with the command's words as its CMD.
         const floorwatch = async (...args: string[]) =>
           (

@@ -202,8 +202,9 @@ async function spawnOn(
     ...process.env,
     ...testEnv(dataDir, { ...options, httpPort, mqttPort }),
     FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info',
-    // As `npm start` sets it.
+    // As `npm start` sets them.
     UV_THREADPOOL_SIZE: '16',
+    NODE_OPTIONS: '--max-old-space-size=2000',
     ...options.env,
   };
   // node itself (with tsx as a loader, unless told otherwise), so a signal reaches the hub and not a wrapper process.
