@@ -71,7 +71,7 @@ let built: Promise<HubCommand> | undefined;
 export const SERVICE_ENV = {
   MALLOC_ARENA_MAX: '2',
   UV_THREADPOOL_SIZE: '16',
-  NODE_OPTIONS: '--max-old-space-size=2000',
+  NODE_OPTIONS: '--max-old-space-size=2000 --max-semi-space-size=16',
 };
 
 /**

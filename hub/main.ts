@@ -30,17 +30,19 @@ function warnOfSmallThreadPool(log: { warn: (message: string) => void }): void {
  * (Node 20) lets it grow to four times what it held after a full collection before it collects
  * again. Bounded just under, at 2000 MB, it collects at about twice: under a flood the hub peaked
  * at 297–331 MB instead of 309–404 MB, and with 1024 MB lower still but at half as much CPU again
- * per reading under a steady load (bench/README.md). `npm start` and the Docker image set it; a
- * hub started with no bound of its own says so.
+ * per reading under a steady load. Node 24 also lets each half of its young generation grow to
+ * 64 MB where Node 20 stops at 16: under the flood it peaked at 434–464 MB, with 16 MB at 354–355 MB
+ * (bench/README.md). `npm start` and the Docker image set both; a hub started with no bound of its
+ * own on the heap says so.
  */
-const HEAP_ADVISED = '--max-old-space-size=2000';
+const HEAP_ADVISED = '--max-old-space-size=2000 --max-semi-space-size=16';
 
 function warnOfUnsetHeapBound(log: { warn: (message: string) => void }): void {
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   if (flags.some((flag) => /^--max[-_]old[-_]space[-_]size=/.test(flag))) return;
   const boundMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
   log.warn(
-    `the hub's JavaScript heap is bounded only by this machine's memory (${boundMb} MB), and V8 then lets garbage pile up to several times what the hub holds before it collects: under a flood, tens of MB more at the peak; set NODE_OPTIONS=${HEAP_ADVISED} in the environment that starts the hub`,
+    `the hub's JavaScript heap is bounded only by this machine's memory (${boundMb} MB), and V8 then lets garbage pile up to several times what the hub holds before it collects: under a flood, tens of MB more at the peak; set NODE_OPTIONS to ${HEAP_ADVISED} in the environment that starts the hub`,
   );
 }
 

@@ -166,14 +166,12 @@ function copies(stage: Stage): Copy[] {
   });
 }
 
-/** ENV's `NAME=value` pairs (this Dockerfile's values hold no spaces or quotes). */
+/** ENV's `NAME=value` pairs (this Dockerfile quotes a value only when it holds spaces, and escapes nothing). */
 function environment(stage: Stage): Record<string, string> {
   const env: Record<string, string> = {};
   for (const args of all(stage, 'ENV')) {
-    for (const pair of args.split(' ')) {
-      const at = pair.indexOf('=');
-      env[pair.slice(0, at)] = pair.slice(at + 1);
-    }
+    for (const [, name, quoted, plain] of args.matchAll(/(\w+)=(?:"([^"]*)"|(\S*))/g))
+      env[name!] = quoted ?? plain ?? '';
   }
   return env;
 }
@@ -268,7 +266,10 @@ describe('Dockerfile', () => {
         expect(FLOORWATCH_BIND).toBe('0.0.0.0');
         expect(FLOORWATCH_DATA_DIR).toBe('/data');
         // What hub/main.ts asks of the environment that starts the hub: its threads and its heap's bound.
-        expect(imageEnv).toMatchObject({ UV_THREADPOOL_SIZE: '16', NODE_OPTIONS: '--max-old-space-size=2000' });
+        expect(imageEnv).toMatchObject({
+          UV_THREADPOOL_SIZE: '16',
+          NODE_OPTIONS: '--max-old-space-size=2000 --max-semi-space-size=16',
+        });
         // `docker compose run --rm hub <command>`: the entrypoint with the command's words as its CMD.
         const floorwatch = async (...args: string[]) =>
           (

@@ -9,7 +9,7 @@ import { spawnHub, tempDir, type HubProcess } from './support/hub.ts';
 
 const THREADS_WARNING = /threads? for disk writes and DNS lookups \(UV_THREADPOOL_SIZE\).*set UV_THREADPOOL_SIZE=16/;
 const HEAP_WARNING =
-  /JavaScript heap is bounded only by this machine's memory \(\d+ MB\).*set NODE_OPTIONS=--max-old-space-size=2000/;
+  /JavaScript heap is bounded only by this machine's memory \(\d+ MB\).*set NODE_OPTIONS to --max-old-space-size=2000 --max-semi-space-size=16 /;
 
 describe('the environment that starts the hub', () => {
   let hub: HubProcess | undefined;
@@ -36,7 +36,9 @@ describe('the environment that starts the hub', () => {
   });
 
   it('bounds the heap at 2000 MB under npm start, unless NODE_OPTIONS says otherwise', () => {
-    expect(scripts['start']).toMatch(/ NODE_OPTIONS=\$\{NODE_OPTIONS:---max-old-space-size=2000\} tsx /);
+    expect(scripts['start']).toMatch(
+      / NODE_OPTIONS=\$\{NODE_OPTIONS:---max-old-space-size=2000 --max-semi-space-size=16\} tsx /,
+    );
   });
 
   it('has the hub say so when nothing bounds its heap but the machine', async () => {

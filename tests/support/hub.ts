@@ -204,7 +204,7 @@ async function spawnOn(
     FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info',
     // As `npm start` sets them.
     UV_THREADPOOL_SIZE: '16',
-    NODE_OPTIONS: '--max-old-space-size=2000',
+    NODE_OPTIONS: '--max-old-space-size=2000 --max-semi-space-size=16',
     ...options.env,
   };
   // node itself (with tsx as a loader, unless told otherwise), so a signal reaches the hub and not a wrapper process.
