@@ -18,11 +18,8 @@ RUN npm run build \
 
 FROM node:24-bookworm-slim
 WORKDIR /app
-# Two malloc arenas rather than one per thread that allocates: the hub's work is on one thread,
-# and under a flood it peaked about 30 MB lower (bench/README.md). Sixteen threads for disk and
-# DNS, so lookups hung on a DNS server cannot hold the journal's fsync; the heap bounded just under
-# 2 GB and its young generation as Node 20 has it, so V8 collects before garbage grows to several
-# times what the hub holds (both in hub/main.ts).
+# The environment the hub asks for, and why each (hub/service-environment.ts, which a test holds
+# this list to): two malloc arenas, sixteen threads for disk and DNS, and V8's heap bounded.
 ENV NODE_ENV=production \
     FLOORWATCH_BIND=0.0.0.0 \
     FLOORWATCH_DATA_DIR=/data \

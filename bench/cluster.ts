@@ -9,7 +9,7 @@ import type { LoadOptions } from '../sensors-firmware-sim/load.ts';
 import { startHaproxy } from '../tests/support/haproxy.ts';
 import { eventually, spawnHub, tempDir, type HubProcess } from '../tests/support/hub.ts';
 import { startRedis, type RedisHandle } from '../tests/support/redis.ts';
-import { builtHub, SERVICE_ENV, type BrokerProcess } from './services.ts';
+import { builtHub, type BrokerProcess } from './services.ts';
 
 interface Measured {
   messagesPerSecond: number;
@@ -48,7 +48,7 @@ async function nodes(count: number, influxUrl: string, redis: RedisHandle, env: 
       influxUrl,
       config: CONFIG,
       logLevel: 'warn',
-      env: { ...SERVICE_ENV, ...env, FLOORWATCH_REDIS_URL: redis.url, FLOORWATCH_NODE_ID: `node-${i}` },
+      env: { ...env, FLOORWATCH_REDIS_URL: redis.url, FLOORWATCH_NODE_ID: `node-${i}` },
     });
     started.push({ name: `node-${i}`, dir, hub });
   }
@@ -203,7 +203,7 @@ export async function scenarioCluster(bench: ClusterBench): Promise<void> {
   const alone = await spawnHub(dir, {
     command: await builtHub(),
     logLevel: 'warn',
-    env: { ...SERVICE_ENV, ...bench.env },
+    env: bench.env,
   });
   try {
     const timing = await retained(alone.mqttUrl);

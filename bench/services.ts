@@ -9,6 +9,7 @@ import { freePort, portOpen } from '../tests/support/influxd.ts';
 import { eventually, spawnHub, type HubCommand } from '../tests/support/hub.ts';
 import mqtt from 'mqtt';
 import { countPoints } from './influx-raw.ts';
+import { SERVICE_ENVIRONMENT } from '../hub/service-environment.ts';
 
 export interface BrokerProcess {
   name: string;
@@ -54,7 +55,7 @@ export async function startBareAedes(): Promise<BrokerProcess> {
   await builtHub();
   const port = await freePort();
   const child = spawn(process.execPath, [join(import.meta.dirname, 'bare-aedes.mjs'), String(port)], {
-    env: { ...process.env, ...SERVICE_ENV },
+    env: { ...process.env, ...SERVICE_ENVIRONMENT },
     stdio: 'ignore',
   });
   await eventually(() => portOpen(port), { what: 'bare Aedes to listen' });
@@ -63,16 +64,6 @@ export async function startBareAedes(): Promise<BrokerProcess> {
 
 const ROOT = join(import.meta.dirname, '..');
 let built: Promise<HubCommand> | undefined;
-
-/**
- * The environment the Docker image gives the hub (see the Dockerfile), which the README asks a
- * service to set too; the Node.js peers, bare Aedes and Node-RED, get it as well.
- */
-export const SERVICE_ENV = {
-  MALLOC_ARENA_MAX: '2',
-  UV_THREADPOOL_SIZE: '16',
-  NODE_OPTIONS: '--max-old-space-size=2000 --max-semi-space-size=16',
-};
 
 /**
  * The hub as a service and the Docker image run it: compiled by `npm run build`, on plain node.
@@ -103,7 +94,7 @@ export async function startHub(
     command: await builtHub(),
     ...(options.influxUrl && { influxUrl: options.influxUrl }),
     logLevel: 'warn',
-    env: { ...SERVICE_ENV, ...options.env },
+    ...(options.env && { env: options.env }),
     ...(options.nodeArgs && { nodeArgs: options.nodeArgs }),
   });
   return {
@@ -169,7 +160,7 @@ export async function startNodeRed(mqttUrl: string, influxUrl: string): Promise<
     stdio: ['ignore', log, log],
     env: {
       ...process.env,
-      ...SERVICE_ENV,
+      ...SERVICE_ENVIRONMENT,
       // The flow file names its broker and database through these.
       FLOORWATCH_BENCH_MQTT_PORT: new URL(mqttUrl).port,
       FLOORWATCH_BENCH_INFLUX_PORT: influx.port,

@@ -1,50 +1,7 @@
 // `npm start`: the hub on its configuration, until SIGINT or SIGTERM; SIGHUP reloads the configuration.
-import { getHeapStatistics } from 'node:v8';
 import { ConfigError, loadConfig } from './config/config.ts';
 import { startHub } from './hub.ts';
-
-/**
- * libuv's threads serve the journal's writes and fsyncs, and also every DNS lookup (a webhook's,
- * InfluxDB's, a bridge's host) and password hash. Lookups hung on an unreachable DNS server can
- * take all four it has by default, and the journal's fsync, every acknowledgement with it, waits
- * behind them. The pool is sized from the environment before any code of the hub runs, so
- * `npm start` and the Docker image set it; a hub started otherwise says so.
- */
-const THREAD_POOL_ADVISED = 16;
-const THREAD_POOL_FEWEST = 8;
-const THREAD_POOL_MOST = 1024;
-
-function warnOfSmallThreadPool(log: { warn: (message: string) => void }): void {
-  // As libuv reads it: unset is four, a value it cannot read (atoi gives 0) is one, and a negative
-  // one (read as unsigned) or one past its most is that most.
-  const read = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '4', 10) || 1;
-  const size = read < 0 || read > THREAD_POOL_MOST ? THREAD_POOL_MOST : read;
-  if (size >= THREAD_POOL_FEWEST) return;
-  log.warn(
-    `the hub runs with ${size} ${size === 1 ? 'thread' : 'threads'} for disk writes and DNS lookups (UV_THREADPOOL_SIZE): a DNS server that does not answer can hold the journal, and with it every reading; set UV_THREADPOOL_SIZE=${THREAD_POOL_ADVISED} in the environment that starts the hub`,
-  );
-}
-
-/**
- * Unless told otherwise, V8 bounds the heap by the machine's memory, and at a bound of 2 GB or more
- * (Node 20) lets it grow to four times what it held after a full collection before it collects
- * again. Bounded just under, at 2000 MB, it collects at about twice: under a flood the hub peaked
- * at 297–331 MB instead of 309–404 MB, and with 1024 MB lower still but at half as much CPU again
- * per reading under a steady load. Node 24 also lets each half of its young generation grow to
- * 64 MB where Node 20 stops at 16: under the flood it peaked at 434–464 MB, with 16 MB at 354–355 MB
- * (bench/README.md). `npm start` and the Docker image set both; a hub started with no bound of its
- * own on the heap says so.
- */
-const HEAP_ADVISED = '--max-old-space-size=2000 --max-semi-space-size=16';
-
-function warnOfUnsetHeapBound(log: { warn: (message: string) => void }): void {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (flags.some((flag) => /^--max[-_]old[-_]space[-_]size=/.test(flag))) return;
-  const boundMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
-  log.warn(
-    `the hub's JavaScript heap is bounded only by this machine's memory (${boundMb} MB), and V8 then lets garbage pile up to several times what the hub holds before it collects: under a flood, tens of MB more at the peak; set NODE_OPTIONS to ${HEAP_ADVISED} in the environment that starts the hub`,
-  );
-}
+import { serviceEnvironmentWarnings } from './service-environment.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -75,8 +32,7 @@ async function main(): Promise<void> {
     { http: hub.url, mqtt },
     `floorwatch hub ready: sensors publish to ${mqtt} (or ${hub.url.replace('http', 'ws')}/mqtt); API at ${hub.url}/api/v1 (docs at ${hub.url}/docs); readings stored in ${storage}`,
   );
-  warnOfSmallThreadPool(hub.log);
-  warnOfUnsetHeapBound(hub.log);
+  for (const warning of serviceEnvironmentWarnings()) hub.log.warn(warning);
   let signals = 0;
   const shutdown = (signal: string) => {
     signals++;

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DASHBOARDS_IN_CONTAINER } from '../dashboards/provisioning.ts';
 import { loadConfig } from '../hub/config/config.ts';
+import { SERVICE_ENVIRONMENT } from '../hub/service-environment.ts';
 import { composeConfig, mount, ROOT, type Compose } from './support/compose.ts';
 import { eventually, spawnHub, tempDir } from './support/hub.ts';
 
@@ -265,11 +266,8 @@ describe('Dockerfile', () => {
         const { FLOORWATCH_BIND, FLOORWATCH_DATA_DIR, ...imageEnv } = environment(final);
         expect(FLOORWATCH_BIND).toBe('0.0.0.0');
         expect(FLOORWATCH_DATA_DIR).toBe('/data');
-        // What hub/main.ts asks of the environment that starts the hub: its threads and its heap's bound.
-        expect(imageEnv).toMatchObject({
-          UV_THREADPOOL_SIZE: '16',
-          NODE_OPTIONS: '--max-old-space-size=2000 --max-semi-space-size=16',
-        });
+        // What the hub asks of the environment that starts it, all of it.
+        expect(imageEnv).toMatchObject(SERVICE_ENVIRONMENT);
         // `docker compose run --rm hub <command>`: the entrypoint with the command's words as its CMD.
         const floorwatch = async (...args: string[]) =>
           (

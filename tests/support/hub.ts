@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../hub/config/config.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
+import { SERVICE_ENVIRONMENT } from '../../hub/service-environment.ts';
 import type { Ticker } from '../../hub/compose/ticker.ts';
 import type { Timers } from '../../hub/domain/timers.ts';
 import { freePort } from './influxd.ts';
@@ -202,9 +203,8 @@ async function spawnOn(
     ...process.env,
     ...testEnv(dataDir, { ...options, httpPort, mqttPort }),
     FLOORWATCH_LOG_LEVEL: options.logLevel ?? 'info',
-    // As `npm start` sets them.
-    UV_THREADPOOL_SIZE: '16',
-    NODE_OPTIONS: '--max-old-space-size=2000 --max-semi-space-size=16',
+    // As a service, the Docker image and (but for the malloc arenas) `npm start` set it.
+    ...SERVICE_ENVIRONMENT,
     ...options.env,
   };
   // node itself (with tsx as a loader, unless told otherwise), so a signal reaches the hub and not a wrapper process.
